@@ -1,0 +1,61 @@
+"""Helpers shared by the benchmarks: timing, result files and tables."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Fastest wall time of `repeat` runs (the least disturbed by other load)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    }
+
+
+def write_result(name: str, rows: list[dict[str, Any]], notes: dict[str, Any] | None = None) -> Path:
+    """Write benchmarks/results/<name>.json and print the rows as a table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "machine": machine(), "rows": rows, "notes": notes or {}}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print_table(name, rows)
+    for key, value in (notes or {}).items():
+        print(f"  {key}: {value}")
+    return path
+
+
+def print_table(title: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    cols = list(dict.fromkeys(k for row in rows for k in row))
+    cells = [[_fmt(row.get(c, "")) for c in cols] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    print(f"\n## {title}")
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in cells:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)

@@ -1,0 +1,153 @@
+"""Compile recipe steps to an albumentations 2.0.8 Compose (the CPU engine).
+
+Masks always use nearest-neighbour interpolation and the recipe's ignore index
+as fill, whatever the step; the Compose-level `mask_interpolation` enforces the
+former even if a step forgot.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import albumentations as A
+import cv2
+
+from . import recipe as r
+from .errors import DataprepError
+
+NEAREST = cv2.INTER_NEAREST
+
+
+def compile_albumentations(
+    steps: Sequence[r.Step],
+    *,
+    size: tuple[int, int] | None,
+    ignore_index: int = 255,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    seed: int | None = None,
+    source: str | None = None,
+    save_applied_params: bool = False,
+) -> A.Compose:
+    """An A.Compose doing what `steps` say; `mean`/`std` (raw pixel units) feed a `normalize` step.
+
+    Raises DataprepError naming the step if albumentations cannot run it.
+    """
+    transforms = []
+    for index, step in enumerate(steps, 1):
+        build = _BUILDERS.get(type(step.params))
+        if build is None or r.ALBUMENTATIONS not in step.params.engines:
+            raise DataprepError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
+        ctx = _Context(size, ignore_index, mean, std, source, index)
+        transforms.append(build(step.params, step.p, ctx))
+    return A.Compose(
+        transforms, mask_interpolation=NEAREST, seed=seed, save_applied_params=save_applied_params, strict=True
+    )
+
+
+class _Context:
+    def __init__(self, size, ignore_index, mean, std, source, index) -> None:
+        self.size = size
+        self.ignore_index = ignore_index
+        self.mean = mean
+        self.std = std
+        self.source = source
+        self.index = index
+
+    def require_size(self, op: str) -> tuple[int, int]:
+        if self.size is None:
+            raise DataprepError(self.source, f"step {self.index} ({op}): the recipe needs a 'size'")
+        return self.size
+
+
+def _random_resized_crop(p: r.RandomResizedCrop, prob: float, ctx: _Context):
+    return A.RandomResizedCrop(
+        size=ctx.require_size(p.op), scale=p.scale, ratio=p.ratio,
+        interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST, p=prob,
+    )
+
+
+def _random_crop(p: r.RandomCrop, prob: float, ctx: _Context):
+    h, w = ctx.require_size(p.op)
+    return A.RandomCrop(
+        height=h, width=w, pad_if_needed=p.pad_if_needed, border_mode=cv2.BORDER_CONSTANT,
+        fill=p.image_fill, fill_mask=ctx.ignore_index, p=prob,
+    )
+
+
+def _resize(p: r.Resize, prob: float, ctx: _Context):
+    h, w = ctx.require_size(p.op)
+    return A.Resize(height=h, width=w, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST, p=prob)
+
+
+def _random_scale(p: r.RandomScale, prob: float, ctx: _Context):
+    # albumentations samples 1 + U(scale_limit); ours is the factor itself.
+    return A.RandomScale(
+        scale_limit=(p.scale[0] - 1.0, p.scale[1] - 1.0), interpolation=cv2.INTER_LINEAR,
+        mask_interpolation=NEAREST, p=prob,
+    )
+
+
+def _rotate(p: r.Rotate, prob: float, ctx: _Context):
+    return A.Rotate(
+        limit=p.limit, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST,
+        border_mode=cv2.BORDER_CONSTANT, fill=p.image_fill, fill_mask=ctx.ignore_index, p=prob,
+    )
+
+
+def _affine(p: r.Affine, prob: float, ctx: _Context):
+    return A.Affine(
+        scale=p.scale, translate_percent=p.translate, rotate=p.rotate, shear=p.shear,
+        interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST, border_mode=cv2.BORDER_CONSTANT,
+        fill=p.image_fill, fill_mask=ctx.ignore_index, p=prob,
+    )
+
+
+def _color_jitter(p: r.ColorJitter, prob: float, ctx: _Context):
+    return A.ColorJitter(
+        brightness=(max(0.0, 1 - p.brightness), 1 + p.brightness),
+        contrast=(max(0.0, 1 - p.contrast), 1 + p.contrast),
+        saturation=(max(0.0, 1 - p.saturation), 1 + p.saturation),
+        hue=(-p.hue, p.hue), p=prob,
+    )
+
+
+def _hsv(p: r.HueSaturationValue, prob: float, ctx: _Context):
+    return A.HueSaturationValue(
+        hue_shift_limit=p.hue_shift, sat_shift_limit=p.saturation_shift, val_shift_limit=p.value_shift, p=prob
+    )
+
+
+def _brightness_contrast(p: r.BrightnessContrast, prob: float, ctx: _Context):
+    return A.RandomBrightnessContrast(brightness_limit=p.brightness, contrast_limit=p.contrast, p=prob)
+
+
+def _gaussian_blur(p: r.GaussianBlur, prob: float, ctx: _Context):
+    return A.GaussianBlur(blur_limit=0, sigma_limit=p.sigma, p=prob)  # kernel size derived from sigma
+
+
+def _normalize(p: r.Normalize, prob: float, ctx: _Context):
+    mean = p.mean if p.mean is not None else ctx.mean
+    std = p.std if p.std is not None else ctx.std
+    if mean is None or std is None:
+        raise DataprepError(
+            ctx.source, f"step {ctx.index} (normalize): no mean/std; give them in the step or pass a stats.json"
+        )
+    # Raw pixel units with max_pixel_value=1 works for 8- and 16-bit images alike.
+    return A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=1.0, p=prob)
+
+
+_BUILDERS: dict[type, Callable] = {
+    r.RandomResizedCrop: _random_resized_crop,
+    r.RandomCrop: _random_crop,
+    r.Resize: _resize,
+    r.RandomScale: _random_scale,
+    r.HorizontalFlip: lambda p, prob, ctx: A.HorizontalFlip(p=prob),
+    r.VerticalFlip: lambda p, prob, ctx: A.VerticalFlip(p=prob),
+    r.Rotate: _rotate,
+    r.Affine: _affine,
+    r.ColorJitter: _color_jitter,
+    r.HueSaturationValue: _hsv,
+    r.BrightnessContrast: _brightness_contrast,
+    r.GaussianBlur: _gaussian_blur,
+    r.Normalize: _normalize,
+}

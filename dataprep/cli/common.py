@@ -1,0 +1,73 @@
+"""Options and error handling shared by every command."""
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import EXIT_USAGE, DataprepError
+from ..executor import Executor, make_executor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def executor_options(fn: F) -> F:
+    """-j/--jobs, --scheduler, --quiet and --on-error, passed on as `executor`, `quiet`, `on_error`."""
+    return _executor_options(click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip",
+                                          show_default=True,
+                                          help="skip: report a bad file and carry on; fail: stop at the first one.")(fn))
+
+
+def executor_options_without_on_error(fn: F) -> F:
+    """-j/--jobs, --scheduler and --quiet, for commands where bad files are findings, not failures."""
+    return _executor_options(fn)
+
+
+def _executor_options(fn: F) -> F:
+    @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default="all cores",
+                  help="Worker processes; 1 runs serially.")
+    @click.option("--scheduler", metavar="ADDRESS", default=None,
+                  help="Run on Dask: a scheduler address (tcp://host:8786) or local:N for N local workers.")
+    @quiet_option
+    @functools.wraps(fn)
+    def wrapper(*args: Any, jobs: int, scheduler: str | None, **kwargs: Any) -> Any:
+        with make_executor(jobs or None, scheduler) as executor:
+            return fn(*args, executor=executor, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def quiet_option(fn: F) -> F:
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bars.")(fn)
+
+
+def force_option(fn: F) -> F:
+    return click.option("--force", is_flag=True, help="Allow an output inside the input tree.")(fn)
+
+
+def reports_errors(fn: F) -> F:
+    """Turn library errors into one line on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DataprepError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; finished files are kept, rerun to complete the rest", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail_usage(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+__all__ = ["executor_options", "executor_options_without_on_error", "quiet_option", "force_option", "reports_errors", "fail_usage", "Executor"]

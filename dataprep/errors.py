@@ -1,0 +1,39 @@
+"""Error types and the exit codes the CLI maps them to.
+
+Exit codes: 0 ok, 1 data problems found, 2 usage error (bad options or arguments).
+"""
+from __future__ import annotations
+
+from os import PathLike
+
+EXIT_OK = 0
+EXIT_DATA_PROBLEM = 1
+EXIT_USAGE = 2
+
+
+class DataprepError(Exception):
+    """A problem with the user's data or configuration, reported as one line.
+
+    `path` names the file at fault (or None when no single file is), `reason`
+    says what is wrong with it. `str(err)` is the line users see.
+    """
+
+    exit_code = EXIT_DATA_PROBLEM
+
+    def __init__(self, path: str | PathLike[str] | None, reason: str) -> None:
+        self.path = None if path is None else str(path)
+        self.reason = reason
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+    def __reduce__(self):
+        # Keep (path, reason) across process boundaries (process pool, Dask).
+        return (type(self), (self.path, self.reason))
+
+
+class UsageError(DataprepError):
+    """Options or arguments that cannot work together (exit code 2)."""
+
+    exit_code = EXIT_USAGE

@@ -1,0 +1,210 @@
+"""Runs per-item work serially, on a local process pool, or on a distributed engine.
+
+Commands describe their work as a picklable function applied to a list of items;
+`run_items` chunks the items, hands the chunks to an `Executor`, shows progress,
+captures each item's error, and returns the results in input order, so that any
+reduction over them gives the same answer whatever ran it.
+
+An engine only has to implement `Executor.map_chunks`; commands never change.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from tqdm import tqdm
+
+from .errors import DataprepError, UsageError
+
+T = TypeVar("T")
+R = TypeVar("R")
+OnError = Literal["skip", "fail"]
+
+Chunk = list[tuple[int, Any]]
+ChunkResult = list[tuple[int, bool, Any]]  # (index, ok, value or error line)
+
+
+@dataclass(frozen=True)
+class ItemResult(Generic[R]):
+    index: int
+    value: R | None
+    error: str | None  # one line, "path: reason", when the item failed
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Executor(ABC):
+    """Where chunks of items run. Subclasses implement `map_chunks` only."""
+
+    workers: int = 1
+
+    @abstractmethod
+    def map_chunks(self, fn: Callable[[Chunk], ChunkResult], chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        """Yield the result of `fn(chunk)` for each chunk, in completion order."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    workers = 1
+
+    def map_chunks(self, fn, chunks):
+        for chunk in chunks:
+            yield fn(chunk)
+
+
+def _init_worker() -> None:
+    # One process per core already; codec thread pools would only oversubscribe.
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:  # pragma: no cover - cv2 is a hard dependency
+        pass
+
+
+class ProcessExecutor(Executor):
+    """A local pool of worker processes (`-j N`)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+        method = "fork" if sys.platform == "linux" else "spawn"
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(method), initializer=_init_worker)
+
+    def map_chunks(self, fn, chunks):
+        it = iter(chunks)
+        pending: set[Future] = set()
+        limit = self.workers * 4  # bounded in-flight work keeps memory flat on huge lists
+        try:
+            for chunk in it:
+                pending.add(self._pool.submit(fn, chunk))
+                if len(pending) >= limit:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return os.cpu_count() or 1
+
+
+def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
+    """Serial for `jobs == 1`, a process pool otherwise (None = all cores), Dask when `scheduler` is set.
+
+    `scheduler` is a dask.distributed address (`tcp://host:8786`) or `local:N`.
+    """
+    if scheduler:
+        try:
+            from .dask_executor import DaskExecutor
+        except ImportError as exc:
+            raise UsageError(
+                None, f"--scheduler needs Dask: pip install 'dataprep[dask]' ({exc})"
+            ) from None
+        return DaskExecutor(scheduler)
+    n = default_workers() if jobs is None or jobs <= 0 else jobs
+    return SerialExecutor() if n == 1 else ProcessExecutor(n)
+
+
+class _ChunkRunner:
+    """Applies `fn` to each item of a chunk, turning exceptions into one-line errors."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, chunk: Chunk) -> ChunkResult:
+        out: ChunkResult = []
+        for index, item in chunk:
+            try:
+                out.append((index, True, self.fn(item)))
+            except DataprepError as exc:
+                out.append((index, False, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - every failure is reported per item
+                out.append((index, False, f"{_describe(item)}: {type(exc).__name__}: {exc}"))
+        return out
+
+
+def _describe(item: Any) -> str:
+    for attr in ("id", "path", "image"):
+        value = getattr(item, attr, None)
+        if value is not None:
+            return str(value)
+    return repr(item)[:120]
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Chunk]:
+    for start in range(0, len(items), size):
+        yield [(i, items[i]) for i in range(start, min(start + size, len(items)))]
+
+
+def run_items(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    executor: Executor | None = None,
+    on_error: OnError = "skip",
+    desc: str = "",
+    quiet: bool = False,
+    unit: str = "file",
+    chunk_size: int | None = None,
+) -> list[ItemResult[R]]:
+    """Apply `fn` to every item; return one `ItemResult` per item, in input order.
+
+    `on_error="fail"` stops at the first failing item and raises a DataprepError
+    naming it; `"skip"` records the error and carries on with the rest.
+    """
+    if on_error not in ("skip", "fail"):
+        raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
+    executor = executor or SerialExecutor()
+    n = len(items)
+    if chunk_size is None:
+        # Several chunks per worker balance load; small chunks keep the bar moving.
+        chunk_size = max(1, min(32, n // (executor.workers * 8) or 1))
+    results: list[ItemResult[R] | None] = [None] * n
+    runner = _ChunkRunner(fn)
+    # delay=1: no bar at all for work that finishes within a second.
+    with tqdm(total=n, desc=desc, unit=unit, disable=quiet, delay=1.0, leave=False, file=sys.stderr) as bar:
+        stream = executor.map_chunks(runner, _chunks(items, chunk_size))
+        try:
+            for chunk_result in stream:
+                for index, ok, value in chunk_result:
+                    results[index] = ItemResult(index, value, None) if ok else ItemResult(index, None, value)
+                    if not ok and on_error == "fail":
+                        raise DataprepError(None, value)
+                bar.update(len(chunk_result))
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+    return [r for r in results if r is not None]
+
+
+def errors_of(results: Iterable[ItemResult[Any]]) -> list[str]:
+    return [r.error for r in results if r.error is not None]

@@ -1,0 +1,381 @@
+"""Reading and writing images and masks: the only module that touches codecs.
+
+Conventions every other module relies on:
+- images come back as (H, W, C) arrays in RGB(A) channel order, EXIF orientation
+  applied, bit depth kept (uint8 or uint16), grayscale as C == 1;
+- masks come back exactly as stored: palette PNGs as their indices (never their
+  colours), single-channel PNGs as indices (8 or 16 bit), colour masks as
+  (H, W, 3) RGB or (H, W, 4) RGBA;
+- every write is atomic (temporary file in the target folder, then rename) and
+  creates missing folders, so an interrupted run never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import io as _io
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import DataprepError
+
+PathLike = str | os.PathLike[str]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+MASK_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".gif", ".npy", ".jpg", ".jpeg"})
+LOSSY_EXTENSIONS = frozenset({".jpg", ".jpeg", ".webp"})
+
+_EXIF_ORIENTATION_TAG = 0x0112
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_EOI = b"\xff\xd9"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"IEND"
+
+# mkstemp creates files readable by the owner only; outputs should get the
+# permissions a plain open() would give them.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a file's header says, without decoding pixels."""
+
+    width: int  # as displayed, EXIF orientation applied
+    height: int
+    stored_width: int
+    stored_height: int
+    orientation: int  # EXIF orientation 1..8 (1 = as stored)
+    mode: str  # PIL mode, e.g. "RGB", "L", "P", "I;16"
+    format: str
+
+
+def has_extension(path: PathLike, extensions: frozenset[str]) -> bool:
+    """Case-insensitive extension test (`IMG_001.JPG` is a JPEG too)."""
+    return os.path.splitext(str(path))[1].lower() in extensions
+
+
+def strip_suffix(text: str, suffix: str) -> str:
+    """Remove `suffix` from the end of `text` if present (unlike str.rstrip, which strips characters)."""
+    return text[: -len(suffix)] if suffix and text.endswith(suffix) else text
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def read_info(path: PathLike) -> ImageInfo:
+    """Size, orientation and mode from the header only (no pixel decoding)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataprepError(path, f"unreadable: {exc}") from None
+        if arr.ndim not in (2, 3):
+            raise DataprepError(path, f"unreadable: expected a 2-D or 3-D array, got shape {arr.shape}")
+        h, w = int(arr.shape[0]), int(arr.shape[1])
+        return ImageInfo(w, h, w, h, 1, str(arr.dtype), "NPY")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = _exif_orientation(im)
+            mode, fmt = im.mode, im.format or ""
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+    if orientation not in range(1, 9):
+        orientation = 1
+    dw, dh = (h, w) if orientation >= 5 else (w, h)
+    return ImageInfo(dw, dh, w, h, orientation, mode, fmt)
+
+
+def check_complete(path: PathLike) -> str | None:
+    """Why the file looks cut short, or None. Reads only the last bytes of the file."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in {".jpg", ".jpeg", ".png"}:
+        return None
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if not head.startswith(_PNG_SIGNATURE if ext == ".png" else _JPEG_SOI):
+            return None  # not this format at all; the header reader says what it is
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 64))
+        tail = f.read()
+    if ext == ".png":
+        return None if _PNG_IEND in tail else "truncated: PNG has no IEND chunk"
+    # Writers may pad after the end-of-image marker; entropy-coded data never
+    # contains FFD9, so finding it near the end means the scan data is complete.
+    return None if _JPEG_EOI in tail.rstrip(b"\x00\r\n ") else "truncated: JPEG ends without its end-of-image marker"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = False) -> np.ndarray:
+    """Decode an image to (H, W, C) RGB order, EXIF orientation applied, bit depth kept."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if path.suffix.lower() in {".jpg", ".jpeg"} and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
+        raise DataprepError(path, "truncated: JPEG ends without its end-of-image marker")
+    # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
+    # orientation, which is applied below for every format alike.
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        array = _read_with_pil(path)
+    else:
+        array = _bgr_to_rgb(array)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.shape[2] == 4 and not keep_alpha:
+        array = array[:, :, :3]
+    if apply_exif:
+        array = apply_orientation(array, _orientation(path))
+    return np.ascontiguousarray(array)
+
+
+def read_mask(path: PathLike) -> np.ndarray:
+    """Read a mask as stored: indices (H, W) for palette/grayscale/16-bit, colours (H, W, 3|4) for RGB(A)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataprepError(path, f"unreadable: {exc}") from None
+        if arr.ndim not in (2, 3):
+            raise DataprepError(path, f"mask must be 2-D (or 3-D colour), got shape {arr.shape}")
+        return arr
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return _mask_array(path, im)
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    except DataprepError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+
+
+def read_png_palette(path: PathLike) -> np.ndarray | None:
+    """The (N, 3) uint8 colour table of a palette-mode PNG, or None for other modes."""
+    with Image.open(path) as im:
+        if im.mode != "P":
+            return None
+        raw = np.frombuffer(bytes(im.getpalette() or []), np.uint8)
+    return raw[: len(raw) // 3 * 3].reshape(-1, 3).copy()
+
+
+def _mask_array(path: Path, im: Image.Image) -> np.ndarray:
+    mode = im.mode
+    if mode in ("P", "L"):
+        return np.asarray(im, dtype=np.uint8).copy()
+    if mode == "1":
+        return np.asarray(im, dtype=np.uint8)
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16)
+    if mode == "I":
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise DataprepError(path, f"mask values {arr.min()}..{arr.max()} do not fit 16 bits")
+        return arr.astype(np.uint16)
+    if mode in ("RGB", "RGBA"):
+        return np.asarray(im, dtype=np.uint8).copy()
+    if mode == "LA":
+        return np.asarray(im.getchannel("L"), dtype=np.uint8).copy()
+    if mode == "PA":
+        return np.asarray(im.convert("P"), dtype=np.uint8).copy()
+    if mode == "F":
+        raise DataprepError(path, "mask is floating point; masks must hold integer class indices or colours")
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _read_with_pil(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+            arr = np.asarray(im)
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+    if arr.dtype == np.int32:
+        arr = arr.astype(np.uint16)
+    return arr
+
+
+def _bgr_to_rgb(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 3:
+        return array[:, :, ::-1]
+    if array.ndim == 3 and array.shape[2] == 4:
+        return array[:, :, [2, 1, 0, 3]]
+    return array
+
+
+def _orientation(path: Path) -> int:
+    try:
+        with Image.open(path) as im:
+            value = _exif_orientation(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+def _exif_orientation(im: Image.Image) -> int:
+    if im.format == "PNG":
+        # PIL's getexif() on a PNG decodes the whole image to look for an eXIf
+        # chunk after the pixel data; one before it (the usual place) is in info.
+        raw = im.info.get("exif")
+        if not raw:
+            return 1
+        exif = Image.Exif()
+        exif.load(raw)
+    else:
+        exif = im.getexif()
+    return int(exif.get(_EXIF_ORIENTATION_TAG, 1) or 1)
+
+
+def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright as EXIF orientation 1..8 says (same as PIL's exif_transpose)."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return np.swapaxes(array, 0, 1)
+    if orientation == 6:
+        return np.rot90(array, -1)
+    if orientation == 7:
+        return np.swapaxes(array, 0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return np.rot90(array, 1)
+    return array
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    except OSError as exc:
+        raise DataprepError(path, f"unreadable: {exc.strerror or exc}") from None
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None:
+    """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise DataprepError(path, f"unsupported image extension {ext!r}; use one of {sorted(IMAGE_EXTENSIONS)}")
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = array[:, :, ::-1]
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, [2, 1, 0, 3]]
+    params: list[int] = []
+    if ext in {".jpg", ".jpeg"}:
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    elif ext == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(array), params)
+    if not ok:
+        raise DataprepError(path, f"could not encode a {array.dtype} array of shape {array.shape} as {ext}")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def write_mask(path: PathLike, mask: np.ndarray, *, palette: np.ndarray | None = None) -> None:
+    """Write a label map (H, W) or colour mask (H, W, 3) as PNG, atomically.
+
+    uint8 label maps with a palette become palette-mode PNGs (indices stay the
+    pixel values, viewers show colours); values above 255 are written as 16-bit.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext != ".png":
+        raise DataprepError(path, f"masks are written as PNG only ({ext} would be lossy or unsupported)")
+    array = np.asarray(mask)
+    if array.ndim == 2:
+        array = _narrow_labels(path, array)
+        if palette is not None and array.dtype == np.uint8:
+            # A full 256-entry table: PIL packs shorter palettes into fewer bits per
+            # pixel and would clip indices beyond them (255 = ignore!).
+            pal = np.zeros((256, 3), np.uint8)
+            given = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:256]
+            pal[: len(given)] = given
+            im = Image.fromarray(array, mode="P")
+            im.putpalette(pal.tobytes())
+            buf = _io.BytesIO()
+            im.save(buf, format="PNG", compress_level=1)
+            atomic_write_bytes(path, buf.getvalue())
+            return
+    elif array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8:
+        array = array[:, :, ::-1] if array.shape[2] == 3 else array[:, :, [2, 1, 0, 3]]
+    else:
+        raise DataprepError(path, f"cannot write a mask of dtype {array.dtype} and shape {array.shape}")
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(array))
+    if not ok:
+        raise DataprepError(path, "PNG encoding failed")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def _narrow_labels(path: Path, array: np.ndarray) -> np.ndarray:
+    if array.dtype in (np.uint8, np.uint16):
+        return array
+    if not np.issubdtype(array.dtype, np.integer):
+        raise DataprepError(path, f"label map must be integer, got {array.dtype}")
+    lo, hi = (int(array.min()), int(array.max())) if array.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise DataprepError(path, f"label values {lo}..{hi} do not fit a PNG (0..65535)")
+    return array.astype(np.uint8 if hi <= 255 else np.uint16)
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path: PathLike, text: str) -> None:
+    with atomic_open(path, "w") as f:
+        f.write(text)
+
+
+@contextmanager
+def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside `path`; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden name so that a concurrent scan never picks up a partial file.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        binary = "b" in mode
+        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,147 @@
+"""The manifest: the CSV contract every command reads and writes.
+
+Format (UTF-8 CSV with a header row):
+
+    id,image,mask,width,height[,any other columns...]
+
+- `id`      unique sample id (the image path relative to the scanned root, without extension)
+- `image`   image path, relative to the folder the manifest lives in
+- `mask`    mask path, relative likewise; empty for unlabelled images
+- `width`, `height`  image size in pixels as displayed (EXIF orientation applied)
+- any further column is free metadata kept through every command
+  (e.g. `fold`, `group`, `source_ids`, `ops`, `params`, `seed`).
+
+In memory, paths are absolute; they are made relative again when written, so a
+manifest can be written anywhere and still point at the same files.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import DataprepError
+from .io import PathLike, atomic_open
+
+REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    id: str
+    image: Path
+    mask: Path | None
+    width: int
+    height: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def with_extra(self, **values: object) -> "ManifestRow":
+        return replace(self, extra={**self.extra, **{k: str(v) for k, v in values.items()}})
+
+
+@dataclass
+class Manifest:
+    rows: list[ManifestRow]
+    path: Path | None = None  # where it was read from, for messages
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[ManifestRow]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> ManifestRow:
+        return self.rows[index]
+
+    @property
+    def extra_columns(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for row in self.rows:
+            for key in row.extra:
+                seen.setdefault(key, None)
+        return list(seen)
+
+    def filter(self, keep) -> "Manifest":
+        return Manifest([r for r in self.rows if keep(r)], self.path)
+
+
+def read_manifest(path: PathLike) -> Manifest:
+    """Load a manifest; relative paths are resolved against the manifest's folder."""
+    path = Path(path)
+    base = Path(os.path.abspath(path.parent))
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise DataprepError(path, "manifest not found") from None
+    with f:
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
+        rows: list[ManifestRow] = []
+        seen: set[str] = set()
+        for line_no, rec in enumerate(reader, start=2):
+            sid = rec["id"]
+            if not sid:
+                raise DataprepError(path, f"line {line_no}: empty id")
+            if sid in seen:
+                raise DataprepError(path, f"line {line_no}: duplicate id {sid!r}")
+            seen.add(sid)
+            if not rec["image"]:
+                raise DataprepError(path, f"line {line_no}: empty image path for id {sid!r}")
+            try:
+                width, height = int(rec["width"]), int(rec["height"])
+            except (TypeError, ValueError):
+                raise DataprepError(path, f"line {line_no}: width/height must be integers") from None
+            extra = {k: (v if v is not None else "") for k, v in rec.items() if k not in REQUIRED_COLUMNS and k is not None}
+            rows.append(
+                ManifestRow(
+                    id=sid,
+                    image=_resolve(base, rec["image"]),
+                    mask=_resolve(base, rec["mask"]) if rec["mask"] else None,
+                    width=width,
+                    height=height,
+                    extra=extra,
+                )
+            )
+    return Manifest(rows, path)
+
+
+def write_manifest(manifest: Manifest | Sequence[ManifestRow], path: PathLike, columns: Iterable[str] = ()) -> Path:
+    """Write atomically, paths relative to the manifest's folder; extra columns keep first-seen order."""
+    path = Path(path)
+    rows = manifest.rows if isinstance(manifest, Manifest) else list(manifest)
+    base = Path(os.path.abspath(path.parent))
+    extra: dict[str, None] = dict.fromkeys(columns)
+    for row in rows:
+        for key in row.extra:
+            extra.setdefault(key, None)
+    fieldnames = [*REQUIRED_COLUMNS, *extra]
+    with atomic_open(path, "w") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    **{k: "" for k in extra},
+                    **row.extra,
+                    "id": row.id,
+                    "image": _relative(base, row.image),
+                    "mask": _relative(base, row.mask) if row.mask else "",
+                    "width": row.width,
+                    "height": row.height,
+                }
+            )
+    return path
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value)
+    return p if p.is_absolute() else Path(os.path.normpath(base / p))
+
+
+def _relative(base: Path, target: Path) -> str:
+    # POSIX separators so a manifest written on one OS reads on another.
+    return Path(os.path.relpath(os.path.abspath(target), base)).as_posix()

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the test suite in a fresh (or reused) virtual environment.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k scan`.
+set -euo pipefail
+source "$(dirname "$0")/setup_env.sh"
+cd "$REPO"
+python -m pytest -q "$@"

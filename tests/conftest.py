@@ -1,0 +1,44 @@
+"""Shared fixtures: paths to the bundled sample data and the optional real datasets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = REPO / "sample_data"
+PIPELINES = REPO / "pipelines"
+# Real public datasets live beside the checkout in CI; a fresh clone has none.
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """`shared_data("camvid_segnet/CamVid")` -> Path, or skip the test when that data is absent."""
+
+    def get(relative: str) -> Path:
+        path = SHARED_DATA / relative
+        if not path.exists():
+            pytest.skip(f"real dataset not available: {relative}")
+        return path
+
+    return get
+
+
+@pytest.fixture
+def cli():
+    """Invoke the `dataprep` CLI in-process: cli("scan", str(root), "-o", ...) -> click Result."""
+    from dataprep.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke

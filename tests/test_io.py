@@ -1,0 +1,190 @@
+"""The IO traps: palette PNGs, BGR, EXIF, 16-bit, truncation, atomic writes."""
+from __future__ import annotations
+
+import io as pyio
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataprep import io
+from dataprep.errors import DataprepError
+
+
+def _save_pil(path, im, **kw):
+    im.save(path, **kw)
+    return path
+
+
+def test_palette_png_reads_as_indices_not_colours(tmp_path):
+    idx = np.array([[0, 1, 2], [255, 1, 0]], np.uint8)
+    im = Image.fromarray(idx, mode="P")
+    pal = np.zeros((256, 3), np.uint8)
+    pal[1] = (128, 0, 0)
+    pal[2] = (0, 128, 0)
+    pal[255] = (224, 224, 192)
+    im.putpalette(pal.tobytes())
+    path = _save_pil(tmp_path / "m.png", im)
+    mask = io.read_mask(path)
+    assert mask.shape == (2, 3) and mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, idx)
+    np.testing.assert_array_equal(io.read_png_palette(path)[:3], pal[:3])
+
+
+def test_red_pixel_comes_back_red_not_blue(tmp_path):
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 200  # pure red
+    for ext in (".png", ".bmp", ".tif"):
+        path = tmp_path / f"red{ext}"
+        Image.fromarray(rgb).save(path)
+        img = io.read_image(path)
+        assert img.shape == (4, 5, 3)
+        assert (img[..., 0] == 200).all() and (img[..., 1:] == 0).all(), ext
+    mask_path = _save_pil(tmp_path / "mask.png", Image.fromarray(rgb))
+    assert (io.read_mask(mask_path)[..., 0] == 200).all()
+
+
+def test_write_image_round_trips_rgb_order(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    io.write_image(tmp_path / "x.png", rgb)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "x.png")), rgb)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "x.png"), rgb)
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_exif_oriented_jpeg_comes_back_upright(tmp_path, orientation):
+    # A picture with an unambiguous "up": a bright top-left quadrant.
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:20, :30] = 250
+    # Store the pixels so that applying `orientation` gives `upright` back.
+    stored = _inverse_orientation(upright, orientation)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.jpg"
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=95)
+    img = io.read_image(path)
+    assert img.shape == upright.shape
+    assert np.abs(img.astype(int) - upright.astype(int)).mean() < 3
+    expected = np.asarray(__import__("PIL.ImageOps", fromlist=["x"]).exif_transpose(Image.open(path)))
+    np.testing.assert_array_equal(img, expected)
+    info = io.read_info(path)
+    assert (info.width, info.height) == (60, 40)
+    assert info.orientation == orientation
+
+
+def _inverse_orientation(a, o):
+    return {
+        1: a, 2: a[:, ::-1], 3: a[::-1, ::-1], 4: a[::-1],
+        5: np.swapaxes(a, 0, 1), 6: np.rot90(a, 1), 7: np.swapaxes(a[::-1, ::-1], 0, 1), 8: np.rot90(a, -1),
+    }[o].copy()
+
+
+def test_16bit_png_keeps_values(tmp_path):
+    values = np.array([[0, 1, 300], [4095, 40000, 65535]], np.uint16)
+    path = tmp_path / "m16.png"
+    assert cv2.imwrite(str(path), values)
+    mask = io.read_mask(path)
+    assert mask.dtype == np.uint16
+    np.testing.assert_array_equal(mask, values)
+    img = io.read_image(path)
+    assert img.dtype == np.uint16 and img.shape == (2, 3, 1)
+    np.testing.assert_array_equal(img[..., 0], values)
+    io.write_mask(tmp_path / "w16.png", values.astype(np.int64))
+    np.testing.assert_array_equal(io.read_mask(tmp_path / "w16.png"), values)
+
+
+def test_16bit_rgb_image_kept_and_in_rgb_order(tmp_path):
+    rgb = np.zeros((3, 3, 3), np.uint16)
+    rgb[..., 0] = 60000
+    rgb[..., 2] = 7
+    path = tmp_path / "rgb16.png"
+    cv2.imwrite(str(path), rgb[..., ::-1])  # cv2 writes BGR
+    img = io.read_image(path)
+    assert img.dtype == np.uint16
+    assert (img[..., 0] == 60000).all() and (img[..., 2] == 7).all()
+
+
+def test_grayscale_and_rgba(tmp_path):
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    assert io.read_image(tmp_path / "g.png").shape == (3, 4, 1)
+    rgba = np.zeros((3, 4, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 3] = 128
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    assert io.read_image(tmp_path / "a.png").shape == (3, 4, 3)
+    kept = io.read_image(tmp_path / "a.png", keep_alpha=True)
+    assert kept.shape == (3, 4, 4) and (kept[..., 0] == 255).all() and (kept[..., 3] == 128).all()
+
+
+def test_truncated_jpeg_is_a_one_line_error_naming_the_file(tmp_path):
+    buf = pyio.BytesIO()
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(buf, format="JPEG")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    assert io.check_complete(path) is not None
+    with pytest.raises(DataprepError) as err:
+        io.read_image(path)
+    assert str(path) in str(err.value) and "truncated" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    bad = tmp_path / "junk.png"
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(DataprepError, match="unreadable"):
+        io.read_mask(bad)
+    with pytest.raises(DataprepError, match="not found"):
+        io.read_image(tmp_path / "nope.jpg")
+
+
+def test_masks_are_never_written_lossy(tmp_path):
+    with pytest.raises(DataprepError, match="PNG only"):
+        io.write_mask(tmp_path / "m.jpg", np.zeros((2, 2), np.uint8))
+
+
+def test_write_mask_with_palette_gives_p_mode_png(tmp_path):
+    labels = np.array([[0, 1], [2, 255]], np.uint8)
+    pal = np.array([[10, 20, 30], [40, 50, 60], [70, 80, 90]], np.uint8)
+    io.write_mask(tmp_path / "l.png", labels, palette=pal)
+    with Image.open(tmp_path / "l.png") as im:
+        assert im.mode == "P"
+    np.testing.assert_array_equal(io.read_mask(tmp_path / "l.png"), labels)
+
+
+def test_atomic_write_leaves_no_partial_file_when_interrupted(tmp_path):
+    target = tmp_path / "out" / "file.bin"
+    io.atomic_write_bytes(target, b"old content")
+
+    class Interrupted(BaseException):
+        pass
+
+    with pytest.raises(Interrupted):
+        with io.atomic_open(target, "wb") as f:
+            f.write(b"half of the new")
+            raise Interrupted
+    assert target.read_bytes() == b"old content"
+    assert os.listdir(target.parent) == ["file.bin"]  # no temp file left behind
+
+
+def test_failed_encode_keeps_previous_output(tmp_path):
+    target = tmp_path / "m.png"
+    io.write_mask(target, np.zeros((2, 2), np.uint8))
+    before = target.read_bytes()
+    with pytest.raises(DataprepError):
+        io.write_mask(target, np.full((2, 2), -1, np.int32))
+    assert target.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["m.png"]
+
+
+def test_strip_suffix_is_not_rstrip():
+    assert io.strip_suffix("hog.jpg", ".jpg") == "hog"
+    assert "hog.jpg".rstrip(".jpg") == "ho"  # the trap this helper exists for
+    assert io.strip_suffix("a_leftImg8bit", "_leftImg8bit") == "a"
+    assert io.strip_suffix("abc", "") == "abc"
+
+
+def test_extensions_are_case_insensitive():
+    assert io.has_extension("IMG_0001.JPG", io.IMAGE_EXTENSIONS)
+    assert not io.has_extension("notes.txt", io.IMAGE_EXTENSIONS)
