@@ -1,0 +1,83 @@
+"""Recipe validation: errors name the file, the step and the field; albumentations compilation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dataprep.albu import compile_albumentations
+from dataprep.errors import DataprepError
+from dataprep.recipe import STEP_TYPES, load_recipe, parse_recipe
+
+
+@pytest.mark.parametrize(
+    "steps, message",
+    [
+        ([{"op": "rotat"}], "step 1: unknown op 'rotat'"),
+        ([{"op": "hflip"}, {"op": "rotate", "limt": 3}], "step 2 (rotate): unknown field 'limt'"),
+        ([{"op": "rotate", "limit": "x"}], "step 1 (rotate): limit: expected a list"),
+        ([{"op": "rotate", "limit": [10, -10]}], "limit: lower bound 10.0 is above upper bound -10.0"),
+        ([{"op": "hflip", "p": 1.5}], "step 1 (hflip): p: must be in [0, 1]"),
+        ([{"op": "crop", "cat_max_ratio": 0}], "cat_max_ratio"),
+        ([{"op": "random_crop", "pad_if_needed": "yes"}], "pad_if_needed: expected true or false"),
+        (["hflip"], "step 1: must be a mapping"),
+    ],
+)
+def test_errors_name_step_and_field(steps, message):
+    with pytest.raises(DataprepError) as err:
+        parse_recipe({"size": [8, 8], "steps": steps}, source="r.yaml")
+    assert str(err.value).startswith("r.yaml: ")
+    assert message in str(err.value)
+
+
+def test_top_level_fields_validated(tmp_path):
+    with pytest.raises(DataprepError, match="unknown field"):
+        parse_recipe({"steps": [], "sise": [1, 1]})
+    with pytest.raises(DataprepError, match="'size' is required by mosaic"):
+        parse_recipe({"steps": [{"op": "mosaic"}]})
+    with pytest.raises(DataprepError, match="quality"):
+        parse_recipe({"steps": [], "output": {"quality": 0}})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps: [\n")
+    with pytest.raises(DataprepError, match="not valid YAML"):
+        load_recipe(bad)
+
+
+def test_defaults_and_round_trip():
+    recipe = parse_recipe({"size": [32, 48], "steps": [{"op": "hflip"}, {"op": "rotate"}]})
+    assert recipe.steps[0].p == 0.5 and recipe.steps[1].p == 1.0
+    again = parse_recipe(recipe.to_dict())
+    assert again.steps == recipe.steps and again.size == (32, 48)
+
+
+def test_engine_support_is_declared():
+    recipe = parse_recipe({"size": [8, 8], "steps": [{"op": "hflip"}, {"op": "mosaic"}]})
+    assert recipe.unsupported("albumentations") == ["step 2 (mosaic)"]
+    with pytest.raises(DataprepError, match="cannot run step 2 \\(mosaic\\)"):
+        recipe.require_engine("dali")
+    with pytest.raises(DataprepError, match="not supported by the albumentations engine"):
+        compile_albumentations(recipe.steps, size=recipe.size)
+
+
+def test_every_single_sample_step_compiles_and_keeps_mask_labels():
+    ops = [op for op, cls in STEP_TYPES.items() if "albumentations" in cls.engines]
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    mask = rng.integers(0, 4, (50, 70), dtype=np.uint8)
+    for op in ops:
+        step = {"op": op, "p": 1.0}
+        if op == "normalize":
+            step.update(mean=[120.0, 120.0, 120.0], std=[60.0, 60.0, 60.0])
+        recipe = parse_recipe({"size": [40, 60], "steps": [step]})
+        out = compile_albumentations(recipe.steps, size=recipe.size, ignore_index=255, seed=3)(image=image, mask=mask)
+        assert out["mask"].dtype == np.uint8, op
+        assert set(np.unique(out["mask"])) <= {0, 1, 2, 3, 255}, op
+        assert out["mask"].shape == out["image"].shape[:2], op
+
+
+def test_normalize_needs_stats_or_values():
+    recipe = parse_recipe({"steps": [{"op": "normalize"}]})
+    with pytest.raises(DataprepError, match="no mean/std"):
+        compile_albumentations(recipe.steps, size=None)
+    compose = compile_albumentations(recipe.steps, size=None, mean=[100.0], std=[50.0])
+    out = compose(image=np.full((2, 2, 1), 150, np.uint8))["image"]
+    np.testing.assert_allclose(out, 1.0)
