@@ -83,8 +83,9 @@ class ProcessExecutor(Executor):
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, int(workers))
-        method = "fork" if sys.platform == "linux" else "spawn"
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(method), initializer=_init_worker)
+        # Not fork: forking a process whose threads (OpenCV's pool, torch, tqdm)
+        # hold locks can deadlock the child. Spawned workers start clean.
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
 
     def map_chunks(self, fn, chunks):
         it = iter(chunks)
