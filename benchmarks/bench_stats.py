@@ -1,0 +1,111 @@
+"""`dataprep stats` and `dataprep kfold` throughput.
+
+Headline: stats over a set of JPEGs against decoding the same files in the same
+run, serially (target: ratio <= 1.15). Two decode baselines:
+- `io.read_image(path)`, the decode every command pays (EXIF orientation applied);
+- the bare decode `io.read_image(path, apply_exif=False)`, which is what stats
+  itself calls (histograms do not depend on orientation), so the ratio against
+  it is the pure cost of the statistics.
+Also: stats with label maps against decoding images + masks, and kfold
+(multilabel, masks only).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from common import best_of, write_result
+from dataprep import io
+from dataprep.executor import ProcessExecutor, SerialExecutor
+from dataprep.manifest import Manifest, ManifestRow
+from dataprep.splits import split_folds
+from dataprep.stats import compute_stats
+
+
+def _make_dataset(root: Path, n: int, width: int, height: int) -> list[ManifestRow]:
+    """Photo-like JPEGs (smooth shapes + noise, so decoding costs what real photos cost) and label maps."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        small = rng.integers(0, 256, (height // 16, width // 16, 3), dtype=np.uint8)
+        image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+        image = np.clip(image.astype(np.int16) + rng.integers(-12, 13, image.shape), 0, 255).astype(np.uint8)
+        label = cv2.resize(rng.integers(0, 8, (height // 32, width // 32), dtype=np.uint8), (width, height),
+                           interpolation=cv2.INTER_NEAREST)
+        image_path, mask_path = root / "images" / f"{i:04d}.jpg", root / "labels" / f"{i:04d}.png"
+        io.write_image(image_path, image, quality=90)
+        io.write_mask(mask_path, label)
+        rows.append(ManifestRow(f"{i:04d}", image_path, mask_path, width, height))
+    return rows
+
+
+def main(quick: bool = False) -> None:
+    n, (w, h), repeat = (24, (320, 240), 3) if quick else (96, (640, 480), 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = _make_dataset(Path(tmp), n, w, h)
+        images_only = Manifest([ManifestRow(r.id, r.image, None, r.width, r.height) for r in rows])
+        labelled = Manifest(rows)
+        serial = SerialExecutor()
+
+        def decode() -> None:
+            for r in rows:
+                io.read_image(r.image, apply_exif=False)
+
+        def decode_exif() -> None:
+            for r in rows:
+                io.read_image(r.image)
+
+        def decode_both() -> None:
+            for r in rows:
+                io.read_image(r.image, apply_exif=False)
+                io.read_mask(r.mask)
+
+        with ProcessExecutor(2) as pool:
+            tasks = {
+                "decode": decode,
+                "decode_exif": decode_exif,
+                "stats": lambda: compute_stats(images_only, executor=serial, quiet=True),
+                "stats_j2": lambda: compute_stats(images_only, executor=pool, quiet=True),
+                "decode_both": decode_both,
+                "stats_both": lambda: compute_stats(labelled, executor=serial, quiet=True),
+                "kfold": lambda: split_folds(labelled, 5, mode="multilabel", executor=serial, quiet=True),
+            }
+            # Round robin, best of `repeat` each: load from other processes on a
+            # shared machine then hits every task alike instead of one of them.
+            best = {name: float("inf") for name in tasks}
+            for _ in range(repeat):
+                for name, fn in tasks.items():
+                    best[name] = min(best[name], best_of(fn, 1))
+    t_decode, t_decode_exif, t_stats, t_stats_j2, t_decode_both, t_stats_both, t_kfold = best.values()
+
+    def row(task: str, seconds: float, baseline: float | None = None) -> dict:
+        out = {"task": task, "files": n, "seconds": seconds, "ms_per_image": 1000 * seconds / n}
+        if baseline is not None:
+            out["ratio_vs_decode"] = seconds / baseline
+        return out
+
+    rows_out = [
+        row("decode jpeg: io.read_image", t_decode_exif, t_decode_exif),
+        row("decode jpeg: bare (no EXIF)", t_decode, t_decode_exif),
+        row("stats, images only, serial", t_stats, t_decode_exif),
+        row("stats, images only, -j 2", t_stats_j2, t_decode_exif),
+        row("decode jpeg + label png", t_decode_both, t_decode_both),
+        row("stats, images + labels, serial", t_stats_both, t_decode_both),
+        row("kfold multilabel k=5, serial", t_kfold),
+    ]
+    write_result("stats", rows_out, {
+        "images": f"{n} JPEGs {w}x{h} (quality 90) + 8-class PNG label maps",
+        "target": "stats / decode <= 1.15 (serial)",
+        "stats_over_decode": round(t_stats / t_decode_exif, 3),
+        "stats_over_bare_decode": round(t_stats / t_decode, 3),
+        "timing": f"best of {repeat}; the machine is shared, so numbers are noisy",
+    })
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(quick="--quick" in sys.argv)

@@ -1,0 +1,137 @@
+"""`dataprep palette infer|show`: propose a palette from masks, or print one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..palette import BUILTIN_PALETTES, InferredPalette, Palette, builtin_palette, infer_palette, load_palette
+from ..sample import DEFAULT_IGNORE_INDEX
+from .common import executor_options_without_on_error, reports_errors
+
+_SHOWN_ARTEFACTS = 10
+
+
+@click.group("palette")
+def palette_group() -> None:
+    """Make, inspect and list palettes (class name, colour, index, ignore).
+
+    \b
+    Built-in palettes: voc, cityscapes, camvid, camvid11.
+    """
+
+
+@palette_group.command("infer")
+@click.argument("masks", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Palette file to write (.json, or .yaml/.yml).")
+@click.option("--ignore-index", type=click.IntRange(0, 65535), default=DEFAULT_IGNORE_INDEX, show_default=True,
+              help="Index for ignored classes (index masks: this value is marked ignore).")
+@click.option("--name", default="inferred", show_default=True, help="Name stored in the palette.")
+@reports_errors
+@executor_options_without_on_error
+def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name: str, executor, quiet: bool) -> None:
+    """Count the colours (or values) in MASKS and write a palette to edit.
+
+    MASKS are mask files, folders of masks, or manifest CSVs. One class per
+    colour, most pixels first; colours that look like compression or blending
+    artefacts (rare, next to or between frequent ones, e.g. JPEG masks) are
+    flagged and grouped into their class. Colours matching a built-in palette get
+    its class names and ignore flags.
+
+    \b
+    Example:
+      dataprep palette infer sample_data/masks -o work/palette.json
+    """
+    result = infer_palette(masks, ignore_index=ignore_index, name=name, executor=executor, quiet=quiet)
+    result.save(output)
+    for line in result.errors:
+        click.echo(f"error: {line}", err=True)
+    _print_inferred(result, output)
+
+
+def _print_inferred(result: InferredPalette, output: Path) -> None:
+    total = result.pixels or 1
+    pooled: dict[int, int] = {}
+    for c in result.colours:
+        pooled[c.index] = pooled.get(c.index, 0) + c.pixels
+    rows = [("index", "name", "colour", "pixels", "%", "masks")]
+    by_colour = {c.color: c for c in result.classes}
+    for cls in result.palette.classes:
+        if cls.name.endswith(" (artefact)"):
+            continue
+        found = by_colour.get(cls.color) if cls.color else None
+        images = str(found.images) if found else ""
+        value = "" if found is None or found.value is None else f" (value {found.value})"
+        rows.append((str(cls.index), cls.name + (" [ignore]" if cls.ignore else "") + value,
+                     _hex(cls.color), f"{pooled.get(cls.index, 0):,}", f"{100 * pooled.get(cls.index, 0) / total:.2f}",
+                     images))
+    _table(rows)
+    artefacts = result.artefacts
+    if artefacts:
+        n_px = sum(c.pixels for c in artefacts)
+        click.echo(f"\n{len(artefacts):,} colours ({n_px:,} pixels, {100 * n_px / total:.2f}%) look like "
+                   f"{'lossy-compression' if result.lossy else 'edge'} artefacts; they are grouped into the class "
+                   "they most resemble" + (" (the rarest are not listed in the file: convert with --unknown nearest)"
+                                           if len(artefacts) > result.to_dict()["inferred"]["artefacts_listed"] else ""))
+        names = {c.index: c.name for c in result.palette.classes}
+        for c in artefacts[:_SHOWN_ARTEFACTS]:
+            click.echo(f"  {_hex(c.color)} {c.pixels:>10,} px -> {names.get(c.index, c.index)}")
+        if len(artefacts) > _SHOWN_ARTEFACTS:
+            click.echo(f"  ... and {len(artefacts) - _SHOWN_ARTEFACTS:,} more")
+    if result.transparent_pixels:
+        click.echo(f"{result.transparent_pixels:,} transparent pixels (alpha 0) were not counted; "
+                   "masks2labels makes them ignore")
+    if result.suggestion:
+        click.echo(f"\nthe colours match the built-in palette '{result.suggestion}' "
+                   f"(names taken from it); --palette {result.suggestion} would use its official indices")
+    click.echo(f"\n{result.files} masks, {len(result.colours):,} distinct {'colours' if result.kind == 'colour' else 'values'}"
+               f", {len(result.classes)} classes -> {output} (edit names, indices and ignore flags, then run masks2labels)")
+
+
+@palette_group.command("show")
+@click.argument("palette", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the palette as JSON (the file schema).")
+@reports_errors
+def show_command(palette: str | None, as_json: bool) -> None:
+    """Print a palette (built-in NAME or FILE); without one, list the built-ins.
+
+    \b
+    Examples:
+      dataprep palette show
+      dataprep palette show cityscapes
+      dataprep palette show sample_data/palette.json --json
+    """
+    if palette is None:
+        rows = [("name", "classes", "entries", "ignore index")]
+        for name in BUILTIN_PALETTES:
+            p = builtin_palette(name)
+            rows.append((name, str(p.num_classes), str(len(p.classes)), str(p.ignore_index)))
+        _table(rows)
+        return
+    pal = load_palette(palette)
+    if as_json:
+        click.echo(pal.to_json(), nl=False)
+        return
+    _print_palette(pal)
+
+
+def _print_palette(pal: Palette) -> None:
+    rows = [("index", "name", "colour", "id", "ignore")]
+    for c in sorted(pal.classes, key=lambda c: (c.index, c.id is None)):  # stable: file order within an index
+        rows.append((str(c.index), c.name, _hex(c.color), "" if c.id is None else str(c.id), "yes" if c.ignore else ""))
+    click.echo(f"{pal.name}: {pal.num_classes} classes, ignore index {pal.ignore_index}, {len(pal.classes)} entries")
+    _table(rows)
+
+
+def _hex(colour) -> str:
+    return "-" if colour is None else "#{:02x}{:02x}{:02x} ({},{},{})".format(*colour, *colour)
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+
+
+__all__ = ["palette_group"]

@@ -1,0 +1,423 @@
+"""K-fold splits: plain, stratified by dominant class, multilabel-stratified, optionally grouped.
+
+Every mode runs the same assignment: iterative stratification (Sechidis,
+Tsoumakas and Vlahavas, 2011, as in iterstrat's MultilabelStratifiedKFold),
+generalised to units that carry several samples so that groups (a city, a video
+sequence) are assigned whole and never straddle train and val:
+
+- plain:       no labels, so only fold sizes are balanced (a shuffled K-fold);
+- stratified:  one label per image, its dominant class (most pixels);
+- multilabel:  one label per class present in the image.
+
+For a group, a label's weight is the number of its images that carry it.
+Class pixel counts come from the same per-image partial as `dataprep stats`.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import DataprepError, UsageError
+from .executor import Executor, OnError
+from .io import PathLike, atomic_write_text
+from .manifest import Manifest, read_manifest, write_manifest
+from .paths import guard_output
+from .stats import AUTO, IgnoreIndex, collect_partials, per_image_partial, resolve_classes, to_json
+
+Mode = Literal["plain", "stratified", "multilabel"]
+MODES: tuple[str, ...] = ("plain", "stratified", "multilabel")
+REPORT_VERSION = 1
+
+
+# --------------------------------------------------------------------------- the assignment
+
+
+def iterative_stratification(labels: np.ndarray, k: int, rng: np.random.Generator,
+                             sizes: np.ndarray | None = None) -> np.ndarray:
+    """Fold (0..k-1) of each unit, balancing fold sizes and every label's count across folds.
+
+    `labels` is (U, L): how many of a unit's samples carry each label (0/1 for
+    single images); `sizes` is (U,): samples per unit (default 1). Units are
+    shuffled first; then, rarest label first, each unit carrying it goes to the
+    fold that most lacks that label, ties broken by the fold that most lacks
+    samples, then at random. Units without labels fill the folds that lack samples.
+
+    One refinement over Sechidis et al.: a fold that already holds its share of
+    samples (within half a unit) takes no more while another fold still lacks
+    some, so fold sizes stay within one sample of each other for single images.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be (units, labels), got shape {labels.shape}")
+    n_units = labels.shape[0]
+    sizes = np.ones(n_units) if sizes is None else np.asarray(sizes, dtype=np.float64)
+    order = rng.permutation(n_units)
+    labels, sizes = labels[order], sizes[order]
+    has = labels > 0
+    want_size = np.full(k, sizes.sum() / k)
+    want_label = np.outer(np.full(k, 1.0 / k), labels.sum(axis=0))  # (k, L)
+    fold = np.full(n_units, -1, dtype=np.int64)
+    left = np.ones(n_units, dtype=bool)
+
+    def place(unit: int, need: np.ndarray | None) -> None:
+        # Folds that can take the unit without overshooting their share by half
+        # of it or more; when none can, the emptiest ones. Plain iterative
+        # stratification lets label need override size and drifts by several samples.
+        candidates = np.flatnonzero(want_size > sizes[unit] / 2)
+        if candidates.size == 0:
+            candidates = np.flatnonzero(want_size == want_size.max())
+        if need is not None:
+            need = need[candidates]
+            candidates = candidates[need == need.max()]
+        if candidates.size > 1:
+            by_size = want_size[candidates]
+            candidates = candidates[by_size == by_size.max()]
+        f = int(candidates[rng.integers(candidates.size)]) if candidates.size > 1 else int(candidates[0])
+        fold[unit] = f
+        left[unit] = False
+        want_size[f] -= sizes[unit]
+        want_label[f] -= labels[unit]
+
+    while left.any():
+        remaining = has[left].sum(axis=0)
+        if not remaining.any():
+            # Unlabelled units, biggest first: packing large groups early keeps sizes even.
+            rest = np.flatnonzero(left)
+            for unit in rest[np.argsort(-sizes[rest], kind="stable")]:
+                place(int(unit), None)
+            break
+        rarest = np.flatnonzero(remaining == remaining[remaining > 0].min())
+        label = int(rarest[rng.integers(rarest.size)]) if rarest.size > 1 else int(rarest[0])
+        units = np.flatnonzero(has[:, label] & left)
+        for unit in units[np.argsort(-labels[units, label], kind="stable")]:
+            place(int(unit), want_label[:, label])
+    out = np.empty(n_units, dtype=np.int64)
+    out[order] = fold
+    return out
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def group_keys(manifest: Manifest, *, group_by: str | None = None, group_column: str | None = None) -> list[str]:
+    """Group of each row: `group_by` regex on the image path relative to the manifest's folder, or a column.
+
+    The key is the regex's first capturing group that took part in the match
+    (the whole match when the regex has no groups).
+    """
+    if group_by is not None and group_column is not None:
+        raise UsageError(None, "use either --group-by or --group-column, not both")
+    if group_column is not None:
+        keys = []
+        for row in manifest.rows:
+            if group_column not in row.extra:
+                columns = ", ".join(manifest.extra_columns) or "none"
+                raise UsageError(manifest.path, f"no column {group_column!r} (extra columns: {columns})")
+            if not row.extra[group_column]:
+                raise DataprepError(manifest.path, f"row {row.id!r} has an empty {group_column!r}")
+            keys.append(row.extra[group_column])
+        return keys
+    if group_by is None:
+        raise UsageError(None, "group_keys needs group_by or group_column")
+    try:
+        pattern = re.compile(group_by)
+    except re.error as exc:
+        raise UsageError(None, f"--group-by {group_by!r} is not a valid regular expression: {exc}") from None
+    base = Path(os.path.abspath(manifest.path.parent)) if manifest.path is not None else None
+    keys, unmatched = [], []
+    for row in manifest.rows:
+        text = Path(os.path.relpath(row.image, base)).as_posix() if base is not None else Path(row.image).as_posix()
+        m = pattern.search(text)
+        if m is None:
+            unmatched.append(text)
+            keys.append("")
+            continue
+        key = next((g for g in m.groups() if g is not None), None) if pattern.groups else m.group(0)
+        keys.append(key if key is not None else m.group(0))
+    if unmatched and len(unmatched) == len(keys):
+        raise UsageError(None, f"--group-by {group_by!r} matches none of the {len(keys)} image paths "
+                         f"(e.g. {unmatched[0]!r})")
+    if unmatched:
+        raise DataprepError(unmatched[0], f"does not match --group-by {group_by!r} ({len(unmatched)} of {len(keys)} "
+                            "image paths do not); every row needs a group")
+    return keys
+
+
+# --------------------------------------------------------------------------- the split
+
+
+@dataclass
+class FoldResult:
+    manifest: Manifest  # the input rows with a `fold` column (and `group` for --group-by)
+    folds: np.ndarray  # fold of each row
+    groups: list[str] | None
+    report: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # rows whose masks could not be read
+
+    @property
+    def k(self) -> int:
+        return int(self.report["k"])
+
+
+def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "multilabel", group_by: str | None = None,
+                group_column: str | None = None, seed: int = 0, palette: PathLike | None = None,
+                num_classes: int | None = None, ignore_index: IgnoreIndex = AUTO, executor: Executor | None = None,
+                on_error: OnError = "skip", quiet: bool = False) -> FoldResult:
+    """Assign every row of the manifest to one of `k` validation folds.
+
+    Masks (when the manifest has them) are read for the stratification and the
+    report. Rows whose mask cannot be read count as unlabelled and are listed in
+    `errors` (on_error="fail" raises instead); in plain mode, which does not use
+    labels, they only leave the report incomplete and are summed up in a warning.
+    """
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    if mode not in MODES:
+        raise UsageError(None, f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if k < 2:
+        raise UsageError(None, f"k must be at least 2, not {k}")
+    n = len(manifest)
+    if n == 0:
+        raise DataprepError(manifest.path, "manifest has no rows")
+    grouped = group_by is not None or group_column is not None
+    keys = group_keys(manifest, group_by=group_by, group_column=group_column) if grouped else [r.id for r in manifest]
+    unit_names = sorted(set(keys))
+    if k > len(unit_names):
+        what = "groups" if grouped else "samples"
+        raise UsageError(None, f"k={k} is larger than the number of {what} ({len(unit_names)})")
+
+    has_masks = any(r.mask is not None for r in manifest.rows)
+    info = resolve_classes(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index)
+    pixels = np.zeros((n, 0), np.int64)
+    errors: list[str] = []
+    if has_masks:
+        fn = functools.partial(per_image_partial, images=False, num_classes=info.num_classes,
+                               ignore_index=info.ignore_index)
+        partials, errors = collect_partials(manifest.rows, fn, executor=executor, on_error=on_error, quiet=quiet,
+                                            desc="kfold")
+        pixels = _pixel_matrix(partials, info.num_classes)
+    num_k = pixels.shape[1]
+
+    # Units (samples or groups) in a canonical order, so row order in the manifest does not matter.
+    unit_of = {name: i for i, name in enumerate(unit_names)}
+    unit = np.array([unit_of[key] for key in keys], dtype=np.int64)
+    sizes = np.bincount(unit, minlength=len(unit_names))
+    per_image = _image_labels(pixels, mode)
+    unit_labels = np.zeros((len(unit_names), per_image.shape[1]), np.int64)
+    np.add.at(unit_labels, unit, per_image)
+    rng = np.random.default_rng(seed)
+    unit_fold = iterative_stratification(unit_labels, k, rng, sizes)
+    folds = unit_fold[unit]
+
+    names = info.names or [f"class_{c}" for c in range(num_k)]
+    warnings = _rarity_warnings(pixels, unit, k, names, grouped, has_masks)
+    if not has_masks and mode != "plain":
+        warnings.append(f"the manifest has no masks, so mode {mode} cannot stratify: folds are plain shuffled")
+    unreadable = len(errors)
+    if errors and mode == "plain":
+        warnings.append(f"the class balance report leaves out {len(errors)} row(s) whose mask could not be read "
+                        f"(first: {errors[0]})")
+        errors = []
+    rows = []
+    for row, f, key in zip(manifest.rows, folds, keys):
+        extra = {"fold": int(f)}
+        if group_by is not None:
+            extra["group"] = key
+        rows.append(row.with_extra(**extra))
+    report = fold_report(pixels if has_masks else None, folds, k, unit=unit if grouped else None, names=names)
+    report.update({"mode": mode, "seed": seed, "group_by": group_by, "group_column": group_column,
+                   "ignore_index": info.ignore_index, "warnings": warnings,
+                   "unreadable_masks": unreadable})
+    out = Manifest(rows, manifest.path)
+    return FoldResult(out, folds, keys if grouped else None, _ordered(report), warnings, errors)
+
+
+def _pixel_matrix(partials: Sequence[Any], num_classes: int | None) -> np.ndarray:
+    """(rows, K) class pixel counts; failed rows and rows without masks are zero."""
+    lengths = [p.labels.pixels.size for p in partials if p is not None and p.labels is not None]
+    k = num_classes if num_classes is not None else max(lengths, default=0)
+    out = np.zeros((len(partials), k), np.int64)
+    for i, p in enumerate(partials):
+        if p is not None and p.labels is not None:
+            counts = p.labels.pixels[:k]
+            out[i, : counts.size] = counts
+    return out
+
+
+def _image_labels(pixels: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "plain" or pixels.shape[1] == 0:
+        return np.zeros((pixels.shape[0], 0), np.int64)
+    if mode == "multilabel":
+        return (pixels > 0).astype(np.int64)
+    dominant = np.zeros_like(pixels)
+    labelled = pixels.sum(axis=1) > 0
+    dominant[np.flatnonzero(labelled), pixels[labelled].argmax(axis=1)] = 1
+    return dominant
+
+
+def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequence[str], grouped: bool,
+                     has_masks: bool) -> list[str]:
+    if not has_masks:
+        return []
+    what = "groups" if grouped else "images"
+    out = []
+    for c in range(pixels.shape[1]):
+        carriers = np.unique(unit[pixels[:, c] > 0]).size
+        name = names[c] if c < len(names) else f"class_{c}"
+        if carriers == 0:
+            out.append(f"class {c} ({name}) does not occur in any image")
+        elif carriers < k:
+            out.append(f"class {c} ({name}) occurs in only {carriers} {what}, fewer than k={k}: "
+                       f"{k - carriers} validation fold(s) will have none")
+    return out
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def fold_report(pixels: np.ndarray | None, folds: np.ndarray, k: int, *, unit: np.ndarray | None = None,
+                names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Per-fold sizes and class distributions, and their largest relative deviation from the whole.
+
+    pixel fraction: a class's share of the fold's labelled pixels; presence
+    fraction: the share of the fold's images that contain the class. Relative
+    deviation: |fold - whole| / whole, None for classes absent from the whole.
+    """
+    folds = np.asarray(folds)
+    n = folds.size
+    sizes = np.bincount(folds, minlength=k)
+    expected = n / k
+    report: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "k": k,
+        "num_samples": int(n),
+        "num_groups": int(np.unique(unit).size) if unit is not None else None,
+    }
+    fold_rows: list[dict[str, Any]] = []
+    for f in range(k):
+        entry: dict[str, Any] = {"fold": f, "num_samples": int(sizes[f])}
+        if unit is not None:
+            entry["num_groups"] = int(np.unique(unit[folds == f]).size)
+        fold_rows.append(entry)
+    report["size_deviation"] = float(np.max(np.abs(sizes - expected)) / expected)
+    if pixels is None or pixels.shape[1] == 0:
+        report.update({"classes": None, "folds": fold_rows})
+        return report
+    num_k = pixels.shape[1]
+    present = pixels > 0
+    whole_pixels = _fractions(pixels.sum(axis=0), pixels.sum())
+    whole_presence = _fractions(present.sum(axis=0), n)
+    dev_pixel = np.full((k, num_k), np.nan)
+    dev_presence = np.full((k, num_k), np.nan)
+    for f, entry in enumerate(fold_rows):
+        sel = folds == f
+        fp = _fractions(pixels[sel].sum(axis=0), pixels[sel].sum())
+        fq = _fractions(present[sel].sum(axis=0), int(sel.sum()))
+        dev_pixel[f] = _relative(fp, whole_pixels)
+        dev_presence[f] = _relative(fq, whole_presence)
+        entry.update({
+            "labelled_pixels": int(pixels[sel].sum()),
+            "pixel_fraction": _floats(fp),
+            "image_count": [int(v) for v in present[sel].sum(axis=0)],
+            "presence_fraction": _floats(fq),
+            "pixel_deviation": _nullable(dev_pixel[f]),
+            "presence_deviation": _nullable(dev_presence[f]),
+        })
+    occurring = whole_pixels > 0
+    max_pixel = np.where(occurring, np.nan_to_num(dev_pixel).max(axis=0), np.nan)
+    max_presence = np.where(occurring, np.nan_to_num(dev_presence).max(axis=0), np.nan)
+    report.update({
+        "classes": {"num_classes": num_k, "names": list(names)[:num_k] if names is not None else None},
+        "whole": {
+            "labelled_pixels": int(pixels.sum()),
+            "pixel_fraction": _floats(whole_pixels),
+            "image_count": [int(v) for v in present.sum(axis=0)],
+            "presence_fraction": _floats(whole_presence),
+        },
+        "folds": fold_rows,
+        "max_relative_deviation": {"pixel": _nullable(max_pixel), "presence": _nullable(max_presence)},
+        "mean_max_relative_deviation": {
+            "pixel": float(np.mean(max_pixel[occurring])) if occurring.any() else None,
+            "presence": float(np.mean(max_presence[occurring])) if occurring.any() else None,
+        },
+    })
+    return report
+
+
+def _fractions(counts: np.ndarray, total: float) -> np.ndarray:
+    counts = np.asarray(counts, np.float64)
+    return counts / total if total else np.zeros_like(counts)
+
+
+def _relative(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    out = np.full(whole.shape, np.nan)
+    ok = whole > 0
+    out[ok] = np.abs(part[ok] - whole[ok]) / whole[ok]
+    return out
+
+
+def _floats(a: Sequence[float] | np.ndarray) -> list[float]:
+    return [float(v) for v in a]
+
+
+def _nullable(a: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in a]
+
+
+_REPORT_ORDER = ("version", "k", "mode", "seed", "group_by", "group_column", "ignore_index", "num_samples",
+                 "num_groups", "size_deviation", "classes", "mean_max_relative_deviation", "max_relative_deviation",
+                 "whole", "folds", "warnings", "unreadable_masks")
+
+
+def _ordered(report: dict[str, Any]) -> dict[str, Any]:
+    return {**{key: report[key] for key in _REPORT_ORDER if key in report}, **report}
+
+
+# --------------------------------------------------------------------------- output
+
+
+def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | None = None) -> Path:
+    """Write OUT/manifest.csv, OUT/fold_{i}/{train,val}.csv and OUT/report.json (each atomically)."""
+    out = Path(out_dir)
+    if source is not None:
+        guard_output(out / "manifest.csv", [source])
+    if out.exists() and not out.is_dir():
+        raise UsageError(out, "output must be a folder")
+    write_manifest(result.manifest, out / "manifest.csv", columns=["fold"])
+    for f in range(result.k):
+        train = [r for r, fold in zip(result.manifest.rows, result.folds) if fold != f]
+        val = [r for r, fold in zip(result.manifest.rows, result.folds) if fold == f]
+        write_manifest(train, out / f"fold_{f}" / "train.csv", columns=["fold"])
+        write_manifest(val, out / f"fold_{f}" / "val.csv", columns=["fold"])
+    _remove_stale_folds(out, result.k)
+    atomic_write_text(out / "report.json", to_json(result.report))
+    return out
+
+
+def _remove_stale_folds(out: Path, k: int) -> None:
+    # fold_7/ from an earlier run with k=10 would read as part of this split.
+    for path in out.glob("fold_*"):
+        suffix = path.name.removeprefix("fold_")
+        if path.is_dir() and suffix.isdigit() and int(suffix) >= k:
+            if {p.name for p in path.iterdir()} <= {"train.csv", "val.csv"}:
+                shutil.rmtree(path)
+
+
+def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> FoldResult:
+    """Split a manifest file and write the folds folder; `options` as for `split_folds`."""
+    result = split_folds(manifest, k, **options)
+    write_folds(result, out_dir, source=manifest)
+    return result
+
+
+__all__ = ["FoldResult", "MODES", "fold_report", "group_keys", "iterative_stratification", "kfold", "split_folds",
+           "write_folds"]

@@ -1,0 +1,561 @@
+"""Dataset statistics: per-channel image moments and percentiles, class pixel counts and weights.
+
+One streaming pass over the manifest. Every row becomes a small `Partial`
+(exact per-channel histograms of the image, class pixel counts of the label
+map); `merge_partials` combines them; the final numbers are computed once from
+the merged partial.
+
+Why histograms: for 8- and 16-bit data a per-channel histogram is a sufficient
+statistic -- count, sum, sum of squares, min, max and every percentile follow
+from it exactly -- and one `cv2.calcHist` per channel is the cheapest pass over
+the pixels there is. Merging adds integer counts, so it is exact, associative
+and commutative: a serial run, a process pool and a Dask tree reduction give the
+same bits in any order, which a floating-point Chan/Welford merge of per-image
+(mean, M2) guarantees only for one fixed merge order. Mean and std are then
+computed from Python-integer sums and correctly rounded; percentiles equal
+`numpy.percentile` (linear interpolation) over all pixels.
+
+The result is the `stats.json` contract documented in docs/stats_kfold.md.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import operator
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .errors import DataprepError, UsageError
+from .executor import Executor, OnError, run_items
+from .io import PathLike, atomic_write_text, read_image, read_mask
+from .manifest import Manifest, ManifestRow, read_manifest
+from .palette import Palette, resolve_palette
+
+STATS_VERSION = 1
+DEFAULT_IGNORE_INDEX = 255
+# `ignore_index="auto"`: the palette's ignore index, else 255.
+AUTO: Literal["auto"] = "auto"
+IgnoreIndex = int | None | Literal["auto"]
+
+ENET_C = 1.02  # ENet's class-weight constant: w = 1 / ln(c + p)
+PERCENTILES = (1.0, 99.0)
+
+_MAX_VALUE = {"uint8": 255, "uint16": 65535}
+# calcHist counts in float32, exact up to 2**24 per bin; bigger images are
+# histogrammed in bands of at most that many pixels.
+_FLOAT32_EXACT = 1 << 24
+# Rows per run_items call: bounds the partials held in memory at once.
+_BLOCK = 1024
+
+
+# --------------------------------------------------------------------------- partials
+
+
+@dataclass
+class PixelPartial:
+    """Image side of a partial: exact per-channel histograms, from which every image statistic follows."""
+
+    dtype: str  # "uint8" | "uint16"
+    count: int  # pixels per channel
+    hist: np.ndarray  # (C, B) int64, counts of values hist_offset .. hist_offset + B - 1
+    hist_offset: int = 0
+    source: str = ""  # first image, for messages about mismatched channels/depth
+
+    @property
+    def channels(self) -> int:
+        return int(self.hist.shape[0])
+
+
+@dataclass
+class LabelPartial:
+    """Label side of a partial. Arrays are indexed by class and may be shorter than num_classes."""
+
+    pixels: np.ndarray  # (L,) int64 pixels per class, ignore excluded
+    images: np.ndarray  # (L,) int64 label maps containing the class
+    present_pixels: np.ndarray  # (L,) int64 labelled pixels of the label maps containing the class
+    ignored: int = 0
+    num_images: int = 0
+
+
+@dataclass
+class Partial:
+    """What one row (or a merged run of rows) contributes to the statistics."""
+
+    num_images: int = 0
+    image: PixelPartial | None = None
+    labels: LabelPartial | None = None
+
+
+def image_partial(image: np.ndarray, source: str = "") -> PixelPartial:
+    """Exact per-channel histograms of one (H, W, C) or (H, W) uint8/uint16 image."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.dtype not in (np.uint8, np.uint16):
+        raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need 8- or 16-bit images")
+    bins = 256 if array.dtype == np.uint8 else 65536
+    hist = _histograms(array, bins)
+    offset = 0
+    if bins > 256:
+        # 16-bit: ship only the occupied range (12-bit data fills a sixteenth of it).
+        occupied = np.flatnonzero(hist.any(axis=0))
+        if occupied.size:
+            offset = int(occupied[0])
+            hist = np.ascontiguousarray(hist[:, offset : occupied[-1] + 1])
+    return PixelPartial(array.dtype.name, int(array.shape[0] * array.shape[1]), hist, offset, source)
+
+
+def _histograms(array: np.ndarray, bins: int) -> np.ndarray:
+    h, w, c = array.shape
+    rows = max(1, _FLOAT32_EXACT // max(1, w))
+    if h <= rows:
+        return np.array([cv2.calcHist([array], [ch], None, [bins], [0, bins]).reshape(-1) for ch in range(c)],
+                        dtype=np.int64)
+    out = np.zeros((c, bins), np.int64)
+    for top in range(0, h, rows):
+        band = array[top : top + rows]
+        for ch in range(c):
+            out[ch] += cv2.calcHist([band], [ch], None, [bins], [0, bins]).reshape(-1).astype(np.int64)
+    return out
+
+
+def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+                  source: str = "") -> LabelPartial:
+    """Class pixel counts of one (H, W) label map; `ignore_index` pixels are counted apart."""
+    src = source or None
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        raise DataprepError(src, "colour mask; run `dataprep masks2labels` first")
+    if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
+        raise DataprepError(src, f"label map must be a 2-D integer array, got {mask.dtype} of shape {mask.shape}")
+    ignored = 0
+    if mask.dtype == np.uint8 and mask.size < _FLOAT32_EXACT:
+        counts = cv2.calcHist([mask], [0], None, [256], [0, 256]).reshape(-1).astype(np.int64)
+    else:
+        flat = mask.ravel()
+        if flat.size and mask.dtype.kind == "i" and flat.min() < 0:
+            # Some tools store ignore as -1 (.npy label maps); any other negative value is an error.
+            negative = flat < 0
+            if ignore_index is None or ignore_index >= 0 or np.any(flat[negative] != ignore_index):
+                bad = np.unique(flat[negative])[:5].tolist()
+                raise DataprepError(src, f"negative label value(s) {bad} (ignore index is {ignore_index})")
+            ignored = int(negative.sum())
+            flat = flat[~negative]
+        if flat.size and int(flat.max()) > 65535:
+            raise DataprepError(src, f"label value {int(flat.max())} is too large for a class index (max 65535)")
+        counts = np.bincount(flat).astype(np.int64) if flat.size else np.zeros(0, np.int64)
+    if ignore_index is not None and 0 <= ignore_index < counts.size:
+        ignored += int(counts[ignore_index])
+        counts[ignore_index] = 0
+    counts = _trim(counts)
+    if num_classes is not None and counts.size > num_classes:
+        bad = (np.flatnonzero(counts[num_classes:]) + num_classes)[:5].tolist()
+        ign = "no ignore index" if ignore_index is None else f"ignore index {ignore_index}"
+        raise DataprepError(src, f"label value(s) {bad} outside the classes 0..{num_classes - 1} ({ign}); "
+                            "check --num-classes, --ignore-index or the palette")
+    present = counts > 0
+    labelled = int(counts.sum())
+    return LabelPartial(counts, present.astype(np.int64), np.where(present, labelled, 0).astype(np.int64), ignored, 1)
+
+
+def _trim(counts: np.ndarray) -> np.ndarray:
+    nz = np.flatnonzero(counts)
+    return counts[: nz[-1] + 1] if nz.size else counts[:0]
+
+
+def per_image_partial(row: ManifestRow, *, images: bool = True, labels: bool = True, num_classes: int | None = None,
+                      ignore_index: int | None = DEFAULT_IGNORE_INDEX) -> Partial:
+    """Read one manifest row and measure it. Top-level and picklable, for any executor."""
+    part = Partial(num_images=1)
+    if images:
+        # Histograms do not care about orientation, so EXIF is not applied: it
+        # would cost a second open of the file for the same numbers.
+        image = read_image(row.image, apply_exif=False)
+        if image.shape[:2] not in ((row.height, row.width), (row.width, row.height)):
+            raise DataprepError(row.image, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
+                                f"{row.width}x{row.height}; rescan the dataset")
+        part.image = image_partial(image, str(row.image))
+    if labels and row.mask is not None:
+        mask = read_mask(row.mask)
+        if mask.ndim == 3:
+            raise DataprepError(row.mask, "colour mask; run `dataprep masks2labels` first")
+        if mask.shape != (row.height, row.width):
+            raise DataprepError(row.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+                                f"{row.width}x{row.height}")
+        part.labels = label_partial(mask, num_classes=num_classes, ignore_index=ignore_index, source=str(row.mask))
+    return part
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def merge_partials(partials: Iterable[Partial | None]) -> Partial:
+    """Combine partials (None entries are skipped); the result is a Partial too, so merges nest.
+
+    Every field is an integer count and merging adds them, so the result is
+    exact and the same whatever the order or grouping of the merges (serial,
+    process pool, a tree reduction on a cluster).
+    """
+    num_images = 0
+    image_acc: _PixelAccumulator | None = None
+    label_acc = _LabelAccumulator()
+    for p in partials:
+        if p is None:
+            continue
+        num_images += p.num_images
+        if p.image is not None:
+            if image_acc is None:
+                image_acc = _PixelAccumulator(p.image)
+            else:
+                image_acc.add(p.image)
+        if p.labels is not None:
+            label_acc.add(p.labels)
+    return Partial(
+        num_images=num_images,
+        image=image_acc.result() if image_acc is not None else None,
+        labels=label_acc.result() if label_acc.num_images else None,
+    )
+
+
+class _PixelAccumulator:
+    def __init__(self, first: PixelPartial) -> None:
+        self.dtype = first.dtype
+        self.source = first.source
+        self.count = 0
+        # Full width: partials carry only their occupied bins.
+        self.hist = np.zeros((first.channels, _MAX_VALUE[self.dtype] + 1), np.int64)
+        self.add(first)
+
+    def add(self, p: PixelPartial) -> None:
+        if p.channels != self.hist.shape[0]:
+            raise DataprepError(p.source or None, f"has {p.channels} channel(s) but {self.source} has "
+                                f"{self.hist.shape[0]}; all images must have the same channels")
+        if p.dtype != self.dtype:
+            raise DataprepError(p.source or None, f"is {p.dtype} but {self.source} is {self.dtype}; "
+                                "all images must have the same bit depth")
+        self.count += p.count
+        if p.hist.shape[1]:
+            self.hist[:, p.hist_offset : p.hist_offset + p.hist.shape[1]] += p.hist
+
+    def result(self) -> PixelPartial:
+        return PixelPartial(self.dtype, self.count, self.hist, 0, self.source)
+
+
+class _LabelAccumulator:
+    def __init__(self) -> None:
+        self.pixels = np.zeros(0, np.int64)
+        self.images = np.zeros(0, np.int64)
+        self.present_pixels = np.zeros(0, np.int64)
+        self.ignored = 0
+        self.num_images = 0
+
+    def add(self, p: LabelPartial) -> None:
+        n = max(self.pixels.size, p.pixels.size)
+        if n > self.pixels.size:
+            self.pixels, self.images, self.present_pixels = (
+                np.pad(a, (0, n - a.size)) for a in (self.pixels, self.images, self.present_pixels))
+        k = p.pixels.size
+        self.pixels[:k] += p.pixels
+        self.images[:k] += p.images
+        self.present_pixels[:k] += p.present_pixels
+        self.ignored += p.ignored
+        self.num_images += p.num_images
+
+    def result(self) -> LabelPartial:
+        return LabelPartial(self.pixels, self.images, self.present_pixels, self.ignored, self.num_images)
+
+
+# --------------------------------------------------------------------------- final numbers
+
+
+def image_summary(p: PixelPartial) -> dict[str, Any]:
+    """The `image` block of stats.json from a merged PixelPartial."""
+    max_value = _MAX_VALUE[p.dtype]
+    moments = [hist_moments(h, p.hist_offset) for h in p.hist]
+    mean = np.array([m[0] for m in moments])
+    std = np.array([m[1] for m in moments])
+    occupied = p.hist > 0
+    p_lo, p_hi = (hist_percentile(p.hist, q, p.hist_offset) for q in PERCENTILES)
+    return {
+        "channels": p.channels,
+        "dtype": p.dtype,
+        "max_value": max_value,
+        "pixels": int(p.count),
+        "mean": _floats(mean),
+        "std": _floats(std),
+        "mean_01": _floats(mean / max_value),
+        "std_01": _floats(std / max_value),
+        "min": [p.hist_offset + int(np.argmax(o)) if o.any() else 0 for o in occupied],
+        "max": [p.hist_offset + o.size - 1 - int(np.argmax(o[::-1])) if o.any() else 0 for o in occupied],
+        "p1": _floats(p_lo),
+        "p99": _floats(p_hi),
+    }
+
+
+def hist_moments(hist: np.ndarray, offset: int = 0) -> tuple[float, float]:
+    """Mean and population std of the values counted in a 1-D histogram, correctly rounded.
+
+    Sums of values and of squares are Python integers (no overflow, no
+    rounding); the only roundings are the final division and square root.
+    """
+    occupied = np.flatnonzero(hist)
+    counts = hist[occupied].tolist()
+    values = (occupied + offset).tolist()
+    n = sum(counts)
+    if n == 0:
+        return 0.0, 0.0
+    s = sum(c * v for c, v in zip(counts, values))
+    q = sum(c * v * v for c, v in zip(counts, values))
+    return s / n, math.sqrt(Fraction(n * q - s * s, n * n))
+
+
+def hist_percentile(hist: np.ndarray, q: float, offset: int = 0) -> np.ndarray:
+    """Per-channel q-th percentile of the values counted in (C, B) `hist`, as numpy.percentile (linear) gives."""
+    out = np.zeros(hist.shape[0], np.float64)
+    for ch, h in enumerate(hist):
+        n = int(h.sum())
+        if n == 0:
+            continue
+        cum = np.cumsum(h)
+        # numpy: virtual index (n - 1) * q/100, then linear interpolation between neighbours.
+        virtual = (n - 1) * (np.float64(q) / 100)
+        below = math.floor(virtual)
+        above = min(below + 1, n - 1)
+        gamma = virtual - below
+        a = float(np.searchsorted(cum, below, side="right") + offset)
+        b = float(np.searchsorted(cum, above, side="right") + offset)
+        diff = b - a
+        out[ch] = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+    return out
+
+
+def class_summary(p: LabelPartial, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+                  names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The `classes` block of stats.json from a merged LabelPartial."""
+    k = int(num_classes) if num_classes is not None else int(p.pixels.size)
+    pixels, images, present_pixels = (_fit(a, k) for a in (p.pixels, p.images, p.present_pixels))
+    total = int(pixels.sum())
+    freq = pixels / total if total else np.zeros(k)
+    weights = class_weights(pixels, present_pixels)
+    return {
+        "ignore_index": ignore_index,
+        "num_classes": k,
+        "names": list(names)[:k] if names is not None else None,
+        "num_images": int(p.num_images),
+        "pixel_count": [int(v) for v in pixels],
+        "frequency": _floats(freq),
+        "image_count": [int(v) for v in images],
+        "ignored_pixels": int(p.ignored),
+        "weights": {key: _floats(w) for key, w in weights.items()},
+    }
+
+
+def class_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """Inverse-frequency, median-frequency (SegNet) and ENet weights; absent classes get 0.
+
+    - inverse_frequency: 1 / f_c with f_c = pixels_c / all labelled pixels,
+      scaled so the mean over present classes is 1;
+    - median_frequency: median(freq) / freq_c with freq_c = pixels_c / labelled
+      pixels of the images that contain c (median over present classes);
+    - enet: 1 / ln(1.02 + f_c).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    present = pixels > 0
+    k = pixels.size
+    inv, med, enet = np.zeros(k), np.zeros(k), np.zeros(k)
+    total = pixels.sum()
+    if present.any():
+        f = pixels[present] / total
+        raw = 1.0 / f
+        inv[present] = raw / raw.mean()
+        freq = pixels[present] / np.asarray(present_pixels, np.float64)[present]
+        med[present] = np.median(freq) / freq
+        enet[present] = 1.0 / np.log(ENET_C + f)
+    return {"inverse_frequency": inv, "median_frequency": med, "enet": enet}
+
+
+def _fit(a: np.ndarray, k: int) -> np.ndarray:
+    return a[:k] if a.size >= k else np.pad(a, (0, k - a.size))
+
+
+def _floats(a: Iterable[float]) -> list[float]:
+    return [float(v) for v in a]
+
+
+# --------------------------------------------------------------------------- classes from a palette
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """What the statistics need to know about classes: count, names and the ignore index."""
+
+    num_classes: int | None
+    names: list[str] | None
+    ignore_index: int | None
+
+
+def resolve_classes(manifest: Manifest, *, palette: Palette | PathLike | None = None, num_classes: int | None = None,
+                    ignore_index: IgnoreIndex = AUTO) -> ClassInfo:
+    """Combine explicit options with `palette` (file or built-in name) or the palette file beside the manifest.
+
+    Explicit options win; without a palette num_classes stays None (the
+    largest label + 1 is used later) and the ignore index defaults to 255.
+    """
+    found = resolve_palette(palette, manifest.path)
+    if num_classes is not None and num_classes < 1:
+        raise UsageError(None, f"num_classes must be at least 1, not {num_classes}")
+    k = num_classes if num_classes is not None else (found.num_classes if found is not None else None)
+    names = found.names if found is not None else None
+    if names is not None and k is not None and len(names) != k:
+        names = [names[i] if i < len(names) else f"class_{i}" for i in range(k)]
+    if ignore_index == AUTO:
+        ignore: int | None = found.ignore_index if found is not None else DEFAULT_IGNORE_INDEX
+    elif ignore_index is None:
+        ignore = None
+    else:
+        try:
+            ignore = operator.index(ignore_index)
+        except TypeError:
+            raise UsageError(None, f"ignore_index must be an integer, None or 'auto', not {ignore_index!r}") from None
+    return ClassInfo(k, names, ignore)
+
+
+# --------------------------------------------------------------------------- the whole pass
+
+
+@dataclass
+class StatsResult:
+    stats: dict[str, Any]  # the stats.json content
+    errors: list[str]  # one line per skipped row
+
+
+def collect_partials(rows: Sequence[ManifestRow], fn: Callable[[ManifestRow], Partial], *,
+                     executor: Executor | None = None, on_error: OnError = "skip", quiet: bool = False,
+                     desc: str = "stats", merge: bool = False) -> tuple[list[Partial | None], list[str]]:
+    """Run `fn` over `rows` on `executor`; partials in input order (None for failed rows) and the error lines.
+
+    With `merge=True` the partials are folded block by block as they arrive, so
+    memory stays flat on huge manifests; the list then holds the one merged
+    Partial, bit-identical to merging them all at once.
+    """
+    out: list[Partial | None] = []
+    errors: list[str] = []
+    with tqdm(total=len(rows), desc=desc, unit="file", disable=quiet, delay=1.0, leave=False, file=sys.stderr) as bar:
+        for start in range(0, len(rows), _BLOCK):
+            block = rows[start : start + _BLOCK]
+            results = run_items(fn, block, executor=executor, on_error=on_error, quiet=True)
+            errors.extend(r.error for r in results if r.error is not None)
+            partials = [r.value for r in results]
+            out = [merge_partials([*out, *partials])] if merge else [*out, *partials]
+            bar.update(len(block))
+    if merge and not out:
+        out = [Partial()]
+    return out, errors
+
+
+def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = None, num_classes: int | None = None,
+                  ignore_index: IgnoreIndex = AUTO, executor: Executor | None = None, on_error: OnError = "skip",
+                  quiet: bool = False) -> StatsResult:
+    """Measure every row of the manifest; return the stats.json dict and the rows skipped."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    if len(manifest) == 0:
+        raise DataprepError(manifest.path, "manifest has no rows")
+    info = resolve_classes(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index)
+    fn = functools.partial(per_image_partial, num_classes=info.num_classes, ignore_index=info.ignore_index)
+    (merged,), errors = collect_partials(manifest.rows, fn, executor=executor, on_error=on_error, quiet=quiet,
+                                         merge=True)
+    if merged.image is None:
+        raise DataprepError(manifest.path, f"no readable images ({len(errors)} failed)"
+                            + (f"; first: {errors[0]}" if errors else ""))
+    has_masks = any(r.mask is not None for r in manifest.rows)
+    classes = None
+    if has_masks:
+        labels = merged.labels or LabelPartial(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+        classes = class_summary(labels, num_classes=info.num_classes, ignore_index=info.ignore_index, names=info.names)
+    stats = {
+        "version": STATS_VERSION,
+        "num_images": merged.num_images,
+        "image": image_summary(merged.image),
+        "classes": classes,
+    }
+    return StatsResult(stats, errors)
+
+
+def compute_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = None, num_classes: int | None = None,
+                  ignore_index: IgnoreIndex = AUTO, executor: Executor | None = None, on_error: OnError = "skip",
+                  quiet: bool = False) -> dict[str, Any]:
+    """The stats.json content for a manifest (rows that fail are skipped unless on_error="fail").
+
+    `ignore_index`: "auto" (the palette's, else 255), an integer, or None for no ignore index.
+    `num_classes`: explicit, else from the palette, else the largest label + 1.
+    """
+    return collect_stats(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index,
+                         executor=executor, on_error=on_error, quiet=quiet).stats
+
+
+def write_stats(stats: dict[str, Any], path: PathLike) -> Path:
+    """Write stats.json atomically."""
+    path = Path(path)
+    atomic_write_text(path, to_json(stats))
+    return path
+
+
+def to_json(data: Any, indent: int = 2, _level: int = 0) -> str:
+    """JSON with objects indented and lists of plain values on one line (per-class lists stay readable)."""
+    pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
+    if isinstance(data, dict) and data:
+        items = [f"{inner}{json.dumps(str(k))}: {to_json(v, indent, _level + 1)}" for k, v in data.items()]
+        text = "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    elif isinstance(data, list) and any(isinstance(v, (dict, list)) for v in data):
+        text = "[\n" + ",\n".join(f"{inner}{to_json(v, indent, _level + 1)}" for v in data) + f"\n{pad}]"
+    else:
+        text = json.dumps(data)
+    return text + ("\n" if _level == 0 else "")
+
+
+def load_stats(path: PathLike) -> dict[str, Any]:
+    """Read a stats.json, checking its version."""
+    path = Path(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataprepError(path, "stats file not found") from None
+    except (OSError, ValueError) as exc:
+        raise DataprepError(path, f"not a stats JSON file: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != STATS_VERSION or "image" not in data:
+        raise DataprepError(path, f"not a version-{STATS_VERSION} stats.json written by `dataprep stats`")
+    return data
+
+
+__all__ = [
+    "AUTO",
+    "ClassInfo",
+    "LabelPartial",
+    "Partial",
+    "PixelPartial",
+    "StatsResult",
+    "class_summary",
+    "class_weights",
+    "collect_stats",
+    "compute_stats",
+    "hist_percentile",
+    "image_partial",
+    "image_summary",
+    "label_partial",
+    "load_stats",
+    "merge_partials",
+    "per_image_partial",
+    "resolve_classes",
+    "to_json",
+    "write_stats",
+]

@@ -1,0 +1,297 @@
+"""`dataprep kfold`: coverage, disjointness, groups, stratification quality, errors, output files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dataprep import io
+from dataprep.errors import DataprepError, UsageError
+from dataprep.manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from dataprep.splits import iterative_stratification, kfold, split_folds
+
+# --------------------------------------------------------------------------- the assignment
+
+
+def test_every_unit_gets_exactly_one_fold_and_sizes_balance():
+    rng = np.random.default_rng(0)
+    folds = iterative_stratification(np.zeros((23, 0)), 5, rng)
+    assert folds.shape == (23,) and set(folds.tolist()) == set(range(5))
+    sizes = np.bincount(folds, minlength=5)
+    assert sizes.max() - sizes.min() <= 1
+
+
+def test_single_label_counts_balance_within_one_per_fold():
+    rng = np.random.default_rng(1)
+    classes = rng.integers(0, 4, 60)
+    labels = np.eye(4, dtype=int)[classes]
+    folds = iterative_stratification(labels, 3, np.random.default_rng(2))
+    for c in range(4):
+        per_fold = np.bincount(folds[classes == c], minlength=3)
+        assert per_fold.max() - per_fold.min() <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 40), k=st.integers(2, 6), n_labels=st.integers(0, 5), seed=st.integers(0, 2**32 - 1))
+def test_any_labels_give_a_full_partition_with_sizes_within_one(n, k, n_labels, seed):
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((n, n_labels)) < rng.random(n_labels)).astype(int)
+    folds = iterative_stratification(labels, k, np.random.default_rng(seed))
+    assert folds.shape == (n,) and folds.min() >= 0 and folds.max() < k
+    sizes = np.bincount(folds, minlength=k)
+    assert sizes.max() - sizes.min() <= 1
+
+
+def test_weighted_units_keep_fold_sizes_close():
+    sizes = np.array([9, 7, 6, 5, 5, 4, 3, 3, 2, 1, 1, 1])
+    folds = iterative_stratification(np.zeros((12, 0)), 3, np.random.default_rng(3), sizes)
+    totals = np.bincount(folds, weights=sizes, minlength=3)
+    assert totals.max() - totals.min() <= 2, totals  # 47 samples: perfect would be 16/16/15
+
+
+# --------------------------------------------------------------------------- label maps on disk
+
+
+def _write_set(root: Path, labels_per_image: list[list[int]], *, prefix=lambda i: "", size=(12, 10)) -> Path:
+    """One image and label map per entry; each label map holds the listed classes (stripes)."""
+    w, h = size
+    rows = []
+    for i, classes in enumerate(labels_per_image):
+        name = f"{prefix(i)}img_{i:03d}"
+        image_path = root / "images" / f"{name}.png"
+        io.write_image(image_path, np.full((h, w, 3), i % 256, np.uint8))
+        mask = np.full((h, w), 255, np.uint8)
+        for j, c in enumerate(classes):
+            mask[:, j * w // len(classes) : (j + 1) * w // len(classes)] = c
+        mask_path = root / "labels" / f"{name}.png"
+        io.write_mask(mask_path, mask)
+        rows.append(ManifestRow(name, image_path, mask_path, w, h))
+    return write_manifest(rows, root / "manifest.csv")
+
+
+def _random_labels(n: int, seed: int, classes: int = 5) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    return [sorted(set(rng.integers(0, classes, int(rng.integers(1, 4))).tolist())) for _ in range(n)]
+
+
+@pytest.mark.parametrize("mode", ["plain", "stratified", "multilabel"])
+def test_folds_are_disjoint_and_cover_every_row(tmp_path, mode):
+    path = _write_set(tmp_path, _random_labels(17, seed=4))
+    result = split_folds(path, 4, mode=mode, seed=1, quiet=True)
+    ids = [r.id for r in read_manifest(path)]
+    assert [r.id for r in result.manifest] == ids
+    assert sorted(set(result.folds.tolist())) == [0, 1, 2, 3]
+    assert [int(r.extra["fold"]) for r in result.manifest] == result.folds.tolist()
+    sizes = np.bincount(result.folds)
+    assert sizes.max() - sizes.min() <= 1
+    assert result.report["num_samples"] == 17 and len(result.report["folds"]) == 4
+
+
+def test_same_seed_same_folds_and_row_order_does_not_matter(tmp_path):
+    path = _write_set(tmp_path, _random_labels(20, seed=5))
+    manifest = read_manifest(path)
+    a = split_folds(manifest, 5, mode="multilabel", seed=7, quiet=True)
+    b = split_folds(manifest, 5, mode="multilabel", seed=7, quiet=True)
+    assert a.folds.tolist() == b.folds.tolist()
+    reversed_manifest = Manifest(manifest.rows[::-1], manifest.path)
+    c = split_folds(reversed_manifest, 5, mode="multilabel", seed=7, quiet=True)
+    assert {r.id: r.extra["fold"] for r in c.manifest} == {r.id: r.extra["fold"] for r in a.manifest}
+    others = [split_folds(manifest, 5, mode="multilabel", seed=s, quiet=True).folds.tolist() for s in (8, 9, 10)]
+    assert any(o != a.folds.tolist() for o in others)
+
+
+@pytest.mark.parametrize("mode", ["plain", "stratified", "multilabel"])
+def test_groups_never_straddle_folds(tmp_path, mode):
+    cities = ["aachen", "bern", "cologne", "dresden", "erfurt", "freiburg", "goslar"]
+    rng = np.random.default_rng(6)
+    city_of = rng.integers(0, len(cities), 40)
+    path = _write_set(tmp_path, _random_labels(40, seed=6), prefix=lambda i: f"{cities[city_of[i]]}_")
+    result = split_folds(path, 3, mode=mode, group_by=r"images/([a-z]+)_", seed=2, quiet=True)
+    fold_of_group: dict[str, set[int]] = {}
+    for row in result.manifest:
+        fold_of_group.setdefault(row.extra["group"], set()).add(int(row.extra["fold"]))
+    assert set(fold_of_group) == {cities[c] for c in set(city_of.tolist())}
+    assert all(len(f) == 1 for f in fold_of_group.values())
+    assert result.report["num_groups"] == len(fold_of_group)
+
+
+def test_group_column(tmp_path):
+    path = _write_set(tmp_path, _random_labels(12, seed=7))
+    manifest = read_manifest(path)
+    rows = [r.with_extra(sequence=f"seq{i % 4}") for i, r in enumerate(manifest)]
+    result = split_folds(Manifest(rows, manifest.path), 2, group_column="sequence", quiet=True)
+    for s in range(4):
+        assert len({int(r.extra["fold"]) for r in result.manifest if r.extra["sequence"] == f"seq{s}"}) == 1
+
+
+def test_errors_k_too_large_and_regex_problems(tmp_path):
+    path = _write_set(tmp_path, _random_labels(4, seed=8), prefix=lambda i: f"g{i % 2}_")
+    with pytest.raises(UsageError, match="k=5 is larger than the number of samples"):
+        split_folds(path, 5, quiet=True)
+    with pytest.raises(UsageError, match="k=3 is larger than the number of groups"):
+        split_folds(path, 3, group_by=r"(g\d)_", quiet=True)
+    with pytest.raises(UsageError, match="matches none of the 4 image paths"):
+        split_folds(path, 2, group_by=r"city_(\w+)", quiet=True)
+    with pytest.raises(DataprepError, match=r"g1_img_001\.png: does not match"):
+        split_folds(path, 2, group_by=r"g0_", quiet=True)
+    with pytest.raises(UsageError, match="not a valid regular expression"):
+        split_folds(path, 2, group_by=r"(unclosed", quiet=True)
+    with pytest.raises(UsageError, match="no column 'city'"):
+        split_folds(path, 2, group_column="city", quiet=True)
+    with pytest.raises(UsageError, match="at least 2"):
+        split_folds(path, 1, quiet=True)
+
+
+def test_rare_class_warning_names_the_class(tmp_path):
+    labels = [[0, 1]] * 8 + [[0, 2]] * 2
+    path = _write_set(tmp_path, labels)
+    palette = {"name": "t", "ignore_index": 255, "classes": [
+        {"name": n, "color": [i * 50, 0, 0], "index": i} for i, n in enumerate(["road", "car", "bicycle", "train"])]}
+    (tmp_path / "palette.json").write_text(json.dumps(palette))
+    result = split_folds(path, 5, mode="multilabel", quiet=True)
+    assert any("bicycle" in w and "only 2 images" in w for w in result.warnings)
+    assert any("train" in w and "does not occur" in w for w in result.warnings)
+    assert not any("road" in w or "car" in w for w in result.warnings)
+    # Each of the two bicycle images goes to a different fold.
+    assert len({int(f) for f, lab in zip(result.folds, labels) if 2 in lab}) == 2
+
+
+def test_report_numbers_match_the_folds(tmp_path):
+    labels = _random_labels(15, seed=9)
+    path = _write_set(tmp_path, labels)
+    result = split_folds(path, 3, mode="multilabel", seed=3, quiet=True)
+    report = result.report
+    for f, entry in enumerate(report["folds"]):
+        members = [lab for lab, fold in zip(labels, result.folds) if fold == f]
+        assert entry["num_samples"] == len(members)
+        assert entry["image_count"] == [sum(c in lab for lab in members) for c in range(5)]
+    whole = np.array(report["whole"]["presence_fraction"])
+    for c in range(5):
+        worst = max(abs(e["presence_fraction"][c] - whole[c]) / whole[c] for e in report["folds"])
+        assert report["max_relative_deviation"]["presence"][c] == pytest.approx(worst)
+
+
+# --------------------------------------------------------------------------- sample_data
+
+
+def _sample_labels(sample_data: Path, out: Path) -> Path:
+    """sample_data's colour masks -> index label maps (vectorised palette lookup), and a manifest."""
+    palette = json.loads((sample_data / "palette.json").read_text())
+    keys = {(c["color"][0] << 16) | (c["color"][1] << 8) | c["color"][2]: c["index"] for c in palette["classes"]}
+    colours, indices = np.array(sorted(keys)), np.array([keys[k] for k in sorted(keys)], np.uint8)
+    rows = []
+    for image in sorted((sample_data / "images").rglob("*.jpg")):
+        rel = image.relative_to(sample_data / "images").with_suffix("")
+        rgb = io.read_mask(sample_data / "masks" / rel.with_suffix(".png")).astype(np.int64)
+        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        pos = np.searchsorted(colours, packed)
+        assert np.all(colours[np.minimum(pos, len(colours) - 1)] == packed), f"unknown colour in {rel}"
+        label_path = out / "labels" / rel.with_suffix(".png")
+        io.write_mask(label_path, indices[pos])
+        rows.append(ManifestRow(rel.as_posix(), image, label_path, rgb.shape[1], rgb.shape[0]))
+    (out / "palette.json").write_text(json.dumps(palette))
+    return write_manifest(rows, out / "manifest.csv")
+
+
+@pytest.fixture(scope="module")
+def sample_labels(tmp_path_factory, sample_data) -> Path:
+    if not (sample_data / "palette.json").exists():
+        pytest.skip("sample_data not generated")
+    return _sample_labels(sample_data, tmp_path_factory.mktemp("sample_labels"))
+
+
+def test_multilabel_beats_plain_on_class_presence_deviation(sample_labels):
+    manifest = read_manifest(sample_labels)
+    assert len(manifest) == 32
+    seeds = range(8)
+
+    def mean_presence_deviation(mode: str) -> float:
+        values = [split_folds(manifest, 5, mode=mode, seed=s, quiet=True)
+                  .report["mean_max_relative_deviation"]["presence"] for s in seeds]
+        return float(np.mean(values))
+
+    assert mean_presence_deviation("multilabel") < mean_presence_deviation("plain")
+
+
+def test_cli_writes_fold_files(sample_labels, tmp_path, cli):
+    out = tmp_path / "splits"
+    result = cli("kfold", sample_labels, "-k", "3", "--seed", "3", "--group-by", r"images/([a-z]+)/", "-o", out,
+                 "-j", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert "max dev images" in result.output and "person" in result.output
+    by_domain = {(r.extra["group"], r.extra["fold"]) for r in read_manifest(out / "manifest.csv")}
+    assert sorted(g for g, _ in by_domain) == ["downtown", "highway", "suburb"]
+    # 3 domains (downtown, suburb, highway) cannot fill 4 folds.
+    result = cli("kfold", sample_labels, "-k", "4", "--group-by", r"images/([a-z]+)/", "-o", tmp_path / "x", "-j", "1")
+    assert result.exit_code == 2 and "k=4 is larger than the number of groups (3)" in result.output
+
+    out = tmp_path / "plain"
+    assert cli("kfold", sample_labels, "-k", "4", "--mode", "plain", "-o", out, "-q").exit_code == 0
+    whole = read_manifest(out / "manifest.csv")
+    fold_of = {r.id: int(r.extra["fold"]) for r in whole}
+    seen: list[str] = []
+    for f in range(4):
+        train = {r.id for r in read_manifest(out / f"fold_{f}" / "train.csv")}
+        val = {r.id for r in read_manifest(out / f"fold_{f}" / "val.csv")}
+        assert not train & val and train | val == set(fold_of)
+        assert val == {i for i, fold in fold_of.items() if fold == f}
+        seen += sorted(val)
+        # Paths are rewritten relative to the fold folder and still point at the same files.
+        assert {r.mask for r in read_manifest(out / f"fold_{f}" / "val.csv")} <= {r.mask for r in whole}
+    assert sorted(seen) == sorted(fold_of)
+    report = json.loads((out / "report.json").read_text())
+    assert report["k"] == 4 and report["mode"] == "plain" and len(report["folds"]) == 4
+
+
+def test_rerun_with_smaller_k_removes_stale_fold_folders(tmp_path):
+    path = _write_set(tmp_path / "data", _random_labels(10, seed=10))
+    kfold(path, tmp_path / "out", 5, quiet=True)
+    kfold(path, tmp_path / "out", 3, quiet=True)
+    assert sorted(p.name for p in (tmp_path / "out").glob("fold_*")) == ["fold_0", "fold_1", "fold_2"]
+
+
+def test_output_must_not_overwrite_the_input_manifest(tmp_path):
+    path = _write_set(tmp_path, _random_labels(6, seed=11))
+    with pytest.raises(UsageError, match="overwrite an input"):
+        kfold(path, tmp_path, 2, quiet=True)
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@pytest.mark.integration
+def test_camvid_grouped_by_sequence_never_straddles(shared_data, tmp_path, cli):
+    root = shared_data("camvid_segnet/CamVid")
+    rows = []
+    for split in ("train", "val", "test"):
+        for image in sorted((root / split).glob("*.png")):
+            rows.append(ManifestRow(f"{split}/{image.stem}", image, root / f"{split}annot" / image.name, 480, 360))
+    path = write_manifest(rows, tmp_path / "camvid.csv")
+    out = tmp_path / "splits"
+    result = cli("kfold", path, "-k", "3", "--ignore-index", "11", "--num-classes", "11",
+                 "--group-by", r"([^/]+)_[^/]+$", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    folds_of: dict[str, set[str]] = {}
+    for row in read_manifest(out / "manifest.csv"):
+        folds_of.setdefault(row.extra["group"], set()).add(row.extra["fold"])
+    assert set(folds_of) == {"0001TP", "0006R0", "0016E5", "Seq05VD"}
+    assert all(len(f) == 1 for f in folds_of.values())
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_groups"] == 4 and report["classes"]["num_classes"] == 11
+
+
+def test_unreadable_masks_count_as_unlabelled(tmp_path):
+    path = _write_set(tmp_path, _random_labels(8, seed=12))
+    (tmp_path / "labels" / "img_003.png").write_bytes(b"broken")
+    result = split_folds(path, 2, mode="multilabel", quiet=True)
+    assert len(result.errors) == 1 and "img_003.png" in result.errors[0]
+    assert sorted(np.bincount(result.folds).tolist()) == [4, 4]
+    plain = split_folds(path, 2, mode="plain", quiet=True)
+    assert not plain.errors and any("leaves out 1 row" in w for w in plain.warnings)
+    assert plain.report["unreadable_masks"] == 1
+    with pytest.raises(DataprepError, match="img_003.png"):
+        split_folds(path, 2, on_error="fail", quiet=True)

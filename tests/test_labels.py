@@ -1,0 +1,428 @@
+"""masks2labels / labels2masks: exactness for every input mode, unknown colours, resume, layout, CLI."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataprep.errors import DataprepError, UsageError
+from dataprep.executor import ProcessExecutor
+from dataprep.io import read_mask, write_mask
+from dataprep.labels import (
+    UnknownValuesError,
+    colours_to_labels,
+    labels_to_colours,
+    labels_to_masks,
+    mask_to_labels,
+    masks_to_labels,
+    parse_remap,
+    values_to_labels,
+)
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.palette import Palette, PaletteClass, builtin_palette, load_palette
+
+RED, GREEN, BLUE, BLACK = (255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)
+RGB_PALETTE = load_palette({"name": "rgb", "ignore_index": 255, "classes": [
+    {"name": "red", "color": list(RED), "index": 1},
+    {"name": "green", "color": list(GREEN), "index": 2},
+    {"name": "blue", "color": list(BLUE), "index": 0},
+    {"name": "void", "color": list(BLACK), "index": 255, "ignore": True},
+]})
+
+
+def _stripes() -> np.ndarray:
+    """A 6x8 RGB mask with one stripe per palette colour."""
+    m = np.zeros((6, 8, 3), np.uint8)
+    m[:, 0:2], m[:, 2:4], m[:, 4:6] = RED, GREEN, BLUE
+    return m
+
+
+EXPECTED = np.repeat(np.array([[1, 1, 2, 2, 0, 0, 255, 255]], np.uint8), 6, axis=0)
+
+
+def _reference(mask: np.ndarray, palette: Palette) -> np.ndarray:
+    """The per-class loop users write by hand: slow, obviously right."""
+    out = np.full(mask.shape[:2], 999, np.int64)
+    for colour, index in palette.colour_to_index().items():
+        out[np.all(mask[..., :3] == colour, axis=-1)] = index
+    return out
+
+
+# --------------------------------------------------------------------------- single masks
+
+
+def test_colours_map_exactly_and_red_stays_red():
+    labels, unknown = colours_to_labels(_stripes(), RGB_PALETTE)
+    assert labels.dtype == np.uint8 and unknown == {}
+    assert np.array_equal(labels, EXPECTED)
+
+
+def test_bgr_never_leaks_through_files(tmp_path):
+    # Written by PIL (RGB order on disk by definition), read back through dataprep.
+    Image.fromarray(np.full((4, 5, 3), RED, np.uint8)).save(tmp_path / "red.png")
+    report = masks_to_labels(tmp_path, tmp_path.parent / "red_out", RGB_PALETTE)
+    labels = np.asarray(Image.open(tmp_path.parent / "red_out" / "red.png"))
+    assert report.converted == 1 and np.all(labels == 1)  # red's index, not blue's (0)
+    labels_to_masks(tmp_path.parent / "red_out", tmp_path.parent / "red_back", RGB_PALETTE)
+    back = np.asarray(Image.open(tmp_path.parent / "red_back" / "red.png").convert("RGB"))
+    assert np.all(back == RED)
+
+
+def test_matches_the_per_class_loop_on_random_masks():
+    rng = np.random.default_rng(7)
+    pal = builtin_palette("cityscapes")
+    colours = np.array(list(pal.colour_to_index()), np.uint8)
+    mask = colours[rng.integers(0, len(colours), size=(64, 96))]
+    labels, _ = colours_to_labels(mask, pal)
+    assert np.array_equal(labels, _reference(mask, pal))
+
+
+def test_unknown_colour_error_lists_colours_and_counts():
+    mask = _stripes()
+    mask[0, 0] = (1, 2, 3)
+    mask[1:3, 0] = (9, 9, 9)
+    with pytest.raises(UnknownValuesError) as err:
+        colours_to_labels(mask, RGB_PALETTE)
+    message = str(err.value)
+    assert "3 pixels in 2 colours not in palette 'rgb'" in message
+    assert "(9,9,9) x 2" in message and "(1,2,3) x 1" in message
+    assert err.value.counts == {(9, 9, 9): 2, (1, 2, 3): 1}
+
+
+def test_unknown_colour_ignore_and_nearest():
+    mask = _stripes()
+    mask[0, 0] = (250, 10, 5)  # nearly red
+    mask[0, 2] = (10, 240, 30)  # nearly green
+    ignored, unknown = colours_to_labels(mask, RGB_PALETTE, unknown="ignore")
+    assert ignored[0, 0] == 255 and ignored[0, 2] == 255 and unknown == {(250, 10, 5): 1, (10, 240, 30): 1}
+    nearest, _ = colours_to_labels(mask, RGB_PALETTE, unknown="nearest")
+    assert nearest[0, 0] == 1 and nearest[0, 2] == 2
+    rest = np.ones_like(EXPECTED, bool)
+    rest[0, 0] = rest[0, 2] = False
+    assert np.array_equal(nearest[rest], EXPECTED[rest]) and np.array_equal(ignored[rest], EXPECTED[rest])
+
+
+def test_rgba_alpha_zero_is_ignored():
+    rgba = np.dstack([_stripes(), np.full((6, 8), 255, np.uint8)])
+    rgba[:, 0, 3] = 0  # transparent red
+    rgba[0, 7] = (7, 7, 7, 0)  # transparent and not even a palette colour
+    result = mask_to_labels(rgba, RGB_PALETTE)
+    expected = EXPECTED.copy()
+    expected[:, 0] = 255
+    assert np.array_equal(result.labels, expected)
+    assert result.counts[1] == 6 and result.counts[255] == 6 + 12
+
+
+def test_index_masks_keep_values_and_reject_unknown_ones():
+    values = np.array([[0, 1, 2], [255, 2, 1]], np.uint8)
+    labels, unknown = values_to_labels(values, RGB_PALETTE)
+    assert np.array_equal(labels, values) and unknown == {}
+    with pytest.raises(UnknownValuesError, match=r"1 pixels in 1 value not in palette 'rgb': value 7 x 1"):
+        values_to_labels(np.array([[0, 7]], np.uint8), RGB_PALETTE)
+    ignored, unknown = values_to_labels(np.array([[0, 7]], np.uint8), RGB_PALETTE, unknown="ignore")
+    assert ignored.tolist() == [[0, 255]] and unknown == {7: 1}
+
+
+def test_remap_changes_stored_values():
+    values = np.array([[0, 11, 3]], np.uint8)
+    labels, _ = values_to_labels(values, RGB_PALETTE, remap={11: 255, 3: 2})
+    assert labels.tolist() == [[0, 255, 2]]
+    with pytest.raises(UsageError, match="neither class indices"):
+        values_to_labels(values, RGB_PALETTE, remap={11: 42})
+    camvid, _ = values_to_labels(np.array([[0, 10, 11]], np.uint8), builtin_palette("camvid11"), remap="ids")
+    assert camvid.tolist() == [[0, 10, 255]]
+    cityscapes, _ = values_to_labels(np.array([[7, 26, 3, 18]], np.uint8), builtin_palette("cityscapes"), remap="ids")
+    assert cityscapes.tolist() == [[0, 13, 255, 255]]
+
+
+def test_parse_remap_forms(tmp_path):
+    (tmp_path / "r.yaml").write_text("11: 255\n3: 1\n")
+    assert parse_remap(tmp_path / "r.yaml") == {11: 255, 3: 1}
+    assert parse_remap("-1:255, 4:0") == {-1: 255, 4: 0}
+    assert parse_remap("ids") == "ids" and parse_remap(None) is None
+    with pytest.raises(UsageError):
+        parse_remap("11=255")
+
+
+def test_int32_npy_with_minus_one_needs_a_remap():
+    values = np.array([[0, -1], [2, 1]], np.int32)
+    with pytest.raises(UnknownValuesError, match="value -1"):
+        values_to_labels(values, RGB_PALETTE)
+    labels, _ = values_to_labels(values, RGB_PALETTE, remap={-1: 255})
+    assert labels.dtype == np.uint8 and labels.tolist() == [[0, 255], [2, 1]]
+
+
+def test_more_than_255_classes_give_uint16_labels(tmp_path):
+    classes = tuple(PaletteClass(f"c{i}", (i % 256, i // 256, 7), i) for i in range(300))
+    big = Palette("big", classes + (PaletteClass("void", (0, 0, 0), 65535, ignore=True),), 65535)
+    mask = np.zeros((3, 4, 3), np.uint8)
+    mask[0, 0] = (43, 1, 7)  # class 299
+    mask[1, 1] = (5, 0, 7)
+    result = mask_to_labels(mask, big)
+    assert result.labels.dtype == np.uint16 and result.labels[0, 0] == 299 and result.labels[1, 1] == 5
+    assert result.labels[2, 3] == 65535
+    write_mask(tmp_path / "m.png", mask)
+    masks_to_labels(tmp_path, tmp_path.parent / "big_out", big)
+    with Image.open(tmp_path.parent / "big_out" / "m.png") as im:
+        assert im.mode.startswith("I")
+    assert np.array_equal(read_mask(tmp_path.parent / "big_out" / "m.png"), result.labels)
+
+
+def test_labels_to_colours_inverts_and_rejects_values_without_colour():
+    assert np.array_equal(labels_to_colours(EXPECTED, RGB_PALETTE), _stripes())
+    with pytest.raises(UnknownValuesError, match="label values with no colour"):
+        labels_to_colours(np.array([[3]], np.uint8), RGB_PALETTE)
+
+
+# --------------------------------------------------------------------------- files and folders
+
+
+def _write_modes(folder: Path) -> dict[str, np.ndarray]:
+    """The same 6x8 scene stored in every supported mode; returns the expected label map per file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(_stripes()).save(folder / "rgb.png")
+    rgba = np.dstack([_stripes(), np.full((6, 8), 255, np.uint8)])
+    rgba[0, :] = (0, 0, 0, 0)
+    Image.fromarray(rgba, mode="RGBA").save(folder / "rgba.png")
+    pmode = Image.fromarray(EXPECTED, mode="P")
+    pmode.putpalette(bytes(range(256)) * 3)  # a palette unrelated to the classes: indices are the data
+    pmode.save(folder / "palette_mode.png")
+    Image.fromarray(EXPECTED, mode="L").save(folder / "gray.png")
+    Image.fromarray(EXPECTED.astype("<u2")).save(folder / "gray16.png")  # PIL mode I;16
+    np.save(folder / "values.npy", EXPECTED.astype(np.int64))
+    rgba_expected = EXPECTED.copy()
+    rgba_expected[0, :] = 255
+    return {"rgb": EXPECTED, "rgba": rgba_expected, "palette_mode": EXPECTED, "gray": EXPECTED,
+            "gray16": EXPECTED, "values": EXPECTED}
+
+
+def test_every_input_mode_converts_exactly(tmp_path):
+    expected = _write_modes(tmp_path / "masks")
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", RGB_PALETTE)
+    assert report.converted == len(expected) and report.failed == 0, report.errors
+    for name, labels in expected.items():
+        out = tmp_path / "out" / f"{name}.png"
+        with Image.open(out) as im:
+            assert im.mode == "P"  # viewers show colours...
+            colours = np.frombuffer(bytes(im.getpalette()), np.uint8).reshape(-1, 3)
+            assert tuple(colours[1]) == RED and tuple(colours[255]) == BLACK
+        assert np.array_equal(read_mask(out), labels), name  # ...while readers get indices
+    assert report.manifest_path is None and (tmp_path / "out" / "palette.json").is_file()
+    total = sum(e.size for e in expected.values())
+    assert sum(report.pixel_counts) + report.ignored_pixels == total
+
+
+def _manifest(tmp_path: Path, masks: list[Path], size=(8, 6)) -> Path:
+    rows = [ManifestRow(m.stem, tmp_path / "images" / f"{m.stem}.jpg", m, size[0], size[1], {"group": m.stem[:1]})
+            for m in masks]
+    return write_manifest(rows, tmp_path / "work" / "manifest.csv")
+
+
+def test_unknown_colour_fails_one_file_and_the_rest_continue(tmp_path, cli):
+    masks = tmp_path / "masks"
+    write_mask(masks / "a" / "good.png", _stripes())
+    bad = _stripes()
+    bad[2, 3] = (12, 34, 56)
+    write_mask(masks / "b" / "bad.png", bad)
+    manifest = _manifest(tmp_path, [masks / "a" / "good.png", masks / "b" / "bad.png"])
+    report = masks_to_labels(manifest, tmp_path / "labels", RGB_PALETTE)
+    assert report.converted == 1 and report.failed == 1
+    assert str(masks / "b" / "bad.png") in report.errors[0] and "(12,34,56) x 1" in report.errors[0]
+    rows = read_manifest(tmp_path / "labels" / "manifest.csv").rows
+    assert [r.id for r in rows] == ["good"]
+    assert not (tmp_path / "labels" / "b" / "bad.png").exists()
+    with pytest.raises(DataprepError, match=r"bad.png: 1 pixels in 1 colour"):
+        masks_to_labels(manifest, tmp_path / "labels_fail", RGB_PALETTE, on_error="fail")
+    res = cli("masks2labels", "-p", "palette.json", str(manifest), str(tmp_path / "labels_cli"), "-j", "1")
+    assert res.exit_code == 2 and "palette" in res.output  # no such palette
+    (tmp_path / "pal.json").write_text(RGB_PALETTE.to_json())
+    res = cli("masks2labels", "-p", str(tmp_path / "pal.json"), str(manifest), str(tmp_path / "labels_cli"), "-j", "1")
+    assert res.exit_code == 1
+    assert f"error: {masks / 'b' / 'bad.png'}: 1 pixels in 1 colour not in palette 'rgb': (12,34,56) x 1" in res.output
+    res = cli("masks2labels", "-p", str(tmp_path / "pal.json"), "--unknown", "nearest", str(manifest),
+              str(tmp_path / "labels_near"), "-j", "1", "--overwrite")
+    assert res.exit_code == 0 and "(12,34,56) x 1" in res.output
+
+
+def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
+    for name in ("x", "y", "z"):
+        write_mask(tmp_path / "masks" / f"{name}.png", _stripes())
+    out = tmp_path / "out"
+    first = masks_to_labels(tmp_path / "masks", out, RGB_PALETTE)
+    assert (first.converted, first.skipped) == (3, 0)
+    again = masks_to_labels(tmp_path / "masks", out, RGB_PALETTE)
+    assert (again.converted, again.skipped) == (0, 3)
+    assert again.pixel_counts == first.pixel_counts and again.ignored_pixels == first.ignored_pixels
+    older = (tmp_path / "masks" / "y.png").stat().st_mtime_ns - 1_000_000_000
+    os.utime(out / "y.png", ns=(older, older))  # as if the mask had been edited after the conversion
+    touched = masks_to_labels(tmp_path / "masks", out, RGB_PALETTE)
+    assert (touched.converted, touched.skipped) == (1, 2)
+    forced = masks_to_labels(tmp_path / "masks", out, RGB_PALETTE, overwrite=True)
+    assert forced.converted == 3
+    # from "error" any mode may resume (those outputs hold no replaced pixels); back again it may not
+    assert masks_to_labels(tmp_path / "masks", out, RGB_PALETTE, unknown="ignore").skipped == 3
+    with pytest.raises(UsageError, match=r"other settings \(unknown\)"):
+        masks_to_labels(tmp_path / "masks", out, RGB_PALETTE, unknown="error")
+    with pytest.raises(UsageError, match=r"other settings \(palette\)"):
+        masks_to_labels(tmp_path / "masks", out, builtin_palette("voc"), unknown="ignore")
+
+
+def test_output_inside_the_masks_needs_force_and_never_overwrites_inputs(tmp_path):
+    write_mask(tmp_path / "masks" / "m.png", _stripes())
+    with pytest.raises(UsageError, match="inside the input tree"):
+        masks_to_labels(tmp_path / "masks", tmp_path / "masks" / "labels", RGB_PALETTE)
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "masks" / "labels", RGB_PALETTE, force=True)
+    assert report.converted == 1  # the output folder itself is not walked as input
+    with pytest.raises(UsageError, match="overwrite an input"):
+        masks_to_labels(tmp_path / "masks", tmp_path / "masks", RGB_PALETTE, force=True)
+
+
+def test_mask_size_must_match_the_manifest(tmp_path):
+    write_mask(tmp_path / "masks" / "m.png", _stripes())
+    manifest = _manifest(tmp_path, [tmp_path / "masks" / "m.png"], size=(16, 12))
+    report = masks_to_labels(manifest, tmp_path / "out", RGB_PALETTE)
+    assert report.failed == 1 and "mask is 8x6 but its image is 16x12" in report.errors[0]
+
+
+def test_colliding_outputs_are_refused(tmp_path):
+    write_mask(tmp_path / "masks" / "m.png", _stripes())
+    np.save(tmp_path / "masks" / "m.npy", EXPECTED.astype(np.int64))
+    with pytest.raises(UsageError, match="same file"):
+        masks_to_labels(tmp_path / "masks", tmp_path / "out", RGB_PALETTE)
+
+
+def test_process_pool_gives_the_same_outputs(tmp_path):
+    rng = np.random.default_rng(3)
+    colours = np.array([RED, GREEN, BLUE, BLACK], np.uint8)
+    for i in range(6):
+        write_mask(tmp_path / "masks" / f"m{i}.png", colours[rng.integers(0, 4, size=(20, 30))])
+    serial = masks_to_labels(tmp_path / "masks", tmp_path / "serial", RGB_PALETTE)
+    with ProcessExecutor(2) as pool:
+        parallel = masks_to_labels(tmp_path / "masks", tmp_path / "parallel", RGB_PALETTE, executor=pool, quiet=True)
+    assert parallel.pixel_counts == serial.pixel_counts and parallel.converted == 6
+    for i in range(6):
+        assert (tmp_path / "serial" / f"m{i}.png").read_bytes() == (tmp_path / "parallel" / f"m{i}.png").read_bytes()
+
+
+# --------------------------------------------------------------------------- sample_data end to end
+
+
+def _sample_manifest(sample_data: Path, tmp_path: Path) -> Path:
+    rows = []
+    for mask in sorted((sample_data / "masks").rglob("*.png")):
+        rel = mask.relative_to(sample_data / "masks").with_suffix("")
+        rows.append(ManifestRow(rel.as_posix(), sample_data / "images" / rel.with_suffix(".jpg"), mask, 320, 240,
+                                {"domain": rel.parts[0]}))
+    return write_manifest(rows, tmp_path / "work" / "manifest.csv")
+
+
+def test_sample_data_round_trip_is_byte_identical(sample_data, tmp_path, cli):
+    manifest = _sample_manifest(sample_data, tmp_path)
+    res = cli("masks2labels", "--palette", str(sample_data / "palette.json"), str(manifest), str(tmp_path / "labels"),
+              "-j", "1", "-q")
+    assert res.exit_code == 0, res.output
+    assert "sky" in res.output and "32 converted" in res.output
+    out = read_manifest(tmp_path / "labels" / "manifest.csv")
+    src = read_manifest(manifest)
+    assert [r.id for r in out] == [r.id for r in src]
+    assert [r.image for r in out] == [r.image for r in src]  # images still point at the originals
+    assert [r.extra for r in out] == [r.extra for r in src]
+    assert out[0].mask == tmp_path / "labels" / "downtown" / "downtown_0001.png"
+    palette = load_palette(sample_data / "palette.json")
+    assert load_palette(tmp_path / "labels" / "palette.json") == palette.label_palette()
+    first = read_mask(out[0].mask)
+    assert first.ndim == 2 and first.dtype == np.uint8
+    assert set(np.unique(first)) <= set(range(7)) | {255}
+
+    res = cli("labels2masks", str(tmp_path / "labels" / "manifest.csv"), str(tmp_path / "colours"), "-j", "1", "-q")
+    assert res.exit_code == 0, res.output
+    for row_src, row_back in zip(src, read_manifest(tmp_path / "colours" / "manifest.csv")):
+        assert np.array_equal(read_mask(row_src.mask), read_mask(row_back.mask)), row_src.id
+
+
+def test_sample_data_counts_match_the_per_class_loop(sample_data):
+    palette = load_palette(sample_data / "palette.json")
+    for mask_path in sorted((sample_data / "masks").rglob("*.png"))[::8]:
+        mask = read_mask(mask_path)
+        result = mask_to_labels(mask, palette)
+        ref = _reference(mask, palette)
+        assert np.array_equal(result.labels, ref)
+        assert result.counts[:7].tolist() == [int((ref == i).sum()) for i in range(7)]
+
+
+def test_default_palette_is_the_one_beside_the_source(tmp_path):
+    write_mask(tmp_path / "masks" / "m.png", _stripes())
+    with pytest.raises(UsageError, match="no --palette given"):
+        masks_to_labels(tmp_path / "masks", tmp_path / "out")
+    RGB_PALETTE.save(tmp_path / "masks" / "palette.json")
+    assert masks_to_labels(tmp_path / "masks", tmp_path / "out").converted == 1
+
+
+# --------------------------------------------------------------------------- real datasets
+
+
+@pytest.mark.integration
+def test_voc_rgb_targets_convert_with_void_as_ignore(shared_data, tmp_path):
+    samples = shared_data("voc_samples/vainf_deeplabv3plus/samples")
+    targets = sorted(samples.glob("*_target.png"))
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    for t in targets:
+        shutil.copy(t, folder / t.name)
+    report = masks_to_labels(folder, tmp_path / "labels", "voc")
+    assert report.failed == 0 and report.converted == len(targets) == 14
+    labels = read_mask(tmp_path / "labels" / "294_target.png")
+    # SOURCE.md: #000000 211903, #E0E0C0 (void) 7587, #808080 (car, 7) 27532, #C08080 (person, 15) 16147
+    values, counts = np.unique(labels, return_counts=True)
+    assert dict(zip(values.tolist(), counts.tolist())) == {0: 211903, 7: 27532, 15: 16147, 255: 7587}
+    assert report.ignored_pixels == 189861
+    labels_to_masks(tmp_path / "labels", tmp_path / "back", "voc")
+    for t in targets:
+        assert np.array_equal(read_mask(t), read_mask(tmp_path / "back" / t.name))
+
+
+@pytest.mark.integration
+def test_voc_palette_pngs_keep_indices_and_match_the_npy_labels(shared_data, tmp_path):
+    root = shared_data("voc_samples/labelme_examples/examples/semantic_segmentation/data_dataset_voc")
+    png_report = masks_to_labels(root / "SegmentationClass", tmp_path / "png", "voc")
+    npy_report = masks_to_labels(root / "SegmentationClassNpy", tmp_path / "npy", "voc", remap="-1:255")
+    assert png_report.converted == npy_report.converted == 3
+    assert png_report.pixel_counts == npy_report.pixel_counts
+    for png in sorted((root / "SegmentationClass").glob("*.png")):
+        from_png = read_mask(tmp_path / "png" / png.name)
+        assert np.array_equal(from_png, read_mask(png))
+        assert np.array_equal(from_png, read_mask(tmp_path / "npy" / png.name))
+    counts = dict(zip(*[a.tolist() for a in np.unique(read_mask(tmp_path / "png" / "2011_000003.png"),
+                                                      return_counts=True)]))
+    assert counts == {0: 125767, 5: 873, 15: 32900, 255: 9460}
+
+
+@pytest.mark.integration
+def test_camvid_index_masks_need_void_remapped(shared_data, tmp_path):
+    annot = shared_data("camvid_segnet/CamVid/valannot")
+    one = tmp_path / "annot"
+    one.mkdir()
+    shutil.copy(annot / "0016E5_07959.png", one)  # holds all 12 values
+    with pytest.raises(DataprepError, match="value 11"):
+        masks_to_labels(one, tmp_path / "strict", "camvid11", on_error="fail")
+    report = masks_to_labels(one, tmp_path / "labels", "camvid11", remap="ids")
+    src, out = read_mask(one / "0016E5_07959.png"), read_mask(tmp_path / "labels" / "0016E5_07959.png")
+    assert np.array_equal(out[src < 11], src[src < 11]) and np.all(out[src == 11] == 255)
+    assert report.ignored_pixels == int((src == 11).sum()) > 0
+
+
+@pytest.mark.integration
+def test_isbi_255_is_a_real_class(shared_data, tmp_path):
+    labels_dir = shared_data("isbi2012_membrane/data/membrane/train/label")
+    palette = {"name": "membrane", "ignore_index": 254, "classes": [
+        {"name": "membrane", "color": [0, 0, 0], "index": 0}, {"name": "cell", "color": [255, 255, 255], "index": 1}]}
+    (tmp_path / "palette.json").write_text(json.dumps(palette))
+    report = masks_to_labels(labels_dir, tmp_path / "labels", tmp_path / "palette.json", remap="255:1")
+    assert report.converted == 30 and report.ignored_pixels == 0
+    # SOURCE.md: 0 -> 1,727,250 px, 255 -> 6,137,070 px over all 30 labels
+    assert report.pixel_counts == [1727250, 6137070]

@@ -1,0 +1,283 @@
+"""Palettes: built-ins, file formats, validation, packed keys, and `palette infer`."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataprep.errors import DataprepError, UsageError
+from dataprep.io import write_image, write_mask
+from dataprep.palette import (
+    BUILTIN_PALETTES,
+    Palette,
+    PaletteClass,
+    builtin_palette,
+    colour_key,
+    infer_palette,
+    load_palette,
+    pack_rgb,
+    resolve_palette,
+    unpack_key,
+    voc_colormap,
+)
+
+THREE = {"name": "three", "ignore_index": 255, "classes": [
+    {"name": "red", "color": [255, 0, 0], "index": 0},
+    {"name": "green", "color": [0, 255, 0], "index": 1},
+    {"name": "void", "color": [0, 0, 0], "index": 255, "ignore": True},
+]}
+
+
+# --------------------------------------------------------------------------- built-ins
+
+
+def test_voc_colormap_is_the_bit_interleaved_table():
+    cmap = voc_colormap(256)
+    assert cmap.shape == (256, 3) and cmap.dtype == np.uint8
+    # Spot values published with the VOC devkit.
+    assert tuple(cmap[1]) == (128, 0, 0)
+    assert tuple(cmap[15]) == (192, 128, 128)  # person
+    assert tuple(cmap[255]) == (224, 224, 192)  # boundary
+    assert len({tuple(c) for c in cmap}) == 256
+
+
+def test_voc_palette_maps_boundary_to_ignore():
+    voc = builtin_palette("voc")
+    assert voc.num_classes == 21 and voc.names[0] == "background" and voc.names[20] == "tvmonitor"
+    assert voc.colour_to_index()[(224, 224, 192)] == 255
+    assert voc.colour_to_index()[(128, 128, 128)] == 7  # car
+
+
+def test_cityscapes_maps_34_labels_to_19_train_ids():
+    cs = builtin_palette("cityscapes")
+    assert len(cs.classes) == 34 and cs.num_classes == 19
+    assert cs.names[:3] == ["road", "sidewalk", "building"] and cs.names[18] == "bicycle"
+    lookup = cs.colour_to_index()
+    assert lookup[(0, 0, 142)] == 13  # car
+    assert lookup[(250, 170, 160)] == 255  # parking is not trained on
+    assert lookup[(153, 153, 153)] == 5  # pole (polegroup shares the colour)
+    ids = cs.ids()
+    assert ids[7] == 0 and ids[26] == 13 and ids[18] == 255 and ids[0] == 255
+
+
+def test_camvid_palettes_group_32_classes_into_11():
+    c32 = builtin_palette("camvid")
+    assert len(c32.classes) == 32 and c32.num_classes == 31
+    c11 = builtin_palette("camvid11")
+    assert c11.num_classes == 11
+    assert c11.names == ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
+                         "Pedestrian", "Bicyclist"]
+    lookup = c11.colour_to_index()
+    assert lookup[(0, 0, 192)] == 4  # Sidewalk -> Pavement
+    assert lookup[(60, 40, 222)] == 4  # SegNet's own Pavement colour
+    assert lookup[(64, 128, 192)] == 8  # SUVPickupTruck -> Car
+    assert lookup[(0, 0, 0)] == 255
+    # Every one of the 31 non-void CamVid colours has a group.
+    assert set(c32.colour_to_index()) <= set(lookup)
+    assert c11.ids()[11] == 255  # SegNet's index masks store void as 11
+
+
+@pytest.mark.parametrize("name", BUILTIN_PALETTES)
+def test_builtins_round_trip_through_json(name, tmp_path):
+    pal = builtin_palette(name)
+    path = pal.save(tmp_path / f"{name}.json")
+    assert load_palette(path) == pal
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_json_yaml_and_csv_load_the_same_palette(tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps(THREE))
+    Palette.save(load_palette(tmp_path / "p.json"), tmp_path / "p.yaml")
+    (tmp_path / "class_dict.csv").write_text("name,r,g,b,index,ignore\nred,255,0,0,0,\ngreen,0,255,0,1,\n"
+                                             "void,0,0,0,,1\n")
+    pj, py, pc = (load_palette(tmp_path / n) for n in ("p.json", "p.yaml", "class_dict.csv"))
+    assert pj.classes == py.classes == pc.classes
+    assert pj.ignore_index == pc.ignore_index == 255
+
+
+def test_class_dict_csv_without_index_uses_row_order_and_hex_colours(tmp_path):
+    (tmp_path / "class_dict.csv").write_text("name,color\nsky,#4682B4\nroad,#804080\n")
+    pal = load_palette(tmp_path / "class_dict.csv")
+    assert [(c.name, c.color, c.index) for c in pal.classes] == [("sky", (70, 130, 180), 0), ("road", (128, 64, 128), 1)]
+    assert pal.name == "class_dict"
+
+
+def test_sample_palette_loads(sample_data):
+    pal = load_palette(sample_data / "palette.json")
+    assert pal.num_classes == 7 and pal.ignore_index == 255
+    assert pal.names == ["sky", "building", "road", "sidewalk", "vegetation", "car", "person"]
+    assert pal.label_dtype == np.uint8
+
+
+@pytest.mark.parametrize("classes, message", [
+    ([{"name": "a", "color": [1, 2, 3], "index": 0}, {"name": "b", "color": [1, 2, 3], "index": 1}],
+     "colour (1,2,3) is given to both 'a' (index 0) and 'b' (index 1)"),
+    ([{"name": "a", "color": [1, 2, 3], "index": 4, "ignore": True}], "marked ignore but has index 4"),
+    ([{"name": "a", "color": [1, 2, 300], "index": 0}], "colour"),
+    ([{"name": "a", "color": [1, 2, 3], "index": -1}], "index must be an integer"),
+])
+def test_bad_palettes_name_the_file_and_the_problem(tmp_path, classes, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"classes": classes}))
+    with pytest.raises(DataprepError) as err:
+        load_palette(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_unknown_palette_name_lists_the_builtins():
+    with pytest.raises(UsageError, match="built-ins: voc, cityscapes"):
+        load_palette("cityscape")
+    with pytest.raises(DataprepError, match="palette file not found"):
+        load_palette("missing/palette.json")
+
+
+def test_grouping_collapses_to_one_entry_per_index():
+    pal = Palette("g", (PaletteClass("car", (0, 0, 142), 0), PaletteClass("truck", (0, 0, 70), 0),
+                        PaletteClass("sky", (70, 130, 180), 2)))
+    assert pal.colour_to_index() == {(0, 0, 142): 0, (0, 0, 70): 0, (70, 130, 180): 2}
+    labels = pal.label_palette()
+    # one entry per index 0..K-1 (the gap at 1 filled), then the ignore entry
+    assert [(c.name, c.index) for c in labels.classes] == [("car", 0), ("class_1", 1), ("sky", 2), ("ignore", 255)]
+    assert labels.classes[0].color == (0, 0, 142)
+    assert len({c.color for c in labels.classes}) == 4
+    assert labels.num_classes == pal.num_classes == 3
+
+
+def test_with_ignore_index_moves_ignored_classes():
+    pal = load_palette(THREE).with_ignore_index(11)
+    assert pal.colour_to_index()[(0, 0, 0)] == 11 and pal.ignore_index == 11
+    with pytest.raises(UsageError, match="index of class 'green'"):
+        load_palette(THREE).with_ignore_index(1)
+
+
+def test_resolve_palette_finds_the_file_beside_a_manifest(tmp_path):
+    (tmp_path / "palette.json").write_text(json.dumps(THREE))
+    assert resolve_palette(None, tmp_path / "manifest.csv").name == "three"
+    assert resolve_palette("voc", tmp_path / "manifest.csv").name == "voc"
+    assert resolve_palette(None, tmp_path / "elsewhere" / "manifest.csv") is None
+
+
+# --------------------------------------------------------------------------- packed keys
+
+
+def test_pack_rgb_matches_arithmetic_keys_and_flags_transparency():
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(17, 23, 4), dtype=np.uint8)
+    rgba[0, :5, 3] = 0
+    rgba[1:, :, 3] = np.maximum(rgba[1:, :, 3], 1)
+    keys, transparent = pack_rgb(rgba[:, :, :3])
+    expected = rgba[..., 0].astype(np.uint32) | rgba[..., 1].astype(np.uint32) << 8 | rgba[..., 2].astype(np.uint32) << 16
+    assert transparent is None and np.array_equal(keys, expected)
+    keys4, transparent4 = pack_rgb(rgba)
+    assert np.array_equal(keys4, expected)
+    assert transparent4.sum() == (rgba[..., 3] == 0).sum() == 5
+    assert unpack_key(colour_key((1, 2, 3))) == (1, 2, 3)
+
+
+# --------------------------------------------------------------------------- infer
+
+
+def _scene(h=60, w=80) -> np.ndarray:
+    """Three colour regions plus a small one: red sky, green ground, blue car, black border."""
+    m = np.zeros((h, w, 3), np.uint8)
+    m[: h // 2] = (200, 30, 30)
+    m[h // 2 :] = (30, 160, 60)
+    m[h // 2 : h // 2 + 16, 8:40] = (20, 40, 200)
+    m[:8] = 0
+    return m
+
+
+def test_infer_counts_exact_colours_most_pixels_first(tmp_path):
+    for i in range(3):
+        write_mask(tmp_path / f"m{i}.png", _scene())
+    write_mask(tmp_path / "sub" / "extra.png", np.full((10, 10, 3), (9, 9, 250), np.uint8))
+    result = infer_palette(tmp_path)
+    assert result.kind == "colour" and result.files == 4 and not result.artefacts
+    scene = _scene()
+    expected = {}
+    for c in [(200, 30, 30), (30, 160, 60), (20, 40, 200), (0, 0, 0)]:
+        expected[c] = 3 * int(np.all(scene == c, axis=-1).sum())
+    expected[(9, 9, 250)] = 100
+    assert {c.color: c.pixels for c in result.colours} == expected
+    order = sorted(expected, key=lambda c: -expected[c])
+    assert [c.color for c in result.palette.classes] == order
+    assert [c.index for c in result.palette.classes] == list(range(5))
+    assert {c.color: c.images for c in result.colours}[(9, 9, 250)] == 1
+
+
+def test_infer_flags_jpeg_artefacts_and_keeps_the_real_classes(tmp_path):
+    for i in range(3):
+        write_image(tmp_path / f"m{i}.jpg", np.roll(_scene(120, 160), 7 * i, axis=1), quality=85)
+    result = infer_palette(tmp_path)
+    assert result.lossy and len(result.artefacts) > 10
+    classes = [c.color for c in result.palette.classes if not c.name.endswith("(artefact)")]
+    truth = [(200, 30, 30), (30, 160, 60), (20, 40, 200), (0, 0, 0)]
+    assert len(classes) == len(truth)
+    for colour in classes:  # each class is one of the drawn colours, give or take the JPEG error
+        assert min(np.abs(np.subtract(colour, t)).max() for t in truth) <= 16
+    # artefacts are grouped into the class whose colour they resemble
+    for a in result.artefacts[:50]:
+        cls = next(c for c in result.palette.classes if c.index == a.index)
+        assert np.abs(np.subtract(a.color, cls.color)).sum() < np.abs(np.subtract(a.color, (255, 255, 255))).sum()
+
+
+def test_infer_flags_antialiased_blends(tmp_path):
+    m = np.zeros((40, 40, 3), np.uint8)
+    m[:, :20] = (200, 0, 0)
+    m[:, 20:] = (0, 0, 200)
+    m[:, 20] = (100, 0, 100)  # the half-way blend an anti-aliased edge leaves
+    write_mask(tmp_path / "aa.png", m)
+    result = infer_palette(tmp_path / "aa.png")
+    assert [c.color for c in result.artefacts] == [(100, 0, 100)]
+    assert {c.color for c in result.classes} == {(200, 0, 0), (0, 0, 200)}
+
+
+def test_infer_names_colours_after_a_matching_builtin(sample_data):
+    result = infer_palette(sample_data / "masks")
+    assert result.suggestion == "cityscapes"
+    by_colour = {c.color: c for c in result.palette.classes}
+    assert by_colour[(0, 0, 142)].name == "car"
+    assert by_colour[(0, 0, 0)].ignore and by_colour[(0, 0, 0)].index == 255
+    assert result.pixels == 32 * 320 * 240
+
+
+def test_infer_index_masks_and_refuse_a_mix(tmp_path):
+    Image.fromarray(np.array([[0, 1], [1, 255]], np.uint8), mode="L").save(tmp_path / "a.png")
+    result = infer_palette(tmp_path / "a.png")
+    assert result.kind == "index"
+    assert [(c.index, c.ignore) for c in result.palette.classes] == [(0, False), (1, False), (255, True)]
+    write_mask(tmp_path / "b.png", _scene())
+    with pytest.raises(DataprepError, match="mix colour"):
+        infer_palette(tmp_path)
+
+
+def test_inferred_palette_file_loads_and_converts(tmp_path):
+    write_mask(tmp_path / "m.png", _scene())
+    result = infer_palette(tmp_path)
+    result.save(tmp_path / "out" / "palette.json")
+    data = json.loads((tmp_path / "out" / "palette.json").read_text())
+    assert data["inferred"]["files"] == 1 and data["classes"][0]["pixels"] > 0
+    assert load_palette(tmp_path / "out" / "palette.json") == result.palette
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_palette_show_and_infer(cli, tmp_path, sample_data):
+    listing = cli("palette", "show")
+    assert listing.exit_code == 0 and all(name in listing.output for name in BUILTIN_PALETTES)
+    shown = cli("palette", "show", "camvid11")
+    assert shown.exit_code == 0 and "Pavement" in shown.output and "#3c28de" in shown.output
+    as_json = cli("palette", "show", str(sample_data / "palette.json"), "--json")
+    assert json.loads(as_json.output) == load_palette(sample_data / "palette.json").to_dict()
+    out = tmp_path / "inferred.json"
+    res = cli("palette", "infer", str(sample_data / "masks" / "suburb"), "-o", str(out), "-j", "1", "-q")
+    assert res.exit_code == 0, res.output
+    assert "cityscapes" in res.output and "vegetation" in res.output
+    assert load_palette(out).colour_to_index()[(107, 142, 35)] < 255
+    bad = cli("palette", "show", "nope")
+    assert bad.exit_code == 2 and "error:" in bad.output

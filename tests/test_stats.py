@@ -1,0 +1,331 @@
+"""`dataprep stats`: moments against a float64 reference, exact percentiles, class counts and weights."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dataprep import io, stats
+from dataprep.errors import DataprepError, UsageError
+from dataprep.executor import ProcessExecutor, SerialExecutor
+from dataprep.manifest import Manifest, ManifestRow, write_manifest
+from dataprep.stats import (
+    Partial,
+    collect_stats,
+    compute_stats,
+    hist_percentile,
+    image_partial,
+    image_summary,
+    label_partial,
+    load_stats,
+    merge_partials,
+    write_stats,
+)
+
+
+def _reference(images: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """All pixels in memory as float64, per channel: what the streaming pass must reproduce."""
+    c = images[0].shape[2] if images[0].ndim == 3 else 1
+    pixels = np.concatenate([a.reshape(-1, c) for a in images]).astype(np.float64)
+    return {
+        "mean": pixels.mean(axis=0), "std": pixels.std(axis=0), "min": pixels.min(axis=0), "max": pixels.max(axis=0),
+        "p1": np.percentile(pixels, 1, axis=0), "p99": np.percentile(pixels, 99, axis=0),
+    }
+
+
+def _check_against_reference(summary: dict, images: list[np.ndarray]) -> None:
+    ref = _reference(images)
+    np.testing.assert_allclose(summary["mean"], ref["mean"], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(summary["std"], ref["std"], rtol=1e-9, atol=0)
+    np.testing.assert_array_equal(summary["min"], ref["min"])
+    np.testing.assert_array_equal(summary["max"], ref["max"])
+    np.testing.assert_allclose(summary["p1"], ref["p1"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(summary["p99"], ref["p99"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(summary["mean_01"], ref["mean"] / summary["max_value"], rtol=1e-9)
+    np.testing.assert_allclose(summary["std_01"], ref["std"] / summary["max_value"], rtol=1e-9)
+
+
+def _random_images(rng, n, channels, dtype, high, smooth=False):
+    out = []
+    for _ in range(n):
+        h, w = int(rng.integers(3, 40)), int(rng.integers(3, 40))
+        if smooth:  # narrow value range, as in real 12-bit data stored as 16-bit
+            base = int(rng.integers(0, high // 2))
+            out.append((base + rng.integers(0, high // 8, (h, w, channels))).astype(dtype))
+        else:
+            out.append(rng.integers(0, high, (h, w, channels), dtype=dtype))
+    return out
+
+
+@pytest.mark.parametrize(
+    "channels,dtype,high,smooth",
+    [(3, np.uint8, 256, False), (1, np.uint8, 256, False), (1, np.uint16, 65536, False),
+     (3, np.uint16, 4096, True), (5, np.uint16, 65536, False)],
+    ids=["rgb8", "gray8", "gray16", "rgb12in16", "5band16"],
+)
+def test_image_moments_and_percentiles_match_float64_reference(channels, dtype, high, smooth):
+    rng = np.random.default_rng(channels * 1000 + high)
+    images = _random_images(rng, 9, channels, dtype, high, smooth)
+    merged = merge_partials(Partial(1, image_partial(a)) for a in images)
+    summary = image_summary(merged.image)
+    assert summary["channels"] == channels
+    assert summary["dtype"] == np.dtype(dtype).name
+    assert summary["pixels"] == sum(a.shape[0] * a.shape[1] for a in images)
+    _check_against_reference(summary, images)
+
+
+def test_merge_order_and_grouping_do_not_change_a_bit():
+    rng = np.random.default_rng(2)
+    parts = [Partial(1, image_partial(a), label_partial(rng.integers(0, 5, a.shape[:2]).astype(np.uint8)))
+             for a in _random_images(rng, 12, 3, np.uint16, 65536)]
+    flat = merge_partials(parts)
+    shuffled = [parts[i] for i in rng.permutation(len(parts))]
+    nested = merge_partials([merge_partials(shuffled[:5]), merge_partials(shuffled[5:9]), merge_partials(shuffled[9:])])
+    for a, b in ((flat, nested),):
+        assert image_summary(a.image) == image_summary(b.image)
+        assert stats.class_summary(a.labels) == stats.class_summary(b.labels)
+        assert a.num_images == b.num_images == 12
+
+
+def test_large_offset_values_keep_precision():
+    # Catastrophic cancellation would show here: huge mean, tiny spread.
+    rng = np.random.default_rng(3)
+    images = [(60000 + rng.integers(0, 3, (50, 40, 1))).astype(np.uint16) for _ in range(20)]
+    summary = image_summary(merge_partials(Partial(1, image_partial(a)) for a in images).image)
+    _check_against_reference(summary, images)
+
+
+def test_histogram_banding_is_exact(monkeypatch):
+    # calcHist counts in float32; images over 2**24 pixels are done in bands. Force bands on a small image.
+    monkeypatch.setattr(stats, "_FLOAT32_EXACT", 50)
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (31, 17, 3), dtype=np.uint8)
+    part = image_partial(image)
+    full = np.stack([np.bincount(image[:, :, c].ravel(), minlength=256) for c in range(3)])
+    np.testing.assert_array_equal(part.hist, full[:, part.hist_offset : part.hist_offset + part.hist.shape[1]])
+    assert part.hist.sum() == image.size
+
+
+def test_hist_percentile_equals_numpy_for_many_quantiles():
+    rng = np.random.default_rng(5)
+    values = rng.integers(10, 30, 101)
+    hist = np.bincount(values)[None, :]
+    for q in (0, 1, 12.5, 50, 73.3, 99, 100):
+        assert hist_percentile(hist, q)[0] == pytest.approx(np.percentile(values, q), rel=1e-12, abs=1e-12)
+
+
+def test_unsupported_image_dtype_is_an_error():
+    with pytest.raises(DataprepError, match="float32 images are not supported"):
+        image_partial(np.zeros((4, 4, 1), np.float32), "x.tif")
+
+
+# --------------------------------------------------------------------------- through files
+
+
+def _manifest(tmp_path: Path, images: list[np.ndarray], masks: list[np.ndarray | None], ext=".png") -> Path:
+    rows = []
+    for i, (image, mask) in enumerate(zip(images, masks)):
+        ipath = tmp_path / "images" / f"s{i:02d}{ext}"
+        io.write_image(ipath, image)
+        mpath = None
+        if mask is not None:
+            mpath = tmp_path / "labels" / f"s{i:02d}.png"
+            io.write_mask(mpath, mask)
+        rows.append(ManifestRow(f"s{i:02d}", ipath, mpath, image.shape[1], image.shape[0]))
+    return write_manifest(rows, tmp_path / "manifest.csv")
+
+
+def test_compute_stats_on_files_matches_reference_rgb_and_16bit(tmp_path):
+    rng = np.random.default_rng(6)
+    rgb = _random_images(rng, 6, 3, np.uint8, 256)
+    path = _manifest(tmp_path / "rgb", rgb, [None] * len(rgb))
+    result = compute_stats(path, quiet=True)
+    assert result["version"] == 1 and result["num_images"] == 6 and result["classes"] is None
+    decoded = [io.read_image(tmp_path / "rgb/images" / f"s{i:02d}.png") for i in range(6)]
+    _check_against_reference(result["image"], decoded)
+
+    gray16 = _random_images(rng, 5, 1, np.uint16, 65536)
+    path = _manifest(tmp_path / "g16", [a[:, :, 0] for a in gray16], [None] * 5)
+    result = compute_stats(path, quiet=True)
+    assert result["image"]["dtype"] == "uint16" and result["image"]["max_value"] == 65535
+    assert result["image"]["channels"] == 1
+    _check_against_reference(result["image"], gray16)
+
+
+def _labelled_set(tmp_path: Path, n: int = 12, seed: int = 7) -> tuple[Path, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    images, masks = [], []
+    for i in range(n):
+        h, w = int(rng.integers(8, 30)), int(rng.integers(8, 30))
+        images.append(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        mask = rng.integers(0, 4, (h, w)).astype(np.uint8)
+        mask[rng.random((h, w)) < 0.1] = 255
+        if i % 3 == 0:
+            mask[mask == 3] = 0  # class 3 absent from some images
+        masks.append(mask)
+    return _manifest(tmp_path, images, masks), masks
+
+
+def test_serial_and_parallel_results_are_bit_identical(tmp_path, monkeypatch):
+    path, _ = _labelled_set(tmp_path, n=14)
+    serial = compute_stats(path, executor=SerialExecutor(), quiet=True)
+    # Small blocks: the streaming merge must give the same bits as one merge over everything.
+    monkeypatch.setattr(stats, "_BLOCK", 4)
+    with ProcessExecutor(2) as pool:
+        parallel = compute_stats(path, executor=pool, quiet=True)
+    assert json.dumps(serial) == json.dumps(parallel)
+
+
+def test_class_counts_presence_and_ignore(tmp_path):
+    path, masks = _labelled_set(tmp_path)
+    result = compute_stats(path, quiet=True)["classes"]
+    every = np.concatenate([m.ravel() for m in masks])
+    expected = np.bincount(every[every != 255], minlength=4)
+    assert result["num_classes"] == 4 and result["ignore_index"] == 255 and result["names"] is None
+    assert result["pixel_count"] == expected.tolist()
+    assert result["ignored_pixels"] == int((every == 255).sum())
+    assert result["image_count"] == [sum(int((m == c).any()) for m in masks) for c in range(4)]
+    np.testing.assert_allclose(result["frequency"], expected / expected.sum(), rtol=1e-15)
+
+
+def test_class_weights_hand_checked():
+    a = np.array([[0, 0, 1], [1, 255, 0]], np.uint8)  # class 0: 3, class 1: 2, one ignored; 5 labelled
+    b = np.array([[0, 2, 2], [2, 2, 2]], np.uint8)  # class 0: 1, class 2: 5; 6 labelled
+    merged = merge_partials([Partial(1, labels=label_partial(a)), Partial(1, labels=label_partial(b))])
+    out = stats.class_summary(merged.labels, num_classes=4, ignore_index=255, names=["a", "b", "c", "d"])
+    assert out["pixel_count"] == [4, 2, 5, 0]
+    assert out["image_count"] == [2, 1, 1, 0]
+    assert out["ignored_pixels"] == 1
+    w = out["weights"]
+    # inverse frequency: 1/f = 11/4, 11/2, 11/5, scaled to mean 1 over present classes -> 15/19, 30/19, 12/19
+    assert w["inverse_frequency"] == pytest.approx([15 / 19, 30 / 19, 12 / 19, 0.0], rel=1e-12)
+    # median frequency: freq = 4/11 (both images, 11 px), 2/5 (image a, 5 px), 5/6 (image b, 6 px); median 2/5
+    assert w["median_frequency"] == pytest.approx([(2 / 5) / (4 / 11), 1.0, (2 / 5) / (5 / 6), 0.0], rel=1e-12)
+    assert w["enet"] == pytest.approx([1 / math.log(1.02 + 4 / 11), 1 / math.log(1.02 + 2 / 11),
+                                       1 / math.log(1.02 + 5 / 11), 0.0], rel=1e-12)
+
+
+def test_negative_ignore_in_npy_label_maps():
+    mask = np.array([[-1, 0, 1], [1, 1, -1]], np.int64)
+    part = label_partial(mask, ignore_index=-1)
+    assert part.pixels.tolist() == [1, 3] and part.ignored == 2
+    with pytest.raises(DataprepError, match="negative label"):
+        label_partial(mask, ignore_index=255, source="m.npy")
+
+
+def test_no_ignore_index_counts_255_as_a_class(tmp_path):
+    # Binary masks {0, 255} where 255 is a real class (ISBI membrane style).
+    rng = np.random.default_rng(8)
+    masks = [np.where(rng.random((10, 12)) < 0.3, 0, 255).astype(np.uint8) for _ in range(3)]
+    path = _manifest(tmp_path, [rng.integers(0, 256, (10, 12, 1), dtype=np.uint8)[:, :, 0] for _ in range(3)], masks)
+    result = compute_stats(path, ignore_index=None, quiet=True)
+    classes = result["classes"]
+    assert classes["ignore_index"] is None and classes["ignored_pixels"] == 0
+    assert classes["num_classes"] == 256
+    assert classes["pixel_count"][255] == sum(int((m == 255).sum()) for m in masks)
+    assert classes["pixel_count"][0] == sum(int((m == 0).sum()) for m in masks)
+    assert result["image"]["channels"] == 1
+
+
+def test_palette_beside_manifest_gives_names_and_num_classes(tmp_path):
+    path, _ = _labelled_set(tmp_path)
+    palette = {"name": "t", "ignore_index": 255, "classes": [
+        {"name": n, "color": [i * 40, 0, 0], "index": i} for i, n in enumerate(["a", "b", "c", "d", "e"])]
+        + [{"name": "void", "color": [255, 255, 255], "index": 255, "ignore": True}]}
+    (tmp_path / "palette.json").write_text(json.dumps(palette))
+    classes = compute_stats(path, quiet=True)["classes"]
+    assert classes["num_classes"] == 5 and classes["names"] == ["a", "b", "c", "d", "e"]
+    assert classes["pixel_count"][4] == 0 and classes["weights"]["enet"][4] == 0.0
+
+
+def test_colour_mask_and_out_of_range_labels_name_the_file(tmp_path):
+    rng = np.random.default_rng(9)
+    image = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    path = _manifest(tmp_path / "colour", [image], [image.copy()])
+    with pytest.raises(DataprepError, match=r"s00\.png: colour mask; run `dataprep masks2labels` first"):
+        compute_stats(path, on_error="fail", quiet=True)
+    path = _manifest(tmp_path / "range", [image], [np.full((6, 8), 7, np.uint8)])
+    with pytest.raises(DataprepError, match=r"s00\.png: label value\(s\) \[7\] outside the classes 0\.\.4"):
+        compute_stats(path, num_classes=5, on_error="fail", quiet=True)
+
+
+def test_skipped_rows_are_reported_and_left_out(tmp_path):
+    path, masks = _labelled_set(tmp_path, n=5)
+    (tmp_path / "images" / "s02.png").write_bytes(b"not an image")
+    result = collect_stats(path, quiet=True)
+    assert len(result.errors) == 1 and "s02.png" in result.errors[0]
+    assert result.stats["num_images"] == 4
+    assert result.stats["classes"]["num_images"] == 4
+
+
+def test_bad_ignore_index_option_is_a_usage_error(tmp_path):
+    path, _ = _labelled_set(tmp_path, n=2)
+    with pytest.raises(UsageError):
+        compute_stats(path, ignore_index="eleven", quiet=True)  # type: ignore[arg-type]
+
+
+def test_cli_writes_stats_json_and_prints_tables(tmp_path, cli):
+    path, _ = _labelled_set(tmp_path, n=4)
+    out = tmp_path / "out" / "stats.json"
+    result = cli("stats", path, "-o", out, "-j", "1", "-q")
+    assert result.exit_code == 0, result.output
+    data = load_stats(out)
+    assert data == json.loads(json.dumps(compute_stats(path, quiet=True)))
+    assert set(data["image"]) >= {"channels", "dtype", "max_value", "pixels", "mean", "std", "mean_01", "std_01",
+                                  "min", "max", "p1", "p99"}
+    assert set(data["classes"]["weights"]) == {"inverse_frequency", "median_frequency", "enet"}
+    assert "channel" in result.output and "w_median" in result.output
+
+    result = cli("stats", path, "-o", tmp_path / "s2.json", "--ignore-index", "none", "--num-classes", "256", "-q",
+                 "-j", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "s2.json").read_text())["classes"]["ignore_index"] is None
+
+    (tmp_path / "images" / "s01.png").write_bytes(b"junk")
+    result = cli("stats", path, "-o", tmp_path / "s3.json", "-q")
+    assert result.exit_code == 1
+    assert "s01.png" in result.output and (tmp_path / "s3.json").exists()
+
+
+def test_write_stats_is_atomic_and_loadable(tmp_path):
+    data = {"version": 1, "num_images": 0, "image": {}, "classes": None}
+    path = write_stats(data, tmp_path / "a" / "stats.json")
+    assert load_stats(path) == data
+    (tmp_path / "bad.json").write_text('{"version": 9}')
+    with pytest.raises(DataprepError, match="bad.json"):
+        load_stats(tmp_path / "bad.json")
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@pytest.mark.integration
+def test_camvid_stats_match_direct_counts(shared_data):
+    root = shared_data("camvid_segnet/CamVid")
+    names = sorted(p.name for p in (root / "train").glob("*.png"))[:20]
+    rows = [ManifestRow(Path(n).stem, root / "train" / n, root / "trainannot" / n, 480, 360) for n in names]
+    result = compute_stats(Manifest(rows), num_classes=11, ignore_index=11, quiet=True)
+    masks = [io.read_mask(root / "trainannot" / n) for n in names]
+    every = np.concatenate([m.ravel() for m in masks])
+    assert result["classes"]["pixel_count"] == np.bincount(every[every != 11], minlength=11).tolist()
+    assert result["classes"]["ignored_pixels"] == int((every == 11).sum())
+    _check_against_reference(result["image"], [io.read_image(root / "train" / n) for n in names])
+
+
+@pytest.mark.integration
+def test_isbi_membrane_grayscale_with_no_ignore(shared_data, tmp_path, cli):
+    root = shared_data("isbi2012_membrane/data/membrane/train")
+    names = sorted(p.name for p in (root / "image").glob("*.png"))[:8]
+    rows = [ManifestRow(Path(n).stem, root / "image" / n, root / "label" / n, 512, 512) for n in names]
+    path = write_manifest(rows, tmp_path / "membrane.csv")
+    result = cli("stats", path, "--ignore-index", "none", "-o", tmp_path / "stats.json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "stats.json").read_text())
+    assert data["image"]["channels"] == 1
+    labels = np.concatenate([io.read_mask(root / "label" / n).ravel() for n in names])
+    assert data["classes"]["pixel_count"][0] == int((labels == 0).sum())
+    assert data["classes"]["pixel_count"][255] == int((labels == 255).sum())
+    _check_against_reference(data["image"], [io.read_image(root / "image" / n) for n in names])
