@@ -256,7 +256,9 @@ class Crop(StepParams):
     `cat_max_ratio` < 1 retries (up to `max_tries`) until no single class covers
     more than that fraction of the crop (ignore excluded), as in MMSegmentation.
     `focus_classes` centres the crop on a random pixel of one of these classes
-    when the sample has any.
+    when the sample has any. `scale` (optional) first resizes the input by a
+    random factor relative to the smallest size that covers the crop, so
+    [1, 2] never pads and zooms in up to 2x whatever the input size.
     """
 
     op: ClassVar[str] = "crop"
@@ -267,12 +269,16 @@ class Crop(StepParams):
     focus_classes: tuple[int, ...] = ()
     pad_if_needed: bool = True
     image_fill: int = 0
+    scale: Range | None = None
 
     def check(self) -> None:
         if not 0.0 < self.cat_max_ratio <= 1.0:
             raise ValueError(f"cat_max_ratio: must be in (0, 1], got {self.cat_max_ratio}")
         if self.max_tries < 1:
             raise ValueError(f"max_tries: must be >= 1, got {self.max_tries}")
+        if self.scale is not None:
+            _check_range("scale", self.scale, 0.0)
+            _check_positive("scale", self.scale[0])
 
 
 @dataclass(frozen=True)

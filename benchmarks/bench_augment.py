@@ -1,0 +1,145 @@
+"""Offline augmentation throughput: each op, default.yaml serial and -j 2, and our overhead over albumentations.
+
+Inputs are sample_data (320x240) with label maps; every output is 512x512.
+- ops: images/s of one op in memory (`augment_samples`), no file I/O;
+- default.yaml: `augment_manifest` end to end (decode, ops, JPEG/PNG encode, manifest);
+- overhead: the same random_resized_crop + hflip + affine + color_jitter steps run by our
+  pipeline (planner, per-output seeding, provenance) vs a bare albumentations Compose.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from common import best_of, write_result
+
+from dataprep import io
+from dataprep.albu import compile_albumentations
+from dataprep.augment import augment_manifest, augment_samples
+from dataprep.executor import ProcessExecutor
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.recipe import load_recipe, parse_recipe
+from dataprep.sample import Sample, SampleMeta
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data"
+SIZE = [512, 512]
+
+OP_RECIPES = {
+    "crop (class-aware, rescale)": [{"op": "crop", "scale": [1.0, 1.75], "cat_max_ratio": 0.75}],
+    "mosaic": [{"op": "mosaic"}],
+    "copy_paste + crop": [{"op": "copy_paste", "max_area_fraction": 0.1, "min_area": 64}, {"op": "crop", "scale": [1, 1]}],
+    "mixup + crop": [{"op": "mixup"}, {"op": "crop", "scale": [1, 1]}],
+    "cutmix + crop": [{"op": "cutmix"}, {"op": "crop", "scale": [1, 1]}],
+    "crop + hflip + affine + color_jitter": [
+        {"op": "crop", "scale": [1, 1]}, {"op": "hflip"}, {"op": "affine"}, {"op": "color_jitter"},
+    ],
+}
+ALBU_STEPS = [
+    {"op": "random_resized_crop", "scale": [0.5, 1.0]},
+    {"op": "hflip", "p": 0.5},
+    {"op": "affine", "scale": [0.9, 1.1], "rotate": [-10, 10]},
+    {"op": "color_jitter", "brightness": 0.2, "contrast": 0.2, "saturation": 0.2},
+]
+
+
+def _labelled(root: Path) -> Path:
+    palette = json.loads((SAMPLE / "palette.json").read_text())
+    rows = []
+    for image in sorted((SAMPLE / "images").rglob("*.jpg")):
+        rel = image.relative_to(SAMPLE / "images").with_suffix("")
+        colour = io.read_mask(SAMPLE / "masks" / rel.with_suffix(".png"))
+        labels = np.full(colour.shape[:2], 255, np.uint8)
+        for c in palette["classes"]:
+            labels[(colour == c["color"]).all(axis=-1)] = c["index"]
+        io.write_mask(root / "labels" / rel.with_suffix(".png"), labels)
+        rows.append(ManifestRow(rel.as_posix(), image, root / "labels" / rel.with_suffix(".png"), 320, 240))
+    write_manifest(rows, root / "manifest.csv")
+    (root / "palette.json").write_text((SAMPLE / "palette.json").read_text())
+    return root / "manifest.csv"
+
+
+def _samples(manifest: Path) -> list[Sample]:
+    return [
+        Sample(io.read_image(r.image), io.read_mask(r.mask), SampleMeta(r.id, str(r.image), str(r.mask)))
+        for r in read_manifest(manifest)
+    ]
+
+
+def main(quick: bool = False) -> None:
+    outputs = 32 if quick else 128
+    repeat = 1 if quick else 3
+    work = Path(tempfile.mkdtemp(prefix="bench_augment_"))
+    try:
+        manifest = _labelled(work / "in")
+        samples = _samples(manifest)
+        n = len(samples)
+        rows = []
+
+        def in_memory(recipe):
+            def run():
+                for k in range(outputs):
+                    augment_samples(recipe, samples, k % n, k // n)
+            return outputs / best_of(run, repeat)
+
+        for name, steps in OP_RECIPES.items():
+            recipe = parse_recipe({"size": SIZE, "steps": steps})
+            rows.append({"case": f"op: {name}", "workers": 1, "images_per_s": in_memory(recipe)})
+        default = load_recipe(REPO / "pipelines" / "default.yaml")
+        rows.append({"case": "default.yaml in memory", "workers": 1, "images_per_s": in_memory(default)})
+
+        variants = max(1, outputs // n)
+        for workers in (1, 2):
+            out = work / f"out{workers}"
+            executor = ProcessExecutor(workers) if workers > 1 else None
+
+            def run_files():
+                shutil.rmtree(out, ignore_errors=True)
+                augment_manifest(manifest, default, out, variants=variants, quiet=True, executor=executor)
+            run_files()  # warm-up: worker start-up (spawn + imports) is not per image
+            seconds = best_of(run_files, repeat)
+            if executor is not None:
+                executor.close()
+            rows.append({"case": "default.yaml to files (warm pool)", "workers": workers,
+                         "images_per_s": n * variants / seconds})
+
+        # Overhead: the same albumentations steps, bare vs through our pipeline, interleaved so
+        # that load from other processes hits both alike; best of several rounds each.
+        recipe = parse_recipe({"size": SIZE, "steps": ALBU_STEPS})
+        compose = compile_albumentations(recipe.steps, size=recipe.size, ignore_index=255, seed=0)
+
+        def bare():
+            for k in range(outputs):
+                s = samples[k % n]
+                compose(image=s.image, mask=s.mask)
+
+        def ours():
+            for k in range(outputs):
+                augment_samples(recipe, samples, k % n, k // n)
+        bare_s, ours_s = [], []
+        for _ in range(3 if quick else 7):
+            bare_s.append(best_of(bare, 1))
+            ours_s.append(best_of(ours, 1))
+        bare_ips, ours_ips = outputs / min(bare_s), outputs / min(ours_s)
+        overhead = bare_ips / ours_ips - 1.0
+        rows.append({"case": "albumentations alone: rrc+flip+affine+colour", "workers": 1, "images_per_s": bare_ips})
+        rows.append({"case": "ours: same steps via recipe", "workers": 1, "images_per_s": ours_ips})
+        write_result("augment", rows, notes={
+            "output_size": "512x512",
+            "inputs": f"{n} sample_data images 320x240",
+            "outputs_per_case": outputs,
+            "overhead_vs_albumentations": f"{overhead * 100:.1f}%",
+            "noise": "shared 2-core machine: numbers are noisy",
+        })
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(quick="--quick" in sys.argv)

@@ -1,0 +1,182 @@
+"""What every offline op shares: its params record, its registry entry and array helpers.
+
+An op is two functions. `sample(rng, inputs, step, size) -> XParams` is the only
+place randomness enters (it may look at masks, e.g. for class-aware crops);
+`apply(inputs, p) -> Sample` is pure, so the same params move image and mask
+alike and a recorded params dict replays an output exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import DataprepError
+from ..recipe import StepParams
+from ..sample import Sample
+
+Size = tuple[int, int]  # (height, width)
+
+
+@dataclass(frozen=True)
+class OpParams:
+    """Base of the sampled params of an op: a small frozen dataclass that round-trips through JSON."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OpParams":
+        hints = typing.get_type_hints(cls)
+        return cls(**{f.name: _from_json(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, OpParams):
+        return value.to_dict()
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _from_json(value: Any, hint: Any) -> Any:
+    """Rebuild tuples and nested params that JSON turned into lists and dicts."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, type) and issubclass(hint, OpParams):
+        return hint.from_dict(value)
+    if origin is tuple and isinstance(value, list):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_from_json(v, args[0]) for v in value)
+        return tuple(_from_json(v, a) for v, a in zip(value, args))
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        return _from_json(value, non_none[0]) if len(non_none) == 1 else value
+    return value
+
+
+Sampler = Callable[[np.random.Generator, Sequence[Sample], StepParams, Size], OpParams]
+Applier = Callable[[Sequence[Sample], OpParams], Sample]
+
+
+@dataclass(frozen=True)
+class Op:
+    """A registry entry: how many samples the op takes, its sampler, its pure apply."""
+
+    name: str
+    inputs: int
+    sample: Sampler
+    apply: Applier
+    params_type: type[OpParams]
+
+
+# --------------------------------------------------------------------------- array helpers
+
+
+def crop_pad(array: np.ndarray, y: int, x: int, height: int, width: int, fill: int | float) -> np.ndarray:
+    """The window [y, y+height) x [x, x+width) of `array`; parts outside the array are `fill`.
+
+    Negative `y`/`x` or windows past the far edge pad, so one function does crop,
+    pad and place-on-canvas alike, with no interpolation (masks stay exact).
+    """
+    h, w = array.shape[:2]
+    out = np.full((height, width, *array.shape[2:]), fill, dtype=array.dtype)
+    sy0, sx0 = max(y, 0), max(x, 0)
+    sy1, sx1 = min(y + height, h), min(x + width, w)
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - y : sy1 - y, sx0 - x : sx1 - x] = array[sy0:sy1, sx0:sx1]
+    return out
+
+
+def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize keeping (H, W, C) and dtype."""
+    if image.shape[:2] == (height, width):
+        return image
+    out = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    return out.reshape(height, width, image.shape[2])
+
+
+def nearest_index(src: int, dst: int, start: int = 0, count: int | None = None) -> np.ndarray:
+    """Source indices for destination pixels start..start+count of a src->dst resize.
+
+    Pixel centres are aligned ((d + 0.5) * src / dst), the same convention as
+    bilinear image resizing, so a nearest-neighbour mask lands where the image
+    content does (cv2.INTER_NEAREST is off by half a pixel).
+    """
+    count = dst - start if count is None else count
+    d = np.arange(start, start + count, dtype=np.float64)
+    return np.clip(np.floor((d + 0.5) * src / dst), 0, src - 1).astype(np.intp)
+
+
+def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of a label map, centre-aligned; labels are never mixed."""
+    h, w = mask.shape
+    if (h, w) == (height, width):
+        return mask
+    return mask[nearest_index(h, height)[:, None], nearest_index(w, width)[None, :]]
+
+
+def conform_channels(donor: Sample, target: Sample) -> np.ndarray:
+    """The donor's image with the target's channel count (gray is repeated); dtypes must agree."""
+    image = donor.image
+    if image.dtype != target.image.dtype:
+        raise DataprepError(
+            donor.meta.image_path or donor.meta.id,
+            f"image is {image.dtype} but {target.meta.id} is {target.image.dtype}; cannot combine them",
+        )
+    c, tc = image.shape[2], target.image.shape[2]
+    if c != tc:
+        if c == 1:
+            image = np.repeat(image, tc, axis=2)
+        elif tc == 1:
+            image = image.mean(axis=2, keepdims=True).astype(image.dtype)
+        else:
+            raise DataprepError(
+                donor.meta.image_path or donor.meta.id,
+                f"image has {c} channels but {target.meta.id} has {tc}; cannot combine them",
+            )
+    return image
+
+
+def conform(donor: Sample, target: Sample) -> tuple[np.ndarray, np.ndarray]:
+    """The donor's image and mask at the target's size, channel count and mask dtype."""
+    th, tw = target.height, target.width
+    image = resize_image(conform_channels(donor, target), th, tw)
+    mask = resize_mask(require_mask(donor), th, tw)
+    return image, mask.astype(np.result_type(mask.dtype, require_mask(target).dtype), copy=False)
+
+
+def require_mask(sample: Sample) -> np.ndarray:
+    if sample.mask is None:
+        raise DataprepError(sample.meta.image_path or sample.meta.id, "has no mask; offline augmentation needs one")
+    return sample.mask
+
+
+def mask_dtype(inputs: Sequence[Sample]) -> np.dtype:
+    """The dtype that holds every input's labels (uint8 unless one is uint16)."""
+    return np.result_type(*(require_mask(s).dtype for s in inputs))
+
+
+def ignore_of(inputs: Sequence[Sample]) -> int:
+    return int(inputs[0].meta.ignore_index)
+
+
+def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    lo, hi = bounds
+    return float(lo) if lo == hi else float(rng.uniform(lo, hi))
+
+
+def record(params: OpParams) -> dict[str, Any]:
+    """Params as stored in a sample's history."""
+    return params.to_dict()

@@ -1,0 +1,79 @@
+"""Runs a recipe on samples in memory: the plan's steps in order, then a fit to the output size."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..errors import DataprepError
+from ..recipe import OFFLINE, Recipe
+from ..sample import Sample
+from .base import resize_image, resize_mask, require_mask
+from .plan import OutputPlan, plan_output, step_rng
+from .registry import MULTI_OPS, is_albumentations_step
+from .single import OP_NAME as ALBUMENTATIONS, apply_steps, sample_steps
+
+
+def check_recipe(recipe: Recipe) -> tuple[int, int]:
+    """The output size; raises naming the recipe when it cannot run offline."""
+    recipe.require_engine(OFFLINE)
+    if recipe.size is None:
+        raise DataprepError(recipe.source, "offline augmentation needs 'size' (output height, width)")
+    return recipe.size
+
+
+def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> Sample:
+    """The output of `plan`; `samples` maps manifest index -> loaded sample (source and partners)."""
+    size = check_recipe(recipe)
+    sample = samples[plan.index]
+    group: list[int] = []  # consecutive single-sample steps, run as one albumentations Compose
+
+    def flush(current: Sample) -> Sample:
+        if not group:
+            return current
+        rng = step_rng(recipe.seed, plan.index, plan.variant, group[0])
+        params = sample_steps(rng, [current], [recipe.steps[j] for j in group], size)
+        group.clear()
+        return apply_steps([current], params)
+
+    for sp in plan.steps:
+        step = recipe.steps[sp.step]
+        if is_albumentations_step(step):
+            group.append(sp.step)
+            continue
+        sample = flush(sample)
+        op = MULTI_OPS[step.op]
+        # Partners come in raw: the steps before this one shaped only the source.
+        inputs = [sample, *(samples[j] for j in sp.partners)]
+        params = op.sample(step_rng(recipe.seed, plan.index, plan.variant, sp.step), inputs, step.params, size)
+        sample = op.apply(inputs, params)
+    sample = flush(sample)
+    if (sample.height, sample.width) != size:
+        # So every output collates; recorded like any op.
+        image = resize_image(sample.image, *size)
+        mask = resize_mask(require_mask(sample), *size)
+        sample = sample.evolve(image, mask, "resize", {"from": [sample.height, sample.width]})
+    return sample
+
+
+def augment_samples(recipe: Recipe, samples: Sequence[Sample], index: int, variant: int = 0) -> Sample:
+    """Output (`index`, `variant`) of `recipe` over in-memory `samples` (what the runner does per file)."""
+    plan = plan_output(recipe, len(samples), index, variant)
+    loaded = {
+        i: replace(samples[i], meta=replace(samples[i].meta, ignore_index=recipe.ignore_index, history=()))
+        for i in plan.needed
+    }
+    return execute(recipe, plan, loaded)
+
+
+def applied_ops(sample: Sample) -> list[str]:
+    """Op names in the order they ran (albumentations groups expanded to their steps)."""
+    names: list[str] = []
+    for op, params in sample.meta.history:
+        names.extend(params.get("steps", [])) if op == ALBUMENTATIONS else names.append(op)
+    return names
+
+
+def provenance(sample: Sample) -> list[dict[str, Any]]:
+    """The sampled params of every op that ran, as JSON-able dicts."""
+    return [{"op": op, **params} for op, params in sample.meta.history]

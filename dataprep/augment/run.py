@@ -1,0 +1,275 @@
+"""`dataprep augment`: run a recipe over a manifest with the executor and write the outputs.
+
+Layout of OUT (ids may contain '/', which become subfolders):
+
+    OUT/images/<id>__v<k>.jpg|png   augmented image, at the recipe size
+    OUT/masks/<id>__v<k>.png        label map (palette PNG when a palette is known), never JPEG
+    OUT/soft/<id>__v<k>.npz         per-class soft label, only for outputs where mixup ran with soft_labels
+    OUT/params/<id>__v<k>.json      provenance; written last, so it also marks the output complete
+    OUT/manifest.csv                one row per output: the source row's extra columns plus
+                                    source_ids, ops, params, seed
+    OUT/palette.json                the palette (--palette, else the one beside the input manifest), if any
+
+Outputs are byte-identical for the same recipe, seed and input whatever the
+worker count. A rerun reuses finished outputs (their params file exists) unless
+`overwrite`, and refuses to mix in outputs of a different recipe, input or palette.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import io as _io
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .. import io
+from ..errors import DataprepError
+from ..executor import Executor, OnError, run_items
+from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from ..paths import guard_output
+from ..palette import Palette, resolve_palette
+from ..recipe import Recipe, load_recipe
+from ..sample import Sample, SampleMeta
+from .mix import SOFT_LABEL_KEY
+from .pipeline import applied_ops, check_recipe, execute, provenance
+from .plan import OutputPlan, plan_outputs
+
+PROVENANCE_COLUMNS = ("source_ids", "ops", "params", "seed", "soft_label")
+
+
+@dataclass(frozen=True)
+class AugmentSummary:
+    out: Path
+    manifest: Path
+    written: int  # outputs computed in this run
+    reused: int  # finished outputs of an earlier run, kept
+    errors: list[str]  # one line per failed output
+
+    @property
+    def total(self) -> int:
+        return self.written + self.reused
+
+
+@dataclass(frozen=True)
+class _Job:
+    plan: OutputPlan
+    rows: dict[int, ManifestRow]  # source and partners
+
+    @property
+    def id(self) -> str:  # how run_items names a failing item
+        return self.rows[self.plan.index].id
+
+
+def output_id(source_id: str, variant: int) -> str:
+    return f"{source_id}__v{variant}"
+
+
+def run_fingerprint(recipe: Recipe, manifest: Manifest, palette: Palette | None) -> str:
+    """Changes whenever anything that shapes the outputs does: the recipe, the rows (partners are
+    drawn from them), the palette (mask colours)."""
+    text = json.dumps(
+        {
+            "recipe": {k: v for k, v in recipe.to_dict().items() if k != "name"},
+            "ids": [r.id for r in manifest.rows],
+            "palette": palette.fingerprint if palette is not None else None,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def augment_manifest(
+    manifest: Manifest | io.PathLike,
+    recipe: Recipe | io.PathLike,
+    out: io.PathLike,
+    *,
+    executor: Executor | None = None,
+    on_error: OnError = "skip",
+    quiet: bool = False,
+    overwrite: bool = False,
+    force: bool = False,
+    palette: Palette | str | io.PathLike | None = None,
+    image_format: Literal["jpg", "png"] | None = None,
+    quality: int | None = None,
+    seed: int | None = None,
+    variants: int | None = None,
+) -> AugmentSummary:
+    """Write `variants` augmented outputs per manifest row to `out`; see the module docstring for the layout.
+
+    `image_format`, `quality`, `seed` and `variants` override the recipe's values.
+    """
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    recipe = _override(recipe, image_format, quality, seed, variants)
+    check_recipe(recipe)
+    out = Path(out)
+    inputs = [manifest.path.parent] if manifest.path is not None else []
+    guard_output(out, inputs, force=force)
+    if not len(manifest):
+        raise DataprepError(manifest.path, "manifest has no rows to augment")
+
+    resolved = resolve_palette(palette, manifest.path)
+    if resolved is not None and resolved.ignore_index != recipe.ignore_index:
+        # Padding and rotation corners would get a label the palette calls a class (or nothing).
+        raise DataprepError(
+            recipe.source,
+            f"ignore_index is {recipe.ignore_index} but palette {resolved.source or resolved.name} says "
+            f"{resolved.ignore_index}; set ignore_index: {resolved.ignore_index} in the recipe",
+        )
+    colours = resolved.colour_table(256) if resolved is not None else None
+    rows = manifest.rows
+    jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, len(rows))]
+    worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved))
+    results = run_items(worker, jobs, executor=executor, on_error=on_error, desc="augment", quiet=quiet, unit="image")
+
+    done = [r.value for r in results if r.ok]
+    out_rows = [row for row, _ in done]
+    manifest_path = write_manifest(out_rows, out / "manifest.csv", columns=("source_ids", "ops", "params", "seed"))
+    if resolved is not None:
+        resolved.save(out / "palette.json")
+    reused = sum(1 for _, was_reused in done if was_reused)
+    errors = [r.error for r in results if r.error is not None]
+    return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors)
+
+
+def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
+    output = recipe.output
+    try:
+        if image_format is not None:
+            output = dataclasses.replace(output, image_format=image_format)
+        if quality is not None:
+            output = dataclasses.replace(output, quality=quality)
+        output.check()
+    except ValueError as exc:
+        raise DataprepError(recipe.source, f"output.{exc}") from None
+    if variants is not None and variants < 1:
+        raise DataprepError(recipe.source, f"variants: must be >= 1, got {variants}")
+    return dataclasses.replace(
+        recipe,
+        output=output,
+        seed=recipe.seed if seed is None else seed,
+        variants=recipe.variants if variants is None else variants,
+    )
+
+
+# --------------------------------------------------------------------------- per output (runs in workers)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tuple[int, ...]) -> Sample:
+    # Mosaic and copy-paste load partners again and again; decoded samples are kept
+    # read-only so that no op can change a cached input in place.
+    if mask is None:
+        raise DataprepError(image, f"row {sid!r} has no mask; offline augmentation needs label maps")
+    img = io.read_image(image)
+    lbl = io.read_mask(mask)
+    if lbl.ndim != 2:
+        raise DataprepError(mask, "is a colour mask; run `dataprep masks2labels` first to get label maps")
+    if lbl.shape != img.shape[:2]:
+        raise DataprepError(mask, f"mask is {lbl.shape[1]}x{lbl.shape[0]} but the image is {img.shape[1]}x{img.shape[0]}")
+    img.setflags(write=False)
+    lbl.setflags(write=False)
+    return Sample(img, lbl, SampleMeta(sid, image, mask, ignore_index=ignore))
+
+
+def load_sample(row: ManifestRow, ignore_index: int) -> Sample:
+    """A manifest row as a Sample; label maps only (colour masks are refused, naming the file)."""
+    stamp = tuple(_mtime(p) for p in (row.image, row.mask) if p is not None)  # a changed file is read again
+    return _load_cached(str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, stamp)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1  # missing: the reader reports it
+
+
+class _Worker:
+    def __init__(self, recipe: Recipe, out: str, palette: np.ndarray | None, overwrite: bool, fingerprint: str):
+        self.recipe = recipe
+        self.out = Path(out)
+        self.palette = palette
+        self.overwrite = overwrite
+        self.fingerprint = fingerprint
+
+    def paths(self, oid: str) -> dict[str, Path]:
+        ext = self.recipe.output.image_format
+        return {
+            "image": self.out / "images" / f"{oid}.{ext}",
+            "mask": self.out / "masks" / f"{oid}.png",
+            "soft": self.out / "soft" / f"{oid}.npz",
+            "params": self.out / "params" / f"{oid}.json",
+        }
+
+    def __call__(self, job: _Job) -> tuple[ManifestRow, bool]:
+        source = job.rows[job.plan.index]
+        oid = output_id(source.id, job.plan.variant)
+        paths = self.paths(oid)
+        if not self.overwrite and paths["params"].exists():
+            record = self._read_record(paths["params"])
+            return self._row(source, oid, paths, record), True
+        samples = {i: load_sample(row, self.recipe.ignore_index) for i, row in job.rows.items()}
+        result = execute(self.recipe, job.plan, samples)
+        io.write_image(paths["image"], result.image, quality=self.recipe.output.quality)
+        io.write_mask(paths["mask"], result.mask, palette=self.palette)
+        soft = result.meta.extra.get(SOFT_LABEL_KEY)
+        if soft is not None:
+            _write_npz(paths["soft"], weights=np.asarray(soft, np.float32))
+        record = {
+            "fingerprint": self.fingerprint,
+            "source_ids": [job.rows[i].id for i in job.plan.needed],
+            "ops": applied_ops(result),
+            "params": provenance(result),
+            "seed": self.recipe.seed,
+            "soft_label": soft is not None,
+        }
+        # Last: its presence says image, mask and soft label are complete.
+        io.atomic_write_text(paths["params"], json.dumps(record, sort_keys=True, indent=1) + "\n")
+        return self._row(source, oid, paths, record), False
+
+    def _read_record(self, path: Path) -> dict[str, Any]:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataprepError(path, f"unreadable provenance ({exc}); rerun with --overwrite") from None
+        if record.get("fingerprint") != self.fingerprint:
+            raise DataprepError(
+                path, "written by a different recipe, seed, input manifest or palette; "
+                "use another output folder or pass --overwrite"
+            )
+        return record
+
+    def _row(self, source: ManifestRow, oid: str, paths: dict[str, Path], record: dict[str, Any]) -> ManifestRow:
+        height, width = self.recipe.size  # type: ignore[misc]
+        extra = {k: v for k, v in source.extra.items() if k not in PROVENANCE_COLUMNS}
+        extra.update(
+            source_ids=";".join(record["source_ids"]),
+            ops=";".join(record["ops"]),
+            params=json.dumps(record["params"], separators=(",", ":"), sort_keys=True),
+            seed=str(record["seed"]),
+        )
+        if record.get("soft_label"):
+            extra["soft_label"] = f"soft/{oid}.npz"
+        return ManifestRow(oid, paths["image"], paths["mask"], width, height, extra)
+
+
+def _write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """np.savez with fixed zip timestamps, so reruns give identical bytes."""
+    buf = _io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, array in arrays.items():
+            member = _io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue(),
+                        compress_type=zipfile.ZIP_DEFLATED)
+    io.atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,113 @@
+"""Single-sample geometric and photometric steps, run by albumentations.
+
+Consecutive single-sample steps of a recipe run as one albumentations Compose
+(built by dataprep.albu, so masks get nearest interpolation and the ignore index
+as fill exactly as in the training-time engine). Whether a step runs is decided
+by the output's own RNG before this point, so the Compose holds only the steps
+that run, each with p=1, seeded per output; compiled Composes are cached.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+
+from ..albu import compile_albumentations
+from ..errors import DataprepError
+from ..recipe import Step, StepParams, parse_recipe
+from ..sample import Sample
+from .base import OpParams, Size, ignore_of, require_mask
+
+OP_NAME = "albumentations"
+# Recorded per applied transform; the rest (shapes, derived matrices) is noise in a manifest.
+_DROP_KEYS = {"shape", "bbox_matrix", "output_shape"}
+
+
+@dataclass(frozen=True)
+class AlbumentationsParams(OpParams):
+    """The steps to run (recipe step dicts, p left out), the output size, fill and the Compose seed."""
+
+    steps: tuple[dict[str, Any], ...]
+    size: tuple[int, int] | None
+    ignore_index: int
+    seed: int
+
+
+def sample_steps(
+    rng: np.random.Generator, inputs: Sequence[Sample], steps: Sequence[Step], size: Size | None
+) -> AlbumentationsParams:
+    dicts = tuple(_step_dict(s) for s in steps)
+    return AlbumentationsParams(dicts, tuple(size) if size else None, ignore_of(inputs), int(rng.integers(2**31)))
+
+
+@functools.lru_cache(maxsize=256)
+def _step_dict(step: Step) -> dict[str, Any]:
+    # Cached: built once per recipe step, not once per output. Callers never mutate it.
+    return {k: v for k, v in step.to_dict().items() if k != "p"}
+
+
+def sample_one(rng: np.random.Generator, inputs: Sequence[Sample], params: StepParams, size: Size) -> AlbumentationsParams:
+    """Registry form: one step."""
+    return sample_steps(rng, inputs, [Step(params, 1.0)], size)
+
+
+_COMPOSES: dict[str, A.Compose] = {}  # per process; a recipe has few distinct step subsets
+
+
+def _compose(p: AlbumentationsParams) -> A.Compose:
+    key = repr((p.steps, p.size, p.ignore_index))  # step dicts are built in field order: repr is stable
+    compose = _COMPOSES.get(key)
+    if compose is None:
+        recipe = parse_recipe({"steps": [{**s, "p": 1.0} for s in p.steps], "size": list(p.size) if p.size else None})
+        compose = compile_albumentations(
+            recipe.steps, size=recipe.size, ignore_index=p.ignore_index, save_applied_params=True
+        )
+        if len(_COMPOSES) >= 256:
+            _COMPOSES.clear()
+        _COMPOSES[key] = compose
+    return compose
+
+
+def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams) -> Sample:
+    src = inputs[0]
+    if not p.steps:
+        return src
+    compose = _compose(p)
+    # One shared stream for all transforms: as deterministic as Compose.set_random_seed,
+    # which builds a generator per transform, and cheaper per output.
+    compose.set_random_state(np.random.default_rng(p.seed), random.Random(p.seed))
+    try:
+        out = compose(image=src.image, mask=require_mask(src))
+    except (ValueError, TypeError, RuntimeError, cv2.error) as exc:  # e.g. a photometric step on a 16-bit image
+        names = ", ".join(s["op"] for s in p.steps)
+        raise DataprepError(src.meta.image_path or src.meta.id, f"albumentations failed on {names}: {exc}") from None
+    image = out["image"]
+    if image.ndim == 2:
+        image = image[:, :, None]
+    applied = [[name, _compact(values)] for name, values in out.get("applied_transforms", [])]
+    record = {"steps": [s["op"] for s in p.steps], "seed": p.seed, "applied": applied}
+    return src.evolve(np.ascontiguousarray(image), np.ascontiguousarray(out["mask"]), OP_NAME, record)
+
+
+def _compact(value: Any) -> Any:
+    """JSON-able, floats rounded: what was applied, small enough for a manifest cell."""
+    if isinstance(value, dict):
+        return {str(k): _compact(v) for k, v in value.items() if k not in _DROP_KEYS}
+    if isinstance(value, (list, tuple)):
+        return [_compact(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _compact(value.tolist())
+    if isinstance(value, np.generic):
+        return _compact(value.item())
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)

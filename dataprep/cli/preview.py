@@ -1,0 +1,32 @@
+"""`dataprep preview`: a contact sheet of images, colourized masks and overlays."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import reports_errors
+
+
+@click.command("preview")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Sheet to write (.png or .jpg).")
+@click.option("-n", "count", type=click.IntRange(min=1), default=8, show_default=True, help="Samples to show.")
+@click.option("--columns", type=click.IntRange(min=1), default=3, show_default=True, help="Samples per line.")
+@click.option("--palette", default=None, metavar="FILE|NAME",
+              help="Palette file or built-in name (default: the one beside MANIFEST; else generated colours).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which samples are picked.")
+@reports_errors
+def preview_command(manifest: Path, output: Path, count: int, columns: int, palette: str | None, seed: int) -> None:
+    """Draw image | colourized mask | overlay for N samples of MANIFEST, with a class legend.
+
+    \b
+    Works on any manifest: label maps (colourized with the palette) or colour masks.
+    Example:
+      dataprep preview work/augmented/manifest.csv -o work/preview.png -n 6
+    """
+    from ..preview import write_contact_sheet
+
+    path = write_contact_sheet(manifest, output, n=count, palette=palette, seed=seed, columns=columns)
+    click.echo(f"wrote {path}")

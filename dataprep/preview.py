@@ -1,0 +1,207 @@
+"""A contact sheet to check image/mask sync at a glance: image | colourized mask | overlay, per sample.
+
+Works on any manifest: index label maps are colourized with the palette (from
+`--palette`, a file or a built-in name, else the palette file beside the
+manifest, else a fixed generated colour table); colour masks are shown as they are. Ignore pixels are hatched so
+they never pass for a class.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import io
+from .errors import DataprepError
+from .manifest import Manifest, ManifestRow, read_manifest
+from .palette import Palette, resolve_palette
+from .sample import DEFAULT_IGNORE_INDEX
+
+THUMB_HEIGHT = 160  # pixels per panel row; sheets stay small whatever the image size
+CAPTION = 18
+PAD = 6
+BACKGROUND = 255
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def generated_colours(size: int = 256) -> np.ndarray:
+    """A fixed, well-spread colour per index (golden-ratio hues), for label maps without a palette."""
+    hues = (np.arange(size) * 0.618033988749895 * 180) % 180
+    hsv = np.stack([hues, np.full(size, 200), np.where(np.arange(size) % 2, 230, 170)], axis=1)
+    return cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].copy()
+
+
+def colour_table(palette: Palette | None, size: int = 256) -> np.ndarray:
+    """(size, 3) uint8 index -> colour: the palette's, generated ones for indices it does not colour."""
+    table = generated_colours(size)
+    if palette is not None:
+        for index, colour in palette.index_colours().items():
+            if 0 <= index < size:
+                table[index] = colour
+    return table
+
+
+def _names(palette: Palette | None) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for c in palette.classes if palette else ():
+        names.setdefault(c.index, c.name)
+    return names
+
+
+def colourize(mask: np.ndarray, palette: Palette | None, ignore_index: int | None) -> np.ndarray:
+    """(H, W, 3) colours for a label map; ignore pixels hatched dark grey on black."""
+    rgb = colour_table(palette, max(256, int(mask.max()) + 1 if mask.size else 0))[mask.astype(np.intp)]
+    if ignore_index is not None:
+        ignored = mask == ignore_index
+        if ignored.any():
+            yy, xx = np.indices(mask.shape)
+            rgb[ignored] = 0
+            rgb[ignored & (((yy + xx) % 8) < 2)] = 90
+    return rgb
+
+
+def _display_image(image: np.ndarray) -> np.ndarray:
+    """8-bit RGB for display: 16-bit stretched to its own range, gray repeated."""
+    if image.dtype != np.uint8:
+        lo, hi = float(image.min()), float(image.max())
+        image = ((image.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1.0))).clip(0, 255).astype(np.uint8)
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return image[:, :, :3]
+
+
+def _fit(panel: np.ndarray, height: int, width: int, nearest: bool) -> np.ndarray:
+    """Scale into a height x width box keeping aspect ratio, centred on the background."""
+    h, w = panel.shape[:2]
+    s = min(height / h, width / w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    scaled = cv2.resize(panel, (nw, nh), interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+    out = np.full((height, width, 3), BACKGROUND, np.uint8)
+    y, x = (height - nh) // 2, (width - nw) // 2
+    out[y : y + nh, x : x + nw] = scaled.reshape(nh, nw, 3)
+    return out
+
+
+def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> None:
+    cv2.putText(canvas, text, (x, y), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int) -> tuple[np.ndarray, set[int]]:
+    image = _display_image(io.read_image(row.image))
+    panels, seen = [image], set()
+    if row.mask is None:
+        blank = np.full_like(image, 200)
+        _text(blank, "no mask", 8, 20)
+        panels += [blank, image]
+    else:
+        mask = io.read_mask(row.mask)
+        if mask.ndim == 3:  # a colour mask: already colours
+            coloured = mask[:, :, :3].astype(np.uint8)
+        else:
+            coloured = colourize(mask, palette, ignore)
+            seen = {int(v) for v in np.unique(mask)}
+        if coloured.shape[:2] != image.shape[:2]:
+            raise DataprepError(row.mask, f"mask is {coloured.shape[1]}x{coloured.shape[0]} but the image is "
+                                          f"{image.shape[1]}x{image.shape[0]}")
+        overlay = (0.5 * image.astype(np.float32) + 0.5 * coloured.astype(np.float32)).astype(np.uint8)
+        panels += [coloured, overlay]
+    fitted = [_fit(p, THUMB_HEIGHT, width, nearest=k == 1) for k, p in enumerate(panels)]
+    gap = np.full((THUMB_HEIGHT, 2, 3), BACKGROUND, np.uint8)
+    strip = np.concatenate([fitted[0], gap, fitted[1], gap, fitted[2]], axis=1)
+    caption = np.full((CAPTION, strip.shape[1], 3), BACKGROUND, np.uint8)
+    label = row.id if len(row.id) <= 60 else "..." + row.id[-57:]
+    _text(caption, label, 2, CAPTION - 5)
+    return np.concatenate([caption, strip], axis=0), seen
+
+
+def _legend(palette: Palette | None, indices: Sequence[int], ignore: int | None, width: int) -> np.ndarray:
+    entries = []
+    table = colour_table(palette, max([256, *(i + 1 for i in indices)]))
+    names = _names(palette)
+    for index in sorted(indices):
+        if index == ignore:
+            continue
+        entries.append((f"{index} {names.get(index, index)}", tuple(int(c) for c in table[index]), False))
+    if not entries and palette is None:
+        # Colour masks and no palette: nothing to name.
+        legend = np.full((20 + PAD, width, 3), BACKGROUND, np.uint8)
+        _text(legend, "masks shown as stored (colour masks; pass --palette for a legend)", PAD, PAD + 11)
+        return legend
+    if ignore is not None:
+        name = names.get(ignore, "ignore")
+        entries.append((f"{ignore} {name} (ignored)", (0, 0, 0), True))
+    item_w, row_h = 170, 20
+    per_row = max(1, width // item_w)
+    rows = max(1, -(-len(entries) // per_row))
+    legend = np.full((rows * row_h + PAD, width, 3), BACKGROUND, np.uint8)
+    for k, (text, colour, hatched) in enumerate(entries):
+        x, y = (k % per_row) * item_w + PAD, (k // per_row) * row_h + PAD
+        cv2.rectangle(legend, (x, y), (x + 14, y + 12), colour, -1)
+        if hatched:
+            for d in range(-12, 14, 4):
+                cv2.line(legend, (x + max(0, d), y + max(0, -d)), (x + min(14, d + 12), y + min(12, 12 - d)), (90, 90, 90), 1)
+        cv2.rectangle(legend, (x, y), (x + 14, y + 12), (0, 0, 0), 1)
+        _text(legend, text, x + 20, y + 11)
+    return legend
+
+
+def make_contact_sheet(
+    manifest: Manifest | io.PathLike,
+    n: int = 8,
+    palette: Palette | str | io.PathLike | None = None,
+    seed: int = 0,
+    columns: int = 3,
+) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB sheet of `n` rows picked with `seed` (all when n >= rows), `columns` per line.
+
+    Each entry is image | colourized mask | overlay (alpha 0.5) under the sample id;
+    a legend of the classes shown (palette colours and names) ends the sheet.
+    """
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    if n < 1 or columns < 1:
+        raise DataprepError(None, "n and columns must be >= 1")
+    if not len(manifest):
+        raise DataprepError(manifest.path, "manifest has no rows to preview")
+    palette = resolve_palette(palette, manifest.path)
+    ignore = palette.ignore_index if palette else DEFAULT_IGNORE_INDEX
+    count = min(n, len(manifest))
+    picks = sorted(np.random.default_rng(seed).choice(len(manifest), size=count, replace=False).tolist())
+    rows = [manifest[i] for i in picks]
+    first = rows[0]
+    aspect = first.width / max(1, first.height)
+    panel_w = max(40, min(3 * THUMB_HEIGHT, round(THUMB_HEIGHT * aspect)))
+    cells, seen = [], set()
+    for row in rows:
+        cell, labels = _cell(row, palette, ignore, panel_w)
+        cells.append(cell)
+        seen |= labels
+    cell_h, cell_w = cells[0].shape[:2]
+    columns = min(columns, len(cells))
+    lines = -(-len(cells) // columns)
+    sheet_w = columns * cell_w + (columns + 1) * PAD * 2
+    sheet = np.full((lines * (cell_h + PAD * 2) + PAD, sheet_w, 3), BACKGROUND, np.uint8)
+    for k, cell in enumerate(cells):
+        y = (k // columns) * (cell_h + PAD * 2) + PAD
+        x = (k % columns) * (cell_w + PAD * 2) + PAD * 2
+        sheet[y : y + cell_h, x : x + cell_w] = cell
+    # Colour masks give no indices: show the whole palette then.
+    shown = seen if seen or palette is None else set(palette.index_colours())
+    legend = _legend(palette, sorted(shown), ignore, sheet_w)
+    return np.concatenate([sheet, legend], axis=0)
+
+
+def write_contact_sheet(
+    manifest: Manifest | io.PathLike,
+    output: io.PathLike,
+    n: int = 8,
+    palette: Palette | str | io.PathLike | None = None,
+    seed: int = 0,
+    columns: int = 3,
+) -> Path:
+    """make_contact_sheet, written atomically (format by extension)."""
+    sheet = make_contact_sheet(manifest, n=n, palette=palette, seed=seed, columns=columns)
+    io.write_image(output, sheet, quality=90)
+    return Path(output)

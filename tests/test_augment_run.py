@@ -1,0 +1,202 @@
+"""`dataprep augment` end to end: files, provenance, determinism across workers, resume, errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from dataprep import io
+from dataprep.augment import augment_manifest
+from dataprep.errors import DataprepError, UsageError
+from dataprep.executor import ProcessExecutor
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+
+REPO = Path(__file__).resolve().parent.parent
+PIPELINES = REPO / "pipelines"
+SHIPPED = ["default", "mosaic", "copy_paste", "mixup", "crops"]
+
+
+def colour_to_labels(mask: np.ndarray, palette: dict) -> np.ndarray:
+    labels = np.full(mask.shape[:2], palette.get("ignore_index", 255), np.uint8)
+    for c in palette["classes"]:
+        labels[(mask[:, :, :3] == c["color"]).all(axis=-1)] = c["index"]
+    return labels
+
+
+@pytest.fixture(scope="module")
+def labelled(sample_data, tmp_path_factory) -> Path:
+    """Six sample_data pairs with label-map masks and palette.json beside the manifest."""
+    root = tmp_path_factory.mktemp("labelled")
+    palette = json.loads((sample_data / "palette.json").read_text())
+    rows = []
+    for image in sorted((sample_data / "images").rglob("*.jpg"))[::5][:6]:
+        rel = image.relative_to(sample_data / "images").with_suffix("")
+        labels = colour_to_labels(io.read_mask(sample_data / "masks" / rel.with_suffix(".png")), palette)
+        mask_path = root / "labels" / rel.with_suffix(".png")
+        io.write_mask(mask_path, labels)
+        rows.append(ManifestRow(rel.as_posix(), image, mask_path, labels.shape[1], labels.shape[0], {"fold": "1"}))
+    write_manifest(rows, root / "manifest.csv")
+    (root / "palette.json").write_text((sample_data / "palette.json").read_text())
+    return root / "manifest.csv"
+
+
+def small_recipe(tmp_path: Path, name: str = "default", **changes) -> Path:
+    data = yaml.safe_load((PIPELINES / f"{name}.yaml").read_text())
+    data.update({"size": [96, 128], **changes})
+    path = tmp_path / f"{name}_small.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_outputs_sizes_labels_and_provenance(labelled, tmp_path):
+    recipe = small_recipe(tmp_path, variants=2)
+    summary = augment_manifest(labelled, recipe, tmp_path / "out", quiet=True)
+    assert summary.errors == [] and summary.written == 12 and summary.reused == 0
+    out = read_manifest(summary.manifest)
+    assert len(out) == 12
+    sources = read_manifest(labelled)
+    source_labels = set().union(*(np.unique(io.read_mask(r.mask)).tolist() for r in sources))
+    for row in out:
+        assert row.id.endswith(("__v0", "__v1"))
+        assert row.image.suffix == ".jpg" and row.mask.suffix == ".png"
+        image, mask = io.read_image(row.image), io.read_mask(row.mask)
+        assert image.shape == (96, 128, 3) and mask.shape == (96, 128) and (row.height, row.width) == (96, 128)
+        assert set(np.unique(mask).tolist()) <= source_labels | {255}
+        assert io.read_png_palette(row.mask) is not None  # palette PNG: viewers show colours
+        ops = row.extra["ops"].split(";")
+        params = json.loads(row.extra["params"])
+        assert "crop" in ops and [p["op"] for p in params if p["op"] != "albumentations"] == [
+            o for o in ops if o in ("mosaic", "copy_paste", "mixup", "crop", "resize")
+        ]
+        assert row.extra["source_ids"].split(";")[0] == row.id.rsplit("__v", 1)[0]
+        assert row.extra["seed"] == "0" and row.extra["fold"] == "1"
+    assert (tmp_path / "out" / "palette.json").read_text() == (labelled.parent / "palette.json").read_text()
+    assert len({r.extra["params"] for r in out}) == 12  # every output drew its own params
+
+
+def test_serial_and_parallel_runs_are_byte_identical(labelled, tmp_path):
+    recipe = small_recipe(tmp_path, variants=2)
+    augment_manifest(labelled, recipe, tmp_path / "serial", quiet=True)
+    with ProcessExecutor(2) as executor:
+        augment_manifest(labelled, recipe, tmp_path / "parallel", executor=executor, quiet=True)
+    serial, parallel = files_of(tmp_path / "serial"), files_of(tmp_path / "parallel")
+    assert serial.keys() == parallel.keys() and len(serial) > 30
+    assert serial == parallel
+    other = augment_manifest(labelled, recipe, tmp_path / "seed1", seed=1, quiet=True)
+    assert files_of(tmp_path / "seed1")["manifest.csv"] != serial["manifest.csv"] and not other.errors
+
+
+def test_rerun_keeps_finished_outputs_and_redoes_missing_ones(labelled, tmp_path):
+    recipe = small_recipe(tmp_path, "crops", variants=1)
+    out = tmp_path / "out"
+    augment_manifest(labelled, recipe, out, quiet=True)
+    before = files_of(out)
+    victim = sorted((out / "params").rglob("*.json"))[0]
+    victim.unlink()
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "images").rglob("*.jpg")}
+    summary = augment_manifest(labelled, recipe, out, quiet=True)
+    assert (summary.written, summary.reused) == (1, 5)
+    assert files_of(out) == before
+    changed = [p for p, t in stamp.items() if p.stat().st_mtime_ns != t]
+    assert len(changed) == 1
+    with pytest.raises(DataprepError, match="different recipe"):
+        augment_manifest(labelled, recipe, out, seed=5, on_error="fail", quiet=True)
+    assert augment_manifest(labelled, recipe, out, seed=5, overwrite=True, quiet=True).written == 6
+
+
+def test_png_images_and_soft_labels(labelled, tmp_path):
+    recipe = small_recipe(tmp_path, "mixup", steps=[{"op": "mixup", "alpha": 0.4, "soft_labels": True},
+                                                     {"op": "crop", "scale": [1.0, 1.0]}])
+    summary = augment_manifest(labelled, recipe, tmp_path / "out", image_format="png", quiet=True)
+    rows = read_manifest(summary.manifest).rows
+    assert all(r.image.suffix == ".png" for r in rows)
+    for row in rows:
+        soft = np.load(tmp_path / "out" / row.extra["soft_label"])
+        weights = soft["weights"]
+        assert weights.sum() == pytest.approx(1.0, abs=1e-4) and (weights >= 0).all()
+        lam = json.loads(row.extra["params"])[0]["lam"]
+        present = np.unique(io.read_mask(row.mask))
+        assert weights[[c for c in present if c < len(weights)]].sum() >= min(lam, 1 - lam) - 1e-4
+
+
+def test_colour_masks_are_refused_naming_the_file(sample_data, tmp_path):
+    image = sorted((sample_data / "images" / "downtown").glob("*.jpg"))[0]
+    mask = sample_data / "masks" / "downtown" / image.with_suffix(".png").name
+    write_manifest([ManifestRow("a", image, mask, 320, 240)], tmp_path / "m" / "manifest.csv")
+    with pytest.raises(DataprepError, match="masks2labels") as err:
+        augment_manifest(tmp_path / "m" / "manifest.csv", PIPELINES / "crops.yaml", tmp_path / "out",
+                         on_error="fail", quiet=True)
+    assert str(mask) in str(err.value)
+
+
+def test_a_broken_image_fails_only_its_outputs(labelled, tmp_path, cli):
+    rows = read_manifest(labelled).rows
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(rows[0].image.read_bytes()[:2000])  # cut short
+    bad_row = ManifestRow("broken", broken, rows[0].mask, rows[0].width, rows[0].height)
+    write_manifest([*rows[1:3], bad_row], tmp_path / "m" / "manifest.csv")
+    recipe = small_recipe(tmp_path, "crops", variants=2)
+    summary = augment_manifest(tmp_path / "m" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    assert summary.written == 4 and len(summary.errors) == 2
+    assert all(str(broken) in e and "truncated" in e for e in summary.errors)
+    assert [r.id.rsplit("__", 1)[0] for r in read_manifest(summary.manifest)] == [rows[1].id] * 2 + [rows[2].id] * 2
+    result = cli("augment", "--recipe", recipe, tmp_path / "m" / "manifest.csv", tmp_path / "out2", "-j", "1", "-q")
+    assert result.exit_code == 1 and "truncated" in result.output
+
+
+def test_recipe_and_output_checks(labelled, tmp_path):
+    with pytest.raises(UsageError, match="inside the input tree"):
+        augment_manifest(labelled, PIPELINES / "crops.yaml", labelled.parent / "aug", quiet=True)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps: [{op: hflip}]\n")
+    with pytest.raises(DataprepError, match="needs 'size'"):
+        augment_manifest(labelled, bad, tmp_path / "out", quiet=True)
+    bad.write_text("size: [8, 8]\nignore_index: 11\nsteps: [{op: hflip}]\n")
+    with pytest.raises(DataprepError, match="set ignore_index: 255"):
+        augment_manifest(labelled, bad, tmp_path / "out", quiet=True)
+    bad.write_text("size: [8, 8]\nsteps: [{op: normalize, mean: [0], std: [1]}]\n")
+    with pytest.raises(DataprepError, match=r"step 1 \(normalize\)"):
+        augment_manifest(labelled, bad, tmp_path / "out", quiet=True)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_recipes_run_on_sample_data(labelled, tmp_path, name):
+    summary = augment_manifest(labelled, PIPELINES / f"{name}.yaml", tmp_path / name, variants=1, quiet=True)
+    assert not summary.errors and summary.total == 6
+    row = read_manifest(summary.manifest)[0]
+    assert io.read_image(row.image).shape[:2] == io.read_mask(row.mask).shape == (512, 512)
+
+
+def test_cli_end_to_end(cli, labelled, tmp_path):
+    out = tmp_path / "out"
+    args = ["augment", "--recipe", small_recipe(tmp_path), labelled, out, "-j", "2", "-q", "--variants", "1"]
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "wrote 6 augmented samples" in result.output
+    assert len(read_manifest(out / "manifest.csv")) == 6
+    again = cli(*args)
+    assert again.exit_code == 0 and "6 kept from an earlier run" in again.output
+    missing = cli("augment", "--recipe", PIPELINES / "nope.yaml", labelled, tmp_path / "x")
+    assert missing.exit_code == 1 and "recipe not found" in missing.output
+
+
+@pytest.mark.integration
+def test_camvid_labels_with_void_as_ignore(shared_data, tmp_path):
+    camvid = shared_data("camvid_segnet/CamVid")
+    rows = []
+    for image in sorted((camvid / "train").glob("*.png"))[:3]:
+        mask = camvid / "trainannot" / image.name
+        rows.append(ManifestRow(image.stem, image, mask, 480, 360))
+    write_manifest(rows, tmp_path / "in" / "manifest.csv")
+    recipe = small_recipe(tmp_path, ignore_index=11, variants=1)
+    summary = augment_manifest(tmp_path / "in" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    assert not summary.errors
+    for row in read_manifest(summary.manifest):
+        assert set(np.unique(io.read_mask(row.mask)).tolist()) <= set(range(12))

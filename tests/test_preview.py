@@ -1,0 +1,105 @@
+"""Contact sheets: label maps with a palette, colour masks, no palette, and the CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dataprep import io
+from dataprep.errors import DataprepError
+from dataprep.manifest import ManifestRow, write_manifest
+from dataprep.preview import colourize, generated_colours, make_contact_sheet
+
+ROAD = (128, 64, 128)
+CAR = (0, 0, 142)
+
+
+def _has_colour(sheet: np.ndarray, colour) -> bool:
+    return bool((sheet == np.array(colour, np.uint8)).all(axis=-1).any())
+
+
+@pytest.fixture
+def colour_manifest(sample_data, tmp_path) -> Path:
+    """sample_data as it is: RGB colour masks; palette.json copied beside the manifest."""
+    rows = []
+    for image in sorted((sample_data / "images" / "downtown").glob("*.jpg"))[:4]:
+        mask = sample_data / "masks" / "downtown" / image.with_suffix(".png").name
+        rows.append(ManifestRow(f"downtown/{image.stem}", image, mask, 320, 240))
+    write_manifest(rows, tmp_path / "colour" / "manifest.csv")
+    (tmp_path / "colour" / "palette.json").write_text((sample_data / "palette.json").read_text())
+    return tmp_path / "colour" / "manifest.csv"
+
+
+@pytest.fixture
+def label_manifest(tmp_path) -> Path:
+    """Three small label maps: left half road (2), right half car (5), bottom rows ignore."""
+    rows = []
+    for k in range(3):
+        image = np.full((60, 80, 3), 40 * k, np.uint8)
+        mask = np.full((60, 80), 2, np.uint8)
+        mask[:, 40:] = 5
+        mask[50:] = 255
+        io.write_image(tmp_path / "lbl" / f"img{k}.png", image)
+        io.write_mask(tmp_path / "lbl" / f"mask{k}.png", mask)
+        rows.append(ManifestRow(f"s{k}", tmp_path / "lbl" / f"img{k}.png", tmp_path / "lbl" / f"mask{k}.png", 80, 60))
+    write_manifest(rows, tmp_path / "lbl" / "manifest.csv")
+    return tmp_path / "lbl" / "manifest.csv"
+
+
+def test_label_maps_use_palette_colours(label_manifest, sample_data):
+    sheet = make_contact_sheet(label_manifest, n=3, palette=sample_data / "palette.json", columns=2)
+    assert sheet.dtype == np.uint8 and sheet.ndim == 3 and sheet.shape[2] == 3
+    assert _has_colour(sheet, ROAD) and _has_colour(sheet, CAR)
+    assert not _has_colour(sheet, (70, 130, 180))  # sky is neither shown nor in the legend
+    # Two samples on the first line, one on the second: the sheet is taller than one cell line.
+    single = make_contact_sheet(label_manifest, n=1, palette=sample_data / "palette.json")
+    assert sheet.shape[0] > single.shape[0] and sheet.shape[1] > single.shape[1]
+
+
+def test_without_palette_colours_are_generated_and_fixed(label_manifest):
+    sheet = make_contact_sheet(label_manifest, n=2)
+    table = generated_colours()
+    assert _has_colour(sheet, table[2]) and _has_colour(sheet, table[5])
+    np.testing.assert_array_equal(sheet, make_contact_sheet(label_manifest, n=2))
+    assert len({tuple(c) for c in table[:20]}) == 20
+
+
+def test_colour_masks_are_shown_as_they_are(colour_manifest):
+    sheet = make_contact_sheet(colour_manifest, n=2, seed=3)
+    assert _has_colour(sheet, ROAD) and _has_colour(sheet, (70, 70, 70))  # road, building from the masks
+
+
+def test_seed_picks_samples_and_n_is_capped(colour_manifest):
+    a = make_contact_sheet(colour_manifest, n=1, seed=0)
+    picks = {make_contact_sheet(colour_manifest, n=1, seed=s).tobytes() for s in range(6)}
+    assert len(picks) > 1 and a.tobytes() in picks
+    assert make_contact_sheet(colour_manifest, n=50).shape == make_contact_sheet(colour_manifest, n=4).shape
+
+
+def test_ignore_is_hatched_not_a_class_colour():
+    palette_mask = np.full((16, 16), 255, np.uint16)
+    palette_mask[:, :4] = 1
+    rgb = colourize(palette_mask, None, 255)
+    ignored = rgb[:, 4:]
+    assert set(np.unique(ignored).tolist()) == {0, 90}
+    assert (rgb[:, :4] == generated_colours()[1]).all()
+
+
+def test_bad_inputs_name_the_file(tmp_path, label_manifest):
+    bad = tmp_path / "palette.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataprepError, match="palette.json"):
+        make_contact_sheet(label_manifest, palette=bad)
+    with pytest.raises(DataprepError, match="manifest not found"):
+        make_contact_sheet(tmp_path / "missing.csv")
+
+
+def test_cli_writes_the_sheet(cli, colour_manifest, tmp_path):
+    out = tmp_path / "sheet.png"
+    result = cli("preview", colour_manifest, "-o", out, "-n", "3", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    sheet = io.read_image(out)
+    assert sheet.shape[2] == 3 and sheet.shape[0] > 160
+    missing = cli("preview", tmp_path / "nope.csv", "-o", out)
+    assert missing.exit_code == 1 and "nope.csv" in missing.output
