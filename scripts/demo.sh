@@ -10,4 +10,20 @@ mkdir -p "$OUT"
 echo "== 1. scan: pair images with masks, validate, write a manifest"
 dataprep scan sample_data --exclude 'bad/*' -o "$OUT/manifest.csv"
 
+echo "== 2. masks2labels: RGB colour masks -> class-index label maps"
+dataprep masks2labels --palette sample_data/palette.json "$OUT/manifest.csv" "$OUT/labels"
+
+echo "== 3. stats: normalization and class statistics"
+dataprep stats "$OUT/labels/manifest.csv" -o "$OUT/stats.json"
+
+echo "== 4. kfold: leak-free, class-balanced folds"
+dataprep kfold "$OUT/labels/manifest.csv" -k 4 -o "$OUT/splits"
+
+echo "== 5. augment: offline mosaic / copy-paste / mixup / crops, image and mask in sync"
+dataprep augment --recipe pipelines/default.yaml "$OUT/labels/manifest.csv" "$OUT/augmented"
+
+echo "== 6. preview: contact sheets to check masks against images"
+dataprep preview "$OUT/labels/manifest.csv" -o "$OUT/preview_labels.png" -n 6
+dataprep preview "$OUT/augmented/manifest.csv" -o "$OUT/preview_augmented.png" -n 6
+
 echo "== done: results in $OUT"
