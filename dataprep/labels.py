@@ -630,7 +630,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     out_palette = palette.label_palette()
     _claim_output(out_dir, "masks2labels", {"palette": palette.to_dict(), "unknown": unknown,
                                             "remap": [[k, v] for k, v in sorted((remap_map or {}).items())]}, overwrite)
-    _colour_table(palette)  # built before workers fork, so they share it
+    _colour_table(palette)  # serial runs reuse it; each worker process builds its own on first use
     results = run_items(_MaskConverter(palette, remap_map, unknown, overwrite), src.jobs, executor=executor,
                         on_error=on_error, desc="masks2labels", quiet=quiet)
     report = ConversionReport(out_palette, out_dir)
