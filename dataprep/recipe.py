@@ -477,7 +477,7 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
         if variants < 1:
             raise ValueError(f"variants: must be >= 1, got {variants}")
         ignore_index = _coerce("ignore_index", data.get("ignore_index", DEFAULT_IGNORE_INDEX), int)
-        output = _build(OutputFormat, data.get("output") or {}, "output.")
+        output = build_dataclass(OutputFormat, data.get("output") or {}, "output.")
     except ValueError as exc:
         raise fail(str(exc)) from None
     needs_size = [s.op for s in steps if s.op in _NEEDS_SIZE]
@@ -501,13 +501,13 @@ def _parse_step(index: int, data: Any, source: str | None) -> Step:
         p = _coerce("p", data.get("p", _DEFAULT_P.get(op, 1.0)), float)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p: must be in [0, 1], got {p}")
-        params = _build(cls, fields)
+        params = build_dataclass(cls, fields)
     except ValueError as exc:
         raise DataprepError(source, f"step {index} ({op}): {exc}") from None
     return Step(params, p)
 
 
-def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
+def build_dataclass(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     """Instantiate dataclass `cls` from `values`, type-checking every field."""
     if not isinstance(values, Mapping):
         raise ValueError(f"{prefix.rstrip('.') or cls.__name__}: must be a mapping")
@@ -516,7 +516,7 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(
-            f"unknown field {prefix}{unknown[0]!r}; fields are {', '.join(sorted(known)) or '(none)'}"
+            f"unknown field '{prefix}{unknown[0]}'; fields are {', '.join(sorted(known)) or '(none)'}"
         )
     kwargs = {name: _coerce(prefix + name, value, hints[name]) for name, value in values.items()}
     obj = cls(**kwargs)
@@ -566,6 +566,12 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             raise ValueError(f"{name}: expected an integer, got {value!r}")
         return value
     if hint is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads `3e-4` (no dot) as a string.
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{name}: expected a number, got {value!r}")
         return float(value)
