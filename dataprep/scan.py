@@ -124,7 +124,8 @@ def scan(
     Problems (orphans, duplicates, unreadable or truncated files, size
     mismatches) are returned, and their files left out of the rows.
     """
-    root = Path(root)
+    # Absolute, so that workers on other machines (Dask) find the same files.
+    root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise UsageError(root, "not a directory")
     if check not in ("header", "decode"):

@@ -111,7 +111,7 @@ def augment_manifest(
         recipe = load_recipe(recipe)
     recipe = _override(recipe, image_format, quality, seed, variants)
     check_recipe(recipe)
-    out = Path(out)
+    out = Path(os.path.abspath(out))  # workers on other machines (Dask) write to the same place
     inputs = [manifest.path.parent] if manifest.path is not None else []
     guard_output(out, inputs, force=force)
     if not len(manifest):
