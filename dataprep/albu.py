@@ -1,20 +1,31 @@
 """Compile recipe steps to an albumentations 2.0.8 Compose (the CPU engine).
 
 Masks always use nearest-neighbour interpolation and the recipe's ignore index
-as fill, whatever the step; the Compose-level `mask_interpolation` enforces the
-former even if a step forgot.
+as fill, whatever the step. Resizing steps use cv2.INTER_NEAREST_EXACT for masks:
+plain INTER_NEAREST in cv2.resize samples at `floor(x * scale)`, not at pixel
+centres like the linear image resize, so a 4x downscale would shift the mask up
+to 1.5 pixels against its image. Warps (rotate, affine) use INTER_NEAREST, which
+cv2.warpAffine already rounds at pixel centres.
+
+Seeding: albumentations' `Compose(seed=...)` / `set_random_seed` give every
+transform its own generator with the *same* seed, so e.g. hflip and vflip at
+p=0.5 always fire together. `seed_compose` shares one seeded generator pair
+across all transforms instead; use it rather than `set_random_seed`.
 """
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 import albumentations as A
 import cv2
+import numpy as np
 
 from . import recipe as r
 from .errors import DataprepError
 
-NEAREST = cv2.INTER_NEAREST
+NEAREST = cv2.INTER_NEAREST  # masks in warps (cv2.warpAffine rounds at pixel centres)
+NEAREST_RESIZE = cv2.INTER_NEAREST_EXACT  # masks in resizes (pixel-centre sampling, like the image)
 
 
 def compile_albumentations(
@@ -39,9 +50,22 @@ def compile_albumentations(
             raise DataprepError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
         ctx = _Context(size, ignore_index, mean, std, source, index)
         transforms.append(build(step.params, step.p, ctx))
-    return A.Compose(
-        transforms, mask_interpolation=NEAREST, seed=seed, save_applied_params=save_applied_params, strict=True
-    )
+    # No Compose-level mask_interpolation: it would override the per-step choice
+    # (resize vs warp) above; every builder sets it explicitly.
+    compose = A.Compose(transforms, save_applied_params=save_applied_params, strict=True)
+    if seed is not None:
+        seed_compose(compose, seed)
+    return compose
+
+
+def seed_compose(compose: A.Compose, seed: int) -> A.Compose:
+    """Seed all transforms of `compose` from one generator pair, so their draws are independent.
+
+    (albumentations' own `set_random_seed` seeds each transform separately with the
+    same seed, which makes equal-probability steps fire together.)
+    """
+    compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
+    return compose
 
 
 class _Context:
@@ -62,7 +86,7 @@ class _Context:
 def _random_resized_crop(p: r.RandomResizedCrop, prob: float, ctx: _Context):
     return A.RandomResizedCrop(
         size=ctx.require_size(p.op), scale=p.scale, ratio=p.ratio,
-        interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST, p=prob,
+        interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST_RESIZE, p=prob,
     )
 
 
@@ -76,14 +100,14 @@ def _random_crop(p: r.RandomCrop, prob: float, ctx: _Context):
 
 def _resize(p: r.Resize, prob: float, ctx: _Context):
     h, w = ctx.require_size(p.op)
-    return A.Resize(height=h, width=w, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST, p=prob)
+    return A.Resize(height=h, width=w, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST_RESIZE, p=prob)
 
 
 def _random_scale(p: r.RandomScale, prob: float, ctx: _Context):
     # albumentations samples 1 + U(scale_limit); ours is the factor itself.
     return A.RandomScale(
         scale_limit=(p.scale[0] - 1.0, p.scale[1] - 1.0), interpolation=cv2.INTER_LINEAR,
-        mask_interpolation=NEAREST, p=prob,
+        mask_interpolation=NEAREST_RESIZE, p=prob,
     )
 
 

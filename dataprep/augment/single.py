@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from ..albu import compile_albumentations
+from ..albu import compile_albumentations, seed_compose
 from ..errors import DataprepError
 from ..recipe import Step, StepParams, parse_recipe
 from ..sample import Sample
@@ -80,9 +79,7 @@ def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams) -> Sample:
     if not p.steps:
         return src
     compose = _compose(p)
-    # One shared stream for all transforms: as deterministic as Compose.set_random_seed,
-    # which builds a generator per transform, and cheaper per output.
-    compose.set_random_state(np.random.default_rng(p.seed), random.Random(p.seed))
+    seed_compose(compose, p.seed)
     try:
         out = compose(image=src.image, mask=require_mask(src))
     except (ValueError, TypeError, RuntimeError, cv2.error) as exc:  # e.g. a photometric step on a 16-bit image

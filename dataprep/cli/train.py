@@ -1,0 +1,64 @@
+"""`dataprep train` (also `python -m dataprep.train` and `torchrun -m dataprep.train`)."""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from .common import quiet_option, reports_errors
+
+
+@click.command("train")
+@click.option("-c", "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="Trainer config YAML (see pipelines/train_sample.yaml).")
+@click.option("--fold", type=click.IntRange(min=0), default=None,
+              help="Train on a kfold manifest's other folds, validate on this one (data.fold).")
+@click.option("--engine", type=click.Choice(["cpu", "dali"]), default=None, help="Data loading engine (data.engine).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Continue from a checkpoint (e.g. OUTPUT_DIR/last.pt).")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where checkpoints and logs go (train.output_dir).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="train.epochs")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Stop after this many optimizer steps; also the schedule's length (train.max_steps).")
+@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (train.device).")
+@click.option("--set", "settings", multiple=True, metavar="SECTION.FIELD=VALUE",
+              help="Override any config field, e.g. --set optim.lr=3e-4 --set data.batch_size=4 (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Start afresh in an output folder that already holds a run.")
+@quiet_option
+@reports_errors
+def train_command(config_path: Path, fold: int | None, engine: str | None, resume: Path | None,
+                  output_dir: Path | None, epochs: int | None, max_steps: int | None, device: str | None,
+                  settings: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+    """Train the reference UNet on a prepared manifest; validate, log and checkpoint every epoch.
+
+    Launch with torchrun for several GPUs or machines (only rank 0 writes).
+
+    \b
+    Examples:
+      dataprep train --config pipelines/train_sample.yaml
+      dataprep train --config pipelines/train_sample.yaml --fold 1 -o runs/fold1
+      dataprep train --config pipelines/train_sample.yaml --resume runs/sample/last.pt
+      torchrun --nproc_per_node 2 -m dataprep.train --config pipelines/train_sample.yaml
+    """
+    # torch is imported here, not at module level: `dataprep --help` must stay fast.
+    from ..train.config import load_config, parse_override
+    from ..train.loop import run_training
+
+    overrides = dict(parse_override(s) for s in settings)
+    flags = {"data.fold": fold, "data.engine": engine, "train.output_dir": str(output_dir) if output_dir else None,
+             "train.epochs": epochs, "train.max_steps": max_steps, "train.device": device}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    config = load_config(config_path, overrides)
+    try:
+        result = run_training(config, resume=resume, overwrite=overwrite, quiet=quiet)
+    except KeyboardInterrupt:
+        sys.exit(130)  # the trainer has saved last.pt and said how to resume
+    if not result.is_main:  # under torchrun, rank 0 alone reports
+        return
+    best = "" if result.best_miou is None or math.isnan(result.best_miou) else f", best val mIoU {100 * result.best_miou:.2f}%"
+    click.echo(f"\ndone: {len(result.step_losses)} steps{best}")
+    click.echo(f"checkpoints: {result.last_checkpoint}" + (f", {result.best_checkpoint}" if result.best_checkpoint else ""))
+    click.echo(f"logs: {result.output_dir / 'metrics.csv'}, {result.output_dir / 'metrics.jsonl'}")

@@ -1,0 +1,179 @@
+"""The CPU engine: a torch DataLoader over `SegmentationDataset` (albumentations transforms).
+
+The sampler yields `(epoch, index)` pairs rather than bare indices: workers
+hold their own copy of the dataset (and keep it across epochs with persistent
+workers), so an epoch set on the main-process dataset would never reach them;
+an epoch that travels with each index always does. With per-sample seeds from
+(seed, epoch, index), a batch is the same whatever `num_workers` is.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler, get_worker_info
+
+from ..errors import DataprepError
+from .dataset import SegmentationDataset, describe_sizes, epoch_order
+
+
+class EpochSampler(Sampler):
+    """This shard's indices for the current epoch, as (epoch, index) pairs (see `epoch_order`)."""
+
+    def __init__(self, size: int, *, shuffle: bool, seed: int, shard_id: int = 0, num_shards: int = 1) -> None:
+        self.size = size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.shard_id = shard_id
+        self.num_shards = num_shards
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def indices(self) -> np.ndarray:
+        return epoch_order(
+            self.size, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle,
+            shard_id=self.shard_id, num_shards=self.num_shards,
+        )
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.epoch
+        return iter([(epoch, int(i)) for i in self.indices()])
+
+    def __len__(self) -> int:
+        return -(-self.size // self.num_shards)
+
+
+class _Failure:
+    """A DataprepError caught in a worker, carried back to the main process as data.
+
+    (DataLoader re-raises worker exceptions by calling their type with one
+    formatted-traceback argument, which turns a DataprepError(path, reason)
+    into a RuntimeError with a traceback; the one-line message would be lost.)
+    """
+
+    def __init__(self, error: DataprepError) -> None:
+        self.kind, self.path, self.reason = type(error), error.path, error.reason
+
+    def raise_(self) -> None:
+        raise self.kind(self.path, self.reason)
+
+
+class _Capturing(torch.utils.data.Dataset):
+    def __init__(self, dataset: SegmentationDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        try:
+            return self.dataset[key]
+        except DataprepError as exc:
+            return _Failure(exc)
+
+
+def collate_samples(samples: Sequence[dict[str, Any]]) -> dict[str, Any] | _Failure:
+    """Stack samples into {"image": [B,C,H,W], "mask": [B,H,W], "id": [...]}, with a clear error for mixed sizes."""
+    for s in samples:
+        if isinstance(s, _Failure):
+            return s
+    ids = [s["id"] for s in samples]
+    shapes = [tuple(s["image"].shape) for s in samples]
+    if len(set(shapes)) > 1:
+        return _Failure(DataprepError(
+            None,
+            f"cannot batch samples of different sizes ({describe_sizes(ids, shapes)}); "
+            "add a resize or crop step with a recipe `size`, or use batch_size=1",
+        ))
+    return {
+        "image": torch.stack([s["image"] for s in samples]),
+        "mask": torch.stack([s["mask"] for s in samples]),
+        "id": ids,
+    }
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed the global RNGs of a worker (augmentations use per-sample seeds; this covers anything else)."""
+    info = get_worker_info()
+    seed = (info.seed if info is not None else torch.initial_seed()) % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _worker_context() -> str | None:
+    """Start workers from a clean process, not by forking this one.
+
+    Forking a process whose other threads hold locks (OpenCV's pool, Dask's
+    event loop, torch intra-op threads) can leave a worker waiting forever on a
+    lock no thread will release. Workers are persistent, so the start-up cost
+    is paid once per loader.
+    """
+    import multiprocessing as mp
+
+    methods = mp.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else None
+
+
+class CpuLoader:
+    """Batches from a torch DataLoader; `len()` is batches per epoch, `set_epoch` reshuffles and redraws."""
+
+    engine = "cpu"
+
+    def __init__(
+        self,
+        dataset: SegmentationDataset,
+        *,
+        batch_size: int = 8,
+        shuffle: bool = True,
+        num_workers: int = 2,
+        seed: int = 0,
+        drop_last: bool = False,
+        shard_id: int = 0,
+        num_shards: int = 1,
+        pin_memory: bool = False,
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.device = torch.device(device) if device is not None else None
+        self.sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=seed, shard_id=shard_id, num_shards=num_shards)
+        self._non_blocking = bool(pin_memory)
+        self.loader = DataLoader(
+            _Capturing(dataset),
+            batch_size=batch_size,
+            sampler=self.sampler,
+            num_workers=num_workers,
+            collate_fn=collate_samples,
+            pin_memory=pin_memory,
+            drop_last=drop_last,
+            persistent_workers=num_workers > 0,
+            worker_init_fn=seed_worker,
+            multiprocessing_context=_worker_context() if num_workers > 0 else None,
+            generator=torch.Generator().manual_seed(int(seed) & 0x7FFFFFFFFFFFFFFF),
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+        self.dataset.set_epoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self.loader:
+            if isinstance(batch, _Failure):
+                batch.raise_()
+            if self.device is not None:
+                batch["image"] = batch["image"].to(self.device, non_blocking=self._non_blocking)
+                batch["mask"] = batch["mask"].to(self.device, non_blocking=self._non_blocking)
+            yield batch

@@ -1,0 +1,426 @@
+"""`SegmentationDataset` and what both loader engines share.
+
+Shared by the CPU (albumentations) and DALI engines, so that they read the same
+rows in the same order and normalize the same way:
+
+- `select_rows`: the manifest rows a fold/split keeps;
+- `DataSpec` / `resolve_spec`: manifest, online recipe steps, normalization and
+  ignore index resolved once from the user's arguments;
+- `load_pair`: one image and its label map through dataprep.io, checked;
+- `sample_seed` / `epoch_order`: per-sample seeds from (seed, epoch, index) and
+  the per-epoch (shuffled, sharded) order, so results depend neither on the
+  number of workers nor on the order workers finish in.
+
+Normalization is always the last thing done, exactly once: with the `normalize`
+step's own mean/std if the recipe gives them, else stats.json's `image.mean` /
+`image.std` (raw pixel units), else a plain scale to 0-1 (divide by 255, or
+65535 for 16-bit images). A recipe needs no `normalize` step for this; if it has
+one, it must be the last step.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .. import recipe as R
+from ..albu import compile_albumentations
+from ..errors import DataprepError, UsageError
+from ..io import PathLike, read_image, read_mask
+from ..manifest import Manifest, ManifestRow, read_manifest
+from ..sample import DEFAULT_IGNORE_INDEX
+
+SPLITS = ("train", "val")
+MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def load_manifest_arg(manifest: Manifest | PathLike) -> Manifest:
+    return manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+
+
+def load_recipe_arg(recipe: R.Recipe | PathLike | Mapping[str, Any] | None) -> R.Recipe | None:
+    if recipe is None or isinstance(recipe, R.Recipe):
+        return recipe
+    if isinstance(recipe, Mapping):
+        return R.parse_recipe(recipe)
+    return R.load_recipe(recipe)
+
+
+def load_stats_arg(stats: Mapping[str, Any] | PathLike | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(stats dict, its file name for messages)."""
+    if stats is None:
+        return None, None
+    if isinstance(stats, Mapping):
+        return dict(stats), "stats"
+    from ..stats import load_stats  # the stats module is the owner of the file format
+
+    return load_stats(stats), str(stats)
+
+
+def select_rows(manifest: Manifest, *, fold: int | None = None, split: str | None = None) -> list[ManifestRow]:
+    """Rows of `manifest` for a k-fold split: train = `fold` column != fold, val = == fold; all rows if fold is None."""
+    source = str(manifest.path) if manifest.path else "manifest"
+    if split is not None and split not in SPLITS:
+        raise UsageError(source, f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if fold is None:
+        if split is not None:
+            raise UsageError(source, f"split={split!r} needs a fold number (fold=N)")
+        return list(manifest.rows)
+    if split is None:
+        raise UsageError(source, f"fold={fold} needs split='train' or split='val'")
+    if "fold" not in manifest.extra_columns:
+        raise DataprepError(source, "no `fold` column; use the manifest written by `dataprep kfold`")
+    folds = []
+    for row in manifest.rows:
+        value = row.extra.get("fold", "")
+        try:
+            folds.append(int(value))
+        except ValueError:
+            raise DataprepError(source, f"row {row.id!r}: fold {value!r} is not an integer") from None
+    if fold not in folds:
+        raise DataprepError(source, f"fold {fold} not in the manifest; folds are {sorted(set(folds))}")
+    keep_val = split == "val"
+    return [row for row, f in zip(manifest.rows, folds) if (f == fold) == keep_val]
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """(x - mean) / std per channel in raw pixel units; mean/std None: x / max value of the dtype."""
+
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    source: str | None = None  # where mean/std came from, for messages
+
+    def values(self, channels: int, max_value: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel float32 mean and std for an image with `channels` channels."""
+        if self.mean is None or self.std is None:
+            return np.zeros(channels, np.float32), np.full(channels, max_value, np.float32)
+        if len(self.mean) != channels:
+            raise DataprepError(
+                self.source, f"mean/std have {len(self.mean)} channel(s) but the images have {channels}"
+            )
+        return np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, C) uint8/uint16 -> (C, H, W) float32."""
+        max_value = MAX_VALUE.get(image.dtype, 1.0)
+        mean, std = self.values(image.shape[2], max_value)
+        out = (image.astype(np.float32) - mean) / std
+        return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def resolve_normalization(
+    normalize: R.Normalize | None, stats: dict[str, Any] | None, stats_source: str | None, recipe_source: str | None
+) -> Normalization:
+    if normalize is not None and normalize.mean is not None and normalize.std is not None:
+        return Normalization(tuple(normalize.mean), tuple(normalize.std), recipe_source)
+    if stats is not None:
+        image = stats.get("image") or {}
+        mean, std = image.get("mean"), image.get("std")
+        if not mean or not std:
+            raise DataprepError(stats_source, "no image.mean / image.std to normalize with")
+        if any(float(s) <= 0 for s in std):
+            # A constant channel; dividing by 0 would give inf/nan.
+            raise DataprepError(stats_source, f"image.std has a zero entry {list(std)}; give mean/std in the normalize step")
+        return Normalization(tuple(float(m) for m in mean), tuple(float(s) for s in std), stats_source)
+    return Normalization()
+
+
+# --------------------------------------------------------------------------- the resolved setup
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Everything a loader engine needs, resolved and validated once."""
+
+    rows: tuple[ManifestRow, ...]
+    steps: tuple[R.Step, ...]  # online steps, without the final normalize
+    size: tuple[int, int] | None
+    normalization: Normalization
+    ignore_index: int
+    seed: int
+    recipe_source: str | None
+    manifest_source: str | None
+
+
+def online_steps(recipe: R.Recipe | None) -> tuple[tuple[R.Step, ...], R.Normalize | None]:
+    """The recipe's steps without a trailing `normalize`, and that step's params (None if absent)."""
+    if recipe is None:
+        return (), None
+    steps = list(recipe.steps)
+    normalize = None
+    for index, step in enumerate(steps, 1):
+        if step.op != "normalize":
+            continue
+        if index != len(steps):
+            raise DataprepError(recipe.source, f"step {index} (normalize): must be the last step of an online recipe")
+        if step.p != 1.0:
+            raise DataprepError(recipe.source, f"step {index} (normalize): p must be 1, got {step.p}")
+        normalize = step.params
+        steps.pop()
+    return tuple(steps), normalize  # type: ignore[return-value]
+
+
+def resolve_ignore_index(
+    explicit: int | None, manifest: Manifest, stats: dict[str, Any] | None, recipe: R.Recipe | None
+) -> int:
+    """Explicit argument, else the palette beside the manifest, else stats.json, else the recipe (default 255)."""
+    if explicit is not None:
+        return int(explicit)
+    if manifest.path is not None:
+        from ..palette import resolve_palette
+
+        palette = resolve_palette(None, manifest.path)
+        if palette is not None:
+            return int(palette.ignore_index)
+    classes = (stats or {}).get("classes") or {}
+    if classes.get("ignore_index") is not None:
+        return int(classes["ignore_index"])
+    return recipe.ignore_index if recipe is not None else DEFAULT_IGNORE_INDEX
+
+
+def resolve_spec(
+    manifest: Manifest | PathLike,
+    recipe: R.Recipe | PathLike | Mapping[str, Any] | None = None,
+    stats: Mapping[str, Any] | PathLike | None = None,
+    *,
+    fold: int | None = None,
+    split: str | None = None,
+    seed: int = 0,
+    ignore_index: int | None = None,
+    engine: str = R.ALBUMENTATIONS,
+) -> DataSpec:
+    """Read and check the arguments of a Dataset/loader; errors name the file at fault."""
+    man = load_manifest_arg(manifest)
+    rec = load_recipe_arg(recipe)
+    stats_dict, stats_source = load_stats_arg(stats)
+    rows = select_rows(man, fold=fold, split=split)
+    if not rows:
+        raise DataprepError(man.path, "no rows to load" + (f" for fold {fold}, split {split!r}" if fold is not None else ""))
+    unlabelled = [r.id for r in rows if r.mask is None]
+    if unlabelled:
+        raise DataprepError(
+            man.path, f"{len(unlabelled)} row(s) have no mask (first: {unlabelled[0]!r}); the Dataset needs label maps"
+        )
+    if rec is not None:
+        # Offline-only ops (mosaic, copy_paste, ...) and engine gaps fail here, at load time.
+        rec.require_engine(engine)
+    steps, normalize = online_steps(rec)
+    source = rec.source if rec is not None else None
+    return DataSpec(
+        rows=tuple(rows),
+        steps=steps,
+        size=rec.size if rec is not None else None,
+        normalization=resolve_normalization(normalize, stats_dict, stats_source, source),
+        ignore_index=resolve_ignore_index(ignore_index, man, stats_dict, rec),
+        seed=int(seed),
+        recipe_source=source,
+        manifest_source=str(man.path) if man.path else None,
+    )
+
+
+# --------------------------------------------------------------------------- per-sample pieces
+
+
+def load_pair(row: ManifestRow) -> tuple[np.ndarray, np.ndarray]:
+    """The row's image (H, W, C) and label map (H, W) as uint8/uint16, sizes checked."""
+    if row.mask is None:
+        raise DataprepError(row.image, "no mask for this image; the Dataset needs label maps")
+    image = read_image(row.image)
+    mask = label_map(read_mask(row.mask), row.mask)
+    if mask.shape != image.shape[:2]:
+        raise DataprepError(
+            row.mask,
+            f"mask is {mask.shape[1]}x{mask.shape[0]} but its image {Path(row.image).name} is "
+            f"{image.shape[1]}x{image.shape[0]}",
+        )
+    return image, mask
+
+
+def label_map(mask: np.ndarray, path: PathLike) -> np.ndarray:
+    """Check a mask is a 2-D index map and narrow it to uint8/uint16 (what cv2 and DALI resample)."""
+    if mask.ndim == 3:
+        raise DataprepError(
+            path,
+            f"colour mask ({mask.shape[2]} channels); the Dataset needs label maps: run `dataprep masks2labels` first",
+        )
+    if mask.dtype in (np.uint8, np.uint16):
+        return mask
+    if mask.dtype == bool:
+        return mask.astype(np.uint8)
+    if not np.issubdtype(mask.dtype, np.integer):
+        raise DataprepError(path, f"mask holds {mask.dtype} values; label maps hold integer class indices")
+    lo, hi = (int(mask.min()), int(mask.max())) if mask.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise DataprepError(
+            path, f"label values {lo}..{hi} are outside 0..65535; run `dataprep masks2labels` to map them"
+        )
+    return mask.astype(np.uint8 if hi <= 255 else np.uint16)
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """A 32-bit seed for one sample of one epoch (same on every worker, process and engine)."""
+    words = [int(seed) & 0xFFFFFFFFFFFFFFFF, int(epoch) & 0xFFFFFFFF, int(index) & 0xFFFFFFFFFFFFFFFF]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def sample_rngs(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, random.Random]:
+    """The (numpy, python) generator pair an albumentations Compose draws one sample's params from."""
+    s = sample_seed(seed, epoch, index)
+    return np.random.default_rng(s), random.Random(s)
+
+
+def epoch_order(
+    size: int, *, seed: int, epoch: int, shuffle: bool, shard_id: int = 0, num_shards: int = 1
+) -> np.ndarray:
+    """This shard's sample indices for one epoch.
+
+    As torch's DistributedSampler: one permutation per (seed, epoch) shared by
+    all shards, padded with its own first indices to a multiple of `num_shards`
+    so every shard gets the same number of samples, then every
+    `num_shards`-th index from `shard_id`.
+    """
+    if shuffle:
+        order = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF]).permutation(size)
+    else:
+        order = np.arange(size)
+    per_shard = -(-size // num_shards)
+    total = per_shard * num_shards
+    if total > size:
+        order = np.concatenate([order, np.resize(order, total - size)])
+    return order[shard_id:total:num_shards]
+
+
+def check_sharding(shard_id: int, num_shards: int) -> None:
+    if num_shards < 1:
+        raise UsageError(None, f"num_shards must be >= 1, got {num_shards}")
+    if not 0 <= shard_id < num_shards:
+        raise UsageError(None, f"shard_id must be in 0..{num_shards - 1}, got {shard_id}")
+
+
+# --------------------------------------------------------------------------- the Dataset
+
+
+class SegmentationDataset(Dataset):
+    """A torch Dataset over a manifest: `ds[i]` -> {"image": float32 [C,H,W], "mask": int64 [H,W], "id": str}.
+
+    `recipe`: online recipe (path, Recipe, mapping or None for no transforms);
+    `stats`: stats.json path or dict for normalization (None: scale to 0-1);
+    `fold`/`split`: keep the train or val rows of one k-fold fold;
+    `seed`: augmentation seed; sample i of epoch e always gets the same random
+    params, whichever worker loads it. Set the epoch with `set_epoch`, or index
+    with an `(epoch, index)` pair (what the loader's sampler does, so that
+    persistent workers see the epoch too).
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest | PathLike,
+        recipe: R.Recipe | PathLike | Mapping[str, Any] | None = None,
+        stats: Mapping[str, Any] | PathLike | None = None,
+        *,
+        fold: int | None = None,
+        split: str | None = None,
+        seed: int = 0,
+        ignore_index: int | None = None,
+    ) -> None:
+        self.spec = resolve_spec(
+            manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index
+        )
+        self.epoch = 0
+        self._compose = self._build_compose()
+
+    def _build_compose(self):
+        if not self.spec.steps:
+            return None
+        return compile_albumentations(
+            self.spec.steps, size=self.spec.size, ignore_index=self.spec.ignore_index, source=self.spec.recipe_source
+        )
+
+    # ---- what users look at
+
+    @property
+    def rows(self) -> tuple[ManifestRow, ...]:
+        return self.spec.rows
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.spec.rows]
+
+    @property
+    def ignore_index(self) -> int:
+        return self.spec.ignore_index
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the augmentation draws for plain `ds[i]` indexing."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.spec.rows)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        index = int(index)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        row = self.spec.rows[index]
+        image, mask = self.transform(*load_pair(row), epoch=int(epoch), index=index, source=row.image)
+        return {
+            "image": torch.from_numpy(self.spec.normalization(image)),
+            "mask": torch.from_numpy(mask.astype(np.int64)),
+            "id": row.id,
+        }
+
+    def transform(
+        self, image: np.ndarray, mask: np.ndarray, *, epoch: int, index: int, source: PathLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Apply the recipe's steps with the params of sample `index` in `epoch` (no normalization)."""
+        if self._compose is None:
+            return image, mask
+        np_rng, py_rng = sample_rngs(self.spec.seed, epoch, index)
+        self._compose.set_random_state(np_rng, py_rng)
+        try:
+            out = self._compose(image=image, mask=mask)
+        except (ValueError, TypeError) as exc:  # e.g. a colour step on a 16-bit or 2-channel image
+            raise DataprepError(source, f"augmentation failed: {str(exc).splitlines()[0]}") from None
+        image = out["image"]
+        if image.ndim == 2:
+            image = image[:, :, None]
+        return image, out["mask"]
+
+
+def describe_sizes(ids: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> str:
+    """`a: 240x320, b: 256x256` for the first two samples of different sizes."""
+    first = shapes[0]
+    other = next(i for i, s in enumerate(shapes) if s != first)
+    return f"{ids[0]!r} is {first[-1]}x{first[-2]}, {ids[other]!r} is {shapes[other][-1]}x{shapes[other][-2]}"
+
+
+__all__ = [
+    "DataSpec",
+    "Normalization",
+    "SegmentationDataset",
+    "epoch_order",
+    "load_pair",
+    "resolve_spec",
+    "sample_seed",
+    "select_rows",
+]

@@ -1,0 +1,78 @@
+"""`make_loader`: one call for either engine, the same batches out.
+
+Both engines yield {"image": float32 [B,C,H,W], "mask": int64 [B,H,W],
+"id": list[str]}, have `len()` (batches per epoch) and `set_epoch(epoch)`, read
+the same rows in the same per-epoch order (`epoch_order`) and draw the same
+augmentation params for the same (seed, epoch, sample).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from .. import recipe as R
+from ..errors import UsageError
+from ..io import PathLike
+from ..manifest import Manifest
+from .cpu import CpuLoader
+from .dataset import SegmentationDataset, check_sharding
+
+ENGINES = ("cpu", "dali")
+
+
+def make_loader(
+    manifest: Manifest | PathLike,
+    recipe: R.Recipe | PathLike | Mapping[str, Any] | None = None,
+    stats: Mapping[str, Any] | PathLike | None = None,
+    engine: str = "cpu",
+    *,
+    batch_size: int = 8,
+    shuffle: bool = True,
+    num_workers: int = 2,
+    seed: int = 0,
+    fold: int | None = None,
+    split: str | None = None,
+    drop_last: bool = False,
+    shard_id: int = 0,
+    num_shards: int = 1,
+    pin_memory: bool = False,
+    device: torch.device | str | None = None,
+    ignore_index: int | None = None,
+):
+    """A batch iterator over `manifest` with `engine` "cpu" (torch DataLoader + albumentations) or "dali".
+
+    `num_workers`: DataLoader worker processes (cpu) or DALI CPU threads (dali).
+    `shard_id`/`num_shards`: this process's share for distributed training.
+    `device`: where batches end up; for "dali" it also picks the GPU the
+    pipeline runs on (default: the current CUDA device when CUDA is usable,
+    else DALI's CPU backend).
+    `ignore_index`: mask fill for padding and rotated-in corners (default: the
+    palette beside the manifest, else stats.json, else the recipe's).
+    """
+    if engine not in ENGINES:
+        raise UsageError(None, f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if batch_size < 1:
+        raise UsageError(None, f"batch_size must be >= 1, got {batch_size}")
+    if num_workers < 0:
+        raise UsageError(None, f"num_workers must be >= 0, got {num_workers}")
+    check_sharding(shard_id, num_shards)
+    if engine == "dali":
+        from .dali import DaliLoader, require_dali
+
+        require_dali()
+        return DaliLoader(
+            manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index,
+            batch_size=batch_size, shuffle=shuffle,
+            num_threads=max(1, num_workers), drop_last=drop_last, shard_id=shard_id, num_shards=num_shards,
+            device=device,
+        )
+    dataset = SegmentationDataset(manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index)
+    return CpuLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, seed=seed, drop_last=drop_last,
+        shard_id=shard_id, num_shards=num_shards, pin_memory=pin_memory, device=device,
+    )
+
+
+__all__ = ["ENGINES", "SegmentationDataset", "make_loader"]

@@ -1,0 +1,253 @@
+"""The trainer's configuration: a typed YAML file, validated on load.
+
+Sections and fields are the dataclasses below (every field but
+`data.manifest` has a default). Unknown fields, wrong types and out-of-range
+values raise a DataprepError naming the file and the field, e.g.
+`train.yaml: optim.lr: expected a number, got 'fast'`.
+
+Relative paths in the file are taken relative to the current working folder,
+as they would be on the command line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ..errors import DataprepError, UsageError
+from ..io import PathLike
+from ..recipe import build_dataclass  # the typed-dataclass validator shared with recipes
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads `3e-4` as a number (YAML 1.2); PyYAML's 1.1 rules make it a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def _yaml(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    manifest: str = ""  # required; a kfold manifest (with a `fold` column) when `fold` is set
+    val_manifest: str | None = None  # a separate validation manifest (instead of `fold`)
+    train_recipe: str | None = None  # online recipe (pipelines/train_*.yaml); None: normalization only
+    val_recipe: str | None = None
+    stats: str | None = None  # stats.json: normalization, class weights, num_classes
+    palette: str | None = None  # palette.json; default: the one beside the manifest, if any
+    fold: int | None = None  # train on rows whose fold != N, validate on fold == N
+    engine: Literal["cpu", "dali"] = "cpu"
+    batch_size: int = 8
+    val_batch_size: int | None = None  # default: batch_size
+    num_workers: int = 2
+    drop_last: bool = False
+    ignore_index: int | None = None  # default: from stats.json, else palette.json, else 255
+
+    def check(self) -> None:
+        _positive("batch_size", self.batch_size)
+        _positive("val_batch_size", self.val_batch_size)
+        _positive("num_workers", self.num_workers, allow_zero=True)
+        _positive("fold", self.fold, allow_zero=True)
+        if self.fold is not None and self.val_manifest is not None:
+            raise ValueError("fold: give either `fold` or `val_manifest`, not both")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    width: int = 32  # channels of the first level; doubled at each level down
+    depth: int = 4  # number of 2x down-samplings
+    up: Literal["bilinear", "transposed"] = "bilinear"
+    in_channels: int | None = None  # default: from stats.json, else the first image
+    num_classes: int | None = None  # default: from stats.json, else palette.json
+    sync_bn: bool = False  # SyncBatchNorm across GPUs under DDP (CUDA only)
+
+    def check(self) -> None:
+        _positive("width", self.width)
+        if not 1 <= self.depth <= 6:
+            raise ValueError(f"depth: must be in 1..6, got {self.depth}")
+        _positive("in_channels", self.in_channels)
+        if self.num_classes is not None and self.num_classes < 2:
+            raise ValueError(f"num_classes: must be >= 2, got {self.num_classes}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    class_weights: Literal["none", "inverse_frequency", "median_frequency", "enet"] | None = "none"
+    label_smoothing: float = 0.0
+    focal_gamma: float = 0.0  # 0: plain cross-entropy
+
+    def check(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing: must be in [0, 1), got {self.label_smoothing}")
+        _positive("focal_gamma", self.focal_gamma, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: Literal["adamw", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9  # SGD only
+
+    def check(self) -> None:
+        _positive("lr", self.lr)
+        _positive("weight_decay", self.weight_decay, allow_zero=True)
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum: must be in [0, 1), got {self.momentum}")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: Literal["cosine", "onecycle", "constant"] = "cosine"
+    warmup_steps: int = 0  # linear warm-up (onecycle: the rising phase)
+    min_lr: float = 0.0  # cosine: the final learning rate
+
+    def check(self) -> None:
+        _positive("warmup_steps", self.warmup_steps, allow_zero=True)
+        _positive("min_lr", self.min_lr, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    epochs: int = 10
+    max_steps: int | None = None  # optimizer steps; ends training early and sets the schedule length
+    accumulate: int = 1  # batches per optimizer step
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto: bf16 (or fp16) on CUDA, off on CPU
+    clip_grad_norm: float | None = None
+    seed: int = 0
+    deterministic: bool = False
+    output_dir: str = "runs/train"
+    val_every: int = 1  # epochs between validations (the last epoch always validates)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+    def check(self) -> None:
+        _positive("epochs", self.epochs)
+        _positive("max_steps", self.max_steps)
+        _positive("accumulate", self.accumulate)
+        _positive("clip_grad_norm", self.clip_grad_norm)
+        _positive("val_every", self.val_every)
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ValueError(f"device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: LoopConfig = field(default_factory=LoopConfig)
+    source: str | None = None  # file it was loaded from, for messages
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: dataclasses.asdict(getattr(self, name)) for name in _SECTIONS}
+
+    def replace(self, **sections: Mapping[str, Any]) -> "TrainConfig":
+        """A copy with some fields changed: cfg.replace(train={"epochs": 2})."""
+        data = self.to_dict()
+        for name, values in sections.items():
+            data[name] = {**data[name], **values}
+        return parse_config(data, self.source)
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "loss": LossConfig,
+    "optim": OptimConfig,
+    "schedule": ScheduleConfig,
+    "train": LoopConfig,
+}
+
+
+def load_config(path: PathLike, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read and validate a trainer YAML file; `overrides` maps dotted keys ("train.epochs") to values."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(path, "config not found") from None
+    try:
+        data = _yaml(text)
+    except yaml.YAMLError as exc:
+        raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        data = {}
+    return parse_config(apply_overrides(data, overrides or {}, str(path)), str(path))
+
+
+def parse_config(data: Any, source: str | None = None) -> TrainConfig:
+    """Validate a config given as a mapping (e.g. parsed YAML)."""
+    if not isinstance(data, Mapping):
+        raise DataprepError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise DataprepError(source, f"unknown section(s) {', '.join(map(repr, unknown))}; sections are {', '.join(_SECTIONS)}")
+    sections: dict[str, Any] = {}
+    try:
+        for name, cls in _SECTIONS.items():
+            values = data.get(name) or {}
+            known = [f.name for f in dataclasses.fields(cls)]
+            unknown = sorted(set(values) - set(known)) if isinstance(values, Mapping) else []
+            if unknown:
+                raise ValueError(f"unknown field '{name}.{unknown[0]}'; {name} fields are {', '.join(known)}")
+            sections[name] = build_dataclass(cls, values, f"{name}.")
+    except ValueError as exc:
+        raise DataprepError(source, str(exc)) from None
+    if not sections["data"].manifest:
+        raise DataprepError(source, "data.manifest: required (the manifest to train on)")
+    return TrainConfig(**sections, source=source)
+
+
+def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
+    """A copy of `data` with dotted keys set: {"train.epochs": 3} -> data["train"]["epochs"] = 3."""
+    if not isinstance(data, Mapping):
+        raise DataprepError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
+    result = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    for key, value in overrides.items():
+        section, dot, name = key.partition(".")
+        if not dot or not name or "." in name:
+            raise UsageError(None, f"override {key!r}: expected SECTION.FIELD, e.g. train.epochs")
+        target = result.setdefault(section, {})
+        if target is None:
+            target = result[section] = {}
+        if not isinstance(target, dict):
+            raise DataprepError(source, f"{section}: must be a mapping")
+        target[name] = value
+    return result
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'train.epochs=3' -> ('train.epochs', 3); the value is read as YAML (null, true, 1e-3, [1, 2])."""
+    key, eq, raw = text.partition("=")
+    if not eq or not key.strip():
+        raise UsageError(None, f"--set {text!r}: expected KEY=VALUE, e.g. train.epochs=3")
+    try:
+        value = _yaml(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value

@@ -1,0 +1,115 @@
+"""What the trainer needs to know about the data, and the loaders that deliver it.
+
+Class count, class names and ignore index come from, in order: the config,
+stats.json, the palette (data.palette, else the palette file beside the
+manifest), else the ignore index defaults to 255. Input channels come from the
+config, stats.json, else the first image.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import DataprepError, UsageError
+from ..io import read_image
+from ..manifest import Manifest, read_manifest
+from ..palette import resolve_palette
+from ..sample import DEFAULT_IGNORE_INDEX
+from ..stats import load_stats
+from . import distributed as D
+from .config import TrainConfig
+
+NO_IGNORE = -100  # stats.json may say "no ignore index"; cross-entropy still needs a value no label has
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    num_classes: int
+    in_channels: int
+    ignore_index: int
+    class_names: list[str] | None
+    stats: dict[str, Any] | None
+    mask_paths: dict[str, str]  # sample id -> mask path, for error messages
+
+    def normalization(self) -> dict[str, Any] | None:
+        """The mean/std the loader normalized with (raw pixel units), for inference; None: scaled to 0-1."""
+        image = (self.stats or {}).get("image") or {}
+        if "mean" not in image:
+            return None
+        return {"mean": image["mean"], "std": image["std"], "max_value": image.get("max_value")}
+
+
+def describe_data(cfg: TrainConfig) -> DataInfo:
+    d, m = cfg.data, cfg.model
+    manifest = read_manifest(d.manifest)
+    if not len(manifest):
+        raise DataprepError(d.manifest, "manifest has no rows")
+    stats = load_stats(d.stats) if d.stats else None
+    classes = (stats or {}).get("classes") or {}
+    palette = resolve_palette(d.palette, d.manifest)
+
+    num_classes = m.num_classes or classes.get("num_classes") or (palette.num_classes if palette else None)
+    if not num_classes:
+        raise UsageError(cfg.source, "model.num_classes: not set, and there is no data.stats or palette.json to take it from")
+    names = classes.get("names") or (palette.names if palette else None)
+    if names is not None and len(names) != num_classes:
+        names = None
+    if d.ignore_index is not None:
+        ignore = d.ignore_index
+    elif "ignore_index" in classes:
+        ignore = NO_IGNORE if classes["ignore_index"] is None else classes["ignore_index"]
+    else:
+        ignore = palette.ignore_index if palette else DEFAULT_IGNORE_INDEX
+    in_channels = m.in_channels or ((stats or {}).get("image") or {}).get("channels")
+    if not in_channels:
+        in_channels = int(read_image(manifest.rows[0].image).shape[2])
+
+    mask_paths = {r.id: str(r.mask) for r in manifest if r.mask}
+    if d.val_manifest:
+        mask_paths.update({r.id: str(r.mask) for r in read_manifest(d.val_manifest) if r.mask})
+    if d.fold is not None:
+        _check_fold(manifest, d.fold, d.manifest)
+    return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths)
+
+
+def _check_fold(manifest: Manifest, fold: int, source: str) -> None:
+    if "fold" not in manifest.extra_columns:
+        raise UsageError(source, "data.fold is set but this manifest has no `fold` column (use the kfold output manifest)")
+    folds = {r.extra.get("fold") for r in manifest}
+    if str(fold) not in folds:
+        known = sorted(int(f) for f in folds if f and f.lstrip("-").isdigit())
+        raise UsageError(source, f"fold {fold} is not in the manifest; its folds are {known}")
+
+
+def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device) -> tuple[Any, Any | None]:
+    """The train loader (this rank's shard, shuffled) and the validation loader (this rank's shard, or None)."""
+    make_loader = _make_loader()
+    d = cfg.data
+    common: dict[str, Any] = dict(
+        stats=d.stats, engine=d.engine, num_workers=d.num_workers, seed=cfg.train.seed,
+        shard_id=info.rank, num_shards=info.world_size, pin_memory=device.type == "cuda",
+        device=device if d.engine == "dali" else None,  # DALI runs on this rank's GPU; the CPU engine stays on CPU
+    )
+    split = {"fold": d.fold, "split": "train"} if d.fold is not None else {}
+    train_loader = make_loader(d.manifest, d.train_recipe, batch_size=d.batch_size, shuffle=True,
+                               drop_last=d.drop_last, **split, **common)
+    val_batch = d.val_batch_size or d.batch_size
+    if d.fold is not None:
+        val_loader = make_loader(d.manifest, d.val_recipe, batch_size=val_batch, shuffle=False,
+                                 fold=d.fold, split="val", **common)
+    elif d.val_manifest:
+        val_loader = make_loader(d.val_manifest, d.val_recipe, batch_size=val_batch, shuffle=False, **common)
+    else:
+        val_loader = None
+    return train_loader, val_loader
+
+
+def _make_loader() -> Callable[..., Any]:
+    try:
+        from ..data.loader import make_loader
+    except ImportError as exc:
+        raise DataprepError(None, f"the data loader (dataprep.data) is not available: {exc}") from None
+    return make_loader

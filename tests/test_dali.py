@@ -1,0 +1,123 @@
+"""The DALI engine (on DALI's CPU backend here; the GPU backend runs the same graph)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("nvidia.dali")
+
+from test_dataset import (  # noqa: E402  (shared helpers; pytest puts tests/ on sys.path)
+    GEOMETRIC_STEPS,
+    PIPELINES,
+    SAMPLE,
+    geometric_recipe,
+    make_coordinate_dataset,
+    make_label_dataset,
+    sync_errors,
+    sync_tolerance,
+)
+
+from dataprep import make_loader  # noqa: E402
+from dataprep.errors import DataprepError  # noqa: E402
+from dataprep.io import write_image, write_mask  # noqa: E402
+from dataprep.manifest import ManifestRow, write_manifest  # noqa: E402
+
+pytestmark = pytest.mark.dali
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory):
+    return make_label_dataset(tmp_path_factory.mktemp("labels"), n=6)
+
+
+@pytest.fixture(scope="module")
+def coords(tmp_path_factory):
+    return make_coordinate_dataset(tmp_path_factory.mktemp("coords"))
+
+
+def dali(manifest, recipe=None, stats=None, **kw):
+    kw.setdefault("num_workers", 2)
+    return make_loader(manifest, recipe, stats, "dali", **kw)
+
+
+def ids(loader) -> list[str]:
+    return [i for batch in loader for i in batch["id"]]
+
+
+def test_batches_have_the_cpu_engine_format_and_order(labels):
+    recipe = PIPELINES / "train_light.yaml"
+    cpu = make_loader(labels, recipe, batch_size=4, num_workers=0, seed=1)
+    gpu_or_cpu = dali(labels, recipe, batch_size=4, seed=1)
+    assert len(gpu_or_cpu) == len(cpu) == 2
+    for a, b in zip(cpu, gpu_or_cpu):
+        assert set(b) == {"image", "mask", "id"} and isinstance(b["id"], list)
+        assert b["id"] == a["id"]
+        assert b["image"].dtype == torch.float32 and b["image"].shape == a["image"].shape
+        assert b["mask"].dtype == torch.int64 and b["mask"].shape == a["mask"].shape
+    assert len(b["id"]) == 2  # the last, partial batch
+
+
+def test_batches_are_reproducible_and_change_with_the_epoch(labels):
+    recipe = PIPELINES / "train_default.yaml"
+    a, b = dali(labels, recipe, batch_size=3, seed=5), dali(labels, recipe, batch_size=3, seed=5)
+    first = list(a)
+    for x, y in zip(first, b):
+        assert x["id"] == y["id"] and torch.equal(x["image"], y["image"]) and torch.equal(x["mask"], y["mask"])
+    a.set_epoch(1)
+    second = list(a)
+    assert [i for x in second for i in x["id"]] != [i for x in first for i in x["id"]]
+    assert sorted(i for x in second for i in x["id"]) == sorted(i for x in first for i in x["id"])
+
+
+def test_shards_and_drop_last(labels):
+    shards = [dali(labels, batch_size=2, num_shards=4, shard_id=k, seed=3) for k in range(4)]
+    got = [ids(s) for s in shards]
+    assert [len(g) for g in got] == [2, 2, 2, 2]  # 6 rows padded to 8
+    assert set().union(*got) == set(ids(dali(labels, batch_size=4, shuffle=False)))
+    cpu = [make_loader(labels, batch_size=2, num_workers=0, num_shards=4, shard_id=k, seed=3) for k in range(4)]
+    assert got == [ids(s) for s in cpu]  # the very same split as the CPU engine
+    dropped = dali(labels, batch_size=4, drop_last=True)
+    assert len(dropped) == 1 and [len(b["id"]) for b in dropped] == [4]
+
+
+@pytest.mark.parametrize("name", sorted(GEOMETRIC_STEPS))
+def test_dali_engine_keeps_mask_in_sync_with_image(coords, name):
+    loader = dali(coords, geometric_recipe(name), batch_size=1, seed=3)
+    checked = 0
+    for epoch in range(2):
+        loader.set_epoch(epoch)
+        for batch in loader:
+            bad, n = sync_errors(batch["image"][0], batch["mask"][0], sync_tolerance(name))
+            assert bad == 0, f"{name}, {batch['id'][0]}, epoch {epoch}: {bad} of {n} pixels out of sync"
+            checked += n
+    assert checked > 1000
+
+
+def test_grayscale_images_keep_one_channel(tmp_path):
+    rows = []
+    for i in range(2):
+        image = (np.arange(40 * 48).reshape(40, 48) % 251).astype(np.uint8)[:, :, None]
+        write_image(tmp_path / f"g{i}.png", image)
+        write_mask(tmp_path / f"m{i}.png", (image[:, :, 0] > 100).astype(np.uint8))
+        rows.append(ManifestRow(f"g{i}", tmp_path / f"g{i}.png", tmp_path / f"m{i}.png", 48, 40))
+    write_manifest(rows, tmp_path / "m.csv")
+    recipe = {"size": [32, 32], "steps": [{"op": "random_crop"}, {"op": "hflip"}]}
+    a = next(iter(make_loader(tmp_path / "m.csv", recipe, batch_size=2, num_workers=0, seed=2)))
+    b = next(iter(dali(tmp_path / "m.csv", recipe, batch_size=2, seed=2)))
+    assert b["image"].shape == a["image"].shape == (2, 1, 32, 32)
+    assert torch.equal(a["mask"], b["mask"]) and torch.allclose(a["image"], b["image"], atol=1e-6)
+
+
+def test_colour_masks_are_refused_naming_the_file(tmp_path):
+    image = SAMPLE / "images" / "suburb" / "suburb_0001.jpg"
+    mask = SAMPLE / "masks" / "suburb" / "suburb_0001.png"
+    write_manifest([ManifestRow("a", image, mask, 320, 240)], tmp_path / "m.csv")
+    with pytest.raises(DataprepError, match="masks2labels") as err:
+        next(iter(dali(tmp_path / "m.csv")))
+    assert err.value.path == str(mask)
+
+
+def test_unsupported_steps_fail_at_load_time(labels):
+    with pytest.raises(DataprepError, match=r"dali engine cannot run step 1 \(copy_paste\)"):
+        dali(labels, {"steps": [{"op": "copy_paste"}]})

@@ -1,0 +1,378 @@
+"""SegmentationDataset and the CPU loader engine (albumentations).
+
+The helpers at the top build small datasets on disk and check image/mask sync;
+test_dali.py and test_engine_parity.py reuse them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dataprep import SegmentationDataset, make_loader
+from dataprep.errors import DataprepError, UsageError
+from dataprep.io import read_image, read_mask, write_image, write_mask
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.recipe import parse_recipe
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data"
+PIPELINES = REPO / "pipelines"
+
+
+# --------------------------------------------------------------------------- helpers (shared with the DALI tests)
+
+
+def make_label_dataset(root: Path, n: int = 8, *, folds: int = 4) -> Path:
+    """The first `n` sample_data pairs with their colour masks turned into palette label maps (as masks2labels does)."""
+    palette = json.loads((SAMPLE / "palette.json").read_text())
+    lut = np.full(1 << 24, palette["ignore_index"], np.uint8)
+    colours = np.zeros((256, 3), np.uint8)
+    for c in palette["classes"]:
+        r, g, b = c["color"]
+        lut[r | g << 8 | b << 16] = c["index"]
+        colours[c["index"]] = c["color"]
+    rows = []
+    for i, image in enumerate(sorted((SAMPLE / "images").rglob("*.jpg"))[:n]):
+        rel = image.relative_to(SAMPLE / "images").with_suffix(".png")
+        rgb = read_mask(SAMPLE / "masks" / rel).astype(np.uint32)
+        labels = lut[rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16]
+        write_mask(root / "labels" / rel, labels, palette=colours)
+        rows.append(ManifestRow(rel.with_suffix("").as_posix(), image, root / "labels" / rel, 320, 240,
+                                {"fold": str(i % folds)}))
+    write_manifest(rows, root / "manifest.csv")
+    (root / "palette.json").write_text(json.dumps(palette))
+    return root / "manifest.csv"
+
+
+def write_stats(manifest: Path) -> Path:
+    """A minimal stats.json (the fields the Dataset reads), computed directly with numpy."""
+    pixels = np.concatenate([read_image(r.image).reshape(-1, 3) for r in read_manifest(manifest)]).astype(np.float64)
+    stats = {"version": 1, "num_images": len(read_manifest(manifest)),
+             "image": {"channels": 3, "dtype": "uint8", "max_value": 255,
+                       "mean": pixels.mean(0).tolist(), "std": pixels.std(0).tolist()},
+             "classes": None}
+    path = manifest.parent / "stats.json"
+    path.write_text(json.dumps(stats))
+    return path
+
+
+# Coordinate encoding: R = 2x + 20, G = 2y + 20, B = 100 (a blend with the fill shows as B < 100);
+# mask = (x mod 15) + 15 * (y mod 15), so 255 is never a label and can be the fill.
+COORD_PERIOD = 15
+
+
+def coordinate_pair(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:height, 0:width]
+    image = np.stack([2 * xx + 20, 2 * yy + 20, np.full_like(xx, 100)], axis=2).astype(np.uint8)
+    mask = (xx % COORD_PERIOD + COORD_PERIOD * (yy % COORD_PERIOD)).astype(np.uint8)
+    return image, mask
+
+
+def make_coordinate_dataset(root: Path, sizes=((80, 96), (80, 96), (72, 100))) -> Path:
+    rows = []
+    for i, (h, w) in enumerate(sizes):
+        image, mask = coordinate_pair(h, w)
+        write_image(root / f"img_{i}.png", image)
+        write_mask(root / f"mask_{i}.png", mask)
+        rows.append(ManifestRow(f"s{i}", root / f"img_{i}.png", root / f"mask_{i}.png", w, h))
+    write_manifest(rows, root / "manifest.csv")
+    return root / "manifest.csv"
+
+
+def sync_errors(image: torch.Tensor, mask: torch.Tensor, tolerance: float = 0.8) -> tuple[int, int]:
+    """(pixels where mask and image disagree about the source pixel, pixels checked) for one 0-1 scaled sample.
+
+    The image says which source position a pixel was interpolated from
+    (fractional); the mask says which source pixel nearest-neighbour picked.
+    They must be within half a pixel (+ 0.25 for the 8-bit encoding) of each other.
+    """
+    raw = image.double().numpy() * 255.0
+    ix, iy, blue = (raw[0] - 20) / 2, (raw[1] - 20) / 2, raw[2]
+    m = mask.numpy()
+    valid = (m != 255) & (np.abs(blue - 100) < 0.5)
+    mx, my = m % COORD_PERIOD, m // COORD_PERIOD
+    half = COORD_PERIOD / 2
+
+    def wrapped(d):
+        return np.abs((d + half) % COORD_PERIOD - half)
+
+    bad = valid & ((wrapped(ix - mx) > tolerance) | (wrapped(iy - my) > tolerance))
+    return int(bad.sum()), int(valid.sum())
+
+
+GEOMETRIC_STEPS = {
+    "random_resized_crop": [{"op": "random_resized_crop", "scale": [0.2, 1.0]}],
+    "downscale": [{"op": "resize"}],
+    "random_scale": [{"op": "random_scale", "scale": [0.3, 1.8]}],
+    "random_crop_padded": [{"op": "random_crop"}],
+    "flips": [{"op": "hflip", "p": 1.0}, {"op": "vflip", "p": 1.0}],
+    "rotate": [{"op": "rotate", "limit": [-40, 40]}],
+    "affine": [{"op": "affine", "scale": [0.6, 1.4], "translate": [-0.2, 0.2], "rotate": [-30, 30],
+                "shear": [-15, 15]}],
+    "chain": [{"op": "random_resized_crop", "scale": [0.3, 1.0]}, {"op": "hflip"},
+              {"op": "affine", "rotate": [-20, 20]}, {"op": "vflip"}],
+}
+
+
+def geometric_recipe(name: str) -> dict:
+    size = {"downscale": [32, 40], "random_resized_crop": [60, 50]}.get(name, [100, 120])  # ~2.5x down / pads
+    return {"size": size, "ignore_index": 255, "steps": GEOMETRIC_STEPS[name]}
+
+
+def sync_tolerance(name: str) -> float:
+    # Two resamplings in a row: the second one's nearest pixel of the intermediate image
+    # is up to half an intermediate pixel (< 0.5 source pixel when upscaling) off as well.
+    return 1.2 if name == "chain" else 0.8
+
+
+def mask_mismatch(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
+    """(pixels where label maps differ, of those how many are NOT explained by a label boundary).
+
+    A pixel is explained when each map's value occurs in the other map's 3x3
+    neighbourhood there: the engines picked adjacent source pixels at a tie.
+    """
+    a, b = a.numpy(), b.numpy()
+    diff = a != b
+    unexplained = 0
+    for y, x in zip(*np.nonzero(diff)):
+        window_a = a[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
+        window_b = b[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
+        if not ((window_a == b[y, x]).any() and (window_b == a[y, x]).any()):
+            unexplained += 1
+    return int(diff.sum()), unexplained
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory) -> Path:
+    return make_label_dataset(tmp_path_factory.mktemp("labels"))
+
+
+@pytest.fixture(scope="module")
+def coords(tmp_path_factory) -> Path:
+    return make_coordinate_dataset(tmp_path_factory.mktemp("coords"))
+
+
+# --------------------------------------------------------------------------- items
+
+
+def test_item_is_image_scaled_to_01_and_label_map(labels):
+    ds = SegmentationDataset(labels)
+    row = read_manifest(labels)[2]
+    item = ds[2]
+    assert item["id"] == row.id
+    assert item["image"].dtype == torch.float32 and item["image"].shape == (3, 240, 320)
+    assert item["mask"].dtype == torch.int64 and item["mask"].shape == (240, 320)
+    raw = read_image(row.image)
+    np.testing.assert_allclose(item["image"].numpy(), raw.transpose(2, 0, 1) / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(item["mask"].numpy(), read_mask(row.mask))
+    assert 255 in item["mask"].unique().tolist()  # the ignore index is kept, not remapped
+    assert ds[-1]["id"] == read_manifest(labels)[-1].id
+
+
+def test_stats_normalize_in_raw_units(labels):
+    stats = write_stats(labels)
+    mean = np.array(json.loads(stats.read_text())["image"]["mean"], np.float32)
+    std = np.array(json.loads(stats.read_text())["image"]["std"], np.float32)
+    raw = read_image(read_manifest(labels)[0].image).astype(np.float32)
+    expected = ((raw - mean) / std).transpose(2, 0, 1)
+    for recipe in (None, PIPELINES / "val.yaml"):
+        item = SegmentationDataset(labels, recipe, stats)[0]
+        np.testing.assert_allclose(item["image"].numpy(), expected, atol=1e-5)
+    # The step's own mean/std win over stats.json.
+    own = {"steps": [{"op": "normalize", "mean": [10.0, 20.0, 30.0], "std": [2.0, 4.0, 8.0]}]}
+    item = SegmentationDataset(labels, own, stats)[0]
+    np.testing.assert_allclose(item["image"].numpy(), ((raw - [10, 20, 30]) / [2, 4, 8]).transpose(2, 0, 1), atol=1e-5)
+
+
+def test_stats_channels_must_match_images(labels):
+    stats = {"version": 1, "image": {"mean": [100.0], "std": [50.0]}}
+    with pytest.raises(DataprepError, match="1 channel"):
+        SegmentationDataset(labels, None, stats)[0]
+
+
+def test_colour_masks_are_refused_naming_the_file(tmp_path):
+    image = SAMPLE / "images" / "suburb" / "suburb_0001.jpg"
+    mask = SAMPLE / "masks" / "suburb" / "suburb_0001.png"
+    write_manifest([ManifestRow("a", image, mask, 320, 240), ManifestRow("b", image, mask, 320, 240)],
+                   tmp_path / "m.csv")
+    with pytest.raises(DataprepError, match="masks2labels") as err:
+        SegmentationDataset(tmp_path / "m.csv")[0]
+    assert err.value.path == str(mask)
+    # Through worker processes the error keeps its type and its one line.
+    loader = make_loader(tmp_path / "m.csv", batch_size=2, num_workers=2)
+    with pytest.raises(DataprepError, match="masks2labels") as err:
+        next(iter(loader))
+    assert err.value.path == str(mask) and "\n" not in str(err.value)
+
+
+def test_rows_without_masks_are_refused(tmp_path):
+    image = SAMPLE / "images" / "suburb" / "suburb_0001.jpg"
+    write_manifest([ManifestRow("a", image, None, 320, 240)], tmp_path / "m.csv")
+    with pytest.raises(DataprepError, match="no mask"):
+        SegmentationDataset(tmp_path / "m.csv")
+
+
+# --------------------------------------------------------------------------- recipes
+
+
+def test_recipe_errors_come_at_load_time(labels):
+    with pytest.raises(DataprepError, match=r"step 1 \(mosaic\)"):
+        SegmentationDataset(labels, {"size": [64, 64], "steps": [{"op": "mosaic"}]})
+    with pytest.raises(DataprepError, match="last step"):
+        SegmentationDataset(labels, {"steps": [{"op": "normalize"}, {"op": "hflip"}]})
+
+
+@pytest.mark.parametrize("name", ["train_default", "train_light", "val"])
+def test_bundled_online_recipes(labels, name):
+    ds = SegmentationDataset(labels, PIPELINES / f"{name}.yaml", write_stats(labels))
+    item = ds[1]
+    size = {"train_default": (256, 256), "train_light": (128, 128), "val": (240, 320)}[name]
+    assert item["image"].shape == (3, *size) and item["mask"].shape == size
+    assert torch.isfinite(item["image"]).all()
+    assert set(item["mask"].unique().tolist()) <= {0, 1, 2, 3, 4, 5, 6, 255}
+
+
+def test_ignore_index_comes_from_the_palette_beside_the_manifest(tmp_path):
+    manifest = make_coordinate_dataset(tmp_path, sizes=((40, 48),))
+    (tmp_path / "palette.json").write_text(json.dumps(
+        {"name": "p", "ignore_index": 250, "classes": [{"name": "a", "color": [1, 2, 3], "index": 0}]}))
+    recipe = {"steps": [{"op": "rotate", "limit": [45, 45]}]}
+    ds = SegmentationDataset(manifest, recipe)
+    assert ds.ignore_index == 250
+    mask = ds[0]["mask"]
+    assert mask[0, 0] == 250 and mask[-1, -1] == 250  # rotated-in corners are filled with it
+    assert SegmentationDataset(manifest, recipe, ignore_index=7).ignore_index == 7
+
+
+# --------------------------------------------------------------------------- folds
+
+
+def test_fold_split_selects_rows(labels):
+    ids = [r.id for r in read_manifest(labels)]
+    folds = {r.id: int(r.extra["fold"]) for r in read_manifest(labels)}
+    train = SegmentationDataset(labels, fold=1, split="train").ids
+    val = SegmentationDataset(labels, fold=1, split="val").ids
+    assert val == [i for i in ids if folds[i] == 1]
+    assert train == [i for i in ids if folds[i] != 1]
+    with pytest.raises(UsageError):
+        SegmentationDataset(labels, split="val")
+    with pytest.raises(UsageError):
+        SegmentationDataset(labels, fold=1)
+    with pytest.raises(DataprepError, match="fold 9"):
+        SegmentationDataset(labels, fold=9, split="val")
+
+
+def test_fold_needs_a_fold_column(coords):
+    with pytest.raises(DataprepError, match="kfold"):
+        SegmentationDataset(coords, fold=0, split="train")
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def test_augmentation_depends_on_seed_epoch_and_index_only(labels):
+    recipe = PIPELINES / "train_default.yaml"
+    a = SegmentationDataset(labels, recipe, seed=1)
+    b = SegmentationDataset(labels, recipe, seed=1)
+    first = a[3]
+    b[0], b[5]  # other draws in between change nothing
+    assert torch.equal(first["image"], b[3]["image"]) and torch.equal(first["mask"], b[3]["mask"])
+    assert not torch.equal(first["image"], SegmentationDataset(labels, recipe, seed=2)[3]["image"])
+    a.set_epoch(1)
+    assert not torch.equal(first["image"], a[3]["image"])
+    assert torch.equal(a[3]["image"], b[(1, 3)]["image"])  # (epoch, index) keys: what the loader's sampler sends
+
+
+def test_transforms_draw_independently(coords):
+    # albumentations' own seeding gives every transform the same stream, so two
+    # p=0.5 flips would always fire together; we share one stream instead.
+    ds = SegmentationDataset(coords, {"steps": [{"op": "hflip"}, {"op": "vflip"}]})
+    image, mask = coordinate_pair(8, 8)
+    seen = set()
+    for i in range(40):
+        out, _ = ds.transform(image, mask, epoch=0, index=i)
+        seen.add((bool(out[0, 0, 0] != image[0, 0, 0]), bool(out[0, 0, 1] != image[0, 0, 1])))
+    assert seen == {(False, False), (False, True), (True, False), (True, True)}
+
+
+# --------------------------------------------------------------------------- loader
+
+
+def _epoch(loader) -> list[dict]:
+    return list(loader)
+
+
+def _same(a: list[dict], b: list[dict]) -> bool:
+    return len(a) == len(b) and all(
+        x["id"] == y["id"] and torch.equal(x["image"], y["image"]) and torch.equal(x["mask"], y["mask"])
+        for x, y in zip(a, b)
+    )
+
+
+def test_loader_batches_are_reproducible_whatever_the_workers(labels):
+    recipe = PIPELINES / "train_light.yaml"
+    two = make_loader(labels, recipe, batch_size=3, num_workers=2, seed=4)
+    first = _epoch(two)
+    assert len(two) == len(first) == 3
+    assert first[0]["image"].shape == (3, 3, 128, 128) and first[0]["mask"].shape == (3, 128, 128)
+    assert first[-1]["image"].shape[0] == 2 and isinstance(first[0]["id"], list)
+    assert _same(first, _epoch(make_loader(labels, recipe, batch_size=3, num_workers=2, seed=4)))
+    assert _same(first, _epoch(make_loader(labels, recipe, batch_size=3, num_workers=0, seed=4)))
+    two.set_epoch(1)
+    second = _epoch(two)  # persistent workers still see the new epoch
+    assert [i for b in second for i in b["id"]] != [i for b in first for i in b["id"]]
+    assert sorted(i for b in second for i in b["id"]) == sorted(i for b in first for i in b["id"])
+    zero = make_loader(labels, recipe, batch_size=3, num_workers=0, seed=4)
+    zero.set_epoch(1)
+    assert _same(second, _epoch(zero))
+
+
+def test_loader_shards_and_drop_last(labels):
+    ids = set(SegmentationDataset(labels).ids)
+    shards = [make_loader(labels, batch_size=3, num_workers=0, num_shards=3, shard_id=k, drop_last=False, seed=2)
+              for k in range(3)]
+    got = [[i for b in s for i in b["id"]] for s in shards]
+    assert [len(g) for g in got] == [3, 3, 3]  # 8 rows padded to 9 so every shard steps the same
+    assert set().union(*got) == ids
+    assert sum(len(set(g)) for g in got) == 9
+    dropped = make_loader(labels, batch_size=3, num_workers=0, drop_last=True)
+    assert len(dropped) == 2 and all(len(b["id"]) == 3 for b in dropped)
+    with pytest.raises(UsageError):
+        make_loader(labels, num_shards=2, shard_id=2)
+    with pytest.raises(UsageError):
+        make_loader(labels, engine="tpu")
+
+
+def test_loader_refuses_to_batch_mixed_sizes(coords):
+    loader = make_loader(coords, batch_size=3, num_workers=0, shuffle=False)
+    with pytest.raises(DataprepError, match="different sizes"):
+        next(iter(loader))
+
+
+# --------------------------------------------------------------------------- image/mask sync
+
+
+@pytest.mark.parametrize("name", sorted(GEOMETRIC_STEPS))
+def test_cpu_engine_keeps_mask_in_sync_with_image(coords, name):
+    ds = SegmentationDataset(coords, geometric_recipe(name), seed=3)
+    checked = 0
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        for i in range(len(ds)):
+            item = ds[i]
+            bad, n = sync_errors(item["image"], item["mask"], sync_tolerance(name))
+            assert bad == 0, f"{name}, sample {i}, epoch {epoch}: {bad} of {n} pixels out of sync"
+            checked += n
+    assert checked > 1000
+
+
+def test_sync_check_catches_a_one_pixel_shift(coords):
+    item = SegmentationDataset(coords)[0]
+    assert sync_errors(item["image"], item["mask"]) [0] == 0
+    shifted = torch.roll(item["mask"], 1, dims=1)
+    bad, n = sync_errors(item["image"], shifted)
+    assert bad > n // 2

@@ -1,0 +1,133 @@
+"""The CPU (albumentations) and DALI engines give the same samples.
+
+Both draw augmentation params with albumentations' samplers from the same
+per-sample generators, so even random recipes can be compared. Masks are
+compared exactly, except that a pixel may differ where the two engines break a
+rounding tie differently (cv2 resamples in fixed point, DALI in float): such a
+pixel must then hold a label its neighbourhood has in the other engine's mask,
+i.e. lie on a label boundary. Images are compared within a few 8-bit levels.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from test_dataset import PIPELINES, make_label_dataset, mask_mismatch, write_stats  # noqa: E402
+
+from dataprep import make_loader
+from dataprep.albu import compile_albumentations
+from dataprep.data.dali import draw_params
+from dataprep.data.dataset import online_steps, sample_rngs
+from dataprep.manifest import ManifestRow, write_manifest
+from dataprep.recipe import load_recipe, parse_recipe
+
+# Everything deterministic: forced flip, a resize without rounding ties (240/176 and 320/192 never put a
+# pixel centre exactly between two source pixels), a fixed rotation and fixed brightness/contrast.
+FIXED = {
+    "size": [176, 192],
+    "steps": [
+        {"op": "hflip", "p": 1.0},
+        {"op": "resize"},
+        {"op": "rotate", "limit": [10, 10]},
+        {"op": "brightness_contrast", "brightness": [0.1, 0.1], "contrast": [0.2, 0.2]},
+        {"op": "normalize"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory):
+    return make_label_dataset(tmp_path_factory.mktemp("labels"), n=8)
+
+
+def both_engines(manifest, recipe, stats=None, **kw):
+    pytest.importorskip("nvidia.dali")
+    cpu = list(make_loader(manifest, recipe, stats, "cpu", num_workers=0, **kw))
+    dali = list(make_loader(manifest, recipe, stats, "dali", num_workers=2, **kw))
+    assert [b["id"] for b in cpu] == [b["id"] for b in dali]
+    return torch.cat([b["image"] for b in cpu]), torch.cat([b["image"] for b in dali]), \
+        torch.cat([b["mask"] for b in cpu]), torch.cat([b["mask"] for b in dali])
+
+
+def assert_masks_match(cpu: torch.Tensor, dali: torch.Tensor, max_fraction: float) -> None:
+    differ = unexplained = 0
+    for a, b in zip(cpu, dali):
+        d, u = mask_mismatch(a, b)
+        differ, unexplained = differ + d, unexplained + u
+    assert unexplained == 0, f"{unexplained} mask pixels differ away from any label boundary"
+    assert differ <= max_fraction * cpu.numel(), f"{differ} of {cpu.numel()} mask pixels differ"
+
+
+@pytest.mark.dali
+def test_fixed_steps_give_the_same_samples(labels):
+    stats = write_stats(labels)
+    std = torch.tensor(json.loads(stats.read_text())["image"]["std"], dtype=torch.float32)[None, :, None, None]
+    image_cpu, image_dali, mask_cpu, mask_dali = both_engines(labels, FIXED, stats, batch_size=4, shuffle=False)
+    assert_masks_match(mask_cpu, mask_dali, max_fraction=1e-4)
+    levels = (image_cpu - image_dali).abs() * std  # back to 8-bit levels
+    assert levels.max() <= 3.01 and levels.mean() <= 0.25
+
+
+@pytest.mark.dali
+def test_random_recipe_gives_the_same_samples(labels):
+    recipe = PIPELINES / "train_default.yaml"
+    image_cpu, image_dali, mask_cpu, mask_dali = both_engines(labels, recipe, batch_size=4, seed=7)
+    assert_masks_match(mask_cpu, mask_dali, max_fraction=5e-4)
+    levels = ((image_cpu - image_dali).abs() * 255).flatten()
+    # Geometry and brightness/contrast agree to rounding; color_jitter's order is fixed in DALI
+    # (albumentations shuffles it) and hue is computed in float, not in OpenCV's 8-bit HSV.
+    assert levels.mean() < 1.5
+    assert torch.quantile(levels[::7], 0.999) < 16
+
+
+@pytest.mark.dali
+def test_flip_and_crop_are_bit_exact(labels):
+    recipe = {"size": [128, 160], "steps": [{"op": "random_crop"}, {"op": "hflip"}, {"op": "vflip"}]}
+    image_cpu, image_dali, mask_cpu, mask_dali = both_engines(labels, recipe, batch_size=4, seed=3)
+    assert torch.equal(mask_cpu, mask_dali)
+    assert torch.allclose(image_cpu, image_dali, atol=1e-6)  # same JPEG decoder output, no resampling
+
+
+@pytest.mark.parametrize("recipe", ["train_default", "everything"])
+def test_dali_draws_the_params_albumentations_applies(recipe):
+    if recipe == "everything":
+        loaded = parse_recipe({"size": [50, 60], "steps": [
+            {"op": "random_scale", "p": 0.7}, {"op": "random_crop"}, {"op": "rotate", "p": 0.5}, {"op": "vflip"},
+            {"op": "hue_saturation_value", "p": 0.5}, {"op": "gaussian_blur", "p": 0.5}, {"op": "resize"},
+            {"op": "color_jitter", "hue": 0.1}, {"op": "brightness_contrast", "p": 0.5}]})
+    else:
+        loaded = load_recipe(PIPELINES / f"{recipe}.yaml")
+    steps, _ = online_steps(loaded)
+    applying = compile_albumentations(steps, size=loaded.size, save_applied_params=True)
+    drawing = compile_albumentations(steps, size=loaded.size)
+    rng = np.random.default_rng(0)
+    for index in range(25):
+        image = rng.integers(0, 256, (int(rng.integers(40, 90)), int(rng.integers(40, 90)), 3), dtype=np.uint8)
+        applying.set_random_state(*sample_rngs(5, 2, index))
+        applied = applying(image=image, mask=image[:, :, 0])["applied_transforms"]
+        drawn = draw_params(drawing, image.shape, image.dtype, *sample_rngs(5, 2, index))
+        drawn = [(type(t).__name__, p) for t, (p, _) in zip(drawing.transforms, drawn) if p is not None]
+        assert [name for name, _ in drawn] == [name for name, _ in applied]
+        for (_, mine), (name, theirs) in zip(drawn, applied):
+            for key in ("crop_coords", "matrix", "scale", "alpha", "beta", "brightness", "order", "hue_shift",
+                        "kernel"):
+                if key in theirs:
+                    np.testing.assert_array_equal(np.asarray(mine[key]), np.asarray(theirs[key]), err_msg=name)
+
+
+@pytest.mark.dali
+@pytest.mark.integration
+def test_camvid_parity(shared_data, tmp_path):
+    camvid = shared_data("camvid_segnet/CamVid")
+    rows = [ManifestRow(p.stem, p, camvid / "trainannot" / p.name, 480, 360)
+            for p in sorted((camvid / "train").glob("*.png"))[:4]]
+    write_manifest(rows, tmp_path / "manifest.csv")
+    recipe = load_recipe(PIPELINES / "train_default.yaml")
+    image_cpu, image_dali, mask_cpu, mask_dali = both_engines(
+        tmp_path / "manifest.csv", recipe, batch_size=2, seed=1, ignore_index=11)  # CamVid's void is 11
+    assert set(mask_cpu.unique().tolist()) <= set(range(12))
+    assert_masks_match(mask_cpu, mask_dali, max_fraction=5e-4)
+    assert ((image_cpu - image_dali).abs() * 255).mean() < 1.5

@@ -1,0 +1,165 @@
+"""The training loop end to end on sample_data, through the real `make_loader`.
+
+Images are resized to 96x128 by the online recipe and the UNet is small, so
+each run takes seconds on two CPU cores.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from dataprep import io
+from dataprep.errors import DataprepError
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.train import load_model, parse_config, run_training
+from dataprep.train.loop import LAST
+
+N_IMAGES = 8
+SIZE = (96, 128)  # height, width
+
+
+def prepare_sample_labels(sample_data: Path, root: Path, n: int = N_IMAGES) -> Path:
+    """Label maps for the first `n` sample_data pairs + manifest (with a 2-way `fold` column) + recipe."""
+    from dataprep.labels import masks_to_labels
+
+    images = sorted((sample_data / "images").rglob("*.jpg"))[:n]
+    rows = []
+    for i, image in enumerate(images):
+        mask = sample_data / "masks" / image.relative_to(sample_data / "images").with_suffix(".png")
+        rows.append(ManifestRow(image.stem, image, mask, 320, 240, {"fold": str(i % 2)}))
+    write_manifest(rows, root / "colour" / "manifest.csv")
+    report = masks_to_labels(root / "colour" / "manifest.csv", root / "labels", sample_data / "palette.json", quiet=True)
+    recipe = root / "resize.yaml"
+    recipe.write_text(f"size: [{SIZE[0]}, {SIZE[1]}]\nsteps:\n  - op: resize\n")
+    return Path(report.manifest_path)
+
+
+@pytest.fixture(scope="session")
+def labelled(sample_data, tmp_path_factory) -> Path:
+    """manifest.csv of 8 sample_data images with label maps and palette.json beside it."""
+    return prepare_sample_labels(sample_data, tmp_path_factory.mktemp("train_data"))
+
+
+def make_config(manifest: Path, out: Path, **sections):
+    base = {
+        "data": {"manifest": str(manifest), "train_recipe": str(manifest.parent.parent / "resize.yaml"),
+                 "val_recipe": str(manifest.parent.parent / "resize.yaml"), "batch_size": 4, "num_workers": 0},
+        "model": {"width": 16, "depth": 3},
+        "optim": {"lr": 1e-2},
+        "schedule": {"warmup_steps": 3},
+        "train": {"epochs": 2, "seed": 0, "deterministic": True, "output_dir": str(out)},
+    }
+    for name, values in sections.items():
+        base[name] = {**base.get(name, {}), **values}
+    return parse_config(base)
+
+
+@pytest.fixture(autouse=True)
+def _two_threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def stats_file(labelled) -> Path:
+    from dataprep.stats import compute_stats, write_stats
+
+    return write_stats(compute_stats(labelled, quiet=True), labelled.parent.parent / "stats.json")
+
+
+def test_overfits_eight_images(labelled, stats_file, tmp_path):
+    # Validate on the very images trained on: the model must be able to memorise them.
+    # Median-frequency weights keep the rare classes (person: 0.2% of pixels) in play.
+    cfg = make_config(labelled, tmp_path / "run", data={"val_manifest": str(labelled), "stats": str(stats_file)},
+                      loss={"class_weights": "median_frequency"}, optim={"lr": 2e-2},
+                      train={"epochs": 30, "val_every": 30})
+    result = run_training(cfg, quiet=True)
+    first, last = result.step_losses[0], result.history[-1]["train_loss"]  # last: mean over the last epoch
+    assert len(result.step_losses) == 60
+    assert abs(first - math.log(7)) < 0.2  # an untrained model predicts about uniformly
+    assert last <= 0.3 * first, f"loss went from {first:.3f} to {last:.3f}"
+    assert result.scores is not None and result.scores.miou > 0.5, result.scores
+    assert result.history[-1]["val_miou"] == pytest.approx(result.scores.miou)
+    assert result.class_names[:3] == ["sky", "building", "road"]
+
+
+def test_resume_continues_with_identical_losses(labelled, tmp_path):
+    """Stop mid-epoch (as Ctrl-C would), resume from last.pt: the same losses as one uninterrupted run."""
+    cfg = make_config(labelled, tmp_path / "a", data={"fold": 0, "batch_size": 2},
+                      model={"width": 8, "depth": 2}, train={"epochs": 3})
+    whole = run_training(cfg, quiet=True)
+    assert len(whole.step_losses) == 6  # 4 training rows of fold != 0, batches of 2, 3 epochs
+
+    cut = cfg.replace(train={"output_dir": str(tmp_path / "b")})
+
+    def interrupt(info):
+        if info.step == 3:  # the first batch of epoch 2
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cut, quiet=True, on_step=interrupt)
+    state = torch.load(tmp_path / "b" / LAST, weights_only=True)
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (1, 1, 3)
+
+    resumed = run_training(cut, resume=tmp_path / "b" / LAST, quiet=True)
+    assert resumed.step_losses == whole.step_losses[3:]  # exactly equal floats
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
+    steps = (tmp_path / "b" / "steps.csv").read_text().splitlines()
+    assert [ln.split(",")[0] for ln in steps[1:]] == ["1", "2", "3", "4", "5", "6"]
+    a, b = whole.model.state_dict(), resumed.model.state_dict()  # same final weights, too
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_out_of_range_label_names_the_mask_file(labelled, tmp_path):
+    rows = list(read_manifest(labelled))
+    bad_mask = tmp_path / "bad.png"
+    labels = io.read_mask(rows[1].mask).copy()
+    labels[:5, :5] = 9  # 7 classes: 9 is neither a class nor the ignore index (255)
+    io.write_mask(bad_mask, labels)
+    rows[1] = ManifestRow(rows[1].id, rows[1].image, bad_mask, rows[1].width, rows[1].height, rows[1].extra)
+    manifest = write_manifest(rows, labelled.parent / "bad_manifest.csv")
+    cfg = make_config(manifest, tmp_path / "run", model={"num_classes": 7, "width": 4, "depth": 1},
+                      data={"batch_size": 8})
+    with pytest.raises(DataprepError) as err:
+        run_training(cfg, quiet=True)
+    assert err.value.path == str(bad_mask)
+    assert "9" in err.value.reason and rows[1].id in err.value.reason
+
+
+def test_cli_trains_writes_logs_and_checkpoints(labelled, tmp_path, cli):
+    config = tmp_path / "train.yaml"
+    config.write_text(json.dumps(make_config(labelled, tmp_path / "unused").to_dict()))  # JSON is YAML
+    out = tmp_path / "run"
+    # fold 1: 4 training rows, one batch of 4 per epoch; --max-steps 3 ends the 5 epochs after the third.
+    result = cli("train", "--config", config, "--fold", 1, "--epochs", 5, "--max-steps", 3,
+                 "--set", "model.width=4", "--set", "model.depth=1", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert "val mIoU" in result.output and "| sky" in result.output
+    records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3] and records[-1]["step"] == 3
+    assert 0.0 <= records[-1]["data_fraction"] <= 1.0
+    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"epoch", "train_loss", "val_miou", "iou_sky", "data_time", "step_time"} <= set(header)
+    assert len((out / "steps.csv").read_text().splitlines()) == 1 + 3
+    model = load_model(out / "last.pt")
+    assert model.num_classes == 7 and model.width == 4 and not model.training
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, *SIZE)).shape == (1, 7, *SIZE)
+
+    again = cli("train", "--config", config, "-o", out, "-q")  # would overwrite the run
+    assert again.exit_code == 2 and "--resume" in again.output
+
+
+def test_class_weights_and_normalization_come_from_stats(labelled, stats_file, tmp_path):
+    stats = stats_file
+    cfg = make_config(labelled, tmp_path / "run", data={"stats": str(stats)}, loss={"class_weights": "median_frequency"},
+                      model={"width": 4, "depth": 1}, train={"epochs": 1, "max_steps": 1})
+    with pytest.raises(DataprepError, match="median_frequency weights have 7 classes but the model has 5"):
+        run_training(cfg.replace(model={"num_classes": 5}), quiet=True)
+    result = run_training(cfg, quiet=True)
+    assert len(result.step_losses) == 1
+    saved = torch.load(tmp_path / "run" / LAST, weights_only=True)["meta"]
+    assert saved["normalization"]["mean"] == json.loads(stats.read_text())["image"]["mean"]
