@@ -141,6 +141,13 @@ class DaskExecutor(Executor):
 
     @staticmethod
     def _connect(address: str) -> Client:
+        from distributed.comm.registry import backends
+
+        scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+        if scheme not in backends:
+            # Checked here: a Client that fails in its constructor prints a traceback when collected.
+            raise UsageError(None, f"--scheduler {address}: unknown address scheme {scheme!r} "
+                                   f"(known: {', '.join(sorted(backends))}, or local:N)")
         try:
             client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
         except ValueError as exc:  # e.g. an unknown protocol

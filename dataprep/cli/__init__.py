@@ -52,6 +52,7 @@ def main() -> None:
       dataprep kfold work/labels/manifest.csv -k 5 -o work/splits
       dataprep augment --recipe pipelines/default.yaml work/labels/manifest.csv work/augmented
       dataprep preview work/augmented/manifest.csv -o work/preview.png
+      dataprep train --config pipelines/train_sample.yaml
 
     Exit codes: 0 ok, 1 data problems found, 2 usage error.
     """

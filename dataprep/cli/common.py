@@ -37,7 +37,8 @@ def _executor_options(fn: F) -> F:
         with make_executor(jobs or None, scheduler) as executor:
             return fn(*args, executor=executor, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    # Starting the executor can fail too (a bad --scheduler): same one-line errors.
+    return reports_errors(wrapper)  # type: ignore[return-value]
 
 
 def quiet_option(fn: F) -> F:
