@@ -139,7 +139,7 @@ def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = Fa
     if array.shape[2] == 4 and not keep_alpha:
         array = array[:, :, :3]
     if apply_exif:
-        array = apply_orientation(array, _orientation(path))
+        array = apply_orientation(array, _orientation(data))
     return np.ascontiguousarray(array)
 
 
@@ -224,9 +224,10 @@ def _bgr_to_rgb(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _orientation(path: Path) -> int:
+def _orientation(data: bytes) -> int:
+    """EXIF orientation from the already-read file bytes (header only, no second read)."""
     try:
-        with Image.open(path) as im:
+        with Image.open(_io.BytesIO(data)) as im:
             value = _exif_orientation(im)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return 1
