@@ -39,9 +39,9 @@ from .executor import Executor, OnError, run_items
 from .io import PathLike, atomic_write_text, read_image, read_mask
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
+from .sample import DEFAULT_IGNORE_INDEX
 
 STATS_VERSION = 1
-DEFAULT_IGNORE_INDEX = 255
 # `ignore_index="auto"`: the palette's ignore index, else 255.
 AUTO: Literal["auto"] = "auto"
 IgnoreIndex = int | None | Literal["auto"]
