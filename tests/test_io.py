@@ -188,3 +188,23 @@ def test_strip_suffix_is_not_rstrip():
 def test_extensions_are_case_insensitive():
     assert io.has_extension("IMG_0001.JPG", io.IMAGE_EXTENSIONS)
     assert not io.has_extension("notes.txt", io.IMAGE_EXTENSIONS)
+
+
+def test_exif_found_after_a_large_icc_profile(tmp_path):
+    stored = np.zeros((20, 30, 3), np.uint8)
+    stored[:, :10] = 250  # bright left edge; orientation 6 turns it to the top
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "icc.jpg"
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), icc_profile=b"\0" * 70000, quality=95)
+    img = io.read_image(path)
+    assert img.shape == (30, 20, 3)
+    assert img[:8].mean() > 200 and img[-8:].mean() < 50
+
+
+def test_jpeg_without_exif_is_upright_as_stored(tmp_path):
+    stored = np.zeros((20, 30, 3), np.uint8)
+    stored[:5] = 250
+    io.write_image(tmp_path / "plain.jpg", stored)
+    img = io.read_image(tmp_path / "plain.jpg")
+    assert img.shape == (20, 30, 3) and img[:4].mean() > 200
