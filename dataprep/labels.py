@@ -34,10 +34,10 @@ import yaml
 
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, run_items
-from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, has_extension, read_mask, write_mask
+from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, write_mask
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
-from .paths import guard_output, is_within
+from .paths import guard_output, walk_files
 
 Unknown = Literal["error", "ignore", "nearest"]
 UNKNOWN_MODES: tuple[str, ...] = ("error", "ignore", "nearest")
@@ -430,15 +430,7 @@ class _Job:
 
 
 def _walk_files(root: Path, extensions: frozenset[str], exclude: Iterable[Path] = ()) -> list[Path]:
-    excluded = [Path(os.path.realpath(e)) for e in exclude]
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not any(is_within(Path(folder) / d, e) for e in excluded))
-        for name in sorted(files):
-            if not name.startswith(".") and has_extension(name, extensions):
-                found.append(Path(folder) / name)
-    return found
+    return [root / rel for rel in walk_files(root, extensions, skip=exclude)]
 
 
 def collect_mask_paths(sources: Iterable[PathLike] | PathLike) -> list[Path]:

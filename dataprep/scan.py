@@ -14,18 +14,18 @@ each file (truncation) unless `check="decode"` asks for a full decode.
 """
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from . import io
 from .errors import DataprepError, UsageError
-from .executor import Executor, OnError, run_items
+from .executor import Executor, run_items
 from .manifest import Manifest, ManifestRow
+from .paths import walk_files
 
 Check = Literal["header", "decode"]
 
@@ -130,7 +130,7 @@ def scan(
         raise UsageError(root, "not a directory")
     if check not in ("header", "decode"):
         raise UsageError(None, f"check must be 'header' or 'decode', not {check!r}")
-    files = list(walk_files(root, exclude))
+    files = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS, exclude=exclude))
     rules = _choose_rules(files, image_dir, mask_dir, image_suffix, mask_suffix)
     candidates, problems, n_images, n_masks = _pair(files, rules)
 
@@ -152,36 +152,6 @@ def scan(
     rows.sort(key=lambda r: r.id)
     problems.sort(key=lambda p: (p.path, p.kind))
     return ScanResult(root, rules, rows, problems, warnings, n_images, n_masks)
-
-
-# --------------------------------------------------------------------------- walking
-
-
-def walk_files(root: Path, exclude: Sequence[str] = ()) -> Iterable[str]:
-    """Relative POSIX paths of non-hidden image/mask files; follows symlinks, never loops."""
-    seen_dirs: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink back up the tree
-            dirnames[:] = []
-            continue
-        seen_dirs.add((st.st_dev, st.st_ino))
-        rel_dir = os.path.relpath(dirpath, root)
-        rel_dir = "" if rel_dir == "." else Path(rel_dir).as_posix() + "/"
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and not _excluded(rel_dir + d + "/", exclude)
-        )
-        for name in sorted(filenames):
-            if name.startswith(".") or not io.has_extension(name, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS):
-                continue
-            rel = rel_dir + name
-            if not _excluded(rel, exclude):
-                yield rel
-
-
-def _excluded(rel: str, patterns: Sequence[str]) -> bool:
-    # "bad/*" should also exclude the folder "bad/" itself and everything below it.
-    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel.rstrip("/"), p.rstrip("/*")) for p in patterns)
 
 
 # --------------------------------------------------------------------------- pairing
