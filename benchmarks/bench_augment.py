@@ -8,12 +8,10 @@ Inputs are sample_data (320x240) with label maps; every output is 512x512.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from common import best_of, write_result
 
@@ -21,7 +19,9 @@ from dataprep import io
 from dataprep.albu import compile_albumentations
 from dataprep.augment import augment_manifest, augment_samples
 from dataprep.executor import ProcessExecutor
-from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.labels import masks_to_labels
+from dataprep.manifest import read_manifest, write_manifest
+from dataprep.scan import scan
 from dataprep.recipe import load_recipe, parse_recipe
 from dataprep.sample import Sample, SampleMeta
 
@@ -48,19 +48,9 @@ ALBU_STEPS = [
 
 
 def _labelled(root: Path) -> Path:
-    palette = json.loads((SAMPLE / "palette.json").read_text())
-    rows = []
-    for image in sorted((SAMPLE / "images").rglob("*.jpg")):
-        rel = image.relative_to(SAMPLE / "images").with_suffix("")
-        colour = io.read_mask(SAMPLE / "masks" / rel.with_suffix(".png"))
-        labels = np.full(colour.shape[:2], 255, np.uint8)
-        for c in palette["classes"]:
-            labels[(colour == c["color"]).all(axis=-1)] = c["index"]
-        io.write_mask(root / "labels" / rel.with_suffix(".png"), labels)
-        rows.append(ManifestRow(rel.as_posix(), image, root / "labels" / rel.with_suffix(".png"), 320, 240))
-    write_manifest(rows, root / "manifest.csv")
-    (root / "palette.json").write_text((SAMPLE / "palette.json").read_text())
-    return root / "manifest.csv"
+    write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")
+    masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True)
+    return root / "labels" / "manifest.csv"
 
 
 def _samples(manifest: Path) -> list[Sample]:

@@ -10,7 +10,6 @@ check rather than a speed-up.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,8 +19,10 @@ import torch
 from common import best_of, write_result
 from PIL import Image
 
-from dataprep import io, make_loader
+from dataprep import make_loader
+from dataprep.labels import masks_to_labels
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.scan import scan
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"
@@ -31,23 +32,10 @@ CROP_FLIP = {"size": list(SIZE), "steps": [{"op": "random_resized_crop", "scale"
 
 
 def make_label_dataset(root: Path) -> Path:
-    """sample_data with its colour masks mapped to palette label maps (what `masks2labels` writes)."""
-    palette = json.loads((SAMPLE / "palette.json").read_text())
-    lut = np.full(1 << 24, palette["ignore_index"], np.uint8)
-    colours = np.zeros((256, 3), np.uint8)
-    for c in palette["classes"]:
-        r, g, b = c["color"]
-        lut[r | g << 8 | b << 16] = c["index"]
-        colours[c["index"]] = c["color"]
-    rows = []
-    for image in sorted((SAMPLE / "images").rglob("*.jpg")):
-        rel = image.relative_to(SAMPLE / "images").with_suffix(".png")
-        rgb = io.read_mask(SAMPLE / "masks" / rel).astype(np.uint32)
-        io.write_mask(root / "labels" / rel, lut[rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16], palette=colours)
-        rows.append(ManifestRow(rel.with_suffix("").as_posix(), image, root / "labels" / rel, 320, 240))
-    write_manifest(rows, root / "manifest.csv")
-    (root / "palette.json").write_text(json.dumps(palette))
-    return root / "manifest.csv"
+    """sample_data with its colour masks converted to label maps by masks2labels."""
+    write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")
+    masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True)
+    return root / "labels" / "manifest.csv"
 
 
 class BaselineLoader:

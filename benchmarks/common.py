@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+QUICK_ENV = "DATAPREP_BENCH_QUICK"
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
@@ -33,7 +34,8 @@ def machine() -> dict[str, Any]:
 def write_result(name: str, rows: list[dict[str, Any]], notes: dict[str, Any] | None = None) -> Path:
     """Write benchmarks/results/<name>.json and print the rows as a table."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    # Smoke runs (--quick) must not replace the figures of a full run.
+    path = RESULTS / (f"{name}.quick.json" if os.environ.get(QUICK_ENV) else f"{name}.json")
     payload = {"benchmark": name, "machine": machine(), "rows": rows, "notes": notes or {}}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print_table(name, rows)

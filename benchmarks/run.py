@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; available: {available()}")
     sys.path.insert(0, str(HERE))
+    if args.quick:
+        os.environ["DATAPREP_BENCH_QUICK"] = "1"  # results go to results/<name>.quick.json
     for name in names:
         start = time.perf_counter()
         importlib.import_module(f"bench_{name}").main(quick=args.quick)

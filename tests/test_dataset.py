@@ -15,8 +15,9 @@ import torch
 from dataprep import SegmentationDataset, make_loader
 from dataprep.errors import DataprepError, UsageError
 from dataprep.io import read_image, read_mask, write_image, write_mask
+from dataprep.labels import masks_to_labels
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
-from dataprep.recipe import parse_recipe
+from dataprep.scan import scan
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"
@@ -27,25 +28,11 @@ PIPELINES = REPO / "pipelines"
 
 
 def make_label_dataset(root: Path, n: int = 8, *, folds: int = 4) -> Path:
-    """The first `n` sample_data pairs with their colour masks turned into palette label maps (as masks2labels does)."""
-    palette = json.loads((SAMPLE / "palette.json").read_text())
-    lut = np.full(1 << 24, palette["ignore_index"], np.uint8)
-    colours = np.zeros((256, 3), np.uint8)
-    for c in palette["classes"]:
-        r, g, b = c["color"]
-        lut[r | g << 8 | b << 16] = c["index"]
-        colours[c["index"]] = c["color"]
-    rows = []
-    for i, image in enumerate(sorted((SAMPLE / "images").rglob("*.jpg"))[:n]):
-        rel = image.relative_to(SAMPLE / "images").with_suffix(".png")
-        rgb = read_mask(SAMPLE / "masks" / rel).astype(np.uint32)
-        labels = lut[rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16]
-        write_mask(root / "labels" / rel, labels, palette=colours)
-        rows.append(ManifestRow(rel.with_suffix("").as_posix(), image, root / "labels" / rel, 320, 240,
-                                {"fold": str(i % folds)}))
-    write_manifest(rows, root / "manifest.csv")
-    (root / "palette.json").write_text(json.dumps(palette))
-    return root / "manifest.csv"
+    """The first `n` sample_data pairs, masks converted by masks2labels, with a `fold` column."""
+    rows = scan(SAMPLE, exclude=["bad/*"]).rows[:n]
+    write_manifest([r.with_extra(fold=i % folds) for i, r in enumerate(rows)], root / "colour.csv")
+    masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True)
+    return root / "labels" / "manifest.csv"
 
 
 def write_stats(manifest: Path) -> Path:

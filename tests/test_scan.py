@@ -1,7 +1,6 @@
 """`dataprep scan`: pairing rules, planted problems, header-only validation, manifest output."""
 from __future__ import annotations
 
-import io as pyio
 import os
 from pathlib import Path
 
