@@ -94,17 +94,28 @@ def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams) -> Sample:
 
 
 def _compact(value: Any) -> Any:
-    """JSON-able, floats rounded: what was applied, small enough for a manifest cell."""
+    """JSON-able, floats rounded: what was applied, small enough for a manifest cell.
+
+    Runs once per output on every applied transform's params, so the common
+    types are dispatched on their exact type first.
+    """
+    kind = type(value)
+    if kind is float:
+        return round(value, 4) if math.isfinite(value) else str(value)
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): _compact(v) for k, v in value.items() if k not in _DROP_KEYS}
+    if kind is list or kind is tuple:
+        return [_compact(v) for v in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _compact(value.tolist())
     if isinstance(value, dict):
         return {str(k): _compact(v) for k, v in value.items() if k not in _DROP_KEYS}
     if isinstance(value, (list, tuple)):
         return [_compact(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _compact(value.tolist())
-    if isinstance(value, np.generic):
-        return _compact(value.item())
     if isinstance(value, float):
         return round(value, 4) if math.isfinite(value) else str(value)
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, (bool, int, str)):
         return value
     return str(value)
