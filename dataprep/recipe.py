@@ -26,6 +26,7 @@ engine can refuse a recipe at load time instead of silently skipping a step.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -436,6 +437,26 @@ def _jsonable(value: Any) -> Any:
 _RECIPE_FIELDS = {"name", "seed", "size", "variants", "ignore_index", "output", "steps"}
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads `3e-4` as a number (YAML 1.2); PyYAML's 1.1 rules make it a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML the way recipe and trainer files are read (safe, YAML 1.2 numbers)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_recipe(path: PathLike) -> Recipe:
     """Read and validate a recipe YAML file."""
     path = Path(path)
@@ -444,7 +465,7 @@ def load_recipe(path: PathLike) -> Recipe:
     except FileNotFoundError:
         raise DataprepError(path, "recipe not found") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
     return parse_recipe(data, source=str(path))
@@ -566,12 +587,6 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             raise ValueError(f"{name}: expected an integer, got {value!r}")
         return value
     if hint is float:
-        if isinstance(value, str):
-            # YAML 1.1 reads `3e-4` (no dot) as a string.
-            try:
-                return float(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{name}: expected a number, got {value!r}")
         return float(value)

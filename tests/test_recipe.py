@@ -81,3 +81,9 @@ def test_normalize_needs_stats_or_values():
     compose = compile_albumentations(recipe.steps, size=None, mean=[100.0], std=[50.0])
     out = compose(image=np.full((2, 2, 1), 150, np.uint8))["image"]
     np.testing.assert_allclose(out, 1.0)
+
+
+def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("steps:\n  - op: color_jitter\n    brightness: 2e-1\n")
+    assert load_recipe(path).steps[0].params.brightness == 0.2

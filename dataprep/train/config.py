@@ -11,7 +11,6 @@ as they would be on the command line.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,26 +20,7 @@ import yaml
 
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
-from ..recipe import build_dataclass  # the typed-dataclass validator shared with recipes
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `3e-4` as a number (YAML 1.2); PyYAML's 1.1 rules make it a string."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                |\.[0-9_]+(?:[eE][-+][0-9]+)?
-                |[-+]?\.(?:inf|Inf|INF)
-                |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."),
-)
-
-
-def _yaml(text: str):
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+from ..recipe import build_dataclass, load_yaml  # shared with recipes: typed validation, YAML rules
 
 
 def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
@@ -192,7 +172,7 @@ def load_config(path: PathLike, overrides: Mapping[str, Any] | None = None) -> T
     except FileNotFoundError:
         raise UsageError(path, "config not found") from None
     try:
-        data = _yaml(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
     if data is None:
@@ -247,7 +227,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not eq or not key.strip():
         raise UsageError(None, f"--set {text!r}: expected KEY=VALUE, e.g. train.epochs=3")
     try:
-        value = _yaml(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
