@@ -136,15 +136,19 @@ def test_header_check_never_decodes_pixels(tmp_path, monkeypatch):
 
 
 def test_decode_check_catches_corrupt_data_with_intact_header(tmp_path):
-    path = _jpg(tmp_path / "images/a.jpg", w=64, h=64)
-    _png(tmp_path / "masks/a.png", w=64, h=64)
+    _jpg(tmp_path / "images/a.jpg", w=64, h=64)
+    path = tmp_path / "masks/a.png"
+    path.parent.mkdir(parents=True)
+    noise = np.random.default_rng(0).integers(0, 4, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
     data = bytearray(path.read_bytes())
-    start = len(data) // 2
-    data[start : start + 200] = b"\xff\x00" * 100  # garbage inside the scan data, end marker kept
+    idat = data.index(b"IDAT") + 4
+    data[idat + 2 : idat + 40] = bytes(38)  # zeroed compressed pixels; header and IEND intact
     path.write_bytes(bytes(data))
-    assert scan(tmp_path).rows  # headers are fine
-    # decode may or may not flag garbled entropy data depending on the codec; it must not crash
-    scan(tmp_path, check="decode")
+    assert [r.id for r in scan(tmp_path).rows] == ["a"]  # headers alone look fine
+    decoded = scan(tmp_path, check="decode")
+    assert not decoded.rows
+    assert [(p.path, p.kind) for p in decoded.problems] == [("masks/a.png", "unreadable")]
 
 
 def test_parallel_equals_serial(tmp_path):
