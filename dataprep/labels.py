@@ -34,6 +34,7 @@ import yaml
 
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, run_items
+from .histogram import channel_histograms
 from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, write_mask
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
@@ -122,9 +123,8 @@ def _value_table(palette: Palette, remap: Remap | None) -> _Table:
 
 def _histogram(labels: np.ndarray, size: int) -> np.ndarray:
     """Exact per-value pixel counts, int64, length `size`."""
-    if labels.dtype == np.uint8 and labels.size < (1 << 24):
-        # calcHist is ~4x faster than bincount on uint8; its float32 counts are exact below 2^24.
-        hist = cv2.calcHist([np.ascontiguousarray(labels)], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    if labels.dtype == np.uint8:
+        hist = channel_histograms(labels)[0]  # several times faster than bincount on uint8
     else:
         hist = np.bincount(labels.ravel(), minlength=size)
     if len(hist) < size:

@@ -7,10 +7,10 @@ the merged partial.
 
 Why histograms: for 8- and 16-bit data a per-channel histogram is a sufficient
 statistic -- count, sum, sum of squares, min, max and every percentile follow
-from it exactly -- and one `cv2.calcHist` per channel is the cheapest pass over
-the pixels there is. Merging adds integer counts, so it is exact, associative
-and commutative: a serial run, a process pool and a Dask tree reduction give the
-same bits in any order, which a floating-point Chan/Welford merge of per-image
+from it exactly -- and counting is the cheapest pass over the pixels there is
+(`histogram.py`: one pass for all channels). Merging adds integer counts, so it
+is exact, associative and commutative: a serial run, a process pool and a Dask
+tree reduction give the same bits in any order, which a floating-point Chan/Welford merge of per-image
 (mean, M2) guarantees only for one fixed merge order. Mean and std are then
 computed from Python-integer sums and correctly rounded; percentiles equal
 `numpy.percentile` (linear interpolation) over all pixels.
@@ -30,13 +30,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, run_items
-from .io import PathLike, atomic_write_text, read_image, read_mask
+from .histogram import channel_histograms
+from .io import PathLike, atomic_write_text, read_mask, read_pixels
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
 from .sample import DEFAULT_IGNORE_INDEX
@@ -50,9 +50,6 @@ ENET_C = 1.02  # ENet's class-weight constant: w = 1 / ln(c + p)
 PERCENTILES = (1.0, 99.0)
 
 _MAX_VALUE = {"uint8": 255, "uint16": 65535}
-# calcHist counts in float32, exact up to 2**24 per bin; bigger images are
-# histogrammed in bands of at most that many pixels.
-_FLOAT32_EXACT = 1 << 24
 # Rows per run_items call: bounds the partials held in memory at once.
 _BLOCK = 1024
 
@@ -95,15 +92,21 @@ class Partial:
     labels: LabelPartial | None = None
 
 
-def image_partial(image: np.ndarray, source: str = "") -> PixelPartial:
-    """Exact per-channel histograms of one (H, W, C) or (H, W) uint8/uint16 image."""
+def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> PixelPartial:
+    """Exact per-channel histograms of one (H, W, C) or (H, W) uint8/uint16 image.
+
+    `bgr`: the colour channels come in BGR order (as `io.read_pixels` may give
+    them); the histograms are kept in RGB order.
+    """
     array = np.asarray(image)
     if array.ndim == 2:
         array = array[:, :, None]
     if array.dtype not in (np.uint8, np.uint16):
         raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need 8- or 16-bit images")
     bins = 256 if array.dtype == np.uint8 else 65536
-    hist = _histograms(array, bins)
+    hist = channel_histograms(array)
+    if bgr:
+        hist = np.ascontiguousarray(hist[::-1])
     offset = 0
     if bins > 256:
         # 16-bit: ship only the occupied range (12-bit data fills a sixteenth of it).
@@ -112,20 +115,6 @@ def image_partial(image: np.ndarray, source: str = "") -> PixelPartial:
             offset = int(occupied[0])
             hist = np.ascontiguousarray(hist[:, offset : occupied[-1] + 1])
     return PixelPartial(array.dtype.name, int(array.shape[0] * array.shape[1]), hist, offset, source)
-
-
-def _histograms(array: np.ndarray, bins: int) -> np.ndarray:
-    h, w, c = array.shape
-    rows = max(1, _FLOAT32_EXACT // max(1, w))
-    if h <= rows:
-        return np.array([cv2.calcHist([array], [ch], None, [bins], [0, bins]).reshape(-1) for ch in range(c)],
-                        dtype=np.int64)
-    out = np.zeros((c, bins), np.int64)
-    for top in range(0, h, rows):
-        band = array[top : top + rows]
-        for ch in range(c):
-            out[ch] += cv2.calcHist([band], [ch], None, [bins], [0, bins]).reshape(-1).astype(np.int64)
-    return out
 
 
 def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
@@ -138,8 +127,8 @@ def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_in
     if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
         raise DataprepError(src, f"label map must be a 2-D integer array, got {mask.dtype} of shape {mask.shape}")
     ignored = 0
-    if mask.dtype == np.uint8 and mask.size < _FLOAT32_EXACT:
-        counts = cv2.calcHist([mask], [0], None, [256], [0, 256]).reshape(-1).astype(np.int64)
+    if mask.dtype == np.uint8:
+        counts = channel_histograms(mask)[0]
     else:
         flat = mask.ravel()
         if flat.size and mask.dtype.kind == "i" and flat.min() < 0:
@@ -177,13 +166,12 @@ def per_image_partial(row: ManifestRow, *, images: bool = True, labels: bool = T
     """Read one manifest row and measure it. Top-level and picklable, for any executor."""
     part = Partial(num_images=1)
     if images:
-        # Histograms do not care about orientation, so EXIF is not applied: it
-        # would cost a second open of the file for the same numbers.
-        image = read_image(row.image, apply_exif=False)
+        # Counting needs neither EXIF orientation nor RGB order.
+        image, bgr = read_pixels(row.image)
         if image.shape[:2] not in ((row.height, row.width), (row.width, row.height)):
             raise DataprepError(row.image, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
                                 f"{row.width}x{row.height}; rescan the dataset")
-        part.image = image_partial(image, str(row.image))
+        part.image = image_partial(image, str(row.image), bgr=bgr)
     if labels and row.mask is not None:
         mask = read_mask(row.mask)
         if mask.ndim == 3:

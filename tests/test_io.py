@@ -119,6 +119,39 @@ def test_grayscale_and_rgba(tmp_path):
     assert kept.shape == (3, 4, 4) and (kept[..., 0] == 255).all() and (kept[..., 3] == 128).all()
 
 
+@pytest.mark.parametrize("kind", ["jpg", "png", "rgba", "rgb16", "gray", "palette", "exif"])
+def test_read_pixels_is_read_image_without_swap_or_orientation(tmp_path, kind):
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (9, 13, 3), dtype=np.uint8)
+    path = tmp_path / f"{kind}.png"
+    if kind == "jpg":
+        path = tmp_path / "a.jpg"
+        Image.fromarray(rgb).save(path, quality=95)
+    elif kind == "exif":
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        path = tmp_path / "o.jpg"
+        Image.fromarray(rgb).save(path, exif=exif.tobytes(), quality=95)
+    elif kind == "rgba":
+        Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 77, np.uint8)])).save(path)
+    elif kind == "rgb16":
+        cv2.imwrite(str(path), (rgb.astype(np.uint16) * 257)[..., ::-1])
+    elif kind == "gray":
+        Image.fromarray(rgb[..., 0]).save(path)
+    elif kind == "palette":
+        Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=8).save(path)
+    else:
+        Image.fromarray(rgb).save(path)
+    pixels, bgr = io.read_pixels(path)
+    if bgr:
+        pixels = pixels[..., ::-1]
+    expected = io.read_image(path, apply_exif=False)
+    np.testing.assert_array_equal(pixels, expected)
+    assert bgr == (expected.shape[2] == 3)  # cv2 decodes every colour format here
+    if kind == "exif":
+        assert io.read_image(path).shape[:2] == (13, 9)  # read_image turns it upright, read_pixels does not
+
+
 def test_truncated_jpeg_is_a_one_line_error_naming_the_file(tmp_path):
     buf = pyio.BytesIO()
     Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(buf, format="JPEG")

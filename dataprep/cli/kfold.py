@@ -79,7 +79,7 @@ def format_report(result: FoldResult) -> str:
                          *(_pct(f["pixel_fraction"][c]) for f in r["folds"]),
                          _pct(dev["pixel"][c]), _pct(dev["presence"][c])])
         mean = r["mean_max_relative_deviation"]
-        lines_after = [f"\nclass rows: share of labelled pixels; max dev: largest |fold - whole| / whole over the "
+        lines_after = ["\nclass rows: share of labelled pixels; max dev: largest |fold - whole| / whole over the "
                        f"validation folds (pixels: pixel share, images: share of images containing the class)",
                        f"mean over classes of max deviation: pixels {_pct(mean['pixel'])}, "
                        f"images {_pct(mean['presence'])}"]
