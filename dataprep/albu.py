@@ -14,15 +14,15 @@ across all transforms instead; use it rather than `set_random_seed`.
 """
 from __future__ import annotations
 
-import random
+import weakref
 from collections.abc import Callable, Sequence
 
 import albumentations as A
 import cv2
-import numpy as np
 
 from . import recipe as r
 from .errors import DataprepError
+from .seeding import generator_pair, reseed
 
 NEAREST = cv2.INTER_NEAREST  # masks in warps (cv2.warpAffine rounds at pixel centres)
 NEAREST_RESIZE = cv2.INTER_NEAREST_EXACT  # masks in resizes (pixel-centre sampling, like the image)
@@ -62,10 +62,22 @@ def seed_compose(compose: A.Compose, seed: int) -> A.Compose:
     """Seed all transforms of `compose` from one generator pair, so their draws are independent.
 
     (albumentations' own `set_random_seed` seeds each transform separately with the
-    same seed, which makes equal-probability steps fire together.)
+    same seed, which makes equal-probability steps fire together.) Reseeding a
+    Compose seeded here before resets its generators in place: offline
+    augmentation reseeds once per output.
     """
-    compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
+    pair = _SEEDED.get(compose)
+    if pair is not None and all(t.random_generator is pair[0] and t.py_random is pair[1] for t in compose.transforms):
+        reseed(pair, seed)
+    else:
+        pair = generator_pair(seed)
+        compose.set_random_state(*pair)
+        _SEEDED[compose] = pair
     return compose
+
+
+# The generator pair seed_compose gave each live Compose.
+_SEEDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class _Context:

@@ -36,7 +36,7 @@ class Sample:
         if self.mask is not None:
             if self.mask.ndim != 2:
                 raise ValueError(f"{self.meta.id}: mask must be (H, W) class indices, got shape {self.mask.shape}")
-            if not np.issubdtype(self.mask.dtype, np.integer):
+            if self.mask.dtype.kind not in "iu":
                 raise ValueError(f"{self.meta.id}: mask must be an integer array, got {self.mask.dtype}")
             if self.mask.shape != self.image.shape[:2]:
                 raise ValueError(
@@ -63,7 +63,9 @@ class Sample:
         """A new sample with new arrays; `op`/`params` are appended to the history."""
         meta = self.meta
         if op is not None:
-            meta = replace(meta, history=meta.history + ((op, dict(params or {})),))
+            # Not dataclasses.replace: this runs once per op and output, and replace is slow.
+            meta = SampleMeta(meta.id, meta.image_path, meta.mask_path, meta.ignore_index,
+                              meta.history + ((op, dict(params or {})),), meta.extra)
         if meta_changes:
             meta = replace(meta, **meta_changes)
         return Sample(image=image, mask=mask, meta=meta)

@@ -1,6 +1,7 @@
 """The op contract, for every op an offline recipe can name, plus what each multi-sample op promises."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 
@@ -279,3 +280,14 @@ def test_photometric_steps_leave_the_mask_alone():
         out = op.apply([src], op.sample(np.random.default_rng(0), [src], STEP_TYPES[name](), (40, 40)))
         np.testing.assert_array_equal(out.mask, src.mask)
         assert not np.array_equal(out.image, src.image)
+
+
+def test_evolve_keeps_every_meta_field_and_appends_history():
+    meta = SampleMeta("id7", "img.jpg", "mask.png", 11, (("crop", {"y": 1}),), {"k": 1})
+    sample = Sample(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8), meta)
+    out = sample.evolve(np.ones((2, 2, 3), np.uint8), np.ones((2, 2), np.uint8), "flip", {"axis": 1})
+    expected = dataclasses.replace(meta, history=(("crop", {"y": 1}), ("flip", {"axis": 1})))
+    assert out.meta == expected  # compares every field, including any added later
+    assert out.image.shape == (2, 2, 3) and sample.meta.history == (("crop", {"y": 1}),)
+    with pytest.raises(ValueError, match="integer array"):
+        Sample(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.float32), meta)

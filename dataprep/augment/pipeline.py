@@ -59,11 +59,15 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
 def augment_samples(recipe: Recipe, samples: Sequence[Sample], index: int, variant: int = 0) -> Sample:
     """Output (`index`, `variant`) of `recipe` over in-memory `samples` (what the runner does per file)."""
     plan = plan_output(recipe, len(samples), index, variant)
-    loaded = {
-        i: replace(samples[i], meta=replace(samples[i].meta, ignore_index=recipe.ignore_index, history=()))
-        for i in plan.needed
-    }
-    return execute(recipe, plan, loaded)
+    return execute(recipe, plan, {i: _as_input(samples[i], recipe.ignore_index) for i in plan.needed})
+
+
+def _as_input(sample: Sample, ignore_index: int) -> Sample:
+    """`sample` with the recipe's ignore index and no history (copied only when that changes it)."""
+    meta = sample.meta
+    if meta.ignore_index == ignore_index and not meta.history:
+        return sample
+    return replace(sample, meta=replace(meta, ignore_index=ignore_index, history=()))
 
 
 def applied_ops(sample: Sample) -> list[str]:

@@ -1,7 +1,7 @@
 """Which steps run and which partner samples they use, for each output: decided up front, seeded.
 
 Every output (source index, variant) gets its own random streams derived from
-(recipe seed, index, variant, step) through numpy's SeedSequence, so an output
+(recipe seed, index, variant, step) by `dataprep.seeding`, so an output
 never depends on how many workers ran or in which order; and each step has its
 own stream, so editing one step of a recipe leaves the draws of the others alone.
 Partners are indices into the manifest; workers load them, never a dataset handle.
@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DataprepError
 from ..recipe import Recipe, STEP_TYPES
+from ..seeding import derive_seed, generator, uniform
 
 # Stream tags: keep the planner's and the ops' draws apart.
 _COIN, _PARTNERS, _OP = 0, 1, 2
@@ -45,21 +46,20 @@ def check_seed(recipe: Recipe) -> None:
 
 def step_rng(seed: int, index: int, variant: int, step: int) -> np.random.Generator:
     """The generator an op's sampler draws from for this output and step."""
-    return np.random.default_rng([seed, index, variant, _OP, step])
+    return generator(derive_seed(seed, index, variant, _OP, step))
 
 
 def plan_output(recipe: Recipe, count: int, index: int, variant: int) -> OutputPlan:
     """Coin flips and partners for output (`index`, `variant`) of a `count`-row manifest."""
     check_seed(recipe)
-    coins = np.random.default_rng([recipe.seed, index, variant, _COIN]).random(len(recipe.steps))
     steps = []
-    for j, (step, coin) in enumerate(zip(recipe.steps, coins)):
-        if coin >= step.p:
+    for j, step in enumerate(recipe.steps):
+        if step.p < 1.0 and uniform(derive_seed(recipe.seed, index, variant, _COIN, j)) >= step.p:
             continue
         need = STEP_TYPES[step.op].inputs - 1
         partners: tuple[int, ...] = ()
         if need:
-            rng = np.random.default_rng([recipe.seed, index, variant, _PARTNERS, j])
+            rng = generator(derive_seed(recipe.seed, index, variant, _PARTNERS, j))
             others = np.array([i for i in range(count) if i != index] or [index])
             picks = rng.choice(others, size=need, replace=len(others) < need)
             partners = tuple(int(i) for i in picks)

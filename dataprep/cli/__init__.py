@@ -11,6 +11,7 @@ import importlib
 import click
 
 from .. import __version__
+from ..executor import keep_freed_memory
 
 # command name -> "module:function" (modules under dataprep.cli)
 COMMANDS: dict[str, str] = {
@@ -56,3 +57,5 @@ def main() -> None:
 
     Exit codes: 0 ok, 1 data problems found, 2 usage error.
     """
+    # Serial runs work in this process: give it the worker processes' allocator tuning.
+    keep_freed_memory()

@@ -80,7 +80,7 @@ def format_report(result: FoldResult) -> str:
                          _pct(dev["pixel"][c]), _pct(dev["presence"][c])])
         mean = r["mean_max_relative_deviation"]
         lines_after = ["\nclass rows: share of labelled pixels; max dev: largest |fold - whole| / whole over the "
-                       f"validation folds (pixels: pixel share, images: share of images containing the class)",
+                       "validation folds (pixels: pixel share, images: share of images containing the class)",
                        f"mean over classes of max deviation: pixels {_pct(mean['pixel'])}, "
                        f"images {_pct(mean['presence'])}"]
     else:
