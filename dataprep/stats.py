@@ -50,6 +50,7 @@ ENET_C = 1.02  # ENet's class-weight constant: w = 1 / ln(c + p)
 PERCENTILES = (1.0, 99.0)
 
 _MAX_VALUE = {"uint8": 255, "uint16": 65535}
+_DTYPE_NAMES = {np.dtype(np.uint8).char: "uint8", np.dtype(np.uint16).char: "uint16"}
 # Rows per run_items call: bounds the partials held in memory at once.
 _BLOCK = 1024
 
@@ -101,20 +102,21 @@ def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> 
     array = np.asarray(image)
     if array.ndim == 2:
         array = array[:, :, None]
-    if array.dtype not in (np.uint8, np.uint16):
+    # Not dtype.name: it is slow enough to show up once per image.
+    dtype = _DTYPE_NAMES.get(array.dtype.char) if array.dtype.isnative else None
+    if dtype is None:
         raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need 8- or 16-bit images")
-    bins = 256 if array.dtype == np.uint8 else 65536
     hist = channel_histograms(array)
     if bgr:
         hist = np.ascontiguousarray(hist[::-1])
     offset = 0
-    if bins > 256:
+    if dtype == "uint16":
         # 16-bit: ship only the occupied range (12-bit data fills a sixteenth of it).
         occupied = np.flatnonzero(hist.any(axis=0))
         if occupied.size:
             offset = int(occupied[0])
             hist = np.ascontiguousarray(hist[:, offset : occupied[-1] + 1])
-    return PixelPartial(array.dtype.name, int(array.shape[0] * array.shape[1]), hist, offset, source)
+    return PixelPartial(dtype, int(array.shape[0] * array.shape[1]), hist, offset, source)
 
 
 def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,

@@ -48,6 +48,16 @@ def test_counts_equal_bincount(case, kernel, monkeypatch):
     np.testing.assert_array_equal(hist, _reference(array))
 
 
+@pytest.mark.skipif(histogram._histogram is None, reason="the C kernel was not built")
+@pytest.mark.parametrize("case", range(len(_cases()) - 1))  # the uint8 cases
+def test_kernel_adds_exact_counts_for_any_channel_count(case):
+    array = _cases()[case]
+    array3 = array[:, :, None] if array.ndim == 2 else array
+    out = np.full((array3.shape[2], 256), 5, np.int64)
+    histogram._histogram.add_u8(array3, out)  # adds to what is there
+    np.testing.assert_array_equal(out, _reference(array) + 5)
+
+
 def test_fallback_counts_big_images_in_bands(monkeypatch):
     # cv2 counts in float32, exact only up to 2**24 per bin; force bands on a small image.
     monkeypatch.setattr(histogram, "_histogram", None)
