@@ -9,9 +9,9 @@ from ..errors import DataprepError
 from ..recipe import OFFLINE, Recipe
 from ..sample import Sample
 from .base import resize_image, resize_mask, require_mask
-from .plan import OutputPlan, plan_output, step_rng
+from .plan import OutputPlan, plan_output, step_rng, step_seed
 from .registry import MULTI_OPS, is_albumentations_step
-from .single import OP_NAME as ALBUMENTATIONS, apply_steps, sample_steps
+from .single import OP_NAME as ALBUMENTATIONS, apply_steps, group_params
 
 
 def check_recipe(recipe: Recipe) -> tuple[int, int]:
@@ -31,8 +31,9 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
     def flush(current: Sample) -> Sample:
         if not group:
             return current
-        rng = step_rng(recipe.seed, plan.index, plan.variant, group[0])
-        params = sample_steps(rng, [current], [recipe.steps[j] for j in group], size)
+        # The group's one random choice, its Compose seed (31 bits: JSON-safe anywhere).
+        seed = step_seed(recipe.seed, plan.index, plan.variant, group[0]) >> 33
+        params = group_params(seed, [current], [recipe.steps[j] for j in group], size)
         group.clear()
         return apply_steps([current], params)
 

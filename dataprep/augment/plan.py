@@ -44,9 +44,14 @@ def check_seed(recipe: Recipe) -> None:
         raise DataprepError(recipe.source, f"seed: must be >= 0, got {recipe.seed}")
 
 
+def step_seed(seed: int, index: int, variant: int, step: int) -> int:
+    """The 64-bit seed of this output's and step's stream."""
+    return derive_seed(seed, index, variant, _OP, step)
+
+
 def step_rng(seed: int, index: int, variant: int, step: int) -> np.random.Generator:
     """The generator an op's sampler draws from for this output and step."""
-    return generator(derive_seed(seed, index, variant, _OP, step))
+    return generator(step_seed(seed, index, variant, step))
 
 
 def plan_output(recipe: Recipe, count: int, index: int, variant: int) -> OutputPlan:

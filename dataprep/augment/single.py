@@ -41,8 +41,17 @@ class AlbumentationsParams(OpParams):
 def sample_steps(
     rng: np.random.Generator, inputs: Sequence[Sample], steps: Sequence[Step], size: Size | None
 ) -> AlbumentationsParams:
+    return group_params(int(rng.integers(2**31)), inputs, steps, size)
+
+
+def group_params(seed: int, inputs: Sequence[Sample], steps: Sequence[Step], size: Size | None) -> AlbumentationsParams:
+    """The params of `steps` run as one Compose seeded with `seed`: its only random choice.
+
+    The planner calls this with a seed derived for the output and step, which
+    saves building a generator only to draw that one number.
+    """
     dicts = tuple(_step_dict(s) for s in steps)
-    return AlbumentationsParams(dicts, tuple(size) if size else None, ignore_of(inputs), int(rng.integers(2**31)))
+    return AlbumentationsParams(dicts, tuple(size) if size else None, ignore_of(inputs), seed)
 
 
 class _ByIdentity:
@@ -129,11 +138,20 @@ def _compact(value: Any) -> Any:
     if kind is int or kind is str or kind is bool or value is None:
         return value
     if kind is dict:
-        return {str(k): _compact(v) for k, v in value.items() if k not in _DROP_KEYS}
+        out = {}
+        for k, v in value.items():
+            if k in _DROP_KEYS:
+                continue
+            leaf = type(v)  # most values are plain numbers: no call for them
+            if leaf is int or leaf is str or leaf is bool:
+                out[str(k)] = v
+            elif leaf is float and math.isfinite(v):
+                out[str(k)] = round(v, 4)
+            else:
+                out[str(k)] = _compact(v)
+        return out
     if kind is list or kind is tuple:
-        return [_compact(v) for v in value]
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).all():
-        return np.round(value, 4).tolist()  # e.g. an affine matrix: one pass, not a call per element
+        return [round(v, 4) if type(v) is float and math.isfinite(v) else _compact(v) for v in value]
     if isinstance(value, (np.ndarray, np.generic)):
         return _compact(value.tolist())
     if isinstance(value, dict):
