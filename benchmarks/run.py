@@ -29,11 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; available: {available()}")
     sys.path.insert(0, str(HERE))
-    # Measure in the process the CLI would run in: with its allocator tuning, serial
-    # results no longer depend on what an earlier benchmark happened to allocate.
-    from dataprep.executor import keep_freed_memory
-
-    keep_freed_memory()
     if args.quick:
         os.environ["DATAPREP_BENCH_QUICK"] = "1"  # results go to results/<name>.quick.json
     for name in names:
