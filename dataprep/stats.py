@@ -10,10 +10,11 @@ statistic -- count, sum, sum of squares, min, max and every percentile follow
 from it exactly -- and counting is the cheapest pass over the pixels there is
 (`histogram.py`: one pass for all channels). Merging adds integer counts, so it
 is exact, associative and commutative: a serial run, a process pool and a Dask
-tree reduction give the same bits in any order, which a floating-point Chan/Welford merge of per-image
-(mean, M2) guarantees only for one fixed merge order. Mean and std are then
-computed from Python-integer sums and correctly rounded; percentiles equal
-`numpy.percentile` (linear interpolation) over all pixels.
+tree reduction give the same bits in any order, which a floating-point
+Chan/Welford merge of per-image (mean, M2) guarantees only for one fixed merge
+order. Mean and std are then computed from Python-integer sums and correctly
+rounded; percentiles equal `numpy.percentile` (linear interpolation) over all
+pixels.
 
 The result is the `stats.json` contract documented in docs/stats_kfold.md.
 """
