@@ -47,3 +47,14 @@ def test_dataprep_error_survives_pickling():
 
     err = pickle.loads(pickle.dumps(DataprepError("a/b.png", "broken")))
     assert (err.path, err.reason, str(err)) == ("a/b.png", "broken", "a/b.png: broken")
+
+
+def test_the_cli_process_gets_the_workers_allocator_tuning(monkeypatch):
+    from click.testing import CliRunner
+
+    import dataprep.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(1))
+    result = CliRunner().invoke(cli.main, ["scan", "--help"])
+    assert result.exit_code == 0 and calls == [1]
