@@ -11,7 +11,7 @@ import importlib
 import click
 
 from .. import __version__
-from ..executor import keep_freed_memory
+from ..allocator import keep_freed_memory
 
 # command name -> "module:function" (modules under dataprep.cli)
 COMMANDS: dict[str, str] = {
