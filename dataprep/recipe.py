@@ -457,17 +457,22 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
-def load_recipe(path: PathLike) -> Recipe:
-    """Read and validate a recipe YAML file."""
-    path = Path(path)
+def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
+    """Read and parse a recipe or trainer YAML file; a missing file raises `not_found`."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataprepError(path, "recipe not found") from None
+        raise not_found from None
     try:
-        data = load_yaml(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def load_recipe(path: PathLike) -> Recipe:
+    """Read and validate a recipe YAML file."""
+    path = Path(path)
+    data = load_yaml_file(path, not_found=DataprepError(path, "recipe not found"))
     return parse_recipe(data, source=str(path))
 
 

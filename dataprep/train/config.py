@@ -20,7 +20,7 @@ import yaml
 
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
-from ..recipe import build_dataclass, load_yaml  # shared with recipes: typed validation, YAML rules
+from ..recipe import build_dataclass, load_yaml, load_yaml_file  # shared with recipes: typed validation, YAML rules
 
 
 def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
@@ -167,14 +167,7 @@ _SECTIONS: dict[str, type] = {
 def load_config(path: PathLike, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
     """Read and validate a trainer YAML file; `overrides` maps dotted keys ("train.epochs") to values."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(path, "config not found") from None
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = load_yaml_file(path, not_found=UsageError(path, "config not found"))
     if data is None:
         data = {}
     return parse_config(apply_overrides(data, overrides or {}, str(path)), str(path))
