@@ -295,17 +295,23 @@ def image_summary(p: PixelPartial) -> dict[str, Any]:
 def hist_moments(hist: np.ndarray, offset: int = 0) -> tuple[float, float]:
     """Mean and population std of the values counted in a 1-D histogram, correctly rounded.
 
-    Sums of values and of squares are Python integers (no overflow, no
-    rounding); the only roundings are the final division and square root.
+    Sums of values and of squares are exact integers (int64 where they cannot
+    overflow, Python integers otherwise); the only roundings are the final
+    division and square root.
     """
-    occupied = np.flatnonzero(hist)
-    counts = hist[occupied].tolist()
-    values = (occupied + offset).tolist()
-    n = sum(counts)
+    hist = np.asarray(hist, np.int64)
+    n = int(hist.sum())
     if n == 0:
         return 0.0, 0.0
-    s = sum(c * v for c, v in zip(counts, values))
-    q = sum(c * v * v for c, v in zip(counts, values))
+    top = offset + hist.size - 1
+    if n * top * top < 2**62:
+        values = np.arange(offset, top + 1, dtype=np.int64)
+        s, q = int(hist @ values), int(hist @ (values * values))
+    else:
+        occupied = np.flatnonzero(hist)
+        counts, values = hist[occupied].tolist(), (occupied + offset).tolist()
+        s = sum(c * v for c, v in zip(counts, values))
+        q = sum(c * v * v for c, v in zip(counts, values))
     return s / n, math.sqrt(Fraction(n * q - s * s, n * n))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from dataprep.stats import (
     Partial,
     collect_stats,
     compute_stats,
+    hist_moments,
     hist_percentile,
     image_partial,
     image_summary,
@@ -96,6 +98,20 @@ def test_large_offset_values_keep_precision():
     images = [(60000 + rng.integers(0, 3, (50, 40, 1))).astype(np.uint16) for _ in range(20)]
     summary = image_summary(merge_partials(Partial(1, image_partial(a)) for a in images).image)
     _check_against_reference(summary, images)
+
+
+@pytest.mark.parametrize("scale", [10**3, 10**12], ids=["int64-sums", "python-int-sums"])
+def test_hist_moments_are_exact_for_counts_of_any_size(scale):
+    # 10**12 pixels per bin overflow int64 sums of squares; the result must not change character.
+    rng = np.random.default_rng(6)
+    hist = rng.integers(0, scale, 65536).astype(np.int64)
+    values = range(100, 100 + hist.size)
+    n = sum(hist.tolist())
+    s = sum(c * v for c, v in zip(hist.tolist(), values))
+    q = sum(c * v * v for c, v in zip(hist.tolist(), values))
+    mean, std = hist_moments(hist, offset=100)
+    assert mean == float(Fraction(s, n))  # correctly rounded
+    assert std == pytest.approx(math.sqrt((q - s * s / n) / n), rel=1e-12)
 
 
 def test_hist_percentile_equals_numpy_for_many_quantiles():
