@@ -12,7 +12,7 @@ from it exactly -- and counting is the cheapest pass over the pixels there is
 is exact, associative and commutative: a serial run, a process pool and a Dask
 tree reduction give the same bits in any order, which a floating-point
 Chan/Welford merge of per-image (mean, M2) guarantees only for one fixed merge
-order. Mean and std are then computed from Python-integer sums and correctly
+order. Mean and std are then computed from exact integer sums and correctly
 rounded; percentiles equal `numpy.percentile` (linear interpolation) over all
 pixels.
 
