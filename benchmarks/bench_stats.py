@@ -5,8 +5,7 @@ run, serially (target: ratio <= 1.15), measured in alternating chunks of 16
 files (see below). Two decode baselines:
 - `io.read_image(path)`, the decode every command pays (EXIF orientation applied);
 - the bare decode `io.read_image(path, apply_exif=False)` (stats itself reads
-  with `io.PixelReader`: the same decode without orientation or colour swap,
-  into one reused buffer).
+  with `io.read_pixels`, the same decode without orientation or colour swap).
 Also: stats with label maps against decoding images + masks, and kfold
 (multilabel, masks only).
 """
