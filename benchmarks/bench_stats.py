@@ -43,7 +43,7 @@ def _make_dataset(root: Path, n: int, width: int, height: int) -> list[ManifestR
 
 
 def main(quick: bool = False) -> None:
-    n, (w, h), repeat = (24, (320, 240), 3) if quick else (96, (640, 480), 15)
+    n, (w, h), repeat, chunk_rounds = (24, (320, 240), 3, 5) if quick else (96, (640, 480), 15, 30)
     with tempfile.TemporaryDirectory() as tmp:
         rows = _make_dataset(Path(tmp), n, w, h)
         images_only = Manifest([ManifestRow(r.id, r.image, None, r.width, r.height) for r in rows])
@@ -92,7 +92,7 @@ def main(quick: bool = False) -> None:
             for r in chunk:  # one image alive at a time, as in stats
                 io.read_image(r.image)
 
-        for _ in range(5 if quick else 30):
+        for _ in range(chunk_rounds):
             for c, (chunk, chunk_manifest) in enumerate(zip(chunks, chunk_manifests)):
                 decode_best[c] = min(decode_best[c], best_of(lambda: decode_chunk(chunk), 1))
                 stats_best[c] = min(stats_best[c], best_of(
@@ -122,7 +122,7 @@ def main(quick: bool = False) -> None:
         "stats_over_decode": round(t_stats / t_decode_exif, 3),
         "stats_over_bare_decode": round(t_stats / t_decode, 3),
         "timing": f"rows: best of {repeat} (round robin over all tasks); stats_over_decode_chunked: "
-                  "chunks of 16 files alternating decode and compute_stats, best of 30 rounds per chunk, "
+                  f"chunks of 16 files alternating decode and compute_stats, best of {chunk_rounds} rounds per chunk, "
                   "summed; the machine is shared, so numbers are noisy",
     })
 
