@@ -12,21 +12,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-
-from common import best_of, write_result
+from common import REPO, best_of, label_sample_data, write_result
 
 from dataprep import io
 from dataprep.albu import compile_albumentations
 from dataprep.augment import augment_manifest, augment_samples
 from dataprep.executor import ProcessExecutor
-from dataprep.labels import masks_to_labels
-from dataprep.manifest import read_manifest, write_manifest
-from dataprep.scan import scan
+from dataprep.manifest import read_manifest
 from dataprep.recipe import load_recipe, parse_recipe
 from dataprep.sample import Sample, SampleMeta
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "sample_data"
 SIZE = [512, 512]
 
 OP_RECIPES = {
@@ -47,12 +42,6 @@ ALBU_STEPS = [
 ]
 
 
-def _labelled(root: Path) -> Path:
-    write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")
-    masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True)
-    return root / "labels" / "manifest.csv"
-
-
 def _samples(manifest: Path) -> list[Sample]:
     return [
         Sample(io.read_image(r.image), io.read_mask(r.mask), SampleMeta(r.id, str(r.image), str(r.mask)))
@@ -65,7 +54,7 @@ def main(quick: bool = False) -> None:
     repeat = 1 if quick else 3
     work = Path(tempfile.mkdtemp(prefix="bench_augment_"))
     try:
-        manifest = _labelled(work / "in")
+        manifest = label_sample_data(work / "in")
         samples = _samples(manifest)
         n = len(samples)
         rows = []

@@ -16,26 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import best_of, write_result
+from common import REPO, best_of, label_sample_data, write_result
 from PIL import Image
 
 from dataprep import make_loader
-from dataprep.labels import masks_to_labels
-from dataprep.manifest import ManifestRow, read_manifest, write_manifest
-from dataprep.scan import scan
+from dataprep.manifest import ManifestRow, read_manifest
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "sample_data"
 SIZE = (256, 256)
 CROP_FLIP = {"size": list(SIZE), "steps": [{"op": "random_resized_crop", "scale": [0.35, 1.0]},
                                            {"op": "hflip"}, {"op": "normalize"}]}
-
-
-def make_label_dataset(root: Path) -> Path:
-    """sample_data with its colour masks converted to label maps by masks2labels."""
-    write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")
-    masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True)
-    return root / "labels" / "manifest.csv"
 
 
 class BaselineLoader:
@@ -85,7 +74,7 @@ def main(quick: bool = False) -> None:
     gpu = torch.cuda.is_available()
     tmp = Path(tempfile.mkdtemp(prefix="dataprep-bench-loader-"))
     try:
-        manifest = make_label_dataset(tmp)
+        manifest = label_sample_data(tmp)
         n = len(read_manifest(manifest))
         stats = {"version": 1, "image": {"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]}}
         recipes = {"crop_flip": CROP_FLIP, "train_default": REPO / "pipelines" / "train_default.yaml"}

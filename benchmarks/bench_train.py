@@ -20,23 +20,16 @@ from pathlib import Path
 
 import torch
 
-from common import write_result
-from dataprep.labels import masks_to_labels
-from dataprep.manifest import ManifestRow, write_manifest
+from common import label_sample_data, write_result
 from dataprep.train import parse_config, run_training
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 RECIPE = "size: [{h}, {w}]\nsteps:\n  - op: resize\n  - op: hflip\n  - op: color_jitter\n    brightness: 0.2\n"
 
 
 def prepare(root: Path, size: tuple[int, int]) -> Path:
-    images = sorted((SAMPLE / "images").rglob("*.jpg"))
-    rows = [ManifestRow(p.stem, p, SAMPLE / "masks" / p.relative_to(SAMPLE / "images").with_suffix(".png"), 320, 240)
-            for p in images]
-    write_manifest(rows, root / "colour.csv")
-    report = masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True)
+    manifest = label_sample_data(root)
     (root / "recipe.yaml").write_text(RECIPE.format(h=size[0], w=size[1]))
-    return Path(report.manifest_path)
+    return manifest
 
 
 def dali_available() -> bool:

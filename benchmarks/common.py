@@ -9,7 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dataprep.labels import masks_to_labels
+from dataprep.manifest import write_manifest
+from dataprep.scan import scan
+
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data"
 QUICK_ENV = "DATAPREP_BENCH_QUICK"
 
 
@@ -21,6 +27,12 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def label_sample_data(root: Path) -> Path:
+    """sample_data's 32 pairs with their colour masks converted by masks2labels; returns the label manifest."""
+    write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")
+    return Path(masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True).manifest_path)
 
 
 def machine() -> dict[str, Any]:
