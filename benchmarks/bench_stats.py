@@ -54,8 +54,8 @@ def main(quick: bool = False) -> None:
             for r in rows:
                 io.read_image(r.image, apply_exif=False)
 
-        def decode_exif() -> None:
-            for r in rows:
+        def decode_exif(some: list[ManifestRow] = rows) -> None:
+            for r in some:  # one image alive at a time, as in stats
                 io.read_image(r.image)
 
         def decode_both() -> None:
@@ -83,18 +83,11 @@ def main(quick: bool = False) -> None:
         # and a whole compute_stats call over them, and each chunk keeps its best round, so a
         # burst of load from other processes hits one chunk of both sides, not one side's run.
         # Each call pays compute_stats' fixed cost (summary, about 0.5 ms) per 16 files.
-        chunks = [rows[c : c + 16] for c in range(0, n, 16)]
-        chunk_manifests = [Manifest([ManifestRow(r.id, r.image, None, r.width, r.height) for r in ch])
-                           for ch in chunks]
+        chunks = [Manifest(images_only.rows[c : c + 16]) for c in range(0, n, 16)]
         decode_best, stats_best = [float("inf")] * len(chunks), [float("inf")] * len(chunks)
-
-        def decode_chunk(chunk: list[ManifestRow]) -> None:
-            for r in chunk:  # one image alive at a time, as in stats
-                io.read_image(r.image)
-
         for _ in range(chunk_rounds):
-            for c, (chunk, chunk_manifest) in enumerate(zip(chunks, chunk_manifests)):
-                decode_best[c] = min(decode_best[c], best_of(lambda: decode_chunk(chunk), 1))
+            for c, chunk_manifest in enumerate(chunks):
+                decode_best[c] = min(decode_best[c], best_of(lambda: decode_exif(chunk_manifest.rows), 1))
                 stats_best[c] = min(stats_best[c], best_of(
                     lambda: compute_stats(chunk_manifest, executor=serial, quiet=True), 1))
     chunked = sum(stats_best) / sum(decode_best)
