@@ -2,12 +2,13 @@
 
 Headline: stats over a set of JPEGs against decoding the same files in the same
 run, serially (target: ratio <= 1.15), measured in alternating chunks of 16
-files (see below). Two decode baselines:
+files (`chunked_ratio`). Two decode baselines:
 - `io.read_image(path)`, the decode every command pays (EXIF orientation applied);
 - the bare decode `io.read_image(path, apply_exif=False)` (stats itself reads
   with `io.read_pixels`, the same decode without orientation or colour swap).
-Also: stats with label maps against decoding images + masks, and kfold
-(multilabel, masks only).
+Also: the same chunked comparison on real photos (CamVid frames written as
+JPEGs at three qualities, when the public data is beside the repository), stats
+with label maps against decoding images + masks, and kfold (multilabel, masks only).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common import best_of, write_result
+from common import SHARED_DATA, best_of, write_result
 from dataprep import io
 from dataprep.executor import ProcessExecutor, SerialExecutor
 from dataprep.manifest import Manifest, ManifestRow
@@ -42,6 +43,40 @@ def _make_dataset(root: Path, n: int, width: int, height: int) -> list[ManifestR
     return rows
 
 
+def _camvid_jpegs(root: Path, n: int, quality: int) -> list[ManifestRow]:
+    """The first `n` CamVid training frames written as JPEGs of `quality`; [] when CamVid is absent."""
+    frames = sorted((SHARED_DATA / "camvid_segnet" / "CamVid" / "train").glob("*.png"))[:n]
+    rows = []
+    for frame in frames:
+        image = io.read_image(frame)
+        path = root / f"camvid_q{quality}" / f"{frame.stem}.jpg"
+        io.write_image(path, image, quality=quality)
+        rows.append(ManifestRow(frame.stem, path, None, image.shape[1], image.shape[0]))
+    return rows
+
+
+def chunked_ratio(rows: list[ManifestRow], rounds: int, chunk: int = 16) -> float:
+    """compute_stats time over decode time, in chunks of `chunk` files alternating the two.
+
+    Each chunk keeps its best of `rounds`, so a burst of load from other processes
+    hits one chunk of both sides, not one side's whole run. Each compute_stats
+    call pays its fixed cost (the summary, about 0.4 ms) once per chunk.
+    """
+    serial = SerialExecutor()
+    chunks = [Manifest(rows[c : c + chunk]) for c in range(0, len(rows), chunk)]
+    decode_best, stats_best = [float("inf")] * len(chunks), [float("inf")] * len(chunks)
+
+    def decode(manifest: Manifest) -> None:
+        for r in manifest.rows:  # one image alive at a time, as in stats
+            io.read_image(r.image)
+
+    for _ in range(rounds):
+        for c, manifest in enumerate(chunks):
+            decode_best[c] = min(decode_best[c], best_of(lambda: decode(manifest), 1))
+            stats_best[c] = min(stats_best[c], best_of(lambda: compute_stats(manifest, executor=serial, quiet=True), 1))
+    return sum(stats_best) / sum(decode_best)
+
+
 def main(quick: bool = False) -> None:
     n, (w, h), repeat, chunk_rounds = (24, (320, 240), 3, 5) if quick else (96, (640, 480), 15, 30)
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,8 +89,8 @@ def main(quick: bool = False) -> None:
             for r in rows:
                 io.read_image(r.image, apply_exif=False)
 
-        def decode_exif(some: list[ManifestRow] = rows) -> None:
-            for r in some:  # one image alive at a time, as in stats
+        def decode_exif() -> None:
+            for r in rows:
                 io.read_image(r.image)
 
         def decode_both() -> None:
@@ -79,18 +114,14 @@ def main(quick: bool = False) -> None:
             for _ in range(repeat):
                 for name, fn in tasks.items():
                     best[name] = min(best[name], best_of(fn, 1))
-        # The headline pair again, alone: chunks of 16 files alternate between decoding them
-        # and a whole compute_stats call over them, and each chunk keeps its best round, so a
-        # burst of load from other processes hits one chunk of both sides, not one side's run.
-        # Each call pays compute_stats' fixed cost (summary, about 0.5 ms) per 16 files.
-        chunks = [Manifest(images_only.rows[c : c + 16]) for c in range(0, n, 16)]
-        decode_best, stats_best = [float("inf")] * len(chunks), [float("inf")] * len(chunks)
-        for _ in range(chunk_rounds):
-            for c, chunk_manifest in enumerate(chunks):
-                decode_best[c] = min(decode_best[c], best_of(lambda: decode_exif(chunk_manifest.rows), 1))
-                stats_best[c] = min(stats_best[c], best_of(
-                    lambda: compute_stats(chunk_manifest, executor=serial, quiet=True), 1))
-    chunked = sum(stats_best) / sum(decode_best)
+        # The headline pair again, alone and interleaved (see chunked_ratio).
+        chunked = chunked_ratio(images_only.rows, chunk_rounds)
+        camvid = {}
+        for quality in (75, 90, 95):
+            photos = _camvid_jpegs(Path(tmp), 16 if quick else 48, quality)
+            if photos:
+                size = f"{photos[0].width}x{photos[0].height}"
+                camvid[f"camvid_{size}_q{quality}"] = round(chunked_ratio(photos, chunk_rounds), 3)
     t_decode, t_decode_exif, t_stats, t_stats_j2, t_decode_both, t_stats_both, t_kfold = best.values()
 
     def row(task: str, seconds: float, baseline: float | None = None) -> dict:
@@ -114,7 +145,8 @@ def main(quick: bool = False) -> None:
         "stats_over_decode_chunked": round(chunked, 3),
         "stats_over_decode": round(t_stats / t_decode_exif, 3),
         "stats_over_bare_decode": round(t_stats / t_decode, 3),
-        "timing": f"rows: best of {repeat} (round robin over all tasks); stats_over_decode_chunked: "
+        "stats_over_decode_chunked_real_photos": camvid or "CamVid absent (../shared/data)",
+        "timing": f"rows: best of {repeat} (round robin over all tasks); stats_over_decode_chunked(_real_photos): "
                   f"chunks of 16 files alternating decode and compute_stats, best of {chunk_rounds} rounds per chunk, "
                   "summed; the machine is shared, so numbers are noisy",
     })

@@ -16,6 +16,8 @@ from dataprep.scan import scan
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"
+# Public datasets beside the repository (see its README); benchmarks that use them skip them when absent.
+SHARED_DATA = REPO.parent / "shared" / "data"
 QUICK_ENV = "DATAPREP_BENCH_QUICK"
 
 
