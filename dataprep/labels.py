@@ -513,6 +513,10 @@ def _check_outputs(jobs: list[_Job]) -> None:
 # --------------------------------------------------------------------------- many masks
 
 
+# More ignored pixels than this share of a conversion's pixels gets a warning.
+MOSTLY_IGNORED = 0.5
+
+
 @dataclass
 class ConversionReport:
     """What `masks_to_labels` / `labels_to_masks` did."""
@@ -538,6 +542,17 @@ class ConversionReport:
     @property
     def total_pixels(self) -> int:
         return sum(self.pixel_counts) + self.ignored_pixels
+
+    @property
+    def warnings(self) -> list[str]:
+        """Results that are valid but most likely not what was meant."""
+        out = []
+        if self.total_pixels and self.ignored_pixels > MOSTLY_IGNORED * self.total_pixels:
+            share = self.ignored_pixels / self.total_pixels
+            out.append(f"{share:.1%} of the pixels became the ignore index {self.palette.ignore_index}, so they "
+                       "will not be trained on; if that value is a class (in binary 0/255 masks 255 is usually the "
+                       "foreground), give it a class index: --remap 255:1 with a palette that has class 1")
+        return out
 
     def class_rows(self) -> list[tuple[int, str, int, float]]:
         """(index, name, pixels, share of all pixels) per class, then the ignore index."""

@@ -591,6 +591,7 @@ LOSSY_BLEND_DISTANCE = 40.0
 LOSSY_COLOURS = 1000
 LOSSY_RADIUS = 32.0
 MIN_CLASS_SHARE = 5e-4
+BINARY_FOREGROUND = 255  # index masks of only 0 and this value are binary: it is a class, not ignore
 BUILTIN_SHARE = 0.9  # a built-in palette is suggested when its colours cover this share of the pixels
 BUILTIN_TOLERANCE = 16.0  # how far a lossy class colour may be from the built-in colour it is snapped to
 MAX_CANDIDATES = 4096  # colours beyond this many (the rarest) go to their nearest class directly
@@ -619,6 +620,7 @@ class InferredPalette:
     transparent_pixels: int = 0
     suggestion: str | None = None  # a built-in palette holding (nearly) every class colour
     lossy: bool = False  # the masks look lossy (JPEG, or very many colours)
+    binary: bool = False  # index masks of only 0 and 255: 255 taken as class 1 (convert with --remap ids)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -651,7 +653,7 @@ class InferredPalette:
                 "distinct": len(self.colours), "classes": len(self.classes), "artefacts": len(self.artefacts),
                 "artefacts_listed": sum(1 for c in self.palette.classes if c.name.endswith(" (artefact)")),
                 "transparent_pixels": self.transparent_pixels, "suggested_builtin": self.suggestion,
-                "lossy": self.lossy,
+                "lossy": self.lossy, "binary": self.binary,
             },
         }
 
@@ -742,12 +744,30 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
     if values.min() < 0 or values.max() > MAX_INDEX:
         raise DataprepError(None, f"index masks hold values {values.min()}..{values.max()}; "
                                   f"a palette needs 0..{MAX_INDEX} (use --remap when converting)")
+    if set(values.tolist()) == {0, BINARY_FOREGROUND} and ignore_index != 1:
+        return _infer_binary(values, pixels, images, ignore_index, name)
     cmap = voc_colormap(int(values.max()) + 1)
     colours = [InferredColour(_colour(cmap[v]), int(v), int(n), int(m), int(v))
                for v, n, m in zip(values, pixels, images)]
     classes = tuple(PaletteClass("ignore" if c.value == ignore_index else f"class_{c.value}", c.color, c.index,
                                  c.value == ignore_index) for c in sorted(colours, key=lambda c: c.index))
     return InferredPalette(Palette(name, classes, ignore_index), colours, "index", 0, 0)
+
+
+def _infer_binary(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
+                  name: str) -> InferredPalette:
+    """Masks of only 0 and 255: background and foreground, stored values kept as the classes' ids.
+
+    255 is the foreground of binary masks (ISBI membranes, most medical and
+    matting masks), not VOC's ignore: a dataset whose only other value were
+    ignore would have a single class to learn. The ids make `--remap ids`
+    turn 255 into index 1.
+    """
+    kept = {0: ("background", (0, 0, 0), 0), BINARY_FOREGROUND: ("foreground", (255, 255, 255), 1)}
+    colours = [InferredColour(kept[int(v)][1], int(v), int(n), int(m), kept[int(v)][2])
+               for v, n, m in zip(values, pixels, images)]
+    classes = tuple(PaletteClass(label, colour, index, id=value) for value, (label, colour, index) in kept.items())
+    return InferredPalette(Palette(name, classes, ignore_index), colours, "index", 0, 0, binary=True)
 
 
 def _infer_colours(keys: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,

@@ -24,7 +24,7 @@ from dataprep.labels import (
     values_to_labels,
 )
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
-from dataprep.palette import Palette, PaletteClass, builtin_palette, load_palette
+from dataprep.palette import Palette, PaletteClass, builtin_palette, infer_palette, load_palette
 
 RED, GREEN, BLUE, BLACK = (255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)
 RGB_PALETTE = load_palette({"name": "rgb", "ignore_index": 255, "classes": [
@@ -249,6 +249,25 @@ def test_unknown_colour_fails_one_file_and_the_rest_continue(tmp_path, cli):
     assert res.exit_code == 0 and "(12,34,56) x 1" in res.output
 
 
+def test_a_mostly_ignored_conversion_warns(tmp_path, cli):
+    mask = np.zeros((4, 8), np.uint8)
+    mask[:, 2:] = 255  # binary 0/255 mask converted with 255 as ignore: 75% of the pixels lost
+    write_mask(tmp_path / "binary" / "a.png", mask)
+    voc_like = {"name": "voc_like", "ignore_index": 255, "classes": [{"name": "bg", "color": [0, 0, 0], "index": 0}]}
+    (tmp_path / "voc_like.json").write_text(json.dumps(voc_like))
+    report = masks_to_labels(tmp_path / "binary", tmp_path / "labels", tmp_path / "voc_like.json")
+    assert report.ignored_pixels == 24
+    assert len(report.warnings) == 1 and "75.0% of the pixels" in report.warnings[0]
+    assert "--remap 255:1" in report.warnings[0]
+    res = cli("masks2labels", "-p", str(tmp_path / "voc_like.json"), str(tmp_path / "binary"),
+              str(tmp_path / "labels_cli"), "-q")
+    assert res.exit_code == 0 and "warning: 75.0% of the pixels became the ignore index 255" in res.output
+    # A quarter ignored (the stripes' void) is ordinary: no warning.
+    write_mask(tmp_path / "stripes" / "s.png", _stripes())
+    report = masks_to_labels(tmp_path / "stripes", tmp_path / "stripe_labels", RGB_PALETTE)
+    assert report.ignored_pixels == 12 and report.warnings == []
+
+
 def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
     for name in ("x", "y", "z"):
         write_mask(tmp_path / "masks" / f"{name}.png", _stripes())
@@ -426,3 +445,9 @@ def test_isbi_255_is_a_real_class(shared_data, tmp_path):
     assert report.converted == 30 and report.ignored_pixels == 0
     # SOURCE.md: 0 -> 1,727,250 px, 255 -> 6,137,070 px over all 30 labels
     assert report.pixel_counts == [1727250, 6137070]
+    # The palette `palette infer` proposes says the same, through the classes' ids.
+    inferred = infer_palette(labels_dir, quiet=True)
+    assert inferred.binary
+    inferred.save(tmp_path / "inferred.json")
+    report = masks_to_labels(labels_dir, tmp_path / "inferred_labels", tmp_path / "inferred.json", remap="ids")
+    assert report.pixel_counts == [1727250, 6137070] and report.ignored_pixels == 0 and report.warnings == []

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from dataprep.errors import DataprepError, UsageError
-from dataprep.io import write_image, write_mask
+from dataprep.io import read_mask, write_image, write_mask
 from dataprep.palette import (
     BUILTIN_PALETTES,
     Palette,
@@ -255,6 +255,30 @@ def test_infer_index_masks_and_refuse_a_mix(tmp_path):
         infer_palette(tmp_path)
 
 
+def test_infer_binary_masks_makes_255_class_1_and_converts_with_ids(tmp_path):
+    from dataprep.labels import masks_to_labels
+
+    mask = np.zeros((6, 8), np.uint8)
+    mask[2:5, 3:7] = 255
+    write_mask(tmp_path / "masks" / "a.png", mask)
+    result = infer_palette(tmp_path / "masks")
+    assert result.binary and result.to_dict()["inferred"]["binary"]
+    assert [(c.index, c.id, c.ignore) for c in result.palette.classes] == [(0, 0, False), (1, 255, False)]
+    assert result.palette.num_classes == 2
+    result.save(tmp_path / "palette.json")
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "labels", tmp_path / "palette.json", remap="ids")
+    assert np.array_equal(read_mask(tmp_path / "labels" / "a.png"), (mask == 255).astype(np.uint8))
+    assert report.pixel_counts == [36, 12] and report.ignored_pixels == 0 and report.warnings == []
+
+
+def test_infer_keeps_255_as_ignore_beside_other_classes(tmp_path):
+    # VOC style: classes 0 and 1 plus 255 boundaries is not a binary mask.
+    write_mask(tmp_path / "a.png", np.array([[0, 1, 255], [1, 1, 0]], np.uint8))
+    result = infer_palette(tmp_path / "a.png")
+    assert not result.binary
+    assert [(c.index, c.ignore) for c in result.palette.classes] == [(0, False), (1, False), (255, True)]
+
+
 def test_inferred_palette_file_loads_and_converts(tmp_path):
     write_mask(tmp_path / "m.png", _scene())
     result = infer_palette(tmp_path)
@@ -279,5 +303,9 @@ def test_cli_palette_show_and_infer(cli, tmp_path, sample_data):
     assert res.exit_code == 0, res.output
     assert "cityscapes" in res.output and "vegetation" in res.output
     assert load_palette(out).colour_to_index()[(107, 142, 35)] < 255
+    binary = tmp_path / "binary"
+    write_mask(binary / "a.png", np.array([[0, 255], [255, 255]], np.uint8))
+    res = cli("palette", "infer", str(binary), "-o", str(tmp_path / "binary.json"), "-q")
+    assert res.exit_code == 0 and "255 is taken as class 1" in res.output and "--remap ids" in res.output
     bad = cli("palette", "show", "nope")
     assert bad.exit_code == 2 and "error:" in bad.output

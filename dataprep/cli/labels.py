@@ -51,6 +51,8 @@ def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown:
                              remap=remap, overwrite=overwrite, force=force, executor=executor,
                              on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     _print_report(report, "masks2labels")
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
     if report.unknown:
         verb = ("written as the ignore index" if unknown == "ignore" else
                 "given the class of the nearest palette colour (unknown index values: the ignore index)")

@@ -85,6 +85,9 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     if result.suggestion:
         click.echo(f"\nthe colours match the built-in palette '{result.suggestion}' "
                    f"(names taken from it); --palette {result.suggestion} would use its official indices")
+    if result.binary:
+        click.echo(f"\nbinary masks (values 0 and 255): 255 is taken as class 1, not as ignore; convert with "
+                   f"`dataprep masks2labels --palette {output} --remap ids ...` (the palette's ids map 255 to 1)")
     click.echo(f"\n{result.files} masks, {len(result.colours):,} distinct {'colours' if result.kind == 'colour' else 'values'}"
                f", {len(result.classes)} classes -> {output} (edit names, indices and ignore flags, then run masks2labels)")
 
