@@ -227,15 +227,23 @@ class _PixelAccumulator:
         self.add(first)
 
     def add(self, p: PixelPartial) -> None:
+        hist = p.hist
         if p.channels != self.hist.shape[0]:
-            raise DataprepError(p.source or None, f"has {p.channels} channel(s) but {self.source} has "
-                                f"{self.hist.shape[0]}; all images must have the same channels")
+            # Grayscale images among colour ones count as the Dataset loads them: gray in R, G and B.
+            if (p.channels, self.hist.shape[0]) == (1, 3):
+                hist = np.repeat(hist, 3, axis=0)
+            elif (p.channels, self.hist.shape[0]) == (3, 1):
+                self.hist = np.repeat(self.hist, 3, axis=0)
+            else:
+                raise DataprepError(p.source or None, f"has {p.channels} channel(s) but {self.source} has "
+                                    f"{self.hist.shape[0]}; all images must have the same channels "
+                                    "(grayscale and RGB may mix)")
         if p.dtype != self.dtype:
             raise DataprepError(p.source or None, f"is {p.dtype} but {self.source} is {self.dtype}; "
                                 "all images must have the same bit depth")
         self.count += p.count
-        if p.hist.shape[1]:
-            self.hist[:, p.hist_offset : p.hist_offset + p.hist.shape[1]] += p.hist
+        if hist.shape[1]:
+            self.hist[:, p.hist_offset : p.hist_offset + hist.shape[1]] += hist
 
     def result(self) -> PixelPartial:
         return PixelPartial(self.dtype, self.count, self.hist, 0, self.source)

@@ -14,6 +14,7 @@ from test_dataset import (  # noqa: E402  (shared helpers; pytest puts tests/ on
     geometric_recipe,
     make_coordinate_dataset,
     make_label_dataset,
+    make_mixed_channel_dataset,
     sync_errors,
     sync_tolerance,
 )
@@ -107,6 +108,17 @@ def test_grayscale_images_keep_one_channel(tmp_path):
     b = next(iter(dali(tmp_path / "m.csv", recipe, batch_size=2, seed=2)))
     assert b["image"].shape == a["image"].shape == (2, 1, 32, 32)
     assert torch.equal(a["mask"], b["mask"]) and torch.allclose(a["image"], b["image"], atol=1e-6)
+
+
+def test_grayscale_images_in_a_colour_dataset_match_the_cpu_engine(tmp_path):
+    manifest = make_mixed_channel_dataset(tmp_path, "cgcg")
+    recipe = {"size": [32, 32], "steps": [{"op": "random_crop"}, {"op": "hflip"}]}
+    a = next(iter(make_loader(manifest, recipe, batch_size=4, num_workers=0, seed=3, shuffle=False)))
+    b = next(iter(dali(manifest, recipe, batch_size=4, seed=3, shuffle=False)))
+    assert b["image"].shape == a["image"].shape == (4, 3, 32, 32)
+    assert torch.equal(a["mask"], b["mask"]) and torch.allclose(a["image"], b["image"], atol=1e-6)
+    with pytest.raises(DataprepError, match="one Dataset needs one kind"):
+        list(dali(make_mixed_channel_dataset(tmp_path / "gray_first", "gc"), batch_size=2, num_workers=0))
 
 
 def test_colour_masks_are_refused_naming_the_file(tmp_path):

@@ -18,6 +18,7 @@ from dataprep.io import read_image, read_mask, write_image, write_mask
 from dataprep.labels import masks_to_labels
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.scan import scan
+from dataprep.stats import compute_stats
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"
@@ -179,6 +180,43 @@ def test_stats_channels_must_match_images(labels):
     stats = {"version": 1, "image": {"mean": [100.0], "std": [50.0]}}
     with pytest.raises(DataprepError, match="1 channel"):
         SegmentationDataset(labels, None, stats)[0]
+
+
+def make_mixed_channel_dataset(root: Path, kinds: str) -> Path:
+    """One 40x48 PNG pair per letter of `kinds`: 'g' a grayscale image, 'c' a colour one."""
+    rng = np.random.default_rng(len(kinds))
+    rows = []
+    for i, kind in enumerate(kinds):
+        image = rng.integers(0, 256, (40, 48, 1 if kind == "g" else 3), dtype=np.uint8)
+        write_image(root / f"{i}{kind}.png", image)
+        write_mask(root / f"{i}{kind}_mask.png", rng.integers(0, 3, (40, 48), dtype=np.uint8))
+        rows.append(ManifestRow(f"{i}{kind}", root / f"{i}{kind}.png", root / f"{i}{kind}_mask.png", 48, 40))
+    return write_manifest(rows, root / "m.csv")
+
+
+def test_grayscale_images_in_a_colour_dataset_are_loaded_as_rgb(tmp_path):
+    manifest = make_mixed_channel_dataset(tmp_path, "cgcg")
+    ds = SegmentationDataset(manifest)
+    gray = read_image(tmp_path / "1g.png")
+    assert ds.channels == 3 and ds[1]["image"].shape == (3, 40, 48)
+    expected = np.repeat(gray, 3, axis=2).transpose(2, 0, 1) / 255.0
+    np.testing.assert_allclose(ds[1]["image"].numpy(), expected, atol=1e-6)
+    batch = next(iter(make_loader(manifest, batch_size=4, num_workers=2, shuffle=False)))
+    assert batch["image"].shape == (4, 3, 40, 48)
+    # Grayscale first: stats.json (colour wins there) makes the dataset RGB.
+    gray_first = make_mixed_channel_dataset(tmp_path / "gray_first", "gcc")
+    stats = compute_stats(gray_first, quiet=True)
+    assert stats["image"]["channels"] == 3
+    ds = SegmentationDataset(gray_first, None, stats)
+    assert ds.channels == 3 and [tuple(ds[i]["image"].shape) for i in range(3)] == [(3, 40, 48)] * 3
+
+
+def test_a_colour_image_in_a_grayscale_dataset_is_an_error(tmp_path):
+    ds = SegmentationDataset(make_mixed_channel_dataset(tmp_path, "gc"))
+    assert ds.channels == 1 and ds[0]["image"].shape == (1, 40, 48)
+    with pytest.raises(DataprepError, match="3-channel image, but the dataset's images have 1") as err:
+        ds[1]
+    assert err.value.path == str(tmp_path / "1c.png")
 
 
 def test_colour_masks_are_refused_naming_the_file(tmp_path):

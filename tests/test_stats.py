@@ -92,6 +92,21 @@ def test_merge_order_and_grouping_do_not_change_a_bit():
         assert a.num_images == b.num_images == 12
 
 
+def test_grayscale_images_among_colour_ones_count_as_rgb_in_any_order():
+    rng = np.random.default_rng(7)
+    images = _random_images(rng, 6, 3, np.uint8, 256) + _random_images(rng, 3, 1, np.uint8, 256)
+    as_loaded = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a for a in images]  # what the Dataset feeds
+    parts = [Partial(1, image_partial(a)) for a in images]
+    gray_first = merge_partials(parts[6:] + parts[:6])
+    nested = merge_partials([merge_partials(parts[7:]), merge_partials(parts[:7])])
+    summary = image_summary(merge_partials(parts).image)
+    assert summary["channels"] == 3
+    assert image_summary(gray_first.image) == image_summary(nested.image) == summary
+    _check_against_reference(summary, as_loaded)
+    with pytest.raises(DataprepError, match="has 5 channel"):
+        merge_partials(parts + [Partial(1, image_partial(_random_images(rng, 1, 5, np.uint8, 256)[0], "five.tif"))])
+
+
 def test_large_offset_values_keep_precision():
     # Catastrophic cancellation would show here: huge mean, tiny spread.
     rng = np.random.default_rng(3)

@@ -47,14 +47,16 @@ from .. import recipe as R
 from ..albu import compile_albumentations
 from ..errors import DataprepError
 from ..io import PathLike, check_complete, read_image, read_info, read_mask
-from ..manifest import Manifest, ManifestRow
+from ..manifest import Manifest
 from .dataset import (
     MAX_VALUE,
     DataSpec,
     check_sharding,
+    dataset_channels,
     describe_sizes,
     epoch_order,
     label_map,
+    match_channels,
     resolve_spec,
     sample_rngs,
 )
@@ -467,12 +469,15 @@ class _ImageFormat:
     dtype: np.dtype
 
 
-def _probe_format(row: ManifestRow) -> _ImageFormat:
+def _probe_format(spec: DataSpec) -> _ImageFormat:
+    """How images are decoded (the first row's kind decides) and the dataset's channels (`dataset_channels`)."""
+    row = spec.rows[0]
     info = read_info(row.image)
     if info.format in _DALI_FORMATS and info.mode in _DALI_DECODABLE:
-        return _ImageFormat(True, _DALI_DECODABLE[info.mode], np.dtype(np.uint8))
+        channels = dataset_channels(spec.normalization, _DALI_DECODABLE[info.mode])
+        return _ImageFormat(True, channels, np.dtype(np.uint8))
     image = read_image(row.image)
-    return _ImageFormat(False, int(image.shape[2]), image.dtype)
+    return _ImageFormat(False, dataset_channels(spec.normalization, int(image.shape[2])), image.dtype)
 
 
 class DaliLoader:
@@ -516,7 +521,7 @@ class DaliLoader:
         self.num_threads = num_threads
         self.epoch = 0
         self.device_id = _device_id(device)
-        self.format = _probe_format(self.spec.rows[0])
+        self.format = _probe_format(self.spec)
         self.max_value = MAX_VALUE.get(self.format.dtype, 255.0)
         if self.max_value != 255.0:
             self.ops = compile_dali_ops(self.spec, self.max_value)
@@ -591,15 +596,20 @@ class DaliLoader:
             except FileNotFoundError:
                 raise DataprepError(row.image, "file not found") from None
             info = read_info(row.image)
+            if self.format.channels == 1 and info.mode != "L":
+                # DALI's GRAY output would turn it gray without a word.
+                raise DataprepError(row.image, f"{info.mode} image, but the dataset's images have 1 channel (as its "
+                                               "first image); one Dataset needs one kind")
             shape: tuple[int, ...] = (info.height, info.width, self.format.channels)
             image = data
         else:
             image = read_image(row.image)
-            if image.shape[2] != self.format.channels or image.dtype != self.format.dtype:
+            if image.dtype != self.format.dtype:
                 raise DataprepError(
-                    row.image, f"{image.shape[2]}-channel {image.dtype} image, but the first image of the manifest is "
-                    f"{self.format.channels}-channel {self.format.dtype}; one pipeline needs one kind",
+                    row.image, f"{image.dtype} image, but the first image of the manifest is {self.format.dtype}; "
+                    "one pipeline needs one kind",
                 )
+            image = match_channels(image, self.format.channels, row.image)
             shape = image.shape
         if row.mask is None:
             raise DataprepError(row.image, "no mask for this image; the Dataset needs label maps")

@@ -6,7 +6,8 @@ rows in the same order and normalize the same way:
 - `select_rows`: the manifest rows a fold/split keeps;
 - `DataSpec` / `resolve_spec`: manifest, online recipe steps, normalization and
   ignore index resolved once from the user's arguments;
-- `load_pair`: one image and its label map through dataprep.io, checked;
+- `load_pair`: one image and its label map through dataprep.io, checked, the
+  image given the dataset's channel count (`dataset_channels`);
 - `sample_seed` / `epoch_order`: per-sample seeds from (seed, epoch, index) and
   the per-epoch (shuffled, sharded) order, so results depend neither on the
   number of workers nor on the order workers finish in.
@@ -22,9 +23,11 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -234,11 +237,42 @@ def resolve_spec(
 # --------------------------------------------------------------------------- per-sample pieces
 
 
-def load_pair(row: ManifestRow) -> tuple[np.ndarray, np.ndarray]:
-    """The row's image (H, W, C) and label map (H, W) as uint8/uint16, sizes checked."""
+def dataset_channels(normalization: Normalization, first_image_channels: int) -> int:
+    """The channels every image of a Dataset is given: the first image's, or 3 for grayscale data normalized as RGB.
+
+    Datasets mix grayscale and colour pictures (COCO has about 1% grayscale
+    JPEGs). As MMSegmentation's colour loading and DALI's RGB decoding do, a
+    grayscale image in a colour dataset is expanded to RGB (`match_channels`), so
+    batches stack; a colour image in a grayscale dataset is an error, never
+    silently turned gray.
+    """
+    mean = normalization.mean
+    if first_image_channels == 1 and mean is not None and len(mean) == 3:
+        return 3
+    return first_image_channels
+
+
+def match_channels(image: np.ndarray, channels: int, source: PathLike | None = None) -> np.ndarray:
+    """(H, W, C) image with `channels` channels: grayscale expanded to RGB; any other mismatch is an error."""
+    have = image.shape[2]
+    if have == channels:
+        return image
+    if (have, channels) == (1, 3):
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    raise DataprepError(source, f"{have}-channel image, but the dataset's images have {channels} (as its first "
+                                "image); one Dataset needs one kind (grayscale images may mix with RGB ones)")
+
+
+def load_pair(row: ManifestRow, channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The row's image (H, W, C) and label map (H, W) as uint8/uint16, sizes checked.
+
+    `channels`: convert the image to that many channels (`match_channels`).
+    """
     if row.mask is None:
         raise DataprepError(row.image, "no mask for this image; the Dataset needs label maps")
     image = read_image(row.image)
+    if channels is not None:
+        image = match_channels(image, channels, row.image)
     mask = label_map(read_mask(row.mask), row.mask)
     if mask.shape != image.shape[:2]:
         raise DataprepError(
@@ -371,6 +405,11 @@ class SegmentationDataset(Dataset):
         """Change the augmentation draws for plain `ds[i]` indexing."""
         self.epoch = int(epoch)
 
+    @cached_property
+    def channels(self) -> int:
+        """Channels of every image this Dataset gives (see `dataset_channels`)."""
+        return dataset_channels(self.spec.normalization, int(read_image(self.spec.rows[0].image).shape[2]))
+
     def __len__(self) -> int:
         return len(self.spec.rows)
 
@@ -382,7 +421,7 @@ class SegmentationDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         row = self.spec.rows[index]
-        image, mask = self.transform(*load_pair(row), epoch=int(epoch), index=index, source=row.image)
+        image, mask = self.transform(*load_pair(row, self.channels), epoch=int(epoch), index=index, source=row.image)
         return {
             "image": torch.from_numpy(self.spec.normalization(image)),
             "mask": torch.from_numpy(mask.astype(np.int64)),
@@ -408,18 +447,22 @@ class SegmentationDataset(Dataset):
 
 
 def describe_sizes(ids: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> str:
-    """`a: 240x320, b: 256x256` for the first two samples of different sizes."""
-    first = shapes[0]
-    other = next(i for i, s in enumerate(shapes) if s != first)
-    return f"{ids[0]!r} is {first[-1]}x{first[-2]}, {ids[other]!r} is {shapes[other][-1]}x{shapes[other][-2]}"
+    """`'a' is 320x240, 'b' is 256x256` for the first two samples of different (C, H, W) shapes."""
+    other = next(i for i, s in enumerate(shapes) if s != shapes[0])
+    a, b = shapes[0], shapes[other]
+    if len(a) == len(b) == 3 and a[1:] == b[1:]:
+        return f"{ids[0]!r} has {a[0]} channel(s), {ids[other]!r} has {b[0]}"
+    return f"{ids[0]!r} is {a[-1]}x{a[-2]}, {ids[other]!r} is {b[-1]}x{b[-2]}"
 
 
 __all__ = [
     "DataSpec",
     "Normalization",
     "SegmentationDataset",
+    "dataset_channels",
     "epoch_order",
     "load_pair",
+    "match_channels",
     "resolve_spec",
     "sample_seed",
     "select_rows",
