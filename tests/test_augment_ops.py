@@ -247,6 +247,39 @@ def test_cutmix_pastes_the_same_box_in_image_and_mask():
     np.testing.assert_array_equal(out.image[outside], a.image[outside])
 
 
+def test_a_grayscale_source_with_colour_partners_keeps_the_colour():
+    gray, colour = make_sample(40, 50, seed=1, channels=1), make_sample(40, 50, seed=2)
+    as_rgb = np.repeat(gray.image, 3, axis=2)  # what the Dataset loads the gray source as
+    out = apply_mixup([gray, colour], MixupParams(0.5, False, IGNORE))
+    expected = np.rint(0.5 * as_rgb.astype(np.float32) + 0.5 * colour.image.astype(np.float32)).astype(np.uint8)
+    np.testing.assert_array_equal(out.image, expected)
+
+    p = sample_cutmix(np.random.default_rng(3), [gray, colour], CutMix(), (40, 50))
+    out = apply_cutmix([gray, colour], p)
+    box = (slice(p.y, p.y + p.height), slice(p.x, p.x + p.width))
+    outside = np.ones((40, 50), bool)
+    outside[box] = False
+    np.testing.assert_array_equal(out.image[box], colour.image[box])
+    np.testing.assert_array_equal(out.image[outside], as_rgb[outside])
+
+    donor_mask = np.ones((40, 50), np.uint8)
+    donor_mask[10:20, 20:35] = 5
+    donor_image = np.zeros((40, 50, 3), np.uint8)
+    donor_image[10:20, 20:35] = (200, 100, 50)
+    donor = Sample(donor_image, donor_mask, SampleMeta("d", ignore_index=IGNORE))
+    target = Sample(np.full((40, 50, 1), 7, np.uint8), np.zeros((40, 50), np.uint8), SampleMeta("t", ignore_index=IGNORE))
+    step = CopyPaste(scale=(1.0, 1.0), blend_sigma=0.0, flip=False)
+    out = apply_copy_paste([target, donor], sample_copy_paste(np.random.default_rng(0), [target, donor], step, (40, 50)))
+    assert (out.image[out.mask == 5] == (200, 100, 50)).all() and (out.image[out.mask == 0] == 7).all()
+
+    tiles = [Sample(np.full((48, 64, 1 if k == 0 else 3), 10 * k + 5, np.uint8), np.full((48, 64), k, np.uint8),
+                    SampleMeta(f"m{k}", ignore_index=IGNORE)) for k in range(4)]
+    tiles[1] = dataclasses.replace(tiles[1], image=np.full((48, 64, 3), (200, 100, 50), np.uint8))
+    out = apply_mosaic(tiles, sample_mosaic(np.random.default_rng(1), tiles, Mosaic(), SIZE))
+    assert out.image.shape == (*SIZE, 3)
+    assert (out.image[out.mask == 0] == 5).all() and (out.image[out.mask == 1] == (200, 100, 50)).all()
+
+
 # --------------------------------------------------------------------------- planner and single steps
 
 

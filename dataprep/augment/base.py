@@ -127,8 +127,18 @@ def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     return mask[nearest_index(h, height)[:, None], nearest_index(w, width)[None, :]]
 
 
+def widen_to_colour(target: Sample, others: Sequence[Sample]) -> Sample:
+    """`target` with its grayscale image repeated to RGB when any of `others` is RGB: combining never loses colour."""
+    if target.image.shape[2] == 1 and any(o.image.shape[2] == 3 for o in others):
+        return dataclasses.replace(target, image=np.repeat(target.image, 3, axis=2))
+    return target
+
+
 def conform_channels(donor: Sample, target: Sample) -> np.ndarray:
-    """The donor's image with the target's channel count (gray is repeated); dtypes must agree."""
+    """The donor's image with the target's channel count (gray is repeated); dtypes must agree.
+
+    Callers widen a grayscale target first (`widen_to_colour`), so a colour donor is never made gray.
+    """
     image = donor.image
     if image.dtype != target.image.dtype:
         raise DataprepError(
@@ -137,15 +147,12 @@ def conform_channels(donor: Sample, target: Sample) -> np.ndarray:
         )
     c, tc = image.shape[2], target.image.shape[2]
     if c != tc:
-        if c == 1:
-            image = np.repeat(image, tc, axis=2)
-        elif tc == 1:
-            image = image.mean(axis=2, keepdims=True).astype(image.dtype)
-        else:
+        if c != 1:
             raise DataprepError(
                 donor.meta.image_path or donor.meta.id,
                 f"image has {c} channels but {target.meta.id} has {tc}; cannot combine them",
             )
+        image = np.repeat(image, tc, axis=2)
     return image
 
 

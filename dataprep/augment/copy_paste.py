@@ -15,7 +15,10 @@ import numpy as np
 
 from ..recipe import CopyPaste
 from ..sample import Sample
-from .base import OpParams, Size, conform_channels, ignore_of, record, require_mask, resize_image, resize_mask, uniform
+from .base import (
+    OpParams, Size, conform_channels, ignore_of, record, require_mask, resize_image, resize_mask, uniform,
+    widen_to_colour,
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def _object_mask(donor_mask: np.ndarray, o: PastedObject) -> np.ndarray:
 
 
 def apply_copy_paste(inputs: Sequence[Sample], p: CopyPasteParams) -> Sample:
-    target, donor = inputs[0], inputs[1]
+    target, donor = widen_to_colour(inputs[0], inputs[1:2]), inputs[1]
     donor_image = conform_channels(donor, target)
     donor_mask = require_mask(donor)
     image = target.image.copy()

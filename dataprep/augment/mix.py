@@ -16,7 +16,7 @@ import numpy as np
 
 from ..recipe import CutMix, Mixup
 from ..sample import Sample
-from .base import OpParams, Size, conform, ignore_of, record, require_mask
+from .base import OpParams, Size, conform, ignore_of, record, require_mask, widen_to_colour
 
 SOFT_LABEL_KEY = "soft_label"  # SampleMeta.extra key: per-class weights (list of floats)
 
@@ -50,7 +50,7 @@ def _class_fractions(mask: np.ndarray, ignore: int, length: int) -> np.ndarray:
 
 
 def apply_mixup(inputs: Sequence[Sample], p: MixupParams) -> Sample:
-    first, second = inputs[0], inputs[1]
+    first, second = widen_to_colour(inputs[0], inputs[1:2]), inputs[1]
     other_image, other_mask = conform(second, first)
     blend = p.lam * first.image.astype(np.float32) + (1.0 - p.lam) * other_image.astype(np.float32)
     info = np.iinfo(first.image.dtype) if np.issubdtype(first.image.dtype, np.integer) else None
@@ -82,7 +82,7 @@ def sample_cutmix(rng: np.random.Generator, inputs: Sequence[Sample], step: CutM
 
 
 def apply_cutmix(inputs: Sequence[Sample], p: CutMixParams) -> Sample:
-    first, second = inputs[0], inputs[1]
+    first, second = widen_to_colour(inputs[0], inputs[1:2]), inputs[1]
     other_image, other_mask = conform(second, first)
     first_mask = require_mask(first)
     image = first.image.copy()

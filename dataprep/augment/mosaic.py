@@ -17,7 +17,7 @@ from ..recipe import Mosaic
 from ..sample import Sample
 from .base import (
     OpParams, Size, conform_channels, crop_pad, ignore_of, mask_dtype, nearest_index, record, require_mask,
-    resize_image, uniform,
+    resize_image, uniform, widen_to_colour,
 )
 
 
@@ -70,7 +70,7 @@ def sample_mosaic(rng: np.random.Generator, inputs: Sequence[Sample], step: Mosa
 
 
 def apply_mosaic(inputs: Sequence[Sample], p: MosaicParams) -> Sample:
-    first = inputs[0]
+    first = widen_to_colour(inputs[0], inputs[1:])
     channels = first.image.shape[2]
     image = np.full((p.height, p.width, channels), p.image_fill, dtype=first.image.dtype)
     mask = np.full((p.height, p.width), p.ignore_index, dtype=mask_dtype(inputs))
