@@ -233,7 +233,7 @@ class _PixelAccumulator:
             if (p.channels, self.hist.shape[0]) == (1, 3):
                 hist = np.repeat(hist, 3, axis=0)
             elif (p.channels, self.hist.shape[0]) == (3, 1):
-                self.hist = np.repeat(self.hist, 3, axis=0)
+                self.hist, self.source = np.repeat(self.hist, 3, axis=0), p.source  # messages name a colour image
             else:
                 raise DataprepError(p.source or None, f"has {p.channels} channel(s) but {self.source} has "
                                     f"{self.hist.shape[0]}; all images must have the same channels "
