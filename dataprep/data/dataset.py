@@ -447,12 +447,10 @@ class SegmentationDataset(Dataset):
 
 
 def describe_sizes(ids: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> str:
-    """`'a' is 320x240, 'b' is 256x256` for the first two samples of different (C, H, W) shapes."""
-    other = next(i for i, s in enumerate(shapes) if s != shapes[0])
-    a, b = shapes[0], shapes[other]
-    if len(a) == len(b) == 3 and a[1:] == b[1:]:
-        return f"{ids[0]!r} has {a[0]} channel(s), {ids[other]!r} has {b[0]}"
-    return f"{ids[0]!r} is {a[-1]}x{a[-2]}, {ids[other]!r} is {b[-1]}x{b[-2]}"
+    """`a: 240x320, b: 256x256` for the first two samples of different sizes."""
+    first = shapes[0]
+    other = next(i for i, s in enumerate(shapes) if s != first)
+    return f"{ids[0]!r} is {first[-1]}x{first[-2]}, {ids[other]!r} is {shapes[other][-1]}x{shapes[other][-2]}"
 
 
 __all__ = [
