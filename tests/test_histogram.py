@@ -67,8 +67,8 @@ def test_fallback_counts_big_images_in_bands(monkeypatch):
 
 
 def test_counts_past_float32_precision():
-    # 2**24 + 3 equal pixels: float32 counting would round this bin.
-    image = np.full((4097, 4096 + 1, 1), 200, np.uint8)[: (1 << 24) // 4096 + 1]
+    # 4097 x 4097 = 2**24 + 8193 equal pixels: float32 counting would round this bin.
+    image = np.full((4097, 4097, 1), 200, np.uint8)
     assert channel_histograms(image)[0, 200] == image.size
 
 
