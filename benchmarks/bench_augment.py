@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common import REPO, best_of, label_sample_data, write_result
+from common import REPO, alternating_best, best_of, label_sample_data, write_result
 
 from dataprep import io
 from dataprep.albu import compile_albumentations
@@ -103,12 +103,8 @@ def main(quick: bool = False) -> None:
             for k in ks:
                 augment_samples(recipe, samples, k % n, k // n)
         chunks = [range(c, min(c + chunk, compared)) for c in range(0, compared, chunk)]
-        bare_best, ours_best = [float("inf")] * len(chunks), [float("inf")] * len(chunks)
-        for _ in range(2 if quick else 5):
-            for c, ks in enumerate(chunks):
-                bare_best[c] = min(bare_best[c], best_of(lambda: bare(ks), 1))
-                ours_best[c] = min(ours_best[c], best_of(lambda: ours(ks), 1))
-        bare_ips, ours_ips = compared / sum(bare_best), compared / sum(ours_best)
+        bare_s, ours_s = alternating_best(bare, ours, chunks, 2 if quick else 5)
+        bare_ips, ours_ips = compared / bare_s, compared / ours_s
         overhead = bare_ips / ours_ips - 1.0
         rows.append({"case": "albumentations alone: rrc+flip+affine+colour", "workers": 1, "images_per_s": bare_ips})
         rows.append({"case": "ours: same steps via recipe", "workers": 1, "images_per_s": ours_ips})

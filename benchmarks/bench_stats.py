@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common import SHARED_DATA, best_of, write_result
+from common import SHARED_DATA, alternating_best, best_of, write_result
 from dataprep import io
 from dataprep.executor import ProcessExecutor, SerialExecutor
 from dataprep.manifest import Manifest, ManifestRow
@@ -56,25 +56,20 @@ def _camvid_jpegs(root: Path, n: int, quality: int) -> list[ManifestRow]:
 
 
 def chunked_ratio(rows: list[ManifestRow], rounds: int, chunk: int = 16) -> float:
-    """compute_stats time over decode time, in chunks of `chunk` files alternating the two.
+    """compute_stats time over decode time, in chunks of `chunk` files alternating the two (`alternating_best`).
 
-    Each chunk keeps its best of `rounds`, so a burst of load from other processes
-    hits one chunk of both sides, not one side's whole run. Each compute_stats
-    call pays its fixed cost (the summary, about 0.4 ms) once per chunk.
+    Each compute_stats call pays its fixed cost (the summary, about 0.4 ms) once per chunk.
     """
     serial = SerialExecutor()
     chunks = [Manifest(rows[c : c + chunk]) for c in range(0, len(rows), chunk)]
-    decode_best, stats_best = [float("inf")] * len(chunks), [float("inf")] * len(chunks)
 
     def decode(manifest: Manifest) -> None:
         for r in manifest.rows:  # one image alive at a time, as in stats
             io.read_image(r.image)
 
-    for _ in range(rounds):
-        for c, manifest in enumerate(chunks):
-            decode_best[c] = min(decode_best[c], best_of(lambda: decode(manifest), 1))
-            stats_best[c] = min(stats_best[c], best_of(lambda: compute_stats(manifest, executor=serial, quiet=True), 1))
-    return sum(stats_best) / sum(decode_best)
+    decode_s, stats_s = alternating_best(
+        decode, lambda manifest: compute_stats(manifest, executor=serial, quiet=True), chunks, rounds)
+    return stats_s / decode_s
 
 
 def main(quick: bool = False) -> None:

@@ -5,9 +5,9 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dataprep.labels import masks_to_labels
 from dataprep.manifest import write_manifest
@@ -19,6 +19,7 @@ SAMPLE = REPO / "sample_data"
 # Public datasets beside the repository (see its README); benchmarks that use them skip them when absent.
 SHARED_DATA = REPO.parent / "shared" / "data"
 QUICK_ENV = "DATAPREP_BENCH_QUICK"
+T = TypeVar("T")
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
@@ -29,6 +30,21 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def alternating_best(first: Callable[[T], Any], second: Callable[[T], Any], chunks: Sequence[T],
+                     rounds: int) -> tuple[float, float]:
+    """Summed best times of `first(chunk)` and `second(chunk)`, the two alternating chunk by chunk.
+
+    Each chunk keeps its best of `rounds`, so a burst of load from other processes
+    hits one chunk of both sides, not one side's whole run.
+    """
+    best = [[float("inf")] * len(chunks), [float("inf")] * len(chunks)]
+    for _ in range(rounds):
+        for c, chunk in enumerate(chunks):
+            for side, fn in enumerate((first, second)):
+                best[side][c] = min(best[side][c], best_of(lambda: fn(chunk), 1))
+    return sum(best[0]), sum(best[1])
 
 
 def label_sample_data(root: Path) -> Path:
