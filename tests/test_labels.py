@@ -190,7 +190,7 @@ def _write_modes(folder: Path) -> dict[str, np.ndarray]:
     rgba[0, :] = (0, 0, 0, 0)
     Image.fromarray(rgba, mode="RGBA").save(folder / "rgba.png")
     pmode = Image.fromarray(EXPECTED, mode="P")
-    pmode.putpalette(bytes(range(256)) * 3)  # a palette unrelated to the classes: indices are the data
+    pmode.putpalette(RGB_PALETTE.colour_table(256).tobytes())  # its table agrees with the palette: indices kept
     pmode.save(folder / "palette_mode.png")
     Image.fromarray(EXPECTED, mode="L").save(folder / "gray.png")
     Image.fromarray(EXPECTED.astype("<u2")).save(folder / "gray16.png")  # PIL mode I;16
@@ -215,6 +215,72 @@ def test_every_input_mode_converts_exactly(tmp_path):
     assert report.manifest_path is None and (tmp_path / "out" / "palette.json").is_file()
     total = sum(e.size for e in expected.values())
     assert sum(report.pixel_counts) + report.ignored_pixels == total
+
+
+def _save_p(path: Path, indices: np.ndarray, table: dict[int, tuple[int, int, int]] | np.ndarray) -> Path:
+    """A palette-mode PNG with the given colour table (index -> colour)."""
+    full = np.zeros((256, 3), np.uint8)
+    if isinstance(table, dict):
+        for i, c in table.items():
+            full[i] = c
+    else:
+        full[: len(table)] = table
+    im = Image.fromarray(indices.astype(np.uint8), mode="P")
+    im.putpalette(full.tobytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+    return path
+
+
+def test_palette_mode_pngs_with_a_per_file_colour_table_convert_by_colour(tmp_path, cli):
+    """Real case: an aerial-imagery set ships some masks as RGB and some as 'P' PNGs whose colour table
+    is ordered per file (index 0 is Land in one file, Building in the next). Converting them by raw
+    index made 16 of 18 such masks 51-100% wrong with exit 0. Each file must go through its own
+    table (index -> colour -> class), the report must say so once, and a table that agrees keeps
+    its indices."""
+    land, building, water = (0, 255, 0), (255, 0, 0), (0, 0, 255)
+    pal = load_palette({"name": "aerial", "classes": [
+        {"name": "land", "color": list(land), "index": 0}, {"name": "building", "color": list(building), "index": 1},
+        {"name": "water", "color": list(water), "index": 2}]})
+    truth = np.zeros((6, 9), np.uint8)
+    truth[:, 3:6], truth[:, 6:] = 1, 2  # land | building | water
+    colours = [land, building, water]
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        order = rng.permutation(3) if k else np.arange(3)  # file 0's table agrees with the palette
+        stored = np.argsort(order)[truth]  # index stored for class c is the position of c in this file's table
+        _save_p(tmp_path / "masks" / f"p{k}.png", stored, {i: colours[order[i]] for i in range(3)})
+    Image.fromarray(np.array(colours, np.uint8)[truth]).save(tmp_path / "masks" / "rgb.png")
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", pal)
+    assert report.failed == 0 and report.converted == 5
+    for f in ("p0", "p1", "p2", "p3", "rgb"):
+        assert np.array_equal(read_mask(tmp_path / "out" / f"{f}.png"), truth), f
+    moved = sorted(Path(p).name for p in report.by_colour)
+    assert moved and "p0.png" not in moved and "rgb.png" not in moved
+    assert len(report.notes) == 1 and "converted by colour" in report.notes[0]
+    res = cli("masks2labels", "-p", tmp_path / "out" / "palette.json", tmp_path / "masks", tmp_path / "cli", "-q")
+    assert res.exit_code == 0 and res.output.count("note: ") == 1
+    # Asked for explicitly, indices are used as they are (and then wrong here).
+    raw = masks_to_labels(tmp_path / "masks", tmp_path / "raw", pal, png_indices=True)
+    assert raw.by_colour == [] and not all(
+        np.array_equal(read_mask(tmp_path / "raw" / f"p{k}.png"), truth) for k in range(4))
+
+
+def test_palette_mode_tables_that_name_no_palette_colour_are_refused_with_the_way_out(tmp_path):
+    """Real case: tools that write 'P' PNGs with a table unrelated to the classes. Their colours are
+    not classes, so converting by colour fails the file and says how to use the indices; a grey
+    ramp table (index v drawn (v, v, v)) carries no colours, so its indices are used."""
+    stored = np.array([[0, 1], [2, 255]], np.uint8)
+    _save_p(tmp_path / "odd" / "a.png", stored, np.arange(768).reshape(256, 3) % 256)
+    with pytest.raises(DataprepError, match="--png-indices"):
+        masks_to_labels(tmp_path / "odd", tmp_path / "o1", RGB_PALETTE, on_error="fail")
+    assert masks_to_labels(tmp_path / "odd", tmp_path / "o2", RGB_PALETTE, png_indices=True).converted == 1
+    assert np.array_equal(read_mask(tmp_path / "o2" / "a.png"), stored)
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    _save_p(tmp_path / "grey" / "a.png", stored, ramp)
+    report = masks_to_labels(tmp_path / "grey", tmp_path / "o3", RGB_PALETTE)
+    assert report.converted == 1 and report.by_colour == []
+    assert np.array_equal(read_mask(tmp_path / "o3" / "a.png"), stored)
 
 
 def _manifest(tmp_path: Path, masks: list[Path], size=(8, 6)) -> Path:
