@@ -42,6 +42,7 @@ from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, read_pn
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
 from .paths import guard_output, walk_files
+from .regions import interior_pixels
 
 Unknown = Literal["error", "ignore", "nearest"]
 UNKNOWN_MODES: tuple[str, ...] = ("error", "ignore", "nearest")
@@ -573,6 +574,10 @@ def _check_outputs(jobs: list[_Job]) -> None:
 
 # More ignored pixels than this share of a conversion's pixels gets a warning.
 MOSTLY_IGNORED = 0.5
+# Ignored pixels inside regions wider than a boundary band (see regions.py), over this share of
+# all pixels and a quarter of the ignored ones, look like a class lost to ignore (a binary mask's
+# 255) rather than VOC-style void boundaries (under 1% of the pixels, a tenth of the void, on VOC).
+LARGE_IGNORED = 0.02
 
 
 @dataclass
@@ -586,6 +591,7 @@ class ConversionReport:
     failed: int = 0
     pixel_counts: list[int] = field(default_factory=list)  # per class index 0..num_classes-1
     ignored_pixels: int = 0
+    ignored_interior: int = 0  # ignored pixels inside regions, not on thin boundaries
     unknown: dict[UnknownKey, int] = field(default_factory=dict)  # replaced under "ignore"/"nearest"
     unknown_first_file: dict[UnknownKey, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -606,11 +612,24 @@ class ConversionReport:
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
         out = []
-        if self.total_pixels and self.ignored_pixels > MOSTLY_IGNORED * self.total_pixels:
-            share = self.ignored_pixels / self.total_pixels
-            out.append(f"{share:.1%} of the pixels became the ignore index {self.palette.ignore_index}, so they "
-                       "will not be trained on; if that value is a class (in binary 0/255 masks 255 is usually the "
-                       "foreground), give it a class index: --remap 255:1 with a palette that has class 1")
+        total, ignored = self.total_pixels, self.ignored_pixels
+        if not total or not ignored:
+            return out
+        reasons = []
+        if ignored > MOSTLY_IGNORED * total:
+            reasons.append("most of them")
+        if self.ignored_interior > LARGE_IGNORED * total and self.ignored_interior >= 0.25 * ignored:
+            reasons.append("in large regions, not thin boundaries")
+        present = [i for i, n in enumerate(self.pixel_counts) if n]
+        if len(present) == 1:
+            reasons.append(f"and the label maps hold a single class ({self.palette.names[present[0]]}) besides "
+                           "ignore: nothing to tell apart")
+        if reasons:
+            out.append(f"{ignored / total:.1%} of the pixels became the ignore index {self.palette.ignore_index} "
+                       f"({'; '.join(reasons)}), so they will not be trained on; if that value is a class (in binary "
+                       "0/255 masks 255 is usually the foreground), give it a class index: --remap 255:1 with a "
+                       "palette that has class 1, or the palette 'dataprep palette infer' writes for these masks "
+                       "with --remap ids")
         return out
 
     @property
@@ -640,6 +659,13 @@ class _FileResult:
     counts: np.ndarray
     unknown: dict[UnknownKey, int]
     by_colour: bool = False
+    ignored_interior: int = 0
+
+
+def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
+    if ignore_index >= len(counts) or not counts[ignore_index]:
+        return 0
+    return interior_pixels(labels == ignore_index)
 
 
 def _with_path(exc: DataprepError, path: Path) -> DataprepError:
@@ -674,7 +700,9 @@ class _MaskConverter:
             except DataprepError:
                 labels = None  # a damaged output is simply redone
             if labels is not None and labels.ndim == 2 and int(labels.max(initial=0)) < size:
-                return _FileResult("skipped", _histogram(labels, size)[:size], {})
+                counts = _histogram(labels, size)[:size]
+                return _FileResult("skipped", counts, {},
+                                   ignored_interior=_ignored_interior(labels, counts, self.palette.ignore_index))
         mask = read_mask(job.src)
         if job.size is not None and (mask.shape[1], mask.shape[0]) != job.size:
             raise DataprepError(job.src, f"mask is {mask.shape[1]}x{mask.shape[0]} "
@@ -685,7 +713,8 @@ class _MaskConverter:
         except DataprepError as exc:
             raise _with_path(exc, job.src) from None
         write_mask(job.dst, result.labels, palette=self.colour_table)
-        return _FileResult("converted", result.counts, result.unknown, result.by_colour)
+        return _FileResult("converted", result.counts, result.unknown, result.by_colour,
+                           _ignored_interior(result.labels, result.counts, self.palette.ignore_index))
 
 
 def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
@@ -784,6 +813,7 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
         report.outputs.append(job.dst)
         if value.by_colour:
             report.by_colour.append(str(job.src))
+        report.ignored_interior += value.ignored_interior
         totals[: len(value.counts)] += value.counts
         for key, n in value.unknown.items():
             report.unknown[key] = report.unknown.get(key, 0) + n

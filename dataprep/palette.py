@@ -828,7 +828,9 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
         return _infer_binary(values, pixels, images, ignore_index, name)
     stored = sorted(int(v) for v in values)
     kept = [v for v in stored if v != ignore_index]
-    sparse = bool(kept) and max(kept) + 1 > 2 * len(kept)
+    builtin = _builtin_of_table(table, kept) if table is not None else None
+    # A subset of VOC's indices (a table drawn with its colormap) is dense, however few classes it holds.
+    sparse = builtin is None and bool(kept) and max(kept) + 1 > 2 * len(kept)
     ignore_is_class = False
     if sparse and ignore_index in stored:
         # Void boundaries are thin and minor; a class fills regions (a cloud mask's 255 = cloud).
@@ -851,13 +853,23 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
         table = None  # two values share a table colour: a palette needs one colour per class
     colours = [InferredColour(colour_of(int(v)), int(v), int(n), int(m), index_of[int(v)])
                for v, n, m in zip(values, pixels, images)]
+    known = builtin_palette(builtin).names if builtin else []
     classes = []
     for c in sorted(colours, key=lambda c: c.index):
         ignored = c.index == ignore_index
-        label = "ignore" if ignored else f"class_{c.value}"
+        label = "ignore" if ignored else (known[c.index] if c.index < len(known) else f"class_{c.value}")
         classes.append(PaletteClass(label, c.color, c.index, ignored, c.value if sparse and not ignored else None))
     return InferredPalette(Palette(name, tuple(classes), ignore_index), colours, "index", 0, 0, sparse=sparse,
-                           ignore_is_class=ignore_is_class)
+                           ignore_is_class=ignore_is_class, suggestion=builtin)
+
+
+def _builtin_of_table(table: np.ndarray, values: list[int]) -> str | None:
+    """The built-in palette whose index colours a palette-mode table uses for every value, if any."""
+    for name in BUILTIN_PALETTES:
+        colours = builtin_palette(name).index_colours()
+        if values and all(v in colours and colours[v] == _colour(table[v]) for v in values if v < 256):
+            return name
+    return None
 
 
 def _infer_binary(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,

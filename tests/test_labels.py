@@ -334,6 +334,43 @@ def test_a_mostly_ignored_conversion_warns(tmp_path, cli):
     assert report.ignored_pixels == 12 and report.warnings == []
 
 
+def test_binary_0_255_masks_under_an_ignore_255_palette_warn_once(tmp_path, cli):
+    """Real case: vessel and nuclei masks stored 0/255 (foreground 8-12% of the pixels) converted
+    with `-p voc`, where 255 is ignore, became background + ignore with exit 0, and training on
+    them reported mIoU 100%. The run must warn once, with the fix, whether the foreground is thin
+    (vessels) or fills regions (nuclei); VOC's thin void boundaries beside real classes must not."""
+    rng = np.random.default_rng(0)
+    vessels = np.zeros((64, 64), np.uint8)
+    for row in rng.choice(64, size=6, replace=False):
+        vessels[row, :] = 255  # 1-px lines: 9% foreground, no large region
+    nuclei = np.zeros((128, 128), np.uint8)
+    for y, x in [(10, 10), (80, 20), (20, 85), (90, 90)]:
+        nuclei[y : y + 18, x : x + 18] = 255  # blobs: 7.9% foreground
+    for name, mask in [("vessels", vessels), ("nuclei", nuclei)]:
+        write_mask(tmp_path / name / "a.png", mask)
+        report = masks_to_labels(tmp_path / name, tmp_path / f"{name}_labels", "voc")
+        assert report.failed == 0 and report.pixel_counts[1:] == [0] * 20
+        assert len(report.warnings) == 1, name
+        assert "single class (background)" in report.warnings[0] and "--remap 255:1" in report.warnings[0]
+        if name == "nuclei":
+            assert "large regions" in report.warnings[0]
+    res = cli("masks2labels", "-p", "voc", tmp_path / "vessels", tmp_path / "cli_labels", "-q")
+    assert res.exit_code == 0 and res.output.count("warning: ") == 1
+    # VOC-style: two classes with a 5-px void band between them is ordinary.
+    voc = np.zeros((64, 64), np.uint8)
+    voc[:, 32:] = 15
+    voc[:, 30:35] = 255
+    write_mask(tmp_path / "voc" / "a.png", voc)
+    assert masks_to_labels(tmp_path / "voc", tmp_path / "voc_labels", "voc").warnings == []
+    # Two classes, but the ignored value fills a fifth of the pixels in one block: a lost class.
+    lost = voc.copy()
+    lost[:, 30:35] = 15
+    lost[:20, :40] = 255
+    write_mask(tmp_path / "lost" / "a.png", lost)
+    warnings = masks_to_labels(tmp_path / "lost", tmp_path / "lost_labels", "voc").warnings
+    assert len(warnings) == 1 and "large regions" in warnings[0] and "single class" not in warnings[0]
+
+
 def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
     for name in ("x", "y", "z"):
         write_mask(tmp_path / "masks" / f"{name}.png", _stripes())
