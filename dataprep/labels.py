@@ -391,8 +391,15 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     hint = "use --unknown ignore|nearest or add them to the palette" if colours else \
         "use --remap, --unknown ignore or add them to the palette"
-    grey = colours and all(k[0] == k[1] == k[2] for k in found)  # type: ignore[index]
-    if grey:
+    ids = palette.ids()
+    if not colours and ids and all(k in ids for k in found):
+        # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
+        # values that happen to be valid indices, each the wrong class.
+        hint = (f"they are ids of palette {palette.name!r} (e.g. Cityscapes labelIds), so every value of these masks "
+                "is an id, not an index: use --remap ids")
+    levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
+    # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
+    if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:
         hint += "; all grey: an index mask saved as RGB?"
     plural = "s" if len(found) > 1 else ""
     reason = (f"{total:,} pixels in {len(found)} {what}{plural} not in palette {palette.name!r}: "

@@ -149,6 +149,37 @@ def test_parse_remap_forms(tmp_path):
         parse_remap("11=255")
 
 
+def test_labelids_with_the_cityscapes_palette_point_to_remap_ids_not_unknown_ignore():
+    """Real case: Cityscapes `labelIds` masks given with the cityscapes palette. The error said
+    `--unknown ignore`, which keeps the ids that happen to be valid trainIds (building 11 becomes
+    person) and ignores the rest: silently wrong classes. Unknown values that are all palette ids
+    must point to `--remap ids`, and only to it."""
+    city = builtin_palette("cityscapes")
+    ids = np.array([[7, 7, 26, 26], [11, 11, 0, 24]], np.uint8)  # road, car, building, unlabeled, person
+    with pytest.raises(UnknownValuesError) as exc:
+        values_to_labels(ids, city)
+    assert "--remap ids" in exc.value.reason and "--unknown ignore" not in exc.value.reason
+    labels, _ = values_to_labels(ids, city, remap="ids")
+    assert labels.tolist() == [[0, 0, 13, 13], [2, 2, 255, 11]]
+    # Values that are not ids keep the general advice.
+    with pytest.raises(UnknownValuesError, match="--unknown ignore"):
+        values_to_labels(np.array([[0, 200]], np.uint8), city)
+
+
+def test_grey_hint_needs_several_grey_levels():
+    """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
+    as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""
+    pal = load_palette({"classes": [{"name": "red", "color": [255, 0, 0], "index": 0}]})
+    black = np.zeros((2, 3, 3), np.uint8)
+    black[0, 0] = (255, 0, 0)
+    with pytest.raises(UnknownValuesError) as exc:
+        colours_to_labels(black, pal)
+    assert "all grey" not in exc.value.reason
+    levels = np.repeat(np.array([[[1], [2], [3]]], np.uint8), 3, axis=2)
+    with pytest.raises(UnknownValuesError, match="all grey"):
+        colours_to_labels(levels, pal)
+
+
 def test_int32_npy_with_minus_one_needs_a_remap():
     values = np.array([[0, -1], [2, 1]], np.int32)
     with pytest.raises(UnknownValuesError, match="value -1"):
