@@ -164,7 +164,7 @@ class Palette:
             if not c.ignore:
                 first.setdefault(c.index, c)
         used = {c.color for c in self.classes if c.color is not None}
-        spare = _spare_colours(used)
+        spare = _spare_colours(used, self.source or self.name)
         classes: list[PaletteClass] = []
         for i in range(self.num_classes):
             c = first.get(i)
@@ -236,14 +236,19 @@ def _validate(p: Palette) -> None:
                                            f"and {c.name!r} (index {c.index})")
 
 
-def _spare_colours(used: set[Colour]) -> Iterable[Colour]:
-    """Colours for entries that have none: VOC colormap entries not already taken."""
-    for row in voc_colormap(256)[1:]:
-        colour = (int(row[0]), int(row[1]), int(row[2]))
-        if colour not in used:
-            used.add(colour)
-            yield colour
-    raise DataprepError(None, "no spare colour left for a palette entry")  # pragma: no cover - 255 colours taken
+def _spare_colours(used: set[Colour], where: str | None = None) -> Iterable[Colour]:
+    """Colours for entries that have none: VOC colormap entries not already taken.
+
+    The colormap gives 2^24 distinct colours (its bit interleaving continues past
+    index 255), so palettes of thousands of classes get one each.
+    """
+    for start in range(1, 1 << 24, 4096):
+        for row in _voc_rows(np.arange(start, min(start + 4096, 1 << 24), dtype=np.int64)):
+            colour = (int(row[0]), int(row[1]), int(row[2]))
+            if colour not in used:
+                used.add(colour)
+                yield colour
+    raise DataprepError(where, "no spare colour left for a palette entry")  # pragma: no cover - 2^24 colours taken
 
 
 def _fmt_colour(colour: Sequence[int]) -> str:
@@ -454,8 +459,11 @@ def resolve_palette(option: "Palette | PathLike | None", manifest_path: PathLike
 
 def voc_colormap(n: int = 256) -> np.ndarray:
     """The PASCAL VOC colormap: the bits of each index spread over R, G, B from the top bit down."""
-    index = np.arange(n, dtype=np.int64)
-    cmap = np.zeros((n, 3), np.int64)
+    return _voc_rows(np.arange(n, dtype=np.int64))
+
+
+def _voc_rows(index: np.ndarray) -> np.ndarray:
+    cmap = np.zeros((len(index), 3), np.int64)
     for level in range(8):
         for channel in range(3):
             bit = (index >> (3 * level + channel)) & 1

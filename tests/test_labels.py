@@ -12,7 +12,7 @@ from PIL import Image
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor
-from dataprep.io import read_mask, write_mask
+from dataprep.io import read_mask, write_image, write_mask
 from dataprep.labels import (
     UnknownValuesError,
     colours_to_labels,
@@ -202,6 +202,42 @@ def test_more_than_255_classes_give_uint16_labels(tmp_path):
     with Image.open(tmp_path.parent / "big_out" / "m.png") as im:
         assert im.mode.startswith("I")
     assert np.array_equal(read_mask(tmp_path.parent / "big_out" / "m.png"), result.labels)
+
+
+def test_a_300_class_palette_converts_draws_and_previews_in_16_bit(tmp_path):
+    """Real case: a palette with indices above ~256 (every other index used, as a 300-class set
+    grouped from a larger one) failed with 'no spare colour left for a palette entry', naming no
+    file, although 16-bit labels are documented. Label maps above 255 are 16-bit PNGs, palette.json
+    carries every name and colour, and labels2masks and preview handle them."""
+    from dataprep.palette import voc_colormap
+    from dataprep.preview import make_contact_sheet
+
+    cmap = voc_colormap(1024)
+    classes = [{"name": f"c{i}", "color": [int(v) for v in cmap[i + 1]], "index": 2 * i} for i in range(300)]
+    classes.append({"name": "void", "color": [0, 0, 0], "index": 65535, "ignore": True})
+    (tmp_path / "big.json").write_text(json.dumps({"name": "big", "ignore_index": 65535, "classes": classes}))
+    big = load_palette(tmp_path / "big.json")
+    truth = np.array([[0, 2, 300], [598, 65535, 410]], np.int64)
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    for (y, x), v in np.ndenumerate(truth):
+        rgb[y, x] = (0, 0, 0) if v == 65535 else cmap[v // 2 + 1]
+    rgb = np.kron(rgb, np.ones((20, 20, 1), np.uint8))  # 40x60, big enough for a contact sheet
+    write_mask(tmp_path / "masks" / "m.png", rgb)
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "labels", big)
+    assert report.converted == 1 and report.failed == 0
+    with Image.open(tmp_path / "labels" / "m.png") as im:
+        assert im.mode.startswith("I;16")
+    labels = read_mask(tmp_path / "labels" / "m.png")
+    assert labels.dtype == np.uint16 and np.array_equal(labels[::20, ::20], truth)
+    written = load_palette(tmp_path / "labels" / "palette.json")
+    assert written.num_classes == 599 and written.names[598] == "c299" and written.names[1] == "class_1"
+    back = labels_to_masks(tmp_path / "labels", tmp_path / "back")
+    assert back.converted == 1 and np.array_equal(read_mask(tmp_path / "back" / "m.png"), rgb)
+    write_image(tmp_path / "img.png", np.full((40, 60, 3), 128, np.uint8))
+    manifest = write_manifest([ManifestRow("m", tmp_path / "img.png", tmp_path / "labels" / "m.png", 60, 40)],
+                              tmp_path / "labels" / "manifest.csv")
+    sheet = make_contact_sheet(manifest, n=1)
+    assert (sheet == cmap[300]).all(axis=-1).any()  # class c299 (index 598) in its own colour
 
 
 def test_labels_to_colours_inverts_and_rejects_values_without_colour():
