@@ -354,7 +354,9 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
 
 
 def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: int) -> PaletteClass:
-    name = str(entry.get("name", f"class_{position}"))
+    # Supervisely (meta.json / classes.json) names a class `title`; its `id` is a database key, not a mask value.
+    supervisely = "name" not in entry and "title" in entry
+    name = str(entry.get("name", entry.get("title", f"class_{position}")))
     raw_colour = entry.get("color", entry.get("colour"))
     colour = None if raw_colour is None else _parse_colour(raw_colour)
     ignore = _truthy(entry.get("ignore", False))
@@ -365,7 +367,7 @@ def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: in
         index = int(raw_index)
     if index == ignore_index:
         ignore = True
-    raw_id = entry.get("id")
+    raw_id = None if supervisely else entry.get("id")
     return PaletteClass(name, colour, index, ignore, None if raw_id in (None, "") else int(raw_id))
 
 

@@ -415,3 +415,18 @@ def test_infer_prints_each_ignore_colour_with_its_own_pixels(cli, tmp_path):
     assert res.exit_code == 0, res.output
     rows = {line.split()[1]: line for line in res.output.splitlines() if "[ignore]" in line}
     assert " 60 " in rows["dynamic"] and " 40 " in rows["unlabeled"], res.output
+
+
+def test_supervisely_classes_json_takes_names_from_title(cli, tmp_path):
+    """Real case: `palette show` on a Supervisely project's classes.json listed class_0, class_1, ...:
+    Supervisely calls the name `title` (and its `id` is a database key, not a mask value)."""
+    classes = [{"title": "building", "shape": "bitmap", "color": "#E0A030", "geometry_config": {}, "id": 98123},
+               {"title": "road", "shape": "polygon", "color": "#808080", "geometry_config": {}, "id": 98124}]
+    (tmp_path / "meta.json").write_text(json.dumps({"classes": classes, "tags": []}))
+    (tmp_path / "classes.json").write_text(json.dumps(classes))
+    for name in ("meta.json", "classes.json"):
+        pal = load_palette(tmp_path / name)
+        assert pal.names == ["building", "road"] and pal.ids() == {}
+        assert pal.colour_to_index() == {(224, 160, 48): 0, (128, 128, 128): 1}
+    res = cli("palette", "show", tmp_path / "classes.json")
+    assert res.exit_code == 0 and "building" in res.output and "class_0" not in res.output
