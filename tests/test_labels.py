@@ -544,12 +544,21 @@ def test_sample_data_counts_match_the_per_class_loop(sample_data):
         assert result.counts[:7].tolist() == [int((ref == i).sum()) for i in range(7)]
 
 
-def test_default_palette_is_the_one_beside_the_source(tmp_path):
-    write_mask(tmp_path / "masks" / "m.png", _stripes())
-    with pytest.raises(UsageError, match="no --palette given"):
-        masks_to_labels(tmp_path / "masks", tmp_path / "out")
-    RGB_PALETTE.save(tmp_path / "masks" / "palette.json")
-    assert masks_to_labels(tmp_path / "masks", tmp_path / "out").converted == 1
+def test_default_palette_is_the_one_beside_the_source(tmp_path, cli):
+    """Real case: `masks2labels sample_data/masks OUT` said 'no palette.json beside the source' while
+    sample_data/palette.json sat beside that folder. A folder source is looked in and beside; the
+    error says where it looked, and the output says which palette was used."""
+    write_mask(tmp_path / "data" / "masks" / "m.png", _stripes())
+    with pytest.raises(UsageError, match="no --palette given") as exc:
+        masks_to_labels(tmp_path / "data" / "masks", tmp_path / "out")
+    assert str(tmp_path / "data" / "masks") in exc.value.reason and f"or {tmp_path / 'data'};" in exc.value.reason
+    RGB_PALETTE.save(tmp_path / "data" / "palette.json")  # beside the folder, as in sample_data/
+    assert masks_to_labels(tmp_path / "data" / "masks", tmp_path / "out").converted == 1
+    res = cli("masks2labels", tmp_path / "data" / "masks", tmp_path / "out_cli", "-q")
+    assert res.exit_code == 0 and f"palette: {tmp_path / 'data' / 'palette.json'}" in res.output
+    RGB_PALETTE.save(tmp_path / "data" / "masks" / "palette.json")  # inside the folder wins
+    assert masks_to_labels(tmp_path / "data" / "masks", tmp_path / "out2").palette.source == str(
+        tmp_path / "data" / "masks" / "palette.json")
 
 
 # --------------------------------------------------------------------------- real datasets

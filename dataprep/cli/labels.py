@@ -54,6 +54,8 @@ def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown:
                              remap=remap, overwrite=overwrite, force=force, executor=executor,
                              on_error=on_error, quiet=quiet, png_indices=png_indices)  # type: ignore[arg-type]
     _print_report(report, "masks2labels")
+    if palette is None and report.palette.source:
+        click.echo(f"palette: {report.palette.source}")
     for line in report.notes:
         click.echo(f"note: {line}")
     for line in report.warnings:

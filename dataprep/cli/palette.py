@@ -85,7 +85,10 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     if result.transparent_pixels:
         click.echo(f"{result.transparent_pixels:,} transparent pixels (alpha 0) were not counted; "
                    "masks2labels makes them ignore")
-    if result.suggestion:
+    if result.suggestion and result.kind == "index":
+        click.echo(f"\nthe masks' colour tables are those of the built-in palette '{result.suggestion}' (names taken "
+                   f"from it): their values are its indices, so --palette {result.suggestion} converts them as they are")
+    elif result.suggestion:
         click.echo(f"\nthe colours match the built-in palette '{result.suggestion}' "
                    f"(names taken from it); --palette {result.suggestion} would use its official indices")
     if result.by_colour_files:
