@@ -746,16 +746,18 @@ def _as_colours(c: _Counted) -> _Counted:
 
 
 def _tables_agree(counted: list[_Counted]) -> bool:
-    """Whether every palette-mode mask draws each index it holds in the same colour."""
-    seen: dict[int, tuple[int, ...]] = {}
-    for c in counted:
-        if c.table is None:
-            continue
-        for v in c.keys.tolist():
-            colour = tuple(c.table[v].tolist())
-            if seen.setdefault(v, colour) != colour:
-                return False
-    return True
+    """Whether every palette-mode mask's table gives the same colour to every index any of them holds.
+
+    Comparing each file only on its own indices would pass tables shuffled per file whose
+    files happen to hold different indices; converting by colour is right either way.
+    """
+    tables = [c for c in counted if c.table is not None]
+    if not tables:
+        return True
+    used = np.unique(np.concatenate([c.keys for c in tables]))
+    used = used[used < 256]
+    reference = tables[0].table[used]
+    return all(np.array_equal(c.table[used], reference) for c in tables[1:])
 
 
 def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int = DEFAULT_IGNORE_INDEX,

@@ -630,3 +630,58 @@ def test_isbi_255_is_a_real_class(shared_data, tmp_path):
     inferred.save(tmp_path / "inferred.json")
     report = masks_to_labels(labels_dir, tmp_path / "inferred_labels", tmp_path / "inferred.json", remap="ids")
     assert report.pixel_counts == [1727250, 6137070] and report.ignored_pixels == 0 and report.warnings == []
+
+
+@pytest.mark.integration
+def test_voc_palette_pngs_with_reshuffled_tables_convert_by_colour(shared_data, tmp_path):
+    """The per-file colour table case (item: palette-mode PNGs) on real VOC palette PNGs: each file
+    is rewritten with its table order shuffled and its indices permuted to match, so it shows the
+    same picture. Converted by colour they give exactly the labels of the original files; the
+    originals, whose tables are VOC's, keep their indices."""
+    root = shared_data("voc_samples/labelme_examples/examples/semantic_segmentation/data_dataset_voc")
+    voc = builtin_palette("voc")
+    originals = sorted((root / "SegmentationClass").glob("*.png"))
+    assert masks_to_labels(root / "SegmentationClass", tmp_path / "plain", "voc").by_colour == []
+    rng = np.random.default_rng(3)
+    for png in originals:
+        with Image.open(png) as im:
+            table = np.frombuffer(bytes(im.getpalette()), np.uint8).reshape(-1, 3)[:256]
+            values = np.asarray(im)
+        order = rng.permutation(256)  # new index i shows old entry order[i]
+        _save_p(tmp_path / "shuffled" / png.name, np.argsort(order)[values], table[order])
+    report = masks_to_labels(tmp_path / "shuffled", tmp_path / "labels", voc)
+    assert report.failed == 0 and len(report.by_colour) == len(originals) == 3
+    for png in originals:
+        assert np.array_equal(read_mask(tmp_path / "labels" / png.name), read_mask(png)), png.name
+    # palette infer counts the shuffled set by colour: the same 8 classes as the originals' values.
+    shuffled = infer_palette(tmp_path / "shuffled", quiet=True)
+    original = infer_palette(root / "SegmentationClass", quiet=True)
+    assert shuffled.kind == "colour" and shuffled.suggestion == "voc" and original.kind == "index"
+    assert original.suggestion == "voc" and not original.sparse
+    assert sorted(c.pixels for c in shuffled.colours) == sorted(c.pixels for c in original.colours)
+    assert original.palette.names[15] == "person"
+
+
+@pytest.mark.integration
+def test_isbi_under_voc_warns_and_stats_kfold_see_one_class(shared_data, tmp_path):
+    """The binary 0/255 case on ISBI membranes: with -p voc, 255 (the cells, 78% of the pixels) is
+    ignore. masks2labels warns once with the fix; stats and kfold on the result warn of one class."""
+    from dataprep.splits import split_folds
+    from dataprep.stats import collect_stats
+
+    root = shared_data("isbi2012_membrane/data/membrane/train")
+    report = masks_to_labels(root / "label", tmp_path / "labels", "voc", quiet=True)
+    assert report.converted == 30 and report.ignored_pixels == 6137070
+    assert len(report.warnings) == 1 and "single class (background)" in report.warnings[0]
+    assert "large regions" in report.warnings[0] and "--remap 255:1" in report.warnings[0]
+    rows = [ManifestRow(p.stem, root / "image" / p.name, tmp_path / "labels" / p.name, 512, 512)
+            for p in sorted((root / "label").glob("*.png"))]
+    manifest = write_manifest(rows, tmp_path / "labels" / "manifest.csv")
+    assert any("only one class (background)" in w for w in collect_stats(manifest, quiet=True).warnings)
+    assert any("only one class (background)" in w for w in split_folds(manifest, 3, quiet=True).warnings)
+    # The folds carry the palette masks2labels wrote: class names survive into fold manifests.
+    from dataprep.palette import resolve_palette
+    from dataprep.splits import kfold
+
+    kfold(manifest, tmp_path / "folds", 3, quiet=True)
+    assert resolve_palette(None, tmp_path / "folds" / "fold_1" / "val.csv").names[:2] == ["background", "aeroplane"]

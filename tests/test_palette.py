@@ -430,3 +430,15 @@ def test_supervisely_classes_json_takes_names_from_title(cli, tmp_path):
         assert pal.colour_to_index() == {(224, 160, 48): 0, (128, 128, 128): 1}
     res = cli("palette", "show", tmp_path / "classes.json")
     assert res.exit_code == 0 and "building" in res.output and "class_0" not in res.output
+
+
+@pytest.mark.integration
+def test_voc_rgb_targets_infer_one_class_per_colour(shared_data, tmp_path):
+    """Lossless real colour masks (VOC targets, 13 colours per SOURCE.md): every colour fills
+    regions, so every one is a class and none an artefact."""
+    samples = shared_data("voc_samples/vainf_deeplabv3plus/samples")
+    for t in sorted(samples.glob("*_target.png")):
+        (tmp_path / t.name).write_bytes(t.read_bytes())
+    result = infer_palette(tmp_path, quiet=True)
+    assert len(result.colours) == len(result.classes) == 13 and not result.artefacts
+    assert {c.color: c.pixels for c in result.colours}[(224, 224, 192)] == 189861
