@@ -42,7 +42,7 @@ from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, read_pn
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
 from .paths import guard_output, walk_files
-from .regions import interior_pixels
+from .regions import BOUNDARY_WIDTH, interior_pixels
 
 Unknown = Literal["error", "ignore", "nearest"]
 UNKNOWN_MODES: tuple[str, ...] = ("error", "ignore", "nearest")
@@ -677,9 +677,12 @@ def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int)
     """
     if ignore_index >= len(counts) or counts[ignore_index] <= LARGE_IGNORED * labels.size:
         return 0
-    if labels.dtype == np.uint8:
-        return interior_pixels(cv2.compare(labels, ignore_index, cv2.CMP_EQ))
-    return interior_pixels(labels == ignore_index)
+    step, width = 1, BOUNDARY_WIDTH
+    if min(labels.shape) >= 256:  # every other pixel is plenty to tell bands from regions, at a quarter the cost
+        step, width = 2, (BOUNDARY_WIDTH + 1) // 2
+    view = labels[::step, ::step]
+    where = cv2.compare(view, ignore_index, cv2.CMP_EQ) if view.dtype == np.uint8 else view == ignore_index
+    return step * step * interior_pixels(where, width)
 
 
 def _with_path(exc: DataprepError, path: Path) -> DataprepError:
