@@ -5,8 +5,11 @@ Every input mode ends up as one table gather per pixel, never a loop over classe
   2^24-entry table built once per palette and process (16 MB for uint8 labels);
   RGBA pixels with alpha 0 become the ignore index;
 - index masks (grayscale, palette-mode PNGs, 16-bit, .npy): the stored values are
-  kept, or remapped (`remap`), through a 256/65536-entry table. A palette-mode
-  PNG's own colours are not looked at: its indices are the data.
+  kept, or remapped (`remap`), through a 256/65536-entry table;
+- palette-mode PNGs whose own colour table disagrees with the palette (tools that
+  order their table per file) are converted by colour: table[index] -> colour ->
+  class. Their indices are used only where the table agrees with the palette for
+  every index present (or under `remap` / `png_indices`, where the user says so).
 
 Values the palette does not know (colours not in it, indices that are no class)
 are handled by `unknown`: "error" fails the file naming the colours and counts,
@@ -35,10 +38,11 @@ import yaml
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, run_items
 from .histogram import channel_histograms
-from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, write_mask
+from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, read_png_palette, write_mask
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
 from .paths import guard_output, walk_files
+from .regions import BOUNDARY_WIDTH, interior_pixels
 
 Unknown = Literal["error", "ignore", "nearest"]
 UNKNOWN_MODES: tuple[str, ...] = ("error", "ignore", "nearest")
@@ -140,6 +144,7 @@ class Converted:
     labels: np.ndarray  # (H, W) uint8 or uint16 class indices
     counts: np.ndarray  # pixels per value 0..palette.max_value
     unknown: dict[UnknownKey, int]  # colours/values not in the palette (and what they were replaced by, see mode)
+    by_colour: bool = False  # a palette-mode mask converted through its own colour table, not its indices
 
 
 def colours_to_labels(rgb: np.ndarray, palette: Palette | PathLike, *, unknown: Unknown = "error",
@@ -165,8 +170,14 @@ def values_to_labels(values: np.ndarray, palette: Palette | PathLike, *, remap: 
 
 
 def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Remap | None = None,
-                   unknown: Unknown = "error", ignore_index: int | None = None) -> Converted:
-    """Any mask as `io.read_mask` returns it -> label map, per-value counts and unknowns."""
+                   unknown: Unknown = "error", ignore_index: int | None = None,
+                   table: np.ndarray | None = None) -> Converted:
+    """Any mask as `io.read_mask` returns it -> label map, per-value counts and unknowns.
+
+    `table`: the (N, 3) colour table of a palette-mode mask (`io.read_png_palette`).
+    When it disagrees with the palette for an index present, the mask is converted
+    by colour (`Converted.by_colour`); without it, or under `remap`, its indices are used.
+    """
     palette = _palette(palette, ignore_index)
     if mask.ndim == 3 and mask.shape[2] in (3, 4):
         if mask.dtype != np.uint8:
@@ -176,7 +187,55 @@ def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Rema
         mask = mask[:, :, 0]
     if mask.ndim != 2:
         raise DataprepError(None, f"mask must be (H, W) indices or (H, W, 3|4) colours, got shape {mask.shape}")
+    if table is not None and not remap:
+        rgb = palette_mode_colours(mask, table, palette)
+        if rgb is not None:
+            try:
+                result = _convert_colours(rgb, palette, unknown)
+            except UnknownValuesError as exc:
+                raise UnknownValuesError(None, exc.reason + _BY_COLOUR_HINT, exc.counts) from None
+            result.by_colour = True
+            return result
     return _convert_values(mask, palette, _check_remap(remap, palette), unknown)
+
+
+_BY_COLOUR_HINT = ("; a palette-mode PNG whose colour table differs from the palette is converted by colour: "
+                   "if its indices are the classes, pass --png-indices")
+
+
+def palette_mode_colours(values: np.ndarray, table: np.ndarray, palette: Palette) -> np.ndarray | None:
+    """(H, W, 3) colours of a palette-mode mask when its table disagrees with `palette`, else None.
+
+    The indices may stand for classes only when, for every index present, the
+    table's colour is a colour the palette gives that index. Tolerated: a grey
+    ramp (index v drawn (v, v, v): a table that carries no colours), and an
+    unknown colour on the ignore index (VOC's boundary band in a palette with
+    another void colour).
+    """
+    if values.dtype != np.uint8 or table is None or not len(table):
+        return None
+    full = np.zeros((256, 3), np.uint8)
+    full[: min(256, len(table))] = np.asarray(table, np.uint8).reshape(-1, 3)[:256]
+    present = np.flatnonzero(channel_histograms(values)[0])
+    colours = full[present]
+    if np.array_equal(colours, np.repeat(present[:, None], 3, axis=1)):
+        return None
+    lookup = palette.colour_to_index()
+    for v, colour in zip(present.tolist(), map(tuple, colours.tolist())):
+        index = lookup.get(colour)  # type: ignore[arg-type]
+        if index != v and not (index is None and v == palette.ignore_index):
+            return np.take(full, values, axis=0)
+    return None
+
+
+def read_mask_table(path: PathLike) -> np.ndarray | None:
+    """The colour table of a palette-mode mask file, or None (other modes, .npy)."""
+    if Path(path).suffix.lower() == ".npy":
+        return None
+    try:
+        return read_png_palette(path)
+    except (OSError, ValueError):
+        return None
 
 
 def _palette(palette: Palette | PathLike, ignore_index: int | None) -> Palette:
@@ -332,8 +391,15 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     hint = "use --unknown ignore|nearest or add them to the palette" if colours else \
         "use --remap, --unknown ignore or add them to the palette"
-    grey = colours and all(k[0] == k[1] == k[2] for k in found)  # type: ignore[index]
-    if grey:
+    ids = palette.ids()
+    if not colours and ids and all(k in ids for k in found):
+        # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
+        # values that happen to be valid indices, each the wrong class.
+        hint = (f"they are ids of palette {palette.name!r} (e.g. Cityscapes labelIds), so every value of these masks "
+                "is an id, not an index: use --remap ids")
+    levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
+    # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
+    if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:
         hint += "; all grey: an index mask saved as RGB?"
     plural = "s" if len(found) > 1 else ""
     reason = (f"{total:,} pixels in {len(found)} {what}{plural} not in palette {palette.name!r}: "
@@ -515,6 +581,10 @@ def _check_outputs(jobs: list[_Job]) -> None:
 
 # More ignored pixels than this share of a conversion's pixels gets a warning.
 MOSTLY_IGNORED = 0.5
+# Ignored pixels inside regions wider than a boundary band (see regions.py), over this share of
+# all pixels and a quarter of the ignored ones, look like a class lost to ignore (a binary mask's
+# 255) rather than VOC-style void boundaries (under 1% of the pixels, a tenth of the void, on VOC).
+LARGE_IGNORED = 0.02
 
 
 @dataclass
@@ -528,12 +598,14 @@ class ConversionReport:
     failed: int = 0
     pixel_counts: list[int] = field(default_factory=list)  # per class index 0..num_classes-1
     ignored_pixels: int = 0
+    ignored_interior: int = 0  # ignored pixels inside regions, not on thin boundaries
     unknown: dict[UnknownKey, int] = field(default_factory=dict)  # replaced under "ignore"/"nearest"
     unknown_first_file: dict[UnknownKey, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     manifest_path: Path | None = None
     palette_path: Path | None = None
+    by_colour: list[str] = field(default_factory=list)  # palette-mode masks converted through their colour table
 
     @property
     def ok(self) -> bool:
@@ -547,11 +619,35 @@ class ConversionReport:
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
         out = []
-        if self.total_pixels and self.ignored_pixels > MOSTLY_IGNORED * self.total_pixels:
-            share = self.ignored_pixels / self.total_pixels
-            out.append(f"{share:.1%} of the pixels became the ignore index {self.palette.ignore_index}, so they "
-                       "will not be trained on; if that value is a class (in binary 0/255 masks 255 is usually the "
-                       "foreground), give it a class index: --remap 255:1 with a palette that has class 1")
+        total, ignored = self.total_pixels, self.ignored_pixels
+        if not total or not ignored:
+            return out
+        reasons = []
+        if ignored > MOSTLY_IGNORED * total:
+            reasons.append("most of them")
+        if self.ignored_interior > LARGE_IGNORED * total and self.ignored_interior >= 0.25 * ignored:
+            reasons.append("in large regions, not thin boundaries")
+        present = [i for i, n in enumerate(self.pixel_counts) if n]
+        if len(present) == 1:
+            reasons.append(f"and the label maps hold a single class ({self.palette.names[present[0]]}) besides "
+                           "ignore: nothing to tell apart")
+        if reasons:
+            out.append(f"{ignored / total:.1%} of the pixels became the ignore index {self.palette.ignore_index} "
+                       f"({'; '.join(reasons)}), so they will not be trained on; if that value is a class (in binary "
+                       "0/255 masks 255 is usually the foreground), give it a class index: --remap 255:1 with a "
+                       "palette that has class 1, or the palette 'dataprep palette infer' writes for these masks "
+                       "with --remap ids")
+        return out
+
+    @property
+    def notes(self) -> list[str]:
+        """What was done differently from the plain rule, said once per run."""
+        out = []
+        if self.by_colour:
+            n = len(self.by_colour)
+            out.append(f"{n} palette-mode PNG{'s' if n > 1 else ''} (first: {self.by_colour[0]}) had a colour table "
+                       "that differs from the palette, so their pixels were converted by colour (table index -> "
+                       "colour -> class), not by index; --png-indices would use the indices")
         return out
 
     def class_rows(self) -> list[tuple[int, str, int, float]]:
@@ -569,6 +665,24 @@ class _FileResult:
     status: Literal["converted", "skipped"]
     counts: np.ndarray
     unknown: dict[UnknownKey, int]
+    by_colour: bool = False
+    ignored_interior: int = 0
+
+
+def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
+    """Ignored pixels of one label map inside regions (see `ConversionReport.warnings`).
+
+    Files where under LARGE_IGNORED of the pixels are ignored are not measured: they cannot
+    hold a large ignored region, and the erosion costs a tenth of a conversion.
+    """
+    if ignore_index >= len(counts) or counts[ignore_index] <= LARGE_IGNORED * labels.size:
+        return 0
+    step, width = 1, BOUNDARY_WIDTH
+    if min(labels.shape) >= 256:  # every other pixel is plenty to tell bands from regions, at a quarter the cost
+        step, width = 2, (BOUNDARY_WIDTH + 1) // 2
+    view = labels[::step, ::step]
+    where = cv2.compare(view, ignore_index, cv2.CMP_EQ) if view.dtype == np.uint8 else view == ignore_index
+    return step * step * interior_pixels(where, width)
 
 
 def _with_path(exc: DataprepError, path: Path) -> DataprepError:
@@ -589,8 +703,10 @@ def _up_to_date(src: Path, dst: Path) -> bool:
 class _MaskConverter:
     """The per-file work of masks2labels; small and picklable (tables live in a per-process cache)."""
 
-    def __init__(self, palette: Palette, remap: dict[int, int] | None, unknown: Unknown, overwrite: bool) -> None:
+    def __init__(self, palette: Palette, remap: dict[int, int] | None, unknown: Unknown, overwrite: bool,
+                 png_indices: bool = False) -> None:
         self.palette, self.remap, self.unknown, self.overwrite = palette, remap, unknown, overwrite
+        self.png_indices = png_indices
         self.colour_table = palette.label_palette().colour_table(256)
 
     def __call__(self, job: _Job) -> _FileResult:
@@ -601,24 +717,28 @@ class _MaskConverter:
             except DataprepError:
                 labels = None  # a damaged output is simply redone
             if labels is not None and labels.ndim == 2 and int(labels.max(initial=0)) < size:
-                return _FileResult("skipped", _histogram(labels, size)[:size], {})
+                counts = _histogram(labels, size)[:size]
+                return _FileResult("skipped", counts, {},
+                                   ignored_interior=_ignored_interior(labels, counts, self.palette.ignore_index))
         mask = read_mask(job.src)
         if job.size is not None and (mask.shape[1], mask.shape[0]) != job.size:
             raise DataprepError(job.src, f"mask is {mask.shape[1]}x{mask.shape[0]} "
                                          f"but its image is {job.size[0]}x{job.size[1]}")
+        table = None if mask.ndim != 2 or self.remap or self.png_indices else read_mask_table(job.src)
         try:
-            result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown)
+            result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table)
         except DataprepError as exc:
             raise _with_path(exc, job.src) from None
         write_mask(job.dst, result.labels, palette=self.colour_table)
-        return _FileResult("converted", result.counts, result.unknown)
+        return _FileResult("converted", result.counts, result.unknown, result.by_colour,
+                           _ignored_interior(result.labels, result.counts, self.palette.ignore_index))
 
 
 def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
                     unknown: Unknown = "error", ignore_index: int | None = None,
                     remap: Remap | Literal["ids"] | str | None = None, overwrite: bool = False, force: bool = False,
                     executor: Executor | None = None, on_error: OnError = "skip",
-                    quiet: bool = False) -> ConversionReport:
+                    quiet: bool = False, png_indices: bool = False) -> ConversionReport:
     """Convert every mask of a manifest (or a folder) to single-channel class-index PNGs under `out_dir`.
 
     Outputs mirror the masks' layout below their common folder; `out_dir` gets
@@ -626,6 +746,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     (same rows and columns, `mask` pointing at the label maps; rows whose mask
     failed are left out). Outputs newer than their mask are kept unless
     `overwrite`. A folder source gets no manifest (its images are unknown).
+    Palette-mode PNGs whose colour table disagrees with the palette are converted
+    by colour (listed in `report.by_colour`) unless `png_indices` or `remap`.
     """
     _check_unknown(unknown)
     out_dir = Path(out_dir)
@@ -635,10 +757,13 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     remap_map = _check_remap(parse_remap(remap), palette)
     src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
     out_palette = palette.label_palette()
-    _claim_output(out_dir, "masks2labels", {"palette": palette.to_dict(), "unknown": unknown,
-                                            "remap": [[k, v] for k, v in sorted((remap_map or {}).items())]}, overwrite)
+    settings: dict[str, Any] = {"palette": palette.to_dict(), "unknown": unknown,
+                                "remap": [[k, v] for k, v in sorted((remap_map or {}).items())]}
+    if png_indices:  # only when set, so folders made before the option existed still resume
+        settings["png_indices"] = True
+    _claim_output(out_dir, "masks2labels", settings, overwrite)
     _colour_table(palette)  # serial runs reuse it; each worker process builds its own on first use
-    results = run_items(_MaskConverter(palette, remap_map, unknown, overwrite), src.jobs, executor=executor,
+    results = run_items(_MaskConverter(palette, remap_map, unknown, overwrite, png_indices), src.jobs, executor=executor,
                         on_error=on_error, desc="masks2labels", quiet=quiet)
     report = ConversionReport(out_palette, out_dir)
     _collect(report, src.jobs, results, out_palette)
@@ -649,15 +774,22 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
 
 
 def _resolve_palette(palette: Palette | PathLike | None, source: Manifest | PathLike) -> Palette:
+    """`palette`, else the palette file in a source folder or beside it (`sample_data/palette.json`
+    for `sample_data/masks`), else beside a manifest."""
     if palette is not None:
         return load_palette(palette)
     place = source.path if isinstance(source, Manifest) else Path(source)
+    looked: list[Path] = []
     if place is not None:
         place = Path(place)
-        found = find_palette(place if place.is_dir() else place.parent)
-        if found is not None:
-            return palette_from_file(found)
-    raise UsageError(None, "no --palette given and no palette.json beside the source; "
+        folders = [place, place.parent] if place.is_dir() else [place.parent]
+        for folder in folders:
+            found = find_palette(folder)
+            if found is not None:
+                return palette_from_file(found)
+            looked.append(folder)
+    where = " or ".join(str(f) for f in looked) or "the source"
+    raise UsageError(None, f"no --palette given and no palette.json (or .yaml) in {where}; "
                            "pass --palette NAME|FILE (run 'dataprep palette infer' to make one)")
 
 
@@ -696,6 +828,9 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
         else:
             report.converted += 1
         report.outputs.append(job.dst)
+        if value.by_colour:
+            report.by_colour.append(str(job.src))
+        report.ignored_interior += value.ignored_interior
         totals[: len(value.counts)] += value.counts
         for key, n in value.unknown.items():
             report.unknown[key] = report.unknown.get(key, 0) + n
@@ -777,6 +912,8 @@ __all__ = [
     "labels_to_masks",
     "mask_to_labels",
     "masks_to_labels",
+    "palette_mode_colours",
     "parse_remap",
+    "read_mask_table",
     "values_to_labels",
 ]

@@ -164,7 +164,7 @@ class Palette:
             if not c.ignore:
                 first.setdefault(c.index, c)
         used = {c.color for c in self.classes if c.color is not None}
-        spare = _spare_colours(used)
+        spare = _spare_colours(used, self.source or self.name)
         classes: list[PaletteClass] = []
         for i in range(self.num_classes):
             c = first.get(i)
@@ -236,14 +236,19 @@ def _validate(p: Palette) -> None:
                                            f"and {c.name!r} (index {c.index})")
 
 
-def _spare_colours(used: set[Colour]) -> Iterable[Colour]:
-    """Colours for entries that have none: VOC colormap entries not already taken."""
-    for row in voc_colormap(256)[1:]:
-        colour = (int(row[0]), int(row[1]), int(row[2]))
-        if colour not in used:
-            used.add(colour)
-            yield colour
-    raise DataprepError(None, "no spare colour left for a palette entry")  # pragma: no cover - 255 colours taken
+def _spare_colours(used: set[Colour], where: str | None = None) -> Iterable[Colour]:
+    """Colours for entries that have none: VOC colormap entries not already taken.
+
+    The colormap gives 2^24 distinct colours (its bit interleaving continues past
+    index 255), so palettes of thousands of classes get one each.
+    """
+    for start in range(1, 1 << 24, 4096):
+        for row in _voc_rows(np.arange(start, min(start + 4096, 1 << 24), dtype=np.int64)):
+            colour = (int(row[0]), int(row[1]), int(row[2]))
+            if colour not in used:
+                used.add(colour)
+                yield colour
+    raise DataprepError(where, "no spare colour left for a palette entry")  # pragma: no cover - 2^24 colours taken
 
 
 def _fmt_colour(colour: Sequence[int]) -> str:
@@ -349,7 +354,9 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
 
 
 def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: int) -> PaletteClass:
-    name = str(entry.get("name", f"class_{position}"))
+    # Supervisely (meta.json / classes.json) names a class `title`; its `id` is a database key, not a mask value.
+    supervisely = "name" not in entry and "title" in entry
+    name = str(entry.get("name", entry.get("title", f"class_{position}")))
     raw_colour = entry.get("color", entry.get("colour"))
     colour = None if raw_colour is None else _parse_colour(raw_colour)
     ignore = _truthy(entry.get("ignore", False))
@@ -360,7 +367,7 @@ def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: in
         index = int(raw_index)
     if index == ignore_index:
         ignore = True
-    raw_id = entry.get("id")
+    raw_id = None if supervisely else entry.get("id")
     return PaletteClass(name, colour, index, ignore, None if raw_id in (None, "") else int(raw_id))
 
 
@@ -454,8 +461,11 @@ def resolve_palette(option: "Palette | PathLike | None", manifest_path: PathLike
 
 def voc_colormap(n: int = 256) -> np.ndarray:
     """The PASCAL VOC colormap: the bits of each index spread over R, G, B from the top bit down."""
-    index = np.arange(n, dtype=np.int64)
-    cmap = np.zeros((n, 3), np.int64)
+    return _voc_rows(np.arange(n, dtype=np.int64))
+
+
+def _voc_rows(index: np.ndarray) -> np.ndarray:
+    cmap = np.zeros((len(index), 3), np.int64)
     for level in range(8):
         for channel in range(3):
             bit = (index >> (3 * level + channel)) & 1
@@ -621,7 +631,10 @@ class InferredPalette:
     suggestion: str | None = None  # a built-in palette holding (nearly) every class colour
     lossy: bool = False  # the masks look lossy (JPEG, or very many colours)
     binary: bool = False  # index masks of only 0 and 255: 255 taken as class 1 (convert with --remap ids)
+    sparse: bool = False  # index values not 0..K-1: compact indices, values as ids (convert with --remap ids)
+    ignore_is_class: bool = False  # sparse values: the ignore value fills regions, so it is a class
     errors: list[str] = field(default_factory=list)
+    by_colour_files: int = 0  # palette-mode masks counted by their table's colours
 
     @property
     def classes(self) -> list[InferredColour]:
@@ -653,7 +666,8 @@ class InferredPalette:
                 "distinct": len(self.colours), "classes": len(self.classes), "artefacts": len(self.artefacts),
                 "artefacts_listed": sum(1 for c in self.palette.classes if c.name.endswith(" (artefact)")),
                 "transparent_pixels": self.transparent_pixels, "suggested_builtin": self.suggestion,
-                "lossy": self.lossy, "binary": self.binary,
+                "lossy": self.lossy, "binary": self.binary, "sparse": self.sparse,
+                "ignore_is_class": self.ignore_is_class, "by_colour_files": self.by_colour_files,
             },
         }
 
@@ -671,9 +685,23 @@ class InferredPalette:
         return path
 
 
-def _count_distinct(path: Path) -> tuple[str, np.ndarray, np.ndarray, int]:
-    """(kind, sorted distinct keys or values, their pixel counts, transparent pixels) of one mask."""
-    from .io import read_mask
+@dataclass(frozen=True)
+class _Counted:
+    """What one mask holds, for `infer_palette`."""
+
+    kind: str  # "colour" or "index"
+    keys: np.ndarray  # sorted distinct colour keys or stored values (int64)
+    pixels: np.ndarray  # pixels per key
+    solid: np.ndarray  # per key, pixels whose 3x3 neighbourhood is all that key
+    transparent: int = 0
+    table: np.ndarray | None = None  # (256, 3) colour table of a palette-mode mask
+    ignore_pixels: int = 0  # index masks: pixels holding the ignore value ...
+    ignore_interior: int = 0  # ... and those of them inside regions wider than a boundary band
+
+
+def _count_distinct(path: Path, ignore_index: int = DEFAULT_IGNORE_INDEX) -> _Counted:
+    from .io import read_mask, read_png_palette
+    from .regions import interior_pixels, solid_counts
 
     mask = read_mask(path)
     if mask.ndim == 3 and mask.shape[2] == 1:
@@ -685,13 +713,51 @@ def _count_distinct(path: Path) -> tuple[str, np.ndarray, np.ndarray, int]:
         hidden = 0
         if transparent is not None:
             hidden = int(transparent.sum())
-            keys = keys[~transparent]
+            keys = keys.copy()
+            keys[transparent] = 1 << 24  # no colour has this key: never counted
         uniq, counts = np.unique(keys.ravel(), return_counts=True)
-        return "colour", uniq.astype(np.int64), counts.astype(np.int64), hidden
+        if hidden:
+            uniq, counts = uniq[:-1], counts[:-1]
+        return _Counted("colour", uniq.astype(np.int64), counts.astype(np.int64), solid_counts(keys, uniq), hidden)
     if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
         raise DataprepError(path, f"not a mask: {mask.dtype} array of shape {mask.shape}")
     uniq, counts = np.unique(mask.ravel(), return_counts=True)
-    return "index", uniq.astype(np.int64), counts.astype(np.int64), 0
+    table = None
+    if mask.dtype == np.uint8 and path.suffix.lower() != ".npy":
+        raw = read_png_palette(path)
+        if raw is not None and len(raw):
+            table = np.zeros((256, 3), np.uint8)
+            table[: min(256, len(raw))] = raw[:256]
+            if np.array_equal(table[uniq], np.repeat(uniq[:, None], 3, axis=1)):
+                table = None  # a grey ramp carries no colours: the indices are the data
+    where = mask == ignore_index
+    return _Counted("index", uniq.astype(np.int64), counts.astype(np.int64), solid_counts(mask, uniq), 0, table,
+                    int(where.sum()), interior_pixels(where))
+
+
+def _as_colours(c: _Counted) -> _Counted:
+    """A palette-mode mask's counts by colour (table[index]), merging indices that share a colour."""
+    assert c.table is not None
+    t = c.table[c.keys].astype(np.int64)
+    keys = t[:, 0] | (t[:, 1] << 8) | (t[:, 2] << 16)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return _Counted("colour", uniq, np.bincount(inverse, weights=c.pixels, minlength=len(uniq)).astype(np.int64),
+                    np.bincount(inverse, weights=c.solid, minlength=len(uniq)).astype(np.int64))
+
+
+def _tables_agree(counted: list[_Counted]) -> bool:
+    """Whether every palette-mode mask's table gives the same colour to every index any of them holds.
+
+    Comparing each file only on its own indices would pass tables shuffled per file whose
+    files happen to hold different indices; converting by colour is right either way.
+    """
+    tables = [c for c in counted if c.table is not None]
+    if not tables:
+        return True
+    used = np.unique(np.concatenate([c.keys for c in tables]))
+    used = used[used < 256]
+    reference = tables[0].table[used]
+    return all(np.array_equal(c.table[used], reference) for c in tables[1:])
 
 
 def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int = DEFAULT_IGNORE_INDEX,
@@ -700,58 +766,122 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
 
     `sources`: mask files, folders (walked for masks) or manifest CSVs (their mask column).
     Colour masks: one class per colour, most pixels first, indices 0, 1, ...;
-    rare colours near a frequent one (or on the line between two) are flagged as
-    artefacts and grouped into that class. Index masks: one class per value,
-    value == index, `ignore_index` marked ignore.
+    rare colours on thin bands near a frequent one (or on the line between two) are
+    flagged as artefacts and grouped into that class; on lossless masks a colour
+    that fills regions is always a class. Palette-mode PNGs count as colour masks
+    (table[index]) when their tables differ from file to file or sit beside RGB
+    masks. Index masks: one class per value, value == index, `ignore_index` marked
+    ignore; sparse values (0/64/128/...) get compact indices with the value as `id`.
     """
+    from functools import partial
+
     from .executor import run_items
     from .labels import collect_mask_paths
 
     paths = collect_mask_paths(sources)
     if not paths:
         raise DataprepError(None, "no masks found to infer a palette from")
-    results = run_items(_count_distinct, paths, executor=executor, on_error="skip", desc="palette infer",
-                        quiet=quiet)
-    ok = [r.value for r in results if r.ok]
+    results = run_items(partial(_count_distinct, ignore_index=ignore_index), paths, executor=executor,
+                        on_error="skip", desc="palette infer", quiet=quiet)
+    ok: list[_Counted] = [r.value for r in results if r.ok]
     errors = [r.error for r in results if not r.ok]
     if not ok:
         raise DataprepError(None, f"no mask could be read ({errors[0]})")
-    kinds = {v[0] for v in ok}
+    with_table = sum(1 for c in ok if c.table is not None)
+    by_colour = 0
+    if with_table and (any(c.kind == "colour" for c in ok) or not _tables_agree(ok)):
+        ok = [_as_colours(c) if c.table is not None else c for c in ok]
+        by_colour = with_table
+    kinds = {c.kind for c in ok}
     if len(kinds) > 1:
-        n_colour = sum(1 for v in ok if v[0] == "colour")
+        n_colour = sum(1 for c in ok if c.kind == "colour")
         raise DataprepError(None, f"the masks mix colour ({n_colour}) and index ({len(ok) - n_colour}) masks; "
                                   "infer each kind separately")
     kind = kinds.pop()
-    keys = np.concatenate([v[1] for v in ok])
-    counts = np.concatenate([v[2] for v in ok])
+    keys = np.concatenate([c.keys for c in ok])
+    counts = np.concatenate([c.pixels for c in ok])
+    solid_in = np.concatenate([c.solid for c in ok])
     uniq, inverse = np.unique(keys, return_inverse=True)
     pixels = np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
     images = np.bincount(inverse, minlength=len(uniq)).astype(np.int64)
+    solid = np.bincount(inverse, weights=solid_in, minlength=len(uniq)).astype(np.int64)
     order = np.lexsort((uniq, -pixels))  # most pixels first, ties by key: deterministic
-    uniq, pixels, images = uniq[order], pixels[order], images[order]
-    transparent = sum(v[3] for v in ok)
+    uniq, pixels, images, solid = uniq[order], pixels[order], images[order], solid[order]
+    transparent = sum(c.transparent for c in ok)
     if kind == "colour":
-        lossy = any(os.path.splitext(str(p))[1].lower() in (".jpg", ".jpeg", ".webp") for p in paths)
-        result = _infer_colours(uniq, pixels, images, ignore_index, name, lossy)
+        jpeg = any(os.path.splitext(str(p))[1].lower() in (".jpg", ".jpeg", ".webp") for p in paths)
+        result = _infer_colours(uniq, pixels, images, ignore_index, name, jpeg, solid)
     else:
-        result = _infer_values(uniq, pixels, images, ignore_index, name)
+        table = next((c.table for c in ok if c.table is not None), None)
+        if table is not None:  # tables agree: every index has one colour; fill indices only some files hold
+            table = table.copy()
+            for c in ok:
+                if c.table is not None:
+                    table[c.keys] = c.table[c.keys]
+        spread = (sum(c.ignore_pixels for c in ok), sum(c.ignore_interior for c in ok))
+        result = _infer_values(uniq, pixels, images, ignore_index, name, table, spread)
     result.files, result.pixels, result.transparent_pixels, result.errors = len(ok), int(pixels.sum()), transparent, errors
+    result.by_colour_files = by_colour
     return result
 
 
+# A stored value equal to the ignore index is a class of sparse index masks (0/64/128/192/255
+# cloud masks) when it fills regions and covers at least this share of the pixels.
+IGNORE_MINOR_SHARE = 0.02
+
+
 def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
-                  name: str) -> InferredPalette:
+                  name: str, table: np.ndarray | None = None,
+                  ignore_spread: tuple[int, int] = (0, 0)) -> InferredPalette:
     if values.min() < 0 or values.max() > MAX_INDEX:
         raise DataprepError(None, f"index masks hold values {values.min()}..{values.max()}; "
                                   f"a palette needs 0..{MAX_INDEX} (use --remap when converting)")
     if set(values.tolist()) == {0, BINARY_FOREGROUND} and ignore_index != 1:
         return _infer_binary(values, pixels, images, ignore_index, name)
-    cmap = voc_colormap(int(values.max()) + 1)
-    colours = [InferredColour(_colour(cmap[v]), int(v), int(n), int(m), int(v))
+    stored = sorted(int(v) for v in values)
+    kept = [v for v in stored if v != ignore_index]
+    builtin = _builtin_of_table(table, kept) if table is not None else None
+    # A subset of VOC's indices (a table drawn with its colormap) is dense, however few classes it holds.
+    sparse = builtin is None and bool(kept) and max(kept) + 1 > 2 * len(kept)
+    ignore_is_class = False
+    if sparse and ignore_index in stored:
+        # Void boundaries are thin and minor; a class fills regions (a cloud mask's 255 = cloud).
+        n_ignore, interior = ignore_spread
+        share = n_ignore / max(int(pixels.sum()), 1)
+        ignore_is_class = interior >= 0.5 * n_ignore and share >= IGNORE_MINOR_SHARE
+        if ignore_is_class:
+            kept.append(ignore_index)
+    if sparse:
+        index_of = {v: i for i, v in enumerate(kept)}
+    else:
+        index_of = {v: v for v in kept}
+    index_of.update({v: ignore_index for v in stored if v not in index_of})  # the ignore value
+    cmap = voc_colormap(max(index_of.values()) + 1)
+
+    def colour_of(v: int) -> Colour:
+        return _colour(table[v]) if table is not None and v < 256 else _colour(cmap[index_of[v]])
+
+    if table is not None and len({colour_of(v) for v in stored}) < len(stored):
+        table = None  # two values share a table colour: a palette needs one colour per class
+    colours = [InferredColour(colour_of(int(v)), int(v), int(n), int(m), index_of[int(v)])
                for v, n, m in zip(values, pixels, images)]
-    classes = tuple(PaletteClass("ignore" if c.value == ignore_index else f"class_{c.value}", c.color, c.index,
-                                 c.value == ignore_index) for c in sorted(colours, key=lambda c: c.index))
-    return InferredPalette(Palette(name, classes, ignore_index), colours, "index", 0, 0)
+    known = builtin_palette(builtin).names if builtin else []
+    classes = []
+    for c in sorted(colours, key=lambda c: c.index):
+        ignored = c.index == ignore_index
+        label = "ignore" if ignored else (known[c.index] if c.index < len(known) else f"class_{c.value}")
+        classes.append(PaletteClass(label, c.color, c.index, ignored, c.value if sparse and not ignored else None))
+    return InferredPalette(Palette(name, tuple(classes), ignore_index), colours, "index", 0, 0, sparse=sparse,
+                           ignore_is_class=ignore_is_class, suggestion=builtin)
+
+
+def _builtin_of_table(table: np.ndarray, values: list[int]) -> str | None:
+    """The built-in palette whose index colours a palette-mode table uses for every value, if any."""
+    for name in BUILTIN_PALETTES:
+        colours = builtin_palette(name).index_colours()
+        if values and all(v in colours and colours[v] == _colour(table[v]) for v in values if v < 256):
+            return name
+    return None
 
 
 def _infer_binary(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
@@ -771,11 +901,14 @@ def _infer_binary(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
 
 
 def _infer_colours(keys: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
-                   name: str, lossy: bool) -> InferredPalette:
+                   name: str, jpeg: bool, solid: np.ndarray | None = None) -> InferredPalette:
     rgb = np.stack([keys & 255, (keys >> 8) & 255, (keys >> 16) & 255], axis=1).astype(np.float64)
     suggestion, known = _best_builtin(rgb, pixels, 0.0)
-    lossy = lossy or len(keys) > LOSSY_COLOURS
+    lossy = jpeg or len(keys) > LOSSY_COLOURS
     exact = _matches(rgb, known, 0.0) >= 0
+    if not jpeg and solid is not None:
+        # Lossless masks: a colour that fills any 3x3 block is drawn, not a blend; never an artefact.
+        exact = exact | (solid > 0)
     owner = _find_artefacts(rgb, pixels, exact, lossy)  # -1: a class of its own; else the row of its class
     class_rows = np.flatnonzero(owner < 0)
     totals = pixels.astype(np.float64).copy()

@@ -2,8 +2,9 @@
 
 Works on any manifest: index label maps are colourized with the palette (from
 `--palette`, a file or a built-in name, else the palette file beside the
-manifest, else a fixed generated colour table); colour masks are shown as they are. Ignore pixels are hatched so
-they never pass for a class.
+manifest, else a fixed generated colour table); colour masks are shown as they are, and so are
+palette-mode PNGs whose colour table disagrees with the palette (masks2labels converts those by
+colour too). Ignore pixels are hatched so they never pass for a class.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import io
 from .errors import DataprepError
+from .labels import mask_to_labels, palette_mode_colours, read_mask_table
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
 from .sample import DEFAULT_IGNORE_INDEX
@@ -97,7 +99,15 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
         panels += [blank, image]
     else:
         mask = io.read_mask(row.mask)
-        if mask.ndim == 3:  # a colour mask: already colours
+        by_colour = None
+        if mask.ndim == 2 and palette is not None:
+            # A palette-mode PNG whose own table disagrees with the palette shows its own colours,
+            # as masks2labels converts it; its indices would draw the wrong classes.
+            by_colour = palette_mode_colours(mask, read_mask_table(row.mask), palette)
+        if by_colour is not None:
+            coloured = by_colour
+            seen = {int(v) for v in np.flatnonzero(mask_to_labels(by_colour, palette, unknown="ignore").counts)}
+        elif mask.ndim == 3:  # a colour mask: already colours
             coloured = mask[:, :, :3].astype(np.uint8)
         else:
             coloured = colourize(mask, palette, ignore)

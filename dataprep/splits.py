@@ -29,8 +29,10 @@ from .errors import DataprepError, UsageError
 from .executor import Executor, OnError
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, read_manifest, write_manifest
+from .palette import Palette, resolve_palette
 from .paths import guard_output
-from .stats import AUTO, IgnoreIndex, collect_partials, per_image_partial, resolve_classes, to_json
+from .stats import (AUTO, IgnoreIndex, collect_partials, one_class_warning, per_image_partial, resolve_classes,
+                    to_json)
 
 Mode = Literal["plain", "stratified", "multilabel"]
 MODES: tuple[str, ...] = ("plain", "stratified", "multilabel")
@@ -162,6 +164,7 @@ class FoldResult:
     report: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # rows whose masks could not be read
+    palette: Palette | None = None  # written beside every manifest of the folds folder
 
     @property
     def k(self) -> int:
@@ -220,6 +223,9 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
 
     names = info.names or [f"class_{c}" for c in range(num_k)]
     warnings = _rarity_warnings(pixels, unit, k, names, grouped, has_masks)
+    lonely = one_class_warning(pixels.sum(axis=0).tolist(), names) if has_masks else None
+    if lonely:
+        warnings.append(lonely)
     if not has_masks and mode != "plain":
         warnings.append(f"the manifest has no masks, so mode {mode} cannot stratify: folds are plain shuffled")
     unreadable = len(errors)
@@ -238,7 +244,8 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
                    "ignore_index": info.ignore_index, "warnings": warnings,
                    "unreadable_masks": unreadable})
     out = Manifest(rows, manifest.path)
-    return FoldResult(out, folds, keys if grouped else None, _ordered(report), warnings, errors)
+    return FoldResult(out, folds, keys if grouped else None, _ordered(report), warnings, errors,
+                      resolve_palette(palette, manifest.path))
 
 
 def _pixel_matrix(partials: Sequence[Any], num_classes: int | None) -> np.ndarray:
@@ -386,7 +393,10 @@ def _ordered(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | None = None) -> Path:
-    """Write OUT/manifest.csv, OUT/fold_{i}/{train,val}.csv and OUT/report.json (each atomically)."""
+    """Write OUT/manifest.csv, OUT/fold_{i}/{train,val}.csv and OUT/report.json (each atomically).
+
+    The palette (if any) goes beside every manifest, so commands run on them keep class names and colours.
+    """
     out = Path(out_dir)
     if source is not None:
         guard_output(out / "manifest.csv", [source])
@@ -398,6 +408,10 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
         val = [r for r, fold in zip(result.manifest.rows, result.folds) if fold == f]
         write_manifest(train, out / f"fold_{f}" / "train.csv", columns=["fold"])
         write_manifest(val, out / f"fold_{f}" / "val.csv", columns=["fold"])
+        if result.palette is not None:
+            result.palette.save(out / f"fold_{f}" / "palette.json")
+    if result.palette is not None:
+        result.palette.save(out / "palette.json")
     _remove_stale_folds(out, result.k)
     atomic_write_text(out / "report.json", to_json(result.report))
     return out
@@ -408,7 +422,7 @@ def _remove_stale_folds(out: Path, k: int) -> None:
     for path in out.glob("fold_*"):
         suffix = path.name.removeprefix("fold_")
         if path.is_dir() and suffix.isdigit() and int(suffix) >= k:
-            if {p.name for p in path.iterdir()} <= {"train.csv", "val.csv"}:
+            if {p.name for p in path.iterdir()} <= {"train.csv", "val.csv", "palette.json"}:
                 shutil.rmtree(path)
 
 

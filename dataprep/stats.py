@@ -26,7 +26,7 @@ import math
 import operator
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -441,6 +441,22 @@ def resolve_classes(manifest: Manifest, *, palette: Palette | PathLike | None = 
 class StatsResult:
     stats: dict[str, Any]  # the stats.json content
     errors: list[str]  # one line per skipped row
+    warnings: list[str] = field(default_factory=list)  # valid results that are most likely not what was meant
+
+
+def one_class_warning(pixel_count: Sequence[int], names: Sequence[str] | None = None) -> str | None:
+    """A warning line when fewer than two classes have pixels: nothing to tell apart, and an mIoU of 100%."""
+    present = [i for i, n in enumerate(pixel_count) if n]
+    if len(present) >= 2:
+        return None
+    if present:
+        i = present[0]
+        what = f"only one class ({names[i] if names is not None and i < len(names) else f'class_{i}'}) has"
+    else:
+        what = "no class has"
+    return (f"{what} pixels in the label maps: a model has nothing to tell apart and its mIoU means nothing; "
+            "binary 0/255 masks converted with 255 as ignore? convert them with --remap 255:1 (or with the palette "
+            "'dataprep palette infer' writes)")
 
 
 def collect_partials(rows: Sequence[ManifestRow], fn: Callable[[ManifestRow], Partial], *,
@@ -493,7 +509,8 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
         "image": image_summary(merged.image),
         "classes": classes,
     }
-    return StatsResult(stats, errors)
+    warning = one_class_warning(classes["pixel_count"], classes["names"]) if classes else None
+    return StatsResult(stats, errors, [warning] if warning else [])
 
 
 def compute_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = None, num_classes: int | None = None,

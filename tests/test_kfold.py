@@ -295,3 +295,32 @@ def test_unreadable_masks_count_as_unlabelled(tmp_path):
     assert plain.report["unreadable_masks"] == 1
     with pytest.raises(DataprepError, match="img_003.png"):
         split_folds(path, 2, on_error="fail", quiet=True)
+
+
+def test_one_class_label_maps_warn(tmp_path, cli):
+    """Real case: 0/255 vessel masks converted with `-p voc` hold background and ignore only; kfold
+    split them silently and training then reported mIoU 100%. One class present is a warning."""
+    manifest = _write_set(tmp_path / "one", [[0]] * 6)
+    result = split_folds(manifest, 3)
+    assert any("only one class (class_0)" in w for w in result.warnings)
+    res = cli("kfold", manifest, "-k", "3", "-o", tmp_path / "folds", "-q")
+    assert res.exit_code == 0 and "warning: only one class" in res.output
+    two = _write_set(tmp_path / "two", [[0, 1]] * 6)
+    assert not any("one class" in w for w in split_folds(two, 3).warnings)
+
+
+def test_folds_carry_the_palette_beside_every_manifest(tmp_path):
+    """Real case: kfold wrote no palette.json, so augment and preview on its manifests lost class
+    names and colours (legend "0 0", "1 1"). Every manifest it writes gets the palette beside it."""
+    from dataprep.palette import builtin_palette, resolve_palette
+
+    manifest = _write_set(tmp_path / "set", _random_labels(9, 0, classes=3))
+    builtin_palette("voc").save(tmp_path / "set" / "palette.json")
+    kfold(manifest, tmp_path / "folds", 3)
+    for where in ["manifest.csv", "fold_0/train.csv", "fold_2/val.csv"]:
+        found = resolve_palette(None, tmp_path / "folds" / where)
+        assert found is not None and found.names[:3] == ["background", "aeroplane", "bicycle"], where
+    # Without a palette nothing is invented.
+    bare = _write_set(tmp_path / "bare", _random_labels(9, 1, classes=3))
+    kfold(bare, tmp_path / "bare_folds", 3)
+    assert not (tmp_path / "bare_folds" / "palette.json").exists()

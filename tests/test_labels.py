@@ -12,7 +12,7 @@ from PIL import Image
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor
-from dataprep.io import read_mask, write_mask
+from dataprep.io import read_mask, write_image, write_mask
 from dataprep.labels import (
     UnknownValuesError,
     colours_to_labels,
@@ -149,6 +149,37 @@ def test_parse_remap_forms(tmp_path):
         parse_remap("11=255")
 
 
+def test_labelids_with_the_cityscapes_palette_point_to_remap_ids_not_unknown_ignore():
+    """Real case: Cityscapes `labelIds` masks given with the cityscapes palette. The error said
+    `--unknown ignore`, which keeps the ids that happen to be valid trainIds (building 11 becomes
+    person) and ignores the rest: silently wrong classes. Unknown values that are all palette ids
+    must point to `--remap ids`, and only to it."""
+    city = builtin_palette("cityscapes")
+    ids = np.array([[7, 7, 26, 26], [11, 11, 0, 24]], np.uint8)  # road, car, building, unlabeled, person
+    with pytest.raises(UnknownValuesError) as exc:
+        values_to_labels(ids, city)
+    assert "--remap ids" in exc.value.reason and "--unknown ignore" not in exc.value.reason
+    labels, _ = values_to_labels(ids, city, remap="ids")
+    assert labels.tolist() == [[0, 0, 13, 13], [2, 2, 255, 11]]
+    # Values that are not ids keep the general advice.
+    with pytest.raises(UnknownValuesError, match="--unknown ignore"):
+        values_to_labels(np.array([[0, 200]], np.uint8), city)
+
+
+def test_grey_hint_needs_several_grey_levels():
+    """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
+    as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""
+    pal = load_palette({"classes": [{"name": "red", "color": [255, 0, 0], "index": 0}]})
+    black = np.zeros((2, 3, 3), np.uint8)
+    black[0, 0] = (255, 0, 0)
+    with pytest.raises(UnknownValuesError) as exc:
+        colours_to_labels(black, pal)
+    assert "all grey" not in exc.value.reason
+    levels = np.repeat(np.array([[[1], [2], [3]]], np.uint8), 3, axis=2)
+    with pytest.raises(UnknownValuesError, match="all grey"):
+        colours_to_labels(levels, pal)
+
+
 def test_int32_npy_with_minus_one_needs_a_remap():
     values = np.array([[0, -1], [2, 1]], np.int32)
     with pytest.raises(UnknownValuesError, match="value -1"):
@@ -173,6 +204,42 @@ def test_more_than_255_classes_give_uint16_labels(tmp_path):
     assert np.array_equal(read_mask(tmp_path.parent / "big_out" / "m.png"), result.labels)
 
 
+def test_a_300_class_palette_converts_draws_and_previews_in_16_bit(tmp_path):
+    """Real case: a palette with indices above ~256 (every other index used, as a 300-class set
+    grouped from a larger one) failed with 'no spare colour left for a palette entry', naming no
+    file, although 16-bit labels are documented. Label maps above 255 are 16-bit PNGs, palette.json
+    carries every name and colour, and labels2masks and preview handle them."""
+    from dataprep.palette import voc_colormap
+    from dataprep.preview import make_contact_sheet
+
+    cmap = voc_colormap(1024)
+    classes = [{"name": f"c{i}", "color": [int(v) for v in cmap[i + 1]], "index": 2 * i} for i in range(300)]
+    classes.append({"name": "void", "color": [0, 0, 0], "index": 65535, "ignore": True})
+    (tmp_path / "big.json").write_text(json.dumps({"name": "big", "ignore_index": 65535, "classes": classes}))
+    big = load_palette(tmp_path / "big.json")
+    truth = np.array([[0, 2, 300], [598, 65535, 410]], np.int64)
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    for (y, x), v in np.ndenumerate(truth):
+        rgb[y, x] = (0, 0, 0) if v == 65535 else cmap[v // 2 + 1]
+    rgb = np.kron(rgb, np.ones((20, 20, 1), np.uint8))  # 40x60, big enough for a contact sheet
+    write_mask(tmp_path / "masks" / "m.png", rgb)
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "labels", big)
+    assert report.converted == 1 and report.failed == 0
+    with Image.open(tmp_path / "labels" / "m.png") as im:
+        assert im.mode.startswith("I;16")
+    labels = read_mask(tmp_path / "labels" / "m.png")
+    assert labels.dtype == np.uint16 and np.array_equal(labels[::20, ::20], truth)
+    written = load_palette(tmp_path / "labels" / "palette.json")
+    assert written.num_classes == 599 and written.names[598] == "c299" and written.names[1] == "class_1"
+    back = labels_to_masks(tmp_path / "labels", tmp_path / "back")
+    assert back.converted == 1 and np.array_equal(read_mask(tmp_path / "back" / "m.png"), rgb)
+    write_image(tmp_path / "img.png", np.full((40, 60, 3), 128, np.uint8))
+    manifest = write_manifest([ManifestRow("m", tmp_path / "img.png", tmp_path / "labels" / "m.png", 60, 40)],
+                              tmp_path / "labels" / "manifest.csv")
+    sheet = make_contact_sheet(manifest, n=1)
+    assert (sheet == cmap[300]).all(axis=-1).any()  # class c299 (index 598) in its own colour
+
+
 def test_labels_to_colours_inverts_and_rejects_values_without_colour():
     assert np.array_equal(labels_to_colours(EXPECTED, RGB_PALETTE), _stripes())
     with pytest.raises(UnknownValuesError, match="label values with no colour"):
@@ -190,7 +257,7 @@ def _write_modes(folder: Path) -> dict[str, np.ndarray]:
     rgba[0, :] = (0, 0, 0, 0)
     Image.fromarray(rgba, mode="RGBA").save(folder / "rgba.png")
     pmode = Image.fromarray(EXPECTED, mode="P")
-    pmode.putpalette(bytes(range(256)) * 3)  # a palette unrelated to the classes: indices are the data
+    pmode.putpalette(RGB_PALETTE.colour_table(256).tobytes())  # its table agrees with the palette: indices kept
     pmode.save(folder / "palette_mode.png")
     Image.fromarray(EXPECTED, mode="L").save(folder / "gray.png")
     Image.fromarray(EXPECTED.astype("<u2")).save(folder / "gray16.png")  # PIL mode I;16
@@ -215,6 +282,72 @@ def test_every_input_mode_converts_exactly(tmp_path):
     assert report.manifest_path is None and (tmp_path / "out" / "palette.json").is_file()
     total = sum(e.size for e in expected.values())
     assert sum(report.pixel_counts) + report.ignored_pixels == total
+
+
+def _save_p(path: Path, indices: np.ndarray, table: dict[int, tuple[int, int, int]] | np.ndarray) -> Path:
+    """A palette-mode PNG with the given colour table (index -> colour)."""
+    full = np.zeros((256, 3), np.uint8)
+    if isinstance(table, dict):
+        for i, c in table.items():
+            full[i] = c
+    else:
+        full[: len(table)] = table
+    im = Image.fromarray(indices.astype(np.uint8), mode="P")
+    im.putpalette(full.tobytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+    return path
+
+
+def test_palette_mode_pngs_with_a_per_file_colour_table_convert_by_colour(tmp_path, cli):
+    """Real case: an aerial-imagery set ships some masks as RGB and some as 'P' PNGs whose colour table
+    is ordered per file (index 0 is Land in one file, Building in the next). Converting them by raw
+    index made 16 of 18 such masks 51-100% wrong with exit 0. Each file must go through its own
+    table (index -> colour -> class), the report must say so once, and a table that agrees keeps
+    its indices."""
+    land, building, water = (0, 255, 0), (255, 0, 0), (0, 0, 255)
+    pal = load_palette({"name": "aerial", "classes": [
+        {"name": "land", "color": list(land), "index": 0}, {"name": "building", "color": list(building), "index": 1},
+        {"name": "water", "color": list(water), "index": 2}]})
+    truth = np.zeros((6, 9), np.uint8)
+    truth[:, 3:6], truth[:, 6:] = 1, 2  # land | building | water
+    colours = [land, building, water]
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        order = rng.permutation(3) if k else np.arange(3)  # file 0's table agrees with the palette
+        stored = np.argsort(order)[truth]  # index stored for class c is the position of c in this file's table
+        _save_p(tmp_path / "masks" / f"p{k}.png", stored, {i: colours[order[i]] for i in range(3)})
+    Image.fromarray(np.array(colours, np.uint8)[truth]).save(tmp_path / "masks" / "rgb.png")
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", pal)
+    assert report.failed == 0 and report.converted == 5
+    for f in ("p0", "p1", "p2", "p3", "rgb"):
+        assert np.array_equal(read_mask(tmp_path / "out" / f"{f}.png"), truth), f
+    moved = sorted(Path(p).name for p in report.by_colour)
+    assert moved and "p0.png" not in moved and "rgb.png" not in moved
+    assert len(report.notes) == 1 and "converted by colour" in report.notes[0]
+    res = cli("masks2labels", "-p", tmp_path / "out" / "palette.json", tmp_path / "masks", tmp_path / "cli", "-q")
+    assert res.exit_code == 0 and res.output.count("note: ") == 1
+    # Asked for explicitly, indices are used as they are (and then wrong here).
+    raw = masks_to_labels(tmp_path / "masks", tmp_path / "raw", pal, png_indices=True)
+    assert raw.by_colour == [] and not all(
+        np.array_equal(read_mask(tmp_path / "raw" / f"p{k}.png"), truth) for k in range(4))
+
+
+def test_palette_mode_tables_that_name_no_palette_colour_are_refused_with_the_way_out(tmp_path):
+    """Real case: tools that write 'P' PNGs with a table unrelated to the classes. Their colours are
+    not classes, so converting by colour fails the file and says how to use the indices; a grey
+    ramp table (index v drawn (v, v, v)) carries no colours, so its indices are used."""
+    stored = np.array([[0, 1], [2, 255]], np.uint8)
+    _save_p(tmp_path / "odd" / "a.png", stored, np.arange(768).reshape(256, 3) % 256)
+    with pytest.raises(DataprepError, match="--png-indices"):
+        masks_to_labels(tmp_path / "odd", tmp_path / "o1", RGB_PALETTE, on_error="fail")
+    assert masks_to_labels(tmp_path / "odd", tmp_path / "o2", RGB_PALETTE, png_indices=True).converted == 1
+    assert np.array_equal(read_mask(tmp_path / "o2" / "a.png"), stored)
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    _save_p(tmp_path / "grey" / "a.png", stored, ramp)
+    report = masks_to_labels(tmp_path / "grey", tmp_path / "o3", RGB_PALETTE)
+    assert report.converted == 1 and report.by_colour == []
+    assert np.array_equal(read_mask(tmp_path / "o3" / "a.png"), stored)
 
 
 def _manifest(tmp_path: Path, masks: list[Path], size=(8, 6)) -> Path:
@@ -266,6 +399,43 @@ def test_a_mostly_ignored_conversion_warns(tmp_path, cli):
     write_mask(tmp_path / "stripes" / "s.png", _stripes())
     report = masks_to_labels(tmp_path / "stripes", tmp_path / "stripe_labels", RGB_PALETTE)
     assert report.ignored_pixels == 12 and report.warnings == []
+
+
+def test_binary_0_255_masks_under_an_ignore_255_palette_warn_once(tmp_path, cli):
+    """Real case: vessel and nuclei masks stored 0/255 (foreground 8-12% of the pixels) converted
+    with `-p voc`, where 255 is ignore, became background + ignore with exit 0, and training on
+    them reported mIoU 100%. The run must warn once, with the fix, whether the foreground is thin
+    (vessels) or fills regions (nuclei); VOC's thin void boundaries beside real classes must not."""
+    rng = np.random.default_rng(0)
+    vessels = np.zeros((64, 64), np.uint8)
+    for row in rng.choice(64, size=6, replace=False):
+        vessels[row, :] = 255  # 1-px lines: 9% foreground, no large region
+    nuclei = np.zeros((128, 128), np.uint8)
+    for y, x in [(10, 10), (80, 20), (20, 85), (90, 90)]:
+        nuclei[y : y + 18, x : x + 18] = 255  # blobs: 7.9% foreground
+    for name, mask in [("vessels", vessels), ("nuclei", nuclei)]:
+        write_mask(tmp_path / name / "a.png", mask)
+        report = masks_to_labels(tmp_path / name, tmp_path / f"{name}_labels", "voc")
+        assert report.failed == 0 and report.pixel_counts[1:] == [0] * 20
+        assert len(report.warnings) == 1, name
+        assert "single class (background)" in report.warnings[0] and "--remap 255:1" in report.warnings[0]
+        if name == "nuclei":
+            assert "large regions" in report.warnings[0]
+    res = cli("masks2labels", "-p", "voc", tmp_path / "vessels", tmp_path / "cli_labels", "-q")
+    assert res.exit_code == 0 and res.output.count("warning: ") == 1
+    # VOC-style: two classes with a 5-px void band between them is ordinary.
+    voc = np.zeros((64, 64), np.uint8)
+    voc[:, 32:] = 15
+    voc[:, 30:35] = 255
+    write_mask(tmp_path / "voc" / "a.png", voc)
+    assert masks_to_labels(tmp_path / "voc", tmp_path / "voc_labels", "voc").warnings == []
+    # Two classes, but the ignored value fills a fifth of the pixels in one block: a lost class.
+    lost = voc.copy()
+    lost[:, 30:35] = 15
+    lost[:20, :40] = 255
+    write_mask(tmp_path / "lost" / "a.png", lost)
+    warnings = masks_to_labels(tmp_path / "lost", tmp_path / "lost_labels", "voc").warnings
+    assert len(warnings) == 1 and "large regions" in warnings[0] and "single class" not in warnings[0]
 
 
 def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
@@ -374,12 +544,21 @@ def test_sample_data_counts_match_the_per_class_loop(sample_data):
         assert result.counts[:7].tolist() == [int((ref == i).sum()) for i in range(7)]
 
 
-def test_default_palette_is_the_one_beside_the_source(tmp_path):
-    write_mask(tmp_path / "masks" / "m.png", _stripes())
-    with pytest.raises(UsageError, match="no --palette given"):
-        masks_to_labels(tmp_path / "masks", tmp_path / "out")
-    RGB_PALETTE.save(tmp_path / "masks" / "palette.json")
-    assert masks_to_labels(tmp_path / "masks", tmp_path / "out").converted == 1
+def test_default_palette_is_the_one_beside_the_source(tmp_path, cli):
+    """Real case: `masks2labels sample_data/masks OUT` said 'no palette.json beside the source' while
+    sample_data/palette.json sat beside that folder. A folder source is looked in and beside; the
+    error says where it looked, and the output says which palette was used."""
+    write_mask(tmp_path / "data" / "masks" / "m.png", _stripes())
+    with pytest.raises(UsageError, match="no --palette given") as exc:
+        masks_to_labels(tmp_path / "data" / "masks", tmp_path / "out")
+    assert str(tmp_path / "data" / "masks") in exc.value.reason and f"or {tmp_path / 'data'};" in exc.value.reason
+    RGB_PALETTE.save(tmp_path / "data" / "palette.json")  # beside the folder, as in sample_data/
+    assert masks_to_labels(tmp_path / "data" / "masks", tmp_path / "out").converted == 1
+    res = cli("masks2labels", tmp_path / "data" / "masks", tmp_path / "out_cli", "-q")
+    assert res.exit_code == 0 and f"palette: {tmp_path / 'data' / 'palette.json'}" in res.output
+    RGB_PALETTE.save(tmp_path / "data" / "masks" / "palette.json")  # inside the folder wins
+    assert masks_to_labels(tmp_path / "data" / "masks", tmp_path / "out2").palette.source == str(
+        tmp_path / "data" / "masks" / "palette.json")
 
 
 # --------------------------------------------------------------------------- real datasets
@@ -451,3 +630,58 @@ def test_isbi_255_is_a_real_class(shared_data, tmp_path):
     inferred.save(tmp_path / "inferred.json")
     report = masks_to_labels(labels_dir, tmp_path / "inferred_labels", tmp_path / "inferred.json", remap="ids")
     assert report.pixel_counts == [1727250, 6137070] and report.ignored_pixels == 0 and report.warnings == []
+
+
+@pytest.mark.integration
+def test_voc_palette_pngs_with_reshuffled_tables_convert_by_colour(shared_data, tmp_path):
+    """The per-file colour table case (item: palette-mode PNGs) on real VOC palette PNGs: each file
+    is rewritten with its table order shuffled and its indices permuted to match, so it shows the
+    same picture. Converted by colour they give exactly the labels of the original files; the
+    originals, whose tables are VOC's, keep their indices."""
+    root = shared_data("voc_samples/labelme_examples/examples/semantic_segmentation/data_dataset_voc")
+    voc = builtin_palette("voc")
+    originals = sorted((root / "SegmentationClass").glob("*.png"))
+    assert masks_to_labels(root / "SegmentationClass", tmp_path / "plain", "voc").by_colour == []
+    rng = np.random.default_rng(3)
+    for png in originals:
+        with Image.open(png) as im:
+            table = np.frombuffer(bytes(im.getpalette()), np.uint8).reshape(-1, 3)[:256]
+            values = np.asarray(im)
+        order = rng.permutation(256)  # new index i shows old entry order[i]
+        _save_p(tmp_path / "shuffled" / png.name, np.argsort(order)[values], table[order])
+    report = masks_to_labels(tmp_path / "shuffled", tmp_path / "labels", voc)
+    assert report.failed == 0 and len(report.by_colour) == len(originals) == 3
+    for png in originals:
+        assert np.array_equal(read_mask(tmp_path / "labels" / png.name), read_mask(png)), png.name
+    # palette infer counts the shuffled set by colour: the same 8 classes as the originals' values.
+    shuffled = infer_palette(tmp_path / "shuffled", quiet=True)
+    original = infer_palette(root / "SegmentationClass", quiet=True)
+    assert shuffled.kind == "colour" and shuffled.suggestion == "voc" and original.kind == "index"
+    assert original.suggestion == "voc" and not original.sparse
+    assert sorted(c.pixels for c in shuffled.colours) == sorted(c.pixels for c in original.colours)
+    assert original.palette.names[15] == "person"
+
+
+@pytest.mark.integration
+def test_isbi_under_voc_warns_and_stats_kfold_see_one_class(shared_data, tmp_path):
+    """The binary 0/255 case on ISBI membranes: with -p voc, 255 (the cells, 78% of the pixels) is
+    ignore. masks2labels warns once with the fix; stats and kfold on the result warn of one class."""
+    from dataprep.splits import split_folds
+    from dataprep.stats import collect_stats
+
+    root = shared_data("isbi2012_membrane/data/membrane/train")
+    report = masks_to_labels(root / "label", tmp_path / "labels", "voc", quiet=True)
+    assert report.converted == 30 and report.ignored_pixels == 6137070
+    assert len(report.warnings) == 1 and "single class (background)" in report.warnings[0]
+    assert "large regions" in report.warnings[0] and "--remap 255:1" in report.warnings[0]
+    rows = [ManifestRow(p.stem, root / "image" / p.name, tmp_path / "labels" / p.name, 512, 512)
+            for p in sorted((root / "label").glob("*.png"))]
+    manifest = write_manifest(rows, tmp_path / "labels" / "manifest.csv")
+    assert any("only one class (background)" in w for w in collect_stats(manifest, quiet=True).warnings)
+    assert any("only one class (background)" in w for w in split_folds(manifest, 3, quiet=True).warnings)
+    # The folds carry the palette masks2labels wrote: class names survive into fold manifests.
+    from dataprep.palette import resolve_palette
+    from dataprep.splits import kfold
+
+    kfold(manifest, tmp_path / "folds", 3, quiet=True)
+    assert resolve_palette(None, tmp_path / "folds" / "fold_1" / "val.csv").names[:2] == ["background", "aeroplane"]

@@ -309,3 +309,136 @@ def test_cli_palette_show_and_infer(cli, tmp_path, sample_data):
     assert res.exit_code == 0 and "255 is taken as class 1" in res.output and "--remap ids" in res.output
     bad = cli("palette", "show", "nope")
     assert bad.exit_code == 2 and "error:" in bad.output
+
+
+# --------------------------------------------------------------------------- real-data cases, made synthetic
+
+
+def _save_p(path, indices, colours):
+    table = np.zeros((256, 3), np.uint8)
+    table[: len(colours)] = colours
+    im = Image.fromarray(np.asarray(indices, np.uint8), mode="P")
+    im.putpalette(table.tobytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+
+
+def test_infer_counts_palette_mode_masks_with_per_file_tables_by_colour(tmp_path):
+    """Real case: an aerial set mixes RGB masks with 'P' PNGs whose table order changes per file
+    (index 0 = Land in one, Building in the next). Counting raw indices gave classes that mean a
+    different thing in every file; the set must be inferred as colour masks."""
+    land, building, water = (0, 255, 0), (255, 0, 0), (0, 0, 255)
+    truth = np.zeros((8, 12), np.uint8)
+    truth[:, 4:8], truth[:, 8:] = 1, 2
+    colours = np.array([land, building, water], np.uint8)
+    for k, order in enumerate([(0, 1, 2), (1, 2, 0), (2, 0, 1)]):
+        order = np.array(order)
+        _save_p(tmp_path / "m" / f"p{k}.png", np.argsort(order)[truth], colours[order])
+    result = infer_palette(tmp_path / "m")
+    assert result.kind == "colour" and result.by_colour_files == 3
+    assert {c.color: c.pixels for c in result.classes} == {land: 96, building: 96, water: 96}
+    Image.fromarray(colours[truth]).save(tmp_path / "m" / "rgb.png")  # RGB beside P: colours too
+    assert infer_palette(tmp_path / "m").kind == "colour"
+    # Tables that agree (a VOC-style export) stay index masks, and the palette keeps their colours,
+    # so masks2labels with it keeps the indices.
+    for k in range(2):
+        _save_p(tmp_path / "voc" / f"v{k}.png", truth, colours)
+    same = infer_palette(tmp_path / "voc")
+    assert same.kind == "index" and same.by_colour_files == 0
+    assert [c.color for c in same.palette.classes] == [land, building, water]
+    from dataprep.labels import masks_to_labels
+
+    report = masks_to_labels(tmp_path / "voc", tmp_path / "voc_labels", same.palette)
+    assert report.by_colour == [] and np.array_equal(read_mask(tmp_path / "voc_labels" / "v0.png"), truth)
+
+
+def test_infer_never_merges_colours_that_fill_regions_on_lossless_masks(tmp_path):
+    """Real case: ADE20K coloured with its public palette, as lossless PNGs. Road (31,838 px of solid
+    regions) was merged into building as an 'edge artefact', and a 135,005-px connected region
+    into another class. On lossless masks a colour is an artefact only when no pixel of it has a
+    3x3 neighbourhood of its own colour; the classes then equal the distinct colours."""
+    m = np.zeros((200, 200, 3), np.uint8)
+    m[:, :100] = (120, 120, 120)  # two big classes ...
+    m[:, 100:] = (180, 180, 180)
+    m[40:80, 20:60] = (150, 150, 150)  # ... a region exactly "between" them (once taken for a blend)
+    m[150:160, 130:150] = (185, 175, 180)  # a small region near a 100x bigger class
+    write_mask(tmp_path / "ade.png", m)
+    result = infer_palette(tmp_path / "ade.png")
+    assert not result.artefacts and len(result.classes) == len(result.colours) == 4
+    # A one-pixel anti-aliased seam is still a blend.
+    m[:, 100] = (150, 150, 150)
+    write_mask(tmp_path / "seam" / "a.png", m[:, 60:140])  # the seam, without the solid region
+    seam = infer_palette(tmp_path / "seam" / "a.png")
+    assert [c.color for c in seam.artefacts] == [(150, 150, 150)]
+
+
+def test_infer_sparse_values_get_compact_indices_and_255_cloud_is_a_class(tmp_path):
+    """Real case: a cloud-mask set stores 0/64/128/192/255 with 255 = Cloud on 20% of the pixels.
+    Infer made a 194-entry palette (index = value, 189 empty classes) and called Cloud ignore.
+    Sparse values get indices 0..K-1 with id = value; 255 filling regions is a class."""
+    from dataprep.labels import masks_to_labels
+
+    v = np.zeros((50, 100), np.uint8)
+    v[:, 20:40], v[:, 40:60], v[:, 60:80], v[:, 80:] = 64, 128, 192, 255  # 255: 20% in one block
+    write_mask(tmp_path / "clouds" / "a.png", v)
+    result = infer_palette(tmp_path / "clouds")
+    assert result.sparse and result.ignore_is_class
+    assert [(c.index, c.id, c.ignore) for c in result.palette.classes] == [
+        (0, 0, False), (1, 64, False), (2, 128, False), (3, 192, False), (4, 255, False)]
+    assert result.palette.num_classes == 5
+    result.save(tmp_path / "clouds.json")
+    report = masks_to_labels(tmp_path / "clouds", tmp_path / "labels", tmp_path / "clouds.json", remap="ids")
+    assert report.pixel_counts == [1000, 1000, 1000, 1000, 1000] and report.ignored_pixels == 0
+    # 255 as thin void boundaries (or a minor share) stays ignore.
+    b = v.copy()
+    b[b == 255] = 192
+    b[:, 39:41] = 255
+    write_mask(tmp_path / "thin" / "a.png", b)
+    thin = infer_palette(tmp_path / "thin")
+    assert thin.sparse and not thin.ignore_is_class
+    assert [(c.index, c.ignore) for c in thin.palette.classes][-1] == (255, True) and thin.palette.num_classes == 4
+    # Dense values 0..K-1 keep index = value.
+    write_mask(tmp_path / "dense" / "a.png", np.array([[0, 1, 2], [3, 255, 1]], np.uint8))
+    dense = infer_palette(tmp_path / "dense")
+    assert not dense.sparse and [c.index for c in dense.palette.classes] == [0, 1, 2, 3, 255]
+
+
+def test_infer_prints_each_ignore_colour_with_its_own_pixels(cli, tmp_path):
+    """Real case: on Cityscapes colour masks every ignore row (unlabeled, dynamic, ground, ...)
+    showed the pooled total of all ignored pixels as its own count."""
+    m = np.zeros((20, 20, 3), np.uint8)
+    m[:10] = (128, 64, 128)  # road
+    m[10:15] = (70, 130, 180)  # sky
+    m[15:18] = (111, 74, 0)  # dynamic, ignored: 60 px
+    write_mask(tmp_path / "c.png", m)  # the rest, unlabeled (0,0,0): 40 px
+    res = cli("palette", "infer", tmp_path / "c.png", "-o", tmp_path / "p.json")
+    assert res.exit_code == 0, res.output
+    rows = {line.split()[1]: line for line in res.output.splitlines() if "[ignore]" in line}
+    assert " 60 " in rows["dynamic"] and " 40 " in rows["unlabeled"], res.output
+
+
+def test_supervisely_classes_json_takes_names_from_title(cli, tmp_path):
+    """Real case: `palette show` on a Supervisely project's classes.json listed class_0, class_1, ...:
+    Supervisely calls the name `title` (and its `id` is a database key, not a mask value)."""
+    classes = [{"title": "building", "shape": "bitmap", "color": "#E0A030", "geometry_config": {}, "id": 98123},
+               {"title": "road", "shape": "polygon", "color": "#808080", "geometry_config": {}, "id": 98124}]
+    (tmp_path / "meta.json").write_text(json.dumps({"classes": classes, "tags": []}))
+    (tmp_path / "classes.json").write_text(json.dumps(classes))
+    for name in ("meta.json", "classes.json"):
+        pal = load_palette(tmp_path / name)
+        assert pal.names == ["building", "road"] and pal.ids() == {}
+        assert pal.colour_to_index() == {(224, 160, 48): 0, (128, 128, 128): 1}
+    res = cli("palette", "show", tmp_path / "classes.json")
+    assert res.exit_code == 0 and "building" in res.output and "class_0" not in res.output
+
+
+@pytest.mark.integration
+def test_voc_rgb_targets_infer_one_class_per_colour(shared_data, tmp_path):
+    """Lossless real colour masks (VOC targets, 13 colours per SOURCE.md): every colour fills
+    regions, so every one is a class and none an artefact."""
+    samples = shared_data("voc_samples/vainf_deeplabv3plus/samples")
+    for t in sorted(samples.glob("*_target.png")):
+        (tmp_path / t.name).write_bytes(t.read_bytes())
+    result = infer_palette(tmp_path, quiet=True)
+    assert len(result.colours) == len(result.classes) == 13 and not result.artefacts
+    assert {c.color: c.pixels for c in result.colours}[(224, 224, 192)] == 189861

@@ -103,3 +103,25 @@ def test_cli_writes_the_sheet(cli, colour_manifest, tmp_path):
     assert sheet.shape[2] == 3 and sheet.shape[0] > 160
     missing = cli("preview", tmp_path / "nope.csv", "-o", out)
     assert missing.exit_code == 1 and "nope.csv" in missing.output
+
+
+def test_palette_mode_masks_with_their_own_table_are_drawn_by_colour(tmp_path, sample_data):
+    """Real case: an aerial set's 'P' PNGs order their colour table per file, so index 2 is car in
+    one file and road in the next. Drawn by index, the sheet showed the wrong classes; drawn by
+    the file's own colours (as masks2labels converts them) it shows what the mask says."""
+    from PIL import Image
+
+    table = np.zeros((256, 3), np.uint8)
+    table[0], table[1] = CAR, ROAD  # this file: index 0 = car, 1 = road (palette: road 2, car 5)
+    indices = np.zeros((60, 80), np.uint8)
+    indices[:, 40:] = 1
+    im = Image.fromarray(indices, mode="P")
+    im.putpalette(table.tobytes())
+    (tmp_path / "p").mkdir()
+    im.save(tmp_path / "p" / "mask.png")
+    io.write_image(tmp_path / "p" / "img.png", np.full((60, 80, 3), 90, np.uint8))
+    write_manifest([ManifestRow("s", tmp_path / "p" / "img.png", tmp_path / "p" / "mask.png", 80, 60)],
+                   tmp_path / "p" / "manifest.csv")
+    sheet = make_contact_sheet(tmp_path / "p" / "manifest.csv", n=1, palette=sample_data / "palette.json")
+    assert _has_colour(sheet, ROAD) and _has_colour(sheet, CAR)
+    assert not _has_colour(sheet, (70, 130, 180))  # sky, index 0 in the palette: neither drawn nor in the legend

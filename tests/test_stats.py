@@ -364,3 +364,19 @@ def test_isbi_membrane_grayscale_with_no_ignore(shared_data, tmp_path, cli):
     assert data["classes"]["pixel_count"][0] == int((labels == 0).sum())
     assert data["classes"]["pixel_count"][255] == int((labels == 255).sum())
     _check_against_reference(data["image"], [io.read_image(root / "image" / n) for n in names])
+
+
+def test_one_class_label_maps_warn(tmp_path, cli):
+    """Real case: 0/255 nuclei masks converted with `-p voc` hold background plus ignore only; stats
+    printed class weights for them with no hint. Fewer than two classes present is a warning."""
+    image = np.zeros((8, 8, 3), np.uint8)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 2:5] = 255
+    manifest = _manifest(tmp_path, [image, image], [mask, mask])
+    result = collect_stats(manifest)
+    assert len(result.warnings) == 1 and "only one class (class_0)" in result.warnings[0]
+    res = cli("stats", manifest, "-o", tmp_path / "stats.json", "-q")
+    assert res.exit_code == 0 and "warning: only one class" in res.output
+    mask2 = mask.copy()
+    mask2[0] = 1
+    assert collect_stats(_manifest(tmp_path / "two", [image], [mask2])).warnings == []

@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -163,3 +164,63 @@ def test_class_weights_and_normalization_come_from_stats(labelled, stats_file, t
     assert len(result.step_losses) == 1
     saved = torch.load(tmp_path / "run" / LAST, weights_only=True)["meta"]
     assert saved["normalization"]["mean"] == json.loads(stats.read_text())["image"]["mean"]
+
+
+def _mixed_sizes(root: Path, sizes, classes=(0, 1)) -> Path:
+    """Tiny image/label pairs of the given (height, width) sizes, a 2-way fold column, and a resize recipe."""
+    rows = []
+    for i, (h, w) in enumerate(sizes):
+        image = np.full((h, w, 3), 30 * i, np.uint8)
+        mask = np.full((h, w), classes[0], np.uint8)
+        mask[:, w // 2 :] = classes[-1]
+        io.write_image(root / "images" / f"s{i}.png", image)
+        io.write_mask(root / "labels" / f"s{i}.png", mask)
+        rows.append(ManifestRow(f"s{i}", root / "images" / f"s{i}.png", root / "labels" / f"s{i}.png", w, h,
+                                {"fold": str(i % 2)}))
+    (root / "resize.yaml").write_text("size: [32, 32]\nsteps:\n  - op: resize\n")
+    return write_manifest(rows, root / "labels" / "manifest.csv")
+
+
+def test_mixed_sizes_fail_at_start_up_naming_the_file_not_after_an_epoch(tmp_path, capsys):
+    """Real case: `train` on a set of mixed image sizes failed at validation after a whole epoch,
+    writing no checkpoint. The check runs before training: train batches that cannot be formed are
+    refused naming the file; validation batches fall back to batch size 1 with a warning."""
+    manifest = _mixed_sizes(tmp_path / "d", [(32, 48), (32, 48), (40, 48), (32, 48)])
+    plain = tmp_path / "d" / "plain.yaml"
+    plain.write_text("steps:\n  - op: hflip\n")  # size-preserving only
+    cfg = make_config(manifest, tmp_path / "run", data={"train_recipe": str(plain), "val_recipe": str(plain),
+                                                        "batch_size": 2, "fold": 1},
+                      model={"num_classes": 2}, train={"epochs": 1})
+    with pytest.raises(DataprepError, match=r"s2\.png.*training batches of 2 cannot be formed"):
+        run_training(cfg, quiet=True)
+    assert not (tmp_path / "run" / LAST).exists()
+    # Resized for training, left as is for validation: validation runs one sample at a time.
+    resize = tmp_path / "d" / "resize.yaml"
+    cfg = make_config(manifest, tmp_path / "run2", data={"train_recipe": str(resize), "val_recipe": str(plain),
+                                                         "batch_size": 2, "fold": 0},
+                      model={"num_classes": 2}, train={"epochs": 1})
+    result = run_training(cfg, quiet=True)
+    assert "validation batches of 2 cannot be formed" in capsys.readouterr().err
+    assert result.scores is not None and (tmp_path / "run2" / LAST).exists()
+
+
+def test_an_miou_over_one_class_warns(tmp_path, capsys):
+    """Real case: vessel masks (0/255) converted with `-p voc` became background + ignore; training
+    on them reported mIoU 100% with no comment. Fewer than 2 classes in the validation ground
+    truth gets a warning line."""
+    manifest = _mixed_sizes(tmp_path / "d", [(32, 32)] * 4, classes=(0, 255))
+    resize = tmp_path / "d" / "resize.yaml"
+    cfg = make_config(manifest, tmp_path / "run", data={"train_recipe": str(resize), "val_recipe": str(resize),
+                                                        "batch_size": 2, "fold": 0},
+                      model={"num_classes": 2}, train={"epochs": 2})
+    result = run_training(cfg, quiet=True)
+    err = capsys.readouterr().err
+    assert err.count("an mIoU over fewer than 2 classes means nothing") == 1
+    assert result.history[-1]["val_classes_present"] == 1
+    two = _mixed_sizes(tmp_path / "e", [(32, 32)] * 4)
+    run_training(make_config(two, tmp_path / "run_two", data={"train_recipe": str(tmp_path / "e" / "resize.yaml"),
+                                                              "val_recipe": str(tmp_path / "e" / "resize.yaml"),
+                                                              "batch_size": 2, "fold": 0},
+                             model={"num_classes": 2}, train={"epochs": 1}),
+                 quiet=True)
+    assert "fewer than 2 classes" not in capsys.readouterr().err

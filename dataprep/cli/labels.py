@@ -27,12 +27,15 @@ _SHOWN_UNKNOWN = 10
 @click.option("--remap", metavar="ids|FILE|OLD:NEW,...",
               help="Index masks only: change stored values, e.g. '11:255', a JSON/YAML {old: new} file, "
                    "or 'ids' to use the palette's ids (Cityscapes labelIds -> trainIds).")
+@click.option("--png-indices", is_flag=True,
+              help="Use palette-mode PNGs' indices as classes even where their colour table differs from the "
+                   "palette (default: such masks are converted by colour).")
 @click.option("--overwrite", is_flag=True, help="Convert every mask again, even outputs newer than their mask.")
 @force_option
 @reports_errors
 @executor_options
 def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown: str, ignore_index: int | None,
-                         remap: str | None, overwrite: bool, force: bool, executor, on_error: str,
+                         remap: str | None, png_indices: bool, overwrite: bool, force: bool, executor, on_error: str,
                          quiet: bool) -> None:
     """Convert masks (RGB/RGBA colour, palette-mode, grayscale or 16-bit PNG) to class-index PNGs.
 
@@ -49,8 +52,12 @@ def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown:
     """
     report = masks_to_labels(source, dest, palette, unknown=unknown, ignore_index=ignore_index,  # type: ignore[arg-type]
                              remap=remap, overwrite=overwrite, force=force, executor=executor,
-                             on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+                             on_error=on_error, quiet=quiet, png_indices=png_indices)  # type: ignore[arg-type]
     _print_report(report, "masks2labels")
+    if palette is None and report.palette.source:
+        click.echo(f"palette: {report.palette.source}")
+    for line in report.notes:
+        click.echo(f"note: {line}")
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     if report.unknown:

@@ -57,15 +57,18 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         pooled[c.index] = pooled.get(c.index, 0) + c.pixels
     rows = [("index", "name", "colour", "pixels", "%", "masks")]
     by_colour = {c.color: c for c in result.classes}
-    for cls in result.palette.classes:
-        if cls.name.endswith(" (artefact)"):
-            continue
+    listed = [cls for cls in result.palette.classes if not cls.name.endswith(" (artefact)")]
+    rows_per_index: dict[int, int] = {}
+    for cls in listed:
+        rows_per_index[cls.index] = rows_per_index.get(cls.index, 0) + 1
+    for cls in listed:
         found = by_colour.get(cls.color) if cls.color else None
         images = str(found.images) if found else ""
         value = "" if found is None or found.value is None else f" (value {found.value})"
+        # Rows sharing an index (several ignore colours) each show their own pixels, not the index's total.
+        n = pooled.get(cls.index, 0) if rows_per_index[cls.index] == 1 else (found.pixels if found else 0)
         rows.append((str(cls.index), cls.name + (" [ignore]" if cls.ignore else "") + value,
-                     _hex(cls.color), f"{pooled.get(cls.index, 0):,}", f"{100 * pooled.get(cls.index, 0) / total:.2f}",
-                     images))
+                     _hex(cls.color), f"{n:,}", f"{100 * n / total:.2f}", images))
     _table(rows)
     artefacts = result.artefacts
     if artefacts:
@@ -82,9 +85,21 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     if result.transparent_pixels:
         click.echo(f"{result.transparent_pixels:,} transparent pixels (alpha 0) were not counted; "
                    "masks2labels makes them ignore")
-    if result.suggestion:
+    if result.suggestion and result.kind == "index":
+        click.echo(f"\nthe masks' colour tables are those of the built-in palette '{result.suggestion}' (names taken "
+                   f"from it): their values are its indices, so --palette {result.suggestion} converts them as they are")
+    elif result.suggestion:
         click.echo(f"\nthe colours match the built-in palette '{result.suggestion}' "
                    f"(names taken from it); --palette {result.suggestion} would use its official indices")
+    if result.by_colour_files:
+        click.echo(f"\n{result.by_colour_files} palette-mode masks were counted by colour (their colour tables "
+                   "differ from file to file, or RGB masks are among them); masks2labels converts them by colour too")
+    if result.sparse:
+        extra = (f"; {result.palette.ignore_index} fills large regions, so it is a class, not ignore"
+                 if result.ignore_is_class else "")
+        click.echo(f"\nthe stored values are not 0..K-1: classes get compact indices 0..{result.palette.num_classes - 1} "
+                   f"with the stored value as id{extra}; convert with "
+                   f"`dataprep masks2labels --palette {output} --remap ids ...`")
     if result.binary:
         click.echo(f"\nbinary masks (values 0 and 255): 255 is taken as class 1, not as ignore; convert with "
                    f"`dataprep masks2labels --palette {output} --remap ids ...` (the palette's ids map 255 to 1)")

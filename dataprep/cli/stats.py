@@ -75,6 +75,8 @@ def stats_command(manifest: Path, output: Path, palette: str | None, num_classes
     write_stats(result.stats, output)
     for line in result.errors:
         click.echo(f"skipped: {line}", err=True)
+    for line in result.warnings:
+        click.echo(f"warning: {line}", err=True)
     click.echo(format_summary(result.stats))
     click.echo(f"\nwrote {output}" + (f" ({len(result.errors)} file(s) skipped)" if result.errors else ""))
     if result.errors:

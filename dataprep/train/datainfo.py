@@ -84,8 +84,12 @@ def _check_fold(manifest: Manifest, fold: int, source: str) -> None:
         raise UsageError(source, f"fold {fold} is not in the manifest; its folds are {known}")
 
 
-def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device) -> tuple[Any, Any | None]:
-    """The train loader (this rank's shard, shuffled) and the validation loader (this rank's shard, or None)."""
+def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device, *,
+                  val_batch_size: int | None = None) -> tuple[Any, Any | None]:
+    """The train loader (this rank's shard, shuffled) and the validation loader (this rank's shard, or None).
+
+    `val_batch_size` overrides the configured one (1 when validation samples differ in size).
+    """
     make_loader = _make_loader()
     d = cfg.data
     common: dict[str, Any] = dict(
@@ -96,7 +100,7 @@ def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device) -> t
     split = {"fold": d.fold, "split": "train"} if d.fold is not None else {}
     train_loader = make_loader(d.manifest, d.train_recipe, batch_size=d.batch_size, shuffle=True,
                                drop_last=d.drop_last, **split, **common)
-    val_batch = d.val_batch_size or d.batch_size
+    val_batch = val_batch_size or d.val_batch_size or d.batch_size
     if d.fold is not None:
         val_loader = make_loader(d.manifest, d.val_recipe, batch_size=val_batch, shuffle=False,
                                  fold=d.fold, split="val", **common)

@@ -34,7 +34,8 @@ from .checkpoint import load_checkpoint, restore, save_checkpoint, training_stat
 from .config import TrainConfig
 from .datainfo import DataInfo, build_loaders, describe_data
 from .losses import SegmentationLoss, class_weights_from_stats
-from .metrics import SegmentationScores, format_table, per_sample_confusion, scores
+from .batchcheck import first_size_mismatch
+from .metrics import SegmentationScores, class_names, format_table, per_sample_confusion, scores
 from .model import UNet, count_parameters
 from .optim import amp_dtype, amp_name, build_optimizer, build_scheduler
 from .runlog import METRICS_JSONL, Console, RunLogs, epoch_line, read_history
@@ -126,7 +127,8 @@ def train(
     # ---- data, model, optimization
     seed_everything(loop.seed, loop.deterministic, device)
     data = describe_data(cfg)
-    train_loader, val_loader = build_loaders(cfg, info, device)
+    val_batch = check_batches(cfg, console)
+    train_loader, val_loader = build_loaders(cfg, info, device, val_batch_size=val_batch)
     batches = D.all_reduce_min_int(len(train_loader), device)  # equal on every rank, or DDP would hang
     if batches == 0:
         raise DataprepError(cfg.data.manifest, f"no training batches (fewer samples than batch_size "
@@ -151,6 +153,7 @@ def train(
     start_epoch, skip_batches, step, best_miou = 0, 0, 0, None
     carried: dict[str, float] = {}  # the interrupted epoch's running sums
     history: list[dict[str, Any]] = []
+    warned_classes = False  # the fewer-than-2-classes line is said once per run
     if resume is not None:
         state = load_checkpoint(resume, map_location=device)
         restore(state, model=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, source=resume)
@@ -280,6 +283,14 @@ def train(
             record.update({"val_loss": val_loss, "val_miou": _finite(last_scores.miou),
                            "val_pixel_accuracy": _finite(last_scores.pixel_accuracy),
                            "val_iou": last_scores.to_dict(data.class_names)["iou"]})
+            present = [n for n, a in zip(class_names(data.class_names, len(last_scores.accuracy)),
+                                         last_scores.accuracy) if not math.isnan(a)]
+            record["val_classes_present"] = len(present)
+            if len(present) < 2 and not warned_classes:
+                warned_classes = True
+                console.warn(f"the validation ground truth holds {len(present)} class(es) "
+                             f"({', '.join(present) or 'none'}): an mIoU over fewer than 2 classes means nothing "
+                             "(binary 0/255 masks converted with 255 as ignore? see masks2labels --remap 255:1)")
             improved = not math.isnan(last_scores.miou) and (best_miou is None or last_scores.miou > best_miou)
             if improved:
                 best_miou = last_scores.miou
@@ -308,6 +319,30 @@ def train(
 
 
 # --------------------------------------------------------------------------- set-up pieces
+
+
+def check_batches(cfg: TrainConfig, console: Console) -> int | None:
+    """Refuse training batches that cannot be formed; the validation batch size to use (1 when its
+    samples differ in size after the val recipe), or None for the configured one."""
+    d = cfg.data
+    split = {"fold": d.fold, "split": "train"} if d.fold is not None else {}
+    if d.batch_size > 1:
+        mismatch = first_size_mismatch(d.manifest, d.train_recipe, **split)
+        if mismatch is not None:
+            raise DataprepError(mismatch.other.image, f"training batches of {d.batch_size} cannot be formed: "
+                                f"{mismatch.describe()} after the train recipe; add a fixed-size resize or crop "
+                                "to data.train_recipe, or set batch_size 1")
+    val_batch = d.val_batch_size or d.batch_size
+    source = d.manifest if d.fold is not None else d.val_manifest
+    if not source or val_batch <= 1:
+        return None
+    mismatch = first_size_mismatch(source, d.val_recipe, **({"fold": d.fold, "split": "val"} if d.fold is not None
+                                                             else {}))
+    if mismatch is None:
+        return None
+    console.warn(f"{mismatch.other.image}: validation batches of {val_batch} cannot be formed "
+                 f"({mismatch.describe()} after the val recipe); validating with batch size 1")
+    return 1
 
 
 def seed_everything(seed: int, deterministic: bool, device: torch.device) -> None:
