@@ -2,7 +2,7 @@
 
 The source is a striped, uncompressed TIFF (64 rows per strip) with a label
 map beside it as PNG. Each step runs in a fresh Python process, so its peak
-resident memory (ru_maxrss) is its own; `python + imports` is the floor every
+resident memory (VmHWM) is its own; `python + imports` is the floor every
 step pays. `tile` reads the TIFF one band of tile rows at a time, so its peak
 stays near one band plus the decoded PNG mask; `stitch` holds the rebuilt
 image and mask. The stitched image is checked equal to the source.
@@ -42,7 +42,12 @@ elif step == "tile":
 elif step == "stitch":
     stitch_manifest(root / "tiles" / "manifest.csv", root / "stitched", quiet=True)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM is this process image's own peak; ru_maxrss would carry the parent's peak across fork + exec.
+try:
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
 """
 
 
@@ -61,7 +66,7 @@ def main(quick: bool = False) -> None:
         for y in range(0, side, 1000):  # random pixels, written band by band to keep this process small
             image[y : y + 1000] = rng.integers(0, 256, (min(1000, side - y), side, 3), dtype=np.uint8)
         tifffile.imwrite(tmp / "scene.tif", image, photometric="rgb", rowsperstrip=64)
-        mask = (np.arange(side)[:, None] // 97 + np.arange(side)[None, :] // 89) % 7
+        mask = ((np.arange(side, dtype=np.int32)[:, None] // 97 + np.arange(side, dtype=np.int32)[None, :] // 89) % 7)
         io.write_mask(tmp / "scene_mask.png", mask.astype(np.uint8))
         del mask
         write_manifest([ManifestRow("scene", tmp / "scene.tif", tmp / "scene_mask.png", side, side)], tmp / "source.csv")

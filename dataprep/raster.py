@@ -159,9 +159,17 @@ def _bad_mask(path: Path, array: np.ndarray) -> np.ndarray:
 
 
 def decode_tiff(path: PathLike) -> np.ndarray | None:
-    """(H, W, C) pixels of a TIFF via tifffile, or None when tifffile cannot decode it here (e.g. LZW without imagecodecs)."""
+    """(H, W, C) pixels of a TIFF via tifffile, or None to leave it to OpenCV.
+
+    None when tifffile cannot decode it here (e.g. LZW without imagecodecs) or
+    when its pixels are not plain values (palette, CMYK, YCbCr, min-is-white):
+    OpenCV turns those into the colours a viewer shows.
+    """
     try:
-        return read_raster(path)
+        with RasterReader(path) as reader:
+            if reader.photometric not in ("minisblack", "rgb"):
+                return None
+            return reader.read(0, reader.height, 0, reader.width)
     except DataprepError:
         return None
 

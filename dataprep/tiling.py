@@ -223,7 +223,6 @@ class _Tiler:
         self.params, self.out_dir = params, out_dir
 
     def __call__(self, row: ManifestRow) -> _SourceResult:
-        p = self.params
         with RasterReader(row.image) as image:
             mask_reader = RasterReader(row.mask, mask=True) if row.mask else None
             try:
