@@ -140,7 +140,7 @@ def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
     if not is_tiff(path):
         return read_mask(path) if mask else read_image(path)
     with RasterReader(path) as reader:
-        array = reader.read(0, reader.height, 0, reader.width)
+        array = reader.read_all()
     if mask:
         return _mask_from(path, array)
     return array
@@ -169,7 +169,7 @@ def decode_tiff(path: PathLike) -> np.ndarray | None:
         with RasterReader(path) as reader:
             if reader.photometric not in ("minisblack", "rgb"):
                 return None
-            return reader.read(0, reader.height, 0, reader.width)
+            return reader.read_all()
     except DataprepError:
         return None
 
@@ -177,9 +177,10 @@ def decode_tiff(path: PathLike) -> np.ndarray | None:
 class RasterReader:
     """Windows of one raster. TIFF: only the segments (strips/tiles) a window touches are decoded.
 
-    The segments decoded for the last window are kept, so that reading a
-    sequence of overlapping windows top to bottom decodes each segment about
-    once. Use as a context manager (it keeps the file open).
+    Of the segments a window needed, those reaching into its bottom quarter
+    are kept for the next call, so that overlapping windows read top to bottom
+    (tile rows) decode each segment about once while memory stays near one
+    window. Use as a context manager (it keeps the file open).
     """
 
     def __init__(self, path: PathLike, *, mask: bool = False) -> None:
@@ -275,14 +276,16 @@ class RasterReader:
             return np.ascontiguousarray(self._whole[y0:y1, x0:x1])
         sh, sw, ny, nx, planes = self._layout
         out = np.empty((max(0, y1 - y0), max(0, x1 - x0), self.bands), self.dtype)
-        used: dict[int, np.ndarray] = {}
+        keep_from = y1 - (y1 - y0) // 4
+        kept: dict[int, np.ndarray] = {}
         for cy in range(y0 // sh, (y1 - 1) // sh + 1 if y1 > y0 else 0):
             for cx in range(x0 // sw, (x1 - 1) // sw + 1 if x1 > x0 else 0):
                 for plane in range(planes):
                     index = (plane * ny + cy) * nx + cx
                     seg = self._segment(index)
-                    used[index] = seg
                     sy, sx = cy * sh, cx * sw
+                    if sy + sh > keep_from:
+                        kept[index] = seg
                     a, b = max(y0, sy), min(y1, sy + sh, sy + seg.shape[0])
                     c, d = max(x0, sx), min(x1, sx + sw, sx + seg.shape[1])
                     if a >= b or c >= d:
@@ -292,8 +295,15 @@ class RasterReader:
                         out[a - y0 : b - y0, c - x0 : d - x0, plane] = block[:, :, 0]
                     else:
                         out[a - y0 : b - y0, c - x0 : d - x0] = block
-        self._cache = used  # keep only what the last window needed
+                    self._cache.pop(index, None)  # a full read never holds a second copy
+        self._cache = kept
         return out
+
+    def read_all(self) -> np.ndarray:
+        """The whole raster, decoded by tifffile straight into one array (no segment cache)."""
+        if self._whole is not None:
+            return np.ascontiguousarray(self._whole)
+        return np.ascontiguousarray(self._decode_whole())
 
     def close(self) -> None:
         if self._tif is not None:

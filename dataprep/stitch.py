@@ -40,7 +40,7 @@ from .io import PathLike, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import resolve_palette
 from .paths import guard_output
-from .raster import RasterReader, is_tiff, read_raster, write_raster
+from .raster import RasterReader, read_raster, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
 from .tiling import TILE_COLUMNS
 
@@ -221,7 +221,7 @@ class _Stitcher:
         geo = photometric = None
         for t in job.tiles:
             with RasterReader(t.row.image) as reader:
-                tile = reader.read(0, reader.height, 0, reader.width)
+                tile = reader.read_all()
                 if out is None:
                     out = np.zeros((job.height, job.width, tile.shape[2]), tile.dtype)
                     geo = reader.geo.shifted(-t.y, -t.x) if reader.geo is not None else None

@@ -12,6 +12,7 @@ import pytest
 import tifffile
 
 from dataprep import io
+from dataprep.errors import DataprepError
 from dataprep.executor import make_executor
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.raster import GeoTags, RasterReader, read_raster, write_raster
@@ -326,3 +327,23 @@ def test_real_data_round_trip(shared_data, tmp_path, dataset, ignore):
     for src, back in zip(rows, read_manifest(out.manifest_path)):
         assert io.read_image(back.image).tobytes() == io.read_image(src.image).tobytes()
         assert io.read_mask(back.mask).tobytes() == io.read_mask(src.mask).tobytes()
+
+
+def test_io_reads_palette_tiffs_as_colours_and_float_tiffs_as_stored(tmp_path):
+    from PIL import Image
+
+    indices = np.random.default_rng(8).integers(0, 3, (20, 30), dtype=np.uint8)
+    im = Image.fromarray(indices, mode="P")
+    im.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 253 * 3)
+    im.save(tmp_path / "palette.tif")
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "palette.tif"), colours[indices])
+    values = np.random.default_rng(9).random((20, 30, 2)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "float.tif", values, photometric="minisblack", planarconfig="contig")
+    np.testing.assert_array_equal(io.read_image(tmp_path / "float.tif"), values)
+
+
+def test_stitch_refuses_a_manifest_without_tile_columns(tmp_path):
+    manifest = _source(tmp_path, {"a": np.zeros((8, 8, 3), np.uint8)})
+    with pytest.raises(DataprepError, match="not a tiles manifest: missing column"):
+        stitch_manifest(manifest, tmp_path / "out", quiet=True)
