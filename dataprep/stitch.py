@@ -18,8 +18,10 @@ on one): rows with `source_id`, `tile_y`, `tile_x`, `source_width`,
   Hann window; `mean`: flat), summed, divided by the summed weights; `centre`
   uses the centre rule instead.
 
-A pixel no tile covers (tiles dropped by `tile --min-labelled/--keep-empty`)
-stays 0 in images and probabilities and the ignore index in masks; the
+Tiles dropped by `tile --min-labelled/--keep-empty` leave holes: where an
+overlapping neighbour reaches into a dropped tile's area, the first such
+neighbour (in manifest order) supplies those pixels; a pixel no tile covers
+stays 0 in images and probabilities and the ignore index in masks, and the
 report counts those pixels.
 
 Each source is built in memory (one output image, mask and probability map at
@@ -196,27 +198,36 @@ class _Stitcher:
         ys = owned_intervals([(t.y, t.row.height) for t in job.tiles], H)
         xs = owned_intervals([(t.x, t.row.width) for t in job.tiles], W)
         first = job.tiles[0].row
-        image, geo, photometric = self._stitch_images(job, ys, xs)
+        owned = sum(max(0, ys[t.y][1] - ys[t.y][0]) * max(0, xs[t.x][1] - xs[t.x][0]) for t in job.tiles)
+        holes = None
+        if owned < H * W:  # dropped tiles: the pixels no present tile owns
+            holes = np.ones((H, W), bool)
+            for t in job.tiles:
+                holes[slice(*ys[t.y]), slice(*xs[t.x])] = False
+        image, geo, photometric = self._stitch_images(job, ys, xs, _copy(holes))
         ext = first.image.suffix.lower()
         image_path = self.out_dir / "images" / f"{job.id}{ext}"
         write_raster(image_path, image, geo=geo, photometric=photometric)
-        covered = sum((ys[t.y][1] - ys[t.y][0]) * (xs[t.x][1] - xs[t.x][0]) for t in job.tiles
-                      if ys[t.y][1] > ys[t.y][0] and xs[t.x][1] > xs[t.x][0])
         mask_path = None
         if any(t.row.mask for t in job.tiles):
-            mask, palette = self._stitch_masks(job, ys, xs)
+            mask, palette = self._stitch_masks(job, ys, xs, _copy(holes))
             mask_ext = next(t.row.mask.suffix.lower() for t in job.tiles if t.row.mask)
             mask_path = self.out_dir / "masks" / f"{job.id}{mask_ext}"
             write_raster(mask_path, mask, mask=True, palette=palette)
         extra = {k: v for k, v in first.extra.items() if k not in TILE_COLUMNS and k != PROBABILITIES_COLUMN}
         if any(t.probabilities for t in job.tiles):
-            probs = self._stitch_probabilities(job, ys, xs)
+            probs = self._stitch_probabilities(job, ys, xs, _copy(holes))
             rel = Path("probabilities") / f"{job.id}.tif"
             write_raster(self.out_dir / rel, probs)
             extra[PROBABILITIES_COLUMN] = rel.as_posix()
-        return ManifestRow(job.id, image_path, mask_path, W, H, extra), H * W - covered
+        uncovered = 0
+        if holes is not None:
+            for t in job.tiles:  # what no tile reaches at all
+                holes[t.y : t.y + t.row.height, t.x : t.x + t.row.width] = False
+            uncovered = int(np.count_nonzero(holes))
+        return ManifestRow(job.id, image_path, mask_path, W, H, extra), uncovered
 
-    def _stitch_images(self, job: _Job, ys, xs):
+    def _stitch_images(self, job: _Job, ys, xs, holes):
         out = None
         geo = photometric = None
         for t in job.tiles:
@@ -227,10 +238,10 @@ class _Stitcher:
                     geo = reader.geo.shifted(-t.y, -t.x) if reader.geo is not None else None
                     photometric = reader.photometric
             _check_tile(t.row.image, tile, out, t.row)
-            _paste(out, tile, t.y, t.x, ys[t.y], xs[t.x])
+            _paste(out, tile, t.y, t.x, ys[t.y], xs[t.x], holes)
         return out, geo, photometric
 
-    def _stitch_masks(self, job: _Job, ys, xs):
+    def _stitch_masks(self, job: _Job, ys, xs, holes):
         out = None
         palette = None
         for t in job.tiles:
@@ -244,10 +255,10 @@ class _Stitcher:
                 if t.row.mask.suffix.lower() == ".png":
                     palette = read_png_palette(t.row.mask)
             _check_tile(t.row.mask, tile, out, t.row)
-            _paste(out, tile, t.y, t.x, ys[t.y], xs[t.x])
+            _paste(out, tile, t.y, t.x, ys[t.y], xs[t.x], holes)
         return out, palette
 
-    def _stitch_probabilities(self, job: _Job, ys, xs) -> np.ndarray:
+    def _stitch_probabilities(self, job: _Job, ys, xs, holes) -> np.ndarray:
         acc = weights = None
         for t in job.tiles:
             if t.probabilities is None:
@@ -258,8 +269,8 @@ class _Stitcher:
                 weights = np.zeros((job.height, job.width), np.float32)
             _check_tile(t.probabilities, tile, acc, t.row, same_dtype=False)
             if self.blend == "centre":
-                _paste(acc, tile, t.y, t.x, ys[t.y], xs[t.x])
-                _paste(weights, np.ones(tile.shape[:2], np.float32), t.y, t.x, ys[t.y], xs[t.x])
+                _paste(acc, tile, t.y, t.x, ys[t.y], xs[t.x], holes, clear=False)
+                _paste(weights, np.ones(tile.shape[:2], np.float32), t.y, t.x, ys[t.y], xs[t.x], holes)
                 continue
             h, w = min(tile.shape[0], job.height - t.y), min(tile.shape[1], job.width - t.x)
             win = blend_window(tile.shape[0], tile.shape[1], self.blend)[:h, :w]
@@ -280,7 +291,26 @@ def _check_tile(path: Path, tile: np.ndarray, out: np.ndarray, row: ManifestRow,
                                   f"the other tiles of its source {out.shape[2] if out.ndim == 3 else 1}")
 
 
-def _paste(out: np.ndarray, tile: np.ndarray, y: int, x: int, rows: tuple[int, int], cols: tuple[int, int]) -> None:
+def _paste(out: np.ndarray, tile: np.ndarray, y: int, x: int, rows: tuple[int, int], cols: tuple[int, int],
+           holes: np.ndarray | None = None, *, clear: bool = True) -> None:
+    """Copy the tile's own (centre-rule) rectangle; then fill holes it covers that no present tile owns.
+
+    Holes are pixels whose owner was dropped; the first tile that reaches one
+    fills it (`clear` marks it filled). Owned rectangles never contain holes,
+    so the order of the tiles does not change the owned pixels.
+    """
     (a, b), (c, d) = rows, cols
     if a < b and c < d:
         out[a:b, c:d] = tile[a - y : b - y, c - x : d - x]
+    if holes is None:
+        return
+    h, w = min(tile.shape[0], out.shape[0] - y), min(tile.shape[1], out.shape[1] - x)
+    region = holes[y : y + h, x : x + w]
+    if region.any():
+        out[y : y + h, x : x + w][region] = tile[:h, :w][region]
+        if clear:
+            region[:] = False
+
+
+def _copy(holes: np.ndarray | None) -> np.ndarray | None:
+    return None if holes is None else holes.copy()

@@ -347,3 +347,20 @@ def test_stitch_refuses_a_manifest_without_tile_columns(tmp_path):
     manifest = _source(tmp_path, {"a": np.zeros((8, 8, 3), np.uint8)})
     with pytest.raises(DataprepError, match="not a tiles manifest: missing column"):
         stitch_manifest(manifest, tmp_path / "out", quiet=True)
+
+
+def test_pixels_of_a_dropped_tile_come_from_overlapping_neighbours(tmp_path):
+    # A 2x2 grid of 8x8 tiles on a 12x12 source (seams at 6); the bottom-right tile was dropped.
+    rows = []
+    for value, (y, x) in enumerate([(0, 0), (0, 4), (4, 0)], start=1):
+        path = tmp_path / f"t{value}.png"
+        io.write_mask(path, np.full((8, 8), value, np.uint8))
+        rows.append(ManifestRow(f"t{value}", path, path, 8, 8, {"source_id": "s", "tile_y": str(y), "tile_x": str(x),
+                                                              "source_width": "12", "source_height": "12"}))
+    out = stitch_manifest(write_manifest(rows, tmp_path / "tiles.csv"), tmp_path / "out", ignore_index=9, quiet=True)
+    back = io.read_mask(read_manifest(out.manifest_path)[0].mask)
+    expected = np.full((12, 12), 9, np.uint8)
+    expected[:6, :6], expected[:6, 6:], expected[6:, :6] = 1, 2, 3  # the centre rule
+    expected[6:8, 6:8], expected[6:8, 8:], expected[8:, 6:8] = 1, 2, 3  # the dropped tile's area, where neighbours reach
+    np.testing.assert_array_equal(back, expected)
+    assert out.uncovered == {"s": 16}
