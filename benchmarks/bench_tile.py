@@ -1,10 +1,10 @@
 """Tile and stitch a 10000x10000 3-band image: time and peak memory against reading it once.
 
 The source is a striped, uncompressed TIFF (64 rows per strip) with a label
-map beside it as PNG. Each step runs in a fresh Python process, so its peak
+map beside it as PNG (decoded whole) or as a striped TIFF (read band by band). Each step runs in a fresh Python process, so its peak
 resident memory (VmHWM) is its own; `python + imports` is the floor every
 step pays. `tile` reads the TIFF one band of tile rows at a time, so its peak
-stays near one band plus the decoded PNG mask; `stitch` holds the rebuilt
+stays near one band plus the decoded PNG mask (or one band of a TIFF mask); `stitch` holds the rebuilt
 image and mask. The stitched image is checked equal to the source.
 """
 from __future__ import annotations
@@ -36,9 +36,11 @@ start = time.perf_counter()
 if step == "read image once":
     read_raster(root / "scene.tif")
 elif step == "read image + mask once":
-    read_raster(root / "scene.tif"); io.read_mask(root / "scene_mask.png")
+    both = read_raster(root / "scene.tif"), io.read_mask(root / "scene_mask.png")
 elif step == "tile":
     tile_manifest(root / "source.csv", root / "tiles", size=512, overlap=64, quiet=True)
+elif step == "tile (mask as striped TIFF)":
+    tile_manifest(root / "source_tiff_mask.csv", root / "tiles_tiff_mask", size=512, overlap=64, quiet=True)
 elif step == "stitch":
     stitch_manifest(root / "tiles" / "manifest.csv", root / "stitched", quiet=True)
 seconds = time.perf_counter() - start
@@ -68,12 +70,15 @@ def main(quick: bool = False) -> None:
         tifffile.imwrite(tmp / "scene.tif", image, photometric="rgb", rowsperstrip=64)
         mask = ((np.arange(side, dtype=np.int32)[:, None] // 97 + np.arange(side, dtype=np.int32)[None, :] // 89) % 7)
         io.write_mask(tmp / "scene_mask.png", mask.astype(np.uint8))
+        tifffile.imwrite(tmp / "scene_mask.tif", mask.astype(np.uint8), rowsperstrip=64)
         del mask
         write_manifest([ManifestRow("scene", tmp / "scene.tif", tmp / "scene_mask.png", side, side)], tmp / "source.csv")
+        write_manifest([ManifestRow("scene", tmp / "scene.tif", tmp / "scene_mask.tif", side, side)],
+                       tmp / "source_tiff_mask.csv")
         rows = []
         floor = _run(tmp, "imports only")
         rows.append({"step": "python + imports", "seconds": 0.0, "peak_rss_mb": floor["peak_rss_mb"]})
-        for step in ("read image once", "read image + mask once", "tile", "stitch"):
+        for step in ("read image once", "read image + mask once", "tile", "tile (mask as striped TIFF)", "stitch"):
             result = _run(tmp, step)
             rows.append({"step": step, **result})
         with tifffile.TiffFile(tmp / "stitched" / "images" / "scene.tif") as tif:
