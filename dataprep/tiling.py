@@ -34,7 +34,6 @@ Other formats are decoded whole, once per source.
 from __future__ import annotations
 
 import math
-import shutil
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ import numpy as np
 
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
-from .io import PathLike, read_png_palette
+from .io import PathLike, atomic_write_bytes, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import find_palette, resolve_palette
 from .paths import guard_output
@@ -187,7 +186,7 @@ def tile_manifest(
     if src.path is not None:
         palette_file = find_palette(Path(src.path).parent)
         if palette_file is not None and Path(palette_file).resolve() != (out / Path(palette_file).name).resolve():
-            shutil.copyfile(palette_file, out / Path(palette_file).name)
+            atomic_write_bytes(out / Path(palette_file).name, Path(palette_file).read_bytes())
     return report
 
 

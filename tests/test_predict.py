@@ -118,6 +118,7 @@ def test_tiled_prediction_agrees_with_the_whole_image(trained, tmp_path):
 def test_predict_on_tiles_then_stitch(trained, tmp_path, cli):
     checkpoint, labels = trained
     tiles = tile_manifest(labels, tmp_path / "tiles", size=128, overlap=32, quiet=True)
+    assert (tmp_path / "tiles" / "palette.json").read_bytes() == (labels.parent / "palette.json").read_bytes()
     result = cli("predict", "--checkpoint", checkpoint, "--manifest", tiles.manifest_path, tmp_path / "pred",
                  "--probabilities", "-q")
     assert result.exit_code == 0, result.output
