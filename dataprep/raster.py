@@ -147,15 +147,14 @@ def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
 
 
 def _mask_from(path: Path, array: np.ndarray) -> np.ndarray:
+    """A TIFF mask as dataprep.io returns masks: (H, W) indices, or (H, W, 3|4) uint8 colours."""
+    if array.shape[2] in (3, 4) and array.dtype == np.uint8:
+        return array
     if array.shape[2] != 1:
-        return array if array.shape[2] in (3, 4) and array.dtype == np.uint8 else _bad_mask(path, array)
+        raise DataprepError(path, f"mask has {array.shape[2]} bands of {array.dtype}; expected one band of class indices")
     if array.dtype.kind not in "iu":
         raise DataprepError(path, f"mask is {array.dtype}; masks must hold integer class indices")
     return array[:, :, 0]
-
-
-def _bad_mask(path: Path, array: np.ndarray) -> np.ndarray:
-    raise DataprepError(path, f"mask has {array.shape[2]} bands of {array.dtype}; expected one band of class indices")
 
 
 def decode_tiff(path: PathLike) -> np.ndarray | None:
