@@ -151,6 +151,14 @@ def _decode_image(path: Path, data: bytes) -> tuple[np.ndarray, bool]:
     """(H, W, C) pixels as the codec returns them, and whether colour channels are BGR(A)."""
     if path.suffix.lower() in {".jpg", ".jpeg"} and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise DataprepError(path, "truncated: JPEG ends without its end-of-image marker")
+    if path.suffix.lower() in {".tif", ".tiff"}:
+        # OpenCV gets multi-band, float and planar TIFFs wrong; tifffile reads them
+        # as stored (None: a codec it lacks here, e.g. LZW -- OpenCV decodes those).
+        from .raster import decode_tiff
+
+        tiff = decode_tiff(path)
+        if tiff is not None:
+            return tiff, False
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
     # orientation, which read_image applies for every format alike.
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)

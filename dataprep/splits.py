@@ -191,6 +191,9 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     n = len(manifest)
     if n == 0:
         raise DataprepError(manifest.path, "manifest has no rows")
+    if group_by is None and group_column is None and {"source_id", "group"} <= set(manifest.extra_columns):
+        # A tiles manifest (dataprep tile): tiles of one scene overlap, so they must share a fold.
+        group_column = "group"
     grouped = group_by is not None or group_column is not None
     keys = group_keys(manifest, group_by=group_by, group_column=group_column) if grouped else [r.id for r in manifest]
     unit_names = sorted(set(keys))

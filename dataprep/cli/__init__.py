@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "augment": "augment:augment_command",
     "preview": "preview:preview_command",
     "train": "train:train_command",
+    "tile": "tiles:tile_command",
+    "stitch": "tiles:stitch_command",
+    "predict": "predict:predict_command",
 }
 
 

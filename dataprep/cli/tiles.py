@@ -1,0 +1,126 @@
+"""`dataprep tile` and `dataprep stitch`: large rasters to a grid of tiles and back."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_DATA_PROBLEM
+from ..stitch import BLEND_MODES, stitch_manifest
+from ..tiling import PAD_MODES, parse_size, tile_manifest
+from .common import executor_options, force_option, reports_errors
+
+
+class _Percent(click.ParamType):
+    """'25%', '25' or '0.25' -> 0.25."""
+
+    name = "N%"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        try:
+            number = float(text.rstrip("%"))
+        except ValueError:
+            self.fail(f"{value!r} is not a percentage like 25%", param, ctx)
+        share = number / 100.0 if text.endswith("%") or number > 1 else number
+        if not 0.0 <= share <= 1.0:
+            self.fail(f"{value!r} is not between 0% and 100%", param, ctx)
+        return share
+
+
+@click.command("tile")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--size", "size_text", metavar="H[xW]", required=True, help="Tile size in pixels, e.g. 512 or 512x768.")
+@click.option("--overlap", metavar="PX", type=click.IntRange(min=0), default=None,
+              help="Pixels shared by neighbouring tiles (default 0).")
+@click.option("--stride", metavar="PX", type=click.IntRange(min=1), default=None,
+              help="Step between tile origins instead of --overlap (stride = size - overlap).")
+@click.option("--pad", type=click.Choice(PAD_MODES), default="none", show_default=True,
+              help="none: shift the last row/column of tiles inward (all tiles real pixels); ignore: pad images "
+                   "with 0; reflect: mirror images. Masks always pad with the ignore index.")
+@click.option("--min-labelled", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="FRAC",
+              help="Drop tiles whose share of labelled (not ignore) pixels is below FRAC.")
+@click.option("--keep-empty", type=_Percent(), default="100%", show_default=True,
+              help="Keep this share of the tiles with no class but background and ignore (drawn with --seed).")
+@click.option("--background", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="The class that counts as empty for --keep-empty.")
+@click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
+              help="Mask padding value. Default: the palette's beside MANIFEST, else 255.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --keep-empty draw.")
+@force_option
+@reports_errors
+@executor_options
+def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None, stride: int | None, pad: str,
+                 min_labelled: float, keep_empty: float, background: int, ignore_index: int | None, seed: int,
+                 force: bool, executor, on_error: str, quiet: bool) -> None:
+    """Cut every image (and label map) of MANIFEST into tiles covering every pixel.
+
+    DEST receives images/, masks/, manifest.csv (with source_id, tile_y, tile_x,
+    source_width, source_height and group = the source, so kfold keeps each
+    scene in one fold) and the palette file. Tiles keep the data's pixel type:
+    TIFF in (any bands, 16-bit, float) gives TIFF out, georeference included.
+
+    \b
+    Examples:
+      dataprep tile work/labels/manifest.csv work/tiles --size 512 --overlap 64
+      dataprep tile scenes.csv work/tiles --size 256 --stride 192 --pad ignore --keep-empty 10%
+    """
+    report = tile_manifest(manifest, dest, size=parse_size(size_text), overlap=overlap, stride=stride, pad=pad,
+                           min_labelled=min_labelled, keep_empty=keep_empty, background=background,
+                           ignore_index=ignore_index, seed=seed, force=force, executor=executor,
+                           on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+    for line in report.errors:
+        click.echo(f"error: {line}", err=True)
+    dropped = []
+    if report.dropped_unlabelled:
+        dropped.append(f"{report.dropped_unlabelled} below --min-labelled")
+    if report.dropped_empty:
+        dropped.append(f"{report.dropped_empty} empty")
+    extra = f" (dropped: {', '.join(dropped)})" if dropped else ""
+    click.echo(f"tile: {report.tiles} tiles from {report.sources - report.failed} images{extra}, "
+               f"{report.failed} failed -> {report.out_dir}")
+    click.echo(f"manifest: {report.manifest_path}")
+    if not report.ok:
+        sys.exit(EXIT_DATA_PROBLEM)
+
+
+@click.command("stitch")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--blend", type=click.Choice(BLEND_MODES), default="gaussian", show_default=True,
+              help="How overlapping probability maps combine; images and masks always take the centre rule.")
+@click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
+              help="Mask value where no tile lies. Default: the palette's beside MANIFEST, else 255.")
+@force_option
+@reports_errors
+@executor_options
+def stitch_command(manifest: Path, dest: Path, blend: str, ignore_index: int | None, force: bool, executor,
+                   on_error: str, quiet: bool) -> None:
+    """Reassemble the tiles of MANIFEST (from tile, or predict on tiles) into full-size images.
+
+    Overlaps: each pixel comes from the tile whose centre it is nearest (the
+    neighbours meet in the middle of their overlap), so tile -> stitch gives the
+    original pixels back; probability maps are blended (--blend).
+
+    \b
+    Example:
+      dataprep stitch work/tiles/manifest.csv work/stitched
+    """
+    report = stitch_manifest(manifest, dest, blend=blend, ignore_index=ignore_index, force=force,
+                             executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+    for line in report.errors:
+        click.echo(f"error: {line}", err=True)
+    for sid, pixels in report.uncovered.items():
+        click.echo(f"warning: {sid}: {pixels:,} pixels lie in no tile (filled with 0 / the ignore index)", err=True)
+    click.echo(f"stitch: {report.sources - len(report.errors)} images from {report.tiles} tiles, "
+               f"{len(report.errors)} failed -> {report.out_dir}")
+    click.echo(f"manifest: {report.manifest_path}")
+    if not report.ok:
+        sys.exit(EXIT_DATA_PROBLEM)
+
+
+__all__ = ["tile_command", "stitch_command"]

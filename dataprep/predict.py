@@ -1,0 +1,178 @@
+"""`dataprep predict`: run the reference trainer's model over whole images, in sliding windows if asked.
+
+Each image is read in its own pixel type (dataprep.raster: any bands, 16-bit,
+float TIFF), normalized as the checkpoint says the model was trained
+(stats.json's mean/std, else a scale to 0-1) and fed at its own resolution.
+
+- Without `tile`, the whole image goes through the model at once (the UNet
+  takes any size).
+- With `tile=T, overlap=O`, windows of T pixels start every T - O pixels, the
+  last row/column shifted inward so that every window holds real pixels (the
+  `dataprep tile` grid with `pad="none"`); windows are batched, their softmax
+  probabilities weighted by a window that falls off towards the edges
+  (`blend`, default Gaussian with sigma = T/8, see dataprep.stitch) and
+  averaged. Edges of a window see zero padding instead of the neighbouring
+  pixels, so tiled and whole-image predictions agree where the overlap covers
+  the model's receptive field and may differ near window seams; the blending
+  gives the seams little weight (docs/tiling.md gives the measured agreement).
+
+Outputs: `labels/<id>.png` (palette PNGs of class indices, colours from the
+palette), optionally `probabilities/<id>.tif` (float32, H x W x classes), and
+`manifest.csv` whose `mask` column is the prediction (and `probabilities`
+column the map), every input column kept, so a prediction over a tiles
+manifest can be put together with `dataprep stitch`.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .errors import DataprepError, UsageError
+from .io import PathLike, atomic_write_text
+from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .palette import resolve_palette, voc_colormap
+from .paths import guard_output
+from .raster import read_raster, write_raster
+from .stitch import BLEND_MODES, PROBABILITIES_COLUMN, blend_window
+from .tiling import tile_starts
+
+
+@dataclass
+class PredictReport:
+    out_dir: Path
+    predicted: int = 0
+    errors: list[str] = field(default_factory=list)
+    manifest_path: Path | None = None
+    device: str = "cpu"
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def windows(height: int, width: int, tile: tuple[int, int], overlap: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """(y, x, h, w) of the sliding windows: `dataprep tile`'s grid without padding."""
+    th, tw = min(tile[0], height), min(tile[1], width)
+    sy, sx = max(1, tile[0] - overlap[0]), max(1, tile[1] - overlap[1])
+    ys = tile_starts(height, tile[0], min(sy, tile[0]), pad=False)
+    xs = tile_starts(width, tile[1], min(sx, tile[1]), pad=False)
+    return [(y, x, th, tw) for y in ys for x in xs]
+
+
+def predict_probabilities(
+    model: Any,
+    image: np.ndarray,
+    *,
+    normalization: Any,
+    tile: tuple[int, int] | None = None,
+    overlap: tuple[int, int] = (0, 0),
+    batch_size: int = 4,
+    blend: str = "gaussian",
+    device: Any = "cpu",
+) -> np.ndarray:
+    """(classes, H, W) float32 softmax probabilities of one (H, W, C) image."""
+    import torch
+
+    x = torch.from_numpy(normalization(image))  # (C, H, W) float32
+    H, W = image.shape[:2]
+    with torch.inference_mode():
+        if tile is None:
+            logits = model(x[None].to(device))
+            return torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        boxes = windows(H, W, tile, overlap)
+        th, tw = boxes[0][2], boxes[0][3]
+        weight = torch.from_numpy(blend_window(th, tw, blend)).to(device)
+        acc = torch.zeros((model.num_classes, H, W), dtype=torch.float32, device=device)
+        total = torch.zeros((H, W), dtype=torch.float32, device=device)
+        for start in range(0, len(boxes), batch_size):
+            batch = boxes[start : start + batch_size]
+            crops = torch.stack([x[:, y : y + h, c : c + w] for y, c, h, w in batch]).to(device)
+            probs = torch.softmax(model(crops).float(), dim=1)
+            for (y, c, h, w), p in zip(batch, probs):
+                acc[:, y : y + h, c : c + w] += p * weight
+                total[y : y + h, c : c + w] += weight
+        return (acc / total).cpu().numpy()
+
+
+def predict_manifest(
+    checkpoint: PathLike,
+    manifest: Manifest | PathLike,
+    out_dir: PathLike,
+    *,
+    tile: int | tuple[int, int] | None = None,
+    overlap: int | tuple[int, int] = 0,
+    batch_size: int = 4,
+    blend: str = "gaussian",
+    probabilities: bool = False,
+    palette: PathLike | None = None,
+    device: str | None = None,
+    on_error: str = "skip",
+    force: bool = False,
+    quiet: bool = False,
+) -> PredictReport:
+    """Predict a label map for every row of `manifest` into `out_dir` (see the module docstring)."""
+    import torch
+
+    from .data.dataset import Normalization, match_channels
+    from .train import load_checkpoint, load_model
+
+    src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    out = Path(out_dir)
+    if src.path is not None:
+        guard_output(out / "manifest.csv", [src.path], force=force)
+    if blend not in BLEND_MODES or blend == "centre":
+        raise UsageError(None, f"--blend must be one of gaussian, cosine, mean, not {blend!r}")
+    tile_hw = _pair(tile) if tile is not None else None
+    overlap_hw = _pair(overlap)
+    if tile_hw is not None and not all(0 <= o < t for o, t in zip(overlap_hw, tile_hw)):
+        raise UsageError(None, f"--overlap {overlap} must be at least 0 and below the tile size {tile}")
+    if batch_size < 1:
+        raise UsageError(None, f"--batch-size must be at least 1, not {batch_size}")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = load_model(checkpoint, map_location=dev)
+    meta = load_checkpoint(checkpoint).get("meta") or {}
+    norm_meta = meta.get("normalization") or {}
+    normalization = (Normalization(tuple(norm_meta["mean"]), tuple(norm_meta["std"]), str(checkpoint))
+                     if norm_meta.get("mean") and norm_meta.get("std") else Normalization())
+    pal = resolve_palette(palette, src.path) if (palette is not None or src.path is not None) else None
+    colours = pal.colour_table(256) if pal is not None else voc_colormap(256)
+    if model.num_classes > 256:
+        raise UsageError(checkpoint, f"{model.num_classes} classes do not fit a palette PNG (256 at most)")
+
+    report = PredictReport(out, device=str(dev))
+    rows: list[ManifestRow] = []
+    for row in tqdm(src.rows, desc="predict", unit="image", disable=quiet, delay=1.0, leave=False, file=sys.stderr):
+        try:
+            image = match_channels(read_raster(row.image), model.in_channels, row.image)
+            probs = predict_probabilities(model, image, normalization=normalization, tile=tile_hw,
+                                          overlap=overlap_hw, batch_size=batch_size, blend=blend, device=dev)
+            labels = probs.argmax(axis=0).astype(np.uint8)
+            label_path = out / "labels" / f"{row.id}.png"
+            write_raster(label_path, labels, mask=True, palette=colours)
+            extra = dict(row.extra)
+            if probabilities:
+                rel = Path("probabilities") / f"{row.id}.tif"
+                write_raster(out / rel, np.ascontiguousarray(probs.transpose(1, 2, 0)))
+                extra[PROBABILITIES_COLUMN] = rel.as_posix()
+            rows.append(ManifestRow(row.id, row.image, label_path, image.shape[1], image.shape[0], extra))
+            report.predicted += 1
+        except DataprepError as exc:
+            if on_error == "fail":
+                raise
+            report.errors.append(str(exc))
+    report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    if pal is not None:
+        atomic_write_text(out / "palette.json", pal.to_json())
+    return report
+
+
+def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    a, b = value
+    return int(a), int(b)

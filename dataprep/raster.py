@@ -1,0 +1,379 @@
+"""Rasters of any pixel type: multi-band, 16-bit and float TIFFs, and windows of them.
+
+dataprep.io decodes through OpenCV, which is right for photos and PNG masks but
+not for remote-sensing or microscopy TIFFs (more than 4 bands, float32, planar
+layouts). This module reads and writes those with tifffile, and reads windows of
+a TIFF without decoding the whole file:
+
+- `read_raster(path)`: the whole image as (H, W, C) in its own dtype (TIFF via
+  tifffile, everything else via dataprep.io);
+- `RasterReader(path).read(y0, y1, x0, x1)`: a window; for TIFF only the strips
+  or tiles that touch it are read and decoded (tifffile's `TiffPage.decode`),
+  so memory stays bounded by the window plus the segments around it. Other
+  formats are decoded once and sliced;
+- `write_raster(path, array, geo=...)`: TIFF via tifffile (any bands/dtype),
+  PNG and the rest via dataprep.io; atomic like every write;
+- `GeoTags`: the GeoTIFF tags of the first page, shifted to a window's origin
+  (`GeoTags.shifted`) so tiles keep their place on the map.
+
+Supported TIFFs: the first page of the file, chunky (contig) or planar
+(separate) samples, strips or tiles, uncompressed or compressed with any codec
+tifffile can decode here (zlib/deflate and LZMA built in; LZW, JPEG, PackBits
+and others need the `imagecodecs` package). Volumetric pages (tile depth > 1)
+are read whole.
+"""
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DataprepError
+from .io import PathLike, read_image, read_mask, write_image, write_mask
+
+TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
+
+# GeoTIFF: ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory,
+# GeoDoubleParams, GeoAsciiParams, GDAL_METADATA, GDAL_NODATA.
+_PIXEL_SCALE, _TIEPOINT, _TRANSFORMATION = 33550, 33922, 34264
+_GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
+_TAG_TYPES = {33550: 12, 33922: 12, 34264: 12, 34735: 3, 34736: 12, 34737: 2, 42112: 2, 42113: 2}
+
+
+def is_tiff(path: PathLike) -> bool:
+    return Path(path).suffix.lower() in TIFF_EXTENSIONS
+
+
+def _tifffile():
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise DataprepError(None, "reading TIFF rasters needs tifffile: pip install tifffile") from None
+    return tifffile
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- georeference
+
+
+@dataclass(frozen=True)
+class GeoTags:
+    """GeoTIFF tags as (code, value) pairs, written back unchanged except for the pixel origin."""
+
+    tags: tuple[tuple[int, Any], ...]
+
+    def shifted(self, dy: int, dx: int) -> "GeoTags":
+        """The tags of a window whose top-left pixel is (dy, dx) in this raster (negative: back to a source)."""
+        out = []
+        values = dict(self.tags)
+        for code, value in self.tags:
+            if code == _TIEPOINT and _PIXEL_SCALE in values and len(value) >= 6:
+                sx, sy = float(values[_PIXEL_SCALE][0]), float(values[_PIXEL_SCALE][1])
+                i, j, k, x, y, z = (float(v) for v in value[:6])
+                # The tiepoint ties raster (i, j) to model (x, y); the window's (i, j) is the
+                # source's (i + dx, j + dy), and model y decreases down the raster.
+                value = (i, j, k, x + dx * sx, y - dy * sy, z, *value[6:])
+            elif code == _TRANSFORMATION and len(value) == 16:
+                m = [float(v) for v in value]
+                m[3] += m[0] * dx + m[1] * dy
+                m[7] += m[4] * dx + m[5] * dy
+                value = tuple(m)
+            out.append((code, value))
+        return GeoTags(tuple(out))
+
+    def extratags(self) -> list[tuple[int, int, int, Any, bool]]:
+        tags = []
+        for code, value in self.tags:
+            dtype = _TAG_TYPES[code]
+            count = len(value) if dtype != 2 else 0
+            if dtype == 2 and isinstance(value, bytes):
+                value = value.decode("latin-1")
+            tags.append((code, dtype, count, value, True))
+        return tags
+
+
+def _geo_of(page: Any) -> GeoTags | None:
+    found = []
+    for code in _GEO_TAGS:
+        tag = page.tags.get(code)
+        if tag is None:
+            continue
+        value = tag.value
+        if isinstance(value, (tuple, list, np.ndarray)):
+            cast = int if _TAG_TYPES[code] == 3 else float
+            value = tuple(cast(v) for v in np.asarray(value).ravel())
+        found.append((code, value))
+    return GeoTags(tuple(found)) if found else None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _as_hwc(array: np.ndarray, page: Any) -> np.ndarray:
+    """A first page's pixels as (H, W, C), whatever the sample layout."""
+    axes = page.axes
+    if axes == "YX":
+        return array[:, :, None]
+    if axes == "YXS":
+        return array
+    if axes == "SYX":
+        return np.moveaxis(array, 0, -1)
+    raise DataprepError(page.parent.filename, f"unsupported TIFF layout {axes!r} (expected YX, YXS or SYX)")
+
+
+def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
+    """The whole raster: (H, W, C) in the file's dtype; `mask=True`: (H, W) label map as dataprep.io reads it.
+
+    TIFFs go through tifffile (any number of bands, any dtype); other formats
+    through dataprep.io.
+    """
+    path = Path(path)
+    if not is_tiff(path):
+        return read_mask(path) if mask else read_image(path)
+    with RasterReader(path) as reader:
+        array = reader.read_all()
+    if mask:
+        return _mask_from(path, array)
+    return array
+
+
+def _mask_from(path: Path, array: np.ndarray) -> np.ndarray:
+    """A TIFF mask as dataprep.io returns masks: (H, W) indices, or (H, W, 3|4) uint8 colours."""
+    if array.shape[2] in (3, 4) and array.dtype == np.uint8:
+        return array
+    if array.shape[2] != 1:
+        raise DataprepError(path, f"mask has {array.shape[2]} bands of {array.dtype}; expected one band of class indices")
+    if array.dtype.kind not in "iu":
+        raise DataprepError(path, f"mask is {array.dtype}; masks must hold integer class indices")
+    return array[:, :, 0]
+
+
+def decode_tiff(path: PathLike) -> np.ndarray | None:
+    """(H, W, C) pixels of a TIFF via tifffile, or None to leave it to OpenCV.
+
+    None when tifffile cannot decode it here (e.g. LZW without imagecodecs) or
+    when its pixels are not plain values (palette, CMYK, YCbCr, min-is-white):
+    OpenCV turns those into the colours a viewer shows.
+    """
+    try:
+        with RasterReader(path) as reader:
+            if reader.photometric not in ("minisblack", "rgb"):
+                return None
+            return reader.read_all()
+    except DataprepError:
+        return None
+
+
+class RasterReader:
+    """Windows of one raster. TIFF: only the segments (strips/tiles) a window touches are decoded.
+
+    Of the segments a window needed, those reaching into its bottom quarter
+    are kept for the next call, so that overlapping windows read top to bottom
+    (tile rows) decode each segment about once while memory stays near one
+    window. Use as a context manager (it keeps the file open).
+    """
+
+    def __init__(self, path: PathLike, *, mask: bool = False) -> None:
+        self.path = Path(path)
+        self.mask = mask
+        self._tif: Any = None
+        self._whole: np.ndarray | None = None
+        self._cache: dict[int, np.ndarray] = {}
+        self.geo: GeoTags | None = None
+        self.photometric: str | None = None
+        if is_tiff(self.path):
+            self._open_tiff()
+        else:
+            self._whole = read_mask(self.path) if mask else read_image(self.path)
+            if self._whole.ndim == 2:
+                self._whole = self._whole[:, :, None]
+            self.height, self.width, self.bands = self._whole.shape
+            self.dtype = self._whole.dtype
+
+    # ---- TIFF
+
+    def _open_tiff(self) -> None:
+        tifffile = _tifffile()
+        try:
+            self._tif = tifffile.TiffFile(self.path)
+            page = self._tif.pages.first
+            shape = page.shape
+        except FileNotFoundError:
+            raise DataprepError(self.path, "file not found") from None
+        except Exception as exc:  # noqa: BLE001 - tifffile raises many types for broken files
+            self.close()
+            raise DataprepError(self.path, f"unreadable TIFF: {_short(exc)}") from None
+        self._page = page
+        if page.axes not in ("YX", "YXS", "SYX"):
+            self.close()
+            raise DataprepError(self.path, f"unsupported TIFF layout {page.axes!r} (expected YX, YXS or SYX)")
+        self.height, self.width = int(page.imagelength), int(page.imagewidth)
+        self.bands = int(page.samplesperpixel)
+        self.dtype = np.dtype(page.dtype)
+        self.geo = _geo_of(page)
+        self.photometric = page.photometric.name.lower() if page.photometric is not None else None
+        self._layout = self._segment_layout(page, len(shape))
+        if self._layout is None:  # volumetric or unusual: one whole decode
+            self._whole = self._decode_whole()
+
+    def _segment_layout(self, page: Any, ndim: int) -> tuple[int, int, int, int, int] | None:
+        """(segment height, width, rows of segments, columns, planes) or None when not a plain strip/tile layout."""
+        if page.imagedepth != 1 or page.tiledepth not in (0, 1, None):
+            return None
+        if page.is_tiled:
+            sh, sw = int(page.tilelength), int(page.tilewidth)
+        else:
+            sh, sw = min(int(page.rowsperstrip or self.height), self.height), self.width
+        ny, nx = math.ceil(self.height / sh), math.ceil(self.width / sw)
+        planes = self.bands if page.planarconfig == 2 else 1
+        if len(page.dataoffsets) != planes * ny * nx:
+            return None
+        return sh, sw, ny, nx, planes
+
+    def _decode_whole(self) -> np.ndarray:
+        try:
+            array = self._page.asarray()
+        except Exception as exc:  # noqa: BLE001
+            raise DataprepError(self.path, f"cannot decode: {_short(exc)}") from None
+        return _as_hwc(array, self._page)
+
+    def _segment(self, index: int) -> np.ndarray:
+        seg = self._cache.get(index)
+        if seg is None:
+            page = self._page
+            fh = self._tif.filehandle
+            offset, count = int(page.dataoffsets[index]), int(page.databytecounts[index])
+            fh.seek(offset)
+            data = fh.read(count) if count else None
+            try:
+                seg, _, _ = page.decode(data, index)
+            except Exception as exc:  # noqa: BLE001 - a missing codec or corrupt segment
+                raise DataprepError(self.path, f"cannot decode TIFF segment {index}: {_short(exc)}") from None
+            if seg is None:  # an empty (sparse) segment
+                sh, sw = self._layout[0], self._layout[1]
+                seg = np.zeros((1, sh, sw, 1 if self._layout[4] > 1 else self.bands), self.dtype)
+            seg = seg.reshape(seg.shape[-3:])  # (h, w, samples)
+            self._cache[index] = seg
+        return seg
+
+    # ---- windows
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Pixels [y0:y1, x0:x1] (clipped to the raster) as (h, w, C) in the raster's dtype."""
+        y0, x0 = max(0, y0), max(0, x0)
+        y1, x1 = min(self.height, y1), min(self.width, x1)
+        if self._whole is not None:
+            return np.ascontiguousarray(self._whole[y0:y1, x0:x1])
+        sh, sw, ny, nx, planes = self._layout
+        out = np.empty((max(0, y1 - y0), max(0, x1 - x0), self.bands), self.dtype)
+        keep_from = y1 - (y1 - y0) // 4
+        kept: dict[int, np.ndarray] = {}
+        for cy in range(y0 // sh, (y1 - 1) // sh + 1 if y1 > y0 else 0):
+            for cx in range(x0 // sw, (x1 - 1) // sw + 1 if x1 > x0 else 0):
+                for plane in range(planes):
+                    index = (plane * ny + cy) * nx + cx
+                    seg = self._segment(index)
+                    sy, sx = cy * sh, cx * sw
+                    if sy + sh > keep_from:
+                        kept[index] = seg
+                    a, b = max(y0, sy), min(y1, sy + sh, sy + seg.shape[0])
+                    c, d = max(x0, sx), min(x1, sx + sw, sx + seg.shape[1])
+                    if a >= b or c >= d:
+                        continue
+                    block = seg[a - sy : b - sy, c - sx : d - sx]
+                    if planes > 1:
+                        out[a - y0 : b - y0, c - x0 : d - x0, plane] = block[:, :, 0]
+                    else:
+                        out[a - y0 : b - y0, c - x0 : d - x0] = block
+                    self._cache.pop(index, None)  # a full read never holds a second copy
+        self._cache = kept
+        return out
+
+    def read_all(self) -> np.ndarray:
+        """The whole raster, decoded by tifffile straight into one array (no segment cache)."""
+        if self._whole is not None:
+            return np.ascontiguousarray(self._whole)
+        return np.ascontiguousarray(self._decode_whole())
+
+    def close(self) -> None:
+        if self._tif is not None:
+            self._tif.close()
+            self._tif = None
+        self._cache = {}
+
+    def __enter__(self) -> "RasterReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_raster(
+    path: PathLike,
+    array: np.ndarray,
+    *,
+    mask: bool = False,
+    palette: np.ndarray | None = None,
+    geo: GeoTags | None = None,
+    photometric: str | None = None,
+) -> None:
+    """Write (H, W[, C]) pixels atomically; TIFF keeps any band count and dtype, others go through dataprep.io.
+
+    `mask=True` writes a label map (PNG via `io.write_mask`, with `palette` for a
+    palette PNG). `geo` and `photometric` apply to TIFF only.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    if not is_tiff(path):
+        if mask:
+            write_mask(path, array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array, palette=palette)
+        else:
+            write_image(path, array)
+        return
+    tifffile = _tifffile()
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        photo = "minisblack"
+    elif photometric == "rgb" and array.shape[2] in (3, 4):
+        photo = "rgb"
+    else:
+        photo = "minisblack"
+    kwargs: dict[str, Any] = {"photometric": photo, "metadata": None}
+    if array.ndim == 3:
+        kwargs["planarconfig"] = "contig"
+        if photo == "rgb" and array.shape[2] == 4:
+            kwargs["extrasamples"] = ("unassalpha",)
+    if geo is not None:
+        kwargs["extratags"] = geo.extratags()
+    # tifffile wants a named file, so the atomic write is done here: a hidden
+    # temporary name beside the target (never picked up by a scan), then rename.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tifffile.imwrite(tmp, np.ascontiguousarray(array), **kwargs)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(exc, Exception) and not isinstance(exc, DataprepError):
+            raise DataprepError(path, f"cannot write TIFF of {array.dtype} {array.shape}: {_short(exc)}") from None
+        raise
+
+
+def png_can_hold(array: np.ndarray) -> bool:
+    """Whether a PNG keeps these pixels exactly: uint8/uint16 with 1, 3 or 4 channels."""
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    return array.dtype in (np.uint8, np.uint16) and channels in (1, 3, 4)

@@ -1,0 +1,146 @@
+"""`dataprep predict`: whole-image and sliding-window inference with the reference trainer's model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dataprep import io
+from dataprep.data.dataset import Normalization
+from dataprep.errors import DataprepError
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.predict import predict_manifest, predict_probabilities, windows
+from dataprep.raster import read_raster
+from dataprep.stitch import stitch_manifest
+from dataprep.tiling import tile_manifest
+from dataprep.train import load_model, parse_config, run_training
+
+N_IMAGES = 4
+
+
+@pytest.fixture(autouse=True)
+def _two_threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def trained(sample_data, tmp_path_factory) -> tuple[Path, Path]:
+    """(checkpoint, label manifest): a small UNet trained for a few epochs on full-size sample_data pairs."""
+    from dataprep.labels import masks_to_labels
+
+    root = tmp_path_factory.mktemp("predict")
+    images = sorted((sample_data / "images").rglob("*.jpg"))[:N_IMAGES]
+    rows = [ManifestRow(p.stem, p, sample_data / "masks" / p.relative_to(sample_data / "images").with_suffix(".png"),
+                        320, 240) for p in images]
+    write_manifest(rows, root / "colour.csv")
+    labels = Path(masks_to_labels(root / "colour.csv", root / "labels", sample_data / "palette.json",
+                                  quiet=True).manifest_path)
+    cfg = parse_config({
+        "data": {"manifest": str(labels), "batch_size": 4, "num_workers": 0},
+        "model": {"width": 8, "depth": 2},
+        "optim": {"lr": 3e-2},
+        "schedule": {"warmup_steps": 1},
+        "train": {"epochs": 10, "seed": 0, "deterministic": True, "output_dir": str(root / "run")},
+    })
+    result = run_training(cfg, quiet=True)
+    return Path(result.last_checkpoint), labels
+
+
+class _Pointwise(nn.Module):
+    """A 1x1 convolution: no receptive field, so any tiling must give the whole-image answer."""
+
+    num_classes = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, self.num_classes, 1)
+
+    def forward(self, x):
+        return self.conv(x) * 5
+
+
+@pytest.mark.parametrize("tile,overlap", [((64, 64), (16, 16)), ((50, 70), (0, 9)), ((1000, 1000), (0, 0))])
+@pytest.mark.parametrize("blend", ["gaussian", "cosine", "mean"])
+def test_windows_cover_the_image_and_blend_to_the_pointwise_answer(tile, overlap, blend):
+    image = np.random.default_rng(0).integers(0, 256, (150, 221, 3), dtype=np.uint8)
+    model = _Pointwise().eval()
+    norm = Normalization()
+    boxes = windows(150, 221, tile, overlap)
+    seen = np.zeros((150, 221), int)
+    for y, x, h, w in boxes:
+        assert y >= 0 and x >= 0 and y + h <= 150 and x + w <= 221  # only real pixels, never padding
+        seen[y : y + h, x : x + w] += 1
+    assert seen.min() >= 1
+    tiled = predict_probabilities(model, image, normalization=norm, tile=tile, overlap=overlap, batch_size=3, blend=blend)
+    # Reference: softmax of the 1x1 conv computed with numpy over the whole image.
+    x = image.astype(np.float64) / 255.0
+    w = model.conv.weight.detach().double().numpy()[:, :, 0, 0]
+    logits = (np.einsum("hwc,kc->khw", x, w) + model.conv.bias.detach().double().numpy()[:, None, None]) * 5
+    ref = np.exp(logits - logits.max(0))
+    ref /= ref.sum(0)
+    np.testing.assert_allclose(tiled, ref, atol=2e-5)
+
+
+def test_tiled_prediction_agrees_with_the_whole_image(trained, tmp_path):
+    checkpoint, labels = trained
+    whole = predict_manifest(checkpoint, labels, tmp_path / "whole", probabilities=True, quiet=True)
+    predict_manifest(checkpoint, labels, tmp_path / "tiled_p", tile=128, overlap=64, probabilities=True,
+                                   quiet=True)
+    big = predict_manifest(checkpoint, labels, tmp_path / "big", tile=512, overlap=0, quiet=True)
+    tiled = predict_manifest(checkpoint, labels, tmp_path / "tiled", tile=96, overlap=24, batch_size=8, quiet=True)
+    assert whole.ok and tiled.ok and whole.predicted == tiled.predicted == N_IMAGES
+    agree = []
+    for a, b, c in zip(read_manifest(whole.manifest_path), read_manifest(big.manifest_path),
+                       read_manifest(tiled.manifest_path)):
+        la, lb, lc = io.read_mask(a.mask), io.read_mask(b.mask), io.read_mask(c.mask)
+        assert la.shape == (240, 320) and io.read_png_palette(a.mask) is not None  # a palette PNG
+        np.testing.assert_array_equal(la, lb)  # one window holding the whole image is the whole image
+        agree.append(np.mean(la == lc))
+        assert len(np.unique(la)) >= 2  # the maps have boundaries for the windows' seams to disturb
+        probs = read_raster(tmp_path / "whole" / a.extra["probabilities"])
+        windowed = read_raster(tmp_path / "tiled_p" / a.extra["probabilities"])
+        assert np.abs(windowed - probs).max() < 0.02  # 128-px windows overlapping by 64
+        assert probs.shape == (240, 320, 7) and probs.dtype == np.float32
+        np.testing.assert_allclose(probs.sum(axis=2), 1.0, atol=1e-4)
+        np.testing.assert_array_equal(probs.argmax(axis=2), la)
+    # docs/tiling.md: 96-px windows overlapping by 24 px give the same class to at least 99.5% of the pixels.
+    assert min(agree) >= 0.995, agree
+    # The model learnt something in its few steps: well above chance (1/7) on its training images.
+    truth = [io.read_mask(r.mask) for r in read_manifest(labels)]
+    predicted = [io.read_mask(r.mask) for r in read_manifest(whole.manifest_path)]
+    assert np.mean([np.mean((t == p)[t != 255]) for t, p in zip(truth, predicted)]) > 0.25
+
+
+def test_predict_on_tiles_then_stitch(trained, tmp_path, cli):
+    checkpoint, labels = trained
+    tiles = tile_manifest(labels, tmp_path / "tiles", size=128, overlap=32, quiet=True)
+    assert (tmp_path / "tiles" / "palette.json").read_bytes() == (labels.parent / "palette.json").read_bytes()
+    result = cli("predict", "--checkpoint", checkpoint, "--manifest", tiles.manifest_path, tmp_path / "pred",
+                 "--probabilities", "-q")
+    assert result.exit_code == 0, result.output
+    assert f"predict: {tiles.tiles} images on cpu, 0 failed" in result.output
+    out = stitch_manifest(tmp_path / "pred" / "manifest.csv", tmp_path / "stitched", quiet=True)
+    assert out.ok and out.sources == N_IMAGES
+    for row in read_manifest(out.manifest_path):
+        labels_map, probs = io.read_mask(row.mask), read_raster(out.out_dir / row.extra["probabilities"])
+        assert labels_map.shape == (240, 320) and probs.shape == (240, 320, 7)
+        np.testing.assert_allclose(probs.sum(axis=2), 1.0, atol=1e-4)
+
+
+def test_wrong_band_count_names_the_image(trained, tmp_path):
+    checkpoint, labels = trained
+    bad = tmp_path / "five.tif"
+    import tifffile
+
+    tifffile.imwrite(bad, np.zeros((40, 50, 5), np.uint16), photometric="minisblack", planarconfig="contig")
+    manifest = write_manifest([ManifestRow("five", bad, None, 50, 40)], tmp_path / "m.csv")
+    report = predict_manifest(checkpoint, manifest, tmp_path / "out", quiet=True)
+    assert report.predicted == 0 and len(report.errors) == 1
+    assert report.errors[0].startswith(f"{bad}: 5-channel image")
+    with pytest.raises(DataprepError, match="5-channel image"):
+        predict_manifest(checkpoint, manifest, tmp_path / "out2", on_error="fail", quiet=True)
+    assert load_model(checkpoint).in_channels == 3

@@ -1,0 +1,366 @@
+"""`dataprep tile` / `dataprep stitch` and the TIFF raster layer under them.
+
+Expected values come from plain numpy slicing and padding of the whole source
+arrays, never from the tiling code itself.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from dataprep import io
+from dataprep.errors import DataprepError
+from dataprep.executor import make_executor
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.raster import GeoTags, RasterReader, read_raster, write_raster
+from dataprep.splits import split_folds
+from dataprep.stitch import blend_window, stitch_manifest
+from dataprep.tiling import tile_manifest, tile_starts
+
+
+def _source(root: Path, images: dict[str, np.ndarray], masks: dict[str, np.ndarray] | None = None,
+            ext: str = ".png", extra: dict[str, dict[str, str]] | None = None) -> Path:
+    rows = []
+    for sid, image in images.items():
+        img_path = root / "src" / f"{sid}{ext}"
+        if ext in (".tif", ".tiff"):
+            img_path.parent.mkdir(parents=True, exist_ok=True)
+            layout = {"planarconfig": "contig"} if image.ndim == 3 and image.shape[2] > 1 else {}
+            tifffile.imwrite(img_path, np.squeeze(image, axis=2) if not layout else image, photometric="minisblack",
+                             rowsperstrip=16, **layout)
+        else:
+            io.write_image(img_path, image)
+        mask_path = None
+        if masks is not None:
+            mask_path = root / "src" / f"{sid}_mask.png"
+            io.write_mask(mask_path, masks[sid])
+        rows.append(ManifestRow(sid, img_path, mask_path, image.shape[1], image.shape[0], (extra or {}).get(sid, {})))
+    return write_manifest(rows, root / "src" / "manifest.csv")
+
+
+def _expected_tile(full: np.ndarray, y: int, x: int, th: int, tw: int, fill) -> np.ndarray:
+    """Tile [y:y+th, x:x+tw] of `full`, constant-padded past its end (independent of the tiling code)."""
+    out = np.full((th, tw) + full.shape[2:], fill, full.dtype)
+    part = full[y : y + th, x : x + tw]
+    out[: part.shape[0], : part.shape[1]] = part
+    return out
+
+
+@pytest.mark.parametrize("length,size,stride", [(797, 256, 224), (644, 256, 224), (256, 256, 256), (100, 256, 200),
+                                                (1000, 100, 100), (1001, 100, 37)])
+@pytest.mark.parametrize("pad", [False, True])
+def test_grid_covers_every_pixel_and_stays_on_the_stride(length, size, stride, pad):
+    starts = tile_starts(length, size, stride, pad=pad)
+    covered = np.zeros(length, bool)
+    for s in starts:
+        covered[s : s + size] = True
+    assert covered.all()
+    assert starts[0] == 0 and starts == sorted(set(starts))
+    if length > size:
+        # Every step is the stride, except that an unpadded last tile ends exactly at the edge.
+        steps = np.diff(starts)
+        assert (steps[:-1] == stride).all()
+        if pad:
+            assert steps[-1] == stride and starts[-1] < length <= starts[-1] + size
+        else:
+            assert starts[-1] + size == length and 0 < steps[-1] <= stride
+
+
+def test_round_trip_797x644_is_exact_and_tiles_are_source_slices(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (644, 797, 3), dtype=np.uint8)
+    mask = rng.integers(0, 7, (644, 797), dtype=np.uint8)
+    manifest = _source(tmp_path, {"scene": image}, {"scene": mask})
+    report = tile_manifest(manifest, tmp_path / "tiles", size=256, overlap=32, quiet=True)
+    assert report.ok and report.tiles == 4 * 3
+    tiles = read_manifest(report.manifest_path)
+    assert sorted({int(r.extra["tile_x"]) for r in tiles}) == [0, 224, 448, 541]
+    assert sorted({int(r.extra["tile_y"]) for r in tiles}) == [0, 224, 388]
+    for row in tiles:
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        assert (row.height, row.width) == (256, 256) and row.extra["group"] == "scene"
+        np.testing.assert_array_equal(io.read_image(row.image), image[y : y + 256, x : x + 256])
+        np.testing.assert_array_equal(io.read_mask(row.mask), mask[y : y + 256, x : x + 256])
+    stitched = stitch_manifest(report.manifest_path, tmp_path / "stitched", quiet=True)
+    assert stitched.ok and not stitched.uncovered
+    (row,) = read_manifest(stitched.manifest_path).rows
+    assert (row.id, row.width, row.height) == ("scene", 797, 644)
+    back_image, back_mask = io.read_image(row.image), io.read_mask(row.mask)
+    assert back_image.dtype == image.dtype and back_image.tobytes() == image.tobytes()
+    assert back_mask.dtype == mask.dtype and back_mask.tobytes() == mask.tobytes()
+
+
+def test_stitch_takes_each_pixel_from_the_tile_it_is_most_central_in(tmp_path):
+    # Tiles that disagree in their overlap show which one supplied each pixel.
+    rows = []
+    for i, x in enumerate([0, 6]):  # 10-wide tiles, overlap 4 (columns 6..9): the seam is at (6 + 10) // 2 = 8
+        path = tmp_path / f"t{i}.png"
+        io.write_mask(path, np.full((3, 10), i + 1, np.uint8))
+        rows.append(ManifestRow(f"t{i}", path, path, 10, 3, {"source_id": "s", "tile_y": "0", "tile_x": str(x),
+                                                                "source_width": "16", "source_height": "3"}))
+    manifest = write_manifest(rows, tmp_path / "tiles.csv")
+    out = stitch_manifest(manifest, tmp_path / "out", quiet=True)
+    back = io.read_mask(read_manifest(out.manifest_path)[0].mask)
+    np.testing.assert_array_equal(back[0], [1] * 8 + [2] * 8)
+
+
+@pytest.mark.parametrize("layout", ["tiled", "strips", "planar", "deflate"])
+def test_raster_windows_of_multiband_uint16_tiffs(tmp_path, layout):
+    rng = np.random.default_rng(1)
+    data = rng.integers(0, 65536, (150, 170, 5), dtype=np.uint16)
+    path = tmp_path / "x.tif"
+    if layout == "planar":
+        tifffile.imwrite(path, data.transpose(2, 0, 1), photometric="minisblack", planarconfig="separate",
+                         rowsperstrip=16)
+    else:
+        kwargs = {"tile": (32, 48)} if layout == "tiled" else {"rowsperstrip": 9}
+        tifffile.imwrite(path, data, photometric="minisblack", planarconfig="contig",
+                         compression="zlib" if layout == "deflate" else None, **kwargs)
+    with RasterReader(path) as reader:
+        assert (reader.height, reader.width, reader.bands, reader.dtype) == (150, 170, 5, np.uint16)
+        for y0, y1, x0, x1 in [(0, 150, 0, 170), (31, 97, 47, 133), (140, 400, 160, 400), (5, 6, 7, 8)]:
+            np.testing.assert_array_equal(reader.read(y0, y1, x0, x1), data[y0:y1, x0:x1])
+        if layout == "tiled":
+            reader.read(33, 60, 50, 90)  # inside one 32x48 tile: only that segment is decoded and kept
+            assert len(reader._cache) == 1
+    np.testing.assert_array_equal(io.read_image(path, keep_alpha=True), data)  # the io hook: all 5 bands
+
+
+@pytest.mark.parametrize("dtype,bands", [(np.uint16, 6), (np.float32, 3), (np.uint8, 1)])
+def test_tiff_tiles_keep_bands_and_dtype_and_round_trip(tmp_path, dtype, bands):
+    rng = np.random.default_rng(2)
+    shape = (203, 141, bands)
+    image = (rng.random(shape) * 1000).astype(dtype)
+    mask = rng.integers(0, 4, shape[:2], dtype=np.uint8)
+    manifest = _source(tmp_path, {"a": image}, {"a": mask}, ext=".tif")
+    report = tile_manifest(manifest, tmp_path / "tiles", size=(64, 48), overlap=(8, 5), quiet=True)
+    assert report.ok
+    for row in read_manifest(report.manifest_path):
+        tile = read_raster(row.image)
+        assert row.image.suffix == ".tif" and tile.dtype == dtype and tile.shape == (64, 48, bands)
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        np.testing.assert_array_equal(tile, image[y : y + 64, x : x + 48])
+    out = stitch_manifest(report.manifest_path, tmp_path / "back", quiet=True)
+    row = read_manifest(out.manifest_path)[0]
+    back = read_raster(row.image)
+    assert back.dtype == image.dtype and back.tobytes() == image.tobytes()
+    assert io.read_mask(row.mask).tobytes() == mask.tobytes()
+
+
+@pytest.mark.parametrize("pad", ["ignore", "reflect"])
+def test_padding_fills_masks_with_the_ignore_index(tmp_path, pad):
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)
+    mask = rng.integers(0, 3, (70, 90), dtype=np.uint8)
+    manifest = _source(tmp_path, {"a": image}, {"a": mask})
+    report = tile_manifest(manifest, tmp_path / "tiles", size=64, stride=48, pad=pad, ignore_index=200, quiet=True)
+    rows = read_manifest(report.manifest_path).rows
+    assert sorted({(int(r.extra["tile_y"]), int(r.extra["tile_x"])) for r in rows}) == [(0, 0), (0, 48), (48, 0), (48, 48)]
+    # numpy's own padding of the whole image is the reference.
+    padded = np.pad(image, ((0, 112 - 70), (0, 112 - 90), (0, 0)), mode="reflect" if pad == "reflect" else "constant")
+    for row in rows:
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        assert (row.height, row.width) == (64, 64)
+        np.testing.assert_array_equal(io.read_mask(row.mask), _expected_tile(mask, y, x, 64, 64, 200))
+        np.testing.assert_array_equal(io.read_image(row.image), padded[y : y + 64, x : x + 64])
+    out = stitch_manifest(report.manifest_path, tmp_path / "back", quiet=True)
+    row = read_manifest(out.manifest_path)[0]
+    assert io.read_image(row.image).tobytes() == image.tobytes() and io.read_mask(row.mask).tobytes() == mask.tobytes()
+
+
+def test_unpadded_source_smaller_than_the_tile_gives_one_smaller_tile(tmp_path):
+    image = np.arange(30 * 40 * 3, dtype=np.uint8).reshape(30, 40, 3)
+    report = tile_manifest(_source(tmp_path, {"a": image}), tmp_path / "tiles", size=64, quiet=True)
+    (row,) = read_manifest(report.manifest_path).rows
+    assert (row.height, row.width, row.mask) == (30, 40, None)
+    np.testing.assert_array_equal(io.read_image(row.image), image)
+
+
+def test_min_labelled_and_keep_empty_filters(tmp_path):
+    mask = np.full((64, 128), 255, np.uint8)  # four 32x64 tiles... one labelled with a class, one background only
+    mask[:32, :32] = 1
+    mask[:32, 32:64] = 0
+    mask[32:, 64:] = 0
+    mask[32:40, :32] = 2  # 8 of 32 rows labelled: 25%
+    image = np.zeros((64, 128, 3), np.uint8)
+    manifest = _source(tmp_path, {"a": image}, {"a": mask})
+    kept = lambda rep: sorted((int(r.extra["tile_y"]), int(r.extra["tile_x"])) for r in read_manifest(rep.manifest_path))
+    everything = tile_manifest(manifest, tmp_path / "all", size=32, quiet=True)
+    assert everything.tiles == 8
+    # Labelled share per tile from numpy: drop those below 30%.
+    shares = {(y, x): np.mean(mask[y : y + 32, x : x + 32] != 255) for y in (0, 32) for x in (0, 32, 64, 96)}
+    rep = tile_manifest(manifest, tmp_path / "labelled", size=32, min_labelled=0.3, quiet=True)
+    assert kept(rep) == sorted(k for k, s in shares.items() if s >= 0.3) and rep.dropped_unlabelled == 8 - rep.tiles
+    rep = tile_manifest(manifest, tmp_path / "no_empty", size=32, min_labelled=0.01, keep_empty=0.0, quiet=True)
+    assert kept(rep) == [(0, 0), (32, 0)] and rep.dropped_empty == 3
+    again = tile_manifest(manifest, tmp_path / "half", size=32, keep_empty=0.5, seed=7, quiet=True)
+    assert kept(again) == kept(tile_manifest(manifest, tmp_path / "half2", size=32, keep_empty=0.5, seed=7, quiet=True))
+    # Stitching what is left: the dropped tiles' pixels are the ignore index, and counted.
+    out = stitch_manifest(rep.manifest_path, tmp_path / "stitched", quiet=True)
+    back = io.read_mask(read_manifest(out.manifest_path)[0].mask)
+    expected = np.full_like(mask, 255)
+    expected[:, :32] = mask[:, :32]
+    np.testing.assert_array_equal(back, expected)
+    assert out.uncovered == {"a": 64 * 96}
+
+
+def test_tiles_of_a_scene_share_a_fold_and_an_existing_group_is_kept(tmp_path):
+    rng = np.random.default_rng(4)
+    images = {f"s{i}": rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for i in range(6)}
+    masks = {k: rng.integers(0, 3, (64, 64), dtype=np.uint8) for k in images}
+    extra = {"s5": {"group": "city"}}
+    report = tile_manifest(_source(tmp_path, images, masks, extra=extra), tmp_path / "tiles", size=32, quiet=True)
+    tiles = read_manifest(report.manifest_path)
+    assert {r.extra["group"] for r in tiles if r.extra["source_id"] == "s5"} == {"city"}
+    result = split_folds(tiles, 3, mode="plain", seed=0, quiet=True)
+    folds: dict[str, set[str]] = {}
+    for row in result.manifest:
+        folds.setdefault(row.extra["source_id"], set()).add(row.extra["fold"])
+    assert all(len(f) == 1 for f in folds.values()) and len(set().union(*folds.values())) == 3
+
+
+def test_georeference_is_shifted_to_each_tile_and_back(tmp_path):
+    geo = GeoTags(((33550, (0.5, 0.25, 0.0)), (33922, (0.0, 0.0, 0.0, 1000.0, 2000.0, 0.0))))
+    image = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
+    path = tmp_path / "src" / "geo.tif"
+    write_raster(path, image, geo=geo)
+    manifest = write_manifest([ManifestRow("geo", path, None, 50, 40)], tmp_path / "src" / "m.csv")
+    report = tile_manifest(manifest, tmp_path / "tiles", size=16, quiet=True)
+    for row in read_manifest(report.manifest_path):
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        with RasterReader(row.image) as r:
+            tie = dict(r.geo.tags)[33922]
+        assert tie[3:5] == (1000.0 + 0.5 * x, 2000.0 - 0.25 * y)
+    back = read_manifest(stitch_manifest(report.manifest_path, tmp_path / "back", quiet=True).manifest_path)[0]
+    with RasterReader(back.image) as r:
+        assert dict(r.geo.tags)[33922][3:5] == (1000.0, 2000.0)
+        np.testing.assert_array_equal(r.read(0, 40, 0, 50)[:, :, 0], image)
+
+
+def test_probability_maps_are_blended_and_stay_a_distribution(tmp_path):
+    rng = np.random.default_rng(5)
+    full = rng.random((50, 70, 3)).astype(np.float32)
+    full /= full.sum(axis=2, keepdims=True)
+    rows = []
+    for y in (0, 20):
+        for x in (0, 20, 40):
+            rel = f"probabilities/{y}_{x}.tif"
+            write_raster(tmp_path / rel, full[y : y + 30, x : x + 30])
+            img = tmp_path / f"{y}_{x}.png"
+            io.write_image(img, np.zeros((30, 30, 3), np.uint8))
+            rows.append(ManifestRow(f"{y}_{x}", img, None, 30, 30, {"source_id": "s", "tile_y": str(y), "tile_x": str(x),
+                                                                    "source_width": "70", "source_height": "50",
+                                                                    "probabilities": rel}))
+    manifest = write_manifest(rows, tmp_path / "tiles.csv")
+    for blend in ("gaussian", "cosine", "mean", "centre"):
+        out = stitch_manifest(manifest, tmp_path / blend, blend=blend, quiet=True)
+        row = read_manifest(out.manifest_path)[0]
+        probs = read_raster(out.out_dir / row.extra["probabilities"])
+        # Every tile holds the same values where they overlap: any weighting gives them back.
+        np.testing.assert_allclose(probs, full, rtol=1e-5, atol=1e-6)
+    window = blend_window(30, 30, "gaussian")
+    assert window[15, 15] == window.max() and window.min() > 0 and window[0, 0] < window[15, 0] < window[15, 15]
+
+
+def test_worker_processes_give_the_serial_result(tmp_path):
+    rng = np.random.default_rng(6)
+    images = {f"s{i}": rng.integers(0, 256, (50, 60, 3), dtype=np.uint8) for i in range(3)}
+    masks = {k: rng.integers(0, 3, (50, 60), dtype=np.uint8) for k in images}
+    manifest = _source(tmp_path, images, masks)
+    serial = tile_manifest(manifest, tmp_path / "serial", size=32, overlap=4, quiet=True)
+    with make_executor(2) as executor:
+        pooled = tile_manifest(manifest, tmp_path / "pooled", size=32, overlap=4, executor=executor, quiet=True)
+    a, b = read_manifest(serial.manifest_path), read_manifest(pooled.manifest_path)
+    assert [(r.id, r.extra) for r in a] == [(r.id, r.extra) for r in b]
+    for ra, rb in zip(a, b):
+        assert io.read_image(ra.image).tobytes() == io.read_image(rb.image).tobytes()
+
+
+def test_cli_tile_then_stitch_and_a_colour_mask_error(tmp_path, cli):
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (100, 120, 3), dtype=np.uint8)
+    mask = rng.integers(0, 3, (100, 120), dtype=np.uint8)
+    manifest = _source(tmp_path, {"a": image}, {"a": mask})
+    result = cli("tile", manifest, tmp_path / "tiles", "--size", "64x48", "--overlap", "8", "-j", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert "tile: 6 tiles from 1 images" in result.output  # rows 0, 36; columns 0, 40, 72
+    result = cli("stitch", tmp_path / "tiles" / "manifest.csv", tmp_path / "back", "-j", "1", "-q")
+    assert result.exit_code == 0, result.output
+    row = read_manifest(tmp_path / "back" / "manifest.csv")[0]
+    assert io.read_image(row.image).tobytes() == image.tobytes()
+    # A colour mask cannot be padded with an ignore index: one line naming it, exit 1, other rows unaffected.
+    colour = tmp_path / "src" / "colour.png"
+    io.write_mask(colour, rng.integers(0, 256, (100, 120, 3), dtype=np.uint8))
+    rows = read_manifest(manifest).rows + [ManifestRow("b", rows_image := tmp_path / "src" / "a.png", colour, 120, 100)]
+    bad = write_manifest(rows, tmp_path / "src" / "bad.csv")
+    result = cli("tile", bad, tmp_path / "tiles2", "--size", "64", "-j", "1", "-q")
+    assert result.exit_code == 1 and rows_image.exists()
+    assert f"error: {colour}: tile needs class-index label maps" in result.output
+    assert len(read_manifest(tmp_path / "tiles2" / "manifest.csv")) == 4  # the good row's tiles
+    result = cli("tile", manifest, tmp_path / "t3", "--size", "64", "--overlap", "64")
+    assert result.exit_code == 2 and "error: --overlap 64 must be at least 0 and below the tile size" in result.output
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("dataset,ignore", [("isbi", 128), ("camvid", 11)])
+def test_real_data_round_trip(shared_data, tmp_path, dataset, ignore):
+    if dataset == "isbi":  # 512x512 grayscale, binary 0/255 masks where 255 is a class
+        root = shared_data("isbi2012_membrane/data/membrane/train")
+        pairs = [(root / "image" / f"{i}.png", root / "label" / f"{i}.png") for i in range(3)]
+    else:  # 480x360 RGB, index masks 0..11 with 11 = void
+        root = shared_data("camvid_segnet/CamVid")
+        images = sorted((root / "train").glob("*.png"))[:3]
+        pairs = [(p, root / "trainannot" / p.name) for p in images]
+    rows = [ManifestRow(f"{dataset}_{i}", img, mask, 0, 0) for i, (img, mask) in enumerate(pairs)]
+    manifest = write_manifest(rows, tmp_path / "src.csv")
+    report = tile_manifest(manifest, tmp_path / "tiles", size=256, overlap=32, ignore_index=ignore, quiet=True)
+    assert report.ok
+    for tile in read_manifest(report.manifest_path):
+        src = next(r for r in rows if r.id == tile.extra["source_id"])
+        y, x = int(tile.extra["tile_y"]), int(tile.extra["tile_x"])
+        np.testing.assert_array_equal(io.read_mask(tile.mask), io.read_mask(src.mask)[y : y + 256, x : x + 256])
+    out = stitch_manifest(report.manifest_path, tmp_path / "back", ignore_index=ignore, quiet=True)
+    assert out.ok and len(read_manifest(out.manifest_path)) == len(rows)
+    for src, back in zip(rows, read_manifest(out.manifest_path)):
+        assert io.read_image(back.image).tobytes() == io.read_image(src.image).tobytes()
+        assert io.read_mask(back.mask).tobytes() == io.read_mask(src.mask).tobytes()
+
+
+def test_io_reads_palette_tiffs_as_colours_and_float_tiffs_as_stored(tmp_path):
+    from PIL import Image
+
+    indices = np.random.default_rng(8).integers(0, 3, (20, 30), dtype=np.uint8)
+    im = Image.fromarray(indices, mode="P")
+    im.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 253 * 3)
+    im.save(tmp_path / "palette.tif")
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "palette.tif"), colours[indices])
+    values = np.random.default_rng(9).random((20, 30, 2)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "float.tif", values, photometric="minisblack", planarconfig="contig")
+    np.testing.assert_array_equal(io.read_image(tmp_path / "float.tif"), values)
+
+
+def test_stitch_refuses_a_manifest_without_tile_columns(tmp_path):
+    manifest = _source(tmp_path, {"a": np.zeros((8, 8, 3), np.uint8)})
+    with pytest.raises(DataprepError, match="not a tiles manifest: missing column"):
+        stitch_manifest(manifest, tmp_path / "out", quiet=True)
+
+
+def test_pixels_of_a_dropped_tile_come_from_overlapping_neighbours(tmp_path):
+    # A 2x2 grid of 8x8 tiles on a 12x12 source (seams at 6); the bottom-right tile was dropped.
+    rows = []
+    for value, (y, x) in enumerate([(0, 0), (0, 4), (4, 0)], start=1):
+        path = tmp_path / f"t{value}.png"
+        io.write_mask(path, np.full((8, 8), value, np.uint8))
+        rows.append(ManifestRow(f"t{value}", path, path, 8, 8, {"source_id": "s", "tile_y": str(y), "tile_x": str(x),
+                                                              "source_width": "12", "source_height": "12"}))
+    out = stitch_manifest(write_manifest(rows, tmp_path / "tiles.csv"), tmp_path / "out", ignore_index=9, quiet=True)
+    back = io.read_mask(read_manifest(out.manifest_path)[0].mask)
+    expected = np.full((12, 12), 9, np.uint8)
+    expected[:6, :6], expected[:6, 6:], expected[6:, :6] = 1, 2, 3  # the centre rule
+    expected[6:8, 6:8], expected[6:8, 8:], expected[8:, 6:8] = 1, 2, 3  # the dropped tile's area, where neighbours reach
+    np.testing.assert_array_equal(back, expected)
+    assert out.uncovered == {"s": 16}
