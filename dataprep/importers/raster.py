@@ -1,0 +1,200 @@
+"""Shapes -> pixels, each format the way its own tool draws it.
+
+Every rasterizer returns the flat (row-major) indices of the pixels a region
+covers, so painting costs the region's pixels, not the image's.
+
+Rules (what each format's tool or reference converter does, matched on purpose):
+- `coco_polygon`, `coco_rle`: pycocotools (`frPyObjects`, the RLE as stored):
+  exactly what `COCO.annToMask` gives; CVAT polygons and boxes use it too, as
+  CVAT's own mask exporter (datumaro) does.
+- `pil_*`: PIL `ImageDraw` with float vertices, outline included, as labelme's
+  `shape_to_mask` (so `labelme2voc.py` output is reproduced).
+- `cv2_polygon`: vertices scaled to pixels and truncated to int, then
+  `cv2.fillPoly`, as ultralytics' `polygon2mask` for YOLO segment labels.
+- `cvat_rle`: CVAT's mask RLE: row-major runs inside the box left/top/width/height,
+  background run first.
+- `mask_file`: a binary mask image, non-zero = the region.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..errors import DataprepError
+from ..io import read_mask
+
+Rasterizer = Callable[[Any, int, int], np.ndarray]
+
+
+# --------------------------------------------------------------------------- COCO RLE
+
+
+def coco_counts(counts: str | bytes) -> np.ndarray:
+    """Decode a compressed COCO RLE string to its run lengths (pycocotools' rleFrString, vectorized).
+
+    Each count is a little-endian base-32 number, 5 bits per character offset by
+    48, 0x20 marking "more characters", 0x10 in the last one the sign; from the
+    third count on each is stored as the difference to the count two before.
+    """
+    raw = np.frombuffer(counts.encode("ascii") if isinstance(counts, str) else counts, np.uint8)
+    if not len(raw):
+        return np.zeros(0, np.int64)
+    c = raw.astype(np.int64) - 48
+    if (c < 0).any() or (c > 63).any():
+        raise ValueError("RLE string holds characters outside the COCO alphabet")
+    last = (c & 0x20) == 0
+    if not last[-1]:
+        raise ValueError("RLE string ends in the middle of a count")
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    group = np.repeat(np.arange(len(ends)), ends - starts + 1)
+    digit = np.arange(len(c)) - starts[group]
+    values = np.add.reduceat((c & 0x1F) << (5 * digit), starts)
+    negative = (c[ends] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * (ends - starts + 1)[negative])
+    out = values.copy()
+    out[1::2] = np.cumsum(values[1::2])
+    if len(values) > 2:
+        out[2::2] = np.cumsum(values[2::2])
+    return out
+
+
+def runs_to_indices(counts: np.ndarray, height: int, width: int, *, column_major: bool = True) -> np.ndarray:
+    """Row-major flat indices of the foreground runs (odd positions) of an RLE over an image."""
+    counts = np.asarray(counts, np.int64)
+    if (counts < 0).any():
+        raise ValueError("RLE has negative run lengths")
+    total = int(counts.sum())
+    if total != height * width:
+        raise ValueError(f"RLE runs cover {total} pixels, not {height}x{width} = {height * width}")
+    bounds = np.cumsum(counts)
+    fg_start = bounds[0::2][: len(counts) // 2]
+    fg_len = counts[1::2]
+    keep = fg_len > 0
+    fg_start, fg_len = fg_start[keep], fg_len[keep]
+    n = int(fg_len.sum())
+    if not n:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(fg_start - (np.cumsum(fg_len) - fg_len), fg_len)
+    flat = np.arange(n, dtype=np.int64) + offsets
+    if not column_major:
+        return flat
+    x, y = np.divmod(flat, height)
+    return y * width + x
+
+
+def _coco_polygon(data: Any, height: int, width: int) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    polygons = [list(map(float, p)) for p in data]
+    rles = mask_utils.frPyObjects(polygons, height, width)
+    parts = [runs_to_indices(coco_counts(r["counts"]), height, width) for r in rles]
+    return np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+
+
+def _coco_rle(data: Any, height: int, width: int) -> np.ndarray:
+    counts = data["counts"]
+    size = [int(v) for v in data["size"]]
+    if size != [height, width]:
+        raise ValueError(f"RLE size {size[1]}x{size[0]} (w x h) is not the image's {width}x{height}")
+    runs = coco_counts(counts) if isinstance(counts, (str, bytes)) else np.asarray(counts, np.int64)
+    return runs_to_indices(runs, height, width)
+
+
+# --------------------------------------------------------------------------- PIL (labelme)
+
+
+def _pil(draw_fn: Callable[[ImageDraw.ImageDraw, list[tuple[float, float]], Any], None]) -> Rasterizer:
+    def rasterize(data: Any, height: int, width: int) -> np.ndarray:
+        points, extra = data
+        canvas = Image.new("L", (width, height), 0)
+        draw_fn(ImageDraw.Draw(canvas), [(float(x), float(y)) for x, y in points], extra)
+        return np.flatnonzero(np.asarray(canvas))
+
+    return rasterize
+
+
+def _pil_polygon(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any) -> None:
+    draw.polygon(xy, outline=1, fill=1)
+
+
+def _pil_rectangle(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any) -> None:
+    (x1, y1), (x2, y2) = xy
+    draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=1, fill=1)
+
+
+def _pil_circle(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any) -> None:
+    (cx, cy), (px, py) = xy
+    d = float(np.hypot(cx - px, cy - py))
+    draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
+
+
+def _pil_line(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], width: Any) -> None:
+    draw.line(xy, fill=1, width=int(width))
+
+
+def _pil_mask(data: Any, height: int, width: int) -> np.ndarray:
+    """labelme 5 `mask` shapes: a binary PNG placed at the top-left of the shape's box."""
+    (x1, y1), mask = data
+    canvas = np.zeros((height, width), bool)
+    x0, y0 = int(x1), int(y1)
+    h, w = mask.shape
+    sub = mask[: max(0, height - y0), : max(0, width - x0)]
+    canvas[y0 : y0 + sub.shape[0], x0 : x0 + sub.shape[1]] = sub
+    return np.flatnonzero(canvas)
+
+
+# --------------------------------------------------------------------------- cv2 (ultralytics)
+
+
+def _cv2_polygon(data: Any, height: int, width: int) -> np.ndarray:
+    pts = np.asarray(data, np.float64).reshape(-1, 2) * (width, height)
+    canvas = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(canvas, [pts.astype(np.int32)], 1)
+    return np.flatnonzero(canvas)
+
+
+# --------------------------------------------------------------------------- CVAT, mask files
+
+
+def _cvat_rle(data: Any, height: int, width: int) -> np.ndarray:
+    left, top, w, h, counts = data
+    if left < 0 or top < 0 or left + w > width or top + h > height:
+        raise ValueError(f"mask box {w}x{h} at ({left},{top}) lies outside the {width}x{height} image")
+    local = runs_to_indices(np.asarray(counts, np.int64), h, w, column_major=False)
+    y, x = np.divmod(local, w)
+    return (y + top) * width + (x + left)
+
+
+def _mask_file(data: Any, height: int, width: int) -> np.ndarray:
+    path = Path(data)
+    mask = read_mask(path)
+    if mask.shape[:2] != (height, width):
+        raise DataprepError(path, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {width}x{height}")
+    if mask.ndim == 3:
+        mask = mask[:, :, :3].any(axis=2)
+    return np.flatnonzero(mask)
+
+
+RASTERIZERS: dict[str, Rasterizer] = {
+    "coco_polygon": _coco_polygon,
+    "coco_rle": _coco_rle,
+    "pil_polygon": _pil(_pil_polygon),
+    "pil_rectangle": _pil(_pil_rectangle),
+    "pil_circle": _pil(_pil_circle),
+    "pil_line": _pil(_pil_line),
+    "pil_mask": _pil_mask,
+    "cv2_polygon": _cv2_polygon,
+    "cvat_rle": _cvat_rle,
+    "mask_file": _mask_file,
+}
+
+
+def rasterize(kind: str, data: Any, height: int, width: int) -> np.ndarray:
+    """Flat row-major indices (int64, possibly unsorted) of the pixels a region covers."""
+    return RASTERIZERS[kind](data, height, width)
