@@ -14,6 +14,8 @@ Rules (what each format's tool or reference converter does, matched on purpose):
 - `cvat_rle`: CVAT's mask RLE: row-major runs inside the box left/top/width/height,
   background run first.
 - `mask_file`: a binary mask image, non-zero = the region.
+- `colour_mask`, `panoptic_png`: whole label images (CVAT colour masks through
+  labelmap.txt, COCO panoptic segment ids), split into one region per class.
 """
 from __future__ import annotations
 
@@ -181,6 +183,62 @@ def _mask_file(data: Any, height: int, width: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+# --------------------------------------------------------------------------- whole label images
+
+
+def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: str) -> list[tuple[int, np.ndarray]]:
+    """(label, pixels) per distinct key present in `table`; keys 0 absent from it are left unpainted."""
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    uniq, starts = np.unique(flat[order], return_index=True)
+    unknown = [int(k) for k in uniq if int(k) not in table and not (k == 0 and what == "segment id")]
+    if unknown:
+        shown = ", ".join(_fmt_key(k, what) for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        source = "labelmap.txt" if what == "colour" else "segments_info"
+        raise DataprepError(path, f"{len(unknown)} {what}(s) not in {source}: {shown}{more}")
+    bounds = np.append(starts, len(flat))
+    return [(table[int(k)], order[bounds[i] : bounds[i + 1]]) for i, k in enumerate(uniq) if int(k) in table]
+
+
+def _fmt_key(key: int, what: str) -> str:
+    if what == "colour":
+        return "({},{},{})".format(key & 255, (key >> 8) & 255, (key >> 16) & 255)
+    return str(key)
+
+
+def _read_rgb(path: Path, height: int, width: int) -> np.ndarray:
+    mask = read_mask(path)
+    if mask.ndim != 3 or mask.shape[2] not in (3, 4):
+        raise DataprepError(path, f"expected an RGB colour mask, got shape {mask.shape}")
+    if mask.shape[:2] != (height, width):
+        raise DataprepError(path, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {width}x{height}")
+    return mask[:, :, :3].astype(np.int64)
+
+
+def _colour_mask(data: Any, height: int, width: int) -> list[tuple[int, np.ndarray]]:
+    """CVAT Segmentation mask 1.1: colours -> classes through labelmap.txt."""
+    path, colours = Path(data[0]), data[1]
+    rgb = _read_rgb(path, height, width)
+    keys = rgb[:, :, 0] | (rgb[:, :, 1] << 8) | (rgb[:, :, 2] << 16)
+    table = {int(r) | int(g) << 8 | int(b) << 16: index for (r, g, b), index in colours.items()}
+    return _split_by_value(keys, table, path, "colour")
+
+
+def _panoptic_png(data: Any, height: int, width: int) -> list[tuple[int, np.ndarray]]:
+    """COCO panoptic: id = R + 256 G + 256^2 B; id 0 (unlabelled) is left unpainted."""
+    path, segments = Path(data[0]), data[1]
+    rgb = _read_rgb(path, height, width)
+    ids = rgb[:, :, 0] + 256 * rgb[:, :, 1] + 65536 * rgb[:, :, 2]
+    return _split_by_value(ids, segments, path, "segment id")
+
+
+MULTI_RASTERIZERS: dict[str, Callable[[Any, int, int], list[tuple[int, np.ndarray]]]] = {
+    "colour_mask": _colour_mask,
+    "panoptic_png": _panoptic_png,
+}
+
+
 RASTERIZERS: dict[str, Rasterizer] = {
     "coco_polygon": _coco_polygon,
     "coco_rle": _coco_rle,
@@ -195,6 +253,8 @@ RASTERIZERS: dict[str, Rasterizer] = {
 }
 
 
-def rasterize(kind: str, data: Any, height: int, width: int) -> np.ndarray:
-    """Flat row-major indices (int64, possibly unsorted) of the pixels a region covers."""
-    return RASTERIZERS[kind](data, height, width)
+def rasterize(kind: str, label: int, data: Any, height: int, width: int) -> list[tuple[int, np.ndarray]]:
+    """(label, flat row-major pixel indices) pairs a region paints: one pair, or one per class of a label image."""
+    if kind in MULTI_RASTERIZERS:
+        return MULTI_RASTERIZERS[kind](data, height, width)
+    return [(label, RASTERIZERS[kind](data, height, width))]

@@ -52,13 +52,13 @@ class _EntryWriter:
         drawn = []
         for position, region in enumerate(entry.regions):
             try:
-                pixels = rasterize(region.kind, region.data, height, width)
+                parts = rasterize(region.kind, region.label, region.data, height, width)
             except DataprepError:
                 raise
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 where = f"{entry.where}: " if entry.where else ""
                 raise DataprepError(entry.source, f"{where}shape #{position}: {exc}") from None
-            drawn.append(Drawn(region.label, pixels, region.z, position, region.instance))
+            drawn += [Drawn(label, pixels, region.z, position, region.instance) for label, pixels in parts]
         size = self.palette.max_value + 1
         labels, inst = paint(drawn, height, width, ignore_index=self.palette.ignore_index,
                              num_classes=self.palette.num_classes, order=self.order, overlap=self.overlap,
