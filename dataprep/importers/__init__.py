@@ -67,7 +67,7 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
     background = None if fmt == "coco-panoptic" else 0
     return import_dataset(plan, out_dir, order=order, overlap=overlap, skip_empty=skip_empty,
                           ignore_index=ignore_index, instances=instances, background=background, force=force,
-                          inputs=[src if src.is_dir() else src.parent], executor=executor, on_error=on_error,
+                          inputs=[src], executor=executor, on_error=on_error,
                           quiet=quiet)
 
 

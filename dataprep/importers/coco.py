@@ -19,16 +19,17 @@ def entry_id(file_name: str) -> str:
 
 
 def find_images_dir(json_path: Path, images_dir: Path | None, file_names: list[str]) -> Path:
-    """`images_dir`, or the first of the JSON's folder, its `images/` and its parent that holds the first image."""
+    """`images_dir`, or whichever of the JSON's folder, its `images/`, its parent and the parent's `images/`
+    holds most of the first images listed (a missing image then fails alone, naming the right folder)."""
     if images_dir is not None:
         return images_dir
     candidates = [json_path.parent, json_path.parent / "images", json_path.parent.parent,
                   json_path.parent.parent / "images"]
-    probe = file_names[0] if file_names else None
-    for folder in candidates:
-        if probe is not None and (folder / probe).is_file():
-            return folder
-    return json_path.parent
+    probes = file_names[:20]
+    hits = [sum((folder / name).is_file() for name in probes) for folder in candidates]
+    if max(hits, default=0) == 0:
+        return next((c for c in candidates[1:2] if c.is_dir()), json_path.parent)
+    return candidates[hits.index(max(hits))]
 
 
 def parse_categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
