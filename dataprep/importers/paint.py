@@ -31,7 +31,7 @@ OVERLAPS: tuple[str, ...] = ("last", "ignore")
 @dataclass(frozen=True)
 class Drawn:
     label: int  # class index or IGNORE
-    pixels: np.ndarray  # flat row-major indices
+    pixels: np.ndarray  # flat column-major indices (x * height + y)
     z: int
     position: int  # place in the export
     instance: int = 0
@@ -52,33 +52,41 @@ def paint(regions: list[Drawn], height: int, width: int, *, ignore_index: int, n
           order: Order = "file", overlap: Overlap = "last", background: int | None = 0,
           instances: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """(label map, instance map or None). Pixels no region covers get `background` (None: the ignore index)."""
-    unset = -2
-    labels = np.full(height * width, unset, np.int32)
-    inst = np.zeros(height * width, np.int32) if instances else None
-    contested = np.zeros(height * width, bool) if overlap == "ignore" else None
-    inst_contested = np.zeros(height * width, bool) if overlap == "ignore" and instances else None
+    dtype = np.uint8 if max(ignore_index, num_classes - 1) <= 255 else np.uint16
+    fill = ignore_index if background is None else background
+    n = height * width
+    if overlap == "ignore":
+        # Contested pixels need "not painted yet" told apart from "painted with the background class".
+        unset = -1
+        labels = np.full(n, unset, np.int32)
+        contested = np.zeros(n, bool)
+    else:
+        labels = np.full(n, fill, dtype)
+        contested = None
+    inst = np.zeros(n, np.int32) if instances else None
+    inst_contested = np.zeros(n, bool) if overlap == "ignore" and instances else None
     for region in draw_order(regions, order, num_classes):
         px = region.pixels
         if not len(px):
             continue
+        label = ignore_index if region.label == IGNORE else region.label
         if contested is not None:
             current = labels[px]
-            contested[px[(current != unset) & (current != region.label)]] = True
-        labels[px] = region.label
+            contested[px[(current != unset) & (current != label)]] = True
+        labels[px] = label
         if inst is not None:
             if inst_contested is not None:
                 inst_contested[px[inst[px] != 0]] = True
             inst[px] = region.instance
-    labels[labels == unset] = ignore_index if background is None else background
-    labels[labels == IGNORE] = ignore_index
     if contested is not None:
+        labels[labels == unset] = fill
         labels[contested] = ignore_index
-    dtype = np.uint8 if max(ignore_index, num_classes - 1) <= 255 else np.uint16
-    out = labels.reshape(height, width).astype(dtype)
+    # Indices are column-major (x * height + y): the (width, height) array, transposed.
+    out = labels.reshape(width, height).T.astype(dtype, order="C")
     if inst is None:
         return out, None
     if inst_contested is not None:
         inst[inst_contested] = 0
     if inst.max(initial=0) > 65535:
         raise ValueError(f"{int(inst.max())} instances do not fit a 16-bit instance map")
-    return out, inst.reshape(height, width).astype(np.uint16)
+    return out, inst.reshape(width, height).T.astype(np.uint16, order="C")

@@ -1,7 +1,8 @@
 """Shapes -> pixels, each format the way its own tool draws it.
 
-Every rasterizer returns the flat (row-major) indices of the pixels a region
-covers, so painting costs the region's pixels, not the image's.
+Every rasterizer returns the flat column-major indices (`x * height + y`) of the
+pixels a region covers, so painting costs the region's pixels, not the image's;
+column-major because COCO's RLE runs are contiguous in that order.
 
 Rules (what each format's tool or reference converter does, matched on purpose):
 - `coco_polygon`, `coco_rle`: pycocotools (`frPyObjects`, the RLE as stored):
@@ -36,6 +37,11 @@ Rasterizer = Callable[[Any, int, int], np.ndarray]
 # --------------------------------------------------------------------------- COCO RLE
 
 
+def column_major(mask: np.ndarray) -> np.ndarray:
+    """Column-major flat indices of a (H, W) mask's non-zero pixels."""
+    return np.flatnonzero(mask.T)
+
+
 def coco_counts(counts: str | bytes) -> np.ndarray:
     """Decode a compressed COCO RLE string to its run lengths (pycocotools' rleFrString, vectorized).
 
@@ -66,8 +72,8 @@ def coco_counts(counts: str | bytes) -> np.ndarray:
     return out
 
 
-def runs_to_indices(counts: np.ndarray, height: int, width: int, *, column_major: bool = True) -> np.ndarray:
-    """Row-major flat indices of the foreground runs (odd positions) of an RLE over an image."""
+def runs_to_indices(counts: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Flat indices of the foreground runs (odd positions) of an RLE, in the RLE's own pixel order."""
     counts = np.asarray(counts, np.int64)
     if (counts < 0).any():
         raise ValueError("RLE has negative run lengths")
@@ -83,20 +89,15 @@ def runs_to_indices(counts: np.ndarray, height: int, width: int, *, column_major
     if not n:
         return np.zeros(0, np.int64)
     offsets = np.repeat(fg_start - (np.cumsum(fg_len) - fg_len), fg_len)
-    flat = np.arange(n, dtype=np.int64) + offsets
-    if not column_major:
-        return flat
-    x, y = np.divmod(flat, height)
-    return y * width + x
+    return np.arange(n, dtype=np.int64) + offsets
 
 
 def _coco_polygon(data: Any, height: int, width: int) -> np.ndarray:
     from pycocotools import mask as mask_utils
 
-    polygons = [list(map(float, p)) for p in data]
-    rles = mask_utils.frPyObjects(polygons, height, width)
-    parts = [runs_to_indices(coco_counts(r["counts"]), height, width) for r in rles]
-    return np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+    rles = mask_utils.frPyObjects([list(map(float, p)) for p in data], height, width)
+    rle = mask_utils.merge(rles) if len(rles) > 1 else rles[0]  # the union, as annToMask makes it
+    return runs_to_indices(coco_counts(rle["counts"]), height, width)
 
 
 def _coco_rle(data: Any, height: int, width: int) -> np.ndarray:
@@ -116,7 +117,7 @@ def _pil(draw_fn: Callable[[ImageDraw.ImageDraw, list[tuple[float, float]], Any]
         points, extra = data
         canvas = Image.new("L", (width, height), 0)
         draw_fn(ImageDraw.Draw(canvas), [(float(x), float(y)) for x, y in points], extra)
-        return np.flatnonzero(np.asarray(canvas))
+        return column_major(np.asarray(canvas))
 
     return rasterize
 
@@ -148,7 +149,7 @@ def _pil_mask(data: Any, height: int, width: int) -> np.ndarray:
     h, w = mask.shape
     sub = mask[: max(0, height - y0), : max(0, width - x0)]
     canvas[y0 : y0 + sub.shape[0], x0 : x0 + sub.shape[1]] = sub
-    return np.flatnonzero(canvas)
+    return column_major(canvas)
 
 
 # --------------------------------------------------------------------------- cv2 (ultralytics)
@@ -158,7 +159,7 @@ def _cv2_polygon(data: Any, height: int, width: int) -> np.ndarray:
     pts = np.asarray(data, np.float64).reshape(-1, 2) * (width, height)
     canvas = np.zeros((height, width), np.uint8)
     cv2.fillPoly(canvas, [pts.astype(np.int32)], 1)
-    return np.flatnonzero(canvas)
+    return column_major(canvas)
 
 
 # --------------------------------------------------------------------------- CVAT, mask files
@@ -168,9 +169,9 @@ def _cvat_rle(data: Any, height: int, width: int) -> np.ndarray:
     left, top, w, h, counts = data
     if left < 0 or top < 0 or left + w > width or top + h > height:
         raise ValueError(f"mask box {w}x{h} at ({left},{top}) lies outside the {width}x{height} image")
-    local = runs_to_indices(np.asarray(counts, np.int64), h, w, column_major=False)
+    local = runs_to_indices(np.asarray(counts, np.int64), h, w)  # row-major inside the box
     y, x = np.divmod(local, w)
-    return (y + top) * width + (x + left)
+    return (x + left) * height + (y + top)
 
 
 def _mask_file(data: Any, height: int, width: int) -> np.ndarray:
@@ -180,7 +181,7 @@ def _mask_file(data: Any, height: int, width: int) -> np.ndarray:
         raise DataprepError(path, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {width}x{height}")
     if mask.ndim == 3:
         mask = mask[:, :, :3].any(axis=2)
-    return np.flatnonzero(mask)
+    return column_major(mask)
 
 
 # --------------------------------------------------------------------------- whole label images
@@ -188,7 +189,7 @@ def _mask_file(data: Any, height: int, width: int) -> np.ndarray:
 
 def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: str) -> list[tuple[int, np.ndarray]]:
     """(label, pixels) per distinct key present in `table`; keys 0 absent from it are left unpainted."""
-    flat = keys.ravel()
+    flat = keys.T.ravel()  # column-major, as every rasterizer's indices
     order = np.argsort(flat, kind="stable")
     uniq, starts = np.unique(flat[order], return_index=True)
     unknown = [int(k) for k in uniq if int(k) not in table and not (k == 0 and what == "segment id")]
@@ -254,7 +255,7 @@ RASTERIZERS: dict[str, Rasterizer] = {
 
 
 def rasterize(kind: str, label: int, data: Any, height: int, width: int) -> list[tuple[int, np.ndarray]]:
-    """(label, flat row-major pixel indices) pairs a region paints: one pair, or one per class of a label image."""
+    """(label, flat column-major pixel indices) pairs a region paints: one pair, or one per class of a label image."""
     if kind in MULTI_RASTERIZERS:
         return MULTI_RASTERIZERS[kind](data, height, width)
     return [(label, RASTERIZERS[kind](data, height, width))]

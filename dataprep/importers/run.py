@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError, run_items
+from ..histogram import channel_histograms
 from ..io import read_info, write_mask
 from ..labels import ConversionReport
 from ..manifest import Manifest, ManifestRow, write_manifest
@@ -66,8 +67,17 @@ class _EntryWriter:
         write_mask(label_path(self.out_dir, entry), labels, palette=self.colour_table)
         if inst is not None:
             write_mask(self.out_dir / INSTANCES_DIR / f"{entry.id}.png", inst)
-        counts = np.bincount(labels.ravel(), minlength=size)[:size]
+        counts = _histogram(labels, size)
         return _Result(counts, width, height)
+
+
+def _histogram(labels: np.ndarray, size: int) -> np.ndarray:
+    """Pixels per value 0..size-1."""
+    if labels.dtype == np.uint8:
+        hist = channel_histograms(labels)[0]  # several times faster than bincount on uint8
+    else:
+        hist = np.bincount(labels.ravel(), minlength=size)
+    return np.pad(hist, (0, max(0, size - len(hist))))[:size]
 
 
 def label_path(out_dir: Path, entry: Entry) -> Path:
