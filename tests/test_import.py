@@ -17,7 +17,11 @@ from dataprep.palette import load_palette
 
 from import_exports import coco_export, labelme_file, png_bytes, shape, write_image, yolo_export
 
-pytest.importorskip("pycocotools")
+try:
+    import pycocotools  # noqa: F401
+except ImportError:  # the optional 'coco' extra
+    pycocotools = None
+needs_coco = pytest.mark.skipif(pycocotools is None, reason="pycocotools (the 'coco' extra) not installed")
 
 
 def _labels(out: Path, sid: str) -> np.ndarray:
@@ -45,6 +49,7 @@ def _coco_reference(json_path: Path, index_of: dict[int, int], keep_crowd: bool 
     return out
 
 
+@needs_coco
 @pytest.mark.parametrize("keep_crowd", [False, True])
 def test_coco_matches_annToMask_exactly(tmp_path, keep_crowd):
     export = coco_export(tmp_path / "coco")
@@ -63,6 +68,7 @@ def test_coco_matches_annToMask_exactly(tmp_path, keep_crowd):
     assert not _labels(tmp_path / "out", "empty").any()
 
 
+@needs_coco
 def test_coco_manifest_pairs_images_and_skip_empty(tmp_path):
     export = coco_export(tmp_path / "coco")
     report = _import("coco", export["json"], tmp_path / "out", skip_empty=True)
@@ -74,6 +80,7 @@ def test_coco_manifest_pairs_images_and_skip_empty(tmp_path):
     assert not (tmp_path / "out" / "labels" / "empty.png").exists()
 
 
+@needs_coco
 def test_coco_rle_string_decoder_matches_pycocotools():
     from pycocotools import mask as mask_utils
 
@@ -95,6 +102,7 @@ def _rewrite(path: Path, edit) -> None:
     path.write_text(json.dumps(data))
 
 
+@needs_coco
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["annotations"][1].pop("segmentation"), "annotations[1] (id 2): missing field 'segmentation'"),
     (lambda d: d["annotations"][0].update(category_id=99), "annotations[0] (id 1768): category_id 99 is not in "
@@ -113,6 +121,7 @@ def test_coco_malformed_fields_name_file_and_field(tmp_path, edit, message):
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 
+@needs_coco
 def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text("")
@@ -154,6 +163,7 @@ def _square(x0: int, x1: int) -> np.ndarray:
     return m
 
 
+@needs_coco
 @pytest.mark.parametrize("order, overlap, overlap_value", [
     ("file", "last", 1),  # the car is listed last: it covers the dog
     ("area", "last", 2),  # largest first: the small dog stays on top
@@ -372,6 +382,7 @@ CVAT_XML = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
+@needs_coco
 def test_cvat_xml_boxes_polygons_masks_by_z_order(tmp_path):
     src = tmp_path / "cvat"
     write_image(src / "images" / "f0.png", 20, 16)
@@ -390,6 +401,7 @@ def test_cvat_xml_boxes_polygons_masks_by_z_order(tmp_path):
     np.testing.assert_array_equal(_labels(tmp_path / "out", "f0"), expected)
 
 
+@needs_coco
 def test_cvat_xml_errors(tmp_path):
     src = tmp_path / "cvat"
     write_image(src / "images" / "f0.png", 20, 16)
@@ -468,6 +480,7 @@ def test_coco_panoptic_segments_void_and_crowd(tmp_path):
 # --------------------------------------------------------------------------- many classes, CLI
 
 
+@needs_coco
 def test_more_than_255_classes_write_16bit_maps(tmp_path):
     write_image(tmp_path / "img.png", 10, 10)
     cats = [{"id": i + 1, "name": f"c{i}"} for i in range(300)]
@@ -480,6 +493,7 @@ def test_more_than_255_classes_write_16bit_maps(tmp_path):
     assert load_palette(tmp_path / "out" / "palette.json").ignore_index == 65535
 
 
+@needs_coco
 def test_cli_import_coco(tmp_path, cli):
     export = coco_export(tmp_path / "coco")
     result = cli("import", "coco", export["json"], tmp_path / "out", "-j", "1", "-q")
@@ -495,3 +509,14 @@ def test_cli_import_coco(tmp_path, cli):
     result = cli("import", "coco", bad, tmp_path / "out3")
     assert result.exit_code == 1 and result.output.startswith(f"error: {bad}: not valid JSON")
     assert "Traceback" not in result.output
+
+
+@needs_coco
+def test_coco_instance_maps_number_annotations(tmp_path):
+    path = _squares_coco(tmp_path)
+    _import("coco", path, tmp_path / "out", instances=True)
+    inst = read_mask(tmp_path / "out" / "instances" / "img.png")
+    expected = np.zeros((20, 20), np.int64)
+    expected[_square(10, 18)] = 1
+    expected[_square(2, 14)] = 2  # listed second, drawn over the first
+    np.testing.assert_array_equal(inst, expected)

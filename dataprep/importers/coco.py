@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataprepError, UsageError
+from .raster import require_pycocotools
 from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
 
@@ -89,6 +90,7 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
     data = read_json(path)
     if not isinstance(data, dict):
         raise DataprepError(path, "not a COCO file: expected a JSON object with images/annotations/categories")
+    require_pycocotools(path)
     cats = parse_categories(data, path)
     index_of = {c["id"]: i + 1 for i, c in enumerate(cats)}
     images = parse_images(data, path)

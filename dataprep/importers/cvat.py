@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import DataprepError, UsageError
+from .raster import require_pycocotools
 from .base import ClassSpec, Entry, ImportPlan, Region, field_error
 from .coco import entry_id
 
@@ -85,6 +86,7 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise DataprepError(path, f"not valid XML: {exc}") from None
+    require_pycocotools(path)
     if root.tag != "annotations":
         raise DataprepError(path, f"not a CVAT for images file: root element <{root.tag}>, expected <annotations>")
     labels = root.findall("./meta/task/labels/label") or root.findall("./meta/project/labels/label") \

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..io import read_mask
 
 Rasterizer = Callable[[Any, int, int], np.ndarray]
@@ -90,6 +90,15 @@ def runs_to_indices(counts: np.ndarray, height: int, width: int) -> np.ndarray:
         return np.zeros(0, np.int64)
     offsets = np.repeat(fg_start - (np.cumsum(fg_len) - fg_len), fg_len)
     return np.arange(n, dtype=np.int64) + offsets
+
+
+def require_pycocotools(path: Any) -> None:
+    """A one-line error instead of an ImportError when polygons need pycocotools and it is missing."""
+    try:
+        import pycocotools.mask  # noqa: F401
+    except ImportError:
+        raise UsageError(path, "polygons are rasterized with pycocotools, which is not installed: "
+                               "pip install 'dataprep[coco]'") from None
 
 
 def _coco_polygon(data: Any, height: int, width: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from ..palette import Palette
 from ..paths import guard_output
 from .base import Entry, ImportPlan
 from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
-from .raster import rasterize
+from .raster import RASTERIZERS, rasterize
 
 LABELS_DIR = "labels"
 INSTANCES_DIR = "instances"
@@ -59,7 +59,9 @@ class _EntryWriter:
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 where = f"{entry.where}: " if entry.where else ""
                 raise DataprepError(entry.source, f"{where}shape #{position}: {exc}") from None
-            drawn += [Drawn(label, pixels, region.z, position, region.instance) for label, pixels in parts]
+            # Without a number of its own, each shape is one instance (a COCO annotation, a YOLO line).
+            instance = region.instance or (position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
+            drawn += [Drawn(label, pixels, region.z, position, instance) for label, pixels in parts]
         size = self.palette.max_value + 1
         labels, inst = paint(drawn, height, width, ignore_index=self.palette.ignore_index,
                              num_classes=self.palette.num_classes, order=self.order, overlap=self.overlap,
