@@ -273,8 +273,9 @@ def test_labelme_real_examples_match_labelme2voc(tmp_path, shared_data):
 
 
 def test_yolo_polygons_boxes_and_background(tmp_path):
-    # Square 0.25..0.75 of 64x48: vertices (16, 12)..(48, 36), truncated and filled inclusively by cv2.fillPoly.
-    lines = {"a": "1 0.25 0.25 0.75 0.25 0.75 0.75 0.25 0.75\n", "box": "0 0.5 0.5 0.25 0.5\n", "empty": "",
+    # Square 0.2..0.7 of 64x48: vertices (12.8, 9.6)..(44.8, 33.6), truncated to (12, 9)..(44, 33) as ultralytics
+    # does (rounding would give 13..45), then filled edges included by cv2.fillPoly.
+    lines = {"a": "1 0.2 0.2 0.7 0.2 0.7 0.7 0.2 0.7\n", "box": "0 0.5 0.5 0.25 0.5\n", "empty": "",
              "nolabel": None}
     yaml_path = yolo_export(tmp_path / "yolo", lines, ["person", "car"])
     report = _import("yolo", yaml_path, tmp_path / "out")
@@ -283,7 +284,7 @@ def test_yolo_polygons_boxes_and_background(tmp_path):
     assert [(c.name, c.index, c.id) for c in palette.classes if not c.ignore] == [
         ("background", 0, None), ("person", 1, 0), ("car", 2, 1)]
     expected = np.zeros((48, 64), np.int64)
-    expected[12:37, 16:49] = 2
+    expected[9:34, 12:45] = 2
     np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/a"), expected)
     box = np.zeros((48, 64), np.int64)
     box[12:37, 24:41] = 1  # cx 32 +- 8 px, cy 24 +- 12 px
