@@ -521,3 +521,13 @@ def test_coco_instance_maps_number_annotations(tmp_path):
     expected[_square(10, 18)] = 1
     expected[_square(2, 14)] = 2  # listed second, drawn over the first
     np.testing.assert_array_equal(inst, expected)
+
+
+def test_output_inside_the_source_is_refused_before_anything_is_written(tmp_path):
+    src = tmp_path / "lm"
+    labelme_file(src, "a", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10, embed=True)
+    with pytest.raises(UsageError, match="inside the input tree"):
+        _import("labelme", src, src / "out")
+    assert not (src / "out").exists()
+    with pytest.raises(UsageError, match="ignore index 1 is the index of class 'cat'"):
+        _import("labelme", src, tmp_path / "out", ignore_index=1)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..paths import guard_output
 from ..executor import Executor, OnError
 from .base import ClassSpec, Entry, ImportPlan, Region
 from .paint import ORDERS, OVERLAPS, Order, Overlap
@@ -63,6 +64,7 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
     src, out_dir = Path(src), Path(out_dir)
     if not src.exists():
         raise UsageError(src, "not found")
+    guard_output(out_dir, [src], force=force)  # before parsing: labelme may write embedded images
     plan = read_plan(fmt, src, out_dir, **options)
     background = None if fmt == "coco-panoptic" else 0
     return import_dataset(plan, out_dir, order=order, overlap=overlap, skip_empty=skip_empty,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..palette import Colour, Palette, PaletteClass, voc_colormap
 
 IGNORE = -1  # a region's label when its pixels are to be ignored (crowd, __ignore__); the writer maps it
@@ -71,7 +71,7 @@ class ImportPlan:
         if ignore_index is None:
             ignore_index = 255 if k <= 255 else 65535
         if ignore_index < k:
-            raise DataprepError(None, f"ignore index {ignore_index} is the index of class "
+            raise UsageError(None, f"ignore index {ignore_index} is the index of class "
                                       f"{self.classes[ignore_index].name!r}; pick one >= {k}")
         cmap = [tuple(int(v) for v in row) for row in voc_colormap(256)]
         used: set[Colour] = {cmap[255]} if ignore_index == 255 else set()
