@@ -531,3 +531,19 @@ def test_output_inside_the_source_is_refused_before_anything_is_written(tmp_path
     assert not (src / "out").exists()
     with pytest.raises(UsageError, match="ignore index 1 is the index of class 'cat'"):
         _import("labelme", src, tmp_path / "out", ignore_index=1)
+
+
+@pytest.mark.parametrize("fmt, name", [("cvat", "annotations.xml"), ("yolo", "data.yaml"),
+                                       ("cvat-mask", "labelmap.txt"), ("labelme", "labels.txt")])
+def test_empty_shared_files_are_one_line_errors(tmp_path, fmt, name):
+    src = tmp_path / "export"
+    if fmt == "labelme":
+        labelme_file(src, "a", [], 12, 10)
+    if fmt == "cvat-mask":
+        (src / "SegmentationClass").mkdir(parents=True)
+    src.mkdir(exist_ok=True)
+    (src / name).write_text("" if fmt != "yolo" else "\n")
+    with pytest.raises(DataprepError) as err:
+        _import(fmt, src, tmp_path / "out")
+    assert str(err.value).startswith(str(src / name)) and "empty file" in str(err.value)
+    assert not (tmp_path / "out" / "manifest.csv").exists()
