@@ -41,8 +41,8 @@ def draw_order(regions: list[Drawn], order: Order, num_classes: int) -> list[Dra
     if order == "file":
         return sorted(regions, key=lambda r: (r.z, r.position))
     if order == "area":
-        # The area a region covers (unique pixels), largest first; ties keep file order.
-        return sorted(regions, key=lambda r: (-len(np.unique(r.pixels)), r.z, r.position))
+        # Pixels covered, largest first (every rasterizer lists a pixel once); ties keep file order.
+        return sorted(regions, key=lambda r: (-len(r.pixels), r.z, r.position))
     if order == "class-list":
         return sorted(regions, key=lambda r: (num_classes if r.label == IGNORE else r.label, r.position))
     raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
