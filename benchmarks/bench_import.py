@@ -91,8 +91,8 @@ def compute_only(json_path: Path, limit: int) -> tuple[float, float]:
     start = time.perf_counter()
     plan = read_coco(json_path)
     for entry in plan.entries[:limit]:
-        drawn = [Drawn(label, px, r.z, i) for i, r in enumerate(entry.regions)
-                 for label, px in rasterize(r.kind, r.label, r.data, HEIGHT, WIDTH)]
+        drawn = [Drawn(label, starts, ends, r.z, i) for i, r in enumerate(entry.regions)
+                 for label, (starts, ends) in rasterize(r.kind, r.label, r.data, HEIGHT, WIDTH)]
         paint(drawn, HEIGHT, WIDTH, ignore_index=255, num_classes=81)
     ours = (time.perf_counter() - start) / limit
     start = time.perf_counter()

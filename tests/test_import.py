@@ -547,3 +547,35 @@ def test_empty_shared_files_are_one_line_errors(tmp_path, fmt, name):
         _import(fmt, src, tmp_path / "out")
     assert str(err.value).startswith(str(src / name)) and "empty file" in str(err.value)
     assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+@pytest.mark.parametrize("overlap", ["last", "ignore"])
+def test_segment_painter_matches_pixel_painting(overlap):
+    """Random overlapping regions: painting run segments equals painting boolean masks pixel by pixel."""
+    from dataprep.importers.base import IGNORE
+    from dataprep.importers.paint import Drawn, paint
+    from dataprep.importers.raster import mask_runs
+
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        h, w = int(rng.integers(1, 25)), int(rng.integers(1, 25))
+        masks = [rng.random((h, w)) < rng.uniform(0.05, 0.6) for _ in range(int(rng.integers(0, 6)))]
+        labels = [int(rng.choice([IGNORE, 0, 1, 2, 3])) for _ in masks]
+        drawn = [Drawn(label, *mask_runs(m), 0, i, i + 1) for i, (label, m) in enumerate(zip(labels, masks))]
+        got, inst = paint(drawn, h, w, ignore_index=255, num_classes=4, overlap=overlap, instances=True)
+        ref = np.full((h, w), -1)
+        ref_inst = np.zeros((h, w), np.int64)
+        contested = np.zeros((h, w), bool)
+        inst_contested = np.zeros((h, w), bool)
+        for i, (label, m) in enumerate(zip(labels, masks)):
+            value = 255 if label == IGNORE else label
+            contested |= m & (ref != -1) & (ref != value)
+            inst_contested |= m & (ref_inst != 0)
+            ref[m] = value
+            ref_inst[m] = i + 1
+        ref[ref == -1] = 0
+        if overlap == "ignore":
+            ref[contested] = 255
+            ref_inst[inst_contested] = 0
+        np.testing.assert_array_equal(got, ref, err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(inst, ref_inst, err_msg=f"trial {trial}")

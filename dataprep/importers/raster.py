@@ -1,8 +1,8 @@
 """Shapes -> pixels, each format the way its own tool draws it.
 
-Every rasterizer returns the flat column-major indices (`x * height + y`) of the
-pixels a region covers, so painting costs the region's pixels, not the image's;
-column-major because COCO's RLE runs are contiguous in that order.
+Every rasterizer returns the runs a region covers, `(starts, ends)` over the
+image's pixels in column-major order (pixel `x * height + y`), the order of COCO's
+RLE: a COCO region is painted straight from its RLE, never expanded to pixels.
 
 Rules (what each format's tool or reference converter does, matched on purpose):
 - `coco_polygon`, `coco_rle`: pycocotools (`frPyObjects`, the RLE as stored):
@@ -31,15 +31,29 @@ from PIL import Image, ImageDraw
 from ..errors import DataprepError, UsageError
 from ..io import read_mask
 
-Rasterizer = Callable[[Any, int, int], np.ndarray]
+Rasterizer = Callable[[Any, int, int], "Runs"]
 
 
 # --------------------------------------------------------------------------- COCO RLE
 
 
-def column_major(mask: np.ndarray) -> np.ndarray:
-    """Column-major flat indices of a (H, W) mask's non-zero pixels."""
-    return np.flatnonzero(mask.T)
+Runs = tuple[np.ndarray, np.ndarray]  # (starts, ends), int64, sorted, non-overlapping; column-major
+
+
+def mask_runs(mask: np.ndarray) -> Runs:
+    """The runs of a (H, W) mask's non-zero pixels, column-major."""
+    flat = np.ascontiguousarray(mask.T).ravel() != 0
+    edges = np.diff(flat.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def indices_to_runs(indices: np.ndarray) -> Runs:
+    """Runs of a set of flat pixel indices."""
+    idx = np.unique(indices)
+    if not len(idx):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    return idx[np.r_[0, breaks + 1]], idx[np.r_[breaks, len(idx) - 1]] + 1
 
 
 def coco_counts(counts: str | bytes) -> np.ndarray:
@@ -52,9 +66,9 @@ def coco_counts(counts: str | bytes) -> np.ndarray:
     raw = np.frombuffer(counts.encode("ascii") if isinstance(counts, str) else counts, np.uint8)
     if not len(raw):
         return np.zeros(0, np.int64)
-    c = raw.astype(np.int64) - 48
-    if (c < 0).any() or (c > 63).any():
+    if raw.min() < 48 or raw.max() > 48 + 63:
         raise ValueError("RLE string holds characters outside the COCO alphabet")
+    c = raw.astype(np.int64) - 48
     last = (c & 0x20) == 0
     if not last[-1]:
         raise ValueError("RLE string ends in the middle of a count")
@@ -72,8 +86,8 @@ def coco_counts(counts: str | bytes) -> np.ndarray:
     return out
 
 
-def runs_to_indices(counts: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Flat indices of the foreground runs (odd positions) of an RLE, in the RLE's own pixel order."""
+def rle_runs(counts: np.ndarray, height: int, width: int) -> Runs:
+    """The foreground runs (odd positions) of an RLE's run lengths, in the RLE's own pixel order."""
     counts = np.asarray(counts, np.int64)
     if (counts < 0).any():
         raise ValueError("RLE has negative run lengths")
@@ -81,15 +95,16 @@ def runs_to_indices(counts: np.ndarray, height: int, width: int) -> np.ndarray:
     if total != height * width:
         raise ValueError(f"RLE runs cover {total} pixels, not {height}x{width} = {height * width}")
     bounds = np.cumsum(counts)
-    fg_start = bounds[0::2][: len(counts) // 2]
-    fg_len = counts[1::2]
-    keep = fg_len > 0
-    fg_start, fg_len = fg_start[keep], fg_len[keep]
-    n = int(fg_len.sum())
-    if not n:
-        return np.zeros(0, np.int64)
-    offsets = np.repeat(fg_start - (np.cumsum(fg_len) - fg_len), fg_len)
-    return np.arange(n, dtype=np.int64) + offsets
+    starts, ends = bounds[0::2][: len(counts) // 2], bounds[1::2]
+    keep = ends > starts
+    return starts[keep], ends[keep]
+
+
+def runs_to_indices(runs: Runs) -> np.ndarray:
+    """Every pixel index of a set of runs."""
+    starts, ends = runs
+    lengths = ends - starts
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
 
 
 def require_pycocotools(path: Any) -> None:
@@ -101,32 +116,32 @@ def require_pycocotools(path: Any) -> None:
                                "pip install 'dataprep[coco]'") from None
 
 
-def _coco_polygon(data: Any, height: int, width: int) -> np.ndarray:
+def _coco_polygon(data: Any, height: int, width: int) -> Runs:
     from pycocotools import mask as mask_utils
 
     rles = mask_utils.frPyObjects([list(map(float, p)) for p in data], height, width)
     rle = mask_utils.merge(rles) if len(rles) > 1 else rles[0]  # the union, as annToMask makes it
-    return runs_to_indices(coco_counts(rle["counts"]), height, width)
+    return rle_runs(coco_counts(rle["counts"]), height, width)
 
 
-def _coco_rle(data: Any, height: int, width: int) -> np.ndarray:
+def _coco_rle(data: Any, height: int, width: int) -> Runs:
     counts = data["counts"]
     size = [int(v) for v in data["size"]]
     if size != [height, width]:
         raise ValueError(f"RLE size {size[1]}x{size[0]} (w x h) is not the image's {width}x{height}")
     runs = coco_counts(counts) if isinstance(counts, (str, bytes)) else np.asarray(counts, np.int64)
-    return runs_to_indices(runs, height, width)
+    return rle_runs(runs, height, width)
 
 
 # --------------------------------------------------------------------------- PIL (labelme)
 
 
 def _pil(draw_fn: Callable[[ImageDraw.ImageDraw, list[tuple[float, float]], Any], None]) -> Rasterizer:
-    def rasterize(data: Any, height: int, width: int) -> np.ndarray:
+    def rasterize(data: Any, height: int, width: int) -> Runs:
         points, extra = data
         canvas = Image.new("L", (width, height), 0)
         draw_fn(ImageDraw.Draw(canvas), [(float(x), float(y)) for x, y in points], extra)
-        return column_major(np.asarray(canvas))
+        return mask_runs(np.asarray(canvas))
 
     return rasterize
 
@@ -150,7 +165,7 @@ def _pil_line(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], width: A
     draw.line(xy, fill=1, width=int(width))
 
 
-def _pil_mask(data: Any, height: int, width: int) -> np.ndarray:
+def _pil_mask(data: Any, height: int, width: int) -> Runs:
     """labelme 5 `mask` shapes: a binary PNG placed at the top-left of the shape's box."""
     (x1, y1), mask = data
     canvas = np.zeros((height, width), bool)
@@ -158,57 +173,64 @@ def _pil_mask(data: Any, height: int, width: int) -> np.ndarray:
     h, w = mask.shape
     sub = mask[: max(0, height - y0), : max(0, width - x0)]
     canvas[y0 : y0 + sub.shape[0], x0 : x0 + sub.shape[1]] = sub
-    return column_major(canvas)
+    return mask_runs(canvas)
 
 
 # --------------------------------------------------------------------------- cv2 (ultralytics)
 
 
-def _cv2_polygon(data: Any, height: int, width: int) -> np.ndarray:
+def _cv2_polygon(data: Any, height: int, width: int) -> Runs:
     pts = np.asarray(data, np.float64).reshape(-1, 2) * (width, height)
     canvas = np.zeros((height, width), np.uint8)
     cv2.fillPoly(canvas, [pts.astype(np.int32)], 1)
-    return column_major(canvas)
+    return mask_runs(canvas)
 
 
 # --------------------------------------------------------------------------- CVAT, mask files
 
 
-def _cvat_rle(data: Any, height: int, width: int) -> np.ndarray:
+def _cvat_rle(data: Any, height: int, width: int) -> Runs:
     left, top, w, h, counts = data
     if left < 0 or top < 0 or left + w > width or top + h > height:
         raise ValueError(f"mask box {w}x{h} at ({left},{top}) lies outside the {width}x{height} image")
-    local = runs_to_indices(np.asarray(counts, np.int64), h, w)  # row-major inside the box
+    local = runs_to_indices(rle_runs(np.asarray(counts, np.int64), h, w))  # row-major inside the box
     y, x = np.divmod(local, w)
-    return (x + left) * height + (y + top)
+    return indices_to_runs((x + left) * height + (y + top))
 
 
-def _mask_file(data: Any, height: int, width: int) -> np.ndarray:
+def _mask_file(data: Any, height: int, width: int) -> Runs:
     path = Path(data)
     mask = read_mask(path)
     if mask.shape[:2] != (height, width):
         raise DataprepError(path, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {width}x{height}")
     if mask.ndim == 3:
         mask = mask[:, :, :3].any(axis=2)
-    return column_major(mask)
+    return mask_runs(mask)
 
 
 # --------------------------------------------------------------------------- whole label images
 
 
-def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: str) -> list[tuple[int, np.ndarray]]:
-    """(label, pixels) per distinct key present in `table`; keys 0 absent from it are left unpainted."""
-    flat = keys.T.ravel()  # column-major, as every rasterizer's indices
-    order = np.argsort(flat, kind="stable")
-    uniq, starts = np.unique(flat[order], return_index=True)
+def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: str) -> list[tuple[int, Runs]]:
+    """(label, runs) per distinct key present in `table`; segment id 0 absent from it is left unpainted."""
+    flat = keys.T.ravel()  # column-major, as every rasterizer's runs
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    starts, ends = np.r_[0, change], np.r_[change, len(flat)]
+    uniq, inverse = np.unique(flat[starts], return_inverse=True)
     unknown = [int(k) for k in uniq if int(k) not in table and not (k == 0 and what == "segment id")]
     if unknown:
         shown = ", ".join(_fmt_key(k, what) for k in unknown[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         source = "labelmap.txt" if what == "colour" else "segments_info"
         raise DataprepError(path, f"{len(unknown)} {what}(s) not in {source}: {shown}{more}")
-    bounds = np.append(starts, len(flat))
-    return [(table[int(k)], order[bounds[i] : bounds[i + 1]]) for i, k in enumerate(uniq) if int(k) in table]
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
+    out = []
+    for i, key in enumerate(uniq.tolist()):
+        if key in table:
+            rows = order[bounds[i] : bounds[i + 1]]
+            out.append((table[key], (starts[rows], ends[rows])))
+    return out
 
 
 def _fmt_key(key: int, what: str) -> str:
@@ -243,7 +265,7 @@ def _panoptic_png(data: Any, height: int, width: int) -> list[tuple[int, np.ndar
     return _split_by_value(ids, segments, path, "segment id")
 
 
-MULTI_RASTERIZERS: dict[str, Callable[[Any, int, int], list[tuple[int, np.ndarray]]]] = {
+MULTI_RASTERIZERS: dict[str, Callable[[Any, int, int], list[tuple[int, Runs]]]] = {
     "colour_mask": _colour_mask,
     "panoptic_png": _panoptic_png,
 }
@@ -263,8 +285,8 @@ RASTERIZERS: dict[str, Rasterizer] = {
 }
 
 
-def rasterize(kind: str, label: int, data: Any, height: int, width: int) -> list[tuple[int, np.ndarray]]:
-    """(label, flat column-major pixel indices) pairs a region paints: one pair, or one per class of a label image."""
+def rasterize(kind: str, label: int, data: Any, height: int, width: int) -> list[tuple[int, Runs]]:
+    """(label, runs) pairs a region paints: one pair, or one per class of a label image."""
     if kind in MULTI_RASTERIZERS:
         return MULTI_RASTERIZERS[kind](data, height, width)
     return [(label, RASTERIZERS[kind](data, height, width))]

@@ -61,7 +61,7 @@ class _EntryWriter:
                 raise DataprepError(entry.source, f"{where}shape #{position}: {exc}") from None
             # Without a number of its own, each shape is one instance (a COCO annotation, a YOLO line).
             instance = region.instance or (position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
-            drawn += [Drawn(label, pixels, region.z, position, instance) for label, pixels in parts]
+            drawn += [Drawn(label, starts, ends, region.z, position, instance) for label, (starts, ends) in parts]
         size = self.palette.max_value + 1
         labels, inst = paint(drawn, height, width, ignore_index=self.palette.ignore_index,
                              num_classes=self.palette.num_classes, order=self.order, overlap=self.overlap,
