@@ -137,6 +137,11 @@ def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
     size = next(e for e in report.errors if "image id 2" in e)
     assert size.startswith(str(export["json"])) and "annotation says 61x40 but image" in size and "is 60x40" in size
     assert [r.id for r in read_manifest(report.manifest_path)] == ["a"]
+    # An RLE whose size is not its image's names the annotation.
+    _rewrite(export["json"], lambda d: (d["images"][1].update(width=60),
+                                        d["annotations"][3]["segmentation"].update(size=[41, 60])))
+    report = _import("coco", export["json"], tmp_path / "out2")
+    assert any("image id 2: annotations[3] (id 4): RLE size 60x41" in e for e in report.errors)
 
 
 # --------------------------------------------------------------------------- order and overlap
@@ -411,7 +416,7 @@ def test_cvat_xml_errors(tmp_path):
         _import("cvat", src, tmp_path / "out")
     (src / "annotations.xml").write_text(CVAT_XML.replace("{rle}", "2,3,2,6"))
     report = _import("cvat", src, tmp_path / "out")
-    assert "shape #2: RLE runs cover 13 pixels, not 3x4" in report.errors[0]
+    assert "image #0 (f0.png) <mask> #2: RLE runs cover 13 pixels, not 3x4" in report.errors[0]
     (src / "annotations.xml").write_text("<annotations><meta></meta>")
     with pytest.raises(DataprepError, match="not valid XML"):
         _import("cvat", src, tmp_path / "out")

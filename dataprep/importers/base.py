@@ -33,6 +33,7 @@ class Region:
     data: Any
     z: int = 0
     instance: int = 0
+    where: str = ""  # the shape's place in the export (e.g. "annotations[4] (id 5)"), for messages
 
 
 @dataclass(frozen=True)

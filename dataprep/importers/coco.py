@@ -112,7 +112,7 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
         label = IGNORE if is_crowd and not keep_crowd else index_of[cid]
         region = _segmentation_region(ann, label, path, where)
         if region is not None:
-            regions[iid].append(region)
+            regions[iid].append(Region(region.label, region.kind, region.data, where=where))
     folder = find_images_dir(path, images_dir, [img["file_name"] for img in images.values()])
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None

@@ -131,9 +131,10 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
             if shape.tag == "polygon":
                 pts = _points(shape, path, swhere)
                 if len(pts) >= 6:
-                    regions.append(Region(index[label], "coco_polygon", [pts], z))
+                    regions.append(Region(index[label], "coco_polygon", [pts], z, where=swhere))
             elif shape.tag == "box":
-                regions.append(Region(index[label], "coco_polygon", [_box_polygon(shape, path, swhere)], z))
+                regions.append(Region(index[label], "coco_polygon", [_box_polygon(shape, path, swhere)], z,
+                                      where=swhere))
             else:
                 rle = shape.get("rle")
                 if not rle:
@@ -143,7 +144,7 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
                 except ValueError:
                     raise field_error(path, swhere, "<mask> rle must be comma-separated integers") from None
                 box = [_int(shape, key, path, swhere) for key in ("left", "top", "width", "height")]
-                regions.append(Region(index[label], "cvat_rle", (*box, counts), z))
+                regions.append(Region(index[label], "cvat_rle", (*box, counts), z, where=swhere))
         plan.entries.append(Entry(entry_id(name), folder / name, path, tuple(regions), (width, height), where))
     if skipped:
         listed = ", ".join(f"{n} {tag}" for tag, n in sorted(skipped.items()))

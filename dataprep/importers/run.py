@@ -58,7 +58,7 @@ class _EntryWriter:
                 raise
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 where = f"{entry.where}: " if entry.where else ""
-                raise DataprepError(entry.source, f"{where}shape #{position}: {exc}") from None
+                raise DataprepError(entry.source, f"{where}{region.where or f'shape #{position}'}: {exc}") from None
             # Without a number of its own, each shape is one instance (a COCO annotation, a YOLO line).
             instance = region.instance or (position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
             drawn += [Drawn(label, starts, ends, region.z, position, instance) for label, (starts, ends) in parts]
