@@ -481,6 +481,16 @@ def test_coco_panoptic_segments_void_and_crowd(tmp_path):
     palette = load_palette(tmp_path / "out" / "palette.json")
     assert [(c.name, c.index, c.id, c.color) for c in palette.classes if not c.ignore] == [
         ("person", 0, 1, (220, 20, 60)), ("sky", 1, 187, (70, 130, 180))]
+    # A segment id in the PNG that segments_info does not list fails that image, naming the PNG.
+    data["annotations"][0]["segments_info"].pop(1)
+    (tmp_path / "panoptic.json").write_text(json.dumps(data))
+    report = _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out2", images_dir=tmp_path / "images")
+    assert report.failed == 1
+    assert report.errors[0] == f"{tmp_path / 'panoptic' / 'p.png'}: 1 segment id(s) not in segments_info: 300"
+    data["annotations"][0]["segments_info"][0]["category_id"] = 5
+    (tmp_path / "panoptic.json").write_text(json.dumps(data))
+    with pytest.raises(DataprepError, match=r"annotations\[0\]\.segments_info\[0\]: category_id 5 is not in"):
+        _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out3", images_dir=tmp_path / "images")
 
 
 # --------------------------------------------------------------------------- many classes, CLI
