@@ -7,7 +7,6 @@ size matters to the importers.
 from __future__ import annotations
 
 import base64
-import io
 import json
 from pathlib import Path
 
@@ -121,8 +120,3 @@ def yolo_export(root: Path, lines: dict[str, str], names: list[str], size: tuple
                          + "".join(f"  {i}: {n}\n" for i, n in enumerate(names)))
     return yaml_path
 
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.importers import import_annotations
@@ -15,7 +15,7 @@ from dataprep.io import read_mask
 from dataprep.manifest import read_manifest
 from dataprep.palette import load_palette
 
-from import_exports import coco_export, labelme_file, png_bytes, shape, write_image, yolo_export
+from import_exports import coco_export, labelme_file, shape, write_image, yolo_export
 
 try:
     import pycocotools  # noqa: F401

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataprepError, UsageError
-from ..io import IMAGE_EXTENSIONS, MASK_EXTENSIONS, has_extension
+from ..io import IMAGE_EXTENSIONS, MASK_EXTENSIONS
 from ..paths import walk_files
 from .base import ClassSpec, Entry, ImportPlan, Region, field_error
 
