@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "palette": "palette:palette_group",
     "masks2labels": "labels:masks2labels_command",
     "labels2masks": "labels:labels2masks_command",
+    "import": "import_cmd:import_command",
     "stats": "stats:stats_command",
     "kfold": "kfold:kfold_command",
     "augment": "augment:augment_command",

@@ -1,0 +1,98 @@
+"""`dataprep import FORMAT SRC DST`: annotation-tool exports -> label maps, palette.json, manifest.csv."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_DATA_PROBLEM
+from ..importers import FORMATS, ORDERS, OVERLAPS, ImportReport, import_annotations
+from .common import executor_options, force_option, reports_errors
+
+
+@click.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(FORMATS))
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--images", "images_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder the export's image names are relative to (coco, coco-panoptic, cvat, cvat-mask). "
+                   "Default: found beside the annotation file.")
+@click.option("--order", type=click.Choice(ORDERS), default="file", show_default=True,
+              help="Drawing order: file (later over earlier, as the tools draw), area (largest first), "
+                   "class-list (later classes over earlier).")
+@click.option("--overlap", type=click.Choice(OVERLAPS), default="last", show_default=True,
+              help="Pixels claimed by regions of different classes: the last drawn wins, or the ignore index.")
+@click.option("--skip-empty", is_flag=True, help="Leave out images without any annotation (default: background).")
+@click.option("--keep-crowd", is_flag=True, help="COCO: draw iscrowd regions as their category, not as ignore.")
+@click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
+              help="Index of ignored pixels. Default: 255 (65535 beyond 255 classes).")
+@click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="labelme: labels.txt (one class per line; __ignore__, _background_). Default: SRC/labels.txt.")
+@click.option("--line-width", type=click.IntRange(1), default=None,
+              help="labelme: width in pixels of line/linestrip shapes (default 10, as labelme).")
+@click.option("--class-name", default=None, help="instances: name of the foreground class (default foreground).")
+@click.option("--instances", is_flag=True, help="Also write 16-bit instance maps to DEST/instances/.")
+@click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="coco-panoptic: folder of the panoptic PNGs (default: beside the JSON, named after it).")
+@force_option
+@reports_errors
+@executor_options
+def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, order: str, overlap: str,
+                   skip_empty: bool, keep_crowd: bool, ignore_index: int | None, labels_file: Path | None,
+                   line_width: int | None, class_name: str | None, instances: bool, masks_dir: Path | None,
+                   force: bool, executor, on_error: str, quiet: bool) -> None:
+    """Convert an annotation tool's export to class-index label maps.
+
+    \b
+    FORMAT is one of:
+      coco           COCO instances JSON (polygons, RLE); SRC: the .json
+      coco-panoptic  COCO panoptic JSON + PNGs; SRC: the .json
+      labelme        labelme JSON files; SRC: their folder (or one .json)
+      yolo           YOLO segmentation txt labels; SRC: data.yaml or the dataset folder
+      instances      one mask file per instance (ID/images/ID.png, ID/masks/*.png); SRC: the folder
+      cvat           "CVAT for images 1.1" XML; SRC: annotations.xml or its folder
+      cvat-mask      "Segmentation mask 1.1" (labelmap.txt + SegmentationClass/); SRC: the folder
+
+    DEST receives labels/<id>.png (palette PNGs; 16-bit beyond 255 classes),
+    palette.json (names, source colours and ids) and manifest.csv pairing each
+    image with its label map. See docs/import.md for the rasterization rules.
+
+    \b
+    Examples:
+      dataprep import coco annotations/instances_val2017.json work/coco --images val2017
+      dataprep import labelme data_annotated work/labelme --labels labels.txt
+      dataprep import yolo datasets/coco8-seg/data.yaml work/yolo --order area
+    """
+    report = import_annotations(fmt, src, dest, order=order, overlap=overlap, skip_empty=skip_empty,  # type: ignore[arg-type]
+                                ignore_index=ignore_index, instances=instances, force=force, executor=executor,
+                                on_error=on_error, quiet=quiet, images_dir=images_dir,  # type: ignore[arg-type]
+                                keep_crowd=keep_crowd, labels_file=labels_file, line_width=line_width,
+                                class_name=class_name, masks_dir=masks_dir)
+    print_report(report)
+    if not report.ok:
+        sys.exit(EXIT_DATA_PROBLEM)
+
+
+def print_report(report: ImportReport) -> None:
+    for line in report.errors:
+        click.echo(f"error: {line}", err=True)
+    for line in report.notes + report.warnings:
+        click.echo(f"warning: {line}", err=True)
+    rows = [("index", "class", "pixels", "%")]
+    for index, name, pixels, share in report.class_rows():
+        rows.append((str(index), name, f"{pixels:,}", f"{100 * share:.2f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    aligns = [str.rjust, str.ljust, str.rjust, str.rjust]
+    for r in rows:
+        click.echo("  ".join(align(cell, w) for cell, align, w in zip(r, aligns, widths)))
+    parts = [f"{report.converted} images written", f"{report.skipped} empty skipped", f"{report.failed} failed"]
+    click.echo(f"import {report.format}: {', '.join(parts)} -> {report.out_dir}")
+    click.echo(f"manifest: {report.manifest_path}")
+    if report.instance_dir is not None:
+        click.echo(f"instance maps: {report.instance_dir}")
+    if report.failed:
+        click.echo(f"{report.failed} image(s) failed (listed above) and are left out of the manifest", err=True)
+
+
+__all__ = ["import_command"]

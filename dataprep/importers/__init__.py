@@ -1,0 +1,77 @@
+"""Annotation-tool exports -> class-index label maps, `palette.json` and a manifest (`dataprep import`).
+
+One small module per format parses the export into an `ImportPlan`
+(`base.py`); `run.import_dataset` rasterizes, paints and writes for all of
+them alike. `import_annotations` is the one call the CLI makes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..paths import guard_output
+from ..executor import Executor, OnError
+from .base import ClassSpec, Entry, ImportPlan, Region
+from .paint import ORDERS, OVERLAPS, Order, Overlap
+from .run import ImportReport, import_dataset
+
+FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cvat-mask", "coco-panoptic")
+
+
+def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
+    """Parse an export of `fmt` into an ImportPlan (format-specific options as keywords)."""
+    if fmt == "coco":
+        from .coco import read_coco
+
+        return read_coco(src, images_dir=options.get("images_dir"), keep_crowd=options.get("keep_crowd", False))
+    if fmt == "labelme":
+        from .labelme import DEFAULT_LINE_WIDTH, read_labelme
+
+        return read_labelme(src, out_dir, labels_file=options.get("labels_file"),
+                            line_width=options.get("line_width") or DEFAULT_LINE_WIDTH)
+    if fmt == "yolo":
+        from .yolo import read_yolo
+
+        return read_yolo(src)
+    if fmt == "instances":
+        from .instances import read_instances
+
+        return read_instances(src, class_name=options.get("class_name") or "foreground")
+    if fmt == "cvat":
+        from .cvat import read_cvat_xml
+
+        return read_cvat_xml(src, images_dir=options.get("images_dir"))
+    if fmt == "cvat-mask":
+        from .cvat_mask import read_cvat_masks
+
+        return read_cvat_masks(src, images_dir=options.get("images_dir"))
+    if fmt == "coco-panoptic":
+        from .coco_panoptic import read_coco_panoptic
+
+        return read_coco_panoptic(src, images_dir=options.get("images_dir"), masks_dir=options.get("masks_dir"),
+                                  keep_crowd=options.get("keep_crowd", False))
+    raise UsageError(None, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLike[str] | str, *,
+                       order: Order = "file", overlap: Overlap = "last", skip_empty: bool = False,
+                       ignore_index: int | None = None, instances: bool = False, force: bool = False,
+                       executor: Executor | None = None, on_error: OnError = "skip", quiet: bool = False,
+                       **options: Any) -> ImportReport:
+    """Convert an annotation export to `out_dir/labels/*.png`, `out_dir/palette.json`, `out_dir/manifest.csv`."""
+    src, out_dir = Path(src), Path(out_dir)
+    if not src.exists():
+        raise UsageError(src, "not found")
+    guard_output(out_dir, [src], force=force)  # before parsing: labelme may write embedded images
+    plan = read_plan(fmt, src, out_dir, **options)
+    background = None if fmt == "coco-panoptic" else 0
+    return import_dataset(plan, out_dir, order=order, overlap=overlap, skip_empty=skip_empty,
+                          ignore_index=ignore_index, instances=instances, background=background, force=force,
+                          inputs=[src], executor=executor, on_error=on_error,
+                          quiet=quiet)
+
+
+__all__ = ["FORMATS", "ORDERS", "OVERLAPS", "ClassSpec", "Entry", "ImportPlan", "ImportReport", "Region",
+           "import_annotations", "import_dataset", "read_plan"]

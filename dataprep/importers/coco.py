@@ -1,0 +1,124 @@
+"""COCO instances JSON (`instances_*.json`): polygons and RLE (compressed and uncompressed).
+
+Classes: background is index 0, the categories follow sorted by id (1..K), each
+keeping its COCO `id` in palette.json. `iscrowd` regions are drawn as the
+ignore index unless `keep_crowd`. Images are found at `images_dir/file_name`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataprepError, UsageError
+from .raster import require_pycocotools
+from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
+
+
+def entry_id(file_name: str) -> str:
+    """The manifest id of an image: its path under the images folder, without extension (as `scan`)."""
+    return Path(file_name).with_suffix("").as_posix()
+
+
+def find_images_dir(json_path: Path, images_dir: Path | None, file_names: list[str]) -> Path:
+    """`images_dir`, or whichever of the JSON's folder, its `images/`, its parent and the parent's `images/`
+    holds most of the first images listed (a missing image then fails alone, naming the right folder)."""
+    if images_dir is not None:
+        return images_dir
+    candidates = [json_path.parent, json_path.parent / "images", json_path.parent.parent,
+                  json_path.parent.parent / "images"]
+    probes = file_names[:20]
+    hits = [sum((folder / name).is_file() for name in probes) for folder in candidates]
+    if max(hits, default=0) == 0:
+        return next((c for c in candidates[1:2] if c.is_dir()), json_path.parent)
+    return candidates[hits.index(max(hits))]
+
+
+def parse_categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    cats = require(data, "categories", path, "", list)
+    seen: dict[int, str] = {}
+    for n, cat in enumerate(cats):
+        where = f"categories[{n}]"
+        cid = require(cat, "id", path, where, int)
+        name = require(cat, "name", path, where, str)
+        if cid in seen:
+            raise field_error(path, where, f"category id {cid} is listed twice ({seen[cid]!r} and {name!r})")
+        seen[cid] = name
+    return sorted(cats, key=lambda c: c["id"])
+
+
+def parse_images(data: dict[str, Any], path: Path) -> dict[int, dict[str, Any]]:
+    images = require(data, "images", path, "", list)
+    by_id: dict[int, dict[str, Any]] = {}
+    for n, img in enumerate(images):
+        where = f"images[{n}]"
+        iid = require(img, "id", path, where, (int, str))
+        require(img, "file_name", path, where, str)
+        for key in ("width", "height"):
+            if key in img and img[key] is not None and (not isinstance(img[key], int) or img[key] <= 0):
+                raise field_error(path, where, f"field {key!r} must be a positive integer, not {img[key]!r}")
+        if iid in by_id:
+            raise field_error(path, where, f"image id {iid} is listed twice")
+        by_id[iid] = img
+    return by_id
+
+
+def _segmentation_region(ann: dict[str, Any], label: int, path: Path, where: str) -> Region | None:
+    seg = require(ann, "segmentation", path, where, (list, dict))
+    if isinstance(seg, dict):
+        counts = require(seg, "counts", path, where + ".segmentation", (str, list))
+        size = require(seg, "size", path, where + ".segmentation", list)
+        if len(size) != 2 or not all(isinstance(v, int) for v in size):
+            raise field_error(path, where, f"segmentation.size must be [height, width], not {size!r}")
+        if isinstance(counts, list) and not all(isinstance(v, int) for v in counts):
+            raise field_error(path, where, "segmentation.counts must be integers or an RLE string")
+        return Region(label, "coco_rle", {"counts": counts, "size": size})
+    polygons = []
+    for k, poly in enumerate(seg):
+        if not isinstance(poly, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in poly):
+            raise field_error(path, where, f"segmentation[{k}] must be a list of numbers [x1, y1, x2, y2, ...]")
+        if len(poly) % 2:
+            raise field_error(path, where, f"segmentation[{k}] has an odd number of coordinates ({len(poly)})")
+        if len(poly) >= 6:  # fewer than 3 points enclose nothing (pycocotools draws nothing either)
+            polygons.append(poly)
+    return Region(label, "coco_polygon", polygons) if polygons else None
+
+
+def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = False) -> ImportPlan:
+    path = Path(src)
+    if path.is_dir():
+        raise UsageError(path, "COCO: give the annotation JSON file (e.g. annotations/instances_val2017.json)")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise DataprepError(path, "not a COCO file: expected a JSON object with images/annotations/categories")
+    require_pycocotools(path)
+    cats = parse_categories(data, path)
+    index_of = {c["id"]: i + 1 for i, c in enumerate(cats)}
+    images = parse_images(data, path)
+    anns = require(data, "annotations", path, "", list)
+    regions: dict[Any, list[Region]] = {iid: [] for iid in images}
+    plan = ImportPlan("coco", [ClassSpec("background")] + [ClassSpec(c["name"], None, c["id"]) for c in cats], [])
+    crowd = 0
+    for n, ann in enumerate(anns):
+        where = f"annotations[{n}]" + (f" (id {ann['id']})" if isinstance(ann, dict) and "id" in ann else "")
+        iid = require(ann, "image_id", path, where, (int, str))
+        cid = require(ann, "category_id", path, where, int)
+        if iid not in images:
+            raise field_error(path, where, f"image_id {iid} is not in images")
+        if cid not in index_of:
+            raise field_error(path, where, f"category_id {cid} is not in categories "
+                                           f"(known: {', '.join(map(str, sorted(index_of)))})")
+        is_crowd = bool(ann.get("iscrowd", 0))
+        crowd += is_crowd
+        label = IGNORE if is_crowd and not keep_crowd else index_of[cid]
+        region = _segmentation_region(ann, label, path, where)
+        if region is not None:
+            regions[iid].append(Region(region.label, region.kind, region.data, where=where))
+    folder = find_images_dir(path, images_dir, [img["file_name"] for img in images.values()])
+    for iid, img in images.items():
+        size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
+        plan.entries.append(Entry(entry_id(img["file_name"]), folder / img["file_name"], path,
+                                  tuple(regions[iid]), size, f"image id {iid}"))
+    if crowd and not keep_crowd:
+        plan.warnings.append(f"{crowd} crowd (iscrowd) regions written as the ignore index; --keep-crowd keeps "
+                             "their category")
+    return plan

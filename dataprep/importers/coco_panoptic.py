@@ -1,0 +1,65 @@
+"""COCO panoptic JSON + PNGs: segment id = R + 256 G + 256^2 B, listed per image in `segments_info`.
+
+Classes: the categories sorted by id -> 0..K-1 (ids and colours kept in
+palette.json); panoptic has no background class: unlabelled pixels (id 0) and,
+unless `keep_crowd`, crowd segments get the ignore index.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataprepError, UsageError
+from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
+from .coco import entry_id, find_images_dir, parse_categories, parse_images
+
+
+def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: Path | None = None,
+                       keep_crowd: bool = False) -> ImportPlan:
+    path = Path(src)
+    if path.is_dir():
+        raise UsageError(path, "COCO panoptic: give the JSON file (e.g. annotations/panoptic_val2017.json)")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise DataprepError(path, "not a COCO panoptic file: expected a JSON object")
+    cats = parse_categories(data, path)
+    index_of = {c["id"]: i for i, c in enumerate(cats)}
+    images = parse_images(data, path)
+    anns = require(data, "annotations", path, "", list)
+    masks_dir = masks_dir or path.with_suffix("")
+    specs = [ClassSpec(c["name"], _colour(c.get("color")), c["id"]) for c in cats]
+    plan = ImportPlan("coco-panoptic", specs, [])
+    folder = find_images_dir(path, images_dir, [img["file_name"] for img in images.values()])
+    annotated: dict[Any, tuple[str, dict[int, int]]] = {}
+    for n, ann in enumerate(anns):
+        where = f"annotations[{n}]"
+        iid = require(ann, "image_id", path, where, (int, str))
+        png = require(ann, "file_name", path, where, str)
+        segments = require(ann, "segments_info", path, where, list)
+        if iid not in images:
+            raise field_error(path, where, f"image_id {iid} is not in images")
+        table: dict[int, int] = {}
+        for k, seg in enumerate(segments):
+            swhere = f"{where}.segments_info[{k}]"
+            sid = require(seg, "id", path, swhere, int)
+            cid = require(seg, "category_id", path, swhere, int)
+            if cid not in index_of:
+                raise field_error(path, swhere, f"category_id {cid} is not in categories")
+            table[sid] = IGNORE if seg.get("iscrowd") and not keep_crowd else index_of[cid]
+        annotated[iid] = (png, table)
+    for iid, img in images.items():
+        size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
+        if iid not in annotated:
+            plan.errors.append(str(field_error(path, f"image id {iid}", "has no entry in annotations")))
+            continue
+        png, table = annotated[iid]
+        regions = (Region(0, "panoptic_png", (str(masks_dir / png), table)),) if table else ()
+        plan.entries.append(Entry(entry_id(img["file_name"]), folder / img["file_name"], path, regions, size,
+                                  f"image id {iid}"))
+    return plan
+
+
+def _colour(value: Any) -> tuple[int, int, int] | None:
+    if isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in value):
+        return (value[0], value[1], value[2])
+    return None

@@ -1,0 +1,165 @@
+"""labelme JSON files (one per image), parsed directly: labelme itself is not a dependency.
+
+Shapes are drawn as labelme's `shape_to_mask` draws them (PIL ImageDraw, float
+vertices, outline included): polygon, rectangle, circle (centre + a point on the
+rim), line and linestrip (`line_width` pixels wide), mask (labelme 5). Points
+enclose no area and are left out with a warning.
+
+Classes: from a `labels.txt` (labelme's convention: one name per line,
+`__ignore__` -> the ignore index, `_background_` -> 0, the rest 1, 2, ... in
+file order), else `_background_` 0 and the labels in order of first appearance.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io as _io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataprepError, UsageError
+from ..io import atomic_write_bytes
+from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
+
+IGNORE_LABEL = "__ignore__"
+BACKGROUND_LABEL = "_background_"
+DEFAULT_LINE_WIDTH = 10  # labelme's shape_to_mask default
+_POINTS_NEEDED = {"rectangle": 2, "circle": 2, "line": 2}
+_FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
+
+
+def read_labels_txt(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise DataprepError(path, "empty file: expected one class name per line")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataprepError(path, f"class {dupes[0]!r} is listed twice")
+    non_ignore = [n for n in names if n != IGNORE_LABEL]
+    if BACKGROUND_LABEL in non_ignore and non_ignore[0] != BACKGROUND_LABEL:
+        raise DataprepError(path, f"{BACKGROUND_LABEL} must be the first class (index 0), "
+                                  f"not #{non_ignore.index(BACKGROUND_LABEL)}")
+    return names
+
+
+def _shape_region(shape: Any, label: int, path: Path, where: str, line_width: int) -> Region | None:
+    points = require(shape, "points", path, where, list)
+    kind = shape.get("shape_type") or "polygon"
+    try:
+        pts = [(float(p[0]), float(p[1])) for p in points]
+        if any(len(p) != 2 for p in points):
+            raise ValueError
+    except (TypeError, ValueError, IndexError):
+        raise field_error(path, where, "points must be [[x, y], ...]") from None
+    need = _POINTS_NEEDED.get(kind)
+    if need is not None and len(pts) != need:
+        raise field_error(path, where, f"a {kind} needs {need} points, got {len(pts)}")
+    if kind == "polygon":
+        if len(pts) < 3:
+            raise field_error(path, where, f"a polygon needs at least 3 points, got {len(pts)}")
+        return Region(label, "pil_polygon", (pts, None))
+    if kind == "rectangle":
+        return Region(label, "pil_rectangle", (pts, None))
+    if kind == "circle":
+        return Region(label, "pil_circle", (pts, None))
+    if kind in ("line", "linestrip"):
+        if len(pts) < 2:
+            raise field_error(path, where, f"a {kind} needs at least 2 points, got {len(pts)}")
+        return Region(label, "pil_line", (pts, line_width))
+    if kind == "mask":
+        raw = require(shape, "mask", path, where, str)
+        try:
+            with Image.open(_io.BytesIO(base64.b64decode(raw))) as im:
+                mask = np.asarray(im.convert("L")) > 0
+        except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+            raise field_error(path, where, "field 'mask' is not a base64 PNG") from None
+        return Region(label, "pil_mask", (pts[0], mask))
+    if kind == "point":
+        return None
+    raise field_error(path, where, f"unknown shape_type {kind!r} (polygon, rectangle, circle, line, linestrip, "
+                                   "point, mask)")
+
+
+def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> Path:
+    """The image file: `imagePath` beside the JSON, or `imageData` written out under out_dir/images/."""
+    image_path = data.get("imagePath")
+    if image_path:
+        candidate = path.parent / image_path.replace("\\", "/")
+        if candidate.is_file():
+            return candidate
+    raw = data.get("imageData")
+    if not raw:
+        if image_path:
+            raise DataprepError(path.parent / image_path, f"file not found (imagePath of {path}, and no imageData)")
+        raise field_error(path, "", "missing field 'imagePath' (and no imageData)")
+    try:
+        blob = base64.b64decode(raw)
+        with Image.open(_io.BytesIO(blob)) as im:
+            ext = _FORMAT_EXT.get(im.format or "", ".png")
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError, TypeError):
+        raise field_error(path, "", "field 'imageData' is not a base64-encoded image") from None
+    target = out_dir / "images" / f"{sid}{ext}"
+    atomic_write_bytes(target, blob)
+    return target
+
+
+def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
+                 line_width: int = DEFAULT_LINE_WIDTH) -> ImportPlan:
+    """Every `*.json` under `src` (a folder, or one file); ids are the JSON paths without extension."""
+    src = Path(src)
+    root = src.parent if src.is_file() else src
+    files = [src] if src.is_file() else sorted(p for p in src.rglob("*.json") if not p.name.startswith("."))
+    if not files:
+        raise UsageError(src, "no labelme .json files found")
+    if labels_file is None and (root / "labels.txt").is_file():
+        labels_file = root / "labels.txt"
+    names = read_labels_txt(labels_file) if labels_file else None
+    plan = ImportPlan("labelme", [], [])
+    index: dict[str, int] = {}
+    if names is not None:
+        listed = [n for n in names if n != IGNORE_LABEL]
+        if BACKGROUND_LABEL not in listed:
+            listed.insert(0, BACKGROUND_LABEL)
+        index = {n: i for i, n in enumerate(listed)}
+        if IGNORE_LABEL in names:
+            index[IGNORE_LABEL] = IGNORE
+    else:
+        index = {BACKGROUND_LABEL: 0, IGNORE_LABEL: IGNORE}
+    points_skipped = 0
+    for path in files:
+        sid = path.relative_to(root).with_suffix("").as_posix()
+        try:
+            data = read_json(path)
+            if not isinstance(data, dict):
+                raise DataprepError(path, "not a labelme file: expected a JSON object with 'shapes'")
+            shapes = require(data, "shapes", path, "", list)
+            regions: list[Region] = []
+            for n, shape in enumerate(shapes):
+                where = f"shapes[{n}]"
+                label = require(shape, "label", path, where, str)
+                if label not in index:
+                    if names is not None:
+                        raise field_error(path, where, f"label {label!r} is not in {labels_file}")
+                    index[label] = max([v for v in index.values()] + [0]) + 1
+                region = _shape_region(shape, index[label], path, where, line_width)
+                if region is None:
+                    points_skipped += 1
+                else:
+                    regions.append(region)
+            w, h = data.get("imageWidth"), data.get("imageHeight")
+            size = (w, h) if isinstance(w, int) and isinstance(h, int) else None
+            plan.entries.append(Entry(sid, _image_for(path, data, out_dir, sid), path, tuple(regions), size))
+        except DataprepError as exc:
+            plan.errors.append(str(exc))
+    ordered = sorted((v, k) for k, v in index.items() if v != IGNORE)
+    plan.classes = [ClassSpec(name) for _, name in ordered]
+    if points_skipped:
+        plan.warnings.append(f"{points_skipped} point shapes left out (a point covers no area)")
+    return plan

@@ -1,0 +1,292 @@
+"""Shapes -> pixels, each format the way its own tool draws it.
+
+Every rasterizer returns the runs a region covers, `(starts, ends)` over the
+image's pixels in column-major order (pixel `x * height + y`), the order of COCO's
+RLE: a COCO region is painted straight from its RLE, never expanded to pixels.
+
+Rules (what each format's tool or reference converter does, matched on purpose):
+- `coco_polygon`, `coco_rle`: pycocotools (`frPyObjects`, the RLE as stored):
+  exactly what `COCO.annToMask` gives; CVAT polygons and boxes use it too, as
+  CVAT's own mask exporter (datumaro) does.
+- `pil_*`: PIL `ImageDraw` with float vertices, outline included, as labelme's
+  `shape_to_mask` (so `labelme2voc.py` output is reproduced).
+- `cv2_polygon`: vertices scaled to pixels and truncated to int, then
+  `cv2.fillPoly`, as ultralytics' `polygon2mask` for YOLO segment labels.
+- `cvat_rle`: CVAT's mask RLE: row-major runs inside the box left/top/width/height,
+  background run first.
+- `mask_file`: a binary mask image, non-zero = the region.
+- `colour_mask`, `panoptic_png`: whole label images (CVAT colour masks through
+  labelmap.txt, COCO panoptic segment ids), split into one region per class.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..errors import DataprepError, UsageError
+from ..io import read_mask
+
+Rasterizer = Callable[[Any, int, int], "Runs"]
+
+
+# --------------------------------------------------------------------------- COCO RLE
+
+
+Runs = tuple[np.ndarray, np.ndarray]  # (starts, ends), int64, sorted, non-overlapping; column-major
+
+
+def mask_runs(mask: np.ndarray) -> Runs:
+    """The runs of a (H, W) mask's non-zero pixels, column-major."""
+    flat = np.ascontiguousarray(mask.T).ravel() != 0
+    edges = np.diff(flat.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def indices_to_runs(indices: np.ndarray) -> Runs:
+    """Runs of a set of flat pixel indices."""
+    idx = np.unique(indices)
+    if not len(idx):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    return idx[np.r_[0, breaks + 1]], idx[np.r_[breaks, len(idx) - 1]] + 1
+
+
+def coco_counts(counts: str | bytes) -> np.ndarray:
+    """Decode a compressed COCO RLE string to its run lengths (pycocotools' rleFrString, vectorized).
+
+    Each count is a little-endian base-32 number, 5 bits per character offset by
+    48, 0x20 marking "more characters", 0x10 in the last one the sign; from the
+    third count on each is stored as the difference to the count two before.
+    """
+    raw = np.frombuffer(counts.encode("ascii") if isinstance(counts, str) else counts, np.uint8)
+    if not len(raw):
+        return np.zeros(0, np.int64)
+    if raw.min() < 48 or raw.max() > 48 + 63:
+        raise ValueError("RLE string holds characters outside the COCO alphabet")
+    c = raw.astype(np.int64) - 48
+    last = (c & 0x20) == 0
+    if not last[-1]:
+        raise ValueError("RLE string ends in the middle of a count")
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    group = np.repeat(np.arange(len(ends)), ends - starts + 1)
+    digit = np.arange(len(c)) - starts[group]
+    values = np.add.reduceat((c & 0x1F) << (5 * digit), starts)
+    negative = (c[ends] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * (ends - starts + 1)[negative])
+    out = values.copy()
+    out[1::2] = np.cumsum(values[1::2])
+    if len(values) > 2:
+        out[2::2] = np.cumsum(values[2::2])
+    return out
+
+
+def rle_runs(counts: np.ndarray, height: int, width: int) -> Runs:
+    """The foreground runs (odd positions) of an RLE's run lengths, in the RLE's own pixel order."""
+    counts = np.asarray(counts, np.int64)
+    if (counts < 0).any():
+        raise ValueError("RLE has negative run lengths")
+    total = int(counts.sum())
+    if total != height * width:
+        raise ValueError(f"RLE runs cover {total} pixels, not {height}x{width} = {height * width}")
+    bounds = np.cumsum(counts)
+    starts, ends = bounds[0::2][: len(counts) // 2], bounds[1::2]
+    keep = ends > starts
+    return starts[keep], ends[keep]
+
+
+def runs_to_indices(runs: Runs) -> np.ndarray:
+    """Every pixel index of a set of runs."""
+    starts, ends = runs
+    lengths = ends - starts
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+
+
+def require_pycocotools(path: Any) -> None:
+    """A one-line error instead of an ImportError when polygons need pycocotools and it is missing."""
+    try:
+        import pycocotools.mask  # noqa: F401
+    except ImportError:
+        raise UsageError(path, "polygons are rasterized with pycocotools, which is not installed: "
+                               "pip install 'dataprep[coco]'") from None
+
+
+def _coco_polygon(data: Any, height: int, width: int) -> Runs:
+    from pycocotools import mask as mask_utils
+
+    rles = mask_utils.frPyObjects([list(map(float, p)) for p in data], height, width)
+    rle = mask_utils.merge(rles) if len(rles) > 1 else rles[0]  # the union, as annToMask makes it
+    return rle_runs(coco_counts(rle["counts"]), height, width)
+
+
+def _coco_rle(data: Any, height: int, width: int) -> Runs:
+    counts = data["counts"]
+    size = [int(v) for v in data["size"]]
+    if size != [height, width]:
+        raise ValueError(f"RLE size {size[1]}x{size[0]} (w x h) is not the image's {width}x{height}")
+    runs = coco_counts(counts) if isinstance(counts, (str, bytes)) else np.asarray(counts, np.int64)
+    return rle_runs(runs, height, width)
+
+
+# --------------------------------------------------------------------------- PIL (labelme)
+
+
+def _pil(draw_fn: Callable[[ImageDraw.ImageDraw, list[tuple[float, float]], Any], None]) -> Rasterizer:
+    def rasterize(data: Any, height: int, width: int) -> Runs:
+        points, extra = data
+        canvas = Image.new("L", (width, height), 0)
+        draw_fn(ImageDraw.Draw(canvas), [(float(x), float(y)) for x, y in points], extra)
+        return mask_runs(np.asarray(canvas))
+
+    return rasterize
+
+
+def _pil_polygon(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any) -> None:
+    draw.polygon(xy, outline=1, fill=1)
+
+
+def _pil_rectangle(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any) -> None:
+    (x1, y1), (x2, y2) = xy
+    draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=1, fill=1)
+
+
+def _pil_circle(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any) -> None:
+    (cx, cy), (px, py) = xy
+    d = float(np.hypot(cx - px, cy - py))
+    draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
+
+
+def _pil_line(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], width: Any) -> None:
+    draw.line(xy, fill=1, width=int(width))
+
+
+def _pil_mask(data: Any, height: int, width: int) -> Runs:
+    """labelme 5 `mask` shapes: a binary PNG placed at the top-left of the shape's box."""
+    (x1, y1), mask = data
+    canvas = np.zeros((height, width), bool)
+    x0, y0 = int(x1), int(y1)
+    h, w = mask.shape
+    sub = mask[: max(0, height - y0), : max(0, width - x0)]
+    canvas[y0 : y0 + sub.shape[0], x0 : x0 + sub.shape[1]] = sub
+    return mask_runs(canvas)
+
+
+# --------------------------------------------------------------------------- cv2 (ultralytics)
+
+
+def _cv2_polygon(data: Any, height: int, width: int) -> Runs:
+    pts = np.asarray(data, np.float64).reshape(-1, 2) * (width, height)
+    canvas = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(canvas, [pts.astype(np.int32)], 1)
+    return mask_runs(canvas)
+
+
+# --------------------------------------------------------------------------- CVAT, mask files
+
+
+def _cvat_rle(data: Any, height: int, width: int) -> Runs:
+    left, top, w, h, counts = data
+    if left < 0 or top < 0 or left + w > width or top + h > height:
+        raise ValueError(f"mask box {w}x{h} at ({left},{top}) lies outside the {width}x{height} image")
+    local = runs_to_indices(rle_runs(np.asarray(counts, np.int64), h, w))  # row-major inside the box
+    y, x = np.divmod(local, w)
+    return indices_to_runs((x + left) * height + (y + top))
+
+
+def _mask_file(data: Any, height: int, width: int) -> Runs:
+    path = Path(data)
+    mask = read_mask(path)
+    if mask.shape[:2] != (height, width):
+        raise DataprepError(path, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {width}x{height}")
+    if mask.ndim == 3:
+        mask = mask[:, :, :3].any(axis=2)
+    return mask_runs(mask)
+
+
+# --------------------------------------------------------------------------- whole label images
+
+
+def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: str) -> list[tuple[int, Runs]]:
+    """(label, runs) per distinct key present in `table`; segment id 0 absent from it is left unpainted."""
+    flat = keys.T.ravel()  # column-major, as every rasterizer's runs
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    starts, ends = np.r_[0, change], np.r_[change, len(flat)]
+    uniq, inverse = np.unique(flat[starts], return_inverse=True)
+    unknown = [int(k) for k in uniq if int(k) not in table and not (k == 0 and what == "segment id")]
+    if unknown:
+        shown = ", ".join(_fmt_key(k, what) for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        source = "labelmap.txt" if what == "colour" else "segments_info"
+        raise DataprepError(path, f"{len(unknown)} {what}(s) not in {source}: {shown}{more}")
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
+    out = []
+    for i, key in enumerate(uniq.tolist()):
+        if key in table:
+            rows = order[bounds[i] : bounds[i + 1]]
+            out.append((table[key], (starts[rows], ends[rows])))
+    return out
+
+
+def _fmt_key(key: int, what: str) -> str:
+    if what == "colour":
+        return "({},{},{})".format(key & 255, (key >> 8) & 255, (key >> 16) & 255)
+    return str(key)
+
+
+def _read_rgb(path: Path, height: int, width: int) -> np.ndarray:
+    mask = read_mask(path)
+    if mask.ndim != 3 or mask.shape[2] not in (3, 4):
+        raise DataprepError(path, f"expected an RGB colour mask, got shape {mask.shape}")
+    if mask.shape[:2] != (height, width):
+        raise DataprepError(path, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {width}x{height}")
+    return mask[:, :, :3].astype(np.int64)
+
+
+def _colour_mask(data: Any, height: int, width: int) -> list[tuple[int, np.ndarray]]:
+    """CVAT Segmentation mask 1.1: colours -> classes through labelmap.txt."""
+    path, colours = Path(data[0]), data[1]
+    rgb = _read_rgb(path, height, width)
+    keys = rgb[:, :, 0] | (rgb[:, :, 1] << 8) | (rgb[:, :, 2] << 16)
+    table = {int(r) | int(g) << 8 | int(b) << 16: index for (r, g, b), index in colours.items()}
+    return _split_by_value(keys, table, path, "colour")
+
+
+def _panoptic_png(data: Any, height: int, width: int) -> list[tuple[int, np.ndarray]]:
+    """COCO panoptic: id = R + 256 G + 256^2 B; id 0 (unlabelled) is left unpainted."""
+    path, segments = Path(data[0]), data[1]
+    rgb = _read_rgb(path, height, width)
+    ids = rgb[:, :, 0] + 256 * rgb[:, :, 1] + 65536 * rgb[:, :, 2]
+    return _split_by_value(ids, segments, path, "segment id")
+
+
+MULTI_RASTERIZERS: dict[str, Callable[[Any, int, int], list[tuple[int, Runs]]]] = {
+    "colour_mask": _colour_mask,
+    "panoptic_png": _panoptic_png,
+}
+
+
+RASTERIZERS: dict[str, Rasterizer] = {
+    "coco_polygon": _coco_polygon,
+    "coco_rle": _coco_rle,
+    "pil_polygon": _pil(_pil_polygon),
+    "pil_rectangle": _pil(_pil_rectangle),
+    "pil_circle": _pil(_pil_circle),
+    "pil_line": _pil(_pil_line),
+    "pil_mask": _pil_mask,
+    "cv2_polygon": _cv2_polygon,
+    "cvat_rle": _cvat_rle,
+    "mask_file": _mask_file,
+}
+
+
+def rasterize(kind: str, label: int, data: Any, height: int, width: int) -> list[tuple[int, Runs]]:
+    """(label, runs) pairs a region paints: one pair, or one per class of a label image."""
+    if kind in MULTI_RASTERIZERS:
+        return MULTI_RASTERIZERS[kind](data, height, width)
+    return [(label, RASTERIZERS[kind](data, height, width))]

@@ -1,0 +1,168 @@
+"""The shared half of every importer: check sizes, rasterize, paint, write label maps, palette and manifest."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataprepError, UsageError
+from ..executor import Executor, OnError, run_items
+from ..histogram import channel_histograms
+from ..io import read_info, write_mask
+from ..labels import ConversionReport
+from ..manifest import Manifest, ManifestRow, write_manifest
+from ..palette import Palette
+from ..paths import guard_output
+from .base import Entry, ImportPlan
+from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
+from .raster import RASTERIZERS, rasterize
+
+LABELS_DIR = "labels"
+INSTANCES_DIR = "instances"
+
+
+@dataclass
+class ImportReport(ConversionReport):
+    """What `import_dataset` did; `skipped` counts images left out by `skip_empty`."""
+
+    format: str = ""
+    notes: list[str] = field(default_factory=list)  # warnings from parsing (shapes ignored, ...)
+    instance_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class _Result:
+    counts: np.ndarray
+    width: int
+    height: int
+
+
+class _EntryWriter:
+    """Per-image work; small and picklable, so it runs on any executor."""
+
+    def __init__(self, out_dir: Path, palette: Palette, order: Order, overlap: Overlap, instances: bool,
+                 background: int | None) -> None:
+        self.out_dir, self.palette, self.order, self.overlap = out_dir, palette, order, overlap
+        self.instances, self.background = instances, background
+        self.colour_table = palette.colour_table(256) if palette.label_dtype == np.uint8 else None
+
+    def __call__(self, entry: Entry) -> _Result:
+        width, height = image_size(entry)
+        drawn = []
+        for position, region in enumerate(entry.regions):
+            try:
+                parts = rasterize(region.kind, region.label, region.data, height, width)
+            except DataprepError:
+                raise
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                where = f"{entry.where}: " if entry.where else ""
+                raise DataprepError(entry.source, f"{where}{region.where or f'shape #{position}'}: {exc}") from None
+            # Without a number of its own, each shape is one instance (a COCO annotation, a YOLO line).
+            instance = region.instance or (position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
+            drawn += [Drawn(label, starts, ends, region.z, position, instance) for label, (starts, ends) in parts]
+        size = self.palette.max_value + 1
+        labels, inst = paint(drawn, height, width, ignore_index=self.palette.ignore_index,
+                             num_classes=self.palette.num_classes, order=self.order, overlap=self.overlap,
+                             background=self.background, instances=self.instances)
+        write_mask(label_path(self.out_dir, entry), labels, palette=self.colour_table)
+        if inst is not None:
+            write_mask(self.out_dir / INSTANCES_DIR / f"{entry.id}.png", inst)
+        counts = _histogram(labels, size)
+        return _Result(counts, width, height)
+
+
+def _histogram(labels: np.ndarray, size: int) -> np.ndarray:
+    """Pixels per value 0..size-1."""
+    if labels.dtype == np.uint8:
+        hist = channel_histograms(labels)[0]  # several times faster than bincount on uint8
+    else:
+        hist = np.bincount(labels.ravel(), minlength=size)
+    return np.pad(hist, (0, max(0, size - len(hist))))[:size]
+
+
+def label_path(out_dir: Path, entry: Entry) -> Path:
+    return out_dir / LABELS_DIR / f"{entry.id}.png"
+
+
+def image_size(entry: Entry) -> tuple[int, int]:
+    """(width, height) of the image as displayed; an error naming both files when the annotation disagrees."""
+    try:
+        info = read_info(entry.image)
+    except DataprepError as exc:
+        where = f" ({entry.where})" if entry.where else ""
+        raise DataprepError(entry.image, f"{exc.reason}; listed in {entry.source}{where}") from None
+    if entry.size is not None and entry.size != (info.width, info.height):
+        aw, ah = entry.size
+        where = f"{entry.where}: " if entry.where else ""
+        hint = ""
+        if entry.size == (info.stored_width, info.stored_height):
+            hint = (f" (that is the stored size; EXIF orientation {info.orientation} turns it to "
+                    f"{info.width}x{info.height})")
+        raise DataprepError(entry.source, f"{where}annotation says {aw}x{ah} but image {entry.image} is "
+                                          f"{info.width}x{info.height}{hint}")
+    return info.width, info.height
+
+
+def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: Order = "file",
+                   overlap: Overlap = "last", skip_empty: bool = False, ignore_index: int | None = None,
+                   instances: bool = False, background: int | None = 0, force: bool = False,
+                   inputs: list[Path] | None = None, executor: Executor | None = None, on_error: OnError = "skip",
+                   quiet: bool = False) -> ImportReport:
+    """Write `out_dir/labels/<id>.png`, `palette.json` and `manifest.csv` for a parsed export.
+
+    Images that fail (missing, size mismatch, bad shape) are listed in the
+    report's errors and left out of the manifest; the others are written.
+    """
+    if order not in ORDERS:
+        raise UsageError(None, f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    if overlap not in OVERLAPS:
+        raise UsageError(None, f"overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
+    out_dir = Path(out_dir)
+    guard_output(out_dir, inputs or [], force=force)
+    _check_ids(plan.entries)
+    palette = plan.palette(ignore_index)
+    entries = [e for e in plan.entries if e.regions or not skip_empty]
+    report = ImportReport(palette, out_dir, format=plan.format, notes=list(plan.warnings))
+    report.skipped = len(plan.entries) - len(entries)
+    report.errors.extend(plan.errors)
+    report.failed = len(plan.errors)
+    if on_error == "fail" and plan.errors:
+        raise DataprepError(None, plan.errors[0])
+    writer = _EntryWriter(out_dir, palette, order, overlap, instances, background)
+    results = run_items(writer, entries, executor=executor, on_error=on_error, desc=f"import {plan.format}",
+                        quiet=quiet, unit="image")
+    size = palette.max_value + 1
+    totals = np.zeros(size, np.int64)
+    rows: list[ManifestRow] = []
+    for entry, res in zip(entries, results):
+        if not res.ok:
+            report.failed += 1
+            report.errors.append(res.error)
+            continue
+        value: _Result = res.value
+        report.converted += 1
+        totals += value.counts
+        dst = label_path(out_dir, entry)
+        report.outputs.append(dst)
+        rows.append(ManifestRow(entry.id, Path(os.path.abspath(entry.image)), Path(os.path.abspath(dst)),
+                                value.width, value.height))
+    report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
+    report.ignored_pixels = int(totals[palette.ignore_index])
+    report.palette_path = palette.save(out_dir / "palette.json")
+    report.manifest_path = write_manifest(Manifest(rows), out_dir / "manifest.csv")
+    if instances:
+        report.instance_dir = out_dir / INSTANCES_DIR
+    return report
+
+
+def _check_ids(entries: list[Entry]) -> None:
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        other = seen.setdefault(entry.id, entry)
+        if other is not entry:
+            raise UsageError(entry.source, f"images {other.image} and {entry.image} would both be written as "
+                                           f"{LABELS_DIR}/{entry.id}.png")
+
+

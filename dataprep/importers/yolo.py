@@ -1,0 +1,156 @@
+"""YOLO segmentation labels (ultralytics): `data.yaml` + one `labels/.../NAME.txt` per image.
+
+Each line is `class x1 y1 x2 y2 ...` with coordinates normalized to 0..1; a line
+of exactly 5 numbers is a box (`class cx cy w h`) and is drawn as one. Polygons
+are scaled to pixels, truncated to integers and filled with `cv2.fillPoly`, as
+ultralytics' `polygon2mask` does. An image without a label file, or with an
+empty one, is background (YOLO's convention).
+
+Classes: background 0, then YOLO class c at index c + 1 (its `id` in palette.json is c).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import DataprepError, UsageError
+from ..io import IMAGE_EXTENSIONS
+from ..paths import walk_files
+from .base import ClassSpec, Entry, ImportPlan, Region, field_error
+
+YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml")
+SPLITS = ("train", "val", "test")
+_TOLERANCE = 1e-6
+
+
+def _find_yaml(src: Path) -> Path:
+    if src.is_file():
+        return src
+    for name in YAML_NAMES:
+        if (src / name).is_file():
+            return src / name
+    raise UsageError(src, f"no {' / '.join(YAML_NAMES)} here; give the dataset's YAML file")
+
+
+def _names(data: dict[str, Any], path: Path) -> list[str]:
+    names = data.get("names")
+    if names is None:
+        raise field_error(path, "", "missing field 'names'")
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    if isinstance(names, dict):
+        try:
+            keys = sorted(int(k) for k in names)
+        except (TypeError, ValueError):
+            raise field_error(path, "", "field 'names' must map class numbers to names") from None
+        if keys != list(range(len(keys))):
+            raise field_error(path, "", f"field 'names' must number classes 0..{len(keys) - 1} without gaps")
+        return [str(names[k] if k in names else names[str(k)]) for k in keys]
+    raise field_error(path, "", f"field 'names' must be a list or a mapping, not {type(names).__name__}")
+
+
+def _root(data: dict[str, Any], path: Path) -> Path:
+    value = data.get("path")
+    if not value:
+        return path.parent
+    root = Path(value)
+    if not root.is_absolute():
+        root = path.parent / root
+    return root if root.is_dir() else path.parent
+
+
+def _split_images(root: Path, value: Any, path: Path, split: str) -> list[Path]:
+    values = value if isinstance(value, list) else [value]
+    images: list[Path] = []
+    for v in values:
+        if not isinstance(v, str):
+            raise field_error(path, "", f"field {split!r} must be a folder or a .txt list, not {v!r}")
+        place = root / v
+        if place.is_dir():
+            images += [place / rel for rel in walk_files(place, IMAGE_EXTENSIONS)]
+        elif place.is_file() and place.suffix == ".txt":
+            for line in place.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line:
+                    p = Path(line)
+                    images.append(p if p.is_absolute() else (place.parent / p if line.startswith(".") else root / p))
+        else:
+            raise DataprepError(place, f"not found ({split!r} in {path})")
+    return images
+
+
+def label_file(image: Path) -> Path:
+    """ultralytics' rule: the last `images` folder of the path becomes `labels`, the extension `.txt`."""
+    parts = list(image.parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def parse_label_file(path: Path, num_classes: int) -> list[Region]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataprepError(path, "not a text file") from None
+    regions: list[Region] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"line {line_no}"
+        try:
+            cls = int(fields[0])
+            values = [float(v) for v in fields[1:]]
+        except ValueError:
+            raise field_error(path, where, "expected 'class x1 y1 x2 y2 ...' (numbers)") from None
+        if not 0 <= cls < num_classes:
+            raise field_error(path, where, f"class {cls} is not in names (0..{num_classes - 1})")
+        if len(values) < 4 or len(values) % 2:
+            raise field_error(path, where, f"expected an even number (>= 6) of coordinates, got {len(values)}")
+        if min(values) < -_TOLERANCE or max(values) > 1 + _TOLERANCE:
+            raise field_error(path, where, "coordinates must be normalized to 0..1 (pixel coordinates given?)")
+        if len(values) == 4:  # a detection box
+            cx, cy, w, h = values
+            values = [cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2, cx + w / 2, cy + h / 2, cx - w / 2, cy + h / 2]
+        regions.append(Region(cls + 1, "cv2_polygon", values))
+    return regions
+
+
+def read_yolo(src: Path) -> ImportPlan:
+    path = _find_yaml(Path(src))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise DataprepError(path, "empty file" if data is None else "expected a mapping with names and train/val")
+    names = _names(data, path)
+    root = _root(data, path)
+    plan = ImportPlan("yolo", [ClassSpec("background")] + [ClassSpec(n, None, i) for i, n in enumerate(names)], [])
+    splits = [s for s in SPLITS if data.get(s)]
+    if not splits:
+        raise field_error(path, "", "no 'train', 'val' or 'test' field")
+    missing = 0
+    seen: set[Path] = set()
+    for split in splits:
+        for image in _split_images(root, data[split], path, split):
+            if image in seen:
+                continue
+            seen.add(image)
+            sid = Path(os.path.relpath(image, root)).with_suffix("").as_posix()
+            lbl = label_file(image)
+            try:
+                regions = parse_label_file(lbl, len(names)) if lbl.is_file() else []
+            except DataprepError as exc:
+                plan.errors.append(str(exc))
+                continue
+            missing += not lbl.is_file()
+            plan.entries.append(Entry(sid, image, lbl, tuple(regions)))
+    if missing:
+        plan.warnings.append(f"{missing} images have no label file and are background")
+    return plan

@@ -1,0 +1,596 @@
+"""dataprep import: every format against an independent reference, draw order, overlaps, errors, CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataprep.errors import DataprepError, UsageError
+from dataprep.importers import import_annotations
+from dataprep.importers.raster import coco_counts
+from dataprep.io import read_mask
+from dataprep.manifest import read_manifest
+from dataprep.palette import load_palette
+
+from import_exports import coco_export, labelme_file, shape, write_image, yolo_export
+
+try:
+    import pycocotools  # noqa: F401
+except ImportError:  # the optional 'coco' extra
+    pycocotools = None
+needs_coco = pytest.mark.skipif(pycocotools is None, reason="pycocotools (the 'coco' extra) not installed")
+
+
+def _labels(out: Path, sid: str) -> np.ndarray:
+    return read_mask(out / "labels" / f"{sid}.png")
+
+
+def _import(fmt: str, src: Path, out: Path, **kw):
+    return import_annotations(fmt, src, out, quiet=True, **kw)
+
+
+# --------------------------------------------------------------------------- COCO
+
+
+def _coco_reference(json_path: Path, index_of: dict[int, int], keep_crowd: bool = False) -> dict[str, np.ndarray]:
+    """The loop users write by hand with pycocotools: annToMask per annotation, later over earlier."""
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(json_path))
+    out = {}
+    for iid, img in coco.imgs.items():
+        ref = np.zeros((img["height"], img["width"]), np.int64)
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[iid])):
+            ref[coco.annToMask(ann) > 0] = index_of[ann["category_id"]] if keep_crowd or not ann["iscrowd"] else 255
+        out[Path(img["file_name"]).with_suffix("").as_posix()] = ref
+    return out
+
+
+@needs_coco
+@pytest.mark.parametrize("keep_crowd", [False, True])
+def test_coco_matches_annToMask_exactly(tmp_path, keep_crowd):
+    export = coco_export(tmp_path / "coco")
+    report = _import("coco", export["json"], tmp_path / "out", keep_crowd=keep_crowd)
+    assert report.ok and report.converted == 3
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    # Categories sorted by id get 1..K; the COCO id is kept.
+    assert [(c.name, c.index, c.id) for c in palette.classes if not c.ignore] == [
+        ("background", 0, None), ("car", 1, 3), ("train", 2, 7), ("dog", 3, 18)]
+    reference = _coco_reference(export["json"], {3: 1, 7: 2, 18: 3}, keep_crowd)
+    for sid, ref in reference.items():
+        np.testing.assert_array_equal(_labels(tmp_path / "out", sid), ref)
+    # The crowd block (18 x 30 px, drawn last) is ignore unless kept; the empty image is background.
+    b = _labels(tmp_path / "out", "sub/b")
+    assert int((b == (2 if keep_crowd else 255)).sum()) == 18 * 30
+    assert not _labels(tmp_path / "out", "empty").any()
+
+
+@needs_coco
+def test_coco_manifest_pairs_images_and_skip_empty(tmp_path):
+    export = coco_export(tmp_path / "coco")
+    report = _import("coco", export["json"], tmp_path / "out", skip_empty=True)
+    rows = {r.id: r for r in read_manifest(report.manifest_path)}
+    assert sorted(rows) == ["a", "sub/b"] and report.skipped == 1
+    assert rows["sub/b"].image == (export["images"] / "sub" / "b.png").resolve()
+    assert rows["sub/b"].mask == (tmp_path / "out" / "labels" / "sub" / "b.png").resolve()
+    assert (rows["a"].width, rows["a"].height) == (640, 480)
+    assert not (tmp_path / "out" / "labels" / "empty.png").exists()
+
+
+@needs_coco
+def test_coco_rle_string_decoder_matches_pycocotools():
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        h, w = int(rng.integers(1, 300)), int(rng.integers(1, 300))
+        m = (rng.random((h, w)) < rng.random()).astype(np.uint8)
+        rle = mask_utils.encode(np.asfortranarray(m))
+        counts = coco_counts(rle["counts"])
+        assert counts.sum() == h * w
+        # Runs alternate background/foreground in column-major order.
+        flat = np.repeat(np.arange(len(counts)) % 2, counts).astype(np.uint8)
+        np.testing.assert_array_equal(flat.reshape(w, h).T, m)
+
+
+def _rewrite(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+@needs_coco
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["annotations"][1].pop("segmentation"), "annotations[1] (id 2): missing field 'segmentation'"),
+    (lambda d: d["annotations"][0].update(category_id=99), "annotations[0] (id 1768): category_id 99 is not in "
+                                                          "categories"),
+    (lambda d: d["annotations"][0].update(image_id=42), "image_id 42 is not in images"),
+    (lambda d: d["images"][0].pop("file_name"), "images[0]: missing field 'file_name'"),
+    (lambda d: d.pop("categories"), "missing field 'categories'"),
+    (lambda d: d["annotations"][2]["segmentation"][0].pop(), "segmentation[0] has an odd number of coordinates"),
+])
+def test_coco_malformed_fields_name_file_and_field(tmp_path, edit, message):
+    export = coco_export(tmp_path / "coco")
+    _rewrite(export["json"], edit)
+    with pytest.raises(DataprepError) as err:
+        _import("coco", export["json"], tmp_path / "out")
+    assert str(err.value).startswith(str(export["json"])) and message in str(err.value)
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+@needs_coco
+def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    with pytest.raises(DataprepError, match="empty file"):
+        _import("coco", empty, tmp_path / "o1")
+    export = coco_export(tmp_path / "coco")
+    (export["images"] / "empty.png").unlink()
+    _rewrite(export["json"], lambda d: d["images"][1].update(width=61))
+    report = _import("coco", export["json"], tmp_path / "out")
+    assert report.failed == 2 and report.converted == 1
+    missing = next(e for e in report.errors if "empty.png" in e)
+    assert "file not found" in missing and "image id 3" in missing
+    size = next(e for e in report.errors if "image id 2" in e)
+    assert size.startswith(str(export["json"])) and "annotation says 61x40 but image" in size and "is 60x40" in size
+    assert [r.id for r in read_manifest(report.manifest_path)] == ["a"]
+    # An RLE whose size is not its image's names the annotation.
+    _rewrite(export["json"], lambda d: (d["images"][1].update(width=60),
+                                        d["annotations"][3]["segmentation"].update(size=[41, 60])))
+    report = _import("coco", export["json"], tmp_path / "out2")
+    assert any("image id 2: annotations[3] (id 4): RLE size 60x41" in e for e in report.errors)
+
+
+# --------------------------------------------------------------------------- order and overlap
+
+
+def _squares_coco(tmp_path: Path) -> Path:
+    """Two overlapping squares: a big 'car' (listed first) and a small 'dog' inside its corner."""
+    write_image(tmp_path / "img.png", 20, 20)
+    big = [2, 2, 14, 2, 14, 14, 2, 14]
+    small = [10, 10, 18, 10, 18, 18, 10, 18]
+    data = {"images": [{"id": 1, "file_name": "img.png", "width": 20, "height": 20}],
+            "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "dog"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 2, "segmentation": [small]},
+                            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [big]}]}
+    path = tmp_path / "squares.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _square(x0: int, x1: int) -> np.ndarray:
+    """pycocotools fills an axis-aligned square with integer corners x0..x1 as pixels x0..x1-1."""
+    m = np.zeros((20, 20), bool)
+    m[x0:x1, x0:x1] = True
+    return m
+
+
+@needs_coco
+@pytest.mark.parametrize("order, overlap, overlap_value", [
+    ("file", "last", 1),  # the car is listed last: it covers the dog
+    ("area", "last", 2),  # largest first: the small dog stays on top
+    ("class-list", "last", 2),  # dog (index 2) is after car (1) in the class list
+    ("file", "ignore", 255),
+])
+def test_draw_order_and_overlap(tmp_path, order, overlap, overlap_value):
+    path = _squares_coco(tmp_path)
+    _import("coco", path, tmp_path / "out", order=order, overlap=overlap)
+    labels = _labels(tmp_path / "out", "img")
+    big, small = _square(2, 14), _square(10, 18)
+    expected = np.zeros((20, 20), np.int64)
+    expected[big] = 1
+    expected[small & ~big] = 2
+    expected[big & small] = overlap_value
+    np.testing.assert_array_equal(labels, expected)
+
+
+# --------------------------------------------------------------------------- labelme
+
+
+def test_labelme_shapes_follow_labelme_drawing(tmp_path):
+    src = tmp_path / "lm"
+    shapes = [shape("road", [[1, 1], [8, 1], [8, 5], [1, 5]]),  # polygon with integer corners: inclusive
+              shape("car", [[10.0, 2.0], [14.0, 6.0]], "rectangle"),
+              shape("car", [[3, 12], [3, 12]], "point"),
+              shape("__ignore__", [[20, 10], [20, 13]], "circle"),
+              shape("road", [[0, 18], [29, 18]], "line")]
+    labelme_file(src, "img", shapes, 30, 24)
+    (src / "labels.txt").write_text("__ignore__\n_background_\ncar\nroad\n")
+    report = _import("labelme", src, tmp_path / "out")
+    assert report.ok and any("1 point shapes left out" in n for n in report.notes)
+    got = _labels(tmp_path / "out", "img")
+    expected = np.zeros((24, 30), np.int64)
+    expected[1:6, 1:9] = 2  # road: rows 1..5, cols 1..8 inclusive
+    expected[2:7, 10:15] = 1  # car rectangle, both corners inclusive
+    yy, xx = np.mgrid[:24, :30]
+    circle = (xx - 20) ** 2 + (yy - 10) ** 2 <= 9
+    expected[circle] = 255
+    line_rows = np.flatnonzero((got == 2).all(axis=1))
+    assert len(line_rows) == 10 and 13 <= line_rows.min() <= line_rows.max() <= 23  # labelme's default width
+    np.testing.assert_array_equal(got[:7], expected[:7])
+    # The circle: PIL's ellipse may differ from the ideal disc only on its rim.
+    assert ((got == 255) != circle).sum() <= 8
+
+
+def test_labelme_embedded_image_data_and_collected_labels(tmp_path):
+    src = tmp_path / "lm"
+    labelme_file(src, "a", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10, embed=True)
+    labelme_file(src, "b", [shape("dog", [[0, 0], [5, 0], [5, 5]]), shape("cat", [[6, 6], [9, 6], [9, 9]])], 12, 10)
+    report = _import("labelme", src, tmp_path / "out")
+    assert report.ok
+    assert load_palette(tmp_path / "out" / "palette.json").names == ["_background_", "cat", "dog"]
+    rows = {r.id: r for r in read_manifest(report.manifest_path)}
+    assert rows["a"].image == (tmp_path / "out" / "images" / "a.png").resolve()  # written from imageData
+    assert Image.open(rows["a"].image).size == (12, 10)
+    assert rows["b"].image == (src / "b.png").resolve()
+
+
+def test_labelme_errors_name_the_file(tmp_path):
+    src = tmp_path / "lm"
+    labelme_file(src, "unknown", [shape("zebra", [[0, 0], [5, 0], [5, 5]])], 12, 10)
+    labelme_file(src, "two_points", [shape("cat", [[0, 0], [5, 0]])], 12, 10)
+    labelme_file(src, "size", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10, image_size=(13, 10))
+    (src / "empty.json").write_text("")
+    bad = labelme_file(src, "noshapes", [], 12, 10)
+    bad.write_text(json.dumps({"imagePath": "noshapes.png"}))
+    (src / "labels.txt").write_text("_background_\ncat\n")
+    report = _import("labelme", src, tmp_path / "out")
+    errors = "\n".join(report.errors)
+    assert f"{src / 'unknown.json'}: shapes[0]: label 'zebra' is not in {src / 'labels.txt'}" in errors
+    assert f"{src / 'two_points.json'}: shapes[0]: a polygon needs at least 3 points, got 2" in errors
+    assert f"{src / 'size.json'}: annotation says 12x10 but image" in errors
+    assert f"{src / 'empty.json'}: empty file" in errors
+    assert f"{src / 'noshapes.json'}: missing field 'shapes'" in errors
+    assert report.failed == 5 and report.converted == 0
+
+
+def test_labelme_exif_rotated_image(tmp_path):
+    """labelme stores the size of the image as shown (EXIF applied); the stored size is an error with a hint."""
+    src = tmp_path / "lm"
+    src.mkdir()
+    write_image(src / "rot.jpg", 20, 10, fmt="JPEG", exif_orientation=6)  # stored 20x10, shown 10x20
+    for name, (w, h) in {"ok": (10, 20), "stored": (20, 10)}.items():
+        (src / f"{name}.json").write_text(json.dumps({"shapes": [], "imagePath": "rot.jpg", "imageWidth": w,
+                                                       "imageHeight": h}))
+    report = _import("labelme", src, tmp_path / "out")
+    assert report.converted == 1 and _labels(tmp_path / "out", "ok").shape == (20, 10)
+    assert "EXIF orientation 6" in report.errors[0] and "stored.json" in report.errors[0]
+
+
+@pytest.mark.integration
+def test_labelme_real_examples_match_labelme2voc(tmp_path, shared_data):
+    """labelme's own examples/semantic_segmentation, against the output of its labelme2voc.py."""
+    root = shared_data("voc_samples/labelme_examples/examples/semantic_segmentation")
+    report = _import("labelme", root / "data_annotated", tmp_path / "out", labels_file=root / "labels.txt")
+    assert report.ok and report.converted == 3
+    for ref_path in sorted((root / "data_dataset_voc" / "SegmentationClass").glob("*.png")):
+        ref = np.asarray(Image.open(ref_path))
+        got = _labels(tmp_path / "out", ref_path.stem)
+        assert got.shape == ref.shape
+        assert (got == ref).mean() >= 0.995, ref_path.name
+        assert set(np.unique(got)) == set(np.unique(ref))
+
+
+# --------------------------------------------------------------------------- YOLO
+
+
+def test_yolo_polygons_boxes_and_background(tmp_path):
+    # Square 0.2..0.7 of 64x48: vertices (12.8, 9.6)..(44.8, 33.6), truncated to (12, 9)..(44, 33) as ultralytics
+    # does (rounding would give 13..45), then filled edges included by cv2.fillPoly.
+    lines = {"a": "1 0.2 0.2 0.7 0.2 0.7 0.7 0.2 0.7\n", "box": "0 0.5 0.5 0.25 0.5\n", "empty": "",
+             "nolabel": None}
+    yaml_path = yolo_export(tmp_path / "yolo", lines, ["person", "car"])
+    report = _import("yolo", yaml_path, tmp_path / "out")
+    assert report.ok and report.converted == 4
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.name, c.index, c.id) for c in palette.classes if not c.ignore] == [
+        ("background", 0, None), ("person", 1, 0), ("car", 2, 1)]
+    expected = np.zeros((48, 64), np.int64)
+    expected[9:34, 12:45] = 2
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/a"), expected)
+    box = np.zeros((48, 64), np.int64)
+    box[12:37, 24:41] = 1  # cx 32 +- 8 px, cy 24 +- 12 px
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/box"), box)
+    assert not _labels(tmp_path / "out", "images/train/empty").any()
+    assert any("1 images have no label file" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("2 0.1 0.1 0.5 0.1 0.5 0.5\n", "line 1: class 2 is not in names (0..1)"),
+    ("0 0.1 0.1 0.5 0.1 0.5\n", "expected an even number"),
+    ("0 0.1 0.1 0.5 0.1 0.5 0.5\n1 10 10 50 10 50 50\n", "line 2: coordinates must be normalized"),
+    ("zero 0.1 0.1\n", "line 1: expected 'class x1 y1 x2 y2 ...'"),
+])
+def test_yolo_bad_lines_name_file_and_line(tmp_path, text, message):
+    yaml_path = yolo_export(tmp_path / "yolo", {"a": text, "b": ""}, ["person", "car"])
+    report = _import("yolo", yaml_path, tmp_path / "out")
+    assert report.failed == 1 and report.converted == 1
+    assert report.errors[0].startswith(str(tmp_path / "yolo" / "labels" / "train" / "a.txt")) and message in report.errors[0]
+
+
+def test_yolo_yaml_without_names(tmp_path):
+    yaml_path = yolo_export(tmp_path / "yolo", {"a": ""}, ["x"])
+    yaml_path.write_text("train: images/train\n")
+    with pytest.raises(DataprepError, match="data.yaml: missing field 'names'"):
+        _import("yolo", yaml_path, tmp_path / "out")
+
+
+# --------------------------------------------------------------------------- per-instance mask folders
+
+
+def _dsb(root: Path, with_classes: bool = False) -> None:
+    for n, sid in enumerate(["s1", "s2"]):
+        write_image(root / sid / "images" / f"{sid}.png", 16, 12, n)
+        masks = [np.zeros((12, 16), np.uint8) for _ in range(3)]
+        masks[0][1:5, 1:5] = 255
+        masks[1][4:9, 4:12] = 255  # overlaps the first at (4, 4)
+        masks[2][10:12, 0:3] = 1
+        for k, m in enumerate(masks):
+            sub = root / sid / "masks" / (("a", "b", "b")[k] if with_classes else "")
+            sub.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(m).save(sub / f"m{k}.png")
+
+
+def test_instances_union_and_16bit_instance_map(tmp_path):
+    _dsb(tmp_path / "dsb")
+    report = _import("instances", tmp_path / "dsb", tmp_path / "out", instances=True)
+    assert report.ok and report.converted == 2
+    sem = _labels(tmp_path / "out", "s1")
+    inst = read_mask(tmp_path / "out" / "instances" / "s1.png")
+    assert inst.dtype == np.uint16
+    expected = np.zeros((12, 16), np.int64)
+    expected[1:5, 1:5] = 1
+    expected[4:9, 4:12] = 2
+    expected[10:12, 0:3] = 3
+    np.testing.assert_array_equal(inst, expected)
+    np.testing.assert_array_equal(sem, (expected > 0).astype(np.int64))
+    _import("instances", tmp_path / "dsb", tmp_path / "out2", instances=True, overlap="ignore")
+    inst2 = read_mask(tmp_path / "out2" / "instances" / "s1.png")
+    assert inst2[4, 4] == 0 and inst2[5, 5] == 2  # the overlap of two instances is no instance's
+
+
+def test_instances_class_per_subfolder(tmp_path):
+    _dsb(tmp_path / "dsb", with_classes=True)
+    _import("instances", tmp_path / "dsb", tmp_path / "out")
+    assert load_palette(tmp_path / "out" / "palette.json").names == ["background", "a", "b"]
+    sem = _labels(tmp_path / "out", "s2")
+    assert sem[2, 2] == 1 and sem[6, 8] == 2 and sem[11, 1] == 2 and sem[0, 15] == 0
+
+
+def test_instances_mask_size_mismatch_names_the_mask(tmp_path):
+    _dsb(tmp_path / "dsb")
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "dsb" / "s2" / "masks" / "m1.png")
+    report = _import("instances", tmp_path / "dsb", tmp_path / "out")
+    assert report.failed == 1 and report.errors[0].startswith(str(tmp_path / "dsb" / "s2" / "masks" / "m1.png"))
+    assert "mask is 5x5 but its image is 16x12" in report.errors[0]
+
+
+# --------------------------------------------------------------------------- CVAT
+
+
+CVAT_XML = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><name>t</name><labels>
+    <label><name>car</name><color>#fa3253</color><type>any</type></label>
+    <label><name>road</name><color>#3d3df5</color><type>any</type></label>
+  </labels></task></meta>
+  <image id="0" name="f0.png" width="20" height="16">
+    <box label="car" occluded="0" source="manual" xtl="2" ytl="2" xbr="10" ybr="8" z_order="1"></box>
+    <polygon label="road" occluded="0" source="manual" points="0,6;20,6;20,16;0,16" z_order="0"></polygon>
+    <mask label="car" source="manual" occluded="0" rle="{rle}" left="12" top="10" width="4" height="3" z_order="2"></mask>
+    <polyline label="road" points="0,0;5,5" z_order="0"></polyline>
+  </image>
+</annotations>
+"""
+
+
+@needs_coco
+def test_cvat_xml_boxes_polygons_masks_by_z_order(tmp_path):
+    src = tmp_path / "cvat"
+    write_image(src / "images" / "f0.png", 20, 16)
+    # A 4x3 mask box, row-major: background 2, foreground 3, background 2, foreground 5 = 12 pixels.
+    (src / "annotations.xml").write_text(CVAT_XML.replace("{rle}", "2,3,2,5"))
+    report = _import("cvat", src, tmp_path / "out")
+    assert report.ok and any("1 polyline" in n for n in report.notes)
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.name, c.color) for c in palette.classes if not c.ignore] == [
+        ("background", (0, 0, 0)), ("car", (0xfa, 0x32, 0x53)), ("road", (0x3d, 0x3d, 0xf5))]
+    expected = np.zeros((16, 20), np.int64)
+    expected[6:16, 0:20] = 2  # road, z 0
+    expected[2:8, 2:10] = 1  # car box over it (z 1), as pycocotools fills integer corners
+    box = np.array([[0, 0, 1, 1], [1, 0, 0, 1], [1, 1, 1, 1]], bool)
+    expected[10:13, 12:16][box] = 1
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "f0"), expected)
+
+
+@needs_coco
+def test_cvat_xml_errors(tmp_path):
+    src = tmp_path / "cvat"
+    write_image(src / "images" / "f0.png", 20, 16)
+    (src / "annotations.xml").write_text(CVAT_XML.replace("{rle}", "2,3,2,5").replace('<polygon label="road"', '<polygon label="tree"'))
+    with pytest.raises(DataprepError, match=r"image #0 \(f0.png\) <polygon> #1: label 'tree' is not in"):
+        _import("cvat", src, tmp_path / "out")
+    (src / "annotations.xml").write_text(CVAT_XML.replace("{rle}", "2,3,2,6"))
+    report = _import("cvat", src, tmp_path / "out")
+    assert "image #0 (f0.png) <mask> #2: RLE runs cover 13 pixels, not 3x4" in report.errors[0]
+    (src / "annotations.xml").write_text("<annotations><meta></meta>")
+    with pytest.raises(DataprepError, match="not valid XML"):
+        _import("cvat", src, tmp_path / "out")
+
+
+def _cvat_masks(root: Path, labelmap: str, mask: np.ndarray) -> None:
+    (root / "SegmentationClass").mkdir(parents=True)
+    (root / "labelmap.txt").write_text(labelmap)
+    Image.fromarray(mask).save(root / "SegmentationClass" / "f0.png")
+    write_image(root / "JPEGImages" / "f0.jpg", mask.shape[1], mask.shape[0], fmt="JPEG")
+
+
+def test_cvat_segmentation_masks_use_labelmap_colours(tmp_path):
+    mask = np.zeros((6, 8, 3), np.uint8)
+    mask[:, 4:] = (250, 50, 83)
+    mask[4:, :2] = (61, 61, 245)
+    # The label map lists road before car: indices follow it, whatever order the colours appear in.
+    _cvat_masks(tmp_path / "seg", "# label:color_rgb:parts:actions\nbackground:0,0,0::\nroad:61,61,245::\n"
+                                  "car:250,50,83::\n", mask)
+    report = _import("cvat-mask", tmp_path / "seg", tmp_path / "out")
+    assert report.ok
+    expected = np.zeros((6, 8), np.int64)
+    expected[:, 4:] = 2
+    expected[4:, :2] = 1
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "f0"), expected)
+    assert load_palette(tmp_path / "out" / "palette.json").names == ["background", "road", "car"]
+
+
+def test_cvat_segmentation_unknown_colour(tmp_path):
+    mask = np.zeros((6, 8, 3), np.uint8)
+    mask[0, 0] = (1, 2, 3)
+    _cvat_masks(tmp_path / "seg", "background:0,0,0::\ncar:250,50,83::\n", mask)
+    report = _import("cvat-mask", tmp_path / "seg", tmp_path / "out")
+    assert report.failed == 1 and "1 colour(s) not in labelmap.txt: (1,2,3)" in report.errors[0]
+    assert report.errors[0].startswith(str(tmp_path / "seg" / "SegmentationClass" / "f0.png"))
+
+
+# --------------------------------------------------------------------------- COCO panoptic
+
+
+def test_coco_panoptic_segments_void_and_crowd(tmp_path):
+    write_image(tmp_path / "images" / "p.png", 8, 6)
+    ids = np.zeros((6, 8), np.int64)
+    ids[:, :3] = 5  # sky (stuff)
+    ids[2:5, 4:7] = 300  # person, id 300 = (44, 1, 0)
+    ids[0, 7] = 70000  # crowd person: id 70000 = (112, 17, 1)
+    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=2).astype(np.uint8)
+    (tmp_path / "panoptic").mkdir()
+    Image.fromarray(rgb).save(tmp_path / "panoptic" / "p.png")
+    data = {"images": [{"id": 9, "file_name": "p.png", "width": 8, "height": 6}],
+            "categories": [{"id": 187, "name": "sky", "isthing": 0, "color": [70, 130, 180]},
+                           {"id": 1, "name": "person", "isthing": 1, "color": [220, 20, 60]}],
+            "annotations": [{"image_id": 9, "file_name": "p.png", "segments_info": [
+                {"id": 5, "category_id": 187, "iscrowd": 0}, {"id": 300, "category_id": 1, "iscrowd": 0},
+                {"id": 70000, "category_id": 1, "iscrowd": 1}]}]}
+    (tmp_path / "panoptic.json").write_text(json.dumps(data))
+    _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out", images_dir=tmp_path / "images")
+    expected = np.full((6, 8), 255, np.int64)  # unlabelled (id 0) -> ignore
+    expected[:, :3] = 1
+    expected[2:5, 4:7] = 0
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "p"), expected)
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.name, c.index, c.id, c.color) for c in palette.classes if not c.ignore] == [
+        ("person", 0, 1, (220, 20, 60)), ("sky", 1, 187, (70, 130, 180))]
+    # A segment id in the PNG that segments_info does not list fails that image, naming the PNG.
+    data["annotations"][0]["segments_info"].pop(1)
+    (tmp_path / "panoptic.json").write_text(json.dumps(data))
+    report = _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out2", images_dir=tmp_path / "images")
+    assert report.failed == 1
+    assert report.errors[0] == f"{tmp_path / 'panoptic' / 'p.png'}: 1 segment id(s) not in segments_info: 300"
+    data["annotations"][0]["segments_info"][0]["category_id"] = 5
+    (tmp_path / "panoptic.json").write_text(json.dumps(data))
+    with pytest.raises(DataprepError, match=r"annotations\[0\]\.segments_info\[0\]: category_id 5 is not in"):
+        _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out3", images_dir=tmp_path / "images")
+
+
+# --------------------------------------------------------------------------- many classes, CLI
+
+
+@needs_coco
+def test_more_than_255_classes_write_16bit_maps(tmp_path):
+    write_image(tmp_path / "img.png", 10, 10)
+    cats = [{"id": i + 1, "name": f"c{i}"} for i in range(300)]
+    data = {"images": [{"id": 1, "file_name": "img.png", "width": 10, "height": 10}], "categories": cats,
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 300, "segmentation": [[0, 0, 5, 0, 5, 5, 0, 5]]}]}
+    (tmp_path / "many.json").write_text(json.dumps(data))
+    _import("coco", tmp_path / "many.json", tmp_path / "out")
+    labels = _labels(tmp_path / "out", "img")
+    assert labels.dtype == np.uint16 and labels[1, 1] == 300 and labels[9, 9] == 0
+    assert load_palette(tmp_path / "out" / "palette.json").ignore_index == 65535
+
+
+@needs_coco
+def test_cli_import_coco(tmp_path, cli):
+    export = coco_export(tmp_path / "coco")
+    result = cli("import", "coco", export["json"], tmp_path / "out", "-j", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert "import coco: 3 images written, 0 empty skipped, 0 failed" in result.output
+    assert (tmp_path / "out" / "manifest.csv").is_file()
+    (export["images"] / "a.png").unlink()
+    result = cli("import", "coco", export["json"], tmp_path / "out2", "-j", "1", "-q")
+    assert result.exit_code == 1
+    assert f"error: {export['images'] / 'a.png'}: file not found; listed in {export['json']} (image id 1)" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    result = cli("import", "coco", bad, tmp_path / "out3")
+    assert result.exit_code == 1 and result.output.startswith(f"error: {bad}: not valid JSON")
+    assert "Traceback" not in result.output
+
+
+@needs_coco
+def test_coco_instance_maps_number_annotations(tmp_path):
+    path = _squares_coco(tmp_path)
+    _import("coco", path, tmp_path / "out", instances=True)
+    inst = read_mask(tmp_path / "out" / "instances" / "img.png")
+    expected = np.zeros((20, 20), np.int64)
+    expected[_square(10, 18)] = 1
+    expected[_square(2, 14)] = 2  # listed second, drawn over the first
+    np.testing.assert_array_equal(inst, expected)
+
+
+def test_output_inside_the_source_is_refused_before_anything_is_written(tmp_path):
+    src = tmp_path / "lm"
+    labelme_file(src, "a", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10, embed=True)
+    with pytest.raises(UsageError, match="inside the input tree"):
+        _import("labelme", src, src / "out")
+    assert not (src / "out").exists()
+    with pytest.raises(UsageError, match="ignore index 1 is the index of class 'cat'"):
+        _import("labelme", src, tmp_path / "out", ignore_index=1)
+
+
+@pytest.mark.parametrize("fmt, name", [("cvat", "annotations.xml"), ("yolo", "data.yaml"),
+                                       ("cvat-mask", "labelmap.txt"), ("labelme", "labels.txt")])
+def test_empty_shared_files_are_one_line_errors(tmp_path, fmt, name):
+    src = tmp_path / "export"
+    if fmt == "labelme":
+        labelme_file(src, "a", [], 12, 10)
+    if fmt == "cvat-mask":
+        (src / "SegmentationClass").mkdir(parents=True)
+    src.mkdir(exist_ok=True)
+    (src / name).write_text("" if fmt != "yolo" else "\n")
+    with pytest.raises(DataprepError) as err:
+        _import(fmt, src, tmp_path / "out")
+    assert str(err.value).startswith(str(src / name)) and "empty file" in str(err.value)
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+@pytest.mark.parametrize("overlap", ["last", "ignore"])
+def test_segment_painter_matches_pixel_painting(overlap):
+    """Random overlapping regions: painting run segments equals painting boolean masks pixel by pixel."""
+    from dataprep.importers.base import IGNORE
+    from dataprep.importers.paint import Drawn, paint
+    from dataprep.importers.raster import mask_runs
+
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        h, w = int(rng.integers(1, 25)), int(rng.integers(1, 25))
+        masks = [rng.random((h, w)) < rng.uniform(0.05, 0.6) for _ in range(int(rng.integers(0, 6)))]
+        labels = [int(rng.choice([IGNORE, 0, 1, 2, 3])) for _ in masks]
+        drawn = [Drawn(label, *mask_runs(m), 0, i, i + 1) for i, (label, m) in enumerate(zip(labels, masks))]
+        got, inst = paint(drawn, h, w, ignore_index=255, num_classes=4, overlap=overlap, instances=True)
+        ref = np.full((h, w), -1)
+        ref_inst = np.zeros((h, w), np.int64)
+        contested = np.zeros((h, w), bool)
+        inst_contested = np.zeros((h, w), bool)
+        for i, (label, m) in enumerate(zip(labels, masks)):
+            value = 255 if label == IGNORE else label
+            contested |= m & (ref != -1) & (ref != value)
+            inst_contested |= m & (ref_inst != 0)
+            ref[m] = value
+            ref_inst[m] = i + 1
+        ref[ref == -1] = 0
+        if overlap == "ignore":
+            ref[contested] = 255
+            ref_inst[inst_contested] = 0
+        np.testing.assert_array_equal(got, ref, err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(inst, ref_inst, err_msg=f"trial {trial}")
