@@ -40,6 +40,7 @@ from .histogram import channel_histograms
 from .io import PathLike, atomic_write_text, read_mask, read_pixels
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
+from .progress import bars_disabled
 from .sample import DEFAULT_IGNORE_INDEX
 
 STATS_VERSION = 1
@@ -454,7 +455,7 @@ def collect_partials(rows: Sequence[ManifestRow], fn: Callable[[ManifestRow], Pa
     """
     out: list[Partial | None] = []
     errors: list[str] = []
-    with tqdm(total=len(rows), desc=desc, unit="file", disable=quiet, delay=1.0, leave=False, file=sys.stderr) as bar:
+    with tqdm(total=len(rows), desc=desc, unit="file", disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr) as bar:
         for start in range(0, len(rows), _BLOCK):
             block = rows[start : start + _BLOCK]
             results = run_items(fn, block, executor=executor, on_error=on_error, quiet=True)

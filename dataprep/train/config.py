@@ -5,12 +5,15 @@ Sections and fields are the dataclasses below (every field but
 values raise a DataprepError naming the file and the field, e.g.
 `train.yaml: optim.lr: expected a number, got 'fast'`.
 
-Relative paths in the file are taken relative to the current working folder,
-as they would be on the command line.
+Relative paths in the file are taken relative to the file's own folder, so a
+config works whatever folder `dataprep train` runs from (as MMSegmentation's
+`data_root` beside the config does). Overrides (`--set`, `-o`) come from the
+command line and stay relative to the current folder.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,13 +167,54 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+# Fields holding paths: relative values in a config file are relative to that file's folder.
+PATH_FIELDS: tuple[str, ...] = ("data.manifest", "data.val_manifest", "data.train_recipe", "data.val_recipe",
+                                "data.stats", "data.palette", "train.output_dir")
+# The ones that must exist before training starts, with what each holds.
+_INPUT_FIELDS: dict[str, str] = {"data.manifest": "manifest", "data.val_manifest": "manifest",
+                                 "data.train_recipe": "recipe", "data.val_recipe": "recipe",
+                                 "data.stats": "stats file"}
+
+
 def load_config(path: PathLike, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Read and validate a trainer YAML file; `overrides` maps dotted keys ("train.epochs") to values."""
+    """Read and validate a trainer YAML file; `overrides` maps dotted keys ("train.epochs") to values.
+
+    Relative paths in the file are resolved against the file's folder; those in
+    `overrides` are left as given (relative to the current folder).
+    """
     path = Path(path)
     data = load_yaml_file(path, not_found=UsageError(path, "config not found"))
     if data is None:
         data = {}
+    data = resolve_paths(data, path.parent, str(path))
     return parse_config(apply_overrides(data, overrides or {}, str(path)), str(path))
+
+
+def resolve_paths(data: Any, base: Path, source: str | None = None) -> Any:
+    """A copy of a parsed config with relative path fields joined to `base` (lexically, as a shell would)."""
+    if not isinstance(data, Mapping):
+        return data
+    result = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    for key in PATH_FIELDS:
+        section, _, name = key.partition(".")
+        values = result.get(section)
+        if not isinstance(values, dict):
+            continue
+        value = values.get(name)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            values[name] = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+    return result
+
+
+def check_inputs(config: TrainConfig) -> None:
+    """Every input file the config names exists; a missing one is a usage error naming the config field."""
+    for key, what in _INPUT_FIELDS.items():
+        section, _, name = key.partition(".")
+        value = getattr(getattr(config, section), name)
+        if value and not Path(value).is_file():
+            where = f"{key} in {config.source}" if config.source else key
+            raise UsageError(value, f"{what} not found ({where}; relative paths in a config file are relative "
+                                    "to its folder)")
 
 
 def parse_config(data: Any, source: str | None = None) -> TrainConfig:
