@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
 from .histogram import channel_histograms
 from .io import PathLike, atomic_write_text, read_mask, read_pixels
@@ -480,6 +480,8 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
     fn = functools.partial(per_image_partial, num_classes=info.num_classes, ignore_index=info.ignore_index)
     (merged,), errors = collect_partials(manifest.rows, fn, executor=executor, on_error=on_error, quiet=quiet,
                                          merge=True)
+    if errors and len(errors) == len(manifest):
+        raise all_failed(manifest.path, errors, "rows")
     if merged.image is None:
         raise DataprepError(manifest.path, f"no readable images ({len(errors)} failed)"
                             + (f"; first: {errors[0]}" if errors else ""))
