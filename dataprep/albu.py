@@ -21,7 +21,7 @@ import albumentations as A
 import cv2
 
 from . import recipe as r
-from .errors import DataprepError
+from .errors import DataprepError, UsageError
 from .seeding import generator_pair, reseed
 
 NEAREST = cv2.INTER_NEAREST  # masks in warps (cv2.warpAffine rounds at pixel centres)
@@ -47,7 +47,7 @@ def compile_albumentations(
     for index, step in enumerate(steps, 1):
         build = _BUILDERS.get(type(step.params))
         if build is None or r.ALBUMENTATIONS not in step.params.engines:
-            raise DataprepError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
+            raise UsageError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
         ctx = _Context(size, ignore_index, mean, std, source, index)
         transforms.append(build(step.params, step.p, ctx))
     # No Compose-level mask_interpolation: it would override the per-step choice
@@ -91,7 +91,7 @@ class _Context:
 
     def require_size(self, op: str) -> tuple[int, int]:
         if self.size is None:
-            raise DataprepError(self.source, f"step {self.index} ({op}): the recipe needs a 'size'")
+            raise UsageError(self.source, f"step {self.index} ({op}): the recipe needs a 'size'")
         return self.size
 
 
@@ -165,7 +165,7 @@ def _normalize(p: r.Normalize, prob: float, ctx: _Context):
     mean = p.mean if p.mean is not None else ctx.mean
     std = p.std if p.std is not None else ctx.std
     if mean is None or std is None:
-        raise DataprepError(
+        raise UsageError(
             ctx.source, f"step {ctx.index} (normalize): no mean/std; give them in the step or pass a stats.json"
         )
     # Raw pixel units with max_pixel_value=1 works for 8- and 16-bit images alike.

@@ -695,14 +695,16 @@ def _count_distinct(path: Path) -> tuple[str, np.ndarray, np.ndarray, int]:
 
 
 def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int = DEFAULT_IGNORE_INDEX,
-                  name: str = "inferred", executor: Any = None, quiet: bool = False) -> InferredPalette:
+                  name: str = "inferred", executor: Any = None, on_error: str = "skip",
+                  quiet: bool = False) -> InferredPalette:
     """Count the distinct colours (or values) of masks and propose a palette to edit.
 
     `sources`: mask files, folders (walked for masks) or manifest CSVs (their mask column).
     Colour masks: one class per colour, most pixels first, indices 0, 1, ...;
     rare colours near a frequent one (or on the line between two) are flagged as
     artefacts and grouped into that class. Index masks: one class per value,
-    value == index, `ignore_index` marked ignore.
+    value == index, `ignore_index` marked ignore. Unreadable masks are listed
+    in `errors` and left out (on_error="fail": the first one raises).
     """
     from .executor import run_items
     from .labels import collect_mask_paths
@@ -710,7 +712,7 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     paths = collect_mask_paths(sources)
     if not paths:
         raise DataprepError(None, "no masks found to infer a palette from")
-    results = run_items(_count_distinct, paths, executor=executor, on_error="skip", desc="palette infer",
+    results = run_items(_count_distinct, paths, executor=executor, on_error=on_error, desc="palette infer",  # type: ignore[arg-type]
                         quiet=quiet)
     ok = [r.value for r in results if r.ok]
     errors = [r.error for r in results if not r.ok]

@@ -18,7 +18,7 @@ A recipe file looks like this (every field but `steps` has a default):
 
 Each step names an op (`op`) and may give a probability `p` (default 1.0 except
 where noted) and the op's own fields. Steps are validated on load: an unknown op,
-an unknown field, a wrong type or an out-of-range value is a `DataprepError`
+an unknown field, a wrong type or an out-of-range value is a `UsageError` (exit code 2)
 naming the file, the step and the field. Which engine runs a step
 (albumentations, DALI, the offline multi-sample ops) is declared here too, so an
 engine can refuse a recipe at load time instead of silently skipping a step.
@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from .errors import DataprepError
+from .errors import DataprepError, UsageError
 from .io import PathLike
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -409,7 +409,7 @@ class Recipe:
     def require_engine(self, engine: str) -> None:
         bad = self.unsupported(engine)
         if bad:
-            raise DataprepError(self.source, f"the {engine} engine cannot run {', '.join(bad)}")
+            raise UsageError(self.source, f"the {engine} engine cannot run {', '.join(bad)}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -466,13 +466,13 @@ def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
     try:
         return load_yaml(text)
     except yaml.YAMLError as exc:
-        raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise UsageError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
 def load_recipe(path: PathLike) -> Recipe:
     """Read and validate a recipe YAML file."""
     path = Path(path)
-    data = load_yaml_file(path, not_found=DataprepError(path, "recipe not found"))
+    data = load_yaml_file(path, not_found=UsageError(path, "recipe not found"))
     return parse_recipe(data, source=str(path))
 
 
@@ -480,7 +480,7 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
     """Validate a recipe given as a mapping (e.g. parsed YAML)."""
 
     def fail(reason: str) -> DataprepError:
-        return DataprepError(source, reason)
+        return UsageError(source, reason)
 
     if not isinstance(data, Mapping):
         raise fail("a recipe must be a mapping with a 'steps' list")
@@ -517,11 +517,11 @@ _NEEDS_SIZE = {"random_resized_crop", "random_crop", "resize", "crop", "mosaic"}
 
 def _parse_step(index: int, data: Any, source: str | None) -> Step:
     if not isinstance(data, Mapping) or "op" not in data:
-        raise DataprepError(source, f"step {index}: must be a mapping with an 'op' field, got {data!r}")
+        raise UsageError(source, f"step {index}: must be a mapping with an 'op' field, got {data!r}")
     op = data["op"]
     cls = STEP_TYPES.get(op)
     if cls is None:
-        raise DataprepError(source, f"step {index}: unknown op {op!r}; known ops: {', '.join(sorted(STEP_TYPES))}")
+        raise UsageError(source, f"step {index}: unknown op {op!r}; known ops: {', '.join(sorted(STEP_TYPES))}")
     fields = {k: v for k, v in data.items() if k not in ("op", "p")}
     try:
         p = _coerce("p", data.get("p", _DEFAULT_P.get(op, 1.0)), float)
@@ -529,7 +529,7 @@ def _parse_step(index: int, data: Any, source: str | None) -> Step:
             raise ValueError(f"p: must be in [0, 1], got {p}")
         params = build_dataclass(cls, fields)
     except ValueError as exc:
-        raise DataprepError(source, f"step {index} ({op}): {exc}") from None
+        raise UsageError(source, f"step {index} ({op}): {exc}") from None
     return Step(params, p)
 
 

@@ -12,6 +12,7 @@ import click
 
 from .. import __version__
 from ..allocator import keep_freed_memory
+from .common import FullSummaries, OneLineErrors
 
 # command name -> "module:function" (modules under dataprep.cli)
 COMMANDS: dict[str, str] = {
@@ -27,7 +28,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(OneLineErrors, FullSummaries, click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from .common import quiet_option, reports_errors
+from .common import Command, quiet_option, reports_errors
 
 
-@click.command("train")
+@click.command("train", cls=Command)
 @click.option("-c", "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True, help="Trainer config YAML (see pipelines/train_sample.yaml).")
 @click.option("--fold", type=click.IntRange(min=0), default=None,

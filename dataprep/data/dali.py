@@ -45,7 +45,7 @@ import torch
 
 from .. import recipe as R
 from ..albu import compile_albumentations
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..io import PathLike, check_complete, read_image, read_info, read_mask
 from ..manifest import Manifest
 from .dataset import (
@@ -454,7 +454,7 @@ def compile_dali_ops(spec: DataSpec, max_value: float = 255.0) -> list[_Op]:
     for index, step in enumerate(spec.steps, 1):
         op = _make_op(step, spec.size, max_value)
         if op is None:
-            raise DataprepError(spec.recipe_source, f"step {index} ({step.op}): not supported by the DALI engine")
+            raise UsageError(spec.recipe_source, f"step {index} ({step.op}): not supported by the DALI engine")
         ops.append(op)
     return ops
 

@@ -2,7 +2,7 @@
 
 Sections and fields are the dataclasses below (every field but
 `data.manifest` has a default). Unknown fields, wrong types and out-of-range
-values raise a DataprepError naming the file and the field, e.g.
+values raise a UsageError (exit code 2) naming the file and the field, e.g.
 `train.yaml: optim.lr: expected a number, got 'fast'`.
 
 Relative paths in the file are taken relative to the file's own folder, so a
@@ -220,10 +220,10 @@ def check_inputs(config: TrainConfig) -> None:
 def parse_config(data: Any, source: str | None = None) -> TrainConfig:
     """Validate a config given as a mapping (e.g. parsed YAML)."""
     if not isinstance(data, Mapping):
-        raise DataprepError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
+        raise UsageError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
-        raise DataprepError(source, f"unknown section(s) {', '.join(map(repr, unknown))}; sections are {', '.join(_SECTIONS)}")
+        raise UsageError(source, f"unknown section(s) {', '.join(map(repr, unknown))}; sections are {', '.join(_SECTIONS)}")
     sections: dict[str, Any] = {}
     try:
         for name, cls in _SECTIONS.items():
@@ -234,16 +234,16 @@ def parse_config(data: Any, source: str | None = None) -> TrainConfig:
                 raise ValueError(f"unknown field '{name}.{unknown[0]}'; {name} fields are {', '.join(known)}")
             sections[name] = build_dataclass(cls, values, f"{name}.")
     except ValueError as exc:
-        raise DataprepError(source, str(exc)) from None
+        raise UsageError(source, str(exc)) from None
     if not sections["data"].manifest:
-        raise DataprepError(source, "data.manifest: required (the manifest to train on)")
+        raise UsageError(source, "data.manifest: required (the manifest to train on)")
     return TrainConfig(**sections, source=source)
 
 
 def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
     """A copy of `data` with dotted keys set: {"train.epochs": 3} -> data["train"]["epochs"] = 3."""
     if not isinstance(data, Mapping):
-        raise DataprepError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
+        raise UsageError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
     result = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
     for key, value in overrides.items():
         section, dot, name = key.partition(".")
@@ -253,7 +253,7 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str | None 
         if target is None:
             target = result[section] = {}
         if not isinstance(target, dict):
-            raise DataprepError(source, f"{section}: must be a mapping")
+            raise UsageError(source, f"{section}: must be a mapping")
         target[name] = value
     return result
 
