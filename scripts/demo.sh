@@ -33,6 +33,6 @@ dataprep train --config pipelines/train_sample.yaml --epochs 1 -o "$OUT/run" \
     --set data.manifest="$OUT/splits/manifest.csv" --set data.stats="$OUT/stats.json"
 
 echo "== 8. report: one HTML page with the statistics, folds and sample previews"
-dataprep report "$OUT/splits/manifest.csv" --stats "$OUT/stats.json" --splits "$OUT/splits" -o "$OUT/report.html"
+dataprep report "$OUT/labels/manifest.csv" --stats "$OUT/stats.json" --splits "$OUT/splits" -o "$OUT/report.html"
 
 echo "== done: results in $OUT (open $OUT/report.html)"

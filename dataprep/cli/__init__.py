@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "kfold": "kfold:kfold_command",
     "augment": "augment:augment_command",
     "preview": "preview:preview_command",
+    "report": "report:report_command",
     "train": "train:train_command",
 }
 
@@ -54,6 +55,7 @@ def main() -> None:
       dataprep kfold work/labels/manifest.csv -k 5 -o work/splits
       dataprep augment --recipe pipelines/default.yaml work/labels/manifest.csv work/augmented
       dataprep preview work/augmented/manifest.csv -o work/preview.png
+      dataprep report work/labels/manifest.csv --stats work/stats.json --splits work/splits -o work/report.html
       dataprep train --config pipelines/train_sample.yaml
 
     Exit codes: 0 ok, 1 data problems found, 2 usage error.
