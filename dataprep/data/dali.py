@@ -426,6 +426,31 @@ class _GaussianBlur(_Op):
         return image, mask
 
 
+class _GaussianNoise(_Op):
+    """gaussian_noise: albumentations' noise map, drawn on the host, added on DALI's device.
+
+    For 8-bit images albumentations (cv2.add of the noise cast to integers) adds
+    the noise truncated toward zero; feeding it truncated gives identical pixels.
+    """
+
+    inputs = ("noise",)
+
+    def feed(self, params, shape):
+        if params is None:
+            return {"noise": np.zeros(shape, np.float32)}
+        noise = np.asarray(params["noise_map"], np.float32)
+        if noise.ndim == 2:
+            noise = noise[:, :, None]
+        noise = np.broadcast_to(noise, shape)
+        if self.max_value <= 255:
+            noise = np.trunc(noise)
+        return {"noise": np.ascontiguousarray(noise, dtype=np.float32)}
+
+    def build(self, ctx, image, mask):
+        x = _to_float(ctx, image) + ctx.arith(ctx.param("noise"))
+        return _pixels(ctx, x, truncate=True), mask
+
+
 def _make_op(step: R.Step, size: tuple[int, int] | None, max_value: float) -> _Op | None:
     params = step.params
     if isinstance(params, (R.HorizontalFlip, R.VerticalFlip)):
@@ -445,6 +470,7 @@ _OPS: dict[type, type[_Op]] = {
     R.ColorJitter: _ColorJitter,
     R.HueSaturationValue: _HueSaturationValue,
     R.GaussianBlur: _GaussianBlur,
+    R.GaussianNoise: _GaussianNoise,
 }
 
 
