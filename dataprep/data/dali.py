@@ -60,6 +60,7 @@ from .dataset import (
     resolve_spec,
     sample_rngs,
 )
+from .sampler import epoch_length, loader_repeat_factors, repeated_order
 
 # Images DALI decodes itself: PIL mode -> channels.
 _DALI_DECODABLE = {"RGB": 3, "L": 1}
@@ -528,6 +529,7 @@ class DaliLoader:
         shard_id: int = 0,
         num_shards: int = 1,
         device: torch.device | str | None = None,
+        class_balance: float | None = None,
     ) -> None:
         require_dali()
         check_sharding(shard_id, num_shards)
@@ -535,6 +537,7 @@ class DaliLoader:
             manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index, engine=R.DALI
         )
         self.ops = compile_dali_ops(self.spec)  # fails early on unsupported steps; rebuilt below for 16-bit
+        self.factors = loader_repeat_factors(self.spec.rows, stats, class_balance)
         # Used only to draw params (never to transform pixels), with the CPU engine's samplers.
         self._compose = compile_albumentations(
             self.spec.steps, size=self.spec.size, ignore_index=self.spec.ignore_index, source=self.spec.recipe_source
@@ -568,11 +571,15 @@ class DaliLoader:
         self.epoch = int(epoch)
 
     def indices(self) -> np.ndarray:
+        if self.factors is not None:
+            return repeated_order(self.factors, seed=self.spec.seed, epoch=self.epoch, shuffle=self.shuffle,
+                                  shard_id=self.shard_id, num_shards=self.num_shards)
         return epoch_order(len(self.spec.rows), seed=self.spec.seed, epoch=self.epoch, shuffle=self.shuffle,
                            shard_id=self.shard_id, num_shards=self.num_shards)
 
     def __len__(self) -> int:
-        n = -(-len(self.spec.rows) // self.num_shards)
+        total = epoch_length(self.factors) if self.factors is not None else len(self.spec.rows)
+        n = -(-total // self.num_shards)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

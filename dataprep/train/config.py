@@ -48,12 +48,17 @@ class DataConfig:
     num_workers: int = 2
     drop_last: bool = False
     ignore_index: int | None = None  # default: from stats.json, else palette.json, else 255
+    class_balance: float | None = None  # repeat-factor sampling threshold for training batches (needs stats)
 
     def check(self) -> None:
         _positive("batch_size", self.batch_size)
         _positive("val_batch_size", self.val_batch_size)
         _positive("num_workers", self.num_workers, allow_zero=True)
         _positive("fold", self.fold, allow_zero=True)
+        if self.class_balance is not None and not 0.0 < self.class_balance <= 1.0:
+            raise ValueError(f"class_balance: must be in (0, 1], got {self.class_balance}")
+        if self.class_balance is not None and not self.stats:
+            raise ValueError("class_balance: needs data.stats (its per-class image counts)")
         if self.fold is not None and self.val_manifest is not None:
             raise ValueError("fold: give either `fold` or `val_manifest`, not both")
 
