@@ -68,7 +68,10 @@ def test_fixed_steps_give_the_same_samples(labels):
     image_cpu, image_dali, mask_cpu, mask_dali = both_engines(labels, FIXED, stats, batch_size=4, shuffle=False)
     assert_masks_match(mask_cpu, mask_dali, max_fraction=1e-4)
     levels = (image_cpu - image_dali).abs() * std  # back to 8-bit levels
-    assert levels.max() <= 3.01 and levels.mean() <= 0.25
+    # OpenCV 4.x (pinned: <5) warps with coordinates rounded to 1/32 pixel (INTER_BITS=5), DALI in float:
+    # up to 1/64 px of a 255-level edge, 4 levels plus rounding, on a few edge pixels; 5.x stays within 3.
+    assert levels.max() <= 5.01 and levels.mean() <= 0.25
+    assert (levels > 3.01).float().mean() <= 5e-4  # 116 of 811,008 values on 4.14
 
 
 @pytest.mark.dali
