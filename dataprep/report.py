@@ -201,12 +201,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") 
 
 
 def _class_names(data: ReportData, k: int) -> list[str]:
-    names = ((data.stats or {}).get("classes") or {}).get("names") or ((data.folds or {}).get("classes") or {}).get("names")
-    if not names and data.palette is not None:
-        by_index = {}
+    # The palette first: kfold's report writes class_N when it had none.
+    names: Sequence[str] | None = None
+    if data.palette is not None:
+        by_index: dict[int, str] = {}
         for c in data.palette.classes:
             by_index.setdefault(c.index, c.name)
         names = [by_index.get(i, f"class_{i}") for i in range(k)]
+    names = names or ((data.stats or {}).get("classes") or {}).get("names") \
+        or ((data.folds or {}).get("classes") or {}).get("names")
     names = list(names or [])
     return [names[i] if i < len(names) else f"class_{i}" for i in range(k)]
 
