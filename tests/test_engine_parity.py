@@ -5,7 +5,9 @@ per-sample generators, so even random recipes can be compared. Masks are
 compared exactly, except that a pixel may differ where the two engines break a
 rounding tie differently (cv2 resamples in fixed point, DALI in float): such a
 pixel must then hold a label its neighbourhood has in the other engine's mask,
-i.e. lie on a label boundary. Images are compared within a few 8-bit levels.
+i.e. lie on a label boundary. Images are compared within a few 8-bit levels;
+across a sharp edge the bound grows with the edge's height, because cv2 snaps
+warp coordinates to 1/32 pixel where DALI does not.
 """
 from __future__ import annotations
 
@@ -52,6 +54,11 @@ def both_engines(manifest, recipe, stats=None, **kw):
         torch.cat([b["mask"] for b in cpu]), torch.cat([b["mask"] for b in dali])
 
 
+def local_range(images: torch.Tensor) -> torch.Tensor:
+    """Max minus min of each pixel's 3x3 neighbourhood, per channel."""
+    return torch.nn.functional.max_pool2d(images, 3, 1, 1) + torch.nn.functional.max_pool2d(-images, 3, 1, 1)
+
+
 def assert_masks_match(cpu: torch.Tensor, dali: torch.Tensor, max_fraction: float) -> None:
     differ = unexplained = 0
     for a, b in zip(cpu, dali):
@@ -68,10 +75,12 @@ def test_fixed_steps_give_the_same_samples(labels):
     image_cpu, image_dali, mask_cpu, mask_dali = both_engines(labels, FIXED, stats, batch_size=4, shuffle=False)
     assert_masks_match(mask_cpu, mask_dali, max_fraction=1e-4)
     levels = (image_cpu - image_dali).abs() * std  # back to 8-bit levels
-    # OpenCV 4.x (pinned: <5) warps with coordinates rounded to 1/32 pixel (INTER_BITS=5), DALI in float:
-    # up to 1/64 px of a 255-level edge, 4 levels plus rounding, on a few edge pixels; 5.x stays within 3.
-    assert levels.max() <= 5.01 and levels.mean() <= 0.25
-    assert (levels > 3.01).float().mean() <= 5e-4  # 116 of 811,008 values on 4.14
+    assert levels.mean() <= 0.25
+    edge_height = local_range(image_cpu * std)
+    smooth = edge_height < 64
+    assert levels[smooth].max() <= 3.01
+    # cv2's 1/32-pixel warp coordinates move an edge of height h by up to h/32 levels, plus rounding.
+    assert (levels[~smooth] <= 1.01 + edge_height[~smooth] / 32).all()
 
 
 @pytest.mark.dali
