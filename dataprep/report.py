@@ -251,13 +251,17 @@ def _section_classes(data: ReportData) -> str:
     ignore = classes["ignore_index"]
     out.append(f"<p>{k} classes in {classes['num_images']} label maps; ignore index "
                f"{'none' if ignore is None else ignore} ({classes['ignored_pixels']:,} pixels ignored).</p>")
+    # Label maps read without a palette (e.g. 0/255 masks) can span 256 values: show the classes that occur.
+    shown = [i for i in range(k) if classes["pixel_count"][i] > 0] if k > 40 else list(range(k))
     out.append("<h3>Share of labelled pixels</h3>")
-    out.append(bar_chart([f"{i} {n}" for i, n in enumerate(names)], classes["frequency"], colours,
-                         title="class frequency", kind="class-frequency"))
+    if len(shown) < k:
+        out.append(f"<p>{len(shown)} of the {k} classes occur; the others are left out below.</p>")
+    out.append(bar_chart([f"{i} {names[i]}" for i in shown], [classes["frequency"][i] for i in shown],
+                         [colours[i] for i in shown], title="class frequency", kind="class-frequency"))
     w = classes["weights"]
     rows = [[i, names[i], f"{classes['pixel_count'][i]:,}", f"{classes['frequency'][i]:.4f}",
              classes["image_count"][i], f"{w['inverse_frequency'][i]:.4f}", f"{w['median_frequency'][i]:.4f}",
-             f"{w['enet'][i]:.4f}"] for i in range(k)]
+             f"{w['enet'][i]:.4f}"] for i in shown]
     out.append("<h3>Class weights</h3>")
     out.append(_table(["class", "name", "pixels", "frequency", "images", "inverse frequency", "median frequency",
                        "ENet"], rows, "weights"))
@@ -286,7 +290,10 @@ def _section_folds(data: ReportData) -> str:
     if classes:
         nk = classes["num_classes"]
         names, colours = _class_names(data, nk), _class_colours(data, nk)
+        whole = r["whole"]["pixel_fraction"]
         for c in range(nk):
+            if nk > 40 and not whole[c]:
+                continue  # a class that never occurs (label maps read without a palette span 256 values)
             rows.append([f"{c} {names[c]}", _pct(r["whole"]["pixel_fraction"][c]),
                          *(_pct(f["pixel_fraction"][c]) for f in r["folds"])])
         out.append(_table(header, rows, "folds"))
@@ -298,8 +305,11 @@ def _section_folds(data: ReportData) -> str:
                        f"{_pct(dev.get('pixel'))}, images {_pct(dev.get('presence'))}.</p>")
     else:
         out.append(_table(header, rows, "folds"))
-    for warning in r.get("warnings") or []:
+    warnings = r.get("warnings") or []
+    for warning in warnings[:10]:
         out.append(f'<p class="warning">warning: {_e(warning)}</p>')
+    if len(warnings) > 10:
+        out.append(f'<p class="warning">... and {len(warnings) - 10} more warnings in report.json</p>')
     out.append("</section>")
     return "".join(out)
 

@@ -166,3 +166,24 @@ def test_report_renders_in_headless_chromium(prepared, tmp_path):
     colours = np.unique(pixels.reshape(-1, 3) // 8, axis=0)
     assert len(colours) > 50
     assert (pixels.sum(axis=2) < 3 * 240).mean() > 0.05
+
+
+def test_report_of_binary_masks_without_palette_shows_the_classes_that_occur(tmp_path):
+    from dataprep.manifest import ManifestRow
+
+    rows = []
+    for i in range(3):
+        image, mask = tmp_path / f"i{i}.png", tmp_path / f"m{i}.png"
+        io.write_image(image, np.full((16, 16), 100 + i, np.uint8))
+        labels = np.zeros((16, 16), np.uint8)
+        labels[: 4 + i] = 255  # 0/255 masks: 256 "classes" when read without a palette
+        io.write_mask(mask, labels)
+        rows.append(ManifestRow(f"s{i}", image, mask, 16, 16, {}))
+    write_manifest(rows, tmp_path / "m.csv")
+    stats = compute_stats(tmp_path / "m.csv", ignore_index=None)
+    assert stats["classes"]["num_classes"] == 256
+    write_stats(stats, tmp_path / "s.json")
+    page = _parse(write_report(tmp_path / "m.csv", tmp_path / "r.html", stats=tmp_path / "s.json", samples=0))
+    labels = [b["data-label"] for b in page.find("rect", **{"class": "bar"}) if " " in b["data-label"]]
+    assert labels == ["0 class_0", "255 class_255"]
+    assert "2 of the 256 classes occur" in "".join(page.text)
