@@ -21,7 +21,7 @@ import albumentations as A
 import cv2
 
 from . import recipe as r
-from .errors import DataprepError
+from .errors import DataprepError, UsageError
 from .seeding import generator_pair, reseed
 
 NEAREST = cv2.INTER_NEAREST  # masks in warps (cv2.warpAffine rounds at pixel centres)
@@ -47,9 +47,10 @@ def compile_albumentations(
     for index, step in enumerate(steps, 1):
         build = _BUILDERS.get(type(step.params))
         if build is None or r.ALBUMENTATIONS not in step.params.engines:
-            raise DataprepError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
+            raise UsageError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
         ctx = _Context(size, ignore_index, mean, std, source, index)
-        transforms.append(build(step.params, step.p, ctx))
+        built = build(step.params, step.p, ctx)
+        transforms.extend(built if isinstance(built, list) else [built])
     # No Compose-level mask_interpolation: it would override the per-step choice
     # (resize vs warp) above; every builder sets it explicitly.
     compose = A.Compose(transforms, save_applied_params=save_applied_params, strict=True)
@@ -91,7 +92,7 @@ class _Context:
 
     def require_size(self, op: str) -> tuple[int, int]:
         if self.size is None:
-            raise DataprepError(self.source, f"step {self.index} ({op}): the recipe needs a 'size'")
+            raise UsageError(self.source, f"step {self.index} ({op}): the recipe needs a 'size'")
         return self.size
 
 
@@ -138,6 +139,50 @@ def _affine(p: r.Affine, prob: float, ctx: _Context):
     )
 
 
+def _elastic(p: r.Elastic, prob: float, ctx: _Context):
+    return A.ElasticTransform(
+        alpha=p.alpha, sigma=p.sigma, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST,
+        border_mode=cv2.BORDER_CONSTANT, fill=p.image_fill, fill_mask=ctx.ignore_index, p=prob,
+    )
+
+
+def _grid_distortion(p: r.GridDistortion, prob: float, ctx: _Context):
+    return A.GridDistortion(
+        num_steps=p.num_steps, distort_limit=p.distort_limit, interpolation=cv2.INTER_LINEAR,
+        mask_interpolation=NEAREST, border_mode=cv2.BORDER_CONSTANT, fill=p.image_fill,
+        fill_mask=ctx.ignore_index, p=prob,
+    )
+
+
+def _perspective(p: r.Perspective, prob: float, ctx: _Context):
+    return A.Perspective(
+        scale=p.scale, keep_size=True, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST,
+        border_mode=cv2.BORDER_CONSTANT, fill=p.image_fill, fill_mask=ctx.ignore_index, p=prob,
+    )
+
+
+def _coarse_dropout(p: r.CoarseDropout, prob: float, ctx: _Context):
+    return A.CoarseDropout(
+        num_holes_range=p.holes, hole_height_range=p.hole_height, hole_width_range=p.hole_width,
+        fill=p.image_fill, fill_mask=ctx.ignore_index if p.mask_fill == "ignore" else None, p=prob,
+    )
+
+
+def _crop_non_empty(p: r.CropNonEmpty, prob: float, ctx: _Context):
+    h, w = ctx.require_size(p.op)
+    # Ignore pixels are never a crop's target; padding first makes any input size work.
+    empty = sorted({*p.empty_classes, ctx.ignore_index})
+    return [
+        A.PadIfNeeded(min_height=h, min_width=w, border_mode=cv2.BORDER_CONSTANT, fill=p.image_fill,
+                      fill_mask=ctx.ignore_index, p=1.0),
+        A.CropNonEmptyMaskIfExists(height=h, width=w, ignore_values=empty, p=prob),
+    ]
+
+
+def _gaussian_noise(p: r.GaussianNoise, prob: float, ctx: _Context):
+    return A.GaussNoise(std_range=p.std, mean_range=p.mean, per_channel=p.per_channel, p=prob)
+
+
 def _color_jitter(p: r.ColorJitter, prob: float, ctx: _Context):
     return A.ColorJitter(
         brightness=(max(0.0, 1 - p.brightness), 1 + p.brightness),
@@ -165,7 +210,7 @@ def _normalize(p: r.Normalize, prob: float, ctx: _Context):
     mean = p.mean if p.mean is not None else ctx.mean
     std = p.std if p.std is not None else ctx.std
     if mean is None or std is None:
-        raise DataprepError(
+        raise UsageError(
             ctx.source, f"step {ctx.index} (normalize): no mean/std; give them in the step or pass a stats.json"
         )
     # Raw pixel units with max_pixel_value=1 works for 8- and 16-bit images alike.
@@ -181,6 +226,12 @@ _BUILDERS: dict[type, Callable] = {
     r.VerticalFlip: lambda p, prob, ctx: A.VerticalFlip(p=prob),
     r.Rotate: _rotate,
     r.Affine: _affine,
+    r.Elastic: _elastic,
+    r.GridDistortion: _grid_distortion,
+    r.Perspective: _perspective,
+    r.CoarseDropout: _coarse_dropout,
+    r.CropNonEmpty: _crop_non_empty,
+    r.GaussianNoise: _gaussian_noise,
     r.ColorJitter: _color_jitter,
     r.HueSaturationValue: _hsv,
     r.BrightnessContrast: _brightness_contrast,

@@ -37,3 +37,16 @@ class UsageError(DataprepError):
     """Options or arguments that cannot work together (exit code 2)."""
 
     exit_code = EXIT_USAGE
+
+
+def all_failed(source: str | PathLike[str] | None, errors: list[str], what: str) -> DataprepError:
+    """The one error for a run in which every item failed: the first failure (file and fix), the count, no output.
+
+    `errors` are the per-item lines ("path: reason"); `what` names the items,
+    e.g. "masks". Commands raise it instead of listing every failure and writing
+    an empty or unusable result.
+    """
+    reasons = {line.split(": ", 1)[-1] for line in errors}
+    how = " the same way" if len(reasons) == 1 else f" ({len(reasons)} different reasons)"
+    of = f" of {source}" if source else ""
+    return DataprepError(None, f"{errors[0]} (all {len(errors)} {what}{of} failed{how}; nothing written)")

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .allocator import keep_freed_memory
 from .errors import DataprepError, UsageError
+from .progress import bars_disabled
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -193,7 +194,7 @@ def run_items(
     results: list[ItemResult[R] | None] = [None] * n
     runner = _ChunkRunner(fn)
     # delay=1: no bar at all for work that finishes within a second.
-    with tqdm(total=n, desc=desc, unit=unit, disable=quiet, delay=1.0, leave=False, file=sys.stderr) as bar:
+    with tqdm(total=n, desc=desc, unit=unit, disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr) as bar:
         stream = executor.map_chunks(runner, _chunks(items, chunk_size))
         try:
             for chunk_result in stream:

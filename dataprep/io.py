@@ -334,7 +334,13 @@ def _short(exc: BaseException) -> str:
 def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None:
     """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically."""
     path = Path(path)
-    ext = path.suffix.lower()
+    atomic_write_bytes(path, encode_image(image, path.suffix, quality=quality, source=path))
+
+
+def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, source: PathLike | None = None) -> bytes:
+    """The bytes of an (H, W, C) RGB(A) or (H, W) image encoded as `ext` (".png", ".jpg", ...)."""
+    ext = ext.lower()
+    path = source if source is not None else f"<{ext}>"
     if ext not in IMAGE_EXTENSIONS:
         raise DataprepError(path, f"unsupported image extension {ext!r}; use one of {sorted(IMAGE_EXTENSIONS)}")
     array = np.asarray(image)
@@ -352,7 +358,7 @@ def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None
     ok, buf = cv2.imencode(ext, np.ascontiguousarray(array), params)
     if not ok:
         raise DataprepError(path, f"could not encode a {array.dtype} array of shape {array.shape} as {ext}")
-    atomic_write_bytes(path, buf.tobytes())
+    return buf.tobytes()
 
 
 def write_mask(path: PathLike, mask: np.ndarray, *, palette: np.ndarray | None = None) -> None:

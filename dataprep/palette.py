@@ -761,7 +761,8 @@ def _tables_agree(counted: list[_Counted]) -> bool:
 
 
 def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int = DEFAULT_IGNORE_INDEX,
-                  name: str = "inferred", executor: Any = None, quiet: bool = False) -> InferredPalette:
+                  name: str = "inferred", executor: Any = None, on_error: str = "skip",
+                  quiet: bool = False) -> InferredPalette:
     """Count the distinct colours (or values) of masks and propose a palette to edit.
 
     `sources`: mask files, folders (walked for masks) or manifest CSVs (their mask column).
@@ -772,6 +773,7 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     (table[index]) when their tables differ from file to file or sit beside RGB
     masks. Index masks: one class per value, value == index, `ignore_index` marked
     ignore; sparse values (0/64/128/...) get compact indices with the value as `id`.
+    Unreadable masks are listed in `errors` and left out (on_error="fail": the first one raises).
     """
     from functools import partial
 
@@ -782,7 +784,7 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     if not paths:
         raise DataprepError(None, "no masks found to infer a palette from")
     results = run_items(partial(_count_distinct, ignore_index=ignore_index), paths, executor=executor,
-                        on_error="skip", desc="palette infer", quiet=quiet)
+                        on_error=on_error, desc="palette infer", quiet=quiet)
     ok: list[_Counted] = [r.value for r in results if r.ok]
     errors = [r.error for r in results if not r.ok]
     if not ok:

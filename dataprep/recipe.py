@@ -18,7 +18,7 @@ A recipe file looks like this (every field but `steps` has a default):
 
 Each step names an op (`op`) and may give a probability `p` (default 1.0 except
 where noted) and the op's own fields. Steps are validated on load: an unknown op,
-an unknown field, a wrong type or an out-of-range value is a `DataprepError`
+an unknown field, a wrong type or an out-of-range value is a `UsageError` (exit code 2)
 naming the file, the step and the field. Which engine runs a step
 (albumentations, DALI, the offline multi-sample ops) is declared here too, so an
 engine can refuse a recipe at load time instead of silently skipping a step.
@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from .errors import DataprepError
+from .errors import DataprepError, UsageError
 from .io import PathLike
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -169,6 +169,115 @@ class Affine(StepParams):
         _check_range("translate", self.translate, -1.0, 1.0)
         _check_range("rotate", self.rotate, -360.0, 360.0)
         _check_range("shear", self.shear, -89.0, 89.0)
+
+
+# Training-time only: their drawn params include whole displacement fields or
+# noise maps, too large to record per output in an offline manifest.
+ONLINE = frozenset({ALBUMENTATIONS})
+
+
+@dataclass(frozen=True)
+class Elastic(StepParams):
+    """Elastic deformation (a random displacement field smoothed by `sigma`, scaled by `alpha` pixels)."""
+
+    op: ClassVar[str] = "elastic"
+    engines: ClassVar[frozenset[str]] = ONLINE
+    geometric: ClassVar[bool] = True
+    alpha: float = 40.0
+    sigma: float = 6.0
+    image_fill: int = 0
+
+    def check(self) -> None:
+        _check_positive("alpha", self.alpha, allow_zero=True)
+        _check_positive("sigma", self.sigma)
+
+
+@dataclass(frozen=True)
+class GridDistortion(StepParams):
+    """Stretch a `num_steps` x `num_steps` grid's cells by factors in 1 + `distort_limit`."""
+
+    op: ClassVar[str] = "grid_distortion"
+    engines: ClassVar[frozenset[str]] = ONLINE
+    geometric: ClassVar[bool] = True
+    num_steps: int = 5
+    distort_limit: Range = (-0.3, 0.3)
+    image_fill: int = 0
+
+    def check(self) -> None:
+        if self.num_steps < 1:
+            raise ValueError(f"num_steps: must be >= 1, got {self.num_steps}")
+        _check_range("distort_limit", self.distort_limit, -1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Perspective(StepParams):
+    """A random perspective warp: corners moved by up to `scale` of the size; output keeps the input size."""
+
+    op: ClassVar[str] = "perspective"
+    engines: ClassVar[frozenset[str]] = ONLINE
+    geometric: ClassVar[bool] = True
+    scale: Range = (0.05, 0.1)
+    image_fill: int = 0
+
+    def check(self) -> None:
+        _check_range("scale", self.scale, 0.0, 0.5)
+
+
+@dataclass(frozen=True)
+class CoarseDropout(StepParams):
+    """Erase `holes` rectangles (sides a fraction of the image) to `image_fill`.
+
+    `mask_fill`: `ignore` (the default) erases the mask there too, with the ignore
+    index, so the loss skips pixels the model cannot see; `kept` leaves the mask
+    as it was (the model must infer the hidden class).
+    """
+
+    op: ClassVar[str] = "coarse_dropout"
+    engines: ClassVar[frozenset[str]] = ONLINE
+    holes: tuple[int, int] = (1, 4)
+    hole_height: Range = (0.05, 0.15)
+    hole_width: Range = (0.05, 0.15)
+    image_fill: int = 0
+    mask_fill: Literal["ignore", "kept"] = "ignore"
+
+    def check(self) -> None:
+        if not 1 <= self.holes[0] <= self.holes[1]:
+            raise ValueError(f"holes: must be 1 <= min <= max, got {list(self.holes)}")
+        _check_range("hole_height", self.hole_height, 0.0, 1.0)
+        _check_positive("hole_height", self.hole_height[0])
+        _check_range("hole_width", self.hole_width, 0.0, 1.0)
+        _check_positive("hole_width", self.hole_width[0])
+
+
+@dataclass(frozen=True)
+class CropNonEmpty(StepParams):
+    """A crop of the recipe size around a random labelled pixel (albumentations' CropNonEmptyMaskIfExists).
+
+    Class 0, the ignore index and `empty_classes` count as empty; a sample
+    without other pixels gets a random crop. Smaller inputs are padded first
+    (mask with the ignore index).
+    """
+
+    op: ClassVar[str] = "crop_non_empty"
+    engines: ClassVar[frozenset[str]] = ONLINE
+    geometric: ClassVar[bool] = True
+    empty_classes: tuple[int, ...] = ()
+    image_fill: int = 0
+
+
+@dataclass(frozen=True)
+class GaussianNoise(StepParams):
+    """Add Gaussian noise; its standard deviation drawn from `std` (a fraction of the pixel range)."""
+
+    op: ClassVar[str] = "gaussian_noise"
+    engines: ClassVar[frozenset[str]] = frozenset({ALBUMENTATIONS, DALI})
+    std: Range = (0.02, 0.08)
+    mean: Range = (0.0, 0.0)
+    per_channel: bool = True
+
+    def check(self) -> None:
+        _check_range("std", self.std, 0.0, 1.0)
+        _check_range("mean", self.mean, -1.0, 1.0)
 
 
 # --------------------------------------------------------------------------- photometric
@@ -357,6 +466,7 @@ STEP_TYPES: dict[str, type[StepParams]] = {
     cls.op: cls
     for cls in (
         RandomResizedCrop, RandomCrop, Resize, RandomScale, HorizontalFlip, VerticalFlip, Rotate, Affine,
+        Elastic, GridDistortion, Perspective, CoarseDropout, CropNonEmpty, GaussianNoise,
         ColorJitter, HueSaturationValue, BrightnessContrast, GaussianBlur, Normalize,
         Crop, Mosaic, CopyPaste, Mixup, CutMix,
     )
@@ -409,7 +519,7 @@ class Recipe:
     def require_engine(self, engine: str) -> None:
         bad = self.unsupported(engine)
         if bad:
-            raise DataprepError(self.source, f"the {engine} engine cannot run {', '.join(bad)}")
+            raise UsageError(self.source, f"the {engine} engine cannot run {', '.join(bad)}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -466,13 +576,13 @@ def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
     try:
         return load_yaml(text)
     except yaml.YAMLError as exc:
-        raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise UsageError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
 def load_recipe(path: PathLike) -> Recipe:
     """Read and validate a recipe YAML file."""
     path = Path(path)
-    data = load_yaml_file(path, not_found=DataprepError(path, "recipe not found"))
+    data = load_yaml_file(path, not_found=UsageError(path, "recipe not found"))
     return parse_recipe(data, source=str(path))
 
 
@@ -480,7 +590,7 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
     """Validate a recipe given as a mapping (e.g. parsed YAML)."""
 
     def fail(reason: str) -> DataprepError:
-        return DataprepError(source, reason)
+        return UsageError(source, reason)
 
     if not isinstance(data, Mapping):
         raise fail("a recipe must be a mapping with a 'steps' list")
@@ -517,11 +627,11 @@ _NEEDS_SIZE = {"random_resized_crop", "random_crop", "resize", "crop", "mosaic"}
 
 def _parse_step(index: int, data: Any, source: str | None) -> Step:
     if not isinstance(data, Mapping) or "op" not in data:
-        raise DataprepError(source, f"step {index}: must be a mapping with an 'op' field, got {data!r}")
+        raise UsageError(source, f"step {index}: must be a mapping with an 'op' field, got {data!r}")
     op = data["op"]
     cls = STEP_TYPES.get(op)
     if cls is None:
-        raise DataprepError(source, f"step {index}: unknown op {op!r}; known ops: {', '.join(sorted(STEP_TYPES))}")
+        raise UsageError(source, f"step {index}: unknown op {op!r}; known ops: {', '.join(sorted(STEP_TYPES))}")
     fields = {k: v for k, v in data.items() if k not in ("op", "p")}
     try:
         p = _coerce("p", data.get("p", _DEFAULT_P.get(op, 1.0)), float)
@@ -529,7 +639,7 @@ def _parse_step(index: int, data: Any, source: str | None) -> Step:
             raise ValueError(f"p: must be in [0, 1], got {p}")
         params = build_dataclass(cls, fields)
     except ValueError as exc:
-        raise DataprepError(source, f"step {index} ({op}): {exc}") from None
+        raise UsageError(source, f"step {index} ({op}): {exc}") from None
     return Step(params, p)
 
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 from . import io
 from .errors import DataprepError, UsageError
-from .executor import Executor, run_items
+from .executor import Executor, OnError, run_items
 from .manifest import Manifest, ManifestRow
 from .paths import walk_files
 
@@ -117,12 +117,14 @@ def scan(
     exclude: Sequence[str] = (),
     check: Check = "header",
     executor: Executor | None = None,
+    on_error: OnError = "skip",
     quiet: bool = False,
 ) -> ScanResult:
     """Find, pair and validate every image/mask pair under `root`.
 
     Problems (orphans, duplicates, unreadable or truncated files, size
-    mismatches) are returned, and their files left out of the rows.
+    mismatches) are returned, and their files left out of the rows;
+    `on_error="fail"` raises a DataprepError for the first problem instead.
     """
     # Absolute, so that workers on other machines (Dask) find the same files.
     root = Path(os.path.abspath(root))
@@ -133,6 +135,10 @@ def scan(
     files = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS, exclude=exclude))
     rules = _choose_rules(files, image_dir, mask_dir, image_suffix, mask_suffix)
     candidates, problems, n_images, n_masks = _pair(files, rules)
+    if on_error not in ("skip", "fail"):
+        raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
+    if on_error == "fail":
+        _fail_on_first(root, problems)
 
     results = run_items(
         _ValidatePair(str(root), check), candidates, executor=executor, on_error="skip",
@@ -151,7 +157,16 @@ def scan(
             rows.append(row)
     rows.sort(key=lambda r: r.id)
     problems.sort(key=lambda p: (p.path, p.kind))
+    if on_error == "fail":
+        _fail_on_first(root, problems)
     return ScanResult(root, rules, rows, problems, warnings, n_images, n_masks)
+
+
+def _fail_on_first(root: Path, problems: list[Problem]) -> None:
+    if problems:
+        first = min(problems, key=lambda p: (p.path, p.kind))
+        raise DataprepError(root / first.path, f"{first.reason} (the first problem found; --on-error skip "
+                                                "lists them all and leaves them out)")
 
 
 # --------------------------------------------------------------------------- pairing

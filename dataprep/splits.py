@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, read_manifest, write_manifest
@@ -210,6 +210,8 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
                                ignore_index=info.ignore_index)
         partials, errors = collect_partials(manifest.rows, fn, executor=executor, on_error=on_error, quiet=quiet,
                                             desc="kfold")
+        if errors and len(errors) == n:  # nothing to stratify or report on: refuse rather than write blind folds
+            raise all_failed(manifest.path, errors, "masks")
         pixels = _pixel_matrix(partials, info.num_classes)
     num_k = pixels.shape[1]
 

@@ -34,12 +34,13 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
 from .histogram import channel_histograms
 from .io import PathLike, atomic_write_text, read_mask, read_pixels
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
+from .progress import bars_disabled
 from .sample import DEFAULT_IGNORE_INDEX
 
 STATS_VERSION = 1
@@ -470,7 +471,7 @@ def collect_partials(rows: Sequence[ManifestRow], fn: Callable[[ManifestRow], Pa
     """
     out: list[Partial | None] = []
     errors: list[str] = []
-    with tqdm(total=len(rows), desc=desc, unit="file", disable=quiet, delay=1.0, leave=False, file=sys.stderr) as bar:
+    with tqdm(total=len(rows), desc=desc, unit="file", disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr) as bar:
         for start in range(0, len(rows), _BLOCK):
             block = rows[start : start + _BLOCK]
             results = run_items(fn, block, executor=executor, on_error=on_error, quiet=True)
@@ -495,6 +496,8 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
     fn = functools.partial(per_image_partial, num_classes=info.num_classes, ignore_index=info.ignore_index)
     (merged,), errors = collect_partials(manifest.rows, fn, executor=executor, on_error=on_error, quiet=quiet,
                                          merge=True)
+    if errors and len(errors) == len(manifest):
+        raise all_failed(manifest.path, errors, "rows")
     if merged.image is None:
         raise DataprepError(manifest.path, f"no readable images ({len(errors)} failed)"
                             + (f"; first: {errors[0]}" if errors else ""))

@@ -184,7 +184,7 @@ def test_cli_end_to_end(cli, labelled, tmp_path):
     again = cli(*args)
     assert again.exit_code == 0 and "6 kept from an earlier run" in again.output
     missing = cli("augment", "--recipe", PIPELINES / "nope.yaml", labelled, tmp_path / "x")
-    assert missing.exit_code == 1 and "recipe not found" in missing.output
+    assert missing.exit_code == 2 and "recipe not found" in missing.output
 
 
 @pytest.mark.integration

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,7 +227,7 @@ def _write(tmp_path, text):
 def test_config_loads_with_defaults_and_overrides(tmp_path):
     path = _write(tmp_path, "data: {manifest: m.csv, fold: 1}\noptim: {lr: 1e-2}\n")
     cfg = load_config(path, {"train.epochs": 3, "model.up": "transposed"})
-    assert cfg.data.manifest == "m.csv" and cfg.data.fold == 1
+    assert cfg.data.manifest == str(tmp_path / "m.csv") and cfg.data.fold == 1  # relative to the file's folder
     assert cfg.optim.lr == 0.01 and cfg.train.epochs == 3 and cfg.model.up == "transposed"
     assert cfg.train.seed == 0 and cfg.loss.class_weights == "none"
     assert parse_config(cfg.to_dict()) == parse_config(cfg.to_dict())  # round-trips through a dict
@@ -253,6 +254,29 @@ def test_config_errors_name_the_field(tmp_path, text, message):
     assert message in str(err.value) and str(path) in str(err.value)
 
 
+def test_config_paths_resolve_against_the_config_folder_and_name_the_field(tmp_path, monkeypatch):
+    from dataprep.train.config import check_inputs
+
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/m.csv").write_text("id,image,mask,width,height\n")
+    path = tmp_path / "cfg/train.yaml"
+    path.write_text("data: {manifest: ../data/m.csv, stats: ../data/stats.json}\ntrain: {output_dir: ../runs/x}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(path)
+    assert Path(cfg.data.manifest) == tmp_path / "data/m.csv"
+    assert Path(cfg.train.output_dir) == tmp_path / "runs/x"
+    with pytest.raises(UsageError) as err:  # stats.json is missing: the message names the field and the file
+        check_inputs(cfg)
+    assert err.value.exit_code == 2
+    assert str(tmp_path / "data/stats.json") in str(err.value) and f"data.stats in {path}" in str(err.value)
+    # Values from the command line stay relative to the current folder.
+    cfg = load_config(path, {"data.stats": "s.json"})
+    assert cfg.data.stats == "s.json"
+
+
 def test_parse_override_reads_yaml_values():
     assert parse_override("optim.lr=3e-4") == ("optim.lr", 3e-4)
     assert parse_override("data.fold=null") == ("data.fold", None)
@@ -266,8 +290,8 @@ def test_bundled_sample_config_is_valid(tmp_path):
 
     cfg = load_config(PIPELINES / "train_sample.yaml")
     assert cfg.data.fold is not None and cfg.data.stats
-    for recipe in (cfg.data.train_recipe, cfg.data.val_recipe):  # paths relative to the repository root
-        load_recipe(PIPELINES.parent / recipe)
+    for recipe in (cfg.data.train_recipe, cfg.data.val_recipe):  # resolved against pipelines/
+        load_recipe(recipe)
 
 
 def _sched(name, warmup=0, min_lr=0.0):

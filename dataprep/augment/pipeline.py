@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..recipe import OFFLINE, Recipe
 from ..sample import Sample
 from .base import resize_image, resize_mask, require_mask
@@ -18,7 +18,7 @@ def check_recipe(recipe: Recipe) -> tuple[int, int]:
     """The output size; raises naming the recipe when it cannot run offline."""
     recipe.require_engine(OFFLINE)
     if recipe.size is None:
-        raise DataprepError(recipe.source, "offline augmentation needs 'size' (output height, width)")
+        raise UsageError(recipe.source, "offline augmentation needs 'size' (output height, width)")
     return recipe.size
 
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import io
-from ..errors import DataprepError
+from ..errors import DataprepError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from ..paths import guard_output
@@ -132,12 +132,16 @@ def augment_manifest(
     results = run_items(worker, jobs, executor=executor, on_error=on_error, desc="augment", quiet=quiet, unit="image")
 
     done = [r.value for r in results if r.ok]
+    errors = [r.error for r in results if r.error is not None]
+    if errors and not done:  # an empty manifest would read as a finished run
+        # One bad source feeds several outputs (variants, mosaic partners): each failure once.
+        unique = list(dict.fromkeys(errors))
+        raise all_failed(manifest.path, unique, "outputs" if len(unique) == len(results) else "sources")
     out_rows = [row for row, _ in done]
     manifest_path = write_manifest(out_rows, out / "manifest.csv", columns=("source_ids", "ops", "params", "seed"))
     if resolved is not None:
         resolved.save(out / "palette.json")
     reused = sum(1 for _, was_reused in done if was_reused)
-    errors = [r.error for r in results if r.error is not None]
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors)
 
 

@@ -12,6 +12,7 @@ import click
 
 from .. import __version__
 from ..allocator import keep_freed_memory
+from .common import FullSummaries, OneLineErrors
 
 # command name -> "module:function" (modules under dataprep.cli)
 COMMANDS: dict[str, str] = {
@@ -24,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "kfold": "kfold:kfold_command",
     "augment": "augment:augment_command",
     "preview": "preview:preview_command",
+    "report": "report:report_command",
     "train": "train:train_command",
     "tile": "tiles:tile_command",
     "stitch": "tiles:stitch_command",
@@ -31,7 +33,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(OneLineErrors, FullSummaries, click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -57,6 +59,7 @@ def main() -> None:
       dataprep kfold work/labels/manifest.csv -k 5 -o work/splits
       dataprep augment --recipe pipelines/default.yaml work/labels/manifest.csv work/augmented
       dataprep preview work/augmented/manifest.csv -o work/preview.png
+      dataprep report work/labels/manifest.csv --stats work/stats.json --splits work/splits -o work/report.html
       dataprep train --config pipelines/train_sample.yaml
 
     Exit codes: 0 ok, 1 data problems found, 2 usage error.

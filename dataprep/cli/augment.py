@@ -46,7 +46,7 @@ def augment_command(recipe: Path, manifest: Path, out: Path, palette: str | None
         manifest, recipe, out, executor=executor, on_error=on_error, quiet=quiet, overwrite=overwrite,
         force=force, palette=palette, image_format=image_format, quality=quality, seed=seed, variants=variants,
     )
-    for line in summary.errors:
+    for line in dict.fromkeys(summary.errors):  # a bad source fails each of its outputs the same way: once
         click.echo(f"error: {line}", err=True)
     reused = f" ({summary.reused} kept from an earlier run)" if summary.reused else ""
     click.echo(f"wrote {summary.total} augmented samples{reused} to {summary.manifest}")

@@ -28,7 +28,7 @@ def executor_options_without_on_error(fn: F) -> F:
 
 def _executor_options(fn: F) -> F:
     @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default="all cores",
-                  help="Worker processes; 1 runs serially.")
+                  help="Worker processes; 0 uses every core, 1 runs serially in this process.")
     @click.option("--scheduler", metavar="ADDRESS", default=None,
                   help="Run on Dask: a scheduler address (tcp://host:8786) or local:N for N local workers.")
     @quiet_option
@@ -41,8 +41,71 @@ def _executor_options(fn: F) -> F:
     return reports_errors(wrapper)  # type: ignore[return-value]
 
 
+_HELP_ERRORS: tuple[type[click.ClickException], ...] = tuple(
+    e for e in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if e is not None)
+
+
+class OneLineErrors:
+    """Click's own errors (a missing option, a bad value) as one line, like every other error.
+
+    Click prints usage, a hint and the message on four lines; this prints
+    `error: MESSAGE (see 'dataprep CMD --help')` and keeps Click's exit code (2).
+    Mixed into the top-level group and into commands run on their own.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)  # type: ignore[misc]
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)  # type: ignore[misc]
+        except _HELP_ERRORS as exc:  # a group run without a command: its help, as Click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"error: {one_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        # Without standalone mode Click returns the code of an explicit exit (e.g. after --help).
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def one_line(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
+
+
+class Command(OneLineErrors, click.Command):
+    """A click.Command with one-line errors when run on its own (python -m dataprep.train)."""
+
+
+class FullSummaries:
+    """A group's command list with each command's whole first sentence (wrapped), not cut at `...`."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):  # type: ignore[attr-defined]
+            cmd = self.get_command(ctx, name)  # type: ignore[attr-defined]
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class Group(OneLineErrors, FullSummaries, click.Group):
+    """A click.Group with one-line errors and whole command summaries."""
+
+
 def quiet_option(fn: F) -> F:
-    return click.option("-q", "--quiet", is_flag=True, help="No progress bars.")(fn)
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="No progress bars or progress messages (bars are drawn only on a terminal anyway; "
+                             "DATAPREP_PROGRESS=1 draws them in logs too).")(fn)
 
 
 def force_option(fn: F) -> F:
@@ -71,4 +134,4 @@ def fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-__all__ = ["executor_options", "executor_options_without_on_error", "quiet_option", "force_option", "reports_errors", "fail_usage", "Executor"]
+__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "force_option", "reports_errors", "fail_usage", "Executor"]

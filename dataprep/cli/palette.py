@@ -7,12 +7,12 @@ import click
 
 from ..palette import BUILTIN_PALETTES, InferredPalette, Palette, builtin_palette, infer_palette, load_palette
 from ..sample import DEFAULT_IGNORE_INDEX
-from .common import executor_options_without_on_error, reports_errors
+from .common import Group, executor_options, reports_errors
 
 _SHOWN_ARTEFACTS = 10
 
 
-@click.group("palette")
+@click.group("palette", cls=Group)
 def palette_group() -> None:
     """Make, inspect and list palettes (class name, colour, index, ignore).
 
@@ -29,8 +29,9 @@ def palette_group() -> None:
               help="Index for ignored classes (index masks: this value is marked ignore).")
 @click.option("--name", default="inferred", show_default=True, help="Name stored in the palette.")
 @reports_errors
-@executor_options_without_on_error
-def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name: str, executor, quiet: bool) -> None:
+@executor_options
+def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name: str, executor, on_error: str,
+                  quiet: bool) -> None:
     """Count the colours (or values) in MASKS and write a palette to edit.
 
     MASKS are mask files, folders of masks, or manifest CSVs. One class per
@@ -43,7 +44,8 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
     Example:
       dataprep palette infer sample_data/masks -o work/palette.json
     """
-    result = infer_palette(masks, ignore_index=ignore_index, name=name, executor=executor, quiet=quiet)
+    result = infer_palette(masks, ignore_index=ignore_index, name=name, executor=executor, on_error=on_error,
+                           quiet=quiet)
     result.save(output)
     for line in result.errors:
         click.echo(f"error: {line}", err=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .common import reports_errors
+from .common import quiet_option, reports_errors
 
 
 @click.command("preview")
@@ -17,8 +17,10 @@ from .common import reports_errors
 @click.option("--palette", default=None, metavar="FILE|NAME",
               help="Palette file or built-in name (default: the one beside MANIFEST; else generated colours).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which samples are picked.")
+@quiet_option
 @reports_errors
-def preview_command(manifest: Path, output: Path, count: int, columns: int, palette: str | None, seed: int) -> None:
+def preview_command(manifest: Path, output: Path, count: int, columns: int, palette: str | None, seed: int,
+                    quiet: bool) -> None:
     """Draw image | colourized mask | overlay for N samples of MANIFEST, with a class legend.
 
     \b
@@ -29,4 +31,5 @@ def preview_command(manifest: Path, output: Path, count: int, columns: int, pale
     from ..preview import write_contact_sheet
 
     path = write_contact_sheet(manifest, output, n=count, palette=palette, seed=seed, columns=columns)
-    click.echo(f"wrote {path}")
+    if not quiet:
+        click.echo(f"wrote {path}")

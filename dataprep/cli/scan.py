@@ -9,7 +9,7 @@ import click
 from ..errors import EXIT_DATA_PROBLEM
 from ..manifest import write_manifest
 from ..scan import ScanResult, scan
-from .common import executor_options_without_on_error, reports_errors
+from .common import executor_options, reports_errors
 
 
 @click.command("scan")
@@ -26,10 +26,10 @@ from .common import executor_options_without_on_error, reports_errors
               help="header: sizes and truncation from headers and file tails; decode: also decode every file.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any problem is found (default: report and leave them out).")
 @reports_errors
-@executor_options_without_on_error
+@executor_options
 def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str | None, image_suffix: str | None,
                  mask_suffix: str | None, exclude: tuple[str, ...], check: str, strict: bool, executor,
-                 quiet: bool) -> None:
+                 on_error: str, quiet: bool) -> None:
     """Find image/mask pairs under ROOT, validate them, write a manifest.
 
     \b
@@ -37,14 +37,16 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
     Cityscapes leftImg8bit/ <-> gtFine/ (suffixes _leftImg8bit / _gtFine_color), or
     side-by-side names such as x_image.png <-> x_target.png. Problems (orphans, duplicate
     stems, unreadable or truncated files, size mismatches, EXIF-rotated images) are listed
-    and left out of the manifest.
+    and left out of the manifest; with --on-error fail the first one stops the scan
+    and no manifest is written.
 
     \b
     Example:
       dataprep scan sample_data --exclude 'bad/*' -o work/manifest.csv
     """
     result = scan(root, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix, mask_suffix=mask_suffix,
-                  exclude=exclude, check=check, executor=executor, quiet=quiet)  # type: ignore[arg-type]
+                  exclude=exclude, check=check, executor=executor, on_error=on_error,  # type: ignore[arg-type]
+                  quiet=quiet)
     write_manifest(result.manifest, output)
     _print_summary(result, output)
     if strict and result.problems:

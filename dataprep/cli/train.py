@@ -7,15 +7,16 @@ from pathlib import Path
 
 import click
 
-from .common import quiet_option, reports_errors
+from .common import Command, quiet_option, reports_errors
 
 
-@click.command("train")
+@click.command("train", cls=Command)
 @click.option("-c", "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True, help="Trainer config YAML (see pipelines/train_sample.yaml).")
 @click.option("--fold", type=click.IntRange(min=0), default=None,
               help="Train on a kfold manifest's other folds, validate on this one (data.fold).")
-@click.option("--engine", type=click.Choice(["cpu", "dali"]), default=None, help="Data loading engine (data.engine).")
+@click.option("--engine", type=click.Choice(["cpu", "dali"]), default=None, show_default="the config's data.engine, else cpu",
+              help="Data loading engine (data.engine).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue from a checkpoint (e.g. OUTPUT_DIR/last.pt).")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -23,7 +24,8 @@ from .common import quiet_option, reports_errors
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="train.epochs")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None,
               help="Stop after this many optimizer steps; also the schedule's length (train.max_steps).")
-@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (train.device).")
+@click.option("--device", default=None, show_default="the config's train.device, else auto",
+              help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N (train.device).")
 @click.option("--set", "settings", multiple=True, metavar="SECTION.FIELD=VALUE",
               help="Override any config field, e.g. --set optim.lr=3e-4 --set data.batch_size=4 (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Start afresh in an output folder that already holds a run.")
@@ -44,7 +46,7 @@ def train_command(config_path: Path, fold: int | None, engine: str | None, resum
       torchrun --nproc_per_node 2 -m dataprep.train --config pipelines/train_sample.yaml
     """
     # torch is imported here, not at module level: `dataprep --help` must stay fast.
-    from ..train.config import load_config, parse_override
+    from ..train.config import check_inputs, load_config, parse_override
     from ..train.loop import run_training
 
     overrides = dict(parse_override(s) for s in settings)
@@ -52,6 +54,7 @@ def train_command(config_path: Path, fold: int | None, engine: str | None, resum
              "train.epochs": epochs, "train.max_steps": max_steps, "train.device": device}
     overrides.update({k: v for k, v in flags.items() if v is not None})
     config = load_config(config_path, overrides)
+    check_inputs(config)
     try:
         result = run_training(config, resume=resume, overwrite=overwrite, quiet=quiet)
     except KeyboardInterrupt:

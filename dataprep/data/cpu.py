@@ -18,13 +18,16 @@ from torch.utils.data import DataLoader, Sampler, get_worker_info
 
 from ..errors import DataprepError
 from .dataset import SegmentationDataset, describe_sizes, epoch_order
+from .sampler import epoch_length, repeated_order
 
 
 class EpochSampler(Sampler):
     """This shard's indices for the current epoch, as (epoch, index) pairs (see `epoch_order`)."""
 
-    def __init__(self, size: int, *, shuffle: bool, seed: int, shard_id: int = 0, num_shards: int = 1) -> None:
+    def __init__(self, size: int, *, shuffle: bool, seed: int, shard_id: int = 0, num_shards: int = 1,
+                 factors: np.ndarray | None = None) -> None:
         self.size = size
+        self.factors = factors  # repeat factors (class-balanced sampling), or None: each row once
         self.shuffle = shuffle
         self.seed = seed
         self.shard_id = shard_id
@@ -35,6 +38,9 @@ class EpochSampler(Sampler):
         self.epoch = int(epoch)
 
     def indices(self) -> np.ndarray:
+        if self.factors is not None:
+            return repeated_order(self.factors, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle,
+                                  shard_id=self.shard_id, num_shards=self.num_shards)
         return epoch_order(
             self.size, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle,
             shard_id=self.shard_id, num_shards=self.num_shards,
@@ -45,7 +51,8 @@ class EpochSampler(Sampler):
         return iter([(epoch, int(i)) for i in self.indices()])
 
     def __len__(self) -> int:
-        return -(-self.size // self.num_shards)
+        total = epoch_length(self.factors) if self.factors is not None else self.size
+        return -(-total // self.num_shards)
 
 
 class _Failure:
@@ -137,12 +144,14 @@ class CpuLoader:
         num_shards: int = 1,
         pin_memory: bool = False,
         device: torch.device | str | None = None,
+        repeat_factors: np.ndarray | None = None,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.device = torch.device(device) if device is not None else None
-        self.sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=seed, shard_id=shard_id, num_shards=num_shards)
+        self.sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=seed, shard_id=shard_id, num_shards=num_shards,
+                                    factors=repeat_factors)
         self._non_blocking = bool(pin_memory)
         self.loader = DataLoader(
             _Capturing(dataset),

@@ -45,7 +45,7 @@ import torch
 
 from .. import recipe as R
 from ..albu import compile_albumentations
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..io import PathLike, check_complete, read_image, read_info, read_mask
 from ..manifest import Manifest
 from .dataset import (
@@ -60,6 +60,7 @@ from .dataset import (
     resolve_spec,
     sample_rngs,
 )
+from .sampler import epoch_length, loader_repeat_factors, repeated_order
 
 # Images DALI decodes itself: PIL mode -> channels.
 _DALI_DECODABLE = {"RGB": 3, "L": 1}
@@ -426,6 +427,31 @@ class _GaussianBlur(_Op):
         return image, mask
 
 
+class _GaussianNoise(_Op):
+    """gaussian_noise: albumentations' noise map, drawn on the host, added on DALI's device.
+
+    For 8-bit images albumentations (cv2.add of the noise cast to integers) adds
+    the noise truncated toward zero; feeding it truncated gives identical pixels.
+    """
+
+    inputs = ("noise",)
+
+    def feed(self, params, shape):
+        if params is None:
+            return {"noise": np.zeros(shape, np.float32)}
+        noise = np.asarray(params["noise_map"], np.float32)
+        if noise.ndim == 2:
+            noise = noise[:, :, None]
+        noise = np.broadcast_to(noise, shape)
+        if self.max_value <= 255:
+            noise = np.trunc(noise)
+        return {"noise": np.ascontiguousarray(noise, dtype=np.float32)}
+
+    def build(self, ctx, image, mask):
+        x = _to_float(ctx, image) + ctx.arith(ctx.param("noise"))
+        return _pixels(ctx, x, truncate=True), mask
+
+
 def _make_op(step: R.Step, size: tuple[int, int] | None, max_value: float) -> _Op | None:
     params = step.params
     if isinstance(params, (R.HorizontalFlip, R.VerticalFlip)):
@@ -445,6 +471,7 @@ _OPS: dict[type, type[_Op]] = {
     R.ColorJitter: _ColorJitter,
     R.HueSaturationValue: _HueSaturationValue,
     R.GaussianBlur: _GaussianBlur,
+    R.GaussianNoise: _GaussianNoise,
 }
 
 
@@ -454,7 +481,7 @@ def compile_dali_ops(spec: DataSpec, max_value: float = 255.0) -> list[_Op]:
     for index, step in enumerate(spec.steps, 1):
         op = _make_op(step, spec.size, max_value)
         if op is None:
-            raise DataprepError(spec.recipe_source, f"step {index} ({step.op}): not supported by the DALI engine")
+            raise UsageError(spec.recipe_source, f"step {index} ({step.op}): not supported by the DALI engine")
         ops.append(op)
     return ops
 
@@ -502,6 +529,7 @@ class DaliLoader:
         shard_id: int = 0,
         num_shards: int = 1,
         device: torch.device | str | None = None,
+        class_balance: float | None = None,
     ) -> None:
         require_dali()
         check_sharding(shard_id, num_shards)
@@ -509,6 +537,7 @@ class DaliLoader:
             manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index, engine=R.DALI
         )
         self.ops = compile_dali_ops(self.spec)  # fails early on unsupported steps; rebuilt below for 16-bit
+        self.factors = loader_repeat_factors(self.spec.rows, stats, class_balance)
         # Used only to draw params (never to transform pixels), with the CPU engine's samplers.
         self._compose = compile_albumentations(
             self.spec.steps, size=self.spec.size, ignore_index=self.spec.ignore_index, source=self.spec.recipe_source
@@ -542,11 +571,15 @@ class DaliLoader:
         self.epoch = int(epoch)
 
     def indices(self) -> np.ndarray:
+        if self.factors is not None:
+            return repeated_order(self.factors, seed=self.spec.seed, epoch=self.epoch, shuffle=self.shuffle,
+                                  shard_id=self.shard_id, num_shards=self.num_shards)
         return epoch_order(len(self.spec.rows), seed=self.spec.seed, epoch=self.epoch, shuffle=self.shuffle,
                            shard_id=self.shard_id, num_shards=self.num_shards)
 
     def __len__(self) -> int:
-        n = -(-len(self.spec.rows) // self.num_shards)
+        total = epoch_length(self.factors) if self.factors is not None else len(self.spec.rows)
+        n = -(-total // self.num_shards)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

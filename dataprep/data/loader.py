@@ -18,6 +18,7 @@ from ..io import PathLike
 from ..manifest import Manifest
 from .cpu import CpuLoader
 from .dataset import SegmentationDataset, check_sharding
+from .sampler import loader_repeat_factors
 
 ENGINES = ("cpu", "dali")
 
@@ -40,6 +41,7 @@ def make_loader(
     pin_memory: bool = False,
     device: torch.device | str | None = None,
     ignore_index: int | None = None,
+    class_balance: float | None = None,
 ):
     """A batch iterator over `manifest` with `engine` "cpu" (torch DataLoader + albumentations) or "dali".
 
@@ -50,6 +52,9 @@ def make_loader(
     else DALI's CPU backend).
     `ignore_index`: mask fill for padding and rotated-in corners (default: the
     palette beside the manifest, else stats.json, else the recipe's).
+    `class_balance`: repeat-factor sampling with this threshold t (e.g. 0.3):
+    images with classes seen in fewer than t of the images (stats.json's image
+    counts) come back more often; see `dataprep.data.sampler`.
     """
     if engine not in ENGINES:
         raise UsageError(None, f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -66,12 +71,13 @@ def make_loader(
             manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index,
             batch_size=batch_size, shuffle=shuffle,
             num_threads=max(1, num_workers), drop_last=drop_last, shard_id=shard_id, num_shards=num_shards,
-            device=device,
+            device=device, class_balance=class_balance,
         )
     dataset = SegmentationDataset(manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index)
     return CpuLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, seed=seed, drop_last=drop_last,
         shard_id=shard_id, num_shards=num_shards, pin_memory=pin_memory, device=device,
+        repeat_factors=loader_repeat_factors(dataset.rows, stats, class_balance),
     )
 
 

@@ -2,15 +2,18 @@
 
 Sections and fields are the dataclasses below (every field but
 `data.manifest` has a default). Unknown fields, wrong types and out-of-range
-values raise a DataprepError naming the file and the field, e.g.
+values raise a UsageError (exit code 2) naming the file and the field, e.g.
 `train.yaml: optim.lr: expected a number, got 'fast'`.
 
-Relative paths in the file are taken relative to the current working folder,
-as they would be on the command line.
+Relative paths in the file are taken relative to the file's own folder, so a
+config works whatever folder `dataprep train` runs from (as MMSegmentation's
+`data_root` beside the config does). Overrides (`--set`, `-o`) come from the
+command line and stay relative to the current folder.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +48,17 @@ class DataConfig:
     num_workers: int = 2
     drop_last: bool = False
     ignore_index: int | None = None  # default: from stats.json, else palette.json, else 255
+    class_balance: float | None = None  # repeat-factor sampling threshold for training batches (needs stats)
 
     def check(self) -> None:
         _positive("batch_size", self.batch_size)
         _positive("val_batch_size", self.val_batch_size)
         _positive("num_workers", self.num_workers, allow_zero=True)
         _positive("fold", self.fold, allow_zero=True)
+        if self.class_balance is not None and not 0.0 < self.class_balance <= 1.0:
+            raise ValueError(f"class_balance: must be in (0, 1], got {self.class_balance}")
+        if self.class_balance is not None and not self.stats:
+            raise ValueError("class_balance: needs data.stats (its per-class image counts)")
         if self.fold is not None and self.val_manifest is not None:
             raise ValueError("fold: give either `fold` or `val_manifest`, not both")
 
@@ -164,22 +172,63 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+# Fields holding paths: relative values in a config file are relative to that file's folder.
+PATH_FIELDS: tuple[str, ...] = ("data.manifest", "data.val_manifest", "data.train_recipe", "data.val_recipe",
+                                "data.stats", "data.palette", "train.output_dir")
+# The ones that must exist before training starts, with what each holds.
+_INPUT_FIELDS: dict[str, str] = {"data.manifest": "manifest", "data.val_manifest": "manifest",
+                                 "data.train_recipe": "recipe", "data.val_recipe": "recipe",
+                                 "data.stats": "stats file"}
+
+
 def load_config(path: PathLike, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Read and validate a trainer YAML file; `overrides` maps dotted keys ("train.epochs") to values."""
+    """Read and validate a trainer YAML file; `overrides` maps dotted keys ("train.epochs") to values.
+
+    Relative paths in the file are resolved against the file's folder; those in
+    `overrides` are left as given (relative to the current folder).
+    """
     path = Path(path)
     data = load_yaml_file(path, not_found=UsageError(path, "config not found"))
     if data is None:
         data = {}
+    data = resolve_paths(data, path.parent, str(path))
     return parse_config(apply_overrides(data, overrides or {}, str(path)), str(path))
+
+
+def resolve_paths(data: Any, base: Path, source: str | None = None) -> Any:
+    """A copy of a parsed config with relative path fields joined to `base` (lexically, as a shell would)."""
+    if not isinstance(data, Mapping):
+        return data
+    result = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    for key in PATH_FIELDS:
+        section, _, name = key.partition(".")
+        values = result.get(section)
+        if not isinstance(values, dict):
+            continue
+        value = values.get(name)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            values[name] = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+    return result
+
+
+def check_inputs(config: TrainConfig) -> None:
+    """Every input file the config names exists; a missing one is a usage error naming the config field."""
+    for key, what in _INPUT_FIELDS.items():
+        section, _, name = key.partition(".")
+        value = getattr(getattr(config, section), name)
+        if value and not Path(value).is_file():
+            where = f"{key} in {config.source}" if config.source else key
+            raise UsageError(value, f"{what} not found ({where}; relative paths in a config file are relative "
+                                    "to its folder)")
 
 
 def parse_config(data: Any, source: str | None = None) -> TrainConfig:
     """Validate a config given as a mapping (e.g. parsed YAML)."""
     if not isinstance(data, Mapping):
-        raise DataprepError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
+        raise UsageError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
-        raise DataprepError(source, f"unknown section(s) {', '.join(map(repr, unknown))}; sections are {', '.join(_SECTIONS)}")
+        raise UsageError(source, f"unknown section(s) {', '.join(map(repr, unknown))}; sections are {', '.join(_SECTIONS)}")
     sections: dict[str, Any] = {}
     try:
         for name, cls in _SECTIONS.items():
@@ -190,16 +239,16 @@ def parse_config(data: Any, source: str | None = None) -> TrainConfig:
                 raise ValueError(f"unknown field '{name}.{unknown[0]}'; {name} fields are {', '.join(known)}")
             sections[name] = build_dataclass(cls, values, f"{name}.")
     except ValueError as exc:
-        raise DataprepError(source, str(exc)) from None
+        raise UsageError(source, str(exc)) from None
     if not sections["data"].manifest:
-        raise DataprepError(source, "data.manifest: required (the manifest to train on)")
+        raise UsageError(source, "data.manifest: required (the manifest to train on)")
     return TrainConfig(**sections, source=source)
 
 
 def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
     """A copy of `data` with dotted keys set: {"train.epochs": 3} -> data["train"]["epochs"] = 3."""
     if not isinstance(data, Mapping):
-        raise DataprepError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
+        raise UsageError(source, "a trainer config must be a mapping with sections " + ", ".join(_SECTIONS))
     result = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
     for key, value in overrides.items():
         section, dot, name = key.partition(".")
@@ -209,7 +258,7 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str | None 
         if target is None:
             target = result[section] = {}
         if not isinstance(target, dict):
-            raise DataprepError(source, f"{section}: must be a mapping")
+            raise UsageError(source, f"{section}: must be a mapping")
         target[name] = value
     return result
 

@@ -99,7 +99,7 @@ def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device, *,
     )
     split = {"fold": d.fold, "split": "train"} if d.fold is not None else {}
     train_loader = make_loader(d.manifest, d.train_recipe, batch_size=d.batch_size, shuffle=True,
-                               drop_last=d.drop_last, **split, **common)
+                               drop_last=d.drop_last, class_balance=d.class_balance, **split, **common)
     val_batch = val_batch_size or d.val_batch_size or d.batch_size
     if d.fold is not None:
         val_loader = make_loader(d.manifest, d.val_recipe, batch_size=val_batch, shuffle=False,

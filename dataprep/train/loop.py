@@ -29,6 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import DataprepError, UsageError
+from ..progress import bars_disabled
 from . import distributed as D
 from .checkpoint import load_checkpoint, restore, save_checkpoint, training_state
 from .config import TrainConfig
@@ -204,7 +205,7 @@ def train(
         # Where the last optimizer step left off: what a checkpoint written on Ctrl-C records.
         position = {"batch": start, "step": step, "sums": dict(sums)}
         bar = tqdm(total=batches, initial=start, desc=f"epoch {epoch + 1}/{loop.epochs}", leave=False,
-                   disable=console.silent, dynamic_ncols=True)
+                   disable=bars_disabled(console.silent), dynamic_ncols=True)
         micro_losses: list[torch.Tensor] = []
         step_ids: list[str] = []
         last_lr = float(optimizer.param_groups[0]["lr"])
@@ -470,7 +471,7 @@ def evaluate(
     cms: list[torch.Tensor] = []
     losses: list[torch.Tensor] = []
     weights: list[torch.Tensor] = []
-    for batch in tqdm(loader, desc="validate", leave=False, disable=console.silent, dynamic_ncols=True):
+    for batch in tqdm(loader, desc="validate", leave=False, disable=bars_disabled(console.silent), dynamic_ncols=True):
         image = batch["image"].to(device, non_blocking=True)
         mask = batch["mask"].to(device, non_blocking=True)
         check_labels(mask, batch["id"], data)

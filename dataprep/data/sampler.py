@@ -1,0 +1,139 @@
+"""Class-balanced sampling by repeat factors (LVIS, Gupta et al. 2019; Detectron2's RepeatFactorTrainingSampler).
+
+A class c seen in a fraction f_c of the images gets the repeat factor
+r_c = max(1, sqrt(t / f_c)), for a threshold t: classes in at least t of the
+images are not repeated, rarer ones more the rarer they are. An image is
+repeated by the largest factor of the classes it contains, so images with a
+rare class come back more often in an epoch.
+
+f_c comes from stats.json (`classes.image_count / classes.num_images`), the
+classes present in each image from its label map (read once, when the loader
+is built). Unlike Detectron2, an epoch has a fixed length, round(sum of the
+image factors), so `len(loader)` and learning-rate schedules stay constant:
+each image appears floor(r_i) or ceil(r_i) times, the extra appearances drawn
+by systematic sampling with probabilities proportional to the fractional parts
+(scaled so that they fill the epoch), so on average image i appears r_i times
+up to that rounding of the epoch length.
+Draws come from (seed, epoch) only, so they do not depend on workers, and the
+engines share them.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import io
+from ..errors import DataprepError, UsageError
+from ..manifest import ManifestRow
+
+_STREAM = 0x5EED  # keeps these draws apart from the shuffle's permutation of the same (seed, epoch)
+
+
+def class_repeat_factors(stats: Mapping[str, Any], threshold: float) -> np.ndarray:
+    """r_c = max(1, sqrt(threshold / f_c)) per class, f_c = share of images containing class c (stats.json)."""
+    if not 0.0 < threshold <= 1.0:
+        raise UsageError(None, f"class_balance: the repeat threshold must be in (0, 1], got {threshold}")
+    classes = stats.get("classes") if isinstance(stats, Mapping) else None
+    if not classes or not classes.get("num_images"):
+        raise UsageError(None, "class_balance needs a stats.json with class statistics (run `dataprep stats` "
+                               "on a manifest of label maps)")
+    counts = np.asarray(classes["image_count"], np.float64)
+    frequency = counts / float(classes["num_images"])
+    with np.errstate(divide="ignore"):
+        factors = np.sqrt(threshold / frequency)
+    return np.maximum(1.0, np.where(counts > 0, factors, 1.0))
+
+
+def class_presence(rows: Sequence[ManifestRow], num_classes: int) -> np.ndarray:
+    """(images, classes) bool: which classes each row's label map contains (values >= num_classes ignored)."""
+    out = np.zeros((len(rows), num_classes), bool)
+    for i, row in enumerate(rows):
+        if row.mask is None:
+            raise DataprepError(row.image, "no mask; class-balanced sampling needs label maps")
+        mask = io.read_mask(row.mask)
+        if mask.ndim != 2:
+            raise DataprepError(row.mask, "colour mask; run `dataprep masks2labels` first")
+        values = np.unique(mask)
+        values = values[(values >= 0) & (values < num_classes)]
+        out[i, values.astype(np.intp)] = True
+    return out
+
+
+def image_repeat_factors(rows: Sequence[ManifestRow], stats: Mapping[str, Any], threshold: float) -> np.ndarray:
+    """r_i = the largest r_c over the classes in image i (1 for an image with no counted class)."""
+    per_class = class_repeat_factors(stats, threshold)
+    presence = class_presence(rows, len(per_class))
+    return np.where(presence, per_class[None, :], 1.0).max(axis=1, initial=1.0)
+
+
+def loader_repeat_factors(rows: Sequence[ManifestRow], stats: Mapping[str, Any] | io.PathLike | None,
+                          class_balance: float | None) -> np.ndarray | None:
+    """The per-row factors a loader samples with, or None when `class_balance` (the threshold t) is None."""
+    if class_balance is None:
+        return None
+    from .dataset import load_stats_arg
+
+    loaded, _ = load_stats_arg(stats)
+    if loaded is None:
+        raise UsageError(None, "class_balance needs stats (a stats.json from `dataprep stats`): its per-class "
+                               "image counts give the repeat factors")
+    return image_repeat_factors(rows, loaded, float(class_balance))
+
+
+def epoch_length(factors: np.ndarray) -> int:
+    """Samples per epoch (all shards together): round(sum of the factors), at least the number of images."""
+    return max(len(factors), int(round(float(np.sum(factors)))))
+
+
+def repeated_order(factors: np.ndarray, *, seed: int, epoch: int, shuffle: bool, shard_id: int = 0,
+                   num_shards: int = 1) -> np.ndarray:
+    """This shard's indices for one epoch, each image about `factors[i]` times (see the module docstring)."""
+    n = len(factors)
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF, _STREAM])
+    whole = np.floor(factors).astype(np.int64)
+    total = epoch_length(factors)
+    extra = total - int(whole.sum())
+    fraction = factors - whole
+    counts = whole + _systematic(_inclusion(fraction, extra), rng)
+    order = np.repeat(np.arange(n), counts)
+    if shuffle:
+        order = order[rng.permutation(len(order))]
+    per_shard = -(-len(order) // num_shards)
+    padded = per_shard * num_shards
+    if padded > len(order):
+        order = np.concatenate([order, np.resize(order, padded - len(order))])
+    return order[shard_id:padded:num_shards]
+
+
+def _inclusion(fraction: np.ndarray, extra: int) -> np.ndarray:
+    """Probabilities, each <= 1 and summing to `extra`, proportional to the fractional parts where possible."""
+    weights = fraction if fraction.sum() > 0 else np.ones(len(fraction))
+    pi = np.zeros(len(weights))
+    free = weights > 0
+    left = float(extra)
+    while left > 1e-12 and free.any():
+        pi[free] = weights[free] * left / weights[free].sum()
+        over = free & (pi >= 1.0)
+        if not over.any():
+            break
+        pi[over] = 1.0
+        free &= ~over
+        left = float(extra) - pi[~free].sum()
+    return pi
+
+
+def _systematic(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """0/1 per item, item i chosen with probability pi[i], exactly round(sum(pi)) chosen (systematic sampling)."""
+    order = rng.permutation(len(pi))
+    edges = np.concatenate([[0.0], np.cumsum(pi[order])])
+    points = rng.random() + np.arange(int(round(edges[-1])))
+    hits = np.searchsorted(edges, points, side="right") - 1
+    chosen = np.zeros(len(pi), np.int64)
+    chosen[order[np.clip(hits, 0, len(pi) - 1)]] = 1
+    return chosen
+
+
+__all__ = ["class_presence", "class_repeat_factors", "epoch_length", "image_repeat_factors", "loader_repeat_factors",
+           "repeated_order"]

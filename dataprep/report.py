@@ -1,0 +1,423 @@
+"""One self-contained HTML page about a prepared dataset: `dataprep report`.
+
+What a person looks at before training: per-band histograms, class
+frequencies and weights (from `stats.json`), per-fold class balance (from a
+`kfold` folder), the distribution of image sizes, problems with the manifest's
+files, and a grid of sample previews with overlays. Charts are inline SVG and
+previews an inline JPEG, so the page opens offline, from a CI artefact or an email,
+with no dependency beyond what dataprep already has.
+
+Numbers in the charts are carried as `data-*` attributes too, so tests (and
+scripts) can read them back without parsing drawings.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import io
+from .errors import DataprepError, UsageError
+from .manifest import Manifest, read_manifest
+from .palette import Palette, resolve_palette
+from .preview import colour_table, make_contact_sheet
+from .stats import image_partial, load_stats
+
+HIST_BINS = 64
+BAND_COLOURS = {1: ["#555555"], 3: ["#d62728", "#2ca02c", "#1f77b4"], 4: ["#d62728", "#2ca02c", "#1f77b4", "#7f7f7f"]}
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows, gathered before any HTML is written."""
+
+    manifest: Manifest
+    stats: dict[str, Any] | None
+    folds: dict[str, Any] | None
+    palette: Palette | None
+    histograms: np.ndarray | None  # (channels, HIST_BINS) pixel counts
+    hist_range: tuple[int, int]  # pixel values covered by the bins
+    hist_images: int  # images the histograms were measured on
+    sizes: Counter[tuple[int, int]]
+    problems: list[str] = field(default_factory=list)
+    preview_jpeg: bytes | None = None
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def check_files(manifest: Manifest) -> list[str]:
+    """One line per problem found from the files' headers: missing, unreadable, or sizes the manifest does not say."""
+    problems: list[str] = []
+    for row in manifest.rows:
+        for kind, path in (("image", row.image), ("mask", row.mask)):
+            if path is None:
+                continue
+            try:
+                info = io.read_info(path)
+            except DataprepError as exc:
+                problems.append(str(exc))
+                continue
+            if (info.width, info.height) != (row.width, row.height):
+                problems.append(f"{path}: {kind} is {info.width}x{info.height} but the manifest says "
+                                f"{row.width}x{row.height}")
+    return problems
+
+
+def band_histograms(manifest: Manifest, max_images: int, seed: int = 0) -> tuple[np.ndarray | None, tuple[int, int], int]:
+    """Per-channel pixel histograms in HIST_BINS bins, from up to `max_images` images (an evenly spread pick)."""
+    n = len(manifest)
+    if n == 0 or max_images <= 0:
+        return None, (0, 255), 0
+    picks = np.arange(n) if n <= max_images else np.sort(
+        np.random.default_rng(seed).choice(n, size=max_images, replace=False))
+    total: np.ndarray | None = None
+    used = 0
+    top = 255
+    for i in picks:
+        row = manifest.rows[int(i)]
+        try:
+            partial = image_partial(io.read_image(row.image), str(row.image))
+        except DataprepError:
+            continue  # listed under problems when the file itself is bad
+        hist = partial.hist
+        if partial.dtype == "uint16":
+            full = np.zeros((hist.shape[0], 65536), np.int64)
+            full[:, partial.hist_offset : partial.hist_offset + hist.shape[1]] = hist
+            hist, top = full, 65535
+        if total is not None and total.shape != hist.shape:
+            continue  # another channel count or bit depth: stats refuses those mixes; keep the first kind
+        total = hist.astype(np.int64) if total is None else total + hist
+        used += 1
+    if total is None:
+        return None, (0, top), 0
+    binned = total.reshape(total.shape[0], HIST_BINS, -1).sum(axis=2)
+    return binned, (0, top), used
+
+
+def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None, splits: io.PathLike | None = None,
+           palette: Palette | str | io.PathLike | None = None, samples: int = 9, seed: int = 0,
+           max_images: int = 200) -> ReportData:
+    """Read the manifest, stats.json, the folds' report.json and the files behind them."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    if not len(manifest):
+        raise DataprepError(manifest.path, "manifest has no rows to report on")
+    stats_data = load_stats(stats) if stats is not None else None
+    folds = _load_folds(Path(splits)) if splits is not None else None
+    resolved = resolve_palette(palette, manifest.path)
+    problems = check_files(manifest)
+    hist, hist_range, used = band_histograms(manifest, max_images, seed)
+    sizes = Counter((r.width, r.height) for r in manifest.rows)
+    preview = None
+    if samples > 0:
+        try:
+            sheet = make_contact_sheet(manifest, n=samples, palette=resolved, seed=seed, columns=3)
+            preview = io.encode_image(sheet, ".jpg", quality=85)  # photos: a tenth of the PNG's size
+        except DataprepError as exc:  # a bad sample file: the page still shows everything else
+            problems.append(f"previews: {exc}")
+    return ReportData(manifest, stats_data, folds, resolved, hist, hist_range, used, sizes, problems, preview)
+
+
+def _load_folds(folder: Path) -> dict[str, Any]:
+    path = folder / "report.json" if folder.is_dir() or not folder.suffix else folder
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(path, "fold report not found (give the folder `dataprep kfold -o` wrote)") from None
+    except (OSError, ValueError) as exc:
+        raise DataprepError(path, f"not a fold report: {exc}") from None
+    if not isinstance(data, dict) or "folds" not in data or "k" not in data:
+        raise DataprepError(path, "not a fold report written by `dataprep kfold`")
+    return data
+
+
+# --------------------------------------------------------------------------- drawing (inline SVG)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _hex(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(v) for v in rgb[:3]))
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], colours: Sequence[str], *, title: str,
+              fmt: str = "{:.1%}", kind: str = "bars") -> str:
+    """Horizontal bars, one per label, the value written after each."""
+    width, label_w, row_h = 640, 150, 22
+    top = max(values) if len(values) and max(values) > 0 else 1.0
+    height = row_h * len(labels) + 10
+    parts = [f'<svg class="chart" data-kind="{_e(kind)}" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>']
+    for i, (label, value, colour) in enumerate(zip(labels, values, colours)):
+        y = 5 + i * row_h
+        w = (width - label_w - 90) * (value / top)
+        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{_e(label)}</text>'
+                     f'<rect class="bar" data-label="{_e(label)}" data-value="{value!r}" x="{label_w}" y="{y + 2}" '
+                     f'width="{w:.1f}" height="{row_h - 6}" fill="{colour}" stroke="#333" stroke-width="0.5"/>'
+                     f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{_e(fmt.format(value))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def histogram_chart(hist: np.ndarray, value_range: tuple[int, int], *, title: str) -> str:
+    """One polyline per band over the pixel values (counts scaled to the largest bin of all bands)."""
+    width, height, pad = 640, 220, 30
+    colours = BAND_COLOURS.get(hist.shape[0], ["#555555"] * hist.shape[0])
+    top = float(hist.max()) or 1.0
+    step = (width - 2 * pad) / (hist.shape[1] - 1)
+    parts = [f'<svg class="chart" data-kind="histogram" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
+             f'<rect x="{pad}" y="{pad // 2}" width="{width - 2 * pad}" height="{height - pad - pad // 2}" '
+             f'fill="#fafafa" stroke="#999"/>']
+    for c in range(hist.shape[0]):
+        points = " ".join(f"{pad + b * step:.1f},{height - pad - (height - 1.5 * pad) * hist[c, b] / top:.1f}"
+                          for b in range(hist.shape[1]))
+        counts = json.dumps([int(v) for v in hist[c]])
+        parts.append(f'<polyline class="band" data-band="{c}" data-counts="{_e(counts)}" points="{points}" '
+                     f'fill="none" stroke="{colours[c]}" stroke-width="2"/>')
+    lo, hi = value_range
+    parts.append(f'<text x="{pad}" y="{height - 8}">{lo}</text>'
+                 f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">{hi}</text></svg>')
+    return "".join(parts)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def _class_names(data: ReportData, k: int) -> list[str]:
+    # The palette first: kfold's report writes class_N when it had none.
+    names: Sequence[str] | None = None
+    if data.palette is not None:
+        by_index: dict[int, str] = {}
+        for c in data.palette.classes:
+            by_index.setdefault(c.index, c.name)
+        names = [by_index.get(i, f"class_{i}") for i in range(k)]
+    names = names or ((data.stats or {}).get("classes") or {}).get("names") \
+        or ((data.folds or {}).get("classes") or {}).get("names")
+    names = list(names or [])
+    return [names[i] if i < len(names) else f"class_{i}" for i in range(k)]
+
+
+def _class_colours(data: ReportData, k: int) -> list[str]:
+    table = colour_table(data.palette, max(256, k))
+    return [_hex(table[i]) for i in range(k)]
+
+
+def _section_images(data: ReportData) -> str:
+    out = ['<section id="images"><h2>Image bands</h2>']
+    img = (data.stats or {}).get("image")
+    if img:
+        band_names = {3: "RGB", 4: "RGBA"}.get(img["channels"], "")
+        rows = [[f"{c} {band_names[c]}" if band_names else c, f"{img['mean'][c]:.2f}", f"{img['std'][c]:.2f}", img["min"][c], img["max"][c],
+                 f"{img['p1'][c]:.1f}", f"{img['p99'][c]:.1f}"] for c in range(img["channels"])]
+        out.append(f"<p>{data.stats['num_images']} images, {_e(img['dtype'])}, {img['channels']} channel(s) "
+                   "(stats.json)</p>")
+        out.append(_table(["band", "mean", "std", "min", "max", "p1", "p99"], rows))
+    if data.histograms is not None:
+        of = "" if data.hist_images == len(data.manifest) else f" of {len(data.manifest)}"
+        out.append(f"<p>Pixel histograms of {data.hist_images}{of} images ({HIST_BINS} bins per band).</p>")
+        out.append(histogram_chart(data.histograms, data.hist_range, title="per-band pixel histograms"))
+    else:
+        out.append("<p>No readable image to measure.</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _section_classes(data: ReportData) -> str:
+    classes = (data.stats or {}).get("classes")
+    out = ['<section id="classes"><h2>Classes</h2>']
+    if not classes:
+        out.append("<p>No class statistics: pass <code>--stats stats.json</code> (from <code>dataprep stats</code>) "
+                   "of a manifest with label maps.</p></section>")
+        return "".join(out)
+    k = classes["num_classes"]
+    names, colours = _class_names(data, k), _class_colours(data, k)
+    ignore = classes["ignore_index"]
+    out.append(f"<p>{k} classes in {classes['num_images']} label maps; ignore index "
+               f"{'none' if ignore is None else ignore} ({classes['ignored_pixels']:,} pixels ignored).</p>")
+    # Label maps read without a palette (e.g. 0/255 masks) can span 256 values: show the classes that occur.
+    shown = [i for i in range(k) if classes["pixel_count"][i] > 0] if k > 40 else list(range(k))
+    out.append("<h3>Share of labelled pixels</h3>")
+    if len(shown) < k:
+        out.append(f"<p>{len(shown)} of the {k} classes occur; the others are left out below.</p>")
+    out.append(bar_chart([f"{i} {names[i]}" for i in shown], [classes["frequency"][i] for i in shown],
+                         [colours[i] for i in shown], title="class frequency", kind="class-frequency"))
+    w = classes["weights"]
+    rows = [[i, names[i], f"{classes['pixel_count'][i]:,}", f"{classes['frequency'][i]:.4f}",
+             classes["image_count"][i], f"{w['inverse_frequency'][i]:.4f}", f"{w['median_frequency'][i]:.4f}",
+             f"{w['enet'][i]:.4f}"] for i in shown]
+    out.append("<h3>Class weights</h3>")
+    out.append(_table(["class", "name", "pixels", "frequency", "images", "inverse frequency", "median frequency",
+                       "ENet"], rows, "weights"))
+    out.append("</section>")
+    return "".join(out)
+
+
+def _section_folds(data: ReportData) -> str:
+    out = ['<section id="folds"><h2>Folds</h2>']
+    r = data.folds
+    if r is None:
+        if "fold" in data.manifest.extra_columns:
+            counts = Counter(str(row.extra.get("fold")) for row in data.manifest)
+            out.append(_table(["fold", "samples"], sorted(counts.items())))
+        else:
+            out.append("<p>No folds: pass <code>--splits DIR</code> (from <code>dataprep kfold</code>).</p>")
+        out.append("</section>")
+        return "".join(out)
+    k = r["k"]
+    out.append(f"<p>k={k}, mode {_e(r['mode'])}, seed {_e(r['seed'])}, {r['num_samples']} samples"
+               + (f" in {r['num_groups']} groups" if r.get("num_groups") is not None else "")
+               + f"; largest fold size deviation {r['size_deviation']:.1%}.</p>")
+    classes = r.get("classes")
+    header = ["", "whole", *(f"fold {f['fold']}" for f in r["folds"])]
+    rows: list[list[Any]] = [["samples", r["num_samples"], *(f["num_samples"] for f in r["folds"])]]
+    if classes:
+        nk = classes["num_classes"]
+        names, colours = _class_names(data, nk), _class_colours(data, nk)
+        whole = r["whole"]["pixel_fraction"]
+        for c in range(nk):
+            if nk > 40 and not whole[c]:
+                continue  # a class that never occurs (label maps read without a palette span 256 values)
+            rows.append([f"{c} {names[c]}", _pct(r["whole"]["pixel_fraction"][c]),
+                         *(_pct(f["pixel_fraction"][c]) for f in r["folds"])])
+        out.append(_table(header, rows, "folds"))
+        out.append("<h3>Share of labelled pixels per validation fold</h3>")
+        out.append(_fold_chart(r, names, colours))
+        dev = r.get("mean_max_relative_deviation") or {}
+        if dev:
+            out.append(f"<p>Mean over classes of the largest deviation from the whole: pixels "
+                       f"{_pct(dev.get('pixel'))}, images {_pct(dev.get('presence'))}.</p>")
+    else:
+        out.append(_table(header, rows, "folds"))
+    warnings = r.get("warnings") or []
+    for warning in warnings[:10]:
+        out.append(f'<p class="warning">warning: {_e(warning)}</p>')
+    if len(warnings) > 10:
+        out.append(f'<p class="warning">... and {len(warnings) - 10} more warnings in report.json</p>')
+    out.append("</section>")
+    return "".join(out)
+
+
+def _fold_chart(r: dict[str, Any], names: Sequence[str], colours: Sequence[str]) -> str:
+    """Per fold one stacked bar of class shares: equal-looking bars mean balanced folds."""
+    width, label_w, row_h = 640, 80, 26
+    bars = [("whole", r["whole"]["pixel_fraction"])] + [(f"fold {f['fold']}", f["pixel_fraction"]) for f in r["folds"]]
+    height = row_h * len(bars) + 10
+    parts = [f'<svg class="chart" data-kind="fold-balance" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}"><title>class share per fold</title>']
+    span = width - label_w - 10
+    for i, (label, fractions) in enumerate(bars):
+        y, x = 5 + i * row_h, float(label_w)
+        parts.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{_e(label)}</text>')
+        for c, value in enumerate(fractions):
+            value = value or 0.0
+            w = span * value
+            parts.append(f'<rect class="segment" data-fold="{_e(label)}" data-class="{c}" data-value="{value!r}" '
+                         f'x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{row_h - 6}" fill="{colours[c]}">'
+                         f'<title>{_e(names[c])}: {_pct(value)}</title></rect>')
+            x += w
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _section_sizes(data: ReportData) -> str:
+    common = data.sizes.most_common()
+    shown = common[:12]
+    out = ['<section id="sizes"><h2>Image sizes</h2>',
+           f"<p>{len(common)} distinct size(s) over {len(data.manifest)} images"
+           + (f"; the {len(shown)} most common:" if len(common) > len(shown) else ":") + "</p>"]
+    total = len(data.manifest)
+    out.append(bar_chart([f"{w}x{h}" for (w, h), _ in shown], [n / total for _, n in shown],
+                         ["#4c78a8"] * len(shown), title="image sizes", kind="sizes"))
+    widths = [r.width for r in data.manifest.rows]
+    heights = [r.height for r in data.manifest.rows]
+    out.append(f"<p>width {min(widths)}-{max(widths)}, height {min(heights)}-{max(heights)} pixels.</p></section>")
+    return "".join(out)
+
+
+def _section_problems(data: ReportData) -> str:
+    out = ['<section id="problems"><h2>Problems</h2>']
+    if data.problems:
+        shown = data.problems[:200]
+        out.append(f"<p>{len(data.problems)} problem(s) with the manifest's files"
+                   + (f" (first {len(shown)} shown)" if len(shown) < len(data.problems) else "") + ":</p><ul>")
+        out += [f'<li class="problem">{_e(p)}</li>' for p in shown]
+        out.append("</ul>")
+    else:
+        out.append("<p>None: every image and mask the manifest names is readable and has the size it says.</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _section_samples(data: ReportData) -> str:
+    out = ['<section id="samples"><h2>Samples</h2>']
+    if data.preview_jpeg is None:
+        out.append("<p>No previews.</p>")
+    else:
+        encoded = base64.b64encode(data.preview_jpeg).decode("ascii")
+        out.append("<p>image | mask | overlay (the same picks as <code>dataprep preview</code>).</p>"
+                   f'<img class="previews" alt="sample previews" src="data:image/jpeg;base64,{encoded}">')
+    out.append("</section>")
+    return "".join(out)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; background: #fff; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 2px solid #4c78a8; padding-bottom: .2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .6em 0; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th { background: #eef2f7; } td:first-child, th:first-child { text-align: left; }
+svg.chart { display: block; margin: .5em 0; font-size: 12px; }
+.warning { color: #a15c00; } li.problem { font-family: monospace; }
+img.previews { max-width: 100%; border: 1px solid #ccc; }
+nav a { margin-right: 1em; }
+"""
+
+
+def render(data: ReportData) -> str:
+    """The HTML page (one string, nothing fetched)."""
+    source = data.manifest.path or "manifest"
+    sections = [_section_images(data), _section_classes(data), _section_folds(data), _section_sizes(data),
+                _section_problems(data), _section_samples(data)]
+    nav = " ".join(f'<a href="#{s}">{s}</a>' for s in ("images", "classes", "folds", "sizes", "problems", "samples"))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>dataprep report: {_e(source)}</title><style>{_STYLE}</style></head><body>"
+            f"<h1>dataprep report</h1><p>{_e(source)}: {len(data.manifest)} samples.</p><nav>{nav}</nav>"
+            + "".join(sections) + "</body></html>\n")
+
+
+def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats: io.PathLike | None = None,
+                 splits: io.PathLike | None = None, palette: Palette | str | io.PathLike | None = None,
+                 samples: int = 9, seed: int = 0, max_images: int = 200) -> Path:
+    """Gather, render and write the page atomically; returns its path."""
+    output = Path(output)
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(output, "the report is an HTML page: give a .html output")
+    data = gather(manifest, stats=stats, splits=splits, palette=palette, samples=samples, seed=seed,
+                  max_images=max_images)
+    io.atomic_write_text(output, render(data))
+    return output
+
+
+__all__ = ["ReportData", "band_histograms", "bar_chart", "check_files", "gather", "histogram_chart", "render",
+           "write_report"]

@@ -1,0 +1,153 @@
+"""Exit codes and error lines as the README says: 0 ok, 1 data problems, 2 usage errors; one line each."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import PIPELINES, REPO, SAMPLE_DATA
+from dataprep import io
+
+
+def _run(*args, env=None):
+    from dataprep.cli import main
+
+    return CliRunner(env=env).invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _one_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["stats"], "Missing argument 'MANIFEST'"),
+        (["stats", SAMPLE_DATA / "palette.json"], "Missing option '-o'"),
+        (["stats", SAMPLE_DATA / "palette.json", "-o", "s.json", "--bogus"], "No such option '--bogus'"),
+        (["kfold", SAMPLE_DATA / "palette.json", "-o", "x", "-k", "1"], "Invalid value for '-k'"),
+        (["nope"], "No such command 'nope'"),
+    ],
+)
+def test_click_errors_are_one_line_with_exit_code_2(args, expected):
+    result = _run(*args)
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert expected in line and "--help" in line
+
+
+def test_a_group_without_a_command_still_shows_its_help():
+    result = _run("palette")
+    assert "Commands:" in result.output and "infer" in result.output
+
+
+def test_recipe_typo_is_a_usage_error(tmp_path):
+    recipe = tmp_path / "x.yaml"
+    recipe.write_text("size: [64, 64]\nsteps:\n  - op: hflip\n  - op: rotate\n    limt: 10\n")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,image,mask,width,height\n")
+    result = _run("augment", "--recipe", recipe, manifest, tmp_path / "out", "-j", "1")
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert f"{recipe}: step 2 (rotate): unknown field 'limt'" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_typo_is_a_usage_error(tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("data: {manifest: m.csv}\noptim: {lrr: 0.1}\n")
+    result = _run("train", "--config", config)
+    assert result.exit_code == 2
+    assert "unknown field 'optim.lrr'" in _one_error_line(result)
+
+
+def test_missing_config_input_names_the_field(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    config = tmp_path / "cfg/train.yaml"
+    config.write_text("data: {manifest: ../work/m.csv}\n")
+    result = _run("train", "--config", config)
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert f"{tmp_path / 'work/m.csv'}: manifest not found (data.manifest in {config}" in line
+
+
+def test_python_m_dataprep_train_errors_are_one_line():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "dataprep.train", "--confg", "x.yaml"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: No such option '--confg'. Did you mean '--config'? (see 'python -m dataprep.train --help')"]
+
+
+def test_scan_on_error_fail_stops_at_the_first_problem_and_writes_nothing(tmp_path):
+    out = tmp_path / "m.csv"
+    result = _run("scan", SAMPLE_DATA, "-o", out, "--on-error", "fail", "-j", "1")
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert str(SAMPLE_DATA / "bad") in line and "--on-error skip" in line
+    assert not out.exists()
+    # The default still reports problems and writes the good pairs.
+    result = _run("scan", SAMPLE_DATA, "-o", out, "-j", "1", "-q")
+    assert result.exit_code == 0 and out.is_file()
+
+
+def test_palette_infer_on_error(tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    io.write_mask(masks / "a.png", np.zeros((8, 8), np.uint8))
+    (masks / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    skip = _run("palette", "infer", masks, "-o", tmp_path / "p.json", "-j", "1")
+    assert skip.exit_code == 0 and (tmp_path / "p.json").is_file()
+    assert str(masks / "b.png") in skip.stderr
+    fail = _run("palette", "infer", masks, "-o", tmp_path / "q.json", "-j", "1", "--on-error", "fail")
+    assert fail.exit_code == 1
+    assert str(masks / "b.png") in _one_error_line(fail)
+    assert not (tmp_path / "q.json").exists()
+
+
+def test_preview_quiet(tmp_path):
+    from dataprep import write_manifest
+    from dataprep.scan import scan
+
+    manifest = tmp_path / "m.csv"
+    write_manifest(scan(SAMPLE_DATA, exclude=["bad/*"]).manifest, manifest)
+    loud = _run("preview", manifest, "-o", tmp_path / "a.png", "-n", "2")
+    quiet = _run("preview", manifest, "-o", tmp_path / "b.png", "-n", "2", "-q")
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "wrote" in loud.stdout and quiet.stdout == "" and (tmp_path / "b.png").is_file()
+
+
+def test_help_texts():
+    top = _run("--help", env={"COLUMNS": "80"}).output
+    commands = top.split("Commands:", 1)[1]
+    assert "..." not in commands  # whole summaries, wrapped
+    assert "write a\n" in commands or "write a manifest" in commands
+    for command in ("scan", "stats", "kfold", "augment", "masks2labels"):
+        text = " ".join(_run(command, "--help").output.split())
+        assert "0 uses every core" in text, command
+        assert "--on-error" in text, command
+    assert "--on-error" in _run("palette", "infer", "--help").output
+    train = " ".join(_run("train", "--help").output.split())
+    assert "[default: (the config's data.engine, else cpu)]" in train
+    assert "[default: (the config's train.device, else auto)]" in train
+    assert "-q, --quiet" in _run("preview", "--help").output
+
+
+def test_bundled_recipes_and_config_still_load():
+    from dataprep.recipe import load_recipe
+    from dataprep.train.config import load_config
+
+    for path in PIPELINES.glob("*.yaml"):
+        if path.name != "train_sample.yaml":
+            load_recipe(path)
+    cfg = load_config(PIPELINES / "train_sample.yaml")
+    assert cfg.data.train_recipe == str(PIPELINES / "train_default.yaml")
+    assert cfg.data.manifest == str(REPO / "work/splits/manifest.csv")

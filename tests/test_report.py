@@ -1,0 +1,189 @@
+"""`dataprep report`: a self-contained HTML page whose numbers are the data's."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SAMPLE_DATA
+from dataprep import io, read_manifest, write_manifest
+from dataprep.labels import masks_to_labels
+from dataprep.palette import load_palette
+from dataprep.preview import make_contact_sheet
+from dataprep.report import HIST_BINS, write_report
+from dataprep.scan import scan
+from dataprep.splits import kfold
+from dataprep.stats import compute_stats, write_stats
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prepared")
+    write_manifest(scan(SAMPLE_DATA, exclude=["bad/*"]).manifest, root / "manifest.csv")
+    masks_to_labels(root / "manifest.csv", root / "labels", load_palette(SAMPLE_DATA / "palette.json"))
+    labels = root / "labels/manifest.csv"
+    write_stats(compute_stats(labels), root / "stats.json")
+    kfold(labels, root / "splits", 4)
+    return root
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items())]
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def test_report_structure_and_numbers(prepared, tmp_path):
+    labels = prepared / "labels/manifest.csv"
+    out = write_report(labels, tmp_path / "report.html", stats=prepared / "stats.json", splits=prepared / "splits",
+                       samples=4)
+    page = _parse(out)
+    assert [a["id"] for a in page.find("section")] == ["images", "classes", "folds", "sizes", "problems", "samples"]
+    # Self-contained: no script, stylesheet link or remote source.
+    assert not page.find("script") and not page.find("link")
+    for _, attrs in page.tags:
+        for key in ("src", "href"):
+            value = attrs.get(key, "")
+            assert not value or value.startswith(("#", "data:")), value
+
+    rows = read_manifest(labels).rows
+    # Class frequencies, counted here from the label maps.
+    counts = np.zeros(7, np.int64)
+    for row in rows:
+        mask = np.asarray(Image.open(row.mask))
+        counts += np.bincount(mask[mask != 255].ravel(), minlength=7)[:7]
+    bars = page.find("rect", **{"class": "bar"})
+    freq = [float(b["data-value"]) for b in bars if b["data-label"][0].isdigit() and " " in b["data-label"]]
+    assert freq == pytest.approx((counts / counts.sum()).tolist(), rel=1e-9)
+    assert "0 sky" in [b["data-label"] for b in bars]
+
+    # Band histograms over every image (32 <= the default 200), counted here.
+    hist = np.zeros((3, 256), np.int64)
+    for row in rows:
+        image = io.read_image(row.image)
+        for c in range(3):
+            hist[c] += np.bincount(image[:, :, c].ravel(), minlength=256)
+    bands = page.find("polyline", **{"class": "band"})
+    assert len(bands) == 3
+    for c, band in enumerate(bands):
+        assert json.loads(band["data-counts"]) == hist[c].reshape(HIST_BINS, -1).sum(axis=1).tolist()
+
+    # Fold balance: per fold the class shares of its validation rows, counted here.
+    folds = {r.id: int(r.extra["fold"]) for r in read_manifest(prepared / "splits/manifest.csv")}
+    per_fold = np.zeros((4, 7), np.int64)
+    for row in rows:
+        mask = np.asarray(Image.open(row.mask))
+        per_fold[folds[row.id]] += np.bincount(mask[mask != 255].ravel(), minlength=7)[:7]
+    segments = page.find("rect", **{"class": "segment"})
+    for f in range(4):
+        values = [float(s["data-value"]) for s in segments if s["data-fold"] == f"fold {f}"]
+        assert values == pytest.approx((per_fold[f] / per_fold[f].sum()).tolist(), rel=1e-9)
+
+    # Sizes: every sample_data image is 320x240.
+    sizes = [b for b in bars if "x" in b["data-label"] and b["data-label"][0].isdigit() and " " not in b["data-label"]]
+    assert [(b["data-label"], float(b["data-value"])) for b in sizes] == [("320x240", 1.0)]
+    assert "None: every image and mask" in "".join(page.text)
+
+    # Previews: the contact sheet of the same picks, inline.
+    (img,) = page.find("img")
+    data = base64.b64decode(img["src"].split(",", 1)[1])
+    decoded = np.asarray(Image.open(__import__("io").BytesIO(data)))
+    assert decoded.shape == make_contact_sheet(labels, n=4, seed=0).shape
+
+
+def test_report_lists_file_problems_and_works_without_stats(prepared, tmp_path):
+    rows = read_manifest(prepared / "labels/manifest.csv").rows
+    wrong = rows[1].__class__(rows[1].id, rows[1].image, rows[1].mask, 100, 100, rows[1].extra)
+    missing = rows[2].__class__("gone", tmp_path / "gone.jpg", rows[2].mask, rows[2].width, rows[2].height, {})
+    write_manifest([rows[0], wrong, missing], tmp_path / "m.csv")
+    out = write_report(tmp_path / "m.csv", tmp_path / "r.html", samples=0)
+    page = _parse(out)
+    problems = "\n".join("".join(page.text).split("Problems", 1)[1:])
+    assert str(tmp_path / "gone.jpg") in problems and "file not found" in problems
+    assert f"{rows[1].image}: image is 320x240 but the manifest says 100x100" in problems
+    text = "".join(page.text)
+    assert "pass --stats stats.json" in text and "pass --splits DIR" in text
+    assert not page.find("img")
+
+
+def test_report_cli(prepared, tmp_path, cli):
+    labels = prepared / "labels/manifest.csv"
+    result = cli("report", labels, "--stats", prepared / "stats.json", "--splits", prepared / "splits",
+                 "-o", tmp_path / "r.html", "-n", "2")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.html").is_file() and "wrote" in result.output
+    bad = cli("report", labels, "-o", tmp_path / "r.png")
+    assert bad.exit_code == 2 and "give a .html output" in bad.output and not (tmp_path / "r.png").exists()
+    nofolds = cli("report", labels, "--splits", tmp_path, "-o", tmp_path / "x.html")
+    assert nofolds.exit_code == 2 and "fold report not found" in nofolds.output
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed")
+def test_report_renders_in_headless_chromium(prepared, tmp_path):
+    out = write_report(prepared / "labels/manifest.csv", tmp_path / "report.html", stats=prepared / "stats.json",
+                       splits=prepared / "splits", samples=3)
+    shot = tmp_path / "shot.png"
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1100,2400", out.as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    assert shot.is_file(), "chromium wrote no screenshot"
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(np.int64)
+    # Not blank: many colours (charts in class colours, photos), and a good share of non-white pixels.
+    colours = np.unique(pixels.reshape(-1, 3) // 8, axis=0)
+    assert len(colours) > 50
+    assert (pixels.sum(axis=2) < 3 * 240).mean() > 0.05
+
+
+def test_report_of_binary_masks_without_palette_shows_the_classes_that_occur(tmp_path):
+    from dataprep.manifest import ManifestRow
+
+    rows = []
+    for i in range(3):
+        image, mask = tmp_path / f"i{i}.png", tmp_path / f"m{i}.png"
+        io.write_image(image, np.full((16, 16), 100 + i, np.uint8))
+        labels = np.zeros((16, 16), np.uint8)
+        labels[: 4 + i] = 255  # 0/255 masks: 256 "classes" when read without a palette
+        io.write_mask(mask, labels)
+        rows.append(ManifestRow(f"s{i}", image, mask, 16, 16, {}))
+    write_manifest(rows, tmp_path / "m.csv")
+    stats = compute_stats(tmp_path / "m.csv", ignore_index=None)
+    assert stats["classes"]["num_classes"] == 256
+    write_stats(stats, tmp_path / "s.json")
+    page = _parse(write_report(tmp_path / "m.csv", tmp_path / "r.html", stats=tmp_path / "s.json", samples=0))
+    labels = [b["data-label"] for b in page.find("rect", **{"class": "bar"}) if " " in b["data-label"]]
+    assert labels == ["0 class_0", "255 class_255"]
+    assert "2 of the 256 classes occur" in "".join(page.text)
