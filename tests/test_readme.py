@@ -104,7 +104,7 @@ def test_readme_python_blocks_run_as_written(tmp_path):
 def test_readme_dataprep_commands_work_verbatim(tmp_path, monkeypatch, cli):
     commands = [shlex.split(c) for lang, text in readme_blocks() if lang == "bash"
                 for c in _commands(text) if c.startswith("dataprep ")]
-    assert [c[1] for c in commands] == ["scan", "masks2labels", "stats", "kfold", "train"]
+    assert [c[1] for c in commands] == ["scan", "masks2labels", "stats", "kfold", "train", "tile", "stitch", "predict"]
     root = _user_checkout(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -117,6 +117,8 @@ def test_readme_dataprep_commands_work_verbatim(tmp_path, monkeypatch, cli):
         assert result.exit_code == 0, f"{' '.join(command)}\n{result.output}"
     assert (root / "runs/sample/last.pt").is_file()
     assert (root / "work/splits/manifest.csv").is_file()
+    for path in ("work/tiles/manifest.csv", "work/stitched/manifest.csv", "work/pred/manifest.csv"):
+        assert (root / path).is_file(), path
     # The config's paths are relative to its folder: the same train runs from another folder.
     monkeypatch.chdir(elsewhere)
     result = cli("train", "--config", root / "pipelines/train_sample.yaml", "--max-steps", "1", "-q",
