@@ -16,6 +16,7 @@ from ..allocator import keep_freed_memory
 # command name -> "module:function" (modules under dataprep.cli)
 COMMANDS: dict[str, str] = {
     "scan": "scan:scan_command",
+    "dedup": "dedup:dedup_command",
     "palette": "palette:palette_group",
     "masks2labels": "labels:masks2labels_command",
     "labels2masks": "labels:labels2masks_command",
