@@ -69,8 +69,9 @@ def hash_image(path: io.PathLike) -> ImageHash:
     if spread <= 1e-3 * max(1.0, float(np.abs(thumb).max())):
         return ImageHash(digest, dhash, None)  # a flat picture: only an exact copy counts
     # Ranks 0..1023 quantised to a byte; every non-flat thumbnail then has the same mean and norm.
-    ranks = np.argsort(np.argsort(thumb.ravel(), kind="stable"), kind="stable") // (THUMB * THUMB // 256)
-    return ImageHash(digest, dhash, ranks.astype(np.uint8).tobytes())
+    ranks = np.empty(THUMB * THUMB, np.uint8)
+    ranks[np.argsort(thumb.ravel(), kind="stable")] = np.arange(THUMB * THUMB) // (THUMB * THUMB // 256)
+    return ImageHash(digest, dhash, ranks.tobytes())
 
 
 class _Hasher:
