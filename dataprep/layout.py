@@ -172,24 +172,33 @@ def _folder_candidates(files: list[str], image_dir: str | None, mask_dir: str | 
         parts = f.split("/")[:-1]
         for i in range(len(parts)):
             children["/".join(parts[:i])].add(parts[i])
-    known = set(KNOWN_DIR_PAIRS)
     for parent in sorted(children):
         names = sorted(children[parent])
         if image_dir is not None and mask_dir is not None:
             if image_dir in names and mask_dir in names:
                 yield parent, image_dir, mask_dir, 0, "explicit folder names"
             continue
+        # Lookups, not all pairs of names: a folder may hold tens of thousands of per-sample folders.
+        lower = {n.lower(): n for n in names}
+        mask_like = [n for n in names if _is_mask_name(n)]
         for a in names:
-            for b in names:
-                if a == b or (image_dir is not None and a != image_dir) or (mask_dir is not None and b != mask_dir):
-                    continue
-                la, lb = a.lower(), b.lower()
-                if (la, lb) in known:
-                    yield parent, a, b, 1, "known folder names"
-                elif any(lb == la + s for s in MASK_DIR_SUFFIXES):
-                    yield parent, a, b, 1, f"folder beside its '{b[len(a):]}' twin"
-                elif _is_image_name(a) and _is_mask_name(b):
-                    yield parent, a, b, 2, "image-like and mask-like folder names"
+            if image_dir is not None and a != image_dir:
+                continue
+            la = a.lower()
+            partners: dict[str, tuple[int, str]] = {}
+            if _is_image_name(a):
+                for b in mask_like:
+                    partners[b] = (2, "image-like and mask-like folder names")
+            for s in MASK_DIR_SUFFIXES:
+                if la + s in lower:
+                    b = lower[la + s]
+                    partners[b] = (1, f"folder beside its '{b[len(a):]}' twin")
+            for img, msk in KNOWN_DIR_PAIRS:
+                if la == img and msk in lower:
+                    partners[lower[msk]] = (1, "known folder names")
+            for b, (tier, how) in sorted(partners.items()):
+                if b != a and (mask_dir is None or b == mask_dir):
+                    yield parent, a, b, tier, how
 
 
 def _is_image_name(name: str) -> bool:
@@ -243,10 +252,11 @@ def _stems_under(files: list[str], folder: str, extensions: frozenset[str]) -> l
     for f in files[bisect.bisect_left(files, prefix):]:
         if not f.startswith(prefix):
             break
-        if io.has_extension(f, extensions):
-            rel = f[len(prefix):]
-            d, _, name = rel.rpartition("/")
-            out.append((d + "/" if d else "", os.path.splitext(name)[0]))
+        rel = f[len(prefix):]
+        d, _, name = rel.rpartition("/")
+        stem, dot, ext = name.rpartition(".")
+        if dot and stem and "." + ext.lower() in extensions:
+            out.append((d + "/" if d else "", stem))
     return out
 
 

@@ -397,3 +397,20 @@ def test_cli_summary_says_which_rule_paired_what(tmp_path, cli):
     assert "split column       train 1, val 1" in res.output
     assert "other image files  1 (not taken by any pairing rule)" in res.output
     assert read_manifest(tmp_path.parent / "m.csv")[0].extra["split"] == "train"
+
+
+@pytest.mark.integration
+def test_camvid_pairs_and_splits_match_its_own_list_files(shared_data):
+    """Independent check: SegNet's train/val/test.txt list the (image, annotation) pairs of each split."""
+    root = shared_data("camvid_segnet/CamVid")
+    listed = set()
+    for split in ("train", "val", "test"):
+        for line in (root / f"{split}.txt").read_text().split("\n"):
+            if line.strip():
+                image, mask = (p.removeprefix("/SegNet/CamVid/") for p in line.split())
+                listed.add((image, mask, split))
+    result = scan(root)
+    found = {(r.image.relative_to(root).as_posix(), r.mask.relative_to(root).as_posix(), r.extra["split"])
+             for r in result.rows}
+    assert found == listed and len(found) == 201
+    assert result.splits == ["test", "train", "val"] and not result.problems
