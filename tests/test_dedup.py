@@ -149,7 +149,7 @@ def test_cli_writes_clusters_and_grouped_manifest(tree, tmp_path, cli):
     assert res.exit_code == 0, res.output
 
 
-def test_scan_duplicates_flag_adds_group_columns(tmp_path):
+def test_scan_duplicates_flag_adds_group_columns(tmp_path, cli):
     from dataprep.scan import scan
 
     for s in range(3):
@@ -160,6 +160,12 @@ def test_scan_duplicates_flag_adds_group_columns(tmp_path):
     result = scan(tmp_path, duplicates=True, quiet=True)
     assert {r.id: r.extra["group"] for r in result.rows} == {"s0": "s0", "s0_copy": "s0", "s1": "s1", "s2": "s2"}
     assert result.duplicates is not None and len(result.duplicates.clusters) == 1
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "--duplicates", "-q")
+    assert res.exit_code == 0, res.output
+    assert "duplicates: s0 = s0_copy (near, r=" in res.output
+    assert "duplicate clusters  1 (0 exact, 1 near copies)" in res.output
+    assert {r.id: r.extra["duplicate_of"] for r in read_manifest(tmp_path / "m.csv")} == {
+        "s0": "", "s0_copy": "s0", "s1": "", "s2": ""}
 
 
 def test_unreadable_image_is_reported_not_fatal(tree, cli, tmp_path):
