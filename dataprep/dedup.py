@@ -44,7 +44,7 @@ _BLOCKS = 4
 _BLOCK_BITS = 64 // _BLOCKS
 MAX_DISTANCE = 2 * _BLOCKS - 1  # the largest distance the index is sure to find (7)
 DEFAULT_MIN_CORRELATION = 0.98
-_QUERY_CHUNK = 4096
+_PAIRS_PER_PIECE = 1 << 22  # candidate pairs expanded at once (about 100 MB of index arrays)
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ def find_duplicates(
     extension); point it at the images, not at a tree that also holds masks.
     """
     if not 0 <= max_distance <= MAX_DISTANCE:
-        raise UsageError(None, f"max distance must be 0..{MAX_DISTANCE} bits (what the index finds), not {max_distance}")
+        raise UsageError(None, f"max distance must be 0..{MAX_DISTANCE} bits (what the index finds), "
+                               f"not {max_distance}")
     if not -1.0 <= min_correlation <= 1.0:
         raise UsageError(None, f"min correlation must be in [-1, 1], not {min_correlation}")
     ids, paths = _items(source, exclude)
@@ -224,46 +225,45 @@ def _near_pairs(codes: np.ndarray, has_thumb: np.ndarray, thumbs: np.ndarray, ma
                 min_correlation: float, norm: float):
     """Index pairs (i < j) within `max_distance` dHash bits whose thumbnails correlate enough."""
     n = len(codes)
-    if n < 2:
-        return
-    flips = np.array([0] + [1 << b for b in range(_BLOCK_BITS)], dtype=np.uint64)
-    mask = np.uint64((1 << _BLOCK_BITS) - 1)
     candidates = np.flatnonzero(has_thumb)
-    blocks = []
+    if len(candidates) < 2:
+        return
+    mask = np.uint64((1 << _BLOCK_BITS) - 1)
+    close = []
     for b in range(_BLOCKS):
         values = (codes[candidates] >> np.uint64(b * _BLOCK_BITS)) & mask
         order = np.argsort(values, kind="stable")
-        blocks.append((values[order], candidates[order]))
-    for start in range(0, len(candidates), _QUERY_CHUNK):
-        query = candidates[start:start + _QUERY_CHUNK]
-        found = []
-        for b, (sorted_values, owner) in enumerate(blocks):
-            q = (codes[query] >> np.uint64(b * _BLOCK_BITS)) & mask
-            for flip in flips:
-                qv = q ^ flip
-                lo = np.searchsorted(sorted_values, qv, "left")
-                hi = np.searchsorted(sorted_values, qv, "right")
-                counts = hi - lo
-                total = int(counts.sum())
-                if not total:
-                    continue
-                qi = np.repeat(query, counts)
-                offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-                j = owner[np.repeat(lo, counts) + offset]
-                keep = qi < j
-                found.append(qi[keep].astype(np.int64) * n + j[keep])
-        if not found:
-            continue
-        pairs = np.unique(np.concatenate(found))
-        i, j = pairs // n, pairs % n
-        close = np.bitwise_count(codes[i] ^ codes[j]) <= max_distance
-        i, j = i[close], j[close]
-        for s in range(0, len(i), 65536):
-            a, b = thumbs[i[s:s + 65536]].astype(np.float32), thumbs[j[s:s + 65536]].astype(np.float32)
-            # Stored values are rank - 128 (mean -0.5): undo the offset before the dot product.
-            corr = np.einsum("ij,ij->i", a + 0.5, b + 0.5) / norm
-            ok = corr >= min_correlation
-            yield from zip(i[s:s + 65536][ok], j[s:s + 65536][ok])
+        sorted_values, owner = values[order], candidates[order]
+        for flip in [0] + [1 << bit for bit in range(_BLOCK_BITS)]:
+            query = sorted_values ^ np.uint64(flip)
+            lo = np.searchsorted(sorted_values, query, "left")
+            counts = np.searchsorted(sorted_values, query, "right") - lo
+            # Bounded pieces: photos of one kind crowd some buckets, and a piece's pairs are expanded at once.
+            ends = np.cumsum(counts)
+            start = 0
+            while start < len(query):
+                stop = int(np.searchsorted(ends, (ends[start - 1] if start else 0) + _PAIRS_PER_PIECE, "right"))
+                stop = max(stop, start + 1)
+                c = counts[start:stop]
+                total = int(c.sum())
+                if total:
+                    qi = np.repeat(owner[start:stop], c)
+                    offset = np.arange(total) - np.repeat(np.cumsum(c) - c, c)
+                    j = owner[np.repeat(lo[start:stop], c) + offset]
+                    keep = (qi < j) & (np.bitwise_count(codes[qi] ^ codes[j]) <= max_distance)
+                    if keep.any():
+                        close.append(qi[keep].astype(np.int64) * n + j[keep])
+                start = stop
+    if not close:
+        return
+    pairs = np.unique(np.concatenate(close))
+    i, j = pairs // n, pairs % n
+    for s in range(0, len(i), 65536):
+        a, b = thumbs[i[s:s + 65536]].astype(np.float32), thumbs[j[s:s + 65536]].astype(np.float32)
+        # Stored values are rank - 128 (mean -0.5): undo the offset before the dot product.
+        corr = np.einsum("ij,ij->i", a + 0.5, b + 0.5) / norm
+        ok = corr >= min_correlation
+        yield from zip(i[s:s + 65536][ok], j[s:s + 65536][ok])
 
 
 def _correlation(thumbs: np.ndarray, has_thumb: np.ndarray, a: int, b: int, norm: float,

@@ -120,7 +120,8 @@ def choose_rules(
     """
     for value, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
         if value is not None and (not value.strip("/") or value.startswith("/") or ".." in value.split("/")):
-            raise UsageError(None, f"{what} must be a folder name or a path relative to the scanned root, not {value!r}")
+            raise UsageError(None, f"{what} must be a folder name or a path relative to the scanned root, "
+                                   f"not {value!r}")
     files = sorted(files)
     image_dir = image_dir.strip("/") if image_dir else None
     mask_dir = mask_dir.strip("/") if mask_dir else None

@@ -117,7 +117,7 @@ def scan(
                          mask_suffix=mask_suffix)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules)
     rules = [with_pairs(r, n) for r, n in zip(rules, pairs_per_rule)]
-    hints = find_hints(root, everything) if not candidates or len(used) < len(files) else []
+    hints = find_hints(root, everything) if len(used) < len(everything) else []
 
     results = run_items(
         _ValidatePair(str(root), check), candidates, executor=executor, on_error="skip",

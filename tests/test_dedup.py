@@ -104,7 +104,8 @@ def test_index_finds_every_pair_within_max_distance():
 
     rng = np.random.default_rng(0)
     n = 3000
-    codes = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) ^ rng.integers(0, 2, n).astype(np.uint64) << np.uint64(63)
+    codes = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
+    codes ^= rng.integers(0, 2, n).astype(np.uint64) << np.uint64(63)  # the top bit too
     for i in range(0, 600, 2):  # plant close pairs: flip up to MAX_DISTANCE random bits
         bits = rng.choice(64, rng.integers(0, MAX_DISTANCE + 1), replace=False)
         codes[i + 1] = codes[i] ^ np.uint64(sum(1 << int(b) for b in bits))
