@@ -44,6 +44,8 @@ _BLOCKS = 4
 _BLOCK_BITS = 64 // _BLOCKS
 MAX_DISTANCE = 2 * _BLOCKS - 1  # the largest distance the index is sure to find (7)
 DEFAULT_MIN_CORRELATION = 0.98
+_HASH_BATCH = 8192  # images hashed per executor run
+_PAIRS_PER_DOT = 4096  # thumbnail pairs correlated at once (4096 x 1024 floats = 16 MB per side)
 _BIT_ORDER = np.random.default_rng(0).permutation(64)  # fixed: the same blocks in every run
 _PAIRS_PER_PIECE = 1 << 20  # candidate pairs expanded at once (about 60 MB of index arrays)
 
@@ -144,14 +146,14 @@ def find_duplicates(
     if not -1.0 <= min_correlation <= 1.0:
         raise UsageError(None, f"min correlation must be in [-1, 1], not {min_correlation}")
     ids, paths = _items(source, exclude)
-    results = run_items(_Hasher(), [str(p) for p in paths], executor=executor, on_error="skip", desc="hashing",
-                        quiet=quiet, unit="image")
-    errors = [r.error for r in results if r.error is not None]
-    ok = [i for i, r in enumerate(results) if r.error is None]
-    hashes = [results[i].value for i in ok]
+    table, errors = _hash_all(paths, executor, quiet)
+    ok = np.flatnonzero(table.ok)
     ids = [ids[i] for i in ok]
     paths = [paths[i] for i in ok]
-    n = len(hashes)
+    digests = [table.digests[i] for i in ok]
+    codes, has_thumb, thumbs = table.codes[ok], table.has_thumb[ok], table.thumbs[ok]
+    del table
+    n = len(ids)
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -165,19 +167,13 @@ def find_duplicates(
         if a != b:
             parent[max(a, b)] = min(a, b)
 
-    by_digest: dict[str, list[int]] = defaultdict(list)
-    for i, h in enumerate(hashes):
-        by_digest[h.digest].append(i)
+    by_digest: dict[bytes, list[int]] = defaultdict(list)
+    for i, d in enumerate(digests):
+        by_digest[d].append(i)
     for members in by_digest.values():
         for j in members[1:]:
             union(members[0], j)
 
-    codes = np.array([h.dhash for h in hashes], dtype=np.uint64)
-    has_thumb = np.array([h.ranks is not None for h in hashes], dtype=bool)
-    thumbs = np.zeros((n, THUMB * THUMB), np.int8)
-    for i, h in enumerate(hashes):
-        if h.ranks is not None:
-            thumbs[i] = (np.frombuffer(h.ranks, np.uint8).astype(np.int16) - 128).astype(np.int8)
     norm = float(np.square(np.arange(256, dtype=np.float64).repeat(THUMB * THUMB // 256) - 127.5).sum())
     for i, j in _near_pairs(codes, has_thumb, thumbs, max_distance, min_correlation, norm):
         union(int(i), int(j))
@@ -193,14 +189,50 @@ def find_duplicates(
         first = members[0]
         out = []
         for i in members:
-            corr = _correlation(thumbs, has_thumb, first, i, norm, hashes)
-            kind = "first" if i == first else ("exact" if hashes[i].digest == hashes[first].digest else "near")
-            out.append(Member(ids[i], paths[i], kind, int(bin(hashes[i].dhash ^ hashes[first].dhash).count("1")),
-                              corr))
+            same = digests[i] == digests[first]
+            corr = 1.0 if same else _correlation(thumbs, has_thumb, first, i, norm)
+            kind = "first" if i == first else ("exact" if same else "near")
+            out.append(Member(ids[i], paths[i], kind, int(np.bitwise_count(codes[i] ^ codes[first])), corr))
         clusters.append(Cluster(0, tuple(out)))
     clusters.sort(key=lambda c: c.first.id)
     clusters = [Cluster(k, c.members) for k, c in enumerate(clusters)]
     return DedupResult(clusters, len(ids) + len(errors), errors)
+
+
+@dataclass
+class _HashTable:
+    """Every image's hashes in flat arrays: about 1.1 KB an image, where objects would take several."""
+
+    ok: np.ndarray
+    digests: list[bytes]
+    codes: np.ndarray
+    has_thumb: np.ndarray
+    thumbs: np.ndarray  # rank - 128, int8
+
+
+def _hash_all(paths: Sequence[Path], executor: Executor | None, quiet: bool) -> tuple[_HashTable, list[str]]:
+    n = len(paths)
+    table = _HashTable(np.zeros(n, bool), [b""] * n, np.zeros(n, np.uint64), np.zeros(n, bool),
+                       np.zeros((n, THUMB * THUMB), np.int8))
+    errors: list[str] = []
+    batches = range(0, n, _HASH_BATCH)
+    # In batches, so that per-image result objects never pile up for the whole dataset.
+    for b, start in enumerate(batches):
+        desc = "hashing" if len(batches) == 1 else f"hashing {b + 1}/{len(batches)}"
+        results = run_items(_Hasher(), [str(p) for p in paths[start:start + _HASH_BATCH]], executor=executor,
+                            on_error="skip", desc=desc, quiet=quiet, unit="image")
+        for k, r in enumerate(results, start):
+            if r.error is not None:
+                errors.append(r.error)
+                continue
+            h = r.value
+            table.ok[k] = True
+            table.digests[k] = bytes.fromhex(h.digest)
+            table.codes[k] = h.dhash
+            if h.ranks is not None:
+                table.has_thumb[k] = True
+                table.thumbs[k] = np.frombuffer(h.ranks, np.uint8).view(np.int8) ^ np.int8(-128)
+    return table, errors
 
 
 def _items(source, exclude: Sequence[str]) -> tuple[list[str], list[Path]]:
@@ -260,12 +292,12 @@ def _near_pairs(codes: np.ndarray, has_thumb: np.ndarray, thumbs: np.ndarray, ma
         return
     pairs = np.unique(np.concatenate(close))
     i, j = pairs // n, pairs % n
-    for s in range(0, len(i), 65536):
-        a, b = thumbs[i[s:s + 65536]].astype(np.float32), thumbs[j[s:s + 65536]].astype(np.float32)
+    for s in range(0, len(i), _PAIRS_PER_DOT):
+        ii, jj = i[s:s + _PAIRS_PER_DOT], j[s:s + _PAIRS_PER_DOT]
         # Stored values are rank - 128 (mean -0.5): undo the offset before the dot product.
-        corr = np.einsum("ij,ij->i", a + 0.5, b + 0.5) / norm
+        corr = np.einsum("ij,ij->i", thumbs[ii].astype(np.float32) + 0.5, thumbs[jj].astype(np.float32) + 0.5) / norm
         ok = corr >= min_correlation
-        yield from zip(i[s:s + 65536][ok], j[s:s + 65536][ok])
+        yield from zip(ii[ok], jj[ok])
 
 
 def _scatter_bits(codes: np.ndarray) -> np.ndarray:
@@ -280,10 +312,7 @@ def _scatter_bits(codes: np.ndarray) -> np.ndarray:
     return np.packbits(np.ascontiguousarray(bits[:, _BIT_ORDER]), axis=1, bitorder="little").view("<u8").ravel()
 
 
-def _correlation(thumbs: np.ndarray, has_thumb: np.ndarray, a: int, b: int, norm: float,
-                 hashes: Sequence[ImageHash]) -> float:
-    if hashes[a].digest == hashes[b].digest:
-        return 1.0
+def _correlation(thumbs: np.ndarray, has_thumb: np.ndarray, a: int, b: int, norm: float) -> float:
     if not (has_thumb[a] and has_thumb[b]):
         return float("nan")
     return float(np.dot(thumbs[a].astype(np.float64) + 0.5, thumbs[b].astype(np.float64) + 0.5) / norm)

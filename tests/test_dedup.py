@@ -189,3 +189,14 @@ def test_close_dhash_but_different_detail_is_rejected_by_correlation(tmp_path):
     assert bin(a.dhash ^ b.dhash).count("1") <= MAX_DISTANCE  # a candidate for the index...
     assert find_duplicates(tmp_path, quiet=True).clusters == []  # ...that the correlation turns down
     assert len(find_duplicates(tmp_path, min_correlation=0.0, quiet=True).clusters) == 1
+
+
+def test_same_clusters_in_small_hash_batches_and_worker_processes(tree, monkeypatch):
+    from dataprep import dedup
+    from dataprep.executor import ProcessExecutor
+
+    whole = find_duplicates(tree, quiet=True)
+    monkeypatch.setattr(dedup, "_HASH_BATCH", 3)
+    with ProcessExecutor(2) as ex:
+        batched = find_duplicates(tree, executor=ex, quiet=True)
+    assert batched.clusters == whole.clusters and len(whole.clusters) == 5
