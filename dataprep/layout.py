@@ -12,7 +12,7 @@ then any image-like name beside any mask-like name (`images`/`1st_manual`).
 The suffixes are read from the data: every split of a name at its last `_`/`-`
 separators is tried, and the pair of suffixes that matches the most files wins
 (known conventions such as `_L`, `_mask`, `_gtFine_color` break ties).
-An image folder with two equally good mask folders is a question for the user,
+An image folder with two mask folders found by the same convention is a question for the user,
 never a guess.
 """
 from __future__ import annotations
@@ -101,7 +101,7 @@ class PairingRule:
 
 
 class AmbiguousLayout(UsageError):
-    """Two folders could equally hold the masks: the user says which."""
+    """Two folders, found by the same convention, could hold the masks: the user says which."""
 
 
 def choose_rules(

@@ -101,7 +101,7 @@ def scan(
     `duplicates=True` also looks for duplicate images (see `dataprep.dedup`) and
     gives every row `group` and `duplicate_of` columns.
 
-    Raises `AmbiguousLayout` (a usage error) when two folders could equally hold
+    Raises `AmbiguousLayout` (a usage error) when two folders found by the same convention could hold
     the masks of one image folder.
     """
     # Absolute, so that workers on other machines (Dask) find the same files.
