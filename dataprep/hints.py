@@ -27,10 +27,28 @@ class Hint:
     what: str  # what the files look like
     count: int
     example: str  # one such path, relative to the root
+    source: str = ""  # what `dataprep import FORMAT SRC DEST` takes as SRC: the file or folder, relative to the root
 
     def __str__(self) -> str:
-        return (f"{self.example}: looks like {self.what} ({self.count} files); "
-                f"convert with `dataprep import {self.format} ...`")
+        return self.describe()
+
+    def describe(self, root: str | os.PathLike[str] | None = None) -> str:
+        """One line; paths joined to `root` when given, so that the command runs from anywhere."""
+        example = os.path.join(root, self.example) if root else self.example
+        source = os.path.join(root, self.source) if root else self.source
+        return (f"{example}: looks like {self.what} ({self.count} files); "
+                f"convert with `dataprep import {self.format} {os.path.normpath(source or '.')} DEST`")
+
+
+def _source(fmt: str, example: str) -> str:
+    """The SRC `dataprep import` takes for a format, from one of its files (relative paths)."""
+    folder = os.path.dirname(example.rstrip("/"))
+    if fmt in ("coco", "cvat"):
+        return example  # the JSON / XML itself
+    if fmt == "yolo":  # the dataset folder: above labels/ (ultralytics' images/ <-> labels/ rule)
+        parts = example.split("/")
+        return "/".join(parts[: max(i for i, p in enumerate(parts) if p == "labels")]) if "labels" in parts else folder
+    return folder  # labelme: the folder of the JSON files; instances: the folder of the ID/ folders
 
 
 def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
@@ -54,10 +72,11 @@ def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
     for fmt, paths in found.items():
         folders = {os.path.dirname(p) for p in paths}
         count = sum(1 for f in annotations if f.lower().endswith(ext_of[fmt]) and os.path.dirname(f) in folders)
-        hints.append(Hint(fmt, _WHAT[fmt], count, paths[0]))
+        hints.append(Hint(fmt, _WHAT[fmt], count, paths[0], _source(fmt, paths[0])))
     instances = _instance_folders(files)
     if instances:
-        hints.append(Hint("instances", _WHAT["instances"], len(instances), instances[0]))
+        hints.append(Hint("instances", _WHAT["instances"], len(instances), instances[0],
+                          _source("instances", instances[0])))
     return sorted(hints, key=lambda h: h.format)
 
 

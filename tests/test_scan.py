@@ -350,7 +350,8 @@ def test_per_instance_folders_get_an_import_hint(tmp_path, cli):
     assert [(h.format, h.count) for h in result.hints] == [("instances", 2)]
     res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
     assert res.exit_code == 1
-    assert "looks like per-instance masks" in res.output and "dataprep import instances" in res.output
+    assert "looks like per-instance masks" in res.output
+    assert f"convert with `dataprep import instances {tmp_path} DEST`" in res.output
 
 
 def test_labelme_coco_cvat_yolo_hints(tmp_path):
@@ -383,7 +384,11 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
         "labelme": (2, "labelme/a.json"),
         "yolo": (1, "yolo/labels/e.txt"),
     }
-    assert "convert with `dataprep import labelme ...`" in str(next(h for h in result.hints if h.format == "labelme"))
+    assert {h.format: h.source for h in result.hints} == {
+        "coco": "coco/annotations/instances_train.json", "cvat": "cvat/annotations.xml", "labelme": "labelme",
+        "yolo": "yolo"}
+    assert "convert with `dataprep import labelme labelme DEST`" in str(next(h for h in result.hints
+                                                                            if h.format == "labelme"))
 
 
 def test_cli_summary_says_which_rule_paired_what(tmp_path, cli):

@@ -80,7 +80,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
         for line in result.duplicates.cluster_lines():
             click.echo(f"duplicates: {line}", err=True)
     for hint in result.hints:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {hint.describe(result.root)}", err=True)
     counts = result.problem_counts()
     rules = [f"{r.describe()}: {r.pairs} pairs [{r.how}]" for r in result.rules]
     lines: list[tuple[str, object]] = [
