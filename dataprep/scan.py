@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from . import io
 from .errors import DataprepError, UsageError
-from .executor import Executor, run_items
+from .executor import Executor, OnError, run_items
 from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
 from .layout import CONTAINER_DIRS, AmbiguousLayout, PairingRule, choose_rules, split_of, with_pairs
 from .manifest import Manifest, ManifestRow
@@ -90,12 +90,14 @@ def scan(
     check: Check = "header",
     duplicates: bool = False,
     executor: Executor | None = None,
+    on_error: OnError = "skip",
     quiet: bool = False,
 ) -> ScanResult:
     """Find, pair and validate every image/mask pair under `root`.
 
     Problems (orphans, duplicates, unreadable or truncated files, size
-    mismatches) are returned, and their files left out of the rows. When the
+    mismatches) are returned, and their files left out of the rows
+    (`on_error="fail"` raises a DataprepError for the first problem instead). When the
     folders name several splits, every row gets a `split` column. When nothing
     pairs, `rules` and `rows` are empty and `hints` say what the tree looks like.
     `duplicates=True` also looks for duplicate images (see `dataprep.dedup`) and
@@ -116,6 +118,10 @@ def scan(
     rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
                          mask_suffix=mask_suffix)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules)
+    if on_error not in ("skip", "fail"):
+        raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
+    if on_error == "fail":
+        _fail_on_first(root, problems)
     rules = [with_pairs(r, n) for r, n in zip(rules, pairs_per_rule)]
     hints = find_hints(root, everything) if len(used) < len(everything) else []
 
@@ -137,6 +143,8 @@ def scan(
             rows.append(row.with_extra(split=cand.split or "") if len(splits) > 1 else row)
     rows.sort(key=lambda r: r.id)
     problems.sort(key=lambda p: (p.path, p.kind))
+    if on_error == "fail":
+        _fail_on_first(root, problems)
     result = ScanResult(root, rules, rows, problems, warnings, n_images, n_masks, len(files) - len(used), hints,
                         splits if len(splits) > 1 else [])
     if duplicates and rows:
@@ -145,6 +153,13 @@ def scan(
         result.duplicates = find_duplicates(Manifest(rows), executor=executor, quiet=quiet)
         result.rows = with_groups(rows, result.duplicates)
     return result
+
+
+def _fail_on_first(root: Path, problems: list[Problem]) -> None:
+    if problems:
+        first = min(problems, key=lambda p: (p.path, p.kind))
+        raise DataprepError(root / first.path, f"{first.reason} (the first problem found; --on-error skip "
+                                                "lists them all and leaves them out)")
 
 
 # --------------------------------------------------------------------------- pairing

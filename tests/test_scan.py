@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dataprep import io
-from dataprep.errors import UsageError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor
 from dataprep.manifest import read_manifest
 from dataprep.scan import scan
@@ -419,3 +419,11 @@ def test_camvid_pairs_and_splits_match_its_own_list_files(shared_data):
              for r in result.rows}
     assert found == listed and len(found) == 201
     assert result.splits == ["test", "train", "val"] and not result.problems
+
+
+def test_on_error_fail_stops_at_the_first_problem_and_writes_nothing(sample_data, tmp_path, cli):
+    with pytest.raises(DataprepError, match="--on-error skip"):
+        scan(sample_data, on_error="fail")
+    out = tmp_path / "m.csv"
+    res = cli("scan", sample_data, "-o", out, "--on-error", "fail", "-j", "1", "-q")
+    assert res.exit_code == 1 and str(sample_data / "bad") in res.output and not out.exists()

@@ -10,7 +10,7 @@ import click
 from ..errors import EXIT_DATA_PROBLEM, DataprepError
 from ..manifest import write_manifest
 from ..scan import ScanResult, scan
-from .common import executor_options_without_on_error, reports_errors
+from .common import executor_options, reports_errors
 
 
 @click.command("scan")
@@ -30,10 +30,10 @@ from .common import executor_options_without_on_error, reports_errors
               help="Also find duplicate and near-duplicate images: adds group and duplicate_of columns "
                    "(kfold --group-column group keeps them in one fold).")
 @reports_errors
-@executor_options_without_on_error
+@executor_options
 def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str | None, image_suffix: str | None,
                  mask_suffix: str | None, exclude: tuple[str, ...], check: str, strict: bool, duplicates: bool,
-                 executor, quiet: bool) -> None:
+                 executor, on_error: str, quiet: bool) -> None:
     """Find image/mask pairs under ROOT, validate them, write a manifest.
 
     \b
@@ -43,7 +43,8 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
     (_leftImg8bit / _gtFine_color), or side-by-side names such as x_image.png <->
     x_target.png. Several splits (train/val/test) give a split column. Problems
     (orphans, duplicate stems, unreadable or truncated files, size mismatches,
-    EXIF-rotated images) are listed and left out of the manifest. When nothing pairs,
+    EXIF-rotated images) are listed and left out of the manifest; with --on-error fail the
+    first one stops the scan and no manifest is written. When nothing pairs,
     no manifest is written (exit 1) and the summary says what the tree looks like.
 
     \b
@@ -59,7 +60,7 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
     """
     result = scan(root, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix, mask_suffix=mask_suffix,
                   exclude=exclude, check=check, duplicates=duplicates, executor=executor,
-                  quiet=quiet)  # type: ignore[arg-type]
+                  on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     if not result.rows:
         _print_summary(result, None)
         # An empty manifest would silently replace a good one: keep whatever is there.
