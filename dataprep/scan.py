@@ -1,13 +1,15 @@
 """Walk a dataset tree, pair images with masks, validate each pair, build a manifest.
 
-Pairing: a file's *key* is its path relative to the root with the image (or
-mask) folder component replaced by a placeholder and the stem's image (or mask)
-suffix removed; an image and a mask pair when their keys are equal. So
+Pairing rules come from `layout` (which folders and name suffixes pair);
+a file's *key* under a rule is its path below the rule's image (or mask)
+folder with that side's suffix removed, and an image pairs with the mask of the
+same key. So
 
-    images/downtown/a.jpg            <-> masks/downtown/a.png
-    train/0001TP_006690.png          <-> trainannot/0001TP_006690.png         (CamVid)
-    leftImg8bit/train/x_leftImg8bit.png <-> gtFine/train/x_gtFine_color.png   (Cityscapes)
-    samples/1_image.png              <-> samples/1_target.png                 (suffixes only)
+    images/downtown/a.jpg               <-> masks/downtown/a.png
+    train/0001TP_006690.png             <-> trainannot/0001TP_006690.png       (CamVid, SegNet)
+    val/0016E5_07959.png                <-> val_labels/0016E5_07959_L.png      (Kaggle CamVid)
+    leftImg8bit/train/x_leftImg8bit.png <-> gtFine/train/x_gtFine_color.png    (Cityscapes)
+    samples/1_image.png                 <-> samples/1_target.png               (suffixes only)
 
 Validation reads headers only (size, EXIF orientation) plus the last bytes of
 each file (truncation) unless `check="decode"` asks for a full decode.
@@ -19,57 +21,22 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import io
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, run_items
+from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
+from .layout import CONTAINER_DIRS, AmbiguousLayout, PairingRule, choose_rules, split_of, with_pairs
 from .manifest import Manifest, ManifestRow
 from .paths import walk_files
 
+if TYPE_CHECKING:
+    from .dedup import DedupResult
+
+__all__ = ["AmbiguousLayout", "PairingRule", "Problem", "ScanResult", "scan"]
+
 Check = Literal["header", "decode"]
-
-# (image folder, mask folder) names seen in the wild, tried when none are given.
-KNOWN_DIR_PAIRS: tuple[tuple[str, str], ...] = (
-    ("images", "masks"),
-    ("images", "labels"),
-    ("images", "annotations"),
-    ("images", "gt"),
-    ("image", "label"),
-    ("image", "mask"),
-    ("img", "mask"),
-    ("imgs", "masks"),
-    ("JPEGImages", "SegmentationClass"),
-    ("leftImg8bit", "gtFine"),
-)
-# Folder names that only say "these are images"; dropped from sample ids.
-_CONTAINER_DIRS = {"images", "image", "img", "imgs", "jpegimages", "leftimg8bit"}
-# Stem suffix pairs for image and mask side by side in one folder.
-KNOWN_SUFFIX_PAIRS: tuple[tuple[str, str], ...] = (
-    ("_image", "_target"),
-    ("_image", "_mask"),
-    ("_img", "_mask"),
-    ("", "_mask"),
-    ("", "_label"),
-    ("", "_labels"),
-    ("", "_gt"),
-)
-_CITYSCAPES_SUFFIXES = ("_leftImg8bit", "_gtFine_color")
-
-
-@dataclass(frozen=True)
-class PairingRule:
-    """How images and masks are told apart and matched."""
-
-    image_dir: str | None = None  # folder name holding images (None: same folder as masks)
-    mask_dir: str | None = None
-    image_suffix: str = ""  # removed from image stems before matching
-    mask_suffix: str = ""
-
-    def describe(self) -> str:
-        dirs = f"{self.image_dir or '.'} <-> {self.mask_dir or '.'}"
-        sfx = f", suffixes {self.image_suffix or '(none)'} <-> {self.mask_suffix or '(none)'}"
-        return dirs + (sfx if self.image_suffix or self.mask_suffix else "")
 
 
 @dataclass(frozen=True)
@@ -85,12 +52,16 @@ class Problem:
 @dataclass
 class ScanResult:
     root: Path
-    rules: list[PairingRule]
+    rules: list[PairingRule]  # each with the number of pairs it made
     rows: list[ManifestRow]
     problems: list[Problem]
     warnings: list[Problem] = field(default_factory=list)
     images_seen: int = 0
     masks_seen: int = 0
+    unpaired_files: int = 0  # image-like files no rule took (other mask variants, stray files)
+    hints: list[Hint] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)  # values of the `split` column, when there is one
+    duplicates: "DedupResult | None" = None
 
     @property
     def manifest(self) -> Manifest:
@@ -105,6 +76,7 @@ class _Candidate:
     id: str
     image: str
     mask: str
+    split: str | None = None
 
 
 def scan(
@@ -116,6 +88,7 @@ def scan(
     mask_suffix: str | None = None,
     exclude: Sequence[str] = (),
     check: Check = "header",
+    duplicates: bool = False,
     executor: Executor | None = None,
     on_error: OnError = "skip",
     quiet: bool = False,
@@ -123,8 +96,15 @@ def scan(
     """Find, pair and validate every image/mask pair under `root`.
 
     Problems (orphans, duplicates, unreadable or truncated files, size
-    mismatches) are returned, and their files left out of the rows;
-    `on_error="fail"` raises a DataprepError for the first problem instead.
+    mismatches) are returned, and their files left out of the rows
+    (`on_error="fail"` raises a DataprepError for the first problem instead). When the
+    folders name several splits, every row gets a `split` column. When nothing
+    pairs, `rules` and `rows` are empty and `hints` say what the tree looks like.
+    `duplicates=True` also looks for duplicate images (see `dataprep.dedup`) and
+    gives every row `group` and `duplicate_of` columns.
+
+    Raises `AmbiguousLayout` (a usage error) when two folders found by the same convention could hold
+    the masks of one image folder.
     """
     # Absolute, so that workers on other machines (Dask) find the same files.
     root = Path(os.path.abspath(root))
@@ -132,13 +112,18 @@ def scan(
         raise UsageError(root, "not a directory")
     if check not in ("header", "decode"):
         raise UsageError(None, f"check must be 'header' or 'decode', not {check!r}")
-    files = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS, exclude=exclude))
-    rules = _choose_rules(files, image_dir, mask_dir, image_suffix, mask_suffix)
-    candidates, problems, n_images, n_masks = _pair(files, rules)
+    everything = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS | ANNOTATION_EXTENSIONS,
+                                 exclude=exclude))
+    files = [f for f in everything if io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS)]
+    rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
+                         mask_suffix=mask_suffix)
+    candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules)
     if on_error not in ("skip", "fail"):
         raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
     if on_error == "fail":
         _fail_on_first(root, problems)
+    rules = [with_pairs(r, n) for r, n in zip(rules, pairs_per_rule)]
+    hints = find_hints(root, everything) if len(used) < len(everything) else []
 
     results = run_items(
         _ValidatePair(str(root), check), candidates, executor=executor, on_error="skip",
@@ -146,6 +131,7 @@ def scan(
     )
     rows: list[ManifestRow] = []
     warnings: list[Problem] = []
+    splits = sorted({c.split for c in candidates if c.split})
     for cand, res in zip(candidates, results):
         if res.error is not None:  # an unexpected failure, not a finding
             problems.append(Problem(cand.image, "unreadable", res.error))
@@ -154,12 +140,19 @@ def scan(
         problems.extend(found)
         warnings.extend(warned)
         if row is not None:
-            rows.append(row)
+            rows.append(row.with_extra(split=cand.split or "") if len(splits) > 1 else row)
     rows.sort(key=lambda r: r.id)
     problems.sort(key=lambda p: (p.path, p.kind))
     if on_error == "fail":
         _fail_on_first(root, problems)
-    return ScanResult(root, rules, rows, problems, warnings, n_images, n_masks)
+    result = ScanResult(root, rules, rows, problems, warnings, n_images, n_masks, len(files) - len(used), hints,
+                        splits if len(splits) > 1 else [])
+    if duplicates and rows:
+        from .dedup import find_duplicates, with_groups
+
+        result.duplicates = find_duplicates(Manifest(rows), executor=executor, quiet=quiet)
+        result.rows = with_groups(rows, result.duplicates)
+    return result
 
 
 def _fail_on_first(root: Path, problems: list[Problem]) -> None:
@@ -172,100 +165,80 @@ def _fail_on_first(root: Path, problems: list[Problem]) -> None:
 # --------------------------------------------------------------------------- pairing
 
 
-def _choose_rules(
-    files: list[str],
-    image_dir: str | None,
-    mask_dir: str | None,
-    image_suffix: str | None,
-    mask_suffix: str | None,
-) -> list[PairingRule]:
-    if (image_dir is None) != (mask_dir is None):
-        raise UsageError(None, "give both --image-dir and --mask-dir, or neither")
-    if image_dir is not None and image_dir == mask_dir and (image_suffix or "") == (mask_suffix or ""):
-        raise UsageError(None, "images and masks in one folder need different --image-suffix/--mask-suffix")
-    if image_dir is not None:
-        return [PairingRule(image_dir, mask_dir, image_suffix or "", mask_suffix or "")]
-    dir_names = {part for f in files for part in f.split("/")[:-1]}
-    pairs = [p for p in KNOWN_DIR_PAIRS if p[0] in dir_names and p[1] in dir_names]
-    # CamVid/SegNet style: `train` beside `trainannot`.
-    pairs += sorted((d, d + "annot") for d in dir_names if d + "annot" in dir_names)
-    rules = []
-    for img, msk in pairs:
-        if (img, msk) == ("leftImg8bit", "gtFine") and image_suffix is None and mask_suffix is None:
-            rules.append(PairingRule(img, msk, *_CITYSCAPES_SUFFIXES))
-        else:
-            rules.append(PairingRule(img, msk, image_suffix or "", mask_suffix or ""))
-    if rules:
-        return rules
-    if image_suffix is not None or mask_suffix is not None:
-        if (image_suffix or "") == (mask_suffix or ""):
-            raise UsageError(None, "images and masks in one folder need different --image-suffix/--mask-suffix")
-        return [PairingRule(None, None, image_suffix or "", mask_suffix or "")]
-    best = max(KNOWN_SUFFIX_PAIRS, key=lambda sp: _count_suffix_pairs(files, sp))
-    if _count_suffix_pairs(files, best) == 0:
-        raise UsageError(
-            None,
-            "cannot tell images from masks: no known folder pair (e.g. images/ + masks/) or name suffix "
-            "(e.g. _mask); use --image-dir/--mask-dir or --image-suffix/--mask-suffix",
-        )
-    return [PairingRule(None, None, *best)]
-
-
-def _count_suffix_pairs(files: list[str], suffixes: tuple[str, str]) -> int:
-    img_sfx, msk_sfx = suffixes
-    stems = {os.path.splitext(f)[0] for f in files}
-    return sum(1 for s in stems if s.endswith(msk_sfx) and io.strip_suffix(s, msk_sfx) + img_sfx in stems)
-
-
-def _file_key(rel: str, rule: PairingRule, side: Literal["image", "mask"]) -> tuple[str, str] | None:
+def _side_key(rel: str, rule: PairingRule, side: Literal["image", "mask"]) -> tuple[str, str] | None:
     """(key, id) for a file under `rule`, or None when the file is not on that side."""
-    parts = rel.split("/")
-    folder = rule.image_dir if side == "image" else rule.mask_dir
+    stem, ext = os.path.splitext(rel)
+    if ext.lower() not in (io.IMAGE_EXTENSIONS if side == "image" else io.MASK_EXTENSIONS):
+        return None
     suffix = rule.image_suffix if side == "image" else rule.mask_suffix
     other_suffix = rule.mask_suffix if side == "image" else rule.image_suffix
-    stem, ext = os.path.splitext(parts[-1])
-    allowed = io.IMAGE_EXTENSIONS if side == "image" else io.MASK_EXTENSIONS
-    if ext.lower() not in allowed:
+    if rule.image_dir is not None and rule.image_dir != rule.mask_dir:
+        folder = (rule.image_dir if side == "image" else rule.mask_dir) + "/"
+        if not rel.startswith(folder):
+            return None
+        below = stem[len(folder):]
+        # An image keeps counting without its suffix; a mask folder's other variants (x_gtFine_labelIds
+        # beside x_gtFine_color) are not masks of this rule.
+        if side == "mask" and suffix and not below.endswith(suffix):
+            return None
+        key = io.strip_suffix(below, suffix)
+        return key, _join_id(_id_prefix(rule.image_dir), key)
+    # Side by side (the whole tree, or one folder): the longer suffix decides, so that
+    # a mask suffix "_mask" does not read as an image with suffix "".
+    if rule.image_dir is not None:
+        if not rel.startswith(rule.image_dir + "/"):
+            return None
+    name = stem.rsplit("/", 1)[-1]
+    if suffix and not name.endswith(suffix):
         return None
-    if folder is None:
-        # Side by side: the longer suffix decides (a mask suffix "_mask" must not read as an image with suffix "").
-        if suffix and not stem.endswith(suffix):
-            return None
-        if len(other_suffix) > len(suffix) and stem.endswith(other_suffix):
-            return None
-        dirs = parts[:-1]
-        id_dirs = dirs
-    else:
-        # The deepest folder with that name is the one that holds this side.
-        idx = max((i for i, p in enumerate(parts[:-1]) if p == folder), default=None)
-        if idx is None:
-            return None
-        if suffix and not stem.endswith(suffix):
-            return None
-        dirs = parts[:idx] + ["\0"] + parts[idx + 1 : -1]
-        id_dirs = parts[:idx] + ([] if folder.lower() in _CONTAINER_DIRS else [folder]) + parts[idx + 1 : -1]
-    base = io.strip_suffix(stem, suffix)
-    return "/".join([*dirs, base]), "/".join([*id_dirs, base])
+    if len(other_suffix) > len(suffix) and name.endswith(other_suffix):
+        return None
+    key = io.strip_suffix(stem, suffix)
+    return key, key
 
 
-def _pair(files: list[str], rules: list[PairingRule]) -> tuple[list[_Candidate], list[Problem], int, int]:
+def _id_prefix(folder: str) -> str:
+    return "/".join(p for p in folder.split("/") if p.lower() not in CONTAINER_DIRS)
+
+
+def _join_id(prefix: str, key: str) -> str:
+    return f"{prefix}/{key}" if prefix else key
+
+
+def _pair(files: list[str], rules: list[PairingRule]):
+    """Candidates, pairing problems, image and mask counts, pairs per rule, and the files the rules took."""
     images: dict[tuple[int, str], list[str]] = defaultdict(list)
     masks: dict[tuple[int, str], list[str]] = defaultdict(list)
     ids: dict[tuple[int, str], str] = {}
+    used: set[str] = set()
+    # Each file is tried only against the rules of its folders (thousands of per-folder rules stay fast).
+    by_folder: dict[str, list[int]] = defaultdict(list)
+    whole_tree: list[int] = []
+    for r, rule in enumerate(rules):
+        if rule.image_dir is None:
+            whole_tree.append(r)
+        else:
+            for folder in dict.fromkeys((rule.image_dir, rule.mask_dir)):
+                by_folder[folder].append(r)  # type: ignore[index]
     for f in files:
-        for r, rule in enumerate(rules):
+        parts = f.split("/")[:-1]
+        tried = sorted({r for i in range(1, len(parts) + 1) for r in by_folder.get("/".join(parts[:i]), ())})
+        for r in tried + whole_tree:
+            rule = rules[r]
+            key = None
             for side, table in (("mask", masks), ("image", images)):
-                key = _file_key(f, rule, side)  # type: ignore[arg-type]
+                key = _side_key(f, rule, side)  # type: ignore[arg-type]
                 if key is not None:
                     table[(r, key[0])].append(f)
                     if side == "image":
                         ids[(r, key[0])] = key[1]
+                    used.add(f)
                     break
-            else:
-                continue
-            break
+            if key is not None:
+                break
     problems: list[Problem] = []
     candidates: list[_Candidate] = []
+    per_rule = [0] * len(rules)
     for key in sorted(images.keys() | masks.keys()):
         imgs, msks = images.get(key, []), masks.get(key, [])
         for group, what in ((imgs, "image"), (msks, "mask")):
@@ -280,15 +253,19 @@ def _pair(files: list[str], rules: list[PairingRule]) -> tuple[list[_Candidate],
         elif not imgs:
             problems.append(Problem(msks[0], "orphan_mask", "mask has no image"))
         else:
-            candidates.append(_Candidate(ids[key], imgs[0], msks[0]))
+            rule = rules[key[0]]
+            split = split_of(rule, os.path.dirname(imgs[0]))
+            candidates.append(_Candidate(ids[key], imgs[0], msks[0], split))
+            per_rule[key[0]] += 1
     # Ids drop container folder names; fall back to the full path where two would collide.
     counts = Counter(c.id for c in candidates)
     candidates = [
-        c if counts[c.id] == 1 else _Candidate(os.path.splitext(c.image)[0], c.image, c.mask) for c in candidates
+        c if counts[c.id] == 1 else _Candidate(os.path.splitext(c.image)[0], c.image, c.mask, c.split)
+        for c in candidates
     ]
     n_images = sum(len(v) for v in images.values())
     n_masks = sum(len(v) for v in masks.values())
-    return candidates, problems, n_images, n_masks
+    return candidates, problems, n_images, n_masks, per_rule, used
 
 
 # --------------------------------------------------------------------------- validation

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .dedup import duplicates_across_folds
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError
 from .io import PathLike, atomic_write_text
@@ -233,6 +234,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         warnings.append(lonely)
     if not has_masks and mode != "plain":
         warnings.append(f"the manifest has no masks, so mode {mode} cannot stratify: folds are plain shuffled")
+    warnings += duplicates_across_folds(manifest.rows, folds)
     unreadable = len(errors)
     if errors and mode == "plain":
         warnings.append(f"the class balance report leaves out {len(errors)} row(s) whose mask could not be read "

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dataprep import io
-from dataprep.errors import UsageError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor
 from dataprep.manifest import read_manifest
 from dataprep.scan import scan
@@ -105,8 +105,10 @@ def test_explicit_dirs_and_suffix_strip_is_not_rstrip(tmp_path):
     _jpg(tmp_path / "photos/hog.jpg"), _png(tmp_path / "gt/hog.png")
     result = scan(tmp_path, image_dir="photos", mask_dir="gt")
     assert [r.id for r in result.rows] == ["photos/hog"]
-    with pytest.raises(UsageError):
-        scan(tmp_path, image_dir="photos")
+    # One folder named alone picks among the detected pairs; a name that is not there is a usage error.
+    assert [r.id for r in scan(tmp_path, image_dir="photos").rows] == ["photos/hog"]
+    with pytest.raises(UsageError, match="no folder of this name"):
+        scan(tmp_path, image_dir="pictures")
 
 
 def test_hidden_files_excludes_and_symlink_loops(tmp_path):
@@ -217,3 +219,211 @@ def test_real_datasets_pair_completely(shared_data, relative, expected):
         assert len(result.rows) == expected
     for row in result.rows[:5]:
         assert io.read_info(row.image).width == row.width
+
+
+# --------------------------------------------------------------------------- layouts real datasets ship in
+
+
+def test_segnet_suite_three_splits_with_L_suffix_and_split_column(tmp_path):
+    """Kaggle / Semantic-Segmentation-Suite CamVid: train/ + train_labels/*_L.png, val, test, class_dict.csv."""
+    expected = {}
+    for split, n in (("train", 3), ("val", 2), ("test", 2)):
+        for i in range(n):
+            stem = f"0001TP_{split}{i:04d}"
+            _png(tmp_path / split / f"{stem}.png"), _png(tmp_path / f"{split}_labels" / f"{stem}_L.png")
+            expected[f"{split}/{stem}"] = (f"{split}/{stem}.png", f"{split}_labels/{stem}_L.png", split)
+    (tmp_path / "class_dict.csv").write_text("name,r,g,b\nSky,128,128,128\n")
+    result = scan(tmp_path)
+    found = {r.id: (r.image.relative_to(tmp_path).as_posix(), r.mask.relative_to(tmp_path).as_posix(),
+                    r.extra["split"]) for r in result.rows}
+    assert found == expected
+    assert not result.problems
+    assert result.splits == ["test", "train", "val"]
+    assert sorted((r.image_dir, r.mask_dir, r.mask_suffix, r.pairs) for r in result.rules) == [
+        ("test", "test_labels", "_L", 2), ("train", "train_labels", "_L", 3), ("val", "val_labels", "_L", 2)]
+
+
+def test_single_split_gets_no_split_column(tmp_path):
+    _png(tmp_path / "train/a.png"), _png(tmp_path / "trainannot/a.png")
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["train/a"] and "split" not in result.rows[0].extra
+
+
+def test_parallel_trees_paired_by_relative_path_across_two_roots(tmp_path):
+    for window in ("window_a", "window_b"):
+        for i in range(2):
+            _png(tmp_path / f"s2_images/{window}/g_{i}.tif")
+    for i in range(2):  # the masks of window_a only, in a tree of another shape
+        _png(tmp_path / f"label_masks/semantic_3class/g_{i}.tif")
+        _png(tmp_path / f"label_masks/binary/g_{i}.tif")
+    result = scan(tmp_path, image_dir="s2_images/window_a", mask_dir="label_masks/semantic_3class")
+    assert [(r.id, r.mask.relative_to(tmp_path).as_posix()) for r in result.rows] == [
+        ("s2_images/window_a/g_0", "label_masks/semantic_3class/g_0.tif"),
+        ("s2_images/window_a/g_1", "label_masks/semantic_3class/g_1.tif")]
+    assert not result.problems
+    with pytest.raises(UsageError, match="no image files"):
+        scan(tmp_path, image_dir="s2_images/window_c", mask_dir="label_masks/binary")
+
+
+def _drive(root: Path) -> None:
+    for n in (21, 22):
+        _png(root / f"training/images/{n}_training.tif")
+        _png(root / f"training/1st_manual/{n}_manual1.gif")
+        _png(root / f"training/mask/{n}_training_mask.gif")
+    for n in (1, 2):
+        _png(root / f"test/images/{n:02d}_test.tif")
+        _png(root / f"test/1st_manual/{n:02d}_manual1.gif")
+        _png(root / f"test/mask/{n:02d}_test_mask.gif")
+
+
+def test_drive_two_mask_folders_is_a_question_answered_by_mask_dir(tmp_path, cli):
+    _drive(tmp_path)
+    with pytest.raises(UsageError, match=r"which folder holds the masks: 1st_manual \(2 pairs\), mask \(2 pairs\)\? "
+                                         r"say it with --mask-dir NAME"):
+        scan(tmp_path)
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1 and "--mask-dir" in res.output
+    result = scan(tmp_path, mask_dir="1st_manual")
+    pairs = {(r.image.relative_to(tmp_path).as_posix(), r.mask.relative_to(tmp_path).as_posix(), r.extra["split"])
+             for r in result.rows}
+    assert pairs == {
+        ("training/images/21_training.tif", "training/1st_manual/21_manual1.gif", "training"),
+        ("training/images/22_training.tif", "training/1st_manual/22_manual1.gif", "training"),
+        ("test/images/01_test.tif", "test/1st_manual/01_manual1.gif", "test"),
+        ("test/images/02_test.tif", "test/1st_manual/02_manual1.gif", "test"),
+    }
+    assert not result.problems
+    # An explicit image suffix no longer hides the images without it: they show up as orphans.
+    suffixed = scan(tmp_path, image_dir="images", mask_dir="1st_manual", image_suffix="_training")
+    assert suffixed.images_seen == 4
+    assert {p.path for p in suffixed.problems if p.kind == "orphan_image"} == {"test/images/01_test.tif",
+                                                                              "test/images/02_test.tif"}
+
+
+def test_cityscapes_with_only_mask_suffix(tmp_path):
+    bases = ["train/aachen/aachen_000000_000019", "val/frankfurt/frankfurt_000000_000294"]
+    for base in bases:
+        _png(tmp_path / f"leftImg8bit/{base}_leftImg8bit.png")
+        for kind in ("color", "labelIds", "instanceIds"):
+            _png(tmp_path / f"gtFine/{base}_gtFine_{kind}.png")
+    result = scan(tmp_path, mask_suffix="_gtFine_labelIds")
+    assert [(r.id, r.mask.name, r.extra["split"]) for r in result.rows] == [
+        (bases[0], "aachen_000000_000019_gtFine_labelIds.png", "train"),
+        (bases[1], "frankfurt_000000_000294_gtFine_labelIds.png", "val")]
+    assert result.rules[0].image_suffix == "_leftImg8bit" and not result.problems
+
+
+@pytest.mark.parametrize("mask_suffix", ["_mask", "_label", "_labels", "_gt", "_seg"])
+def test_folder_pairs_with_mask_suffixes(tmp_path, mask_suffix):
+    for i in range(3):
+        _jpg(tmp_path / f"images/{i}.jpg"), _png(tmp_path / f"masks/{i}{mask_suffix}.png")
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["0", "1", "2"]
+    assert result.rules[0].mask_suffix == mask_suffix and not result.problems
+
+
+def test_nothing_pairs_refused_and_old_manifest_survives(tmp_path, cli):
+    data = tmp_path / "data"
+    _jpg(data / "images/a.jpg"), _png(data / "masks/a.png")
+    out = tmp_path / "m.csv"
+    assert cli("scan", data, "-o", out, "-q").exit_code == 0
+    before = out.read_text()
+    assert "images/a.jpg" in before
+    (data / "masks/a.png").unlink()
+    for name in ("x", "y"):
+        _jpg(data / f"photos/{name}.jpg")
+    result = scan(data)
+    assert result.rows == []
+    res = cli("scan", data, "-o", out, "-q")
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == f"error: {data}: no image/mask pairs found; {out} not written"
+    assert out.read_text() == before
+
+
+def test_per_instance_folders_get_an_import_hint(tmp_path, cli):
+    for sid in ("0a7d30", "1b2c44"):
+        _png(tmp_path / f"{sid}/images/{sid}.png")
+        for k in range(3):
+            _png(tmp_path / f"{sid}/masks/{sid}_obj{k}_{k * 7919:x}.png")
+    result = scan(tmp_path)
+    assert not result.rows
+    assert [(h.format, h.count) for h in result.hints] == [("instances", 2)]
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
+    assert res.exit_code == 1
+    assert "looks like per-instance masks" in res.output
+    assert f"convert with `dataprep import instances {tmp_path} DEST`" in res.output
+
+
+def test_labelme_coco_cvat_yolo_hints(tmp_path):
+    import json
+
+    for name in ("a", "b"):
+        _jpg(tmp_path / f"labelme/{name}.jpg")
+        (tmp_path / f"labelme/{name}.json").write_text(json.dumps(
+            {"version": "5.2.1", "flags": {}, "shapes": [{"label": "cat", "points": [[1, 2], [3, 4], [5, 1]],
+                                                          "shape_type": "polygon"}],
+             "imagePath": f"{name}.jpg", "imageData": None}))
+    _jpg(tmp_path / "coco/images/c.jpg")
+    (tmp_path / "coco/annotations").mkdir(parents=True)
+    (tmp_path / "coco/annotations/instances_train.json").write_text(json.dumps(
+        {"images": [{"id": 1, "file_name": "c.jpg"}], "annotations": [], "categories": [{"id": 1, "name": "x"}]}))
+    (tmp_path / "cvat").mkdir()
+    (tmp_path / "cvat/annotations.xml").write_text(
+        '<?xml version="1.0"?>\n<annotations><version>1.1</version><image id="0" name="d.jpg" width="4" '
+        'height="4"><polygon label="x" points="0,0;1,1;2,0"/></image></annotations>')
+    _jpg(tmp_path / "yolo/images/e.jpg")
+    (tmp_path / "yolo/labels").mkdir(parents=True)
+    (tmp_path / "yolo/labels/e.txt").write_text("0 0.5 0.5 0.2 0.3\n1 0.1 0.2 0.05 0.05\n")
+    (tmp_path / "notes.txt").write_text("just some notes\n")
+    (tmp_path / "config.json").write_text('{"lr": 0.1}')
+    result = scan(tmp_path)
+    assert not result.rows
+    assert {h.format: (h.count, h.example) for h in result.hints} == {
+        "coco": (1, "coco/annotations/instances_train.json"),
+        "cvat": (1, "cvat/annotations.xml"),
+        "labelme": (2, "labelme/a.json"),
+        "yolo": (1, "yolo/labels/e.txt"),
+    }
+    assert {h.format: h.source for h in result.hints} == {
+        "coco": "coco/annotations/instances_train.json", "cvat": "cvat/annotations.xml", "labelme": "labelme",
+        "yolo": "yolo"}
+    assert "convert with `dataprep import labelme labelme DEST`" in str(next(h for h in result.hints
+                                                                            if h.format == "labelme"))
+
+
+def test_cli_summary_says_which_rule_paired_what(tmp_path, cli):
+    for split in ("train", "val"):
+        _png(tmp_path / f"{split}/a.png"), _png(tmp_path / f"{split}_labels/a_L.png")
+    _png(tmp_path / "val_labels/a_other.png")
+    res = cli("scan", tmp_path, "-o", tmp_path.parent / "m.csv", "-q")
+    assert res.exit_code == 0, res.output
+    assert "train <-> train_labels (mask suffix _L): 1 pairs [folder beside its '_labels' twin]" in res.output
+    assert "val <-> val_labels (mask suffix _L): 1 pairs" in res.output
+    assert "split column       train 1, val 1" in res.output
+    assert "other image files  1 (not taken by any pairing rule)" in res.output
+    assert read_manifest(tmp_path.parent / "m.csv")[0].extra["split"] == "train"
+
+
+@pytest.mark.integration
+def test_camvid_pairs_and_splits_match_its_own_list_files(shared_data):
+    """Independent check: SegNet's train/val/test.txt list the (image, annotation) pairs of each split."""
+    root = shared_data("camvid_segnet/CamVid")
+    listed = set()
+    for split in ("train", "val", "test"):
+        for line in (root / f"{split}.txt").read_text().split("\n"):
+            if line.strip():
+                image, mask = (p.removeprefix("/SegNet/CamVid/") for p in line.split())
+                listed.add((image, mask, split))
+    result = scan(root)
+    found = {(r.image.relative_to(root).as_posix(), r.mask.relative_to(root).as_posix(), r.extra["split"])
+             for r in result.rows}
+    assert found == listed and len(found) == 201
+    assert result.splits == ["test", "train", "val"] and not result.problems
+
+
+def test_on_error_fail_stops_at_the_first_problem_and_writes_nothing(sample_data, tmp_path, cli):
+    with pytest.raises(DataprepError, match="--on-error skip"):
+        scan(sample_data, on_error="fail")
+    out = tmp_path / "m.csv"
+    res = cli("scan", sample_data, "-o", out, "--on-error", "fail", "-j", "1", "-q")
+    assert res.exit_code == 1 and str(sample_data / "bad") in res.output and not out.exists()

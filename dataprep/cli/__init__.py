@@ -17,6 +17,7 @@ from .common import FullSummaries, OneLineErrors
 # command name -> "module:function" (modules under dataprep.cli)
 COMMANDS: dict[str, str] = {
     "scan": "scan:scan_command",
+    "dedup": "dedup:dedup_command",
     "palette": "palette:palette_group",
     "masks2labels": "labels:masks2labels_command",
     "labels2masks": "labels:labels2masks_command",

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
 
-from ..errors import EXIT_DATA_PROBLEM
+from ..errors import EXIT_DATA_PROBLEM, DataprepError
 from ..manifest import write_manifest
 from ..scan import ScanResult, scan
 from .common import executor_options, reports_errors
@@ -25,50 +26,85 @@ from .common import executor_options, reports_errors
 @click.option("--check", type=click.Choice(["header", "decode"]), default="header", show_default=True,
               help="header: sizes and truncation from headers and file tails; decode: also decode every file.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any problem is found (default: report and leave them out).")
+@click.option("--duplicates", is_flag=True,
+              help="Also find duplicate and near-duplicate images: adds group and duplicate_of columns "
+                   "(kfold --group-column group keeps them in one fold).")
 @reports_errors
 @executor_options
 def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str | None, image_suffix: str | None,
-                 mask_suffix: str | None, exclude: tuple[str, ...], check: str, strict: bool, executor,
-                 on_error: str, quiet: bool) -> None:
+                 mask_suffix: str | None, exclude: tuple[str, ...], check: str, strict: bool, duplicates: bool,
+                 executor, on_error: str, quiet: bool) -> None:
     """Find image/mask pairs under ROOT, validate them, write a manifest.
 
     \b
-    Pairs by relative path: images/a/x.jpg <-> masks/a/x.png, CamVid train/ <-> trainannot/,
-    Cityscapes leftImg8bit/ <-> gtFine/ (suffixes _leftImg8bit / _gtFine_color), or
-    side-by-side names such as x_image.png <-> x_target.png. Problems (orphans, duplicate
-    stems, unreadable or truncated files, size mismatches, EXIF-rotated images) are listed
-    and left out of the manifest; with --on-error fail the first one stops the scan
-    and no manifest is written.
+    Pairs by relative path below sibling folders, with name suffixes read from the data:
+    images/a/x.jpg <-> masks/a/x.png, CamVid train/ <-> trainannot/, Kaggle CamVid
+    train/x.png <-> train_labels/x_L.png, Cityscapes leftImg8bit/ <-> gtFine/
+    (_leftImg8bit / _gtFine_color), or side-by-side names such as x_image.png <->
+    x_target.png. Several splits (train/val/test) give a split column. Problems
+    (orphans, duplicate stems, unreadable or truncated files, size mismatches,
+    EXIF-rotated images) are listed and left out of the manifest; with --on-error fail the
+    first one stops the scan and no manifest is written. When nothing pairs,
+    no manifest is written (exit 1) and the summary says what the tree looks like.
 
     \b
-    Example:
+    --image-dir/--mask-dir take folder names (sibling folders of those names anywhere),
+    or both paths relative to ROOT (two trees paired by relative path); one name alone
+    picks among the detected folder pairs (e.g. --mask-dir 1st_manual).
+
+    \b
+    Examples:
       dataprep scan sample_data --exclude 'bad/*' -o work/manifest.csv
+      dataprep scan DRIVE --mask-dir 1st_manual -o drive.csv
+      dataprep scan data --image-dir s2_images/window_a --mask-dir label_masks/semantic_3class -o m.csv
     """
     result = scan(root, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix, mask_suffix=mask_suffix,
-                  exclude=exclude, check=check, executor=executor, on_error=on_error,  # type: ignore[arg-type]
-                  quiet=quiet)
+                  exclude=exclude, check=check, duplicates=duplicates, executor=executor,
+                  on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+    if not result.rows:
+        _print_summary(result, None)
+        # An empty manifest would silently replace a good one: keep whatever is there.
+        what = "no image/mask pairs found" if not result.rules else "no valid image/mask pairs"
+        raise DataprepError(root, f"{what}; {output} not written")
     write_manifest(result.manifest, output)
     _print_summary(result, output)
     if strict and result.problems:
         sys.exit(EXIT_DATA_PROBLEM)
 
 
-def _print_summary(result: ScanResult, output: Path) -> None:
+def _print_summary(result: ScanResult, output: Path | None) -> None:
     for p in result.problems:
         click.echo(f"problem: {result.root / p.path}: {p.reason}", err=True)
     for w in result.warnings:
         click.echo(f"warning: {result.root / w.path}: {w.reason}", err=True)
+    if result.duplicates is not None:
+        for line in result.duplicates.cluster_lines():
+            click.echo(f"duplicates: {line}", err=True)
+    for hint in result.hints:
+        click.echo(f"hint: {hint.describe(result.root)}", err=True)
     counts = result.problem_counts()
-    lines = [
-        ("pairing", "; ".join(r.describe() for r in result.rules)),
+    rules = [f"{r.describe()}: {r.pairs} pairs [{r.how}]" for r in result.rules]
+    lines: list[tuple[str, object]] = [
+        ("pairing", rules[0] if rules else "nothing pairs (no known folder pair or name suffix)"),
+        *(("", line) for line in rules[1:]),
         ("images found", result.images_seen),
         ("masks found", result.masks_seen),
-        ("pairs in manifest", len(result.rows)),
+    ]
+    if result.unpaired_files:
+        lines.append(("other image files", f"{result.unpaired_files} (not taken by any pairing rule)"))
+    lines.append(("pairs in manifest", len(result.rows)))
+    if result.splits:
+        per_split = Counter(r.extra.get("split", "") for r in result.rows)
+        lines.append(("split column", ", ".join(f"{s} {per_split[s]}" for s in result.splits)))
+    lines += [
         *((f"  {kind.replace('_', ' ')}", n) for kind, n in sorted(counts.items())),
         ("problems", len(result.problems)),
         ("warnings", len(result.warnings)),
-        ("manifest", output),
     ]
+    if result.duplicates is not None:
+        d = result.duplicates
+        lines.append(("duplicate clusters", f"{len(d.clusters)} ({d.num_exact} exact, {d.num_near} near copies)"))
+    lines.append(("manifest", output if output is not None else "not written"))
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key:<{width}}  {value}")

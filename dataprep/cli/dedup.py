@@ -1,0 +1,64 @@
+"""`dataprep dedup`: exact and near-duplicate images, listed as clusters."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..dedup import DEFAULT_MIN_CORRELATION, MAX_DISTANCE, find_duplicates, with_groups, write_clusters
+from ..errors import EXIT_DATA_PROBLEM, UsageError
+from ..manifest import read_manifest, write_manifest
+from ..paths import guard_output
+from .common import executor_options_without_on_error, reports_errors
+
+
+@click.command("dedup")
+@click.argument("source", metavar="MANIFEST_OR_DIR", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV of the clusters: cluster,id,image,kind,distance,correlation.")
+@click.option("--manifest-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write MANIFEST with group and duplicate_of columns (for kfold --group-column group).")
+@click.option("--max-distance", type=click.IntRange(0, MAX_DISTANCE), default=MAX_DISTANCE, show_default=True,
+              help="Most dHash bits (of 64) two near-duplicates may differ in.")
+@click.option("--min-correlation", type=click.FloatRange(-1, 1), default=DEFAULT_MIN_CORRELATION,
+              show_default=True, help="Least correlation of the rank-normalised 32x32 thumbnails.")
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
+              help="With a folder: skip paths matching this glob. Repeatable.")
+@reports_errors
+@executor_options_without_on_error
+def dedup_command(source: Path, output: Path, manifest_out: Path | None, max_distance: int, min_correlation: float,
+                  exclude: tuple[str, ...], executor, quiet: bool) -> None:
+    """Find exact and near-duplicate images in MANIFEST_OR_DIR (a manifest, or a folder of images).
+
+    Exact: same file content. Near: same picture after a brightness or contrast change,
+    a small resize or re-encoding (difference hash, confirmed by thumbnail correlation).
+    Each cluster is listed with its first image (by id); with --manifest-out the manifest
+    gets a group column (the cluster's first id, or the row's own id) so that
+    `kfold --group-column group` keeps duplicates in one fold.
+
+    \b
+    Examples:
+      dataprep dedup work/manifest.csv -o work/dups.csv --manifest-out work/manifest_grouped.csv
+      dataprep dedup data/images -o dups.csv
+    """
+    if manifest_out is not None and source.is_dir():
+        raise UsageError(manifest_out, "--manifest-out needs a manifest as input, not a folder")
+    if manifest_out is not None:
+        guard_output(manifest_out, [source])
+    guard_output(output, [source], force=True)  # a CSV in the image tree is not picked up as an image
+    manifest = read_manifest(source) if source.is_file() else None
+    result = find_duplicates(manifest if manifest is not None else source, max_distance=max_distance,
+                             min_correlation=min_correlation, exclude=exclude, executor=executor, quiet=quiet)
+    for line in result.errors:
+        click.echo(f"unreadable (left out): {line}", err=True)
+    for line in result.cluster_lines():
+        click.echo(f"duplicates: {line}")
+    write_clusters(result, output)
+    if manifest is not None and manifest_out is not None:
+        write_manifest(with_groups(manifest.rows, result), manifest_out)
+    click.echo(f"{result.num_images} images, {len(result.clusters)} clusters: {result.num_exact} exact and "
+               f"{result.num_near} near copies of a cluster's first image; wrote {output}"
+               + (f" and {manifest_out}" if manifest_out is not None and manifest is not None else ""))
+    if result.errors:
+        sys.exit(EXIT_DATA_PROBLEM)

@@ -1,0 +1,130 @@
+"""Recognise annotation layouts that `scan` cannot pair, and say how to convert them.
+
+Polygon and box formats (labelme, COCO, CVAT, YOLO) and per-instance mask
+folders (one file per object) are not image/mask pairs; `dataprep import`
+turns them into label maps. Only the first bytes of a few files are read, so a
+multi-gigabyte COCO file costs nothing.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import io
+
+ANNOTATION_EXTENSIONS = frozenset({".json", ".xml", ".txt"})
+_HEAD_BYTES = 64 * 1024
+_FILES_READ_PER_EXTENSION = 20
+_YOLO_LINE = re.compile(r"^\d+(\s+-?\d*\.?\d+(e-?\d+)?){4,}\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Hint:
+    format: str  # the `dataprep import` format: coco, labelme, cvat, yolo, instances
+    what: str  # what the files look like
+    count: int
+    example: str  # one such path, relative to the root
+    source: str = ""  # what `dataprep import FORMAT SRC DEST` takes as SRC: the file or folder, relative to the root
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, root: str | os.PathLike[str] | None = None) -> str:
+        """One line; paths joined to `root` when given, so that the command runs from anywhere."""
+        example = os.path.join(root, self.example) if root else self.example
+        source = os.path.join(root, self.source) if root else self.source
+        return (f"{example}: looks like {self.what} ({self.count} files); "
+                f"convert with `dataprep import {self.format} {os.path.normpath(source or '.')} DEST`")
+
+
+def _source(fmt: str, example: str) -> str:
+    """The SRC `dataprep import` takes for a format, from one of its files (relative paths)."""
+    folder = os.path.dirname(example.rstrip("/"))
+    if fmt in ("coco", "cvat"):
+        return example  # the JSON / XML itself
+    if fmt == "yolo":  # the dataset folder: above labels/ (ultralytics' images/ <-> labels/ rule)
+        parts = example.split("/")
+        return "/".join(parts[: max(i for i, p in enumerate(parts) if p == "labels")]) if "labels" in parts else folder
+    return folder  # labelme: the folder of the JSON files; instances: the folder of the ID/ folders
+
+
+def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
+    """Hints for the annotation files and per-instance mask folders among `files` (paths relative to `root`)."""
+    root = Path(root)
+    found: dict[str, list[str]] = defaultdict(list)
+    ext_of: dict[str, str] = {}
+    checked: dict[str, int] = defaultdict(int)
+    stems = {os.path.splitext(f)[0] for f in files if io.has_extension(f, io.IMAGE_EXTENSIONS)}
+    annotations = [f for f in files if os.path.splitext(f)[1].lower() in ANNOTATION_EXTENSIONS]
+    for rel in annotations:
+        ext = os.path.splitext(rel)[1].lower()
+        if checked[ext] >= _FILES_READ_PER_EXTENSION:
+            continue  # a sample tells the format; the rest are counted by folder below
+        checked[ext] += 1
+        fmt = _sniff(root / rel, ext, rel, stems)
+        if fmt:
+            found[fmt].append(rel)
+            ext_of[fmt] = ext
+    hints = []
+    for fmt, paths in found.items():
+        folders = {os.path.dirname(p) for p in paths}
+        count = sum(1 for f in annotations if f.lower().endswith(ext_of[fmt]) and os.path.dirname(f) in folders)
+        hints.append(Hint(fmt, _WHAT[fmt], count, paths[0], _source(fmt, paths[0])))
+    instances = _instance_folders(files)
+    if instances:
+        hints.append(Hint("instances", _WHAT["instances"], len(instances), instances[0],
+                          _source("instances", instances[0])))
+    return sorted(hints, key=lambda h: h.format)
+
+
+_WHAT = {
+    "coco": "COCO annotations (JSON with images, annotations, categories)",
+    "labelme": "labelme polygon JSON",
+    "cvat": "a CVAT for images XML export",
+    "yolo": "YOLO label text files (class x y w h ... per line)",
+    "instances": "per-instance masks (ID/images/ID.png + ID/masks/*.png, one file per object)",
+}
+
+
+def _sniff(path: Path, ext: str, rel: str, image_stems: set[str]) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if ext == ".json":
+        if '"shapes"' in head and ('"points"' in head or '"imagePath"' in head):
+            return "labelme"
+        if '"images"' in head and ('"annotations"' in head or '"categories"' in head or '"file_name"' in head):
+            return "coco"
+    elif ext == ".xml":
+        if "<annotations" in head and ("<image " in head or "<track " in head):
+            return "cvat"
+    elif ext == ".txt":
+        lines = [ln for ln in head.splitlines()[:20] if ln.strip()]
+        stem = os.path.splitext(rel)[0]
+        # An image of the same name beside it, or in a sibling images/ folder, makes a YOLO label file.
+        twin = stem in image_stems or re.sub(r"(^|/)labels/", r"\1images/", stem) in image_stems
+        if lines and twin and all(_YOLO_LINE.match(ln.strip()) for ln in lines):
+            return "yolo"
+    return None
+
+
+def _instance_folders(files: list[str]) -> list[str]:
+    """`ID/` folders holding `images/` with one image and `masks/` with files of other names."""
+    images: dict[str, set[str]] = defaultdict(set)
+    masks: dict[str, set[str]] = defaultdict(set)
+    for f in files:
+        parts = f.split("/")
+        if len(parts) < 3:
+            continue
+        parent, folder, stem = "/".join(parts[:-2]), parts[-2].lower(), os.path.splitext(parts[-1])[0]
+        if folder in ("images", "image") and io.has_extension(f, io.IMAGE_EXTENSIONS):
+            images[parent].add(stem)
+        elif folder in ("masks", "mask") and io.has_extension(f, io.MASK_EXTENSIONS):
+            masks[parent].add(stem)
+    return sorted(p + "/" for p, imgs in images.items()
+                  if len(imgs) == 1 and masks.get(p) and not imgs & masks[p])

@@ -1,0 +1,323 @@
+"""Which files are images, which are masks, and which image goes with which mask.
+
+A *rule* pairs the files under an image folder with the files under a mask
+folder by their path relative to each folder, once a name suffix is taken off
+each side (`train/x.png` <-> `train_labels/x_L.png`); or, with no folders,
+files side by side told apart by their suffixes (`x_image.png` <-> `x_target.png`).
+
+Folder pairs are found among sibling folders, in tiers: names seen in the wild
+(`images`/`masks`, `JPEGImages`/`SegmentationClass`, `leftImg8bit`/`gtFine`, ...)
+and a folder beside its annotated twin (`train`/`trainannot`, `val`/`val_labels`),
+then any image-like name beside any mask-like name (`images`/`1st_manual`).
+The suffixes are read from the data: every split of a name at its last `_`/`-`
+separators is tried, and the pair of suffixes that matches the most files wins
+(known conventions such as `_L`, `_mask`, `_gtFine_color` break ties).
+An image folder with two mask folders found by the same convention is a question for the user,
+never a guess.
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+
+from . import io
+from .errors import UsageError
+
+# (image folder, mask folder) names seen in the wild (compared case-insensitively).
+KNOWN_DIR_PAIRS: tuple[tuple[str, str], ...] = (
+    ("images", "masks"),
+    ("images", "labels"),
+    ("images", "annotations"),
+    ("images", "gt"),
+    ("image", "label"),
+    ("image", "mask"),
+    ("img", "mask"),
+    ("imgs", "masks"),
+    ("img", "gt"),
+    ("jpegimages", "segmentationclass"),
+    ("leftimg8bit", "gtfine"),
+)
+# `X` beside `X<suffix>` is a folder and its masks (CamVid/SegNet `trainannot`, Kaggle CamVid `train_labels`).
+MASK_DIR_SUFFIXES: tuple[str, ...] = (
+    "annot", "_annot", "_annots", "_annotations", "_labels", "_label", "_masks", "_mask", "_gt", "_seg", "labels",
+)
+_IMAGE_WORDS = re.compile(r"image|img|photo|rgb|leftimg8bit|picture|input|raw", re.I)
+_MASK_WORDS = re.compile(r"mask|label|annot|gt|seg|manual|truth|target", re.I)
+# Folder names that only say "these are images"; dropped from sample ids.
+CONTAINER_DIRS = frozenset({"images", "image", "img", "imgs", "jpegimages", "leftimg8bit"})
+SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"})
+
+# Known name suffixes, most likely first: they break ties between equally good suffix pairs.
+KNOWN_MASK_SUFFIXES: tuple[str, ...] = (
+    "", "_L", "_mask", "_masks", "_label", "_labels", "_labelIds", "_gt", "_seg", "_target", "_annot",
+    "_gtFine_color", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_instanceIds", "_gtCoarse_color",
+    "_gtCoarse_labelIds", "_manual1", "_segmentation",
+)
+KNOWN_IMAGE_SUFFIXES: tuple[str, ...] = ("", "_leftImg8bit", "_image", "_img", "_rgb", "_sat")
+# Side by side in one folder: (image suffix, mask suffix).
+KNOWN_SUFFIX_PAIRS: tuple[tuple[str, str], ...] = (
+    ("_image", "_target"),
+    ("_image", "_mask"),
+    ("_img", "_mask"),
+    ("", "_mask"),
+    ("", "_label"),
+    ("", "_labels"),
+    ("", "_gt"),
+    ("", "_seg"),
+    ("", "_L"),
+)
+_MAX_SUFFIX_TOKENS = 3
+
+
+@dataclass(frozen=True)
+class PairingRule:
+    """How one set of images is matched with its masks.
+
+    `image_dir`/`mask_dir` are folder paths relative to the scanned root (None:
+    both sides in the whole tree, told apart by their suffixes). An image's
+    suffix is removed when present (an image without it still counts); a mask
+    must carry the mask suffix.
+    """
+
+    image_dir: str | None = None
+    mask_dir: str | None = None
+    image_suffix: str = ""
+    mask_suffix: str = ""
+    split: str | None = None  # train/val/test... when the folders say so
+    how: str = ""  # which convention found it, for the summary
+    pairs: int = 0  # image/mask name matches it makes
+
+    def describe(self) -> str:
+        dirs = f"{self.image_dir or '.'} <-> {self.mask_dir or '.'}"
+        sfx = []
+        if self.image_suffix:
+            sfx.append(f"image suffix {self.image_suffix}")
+        if self.mask_suffix:
+            sfx.append(f"mask suffix {self.mask_suffix}")
+        return dirs + (f" ({', '.join(sfx)})" if sfx else "")
+
+
+class AmbiguousLayout(UsageError):
+    """Two folders, found by the same convention, could hold the masks: the user says which."""
+
+
+def choose_rules(
+    files: list[str],
+    *,
+    image_dir: str | None = None,
+    mask_dir: str | None = None,
+    image_suffix: str | None = None,
+    mask_suffix: str | None = None,
+) -> list[PairingRule]:
+    """The rules that pair `files` (relative POSIX paths); [] when nothing pairs.
+
+    Explicit folders narrow the search: both given as paths (`a/b`) pair those two
+    trees by relative path; names pick sibling folders of those names anywhere;
+    one name alone picks among the detected pairs (the answer to an ambiguity).
+    """
+    for value, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
+        if value is not None and (not value.strip("/") or value.startswith("/") or ".." in value.split("/")):
+            raise UsageError(None, f"{what} must be a folder name or a path relative to the scanned root, "
+                                   f"not {value!r}")
+    files = sorted(files)
+    image_dir = image_dir.strip("/") if image_dir else None
+    mask_dir = mask_dir.strip("/") if mask_dir else None
+    if image_dir is not None and image_dir == mask_dir:
+        if (image_suffix or "") == (mask_suffix or ""):
+            raise UsageError(None, "images and masks in one folder need different --image-suffix/--mask-suffix")
+        rule = PairingRule(image_dir, mask_dir, image_suffix or "", mask_suffix or "", how="explicit")
+        return [rule]
+    if (image_dir and "/" in image_dir) or (mask_dir and "/" in mask_dir):
+        if image_dir is None or mask_dir is None:
+            raise UsageError(None, "folder paths (with '/') need both --image-dir and --mask-dir")
+        return _explicit_roots(files, image_dir, mask_dir, image_suffix, mask_suffix)
+
+    folder_names = {part for f in files for part in f.split("/")[:-1]}
+    for value, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
+        if value is not None and value not in folder_names:
+            raise UsageError(value, f"{what}: no folder of this name (holding image files) under the scanned root")
+    by_image: dict[str, list[tuple[int, PairingRule]]] = defaultdict(list)
+    for parent, img_name, msk_name, tier, how in _folder_candidates(files, image_dir, mask_dir):
+        img_path, msk_path = _join(parent, img_name), _join(parent, msk_name)
+        rule = fit_suffixes(files, img_path, msk_path, image_suffix, mask_suffix, how=how)
+        if rule.pairs or tier == 0:  # folders the user named count even when nothing in them pairs
+            by_image[img_path].append((tier, rule))
+    rules = []
+    for img_path, found in sorted(by_image.items()):
+        best_tier = min(t for t, _ in found)
+        best = [r for t, r in found if t == best_tier]
+        if len(best) > 1:
+            options = ", ".join(f"{_leaf(r.mask_dir)} ({r.pairs} pairs)" for r in best)
+            raise AmbiguousLayout(img_path, f"which folder holds the masks: {options}? say it with --mask-dir NAME")
+        rules.append(best[0])
+    if rules or image_dir is not None or mask_dir is not None:
+        return rules
+    return _side_by_side(files, image_suffix, mask_suffix)
+
+
+def _explicit_roots(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,
+                    mask_suffix: str | None) -> list[PairingRule]:
+    for path, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
+        if not any(f.startswith(path + "/") for f in files):
+            raise UsageError(path, f"{what}: no image files in this folder under the scanned root")
+    return [fit_suffixes(files, image_dir, mask_dir, image_suffix, mask_suffix, how="explicit folders")]
+
+
+def _folder_candidates(files: list[str], image_dir: str | None, mask_dir: str | None):
+    """(parent, image folder name, mask folder name, tier, how) for sibling folders that may pair."""
+    children: dict[str, set[str]] = defaultdict(set)
+    for f in files:
+        parts = f.split("/")[:-1]
+        for i in range(len(parts)):
+            children["/".join(parts[:i])].add(parts[i])
+    for parent in sorted(children):
+        names = sorted(children[parent])
+        if image_dir is not None and mask_dir is not None:
+            if image_dir in names and mask_dir in names:
+                yield parent, image_dir, mask_dir, 0, "explicit folder names"
+            continue
+        # Lookups, not all pairs of names: a folder may hold tens of thousands of per-sample folders.
+        lower = {n.lower(): n for n in names}
+        mask_like = [n for n in names if _is_mask_name(n)]
+        for a in names:
+            if image_dir is not None and a != image_dir:
+                continue
+            la = a.lower()
+            partners: dict[str, tuple[int, str]] = {}
+            if _is_image_name(a):
+                for b in mask_like:
+                    partners[b] = (2, "image-like and mask-like folder names")
+            for s in MASK_DIR_SUFFIXES:
+                if la + s in lower:
+                    b = lower[la + s]
+                    partners[b] = (1, f"folder beside its '{b[len(a):]}' twin")
+            for img, msk in KNOWN_DIR_PAIRS:
+                if la == img and msk in lower:
+                    partners[lower[msk]] = (1, "known folder names")
+            for b, (tier, how) in sorted(partners.items()):
+                if b != a and (mask_dir is None or b == mask_dir):
+                    yield parent, a, b, tier, how
+
+
+def _is_image_name(name: str) -> bool:
+    return bool(_IMAGE_WORDS.search(name)) and not _MASK_WORDS.search(name)
+
+
+def _is_mask_name(name: str) -> bool:
+    return bool(_MASK_WORDS.search(name)) and not _is_image_name(name)
+
+
+def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None = None,
+                 mask_suffix: str | None = None, *, how: str = "") -> PairingRule:
+    """The rule pairing `image_dir` with `mask_dir` by relative path, with the suffixes that match the most files.
+
+    `files` must be sorted.
+    """
+    images = _stems_under(files, image_dir, io.IMAGE_EXTENSIONS)
+    masks = _stems_under(files, mask_dir, io.MASK_EXTENSIONS)
+    mask_index: dict[str, set[str]] = defaultdict(set)
+    carried: Counter[str] = Counter()  # how many masks carry each suffix
+    for d, stem in masks:
+        for base, sfx in _splits(stem, mask_suffix):
+            mask_index[d + base].add(sfx)
+            carried[sfx] += 1
+    counts: Counter[tuple[str, str]] = Counter()
+    for d, stem in images:
+        for base, isfx in _splits(stem, image_suffix, optional=True):
+            for msfx in mask_index.get(d + base, ()):
+                counts[(isfx, msfx)] += 1
+    split = _split_of(image_dir)
+    # A suffix of no known convention must be what most masks carry: one image beside many
+    # differently named masks (one per object) is not a pairing.
+    for isfx, msfx in list(counts):
+        if msfx not in KNOWN_MASK_SUFFIXES and 2 * carried[msfx] <= len(masks):
+            del counts[(isfx, msfx)]
+    if not counts:
+        return PairingRule(image_dir, mask_dir, image_suffix or "", mask_suffix or "", split, how, 0)
+    (isfx, msfx), n = max(counts.items(), key=lambda kv: (kv[1], -_preference(kv[0][1], KNOWN_MASK_SUFFIXES),
+                                                          -_preference(kv[0][0], KNOWN_IMAGE_SUFFIXES), kv[0]))
+    return PairingRule(image_dir, mask_dir, isfx, msfx, split, how, n)
+
+
+def _preference(suffix: str, known: tuple[str, ...]) -> int:
+    return known.index(suffix) if suffix in known else len(known) + len(suffix)
+
+
+def _stems_under(files: list[str], folder: str, extensions: frozenset[str]) -> list[tuple[str, str]]:
+    """(subfolder path with trailing '/', stem) of the files below `folder`; `files` sorted."""
+    prefix = folder + "/"
+    out = []
+    for f in files[bisect.bisect_left(files, prefix):]:
+        if not f.startswith(prefix):
+            break
+        rel = f[len(prefix):]
+        d, _, name = rel.rpartition("/")
+        stem, dot, ext = name.rpartition(".")
+        if dot and stem and "." + ext.lower() in extensions:
+            out.append((d + "/" if d else "", stem))
+    return out
+
+
+def _splits(stem: str, fixed: str | None, optional: bool = False) -> list[tuple[str, str]]:
+    """(base, suffix) readings of a name: the whole stem, then cuts at its last separators.
+
+    With a `fixed` suffix only that reading; a name without it reads as itself when
+    `optional` (images), and not at all otherwise (masks must carry theirs).
+    """
+    if fixed is not None:
+        if fixed and stem.endswith(fixed) and len(stem) > len(fixed):
+            return [(stem[: -len(fixed)], fixed)]
+        return [(stem, "")] if optional or not fixed else []
+    out = [(stem, "")]
+    for i in range(len(stem) - 1, 0, -1):
+        if stem[i] in "_-":
+            out.append((stem[:i], stem[i:]))
+            if len(out) > _MAX_SUFFIX_TOKENS:
+                break
+    return out
+
+
+def _side_by_side(files: list[str], image_suffix: str | None, mask_suffix: str | None) -> list[PairingRule]:
+    if image_suffix is not None or mask_suffix is not None:
+        if (image_suffix or "") == (mask_suffix or ""):
+            raise UsageError(None, "images and masks in one folder need different --image-suffix/--mask-suffix")
+        pairs = [(image_suffix or "", mask_suffix or "")]
+        how = "explicit suffixes"
+    else:
+        pairs = list(KNOWN_SUFFIX_PAIRS)
+        how = "known name suffixes"
+    stems = {os.path.splitext(f)[0] for f in files}
+    best = max(pairs, key=lambda sp: count_suffix_pairs(stems, sp))
+    n = count_suffix_pairs(stems, best)
+    if n == 0 and how != "explicit suffixes":
+        return []
+    return [PairingRule(None, None, *best, split=None, how=how, pairs=n)]
+
+
+def count_suffix_pairs(stems: set[str], suffixes: tuple[str, str]) -> int:
+    img_sfx, msk_sfx = suffixes
+    return sum(1 for s in stems if s.endswith(msk_sfx) and io.strip_suffix(s, msk_sfx) + img_sfx in stems)
+
+
+def _split_of(path: str) -> str | None:
+    return next((p for p in path.split("/") if p.lower() in SPLIT_NAMES), None)
+
+
+def split_of(rule: PairingRule, relative_dir: str) -> str | None:
+    """The split a file belongs to: named by the rule's folders, else by a folder below them (Cityscapes)."""
+    return rule.split or _split_of(relative_dir)
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+def _leaf(path: str | None) -> str:
+    return (path or ".").rsplit("/", 1)[-1]
+
+
+def with_pairs(rule: PairingRule, pairs: int) -> PairingRule:
+    return replace(rule, pairs=pairs)
