@@ -40,6 +40,7 @@ def make_loader(
     pin_memory: bool = False,
     device: torch.device | str | None = None,
     ignore_index: int | None = None,
+    start_method: str | None = None,
 ):
     """A batch iterator over `manifest` with `engine` "cpu" (torch DataLoader + albumentations) or "dali".
 
@@ -50,6 +51,9 @@ def make_loader(
     else DALI's CPU backend).
     `ignore_index`: mask fill for padding and rotated-in corners (default: the
     palette beside the manifest, else stats.json, else the recipe's).
+    `start_method`: how cpu workers start, "fork", "forkserver" or "spawn"
+    (default: fork on Linux, as torch's DataLoader; the platform's default
+    elsewhere). Batches are the same whichever it is.
     """
     if engine not in ENGINES:
         raise UsageError(None, f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -71,7 +75,7 @@ def make_loader(
     dataset = SegmentationDataset(manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index)
     return CpuLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, seed=seed, drop_last=drop_last,
-        shard_id=shard_id, num_shards=num_shards, pin_memory=pin_memory, device=device,
+        shard_id=shard_id, num_shards=num_shards, pin_memory=pin_memory, device=device, start_method=start_method,
     )
 
 
