@@ -9,17 +9,16 @@ an epoch that travels with each index always does. With per-sample seeds from
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler, get_worker_info
 
-from ..errors import DataprepError, UsageError
+from ..errors import DataprepError
+from ..forking import can_fork, check_start_method, opencv_on_one_thread, single_threaded_opencv
 from .dataset import SegmentationDataset, describe_sizes, epoch_order
 
 
@@ -111,31 +110,7 @@ def seed_worker(worker_id: int) -> None:
     seed = (info.seed if info is not None else torch.initial_seed()) % 2**32
     random.seed(seed)
     np.random.seed(seed)
-    if cv2.getNumThreads() != 1:  # forked workers already have 1 (`_opencv_on_one_thread`); never resize a forked pool
-        cv2.setNumThreads(1)
-
-
-@contextmanager
-def _opencv_on_one_thread() -> Iterator[None]:
-    """OpenCV without worker threads while loader workers fork, then as it was.
-
-    A forked child inherits the bookkeeping of the parent's OpenCV thread pool
-    but not its threads; resizing that pool in the child (setNumThreads) waits
-    on threads that do not exist there. Forking while the parent's pool is at
-    one thread leaves nothing to inherit: the workers run OpenCV serially, the
-    parent gets its threads back right after.
-    """
-    threads = cv2.getNumThreads()
-    if threads != 1:
-        cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        if threads != 1:
-            cv2.setNumThreads(threads)
-
-
-START_METHODS = ("fork", "forkserver", "spawn")
+    single_threaded_opencv()
 
 
 def worker_context(start_method: str | None = None) -> str | None:
@@ -145,23 +120,15 @@ def worker_context(start_method: str | None = None) -> str | None:
     `if __name__ == "__main__":` guard, or piped to `python -`, work, and workers
     start in milliseconds instead of re-importing torch and albumentations.
     It is safe here: torch resets its thread pools in a forked child, and the
-    workers fork while OpenCV runs no pool threads (`_opencv_on_one_thread`), so
+    workers fork while OpenCV runs no pool threads (`dataprep.forking`), so
     they run OpenCV serially, one process per core. macOS and
     Windows get their platform default (spawn), as with a plain DataLoader;
     "forkserver" or "spawn" can be asked for, e.g. when the training process
     runs threads of its own that hold locks while the workers start.
     """
-    import multiprocessing as mp
-
-    methods = mp.get_all_start_methods()
     if start_method is not None:
-        if start_method not in START_METHODS:
-            raise UsageError(None, f"start_method must be one of {', '.join(START_METHODS)}, got {start_method!r}")
-        if start_method not in methods:
-            raise UsageError(None, f"start_method {start_method!r} is not available on this platform "
-                             f"(available: {', '.join(methods)})")
-        return start_method
-    if sys.platform.startswith("linux") and "fork" in methods:
+        return check_start_method(start_method)
+    if can_fork():
         return "fork"
     return None  # the platform's default, as torch's DataLoader
 
@@ -222,7 +189,7 @@ class CpuLoader:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         # Persistent workers start with the first epoch's iterator, and only then.
         starting = self._forks and getattr(self.loader, "_iterator", None) is None
-        with _opencv_on_one_thread() if starting else nullcontext():
+        with opencv_on_one_thread() if starting else nullcontext():
             batches = iter(self.loader)
         for batch in batches:
             if isinstance(batch, _Failure):
