@@ -47,6 +47,24 @@ def alternating_best(first: Callable[[T], Any], second: Callable[[T], Any], chun
     return sum(best[0]), sum(best[1])
 
 
+def run_process(args: Sequence[str], *, cwd: Path | None = None, check: bool = True) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole Python process `python ARGS...`, its workers included.
+
+    CPU time (user + system of the process and the children it waited for) is
+    far less disturbed by other load on a shared machine than wall time.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *args], check=check, cwd=cwd or REPO, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def label_sample_data(root: Path) -> Path:
     """sample_data's 32 pairs with their colour masks converted by masks2labels; returns the label manifest."""
     write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")
