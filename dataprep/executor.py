@@ -9,19 +9,20 @@ An engine only has to implement `Executor.map_chunks`; commands never change.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .allocator import keep_freed_memory
 from .errors import DataprepError, UsageError
 from .forking import check_start_method, fork_is_safe, opencv_on_one_thread, single_threaded_opencv
+
+if TYPE_CHECKING:  # multiprocessing and concurrent.futures load only when a pool starts
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -127,6 +128,9 @@ class ProcessExecutor(Executor):
     def start(self) -> None:
         if self._pool is not None:
             return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
         method = self._start_method = self.start_method  # the pool's own threads must not turn it to spawn
         pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(method), initializer=_init_worker)
         if method == "fork":
@@ -137,6 +141,8 @@ class ProcessExecutor(Executor):
         self._pool = pool
 
     def map_chunks(self, fn, chunks):
+        from concurrent.futures import FIRST_COMPLETED, Future, wait
+
         self.start()
         pool = self._pool
         assert pool is not None

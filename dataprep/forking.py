@@ -16,9 +16,7 @@ with fork is inheriting state that belongs to threads the child does not have:
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,11 +25,15 @@ START_METHODS = ("fork", "forkserver", "spawn")
 
 def can_fork() -> bool:
     """Fork is available and the platform's usual choice (Linux; macOS and Windows spawn)."""
+    import multiprocessing as mp
+
     return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
 
 
-def other_threads() -> list[threading.Thread]:
+def other_threads() -> list:
     """Python threads of this process besides the current one and tqdm's monitor."""
+    import threading
+
     me = threading.current_thread()
     return [t for t in threading.enumerate() if t is not me and type(t).__name__ != "TMonitor"]
 
@@ -41,6 +43,8 @@ def fork_is_safe() -> bool:
 
 
 def check_start_method(start_method: str) -> str:
+    import multiprocessing as mp
+
     from .errors import UsageError
 
     if start_method not in START_METHODS:
