@@ -8,16 +8,13 @@ the disk's. Serial (-j 1) and the default (all cores).
 """
 from __future__ import annotations
 
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from common import REPO, write_result
+from common import run_cli_peak, write_result
 
 from dataprep.io import write_mask
 from dataprep.manifest import ManifestRow, write_manifest
@@ -43,23 +40,13 @@ def make_manifest(root: Path, rows: int, seed: int = 0) -> Path:
 
 def run_kfold(manifest: Path, out: Path, jobs: int) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one whole `dataprep kfold` process."""
-    code = ("import resource, sys\nfrom dataprep.cli import main\n"
-            "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, "kfold", str(manifest), "-k", "5", "-o", str(out),
-                           "-j", str(jobs), "-q", "--num-classes", str(CLASSES)],
-                          capture_output=True, text=True, cwd=REPO)
-    seconds = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(proc.stderr[-2000:])
-    rss = next(int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("RSS"))
-    return seconds, rss / 1024
+    return run_cli_peak(["kfold", str(manifest), "-k", "5", "-o", str(out), "-j", str(jobs), "-q",
+                         "--num-classes", str(CLASSES)])
 
 
 def main(quick: bool = False) -> None:
     sizes = (2_000, 20_000) if quick else (10_000, 100_000)
-    repeat = 1 if quick else 3
+    repeat = 1
     tmp = Path(tempfile.mkdtemp(prefix="dataprep-bench-kfold-"))
     try:
         manifests = {n: make_manifest(tmp, n) for n in sizes}
@@ -80,7 +67,7 @@ def main(quick: bool = False) -> None:
             rows.append({"rows": f"{sizes[1]} / {sizes[0]}", "jobs": jobs or "all cores", "seconds": big / small})
         write_result("kfold", rows, {
             "data": f"{POOL} distinct {SIDE}x{SIDE} label maps, {CLASSES} classes, multilabel mode, k=5",
-            "note": f"whole processes, median of {repeat} alternating runs; peak = max RSS of the process "
+            "note": f"whole processes, {repeat} run(s) each, sizes alternating; peak = max RSS of the process "
                     "(the parent; workers are separate processes); shared machine, noisy",
             "goal": "100k rows < 10 s and < 200 MB",
         })

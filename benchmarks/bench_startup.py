@@ -49,7 +49,7 @@ def make_jpegs(root: Path, count: int) -> Path:
 
 
 def main(quick: bool = False) -> None:
-    rounds = 3 if quick else 11
+    rounds = 3 if quick else 7
     tmp = Path(tempfile.mkdtemp(prefix="dataprep-bench-startup-"))
     try:
         one = tmp / "one.csv"

@@ -65,6 +65,32 @@ def run_process(args: Sequence[str], *, cwd: Path | None = None, check: bool = T
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+_CLI_WITH_PEAK = """
+import resource, sys
+from dataprep.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_cli_peak(args: Sequence[str], ok_codes: Sequence[int] = (0, 1)) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB of the command's own process) of one whole `dataprep ARGS...` run."""
+    import subprocess
+    import sys
+
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, *args], capture_output=True, text=True, cwd=REPO)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in ok_codes:
+        raise RuntimeError(proc.stderr[-2000:])
+    peak = next(int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    return seconds, peak / 1024
+
+
 def label_sample_data(root: Path) -> Path:
     """sample_data's 32 pairs with their colour masks converted by masks2labels; returns the label manifest."""
     write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")
