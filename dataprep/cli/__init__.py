@@ -6,7 +6,6 @@ Dask) never slows or breaks another.
 """
 from __future__ import annotations
 
-import ast
 import importlib
 from pathlib import Path
 
@@ -60,6 +59,8 @@ _HELP_KEYWORDS = {"help", "short_help", "hidden", "deprecated"}
 
 def _help_stub(name: str) -> click.Command | None:
     """A stand-in carrying the help of command `name`, read from its module's source; None if not plain."""
+    import ast  # only for --help
+
     module_name, attr = COMMANDS[name].split(":")
     try:
         tree = ast.parse(Path(__file__).with_name(f"{module_name}.py").read_text(encoding="utf-8"))
