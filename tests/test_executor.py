@@ -5,6 +5,7 @@ import pytest
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor, SerialExecutor, errors_of, make_executor, run_items
+from dataprep.forking import can_fork
 
 
 def square_or_fail(x: int) -> int:
@@ -80,10 +81,17 @@ def test_small_jobs_run_serially_and_never_start_the_pool():
     assert {r.value for r in results} == {os.getpid()}
 
 
+def _forking_pool() -> ProcessExecutor:
+    # Explicitly fork: threads other tests leave behind (Dask's, torch's) would make the default spawn.
+    if not can_fork():
+        pytest.skip("fork is not this platform's start method")
+    return ProcessExecutor(2, start_method="fork")
+
+
 def test_jobs_worth_it_start_the_pool_once_and_use_it():
     import os
 
-    with ProcessExecutor(2) as ex:
+    with _forking_pool() as ex:
         first = run_items(pid_after, [0.05] * 8, executor=ex, quiet=True)
         assert ex.started
         pids = {r.value for r in first}
@@ -94,21 +102,27 @@ def test_jobs_worth_it_start_the_pool_once_and_use_it():
     assert [r.index for r in first] == list(range(8))
 
 
-def test_workers_fork_unless_other_threads_run():
-    import sys
+def test_workers_fork_unless_other_threads_run(monkeypatch):
     import threading
 
+    import dataprep.forking as forking
+
+    if not can_fork():
+        pytest.skip("fork is not this platform's start method")
     ex = ProcessExecutor(2)
-    if sys.platform.startswith("linux"):
+    with monkeypatch.context() as m:
+        m.setattr(forking, "other_threads", lambda: [])
         assert ex.start_method == "fork"
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
+        assert thread in forking.other_threads()
         assert ex.start_method == "spawn"
     finally:
         stop.set()
         thread.join()
+    assert thread not in forking.other_threads()
     assert ProcessExecutor(2, start_method="spawn").start_method == "spawn"
     with pytest.raises(UsageError, match="start_method must be one of"):
         ProcessExecutor(2, start_method="threads")
@@ -121,7 +135,7 @@ from tests.test_executor import blur_size
 big = np.zeros((2000, 2000, 3), np.uint8)
 for _ in range(3):
     cv2.GaussianBlur(cv2.resize(big, (1500, 1500)), (9, 9), 0)  # the parent's OpenCV pool has threads
-with ProcessExecutor(2) as ex:
+with ProcessExecutor(2) as ex:  # a fresh process: no other threads, so it forks
     results = run_items(blur_size, [1200] * 6, executor=ex, quiet=True)
     assert ex.started and ex.start_method == "fork"
 print(sum(r.value for r in results))
