@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 from click.testing import CliRunner
 
 import dataprep.cli as cli
@@ -39,21 +38,12 @@ def test_public_names_still_import_from_the_package():
     assert set(dataprep.__all__) <= set(dir(dataprep))
 
 
-class _ImportingGroup(click.Group):
-    """click's own help: every command imported."""
-
-    def list_commands(self, ctx):
-        return list(cli.COMMANDS)
-
-    get_command = cli.LazyGroup.get_command
-
-
-def test_help_summaries_match_the_imported_commands():
-    plain = _ImportingGroup("dataprep", callback=cli.main.callback, params=cli.main.params, help=cli.main.help,
-                            context_settings=cli.main.context_settings)
+def test_help_summaries_match_the_imported_commands(monkeypatch):
     runner = CliRunner()
     lazy = runner.invoke(cli.main, ["--help"], prog_name="dataprep")
-    imported = runner.invoke(plain, ["--help"], prog_name="dataprep")
+    # The same group with every command imported (what click does without the source reading).
+    monkeypatch.setattr(cli, "_help_stub", lambda name: None)
+    imported = runner.invoke(cli.main, ["--help"], prog_name="dataprep")
     assert lazy.exit_code == imported.exit_code == 0
     assert lazy.output == imported.output
     assert all(name in lazy.output for name in cli.COMMANDS)
