@@ -6,7 +6,12 @@ Measured in the same run, on the same files:
 - full: `masks_to_labels` (read PNG, convert, write palette PNG, bookkeeping), serial;
 - per-class loop: read + `np.all(mask == colour, axis=-1)` per palette colour + write,
   the converter users write by hand (on a few files: it is slow);
-- `-j 1` vs `-j 2` throughput of `masks_to_labels` on a process pool.
+- `-j 1` vs `-j 2` throughput of `masks_to_labels` on a process pool;
+- whole `dataprep masks2labels` processes (start-up, worker start-up, everything a user
+  waits for): `-j 2` vs `-j 1` at 24 and at 4 files (wall-time speed-up, and the CPU
+  time -j 2 spends over -j 1), and the command (default `-j`) vs
+  a codec-only process (import dataprep.io, read every colour mask, write its label map
+  as a palette PNG), alternating runs, medians.
 OpenCV runs single-threaded, as in the pool's workers, so serial timings are per core.
 """
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import best_of, write_result
+from common import REPO, best_of, run_process, write_result
 
 from dataprep import io
 from dataprep.executor import ProcessExecutor, SerialExecutor, run_items
@@ -92,6 +97,65 @@ def per_class_loop(mask: np.ndarray, palette: Palette) -> np.ndarray:
     for colour, index in palette.colour_to_index().items():
         labels[np.all(mask == colour, axis=-1)] = index
     return labels
+
+
+CODEC_ONLY = """
+import sys
+from pathlib import Path
+import numpy as np
+from dataprep import io
+from dataprep.palette import builtin_palette
+table = builtin_palette("cityscapes").label_palette().colour_table(256)
+src, labels, out = map(Path, sys.argv[1:4])
+for path in sorted(src.rglob("*.png")):
+    io.read_mask(path)
+    io.write_mask(out / path.name, np.load(labels / (path.stem + ".npy")), palette=table)
+"""
+
+
+def whole_process_rows(tmp: Path, paths: list[Path], labels: list[np.ndarray], rounds: int) -> list[dict]:
+    import statistics
+
+    big = len(paths)  # 24 (8 with --quick)
+    sources = {}
+    for count in (4, big):
+        sources[count] = tmp / f"cli_{count}"
+        for p in paths[:count]:
+            (sources[count] / p.name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, sources[count] / p.name)
+    ref = tmp / "label_arrays"
+    ref.mkdir()
+    for p, lab in zip(paths, labels):
+        np.save(ref / (p.stem + ".npy"), lab)
+
+    def cli(count: int, jobs: str) -> list[str]:
+        return ["-c", "from dataprep.cli import main; main()", "masks2labels", "-q", "--palette", "cityscapes",
+                "--overwrite", *(["-j", jobs] if jobs else []), str(sources[count]), str(tmp / f"cli_out_{count}")]
+
+    variants = {("-j 1", 4): cli(4, "1"), ("-j 2", 4): cli(4, "2"), ("-j 1", big): cli(big, "1"),
+                ("-j 2", big): cli(big, "2"), ("default -j", big): cli(big, ""),
+                ("codec only", big): ["-c", CODEC_ONLY, str(sources[big]), str(ref), str(tmp / "codec_out")]}
+    wall: dict = {k: [] for k in variants}
+    cpu: dict = {k: [] for k in variants}
+    for _ in range(rounds):
+        for key, args in variants.items():
+            w, c = run_process(args, cwd=REPO)
+            wall[key].append(w)
+            cpu[key].append(c)
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    rows = []
+    for count in (4, big):
+        rows.append({"variant": "CLI -j 2 / -j 1 speed-up (whole process)", "files": count,
+                     "seconds": med[("-j 2", count)], "baseline_seconds": med[("-j 1", count)],
+                     "ratio": med[("-j 1", count)] / med[("-j 2", count)],
+                     # CPU time of the whole run, workers included: what -j 2 costs over -j 1.
+                     "cpu_ratio": med_cpu[("-j 2", count)] / med_cpu[("-j 1", count)]})
+    rows.append({"variant": "CLI (default -j) / codec-only process", "files": big, "seconds": med[("default -j", big)],
+                 "baseline_seconds": med[("codec only", big)],
+                 "ratio": med[("default -j", big)] / med[("codec only", big)],
+                 "cpu_ratio": med_cpu[("default -j", big)] / med_cpu[("codec only", big)]})
+    return rows
 
 
 def main(quick: bool = False) -> None:
@@ -181,6 +245,9 @@ def main(quick: bool = False) -> None:
             "load average (1 min) before / after": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
             "when": time.strftime("%Y-%m-%d %H:%M"),
         }
+        rows += whole_process_rows(tmp, paths, labels, rounds=2 if quick else 5)
+        for row in rows[-3:]:
+            notes[f"whole process: {row['variant']} (files: {row['files']})"] = round(row["ratio"], 2)
         write_result("masks2labels", rows, notes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,10 @@
 
 Header mode must not decode pixels; `decode` mode is shown for comparison on the
 same tree so the cost of full validation is visible.
+
+Growth: whole `dataprep scan` processes (header check, default -j) on 10k and 100k
+pairs of small files (64x48 JPEG + PNG, so that 100k pairs fit a small disk),
+time, time per pair and the process's peak memory.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import best_of, write_result
+from common import best_of, run_cli_peak, write_result
 
 from dataprep import io
 from dataprep.executor import ProcessExecutor, SerialExecutor
@@ -34,6 +38,18 @@ def make_tree(root: Path, pairs: int, width: int = 640, height: int = 480) -> No
     (root / "proto.png").unlink()
 
 
+def scale_rows(root: Path, sizes: tuple[int, int]) -> list[dict]:
+    rows = []
+    for n in sizes:
+        tree = root / str(n)
+        make_tree(tree, n, width=64, height=48)
+        seconds, peak = run_cli_peak(["scan", str(tree), "-o", str(root / f"manifest_{n}.csv"), "-q"])
+        rows.append({"check": "header (whole process)", "jobs": "default", "pairs": n, "seconds": seconds,
+                     "pairs_per_s": n / seconds, "peak_rss_mb": peak})
+        shutil.rmtree(tree, ignore_errors=True)
+    return rows
+
+
 def main(quick: bool = False) -> None:
     pairs = 1000 if quick else 10_000
     tmp = Path(tempfile.mkdtemp(prefix="dataprep-bench-scan-"))
@@ -54,7 +70,10 @@ def main(quick: bool = False) -> None:
 
                 seconds = best_of(run, repeat=1 if check == "decode" else 3)
                 rows.append({"check": check, "jobs": jobs, "pairs": n, "seconds": seconds, "pairs_per_s": n / seconds})
-        write_result("scan", rows, {"image size": "640x480 JPEG + PNG mask"})
+        rows += scale_rows(tmp / "scale", (2_000, 20_000) if quick else (10_000, 100_000))
+        write_result("scan", rows, {"image size": "640x480 JPEG + PNG mask (scale rows: 64x48)",
+                                    "scale rows": "whole `dataprep scan -q` processes, header check, default -j; "
+                                                  "peak = max RSS of the command's process; shared machine, noisy"})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -47,6 +47,68 @@ def alternating_best(first: Callable[[T], Any], second: Callable[[T], Any], chun
     return sum(best[0]), sum(best[1])
 
 
+def child_env() -> dict[str, str]:
+    """The environment of measured processes: bytecode cached, as in any installed Python.
+
+    With PYTHONDONTWRITEBYTECODE set (CI images, containers) every process
+    would compile dataprep's modules from source, a cost users do not pay;
+    the cache goes to a temporary folder, never into the repository.
+    """
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "dataprep-bench-pycache")
+    return env
+
+
+def run_process(args: Sequence[str], *, cwd: Path | None = None, check: bool = True) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole Python process `python ARGS...`, its workers included.
+
+    CPU time (user + system of the process and the children it waited for) is
+    far less disturbed by other load on a shared machine than wall time.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *args], check=check, cwd=cwd or REPO, stdout=subprocess.DEVNULL, env=child_env())
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+_CLI_WITH_PEAK = """
+import resource, sys
+from dataprep.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+# VmHWM: this process's own peak. (ru_maxrss would carry over the peak of the
+# process that started it, through fork and exec.)
+peak = next((line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")), None)
+print("PEAK_RSS_KB", peak or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_cli_peak(args: Sequence[str], ok_codes: Sequence[int] = (0, 1)) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB of the command's own process) of one whole `dataprep ARGS...` run."""
+    import subprocess
+    import sys
+
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, *args], capture_output=True, text=True, cwd=REPO,
+                          env=child_env())
+    seconds = time.perf_counter() - start
+    if proc.returncode not in ok_codes:
+        raise RuntimeError(proc.stderr[-2000:])
+    peak = next(int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    return seconds, peak / 1024
+
+
 def label_sample_data(root: Path) -> Path:
     """sample_data's 32 pairs with their colour masks converted by masks2labels; returns the label manifest."""
     write_manifest(scan(SAMPLE, exclude=["bad/*"]).rows, root / "colour.csv")

@@ -9,20 +9,21 @@ An engine only has to implement `Executor.map_chunks`; commands never change.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sys
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .allocator import keep_freed_memory
 from .errors import DataprepError, UsageError
 from .progress import bars_disabled
+from .forking import check_start_method, fork_is_safe, opencv_on_one_thread, single_threaded_opencv
+
+if TYPE_CHECKING:  # multiprocessing and concurrent.futures load only when a pool starts
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,6 +48,14 @@ class Executor(ABC):
     """Where chunks of items run. Subclasses implement `map_chunks` only."""
 
     workers: int = 1
+    started: bool = True  # False while a lazy executor has not started its workers
+
+    def worth_starting(self, serial_seconds: float) -> bool:
+        """Whether starting the workers pays for `serial_seconds` of work left (lazy executors only)."""
+        return True
+
+    def start(self) -> None:
+        """Start the workers now (lazy executors only)."""
 
     @abstractmethod
     def map_chunks(self, fn: Callable[[Chunk], ChunkResult], chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
@@ -73,30 +82,77 @@ class SerialExecutor(Executor):
 def _init_worker() -> None:
     # One process per core already; codec thread pools would only oversubscribe.
     try:
-        import cv2
-
-        cv2.setNumThreads(1)
+        single_threaded_opencv()
     except Exception:  # pragma: no cover - cv2 is a hard dependency
         pass
     keep_freed_memory()
 
 
 class ProcessExecutor(Executor):
-    """A local pool of worker processes (`-j N`)."""
+    """A local pool of worker processes (`-j N`), started on first use.
 
-    def __init__(self, workers: int) -> None:
+    Workers fork on Linux when this process runs no other Python threads (a
+    thread holding a lock at the fork would leave it locked in the child for
+    good), spawn otherwise or when `start_method` asks; see dataprep.forking.
+    Forked workers start in tens of milliseconds, spawned ones re-import
+    numpy and OpenCV (half a second or more each). `run_items` runs the first
+    chunk in this process and starts the pool only when the rest of the work
+    is worth it (`worth_starting`), so small jobs never pay for it.
+    """
+
+    def __init__(self, workers: int, start_method: str | None = None) -> None:
         self.workers = max(1, int(workers))
-        # Not fork: forking a process whose threads (OpenCV's pool, torch, tqdm)
-        # hold locks can deadlock the child. Spawned workers start clean.
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        self._start_method = check_start_method(start_method) if start_method is not None else None
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def start_method(self) -> str:
+        """The method the workers started (or would start now) with."""
+        if self._start_method is not None:
+            return self._start_method
+        return "fork" if fork_is_safe() else "spawn"
+
+    @property
+    def started(self) -> bool:  # type: ignore[override]
+        return self._pool is not None
+
+    def startup_seconds(self) -> float:
+        """A rough price of starting the pool (measured on a 2-core machine, rounded up)."""
+        return 0.05 if self.start_method == "fork" else 0.4 * self.workers
+
+    def worth_starting(self, serial_seconds: float) -> bool:
+        if self.started:
+            return True
+        saved = serial_seconds * (1 - 1 / self.workers)
+        return saved > self.startup_seconds()
+
+    def start(self) -> None:
+        if self._pool is not None:
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = self._start_method = self.start_method  # the pool's own threads must not turn it to spawn
+        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(method), initializer=_init_worker)
+        if method == "fork":
+            # Under fork the pool forks all its workers at the first submit: do it now, with
+            # OpenCV's pool at no threads, and before a progress bar starts its thread.
+            with opencv_on_one_thread():
+                pool.submit(int).result()
+        self._pool = pool
 
     def map_chunks(self, fn, chunks):
+        from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+        self.start()
+        pool = self._pool
+        assert pool is not None
         it = iter(chunks)
         pending: set[Future] = set()
         limit = self.workers * 4  # bounded in-flight work keeps memory flat on huge lists
         try:
             for chunk in it:
-                pending.add(self._pool.submit(fn, chunk))
+                pending.add(pool.submit(fn, chunk))
                 if len(pending) >= limit:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
@@ -110,7 +166,9 @@ class ProcessExecutor(Executor):
                 fut.cancel()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def default_workers() -> int:
@@ -120,10 +178,13 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
+def make_executor(jobs: int | None = None, scheduler: str | None = None,
+                  start_method: str | None = None) -> Executor:
     """Serial for `jobs == 1`, a process pool otherwise (None = all cores), Dask when `scheduler` is set.
 
     `scheduler` is a dask.distributed address (`tcp://host:8786`) or `local:N`.
+    `start_method`: how pool workers start ("fork", "forkserver", "spawn";
+    default: fork on Linux when safe, else spawn).
     """
     if scheduler:
         try:
@@ -134,7 +195,7 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Exec
             ) from None
         return DaskExecutor(scheduler)
     n = default_workers() if jobs is None or jobs <= 0 else jobs
-    return SerialExecutor() if n == 1 else ProcessExecutor(n)
+    return SerialExecutor() if n == 1 else ProcessExecutor(n, start_method)
 
 
 class _ChunkRunner:
@@ -193,15 +254,36 @@ def run_items(
         chunk_size = max(1, min(32, n // (executor.workers * 8) or 1))
     results: list[ItemResult[R] | None] = [None] * n
     runner = _ChunkRunner(fn)
+
+    def collect(chunk_result: ChunkResult) -> None:
+        for index, ok, value in chunk_result:
+            results[index] = ItemResult(index, value, None) if ok else ItemResult(index, None, value)
+            if not ok and on_error == "fail":
+                raise DataprepError(None, value)
+
+    chunks = _chunks(items, chunk_size)
+    done = 0
+    if n and not executor.started:
+        # A lazy pool: the first chunk runs here, and tells whether the rest is worth starting workers for.
+        first = next(chunks)
+        began = time.perf_counter()
+        first_result = runner(first)
+        per_item = (time.perf_counter() - began) / len(first)
+        collect(first_result)
+        done = len(first)
+        if done < n and executor.worth_starting(per_item * (n - done)):
+            executor.start()
+        elif done < n:
+            executor = SerialExecutor()
+    from tqdm import tqdm  # only commands that show progress pay for importing it
+
     # delay=1: no bar at all for work that finishes within a second.
-    with tqdm(total=n, desc=desc, unit=unit, disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr) as bar:
-        stream = executor.map_chunks(runner, _chunks(items, chunk_size))
+    with tqdm(total=n, initial=done, desc=desc, unit=unit, disable=bars_disabled(quiet), delay=1.0, leave=False,
+              file=sys.stderr) as bar:
+        stream = executor.map_chunks(runner, chunks)
         try:
             for chunk_result in stream:
-                for index, ok, value in chunk_result:
-                    results[index] = ItemResult(index, value, None) if ok else ItemResult(index, None, value)
-                    if not ok and on_error == "fail":
-                        raise DataprepError(None, value)
+                collect(chunk_result)
                 bar.update(len(chunk_result))
         finally:
             close = getattr(stream, "close", None)

@@ -37,6 +37,7 @@ from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import resolve_palette, voc_colormap
 from .paths import guard_output
+from .progress import bars_disabled
 from .raster import read_raster, write_raster
 from .stitch import BLEND_MODES, PROBABILITIES_COLUMN, blend_window
 from .tiling import tile_starts
@@ -146,7 +147,7 @@ def predict_manifest(
 
     report = PredictReport(out, device=str(dev))
     rows: list[ManifestRow] = []
-    for row in tqdm(src.rows, desc="predict", unit="image", disable=quiet, delay=1.0, leave=False, file=sys.stderr):
+    for row in tqdm(src.rows, desc="predict", unit="image", disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr):
         try:
             image = match_channels(read_raster(row.image), model.in_channels, row.image)
             probs = predict_probabilities(model, image, normalization=normalization, tile=tile_hw,

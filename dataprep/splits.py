@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +28,13 @@ import numpy as np
 
 from .dedup import duplicates_across_folds
 from .errors import DataprepError, UsageError, all_failed
-from .executor import Executor, OnError
+from .executor import Executor, OnError, run_items
 from .io import PathLike, atomic_write_text
-from .manifest import Manifest, read_manifest, write_manifest
+from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Palette, resolve_palette
 from .paths import guard_output
-from .stats import (AUTO, IgnoreIndex, collect_partials, one_class_warning, per_image_partial, resolve_classes,
-                    to_json)
+from .progress import bars_disabled
+from .stats import AUTO, IgnoreIndex, one_class_warning, per_image_partial, resolve_classes, to_json
 
 Mode = Literal["plain", "stratified", "multilabel"]
 MODES: tuple[str, ...] = ("plain", "stratified", "multilabel")
@@ -207,13 +208,11 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     pixels = np.zeros((n, 0), np.int64)
     errors: list[str] = []
     if has_masks:
-        fn = functools.partial(per_image_partial, images=False, num_classes=info.num_classes,
-                               ignore_index=info.ignore_index)
-        partials, errors = collect_partials(manifest.rows, fn, executor=executor, on_error=on_error, quiet=quiet,
-                                            desc="kfold")
+        pixels, errors = class_pixel_matrix(manifest.rows, num_classes=info.num_classes,
+                                            ignore_index=info.ignore_index, executor=executor, on_error=on_error,
+                                            quiet=quiet)
         if errors and len(errors) == n:  # nothing to stratify or report on: refuse rather than write blind folds
             raise all_failed(manifest.path, errors, "masks")
-        pixels = _pixel_matrix(partials, info.num_classes)
     num_k = pixels.shape[1]
 
     # Units (samples or groups) in a canonical order, so row order in the manifest does not matter.
@@ -255,16 +254,47 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
                       resolve_palette(palette, manifest.path))
 
 
-def _pixel_matrix(partials: Sequence[Any], num_classes: int | None) -> np.ndarray:
-    """(rows, K) class pixel counts; failed rows and rows without masks are zero."""
-    lengths = [p.labels.pixels.size for p in partials if p is not None and p.labels is not None]
-    k = num_classes if num_classes is not None else max(lengths, default=0)
-    out = np.zeros((len(partials), k), np.int64)
-    for i, p in enumerate(partials):
-        if p is not None and p.labels is not None:
-            counts = p.labels.pixels[:k]
-            out[i, : counts.size] = counts
-    return out
+# Rows per run_items call: only one block's results are Python objects at a time.
+_BLOCK = 4096
+
+
+def _row_class_pixels(row: ManifestRow, *, num_classes: int | None, ignore_index: int | None) -> np.ndarray | None:
+    """Class pixel counts of one row's label map (the stats partial's, checks included); None without a mask."""
+    part = per_image_partial(row, images=False, num_classes=num_classes, ignore_index=ignore_index)
+    return part.labels.pixels if part.labels is not None else None
+
+
+def class_pixel_matrix(rows: Sequence[ManifestRow], *, num_classes: int | None, ignore_index: int | None,
+                       executor: Executor | None = None, on_error: OnError = "skip",
+                       quiet: bool = False) -> tuple[np.ndarray, list[str]]:
+    """(rows, K) int64 class pixel counts (zero for failed rows and rows without masks) and the error lines.
+
+    Filled block by block into one array: 8 bytes per class and row, where a
+    list of per-row stats partials cost kilobytes each (500 MB at 100k rows).
+    K is `num_classes`, else the highest class seen + 1.
+    """
+    from tqdm import tqdm
+
+    n = len(rows)
+    out = np.zeros((n, num_classes or 0), np.int64)
+    errors: list[str] = []
+    fn = functools.partial(_row_class_pixels, num_classes=num_classes, ignore_index=ignore_index)
+    with tqdm(total=n, desc="kfold", unit="file", disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr) as bar:
+        for start in range(0, n, _BLOCK):
+            results = run_items(fn, rows[start:start + _BLOCK], executor=executor, on_error=on_error, quiet=True)
+            for r in results:
+                if r.error is not None:
+                    errors.append(r.error)
+                    continue
+                counts = r.value
+                if counts is None or counts.size == 0:
+                    continue
+                if num_classes is None and counts.size > out.shape[1]:
+                    out = np.pad(out, ((0, 0), (0, counts.size - out.shape[1])))
+                width = min(counts.size, out.shape[1])
+                out[start + r.index, :width] = counts[:width]
+            bar.update(len(results))
+    return out, errors
 
 
 def _image_labels(pixels: np.ndarray, mode: str) -> np.ndarray:

@@ -5,6 +5,7 @@ import pytest
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor, SerialExecutor, errors_of, make_executor, run_items
+from dataprep.forking import can_fork
 
 
 def square_or_fail(x: int) -> int:
@@ -58,3 +59,107 @@ def test_the_cli_process_gets_the_workers_allocator_tuning(monkeypatch):
     monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(1))
     result = CliRunner().invoke(cli.main, ["scan", "--help"])
     assert result.exit_code == 0 and calls == [1]
+
+
+# --------------------------------------------------------------------------- lazy workers, start methods
+
+
+def pid_after(seconds: float) -> int:
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_small_jobs_run_serially_and_never_start_the_pool():
+    import os
+
+    with ProcessExecutor(2) as ex:
+        results = run_items(pid_after, [0.0] * 6, executor=ex, quiet=True)
+        assert not ex.started
+    assert {r.value for r in results} == {os.getpid()}
+
+
+def _forking_pool() -> ProcessExecutor:
+    # Explicitly fork: threads other tests leave behind (Dask's, torch's) would make the default spawn.
+    if not can_fork():
+        pytest.skip("fork is not this platform's start method")
+    return ProcessExecutor(2, start_method="fork")
+
+
+def test_jobs_worth_it_start_the_pool_once_and_use_it():
+    import os
+
+    with _forking_pool() as ex:
+        first = run_items(pid_after, [0.05] * 8, executor=ex, quiet=True)
+        assert ex.started
+        pids = {r.value for r in first}
+        assert pids - {os.getpid()}, "no item ran in a worker"
+        # Once started, the pool is reused (stats runs blocks of rows through one executor).
+        second = run_items(pid_after, [0.0] * 4, executor=ex, quiet=True)
+        assert {r.value for r in second} <= pids - {os.getpid()}
+    assert [r.index for r in first] == list(range(8))
+
+
+def test_workers_fork_unless_other_threads_run(monkeypatch):
+    import threading
+
+    import dataprep.forking as forking
+
+    if not can_fork():
+        pytest.skip("fork is not this platform's start method")
+    ex = ProcessExecutor(2)
+    with monkeypatch.context() as m:
+        m.setattr(forking, "other_threads", lambda: [])
+        assert ex.start_method == "fork"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert thread in forking.other_threads()
+        assert ex.start_method == "spawn"
+    finally:
+        stop.set()
+        thread.join()
+    assert thread not in forking.other_threads()
+    assert ProcessExecutor(2, start_method="spawn").start_method == "spawn"
+    with pytest.raises(UsageError, match="start_method must be one of"):
+        ProcessExecutor(2, start_method="threads")
+
+
+FORK_AFTER_OPENCV = """
+import cv2, numpy as np
+from dataprep.executor import ProcessExecutor, run_items
+from tests.test_executor import blur_size
+big = np.zeros((2000, 2000, 3), np.uint8)
+for _ in range(3):
+    cv2.GaussianBlur(cv2.resize(big, (1500, 1500)), (9, 9), 0)  # the parent's OpenCV pool has threads
+with ProcessExecutor(2) as ex:  # a fresh process: no other threads, so it forks
+    results = run_items(blur_size, [1200] * 6, executor=ex, quiet=True)
+    assert ex.started and ex.start_method == "fork"
+print(sum(r.value for r in results))
+"""
+
+
+def blur_size(side: int) -> int:
+    import time
+
+    import cv2
+    import numpy as np
+
+    time.sleep(0.05)  # enough work per item for the pool to start
+    return int(cv2.GaussianBlur(np.ones((side, side, 3), np.uint8), (9, 9), 0).sum())
+
+
+def test_forked_workers_run_opencv_after_the_parent_used_its_thread_pool():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", FORK_AFTER_OPENCV], cwd=repo, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(repo)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout) == 6 * 1200 * 1200 * 3

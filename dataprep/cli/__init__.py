@@ -7,6 +7,7 @@ Dask) never slows or breaks another.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import click
 
@@ -38,6 +39,11 @@ class LazyGroup(OneLineErrors, FullSummaries, click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def command_for_help(self, ctx: click.Context, name: str) -> click.Command | None:
+        # The summary is read from the command's source rather than by importing it:
+        # `dataprep --help` then loads neither numpy nor OpenCV.
+        return _help_stub(name) or self.get_command(ctx, name)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)
         if target is None:
@@ -45,6 +51,37 @@ class LazyGroup(OneLineErrors, FullSummaries, click.Group):
         module_name, attr = target.split(":")
         module = importlib.import_module(f"{__name__}.{module_name}")
         return getattr(module, attr)
+
+
+_HELP_KEYWORDS = {"help", "short_help", "hidden", "deprecated"}
+
+
+def _help_stub(name: str) -> click.Command | None:
+    """A stand-in carrying the help of command `name`, read from its module's source; None if not plain."""
+    import ast  # only for --help
+
+    module_name, attr = COMMANDS[name].split(":")
+    try:
+        tree = ast.parse(Path(__file__).with_name(f"{module_name}.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name != attr:
+            continue
+        attrs: dict[str, object] = {}
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            if call is None or not (isinstance(call.func, ast.Attribute) and call.func.attr in ("command", "group")):
+                continue
+            for keyword in call.keywords:
+                if keyword.arg in _HELP_KEYWORDS:
+                    if not isinstance(keyword.value, ast.Constant):
+                        return None  # computed help: import the command instead
+                    attrs[keyword.arg] = keyword.value.value
+        if attrs.get("help") is None:
+            attrs["help"] = ast.get_docstring(node, clean=False)  # what click takes: the function's __doc__
+        return click.Command(name, **attrs)  # type: ignore[arg-type]
+    return None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

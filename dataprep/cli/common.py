@@ -90,12 +90,15 @@ class FullSummaries:
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):  # type: ignore[attr-defined]
-            cmd = self.get_command(ctx, name)  # type: ignore[attr-defined]
+            cmd = self.command_for_help(ctx, name)
             if cmd is not None and not cmd.hidden:
                 rows.append((name, cmd.get_short_help_str(limit=10_000)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+    def command_for_help(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self.get_command(ctx, name)  # type: ignore[attr-defined]
 
 
 class Group(OneLineErrors, FullSummaries, click.Group):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler, get_worker_info
 
 from ..errors import DataprepError
+from ..forking import can_fork, check_start_method, opencv_on_one_thread, single_threaded_opencv
 from .dataset import SegmentationDataset, describe_sizes, epoch_order
 from .sampler import epoch_length, repeated_order
 
@@ -105,25 +107,37 @@ def collate_samples(samples: Sequence[dict[str, Any]]) -> dict[str, Any] | _Fail
 
 
 def seed_worker(worker_id: int) -> None:
-    """Seed the global RNGs of a worker (augmentations use per-sample seeds; this covers anything else)."""
+    """Set up a loader worker: seed its global RNGs, keep OpenCV to one thread.
+
+    Augmentations draw from per-sample seeds; the global seeds cover anything
+    else. Each worker is already one process per core: OpenCV's own pool would
+    only oversubscribe (torch sets its intra-op threads to 1 in workers itself).
+    """
     info = get_worker_info()
     seed = (info.seed if info is not None else torch.initial_seed()) % 2**32
     random.seed(seed)
     np.random.seed(seed)
+    single_threaded_opencv()
 
 
-def _worker_context() -> str | None:
-    """Start workers from a clean process, not by forking this one.
+def worker_context(start_method: str | None = None) -> str | None:
+    """How loader workers start: `start_method` if given, else fork where a plain DataLoader forks.
 
-    Forking a process whose other threads hold locks (OpenCV's pool, Dask's
-    event loop, torch intra-op threads) can leave a worker waiting forever on a
-    lock no thread will release. Workers are persistent, so the start-up cost
-    is paid once per loader.
+    Fork is what torch's DataLoader uses on Linux, so scripts without an
+    `if __name__ == "__main__":` guard, or piped to `python -`, work, and workers
+    start in milliseconds instead of re-importing torch and albumentations.
+    It is safe here: torch resets its thread pools in a forked child, and the
+    workers fork while OpenCV runs no pool threads (`dataprep.forking`), so
+    they run OpenCV serially, one process per core. macOS and
+    Windows get their platform default (spawn), as with a plain DataLoader;
+    "forkserver" or "spawn" can be asked for, e.g. when the training process
+    runs threads of its own that hold locks while the workers start.
     """
-    import multiprocessing as mp
-
-    methods = mp.get_all_start_methods()
-    return "forkserver" if "forkserver" in methods else None
+    if start_method is not None:
+        return check_start_method(start_method)
+    if can_fork():
+        return "fork"
+    return None  # the platform's default, as torch's DataLoader
 
 
 class CpuLoader:
@@ -145,6 +159,7 @@ class CpuLoader:
         pin_memory: bool = False,
         device: torch.device | str | None = None,
         repeat_factors: np.ndarray | None = None,
+        start_method: str | None = None,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
@@ -153,6 +168,8 @@ class CpuLoader:
         self.sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=seed, shard_id=shard_id, num_shards=num_shards,
                                     factors=repeat_factors)
         self._non_blocking = bool(pin_memory)
+        context = worker_context(start_method)
+        self._forks = num_workers > 0 and context == "fork"
         self.loader = DataLoader(
             _Capturing(dataset),
             batch_size=batch_size,
@@ -163,7 +180,7 @@ class CpuLoader:
             drop_last=drop_last,
             persistent_workers=num_workers > 0,
             worker_init_fn=seed_worker,
-            multiprocessing_context=_worker_context() if num_workers > 0 else None,
+            multiprocessing_context=context if num_workers > 0 else None,
             generator=torch.Generator().manual_seed(int(seed) & 0x7FFFFFFFFFFFFFFF),
         )
 
@@ -179,7 +196,11 @@ class CpuLoader:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for batch in self.loader:
+        # Persistent workers start with the first epoch's iterator, and only then.
+        starting = self._forks and getattr(self.loader, "_iterator", None) is None
+        with opencv_on_one_thread() if starting else nullcontext():
+            batches = iter(self.loader)
+        for batch in batches:
             if isinstance(batch, _Failure):
                 batch.raise_()
             if self.device is not None:

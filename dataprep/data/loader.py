@@ -42,6 +42,7 @@ def make_loader(
     device: torch.device | str | None = None,
     ignore_index: int | None = None,
     class_balance: float | None = None,
+    start_method: str | None = None,
 ):
     """A batch iterator over `manifest` with `engine` "cpu" (torch DataLoader + albumentations) or "dali".
 
@@ -55,6 +56,9 @@ def make_loader(
     `class_balance`: repeat-factor sampling with this threshold t (e.g. 0.3):
     images with classes seen in fewer than t of the images (stats.json's image
     counts) come back more often; see `dataprep.data.sampler`.
+    `start_method`: how cpu workers start, "fork", "forkserver" or "spawn"
+    (default: fork on Linux, as torch's DataLoader; the platform's default
+    elsewhere). Batches are the same whichever it is.
     """
     if engine not in ENGINES:
         raise UsageError(None, f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -76,7 +80,7 @@ def make_loader(
     dataset = SegmentationDataset(manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index)
     return CpuLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, seed=seed, drop_last=drop_last,
-        shard_id=shard_id, num_shards=num_shards, pin_memory=pin_memory, device=device,
+        shard_id=shard_id, num_shards=num_shards, pin_memory=pin_memory, device=device, start_method=start_method,
         repeat_factors=loader_repeat_factors(dataset.rows, stats, class_balance),
     )
 
