@@ -121,3 +121,33 @@ def test_an_unknown_partner_scope_is_refused(bad):
 
     with pytest.raises(DataprepError, match="partners: must be one of"):
         parse_recipe({"size": [32, 32], "partners": bad, "steps": [{"op": "mosaic"}]})
+
+
+def _train_config(manifest: Path, **data):
+    from dataprep.train import parse_config
+
+    recipe = manifest.parent / "resize.yaml"
+    recipe.write_text("size: [32, 32]\nsteps:\n  - op: resize\n")
+    return parse_config({"data": {"manifest": str(manifest), "train_recipe": str(recipe), "val_recipe": str(recipe),
+                                  "batch_size": 2, "num_workers": 0, **data},
+                         "model": {"num_classes": 4, "width": 8, "depth": 2}})
+
+
+def test_the_trainer_refuses_training_rows_made_from_validation_images(tmp_path):
+    """Training on fold != 0 of mosaics drawn from the whole manifest would validate on pixels seen in training."""
+    from dataprep.errors import DataprepError
+    from dataprep.train.datainfo import describe_data
+
+    manifest = tiny_manifest(tmp_path / "in", [i % 3 for i in range(12)])
+    leaky = augment_manifest(manifest, mosaic_recipe(tmp_path, partners="any"), tmp_path / "any", quiet=True).manifest
+    with pytest.raises(DataprepError, match=r"training row 'r\d\d__v\d' was made from 'r\d\d' of validation fold 0"):
+        describe_data(_train_config(Path(leaky), fold=0))
+    # Against a separate validation manifest, the same rule holds.
+    val = tmp_path / "val.csv"
+    write_manifest([r for r in read_manifest(manifest) if r.extra["fold"] == "0"], val)
+    with pytest.raises(DataprepError, match="of the validation manifest"):
+        describe_data(_train_config(Path(leaky), val_manifest=str(val)))
+
+    clean = augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "clean", quiet=True).manifest
+    assert describe_data(_train_config(Path(clean), fold=0)).num_classes == 4
+    assert describe_data(_train_config(manifest, fold=0)).num_classes == 4  # raw rows: nothing mixed
