@@ -124,7 +124,8 @@ def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     h, w = mask.shape
     if (h, w) == (height, width):
         return mask
-    return mask[nearest_index(h, height)[:, None], nearest_index(w, width)[None, :]]
+    # Two 1-D gathers: several times faster than one broadcast (np.ix_-style) index.
+    return mask.take(nearest_index(h, height), axis=0).take(nearest_index(w, width), axis=1)
 
 
 def widen_to_colour(target: Sample, others: Sequence[Sample]) -> Sample:
