@@ -237,7 +237,7 @@ class _Worker:
             "soft_label": soft is not None,
         }
         # Last: its presence says image, mask and soft label are complete.
-        io.atomic_write_text(paths["params"], json.dumps(record, sort_keys=True, indent=1) + "\n")
+        io.atomic_write_text(paths["params"], _record_text(record))
         return self._row(source, oid, paths, record), False
 
     def _read_record(self, path: Path) -> dict[str, Any]:
@@ -264,6 +264,16 @@ class _Worker:
         if record.get("soft_label"):
             extra["soft_label"] = f"soft/{oid}.npz"
         return ManifestRow(oid, paths["image"], paths["mask"], width, height, extra)
+
+
+def _record_text(record: dict[str, Any]) -> str:
+    """The provenance file: one top-level key per line, each value compact.
+
+    json.dumps with `indent` falls back to the pure-Python encoder, which cost a few
+    percent of a whole run; values encoded on their own use the C one.
+    """
+    lines = (f"{json.dumps(k)}: {json.dumps(record[k], sort_keys=True, separators=(',', ':'))}" for k in sorted(record))
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _write_npz(path: Path, **arrays: np.ndarray) -> None:
