@@ -13,7 +13,6 @@ from dataprep.augment import augment_manifest, plan_output
 from dataprep.augment.plan import PartnerPools, draw_partners, plan_outputs
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.recipe import parse_recipe
-from dataprep.seeding import generator
 
 
 def tiny_manifest(root: Path, folds: list[int], groups: list[str] | None = None) -> Path:
@@ -96,7 +95,7 @@ def test_pools_and_draws():
         start, size, position = pools.pool_of(index)
         assert size == 10 and pools.row(start, position) == index
         for k in range(40):
-            picks = draw_partners(generator(index * 100 + k), pools, index, 3)
+            picks = draw_partners(index * 100 + k, pools, index, 3)
             assert len(set(picks)) == 3 and index not in picks
             assert {keys[p] for p in picks} == {keys[index]}
             seen.update(picks)
@@ -104,8 +103,8 @@ def test_pools_and_draws():
     assert min(seen.values()) > 0.6 * max(seen.values())  # roughly uniform
     # A pool too small for distinct partners repeats the others; a row alone reuses itself.
     small = PartnerPools(["a", "a", "b"])
-    assert set(draw_partners(generator(1), small, 0, 3)) == {1}
-    assert draw_partners(generator(1), small, 2, 3) == (2, 2, 2)
+    assert set(draw_partners(1, small, 0, 3)) == {1}
+    assert draw_partners(1, small, 2, 3) == (2, 2, 2)
 
 
 def test_a_row_count_is_one_pool_and_plans_are_deterministic():

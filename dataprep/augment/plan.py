@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DataprepError
 from ..recipe import PartnerScope, Recipe, STEP_TYPES
-from ..seeding import derive_seed, generator, uniform
+from ..seeding import derive_seed, extend_seed, generator, uniform
 
 # Stream tags: keep the planner's and the ops' draws apart.
 _COIN, _PARTNERS, _OP = 0, 1, 2
@@ -116,23 +116,30 @@ def step_rng(seed: int, index: int, variant: int, step: int) -> np.random.Genera
     return generator(step_seed(seed, index, variant, step))
 
 
-def draw_partners(rng: np.random.Generator, pools: PartnerPools, index: int, need: int) -> tuple[int, ...]:
-    """`need` partners of row `index` from its pool: distinct and never the row itself when the
-    pool is large enough, with repeats when it is too small, the row itself when it is alone."""
+def below(seed: int, n: int) -> int:
+    """A uniform integer in [0, n) from a well-mixed 64-bit seed (multiply-shift; bias below n / 2**64)."""
+    return (seed * n) >> 64
+
+
+def draw_partners(key: int, pools: PartnerPools, index: int, need: int) -> tuple[int, ...]:
+    """`need` partners of row `index` from its pool, the k-th drawn from `extend_seed(key, k)`: distinct
+    and never the row itself when the pool is large enough, with repeats when it is too small, the row
+    itself when it is alone. No generator is built: a few integer mixes per output."""
     start, size, position = pools.pool_of(index)
     others = size - 1
     if others <= 0:
         return (index,) * need
-    if others < need:
-        picks = [int(v) for v in rng.integers(0, others, size=need)]
-    else:
+    picks: list[int] = []
+    for k in range(need):
+        if others < need:
+            picks.append(below(extend_seed(key, k), others))
+            continue
         # Sequential draws without replacement: the k-th draw is the r-th value not yet taken.
-        picks = []
-        for r in rng.integers(0, np.arange(others, others - need, -1)).tolist():
-            for taken in sorted(picks):
-                if r >= taken:
-                    r += 1
-            picks.append(r)
+        r = below(extend_seed(key, k), others - k)
+        for taken in sorted(picks):
+            if r >= taken:
+                r += 1
+        picks.append(r)
     # Position `position` is the row itself: candidates at or after it move one along.
     return tuple(pools.row(start, p + (p >= position)) for p in picks)
 
@@ -142,15 +149,13 @@ def plan_output(recipe: Recipe, pools: PartnerPools | int, index: int, variant: 
     check_seed(recipe)
     if isinstance(pools, int):
         pools = PartnerPools(pools)
+    prefix = derive_seed(recipe.seed, index, variant)  # shared by every stream of this output
     steps = []
     for j, step in enumerate(recipe.steps):
-        if step.p < 1.0 and uniform(derive_seed(recipe.seed, index, variant, _COIN, j)) >= step.p:
+        if step.p < 1.0 and uniform(extend_seed(prefix, _COIN, j)) >= step.p:
             continue
         need = STEP_TYPES[step.op].inputs - 1
-        partners: tuple[int, ...] = ()
-        if need:
-            rng = generator(derive_seed(recipe.seed, index, variant, _PARTNERS, j))
-            partners = draw_partners(rng, pools, index, need)
+        partners = draw_partners(extend_seed(prefix, _PARTNERS, j), pools, index, need) if need else ()
         steps.append(StepPlan(j, partners))
     return OutputPlan(index, variant, tuple(steps))
 
