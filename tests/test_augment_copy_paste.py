@@ -44,6 +44,8 @@ def masks() -> list[np.ndarray]:
         y, x = rng.integers(0, 120), rng.integers(0, 200)
         scene[y : y + rng.integers(2, 30), x : x + rng.integers(2, 30)] = rng.integers(1, 300)
     out.append(scene)
+    signed = scene.astype(np.int32) - 1  # int32 labels with -1 (as .npy masks hold ignore)
+    out.append(signed)
     return out
 
 

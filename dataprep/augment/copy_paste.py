@@ -57,26 +57,28 @@ _CACHE: dict[tuple, tuple[np.ndarray, list[Candidate]]] = {}
 _CACHE_SIZE = 32
 
 
-def class_counts(mask: np.ndarray) -> np.ndarray:
-    """Pixel count of every label value (index = label)."""
+def class_counts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels present, ascending; their pixel counts)."""
     if mask.dtype in (np.uint8, np.uint16):
-        return channel_histograms(mask)[0]
-    return np.bincount(mask.ravel().astype(np.int64))
+        hist = channel_histograms(mask)[0]
+        labels = np.flatnonzero(hist)
+        return labels, hist[labels]
+    return np.unique(mask, return_counts=True)  # other integer types, negative labels included
 
 
-def pasteable_classes(counts: np.ndarray, step: CopyPaste, ignore: int) -> list[int]:
+def pasteable_classes(labels: np.ndarray, counts: np.ndarray, step: CopyPaste, ignore: int) -> list[int]:
     """Classes whose components may be pasted: `step.classes`, or every present class but the largest."""
-    present = np.flatnonzero(counts)
-    present = present[present != ignore]
+    keep = labels != ignore
+    labels, counts = labels[keep], counts[keep]
     if step.classes:
         wanted = set(step.classes)
-        classes = [int(c) for c in present if int(c) in wanted]
+        chosen = [k for k, c in enumerate(labels.tolist()) if c in wanted]
     else:
         # The donor's largest class is its background (road, sky...), not an object.
-        largest = present[np.argmax(counts[present])] if present.size else -1
-        classes = [int(c) for c in present if c != largest]
+        largest = int(np.argmax(counts)) if labels.size else -1
+        chosen = [k for k in range(labels.size) if k != largest]
     # A class with fewer pixels than `min_area` cannot hold a component big enough.
-    return [c for c in classes if counts[c] >= step.min_area]
+    return [int(labels[k]) for k in chosen if counts[k] >= step.min_area]
 
 
 def find_components(mask: np.ndarray, step: CopyPaste, ignore: int) -> list[Candidate]:
@@ -84,7 +86,7 @@ def find_components(mask: np.ndarray, step: CopyPaste, ignore: int) -> list[Cand
     raster order, so the order does not depend on how a labelling numbers components."""
     max_area = step.max_area_fraction * mask.size
     found: list[Candidate] = []
-    for cls in pasteable_classes(class_counts(mask), step, ignore):
+    for cls in pasteable_classes(*class_counts(mask), step, ignore):
         binary = mask == cls
         rows = np.flatnonzero(binary.any(axis=1))
         y0, y1 = int(rows[0]), int(rows[-1]) + 1
