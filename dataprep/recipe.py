@@ -8,6 +8,7 @@ A recipe file looks like this (every field but `steps` has a default):
     variants: 2            # offline: outputs written per source sample
     ignore_index: 255      # mask fill for padding, rotation corners, etc.
     output: {image_format: jpg, quality: 95}
+    partners: same_group   # offline mixing ops: partners share the row's fold/group (or `any`)
     steps:
       - op: random_resized_crop
         scale: [0.5, 1.0]
@@ -46,6 +47,7 @@ DALI = "dali"
 OFFLINE = "offline"  # dataprep.augment (may need several input samples)
 
 Range = tuple[float, float]
+PartnerScope = Literal["same_group", "same_fold", "any"]
 
 
 @dataclass(frozen=True)
@@ -511,6 +513,10 @@ class Recipe:
     ignore_index: int = DEFAULT_IGNORE_INDEX
     output: OutputFormat = field(default_factory=OutputFormat)
     source: str | None = None  # file it was loaded from, for messages
+    # Where offline mixing ops (mosaic, copy-paste, mixup, cutmix) take partners from:
+    # rows of the same `fold` and `group` (each where the manifest has the column),
+    # of the same `fold` only, or any row. Drawing across folds leaks validation pixels.
+    partners: PartnerScope = "same_group"
 
     def unsupported(self, engine: str) -> list[str]:
         """`step N (op)` for each step that `engine` cannot run."""
@@ -529,6 +535,7 @@ class Recipe:
             "variants": self.variants,
             "ignore_index": self.ignore_index,
             "output": dataclasses.asdict(self.output),
+            "partners": self.partners,
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -544,7 +551,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-_RECIPE_FIELDS = {"name", "seed", "size", "variants", "ignore_index", "output", "steps"}
+_RECIPE_FIELDS = {"name", "seed", "size", "variants", "ignore_index", "output", "partners", "steps"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -614,12 +621,13 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
             raise ValueError(f"variants: must be >= 1, got {variants}")
         ignore_index = _coerce("ignore_index", data.get("ignore_index", DEFAULT_IGNORE_INDEX), int)
         output = build_dataclass(OutputFormat, data.get("output") or {}, "output.")
+        partners = _coerce("partners", data.get("partners", "same_group"), PartnerScope)
     except ValueError as exc:
         raise fail(str(exc)) from None
     needs_size = [s.op for s in steps if s.op in _NEEDS_SIZE]
     if needs_size and size is None:
         raise fail(f"'size' is required by {', '.join(sorted(set(needs_size)))}")
-    return Recipe(steps, name, seed, size, variants, ignore_index, output, source)
+    return Recipe(steps, name, seed, size, variants, ignore_index, output, source, partners)
 
 
 _NEEDS_SIZE = {"random_resized_crop", "random_crop", "resize", "crop", "mosaic"}

@@ -30,7 +30,12 @@ def _mix(z: int) -> int:
 
 def derive_seed(*words: int) -> int:
     """A 64-bit seed from non-negative integer words (e.g. recipe seed, row, variant, step)."""
-    z = 0
+    return extend_seed(0, *words)
+
+
+def extend_seed(seed: int, *words: int) -> int:
+    """`derive_seed(*prefix, *words)` given `seed = derive_seed(*prefix)`: a shared prefix is mixed once."""
+    z = seed
     for word in words:
         z = _mix((z + (word & _MASK64) + _GOLDEN) & _MASK64)
     return z

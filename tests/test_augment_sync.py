@@ -188,4 +188,7 @@ def test_shipped_recipes_keep_masks_in_sync(name, seed, h, w, variant):
     out = augment_samples(recipe, samples, index=variant % 4, variant=variant)
     assert out.image.shape[:2] == out.mask.shape == (160, 160)
     assert set(np.unique(out.mask).tolist()) <= set(range(6)) | {IGNORE}
-    assert_in_sync(out, margin=6, min_checked=0.05)
+    # Mosaic alone only interpolates (no halos, no rotation): a tight margin keeps its
+    # downscaled tiles checkable (32-px label cells can shrink to 13 px, which a 13x13
+    # margin window would leave with no checkable pixel at all).
+    assert_in_sync(out, margin=3 if name == "mosaic" else 6, min_checked=0.05)

@@ -3,6 +3,7 @@
 Library entry points:
 - `augment_manifest(manifest, recipe, out, ...)`: what `dataprep augment` runs;
 - `augment_samples(recipe, samples, index, variant)`: one output, in memory;
+- `PartnerPools`: which rows may be partners of each other (same fold/group), built once;
 - `OPS`: op name -> `Op(name, inputs, sample, apply, params_type)`, the contract
   every op keeps (`sample(rng, inputs, step, size) -> params`, pure `apply(inputs, params)`).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from .base import Op, OpParams
 from .pipeline import applied_ops, augment_samples, execute, provenance
-from .plan import OutputPlan, StepPlan, plan_output, plan_outputs
+from .plan import OutputPlan, PartnerPools, StepPlan, plan_output, plan_outputs
 from .registry import ALBUMENTATIONS_OPS, MULTI_OPS, OPS
 from .run import AugmentSummary, augment_manifest, load_sample, output_id
 
@@ -22,6 +23,7 @@ __all__ = [
     "Op",
     "OpParams",
     "OutputPlan",
+    "PartnerPools",
     "StepPlan",
     "applied_ops",
     "augment_manifest",

@@ -110,13 +110,17 @@ def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def nearest_index(src: int, dst: int, start: int = 0, count: int | None = None) -> np.ndarray:
     """Source indices for destination pixels start..start+count of a src->dst resize.
 
-    Pixel centres are aligned ((d + 0.5) * src / dst), the same convention as
+    Pixel centres are aligned (floor((d + 0.5) * src / dst)), the same convention as
     bilinear image resizing, so a nearest-neighbour mask lands where the image
-    content does (cv2.INTER_NEAREST is off by half a pixel).
+    content does (cv2.INTER_NEAREST is off by half a pixel). Computed in integers,
+    floor(((2d + 1) * src) / (2 * dst)), which is the same value without float rounding.
     """
     count = dst - start if count is None else count
-    d = np.arange(start, start + count, dtype=np.float64)
-    return np.clip(np.floor((d + 0.5) * src / dst), 0, src - 1).astype(np.intp)
+    d = np.arange(start, start + count, dtype=np.intp)
+    index = ((2 * d + 1) * src) // (2 * dst)
+    if start < 0 or start + count > dst:  # outside the destination: clamp to the edge pixels
+        np.clip(index, 0, src - 1, out=index)
+    return index
 
 
 def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -124,7 +128,8 @@ def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     h, w = mask.shape
     if (h, w) == (height, width):
         return mask
-    return mask[nearest_index(h, height)[:, None], nearest_index(w, width)[None, :]]
+    # Two 1-D gathers: several times faster than one broadcast (np.ix_-style) index.
+    return mask.take(nearest_index(h, height), axis=0).take(nearest_index(w, width), axis=1)
 
 
 def widen_to_colour(target: Sample, others: Sequence[Sample]) -> Sample:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..histogram import channel_histograms
 from ..recipe import CopyPaste
 from ..sample import Sample
 from .base import (
@@ -46,27 +47,108 @@ class CopyPasteParams(OpParams):
     blend_sigma: float
 
 
-def _components(mask: np.ndarray, step: CopyPaste, ignore: int) -> list[tuple[int, int, int, int, int, int, int]]:
-    """(label, seed_y, seed_x, y, x, h, w) of every pasteable component, in a stable order."""
-    labels, counts = np.unique(mask, return_counts=True)
+Candidate = tuple[int, int, int, int, int, int, int]  # label, seed_y, seed_x, box y, x, height, width
+
+# Candidates of recent donors, per process: a donor serves several outputs (variants, other
+# sources drawing it), and labelling its classes is most of copy-paste's cost. Only read-only
+# masks are cached (the runner loads them so), keyed by identity; an entry holds its mask, so
+# the id cannot be reused while it is cached.
+_CACHE: dict[tuple, tuple[np.ndarray, list[Candidate]]] = {}
+_CACHE_SIZE = 32
+
+
+def class_counts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels present, ascending; their pixel counts)."""
+    if mask.dtype in (np.uint8, np.uint16):
+        hist = channel_histograms(mask)[0]
+        labels = np.flatnonzero(hist)
+        return labels, hist[labels]
+    return np.unique(mask, return_counts=True)  # other integer types, negative labels included
+
+
+def pasteable_classes(labels: np.ndarray, counts: np.ndarray, step: CopyPaste, ignore: int) -> list[int]:
+    """Classes whose components may be pasted: `step.classes`, or every present class but the largest."""
     keep = labels != ignore
     labels, counts = labels[keep], counts[keep]
     if step.classes:
         wanted = set(step.classes)
-        classes = [int(c) for c in labels if int(c) in wanted]
+        chosen = [k for k, c in enumerate(labels.tolist()) if c in wanted]
     else:
         # The donor's largest class is its background (road, sky...), not an object.
-        classes = [int(c) for c in labels if c != labels[np.argmax(counts)]] if labels.size else []
+        largest = int(np.argmax(counts)) if labels.size else -1
+        chosen = [k for k in range(labels.size) if k != largest]
+    # A class with fewer pixels than `min_area` cannot hold a component big enough.
+    return [int(labels[k]) for k in chosen if counts[k] >= step.min_area]
+
+
+def find_components(mask: np.ndarray, step: CopyPaste, ignore: int) -> list[Candidate]:
+    """Every pasteable component, ordered by (label, seed_y, seed_x); the seed is its first pixel in
+    raster order, so the order does not depend on how a labelling numbers components."""
     max_area = step.max_area_fraction * mask.size
-    found = []
-    for cls in classes:
-        n, comp, stats, _ = cv2.connectedComponentsWithStats((mask == cls).astype(np.uint8), connectivity=8)
-        for k in range(1, n):
-            x, y, w, h, area = (int(v) for v in stats[k])
-            if area < step.min_area or area > max_area:
-                continue
-            ys, xs = np.nonzero(comp[y : y + h, x : x + w] == k)
-            found.append((cls, y + int(ys[0]), x + int(xs[0]), y, x, h, w))
+    found: list[Candidate] = []
+    for cls in pasteable_classes(*class_counts(mask), step, ignore):
+        binary = mask == cls
+        rows = np.flatnonzero(binary.any(axis=1))
+        y0, y1 = int(rows[0]), int(rows[-1]) + 1
+        cols = np.flatnonzero(binary[y0:y1].any(axis=0))
+        x0, x1 = int(cols[0]), int(cols[-1]) + 1
+        # Inside the class's bounding box only: small classes cost little.
+        found.extend((cls, y0 + sy, x0 + sx, y0 + by, x0 + bx, bh, bw) for sy, sx, by, bx, bh, bw in
+                     _blobs(np.ascontiguousarray(binary[y0:y1, x0:x1]).view(np.uint8), step.min_area, max_area))
+    found.sort()
+    return found
+
+
+def _blobs(binary: np.ndarray, min_area: int, max_area: float) -> list[tuple[int, int, int, int, int, int]]:
+    """(seed_y, seed_x, y, x, h, w) of each 8-connected blob of `binary` with min_area <= pixels <= max_area.
+
+    Outer borders (findContours, 8-connected like the labelling) give every blob's box, and
+    its first border point is its first pixel in raster order. A blob whose box meets no
+    other blob's box owns every set pixel in it, so a count in the box is its area; only
+    blobs with neighbours that close need a labelling (without cv2's statistics pass,
+    which costs several times the labelling itself).
+    """
+    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    outer = [c for c, h in zip(contours, hierarchy[0]) if h[3] == -1] if contours else []  # not hole borders
+    if not outer:
+        return []
+    boxes = np.array([cv2.boundingRect(c) for c in outer]).reshape(-1, 4)
+    x, y, w, h = boxes.T
+    x1, y1 = x + w, y + h
+    labels = None
+    out = []
+    for i, contour in enumerate(outer):
+        bx, by, bw, bh = (int(v) for v in boxes[i])
+        if bw * bh < min_area:
+            continue
+        box = (slice(by, by + bh), slice(bx, bx + bw))
+        upper = cv2.countNonZero(binary[box])  # this blob, plus any other blob's pixels in its box
+        if upper < min_area:
+            continue
+        sx, sy = (int(v) for v in contour[0, 0])
+        meets = (x < bx + bw) & (x1 > bx) & (y < by + bh) & (y1 > by)
+        if int(meets.sum()) == 1:  # only its own box
+            area = upper
+        else:
+            if labels is None:
+                _, labels = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)
+            area = int(np.count_nonzero(labels[box] == labels[sy, sx]))
+        if min_area <= area <= max_area:
+            out.append((sy, sx, by, bx, bh, bw))
+    return out
+
+
+def _components(mask: np.ndarray, step: CopyPaste, ignore: int) -> list[Candidate]:
+    if mask.flags.writeable:
+        return find_components(mask, step, ignore)
+    key = (id(mask), step.classes, step.min_area, step.max_area_fraction, ignore)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is mask:
+        return hit[1]
+    found = find_components(mask, step, ignore)
+    if len(_CACHE) >= _CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]  # the oldest entry
+    _CACHE[key] = (mask, found)
     return found
 
 
@@ -94,7 +176,7 @@ def sample_copy_paste(
 def _object_mask(donor_mask: np.ndarray, o: PastedObject) -> np.ndarray:
     """The chosen component only (other blobs of the same class in its box are left out)."""
     box = donor_mask[o.box_y : o.box_y + o.box_height, o.box_x : o.box_x + o.box_width] == o.label
-    _, comp = cv2.connectedComponents(box.astype(np.uint8), connectivity=8)
+    _, comp = cv2.connectedComponents(box.view(np.uint8), connectivity=8)
     return comp == comp[o.seed_y - o.box_y, o.seed_x - o.box_x]
 
 
@@ -113,11 +195,12 @@ def apply_copy_paste(inputs: Sequence[Sample], p: CopyPasteParams) -> Sample:
         patch = resize_image(np.ascontiguousarray(patch), o.height, o.width)
         region = (slice(o.y, o.y + o.height), slice(o.x, o.x + o.width))
         mask[region][obj] = o.label
+        if p.blend_sigma <= 0:  # a hard paste: the object's pixels, copied
+            np.copyto(image[region], patch, where=obj[:, :, None])
+            continue
+        # Feather outwards only: the object's own pixels stay exactly the donor's.
         alpha = obj.astype(np.float32)
-        if p.blend_sigma > 0:
-            # Feather outwards only: the object's own pixels stay exactly the donor's.
-            alpha = np.maximum(alpha, cv2.GaussianBlur(alpha, (0, 0), p.blend_sigma))
-        alpha = alpha[:, :, None]
+        alpha = np.maximum(alpha, cv2.GaussianBlur(alpha, (0, 0), p.blend_sigma))[:, :, None]
         mixed = alpha * patch.astype(np.float32) + (1.0 - alpha) * image[region].astype(np.float32)
         if np.issubdtype(image.dtype, np.integer):
             mixed = np.rint(mixed)

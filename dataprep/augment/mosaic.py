@@ -2,22 +2,24 @@
 
 Each quadrant shows one sample scaled by its own factor; the sample's corner
 that touches the centre stays there (YOLO style), and when the scaled sample is
-larger than its quadrant a random window of it is shown. Images are resized
-bilinearly, masks by centre-aligned nearest neighbour, through the same window,
-so labels follow pixels exactly.
+larger than its quadrant a random window of it is shown. Only that window is
+computed: images bilinearly (cv2.warpAffine over the window, pixel centres
+aligned as in a whole-image resize), masks by centre-aligned nearest neighbour
+through the same window, so labels follow pixels exactly.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ..recipe import Mosaic
 from ..sample import Sample
 from .base import (
-    OpParams, Size, conform_channels, crop_pad, ignore_of, mask_dtype, nearest_index, record, require_mask,
-    resize_image, uniform, widen_to_colour,
+    OpParams, Size, conform_channels, ignore_of, mask_dtype, nearest_index, record, require_mask, resize_image,
+    uniform, widen_to_colour,
 )
 
 
@@ -69,25 +71,44 @@ def sample_mosaic(rng: np.random.Generator, inputs: Sequence[Sample], step: Mosa
     return MosaicParams(height, width, center_y, center_x, tuple(tiles), step.image_fill, ignore_of(inputs))  # type: ignore[arg-type]
 
 
+def scaled_window(image: np.ndarray, scaled: Size, y: int, x: int, height: int, width: int) -> np.ndarray:
+    """Rows y..y+height, columns x..x+width of `image` bilinearly resized to `scaled`, computing only
+    that window (pixel centres aligned, edges replicated, as a whole-image resize would)."""
+    h, w, channels = image.shape
+    if scaled == (h, w):
+        return image[y : y + height, x : x + width]
+    if channels > 4:  # beyond warpAffine: resize the whole image, then cut the window
+        return resize_image(image, *scaled)[y : y + height, x : x + width]
+    ay, ax = h / scaled[0], w / scaled[1]
+    matrix = np.array([[ax, 0.0, (x + 0.5) * ax - 0.5], [0.0, ay, (y + 0.5) * ay - 0.5]])
+    out = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(height, width, channels)
+
+
+def scaled_mask_window(mask: np.ndarray, scaled: Size, y: int, x: int, height: int, width: int) -> np.ndarray:
+    """The same window of `mask` resized to `scaled` by centre-aligned nearest neighbour: two 1-D gathers."""
+    rows = nearest_index(mask.shape[0], scaled[0], y, height)
+    cols = nearest_index(mask.shape[1], scaled[1], x, width)
+    if height * mask.shape[1] <= mask.shape[0] * width:  # gather along the axis that leaves less
+        return mask.take(rows, axis=0).take(cols, axis=1)
+    return mask.take(cols, axis=1).take(rows, axis=0)
+
+
 def apply_mosaic(inputs: Sequence[Sample], p: MosaicParams) -> Sample:
     first = widen_to_colour(inputs[0], inputs[1:])
     channels = first.image.shape[2]
     image = np.full((p.height, p.width, channels), p.image_fill, dtype=first.image.dtype)
     mask = np.full((p.height, p.width), p.ignore_index, dtype=mask_dtype(inputs))
     for (top, left, qh, qw), tile, src in zip(_quadrants(p.height, p.width, p.center_y, p.center_x), p.tiles, inputs):
-        if qh <= 0 or qw <= 0:
+        # The part of the quadrant's window that the scaled sample covers; the rest stays fill.
+        y0, y1 = max(tile.y, 0), min(tile.y + qh, tile.scaled_height)
+        x0, x1 = max(tile.x, 0), min(tile.x + qw, tile.scaled_width)
+        if qh <= 0 or qw <= 0 or y1 <= y0 or x1 <= x0:
             continue
-        src_image = conform_channels(src, first)
-        scaled = resize_image(src_image, tile.scaled_height, tile.scaled_width)
-        image[top : top + qh, left : left + qw] = crop_pad(scaled, tile.y, tile.x, qh, qw, p.image_fill)
-        # Only the window's rows/columns of the scaled mask are computed.
-        src_mask = require_mask(src)
-        ys = np.arange(tile.y, tile.y + qh)
-        xs = np.arange(tile.x, tile.x + qw)
-        inside_y = (ys >= 0) & (ys < tile.scaled_height)
-        inside_x = (xs >= 0) & (xs < tile.scaled_width)
-        rows = nearest_index(src.height, tile.scaled_height, 0)[ys[inside_y]]
-        cols = nearest_index(src.width, tile.scaled_width, 0)[xs[inside_x]]
-        region = mask[top : top + qh, left : left + qw]
-        region[np.ix_(inside_y, inside_x)] = src_mask[np.ix_(rows, cols)]
+        scaled = (tile.scaled_height, tile.scaled_width)
+        dst = (slice(top + y0 - tile.y, top + y1 - tile.y), slice(left + x0 - tile.x, left + x1 - tile.x))
+        # Crop first, then scale only the window: the cost follows the quadrant, not the source.
+        image[dst] = scaled_window(conform_channels(src, first), scaled, y0, x0, y1 - y0, x1 - x0)
+        mask[dst] = scaled_mask_window(require_mask(src), scaled, y0, x0, y1 - y0, x1 - x0)
     return first.evolve(image, mask, "mosaic", record(p))

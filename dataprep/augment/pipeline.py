@@ -9,7 +9,7 @@ from ..errors import DataprepError, UsageError
 from ..recipe import OFFLINE, Recipe
 from ..sample import Sample
 from .base import resize_image, resize_mask, require_mask
-from .plan import OutputPlan, plan_output, step_rng, step_seed
+from .plan import OutputPlan, PartnerPools, plan_output, step_rng, step_seed
 from .registry import MULTI_OPS, is_albumentations_step
 from .single import OP_NAME as ALBUMENTATIONS, apply_steps, group_params
 
@@ -57,9 +57,17 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
     return sample
 
 
-def augment_samples(recipe: Recipe, samples: Sequence[Sample], index: int, variant: int = 0) -> Sample:
-    """Output (`index`, `variant`) of `recipe` over in-memory `samples` (what the runner does per file)."""
-    plan = plan_output(recipe, len(samples), index, variant)
+def augment_samples(
+    recipe: Recipe, samples: Sequence[Sample], index: int, variant: int = 0, pools: PartnerPools | None = None
+) -> Sample:
+    """Output (`index`, `variant`) of `recipe` over in-memory `samples` (what the runner does per file).
+
+    Partner pools follow each sample's `meta.extra` `fold`/`group`, as the runner's follow the
+    manifest columns; pass `pools` (built once) to skip rebuilding them on every call.
+    """
+    if pools is None:
+        pools = PartnerPools.from_rows([s.meta.extra for s in samples], recipe.partners)
+    plan = plan_output(recipe, pools, index, variant)
     return execute(recipe, plan, {i: _as_input(samples[i], recipe.ignore_index) for i in plan.needed})
 
 

@@ -39,7 +39,7 @@ from ..recipe import Recipe, load_recipe
 from ..sample import Sample, SampleMeta
 from .mix import SOFT_LABEL_KEY
 from .pipeline import applied_ops, check_recipe, execute, provenance
-from .plan import OutputPlan, plan_outputs
+from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
 
 PROVENANCE_COLUMNS = ("source_ids", "ops", "params", "seed", "soft_label")
 
@@ -72,12 +72,14 @@ def output_id(source_id: str, variant: int) -> str:
 
 
 def run_fingerprint(recipe: Recipe, manifest: Manifest, palette: Palette | None) -> str:
-    """Changes whenever anything that shapes the outputs does: the recipe, the rows (partners are
-    drawn from them), the palette (mask colours)."""
+    """Changes whenever anything that shapes the outputs does: the recipe, the rows and the columns
+    that bound their partner pools (partners are drawn from them), the palette (mask colours)."""
+    columns = [c for c in POOL_COLUMNS[recipe.partners] if c in manifest.extra_columns]
     text = json.dumps(
         {
             "recipe": {k: v for k, v in recipe.to_dict().items() if k != "name"},
             "ids": [r.id for r in manifest.rows],
+            "pools": [[r.extra.get(c, "") for c in columns] for r in manifest.rows] if columns else None,
             "palette": palette.fingerprint if palette is not None else None,
         },
         sort_keys=True,
@@ -127,7 +129,8 @@ def augment_manifest(
         )
     colours = resolved.colour_table(256) if resolved is not None else None
     rows = manifest.rows
-    jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, len(rows))]
+    pools = PartnerPools.from_rows([r.extra for r in rows], recipe.partners)
+    jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, pools)]
     worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved))
     results = run_items(worker, jobs, executor=executor, on_error=on_error, desc="augment", quiet=quiet, unit="image")
 
@@ -231,14 +234,14 @@ class _Worker:
             _write_npz(paths["soft"], weights=np.asarray(soft, np.float32))
         record = {
             "fingerprint": self.fingerprint,
-            "source_ids": [job.rows[i].id for i in job.plan.needed],
+            "source_ids": [job.rows[i].id for i in job.plan.inputs],  # one per input position
             "ops": applied_ops(result),
             "params": provenance(result),
             "seed": self.recipe.seed,
             "soft_label": soft is not None,
         }
         # Last: its presence says image, mask and soft label are complete.
-        io.atomic_write_text(paths["params"], json.dumps(record, sort_keys=True, indent=1) + "\n")
+        io.atomic_write_text(paths["params"], _record_text(record))
         return self._row(source, oid, paths, record), False
 
     def _read_record(self, path: Path) -> dict[str, Any]:
@@ -265,6 +268,16 @@ class _Worker:
         if record.get("soft_label"):
             extra["soft_label"] = f"soft/{oid}.npz"
         return ManifestRow(oid, paths["image"], paths["mask"], width, height, extra)
+
+
+def _record_text(record: dict[str, Any]) -> str:
+    """The provenance file: one top-level key per line, each value compact.
+
+    json.dumps with `indent` falls back to the pure-Python encoder, which cost a few
+    percent of a whole run; values encoded on their own use the C one.
+    """
+    lines = (f"{json.dumps(k)}: {json.dumps(record[k], sort_keys=True, separators=(',', ':'))}" for k in sorted(record))
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _write_npz(path: Path, **arrays: np.ndarray) -> None:

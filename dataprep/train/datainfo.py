@@ -21,6 +21,7 @@ from ..sample import DEFAULT_IGNORE_INDEX
 from ..stats import load_stats
 from . import distributed as D
 from .config import TrainConfig
+from .leakage import check_source_leakage
 
 NO_IGNORE = -100  # stats.json may say "no ignore index"; cross-entropy still needs a value no label has
 
@@ -69,9 +70,14 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
 
     mask_paths = {r.id: str(r.mask) for r in manifest if r.mask}
     if d.val_manifest:
-        mask_paths.update({r.id: str(r.mask) for r in read_manifest(d.val_manifest) if r.mask})
+        val_rows = read_manifest(d.val_manifest).rows
+        mask_paths.update({r.id: str(r.mask) for r in val_rows if r.mask})
+        check_source_leakage(manifest.rows, val_rows, d.manifest, f"the validation manifest {d.val_manifest}")
     if d.fold is not None:
         _check_fold(manifest, d.fold, d.manifest)
+        in_val = [r.extra.get("fold") == str(d.fold) for r in manifest]
+        check_source_leakage([r for r, v in zip(manifest, in_val) if not v], [r for r, v in zip(manifest, in_val) if v],
+                             d.manifest, f"validation fold {d.fold}")
     return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths)
 
 

@@ -1,0 +1,152 @@
+"""Partner choice of the offline mixing ops: within the source's fold (and group), O(1), recorded in full."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from dataprep import io
+from dataprep.augment import augment_manifest, plan_output
+from dataprep.augment.plan import PartnerPools, draw_partners, plan_outputs
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.recipe import parse_recipe
+
+
+def tiny_manifest(root: Path, folds: list[int], groups: list[str] | None = None) -> Path:
+    """Rows of 24x32 images whose pixels and labels say which row they are (label = row % 4)."""
+    rows = []
+    for i, fold in enumerate(folds):
+        image = np.full((24, 32, 3), (i * 7) % 256, np.uint8)
+        mask = np.full((24, 32), i % 4, np.uint8)
+        io.write_image(root / "images" / f"r{i:02d}.png", image)
+        io.write_mask(root / "masks" / f"r{i:02d}.png", mask)
+        extra = {"fold": str(fold)}
+        if groups is not None:
+            extra["group"] = groups[i]
+        rows.append(ManifestRow(f"r{i:02d}", root / "images" / f"r{i:02d}.png", root / "masks" / f"r{i:02d}.png",
+                                32, 24, extra))
+    write_manifest(rows, root / "manifest.csv")
+    return root / "manifest.csv"
+
+
+def mosaic_recipe(tmp_path: Path, **top) -> Path:
+    path = tmp_path / "mosaic.yaml"
+    path.write_text(yaml.safe_dump({"size": [32, 32], "variants": 3, "steps": [{"op": "mosaic"}], **top}))
+    return path
+
+
+def test_a_three_fold_manifest_through_mosaic_keeps_every_output_in_its_fold(tmp_path):
+    """The real case: a 3-fold aerial set, where 23 of 31 training mosaics of fold 0 held
+    validation pixels because partners came from the whole manifest."""
+    folds = [i % 3 for i in range(12)]
+    manifest = tiny_manifest(tmp_path / "in", folds)
+    fold_of = {r.id: r.extra["fold"] for r in read_manifest(manifest)}
+    summary = augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "out", quiet=True)
+    rows = read_manifest(summary.manifest).rows
+    assert len(rows) == 36 and not summary.errors
+    for row in rows:
+        ids = row.extra["source_ids"].split(";")
+        assert len(ids) == 4 and ids[0] == row.id.rsplit("__v", 1)[0]
+        assert {fold_of[i] for i in ids} == {row.extra["fold"]}, row
+        assert len(set(ids)) == 4  # 4 rows per fold: the source and 3 distinct partners
+
+    # `partners: any` is the explicit way out, and then folds do mix.
+    loose = augment_manifest(manifest, mosaic_recipe(tmp_path, partners="any"), tmp_path / "any", quiet=True)
+    mixed = [r for r in read_manifest(loose.manifest)
+             if len({fold_of[i] for i in r.extra["source_ids"].split(";")}) > 1]
+    assert len(mixed) > 20
+
+
+def test_partners_share_the_group_too_unless_the_recipe_says_same_fold(tmp_path):
+    folds = [0] * 8 + [1] * 4
+    groups = ["a", "a", "a", "b", "b", "b", "b", "b", "c", "c", "c", "c"]
+    manifest = tiny_manifest(tmp_path / "in", folds, groups)
+    group_of = {r.id: r.extra["group"] for r in read_manifest(manifest)}
+    fold_of = {r.id: r.extra["fold"] for r in read_manifest(manifest)}
+    strict = read_manifest(augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "g", quiet=True).manifest)
+    for row in strict:
+        assert {group_of[i] for i in row.extra["source_ids"].split(";")} == {row.extra["group"]}
+    fold_only = mosaic_recipe(tmp_path, partners="same_fold")
+    rows = read_manifest(augment_manifest(manifest, fold_only, tmp_path / "f", quiet=True).manifest)
+    assert all({fold_of[i] for i in r.extra["source_ids"].split(";")} == {r.extra["fold"]} for r in rows)
+    assert any(len({group_of[i] for i in r.extra["source_ids"].split(";")}) > 1 for r in rows)
+
+
+def test_provenance_keeps_one_entry_per_input_position(tmp_path):
+    """With few rows mosaic repeats partners; the record must still say which image went into which tile."""
+    manifest = tiny_manifest(tmp_path / "in", [0, 0])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"size": [32, 32], "steps": [{"op": "mosaic"}, {"op": "cutmix"}]}))
+    rows = read_manifest(augment_manifest(manifest, recipe, tmp_path / "out", quiet=True).manifest)
+    for row in rows:
+        ids = row.extra["source_ids"].split(";")
+        other = "r01" if ids[0] == "r00" else "r00"
+        assert ids == [ids[0], other, other, other, other]  # 3 mosaic tiles, then the cutmix partner
+
+
+def test_pools_and_draws():
+    keys = [i % 3 for i in range(30)]
+    pools = PartnerPools(keys)
+    seen: Counter = Counter()
+    for index in range(30):
+        start, size, position = pools.pool_of(index)
+        assert size == 10 and pools.row(start, position) == index
+        for k in range(40):
+            picks = draw_partners(index * 100 + k, pools, index, 3)
+            assert len(set(picks)) == 3 and index not in picks
+            assert {keys[p] for p in picks} == {keys[index]}
+            seen.update(picks)
+    assert set(seen) == set(range(30))  # every row serves as a partner
+    assert min(seen.values()) > 0.6 * max(seen.values())  # roughly uniform
+    # A pool too small for distinct partners repeats the others; a row alone reuses itself.
+    small = PartnerPools(["a", "a", "b"])
+    assert set(draw_partners(1, small, 0, 3)) == {1}
+    assert draw_partners(1, small, 2, 3) == (2, 2, 2)
+
+
+def test_a_row_count_is_one_pool_and_plans_are_deterministic():
+    recipe = parse_recipe({"size": [32, 32], "variants": 2, "steps": [{"op": "mosaic"}]})
+    plans = plan_outputs(recipe, PartnerPools([0] * 50))
+    assert plans == plan_outputs(recipe, 50)  # one key everywhere == no keys
+    assert plan_output(recipe, PartnerPools(list(range(5))), 3, 0).steps[0].partners == (3, 3, 3)
+
+
+@pytest.mark.parametrize("bad", ["fold", "everything", 3])
+def test_an_unknown_partner_scope_is_refused(bad):
+    from dataprep.errors import DataprepError
+
+    with pytest.raises(DataprepError, match="partners: must be one of"):
+        parse_recipe({"size": [32, 32], "partners": bad, "steps": [{"op": "mosaic"}]})
+
+
+def _train_config(manifest: Path, **data):
+    from dataprep.train import parse_config
+
+    recipe = manifest.parent / "resize.yaml"
+    recipe.write_text("size: [32, 32]\nsteps:\n  - op: resize\n")
+    return parse_config({"data": {"manifest": str(manifest), "train_recipe": str(recipe), "val_recipe": str(recipe),
+                                  "batch_size": 2, "num_workers": 0, **data},
+                         "model": {"num_classes": 4, "width": 8, "depth": 2}})
+
+
+def test_the_trainer_refuses_training_rows_made_from_validation_images(tmp_path):
+    """Training on fold != 0 of mosaics drawn from the whole manifest would validate on pixels seen in training."""
+    from dataprep.errors import DataprepError
+    from dataprep.train.datainfo import describe_data
+
+    manifest = tiny_manifest(tmp_path / "in", [i % 3 for i in range(12)])
+    leaky = augment_manifest(manifest, mosaic_recipe(tmp_path, partners="any"), tmp_path / "any", quiet=True).manifest
+    with pytest.raises(DataprepError, match=r"training row 'r\d\d__v\d' was made from 'r\d\d' of validation fold 0"):
+        describe_data(_train_config(Path(leaky), fold=0))
+    # Against a separate validation manifest, the same rule holds.
+    val = tmp_path / "val.csv"
+    write_manifest([r for r in read_manifest(manifest) if r.extra["fold"] == "0"], val)
+    with pytest.raises(DataprepError, match="of the validation manifest"):
+        describe_data(_train_config(Path(leaky), val_manifest=str(val)))
+
+    clean = augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "clean", quiet=True).manifest
+    assert describe_data(_train_config(Path(clean), fold=0)).num_classes == 4
+    assert describe_data(_train_config(manifest, fold=0)).num_classes == 4  # raw rows: nothing mixed
