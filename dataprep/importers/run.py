@@ -28,8 +28,12 @@ class ImportReport(ConversionReport):
     """What `import_dataset` did; `skipped` counts images left out by `skip_empty`."""
 
     format: str = ""
-    notes: list[str] = field(default_factory=list)  # warnings from parsing (shapes ignored, ...)
+    parse_notes: list[str] = field(default_factory=list)  # from parsing the export (shapes left out, ...)
     instance_dir: Path | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        return self.parse_notes + super().notes
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     _check_ids(plan.entries)
     palette = plan.palette(ignore_index)
     entries = [e for e in plan.entries if e.regions or not skip_empty]
-    report = ImportReport(palette, out_dir, format=plan.format, notes=list(plan.warnings))
+    report = ImportReport(palette, out_dir, format=plan.format, parse_notes=list(plan.warnings))
     report.skipped = len(plan.entries) - len(entries)
     report.errors.extend(plan.errors)
     report.failed = len(plan.errors)
