@@ -37,3 +37,30 @@ class UsageError(DataprepError):
     """Options or arguments that cannot work together (exit code 2)."""
 
     exit_code = EXIT_USAGE
+
+
+class WriteError(DataprepError):
+    """An output could not be written.
+
+    `fatal` faults (disk full, read-only or forbidden folder) would fail every
+    further file the same way, so they stop the whole run instead of being
+    reported once per file.
+    """
+
+    def __init__(self, path: str | PathLike[str] | None, reason: str, fatal: bool = False) -> None:
+        self.fatal = fatal
+        super().__init__(path, reason)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.fatal))
+
+
+class RunStopped(DataprepError):
+    """A run stopped early on a fault that every further item would hit; `errors` are the items that failed before."""
+
+    def __init__(self, path: str | PathLike[str] | None, reason: str, errors: tuple[str, ...] = ()) -> None:
+        self.errors = tuple(errors)
+        super().__init__(path, reason)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.errors))

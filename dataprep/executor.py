@@ -15,13 +15,15 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from tqdm import tqdm
 
+from . import lifecycle
 from .allocator import keep_freed_memory
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, RunStopped, UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,6 +56,9 @@ class Executor(ABC):
     def close(self) -> None:
         pass
 
+    def restart(self) -> None:
+        """Start afresh after a worker was killed (a local pool replaces its processes)."""
+
     def __enter__(self) -> "Executor":
         return self
 
@@ -69,7 +74,9 @@ class SerialExecutor(Executor):
             yield fn(chunk)
 
 
-def _init_worker() -> None:
+def _init_worker(*watch: Any) -> None:
+    if watch:  # local pool workers: exit with the parent; record the item in hand
+        lifecycle.init_worker(*watch)
     # One process per core already; codec thread pools would only oversubscribe.
     try:
         import cv2
@@ -85,28 +92,52 @@ class ProcessExecutor(Executor):
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, int(workers))
+        self._start()
+
+    def _start(self) -> None:
         # Not fork: forking a process whose threads (OpenCV's pool, torch, tqdm)
         # hold locks can deadlock the child. Spawned workers start clean.
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        context = mp.get_context("spawn")
+        self._watch = lifecycle.PoolWatch(context, self.workers)
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                         initargs=self._watch.initargs)
 
     def map_chunks(self, fn, chunks):
         it = iter(chunks)
         pending: set[Future] = set()
         limit = self.workers * 4  # bounded in-flight work keeps memory flat on huge lists
+        items: dict[int, Any] = {}  # index -> item, to name the one a killed worker was on
         try:
             for chunk in it:
+                items.update(chunk)
                 pending.add(self._pool.submit(fn, chunk))
                 if len(pending) >= limit:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        yield fut.result()
+                        yield self._result(fut, items)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield fut.result()
+                    yield self._result(fut, items)
         finally:
             for fut in pending:
                 fut.cancel()
+
+    def _result(self, fut: Future, items: dict[int, Any]) -> ChunkResult:
+        try:
+            result = fut.result()
+        except BrokenProcessPool:
+            processes = dict(getattr(self._pool, "_processes", None) or {})
+            self._pool.shutdown(wait=True, cancel_futures=True)  # the others exit; the killed one's slot stays set
+            codes = {pid: p.exitcode for pid, p in processes.items()}
+            raise self._watch.died(lambda i: _describe(items.get(i)), codes) from None
+        for index, _ok, _value in result:
+            items.pop(index, None)
+        return result
+
+    def restart(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._start()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -145,26 +176,32 @@ class _ChunkRunner:
     def __call__(self, chunk: Chunk) -> ChunkResult:
         out: ChunkResult = []
         for index, item in chunk:
+            lifecycle.working_on(index)
             try:
                 out.append((index, True, self.fn(item)))
             except DataprepError as exc:
-                out.append((index, False, str(exc)))
+                # A fatal fault (disk full) travels as the error itself: it stops the run.
+                out.append((index, False, exc if getattr(exc, "fatal", False) else str(exc)))
+            except MemoryError:
+                out.append((index, False, f"{_describe(item)}: out of memory"))
             except Exception as exc:  # noqa: BLE001 - every failure is reported per item
                 out.append((index, False, f"{_describe(item)}: {type(exc).__name__}: {exc}"))
+        lifecycle.working_on(-1)
         return out
 
 
 def _describe(item: Any) -> str:
-    for attr in ("id", "path", "image"):
+    for attr in ("src", "path", "image", "id"):  # a file path when the item has one
         value = getattr(item, attr, None)
         if value is not None:
             return str(value)
     return repr(item)[:120]
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterator[Chunk]:
-    for start in range(0, len(items), size):
-        yield [(i, items[i]) for i in range(start, min(start + size, len(items)))]
+def _chunks(items: Sequence[T], size: int, indices: Sequence[int] | None = None) -> Iterator[Chunk]:
+    indices = range(len(items)) if indices is None else indices
+    for start in range(0, len(indices), size):
+        yield [(i, items[i]) for i in indices[start : start + size]]
 
 
 def run_items(
@@ -193,19 +230,36 @@ def run_items(
     results: list[ItemResult[R] | None] = [None] * n
     runner = _ChunkRunner(fn)
     # delay=1: no bar at all for work that finishes within a second.
+    todo: Sequence[int] | None = None  # None: every item
+    unexplained_deaths = 0
     with tqdm(total=n, desc=desc, unit=unit, disable=quiet, delay=1.0, leave=False, file=sys.stderr) as bar:
-        stream = executor.map_chunks(runner, _chunks(items, chunk_size))
-        try:
-            for chunk_result in stream:
-                for index, ok, value in chunk_result:
-                    results[index] = ItemResult(index, value, None) if ok else ItemResult(index, None, value)
-                    if not ok and on_error == "fail":
-                        raise DataprepError(None, value)
-                bar.update(len(chunk_result))
-        finally:
-            close = getattr(stream, "close", None)
-            if close:
-                close()
+        while True:
+            stream = executor.map_chunks(runner, _chunks(items, chunk_size, todo))
+            try:
+                for chunk_result in stream:
+                    for index, ok, value in chunk_result:
+                        if not ok and not isinstance(value, str):  # fatal: every further item would fail alike
+                            raise RunStopped(value.path, value.reason, tuple(errors_of(r for r in results if r)))
+                        results[index] = ItemResult(index, value, None) if ok else ItemResult(index, None, value)
+                        if not ok and on_error == "fail":
+                            raise DataprepError(None, value)
+                    bar.update(len(chunk_result))
+                break
+            except lifecycle.WorkerDied as exc:
+                # Killed from outside (out of memory): that item failed; the others run in a fresh pool.
+                if on_error == "fail" or exc.index is None and unexplained_deaths >= 2:
+                    raise
+                if exc.index is None:
+                    unexplained_deaths += 1
+                else:
+                    results[exc.index] = ItemResult(exc.index, None, str(exc))
+                    bar.update(1)
+                executor.restart()
+                todo = [i for i in range(n) if results[i] is None]
+            finally:
+                close = getattr(stream, "close", None)
+                if close:
+                    close()
     return [r for r in results if r is not None]
 
 

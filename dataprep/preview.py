@@ -17,6 +17,7 @@ from . import io
 from .errors import DataprepError
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
+from .paths import Inputs
 from .sample import DEFAULT_IGNORE_INDEX
 
 THUMB_HEIGHT = 160  # pixels per panel row; sheets stay small whatever the image size
@@ -202,6 +203,9 @@ def write_contact_sheet(
     columns: int = 3,
 ) -> Path:
     """make_contact_sheet, written atomically (format by extension)."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    Inputs.of_manifest(manifest).guard_file(output)
     sheet = make_contact_sheet(manifest, n=n, palette=palette, seed=seed, columns=columns)
     io.write_image(output, sheet, quality=90)
     return Path(output)

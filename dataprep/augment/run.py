@@ -33,7 +33,7 @@ from .. import io
 from ..errors import DataprepError
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
-from ..paths import guard_output
+from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import Recipe, load_recipe
 from ..sample import Sample, SampleMeta
@@ -112,10 +112,11 @@ def augment_manifest(
     recipe = _override(recipe, image_format, quality, seed, variants)
     check_recipe(recipe)
     out = Path(os.path.abspath(out))  # workers on other machines (Dask) write to the same place
-    inputs = [manifest.path.parent] if manifest.path is not None else []
-    guard_output(out, inputs, force=force)
     if not len(manifest):
         raise DataprepError(manifest.path, "manifest has no rows to augment")
+    # Not into the images' or masks' tree: the next scan would count the outputs as data.
+    inputs = Inputs.of_manifest(manifest, trees=True)
+    inputs.guard_folder(out, force=force)
 
     resolved = resolve_palette(palette, manifest.path)
     if resolved is not None and resolved.ignore_index != recipe.ignore_index:
@@ -129,6 +130,9 @@ def augment_manifest(
     rows = manifest.rows
     jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, len(rows))]
     worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved))
+    if force:  # the folder may hold inputs: no single output may be one
+        inputs.check_written(p for job in jobs for p in worker.paths(output_id(job.id, job.plan.variant)).values())
+    inputs.check_written([out / "manifest.csv", out / "palette.json"])
     results = run_items(worker, jobs, executor=executor, on_error=on_error, desc="augment", quiet=quiet, unit="image")
 
     done = [r.value for r in results if r.ok]
@@ -204,11 +208,12 @@ class _Worker:
 
     def paths(self, oid: str) -> dict[str, Path]:
         ext = self.recipe.output.image_format
+        # inside(): ids come from a manifest anyone can edit; no output may land outside OUT.
         return {
-            "image": self.out / "images" / f"{oid}.{ext}",
-            "mask": self.out / "masks" / f"{oid}.png",
-            "soft": self.out / "soft" / f"{oid}.npz",
-            "params": self.out / "params" / f"{oid}.json",
+            "image": inside(self.out, "images", f"{oid}.{ext}"),
+            "mask": inside(self.out, "masks", f"{oid}.png"),
+            "soft": inside(self.out, "soft", f"{oid}.npz"),
+            "params": inside(self.out, "params", f"{oid}.json"),
         }
 
     def __call__(self, job: _Job) -> tuple[ManifestRow, bool]:

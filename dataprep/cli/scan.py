@@ -8,6 +8,7 @@ import click
 
 from ..errors import EXIT_DATA_PROBLEM
 from ..manifest import write_manifest
+from ..paths import Inputs
 from ..scan import ScanResult, scan
 from .common import executor_options_without_on_error, reports_errors
 
@@ -45,6 +46,9 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
     """
     result = scan(root, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix, mask_suffix=mask_suffix,
                   exclude=exclude, check=check, executor=executor, quiet=quiet)  # type: ignore[arg-type]
+    found = [p for r in result.rows for p in (r.image, r.mask) if p is not None]
+    found += [result.root / p.path for p in (*result.problems, *result.warnings)]
+    Inputs(found).guard_file(output)
     write_manifest(result.manifest, output)
     _print_summary(result, output)
     if strict and result.problems:
