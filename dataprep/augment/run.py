@@ -30,12 +30,12 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import io
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
-from ..recipe import Recipe, load_recipe
+from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample, SampleMeta
 from .mix import SOFT_LABEL_KEY
 from .pipeline import applied_ops, check_recipe, execute, provenance
@@ -155,8 +155,8 @@ def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
         output.check()
     except ValueError as exc:
         raise DataprepError(recipe.source, f"output.{exc}") from None
-    if variants is not None and variants < 1:
-        raise DataprepError(recipe.source, f"variants: must be >= 1, got {variants}")
+    if variants is not None and not 1 <= variants <= MAX_VARIANTS:
+        raise UsageError(recipe.source, f"variants: must be 1..{MAX_VARIANTS}, got {variants}")
     return dataclasses.replace(
         recipe,
         output=output,
