@@ -176,6 +176,18 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _check_file_size(path: Path) -> None:
+    """`check_pixels` from a PNG's or JPEG's first bytes, before PIL opens it (PIL's own limit says less)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return  # the reader says what is wrong
+    size = _header_size(head)
+    if size is not None:
+        check_pixels(path, *size)
+
+
 def _check_decoded_size(path: Path, data: bytes) -> None:
     size = _header_size(data)
     if size is None and not data.startswith((_PNG_SIGNATURE, _JPEG_SOI)):
@@ -205,7 +217,7 @@ def read_info(path: PathLike) -> ImageInfo:
             raise DataprepError(path, f"unreadable: expected a 2-D or 3-D array, got shape {arr.shape}")
         h, w = int(arr.shape[0]), int(arr.shape[1])
         return ImageInfo(w, h, w, h, 1, str(arr.dtype), "NPY")
-    max_image_pixels()  # PIL's own limit follows dataprep's
+    _check_file_size(path)
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -298,7 +310,7 @@ def read_mask(path: PathLike) -> np.ndarray:
         if arr.ndim not in (2, 3):
             raise DataprepError(path, f"mask must be 2-D (or 3-D colour), got shape {arr.shape}")
         return arr
-    max_image_pixels()  # PIL's own limit follows dataprep's
+    _check_file_size(path)
     try:
         with Image.open(path) as im:
             check_pixels(path, *im.size)

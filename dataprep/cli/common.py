@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,6 +12,8 @@ import click
 from .. import lifecycle
 from ..errors import EXIT_DATA_PROBLEM, EXIT_USAGE, DataprepError, RunStopped
 from ..executor import Executor, make_executor
+
+MAX_PIXELS_ENV = "DATAPREP_MAX_IMAGE_PIXELS"  # io.MAX_PIXELS_ENV; io (and OpenCV) is imported only when it is set
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +60,10 @@ def reports_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         lifecycle.install_sigterm()  # `kill PID` unwinds like Ctrl-C
         try:
+            if os.environ.get(MAX_PIXELS_ENV):  # a bad value: one usage error, not one per file
+                from ..io import max_image_pixels
+
+                max_image_pixels()
             return fn(*args, **kwargs)
         except DataprepError as exc:
             for line in exc.errors if isinstance(exc, RunStopped) else ():
