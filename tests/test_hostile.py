@@ -305,21 +305,36 @@ def test_full_disk_keeps_the_per_file_errors_and_ends_in_one_line(work, tmp_path
                         "(finished files are kept)")
 
 
-def test_a_real_read_only_file_system(work, tmp_path):
-    """/sys is mounted read-only in most containers; skip where it is writable or absent."""
-    target = Path("/sys/dataprep-test-output")
-    try:
-        target.mkdir()
-    except OSError as exc:
-        if exc.errno != errno.EROFS:
-            pytest.skip(f"no read-only file system to write to here ({exc.strerror})")
-    else:  # pragma: no cover - a writable /sys
-        target.rmdir()
-        pytest.skip("/sys is writable here")
-    run = run_process("stats", work / "work" / "labels" / "manifest.csv", "-o", target / "stats.json", "-j", "1", "-q")
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 KB tmpfs (root only; skip elsewhere)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small file system needs root")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_real_full_and_read_only_disk(work, small_disk):
+    """Real subprocesses, no monkeypatching: an 8 KB disk fills up, then is remounted read-only."""
+    out = small_disk / "labels"
+    run = run_process("masks2labels", "-p", work / "data" / "palette.json", work / "work" / "manifest.csv", out,
+                      "-j", "1", "-q")
     assert run.code == 1
-    assert run.first_error == (f"error: {target / 'stats.json'}: cannot write: Read-only file system; write the "
-                               "outputs somewhere else")
+    assert len(run.stderr.splitlines()) == 1
+    assert run.first_error.startswith(f"error: {out}/") and run.first_error.endswith(
+        ": cannot write: No space left on device; free some space and rerun (finished files are kept)")
+    assert not list(small_disk.rglob("*.tmp"))
+    for png in out.rglob("*.png"):  # what was written is whole
+        assert io.read_mask(png).ndim == 2
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    target = small_disk / "stats.json"
+    run = run_process("stats", work / "work" / "labels" / "manifest.csv", "-o", target, "-j", "1", "-q")
+    assert run.code == 1
+    assert run.stderr.splitlines() == [
+        f"error: {target}: cannot write: Read-only file system; write the outputs somewhere else"]
 
 
 def test_manifest_encodings(work, tmp_path):
@@ -506,3 +521,147 @@ def test_checkpoint_errors_do_not_advise_weights_only_false(tmp_path):
         load_checkpoint(path)
     assert "weights_only" not in str(caught.value) and "False" not in str(caught.value)
     assert str(caught.value).startswith(f"{path}: not a readable checkpoint: it holds objects other than tensors")
+
+
+# --------------------------------------------------------------------------- 3. and 4.: killed processes
+
+# Loaded into every Python process of the run (main and spawned workers) through PYTHONPATH: makes each
+# mask read slow (so a run can be killed midway) or has the worker on "killme*" killed as the OOM killer would.
+SITECUSTOMIZE = """
+import os
+fault = os.environ.get("DATAPREP_TEST_FAULT")
+if fault:
+    import multiprocessing, signal, time
+    import dataprep.io as _io
+    _real = _io.read_mask
+
+    def read_mask(path):
+        if fault == "slow":
+            time.sleep(0.3)
+        if fault == "kill" and os.path.basename(str(path)).startswith("killme") and multiprocessing.parent_process():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _real(path)
+
+    _io.read_mask = read_mask
+"""
+
+
+@pytest.fixture
+def faults(tmp_path) -> dict[str, str]:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    return {"PYTHONPATH": str(folder)}
+
+
+@pytest.fixture
+def many(tmp_path) -> Path:
+    """All 32 sample pairs: data/ with colour masks, work/manifest.csv, work/labels/ (label maps)."""
+    data = tmp_path / "data"
+    for side in ("images", "masks"):
+        shutil.copytree(SAMPLE / side, data / side)
+    shutil.copyfile(SAMPLE / "palette.json", data / "palette.json")
+    write_manifest(scan(data).manifest, tmp_path / "work" / "manifest.csv")
+    masks_to_labels(tmp_path / "work" / "manifest.csv", tmp_path / "work" / "labels", data / "palette.json", quiet=True)
+    return tmp_path
+
+
+def descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie runs nothing
+
+
+def start_and_wait_for_workers(args, env, out: Path, workers: int = 2) -> tuple[subprocess.Popen, set[int]]:
+    proc = cli_process(*args, env={**env, "DATAPREP_TEST_FAULT": "slow"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        children = descendants(proc.pid)
+        if len(children) > workers and list(out.rglob("*.png")):  # workers (and the resource tracker) at work
+            return proc, children
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail("the workers never started")
+
+
+KILLED_RUNS = {
+    "masks2labels": lambda t: ("masks2labels", "-p", t / "data" / "palette.json", t / "work" / "manifest.csv",
+                               t / "out", "-j", "2", "-q"),
+    "augment": lambda t: ("augment", "--recipe", small_recipe(t), t / "work" / "labels" / "manifest.csv", t / "out",
+                          "-j", "2", "-q"),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("command", sorted(KILLED_RUNS))
+def test_kill_9_of_the_main_process_leaves_no_worker_running(many, faults, command):
+    proc, children = start_and_wait_for_workers(KILLED_RUNS[command](many), faults, many / "out")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(p) for p in children):
+        time.sleep(0.1)
+    assert not [p for p in children if running(p)], "worker processes outlived their parent by 10 s"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("command", sorted(KILLED_RUNS))
+def test_sigterm_behaves_like_ctrl_c(many, faults, command):
+    out = many / "out"
+    proc, children = start_and_wait_for_workers(KILLED_RUNS[command](many), faults, out)
+    os.kill(proc.pid, signal.SIGTERM)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert stderr.splitlines()[-1] == "terminated; finished files are kept, rerun to complete the rest"
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(p) for p in children):
+        time.sleep(0.1)
+    assert not [p for p in children if running(p)]
+    finished = list(out.rglob("*.png"))
+    assert finished
+    for png in finished:  # finished files are whole
+        io.read_mask(png)
+    # A rerun completes the rest and keeps what was there.
+    run = run_process(*KILLED_RUNS[command](many))
+    assert run.code == 0, run.stderr
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_a_worker_killed_by_the_oom_killer_is_named_and_the_rest_is_written(many, faults):
+    manifest = many / "work" / "manifest.csv"
+    rows = read_manifest(manifest).rows
+    victim = many / "data" / "masks" / "killme.png"
+    shutil.copyfile(rows[0].mask, victim)
+    write_manifest([*rows, ManifestRow("killme", rows[0].image, victim, rows[0].width, rows[0].height)], manifest)
+    out = many / "out"
+    run = run_process("masks2labels", "-p", many / "data" / "palette.json", manifest, out, "-j", "2", "-q",
+                      env={**faults, "DATAPREP_TEST_FAULT": "kill"})
+    assert run.code == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: {victim}: worker process ")
+    assert errors[0].endswith(" was killed by signal 9 (SIGKILL: most likely the out-of-memory killer) while "
+                              "processing it")
+    written = read_manifest(out / "manifest.csv")
+    assert sorted(r.id for r in written) == sorted(r.id for r in rows)  # everything but the killed one
+    assert all(r.mask.exists() for r in written)
