@@ -188,6 +188,22 @@ def _check_file_size(path: Path) -> None:
         check_pixels(path, *size)
 
 
+def check_size(path: PathLike, width: int, height: int) -> None:
+    """Refuse a PNG/JPEG whose header is not `width` x `height` (either way round: EXIF), before any decode.
+
+    A manifest's sizes come from scan; a file swapped since (or a bomb put in
+    its place) is caught here instead of being decoded.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            size = _header_size(f.read(1 << 16))
+    except OSError:
+        return  # the reader says what is wrong
+    if size is not None and size not in ((width, height), (height, width)):
+        raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {width}x{height}; rescan it")
+
+
 def _check_decoded_size(path: Path, data: bytes) -> None:
     size = _header_size(data)
     if size is None and not data.startswith((_PNG_SIGNATURE, _JPEG_SOI)):
@@ -598,21 +614,25 @@ def _temp_tag() -> str:
     return f"dp{os.getpid()}-{_HOST}"
 
 
-def remove_stale_temps(folder: PathLike) -> int:
+def remove_stale_temps(folder: PathLike, name: str | None = None) -> int:
     """Delete temporary files under `folder` left by writers of this machine that were killed; return how many.
 
-    Temporary files of live processes (a concurrent run into the same folder) stay.
+    Temporary files of live processes (a concurrent run into the same folder)
+    stay. With `name`, only those of that file, in `folder` itself.
     """
     removed = 0
     if not os.path.isdir(folder):
         return 0
-    for dirpath, _dirnames, filenames in os.walk(folder):
-        for name in filenames:
-            m = _TEMP_NAME.match(name)
+    walk = [(str(folder), [], os.listdir(folder))] if name is not None else os.walk(folder)
+    for dirpath, _dirnames, filenames in walk:
+        for entry in filenames:
+            m = _TEMP_NAME.match(entry)
             if m is None or m.group(2) != _HOST or _alive(int(m.group(1))):
                 continue
+            if name is not None and not entry.startswith(f".{name}.dp"):
+                continue
             with suppress(OSError):
-                os.unlink(os.path.join(dirpath, name))
+                os.unlink(os.path.join(dirpath, entry))
                 removed += 1
     return removed
 

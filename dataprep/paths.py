@@ -87,6 +87,7 @@ class Inputs:
             raise UsageError(out, "output would overwrite an input of this run; choose another output file")
         if out.is_dir():
             raise UsageError(out, "is a folder; give a file name")
+        remove_stale_temps(out.parent, out.name)  # of a killed earlier run
         return out
 
     def guard_folder(self, output: PathLike, *, force: bool = False) -> Path:

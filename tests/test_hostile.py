@@ -509,6 +509,13 @@ def test_stale_temp_files_of_killed_writers_are_removed(work, tmp_path):
         p.write_bytes(b"partial")
     assert cli("labels2masks", manifest, out, "-j", "1", "-q").code == 0
     assert not stale.exists() and live.exists() and foreign.exists()
+    # Single-file outputs: the temporary files of that file, beside it.
+    stats_tmp = tmp_path / f".stats.json.dp{dead.pid}-{host}.abcd1234.tmp"
+    other_tmp = tmp_path / f".other.json.dp{dead.pid}-{host}.abcd1234.tmp"
+    stats_tmp.write_bytes(b"partial")
+    other_tmp.write_bytes(b"partial")
+    assert cli("stats", manifest, "-o", tmp_path / "stats.json", "-j", "1", "-q").code == 0
+    assert not stats_tmp.exists() and other_tmp.exists()
 
 
 def test_checkpoint_errors_do_not_advise_weights_only_false(tmp_path):
@@ -616,7 +623,7 @@ KILLED_RUNS = {
 def test_kill_9_of_the_main_process_leaves_no_worker_running(many, faults, command):
     proc, children = start_and_wait_for_workers(KILLED_RUNS[command](many), faults, many / "out")
     os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
+    proc.wait(timeout=30)  # not communicate(): surviving workers would hold its pipes open
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(running(p) for p in children):
         time.sleep(0.1)
@@ -665,3 +672,16 @@ def test_a_worker_killed_by_the_oom_killer_is_named_and_the_rest_is_written(many
     written = read_manifest(out / "manifest.csv")
     assert sorted(r.id for r in written) == sorted(r.id for r in rows)  # everything but the killed one
     assert all(r.mask.exists() for r in written)
+
+
+def test_augment_checks_the_manifest_size_before_decoding(work, tmp_path, bomb, monkeypatch):
+    """Even with the pixel limit lifted, a file that is not the size scan recorded is not decoded."""
+    monkeypatch.setenv(io.MAX_PIXELS_ENV, "none")
+    rows = read_manifest(work / "work" / "labels" / "manifest.csv").rows
+    manifest = tmp_path / "swapped.csv"
+    write_manifest([ManifestRow("b", rows[0].image, bomb, rows[0].width, rows[0].height)], manifest)
+    recipe = small_recipe(tmp_path)
+    run = cli("augment", "--recipe", recipe, manifest, tmp_path / "out", "-j", "1", "-q")
+    assert run.code == 1
+    assert run.first_error == (f"error: {bomb}: is 20000x20000 but the manifest says "
+                               f"{rows[0].width}x{rows[0].height}; rescan it")

@@ -169,11 +169,15 @@ def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
 
 
 @functools.lru_cache(maxsize=16)
-def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tuple[int, ...]) -> Sample:
+def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tuple[int, ...],
+                 size: tuple[int, int] = (0, 0)) -> Sample:
     # Mosaic and copy-paste load partners again and again; decoded samples are kept
     # read-only so that no op can change a cached input in place.
     if mask is None:
         raise DataprepError(image, f"row {sid!r} has no mask; offline augmentation needs label maps")
+    if size != (0, 0):
+        io.check_size(image, *size)
+        io.check_size(mask, *size)
     img = io.read_image(image)
     lbl = io.read_mask(mask)
     if lbl.ndim != 2:
@@ -188,7 +192,8 @@ def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tup
 def load_sample(row: ManifestRow, ignore_index: int) -> Sample:
     """A manifest row as a Sample; label maps only (colour masks are refused, naming the file)."""
     stamp = tuple(_mtime(p) for p in (row.image, row.mask) if p is not None)  # a changed file is read again
-    return _load_cached(str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, stamp)
+    return _load_cached(str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, stamp,
+                        (row.width, row.height))
 
 
 def _mtime(path: Path) -> int:
