@@ -685,3 +685,27 @@ def test_augment_checks_the_manifest_size_before_decoding(work, tmp_path, bomb, 
     assert run.code == 1
     assert run.first_error == (f"error: {bomb}: is 20000x20000 but the manifest says "
                                f"{rows[0].width}x{rows[0].height}; rescan it")
+
+
+def fails_or_fills_the_disk(x: int) -> int:
+    from dataprep.errors import WriteError
+
+    if x == 1:
+        raise DataprepError(f"file{x}.png", "unreadable: bad data")
+    if x == 5:
+        raise WriteError(f"out/{x}.png", "cannot write: No space left on device", fatal=True)
+    return x
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_fatal_write_error_stops_the_run_and_keeps_the_errors_before_it(workers):
+    from dataprep.errors import RunStopped
+    from dataprep.executor import make_executor, run_items
+
+    with make_executor(workers) as executor, pytest.raises(RunStopped) as caught:
+        run_items(fails_or_fills_the_disk, list(range(40)), executor=executor, quiet=True, chunk_size=1)
+    assert str(caught.value) == "out/5.png: cannot write: No space left on device"
+    if workers == 1:  # in order: item 1 failed before the disk filled
+        assert caught.value.errors == ("file1.png: unreadable: bad data",)
+    else:  # completion order: item 1 may still be on its way
+        assert set(caught.value.errors) <= {"file1.png: unreadable: bad data"}
