@@ -176,16 +176,18 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _check_file_size(path: Path) -> None:
-    """`check_pixels` from a PNG's or JPEG's first bytes, before PIL opens it (PIL's own limit says less)."""
+def _bomb(path: Path, exc: Exception) -> DataprepError:
+    """PIL refused a file at twice its limit, before dataprep could look: say it dataprep's way."""
     try:
         with open(path, "rb") as f:
-            head = f.read(1 << 16)
+            size = _header_size(f.read(1 << 16))
+        if size is not None:
+            check_pixels(path, *size)
+    except DataprepError as err:
+        return err
     except OSError:
-        return  # the reader says what is wrong
-    size = _header_size(head)
-    if size is not None:
-        check_pixels(path, *size)
+        pass
+    return DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')")
 
 
 def check_size(path: PathLike, width: int, height: int) -> None:
@@ -233,7 +235,7 @@ def read_info(path: PathLike) -> ImageInfo:
             raise DataprepError(path, f"unreadable: expected a 2-D or 3-D array, got shape {arr.shape}")
         h, w = int(arr.shape[0]), int(arr.shape[1])
         return ImageInfo(w, h, w, h, 1, str(arr.dtype), "NPY")
-    _check_file_size(path)
+    max_image_pixels()  # PIL's own limit follows dataprep's
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -243,7 +245,7 @@ def read_info(path: PathLike) -> ImageInfo:
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except Image.DecompressionBombError as exc:
-        raise DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
+        raise _bomb(path, exc) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataprepError(path, f"unreadable: {_short(exc)}") from None
     if orientation not in range(1, 9):
@@ -326,7 +328,7 @@ def read_mask(path: PathLike) -> np.ndarray:
         if arr.ndim not in (2, 3):
             raise DataprepError(path, f"mask must be 2-D (or 3-D colour), got shape {arr.shape}")
         return arr
-    _check_file_size(path)
+    max_image_pixels()  # PIL's own limit follows dataprep's
     try:
         with Image.open(path) as im:
             check_pixels(path, *im.size)
@@ -337,7 +339,7 @@ def read_mask(path: PathLike) -> np.ndarray:
     except DataprepError:
         raise
     except Image.DecompressionBombError as exc:
-        raise DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
+        raise _bomb(path, exc) from None
     except MemoryError:
         raise DataprepError(path, "out of memory while decoding") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
