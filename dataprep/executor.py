@@ -136,11 +136,12 @@ class ProcessExecutor(Executor):
         return result
 
     def restart(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.close()
         self._start()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._watch.retire()
 
 
 def default_workers() -> int:

@@ -66,6 +66,10 @@ class PoolWatch:
         return [(int(self.slots[2 * i]), int(self.slots[2 * i + 1]))
                 for i in range(self.size) if self.slots[2 * i] > 0 and self.slots[2 * i + 1] >= 0]
 
+    def retire(self) -> None:
+        """The pool is shut down: its pids may be reused by unrelated processes, never signal them."""
+        _LIVE_WATCHES.discard(self)
+
     def stop_workers(self) -> None:
         for pid in self.pids():
             try:
