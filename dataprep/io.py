@@ -190,23 +190,14 @@ def _bomb(path: Path, exc: Exception) -> DataprepError:
     return DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')")
 
 
-def check_size(path: PathLike, width: int, height: int) -> None:
-    """Refuse a PNG/JPEG whose header is not `width` x `height` (either way round: EXIF), before any decode.
-
-    A manifest's sizes come from scan; a file swapped since (or a bomb put in
-    its place) is caught here instead of being decoded.
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            size = _header_size(f.read(1 << 16))
-    except OSError:
-        return  # the reader says what is wrong
-    if size is not None and size not in ((width, height), (height, width)):
-        raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {width}x{height}; rescan it")
+def _check_expected(path: Path, size: tuple[int, int] | None, expect: tuple[int, int] | None) -> None:
+    # A manifest's sizes come from scan: a file swapped since (or a bomb put in its
+    # place) is refused from its header instead of being decoded. Either way round: EXIF.
+    if expect is not None and size is not None and size not in (expect, expect[::-1]):
+        raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; rescan it")
 
 
-def _check_decoded_size(path: Path, data: bytes) -> None:
+def _check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> None:
     size = _header_size(data)
     if size is None and not data.startswith((_PNG_SIGNATURE, _JPEG_SOI)):
         try:
@@ -218,6 +209,7 @@ def _check_decoded_size(path: Path, data: bytes) -> None:
             return  # the decoder says what is wrong
     if size is not None:
         check_pixels(path, *size)
+    _check_expected(path, size, expect)
 
 
 # --------------------------------------------------------------------------- headers
@@ -275,11 +267,15 @@ def check_complete(path: PathLike) -> str | None:
 # --------------------------------------------------------------------------- reading
 
 
-def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = False) -> np.ndarray:
-    """Decode an image to (H, W, C) RGB order, EXIF orientation applied, bit depth kept."""
+def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = False,
+               expect: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode an image to (H, W, C) RGB order, EXIF orientation applied, bit depth kept.
+
+    `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
+    """
     path = Path(path)
     data = _read_bytes(path)
-    array, bgr = _decode_image(path, data)
+    array, bgr = _decode_image(path, data, expect)
     if bgr:
         array = _bgr_to_rgb(array)
     if array.shape[2] == 4 and not keep_alpha:
@@ -289,7 +285,7 @@ def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = Fa
     return np.ascontiguousarray(array)
 
 
-def read_pixels(path: PathLike) -> tuple[np.ndarray, bool]:
+def read_pixels(path: PathLike, *, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
     """Decoded pixel values for callers that only count them (statistics): `(array, bgr)`.
 
     `array` is (H, W, C) with alpha dropped, as stored: no EXIF orientation, no
@@ -297,15 +293,15 @@ def read_pixels(path: PathLike) -> tuple[np.ndarray, bool]:
     BGR order. It saves `read_image`'s colour swap, about 5% of a JPEG's decode.
     """
     path = Path(path)
-    array, bgr = _decode_image(path, _read_bytes(path))
+    array, bgr = _decode_image(path, _read_bytes(path), expect)
     return (array[:, :, :3] if array.shape[2] == 4 else array), bgr
 
 
-def _decode_image(path: Path, data: bytes) -> tuple[np.ndarray, bool]:
+def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
     """(H, W, C) pixels as the codec returns them, and whether colour channels are BGR(A)."""
     if data.startswith(_JPEG_SOI) and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise DataprepError(path, "truncated: JPEG ends without its end-of-image marker")
-    _check_decoded_size(path, data)
+    _check_decoded_size(path, data, expect)
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
     # orientation, which read_image applies for every format alike.
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -317,8 +313,11 @@ def _decode_image(path: Path, data: bytes) -> tuple[np.ndarray, bool]:
     return array, bgr
 
 
-def read_mask(path: PathLike) -> np.ndarray:
-    """Read a mask as stored: indices (H, W) for palette/grayscale/16-bit, colours (H, W, 3|4) for RGB(A)."""
+def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask as stored: indices (H, W) for palette/grayscale/16-bit, colours (H, W, 3|4) for RGB(A).
+
+    `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
+    """
     path = Path(path)
     if path.suffix.lower() == ".npy":
         try:
@@ -332,6 +331,7 @@ def read_mask(path: PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
             check_pixels(path, *im.size)
+            _check_expected(path, im.size, expect)
             im.load()
             return _mask_array(path, im)
     except FileNotFoundError:

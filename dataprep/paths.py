@@ -44,13 +44,21 @@ def _key(path: PathLike, cache: dict[str, str]) -> str:
     return os.path.join(real, os.path.basename(p))
 
 
-def _common_folder(paths: Iterable[PathLike]) -> str | None:
-    dirs = {os.path.dirname(os.path.abspath(p)) for p in paths}
+# A dataset's files sit at most this many folders below its root (images/<city>/<sequence>/x.jpg).
+_TREE_DEPTH = 3
+
+
+def _trees(paths: Iterable[PathLike]) -> list[str]:
+    """The folder the files come from: their common folder, or none when the files are spread over
+    unrelated places (whose common folder, e.g. a home folder, is no dataset)."""
+    dirs = sorted({os.path.realpath(os.path.dirname(os.path.abspath(p))) for p in paths})
     if not dirs:
-        return None
-    root = os.path.realpath(os.path.commonpath(sorted(dirs)))
-    # Files spread over unrelated places share only '/': no tree to protect.
-    return None if os.path.dirname(root) == root else root
+        return []
+    root = os.path.commonpath(dirs)
+    depth = root.rstrip(os.sep).count(os.sep)
+    if os.path.dirname(root) != root and all(d.count(os.sep) - depth <= _TREE_DEPTH for d in dirs):
+        return [root]
+    return []
 
 
 class Inputs:
@@ -74,8 +82,8 @@ class Inputs:
         images = [r.image for r in manifest.rows]
         masks = [r.mask for r in manifest.rows if r.mask is not None]
         files = [*images, *masks, *([manifest.path] if manifest.path is not None else [])]
-        roots = [_common_folder(images), _common_folder(masks)] if trees else []
-        return cls(files, [r for r in roots if r is not None])
+        roots = [*_trees(images), *_trees(masks)] if trees else []
+        return cls(files, roots)
 
     def holds(self, path: PathLike) -> bool:
         return _key(path, self._real) in self.files

@@ -90,14 +90,14 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
 
 
 def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int) -> tuple[np.ndarray, set[int]]:
-    image = _display_image(io.read_image(row.image))
+    image = _display_image(io.read_image(row.image, expect=(row.width, row.height)))
     panels, seen = [image], set()
     if row.mask is None:
         blank = np.full_like(image, 200)
         _text(blank, "no mask", 8, 20)
         panels += [blank, image]
     else:
-        mask = io.read_mask(row.mask)
+        mask = io.read_mask(row.mask, expect=(row.width, row.height))
         if mask.ndim == 3:  # a colour mask: already colours
             coloured = mask[:, :, :3].astype(np.uint8)
         else:

@@ -542,12 +542,12 @@ if fault:
     import dataprep.io as _io
     _real = _io.read_mask
 
-    def read_mask(path):
+    def read_mask(path, **kwargs):
         if fault == "slow":
             time.sleep(0.3)
         if fault == "kill" and os.path.basename(str(path)).startswith("killme") and multiprocessing.parent_process():
             os.kill(os.getpid(), signal.SIGKILL)
-        return _real(path)
+        return _real(path, **kwargs)
 
     _io.read_mask = read_mask
 """
@@ -674,16 +674,20 @@ def test_a_worker_killed_by_the_oom_killer_is_named_and_the_rest_is_written(many
     assert all(r.mask.exists() for r in written)
 
 
-def test_augment_checks_the_manifest_size_before_decoding(work, tmp_path, bomb, monkeypatch):
+@pytest.mark.parametrize("command", ["augment", "stats", "preview"])
+def test_the_manifest_size_is_checked_before_decoding(work, tmp_path, bomb, monkeypatch, command):
     """Even with the pixel limit lifted, a file that is not the size scan recorded is not decoded."""
     monkeypatch.setenv(io.MAX_PIXELS_ENV, "none")
     rows = read_manifest(work / "work" / "labels" / "manifest.csv").rows
     manifest = tmp_path / "swapped.csv"
-    write_manifest([ManifestRow("b", rows[0].image, bomb, rows[0].width, rows[0].height)], manifest)
-    recipe = small_recipe(tmp_path)
-    run = cli("augment", "--recipe", recipe, manifest, tmp_path / "out", "-j", "1", "-q")
+    write_manifest([ManifestRow("b", rows[0].image, bomb, rows[0].width, rows[0].height), rows[1]], manifest)
+    args = {"augment": ("augment", "--recipe", small_recipe(tmp_path), manifest, tmp_path / "out", "-j", "1", "-q"),
+            "stats": ("stats", manifest, "-o", tmp_path / "s.json", "-j", "1", "-q"),
+            "preview": ("preview", manifest, "-o", tmp_path / "p.png")}[command]
+    run = cli(*args)
     assert run.code == 1
-    assert run.first_error == (f"error: {bomb}: is 20000x20000 but the manifest says "
+    prefix = "skipped" if command == "stats" else "error"
+    assert run.first_error == (f"{prefix}: {bomb}: is 20000x20000 but the manifest says "
                                f"{rows[0].width}x{rows[0].height}; rescan it")
 
 

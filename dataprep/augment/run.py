@@ -175,11 +175,9 @@ def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tup
     # read-only so that no op can change a cached input in place.
     if mask is None:
         raise DataprepError(image, f"row {sid!r} has no mask; offline augmentation needs label maps")
-    if size != (0, 0):
-        io.check_size(image, *size)
-        io.check_size(mask, *size)
-    img = io.read_image(image)
-    lbl = io.read_mask(mask)
+    expect = size if size != (0, 0) else None
+    img = io.read_image(image, expect=expect)
+    lbl = io.read_mask(mask, expect=expect)
     if lbl.ndim != 2:
         raise DataprepError(mask, "is a colour mask; run `dataprep masks2labels` first to get label maps")
     if lbl.shape != img.shape[:2]:
