@@ -50,3 +50,30 @@ def all_failed(source: str | PathLike[str] | None, errors: list[str], what: str)
     how = " the same way" if len(reasons) == 1 else f" ({len(reasons)} different reasons)"
     of = f" of {source}" if source else ""
     return DataprepError(None, f"{errors[0]} (all {len(errors)} {what}{of} failed{how}; nothing written)")
+
+
+class WriteError(DataprepError):
+    """An output could not be written.
+
+    `fatal` faults (disk full, read-only or forbidden folder) would fail every
+    further file the same way, so they stop the whole run instead of being
+    reported once per file.
+    """
+
+    def __init__(self, path: str | PathLike[str] | None, reason: str, fatal: bool = False) -> None:
+        self.fatal = fatal
+        super().__init__(path, reason)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.fatal))
+
+
+class RunStopped(DataprepError):
+    """A run stopped early on a fault that every further item would hit; `errors` are the items that failed before."""
+
+    def __init__(self, path: str | PathLike[str] | None, reason: str, errors: tuple[str, ...] = ()) -> None:
+        self.errors = tuple(errors)
+        super().__init__(path, reason)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.errors))

@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from . import lifecycle
 from .allocator import keep_freed_memory
-from .errors import DataprepError, UsageError
-from .progress import bars_disabled
+from .errors import DataprepError, RunStopped, UsageError
 from .forking import check_start_method, fork_is_safe, opencv_on_one_thread, single_threaded_opencv
+from .progress import bars_disabled
 
 if TYPE_CHECKING:  # multiprocessing and concurrent.futures load only when a pool starts
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,6 +65,9 @@ class Executor(ABC):
     def close(self) -> None:
         pass
 
+    def restart(self) -> None:
+        """Start afresh after a worker was killed (a local pool replaces its processes)."""
+
     def __enter__(self) -> "Executor":
         return self
 
@@ -79,7 +83,9 @@ class SerialExecutor(Executor):
             yield fn(chunk)
 
 
-def _init_worker() -> None:
+def _init_worker(*watch: Any) -> None:
+    if watch:  # local pool workers: exit with the parent; record the item in hand
+        lifecycle.init_worker(*watch)
     # One process per core already; codec thread pools would only oversubscribe.
     try:
         single_threaded_opencv()
@@ -104,6 +110,7 @@ class ProcessExecutor(Executor):
         self.workers = max(1, int(workers))
         self._start_method = check_start_method(start_method) if start_method is not None else None
         self._pool: ProcessPoolExecutor | None = None
+        self._watch: lifecycle.PoolWatch | None = None
 
     @property
     def start_method(self) -> str:
@@ -133,16 +140,19 @@ class ProcessExecutor(Executor):
         from concurrent.futures import ProcessPoolExecutor
 
         method = self._start_method = self.start_method  # the pool's own threads must not turn it to spawn
-        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(method), initializer=_init_worker)
+        context = mp.get_context(method)
+        watch = lifecycle.PoolWatch(context, self.workers)
+        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                   initargs=watch.initargs)
         if method == "fork":
             # Under fork the pool forks all its workers at the first submit: do it now, with
             # OpenCV's pool at no threads, and before a progress bar starts its thread.
             with opencv_on_one_thread():
                 pool.submit(int).result()
-        self._pool = pool
+        self._pool, self._watch = pool, watch
 
     def map_chunks(self, fn, chunks):
-        from concurrent.futures import FIRST_COMPLETED, Future, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         self.start()
         pool = self._pool
@@ -150,25 +160,48 @@ class ProcessExecutor(Executor):
         it = iter(chunks)
         pending: set[Future] = set()
         limit = self.workers * 4  # bounded in-flight work keeps memory flat on huge lists
+        items: dict[int, Any] = {}  # index -> item, to name the one a killed worker was on
         try:
             for chunk in it:
+                items.update(chunk)
                 pending.add(pool.submit(fn, chunk))
                 if len(pending) >= limit:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        yield fut.result()
+                        yield self._result(fut, items)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield fut.result()
+                    yield self._result(fut, items)
         finally:
             for fut in pending:
                 fut.cancel()
+
+    def _result(self, fut: Future, items: dict[int, Any]) -> ChunkResult:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            result = fut.result()
+        except BrokenProcessPool:
+            processes = dict(getattr(self._pool, "_processes", None) or {})
+            self._pool.shutdown(wait=True, cancel_futures=True)  # the others exit; the killed one's slot stays set
+            codes = {pid: p.exitcode for pid, p in processes.items()}
+            raise self._watch.died(lambda i: _describe(items.get(i)), codes) from None
+        for index, _ok, _value in result:
+            items.pop(index, None)
+        return result
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._watch is not None:
+            self._watch.retire()
+            self._watch = None
 
 
 def default_workers() -> int:
@@ -207,26 +240,32 @@ class _ChunkRunner:
     def __call__(self, chunk: Chunk) -> ChunkResult:
         out: ChunkResult = []
         for index, item in chunk:
+            lifecycle.working_on(index)
             try:
                 out.append((index, True, self.fn(item)))
             except DataprepError as exc:
-                out.append((index, False, str(exc)))
+                # A fatal fault (disk full) travels as the error itself: it stops the run.
+                out.append((index, False, exc if getattr(exc, "fatal", False) else str(exc)))
+            except MemoryError:
+                out.append((index, False, f"{_describe(item)}: out of memory"))
             except Exception as exc:  # noqa: BLE001 - every failure is reported per item
                 out.append((index, False, f"{_describe(item)}: {type(exc).__name__}: {exc}"))
+        lifecycle.working_on(-1)
         return out
 
 
 def _describe(item: Any) -> str:
-    for attr in ("id", "path", "image"):
+    for attr in ("src", "path", "image", "id"):  # a file path when the item has one
         value = getattr(item, attr, None)
         if value is not None:
             return str(value)
     return repr(item)[:120]
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterator[Chunk]:
-    for start in range(0, len(items), size):
-        yield [(i, items[i]) for i in range(start, min(start + size, len(items)))]
+def _chunks(items: Sequence[T], size: int, indices: Sequence[int] | None = None) -> Iterator[Chunk]:
+    indices = range(len(items)) if indices is None else indices
+    for start in range(0, len(indices), size):
+        yield [(i, items[i]) for i in indices[start : start + size]]
 
 
 def run_items(
@@ -257,20 +296,23 @@ def run_items(
 
     def collect(chunk_result: ChunkResult) -> None:
         for index, ok, value in chunk_result:
+            if not ok and not isinstance(value, str):  # fatal: every further item would fail alike
+                raise RunStopped(value.path, value.reason, tuple(errors_of(r for r in results if r)))
             results[index] = ItemResult(index, value, None) if ok else ItemResult(index, None, value)
             if not ok and on_error == "fail":
                 raise DataprepError(None, value)
 
-    chunks = _chunks(items, chunk_size)
+    todo: Sequence[int] | None = None  # None: every item
     done = 0
     if n and not executor.started:
         # A lazy pool: the first chunk runs here, and tells whether the rest is worth starting workers for.
-        first = next(chunks)
+        first = next(_chunks(items, chunk_size))
         began = time.perf_counter()
         first_result = runner(first)
         per_item = (time.perf_counter() - began) / len(first)
         collect(first_result)
         done = len(first)
+        todo = range(done, n)
         if done < n and executor.worth_starting(per_item * (n - done)):
             executor.start()
         elif done < n:
@@ -280,15 +322,29 @@ def run_items(
     # delay=1: no bar at all for work that finishes within a second.
     with tqdm(total=n, initial=done, desc=desc, unit=unit, disable=bars_disabled(quiet), delay=1.0, leave=False,
               file=sys.stderr) as bar:
-        stream = executor.map_chunks(runner, chunks)
-        try:
-            for chunk_result in stream:
-                collect(chunk_result)
-                bar.update(len(chunk_result))
-        finally:
-            close = getattr(stream, "close", None)
-            if close:
-                close()
+        unexplained_deaths = 0
+        while todo is None or todo:
+            stream = executor.map_chunks(runner, _chunks(items, chunk_size, todo))
+            try:
+                for chunk_result in stream:
+                    collect(chunk_result)
+                    bar.update(len(chunk_result))
+                break
+            except lifecycle.WorkerDied as exc:
+                # Killed from outside (out of memory): that item failed; the others run in a fresh pool.
+                if on_error == "fail" or exc.index is None and unexplained_deaths >= 2:
+                    raise
+                if exc.index is None:
+                    unexplained_deaths += 1
+                else:
+                    results[exc.index] = ItemResult(exc.index, None, str(exc))
+                    bar.update(1)
+                executor.restart()
+                todo = [i for i in range(n) if results[i] is None]
+            finally:
+                close = getattr(stream, "close", None)
+                if close:
+                    close()
     return [r for r in results if r is not None]
 
 

@@ -11,9 +11,13 @@ Conventions every other module relies on:
 """
 from __future__ import annotations
 
+import errno
 import io as _io
 import os
+import re
+import socket
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DataprepError
+from .errors import DataprepError, UsageError, WriteError
 
 PathLike = str | os.PathLike[str]
 
@@ -37,6 +41,30 @@ _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"IEND"
+
+# What a file's first bytes say it is, whatever its name says.
+_MAGIC = (
+    (_JPEG_SOI + b"\xff", "JPEG"),
+    (_PNG_SIGNATURE, "PNG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),  # BigTIFF
+    (b"MM\x00+", "TIFF"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"\x93NUMPY", "NPY"),
+)
+_EXTENSION_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+                     ".webp": "WEBP", ".gif": "GIF", ".npy": "NPY"}
+
+# Decompression bombs: a few hundred KB of PNG can claim 20000x20000 pixels and
+# take gigabytes to decode. Sizes are checked from the header before any decode.
+# The default is PIL's (about 9459x9459, a 256 MB RGB image).
+MAX_PIXELS_ENV = "DATAPREP_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+# The limit above is dataprep's own; PIL's warning would only repeat it.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 # mkstemp creates files readable by the owner only; outputs should get the
 # permissions a plain open() would give them.
@@ -67,6 +95,123 @@ def strip_suffix(text: str, suffix: str) -> str:
     return text[: -len(suffix)] if suffix and text.endswith(suffix) else text
 
 
+def sniff_format(head: bytes) -> str | None:
+    """The format the first bytes of a file announce ("PNG", "JPEG", ...), or None when unknown."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def content_mismatch(path: PathLike) -> str | None:
+    """"PNG data in a .jpg file" when the bytes are another known format than the extension says, else None."""
+    path = Path(path)
+    expected = _EXTENSION_FORMAT.get(path.suffix.lower())
+    try:
+        with open(path, "rb") as f:
+            found = sniff_format(f.read(16))
+    except OSError:
+        return None  # the header reader reports unreadable files
+    if expected is None or found is None or found == expected:
+        return None
+    return f"{found} data in a {path.suffix} file"
+
+
+def max_image_pixels() -> int | None:
+    """The largest width x height decoded, from DATAPREP_MAX_IMAGE_PIXELS (default PIL's; 'none' = no limit)."""
+    raw = os.environ.get(MAX_PIXELS_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_PIXELS
+    text = raw.strip().lower()
+    if text in ("none", "0", "off"):
+        limit = None
+    else:
+        try:
+            limit = int(float(text))
+        except ValueError:
+            raise UsageError(None, f"{MAX_PIXELS_ENV}={raw!r}: expected a pixel count or 'none'") from None
+        if limit < 1:
+            raise UsageError(None, f"{MAX_PIXELS_ENV}={raw!r}: expected a positive pixel count or 'none'")
+    # Raising the limit must reach PIL too, which refuses twice its own limit.
+    pil = Image.MAX_IMAGE_PIXELS
+    if pil is not None and (limit is None or limit > pil):
+        Image.MAX_IMAGE_PIXELS = limit
+    return limit
+
+
+def check_pixels(path: PathLike, width: int, height: int) -> None:
+    """Refuse a size over `max_image_pixels()` before anything decodes it."""
+    limit = max_image_pixels()
+    if limit is not None and width * height > limit:
+        raise DataprepError(
+            path,
+            f"{width}x{height} pixels ({width * height:,}) is over the limit of {limit:,}, which guards against "
+            f"decompression bombs; if the file is genuine, raise it with {MAX_PIXELS_ENV}=N (or 'none')",
+        )
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as stored, parsed from a PNG or JPEG header; None for other formats."""
+    if data.startswith(_PNG_SIGNATURE) and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(_JPEG_SOI):
+        pos = 2
+        while pos + 9 <= len(data):
+            if data[pos] != 0xFF:
+                return None
+            marker = data[pos + 1]
+            if marker == 0xFF:
+                pos += 1
+                continue
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                return int.from_bytes(data[pos + 7 : pos + 9], "big"), int.from_bytes(data[pos + 5 : pos + 7], "big")
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                pos += 2
+                continue
+            if marker == 0xDA:
+                return None
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return None
+
+
+def _bomb(path: Path, exc: Exception) -> DataprepError:
+    """PIL refused a file at twice its limit, before dataprep could look: say it dataprep's way."""
+    try:
+        with open(path, "rb") as f:
+            size = _header_size(f.read(1 << 16))
+        if size is not None:
+            check_pixels(path, *size)
+    except DataprepError as err:
+        return err
+    except OSError:
+        pass
+    return DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')")
+
+
+def _check_expected(path: Path, size: tuple[int, int] | None, expect: tuple[int, int] | None) -> None:
+    # A manifest's sizes come from scan: a file swapped since (or a bomb put in its
+    # place) is refused from its header instead of being decoded. Either way round: EXIF.
+    if expect is not None and size is not None and size not in (expect, expect[::-1]):
+        raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; rescan it")
+
+
+def _check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> None:
+    size = _header_size(data)
+    if size is None and not data.startswith((_PNG_SIGNATURE, _JPEG_SOI)):
+        try:
+            with Image.open(_io.BytesIO(data)) as im:
+                size = im.size
+        except Image.DecompressionBombError as exc:
+            raise DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            return  # the decoder says what is wrong
+    if size is not None:
+        check_pixels(path, *size)
+    _check_expected(path, size, expect)
+
+
 # --------------------------------------------------------------------------- headers
 
 
@@ -82,13 +227,17 @@ def read_info(path: PathLike) -> ImageInfo:
             raise DataprepError(path, f"unreadable: expected a 2-D or 3-D array, got shape {arr.shape}")
         h, w = int(arr.shape[0]), int(arr.shape[1])
         return ImageInfo(w, h, w, h, 1, str(arr.dtype), "NPY")
+    max_image_pixels()  # PIL's own limit follows dataprep's
     try:
         with Image.open(path) as im:
             w, h = im.size
+            check_pixels(path, w, h)  # before EXIF: PIL's EXIF reading of a PNG decodes it
             orientation = _exif_orientation(im)
             mode, fmt = im.mode, im.format or ""
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataprepError(path, f"unreadable: {_short(exc)}") from None
     if orientation not in range(1, 9):
@@ -100,18 +249,15 @@ def read_info(path: PathLike) -> ImageInfo:
 def check_complete(path: PathLike) -> str | None:
     """Why the file looks cut short, or None. Reads only the last bytes of the file."""
     path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in {".jpg", ".jpeg", ".png"}:
-        return None
     with open(path, "rb") as f:
-        head = f.read(8)
-        if not head.startswith(_PNG_SIGNATURE if ext == ".png" else _JPEG_SOI):
-            return None  # not this format at all; the header reader says what it is
+        fmt = sniff_format(f.read(16))  # by content: a PNG named .jpg is checked as the PNG it is
+        if fmt not in ("PNG", "JPEG"):
+            return None
         f.seek(0, os.SEEK_END)
         size = f.tell()
         f.seek(max(0, size - 64))
         tail = f.read()
-    if ext == ".png":
+    if fmt == "PNG":
         return None if _PNG_IEND in tail else "truncated: PNG has no IEND chunk"
     # Writers may pad after the end-of-image marker; entropy-coded data never
     # contains FFD9, so finding it near the end means the scan data is complete.
@@ -121,11 +267,15 @@ def check_complete(path: PathLike) -> str | None:
 # --------------------------------------------------------------------------- reading
 
 
-def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = False) -> np.ndarray:
-    """Decode an image to (H, W, C) RGB order, EXIF orientation applied, bit depth kept."""
+def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = False,
+               expect: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode an image to (H, W, C) RGB order, EXIF orientation applied, bit depth kept.
+
+    `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
+    """
     path = Path(path)
     data = _read_bytes(path)
-    array, bgr = _decode_image(path, data)
+    array, bgr = _decode_image(path, data, expect)
     if bgr:
         array = _bgr_to_rgb(array)
     if array.shape[2] == 4 and not keep_alpha:
@@ -135,7 +285,7 @@ def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = Fa
     return np.ascontiguousarray(array)
 
 
-def read_pixels(path: PathLike) -> tuple[np.ndarray, bool]:
+def read_pixels(path: PathLike, *, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
     """Decoded pixel values for callers that only count them (statistics): `(array, bgr)`.
 
     `array` is (H, W, C) with alpha dropped, as stored: no EXIF orientation, no
@@ -143,14 +293,15 @@ def read_pixels(path: PathLike) -> tuple[np.ndarray, bool]:
     BGR order. It saves `read_image`'s colour swap, about 5% of a JPEG's decode.
     """
     path = Path(path)
-    array, bgr = _decode_image(path, _read_bytes(path))
+    array, bgr = _decode_image(path, _read_bytes(path), expect)
     return (array[:, :, :3] if array.shape[2] == 4 else array), bgr
 
 
-def _decode_image(path: Path, data: bytes) -> tuple[np.ndarray, bool]:
+def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
     """(H, W, C) pixels as the codec returns them, and whether colour channels are BGR(A)."""
-    if path.suffix.lower() in {".jpg", ".jpeg"} and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
+    if data.startswith(_JPEG_SOI) and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise DataprepError(path, "truncated: JPEG ends without its end-of-image marker")
+    _check_decoded_size(path, data, expect)
     if path.suffix.lower() in {".tif", ".tiff"}:
         # OpenCV gets multi-band, float and planar TIFFs wrong; tifffile reads them
         # as stored (None: a codec it lacks here, e.g. LZW -- OpenCV decodes those).
@@ -170,8 +321,11 @@ def _decode_image(path: Path, data: bytes) -> tuple[np.ndarray, bool]:
     return array, bgr
 
 
-def read_mask(path: PathLike) -> np.ndarray:
-    """Read a mask as stored: indices (H, W) for palette/grayscale/16-bit, colours (H, W, 3|4) for RGB(A)."""
+def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask as stored: indices (H, W) for palette/grayscale/16-bit, colours (H, W, 3|4) for RGB(A).
+
+    `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
+    """
     path = Path(path)
     if path.suffix.lower() == ".npy":
         try:
@@ -181,14 +335,21 @@ def read_mask(path: PathLike) -> np.ndarray:
         if arr.ndim not in (2, 3):
             raise DataprepError(path, f"mask must be 2-D (or 3-D colour), got shape {arr.shape}")
         return arr
+    max_image_pixels()  # PIL's own limit follows dataprep's
     try:
         with Image.open(path) as im:
+            check_pixels(path, *im.size)
+            _check_expected(path, im.size, expect)
             im.load()
             return _mask_array(path, im)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except DataprepError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from None
+    except MemoryError:
+        raise DataprepError(path, "out of memory while decoding") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataprepError(path, f"unreadable: {_short(exc)}") from None
 
@@ -422,21 +583,87 @@ def atomic_write_text(path: PathLike, text: str) -> None:
 
 @contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary file beside `path`; rename it over `path` only if the block succeeds."""
+    """Open a temporary file beside `path`; rename it over `path` only if the block succeeds.
+
+    Write failures raise `WriteError`, fatal when no other file could be written
+    either (disk full, read-only or forbidden folder).
+    """
     path = Path(path)
-    # Hidden name so that a concurrent scan never picks up a partial file.
+    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except FileNotFoundError:  # first file of its folder: mkdir only then, not on every write
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+        # Hidden name so that a concurrent scan never picks up a partial file; the
+        # writer's pid in it lets a later run remove the file if this process dies.
+        prefix = f".{path.name}.{_temp_tag()}."
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+        except FileNotFoundError:  # first file of its folder: mkdir only then, not on every write
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
         os.fchmod(fd, 0o666 & ~_UMASK)
         binary = "b" in mode
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
             yield f
         os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
+            raise _write_error(path, exc) from None
+        if isinstance(exc, IsADirectoryError | NotADirectoryError | FileNotFoundError):
+            raise WriteError(path, f"cannot write: {exc.strerror or exc}") from None
         raise
+
+
+_FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    reason = exc.strerror or str(exc)
+    fatal = exc.errno in _FATAL_ERRNOS
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason += "; free some space and rerun (finished files are kept)"
+    elif fatal:
+        reason += "; write the outputs somewhere else"
+    return WriteError(path, f"cannot write: {reason}", fatal=fatal)
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname().split(".")[0]) or "host"
+_TEMP_NAME = re.compile(r"^\..+\.dp(\d+)-([A-Za-z0-9_-]+)\.[^.]+\.tmp$")
+
+
+def _temp_tag() -> str:
+    return f"dp{os.getpid()}-{_HOST}"
+
+
+def remove_stale_temps(folder: PathLike, name: str | None = None) -> int:
+    """Delete temporary files under `folder` left by writers of this machine that were killed; return how many.
+
+    Temporary files of live processes (a concurrent run into the same folder)
+    stay. With `name`, only those of that file, in `folder` itself.
+    """
+    removed = 0
+    if not os.path.isdir(folder):
+        return 0
+    walk = [(str(folder), [], os.listdir(folder))] if name is not None else os.walk(folder)
+    for dirpath, _dirnames, filenames in walk:
+        for entry in filenames:
+            m = _TEMP_NAME.match(entry)
+            if m is None or m.group(2) != _HOST or _alive(int(m.group(1))):
+                continue
+            if name is not None and not entry.startswith(f".{name}.dp"):
+                continue
+            with suppress(OSError):
+                os.unlink(os.path.join(dirpath, entry))
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

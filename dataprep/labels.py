@@ -41,7 +41,7 @@ from .histogram import channel_histograms
 from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, read_png_palette, write_mask
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
-from .paths import guard_output, walk_files
+from .paths import Inputs, guard_output, walk_files
 from .regions import BOUNDARY_WIDTH, interior_pixels
 
 Unknown = Literal["error", "ignore", "nearest"]
@@ -557,6 +557,8 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
         jobs = [_Job(Path(os.path.relpath(p, root)).with_suffix("").as_posix(), p, _output_path(out_dir, root, p), None)
                 for p in files]
     _check_outputs(jobs)
+    if manifest is not None:  # not over the images either, even with --force
+        Inputs.of_manifest(manifest).check_written(j.dst for j in jobs)
     return _Source(manifest, root, jobs, [j.src for j in jobs])
 
 

@@ -19,14 +19,17 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import IO
 
 from .errors import DataprepError
 from .io import PathLike, atomic_open
 
 REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -73,41 +76,80 @@ def read_manifest(path: PathLike) -> Manifest:
     path = Path(path)
     base = Path(os.path.abspath(path.parent))
     try:
-        f = open(path, newline="", encoding="utf-8")
+        # utf-8-sig: spreadsheet programs (Excel) save UTF-8 CSVs with a byte-order mark.
+        f = open(path, newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataprepError(path, "manifest not found") from None
-    with f:
-        reader = csv.DictReader(f)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
-        rows: list[ManifestRow] = []
-        seen: set[str] = set()
-        for line_no, rec in enumerate(reader, start=2):
-            sid = rec["id"]
-            if not sid:
-                raise DataprepError(path, f"line {line_no}: empty id")
-            if sid in seen:
-                raise DataprepError(path, f"line {line_no}: duplicate id {sid!r}")
-            seen.add(sid)
-            if not rec["image"]:
-                raise DataprepError(path, f"line {line_no}: empty image path for id {sid!r}")
-            try:
-                width, height = int(rec["width"]), int(rec["height"])
-            except (TypeError, ValueError):
-                raise DataprepError(path, f"line {line_no}: width/height must be integers") from None
-            extra = {k: (v if v is not None else "") for k, v in rec.items() if k not in REQUIRED_COLUMNS and k is not None}
-            rows.append(
-                ManifestRow(
-                    id=sid,
-                    image=_resolve(base, rec["image"]),
-                    mask=_resolve(base, rec["mask"]) if rec["mask"] else None,
-                    width=width,
-                    height=height,
-                    extra=extra,
-                )
+    except IsADirectoryError:
+        raise DataprepError(path, "is a folder, not a manifest CSV") from None
+    except OSError as exc:
+        raise DataprepError(path, f"unreadable: {exc.strerror or exc}") from None
+    try:
+        with f:
+            return _read_rows(path, base, f)
+    except UnicodeDecodeError as exc:
+        raise DataprepError(path, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                                  "save the manifest as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise DataprepError(path, f"not a readable CSV: {exc}") from None
+
+
+def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
+    reader = csv.DictReader(f)
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
+    rows: list[ManifestRow] = []
+    seen: set[str] = set()
+    for line_no, rec in enumerate(reader, start=2):
+        sid = rec["id"]
+        if not sid:
+            raise DataprepError(path, f"line {line_no}: empty id")
+        if sid in seen:
+            raise DataprepError(path, f"line {line_no}: duplicate id {sid!r}")
+        seen.add(sid)
+        bad = id_problem(sid)
+        if bad:
+            raise DataprepError(path, f"line {line_no}: id {sid!r} {bad}")
+        if not rec["image"]:
+            raise DataprepError(path, f"line {line_no}: empty image path for id {sid!r}")
+        try:
+            width, height = int(rec["width"]), int(rec["height"])
+        except (TypeError, ValueError):
+            raise DataprepError(path, f"line {line_no}: width/height must be integers") from None
+        if width < 1 or height < 1:
+            raise DataprepError(path, f"line {line_no}: width/height must be positive, got {width}x{height}")
+        extra = {k: (v if v is not None else "") for k, v in rec.items() if k not in REQUIRED_COLUMNS and k is not None}
+        rows.append(
+            ManifestRow(
+                id=sid,
+                image=_resolve(base, rec["image"]),
+                mask=_resolve(base, rec["mask"]) if rec["mask"] else None,
+                width=width,
+                height=height,
+                extra=extra,
             )
+        )
     return Manifest(rows, path)
+
+
+def id_problem(sid: str) -> str | None:
+    """Why `sid` cannot name output files, or None.
+
+    Commands build output paths from ids (`OUT/images/<id>__v0.jpg`), so an id
+    must stay a relative path below the output folder: '/'-separated parts,
+    none empty, '.' or '..', no backslash, drive letter or control character.
+    """
+    if any(ord(ch) < 32 for ch in sid):
+        return "contains a control character"
+    if "\\" in sid:
+        return "contains a backslash; ids use '/' between folders"
+    if sid.startswith("/") or _DRIVE.match(sid):
+        return "is an absolute path; ids must be relative (they name output files)"
+    parts = sid.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "has an empty, '.' or '..' part; ids must stay below the output folder"
+    return None
 
 
 def write_manifest(manifest: Manifest | Sequence[ManifestRow], path: PathLike, columns: Iterable[str] = ()) -> Path:

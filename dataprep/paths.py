@@ -1,4 +1,12 @@
-"""Path rules shared by commands: never write over or inside the inputs by accident."""
+"""Path rules shared by commands: never write over or inside the inputs by accident.
+
+Every command that writes checks its output against the files it reads with
+one `Inputs` object: an output file that is an input is always refused; an
+output folder that holds input files, or lies inside the tree the images and
+masks come from (the next scan would take the outputs for data), is refused
+unless --force. Writers build each final path with `inside`, which refuses a
+path that leaves the output folder (an id with '..' or an absolute id).
+"""
 from __future__ import annotations
 
 import fnmatch
@@ -6,14 +14,132 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import UsageError
-from .io import PathLike, has_extension
+from .errors import DataprepError, UsageError
+from .io import PathLike, has_extension, remove_stale_temps
 
 
 def is_within(path: PathLike, folder: PathLike) -> bool:
     """True when `path` is `folder` or lies below it (symlinks resolved)."""
     p, f = os.path.realpath(path), os.path.realpath(folder)
     return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
+
+
+def inside(folder: PathLike, *parts: str) -> Path:
+    """`folder / parts...`, refusing a result that is not strictly below `folder` (also through symlinks)."""
+    base = os.path.abspath(folder)
+    path = os.path.normpath(os.path.join(base, *parts))
+    prefix = base.rstrip(os.sep) + os.sep
+    if not path.startswith(prefix) or not is_within(os.path.dirname(path), base):
+        raise DataprepError(path, f"would be written outside the output folder {folder}; refused")
+    return Path(path)
+
+
+def _key(path: PathLike, cache: dict[str, str]) -> str:
+    # One realpath per folder, not per file: manifests list thousands of files in a few folders.
+    p = os.path.abspath(path)
+    folder = os.path.dirname(p)
+    real = cache.get(folder)
+    if real is None:
+        real = cache[folder] = os.path.realpath(folder)
+    return os.path.join(real, os.path.basename(p))
+
+
+# A dataset's files sit at most this many folders below its root (images/<city>/<sequence>/x.jpg).
+_TREE_DEPTH = 3
+
+
+def _trees(paths: Iterable[PathLike]) -> list[str]:
+    """The folder the files come from: their common folder, or none when the files are spread over
+    unrelated places (whose common folder, e.g. a home folder, is no dataset)."""
+    dirs = sorted({os.path.realpath(os.path.dirname(os.path.abspath(p))) for p in paths})
+    if not dirs:
+        return []
+    root = os.path.commonpath(dirs)
+    depth = root.rstrip(os.sep).count(os.sep)
+    if os.path.dirname(root) != root and all(d.count(os.sep) - depth <= _TREE_DEPTH for d in dirs):
+        return [root]
+    return []
+
+
+class Inputs:
+    """The files one run reads, to check where it may write.
+
+    `trees` are folders the outputs must not go into (the images' and masks'
+    common folders for augment: outputs there would be scanned as data).
+    """
+
+    def __init__(self, files: Iterable[PathLike] = (), trees: Iterable[PathLike] = (),
+                 folders: Iterable[PathLike] = ()) -> None:
+        self._real: dict[str, str] = {}
+        self.files = {_key(f, self._real) for f in files}
+        # Folders read as a whole (a folder of masks) count as holding inputs too.
+        self.folders = {os.path.dirname(f) for f in self.files} | {os.path.realpath(f) for f in folders}
+        self.trees = [os.path.realpath(t) for t in trees]
+
+    @classmethod
+    def of_manifest(cls, manifest, *, trees: bool = False) -> "Inputs":
+        """The manifest file, its images and masks; with `trees`, the images' and masks' common folders too."""
+        images = [r.image for r in manifest.rows]
+        masks = [r.mask for r in manifest.rows if r.mask is not None]
+        files = [*images, *masks, *([manifest.path] if manifest.path is not None else [])]
+        roots = [*_trees(images), *_trees(masks)] if trees else []
+        return cls(files, roots)
+
+    def holds(self, path: PathLike) -> bool:
+        return _key(path, self._real) in self.files
+
+    def guard_file(self, output: PathLike) -> Path:
+        """Refuse an output file that is one of the inputs (exit 2); --force never allows it."""
+        out = Path(output)
+        if self.holds(out):
+            raise UsageError(out, "output would overwrite an input of this run; choose another output file")
+        if out.is_dir():
+            raise UsageError(out, "is a folder; give a file name")
+        remove_stale_temps(out.parent, out.name)  # of a killed earlier run
+        return out
+
+    def guard_folder(self, output: PathLike, *, force: bool = False) -> Path:
+        """Refuse an output folder that holds input files or lies inside an input tree, unless `force`.
+
+        Also removes temporary files left there by an earlier run that was killed.
+        """
+        out = Path(output)
+        if out.exists() and not out.is_dir():
+            raise UsageError(out, "output must be a folder")
+        if not force:
+            for folder in sorted(self.folders):
+                if is_within(folder, out):
+                    example = next((f for f in sorted(self.files) if os.path.dirname(f) == folder), folder)
+                    raise UsageError(out, f"output folder holds input files of this run (e.g. {example}); "
+                                          "choose another folder or pass --force")
+            for tree in self.trees:
+                if is_within(out, tree):
+                    raise UsageError(out, f"output folder is inside {tree}, where the images or masks come from "
+                                          "(the next scan would take the outputs for data); choose another folder "
+                                          "or pass --force")
+        remove_stale_temps(out)
+        return out
+
+    def guard_foreign(self, output: PathLike, marker: str, extensions: frozenset[str], *, force: bool = False) -> None:
+        """Refuse an existing folder holding files of `extensions` that no run of this command wrote.
+
+        `marker` is the file the command leaves in its output folders; without it
+        the files there are someone else's (the original masks) and would be replaced.
+        """
+        out = Path(output)
+        if force or not out.is_dir() or (out / marker).exists():
+            return
+        for name in sorted(os.listdir(out)):
+            path = out / name
+            if not name.startswith(".") and (path.is_dir() or has_extension(name, extensions)):
+                raise UsageError(out, f"already holds files this command did not write (e.g. {path}); they could "
+                                      "be overwritten: choose an empty or new folder, or pass --force")
+
+    def check_written(self, paths: Iterable[PathLike]) -> None:
+        """Refuse writing any of `paths` that is an input (even with --force)."""
+        for p in paths:
+            if self.holds(p):
+                raise UsageError(p, "output would overwrite an input of this run; choose another output folder")
 
 
 def guard_output(output: PathLike, inputs: Iterable[PathLike], *, force: bool = False) -> Path:

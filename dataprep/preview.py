@@ -19,6 +19,7 @@ from .errors import DataprepError
 from .labels import mask_to_labels, palette_mode_colours, read_mask_table
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
+from .paths import Inputs
 from .sample import DEFAULT_IGNORE_INDEX
 
 THUMB_HEIGHT = 160  # pixels per panel row; sheets stay small whatever the image size
@@ -91,14 +92,14 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
 
 
 def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int) -> tuple[np.ndarray, set[int]]:
-    image = _display_image(io.read_image(row.image))
+    image = _display_image(io.read_image(row.image, expect=(row.width, row.height)))
     panels, seen = [image], set()
     if row.mask is None:
         blank = np.full_like(image, 200)
         _text(blank, "no mask", 8, 20)
         panels += [blank, image]
     else:
-        mask = io.read_mask(row.mask)
+        mask = io.read_mask(row.mask, expect=(row.width, row.height))
         by_colour = None
         if mask.ndim == 2 and palette is not None:
             # A palette-mode PNG whose own table disagrees with the palette shows its own colours,
@@ -212,6 +213,9 @@ def write_contact_sheet(
     columns: int = 3,
 ) -> Path:
     """make_contact_sheet, written atomically (format by extension)."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    Inputs.of_manifest(manifest).guard_file(output)
     sheet = make_contact_sheet(manifest, n=n, palette=palette, seed=seed, columns=columns)
     io.write_image(output, sheet, quality=90)
     return Path(output)

@@ -551,11 +551,34 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Outputs per source: each is planned up front, so an absurd count would hang before the first write.
+MAX_VARIANTS = 10_000
+
 _RECIPE_FIELDS = {"name", "seed", "size", "variants", "ignore_index", "output", "partners", "steps"}
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `3e-4` as a number (YAML 1.2); PyYAML's 1.1 rules make it a string."""
+    """SafeLoader that reads `3e-4` as a number (YAML 1.2) and refuses duplicate keys.
+
+    PyYAML's 1.1 rules make `3e-4` a string, and a repeated key silently keeps
+    the last value (`p: 0.5` then `p: 1.0` further down).
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # unhashable keys: PyYAML reports them itself
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -617,8 +640,8 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
         if size is not None and (size[0] < 1 or size[1] < 1):
             raise ValueError(f"size: height and width must be >= 1, got {list(size)}")
         variants = _coerce("variants", data.get("variants", 1), int)
-        if variants < 1:
-            raise ValueError(f"variants: must be >= 1, got {variants}")
+        if not 1 <= variants <= MAX_VARIANTS:
+            raise ValueError(f"variants: must be 1..{MAX_VARIANTS}, got {variants}")
         ignore_index = _coerce("ignore_index", data.get("ignore_index", DEFAULT_IGNORE_INDEX), int)
         output = build_dataclass(OutputFormat, data.get("output") or {}, "output.")
         partners = _coerce("partners", data.get("partners", "same_group"), PartnerScope)

@@ -291,6 +291,9 @@ class _ValidatePair:
                     problems.append(Problem(rel, "truncated", truncated))
                     continue
                 info = io.read_info(path)
+                mismatch = io.content_mismatch(path)  # "PNG data in a .jpg file": readers go by content
+                if mismatch:
+                    warnings.append(Problem(rel, "wrong_extension", f"{mismatch}; rename it to match its content"))
                 if self.check == "decode":
                     (io.read_image if rel == cand.image else io.read_mask)(path)
                 infos[rel] = info

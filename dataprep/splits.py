@@ -32,7 +32,7 @@ from .executor import Executor, OnError, run_items
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Palette, resolve_palette
-from .paths import guard_output
+from .paths import Inputs
 from .progress import bars_disabled
 from .stats import AUTO, IgnoreIndex, one_class_warning, per_image_partial, resolve_classes, to_json
 
@@ -435,10 +435,15 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     The palette (if any) goes beside every manifest, so commands run on them keep class names and colours.
     """
     out = Path(out_dir)
-    if source is not None:
-        guard_output(out / "manifest.csv", [source])
     if out.exists() and not out.is_dir():
         raise UsageError(out, "output must be a folder")
+    inputs = Inputs.of_manifest(result.manifest)
+    if source is not None:
+        inputs = Inputs([*inputs.files, source])
+    folds = [out / f"fold_{f}" / name for f in range(result.k) for name in ("train.csv", "val.csv")]
+    inputs.check_written([out / "manifest.csv", out / "report.json", *folds])
+    _replace_stale_links(out, result.k)
+    inputs.guard_folder(out, force=True)  # removes temporary files of a killed earlier run
     write_manifest(result.manifest, out / "manifest.csv", columns=["fold"])
     for f in range(result.k):
         train = [r for r, fold in zip(result.manifest.rows, result.folds) if fold != f]
@@ -454,13 +459,26 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     return out
 
 
+def _replace_stale_links(out: Path, k: int) -> None:
+    """A symlinked fold_N (N < k) is refused: writing through it would change another split's files."""
+    for f in range(k):
+        path = out / f"fold_{f}"
+        if path.is_symlink():
+            raise UsageError(path, "is a symbolic link; writing the fold through it would change the folder it "
+                                   "points to: remove the link or choose another output folder")
+
+
 def _remove_stale_folds(out: Path, k: int) -> None:
     # fold_7/ from an earlier run with k=10 would read as part of this split.
     for path in out.glob("fold_*"):
         suffix = path.name.removeprefix("fold_")
-        if path.is_dir() and suffix.isdigit() and int(suffix) >= k:
-            if {p.name for p in path.iterdir()} <= {"train.csv", "val.csv", "palette.json"}:
-                shutil.rmtree(path)
+        if not (suffix.isdigit() and int(suffix) >= k):
+            continue
+        if path.is_symlink():
+            # Only the link is ours to remove; the folder it points to is someone else's.
+            path.unlink()
+        elif path.is_dir() and {p.name for p in path.iterdir()} <= {"train.csv", "val.csv", "palette.json"}:
+            shutil.rmtree(path)
 
 
 def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> FoldResult:

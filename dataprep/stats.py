@@ -171,13 +171,13 @@ def per_image_partial(row: ManifestRow, *, images: bool = True, labels: bool = T
     part = Partial(num_images=1)
     if images:
         # Counting needs neither EXIF orientation nor RGB order.
-        image, bgr = read_pixels(row.image)
+        image, bgr = read_pixels(row.image, expect=(row.width, row.height))
         if image.shape[:2] not in ((row.height, row.width), (row.width, row.height)):
             raise DataprepError(row.image, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
                                 f"{row.width}x{row.height}; rescan the dataset")
         part.image = image_partial(image, str(row.image), bgr=bgr)
     if labels and row.mask is not None:
-        mask = read_mask(row.mask)
+        mask = read_mask(row.mask, expect=(row.width, row.height))
         if mask.ndim == 3:
             raise DataprepError(row.mask, "colour mask; run `dataprep masks2labels` first")
         if mask.shape != (row.height, row.width):

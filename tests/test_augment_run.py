@@ -152,8 +152,9 @@ def test_a_broken_image_fails_only_its_outputs(labelled, tmp_path, cli):
 
 
 def test_recipe_and_output_checks(labelled, tmp_path):
-    with pytest.raises(UsageError, match="inside the input tree"):
-        augment_manifest(labelled, PIPELINES / "crops.yaml", labelled.parent / "aug", quiet=True)
+    # Inside the masks' tree (not merely beside the manifest): the next scan would take outputs for data.
+    with pytest.raises(UsageError, match="where the images or masks come from"):
+        augment_manifest(labelled, PIPELINES / "crops.yaml", labelled.parent / "labels" / "aug", quiet=True)
     bad = tmp_path / "bad.yaml"
     bad.write_text("steps: [{op: hflip}]\n")
     with pytest.raises(DataprepError, match="needs 'size'"):

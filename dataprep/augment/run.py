@@ -30,12 +30,12 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import io
-from ..errors import DataprepError, all_failed
+from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
-from ..paths import guard_output
+from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
-from ..recipe import Recipe, load_recipe
+from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample, SampleMeta
 from .mix import SOFT_LABEL_KEY
 from .pipeline import applied_ops, check_recipe, execute, provenance
@@ -114,10 +114,11 @@ def augment_manifest(
     recipe = _override(recipe, image_format, quality, seed, variants)
     check_recipe(recipe)
     out = Path(os.path.abspath(out))  # workers on other machines (Dask) write to the same place
-    inputs = [manifest.path.parent] if manifest.path is not None else []
-    guard_output(out, inputs, force=force)
     if not len(manifest):
         raise DataprepError(manifest.path, "manifest has no rows to augment")
+    # Not into the images' or masks' tree: the next scan would count the outputs as data.
+    inputs = Inputs.of_manifest(manifest, trees=True)
+    inputs.guard_folder(out, force=force)
 
     resolved = resolve_palette(palette, manifest.path)
     if resolved is not None and resolved.ignore_index != recipe.ignore_index:
@@ -132,6 +133,9 @@ def augment_manifest(
     pools = PartnerPools.from_rows([r.extra for r in rows], recipe.partners)
     jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, pools)]
     worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved))
+    if force:  # the folder may hold inputs: no single output may be one
+        inputs.check_written(p for job in jobs for p in worker.paths(output_id(job.id, job.plan.variant)).values())
+    inputs.check_written([out / "manifest.csv", out / "palette.json"])
     results = run_items(worker, jobs, executor=executor, on_error=on_error, desc="augment", quiet=quiet, unit="image")
 
     done = [r.value for r in results if r.ok]
@@ -158,8 +162,8 @@ def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
         output.check()
     except ValueError as exc:
         raise DataprepError(recipe.source, f"output.{exc}") from None
-    if variants is not None and variants < 1:
-        raise DataprepError(recipe.source, f"variants: must be >= 1, got {variants}")
+    if variants is not None and not 1 <= variants <= MAX_VARIANTS:
+        raise UsageError(recipe.source, f"variants: must be 1..{MAX_VARIANTS}, got {variants}")
     return dataclasses.replace(
         recipe,
         output=output,
@@ -172,13 +176,15 @@ def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
 
 
 @functools.lru_cache(maxsize=16)
-def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tuple[int, ...]) -> Sample:
+def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tuple[int, ...],
+                 size: tuple[int, int] = (0, 0)) -> Sample:
     # Mosaic and copy-paste load partners again and again; decoded samples are kept
     # read-only so that no op can change a cached input in place.
     if mask is None:
         raise DataprepError(image, f"row {sid!r} has no mask; offline augmentation needs label maps")
-    img = io.read_image(image)
-    lbl = io.read_mask(mask)
+    expect = size if size != (0, 0) else None
+    img = io.read_image(image, expect=expect)
+    lbl = io.read_mask(mask, expect=expect)
     if lbl.ndim != 2:
         raise DataprepError(mask, "is a colour mask; run `dataprep masks2labels` first to get label maps")
     if lbl.shape != img.shape[:2]:
@@ -191,7 +197,8 @@ def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tup
 def load_sample(row: ManifestRow, ignore_index: int) -> Sample:
     """A manifest row as a Sample; label maps only (colour masks are refused, naming the file)."""
     stamp = tuple(_mtime(p) for p in (row.image, row.mask) if p is not None)  # a changed file is read again
-    return _load_cached(str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, stamp)
+    return _load_cached(str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, stamp,
+                        (row.width, row.height))
 
 
 def _mtime(path: Path) -> int:
@@ -211,11 +218,12 @@ class _Worker:
 
     def paths(self, oid: str) -> dict[str, Path]:
         ext = self.recipe.output.image_format
+        # inside(): ids come from a manifest anyone can edit; no output may land outside OUT.
         return {
-            "image": self.out / "images" / f"{oid}.{ext}",
-            "mask": self.out / "masks" / f"{oid}.png",
-            "soft": self.out / "soft" / f"{oid}.npz",
-            "params": self.out / "params" / f"{oid}.json",
+            "image": inside(self.out, "images", f"{oid}.{ext}"),
+            "mask": inside(self.out, "masks", f"{oid}.png"),
+            "soft": inside(self.out, "soft", f"{oid}.npz"),
+            "params": inside(self.out, "params", f"{oid}.json"),
         }
 
     def __call__(self, job: _Job) -> tuple[ManifestRow, bool]:

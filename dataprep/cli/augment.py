@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from ..recipe import MAX_VARIANTS
 from .common import executor_options, force_option, reports_errors
 
 
@@ -16,7 +17,7 @@ from .common import executor_options, force_option, reports_errors
 @click.option("--palette", default=None, metavar="FILE|NAME",
               help="Palette file or built-in name for mask colours (default: the one beside MANIFEST, if any).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the recipe's seed.")
-@click.option("--variants", type=click.IntRange(min=1), default=None, help="Override outputs per source image.")
+@click.option("--variants", type=click.IntRange(1, MAX_VARIANTS), default=None, help="Override outputs per source image.")
 @click.option("--image-format", type=click.Choice(["jpg", "png"]), default=None,
               help="Override the recipe's image format (masks are always PNG).")
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="Override the JPEG quality.")

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from ..errors import EXIT_USAGE, DataprepError
+from .. import lifecycle
+from ..errors import EXIT_DATA_PROBLEM, EXIT_USAGE, DataprepError, RunStopped
 from ..executor import Executor, make_executor
+
+MAX_PIXELS_ENV = "DATAPREP_MAX_IMAGE_PIXELS"  # io.MAX_PIXELS_ENV; io (and OpenCV) is imported only when it is set
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,14 +124,29 @@ def reports_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        lifecycle.install_sigterm()  # `kill PID` unwinds like Ctrl-C
         try:
+            if os.environ.get(MAX_PIXELS_ENV):  # a bad value: one usage error, not one per file
+                from ..io import max_image_pixels
+
+                max_image_pixels()
             return fn(*args, **kwargs)
         except DataprepError as exc:
+            for line in exc.errors if isinstance(exc, RunStopped) else ():
+                click.echo(f"error: {line}", err=True)
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted; finished files are kept, rerun to complete the rest", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            what = "terminated" if isinstance(exc, lifecycle.Terminated) else "interrupted"
+            click.echo(f"{what}; finished files are kept, rerun to complete the rest", err=True)
+            sys.exit(lifecycle.EXIT_TERMINATED if isinstance(exc, lifecycle.Terminated) else 130)
+        except OSError as exc:  # a fault no library check foresaw: still one line
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_DATA_PROBLEM)
+        except MemoryError:
+            click.echo("error: out of memory", err=True)
+            sys.exit(EXIT_DATA_PROBLEM)
 
     return wrapper  # type: ignore[return-value]
 

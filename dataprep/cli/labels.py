@@ -8,6 +8,9 @@ import click
 
 from ..errors import EXIT_DATA_PROBLEM
 from ..labels import UNKNOWN_MODES, ConversionReport, format_unknown, labels_to_masks, masks_to_labels
+from ..io import MASK_EXTENSIONS
+from ..manifest import read_manifest
+from ..paths import Inputs
 from .common import executor_options, force_option, reports_errors
 
 _SHOWN_UNKNOWN = 10
@@ -50,6 +53,7 @@ def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown:
       dataprep masks2labels --palette cityscapes --unknown nearest gtFine_color/ work/labels
       dataprep masks2labels --palette camvid11 --remap ids CamVid/trainannot work/camvid_labels
     """
+    _guard(source, dest, force, "masks2labels")
     report = masks_to_labels(source, dest, palette, unknown=unknown, ignore_index=ignore_index,  # type: ignore[arg-type]
                              remap=remap, overwrite=overwrite, force=force, executor=executor,
                              on_error=on_error, quiet=quiet, png_indices=png_indices)  # type: ignore[arg-type]
@@ -93,11 +97,19 @@ def labels2masks_command(source: Path, dest: Path, palette: str | None, overwrit
     Example:
       dataprep labels2masks work/labels/manifest.csv work/colour_masks
     """
+    _guard(source, dest, force, "labels2masks")
     report = labels_to_masks(source, dest, palette, overwrite=overwrite, force=force, executor=executor,
                              on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     _print_report(report, "labels2masks")
     if not report.ok:
         sys.exit(EXIT_DATA_PROBLEM)
+
+
+def _guard(source: Path, dest: Path, force: bool, command: str) -> None:
+    """DEST must not hold the images, masks or manifest read, nor files another command wrote there."""
+    inputs = Inputs.of_manifest(read_manifest(source)) if source.is_file() else Inputs(folders=[source])
+    inputs.guard_folder(dest, force=force)
+    inputs.guard_foreign(dest, f".dataprep-{command}.json", MASK_EXTENSIONS | {".json", ".csv"}, force=force)
 
 
 def _print_report(report: ConversionReport, command: str) -> None:

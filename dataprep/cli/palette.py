@@ -6,6 +6,8 @@ from pathlib import Path
 import click
 
 from ..palette import BUILTIN_PALETTES, InferredPalette, Palette, builtin_palette, infer_palette, load_palette
+from ..errors import EXIT_DATA_PROBLEM
+from ..paths import Inputs
 from ..sample import DEFAULT_IGNORE_INDEX
 from .common import Group, executor_options, reports_errors
 
@@ -44,12 +46,18 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
     Example:
       dataprep palette infer sample_data/masks -o work/palette.json
     """
+    from ..labels import collect_mask_paths
+
+    Inputs([*collect_mask_paths(masks), *(m for m in masks if m.is_file())]).guard_file(output)
     result = infer_palette(masks, ignore_index=ignore_index, name=name, executor=executor, on_error=on_error,
                            quiet=quiet)
     result.save(output)
     for line in result.errors:
         click.echo(f"error: {line}", err=True)
     _print_inferred(result, output)
+    if result.errors:
+        click.echo(f"{len(result.errors)} mask(s) could not be read (listed above) and were left out", err=True)
+        raise SystemExit(EXIT_DATA_PROBLEM)
 
 
 def _print_inferred(result: InferredPalette, output: Path) -> None:

@@ -9,6 +9,7 @@ import click
 
 from ..errors import EXIT_DATA_PROBLEM, DataprepError
 from ..manifest import write_manifest
+from ..paths import Inputs
 from ..scan import ScanResult, scan
 from .common import executor_options, reports_errors
 
@@ -66,6 +67,9 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
         # An empty manifest would silently replace a good one: keep whatever is there.
         what = "no image/mask pairs found" if not result.rules else "no valid image/mask pairs"
         raise DataprepError(root, f"{what}; {output} not written")
+    found = [p for r in result.rows for p in (r.image, r.mask) if p is not None]
+    found += [result.root / p.path for p in (*result.problems, *result.warnings)]
+    Inputs(found).guard_file(output)
     write_manifest(result.manifest, output)
     _print_summary(result, output)
     if strict and result.problems:

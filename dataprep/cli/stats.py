@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from ..errors import EXIT_DATA_PROBLEM
+from ..manifest import read_manifest
+from ..paths import Inputs
 from ..stats import AUTO, collect_stats, write_stats
 from .common import executor_options, reports_errors
 
@@ -70,7 +72,9 @@ def stats_command(manifest: Path, output: Path, palette: str | None, num_classes
       dataprep stats camvid.csv --ignore-index 11 --num-classes 11 -o camvid_stats.json
       dataprep stats membrane.csv --ignore-index none -o membrane_stats.json
     """
-    result = collect_stats(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index,
+    rows = read_manifest(manifest)
+    Inputs.of_manifest(rows).guard_file(output)
+    result = collect_stats(rows, palette=palette, num_classes=num_classes, ignore_index=ignore_index,
                            executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     write_stats(result.stats, output)
     for line in result.errors:

@@ -57,8 +57,8 @@ def train_command(config_path: Path, fold: int | None, engine: str | None, resum
     check_inputs(config)
     try:
         result = run_training(config, resume=resume, overwrite=overwrite, quiet=quiet)
-    except KeyboardInterrupt:
-        sys.exit(130)  # the trainer has saved last.pt and said how to resume
+    except KeyboardInterrupt as exc:  # the trainer has saved last.pt and said how to resume
+        sys.exit(143 if type(exc).__name__ == "Terminated" else 130)
     if not result.is_main:  # under torchrun, rank 0 alone reports
         return
     best = "" if result.best_miou is None or math.isnan(result.best_miou) else f", best val mIoU {100 * result.best_miou:.2f}%"

@@ -38,10 +38,19 @@ def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") ->
     except FileNotFoundError:
         raise DataprepError(path, "checkpoint not found") from None
     except Exception as exc:  # truncated file, not a torch file, foreign pickle
-        raise DataprepError(path, f"not a readable checkpoint: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise DataprepError(path, f"not a readable checkpoint: {_first_line(exc)}") from None
     if not isinstance(state, dict) or "model" not in state or state.get("format_version") != FORMAT_VERSION:
         raise DataprepError(path, "not a dataprep trainer checkpoint")
     return state
+
+
+def _first_line(exc: BaseException) -> str:
+    """torch's own first line, without its advice to retry with weights_only=False (that runs arbitrary code)."""
+    text = str(exc).strip()
+    if "weights_only" in text:
+        # "Weights only load failed. ... Re-running `torch.load` with `weights_only` set to `False` ..."
+        return "it holds objects other than tensors and plain values (refused: loading them could run code)"
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def training_state(

@@ -1,0 +1,141 @@
+"""Life and death of worker processes: none outlives its run, and a killed one is named.
+
+- A worker exits within about half a second when its parent disappears
+  (`kill -9` of the main process): a watchdog thread polls the parent pid.
+  Nothing else would stop it; it would go on writing, then block on a dead pipe.
+- SIGTERM of the main process acts like Ctrl-C (`Terminated` is a
+  KeyboardInterrupt): finished files are kept, workers are stopped, exit 143.
+- Each worker records the item it is on in shared memory, so when the system
+  kills one (the out-of-memory killer) the run can say which item it was.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import weakref
+from typing import Any
+
+from .errors import DataprepError
+
+# How often a worker checks that its parent is still there.
+_WATCH_INTERVAL = 0.5
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: unwound like Ctrl-C, reported with exit code 143."""
+
+
+class WorkerDied(DataprepError):
+    """A worker process was killed from outside; `index` is the item it was on (None when unknown)."""
+
+    def __init__(self, path: str | None, reason: str, index: int | None = None) -> None:
+        self.index = index
+        super().__init__(path, reason)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.index))
+
+
+# --------------------------------------------------------------------------- parent side
+
+_LIVE_WATCHES: "weakref.WeakSet[PoolWatch]" = weakref.WeakSet()
+
+
+class PoolWatch:
+    """Shared table of (pid, item index) per worker of one pool; the initializer arguments give it to workers."""
+
+    def __init__(self, context: Any, workers: int) -> None:
+        self.size = max(8, 4 * int(workers))  # room for workers the pool starts later
+        self.slots = context.RawArray("q", [0, -1] * self.size)
+        self.counter = context.Value("i", 0)
+        self.parent = os.getpid()
+        _LIVE_WATCHES.add(self)
+
+    @property
+    def initargs(self) -> tuple[Any, ...]:
+        return (self.slots, self.counter, self.size, self.parent)
+
+    def pids(self) -> list[int]:
+        return [int(self.slots[2 * i]) for i in range(self.size) if self.slots[2 * i] > 0]
+
+    def in_flight(self) -> list[tuple[int, int]]:
+        """(pid, item index) of workers that were on an item and never finished it."""
+        return [(int(self.slots[2 * i]), int(self.slots[2 * i + 1]))
+                for i in range(self.size) if self.slots[2 * i] > 0 and self.slots[2 * i + 1] >= 0]
+
+    def retire(self) -> None:
+        """The pool is shut down: its pids may be reused by unrelated processes, never signal them."""
+        _LIVE_WATCHES.discard(self)
+
+    def stop_workers(self) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+
+    def died(self, describe, exit_codes: dict[int, int | None]) -> WorkerDied:
+        """The error for a broken pool, naming the item the killed worker was on."""
+        lost = self.in_flight()
+        if not lost:
+            return WorkerDied(None, "a worker process died unexpectedly (killed by the system?)")
+        pid, index = lost[0]
+        code = exit_codes.get(pid)
+        how = f"killed by signal {-code}" if code is not None and code < 0 else "killed"
+        if code == -signal.SIGKILL:
+            how += " (SIGKILL: most likely the out-of-memory killer)"
+        return WorkerDied(describe(index), f"worker process {pid} was {how} while processing it", index)
+
+
+def install_sigterm() -> None:
+    """In the main thread of a command: SIGTERM raises `Terminated` and stops the workers of live pools."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    for watch in list(_LIVE_WATCHES):
+        watch.stop_workers()
+    raise Terminated()
+
+
+# --------------------------------------------------------------------------- worker side
+
+_slots: Any = None
+_slot = -1
+
+
+def init_worker(slots: Any, counter: Any, size: int, parent: int) -> None:
+    """Pool initializer: claim a slot, start the parent watchdog, make SIGTERM end the worker at once."""
+    global _slots, _slot
+    with counter.get_lock():
+        _slot = counter.value % size
+        counter.value += 1
+    _slots = slots
+    slots[2 * _slot] = os.getpid()
+    slots[2 * _slot + 1] = -1
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+    threading.Thread(target=_watch_parent, args=(parent,), name="dataprep-parent-watch", daemon=True).start()
+
+
+def working_on(index: int) -> None:
+    """Record the item this worker is on (-1: none); a no-op outside pool workers."""
+    if _slots is not None:
+        _slots[2 * _slot + 1] = index
+
+
+def _worker_sigterm(signum: int, frame: Any) -> None:
+    # Stopped on purpose (by the pool or the parent): not a worker lost mid-item.
+    working_on(-1)
+    os._exit(EXIT_TERMINATED)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(_WATCH_INTERVAL)
+        if os.getppid() != parent:
+            os._exit(EXIT_TERMINATED)
