@@ -105,7 +105,8 @@ def test_palette_infer_on_error(tmp_path):
     io.write_mask(masks / "a.png", np.zeros((8, 8), np.uint8))
     (masks / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     skip = _run("palette", "infer", masks, "-o", tmp_path / "p.json", "-j", "1")
-    assert skip.exit_code == 0 and (tmp_path / "p.json").is_file()
+    # Skipped masks still make it a run with data problems (exit 1), as masks2labels and stats; the palette is written.
+    assert skip.exit_code == 1 and (tmp_path / "p.json").is_file()
     assert str(masks / "b.png") in skip.stderr
     fail = _run("palette", "infer", masks, "-o", tmp_path / "q.json", "-j", "1", "--on-error", "fail")
     assert fail.exit_code == 1
