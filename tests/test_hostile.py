@@ -602,7 +602,8 @@ def start_and_wait_for_workers(args, env, out: Path, workers: int = 2) -> tuple[
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         children = descendants(proc.pid)
-        if len(children) > workers and list(out.rglob("*.png")):  # workers (and the resource tracker) at work
+        # The workers (spawned ones also start a resource tracker) at work.
+        if len(children) >= workers and list(out.rglob("*.png")):
             return proc, children
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.1)

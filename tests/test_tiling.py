@@ -314,7 +314,8 @@ def test_real_data_round_trip(shared_data, tmp_path, dataset, ignore):
         root = shared_data("camvid_segnet/CamVid")
         images = sorted((root / "train").glob("*.png"))[:3]
         pairs = [(p, root / "trainannot" / p.name) for p in images]
-    rows = [ManifestRow(f"{dataset}_{i}", img, mask, 0, 0) for i, (img, mask) in enumerate(pairs)]
+    size = (512, 512) if dataset == "isbi" else (480, 360)
+    rows = [ManifestRow(f"{dataset}_{i}", img, mask, *size) for i, (img, mask) in enumerate(pairs)]
     manifest = write_manifest(rows, tmp_path / "src.csv")
     report = tile_manifest(manifest, tmp_path / "tiles", size=256, overlap=32, ignore_index=ignore, quiet=True)
     assert report.ok
