@@ -69,6 +69,30 @@ def test_coco_matches_annToMask_exactly(tmp_path, keep_crowd):
 
 
 @needs_coco
+def test_coco_background_category_is_index_0(tmp_path):
+    """labelme's examples/instance_segmentation exported with its labelme2coco.py lists `_background_` as category
+    id 0 (then aeroplane 1 .. tv/monitor 20). Imported, that gave index 0 "background" plus an empty index 1
+    "_background_", every real class one above its VOC index, a 22-class palette for 21 classes."""
+    images = tmp_path / "coco" / "JPEGImages"
+    write_image(images / "a.png", 20, 10, 1)
+    ann = {"images": [{"id": 0, "file_name": "JPEGImages/a.png", "width": 20, "height": 10}],
+           "categories": [{"id": 0, "name": "_background_", "supercategory": None},
+                          {"id": 1, "name": "aeroplane", "supercategory": None},
+                          {"id": 2, "name": "bicycle", "supercategory": None}],
+           "annotations": [{"id": 0, "image_id": 0, "category_id": 2, "iscrowd": 0, "area": 25.0,
+                            "bbox": [2, 2, 5, 5], "segmentation": [[2, 2, 7, 2, 7, 7, 2, 7]]}]}
+    path = tmp_path / "coco" / "annotations.json"
+    path.write_text(json.dumps(ann))
+    report = _import("coco", path, tmp_path / "out")
+    assert report.ok and report.converted == 1
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.name, c.index, c.id) for c in palette.classes if not c.ignore] == [
+        ("_background_", 0, 0), ("aeroplane", 1, 1), ("bicycle", 2, 2)]
+    got = _labels(tmp_path / "out", "JPEGImages/a")
+    assert set(np.unique(got)) == {0, 2} and int((got == 2).sum()) == int((_coco_reference(path, {0: 0, 1: 1, 2: 2})["JPEGImages/a"] == 2).sum())
+
+
+@needs_coco
 def test_coco_manifest_pairs_images_and_skip_empty(tmp_path):
     export = coco_export(tmp_path / "coco")
     report = _import("coco", export["json"], tmp_path / "out", skip_empty=True)
