@@ -252,6 +252,30 @@ def test_labelme_embedded_image_data_and_collected_labels(tmp_path):
     assert rows["b"].image == (src / "b.png").resolve()
 
 
+def test_labelme_instances_follow_group_id(tmp_path):
+    """labelme's examples/instance_segmentation draws a partly hidden sofa as four polygons with group_id 0 and a
+    person as two; its labelme2voc.py makes each group one object and zeroes the __ignore__ shape. Numbering every
+    shape as its own instance split those objects (the 4-polygon sofa became 4 instances) and gave the ignored
+    region an object number."""
+    def rect(label, x0, y0, x1, y1, group=None):
+        return dict(shape(label, [[x0, y0], [x1, y1]], "rectangle"), group_id=group)
+
+    shapes = [rect("person", 1, 1, 8, 8), rect("person", 12, 1, 18, 8, 0), rect("__ignore__", 1, 12, 8, 18),
+              rect("person", 12, 12, 18, 18, 0), rect("chair", 22, 1, 28, 8, 0), rect("chair", 22, 12, 28, 18)]
+    src = tmp_path / "lm"
+    labelme_file(src, "a", shapes, 30, 20)
+    (src / "labels.txt").write_text("__ignore__\n_background_\nchair\nperson\n")
+    report = _import("labelme", src, tmp_path / "out", instances=True)
+    assert report.ok
+    inst = read_mask(tmp_path / "out" / "instances" / "a.png")
+    labels = _labels(tmp_path / "out", "a")
+    centre = {(3, 3): 1, (14, 3): 2, (3, 14): 0, (14, 14): 2, (24, 3): 4, (24, 14): 5}
+    for (x, y), number in centre.items():
+        assert inst[y, x] == number, (x, y)
+    assert set(np.unique(inst)) == {0, 1, 2, 4, 5}
+    assert labels[14, 3] == 255 and labels[3, 24] == 1 and labels[14, 14] == 2
+
+
 def test_labelme_errors_name_the_file(tmp_path):
     src = tmp_path / "lm"
     labelme_file(src, "unknown", [shape("zebra", [[0, 0], [5, 0], [5, 5]])], 12, 10)
