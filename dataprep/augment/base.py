@@ -37,13 +37,6 @@ class OpParams:
         return cls(**{f.name: _from_json(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)})
 
 
-
-# SampleMeta.extra keys. An op whose partners gave the output nothing (copy-paste with no
-# object to paste) sets NO_PARTNER_KEY; `execute` turns that into UNUSED_INPUTS_KEY, the
-# input positions (plan.inputs order) that provenance must not name as sources.
-NO_PARTNER_KEY = "no_partner_used"
-UNUSED_INPUTS_KEY = "unused_inputs"
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, OpParams):
         return value.to_dict()

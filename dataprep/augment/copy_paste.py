@@ -17,7 +17,7 @@ from ..histogram import channel_histograms
 from ..recipe import CopyPaste
 from ..sample import Sample
 from .base import (
-    NO_PARTNER_KEY, OpParams, Size, conform_channels, ignore_of, record, require_mask, resize_image, resize_mask, uniform,
+    OpParams, Size, conform_channels, ignore_of, record, require_mask, resize_image, resize_mask, uniform,
     widen_to_colour,
 )
 
@@ -186,7 +186,6 @@ def apply_copy_paste(inputs: Sequence[Sample], p: CopyPasteParams) -> Sample:
     donor_mask = require_mask(donor)
     image = target.image.copy()
     mask = require_mask(target).astype(np.result_type(target.mask.dtype, donor_mask.dtype), copy=True)
-    pasted = 0
     for o in p.objects:
         obj = _object_mask(donor_mask, o)
         patch = donor_image[o.box_y : o.box_y + o.box_height, o.box_x : o.box_x + o.box_width]
@@ -196,7 +195,6 @@ def apply_copy_paste(inputs: Sequence[Sample], p: CopyPasteParams) -> Sample:
         patch = resize_image(np.ascontiguousarray(patch), o.height, o.width)
         region = (slice(o.y, o.y + o.height), slice(o.x, o.x + o.width))
         mask[region][obj] = o.label
-        pasted += int(obj.sum())
         if p.blend_sigma <= 0:  # a hard paste: the object's pixels, copied
             np.copyto(image[region], patch, where=obj[:, :, None])
             continue
@@ -207,6 +205,4 @@ def apply_copy_paste(inputs: Sequence[Sample], p: CopyPasteParams) -> Sample:
         if np.issubdtype(image.dtype, np.integer):
             mixed = np.rint(mixed)
         image[region] = mixed.astype(image.dtype)
-    if pasted:
-        return target.evolve(image, mask, "copy_paste", record(p))
-    return target.evolve(image, mask, "copy_paste", record(p), extra={**target.meta.extra, NO_PARTNER_KEY: True})
+    return target.evolve(image, mask, "copy_paste", record(p))

@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import DataprepError, UsageError
 from ..recipe import OFFLINE, Recipe
 from ..sample import Sample
-from .base import NO_PARTNER_KEY, UNUSED_INPUTS_KEY, resize_image, resize_mask, require_mask
+from .base import resize_image, resize_mask, require_mask
 from .plan import OutputPlan, PartnerPools, plan_output, step_rng, step_seed
 from .registry import MULTI_OPS, is_albumentations_step
 from .single import OP_NAME as ALBUMENTATIONS, apply_steps, group_params
@@ -27,8 +27,6 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
     size = check_recipe(recipe)
     sample = samples[plan.index]
     group: list[int] = []  # consecutive single-sample steps, run as one albumentations Compose
-    unused: list[int] = []  # input positions (plan.inputs order) whose sample gave the output nothing
-    position = 1  # plan.inputs position of the next step's first partner
 
     def flush(current: Sample) -> Sample:
         if not group:
@@ -50,14 +48,7 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
         inputs = [sample, *(samples[j] for j in sp.partners)]
         params = op.sample(step_rng(recipe.seed, plan.index, plan.variant, sp.step), inputs, step.params, size)
         sample = op.apply(inputs, params)
-        if sample.meta.extra.get(NO_PARTNER_KEY):
-            extra = {k: v for k, v in sample.meta.extra.items() if k != NO_PARTNER_KEY}
-            sample = sample.evolve(sample.image, sample.mask, extra=extra)
-            unused += range(position, position + len(sp.partners))
-        position += len(sp.partners)
     sample = flush(sample)
-    if unused:
-        sample = sample.evolve(sample.image, sample.mask, extra={**sample.meta.extra, UNUSED_INPUTS_KEY: unused})
     if (sample.height, sample.width) != size:
         # So every output collates; recorded like any op.
         image = resize_image(sample.image, *size)

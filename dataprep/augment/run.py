@@ -37,7 +37,6 @@ from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample, SampleMeta
-from .base import UNUSED_INPUTS_KEY
 from .mix import SOFT_LABEL_KEY
 from .pipeline import applied_ops, check_recipe, execute, provenance
 from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
@@ -243,9 +242,7 @@ class _Worker:
             _write_npz(paths["soft"], weights=np.asarray(soft, np.float32))
         record = {
             "fingerprint": self.fingerprint,
-            # One per input position that contributed (a copy-paste donor with nothing to paste did not).
-            "source_ids": [job.rows[i].id for n, i in enumerate(job.plan.inputs)
-                           if n not in result.meta.extra.get(UNUSED_INPUTS_KEY, ())],
+            "source_ids": [job.rows[i].id for i in job.plan.inputs],  # one per input position
             "ops": applied_ops(result),
             "params": provenance(result),
             "seed": self.recipe.seed,
