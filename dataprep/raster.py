@@ -193,7 +193,8 @@ class RasterReader:
         if is_tiff(self.path):
             self._open_tiff()
         else:
-            self._whole = read_mask(self.path) if mask else read_image(self.path)
+            # Alpha kept: tiles hold every band of the source (an RGBA PNG's nodata alpha included).
+            self._whole = read_mask(self.path) if mask else read_image(self.path, keep_alpha=True)
             if self._whole.ndim == 2:
                 self._whole = self._whole[:, :, None]
             self.height, self.width, self.bands = self._whole.shape

@@ -69,6 +69,30 @@ def test_coco_matches_annToMask_exactly(tmp_path, keep_crowd):
 
 
 @needs_coco
+def test_coco_background_category_is_index_0(tmp_path):
+    """labelme's examples/instance_segmentation exported with its labelme2coco.py lists `_background_` as category
+    id 0 (then aeroplane 1 .. tv/monitor 20). Imported, that gave index 0 "background" plus an empty index 1
+    "_background_", every real class one above its VOC index, a 22-class palette for 21 classes."""
+    images = tmp_path / "coco" / "JPEGImages"
+    write_image(images / "a.png", 20, 10, 1)
+    ann = {"images": [{"id": 0, "file_name": "JPEGImages/a.png", "width": 20, "height": 10}],
+           "categories": [{"id": 0, "name": "_background_", "supercategory": None},
+                          {"id": 1, "name": "aeroplane", "supercategory": None},
+                          {"id": 2, "name": "bicycle", "supercategory": None}],
+           "annotations": [{"id": 0, "image_id": 0, "category_id": 2, "iscrowd": 0, "area": 25.0,
+                            "bbox": [2, 2, 5, 5], "segmentation": [[2, 2, 7, 2, 7, 7, 2, 7]]}]}
+    path = tmp_path / "coco" / "annotations.json"
+    path.write_text(json.dumps(ann))
+    report = _import("coco", path, tmp_path / "out")
+    assert report.ok and report.converted == 1
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.name, c.index, c.id) for c in palette.classes if not c.ignore] == [
+        ("_background_", 0, 0), ("aeroplane", 1, 1), ("bicycle", 2, 2)]
+    got = _labels(tmp_path / "out", "JPEGImages/a")
+    assert set(np.unique(got)) == {0, 2} and int((got == 2).sum()) == int((_coco_reference(path, {0: 0, 1: 1, 2: 2})["JPEGImages/a"] == 2).sum())
+
+
+@needs_coco
 def test_coco_manifest_pairs_images_and_skip_empty(tmp_path):
     export = coco_export(tmp_path / "coco")
     report = _import("coco", export["json"], tmp_path / "out", skip_empty=True)
@@ -226,6 +250,30 @@ def test_labelme_embedded_image_data_and_collected_labels(tmp_path):
     assert rows["a"].image == (tmp_path / "out" / "images" / "a.png").resolve()  # written from imageData
     assert Image.open(rows["a"].image).size == (12, 10)
     assert rows["b"].image == (src / "b.png").resolve()
+
+
+def test_labelme_instances_follow_group_id(tmp_path):
+    """labelme's examples/instance_segmentation draws a partly hidden sofa as four polygons with group_id 0 and a
+    person as two; its labelme2voc.py makes each group one object and zeroes the __ignore__ shape. Numbering every
+    shape as its own instance split those objects (the 4-polygon sofa became 4 instances) and gave the ignored
+    region an object number."""
+    def rect(label, x0, y0, x1, y1, group=None):
+        return dict(shape(label, [[x0, y0], [x1, y1]], "rectangle"), group_id=group)
+
+    shapes = [rect("person", 1, 1, 8, 8), rect("person", 12, 1, 18, 8, 0), rect("__ignore__", 1, 12, 8, 18),
+              rect("person", 12, 12, 18, 18, 0), rect("chair", 22, 1, 28, 8, 0), rect("chair", 22, 12, 28, 18)]
+    src = tmp_path / "lm"
+    labelme_file(src, "a", shapes, 30, 20)
+    (src / "labels.txt").write_text("__ignore__\n_background_\nchair\nperson\n")
+    report = _import("labelme", src, tmp_path / "out", instances=True)
+    assert report.ok
+    inst = read_mask(tmp_path / "out" / "instances" / "a.png")
+    labels = _labels(tmp_path / "out", "a")
+    centre = {(3, 3): 1, (14, 3): 2, (3, 14): 0, (14, 14): 2, (24, 3): 4, (24, 14): 5}
+    for (x, y), number in centre.items():
+        assert inst[y, x] == number, (x, y)
+    assert set(np.unique(inst)) == {0, 1, 2, 4, 5}
+    assert labels[14, 3] == 255 and labels[3, 24] == 1 and labels[14, 14] == 2
 
 
 def test_labelme_errors_name_the_file(tmp_path):

@@ -93,6 +93,30 @@ def test_round_trip_797x644_is_exact_and_tiles_are_source_slices(tmp_path):
     assert back_mask.dtype == mask.dtype and back_mask.tobytes() == mask.tobytes()
 
 
+def test_rgba_png_tiles_keep_alpha_and_stitch_back_exactly(tmp_path):
+    """The Data Science Bowl 2018 nuclei images are RGBA PNGs (and aerial PNG exports mark nodata with alpha 0):
+    tiles came out RGB, so the documented 4-channel PNG tiles lost the alpha and `stitch` gave back a
+    3-channel image that is not the original."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (70, 90, 4), dtype=np.uint8)
+    rgba[:20, :30, 3] = 0  # a nodata corner
+    (tmp_path / "src").mkdir()
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "src" / "a.png")
+    manifest = write_manifest([ManifestRow("a", tmp_path / "src" / "a.png", None, 90, 70, {})],
+                              tmp_path / "src" / "manifest.csv")
+    report = tile_manifest(manifest, tmp_path / "tiles", size=48, overlap=8, quiet=True)
+    assert report.ok
+    for row in read_manifest(report.manifest_path):
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        np.testing.assert_array_equal(np.asarray(Image.open(row.image)), rgba[y : y + 48, x : x + 48])
+    stitched = stitch_manifest(report.manifest_path, tmp_path / "stitched", quiet=True)
+    (row,) = read_manifest(stitched.manifest_path).rows
+    back = np.asarray(Image.open(row.image))
+    assert back.shape == rgba.shape and back.tobytes() == rgba.tobytes()
+
+
 def test_stitch_takes_each_pixel_from_the_tile_it_is_most_central_in(tmp_path):
     # Tiles that disagree in their overlap show which one supplied each pixel.
     rows = []

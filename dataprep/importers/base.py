@@ -18,6 +18,9 @@ from ..palette import Colour, Palette, PaletteClass, voc_colormap
 IGNORE = -1  # a region's label when its pixels are to be ignored (crowd, __ignore__); the writer maps it
 
 
+NO_INSTANCE = -1  # Region.instance of a shape that is no object (labelme __ignore__): 0 in the instance map
+
+
 @dataclass(frozen=True)
 class Region:
     """One annotated shape of one image.
@@ -25,7 +28,8 @@ class Region:
     `kind` names the rasterizer (see `raster.RASTERIZERS`), `data` is what it
     needs (points, an RLE, a mask file); `label` is a class index or IGNORE;
     `z` is the tool's drawing order key (CVAT z_order), `instance` a 1-based
-    instance number for instance maps (0: none).
+    instance number for instance maps (0: one of its own, by position;
+    NO_INSTANCE: none, drawn as 0).
     """
 
     label: int

@@ -1,6 +1,7 @@
 """COCO instances JSON (`instances_*.json`): polygons and RLE (compressed and uncompressed).
 
-Classes: background is index 0, the categories follow sorted by id (1..K), each
+Classes: background is index 0 (a category named `background` or `_background_`, as
+labelme2coco writes, is that class), the other categories follow sorted by id (1..K), each
 keeping its COCO `id` in palette.json. `iscrowd` regions are drawn as the
 ignore index unless `keep_crowd`. Images are found at `images_dir/file_name`.
 """
@@ -83,6 +84,22 @@ def _segmentation_region(ann: dict[str, Any], label: int, path: Path, where: str
     return Region(label, "coco_polygon", polygons) if polygons else None
 
 
+BACKGROUND_NAMES = ("background", "_background_")
+
+
+def _class_indices(cats: list[dict[str, Any]]) -> tuple[dict[int, int], list[ClassSpec]]:
+    """Category id -> training index, and the classes in index order. A category named background (labelme2coco
+    writes `_background_` as category 0) is index 0 itself, so the palette gets no second, empty background."""
+    bg = next((c for c in cats if str(c["name"]).strip().lower() in BACKGROUND_NAMES), None)
+    rest = [c for c in cats if c is not bg]
+    specs = [ClassSpec(bg["name"], None, bg["id"]) if bg else ClassSpec("background")]
+    specs += [ClassSpec(c["name"], None, c["id"]) for c in rest]
+    index_of = {c["id"]: i + 1 for i, c in enumerate(rest)}
+    if bg is not None:
+        index_of[bg["id"]] = 0
+    return index_of, specs
+
+
 def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = False) -> ImportPlan:
     path = Path(src)
     if path.is_dir():
@@ -92,11 +109,11 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
         raise DataprepError(path, "not a COCO file: expected a JSON object with images/annotations/categories")
     require_pycocotools(path)
     cats = parse_categories(data, path)
-    index_of = {c["id"]: i + 1 for i, c in enumerate(cats)}
+    index_of, specs = _class_indices(cats)
     images = parse_images(data, path)
     anns = require(data, "annotations", path, "", list)
     regions: dict[Any, list[Region]] = {iid: [] for iid in images}
-    plan = ImportPlan("coco", [ClassSpec("background")] + [ClassSpec(c["name"], None, c["id"]) for c in cats], [])
+    plan = ImportPlan("coco", specs, [])
     crowd = 0
     for n, ann in enumerate(anns):
         where = f"annotations[{n}]" + (f" (id {ann['id']})" if isinstance(ann, dict) and "id" in ann else "")

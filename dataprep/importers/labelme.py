@@ -8,12 +8,18 @@ enclose no area and are left out with a warning.
 Classes: from a `labels.txt` (labelme's convention: one name per line,
 `__ignore__` -> the ignore index, `_background_` -> 0, the rest 1, 2, ... in
 file order), else `_background_` 0 and the labels in order of first appearance.
+
+Instances (`--instances`), as labelme's `shapes_to_label`: shapes sharing a label
+and a `group_id` are one instance (an object split by an occluder), every shape
+without a `group_id` is its own; numbers 1, 2, ... in order of first appearance,
+`__ignore__` shapes counted but drawn as 0 (no instance), as labelme2voc does.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import io as _io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataprepError, UsageError
 from ..io import atomic_write_bytes
-from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
+from .base import IGNORE, NO_INSTANCE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
 IGNORE_LABEL = "__ignore__"
 BACKGROUND_LABEL = "_background_"
@@ -141,6 +147,7 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
                 raise DataprepError(path, "not a labelme file: expected a JSON object with 'shapes'")
             shapes = require(data, "shapes", path, "", list)
             regions: list[Region] = []
+            instance_keys: dict[tuple[str, Any], int] = {}
             for n, shape in enumerate(shapes):
                 where = f"shapes[{n}]"
                 label = require(shape, "label", path, where, str)
@@ -151,8 +158,11 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
                 region = _shape_region(shape, index[label], path, where, line_width)
                 if region is None:
                     points_skipped += 1
-                else:
-                    regions.append(region)
+                    continue
+                group = shape.get("group_id")
+                key = (label, n if group is None else ("group", group))
+                number = instance_keys.setdefault(key, len(instance_keys) + 1)
+                regions.append(replace(region, instance=NO_INSTANCE if region.label == IGNORE else number))
             w, h = data.get("imageWidth"), data.get("imageHeight")
             size = (w, h) if isinstance(w, int) and isinstance(h, int) else None
             plan.entries.append(Entry(sid, _image_for(path, data, out_dir, sid), path, tuple(regions), size))

@@ -64,7 +64,8 @@ class _EntryWriter:
                 where = f"{entry.where}: " if entry.where else ""
                 raise DataprepError(entry.source, f"{where}{region.where or f'shape #{position}'}: {exc}") from None
             # Without a number of its own, each shape is one instance (a COCO annotation, a YOLO line).
-            instance = region.instance or (position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
+            instance = max(region.instance, 0) if region.instance else (
+                position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
             drawn += [Drawn(label, starts, ends, region.z, position, instance) for label, (starts, ends) in parts]
         size = self.palette.max_value + 1
         labels, inst = paint(drawn, height, width, ignore_index=self.palette.ignore_index,
