@@ -36,7 +36,7 @@ from .errors import DataprepError, UsageError
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import resolve_palette, voc_colormap
-from .paths import guard_output
+from .paths import Inputs
 from .progress import bars_disabled
 from .raster import read_raster, write_raster
 from .stitch import BLEND_MODES, PROBABILITIES_COLUMN, blend_window
@@ -124,8 +124,11 @@ def predict_manifest(
 
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     out = Path(out_dir)
-    if src.path is not None:
-        guard_output(out / "manifest.csv", [src.path], force=force)
+    inputs = Inputs([*Inputs.of_manifest(src).files, checkpoint,
+                     *([palette] if palette is not None and Path(palette).is_file() else [])])
+    inputs.guard_folder(out, force=force)
+    inputs.check_written([out / "manifest.csv", out / "palette.json",
+                          *(out / "labels" / f"{row.id}.png" for row in src.rows)])
     if blend not in BLEND_MODES or blend == "centre":
         raise UsageError(None, f"--blend must be one of gaussian, cosine, mean, not {blend!r}")
     tile_hw = _pair(tile) if tile is not None else None

@@ -262,6 +262,43 @@ def test_kfold_never_writes_over_its_input(work, tmp_path):
     assert digest(tmp_path) == before
 
 
+def test_the_commands_of_this_round_use_the_same_output_guard(work, tmp_path):
+    """tile, stitch, predict, import, report and dedup refuse an output that holds or is one of their inputs."""
+    manifest = work / "work" / "labels" / "manifest.csv"
+    images = work / "data" / "images"
+    tiles = work / "tiles"
+    assert cli("tile", manifest, tiles, "--size", "64", "-j", "1", "-q").code == 0, "tiles to stitch"
+    stats = work / "stats.html"  # a JSON stats file, whatever its name
+    assert cli("stats", manifest, "-o", stats, "-j", "1", "-q").code == 0
+    checkpoint = work / "model.pt"
+    checkpoint.write_bytes(b"not read: the guard comes first")
+    export = work / "export"
+    export.mkdir()
+    (export / "coco.json").write_text("{}")
+    first_image = sorted(images.rglob("*.jpg"))[0]
+    holds = "output folder holds input files of this run (e.g. "
+    before = digest(tmp_path)
+    cases = [
+        (("tile", manifest, images, "--size", "64", "-j", "1", "-q"), images, holds),
+        (("stitch", tiles / "manifest.csv", tiles / "images", "-j", "1", "-q"), tiles / "images", holds),
+        (("predict", images, "--checkpoint", checkpoint, "--manifest", manifest, "-q"), images, holds),
+        (("predict", work, "--checkpoint", checkpoint, "--manifest", manifest, "-q"), work, holds),
+        (("import", "coco", export / "coco.json", export, "-j", "1", "-q"), export, holds),
+        (("report", manifest, "--stats", stats, "-o", stats, "-n", "0"), stats,
+         "output would overwrite an input of this run; choose another output file"),
+        (("dedup", images, "-o", first_image, "-j", "1", "-q"), first_image,
+         "output would overwrite an input of this run; choose another output file"),
+        (("dedup", manifest, "-o", tmp_path / "d.csv", "--manifest-out", manifest, "-j", "1", "-q"), manifest,
+         "output would overwrite an input of this run; choose another output file"),
+    ]
+    for args, victim, reason in cases:
+        run = cli(*args)
+        assert run.code == 2, (args, run.stderr)
+        assert run.first_error.startswith(f"error: {victim}: {reason}"), (args, run.stderr)
+        assert len(run.stderr.strip().splitlines()) == 1, (args, run.stderr)
+    assert digest(tmp_path) == before
+
+
 # --------------------------------------------------------------------------- 4. one line for every fault
 
 
