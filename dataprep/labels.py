@@ -42,6 +42,7 @@ from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, read_pn
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
 from .paths import Inputs, walk_files
+from .strict_load import load_yaml
 from .regions import BOUNDARY_WIDTH, interior_pixels
 
 Unknown = Literal["error", "ignore", "nearest"]
@@ -452,7 +453,7 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
         path = Path(text)
         if path.is_file():
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+                data = load_yaml(path.read_text(encoding="utf-8"))  # JSON is YAML too
             except (OSError, yaml.YAMLError) as exc:
                 raise DataprepError(path, f"unreadable remap file: {str(exc).splitlines()[0]}") from None
             if not isinstance(data, Mapping):

@@ -531,6 +531,33 @@ def test_duplicate_yaml_keys_name_the_key(work, tmp_path):
     assert run.first_error == f"error: {recipe}: not valid YAML: duplicate key 'seed' (line 6)"
 
 
+@pytest.mark.parametrize("name, text, line", [
+    ("palette.yaml", "classes:\n  - {name: bg, index: 0}\nclasses:\n  - {name: fg, index: 1}\n", " (line 3)"),
+    ("palette.json", '{"classes": [{"name": "bg", "index": 0, "index": 1}]}', ""),
+])
+def test_duplicate_palette_keys_name_the_key(work, tmp_path, name, text, line):
+    palette = tmp_path / name
+    palette.write_text(text)
+    key = "classes" if name.endswith(".yaml") else "index"
+    before = digest(tmp_path)
+    run = cli("masks2labels", work / "work" / "manifest.csv", tmp_path / "out", "--palette", palette, "-j", "1", "-q")
+    assert run.code != 0
+    assert run.first_error == f"error: {palette}: not a palette file: duplicate key {key!r}{line}"
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("name, text, line", [("remap.yaml", "0: 0\n1: 1\n0: 2\n", " (line 3)"),
+                                              ("remap.json", '{"0": 0, "1": 1, "0": 2}', " (line 1)")])
+def test_duplicate_remap_keys_name_the_key(work, tmp_path, name, text, line):
+    remap = tmp_path / name
+    remap.write_text(text)
+    run = cli("masks2labels", work / "work" / "labels" / "manifest.csv", tmp_path / "out", "--palette", "voc",
+              "--remap", remap, "-j", "1", "-q")
+    assert run.code != 0
+    key = 0 if name.endswith(".yaml") else "0"
+    assert run.first_error == f"error: {remap}: unreadable remap file: duplicate key {key!r}{line}"
+
+
 def test_stale_temp_files_of_killed_writers_are_removed(work, tmp_path):
     out = work / "colour"
     manifest = work / "work" / "labels" / "manifest.csv"
