@@ -26,7 +26,7 @@ from dataprep import io
 from dataprep.cli import main
 from dataprep.errors import DataprepError
 from dataprep.labels import masks_to_labels
-from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from dataprep.scan import scan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -754,6 +754,35 @@ def test_the_manifest_size_is_checked_before_decoding(work, tmp_path, bomb, monk
     prefix = "skipped" if command == "stats" else "error"
     assert run.first_error == (f"{prefix}: {bomb}: is 20000x20000 but the manifest says "
                                f"{rows[0].width}x{rows[0].height}; rescan it")
+
+
+@pytest.mark.parametrize("swapped", ["image", "mask"])
+def test_the_dataset_and_the_dali_host_side_check_the_manifest_size_before_decoding(work, bomb, monkeypatch,
+                                                                                    swapped):
+    """SegmentationDataset and the DALI loader's host reads refuse a file whose header disagrees with the manifest."""
+    from types import SimpleNamespace
+
+    from dataprep.data import SegmentationDataset
+    from dataprep.data.dali import DaliLoader, _ImageFormat
+
+    monkeypatch.setenv(io.MAX_PIXELS_ENV, "none")  # only the manifest's size can stop it
+    rows = read_manifest(work / "work" / "labels" / "manifest.csv").rows
+    good = rows[0]
+    row = ManifestRow("b", bomb if swapped == "image" else good.image, bomb if swapped == "mask" else good.mask,
+                      good.width, good.height)
+    expected = f"{bomb}: is 20000x20000 but the manifest says {good.width}x{good.height}; rescan it"
+    dataset = SegmentationDataset(Manifest([rows[1], row]))
+    with pytest.raises(DataprepError) as caught:
+        dataset[1]
+    assert str(caught.value) == expected
+    for on_dali in (True, False):  # DALI decodes JPEG/PNG itself: the header is checked before handing it over
+        loader = object.__new__(DaliLoader)
+        loader.spec = SimpleNamespace(rows=[row])
+        loader.format = _ImageFormat(on_dali, 3, np.dtype(np.uint8))
+        loader.mask_dtype = np.dtype(np.uint8)
+        with pytest.raises(DataprepError) as caught:
+            loader._read(0)
+        assert str(caught.value) == expected, on_dali
 
 
 def fails_or_fills_the_disk(x: int) -> int:
