@@ -197,6 +197,11 @@ def _check_expected(path: Path, size: tuple[int, int] | None, expect: tuple[int,
         raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; rescan it")
 
 
+def check_manifest_size(path: PathLike, size: tuple[int, int], expect: tuple[int, int] | None) -> None:
+    """Refuse a file whose header `size` (width, height) is not the `expect`ed manifest size (either way round)."""
+    _check_expected(Path(path), size, expect)
+
+
 def _check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> None:
     size = _header_size(data)
     if size is None and not data.startswith((_PNG_SIGNATURE, _JPEG_SOI)):

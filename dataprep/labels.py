@@ -41,7 +41,8 @@ from .histogram import channel_histograms
 from .io import MASK_EXTENSIONS, PathLike, atomic_write_text, read_mask, read_png_palette, write_mask
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import Colour, Palette, colour_key, find_palette, load_palette, pack_rgb, palette_from_file, unpack_key
-from .paths import Inputs, guard_output, walk_files
+from .paths import Inputs, walk_files
+from .strict_load import load_yaml
 from .regions import BOUNDARY_WIDTH, interior_pixels
 
 Unknown = Literal["error", "ignore", "nearest"]
@@ -452,7 +453,7 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
         path = Path(text)
         if path.is_file():
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+                data = load_yaml(path.read_text(encoding="utf-8"))  # JSON is YAML too
             except (OSError, yaml.YAMLError) as exc:
                 raise DataprepError(path, f"unreadable remap file: {str(exc).splitlines()[0]}") from None
             if not isinstance(data, Mapping):
@@ -543,8 +544,8 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
     if manifest is not None:
         masks = [row.mask for row in manifest if row.mask is not None]
         root = _common_root(masks)
-        if masks:
-            guard_output(out_dir, [root], force=force)
+        if masks:  # not into the masks' tree either: the next scan would take the label maps for masks
+            Inputs(Inputs.of_manifest(manifest).files, trees=[root]).guard_folder(out_dir, force=force)
         seen: dict[Path, _Job] = {}
         for row in manifest:
             if row.mask is not None and row.mask not in seen:
@@ -552,13 +553,14 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
         jobs = list(seen.values())
     else:
         root = Path(os.path.abspath(source))
-        guard_output(out_dir, [root], force=force)
+        Inputs(trees=[root]).guard_folder(out_dir, force=force)
         files = _walk_files(root, extensions, exclude=[out_dir])
         jobs = [_Job(Path(os.path.relpath(p, root)).with_suffix("").as_posix(), p, _output_path(out_dir, root, p), None)
                 for p in files]
     _check_outputs(jobs)
-    if manifest is not None:  # not over the images either, even with --force
-        Inputs.of_manifest(manifest).check_written(j.dst for j in jobs)
+    # Never over an input (the images too), even with --force.
+    inputs = Inputs.of_manifest(manifest) if manifest is not None else Inputs(j.src for j in jobs)
+    inputs.check_written(j.dst for j in jobs)
     return _Source(manifest, root, jobs, [j.src for j in jobs])
 
 

@@ -43,6 +43,7 @@ import yaml
 from .errors import DataprepError, UsageError
 from .io import PathLike, atomic_write_text
 from .sample import DEFAULT_IGNORE_INDEX
+from .strict_load import load_json, load_yaml
 
 Colour = tuple[int, int, int]
 MAX_INDEX = 65535
@@ -325,7 +326,7 @@ def palette_from_file(path: PathLike) -> Palette:
     except (OSError, UnicodeDecodeError) as exc:
         raise DataprepError(path, f"unreadable palette: {exc}") from None
     try:
-        data = json.loads(text) if ext == ".json" else yaml.safe_load(text)
+        data = load_json(text) if ext == ".json" else load_yaml(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise DataprepError(path, f"not a palette file: {str(exc).splitlines()[0]}") from None
     return palette_from_dict(data, source=str(path), default_name=path.stem)

@@ -142,21 +142,6 @@ class Inputs:
                 raise UsageError(p, "output would overwrite an input of this run; choose another output folder")
 
 
-def guard_output(output: PathLike, inputs: Iterable[PathLike], *, force: bool = False) -> Path:
-    """Refuse an output that is an input, or an output folder inside an input tree, unless `force`.
-
-    Writing derived files into the tree being read makes the next scan pick them
-    up as data; overwriting an input loses it.
-    """
-    out = Path(output)
-    for src in inputs:
-        if os.path.realpath(out) == os.path.realpath(src):
-            raise UsageError(out, "output would overwrite an input")
-        if Path(src).is_dir() and is_within(out, src) and not force:
-            raise UsageError(out, f"output is inside the input tree {src}; choose another place or pass --force")
-    return out
-
-
 def walk_files(
     root: PathLike,
     extensions: frozenset[str],

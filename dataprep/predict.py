@@ -36,7 +36,7 @@ from .errors import DataprepError, UsageError
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import resolve_palette, voc_colormap
-from .paths import guard_output
+from .paths import Inputs
 from .progress import bars_disabled
 from .raster import read_raster, write_raster
 from .stitch import BLEND_MODES, PROBABILITIES_COLUMN, blend_window
@@ -124,8 +124,11 @@ def predict_manifest(
 
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     out = Path(out_dir)
-    if src.path is not None:
-        guard_output(out / "manifest.csv", [src.path], force=force)
+    inputs = Inputs([*Inputs.of_manifest(src).files, checkpoint,
+                     *([palette] if palette is not None and Path(palette).is_file() else [])])
+    inputs.guard_folder(out, force=force)
+    inputs.check_written([out / "manifest.csv", out / "palette.json",
+                          *(out / "labels" / f"{row.id}.png" for row in src.rows)])
     if blend not in BLEND_MODES or blend == "centre":
         raise UsageError(None, f"--blend must be one of gaussian, cosine, mean, not {blend!r}")
     tile_hw = _pair(tile) if tile is not None else None
@@ -137,9 +140,7 @@ def predict_manifest(
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = load_model(checkpoint, map_location=dev)
     meta = load_checkpoint(checkpoint).get("meta") or {}
-    norm_meta = meta.get("normalization") or {}
-    normalization = (Normalization(tuple(norm_meta["mean"]), tuple(norm_meta["std"]), str(checkpoint))
-                     if norm_meta.get("mean") and norm_meta.get("std") else Normalization())
+    normalization = checkpoint_normalization(meta, checkpoint)
     pal = resolve_palette(palette, src.path) if (palette is not None or src.path is not None) else None
     colours = pal.colour_table(256) if pal is not None else voc_colormap(256)
     if model.num_classes > 256:
@@ -170,6 +171,30 @@ def predict_manifest(
     if pal is not None:
         atomic_write_text(out / "palette.json", pal.to_json())
     return report
+
+
+def checkpoint_normalization(meta: dict[str, Any], checkpoint: PathLike) -> "Normalization":
+    """The normalization the model was trained with, from the checkpoint's meta.
+
+    Checkpoints record it with a `from` key (recipe / stats / scale). Older ones
+    recorded only stats.json's mean/std: when their training config names a
+    recipe, whose `normalize` step may have set its own, the inputs cannot be
+    known and the checkpoint is refused rather than fed wrongly scaled images.
+    """
+    from .data.dataset import Normalization
+
+    norm = meta.get("normalization") or {}
+    if "from" not in norm:
+        data = (meta.get("config") or {}).get("data") or {}
+        recipe = data.get("train_recipe")
+        if recipe:
+            raise UsageError(checkpoint, f"does not record the normalization it was trained with (its recipe "
+                                         f"{recipe} may set mean/std in a normalize step); retrain it with this "
+                                         "version of dataprep")
+    if norm.get("mean") is not None and norm.get("std") is not None:
+        return Normalization(tuple(float(v) for v in norm["mean"]), tuple(float(v) for v in norm["std"]),
+                             str(checkpoint))
+    return Normalization()
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:

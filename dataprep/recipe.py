@@ -27,7 +27,6 @@ engine can refuse a recipe at load time instead of silently skipping a step.
 from __future__ import annotations
 
 import dataclasses
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ import yaml
 from .errors import DataprepError, UsageError
 from .io import PathLike
 from .sample import DEFAULT_IGNORE_INDEX
+from .strict_load import load_yaml
 
 # Engines a step can run on.
 ALBUMENTATIONS = "albumentations"  # CPU path of the Dataset, and single-sample offline steps
@@ -555,46 +555,6 @@ def _jsonable(value: Any) -> Any:
 MAX_VARIANTS = 10_000
 
 _RECIPE_FIELDS = {"name", "seed", "size", "variants", "ignore_index", "output", "partners", "steps"}
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `3e-4` as a number (YAML 1.2) and refuses duplicate keys.
-
-    PyYAML's 1.1 rules make `3e-4` a string, and a repeated key silently keeps
-    the last value (`p: 0.5` then `p: 1.0` further down).
-    """
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _value in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # unhashable keys: PyYAML reports them itself
-                    continue
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})",
-                        key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                |\.[0-9_]+(?:[eE][-+][0-9]+)?
-                |[-+]?\.(?:inf|Inf|INF)
-                |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."),
-)
-
-
-def load_yaml(text: str) -> Any:
-    """Parse YAML the way recipe and trainer files are read (safe, YAML 1.2 numbers)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:

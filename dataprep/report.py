@@ -27,6 +27,7 @@ from . import io
 from .errors import DataprepError, UsageError
 from .manifest import Manifest, read_manifest
 from .palette import Palette, resolve_palette
+from .paths import Inputs
 from .preview import colour_table, make_contact_sheet
 from .stats import image_partial, load_stats
 
@@ -411,6 +412,11 @@ def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats
                  samples: int = 9, seed: int = 0, max_images: int = 200) -> Path:
     """Gather, render and write the page atomically; returns its path."""
     output = Path(output)
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    read = [stats, palette if isinstance(palette, (str, Path)) and Path(palette).is_file() else None,
+            *((Path(splits) / "report.json", splits) if splits is not None else ())]
+    Inputs([*Inputs.of_manifest(manifest).files, *(p for p in read if p is not None)]).guard_file(output)
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(output, "the report is an HTML page: give a .html output")
     data = gather(manifest, stats=stats, splits=splits, palette=palette, samples=samples, seed=seed,

@@ -41,7 +41,7 @@ from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import resolve_palette
-from .paths import guard_output
+from .paths import Inputs
 from .raster import RasterReader, read_raster, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
 from .tiling import TILE_COLUMNS
@@ -144,8 +144,9 @@ def stitch_manifest(
     if blend not in BLEND_MODES:
         raise UsageError(None, f"--blend must be one of {', '.join(BLEND_MODES)}, not {blend!r}")
     out = Path(out_dir)
-    if src.path is not None:
-        guard_output(out / "manifest.csv", [src.path], force=force)
+    inputs = Inputs.of_manifest(src)
+    inputs.guard_folder(out, force=force)
+    inputs.check_written([out / "manifest.csv"])
     jobs = _group(src)
     if ignore_index is None:
         palette = resolve_palette(None, src.path) if src.path is not None else None

@@ -46,7 +46,7 @@ from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, atomic_write_bytes, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import find_palette, resolve_palette
-from .paths import guard_output
+from .paths import Inputs
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -167,8 +167,9 @@ def tile_manifest(
     """
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     out = Path(out_dir)
-    if src.path is not None:
-        guard_output(out / "manifest.csv", [src.path], force=force)
+    inputs = Inputs.of_manifest(src)
+    inputs.guard_folder(out, force=force)
+    inputs.check_written([out / "manifest.csv"])
     params = TileParams(_pair(size), _stride(_pair(size), overlap, stride), pad, min_labelled, keep_empty,
                         background, _ignore_index(ignore_index, src), seed)
     results = run_items(_Tiler(params, out), src.rows, executor=executor, on_error=on_error,

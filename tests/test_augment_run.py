@@ -201,3 +201,37 @@ def test_camvid_labels_with_void_as_ignore(shared_data, tmp_path):
     assert not summary.errors
     for row in read_manifest(summary.manifest):
         assert set(np.unique(io.read_mask(row.mask)).tolist()) <= set(range(12))
+
+
+def test_copy_paste_records_no_donor_when_nothing_was_pasted(tmp_path):
+    """A donor with no object to paste (a mask of one class) gave no pixel: it is not a source of the output.
+
+    Seen on real data: outputs listed a donor in `source_ids` although copy-paste found nothing in it,
+    so the fold-leak check and the provenance pointed at an image that is not in the output.
+    """
+    flat = np.zeros((32, 32), np.uint8)  # one class only: its largest class, never pasted
+    objects = np.zeros((32, 32), np.uint8)
+    objects[4:14, 6:16] = 2  # one 100-pixel object
+    rows = []
+    for name, mask in (("flat", flat), ("objects", objects)):
+        image = np.full((32, 32, 3), 40 if name == "flat" else 200, np.uint8)
+        io.write_image(tmp_path / "data" / f"{name}.png", image)
+        io.write_mask(tmp_path / "data" / f"{name}_mask.png", mask)
+        rows.append(ManifestRow(name, tmp_path / "data" / f"{name}.png", tmp_path / "data" / f"{name}_mask.png", 32, 32))
+    write_manifest(rows, tmp_path / "data" / "manifest.csv")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"seed": 0, "size": [32, 32], "variants": 1, "ignore_index": 255,
+                                      "output": {"image_format": "png"}, "partners": "any",
+                                      "steps": [{"op": "copy_paste", "p": 1.0, "blend_sigma": 0.0}]}))
+    augment_manifest(tmp_path / "data" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    out = {r.id: r for r in read_manifest(tmp_path / "out" / "manifest.csv")}
+    pasted_into_flat = out["flat__v0"]
+    assert pasted_into_flat.extra["source_ids"] == "flat;objects"
+    assert json.loads(pasted_into_flat.extra["params"])[0]["objects"]
+    assert (io.read_mask(pasted_into_flat.mask) == 2).sum() > 0  # the object came in
+    from_flat = out["objects__v0"]
+    assert from_flat.extra["source_ids"] == "objects"  # the flat donor gave nothing
+    assert json.loads(from_flat.extra["params"])[0]["objects"] == []
+    np.testing.assert_array_equal(io.read_mask(from_flat.mask), objects)
+    record = json.loads((tmp_path / "out" / "params" / "objects__v0.json").read_text())
+    assert record["source_ids"] == ["objects"]

@@ -26,7 +26,7 @@ from dataprep import io
 from dataprep.cli import main
 from dataprep.errors import DataprepError
 from dataprep.labels import masks_to_labels
-from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from dataprep.scan import scan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,6 +262,43 @@ def test_kfold_never_writes_over_its_input(work, tmp_path):
     assert digest(tmp_path) == before
 
 
+def test_the_commands_of_this_round_use_the_same_output_guard(work, tmp_path):
+    """tile, stitch, predict, import, report and dedup refuse an output that holds or is one of their inputs."""
+    manifest = work / "work" / "labels" / "manifest.csv"
+    images = work / "data" / "images"
+    tiles = work / "tiles"
+    assert cli("tile", manifest, tiles, "--size", "64", "-j", "1", "-q").code == 0, "tiles to stitch"
+    stats = work / "stats.html"  # a JSON stats file, whatever its name
+    assert cli("stats", manifest, "-o", stats, "-j", "1", "-q").code == 0
+    checkpoint = work / "model.pt"
+    checkpoint.write_bytes(b"not read: the guard comes first")
+    export = work / "export"
+    export.mkdir()
+    (export / "coco.json").write_text("{}")
+    first_image = sorted(images.rglob("*.jpg"))[0]
+    holds = "output folder holds input files of this run (e.g. "
+    before = digest(tmp_path)
+    cases = [
+        (("tile", manifest, images, "--size", "64", "-j", "1", "-q"), images, holds),
+        (("stitch", tiles / "manifest.csv", tiles / "images", "-j", "1", "-q"), tiles / "images", holds),
+        (("predict", images, "--checkpoint", checkpoint, "--manifest", manifest, "-q"), images, holds),
+        (("predict", work, "--checkpoint", checkpoint, "--manifest", manifest, "-q"), work, holds),
+        (("import", "coco", export / "coco.json", export, "-j", "1", "-q"), export, holds),
+        (("report", manifest, "--stats", stats, "-o", stats, "-n", "0"), stats,
+         "output would overwrite an input of this run; choose another output file"),
+        (("dedup", images, "-o", first_image, "-j", "1", "-q"), first_image,
+         "output would overwrite an input of this run; choose another output file"),
+        (("dedup", manifest, "-o", tmp_path / "d.csv", "--manifest-out", manifest, "-j", "1", "-q"), manifest,
+         "output would overwrite an input of this run; choose another output file"),
+    ]
+    for args, victim, reason in cases:
+        run = cli(*args)
+        assert run.code == 2, (args, run.stderr)
+        assert run.first_error.startswith(f"error: {victim}: {reason}"), (args, run.stderr)
+        assert len(run.stderr.strip().splitlines()) == 1, (args, run.stderr)
+    assert digest(tmp_path) == before
+
+
 # --------------------------------------------------------------------------- 4. one line for every fault
 
 
@@ -494,6 +531,33 @@ def test_duplicate_yaml_keys_name_the_key(work, tmp_path):
     assert run.first_error == f"error: {recipe}: not valid YAML: duplicate key 'seed' (line 6)"
 
 
+@pytest.mark.parametrize("name, text, line", [
+    ("palette.yaml", "classes:\n  - {name: bg, index: 0}\nclasses:\n  - {name: fg, index: 1}\n", " (line 3)"),
+    ("palette.json", '{"classes": [{"name": "bg", "index": 0, "index": 1}]}', ""),
+])
+def test_duplicate_palette_keys_name_the_key(work, tmp_path, name, text, line):
+    palette = tmp_path / name
+    palette.write_text(text)
+    key = "classes" if name.endswith(".yaml") else "index"
+    before = digest(tmp_path)
+    run = cli("masks2labels", work / "work" / "manifest.csv", tmp_path / "out", "--palette", palette, "-j", "1", "-q")
+    assert run.code != 0
+    assert run.first_error == f"error: {palette}: not a palette file: duplicate key {key!r}{line}"
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("name, text, line", [("remap.yaml", "0: 0\n1: 1\n0: 2\n", " (line 3)"),
+                                              ("remap.json", '{"0": 0, "1": 1, "0": 2}', " (line 1)")])
+def test_duplicate_remap_keys_name_the_key(work, tmp_path, name, text, line):
+    remap = tmp_path / name
+    remap.write_text(text)
+    run = cli("masks2labels", work / "work" / "labels" / "manifest.csv", tmp_path / "out", "--palette", "voc",
+              "--remap", remap, "-j", "1", "-q")
+    assert run.code != 0
+    key = 0 if name.endswith(".yaml") else "0"
+    assert run.first_error == f"error: {remap}: unreadable remap file: duplicate key {key!r}{line}"
+
+
 def test_stale_temp_files_of_killed_writers_are_removed(work, tmp_path):
     out = work / "colour"
     manifest = work / "work" / "labels" / "manifest.csv"
@@ -690,6 +754,35 @@ def test_the_manifest_size_is_checked_before_decoding(work, tmp_path, bomb, monk
     prefix = "skipped" if command == "stats" else "error"
     assert run.first_error == (f"{prefix}: {bomb}: is 20000x20000 but the manifest says "
                                f"{rows[0].width}x{rows[0].height}; rescan it")
+
+
+@pytest.mark.parametrize("swapped", ["image", "mask"])
+def test_the_dataset_and_the_dali_host_side_check_the_manifest_size_before_decoding(work, bomb, monkeypatch,
+                                                                                    swapped):
+    """SegmentationDataset and the DALI loader's host reads refuse a file whose header disagrees with the manifest."""
+    from types import SimpleNamespace
+
+    from dataprep.data import SegmentationDataset
+    from dataprep.data.dali import DaliLoader, _ImageFormat
+
+    monkeypatch.setenv(io.MAX_PIXELS_ENV, "none")  # only the manifest's size can stop it
+    rows = read_manifest(work / "work" / "labels" / "manifest.csv").rows
+    good = rows[0]
+    row = ManifestRow("b", bomb if swapped == "image" else good.image, bomb if swapped == "mask" else good.mask,
+                      good.width, good.height)
+    expected = f"{bomb}: is 20000x20000 but the manifest says {good.width}x{good.height}; rescan it"
+    dataset = SegmentationDataset(Manifest([rows[1], row]))
+    with pytest.raises(DataprepError) as caught:
+        dataset[1]
+    assert str(caught.value) == expected
+    for on_dali in (True, False):  # DALI decodes JPEG/PNG itself: the header is checked before handing it over
+        loader = object.__new__(DaliLoader)
+        loader.spec = SimpleNamespace(rows=[row])
+        loader.format = _ImageFormat(on_dali, 3, np.dtype(np.uint8))
+        loader.mask_dtype = np.dtype(np.uint8)
+        with pytest.raises(DataprepError) as caught:
+            loader._read(0)
+        assert str(caught.value) == expected, on_dali
 
 
 def fails_or_fills_the_disk(x: int) -> int:

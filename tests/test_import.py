@@ -589,7 +589,7 @@ def test_coco_instance_maps_number_annotations(tmp_path):
 def test_output_inside_the_source_is_refused_before_anything_is_written(tmp_path):
     src = tmp_path / "lm"
     labelme_file(src, "a", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10, embed=True)
-    with pytest.raises(UsageError, match="inside the input tree"):
+    with pytest.raises(UsageError, match="output folder is inside"):
         _import("labelme", src, src / "out")
     assert not (src / "out").exists()
     with pytest.raises(UsageError, match="ignore index 1 is the index of class 'cat'"):

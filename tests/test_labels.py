@@ -463,7 +463,7 @@ def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
 
 def test_output_inside_the_masks_needs_force_and_never_overwrites_inputs(tmp_path):
     write_mask(tmp_path / "masks" / "m.png", _stripes())
-    with pytest.raises(UsageError, match="inside the input tree"):
+    with pytest.raises(UsageError, match="output folder is inside"):
         masks_to_labels(tmp_path / "masks", tmp_path / "masks" / "labels", RGB_PALETTE)
     report = masks_to_labels(tmp_path / "masks", tmp_path / "masks" / "labels", RGB_PALETTE, force=True)
     assert report.converted == 1  # the output folder itself is not walked as input

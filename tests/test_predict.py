@@ -144,3 +144,57 @@ def test_wrong_band_count_names_the_image(trained, tmp_path):
     with pytest.raises(DataprepError, match="5-channel image"):
         predict_manifest(checkpoint, manifest, tmp_path / "out2", on_error="fail", quiet=True)
     assert load_model(checkpoint).in_channels == 3
+
+
+MEAN, STD = (90.0, 110.0, 130.0), (40.0, 50.0, 60.0)  # far from 0-1 scaling: wrong inputs show at once
+
+
+@pytest.fixture(scope="module")
+def recipe_normalized(trained, tmp_path_factory) -> Path:
+    """A checkpoint trained one step with a recipe whose normalize step sets its own mean/std (no stats.json)."""
+    _, labels = trained
+    root = tmp_path_factory.mktemp("recipe_norm")
+    recipe = root / "train.yaml"
+    recipe.write_text(f"size: [240, 320]\nsteps:\n  - op: normalize\n    mean: {list(MEAN)}\n    std: {list(STD)}\n")
+    cfg = parse_config({
+        "data": {"manifest": str(labels), "train_recipe": str(recipe), "batch_size": 4, "num_workers": 0},
+        "model": {"width": 8, "depth": 2},
+        "train": {"epochs": 1, "seed": 0, "deterministic": True, "output_dir": str(root / "run")},
+    })
+    return Path(run_training(cfg, quiet=True).last_checkpoint)
+
+
+def test_predict_normalizes_as_the_training_recipe_did(trained, recipe_normalized, tmp_path):
+    """The recipe's own normalize mean/std reach predict through the checkpoint (not 0-1 scaling, silently)."""
+    from dataprep.train import load_checkpoint
+
+    _, labels = trained
+    meta = load_checkpoint(recipe_normalized)["meta"]
+    assert meta["normalization"]["from"] == "recipe"
+    assert meta["normalization"]["mean"] == list(MEAN) and meta["normalization"]["std"] == list(STD)
+    report = predict_manifest(recipe_normalized, labels, tmp_path / "out", probabilities=True, device="cpu",
+                              quiet=True)
+    assert report.ok
+    model = load_model(recipe_normalized, map_location="cpu").eval()
+    for row in read_manifest(report.manifest_path):
+        image = io.read_image(row.image).astype(np.float64)
+        x = ((image - np.array(MEAN)) / np.array(STD)).transpose(2, 0, 1)[None].astype(np.float32)  # numpy, by hand
+        with torch.no_grad():
+            expected = torch.softmax(model(torch.from_numpy(x)), dim=1)[0].numpy().transpose(1, 2, 0)
+        got = read_raster(tmp_path / "out" / row.extra["probabilities"])
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_a_checkpoint_that_does_not_say_its_normalization_is_refused(recipe_normalized, trained, tmp_path):
+    """Checkpoints of earlier versions recorded stats.json's mean/std only: with a recipe, predict cannot know."""
+    _, labels = trained
+    state = torch.load(recipe_normalized, map_location="cpu", weights_only=True)
+    state["meta"]["normalization"] = None  # what they held without stats.json
+    old = tmp_path / "old.pt"
+    torch.save(state, old)
+    with pytest.raises(DataprepError) as caught:
+        predict_manifest(old, labels, tmp_path / "out", quiet=True)
+    recipe = state["meta"]["config"]["data"]["train_recipe"]
+    assert str(caught.value) == (f"{old}: does not record the normalization it was trained with (its recipe {recipe} "
+                                 "may set mean/std in a normalize step); retrain it with this version of dataprep")
+    assert not (tmp_path / "out" / "manifest.csv").exists()

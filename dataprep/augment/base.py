@@ -72,13 +72,19 @@ Applier = Callable[[Sequence[Sample], OpParams], Sample]
 
 @dataclass(frozen=True)
 class Op:
-    """A registry entry: how many samples the op takes, its sampler, its pure apply."""
+    """A registry entry: how many samples the op takes, its sampler, its pure apply.
+
+    `uses_partners` says from the sampled params whether the partners gave any
+    pixel (a copy-paste that found no object did not): the others are not
+    recorded as sources. None: they always do.
+    """
 
     name: str
     inputs: int
     sample: Sampler
     apply: Applier
     params_type: type[OpParams]
+    uses_partners: Callable[[OpParams], bool] | None = None
 
 
 # --------------------------------------------------------------------------- array helpers

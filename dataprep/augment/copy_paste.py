@@ -156,7 +156,8 @@ def sample_copy_paste(
     rng: np.random.Generator, inputs: Sequence[Sample], step: CopyPaste, size: Size
 ) -> CopyPasteParams:
     target, donor = inputs[0], inputs[1]
-    candidates = _components(require_mask(donor), step, ignore_of(inputs))
+    donor_mask = require_mask(donor)
+    candidates = _components(donor_mask, step, ignore_of(inputs))
     objects = []
     if candidates:
         count = min(len(candidates), int(rng.integers(1, step.max_objects + 1)))
@@ -169,7 +170,11 @@ def sample_copy_paste(
             y = int(rng.integers(0, target.height - h + 1))
             x = int(rng.integers(0, target.width - w + 1))
             flip = bool(step.flip and rng.random() < 0.5)
-            objects.append(PastedObject(cls, sy, sx, by, bx, bh, bw, y, x, h, w, flip))
+            o = PastedObject(cls, sy, sx, by, bx, bh, bw, y, x, h, w, flip)
+            # A thin object scaled down can lose every pixel: then it is not pasted (nor recorded).
+            obj = _object_mask(donor_mask, o)
+            if resize_mask(np.ascontiguousarray(obj[:, ::-1] if flip else obj).astype(np.uint8), h, w).any():
+                objects.append(o)
     return CopyPasteParams(tuple(objects), step.blend_sigma)
 
 

@@ -22,10 +22,20 @@ def check_recipe(recipe: Recipe) -> tuple[int, int]:
     return recipe.size
 
 
+# SampleMeta.extra key of an output: manifest index of every input that gave pixels, one per position, in order.
+USED_INPUTS_KEY = "used_inputs"
+
+
 def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> Sample:
-    """The output of `plan`; `samples` maps manifest index -> loaded sample (source and partners)."""
+    """The output of `plan`; `samples` maps manifest index -> loaded sample (source and partners).
+
+    The output's `meta.extra[USED_INPUTS_KEY]` lists the inputs that went into it
+    (`plan.inputs` less the partners of a step that used none, e.g. a copy-paste
+    that pasted nothing).
+    """
     size = check_recipe(recipe)
     sample = samples[plan.index]
+    used = [plan.index]
     group: list[int] = []  # consecutive single-sample steps, run as one albumentations Compose
 
     def flush(current: Sample) -> Sample:
@@ -48,13 +58,15 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
         inputs = [sample, *(samples[j] for j in sp.partners)]
         params = op.sample(step_rng(recipe.seed, plan.index, plan.variant, sp.step), inputs, step.params, size)
         sample = op.apply(inputs, params)
+        if op.uses_partners is None or op.uses_partners(params):
+            used.extend(sp.partners)
     sample = flush(sample)
     if (sample.height, sample.width) != size:
         # So every output collates; recorded like any op.
         image = resize_image(sample.image, *size)
         mask = resize_mask(require_mask(sample), *size)
         sample = sample.evolve(image, mask, "resize", {"from": [sample.height, sample.width]})
-    return sample
+    return replace(sample, meta=replace(sample.meta, extra={**sample.meta.extra, USED_INPUTS_KEY: tuple(used)}))
 
 
 def augment_samples(

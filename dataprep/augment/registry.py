@@ -13,7 +13,8 @@ from .single import AlbumentationsParams, apply_steps, sample_one
 MULTI_OPS: dict[str, Op] = {
     "crop": Op("crop", 1, sample_crop, apply_crop, CropParams),
     "mosaic": Op("mosaic", 4, sample_mosaic, apply_mosaic, MosaicParams),
-    "copy_paste": Op("copy_paste", 2, sample_copy_paste, apply_copy_paste, CopyPasteParams),
+    "copy_paste": Op("copy_paste", 2, sample_copy_paste, apply_copy_paste, CopyPasteParams,
+                     uses_partners=lambda p: bool(p.objects)),
     "mixup": Op("mixup", 2, sample_mixup, apply_mixup, MixupParams),
     "cutmix": Op("cutmix", 2, sample_cutmix, apply_cutmix, CutMixParams),
 }

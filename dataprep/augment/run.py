@@ -38,7 +38,7 @@ from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample, SampleMeta
 from .mix import SOFT_LABEL_KEY
-from .pipeline import applied_ops, check_recipe, execute, provenance
+from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
 
 PROVENANCE_COLUMNS = ("source_ids", "ops", "params", "seed", "soft_label")
@@ -242,7 +242,8 @@ class _Worker:
             _write_npz(paths["soft"], weights=np.asarray(soft, np.float32))
         record = {
             "fingerprint": self.fingerprint,
-            "source_ids": [job.rows[i].id for i in job.plan.inputs],  # one per input position
+            # One per input position that gave pixels (not a donor copy-paste took nothing from).
+            "source_ids": [job.rows[i].id for i in result.meta.extra[USED_INPUTS_KEY]],
             "ops": applied_ops(result),
             "params": provenance(result),
             "seed": self.recipe.seed,

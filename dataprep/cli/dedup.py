@@ -9,7 +9,8 @@ import click
 from ..dedup import DEFAULT_MIN_CORRELATION, MAX_DISTANCE, find_duplicates, with_groups, write_clusters
 from ..errors import EXIT_DATA_PROBLEM, UsageError
 from ..manifest import read_manifest, write_manifest
-from ..paths import guard_output
+from ..io import IMAGE_EXTENSIONS
+from ..paths import Inputs, walk_files
 from .common import executor_options_without_on_error, reports_errors
 
 
@@ -44,10 +45,15 @@ def dedup_command(source: Path, output: Path, manifest_out: Path | None, max_dis
     """
     if manifest_out is not None and source.is_dir():
         raise UsageError(manifest_out, "--manifest-out needs a manifest as input, not a folder")
-    if manifest_out is not None:
-        guard_output(manifest_out, [source])
-    guard_output(output, [source], force=True)  # a CSV in the image tree is not picked up as an image
     manifest = read_manifest(source) if source.is_file() else None
+    # A CSV in the image tree is not picked up as an image: only the files read are refused.
+    inputs = (Inputs.of_manifest(manifest) if manifest is not None
+              else Inputs(source / rel for rel in walk_files(source, IMAGE_EXTENSIONS, exclude=exclude)))
+    inputs.guard_file(output)
+    if manifest_out is not None:
+        inputs.guard_file(manifest_out)
+        if Path(manifest_out).resolve() == Path(output).resolve():
+            raise UsageError(manifest_out, "is also the clusters CSV (-o); give two different files")
     result = find_duplicates(manifest if manifest is not None else source, max_distance=max_distance,
                              min_correlation=min_correlation, exclude=exclude, executor=executor, quiet=quiet)
     for line in result.errors:

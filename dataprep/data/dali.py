@@ -46,7 +46,7 @@ import torch
 from .. import recipe as R
 from ..albu import compile_albumentations
 from ..errors import DataprepError, UsageError
-from ..io import PathLike, check_complete, read_image, read_info, read_mask
+from ..io import PathLike, check_complete, check_manifest_size, read_image, read_info, read_mask
 from ..manifest import Manifest
 from .dataset import (
     MAX_VALUE,
@@ -56,6 +56,7 @@ from .dataset import (
     describe_sizes,
     epoch_order,
     label_map,
+    manifest_size,
     match_channels,
     resolve_spec,
     sample_rngs,
@@ -503,7 +504,7 @@ def _probe_format(spec: DataSpec) -> _ImageFormat:
     if info.format in _DALI_FORMATS and info.mode in _DALI_DECODABLE:
         channels = dataset_channels(spec.normalization, _DALI_DECODABLE[info.mode])
         return _ImageFormat(True, channels, np.dtype(np.uint8))
-    image = read_image(row.image)
+    image = read_image(row.image, expect=manifest_size(row))
     return _ImageFormat(False, dataset_channels(spec.normalization, int(image.shape[2])), image.dtype)
 
 
@@ -620,6 +621,7 @@ class DaliLoader:
 
     def _read(self, index: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         row = self.spec.rows[index]
+        expect = manifest_size(row)
         if self.format.decode_on_dali:
             reason = check_complete(row.image)
             if reason:
@@ -629,6 +631,7 @@ class DaliLoader:
             except FileNotFoundError:
                 raise DataprepError(row.image, "file not found") from None
             info = read_info(row.image)
+            check_manifest_size(row.image, (info.width, info.height), expect)  # before DALI decodes it
             if self.format.channels == 1 and info.mode != "L":
                 # DALI's GRAY output would turn it gray without a word.
                 raise DataprepError(row.image, f"{info.mode} image, but the dataset's images have 1 channel (as its "
@@ -636,7 +639,7 @@ class DaliLoader:
             shape: tuple[int, ...] = (info.height, info.width, self.format.channels)
             image = data
         else:
-            image = read_image(row.image)
+            image = read_image(row.image, expect=expect)
             if image.dtype != self.format.dtype:
                 raise DataprepError(
                     row.image, f"{image.dtype} image, but the first image of the manifest is {self.format.dtype}; "
@@ -646,7 +649,7 @@ class DaliLoader:
             shape = image.shape
         if row.mask is None:
             raise DataprepError(row.image, "no mask for this image; the Dataset needs label maps")
-        mask = label_map(read_mask(row.mask), row.mask)
+        mask = label_map(read_mask(row.mask, expect=expect), row.mask)
         if mask.shape != tuple(shape[:2]):
             raise DataprepError(
                 row.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image {Path(row.image).name} is "

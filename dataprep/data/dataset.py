@@ -271,6 +271,12 @@ def match_channels(image: np.ndarray, channels: int, source: PathLike | None = N
                                 "image); one Dataset needs one kind (grayscale images may mix with RGB ones)")
 
 
+def manifest_size(row: ManifestRow) -> tuple[int, int] | None:
+    """(width, height) the row promises, checked against each file's header before decoding (a file swapped
+    since the scan, or a decompression bomb in its place, is refused unread); None for rows built without one."""
+    return (row.width, row.height) if row.width > 0 and row.height > 0 else None
+
+
 def load_pair(row: ManifestRow, channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The row's image (H, W, C) and label map (H, W) as uint8/uint16, sizes checked.
 
@@ -278,10 +284,11 @@ def load_pair(row: ManifestRow, channels: int | None = None) -> tuple[np.ndarray
     """
     if row.mask is None:
         raise DataprepError(row.image, "no mask for this image; the Dataset needs label maps")
-    image = read_image(row.image)
+    expect = manifest_size(row)
+    image = read_image(row.image, expect=expect)
     if channels is not None:
         image = match_channels(image, channels, row.image)
-    mask = label_map(read_mask(row.mask), row.mask)
+    mask = label_map(read_mask(row.mask, expect=expect), row.mask)
     if mask.shape != image.shape[:2]:
         raise DataprepError(
             row.mask,
@@ -416,7 +423,7 @@ class SegmentationDataset(Dataset):
     @cached_property
     def channels(self) -> int:
         """Channels of every image this Dataset gives (see `dataset_channels`)."""
-        return dataset_channels(self.spec.normalization, int(read_image(self.spec.rows[0].image).shape[2]))
+        return dataset_channels(self.spec.normalization, int(read_image(self.spec.rows[0].image, expect=manifest_size(self.spec.rows[0])).shape[2]))
 
     def __len__(self) -> int:
         return len(self.spec.rows)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..paths import guard_output
+from ..paths import Inputs
 from ..executor import Executor, OnError
 from .base import ClassSpec, Entry, ImportPlan, Region
 from .paint import ORDERS, OVERLAPS, Order, Overlap
@@ -55,6 +55,15 @@ def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
     raise UsageError(None, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
+def export_inputs(src: Path, options: dict[str, Any]) -> Inputs:
+    """What an import reads: the export (a file, or a folder whose tree the output must stay out of) and the
+    folders and files given as options."""
+    named = [Path(options[k]) for k in ("images_dir", "masks_dir", "labels_file") if options.get(k)]
+    paths = [src, *named]
+    folders = [p for p in paths if p.is_dir()]
+    return Inputs([p for p in paths if not p.is_dir()], trees=folders, folders=folders)
+
+
 def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLike[str] | str, *,
                        order: Order = "file", overlap: Overlap = "last", skip_empty: bool = False,
                        ignore_index: int | None = None, instances: bool = False, force: bool = False,
@@ -64,12 +73,13 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
     src, out_dir = Path(src), Path(out_dir)
     if not src.exists():
         raise UsageError(src, "not found")
-    guard_output(out_dir, [src], force=force)  # before parsing: labelme may write embedded images
+    inputs = export_inputs(src, options)
+    inputs.guard_folder(out_dir, force=force)  # before parsing: labelme may write embedded images
     plan = read_plan(fmt, src, out_dir, **options)
     background = None if fmt == "coco-panoptic" else 0
     return import_dataset(plan, out_dir, order=order, overlap=overlap, skip_empty=skip_empty,
                           ignore_index=ignore_index, instances=instances, background=background, force=force,
-                          inputs=[src], executor=executor, on_error=on_error,
+                          inputs=inputs, executor=executor, on_error=on_error,
                           quiet=quiet)
 
 

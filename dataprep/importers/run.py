@@ -14,7 +14,7 @@ from ..io import read_info, write_mask
 from ..labels import ConversionReport
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette
-from ..paths import guard_output
+from ..paths import Inputs
 from .base import Entry, ImportPlan
 from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
 from .raster import RASTERIZERS, rasterize
@@ -113,7 +113,7 @@ def image_size(entry: Entry) -> tuple[int, int]:
 def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: Order = "file",
                    overlap: Overlap = "last", skip_empty: bool = False, ignore_index: int | None = None,
                    instances: bool = False, background: int | None = 0, force: bool = False,
-                   inputs: list[Path] | None = None, executor: Executor | None = None, on_error: OnError = "skip",
+                   inputs: Inputs | None = None, executor: Executor | None = None, on_error: OnError = "skip",
                    quiet: bool = False) -> ImportReport:
     """Write `out_dir/labels/<id>.png`, `palette.json` and `manifest.csv` for a parsed export.
 
@@ -125,8 +125,13 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     if overlap not in OVERLAPS:
         raise UsageError(None, f"overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
     out_dir = Path(out_dir)
-    guard_output(out_dir, inputs or [], force=force)
+    inputs = inputs or Inputs()
+    inputs.guard_folder(out_dir, force=force)
     _check_ids(plan.entries)
+    # The images stay where they are; even with --force no output may replace one (or the export).
+    Inputs([*inputs.files, *(e.image for e in plan.entries), *(e.source for e in plan.entries)]).check_written(
+        [out_dir / "palette.json", out_dir / "manifest.csv",
+         *(p for e in plan.entries for p in (label_path(out_dir, e), out_dir / INSTANCES_DIR / f"{e.id}.png"))])
     palette = plan.palette(ignore_index)
     entries = [e for e in plan.entries if e.regions or not skip_empty]
     report = ImportReport(palette, out_dir, format=plan.format, parse_notes=list(plan.warnings))

@@ -35,12 +35,29 @@ class DataInfo:
     stats: dict[str, Any] | None
     mask_paths: dict[str, str]  # sample id -> mask path, for error messages
 
-    def normalization(self) -> dict[str, Any] | None:
-        """The mean/std the loader normalized with (raw pixel units), for inference; None: scaled to 0-1."""
+    def normalization(self, cfg: TrainConfig) -> dict[str, Any]:
+        """The normalization the training loader applied, for inference (`dataprep predict`).
+
+        Resolved as the loader resolves it: the train recipe's `normalize` mean/std
+        first, then stats.json's, else each dtype scaled to 0-1. `from` says which
+        ("recipe", "stats" or "scale"; mean/std are None for "scale").
+        """
+        from ..data.dataset import load_recipe_arg, online_steps, resolve_normalization
+
+        recipe = load_recipe_arg(cfg.data.train_recipe)
+        _, step = online_steps(recipe)
+        norm = resolve_normalization(step, self.stats, str(cfg.data.stats) if cfg.data.stats else None,
+                                     recipe.source if recipe is not None else None)
+        if norm.mean is None:
+            kind = "scale"
+        elif step is not None and step.mean is not None:
+            kind = "recipe"
+        else:
+            kind = "stats"
         image = (self.stats or {}).get("image") or {}
-        if "mean" not in image:
-            return None
-        return {"mean": image["mean"], "std": image["std"], "max_value": image.get("max_value")}
+        return {"from": kind, "mean": None if norm.mean is None else list(norm.mean),
+                "std": None if norm.std is None else list(norm.std), "max_value": image.get("max_value"),
+                "source": norm.source}
 
 
 def describe_data(cfg: TrainConfig) -> DataInfo:

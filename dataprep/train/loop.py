@@ -167,7 +167,7 @@ def train(
 
     meta = {"config": cfg.to_dict(), "in_channels": data.in_channels, "num_classes": data.num_classes,
             "ignore_index": data.ignore_index, "class_names": data.class_names,
-            "normalization": data.normalization()}
+            "normalization": data.normalization(cfg)}
 
     def checkpoint(epoch: int, batch: int, at_step: int, sums: Mapping[str, float]) -> dict[str, Any]:
         return training_state(model=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, epoch=epoch,
