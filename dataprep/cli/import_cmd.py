@@ -9,6 +9,7 @@ import click
 from ..errors import EXIT_DATA_PROBLEM
 from ..importers import FORMATS, ORDERS, OVERLAPS, ImportReport, import_annotations
 from .common import executor_options, force_option, reports_errors
+from .labels import print_class_table
 
 
 @click.command("import")
@@ -75,17 +76,9 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
 
 
 def print_report(report: ImportReport) -> None:
-    for line in report.errors:
-        click.echo(f"error: {line}", err=True)
     for line in report.notes + report.warnings:
         click.echo(f"warning: {line}", err=True)
-    rows = [("index", "class", "pixels", "%")]
-    for index, name, pixels, share in report.class_rows():
-        rows.append((str(index), name, f"{pixels:,}", f"{100 * share:.2f}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    aligns = [str.rjust, str.ljust, str.rjust, str.rjust]
-    for r in rows:
-        click.echo("  ".join(align(cell, w) for cell, align, w in zip(r, aligns, widths)))
+    print_class_table(report)
     parts = [f"{report.converted} images written", f"{report.skipped} empty skipped", f"{report.failed} failed"]
     click.echo(f"import {report.format}: {', '.join(parts)} -> {report.out_dir}")
     click.echo(f"manifest: {report.manifest_path}")

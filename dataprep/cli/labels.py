@@ -112,7 +112,8 @@ def _guard(source: Path, dest: Path, force: bool, command: str) -> None:
     inputs.guard_foreign(dest, f".dataprep-{command}.json", MASK_EXTENSIONS | {".json", ".csv"}, force=force)
 
 
-def _print_report(report: ConversionReport, command: str) -> None:
+def print_class_table(report: ConversionReport) -> None:
+    """The per-file errors, then pixels per class (and ignore) of a run that wrote label maps."""
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
     rows = [("index", "class", "pixels", "%")]
@@ -122,6 +123,10 @@ def _print_report(report: ConversionReport, command: str) -> None:
     aligns = [str.rjust, str.ljust, str.rjust, str.rjust]
     for r in rows:
         click.echo("  ".join(align(cell, w) for cell, align, w in zip(r, aligns, widths)))
+
+
+def _print_report(report: ConversionReport, command: str) -> None:
+    print_class_table(report)
     parts = [f"{report.converted} converted", f"{report.skipped} up to date", f"{report.failed} failed"]
     click.echo(f"{command}: {', '.join(parts)} -> {report.out_dir}")
     if report.manifest_path:
