@@ -30,6 +30,7 @@ from .io import PathLike, atomic_open
 
 REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
         raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
     rows: list[ManifestRow] = []
     seen: set[str] = set()
+    resolve = functools.partial(_resolve, str(base))
     for line_no, rec in enumerate(reader, start=2):
         sid = rec["id"]
         if not sid:
@@ -123,8 +125,8 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
         rows.append(
             ManifestRow(
                 id=sid,
-                image=_resolve(base, rec["image"]),
-                mask=_resolve(base, rec["mask"]) if rec["mask"] else None,
+                image=resolve(rec["image"]),
+                mask=resolve(rec["mask"]) if rec["mask"] else None,
                 width=width,
                 height=height,
                 extra=extra,
@@ -140,7 +142,7 @@ def id_problem(sid: str) -> str | None:
     must stay a relative path below the output folder: '/'-separated parts,
     none empty, '.' or '..', no backslash, drive letter or control character.
     """
-    if any(ord(ch) < 32 for ch in sid):
+    if _CONTROL.search(sid):
         return "contains a control character"
     if "\\" in sid:
         return "contains a backslash; ids use '/' between folders"
@@ -162,33 +164,52 @@ def write_manifest(manifest: Manifest | Sequence[ManifestRow], path: PathLike, c
         for key in row.extra:
             extra.setdefault(key, None)
     fieldnames = [*REQUIRED_COLUMNS, *extra]
+    # A plain writer with lists: DictWriter checks every row's keys against the header
+    # (a third of writing kfold's 11 manifests at 100k rows). A required column also
+    # named as an extra one gets the required value there too, as a dict row would.
+    shadowed = [k for k in extra if k in REQUIRED_COLUMNS]
+    folder = str(base)
     with atomic_open(path, "w") as f:
-        writer = csv.DictWriter(f, fieldnames=fieldnames, lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(fieldnames)
         for row in rows:
-            writer.writerow(
-                {
-                    **{k: "" for k in extra},
-                    **row.extra,
-                    "id": row.id,
-                    "image": _relative(base, row.image),
-                    "mask": _relative(base, row.mask) if row.mask else "",
-                    "width": row.width,
-                    "height": row.height,
-                }
-            )
+            values = [row.id, _relative(folder, row.image), _relative(folder, row.mask) if row.mask else "",
+                      row.width, row.height]
+            if shadowed:
+                required = dict(zip(REQUIRED_COLUMNS, values))
+                values += [required[k] if k in required else row.extra.get(k, "") for k in extra]
+            else:
+                values += [row.extra.get(k, "") for k in extra]
+            writer.writerow(values)
     return path
 
 
-def _resolve(base: Path, value: str) -> Path:
+def _resolve(base: str, value: str) -> Path:
+    # One Path per path (each Path() parses its string again): the folder part is
+    # normalized once per folder, as datasets hold many files in few folders.
+    folder, name = os.path.split(value)
+    if name in (".", ".."):
+        return _resolve_slow(base, value)
+    return Path(os.path.join(_resolve_folder(base, folder), name)) if name else Path(_resolve_folder(base, folder))
+
+
+def _resolve_slow(base: str, value: str) -> Path:
     p = Path(value)
-    return p if p.is_absolute() else Path(os.path.normpath(base / p))
+    return p if p.is_absolute() else Path(os.path.normpath(Path(base) / p))
 
 
-def _relative(base: Path, target: Path) -> str:
+@functools.lru_cache(maxsize=4096)
+def _resolve_folder(base: str, folder: str) -> str:
+    p = Path(folder)
+    return str(p) if p.is_absolute() else os.path.normpath(Path(base) / p)
+
+
+def _relative(base: str, target: Path) -> str:
     # POSIX separators so a manifest written on one OS reads on another.
-    folder, name = os.path.split(os.path.abspath(target))
-    rel = _relative_folder(str(base), folder)
+    folder, name = os.path.split(os.fspath(target))
+    if name in ("", ".", "..") or not os.path.isabs(folder):
+        folder, name = os.path.split(os.path.abspath(target))
+    rel = _relative_folder(base, folder)
     return name if rel == "." else f"{rel}/{name}"
 
 

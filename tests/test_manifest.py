@@ -41,3 +41,68 @@ def test_bad_manifests_name_the_file_and_line(tmp_path, content, message):
 def test_missing_manifest(tmp_path):
     with pytest.raises(DataprepError, match="not found"):
         read_manifest(tmp_path / "nope.csv")
+
+
+# The per-folder fast paths of reading and writing must give what the plain per-path
+# code gave. These references are that code (one normpath/abspath/relpath per path,
+# a DictWriter), written out here so a change in the fast paths cannot hide.
+TRICKY = ["a.jpg", "img/a.jpg", "./img/a.jpg", "img//a.jpg", "img/./a.jpg", "img/../a.jpg", "../up/a.jpg",
+          "../../a.jpg", "img/", "img/.", "img/..", ".", "..", "img/sub/../../b.png", "a b/ü.png",
+          "/abs/x/y.png", "/abs/x/../y.png", "/abs/./x//y.png", "//net/share/y.png", "/", "/abs/x/"]
+
+
+def _reference_resolve(base, value):
+    import os
+    from pathlib import Path
+
+    p = Path(value)
+    return p if p.is_absolute() else Path(os.path.normpath(Path(base) / p))
+
+
+def _reference_write(rows, path):
+    import csv
+    import os
+    from pathlib import Path
+
+    base = os.path.abspath(Path(path).parent)
+    extra = {}
+    for row in rows:
+        for key in row.extra:
+            extra.setdefault(key, None)
+
+    def rel(target):
+        folder, name = os.path.split(os.path.abspath(target))
+        folder = Path(os.path.relpath(folder, base)).as_posix()
+        return name if folder == "." else f"{folder}/{name}"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", "image", "mask", "width", "height", *extra], lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**{k: "" for k in extra}, **row.extra, "id": row.id, "image": rel(row.image),
+                             "mask": rel(row.mask) if row.mask else "", "width": row.width, "height": row.height})
+
+
+@pytest.mark.parametrize("base", ["/data/set", "/", "/data/set/sub"])
+def test_resolving_paths_per_folder_matches_per_path(base):
+    from dataprep.manifest import _resolve
+
+    for value in TRICKY:
+        assert _resolve(base, value) == _reference_resolve(base, value), value
+        assert str(_resolve(base, value)) == str(_reference_resolve(base, value)), value
+
+
+def test_writing_matches_a_dict_writer_byte_for_byte(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "work").mkdir()
+    targets = [tmp_path / v for v in TRICKY if not v.startswith("/")] + [Path(v) for v in TRICKY if v.startswith("/")]
+    targets += [Path("rel/c.jpg"), Path("rel/../d.jpg")]  # relative in memory: against the current folder
+    rows = [ManifestRow(f"r{i}", t, targets[-1 - i] if i % 3 else None, i + 1, 2,
+                        {"fold": str(i)} if i % 2 else {"group": "g", "note": 'a,"b"'})
+            for i, t in enumerate(targets)]
+    rows.append(ManifestRow("shadow", tmp_path / "s.jpg", None, 1, 1, {"width": "stale", "fold": "9"}))
+    for out in (tmp_path / "work" / "m.csv", tmp_path / "m.csv"):
+        write_manifest(rows, out)
+        _reference_write(rows, out.with_suffix(".ref"))
+        assert out.read_bytes() == out.with_suffix(".ref").read_bytes()
