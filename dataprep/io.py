@@ -190,16 +190,12 @@ def _bomb(path: Path, exc: Exception) -> DataprepError:
     return DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')")
 
 
-def _check_expected(path: Path, size: tuple[int, int] | None, expect: tuple[int, int] | None) -> None:
+def check_manifest_size(path: PathLike, size: tuple[int, int] | None, expect: tuple[int, int] | None) -> None:
+    """Refuse a file whose header `size` (width, height) is not the `expect`ed manifest size (either way round)."""
     # A manifest's sizes come from scan: a file swapped since (or a bomb put in its
     # place) is refused from its header instead of being decoded. Either way round: EXIF.
     if expect is not None and size is not None and size not in (expect, expect[::-1]):
         raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; rescan it")
-
-
-def check_manifest_size(path: PathLike, size: tuple[int, int], expect: tuple[int, int] | None) -> None:
-    """Refuse a file whose header `size` (width, height) is not the `expect`ed manifest size (either way round)."""
-    _check_expected(Path(path), size, expect)
 
 
 def _check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> None:
@@ -214,7 +210,7 @@ def _check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None 
             return  # the decoder says what is wrong
     if size is not None:
         check_pixels(path, *size)
-    _check_expected(path, size, expect)
+    check_manifest_size(path, size, expect)
 
 
 # --------------------------------------------------------------------------- headers
@@ -344,7 +340,7 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
     try:
         with Image.open(path) as im:
             check_pixels(path, *im.size)
-            _check_expected(path, im.size, expect)
+            check_manifest_size(path, im.size, expect)
             im.load()
             return _mask_array(path, im)
     except FileNotFoundError:
