@@ -100,13 +100,20 @@ def _class_indices(cats: list[dict[str, Any]]) -> tuple[dict[int, int], list[Cla
     return index_of, specs
 
 
-def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = False) -> ImportPlan:
+def read_coco_json(src: Path, what: str, example: str, expected: str) -> tuple[Path, dict[str, Any]]:
+    """The path and top-level object of a COCO-style JSON file; one-line errors for a folder or a non-object."""
     path = Path(src)
     if path.is_dir():
-        raise UsageError(path, "COCO: give the annotation JSON file (e.g. annotations/instances_val2017.json)")
+        raise UsageError(path, f"{what}: give the {example}")
     data = read_json(path)
     if not isinstance(data, dict):
-        raise DataprepError(path, "not a COCO file: expected a JSON object with images/annotations/categories")
+        raise DataprepError(path, f"not a {what} file: expected a JSON object{expected}")
+    return path, data
+
+
+def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = False) -> ImportPlan:
+    path, data = read_coco_json(src, "COCO", "annotation JSON file (e.g. annotations/instances_val2017.json)",
+                                " with images/annotations/categories")
     require_pycocotools(path)
     cats = parse_categories(data, path)
     index_of, specs = _class_indices(cats)

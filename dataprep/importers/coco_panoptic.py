@@ -9,19 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataprepError, UsageError
-from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
-from .coco import entry_id, find_images_dir, parse_categories, parse_images
+from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, require
+from .coco import entry_id, find_images_dir, parse_categories, parse_images, read_coco_json
 
 
 def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: Path | None = None,
                        keep_crowd: bool = False) -> ImportPlan:
-    path = Path(src)
-    if path.is_dir():
-        raise UsageError(path, "COCO panoptic: give the JSON file (e.g. annotations/panoptic_val2017.json)")
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise DataprepError(path, "not a COCO panoptic file: expected a JSON object")
+    path, data = read_coco_json(src, "COCO panoptic", "JSON file (e.g. annotations/panoptic_val2017.json)", "")
     cats = parse_categories(data, path)
     index_of = {c["id"]: i for i, c in enumerate(cats)}
     images = parse_images(data, path)
