@@ -362,6 +362,4 @@ def main(quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     main(quick="--quick" in sys.argv)

@@ -21,7 +21,7 @@ import albumentations as A
 import cv2
 
 from . import recipe as r
-from .errors import DataprepError, UsageError
+from .errors import UsageError
 from .seeding import generator_pair, reseed
 
 NEAREST = cv2.INTER_NEAREST  # masks in warps (cv2.warpAffine rounds at pixel centres)
@@ -41,7 +41,7 @@ def compile_albumentations(
 ) -> A.Compose:
     """An A.Compose doing what `steps` say; `mean`/`std` (raw pixel units) feed a `normalize` step.
 
-    Raises DataprepError naming the step if albumentations cannot run it.
+    Raises UsageError naming the step if albumentations cannot run it.
     """
     transforms = []
     for index, step in enumerate(steps, 1):

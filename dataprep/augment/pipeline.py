@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..errors import DataprepError, UsageError
+from ..errors import UsageError
 from ..recipe import OFFLINE, Recipe
 from ..sample import Sample
 from .base import resize_image, resize_mask, require_mask

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import yaml
 
-from ..errors import DataprepError, UsageError
+from ..errors import UsageError
 from ..io import PathLike
 from ..recipe import build_dataclass, load_yaml, load_yaml_file  # shared with recipes: typed validation, YAML rules
 
