@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from ..palette import BUILTIN_PALETTES, InferredPalette, Palette, builtin_palette, infer_palette, load_palette
+from ..palette import (BUILTIN_PALETTES, EntryKind, InferredPalette, Palette, builtin_palette, infer_palette,
+                       load_palette)
 from ..errors import EXIT_DATA_PROBLEM
 from ..paths import Inputs
 from ..sample import DEFAULT_IGNORE_INDEX
@@ -67,7 +68,7 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         pooled[c.index] = pooled.get(c.index, 0) + c.pixels
     rows = [("index", "name", "colour", "pixels", "%", "masks")]
     by_colour = {c.color: c for c in result.classes}
-    listed = [cls for cls in result.palette.classes if not cls.name.endswith(" (artefact)")]
+    listed = [cls for cls in result.palette.classes if cls.kind is not EntryKind.ARTEFACT]
     rows_per_index: dict[int, int] = {}
     for cls in listed:
         rows_per_index[cls.index] = rows_per_index.get(cls.index, 0) + 1

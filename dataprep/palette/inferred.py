@@ -1,0 +1,90 @@
+"""What `palette infer` found: every distinct colour or value, and the palette it proposes."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..io import PathLike, atomic_write_text
+from .model import Colour, EntryKind, Palette
+
+
+@dataclass(frozen=True)
+class InferredColour:
+    """One distinct colour (colour masks) or value (index masks) found in the masks."""
+
+    color: Colour
+    value: int | None  # the stored value, for index masks
+    pixels: int
+    images: int  # masks it occurs in
+    index: int  # the class index the inferred palette gives it
+    artefact: bool = False  # likely a compression/blending artefact of class `index`
+
+
+@dataclass
+class InferredPalette:
+    palette: Palette  # the classes, then artefact colours grouped into their class
+    colours: list[InferredColour]  # every distinct colour/value, most pixels first
+    kind: str  # "colour" or "index"
+    files: int
+    pixels: int
+    transparent_pixels: int = 0
+    suggestion: str | None = None  # a built-in palette holding (nearly) every class colour
+    lossy: bool = False  # the masks look lossy (JPEG, or very many colours)
+    binary: bool = False  # index masks of only 0 and 255: 255 taken as class 1 (convert with --remap ids)
+    sparse: bool = False  # index values not 0..K-1: compact indices, values as ids (convert with --remap ids)
+    ignore_is_class: bool = False  # sparse values: the ignore value fills regions, so it is a class
+    errors: list[str] = field(default_factory=list)
+    by_colour_files: int = 0  # palette-mode masks counted by their table's colours
+
+    @property
+    def classes(self) -> list[InferredColour]:
+        return [c for c in self.colours if not c.artefact]
+
+    @property
+    def artefacts(self) -> list[InferredColour]:
+        return [c for c in self.colours if c.artefact]
+
+    def to_dict(self) -> dict[str, Any]:
+        stats = {(c.color, c.artefact): c for c in self.colours}
+        names = {c.index: c.name for c in self.palette.classes}
+        entries = []
+        for cls in self.palette.classes:
+            entry = cls.to_dict()
+            artefact = cls.kind is EntryKind.ARTEFACT
+            found = stats.get((cls.color, artefact)) if cls.color else None
+            if found is not None:
+                entry["pixels"], entry["images"] = found.pixels, found.images
+                if artefact:
+                    entry["artefact_of"] = names.get(found.index)
+            entries.append(entry)
+        return {
+            "name": self.palette.name,
+            "ignore_index": self.palette.ignore_index,
+            "classes": entries,
+            "inferred": {
+                "kind": self.kind, "files": self.files, "pixels": self.pixels,
+                "distinct": len(self.colours), "classes": len(self.classes), "artefacts": len(self.artefacts),
+                "artefacts_listed": sum(1 for c in self.palette.classes if c.kind is EntryKind.ARTEFACT),
+                "transparent_pixels": self.transparent_pixels, "suggested_builtin": self.suggestion,
+                "lossy": self.lossy, "binary": self.binary, "sparse": self.sparse,
+                "ignore_is_class": self.ignore_is_class, "by_colour_files": self.by_colour_files,
+            },
+        }
+
+    def save(self, path: PathLike) -> Path:
+        """Write the palette for editing (JSON, or YAML by extension), with pixel counts per entry."""
+        path = Path(path)
+        data = self.to_dict()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+            return path
+        lines = ",\n".join("    " + json.dumps(c) for c in data["classes"])
+        text = (f'{{\n  "name": {json.dumps(data["name"])},\n  "ignore_index": {data["ignore_index"]},\n'
+                f'  "classes": [\n{lines}\n  ],\n  "inferred": {json.dumps(data["inferred"])}\n}}\n')
+        atomic_write_text(path, text)
+        return path
+

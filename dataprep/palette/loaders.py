@@ -1,0 +1,194 @@
+"""Reading palettes: files (JSON, YAML, CSV), dicts, built-in names, and the file beside a manifest.
+
+File schema (JSON or YAML; `palette.json` beside a manifest describes its masks):
+
+    {"name": "streets", "ignore_index": 255,
+     "classes": [{"name": "sky",  "color": [70, 130, 180], "index": 0},
+                 {"name": "void", "color": [0, 0, 0], "index": 255, "ignore": true}]}
+
+Optional per class: `"id"`, the value the class has in *index* masks when that
+differs from `index` (Cityscapes labelIds, SegNet CamVid's void 11); it is used
+only when asked for (`--remap ids`). CSV files (e.g. `class_dict.csv`) need a
+header with `name` and `r,g,b` (or `color` as `#rrggbb`), optionally `index`,
+`id` and `ignore` columns; without `index` the row order gives the index.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import DataprepError, UsageError
+from ..io import PathLike
+from ..sample import DEFAULT_IGNORE_INDEX
+from ..strict_load import load_json, load_yaml
+from .builtins import BUILTIN_PALETTES, builtin_palette
+from .model import Colour, Palette, PaletteClass
+
+PALETTE_FILENAMES = ("palette.json", "palette.yaml", "palette.yml")
+
+
+def load_palette(source: "Palette | PathLike | Mapping[str, Any]") -> Palette:
+    """A palette from a file (.json/.yaml/.yml/.csv), a built-in name, a dict, or a Palette (returned as is)."""
+    if isinstance(source, Palette):
+        return source
+    if isinstance(source, Mapping):
+        return palette_from_dict(source)
+    text = os.fspath(source)
+    path = Path(text)
+    if path.is_file():
+        return palette_from_file(path)
+    if text.lower() in BUILTIN_PALETTES:
+        return builtin_palette(text.lower())
+    if path.suffix or os.sep in text or "/" in text:
+        raise UsageError(path, "palette file not found")
+    raise UsageError(None, f"no palette file {text!r} and no built-in palette of that name "
+                           f"(built-ins: {', '.join(BUILTIN_PALETTES)})")
+
+
+def palette_from_file(path: PathLike) -> Palette:
+    path = Path(path)
+    ext = path.suffix.lower()
+    try:
+        if ext == ".csv":
+            return _palette_from_csv(path)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataprepError(path, "palette file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataprepError(path, f"unreadable palette: {exc}") from None
+    try:
+        data = load_json(text) if ext == ".json" else load_yaml(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise DataprepError(path, f"not a palette file: {str(exc).splitlines()[0]}") from None
+    return palette_from_dict(data, source=str(path), default_name=path.stem)
+
+
+def palette_from_dict(data: Any, *, source: str | None = None, default_name: str = "palette") -> Palette:
+    """Build from the JSON/YAML schema; a bare list of classes is accepted too."""
+    where = source or default_name
+    if isinstance(data, list):
+        data = {"classes": data}
+    if not isinstance(data, Mapping) or not isinstance(data.get("classes"), list):
+        raise DataprepError(where, 'not a palette: expected {"classes": [...]} (see docs/labels.md)')
+    try:
+        ignore_index = int(data.get("ignore_index", DEFAULT_IGNORE_INDEX))
+    except (TypeError, ValueError):
+        raise DataprepError(where, f"ignore_index must be an integer, not {data.get('ignore_index')!r}") from None
+    classes = []
+    for n, entry in enumerate(data["classes"]):
+        if not isinstance(entry, Mapping):
+            raise DataprepError(where, f"class #{n}: expected a mapping with name/color/index, got {entry!r}")
+        try:
+            classes.append(_class_from_fields(entry, n, ignore_index))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataprepError(where, f"class #{n} ({entry.get('name', '?')}): {exc}") from None
+    return Palette(str(data.get("name") or default_name), tuple(classes), ignore_index, source)
+
+
+def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: int) -> PaletteClass:
+    # Supervisely (meta.json / classes.json) names a class `title`; its `id` is a database key, not a mask value.
+    supervisely = "name" not in entry and "title" in entry
+    name = str(entry.get("name", entry.get("title", f"class_{position}")))
+    raw_colour = entry.get("color", entry.get("colour"))
+    colour = None if raw_colour is None else _parse_colour(raw_colour)
+    ignore = _truthy(entry.get("ignore", False))
+    raw_index = entry.get("index", entry.get("train_id", entry.get("trainId")))
+    if raw_index is None or raw_index == "":
+        index = ignore_index if ignore else position
+    else:
+        index = int(raw_index)
+    if index == ignore_index:
+        ignore = True
+    raw_id = None if supervisely else entry.get("id")
+    return PaletteClass(name, colour, index, ignore, None if raw_id in (None, "") else int(raw_id))
+
+
+def _parse_colour(value: Any) -> Colour:
+    if isinstance(value, str):
+        text = value.strip().lstrip("#")
+        if len(text) == 6 and all(ch in "0123456789abcdefABCDEF" for ch in text):
+            return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
+        parts = text.replace(",", " ").split()
+        value = parts
+    values = [int(v) for v in value]
+    if len(values) != 3 or not all(0 <= v <= 255 for v in values):
+        raise ValueError(f"colour must be [r, g, b] with values 0..255 or '#rrggbb', not {value!r}")
+    return (values[0], values[1], values[2])
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y")
+    return bool(value)
+
+
+_CSV_ALIASES = {
+    "name": ("name", "class", "class_name", "label", "label_name"),
+    "r": ("r", "red"),
+    "g": ("g", "green"),
+    "b": ("b", "blue"),
+    "color": ("color", "colour", "hex", "rgb"),
+    "index": ("index", "train_id", "trainid", "class_index", "label_index"),
+    "id": ("id",),
+    "ignore": ("ignore", "ignored", "void"),
+}
+
+
+def _palette_from_csv(path: Path) -> Palette:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise DataprepError(path, "empty palette CSV")
+    header = [h.strip().lower() for h in rows[0]]
+    columns: dict[str, int] = {}
+    for key, aliases in _CSV_ALIASES.items():
+        for alias in aliases:
+            if alias in header:
+                columns[key] = header.index(alias)
+                break
+    has_rgb = all(k in columns for k in "rgb")
+    if "name" not in columns or not (has_rgb or "color" in columns):
+        raise DataprepError(path, f"palette CSV needs a header with name and r,g,b (or color); got {rows[0]}")
+    entries = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        def cell(key: str) -> str | None:
+            i = columns.get(key)
+            return row[i].strip() if i is not None and i < len(row) else None
+
+        entry: dict[str, Any] = {"name": cell("name")}
+        entry["color"] = [cell("r"), cell("g"), cell("b")] if has_rgb else cell("color")
+        for key in ("index", "id", "ignore"):
+            if cell(key):
+                entry[key] = cell(key)
+        entries.append(entry)
+    try:
+        return palette_from_dict({"name": path.stem, "classes": entries}, source=str(path), default_name=path.stem)
+    except DataprepError as exc:
+        raise DataprepError(path, exc.reason) from None
+
+
+def find_palette(folder: PathLike) -> Path | None:
+    """The palette file a folder carries (`palette.json`, `.yaml` or `.yml`), or None."""
+    for name in PALETTE_FILENAMES:
+        candidate = Path(folder) / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_palette(option: "Palette | PathLike | None", manifest_path: PathLike | None = None) -> Palette | None:
+    """`--palette` if given, else the palette file beside the manifest (or in the folder), else None."""
+    if option is not None:
+        return load_palette(option)
+    if manifest_path is None:
+        return None
+    place = Path(manifest_path)
+    found = find_palette(place if place.is_dir() else place.parent)
+    return palette_from_file(found) if found else None
+
