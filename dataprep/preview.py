@@ -16,9 +16,9 @@ import numpy as np
 
 from . import io
 from .errors import DataprepError
-from .labels import mask_to_labels, palette_mode_colours, read_mask_table
+from .labels import ConversionContext, mask_to_labels, palette_mode_colours, read_mask_table
 from .manifest import Manifest, ManifestRow, read_manifest
-from .palette import Palette, resolve_palette
+from .palette import EntryKind, Palette, resolve_palette
 from .paths import Inputs
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -48,8 +48,10 @@ def colour_table(palette: Palette | None, size: int = 256) -> np.ndarray:
 
 def _names(palette: Palette | None) -> dict[int, str]:
     names: dict[int, str] = {}
-    for c in palette.classes if palette else ():
-        names.setdefault(c.index, c.name)
+    # Artefact entries (from `palette infer`) carry a class's index but never name it.
+    for c in palette.entries_by_kind() if palette else ():
+        if c.kind is not EntryKind.ARTEFACT:
+            names.setdefault(c.index, c.name)
     return names
 
 
@@ -91,7 +93,8 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
     cv2.putText(canvas, text, (x, y), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int) -> tuple[np.ndarray, set[int]]:
+def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int,
+          context: ConversionContext) -> tuple[np.ndarray, set[int]]:
     image = _display_image(io.read_image(row.image, expect=(row.width, row.height)))
     panels, seen = [image], set()
     if row.mask is None:
@@ -107,7 +110,7 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
             by_colour = palette_mode_colours(mask, read_mask_table(row.mask), palette)
         if by_colour is not None:
             coloured = by_colour
-            seen = {int(v) for v in np.flatnonzero(mask_to_labels(by_colour, palette, unknown="ignore").counts)}
+            seen = {int(v) for v in np.flatnonzero(mask_to_labels(by_colour, palette, unknown="ignore", context=context).counts)}
         elif mask.ndim == 3:  # a colour mask: already colours
             coloured = mask[:, :, :3].astype(np.uint8)
         else:
@@ -185,8 +188,9 @@ def make_contact_sheet(
     aspect = first.width / max(1, first.height)
     panel_w = max(40, min(3 * THUMB_HEIGHT, round(THUMB_HEIGHT * aspect)))
     cells, seen = [], set()
+    context = ConversionContext()  # one colour table for every by-colour mask of the sheet
     for row in rows:
-        cell, labels = _cell(row, palette, ignore, panel_w)
+        cell, labels = _cell(row, palette, ignore, panel_w, context)
         cells.append(cell)
         seen |= labels
     cell_h, cell_w = cells[0].shape[:2]

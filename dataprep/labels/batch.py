@@ -1,0 +1,192 @@
+"""The batch jobs: `masks2labels` (masks -> class-index label maps) and `labels2masks` (back to colours).
+
+Each run makes one `ConversionContext` for its tables and buffers and hands it to
+the per-file worker; outputs mirror the masks' layout, and a rerun resumes
+(see `resume`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import DataprepError, UsageError
+from ..executor import Executor, OnError, run_items
+from ..io import MASK_EXTENSIONS, PathLike, read_mask, write_mask
+from ..manifest import Manifest, ManifestRow, write_manifest
+from ..palette import Palette, find_palette, load_palette, palette_from_file
+from .context import ConversionContext, Remap
+from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table
+from .options import Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
+from .report import ConversionReport, _collect, _FileResult, _ignored_interior
+from .resume import _claim_output, _up_to_date
+from .sources import _Job, _resolve_source
+
+
+def _with_path(exc: DataprepError, path: Path) -> DataprepError:
+    if exc.path is not None:
+        return exc
+    if isinstance(exc, UnknownValuesError):
+        return UnknownValuesError(path, exc.reason, exc.counts)
+    return DataprepError(path, exc.reason)
+
+
+class _MaskConverter:
+    """The per-file work of masks2labels; small and picklable (its context travels without its tables)."""
+
+    def __init__(self, palette: Palette, remap: dict[int, int] | None, unknown: Unknown, overwrite: bool,
+                 png_indices: bool = False, context: ConversionContext | None = None) -> None:
+        self.palette, self.remap, self.unknown, self.overwrite = palette, remap, unknown, overwrite
+        self.png_indices = png_indices
+        self.context = context or ConversionContext()
+        self.colour_table = palette.label_palette().colour_table(256)
+
+    def __call__(self, job: _Job) -> _FileResult:
+        size = self.palette.max_value + 1
+        if not self.overwrite and _up_to_date(job.src, job.dst):
+            try:
+                labels = read_mask(job.dst)
+            except DataprepError:
+                labels = None  # a damaged output is simply redone
+            if labels is not None and labels.ndim == 2 and int(labels.max(initial=0)) < size:
+                counts = _histogram(labels, size)[:size]
+                return _FileResult("skipped", counts, {},
+                                   ignored_interior=_ignored_interior(labels, counts, self.palette.ignore_index))
+        mask = read_mask(job.src)
+        if job.size is not None and (mask.shape[1], mask.shape[0]) != job.size:
+            raise DataprepError(job.src, f"mask is {mask.shape[1]}x{mask.shape[0]} "
+                                         f"but its image is {job.size[0]}x{job.size[1]}")
+        table = None if mask.ndim != 2 or self.remap or self.png_indices else read_mask_table(job.src)
+        try:
+            result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,
+                                    context=self.context)
+        except DataprepError as exc:
+            raise _with_path(exc, job.src) from None
+        write_mask(job.dst, result.labels, palette=self.colour_table)
+        return _FileResult("converted", result.counts, result.unknown, result.by_colour,
+                           _ignored_interior(result.labels, result.counts, self.palette.ignore_index))
+
+
+def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
+                    unknown: Unknown = "error", ignore_index: int | None = None,
+                    remap: Remap | Literal["ids"] | str | None = None, overwrite: bool = False, force: bool = False,
+                    executor: Executor | None = None, on_error: OnError = "skip",
+                    quiet: bool = False, png_indices: bool = False) -> ConversionReport:
+    """Convert every mask of a manifest (or a folder) to single-channel class-index PNGs under `out_dir`.
+
+    Outputs mirror the masks' layout below their common folder; `out_dir` gets
+    `palette.json` (one entry per index) and, for a manifest source, `manifest.csv`
+    (same rows and columns, `mask` pointing at the label maps; rows whose mask
+    failed are left out). Outputs newer than their mask are kept unless
+    `overwrite`. A folder source gets no manifest (its images are unknown).
+    Palette-mode PNGs whose colour table disagrees with the palette are converted
+    by colour (listed in `report.by_colour`) unless `png_indices` or `remap`.
+    """
+    _check_unknown(unknown)
+    out_dir = Path(out_dir)
+    palette = _resolve_palette(palette, source)
+    if ignore_index is not None:
+        palette = palette.with_ignore_index(ignore_index)
+    remap_map = _check_remap(parse_remap(remap), palette)
+    src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
+    out_palette = palette.label_palette()
+    settings: dict[str, Any] = {"palette": palette.to_dict(), "unknown": unknown,
+                                "remap": [[k, v] for k, v in sorted((remap_map or {}).items())]}
+    if png_indices:  # only when set, so folders made before the option existed still resume
+        settings["png_indices"] = True
+    _claim_output(out_dir, "masks2labels", settings, overwrite)
+    context = ConversionContext()  # this run's tables and buffers
+    # Built before the first chunk, which the executor times to decide whether workers pay off; workers
+    # get the context without its tables and build their own on first use.
+    context.colour_table(palette)
+    converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context)
+    results = run_items(converter, src.jobs, executor=executor, on_error=on_error, desc="masks2labels", quiet=quiet)
+    report = ConversionReport(out_palette, out_dir)
+    _collect(report, src.jobs, results, out_palette)
+    report.palette_path = out_palette.save(out_dir / "palette.json")
+    if src.manifest is not None:
+        report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)
+    return report
+
+
+def _resolve_palette(palette: Palette | PathLike | None, source: Manifest | PathLike) -> Palette:
+    """`palette`, else the palette file in a source folder or beside it (`sample_data/palette.json`
+    for `sample_data/masks`), else beside a manifest."""
+    if palette is not None:
+        return load_palette(palette)
+    place = source.path if isinstance(source, Manifest) else Path(source)
+    looked: list[Path] = []
+    if place is not None:
+        place = Path(place)
+        folders = [place, place.parent] if place.is_dir() else [place.parent]
+        for folder in folders:
+            found = find_palette(folder)
+            if found is not None:
+                return palette_from_file(found)
+            looked.append(folder)
+    where = " or ".join(str(f) for f in looked) or "the source"
+    raise UsageError(None, f"no --palette given and no palette.json (or .yaml) in {where}; "
+                           "pass --palette NAME|FILE (run 'dataprep palette infer' to make one)")
+
+
+def _write_derived_manifest(manifest: Manifest, jobs: list[_Job], results, out_dir: Path) -> Path:
+    done = {job.src: job.dst for job, res in zip(jobs, results) if res.ok}
+    failed = {job.src for job, res in zip(jobs, results) if not res.ok}
+    rows: list[ManifestRow] = []
+    for row in manifest:
+        if row.mask is None:
+            rows.append(row)
+        elif row.mask not in failed:
+            rows.append(ManifestRow(row.id, row.image, done[row.mask], row.width, row.height, dict(row.extra)))
+    return write_manifest(Manifest(rows), out_dir / "manifest.csv", columns=manifest.extra_columns)
+
+
+# --------------------------------------------------------------------------- labels -> colours
+
+
+class _MaskPainter:
+    def __init__(self, palette: Palette, overwrite: bool) -> None:
+        self.palette, self.overwrite = palette, overwrite
+
+    def __call__(self, job: _Job) -> _FileResult:
+        size = self.palette.max_value + 1
+        labels = None
+        if not self.overwrite and _up_to_date(job.src, job.dst):
+            status = "skipped"
+            labels = read_mask(job.src)
+        else:
+            status = "converted"
+            labels = read_mask(job.src)
+            try:
+                colours = labels_to_colours(labels, self.palette)
+            except DataprepError as exc:
+                raise _with_path(exc, job.src) from None
+            write_mask(job.dst, colours)
+        if labels.ndim != 2:
+            raise DataprepError(job.src, f"not a label map (shape {labels.shape})")
+        counts = np.bincount(labels.ravel().astype(np.int64), minlength=size)[:size]
+        return _FileResult(status, counts, {})
+
+
+def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
+                    overwrite: bool = False, force: bool = False, executor: Executor | None = None,
+                    on_error: OnError = "skip", quiet: bool = False) -> ConversionReport:
+    """Draw label maps in their palette colours (RGB PNGs) for viewing; the inverse of `masks_to_labels`.
+
+    Each index gets the first colour listed for it, so for palettes without
+    grouping RGB -> labels -> RGB gives back the same pixels.
+    """
+    out_dir = Path(out_dir)
+    palette = _resolve_palette(palette, source)
+    src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}))
+    _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite)
+    results = run_items(_MaskPainter(palette, overwrite), src.jobs, executor=executor, on_error=on_error,
+                        desc="labels2masks", quiet=quiet)
+    report = ConversionReport(palette.label_palette(), out_dir)
+    _collect(report, src.jobs, results, palette)
+    report.palette_path = palette.save(out_dir / "palette.json")
+    if src.manifest is not None:
+        report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)
+    return report
+

@@ -1,0 +1,112 @@
+"""What the user says about values the palette does not map plainly: `unknown` modes and `remap`s."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ..errors import DataprepError, UsageError
+from ..io import PathLike
+from ..palette import Colour, Palette
+from ..strict_load import load_yaml
+from .context import Remap
+
+Unknown = Literal["error", "ignore", "nearest"]
+UNKNOWN_MODES: tuple[str, ...] = ("error", "ignore", "nearest")
+UnknownKey = Colour | int  # a colour (colour masks) or a stored value (index masks)
+
+
+class UnknownValuesError(DataprepError):
+    """A mask holds colours or values that the palette does not know."""
+
+    def __init__(self, path: PathLike | None, reason: str, counts: Mapping[UnknownKey, int] | None = None) -> None:
+        super().__init__(path, reason)
+        self.counts = dict(counts or {})
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.counts))
+
+
+def _check_unknown(unknown: str) -> None:
+    if unknown not in UNKNOWN_MODES:
+        raise UsageError(None, f"unknown must be one of {', '.join(UNKNOWN_MODES)}, not {unknown!r}")
+
+
+def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours: bool) -> UnknownValuesError:
+    total = sum(found.values())
+    what = "colour" if colours else "value"
+    listed = ", ".join(f"{format_unknown(k)} x {n:,}" for k, n in _top(found, 5))
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    hint = "use --unknown ignore|nearest or add them to the palette" if colours else \
+        "use --remap, --unknown ignore or add them to the palette"
+    ids = palette.ids()
+    if not colours and ids and all(k in ids for k in found):
+        # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
+        # values that happen to be valid indices, each the wrong class.
+        hint = (f"they are ids of palette {palette.name!r} (e.g. Cityscapes labelIds), so every value of these masks "
+                "is an id, not an index: use --remap ids")
+    levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
+    # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
+    if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:
+        hint += "; all grey: an index mask saved as RGB?"
+    plural = "s" if len(found) > 1 else ""
+    reason = (f"{total:,} pixels in {len(found)} {what}{plural} not in palette {palette.name!r}: "
+              f"{listed}{more}; {hint}")
+    return UnknownValuesError(None, reason, found)
+
+
+def _top(found: Mapping[UnknownKey, int], n: int) -> list[tuple[UnknownKey, int]]:
+    return sorted(found.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
+
+
+def format_unknown(key: UnknownKey) -> str:
+    return "({},{},{})".format(*key) if isinstance(key, tuple) else f"value {key}"
+
+
+def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, int] | Literal["ids"] | None:
+    """`--remap`: "ids", a JSON/YAML file {old: new}, or inline "old:new,old:new"."""
+    if spec is None or spec == "":
+        return None
+    if isinstance(spec, Mapping):
+        items = spec.items()
+    else:
+        text = os.fspath(spec)
+        if text == "ids":
+            return "ids"
+        path = Path(text)
+        if path.is_file():
+            try:
+                data = load_yaml(path.read_text(encoding="utf-8"))  # JSON is YAML too
+            except (OSError, yaml.YAMLError) as exc:
+                raise DataprepError(path, f"unreadable remap file: {str(exc).splitlines()[0]}") from None
+            if not isinstance(data, Mapping):
+                raise DataprepError(path, "remap file must hold a mapping {old value: new index}")
+            items = data.items()
+        else:
+            pairs = [p.strip() for p in text.split(",") if p.strip()]
+            if not pairs or any(p.count(":") != 1 for p in pairs):
+                raise UsageError(None, f"--remap must be 'ids', a JSON/YAML file or 'old:new,...', not {text!r}")
+            items = [tuple(p.split(":")) for p in pairs]  # type: ignore[misc]
+    try:
+        return {int(k): int(v) for k, v in items}
+    except (TypeError, ValueError):
+        raise UsageError(None, f"--remap values must be integers: {spec!r}") from None
+
+
+def _check_remap(remap: Remap | Literal["ids"] | None, palette: Palette) -> dict[int, int] | None:
+    if remap == "ids":
+        ids = palette.ids()
+        if not ids:
+            raise UsageError(None, f"--remap ids: palette {palette.name!r} declares no ids")
+        return ids
+    if not remap:
+        return None
+    bad = sorted(v for v in remap.values() if v not in palette.valid_values)
+    if bad:
+        raise UsageError(None, f"--remap targets {bad} are neither class indices of palette {palette.name!r} "
+                               f"nor its ignore index {palette.ignore_index}")
+    return dict(remap)
+

@@ -1,0 +1,147 @@
+"""What a batch job did: the `ConversionReport`, its per-file results, and the warnings it gives."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from ..palette import EntryKind, Palette
+from ..regions import BOUNDARY_WIDTH, interior_pixels
+from .options import UnknownKey
+from .sources import _Job
+
+
+# More ignored pixels than this share of a conversion's pixels gets a warning.
+MOSTLY_IGNORED = 0.5
+# Ignored pixels inside regions wider than a boundary band (see regions.py), over this share of
+# all pixels and a quarter of the ignored ones, look like a class lost to ignore (a binary mask's
+# 255) rather than VOC-style void boundaries (under 1% of the pixels, a tenth of the void, on VOC).
+LARGE_IGNORED = 0.02
+
+
+@dataclass
+class ConversionReport:
+    """What `masks_to_labels` / `labels_to_masks` did."""
+
+    palette: Palette  # the palette of the label maps (one entry per index)
+    out_dir: Path
+    converted: int = 0
+    skipped: int = 0  # outputs already up to date
+    failed: int = 0
+    pixel_counts: list[int] = field(default_factory=list)  # per class index 0..num_classes-1
+    ignored_pixels: int = 0
+    ignored_interior: int = 0  # ignored pixels inside regions, not on thin boundaries
+    unknown: dict[UnknownKey, int] = field(default_factory=dict)  # replaced under "ignore"/"nearest"
+    unknown_first_file: dict[UnknownKey, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+    manifest_path: Path | None = None
+    palette_path: Path | None = None
+    by_colour: list[str] = field(default_factory=list)  # palette-mode masks converted through their colour table
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    @property
+    def total_pixels(self) -> int:
+        return sum(self.pixel_counts) + self.ignored_pixels
+
+    @property
+    def warnings(self) -> list[str]:
+        """Results that are valid but most likely not what was meant."""
+        out = []
+        total, ignored = self.total_pixels, self.ignored_pixels
+        if not total or not ignored:
+            return out
+        reasons = []
+        if ignored > MOSTLY_IGNORED * total:
+            reasons.append("most of them")
+        if self.ignored_interior > LARGE_IGNORED * total and self.ignored_interior >= 0.25 * ignored:
+            reasons.append("in large regions, not thin boundaries")
+        present = [i for i, n in enumerate(self.pixel_counts) if n]
+        if len(present) == 1:
+            reasons.append(f"and the label maps hold a single class ({self.palette.names[present[0]]}) besides "
+                           "ignore: nothing to tell apart")
+        if reasons:
+            out.append(f"{ignored / total:.1%} of the pixels became the ignore index {self.palette.ignore_index} "
+                       f"({'; '.join(reasons)}), so they will not be trained on; if that value is a class (in binary "
+                       "0/255 masks 255 is usually the foreground), give it a class index: --remap 255:1 with a "
+                       "palette that has class 1, or the palette 'dataprep palette infer' writes for these masks "
+                       "with --remap ids")
+        return out
+
+    @property
+    def notes(self) -> list[str]:
+        """What was done differently from the plain rule, said once per run."""
+        out = []
+        if self.by_colour:
+            n = len(self.by_colour)
+            out.append(f"{n} palette-mode PNG{'s' if n > 1 else ''} (first: {self.by_colour[0]}) had a colour table "
+                       "that differs from the palette, so their pixels were converted by colour (table index -> "
+                       "colour -> class), not by index; --png-indices would use the indices")
+        return out
+
+    def class_rows(self) -> list[tuple[int, str, int, float]]:
+        """(index, name, pixels, share of all pixels) per class, then the ignore index."""
+        total = self.total_pixels or 1
+        names = self.palette.names
+        rows = [(i, names[i], n, n / total) for i, n in enumerate(self.pixel_counts)]
+        ignore_name = next((c.name for c in self.palette.classes if c.kind is EntryKind.IGNORE), "ignore")
+        rows.append((self.palette.ignore_index, ignore_name, self.ignored_pixels, self.ignored_pixels / total))
+        return rows
+
+
+@dataclass(frozen=True)
+class _FileResult:
+    status: Literal["converted", "skipped"]
+    counts: np.ndarray
+    unknown: dict[UnknownKey, int]
+    by_colour: bool = False
+    ignored_interior: int = 0
+
+
+def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
+    """Ignored pixels of one label map inside regions (see `ConversionReport.warnings`).
+
+    Files where under LARGE_IGNORED of the pixels are ignored are not measured: they cannot
+    hold a large ignored region, and the erosion costs a tenth of a conversion.
+    """
+    if ignore_index >= len(counts) or counts[ignore_index] <= LARGE_IGNORED * labels.size:
+        return 0
+    step, width = 1, BOUNDARY_WIDTH
+    if min(labels.shape) >= 256:  # every other pixel is plenty to tell bands from regions, at a quarter the cost
+        step, width = 2, (BOUNDARY_WIDTH + 1) // 2
+    view = labels[::step, ::step]
+    where = cv2.compare(view, ignore_index, cv2.CMP_EQ) if view.dtype == np.uint8 else view == ignore_index
+    return step * step * interior_pixels(where, width)
+
+
+def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palette) -> None:
+    size = palette.max_value + 1
+    totals = np.zeros(size, np.int64)
+    for job, res in zip(jobs, results):
+        if not res.ok:
+            report.failed += 1
+            report.errors.append(res.error)
+            continue
+        value: _FileResult = res.value
+        if value.status == "skipped":
+            report.skipped += 1
+        else:
+            report.converted += 1
+        report.outputs.append(job.dst)
+        if value.by_colour:
+            report.by_colour.append(str(job.src))
+        report.ignored_interior += value.ignored_interior
+        totals[: len(value.counts)] += value.counts
+        for key, n in value.unknown.items():
+            report.unknown[key] = report.unknown.get(key, 0) + n
+            report.unknown_first_file.setdefault(key, str(job.src))
+    report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
+    report.ignored_pixels = int(totals[palette.ignore_index])
+
+
