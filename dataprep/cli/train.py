@@ -1,7 +1,6 @@
 """`dataprep train` (also `python -m dataprep.train` and `torchrun -m dataprep.train`)."""
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -46,22 +45,13 @@ def train_command(config_path: Path, fold: int | None, engine: str | None, resum
       torchrun --nproc_per_node 2 -m dataprep.train --config pipelines/train_sample.yaml
     """
     # torch is imported here, not at module level: `dataprep --help` must stay fast.
-    from ..train.config import check_inputs, load_config, parse_override
-    from ..train.loop import run_training
+    from ..train.entry import summary_lines, train_from_options
 
-    overrides = dict(parse_override(s) for s in settings)
-    flags = {"data.fold": fold, "data.engine": engine, "train.output_dir": str(output_dir) if output_dir else None,
-             "train.epochs": epochs, "train.max_steps": max_steps, "train.device": device}
-    overrides.update({k: v for k, v in flags.items() if v is not None})
-    config = load_config(config_path, overrides)
-    check_inputs(config)
     try:
-        result = run_training(config, resume=resume, overwrite=overwrite, quiet=quiet)
+        result = train_from_options(config_path, fold=fold, engine=engine, resume=resume, output_dir=output_dir,
+                                    epochs=epochs, max_steps=max_steps, device=device, settings=settings,
+                                    overwrite=overwrite, quiet=quiet)
     except KeyboardInterrupt as exc:  # the trainer has saved last.pt and said how to resume
         sys.exit(143 if type(exc).__name__ == "Terminated" else 130)
-    if not result.is_main:  # under torchrun, rank 0 alone reports
-        return
-    best = "" if result.best_miou is None or math.isnan(result.best_miou) else f", best val mIoU {100 * result.best_miou:.2f}%"
-    click.echo(f"\ndone: {len(result.step_losses)} steps{best}")
-    click.echo(f"checkpoints: {result.last_checkpoint}" + (f", {result.best_checkpoint}" if result.best_checkpoint else ""))
-    click.echo(f"logs: {result.output_dir / 'metrics.csv'}, {result.output_dir / 'metrics.jsonl'}")
+    for line in summary_lines(result):
+        click.echo(line)

@@ -1,4 +1,4 @@
-"""The training loop: one readable function, `train`, and the per-step pieces it uses.
+"""The training loop: `train` drives the run, `train_epoch` trains one epoch, and the per-step pieces they use.
 
 Per epoch: set the loader's epoch (reshuffles, redraws augmentations), train
 over its batches with gradient accumulation, average BatchNorm statistics over
@@ -19,7 +19,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -149,12 +149,13 @@ def train(
         console.warn(amp_warning)
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
     criterion = build_loss(cfg, data).to(device)
+    parts = EpochParts(model, optimizer, scheduler, scaler, criterion, amp, device, data, train_loader, batches,
+                       total_steps, loop.accumulate, loop.clip_grad_norm, loop.epochs)
 
     # ---- where to start
     start_epoch, skip_batches, step, best_miou = 0, 0, 0, None
     carried: dict[str, float] = {}  # the interrupted epoch's running sums
     history: list[dict[str, Any]] = []
-    warned_classes = False  # the fewer-than-2-classes line is said once per run
     if resume is not None:
         state = load_checkpoint(resume, map_location=device)
         restore(state, model=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, source=resume)
@@ -186,112 +187,32 @@ def train(
                      f"raise --epochs (now {loop.epochs}) or --max-steps (now {loop.max_steps})")
 
     # ---- the loop
-    step_losses: list[float] = []
+    progress = LoopProgress(step=step, first_batch=resume is None, stopped=step >= total_steps)
     last_scores: SegmentationScores | None = None
     last_path = best_path = None
-    first_batch = resume is None
-    stopped = step >= total_steps
     for epoch in range(start_epoch, loop.epochs):
-        if stopped:
+        if progress.stopped:
             break
-        train_loader.set_epoch(epoch)
-        model.train()
-        sums = {"loss": 0.0, "weight": 0.0, "data_time": 0.0, "step_time": 0.0, "batches": 0.0, **carried}
-        carried = {}
-        batch_iter = iter(train_loader)
-        start, skip_batches = skip_batches, 0
-        for _ in range(start):  # resuming inside an epoch: the same batches, not trained on again
-            next(batch_iter)
-        # Where the last optimizer step left off: what a checkpoint written on Ctrl-C records.
-        position = {"batch": start, "step": step, "sums": dict(sums)}
-        bar = tqdm(total=batches, initial=start, desc=f"epoch {epoch + 1}/{loop.epochs}", leave=False,
-                   disable=bars_disabled(console.silent), dynamic_ncols=True)
-        micro_losses: list[torch.Tensor] = []
-        step_ids: list[str] = []
-        last_lr = float(optimizer.param_groups[0]["lr"])
         try:
-            tick = time.perf_counter()
-            for b in range(start, batches):
-                batch = next(batch_iter)
-                got = time.perf_counter()
-                sums["data_time"] += got - tick
-                image = batch["image"].to(device, non_blocking=True)
-                mask = batch["mask"].to(device, non_blocking=True)
-                check_labels(mask, batch["id"], data)
-                if device.type == "cuda":
-                    image = image.contiguous(memory_format=torch.channels_last)
-                if first_batch:
-                    check_inputs(image, console)
-
-                boundary = (b + 1) % loop.accumulate == 0 or b + 1 == batches
-                # Under DDP, gradients are all-reduced only on the step's last batch.
-                sync = model.no_sync() if not boundary and hasattr(model, "no_sync") else contextlib.nullcontext()
-                with sync:
-                    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                        logits = model(image)
-                    loss_sum, weight_sum = criterion.sums(logits, mask)
-                    loss = loss_sum.sum() / weight_sum.sum().clamp_min(1e-12)
-                    # The step's gradient is the mean over its batches (an epoch's last group may be short).
-                    group = min(loop.accumulate, batches - (b // loop.accumulate) * loop.accumulate)
-                    (scaler.scale(loss / group) if scaler else loss / group).backward()
-                sums["loss"] += float(loss_sum.detach().sum())
-                sums["weight"] += float(weight_sum.detach().sum())
-                sums["batches"] += 1
-                micro_losses.append(loss.detach())
-                step_ids.extend(batch["id"])
-                if first_batch:
-                    check_first_loss(float(loss.detach()), criterion, console)
-                    first_batch = False
-
-                if boundary:
-                    last_lr = optimizer_step(model, optimizer, scaler, loop.clip_grad_norm)
-                    scheduler.step()
-                    step += 1
-                    position = {"batch": b + 1, "step": step, "sums": dict(sums)}
-                    step_loss = float(torch.stack(micro_losses).mean())
-                    if not math.isfinite(step_loss):
-                        raise DataprepError(None, f"training diverged: the loss is {step_loss} at step {step} "
-                                                  "(lower optim.lr, set train.clip_grad_norm, or try amp: off)")
-                    step_losses.append(step_loss)
-                    logs.add_step(step, epoch, step_loss, last_lr)
-                    bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{last_lr:.2e}", refresh=False)
-                    if on_step is not None:
-                        on_step(StepInfo(step, epoch, b + 1, step_loss, last_lr, step_ids))
-                    micro_losses, step_ids = [], []
-                    stopped = step >= total_steps
-                bar.update(1)
-                tick = time.perf_counter()
-                sums["step_time"] += tick - got
-                if stopped:
-                    break
+            sums, last_lr = train_epoch(parts, progress, epoch, skip_batches, carried, console, logs, on_step)
         except KeyboardInterrupt:
-            bar.close()
             if info.is_main:
-                path = save_checkpoint(out / LAST, checkpoint(epoch, position["batch"], position["step"], position["sums"]))
+                at = progress.position
+                path = save_checkpoint(out / LAST, checkpoint(epoch, at["batch"], at["step"], at["sums"]))
                 logs.flush_steps()
-                console.warn(f"interrupted at step {position['step']}; continue with --resume {path}")
+                console.warn(f"interrupted at step {at['step']}; continue with --resume {path}")
             raise
-        bar.close()
+        skip_batches, carried, step = 0, {}, progress.step
 
         # ---- end of epoch: statistics, validation, logs, checkpoints
         D.average_buffers(model)
         train_loss, timing = reduce_epoch(sums, device)
         record: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": last_lr, "train_loss": train_loss, **timing}
-        validate = val_loader is not None and ((epoch + 1) % loop.val_every == 0 or epoch + 1 == loop.epochs or stopped)
+        validate = val_loader is not None and ((epoch + 1) % loop.val_every == 0 or epoch + 1 == loop.epochs
+                                               or progress.stopped)
         improved = False
         if validate:
-            last_scores, val_loss = evaluate(net, val_loader, criterion, data, device, amp, info, console)
-            record.update({"val_loss": val_loss, "val_miou": _finite(last_scores.miou),
-                           "val_pixel_accuracy": _finite(last_scores.pixel_accuracy),
-                           "val_iou": last_scores.to_dict(data.class_names)["iou"]})
-            present = [n for n, a in zip(class_names(data.class_names, len(last_scores.accuracy)),
-                                         last_scores.accuracy) if not math.isnan(a)]
-            record["val_classes_present"] = len(present)
-            if len(present) < 2 and not warned_classes:
-                warned_classes = True
-                console.warn(f"the validation ground truth holds {len(present)} class(es) "
-                             f"({', '.join(present) or 'none'}): an mIoU over fewer than 2 classes means nothing "
-                             "(binary 0/255 masks converted with 255 as ignore? see masks2labels --remap 255:1)")
+            last_scores = validate_epoch(parts, net, val_loader, info, console, record, progress)
             improved = not math.isnan(last_scores.miou) and (best_miou is None or last_scores.miou > best_miou)
             if improved:
                 best_miou = last_scores.miou
@@ -301,6 +222,7 @@ def train(
             console.echo(format_table(last_scores, data.class_names))
 
         if info.is_main:
+            position = progress.position
             if position["batch"] >= batches:  # the epoch is complete: the next run starts the next one
                 state = checkpoint(epoch + 1, 0, step, {})
             else:  # max_steps ended the epoch early
@@ -315,8 +237,144 @@ def train(
         logs.flush_steps()
         last_path = last_path or ((out / LAST) if (out / LAST).exists() else None)
         best_path = best_path or ((out / BEST) if (out / BEST).exists() else None)
-    return TrainResult(out, history, step_losses, best_miou, last_path, best_path, net, last_scores, data.class_names,
-                       info.is_main)
+    return TrainResult(out, history, progress.step_losses, best_miou, last_path, best_path, net, last_scores,
+                       data.class_names, info.is_main)
+
+
+# --------------------------------------------------------------------------- one epoch
+
+
+@dataclass(frozen=True)
+class EpochParts:
+    """What an epoch of training uses, built once per run by `train`."""
+
+    model: nn.Module  # the model as trained (DDP-wrapped under torchrun)
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any  # a GradScaler under float16 AMP, else None
+    criterion: SegmentationLoss
+    amp: torch.dtype | None
+    device: torch.device
+    data: DataInfo
+    loader: Any  # the training loader (`set_epoch`, iterable)
+    batches: int  # batches per epoch, equal on every rank
+    total_steps: int
+    accumulate: int
+    clip_grad_norm: float | None
+    epochs: int
+
+
+@dataclass
+class LoopProgress:
+    """What carries over from one optimizer step to the next, across epochs."""
+
+    step: int  # optimizer steps done
+    first_batch: bool  # the next batch is the run's first: its inputs and loss are checked
+    stopped: bool  # max_steps reached
+    step_losses: list[float] = field(default_factory=list)  # this run's per-step losses
+    warned_classes: bool = False  # the fewer-than-2-classes line is said once per run
+    # Where the last optimizer step left off: what a checkpoint written on Ctrl-C records.
+    position: dict[str, Any] = field(default_factory=dict)
+
+
+def train_epoch(parts: EpochParts, progress: LoopProgress, epoch: int, start: int, carried: Mapping[str, float],
+                console: Console, logs: RunLogs,
+                on_step: Callable[[StepInfo], None] | None = None) -> tuple[dict[str, float], float]:
+    """Train one epoch from batch `start` (skipping the batches a resumed run already used); updates
+    `progress` after every optimizer step. Returns the epoch's running sums and the last learning rate."""
+    p = parts
+    model, optimizer, scaler, criterion, amp, device, batches = (p.model, p.optimizer, p.scaler, p.criterion, p.amp,
+                                                                 p.device, p.batches)
+    sums = {"loss": 0.0, "weight": 0.0, "data_time": 0.0, "step_time": 0.0, "batches": 0.0, **carried}
+    progress.position = {"batch": start, "step": progress.step, "sums": dict(sums)}
+    p.loader.set_epoch(epoch)
+    model.train()
+    batch_iter = iter(p.loader)
+    for _ in range(start):  # resuming inside an epoch: the same batches, not trained on again
+        next(batch_iter)
+    bar = tqdm(total=batches, initial=start, desc=f"epoch {epoch + 1}/{p.epochs}", leave=False,
+               disable=bars_disabled(console.silent), dynamic_ncols=True)
+    micro_losses: list[torch.Tensor] = []
+    step_ids: list[str] = []
+    last_lr = float(optimizer.param_groups[0]["lr"])
+    try:
+        tick = time.perf_counter()
+        for b in range(start, batches):
+            batch = next(batch_iter)
+            got = time.perf_counter()
+            sums["data_time"] += got - tick
+            image = batch["image"].to(device, non_blocking=True)
+            mask = batch["mask"].to(device, non_blocking=True)
+            check_labels(mask, batch["id"], p.data)
+            if device.type == "cuda":
+                image = image.contiguous(memory_format=torch.channels_last)
+            if progress.first_batch:
+                check_inputs(image, console)
+
+            boundary = (b + 1) % p.accumulate == 0 or b + 1 == batches
+            # Under DDP, gradients are all-reduced only on the step's last batch.
+            sync = model.no_sync() if not boundary and hasattr(model, "no_sync") else contextlib.nullcontext()
+            with sync:
+                with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                    logits = model(image)
+                loss_sum, weight_sum = criterion.sums(logits, mask)
+                loss = loss_sum.sum() / weight_sum.sum().clamp_min(1e-12)
+                # The step's gradient is the mean over its batches (an epoch's last group may be short).
+                group = min(p.accumulate, batches - (b // p.accumulate) * p.accumulate)
+                (scaler.scale(loss / group) if scaler else loss / group).backward()
+            sums["loss"] += float(loss_sum.detach().sum())
+            sums["weight"] += float(weight_sum.detach().sum())
+            sums["batches"] += 1
+            micro_losses.append(loss.detach())
+            step_ids.extend(batch["id"])
+            if progress.first_batch:
+                check_first_loss(float(loss.detach()), criterion, console)
+                progress.first_batch = False
+
+            if boundary:
+                last_lr = optimizer_step(model, optimizer, scaler, p.clip_grad_norm)
+                p.scheduler.step()
+                progress.step += 1
+                step = progress.step
+                progress.position = {"batch": b + 1, "step": step, "sums": dict(sums)}
+                step_loss = float(torch.stack(micro_losses).mean())
+                if not math.isfinite(step_loss):
+                    raise DataprepError(None, f"training diverged: the loss is {step_loss} at step {step} "
+                                              "(lower optim.lr, set train.clip_grad_norm, or try amp: off)")
+                progress.step_losses.append(step_loss)
+                logs.add_step(step, epoch, step_loss, last_lr)
+                bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{last_lr:.2e}", refresh=False)
+                if on_step is not None:
+                    on_step(StepInfo(step, epoch, b + 1, step_loss, last_lr, step_ids))
+                micro_losses, step_ids = [], []
+                progress.stopped = step >= p.total_steps
+            bar.update(1)
+            tick = time.perf_counter()
+            sums["step_time"] += tick - got
+            if progress.stopped:
+                break
+    finally:
+        bar.close()
+    return sums, last_lr
+
+
+def validate_epoch(parts: EpochParts, net: nn.Module, val_loader: Any, info: D.DistInfo, console: Console,
+                   record: dict[str, Any], progress: LoopProgress) -> SegmentationScores:
+    """Validate after an epoch; adds the validation fields to the epoch's `record`."""
+    data = parts.data
+    scores_, val_loss = evaluate(net, val_loader, parts.criterion, data, parts.device, parts.amp, info, console)
+    record.update({"val_loss": val_loss, "val_miou": _finite(scores_.miou),
+                   "val_pixel_accuracy": _finite(scores_.pixel_accuracy),
+                   "val_iou": scores_.to_dict(data.class_names)["iou"]})
+    present = [n for n, a in zip(class_names(data.class_names, len(scores_.accuracy)), scores_.accuracy)
+               if not math.isnan(a)]
+    record["val_classes_present"] = len(present)
+    if len(present) < 2 and not progress.warned_classes:
+        progress.warned_classes = True
+        console.warn(f"the validation ground truth holds {len(present)} class(es) "
+                     f"({', '.join(present) or 'none'}): an mIoU over fewer than 2 classes means nothing "
+                     "(binary 0/255 masks converted with 255 as ignore? see masks2labels --remap 255:1)")
+    return scores_
 
 
 # --------------------------------------------------------------------------- set-up pieces
