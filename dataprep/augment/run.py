@@ -17,12 +17,13 @@ worker count. A rerun reuses finished outputs (their params file exists) unless
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import io as _io
 import json
 import os
 import zipfile
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -175,11 +176,38 @@ def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
 # --------------------------------------------------------------------------- per output (runs in workers)
 
 
-@functools.lru_cache(maxsize=16)
-def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tuple[int, ...],
-                 size: tuple[int, int] = (0, 0)) -> Sample:
-    # Mosaic and copy-paste load partners again and again; decoded samples are kept
-    # read-only so that no op can change a cached input in place.
+class SampleCache:
+    """Decoded inputs that one run (in each worker process: one chunk of outputs) reuses.
+
+    Mosaic and copy-paste load partners again and again; a cache hit costs
+    microseconds where decoding a sample costs milliseconds (benchmarks/results/
+    hidden_state.json). Held by the run's worker object, never process-wide, so a
+    later run reads the files again; pickling it (to a worker) drops its samples.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._samples: OrderedDict[tuple, Sample] = OrderedDict()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"size": self.size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["size"])
+
+    def get(self, key: tuple, load: Callable[[], Sample]) -> Sample:
+        sample = self._samples.get(key)
+        if sample is None:
+            sample = self._samples[key] = load()
+            if len(self._samples) > self.size:
+                self._samples.popitem(last=False)
+        else:
+            self._samples.move_to_end(key)
+        return sample
+
+
+def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tuple[int, int] = (0, 0)) -> Sample:
+    # Decoded samples are read-only so that no op can change a cached input in place.
     if mask is None:
         raise DataprepError(image, f"row {sid!r} has no mask; offline augmentation needs label maps")
     expect = size if size != (0, 0) else None
@@ -194,18 +222,14 @@ def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tup
     return Sample(img, lbl, SampleMeta(sid, image, mask, ignore_index=ignore))
 
 
-def load_sample(row: ManifestRow, ignore_index: int) -> Sample:
-    """A manifest row as a Sample; label maps only (colour masks are refused, naming the file)."""
-    stamp = tuple(_mtime(p) for p in (row.image, row.mask) if p is not None)  # a changed file is read again
-    return _load_cached(str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, stamp,
-                        (row.width, row.height))
+def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None = None) -> Sample:
+    """A manifest row as a Sample; label maps only (colour masks are refused, naming the file).
 
-
-def _mtime(path: Path) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1  # missing: the reader reports it
+    With `cache`, a row loaded before in the same run is not decoded again."""
+    args = (str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, (row.width, row.height))
+    if cache is None:
+        return _read_sample(*args)
+    return cache.get(args, lambda: _read_sample(*args))
 
 
 class _Worker:
@@ -215,6 +239,7 @@ class _Worker:
         self.palette = palette
         self.overwrite = overwrite
         self.fingerprint = fingerprint
+        self.samples = SampleCache()
 
     def paths(self, oid: str) -> dict[str, Path]:
         ext = self.recipe.output.image_format
@@ -233,7 +258,7 @@ class _Worker:
         if not self.overwrite and paths["params"].exists():
             record = self._read_record(paths["params"])
             return self._row(source, oid, paths, record), True
-        samples = {i: load_sample(row, self.recipe.ignore_index) for i, row in job.rows.items()}
+        samples = {i: load_sample(row, self.recipe.ignore_index, self.samples) for i, row in job.rows.items()}
         result = execute(self.recipe, job.plan, samples)
         io.write_image(paths["image"], result.image, quality=self.recipe.output.quality)
         io.write_mask(paths["mask"], result.mask, palette=self.palette)
