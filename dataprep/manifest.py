@@ -102,7 +102,7 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
         raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
     rows: list[ManifestRow] = []
     seen: set[str] = set()
-    resolve = functools.partial(_resolve, str(base))
+    resolve = functools.partial(_resolve, str(base), folders={})  # folder cache of this read only
     for line_no, rec in enumerate(reader, start=2):
         sid = rec["id"]
         if not sid:
@@ -169,11 +169,12 @@ def write_manifest(manifest: Manifest | Sequence[ManifestRow], path: PathLike, c
     # named as an extra one gets the required value there too, as a dict row would.
     shadowed = [k for k in extra if k in REQUIRED_COLUMNS]
     folder = str(base)
+    relative = functools.partial(_relative, folder, {})  # folder cache of this write only
     with atomic_open(path, "w") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(fieldnames)
         for row in rows:
-            values = [row.id, _relative(folder, row.image), _relative(folder, row.mask) if row.mask else "",
+            values = [row.id, relative(row.image), relative(row.mask) if row.mask else "",
                       row.width, row.height]
             if shadowed:
                 required = dict(zip(REQUIRED_COLUMNS, values))
@@ -184,13 +185,18 @@ def write_manifest(manifest: Manifest | Sequence[ManifestRow], path: PathLike, c
     return path
 
 
-def _resolve(base: str, value: str) -> Path:
+def _resolve(base: str, value: str, folders: dict[str, str] | None = None) -> Path:
     # One Path per path (each Path() parses its string again): the folder part is
-    # normalized once per folder, as datasets hold many files in few folders.
+    # normalized once per folder (`folders`, one read's cache), as datasets hold many files in few folders.
     folder, name = os.path.split(value)
     if name in (".", ".."):
         return _resolve_slow(base, value)
-    return Path(os.path.join(_resolve_folder(base, folder), name)) if name else Path(_resolve_folder(base, folder))
+    resolved = folders.get(folder) if folders is not None else None
+    if resolved is None:
+        resolved = _resolve_folder(base, folder)
+        if folders is not None:
+            folders[folder] = resolved
+    return Path(os.path.join(resolved, name)) if name else Path(resolved)
 
 
 def _resolve_slow(base: str, value: str) -> Path:
@@ -198,23 +204,21 @@ def _resolve_slow(base: str, value: str) -> Path:
     return p if p.is_absolute() else Path(os.path.normpath(Path(base) / p))
 
 
-@functools.lru_cache(maxsize=4096)
 def _resolve_folder(base: str, folder: str) -> str:
     p = Path(folder)
     return str(p) if p.is_absolute() else os.path.normpath(Path(base) / p)
 
 
-def _relative(base: str, target: Path) -> str:
+def _relative(base: str, folders: dict[str, str], target: Path) -> str:
     # POSIX separators so a manifest written on one OS reads on another.
     folder, name = os.path.split(os.fspath(target))
     if name in ("", ".", "..") or not os.path.isabs(folder):
         folder, name = os.path.split(os.path.abspath(target))
-    rel = _relative_folder(base, folder)
+    rel = folders.get(folder)
+    if rel is None:
+        # Datasets hold many files in few folders: one relpath per folder, not per file
+        # (relpath was two thirds of writing kfold's 11 manifests at 100k rows).
+        rel = folders[folder] = Path(os.path.relpath(folder, base)).as_posix()
     return name if rel == "." else f"{rel}/{name}"
 
 
-@functools.lru_cache(maxsize=4096)
-def _relative_folder(base: str, folder: str) -> str:
-    # Datasets hold many files in few folders: one relpath per folder, not per file
-    # (relpath was two thirds of writing kfold's 11 manifests at 100k rows).
-    return Path(os.path.relpath(folder, base)).as_posix()
