@@ -47,7 +47,7 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
     Example:
       dataprep palette infer sample_data/masks -o work/palette.json
     """
-    from ..labels import collect_mask_paths
+    from ..maskfiles import collect_mask_paths
 
     Inputs([*collect_mask_paths(masks), *(m for m in masks if m.is_file())]).guard_file(output)
     result = infer_palette(masks, ignore_index=ignore_index, name=name, executor=executor, on_error=on_error,
