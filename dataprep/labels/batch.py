@@ -189,4 +189,3 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     if src.manifest is not None:
         report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)
     return report
-

@@ -300,4 +300,3 @@ def labels_to_colours(labels: np.ndarray, palette: Palette | PathLike) -> np.nda
                                  {v: int(hist[v]) for v in missing})
     table = palette.colour_table(max(size, 256))
     return np.take(table, labels, axis=0)
-

@@ -109,4 +109,3 @@ def _check_remap(remap: Remap | Literal["ids"] | None, palette: Palette) -> dict
         raise UsageError(None, f"--remap targets {bad} are neither class indices of palette {palette.name!r} "
                                f"nor its ignore index {palette.ignore_index}")
     return dict(remap)
-

@@ -143,5 +143,3 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
             report.unknown_first_file.setdefault(key, str(job.src))
     report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
     report.ignored_pixels = int(totals[palette.ignore_index])
-
-

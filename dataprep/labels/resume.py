@@ -42,4 +42,3 @@ def _claim_output(out_dir: Path, command: str, settings: dict[str, Any], overwri
             raise UsageError(out_dir, f"holds {command} outputs made with other settings ({', '.join(changed)}); "
                                       "pass --overwrite to redo every file, or pick another folder")
     atomic_write_text(state, json.dumps(settings, sort_keys=True) + "\n")
-

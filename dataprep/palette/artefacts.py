@@ -185,5 +185,3 @@ def _best_builtin(rgb: np.ndarray, pixels: np.ndarray,
     if best_share < BUILTIN_SHARE:
         return None, {}
     return best, best_known
-
-

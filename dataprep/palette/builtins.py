@@ -106,4 +106,3 @@ def builtin_palette(name: str) -> Palette:
     if name not in _BUILDERS:
         raise UsageError(None, f"no built-in palette {name!r} (built-ins: {', '.join(BUILTIN_PALETTES)})")
     return _BUILDERS[name]()
-

@@ -236,5 +236,3 @@ def _infer_binary(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
                for v, n, m in zip(values, pixels, images)]
     classes = tuple(PaletteClass(label, colour, index, id=value) for value, (label, colour, index) in kept.items())
     return InferredPalette(Palette(name, classes, ignore_index), colours, "index", 0, 0, binary=True)
-
-

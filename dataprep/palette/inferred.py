@@ -87,4 +87,3 @@ class InferredPalette:
                 f'  "classes": [\n{lines}\n  ],\n  "inferred": {json.dumps(data["inferred"])}\n}}\n')
         atomic_write_text(path, text)
         return path
-

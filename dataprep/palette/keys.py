@@ -43,4 +43,3 @@ def pack_rgb(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     keys = rgba.view(np.uint32)[..., 0]
     np.bitwise_and(keys, 0xFFFFFF, out=keys)
     return keys, transparent
-

@@ -191,4 +191,3 @@ def resolve_palette(option: "Palette | PathLike | None", manifest_path: PathLike
     place = Path(manifest_path)
     found = find_palette(place if place.is_dir() else place.parent)
     return palette_from_file(found) if found else None
-

@@ -274,7 +274,6 @@ def _fmt_colour(colour: Sequence[int]) -> str:
     return "({},{},{})".format(*colour)
 
 
-
 def voc_colormap(n: int = 256) -> np.ndarray:
     """The PASCAL VOC colormap: the bits of each index spread over R, G, B from the top bit down."""
     return _voc_rows(np.arange(n, dtype=np.int64))
@@ -291,4 +290,3 @@ def _voc_rows(index: np.ndarray) -> np.ndarray:
 
 def _colour(row: np.ndarray) -> Colour:
     return (int(row[0]), int(row[1]), int(row[2]))
-
