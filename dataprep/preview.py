@@ -18,7 +18,7 @@ from . import io
 from .errors import DataprepError
 from .labels import ConversionContext, mask_to_labels, palette_mode_colours, read_mask_table
 from .manifest import Manifest, ManifestRow, read_manifest
-from .palette import EntryKind, Palette, resolve_palette
+from .palette import Palette, resolve_palette
 from .paths import Inputs
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -48,10 +48,9 @@ def colour_table(palette: Palette | None, size: int = 256) -> np.ndarray:
 
 def _names(palette: Palette | None) -> dict[int, str]:
     names: dict[int, str] = {}
-    # Artefact entries (from `palette infer`) carry a class's index but never name it.
+    # Artefact entries (from `palette infer`) come last: an index is named by its real entry.
     for c in palette.entries_by_kind() if palette else ():
-        if c.kind is not EntryKind.ARTEFACT:
-            names.setdefault(c.index, c.name)
+        names.setdefault(c.index, c.name)
     return names
 
 
