@@ -12,6 +12,7 @@ Measured:
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -35,6 +36,7 @@ def per_call(fn, calls: int, repeat: int) -> float:
 
 def main(quick: bool = False) -> None:
     repeat = 3 if quick else 7
+    load_before = os.getloadavg()[0]
     rows = []
     for name in BUILTIN_PALETTES:
         s = per_call(lambda: builtin_palette(name), 20 if quick else 100, repeat)
@@ -81,6 +83,8 @@ def main(quick: bool = False) -> None:
         "fresh context per call / reused context": round(fresh_s / reused_s, 2),
         "sample decode / cache hit": round(decode_s / hit_s),
         "reseed / fresh generator pair": round(reseed_s / fresh_pair_s, 2),
+        # Other processes competing for the cores slow every row alike; ratios hold better than times.
+        "load average (1 min) before / after": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
         "when": time.strftime("%Y-%m-%d %H:%M"),
     }
     write_result("hidden_state", rows, notes)
