@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from dataprep.io import read_image, write_image, write_mask
 from dataprep.labels import masks_to_labels
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.scan import scan
 
+if TYPE_CHECKING:  # conftest imports this module: no torch import for tests that never use it
+    import torch
+
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "sample_data"
+SAMPLE_DATA = REPO / "sample_data"
+SAMPLE = SAMPLE_DATA
 PIPELINES = REPO / "pipelines"
+# Real public datasets live beside the checkout in CI; a fresh clone has none.
+SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 # --------------------------------------------------------------------------- datasets and sync checks (loader tests)

@@ -286,7 +286,7 @@ def test_parse_override_reads_yaml_values():
 
 
 def test_bundled_sample_config_is_valid(tmp_path):
-    from conftest import PIPELINES
+    from helpers import PIPELINES
 
     cfg = load_config(PIPELINES / "train_sample.yaml")
     assert cfg.data.fold is not None and cfg.data.stats
