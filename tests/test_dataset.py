@@ -170,9 +170,9 @@ def test_fold_split_selects_rows(labels):
     val = SegmentationDataset(labels, fold=1, split="val").ids
     assert val == [i for i in ids if folds[i] == 1]
     assert train == [i for i in ids if folds[i] != 1]
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="split='val' needs a fold number"):
         SegmentationDataset(labels, split="val")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="fold=1 needs split="):
         SegmentationDataset(labels, fold=1)
     with pytest.raises(DataprepError, match="fold 9"):
         SegmentationDataset(labels, fold=9, split="val")
@@ -253,9 +253,9 @@ def test_loader_shards_and_drop_last(labels):
     assert sum(len(set(g)) for g in got) == 9
     dropped = make_loader(labels, batch_size=3, num_workers=0, drop_last=True)
     assert len(dropped) == 2 and all(len(b["id"]) == 3 for b in dropped)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"shard_id must be in 0\.\.1, got 2"):
         make_loader(labels, num_shards=2, shard_id=2)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="engine must be one of .*'tpu'"):
         make_loader(labels, engine="tpu")
 
 

@@ -33,7 +33,7 @@ def test_fail_mode_stops_with_the_failing_item():
 
 
 def test_bad_on_error_value():
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="on_error must be 'skip' or 'fail', not 'ignore'"):
         run_items(square_or_fail, [1], on_error="ignore", quiet=True)  # type: ignore[arg-type]
 
 

@@ -281,7 +281,7 @@ def test_parse_override_reads_yaml_values():
     assert parse_override("optim.lr=3e-4") == ("optim.lr", 3e-4)
     assert parse_override("data.fold=null") == ("data.fold", None)
     assert parse_override("train.deterministic=true") == ("train.deterministic", True)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="'train.epochs': expected KEY=VALUE"):
         parse_override("train.epochs")
 
 
