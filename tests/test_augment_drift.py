@@ -1,7 +1,8 @@
 """Sub-pixel sync of masks and images through every offline geometric op, and proof that it catches drift.
 
-The position canary: input k has R = x, G = y, B = 100 + 50 k, and its mask
-holds the source coordinate itself along one axis (x, or y in a second run), so
+The position canary: input k is a 16-bit image with R = 256 x, G = 256 y and
+B = 256 (100 + 50 k), and its mask holds the source coordinate itself along one
+axis (x, or y in a second run), so
 each output pixel states twice where it came from: the image by interpolation
 (to 1/256 px), the mask by nearest neighbour. Centre-aligned nearest neighbour
 picks the source pixel within half a pixel of where the image sampled, so at
@@ -48,7 +49,7 @@ MEAN_OFFSET = 0.2  # px a pasted object's decoded centre may be off its true cen
 
 
 def position_canary(h: int, w: int, k: int, axis: int) -> Sample:
-    """Input `k` of size (h, w) <= 255: 16-bit RGB = UNIT * (x, y, 100 + 50 k); mask = the source coordinate along `axis`."""
+    """Input `k` of size (h, w) <= 254: RGB = UNIT * (x, y, 100 + 50 k); mask = the source coordinate along `axis`."""
     yy, xx = np.indices((h, w))
     image = (UNIT * np.stack([xx, yy, np.full_like(xx, 100 + 50 * k)], axis=-1)).astype(np.uint16)
     mask = (yy if axis == 0 else xx).astype(np.uint8)  # < 255: the ignore index is never a position
