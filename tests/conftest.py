@@ -6,11 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_DATA = REPO / "sample_data"
-PIPELINES = REPO / "pipelines"
-# Real public datasets live beside the checkout in CI; a fresh clone has none.
-SHARED_DATA = REPO.parent / "shared" / "data"
+from helpers import SAMPLE_DATA, SHARED_DATA  # pytest puts tests/ on sys.path
 
 
 @pytest.fixture(scope="session")

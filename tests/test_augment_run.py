@@ -59,6 +59,7 @@ def test_outputs_sizes_labels_and_provenance(labelled, tmp_path):
     recipe = small_recipe(tmp_path, variants=2)
     summary = augment_manifest(labelled, recipe, tmp_path / "out", quiet=True)
     assert summary.errors == [] and summary.written == 12 and summary.reused == 0
+    colours = json.loads((labelled.parent / "palette.json").read_text())["classes"]
     out = read_manifest(summary.manifest)
     assert len(out) == 12
     sources = read_manifest(labelled)
@@ -69,7 +70,9 @@ def test_outputs_sizes_labels_and_provenance(labelled, tmp_path):
         image, mask = io.read_image(row.image), io.read_mask(row.mask)
         assert image.shape == (96, 128, 3) and mask.shape == (96, 128) and (row.height, row.width) == (96, 128)
         assert set(np.unique(mask).tolist()) <= source_labels | {255}
-        assert io.read_png_palette(row.mask) is not None  # palette PNG: viewers show colours
+        table = io.read_png_palette(row.mask)  # palette PNG: viewers show the classes' own colours
+        for entry in colours:
+            assert table[entry["index"]].tolist() == entry["color"], entry["name"]
         ops = row.extra["ops"].split(";")
         params = json.loads(row.extra["params"])
         assert "crop" in ops and [p["op"] for p in params if p["op"] != "albumentations"] == [

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import PIPELINES, REPO, SAMPLE_DATA
+from helpers import PIPELINES, REPO, SAMPLE_DATA
 from dataprep import io
 
 

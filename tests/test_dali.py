@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("nvidia.dali")
 
-from test_dataset import (  # noqa: E402  (shared helpers; pytest puts tests/ on sys.path)
+from helpers import (  # noqa: E402  (shared helpers; pytest puts tests/ on sys.path)
     GEOMETRIC_STEPS,
     PIPELINES,
     SAMPLE,

@@ -1,7 +1,7 @@
 """SegmentationDataset and the CPU loader engine (albumentations).
 
-The helpers at the top build small datasets on disk and check image/mask sync;
-test_dali.py and test_engine_parity.py reuse them.
+The datasets on disk and the image/mask sync checks come from helpers.py
+(test_dali.py and test_engine_parity.py use them too).
 """
 from __future__ import annotations
 
@@ -14,124 +14,23 @@ import torch
 
 from dataprep import SegmentationDataset, make_loader
 from dataprep.errors import DataprepError, UsageError
-from dataprep.io import read_image, read_mask, write_image, write_mask
-from dataprep.labels import masks_to_labels
+from dataprep.io import read_image, read_mask
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
-from dataprep.scan import scan
 from dataprep.stats import compute_stats
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "sample_data"
-PIPELINES = REPO / "pipelines"
-
-
-# --------------------------------------------------------------------------- helpers (shared with the DALI tests)
-
-
-def make_label_dataset(root: Path, n: int = 8, *, folds: int = 4) -> Path:
-    """The first `n` sample_data pairs, masks converted by masks2labels, with a `fold` column."""
-    rows = scan(SAMPLE, exclude=["bad/*"]).rows[:n]
-    write_manifest([r.with_extra(fold=i % folds) for i, r in enumerate(rows)], root / "colour.csv")
-    masks_to_labels(root / "colour.csv", root / "labels", SAMPLE / "palette.json", quiet=True)
-    return root / "labels" / "manifest.csv"
-
-
-def write_stats(manifest: Path) -> Path:
-    """A minimal stats.json (the fields the Dataset reads), computed directly with numpy."""
-    pixels = np.concatenate([read_image(r.image).reshape(-1, 3) for r in read_manifest(manifest)]).astype(np.float64)
-    stats = {"version": 1, "num_images": len(read_manifest(manifest)),
-             "image": {"channels": 3, "dtype": "uint8", "max_value": 255,
-                       "mean": pixels.mean(0).tolist(), "std": pixels.std(0).tolist()},
-             "classes": None}
-    path = manifest.parent / "stats.json"
-    path.write_text(json.dumps(stats))
-    return path
-
-
-# Coordinate encoding: R = 2x + 20, G = 2y + 20, B = 100 (a blend with the fill shows as B < 100);
-# mask = (x mod 15) + 15 * (y mod 15), so 255 is never a label and can be the fill.
-COORD_PERIOD = 15
-
-
-def coordinate_pair(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    yy, xx = np.mgrid[0:height, 0:width]
-    image = np.stack([2 * xx + 20, 2 * yy + 20, np.full_like(xx, 100)], axis=2).astype(np.uint8)
-    mask = (xx % COORD_PERIOD + COORD_PERIOD * (yy % COORD_PERIOD)).astype(np.uint8)
-    return image, mask
-
-
-def make_coordinate_dataset(root: Path, sizes=((80, 96), (80, 96), (72, 100))) -> Path:
-    rows = []
-    for i, (h, w) in enumerate(sizes):
-        image, mask = coordinate_pair(h, w)
-        write_image(root / f"img_{i}.png", image)
-        write_mask(root / f"mask_{i}.png", mask)
-        rows.append(ManifestRow(f"s{i}", root / f"img_{i}.png", root / f"mask_{i}.png", w, h))
-    write_manifest(rows, root / "manifest.csv")
-    return root / "manifest.csv"
-
-
-def sync_errors(image: torch.Tensor, mask: torch.Tensor, tolerance: float = 0.8) -> tuple[int, int]:
-    """(pixels where mask and image disagree about the source pixel, pixels checked) for one 0-1 scaled sample.
-
-    The image says which source position a pixel was interpolated from
-    (fractional); the mask says which source pixel nearest-neighbour picked.
-    They must be within half a pixel (+ 0.25 for the 8-bit encoding) of each other.
-    """
-    raw = image.double().numpy() * 255.0
-    ix, iy, blue = (raw[0] - 20) / 2, (raw[1] - 20) / 2, raw[2]
-    m = mask.numpy()
-    valid = (m != 255) & (np.abs(blue - 100) < 0.5)
-    mx, my = m % COORD_PERIOD, m // COORD_PERIOD
-    half = COORD_PERIOD / 2
-
-    def wrapped(d):
-        return np.abs((d + half) % COORD_PERIOD - half)
-
-    bad = valid & ((wrapped(ix - mx) > tolerance) | (wrapped(iy - my) > tolerance))
-    return int(bad.sum()), int(valid.sum())
-
-
-GEOMETRIC_STEPS = {
-    "random_resized_crop": [{"op": "random_resized_crop", "scale": [0.2, 1.0]}],
-    "downscale": [{"op": "resize"}],
-    "random_scale": [{"op": "random_scale", "scale": [0.3, 1.8]}],
-    "random_crop_padded": [{"op": "random_crop"}],
-    "flips": [{"op": "hflip", "p": 1.0}, {"op": "vflip", "p": 1.0}],
-    "rotate": [{"op": "rotate", "limit": [-40, 40]}],
-    "affine": [{"op": "affine", "scale": [0.6, 1.4], "translate": [-0.2, 0.2], "rotate": [-30, 30],
-                "shear": [-15, 15]}],
-    "chain": [{"op": "random_resized_crop", "scale": [0.3, 1.0]}, {"op": "hflip"},
-              {"op": "affine", "rotate": [-20, 20]}, {"op": "vflip"}],
-}
-
-
-def geometric_recipe(name: str) -> dict:
-    size = {"downscale": [32, 40], "random_resized_crop": [60, 50]}.get(name, [100, 120])  # ~2.5x down / pads
-    return {"size": size, "ignore_index": 255, "steps": GEOMETRIC_STEPS[name]}
-
-
-def sync_tolerance(name: str) -> float:
-    # Two resamplings in a row: the second one's nearest pixel of the intermediate image
-    # is up to half an intermediate pixel (< 0.5 source pixel when upscaling) off as well.
-    return 1.2 if name == "chain" else 0.8
-
-
-def mask_mismatch(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
-    """(pixels where label maps differ, of those how many are NOT explained by a label boundary).
-
-    A pixel is explained when each map's value occurs in the other map's 3x3
-    neighbourhood there: the engines picked adjacent source pixels at a tie.
-    """
-    a, b = a.numpy(), b.numpy()
-    diff = a != b
-    unexplained = 0
-    for y, x in zip(*np.nonzero(diff)):
-        window_a = a[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
-        window_b = b[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
-        if not ((window_a == b[y, x]).any() and (window_b == a[y, x]).any()):
-            unexplained += 1
-    return int(diff.sum()), unexplained
+from helpers import (  # pytest puts tests/ on sys.path
+    GEOMETRIC_STEPS,
+    PIPELINES,
+    SAMPLE,
+    coordinate_pair,
+    geometric_recipe,
+    make_coordinate_dataset,
+    make_label_dataset,
+    make_mixed_channel_dataset,
+    sync_errors,
+    sync_tolerance,
+    write_stats,
+)
 
 
 @pytest.fixture(scope="module")
@@ -180,18 +79,6 @@ def test_stats_channels_must_match_images(labels):
     stats = {"version": 1, "image": {"mean": [100.0], "std": [50.0]}}
     with pytest.raises(DataprepError, match="1 channel"):
         SegmentationDataset(labels, None, stats)[0]
-
-
-def make_mixed_channel_dataset(root: Path, kinds: str) -> Path:
-    """One 40x48 PNG pair per letter of `kinds`: 'g' a grayscale image, 'c' a colour one."""
-    rng = np.random.default_rng(len(kinds))
-    rows = []
-    for i, kind in enumerate(kinds):
-        image = rng.integers(0, 256, (40, 48, 1 if kind == "g" else 3), dtype=np.uint8)
-        write_image(root / f"{i}{kind}.png", image)
-        write_mask(root / f"{i}{kind}_mask.png", rng.integers(0, 3, (40, 48), dtype=np.uint8))
-        rows.append(ManifestRow(f"{i}{kind}", root / f"{i}{kind}.png", root / f"{i}{kind}_mask.png", 48, 40))
-    return write_manifest(rows, root / "m.csv")
 
 
 def test_grayscale_images_in_a_colour_dataset_are_loaded_as_rgb(tmp_path):
@@ -283,9 +170,9 @@ def test_fold_split_selects_rows(labels):
     val = SegmentationDataset(labels, fold=1, split="val").ids
     assert val == [i for i in ids if folds[i] == 1]
     assert train == [i for i in ids if folds[i] != 1]
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="split='val' needs a fold number"):
         SegmentationDataset(labels, split="val")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="fold=1 needs split="):
         SegmentationDataset(labels, fold=1)
     with pytest.raises(DataprepError, match="fold 9"):
         SegmentationDataset(labels, fold=9, split="val")
@@ -366,9 +253,9 @@ def test_loader_shards_and_drop_last(labels):
     assert sum(len(set(g)) for g in got) == 9
     dropped = make_loader(labels, batch_size=3, num_workers=0, drop_last=True)
     assert len(dropped) == 2 and all(len(b["id"]) == 3 for b in dropped)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"shard_id must be in 0\.\.1, got 2"):
         make_loader(labels, num_shards=2, shard_id=2)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="engine must be one of .*'tpu'"):
         make_loader(labels, engine="tpu")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_dataset import PIPELINES, make_label_dataset, mask_mismatch, write_stats  # noqa: E402
+from helpers import PIPELINES, make_label_dataset, mask_mismatch, write_stats  # noqa: E402
 
 from dataprep import make_loader
 from dataprep.albu import compile_albumentations

@@ -33,7 +33,7 @@ def test_fail_mode_stops_with_the_failing_item():
 
 
 def test_bad_on_error_value():
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="on_error must be 'skip' or 'fail', not 'ignore'"):
         run_items(square_or_fail, [1], on_error="ignore", quiet=True)  # type: ignore[arg-type]
 
 
@@ -131,7 +131,7 @@ def test_workers_fork_unless_other_threads_run(monkeypatch):
 FORK_AFTER_OPENCV = """
 import cv2, numpy as np
 from dataprep.executor import ProcessExecutor, run_items
-from tests.test_executor import blur_size
+from tests.helpers import blur_size
 big = np.zeros((2000, 2000, 3), np.uint8)
 for _ in range(3):
     cv2.GaussianBlur(cv2.resize(big, (1500, 1500)), (9, 9), 0)  # the parent's OpenCV pool has threads
@@ -140,16 +140,6 @@ with ProcessExecutor(2) as ex:  # a fresh process: no other threads, so it forks
     assert ex.started and ex.start_method == "fork"
 print(sum(r.value for r in results))
 """
-
-
-def blur_size(side: int) -> int:
-    import time
-
-    import cv2
-    import numpy as np
-
-    time.sleep(0.05)  # enough work per item for the pool to start
-    return int(cv2.GaussianBlur(np.ones((side, side, 3), np.uint8), (9, 9), 0).sum())
 
 
 def test_forked_workers_run_opencv_after_the_parent_used_its_thread_pool():

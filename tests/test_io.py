@@ -157,7 +157,10 @@ def test_truncated_jpeg_is_a_one_line_error_naming_the_file(tmp_path):
     Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(buf, format="JPEG")
     path = tmp_path / "cut.jpg"
     path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
-    assert io.check_complete(path) is not None
+    assert io.check_complete(path) == "truncated: JPEG ends without its end-of-image marker"
+    whole = tmp_path / "whole.jpg"
+    whole.write_bytes(buf.getvalue())
+    assert io.check_complete(whole) is None  # the same file, complete: no false alarm
     with pytest.raises(DataprepError) as err:
         io.read_image(path)
     assert str(path) in str(err.value) and "truncated" in str(err.value) and "\n" not in str(err.value)
@@ -205,7 +208,7 @@ def test_failed_encode_keeps_previous_output(tmp_path):
     target = tmp_path / "m.png"
     io.write_mask(target, np.zeros((2, 2), np.uint8))
     before = target.read_bytes()
-    with pytest.raises(DataprepError):
+    with pytest.raises(DataprepError, match=r"m\.png: label values -1\.\.-1 do not fit a PNG"):
         io.write_mask(target, np.full((2, 2), -1, np.int32))
     assert target.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["m.png"]

@@ -145,7 +145,7 @@ def test_parse_remap_forms(tmp_path):
     assert parse_remap(tmp_path / "r.yaml") == {11: 255, 3: 1}
     assert parse_remap("-1:255, 4:0") == {-1: 255, 4: 0}
     assert parse_remap("ids") == "ids" and parse_remap(None) is None
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="--remap must be .*'11=255'"):
         parse_remap("11=255")
 
 

@@ -17,7 +17,7 @@ from dataprep import make_loader
 from dataprep.data.cpu import worker_context
 from dataprep.errors import UsageError
 
-from test_dataset import PIPELINES, make_label_dataset  # noqa: E402  (pytest puts tests/ on sys.path)
+from helpers import PIPELINES, make_label_dataset  # noqa: E402  (pytest puts tests/ on sys.path)
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = PIPELINES / "train_light.yaml"

@@ -159,7 +159,7 @@ def test_offline_recipes_refuse_the_training_time_ops(tmp_path):
 
 @pytest.fixture(scope="module")
 def labels(tmp_path_factory):
-    from test_dataset import make_label_dataset
+    from helpers import make_label_dataset
 
     return make_label_dataset(tmp_path_factory.mktemp("labels"), n=6)
 

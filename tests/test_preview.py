@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataprep import io
+from dataprep import io, preview
 from dataprep.errors import DataprepError
-from dataprep.manifest import ManifestRow, write_manifest
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.preview import colourize, generated_colours, make_contact_sheet
 
 ROAD = (128, 64, 128)
@@ -17,6 +17,49 @@ CAR = (0, 0, 142)
 
 def _has_colour(sheet: np.ndarray, colour) -> bool:
     return bool((sheet == np.array(colour, np.uint8)).all(axis=-1).any())
+
+
+def _panels(sheet: np.ndarray, aspect: float, line: int = 0, column: int = 0) -> list[np.ndarray]:
+    """(image, mask, overlay) panels of one cell, cut where make_contact_sheet lays them out.
+
+    The legend repeats every class colour, so a colour found anywhere on the sheet
+    proves nothing about the panels: the tests look inside them.
+    """
+    panel_w = max(40, min(3 * preview.THUMB_HEIGHT, round(preview.THUMB_HEIGHT * aspect)))
+    cell_h, cell_w = preview.CAPTION + preview.THUMB_HEIGHT, 3 * panel_w + 4
+    top = line * (cell_h + 2 * preview.PAD) + preview.PAD + preview.CAPTION
+    left = column * (cell_w + 2 * preview.PAD) + 2 * preview.PAD
+    return [sheet[top : top + preview.THUMB_HEIGHT, left + k * (panel_w + 2) : left + k * (panel_w + 2) + panel_w]
+            for k in range(3)]
+
+
+def _part(panel: np.ndarray, y0: float, y1: float, x0: float, x1: float) -> np.ndarray:
+    """The pixels of a panel between fractions of its height and width, as (N, 3)."""
+    h, w = panel.shape[:2]
+    return panel[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)].reshape(-1, 3)
+
+
+def _all(pixels: np.ndarray, colour) -> bool:
+    return bool(pixels.size) and bool((pixels == np.array(colour, np.uint8)).all())
+
+
+def _blend(image_colour, mask_colour) -> np.ndarray:
+    return (0.5 * np.array(image_colour, np.float32) + 0.5 * np.array(mask_colour, np.float32)).astype(np.uint8)
+
+
+def _assert_label_cell(sheet: np.ndarray, line: int, column: int, road=ROAD, car=CAR) -> None:
+    """A cell of a label_manifest sample: its grey image, road left, car right, ignore in the bottom sixth."""
+    image, mask, overlay = _panels(sheet, 80 / 60, line, column)
+    grey = tuple(int(v) for v in image[0, 0])
+    assert grey in {(0, 0, 0), (40, 40, 40), (80, 80, 80)}
+    upper_left, upper_right, bottom = (0.1, 0.75, 0.1, 0.4), (0.1, 0.75, 0.6, 0.9), (0.87, 0.97, 0.1, 0.9)
+    assert _all(_part(image, 0.0, 1.0, 0.0, 1.0), grey)
+    assert _all(_part(mask, *upper_left), road) and _all(_part(mask, *upper_right), car)
+    hatch = _part(mask, *bottom)
+    assert set(np.unique(hatch).tolist()) == {0, 90} and (hatch == 90).all(axis=1).mean() > 0.15
+    assert _all(_part(overlay, *upper_left), _blend(grey, road))
+    assert _all(_part(overlay, *upper_right), _blend(grey, car))
+    assert not np.array_equal(_part(overlay, *upper_left), _part(image, *upper_left))
 
 
 @pytest.fixture
@@ -52,6 +95,8 @@ def test_label_maps_use_palette_colours(label_manifest, sample_data):
     assert sheet.dtype == np.uint8 and sheet.ndim == 3 and sheet.shape[2] == 3
     assert _has_colour(sheet, ROAD) and _has_colour(sheet, CAR)
     assert not _has_colour(sheet, (70, 130, 180))  # sky is neither shown nor in the legend
+    for line, column in [(0, 0), (0, 1), (1, 0)]:
+        _assert_label_cell(sheet, line, column)
     # Two samples on the first line, one on the second: the sheet is taller than one cell line.
     single = make_contact_sheet(label_manifest, n=1, palette=sample_data / "palette.json")
     assert sheet.shape[0] > single.shape[0] and sheet.shape[1] > single.shape[1]
@@ -61,6 +106,8 @@ def test_without_palette_colours_are_generated_and_fixed(label_manifest):
     sheet = make_contact_sheet(label_manifest, n=2)
     table = generated_colours()
     assert _has_colour(sheet, table[2]) and _has_colour(sheet, table[5])
+    _assert_label_cell(sheet, 0, 0, road=table[2], car=table[5])
+    _assert_label_cell(sheet, 0, 1, road=table[2], car=table[5])
     np.testing.assert_array_equal(sheet, make_contact_sheet(label_manifest, n=2))
     assert len({tuple(c) for c in table[:20]}) == 20
 
@@ -68,6 +115,21 @@ def test_without_palette_colours_are_generated_and_fixed(label_manifest):
 def test_colour_masks_are_shown_as_they_are(colour_manifest):
     sheet = make_contact_sheet(colour_manifest, n=2, seed=3)
     assert _has_colour(sheet, ROAD) and _has_colour(sheet, (70, 70, 70))  # road, building from the masks
+    every = make_contact_sheet(colour_manifest, n=4, columns=4)  # all rows, in manifest order
+    for column, row in enumerate(read_manifest(colour_manifest)):
+        image, mask, overlay = _panels(every, 320 / 240, 0, column)
+        stored = io.read_mask(row.mask)[:, :, :3].reshape(-1, 3)
+        colours, counts = np.unique(stored, axis=0, return_counts=True)
+        shown = mask.reshape(-1, 3)
+        # Nearest scaling: only the mask's own colours, each on about its share of the panel.
+        for colour, count in zip(colours, counts):
+            share = (shown == colour).all(axis=1).mean()
+            assert abs(share - count / stored.shape[0]) < 0.03, (colour, share, count / stored.shape[0])
+        assert np.isin(shown.view([("", shown.dtype)] * 3), colours.view([("", colours.dtype)] * 3)).all()
+        # The overlay is half image, half mask (up to area-averaging at edges), and not the image alone.
+        expected = 0.5 * image.astype(np.float32) + 0.5 * mask.astype(np.float32)
+        assert np.abs(overlay.astype(np.float32) - expected).mean() < 6
+        assert np.abs(overlay.astype(np.float32) - image.astype(np.float32)).mean() > 20
 
 
 def test_seed_picks_samples_and_n_is_capped(colour_manifest):
@@ -124,4 +186,7 @@ def test_palette_mode_masks_with_their_own_table_are_drawn_by_colour(tmp_path, s
                    tmp_path / "p" / "manifest.csv")
     sheet = make_contact_sheet(tmp_path / "p" / "manifest.csv", n=1, palette=sample_data / "palette.json")
     assert _has_colour(sheet, ROAD) and _has_colour(sheet, CAR)
+    image, mask, overlay = _panels(sheet, 80 / 60)
+    assert _all(_part(mask, 0.05, 0.95, 0.05, 0.45), CAR) and _all(_part(mask, 0.05, 0.95, 0.55, 0.95), ROAD)
+    assert _all(_part(overlay, 0.05, 0.95, 0.05, 0.45), _blend((90, 90, 90), CAR))
     assert not _has_colour(sheet, (70, 130, 180))  # sky, index 0 in the palette: neither drawn nor in the legend

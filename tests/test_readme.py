@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 # Lines of bash blocks that are not run here, with the reason.
 NOT_RUN = {

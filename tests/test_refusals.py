@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from conftest import PIPELINES, SAMPLE_DATA
+from helpers import PIPELINES, SAMPLE_DATA
 from dataprep import write_manifest
 from dataprep.scan import scan
 

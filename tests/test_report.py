@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SAMPLE_DATA
+from helpers import SAMPLE_DATA
 from dataprep import io, read_manifest, write_manifest
 from dataprep.labels import masks_to_labels
 from dataprep.palette import load_palette

@@ -23,7 +23,7 @@ THRESHOLD = 0.6
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
-    from test_dataset import make_label_dataset
+    from helpers import make_label_dataset
 
     manifest = make_label_dataset(tmp_path_factory.mktemp("sampler"), n=16)
     return manifest, compute_stats(manifest)

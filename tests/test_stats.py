@@ -298,7 +298,7 @@ def test_skipped_rows_are_reported_and_left_out(tmp_path):
 
 def test_bad_ignore_index_option_is_a_usage_error(tmp_path):
     path, _ = _labelled_set(tmp_path, n=2)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="ignore_index must be an integer.*'eleven'"):
         compute_stats(path, ignore_index="eleven", quiet=True)  # type: ignore[arg-type]
 
 

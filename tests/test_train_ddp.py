@@ -14,7 +14,7 @@ import torch
 from dataprep.data.loader import make_loader
 from dataprep.manifest import read_manifest, write_manifest
 from dataprep.train import UNet, confusion_matrix, parse_config, run_training, scores
-from test_train_loop import make_config, prepare_sample_labels
+from helpers import make_config, prepare_sample_labels
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,47 +16,16 @@ import torch
 from dataprep import io
 from dataprep.errors import DataprepError
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
-from dataprep.train import load_model, parse_config, run_training
+from dataprep.train import load_model, run_training
 from dataprep.train.loop import LAST
+from helpers import SIZE, make_config, prepare_sample_labels
 
-N_IMAGES = 8
-SIZE = (96, 128)  # height, width
-
-
-def prepare_sample_labels(sample_data: Path, root: Path, n: int = N_IMAGES) -> Path:
-    """Label maps for the first `n` sample_data pairs + manifest (with a 2-way `fold` column) + recipe."""
-    from dataprep.labels import masks_to_labels
-
-    images = sorted((sample_data / "images").rglob("*.jpg"))[:n]
-    rows = []
-    for i, image in enumerate(images):
-        mask = sample_data / "masks" / image.relative_to(sample_data / "images").with_suffix(".png")
-        rows.append(ManifestRow(image.stem, image, mask, 320, 240, {"fold": str(i % 2)}))
-    write_manifest(rows, root / "colour" / "manifest.csv")
-    report = masks_to_labels(root / "colour" / "manifest.csv", root / "labels", sample_data / "palette.json", quiet=True)
-    recipe = root / "resize.yaml"
-    recipe.write_text(f"size: [{SIZE[0]}, {SIZE[1]}]\nsteps:\n  - op: resize\n")
-    return Path(report.manifest_path)
 
 
 @pytest.fixture(scope="session")
 def labelled(sample_data, tmp_path_factory) -> Path:
     """manifest.csv of 8 sample_data images with label maps and palette.json beside it."""
     return prepare_sample_labels(sample_data, tmp_path_factory.mktemp("train_data"))
-
-
-def make_config(manifest: Path, out: Path, **sections):
-    base = {
-        "data": {"manifest": str(manifest), "train_recipe": str(manifest.parent.parent / "resize.yaml"),
-                 "val_recipe": str(manifest.parent.parent / "resize.yaml"), "batch_size": 4, "num_workers": 0},
-        "model": {"width": 16, "depth": 3},
-        "optim": {"lr": 1e-2},
-        "schedule": {"warmup_steps": 3},
-        "train": {"epochs": 2, "seed": 0, "deterministic": True, "output_dir": str(out)},
-    }
-    for name, values in sections.items():
-        base[name] = {**base.get(name, {}), **values}
-    return parse_config(base)
 
 
 @pytest.fixture(autouse=True)

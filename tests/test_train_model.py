@@ -281,12 +281,12 @@ def test_parse_override_reads_yaml_values():
     assert parse_override("optim.lr=3e-4") == ("optim.lr", 3e-4)
     assert parse_override("data.fold=null") == ("data.fold", None)
     assert parse_override("train.deterministic=true") == ("train.deterministic", True)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="'train.epochs': expected KEY=VALUE"):
         parse_override("train.epochs")
 
 
 def test_bundled_sample_config_is_valid(tmp_path):
-    from conftest import PIPELINES
+    from helpers import PIPELINES
 
     cfg = load_config(PIPELINES / "train_sample.yaml")
     assert cfg.data.fold is not None and cfg.data.stats
