@@ -36,7 +36,7 @@ from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
-from ..sample import Sample, SampleMeta
+from ..sample import Sample
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
@@ -180,18 +180,11 @@ def _load_cached(image: str, mask: str | None, sid: str, ignore: int, stamp: tup
                  size: tuple[int, int] = (0, 0)) -> Sample:
     # Mosaic and copy-paste load partners again and again; decoded samples are kept
     # read-only so that no op can change a cached input in place.
-    if mask is None:
-        raise DataprepError(image, f"row {sid!r} has no mask; offline augmentation needs label maps")
-    expect = size if size != (0, 0) else None
-    img = io.read_image(image, expect=expect)
-    lbl = io.read_mask(mask, expect=expect)
-    if lbl.ndim != 2:
-        raise DataprepError(mask, "is a colour mask; run `dataprep masks2labels` first to get label maps")
-    if lbl.shape != img.shape[:2]:
-        raise DataprepError(mask, f"mask is {lbl.shape[1]}x{lbl.shape[0]} but the image is {img.shape[1]}x{img.shape[0]}")
-    img.setflags(write=False)
-    lbl.setflags(write=False)
-    return Sample(img, lbl, SampleMeta(sid, image, mask, ignore_index=ignore))
+    row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1])
+    sample = io.load_sample(row, purpose="offline augmentation", ignore_index=ignore)
+    sample.image.setflags(write=False)
+    sample.mask.setflags(write=False)
+    return sample
 
 
 def load_sample(row: ManifestRow, ignore_index: int) -> Sample:
