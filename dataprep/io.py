@@ -735,8 +735,17 @@ def _short(exc: BaseException) -> str:
 
 
 def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None:
-    """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically."""
+    """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically.
+
+    TIFF goes through tifffile: any band count and pixel type, written exactly.
+    """
     path = Path(path)
+    if _is_tiff_name(path):
+        from .raster import write_raster
+
+        array = np.asarray(image)
+        write_raster(path, array, photometric="rgb" if array.ndim == 3 and array.shape[2] == 3 else None)
+        return
     atomic_write_bytes(path, encode_image(image, path.suffix, quality=quality, source=path))
 
 
@@ -942,4 +951,4 @@ def _alive(pid: int) -> bool:
 
 # The row loader (sizes, channels, dtypes and masks checked once, for every
 # command) is built on the readers above; `io.load_sample` is its entry point.
-from .sampleio import load_sample  # noqa: E402
+from .sampleio import load_sample  # noqa: E402,F401

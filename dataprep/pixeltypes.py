@@ -9,8 +9,8 @@ questions the rest of the code must agree on:
   PIL, which returns their indices rather than their colours;
 - writing: which containers hold a (dtype, bands) exactly (`can_hold`) and the
   one chosen when the user asks for `auto` (`auto_format`): JPEG only for 8-bit
-  1- or 3-band images, PNG for 8/16-bit 1/3/4 bands, TIFF for everything else
-  (more than 4 bands, 2 bands, int16, float32);
+  1- or 3-band images, PNG for 16-bit 1/3 bands (and RGBA), TIFF for everything
+  else (4 data bands, more than 4, 2 bands, int16, float32);
 - normalization: the value range of a dtype (`value_range`) and the divisor
   that maps it to about [0, 1] when no dataset statistics are given
   (`default_scale`); float data has no natural range and is left as it is.
@@ -77,20 +77,26 @@ def describe(dtype: np.dtype | str, bands: int) -> str:
     return f"{bands}-band {np.dtype(dtype).name}"
 
 
-def can_hold(fmt: str, dtype: np.dtype | str, bands: int) -> bool:
-    """Whether container `fmt` ("jpg", "png", "tif") keeps pixels of this dtype and band count (JPEG: up to its loss)."""
+def can_hold(fmt: str, dtype: np.dtype | str, bands: int, *, alpha: bool = False) -> bool:
+    """Whether container `fmt` ("jpg", "png", "tif") keeps pixels of this dtype and band count (JPEG: up to its loss).
+
+    A PNG's fourth channel is alpha to every reader (dataprep's drops it): four
+    data bands (`alpha=False`) go to TIFF, where they stay four bands.
+    """
     fmt = normalize_format(fmt)
     kind = pixel_type(dtype)
     if kind is None or fmt not in kind.formats:
         return False
     allowed = _BANDS.get(fmt)
+    if fmt == PNG and bands == 4 and not alpha:
+        return False
     return bands >= 1 and (allowed is None or bands in allowed)
 
 
-def auto_format(dtype: np.dtype | str, bands: int) -> str:
-    """The container `auto` writes: JPEG for 8-bit 1/3 bands, PNG for 8/16-bit 1/3/4 bands, else TIFF."""
+def auto_format(dtype: np.dtype | str, bands: int, *, alpha: bool = False) -> str:
+    """The container `auto` writes: JPEG for 8-bit 1/3 bands, PNG for 8/16-bit 1/3 bands (and RGBA), else TIFF."""
     for fmt in OUTPUT_FORMATS:
-        if can_hold(fmt, dtype, bands):
+        if can_hold(fmt, dtype, bands, alpha=alpha):
             return fmt
     return TIFF
 

@@ -24,7 +24,6 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,7 @@ from ..errors import DataprepError, UsageError
 from ..io import PathLike, load_sample
 from ..manifest import Manifest, ManifestRow, read_manifest
 from ..sample import DEFAULT_IGNORE_INDEX
-from ..sampleio import manifest_size, match_channels  # noqa: F401 - used by the DALI engine too
+from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 
 SPLITS = ("train", "val")
 MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}

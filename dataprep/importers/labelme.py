@@ -22,7 +22,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..errors import DataprepError, UsageError
 from ..io import atomic_write_bytes, decode_gray_bytes, identify_bytes
