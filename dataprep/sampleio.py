@@ -18,15 +18,17 @@ two files into a `Sample`, once, with one set of messages:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from . import io
 from .errors import DataprepError
-from .manifest import ManifestRow
 from .pixeltypes import PIXEL_TYPES, pixel_type
 from .sample import DEFAULT_IGNORE_INDEX, Sample, SampleMeta
+
+if TYPE_CHECKING:  # manifest imports io, which imports this module
+    from .manifest import ManifestRow
 
 MaskPolicy = Literal["required", "optional", "skip"]
 
