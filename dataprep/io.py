@@ -949,6 +949,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# The row loader (sizes, channels, dtypes and masks checked once, for every
-# command) is built on the readers above; `io.load_sample` is its entry point.
-from .sampleio import load_sample  # noqa: E402,F401
+def load_sample(row: Any, **options: Any) -> Any:
+    """A manifest row as a checked `Sample`: the one row loader (`dataprep.sampleio.load_sample`, same options).
+
+    Its policies (sizes, channels, dtypes, masks, one set of messages) live in
+    sampleio, built on the readers above.
+    """
+    from .sampleio import load_sample as load  # sampleio imports this module
+
+    return load(row, **options)

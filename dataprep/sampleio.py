@@ -24,7 +24,7 @@ import numpy as np
 
 from . import io
 from .errors import DataprepError
-from .pixeltypes import PIXEL_TYPES, pixel_type
+from .pixeltypes import PIXEL_TYPES
 from .sample import DEFAULT_IGNORE_INDEX, Sample, SampleMeta
 
 if TYPE_CHECKING:  # manifest imports io, which imports this module
@@ -57,14 +57,20 @@ def load_sample(
     "required" (refused when the row has none), "optional", or "skip" (not
     read). `purpose` names the caller in messages ("the Dataset needs label
     maps"). `counting=True` is for callers that only count pixel values: the
-    channels may stay in BGR order (`meta.extra["bgr"]` says so) and the array
-    may be a strided view, which saves a colour swap and a copy per image.
+    channels may stay in BGR order (`meta.extra["bgr"]` says so), the array
+    may be a strided view and stay as stored (EXIF orientation applied only
+    where the mask needs it), which saves a colour swap and a copy per image.
     """
     expect = manifest_size(row)
     if mask == "required" and row.mask is None:
         load_row_mask(row, purpose=purpose)  # its message, before any decoding
     decoded = io.decode_file(row.image, expect=expect)
-    image = io.image_array(decoded, keep_alpha=keep_alpha, rgb=not counting, contiguous=not counting)
+    # Counts do not depend on orientation: counting turns the image upright only
+    # when its mask needs it to line up (parsing EXIF costs a tenth of a small decode).
+    image = io.image_array(decoded, apply_exif=not counting, keep_alpha=keep_alpha, rgb=not counting,
+                           contiguous=not counting)
+    if not image.dtype.isnative:  # big-endian TIFF samples
+        image = image.astype(image.dtype.newbyteorder("="))
     check_pixel_type(image, row.image)
     if channels is not None:
         image = match_channels(image, channels, row.image)
@@ -72,10 +78,12 @@ def load_sample(
         raise DataprepError(row.image, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
                                        f"{row.width}x{row.height}; rescan it")
     label = None if mask == "skip" else load_row_mask(row, required=mask == "required", purpose=purpose)
+    if counting and label is not None and label.shape != image.shape[:2]:
+        image = io.apply_orientation(image, decoded.orientation)
     if label is not None and label.shape != image.shape[:2]:
         raise DataprepError(row.mask, f"mask is {label.shape[1]}x{label.shape[0]} but its image "
                                       f"{Path(row.image).name} is {image.shape[1]}x{image.shape[0]}")
-    extra = {DTYPE_KEY: image.dtype.name, BANDS_KEY: int(image.shape[2])}
+    extra = {DTYPE_KEY: _DTYPE_NAMES[image.dtype], BANDS_KEY: int(image.shape[2])}
     if decoded.geo is not None:
         extra[GEO_KEY] = decoded.geo
     if counting and decoded.bgr:
@@ -108,9 +116,13 @@ def load_label_map(path: io.PathLike, *, expect: tuple[int, int] | None = None,
     return label
 
 
+# dtype -> name without dtype.name, which is slow enough to show up once per image.
+_DTYPE_NAMES = {kind.dtype: name for name, kind in PIXEL_TYPES.items()}
+
+
 def check_pixel_type(image: np.ndarray, source: io.PathLike) -> None:
     """Refuse pixel types outside `pixeltypes.PIXEL_TYPES`, naming the file."""
-    if pixel_type(image.dtype) is None:
+    if image.dtype not in _DTYPE_NAMES:
         names = ", ".join(PIXEL_TYPES)
         raise DataprepError(source, f"{image.dtype} pixels are not supported; images must be one of {names} "
                                     "(see docs/pixel-types.md)")
