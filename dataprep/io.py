@@ -525,8 +525,7 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     if data.startswith(_JPEG_SOI) and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise DataprepError(path, "truncated: JPEG ends without its end-of-image marker")
     tiff = sniff_format(data[:16]) == "TIFF"
-    if not tiff:
-        _check_decoded_size(path, data, expect)  # a TIFF's sizes were checked from its header by tifffile
+    _check_decoded_size(path, data, expect)  # again for a TIFF: tifffile may not have parsed it
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
     # orientation, which read_image applies for every format alike.
     if tiff:

@@ -229,3 +229,14 @@ def test_written_files_get_the_umask_permissions_and_import_leaves_the_umask_alo
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
     assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_tiff_sizes_are_checked_from_the_header_before_decoding(rasters, monkeypatch):
+    path = rasters / "images" / "band9.tif"
+    row = ManifestRow("band9", path, rasters / "masks" / "band9.png", W + 1, H)
+    with pytest.raises(io.DataprepError, match=rf"is {W}x{H} but the manifest says {W + 1}x{H}; rescan it"):
+        io.load_sample(row)
+    monkeypatch.setenv(io.MAX_PIXELS_ENV, "100")
+    for read in (io.read_image, io.read_info):
+        with pytest.raises(io.DataprepError, match="over the limit of 100"):
+            read(path)
