@@ -70,10 +70,12 @@ def _expected(path: Path) -> np.ndarray:
     return array[:, :, None] if array.ndim == 2 else array
 
 
-def test_scan_pairs_every_pixel_type(manifest):
+def test_scan_pairs_every_pixel_type(manifest, rasters):
     rows = {r.id: r for r in read_manifest(manifest).rows}
     assert sorted(rows) == ["band9", "dem", "float", "geo4", "rgb16"]
     assert all((r.width, r.height) == (W, H) for r in rows.values())
+    decoded = scan(rasters, check="decode")  # every file decoded, through the same readers
+    assert len(decoded.manifest.rows) == 5 and not decoded.problems
 
 
 def test_headers_say_bands_and_dtype_without_decoding(rasters):
