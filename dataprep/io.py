@@ -17,12 +17,13 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import cv2
 import numpy as np
@@ -67,9 +68,9 @@ DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 # mkstemp creates files readable by the owner only; outputs should get the
-# permissions a plain open() would give them.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+# permissions a plain open() would give them, which needs the umask (read once,
+# on the first write: see `_umask`).
+_UMASK: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,11 @@ class ImageInfo:
     stored_width: int
     stored_height: int
     orientation: int  # EXIF orientation 1..8 (1 = as stored)
-    mode: str  # PIL mode, e.g. "RGB", "L", "P", "I;16"
+    mode: str  # PIL mode, e.g. "RGB", "L", "P", "I;16" (TIFF: "4xuint16" where PIL has none)
     format: str
+    bands: int = 0  # channels an image read gives, alpha included (palette and CMYK as colours); 0: unknown
+    dtype: str = ""  # sample dtype an image read gives: "uint8", "uint16", "int16", "float32", ...
+    alpha: bool = False  # the last band is alpha (dropped by read_image unless keep_alpha)
 
 
 def has_extension(path: PathLike, extensions: frozenset[str]) -> bool:
@@ -217,7 +221,7 @@ def _check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None 
 
 
 def read_info(path: PathLike) -> ImageInfo:
-    """Size, orientation and mode from the header only (no pixel decoding)."""
+    """Size, orientation, mode, bands and dtype from the header only (no pixel decoding)."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
         try:
@@ -227,7 +231,13 @@ def read_info(path: PathLike) -> ImageInfo:
         if arr.ndim not in (2, 3):
             raise DataprepError(path, f"unreadable: expected a 2-D or 3-D array, got shape {arr.shape}")
         h, w = int(arr.shape[0]), int(arr.shape[1])
-        return ImageInfo(w, h, w, h, 1, str(arr.dtype), "NPY")
+        bands = int(arr.shape[2]) if arr.ndim == 3 else 1
+        return ImageInfo(w, h, w, h, 1, str(arr.dtype), "NPY", bands, str(arr.dtype))
+    if _is_tiff_name(path):
+        # PIL knows neither multi-band nor most float TIFFs ("cannot identify image file").
+        info = _tiff_info(path)
+        if info is not None:
+            return info
     max_image_pixels()  # PIL's own limit follows dataprep's
     try:
         with Image.open(path) as im:
@@ -235,16 +245,86 @@ def read_info(path: PathLike) -> ImageInfo:
             check_pixels(path, w, h)  # before EXIF: PIL's EXIF reading of a PNG decodes it
             orientation = _exif_orientation(im)
             mode, fmt = im.mode, im.format or ""
+            transparent = "transparency" in im.info
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except Image.DecompressionBombError as exc:
         raise _bomb(path, exc) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+    if fmt == "TIFF":  # TIFF data under another name
+        info = _tiff_info(path)
+        if info is not None:
+            return info
     if orientation not in range(1, 9):
         orientation = 1
     dw, dh = (h, w) if orientation >= 5 else (w, h)
-    return ImageInfo(dw, dh, w, h, orientation, mode, fmt)
+    bands, dtype, alpha = _pil_kind(path, mode, fmt, transparent)
+    return ImageInfo(dw, dh, w, h, orientation, mode, fmt, bands, dtype, alpha)
+
+
+# PIL mode -> (bands, dtype) of what the image readers return for it (palette and CMYK as colours).
+_PIL_KINDS = {
+    "1": (1, "uint8"), "L": (1, "uint8"), "P": (3, "uint8"), "RGB": (3, "uint8"), "CMYK": (3, "uint8"),
+    "YCbCr": (3, "uint8"), "LAB": (3, "uint8"), "HSV": (3, "uint8"), "LA": (4, "uint8"), "PA": (4, "uint8"),
+    "RGBA": (4, "uint8"), "I;16": (1, "uint16"), "I;16B": (1, "uint16"), "I;16L": (1, "uint16"),
+    "I": (1, "uint16"), "F": (1, "float32"),
+}
+
+
+def _pil_kind(path: Path, mode: str, fmt: str, transparent: bool) -> tuple[int, str, bool]:
+    bands, dtype = _PIL_KINDS.get(mode, (0, ""))
+    if mode == "P" and transparent:
+        bands = 4  # the decoder gives RGBA for a palette with a transparent entry
+    if fmt == "PNG" and mode in ("RGB", "RGBA", "LA"):
+        # PIL shows 16-bit colour PNGs as 8-bit modes; the header's bit depth says what a read gives.
+        with suppress(OSError):
+            with open(path, "rb") as f:
+                head = f.read(26)
+            if len(head) == 26 and head[24] == 16:
+                dtype = "uint16"
+    return bands, dtype, mode in ("LA", "PA", "RGBA") or (mode == "P" and transparent)
+
+
+def _is_tiff_name(path: Path) -> bool:
+    return path.suffix.lower() in (".tif", ".tiff")
+
+
+def _tiff_info(path: Path) -> ImageInfo | None:
+    """A TIFF's header through tifffile; None when tifffile cannot parse it (PIL then says what is wrong)."""
+    from .raster import RasterReader
+
+    try:
+        reader = RasterReader(path)
+    except DataprepError as exc:
+        if exc.reason == "file not found":
+            raise
+        return None
+    with reader:
+        w, h, orientation = reader.width, reader.height, reader.orientation
+        bands, dtype, photometric = reader.bands, reader.dtype.name, reader.photometric
+        alpha = reader.alpha
+    check_pixels(path, w, h)
+    if photometric not in ("minisblack", "rgb"):
+        # Decoded to the colours a viewer shows (palette, CMYK, YCbCr): 8-bit RGB.
+        bands, dtype, alpha = (1, dtype, False) if photometric == "miniswhite" else (3, "uint8", False)
+    dw, dh = (h, w) if orientation >= 5 else (w, h)
+    return ImageInfo(dw, dh, w, h, orientation, _tiff_mode(bands, dtype, photometric, alpha), "TIFF", bands, dtype,
+                     alpha)
+
+
+_TIFF_GRAY_MODES = {"uint8": "L", "uint16": "I;16", "int16": "I;16S", "int32": "I", "float32": "F"}
+
+
+def _tiff_mode(bands: int, dtype: str, photometric: str | None, alpha: bool) -> str:
+    """A PIL-style mode name where PIL has one, else e.g. "9xuint16"."""
+    if photometric == "palette":
+        return "P"
+    if bands == 1 and dtype in _TIFF_GRAY_MODES:
+        return _TIFF_GRAY_MODES[dtype]
+    if dtype == "uint8" and bands in (3, 4) and (bands == 3 or alpha):
+        return "RGB" if bands == 3 else "RGBA"
+    return f"{bands}x{dtype}"
 
 
 def check_complete(path: PathLike) -> str | None:
@@ -268,22 +348,72 @@ def check_complete(path: PathLike) -> str | None:
 # --------------------------------------------------------------------------- reading
 
 
-def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = False,
-               expect: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode an image to (H, W, C) RGB order, EXIF orientation applied, bit depth kept.
+class Decoded:
+    """A decoded image file as the codec returns it (stored orientation, maybe BGR), and what is known of it."""
+
+    __slots__ = ("array", "bgr", "alpha", "geo", "_data", "_orientation")
+
+    def __init__(self, array: np.ndarray, bgr: bool, alpha: bool, *, orientation: int | None = None,
+                 data: bytes | None = None, geo: Any = None) -> None:
+        self.array = array  # (H, W, C)
+        self.bgr = bgr  # colour channels in BGR(A) order
+        self.alpha = alpha  # the last channel is alpha
+        self.geo = geo  # raster.GeoTags of a GeoTIFF, else None
+        self._data = data
+        self._orientation = orientation
+
+    @property
+    def orientation(self) -> int:
+        """EXIF/TIFF orientation 1..8; parsed from the file bytes only when asked for (counting never asks)."""
+        if self._orientation is None:
+            self._orientation = _orientation(self._data) if self._data is not None else 1
+            self._data = None
+        return self._orientation
+
+
+def decode_file(path: PathLike, *, expect: tuple[int, int] | None = None) -> Decoded:
+    """Decode an image file: TIFF through tifffile (exact bands and dtype), the rest through OpenCV.
 
     `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
     """
     path = Path(path)
-    data = _read_bytes(path)
+    if _is_tiff_name(path):
+        decoded = _decode_tiff(path, expect)
+        if decoded is not None:
+            return decoded
+        data = _read_bytes(path)
+    else:
+        data = _read_bytes(path)
+        if sniff_format(data[:16]) == "TIFF":  # a TIFF under another name is still no job for OpenCV
+            decoded = _decode_tiff(path, expect)
+            if decoded is not None:
+                return decoded
     array, bgr = _decode_image(path, data, expect)
-    if bgr:
+    # OpenCV gives 4 channels only with alpha (BGRA); PIL's fallback 2 for gray + alpha.
+    return Decoded(array, bgr, array.shape[2] in (2, 4), data=data)
+
+
+def image_array(decoded: Decoded, *, apply_exif: bool = True, keep_alpha: bool = False, rgb: bool = True,
+                contiguous: bool = True) -> np.ndarray:
+    """The (H, W, C) image of a `Decoded`: RGB order (unless `rgb=False`), alpha dropped (unless `keep_alpha`),
+    EXIF orientation applied (unless `apply_exif=False`; as a view when `contiguous=False`)."""
+    array = decoded.array
+    if rgb and decoded.bgr:
         array = _bgr_to_rgb(array)
-    if array.shape[2] == 4 and not keep_alpha:
-        array = array[:, :, :3]
+    if decoded.alpha and not keep_alpha:
+        array = array[:, :, :-1]
     if apply_exif:
-        array = apply_orientation(array, _orientation(data))
-    return np.ascontiguousarray(array)
+        array = apply_orientation(array, decoded.orientation)
+    return np.ascontiguousarray(array) if contiguous else array
+
+
+def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = False,
+               expect: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode an image to (H, W, C) RGB order, EXIF orientation applied, bit depth and bands kept.
+
+    `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
+    """
+    return image_array(decode_file(path, expect=expect), apply_exif=apply_exif, keep_alpha=keep_alpha)
 
 
 def read_pixels(path: PathLike, *, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
@@ -293,27 +423,116 @@ def read_pixels(path: PathLike, *, expect: tuple[int, int] | None = None) -> tup
     colour swap, possibly a strided view; `bgr` says its colour channels are in
     BGR order. It saves `read_image`'s colour swap, about 5% of a JPEG's decode.
     """
+    decoded = decode_file(path, expect=expect)
+    return image_array(decoded, apply_exif=False, rgb=False, contiguous=False), decoded.bgr
+
+
+def read_encoded_bytes(path: PathLike) -> np.ndarray:
+    """A file's bytes as a uint8 array, for decoders outside Python (DALI); unreadable files named."""
     path = Path(path)
-    array, bgr = _decode_image(path, _read_bytes(path), expect)
-    return (array[:, :, :3] if array.shape[2] == 4 else array), bgr
+    try:
+        return np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    except OSError as exc:
+        raise DataprepError(path, f"unreadable: {exc.strerror or exc}") from None
+
+
+def identify_bytes(data: bytes, source: PathLike | None = None) -> str:
+    """The format ("PNG", "JPEG", ...) of an encoded image held in memory; refused when it is none."""
+    found = sniff_format(data[:16])
+    if found is not None:
+        return found
+    try:
+        with Image.open(_io.BytesIO(data)) as im:
+            return im.format or "PNG"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataprepError(source, f"not an image: {_short(exc)}") from None
+
+
+def decode_gray_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray:
+    """(H, W) uint8 luminance of an encoded image held in memory (e.g. a mask embedded in JSON)."""
+    max_image_pixels()
+    try:
+        with Image.open(_io.BytesIO(data)) as im:
+            check_pixels(source or "<bytes>", *im.size)
+            return np.asarray(im.convert("L"))
+    except Image.DecompressionBombError as exc:
+        raise DataprepError(source, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataprepError(source, f"not an image: {_short(exc)}") from None
+
+
+def _open_tiff(path: Path, expect: tuple[int, int] | None) -> Any | None:
+    """A `raster.RasterReader` on a TIFF, sizes checked; None when tifffile cannot parse the file."""
+    from .raster import RasterReader
+
+    try:
+        reader = RasterReader(path)
+    except DataprepError as exc:
+        if exc.reason == "file not found":
+            raise
+        return None  # not a TIFF tifffile can parse: the other decoders say what is wrong
+    try:
+        check_pixels(path, reader.width, reader.height)
+        check_manifest_size(path, (reader.width, reader.height), expect)
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def _decode_tiff(path: Path, expect: tuple[int, int] | None) -> Decoded | None:
+    """A TIFF through tifffile: exact bands and dtype, GeoTIFF tags kept. None: leave it to OpenCV/PIL."""
+    reader = _open_tiff(path, expect)
+    if reader is None:
+        return None
+    with reader:
+        if reader.photometric not in ("minisblack", "rgb"):
+            return None  # palette, CMYK, YCbCr, min-is-white: OpenCV gives the colours a viewer shows
+        try:
+            array = reader.read_all()
+        except DataprepError:
+            if not _opencv_reads_right(reader):
+                raise  # OpenCV would read it wrong (e.g. 4 data bands as one grey): say why it cannot be read
+            return None  # a codec tifffile lacks here (e.g. LZW): OpenCV has it
+        return Decoded(array, False, reader.alpha, orientation=reader.orientation, geo=reader.geo)
+
+
+def _opencv_reads_right(reader: Any) -> bool:
+    """Whether OpenCV decodes this TIFF to the same bands: plain gray, RGB or RGBA of 8/16 bits."""
+    if reader.dtype not in (np.uint8, np.uint16):
+        return False
+    if reader.photometric == "rgb":
+        return reader.bands == 3 or (reader.bands == 4 and reader.alpha)
+    return reader.bands == 1
+
+
+@contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV's libtiff prints a warning per GeoTIFF tag it does not know ("TIFF_Warning ... Unknown field")."""
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
 
 
 def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
-    """(H, W, C) pixels as the codec returns them, and whether colour channels are BGR(A)."""
+    """(H, W, C) pixels as OpenCV (else PIL) returns them, and whether colour channels are BGR(A)."""
     if data.startswith(_JPEG_SOI) and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise DataprepError(path, "truncated: JPEG ends without its end-of-image marker")
-    _check_decoded_size(path, data, expect)
-    if path.suffix.lower() in {".tif", ".tiff"}:
-        # OpenCV gets multi-band, float and planar TIFFs wrong; tifffile reads them
-        # as stored (None: a codec it lacks here, e.g. LZW -- OpenCV decodes those).
-        from .raster import decode_tiff
-
-        tiff = decode_tiff(path)
-        if tiff is not None:
-            return tiff, False
+    tiff = sniff_format(data[:16]) == "TIFF"
+    _check_decoded_size(path, data, expect)  # again for a TIFF: tifffile may not have parsed it
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
     # orientation, which read_image applies for every format alike.
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if tiff:
+        with _quiet_opencv():
+            array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    else:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     bgr = array is not None and array.ndim == 3 and array.shape[2] in (3, 4)
     if array is None:
         array = _read_with_pil(path)
@@ -336,6 +555,10 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
         if arr.ndim not in (2, 3):
             raise DataprepError(path, f"mask must be 2-D (or 3-D colour), got shape {arr.shape}")
         return arr
+    if _is_tiff_name(path):
+        mask = _tiff_mask(path, expect)
+        if mask is not None:
+            return mask
     max_image_pixels()  # PIL's own limit follows dataprep's
     try:
         with Image.open(path) as im:
@@ -353,6 +576,23 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
         raise DataprepError(path, "out of memory while decoding") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+
+
+def _tiff_mask(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
+    """A TIFF mask's values through tifffile (palette TIFFs: their indices); None: leave it to PIL."""
+    reader = _open_tiff(path, expect)
+    if reader is None:
+        return None
+    with reader:
+        if reader.photometric not in ("minisblack", "rgb", "palette"):
+            return None
+        try:
+            array = reader.read_all()
+        except DataprepError:
+            return None  # a codec tifffile lacks here: PIL may have it
+    from .raster import mask_from
+
+    return mask_from(path, array)
 
 
 def read_png_palette(path: PathLike) -> np.ndarray | None:
@@ -494,8 +734,17 @@ def _short(exc: BaseException) -> str:
 
 
 def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None:
-    """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically."""
+    """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically.
+
+    TIFF goes through tifffile: any band count and pixel type, written exactly.
+    """
     path = Path(path)
+    if _is_tiff_name(path):
+        from .raster import write_raster
+
+        array = np.asarray(image)
+        write_raster(path, array, photometric="rgb" if array.ndim == 3 and array.shape[2] == 3 else None)
+        return
     atomic_write_bytes(path, encode_image(image, path.suffix, quality=quality, source=path))
 
 
@@ -600,7 +849,7 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         except FileNotFoundError:  # first file of its folder: mkdir only then, not on every write
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
-        os.fchmod(fd, 0o666 & ~_UMASK)
+        os.fchmod(fd, 0o666 & ~_umask())
         binary = "b" in mode
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
             yield f
@@ -614,6 +863,35 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         if isinstance(exc, IsADirectoryError | NotADirectoryError | FileNotFoundError):
             raise WriteError(path, f"cannot write: {exc.strerror or exc}") from None
         raise
+
+
+def _umask() -> int:
+    """The process umask, read once without changing it where the system allows."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = _umask_from_proc()
+        if _UMASK is None:
+            # No /proc (macOS, some containers): os.umask can only be read by setting it;
+            # the lock keeps a concurrent writer thread from creating a file in between.
+            with _UMASK_LOCK:
+                current = os.umask(0o077)
+                os.umask(current)
+                _UMASK = current
+    return _UMASK
+
+
+def _umask_from_proc() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 _FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
@@ -668,3 +946,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+def load_sample(row: Any, **options: Any) -> Any:
+    """A manifest row as a checked `Sample`: the one row loader (`dataprep.sampleio.load_sample`, same options).
+
+    Its policies (sizes, channels, dtypes, masks, one set of messages) live in
+    sampleio, built on the readers above.
+    """
+    from .sampleio import load_sample as load  # sampleio imports this module
+
+    return load(row, **options)

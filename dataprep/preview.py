@@ -21,6 +21,7 @@ from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
 from .paths import Inputs
 from .sample import DEFAULT_IGNORE_INDEX
+from .sampleio import manifest_size
 
 THUMB_HEIGHT = 160  # pixels per panel row; sheets stay small whatever the image size
 CAPTION = 18
@@ -67,13 +68,19 @@ def colourize(mask: np.ndarray, palette: Palette | None, ignore_index: int | Non
 
 
 def _display_image(image: np.ndarray) -> np.ndarray:
-    """8-bit RGB for display: 16-bit stretched to its own range, gray repeated."""
+    """8-bit RGB for display: other pixel types stretched to their own range; the first band as gray when there
+    are fewer than 3, the first 3 bands as RGB when there are more."""
+    image = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, :1]
     if image.dtype != np.uint8:
-        lo, hi = float(image.min()), float(image.max())
-        image = ((image.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1.0))).clip(0, 255).astype(np.uint8)
+        values = image.astype(np.float32)
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        values = np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo)
+        image = ((values - lo) * (255.0 / max(hi - lo, 1e-12 if image.dtype.kind == "f" else 1.0))).clip(0, 255)
+        image = image.astype(np.uint8)
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
-    return image[:, :, :3]
+    return np.ascontiguousarray(image)
 
 
 def _fit(panel: np.ndarray, height: int, width: int, nearest: bool) -> np.ndarray:
@@ -94,14 +101,14 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
 
 def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int,
           context: ConversionContext) -> tuple[np.ndarray, set[int]]:
-    image = _display_image(io.read_image(row.image, expect=(row.width, row.height)))
+    image = _display_image(io.load_sample(row, mask="skip", purpose="preview").image)
     panels, seen = [image], set()
     if row.mask is None:
         blank = np.full_like(image, 200)
         _text(blank, "no mask", 8, 20)
         panels += [blank, image]
     else:
-        mask = io.read_mask(row.mask, expect=(row.width, row.height))
+        mask = io.read_mask(row.mask, expect=manifest_size(row))  # colour masks too: they are shown as they are
         by_colour = None
         if mask.ndim == 2 and palette is not None:
             # A palette-mode PNG whose own table disagrees with the palette shows its own colours,

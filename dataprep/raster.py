@@ -118,6 +118,16 @@ def _geo_of(page: Any) -> GeoTags | None:
 # --------------------------------------------------------------------------- reading
 
 
+def _orientation_of(page: Any) -> int:
+    """The TIFF Orientation tag (274), 1..8; 1 when absent or invalid."""
+    tag = page.tags.get(274)
+    try:
+        value = int(tag.value) if tag is not None else 1
+    except (TypeError, ValueError):
+        return 1
+    return value if value in range(1, 9) else 1
+
+
 def _as_hwc(array: np.ndarray, page: Any) -> np.ndarray:
     """A first page's pixels as (H, W, C), whatever the sample layout."""
     axes = page.axes
@@ -142,12 +152,12 @@ def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
     with RasterReader(path) as reader:
         array = reader.read_all()
     if mask:
-        return _mask_from(path, array)
+        return mask_from(path, array)
     return array
 
 
-def _mask_from(path: Path, array: np.ndarray) -> np.ndarray:
-    """A TIFF mask as dataprep.io returns masks: (H, W) indices, or (H, W, 3|4) uint8 colours."""
+def mask_from(path: PathLike, array: np.ndarray) -> np.ndarray:
+    """(H, W, C) TIFF mask pixels as dataprep.io returns masks: (H, W) indices, or (H, W, 3|4) uint8 colours."""
     if array.shape[2] in (3, 4) and array.dtype == np.uint8:
         return array
     if array.shape[2] != 1:
@@ -155,22 +165,6 @@ def _mask_from(path: Path, array: np.ndarray) -> np.ndarray:
     if array.dtype.kind not in "iu":
         raise DataprepError(path, f"mask is {array.dtype}; masks must hold integer class indices")
     return array[:, :, 0]
-
-
-def decode_tiff(path: PathLike) -> np.ndarray | None:
-    """(H, W, C) pixels of a TIFF via tifffile, or None to leave it to OpenCV.
-
-    None when tifffile cannot decode it here (e.g. LZW without imagecodecs) or
-    when its pixels are not plain values (palette, CMYK, YCbCr, min-is-white):
-    OpenCV turns those into the colours a viewer shows.
-    """
-    try:
-        with RasterReader(path) as reader:
-            if reader.photometric not in ("minisblack", "rgb"):
-                return None
-            return reader.read_all()
-    except DataprepError:
-        return None
 
 
 class RasterReader:
@@ -199,6 +193,8 @@ class RasterReader:
                 self._whole = self._whole[:, :, None]
             self.height, self.width, self.bands = self._whole.shape
             self.dtype = self._whole.dtype
+            self.orientation = 1  # read_image applied it
+            self.alpha = False
 
     # ---- TIFF
 
@@ -222,9 +218,14 @@ class RasterReader:
         self.dtype = np.dtype(page.dtype)
         self.geo = _geo_of(page)
         self.photometric = page.photometric.name.lower() if page.photometric is not None else None
+        self.orientation = _orientation_of(page)
+        # Only a declared alpha sample is alpha: tifffile marks extra bands of a
+        # multispectral image "unspecified" (0), and those are data.
+        extras = tuple(int(e) for e in (page.extrasamples or ()))
+        self.alpha = len(extras) == 1 and extras[0] in (1, 2) and self.bands in (2, 4)
         self._layout = self._segment_layout(page, len(shape))
-        if self._layout is None:  # volumetric or unusual: one whole decode
-            self._whole = self._decode_whole()
+        # Volumetric or unusual layouts are decoded whole, on the first read: opening
+        # stays a header read (sizes are checked before anything is decoded).
 
     def _segment_layout(self, page: Any, ndim: int) -> tuple[int, int, int, int, int] | None:
         """(segment height, width, rows of segments, columns, planes) or None when not a plain strip/tile layout."""
@@ -272,6 +273,8 @@ class RasterReader:
         """Pixels [y0:y1, x0:x1] (clipped to the raster) as (h, w, C) in the raster's dtype."""
         y0, x0 = max(0, y0), max(0, x0)
         y1, x1 = min(self.height, y1), min(self.width, x1)
+        if self._whole is None and self._layout is None:
+            self._whole = self._decode_whole()
         if self._whole is not None:
             return np.ascontiguousarray(self._whole[y0:y1, x0:x1])
         sh, sw, ny, nx, planes = self._layout

@@ -7,7 +7,7 @@ A recipe file looks like this (every field but `steps` has a default):
     size: [512, 512]       # output height, width; every output has this size
     variants: 2            # offline: outputs written per source sample
     ignore_index: 255      # mask fill for padding, rotation corners, etc.
-    output: {image_format: jpg, quality: 95}
+    output: {image_format: auto, quality: 95}  # auto: jpg for 8-bit RGB/gray, png 16-bit, tif beyond
     partners: same_group   # offline mixing ops: partners share the row's fold/group (or `any`)
     steps:
       - op: random_resized_crop
@@ -495,7 +495,8 @@ class Step:
 
 @dataclass(frozen=True)
 class OutputFormat:
-    image_format: Literal["jpg", "png"] = "jpg"
+    # auto: JPEG only for 8-bit 1/3-band images, PNG for 16-bit, TIFF beyond (dataprep.pixeltypes).
+    image_format: Literal["auto", "jpg", "jpeg", "png", "tif", "tiff"] = "auto"
     quality: int = 95
 
     def check(self) -> None:

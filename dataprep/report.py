@@ -85,7 +85,8 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0) -> tuple
     for i in picks:
         row = manifest.rows[int(i)]
         try:
-            partial = image_partial(io.read_image(row.image), str(row.image))
+            sample = io.load_sample(row, mask="skip", purpose="report", counting=True)
+            partial = image_partial(sample.image, str(row.image), bgr=sample.meta.extra.get("bgr", False))
         except DataprepError:
             continue  # listed under problems when the file itself is bad
         hist = partial.hist

@@ -37,11 +37,12 @@ from tqdm import tqdm
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
 from .histogram import channel_histograms
-from .io import PathLike, atomic_write_text, read_mask, read_pixels
+from .io import PathLike, atomic_write_text, load_sample
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
 from .progress import bars_disabled
 from .sample import DEFAULT_IGNORE_INDEX
+from .sampleio import load_row_mask
 
 STATS_VERSION = 1
 # `ignore_index="auto"`: the palette's ignore index, else 255.
@@ -170,19 +171,13 @@ def per_image_partial(row: ManifestRow, *, images: bool = True, labels: bool = T
     """Read one manifest row and measure it. Top-level and picklable, for any executor."""
     part = Partial(num_images=1)
     if images:
-        # Counting needs neither EXIF orientation nor RGB order.
-        image, bgr = read_pixels(row.image, expect=(row.width, row.height))
-        if image.shape[:2] not in ((row.height, row.width), (row.width, row.height)):
-            raise DataprepError(row.image, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
-                                f"{row.width}x{row.height}; rescan the dataset")
-        part.image = image_partial(image, str(row.image), bgr=bgr)
-    if labels and row.mask is not None:
-        mask = read_mask(row.mask, expect=(row.width, row.height))
-        if mask.ndim == 3:
-            raise DataprepError(row.mask, "colour mask; run `dataprep masks2labels` first")
-        if mask.shape != (row.height, row.width):
-            raise DataprepError(row.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
-                                f"{row.width}x{row.height}")
+        # Counting needs neither RGB order nor a contiguous copy (counting=True).
+        sample = load_sample(row, mask="optional" if labels else "skip", purpose="stats", counting=True)
+        part.image = image_partial(sample.image, str(row.image), bgr=sample.meta.extra.get("bgr", False))
+        mask = sample.mask
+    else:
+        mask = load_row_mask(row, required=False, purpose="stats") if labels else None
+    if mask is not None:
         part.labels = label_partial(mask, num_classes=num_classes, ignore_index=ignore_index, source=str(row.mask))
     return part
 

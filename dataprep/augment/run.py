@@ -2,7 +2,8 @@
 
 Layout of OUT (ids may contain '/', which become subfolders):
 
-    OUT/images/<id>__v<k>.jpg|png   augmented image, at the recipe size
+    OUT/images/<id>__v<k>.jpg|png|tif  augmented image, at the recipe size; the format `auto`
+                                    chooses keeps the pixel type (dataprep.pixeltypes)
     OUT/masks/<id>__v<k>.png        label map (palette PNG when a palette is known), never JPEG
     OUT/soft/<id>__v<k>.npz         per-class soft label, only for outputs where mixup ran with soft_labels
     OUT/params/<id>__v<k>.json      provenance; written last, so it also marks the output complete
@@ -30,14 +31,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .. import io
+from .. import io, pixeltypes
 from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
-from ..sample import Sample, SampleMeta
+from ..sample import Sample
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
@@ -99,7 +100,7 @@ def augment_manifest(
     overwrite: bool = False,
     force: bool = False,
     palette: Palette | str | io.PathLike | None = None,
-    image_format: Literal["jpg", "png"] | None = None,
+    image_format: Literal["auto", "jpg", "jpeg", "png", "tif", "tiff"] | None = None,
     quality: int | None = None,
     seed: int | None = None,
     variants: int | None = None,
@@ -117,6 +118,7 @@ def augment_manifest(
     out = Path(os.path.abspath(out))  # workers on other machines (Dask) write to the same place
     if not len(manifest):
         raise DataprepError(manifest.path, "manifest has no rows to augment")
+    recipe = resolve_image_format(recipe, manifest.rows)
     # Not into the images' or masks' tree: the next scan would count the outputs as data.
     inputs = Inputs.of_manifest(manifest, trees=True)
     inputs.guard_folder(out, force=force)
@@ -151,6 +153,36 @@ def augment_manifest(
         resolved.save(out / "palette.json")
     reused = sum(1 for _, was_reused in done if was_reused)
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors)
+
+
+def resolve_image_format(recipe: Recipe, rows: list[ManifestRow]) -> Recipe:
+    """The recipe with its output format made concrete from the images' headers, refused where it would lose data.
+
+    `auto`: the one container that holds every image exactly (JPEG when all are
+    8-bit gray/RGB, as before; PNG for 16-bit; TIFF for more bands, int16 or
+    float). An explicit format that cannot hold an image is refused here,
+    before any output is written, naming the first such file.
+    """
+    asked = pixeltypes.normalize_format(recipe.output.image_format)
+    needed: list[str] = []
+    for row in rows:
+        try:
+            info = io.read_info(row.image)
+        except DataprepError:
+            continue  # the worker reports unreadable files, per output
+        if not info.dtype or not info.bands:
+            continue
+        bands = info.bands - 1 if info.alpha else info.bands  # what the loader gives: alpha dropped
+        if asked != pixeltypes.AUTO:
+            if not pixeltypes.can_hold(asked, info.dtype, bands):
+                raise UsageError(
+                    row.image, f"{pixeltypes.describe(info.dtype, bands)} image cannot be written as {asked} without "
+                    f"losing data; use output.image_format: auto (here {pixeltypes.auto_format(info.dtype, bands)})",
+                )
+            continue
+        needed.append(pixeltypes.auto_format(info.dtype, bands))
+    fmt = pixeltypes.widest_format(needed) if asked == pixeltypes.AUTO else asked
+    return dataclasses.replace(recipe, output=dataclasses.replace(recipe.output, image_format=fmt))
 
 
 def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
@@ -208,18 +240,11 @@ class SampleCache:
 
 def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tuple[int, int] = (0, 0)) -> Sample:
     # Decoded samples are read-only so that no op can change a cached input in place.
-    if mask is None:
-        raise DataprepError(image, f"row {sid!r} has no mask; offline augmentation needs label maps")
-    expect = size if size != (0, 0) else None
-    img = io.read_image(image, expect=expect)
-    lbl = io.read_mask(mask, expect=expect)
-    if lbl.ndim != 2:
-        raise DataprepError(mask, "is a colour mask; run `dataprep masks2labels` first to get label maps")
-    if lbl.shape != img.shape[:2]:
-        raise DataprepError(mask, f"mask is {lbl.shape[1]}x{lbl.shape[0]} but the image is {img.shape[1]}x{img.shape[0]}")
-    img.setflags(write=False)
-    lbl.setflags(write=False)
-    return Sample(img, lbl, SampleMeta(sid, image, mask, ignore_index=ignore))
+    row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1])
+    sample = io.load_sample(row, purpose="offline augmentation", ignore_index=ignore)
+    sample.image.setflags(write=False)
+    sample.mask.setflags(write=False)
+    return sample
 
 
 def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None = None) -> Sample:
@@ -260,6 +285,12 @@ class _Worker:
             return self._row(source, oid, paths, record), True
         samples = {i: load_sample(row, self.recipe.ignore_index, self.samples) for i, row in job.rows.items()}
         result = execute(self.recipe, job.plan, samples)
+        fmt = self.recipe.output.image_format
+        if not pixeltypes.can_hold(fmt, result.image.dtype, result.image.shape[2]):
+            # Never a saturated or truncated copy (a row the format check could not read ahead of the run).
+            kind = pixeltypes.describe(result.image.dtype, result.image.shape[2])
+            raise DataprepError(source.image, f"{kind} image cannot be written as {fmt} without losing data; "
+                                              "use output.image_format: auto")
         io.write_image(paths["image"], result.image, quality=self.recipe.output.quality)
         io.write_mask(paths["mask"], result.mask, palette=self.palette)
         soft = result.meta.extra.get(SOFT_LABEL_KEY)

@@ -18,8 +18,9 @@ from .common import executor_options, force_option, reports_errors
               help="Palette file or built-in name for mask colours (default: the one beside MANIFEST, if any).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the recipe's seed.")
 @click.option("--variants", type=click.IntRange(1, MAX_VARIANTS), default=None, help="Override outputs per source image.")
-@click.option("--image-format", type=click.Choice(["jpg", "png"]), default=None,
-              help="Override the recipe's image format (masks are always PNG).")
+@click.option("--image-format", type=click.Choice(["auto", "jpg", "jpeg", "png", "tif", "tiff"]), default=None,
+              help="Override the recipe's image format: auto (the default) keeps every pixel type; jpg only for 8-bit "
+                   "RGB/gray (masks are always PNG).")
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="Override the JPEG quality.")
 @click.option("--overwrite", is_flag=True, help="Recompute outputs that already exist (default: keep them).")
 @force_option
@@ -31,7 +32,7 @@ def augment_command(recipe: Path, manifest: Path, out: Path, palette: str | None
     """Write augmented copies of MANIFEST's samples to OUT, following a recipe.
 
     \b
-    OUT/images/<id>__v<k>.jpg|png, OUT/masks/<id>__v<k>.png (label maps), all at the
+    OUT/images/<id>__v<k>.jpg|png|tif, OUT/masks/<id>__v<k>.png (label maps), all at the
     recipe's size, and OUT/manifest.csv recording for each output its source ids,
     the ops applied, their sampled params and the seed. MANIFEST must hold label
     maps (run masks2labels on colour masks first). Same recipe, seed and input give

@@ -46,8 +46,9 @@ import torch
 from .. import recipe as R
 from ..albu import compile_albumentations
 from ..errors import DataprepError, UsageError
-from ..io import PathLike, check_complete, check_manifest_size, read_image, read_info, read_mask
+from ..io import PathLike, check_complete, check_manifest_size, load_sample, read_encoded_bytes, read_info
 from ..manifest import Manifest
+from ..sampleio import load_row_mask
 from .dataset import (
     MAX_VALUE,
     DataSpec,
@@ -57,7 +58,6 @@ from .dataset import (
     epoch_order,
     label_map,
     manifest_size,
-    match_channels,
     resolve_spec,
     sample_rngs,
 )
@@ -504,7 +504,7 @@ def _probe_format(spec: DataSpec) -> _ImageFormat:
     if info.format in _DALI_FORMATS and info.mode in _DALI_DECODABLE:
         channels = dataset_channels(spec.normalization, _DALI_DECODABLE[info.mode])
         return _ImageFormat(True, channels, np.dtype(np.uint8))
-    image = read_image(row.image, expect=manifest_size(row))
+    image = load_sample(row, mask="skip", purpose="the Dataset").image
     return _ImageFormat(False, dataset_channels(spec.normalization, int(image.shape[2])), image.dtype)
 
 
@@ -621,40 +621,35 @@ class DaliLoader:
 
     def _read(self, index: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         row = self.spec.rows[index]
-        expect = manifest_size(row)
         if self.format.decode_on_dali:
             reason = check_complete(row.image)
             if reason:
                 raise DataprepError(row.image, reason)
-            try:
-                data = np.fromfile(row.image, dtype=np.uint8)
-            except FileNotFoundError:
-                raise DataprepError(row.image, "file not found") from None
+            data = read_encoded_bytes(row.image)
             info = read_info(row.image)
-            check_manifest_size(row.image, (info.width, info.height), expect)  # before DALI decodes it
+            check_manifest_size(row.image, (info.width, info.height), manifest_size(row))  # before DALI decodes it
             if self.format.channels == 1 and info.mode != "L":
                 # DALI's GRAY output would turn it gray without a word.
                 raise DataprepError(row.image, f"{info.mode} image, but the dataset's images have 1 channel (as its "
                                                "first image); one Dataset needs one kind")
             shape: tuple[int, ...] = (info.height, info.width, self.format.channels)
             image = data
+            mask = load_row_mask(row, purpose="the Dataset")
+            if mask.shape != tuple(shape[:2]):
+                raise DataprepError(
+                    row.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image {Path(row.image).name} is "
+                    f"{shape[1]}x{shape[0]}",
+                )
         else:
-            image = read_image(row.image, expect=expect)
+            sample = load_sample(row, channels=self.format.channels, purpose="the Dataset")
+            image, mask = sample.image, sample.mask
             if image.dtype != self.format.dtype:
                 raise DataprepError(
                     row.image, f"{image.dtype} image, but the first image of the manifest is {self.format.dtype}; "
                     "one pipeline needs one kind",
                 )
-            image = match_channels(image, self.format.channels, row.image)
             shape = image.shape
-        if row.mask is None:
-            raise DataprepError(row.image, "no mask for this image; the Dataset needs label maps")
-        mask = label_map(read_mask(row.mask, expect=expect), row.mask)
-        if mask.shape != tuple(shape[:2]):
-            raise DataprepError(
-                row.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image {Path(row.image).name} is "
-                f"{shape[1]}x{shape[0]}",
-            )
+        mask = label_map(mask, row.mask)
         if mask.dtype != self.mask_dtype:
             if mask.size and int(mask.max()) > np.iinfo(self.mask_dtype).max:
                 raise DataprepError(row.mask, f"label values up to {int(mask.max())} do not fit {self.mask_dtype}")

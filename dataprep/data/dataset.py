@@ -24,10 +24,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -35,9 +33,10 @@ from torch.utils.data import Dataset
 from .. import recipe as R
 from ..albu import compile_albumentations
 from ..errors import DataprepError, UsageError
-from ..io import PathLike, read_image, read_mask
+from ..io import PathLike, load_sample
 from ..manifest import Manifest, ManifestRow, read_manifest
 from ..sample import DEFAULT_IGNORE_INDEX
+from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 
 SPLITS = ("train", "val")
 MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -260,42 +259,13 @@ def dataset_channels(normalization: Normalization, first_image_channels: int) ->
     return first_image_channels
 
 
-def match_channels(image: np.ndarray, channels: int, source: PathLike | None = None) -> np.ndarray:
-    """(H, W, C) image with `channels` channels: grayscale expanded to RGB; any other mismatch is an error."""
-    have = image.shape[2]
-    if have == channels:
-        return image
-    if (have, channels) == (1, 3):
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    raise DataprepError(source, f"{have}-channel image, but the dataset's images have {channels} (as its first "
-                                "image); one Dataset needs one kind (grayscale images may mix with RGB ones)")
-
-
-def manifest_size(row: ManifestRow) -> tuple[int, int] | None:
-    """(width, height) the row promises, checked against each file's header before decoding (a file swapped
-    since the scan, or a decompression bomb in its place, is refused unread); None for rows built without one."""
-    return (row.width, row.height) if row.width > 0 and row.height > 0 else None
-
-
 def load_pair(row: ManifestRow, channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The row's image (H, W, C) and label map (H, W) as uint8/uint16, sizes checked.
+    """The row's image (H, W, C) and label map (H, W) as uint8/uint16, sizes checked (`io.load_sample`).
 
     `channels`: convert the image to that many channels (`match_channels`).
     """
-    if row.mask is None:
-        raise DataprepError(row.image, "no mask for this image; the Dataset needs label maps")
-    expect = manifest_size(row)
-    image = read_image(row.image, expect=expect)
-    if channels is not None:
-        image = match_channels(image, channels, row.image)
-    mask = label_map(read_mask(row.mask, expect=expect), row.mask)
-    if mask.shape != image.shape[:2]:
-        raise DataprepError(
-            row.mask,
-            f"mask is {mask.shape[1]}x{mask.shape[0]} but its image {Path(row.image).name} is "
-            f"{image.shape[1]}x{image.shape[0]}",
-        )
-    return image, mask
+    sample = load_sample(row, channels=channels, purpose="the Dataset")
+    return sample.image, label_map(sample.mask, row.mask)
 
 
 def label_map(mask: np.ndarray, path: PathLike) -> np.ndarray:
@@ -423,7 +393,8 @@ class SegmentationDataset(Dataset):
     @cached_property
     def channels(self) -> int:
         """Channels of every image this Dataset gives (see `dataset_channels`)."""
-        return dataset_channels(self.spec.normalization, int(read_image(self.spec.rows[0].image, expect=manifest_size(self.spec.rows[0])).shape[2]))
+        first = load_sample(self.spec.rows[0], mask="skip", purpose="the Dataset")
+        return dataset_channels(self.spec.normalization, int(first.image.shape[2]))
 
     def __len__(self) -> int:
         return len(self.spec.rows)

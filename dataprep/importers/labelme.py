@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io as _io
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataprepError, UsageError
-from ..io import atomic_write_bytes
+from ..io import atomic_write_bytes, decode_gray_bytes, identify_bytes
 from .base import IGNORE, NO_INSTANCE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
 IGNORE_LABEL = "__ignore__"
@@ -82,9 +79,8 @@ def _shape_region(shape: Any, label: int, path: Path, where: str, line_width: in
     if kind == "mask":
         raw = require(shape, "mask", path, where, str)
         try:
-            with Image.open(_io.BytesIO(base64.b64decode(raw))) as im:
-                mask = np.asarray(im.convert("L")) > 0
-        except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+            mask = decode_gray_bytes(base64.b64decode(raw), path) > 0
+        except (binascii.Error, DataprepError, ValueError):
             raise field_error(path, where, "field 'mask' is not a base64 PNG") from None
         return Region(label, "pil_mask", (pts[0], mask))
     if kind == "point":
@@ -107,9 +103,8 @@ def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> Pat
         raise field_error(path, "", "missing field 'imagePath' (and no imageData)")
     try:
         blob = base64.b64decode(raw)
-        with Image.open(_io.BytesIO(blob)) as im:
-            ext = _FORMAT_EXT.get(im.format or "", ".png")
-    except (binascii.Error, UnidentifiedImageError, OSError, ValueError, TypeError):
+        ext = _FORMAT_EXT.get(identify_bytes(blob, path), ".png")
+    except (binascii.Error, DataprepError, ValueError, TypeError):
         raise field_error(path, "", "field 'imageData' is not a base64-encoded image") from None
     target = out_dir / "images" / f"{sid}{ext}"
     atomic_write_bytes(target, blob)
