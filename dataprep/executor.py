@@ -151,7 +151,7 @@ class ProcessExecutor(Executor):
         more item (a fresh worker's first item runs about twice as long as the next ones: its
         memory is faulted in; measured on 2048x1024 masks), take less than running them here.
 
-        So 3 items left never start 2 workers (3 rounds either way), 4 need items over 50 ms.
+        So 3 items left never start 2 workers (2 rounds + 1 either way), 4 need items over 50 ms.
         """
         if self.started:
             return True
