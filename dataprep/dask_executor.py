@@ -26,7 +26,7 @@ from typing import Any
 
 from . import __version__
 from .errors import DataprepError, UsageError
-from .executor import Chunk, ChunkResult, Executor, _describe, _init_worker, default_workers
+from .executor import Chunk, ChunkResult, Executor, default_workers, describe_item, init_worker
 
 try:  # `distributed` is optional (pip install 'dataprep[dask]'); make_executor turns this into a usage error.
     import dask
@@ -62,7 +62,7 @@ class _SingleThreadedCodecs(WorkerPlugin):
     name = "dataprep-single-threaded-codecs"
 
     def setup(self, worker: Any) -> None:
-        _init_worker()
+        init_worker()
 
 
 @contextmanager
@@ -244,4 +244,4 @@ def _failed_chunk(chunk: Chunk, error: Any) -> ChunkResult:
         reason = f"task failed on the cluster: {name}: {error}"
     else:
         reason = f"task failed on the cluster: {error}"
-    return [(index, False, f"{_describe(item)}: {reason}") for index, item in chunk]
+    return [(index, False, f"{describe_item(item)}: {reason}") for index, item in chunk]

@@ -6,11 +6,23 @@ captures each item's error, and returns the results in input order, so that any
 reduction over them gives the same answer whatever ran it.
 
 An engine only has to implement `Executor.map_chunks`; commands never change.
+Engines that need optional packages (Dask) live in their own modules, which
+import this one; this module finds them by name when asked for one
+(`make_executor(scheduler=...)`) and never imports them, so the dependency runs
+one way and `import dataprep.executor` never loads Dask.
+
+Small jobs and `-j N`: a local pool starts lazily. `run_items` runs the first
+item (two on small jobs) in this process, and from its measured time and the
+number of items left decides whether workers would finish sooner
+(`ProcessExecutor.worth_starting`); if not, the rest runs here too. Work goes
+to workers in chunks sized from that measured cost (about 50 ms of work per
+task, and several tasks per worker so that they finish together).
 """
 from __future__ import annotations
 
+import importlib
+import math
 import os
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +33,7 @@ from . import lifecycle
 from .allocator import keep_freed_memory
 from .errors import DataprepError, RunStopped, UsageError
 from .forking import check_start_method, fork_is_safe, opencv_on_one_thread, single_threaded_opencv
-from .progress import bars_disabled
+from .progress import progress_bar
 
 if TYPE_CHECKING:  # multiprocessing and concurrent.futures load only when a pool starts
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -51,8 +63,9 @@ class Executor(ABC):
     workers: int = 1
     started: bool = True  # False while a lazy executor has not started its workers
 
-    def worth_starting(self, serial_seconds: float) -> bool:
-        """Whether starting the workers pays for `serial_seconds` of work left (lazy executors only)."""
+    def worth_starting(self, per_item_seconds: float, items_left: int) -> bool:
+        """Whether starting the workers finishes `items_left` items of `per_item_seconds` each sooner
+        than running them in this process (lazy executors only)."""
         return True
 
     def start(self) -> None:
@@ -83,7 +96,8 @@ class SerialExecutor(Executor):
             yield fn(chunk)
 
 
-def _init_worker(*watch: Any) -> None:
+def init_worker(*watch: Any) -> None:
+    """Set-up of a worker process of any engine (the local pool passes its watch table)."""
     if watch:  # local pool workers: exit with the parent; record the item in hand
         lifecycle.init_worker(*watch)
     # One process per core already; codec thread pools would only oversubscribe.
@@ -102,7 +116,7 @@ class ProcessExecutor(Executor):
     good), spawn otherwise or when `start_method` asks; see dataprep.forking.
     Forked workers start in tens of milliseconds, spawned ones re-import
     numpy and OpenCV (half a second or more each). `run_items` runs the first
-    chunk in this process and starts the pool only when the rest of the work
+    item(s) in this process and starts the pool only when the rest of the work
     is worth it (`worth_starting`), so small jobs never pay for it.
     """
 
@@ -125,13 +139,27 @@ class ProcessExecutor(Executor):
 
     def startup_seconds(self) -> float:
         """A rough price of starting the pool (measured on a 2-core machine, rounded up)."""
-        return 0.05 if self.start_method == "fork" else 0.4 * self.workers
+        return 0.05 if self._would_fork() else 0.4 * self.workers
 
-    def worth_starting(self, serial_seconds: float) -> bool:
+    def _would_fork(self) -> bool:
+        if self._start_method is not None:
+            return self._start_method == "fork"
+        return fork_is_safe()
+
+    def worth_starting(self, per_item_seconds: float, items_left: int) -> bool:
+        """Workers pay when `items_left` items in rounds of `workers`, plus the start-up, plus one
+        more item (a fresh worker's first item runs about twice as long as the next ones: its
+        memory is faulted in; measured on 2048x1024 masks), take less than running them here.
+
+        So 3 items left never start 2 workers (2 rounds + 1 either way), 4 need items over 50 ms.
+        """
         if self.started:
             return True
-        saved = serial_seconds * (1 - 1 / self.workers)
-        return saved > self.startup_seconds()
+        if items_left <= 0 or self.workers < 2:
+            return False
+        serial = per_item_seconds * items_left
+        pooled = self.startup_seconds() + per_item_seconds * (math.ceil(items_left / self.workers) + 1)
+        return pooled < serial
 
     def start(self) -> None:
         if self._pool is not None:
@@ -142,7 +170,7 @@ class ProcessExecutor(Executor):
         method = self._start_method = self.start_method  # the pool's own threads must not turn it to spawn
         context = mp.get_context(method)
         watch = lifecycle.PoolWatch(context, self.workers)
-        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=init_worker,
                                    initargs=watch.initargs)
         if method == "fork":
             # Under fork the pool forks all its workers at the first submit: do it now, with
@@ -186,7 +214,7 @@ class ProcessExecutor(Executor):
             processes = dict(getattr(self._pool, "_processes", None) or {})
             self._pool.shutdown(wait=True, cancel_futures=True)  # the others exit; the killed one's slot stays set
             codes = {pid: p.exitcode for pid, p in processes.items()}
-            raise self._watch.died(lambda i: _describe(items.get(i)), codes) from None
+            raise self._watch.died(lambda i: describe_item(items.get(i)), codes) from None
         for index, _ok, _value in result:
             items.pop(index, None)
         return result
@@ -202,6 +230,10 @@ class ProcessExecutor(Executor):
         if self._watch is not None:
             self._watch.retire()
             self._watch = None
+
+
+# The module of the Dask engine, imported by name only when --scheduler asks for it (see the module notes).
+DASK_ENGINE = "dataprep.dask_executor"
 
 
 def default_workers() -> int:
@@ -221,12 +253,12 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None,
     """
     if scheduler:
         try:
-            from .dask_executor import DaskExecutor
+            engine = importlib.import_module(DASK_ENGINE)
         except ImportError as exc:
             raise UsageError(
                 None, f"--scheduler needs Dask: pip install 'dataprep[dask]' ({exc})"
             ) from None
-        return DaskExecutor(scheduler)
+        return engine.DaskExecutor(scheduler)
     n = default_workers() if jobs is None or jobs <= 0 else jobs
     return SerialExecutor() if n == 1 else ProcessExecutor(n, start_method)
 
@@ -247,19 +279,37 @@ class _ChunkRunner:
                 # A fatal fault (disk full) travels as the error itself: it stops the run.
                 out.append((index, False, exc if getattr(exc, "fatal", False) else str(exc)))
             except MemoryError:
-                out.append((index, False, f"{_describe(item)}: out of memory"))
+                out.append((index, False, f"{describe_item(item)}: out of memory"))
             except Exception as exc:  # noqa: BLE001 - every failure is reported per item
-                out.append((index, False, f"{_describe(item)}: {type(exc).__name__}: {exc}"))
+                out.append((index, False, f"{describe_item(item)}: {type(exc).__name__}: {exc}"))
         lifecycle.working_on(-1)
         return out
 
 
-def _describe(item: Any) -> str:
+def describe_item(item: Any) -> str:
+    """How an error names an item: its file path when it has one."""
     for attr in ("src", "path", "image", "id"):  # a file path when the item has one
         value = getattr(item, attr, None)
         if value is not None:
             return str(value)
     return repr(item)[:120]
+
+
+# Jobs with at most this many items per worker left after the first are "small": two items are probed.
+_SMALL_JOB_ROUNDS = 4
+# Work per task that makes its round trip to a worker (pickling, queues: ~1 ms) negligible.
+_TASK_SECONDS = 0.05
+
+
+def _chunk_size(items_left: int, workers: int, per_item: float | None) -> int:
+    """Items per task: several tasks per worker (they finish together), each worth ~50 ms of work when the
+    per-item cost is known (so tiny items travel in large chunks, big ones one by one)."""
+    if workers <= 1:
+        return max(1, min(32, items_left))  # serial: the chunk only paces the progress bar
+    balanced = max(1, items_left // (workers * 4))
+    if per_item is None:  # a pool already running: small chunks keep the bar moving
+        return max(1, min(32, items_left // (workers * 8) or 1))
+    return max(1, min(balanced, round(_TASK_SECONDS / max(per_item, 1e-6))))
 
 
 def _chunks(items: Sequence[T], size: int, indices: Sequence[int] | None = None) -> Iterator[Chunk]:
@@ -288,9 +338,6 @@ def run_items(
         raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
     executor = executor or SerialExecutor()
     n = len(items)
-    if chunk_size is None:
-        # Several chunks per worker balance load; small chunks keep the bar moving.
-        chunk_size = max(1, min(32, n // (executor.workers * 8) or 1))
     results: list[ItemResult[R] | None] = [None] * n
     runner = _ChunkRunner(fn)
 
@@ -304,24 +351,29 @@ def run_items(
 
     todo: Sequence[int] | None = None  # None: every item
     done = 0
+    per_item: float | None = None
     if n and not executor.started:
-        # A lazy pool: the first chunk runs here, and tells whether the rest is worth starting workers for.
-        first = next(_chunks(items, chunk_size))
-        began = time.perf_counter()
-        first_result = runner(first)
-        per_item = (time.perf_counter() - began) / len(first)
-        collect(first_result)
-        done = len(first)
+        # A lazy pool: the first item runs here and its time tells whether workers would finish the rest sooner.
+        # The first item also pays one-off costs (lookup tables, lazy imports), so on a small job,
+        # where the estimate decides, a second one is timed too and the faster of the two counts.
+        probes = 2 if n - 1 <= _SMALL_JOB_ROUNDS * executor.workers else 1
+        while done < min(probes, n):
+            began = time.perf_counter()
+            collect(runner([(done, items[done])]))
+            elapsed = time.perf_counter() - began
+            per_item = elapsed if per_item is None else min(per_item, elapsed)
+            done += 1
+            if not executor.worth_starting(per_item, n - done):
+                break  # a second probe cannot make the pool pay off: run the rest here
         todo = range(done, n)
-        if done < n and executor.worth_starting(per_item * (n - done)):
+        if done < n and executor.worth_starting(per_item, n - done):
             executor.start()
-        elif done < n:
+        else:
             executor = SerialExecutor()
-    from tqdm import tqdm  # only commands that show progress pay for importing it
-
-    # delay=1: no bar at all for work that finishes within a second.
-    with tqdm(total=n, initial=done, desc=desc, unit=unit, disable=bars_disabled(quiet), delay=1.0, leave=False,
-              file=sys.stderr) as bar:
+    if chunk_size is None:
+        chunk_size = _chunk_size(n - done, executor.workers, per_item)
+    # No bar at all for work that finishes within a second (and none, nor tqdm, when bars are off).
+    with progress_bar(total=n, initial=done, desc=desc, unit=unit, quiet=quiet) as bar:
         unexplained_deaths = 0
         while todo is None or todo:
             stream = executor.map_chunks(runner, _chunks(items, chunk_size, todo))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 _ON = ("1", "true", "yes", "on")
 _OFF = ("0", "false", "no", "off")
@@ -30,4 +31,38 @@ def bars_disabled(quiet: bool = False) -> bool:
         return True
 
 
-__all__ = ["bars_disabled"]
+class _NoBar:
+    """What `progress_bar` returns when no bar is drawn: the calls a bar gets, doing nothing."""
+
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, n: float = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(*, total: int | None, desc: str = "", unit: str = "file", quiet: bool = False, initial: int = 0,
+                 **options: Any) -> Any:
+    """A tqdm bar on stderr that appears after a second of work, or a do-nothing stand-in when bars are off.
+
+    tqdm is imported only when a bar may be drawn: importing it (and the
+    package metadata it reads) is 10-15 ms of every short command otherwise.
+    """
+    if bars_disabled(quiet):
+        return _NoBar()
+    from tqdm import tqdm
+
+    options = {"delay": 1.0, "leave": False, "file": sys.stderr, **options}
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, **options)
+
+
+__all__ = ["bars_disabled", "progress_bar"]

@@ -47,3 +47,42 @@ def test_help_summaries_match_the_imported_commands(monkeypatch):
     assert lazy.exit_code == imported.exit_code == 0
     assert lazy.output == imported.output
     assert all(name in lazy.output for name in cli.COMMANDS)
+
+
+# A 1-file command loads what its work needs and nothing of the training, augmentation or cluster stacks.
+NOT_FOR_SMALL_COMMANDS = ("torch", "albumentations", "dask", "distributed", "dataprep.dask_executor")
+
+
+def _loaded_by_command(args: list[str], names: tuple[str, ...]) -> list[str]:
+    probe = ("import sys\nfrom dataprep.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             f"print('LOADED:', *(m for m in {names!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert "LOADED:" in proc.stdout, proc.stderr[-2000:]
+    return proc.stdout.split("LOADED:")[-1].split()
+
+
+def _one_pair_tree(root: Path) -> Path:
+    import shutil
+
+    sample = REPO / "sample_data"
+    for kind, ext in (("images", ".jpg"), ("masks", ".png")):
+        (root / kind).mkdir(parents=True)
+        shutil.copyfile(sample / kind / "downtown" / f"downtown_0001{ext}", root / kind / f"downtown_0001{ext}")
+    shutil.copyfile(sample / "palette.json", root / "palette.json")
+    return root
+
+
+def test_one_file_commands_load_no_training_augmentation_or_dask_module(tmp_path):
+    tree = _one_pair_tree(tmp_path / "data")
+    manifest = tmp_path / "manifest.csv"
+    assert _loaded_by_command(["scan", "-q", str(tree), "-o", str(manifest)],
+                              (*NOT_FOR_SMALL_COMMANDS, "tqdm")) == []
+    assert manifest.is_file()
+    assert _loaded_by_command(["masks2labels", "-q", "--palette", str(tree / "palette.json"), str(manifest),
+                               str(tmp_path / "labels")],
+                              (*NOT_FOR_SMALL_COMMANDS, "tqdm")) == []
+    assert (tmp_path / "labels" / "manifest.csv").is_file()
+    assert _loaded_by_command(["stats", "-q", str(tmp_path / "labels" / "manifest.csv"), "-o",
+                               str(tmp_path / "stats.json")], NOT_FOR_SMALL_COMMANDS) == []
+    assert (tmp_path / "stats.json").is_file()

@@ -70,9 +70,66 @@ def setup(device: torch.device, info: DistInfo | None = None) -> DistInfo:
     return info
 
 
-def teardown() -> None:
-    if dist.is_available() and dist.is_initialized():
+def teardown(*, synchronize: bool = True) -> None:
+    """Leave the process group so that no rank can abort at exit.
+
+    After a run that ended normally (`synchronize`), every rank first waits at a
+    barrier, so none leaves while a peer is still in a collective; a rank that
+    failed skips it (its peers may be inside another collective, which would
+    hang). Then the group is destroyed. Destroying it normally joins
+    gloo's worker threads, but a DistributedDataParallel wrapper, once created,
+    keeps gloo's backend alive from C++ (the group's reference count stays up
+    after the wrapper is deleted and collected; `pt_gloo_runloop` threads remain).
+    Those threads release each finished work, and the tensors it holds, just
+    after the work completes; a release that lands while the interpreter shuts
+    down cannot take the GIL, the thread is ended inside a C++ destructor, and
+    the process dies with SIGABRT ("terminate called without an active
+    exception"). So before returning, this waits (at most a second) until
+    gloo's threads are idle.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if synchronize and dist.get_world_size() > 1:
+            dist.barrier()
+    finally:
         dist.destroy_process_group()
+        _wait_for_idle_backend_threads()
+
+
+_BACKEND_THREADS = ("pt_gloo_runloop", "gloo_tcp_loop")
+
+
+def _backend_threads_busy() -> bool | None:
+    """Whether a gloo thread of this process is running or runnable; None where that cannot be read."""
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:  # not Linux
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name, state = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 : stat.rfind(")") + 3]
+        if name in _BACKEND_THREADS and state not in ("S", "I"):
+            return True
+    return False
+
+
+def _wait_for_idle_backend_threads(timeout: float = 1.0) -> None:
+    # Sleeping releases the GIL: a gloo thread waiting for it to release a work's tensors gets it here.
+    import time
+
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+        busy = _backend_threads_busy()
+        if busy is None:
+            return
+        quiet = 0 if busy else quiet + 1
 
 
 def active() -> bool:

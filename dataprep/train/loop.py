@@ -87,10 +87,13 @@ def run_training(
     D.setup(device, info)
     try:
         with _restoring_torch_flags():
-            return train(config, device=device, info=info, resume=resume, overwrite=overwrite, quiet=quiet,
-                         on_step=on_step)
-    finally:
-        D.teardown()
+            result = train(config, device=device, info=info, resume=resume, overwrite=overwrite, quiet=quiet,
+                           on_step=on_step)
+    except BaseException:
+        D.teardown(synchronize=False)  # peers may be inside a collective: no final barrier
+        raise
+    D.teardown()
+    return result
 
 
 @contextlib.contextmanager
