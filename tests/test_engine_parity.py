@@ -21,7 +21,7 @@ from test_dataset import PIPELINES, make_label_dataset, mask_mismatch, write_sta
 
 from dataprep import make_loader
 from dataprep.albu import compile_albumentations
-from dataprep.data.dali import draw_params
+from dataprep.ops.dali_graph import draw_params
 from dataprep.data.dataset import online_steps, sample_rngs
 from dataprep.manifest import ManifestRow, write_manifest
 from dataprep.recipe import load_recipe, parse_recipe
@@ -120,7 +120,7 @@ def test_dali_draws_the_params_albumentations_applies(recipe):
         image = rng.integers(0, 256, (int(rng.integers(40, 90)), int(rng.integers(40, 90)), 3), dtype=np.uint8)
         applying.set_random_state(*sample_rngs(5, 2, index))
         applied = applying(image=image, mask=image[:, :, 0])["applied_transforms"]
-        drawn = draw_params(drawing, image.shape, image.dtype, *sample_rngs(5, 2, index))
+        drawn = draw_params(drawing, steps, loaded.size, image.shape, image.dtype, *sample_rngs(5, 2, index))
         drawn = [(type(t).__name__, p) for t, (p, _) in zip(drawing.transforms, drawn) if p is not None]
         assert [name for name, _ in drawn] == [name for name, _ in applied]
         for (_, mine), (name, theirs) in zip(drawn, applied):

@@ -39,6 +39,7 @@ from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample, SampleMeta
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
+from .single import Kernels
 from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
 
 PROVENANCE_COLUMNS = ("source_ids", "ops", "params", "seed", "soft_label")
@@ -215,6 +216,7 @@ class _Worker:
         self.palette = palette
         self.overwrite = overwrite
         self.fingerprint = fingerprint
+        self.kernels = Kernels()  # this run's compiled albumentations steps (each worker process fills its own)
 
     def paths(self, oid: str) -> dict[str, Path]:
         ext = self.recipe.output.image_format
@@ -234,7 +236,7 @@ class _Worker:
             record = self._read_record(paths["params"])
             return self._row(source, oid, paths, record), True
         samples = {i: load_sample(row, self.recipe.ignore_index) for i, row in job.rows.items()}
-        result = execute(self.recipe, job.plan, samples)
+        result = execute(self.recipe, job.plan, samples, self.kernels)
         io.write_image(paths["image"], result.image, quality=self.recipe.output.quality)
         io.write_mask(paths["mask"], result.mask, palette=self.palette)
         soft = result.meta.extra.get(SOFT_LABEL_KEY)

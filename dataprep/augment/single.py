@@ -4,12 +4,13 @@ Consecutive single-sample steps of a recipe run as one albumentations Compose
 (built by dataprep.albu, so masks get nearest interpolation and the ignore index
 as fill exactly as in the training-time engine). Whether a step runs is decided
 by the output's own RNG before this point, so the Compose holds only the steps
-that run, each with p=1, seeded per output; compiled Composes are cached.
+that run, each with p=1, seeded per output; a run keeps its compiled Composes
+in one `Kernels` object.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,44 +45,65 @@ def sample_steps(
     return group_params(int(rng.integers(2**31)), inputs, steps, size)
 
 
-def group_params(seed: int, inputs: Sequence[Sample], steps: Sequence[Step], size: Size | None) -> AlbumentationsParams:
+def group_params(
+    seed: int, inputs: Sequence[Sample], steps: Sequence[Step], size: Size | None, kernels: Kernels | None = None
+) -> AlbumentationsParams:
     """The params of `steps` run as one Compose seeded with `seed`: its only random choice.
 
     The planner calls this with a seed derived for the output and step, which
     saves building a generator only to draw that one number.
     """
-    dicts = tuple(_step_dict(s) for s in steps)
+    dicts = tuple(kernels.step_dict(s) if kernels is not None else _step_dict(s) for s in steps)
     return AlbumentationsParams(dicts, tuple(size) if size else None, ignore_of(inputs), seed)
 
 
-class _ByIdentity:
-    """A small per-process cache keyed by object identity, for values derived once per recipe step.
+def _step_dict(step: Step) -> dict[str, Any]:
+    """A step's params without its probability (the plan already decided it runs)."""
+    return {k: v for k, v in step.to_dict().items() if k != "p"}
 
-    Hashing a Step (nested frozen dataclasses) or repr-ing its dict costs more
-    than the lookup should, once per output. Entries hold their key object, so
-    its id cannot be reused while cached. Cached objects are never mutated.
+
+def _compile(p: AlbumentationsParams) -> A.Compose:
+    recipe = parse_recipe({"steps": [{**s, "p": 1.0} for s in p.steps], "size": list(p.size) if p.size else None})
+    return compile_albumentations(recipe.steps, size=recipe.size, ignore_index=p.ignore_index)
+
+
+class Kernels:
+    """What one run derives once per recipe step instead of once per output: step dicts and Composes.
+
+    Building a Compose (parse + albumentations' validated constructors) costs
+    about as much as running it on a small output (figures in docs/augment.md),
+    so a run keeps one per distinct group of steps; a recipe has few. Step dicts
+    are keyed by the Step object's identity (hashing nested frozen dataclasses
+    per output costs more than the lookup saves); each entry holds its key, so
+    an id cannot be reused while cached. One per run (the offline worker holds
+    one); nothing here is process-wide.
     """
 
-    def __init__(self, build: Callable[[Any], Any], limit: int = 256) -> None:
-        self._build = build
-        self._limit = limit
-        self._entries: dict[int, tuple[Any, Any]] = {}
+    def __init__(self) -> None:
+        self._dicts: dict[int, tuple[Step, dict[str, Any]]] = {}
+        self._composes: dict[tuple, A.Compose] = {}
 
-    def __call__(self, obj: Any) -> Any:
-        hit = self._entries.get(id(obj))
-        if hit is not None and hit[0] is obj:
+    def step_dict(self, step: Step) -> dict[str, Any]:
+        hit = self._dicts.get(id(step))
+        if hit is not None and hit[0] is step:
             return hit[1]
-        value = self._build(obj)
-        if len(self._entries) >= self._limit:
-            self._entries.clear()
-        self._entries[id(obj)] = (obj, value)
+        value = _step_dict(step)
+        self._dicts[id(step)] = (step, value)
         return value
 
+    def compose(self, p: AlbumentationsParams) -> A.Compose:
+        # Step dicts are built in field order, so their repr is a stable key.
+        key = (repr(p.steps), p.size, p.ignore_index)
+        compose = self._composes.get(key)
+        if compose is None:
+            compose = self._composes[key] = _compile(p)
+        return compose
 
-# A step's params without its probability (the plan already decided it runs).
-_step_dict = _ByIdentity(lambda step: {k: v for k, v in step.to_dict().items() if k != "p"})
-# Step dicts are built in field order, so repr is a stable key.
-_step_key = _ByIdentity(repr)
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # sent to worker processes empty: each fills its own
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()
 
 
 def sample_one(rng: np.random.Generator, inputs: Sequence[Sample], params: StepParams, size: Size) -> AlbumentationsParams:
@@ -89,26 +111,12 @@ def sample_one(rng: np.random.Generator, inputs: Sequence[Sample], params: StepP
     return sample_steps(rng, inputs, [Step(params, 1.0)], size)
 
 
-_COMPOSES: dict[tuple, A.Compose] = {}  # per process; a recipe has few distinct step subsets
-
-
-def _compose(p: AlbumentationsParams) -> A.Compose:
-    key = (tuple(_step_key(d) for d in p.steps), p.size, p.ignore_index)
-    compose = _COMPOSES.get(key)
-    if compose is None:
-        recipe = parse_recipe({"steps": [{**s, "p": 1.0} for s in p.steps], "size": list(p.size) if p.size else None})
-        compose = compile_albumentations(recipe.steps, size=recipe.size, ignore_index=p.ignore_index)
-        if len(_COMPOSES) >= 256:
-            _COMPOSES.clear()
-        _COMPOSES[key] = compose
-    return compose
-
-
-def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams) -> Sample:
+def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams, kernels: Kernels | None = None) -> Sample:
+    """The steps of `p` on `inputs[0]`; `kernels`: the run's compiled Composes (None: compile them now)."""
     src = inputs[0]
     if not p.steps:
         return src
-    compose = _compose(p)
+    compose = kernels.compose(p) if kernels is not None else _compile(p)
     seed_compose(compose, p.seed)
     try:
         out = compose(image=src.image, mask=require_mask(src))
