@@ -33,7 +33,7 @@ from ..albu import compile_albumentations
 from ..errors import DataprepError
 from ..io import PathLike, check_complete, check_manifest_size, read_image, read_info, read_mask
 from ..manifest import Manifest
-from ..ops.dali_graph import Ctx, compile_dali_ops, draw_params
+from ..ops.dali_graph import build_steps, compile_dali_ops, draw_params, input_name
 from .dataset import (
     MAX_VALUE,
     DataSpec,
@@ -255,7 +255,7 @@ class DaliLoader:
         return inputs
 
     def _param_names(self) -> list[str]:
-        return [f"s{k}_{name}" for k, op in enumerate(self.ops) for name in op.inputs]
+        return [input_name(k, name) for k, op in enumerate(self.ops) for name in op.inputs]
 
     def _sample_inputs(self, epoch: int, index: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         """Per-sample op inputs from the params albumentations draws for (seed, epoch, index)."""
@@ -266,7 +266,7 @@ class DaliLoader:
         values: dict[str, np.ndarray] = {}
         for k, (op, (params, in_shape)) in enumerate(zip(self.ops, drawn)):
             for name, value in op.feed(params, in_shape).items():
-                values[f"s{k}_{name}"] = value
+                values[input_name(k, name)] = value
         return values
 
     # ---- DALI side
@@ -298,11 +298,9 @@ class DaliLoader:
                                       dtype=types.UINT16 if self.mask_dtype == np.uint16 else types.UINT8)
             mask = mask.gpu() if gpu else mask
             index = fn.external_source(name="index", dtype=types.INT64, ndim=0)
-            for k, op in enumerate(self.ops):
-                nodes = {name: fn.external_source(name=f"s{k}_{name}") for name in op.inputs}
-                ctx = Ctx(fn, types, gpu, self.format.channels, self.max_value, self.spec.ignore_index,
-                           nodes.__getitem__)
-                image, mask = op.build(ctx, image, mask)
+            image, mask = build_steps(self.ops, image, mask, fn=fn, types=types, gpu=gpu,
+                                      channels=self.format.channels, max_value=self.max_value,
+                                      ignore_index=self.spec.ignore_index)
             image = fn.crop_mirror_normalize(image, dtype=types.FLOAT, output_layout="CHW",
                                              mean=self.mean.tolist(), std=self.std.tolist())
             pipe.set_outputs(image, mask, index)

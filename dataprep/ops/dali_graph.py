@@ -116,6 +116,21 @@ def compile_dali_ops(
     return ops
 
 
+def input_name(k: int, name: str) -> str:
+    """The `external_source` name of input `name` of step `k` (0-based)."""
+    return f"s{k}_{name}"
+
+
+def build_steps(ops: Sequence[DaliOp], image, mask, *, fn, types, gpu: bool, channels: int, max_value: float,
+                ignore_index: int):
+    """Inside a pipeline definition: every op's nodes, each fed by its own `external_source`s (`input_name`)."""
+    for k, op in enumerate(ops):
+        nodes = {name: fn.external_source(name=input_name(k, name)) for name in op.inputs}
+        ctx = Ctx(fn, types, gpu, channels, max_value, ignore_index, nodes.__getitem__)
+        image, mask = op.build(ctx, image, mask)
+    return image, mask
+
+
 # --------------------------------------------------------------------------- helpers of the ops' graphs
 
 
