@@ -4,22 +4,25 @@ A new op registered in dataprep.ops is picked up here without editing this file.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from dataprep.albu import compile_albumentations
 from dataprep.augment import OPS
 from dataprep.errors import UsageError
 from dataprep.ops import ALBUMENTATIONS, DALI, OFFLINE, SPECS, OfflineImpl, OpSpec, StepParams
-from dataprep.ops.dali_graph import DaliOp, build_steps, compile_dali_ops, draw_params, input_name
+from dataprep.ops.dali_graph import DaliOp, build_steps, compile_dali_ops, input_name
+from dataprep.ops.steps import CompiledSteps
 from dataprep.recipe import Normalize, Step, parse_recipe
 from dataprep.sample import Sample, SampleMeta
-from dataprep.seeding import generator_pair
 
 SIZE = (48, 64)  # recipe size: smaller than the input in both sides, so crops crop and resizes shrink
 SHAPE = (60, 84, 3)
 IGNORE = 255
 # Fields an op needs to run on its own (normalize: no stats.json here).
+# Ops whose DALI node gives the CPU kernel's pixels exactly (no resampling, no float rounding).
+EXACT = {"hflip", "vflip", "random_crop"}
 FIELDS = {"normalize": {"mean": [100.0, 100.0, 100.0], "std": [50.0, 50.0, 50.0]}}
 
 
@@ -40,14 +43,11 @@ def pairs(engine: str) -> list[str]:
 
 
 def cpu_kernel(name: str, seed: int = 3):
-    """The op on the albumentations kernel: the output and the drawn params of its last transform."""
-    params = params_of(name)
-    compose = compile_albumentations([Step(params, 1.0)], size=SIZE, ignore_index=IGNORE, seed=seed,
-                                     save_applied_params=True)
+    """The op on the CPU kernel with the params drawn from `seed`: image, mask, drawn params."""
+    steps = CompiledSteps([Step(params_of(name), 1.0)], size=SIZE, ignore_index=IGNORE)
     image, mask = sample_input()
-    out = compose(image=image, mask=mask)
-    applied = out["applied_transforms"]
-    return out, (applied[-1][1] if applied else None)
+    out_image, out_mask, (drawn,) = steps.run(image, mask, np.random.default_rng(seed))
+    return out_image, out_mask, drawn
 
 
 def test_every_spec_is_consistent_and_claims_only_what_it_implements():
@@ -92,9 +92,13 @@ def dataclass_params(cls):
 @pytest.mark.parametrize("name", pairs(ALBUMENTATIONS))
 def test_albumentations_kernel_gives_the_spec_shape(name):
     spec = SPECS[name]
-    out, drawn = cpu_kernel(name)
-    assert out["image"].shape == spec.output_shape(params_of(name), SHAPE, SIZE, drawn)
-    assert out["mask"].shape == out["image"].shape[:2]
+    image, mask, drawn = cpu_kernel(name)
+    assert isinstance(drawn, spec.drawn)
+    assert type(drawn).from_dict(json.loads(json.dumps(drawn.to_dict()))) == drawn  # JSON round trip
+    assert image.shape[:2] == spec.output_shape(params_of(name), SHAPE, SIZE, drawn)[:2]
+    assert mask.shape == image.shape[:2]
+    again = cpu_kernel(name)  # same seed, same params, same pixels
+    assert again[2] == drawn and np.array_equal(again[0], image) and np.array_equal(again[1], mask)
 
 
 @pytest.mark.parametrize("name", pairs(OFFLINE))
@@ -108,8 +112,9 @@ def test_offline_op_gives_the_spec_shape(name):
     op = OPS[name]
     out = op.apply(samples, op.sample(np.random.default_rng(1), samples, params, SIZE))
     if spec.offline is True:  # the albumentations kernel: same shape as on the CPU engine
-        expected = cpu_kernel(name)[0]["image"].shape if name != "random_scale" else out.image.shape
-        assert out.image.shape[:2] == expected[:2]
+        (drawn,) = out.meta.history[-1][1]["params"]["drawn"]
+        typed = spec.drawn.from_dict(drawn)
+        assert out.image.shape[:2] == spec.output_shape(params, SHAPE, SIZE, typed)[:2]
     else:
         assert out.image.shape == spec.output_shape(params, SHAPE, SIZE, {})
     assert out.mask.shape == out.image.shape[:2]
@@ -126,9 +131,8 @@ def test_dali_node_runs_and_agrees_with_the_cpu_kernel_on_shape(name):
     steps = [Step(params, 1.0)]
     ops = compile_dali_ops(steps, SIZE)
     image, mask = sample_input()
-    # The params DALI is fed, drawn from the generators the CPU kernel uses with seed 3.
-    drawing = compile_albumentations(steps, size=SIZE, ignore_index=IGNORE)
-    drawn = draw_params(drawing, steps, SIZE, SHAPE, image.dtype, *generator_pair(3))
+    # The params DALI is fed: those the CPU kernel applies with seed 3.
+    drawn = CompiledSteps(steps, size=SIZE, ignore_index=IGNORE).draw(np.random.default_rng(3), SHAPE)
     pipe = Pipeline(batch_size=1, num_threads=1, device_id=None, prefetch_queue_depth=1)
     with pipe:
         img = fn.external_source(name="image", layout="HWC", ndim=3, dtype=types.UINT8)
@@ -143,8 +147,10 @@ def test_dali_node_runs_and_agrees_with_the_cpu_kernel_on_shape(name):
         for key, value in op.feed(p, shape).items():
             pipe.feed_input(input_name(k, key), [value])
     dali_image, dali_mask = (np.array(o.as_array())[0] for o in pipe.run())
-    cpu, _ = cpu_kernel(name)
-    assert dali_image.shape[:2] == cpu["image"].shape[:2] == dali_mask.shape[:2]
+    cpu_image, cpu_mask, _ = cpu_kernel(name)
+    assert dali_image.shape[:2] == cpu_image.shape[:2] == dali_mask.shape[:2]
+    if name in EXACT:
+        assert np.array_equal(dali_mask[:, :, 0], cpu_mask) and np.array_equal(dali_image, cpu_image)
     assert dali_image.shape[:2] == SPECS[name].output_shape(params, SHAPE, SIZE, drawn[0][0])[:2]
 
 

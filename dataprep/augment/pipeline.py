@@ -22,6 +22,8 @@ def check_recipe(recipe: Recipe) -> tuple[int, int]:
     return recipe.size
 
 
+# History name of the final fit to the output size (not a recipe step).
+FIT = "resize"
 # SampleMeta.extra key of an output: manifest index of every input that gave pixels, one per position, in order.
 USED_INPUTS_KEY = "used_inputs"
 
@@ -70,7 +72,7 @@ def execute(
         # So every output collates; recorded like any op.
         image = resize_image(sample.image, *size)
         mask = resize_mask(require_mask(sample), *size)
-        sample = sample.evolve(image, mask, "resize", {"from": [sample.height, sample.width]})
+        sample = sample.evolve(image, mask, FIT, {"from": [sample.height, sample.width], "to": list(size)})
     return replace(sample, meta=replace(sample.meta, extra={**sample.meta.extra, USED_INPUTS_KEY: tuple(used)}))
 
 

@@ -5,8 +5,8 @@ Host side (Python threads), for each sample of a batch:
   the image decoded by dataprep.io for anything else (16-bit, RGBA, ...);
 - the label map read with `io.read_mask`: DALI's decoder would turn palette PNGs,
   which is what `masks2labels` writes, into colours;
-- the augmentation params of each step (`dataprep.ops.dali_graph.draw_params`),
-  the very draws the CPU engine makes for that sample.
+- the typed augmentation params of each step (`dataprep.ops.steps.CompiledSteps.draw`),
+  the very params the CPU engine applies to that sample.
 All of it enters the graph through `fn.external_source`, in the order of
 `epoch_order`, so shuffling and sharding are the CPU engine's too.
 
@@ -29,11 +29,11 @@ import numpy as np
 import torch
 
 from .. import recipe as R
-from ..albu import compile_albumentations
 from ..errors import DataprepError
 from ..io import PathLike, check_complete, check_manifest_size, read_image, read_info, read_mask
 from ..manifest import Manifest
-from ..ops.dali_graph import build_steps, compile_dali_ops, draw_params, input_name
+from ..ops.dali_graph import build_steps, compile_dali_ops, input_name
+from ..ops.steps import CompiledSteps
 from .dataset import (
     MAX_VALUE,
     DataSpec,
@@ -115,8 +115,8 @@ class DaliLoader:
         )
         self.ops = self._compile_ops(255.0)  # fails early on unsupported steps; rebuilt below for 16-bit
         self.factors = loader_repeat_factors(self.spec.rows, stats, class_balance)
-        # Used only to draw params (never to transform pixels), with the CPU engine's samplers.
-        self._compose = compile_albumentations(
+        # Used only to draw params (never to transform pixels): the CPU engine's draws.
+        self._steps = CompiledSteps(
             self.spec.steps, size=self.spec.size, ignore_index=self.spec.ignore_index, source=self.spec.recipe_source
         ) if self.spec.steps else None
         self.batch_size = batch_size
@@ -258,11 +258,11 @@ class DaliLoader:
         return [input_name(k, name) for k, op in enumerate(self.ops) for name in op.inputs]
 
     def _sample_inputs(self, epoch: int, index: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        """Per-sample op inputs from the params albumentations draws for (seed, epoch, index)."""
+        """Per-sample op inputs from the params the CPU engine draws for (seed, epoch, index)."""
         if not self.ops:
             return {}
-        np_rng, py_rng = sample_rngs(self.spec.seed, epoch, index)
-        drawn = draw_params(self._compose, self.spec.steps, self.spec.size, shape, self.format.dtype, np_rng, py_rng)
+        np_rng, _ = sample_rngs(self.spec.seed, epoch, index)
+        drawn = self._steps.draw(np_rng, shape)
         values: dict[str, np.ndarray] = {}
         for k, (op, (params, in_shape)) in enumerate(zip(self.ops, drawn)):
             for name, value in op.feed(params, in_shape).items():

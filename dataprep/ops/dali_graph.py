@@ -1,12 +1,12 @@
 """The DALI side of the ops: per-step graph nodes, the helpers they share, and their params feed.
 
-The DALI engine (dataprep.data.dali) draws each sample's params with
-albumentations' own samplers (`get_params`/`get_params_dependent_on_data`) from
-the per-sample generators of (seed, epoch, index): the very draws the CPU
-engine makes for that sample. Each step's `DaliOp` (declared beside the op, in
-its spec) turns those params into per-sample inputs (`feed`) and builds the
-DALI ops that do what the albumentations transform does with them (`build`;
-masks: nearest neighbour, no antialiasing, fill = ignore index).
+The DALI engine (dataprep.data.dali) draws each sample's typed params with
+`dataprep.ops.steps.CompiledSteps.draw` from the per-sample generator of (seed,
+epoch, index): the very params the CPU engine applies to that sample. Each
+step's `DaliOp` (declared beside the op, in its spec) turns those params into
+per-sample inputs (`feed`) and builds the DALI ops that do what the CPU kernel
+does with them (`build`; masks: nearest neighbour, no antialiasing, fill =
+ignore index).
 
 Geometry matches the CPU engine to rounding: crops are exact, resizes and warps
 use the same pixel-centre conventions (cv2's matrices are converted to DALI's
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from .params import OpParams
 from .spec import Shape, StepParams, spec_of
 
 @dataclass
@@ -60,47 +61,12 @@ class DaliOp:
         self.size = size
         self.max_value = max_value
 
-    def feed(self, params: dict[str, Any] | None, shape: Shape) -> dict[str, np.ndarray]:
+    def feed(self, drawn: OpParams | None, shape: Shape) -> dict[str, np.ndarray]:
+        """Per-sample inputs for the step's drawn params (None: the step does not run) on an input of `shape`."""
         raise NotImplementedError
 
     def build(self, ctx: Ctx, image, mask):
         raise NotImplementedError
-
-
-class _Probe:
-    """Stands in for the image while params are drawn: albumentations reads only its shape and dtype."""
-
-    def __init__(self, shape: Shape, dtype: np.dtype) -> None:
-        self.shape = shape
-        self.dtype = dtype
-
-
-def draw_params(
-    compose, steps: Sequence[Any], size: tuple[int, int] | None, shape: Shape, dtype: np.dtype, np_rng, py_rng
-) -> list[tuple[dict[str, Any] | None, Shape]]:
-    """(params, input shape) for each transform of `compose` (compiled from `steps`); params None: not applied.
-
-    Consumes the generators exactly as `compose(image=...)` does, so with the
-    same generators the CPU engine applies the same params. Sizes change along
-    the way (crops, resizes); each step's spec says how, and the shape passed to
-    each transform follows.
-    """
-    if len(compose.transforms) != len(steps):
-        raise ValueError("draw_params needs one transform per step (steps built of several transforms have no "
-                         "DALI implementation)")
-    compose.set_random_state(np_rng, py_rng)
-    py_rng.random()  # Compose.__call__ draws its own `p` first (p=1: the value is unused)
-    out: list[tuple[dict[str, Any] | None, Shape]] = []
-    for transform, step in zip(compose.transforms, steps):
-        if not transform.should_apply():
-            out.append((None, shape))
-            continue
-        probe = _Probe(shape, dtype)
-        params = transform.update_transform_params(transform.get_params(), {"image": probe})
-        params.update(transform.get_params_dependent_on_data(params, {"image": probe}))
-        out.append((params, shape))
-        shape = spec_of(step.params).output_shape(step.params, shape, size, params)
-    return out
 
 
 def compile_dali_ops(

@@ -3,7 +3,9 @@
 Their drawn params include whole displacement fields, noise maps or mask-driven
 choices, too large to record per output in an offline manifest, and DALI has no
 implementation of them: a DALI or offline recipe with one of them fails at load
-time, naming the step.
+time, naming the step. What dataprep draws for them is one seed (`params.Seeded`),
+from which albumentations' transform draws its field: reproducible and recorded
+like any other op's params, but the field itself is albumentations' own.
 """
 from __future__ import annotations
 
@@ -13,7 +15,27 @@ from typing import ClassVar, Literal
 import cv2
 
 from .kernel import NEAREST, BuildContext
+from .params import Seeded
 from .spec import OpSpec, Range, StepParams, check_positive, check_range, recipe_size, register
+
+
+def _draw_seed(params, rng, shape, size) -> Seeded:
+    return Seeded(int(rng.integers(2**31)))
+
+
+def _seeded(params, drawn: Seeded, image, mask, built, ctx):
+    """The transform(s) with generators started from the drawn seed: their fields are drawn from it alone."""
+    from ..seeding import generator_pair
+
+    pair = generator_pair(drawn.seed)
+    for transform in built if isinstance(built, list) else [built]:
+        transform.set_random_state(*pair)
+        out = transform(image=image, mask=mask)
+        image, mask = out["image"], out["mask"]
+    return image, mask
+
+
+SEEDED = {"draw": _draw_seed, "drawn": Seeded, "kernel": _seeded}
 
 
 def _warp_kwargs(image_fill: int, ctx: BuildContext) -> dict:
@@ -36,7 +58,7 @@ class Elastic(StepParams):
 
 
 register(OpSpec(Elastic, geometric=True, albumentations=lambda p, prob, ctx: ctx.A.ElasticTransform(
-    alpha=p.alpha, sigma=p.sigma, p=prob, **_warp_kwargs(p.image_fill, ctx))))
+    alpha=p.alpha, sigma=p.sigma, p=prob, **_warp_kwargs(p.image_fill, ctx)), **SEEDED))
 
 
 @dataclass(frozen=True)
@@ -55,7 +77,8 @@ class GridDistortion(StepParams):
 
 
 register(OpSpec(GridDistortion, geometric=True, albumentations=lambda p, prob, ctx: ctx.A.GridDistortion(
-    num_steps=p.num_steps, distort_limit=p.distort_limit, p=prob, **_warp_kwargs(p.image_fill, ctx))))
+    num_steps=p.num_steps, distort_limit=p.distort_limit, p=prob, **_warp_kwargs(p.image_fill, ctx)),
+    **SEEDED))
 
 
 @dataclass(frozen=True)
@@ -71,7 +94,7 @@ class Perspective(StepParams):
 
 
 register(OpSpec(Perspective, geometric=True, albumentations=lambda p, prob, ctx: ctx.A.Perspective(
-    scale=p.scale, keep_size=True, p=prob, **_warp_kwargs(p.image_fill, ctx))))
+    scale=p.scale, keep_size=True, p=prob, **_warp_kwargs(p.image_fill, ctx)), **SEEDED))
 
 
 @dataclass(frozen=True)
@@ -102,7 +125,7 @@ class CoarseDropout(StepParams):
 # Neither geometric nor colour-only: it can erase the mask too.
 register(OpSpec(CoarseDropout, albumentations=lambda p, prob, ctx: ctx.A.CoarseDropout(
     num_holes_range=p.holes, hole_height_range=p.hole_height, hole_width_range=p.hole_width,
-    fill=p.image_fill, fill_mask=ctx.ignore_index if p.mask_fill == "ignore" else None, p=prob)))
+    fill=p.image_fill, fill_mask=ctx.ignore_index if p.mask_fill == "ignore" else None, p=prob), **SEEDED))
 
 
 @dataclass(frozen=True)
@@ -130,11 +153,6 @@ def _crop_non_empty(p: CropNonEmpty, prob: float, ctx: BuildContext):
     ]
 
 
-def _crop_non_empty_shape(params, shape, size, drawn):
-    # Padded up to the size first, then cropped to it (a skipped crop keeps the padded size).
-    return (max(shape[0], size[0]), max(shape[1], size[1]), *shape[2:]) if drawn is None else \
-        recipe_size(params, shape, size, drawn)
-
-
-register(OpSpec(CropNonEmpty, needs_size=True, geometric=True, output_shape=_crop_non_empty_shape,
-                albumentations=_crop_non_empty))
+# Padded up to the size, then cropped to it.
+register(OpSpec(CropNonEmpty, needs_size=True, geometric=True, output_shape=recipe_size,
+                albumentations=_crop_non_empty, **SEEDED))

@@ -5,6 +5,7 @@ node and the spec that registers them.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -13,7 +14,31 @@ import numpy as np
 
 from .dali_graph import DaliOp, dali_matrix, f32, resize
 from .kernel import NEAREST, NEAREST_RESIZE, BuildContext
+from .params import OpParams
 from .spec import OpSpec, Range, StepParams, check_positive, check_range, recipe_size, register
+
+
+@dataclass(frozen=True)
+class Window(OpParams):
+    """A crop window in input pixels; parts outside the input are padding."""
+
+    y: int
+    x: int
+    height: int
+    width: int
+
+
+def _cut(array: np.ndarray, w: Window, fill: float) -> np.ndarray:
+    from ..augment.base import crop_pad  # imported when run: dataprep.augment imports the specs
+
+    return crop_pad(array, w.y, w.x, w.height, w.width, fill)
+
+
+def _resize_pair(image, mask, height: int, width: int):
+    from albumentations.augmentations.geometric import functional as fgeometric
+
+    return (fgeometric.resize(image, (height, width), cv2.INTER_LINEAR),
+            fgeometric.resize(mask, (height, width), NEAREST_RESIZE))
 
 
 def _slice_hw(ctx, node, anchor, shape, **kw):
@@ -45,17 +70,41 @@ def _random_resized_crop(p: RandomResizedCrop, prob: float, ctx: BuildContext):
     )
 
 
+def _draw_resized_crop(p: RandomResizedCrop, rng: np.random.Generator, shape, size) -> Window:
+    """torchvision's sampler (as albumentations'): 10 tries at area and log-aspect, else a centre crop."""
+    height, width = shape[:2]
+    area = height * width
+    log_ratio = (math.log(p.ratio[0]), math.log(p.ratio[1]))
+    for _ in range(10):
+        target = rng.uniform(p.scale[0] * area, p.scale[1] * area)
+        aspect = math.exp(rng.uniform(*log_ratio))
+        w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 0 < w <= width and 0 < h <= height:
+            return Window(int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w)
+    ratio = width / height
+    if ratio < p.ratio[0]:
+        w, h = width, round(width / p.ratio[0])
+    elif ratio > p.ratio[1]:
+        w, h = round(height * p.ratio[1]), height
+    else:
+        w, h = width, height
+    return Window((height - h) // 2, (width - w) // 2, h, w)
+
+
+def _resized_crop(p, drawn: Window, image, mask, built, ctx: BuildContext):
+    return _resize_pair(_cut(image, drawn, 0), _cut(mask, drawn, ctx.ignore_index), *ctx.require_size(p.op))
+
+
 class _DaliResizedCrop(DaliOp):
     """An exact crop, then a resize to the recipe size."""
 
     inputs = ("anchor", "shape", "out")
 
-    def feed(self, params, shape):
+    def feed(self, drawn: Window | None, shape):
         h, w = shape[:2]
-        if params is None:
+        if drawn is None:
             return {"anchor": f32(0, 0), "shape": f32(h, w), "out": f32(h, w)}
-        x1, y1, x2, y2 = params["crop_coords"]
-        return {"anchor": f32(y1, x1), "shape": f32(y2 - y1, x2 - x1), "out": f32(*self.size)}
+        return {"anchor": f32(drawn.y, drawn.x), "shape": f32(drawn.height, drawn.width), "out": f32(*self.size)}
 
     def build(self, ctx, image, mask):
         anchor, shape, out = ctx.param("anchor"), ctx.param("shape"), ctx.param("out")
@@ -64,7 +113,8 @@ class _DaliResizedCrop(DaliOp):
 
 
 register(OpSpec(RandomResizedCrop, needs_size=True, geometric=True, output_shape=recipe_size,
-                albumentations=_random_resized_crop, dali=_DaliResizedCrop, offline=True))
+                albumentations=_random_resized_crop, dali=_DaliResizedCrop, offline=True,
+                draw=_draw_resized_crop, drawn=Window, kernel=_resized_crop))
 
 
 # --------------------------------------------------------------------------- random_crop
@@ -87,20 +137,33 @@ def _random_crop(p: RandomCrop, prob: float, ctx: BuildContext):
     )
 
 
+def _offset(rng: np.random.Generator, length: int, window: int, pad: bool) -> int:
+    if length >= window:
+        return int(rng.integers(0, length - window + 1))
+    if not pad:
+        raise ValueError(f"crop size {window} is larger than the image ({length}) and pad_if_needed is false")
+    return -((window - length) // 2)  # centred padding, as albumentations' PadIfNeeded
+
+
+def _draw_crop(p: RandomCrop, rng: np.random.Generator, shape, size) -> Window:
+    return Window(_offset(rng, shape[0], size[0], p.pad_if_needed), _offset(rng, shape[1], size[1], p.pad_if_needed),
+                  *size)
+
+
+def _random_crop_kernel(p: RandomCrop, drawn: Window, image, mask, built, ctx: BuildContext):
+    return _cut(image, drawn, p.image_fill), _cut(mask, drawn, ctx.ignore_index)
+
+
 class _DaliCrop(DaliOp):
     """A window that may reach outside the image (padding: image fill, mask ignore)."""
 
     inputs = ("anchor", "shape")
 
-    def feed(self, params, shape):
+    def feed(self, drawn: Window | None, shape):
         h, w = shape[:2]
-        if params is None:
+        if drawn is None:
             return {"anchor": f32(0, 0), "shape": f32(h, w)}
-        x1, y1, x2, y2 = params["crop_coords"]
-        pad = params.get("pad_params") or {}
-        # albumentations pads first and crops the padded image; one slice in original coordinates is the same.
-        top, left = pad.get("pad_top", 0), pad.get("pad_left", 0)
-        return {"anchor": f32(y1 - top, x1 - left), "shape": f32(y2 - y1, x2 - x1)}
+        return {"anchor": f32(drawn.y, drawn.x), "shape": f32(drawn.height, drawn.width)}
 
     def build(self, ctx, image, mask):
         anchor, shape = ctx.param("anchor"), ctx.param("shape")
@@ -111,7 +174,8 @@ class _DaliCrop(DaliOp):
 
 
 register(OpSpec(RandomCrop, needs_size=True, geometric=True, output_shape=recipe_size,
-                albumentations=_random_crop, dali=_DaliCrop, offline=True))
+                albumentations=_random_crop, dali=_DaliCrop, offline=True,
+                draw=_draw_crop, drawn=Window, kernel=_random_crop_kernel))
 
 
 # --------------------------------------------------------------------------- resize, random_scale
@@ -134,13 +198,13 @@ class _DaliResize(DaliOp):
 
     inputs = ("out",)
 
-    def target(self, params, h: int, w: int) -> tuple[int, int]:
+    def target(self, drawn, h: int, w: int) -> tuple[int, int]:
         return self.size  # type: ignore[return-value]
 
-    def feed(self, params, shape):
+    def feed(self, drawn, shape):
         h, w = shape[:2]
-        if params is not None:
-            h, w = self.target(params, h, w)
+        if drawn is not None:
+            h, w = self.target(drawn, h, w)
         return {"out": f32(h, w)}
 
     def build(self, ctx, image, mask):
@@ -149,7 +213,8 @@ class _DaliResize(DaliOp):
 
 
 register(OpSpec(Resize, needs_size=True, geometric=True, output_shape=recipe_size,
-                albumentations=_resize, dali=_DaliResize, offline=True))
+                albumentations=_resize, dali=_DaliResize, offline=True,
+                kernel=lambda p, drawn, image, mask, built, ctx: _resize_pair(image, mask, *ctx.require_size(p.op))))
 
 
 @dataclass(frozen=True)
@@ -172,21 +237,29 @@ def _random_scale(p: RandomScale, prob: float, ctx: BuildContext):
     )
 
 
-def _scaled(h: int, w: int, factor: float) -> tuple[int, int]:
-    return int(h * factor), int(w * factor)  # albumentations truncates
+@dataclass(frozen=True)
+class Scale(OpParams):
+    factor: float
+
+
+def _scaled(h: int, w: int, drawn: Scale) -> tuple[int, int]:
+    return max(1, int(h * drawn.factor)), max(1, int(w * drawn.factor))  # truncated, as albumentations
 
 
 class _DaliScale(_DaliResize):
-    def target(self, params, h, w):
-        return _scaled(h, w, params["scale"])
+    def target(self, drawn, h, w):
+        return _scaled(h, w, drawn)
 
 
 def _scale_shape(params, shape, size, drawn):
-    return (*_scaled(shape[0], shape[1], drawn["scale"]), *shape[2:]) if drawn is not None else shape
+    return (*_scaled(shape[0], shape[1], drawn), *shape[2:]) if drawn is not None else shape
 
 
 register(OpSpec(RandomScale, geometric=True, output_shape=_scale_shape,
-                albumentations=_random_scale, dali=_DaliScale, offline=True))
+                albumentations=_random_scale, dali=_DaliScale, offline=True,
+                draw=lambda p, rng, shape, size: Scale(float(rng.uniform(*p.scale))), drawn=Scale,
+                kernel=lambda p, drawn, image, mask, built, ctx: _resize_pair(image, mask, *_scaled(
+                    image.shape[0], image.shape[1], drawn))))
 
 
 # --------------------------------------------------------------------------- flips
@@ -206,13 +279,17 @@ class _DaliFlip(DaliOp):
     inputs = ("flip",)
     horizontal = True
 
-    def feed(self, params, shape):
-        return {"flip": np.int32(params is not None)}
+    def feed(self, drawn, shape):
+        return {"flip": np.int32(drawn is not None)}
 
     def build(self, ctx, image, mask):
         flag = ctx.param("flip")
         kw = {"horizontal": flag, "vertical": 0} if self.horizontal else {"horizontal": 0, "vertical": flag}
         return ctx.fn.flip(image, **kw), ctx.fn.flip(mask, **kw)
+
+
+def _flipped(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.ascontiguousarray(image), np.ascontiguousarray(mask)  # cv2 refuses negative strides
 
 
 class _DaliVFlip(_DaliFlip):
@@ -221,9 +298,11 @@ class _DaliVFlip(_DaliFlip):
 
 # Flips are coin tosses by nature; everything else runs every time unless `p` says otherwise.
 register(OpSpec(HorizontalFlip, default_p=0.5, geometric=True, dali=_DaliFlip, offline=True,
-                albumentations=lambda p, prob, ctx: ctx.A.HorizontalFlip(p=prob)))
+                albumentations=lambda p, prob, ctx: ctx.A.HorizontalFlip(p=prob),
+                kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image[:, ::-1], mask[:, ::-1])))
 register(OpSpec(VerticalFlip, default_p=0.5, geometric=True, dali=_DaliVFlip, offline=True,
-                albumentations=lambda p, prob, ctx: ctx.A.VerticalFlip(p=prob)))
+                albumentations=lambda p, prob, ctx: ctx.A.VerticalFlip(p=prob),
+                kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image[::-1], mask[::-1])))
 
 
 # --------------------------------------------------------------------------- rotate, affine
@@ -276,17 +355,60 @@ def _affine(p: Affine, prob: float, ctx: BuildContext):
     )
 
 
+@dataclass(frozen=True)
+class Warp(OpParams):
+    """An affine map about the image centre: degrees, factors, pixels (translation) and degrees (shear)."""
+
+    rotate: float
+    scale_x: float = 1.0
+    scale_y: float = 1.0
+    translate_x: int = 0
+    translate_y: int = 0
+    shear_x: float = 0.0
+    shear_y: float = 0.0
+
+
+def warp_matrix(drawn: Warp, shape) -> np.ndarray:
+    """The forward 3x3 matrix (pixel centres at integers), built by albumentations' own function."""
+    from albumentations.augmentations.geometric import functional as fgeometric
+
+    return fgeometric.create_affine_transformation_matrix(
+        {"x": drawn.translate_x, "y": drawn.translate_y}, {"x": -drawn.shear_x, "y": -drawn.shear_y},
+        {"x": drawn.scale_x, "y": drawn.scale_y}, drawn.rotate, fgeometric.center(tuple(shape[:2])),
+    )
+
+
+def _draw_rotate(p: Rotate, rng: np.random.Generator, shape, size) -> Warp:
+    return Warp(float(rng.uniform(*p.limit)))
+
+
+def _draw_affine(p: Affine, rng: np.random.Generator, shape, size) -> Warp:
+    h, w = shape[:2]
+    # The order and the truncated pixel translation are albumentations'.
+    tx, ty = (float(rng.uniform(*p.translate)) for _ in range(2))
+    shx, shy = (float(rng.uniform(*p.shear)) for _ in range(2))
+    sx, sy = (float(rng.uniform(*p.scale)) for _ in range(2))
+    return Warp(float(rng.uniform(*p.rotate)), sx, sy, int(tx * w), int(ty * h), shx, shy)
+
+
+def _warp(p, drawn: Warp, image, mask, built, ctx: BuildContext):
+    from albumentations.augmentations.geometric import functional as fgeometric
+
+    matrix, out = warp_matrix(drawn, image.shape), image.shape[:2]
+    return (fgeometric.warp_affine(image, matrix, cv2.INTER_LINEAR, p.image_fill, cv2.BORDER_CONSTANT, out),
+            fgeometric.warp_affine(mask, matrix, NEAREST, ctx.ignore_index, cv2.BORDER_CONSTANT, out))
+
+
 class _DaliWarp(DaliOp):
-    """One warp with the matrix albumentations drew."""
+    """One warp with the drawn matrix (converted to DALI's conventions)."""
 
     inputs = ("matrix", "out")
 
-    def feed(self, params, shape):
+    def feed(self, drawn: Warp | None, shape):
         h, w = shape[:2]
-        if params is None:
+        if drawn is None:
             return {"matrix": dali_matrix(np.eye(3)), "out": f32(h, w)}
-        out = params.get("output_shape", (h, w))
-        return {"matrix": dali_matrix(params["matrix"]), "out": f32(out[0], out[1])}
+        return {"matrix": dali_matrix(warp_matrix(drawn, shape)), "out": f32(h, w)}
 
     def build(self, ctx, image, mask):
         fn, types = ctx.fn, ctx.types
@@ -298,5 +420,7 @@ class _DaliWarp(DaliOp):
         return image, mask
 
 
-register(OpSpec(Rotate, geometric=True, albumentations=_rotate, dali=_DaliWarp, offline=True))
-register(OpSpec(Affine, geometric=True, albumentations=_affine, dali=_DaliWarp, offline=True))
+register(OpSpec(Rotate, geometric=True, albumentations=_rotate, dali=_DaliWarp, offline=True,
+                draw=_draw_rotate, drawn=Warp, kernel=_warp))
+register(OpSpec(Affine, geometric=True, albumentations=_affine, dali=_DaliWarp, offline=True,
+                draw=_draw_affine, drawn=Warp, kernel=_warp))

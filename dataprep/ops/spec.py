@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .params import NoParams, OpParams
+
 # Engines a step can run on.
 ALBUMENTATIONS = "albumentations"  # CPU path of the Dataset, and single-sample offline steps
 DALI = "dali"
@@ -71,7 +73,17 @@ def recipe_size(params: StepParams, shape: Shape, size: Size | None, drawn: Mapp
     return (int(size[0]), int(size[1]), *shape[2:])
 
 
-OutputShape = Callable[[StepParams, Shape, "Size | None", "Mapping[str, Any] | None"], Shape]
+OutputShape = Callable[[StepParams, Shape, "Size | None", Any], Shape]
+
+
+def no_draw(params: StepParams, rng: Any, shape: Shape, size: Size | None) -> NoParams:
+    return NoParams()
+
+
+def run_built(params: StepParams, drawn: Any, image: Any, mask: Any, built: Any, ctx: Any) -> tuple[Any, Any]:
+    """The kernel of an op without random params: its albumentations transform, called as it is."""
+    out = built(image=image, mask=mask)
+    return out["image"], out["mask"]
 
 
 @dataclass(frozen=True)
@@ -80,8 +92,14 @@ class OpSpec:
     subclass; `offline`: True to run offline through the albumentations kernel, or an
     `OfflineImpl` naming a dataprep.augment op (multi-sample and offline-only ops).
 
+    Single-sample ops also say how their random params are drawn and applied, so that every
+    engine gets the same typed params: `draw(params, rng, shape, size) -> drawn` (a `drawn`
+    instance, from a `numpy.random.Generator`; it may look at the input's shape only), and
+    `kernel(params, drawn, image, mask, built, ctx) -> (image, mask)` applies them on the CPU with
+    albumentations' functions (`built`: what the `albumentations` builder made, with p=1).
+
     `output_shape(params, shape, size, drawn)`: the (H, W, C) after the op on an input of
-    `shape`; `drawn` is the applied random params (only shape-changing random ops read it).
+    `shape`; `drawn` is the op's drawn params (only shape-changing random ops read it).
     """
 
     params: type[StepParams]
@@ -94,6 +112,9 @@ class OpSpec:
     albumentations: Callable[..., Any] | None = None
     dali: type | None = None
     offline: bool | OfflineImpl = False
+    draw: Callable[..., Any] = no_draw
+    drawn: type[OpParams] = NoParams
+    kernel: Callable[..., tuple[Any, Any]] = run_built
 
     @property
     def name(self) -> str:
