@@ -72,6 +72,10 @@ def output_id(source_id: str, variant: int) -> str:
     return f"{source_id}__v{variant}"
 
 
+# Bumped when the same recipe and seed draw other params (2: typed single-image params, dataprep.ops).
+DRAWS_VERSION = 2
+
+
 def run_fingerprint(recipe: Recipe, manifest: Manifest, palette: Palette | None) -> str:
     """Changes whenever anything that shapes the outputs does: the recipe, the rows and the columns
     that bound their partner pools (partners are drawn from them), the palette (mask colours)."""
@@ -82,6 +86,7 @@ def run_fingerprint(recipe: Recipe, manifest: Manifest, palette: Palette | None)
             "ids": [r.id for r in manifest.rows],
             "pools": [[r.extra.get(c, "") for c in columns] for r in manifest.rows] if columns else None,
             "palette": palette.fingerprint if palette is not None else None,
+            "draws": DRAWS_VERSION,
         },
         sort_keys=True,
     )
