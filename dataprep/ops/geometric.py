@@ -29,6 +29,8 @@ class Window(OpParams):
 
 
 def _cut(array: np.ndarray, w: Window, fill: float) -> np.ndarray:
+    if w.y >= 0 and w.x >= 0 and w.y + w.height <= array.shape[0] and w.x + w.width <= array.shape[1]:
+        return array[w.y:w.y + w.height, w.x:w.x + w.width]  # a view, as albumentations' crop
     from ..augment.base import crop_pad  # imported when run: dataprep.augment imports the specs
 
     return crop_pad(array, w.y, w.x, w.height, w.width, fill)
@@ -288,8 +290,10 @@ class _DaliFlip(DaliOp):
         return ctx.fn.flip(image, **kw), ctx.fn.flip(mask, **kw)
 
 
-def _flipped(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.ascontiguousarray(image), np.ascontiguousarray(mask)  # cv2 refuses negative strides
+def _flipped(image: np.ndarray, mask: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.flip (1: left-right, 0: up-down): a contiguous copy, several times faster than numpy's."""
+    out = cv2.flip(image, axis)
+    return out.reshape(image.shape), cv2.flip(mask, axis)
 
 
 class _DaliVFlip(_DaliFlip):
@@ -299,10 +303,10 @@ class _DaliVFlip(_DaliFlip):
 # Flips are coin tosses by nature; everything else runs every time unless `p` says otherwise.
 register(OpSpec(HorizontalFlip, default_p=0.5, geometric=True, dali=_DaliFlip, offline=True,
                 albumentations=lambda p, prob, ctx: ctx.A.HorizontalFlip(p=prob),
-                kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image[:, ::-1], mask[:, ::-1])))
+                kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image, mask, 1)))
 register(OpSpec(VerticalFlip, default_p=0.5, geometric=True, dali=_DaliVFlip, offline=True,
                 albumentations=lambda p, prob, ctx: ctx.A.VerticalFlip(p=prob),
-                kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image[::-1], mask[::-1])))
+                kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image, mask, 0)))
 
 
 # --------------------------------------------------------------------------- rotate, affine
