@@ -20,9 +20,10 @@ A recipe file looks like this (every field but `steps` has a default):
 Each step names an op (`op`) and may give a probability `p` (default 1.0 except
 where noted) and the op's own fields. Steps are validated on load: an unknown op,
 an unknown field, a wrong type or an out-of-range value is a `UsageError` (exit code 2)
-naming the file, the step and the field. Which engine runs a step
-(albumentations, DALI, the offline multi-sample ops) is declared here too, so an
-engine can refuse a recipe at load time instead of silently skipping a step.
+naming the file, the step and the field. Which engines run a step
+(albumentations, DALI, the offline multi-sample ops) is what the op's spec in
+`dataprep.ops` implements, so an engine refuses a recipe at load time instead
+of silently skipping a step.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -40,441 +41,18 @@ from .errors import DataprepError, UsageError
 from .io import PathLike
 from .sample import DEFAULT_IGNORE_INDEX
 from .strict_load import load_yaml
+from .ops import (  # noqa: F401  (the op params types, importable from here as before)
+    ALBUMENTATIONS, DALI, OFFLINE, SPECS, Affine, BrightnessContrast, CoarseDropout, ColorJitter, CopyPaste, Crop,
+    CropNonEmpty, CutMix, Elastic, GaussianBlur, GaussianNoise, GridDistortion, HorizontalFlip, HueSaturationValue,
+    Mixup, Mosaic, Normalize, Perspective, RandomCrop, RandomResizedCrop, RandomScale, Resize, Rotate, StepParams,
+    VerticalFlip,
+)
+from .ops.spec import Range, spec_of
 
-# Engines a step can run on.
-ALBUMENTATIONS = "albumentations"  # CPU path of the Dataset, and single-sample offline steps
-DALI = "dali"
-OFFLINE = "offline"  # dataprep.augment (may need several input samples)
-
-Range = tuple[float, float]
 PartnerScope = Literal["same_group", "same_fold", "any"]
 
-
-@dataclass(frozen=True)
-class StepParams:
-    """Base of every op's parameters. Subclasses are frozen dataclasses with typed fields."""
-
-    op: ClassVar[str] = ""
-    engines: ClassVar[frozenset[str]] = frozenset({ALBUMENTATIONS, DALI, OFFLINE})
-    inputs: ClassVar[int] = 1  # samples an op consumes (mosaic: 4)
-    geometric: ClassVar[bool] = False  # moves pixels, so the mask must follow
-
-    def check(self) -> None:
-        """Raise ValueError("field: reason") for values out of range."""
-
-
-def _check_range(name: str, value: Range, lo: float | None = None, hi: float | None = None) -> None:
-    a, b = value
-    if a > b:
-        raise ValueError(f"{name}: lower bound {a} is above upper bound {b}")
-    if lo is not None and a < lo:
-        raise ValueError(f"{name}: {a} is below the minimum {lo}")
-    if hi is not None and b > hi:
-        raise ValueError(f"{name}: {b} is above the maximum {hi}")
-
-
-def _check_positive(name: str, value: float, allow_zero: bool = False) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-
-
-# --------------------------------------------------------------------------- geometric
-
-
-@dataclass(frozen=True)
-class RandomResizedCrop(StepParams):
-    """Crop a random area (fraction `scale` of the image, aspect `ratio`) and resize it to the recipe size."""
-
-    op: ClassVar[str] = "random_resized_crop"
-    geometric: ClassVar[bool] = True
-    scale: Range = (0.5, 1.0)
-    ratio: Range = (3 / 4, 4 / 3)
-
-    def check(self) -> None:
-        _check_range("scale", self.scale, 0.0, 1.0)
-        _check_positive("scale", self.scale[0])
-        _check_range("ratio", self.ratio, 0.0)
-        _check_positive("ratio", self.ratio[0])
-
-
-@dataclass(frozen=True)
-class RandomCrop(StepParams):
-    """A random window of the recipe size; smaller inputs are padded (mask with the ignore index)."""
-
-    op: ClassVar[str] = "random_crop"
-    geometric: ClassVar[bool] = True
-    pad_if_needed: bool = True
-    image_fill: int = 0
-
-
-@dataclass(frozen=True)
-class Resize(StepParams):
-    """Resize to the recipe size (image: area/linear interpolation, mask: nearest)."""
-
-    op: ClassVar[str] = "resize"
-    geometric: ClassVar[bool] = True
-
-
-@dataclass(frozen=True)
-class RandomScale(StepParams):
-    """Scale by a random factor in `scale` (keeps aspect ratio; size changes)."""
-
-    op: ClassVar[str] = "random_scale"
-    geometric: ClassVar[bool] = True
-    scale: Range = (0.75, 1.25)
-
-    def check(self) -> None:
-        _check_range("scale", self.scale, 0.0)
-        _check_positive("scale", self.scale[0])
-
-
-@dataclass(frozen=True)
-class HorizontalFlip(StepParams):
-    op: ClassVar[str] = "hflip"
-    geometric: ClassVar[bool] = True
-
-
-@dataclass(frozen=True)
-class VerticalFlip(StepParams):
-    op: ClassVar[str] = "vflip"
-    geometric: ClassVar[bool] = True
-
-
-@dataclass(frozen=True)
-class Rotate(StepParams):
-    """Rotate about the centre by an angle in `limit` degrees; corners: image `image_fill`, mask ignore."""
-
-    op: ClassVar[str] = "rotate"
-    geometric: ClassVar[bool] = True
-    limit: Range = (-10.0, 10.0)
-    image_fill: int = 0
-
-    def check(self) -> None:
-        _check_range("limit", self.limit, -360.0, 360.0)
-
-
-@dataclass(frozen=True)
-class Affine(StepParams):
-    """Scale, translate (fraction of size), rotate and shear (degrees) about the centre."""
-
-    op: ClassVar[str] = "affine"
-    geometric: ClassVar[bool] = True
-    scale: Range = (0.9, 1.1)
-    translate: Range = (-0.0625, 0.0625)
-    rotate: Range = (-15.0, 15.0)
-    shear: Range = (0.0, 0.0)
-    image_fill: int = 0
-
-    def check(self) -> None:
-        _check_range("scale", self.scale, 0.0)
-        _check_positive("scale", self.scale[0])
-        _check_range("translate", self.translate, -1.0, 1.0)
-        _check_range("rotate", self.rotate, -360.0, 360.0)
-        _check_range("shear", self.shear, -89.0, 89.0)
-
-
-# Training-time only: their drawn params include whole displacement fields or
-# noise maps, too large to record per output in an offline manifest.
-ONLINE = frozenset({ALBUMENTATIONS})
-
-
-@dataclass(frozen=True)
-class Elastic(StepParams):
-    """Elastic deformation (a random displacement field smoothed by `sigma`, scaled by `alpha` pixels)."""
-
-    op: ClassVar[str] = "elastic"
-    engines: ClassVar[frozenset[str]] = ONLINE
-    geometric: ClassVar[bool] = True
-    alpha: float = 40.0
-    sigma: float = 6.0
-    image_fill: int = 0
-
-    def check(self) -> None:
-        _check_positive("alpha", self.alpha, allow_zero=True)
-        _check_positive("sigma", self.sigma)
-
-
-@dataclass(frozen=True)
-class GridDistortion(StepParams):
-    """Stretch a `num_steps` x `num_steps` grid's cells by factors in 1 + `distort_limit`."""
-
-    op: ClassVar[str] = "grid_distortion"
-    engines: ClassVar[frozenset[str]] = ONLINE
-    geometric: ClassVar[bool] = True
-    num_steps: int = 5
-    distort_limit: Range = (-0.3, 0.3)
-    image_fill: int = 0
-
-    def check(self) -> None:
-        if self.num_steps < 1:
-            raise ValueError(f"num_steps: must be >= 1, got {self.num_steps}")
-        _check_range("distort_limit", self.distort_limit, -1.0, 1.0)
-
-
-@dataclass(frozen=True)
-class Perspective(StepParams):
-    """A random perspective warp: corners moved by up to `scale` of the size; output keeps the input size."""
-
-    op: ClassVar[str] = "perspective"
-    engines: ClassVar[frozenset[str]] = ONLINE
-    geometric: ClassVar[bool] = True
-    scale: Range = (0.05, 0.1)
-    image_fill: int = 0
-
-    def check(self) -> None:
-        _check_range("scale", self.scale, 0.0, 0.5)
-
-
-@dataclass(frozen=True)
-class CoarseDropout(StepParams):
-    """Erase `holes` rectangles (sides a fraction of the image) to `image_fill`.
-
-    `mask_fill`: `ignore` (the default) erases the mask there too, with the ignore
-    index, so the loss skips pixels the model cannot see; `kept` leaves the mask
-    as it was (the model must infer the hidden class).
-    """
-
-    op: ClassVar[str] = "coarse_dropout"
-    engines: ClassVar[frozenset[str]] = ONLINE
-    holes: tuple[int, int] = (1, 4)
-    hole_height: Range = (0.05, 0.15)
-    hole_width: Range = (0.05, 0.15)
-    image_fill: int = 0
-    mask_fill: Literal["ignore", "kept"] = "ignore"
-
-    def check(self) -> None:
-        if not 1 <= self.holes[0] <= self.holes[1]:
-            raise ValueError(f"holes: must be 1 <= min <= max, got {list(self.holes)}")
-        _check_range("hole_height", self.hole_height, 0.0, 1.0)
-        _check_positive("hole_height", self.hole_height[0])
-        _check_range("hole_width", self.hole_width, 0.0, 1.0)
-        _check_positive("hole_width", self.hole_width[0])
-
-
-@dataclass(frozen=True)
-class CropNonEmpty(StepParams):
-    """A crop of the recipe size around a random labelled pixel (albumentations' CropNonEmptyMaskIfExists).
-
-    Class 0, the ignore index and `empty_classes` count as empty; a sample
-    without other pixels gets a random crop. Smaller inputs are padded first
-    (mask with the ignore index).
-    """
-
-    op: ClassVar[str] = "crop_non_empty"
-    engines: ClassVar[frozenset[str]] = ONLINE
-    geometric: ClassVar[bool] = True
-    empty_classes: tuple[int, ...] = ()
-    image_fill: int = 0
-
-
-@dataclass(frozen=True)
-class GaussianNoise(StepParams):
-    """Add Gaussian noise; its standard deviation drawn from `std` (a fraction of the pixel range)."""
-
-    op: ClassVar[str] = "gaussian_noise"
-    engines: ClassVar[frozenset[str]] = frozenset({ALBUMENTATIONS, DALI})
-    std: Range = (0.02, 0.08)
-    mean: Range = (0.0, 0.0)
-    per_channel: bool = True
-
-    def check(self) -> None:
-        _check_range("std", self.std, 0.0, 1.0)
-        _check_range("mean", self.mean, -1.0, 1.0)
-
-
-# --------------------------------------------------------------------------- photometric
-
-
-@dataclass(frozen=True)
-class ColorJitter(StepParams):
-    """torchvision-style jitter: factors drawn from [1-x, 1+x]; hue as a fraction of the colour wheel."""
-
-    op: ClassVar[str] = "color_jitter"
-    brightness: float = 0.2
-    contrast: float = 0.2
-    saturation: float = 0.2
-    hue: float = 0.0
-
-    def check(self) -> None:
-        for name in ("brightness", "contrast", "saturation"):
-            _check_positive(name, getattr(self, name), allow_zero=True)
-        if not 0.0 <= self.hue <= 0.5:
-            raise ValueError(f"hue: must be in [0, 0.5], got {self.hue}")
-
-
-@dataclass(frozen=True)
-class HueSaturationValue(StepParams):
-    """Shift hue (degrees), saturation and value (in 0-255 units for uint8 images)."""
-
-    op: ClassVar[str] = "hue_saturation_value"
-    hue_shift: Range = (-20.0, 20.0)
-    saturation_shift: Range = (-30.0, 30.0)
-    value_shift: Range = (-20.0, 20.0)
-
-    def check(self) -> None:
-        _check_range("hue_shift", self.hue_shift, -180.0, 180.0)
-        _check_range("saturation_shift", self.saturation_shift, -255.0, 255.0)
-        _check_range("value_shift", self.value_shift, -255.0, 255.0)
-
-
-@dataclass(frozen=True)
-class BrightnessContrast(StepParams):
-    """Brightness shift and contrast factor, each drawn from [-x, x] (as albumentations RandomBrightnessContrast)."""
-
-    op: ClassVar[str] = "brightness_contrast"
-    brightness: Range = (-0.2, 0.2)
-    contrast: Range = (-0.2, 0.2)
-
-    def check(self) -> None:
-        _check_range("brightness", self.brightness, -1.0, 1.0)
-        _check_range("contrast", self.contrast, -1.0, 1.0)
-
-
-@dataclass(frozen=True)
-class GaussianBlur(StepParams):
-    op: ClassVar[str] = "gaussian_blur"
-    sigma: Range = (0.1, 1.5)
-
-    def check(self) -> None:
-        _check_range("sigma", self.sigma, 0.0, 20.0)
-        _check_positive("sigma", self.sigma[1])
-
-
-@dataclass(frozen=True)
-class Normalize(StepParams):
-    """Scale to float and normalize per channel; mean/std (0-255 units) default to those of stats.json."""
-
-    op: ClassVar[str] = "normalize"
-    engines: ClassVar[frozenset[str]] = frozenset({ALBUMENTATIONS, DALI})
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-
-    def check(self) -> None:
-        if (self.mean is None) != (self.std is None):
-            raise ValueError("mean/std: give both or neither")
-        if self.std is not None and any(s <= 0 for s in self.std):
-            raise ValueError(f"std: every value must be > 0, got {list(self.std)}")
-        if self.mean is not None and self.std is not None and len(self.mean) != len(self.std):
-            raise ValueError("mean/std: must have the same number of channels")
-
-
-# --------------------------------------------------------------------------- offline multi-sample ops
-
-
-@dataclass(frozen=True)
-class Crop(StepParams):
-    """Offline crop to the recipe size: random, or class-aware.
-
-    `cat_max_ratio` < 1 retries (up to `max_tries`) until no single class covers
-    more than that fraction of the crop (ignore excluded), as in MMSegmentation.
-    `focus_classes` centres the crop on a random pixel of one of these classes
-    when the sample has any. `scale` (optional) first resizes the input by a
-    random factor relative to the smallest size that covers the crop, so
-    [1, 2] never pads and zooms in up to 2x whatever the input size.
-    """
-
-    op: ClassVar[str] = "crop"
-    engines: ClassVar[frozenset[str]] = frozenset({OFFLINE})
-    geometric: ClassVar[bool] = True
-    cat_max_ratio: float = 1.0
-    max_tries: int = 10
-    focus_classes: tuple[int, ...] = ()
-    pad_if_needed: bool = True
-    image_fill: int = 0
-    scale: Range | None = None
-
-    def check(self) -> None:
-        if not 0.0 < self.cat_max_ratio <= 1.0:
-            raise ValueError(f"cat_max_ratio: must be in (0, 1], got {self.cat_max_ratio}")
-        if self.max_tries < 1:
-            raise ValueError(f"max_tries: must be >= 1, got {self.max_tries}")
-        if self.scale is not None:
-            _check_range("scale", self.scale, 0.0)
-            _check_positive("scale", self.scale[0])
-
-
-@dataclass(frozen=True)
-class Mosaic(StepParams):
-    """Four samples on one canvas of the recipe size around a random centre."""
-
-    op: ClassVar[str] = "mosaic"
-    engines: ClassVar[frozenset[str]] = frozenset({OFFLINE})
-    inputs: ClassVar[int] = 4
-    geometric: ClassVar[bool] = True
-    center: Range = (0.25, 0.75)  # centre position as a fraction of the canvas
-    scale: Range = (0.5, 1.0)  # each quadrant's source scale relative to fitting the canvas
-    image_fill: int = 114
-
-    def check(self) -> None:
-        _check_range("center", self.center, 0.0, 1.0)
-        _check_range("scale", self.scale, 0.0)
-        _check_positive("scale", self.scale[0])
-
-
-@dataclass(frozen=True)
-class CopyPaste(StepParams):
-    """Paste objects (connected components) of `classes` from a donor sample into the target."""
-
-    op: ClassVar[str] = "copy_paste"
-    engines: ClassVar[frozenset[str]] = frozenset({OFFLINE})
-    inputs: ClassVar[int] = 2
-    classes: tuple[int, ...] = ()  # empty: any non-ignore class but the donor's largest
-    max_objects: int = 3
-    min_area: int = 16  # pixels; smaller components are noise
-    max_area_fraction: float = 0.25  # components larger than this fraction of the image are background
-    scale: Range = (0.75, 1.25)
-    flip: bool = True
-    blend_sigma: float = 1.0  # feathers image edges; 0 = hard paste
-
-    def check(self) -> None:
-        if self.max_objects < 1:
-            raise ValueError(f"max_objects: must be >= 1, got {self.max_objects}")
-        _check_range("scale", self.scale, 0.0)
-        _check_positive("scale", self.scale[0])
-        _check_positive("blend_sigma", self.blend_sigma, allow_zero=True)
-        if not 0.0 < self.max_area_fraction <= 1.0:
-            raise ValueError(f"max_area_fraction: must be in (0, 1], got {self.max_area_fraction}")
-
-
-@dataclass(frozen=True)
-class Mixup(StepParams):
-    """Blend two images with lambda ~ Beta(alpha, alpha); the mask is the dominant sample's."""
-
-    op: ClassVar[str] = "mixup"
-    engines: ClassVar[frozenset[str]] = frozenset({OFFLINE})
-    inputs: ClassVar[int] = 2
-    alpha: float = 0.4
-    soft_labels: bool = False  # also write per-class weights as .npz
-
-    def check(self) -> None:
-        _check_positive("alpha", self.alpha)
-
-
-@dataclass(frozen=True)
-class CutMix(StepParams):
-    """Paste a random box of a second sample into image and mask; box area ~ 1 - Beta(alpha, alpha)."""
-
-    op: ClassVar[str] = "cutmix"
-    engines: ClassVar[frozenset[str]] = frozenset({OFFLINE})
-    inputs: ClassVar[int] = 2
-    geometric: ClassVar[bool] = True
-    alpha: float = 1.0
-
-    def check(self) -> None:
-        _check_positive("alpha", self.alpha)
-
-
-STEP_TYPES: dict[str, type[StepParams]] = {
-    cls.op: cls
-    for cls in (
-        RandomResizedCrop, RandomCrop, Resize, RandomScale, HorizontalFlip, VerticalFlip, Rotate, Affine,
-        Elastic, GridDistortion, Perspective, CoarseDropout, CropNonEmpty, GaussianNoise,
-        ColorJitter, HueSaturationValue, BrightnessContrast, GaussianBlur, Normalize,
-        Crop, Mosaic, CopyPaste, Mixup, CutMix,
-    )
-}
-# Flips are coin tosses by nature; everything else runs every time unless `p` says otherwise.
-_DEFAULT_P = {"hflip": 0.5, "vflip": 0.5}
+# Op name -> params type: a read-only view of the op specs (dataprep.ops) for code that builds params by name.
+STEP_TYPES: Mapping[str, type[StepParams]] = types.MappingProxyType({n: s.params for n, s in SPECS.items()})
 
 
 # --------------------------------------------------------------------------- recipe
@@ -521,7 +99,7 @@ class Recipe:
 
     def unsupported(self, engine: str) -> list[str]:
         """`step N (op)` for each step that `engine` cannot run."""
-        return [f"step {i} ({s.op})" for i, s in enumerate(self.steps, 1) if engine not in s.params.engines]
+        return [f"step {i} ({s.op})" for i, s in enumerate(self.steps, 1) if engine not in spec_of(s.params).engines]
 
     def require_engine(self, engine: str) -> None:
         bad = self.unsupported(engine)
@@ -608,28 +186,25 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
         partners = _coerce("partners", data.get("partners", "same_group"), PartnerScope)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    needs_size = [s.op for s in steps if s.op in _NEEDS_SIZE]
+    needs_size = [s.op for s in steps if spec_of(s.params).needs_size]
     if needs_size and size is None:
         raise fail(f"'size' is required by {', '.join(sorted(set(needs_size)))}")
     return Recipe(steps, name, seed, size, variants, ignore_index, output, source, partners)
-
-
-_NEEDS_SIZE = {"random_resized_crop", "random_crop", "resize", "crop", "mosaic"}
 
 
 def _parse_step(index: int, data: Any, source: str | None) -> Step:
     if not isinstance(data, Mapping) or "op" not in data:
         raise UsageError(source, f"step {index}: must be a mapping with an 'op' field, got {data!r}")
     op = data["op"]
-    cls = STEP_TYPES.get(op)
-    if cls is None:
-        raise UsageError(source, f"step {index}: unknown op {op!r}; known ops: {', '.join(sorted(STEP_TYPES))}")
+    spec = SPECS.get(op) if isinstance(op, str) else None
+    if spec is None:
+        raise UsageError(source, f"step {index}: unknown op {op!r}; known ops: {', '.join(sorted(SPECS))}")
     fields = {k: v for k, v in data.items() if k not in ("op", "p")}
     try:
-        p = _coerce("p", data.get("p", _DEFAULT_P.get(op, 1.0)), float)
+        p = _coerce("p", data.get("p", spec.default_p), float)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p: must be in [0, 1], got {p}")
-        params = build_dataclass(cls, fields)
+        params = build_dataclass(spec.params, fields)
     except ValueError as exc:
         raise UsageError(source, f"step {index} ({op}): {exc}") from None
     return Step(params, p)

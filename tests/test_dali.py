@@ -89,10 +89,22 @@ def test_dali_engine_keeps_mask_in_sync_with_image(coords, name):
     for epoch in range(2):
         loader.set_epoch(epoch)
         for batch in loader:
-            bad, n = sync_errors(batch["image"][0], batch["mask"][0], sync_tolerance(name))
+            # DALI resamples in float: at an exact midpoint between two source pixels its nearest
+            # neighbour may take the other one (the module doc's ties); no other pixel may be off.
+            image, mask = batch["image"][0], batch["mask"][0].clone()
+            mask[midpoint_ties(image)] = 255  # not checked
+            bad, n = sync_errors(image, mask, sync_tolerance(name))
             assert bad == 0, f"{name}, {batch['id'][0]}, epoch {epoch}: {bad} of {n} pixels out of sync"
             checked += n
     assert checked > 1000
+
+
+def midpoint_ties(image: torch.Tensor) -> torch.Tensor:
+    """Where a coordinate image (see `sync_errors`) says the source position is within 1/500 pixel of a
+    midpoint between two source pixels, in either axis."""
+    raw = image.double().numpy() * 255.0
+    near = [np.abs(c - np.floor(c) - 0.5) < 2e-3 for c in ((raw[0] - 20) / 2, (raw[1] - 20) / 2)]
+    return torch.from_numpy(near[0] | near[1])
 
 
 def test_grayscale_images_keep_one_channel(tmp_path):

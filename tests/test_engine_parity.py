@@ -1,7 +1,7 @@
 """The CPU (albumentations) and DALI engines give the same samples.
 
-Both draw augmentation params with albumentations' samplers from the same
-per-sample generators, so even random recipes can be compared. Masks are
+Both apply the same typed params, drawn by dataprep from the same per-sample
+generator, so even random recipes can be compared. Masks are
 compared exactly, except that a pixel may differ where the two engines break a
 rounding tie differently (cv2 resamples in fixed point, DALI in float): such a
 pixel must then hold a label its neighbourhood has in the other engine's mask,
@@ -20,11 +20,9 @@ import torch
 from helpers import PIPELINES, make_label_dataset, mask_mismatch, write_stats  # noqa: E402
 
 from dataprep import make_loader
-from dataprep.albu import compile_albumentations
-from dataprep.data.dali import draw_params
-from dataprep.data.dataset import online_steps, sample_rngs
+from dataprep.data.dataset import SegmentationDataset, load_pair, sample_rngs
 from dataprep.manifest import ManifestRow, write_manifest
-from dataprep.recipe import load_recipe, parse_recipe
+from dataprep.recipe import load_recipe
 
 # Everything deterministic: forced flip, a resize without rounding ties (240/176 and 320/192 never put a
 # pixel centre exactly between two source pixels), a fixed rotation and fixed brightness/contrast.
@@ -103,31 +101,31 @@ def test_flip_and_crop_are_bit_exact(labels):
     assert torch.allclose(image_cpu, image_dali, atol=1e-6)  # same JPEG decoder output, no resampling
 
 
+@pytest.mark.dali
 @pytest.mark.parametrize("recipe", ["train_default", "everything"])
-def test_dali_draws_the_params_albumentations_applies(recipe):
+def test_dali_is_fed_the_params_the_cpu_engine_applies(labels, recipe):
+    from dataprep.data.dali import DaliLoader
+
     if recipe == "everything":
-        loaded = parse_recipe({"size": [50, 60], "steps": [
+        recipe = {"size": [50, 60], "steps": [
             {"op": "random_scale", "p": 0.7}, {"op": "random_crop"}, {"op": "rotate", "p": 0.5}, {"op": "vflip"},
             {"op": "hue_saturation_value", "p": 0.5}, {"op": "gaussian_blur", "p": 0.5}, {"op": "resize"},
-            {"op": "color_jitter", "hue": 0.1}, {"op": "brightness_contrast", "p": 0.5}]})
+            {"op": "color_jitter", "hue": 0.1}, {"op": "brightness_contrast", "p": 0.5}]}
     else:
-        loaded = load_recipe(PIPELINES / f"{recipe}.yaml")
-    steps, _ = online_steps(loaded)
-    applying = compile_albumentations(steps, size=loaded.size, save_applied_params=True)
-    drawing = compile_albumentations(steps, size=loaded.size)
-    rng = np.random.default_rng(0)
-    for index in range(25):
-        image = rng.integers(0, 256, (int(rng.integers(40, 90)), int(rng.integers(40, 90)), 3), dtype=np.uint8)
-        applying.set_random_state(*sample_rngs(5, 2, index))
-        applied = applying(image=image, mask=image[:, :, 0])["applied_transforms"]
-        drawn = draw_params(drawing, image.shape, image.dtype, *sample_rngs(5, 2, index))
-        drawn = [(type(t).__name__, p) for t, (p, _) in zip(drawing.transforms, drawn) if p is not None]
-        assert [name for name, _ in drawn] == [name for name, _ in applied]
-        for (_, mine), (name, theirs) in zip(drawn, applied):
-            for key in ("crop_coords", "matrix", "scale", "alpha", "beta", "brightness", "order", "hue_shift",
-                        "kernel"):
-                if key in theirs:
-                    np.testing.assert_array_equal(np.asarray(mine[key]), np.asarray(theirs[key]), err_msg=name)
+        recipe = PIPELINES / f"{recipe}.yaml"
+    cpu = SegmentationDataset(labels, recipe, seed=5)
+    dali = DaliLoader(labels, recipe, seed=5)
+    for index in range(len(cpu)):
+        image, mask = load_pair(cpu.rows[index], cpu.channels)
+        _, _, applied = cpu._compose.run(image, mask, sample_rngs(5, 2, index)[0])
+        fed = dali._steps.draw(sample_rngs(5, 2, index)[0], image.shape)
+        assert tuple(d for d, _ in fed) == applied
+        expected = {}
+        for k, (op, (d, shape)) in enumerate(zip(dali.ops, fed)):
+            expected.update({f"s{k}_{name}": v for name, v in op.feed(d, shape).items()})
+        got = dali._sample_inputs(2, index, image.shape)
+        assert got.keys() == expected.keys()
+        assert all(np.array_equal(got[key], expected[key]) for key in got)
 
 
 @pytest.mark.dali

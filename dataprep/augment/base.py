@@ -8,8 +8,6 @@ alike and a recorded params dict replays an output exactly.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,52 +16,11 @@ import cv2
 import numpy as np
 
 from ..errors import DataprepError
+from ..ops.params import OpParams
 from ..recipe import StepParams
 from ..sample import Sample
 
 Size = tuple[int, int]  # (height, width)
-
-
-@dataclass(frozen=True)
-class OpParams:
-    """Base of the sampled params of an op: a small frozen dataclass that round-trips through JSON."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OpParams":
-        hints = typing.get_type_hints(cls)
-        return cls(**{f.name: _from_json(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)})
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, OpParams):
-        return value.to_dict()
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _from_json(value: Any, hint: Any) -> Any:
-    """Rebuild tuples and nested params that JSON turned into lists and dicts."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if isinstance(hint, type) and issubclass(hint, OpParams):
-        return hint.from_dict(value)
-    if origin is tuple and isinstance(value, list):
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_from_json(v, args[0]) for v in value)
-        return tuple(_from_json(v, a) for v, a in zip(value, args))
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        non_none = [a for a in args if a is not type(None)]
-        return _from_json(value, non_none[0]) if len(non_none) == 1 else value
-    return value
 
 
 Sampler = Callable[[np.random.Generator, Sequence[Sample], StepParams, Size], OpParams]

@@ -11,7 +11,7 @@ from ..sample import Sample
 from .base import resize_image, resize_mask, require_mask
 from .plan import OutputPlan, PartnerPools, plan_output, step_rng, step_seed
 from .registry import MULTI_OPS, is_albumentations_step
-from .single import OP_NAME as ALBUMENTATIONS, apply_steps, group_params
+from .single import OP_NAME as ALBUMENTATIONS, Kernels, apply_steps, group_params
 
 
 def check_recipe(recipe: Recipe) -> tuple[int, int]:
@@ -22,12 +22,19 @@ def check_recipe(recipe: Recipe) -> tuple[int, int]:
     return recipe.size
 
 
+# History name of the final fit to the output size (not a recipe step).
+FIT = "resize"
 # SampleMeta.extra key of an output: manifest index of every input that gave pixels, one per position, in order.
 USED_INPUTS_KEY = "used_inputs"
 
 
-def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> Sample:
+def execute(
+    recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample], kernels: Kernels | None = None
+) -> Sample:
     """The output of `plan`; `samples` maps manifest index -> loaded sample (source and partners).
+
+    `kernels`: the run's compiled albumentations steps (one object per run; None compiles them
+    for this output alone).
 
     The output's `meta.extra[USED_INPUTS_KEY]` lists the inputs that went into it
     (`plan.inputs` less the partners of a step that used none, e.g. a copy-paste
@@ -43,9 +50,9 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
             return current
         # The group's one random choice, its Compose seed (31 bits: JSON-safe anywhere).
         seed = step_seed(recipe.seed, plan.index, plan.variant, group[0]) >> 33
-        params = group_params(seed, [current], [recipe.steps[j] for j in group], size)
+        params = group_params(seed, [current], [recipe.steps[j] for j in group], size, kernels)
         group.clear()
-        return apply_steps([current], params)
+        return apply_steps([current], params, kernels)
 
     for sp in plan.steps:
         step = recipe.steps[sp.step]
@@ -65,22 +72,24 @@ def execute(recipe: Recipe, plan: OutputPlan, samples: Mapping[int, Sample]) -> 
         # So every output collates; recorded like any op.
         image = resize_image(sample.image, *size)
         mask = resize_mask(require_mask(sample), *size)
-        sample = sample.evolve(image, mask, "resize", {"from": [sample.height, sample.width]})
+        sample = sample.evolve(image, mask, FIT, {"from": [sample.height, sample.width], "to": list(size)})
     return replace(sample, meta=replace(sample.meta, extra={**sample.meta.extra, USED_INPUTS_KEY: tuple(used)}))
 
 
 def augment_samples(
-    recipe: Recipe, samples: Sequence[Sample], index: int, variant: int = 0, pools: PartnerPools | None = None
+    recipe: Recipe, samples: Sequence[Sample], index: int, variant: int = 0, pools: PartnerPools | None = None,
+    kernels: Kernels | None = None,
 ) -> Sample:
     """Output (`index`, `variant`) of `recipe` over in-memory `samples` (what the runner does per file).
 
     Partner pools follow each sample's `meta.extra` `fold`/`group`, as the runner's follow the
-    manifest columns; pass `pools` (built once) to skip rebuilding them on every call.
+    manifest columns; pass `pools` (built once) to skip rebuilding them on every call, and a
+    `Kernels()` kept across calls to compile the albumentations steps once.
     """
     if pools is None:
         pools = PartnerPools.from_rows([s.meta.extra for s in samples], recipe.partners)
     plan = plan_output(recipe, pools, index, variant)
-    return execute(recipe, plan, {i: _as_input(samples[i], recipe.ignore_index) for i in plan.needed})
+    return execute(recipe, plan, {i: _as_input(samples[i], recipe.ignore_index) for i in plan.needed}, kernels)
 
 
 def _as_input(sample: Sample, ignore_index: int) -> Sample:

@@ -41,6 +41,7 @@ from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
+from .single import Kernels
 from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
 
 PROVENANCE_COLUMNS = ("source_ids", "ops", "params", "seed", "soft_label")
@@ -73,6 +74,10 @@ def output_id(source_id: str, variant: int) -> str:
     return f"{source_id}__v{variant}"
 
 
+# Bumped when the same recipe and seed draw other params (2: typed single-image params, dataprep.ops).
+DRAWS_VERSION = 2
+
+
 def run_fingerprint(recipe: Recipe, manifest: Manifest, palette: Palette | None) -> str:
     """Changes whenever anything that shapes the outputs does: the recipe, the rows and the columns
     that bound their partner pools (partners are drawn from them), the palette (mask colours)."""
@@ -83,6 +88,7 @@ def run_fingerprint(recipe: Recipe, manifest: Manifest, palette: Palette | None)
             "ids": [r.id for r in manifest.rows],
             "pools": [[r.extra.get(c, "") for c in columns] for r in manifest.rows] if columns else None,
             "palette": palette.fingerprint if palette is not None else None,
+            "draws": DRAWS_VERSION,
         },
         sort_keys=True,
     )
@@ -265,6 +271,7 @@ class _Worker:
         self.overwrite = overwrite
         self.fingerprint = fingerprint
         self.samples = SampleCache()
+        self.kernels = Kernels()  # this run's compiled albumentations steps (each worker process fills its own)
 
     def paths(self, oid: str) -> dict[str, Path]:
         ext = self.recipe.output.image_format
@@ -284,7 +291,7 @@ class _Worker:
             record = self._read_record(paths["params"])
             return self._row(source, oid, paths, record), True
         samples = {i: load_sample(row, self.recipe.ignore_index, self.samples) for i, row in job.rows.items()}
-        result = execute(self.recipe, job.plan, samples)
+        result = execute(self.recipe, job.plan, samples, self.kernels)
         fmt = self.recipe.output.image_format
         if not pixeltypes.can_hold(fmt, result.image.dtype, result.image.shape[2]):
             # Never a saturated or truncated copy (a row the format check could not read ahead of the run).

@@ -1,41 +1,110 @@
-"""Single-sample geometric and photometric steps, run by albumentations.
+"""Single-sample geometric and photometric steps, with typed params, on the albumentations kernel.
 
-Consecutive single-sample steps of a recipe run as one albumentations Compose
-(built by dataprep.albu, so masks get nearest interpolation and the ignore index
-as fill exactly as in the training-time engine). Whether a step runs is decided
-by the output's own RNG before this point, so the Compose holds only the steps
-that run, each with p=1, seeded per output; compiled Composes are cached.
+Consecutive single-sample steps of a recipe run as one group. Whether a step
+runs is decided by the output's own RNG before this point (the plan), so a
+group holds only the steps that run, each with p=1. Its params are drawn by
+dataprep (`dataprep.ops.steps.CompiledSteps.draw`, from a generator seeded
+with the group's seed) into each op's frozen params dataclass, recorded in
+the output's history, and applied with albumentations' functions: a recorded
+group replays exactly (`dataprep.augment.replay`). A run keeps its compiled
+steps in one `Kernels` object.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import albumentations as A
 import cv2
 import numpy as np
 
-from ..albu import compile_albumentations, seed_compose
 from ..errors import DataprepError
+from ..ops.params import OpParams
+from ..ops.steps import CompiledSteps
 from ..recipe import Step, StepParams, parse_recipe
 from ..sample import Sample
-from .base import OpParams, Size, ignore_of, require_mask
+from .base import Size, ignore_of, require_mask
 
 OP_NAME = "albumentations"
-# Recorded per applied transform; the rest (shapes, derived matrices) is noise in a manifest.
-_DROP_KEYS = {"shape", "bbox_matrix", "output_shape"}
 
 
 @dataclass(frozen=True)
 class AlbumentationsParams(OpParams):
-    """The steps to run (recipe step dicts, p left out), the output size, fill and the Compose seed."""
+    """The steps to run (recipe step dicts, p left out), the output size, fill, the seed the params were
+    drawn from, and the drawn params of each step (None: left out by its own `p`, for groups run alone)."""
 
     steps: tuple[dict[str, Any], ...]
     size: tuple[int, int] | None
     ignore_index: int
     seed: int
+    drawn: tuple[OpParams | None, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["drawn"] = [None if d is None else d.to_dict() for d in self.drawn]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlbumentationsParams:
+        from ..ops import SPECS
+
+        steps = tuple(dict(s) for s in data["steps"])
+        drawn = tuple(None if d is None else SPECS[s["op"]].drawn.from_dict(d) for s, d in zip(steps, data["drawn"]))
+        size = data["size"]
+        return cls(steps, tuple(size) if size else None, int(data["ignore_index"]), int(data["seed"]), drawn)
+
+
+def _step_dict(step: Step) -> dict[str, Any]:
+    """A step's params without its probability (the plan already decided it runs)."""
+    return {k: v for k, v in step.to_dict().items() if k != "p"}
+
+
+def _compile(steps: Sequence[dict[str, Any]], size: Size | None, ignore_index: int) -> CompiledSteps:
+    recipe = parse_recipe({"steps": [{**s, "p": 1.0} for s in steps], "size": list(size) if size else None})
+    return CompiledSteps(recipe.steps, size=recipe.size, ignore_index=ignore_index)
+
+
+class Kernels:
+    """What one run derives once per recipe step instead of once per output: step dicts and compiled steps.
+
+    Compiling a group (parsing it, building albumentations' validated
+    transforms) costs about as much as running it on a small output (figures in
+    docs/augment.md), so a run keeps one per distinct group; a recipe has few.
+    Step dicts are keyed by the Step object's identity (hashing nested frozen
+    dataclasses per output costs more than the lookup saves); each entry holds
+    its key, so an id cannot be reused while cached. One per run (the offline
+    worker holds one); nothing here is process-wide.
+    """
+
+    def __init__(self) -> None:
+        self._dicts: dict[int, tuple[Step, dict[str, Any]]] = {}
+        self._compiled: dict[tuple, CompiledSteps] = {}
+
+    def step_dict(self, step: Step) -> dict[str, Any]:
+        hit = self._dicts.get(id(step))
+        if hit is not None and hit[0] is step:
+            return hit[1]
+        value = _step_dict(step)
+        self._dicts[id(step)] = (step, value)
+        return value
+
+    def compiled(self, steps: Sequence[dict[str, Any]], size: Size | None, ignore_index: int) -> CompiledSteps:
+        # Step dicts are built in field order, so their repr is a stable key.
+        key = (repr(steps), size, ignore_index)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = _compile(steps, size, ignore_index)
+        return compiled
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # sent to worker processes empty: each fills its own
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()
+
+
+def _compiled(kernels: Kernels | None, steps, size, ignore_index) -> CompiledSteps:
+    return kernels.compiled(steps, size, ignore_index) if kernels is not None else _compile(steps, size, ignore_index)
 
 
 def sample_steps(
@@ -44,44 +113,20 @@ def sample_steps(
     return group_params(int(rng.integers(2**31)), inputs, steps, size)
 
 
-def group_params(seed: int, inputs: Sequence[Sample], steps: Sequence[Step], size: Size | None) -> AlbumentationsParams:
-    """The params of `steps` run as one Compose seeded with `seed`: its only random choice.
+def group_params(
+    seed: int, inputs: Sequence[Sample], steps: Sequence[Step], size: Size | None, kernels: Kernels | None = None
+) -> AlbumentationsParams:
+    """The params of `steps` on `inputs[0]`, drawn from a generator seeded with `seed`.
 
     The planner calls this with a seed derived for the output and step, which
     saves building a generator only to draw that one number.
     """
-    dicts = tuple(_step_dict(s) for s in steps)
-    return AlbumentationsParams(dicts, tuple(size) if size else None, ignore_of(inputs), seed)
-
-
-class _ByIdentity:
-    """A small per-process cache keyed by object identity, for values derived once per recipe step.
-
-    Hashing a Step (nested frozen dataclasses) or repr-ing its dict costs more
-    than the lookup should, once per output. Entries hold their key object, so
-    its id cannot be reused while cached. Cached objects are never mutated.
-    """
-
-    def __init__(self, build: Callable[[Any], Any], limit: int = 256) -> None:
-        self._build = build
-        self._limit = limit
-        self._entries: dict[int, tuple[Any, Any]] = {}
-
-    def __call__(self, obj: Any) -> Any:
-        hit = self._entries.get(id(obj))
-        if hit is not None and hit[0] is obj:
-            return hit[1]
-        value = self._build(obj)
-        if len(self._entries) >= self._limit:
-            self._entries.clear()
-        self._entries[id(obj)] = (obj, value)
-        return value
-
-
-# A step's params without its probability (the plan already decided it runs).
-_step_dict = _ByIdentity(lambda step: {k: v for k, v in step.to_dict().items() if k != "p"})
-# Step dicts are built in field order, so repr is a stable key.
-_step_key = _ByIdentity(repr)
+    dicts = tuple(kernels.step_dict(s) if kernels is not None else _step_dict(s) for s in steps)
+    size = tuple(size) if size else None
+    ignore = ignore_of(inputs)
+    compiled = _compiled(kernels, dicts, size, ignore)
+    drawn = tuple(d for d, _ in compiled.draw(np.random.default_rng(seed), inputs[0].image.shape))
+    return AlbumentationsParams(dicts, size, ignore, seed, drawn)
 
 
 def sample_one(rng: np.random.Generator, inputs: Sequence[Sample], params: StepParams, size: Size) -> AlbumentationsParams:
@@ -89,77 +134,16 @@ def sample_one(rng: np.random.Generator, inputs: Sequence[Sample], params: StepP
     return sample_steps(rng, inputs, [Step(params, 1.0)], size)
 
 
-_COMPOSES: dict[tuple, A.Compose] = {}  # per process; a recipe has few distinct step subsets
-
-
-def _compose(p: AlbumentationsParams) -> A.Compose:
-    key = (tuple(_step_key(d) for d in p.steps), p.size, p.ignore_index)
-    compose = _COMPOSES.get(key)
-    if compose is None:
-        recipe = parse_recipe({"steps": [{**s, "p": 1.0} for s in p.steps], "size": list(p.size) if p.size else None})
-        compose = compile_albumentations(recipe.steps, size=recipe.size, ignore_index=p.ignore_index)
-        if len(_COMPOSES) >= 256:
-            _COMPOSES.clear()
-        _COMPOSES[key] = compose
-    return compose
-
-
-def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams) -> Sample:
+def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams, kernels: Kernels | None = None) -> Sample:
+    """The steps of `p` with its drawn params on `inputs[0]` (pure); `kernels`: the run's compiled steps."""
     src = inputs[0]
     if not p.steps:
         return src
-    compose = _compose(p)
-    seed_compose(compose, p.seed)
+    compiled = _compiled(kernels, p.steps, p.size, p.ignore_index)
     try:
-        out = compose(image=src.image, mask=require_mask(src))
+        image, mask = compiled.apply(src.image, require_mask(src), p.drawn)
     except (ValueError, TypeError, RuntimeError, cv2.error) as exc:  # e.g. a photometric step on a 16-bit image
         names = ", ".join(s["op"] for s in p.steps)
         raise DataprepError(src.meta.image_path or src.meta.id, f"albumentations failed on {names}: {exc}") from None
-    image = out["image"]
-    if image.ndim == 2:
-        image = image[:, :, None]
-    # Read back from each transform rather than with Compose(save_applied_params=True),
-    # which threads a list through every transform's kwargs and costs ~5% of the run.
-    applied = [[type(t).__name__, _compact(t.get_applied_params())] for t in compose.transforms
-               if t.get_applied_params()]
-    record = {"steps": [s["op"] for s in p.steps], "seed": p.seed, "applied": applied}
-    return src.evolve(np.ascontiguousarray(image), np.ascontiguousarray(out["mask"]), OP_NAME, record)
-
-
-def _compact(value: Any) -> Any:
-    """JSON-able, floats rounded: what was applied, small enough for a manifest cell.
-
-    Runs once per output on every applied transform's params, so the common
-    types are dispatched on their exact type first.
-    """
-    kind = type(value)
-    if kind is float:
-        return round(value, 4) if math.isfinite(value) else str(value)
-    if kind is int or kind is str or kind is bool or value is None:
-        return value
-    if kind is dict:
-        out = {}
-        for k, v in value.items():
-            if k in _DROP_KEYS:
-                continue
-            leaf = type(v)  # most values are plain numbers: no call for them
-            if leaf is int or leaf is str or leaf is bool:
-                out[str(k)] = v
-            elif leaf is float and math.isfinite(v):
-                out[str(k)] = round(v, 4)
-            else:
-                out[str(k)] = _compact(v)
-        return out
-    if kind is list or kind is tuple:
-        return [round(v, 4) if type(v) is float and math.isfinite(v) else _compact(v) for v in value]
-    if isinstance(value, (np.ndarray, np.generic)):
-        return _compact(value.tolist())
-    if isinstance(value, dict):
-        return {str(k): _compact(v) for k, v in value.items() if k not in _DROP_KEYS}
-    if isinstance(value, (list, tuple)):
-        return [_compact(v) for v in value]
-    if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else str(value)
-    if isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
+    record = {"steps": [s["op"] for s in p.steps], "params": p.to_dict()}
+    return src.evolve(np.ascontiguousarray(image), np.ascontiguousarray(mask), OP_NAME, record)

@@ -1,40 +1,25 @@
-"""The DALI engine: the CPU engine's rows, order and random params, with DALI doing the pixel work.
+"""The DALI engine's loader: the CPU engine's rows, order and random params, with DALI doing the pixel work.
 
 Host side (Python threads), for each sample of a batch:
 - the image file's bytes, which DALI decodes (8-bit RGB/gray JPEG and PNG), or
   the image decoded by dataprep.io for anything else (16-bit, RGBA, ...);
 - the label map read with `io.read_mask`: DALI's decoder would turn palette PNGs,
   which is what `masks2labels` writes, into colours;
-- the augmentation params, drawn by albumentations' own samplers
-  (`get_params`/`get_params_dependent_on_data`) from the per-sample generators
-  of (seed, epoch, index): the very draws the CPU engine makes for that sample.
+- the typed augmentation params of each step (`dataprep.ops.steps.CompiledSteps.draw`),
+  the very params the CPU engine applies to that sample.
 All of it enters the graph through `fn.external_source`, in the order of
 `epoch_order`, so shuffling and sharding are the CPU engine's too.
 
-DALI side (GPU when available, else DALI's CPU backend): decode, then for each
-recipe step the DALI ops that do what the albumentations transform does with
-those params (masks: nearest neighbour, no antialiasing, fill = ignore index),
-then `crop_mirror_normalize` to float CHW.
-
-Geometry matches the CPU engine to rounding: crops are exact, resizes and warps
-use the same pixel-centre conventions (cv2's matrices are converted to DALI's
-corner-origin ones). Mask pixels can differ only where a source coordinate
-falls within ~1/1000 pixel of the midpoint between two source pixels: cv2 works
-in fixed point and DALI in float, so such ties may round to different
-neighbours. Colour ops are DALI re-implementations of the albumentations
-formulas: brightness_contrast is exact up to rounding; color_jitter applies
-brightness, contrast, saturation, hue in that fixed order (albumentations
-shuffles the order per sample; the first three commute up to clipping);
-hue shifts use DALI's `hsv` operator (a rotation in YIQ space, close to but not
-the same as OpenCV's HSV hue shift); gaussian_blur uses DALI's kernel of the
-same size and a sigma matched to albumentations' kernel.
+DALI side (GPU when available, else DALI's CPU backend): decode, then each
+step's DALI node (declared with the op's spec, see dataprep.ops.dali_graph for
+how closely each matches the CPU engine), then `crop_mirror_normalize` to
+float CHW.
 
 nvidia.dali is imported only when this engine is used.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +29,11 @@ import numpy as np
 import torch
 
 from .. import recipe as R
-from ..albu import compile_albumentations
-from ..errors import DataprepError, UsageError
+from ..errors import DataprepError
 from ..io import PathLike, check_complete, check_manifest_size, load_sample, read_encoded_bytes, read_info
 from ..manifest import Manifest
+from ..ops.dali_graph import build_steps, compile_dali_ops, input_name
+from ..ops.steps import CompiledSteps
 from ..sampleio import load_row_mask
 from .dataset import (
     MAX_VALUE,
@@ -75,416 +61,6 @@ def require_dali() -> None:
         raise DataprepError(
             None, "engine 'dali' needs NVIDIA DALI: pip install nvidia-dali-cuda120 (or dataprep[dali])"
         ) from None
-
-
-# --------------------------------------------------------------------------- drawing params
-
-
-class _Probe:
-    """Stands in for the image while params are drawn: albumentations reads only its shape and dtype."""
-
-    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        self.shape = shape
-        self.dtype = dtype
-
-
-def draw_params(
-    compose, shape: tuple[int, ...], dtype: np.dtype, np_rng, py_rng
-) -> list[tuple[dict[str, Any] | None, tuple[int, ...]]]:
-    """(params, input shape) for each transform of `compose` on an image of `shape`; params None: not applied.
-
-    Consumes the generators exactly as `compose(image=...)` does, so with the
-    same generators the CPU engine applies the same params. Sizes change along
-    the way (crops, resizes); the shape passed to each transform follows them.
-    """
-    compose.set_random_state(np_rng, py_rng)
-    py_rng.random()  # Compose.__call__ draws its own `p` first (p=1: the value is unused)
-    out: list[tuple[dict[str, Any] | None, tuple[int, ...]]] = []
-    for transform in compose.transforms:
-        if not transform.should_apply():
-            out.append((None, shape))
-            continue
-        probe = _Probe(shape, dtype)
-        params = transform.update_transform_params(transform.get_params(), {"image": probe})
-        params.update(transform.get_params_dependent_on_data(params, {"image": probe}))
-        out.append((params, shape))
-        shape = output_shape(transform, params, shape)
-    return out
-
-
-def output_shape(transform, params: Mapping[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Shape after an applied albumentations transform (for the shape-changing ones we compile to)."""
-    import albumentations as A
-
-    rest = tuple(shape[2:])
-    if isinstance(transform, A.RandomResizedCrop):
-        return (int(transform.size[0]), int(transform.size[1]), *rest)
-    if isinstance(transform, A.Resize):
-        return (int(transform.height), int(transform.width), *rest)
-    if isinstance(transform, A.RandomCrop):
-        x1, y1, x2, y2 = params["crop_coords"]
-        return (y2 - y1, x2 - x1, *rest)
-    if isinstance(transform, A.RandomScale):
-        s = params["scale"]
-        return (int(shape[0] * s), int(shape[1] * s), *rest)
-    if isinstance(transform, A.Affine):
-        h, w = params["output_shape"][:2]
-        return (int(h), int(w), *rest)
-    return shape
-
-
-# --------------------------------------------------------------------------- per-step DALI ops
-
-
-@dataclass
-class _Ctx:
-    """What the graph builders need besides the data."""
-
-    fn: Any
-    types: Any
-    gpu: bool
-    channels: int
-    max_value: float
-    ignore_index: int
-    param: Callable[[str], Any]  # name -> external_source node (CPU)
-
-    def arith(self, node):
-        """A per-sample param node usable in arithmetic with (possibly GPU) image data."""
-        return node.gpu() if self.gpu else node
-
-
-class _Op:
-    """One recipe step in DALI. `feed` turns drawn params (None: skipped) into per-sample inputs."""
-
-    inputs: tuple[str, ...] = ()
-
-    def __init__(self, step: R.Step, size: tuple[int, int] | None, max_value: float = 255.0) -> None:
-        self.params = step.params
-        self.size = size
-        self.max_value = max_value
-
-    def feed(self, params: dict[str, Any] | None, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def build(self, ctx: _Ctx, image, mask):
-        raise NotImplementedError
-
-
-def _f32(*values: float) -> np.ndarray:
-    return np.asarray(values, dtype=np.float32)
-
-
-def _resize(ctx: _Ctx, image, mask, out):
-    fn, types = ctx.fn, ctx.types
-    h, w = out[0], out[1]
-    image = fn.resize(image, resize_y=h, resize_x=w, interp_type=types.INTERP_LINEAR, antialias=False)
-    mask = fn.resize(mask, resize_y=h, resize_x=w, interp_type=types.INTERP_NN, antialias=False)
-    return image, mask
-
-
-class _ResizedCrop(_Op):
-    """random_resized_crop: an exact crop, then a resize to the recipe size."""
-
-    inputs = ("anchor", "shape", "out")
-
-    def feed(self, params, shape):
-        h, w = shape[:2]
-        if params is None:
-            return {"anchor": _f32(0, 0), "shape": _f32(h, w), "out": _f32(h, w)}
-        x1, y1, x2, y2 = params["crop_coords"]
-        return {"anchor": _f32(y1, x1), "shape": _f32(y2 - y1, x2 - x1), "out": _f32(*self.size)}
-
-    def build(self, ctx, image, mask):
-        fn, anchor, shape, out = ctx.fn, ctx.param("anchor"), ctx.param("shape"), ctx.param("out")
-        image = fn.slice(image, anchor, shape, axis_names="HW", normalized_anchor=False, normalized_shape=False)
-        mask = fn.slice(mask, anchor, shape, axis_names="HW", normalized_anchor=False, normalized_shape=False)
-        return _resize(ctx, image, mask, (out[0], out[1]))
-
-
-class _Crop(_Op):
-    """random_crop: a window that may reach outside the image (padding: image fill, mask ignore)."""
-
-    inputs = ("anchor", "shape")
-
-    def feed(self, params, shape):
-        h, w = shape[:2]
-        if params is None:
-            return {"anchor": _f32(0, 0), "shape": _f32(h, w)}
-        x1, y1, x2, y2 = params["crop_coords"]
-        pad = params.get("pad_params") or {}
-        # albumentations pads first and crops the padded image; one slice in original coordinates is the same.
-        top, left = pad.get("pad_top", 0), pad.get("pad_left", 0)
-        return {"anchor": _f32(y1 - top, x1 - left), "shape": _f32(y2 - y1, x2 - x1)}
-
-    def build(self, ctx, image, mask):
-        fn, anchor, shape = ctx.fn, ctx.param("anchor"), ctx.param("shape")
-        pad = {"axis_names": "HW", "normalized_anchor": False, "normalized_shape": False,
-               "out_of_bounds_policy": "pad"}
-        image = fn.slice(image, anchor, shape, fill_values=float(self.params.image_fill), **pad)
-        mask = fn.slice(mask, anchor, shape, fill_values=float(ctx.ignore_index), **pad)
-        return image, mask
-
-
-class _Resize(_Op):
-    """resize / random_scale: a resize to a size given per sample."""
-
-    inputs = ("out",)
-
-    def feed(self, params, shape):
-        h, w = shape[:2]
-        if params is not None and isinstance(self.params, R.RandomScale):
-            h, w = int(h * params["scale"]), int(w * params["scale"])  # albumentations truncates
-        elif params is not None:
-            h, w = self.size
-        return {"out": _f32(h, w)}
-
-    def build(self, ctx, image, mask):
-        out = ctx.param("out")
-        return _resize(ctx, image, mask, (out[0], out[1]))
-
-
-class _Flip(_Op):
-    inputs = ("flip",)
-
-    def __init__(self, step, size, max_value, horizontal: bool) -> None:
-        super().__init__(step, size, max_value)
-        self.horizontal = horizontal
-
-    def feed(self, params, shape):
-        return {"flip": np.int32(params is not None)}
-
-    def build(self, ctx, image, mask):
-        flag = ctx.param("flip")
-        kw = {"horizontal": flag, "vertical": 0} if self.horizontal else {"horizontal": 0, "vertical": flag}
-        return ctx.fn.flip(image, **kw), ctx.fn.flip(mask, **kw)
-
-
-def dali_matrix(forward: np.ndarray) -> np.ndarray:
-    """albumentations' forward 3x3 matrix (pixel centres at integers) -> DALI's inverse 2x3 (pixel corners at 0)."""
-    shift = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
-    unshift = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
-    return (shift @ np.linalg.inv(np.asarray(forward, np.float64)) @ unshift)[:2].astype(np.float32)
-
-
-class _Warp(_Op):
-    """rotate / affine: one warp with the matrix albumentations drew."""
-
-    inputs = ("matrix", "out")
-
-    def feed(self, params, shape):
-        h, w = shape[:2]
-        if params is None:
-            return {"matrix": dali_matrix(np.eye(3)), "out": _f32(h, w)}
-        out = params.get("output_shape", (h, w))
-        return {"matrix": dali_matrix(params["matrix"]), "out": _f32(out[0], out[1])}
-
-    def build(self, ctx, image, mask):
-        fn, types = ctx.fn, ctx.types
-        matrix, out = ctx.param("matrix"), ctx.param("out")
-        image = fn.warp_affine(image, matrix=matrix, size=out, fill_value=float(self.params.image_fill),
-                               interp_type=types.INTERP_LINEAR)
-        mask = fn.warp_affine(mask, matrix=matrix, size=out, fill_value=float(ctx.ignore_index),
-                              interp_type=types.INTERP_NN)
-        return image, mask
-
-
-def _to_float(ctx: _Ctx, image):
-    return ctx.fn.cast(image, dtype=ctx.types.FLOAT)
-
-
-def _pixels(ctx: _Ctx, x, *, truncate: bool):
-    """Float pixels back to the image dtype, clipped; truncated like albumentations' LUTs or rounded like cv2."""
-    import nvidia.dali.math as dmath
-
-    x = dmath.clamp(x, 0.0, ctx.max_value)
-    if truncate:
-        x = dmath.floor(x)
-    return ctx.fn.cast(x, dtype=ctx.types.UINT16 if ctx.max_value > 255 else ctx.types.UINT8)
-
-
-def _gray(ctx: _Ctx, x):
-    """Luma (H, W, 1) as OpenCV's RGB2GRAY; a 1-channel image is its own."""
-    if ctx.channels == 1:
-        return x
-    return x[:, :, 0:1] * 0.299 + x[:, :, 1:2] * 0.587 + x[:, :, 2:3] * 0.114
-
-
-def _hsv_adjust(ctx: _Ctx, x, *, hue=None, saturation=None, value=None):
-    """Shift hue (degrees), add to saturation (0-1) and value (pixel units) of float RGB `x`, exactly in HSV.
-
-    (DALI's own `hsv` operator rotates hue in YIQ space, tens of levels away
-    from OpenCV's HSV hue for large shifts.)
-    """
-    import nvidia.dali.math as dmath
-
-    fn, types = ctx.fn, ctx.types
-    eps = 1e-6
-    r, g, b = x[:, :, 0:1], x[:, :, 1:2], x[:, :, 2:3]
-    v = dmath.max(dmath.max(r, g), b)
-    chroma = v - dmath.min(dmath.min(r, g), b)
-    c = dmath.max(chroma, eps)
-    # Hue in sextants: which channel is the max decides the formula (R first, then G, as OpenCV).
-    is_r = fn.cast(r >= v, dtype=types.FLOAT)
-    is_g = fn.cast(g >= v, dtype=types.FLOAT) * (1.0 - is_r)
-    h = is_r * ((g - b) / c) + is_g * ((b - r) / c + 2.0) + (1.0 - is_r - is_g) * ((r - g) / c + 4.0)
-    if hue is not None:
-        h = h + ctx.arith(hue) / 60.0
-    s = chroma / dmath.max(v, eps)
-    if saturation is not None:
-        # Grey pixels (S = 0) stay grey, as in albumentations.
-        s = fn.cast(chroma > 0.0, dtype=types.FLOAT) * dmath.clamp(s + ctx.arith(saturation), 0.0, 1.0)
-    if value is not None:
-        v = dmath.clamp(v + ctx.arith(value), 0.0, ctx.max_value)
-    channels = []
-    for n in (5.0, 3.0, 1.0):  # HSV -> RGB: channel = V - V*S*clamp(min(k, 4 - k), 0, 1), k = (n + H) mod 6
-        k = n + h
-        k = k - 6.0 * dmath.floor(k / 6.0)
-        channels.append(v - v * s * dmath.clamp(dmath.min(k, 4.0 - k), 0.0, 1.0))
-    return fn.cat(*channels, axis=2)
-
-
-class _BrightnessContrast(_Op):
-    """brightness_contrast: x * alpha + beta, truncated like albumentations' lookup table."""
-
-    inputs = ("alpha", "beta")
-
-    def feed(self, params, shape):
-        if params is None:
-            return {"alpha": np.float32(1.0), "beta": np.float32(0.0)}
-        return {"alpha": np.float32(params["alpha"]), "beta": np.float32(params["beta"])}  # beta: pixel units
-
-    def build(self, ctx, image, mask):
-        x = _to_float(ctx, image) * ctx.arith(ctx.param("alpha")) + ctx.arith(ctx.param("beta"))
-        return _pixels(ctx, x, truncate=True), mask
-
-
-class _ColorJitter(_Op):
-    """color_jitter (torchvision semantics): brightness, contrast about the mean grey, saturation, hue."""
-
-    inputs = ("brightness", "contrast", "saturation", "hue")
-
-    def feed(self, params, shape):
-        if params is None:
-            return {"brightness": np.float32(1), "contrast": np.float32(1), "saturation": np.float32(1),
-                    "hue": np.float32(0)}
-        return {
-            "brightness": np.float32(params["brightness"]),
-            "contrast": np.float32(params["contrast"]),
-            "saturation": np.float32(params["saturation"]),
-            "hue": np.float32(params["hue"] * 360.0),  # fraction of the colour wheel -> degrees
-        }
-
-    def build(self, ctx, image, mask):
-        import nvidia.dali.math as dmath
-
-        b, c, s = (ctx.arith(ctx.param(n)) for n in ("brightness", "contrast", "saturation"))
-        top = ctx.max_value
-        # Each stage rounds as albumentations does: LUTs truncate, cv2.addWeighted rounds.
-        x = dmath.floor(dmath.clamp(_to_float(ctx, image) * b, 0.0, top))
-        mean = ctx.fn.reductions.mean(_gray(ctx, x))
-        x = dmath.floor(dmath.clamp(x * c + mean * (1.0 - c), 0.0, top))
-        if ctx.channels == 3:
-            gray = dmath.floor(_gray(ctx, x) + 0.5)
-            x = dmath.floor(dmath.clamp(x * s + gray * (1.0 - s), 0.0, top) + 0.5)
-            x = _hsv_adjust(ctx, x, hue=ctx.param("hue"))
-        return _pixels(ctx, x + 0.5, truncate=True), mask
-
-
-class _HueSaturationValue(_Op):
-    """hue_saturation_value: hue rotation and additive saturation and value shifts (OpenCV 8-bit HSV units)."""
-
-    inputs = ("hue", "saturation", "value")
-
-    def feed(self, params, shape):
-        if params is None:
-            return {"hue": np.float32(0), "saturation": np.float32(0), "value": np.float32(0)}
-        return {
-            "hue": np.float32(params["hue_shift"] * 2.0),  # OpenCV's 8-bit hue counts 2-degree steps
-            "saturation": np.float32(params["sat_shift"] / 255.0),
-            "value": np.float32(params["val_shift"]),
-        }
-
-    def build(self, ctx, image, mask):
-        if ctx.channels != 3:
-            raise DataprepError(None, "hue_saturation_value needs 3-channel images")
-        x = _hsv_adjust(ctx, _to_float(ctx, image), hue=ctx.param("hue"), saturation=ctx.param("saturation"),
-                        value=ctx.param("value"))
-        return _pixels(ctx, x + 0.5, truncate=True), mask
-
-
-class _GaussianBlur(_Op):
-    inputs = ("window", "sigma")
-
-    def feed(self, params, shape):
-        if params is None:
-            return {"window": np.int32(1), "sigma": np.float32(1.0)}  # a 1-tap kernel: identity
-        kernel = np.asarray(params["kernel"], np.float64)
-        centre = (len(kernel) - 1) / 2
-        sigma = math.sqrt(float(np.sum(kernel * (np.arange(len(kernel)) - centre) ** 2)) / float(kernel.sum()))
-        return {"window": np.int32(len(kernel)), "sigma": np.float32(max(sigma, 1e-3))}
-
-    def build(self, ctx, image, mask):
-        image = ctx.fn.gaussian_blur(image, window_size=ctx.param("window"), sigma=ctx.param("sigma"))
-        return image, mask
-
-
-class _GaussianNoise(_Op):
-    """gaussian_noise: albumentations' noise map, drawn on the host, added on DALI's device.
-
-    For 8-bit images albumentations (cv2.add of the noise cast to integers) adds
-    the noise truncated toward zero; feeding it truncated gives identical pixels.
-    """
-
-    inputs = ("noise",)
-
-    def feed(self, params, shape):
-        if params is None:
-            return {"noise": np.zeros(shape, np.float32)}
-        noise = np.asarray(params["noise_map"], np.float32)
-        if noise.ndim == 2:
-            noise = noise[:, :, None]
-        noise = np.broadcast_to(noise, shape)
-        if self.max_value <= 255:
-            noise = np.trunc(noise)
-        return {"noise": np.ascontiguousarray(noise, dtype=np.float32)}
-
-    def build(self, ctx, image, mask):
-        x = _to_float(ctx, image) + ctx.arith(ctx.param("noise"))
-        return _pixels(ctx, x, truncate=True), mask
-
-
-def _make_op(step: R.Step, size: tuple[int, int] | None, max_value: float) -> _Op | None:
-    params = step.params
-    if isinstance(params, (R.HorizontalFlip, R.VerticalFlip)):
-        return _Flip(step, size, max_value, horizontal=isinstance(params, R.HorizontalFlip))
-    cls = _OPS.get(type(params))
-    return cls(step, size, max_value) if cls is not None else None
-
-
-_OPS: dict[type, type[_Op]] = {
-    R.RandomResizedCrop: _ResizedCrop,
-    R.RandomCrop: _Crop,
-    R.Resize: _Resize,
-    R.RandomScale: _Resize,
-    R.Rotate: _Warp,
-    R.Affine: _Warp,
-    R.BrightnessContrast: _BrightnessContrast,
-    R.ColorJitter: _ColorJitter,
-    R.HueSaturationValue: _HueSaturationValue,
-    R.GaussianBlur: _GaussianBlur,
-    R.GaussianNoise: _GaussianNoise,
-}
-
-
-def compile_dali_ops(spec: DataSpec, max_value: float = 255.0) -> list[_Op]:
-    """One `_Op` per online step; a step without a DALI implementation is a load-time error."""
-    ops = []
-    for index, step in enumerate(spec.steps, 1):
-        op = _make_op(step, spec.size, max_value)
-        if op is None:
-            raise UsageError(spec.recipe_source, f"step {index} ({step.op}): not supported by the DALI engine")
-        ops.append(op)
-    return ops
 
 
 # --------------------------------------------------------------------------- the loader
@@ -537,10 +113,10 @@ class DaliLoader:
         self.spec = resolve_spec(
             manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index, engine=R.DALI
         )
-        self.ops = compile_dali_ops(self.spec)  # fails early on unsupported steps; rebuilt below for 16-bit
+        self.ops = self._compile_ops(255.0)  # fails early on unsupported steps; rebuilt below for 16-bit
         self.factors = loader_repeat_factors(self.spec.rows, stats, class_balance)
-        # Used only to draw params (never to transform pixels), with the CPU engine's samplers.
-        self._compose = compile_albumentations(
+        # Used only to draw params (never to transform pixels): the CPU engine's draws.
+        self._steps = CompiledSteps(
             self.spec.steps, size=self.spec.size, ignore_index=self.spec.ignore_index, source=self.spec.recipe_source
         ) if self.spec.steps else None
         self.batch_size = batch_size
@@ -554,12 +130,15 @@ class DaliLoader:
         self.format = _probe_format(self.spec)
         self.max_value = MAX_VALUE.get(self.format.dtype, 255.0)
         if self.max_value != 255.0:
-            self.ops = compile_dali_ops(self.spec, self.max_value)
+            self.ops = self._compile_ops(self.max_value)
         self.mean, self.std = self.spec.normalization.values(self.format.channels, self.max_value)
         self.mask_dtype = np.dtype(np.uint16 if self.spec.ignore_index > 255 else np.uint8)
         self._pipe = None
         self._io_pool: ThreadPoolExecutor | None = None
         self._prep_pool: ThreadPoolExecutor | None = None
+
+    def _compile_ops(self, max_value: float):
+        return compile_dali_ops(self.spec.steps, self.spec.size, max_value=max_value, source=self.spec.recipe_source)
 
     # ---- the loader protocol
 
@@ -671,18 +250,18 @@ class DaliLoader:
         return inputs
 
     def _param_names(self) -> list[str]:
-        return [f"s{k}_{name}" for k, op in enumerate(self.ops) for name in op.inputs]
+        return [input_name(k, name) for k, op in enumerate(self.ops) for name in op.inputs]
 
     def _sample_inputs(self, epoch: int, index: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        """Per-sample op inputs from the params albumentations draws for (seed, epoch, index)."""
+        """Per-sample op inputs from the params the CPU engine draws for (seed, epoch, index)."""
         if not self.ops:
             return {}
-        np_rng, py_rng = sample_rngs(self.spec.seed, epoch, index)
-        drawn = draw_params(self._compose, shape, self.format.dtype, np_rng, py_rng)
+        np_rng, _ = sample_rngs(self.spec.seed, epoch, index)
+        drawn = self._steps.draw(np_rng, shape)
         values: dict[str, np.ndarray] = {}
         for k, (op, (params, in_shape)) in enumerate(zip(self.ops, drawn)):
             for name, value in op.feed(params, in_shape).items():
-                values[f"s{k}_{name}"] = value
+                values[input_name(k, name)] = value
         return values
 
     # ---- DALI side
@@ -714,11 +293,9 @@ class DaliLoader:
                                       dtype=types.UINT16 if self.mask_dtype == np.uint16 else types.UINT8)
             mask = mask.gpu() if gpu else mask
             index = fn.external_source(name="index", dtype=types.INT64, ndim=0)
-            for k, op in enumerate(self.ops):
-                nodes = {name: fn.external_source(name=f"s{k}_{name}") for name in op.inputs}
-                ctx = _Ctx(fn, types, gpu, self.format.channels, self.max_value, self.spec.ignore_index,
-                           nodes.__getitem__)
-                image, mask = op.build(ctx, image, mask)
+            image, mask = build_steps(self.ops, image, mask, fn=fn, types=types, gpu=gpu,
+                                      channels=self.format.channels, max_value=self.max_value,
+                                      ignore_index=self.spec.ignore_index)
             image = fn.crop_mirror_normalize(image, dtype=types.FLOAT, output_layout="CHW",
                                              mean=self.mean.tolist(), std=self.std.tolist())
             pipe.set_outputs(image, mask, index)

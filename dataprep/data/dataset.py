@@ -31,10 +31,10 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import recipe as R
-from ..albu import compile_albumentations
 from ..errors import DataprepError, UsageError
 from ..io import PathLike, load_sample
 from ..manifest import Manifest, ManifestRow, read_manifest
+from ..ops.steps import CompiledSteps
 from ..sample import DEFAULT_IGNORE_INDEX
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 
@@ -364,7 +364,7 @@ class SegmentationDataset(Dataset):
     def _build_compose(self):
         if not self.spec.steps:
             return None
-        return compile_albumentations(
+        return CompiledSteps(
             self.spec.steps, size=self.spec.size, ignore_index=self.spec.ignore_index, source=self.spec.recipe_source
         )
 
@@ -420,16 +420,12 @@ class SegmentationDataset(Dataset):
         """Apply the recipe's steps with the params of sample `index` in `epoch` (no normalization)."""
         if self._compose is None:
             return image, mask
-        np_rng, py_rng = sample_rngs(self.spec.seed, epoch, index)
-        self._compose.set_random_state(np_rng, py_rng)
+        np_rng, _ = sample_rngs(self.spec.seed, epoch, index)
         try:
-            out = self._compose(image=image, mask=mask)
-        except (ValueError, TypeError) as exc:  # e.g. a colour step on a 16-bit or 2-channel image
+            image, mask, _ = self._compose.run(image, mask, np_rng)
+        except (ValueError, TypeError, cv2.error) as exc:  # e.g. a colour step on a 16-bit or 2-channel image
             raise DataprepError(source, f"augmentation failed: {str(exc).splitlines()[0]}") from None
-        image = out["image"]
-        if image.ndim == 2:
-            image = image[:, :, None]
-        return image, out["mask"]
+        return image, mask
 
 
 def describe_sizes(ids: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> str:
