@@ -40,6 +40,7 @@ _EXIF_ORIENTATION_TAG = 0x0112
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _PNG_IEND = b"IEND"
 
 # What a file's first bytes say it is, whatever its name says.
@@ -338,6 +339,9 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
         return arr
     max_image_pixels()  # PIL's own limit follows dataprep's
     try:
+        fast = _read_gray_png(path, expect)
+        if fast is not None:
+            return fast
         with Image.open(path) as im:
             check_pixels(path, *im.size)
             check_manifest_size(path, im.size, expect)
@@ -353,6 +357,37 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
         raise DataprepError(path, "out of memory while decoding") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _read_gray_png(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
+    """An 8- or 16-bit grayscale PNG (label maps) decoded by OpenCV, or None for any other file (PIL reads it).
+
+    OpenCV returns the stored indices as PIL does for these two kinds, in a fifth of
+    the time on small masks (kfold reads one per row). A file OpenCV cannot decode
+    goes to PIL too, which names the problem.
+    """
+    if path.suffix.lower() != ".png":
+        return None
+    with open(path, "rb") as f:
+        head = f.read(33)
+        # Colour type 0 (grayscale), depth 8 or 16; lower depths OpenCV scales to 0..255.
+        if len(head) < 33 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR" or head[25] != 0 \
+                or head[24] not in (8, 16):
+            return None
+        data = head + f.read()
+    if not data.endswith(_PNG_END):
+        return None  # truncated or trailing bytes: PIL's reading and messages, and no OpenCV warning on stderr
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    check_pixels(path, width, height)
+    check_manifest_size(path, (width, height), expect)
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.shape != (height, width) or array.dtype != (np.uint8 if head[24] == 8 else np.uint16):
+        return None
+    return array
 
 
 def read_png_palette(path: PathLike) -> np.ndarray | None:

@@ -87,7 +87,7 @@ def test_resolving_paths_per_folder_matches_per_path(base):
     from dataprep.manifest import _resolve
 
     for value in TRICKY:
-        assert _resolve(base, value) == _reference_resolve(base, value), value
+        assert isinstance(_resolve(base, value), str), value
         assert str(_resolve(base, value)) == str(_reference_resolve(base, value)), value
 
 
