@@ -337,6 +337,11 @@ def _resolve_folder(base: str, folder: str) -> str:
     return str(p) if p.is_absolute() else os.path.normpath(Path(base) / p)
 
 
+def relative_path(folder: str, target: str) -> str:
+    """`target` (absolute) relative to the absolute `folder`, with '/' separators, as manifests store it."""
+    return _relative(folder, target)
+
+
 def _relative(base: str, target: str) -> str:
     # POSIX separators so a manifest written on one OS reads on another.
     folder, name = os.path.split(target)

@@ -29,16 +29,17 @@ import numpy as np
 from .dedup import duplicates_across_folds
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
+from .foldreport import FoldReport, fold_report
 from .io import PathLike, atomic_write_text
-from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .manifest import (Manifest, ManifestRow, extra_columns, read_manifest, relative_path, render_rows,
+                       write_lines)
 from .palette import Palette, resolve_palette
 from .paths import Inputs
 from .progress import bars_disabled
-from .stats import AUTO, IgnoreIndex, one_class_warning, per_image_partial, resolve_classes, to_json
+from .stats import AUTO, IgnoreIndex, one_class_warning, per_image_partial, resolve_classes
 
 Mode = Literal["plain", "stratified", "multilabel"]
 MODES: tuple[str, ...] = ("plain", "stratified", "multilabel")
-REPORT_VERSION = 1
 
 
 # --------------------------------------------------------------------------- the assignment
@@ -135,10 +136,10 @@ def group_keys(manifest: Manifest, *, group_by: str | None = None, group_column:
         pattern = re.compile(group_by)
     except re.error as exc:
         raise UsageError(None, f"--group-by {group_by!r} is not a valid regular expression: {exc}") from None
-    base = Path(os.path.abspath(manifest.path.parent)) if manifest.path is not None else None
+    base = os.path.abspath(manifest.path.parent) if manifest.path is not None else None
     keys, unmatched = [], []
     for row in manifest.rows:
-        text = Path(os.path.relpath(row.image, base)).as_posix() if base is not None else Path(row.image).as_posix()
+        text = relative_path(base, row.image_str) if base is not None else Path(row.image_str).as_posix()
         m = pattern.search(text)
         if m is None:
             unmatched.append(text)
@@ -163,14 +164,14 @@ class FoldResult:
     manifest: Manifest  # the input rows with a `fold` column (and `group` for --group-by)
     folds: np.ndarray  # fold of each row
     groups: list[str] | None
-    report: dict[str, Any]
+    report: FoldReport
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # rows whose masks could not be read
     palette: Palette | None = None  # written beside every manifest of the folds folder
 
     @property
     def k(self) -> int:
-        return int(self.report["k"])
+        return self.report.k
 
 
 def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "multilabel", group_by: str | None = None,
@@ -245,12 +246,11 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         if group_by is not None:
             extra["group"] = key
         rows.append(row.with_extra(**extra))
-    report = fold_report(pixels if has_masks else None, folds, k, unit=unit if grouped else None, names=names)
-    report.update({"mode": mode, "seed": seed, "group_by": group_by, "group_column": group_column,
-                   "ignore_index": info.ignore_index, "warnings": warnings,
-                   "unreadable_masks": unreadable})
+    report = fold_report(pixels if has_masks else None, folds, k, unit=unit if grouped else None, names=names,
+                         mode=mode, seed=seed, group_by=group_by, group_column=group_column,
+                         ignore_index=info.ignore_index, warnings=tuple(warnings), unreadable_masks=unreadable)
     out = Manifest(rows, manifest.path)
-    return FoldResult(out, folds, keys if grouped else None, _ordered(report), warnings, errors,
+    return FoldResult(out, folds, keys if grouped else None, report, warnings, errors,
                       resolve_palette(palette, manifest.path))
 
 
@@ -325,107 +325,6 @@ def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequen
     return out
 
 
-# --------------------------------------------------------------------------- the report
-
-
-def fold_report(pixels: np.ndarray | None, folds: np.ndarray, k: int, *, unit: np.ndarray | None = None,
-                names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Per-fold sizes and class distributions, and their largest relative deviation from the whole.
-
-    pixel fraction: a class's share of the fold's labelled pixels; presence
-    fraction: the share of the fold's images that contain the class. Relative
-    deviation: |fold - whole| / whole, None for classes absent from the whole.
-    """
-    folds = np.asarray(folds)
-    n = folds.size
-    sizes = np.bincount(folds, minlength=k)
-    expected = n / k
-    report: dict[str, Any] = {
-        "version": REPORT_VERSION,
-        "k": k,
-        "num_samples": int(n),
-        "num_groups": int(np.unique(unit).size) if unit is not None else None,
-    }
-    fold_rows: list[dict[str, Any]] = []
-    for f in range(k):
-        entry: dict[str, Any] = {"fold": f, "num_samples": int(sizes[f])}
-        if unit is not None:
-            entry["num_groups"] = int(np.unique(unit[folds == f]).size)
-        fold_rows.append(entry)
-    report["size_deviation"] = float(np.max(np.abs(sizes - expected)) / expected)
-    if pixels is None or pixels.shape[1] == 0:
-        report.update({"classes": None, "folds": fold_rows})
-        return report
-    num_k = pixels.shape[1]
-    present = pixels > 0
-    whole_pixels = _fractions(pixels.sum(axis=0), pixels.sum())
-    whole_presence = _fractions(present.sum(axis=0), n)
-    dev_pixel = np.full((k, num_k), np.nan)
-    dev_presence = np.full((k, num_k), np.nan)
-    for f, entry in enumerate(fold_rows):
-        sel = folds == f
-        fp = _fractions(pixels[sel].sum(axis=0), pixels[sel].sum())
-        fq = _fractions(present[sel].sum(axis=0), int(sel.sum()))
-        dev_pixel[f] = _relative(fp, whole_pixels)
-        dev_presence[f] = _relative(fq, whole_presence)
-        entry.update({
-            "labelled_pixels": int(pixels[sel].sum()),
-            "pixel_fraction": _floats(fp),
-            "image_count": [int(v) for v in present[sel].sum(axis=0)],
-            "presence_fraction": _floats(fq),
-            "pixel_deviation": _nullable(dev_pixel[f]),
-            "presence_deviation": _nullable(dev_presence[f]),
-        })
-    occurring = whole_pixels > 0
-    max_pixel = np.where(occurring, np.nan_to_num(dev_pixel).max(axis=0), np.nan)
-    max_presence = np.where(occurring, np.nan_to_num(dev_presence).max(axis=0), np.nan)
-    report.update({
-        "classes": {"num_classes": num_k, "names": list(names)[:num_k] if names is not None else None},
-        "whole": {
-            "labelled_pixels": int(pixels.sum()),
-            "pixel_fraction": _floats(whole_pixels),
-            "image_count": [int(v) for v in present.sum(axis=0)],
-            "presence_fraction": _floats(whole_presence),
-        },
-        "folds": fold_rows,
-        "max_relative_deviation": {"pixel": _nullable(max_pixel), "presence": _nullable(max_presence)},
-        "mean_max_relative_deviation": {
-            "pixel": float(np.mean(max_pixel[occurring])) if occurring.any() else None,
-            "presence": float(np.mean(max_presence[occurring])) if occurring.any() else None,
-        },
-    })
-    return report
-
-
-def _fractions(counts: np.ndarray, total: float) -> np.ndarray:
-    counts = np.asarray(counts, np.float64)
-    return counts / total if total else np.zeros_like(counts)
-
-
-def _relative(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    out = np.full(whole.shape, np.nan)
-    ok = whole > 0
-    out[ok] = np.abs(part[ok] - whole[ok]) / whole[ok]
-    return out
-
-
-def _floats(a: Sequence[float] | np.ndarray) -> list[float]:
-    return [float(v) for v in a]
-
-
-def _nullable(a: np.ndarray) -> list[float | None]:
-    return [None if np.isnan(v) else float(v) for v in a]
-
-
-_REPORT_ORDER = ("version", "k", "mode", "seed", "group_by", "group_column", "ignore_index", "num_samples",
-                 "num_groups", "size_deviation", "classes", "mean_max_relative_deviation", "max_relative_deviation",
-                 "whole", "folds", "warnings", "unreadable_masks")
-
-
-def _ordered(report: dict[str, Any]) -> dict[str, Any]:
-    return {**{key: report[key] for key in _REPORT_ORDER if key in report}, **report}
-
-
 # --------------------------------------------------------------------------- output
 
 
@@ -444,18 +343,27 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     inputs.check_written([out / "manifest.csv", out / "report.json", *folds])
     _replace_stale_links(out, result.k)
     inputs.guard_folder(out, force=True)  # removes temporary files of a killed earlier run
-    write_manifest(result.manifest, out / "manifest.csv", columns=["fold"])
+    rows = result.manifest.rows
+    columns = extra_columns(rows, ["fold"])
+    write_lines(out / "manifest.csv", columns, render_rows(rows, out, columns))
+    # Each row is formatted once for all fold folders (siblings: same relative paths), not 2k times.
+    lines = render_rows(rows, out / "fold_0", columns)
+    folds = np.asarray(result.folds)
     for f in range(result.k):
-        train = [r for r, fold in zip(result.manifest.rows, result.folds) if fold != f]
-        val = [r for r, fold in zip(result.manifest.rows, result.folds) if fold == f]
-        write_manifest(train, out / f"fold_{f}" / "train.csv", columns=["fold"])
-        write_manifest(val, out / f"fold_{f}" / "val.csv", columns=["fold"])
+        for name, keep in (("train.csv", np.flatnonzero(folds != f)), ("val.csv", np.flatnonzero(folds == f))):
+            subset = [rows[i] for i in keep]
+            own = extra_columns(subset, ["fold"])  # differs only when rows carry different extra columns
+            target = out / f"fold_{f}" / name
+            if own == columns:
+                write_lines(target, columns, [lines[i] for i in keep])
+            else:
+                write_lines(target, own, render_rows(subset, target.parent, own))
         if result.palette is not None:
             result.palette.save(out / f"fold_{f}" / "palette.json")
     if result.palette is not None:
         result.palette.save(out / "palette.json")
     _remove_stale_folds(out, result.k)
-    atomic_write_text(out / "report.json", to_json(result.report))
+    atomic_write_text(out / "report.json", result.report.to_json())
     return out
 
 
@@ -488,5 +396,5 @@ def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> 
     return result
 
 
-__all__ = ["FoldResult", "MODES", "fold_report", "group_keys", "iterative_stratification", "kfold", "split_folds",
+__all__ = ["FoldReport", "FoldResult", "MODES", "fold_report", "group_keys", "iterative_stratification", "kfold", "split_folds",
            "write_folds"]
