@@ -328,7 +328,7 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
 
     `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # Path(Path) parses it again
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)

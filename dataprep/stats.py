@@ -176,14 +176,16 @@ def per_image_partial(row: ManifestRow, *, images: bool = True, labels: bool = T
             raise DataprepError(row.image, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
                                 f"{row.width}x{row.height}; rescan the dataset")
         part.image = image_partial(image, str(row.image), bgr=bgr)
-    if labels and row.mask is not None:
-        mask = read_mask(row.mask, expect=(row.width, row.height))
+    mask_path = row.mask if labels else None  # one Path per row (rows hold strings)
+    if mask_path is not None:
+        mask = read_mask(mask_path, expect=(row.width, row.height))
         if mask.ndim == 3:
-            raise DataprepError(row.mask, "colour mask; run `dataprep masks2labels` first")
+            raise DataprepError(mask_path, "colour mask; run `dataprep masks2labels` first")
         if mask.shape != (row.height, row.width):
-            raise DataprepError(row.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+            raise DataprepError(mask_path, f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
                                 f"{row.width}x{row.height}")
-        part.labels = label_partial(mask, num_classes=num_classes, ignore_index=ignore_index, source=str(row.mask))
+        part.labels = label_partial(mask, num_classes=num_classes, ignore_index=ignore_index,
+                                    source=row.mask_str or "")
     return part
 
 
