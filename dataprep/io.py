@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DataprepError, UsageError, WriteError
+from .errors import DataprepError, TruncatedError, UsageError, WriteError
 
 PathLike = str | os.PathLike[str]
 
@@ -241,7 +241,7 @@ def read_info(path: PathLike) -> ImageInfo:
     except Image.DecompressionBombError as exc:
         raise _bomb(path, exc) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+        raise _unreadable(path, exc) from None
     if orientation not in range(1, 9):
         orientation = 1
     dw, dh = (h, w) if orientation >= 5 else (w, h)
@@ -302,7 +302,7 @@ def read_pixels(path: PathLike, *, expect: tuple[int, int] | None = None) -> tup
 def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
     """(H, W, C) pixels as the codec returns them, and whether colour channels are BGR(A)."""
     if data.startswith(_JPEG_SOI) and _JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
-        raise DataprepError(path, "truncated: JPEG ends without its end-of-image marker")
+        raise TruncatedError(path, "truncated: JPEG ends without its end-of-image marker")
     _check_decoded_size(path, data, expect)
     if path.suffix.lower() in {".tif", ".tiff"}:
         # OpenCV gets multi-band, float and planar TIFFs wrong; tifffile reads them
@@ -356,7 +356,7 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
     except MemoryError:
         raise DataprepError(path, "out of memory while decoding") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+        raise _unreadable(path, exc) from None
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -433,7 +433,7 @@ def _read_with_pil(path: Path) -> np.ndarray:
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataprepError(path, f"unreadable: {_short(exc)}") from None
+        raise _unreadable(path, exc) from None
     if arr.dtype == np.int32:
         arr = arr.astype(np.uint16)
     return arr
@@ -519,6 +519,12 @@ def _read_bytes(path: Path) -> bytes:
         raise DataprepError(path, "file not found") from None
     except OSError as exc:
         raise DataprepError(path, f"unreadable: {exc.strerror or exc}") from None
+
+
+def _unreadable(path: PathLike, exc: BaseException) -> DataprepError:
+    # The codec's words are all there is to tell a cut-short file from a corrupt one.
+    short = _short(exc)
+    return (TruncatedError if "truncated" in short else DataprepError)(path, f"unreadable: {short}")
 
 
 def _short(exc: BaseException) -> str:

@@ -324,3 +324,26 @@ def test_folds_carry_the_palette_beside_every_manifest(tmp_path):
     bare = _write_set(tmp_path / "bare", _random_labels(9, 1, classes=3))
     kfold(bare, tmp_path / "bare_folds", 3)
     assert not (tmp_path / "bare_folds" / "palette.json").exists()
+
+
+def test_fold_report_round_trips_and_refuses_what_it_is_not(tmp_path):
+    from dataprep.foldreport import FoldReport, load_fold_report
+
+    path = _write_set(tmp_path / "set", _random_labels(12, seed=3))
+    result = kfold(path, tmp_path / "folds", 3, group_by=r"img_\d\d(\d)", seed=2)
+    text = (tmp_path / "folds" / "report.json").read_text()
+    report = load_fold_report(tmp_path / "folds")
+    assert report == result.report and report.to_json() == text
+    assert report.folds[1].fold == 1 and report.classes.num_classes == len(report.whole.pixel_fraction)
+    plain = split_folds(_write_set(tmp_path / "bare", [[0]] * 4), 2, mode="plain").report
+    assert FoldReport.from_json(plain.to_json()) == plain
+    data = json.loads(text)
+    del data["folds"][0]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(DataprepError, match=r"bad\.json: not a fold report .*folds must be a list of k=3") as err:
+        load_fold_report(bad)
+    assert "\n" not in str(err.value)
+    bad.write_text(json.dumps({**json.loads(text), "k": "3"}))
+    with pytest.raises(DataprepError, match="k must be an integer"):
+        load_fold_report(bad)

@@ -101,7 +101,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
         per_split = Counter(r.extra.get("split", "") for r in result.rows)
         lines.append(("split column", ", ".join(f"{s} {per_split[s]}" for s in result.splits)))
     lines += [
-        *((f"  {kind.replace('_', ' ')}", n) for kind, n in sorted(counts.items())),
+        *((f"  {kind.label}", n) for kind, n in sorted(counts.items())),
         ("problems", len(result.problems)),
         ("warnings", len(result.warnings)),
     ]
