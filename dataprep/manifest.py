@@ -132,8 +132,15 @@ def _row(sid: str, image: str, mask: str | None, width: int, height: int, extra:
 
 
 def _path_str(value: PathLike) -> str:
-    # Path's normal form ('a//b' -> 'a/b'), so equal paths give equal rows.
-    return os.fspath(value) if isinstance(value, Path) else str(Path(value))
+    # Path's normal form ('a//b' -> 'a/b'), so equal paths give equal rows; a string
+    # already in it (what scan and read_manifest make) is kept without parsing it.
+    if isinstance(value, Path):
+        return os.fspath(value)
+    text = os.fspath(value)
+    if os.sep == "/" and text and text != "." and not text.startswith("./") and "//" not in text \
+            and "/./" not in text and not text.endswith(("/", "/.")):
+        return text
+    return str(Path(text))
 
 
 @dataclass

@@ -343,6 +343,7 @@ class _ValidatePair:
                 return None, [Problem(cand.image, ScanProblem.EXIF_ROTATION, reason)], warnings
             reason = f"image is {img.width}x{img.height} but mask {cand.mask} is {msk.width}x{msk.height}"
             return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
-        row = ManifestRow(cand.id, Path(image_path).absolute(), Path(mask_path).absolute(), img.width, img.height)
+        # Strings: the root is absolute already, and the walk gives normal relative paths.
+        row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
         return row, problems, warnings
 
