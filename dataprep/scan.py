@@ -101,7 +101,7 @@ class ScanResult:
         return Counter(p.kind for p in self.problems)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per pair, 1M pairs feasible
 class _Candidate:
     id: str
     image: str
@@ -300,6 +300,9 @@ def _pair(files: list[str], rules: list[PairingRule]):
 
 # --------------------------------------------------------------------------- validation
 
+# What most pairs report: one shared empty tuple, not two new lists per pair.
+_NONE: tuple[Problem, ...] = ()
+
 
 class _ValidatePair:
     """Checks one pair; picklable so it runs in worker processes."""
@@ -308,7 +311,7 @@ class _ValidatePair:
         self.root = root
         self.check = check
 
-    def __call__(self, cand: _Candidate) -> tuple[ManifestRow | None, list[Problem], list[Problem]]:
+    def __call__(self, cand: _Candidate) -> tuple[ManifestRow | None, Sequence[Problem], Sequence[Problem]]:
         image_path = os.path.join(self.root, cand.image)
         mask_path = os.path.join(self.root, cand.mask)
         problems: list[Problem] = []
@@ -330,7 +333,7 @@ class _ValidatePair:
             except DataprepError as exc:
                 problems.append(Problem(rel, ScanProblem.of_error(exc), exc.reason))
         if problems:
-            return None, problems, warnings
+            return None, problems, warnings or _NONE
         img, msk = infos[cand.image], infos[cand.mask]
         if io.has_extension(cand.mask, io.LOSSY_EXTENSIONS):
             warnings.append(Problem(cand.mask, ScanProblem.LOSSY_MASK, "mask is JPEG: compression adds stray colours/labels"))
@@ -345,5 +348,5 @@ class _ValidatePair:
             return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
         # Strings: the root is absolute already, and the walk gives normal relative paths.
         row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
-        return row, problems, warnings
+        return row, _NONE, warnings or _NONE
 
