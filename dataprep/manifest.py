@@ -50,7 +50,8 @@ class ManifestRow:
     hundreds of bytes, and kfold holds 100k rows) and `image` / `mask` build a
     `Path` on access; `image_str` / `mask_str` give the strings without one.
     `fold` is the `fold` column as an int (None when absent, empty or not an
-    integer), parsed once when the row is made.
+    integer), parsed once when the row is made. `extra` is never changed in place
+    (`with_extra` makes a new row), so rows may share one dict.
     """
 
     __slots__ = ("id", "image_str", "mask_str", "width", "height", "extra", "fold")

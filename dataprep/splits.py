@@ -253,8 +253,14 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     # In place when the rows are ours: at 100k rows a second set of rows is a third of the peak memory.
     rows = manifest.rows if owned else list(manifest.rows)
     fold_text = [str(f) for f in range(k)]
+    # Rows without other columns share one {"fold": f} per fold (rows never change their extra).
+    shared = [{"fold": text} for text in fold_text]
     for i, f in enumerate(folds.tolist()):
-        rows[i] = rows[i].with_extra(fold=fold_text[f], **({"group": keys[i]} if group_by is not None else {}))
+        row = rows[i]
+        if group_by is None and not row.extra:
+            rows[i] = row.replace(extra=shared[f])
+        else:
+            rows[i] = row.with_extra(fold=fold_text[f], **({"group": keys[i]} if group_by is not None else {}))
     report = fold_report(pixels if has_masks else None, folds, k, unit=unit if grouped else None, names=names,
                          mode=mode, seed=seed, group_by=group_by, group_column=group_column,
                          ignore_index=info.ignore_index, warnings=tuple(warnings), unreadable_masks=unreadable)
