@@ -5,10 +5,15 @@ same tree so the cost of full validation is visible.
 
 Growth: whole `dataprep scan` processes (header check, default -j) on 10k and 100k
 pairs of small files (64x48 JPEG + PNG, so that 100k pairs fit a small disk),
-time, time per pair and the process's peak memory.
+time, CPU time (the process and its workers: far less disturbed by other load on
+a shared machine), time per pair and the process's peak memory.
+
+    python benchmarks/bench_scan.py [--quick] [--scale 10000 100000]
 """
 from __future__ import annotations
 
+import argparse
+import resource
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,14 +48,17 @@ def scale_rows(root: Path, sizes: tuple[int, int]) -> list[dict]:
     for n in sizes:
         tree = root / str(n)
         make_tree(tree, n, width=64, height=48)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         seconds, peak = run_cli_peak(["scan", str(tree), "-o", str(root / f"manifest_{n}.csv"), "-q"])
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         rows.append({"check": "header (whole process)", "jobs": "default", "pairs": n, "seconds": seconds,
-                     "pairs_per_s": n / seconds, "peak_rss_mb": peak})
+                     "cpu_seconds": cpu, "pairs_per_s": n / seconds, "peak_rss_mb": peak})
         shutil.rmtree(tree, ignore_errors=True)
     return rows
 
 
-def main(quick: bool = False) -> None:
+def main(quick: bool = False, scale: tuple[int, int] | None = None) -> None:
     pairs = 1000 if quick else 10_000
     tmp = Path(tempfile.mkdtemp(prefix="dataprep-bench-scan-"))
     try:
@@ -70,15 +78,19 @@ def main(quick: bool = False) -> None:
 
                 seconds = best_of(run, repeat=1 if check == "decode" else 3)
                 rows.append({"check": check, "jobs": jobs, "pairs": n, "seconds": seconds, "pairs_per_s": n / seconds})
-        rows += scale_rows(tmp / "scale", (2_000, 20_000) if quick else (10_000, 100_000))
+        rows += scale_rows(tmp / "scale", scale or ((2_000, 20_000) if quick else (10_000, 100_000)))
         write_result("scan", rows, {"image size": "640x480 JPEG + PNG mask (scale rows: 64x48)",
                                     "scale rows": "whole `dataprep scan -q` processes, header check, default -j; "
-                                                  "peak = max RSS of the command's process; shared machine, noisy"})
+                                                  "peak = max RSS of the command's process; cpu = user + system of "
+                                                  "the process and its workers; the machine was loaded with other "
+                                                  "heavy jobs, so wall times are inflated"})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    import sys
-
-    main(quick="--quick" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1k pairs, scale rows at 2k and 20k")
+    parser.add_argument("--scale", type=int, nargs=2, metavar=("SMALL", "BIG"), help="pairs of the scale rows")
+    args = parser.parse_args()
+    main(quick=args.quick, scale=tuple(args.scale) if args.scale else None)

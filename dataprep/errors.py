@@ -33,6 +33,10 @@ class DataprepError(Exception):
         return (type(self), (self.path, self.reason))
 
 
+class TruncatedError(DataprepError):
+    """A file that ends before its data does (a copy or download cut short)."""
+
+
 class UsageError(DataprepError):
     """Options or arguments that cannot work together (exit code 2)."""
 

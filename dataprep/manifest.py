@@ -21,7 +21,7 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
 from typing import IO
 
@@ -33,17 +33,115 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 
-@dataclass(frozen=True)
+def _fold_of(extra: dict[str, str]) -> int | None:
+    value = extra.get("fold")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None  # a free-form `fold` column of another tool: readers that need folds refuse it
+
+
 class ManifestRow:
+    """One sample: id, image and mask paths (absolute), displayed size, free metadata.
+
+    Immutable and compact: paths are held as strings (a `Path` object costs
+    hundreds of bytes, and kfold holds 100k rows) and `image` / `mask` build a
+    `Path` on access; `image_str` / `mask_str` give the strings without one.
+    `fold` is the `fold` column as an int (None when absent, empty or not an
+    integer), parsed once when the row is made. `extra` is never changed in place
+    (`with_extra` makes a new row), so rows may share one dict.
+    """
+
+    __slots__ = ("id", "image_str", "mask_str", "width", "height", "extra", "fold")
     id: str
-    image: Path
-    mask: Path | None
+    image_str: str
+    mask_str: str | None
     width: int
     height: int
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str]
+    fold: int | None
+
+    def __init__(self, id: str, image: PathLike, mask: PathLike | None, width: int, height: int,
+                 extra: dict[str, str] | None = None) -> None:
+        extra = {} if extra is None else extra
+        _init(self, id, _path_str(image), _path_str(mask) if mask is not None else None, width, height, extra)
+
+    @property
+    def image(self) -> Path:
+        return Path(self.image_str)
+
+    @property
+    def mask(self) -> Path | None:
+        return Path(self.mask_str) if self.mask_str is not None else None
 
     def with_extra(self, **values: object) -> "ManifestRow":
-        return replace(self, extra={**self.extra, **{k: str(v) for k, v in values.items()}})
+        return _row(self.id, self.image_str, self.mask_str, self.width, self.height,
+                    {**self.extra, **{k: str(v) for k, v in values.items()}})
+
+    def replace(self, **changes: object) -> "ManifestRow":
+        """A copy with some fields changed (the fields of the constructor)."""
+        fields = {"id": self.id, "image": self.image_str, "mask": self.mask_str, "width": self.width,
+                  "height": self.height, "extra": self.extra, **changes}
+        return ManifestRow(**fields)  # type: ignore[arg-type]
+
+    def _key(self) -> tuple:
+        return self.id, self.image_str, self.mask_str, self.width, self.height, self.extra
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ManifestRow):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.image_str, self.mask_str, self.width, self.height))
+
+    def __repr__(self) -> str:
+        return (f"ManifestRow(id={self.id!r}, image={self.image!r}, mask={self.mask!r}, width={self.width!r}, "
+                f"height={self.height!r}, extra={self.extra!r})")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple:
+        return _row, (self.id, self.image_str, self.mask_str, self.width, self.height, self.extra)
+
+
+_set = object.__setattr__
+
+
+def _init(row: ManifestRow, sid: str, image: str, mask: str | None, width: int, height: int,
+          extra: dict[str, str]) -> None:
+    _set(row, "id", sid)
+    _set(row, "image_str", image)
+    _set(row, "mask_str", mask)
+    _set(row, "width", width)
+    _set(row, "height", height)
+    _set(row, "extra", extra)
+    _set(row, "fold", _fold_of(extra))
+
+
+def _row(sid: str, image: str, mask: str | None, width: int, height: int, extra: dict[str, str]) -> ManifestRow:
+    """A row from strings already in `Path`'s normal form (no re-parsing)."""
+    row = ManifestRow.__new__(ManifestRow)
+    _init(row, sid, image, mask, width, height, extra)
+    return row
+
+
+def _path_str(value: PathLike) -> str:
+    # Path's normal form ('a//b' -> 'a/b'), so equal paths give equal rows; a string
+    # already in it (what scan and read_manifest make) is kept without parsing it.
+    if isinstance(value, Path):
+        return os.fspath(value)
+    text = os.fspath(value)
+    if os.sep == "/" and text and text != "." and not text.startswith("./") and "//" not in text \
+            and "/./" not in text and not text.endswith(("/", "/.")):
+        return text
+    return str(Path(text))
 
 
 @dataclass
@@ -96,15 +194,28 @@ def read_manifest(path: PathLike) -> Manifest:
 
 
 def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
-    reader = csv.DictReader(f)
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    # csv.reader with column indices: DictReader's dict per line was a fifth of reading
+    # 100k rows. Short lines read as empty values and surplus fields are dropped, as there.
+    reader = csv.reader(f)
+    header = next(reader, [])
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
+    index = {name: i for i, name in enumerate(header)}  # a repeated column: its last value, like DictReader
+    i_id, i_image, i_mask, i_width, i_height = (index[c] for c in REQUIRED_COLUMNS)
+    extra_index = [(name, i) for name, i in index.items() if name not in REQUIRED_COLUMNS]
+    full = len(header)
     rows: list[ManifestRow] = []
     seen: set[str] = set()
     resolve = functools.partial(_resolve, str(base), folders={})  # folder cache of this read only
-    for line_no, rec in enumerate(reader, start=2):
-        sid = rec["id"]
+    line_no = 1
+    for rec in reader:
+        if not rec:
+            continue  # a blank line
+        line_no += 1
+        if len(rec) < full:
+            rec = rec + [""] * (full - len(rec))
+        sid = rec[i_id]
         if not sid:
             raise DataprepError(path, f"line {line_no}: empty id")
         if sid in seen:
@@ -113,25 +224,18 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
         bad = id_problem(sid)
         if bad:
             raise DataprepError(path, f"line {line_no}: id {sid!r} {bad}")
-        if not rec["image"]:
+        image = rec[i_image]
+        if not image:
             raise DataprepError(path, f"line {line_no}: empty image path for id {sid!r}")
         try:
-            width, height = int(rec["width"]), int(rec["height"])
-        except (TypeError, ValueError):
+            width, height = int(rec[i_width]), int(rec[i_height])
+        except ValueError:
             raise DataprepError(path, f"line {line_no}: width/height must be integers") from None
         if width < 1 or height < 1:
             raise DataprepError(path, f"line {line_no}: width/height must be positive, got {width}x{height}")
-        extra = {k: (v if v is not None else "") for k, v in rec.items() if k not in REQUIRED_COLUMNS and k is not None}
-        rows.append(
-            ManifestRow(
-                id=sid,
-                image=resolve(rec["image"]),
-                mask=resolve(rec["mask"]) if rec["mask"] else None,
-                width=width,
-                height=height,
-                extra=extra,
-            )
-        )
+        mask = rec[i_mask]
+        rows.append(_row(sid, resolve(image), resolve(mask) if mask else None, width, height,
+                         {name: rec[i] for name, i in extra_index}))
     return Manifest(rows, path)
 
 
@@ -158,36 +262,73 @@ def write_manifest(manifest: Manifest | Sequence[ManifestRow], path: PathLike, c
     """Write atomically, paths relative to the manifest's folder; extra columns keep first-seen order."""
     path = Path(path)
     rows = manifest.rows if isinstance(manifest, Manifest) else list(manifest)
-    base = Path(os.path.abspath(path.parent))
-    extra: dict[str, None] = dict.fromkeys(columns)
+    extra = extra_columns(rows, columns)
+    with atomic_open(path, "w") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow([*REQUIRED_COLUMNS, *extra])
+        _write_rows(writer, rows, str(Path(os.path.abspath(path.parent))), extra)
+    return path
+
+
+def extra_columns(rows: Sequence[ManifestRow], first: Iterable[str] = ()) -> list[str]:
+    """The extra columns `write_manifest` writes for `rows`: `first`, then the others in first-seen order."""
+    extra: dict[str, None] = dict.fromkeys(first)
     for row in rows:
         for key in row.extra:
             extra.setdefault(key, None)
-    fieldnames = [*REQUIRED_COLUMNS, *extra]
+    return list(extra)
+
+
+def render_rows(rows: Sequence[ManifestRow], folder: PathLike, columns: Sequence[str]) -> list[str]:
+    """Each row's CSV line (newline included) as `write_manifest` writes it into `folder` with extra `columns`.
+
+    For writers of many manifests of the same rows (kfold's 2k + 1): a row is formatted once per folder,
+    then `write_lines` writes any selection of the lines.
+    """
+    lines: list[str] = []
+    _write_rows(csv.writer(_LineSink(lines.append), lineterminator="\n"), rows,
+                str(Path(os.path.abspath(folder))), list(columns))
+    return lines
+
+
+def write_lines(path: PathLike, columns: Sequence[str], lines: Iterable[str]) -> Path:
+    """Write a manifest from `render_rows` lines (rendered for this file's folder and `columns`), atomically."""
+    path = Path(path)
+    with atomic_open(path, "w") as f:
+        csv.writer(f, lineterminator="\n").writerow([*REQUIRED_COLUMNS, *columns])
+        f.writelines(lines)
+    return path
+
+
+class _LineSink:
+    # csv.writer calls write() once per row with the whole line.
+    __slots__ = ("write",)
+
+    def __init__(self, write) -> None:
+        self.write = write
+
+
+def _write_rows(writer, rows: Iterable[ManifestRow], folder: str, extra: list[str]) -> None:
     # A plain writer with lists: DictWriter checks every row's keys against the header
     # (a third of writing kfold's 11 manifests at 100k rows). A required column also
     # named as an extra one gets the required value there too, as a dict row would.
     shadowed = [k for k in extra if k in REQUIRED_COLUMNS]
-    folder = str(base)
-    relative = functools.partial(_relative, folder, {})  # folder cache of this write only
-    with atomic_open(path, "w") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(fieldnames)
-        for row in rows:
-            values = [row.id, relative(row.image), relative(row.mask) if row.mask else "",
-                      row.width, row.height]
-            if shadowed:
-                required = dict(zip(REQUIRED_COLUMNS, values))
-                values += [required[k] if k in required else row.extra.get(k, "") for k in extra]
-            else:
-                values += [row.extra.get(k, "") for k in extra]
-            writer.writerow(values)
-    return path
+    folders: dict[str, str] = {}  # folder cache of this write only
+    for row in rows:
+        values = [row.id, _relative(folder, row.image_str, folders),
+                  _relative(folder, row.mask_str, folders) if row.mask_str else "", row.width, row.height]
+        if shadowed:
+            required = dict(zip(REQUIRED_COLUMNS, values))
+            values += [required[k] if k in required else row.extra.get(k, "") for k in extra]
+        else:
+            get = row.extra.get
+            values += [get(k, "") for k in extra]
+        writer.writerow(values)
 
 
-def _resolve(base: str, value: str, folders: dict[str, str] | None = None) -> Path:
-    # One Path per path (each Path() parses its string again): the folder part is
-    # normalized once per folder (`folders`, one read's cache), as datasets hold many files in few folders.
+def _resolve(base: str, value: str, folders: dict[str, str] | None = None) -> str:
+    # Path's normal form without a Path per row: the folder part is normalized once
+    # per folder (`folders`, one read's cache), as datasets hold many files in few folders.
     folder, name = os.path.split(value)
     if name in (".", ".."):
         return _resolve_slow(base, value)
@@ -196,12 +337,12 @@ def _resolve(base: str, value: str, folders: dict[str, str] | None = None) -> Pa
         resolved = _resolve_folder(base, folder)
         if folders is not None:
             folders[folder] = resolved
-    return Path(os.path.join(resolved, name)) if name else Path(resolved)
+    return os.path.join(resolved, name) if name else resolved
 
 
-def _resolve_slow(base: str, value: str) -> Path:
+def _resolve_slow(base: str, value: str) -> str:
     p = Path(value)
-    return p if p.is_absolute() else Path(os.path.normpath(Path(base) / p))
+    return str(p) if p.is_absolute() else os.path.normpath(Path(base) / p)
 
 
 def _resolve_folder(base: str, folder: str) -> str:
@@ -209,9 +350,16 @@ def _resolve_folder(base: str, folder: str) -> str:
     return str(p) if p.is_absolute() else os.path.normpath(Path(base) / p)
 
 
-def _relative(base: str, folders: dict[str, str], target: Path) -> str:
+def relative_path(folder: str, target: str, folders: dict[str, str] | None = None) -> str:
+    """`target` (absolute) relative to the absolute `folder`, with '/' separators, as manifests store it.
+
+    `folders`: a cache the caller keeps for one pass over many rows (one relpath per folder)."""
+    return _relative(folder, target, {} if folders is None else folders)
+
+
+def _relative(base: str, target: str, folders: dict[str, str]) -> str:
     # POSIX separators so a manifest written on one OS reads on another.
-    folder, name = os.path.split(os.fspath(target))
+    folder, name = os.path.split(target)
     if name in ("", ".", "..") or not os.path.isabs(folder):
         folder, name = os.path.split(os.path.abspath(target))
     rel = folders.get(folder)
@@ -220,5 +368,3 @@ def _relative(base: str, folders: dict[str, str], target: Path) -> str:
         # (relpath was two thirds of writing kfold's 11 manifests at 100k rows).
         rel = folders[folder] = Path(os.path.relpath(folder, base)).as_posix()
     return name if rel == "." else f"{rel}/{name}"
-
-

@@ -79,8 +79,8 @@ class Inputs:
     @classmethod
     def of_manifest(cls, manifest, *, trees: bool = False) -> "Inputs":
         """The manifest file, its images and masks; with `trees`, the images' and masks' common folders too."""
-        images = [r.image for r in manifest.rows]
-        masks = [r.mask for r in manifest.rows if r.mask is not None]
+        images = [r.image_str for r in manifest.rows]  # strings: a Path per row was most of this at 100k rows
+        masks = [r.mask_str for r in manifest.rows if r.mask_str is not None]
         files = [*images, *masks, *([manifest.path] if manifest.path is not None else [])]
         roots = [*_trees(images), *_trees(masks)] if trees else []
         return cls(files, roots)

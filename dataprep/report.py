@@ -25,6 +25,7 @@ import numpy as np
 
 from . import io
 from .errors import DataprepError, UsageError
+from .foldreport import FoldReport, load_fold_report
 from .manifest import Manifest, read_manifest
 from .palette import Palette, resolve_palette
 from .paths import Inputs
@@ -41,7 +42,7 @@ class ReportData:
 
     manifest: Manifest
     stats: dict[str, Any] | None
-    folds: dict[str, Any] | None
+    folds: FoldReport | None
     palette: Palette | None
     histograms: np.ndarray | None  # (channels, HIST_BINS) pixel counts
     hist_range: tuple[int, int]  # pixel values covered by the bins
@@ -113,7 +114,7 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
     if not len(manifest):
         raise DataprepError(manifest.path, "manifest has no rows to report on")
     stats_data = load_stats(stats) if stats is not None else None
-    folds = _load_folds(Path(splits)) if splits is not None else None
+    folds = load_fold_report(splits) if splits is not None else None
     resolved = resolve_palette(palette, manifest.path)
     problems = check_files(manifest)
     hist, hist_range, used = band_histograms(manifest, max_images, seed)
@@ -126,19 +127,6 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
         except DataprepError as exc:  # a bad sample file: the page still shows everything else
             problems.append(f"previews: {exc}")
     return ReportData(manifest, stats_data, folds, resolved, hist, hist_range, used, sizes, problems, preview)
-
-
-def _load_folds(folder: Path) -> dict[str, Any]:
-    path = folder / "report.json" if folder.is_dir() or not folder.suffix else folder
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(path, "fold report not found (give the folder `dataprep kfold -o` wrote)") from None
-    except (OSError, ValueError) as exc:
-        raise DataprepError(path, f"not a fold report: {exc}") from None
-    if not isinstance(data, dict) or "folds" not in data or "k" not in data:
-        raise DataprepError(path, "not a fold report written by `dataprep kfold`")
-    return data
 
 
 # --------------------------------------------------------------------------- drawing (inline SVG)
@@ -211,7 +199,7 @@ def _class_names(data: ReportData, k: int) -> list[str]:
             by_index.setdefault(c.index, c.name)
         names = [by_index.get(i, f"class_{i}") for i in range(k)]
     names = names or ((data.stats or {}).get("classes") or {}).get("names") \
-        or ((data.folds or {}).get("classes") or {}).get("names")
+        or (data.folds.classes.names if data.folds is not None and data.folds.classes is not None else None)
     names = list(names or [])
     return [names[i] if i < len(names) else f"class_{i}" for i in range(k)]
 
@@ -276,38 +264,39 @@ def _section_folds(data: ReportData) -> str:
     r = data.folds
     if r is None:
         if "fold" in data.manifest.extra_columns:
-            counts = Counter(str(row.extra.get("fold")) for row in data.manifest)
+            counts = Counter(str(row.fold) if row.fold is not None else row.extra.get("fold", "")
+                             for row in data.manifest)
             out.append(_table(["fold", "samples"], sorted(counts.items())))
         else:
             out.append("<p>No folds: pass <code>--splits DIR</code> (from <code>dataprep kfold</code>).</p>")
         out.append("</section>")
         return "".join(out)
-    k = r["k"]
-    out.append(f"<p>k={k}, mode {_e(r['mode'])}, seed {_e(r['seed'])}, {r['num_samples']} samples"
-               + (f" in {r['num_groups']} groups" if r.get("num_groups") is not None else "")
-               + f"; largest fold size deviation {r['size_deviation']:.1%}.</p>")
-    classes = r.get("classes")
-    header = ["", "whole", *(f"fold {f['fold']}" for f in r["folds"])]
-    rows: list[list[Any]] = [["samples", r["num_samples"], *(f["num_samples"] for f in r["folds"])]]
-    if classes:
-        nk = classes["num_classes"]
+    k = r.k
+    out.append(f"<p>k={k}, mode {_e(r.mode)}, seed {_e(r.seed)}, {r.num_samples} samples"
+               + (f" in {r.num_groups} groups" if r.num_groups is not None else "")
+               + f"; largest fold size deviation {r.size_deviation:.1%}.</p>")
+    classes = r.classes
+    header = ["", "whole", *(f"fold {f.fold}" for f in r.folds)]
+    rows: list[list[Any]] = [["samples", r.num_samples, *(f.num_samples for f in r.folds)]]
+    if classes and r.whole is not None:
+        nk = classes.num_classes
         names, colours = _class_names(data, nk), _class_colours(data, nk)
-        whole = r["whole"]["pixel_fraction"]
+        whole = r.whole.pixel_fraction
         for c in range(nk):
             if nk > 40 and not whole[c]:
                 continue  # a class that never occurs (label maps read without a palette span 256 values)
-            rows.append([f"{c} {names[c]}", _pct(r["whole"]["pixel_fraction"][c]),
-                         *(_pct(f["pixel_fraction"][c]) for f in r["folds"])])
+            rows.append([f"{c} {names[c]}", _pct(whole[c]),
+                         *(_pct(f.balance.pixel_fraction[c]) for f in r.folds if f.balance is not None)])
         out.append(_table(header, rows, "folds"))
         out.append("<h3>Share of labelled pixels per validation fold</h3>")
         out.append(_fold_chart(r, names, colours))
-        dev = r.get("mean_max_relative_deviation") or {}
-        if dev:
+        dev = r.mean_max_relative_deviation
+        if dev is not None:
             out.append(f"<p>Mean over classes of the largest deviation from the whole: pixels "
-                       f"{_pct(dev.get('pixel'))}, images {_pct(dev.get('presence'))}.</p>")
+                       f"{_pct(dev.pixel)}, images {_pct(dev.presence)}.</p>")
     else:
         out.append(_table(header, rows, "folds"))
-    warnings = r.get("warnings") or []
+    warnings = r.warnings
     for warning in warnings[:10]:
         out.append(f'<p class="warning">warning: {_e(warning)}</p>')
     if len(warnings) > 10:
@@ -316,10 +305,12 @@ def _section_folds(data: ReportData) -> str:
     return "".join(out)
 
 
-def _fold_chart(r: dict[str, Any], names: Sequence[str], colours: Sequence[str]) -> str:
+def _fold_chart(r: FoldReport, names: Sequence[str], colours: Sequence[str]) -> str:
     """Per fold one stacked bar of class shares: equal-looking bars mean balanced folds."""
     width, label_w, row_h = 640, 80, 26
-    bars = [("whole", r["whole"]["pixel_fraction"])] + [(f"fold {f['fold']}", f["pixel_fraction"]) for f in r["folds"]]
+    assert r.whole is not None
+    bars = [("whole", r.whole.pixel_fraction)] + [(f"fold {f.fold}", f.balance.pixel_fraction)
+                                                  for f in r.folds if f.balance is not None]
     height = row_h * len(bars) + 10
     parts = [f'<svg class="chart" data-kind="fold-balance" role="img" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}"><title>class share per fold</title>']

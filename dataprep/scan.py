@@ -20,11 +20,12 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import io
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, TruncatedError, UsageError
 from .executor import Executor, OnError, run_items
 from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
 from .layout import CONTAINER_DIRS, AmbiguousLayout, PairingRule, choose_rules, split_of, with_pairs
@@ -34,16 +35,45 @@ from .paths import walk_files
 if TYPE_CHECKING:
     from .dedup import DedupResult
 
-__all__ = ["AmbiguousLayout", "PairingRule", "Problem", "ScanResult", "scan"]
+__all__ = ["AmbiguousLayout", "PairingRule", "Problem", "ScanProblem", "ScanResult", "scan"]
 
 Check = Literal["header", "decode"]
+
+
+class ScanProblem(StrEnum):
+    """What is wrong with a file `scan` found. Members are strings too ("orphan_image"), so they print and
+    compare as the names earlier versions used."""
+
+    # problems: the pair is left out of the manifest
+    UNREADABLE = "unreadable"
+    TRUNCATED = "truncated"
+    SIZE_MISMATCH = "size_mismatch"
+    EXIF_ROTATION = "exif_rotation"
+    ORPHAN_IMAGE = "orphan_image"
+    ORPHAN_MASK = "orphan_mask"
+    DUPLICATE = "duplicate"
+    # warnings: the pair is kept
+    WRONG_EXTENSION = "wrong_extension"
+    LOSSY_MASK = "lossy_mask"
+
+    @property
+    def label(self) -> str:
+        """How the summary names it: 'orphan image'."""
+        return self.value.replace("_", " ")
+
+    @classmethod
+    def of_error(cls, exc: DataprepError) -> "ScanProblem":
+        return cls.TRUNCATED if isinstance(exc, TruncatedError) else cls.UNREADABLE
 
 
 @dataclass(frozen=True)
 class Problem:
     path: str
-    kind: str  # unreadable | truncated | size_mismatch | exif_rotation | orphan_image | orphan_mask | duplicate
+    kind: ScanProblem
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ScanProblem(self.kind))  # a plain name is checked and converted
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -67,11 +97,11 @@ class ScanResult:
     def manifest(self) -> Manifest:
         return Manifest(self.rows)
 
-    def problem_counts(self) -> Counter[str]:
+    def problem_counts(self) -> Counter[ScanProblem]:
         return Counter(p.kind for p in self.problems)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per pair, 1M pairs feasible
 class _Candidate:
     id: str
     image: str
@@ -134,7 +164,7 @@ def scan(
     splits = sorted({c.split for c in candidates if c.split})
     for cand, res in zip(candidates, results):
         if res.error is not None:  # an unexpected failure, not a finding
-            problems.append(Problem(cand.image, "unreadable", res.error))
+            problems.append(Problem(cand.image, ScanProblem.UNREADABLE, res.error))
             continue
         row, found, warned = res.value
         problems.extend(found)
@@ -245,13 +275,13 @@ def _pair(files: list[str], rules: list[PairingRule]):
             if len(group) > 1:
                 for path in group:
                     others = ", ".join(g for g in group if g != path)
-                    problems.append(Problem(path, "duplicate", f"duplicate {what} stem (also {others}); left out"))
+                    problems.append(Problem(path, ScanProblem.DUPLICATE, f"duplicate {what} stem (also {others}); left out"))
         if len(imgs) > 1 or len(msks) > 1:
             continue
         if not msks:
-            problems.append(Problem(imgs[0], "orphan_image", "image has no mask"))
+            problems.append(Problem(imgs[0], ScanProblem.ORPHAN_IMAGE, "image has no mask"))
         elif not imgs:
-            problems.append(Problem(msks[0], "orphan_mask", "mask has no image"))
+            problems.append(Problem(msks[0], ScanProblem.ORPHAN_MASK, "mask has no image"))
         else:
             rule = rules[key[0]]
             split = split_of(rule, os.path.dirname(imgs[0]))
@@ -270,6 +300,9 @@ def _pair(files: list[str], rules: list[PairingRule]):
 
 # --------------------------------------------------------------------------- validation
 
+# What most pairs report: one shared empty tuple, not two new lists per pair.
+_NONE: tuple[Problem, ...] = ()
+
 
 class _ValidatePair:
     """Checks one pair; picklable so it runs in worker processes."""
@@ -278,7 +311,7 @@ class _ValidatePair:
         self.root = root
         self.check = check
 
-    def __call__(self, cand: _Candidate) -> tuple[ManifestRow | None, list[Problem], list[Problem]]:
+    def __call__(self, cand: _Candidate) -> tuple[ManifestRow | None, Sequence[Problem], Sequence[Problem]]:
         image_path = os.path.join(self.root, cand.image)
         mask_path = os.path.join(self.root, cand.mask)
         problems: list[Problem] = []
@@ -288,32 +321,32 @@ class _ValidatePair:
             try:
                 truncated = io.check_complete(path)
                 if truncated:
-                    problems.append(Problem(rel, "truncated", truncated))
+                    problems.append(Problem(rel, ScanProblem.TRUNCATED, truncated))
                     continue
                 info = io.read_info(path)
                 mismatch = io.content_mismatch(path)  # "PNG data in a .jpg file": readers go by content
                 if mismatch:
-                    warnings.append(Problem(rel, "wrong_extension", f"{mismatch}; rename it to match its content"))
+                    warnings.append(Problem(rel, ScanProblem.WRONG_EXTENSION, f"{mismatch}; rename it to match its content"))
                 if self.check == "decode":
                     (io.read_image if rel == cand.image else io.read_mask)(path)
                 infos[rel] = info
             except DataprepError as exc:
-                kind = "truncated" if "truncated" in exc.reason else "unreadable"
-                problems.append(Problem(rel, kind, exc.reason))
+                problems.append(Problem(rel, ScanProblem.of_error(exc), exc.reason))
         if problems:
-            return None, problems, warnings
+            return None, problems, warnings or _NONE
         img, msk = infos[cand.image], infos[cand.mask]
         if io.has_extension(cand.mask, io.LOSSY_EXTENSIONS):
-            warnings.append(Problem(cand.mask, "lossy_mask", "mask is JPEG: compression adds stray colours/labels"))
+            warnings.append(Problem(cand.mask, ScanProblem.LOSSY_MASK, "mask is JPEG: compression adds stray colours/labels"))
         if (img.width, img.height) != (msk.width, msk.height):
             if img.orientation != 1 and (img.stored_width, img.stored_height) == (msk.width, msk.height):
                 reason = (
                     f"EXIF orientation {img.orientation} shows the image as {img.width}x{img.height}, but the mask "
                     f"is {msk.width}x{msk.height} (matches the stored, unrotated pixels)"
                 )
-                return None, [Problem(cand.image, "exif_rotation", reason)], warnings
+                return None, [Problem(cand.image, ScanProblem.EXIF_ROTATION, reason)], warnings
             reason = f"image is {img.width}x{img.height} but mask {cand.mask} is {msk.width}x{msk.height}"
-            return None, [Problem(cand.image, "size_mismatch", reason)], warnings
-        row = ManifestRow(cand.id, Path(image_path).absolute(), Path(mask_path).absolute(), img.width, img.height)
-        return row, problems, warnings
+            return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
+        # Strings: the root is absolute already, and the walk gives normal relative paths.
+        row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
+        return row, _NONE, warnings or _NONE
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,16 +28,16 @@ import numpy as np
 from .dedup import duplicates_across_folds
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
-from .io import PathLike, atomic_write_text
-from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .foldfiles import write_folds
+from .foldreport import FoldReport, fold_report
+from .io import PathLike
+from .manifest import Manifest, ManifestRow, read_manifest, relative_path
 from .palette import Palette, resolve_palette
-from .paths import Inputs
 from .progress import bars_disabled
-from .stats import AUTO, IgnoreIndex, one_class_warning, per_image_partial, resolve_classes, to_json
+from .stats import AUTO, IgnoreIndex, one_class_warning, per_image_partial, resolve_classes
 
 Mode = Literal["plain", "stratified", "multilabel"]
 MODES: tuple[str, ...] = ("plain", "stratified", "multilabel")
-REPORT_VERSION = 1
 
 
 # --------------------------------------------------------------------------- the assignment
@@ -58,7 +57,12 @@ def iterative_stratification(labels: np.ndarray, k: int, rng: np.random.Generato
     samples (within half a unit) takes no more while another fold still lacks
     some, so fold sizes stay within one sample of each other for single images.
     """
-    labels = np.asarray(labels, dtype=np.float64)
+    labels = np.asarray(labels)
+    # Signed integer counts stay as they are (int8 flags: an eighth of float64's memory at 100k rows).
+    if labels.dtype.kind == "b":
+        labels = labels.astype(np.int8)
+    elif labels.dtype.kind != "i":
+        labels = labels.astype(np.float64)
     if labels.ndim != 2:
         raise ValueError(f"labels must be (units, labels), got shape {labels.shape}")
     n_units = labels.shape[0]
@@ -135,10 +139,11 @@ def group_keys(manifest: Manifest, *, group_by: str | None = None, group_column:
         pattern = re.compile(group_by)
     except re.error as exc:
         raise UsageError(None, f"--group-by {group_by!r} is not a valid regular expression: {exc}") from None
-    base = Path(os.path.abspath(manifest.path.parent)) if manifest.path is not None else None
+    base = os.path.abspath(manifest.path.parent) if manifest.path is not None else None
     keys, unmatched = [], []
+    folders: dict[str, str] = {}
     for row in manifest.rows:
-        text = Path(os.path.relpath(row.image, base)).as_posix() if base is not None else Path(row.image).as_posix()
+        text = relative_path(base, row.image_str, folders) if base is not None else Path(row.image_str).as_posix()
         m = pattern.search(text)
         if m is None:
             unmatched.append(text)
@@ -163,14 +168,14 @@ class FoldResult:
     manifest: Manifest  # the input rows with a `fold` column (and `group` for --group-by)
     folds: np.ndarray  # fold of each row
     groups: list[str] | None
-    report: dict[str, Any]
+    report: FoldReport
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # rows whose masks could not be read
     palette: Palette | None = None  # written beside every manifest of the folds folder
 
     @property
     def k(self) -> int:
-        return int(self.report["k"])
+        return self.report.k
 
 
 def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "multilabel", group_by: str | None = None,
@@ -184,7 +189,8 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     `errors` (on_error="fail" raises instead); in plain mode, which does not use
     labels, they only leave the report incomplete and are summed up in a warning.
     """
-    if not isinstance(manifest, Manifest):
+    owned = not isinstance(manifest, Manifest)  # read here: its rows can be replaced in place
+    if owned:
         manifest = read_manifest(manifest)
     if mode not in MODES:
         raise UsageError(None, f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -198,14 +204,15 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         group_column = "group"
     grouped = group_by is not None or group_column is not None
     keys = group_keys(manifest, group_by=group_by, group_column=group_column) if grouped else [r.id for r in manifest]
-    unit_names = sorted(set(keys))
-    if k > len(unit_names):
+    # Units (samples or groups) in a canonical order, so row order in the manifest does not matter.
+    unit, n_units = _unit_index(keys)
+    if k > n_units:
         what = "groups" if grouped else "samples"
-        raise UsageError(None, f"k={k} is larger than the number of {what} ({len(unit_names)})")
+        raise UsageError(None, f"k={k} is larger than the number of {what} ({n_units})")
 
     has_masks = any(r.mask is not None for r in manifest.rows)
     info = resolve_classes(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index)
-    pixels = np.zeros((n, 0), np.int64)
+    pixels = np.zeros((n, 0), np.uint32)
     errors: list[str] = []
     if has_masks:
         pixels, errors = class_pixel_matrix(manifest.rows, num_classes=info.num_classes,
@@ -215,16 +222,19 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
             raise all_failed(manifest.path, errors, "masks")
     num_k = pixels.shape[1]
 
-    # Units (samples or groups) in a canonical order, so row order in the manifest does not matter.
-    unit_of = {name: i for i, name in enumerate(unit_names)}
-    unit = np.array([unit_of[key] for key in keys], dtype=np.int64)
-    sizes = np.bincount(unit, minlength=len(unit_names))
+    sizes = np.bincount(unit, minlength=n_units)
     per_image = _image_labels(pixels, mode)
-    unit_labels = np.zeros((len(unit_names), per_image.shape[1]), np.int64)
-    np.add.at(unit_labels, unit, per_image)
+    if n_units == n:  # one row per unit: a permutation
+        unit_labels = np.empty_like(per_image)
+        unit_labels[unit] = per_image
+    else:
+        unit_labels = np.zeros((n_units, per_image.shape[1]), np.int32)
+        np.add.at(unit_labels, unit, per_image)
+    del per_image
     rng = np.random.default_rng(seed)
     unit_fold = iterative_stratification(unit_labels, k, rng, sizes)
     folds = unit_fold[unit]
+    del unit_labels
 
     names = info.names or [f"class_{c}" for c in range(num_k)]
     warnings = _rarity_warnings(pixels, unit, k, names, grouped, has_masks)
@@ -239,18 +249,22 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         warnings.append(f"the class balance report leaves out {len(errors)} row(s) whose mask could not be read "
                         f"(first: {errors[0]})")
         errors = []
-    rows = []
-    for row, f, key in zip(manifest.rows, folds, keys):
-        extra = {"fold": int(f)}
-        if group_by is not None:
-            extra["group"] = key
-        rows.append(row.with_extra(**extra))
-    report = fold_report(pixels if has_masks else None, folds, k, unit=unit if grouped else None, names=names)
-    report.update({"mode": mode, "seed": seed, "group_by": group_by, "group_column": group_column,
-                   "ignore_index": info.ignore_index, "warnings": warnings,
-                   "unreadable_masks": unreadable})
+    # In place when the rows are ours: at 100k rows a second set of rows is a third of the peak memory.
+    rows = manifest.rows if owned else list(manifest.rows)
+    fold_text = [str(f) for f in range(k)]
+    # Rows without other columns share one {"fold": f} per fold (rows never change their extra).
+    shared = [{"fold": text} for text in fold_text]
+    for i, f in enumerate(folds.tolist()):
+        row = rows[i]
+        if group_by is None and not row.extra:
+            rows[i] = row.replace(extra=shared[f])
+        else:
+            rows[i] = row.with_extra(fold=fold_text[f], **({"group": keys[i]} if group_by is not None else {}))
+    report = fold_report(pixels if has_masks else None, folds, k, unit=unit if grouped else None, names=names,
+                         mode=mode, seed=seed, group_by=group_by, group_column=group_column,
+                         ignore_index=info.ignore_index, warnings=tuple(warnings), unreadable_masks=unreadable)
     out = Manifest(rows, manifest.path)
-    return FoldResult(out, folds, keys if grouped else None, _ordered(report), warnings, errors,
+    return FoldResult(out, folds, keys if grouped else None, report, warnings, errors,
                       resolve_palette(palette, manifest.path))
 
 
@@ -267,16 +281,18 @@ def _row_class_pixels(row: ManifestRow, *, num_classes: int | None, ignore_index
 def class_pixel_matrix(rows: Sequence[ManifestRow], *, num_classes: int | None, ignore_index: int | None,
                        executor: Executor | None = None, on_error: OnError = "skip",
                        quiet: bool = False) -> tuple[np.ndarray, list[str]]:
-    """(rows, K) int64 class pixel counts (zero for failed rows and rows without masks) and the error lines.
+    """(rows, K) class pixel counts (zero for failed rows and rows without masks) and the error lines.
 
-    Filled block by block into one array: 8 bytes per class and row, where a
+    Filled block by block into one array: 4 bytes per class and row, where a
     list of per-row stats partials cost kilobytes each (500 MB at 100k rows).
     K is `num_classes`, else the highest class seen + 1.
     """
     from tqdm import tqdm
 
     n = len(rows)
-    out = np.zeros((n, num_classes or 0), np.int64)
+    # uint32 holds any image's count (the manifest gives the sizes), at half int64's memory.
+    largest = max((r.width * r.height for r in rows), default=0)
+    out = np.zeros((n, num_classes or 0), np.uint32 if largest < 2**32 else np.int64)
     errors: list[str] = []
     fn = functools.partial(_row_class_pixels, num_classes=num_classes, ignore_index=ignore_index)
     with tqdm(total=n, desc="kfold", unit="file", disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr) as bar:
@@ -297,12 +313,28 @@ def class_pixel_matrix(rows: Sequence[ManifestRow], *, num_classes: int | None, 
     return out, errors
 
 
+def _unit_index(keys: Sequence[str]) -> tuple[np.ndarray, int]:
+    """Each key's rank among the distinct keys in sorted order, and how many distinct keys there are.
+
+    Arrays, not a dict of 100k names: the same ranks as `sorted(set(keys)).index`.
+    """
+    values = np.array(keys, dtype=object)
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    starts = np.ones(len(keys), np.int64)
+    starts[1:] = ranked[1:] != ranked[:-1]
+    unit = np.empty(len(keys), np.int64)
+    unit[order] = np.cumsum(starts) - 1
+    return unit, int(unit.max()) + 1 if len(keys) else 0
+
+
 def _image_labels(pixels: np.ndarray, mode: str) -> np.ndarray:
+    # int8 0/1 flags, (rows x classes) like the pixel counts: an eighth of int64's memory.
     if mode == "plain" or pixels.shape[1] == 0:
-        return np.zeros((pixels.shape[0], 0), np.int64)
+        return np.zeros((pixels.shape[0], 0), np.int8)
     if mode == "multilabel":
-        return (pixels > 0).astype(np.int64)
-    dominant = np.zeros_like(pixels)
+        return (pixels > 0).astype(np.int8)
+    dominant = np.zeros(pixels.shape, np.int8)
     labelled = pixels.sum(axis=1) > 0
     dominant[np.flatnonzero(labelled), pixels[labelled].argmax(axis=1)] = 1
     return dominant
@@ -325,162 +357,6 @@ def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequen
     return out
 
 
-# --------------------------------------------------------------------------- the report
-
-
-def fold_report(pixels: np.ndarray | None, folds: np.ndarray, k: int, *, unit: np.ndarray | None = None,
-                names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Per-fold sizes and class distributions, and their largest relative deviation from the whole.
-
-    pixel fraction: a class's share of the fold's labelled pixels; presence
-    fraction: the share of the fold's images that contain the class. Relative
-    deviation: |fold - whole| / whole, None for classes absent from the whole.
-    """
-    folds = np.asarray(folds)
-    n = folds.size
-    sizes = np.bincount(folds, minlength=k)
-    expected = n / k
-    report: dict[str, Any] = {
-        "version": REPORT_VERSION,
-        "k": k,
-        "num_samples": int(n),
-        "num_groups": int(np.unique(unit).size) if unit is not None else None,
-    }
-    fold_rows: list[dict[str, Any]] = []
-    for f in range(k):
-        entry: dict[str, Any] = {"fold": f, "num_samples": int(sizes[f])}
-        if unit is not None:
-            entry["num_groups"] = int(np.unique(unit[folds == f]).size)
-        fold_rows.append(entry)
-    report["size_deviation"] = float(np.max(np.abs(sizes - expected)) / expected)
-    if pixels is None or pixels.shape[1] == 0:
-        report.update({"classes": None, "folds": fold_rows})
-        return report
-    num_k = pixels.shape[1]
-    present = pixels > 0
-    whole_pixels = _fractions(pixels.sum(axis=0), pixels.sum())
-    whole_presence = _fractions(present.sum(axis=0), n)
-    dev_pixel = np.full((k, num_k), np.nan)
-    dev_presence = np.full((k, num_k), np.nan)
-    for f, entry in enumerate(fold_rows):
-        sel = folds == f
-        fp = _fractions(pixels[sel].sum(axis=0), pixels[sel].sum())
-        fq = _fractions(present[sel].sum(axis=0), int(sel.sum()))
-        dev_pixel[f] = _relative(fp, whole_pixels)
-        dev_presence[f] = _relative(fq, whole_presence)
-        entry.update({
-            "labelled_pixels": int(pixels[sel].sum()),
-            "pixel_fraction": _floats(fp),
-            "image_count": [int(v) for v in present[sel].sum(axis=0)],
-            "presence_fraction": _floats(fq),
-            "pixel_deviation": _nullable(dev_pixel[f]),
-            "presence_deviation": _nullable(dev_presence[f]),
-        })
-    occurring = whole_pixels > 0
-    max_pixel = np.where(occurring, np.nan_to_num(dev_pixel).max(axis=0), np.nan)
-    max_presence = np.where(occurring, np.nan_to_num(dev_presence).max(axis=0), np.nan)
-    report.update({
-        "classes": {"num_classes": num_k, "names": list(names)[:num_k] if names is not None else None},
-        "whole": {
-            "labelled_pixels": int(pixels.sum()),
-            "pixel_fraction": _floats(whole_pixels),
-            "image_count": [int(v) for v in present.sum(axis=0)],
-            "presence_fraction": _floats(whole_presence),
-        },
-        "folds": fold_rows,
-        "max_relative_deviation": {"pixel": _nullable(max_pixel), "presence": _nullable(max_presence)},
-        "mean_max_relative_deviation": {
-            "pixel": float(np.mean(max_pixel[occurring])) if occurring.any() else None,
-            "presence": float(np.mean(max_presence[occurring])) if occurring.any() else None,
-        },
-    })
-    return report
-
-
-def _fractions(counts: np.ndarray, total: float) -> np.ndarray:
-    counts = np.asarray(counts, np.float64)
-    return counts / total if total else np.zeros_like(counts)
-
-
-def _relative(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    out = np.full(whole.shape, np.nan)
-    ok = whole > 0
-    out[ok] = np.abs(part[ok] - whole[ok]) / whole[ok]
-    return out
-
-
-def _floats(a: Sequence[float] | np.ndarray) -> list[float]:
-    return [float(v) for v in a]
-
-
-def _nullable(a: np.ndarray) -> list[float | None]:
-    return [None if np.isnan(v) else float(v) for v in a]
-
-
-_REPORT_ORDER = ("version", "k", "mode", "seed", "group_by", "group_column", "ignore_index", "num_samples",
-                 "num_groups", "size_deviation", "classes", "mean_max_relative_deviation", "max_relative_deviation",
-                 "whole", "folds", "warnings", "unreadable_masks")
-
-
-def _ordered(report: dict[str, Any]) -> dict[str, Any]:
-    return {**{key: report[key] for key in _REPORT_ORDER if key in report}, **report}
-
-
-# --------------------------------------------------------------------------- output
-
-
-def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | None = None) -> Path:
-    """Write OUT/manifest.csv, OUT/fold_{i}/{train,val}.csv and OUT/report.json (each atomically).
-
-    The palette (if any) goes beside every manifest, so commands run on them keep class names and colours.
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(out, "output must be a folder")
-    inputs = Inputs.of_manifest(result.manifest)
-    if source is not None:
-        inputs = Inputs([*inputs.files, source])
-    folds = [out / f"fold_{f}" / name for f in range(result.k) for name in ("train.csv", "val.csv")]
-    inputs.check_written([out / "manifest.csv", out / "report.json", *folds])
-    _replace_stale_links(out, result.k)
-    inputs.guard_folder(out, force=True)  # removes temporary files of a killed earlier run
-    write_manifest(result.manifest, out / "manifest.csv", columns=["fold"])
-    for f in range(result.k):
-        train = [r for r, fold in zip(result.manifest.rows, result.folds) if fold != f]
-        val = [r for r, fold in zip(result.manifest.rows, result.folds) if fold == f]
-        write_manifest(train, out / f"fold_{f}" / "train.csv", columns=["fold"])
-        write_manifest(val, out / f"fold_{f}" / "val.csv", columns=["fold"])
-        if result.palette is not None:
-            result.palette.save(out / f"fold_{f}" / "palette.json")
-    if result.palette is not None:
-        result.palette.save(out / "palette.json")
-    _remove_stale_folds(out, result.k)
-    atomic_write_text(out / "report.json", to_json(result.report))
-    return out
-
-
-def _replace_stale_links(out: Path, k: int) -> None:
-    """A symlinked fold_N (N < k) is refused: writing through it would change another split's files."""
-    for f in range(k):
-        path = out / f"fold_{f}"
-        if path.is_symlink():
-            raise UsageError(path, "is a symbolic link; writing the fold through it would change the folder it "
-                                   "points to: remove the link or choose another output folder")
-
-
-def _remove_stale_folds(out: Path, k: int) -> None:
-    # fold_7/ from an earlier run with k=10 would read as part of this split.
-    for path in out.glob("fold_*"):
-        suffix = path.name.removeprefix("fold_")
-        if not (suffix.isdigit() and int(suffix) >= k):
-            continue
-        if path.is_symlink():
-            # Only the link is ours to remove; the folder it points to is someone else's.
-            path.unlink()
-        elif path.is_dir() and {p.name for p in path.iterdir()} <= {"train.csv", "val.csv", "palette.json"}:
-            shutil.rmtree(path)
-
-
 def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> FoldResult:
     """Split a manifest file and write the folds folder; `options` as for `split_folds`."""
     result = split_folds(manifest, k, **options)
@@ -488,5 +364,5 @@ def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> 
     return result
 
 
-__all__ = ["FoldResult", "MODES", "fold_report", "group_keys", "iterative_stratification", "kfold", "split_folds",
+__all__ = ["FoldReport", "FoldResult", "MODES", "fold_report", "group_keys", "iterative_stratification", "kfold", "split_folds",
            "write_folds"]

@@ -88,7 +88,7 @@ def test_folds_are_disjoint_and_cover_every_row(tmp_path, mode):
     assert [int(r.extra["fold"]) for r in result.manifest] == result.folds.tolist()
     sizes = np.bincount(result.folds)
     assert sizes.max() - sizes.min() <= 1
-    assert result.report["num_samples"] == 17 and len(result.report["folds"]) == 4
+    assert result.report.num_samples == 17 and len(result.report.folds) == 4
 
 
 def test_same_seed_same_folds_and_row_order_does_not_matter(tmp_path):
@@ -116,7 +116,7 @@ def test_groups_never_straddle_folds(tmp_path, mode):
         fold_of_group.setdefault(row.extra["group"], set()).add(int(row.extra["fold"]))
     assert set(fold_of_group) == {cities[c] for c in set(city_of.tolist())}
     assert all(len(f) == 1 for f in fold_of_group.values())
-    assert result.report["num_groups"] == len(fold_of_group)
+    assert result.report.num_groups == len(fold_of_group)
 
 
 def test_group_column(tmp_path):
@@ -165,14 +165,14 @@ def test_report_numbers_match_the_folds(tmp_path):
     path = _write_set(tmp_path, labels)
     result = split_folds(path, 3, mode="multilabel", seed=3, quiet=True)
     report = result.report
-    for f, entry in enumerate(report["folds"]):
+    for f, entry in enumerate(report.folds):
         members = [lab for lab, fold in zip(labels, result.folds) if fold == f]
-        assert entry["num_samples"] == len(members)
-        assert entry["image_count"] == [sum(c in lab for lab in members) for c in range(5)]
-    whole = np.array(report["whole"]["presence_fraction"])
+        assert entry.num_samples == len(members)
+        assert list(entry.balance.image_count) == [sum(c in lab for lab in members) for c in range(5)]
+    whole = np.array(report.whole.presence_fraction)
     for c in range(5):
-        worst = max(abs(e["presence_fraction"][c] - whole[c]) / whole[c] for e in report["folds"])
-        assert report["max_relative_deviation"]["presence"][c] == pytest.approx(worst)
+        worst = max(abs(e.balance.presence_fraction[c] - whole[c]) / whole[c] for e in report.folds)
+        assert report.max_relative_deviation.presence[c] == pytest.approx(worst)
 
 
 # --------------------------------------------------------------------------- sample_data
@@ -211,7 +211,7 @@ def test_multilabel_beats_plain_on_class_presence_deviation(sample_labels):
 
     def mean_presence_deviation(mode: str) -> float:
         values = [split_folds(manifest, 5, mode=mode, seed=s, quiet=True)
-                  .report["mean_max_relative_deviation"]["presence"] for s in seeds]
+                  .report.mean_max_relative_deviation.presence for s in seeds]
         return float(np.mean(values))
 
     assert mean_presence_deviation("multilabel") < mean_presence_deviation("plain")
@@ -292,7 +292,7 @@ def test_unreadable_masks_count_as_unlabelled(tmp_path):
     assert sorted(np.bincount(result.folds).tolist()) == [4, 4]
     plain = split_folds(path, 2, mode="plain", quiet=True)
     assert not plain.errors and any("leaves out 1 row" in w for w in plain.warnings)
-    assert plain.report["unreadable_masks"] == 1
+    assert plain.report.unreadable_masks == 1
     with pytest.raises(DataprepError, match="img_003.png"):
         split_folds(path, 2, on_error="fail", quiet=True)
 
@@ -324,3 +324,26 @@ def test_folds_carry_the_palette_beside_every_manifest(tmp_path):
     bare = _write_set(tmp_path / "bare", _random_labels(9, 1, classes=3))
     kfold(bare, tmp_path / "bare_folds", 3)
     assert not (tmp_path / "bare_folds" / "palette.json").exists()
+
+
+def test_fold_report_round_trips_and_refuses_what_it_is_not(tmp_path):
+    from dataprep.foldreport import FoldReport, load_fold_report
+
+    path = _write_set(tmp_path / "set", _random_labels(12, seed=3))
+    result = kfold(path, tmp_path / "folds", 3, group_by=r"img_\d\d(\d)", seed=2)
+    text = (tmp_path / "folds" / "report.json").read_text()
+    report = load_fold_report(tmp_path / "folds")
+    assert report == result.report and report.to_json() == text
+    assert report.folds[1].fold == 1 and report.classes.num_classes == len(report.whole.pixel_fraction)
+    plain = split_folds(_write_set(tmp_path / "bare", [[0]] * 4), 2, mode="plain").report
+    assert FoldReport.from_json(plain.to_json()) == plain
+    data = json.loads(text)
+    del data["folds"][0]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(DataprepError, match=r"bad\.json: not a fold report .*folds must be a list of k=3") as err:
+        load_fold_report(bad)
+    assert "\n" not in str(err.value)
+    bad.write_text(json.dumps({**json.loads(text), "k": "3"}))
+    with pytest.raises(DataprepError, match="k must be an integer"):
+        load_fold_report(bad)

@@ -427,3 +427,26 @@ def test_on_error_fail_stops_at_the_first_problem_and_writes_nothing(sample_data
     out = tmp_path / "m.csv"
     res = cli("scan", sample_data, "-o", out, "--on-error", "fail", "-j", "1", "-q")
     assert res.exit_code == 1 and str(sample_data / "bad") in res.output and not out.exists()
+
+
+def test_problem_kinds_are_scan_problem_members(tmp_path):
+    from dataprep.errors import DataprepError, TruncatedError
+    from dataprep.scan import Problem, ScanProblem
+
+    _jpg(tmp_path / "images/a.jpg"), _png(tmp_path / "masks/a.png")
+    _jpg(tmp_path / "images/orphan.jpg")
+    _jpg(tmp_path / "images/cut.jpg"), _png(tmp_path / "masks/cut.png")
+    data = (tmp_path / "images/cut.jpg").read_bytes()
+    (tmp_path / "images/cut.jpg").write_bytes(data[: len(data) // 2])
+    result = scan(tmp_path)
+    assert {p.kind for p in result.problems} == {ScanProblem.ORPHAN_IMAGE, ScanProblem.TRUNCATED}
+    assert all(type(p.kind) is ScanProblem for p in result.problems)
+    assert result.problem_counts()[ScanProblem.TRUNCATED] == 1
+    assert ScanProblem.ORPHAN_IMAGE.label == "orphan image"
+    # A plain name is converted; an unknown one is refused.
+    assert Problem("x.png", "duplicate", "r").kind is ScanProblem.DUPLICATE
+    with pytest.raises(ValueError):
+        Problem("x.png", "orphan", "r")
+    # The kind of a read error comes from its class, not its words.
+    assert ScanProblem.of_error(TruncatedError("x.jpg", "cut")) is ScanProblem.TRUNCATED
+    assert ScanProblem.of_error(DataprepError("x.jpg", "truncated? no: corrupt")) is ScanProblem.UNREADABLE

@@ -60,29 +60,29 @@ def kfold_command(manifest: Path, output: Path, k: int, mode: str, group_by: str
 def format_report(result: FoldResult) -> str:
     """Fold sizes, then per class: share of pixels in the whole and in each validation fold, and worst deviations."""
     r = result.report
-    k = r["k"]
-    groups = f" in {r['num_groups']} groups" if r["num_groups"] is not None else ""
-    lines = [f"{r['num_samples']} samples{groups}, k={k}, mode={r['mode']}, seed={r['seed']}; "
-             f"largest fold size deviation {r['size_deviation']:.1%}", ""]
+    k = r.k
+    groups = f" in {r.num_groups} groups" if r.num_groups is not None else ""
+    lines = [f"{r.num_samples} samples{groups}, k={k}, mode={r.mode}, seed={r.seed}; "
+             f"largest fold size deviation {r.size_deviation:.1%}", ""]
     header = ["", "whole", *(f"fold {f}" for f in range(k))]
-    rows = [["samples", str(r["num_samples"]), *(str(f["num_samples"]) for f in r["folds"])]]
-    if r["num_groups"] is not None:
-        rows.append(["groups", str(r["num_groups"]), *(str(f["num_groups"]) for f in r["folds"])])
-    classes = r.get("classes")
-    if classes:
+    rows = [["samples", str(r.num_samples), *(str(f.num_samples) for f in r.folds)]]
+    if r.num_groups is not None:
+        rows.append(["groups", str(r.num_groups), *(str(f.num_groups) for f in r.folds)])
+    classes = r.classes
+    if classes and r.whole is not None and r.max_relative_deviation is not None:
         header += ["max dev pixels", "max dev images"]
         rows = [row + ["", ""] for row in rows]
-        names = classes["names"] or [f"class_{c}" for c in range(classes["num_classes"])]
-        dev = r["max_relative_deviation"]
-        for c in range(classes["num_classes"]):
-            rows.append([f"{c} {names[c]}", _pct(r["whole"]["pixel_fraction"][c]),
-                         *(_pct(f["pixel_fraction"][c]) for f in r["folds"]),
-                         _pct(dev["pixel"][c]), _pct(dev["presence"][c])])
-        mean = r["mean_max_relative_deviation"]
+        names = classes.names or [f"class_{c}" for c in range(classes.num_classes)]
+        dev = r.max_relative_deviation
+        for c in range(classes.num_classes):
+            rows.append([f"{c} {names[c]}", _pct(r.whole.pixel_fraction[c]),
+                         *(_pct(f.balance.pixel_fraction[c]) for f in r.folds if f.balance is not None),
+                         _pct(dev.pixel[c]), _pct(dev.presence[c])])
+        mean = r.mean_max_relative_deviation
         lines_after = ["\nclass rows: share of labelled pixels; max dev: largest |fold - whole| / whole over the "
                        "validation folds (pixels: pixel share, images: share of images containing the class)",
-                       f"mean over classes of max deviation: pixels {_pct(mean['pixel'])}, "
-                       f"images {_pct(mean['presence'])}"]
+                       f"mean over classes of max deviation: pixels {_pct(mean.pixel if mean else None)}, "
+                       f"images {_pct(mean.presence if mean else None)}"]
     else:
         lines_after = []
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]

@@ -1,6 +1,7 @@
 """`dataprep scan`: pair images with masks, validate, write a manifest."""
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -67,8 +68,8 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
         # An empty manifest would silently replace a good one: keep whatever is there.
         what = "no image/mask pairs found" if not result.rules else "no valid image/mask pairs"
         raise DataprepError(root, f"{what}; {output} not written")
-    found = [p for r in result.rows for p in (r.image, r.mask) if p is not None]
-    found += [result.root / p.path for p in (*result.problems, *result.warnings)]
+    found = [p for r in result.rows for p in (r.image_str, r.mask_str) if p is not None]
+    found += [os.path.join(result.root, p.path) for p in (*result.problems, *result.warnings)]
     Inputs(found).guard_file(output)
     write_manifest(result.manifest, output)
     _print_summary(result, output)
@@ -101,7 +102,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
         per_split = Counter(r.extra.get("split", "") for r in result.rows)
         lines.append(("split column", ", ".join(f"{s} {per_split[s]}" for s in result.splits)))
     lines += [
-        *((f"  {kind.replace('_', ' ')}", n) for kind, n in sorted(counts.items())),
+        *((f"  {kind.label}", n) for kind, n in sorted(counts.items())),
         ("problems", len(result.problems)),
         ("warnings", len(result.warnings)),
     ]

@@ -83,11 +83,9 @@ def select_rows(manifest: Manifest, *, fold: int | None = None, split: str | Non
         raise DataprepError(source, "no `fold` column; use the manifest written by `dataprep kfold`")
     folds = []
     for row in manifest.rows:
-        value = row.extra.get("fold", "")
-        try:
-            folds.append(int(value))
-        except ValueError:
-            raise DataprepError(source, f"row {row.id!r}: fold {value!r} is not an integer") from None
+        if row.fold is None:
+            raise DataprepError(source, f"row {row.id!r}: fold {row.extra.get('fold', '')!r} is not an integer")
+        folds.append(row.fold)
     if fold not in folds:
         raise DataprepError(source, f"fold {fold} not in the manifest; folds are {sorted(set(folds))}")
     keep_val = split == "val"

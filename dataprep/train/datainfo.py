@@ -92,7 +92,7 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
         check_source_leakage(manifest.rows, val_rows, d.manifest, f"the validation manifest {d.val_manifest}")
     if d.fold is not None:
         _check_fold(manifest, d.fold, d.manifest)
-        in_val = [r.extra.get("fold") == str(d.fold) for r in manifest]
+        in_val = [r.fold == d.fold for r in manifest]
         check_source_leakage([r for r, v in zip(manifest, in_val) if not v], [r for r, v in zip(manifest, in_val) if v],
                              d.manifest, f"validation fold {d.fold}")
     return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths)
@@ -101,9 +101,9 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
 def _check_fold(manifest: Manifest, fold: int, source: str) -> None:
     if "fold" not in manifest.extra_columns:
         raise UsageError(source, "data.fold is set but this manifest has no `fold` column (use the kfold output manifest)")
-    folds = {r.extra.get("fold") for r in manifest}
-    if str(fold) not in folds:
-        known = sorted(int(f) for f in folds if f and f.lstrip("-").isdigit())
+    folds = {r.fold for r in manifest}
+    if fold not in folds:
+        known = sorted(f for f in folds if f is not None)
         raise UsageError(source, f"fold {fold} is not in the manifest; its folds are {known}")
 
 

@@ -1,0 +1,80 @@
+"""The folds folder `dataprep kfold` writes: manifest.csv, fold_{i}/{train,val}.csv, report.json, palettes."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import UsageError
+from .io import PathLike, atomic_write_text
+from .manifest import extra_columns, render_rows, write_lines
+from .paths import Inputs
+
+if TYPE_CHECKING:
+    from .splits import FoldResult
+
+
+def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | None = None) -> Path:
+    """Write OUT/manifest.csv, OUT/fold_{i}/{train,val}.csv and OUT/report.json (each atomically).
+
+    The palette (if any) goes beside every manifest, so commands run on them keep class names and colours.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(out, "output must be a folder")
+    inputs = Inputs.of_manifest(result.manifest)
+    if source is not None and result.manifest.path is not None and Path(source) != result.manifest.path:
+        inputs = Inputs([*inputs.files, source])
+    folds = [out / f"fold_{f}" / name for f in range(result.k) for name in ("train.csv", "val.csv")]
+    inputs.check_written([out / "manifest.csv", out / "report.json", *folds])
+    _replace_stale_links(out, result.k)
+    inputs.guard_folder(out, force=True)  # removes temporary files of a killed earlier run
+    rows = result.manifest.rows
+    columns = extra_columns(rows, ["fold"])
+    write_lines(out / "manifest.csv", columns, render_rows(rows, out, columns))
+    # Each row is formatted once for all fold folders (siblings: same relative paths), not 2k times.
+    lines = render_rows(rows, out / "fold_0", columns)
+    folds = np.asarray(result.folds)
+    for f in range(result.k):
+        for name, keep in (("train.csv", np.flatnonzero(folds != f)), ("val.csv", np.flatnonzero(folds == f))):
+            subset = [rows[i] for i in keep]
+            own = extra_columns(subset, ["fold"])  # differs only when rows carry different extra columns
+            target = out / f"fold_{f}" / name
+            if own == columns:
+                write_lines(target, columns, [lines[i] for i in keep])
+            else:
+                write_lines(target, own, render_rows(subset, target.parent, own))
+        if result.palette is not None:
+            result.palette.save(out / f"fold_{f}" / "palette.json")
+    if result.palette is not None:
+        result.palette.save(out / "palette.json")
+    _remove_stale_folds(out, result.k)
+    atomic_write_text(out / "report.json", result.report.to_json())
+    return out
+
+
+def _replace_stale_links(out: Path, k: int) -> None:
+    """A symlinked fold_N (N < k) is refused: writing through it would change another split's files."""
+    for f in range(k):
+        path = out / f"fold_{f}"
+        if path.is_symlink():
+            raise UsageError(path, "is a symbolic link; writing the fold through it would change the folder it "
+                                   "points to: remove the link or choose another output folder")
+
+
+def _remove_stale_folds(out: Path, k: int) -> None:
+    # fold_7/ from an earlier run with k=10 would read as part of this split.
+    for path in out.glob("fold_*"):
+        suffix = path.name.removeprefix("fold_")
+        if not (suffix.isdigit() and int(suffix) >= k):
+            continue
+        if path.is_symlink():
+            # Only the link is ours to remove; the folder it points to is someone else's.
+            path.unlink()
+        elif path.is_dir() and {p.name for p in path.iterdir()} <= {"train.csv", "val.csv", "palette.json"}:
+            shutil.rmtree(path)
+
+
+__all__ = ["write_folds"]
