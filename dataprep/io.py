@@ -279,7 +279,7 @@ def read_image(path: PathLike, *, apply_exif: bool = True, keep_alpha: bool = Fa
     array, bgr = _decode_image(path, data, expect)
     if bgr:
         array = _bgr_to_rgb(array)
-    if array.shape[2] == 4 and not keep_alpha:
+    if _has_alpha(path, array, bgr) and not keep_alpha:
         array = array[:, :, :3]
     if apply_exif:
         array = apply_orientation(array, _orientation(data))
@@ -295,7 +295,13 @@ def read_pixels(path: PathLike, *, expect: tuple[int, int] | None = None) -> tup
     """
     path = Path(path)
     array, bgr = _decode_image(path, _read_bytes(path), expect)
-    return (array[:, :, :3] if array.shape[2] == 4 else array), bgr
+    return (array[:, :, :3] if _has_alpha(path, array, bgr) else array), bgr
+
+
+def _has_alpha(path: Path, array: np.ndarray, bgr: bool) -> bool:
+    # tifffile's arrays are bands as stored (raster.decode_tiff drops an RGB TIFF's
+    # alpha itself): a 4-band multispectral TIFF keeps its 4th band.
+    return array.shape[2] == 4 and (bgr or path.suffix.lower() not in {".tif", ".tiff"})
 
 
 def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:

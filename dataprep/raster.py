@@ -168,9 +168,11 @@ def decode_tiff(path: PathLike) -> np.ndarray | None:
         with RasterReader(path) as reader:
             if reader.photometric not in ("minisblack", "rgb"):
                 return None
-            return reader.read_all()
+            array = reader.read_all()
     except DataprepError:
         return None
+    # RGBA: the 4th sample is alpha (dataprep.io keeps every band of a minisblack TIFF).
+    return array[:, :, :3] if reader.photometric == "rgb" and array.shape[2] == 4 else array
 
 
 class RasterReader:
