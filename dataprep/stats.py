@@ -21,6 +21,8 @@ sums of x and of squares, held as exact fractions so that merging is exact in
 any order too; percentiles from a fixed 65536-bin histogram of the float32 bit
 patterns (`float_keys`), interpolated within the bin (error < 2**-7 of the value).
 
+Float images are handled by `float_stats.py`.
+
 The result is the `stats.json` contract documented in docs/stats_kfold.md, read
 back as `contracts.Stats`.
 """
@@ -43,6 +45,7 @@ from tqdm import tqdm
 from .contracts import STATS_VERSION, Stats
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
+from .float_stats import exact_moments, float_partial, float_percentile
 from .histogram import channel_histograms
 from .io import PathLike, atomic_write_text, read_mask, read_pixels
 from .manifest import Manifest, ManifestRow, read_manifest
@@ -128,7 +131,7 @@ def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> 
         raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need uint8, uint16, "
                             "int16 or float32 images")
     if dtype in ("float32", "float64"):
-        return _float_partial(array[:, :, ::-1] if bgr else array, source)
+        return float_partial(array[:, :, ::-1] if bgr else array, source, PixelPartial)
     if dtype == "int16":
         # value + 32768 as uint16: the same exact counting, shifted back by _BASE.
         array = (array.view(np.uint16) ^ np.uint16(0x8000))
@@ -143,52 +146,6 @@ def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> 
             offset = int(occupied[0])
             hist = np.ascontiguousarray(hist[:, offset : occupied[-1] + 1])
     return PixelPartial(dtype, int(array.shape[0] * array.shape[1]), hist, offset + _BASE[dtype], source)
-
-
-def float_keys(values: np.ndarray) -> np.ndarray:
-    """uint16 bins of float32 values, in value order: the top 16 bits of the order-preserving bit pattern.
-
-    Each bin holds 2**16 adjacent float32 values (one sign, exponent and the top
-    7 mantissa bits), so a bin is at most 2**-7 of its values wide, relatively.
-    """
-    bits = np.ascontiguousarray(values, np.float32).view(np.uint32)
-    ordered = np.where(bits & np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))
-    return (ordered >> np.uint32(16)).astype(np.uint16)
-
-
-def key_bounds(key: int) -> tuple[float, float]:
-    """The smallest and largest float32 value of a `float_keys` bin."""
-    def value(ordered: int) -> float:
-        bits = ordered & 0x7FFFFFFF if ordered & 0x80000000 else ~ordered & 0xFFFFFFFF
-        return float(np.array([bits], np.uint32).view(np.float32)[0])
-    a, b = value(key << 16), value((key << 16) | 0xFFFF)
-    return (a, b) if a <= b else (b, a)
-
-
-def _float_partial(array: np.ndarray, source: str) -> PixelPartial:
-    flat = array.reshape(-1, array.shape[2])
-    lo, hi = flat.min(axis=0), flat.max(axis=0)
-    if flat.size and not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        raise DataprepError(source or None, "has NaN or infinite pixel values; stats need finite values")
-    n = flat.shape[0]
-    sums = flat.sum(axis=0, dtype=np.float64)
-    means = sums / max(n, 1)
-    # Squares about the image's own mean keep their precision; the exact identity
-    # sum(x^2) = M2 + 2 m s - n m^2 then gives a mergeable sum of squares.
-    deviation = flat.astype(np.float64) - means
-    m2 = np.einsum("ij,ij->j", deviation, deviation)
-    exact_sums = tuple(Fraction(float(v)) for v in sums)
-    squares = tuple(Fraction(float(q)) + 2 * Fraction(float(m)) * s - n * Fraction(float(m)) ** 2
-                    for q, m, s in zip(m2, means, exact_sums))
-    keys = float_keys(array)
-    hist = channel_histograms(keys)
-    occupied = np.flatnonzero(hist.any(axis=0))
-    offset = 0
-    if occupied.size:
-        offset = int(occupied[0])
-        hist = np.ascontiguousarray(hist[:, offset : occupied[-1] + 1])
-    return PixelPartial("float32", n, hist, offset, source, exact_sums, squares,
-                        tuple(float(v) for v in lo), tuple(float(v) for v in hi))
 
 
 def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
@@ -369,7 +326,7 @@ def image_summary(p: PixelPartial) -> dict[str, Any]:
     """The `image` block of stats.json from a merged PixelPartial: per-channel lists and one entry per band."""
     max_value = _MAX_VALUE[p.dtype]
     if p.sums is not None:
-        moments = [_exact_moments(p.count, s, q) for s, q in zip(p.sums, p.squares)]
+        moments = [exact_moments(p.count, s, q) for s, q in zip(p.sums, p.squares)]
         lows = list(p.lo) if p.count else [0.0] * p.channels
         highs = list(p.hi) if p.count else [0.0] * p.channels
         p_lo, p_hi = (float_percentile(p.hist, q, p.hist_offset, lows, highs) for q in PERCENTILES)
@@ -398,37 +355,6 @@ def image_summary(p: PixelPartial) -> dict[str, Any]:
     keys = ("mean", "std", "min", "max", "p1", "p99")
     summary["bands"] = [{"band": c, **{k: summary[k][c] for k in keys}} for c in range(p.channels)]
     return summary
-
-
-def _exact_moments(n: int, s: Fraction, q: Fraction) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 0.0
-    return float(s / n), math.sqrt(max(Fraction(0), (n * q - s * s) / (n * n)))
-
-
-def float_percentile(hist: np.ndarray, q: float, offset: int, lows: Sequence[float],
-                     highs: Sequence[float]) -> np.ndarray:
-    """Per-band q-th percentile of float data from its `float_keys` histogram.
-
-    The bin holding rank (n - 1) * q / 100 is found exactly; within it the
-    value is interpolated linearly between the bin's bounds (clipped to the
-    band's measured min and max), so the error is below one bin: 2**-7 of the
-    value, relatively.
-    """
-    out = np.zeros(hist.shape[0], np.float64)
-    for ch, h in enumerate(hist):
-        n = int(h.sum())
-        if n == 0:
-            continue
-        cum = np.cumsum(h)
-        rank = (n - 1) * (q / 100)
-        index = int(np.searchsorted(cum, math.floor(rank), side="right"))
-        before = int(cum[index - 1]) if index else 0
-        a, b = key_bounds(index + offset)
-        a, b = max(a, lows[ch]), min(b, highs[ch])
-        within = (rank - before + 0.5) / int(h[index])
-        out[ch] = min(max(a + (b - a) * min(within, 1.0), lows[ch]), highs[ch])
-    return out
 
 
 def hist_moments(hist: np.ndarray, offset: int = 0) -> tuple[float, float]:

@@ -43,7 +43,6 @@ from ..contracts import DatasetInfo, Normalization, Stats, check_colour_steps, c
 from ..errors import DataprepError, UsageError
 from ..io import PathLike, read_image, read_mask
 from ..manifest import Manifest, ManifestRow, read_manifest
-from ..sample import DEFAULT_IGNORE_INDEX
 
 SPLITS = ("train", "val")
 # Kept for the DALI engine, which reads 8- and 16-bit data only.
