@@ -30,6 +30,7 @@ from .manifest import Manifest, read_manifest
 from .palette import Palette, resolve_palette
 from .paths import Inputs
 from .preview import colour_table, make_contact_sheet
+from .contracts import Stats
 from .stats import image_partial, load_stats
 
 HIST_BINS = 64
@@ -41,7 +42,7 @@ class ReportData:
     """Everything the page shows, gathered before any HTML is written."""
 
     manifest: Manifest
-    stats: dict[str, Any] | None
+    stats: Stats | None
     folds: FoldReport | None
     palette: Palette | None
     histograms: np.ndarray | None  # (channels, HIST_BINS) pixel counts
@@ -91,6 +92,8 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0) -> tuple
         except DataprepError:
             continue  # listed under problems when the file itself is bad
         hist = partial.hist
+        if partial.dtype not in ("uint8", "uint16"):
+            continue  # int16/float bins are not pixel values; stats.json gives those bands' numbers
         if partial.dtype == "uint16":
             full = np.zeros((hist.shape[0], 65536), np.int64)
             full[:, partial.hist_offset : partial.hist_offset + hist.shape[1]] = hist
@@ -198,7 +201,8 @@ def _class_names(data: ReportData, k: int) -> list[str]:
         for c in data.palette.classes:
             by_index.setdefault(c.index, c.name)
         names = [by_index.get(i, f"class_{i}") for i in range(k)]
-    names = names or ((data.stats or {}).get("classes") or {}).get("names") \
+    stats_classes = data.stats.classes if data.stats is not None else None
+    names = names or (stats_classes.names if stats_classes is not None else None) \
         or (data.folds.classes.names if data.folds is not None and data.folds.classes is not None else None)
     names = list(names or [])
     return [names[i] if i < len(names) else f"class_{i}" for i in range(k)]
@@ -211,12 +215,17 @@ def _class_colours(data: ReportData, k: int) -> list[str]:
 
 def _section_images(data: ReportData) -> str:
     out = ['<section id="images"><h2>Image bands</h2>']
-    img = (data.stats or {}).get("image")
-    if img:
-        band_names = {3: "RGB", 4: "RGBA"}.get(img["channels"], "")
-        rows = [[f"{c} {band_names[c]}" if band_names else c, f"{img['mean'][c]:.2f}", f"{img['std'][c]:.2f}", img["min"][c], img["max"][c],
-                 f"{img['p1'][c]:.1f}", f"{img['p99'][c]:.1f}"] for c in range(img["channels"])]
-        out.append(f"<p>{data.stats['num_images']} images, {_e(img['dtype'])}, {img['channels']} channel(s) "
+    img = data.stats.image if data.stats is not None else None
+    if img is not None:
+        band_names = {3: "RGB", 4: "RGBA"}.get(img.channels, "")
+
+        def cell(values: tuple[float, ...] | None, c: int, fmt: str) -> str:
+            return "" if values is None else format(values[c], fmt)
+
+        rows = [[f"{c} {band_names[c]}" if band_names else c, f"{img.mean[c]:.2f}", f"{img.std[c]:.2f}",
+                 cell(img.min, c, "g"), cell(img.max, c, "g"), cell(img.p1, c, ".1f"), cell(img.p99, c, ".1f")]
+                for c in range(img.channels)]
+        out.append(f"<p>{data.stats.num_images} images, {_e(str(img.dtype))}, {img.channels} channel(s) "
                    "(stats.json)</p>")
         out.append(_table(["band", "mean", "std", "min", "max", "p1", "p99"], rows))
     if data.histograms is not None:
@@ -230,27 +239,29 @@ def _section_images(data: ReportData) -> str:
 
 
 def _section_classes(data: ReportData) -> str:
-    classes = (data.stats or {}).get("classes")
+    classes = data.stats.classes if data.stats is not None else None
     out = ['<section id="classes"><h2>Classes</h2>']
-    if not classes:
+    if classes is None or classes.pixel_count is None:
         out.append("<p>No class statistics: pass <code>--stats stats.json</code> (from <code>dataprep stats</code>) "
                    "of a manifest with label maps.</p></section>")
         return "".join(out)
-    k = classes["num_classes"]
+    k = classes.num_classes
     names, colours = _class_names(data, k), _class_colours(data, k)
-    ignore = classes["ignore_index"]
-    out.append(f"<p>{k} classes in {classes['num_images']} label maps; ignore index "
-               f"{'none' if ignore is None else ignore} ({classes['ignored_pixels']:,} pixels ignored).</p>")
+    ignore = classes.ignore_index
+    out.append(f"<p>{k} classes in {classes.num_images} label maps; ignore index "
+               f"{'none' if ignore is None else ignore} ({classes.ignored_pixels or 0:,} pixels ignored).</p>")
     # Label maps read without a palette (e.g. 0/255 masks) can span 256 values: show the classes that occur.
-    shown = [i for i in range(k) if classes["pixel_count"][i] > 0] if k > 40 else list(range(k))
+    pixel_count, frequency = classes.pixel_count, classes.frequency or (0.0,) * k
+    image_count = classes.image_count or (0,) * k
+    shown = [i for i in range(k) if pixel_count[i] > 0] if k > 40 else list(range(k))
     out.append("<h3>Share of labelled pixels</h3>")
     if len(shown) < k:
         out.append(f"<p>{len(shown)} of the {k} classes occur; the others are left out below.</p>")
-    out.append(bar_chart([f"{i} {names[i]}" for i in shown], [classes["frequency"][i] for i in shown],
+    out.append(bar_chart([f"{i} {names[i]}" for i in shown], [frequency[i] for i in shown],
                          [colours[i] for i in shown], title="class frequency", kind="class-frequency"))
-    w = classes["weights"]
-    rows = [[i, names[i], f"{classes['pixel_count'][i]:,}", f"{classes['frequency'][i]:.4f}",
-             classes["image_count"][i], f"{w['inverse_frequency'][i]:.4f}", f"{w['median_frequency'][i]:.4f}",
+    w = {key: classes.weights.get(key) or (0.0,) * k for key in ("inverse_frequency", "median_frequency", "enet")}
+    rows = [[i, names[i], f"{pixel_count[i]:,}", f"{frequency[i]:.4f}",
+             image_count[i], f"{w['inverse_frequency'][i]:.4f}", f"{w['median_frequency'][i]:.4f}",
              f"{w['enet'][i]:.4f}"] for i in shown]
     out.append("<h3>Class weights</h3>")
     out.append(_table(["class", "name", "pixels", "frequency", "images", "inverse frequency", "median frequency",

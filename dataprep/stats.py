@@ -16,7 +16,15 @@ order. Mean and std are then computed from exact integer sums and correctly
 rounded; percentiles equal `numpy.percentile` (linear interpolation) over all
 pixels.
 
-The result is the `stats.json` contract documented in docs/stats_kfold.md.
+Float data (no histogram is a sufficient statistic there): per-image float64
+sums of x and of squares, held as exact fractions so that merging is exact in
+any order too; percentiles from a fixed 65536-bin histogram of the float32 bit
+patterns (`float_keys`), interpolated within the bin (error < 2**-7 of the value).
+
+Float images are handled by `float_stats.py`.
+
+The result is the `stats.json` contract documented in docs/stats_kfold.md, read
+back as `contracts.Stats`.
 """
 from __future__ import annotations
 
@@ -34,8 +42,10 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
+from .contracts import STATS_VERSION, Stats
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
+from .float_stats import exact_moments, float_partial, float_percentile
 from .histogram import channel_histograms
 from .io import PathLike, atomic_write_text, load_sample
 from .manifest import Manifest, ManifestRow, read_manifest
@@ -44,7 +54,6 @@ from .progress import bars_disabled
 from .sample import DEFAULT_IGNORE_INDEX
 from .sampleio import load_row_mask
 
-STATS_VERSION = 1
 # `ignore_index="auto"`: the palette's ignore index, else 255.
 AUTO: Literal["auto"] = "auto"
 IgnoreIndex = int | None | Literal["auto"]
@@ -52,8 +61,11 @@ IgnoreIndex = int | None | Literal["auto"]
 ENET_C = 1.02  # ENet's class-weight constant: w = 1 / ln(c + p)
 PERCENTILES = (1.0, 99.0)
 
-_MAX_VALUE = {"uint8": 255, "uint16": 65535}
-_DTYPE_NAMES = {np.dtype(np.uint8).char: "uint8", np.dtype(np.uint16).char: "uint16"}
+# Integer types: exact histograms over every value the type has (int16 shifted by 32768).
+_MAX_VALUE = {"uint8": 255, "uint16": 65535, "int16": 32767, "float32": 1.0}
+_BINS = {"uint8": 256, "uint16": 65536, "int16": 65536, "float32": 65536}
+_BASE = {"uint8": 0, "uint16": 0, "int16": -32768, "float32": 0}
+_DTYPE_NAMES = {np.dtype(t).char: t for t in ("uint8", "uint16", "int16", "float32", "float64")}
 # Rows per run_items call: bounds the partials held in memory at once.
 _BLOCK = 1024
 
@@ -65,11 +77,19 @@ _BLOCK = 1024
 class PixelPartial:
     """Image side of a partial: exact per-channel histograms, from which every image statistic follows."""
 
-    dtype: str  # "uint8" | "uint16"
+    dtype: str  # "uint8" | "uint16" | "int16" | "float32"
     count: int  # pixels per channel
-    hist: np.ndarray  # (C, B) int64, counts of values hist_offset .. hist_offset + B - 1
+    # (C, B) int64, counts of values hist_offset .. hist_offset + B - 1; float32: of
+    # `float_keys` (the top 16 bits of each value's order-preserving bit pattern).
+    hist: np.ndarray
     hist_offset: int = 0
     source: str = ""  # first image, for messages about mismatched channels/depth
+    # float32 only, one entry per band: exact sums of x and x*x of the per-image
+    # float64 partials (Fractions add exactly, so any merge order gives the same bits).
+    sums: tuple[Fraction, ...] | None = None
+    squares: tuple[Fraction, ...] | None = None
+    lo: tuple[float, ...] | None = None
+    hi: tuple[float, ...] | None = None
 
     @property
     def channels(self) -> int:
@@ -97,10 +117,11 @@ class Partial:
 
 
 def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> PixelPartial:
-    """Exact per-channel histograms of one (H, W, C) or (H, W) uint8/uint16 image.
+    """Exact per-channel histograms (float: exact sums too) of one (H, W, C) or (H, W) image.
 
-    `bgr`: the colour channels come in BGR order (as `io.read_pixels` may give
-    them); the histograms are kept in RGB order.
+    Pixel types: uint8, uint16, int16, float32 (float64 is measured as float32
+    for percentiles, its sums in float64). `bgr`: the colour channels come in
+    BGR order (as `io.read_pixels` may give them); the result is in RGB order.
     """
     array = np.asarray(image)
     if array.ndim == 2:
@@ -108,18 +129,24 @@ def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> 
     # Not dtype.name: it is slow enough to show up once per image.
     dtype = _DTYPE_NAMES.get(array.dtype.char) if array.dtype.isnative else None
     if dtype is None:
-        raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need 8- or 16-bit images")
+        raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need uint8, uint16, "
+                            "int16 or float32 images")
+    if dtype in ("float32", "float64"):
+        return float_partial(array[:, :, ::-1] if bgr else array, source, PixelPartial)
+    if dtype == "int16":
+        # value + 32768 as uint16: the same exact counting, shifted back by _BASE.
+        array = (array.view(np.uint16) ^ np.uint16(0x8000))
     hist = channel_histograms(array)
     if bgr:
         hist = np.ascontiguousarray(hist[::-1])
     offset = 0
-    if dtype == "uint16":
+    if dtype != "uint8":
         # 16-bit: ship only the occupied range (12-bit data fills a sixteenth of it).
         occupied = np.flatnonzero(hist.any(axis=0))
         if occupied.size:
             offset = int(occupied[0])
             hist = np.ascontiguousarray(hist[:, offset : occupied[-1] + 1])
-    return PixelPartial(dtype, int(array.shape[0] * array.shape[1]), hist, offset, source)
+    return PixelPartial(dtype, int(array.shape[0] * array.shape[1]), hist, offset + _BASE[dtype], source)
 
 
 def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
@@ -219,7 +246,12 @@ class _PixelAccumulator:
         self.source = first.source
         self.count = 0
         # Full width: partials carry only their occupied bins.
-        self.hist = np.zeros((first.channels, _MAX_VALUE[self.dtype] + 1), np.int64)
+        self.hist = np.zeros((first.channels, _BINS[self.dtype]), np.int64)
+        self.floats = first.sums is not None
+        if self.floats:
+            c = first.channels
+            self.sums, self.squares = [Fraction(0)] * c, [Fraction(0)] * c
+            self.lo, self.hi = [math.inf] * c, [-math.inf] * c
         self.add(first)
 
     def add(self, p: PixelPartial) -> None:
@@ -230,6 +262,8 @@ class _PixelAccumulator:
                 hist = np.repeat(hist, 3, axis=0)
             elif (p.channels, self.hist.shape[0]) == (3, 1):
                 self.hist, self.source = np.repeat(self.hist, 3, axis=0), p.source  # messages name a colour image
+                if self.floats:
+                    self.sums, self.squares, self.lo, self.hi = (v * 3 for v in (self.sums, self.squares, self.lo, self.hi))
             else:
                 raise DataprepError(p.source or None, f"has {p.channels} channel(s) but {self.source} has "
                                     f"{self.hist.shape[0]}; all images must have the same channels "
@@ -239,10 +273,21 @@ class _PixelAccumulator:
                                 "all images must have the same bit depth")
         self.count += p.count
         if hist.shape[1]:
-            self.hist[:, p.hist_offset : p.hist_offset + hist.shape[1]] += hist
+            start = p.hist_offset - _BASE[self.dtype]
+            self.hist[:, start : start + hist.shape[1]] += hist
+        if self.floats and p.count:
+            k = self.hist.shape[0] // len(p.sums)  # 3 for a grayscale image among colour ones
+            sums, squares, lo, hi = (list(v) * k for v in (p.sums, p.squares, p.lo, p.hi))
+            self.sums = [a + b for a, b in zip(self.sums, sums)]
+            self.squares = [a + b for a, b in zip(self.squares, squares)]
+            self.lo = [min(a, b) for a, b in zip(self.lo, lo)]
+            self.hi = [max(a, b) for a, b in zip(self.hi, hi)]
 
     def result(self) -> PixelPartial:
-        return PixelPartial(self.dtype, self.count, self.hist, 0, self.source)
+        if not self.floats:
+            return PixelPartial(self.dtype, self.count, self.hist, _BASE[self.dtype], self.source)
+        return PixelPartial(self.dtype, self.count, self.hist, 0, self.source, tuple(self.sums), tuple(self.squares),
+                            tuple(self.lo), tuple(self.hi))
 
 
 class _LabelAccumulator:
@@ -273,14 +318,22 @@ class _LabelAccumulator:
 
 
 def image_summary(p: PixelPartial) -> dict[str, Any]:
-    """The `image` block of stats.json from a merged PixelPartial."""
+    """The `image` block of stats.json from a merged PixelPartial: per-channel lists and one entry per band."""
     max_value = _MAX_VALUE[p.dtype]
-    moments = [hist_moments(h, p.hist_offset) for h in p.hist]
+    if p.sums is not None:
+        moments = [exact_moments(p.count, s, q) for s, q in zip(p.sums, p.squares)]
+        lows = list(p.lo) if p.count else [0.0] * p.channels
+        highs = list(p.hi) if p.count else [0.0] * p.channels
+        p_lo, p_hi = (float_percentile(p.hist, q, p.hist_offset, lows, highs) for q in PERCENTILES)
+    else:
+        moments = [hist_moments(h, p.hist_offset) for h in p.hist]
+        occupied = p.hist > 0
+        lows = [p.hist_offset + int(np.argmax(o)) if o.any() else 0 for o in occupied]
+        highs = [p.hist_offset + o.size - 1 - int(np.argmax(o[::-1])) if o.any() else 0 for o in occupied]
+        p_lo, p_hi = (hist_percentile(p.hist, q, p.hist_offset) for q in PERCENTILES)
     mean = np.array([m[0] for m in moments])
     std = np.array([m[1] for m in moments])
-    occupied = p.hist > 0
-    p_lo, p_hi = (hist_percentile(p.hist, q, p.hist_offset) for q in PERCENTILES)
-    return {
+    summary = {
         "channels": p.channels,
         "dtype": p.dtype,
         "max_value": max_value,
@@ -289,11 +342,14 @@ def image_summary(p: PixelPartial) -> dict[str, Any]:
         "std": _floats(std),
         "mean_01": _floats(mean / max_value),
         "std_01": _floats(std / max_value),
-        "min": [p.hist_offset + int(np.argmax(o)) if o.any() else 0 for o in occupied],
-        "max": [p.hist_offset + o.size - 1 - int(np.argmax(o[::-1])) if o.any() else 0 for o in occupied],
+        "min": lows,
+        "max": highs,
         "p1": _floats(p_lo),
         "p99": _floats(p_hi),
     }
+    keys = ("mean", "std", "min", "max", "p1", "p99")
+    summary["bands"] = [{"band": c, **{k: summary[k][c] for k in keys}} for c in range(p.channels)]
+    return summary
 
 
 def hist_moments(hist: np.ndarray, offset: int = 0) -> tuple[float, float]:
@@ -308,7 +364,7 @@ def hist_moments(hist: np.ndarray, offset: int = 0) -> tuple[float, float]:
     if n == 0:
         return 0.0, 0.0
     top = offset + hist.size - 1
-    if n * top * top < 2**62:
+    if n * max(top * top, offset * offset) < 2**62:
         values = np.arange(offset, top + 1, dtype=np.int64)
         s, q = int(hist @ values), int(hist @ (values * values))
     else:
@@ -523,8 +579,10 @@ def compute_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
                          executor=executor, on_error=on_error, quiet=quiet).stats
 
 
-def write_stats(stats: dict[str, Any], path: PathLike) -> Path:
+def write_stats(stats: "dict[str, Any] | Stats", path: PathLike) -> Path:
     """Write stats.json atomically."""
+    if isinstance(stats, Stats):
+        stats = stats.to_json()
     path = Path(path)
     atomic_write_text(path, to_json(stats))
     return path
@@ -543,18 +601,9 @@ def to_json(data: Any, indent: int = 2, _level: int = 0) -> str:
     return text + ("\n" if _level == 0 else "")
 
 
-def load_stats(path: PathLike) -> dict[str, Any]:
-    """Read a stats.json, checking its version."""
-    path = Path(path)
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataprepError(path, "stats file not found") from None
-    except (OSError, ValueError) as exc:
-        raise DataprepError(path, f"not a stats JSON file: {exc}") from None
-    if not isinstance(data, dict) or data.get("version") != STATS_VERSION or "image" not in data:
-        raise DataprepError(path, f"not a version-{STATS_VERSION} stats.json written by `dataprep stats`")
-    return data
+def load_stats(path: "PathLike | Stats | dict[str, Any]") -> Stats:
+    """Read a stats.json (or check a parsed one) into the typed `Stats` every reader uses."""
+    return Stats.from_json(path)
 
 
 __all__ = [
@@ -563,6 +612,7 @@ __all__ = [
     "LabelPartial",
     "Partial",
     "PixelPartial",
+    "Stats",
     "StatsResult",
     "class_summary",
     "class_weights",

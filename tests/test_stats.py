@@ -138,8 +138,8 @@ def test_hist_percentile_equals_numpy_for_many_quantiles():
 
 
 def test_unsupported_image_dtype_is_an_error():
-    with pytest.raises(DataprepError, match="float32 images are not supported"):
-        image_partial(np.zeros((4, 4, 1), np.float32), "x.tif")
+    with pytest.raises(DataprepError, match="int32 images are not supported"):
+        image_partial(np.zeros((4, 4, 1), np.int32), "x.tif")
 
 
 # --------------------------------------------------------------------------- through files
@@ -307,7 +307,7 @@ def test_cli_writes_stats_json_and_prints_tables(tmp_path, cli):
     out = tmp_path / "out" / "stats.json"
     result = cli("stats", path, "-o", out, "-j", "1", "-q")
     assert result.exit_code == 0, result.output
-    data = load_stats(out)
+    data = load_stats(out).to_json()
     assert data == json.loads(json.dumps(compute_stats(path, quiet=True)))
     assert set(data["image"]) >= {"channels", "dtype", "max_value", "pixels", "mean", "std", "mean_01", "std_01",
                                   "min", "max", "p1", "p99"}
@@ -326,12 +326,21 @@ def test_cli_writes_stats_json_and_prints_tables(tmp_path, cli):
 
 
 def test_write_stats_is_atomic_and_loadable(tmp_path):
-    data = {"version": 1, "num_images": 0, "image": {}, "classes": None}
+    data = {"version": 1, "num_images": 0, "image": {"mean": [1.0], "std": [2.0]}, "classes": None}
     path = write_stats(data, tmp_path / "a" / "stats.json")
-    assert load_stats(path) == data
+    assert load_stats(path).to_json() == data
+    assert load_stats(path).image.mean == (1.0,) and load_stats(path).image.channels == 1
     (tmp_path / "bad.json").write_text('{"version": 9}')
     with pytest.raises(DataprepError, match="bad.json"):
         load_stats(tmp_path / "bad.json")
+    # A missing key is one line naming the file and the key.
+    (tmp_path / "short.json").write_text('{"version": 1, "image": {"mean": [1.0]}}')
+    with pytest.raises(DataprepError, match=r"short.json.*missing key image.'std'") as err:
+        load_stats(tmp_path / "short.json")
+    assert "\n" not in str(err.value)
+    (tmp_path / "noclass.json").write_text(json.dumps({**data, "classes": {"ignore_index": 255}}))
+    with pytest.raises(DataprepError, match=r"noclass.json.*classes.'num_classes'"):
+        load_stats(tmp_path / "noclass.json")
 
 
 # --------------------------------------------------------------------------- real data

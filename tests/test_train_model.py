@@ -120,14 +120,15 @@ def test_expected_initial_loss_is_log_classes():
 
 
 def test_class_weights_from_stats():
-    stats = {"classes": {"weights": {"enet": [1.0, 2.0, 3.0]}}}
+    stats = {"version": 1, "image": {"mean": [0.0], "std": [1.0]},
+             "classes": {"num_classes": 3, "ignore_index": 255, "weights": {"enet": [1.0, 2.0, 3.0]}}}
     assert class_weights_from_stats(stats, "enet", 3) == [1.0, 2.0, 3.0]
     with pytest.raises(DataprepError, match="3 classes but the model has 4"):
         class_weights_from_stats(stats, "enet", 4, "stats.json")
     with pytest.raises(DataprepError, match="median_frequency"):
         class_weights_from_stats(stats, "median_frequency", 3, "stats.json")
     with pytest.raises(DataprepError, match="no class statistics"):
-        class_weights_from_stats({"classes": None}, "enet", 3, "stats.json")
+        class_weights_from_stats({**stats, "classes": None}, "enet", 3, "stats.json")
 
 
 # --------------------------------------------------------------------------- metrics

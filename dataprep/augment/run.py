@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import io, pixeltypes
+from ..contracts import resolve_dataset_info
 from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
@@ -130,7 +131,9 @@ def augment_manifest(
     inputs.guard_folder(out, force=force)
 
     resolved = resolve_palette(palette, manifest.path)
-    if resolved is not None and resolved.ignore_index != recipe.ignore_index:
+    # The one resolver the Dataset and the trainer use; a recipe that disagrees with the palette is refused.
+    ignore = resolve_dataset_info(palette=resolved, recipe=recipe).ignore_index
+    if ignore != recipe.ignore_index:
         # Padding and rotation corners would get a label the palette calls a class (or nothing).
         raise DataprepError(
             recipe.source,

@@ -88,12 +88,12 @@ def stats_command(manifest: Path, output: Path, palette: str | None, num_classes
 
 
 def format_summary(stats: dict[str, Any]) -> str:
-    """Human-readable tables of a stats.json dict."""
+    """Human-readable tables of a stats.json dict (one row per band)."""
     img = stats["image"]
     lines = [f"images: {stats['num_images']}, {img['dtype']}, {img['channels']} channel(s), "
              f"{img['pixels']:,} pixels per channel", ""]
     rows = [[str(c), _f(img["mean"][c]), _f(img["std"][c]), _f(img["mean_01"][c], 4), _f(img["std_01"][c], 4),
-             str(img["min"][c]), str(img["max"][c]), _f(img["p1"][c]), _f(img["p99"][c])]
+             _value(img["min"][c]), _value(img["max"][c]), _f(img["p1"][c]), _f(img["p99"][c])]
             for c in range(img["channels"])]
     lines += _table(["channel", "mean", "std", "mean_01", "std_01", "min", "max", "p1", "p99"], rows)
     classes = stats.get("classes")
@@ -108,6 +108,11 @@ def format_summary(stats: dict[str, Any]) -> str:
                  _f(w["enet"][i], 4)] for i in range(classes["num_classes"])]
         lines += _table(["class", "name", "pixels", "frequency", "images", "w_inverse", "w_median", "w_enet"], rows)
     return "\n".join(lines)
+
+
+def _value(value: float) -> str:
+    """Integer pixel values as they are, float ones (float32 images) to 4 digits."""
+    return str(value) if isinstance(value, int) else _f(value, 4)
 
 
 def _f(value: float, digits: int = 2) -> str:

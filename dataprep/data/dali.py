@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from .. import recipe as R
-from ..errors import DataprepError
+from ..contracts import DatasetInfo
+from ..errors import DataprepError, UsageError
 from ..io import PathLike, check_complete, check_manifest_size, load_sample, read_encoded_bytes, read_info
 from ..manifest import Manifest
 from ..ops.dali_graph import build_steps, compile_dali_ops, input_name
@@ -84,6 +85,15 @@ def _probe_format(spec: DataSpec) -> _ImageFormat:
     return _ImageFormat(False, dataset_channels(spec.normalization, int(image.shape[2])), image.dtype)
 
 
+def check_dali_input(spec: DataSpec) -> None:
+    """DALI's graph handles 1- and 3-channel 8/16-bit images; other data is refused in one line, never decoded grey."""
+    row = spec.rows[0]
+    image = load_sample(row, mask="skip", purpose="the DALI engine").image
+    if image.shape[2] not in (1, 3) or image.dtype not in (np.uint8, np.uint16):
+        raise UsageError(str(row.image), f"the DALI engine reads 1- or 3-channel 8/16-bit images, this one has "
+                         f"{image.shape[2]} band(s) of {image.dtype}; use the cpu engine")
+
+
 class DaliLoader:
     """Batches from a DALI pipeline, in the same format, order and augmentation as the CPU engine."""
 
@@ -107,12 +117,15 @@ class DaliLoader:
         num_shards: int = 1,
         device: torch.device | str | None = None,
         class_balance: float | None = None,
+        info: DatasetInfo | None = None,
     ) -> None:
-        require_dali()
         check_sharding(shard_id, num_shards)
         self.spec = resolve_spec(
-            manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index, engine=R.DALI
+            manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index, engine=R.DALI,
+            info=info,
         )
+        check_dali_input(self.spec)  # before require_dali: the data, not the install, is the problem
+        require_dali()
         self.ops = self._compile_ops(255.0)  # fails early on unsupported steps; rebuilt below for 16-bit
         self.factors = loader_repeat_factors(self.spec.rows, stats, class_balance)
         # Used only to draw params (never to transform pixels): the CPU engine's draws.

@@ -14,31 +14,38 @@ rows in the same order and normalize the same way:
 
 Normalization is always the last thing done, exactly once: with the `normalize`
 step's own mean/std if the recipe gives them, else stats.json's `image.mean` /
-`image.std` (raw pixel units), else a plain scale to 0-1 (divide by 255, or
-65535 for 16-bit images). A recipe needs no `normalize` step for this; if it has
-one, it must be the last step.
+`image.std` (raw pixel units, one entry per band), else a plain scale by the
+pixel type's range (uint8 /255, uint16 /65535, int16 /32767, float as is). A
+recipe needs no `normalize` step for this; if it has one, it must be the last
+step. Ignore index and normalization come from `contracts.resolve_dataset_info`
+(explicit > palette > stats.json > recipe), the one resolver the trainer and
+augment use too. Colour-only steps (hue/saturation, colour jitter) on images
+that are not RGB are refused at load time, naming the step.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from .. import recipe as R
+from ..contracts import DatasetInfo, Normalization, Stats, check_colour_steps, colour_only, resolve_dataset_info
 from ..errors import DataprepError, UsageError
 from ..io import PathLike, load_sample
 from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops.steps import CompiledSteps
-from ..sample import DEFAULT_IGNORE_INDEX
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 
 SPLITS = ("train", "val")
+# Kept for the DALI engine, which reads 8- and 16-bit data only.
 MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
@@ -57,15 +64,12 @@ def load_recipe_arg(recipe: R.Recipe | PathLike | Mapping[str, Any] | None) -> R
     return R.load_recipe(recipe)
 
 
-def load_stats_arg(stats: Mapping[str, Any] | PathLike | None) -> tuple[dict[str, Any] | None, str | None]:
-    """(stats dict, its file name for messages)."""
+def load_stats_arg(stats: Stats | Mapping[str, Any] | PathLike | None) -> tuple[Stats | None, str | None]:
+    """(the typed stats, its file name for messages)."""
     if stats is None:
         return None, None
-    if isinstance(stats, Mapping):
-        return dict(stats), "stats"
-    from ..stats import load_stats  # the stats module is the owner of the file format
-
-    return load_stats(stats), str(stats)
+    loaded = Stats.from_json(stats)
+    return loaded, loaded.source
 
 
 def select_rows(manifest: Manifest, *, fold: int | None = None, split: str | None = None) -> list[ManifestRow]:
@@ -95,55 +99,14 @@ def select_rows(manifest: Manifest, *, fold: int | None = None, split: str | Non
 # --------------------------------------------------------------------------- normalization
 
 
-@dataclass(frozen=True)
-class Normalization:
-    """(x - mean) / std per channel in raw pixel units; mean/std None: x / max value of the dtype."""
-
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    source: str | None = None  # where mean/std came from, for messages
-
-    def values(self, channels: int, max_value: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel float32 mean and std for an image with `channels` channels."""
-        if self.mean is None or self.std is None:
-            return np.zeros(channels, np.float32), np.full(channels, max_value, np.float32)
-        if len(self.mean) != channels:
-            raise DataprepError(
-                self.source, f"mean/std have {len(self.mean)} channel(s) but the images have {channels}"
-            )
-        return np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """(H, W, C) uint8/uint16 -> (C, H, W) float32."""
-        max_value = MAX_VALUE.get(image.dtype, 1.0)
-        mean, std = self.values(image.shape[2], max_value)
-        # x * (1/std) + (-mean/std), written straight into the (C, H, W) result:
-        # one pass and no temporaries, ~8x faster than (x - mean) / std then a
-        # transposed copy (it was a third of a sample's time); equal to it within float32 rounding.
-        scale = (1.0 / std.astype(np.float64)).astype(np.float32)
-        offset = (-mean.astype(np.float64) / std).astype(np.float32)
-        out = np.empty((image.shape[2], image.shape[0], image.shape[1]), np.float32)
-        np.copyto(out, image.transpose(2, 0, 1), casting="unsafe")
-        out *= scale[:, None, None]
-        out += offset[:, None, None]
-        return out
-
-
 def resolve_normalization(
-    normalize: R.Normalize | None, stats: dict[str, Any] | None, stats_source: str | None, recipe_source: str | None
+    normalize: R.Normalize | None, stats: Stats | None, stats_source: str | None = None,
+    recipe_source: str | None = None
 ) -> Normalization:
-    if normalize is not None and normalize.mean is not None and normalize.std is not None:
-        return Normalization(tuple(normalize.mean), tuple(normalize.std), recipe_source)
-    if stats is not None:
-        image = stats.get("image") or {}
-        mean, std = image.get("mean"), image.get("std")
-        if not mean or not std:
-            raise DataprepError(stats_source, "no image.mean / image.std to normalize with")
-        if any(float(s) <= 0 for s in std):
-            # A constant channel; dividing by 0 would give inf/nan.
-            raise DataprepError(stats_source, f"image.std has a zero entry {list(std)}; give mean/std in the normalize step")
-        return Normalization(tuple(float(m) for m in mean), tuple(float(s) for s in std), stats_source)
-    return Normalization()
+    """The normalize step's own mean/std, else stats.json's, else a scale by the dtype (`resolve_dataset_info`)."""
+    own = normalize is not None and normalize.mean is not None and normalize.std is not None
+    return resolve_dataset_info(mean=normalize.mean if own else None, std=normalize.std if own else None,
+                                explicit_source=recipe_source, stats=stats).normalization
 
 
 # --------------------------------------------------------------------------- the resolved setup
@@ -161,6 +124,7 @@ class DataSpec:
     seed: int
     recipe_source: str | None
     manifest_source: str | None
+    info: DatasetInfo | None = None  # what `resolve_dataset_info` found (ignore index, normalization, classes)
 
 
 def online_steps(recipe: R.Recipe | None) -> tuple[tuple[R.Step, ...], R.Normalize | None]:
@@ -181,22 +145,21 @@ def online_steps(recipe: R.Recipe | None) -> tuple[tuple[R.Step, ...], R.Normali
     return tuple(steps), normalize  # type: ignore[return-value]
 
 
-def resolve_ignore_index(
-    explicit: int | None, manifest: Manifest, stats: dict[str, Any] | None, recipe: R.Recipe | None
-) -> int:
-    """Explicit argument, else the palette beside the manifest, else stats.json, else the recipe (default 255)."""
-    if explicit is not None:
-        return int(explicit)
+def resolve_info(
+    manifest: Manifest, stats: Stats | None, recipe: R.Recipe | None, normalize: R.Normalize | None,
+    ignore_index: int | None = None
+) -> DatasetInfo:
+    """`resolve_dataset_info` for a Dataset: the palette beside the manifest, the recipe's normalize step as explicit."""
+    palette = None
     if manifest.path is not None:
         from ..palette import resolve_palette
 
         palette = resolve_palette(None, manifest.path)
-        if palette is not None:
-            return int(palette.ignore_index)
-    classes = (stats or {}).get("classes") or {}
-    if classes.get("ignore_index") is not None:
-        return int(classes["ignore_index"])
-    return recipe.ignore_index if recipe is not None else DEFAULT_IGNORE_INDEX
+    own = normalize is not None and normalize.mean is not None and normalize.std is not None
+    return resolve_dataset_info(ignore_index=ignore_index, mean=normalize.mean if own else None,
+                                std=normalize.std if own else None,
+                                explicit_source=recipe.source if recipe is not None else None,
+                                palette=palette, stats=stats, recipe=recipe)
 
 
 def resolve_spec(
@@ -209,8 +172,14 @@ def resolve_spec(
     seed: int = 0,
     ignore_index: int | None = None,
     engine: str = R.ALBUMENTATIONS,
+    info: DatasetInfo | None = None,
 ) -> DataSpec:
-    """Read and check the arguments of a Dataset/loader; errors name the file at fault."""
+    """Read and check the arguments of a Dataset/loader; errors name the file at fault.
+
+    `info`: the trainer's resolved `DatasetInfo`; its ignore index and
+    normalization are used (a normalize step's own mean/std still win), so the
+    loss and the loaders agree.
+    """
     man = load_manifest_arg(manifest)
     rec = load_recipe_arg(recipe)
     stats_dict, stats_source = load_stats_arg(stats)
@@ -227,15 +196,24 @@ def resolve_spec(
         rec.require_engine(engine)
     steps, normalize = online_steps(rec)
     source = rec.source if rec is not None else None
+    resolved = resolve_info(man, stats_dict, rec, normalize, ignore_index)
+    if info is not None:
+        own = resolved.from_.get("normalization") == "explicit"
+        resolved = dataclasses.replace(info, normalization=resolved.normalization if own else info.normalization)
+    if any(colour_only(s.op) for s in steps):
+        row = rows[0]
+        first = load_sample(row, mask="skip", purpose="the Dataset").image
+        check_colour_steps(steps, dataset_channels(resolved.normalization, int(first.shape[2])), source)
     return DataSpec(
         rows=tuple(rows),
         steps=steps,
         size=rec.size if rec is not None else None,
-        normalization=resolve_normalization(normalize, stats_dict, stats_source, source),
-        ignore_index=resolve_ignore_index(ignore_index, man, stats_dict, rec),
+        normalization=resolved.normalization,
+        ignore_index=resolved.ignore_index,
         seed=int(seed),
         recipe_source=source,
         manifest_source=str(man.path) if man.path else None,
+        info=resolved,
     )
 
 
@@ -334,7 +312,8 @@ class SegmentationDataset(Dataset):
     """A torch Dataset over a manifest: `ds[i]` -> {"image": float32 [C,H,W], "mask": int64 [H,W], "id": str}.
 
     `recipe`: online recipe (path, Recipe, mapping or None for no transforms);
-    `stats`: stats.json path or dict for normalization (None: scale to 0-1);
+    `stats`: stats.json path, dict or `Stats` for normalization (None: scale by the dtype's range);
+    `info`: a resolved `DatasetInfo` (the trainer's), for the ignore index and normalization;
     `fold`/`split`: keep the train or val rows of one k-fold fold;
     `seed`: augmentation seed; sample i of epoch e always gets the same random
     params, whichever worker loads it. Set the epoch with `set_epoch`, or index
@@ -352,9 +331,10 @@ class SegmentationDataset(Dataset):
         split: str | None = None,
         seed: int = 0,
         ignore_index: int | None = None,
+        info: DatasetInfo | None = None,
     ) -> None:
         self.spec = resolve_spec(
-            manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index
+            manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index, info=info
         )
         self.epoch = 0
         self._compose = self._build_compose()

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from .. import recipe as R
+from ..contracts import DatasetInfo, Stats
 from ..errors import UsageError
 from ..io import PathLike
 from ..manifest import Manifest
@@ -26,7 +27,7 @@ ENGINES = ("cpu", "dali")
 def make_loader(
     manifest: Manifest | PathLike,
     recipe: R.Recipe | PathLike | Mapping[str, Any] | None = None,
-    stats: Mapping[str, Any] | PathLike | None = None,
+    stats: Stats | Mapping[str, Any] | PathLike | None = None,
     engine: str = "cpu",
     *,
     batch_size: int = 8,
@@ -43,6 +44,7 @@ def make_loader(
     ignore_index: int | None = None,
     class_balance: float | None = None,
     start_method: str | None = None,
+    info: DatasetInfo | None = None,
 ):
     """A batch iterator over `manifest` with `engine` "cpu" (torch DataLoader + albumentations) or "dali".
 
@@ -53,6 +55,8 @@ def make_loader(
     else DALI's CPU backend).
     `ignore_index`: mask fill for padding and rotated-in corners (default: the
     palette beside the manifest, else stats.json, else the recipe's).
+    `info`: a `DatasetInfo` resolved by the caller (the trainer): its ignore
+    index and normalization are used, so the loss and the loader agree.
     `class_balance`: repeat-factor sampling with this threshold t (e.g. 0.3):
     images with classes seen in fewer than t of the images (stats.json's image
     counts) come back more often; see `dataprep.data.sampler`.
@@ -68,16 +72,16 @@ def make_loader(
         raise UsageError(None, f"num_workers must be >= 0, got {num_workers}")
     check_sharding(shard_id, num_shards)
     if engine == "dali":
-        from .dali import DaliLoader, require_dali
+        from .dali import DaliLoader  # it checks the data first, then that DALI is installed
 
-        require_dali()
         return DaliLoader(
             manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index,
             batch_size=batch_size, shuffle=shuffle,
             num_threads=max(1, num_workers), drop_last=drop_last, shard_id=shard_id, num_shards=num_shards,
-            device=device, class_balance=class_balance,
+            device=device, class_balance=class_balance, info=info,
         )
-    dataset = SegmentationDataset(manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index)
+    dataset = SegmentationDataset(manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index,
+                                  info=info)
     return CpuLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, seed=seed, drop_last=drop_last,
         shard_id=shard_id, num_shards=num_shards, pin_memory=pin_memory, device=device, start_method=start_method,

@@ -25,22 +25,26 @@ from typing import Any
 import numpy as np
 
 from .. import io
+from ..contracts import Stats
 from ..errors import DataprepError, UsageError
 from ..manifest import ManifestRow
 
 _STREAM = 0x5EED  # keeps these draws apart from the shuffle's permutation of the same (seed, epoch)
 
 
-def class_repeat_factors(stats: Mapping[str, Any], threshold: float) -> np.ndarray:
+def class_repeat_factors(stats: Stats | Mapping[str, Any], threshold: float) -> np.ndarray:
     """r_c = max(1, sqrt(threshold / f_c)) per class, f_c = share of images containing class c (stats.json)."""
     if not 0.0 < threshold <= 1.0:
         raise UsageError(None, f"class_balance: the repeat threshold must be in (0, 1], got {threshold}")
-    classes = stats.get("classes") if isinstance(stats, Mapping) else None
-    if not classes or not classes.get("num_images"):
+    if isinstance(stats, Mapping) and not stats.get("classes"):
+        classes = None  # no image block needed to say there are no class statistics
+    else:
+        classes = Stats.from_json(stats).classes
+    if classes is None or not classes.num_images or classes.image_count is None:
         raise UsageError(None, "class_balance needs a stats.json with class statistics (run `dataprep stats` "
                                "on a manifest of label maps)")
-    counts = np.asarray(classes["image_count"], np.float64)
-    frequency = counts / float(classes["num_images"])
+    counts = np.asarray(classes.image_count, np.float64)
+    frequency = counts / float(classes.num_images)
     with np.errstate(divide="ignore"):
         factors = np.sqrt(threshold / frequency)
     return np.maximum(1.0, np.where(counts > 0, factors, 1.0))
@@ -61,14 +65,14 @@ def class_presence(rows: Sequence[ManifestRow], num_classes: int) -> np.ndarray:
     return out
 
 
-def image_repeat_factors(rows: Sequence[ManifestRow], stats: Mapping[str, Any], threshold: float) -> np.ndarray:
+def image_repeat_factors(rows: Sequence[ManifestRow], stats: Stats | Mapping[str, Any], threshold: float) -> np.ndarray:
     """r_i = the largest r_c over the classes in image i (1 for an image with no counted class)."""
     per_class = class_repeat_factors(stats, threshold)
     presence = class_presence(rows, len(per_class))
     return np.where(presence, per_class[None, :], 1.0).max(axis=1, initial=1.0)
 
 
-def loader_repeat_factors(rows: Sequence[ManifestRow], stats: Mapping[str, Any] | io.PathLike | None,
+def loader_repeat_factors(rows: Sequence[ManifestRow], stats: Stats | Mapping[str, Any] | io.PathLike | None,
                           class_balance: float | None) -> np.ndarray | None:
     """The per-row factors a loader samples with, or None when `class_balance` (the threshold t) is None."""
     if class_balance is None:

@@ -1,29 +1,29 @@
 """What the trainer needs to know about the data, and the loaders that deliver it.
 
-Class count, class names and ignore index come from, in order: the config,
-stats.json, the palette (data.palette, else the palette file beside the
-manifest), else the ignore index defaults to 255. Input channels come from the
-config, stats.json, else the first image.
+Class count, class names, ignore index, input channels and normalization come
+from `contracts.resolve_dataset_info`, the resolver the Dataset and augment use
+too (explicit config > palette (data.palette, else the file beside the
+manifest) > stats.json > the train recipe; channels: config > stats.json > the
+first image). The loaders are handed the result, so the loss ignores the very
+label the loaders pad masks with.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from ..contracts import DatasetInfo, Stats, resolve_dataset_info
 from ..errors import DataprepError, UsageError
 from ..io import read_image
 from ..manifest import Manifest, read_manifest
 from ..palette import resolve_palette
-from ..sample import DEFAULT_IGNORE_INDEX
-from ..stats import load_stats
 from . import distributed as D
 from .config import TrainConfig
 from .leakage import check_source_leakage
-
-NO_IGNORE = -100  # stats.json may say "no ignore index"; cross-entropy still needs a value no label has
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,9 @@ class DataInfo:
     in_channels: int
     ignore_index: int
     class_names: list[str] | None
-    stats: dict[str, Any] | None
+    stats: Stats | None
     mask_paths: dict[str, str]  # sample id -> mask path, for error messages
+    dataset: DatasetInfo | None = None  # what the loaders are given
 
     def normalization(self, cfg: TrainConfig) -> dict[str, Any]:
         """The normalization the training loader applied, for inference (`dataprep predict`).
@@ -54,9 +55,9 @@ class DataInfo:
             kind = "recipe"
         else:
             kind = "stats"
-        image = (self.stats or {}).get("image") or {}
+        max_value = self.stats.image.max_value if self.stats is not None else None
         return {"from": kind, "mean": None if norm.mean is None else list(norm.mean),
-                "std": None if norm.std is None else list(norm.std), "max_value": image.get("max_value"),
+                "std": None if norm.std is None else list(norm.std), "max_value": max_value,
                 "source": norm.source}
 
 
@@ -65,25 +66,29 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
     manifest = read_manifest(d.manifest)
     if not len(manifest):
         raise DataprepError(d.manifest, "manifest has no rows")
-    stats = load_stats(d.stats) if d.stats else None
-    classes = (stats or {}).get("classes") or {}
+    stats = Stats.from_json(d.stats) if d.stats else None
     palette = resolve_palette(d.palette, d.manifest)
+    from ..data.dataset import load_recipe_arg, online_steps
 
-    num_classes = m.num_classes or classes.get("num_classes") or (palette.num_classes if palette else None)
-    if not num_classes:
+    recipe = load_recipe_arg(d.train_recipe)
+    _, step = online_steps(recipe)
+    own = step is not None and step.mean is not None and step.std is not None
+    first = None
+    if not m.in_channels and stats is None:
+        first = read_image(manifest.rows[0].image)
+    resolved = resolve_dataset_info(
+        ignore_index=d.ignore_index, num_classes=m.num_classes, channels=m.in_channels,
+        mean=step.mean if own else None, std=step.std if own else None,
+        explicit_source=recipe.source if recipe is not None else None,
+        palette=palette, stats=stats, recipe=recipe, first_image=first)
+    if not resolved.num_classes:
         raise UsageError(cfg.source, "model.num_classes: not set, and there is no data.stats or palette.json to take it from")
-    names = classes.get("names") or (palette.names if palette else None)
-    if names is not None and len(names) != num_classes:
-        names = None
-    if d.ignore_index is not None:
-        ignore = d.ignore_index
-    elif "ignore_index" in classes:
-        ignore = NO_IGNORE if classes["ignore_index"] is None else classes["ignore_index"]
-    else:
-        ignore = palette.ignore_index if palette else DEFAULT_IGNORE_INDEX
-    in_channels = m.in_channels or ((stats or {}).get("image") or {}).get("channels")
-    if not in_channels:
-        in_channels = int(read_image(manifest.rows[0].image).shape[2])
+    if first is not None:
+        from ..data.dataset import dataset_channels
+
+        resolved = dataclasses.replace(resolved, channels=dataset_channels(resolved.normalization, resolved.channels))
+    num_classes, ignore, in_channels = resolved.num_classes, resolved.ignore_index, resolved.channels
+    names = list(resolved.class_names) if resolved.class_names is not None else None
 
     mask_paths = {r.id: str(r.mask) for r in manifest if r.mask}
     if d.val_manifest:
@@ -95,7 +100,7 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
         in_val = [r.fold == d.fold for r in manifest]
         check_source_leakage([r for r, v in zip(manifest, in_val) if not v], [r for r, v in zip(manifest, in_val) if v],
                              d.manifest, f"validation fold {d.fold}")
-    return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths)
+    return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved)
 
 
 def _check_fold(manifest: Manifest, fold: int, source: str) -> None:
@@ -108,10 +113,11 @@ def _check_fold(manifest: Manifest, fold: int, source: str) -> None:
 
 
 def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device, *,
-                  val_batch_size: int | None = None) -> tuple[Any, Any | None]:
+                  val_batch_size: int | None = None, data: DataInfo | None = None) -> tuple[Any, Any | None]:
     """The train loader (this rank's shard, shuffled) and the validation loader (this rank's shard, or None).
 
     `val_batch_size` overrides the configured one (1 when validation samples differ in size).
+    `data`: `describe_data`'s result; its `DatasetInfo` goes to both loaders.
     """
     make_loader = _make_loader()
     d = cfg.data
@@ -119,6 +125,7 @@ def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device, *,
         stats=d.stats, engine=d.engine, num_workers=d.num_workers, seed=cfg.train.seed,
         shard_id=info.rank, num_shards=info.world_size, pin_memory=device.type == "cuda",
         device=device if d.engine == "dali" else None,  # DALI runs on this rank's GPU; the CPU engine stays on CPU
+        info=data.dataset if data is not None else None,
     )
     split = {"fold": d.fold, "split": "train"} if d.fold is not None else {}
     train_loader = make_loader(d.manifest, d.train_recipe, batch_size=d.batch_size, shuffle=True,

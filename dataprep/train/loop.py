@@ -132,7 +132,7 @@ def train(
     seed_everything(loop.seed, loop.deterministic, device)
     data = describe_data(cfg)
     val_batch = check_batches(cfg, console)
-    train_loader, val_loader = build_loaders(cfg, info, device, val_batch_size=val_batch)
+    train_loader, val_loader = build_loaders(cfg, info, device, val_batch_size=val_batch, data=data)
     batches = D.all_reduce_min_int(len(train_loader), device)  # equal on every rank, or DDP would hang
     if batches == 0:
         raise DataprepError(cfg.data.manifest, f"no training batches (fewer samples than batch_size "

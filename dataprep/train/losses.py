@@ -13,12 +13,14 @@ ignored gives 0 (with zero gradients) instead of torch's NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contracts import Stats
 from ..errors import DataprepError
 
 
@@ -71,14 +73,15 @@ class SegmentationLoss(nn.Module):
         return math.log(c) * (1.0 - 1.0 / c) ** self.focal_gamma
 
 
-def class_weights_from_stats(stats: dict, scheme: str, num_classes: int, source: str | None = None) -> list[float]:
-    """The `scheme` weights ("inverse_frequency", "median_frequency", "enet") from a stats.json dict."""
-    classes = stats.get("classes") if isinstance(stats, dict) else None
-    if not classes:
+def class_weights_from_stats(stats: Stats | Mapping[str, Any], scheme: str, num_classes: int,
+                             source: str | None = None) -> list[float]:
+    """The `scheme` weights ("inverse_frequency", "median_frequency", "enet") from stats.json (`Stats` or its dict)."""
+    classes = Stats.from_json(stats, source).classes if isinstance(stats, (Stats, Mapping)) else None
+    if classes is None:
         raise DataprepError(source, "has no class statistics (was it computed from a manifest without masks?)")
-    weights = (classes.get("weights") or {}).get(scheme)
+    weights = classes.weights.get(scheme)
     if weights is None:
-        raise DataprepError(source, f"has no {scheme!r} class weights; known: {sorted(classes.get('weights') or {})}")
+        raise DataprepError(source, f"has no {scheme!r} class weights; known: {sorted(classes.weights)}")
     if len(weights) != num_classes:
         raise DataprepError(source, f"{scheme} weights have {len(weights)} classes but the model has {num_classes}")
     if any(not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in weights):

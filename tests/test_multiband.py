@@ -1,0 +1,298 @@
+"""Multi-band, 16-bit, signed and float images from stats to training, with files written by tifffile.
+
+References are computed here with numpy in float64 from the arrays written,
+not through dataprep's readers.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from dataprep import io
+from dataprep.contracts import Stats, colour_only, resolve_dataset_info
+from dataprep.data import SegmentationDataset, make_loader
+from dataprep.errors import UsageError
+from dataprep.executor import ProcessExecutor, SerialExecutor
+from dataprep.manifest import ManifestRow, write_manifest
+from dataprep.palette import palette_from_dict
+from dataprep.recipe import parse_recipe
+from dataprep.stats import compute_stats, write_stats
+
+H, W = 24, 32
+KINDS = {  # name: (bands, dtype)
+    "u16x4": (4, np.uint16),
+    "u16x9": (9, np.uint16),
+    "i16x3": (3, np.int16),
+    "f32x5": (5, np.float32),
+}
+
+
+def _pixels(rng: np.random.Generator, bands: int, dtype: type) -> np.ndarray:
+    if dtype == np.float32:
+        # Reflectances with an offset: the large-mean, small-spread case where naive sums lose digits.
+        return (rng.normal(0.3, 0.05, (H, W, bands)) + np.arange(bands) * 10).astype(np.float32)
+    if dtype == np.int16:
+        return rng.integers(-32768, 32767, (H, W, bands), endpoint=True).astype(np.int16)
+    return rng.integers(0, 12000, (H, W, bands)).astype(np.uint16)  # 12-bit-ish sensor counts
+
+
+def make_set(root: Path, bands: int, dtype: type, n: int = 5, seed: int = 0) -> tuple[Path, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    rows, images = [], []
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        image = _pixels(rng, bands, dtype)
+        tifffile.imwrite(root / f"{i}.tif", image, photometric="minisblack", planarconfig="contig")
+        io.write_mask(root / f"{i}_mask.png", rng.integers(0, 3, (H, W), dtype=np.uint8))
+        rows.append(ManifestRow(f"s{i}", root / f"{i}.tif", root / f"{i}_mask.png", W, H))
+        images.append(image)
+    return write_manifest(rows, root / "manifest.csv"), images
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory) -> dict[str, tuple[Path, list[np.ndarray]]]:
+    root = tmp_path_factory.mktemp("multiband")
+    return {name: make_set(root / name, bands, dtype, seed=k) for k, (name, (bands, dtype)) in enumerate(KINDS.items())}
+
+
+def _reference(images: list[np.ndarray]) -> dict[str, np.ndarray]:
+    x = np.concatenate([a.reshape(-1, a.shape[2]) for a in images]).astype(np.float64)
+    return {"mean": x.mean(0), "std": x.std(0), "min": x.min(0), "max": x.max(0),
+            "p1": np.percentile(x, 1, axis=0), "p99": np.percentile(x, 99, axis=0)}
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_stats_per_band_equal_a_float64_reference(sets, name):
+    manifest, images = sets[name]
+    bands, dtype = KINDS[name]
+    image = compute_stats(manifest, quiet=True)["image"]
+    ref = _reference(images)
+    assert image["channels"] == bands and image["dtype"] == np.dtype(dtype).name
+    np.testing.assert_allclose(image["mean"], ref["mean"], rtol=1e-12)
+    np.testing.assert_allclose(image["std"], ref["std"], rtol=1e-9)
+    np.testing.assert_array_equal(image["min"], ref["min"])
+    np.testing.assert_array_equal(image["max"], ref["max"])
+    if dtype == np.float32:
+        # A fixed-bin histogram: within one bin, 2**-7 of the value (docs/stats_kfold.md).
+        for q in ("p1", "p99"):
+            np.testing.assert_allclose(image[q], ref[q], rtol=2**-7)
+    else:
+        np.testing.assert_array_equal(image["p1"], ref["p1"])
+        np.testing.assert_array_equal(image["p99"], ref["p99"])
+    assert [b["band"] for b in image["bands"]] == list(range(bands))
+    for key in ("mean", "std", "min", "max", "p1", "p99"):
+        assert [b[key] for b in image["bands"]] == image[key]
+
+
+@pytest.mark.parametrize("name", ["u16x9", "i16x3", "f32x5"])
+def test_stats_identical_whatever_the_split(sets, name):
+    manifest, _ = sets[name]
+    serial = compute_stats(manifest, executor=SerialExecutor(), quiet=True)
+    with ProcessExecutor(2) as pool:
+        pooled = compute_stats(manifest, executor=pool, quiet=True)
+    assert json.dumps(pooled) == json.dumps(serial)  # floats compared by their exact repr
+
+
+def test_float_merge_is_exact_in_any_grouping():
+    from dataprep.stats import Partial, image_partial, image_summary, merge_partials
+
+    rng = np.random.default_rng(3)
+    # Magnitudes far apart: float64 additions of the per-image sums would round differently per grouping.
+    images = [(rng.normal(0, 1, (7, 9, 2)) * 10.0 ** rng.integers(-3, 9)).astype(np.float32) for _ in range(12)]
+    parts = [Partial(1, image_partial(a)) for a in images]
+    flat = image_summary(merge_partials(parts).image)
+    for order in [rng.permutation(len(parts)) for _ in range(6)]:
+        shuffled = [parts[i] for i in order]
+        nested = image_summary(merge_partials([merge_partials(shuffled[7:]), merge_partials(shuffled[2:7][::-1]),
+                                               *shuffled[:2]]).image)
+        assert json.dumps(flat) == json.dumps(nested)
+    np.testing.assert_allclose(flat["mean"], _reference(images)["mean"], rtol=1e-9)
+    np.testing.assert_allclose(flat["std"], _reference(images)["std"], rtol=1e-9)
+
+
+def test_cli_writes_one_entry_per_band(sets, cli, tmp_path):
+    manifest, images = sets["u16x9"]
+    one, two = tmp_path / "j1.json", tmp_path / "j2.json"
+    assert cli("stats", manifest, "-o", one, "-j", "1", "-q").exit_code == 0
+    result = cli("stats", manifest, "-o", two, "-j", "2", "-q")
+    assert result.exit_code == 0, result.output
+    assert one.read_bytes() == two.read_bytes()
+    data = json.loads(one.read_text())
+    assert len(data["image"]["bands"]) == 9 and data["image"]["channels"] == 9
+    stats = Stats.from_json(one)
+    assert stats.image.channels == 9 and stats.image.mean == tuple(data["image"]["mean"])
+
+
+@pytest.mark.dask
+def test_stats_on_dask_equal_serial(sets):
+    distributed = pytest.importorskip("distributed")
+    from dataprep.executor import make_executor
+
+    manifest, _ = sets["f32x5"]
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address="127.0.0.1:0")
+    try:
+        with make_executor(None, cluster.scheduler_address) as executor:
+            on_dask = compute_stats(manifest, executor=executor, quiet=True)
+    finally:
+        cluster.close()
+    assert json.dumps(on_dask) == json.dumps(compute_stats(manifest, executor=SerialExecutor(), quiet=True))
+
+
+# --------------------------------------------------------------------------- the Dataset
+
+
+@pytest.mark.parametrize("name,scale", [("u16x4", 65535.0), ("i16x3", 32767.0), ("f32x5", 1.0)])
+def test_dataset_yields_n_band_float_tensors_scaled_by_the_pixel_type(sets, name, scale):
+    manifest, images = sets[name]
+    ds = SegmentationDataset(manifest)
+    item = ds[1]
+    bands = KINDS[name][0]
+    assert item["image"].dtype == torch.float32 and tuple(item["image"].shape) == (bands, H, W)
+    expected = images[1].astype(np.float64).transpose(2, 0, 1) / scale
+    np.testing.assert_allclose(item["image"].numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_dataset_normalizes_each_band_with_stats(sets, tmp_path):
+    manifest, images = sets["u16x9"]
+    stats = compute_stats(manifest, quiet=True)
+    ref = _reference(images)
+    item = SegmentationDataset(manifest, None, stats)[2]
+    expected = ((images[2].astype(np.float64) - ref["mean"]) / ref["std"]).transpose(2, 0, 1)
+    np.testing.assert_allclose(item["image"].numpy(), expected, rtol=1e-5, atol=1e-5)
+    batch = next(iter(make_loader(manifest, None, stats, batch_size=2, num_workers=0, shuffle=False)))
+    assert tuple(batch["image"].shape) == (2, 9, H, W)
+
+
+def test_colour_only_step_on_four_bands_is_refused_at_load_naming_the_step(sets, sample_data):
+    manifest, _ = sets["u16x4"]
+    recipe = {"steps": [{"op": "hflip"}, {"op": "color_jitter"}]}
+    with pytest.raises(UsageError, match=r"step 2 \(color_jitter\).*RGB.*4 band") as err:
+        SegmentationDataset(manifest, recipe)
+    assert "\n" not in str(err.value)
+    assert colour_only("hue_saturation_value") and not colour_only("hflip")
+    SegmentationDataset(manifest, {"steps": [{"op": "hflip"}]})[0]  # geometric steps are fine
+
+
+def test_dali_refuses_four_band_uint16_in_one_line(sets):
+    manifest, _ = sets["u16x4"]
+    with pytest.raises(UsageError, match="DALI engine reads 1- or 3-channel.*4 band.*uint16") as err:
+        make_loader(manifest, engine="dali", batch_size=2)
+    assert "\n" not in str(err.value)
+    assert err.value.path == str(manifest.parent / "0.tif")
+
+
+# --------------------------------------------------------------------------- one resolver
+
+
+def test_resolver_precedence_explicit_palette_stats_recipe():
+    stats = Stats.from_json({"version": 1, "image": {"mean": [1.0], "std": [2.0]},
+                             "classes": {"num_classes": 4, "ignore_index": 7}})
+    palette = palette_from_dict({"classes": [{"index": 0, "name": "a", "color": [0, 0, 0]},
+                                             {"index": 1, "name": "b", "color": [1, 1, 1]}],
+                                 "ignore_index": 9})
+    recipe = parse_recipe({"ignore_index": 11, "steps": []})
+    assert resolve_dataset_info(ignore_index=3, palette=palette, stats=stats, recipe=recipe).ignore_index == 3
+    info = resolve_dataset_info(palette=palette, stats=stats, recipe=recipe)
+    assert (info.ignore_index, info.num_classes, info.from_["ignore_index"]) == (9, 2, "palette")
+    info = resolve_dataset_info(stats=stats, recipe=recipe)
+    assert (info.ignore_index, info.num_classes, info.normalization.mean) == (7, 4, (1.0,))
+    assert resolve_dataset_info(recipe=recipe).ignore_index == 11
+    assert resolve_dataset_info().ignore_index == 255
+    round_trip = type(info).from_json(json.loads(json.dumps(info.to_json())))
+    assert round_trip == info
+
+
+def test_trainer_and_its_loaders_use_one_ignore_index(tmp_path):
+    """Palette beside the manifest (ignore 9), stats.json (200), recipe (250): loss and padding both get 9."""
+    from dataprep.train import parse_config
+    from dataprep.train.datainfo import build_loaders, describe_data
+    from dataprep.train.distributed import DistInfo
+
+    manifest, _ = make_set(tmp_path / "d", 4, np.uint16, n=3)
+    stats = write_stats(compute_stats(manifest, ignore_index=200, num_classes=3, quiet=True), tmp_path / "stats.json")
+    palette_from_dict({"classes": [{"index": i, "name": f"c{i}", "color": [i, i, i]} for i in range(3)],
+                       "ignore_index": 9}).save(manifest.parent / "palette.json")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("ignore_index: 250\nsteps:\n  - op: hflip\n")
+    cfg = parse_config({"data": {"manifest": str(manifest), "stats": str(stats), "train_recipe": str(recipe),
+                                 "val_manifest": str(manifest), "num_workers": 0, "batch_size": 2},
+                        "model": {"width": 8, "depth": 2}, "train": {"output_dir": str(tmp_path / "run")}})
+    data = describe_data(cfg)
+    assert data.ignore_index == 9 and data.num_classes == 3 and data.in_channels == 4
+    train_loader, val_loader = build_loaders(cfg, DistInfo(), torch.device("cpu"), data=data)
+    assert train_loader.dataset.ignore_index == val_loader.dataset.ignore_index == 9
+    # Without a palette: stats.json before the recipe, for the trainer and the Dataset alike.
+    (manifest.parent / "palette.json").unlink()
+    data = describe_data(cfg)
+    assert data.ignore_index == 200 == SegmentationDataset(manifest, recipe, stats).ignore_index
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_train_runs_two_steps_with_a_four_channel_model(sets, tmp_path):
+    from dataprep.train import parse_config, run_training
+
+    torch.set_num_threads(2)
+    manifest, _ = sets["u16x4"]
+    stats = write_stats(compute_stats(manifest, quiet=True), tmp_path / "stats.json")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("size: [16, 16]\nsteps:\n  - op: random_crop\n  - op: hflip\n")
+    cfg = parse_config({"data": {"manifest": str(manifest), "stats": str(stats), "train_recipe": str(recipe),
+                                 "num_workers": 0, "batch_size": 2},
+                        "model": {"width": 8, "depth": 2},
+                        "train": {"epochs": 1, "max_steps": 2, "seed": 0, "output_dir": str(tmp_path / "run")}})
+    result = run_training(cfg, quiet=True)
+    assert len(result.step_losses) == 2 and all(np.isfinite(result.step_losses))
+    assert result.model.in_channels == 4
+
+
+# --------------------------------------------------------------------------- real data
+
+
+def _decoded(paths: list[Path]) -> list[np.ndarray]:
+    """Independent decode (OpenCV directly), RGB order, bands last."""
+    out = []
+    for p in paths:
+        a = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        a = a[:, :, None] if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_BGR2RGB)
+        out.append(a)
+    return out
+
+
+def _check_real(image: dict, arrays: list[np.ndarray]) -> None:
+    ref = _reference(arrays)
+    np.testing.assert_allclose(image["mean"], ref["mean"], rtol=1e-12)
+    np.testing.assert_allclose(image["std"], ref["std"], rtol=1e-9)
+    for key in ("min", "max", "p1", "p99"):
+        np.testing.assert_array_equal(image[key], ref[key])
+    assert len(image["bands"]) == arrays[0].shape[2]
+
+
+@pytest.mark.integration
+def test_isbi_and_camvid_stats_match_numpy(shared_data):
+    isbi = shared_data("isbi2012_membrane/data/membrane/train")
+    names = sorted(p.name for p in (isbi / "image").glob("*.png"))[:6]
+    rows = [ManifestRow(Path(n).stem, isbi / "image" / n, isbi / "label" / n, 512, 512) for n in names]
+    from dataprep.manifest import Manifest
+
+    stats = compute_stats(Manifest(rows), ignore_index=None, quiet=True)
+    assert stats["image"]["channels"] == 1
+    _check_real(stats["image"], _decoded([isbi / "image" / n for n in names]))
+
+    camvid = shared_data("camvid_segnet/CamVid")
+    names = sorted(p.name for p in (camvid / "train").glob("*.png"))[:8]
+    rows = [ManifestRow(Path(n).stem, camvid / "train" / n, camvid / "trainannot" / n, 480, 360) for n in names]
+    stats = compute_stats(Manifest(rows), num_classes=11, ignore_index=11, quiet=True)
+    assert stats["image"]["channels"] == 3
+    _check_real(stats["image"], _decoded([camvid / "train" / n for n in names]))
