@@ -86,7 +86,7 @@ def main(quick: bool = False, sizes: tuple[int, int] | None = None, jobs_list: t
             "data": f"{POOL} distinct {SIDE}x{SIDE} label maps, {CLASSES} classes, multilabel mode, k=5",
             "note": f"whole processes, {repeat} run(s) each, sizes alternating; peak = max RSS of the process "
                     "(the parent; workers are separate processes); cpu = user + system of the process and its "
-                    "workers; the machine was loaded with other heavy jobs, so wall times are inflated",
+                    "workers; other load on the machine (machine.load_average_1min) inflates wall times, not CPU times",
             "goal": "100k rows < 10 s and < 200 MB",
         })
     finally:
