@@ -14,12 +14,11 @@ import pytest
 import torch
 
 from helpers import MULTIBAND_SIZE, make_multiband_set as make_set
-from dataprep import io
 from dataprep.contracts import Stats, needs_rgb, resolve_dataset_info
 from dataprep.data import SegmentationDataset, make_loader
 from dataprep.errors import UsageError
 from dataprep.executor import ProcessExecutor, SerialExecutor
-from dataprep.manifest import ManifestRow, write_manifest
+from dataprep.manifest import ManifestRow
 from dataprep.palette import palette_from_dict
 from dataprep.recipe import parse_recipe
 from dataprep.stats import compute_stats, write_stats
