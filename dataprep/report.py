@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ class ReportData:
     folds: FoldReport | None
     palette: Palette | None
     histograms: np.ndarray | None  # (channels, HIST_BINS) pixel counts
-    hist_range: tuple[int, int]  # pixel values covered by the bins
+    hist_range: tuple[float, float]  # pixel values covered by the bins (float images: the measured range)
     hist_images: int  # images the histograms were measured on
     sizes: Counter[tuple[int, int]]
     problems: list[str] = field(default_factory=list)
@@ -74,38 +75,81 @@ def check_files(manifest: Manifest) -> list[str]:
     return problems
 
 
-def band_histograms(manifest: Manifest, max_images: int, seed: int = 0) -> tuple[np.ndarray | None, tuple[int, int], int]:
-    """Per-channel pixel histograms in HIST_BINS bins, from up to `max_images` images (an evenly spread pick)."""
+def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
+                    ) -> tuple[np.ndarray | None, tuple[float, float], int]:
+    """Per-band pixel histograms in HIST_BINS bins, from up to `max_images` images (an evenly spread pick).
+
+    Integer images: bins over every value the type has (uint8 0..255, uint16
+    0..65535, int16 -32768..32767), from the exact histograms `dataprep stats`
+    counts. Float images: bins over the measured range (the smallest to the
+    largest value of any band of the picked images), which takes a second read
+    of each image, as the range is known only once all are seen. The first
+    readable image's pixel type and band count decide; images of another kind
+    are left out (stats refuses those mixes).
+    """
     n = len(manifest)
     if n == 0 or max_images <= 0:
         return None, (0, 255), 0
     picks = np.arange(n) if n <= max_images else np.sort(
         np.random.default_rng(seed).choice(n, size=max_images, replace=False))
     total: np.ndarray | None = None
-    used = 0
-    top = 255
+    kind: tuple[str, int] | None = None
+    used: list[int] = []
+    lo, hi = math.inf, -math.inf
     for i in picks:
         row = manifest.rows[int(i)]
         try:
-            sample = io.load_sample(row, mask="skip", purpose="report", counting=True)
-            partial = image_partial(sample.image, str(row.image), bgr=sample.meta.extra.get("bgr", False))
+            image, bgr = _band_image(row)
+            this = (image.dtype.name, image.shape[2])
+            if kind is not None and this != kind:
+                continue  # another band count or pixel type: keep the first kind
+            if image.dtype.kind == "f":
+                if not np.isfinite(image).all():
+                    continue  # stats refuses NaN/inf pixels too
+                hist = None
+                if image.size:
+                    lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
+            else:
+                partial = image_partial(image, str(row.image), bgr=bgr)
+                hist = _full_histogram(partial.dtype, partial.hist, partial.hist_offset)
         except DataprepError:
             continue  # listed under problems when the file itself is bad
-        hist = partial.hist
-        if partial.dtype not in ("uint8", "uint16"):
-            continue  # int16/float bins are not pixel values; stats.json gives those bands' numbers
-        if partial.dtype == "uint16":
-            full = np.zeros((hist.shape[0], 65536), np.int64)
-            full[:, partial.hist_offset : partial.hist_offset + hist.shape[1]] = hist
-            hist, top = full, 65535
-        if total is not None and total.shape != hist.shape:
-            continue  # another channel count or bit depth: stats refuses those mixes; keep the first kind
-        total = hist.astype(np.int64) if total is None else total + hist
-        used += 1
-    if total is None:
-        return None, (0, top), 0
-    binned = total.reshape(total.shape[0], HIST_BINS, -1).sum(axis=2)
-    return binned, (0, top), used
+        kind = this
+        used.append(int(i))
+        if hist is not None:
+            total = hist if total is None else total + hist
+    if kind is None:
+        return None, (0, 255), 0
+    if kind[0] not in _INT_RANGE:  # float: a second pass, now that the range is known
+        if not math.isfinite(lo):
+            lo, hi = 0.0, 1.0
+        total = np.zeros((kind[1], HIST_BINS), np.int64)
+        for i in used:
+            image, bgr = _band_image(manifest.rows[i])
+            for c in range(kind[1]):
+                total[c] += np.histogram(image[:, :, kind[1] - 1 - c if bgr else c], bins=HIST_BINS, range=(lo, hi))[0]
+        return total, (lo, hi), len(used)
+    assert total is not None
+    return total.reshape(total.shape[0], HIST_BINS, -1).sum(axis=2), _INT_RANGE[kind[0]], len(used)
+
+
+# Pixel values the bins of an integer image cover: every value its type has.
+_INT_RANGE = {"uint8": (0, 255), "uint16": (0, 65535), "int16": (-32768, 32767)}
+
+
+def _band_image(row: Any) -> tuple[np.ndarray, bool]:
+    """The row's image as (H, W, C), read for counting, and whether its colour bands come in BGR order."""
+    sample = io.load_sample(row, mask="skip", purpose="report", counting=True)
+    image = sample.image if sample.image.ndim == 3 else sample.image[:, :, None]
+    return image, bool(sample.meta.extra.get("bgr", False))
+
+
+def _full_histogram(dtype: str, hist: np.ndarray, offset: int) -> np.ndarray:
+    """A partial's occupied bins placed in a histogram over every value of its integer type."""
+    low, high = _INT_RANGE[dtype]
+    full = np.zeros((hist.shape[0], high - low + 1), np.int64)
+    full[:, offset - low : offset - low + hist.shape[1]] = hist
+    return full
 
 
 def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None, splits: io.PathLike | None = None,
@@ -162,13 +206,18 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], colours: Sequence[
     return "".join(parts)
 
 
-def histogram_chart(hist: np.ndarray, value_range: tuple[int, int], *, title: str) -> str:
-    """One polyline per band over the pixel values (counts scaled to the largest bin of all bands)."""
+def histogram_chart(hist: np.ndarray, value_range: tuple[float, float], *, title: str) -> str:
+    """One polyline per band over the pixel values (counts scaled to the largest bin of all bands).
+
+    The svg's `data-range` holds the values the bins span (HIST_BINS equal bins from the first to the last).
+    """
     width, height, pad = 640, 220, 30
     colours = BAND_COLOURS.get(hist.shape[0], ["#555555"] * hist.shape[0])
     top = float(hist.max()) or 1.0
     step = (width - 2 * pad) / (hist.shape[1] - 1)
-    parts = [f'<svg class="chart" data-kind="histogram" role="img" width="{width}" height="{height}" '
+    lo, hi = value_range
+    parts = [f'<svg class="chart" data-kind="histogram" data-range="{_e(json.dumps([lo, hi]))}" role="img" '
+             f'width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
              f'<rect x="{pad}" y="{pad // 2}" width="{width - 2 * pad}" height="{height - pad - pad // 2}" '
              f'fill="#fafafa" stroke="#999"/>']
@@ -178,9 +227,8 @@ def histogram_chart(hist: np.ndarray, value_range: tuple[int, int], *, title: st
         counts = json.dumps([int(v) for v in hist[c]])
         parts.append(f'<polyline class="band" data-band="{c}" data-counts="{_e(counts)}" points="{points}" '
                      f'fill="none" stroke="{colours[c]}" stroke-width="2"/>')
-    lo, hi = value_range
-    parts.append(f'<text x="{pad}" y="{height - 8}">{lo}</text>'
-                 f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">{hi}</text></svg>')
+    parts.append(f'<text x="{pad}" y="{height - 8}">{lo:g}</text>'
+                 f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">{hi:g}</text></svg>')
     return "".join(parts)
 
 
@@ -230,7 +278,9 @@ def _section_images(data: ReportData) -> str:
         out.append(_table(["band", "mean", "std", "min", "max", "p1", "p99"], rows))
     if data.histograms is not None:
         of = "" if data.hist_images == len(data.manifest) else f" of {len(data.manifest)}"
-        out.append(f"<p>Pixel histograms of {data.hist_images}{of} images ({HIST_BINS} bins per band).</p>")
+        lo, hi = data.hist_range
+        out.append(f"<p>Pixel histograms of {data.hist_images}{of} images ({HIST_BINS} bins per band, "
+                   f"values {lo:g} to {hi:g}).</p>")
         out.append(histogram_chart(data.histograms, data.hist_range, title="per-band pixel histograms"))
     else:
         out.append("<p>No readable image to measure.</p>")
