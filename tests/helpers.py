@@ -224,7 +224,10 @@ def make_multiband_set(root: Path, bands: int, dtype: type, n: int = 5, seed: in
     h, w = MULTIBAND_SIZE
     for i in range(n):
         image = multiband_pixels(rng, bands, dtype)
-        tifffile.imwrite(root / f"{i}.tif", image, photometric="minisblack", planarconfig="contig")
+        if bands == 1:
+            tifffile.imwrite(root / f"{i}.tif", image[:, :, 0], photometric="minisblack")
+        else:
+            tifffile.imwrite(root / f"{i}.tif", image, photometric="minisblack", planarconfig="contig")
         write_mask(root / f"{i}_mask.png", rng.integers(0, 3, (h, w), dtype=np.uint8))
         rows.append(ManifestRow(f"s{i}", root / f"{i}.tif", root / f"{i}_mask.png", w, h))
         images.append(image)

@@ -177,6 +177,16 @@ def test_per_band_photometric_steps_run_on_four_band_uint16(sets, step):
     assert tuple(item["image"].shape) == (4, H, W) and item["image"].dtype == torch.float32
 
 
+def test_steps_that_need_rgb_run_on_gray_images(tmp_path):
+    """Gray is a colour image without hue: albumentations (and the DALI graph) leave the colour terms out."""
+    manifest, images = make_set(tmp_path / "g", 1, np.uint8, n=2)
+    recipe = {"steps": [{"op": "color_jitter", "brightness": 0.5, "p": 1.0}]}
+    out, _ = SegmentationDataset(manifest, recipe).transform(images[0], np.zeros((H, W), np.uint8), epoch=0, index=0)
+    assert out.shape == (H, W, 1) and out.dtype == np.uint8 and not np.array_equal(out, images[0])
+    with pytest.raises(UsageError, match=r"step 1 \(color_jitter\).*RGB.*9 band"):
+        SegmentationDataset(make_set(tmp_path / "n", 9, np.uint8, n=1)[0], recipe)
+
+
 def test_needs_rgb_comes_from_the_op_spec():
     from dataprep.ops import SPECS
 
