@@ -29,14 +29,23 @@ STATS_VERSION = 1
 VALUE_RANGE: dict[str, float] = {"uint8": 255.0, "uint16": 65535.0, "int16": 32767.0, "float32": 1.0,
                                  "float64": 1.0}
 
-# Steps that read the channels as R, G and B; refused at load time on other data.
-# (One table, so it can later be read from the op spec.)
-_COLOUR_ONLY = frozenset({"color_jitter", "hue_saturation_value"})
+# Band counts a step that needs RGB runs on: RGB, and gray (the kernels leave hue and saturation out).
+COLOUR_BANDS = (1, 3)
 
 
-def colour_only(step_type: str) -> bool:
-    """True for a recipe op that only makes sense on RGB images (hue, saturation, colour jitter)."""
-    return step_type in _COLOUR_ONLY
+def needs_rgb(step_type: str) -> bool:
+    """True for a recipe op that reads the bands as R, G and B (hue, saturation): its op spec says so."""
+    from .ops import SPECS  # registers every op; imported here so that reading stats.json stays light
+
+    spec = SPECS.get(step_type)
+    return bool(spec is not None and spec.needs_rgb)
+
+
+def rgb_refusal(index: int, step_type: str, bands: int, *, one_image: bool = False) -> str:
+    """The one line a step that needs RGB images gets on images of `bands` bands (`one_image`: said of one file)."""
+    have = "this image has" if one_image else "the images have"
+    return (f"step {index} ({step_type}) needs RGB images (it reads the bands as R, G and B), but {have} "
+            f"{bands} band(s); drop the step for such data")
 
 
 _RANGE_OF = {np.dtype(name).char: v for name, v in VALUE_RANGE.items()}
@@ -337,13 +346,12 @@ def resolve_dataset_info(
 
 
 def check_colour_steps(steps: Sequence[Any], channels: int, source: str | None) -> None:
-    """Colour-only steps need 3-band (RGB) images: on other data they are a load-time error naming the step."""
-    if channels == 3:
+    """Steps that need RGB images on data of another band count: a load-time error naming the step."""
+    if channels in COLOUR_BANDS:
         return
     for index, step in enumerate(steps, 1):
-        if colour_only(step.op):
-            raise UsageError(source, f"step {index} ({step.op}): a colour-only op needs RGB images, "
-                             f"but the images have {channels} band(s)")
+        if needs_rgb(step.op):
+            raise UsageError(source, rgb_refusal(index, step.op, channels))
 
 
 __all__ = [
@@ -352,8 +360,10 @@ __all__ = [
     "ImageStats",
     "Normalization",
     "Stats",
+    "COLOUR_BANDS",
     "check_colour_steps",
-    "colour_only",
+    "needs_rgb",
     "resolve_dataset_info",
+    "rgb_refusal",
     "value_range",
 ]

@@ -8,7 +8,8 @@ previews an inline JPEG, so the page opens offline, from a CI artefact or an ema
 with no dependency beyond what dataprep already has.
 
 Numbers in the charts are carried as `data-*` attributes too, so tests (and
-scripts) can read them back without parsing drawings.
+scripts) can read them back without parsing drawings. What the page shows is
+gathered first (`report_gather.py`), then drawn here.
 """
 from __future__ import annotations
 
@@ -17,119 +18,21 @@ import html
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import io
-from .errors import DataprepError, UsageError
-from .foldreport import FoldReport, load_fold_report
+from .errors import UsageError
+from .foldreport import FoldReport
 from .manifest import Manifest, read_manifest
-from .palette import Palette, resolve_palette
+from .palette import Palette
 from .paths import Inputs
-from .preview import colour_table, make_contact_sheet
-from .contracts import Stats
-from .stats import image_partial, load_stats
+from .preview import colour_table
+from .report_gather import HIST_BINS, ReportData, band_histograms, check_files, gather
 
-HIST_BINS = 64
 BAND_COLOURS = {1: ["#555555"], 3: ["#d62728", "#2ca02c", "#1f77b4"], 4: ["#d62728", "#2ca02c", "#1f77b4", "#7f7f7f"]}
-
-
-@dataclass
-class ReportData:
-    """Everything the page shows, gathered before any HTML is written."""
-
-    manifest: Manifest
-    stats: Stats | None
-    folds: FoldReport | None
-    palette: Palette | None
-    histograms: np.ndarray | None  # (channels, HIST_BINS) pixel counts
-    hist_range: tuple[int, int]  # pixel values covered by the bins
-    hist_images: int  # images the histograms were measured on
-    sizes: Counter[tuple[int, int]]
-    problems: list[str] = field(default_factory=list)
-    preview_jpeg: bytes | None = None
-
-
-# --------------------------------------------------------------------------- gathering
-
-
-def check_files(manifest: Manifest) -> list[str]:
-    """One line per problem found from the files' headers: missing, unreadable, or sizes the manifest does not say."""
-    problems: list[str] = []
-    for row in manifest.rows:
-        for kind, path in (("image", row.image), ("mask", row.mask)):
-            if path is None:
-                continue
-            try:
-                info = io.read_info(path)
-            except DataprepError as exc:
-                problems.append(str(exc))
-                continue
-            if (info.width, info.height) != (row.width, row.height):
-                problems.append(f"{path}: {kind} is {info.width}x{info.height} but the manifest says "
-                                f"{row.width}x{row.height}")
-    return problems
-
-
-def band_histograms(manifest: Manifest, max_images: int, seed: int = 0) -> tuple[np.ndarray | None, tuple[int, int], int]:
-    """Per-channel pixel histograms in HIST_BINS bins, from up to `max_images` images (an evenly spread pick)."""
-    n = len(manifest)
-    if n == 0 or max_images <= 0:
-        return None, (0, 255), 0
-    picks = np.arange(n) if n <= max_images else np.sort(
-        np.random.default_rng(seed).choice(n, size=max_images, replace=False))
-    total: np.ndarray | None = None
-    used = 0
-    top = 255
-    for i in picks:
-        row = manifest.rows[int(i)]
-        try:
-            sample = io.load_sample(row, mask="skip", purpose="report", counting=True)
-            partial = image_partial(sample.image, str(row.image), bgr=sample.meta.extra.get("bgr", False))
-        except DataprepError:
-            continue  # listed under problems when the file itself is bad
-        hist = partial.hist
-        if partial.dtype not in ("uint8", "uint16"):
-            continue  # int16/float bins are not pixel values; stats.json gives those bands' numbers
-        if partial.dtype == "uint16":
-            full = np.zeros((hist.shape[0], 65536), np.int64)
-            full[:, partial.hist_offset : partial.hist_offset + hist.shape[1]] = hist
-            hist, top = full, 65535
-        if total is not None and total.shape != hist.shape:
-            continue  # another channel count or bit depth: stats refuses those mixes; keep the first kind
-        total = hist.astype(np.int64) if total is None else total + hist
-        used += 1
-    if total is None:
-        return None, (0, top), 0
-    binned = total.reshape(total.shape[0], HIST_BINS, -1).sum(axis=2)
-    return binned, (0, top), used
-
-
-def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None, splits: io.PathLike | None = None,
-           palette: Palette | str | io.PathLike | None = None, samples: int = 9, seed: int = 0,
-           max_images: int = 200) -> ReportData:
-    """Read the manifest, stats.json, the folds' report.json and the files behind them."""
-    if not isinstance(manifest, Manifest):
-        manifest = read_manifest(manifest)
-    if not len(manifest):
-        raise DataprepError(manifest.path, "manifest has no rows to report on")
-    stats_data = load_stats(stats) if stats is not None else None
-    folds = load_fold_report(splits) if splits is not None else None
-    resolved = resolve_palette(palette, manifest.path)
-    problems = check_files(manifest)
-    hist, hist_range, used = band_histograms(manifest, max_images, seed)
-    sizes = Counter((r.width, r.height) for r in manifest.rows)
-    preview = None
-    if samples > 0:
-        try:
-            sheet = make_contact_sheet(manifest, n=samples, palette=resolved, seed=seed, columns=3)
-            preview = io.encode_image(sheet, ".jpg", quality=85)  # photos: a tenth of the PNG's size
-        except DataprepError as exc:  # a bad sample file: the page still shows everything else
-            problems.append(f"previews: {exc}")
-    return ReportData(manifest, stats_data, folds, resolved, hist, hist_range, used, sizes, problems, preview)
 
 
 # --------------------------------------------------------------------------- drawing (inline SVG)
@@ -162,13 +65,18 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], colours: Sequence[
     return "".join(parts)
 
 
-def histogram_chart(hist: np.ndarray, value_range: tuple[int, int], *, title: str) -> str:
-    """One polyline per band over the pixel values (counts scaled to the largest bin of all bands)."""
+def histogram_chart(hist: np.ndarray, value_range: tuple[float, float], *, title: str) -> str:
+    """One polyline per band over the pixel values (counts scaled to the largest bin of all bands).
+
+    The svg's `data-range` holds the values the bins span (HIST_BINS equal bins from the first to the last).
+    """
     width, height, pad = 640, 220, 30
     colours = BAND_COLOURS.get(hist.shape[0], ["#555555"] * hist.shape[0])
     top = float(hist.max()) or 1.0
     step = (width - 2 * pad) / (hist.shape[1] - 1)
-    parts = [f'<svg class="chart" data-kind="histogram" role="img" width="{width}" height="{height}" '
+    lo, hi = value_range
+    parts = [f'<svg class="chart" data-kind="histogram" data-range="{_e(json.dumps([lo, hi]))}" role="img" '
+             f'width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
              f'<rect x="{pad}" y="{pad // 2}" width="{width - 2 * pad}" height="{height - pad - pad // 2}" '
              f'fill="#fafafa" stroke="#999"/>']
@@ -178,9 +86,8 @@ def histogram_chart(hist: np.ndarray, value_range: tuple[int, int], *, title: st
         counts = json.dumps([int(v) for v in hist[c]])
         parts.append(f'<polyline class="band" data-band="{c}" data-counts="{_e(counts)}" points="{points}" '
                      f'fill="none" stroke="{colours[c]}" stroke-width="2"/>')
-    lo, hi = value_range
-    parts.append(f'<text x="{pad}" y="{height - 8}">{lo}</text>'
-                 f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">{hi}</text></svg>')
+    parts.append(f'<text x="{pad}" y="{height - 8}">{lo:g}</text>'
+                 f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">{hi:g}</text></svg>')
     return "".join(parts)
 
 
@@ -230,7 +137,9 @@ def _section_images(data: ReportData) -> str:
         out.append(_table(["band", "mean", "std", "min", "max", "p1", "p99"], rows))
     if data.histograms is not None:
         of = "" if data.hist_images == len(data.manifest) else f" of {len(data.manifest)}"
-        out.append(f"<p>Pixel histograms of {data.hist_images}{of} images ({HIST_BINS} bins per band).</p>")
+        lo, hi = data.hist_range
+        out.append(f"<p>Pixel histograms of {data.hist_images}{of} images ({HIST_BINS} bins per band, "
+                   f"values {lo:g} to {hi:g}).</p>")
         out.append(histogram_chart(data.histograms, data.hist_range, title="per-band pixel histograms"))
     else:
         out.append("<p>No readable image to measure.</p>")
@@ -428,5 +337,5 @@ def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats
     return output
 
 
-__all__ = ["ReportData", "band_histograms", "bar_chart", "check_files", "gather", "histogram_chart", "render",
+__all__ = ["HIST_BINS", "ReportData", "band_histograms", "bar_chart", "check_files", "gather", "histogram_chart", "render",
            "write_report"]

@@ -194,3 +194,41 @@ def blur_size(side: int) -> int:
 
     time.sleep(0.05)  # enough work per item for the pool to start
     return int(cv2.GaussianBlur(np.ones((side, side, 3), np.uint8), (9, 9), 0).sum())
+
+
+# --------------------------------------------------------------------------- multi-band rasters (written by tifffile)
+
+MULTIBAND_SIZE = (24, 32)  # H, W
+
+
+def multiband_pixels(rng: np.random.Generator, bands: int, dtype: type, size: tuple[int, int] = MULTIBAND_SIZE
+                     ) -> np.ndarray:
+    """Random (H, W, bands) pixels: 12-bit-ish uint16 counts, full-range int16, or float reflectances."""
+    if dtype == np.float32:
+        # Reflectances with an offset: the large-mean, small-spread case where naive sums lose digits.
+        return (rng.normal(0.3, 0.05, (*size, bands)) + np.arange(bands) * 10).astype(np.float32)
+    if dtype == np.int16:
+        return rng.integers(-32768, 32767, (*size, bands), endpoint=True).astype(np.int16)
+    return rng.integers(0, 12000, (*size, bands)).astype(dtype)  # 12-bit-ish sensor counts
+
+
+def make_multiband_set(root: Path, bands: int, dtype: type, n: int = 5, seed: int = 0
+                       ) -> tuple[Path, list[np.ndarray]]:
+    """`n` TIFFs of `bands` bands written by tifffile, 3-class label maps, and their manifest; returns it and the
+    arrays written (references are computed from these, never through dataprep's readers)."""
+    import tifffile
+
+    rng = np.random.default_rng(seed)
+    rows, images = [], []
+    root.mkdir(parents=True, exist_ok=True)
+    h, w = MULTIBAND_SIZE
+    for i in range(n):
+        image = multiband_pixels(rng, bands, dtype)
+        if bands == 1:
+            tifffile.imwrite(root / f"{i}.tif", image[:, :, 0], photometric="minisblack")
+        else:
+            tifffile.imwrite(root / f"{i}.tif", image, photometric="minisblack", planarconfig="contig")
+        write_mask(root / f"{i}_mask.png", rng.integers(0, 3, (h, w), dtype=np.uint8))
+        rows.append(ManifestRow(f"s{i}", root / f"{i}.tif", root / f"{i}_mask.png", w, h))
+        images.append(image)
+    return write_manifest(rows, root / "manifest.csv"), images

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from helpers import make_multiband_set
 from dataprep import io
 from dataprep.augment import augment_manifest
 from dataprep.errors import DataprepError, UsageError
@@ -238,3 +239,23 @@ def test_copy_paste_records_no_donor_when_nothing_was_pasted(tmp_path):
     np.testing.assert_array_equal(io.read_mask(from_flat.mask), objects)
     record = json.loads((tmp_path / "out" / "params" / "objects__v0.json").read_text())
     assert record["source_ids"] == ["objects"]
+
+
+def test_a_step_that_needs_rgb_is_refused_on_four_band_images_before_any_output(tmp_path, cli):
+    manifest, _ = make_multiband_set(tmp_path / "d", 4, np.uint16, n=3)
+    rgb = {"size": [16, 16], "steps": [{"op": "hflip"}, {"op": "hue_saturation_value"}]}
+    recipe = tmp_path / "rgb.yaml"
+    recipe.write_text(yaml.safe_dump(rgb))
+    with pytest.raises(UsageError, match=r"step 2 \(hue_saturation_value\) needs RGB.*4 band") as err:
+        augment_manifest(manifest, recipe, tmp_path / "out", quiet=True)
+    assert err.value.path == str(manifest.parent / "0.tif")
+    result = cli("augment", "--recipe", recipe, manifest, tmp_path / "out2", "-q")
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "0.tif" in lines[0] and "step 2 (hue_saturation_value)" in lines[0]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
+    # Steps that treat every band alike run, and keep the pixel type and the bands.
+    recipe.write_text(yaml.safe_dump({**rgb, "steps": [{"op": "hflip"}, {"op": "brightness_contrast"}]}))
+    summary = augment_manifest(manifest, recipe, tmp_path / "out3", quiet=True)
+    out = io.load_sample(read_manifest(summary.manifest).rows[0], mask="skip").image
+    assert summary.written == 3 and out.dtype == np.uint16 and out.shape == (16, 16, 4)

@@ -11,48 +11,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import tifffile
 import torch
 
-from dataprep import io
-from dataprep.contracts import Stats, colour_only, resolve_dataset_info
+from helpers import MULTIBAND_SIZE, make_multiband_set as make_set
+from dataprep.contracts import Stats, needs_rgb, resolve_dataset_info
 from dataprep.data import SegmentationDataset, make_loader
 from dataprep.errors import UsageError
 from dataprep.executor import ProcessExecutor, SerialExecutor
-from dataprep.manifest import ManifestRow, write_manifest
+from dataprep.manifest import ManifestRow
 from dataprep.palette import palette_from_dict
 from dataprep.recipe import parse_recipe
 from dataprep.stats import compute_stats, write_stats
 
-H, W = 24, 32
+H, W = MULTIBAND_SIZE
 KINDS = {  # name: (bands, dtype)
     "u16x4": (4, np.uint16),
     "u16x9": (9, np.uint16),
     "i16x3": (3, np.int16),
     "f32x5": (5, np.float32),
 }
-
-
-def _pixels(rng: np.random.Generator, bands: int, dtype: type) -> np.ndarray:
-    if dtype == np.float32:
-        # Reflectances with an offset: the large-mean, small-spread case where naive sums lose digits.
-        return (rng.normal(0.3, 0.05, (H, W, bands)) + np.arange(bands) * 10).astype(np.float32)
-    if dtype == np.int16:
-        return rng.integers(-32768, 32767, (H, W, bands), endpoint=True).astype(np.int16)
-    return rng.integers(0, 12000, (H, W, bands)).astype(np.uint16)  # 12-bit-ish sensor counts
-
-
-def make_set(root: Path, bands: int, dtype: type, n: int = 5, seed: int = 0) -> tuple[Path, list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    rows, images = [], []
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        image = _pixels(rng, bands, dtype)
-        tifffile.imwrite(root / f"{i}.tif", image, photometric="minisblack", planarconfig="contig")
-        io.write_mask(root / f"{i}_mask.png", rng.integers(0, 3, (H, W), dtype=np.uint8))
-        rows.append(ManifestRow(f"s{i}", root / f"{i}.tif", root / f"{i}_mask.png", W, H))
-        images.append(image)
-    return write_manifest(rows, root / "manifest.csv"), images
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +156,43 @@ def test_colour_only_step_on_four_bands_is_refused_at_load_naming_the_step(sets,
     with pytest.raises(UsageError, match=r"step 2 \(color_jitter\).*RGB.*4 band") as err:
         SegmentationDataset(manifest, recipe)
     assert "\n" not in str(err.value)
-    assert colour_only("hue_saturation_value") and not colour_only("hflip")
+    assert needs_rgb("hue_saturation_value") and not needs_rgb("hflip")
     SegmentationDataset(manifest, {"steps": [{"op": "hflip"}]})[0]  # geometric steps are fine
+
+
+@pytest.mark.parametrize("step", [{"op": "brightness_contrast", "brightness": [0.1, 0.1], "contrast": [0.5, 0.5]},
+                                  {"op": "gaussian_noise", "std": [0.05, 0.05]}, {"op": "gaussian_blur"}])
+def test_per_band_photometric_steps_run_on_four_band_uint16(sets, step):
+    """Ops that treat every band alike (the op spec's needs_rgb False) change all four bands and keep uint16."""
+    manifest, images = sets["u16x4"]
+    dataset = SegmentationDataset(manifest, {"steps": [{**step, "p": 1.0}]})
+    mask = np.zeros((H, W), np.uint8)
+    out, _ = dataset.transform(images[0], mask, epoch=0, index=0)
+    assert out.dtype == np.uint16 and out.shape == images[0].shape
+    assert all(not np.array_equal(out[:, :, c], images[0][:, :, c]) for c in range(4))
+    if step["op"] == "brightness_contrast":  # x * 1.5 + 0.1 * 65535, truncated and clipped per band
+        expected = np.clip(images[0].astype(np.float64) * 1.5 + 0.1 * 65535, 0, 65535)
+        np.testing.assert_allclose(out, expected, atol=1)
+    item = dataset[0]
+    assert tuple(item["image"].shape) == (4, H, W) and item["image"].dtype == torch.float32
+
+
+def test_steps_that_need_rgb_run_on_gray_images(tmp_path):
+    """Gray is a colour image without hue: albumentations (and the DALI graph) leave the colour terms out."""
+    manifest, images = make_set(tmp_path / "g", 1, np.uint8, n=2)
+    recipe = {"steps": [{"op": "color_jitter", "brightness": 0.5, "p": 1.0}]}
+    out, _ = SegmentationDataset(manifest, recipe).transform(images[0], np.zeros((H, W), np.uint8), epoch=0, index=0)
+    assert out.shape == (H, W, 1) and out.dtype == np.uint8 and not np.array_equal(out, images[0])
+    with pytest.raises(UsageError, match=r"step 1 \(color_jitter\).*RGB.*9 band"):
+        SegmentationDataset(make_set(tmp_path / "n", 9, np.uint8, n=1)[0], recipe)
+
+
+def test_needs_rgb_comes_from_the_op_spec():
+    from dataprep.ops import SPECS
+
+    assert {name for name in SPECS if needs_rgb(name)} == {name for name, s in SPECS.items() if s.needs_rgb} \
+        == {"color_jitter", "hue_saturation_value"}
+    assert all(s.colour_only for s in SPECS.values() if s.needs_rgb)
 
 
 def test_dali_refuses_four_band_uint16_in_one_line(sets):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import SAMPLE_DATA
+from helpers import SAMPLE_DATA, make_multiband_set
 from dataprep import io, read_manifest, write_manifest
 from dataprep.labels import masks_to_labels
 from dataprep.palette import load_palette
@@ -187,3 +187,31 @@ def test_report_of_binary_masks_without_palette_shows_the_classes_that_occur(tmp
     labels = [b["data-label"] for b in page.find("rect", **{"class": "bar"}) if " " in b["data-label"]]
     assert labels == ["0 class_0", "255 class_255"]
     assert "2 of the 256 classes occur" in "".join(page.text)
+
+
+def _histogram_of(page: _Page) -> tuple[list[list[int]], list[float]]:
+    (chart,) = page.find("svg", **{"data-kind": "histogram"})
+    return [json.loads(b["data-counts"]) for b in page.find("polyline", **{"class": "band"})], \
+        json.loads(chart["data-range"])
+
+
+def test_histograms_of_int16_images_cover_the_signed_range(tmp_path):
+    manifest, images = make_multiband_set(tmp_path / "d", 3, np.int16, n=3)
+    page = _parse(write_report(manifest, tmp_path / "r.html", samples=0))
+    counts, value_range = _histogram_of(page)
+    assert value_range == [-32768, 32767]
+    for c in range(3):
+        values = np.concatenate([a[:, :, c].ravel() for a in images]).astype(np.int64) + 32768
+        assert counts[c] == np.bincount(values, minlength=65536).reshape(HIST_BINS, -1).sum(axis=1).tolist()
+
+
+def test_histograms_of_float_images_bin_the_measured_range(tmp_path):
+    manifest, images = make_multiband_set(tmp_path / "d", 5, np.float32, n=3)
+    page = _parse(write_report(manifest, tmp_path / "r.html", samples=0))
+    counts, value_range = _histogram_of(page)
+    lo, hi = float(min(a.min() for a in images)), float(max(a.max() for a in images))
+    assert value_range == [lo, hi] and len(counts) == 5
+    for c in range(5):
+        values = np.concatenate([a[:, :, c].ravel() for a in images])
+        expected = np.histogram(values, bins=HIST_BINS, range=(lo, hi))[0]
+        assert counts[c] == expected.tolist() and sum(counts[c]) == values.size

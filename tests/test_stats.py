@@ -276,6 +276,31 @@ def test_palette_beside_manifest_gives_names_and_num_classes(tmp_path):
     assert classes["pixel_count"][4] == 0 and classes["weights"]["enet"][4] == 0.0
 
 
+def test_class_options_resolve_as_the_dataset_does(tmp_path):
+    """stats and kfold take classes and ignore index from the resolver the Dataset and the trainer use."""
+    from dataprep.contracts import resolve_dataset_info
+    from dataprep.manifest import read_manifest
+    from dataprep.palette import resolve_palette
+    from dataprep.stats import resolve_classes
+
+    path, _ = _labelled_set(tmp_path, n=2)
+    palette = {"name": "t", "ignore_index": 9, "classes": [
+        {"name": n, "color": [i * 40, 0, 0], "index": i} for i, n in enumerate(["a", "b", "c"])]}
+    (tmp_path / "palette.json").write_text(json.dumps(palette))
+    manifest = read_manifest(path)
+    info = resolve_dataset_info(palette=resolve_palette(None, manifest.path))
+    got = resolve_classes(manifest)
+    assert (got.num_classes, got.ignore_index, got.names) == (info.num_classes, info.ignore_index, ["a", "b", "c"])
+    assert (got.num_classes, got.ignore_index) == (3, 9)
+    got = resolve_classes(manifest, num_classes=5, ignore_index=4)  # explicit options win
+    assert (got.num_classes, got.ignore_index, got.names) == (5, 4, ["a", "b", "c", "class_3", "class_4"])
+    assert resolve_classes(manifest, ignore_index=None).ignore_index is None  # no ignore index at all
+    (tmp_path / "palette.json").unlink()
+    assert resolve_classes(manifest) == type(got)(None, None, 255)
+    with pytest.raises(UsageError, match="num_classes must be at least 1, not 0"):
+        resolve_classes(manifest, num_classes=0)
+
+
 def test_colour_mask_and_out_of_range_labels_name_the_file(tmp_path):
     rng = np.random.default_rng(9)
     image = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import io, pixeltypes
-from ..contracts import resolve_dataset_info
+from ..contracts import COLOUR_BANDS, needs_rgb, resolve_dataset_info, rgb_refusal
 from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
@@ -125,7 +125,9 @@ def augment_manifest(
     out = Path(os.path.abspath(out))  # workers on other machines (Dask) write to the same place
     if not len(manifest):
         raise DataprepError(manifest.path, "manifest has no rows to augment")
-    recipe = resolve_image_format(recipe, manifest.rows)
+    kinds = image_kinds(manifest.rows)
+    check_rgb_steps(recipe, kinds)
+    recipe = resolve_image_format(recipe, manifest.rows, kinds)
     # Not into the images' or masks' tree: the next scan would count the outputs as data.
     inputs = Inputs.of_manifest(manifest, trees=True)
     inputs.guard_folder(out, force=force)
@@ -164,7 +166,35 @@ def augment_manifest(
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors)
 
 
-def resolve_image_format(recipe: Recipe, rows: list[ManifestRow]) -> Recipe:
+ImageKind = tuple[ManifestRow, str, int]  # a row, its image's dtype and bands (alpha dropped, as the loader does)
+
+
+def image_kinds(rows: list[ManifestRow]) -> list[ImageKind]:
+    """The pixel type of every readable image, from its header (the worker reports unreadable files, per output)."""
+    kinds: list[ImageKind] = []
+    for row in rows:
+        try:
+            info = io.read_info(row.image)
+        except DataprepError:
+            continue
+        if info.dtype and info.bands:
+            kinds.append((row, info.dtype, info.bands - 1 if info.alpha else info.bands))
+    return kinds
+
+
+def check_rgb_steps(recipe: Recipe, kinds: list[ImageKind]) -> None:
+    """A step that needs RGB images (the op spec's `needs_rgb`) on an image of another band count is refused
+    before any output is written: one line naming the step and the first such file."""
+    steps = [(index, step.op) for index, step in enumerate(recipe.steps, 1) if needs_rgb(step.op)]
+    if not steps:
+        return
+    for row, _, bands in kinds:
+        if bands not in COLOUR_BANDS:
+            index, op = steps[0]
+            raise UsageError(row.image, rgb_refusal(index, op, bands, one_image=True))
+
+
+def resolve_image_format(recipe: Recipe, rows: list[ManifestRow], kinds: list[ImageKind] | None = None) -> Recipe:
     """The recipe with its output format made concrete from the images' headers, refused where it would lose data.
 
     `auto`: the one container that holds every image exactly (JPEG when all are
@@ -174,22 +204,15 @@ def resolve_image_format(recipe: Recipe, rows: list[ManifestRow]) -> Recipe:
     """
     asked = pixeltypes.normalize_format(recipe.output.image_format)
     needed: list[str] = []
-    for row in rows:
-        try:
-            info = io.read_info(row.image)
-        except DataprepError:
-            continue  # the worker reports unreadable files, per output
-        if not info.dtype or not info.bands:
-            continue
-        bands = info.bands - 1 if info.alpha else info.bands  # what the loader gives: alpha dropped
+    for row, dtype, bands in image_kinds(rows) if kinds is None else kinds:
         if asked != pixeltypes.AUTO:
-            if not pixeltypes.can_hold(asked, info.dtype, bands):
+            if not pixeltypes.can_hold(asked, dtype, bands):
                 raise UsageError(
-                    row.image, f"{pixeltypes.describe(info.dtype, bands)} image cannot be written as {asked} without "
-                    f"losing data; use output.image_format: auto (here {pixeltypes.auto_format(info.dtype, bands)})",
+                    row.image, f"{pixeltypes.describe(dtype, bands)} image cannot be written as {asked} without "
+                    f"losing data; use output.image_format: auto (here {pixeltypes.auto_format(dtype, bands)})",
                 )
             continue
-        needed.append(pixeltypes.auto_format(info.dtype, bands))
+        needed.append(pixeltypes.auto_format(dtype, bands))
     fmt = pixeltypes.widest_format(needed) if asked == pixeltypes.AUTO else asked
     return dataclasses.replace(recipe, output=dataclasses.replace(recipe.output, image_format=fmt))
 

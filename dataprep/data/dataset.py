@@ -19,8 +19,9 @@ pixel type's range (uint8 /255, uint16 /65535, int16 /32767, float as is). A
 recipe needs no `normalize` step for this; if it has one, it must be the last
 step. Ignore index and normalization come from `contracts.resolve_dataset_info`
 (explicit > palette > stats.json > recipe), the one resolver the trainer and
-augment use too. Colour-only steps (hue/saturation, colour jitter) on images
-that are not RGB are refused at load time, naming the step.
+augment use too. Steps that need RGB images (hue/saturation, colour jitter: the
+op spec's `needs_rgb`) on images that are neither RGB nor gray are refused at
+load time, naming the step; steps that treat every band alike run on any.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import recipe as R
-from ..contracts import DatasetInfo, Normalization, Stats, check_colour_steps, colour_only, resolve_dataset_info
+from ..contracts import DatasetInfo, Normalization, Stats, check_colour_steps, needs_rgb, resolve_dataset_info
 from ..errors import DataprepError, UsageError
 from ..io import PathLike, load_sample
 from ..manifest import Manifest, ManifestRow, read_manifest
@@ -200,7 +201,7 @@ def resolve_spec(
     if info is not None:
         own = resolved.from_.get("normalization") == "explicit"
         resolved = dataclasses.replace(info, normalization=resolved.normalization if own else info.normalization)
-    if any(colour_only(s.op) for s in steps):
+    if any(needs_rgb(s.op) for s in steps):
         row = rows[0]
         first = load_sample(row, mask="skip", purpose="the Dataset").image
         check_colour_steps(steps, dataset_channels(resolved.normalization, int(first.shape[2])), source)

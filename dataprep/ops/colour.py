@@ -103,7 +103,7 @@ class _DaliColorJitter(DaliOp):
         return pixels(ctx, x + 0.5, truncate=True), mask
 
 
-register(OpSpec(ColorJitter, colour_only=True, albumentations=_color_jitter, dali=_DaliColorJitter, offline=True,
+register(OpSpec(ColorJitter, colour_only=True, needs_rgb=True, albumentations=_color_jitter, dali=_DaliColorJitter, offline=True,
                 draw=_draw_jitter, drawn=Jitter, kernel=_jitter))
 
 
@@ -160,7 +160,7 @@ class _DaliHsv(DaliOp):
         return pixels(ctx, x + 0.5, truncate=True), mask
 
 
-register(OpSpec(HueSaturationValue, colour_only=True, dali=_DaliHsv, offline=True,
+register(OpSpec(HueSaturationValue, colour_only=True, needs_rgb=True, dali=_DaliHsv, offline=True,
                 albumentations=lambda p, prob, ctx: ctx.A.HueSaturationValue(
                     hue_shift_limit=p.hue_shift, sat_shift_limit=p.saturation_shift,
                     val_shift_limit=p.value_shift, p=prob),
@@ -337,13 +337,21 @@ class _DaliGaussianNoise(DaliOp):
         return pixels(ctx, x, truncate=True), mask
 
 
+def _add_noise(p: GaussianNoise, d: Noise, image, mask, built, ctx):
+    noise = noise_map(p, d, image.shape, _max_value(image.dtype))
+    if image.dtype != np.uint16:
+        return built.apply(image, noise_map=noise), mask
+    # albumentations' cv2.add refuses a float noise map on a 16-bit image: add in float, clip to the
+    # type's range and truncate, as the DALI graph does.
+    noise = noise[:, :, None] if noise.ndim < image.ndim else noise
+    return np.clip(image + np.asarray(noise, np.float32), 0, 65535).astype(np.uint16), mask
+
+
 # Online only: its drawn params are a whole noise map, too large to record per offline output.
 register(OpSpec(GaussianNoise, colour_only=True, dali=_DaliGaussianNoise,
                 albumentations=lambda p, prob, ctx: ctx.A.GaussNoise(
                     std_range=p.std, mean_range=p.mean, per_channel=p.per_channel, p=prob),
-                draw=_draw_noise, drawn=Noise,
-                kernel=lambda p, d, image, mask, built, ctx: (built.apply(
-                    image, noise_map=noise_map(p, d, image.shape, _max_value(image.dtype))), mask)))
+                draw=_draw_noise, drawn=Noise, kernel=_add_noise))
 
 
 # --------------------------------------------------------------------------- normalize

@@ -2,10 +2,11 @@
 
 A spec holds the op's params type (schema and validation), its default `p`,
 whether it needs the recipe `size`, how many samples it consumes, whether it
-moves pixels (`geometric`) or changes image values only (`colour_only`), its
-output shape, and one implementation per engine it runs on. The engines an op
-claims are exactly the implementations it has, so a recipe check
-(`Recipe.require_engine`) and the engine compiling the step cannot disagree.
+moves pixels (`geometric`) or changes image values only (`colour_only`), whether
+it reads the bands as R, G and B (`needs_rgb`), its output shape, and one
+implementation per engine it runs on. The engines an op claims are exactly the
+implementations it has, so a recipe check (`Recipe.require_engine`) and the
+engine compiling the step cannot disagree.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class StepParams:
     engines: ClassVar[frozenset[str]] = frozenset()
     inputs: ClassVar[int] = 1
     geometric: ClassVar[bool] = False
+    needs_rgb: ClassVar[bool] = False
 
     def check(self) -> None:
         """Raise ValueError("field: reason") for values out of range."""
@@ -107,7 +109,11 @@ class OpSpec:
     needs_size: bool = False
     inputs: int = 1
     geometric: bool = False
-    colour_only: bool = False  # changes image values only, with photometric (RGB/grey) semantics
+    colour_only: bool = False  # changes image values only (photometric), never geometry or the mask
+    # Reads the bands as R, G and B (hue, saturation): runs on 3-band images (and on gray ones, where
+    # albumentations and the DALI graph leave the colour terms out), refused at load time on any other
+    # band count. Ops that treat every band alike (brightness/contrast, blur, noise, normalize) say False.
+    needs_rgb: bool = False
     output_shape: OutputShape = same_shape
     albumentations: Callable[..., Any] | None = None
     dali: type | None = None
@@ -135,6 +141,8 @@ class OpSpec:
             raise ValueError(f"{self.name}: a {self.inputs}-input op runs offline only")
         if self.geometric and self.colour_only:
             raise ValueError(f"{self.name}: cannot be both geometric and colour-only")
+        if self.needs_rgb and not self.colour_only:
+            raise ValueError(f"{self.name}: an op that needs RGB images changes image values only (colour_only)")
 
 
 SPECS: dict[str, OpSpec] = {}
@@ -150,6 +158,7 @@ def register(spec: OpSpec) -> OpSpec:
     cls.engines = spec.engines
     cls.inputs = spec.inputs
     cls.geometric = spec.geometric
+    cls.needs_rgb = spec.needs_rgb
     return spec
 
 

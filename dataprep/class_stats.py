@@ -1,0 +1,222 @@
+"""The label side of `dataprep stats`: class pixel counts of one label map, their merge, frequencies and weights.
+
+Also what the statistics (and `kfold`) know about the classes: `resolve_classes`
+combines the command's options with the palette through the one resolver,
+`contracts.resolve_dataset_info`.
+"""
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .contracts import resolve_dataset_info
+from .errors import DataprepError, UsageError
+from .histogram import channel_histograms
+from .io import PathLike
+from .manifest import Manifest
+from .palette import Palette, resolve_palette
+from .sample import DEFAULT_IGNORE_INDEX
+
+# `ignore_index="auto"`: the palette's ignore index, else 255.
+AUTO: Literal["auto"] = "auto"
+IgnoreIndex = int | None | Literal["auto"]
+
+ENET_C = 1.02  # ENet's class-weight constant: w = 1 / ln(c + p)
+
+
+@dataclass
+class LabelPartial:
+    """Label side of a partial. Arrays are indexed by class and may be shorter than num_classes."""
+
+    pixels: np.ndarray  # (L,) int64 pixels per class, ignore excluded
+    images: np.ndarray  # (L,) int64 label maps containing the class
+    present_pixels: np.ndarray  # (L,) int64 labelled pixels of the label maps containing the class
+    ignored: int = 0
+    num_images: int = 0
+
+
+def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+                  source: str = "") -> LabelPartial:
+    """Class pixel counts of one (H, W) label map; `ignore_index` pixels are counted apart."""
+    src = source or None
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        raise DataprepError(src, "colour mask; run `dataprep masks2labels` first")
+    if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
+        raise DataprepError(src, f"label map must be a 2-D integer array, got {mask.dtype} of shape {mask.shape}")
+    ignored = 0
+    if mask.dtype == np.uint8:
+        counts = channel_histograms(mask)[0]
+    else:
+        flat = mask.ravel()
+        if flat.size and mask.dtype.kind == "i" and flat.min() < 0:
+            # Some tools store ignore as -1 (.npy label maps); any other negative value is an error.
+            negative = flat < 0
+            if ignore_index is None or ignore_index >= 0 or np.any(flat[negative] != ignore_index):
+                bad = np.unique(flat[negative])[:5].tolist()
+                raise DataprepError(src, f"negative label value(s) {bad} (ignore index is {ignore_index})")
+            ignored = int(negative.sum())
+            flat = flat[~negative]
+        if flat.size and int(flat.max()) > 65535:
+            raise DataprepError(src, f"label value {int(flat.max())} is too large for a class index (max 65535)")
+        counts = np.bincount(flat).astype(np.int64) if flat.size else np.zeros(0, np.int64)
+    if ignore_index is not None and 0 <= ignore_index < counts.size:
+        ignored += int(counts[ignore_index])
+        counts[ignore_index] = 0
+    counts = _trim(counts)
+    if num_classes is not None and counts.size > num_classes:
+        bad = (np.flatnonzero(counts[num_classes:]) + num_classes)[:5].tolist()
+        ign = "no ignore index" if ignore_index is None else f"ignore index {ignore_index}"
+        raise DataprepError(src, f"label value(s) {bad} outside the classes 0..{num_classes - 1} ({ign}); "
+                            "check --num-classes, --ignore-index or the palette")
+    present = counts > 0
+    labelled = int(counts.sum())
+    return LabelPartial(counts, present.astype(np.int64), np.where(present, labelled, 0).astype(np.int64), ignored, 1)
+
+
+def _trim(counts: np.ndarray) -> np.ndarray:
+    nz = np.flatnonzero(counts)
+    return counts[: nz[-1] + 1] if nz.size else counts[:0]
+
+
+class LabelAccumulator:
+    """Adds LabelPartials, padding the per-class arrays to the longest."""
+
+    def __init__(self) -> None:
+        self.pixels = np.zeros(0, np.int64)
+        self.images = np.zeros(0, np.int64)
+        self.present_pixels = np.zeros(0, np.int64)
+        self.ignored = 0
+        self.num_images = 0
+
+    def add(self, p: LabelPartial) -> None:
+        n = max(self.pixels.size, p.pixels.size)
+        if n > self.pixels.size:
+            self.pixels, self.images, self.present_pixels = (
+                np.pad(a, (0, n - a.size)) for a in (self.pixels, self.images, self.present_pixels))
+        k = p.pixels.size
+        self.pixels[:k] += p.pixels
+        self.images[:k] += p.images
+        self.present_pixels[:k] += p.present_pixels
+        self.ignored += p.ignored
+        self.num_images += p.num_images
+
+    def result(self) -> LabelPartial:
+        return LabelPartial(self.pixels, self.images, self.present_pixels, self.ignored, self.num_images)
+
+
+
+def class_summary(p: LabelPartial, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+                  names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The `classes` block of stats.json from a merged LabelPartial."""
+    k = int(num_classes) if num_classes is not None else int(p.pixels.size)
+    pixels, images, present_pixels = (_fit(a, k) for a in (p.pixels, p.images, p.present_pixels))
+    total = int(pixels.sum())
+    freq = pixels / total if total else np.zeros(k)
+    weights = class_weights(pixels, present_pixels)
+    return {
+        "ignore_index": ignore_index,
+        "num_classes": k,
+        "names": list(names)[:k] if names is not None else None,
+        "num_images": int(p.num_images),
+        "pixel_count": [int(v) for v in pixels],
+        "frequency": _floats(freq),
+        "image_count": [int(v) for v in images],
+        "ignored_pixels": int(p.ignored),
+        "weights": {key: _floats(w) for key, w in weights.items()},
+    }
+
+
+def class_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """Inverse-frequency, median-frequency (SegNet) and ENet weights; absent classes get 0.
+
+    - inverse_frequency: 1 / f_c with f_c = pixels_c / all labelled pixels,
+      scaled so the mean over present classes is 1;
+    - median_frequency: median(freq) / freq_c with freq_c = pixels_c / labelled
+      pixels of the images that contain c (median over present classes);
+    - enet: 1 / ln(1.02 + f_c).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    present = pixels > 0
+    k = pixels.size
+    inv, med, enet = np.zeros(k), np.zeros(k), np.zeros(k)
+    total = pixels.sum()
+    if present.any():
+        f = pixels[present] / total
+        raw = 1.0 / f
+        inv[present] = raw / raw.mean()
+        freq = pixels[present] / np.asarray(present_pixels, np.float64)[present]
+        med[present] = np.median(freq) / freq
+        enet[present] = 1.0 / np.log(ENET_C + f)
+    return {"inverse_frequency": inv, "median_frequency": med, "enet": enet}
+
+
+def _fit(a: np.ndarray, k: int) -> np.ndarray:
+    return a[:k] if a.size >= k else np.pad(a, (0, k - a.size))
+
+
+def _floats(a: Iterable[float]) -> list[float]:
+    return [float(v) for v in a]
+
+
+# --------------------------------------------------------------------------- classes from a palette
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """What the statistics need to know about classes: count, names and the ignore index."""
+
+    num_classes: int | None
+    names: list[str] | None
+    ignore_index: int | None
+
+
+def resolve_classes(manifest: Manifest, *, palette: Palette | PathLike | None = None, num_classes: int | None = None,
+                    ignore_index: IgnoreIndex = AUTO) -> ClassInfo:
+    """Combine explicit options with `palette` (file or built-in name) or the palette file beside the manifest.
+
+    Through `contracts.resolve_dataset_info` (explicit > palette > default), so
+    stats.json and kfold count classes as the Dataset and the trainer see them:
+    without a palette num_classes stays None (the largest label + 1 is used
+    later) and the ignore index defaults to 255. `ignore_index=None` means no
+    ignore index at all (every value counts as a class), which only the
+    statistics allow. The palette's names are kept, padded with `class_i` (or
+    cut) when an explicit count differs.
+    """
+    found = resolve_palette(palette, manifest.path)
+    if ignore_index is None or ignore_index == AUTO:
+        explicit = None
+    else:
+        try:
+            explicit = operator.index(ignore_index)  # type: ignore[arg-type]
+        except TypeError:
+            raise UsageError(None, f"ignore_index must be an integer, None or 'auto', not {ignore_index!r}") from None
+    info = resolve_dataset_info(ignore_index=explicit, num_classes=num_classes, palette=found)
+    k = info.num_classes
+    names = list(found.names) if found is not None else None
+    if names is not None and k is not None and len(names) != k:
+        names = [names[i] if i < len(names) else f"class_{i}" for i in range(k)]
+    return ClassInfo(k, names, None if ignore_index is None else info.ignore_index)
+
+
+def one_class_warning(pixel_count: Sequence[int], names: Sequence[str] | None = None) -> str | None:
+    """A warning line when fewer than two classes have pixels: nothing to tell apart, and an mIoU of 100%."""
+    present = [i for i, n in enumerate(pixel_count) if n]
+    if len(present) >= 2:
+        return None
+    if present:
+        i = present[0]
+        what = f"only one class ({names[i] if names is not None and i < len(names) else f'class_{i}'}) has"
+    else:
+        what = "no class has"
+    return (f"{what} pixels in the label maps: a model has nothing to tell apart and its mIoU means nothing; "
+            "binary 0/255 masks converted with 255 as ignore? convert them with --remap 255:1 (or with the palette "
+            "'dataprep palette infer' writes)")
+
+
+__all__ = ["AUTO", "ClassInfo", "IgnoreIndex", "LabelAccumulator", "LabelPartial", "class_summary", "class_weights",
+           "label_partial", "one_class_warning", "resolve_classes"]

@@ -1,0 +1,162 @@
+"""What `dataprep report` shows, gathered before any HTML is written: the manifest, stats.json, the folds'
+report.json, file problems from the headers, per-band pixel histograms and the sample previews."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import io
+from .contracts import Stats
+from .errors import DataprepError
+from .foldreport import FoldReport, load_fold_report
+from .manifest import Manifest, read_manifest
+from .palette import Palette, resolve_palette
+from .preview import make_contact_sheet
+from .stats import image_partial, load_stats
+
+HIST_BINS = 64
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows, gathered before any HTML is written."""
+
+    manifest: Manifest
+    stats: Stats | None
+    folds: FoldReport | None
+    palette: Palette | None
+    histograms: np.ndarray | None  # (channels, HIST_BINS) pixel counts
+    hist_range: tuple[float, float]  # pixel values covered by the bins (float images: the measured range)
+    hist_images: int  # images the histograms were measured on
+    sizes: Counter[tuple[int, int]]
+    problems: list[str] = field(default_factory=list)
+    preview_jpeg: bytes | None = None
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def check_files(manifest: Manifest) -> list[str]:
+    """One line per problem found from the files' headers: missing, unreadable, or sizes the manifest does not say."""
+    problems: list[str] = []
+    for row in manifest.rows:
+        for kind, path in (("image", row.image), ("mask", row.mask)):
+            if path is None:
+                continue
+            try:
+                info = io.read_info(path)
+            except DataprepError as exc:
+                problems.append(str(exc))
+                continue
+            if (info.width, info.height) != (row.width, row.height):
+                problems.append(f"{path}: {kind} is {info.width}x{info.height} but the manifest says "
+                                f"{row.width}x{row.height}")
+    return problems
+
+
+def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
+                    ) -> tuple[np.ndarray | None, tuple[float, float], int]:
+    """Per-band pixel histograms in HIST_BINS bins, from up to `max_images` images (an evenly spread pick).
+
+    Integer images: bins over every value the type has (uint8 0..255, uint16
+    0..65535, int16 -32768..32767), from the exact histograms `dataprep stats`
+    counts. Float images: bins over the measured range (the smallest to the
+    largest value of any band of the picked images), which takes a second read
+    of each image, as the range is known only once all are seen. The first
+    readable image's pixel type and band count decide; images of another kind
+    are left out (stats refuses those mixes).
+    """
+    n = len(manifest)
+    if n == 0 or max_images <= 0:
+        return None, (0, 255), 0
+    picks = np.arange(n) if n <= max_images else np.sort(
+        np.random.default_rng(seed).choice(n, size=max_images, replace=False))
+    total: np.ndarray | None = None
+    kind: tuple[str, int] | None = None
+    used: list[int] = []
+    lo, hi = math.inf, -math.inf
+    for i in picks:
+        row = manifest.rows[int(i)]
+        try:
+            image, bgr = _band_image(row)
+            this = (image.dtype.name, image.shape[2])
+            if kind is not None and this != kind:
+                continue  # another band count or pixel type: keep the first kind
+            if image.dtype.kind == "f":
+                if not np.isfinite(image).all():
+                    continue  # stats refuses NaN/inf pixels too
+                hist = None
+                if image.size:
+                    lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
+            else:
+                partial = image_partial(image, str(row.image), bgr=bgr)
+                hist = _full_histogram(partial.dtype, partial.hist, partial.hist_offset)
+        except DataprepError:
+            continue  # listed under problems when the file itself is bad
+        kind = this
+        used.append(int(i))
+        if hist is not None:
+            total = hist if total is None else total + hist
+    if kind is None:
+        return None, (0, 255), 0
+    if kind[0] not in _INT_RANGE:  # float: a second pass, now that the range is known
+        if not math.isfinite(lo):
+            lo, hi = 0.0, 1.0
+        total = np.zeros((kind[1], HIST_BINS), np.int64)
+        for i in used:
+            image, bgr = _band_image(manifest.rows[i])
+            for c in range(kind[1]):
+                total[c] += np.histogram(image[:, :, kind[1] - 1 - c if bgr else c], bins=HIST_BINS, range=(lo, hi))[0]
+        return total, (lo, hi), len(used)
+    assert total is not None
+    return total.reshape(total.shape[0], HIST_BINS, -1).sum(axis=2), _INT_RANGE[kind[0]], len(used)
+
+
+# Pixel values the bins of an integer image cover: every value its type has.
+_INT_RANGE = {"uint8": (0, 255), "uint16": (0, 65535), "int16": (-32768, 32767)}
+
+
+def _band_image(row: Any) -> tuple[np.ndarray, bool]:
+    """The row's image as (H, W, C), read for counting, and whether its colour bands come in BGR order."""
+    sample = io.load_sample(row, mask="skip", purpose="report", counting=True)
+    image = sample.image if sample.image.ndim == 3 else sample.image[:, :, None]
+    return image, bool(sample.meta.extra.get("bgr", False))
+
+
+def _full_histogram(dtype: str, hist: np.ndarray, offset: int) -> np.ndarray:
+    """A partial's occupied bins placed in a histogram over every value of its integer type."""
+    low, high = _INT_RANGE[dtype]
+    full = np.zeros((hist.shape[0], high - low + 1), np.int64)
+    full[:, offset - low : offset - low + hist.shape[1]] = hist
+    return full
+
+
+def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None, splits: io.PathLike | None = None,
+           palette: Palette | str | io.PathLike | None = None, samples: int = 9, seed: int = 0,
+           max_images: int = 200) -> ReportData:
+    """Read the manifest, stats.json, the folds' report.json and the files behind them."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    if not len(manifest):
+        raise DataprepError(manifest.path, "manifest has no rows to report on")
+    stats_data = load_stats(stats) if stats is not None else None
+    folds = load_fold_report(splits) if splits is not None else None
+    resolved = resolve_palette(palette, manifest.path)
+    problems = check_files(manifest)
+    hist, hist_range, used = band_histograms(manifest, max_images, seed)
+    sizes = Counter((r.width, r.height) for r in manifest.rows)
+    preview = None
+    if samples > 0:
+        try:
+            sheet = make_contact_sheet(manifest, n=samples, palette=resolved, seed=seed, columns=3)
+            preview = io.encode_image(sheet, ".jpg", quality=85)  # photos: a tenth of the PNG's size
+        except DataprepError as exc:  # a bad sample file: the page still shows everything else
+            problems.append(f"previews: {exc}")
+    return ReportData(manifest, stats_data, folds, resolved, hist, hist_range, used, sizes, problems, preview)
+
+
+__all__ = ["HIST_BINS", "ReportData", "band_histograms", "check_files", "gather"]
