@@ -85,3 +85,25 @@ def test_the_io_layer_allowlist_names_modules_that_decode():
         path = PACKAGE / rel
         assert path.is_file(), f"dataprep/{rel} is in IO_LAYER but does not exist"
         assert decoder_calls(path.read_text("utf-8")), f"dataprep/{rel} is in IO_LAYER but calls no decoder"
+
+
+def test_label_maps_and_plain_jpegs_are_read_and_written_without_pil(tmp_path):
+    # PIL is for what OpenCV cannot read (palette PNGs, EXIF, odd formats): the common files never import it.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\nfrom dataprep import io\n"
+        f"root = {str(tmp_path)!r}\n"
+        "io.write_mask(root + '/m.png', np.arange(64, dtype=np.uint8).reshape(8, 8))\n"
+        "io.write_image(root + '/i.jpg', np.zeros((8, 8, 3), np.uint8))\n"
+        "assert io.read_mask(root + '/m.png').shape == (8, 8)\n"
+        "assert io.read_image(root + '/i.jpg').shape == (8, 8, 3)\n"
+        "io.read_pixels(root + '/i.jpg')\n"
+        "print('PIL' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
