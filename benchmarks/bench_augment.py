@@ -29,7 +29,7 @@ from common import REPO, SHARED_DATA, alternating_best, best_of, label_sample_da
 
 from dataprep import io
 from dataprep.albu import compile_albumentations
-from dataprep.augment import augment_manifest, augment_samples, copy_paste
+from dataprep.augment import augment_manifest, augment_samples
 from dataprep.augment.plan import PartnerPools, plan_output, plan_outputs, step_rng
 from dataprep.augment.single import Kernels
 from dataprep.executor import ProcessExecutor
@@ -155,22 +155,22 @@ def mixing_vs_reference(quick: bool) -> tuple[list[dict], dict]:
                     raise AssertionError(f"{name}: output {key} differs from the hand-written version")
             chunks = [keys[c : c + 8] for c in range(0, outputs, 8)]
 
+            run = Kernels()  # one run's derived data: each donor's components searched once, as the runner does
+
             def dataprep_side(chunk):
                 for key in chunk:
-                    augment_samples(recipe, samples, *key, pools=pools)
+                    augment_samples(recipe, samples, *key, pools=pools, kernels=run)
 
             def reference_side(chunk):
                 for key in chunk:
                     _reference(name, recipe, samples, *key, partners[key])
 
-            copy_paste._CACHE.clear()
             ours_s, ref_s = alternating_best(dataprep_side, reference_side, chunks, rounds)
             rows.append({"case": f"{name} ({data})", "dataprep_ms": ours_s / outputs * 1e3,
                          "hand_written_ms": ref_s / outputs * 1e3, "ratio": ours_s / ref_s})
             if name.startswith("copy"):
-                def cold(chunk):  # no donor reused: each output searches its donor afresh
+                def cold(chunk):  # no run state: each output searches its donor afresh
                     for key in chunk:
-                        copy_paste._CACHE.clear()
                         augment_samples(recipe, samples, *key, pools=pools)
                 cold_s, ref_s = alternating_best(cold, reference_side, chunks, rounds)
                 rows.append({"case": f"{name}, no donor reuse ({data})", "dataprep_ms": cold_s / outputs * 1e3,

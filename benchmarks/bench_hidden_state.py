@@ -8,7 +8,9 @@ Measured:
   mask converted with the context reused vs a fresh one per call (also in bench_masks2labels);
 - `seeding.reseed`: putting a generator pair into a seed's state through numpy's own PCG64 seeding,
   against building a fresh pair (what albumentations would need without it);
-- `augment.SampleCache`: a cache hit against decoding the sample (a 1024x1024 JPEG and its label map).
+- `augment.SampleCache`: a cache hit against decoding the sample (a 1024x1024 JPEG and its label map);
+- copy-paste's donor components: searching a 1024x1024 label map of 60 objects against a hit in the
+  run's `Kernels` (a donor serves several outputs of a run).
 """
 from __future__ import annotations
 
@@ -18,14 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from common import best_of, write_result
 
 from dataprep import io
+from dataprep.augment.copy_paste import components, find_components
 from dataprep.augment.run import SampleCache, load_sample
+from dataprep.augment.single import Kernels
 from dataprep.labels import ConversionContext, mask_to_labels
 from dataprep.manifest import ManifestRow
 from dataprep.palette import BUILTIN_PALETTES, builtin_palette
+from dataprep.recipe import CopyPaste
 from dataprep.seeding import derive_seed, generator_pair, reseed
 
 
@@ -78,11 +84,27 @@ def main(quick: bool = False) -> None:
     rows.append({"what": "augment sample decoded (1024x1024 JPEG + label PNG)", "us": 1e6 * decode_s})
     rows.append({"what": "augment SampleCache hit", "us": 1e6 * hit_s})
 
+    donor = np.zeros((1024, 1024), np.uint8)
+    for _ in range(60):  # objects of 8 classes on a background
+        centre = (int(rng.integers(0, 1024)), int(rng.integers(0, 1024)))
+        axes = (int(rng.integers(5, 80)), int(rng.integers(5, 60)))
+        cv2.ellipse(donor, centre, axes, float(rng.integers(0, 180)), 0, 360, int(rng.integers(1, 9)), -1)
+    donor.setflags(write=False)
+    step = CopyPaste()
+    search_s = per_call(lambda: find_components(donor, step, 255), 2 if quick else 5, repeat)
+    run = Kernels()
+    components(donor, step, 255, run)
+    derived_s = per_call(lambda: components(donor, step, 255, run), 200, repeat)
+    rows.append({"what": "copy-paste donor components searched (1024x1024, 60 objects)", "us": 1e6 * search_s})
+    rows.append({"what": "copy-paste donor components, hit in the run's Kernels", "us": 1e6 * derived_s})
+
     notes = {
         "colour table build / one conversion with a reused context": round(table_s / reused_s, 2),
         "fresh context per call / reused context": round(fresh_s / reused_s, 2),
         "sample decode / cache hit": round(decode_s / hit_s),
         "reseed / fresh generator pair": round(reseed_s / fresh_pair_s, 2),
+        "copy-paste component search / Kernels hit": round(search_s / derived_s),
+        "copy-paste component search / sample decode": round(search_s / decode_s, 2),
         # Other processes competing for the cores slow every row alike; ratios hold better than times.
         "load average (1 min) before / after": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
         "when": time.strftime("%Y-%m-%d %H:%M"),

@@ -1,11 +1,14 @@
 """Copy-paste's component search against an independent per-class labelling of the whole mask."""
 from __future__ import annotations
 
+import pickle
+
 import cv2
 import numpy as np
 import pytest
 
-from dataprep.augment.copy_paste import _components, find_components
+from dataprep.augment.copy_paste import components, find_components
+from dataprep.augment.single import Kernels
 from dataprep.recipe import CopyPaste
 
 
@@ -60,12 +63,55 @@ def test_components_match_a_full_labelling(step):
     assert total > 5  # there were candidates to compare
 
 
-def test_read_only_donors_are_searched_once():
+def test_read_only_donors_are_searched_once_per_run():
     mask = masks()[3]
     mask.setflags(write=False)
-    first = _components(mask, CopyPaste(min_area=1), 255)
-    assert _components(mask, CopyPaste(min_area=1), 255) is first  # reused
-    assert _components(mask, CopyPaste(min_area=200), 255) != first  # other settings: searched again
+    run = Kernels()
+    first = components(mask, CopyPaste(min_area=1), 255, run)
+    assert first == find_components(mask, CopyPaste(min_area=1), 255)
+    assert components(mask, CopyPaste(min_area=1), 255, run) is first  # reused within the run
+    assert components(mask, CopyPaste(min_area=200), 255, run) != first  # other settings: searched again
+    assert components(mask, CopyPaste(min_area=1), 255, Kernels()) is not first  # another run: searched again
+    assert components(mask, CopyPaste(min_area=1), 255) is not first  # no run state: nothing kept anywhere
+    sent = pickle.loads(pickle.dumps(run))  # to a worker process: it fills its own
+    assert components(mask, CopyPaste(min_area=1), 255, sent) is not first
     writable = mask.copy()
-    assert _components(writable, CopyPaste(min_area=1), 255) == first
-    assert _components(writable, CopyPaste(min_area=1), 255) is not first  # never cached: it could change
+    assert components(writable, CopyPaste(min_area=1), 255, run) == first
+    assert components(writable, CopyPaste(min_area=1), 255, run) is not first  # never kept: it could change
+
+
+def test_a_run_keeps_the_components_of_its_last_donors_only():
+    run = Kernels()
+    donors = [np.zeros((8, 8), np.uint8) for _ in range(Kernels.DERIVED_SIZE + 1)]
+    for d in donors:
+        d[2:5, 2:5] = 1
+        d.setflags(write=False)
+    found = [components(d, CopyPaste(min_area=1), 255, run) for d in donors]
+    assert components(donors[-1], CopyPaste(min_area=1), 255, run) is found[-1]
+    assert components(donors[0], CopyPaste(min_area=1), 255, run) is not found[0]  # the oldest went
+
+
+def test_an_offline_run_searches_each_read_only_donor_once(monkeypatch):
+    from dataprep.augment import augment_samples
+    from dataprep.augment import copy_paste as cp
+    from dataprep.recipe import parse_recipe
+    from dataprep.sample import Sample, SampleMeta
+
+    calls = []
+    real = cp.find_components
+    monkeypatch.setattr(cp, "find_components", lambda *a: calls.append(1) or real(*a))
+    samples = []
+    for i, mask in enumerate(masks()[:2]):
+        image = np.zeros((*mask.shape, 3), np.uint8)
+        image.setflags(write=False)
+        mask = mask.copy()
+        mask.setflags(write=False)  # as the runner loads its inputs
+        samples.append(Sample(image, mask, SampleMeta(f"s{i}")))
+    recipe = parse_recipe({"size": list(samples[0].mask.shape), "seed": 1, "steps": [{"op": "copy_paste"}]})
+    run = Kernels()
+    outputs = [augment_samples(recipe, samples, index=0, variant=v, kernels=run) for v in range(4)]
+    assert len(calls) == 1  # one donor, four outputs
+    fresh = [augment_samples(recipe, samples, index=0, variant=v) for v in range(4)]
+    assert len(calls) == 5  # without the run's kernels, every output searches
+    for a, b in zip(outputs, fresh):  # the same outputs either way
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)

@@ -429,7 +429,7 @@ def bomb(tmp_path_factory) -> Path:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 
     ihdr = w.to_bytes(4, "big") + h.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
-    path.write_bytes(io._PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    path.write_bytes(io.formats.PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
     assert path.stat().st_size < 1_000_000
     return path
 
@@ -564,7 +564,7 @@ def test_stale_temp_files_of_killed_writers_are_removed(work, tmp_path):
     assert cli("labels2masks", manifest, out, "-j", "1", "-q").code == 0
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a pid that no longer runs
-    host = io._HOST
+    host = io.atomic._host()
     stale = out / "downtown" / f".x.png.dp{dead.pid}-{host}.abcd1234.tmp"
     live = out / "downtown" / f".y.png.dp{os.getpid()}-{host}.abcd1234.tmp"  # a writer still at work
     foreign = out / "downtown" / f".z.png.dp{dead.pid}-otherhost.abcd1234.tmp"  # another machine's

@@ -223,7 +223,7 @@ def test_written_files_get_the_umask_permissions_and_import_leaves_the_umask_alo
     code = ("import os\nos.umask(0o027)\nimport dataprep.io as io\n"
             "assert os.umask(0o027) == 0o027\n"
             f"io.atomic_write_text({str(tmp_path / 'a.txt')!r}, 'x')\n"
-            "io._UMASK = None\nio._umask_from_proc = lambda: None\n"  # systems without /proc
+            "io.atomic._UMASK = None\nio.atomic._umask_from_proc = lambda: None\n"  # systems without /proc
             f"io.atomic_write_text({str(tmp_path / 'b.txt')!r}, 'x')\n"
             "assert os.umask(0o027) == 0o027\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -88,7 +88,7 @@ def test_no_module_level_import_cycle_through_palette_or_labels():
                 pytest.fail(" -> ".join(cycle))
 
 
-@pytest.mark.parametrize("package", ["palette", "labels"])
+@pytest.mark.parametrize("package", ["palette", "labels", "io"])
 def test_every_module_imports_alone_in_a_fresh_interpreter(package):
     names = [_module_name(p) for p in _files(package)] + ["dataprep.maskfiles"]
     script = ("import importlib, subprocess, sys\n"
@@ -118,7 +118,7 @@ def test_the_split_packages_keep_their_public_names():
 
 
 def test_modules_of_the_split_packages_stay_small():
-    for package in ("palette", "labels"):
+    for package in ("palette", "labels", "io", "train"):
         for path in _files(package):
             lines = len(path.read_text(encoding="utf-8").splitlines())
             assert lines < 400, f"{path.relative_to(REPO)} has {lines} lines"

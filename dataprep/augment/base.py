@@ -42,6 +42,8 @@ class Op:
     apply: Applier
     params_type: type[OpParams]
     uses_partners: Callable[[OpParams], bool] | None = None
+    # The sampler takes the run's `single.Kernels` as keyword `kernels` (data derived once per run).
+    takes_kernels: bool = False
 
 
 # --------------------------------------------------------------------------- array helpers

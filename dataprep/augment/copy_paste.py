@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -20,6 +21,9 @@ from .base import (
     OpParams, Size, conform_channels, ignore_of, record, require_mask, resize_image, resize_mask, uniform,
     widen_to_colour,
 )
+
+if TYPE_CHECKING:
+    from .single import Kernels
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,6 @@ class CopyPasteParams(OpParams):
 
 
 Candidate = tuple[int, int, int, int, int, int, int]  # label, seed_y, seed_x, box y, x, height, width
-
-# Candidates of recent donors, per process: a donor serves several outputs (variants, other
-# sources drawing it), and labelling its classes is most of copy-paste's cost. Only read-only
-# masks are cached (the runner loads them so), keyed by identity; an entry holds its mask, so
-# the id cannot be reused while it is cached.
-_CACHE: dict[tuple, tuple[np.ndarray, list[Candidate]]] = {}
-_CACHE_SIZE = 32
 
 
 def class_counts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,26 +135,26 @@ def _blobs(binary: np.ndarray, min_area: int, max_area: float) -> list[tuple[int
     return out
 
 
-def _components(mask: np.ndarray, step: CopyPaste, ignore: int) -> list[Candidate]:
-    if mask.flags.writeable:
+def components(mask: np.ndarray, step: CopyPaste, ignore: int, kernels: Kernels | None = None) -> list[Candidate]:
+    """`find_components`, searched once per run for a donor the run's `kernels` hold (read-only masks only).
+
+    A donor serves several outputs (variants, other sources drawing it), and labelling its
+    classes is most of copy-paste's cost (benchmarks/results/hidden_state.json).
+    """
+    if kernels is None:
         return find_components(mask, step, ignore)
-    key = (id(mask), step.classes, step.min_area, step.max_area_fraction, ignore)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is mask:
-        return hit[1]
-    found = find_components(mask, step, ignore)
-    if len(_CACHE) >= _CACHE_SIZE:
-        del _CACHE[next(iter(_CACHE))]  # the oldest entry
-    _CACHE[key] = (mask, found)
-    return found
+    key = ("copy_paste", step.classes, step.min_area, step.max_area_fraction, ignore)
+    return kernels.derived(mask, key, lambda: find_components(mask, step, ignore))
 
 
 def sample_copy_paste(
-    rng: np.random.Generator, inputs: Sequence[Sample], step: CopyPaste, size: Size
+    rng: np.random.Generator, inputs: Sequence[Sample], step: CopyPaste, size: Size, *,
+    kernels: Kernels | None = None,
 ) -> CopyPasteParams:
+    """The objects to paste; `kernels`: the run's derived data (its donors' components), None searches anew."""
     target, donor = inputs[0], inputs[1]
     donor_mask = require_mask(donor)
-    candidates = _components(donor_mask, step, ignore_of(inputs))
+    candidates = components(donor_mask, step, ignore_of(inputs), kernels)
     objects = []
     if candidates:
         count = min(len(candidates), int(rng.integers(1, step.max_objects + 1)))

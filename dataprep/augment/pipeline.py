@@ -63,7 +63,9 @@ def execute(
         op = MULTI_OPS[step.op]
         # Partners come in raw: the steps before this one shaped only the source.
         inputs = [sample, *(samples[j] for j in sp.partners)]
-        params = op.sample(step_rng(recipe.seed, plan.index, plan.variant, sp.step), inputs, step.params, size)
+        rng = step_rng(recipe.seed, plan.index, plan.variant, sp.step)
+        run = {"kernels": kernels} if op.takes_kernels and kernels is not None else {}
+        params = op.sample(rng, inputs, step.params, size, **run)
         sample = op.apply(inputs, params)
         if op.uses_partners is None or op.uses_partners(params):
             used.extend(sp.partners)

@@ -297,7 +297,7 @@ class _Worker:
         self.overwrite = overwrite
         self.fingerprint = fingerprint
         self.samples = SampleCache()
-        self.kernels = Kernels()  # this run's compiled albumentations steps (each worker process fills its own)
+        self.kernels = Kernels()  # this run's compiled steps and donor components (each worker process fills its own)
 
     def paths(self, oid: str) -> dict[str, Path]:
         ext = self.recipe.output.image_format

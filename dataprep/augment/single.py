@@ -11,7 +11,8 @@ steps in one `Kernels` object.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,8 @@ def _compile(steps: Sequence[dict[str, Any]], size: Size | None, ignore_index: i
 
 
 class Kernels:
-    """What one run derives once per recipe step instead of once per output: step dicts and compiled steps.
+    """What one run derives once instead of once per output: step dicts, compiled steps, and values derived
+    from its inputs (`derived`: copy-paste's donor components).
 
     Compiling a group (parsing it, building albumentations' validated
     transforms) costs about as much as running it on a small output (figures in
@@ -76,9 +78,32 @@ class Kernels:
     worker holds one); nothing here is process-wide.
     """
 
+    DERIVED_SIZE = 32  # inputs whose derived values are kept (the run's sample cache holds 16 samples)
+
     def __init__(self) -> None:
         self._dicts: dict[int, tuple[Step, dict[str, Any]]] = {}
         self._compiled: dict[tuple, CompiledSteps] = {}
+        self._derived: OrderedDict[tuple, tuple[np.ndarray, Any]] = OrderedDict()
+
+    def derived(self, source: np.ndarray, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()`, a value derived from the array `source` (with `key` saying how), once per run.
+
+        Only read-only arrays are kept (the run loads its inputs so): a writable one could change
+        under its value. Keyed by identity, each entry holding its array so that the id cannot be
+        reused while it is kept; the least recently used of more than `DERIVED_SIZE` goes.
+        """
+        if source.flags.writeable:
+            return compute()
+        full = (id(source), *key)
+        hit = self._derived.get(full)
+        if hit is not None and hit[0] is source:
+            self._derived.move_to_end(full)
+            return hit[1]
+        value = compute()
+        self._derived[full] = (source, value)
+        if len(self._derived) > self.DERIVED_SIZE:
+            self._derived.popitem(last=False)
+        return value
 
     def step_dict(self, step: Step) -> dict[str, Any]:
         hit = self._dicts.get(id(step))

@@ -1,0 +1,86 @@
+"""EXIF orientation: reading it from the file bytes or a PIL image, and turning stored pixels upright."""
+from __future__ import annotations
+
+from io import BytesIO
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .formats import JPEG_SOI, PNG_SIGNATURE
+from .limits import max_image_pixels
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+_EXIF_ORIENTATION_TAG = 0x0112
+
+
+def orientation_from_bytes(data: bytes) -> int:
+    """EXIF orientation from the already-read file bytes (header only, no second read)."""
+    # Most files carry no EXIF at all; finding that out costs PIL a full header
+    # parse, about a tenth of a small JPEG's decode.
+    if data.startswith(JPEG_SOI) and not _jpeg_has_exif(data):
+        return 1
+    if data.startswith(PNG_SIGNATURE) and b"eXIf" not in data:
+        return 1
+    from PIL import Image, UnidentifiedImageError
+
+    max_image_pixels()
+    try:
+        with Image.open(BytesIO(data)) as im:
+            value = exif_orientation(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+def _jpeg_has_exif(data: bytes) -> bool:
+    """Whether a JPEG has an APP1 Exif segment: walks the marker segments up to the image data."""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan: no more metadata segments
+            return False
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
+            return True
+        pos += 2 + length
+    return True  # unusual layout: let PIL decide
+
+
+def exif_orientation(im: Image.Image) -> int:
+    if im.format == "PNG":
+        # PIL's getexif() on a PNG decodes the whole image to look for an eXIf
+        # chunk after the pixel data; one before it (the usual place) is in info.
+        raw = im.info.get("exif")
+        if not raw:
+            return 1
+        from PIL import Image
+
+        exif = Image.Exif()
+        exif.load(raw)
+    else:
+        exif = im.getexif()
+    return int(exif.get(_EXIF_ORIENTATION_TAG, 1) or 1)
+
+
+def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright as EXIF orientation 1..8 says (same as PIL's exif_transpose)."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return np.swapaxes(array, 0, 1)
+    if orientation == 6:
+        return np.rot90(array, -1)
+    if orientation == 7:
+        return np.swapaxes(array, 0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return np.rot90(array, 1)
+    return array

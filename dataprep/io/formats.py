@@ -1,0 +1,125 @@
+"""What a file is: extensions, the format its first bytes announce, header sizes, cut-short files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import DataprepError, TruncatedError
+
+PathLike = str | os.PathLike[str]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+MASK_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".gif", ".npy", ".jpg", ".jpeg"})
+LOSSY_EXTENSIONS = frozenset({".jpg", ".jpeg", ".webp"})
+
+JPEG_SOI = b"\xff\xd8"
+JPEG_EOI = b"\xff\xd9"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+PNG_IEND = b"IEND"
+
+# What a file's first bytes say it is, whatever its name says.
+_MAGIC = (
+    (JPEG_SOI + b"\xff", "JPEG"),
+    (PNG_SIGNATURE, "PNG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),  # BigTIFF
+    (b"MM\x00+", "TIFF"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"\x93NUMPY", "NPY"),
+)
+_EXTENSION_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+                     ".webp": "WEBP", ".gif": "GIF", ".npy": "NPY"}
+
+
+def has_extension(path: PathLike, extensions: frozenset[str]) -> bool:
+    """Case-insensitive extension test (`IMG_001.JPG` is a JPEG too)."""
+    return os.path.splitext(str(path))[1].lower() in extensions
+
+
+def strip_suffix(text: str, suffix: str) -> str:
+    """Remove `suffix` from the end of `text` if present (unlike str.rstrip, which strips characters)."""
+    return text[: -len(suffix)] if suffix and text.endswith(suffix) else text
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format the first bytes of a file announce ("PNG", "JPEG", ...), or None when unknown."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def content_mismatch(path: PathLike) -> str | None:
+    """"PNG data in a .jpg file" when the bytes are another known format than the extension says, else None."""
+    path = Path(path)
+    expected = _EXTENSION_FORMAT.get(path.suffix.lower())
+    try:
+        with open(path, "rb") as f:
+            found = sniff_format(f.read(16))
+    except OSError:
+        return None  # the header reader reports unreadable files
+    if expected is None or found is None or found == expected:
+        return None
+    return f"{found} data in a {path.suffix} file"
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as stored, parsed from a PNG or JPEG header; None for other formats."""
+    if data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(JPEG_SOI):
+        pos = 2
+        while pos + 9 <= len(data):
+            if data[pos] != 0xFF:
+                return None
+            marker = data[pos + 1]
+            if marker == 0xFF:
+                pos += 1
+                continue
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                return int.from_bytes(data[pos + 7 : pos + 9], "big"), int.from_bytes(data[pos + 5 : pos + 7], "big")
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                pos += 2
+                continue
+            if marker == 0xDA:
+                return None
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return None
+
+
+def is_tiff_name(path: Path) -> bool:
+    """Whether the name says TIFF (tifffile reads it first, whatever PIL or OpenCV would make of it)."""
+    return path.suffix.lower() in (".tif", ".tiff")
+
+
+def check_complete(path: PathLike) -> str | None:
+    """Why the file looks cut short, or None. Reads only the last bytes of the file."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        fmt = sniff_format(f.read(16))  # by content: a PNG named .jpg is checked as the PNG it is
+        if fmt not in ("PNG", "JPEG"):
+            return None
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 64))
+        tail = f.read()
+    if fmt == "PNG":
+        return None if PNG_IEND in tail else "truncated: PNG has no IEND chunk"
+    # Writers may pad after the end-of-image marker; entropy-coded data never
+    # contains FFD9, so finding it near the end means the scan data is complete.
+    return None if JPEG_EOI in tail.rstrip(b"\x00\r\n ") else "truncated: JPEG ends without its end-of-image marker"
+
+
+def unreadable(path: PathLike, exc: BaseException) -> DataprepError:
+    # The codec's words are all there is to tell a cut-short file from a corrupt one.
+    short = short_reason(exc)
+    return (TruncatedError if "truncated" in short else DataprepError)(path, f"unreadable: {short}")
+
+
+def short_reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,96 @@
+"""The decompression-bomb guard: the largest image decoded, checked from file headers before any decode."""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from io import BytesIO
+from pathlib import Path
+
+from ..errors import DataprepError, UsageError
+from .formats import JPEG_SOI, PNG_SIGNATURE, PathLike, header_size
+
+# Decompression bombs: a few hundred KB of PNG can claim 20000x20000 pixels and
+# take gigabytes to decode. Sizes are checked from the header before any decode.
+# The default is PIL's (about 9459x9459, a 256 MB RGB image).
+MAX_PIXELS_ENV = "DATAPREP_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+# The limit above is dataprep's own; PIL's warning would only repeat it. Matched by
+# its words, not its class, so that importing this module does not import PIL.
+warnings.filterwarnings("ignore", message=r"Image size \(\d+ pixels\) exceeds limit", module=r"PIL\.Image")
+
+
+def max_image_pixels() -> int | None:
+    """The largest width x height decoded, from DATAPREP_MAX_IMAGE_PIXELS (default PIL's; 'none' = no limit)."""
+    raw = os.environ.get(MAX_PIXELS_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_PIXELS
+    text = raw.strip().lower()
+    if text in ("none", "0", "off"):
+        limit = None
+    else:
+        try:
+            limit = int(float(text))
+        except ValueError:
+            raise UsageError(None, f"{MAX_PIXELS_ENV}={raw!r}: expected a pixel count or 'none'") from None
+        if limit < 1:
+            raise UsageError(None, f"{MAX_PIXELS_ENV}={raw!r}: expected a positive pixel count or 'none'")
+    # Raising the limit must reach PIL too, which refuses twice its own limit. PIL is
+    # imported only by the readers that need it, each of which calls this after importing.
+    image = sys.modules.get("PIL.Image")
+    pil = getattr(image, "MAX_IMAGE_PIXELS", None)
+    if pil is not None and (limit is None or limit > pil):
+        image.MAX_IMAGE_PIXELS = limit
+    return limit
+
+
+def check_pixels(path: PathLike, width: int, height: int) -> None:
+    """Refuse a size over `max_image_pixels()` before anything decodes it."""
+    limit = max_image_pixels()
+    if limit is not None and width * height > limit:
+        raise DataprepError(
+            path,
+            f"{width}x{height} pixels ({width * height:,}) is over the limit of {limit:,}, which guards against "
+            f"decompression bombs; if the file is genuine, raise it with {MAX_PIXELS_ENV}=N (or 'none')",
+        )
+
+
+def bomb_error(path: Path, exc: Exception) -> DataprepError:
+    """PIL refused a file at twice its limit, before dataprep could look: say it dataprep's way."""
+    try:
+        with open(path, "rb") as f:
+            size = header_size(f.read(1 << 16))
+        if size is not None:
+            check_pixels(path, *size)
+    except DataprepError as err:
+        return err
+    except OSError:
+        pass
+    return DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')")
+
+
+def check_manifest_size(path: PathLike, size: tuple[int, int] | None, expect: tuple[int, int] | None) -> None:
+    """Refuse a file whose header `size` (width, height) is not the `expect`ed manifest size (either way round)."""
+    # A manifest's sizes come from scan: a file swapped since (or a bomb put in its
+    # place) is refused from its header instead of being decoded. Either way round: EXIF.
+    if expect is not None and size is not None and size not in (expect, expect[::-1]):
+        raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; rescan it")
+
+
+def check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> None:
+    """Refuse encoded bytes whose header says too many pixels, or other than the manifest's `expect`ed size."""
+    size = header_size(data)
+    if size is None and not data.startswith((PNG_SIGNATURE, JPEG_SOI)):
+        from PIL import Image, UnidentifiedImageError
+
+        max_image_pixels()
+        try:
+            with Image.open(BytesIO(data)) as im:
+                size = im.size
+        except Image.DecompressionBombError as exc:
+            raise DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            return  # the decoder says what is wrong
+    if size is not None:
+        check_pixels(path, *size)
+    check_manifest_size(path, size, expect)

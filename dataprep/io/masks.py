@@ -1,0 +1,143 @@
+"""Reading masks exactly as stored: palette indices (never their colours), 8/16-bit label maps, colour masks."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from ..errors import DataprepError
+from .decode import open_tiff
+from .formats import PNG_END, PNG_SIGNATURE, PathLike, is_tiff_name, unreadable
+from .limits import bomb_error, check_manifest_size, check_pixels, max_image_pixels
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask as stored: indices (H, W) for palette/grayscale/16-bit, colours (H, W, 3|4) for RGB(A).
+
+    `expect` = (width, height) the manifest promises: a header saying otherwise is refused before decoding.
+    """
+    path = path if isinstance(path, Path) else Path(path)  # Path(Path) parses it again
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataprepError(path, f"unreadable: {exc}") from None
+        if arr.ndim not in (2, 3):
+            raise DataprepError(path, f"mask must be 2-D (or 3-D colour), got shape {arr.shape}")
+        return arr
+    if is_tiff_name(path):
+        mask = _tiff_mask(path, expect)
+        if mask is not None:
+            return mask
+    max_image_pixels()  # refuses a malformed limit before any file is opened
+    try:
+        fast = _read_gray_png(path, expect)
+        return fast if fast is not None else _read_mask_with_pil(path, expect)
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    except DataprepError:
+        raise
+    except MemoryError:
+        raise DataprepError(path, "out of memory while decoding") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        raise unreadable(path, exc) from None
+
+
+def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None) -> np.ndarray:
+    # Imported here: label maps, the common masks, are read by OpenCV above.
+    from PIL import Image
+
+    max_image_pixels()  # PIL's own limit follows dataprep's
+    try:
+        with Image.open(path) as im:
+            check_pixels(path, *im.size)
+            check_manifest_size(path, im.size, expect)
+            im.load()
+            return _mask_array(path, im)
+    except Image.DecompressionBombError as exc:
+        raise bomb_error(path, exc) from None
+
+
+def _read_gray_png(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
+    """An 8- or 16-bit grayscale PNG (label maps) decoded by OpenCV, or None for any other file (PIL reads it).
+
+    OpenCV returns the stored indices as PIL does for these two kinds, in a fifth of
+    the time on small masks (kfold reads one per row). A file OpenCV cannot decode
+    goes to PIL too, which names the problem.
+    """
+    if path.suffix.lower() != ".png":
+        return None
+    with open(path, "rb") as f:
+        head = f.read(33)
+        # Colour type 0 (grayscale), depth 8 or 16; lower depths OpenCV scales to 0..255.
+        if len(head) < 33 or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR" or head[25] != 0 \
+                or head[24] not in (8, 16):
+            return None
+        data = head + f.read()
+    if not data.endswith(PNG_END):
+        return None  # truncated or trailing bytes: PIL's reading and messages, and no OpenCV warning on stderr
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    check_pixels(path, width, height)
+    check_manifest_size(path, (width, height), expect)
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.shape != (height, width) or array.dtype != (np.uint8 if head[24] == 8 else np.uint16):
+        return None
+    return array
+
+
+def _tiff_mask(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
+    """A TIFF mask's values through tifffile (palette TIFFs: their indices); None: leave it to PIL."""
+    reader = open_tiff(path, expect)
+    if reader is None:
+        return None
+    with reader:
+        if reader.photometric not in ("minisblack", "rgb", "palette"):
+            return None
+        try:
+            array = reader.read_all()
+        except DataprepError:
+            return None  # a codec tifffile lacks here: PIL may have it
+    from ..raster import mask_from
+
+    return mask_from(path, array)
+
+
+def read_png_palette(path: PathLike) -> np.ndarray | None:
+    """The (N, 3) uint8 colour table of a palette-mode PNG, or None for other modes."""
+    from PIL import Image
+
+    max_image_pixels()
+    with Image.open(path) as im:
+        if im.mode != "P":
+            return None
+        raw = np.frombuffer(bytes(im.getpalette() or []), np.uint8)
+    return raw[: len(raw) // 3 * 3].reshape(-1, 3).copy()
+
+
+def _mask_array(path: Path, im: Image.Image) -> np.ndarray:
+    mode = im.mode
+    if mode in ("P", "L"):
+        return np.asarray(im, dtype=np.uint8).copy()
+    if mode == "1":
+        return np.asarray(im, dtype=np.uint8)
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16)
+    if mode == "I":
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise DataprepError(path, f"mask values {arr.min()}..{arr.max()} do not fit 16 bits")
+        return arr.astype(np.uint16)
+    if mode in ("RGB", "RGBA"):
+        return np.asarray(im, dtype=np.uint8).copy()
+    if mode == "LA":
+        return np.asarray(im.getchannel("L"), dtype=np.uint8).copy()
+    if mode == "PA":
+        return np.asarray(im.convert("P"), dtype=np.uint8).copy()
+    if mode == "F":
+        raise DataprepError(path, "mask is floating point; masks must hold integer class indices or colours")
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()

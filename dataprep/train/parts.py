@@ -1,0 +1,56 @@
+"""What one epoch of training works with: the run's fixed parts, and the progress carried from step to step."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .datainfo import DataInfo
+from .losses import SegmentationLoss
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Passed to `on_step` after every optimizer step."""
+
+    step: int  # optimizer steps done so far (1 after the first)
+    epoch: int  # 0-based
+    batch: int  # batches of this epoch used so far
+    loss: float  # mean loss of the step's batches on this rank
+    lr: float
+    ids: list[str]  # sample ids of the step's batches on this rank
+
+
+@dataclass(frozen=True)
+class EpochParts:
+    """What an epoch of training uses, built once per run by `train`."""
+
+    model: nn.Module  # the model as trained (DDP-wrapped under torchrun)
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any  # a GradScaler under float16 AMP, else None
+    criterion: SegmentationLoss
+    amp: torch.dtype | None
+    device: torch.device
+    data: DataInfo
+    loader: Any  # the training loader (`set_epoch`, iterable)
+    batches: int  # batches per epoch, equal on every rank
+    total_steps: int
+    accumulate: int
+    clip_grad_norm: float | None
+    epochs: int
+
+
+@dataclass
+class LoopProgress:
+    """What carries over from one optimizer step to the next, across epochs."""
+
+    step: int  # optimizer steps done
+    first_batch: bool  # the next batch is the run's first: its inputs and loss are checked
+    stopped: bool  # max_steps reached
+    step_losses: list[float] = field(default_factory=list)  # this run's per-step losses
+    warned_classes: bool = False  # the fewer-than-2-classes line is said once per run
+    # Where the last optimizer step left off: what a checkpoint written on Ctrl-C records.
+    position: dict[str, Any] = field(default_factory=dict)

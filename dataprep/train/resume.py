@@ -1,0 +1,83 @@
+"""Checkpoint-resume glue of the loop: where a run starts (fresh, or from a checkpoint's epoch, batch and step)
+and the checkpoints it writes (`last.pt` after every epoch and on Ctrl-C, `best.pt` when mIoU improved)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint, restore, save_checkpoint, training_state
+from .runlog import METRICS_JSONL, Console, read_history
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+@dataclass
+class StartPoint:
+    """Where the loop starts: epoch 0 of a fresh run, or the position a checkpoint recorded."""
+
+    epoch: int = 0
+    skip_batches: int = 0  # batches of `epoch` the interrupted run already used
+    step: int = 0
+    best_miou: float | None = None
+    carried: dict[str, float] = field(default_factory=dict)  # the interrupted epoch's running sums
+    history: list[dict[str, Any]] = field(default_factory=list)  # the completed epochs' records
+
+
+def start_point(resume: str | os.PathLike[str] | None, *, net: nn.Module, optimizer: Any, scheduler: Any,
+                scaler: Any, device: torch.device, batches: int, out: Path, console: Console) -> StartPoint:
+    """A fresh start, or the checkpoint `resume` restored into the model and optimization state."""
+    if resume is None:
+        return StartPoint()
+    state = load_checkpoint(resume, map_location=device)
+    restore(state, model=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, source=resume)
+    start_epoch, skip_batches, step = int(state["epoch"]), int(state["batch_in_epoch"]), int(state["step"])
+    best_miou, carried = state.get("best_miou"), dict(state.get("running") or {})
+    if skip_batches >= batches:
+        start_epoch, skip_batches, carried = start_epoch + 1, 0, {}
+    history = read_history(out / METRICS_JSONL, completed_epochs=start_epoch)
+    console.echo(f"resumed from {resume}: epoch {start_epoch + 1}, batch {skip_batches}, step {step}")
+    return StartPoint(start_epoch, skip_batches, step, best_miou, carried, history)
+
+
+@dataclass(frozen=True)
+class Checkpointer:
+    """Writes the run's checkpoints into `out` (rank 0 only calls it)."""
+
+    out: Path
+    net: nn.Module  # unwrapped from DDP
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+    meta: dict[str, Any]  # config, channels, classes, ignore index, normalization: what predict needs
+
+    def state(self, epoch: int, batch: int, step: int, best_miou: float | None,
+              sums: Mapping[str, float]) -> dict[str, Any]:
+        return training_state(model=self.net, optimizer=self.optimizer, scheduler=self.scheduler,
+                              scaler=self.scaler, epoch=epoch, batch_in_epoch=batch, step=step, best_miou=best_miou,
+                              running=sums, meta=self.meta)
+
+    def save_interrupted(self, epoch: int, position: Mapping[str, Any], best_miou: float | None) -> Path:
+        """`last.pt` at the last optimizer step (`position`), for a run stopped inside an epoch."""
+        state = self.state(epoch, position["batch"], position["step"], best_miou, position["sums"])
+        return save_checkpoint(self.out / LAST, state)
+
+    def save_epoch_end(self, epoch: int, position: Mapping[str, Any], step: int, batches: int,
+                       best_miou: float | None, improved: bool) -> tuple[Path, Path | None]:
+        """`last.pt` (and `best.pt` when `improved`) after an epoch; the paths written."""
+        if position["batch"] >= batches:  # the epoch is complete: the next run starts the next one
+            state = self.state(epoch + 1, 0, step, best_miou, {})
+        else:  # max_steps ended the epoch early
+            state = self.state(epoch, position["batch"], step, best_miou, position["sums"])
+        last = save_checkpoint(self.out / LAST, state)
+        return last, save_checkpoint(self.out / BEST, state) if improved else None
+
+    def existing(self) -> tuple[Path | None, Path | None]:
+        """`last.pt` and `best.pt` where they exist (a run that trained nothing still reports them)."""
+        last, best = self.out / LAST, self.out / BEST
+        return (last if last.exists() else None), (best if best.exists() else None)
