@@ -175,3 +175,30 @@ def test_forked_workers_run_opencv_after_the_parent_used_its_thread_pool():
                           timeout=120, env={**os.environ, "PYTHONPATH": str(repo)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(proc.stdout) == 6 * 1200 * 1200 * 3
+
+
+def _table_address_of_item(_: int, context) -> tuple[int, int]:
+    import os
+
+    from dataprep.palette import builtin_palette
+
+    return os.getpid(), context.colour_table(builtin_palette("cityscapes")).lut.ctypes.data
+
+
+def test_forked_workers_use_the_parents_conversion_tables_for_every_chunk():
+    import functools
+    import os
+
+    from dataprep.labels import ConversionContext
+    from dataprep.palette import builtin_palette
+
+    context = ConversionContext()
+    parent_lut = context.colour_table(builtin_palette("cityscapes")).lut.ctypes.data
+    with _forking_pool() as ex:
+        ex.start()
+        fn = functools.partial(_table_address_of_item, context=context)
+        results = run_items(fn, list(range(12)), executor=ex, quiet=True, chunk_size=1)
+    in_workers = {r.value for r in results if r.value[0] != os.getpid()}
+    assert in_workers, "no item ran in a worker"
+    # Each chunk carries the context anew, yet every worker resolves it to the parent's (inherited) table.
+    assert {address for _pid, address in in_workers} == {parent_lut}
