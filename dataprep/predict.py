@@ -24,20 +24,18 @@ manifest can be put together with `dataprep stitch`.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from .errors import DataprepError, UsageError
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import resolve_palette, voc_colormap
 from .paths import Inputs
-from .progress import bars_disabled
+from .progress import progress_bar
 from .raster import read_raster, write_raster
 from .stitch import BLEND_MODES, PROBABILITIES_COLUMN, blend_window
 from .tiling import tile_starts
@@ -148,25 +146,27 @@ def predict_manifest(
 
     report = PredictReport(out, device=str(dev))
     rows: list[ManifestRow] = []
-    for row in tqdm(src.rows, desc="predict", unit="image", disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr):
-        try:
-            image = match_channels(read_raster(row.image), model.in_channels, row.image)
-            probs = predict_probabilities(model, image, normalization=normalization, tile=tile_hw,
-                                          overlap=overlap_hw, batch_size=batch_size, blend=blend, device=dev)
-            labels = probs.argmax(axis=0).astype(np.uint8)
-            label_path = out / "labels" / f"{row.id}.png"
-            write_raster(label_path, labels, mask=True, palette=colours)
-            extra = dict(row.extra)
-            if probabilities:
-                rel = Path("probabilities") / f"{row.id}.tif"
-                write_raster(out / rel, np.ascontiguousarray(probs.transpose(1, 2, 0)))
-                extra[PROBABILITIES_COLUMN] = rel.as_posix()
-            rows.append(ManifestRow(row.id, row.image, label_path, image.shape[1], image.shape[0], extra))
-            report.predicted += 1
-        except DataprepError as exc:
-            if on_error == "fail":
-                raise
-            report.errors.append(str(exc))
+    with progress_bar(total=len(src.rows), desc="predict", unit="image", quiet=quiet) as bar:
+        for row in src.rows:
+            try:
+                image = match_channels(read_raster(row.image), model.in_channels, row.image)
+                probs = predict_probabilities(model, image, normalization=normalization, tile=tile_hw,
+                                              overlap=overlap_hw, batch_size=batch_size, blend=blend, device=dev)
+                labels = probs.argmax(axis=0).astype(np.uint8)
+                label_path = out / "labels" / f"{row.id}.png"
+                write_raster(label_path, labels, mask=True, palette=colours)
+                extra = dict(row.extra)
+                if probabilities:
+                    rel = Path("probabilities") / f"{row.id}.tif"
+                    write_raster(out / rel, np.ascontiguousarray(probs.transpose(1, 2, 0)))
+                    extra[PROBABILITIES_COLUMN] = rel.as_posix()
+                rows.append(ManifestRow(row.id, row.image, label_path, image.shape[1], image.shape[0], extra))
+                report.predicted += 1
+            except DataprepError as exc:
+                if on_error == "fail":
+                    raise
+                report.errors.append(str(exc))
+            bar.update(1)
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     if pal is not None:
         atomic_write_text(out / "palette.json", pal.to_json())

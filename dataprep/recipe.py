@@ -35,12 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from .errors import DataprepError, UsageError
 from .io import PathLike
 from .sample import DEFAULT_IGNORE_INDEX
-from .strict_load import load_yaml
+from .strict_load import load_yaml, yaml_error
 from .ops import (  # noqa: F401  (the op params types, importable from here as before)
     ALBUMENTATIONS, DALI, OFFLINE, SPECS, Affine, BrightnessContrast, CoarseDropout, ColorJitter, CopyPaste, Crop,
     CropNonEmpty, CutMix, Elastic, GaussianBlur, GaussianNoise, GridDistortion, HorizontalFlip, HueSaturationValue,
@@ -144,7 +142,7 @@ def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
         raise not_found from None
     try:
         return load_yaml(text)
-    except yaml.YAMLError as exc:
+    except yaml_error() as exc:
         raise UsageError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from .foldreport import FoldReport, fold_report
 from .io import PathLike
 from .manifest import Manifest, ManifestRow, read_manifest, relative_path
 from .palette import Palette, resolve_palette
-from .progress import bars_disabled
+from .progress import progress_bar
 from .stats import AUTO, IgnoreIndex, one_class_warning, per_image_partial, resolve_classes
 
 Mode = Literal["plain", "stratified", "multilabel"]
@@ -287,15 +286,13 @@ def class_pixel_matrix(rows: Sequence[ManifestRow], *, num_classes: int | None, 
     list of per-row stats partials cost kilobytes each (500 MB at 100k rows).
     K is `num_classes`, else the highest class seen + 1.
     """
-    from tqdm import tqdm
-
     n = len(rows)
     # uint32 holds any image's count (the manifest gives the sizes), at half int64's memory.
     largest = max((r.width * r.height for r in rows), default=0)
     out = np.zeros((n, num_classes or 0), np.uint32 if largest < 2**32 else np.int64)
     errors: list[str] = []
     fn = functools.partial(_row_class_pixels, num_classes=num_classes, ignore_index=ignore_index)
-    with tqdm(total=n, desc="kfold", unit="file", disable=bars_disabled(quiet), delay=1.0, leave=False, file=sys.stderr) as bar:
+    with progress_bar(total=n, desc="kfold", unit="file", quiet=quiet) as bar:
         for start in range(0, n, _BLOCK):
             results = run_items(fn, rows[start:start + _BLOCK], executor=executor, on_error=on_error, quiet=True)
             for r in results:

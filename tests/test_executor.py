@@ -102,6 +102,28 @@ def test_jobs_worth_it_start_the_pool_once_and_use_it():
     assert [r.index for r in first] == list(range(8))
 
 
+def pid_and_workers(_: int) -> tuple[int, int]:
+    import multiprocessing
+    import os
+
+    return os.getpid(), len(multiprocessing.active_children())
+
+
+def test_big_jobs_on_a_forking_pool_start_it_before_timing_the_first_item():
+    import os
+
+    # More than 4 items per worker: the workers start first and get items while item 0 is timed here.
+    with _forking_pool() as ex:
+        results = run_items(pid_and_workers, list(range(12)), executor=ex, quiet=True)
+        assert ex.started
+    assert [r.index for r in results] == list(range(12))
+    assert results[0].value == (os.getpid(), 2)  # item 0 ran here, with both workers already up
+    assert {pid for pid, _ in (r.value for r in results[1:])} - {os.getpid()}, "no item ran in a worker"
+    # The first item failing in fail mode stops the run there, workers started or not.
+    with _forking_pool() as ex, pytest.raises(DataprepError, match="item7.png: planted failure"):
+        run_items(square_or_fail, [7, *range(11)], executor=ex, on_error="fail", quiet=True)
+
+
 def test_workers_fork_unless_other_threads_run(monkeypatch):
     import threading
 
@@ -153,3 +175,30 @@ def test_forked_workers_run_opencv_after_the_parent_used_its_thread_pool():
                           timeout=120, env={**os.environ, "PYTHONPATH": str(repo)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(proc.stdout) == 6 * 1200 * 1200 * 3
+
+
+def _table_address_of_item(_: int, context) -> tuple[int, int]:
+    import os
+
+    from dataprep.palette import builtin_palette
+
+    return os.getpid(), context.colour_table(builtin_palette("cityscapes")).lut.ctypes.data
+
+
+def test_forked_workers_use_the_parents_conversion_tables_for_every_chunk():
+    import functools
+    import os
+
+    from dataprep.labels import ConversionContext
+    from dataprep.palette import builtin_palette
+
+    context = ConversionContext()
+    parent_lut = context.colour_table(builtin_palette("cityscapes")).lut.ctypes.data
+    with _forking_pool() as ex:
+        ex.start()
+        fn = functools.partial(_table_address_of_item, context=context)
+        results = run_items(fn, list(range(12)), executor=ex, quiet=True, chunk_size=1)
+    in_workers = {r.value for r in results if r.value[0] != os.getpid()}
+    assert in_workers, "no item ran in a worker"
+    # Each chunk carries the context anew, yet every worker resolves it to the parent's (inherited) table.
+    assert {address for _pid, address in in_workers} == {parent_lut}

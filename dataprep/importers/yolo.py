@@ -14,8 +14,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import DataprepError, UsageError
 from ..io import IMAGE_EXTENSIONS
 from ..paths import walk_files
@@ -122,6 +120,8 @@ def parse_label_file(path: Path, num_classes: int) -> list[Region]:
 
 
 def read_yolo(src: Path) -> ImportPlan:
+    import yaml  # on demand: only this importer reads YAML with PyYAML's own rules
+
     path = _find_yaml(Path(src))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -98,7 +98,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     _claim_output(out_dir, "masks2labels", settings, overwrite)
     context = ConversionContext()  # this run's tables and buffers
     # Built before the first chunk, which the executor times to decide whether workers pay off; workers
-    # get the context without its tables and build their own on first use.
+    # get the context without its tables: forked ones use these (inherited), spawned ones build theirs once.
     context.colour_table(palette)
     converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context)
     results = run_items(converter, src.jobs, executor=executor, on_error=on_error, desc="masks2labels", quiet=quiet)

@@ -4,14 +4,20 @@ A `ConversionContext` is made by the batch job (`masks_to_labels`) and handed to
 every conversion of the run; callers converting many masks themselves pass one
 too (`mask_to_labels(..., context=ctx)`). Without one, each call builds its
 tables afresh. Pickling a context (to send it to a worker process) drops its
-tables and buffers: they are rebuilt there on first use, never shipped.
+tables and buffers: they are never shipped. A worker process resolves the
+context it receives once per run, not once per chunk: a forked worker finds the
+parent's own context, whose tables it shares copy-on-write; a spawned one keeps
+the first copy it unpickled and builds its tables there once.
 The cost of building them and what reusing them saves is measured in
 `benchmarks/bench_masks2labels.py` (rows "convert only", fresh context vs reused).
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -40,15 +46,15 @@ class ConversionContext:
 
     max_tables = 4  # a colour table is 16-32 MB; a run rarely needs more than one
 
-    def __init__(self) -> None:
+    def __init__(self, _token: tuple[int, int] | None = None) -> None:
         self._tables: dict[tuple[str, str], Table] = {}
         self._local = threading.local()
+        # Which run's context this is, across processes: (process that made it, serial number).
+        self._token = _token or (os.getpid(), next(_serials))
+        _contexts[self._token] = self
 
-    def __getstate__(self) -> dict:
-        return {}  # tables and buffers are rebuilt where the context is used, never pickled
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
+    def __reduce__(self) -> tuple:
+        return _context_for, (self._token,)  # the token travels; tables and buffers never do
 
     def _cached(self, key: tuple[str, str], build: Callable[[], Table]) -> Table:
         table = self._tables.get(key)
@@ -93,6 +99,23 @@ class ConversionContext:
         if array is None or array.shape != shape or array.dtype != dtype:
             array = arrays[name] = np.empty(shape, dtype)
         return array
+
+
+_serials = itertools.count()
+_contexts: "weakref.WeakValueDictionary[tuple[int, int], ConversionContext]" = weakref.WeakValueDictionary()
+_received: list[ConversionContext] = []  # a worker's context of the current run, kept between its chunks
+
+
+def _context_for(token: tuple[int, int]) -> ConversionContext:
+    """The context a pickled one stands for in this process: in the process that made it, a fresh one (a copy
+    shares nothing); in a worker, the one this run's earlier chunks used, or the parent's own when forked."""
+    if token[0] == os.getpid():
+        return ConversionContext()
+    context = _contexts.get(token)
+    if context is None:
+        context = ConversionContext(token)
+    _received[:] = [context]  # one run at a time: the previous run's tables can go
+    return context
 
 
 def _sentinel(palette: Palette) -> tuple[type[np.unsignedinteger], int]:

@@ -6,12 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..palette import Colour, Palette
-from ..strict_load import load_yaml
+from ..strict_load import load_yaml, yaml_error
 from .context import Remap
 
 Unknown = Literal["error", "ignore", "nearest"]
@@ -80,7 +78,7 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
         if path.is_file():
             try:
                 data = load_yaml(path.read_text(encoding="utf-8"))  # JSON is YAML too
-            except (OSError, yaml.YAMLError) as exc:
+            except (OSError, yaml_error()) as exc:
                 raise DataprepError(path, f"unreadable remap file: {str(exc).splitlines()[0]}") from None
             if not isinstance(data, Mapping):
                 raise DataprepError(path, "remap file must hold a mapping {old value: new index}")

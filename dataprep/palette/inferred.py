@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..io import PathLike, atomic_write_text
+from ..strict_load import dump_yaml
 from .model import Colour, EntryKind, Palette
 
 
@@ -80,7 +79,7 @@ class InferredPalette:
         path = Path(path)
         data = self.to_dict()
         if path.suffix.lower() in (".yaml", ".yml"):
-            atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+            atomic_write_text(path, dump_yaml(data))
             return path
         lines = ",\n".join("    " + json.dumps(c) for c in data["classes"])
         text = (f'{{\n  "name": {json.dumps(data["name"])},\n  "ignore_index": {data["ignore_index"]},\n'

@@ -20,12 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
-from ..strict_load import load_json, load_yaml
+from ..strict_load import load_json, load_yaml, yaml_error
 from .builtins import BUILTIN_PALETTES, builtin_palette
 from .model import Colour, Palette, PaletteClass
 
@@ -63,7 +61,7 @@ def palette_from_file(path: PathLike) -> Palette:
         raise DataprepError(path, f"unreadable palette: {exc}") from None
     try:
         data = load_json(text) if ext == ".json" else load_yaml(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except (ValueError, yaml_error()) as exc:
         raise DataprepError(path, f"not a palette file: {str(exc).splitlines()[0]}") from None
     return palette_from_dict(data, source=str(path), default_name=path.stem)
 

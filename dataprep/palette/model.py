@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ..errors import DataprepError, UsageError
 from ..io import PathLike, atomic_write_text
 from ..sample import DEFAULT_IGNORE_INDEX
+from ..strict_load import dump_yaml
 
 Colour = tuple[int, int, int]
 MAX_INDEX = 65535
@@ -214,7 +214,7 @@ class Palette:
     def save(self, path: PathLike) -> Path:
         path = Path(path)
         if path.suffix.lower() in (".yaml", ".yml"):
-            atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+            atomic_write_text(path, dump_yaml(self.to_dict()))
         else:
             atomic_write_text(path, self.to_json())
         return path

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from ..errors import UsageError
 from ..io import PathLike
 from ..recipe import build_dataclass, load_yaml, load_yaml_file  # shared with recipes: typed validation, YAML rules
+from ..strict_load import yaml_error
 
 
 def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
@@ -270,6 +269,6 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise UsageError(None, f"--set {text!r}: expected KEY=VALUE, e.g. train.epochs=3")
     try:
         value = load_yaml(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except yaml_error():
         value = raw
     return key.strip(), value

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm
 
 from ..io import atomic_write_text
+from ..strict_load import dump_yaml
 from .config import TrainConfig
 
 METRICS_JSONL, METRICS_CSV, STEPS_CSV, CONFIG_COPY = "metrics.jsonl", "metrics.csv", "steps.csv", "config.yaml"
@@ -98,7 +98,7 @@ class RunLogs:
 
     def write_config(self, cfg: TrainConfig) -> None:
         if self.enabled:
-            atomic_write_text(self.folder / CONFIG_COPY, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            atomic_write_text(self.folder / CONFIG_COPY, dump_yaml(cfg.to_dict()))
 
     def add_step(self, step: int, epoch: int, loss: float, lr: float) -> None:
         if self.enabled:
