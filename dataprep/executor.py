@@ -16,11 +16,7 @@ item (two on small jobs) in this process, and from its measured time and the
 number of items left decides whether workers would finish sooner
 (`ProcessExecutor.worth_starting`); if not, the rest runs here too. Work goes
 to workers in chunks sized from that measured cost (about 50 ms of work per
-task, and several tasks per worker so that they finish together). A big job
-(more than `_SMALL_JOB_ROUNDS` items per worker) on a pool that forks gains
-from workers whatever its items cost, so there the pool starts first and each
-worker gets one item while this process times the first one: no core waits
-for the measurement.
+task, and several tasks per worker so that they finish together).
 """
 from __future__ import annotations
 
@@ -74,11 +70,6 @@ class Executor(ABC):
 
     def start(self) -> None:
         """Start the workers now (lazy executors only)."""
-
-    def starts_cheaply(self) -> bool:
-        """Whether the workers start in tens of milliseconds (forked), so that a big job may start them
-        before its first item is timed instead of after (lazy executors only)."""
-        return False
 
     @abstractmethod
     def map_chunks(self, fn: Callable[[Chunk], ChunkResult], chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
@@ -149,9 +140,6 @@ class ProcessExecutor(Executor):
     def startup_seconds(self) -> float:
         """A rough price of starting the pool (measured on a 2-core machine, rounded up)."""
         return 0.05 if self._would_fork() else 0.4 * self.workers
-
-    def starts_cheaply(self) -> bool:
-        return self._would_fork()
 
     def _would_fork(self) -> bool:
         if self._start_method is not None:
@@ -364,56 +352,31 @@ def run_items(
     todo: Sequence[int] | None = None  # None: every item
     done = 0
     per_item: float | None = None
-    early = 0  # items handed to workers before the first item's time is known
     if n and not executor.started:
-        small = n - 1 <= _SMALL_JOB_ROUNDS * executor.workers
-        if not small and executor.starts_cheaply():
+        # A lazy pool: the first item runs here and its time tells whether workers would finish the rest sooner.
+        # The first item also pays one-off costs (lookup tables, lazy imports), so on a small job,
+        # where the estimate decides, a second one is timed too and the faster of the two counts.
+        probes = 2 if n - 1 <= _SMALL_JOB_ROUNDS * executor.workers else 1
+        while done < min(probes, n):
+            began = time.perf_counter()
+            collect(runner([(done, items[done])]))
+            elapsed = time.perf_counter() - began
+            per_item = elapsed if per_item is None else min(per_item, elapsed)
+            done += 1
+            if not executor.worth_starting(per_item, n - done):
+                break  # a second probe cannot make the pool pay off: run the rest here
+        todo = range(done, n)
+        if done < n and executor.worth_starting(per_item, n - done):
             executor.start()
-            early = executor.workers
         else:
-            # A lazy pool: the first item runs here and its time tells whether workers would finish the rest
-            # sooner. The first item also pays one-off costs (lookup tables, lazy imports), so on a small job,
-            # where the estimate decides, a second one is timed too and the faster of the two counts.
-            probes = 2 if small else 1
-            while done < min(probes, n):
-                began = time.perf_counter()
-                collect(runner([(done, items[done])]))
-                elapsed = time.perf_counter() - began
-                per_item = elapsed if per_item is None else min(per_item, elapsed)
-                done += 1
-                if not executor.worth_starting(per_item, n - done):
-                    break  # a second probe cannot make the pool pay off: run the rest here
-            todo = range(done, n)
-            if done < n and executor.worth_starting(per_item, n - done):
-                executor.start()
-            else:
-                executor = SerialExecutor()
-    if chunk_size is None and not early:
+            executor = SerialExecutor()
+    if chunk_size is None:
         chunk_size = _chunk_size(n - done, executor.workers, per_item)
     # No bar at all for work that finishes within a second (and none, nor tqdm, when bars are off).
     with progress_bar(total=n, initial=done, desc=desc, unit=unit, quiet=quiet) as bar:
-
-        def timed_first_then_rest() -> Iterator[Chunk]:
-            """One item per worker, then (while they run) item 0 here, timed; then the rest in chunks sized
-            from that time. The pool asks for its next chunk as soon as it has sent one, so item 0 runs
-            while the workers work."""
-            nonlocal chunk_size, per_item
-            yield from ([(i, items[i])] for i in range(1, 1 + early))
-            began = time.perf_counter()
-            collect(runner([(0, items[0])]))
-            per_item = time.perf_counter() - began
-            bar.update(1)
-            if chunk_size is None:
-                chunk_size = _chunk_size(n - 1 - early, executor.workers, per_item)
-            yield from _chunks(items, chunk_size, range(1 + early, n))
-
         unexplained_deaths = 0
         while todo is None or todo:
-            if early and todo is None:
-                stream = executor.map_chunks(runner, timed_first_then_rest())
-            else:
-                size = chunk_size or _chunk_size(len(todo) if todo is not None else n, executor.workers, per_item)
-                stream = executor.map_chunks(runner, _chunks(items, size, todo))
+            stream = executor.map_chunks(runner, _chunks(items, chunk_size, todo))
             try:
                 for chunk_result in stream:
                     collect(chunk_result)

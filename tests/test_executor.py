@@ -102,28 +102,6 @@ def test_jobs_worth_it_start_the_pool_once_and_use_it():
     assert [r.index for r in first] == list(range(8))
 
 
-def pid_and_workers(_: int) -> tuple[int, int]:
-    import multiprocessing
-    import os
-
-    return os.getpid(), len(multiprocessing.active_children())
-
-
-def test_big_jobs_on_a_forking_pool_start_it_before_timing_the_first_item():
-    import os
-
-    # More than 4 items per worker: the workers start first and get items while item 0 is timed here.
-    with _forking_pool() as ex:
-        results = run_items(pid_and_workers, list(range(12)), executor=ex, quiet=True)
-        assert ex.started
-    assert [r.index for r in results] == list(range(12))
-    assert results[0].value == (os.getpid(), 2)  # item 0 ran here, with both workers already up
-    assert {pid for pid, _ in (r.value for r in results[1:])} - {os.getpid()}, "no item ran in a worker"
-    # The first item failing in fail mode stops the run there, workers started or not.
-    with _forking_pool() as ex, pytest.raises(DataprepError, match="item7.png: planted failure"):
-        run_items(square_or_fail, [7, *range(11)], executor=ex, on_error="fail", quiet=True)
-
-
 def test_workers_fork_unless_other_threads_run(monkeypatch):
     import threading
 
