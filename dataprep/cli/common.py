@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import lifecycle
+from ..click_errors import OneLineCommand, OneLineErrors, one_line  # noqa: F401 - re-exported for cli/
 from ..errors import EXIT_DATA_PROBLEM, EXIT_USAGE, DataprepError, RunStopped
 from ..executor import Executor, make_executor
 
@@ -45,47 +46,7 @@ def _executor_options(fn: F) -> F:
     return reports_errors(wrapper)  # type: ignore[return-value]
 
 
-_HELP_ERRORS: tuple[type[click.ClickException], ...] = tuple(
-    e for e in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if e is not None)
-
-
-class OneLineErrors:
-    """Click's own errors (a missing option, a bad value) as one line, like every other error.
-
-    Click prints usage, a hint and the message on four lines; this prints
-    `error: MESSAGE (see 'dataprep CMD --help')` and keeps Click's exit code (2).
-    Mixed into the top-level group and into commands run on their own.
-    """
-
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)  # type: ignore[misc]
-        try:
-            rv = super().main(args, prog_name, complete_var, False, **extra)  # type: ignore[misc]
-        except _HELP_ERRORS as exc:  # a group run without a command: its help, as Click shows it
-            exc.show()
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            click.echo(f"error: {one_line(exc)}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("aborted", err=True)
-            sys.exit(1)
-        # Without standalone mode Click returns the code of an explicit exit (e.g. after --help).
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
-def one_line(exc: click.ClickException) -> str:
-    message = " ".join(exc.format_message().split())
-    ctx = getattr(exc, "ctx", None)
-    if isinstance(exc, click.UsageError) and ctx is not None:
-        message += f" (see '{ctx.command_path} --help')"
-    return message
-
-
-class Command(OneLineErrors, click.Command):
-    """A click.Command with one-line errors when run on its own (python -m dataprep.train)."""
+Command = OneLineCommand  # every subcommand's class
 
 
 class FullSummaries:

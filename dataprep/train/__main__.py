@@ -12,31 +12,14 @@ from pathlib import Path
 import click
 
 from .. import io, lifecycle
+from ..click_errors import OneLineCommand
 from ..errors import EXIT_DATA_PROBLEM, DataprepError
 from ..train_options import train_options
 
 PROG = "python -m dataprep.train"
 
 
-class _Command(click.Command):
-    """Click errors as one line on stderr, naming the help to read."""
-
-    def main(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
-        except click.ClickException as exc:
-            message = " ".join(exc.format_message().split())
-            if isinstance(exc, click.UsageError) and getattr(exc, "ctx", None) is not None:
-                message += f" (see '{exc.ctx.command_path} --help')"
-            click.echo(f"error: {message}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("aborted", err=True)
-            sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
-@click.command("train", cls=_Command)
+@click.command("train", cls=OneLineCommand)
 @train_options
 def main(config_path: Path, quiet: bool, **options) -> None:
     """Train the reference UNet on a prepared manifest; validate, log and checkpoint every epoch."""
