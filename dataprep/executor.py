@@ -170,6 +170,7 @@ class ProcessExecutor(Executor):
         method = self._start_method = self.start_method  # the pool's own threads must not turn it to spawn
         context = mp.get_context(method)
         watch = lifecycle.PoolWatch(context, self.workers)
+        lifecycle.quiet_cancelled_future_race()
         pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=init_worker,
                                    initargs=watch.initargs)
         if method == "fork":

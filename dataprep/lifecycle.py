@@ -7,11 +7,16 @@
   KeyboardInterrupt): finished files are kept, workers are stopped, exit 143.
 - Each worker records the item it is on in shared memory, so when the system
   kills one (the out-of-memory killer) the run can say which item it was.
+- Before Python 3.12 a pool whose workers die while its pending futures are
+  being cancelled (SIGTERM, Ctrl-C) prints a traceback from its manager thread
+  (CPython gh-107219: `terminate_broken` sets an exception on a cancelled
+  future); `quiet_cancelled_future_race` drops exactly that one.
 """
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -88,6 +93,34 @@ class PoolWatch:
         if code == -signal.SIGKILL:
             how += " (SIGKILL: most likely the out-of-memory killer)"
         return WorkerDied(describe(index), f"worker process {pid} was {how} while processing it", index)
+
+
+def _is_cancelled_future_race(args: Any) -> bool:
+    from concurrent.futures import InvalidStateError
+
+    if args.exc_type is None or not issubclass(args.exc_type, InvalidStateError):
+        return False
+    tb = args.exc_traceback
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "terminate_broken" and code.co_filename.endswith("process.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def quiet_cancelled_future_race() -> None:
+    """Drop the manager thread's InvalidStateError of CPython gh-107219 (fixed in 3.12); others pass on."""
+    if sys.version_info >= (3, 12) or getattr(threading.excepthook, "_dataprep_filter", False):
+        return
+    previous = threading.excepthook
+
+    def hook(args: Any) -> None:
+        if not _is_cancelled_future_race(args):
+            previous(args)
+
+    hook._dataprep_filter = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def install_sigterm() -> None:

@@ -180,3 +180,59 @@ def test_forked_workers_use_the_parents_conversion_tables_for_every_chunk():
     assert in_workers, "no item ran in a worker"
     # Each chunk carries the context anew, yet every worker resolves it to the parent's (inherited) table.
     assert {address for _pid, address in in_workers} == {parent_lut}
+
+
+def _cancel_pending_then_kill_the_worker() -> list[BaseException]:
+    """What SIGTERM does to a pool: its pending futures are cancelled while its worker dies."""
+    import os
+    import signal
+    import threading
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    seen: list[BaseException] = []
+    threading_hook = threading.excepthook
+    # The hook dataprep's filter passes other exceptions on to: record instead of printing.
+    threading.excepthook = lambda args: seen.append(args.exc_value)
+    try:
+        from dataprep import lifecycle
+
+        lifecycle.quiet_cancelled_future_race()
+        pool = ProcessPoolExecutor(1)
+        futures = [pool.submit(time.sleep, 5) for _ in range(8)]
+        while not futures[0].running():
+            time.sleep(0.01)
+        assert sum(f.cancel() for f in futures[3:]) > 0
+        for pid in list(pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        pool.shutdown(wait=True)
+    finally:
+        threading.excepthook = threading_hook
+    return seen
+
+
+@pytest.mark.skipif(not can_fork(), reason="the race is shown with a forked pool")
+def test_a_pool_broken_while_its_futures_are_cancelled_prints_no_traceback():
+    import sys
+
+    if sys.version_info >= (3, 12):
+        pytest.skip("fixed in Python 3.12 (CPython gh-107219)")
+    assert _cancel_pending_then_kill_the_worker() == []
+
+
+def test_the_thread_exception_filter_passes_other_exceptions_on():
+    import threading
+
+    from dataprep import lifecycle
+
+    seen: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: seen.append(args.exc_value)
+    try:
+        lifecycle.quiet_cancelled_future_race()
+        thread = threading.Thread(target=lambda: 1 / 0)
+        thread.start()
+        thread.join()
+    finally:
+        threading.excepthook = previous
+    assert [type(e) for e in seen] == [ZeroDivisionError]
