@@ -182,7 +182,7 @@ def main(quick: bool = False) -> None:
                 rows.append({"recipe": recipe_name, "loader": label, "workers/threads": kw.get("num_workers", 0),
                              "samples": n * epochs, "seconds": seconds, "samples_per_s": n * epochs / seconds})
                 del loader
-        rows += whole_process_rows(manifest, n, epochs=2 if quick else 5, rounds=1 if quick else 3,
+        rows += whole_process_rows(manifest, n, epochs=2 if quick else 20, rounds=1 if quick else 5,
                                    batch_size=batch_size)
         write_result("loader", rows, {
             "data": f"sample_data, {n} JPEG 320x240 + label-map PNG, batch {batch_size}, output {SIZE[0]}x{SIZE[1]}",

@@ -62,44 +62,46 @@ def load_sample(
     where the mask needs it), which saves a colour swap and a copy per image.
     """
     expect = manifest_size(row)
-    if mask == "required" and row.mask is None:
+    # The row's paths as strings: a Path per access would be built a dozen times per sample.
+    image_path, mask_path = row.image_str, row.mask_str
+    if mask == "required" and mask_path is None:
         load_row_mask(row, purpose=purpose)  # its message, before any decoding
-    decoded = io.decode_file(row.image, expect=expect)
+    decoded = io.decode_file(image_path, expect=expect)
     # Counts do not depend on orientation: counting turns the image upright only
     # when its mask needs it to line up (parsing EXIF costs a tenth of a small decode).
     image = io.image_array(decoded, apply_exif=not counting, keep_alpha=keep_alpha, rgb=not counting,
                            contiguous=not counting)
     if not image.dtype.isnative:  # big-endian TIFF samples
         image = image.astype(image.dtype.newbyteorder("="))
-    check_pixel_type(image, row.image)
+    check_pixel_type(image, image_path)
     if channels is not None:
-        image = match_channels(image, channels, row.image)
+        image = match_channels(image, channels, image_path)
     if expect is not None and image.shape[:2] not in ((row.height, row.width), (row.width, row.height)):
-        raise DataprepError(row.image, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
+        raise DataprepError(image_path, f"image is {image.shape[1]}x{image.shape[0]} but the manifest says "
                                        f"{row.width}x{row.height}; rescan it")
     label = None if mask == "skip" else load_row_mask(row, required=mask == "required", purpose=purpose)
     if counting and label is not None and label.shape != image.shape[:2]:
         image = io.apply_orientation(image, decoded.orientation)
     if label is not None and label.shape != image.shape[:2]:
-        raise DataprepError(row.mask, f"mask is {label.shape[1]}x{label.shape[0]} but its image "
-                                      f"{Path(row.image).name} is {image.shape[1]}x{image.shape[0]}")
+        raise DataprepError(mask_path, f"mask is {label.shape[1]}x{label.shape[0]} but its image "
+                                       f"{Path(image_path).name} is {image.shape[1]}x{image.shape[0]}")
     extra = {DTYPE_KEY: _DTYPE_NAMES[image.dtype], BANDS_KEY: int(image.shape[2])}
     if decoded.geo is not None:
         extra[GEO_KEY] = decoded.geo
     if counting and decoded.bgr:
         extra[BGR_KEY] = True
-    meta = SampleMeta(row.id, str(row.image), str(row.mask) if row.mask is not None else None,
+    meta = SampleMeta(row.id, image_path, mask_path,
                       ignore_index=ignore_index, extra=extra)
     return Sample(image, label, meta)
 
 
 def load_row_mask(row: ManifestRow, *, required: bool = True, purpose: str = "this command") -> np.ndarray | None:
     """The row's label map, its size checked against the manifest; None when the row has none and not `required`."""
-    if row.mask is None:
+    if row.mask_str is None:
         if required:
-            raise DataprepError(row.image, f"no mask for this image; {purpose} needs label maps")
+            raise DataprepError(row.image_str, f"no mask for this image; {purpose} needs label maps")
         return None
-    return load_label_map(row.mask, expect=manifest_size(row), purpose=purpose)
+    return load_label_map(row.mask_str, expect=manifest_size(row), purpose=purpose)
 
 
 def load_label_map(path: io.PathLike, *, expect: tuple[int, int] | None = None,

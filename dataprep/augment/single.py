@@ -41,9 +41,10 @@ class AlbumentationsParams(OpParams):
     drawn: tuple[OpParams | None, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["drawn"] = [None if d is None else d.to_dict() for d in self.drawn]
-        return out
+        # Step dicts are JSON-ready already (`Step.to_dict`); copied, not converted again.
+        return {"steps": [{k: list(v) if isinstance(v, list) else v for k, v in s.items()} for s in self.steps],
+                "size": list(self.size) if self.size else None, "ignore_index": self.ignore_index,
+                "seed": self.seed, "drawn": [None if d is None else d.to_dict() for d in self.drawn]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlbumentationsParams:
@@ -83,6 +84,7 @@ class Kernels:
     def __init__(self) -> None:
         self._dicts: dict[int, tuple[Step, dict[str, Any]]] = {}
         self._compiled: dict[tuple, CompiledSteps] = {}
+        self._by_identity: dict[tuple, tuple[tuple[dict[str, Any], ...], CompiledSteps]] = {}
         self._derived: OrderedDict[tuple, tuple[np.ndarray, Any]] = OrderedDict()
 
     def derived(self, source: np.ndarray, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -114,11 +116,17 @@ class Kernels:
         return value
 
     def compiled(self, steps: Sequence[dict[str, Any]], size: Size | None, ignore_index: int) -> CompiledSteps:
-        # Step dicts are built in field order, so their repr is a stable key.
+        # The run's own step dicts (`step_dict`) are found by identity; others (read back from a
+        # record) by their repr, stable because step dicts are built in field order.
+        by_id = (tuple(map(id, steps)), size, ignore_index)
+        hit = self._by_identity.get(by_id)
+        if hit is not None and all(a is b for a, b in zip(hit[0], steps)):
+            return hit[1]
         key = (repr(steps), size, ignore_index)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _compile(steps, size, ignore_index)
+        self._by_identity[by_id] = (tuple(steps), compiled)  # holds the dicts: their ids stay theirs
         return compiled
 
     def __getstate__(self) -> dict[str, Any]:

@@ -242,7 +242,7 @@ def load_pair(row: ManifestRow, channels: int | None = None) -> tuple[np.ndarray
     `channels`: convert the image to that many channels (`match_channels`).
     """
     sample = load_sample(row, channels=channels, purpose="the Dataset")
-    return sample.image, label_map(sample.mask, row.mask)
+    return sample.image, label_map(sample.mask, row.mask_str)
 
 
 def label_map(mask: np.ndarray, path: PathLike) -> np.ndarray:
@@ -386,7 +386,8 @@ class SegmentationDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         row = self.spec.rows[index]
-        image, mask = self.transform(*load_pair(row, self.channels), epoch=int(epoch), index=index, source=row.image)
+        image, mask = self.transform(*load_pair(row, self.channels), epoch=int(epoch), index=index,
+                                     source=row.image_str)
         return {
             "image": torch.from_numpy(self.spec.normalization(image)),
             "mask": torch.from_numpy(mask.astype(np.int64)),

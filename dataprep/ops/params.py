@@ -21,7 +21,10 @@ class OpParams:
     """Base of the sampled params of an op: a small frozen dataclass that round-trips through JSON."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:  # dataclasses.fields per call was a tenth of an offline output's bookkeeping
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
+        return {name: _jsonable(getattr(self, name)) for name in names}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OpParams":
@@ -29,7 +32,13 @@ class OpParams:
         return cls(**{f.name: _from_json(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)})
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_PLAIN = (int, float, str, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, OpParams):
         return value.to_dict()
     if isinstance(value, (tuple, list)):
