@@ -84,7 +84,8 @@ class Kernels:
     def __init__(self) -> None:
         self._dicts: dict[int, tuple[Step, dict[str, Any]]] = {}
         self._compiled: dict[tuple, CompiledSteps] = {}
-        self._by_identity: dict[tuple, tuple[tuple[dict[str, Any], ...], CompiledSteps]] = {}
+        self._own_dicts: set[int] = set()
+        self._by_identity: dict[tuple, CompiledSteps] = {}
         self._derived: OrderedDict[tuple, tuple[np.ndarray, Any]] = OrderedDict()
 
     def derived(self, source: np.ndarray, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -113,20 +114,24 @@ class Kernels:
             return hit[1]
         value = _step_dict(step)
         self._dicts[id(step)] = (step, value)
+        self._own_dicts.add(id(value))  # held by _dicts: the id stays this dict's
         return value
 
     def compiled(self, steps: Sequence[dict[str, Any]], size: Size | None, ignore_index: int) -> CompiledSteps:
         # The run's own step dicts (`step_dict`) are found by identity; others (read back from a
         # record) by their repr, stable because step dicts are built in field order.
-        by_id = (tuple(map(id, steps)), size, ignore_index)
-        hit = self._by_identity.get(by_id)
-        if hit is not None and all(a is b for a, b in zip(hit[0], steps)):
-            return hit[1]
+        ids = tuple(map(id, steps))
+        own = all(i in self._own_dicts for i in ids)
+        if own:
+            hit = self._by_identity.get((ids, size, ignore_index))
+            if hit is not None:
+                return hit
         key = (repr(steps), size, ignore_index)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _compile(steps, size, ignore_index)
-        self._by_identity[by_id] = (tuple(steps), compiled)  # holds the dicts: their ids stay theirs
+        if own:  # one entry per distinct group of the run's own dicts: bounded by the recipe
+            self._by_identity[(ids, size, ignore_index)] = compiled
         return compiled
 
     def __getstate__(self) -> dict[str, Any]:
