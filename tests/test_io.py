@@ -189,6 +189,79 @@ def test_write_mask_with_palette_gives_p_mode_png(tmp_path):
     np.testing.assert_array_equal(io.read_mask(tmp_path / "l.png"), labels)
 
 
+def _pil_mask(path):
+    from dataprep.io.masks import _mask_array
+
+    with Image.open(path) as im:
+        im.load()
+        return _mask_array(path, im)
+
+
+@pytest.mark.parametrize("kind", ["rgb", "rgba", "interlaced", "transparent colour", "rgb16", "la", "gray16"])
+def test_png_masks_read_by_opencv_hold_the_values_pil_reads(tmp_path, kind):
+    """Colour and label-map PNGs take the OpenCV path; what it cannot read as PIL does goes to PIL: same values."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (37, 53, 3), np.uint8)
+    path = tmp_path / "m.png"
+    if kind == "rgb":
+        Image.fromarray(rgb).save(path)
+    elif kind == "rgba":
+        Image.fromarray(np.dstack([rgb, rgb[:, :, 0]])).save(path)
+    elif kind == "interlaced":
+        Image.fromarray(rgb).save(path, interlace=1)
+    elif kind == "transparent colour":  # tRNS: OpenCV would add an alpha channel PIL does not
+        Image.fromarray(rgb).save(path, transparency=tuple(int(v) for v in rgb[0, 0]))
+    elif kind == "rgb16":  # PIL keeps the high bytes; OpenCV would give 16 bits
+        cv2.imwrite(str(path), (rgb.astype(np.uint16) * 257 + 3)[:, :, ::-1])
+    elif kind == "la":
+        Image.fromarray(rgb[:, :, :2].copy(), mode="LA").save(path)
+    else:
+        cv2.imwrite(str(path), rgb[:, :, 0].astype(np.uint16) * 200)
+    mask = io.read_mask(path)
+    expected = _pil_mask(path)
+    assert mask.dtype == expected.dtype and mask.shape == expected.shape
+    np.testing.assert_array_equal(mask, expected)
+    if kind in ("rgb", "interlaced"):
+        np.testing.assert_array_equal(mask, rgb)  # red stays red
+
+
+def test_palette_label_maps_are_valid_p_mode_pngs_with_the_whole_table(tmp_path, monkeypatch):
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 256, (300, 401)).astype(np.uint8)
+    table = rng.integers(0, 256, (20, 3)).astype(np.uint8)
+    full = np.zeros((256, 3), np.uint8)
+    full[:20] = table
+    fallbacks = []
+    real_fallback = io.encode._palette_png_with_pil
+    monkeypatch.setattr(io.encode, "_palette_png_with_pil", lambda *a: fallbacks.append(1) or real_fallback(*a))
+    for how in ("opencv", "pil"):
+        if how == "pil":  # an encoder output with chunks the splice does not know falls back to PIL
+            real = cv2.imencode
+
+            def with_text_chunk(ext, array, params=()):
+                ok, buf = real(ext, array, params)
+                data = buf.tobytes()
+                text = b"tEXt" + b"k\x00v"
+                import zlib
+
+                chunk = len(text[4:]).to_bytes(4, "big") + text + zlib.crc32(text).to_bytes(4, "big")
+                return ok, np.frombuffer(data[:33] + chunk + data[33:], np.uint8)
+
+            monkeypatch.setattr(io.encode.cv2, "imencode", with_text_chunk)
+        path = tmp_path / f"{how}.png"
+        io.write_mask(path, labels, palette=table)
+        with Image.open(path) as im:
+            im.verify()  # chunk CRCs and structure
+        with Image.open(path) as im:
+            assert im.mode == "P"
+            np.testing.assert_array_equal(np.asarray(im), labels)
+            np.testing.assert_array_equal(np.frombuffer(bytes(im.getpalette()), np.uint8).reshape(-1, 3), full)
+        # What a viewer shows: every index in its table colour.
+        np.testing.assert_array_equal(cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1], full[labels])
+        np.testing.assert_array_equal(io.read_mask(path), labels)
+        assert len(fallbacks) == (how == "pil")
+
+
 def test_atomic_write_leaves_no_partial_file_when_interrupted(tmp_path):
     target = tmp_path / "out" / "file.bin"
     io.atomic_write_bytes(target, b"old content")

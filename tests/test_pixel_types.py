@@ -223,14 +223,14 @@ def test_written_files_get_the_umask_permissions_and_import_leaves_the_umask_alo
     code = ("import os\nos.umask(0o027)\nimport dataprep.io as io\n"
             "assert os.umask(0o027) == 0o027\n"
             f"io.atomic_write_text({str(tmp_path / 'a.txt')!r}, 'x')\n"
-            "io.atomic._UMASK = None\nio.atomic._umask_from_proc = lambda: None\n"  # systems without /proc
-            f"io.atomic_write_text({str(tmp_path / 'b.txt')!r}, 'x')\n"
+            f"io.atomic_write_bytes({str(tmp_path / 'sub' / 'b.png')!r}, b'x')\n"  # a folder made on the way
             "assert os.umask(0o027) == 0o027\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
-    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "sub" / "b.png").stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.txt", "b.png", "sub"]  # no temporary file left
 
 
 def test_tiff_sizes_are_checked_from_the_header_before_decoding(rasters, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
@@ -15,11 +14,8 @@ from typing import IO
 from ..errors import WriteError
 from .formats import PathLike
 
-
-# mkstemp creates files readable by the owner only; outputs should get the
-# permissions a plain open() would give them, which needs the umask (read once,
-# on the first write: see `_umask`).
-_UMASK: int | None = None
+# Created with the mode a plain open() uses, so the umask alone decides outputs' permissions.
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
@@ -46,14 +42,11 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         # Hidden name so that a concurrent scan never picks up a partial file; the
         # writer's pid in it lets a later run remove the file if this process dies.
         prefix = f".{path.name}.{_temp_tag()}."
-        import tempfile  # only here: its import costs every command that never writes
-
         try:
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+            fd, tmp = _create_temp(path.parent, prefix)
         except FileNotFoundError:  # first file of its folder: mkdir only then, not on every write
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
-        os.fchmod(fd, 0o666 & ~_umask())
+            fd, tmp = _create_temp(path.parent, prefix)
         binary = "b" in mode
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
             yield f
@@ -69,33 +62,16 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         raise
 
 
-def _umask() -> int:
-    """The process umask, read once without changing it where the system allows."""
-    global _UMASK
-    if _UMASK is None:
-        _UMASK = _umask_from_proc()
-        if _UMASK is None:
-            # No /proc (macOS, some containers): os.umask can only be read by setting it;
-            # the lock keeps a concurrent writer thread from creating a file in between.
-            with _UMASK_LOCK:
-                current = os.umask(0o077)
-                os.umask(current)
-                _UMASK = current
-    return _UMASK
-
-
-def _umask_from_proc() -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-_UMASK_LOCK = threading.Lock()
+def _create_temp(folder: Path, prefix: str) -> tuple[int, str]:
+    """A new file `folder/<prefix><random>.tmp`, opened for writing (tempfile.mkstemp without its import, which
+    costs a short command more than its writes, and with open()'s permissions instead of owner-only)."""
+    for _ in range(100):
+        name = os.path.join(folder, f"{prefix}{os.urandom(4).hex()}.tmp")
+        try:
+            return os.open(name, _NEW_FILE_FLAGS, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
 
 
 _FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
@@ -113,10 +89,15 @@ def _write_error(path: Path, exc: OSError) -> WriteError:
 
 @cache
 def _host() -> str:
-    """This machine's name as temporary file names carry it (a constant; socket is imported only by writers)."""
-    import socket
+    """This machine's name as temporary file names carry it (a constant)."""
+    uname = getattr(os, "uname", None)  # gethostname() without importing socket, where the system has uname
+    if uname is not None:
+        name = uname().nodename
+    else:  # pragma: no cover - Windows
+        import socket
 
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname().split(".")[0]) or "host"
+        name = socket.gethostname()
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name.split(".")[0]) or "host"
 
 
 _TEMP_NAME = re.compile(r"^\..+\.dp(\d+)-([A-Za-z0-9_-]+)\.[^.]+\.tmp$")
