@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import UsageError
-from ..recipe import OFFLINE, Recipe
+from ..recipe import OFFLINE, STEP_TYPES, Recipe
 from ..sample import Sample
 from .base import resize_image, resize_mask, require_mask
 from .plan import OutputPlan, PartnerPools, plan_output, step_rng, step_seed
@@ -89,7 +89,9 @@ def augment_samples(
     `Kernels()` kept across calls to compile the albumentations steps once.
     """
     if pools is None:
-        pools = PartnerPools.from_rows([s.meta.extra for s in samples], recipe.partners)
+        # One-sample recipes draw no partners: one pool of every row, without reading the rows' columns.
+        pools = PartnerPools.from_rows([s.meta.extra for s in samples], recipe.partners) \
+            if any(STEP_TYPES[step.op].inputs > 1 for step in recipe.steps) else PartnerPools(len(samples))
     plan = plan_output(recipe, pools, index, variant)
     return execute(recipe, plan, {i: _as_input(samples[i], recipe.ignore_index) for i in plan.needed}, kernels)
 
