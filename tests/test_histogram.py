@@ -25,6 +25,8 @@ def _cases() -> list[np.ndarray]:
         flat,
         rng.integers(0, 256, (23, 31), dtype=np.uint8),  # grayscale, width not a multiple of 4
         rng.integers(0, 3, (9, 5, 1), dtype=np.uint8),
+        np.repeat(rng.integers(0, 19, (12, 1)), 40, axis=1).astype(np.uint8),  # a label map: runs of one value
+        np.repeat(rng.integers(0, 19, (12, 1)), 40, axis=1).astype(np.uint8)[::-2, 1::3],  # strided 2-D view
         wide,
         rng.integers(0, 256, (5, 7, 11), dtype=np.uint8),  # many bands
         noisy[::-1, ::2],  # negative row stride, gapped pixels
