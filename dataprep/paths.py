@@ -35,13 +35,22 @@ def inside(folder: PathLike, *parts: str) -> Path:
 
 
 def _key(path: PathLike, cache: dict[str, str]) -> str:
-    # One realpath per folder, not per file: manifests list thousands of files in a few folders.
-    p = os.path.abspath(path)
-    folder = os.path.dirname(p)
+    """The file's real path, for comparing files: one realpath per folder, not per file (manifests list
+    thousands of files in a few folders), looked up by the folder as written, so most files cost one split.
+
+    Symlinks resolve before '..', as the system resolves them when the file is opened.
+    """
+    p = os.fspath(path)
+    folder, sep, name = p.rpartition(os.sep)
+    if name in ("", ".", "..") or os.altsep:  # not a file name, or Windows' two separators: resolved whole
+        return os.path.realpath(p)
+    folder = (folder or os.sep) if sep else os.curdir
+    if not os.path.isabs(folder):  # relative to the working folder as it is now
+        folder = os.path.join(os.getcwd(), folder)
     real = cache.get(folder)
     if real is None:
         real = cache[folder] = os.path.realpath(folder)
-    return os.path.join(real, os.path.basename(p))
+    return os.path.join(real, name)
 
 
 # A dataset's files sit at most this many folders below its root (images/<city>/<sequence>/x.jpg).

@@ -81,12 +81,12 @@ def per_image_partial(row: ManifestRow, *, images: bool = True, labels: bool = T
     if images:
         # Counting needs neither RGB order nor a contiguous copy (counting=True).
         sample = load_sample(row, mask="optional" if labels else "skip", purpose="stats", counting=True)
-        part.image = image_partial(sample.image, str(row.image), bgr=sample.meta.extra.get("bgr", False))
+        part.image = image_partial(sample.image, row.image_str, bgr=sample.meta.extra.get("bgr", False))
         mask = sample.mask
     else:
         mask = load_row_mask(row, required=False, purpose="stats") if labels else None
     if mask is not None:
-        part.labels = label_partial(mask, num_classes=num_classes, ignore_index=ignore_index, source=str(row.mask))
+        part.labels = label_partial(mask, num_classes=num_classes, ignore_index=ignore_index, source=row.mask_str)
     return part
 
 

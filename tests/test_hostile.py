@@ -807,3 +807,22 @@ def test_a_fatal_write_error_stops_the_run_and_keeps_the_errors_before_it(worker
         assert caught.value.errors == ("file1.png: unreadable: bad data",)
     else:  # completion order: item 1 may still be on its way
         assert set(caught.value.errors) <= {"file1.png: unreadable: bad data"}
+
+
+def test_an_input_is_recognised_however_its_path_is_spelled(tmp_path, monkeypatch):
+    """The output guard compares the files the system would open: '//', '.', '..', a symlinked folder, relative
+    or absolute."""
+    from dataprep.paths import Inputs
+
+    (tmp_path / "data" / "masks").mkdir(parents=True)
+    target = tmp_path / "data" / "masks" / "m.png"
+    target.write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "data" / "masks")
+    monkeypatch.chdir(tmp_path)
+    spellings = [str(target), f"{tmp_path}//data/./masks/m.png", f"{tmp_path}/data/masks/../masks/m.png",
+                 f"{tmp_path}/link/m.png", "data/masks/m.png", "./link/m.png", "link/../masks/m.png", "data/../data/masks/m.png",
+                 f"{tmp_path}/link/../masks/m.png"]  # the system resolves link before '..': data/masks/m.png
+    for given in spellings:
+        inputs = Inputs([given])
+        assert all(inputs.holds(other) for other in spellings), given
+        assert not inputs.holds(tmp_path / "data" / "m.png") and not inputs.holds(f"{tmp_path}/link/../m.png")
