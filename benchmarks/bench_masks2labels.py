@@ -256,7 +256,7 @@ def main(quick: bool = False) -> None:
             "load average (1 min) before / after": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
             "when": time.strftime("%Y-%m-%d %H:%M"),
         }
-        rows += whole_process_rows(tmp, paths, labels, rounds=2 if quick else 5)
+        rows += whole_process_rows(tmp, paths, labels, rounds=2 if quick else 9)
         for row in rows[-3:]:
             notes[f"whole process: {row['variant']} (files: {row['files']})"] = round(row["ratio"], 2)
         write_result("masks2labels", rows, notes)
