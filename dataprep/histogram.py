@@ -35,6 +35,22 @@ def channel_histograms(array: np.ndarray) -> np.ndarray:
     return _calc_hist(array, 256 if array.dtype == np.uint8 else 65536)
 
 
+def lookup_rgb_and_count(rgb: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`(labels, counts)`: `lut[r | g << 8 | b << 16]` for each pixel of an (H, W, 3) uint8 image, and the
+    (256,) int64 counts of those labels, in one pass by the C kernel.
+
+    None where the kernel does not apply (not built, a uint16 table, pixels not packed along the rows):
+    callers then pack keys and gather with numpy.
+    """
+    if _histogram is None or lut.dtype != np.uint8 or lut.size != 1 << 24 or rgb.ndim != 3 or rgb.shape[2] != 3 \
+            or rgb.dtype != np.uint8 or rgb.strides[1:] != (3, 1):
+        return None
+    labels = np.empty(rgb.shape[:2], np.uint8)
+    counts = np.zeros(256, np.int64)
+    _histogram.lookup_rgb_u8(rgb, np.ascontiguousarray(lut), labels, counts)
+    return labels, counts
+
+
 def _calc_hist(array: np.ndarray, bins: int) -> np.ndarray:
     h, w, c = array.shape
     rows = max(1, FLOAT32_EXACT // max(1, w))

@@ -77,3 +77,66 @@ def test_counts_past_float32_precision():
 def test_other_dtypes_are_refused():
     with pytest.raises(TypeError, match="float32"):
         channel_histograms(np.zeros((2, 2), np.float32))
+
+
+def _colour_case(rng: np.random.Generator, shape: tuple[int, int], colours: np.ndarray) -> np.ndarray:
+    # Runs of one colour, as in real masks, with single stray pixels between them.
+    runs = np.repeat(rng.integers(0, len(colours), (shape[0], shape[1] // 8 + 1)), 8, axis=1)[:, :shape[1]]
+    runs[rng.random(shape) < 0.05] = rng.integers(0, len(colours))
+    return colours[runs]
+
+
+@pytest.mark.skipif(histogram._histogram is None, reason="the C kernel was not built")
+@pytest.mark.parametrize("view", ["whole", "odd width", "every other row", "one row", "empty"])
+def test_lookup_kernel_equals_a_numpy_gather_and_bincount(view):
+    rng = np.random.default_rng(5)
+    colours = rng.integers(0, 256, (30, 3)).astype(np.uint8)
+    rgb = _colour_case(rng, (41, 67), colours)
+    rgb = {"whole": rgb, "odd width": rgb[:, :37], "every other row": rgb[::2], "one row": rgb[:1],
+           "empty": rgb[:0]}[view]
+    lut = rng.integers(0, 256, 1 << 24).astype(np.uint8)
+    labels, counts = histogram.lookup_rgb_and_count(rgb, lut)
+    keys = rgb[..., 0].astype(np.int64) | rgb[..., 1].astype(np.int64) << 8 | rgb[..., 2].astype(np.int64) << 16
+    np.testing.assert_array_equal(labels, lut[keys])
+    np.testing.assert_array_equal(counts, np.bincount(lut[keys].ravel(), minlength=256))
+
+
+def test_lookup_kernel_declines_what_it_cannot_do():
+    lut8, lut16 = np.zeros(1 << 24, np.uint8), np.zeros(1 << 24, np.uint16)
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    assert histogram.lookup_rgb_and_count(rgb, lut16) is None  # 256 classes + a sentinel: uint16 table
+    assert histogram.lookup_rgb_and_count(rgb[:, ::2], lut8) is None  # pixels not packed along the row
+    assert histogram.lookup_rgb_and_count(np.zeros((4, 6, 4), np.uint8), lut8) is None  # RGBA: alpha matters
+
+
+@pytest.mark.parametrize("kernel", ["built", "fallback"])
+@pytest.mark.parametrize("unknown", ["none", "ignore", "nearest"])
+def test_colour_conversion_is_the_same_with_and_without_the_kernel(kernel, unknown, monkeypatch):
+    from dataprep.labels import mask_to_labels
+    from dataprep.palette import builtin_palette
+
+    if kernel == "built" and histogram._histogram is None:
+        pytest.skip("the C kernel was not built")
+    if kernel == "fallback":
+        monkeypatch.setattr(histogram, "_histogram", None)
+    palette = builtin_palette("cityscapes")
+    known = np.array([c.color for c in palette.classes if c.color is not None], np.uint8)
+    rng = np.random.default_rng(6)
+    rgb = _colour_case(rng, (50, 90), known)
+    if unknown != "none":
+        rgb[3:5, 7:20] = (1, 2, 3)  # a colour no class has
+    result = mask_to_labels(rgb, palette, unknown="error" if unknown == "none" else unknown)
+    # Independent reference: one comparison per palette colour.
+    expected = np.full(rgb.shape[:2], 254, np.int64)
+    for colour, index in palette.colour_to_index().items():
+        expected[np.all(rgb == colour, axis=-1)] = index
+    if unknown == "ignore":
+        expected[3:5, 7:20] = palette.ignore_index
+    elif unknown == "nearest":
+        assert (result.labels[3:5, 7:20] == result.labels[3, 7]).all()
+        expected[3:5, 7:20] = result.labels[3, 7]
+    assert (expected != 254).all()
+    np.testing.assert_array_equal(result.labels, expected)
+    np.testing.assert_array_equal(result.counts, np.bincount(expected.ravel(), minlength=palette.max_value + 1)
+                                  [:palette.max_value + 1])
+    assert bool(result.unknown) == (unknown != "none")

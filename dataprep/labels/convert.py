@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataprepError
-from ..histogram import channel_histograms
+from ..histogram import channel_histograms, lookup_rgb_and_count
 from ..io import PathLike, read_png_palette
 from ..palette import Colour, Palette, load_palette, pack_rgb, unpack_key
 from .context import SCRATCH_MAX_PIXELS, ConversionContext, Remap
@@ -43,6 +43,11 @@ def _histogram(labels: np.ndarray, size: int) -> np.ndarray:
         hist = channel_histograms(labels)[0]  # several times faster than bincount on uint8
     else:
         hist = np.bincount(labels.ravel(), minlength=size)
+    return _padded(hist, size)
+
+
+def _padded(hist: np.ndarray, size: int) -> np.ndarray:
+    """`hist` cut or zero-padded to `size` bins."""
     if len(hist) < size:
         hist = np.pad(hist, (0, size - len(hist)))
     return hist[:size] if len(hist) > size else hist
@@ -160,9 +165,13 @@ def _palette(palette: Palette | PathLike, ignore_index: int | None) -> Palette:
 def _convert_colours(rgb: np.ndarray, palette: Palette, unknown: Unknown, context: ConversionContext) -> Converted:
     _check_unknown(unknown)
     table = context.colour_table(palette)
+    size = palette.max_value + 1
+    fast = lookup_rgb_and_count(rgb, table.lut)
+    if fast is not None and not fast[1][table.sentinel]:  # every colour known: done in one pass
+        labels, hist = fast
+        return Converted(_narrow(labels, palette), _padded(hist, size), {})
     keys, transparent = _packed_keys(rgb, context)
     labels = np.take(table.lut, keys)
-    size = palette.max_value + 1
     hist = _histogram(labels, max(size, table.sentinel + 1))
     found: dict[UnknownKey, int] = {}
     if hist[table.sentinel]:
