@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dataprep.augment import OPS, augment_samples
@@ -43,6 +43,7 @@ def canary(h: int, w: int, k: int) -> Sample:
 
 TOLERANCE = 1  # source pixels an interpolated position may be off (nearest: half a pixel, + 8-bit rounding)
 MAX_STEP = 6  # source pixels between neighbouring output pixels of one region (mosaic downscales up to ~5x)
+SEAM_REACH = 2  # output pixels beyond a flagged seam that an upscaled seam's smear can reach, at its corners
 
 
 def decode(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +72,21 @@ def decode(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return label, trusted
 
 
+def seams(image: np.ndarray) -> np.ndarray:
+    """Pixels beside another input, a blend, or a jump of more than MAX_STEP in position: the part of
+    `decode`'s distrust that comes from seams, not from label edges."""
+    r, g, b = (image[..., c].astype(np.int64) for c in range(3))
+    k = np.rint((b - 100) / 50).astype(np.int64)
+    known = (b == 100 + 50 * k) & (k >= 0) & (k <= 3)
+    h, w = r.shape
+    pr, pg, pk = (np.pad(a, 1, mode="edge") for a in (r, g, np.where(known, k, -1)))
+    seam = np.zeros(r.shape, bool)
+    for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
+        nr, ng, nk = (a[dy : dy + h, dx : dx + w] for a in (pr, pg, pk))
+        seam |= known & ((nk != k) | (np.abs(nr - r) > MAX_STEP) | (np.abs(ng - g) > MAX_STEP))
+    return seam
+
+
 def assert_exact(out: Sample) -> None:
     label, _ = decode(out.image)
     expected = np.where(label == UNKNOWN, IGNORE, label)
@@ -87,7 +103,15 @@ def assert_in_sync(out: Sample, margin: int = 1, min_checked: float = 0.2) -> No
     for dy in range(2 * margin + 1):
         for dx in range(2 * margin + 1):
             uniform &= padded[dy : dy + h, dx : dx + w] == mask
-    checked = stable & uniform & (mask != IGNORE)
+    # And pixels next to a seam: where two objects pasted from one donor meet at a corner and a crop then
+    # upscales them, bilinear steps across that seam can stay under MAX_STEP for a pixel or two while the
+    # seam around them is flagged (found with h=40, w=121, seed 4900 on default.yaml).
+    padded_seam = np.pad(seams(out.image), SEAM_REACH, mode="edge")
+    near_seam = np.zeros_like(stable)
+    for dy in range(2 * SEAM_REACH + 1):
+        for dx in range(2 * SEAM_REACH + 1):
+            near_seam |= padded_seam[dy : dy + h, dx : dx + w]
+    checked = stable & ~near_seam & uniform & (mask != IGNORE)
     labelled = (mask != IGNORE).sum()
     assert checked.sum() >= min_checked * max(labelled, 1), f"only {checked.sum()} of {labelled} pixels checkable"
     bad = checked & (label != mask)
@@ -184,6 +208,7 @@ def _geometric_only(recipe):
 @pytest.mark.parametrize("name", SHIPPED)
 @settings(max_examples=4, deadline=None)
 @given(seed=seeds, h=sizes, w=sizes, variant=st.integers(0, 3))
+@example(seed=4900, h=40, w=121, variant=0)  # default.yaml: two pasted objects' seam, upscaled by a crop
 def test_shipped_recipes_keep_masks_in_sync(name, seed, h, w, variant):
     recipe = dataclasses.replace(_geometric_only(load_recipe(PIPELINES / f"{name}.yaml")), seed=seed)
     samples = [canary(h, w, 0), canary(w, h, 1), canary(h, h, 2), canary(w, w, 3)]
