@@ -170,9 +170,12 @@ def _convert_colours(rgb: np.ndarray, palette: Palette, unknown: Unknown, contex
     if fast is not None and not fast[1][table.sentinel]:  # every colour known: done in one pass
         labels, hist = fast
         return Converted(_narrow(labels, palette), _padded(hist, size), {})
-    keys, transparent = _packed_keys(rgb, context)
-    labels = np.take(table.lut, keys)
-    hist = _histogram(labels, max(size, table.sentinel + 1))
+    keys, transparent = _packed_keys(rgb, context)  # the unknown colours are named from their keys
+    if fast is not None:  # the kernel's labels and counts stand; only the keys were missing
+        labels, hist = fast
+    else:
+        labels = np.take(table.lut, keys)
+        hist = _histogram(labels, max(size, table.sentinel + 1))
     found: dict[UnknownKey, int] = {}
     if hist[table.sentinel]:
         where = labels == table.sentinel
