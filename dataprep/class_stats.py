@@ -42,6 +42,18 @@ class LabelPartial:
 def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
                   source: str = "") -> LabelPartial:
     """Class pixel counts of one (H, W) label map; `ignore_index` pixels are counted apart."""
+    counts, ignored = class_counts(mask, num_classes=num_classes, ignore_index=ignore_index, source=source)
+    present = counts > 0
+    labelled = int(counts.sum())
+    return LabelPartial(counts, present.astype(np.int64), np.where(present, labelled, 0).astype(np.int64), ignored, 1)
+
+
+def class_counts(mask: np.ndarray, *, num_classes: int | None = None, ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+                 source: str = "") -> tuple[np.ndarray, int]:
+    """(int64 pixels per class up to the highest class present, ignored pixels) of one (H, W) label map.
+
+    Values outside the classes (and negative ones other than a negative ignore index) are refused, naming `source`.
+    """
     src = source or None
     mask = np.asarray(mask)
     if mask.ndim == 3:
@@ -73,13 +85,11 @@ def label_partial(mask: np.ndarray, *, num_classes: int | None = None, ignore_in
         ign = "no ignore index" if ignore_index is None else f"ignore index {ignore_index}"
         raise DataprepError(src, f"label value(s) {bad} outside the classes 0..{num_classes - 1} ({ign}); "
                             "check --num-classes, --ignore-index or the palette")
-    present = counts > 0
-    labelled = int(counts.sum())
-    return LabelPartial(counts, present.astype(np.int64), np.where(present, labelled, 0).astype(np.int64), ignored, 1)
+    return counts, ignored
 
 
 def _trim(counts: np.ndarray) -> np.ndarray:
-    nz = np.flatnonzero(counts)
+    nz = counts.nonzero()[0]  # 1-D: flatnonzero's ravel and wrapping cost more than the search on 256 counts
     return counts[: nz[-1] + 1] if nz.size else counts[:0]
 
 

@@ -62,6 +62,9 @@ class Executor(ABC):
 
     workers: int = 1
     started: bool = True  # False while a lazy executor has not started its workers
+    # (fn, seconds per item) measured by the probe of the last job that started the workers: commands that run
+    # one function over many blocks of items (kfold, stats) size the later blocks' chunks by it.
+    measured: tuple[Callable[[Any], Any], float] | None = None
 
     def worth_starting(self, per_item_seconds: float, items_left: int) -> bool:
         """Whether starting the workers finishes `items_left` items of `per_item_seconds` each sooner
@@ -369,8 +372,11 @@ def run_items(
         todo = range(done, n)
         if done < n and executor.worth_starting(per_item, n - done):
             executor.start()
+            executor.measured = (fn, per_item)
         else:
             executor = SerialExecutor()
+    elif executor.measured is not None and executor.measured[0] is fn:
+        per_item = executor.measured[1]
     if chunk_size is None:
         chunk_size = _chunk_size(n - done, executor.workers, per_item)
     # No bar at all for work that finishes within a second (and none, nor tqdm, when bars are off).

@@ -45,12 +45,13 @@ def _key(path: PathLike, cache: dict[str, str]) -> str:
     if name in ("", ".", "..") or os.altsep:  # not a file name, or Windows' two separators: resolved whole
         return os.path.realpath(p)
     folder = (folder or os.sep) if sep else os.curdir
-    if not os.path.isabs(folder):  # relative to the working folder as it is now
+    if not folder.startswith(os.sep):  # relative to the working folder as it is now
         folder = os.path.join(os.getcwd(), folder)
     real = cache.get(folder)
     if real is None:
-        real = cache[folder] = os.path.realpath(folder)
-    return os.path.join(real, name)
+        real = os.path.realpath(folder)
+        real = cache[folder] = real if real.endswith(os.sep) else real + os.sep  # joined by + below
+    return real + name
 
 
 # A dataset's files sit at most this many folders below its root (images/<city>/<sequence>/x.jpg).

@@ -1,6 +1,8 @@
 """The executor: order, per-item error capture, fail-fast, serial == parallel."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from dataprep.errors import DataprepError, UsageError
@@ -72,6 +74,13 @@ def pid_after(seconds: float) -> int:
     return os.getpid()
 
 
+def item_after(item: int, seconds: float) -> int:
+    import time
+
+    time.sleep(seconds)
+    return item
+
+
 def test_small_jobs_run_serially_and_never_start_the_pool():
     import os
 
@@ -100,6 +109,29 @@ def test_jobs_worth_it_start_the_pool_once_and_use_it():
         second = run_items(pid_after, [0.0] * 4, executor=ex, quiet=True)
         assert {r.value for r in second} <= pids - {os.getpid()}
     assert [r.index for r in first] == list(range(8))
+
+
+def test_later_blocks_of_one_function_are_chunked_by_the_first_blocks_measure(monkeypatch):
+    """kfold and stats run one function over blocks of rows: a block on the running pool has no probe of its
+    own, and without the first block's measure it went out in chunks of a few items (a round trip each)."""
+    sent: list[int] = []
+    with _forking_pool() as ex:
+        real = ex.map_chunks
+
+        def recording(fn, chunks):
+            return real(fn, (sent.append(len(chunk)) or chunk for chunk in chunks))
+
+        monkeypatch.setattr(ex, "map_chunks", recording)
+        fn = functools.partial(item_after, seconds=0.0005)
+        run_items(fn, list(range(400)), executor=ex, quiet=True)
+        assert ex.started
+        sent.clear()
+        run_items(fn, list(range(400)), executor=ex, quiet=True)
+        # ~0.5 ms an item: chunks of 50 (4 per worker); the rule for an unmeasured running pool gives 25.
+        assert min(sent[:-1]) > 25, sent
+        sent.clear()
+        run_items(functools.partial(item_after, seconds=0.0005), list(range(400)), executor=ex, quiet=True)
+        assert max(sent) <= 25, sent  # another function: not its measure
 
 
 def test_workers_fork_unless_other_threads_run(monkeypatch):

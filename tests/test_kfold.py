@@ -46,6 +46,73 @@ def test_any_labels_give_a_full_partition_with_sizes_within_one(n, k, n_labels, 
     assert sizes.max() - sizes.min() <= 1
 
 
+def _reference_stratification(labels, k, rng, sizes=None):
+    """The assignment written with numpy arrays throughout, one placement at a time (the definition)."""
+    labels = np.asarray(labels)
+    labels = labels.astype(np.int8) if labels.dtype.kind == "b" else labels
+    labels = labels if labels.dtype.kind == "i" else labels.astype(np.float64)
+    n_units = labels.shape[0]
+    sizes = np.ones(n_units) if sizes is None else np.asarray(sizes, dtype=np.float64)
+    order = rng.permutation(n_units)
+    labels, sizes = labels[order], sizes[order]
+    has = labels > 0
+    want_size = np.full(k, sizes.sum() / k)
+    want_label = np.outer(np.full(k, 1.0 / k), labels.sum(axis=0))
+    fold = np.full(n_units, -1)
+    left = np.ones(n_units, dtype=bool)
+
+    def place(unit, need):
+        candidates = np.flatnonzero(want_size > sizes[unit] / 2)
+        if candidates.size == 0:
+            candidates = np.flatnonzero(want_size == want_size.max())
+        if need is not None:
+            need = need[candidates]
+            candidates = candidates[need == need.max()]
+        if candidates.size > 1:
+            by_size = want_size[candidates]
+            candidates = candidates[by_size == by_size.max()]
+        f = int(candidates[rng.integers(candidates.size)]) if candidates.size > 1 else int(candidates[0])
+        fold[unit], left[unit] = f, False
+        want_size[f] -= sizes[unit]
+        want_label[f] -= labels[unit]
+
+    while left.any():
+        remaining = has[left].sum(axis=0)
+        if not remaining.any():
+            rest = np.flatnonzero(left)
+            for unit in rest[np.argsort(-sizes[rest], kind="stable")]:
+                place(int(unit), None)
+            break
+        rarest = np.flatnonzero(remaining == remaining[remaining > 0].min())
+        label = int(rarest[rng.integers(rarest.size)]) if rarest.size > 1 else int(rarest[0])
+        units = np.flatnonzero(has[:, label] & left)
+        for unit in units[np.argsort(-labels[units, label], kind="stable")]:
+            place(int(unit), want_label[:, label])
+    out = np.empty(n_units, dtype=np.int64)
+    out[order] = fold
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(2, 120), k=st.integers(2, 7), n_labels=st.integers(0, 8),
+       kind=st.sampled_from(["flags", "groups", "bool"]), seed=st.integers(0, 2**32 - 1))
+def test_the_assignment_is_the_reference_one_fold_for_fold(n, k, n_labels, kind, seed):
+    """Same folds as the array-at-a-time definition, for single images, groups of several sizes and bool input."""
+    rng = np.random.default_rng(seed)
+    sizes = None
+    if kind == "flags":
+        labels = (rng.random((n, n_labels)) < rng.random(n_labels)).astype(np.int8)
+    elif kind == "groups":
+        sizes = rng.integers(1, 20, n)
+        labels = np.minimum(rng.integers(0, 4, (n, n_labels)) * (rng.random((n, n_labels)) < 0.4), sizes[:, None])
+    else:
+        labels = rng.random((n, n_labels)) < 0.1
+    if k > n:
+        k = n
+    expected = _reference_stratification(labels, k, np.random.default_rng(seed), sizes)
+    assert np.array_equal(iterative_stratification(labels, k, np.random.default_rng(seed), sizes), expected)
+
+
 def test_weighted_units_keep_fold_sizes_close():
     sizes = np.array([9, 7, 6, 5, 5, 4, 3, 3, 2, 1, 1, 1])
     folds = iterative_stratification(np.zeros((12, 0)), 3, np.random.default_rng(3), sizes)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
 from dataprep.errors import DataprepError
@@ -89,6 +92,45 @@ def test_resolving_paths_per_folder_matches_per_path(base):
     for value in TRICKY:
         assert isinstance(_resolve(base, value), str), value
         assert str(_resolve(base, value)) == str(_reference_resolve(base, value)), value
+
+
+# Every spelling of up to four parts: the per-folder caches are looked up by the folder as written, so one
+# folder spelled two ways, a bare name and a root-level file must not share or poison an entry.
+SPELLINGS = sorted({"/".join(parts) for n in range(1, 5)
+                    for parts in itertools.product(["a", "", ".", "..", "x.png"], repeat=n)} | set(TRICKY))
+
+
+@pytest.mark.parametrize("base", ["/data/set", "/"])
+def test_one_cache_over_many_spellings_resolves_each_as_a_path_would(base):
+    from dataprep.manifest import _resolve
+
+    for order in (SPELLINGS, SPELLINGS[::-1], random.Random(0).sample(SPELLINGS, len(SPELLINGS))):
+        folders: dict[str, str] = {}
+        for value in order * 2:  # the second time from the cache
+            assert _resolve(base, value, folders) == str(_reference_resolve(base, value)), value
+
+
+@pytest.mark.parametrize("base", ["/data/out", "/"])
+def test_one_cache_over_many_spellings_relates_each_as_relpath_would(base, monkeypatch, tmp_path):
+    import os
+    from pathlib import Path
+
+    from dataprep.manifest import relative_path
+
+    monkeypatch.chdir(tmp_path)  # relative targets are taken against the working folder
+
+    def reference(target):
+        folder, name = os.path.split(target)
+        if name in ("", ".", "..") or not os.path.isabs(folder):
+            folder, name = os.path.split(os.path.abspath(target))
+        rel = Path(os.path.relpath(folder, base)).as_posix()
+        return name if rel == "." else f"{rel}/{name}"
+
+    targets = [*SPELLINGS, *(str(_reference_resolve("/data/set", v)) for v in SPELLINGS)]
+    for order in (targets, targets[::-1], random.Random(1).sample(targets, len(targets))):
+        folders: dict[str, str] = {}
+        for target in order * 2:
+            assert relative_path(base, target, folders) == reference(target), target
 
 
 def test_writing_matches_a_dict_writer_byte_for_byte(tmp_path, monkeypatch):

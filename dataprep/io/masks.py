@@ -37,9 +37,9 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
         mask = _tiff_mask(Path(name), expect)
         if mask is not None:
             return mask
-    max_image_pixels()  # refuses a malformed limit before any file is opened
+    limit = max_image_pixels()  # refuses a malformed limit before any file is opened
     try:
-        fast = _read_png_with_opencv(name, expect) if ext == ".png" else None
+        fast = _read_png_with_opencv(name, expect, limit) if ext == ".png" else None
         return fast if fast is not None else _read_mask_with_pil(Path(name), expect)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
@@ -70,7 +70,7 @@ def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None) -> np.ndarra
 _OPENCV_PNG_KINDS = {0: ((8, 16), 1, None), 2: ((8,), 3, cv2.COLOR_BGR2RGB), 6: ((8,), 4, cv2.COLOR_BGRA2RGBA)}
 
 
-def _read_png_with_opencv(path: str, expect: tuple[int, int] | None) -> np.ndarray | None:
+def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int | None) -> np.ndarray | None:
     """An 8/16-bit grayscale (label map) or 8-bit RGB(A) (colour mask) PNG decoded by OpenCV, or None for any
     other file (PIL reads it: palette indices, low bit depths, 16-bit colour).
 
@@ -88,7 +88,8 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None) -> np.ndarr
     if not data.endswith(PNG_END):
         return None  # truncated or trailing bytes: PIL's reading and messages, and no OpenCV warning on stderr
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    check_pixels(path, width, height)
+    if limit is not None and width * height > limit:  # `limit`: the caller's max_image_pixels()
+        check_pixels(path, width, height)
     check_manifest_size(path, (width, height), expect)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     _depths, channels, to_rgb = kind
