@@ -168,3 +168,13 @@ def test_rows_keep_path_strings_and_give_paths_and_an_int_fold(tmp_path):
     path = write_manifest([row], tmp_path / "m.csv")
     back = read_manifest(path)[0]
     assert back == row and back.fold == 2
+
+
+def test_the_quick_id_check_lets_through_only_ids_every_rule_accepts():
+    from dataprep.manifest import _id_problem_named, id_problem
+
+    alphabet = ["a", "/", ".", "\\", ":", "\x00", "\x1f", "C", "\u00e9", " "]
+    for length in range(5):
+        for chars in itertools.product(alphabet, repeat=length):
+            sid = "".join(chars)
+            assert id_problem(sid) == _id_problem_named(sid), repr(sid)
