@@ -342,15 +342,14 @@ def _resolve(base: str, value: str, folders: dict[str, str] | None = None) -> st
     # per folder (`folders`, one read's cache), as datasets hold many files in few folders.
     # A plain "folder/name" is looked up by its folder as written, with one string method: os.path.split's
     # Python code was a fifth of reading 100k rows. Anything else (no folder, '//', '.', '..') takes the long way.
-    if folders is not None:
-        head, _, name = value.rpartition(os.sep)
-        prefix = folders.get(head) if name not in ("", ".", "..") and not head.endswith(os.sep) else None
-        if prefix is not None:
-            return prefix + name
-        if head and name not in ("", ".", "..") and not head.endswith(os.sep) and not os.altsep:
+    head, _, name = value.rpartition(os.sep)
+    if folders is not None and head and not head.endswith(os.sep) and name not in ("", ".", "..") \
+            and not os.altsep:
+        prefix = folders.get(head)
+        if prefix is None:
             resolved = _resolve_folder(base, head)
             prefix = folders[head] = resolved if resolved.endswith(os.sep) else resolved + os.sep
-            return prefix + name
+        return prefix + name
     folder, name = os.path.split(value)
     if name in (".", ".."):
         return _resolve_slow(base, value)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .class_stats import class_counts
 from .dedup import duplicates_across_folds
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, run_items
@@ -33,7 +34,6 @@ from .io import PathLike
 from .manifest import Manifest, ManifestRow, read_manifest, relative_path
 from .palette import Palette, resolve_palette
 from .progress import progress_bar
-from .class_stats import class_counts
 from .sampleio import load_row_mask
 from .stats import AUTO, IgnoreIndex, one_class_warning, resolve_classes
 
