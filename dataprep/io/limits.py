@@ -46,7 +46,11 @@ def max_image_pixels() -> int | None:
 
 def check_pixels(path: PathLike, width: int, height: int) -> None:
     """Refuse a size over `max_image_pixels()` before anything decodes it."""
-    limit = max_image_pixels()
+    check_pixels_within(path, width, height, max_image_pixels())
+
+
+def check_pixels_within(path: PathLike, width: int, height: int, limit: int | None) -> None:
+    """`check_pixels` against a `max_image_pixels()` the caller already has (a reader calls it once per file)."""
     if limit is not None and width * height > limit:
         raise DataprepError(
             path,

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import DataprepError
 from .decode import open_tiff
 from .formats import PNG_END, PNG_SIGNATURE, PathLike, unreadable
-from .limits import bomb_error, check_manifest_size, check_pixels, max_image_pixels
+from .limits import bomb_error, check_manifest_size, check_pixels, check_pixels_within, max_image_pixels
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -88,8 +88,7 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
     if not data.endswith(PNG_END):
         return None  # truncated or trailing bytes: PIL's reading and messages, and no OpenCV warning on stderr
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    if limit is not None and width * height > limit:  # `limit`: the caller's max_image_pixels()
-        check_pixels(path, width, height)
+    check_pixels_within(path, width, height, limit)
     check_manifest_size(path, (width, height), expect)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     _depths, channels, to_rgb = kind
