@@ -291,7 +291,9 @@ class _ChunkRunner:
 
 
 def describe_item(item: Any) -> str:
-    """How an error names an item: its file path when it has one."""
+    """How an error names an item: its file path when it has one (a tuple item's first field, when a string)."""
+    if isinstance(item, tuple) and item and isinstance(item[0], str):
+        return item[0]
     for attr in ("src", "path", "image", "id"):  # a file path when the item has one
         value = getattr(item, attr, None)
         if value is not None:
@@ -338,20 +340,50 @@ def run_items(
     `on_error="fail"` stops at the first failing item and raises a DataprepError
     naming it; `"skip"` records the error and carries on with the rest.
     """
+    results: list[ItemResult[R] | None] = [None] * len(items)
+    for result in iter_items(fn, items, executor=executor, on_error=on_error, desc=desc, quiet=quiet, unit=unit,
+                             chunk_size=chunk_size):
+        results[result.index] = result
+    return [r for r in results if r is not None]
+
+
+def iter_items(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    executor: Executor | None = None,
+    on_error: OnError = "skip",
+    desc: str = "",
+    quiet: bool = False,
+    unit: str = "file",
+    chunk_size: int | None = None,
+) -> Iterator[ItemResult[R]]:
+    """`run_items` as a stream: each item's result as soon as its chunk is back, in completion order.
+
+    A caller that folds the results into an array (kfold's 100k class counts)
+    holds no list of them, and the workers never wait for a block's slowest
+    chunk. Each item is yielded once, also when a killed worker's chunk runs again.
+    """
     if on_error not in ("skip", "fail"):
         raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
     executor = executor or SerialExecutor()
     n = len(items)
-    results: list[ItemResult[R] | None] = [None] * n
+    finished = bytearray(n)  # 1 once an item's result is out
+    errors: list[str] = []
     runner = _ChunkRunner(fn)
 
-    def collect(chunk_result: ChunkResult) -> None:
+    def results_of(chunk_result: ChunkResult) -> Iterator[ItemResult[R]]:
         for index, ok, value in chunk_result:
             if not ok and not isinstance(value, str):  # fatal: every further item would fail alike
-                raise RunStopped(value.path, value.reason, tuple(errors_of(r for r in results if r)))
-            results[index] = ItemResult(index, value, None) if ok else ItemResult(index, None, value)
-            if not ok and on_error == "fail":
+                raise RunStopped(value.path, value.reason, tuple(errors))
+            finished[index] = 1
+            if ok:
+                yield ItemResult(index, value, None)
+                continue
+            if on_error == "fail":
                 raise DataprepError(None, value)
+            errors.append(value)
+            yield ItemResult(index, None, value)
 
     todo: Sequence[int] | None = None  # None: every item
     done = 0
@@ -363,8 +395,9 @@ def run_items(
         probes = 2 if n - 1 <= _SMALL_JOB_ROUNDS * executor.workers else 1
         while done < min(probes, n):
             began = time.perf_counter()
-            collect(runner([(done, items[done])]))
+            probed = runner([(done, items[done])])
             elapsed = time.perf_counter() - began
+            yield from results_of(probed)
             per_item = elapsed if per_item is None else min(per_item, elapsed)
             done += 1
             if not executor.worth_starting(per_item, n - done):
@@ -386,7 +419,7 @@ def run_items(
             stream = executor.map_chunks(runner, _chunks(items, chunk_size, todo))
             try:
                 for chunk_result in stream:
-                    collect(chunk_result)
+                    yield from results_of(chunk_result)
                     bar.update(len(chunk_result))
                 break
             except lifecycle.WorkerDied as exc:
@@ -396,15 +429,16 @@ def run_items(
                 if exc.index is None:
                     unexplained_deaths += 1
                 else:
-                    results[exc.index] = ItemResult(exc.index, None, str(exc))
+                    finished[exc.index] = 1
+                    errors.append(str(exc))
                     bar.update(1)
+                    yield ItemResult(exc.index, None, str(exc))
                 executor.restart()
-                todo = [i for i in range(n) if results[i] is None]
+                todo = [i for i in range(n) if not finished[i]]
             finally:
                 close = getattr(stream, "close", None)
                 if close:
                     close()
-    return [r for r in results if r is not None]
 
 
 def errors_of(results: Iterable[ItemResult[Any]]) -> list[str]:

@@ -6,7 +6,7 @@ import functools
 import pytest
 
 from dataprep.errors import DataprepError, UsageError
-from dataprep.executor import ProcessExecutor, SerialExecutor, errors_of, make_executor, run_items
+from dataprep.executor import ProcessExecutor, SerialExecutor, errors_of, iter_items, make_executor, run_items
 from dataprep.forking import can_fork
 
 
@@ -271,3 +271,37 @@ def test_the_thread_exception_filter_passes_other_exceptions_on():
     finally:
         threading.excepthook = previous
     assert [type(e) for e in seen] == [ZeroDivisionError]
+
+
+class BackwardsExecutor(SerialExecutor):
+    """Finishes the chunks last to first, as a pool may: what callers must not depend on."""
+
+    def map_chunks(self, fn, chunks):
+        return iter([fn(chunk) for chunk in chunks][::-1])
+
+
+def test_the_stream_yields_every_item_once_as_its_chunk_finishes():
+    stream = list(iter_items(square_or_fail, list(range(20)), executor=BackwardsExecutor(), quiet=True,
+                             chunk_size=4))
+    assert [r.index for r in stream[:4]] == [16, 17, 18, 19]  # the last chunk came back first
+    assert sorted(r.index for r in stream) == list(range(20))
+    ordered = run_items(square_or_fail, list(range(20)), executor=BackwardsExecutor(), quiet=True, chunk_size=4)
+    assert [r.index for r in ordered] == list(range(20))
+    assert {r.index: (r.value, r.error) for r in stream} == {r.index: (r.value, r.error) for r in ordered}
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs fork")
+def test_the_stream_from_a_pool_matches_the_serial_results():
+    with ProcessExecutor(2) as ex:
+        pooled = sorted(iter_items(square_or_fail, list(range(60)), executor=ex, quiet=True, chunk_size=5),
+                        key=lambda r: r.index)
+    serial = run_items(square_or_fail, list(range(60)), quiet=True)
+    assert [(r.index, r.value, r.error) for r in pooled] == [(r.index, r.value, r.error) for r in serial]
+
+
+def test_a_tuple_item_is_named_by_its_leading_path():
+    def explode(job):
+        raise ValueError("boom")
+
+    [result] = run_items(explode, [("masks/a.png", (16, 16))], quiet=True)
+    assert result.error == "masks/a.png: ValueError: boom"

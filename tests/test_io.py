@@ -317,3 +317,20 @@ def test_jpeg_without_exif_is_upright_as_stored(tmp_path):
     io.write_image(tmp_path / "plain.jpg", stored)
     img = io.read_image(tmp_path / "plain.jpg")
     assert img.shape == (20, 30, 3) and img[:4].mean() > 200
+
+
+def test_whole_files_are_read_to_their_end_whatever_their_size_says(tmp_path):
+    from pathlib import Path
+
+    from dataprep.io.formats import read_file_bytes
+
+    empty, data = tmp_path / "empty.png", tmp_path / "data.bin"
+    empty.write_bytes(b"")
+    data.write_bytes(os.urandom(3 << 20))  # more than one read's worth
+    assert read_file_bytes(empty) == b""
+    assert read_file_bytes(str(data)) == data.read_bytes()
+    status = Path("/proc/self/status")  # size 0 in its metadata, text when read
+    if status.exists():
+        assert read_file_bytes(status).startswith(b"Name:")
+    with pytest.raises(FileNotFoundError):
+        read_file_bytes(tmp_path / "missing.png")

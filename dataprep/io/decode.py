@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import DataprepError, TruncatedError
 from .exif import apply_orientation, orientation_from_bytes
-from .formats import JPEG_EOI, JPEG_SOI, PathLike, is_tiff_name, short_reason, sniff_format, unreadable
+from .formats import (JPEG_EOI, JPEG_SOI, PathLike, is_tiff_name, read_file_bytes, short_reason, sniff_format,
+                      unreadable)
 from .limits import MAX_PIXELS_ENV, check_decoded_size, check_manifest_size, check_pixels, max_image_pixels
 
 
@@ -243,7 +244,7 @@ def _bgr_to_rgb(array: np.ndarray) -> np.ndarray:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_file_bytes(path)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except OSError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..errors import DataprepError, TruncatedError
@@ -95,6 +96,23 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 def is_tiff_name(path: Path) -> bool:
     """Whether the name says TIFF (tifffile reads it first, whatever PIL or OpenCV would make of it)."""
     return path.suffix.lower() in (".tif", ".tiff")
+
+
+def read_file_bytes(path: PathLike) -> bytes:
+    """A whole file's bytes through the OS's own calls: a Python file object costs as much as the
+    read itself on small label maps (kfold reads one per row)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        first = os.read(fd, info.st_size + 1)  # +1: a file that grew since is read on below
+        if len(first) == info.st_size and stat.S_ISREG(info.st_mode):
+            return first
+        chunks = [first]
+        while chunks[-1]:  # grown, over one read's limit (2 GB), or not a regular file: to the end
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def check_complete(path: PathLike) -> str | None:

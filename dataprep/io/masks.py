@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DataprepError
 from .decode import open_tiff
-from .formats import PNG_END, PNG_SIGNATURE, PathLike, unreadable
+from .formats import PNG_END, PNG_SIGNATURE, PathLike, read_file_bytes, unreadable
 from .limits import bomb_error, check_manifest_size, check_pixels, check_pixels_within, max_image_pixels
 
 if TYPE_CHECKING:
@@ -79,12 +79,11 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
     large colour masks, and spares a short command PIL's import. A file OpenCV
     cannot decode goes to PIL too, which names the problem.
     """
-    with open(path, "rb") as f:
-        head = f.read(33)
-        kind = _OPENCV_PNG_KINDS.get(head[25]) if len(head) == 33 else None
-        if kind is None or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR" or head[24] not in kind[0]:
-            return None  # lower depths OpenCV scales to 0..255; palette PNGs it turns into colours
-        data = head + f.read()
+    data = read_file_bytes(path)  # whole: the header decides, and nearly all masks pass it
+    head = data[:33]
+    kind = _OPENCV_PNG_KINDS.get(head[25]) if len(head) == 33 else None
+    if kind is None or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR" or head[24] not in kind[0]:
+        return None  # lower depths OpenCV scales to 0..255; palette PNGs it turns into colours
     if not data.endswith(PNG_END):
         return None  # truncated or trailing bytes: PIL's reading and messages, and no OpenCV warning on stderr
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
