@@ -26,7 +26,7 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
         raise UsageError(out, "output must be a folder")
     inputs = Inputs.of_manifest(result.manifest)
     if source is not None and result.manifest.path is not None and Path(source) != result.manifest.path:
-        inputs = Inputs([*inputs.files, source])
+        inputs = inputs.with_files([source])
     folds = [out / f"fold_{f}" / name for f in range(result.k) for name in ("train.csv", "val.csv")]
     inputs.check_written([out / "manifest.csv", out / "report.json", *folds])
     _replace_stale_links(out, result.k)

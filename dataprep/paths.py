@@ -10,6 +10,7 @@ path that leaves the output folder (an id with '..' or an absolute id).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -71,6 +72,9 @@ def _trees(paths: Iterable[PathLike]) -> list[str]:
     return []
 
 
+_UNNAMED = frozenset({"", ".", ".."})
+
+
 class Inputs:
     """The files one run reads, to check where it may write.
 
@@ -81,10 +85,25 @@ class Inputs:
     def __init__(self, files: Iterable[PathLike] = (), trees: Iterable[PathLike] = (),
                  folders: Iterable[PathLike] = ()) -> None:
         self._real: dict[str, str] = {}
-        self.files = {_key(f, self._real) for f in files}
-        # Folders read as a whole (a folder of masks) count as holding inputs too.
-        self.folders = {os.path.dirname(f) for f in self.files} | {os.path.realpath(f) for f in folders}
+        self._given = list(files)  # resolved when first needed: kfold checks 2k + 2 outputs against 200k inputs
+        self._given_folders = list(folders)
         self.trees = [os.path.realpath(t) for t in trees]
+
+    @functools.cached_property
+    def files(self) -> set[str]:
+        """Each input file's real path (its folder's real path and its name as given)."""
+        return {_key(f, self._real) for f in self._given}
+
+    @functools.cached_property
+    def folders(self) -> set[str]:
+        # Folders read as a whole (a folder of masks) count as holding inputs too.
+        return {os.path.dirname(f) for f in self.files} | {os.path.realpath(f) for f in self._given_folders}
+
+    def with_files(self, files: Iterable[PathLike]) -> "Inputs":
+        """These inputs and `files` (the same trees and folders)."""
+        more = Inputs([*self._given, *files], folders=self._given_folders)
+        more.trees = self.trees
+        return more
 
     @classmethod
     def of_manifest(cls, manifest, *, trees: bool = False) -> "Inputs":
@@ -147,9 +166,21 @@ class Inputs:
 
     def check_written(self, paths: Iterable[PathLike]) -> None:
         """Refuse writing any of `paths` that is an input (even with --force)."""
+        paths = list(paths)
+        keys = self.files if "files" in self.__dict__ else self._keys_named_like(paths)
         for p in paths:
-            if self.holds(p):
+            if _key(p, self._real) in keys:
                 raise UsageError(p, "output would overwrite an input of this run; choose another output folder")
+
+    def _keys_named_like(self, paths: Sequence[PathLike]) -> set[str]:
+        """The keys of the inputs that can equal one of `paths`' keys: a key ends with the name as given
+        (only its folder is resolved), so only inputs of the same name; those without a plain name
+        ('.', '..') resolve whole, and are always among them."""
+        names = {os.fspath(p).rpartition(os.sep)[2] for p in paths}
+        if os.altsep or names & _UNNAMED:
+            return self.files
+        return {_key(f, self._real) for f in self._given
+                if (name := os.fspath(f).rpartition(os.sep)[2]) in names or name in _UNNAMED}
 
 
 def walk_files(

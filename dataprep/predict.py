@@ -122,8 +122,8 @@ def predict_manifest(
 
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     out = Path(out_dir)
-    inputs = Inputs([*Inputs.of_manifest(src).files, checkpoint,
-                     *([palette] if palette is not None and Path(palette).is_file() else [])])
+    inputs = Inputs.of_manifest(src).with_files(
+        [checkpoint, *([palette] if palette is not None and Path(palette).is_file() else [])])
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv", out / "palette.json",
                           *(out / "labels" / f"{row.id}.png" for row in src.rows)])

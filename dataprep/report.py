@@ -328,7 +328,7 @@ def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats
         manifest = read_manifest(manifest)
     read = [stats, palette if isinstance(palette, (str, Path)) and Path(palette).is_file() else None,
             *((Path(splits) / "report.json", splits) if splits is not None else ())]
-    Inputs([*Inputs.of_manifest(manifest).files, *(p for p in read if p is not None)]).guard_file(output)
+    Inputs.of_manifest(manifest).with_files(p for p in read if p is not None).guard_file(output)
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(output, "the report is an HTML page: give a .html output")
     data = gather(manifest, stats=stats, splits=splits, palette=palette, samples=samples, seed=seed,

@@ -827,3 +827,30 @@ def test_an_input_is_recognised_however_its_path_is_spelled(tmp_path, monkeypatc
         inputs = Inputs([given])
         assert all(inputs.holds(other) for other in spellings), given
         assert not inputs.holds(tmp_path / "data" / "m.png") and not inputs.holds(f"{tmp_path}/link/../m.png")
+
+
+def test_outputs_are_checked_against_every_spelling_of_an_input_without_resolving_all_inputs(tmp_path, monkeypatch):
+    """check_written resolves only the inputs that could be an output (same name, or no plain name), and
+    refuses exactly what the full comparison refuses."""
+    from dataprep.errors import UsageError
+    from dataprep.paths import Inputs
+
+    (tmp_path / "data" / "masks" / "sub").mkdir(parents=True)
+    target = tmp_path / "data" / "masks" / "m.png"
+    target.write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "data" / "masks")
+    monkeypatch.chdir(tmp_path)
+    spellings = [str(target), f"{tmp_path}/link/m.png", "link/../masks/m.png", "./data/masks/m.png"]
+    others = [f"{tmp_path}/data/other{i}.png" for i in range(50)]
+    for given in spellings:
+        for output in spellings:
+            with pytest.raises(UsageError, match="would overwrite an input"):
+                Inputs([*others, given]).check_written([tmp_path / "out.csv", output])
+        Inputs([*others, given]).check_written([tmp_path / "data" / "m.png", tmp_path / "out" / "m.png"])
+    # An input without a plain name ('..') is the folder it resolves to, whatever that folder is called.
+    unnamed = Inputs([*others, f"{tmp_path}/data/masks/sub/.."])
+    with pytest.raises(UsageError, match="would overwrite an input"):
+        unnamed.check_written([tmp_path / "data" / "masks"])
+    assert unnamed.holds(tmp_path / "data" / "masks")  # as the full comparison says
+    with pytest.raises(UsageError, match="would overwrite an input"):
+        Inputs(others).with_files([target]).check_written([f"{tmp_path}/link/m.png"])

@@ -129,7 +129,7 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     inputs.guard_folder(out_dir, force=force)
     _check_ids(plan.entries)
     # The images stay where they are; even with --force no output may replace one (or the export).
-    Inputs([*inputs.files, *(e.image for e in plan.entries), *(e.source for e in plan.entries)]).check_written(
+    inputs.with_files([*(e.image for e in plan.entries), *(e.source for e in plan.entries)]).check_written(
         [out_dir / "palette.json", out_dir / "manifest.csv",
          *(p for e in plan.entries for p in (label_path(out_dir, e), out_dir / INSTANCES_DIR / f"{e.id}.png"))])
     palette = plan.palette(ignore_index)
