@@ -63,7 +63,7 @@ class Executor(ABC):
     workers: int = 1
     started: bool = True  # False while a lazy executor has not started its workers
     # (fn, seconds per item) measured by the probe of the last job that started the workers: commands that run
-    # one function over many blocks of items (kfold, stats) size the later blocks' chunks by it.
+    # one function over many blocks of items (stats) size the later blocks' chunks by it.
     measured: tuple[Callable[[Any], Any], float] | None = None
 
     def worth_starting(self, per_item_seconds: float, items_left: int) -> bool:

@@ -112,7 +112,7 @@ def test_jobs_worth_it_start_the_pool_once_and_use_it():
 
 
 def test_later_blocks_of_one_function_are_chunked_by_the_first_blocks_measure(monkeypatch):
-    """kfold and stats run one function over blocks of rows: a block on the running pool has no probe of its
+    """stats runs one function over blocks of rows: a block on the running pool has no probe of its
     own, and without the first block's measure it went out in chunks of a few items (a round trip each)."""
     sent: list[int] = []
     with _forking_pool() as ex:
