@@ -7,7 +7,9 @@ to a running scheduler whose workers see the same file paths as this machine.
 Workers write their outputs straight to the (shared) output path with the
 atomic writers of `dataprep.io`, so a worker that dies loses at most the file
 it was writing; the scheduler re-runs its unfinished chunks elsewhere, and a
-rerun of the command skips what already exists.
+rerun of the command skips what already exists. A chunk the scheduler gives up
+on after repeated worker deaths runs again item by item, so only the item that
+kills its worker is reported.
 
 Reductions are not merged on the cluster: every task sends its per-item
 partials (small: sums, histograms, class counts) back, and the library folds them
@@ -197,16 +199,34 @@ class DaskExecutor(Executor):
                 pending[future] = chunk
                 done.add(future)
 
+        killed: list[Chunk] = []
         try:
             fill()
             for future, result in done:
                 chunk = pending.pop(future)
                 if future.status != "finished":
+                    if _killed_worker(result):
+                        killed.append(chunk)
+                        del future
+                        fill()
+                        continue
                     result = _failed_chunk(chunk, result)
                 del future  # let the scheduler forget the task once its result is here
                 if time.monotonic() >= recheck_at:  # workers may have joined or left the cluster
                     limit, recheck_at = self._in_flight_limit(), time.monotonic() + _RESCALE_SECONDS
                 fill()
+                yield result
+            # Dask blames every task a dying worker held, not only the one that killed it: the
+            # items of those chunks run again one at a time, so the item that kills its worker
+            # is the one reported and the others finish.
+            for index, item in (pair for chunk in killed for pair in chunk):
+                future = client.submit(fn, [(index, item)], pure=False)
+                pending[future] = [(index, item)]
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - the task's own failure, reported for its item
+                    result = _failed_chunk([(index, item)], exc)
+                del pending[future], future
                 yield result
         finally:
             if pending:
@@ -231,10 +251,19 @@ class DaskExecutor(Executor):
         return f"DaskExecutor({self.scheduler!r}, workers={self.workers})"
 
 
+def _task_error(error: Any) -> Any:
+    # as_completed(raise_errors=False) gives (type, exception, traceback); Future.exception() the exception.
+    return error[1] if isinstance(error, tuple) and len(error) == 3 else error
+
+
+def _killed_worker(error: Any) -> bool:
+    """Whether a task failed because the workers running it died (Dask's KilledWorker)."""
+    return type(_task_error(error)).__name__ == "KilledWorker"
+
+
 def _failed_chunk(chunk: Chunk, error: Any) -> ChunkResult:
     """One error line per item of a chunk whose task did not finish."""
-    if isinstance(error, tuple) and len(error) == 3:  # (type, exception, traceback) from Dask
-        error = error[1]
+    error = _task_error(error)
     name = type(error).__name__
     if name == "KilledWorker":
         reason = "worker died while processing it (too many times to retry)"

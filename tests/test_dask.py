@@ -183,6 +183,16 @@ def test_a_file_that_always_kills_its_worker_is_reported_and_the_rest_finish(das
 
 
 @dask_test
+def test_only_the_item_that_kills_its_worker_fails_not_the_others_of_its_chunk(dask_executor, tmp_path):
+    """Dask gives up on every task the dying workers held (KilledWorker); those items run again one by one."""
+    items = [(str(tmp_path / f"{i}.txt"), "always" if i == 4 else "", i == 4) for i in range(9)]
+    results = run_items(_write_then_maybe_die, items, executor=dask_executor, quiet=True, chunk_size=3)
+    assert [r.index for r in results if not r.ok] == [4], [r.error for r in results]
+    assert "worker died while processing it" in results[4].error and "4.txt" in results[4].error
+    assert sorted(p.name for p in tmp_path.glob("*.txt")) == sorted(f"{i}.txt" for i in range(9) if i != 4)
+
+
+@dask_test
 def test_unreachable_scheduler_is_a_usage_error(monkeypatch):
     monkeypatch.setattr("dataprep.dask_executor._CONNECT_TIMEOUT", "1s")
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
