@@ -51,8 +51,8 @@ def run(manifest: Path, out: Path, engine: str, workers: int, steps: int) -> dic
     stamps: list[float] = []
     with contextlib.redirect_stdout(io.StringIO()):
         result = run_training(cfg, quiet=True, overwrite=True, on_step=lambda info: stamps.append(time.perf_counter()))
-    data = sum(h["data_time"] * _batches(h, result) for h in result.history)
-    compute = sum(h["step_time"] * _batches(h, result) for h in result.history)
+    data = sum(h["data_time"] * batches_of(h, result) for h in result.history)
+    compute = sum(h["step_time"] * batches_of(h, result) for h in result.history)
     return {
         "engine": engine if engine == "dali" else f"cpu, {workers} workers",
         "steps": len(stamps),
@@ -64,7 +64,7 @@ def run(manifest: Path, out: Path, engine: str, workers: int, steps: int) -> dic
     }
 
 
-def _batches(record: dict, result) -> int:
+def batches_of(record: dict, result) -> int:
     # Batches of that epoch: steps since the previous record (accumulate is 1 here).
     index = result.history.index(record)
     return record["step"] - (result.history[index - 1]["step"] if index else 0)
