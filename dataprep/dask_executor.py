@@ -252,7 +252,7 @@ class DaskExecutor(Executor):
 
 
 def _task_error(error: Any) -> Any:
-    # as_completed(raise_errors=False) gives (type, exception, traceback); Future.exception() the exception.
+    # as_completed(raise_errors=False) gives (type, exception, traceback); a raised one is the exception itself.
     return error[1] if isinstance(error, tuple) and len(error) == 3 else error
 
 
