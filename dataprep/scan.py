@@ -345,8 +345,18 @@ class _ValidatePair:
                 )
                 return None, [Problem(cand.image, ScanProblem.EXIF_ROTATION, reason)], warnings
             reason = f"image is {img.width}x{img.height} but mask {cand.mask} is {msk.width}x{msk.height}"
+            if _same_aspect((img.width, img.height), (msk.width, msk.height)):
+                reason += (f" (the same shape at {msk.width / img.width:.2f}x: a label map saved at another resolution; "
+                           f"resize it to {img.width}x{img.height} with nearest-neighbour interpolation, never "
+                           "bilinear, or the image to the mask's size)")
             return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
         # Strings: the root is absolute already, and the walk gives normal relative paths.
         row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
         return row, _NONE, warnings or _NONE
+
+
+def _same_aspect(image: tuple[int, int], mask: tuple[int, int]) -> bool:
+    """Whether (width, height) `mask` is `image` scaled: one side, scaled by the other's factor, within a pixel."""
+    (iw, ih), (mw, mh) = image, mask
+    return abs(ih * mw / iw - mh) <= 1 or abs(iw * mh / ih - mw) <= 1
 

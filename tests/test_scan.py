@@ -450,3 +450,15 @@ def test_problem_kinds_are_scan_problem_members(tmp_path):
     # The kind of a read error comes from its class, not its words.
     assert ScanProblem.of_error(TruncatedError("x.jpg", "cut")) is ScanProblem.TRUNCATED
     assert ScanProblem.of_error(DataprepError("x.jpg", "truncated? no: corrupt")) is ScanProblem.UNREADABLE
+
+
+def test_a_mask_saved_at_another_resolution_is_named_as_such(tmp_path):
+    """Real sets store label maps scaled down from their photos (same shape, fewer pixels): the message says
+    so and how to fix it; a mask of another shape gets the plain mismatch."""
+    _jpg(tmp_path / "images/scaled.jpg", w=32, h=24), _png(tmp_path / "masks/scaled.png", w=16, h=12)
+    _jpg(tmp_path / "images/cropped.jpg", w=32, h=24), _png(tmp_path / "masks/cropped.png", w=30, h=24)
+    problems = {p.path: p for p in scan(tmp_path).problems}
+    scaled, cropped = str(problems["images/scaled.jpg"]), str(problems["images/cropped.jpg"])
+    assert "the same shape at 0.50x" in scaled and "resize it to 32x24 with nearest-neighbour" in scaled
+    assert cropped.endswith("image is 32x24 but mask masks/cropped.png is 30x24")
+    assert problems["images/scaled.jpg"].kind == problems["images/cropped.jpg"].kind == "size_mismatch"
