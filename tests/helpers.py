@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dataprep.executor import SerialExecutor
 from dataprep.io import read_image, write_image, write_mask
 from dataprep.labels import masks_to_labels
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
@@ -232,3 +233,11 @@ def make_multiband_set(root: Path, bands: int, dtype: type, n: int = 5, seed: in
         rows.append(ManifestRow(f"s{i}", root / f"{i}.tif", root / f"{i}_mask.png", w, h))
         images.append(image)
     return write_manifest(rows, root / "manifest.csv"), images
+
+
+class BackwardsExecutor(SerialExecutor):
+    """Finishes the chunks last to first, as a pool may: what callers must not depend on."""
+
+    def map_chunks(self, fn, chunks):
+        return iter([fn(chunk) for chunk in chunks][::-1])
+

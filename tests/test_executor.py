@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 import pytest
+from helpers import BackwardsExecutor  # pytest puts tests/ on sys.path
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor, SerialExecutor, errors_of, iter_items, make_executor, run_items
@@ -271,13 +272,6 @@ def test_the_thread_exception_filter_passes_other_exceptions_on():
     finally:
         threading.excepthook = previous
     assert [type(e) for e in seen] == [ZeroDivisionError]
-
-
-class BackwardsExecutor(SerialExecutor):
-    """Finishes the chunks last to first, as a pool may: what callers must not depend on."""
-
-    def map_chunks(self, fn, chunks):
-        return iter([fn(chunk) for chunk in chunks][::-1])
 
 
 def test_the_stream_yields_every_item_once_as_its_chunk_finishes():

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from helpers import BackwardsExecutor  # pytest puts tests/ on sys.path
 from hypothesis import strategies as st
 
 from dataprep import io
@@ -417,16 +418,10 @@ def test_fold_report_round_trips_and_refuses_what_it_is_not(tmp_path):
 
 
 def test_unreadable_masks_are_listed_in_row_order_however_the_chunks_finish(tmp_path):
-    from dataprep.executor import SerialExecutor
-
-    class Backwards(SerialExecutor):
-        def map_chunks(self, fn, chunks):
-            return iter([fn(chunk) for chunk in chunks][::-1])
-
     path = _write_set(tmp_path, _random_labels(80, seed=5))
     for i in (3, 41, 77):
         (tmp_path / "labels" / f"img_{i:03d}.png").write_bytes(b"broken")
     expected = split_folds(path, 2, mode="multilabel", quiet=True)
-    result = split_folds(path, 2, mode="multilabel", executor=Backwards(), quiet=True)
+    result = split_folds(path, 2, mode="multilabel", executor=BackwardsExecutor(), quiet=True)
     assert [e.split(":")[0].rsplit("/", 1)[-1] for e in result.errors] == ["img_003.png", "img_041.png", "img_077.png"]
     assert result.errors == expected.errors and result.folds.tolist() == expected.folds.tolist()
