@@ -21,6 +21,7 @@ at toy sizes on whatever is here (CPU, DALI's CPU backend), to check the script.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -63,8 +64,9 @@ def make_dataset(root: Path, n: int, size: tuple[int, int], seed: int = 0) -> Pa
     return write_manifest(rows, root / "manifest.csv")
 
 
+@functools.lru_cache(maxsize=None)
 def recipe_at(side: int, folder: Path) -> Path:
-    """train_default.yaml with the output size `side` x `side`, written into `folder`."""
+    """train_default.yaml with the output size `side` x `side`, written into `folder` (once per size)."""
     import yaml
 
     recipe = yaml.safe_load((REPO / "pipelines" / "train_default.yaml").read_text())
