@@ -223,6 +223,11 @@ def test_infer_flags_jpeg_artefacts_and_keeps_the_real_classes(tmp_path):
     for a in result.artefacts[:50]:
         cls = next(c for c in result.palette.classes if c.index == a.index)
         assert np.abs(np.subtract(a.color, cls.color)).sum() < np.abs(np.subtract(a.color, (255, 255, 255))).sum()
+    # ... and the written palette names that class for each (Kvasir-SEG's JPEG masks showed "class_0 (artefact)")
+    entries = result.to_dict()["classes"]
+    class_names = {e["index"]: e["name"] for e in entries if "artefact_of" not in e}
+    listed = [e for e in entries if "artefact_of" in e]
+    assert listed and all(e["artefact_of"] == class_names[e["index"]] for e in listed)
 
 
 def test_infer_flags_antialiased_blends(tmp_path):

@@ -49,7 +49,8 @@ class InferredPalette:
 
     def to_dict(self) -> dict[str, Any]:
         stats = {(c.color, c.artefact): c for c in self.colours}
-        names = {c.index: c.name for c in self.palette.classes}
+        # The class an artefact belongs to: its index's class entry, not a fellow artefact's.
+        names = {c.index: c.name for c in self.palette.classes if c.kind is not EntryKind.ARTEFACT}
         entries = []
         for cls in self.palette.classes:
             entry = cls.to_dict()
