@@ -67,7 +67,7 @@ def _short(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class GeoTags:
-    """GeoTIFF tags as (code, value) pairs, written back unchanged except for the pixel origin."""
+    """GeoTIFF tags as (code, value) pairs, written back unchanged except for the pixel origin and size."""
 
     tags: tuple[tuple[int, Any], ...]
 
@@ -86,6 +86,21 @@ class GeoTags:
                 m = [float(v) for v in value]
                 m[3] += m[0] * dx + m[1] * dy
                 m[7] += m[4] * dx + m[5] * dy
+                value = tuple(m)
+            out.append((code, value))
+        return GeoTags(tuple(out))
+
+    def resized(self, source: tuple[int, int], size: tuple[int, int]) -> "GeoTags":
+        """The tags of this raster resampled from `source` to `size` pixels ((height, width)): same ground, larger pixels."""
+        fy, fx = source[0] / size[0], source[1] / size[1]
+        out = []
+        for code, value in self.tags:
+            if code == _PIXEL_SCALE and len(value) >= 2:
+                value = (float(value[0]) * fx, float(value[1]) * fy, *value[2:])
+            elif code == _TRANSFORMATION and len(value) == 16:
+                m = [float(v) for v in value]
+                m[0], m[4] = m[0] * fx, m[4] * fx  # model change per pixel column
+                m[1], m[5] = m[1] * fy, m[5] * fy  # ... and per pixel row; the origin stays
                 value = tuple(m)
             out.append((code, value))
         return GeoTags(tuple(out))

@@ -83,8 +83,7 @@ def load_sample(
     if counting and label is not None and label.shape != image.shape[:2]:
         image = io.apply_orientation(image, decoded.orientation)
     if label is not None and label.shape != image.shape[:2]:
-        raise DataprepError(mask_path, f"mask is {label.shape[1]}x{label.shape[0]} but its image "
-                                       f"{Path(image_path).name} is {image.shape[1]}x{image.shape[0]}")
+        raise io.mask_size_error(mask_path, label.shape[1::-1], image.shape[1::-1], Path(image_path).name)
     extra = {DTYPE_KEY: _DTYPE_NAMES[image.dtype], BANDS_KEY: int(image.shape[2])}
     if decoded.geo is not None:
         extra[GEO_KEY] = decoded.geo

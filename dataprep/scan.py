@@ -55,6 +55,7 @@ class ScanProblem(StrEnum):
     # warnings: the pair is kept
     WRONG_EXTENSION = "wrong_extension"
     LOSSY_MASK = "lossy_mask"
+    SCALED_MASK = "scaled_mask"  # kept only with keep_scaled_masks, for `dataprep resize --to image`
 
     @property
     def label(self) -> str:
@@ -119,6 +120,7 @@ def scan(
     exclude: Sequence[str] = (),
     check: Check = "header",
     duplicates: bool = False,
+    keep_scaled_masks: bool = False,
     executor: Executor | None = None,
     on_error: OnError = "skip",
     quiet: bool = False,
@@ -131,7 +133,9 @@ def scan(
     folders name several splits, every row gets a `split` column. When nothing
     pairs, `rules` and `rows` are empty and `hints` say what the tree looks like.
     `duplicates=True` also looks for duplicate images (see `dataprep.dedup`) and
-    gives every row `group` and `duplicate_of` columns.
+    gives every row `group` and `duplicate_of` columns. `keep_scaled_masks=True`
+    keeps pairs whose mask is its image at another scale (a warning, not a
+    problem; the row has the image's size) for `dataprep resize --to image`.
 
     Raises `AmbiguousLayout` (a usage error) when two folders found by the same convention could hold
     the masks of one image folder.
@@ -156,7 +160,7 @@ def scan(
     hints = find_hints(root, everything) if len(used) < len(everything) else []
 
     results = run_items(
-        _ValidatePair(str(root), check), candidates, executor=executor, on_error="skip",
+        _ValidatePair(str(root), check, keep_scaled_masks), candidates, executor=executor, on_error="skip",
         desc="validating", quiet=quiet, unit="pair",
     )
     rows: list[ManifestRow] = []
@@ -307,9 +311,10 @@ _NONE: tuple[Problem, ...] = ()
 class _ValidatePair:
     """Checks one pair; picklable so it runs in worker processes."""
 
-    def __init__(self, root: str, check: Check) -> None:
+    def __init__(self, root: str, check: Check, keep_scaled_masks: bool = False) -> None:
         self.root = root
         self.check = check
+        self.keep_scaled_masks = keep_scaled_masks
 
     def __call__(self, cand: _Candidate) -> tuple[ManifestRow | None, Sequence[Problem], Sequence[Problem]]:
         image_path = os.path.join(self.root, cand.image)
@@ -345,18 +350,17 @@ class _ValidatePair:
                 )
                 return None, [Problem(cand.image, ScanProblem.EXIF_ROTATION, reason)], warnings
             reason = f"image is {img.width}x{img.height} but mask {cand.mask} is {msk.width}x{msk.height}"
-            if _same_aspect((img.width, img.height), (msk.width, msk.height)):
-                reason += (f" (the same shape at {msk.width / img.width:.2f}x: a label map saved at another resolution; "
-                           f"resize it to {img.width}x{img.height} with nearest-neighbour interpolation, never "
-                           "bilinear, or the image to the mask's size)")
-            return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
+            if not io.is_scaled_copy((img.width, img.height), (msk.width, msk.height)):
+                return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
+            scaled = f"the same shape at {msk.width / img.width:.2f}x: a label map saved at another resolution"
+            if not self.keep_scaled_masks:
+                reason += (f" ({scaled}; scan with --keep-scaled-masks, then `dataprep resize --to image` resizes "
+                           f"it to {img.width}x{img.height} by nearest neighbour, never bilinear)")
+                return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
+            warnings.append(Problem(cand.mask, ScanProblem.SCALED_MASK,
+                                    f"mask is {msk.width}x{msk.height} but its image {cand.image} is "
+                                    f"{img.width}x{img.height} ({scaled}); kept: run `dataprep resize --to image` "
+                                    "before other commands"))
         # Strings: the root is absolute already, and the walk gives normal relative paths.
         row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
         return row, _NONE, warnings or _NONE
-
-
-def _same_aspect(image: tuple[int, int], mask: tuple[int, int]) -> bool:
-    """Whether (width, height) `mask` is `image` scaled: one side, scaled by the other's factor, within a pixel."""
-    (iw, ih), (mw, mh) = image, mask
-    return abs(ih * mw / iw - mh) <= 1 or abs(iw * mh / ih - mw) <= 1
-

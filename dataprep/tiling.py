@@ -43,7 +43,7 @@ import numpy as np
 
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
-from .io import PathLike, atomic_write_bytes, read_png_palette
+from .io import PathLike, atomic_write_bytes, mask_size_error, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .palette import find_palette, resolve_palette
 from .paths import Inputs
@@ -235,8 +235,7 @@ class _Tiler:
 
     def _check_mask(self, row: ManifestRow, image: RasterReader, mask: RasterReader) -> None:
         if (mask.height, mask.width) != (image.height, image.width):
-            raise DataprepError(row.mask, f"mask is {mask.width}x{mask.height} but its image is "
-                                          f"{image.width}x{image.height}")
+            raise mask_size_error(row.mask, (mask.width, mask.height), (image.width, image.height))
         if mask.bands != 1 or mask.dtype.kind not in "iu":
             raise DataprepError(row.mask, "tile needs class-index label maps (colour masks: run masks2labels first)")
         if self.params.ignore_index > np.iinfo(mask.dtype).max:

@@ -459,6 +459,13 @@ def test_a_mask_saved_at_another_resolution_is_named_as_such(tmp_path):
     _jpg(tmp_path / "images/cropped.jpg", w=32, h=24), _png(tmp_path / "masks/cropped.png", w=30, h=24)
     problems = {p.path: p for p in scan(tmp_path).problems}
     scaled, cropped = str(problems["images/scaled.jpg"]), str(problems["images/cropped.jpg"])
-    assert "the same shape at 0.50x" in scaled and "resize it to 32x24 with nearest-neighbour" in scaled
+    assert "the same shape at 0.50x" in scaled and "--keep-scaled-masks" in scaled
+    assert "`dataprep resize --to image` resizes it to 32x24 by nearest neighbour" in scaled
     assert cropped.endswith("image is 32x24 but mask masks/cropped.png is 30x24")
     assert problems["images/scaled.jpg"].kind == problems["images/cropped.jpg"].kind == "size_mismatch"
+    # Kept on request, as a warning on the mask, with the image's size; another shape is still refused.
+    kept = scan(tmp_path, keep_scaled_masks=True)
+    assert [(r.id, r.width, r.height) for r in kept.rows] == [("scaled", 32, 24)]
+    assert [(w.path, w.kind) for w in kept.warnings] == [("masks/scaled.png", "scaled_mask")]
+    assert "run `dataprep resize --to image`" in kept.warnings[0].reason
+    assert [(p.path, p.kind) for p in kept.problems] == [("images/cropped.jpg", "size_mismatch")]

@@ -89,8 +89,8 @@ def nearest_index(src: int, dst: int, start: int = 0, count: int | None = None) 
 
 
 def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of a label map, centre-aligned; labels are never mixed."""
-    h, w = mask.shape
+    """Nearest-neighbour resize of a (H, W) label map or (H, W, C) colour mask, centre-aligned; labels never mix."""
+    h, w = mask.shape[:2]
     if (h, w) == (height, width):
         return mask
     # Two 1-D gathers: several times faster than one broadcast (np.ix_-style) index.

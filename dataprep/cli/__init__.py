@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "preview": "preview:preview_command",
     "report": "report:report_command",
     "train": "train:train_command",
+    "resize": "resize:resize_command",
     "tile": "tiles:tile_command",
     "stitch": "tiles:stitch_command",
     "predict": "predict:predict_command",

@@ -31,11 +31,14 @@ from .common import executor_options, reports_errors
 @click.option("--duplicates", is_flag=True,
               help="Also find duplicate and near-duplicate images: adds group and duplicate_of columns "
                    "(kfold --group-column group keeps them in one fold).")
+@click.option("--keep-scaled-masks", is_flag=True,
+              help="Keep pairs whose mask is its image at another scale (a warning instead of a problem), "
+                   "for `dataprep resize --to image`.")
 @reports_errors
 @executor_options
 def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str | None, image_suffix: str | None,
                  mask_suffix: str | None, exclude: tuple[str, ...], check: str, strict: bool, duplicates: bool,
-                 executor, on_error: str, quiet: bool) -> None:
+                 keep_scaled_masks: bool, executor, on_error: str, quiet: bool) -> None:
     """Find image/mask pairs under ROOT, validate them, write a manifest.
 
     \b
@@ -61,7 +64,7 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
       dataprep scan data --image-dir s2_images/window_a --mask-dir label_masks/semantic_3class -o m.csv
     """
     result = scan(root, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix, mask_suffix=mask_suffix,
-                  exclude=exclude, check=check, duplicates=duplicates, executor=executor,
+                  exclude=exclude, check=check, duplicates=duplicates, keep_scaled_masks=keep_scaled_masks, executor=executor,
                   on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     if not result.rows:
         _print_summary(result, None)

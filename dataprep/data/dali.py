@@ -31,7 +31,8 @@ import torch
 from .. import recipe as R
 from ..contracts import DatasetInfo
 from ..errors import DataprepError, UsageError
-from ..io import PathLike, check_complete, check_manifest_size, load_sample, read_encoded_bytes, read_info
+from ..io import (PathLike, check_complete, check_manifest_size, load_sample, mask_size_error, read_encoded_bytes,
+                  read_info)
 from ..manifest import Manifest
 from ..ops.dali_graph import build_steps, compile_dali_ops, input_name
 from ..ops.steps import CompiledSteps
@@ -228,10 +229,7 @@ class DaliLoader:
             image = data
             mask = load_row_mask(row, purpose="the Dataset")
             if mask.shape != tuple(shape[:2]):
-                raise DataprepError(
-                    row.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image {Path(row.image).name} is "
-                    f"{shape[1]}x{shape[0]}",
-                )
+                raise mask_size_error(row.mask, mask.shape[1::-1], shape[1::-1], Path(row.image).name)
         else:
             sample = load_sample(row, channels=self.format.channels, purpose="the Dataset")
             image, mask = sample.image, sample.mask

@@ -78,7 +78,30 @@ def check_manifest_size(path: PathLike, size: tuple[int, int] | None, expect: tu
     # A manifest's sizes come from scan: a file swapped since (or a bomb put in its
     # place) is refused from its header instead of being decoded. Either way round: EXIF.
     if expect is not None and size is not None and size not in (expect, expect[::-1]):
-        raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; rescan it")
+        fix = "rescan it"
+        if is_scaled_copy(expect, size):  # `scan --keep-scaled-masks` rows, or a file saved at another resolution
+            fix = f"the same shape at {size[0] / expect[0]:.2f}x: `dataprep resize --to image` puts it at its image's size"
+        raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; {fix}")
+
+
+def mask_size_error(path: PathLike, mask: tuple[int, int], image: tuple[int, int],
+                    image_name: str | None = None) -> DataprepError:
+    """The one error for a mask of (width, height) `mask` whose image is `image`; a scaled one is named as such."""
+    reason = f"mask is {mask[0]}x{mask[1]} but its image {image_name + ' ' if image_name else ''}is {image[0]}x{image[1]}"
+    if is_scaled_copy(image, mask):
+        reason += (f" (the same shape at {mask[0] / image[0]:.2f}x: `dataprep resize --to image` resizes it "
+                   "by nearest neighbour)")
+    return DataprepError(path, reason)
+
+
+def is_scaled_copy(image: tuple[int, int], mask: tuple[int, int]) -> bool:
+    """Whether (width, height) `mask` is `image` scaled: both sides differ, in one ratio (within a pixel).
+
+    One side off by a pixel or two with the other equal is a crop or pad, not a scaled copy."""
+    (iw, ih), (mw, mh) = image, mask
+    if iw == mw or ih == mh:
+        return False
+    return abs(ih * mw / iw - mh) <= 1 or abs(iw * mh / ih - mw) <= 1
 
 
 def check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> None:

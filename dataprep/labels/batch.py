@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError, run_items
-from ..io import MASK_EXTENSIONS, PathLike, read_mask, write_mask
+from ..io import MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette, find_palette, load_palette, palette_from_file
 from .context import ConversionContext, Remap
@@ -55,8 +55,7 @@ class _MaskConverter:
                                    ignored_interior=_ignored_interior(labels, counts, self.palette.ignore_index))
         mask = read_mask(job.src)
         if job.size is not None and (mask.shape[1], mask.shape[0]) != job.size:
-            raise DataprepError(job.src, f"mask is {mask.shape[1]}x{mask.shape[0]} "
-                                         f"but its image is {job.size[0]}x{job.size[1]}")
+            raise mask_size_error(job.src, mask.shape[1::-1], job.size)
         table = None if mask.ndim != 2 or self.remap or self.png_indices else read_mask_table(job.src)
         try:
             result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,

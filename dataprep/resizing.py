@@ -1,0 +1,237 @@
+"""`dataprep resize`: images and their label maps to a new size, each the right way.
+
+One target per run:
+
+- `size=(h, w)`: every pair to h x w (the aspect ratio is not kept, as
+  albumentations' `Resize`);
+- `max_side=N`: pairs whose longer side is over N shrink until it is N, aspect
+  kept (the other side rounded); smaller pairs are copied as they are;
+- `scale=f`: both sides times f, rounded;
+- `to="image"`: each mask to its image's size, for label maps saved at another
+  resolution than their photos (`scan --keep-scaled-masks` lets such pairs into a
+  manifest); `to="mask"`: each image to its mask's size instead.
+
+Images: `cv2.INTER_AREA` when both sides shrink (no aliasing), `INTER_LINEAR`
+otherwise, or the `image_interpolation` given; every band count and pixel type
+is kept, and a GeoTIFF's pixel size is scaled so it stays on the map.
+Masks: nearest neighbour with pixel centres aligned
+(`augment.base.resize_mask`, the sampling the image's resize uses, where
+`cv2.INTER_NEAREST` is off by half a pixel): classes are never blended,
+colour masks keep their exact colours and palette PNGs their palette.
+
+Files already at their target size are copied byte for byte. Written files:
+images keep their format (JPEG re-encoded at `jpeg_quality`); masks become PNG
+label maps (TIFF for pixel types PNG cannot hold), so a JPEG mask gets no second
+round of compression noise. DST gets images/ID.ext, masks/ID.png,
+manifest.csv (every column of the source rows, new width and height, and
+`original_width`/`original_height`: the image's size before its first resize) and the palette file beside the source manifest.
+
+A pair whose mask is not its image at another scale (another aspect ratio) is
+an error naming the mask: stretching it would only hide that the two do not
+belong together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from . import io
+from .augment.base import resize_mask
+from .errors import DataprepError, UsageError
+from .executor import Executor, OnError, errors_of, run_items
+from .io import PathLike, atomic_write_bytes, read_png_palette
+from .io.formats import read_file_bytes
+from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .palette import find_palette
+from .paths import Inputs
+from .raster import RasterReader, is_tiff, png_can_hold, write_raster
+from .sampleio import manifest_size
+
+MatchSide = Literal["image", "mask"]
+INTERPOLATIONS = {
+    "auto": None,
+    "area": cv2.INTER_AREA,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+    "nearest": cv2.INTER_NEAREST_EXACT,
+}
+# Columns `resize` adds: the image's size before the first resize, for mapping predictions back.
+# Not tile's source_width/source_height: resized tiles must still stitch.
+ORIGINAL_SIZE_COLUMNS = ("original_width", "original_height")
+
+
+@dataclass(frozen=True)
+class ResizeTarget:
+    """How a pair's new size follows from its image's and mask's sizes; exactly one field is set."""
+
+    size: tuple[int, int] | None = None  # (height, width)
+    max_side: int | None = None
+    scale: float | None = None
+    to: MatchSide | None = None
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("size", "max_side", "scale", "to") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise UsageError(None, "give exactly one of --size, --max-side, --scale, --to"
+                                   + (f" (got {', '.join(given)})" if given else ""))
+        if self.size is not None and min(self.size) < 1:
+            raise UsageError(None, f"--size must be at least 1x1, not {self.size[1]}x{self.size[0]}")
+        if self.max_side is not None and self.max_side < 1:
+            raise UsageError(None, f"--max-side must be at least 1, not {self.max_side}")
+        if self.scale is not None and not self.scale > 0:
+            raise UsageError(None, f"--scale must be above 0, not {self.scale}")
+        if self.to not in (None, "image", "mask"):
+            raise UsageError(None, f"--to must be image or mask, not {self.to!r}")
+
+    def of(self, image: tuple[int, int], mask: tuple[int, int] | None) -> tuple[int, int]:
+        """The (height, width) both files of a pair get, from the image's and the mask's (height, width)."""
+        h, w = image
+        if self.size is not None:
+            return self.size
+        if self.to == "image" or mask is None:
+            return image
+        if self.to == "mask":
+            return mask
+        factor = self.scale if self.scale is not None else min(1.0, self.max_side / max(h, w))  # type: ignore[operator]
+        return max(1, round(h * factor)), max(1, round(w * factor))
+
+
+@dataclass
+class ResizeReport:
+    out_dir: Path
+    pairs: int = 0
+    resized_images: int = 0
+    resized_masks: int = 0
+    errors: list[str] = field(default_factory=list)
+    manifest_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class _PairResult:
+    row: ManifestRow
+    resized_image: bool
+    resized_mask: bool
+
+
+def resize_manifest(
+    manifest: Manifest | PathLike,
+    out_dir: PathLike,
+    target: ResizeTarget,
+    *,
+    image_interpolation: str = "auto",
+    jpeg_quality: int = 95,
+    force: bool = False,
+    executor: Executor | None = None,
+    on_error: OnError = "skip",
+    quiet: bool = False,
+) -> ResizeReport:
+    """Resize every pair of `manifest` into `out_dir` (images/, masks/, manifest.csv); see the module docstring."""
+    if image_interpolation not in INTERPOLATIONS:
+        raise UsageError(None, f"image interpolation must be one of {', '.join(INTERPOLATIONS)}, "
+                               f"not {image_interpolation!r}")
+    if not 1 <= jpeg_quality <= 100:
+        raise UsageError(None, f"JPEG quality must be 1..100, not {jpeg_quality}")
+    src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    out = Path(out_dir)
+    inputs = Inputs.of_manifest(src)
+    inputs.guard_folder(out, force=force)
+    palette_file = find_palette(Path(src.path).parent) if src.path is not None else None
+    palette_copy = out / Path(palette_file).name if palette_file is not None else None
+    inputs.check_written([out / "manifest.csv", *([palette_copy] if palette_copy is not None else [])])
+    resizer = _PairResizer(target, out, INTERPOLATIONS[image_interpolation], jpeg_quality)
+    results = run_items(resizer, src.rows, executor=executor, on_error=on_error, desc="resize", quiet=quiet)
+    report = ResizeReport(out, pairs=len(src))
+    rows = []
+    for result in results:
+        if result.ok and result.value is not None:
+            rows.append(result.value.row)
+            report.resized_images += result.value.resized_image
+            report.resized_masks += result.value.resized_mask
+    report.errors = errors_of(results)
+    report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    if palette_file is not None and palette_copy is not None and Path(palette_file).resolve() != palette_copy.resolve():
+        atomic_write_bytes(palette_copy, Path(palette_file).read_bytes())
+    return report
+
+
+class _PairResizer:
+    """Resizes one row's image and mask (runs in worker processes: plain, picklable state)."""
+
+    def __init__(self, target: ResizeTarget, out_dir: Path, interpolation: int | None, jpeg_quality: int) -> None:
+        self.target, self.out_dir = target, out_dir
+        self.interpolation, self.jpeg_quality = interpolation, jpeg_quality
+
+    def __call__(self, row: ManifestRow) -> _PairResult:
+        image_info = io.read_info(row.image)
+        io.check_manifest_size(row.image, (image_info.width, image_info.height), manifest_size(row))
+        image_hw = (image_info.height, image_info.width)
+        mask_hw = None
+        if row.mask is not None:
+            mask_info = io.read_info(row.mask)
+            mask_hw = (mask_info.height, mask_info.width)
+            if mask_hw != image_hw and not io.is_scaled_copy(image_hw[::-1], mask_hw[::-1]):
+                raise DataprepError(row.mask, f"mask is {mask_hw[1]}x{mask_hw[0]} but its image "
+                                              f"{row.image.name} is {image_hw[1]}x{image_hw[0]}: not the same "
+                                              "picture at another scale, so resizing would hide the mismatch")
+        height, width = self.target.of(image_hw, mask_hw)
+        image_path = self.out_dir / "images" / f"{row.id}{row.image.suffix.lower()}"
+        resized_image = image_hw != (height, width)
+        if resized_image:
+            self._resize_image(row.image, image_path, height, width)
+        else:
+            atomic_write_bytes(image_path, read_file_bytes(row.image))
+        mask_path, resized_mask = None, False
+        if row.mask is not None:
+            resized_mask = mask_hw != (height, width)
+            mask_path = self._resize_mask(row.mask, height, width, row.id) if resized_mask else \
+                self.out_dir / "masks" / f"{row.id}{row.mask.suffix.lower()}"
+            if not resized_mask:
+                atomic_write_bytes(mask_path, read_file_bytes(row.mask))
+        width_column, height_column = ORIGINAL_SIZE_COLUMNS
+        extra = {**row.extra, width_column: row.extra.get(width_column) or str(image_hw[1]),
+                 height_column: row.extra.get(height_column) or str(image_hw[0])}
+        return _PairResult(ManifestRow(row.id, image_path, mask_path, width, height, extra), resized_image, resized_mask)
+
+    def _resize_image(self, source: Path, path: Path, height: int, width: int) -> None:
+        with RasterReader(source) as reader:  # EXIF orientation applied; TIFF: every band, its own dtype
+            pixels = reader.read_all()
+            geo, photometric = reader.geo, reader.photometric
+        h, w = pixels.shape[:2]
+        interpolation = self.interpolation
+        if interpolation is None:
+            interpolation = cv2.INTER_AREA if height <= h and width <= w else cv2.INTER_LINEAR
+        resized = resize_pixels(pixels, height, width, interpolation)
+        if is_tiff(path):
+            write_raster(path, resized, geo=geo.resized((h, w), (height, width)) if geo is not None else None,
+                         photometric=photometric)
+        else:
+            io.write_image(path, resized, quality=self.jpeg_quality)
+
+    def _resize_mask(self, source: Path, height: int, width: int, row_id: str) -> Path:
+        with RasterReader(source, mask=True) as reader:  # palette PNGs: indices; colour masks: colours
+            labels = reader.read_all()
+        resized = resize_mask(labels[:, :, 0] if labels.shape[2] == 1 else labels, height, width)
+        ext = ".png" if png_can_hold(resized) else ".tif"
+        path = self.out_dir / "masks" / f"{row_id}{ext}"
+        palette = read_png_palette(source) if source.suffix.lower() == ".png" else None
+        write_raster(path, resized, mask=True, palette=palette)
+        return path
+
+
+def resize_pixels(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
+    """(H, W, C) pixels of any band count to (height, width, C), dtype kept (OpenCV drops a single band's axis)."""
+    resized = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
+    return resized.reshape(height, width, image.shape[2])
+
+
+__all__ = ["INTERPOLATIONS", "ResizeReport", "ResizeTarget", "resize_manifest", "resize_pixels",
+           "ORIGINAL_SIZE_COLUMNS"]

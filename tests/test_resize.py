@@ -1,0 +1,242 @@
+"""`dataprep resize` and `scan --keep-scaled-masks`.
+
+Expected pixels come from independent code: nearest-neighbour indices computed
+with exact fractions (pixel centres), 2x2 block means for an area downscale,
+and the files' own bytes for copies; never from dataprep's resize functions.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from math import floor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from dataprep import io
+from dataprep.errors import UsageError
+from dataprep.executor import make_executor
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.raster import GeoTags, RasterReader
+from dataprep.resizing import ResizeTarget, resize_manifest
+from dataprep.scan import scan
+
+
+def centre_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest neighbour at pixel centres, in exact rational arithmetic: floor((d + 1/2) * src / dst)."""
+    h, w = mask.shape[:2]
+    rows = [floor((Fraction(d) + Fraction(1, 2)) * h / height) for d in range(height)]
+    cols = [floor((Fraction(d) + Fraction(1, 2)) * w / width) for d in range(width)]
+    return mask[np.ix_(rows, cols)]
+
+
+def _regions(height: int, width: int, classes: int, seed: int = 0) -> np.ndarray:
+    """A label map of blocky regions (real masks are regions, not noise), values 0..classes-1."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, classes, (-(-height // 5), -(-width // 5)), dtype=np.uint8)
+    return np.kron(coarse, np.ones((5, 5), np.uint8))[:height, :width].copy()
+
+
+def _pair(root: Path, name: str, image: np.ndarray, mask: np.ndarray | None, *, image_ext: str = ".png",
+          palette: np.ndarray | None = None) -> ManifestRow:
+    image_path = root / "src" / "images" / f"{name}{image_ext}"
+    io.write_image(image_path, image)
+    mask_path = None
+    if mask is not None:
+        mask_path = root / "src" / "masks" / f"{name}.png"
+        io.write_mask(mask_path, mask, palette=palette)
+    return ManifestRow(name, image_path, mask_path, image.shape[1], image.shape[0])
+
+
+def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_masks_saved_at_another_resolution_go_to_their_images_size(tmp_path):
+    """The real-data case (label maps stored at 0.43x of the photo): masks are resized by centre-aligned nearest
+    neighbour, exactly; the images are copied byte for byte; the manifest gets the new sizes."""
+    small = _regions(45, 64, 4)
+    rows = [
+        _pair(tmp_path, "scaled", _photo(105, 150), small),
+        _pair(tmp_path, "same", _photo(30, 40, 1), _regions(30, 40, 3, 1)),
+    ]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    report = resize_manifest(src, tmp_path / "out", ResizeTarget(to="image"))
+    assert report.ok and (report.resized_images, report.resized_masks) == (0, 1)
+    out = {r.id: r for r in read_manifest(tmp_path / "out" / "manifest.csv").rows}
+    assert (out["scaled"].width, out["scaled"].height) == (150, 105)
+    np.testing.assert_array_equal(io.read_mask(out["scaled"].mask), centre_nearest(small, 105, 150))
+    for row in rows:
+        assert out[row.id].image.read_bytes() == row.image.read_bytes()
+    assert out["same"].mask.read_bytes() == rows[1].mask.read_bytes()
+    assert (out["scaled"].extra["original_width"], out["scaled"].extra["original_height"]) == ("150", "105")
+
+
+def test_scan_keeps_scaled_masks_for_resize_and_the_result_scans_clean(tmp_path):
+    """scan --keep-scaled-masks -> resize --to image -> scan: every pair matches, nothing is left out."""
+    root = tmp_path / "data"
+    io.write_image(root / "images" / "a.jpg", _photo(120, 160))
+    io.write_mask(root / "masks" / "a.png", _regions(60, 80, 2) * 255)
+    io.write_image(root / "images" / "b.jpg", _photo(90, 90, 2))
+    io.write_mask(root / "masks" / "b.png", _regions(90, 90, 2, 2) * 255)
+    result = scan(root, keep_scaled_masks=True)
+    manifest = write_manifest(result.rows, tmp_path / "raw.csv")
+    assert len(result.rows) == 2 and not result.problems
+    resize_manifest(manifest, tmp_path / "matched", ResizeTarget(to="image"))
+    again = scan(tmp_path / "matched")
+    assert len(again.rows) == 2 and not again.problems and not again.warnings
+
+
+def test_the_manifest_rows_of_scaled_masks_are_refused_by_other_commands_with_the_fix(tmp_path, cli):
+    root = tmp_path / "data"
+    io.write_image(root / "images" / "a.png", _photo(40, 60))
+    io.write_mask(root / "masks" / "a.png", _regions(20, 30, 2))
+    assert cli("scan", root, "--keep-scaled-masks", "-o", tmp_path / "raw.csv", "-q").exit_code == 0
+    result = cli("stats", tmp_path / "raw.csv", "-o", tmp_path / "stats.json", "-j", "1")
+    assert result.exit_code != 0
+    assert "is 30x20 but the manifest says 60x40; the same shape at 0.50x: `dataprep resize --to image`" \
+        in result.output
+
+
+def test_max_side_shrinks_with_area_averaging_and_keeps_small_pairs(tmp_path):
+    """A 3x area downscale is the mean of each 3x3 block (rounded; bilinear would sample one pixel of it); a pair
+    already small enough is copied."""
+    big = _photo(90, 120)
+    labels = _regions(90, 120, 5)
+    rows = [_pair(tmp_path, "big", big, labels), _pair(tmp_path, "small", _photo(30, 40, 3), _regions(30, 40, 2))]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    report = resize_manifest(src, tmp_path / "out", ResizeTarget(max_side=40))
+    assert (report.resized_images, report.resized_masks) == (1, 1)
+    out = {r.id: r for r in read_manifest(tmp_path / "out" / "manifest.csv").rows}
+    assert (out["big"].width, out["big"].height) == (40, 30)
+    blocks = big.reshape(30, 3, 40, 3, 3).astype(np.float64).mean(axis=(1, 3))
+    got = io.read_image(out["big"].image).astype(np.float64)
+    assert np.abs(got - blocks).max() <= 0.5 + 1e-9  # PNG is lossless: only the rounding of the mean
+    np.testing.assert_array_equal(io.read_mask(out["big"].mask), centre_nearest(labels, 30, 40))
+    assert out["small"].image.read_bytes() == rows[1].image.read_bytes()
+
+
+def test_colour_masks_keep_exact_colours_and_palette_masks_their_palette(tmp_path):
+    colours = np.array([[0, 0, 0], [128, 0, 0], [0, 128, 0], [224, 224, 192]], np.uint8)
+    colour_mask = colours[_regions(50, 70, 4)]
+    palette = np.zeros((256, 3), np.uint8)
+    palette[:4] = colours
+    indices = _regions(50, 70, 4, 5)
+    indices[:5] = 255  # VOC's ignore border
+    rows = [_pair(tmp_path, "rgb", _photo(50, 70), colour_mask),
+            _pair(tmp_path, "pal", _photo(50, 70, 1), indices, palette=palette)]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    resize_manifest(src, tmp_path / "out", ResizeTarget(size=(33, 47)))
+    out = {r.id: r for r in read_manifest(tmp_path / "out" / "manifest.csv").rows}
+    got_rgb = io.read_mask(out["rgb"].mask)
+    np.testing.assert_array_equal(got_rgb, centre_nearest(colour_mask, 33, 47))
+    assert {tuple(c) for c in got_rgb.reshape(-1, 3)} <= {tuple(c) for c in colours}
+    with Image.open(out["pal"].mask) as im:
+        assert im.mode == "P"
+        np.testing.assert_array_equal(np.asarray(im), centre_nearest(indices, 33, 47))
+    np.testing.assert_array_equal(io.read_png_palette(out["pal"].mask)[:4], colours)
+
+
+def test_jpeg_masks_become_png_when_resized(tmp_path):
+    image = tmp_path / "src" / "a.png"
+    io.write_image(image, _photo(40, 40))
+    mask = tmp_path / "src" / "a_mask.jpg"
+    Image.fromarray(_regions(20, 20, 2) * 255).save(mask, quality=90)
+    src = write_manifest([ManifestRow("a", image, mask, 40, 40)], tmp_path / "src" / "manifest.csv")
+    resize_manifest(src, tmp_path / "out", ResizeTarget(to="image"))
+    (row,) = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert row.mask.suffix == ".png"
+    with Image.open(mask) as im:
+        expected = centre_nearest(np.asarray(im), 40, 40)
+    np.testing.assert_array_equal(io.read_mask(row.mask), expected)
+
+
+def test_multiband_16bit_geotiffs_keep_bands_dtype_and_their_place_on_the_map(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 4096, (66, 48, 6), dtype=np.uint16)
+    image = tmp_path / "src" / "scene.tif"
+    image.parent.mkdir(parents=True)
+    tifffile.imwrite(image, pixels, photometric="minisblack", planarconfig="contig",
+                     extratags=[(33550, 12, 3, (10.0, 10.0, 0.0), True),
+                                (33922, 12, 6, (0.0, 0.0, 0.0, 500000.0, 4000000.0, 0.0), True)])
+    labels = tmp_path / "src" / "scene_mask.png"
+    io.write_mask(labels, _regions(66, 48, 3))
+    src = write_manifest([ManifestRow("scene", image, labels, 48, 66)], tmp_path / "src" / "manifest.csv")
+    resize_manifest(src, tmp_path / "out", ResizeTarget(scale=1 / 3))
+    (row,) = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    with RasterReader(row.image) as reader:
+        got = reader.read_all()
+        tags = dict(reader.geo.tags)
+    assert got.shape == (22, 16, 6) and got.dtype == np.uint16
+    blocks = pixels.reshape(22, 3, 16, 3, 6).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(got - blocks).max() <= 0.5 + 1e-9
+    assert tuple(tags[33550][:2]) == (30.0, 30.0)  # three times the ground per pixel
+    assert tuple(tags[33922][3:5]) == (500000.0, 4000000.0)  # the top-left corner stays put
+
+
+def test_geotags_resized_scales_a_transformation_matrix_too():
+    matrix = (2.0, 0.5, 0, 100.0, 0.25, -2.0, 0, 50.0, 0, 0, 0, 0, 0, 0, 0, 1.0)
+    tags = dict(GeoTags(((34264, matrix),)).resized((100, 200), (50, 50)).tags)
+    assert tags[34264][:8] == (2.0 * 4, 0.5 * 2, 0, 100.0, 0.25 * 4, -2.0 * 2, 0, 50.0)
+
+
+def test_a_mask_of_another_shape_is_named_and_the_rest_is_written(tmp_path, cli):
+    rows = [_pair(tmp_path, "good", _photo(40, 40), _regions(20, 20, 2)),
+            _pair(tmp_path, "cropped", _photo(40, 40, 1), _regions(40, 30, 2))]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    result = cli("resize", src, tmp_path / "out", "--to", "image", "-j", "1")
+    assert result.exit_code == 1
+    assert f"{rows[1].mask}: mask is 30x40 but its image cropped.png is 40x40: not the same picture" in result.output
+    assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["good"]
+
+
+def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
+    rows = [_pair(tmp_path, f"p{i}", _photo(60 + i, 90, i), _regions(30 + i // 2, 45, 3, i)) for i in range(6)]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    outputs = []
+    for jobs in (1, 2):
+        with make_executor(jobs) as executor:
+            resize_manifest(src, tmp_path / f"out{jobs}", ResizeTarget(max_side=50), executor=executor)
+        outputs.append(sorted((p.relative_to(tmp_path / f"out{jobs}").as_posix(), p.read_bytes())
+                              for p in (tmp_path / f"out{jobs}").rglob("*") if p.is_file()))
+    assert outputs[0] == outputs[1]
+
+
+def test_exactly_one_target_and_an_output_outside_the_inputs(tmp_path, cli):
+    with pytest.raises(UsageError, match="exactly one of --size, --max-side, --scale, --to"):
+        ResizeTarget()
+    with pytest.raises(UsageError, match=r"\(got size, to\)"):
+        ResizeTarget(size=(4, 4), to="image")
+    rows = [_pair(tmp_path, "a", _photo(20, 20), _regions(20, 20, 2))]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    assert cli("resize", src, tmp_path / "out").exit_code == 2
+    before = sorted(p.read_bytes() for p in (tmp_path / "src").rglob("*") if p.is_file())
+    result = cli("resize", src, tmp_path / "src", "--scale", "0.5")
+    assert result.exit_code == 2 and "input" in result.output
+    assert sorted(p.read_bytes() for p in (tmp_path / "src").rglob("*") if p.is_file()) == before
+
+
+def test_real_camvid_and_voc_masks_resize_exactly(shared_data, tmp_path):
+    """CamVid index masks (void = 11) and VOC palette masks (255 = ignore) at half size: values and palette kept,
+    pixels equal to exact centre sampling."""
+    camvid = shared_data("camvid_segnet")
+    result = scan(camvid)
+    rows = result.rows[:6]
+    src = write_manifest(rows, tmp_path / "camvid.csv")
+    resize_manifest(src, tmp_path / "camvid", ResizeTarget(scale=0.5))
+    for before, after in zip(rows, read_manifest(tmp_path / "camvid" / "manifest.csv").rows):
+        labels = io.read_mask(before.mask)
+        got = io.read_mask(after.mask)
+        np.testing.assert_array_equal(got, centre_nearest(labels, round(labels.shape[0] / 2),
+                                                          round(labels.shape[1] / 2)))
+    voc = shared_data("voc_samples")
+    palette_rows = [r for r in scan(voc).rows if r.mask.suffix == ".png" and io.read_png_palette(r.mask) is not None]
+    assert palette_rows, "the VOC samples hold palette PNG masks"
+    src = write_manifest(palette_rows[:4], tmp_path / "voc.csv")
+    resize_manifest(src, tmp_path / "voc", ResizeTarget(max_side=200))
+    for before, after in zip(palette_rows[:4], read_manifest(tmp_path / "voc" / "manifest.csv").rows):
+        labels = io.read_mask(before.mask)
+        np.testing.assert_array_equal(io.read_mask(after.mask), centre_nearest(labels, after.height, after.width))
+        np.testing.assert_array_equal(io.read_png_palette(after.mask)[:256], io.read_png_palette(before.mask)[:256])
