@@ -24,7 +24,7 @@ manifest can be put together with `dataprep stitch`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy as np
 from .errors import DataprepError, UsageError
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .outputs import OutputReport
 from .palette import resolve_palette, voc_colormap
 from .paths import Inputs
 from .progress import progress_bar
@@ -42,16 +43,9 @@ from .tiling import tile_starts
 
 
 @dataclass
-class PredictReport:
-    out_dir: Path
+class PredictReport(OutputReport):
     predicted: int = 0
-    errors: list[str] = field(default_factory=list)
-    manifest_path: Path | None = None
     device: str = "cpu"
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def windows(height: int, width: int, tile: tuple[int, int], overlap: tuple[int, int]) -> list[tuple[int, int, int, int]]:

@@ -32,7 +32,7 @@ belong together.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +46,7 @@ from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, atomic_write_bytes, read_png_palette
 from .io.formats import read_file_bytes
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .outputs import OutputReport
 from .palette import find_palette
 from .paths import Inputs
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
@@ -102,17 +103,10 @@ class ResizeTarget:
 
 
 @dataclass
-class ResizeReport:
-    out_dir: Path
+class ResizeReport(OutputReport):
     pairs: int = 0
     resized_images: int = 0
     resized_masks: int = 0
-    errors: list[str] = field(default_factory=list)
-    manifest_path: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 @dataclass(frozen=True)

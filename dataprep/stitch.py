@@ -40,6 +40,7 @@ from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .outputs import OutputReport
 from .palette import resolve_palette
 from .paths import Inputs
 from .raster import RasterReader, read_raster, write_raster
@@ -51,17 +52,10 @@ PROBABILITIES_COLUMN = "probabilities"
 
 
 @dataclass
-class StitchReport:
-    out_dir: Path
+class StitchReport(OutputReport):
     sources: int = 0
     tiles: int = 0
     uncovered: dict[str, int] = field(default_factory=dict)  # source id -> pixels no tile covers
-    errors: list[str] = field(default_factory=list)
-    manifest_path: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, atomic_write_bytes, mask_size_error, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .outputs import OutputReport
 from .palette import find_palette, resolve_palette
 from .paths import Inputs
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
@@ -117,22 +118,15 @@ class TileParams:
 
 
 @dataclass
-class TileReport:
-    out_dir: Path
+class TileReport(OutputReport):
     sources: int = 0
     tiles: int = 0
     dropped_unlabelled: int = 0  # below --min-labelled
     dropped_empty: int = 0  # empty tiles not kept by --keep-empty
-    errors: list[str] = field(default_factory=list)
-    manifest_path: Path | None = None
 
     @property
     def failed(self) -> int:
         return len(self.errors)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 @dataclass(frozen=True)

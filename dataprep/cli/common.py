@@ -4,8 +4,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -13,6 +13,9 @@ from .. import lifecycle
 from ..click_errors import OneLineCommand, OneLineErrors, one_line  # noqa: F401 - re-exported for cli/
 from ..errors import EXIT_DATA_PROBLEM, EXIT_USAGE, DataprepError, RunStopped
 from ..executor import Executor, make_executor
+
+if TYPE_CHECKING:
+    from ..outputs import OutputReport
 
 MAX_PIXELS_ENV = "DATAPREP_MAX_IMAGE_PIXELS"  # io.MAX_PIXELS_ENV; io (and OpenCV) is imported only when it is set
 
@@ -80,6 +83,19 @@ def force_option(fn: F) -> F:
     return click.option("--force", is_flag=True, help="Allow an output inside the input tree.")(fn)
 
 
+def finish_output_report(report: "OutputReport", summary: str, warnings: Iterable[str] = ()) -> None:
+    """The end of a command that writes a folder: each failed item and warning on stderr, the summary and the
+    manifest on stdout; exit 1 when any item failed (what was written stays)."""
+    for line in report.errors:
+        click.echo(f"error: {line}", err=True)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
+    click.echo(summary)
+    click.echo(f"manifest: {report.manifest_path}")
+    if not report.ok:
+        sys.exit(EXIT_DATA_PROBLEM)
+
+
 def reports_errors(fn: F) -> F:
     """Turn library errors into one line on stderr and the documented exit code."""
 
@@ -117,4 +133,4 @@ def fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "force_option", "reports_errors", "fail_usage", "Executor"]
+__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "force_option", "reports_errors", "finish_output_report", "fail_usage", "Executor"]

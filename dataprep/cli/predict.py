@@ -1,14 +1,12 @@
 """`dataprep predict`: label maps from a trained checkpoint, whole images or sliding windows."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from ..errors import EXIT_DATA_PROBLEM
 from ..tiling import parse_size
-from .common import force_option, quiet_option, reports_errors
+from .common import finish_output_report, force_option, quiet_option, reports_errors
 
 
 @click.command("predict")
@@ -56,12 +54,8 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, tile_text: str
     report = predict_manifest(checkpoint, manifest, dest, tile=tile, overlap=overlap_hw, batch_size=batch_size,
                               blend=blend, probabilities=probabilities, palette=palette, device=device,
                               on_error=on_error, force=force, quiet=quiet)
-    for line in report.errors:
-        click.echo(f"error: {line}", err=True)
-    click.echo(f"predict: {report.predicted} images on {report.device}, {len(report.errors)} failed -> {report.out_dir}")
-    click.echo(f"manifest: {report.manifest_path}")
-    if not report.ok:
-        sys.exit(EXIT_DATA_PROBLEM)
+    finish_output_report(report, f"predict: {report.predicted} images on {report.device}, {len(report.errors)} "
+                                 f"failed -> {report.out_dir}")
 
 
 __all__ = ["predict_command"]

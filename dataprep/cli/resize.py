@@ -1,15 +1,13 @@
 """`dataprep resize`: images and label maps to a new size (masks by nearest neighbour)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from ..errors import EXIT_DATA_PROBLEM
 from ..resizing import INTERPOLATIONS, ResizeTarget, resize_manifest
 from ..tiling import parse_size
-from .common import executor_options, force_option, reports_errors
+from .common import executor_options, finish_output_report, force_option, reports_errors
 
 
 @click.command("resize")
@@ -52,14 +50,9 @@ def resize_command(manifest: Path, dest: Path, size_text: str | None, max_side: 
     report = resize_manifest(manifest, dest, target, image_interpolation=image_interpolation,
                              jpeg_quality=jpeg_quality, force=force, executor=executor,
                              on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
-    for line in report.errors:
-        click.echo(f"error: {line}", err=True)
-    click.echo(f"resize: {report.pairs - len(report.errors)} pairs ({report.resized_images} images and "
-               f"{report.resized_masks} masks resized, the rest copied), {len(report.errors)} failed -> "
-               f"{report.out_dir}")
-    click.echo(f"manifest: {report.manifest_path}")
-    if not report.ok:
-        sys.exit(EXIT_DATA_PROBLEM)
+    finish_output_report(report, f"resize: {report.pairs - len(report.errors)} pairs ({report.resized_images} images "
+                                 f"and {report.resized_masks} masks resized, the rest copied), "
+                                 f"{len(report.errors)} failed -> {report.out_dir}")
 
 
 __all__ = ["resize_command"]

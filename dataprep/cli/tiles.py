@@ -1,15 +1,13 @@
 """`dataprep tile` and `dataprep stitch`: large rasters to a grid of tiles and back."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from ..errors import EXIT_DATA_PROBLEM
 from ..stitch import BLEND_MODES, stitch_manifest
 from ..tiling import PAD_MODES, parse_size, tile_manifest
-from .common import executor_options, force_option, reports_errors
+from .common import executor_options, finish_output_report, force_option, reports_errors
 
 
 class _Percent(click.ParamType):
@@ -73,19 +71,14 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
                            min_labelled=min_labelled, keep_empty=keep_empty, background=background,
                            ignore_index=ignore_index, seed=seed, force=force, executor=executor,
                            on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
-    for line in report.errors:
-        click.echo(f"error: {line}", err=True)
     dropped = []
     if report.dropped_unlabelled:
         dropped.append(f"{report.dropped_unlabelled} below --min-labelled")
     if report.dropped_empty:
         dropped.append(f"{report.dropped_empty} empty")
     extra = f" (dropped: {', '.join(dropped)})" if dropped else ""
-    click.echo(f"tile: {report.tiles} tiles from {report.sources - report.failed} images{extra}, "
-               f"{report.failed} failed -> {report.out_dir}")
-    click.echo(f"manifest: {report.manifest_path}")
-    if not report.ok:
-        sys.exit(EXIT_DATA_PROBLEM)
+    finish_output_report(report, f"tile: {report.tiles} tiles from {report.sources - report.failed} images{extra}, "
+                                 f"{report.failed} failed -> {report.out_dir}")
 
 
 @click.command("stitch")
@@ -112,15 +105,10 @@ def stitch_command(manifest: Path, dest: Path, blend: str, ignore_index: int | N
     """
     report = stitch_manifest(manifest, dest, blend=blend, ignore_index=ignore_index, force=force,
                              executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
-    for line in report.errors:
-        click.echo(f"error: {line}", err=True)
-    for sid, pixels in report.uncovered.items():
-        click.echo(f"warning: {sid}: {pixels:,} pixels lie in no tile (filled with 0 / the ignore index)", err=True)
-    click.echo(f"stitch: {report.sources - len(report.errors)} images from {report.tiles} tiles, "
-               f"{len(report.errors)} failed -> {report.out_dir}")
-    click.echo(f"manifest: {report.manifest_path}")
-    if not report.ok:
-        sys.exit(EXIT_DATA_PROBLEM)
+    uncovered = (f"{sid}: {pixels:,} pixels lie in no tile (filled with 0 / the ignore index)"
+                 for sid, pixels in report.uncovered.items())
+    finish_output_report(report, f"stitch: {report.sources - len(report.errors)} images from {report.tiles} tiles, "
+                                 f"{len(report.errors)} failed -> {report.out_dir}", uncovered)
 
 
 __all__ = ["tile_command", "stitch_command"]
