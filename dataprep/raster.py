@@ -19,8 +19,9 @@ a TIFF without decoding the whole file:
 Supported TIFFs: the first page of the file, chunky (contig) or planar
 (separate) samples, strips or tiles, uncompressed or compressed with any codec
 tifffile can decode here (zlib/deflate and LZMA built in; LZW, JPEG, PackBits
-and others need the `imagecodecs` package). Volumetric pages (tile depth > 1)
-are read whole.
+and others need the `imagecodecs` package; without it, files OpenCV reads
+right - gray, RGB, RGBA of 8/16 bits - are decoded whole by OpenCV's libtiff).
+Volumetric pages (tile depth > 1) are read whole.
 """
 from __future__ import annotations
 
@@ -182,6 +183,10 @@ def mask_from(path: PathLike, array: np.ndarray) -> np.ndarray:
     return array[:, :, 0]
 
 
+class _SegmentError(DataprepError):
+    """One strip or tile of a TIFF could not be decoded."""
+
+
 class RasterReader:
     """Windows of one raster. TIFF: only the segments (strips/tiles) a window touches are decoded.
 
@@ -260,8 +265,31 @@ class RasterReader:
         try:
             array = self._page.asarray()
         except Exception as exc:  # noqa: BLE001
-            raise DataprepError(self.path, f"cannot decode: {_short(exc)}") from None
+            return self._decode_with_opencv(DataprepError(self.path, f"cannot decode: {_short(exc)}"))
         return _as_hwc(array, self._page)
+
+    @property
+    def opencv_reads_right(self) -> bool:
+        """Whether OpenCV decodes this TIFF to the same bands: plain gray, RGB or RGBA of 8/16 bits."""
+        if self.dtype not in (np.uint8, np.uint16):
+            return False
+        if self.photometric == "rgb":
+            return self.bands == 3 or (self.bands == 4 and self.alpha)
+        return self.photometric == "minisblack" and self.bands == 1
+
+    def _decode_with_opencv(self, error: DataprepError) -> np.ndarray:
+        """The whole raster through OpenCV when tifffile lacks the codec; `error` when OpenCV would read it wrong."""
+        if not self.opencv_reads_right:
+            raise error  # e.g. 4 data bands OpenCV would read as one grey: say why it cannot be read
+        from .io.decode import decode_tiff_with_opencv
+
+        try:
+            array = decode_tiff_with_opencv(self.path)
+        except DataprepError:
+            raise error from None
+        if array.shape != (self.height, self.width, self.bands) or array.dtype != self.dtype:
+            raise error
+        return array
 
     def _segment(self, index: int) -> np.ndarray:
         seg = self._cache.get(index)
@@ -274,7 +302,7 @@ class RasterReader:
             try:
                 seg, _, _ = page.decode(data, index)
             except Exception as exc:  # noqa: BLE001 - a missing codec or corrupt segment
-                raise DataprepError(self.path, f"cannot decode TIFF segment {index}: {_short(exc)}") from None
+                raise _SegmentError(self.path, f"cannot decode TIFF segment {index}: {_short(exc)}") from None
             if seg is None:  # an empty (sparse) segment
                 sh, sw = self._layout[0], self._layout[1]
                 seg = np.zeros((1, sh, sw, 1 if self._layout[4] > 1 else self.bands), self.dtype)
@@ -290,8 +318,14 @@ class RasterReader:
         y1, x1 = min(self.height, y1), min(self.width, x1)
         if self._whole is None and self._layout is None:
             self._whole = self._decode_whole()
-        if self._whole is not None:
-            return np.ascontiguousarray(self._whole[y0:y1, x0:x1])
+        if self._whole is None:
+            try:
+                return self._read_segments(y0, y1, x0, x1)
+            except _SegmentError as exc:  # a codec tifffile lacks: OpenCV decodes the whole file instead
+                self._whole, self._cache = self._decode_with_opencv(exc), {}
+        return np.ascontiguousarray(self._whole[y0:y1, x0:x1])
+
+    def _read_segments(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         sh, sw, ny, nx, planes = self._layout
         out = np.empty((max(0, y1 - y0), max(0, x1 - x0), self.bands), self.dtype)
         keep_from = y1 - (y1 - y0) // 4

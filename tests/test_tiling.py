@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 
 from dataprep import io
 from dataprep.errors import DataprepError
@@ -151,6 +152,44 @@ def test_raster_windows_of_multiband_uint16_tiffs(tmp_path, layout):
             reader.read(33, 60, 50, 90)  # inside one 32x48 tile: only that segment is decoded and kept
             assert len(reader._cache) == 1
     np.testing.assert_array_equal(io.read_image(path, keep_alpha=True), data)  # the io hook: all 5 bands
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "I;16"])
+def test_lzw_tiffs_tifffile_cannot_decode_here_are_read_through_opencv(tmp_path, mode):
+    """DRIVE's retina photos are LZW TIFFs: stats and the loaders read them (OpenCV), but tile and resize failed
+    with "requires the 'imagecodecs' package". Windows and whole reads now come from OpenCV's libtiff, exactly."""
+    rng = np.random.default_rng(3)
+    shape, dtype = {"RGB": ((70, 90, 3), np.uint8), "L": ((70, 90), np.uint8), "I;16": ((70, 90), np.uint16)}[mode]
+    data = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
+    path = tmp_path / "lzw.tif"
+    Image.fromarray(data).save(path, compression="tiff_lzw")
+    with Image.open(path) as im:
+        assert im.info.get("compression") == "tiff_lzw"
+    expected = data.reshape(70, 90, -1)
+    with RasterReader(path) as reader:
+        np.testing.assert_array_equal(reader.read(10, 40, 20, 75), expected[10:40, 20:75])
+        np.testing.assert_array_equal(reader.read_all(), expected)
+    mask = tmp_path / "lzw_mask.png"
+    io.write_mask(mask, (np.arange(70 * 90).reshape(70, 90) // 700).astype(np.uint8))
+    src = write_manifest([ManifestRow("lzw", path, mask, 90, 70)], tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=32)
+    assert report.ok, report.errors
+    for row in read_manifest(report.manifest_path).rows:
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        np.testing.assert_array_equal(read_raster(row.image), expected[y:y + 32, x:x + 32])
+
+
+def test_a_tiff_opencv_would_misread_keeps_the_tifffile_error(tmp_path, monkeypatch):
+    """Five uint16 bands: OpenCV cannot return them, so a decode failure is reported as it is, not papered over."""
+    path = tmp_path / "bands.tif"
+    tifffile.imwrite(path, np.zeros((20, 30, 5), np.uint16), photometric="minisblack", planarconfig="contig")
+
+    def no_codec(self, *args, **kwargs):
+        raise ValueError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package")
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", no_codec)
+    with RasterReader(path) as reader, pytest.raises(DataprepError, match="requires the 'imagecodecs' package"):
+        reader.read_all()
 
 
 @pytest.mark.parametrize("dtype,bands", [(np.uint16, 6), (np.float32, 3), (np.uint8, 1)])

@@ -165,22 +165,24 @@ def _decode_tiff(path: Path, expect: tuple[int, int] | None) -> Decoded | None:
     with reader:
         if reader.photometric not in ("minisblack", "rgb"):
             return None  # palette, CMYK, YCbCr, min-is-white: OpenCV gives the colours a viewer shows
-        try:
-            array = reader.read_all()
-        except DataprepError:
-            if not _opencv_reads_right(reader):
-                raise  # OpenCV would read it wrong (e.g. 4 data bands as one grey): say why it cannot be read
-            return None  # a codec tifffile lacks here (e.g. LZW): OpenCV has it
+        # A codec tifffile lacks here (LZW, JPEG without imagecodecs): the reader falls back to OpenCV's libtiff.
+        array = reader.read_all()
         return Decoded(array, False, reader.alpha, orientation=reader.orientation, geo=reader.geo)
 
 
-def _opencv_reads_right(reader: Any) -> bool:
-    """Whether OpenCV decodes this TIFF to the same bands: plain gray, RGB or RGBA of 8/16 bits."""
-    if reader.dtype not in (np.uint8, np.uint16):
-        return False
-    if reader.photometric == "rgb":
-        return reader.bands == 3 or (reader.bands == 4 and reader.alpha)
-    return reader.bands == 1
+def decode_tiff_with_opencv(path: PathLike) -> np.ndarray:
+    """A TIFF's stored pixels through OpenCV's libtiff, (H, W, C) in RGB(A) order, no orientation applied.
+
+    libtiff has the codecs real TIFFs use (LZW, JPEG, PackBits, Deflate) where
+    tifffile needs the imagecodecs package for most of them.
+    """
+    with _quiet_opencv():
+        array = cv2.imdecode(np.frombuffer(read_file_bytes(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise DataprepError(path, "OpenCV cannot decode this TIFF either")
+    if array.ndim == 2:
+        return array[:, :, None]
+    return _bgr_to_rgb(array) if array.shape[2] in (3, 4) else array
 
 
 @contextmanager
