@@ -156,6 +156,52 @@ def _as_hwc(array: np.ndarray, page: Any) -> np.ndarray:
     raise DataprepError(page.parent.filename, f"unsupported TIFF layout {axes!r} (expected YX, YXS or SYX)")
 
 
+def tiff_pages(path: PathLike) -> tuple[int, tuple[int, int], str]:
+    """(number of pages, (width, height) of the first, axes of the first series, e.g. "ZYX") of a TIFF."""
+    tifffile = _tifffile()
+    try:
+        with tifffile.TiffFile(path) as tif:
+            first = tif.pages.first
+            axes = tif.series[0].axes if tif.series else first.axes
+            return len(tif.pages), (int(first.imagewidth), int(first.imagelength)), axes
+    except FileNotFoundError:
+        raise DataprepError(path, "file not found") from None
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types for broken files
+        raise DataprepError(path, f"unreadable TIFF: {_short(exc)}") from None
+
+
+class TiffPages:
+    """The pages of one TIFF stack, read one at a time from a file kept open.
+
+    Opening the file for each page would walk the chain of page headers from
+    the start every time (quadratic in the pages). Picklable: a copy in a
+    worker process opens its own file on first use.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        self._tif: Any = None
+
+    def read(self, index: int) -> np.ndarray:
+        """Page `index` as (H, W, C) in its own dtype."""
+        try:
+            if self._tif is None:
+                self._tif = _tifffile().TiffFile(self.path)
+            page = self._tif.pages[index]
+            array = page.asarray()
+        except Exception as exc:  # noqa: BLE001 - a missing codec or a corrupt page
+            raise DataprepError(self.path, f"cannot decode page {index}: {_short(exc)}") from None
+        return _as_hwc(array, page)
+
+    def close(self) -> None:
+        if self._tif is not None:
+            self._tif.close()
+            self._tif = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_tif": None}
+
+
 def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
     """The whole raster: (H, W, C) in the file's dtype; `mask=True`: (H, W) label map as dataprep.io reads it.
 
@@ -181,6 +227,25 @@ def mask_from(path: PathLike, array: np.ndarray) -> np.ndarray:
     if array.dtype.kind not in "iu":
         raise DataprepError(path, f"mask is {array.dtype}; masks must hold integer class indices")
     return array[:, :, 0]
+
+
+class TiffStackError(DataprepError):
+    """A TIFF holding a stack of full-size pages (a volume, a time series): one image per file is all a manifest
+    row can mean, so reading its first page alone would silently drop the rest."""
+
+
+def stack_pages(tif: Any) -> int:
+    """How many pages of `tif` (a tifffile.TiffFile) are full-size images: 1 unless the file is a stack.
+
+    Later pages of the first page's size that are not reduced-resolution copies
+    (pyramid overviews) or transparency masks (NewSubfileType bits 0 and 2) make a stack.
+    """
+    pages = tif.pages
+    if len(pages) < 2:
+        return 1
+    first, second = pages.first, pages[1]
+    same_size = (second.imagelength, second.imagewidth) == (first.imagelength, first.imagewidth)
+    return len(pages) if same_size and not int(getattr(second, "subfiletype", 0) or 0) & 5 else 1
 
 
 class _SegmentError(DataprepError):
@@ -233,6 +298,11 @@ class RasterReader:
         if page.axes not in ("YX", "YXS", "SYX"):
             self.close()
             raise DataprepError(self.path, f"unsupported TIFF layout {page.axes!r} (expected YX, YXS or SYX)")
+        pages = stack_pages(self._tif)
+        if pages > 1:
+            self.close()
+            raise TiffStackError(self.path, f"a stack of {pages} pages of {page.imagewidth}x{page.imagelength}, "
+                                            "not one image; split it with `dataprep unstack`")
         self.height, self.width = int(page.imagelength), int(page.imagewidth)
         self.bands = int(page.samplesperpixel)
         self.dtype = np.dtype(page.dtype)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "report": "report:report_command",
     "train": "train:train_command",
     "resize": "resize:resize_command",
+    "unstack": "unstack:unstack_command",
     "tile": "tiles:tile_command",
     "stitch": "tiles:stitch_command",
     "predict": "predict:predict_command",

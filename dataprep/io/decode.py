@@ -140,13 +140,13 @@ def decode_gray_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray
 
 def open_tiff(path: Path, expect: tuple[int, int] | None) -> Any | None:
     """A `raster.RasterReader` on a TIFF, sizes checked; None when tifffile cannot parse the file."""
-    from ..raster import RasterReader
+    from ..raster import RasterReader, TiffStackError
 
     try:
         reader = RasterReader(path)
     except DataprepError as exc:
-        if exc.reason == "file not found":
-            raise
+        if exc.reason == "file not found" or isinstance(exc, TiffStackError):
+            raise  # a stack: OpenCV and PIL would read its first page alone
         return None  # not a TIFF tifffile can parse: the other decoders say what is wrong
     try:
         check_pixels(path, reader.width, reader.height)

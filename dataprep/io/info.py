@@ -99,12 +99,12 @@ def _pil_kind(path: Path, mode: str, fmt: str, transparent: bool) -> tuple[int, 
 
 def _tiff_info(path: Path) -> ImageInfo | None:
     """A TIFF's header through tifffile; None when tifffile cannot parse it (PIL then says what is wrong)."""
-    from ..raster import RasterReader
+    from ..raster import RasterReader, TiffStackError
 
     try:
         reader = RasterReader(path)
     except DataprepError as exc:
-        if exc.reason == "file not found":
+        if exc.reason == "file not found" or isinstance(exc, TiffStackError):
             raise
         return None
     with reader:

@@ -1,0 +1,128 @@
+"""`dataprep unstack`: multi-page TIFF stacks to one image (and mask) file per page.
+
+Microscopy sets ship volumes as stacks: ISBI 2012's `train-volume.tif` holds 30
+slices of 512x512 and `train-labels.tif` their membrane masks, page for page.
+Every other command reads one image per file (and refuses a stack rather than
+read its first page alone), so the stack is split first:
+
+- page i of the image stack and page i of the mask stack become one pair,
+  `DEST/images/STEM_III.png` and `DEST/masks/STEM_III.png` (TIFF when PNG
+  cannot hold the pixels: float, more than 4 bands, signed);
+- the pixels are written as stored (bands, dtype, values): masks stay what
+  they were (0/255 membranes stay 0/255; `palette infer` and `masks2labels`
+  take it from there);
+- DEST/manifest.csv lists the pairs with `stack` (the image stack's stem) and
+  `page` (0-based) columns. Neighbouring slices of a volume are nearly the same
+  picture: with several stacks, `dataprep kfold --group-column stack` keeps
+  each volume in one fold.
+
+Both stacks must have the same number of pages and each pair the same size.
+Pages are read one at a time (memory: one page), in worker processes with `-j`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataprepError, UsageError
+from .executor import Executor, OnError, errors_of, run_items
+from .io import PathLike
+from .manifest import ManifestRow, write_manifest
+from .outputs import OutputReport
+from .paths import Inputs
+from .raster import TiffPages, png_can_hold, tiff_pages, write_raster
+
+STACK_COLUMNS = ("stack", "page")
+
+
+@dataclass
+class UnstackReport(OutputReport):
+    pages: int = 0
+
+
+@dataclass(frozen=True)
+class _Stack:
+    path: Path
+    pages: int
+    size: tuple[int, int]  # (width, height) of its first page
+
+
+def unstack(
+    images: PathLike,
+    out_dir: PathLike,
+    *,
+    masks: PathLike | None = None,
+    force: bool = False,
+    executor: Executor | None = None,
+    on_error: OnError = "skip",
+    quiet: bool = False,
+) -> UnstackReport:
+    """Split the TIFF stack `images` (and the stack `masks`, page for page) into `out_dir`; see the module docstring."""
+    image_stack = _open_stack(Path(images))
+    mask_stack = _open_stack(Path(masks)) if masks is not None else None
+    if mask_stack is not None and mask_stack.pages != image_stack.pages:
+        raise DataprepError(mask_stack.path, f"{mask_stack.pages} pages, but the image stack {image_stack.path.name} "
+                                             f"has {image_stack.pages}: pages pair up one to one")
+    out = Path(out_dir)
+    inputs = Inputs([image_stack.path, *([mask_stack.path] if mask_stack is not None else [])])
+    inputs.guard_folder(out, force=force)
+    inputs.check_written([out / "manifest.csv"])
+    writer = _PageWriter(image_stack, mask_stack, out)
+    try:
+        results = run_items(writer, list(range(image_stack.pages)), executor=executor, on_error=on_error,
+                            desc="unstack", quiet=quiet, unit="page")
+    finally:
+        writer.close()
+    rows = [r.value for r in results if r.ok and r.value is not None]
+    report = UnstackReport(out, errors=errors_of(results), pages=image_stack.pages)
+    report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    return report
+
+
+def _open_stack(path: Path) -> _Stack:
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise UsageError(path, "not a TIFF stack (.tif/.tiff)")
+    pages, size, axes = tiff_pages(path)
+    if "C" in axes:  # an ImageJ/OME hyperstack: its pages interleave channels, not slices of one picture
+        raise DataprepError(path, f"a hyperstack with axes {axes}: pages interleave channels; export one channel "
+                                  "per stack (or the channels as the bands of each page) first")
+    return _Stack(path, pages, size)
+
+
+class _PageWriter:
+    """Writes page i of the stacks (runs in worker processes: plain, picklable state)."""
+
+    def __init__(self, images: _Stack, masks: _Stack | None, out_dir: Path) -> None:
+        self.images, self.masks, self.out_dir = images, masks, out_dir
+        self.digits = len(str(images.pages - 1))
+        self.image_pages = TiffPages(images.path)
+        self.mask_pages = TiffPages(masks.path) if masks is not None else None
+
+    def close(self) -> None:
+        self.image_pages.close()
+        if self.mask_pages is not None:
+            self.mask_pages.close()
+
+    def __call__(self, page: int) -> ManifestRow:
+        pid = f"{self.images.path.stem}_{page:0{self.digits}d}"
+        image = self.image_pages.read(page)
+        image_path = self.out_dir / "images" / f"{pid}{'.png' if png_can_hold(image) else '.tif'}"
+        write_raster(image_path, image, photometric="rgb" if image.shape[2] == 3 and image.dtype == np.uint8 else None)
+        mask_path = None
+        if self.masks is not None and self.mask_pages is not None:
+            mask = self.mask_pages.read(page)
+            if mask.shape[:2] != image.shape[:2]:
+                raise DataprepError(self.masks.path, f"page {page} is {mask.shape[1]}x{mask.shape[0]} but image page "
+                                                     f"{page} is {image.shape[1]}x{image.shape[0]}")
+            if mask.shape[2] != 1 or mask.dtype.kind not in "iu":
+                raise DataprepError(self.masks.path, f"page {page} has {mask.shape[2]} bands of {mask.dtype}; "
+                                                     "mask pages must hold one band of class values")
+            mask_path = self.out_dir / "masks" / f"{pid}{'.png' if png_can_hold(mask) else '.tif'}"
+            write_raster(mask_path, mask, mask=True)
+        extra = {"stack": self.images.path.stem, "page": str(page)}
+        return ManifestRow(pid, image_path, mask_path, image.shape[1], image.shape[0], extra)
+
+
+__all__ = ["STACK_COLUMNS", "UnstackReport", "unstack"]

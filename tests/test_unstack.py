@@ -1,0 +1,141 @@
+"""Multi-page TIFF stacks: refused where one image is meant, split by `dataprep unstack`.
+
+Expected pixels are the arrays the stacks were written from (tifffile), page by page.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from dataprep import io
+from dataprep.errors import DataprepError
+from dataprep.executor import make_executor
+from dataprep.manifest import read_manifest
+from dataprep.raster import read_raster
+from dataprep.scan import scan
+from dataprep.unstack import unstack
+
+
+def write_stack(path: Path, pages: list[np.ndarray], **kwargs) -> Path:
+    """One TIFF page per array (as microscopes and ImageJ write volumes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tifffile.TiffWriter(path) as tif:
+        for page in pages:
+            tif.write(page, contiguous=False, **kwargs)
+    return path
+
+
+def _volume(n: int, dtype=np.uint8, shape=(24, 32), seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind in "iu" else 1.0
+    return [(rng.random(shape) * top).astype(dtype) for _ in range(n)]
+
+
+def test_a_stack_is_refused_where_one_image_is_meant_and_overviews_and_masks_are_not(tmp_path):
+    """Reading page 0 of a 30-slice volume would silently drop 29 slices; overview pages are not slices."""
+    stack = write_stack(tmp_path / "volume.tif", _volume(5), photometric="minisblack")
+    for read in (io.read_info, io.read_image, io.read_mask, read_raster):
+        with pytest.raises(DataprepError, match=r"a stack of 5 pages of 32x24, not one image; .*dataprep unstack"):
+            read(stack)
+    pyramid = tmp_path / "pyramid.tif"
+    full = _volume(1, shape=(64, 80))[0]
+    with tifffile.TiffWriter(pyramid) as tif:
+        tif.write(full, photometric="minisblack")
+        tif.write(np.ones(full.shape, bool), photometric="mask", subfiletype=4)  # a full-size transparency mask
+        tif.write(full[::2, ::2], photometric="minisblack", subfiletype=1)  # a reduced-resolution overview
+    np.testing.assert_array_equal(io.read_image(pyramid)[:, :, 0], full)
+
+
+def test_scan_names_the_stacks(tmp_path):
+    write_stack(tmp_path / "images" / "train.tif", _volume(3), photometric="minisblack")
+    write_stack(tmp_path / "masks" / "train.tif", _volume(3, seed=1), photometric="minisblack")
+    result = scan(tmp_path)
+    assert not result.rows
+    assert sorted((p.path, p.reason) for p in result.problems) == [
+        ("images/train.tif", "a stack of 3 pages of 32x24, not one image; split it with `dataprep unstack`"),
+        ("masks/train.tif", "a stack of 3 pages of 32x24, not one image; split it with `dataprep unstack`"),
+    ]
+
+
+@pytest.mark.parametrize("dtype,ext", [(np.uint8, ".png"), (np.uint16, ".png"), (np.float32, ".tif")])
+def test_pages_become_pairs_exactly_with_stack_and_page_columns(tmp_path, dtype, ext):
+    images = _volume(12, dtype)
+    masks = [(p > p.mean()).astype(np.uint8) * 255 for p in _volume(12, seed=2)]
+    image_stack = write_stack(tmp_path / "src" / "vol.tif", images, photometric="minisblack")
+    mask_stack = write_stack(tmp_path / "src" / "labels.tif", masks, photometric="minisblack")
+    report = unstack(image_stack, tmp_path / "out", masks=mask_stack)
+    assert report.ok and report.pages == 12
+    rows = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert [r.id for r in rows] == [f"vol_{i:02d}" for i in range(12)]
+    for i, row in enumerate(rows):
+        assert row.image.suffix == ext and (row.extra["stack"], row.extra["page"]) == ("vol", str(i))
+        np.testing.assert_array_equal(read_raster(row.image)[:, :, 0], images[i])
+        assert read_raster(row.image).dtype == dtype
+        np.testing.assert_array_equal(np.asarray(Image.open(row.mask)), masks[i])  # values as stored: 0/255
+    again = scan(tmp_path / "out")
+    assert len(again.rows) == 12 and not again.problems
+
+
+def test_rgb_pages_and_an_image_stack_without_masks(tmp_path):
+    pages = [np.random.default_rng(i).integers(0, 256, (20, 30, 3), dtype=np.uint8) for i in range(3)]
+    stack = write_stack(tmp_path / "rgb.tif", pages, photometric="rgb")
+    report = unstack(stack, tmp_path / "out")
+    rows = read_manifest(report.manifest_path).rows
+    assert [r.mask for r in rows] == [None] * 3
+    for row, page in zip(rows, pages):
+        np.testing.assert_array_equal(io.read_image(row.image), page)
+
+
+def test_stacks_that_do_not_pair_up_are_refused(tmp_path):
+    image_stack = write_stack(tmp_path / "src" / "vol.tif", _volume(4), photometric="minisblack")
+    short = write_stack(tmp_path / "src" / "short.tif", _volume(3), photometric="minisblack")
+    with pytest.raises(DataprepError, match=r"short.tif: 3 pages, but the image stack vol.tif has 4"):
+        unstack(image_stack, tmp_path / "out", masks=short)
+    wrong = write_stack(tmp_path / "src" / "wrong.tif", [*_volume(3), _volume(1, shape=(24, 30))[0]],
+                        photometric="minisblack")
+    report = unstack(image_stack, tmp_path / "out", masks=wrong)
+    assert report.errors == [f"{wrong}: page 3 is 30x24 but image page 3 is 32x24"]
+    assert len(read_manifest(report.manifest_path).rows) == 3
+    hyper = tmp_path / "src" / "hyper.tif"
+    tifffile.imwrite(hyper, np.zeros((3, 2, 16, 16), np.uint8), imagej=True, metadata={"axes": "ZCYX"})
+    with pytest.raises(DataprepError, match="a hyperstack with axes ZCYX: pages interleave channels"):
+        unstack(hyper, tmp_path / "hyper_out")
+
+
+def test_cli_and_worker_processes_give_the_serial_result(tmp_path, cli):
+    image_stack = write_stack(tmp_path / "src" / "vol.tif", _volume(9), photometric="minisblack")
+    mask_stack = write_stack(tmp_path / "src" / "lab.tif", _volume(9, seed=3), photometric="minisblack")
+    result = cli("unstack", image_stack, tmp_path / "serial", "--masks", mask_stack, "-j", "1")
+    assert result.exit_code == 0 and "unstack: 9 of 9 pages, 0 failed" in result.output
+    with make_executor(2) as executor:
+        unstack(image_stack, tmp_path / "pool", masks=mask_stack, executor=executor)
+    files = [sorted((p.relative_to(root).as_posix(), p.read_bytes()) for p in root.rglob("*") if p.is_file())
+             for root in (tmp_path / "serial", tmp_path / "pool")]
+    assert files[0] == files[1]
+    refused = cli("unstack", image_stack, tmp_path / "src", "--masks", mask_stack)
+    assert refused.exit_code == 2 and not (tmp_path / "src" / "manifest.csv").exists()
+
+
+def test_real_isbi_slices_through_a_stack_and_back(shared_data, tmp_path):
+    """ISBI 2012 ships train-volume.tif / train-labels.tif: the 30 real slices, stacked, come back exactly."""
+    root = shared_data("isbi2012_membrane/data/membrane/train")
+    images = [np.asarray(Image.open(root / "image" / f"{i}.png")) for i in range(30)]
+    labels = [np.asarray(Image.open(root / "label" / f"{i}.png")) for i in range(30)]
+    volume = write_stack(tmp_path / "train-volume.tif", images, photometric="minisblack")
+    with pytest.raises(DataprepError, match="a stack of 30 pages of 512x512"):
+        io.read_info(volume)
+    report = unstack(volume, tmp_path / "out",
+                     masks=write_stack(tmp_path / "train-labels.tif", labels, photometric="minisblack"))
+    rows = read_manifest(report.manifest_path).rows
+    assert len(rows) == 30
+    counts = np.zeros(256, np.int64)
+    for i, row in enumerate(rows):
+        np.testing.assert_array_equal(io.read_image(row.image)[:, :, 0], images[i])
+        mask = io.read_mask(row.mask)
+        np.testing.assert_array_equal(mask, labels[i])
+        counts += np.bincount(mask.ravel(), minlength=256)
+    assert counts.sum() == counts[0] + counts[255] == 30 * 512 * 512  # binary membranes, nothing else
