@@ -96,8 +96,8 @@ def test_the_manifest_rows_of_scaled_masks_are_refused_by_other_commands_with_th
     assert cli("scan", root, "--keep-scaled-masks", "-o", tmp_path / "raw.csv", "-q").exit_code == 0
     result = cli("stats", tmp_path / "raw.csv", "-o", tmp_path / "stats.json", "-j", "1")
     assert result.exit_code != 0
-    assert "is 30x20 but the manifest says 60x40; the same shape at 0.50x: `dataprep resize --to image`" \
-        in result.output
+    assert "is 30x20 but the manifest says 60x40; the same shape at 0.50x, saved at another resolution " \
+           "(`dataprep resize --to image`" in result.output
 
 
 def test_max_side_shrinks_with_area_averaging_and_keeps_small_pairs(tmp_path):

@@ -80,7 +80,8 @@ def check_manifest_size(path: PathLike, size: tuple[int, int] | None, expect: tu
     if expect is not None and size is not None and size not in (expect, expect[::-1]):
         fix = "rescan it"
         if is_scaled_copy(expect, size):  # `scan --keep-scaled-masks` rows, or a file saved at another resolution
-            fix = f"the same shape at {size[0] / expect[0]:.2f}x: `dataprep resize --to image` puts it at its image's size"
+            fix = (f"the same shape at {size[0] / expect[0]:.2f}x, saved at another resolution "
+                   "(`dataprep resize --to image` brings masks to their images' size)")
         raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; {fix}")
 
 
