@@ -183,13 +183,12 @@ class _PairResizer:
             self._resize_image(row.image, image_path, height, width)
         else:
             atomic_write_bytes(image_path, read_file_bytes(row.image))
-        mask_path, resized_mask = None, False
-        if row.mask is not None:
-            resized_mask = mask_hw != (height, width)
-            mask_path = self._resize_mask(row.mask, height, width, row.id) if resized_mask else \
-                self.out_dir / "masks" / f"{row.id}{row.mask.suffix.lower()}"
-            if not resized_mask:
-                atomic_write_bytes(mask_path, read_file_bytes(row.mask))
+        mask_path, resized_mask = None, mask_hw is not None and mask_hw != (height, width)
+        if resized_mask:
+            mask_path = self._resize_mask(row.mask, height, width, row.id)
+        elif row.mask is not None:
+            mask_path = self.out_dir / "masks" / f"{row.id}{row.mask.suffix.lower()}"
+            atomic_write_bytes(mask_path, read_file_bytes(row.mask))
         width_column, height_column = ORIGINAL_SIZE_COLUMNS
         extra = {**row.extra, width_column: row.extra.get(width_column) or str(image_hw[1]),
                  height_column: row.extra.get(height_column) or str(image_hw[0])}
