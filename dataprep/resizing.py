@@ -177,6 +177,10 @@ class _PairResizer:
                                               f"{row.image.name} is {image_hw[1]}x{image_hw[0]}: not the same "
                                               "picture at another scale, so resizing would hide the mismatch")
         height, width = self.target.of(image_hw, mask_hw)
+        limit = io.max_image_pixels()
+        if limit is not None and height * width > limit:  # --scale 100 would write what every reader refuses
+            raise DataprepError(row.image, f"would become {width}x{height} = {width * height:,} pixels, over the "
+                                           f"limit of {limit:,} every reader keeps ({io.MAX_PIXELS_ENV})")
         image_path = self.out_dir / "images" / f"{row.id}{row.image.suffix.lower()}"
         resized_image = image_hw != (height, width)
         if resized_image:

@@ -204,6 +204,16 @@ def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
     assert outputs[0] == outputs[1]
 
 
+def test_an_output_over_the_pixel_limit_is_refused_before_it_is_made(tmp_path, monkeypatch):
+    rows = [_pair(tmp_path, "a", _photo(20, 30), _regions(20, 30, 2))]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    monkeypatch.setenv("DATAPREP_MAX_IMAGE_PIXELS", "10000")
+    report = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=10))
+    assert report.errors == [f"{rows[0].image}: would become 300x200 = 60,000 pixels, over the limit of 10,000 "
+                             "every reader keeps (DATAPREP_MAX_IMAGE_PIXELS)"]
+    assert not (tmp_path / "out" / "images").exists()
+
+
 def test_exactly_one_target_and_an_output_outside_the_inputs(tmp_path, cli):
     with pytest.raises(UsageError, match="exactly one of --size, --max-side, --scale, --to"):
         ResizeTarget()

@@ -44,7 +44,8 @@ from .formats import (
     strip_suffix,
 )
 from .info import ImageInfo, read_info
-from .limits import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_manifest_size, check_pixels, mask_size_error, max_image_pixels, is_scaled_copy
+from .limits import (DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_manifest_size, check_pixels, is_scaled_copy,
+                     mask_size_error, max_image_pixels)
 from .masks import read_mask, read_png_palette
 
 __all__ = [
