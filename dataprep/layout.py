@@ -39,6 +39,7 @@ KNOWN_DIR_PAIRS: tuple[tuple[str, str], ...] = (
     ("img", "gt"),
     ("jpegimages", "segmentationclass"),
     ("leftimg8bit", "gtfine"),
+    ("img_dir", "ann_dir"),  # MMSegmentation's layout for custom datasets (LoveDA, Potsdam, Vaihingen, iSAID)
 )
 # `X` beside `X<suffix>` is a folder and its masks (CamVid/SegNet `trainannot`, Kaggle CamVid `train_labels`).
 MASK_DIR_SUFFIXES: tuple[str, ...] = (
@@ -47,7 +48,7 @@ MASK_DIR_SUFFIXES: tuple[str, ...] = (
 _IMAGE_WORDS = re.compile(r"image|img|photo|rgb|leftimg8bit|picture|input|raw", re.I)
 _MASK_WORDS = re.compile(r"mask|label|annot|gt|seg|manual|truth|target", re.I)
 # Folder names that only say "these are images"; dropped from sample ids.
-CONTAINER_DIRS = frozenset({"images", "image", "img", "imgs", "jpegimages", "leftimg8bit"})
+CONTAINER_DIRS = frozenset({"images", "image", "img", "imgs", "img_dir", "jpegimages", "leftimg8bit"})
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"})
 
 # Known name suffixes, most likely first: they break ties between equally good suffix pairs.

@@ -93,6 +93,17 @@ def test_cityscapes_suffixes(tmp_path):
     assert not result.problems
 
 
+def test_mmsegmentation_img_dir_ann_dir_layout(tmp_path):
+    """MMSegmentation's custom-dataset layout (its LoveDA, Potsdam and Vaihingen converters write it): img_dir/SPLIT
+    beside ann_dir/SPLIT; found on mmsegmentation's own test data, where nothing paired before."""
+    for split in ("train", "val"):
+        _png(tmp_path / "img_dir" / split / "2_10_0_0.png"), _png(tmp_path / "ann_dir" / split / "2_10_0_0.png")
+    result = scan(tmp_path)
+    assert [(r.id, r.mask.relative_to(tmp_path).as_posix(), r.extra["split"]) for r in result.rows] == [
+        ("train/2_10_0_0", "ann_dir/train/2_10_0_0.png", "train"), ("val/2_10_0_0", "ann_dir/val/2_10_0_0.png", "val")]
+    assert not result.problems
+
+
 def test_side_by_side_suffixes_detected_and_explicit(tmp_path):
     for i in range(3):
         _png(tmp_path / f"{i}_image.png"), _png(tmp_path / f"{i}_target.png")
