@@ -140,6 +140,30 @@ def test_remap_changes_stored_values():
     assert cityscapes.tolist() == [[0, 13, 255, 255]]
 
 
+def test_reduce_zero_shifts_classes_down_and_makes_zero_ignore():
+    """ADE20K stores class k as k + 1 and 0 as 'not labelled' (MMSegmentation's reduce_zero_label): 0 -> ignore,
+    k + 1 -> k, the ignore value stays; a value past the last class is unknown, never wrapped into one."""
+    values = np.array([[0, 1, 2, 3, 255]], np.uint8)
+    labels, _ = values_to_labels(values, RGB_PALETTE, remap="reduce-zero")
+    assert labels.tolist() == [[255, 0, 1, 2, 255]]
+    with pytest.raises(UnknownValuesError, match="value 4 x 1"):
+        values_to_labels(np.array([[1, 4]], np.uint8), RGB_PALETTE, remap="reduce-zero")
+    assert parse_remap("reduce-zero") == "reduce-zero"
+
+
+def test_reduce_zero_runs_name_the_zeros_they_ignored(tmp_path):
+    mask = np.zeros((20, 20), np.uint8)
+    mask[:, 10:] = 2  # half 'not labelled', the rest classes 1 and 0
+    mask[15:, 10:] = 1
+    write_mask(tmp_path / "src" / "a.png", mask)
+    (tmp_path / "pal.json").write_text(json.dumps(RGB_PALETTE.to_dict()))
+    report = masks_to_labels(tmp_path / "src", tmp_path / "out", tmp_path / "pal.json", remap="reduce-zero")
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "a.png"), np.where(mask == 0, 255, mask - 1))
+    assert report.warnings == ["50.0% of the pixels became the ignore index 255 (in large regions, not thin "
+                               "boundaries), so they will not be trained on; --remap reduce-zero made every stored 0 "
+                               "('not labelled') ignore; check that 0 means that here"]
+
+
 def test_parse_remap_forms(tmp_path):
     (tmp_path / "r.yaml").write_text("11: 255\n3: 1\n")
     assert parse_remap(tmp_path / "r.yaml") == {11: 255, 3: 1}

@@ -27,9 +27,10 @@ _SHOWN_UNKNOWN = 10
                    "or take the nearest palette colour (index masks: ignore).")
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Index written for ignored classes. Default: the palette's (usually 255).")
-@click.option("--remap", metavar="ids|FILE|OLD:NEW,...",
+@click.option("--remap", metavar="ids|reduce-zero|FILE|OLD:NEW,...",
               help="Index masks only: change stored values, e.g. '11:255', a JSON/YAML {old: new} file, "
-                   "or 'ids' to use the palette's ids (Cityscapes labelIds -> trainIds).")
+                   "'ids' to use the palette's ids (Cityscapes labelIds -> trainIds), or 'reduce-zero' for "
+                   "masks storing class k as k+1 and 0 as unlabelled (ADE20K; MMSegmentation's reduce_zero_label).")
 @click.option("--png-indices", is_flag=True,
               help="Use palette-mode PNGs' indices as classes even where their colour table differs from the "
                    "palette (default: such masks are converted by colour).")

@@ -69,7 +69,7 @@ class _MaskConverter:
 
 def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
                     unknown: Unknown = "error", ignore_index: int | None = None,
-                    remap: Remap | Literal["ids"] | str | None = None, overwrite: bool = False, force: bool = False,
+                    remap: Remap | Literal["ids", "reduce-zero"] | str | None = None, overwrite: bool = False, force: bool = False,
                     executor: Executor | None = None, on_error: OnError = "skip",
                     quiet: bool = False, png_indices: bool = False) -> ConversionReport:
     """Convert every mask of a manifest (or a folder) to single-channel class-index PNGs under `out_dir`.
@@ -87,7 +87,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     palette = _resolve_palette(palette, source)
     if ignore_index is not None:
         palette = palette.with_ignore_index(ignore_index)
-    remap_map = _check_remap(parse_remap(remap), palette)
+    remap_spec = parse_remap(remap)
+    remap_map = _check_remap(remap_spec, palette)
     src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
     out_palette = palette.label_palette()
     settings: dict[str, Any] = {"palette": palette.to_dict(), "unknown": unknown,
@@ -101,7 +102,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     context.colour_table(palette)
     converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context)
     results = run_items(converter, src.jobs, executor=executor, on_error=on_error, desc="masks2labels", quiet=quiet)
-    report = ConversionReport(out_palette, out_dir)
+    report = ConversionReport(out_palette, out_dir, zero_unlabelled=remap_spec == "reduce-zero")
     _collect(report, src.jobs, results, out_palette)
     report.palette_path = out_palette.save(out_dir / "palette.json")
     if src.manifest is not None:

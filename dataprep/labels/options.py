@@ -64,16 +64,19 @@ def format_unknown(key: UnknownKey) -> str:
     return "({},{},{})".format(*key) if isinstance(key, tuple) else f"value {key}"
 
 
-def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, int] | Literal["ids"] | None:
-    """`--remap`: "ids", a JSON/YAML file {old: new}, or inline "old:new,old:new"."""
+NAMED_REMAPS = ("ids", "reduce-zero")
+
+
+def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, int] | Literal["ids", "reduce-zero"] | None:
+    """`--remap`: "ids", "reduce-zero", a JSON/YAML file {old: new}, or inline "old:new,old:new"."""
     if spec is None or spec == "":
         return None
     if isinstance(spec, Mapping):
         items = spec.items()
     else:
         text = os.fspath(spec)
-        if text == "ids":
-            return "ids"
+        if text in NAMED_REMAPS:
+            return text  # type: ignore[return-value]
         path = Path(text)
         if path.is_file():
             try:
@@ -86,7 +89,8 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
         else:
             pairs = [p.strip() for p in text.split(",") if p.strip()]
             if not pairs or any(p.count(":") != 1 for p in pairs):
-                raise UsageError(None, f"--remap must be 'ids', a JSON/YAML file or 'old:new,...', not {text!r}")
+                raise UsageError(None, f"--remap must be 'ids', 'reduce-zero', a JSON/YAML file or 'old:new,...', "
+                                       f"not {text!r}")
             items = [tuple(p.split(":")) for p in pairs]  # type: ignore[misc]
     try:
         return {int(k): int(v) for k, v in items}
@@ -94,7 +98,11 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
         raise UsageError(None, f"--remap values must be integers: {spec!r}") from None
 
 
-def _check_remap(remap: Remap | Literal["ids"] | None, palette: Palette) -> dict[int, int] | None:
+def _check_remap(remap: Remap | Literal["ids", "reduce-zero"] | None, palette: Palette) -> dict[int, int] | None:
+    if remap == "reduce-zero":
+        # MMSegmentation's reduce_zero_label (ADE20K, COCO-Stuff): 0 means "not labelled", class k is stored as k + 1.
+        shifted = {c.index + 1: c.index for c in palette.classes if c.index != palette.ignore_index}
+        return {**shifted, 0: palette.ignore_index}
     if remap == "ids":
         ids = palette.ids()
         if not ids:

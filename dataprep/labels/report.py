@@ -41,6 +41,7 @@ class ConversionReport:
     manifest_path: Path | None = None
     palette_path: Path | None = None
     by_colour: list[str] = field(default_factory=list)  # palette-mode masks converted through their colour table
+    zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
 
     @property
     def ok(self) -> bool:
@@ -67,11 +68,13 @@ class ConversionReport:
             reasons.append(f"and the label maps hold a single class ({self.palette.names[present[0]]}) besides "
                            "ignore: nothing to tell apart")
         if reasons:
+            fix = ("if that value is a class (in binary 0/255 masks 255 is usually the foreground), give it a class "
+                   "index: --remap 255:1 with a palette that has class 1, or the palette 'dataprep palette infer' "
+                   "writes for these masks with --remap ids")
+            if self.zero_unlabelled:
+                fix = "--remap reduce-zero made every stored 0 ('not labelled') ignore; check that 0 means that here"
             out.append(f"{ignored / total:.1%} of the pixels became the ignore index {self.palette.ignore_index} "
-                       f"({'; '.join(reasons)}), so they will not be trained on; if that value is a class (in binary "
-                       "0/255 masks 255 is usually the foreground), give it a class index: --remap 255:1 with a "
-                       "palette that has class 1, or the palette 'dataprep palette infer' writes for these masks "
-                       "with --remap ids")
+                       f"({'; '.join(reasons)}), so they will not be trained on; {fix}")
         return out
 
     @property
