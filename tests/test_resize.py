@@ -74,6 +74,18 @@ def test_masks_saved_at_another_resolution_go_to_their_images_size(tmp_path):
     assert (out["scaled"].extra["original_width"], out["scaled"].extra["original_height"]) == ("150", "105")
 
 
+def test_to_mask_shrinks_each_image_to_its_mask_and_copies_the_mask(tmp_path):
+    photo, labels = _photo(90, 120), _regions(30, 40, 3)
+    rows = [_pair(tmp_path, "a", photo, labels)]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    report = resize_manifest(src, tmp_path / "out", ResizeTarget(to="mask"))
+    assert (report.resized_images, report.resized_masks) == (1, 0)
+    (row,) = read_manifest(report.manifest_path).rows
+    assert (row.width, row.height) == (40, 30) and row.mask.read_bytes() == rows[0].mask.read_bytes()
+    blocks = photo.reshape(30, 3, 40, 3, 3).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(io.read_image(row.image) - blocks).max() <= 0.5 + 1e-9
+
+
 def test_scan_keeps_scaled_masks_for_resize_and_the_result_scans_clean(tmp_path):
     """scan --keep-scaled-masks -> resize --to image -> scan: every pair matches, nothing is left out."""
     root = tmp_path / "data"
