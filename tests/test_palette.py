@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -447,3 +448,23 @@ def test_voc_rgb_targets_infer_one_class_per_colour(shared_data, tmp_path):
     result = infer_palette(tmp_path, quiet=True)
     assert len(result.colours) == len(result.classes) == 13 and not result.artefacts
     assert {c.color: c.pixels for c in result.colours}[(224, 224, 192)] == 189861
+
+
+def test_classes_made_by_resizing_a_colour_mask_bilinearly_are_named(tmp_path):
+    """A DeepGlobe mask shrunk with bilinear resampling came out with 6 one-pixel 'classes', each an exact mix of
+    3-4 real class colours. They stay classes (a thin drawn class never fills a 3x3 block either), but the
+    result names them; a thin line of a colour no mix of the others can make is not named."""
+    corners = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [0, 0, 0]], np.uint8)
+    quadrants = np.zeros((64, 64, 3), np.uint8)
+    quadrants[:32, :32], quadrants[:32, 32:], quadrants[32:, :32], quadrants[32:, 32:] = corners
+    blended = cv2.resize(quadrants, (21, 21), interpolation=cv2.INTER_LINEAR)  # 64 -> 21: the junction mixes 4
+    write_mask(tmp_path / "resized.png", blended)
+    result = infer_palette(tmp_path / "resized.png")
+    centre = tuple(int(v) for v in blended[10, 10])
+    assert len({tuple(c) for c in blended.reshape(-1, 3)}) > 4 and centre in result.resampling_blends
+    assert not set(map(tuple, corners.tolist())) & set(result.resampling_blends)
+    clean = quadrants.copy()
+    clean[:, 40] = (200, 200, 200)  # a one-pixel line of its own class, outside every mix of the corners
+    clean[5:11, 5:11] = (85, 85, 85)  # a drawn region whose colour happens to be a mix of red, green and blue
+    write_mask(tmp_path / "clean.png", clean)
+    assert infer_palette(tmp_path / "clean.png").resampling_blends == []

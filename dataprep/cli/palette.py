@@ -93,6 +93,12 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
             click.echo(f"  {_hex(c.color)} {c.pixels:>10,} px -> {names.get(c.index, c.index)}")
         if len(artefacts) > _SHOWN_ARTEFACTS:
             click.echo(f"  ... and {len(artefacts) - _SHOWN_ARTEFACTS:,} more")
+    if result.resampling_blends:
+        shown = ", ".join(_hex(c) for c in result.resampling_blends[:6])
+        click.echo(f"\nwarning: {len(result.resampling_blends)} classes ({shown}) never fill a 3x3 block and are each "
+                   "a mix of 3-4 other classes' colours: the masks look resized with bilinear or area interpolation. "
+                   "Resize the original masks with nearest-neighbour instead (`dataprep resize` does), or delete "
+                   "those entries and convert with --unknown nearest", err=True)
     if result.transparent_pixels:
         click.echo(f"{result.transparent_pixels:,} transparent pixels (alpha 0) were not counted; "
                    "masks2labels makes them ignore")

@@ -82,7 +82,41 @@ def _infer_colours(keys: np.ndarray, pixels: np.ndarray, images: np.ndarray, ign
                                      kind=EntryKind.ARTEFACT)
                         for c in colours if c.artefact and c.color not in taken][:MAX_ARTEFACT_ENTRIES]
     palette = Palette(name, tuple(classes + artefact_entries), ignore_index)
-    return InferredPalette(palette, colours, "colour", 0, 0, suggestion=suggestion, lossy=lossy)
+    blends = [] if lossy or solid is None else _resampling_blends(rgb, totals, class_rows, solid)
+    return InferredPalette(palette, colours, "colour", 0, 0, suggestion=suggestion, lossy=lossy,
+                           resampling_blends=[unpack_key(keys[i]) for i in blends])
+
+
+def _resampling_blends(rgb: np.ndarray, totals: np.ndarray, class_rows: np.ndarray, solid: np.ndarray) -> list[int]:
+    """Class rows that look made by resampling a mask: never a 3x3 block of their own, and an exact mix of 3 or 4
+    more frequent classes (what bilinear or area interpolation makes of a 2x2 neighbourhood).
+
+    Kept as classes (a thin drawn class never fills a 3x3 block either): the caller says so instead.
+    """
+    found = []
+    ranked = sorted(class_rows.tolist(), key=lambda r: -totals[r])
+    for pos, i in enumerate(ranked):
+        if solid[i] > 0:
+            continue
+        bigger = [r for r in ranked[:pos] if totals[r] >= BLEND_RATIO * totals[i]][:8]
+        if len(bigger) >= 3 and _mix_of(rgb[i], rgb[bigger]):
+            found.append(i)
+    return found
+
+
+def _mix_of(colour: np.ndarray, candidates: np.ndarray) -> bool:
+    """Whether `colour` is, within BLEND_DISTANCE, a convex mix of 3 or 4 of `candidates`."""
+    from itertools import combinations
+
+    for k in (3, 4):
+        for idx in combinations(range(len(candidates)), k):
+            corners = candidates[list(idx)]
+            # Least squares on the weights with their sum held at 1 (a heavily weighted extra row).
+            system = np.vstack([corners.T, np.full(k, 1e3)])
+            weights = np.linalg.lstsq(system, np.r_[colour, 1e3], rcond=None)[0]
+            if (weights >= -1e-3).all() and np.linalg.norm(corners.T @ weights - colour) <= BLEND_DISTANCE:
+                return True
+    return False
 
 
 def _distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ class InferredPalette:
     ignore_is_class: bool = False  # sparse values: the ignore value fills regions, so it is a class
     errors: list[str] = field(default_factory=list)
     by_colour_files: int = 0  # palette-mode masks counted by their table's colours
+    resampling_blends: list[Colour] = field(default_factory=list)  # classes that look made by resizing masks
 
     @property
     def classes(self) -> list[InferredColour]:
