@@ -29,6 +29,8 @@ from .errors import DataprepError
 from .io import PathLike, atomic_open
 
 REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
+# What `dataprep resize` records: the image's size before its first resize.
+ORIGINAL_SIZE_COLUMNS = ("original_width", "original_height")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 # Anything any rule of `id_problem` refuses; ids that do not match (nearly all) need no closer look.

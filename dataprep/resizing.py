@@ -45,7 +45,7 @@ from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, atomic_write_bytes, read_png_palette
 from .io.formats import read_file_bytes
-from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette
 from .paths import Inputs
@@ -61,9 +61,6 @@ INTERPOLATIONS = {
     "lanczos": cv2.INTER_LANCZOS4,
     "nearest": cv2.INTER_NEAREST_EXACT,
 }
-# Columns `resize` adds: the image's size before the first resize, for mapping predictions back.
-# Not tile's source_width/source_height: resized tiles must still stitch.
-ORIGINAL_SIZE_COLUMNS = ("original_width", "original_height")
 
 
 @dataclass(frozen=True)
@@ -230,5 +227,4 @@ def resize_pixels(image: np.ndarray, height: int, width: int, interpolation: int
     return resized.reshape(height, width, image.shape[2])
 
 
-__all__ = ["INTERPOLATIONS", "ResizeReport", "ResizeTarget", "resize_manifest", "resize_pixels",
-           "ORIGINAL_SIZE_COLUMNS"]
+__all__ = ["INTERPOLATIONS", "ResizeReport", "ResizeTarget", "resize_manifest", "resize_pixels"]

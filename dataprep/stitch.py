@@ -39,7 +39,7 @@ import numpy as np
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, read_png_palette
-from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import resolve_palette
 from .paths import Inputs
@@ -176,6 +176,11 @@ def _group(src: Manifest) -> list[_Job]:
         except ValueError:
             raise DataprepError(src.path, f"row {row.id!r}: tile_y, tile_x, source_width and source_height "
                                           "must be integers") from None
+        resized = tuple(e.get(c) for c in ORIGINAL_SIZE_COLUMNS)
+        if all(resized) and resized != (str(row.width), str(row.height)):
+            raise DataprepError(src.path, f"row {row.id!r}: the tile was resized (from {resized[0]}x{resized[1]} to "
+                                          f"{row.width}x{row.height}), but its tile_y/tile_x are pixels of the source "
+                                          "at its own size; stitch the tiles as cut, then resize the result")
         if sizes.setdefault(sid, size) != size:
             raise DataprepError(src.path, f"row {row.id!r}: source {sid!r} has two sizes "
                                           f"({sizes[sid][1]}x{sizes[sid][0]} and {size[1]}x{size[0]})")

@@ -16,12 +16,14 @@ import tifffile
 from PIL import Image
 
 from dataprep import io
-from dataprep.errors import UsageError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import make_executor
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.raster import GeoTags, RasterReader
 from dataprep.resizing import ResizeTarget, resize_manifest
 from dataprep.scan import scan
+from dataprep.stitch import stitch_manifest
+from dataprep.tiling import tile_manifest
 
 
 def centre_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -224,6 +226,19 @@ def test_an_output_over_the_pixel_limit_is_refused_before_it_is_made(tmp_path, m
     assert report.errors == [f"{rows[0].image}: would become 300x200 = 60,000 pixels, over the limit of 10,000 "
                              "every reader keeps (DATAPREP_MAX_IMAGE_PIXELS)"]
     assert not (tmp_path / "out" / "images").exists()
+
+
+def test_stitch_refuses_resized_tiles_instead_of_placing_them_at_the_old_offsets(tmp_path):
+    """tile -> resize --scale 0.5 -> stitch gave 32 images with a quarter of each filled ('pixels lie in no tile'
+    was the only sign): the tiles' offsets are pixels of the source at its own size."""
+    rows = [_pair(tmp_path, "scene", _photo(64, 96), _regions(64, 96, 3))]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    tiles = tile_manifest(src, tmp_path / "tiles", size=32)
+    resize_manifest(tiles.manifest_path, tmp_path / "small", ResizeTarget(scale=0.5))
+    with pytest.raises(DataprepError, match=r"the tile was resized \(from 32x32 to 16x16\)"):
+        stitch_manifest(tmp_path / "small" / "manifest.csv", tmp_path / "stitched")
+    same = resize_manifest(tiles.manifest_path, tmp_path / "same", ResizeTarget(scale=1.0))
+    assert stitch_manifest(same.manifest_path, tmp_path / "stitched").ok  # copied tiles still stitch
 
 
 def test_exactly_one_target_and_an_output_outside_the_inputs(tmp_path, cli):
