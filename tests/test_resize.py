@@ -132,6 +132,29 @@ def test_max_side_shrinks_with_area_averaging_and_keeps_small_pairs(tmp_path):
     assert out["small"].image.read_bytes() == rows[1].image.read_bytes()
 
 
+def test_exif_rotated_photos_are_resized_upright(tmp_path):
+    """A phone photo stored landscape with EXIF orientation 6 shows portrait; its mask is drawn portrait. The
+    resized photo is written upright (no orientation tag left to apply twice) at the mask's shape."""
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[:, :30] = (250, 40, 40)  # left half red as stored: the top half once turned upright
+    image = tmp_path / "src" / "phone.jpg"
+    image.parent.mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(image, exif=exif.tobytes(), quality=95)
+    labels = np.zeros((60, 40), np.uint8)
+    labels[:30] = 1  # the top half, as displayed
+    mask = tmp_path / "src" / "phone_mask.png"
+    io.write_mask(mask, labels)
+    src = write_manifest([ManifestRow("phone", image, mask, 40, 60)], tmp_path / "src" / "manifest.csv")
+    resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.5))
+    (row,) = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    out = io.read_image(row.image)
+    assert out.shape == (30, 20, 3) and io.read_info(row.image).orientation == 1
+    assert out[:13, :, 0].min() > 200 and out[17:, :, 0].max() < 60  # red on top, where the mask's class 1 is
+    np.testing.assert_array_equal(io.read_mask(row.mask), centre_nearest(labels, 30, 20))
+
+
 def test_colour_masks_keep_exact_colours_and_palette_masks_their_palette(tmp_path):
     colours = np.array([[0, 0, 0], [128, 0, 0], [0, 128, 0], [224, 224, 192]], np.uint8)
     colour_mask = colours[_regions(50, 70, 4)]
