@@ -37,6 +37,11 @@ class TruncatedError(DataprepError):
     """A file that ends before its data does (a copy or download cut short)."""
 
 
+class TiffStackError(DataprepError):
+    """A TIFF holding a stack of full-size pages (a volume, a time series): one image per file is all a manifest
+    row can mean, so reading its first page alone would silently drop the rest."""
+
+
 class UsageError(DataprepError):
     """Options or arguments that cannot work together (exit code 2)."""
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataprepError
+from .errors import DataprepError, TiffStackError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
@@ -227,11 +227,6 @@ def mask_from(path: PathLike, array: np.ndarray) -> np.ndarray:
     if array.dtype.kind not in "iu":
         raise DataprepError(path, f"mask is {array.dtype}; masks must hold integer class indices")
     return array[:, :, 0]
-
-
-class TiffStackError(DataprepError):
-    """A TIFF holding a stack of full-size pages (a volume, a time series): one image per file is all a manifest
-    row can mean, so reading its first page alone would silently drop the rest."""
 
 
 def stack_pages(tif: Any) -> int:

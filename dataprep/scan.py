@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import io
-from .errors import DataprepError, TruncatedError, UsageError
+from .errors import DataprepError, TiffStackError, TruncatedError, UsageError
 from .executor import Executor, OnError, run_items
 from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
 from .layout import CONTAINER_DIRS, AmbiguousLayout, PairingRule, choose_rules, split_of, with_pairs
@@ -47,6 +47,7 @@ class ScanProblem(StrEnum):
     # problems: the pair is left out of the manifest
     UNREADABLE = "unreadable"
     TRUNCATED = "truncated"
+    STACK = "stack"  # a multi-page TIFF: `dataprep unstack` first
     SIZE_MISMATCH = "size_mismatch"
     EXIF_ROTATION = "exif_rotation"
     ORPHAN_IMAGE = "orphan_image"
@@ -64,6 +65,8 @@ class ScanProblem(StrEnum):
 
     @classmethod
     def of_error(cls, exc: DataprepError) -> "ScanProblem":
+        if isinstance(exc, TiffStackError):
+            return cls.STACK
         return cls.TRUNCATED if isinstance(exc, TruncatedError) else cls.UNREADABLE
 
 

@@ -55,9 +55,9 @@ def test_scan_names_the_stacks(tmp_path):
     write_stack(tmp_path / "masks" / "train.tif", _volume(3, seed=1), photometric="minisblack")
     result = scan(tmp_path)
     assert not result.rows
-    assert sorted((p.path, p.reason) for p in result.problems) == [
-        ("images/train.tif", "a stack of 3 pages of 32x24, not one image; split it with `dataprep unstack`"),
-        ("masks/train.tif", "a stack of 3 pages of 32x24, not one image; split it with `dataprep unstack`"),
+    assert sorted((p.path, p.kind, p.reason) for p in result.problems) == [
+        ("images/train.tif", "stack", "a stack of 3 pages of 32x24, not one image; split it with `dataprep unstack`"),
+        ("masks/train.tif", "stack", "a stack of 3 pages of 32x24, not one image; split it with `dataprep unstack`"),
     ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import DataprepError, TruncatedError
+from ..errors import DataprepError, TiffStackError, TruncatedError
 from .exif import apply_orientation, orientation_from_bytes
 from .formats import (JPEG_EOI, JPEG_SOI, PathLike, is_tiff_name, read_file_bytes, short_reason, sniff_format,
                       unreadable)
@@ -140,7 +140,7 @@ def decode_gray_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray
 
 def open_tiff(path: Path, expect: tuple[int, int] | None) -> Any | None:
     """A `raster.RasterReader` on a TIFF, sizes checked; None when tifffile cannot parse the file."""
-    from ..raster import RasterReader, TiffStackError
+    from ..raster import RasterReader
 
     try:
         reader = RasterReader(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataprepError
+from ..errors import DataprepError, TiffStackError
 from .exif import exif_orientation
 from .formats import PathLike, is_tiff_name, unreadable
 from .limits import bomb_error, check_pixels, max_image_pixels
@@ -99,7 +99,7 @@ def _pil_kind(path: Path, mode: str, fmt: str, transparent: bool) -> tuple[int, 
 
 def _tiff_info(path: Path) -> ImageInfo | None:
     """A TIFF's header through tifffile; None when tifffile cannot parse it (PIL then says what is wrong)."""
-    from ..raster import RasterReader, TiffStackError
+    from ..raster import RasterReader
 
     try:
         reader = RasterReader(path)
