@@ -156,14 +156,12 @@ def _as_hwc(array: np.ndarray, page: Any) -> np.ndarray:
     raise DataprepError(page.parent.filename, f"unsupported TIFF layout {axes!r} (expected YX, YXS or SYX)")
 
 
-def tiff_pages(path: PathLike) -> tuple[int, tuple[int, int], str]:
-    """(number of pages, (width, height) of the first, axes of the first series, e.g. "ZYX") of a TIFF."""
+def tiff_pages(path: PathLike) -> tuple[int, str]:
+    """(number of pages, axes of the first series, e.g. "ZYX") of a TIFF."""
     tifffile = _tifffile()
     try:
         with tifffile.TiffFile(path) as tif:
-            first = tif.pages.first
-            axes = tif.series[0].axes if tif.series else first.axes
-            return len(tif.pages), (int(first.imagewidth), int(first.imagelength)), axes
+            return len(tif.pages), tif.series[0].axes if tif.series else tif.pages.first.axes
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for broken files

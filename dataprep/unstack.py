@@ -46,7 +46,6 @@ class UnstackReport(OutputReport):
 class _Stack:
     path: Path
     pages: int
-    size: tuple[int, int]  # (width, height) of its first page
 
 
 def unstack(
@@ -84,11 +83,11 @@ def unstack(
 def _open_stack(path: Path) -> _Stack:
     if path.suffix.lower() not in (".tif", ".tiff"):
         raise UsageError(path, "not a TIFF stack (.tif/.tiff)")
-    pages, size, axes = tiff_pages(path)
+    pages, axes = tiff_pages(path)
     if "C" in axes:  # an ImageJ/OME hyperstack: its pages interleave channels, not slices of one picture
         raise DataprepError(path, f"a hyperstack with axes {axes}: pages interleave channels; export one channel "
                                   "per stack (or the channels as the bands of each page) first")
-    return _Stack(path, pages, size)
+    return _Stack(path, pages)
 
 
 class _PageWriter:
