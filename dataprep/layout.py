@@ -90,6 +90,7 @@ class PairingRule:
     split: str | None = None  # train/val/test... when the folders say so
     how: str = ""  # which convention found it, for the summary
     pairs: int = 0  # image/mask name matches it makes
+    mask_extension: str | None = None  # side by side with one name: masks are the files of this extension (".png")
 
     def describe(self) -> str:
         dirs = f"{self.image_dir or '.'} <-> {self.mask_dir or '.'}"
@@ -98,6 +99,8 @@ class PairingRule:
             sfx.append(f"image suffix {self.image_suffix}")
         if self.mask_suffix:
             sfx.append(f"mask suffix {self.mask_suffix}")
+        if self.mask_extension:
+            sfx.append(f"masks *{self.mask_extension}, images the other extensions")
         return dirs + (f" ({', '.join(sfx)})" if sfx else "")
 
 
@@ -294,8 +297,38 @@ def _side_by_side(files: list[str], image_suffix: str | None, mask_suffix: str |
     best = max(pairs, key=lambda sp: count_suffix_pairs(stems, sp))
     n = count_suffix_pairs(stems, best)
     if n == 0 and how != "explicit suffixes":
-        return []
+        return _extension_pairs(files)
     return [PairingRule(None, None, *best, split=None, how=how, pairs=n)]
+
+
+# Side by side under one name, told apart by format: a photo is JPEG, its label map lossless.
+_PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg"})
+_LABEL_EXTENSIONS = (".png", ".gif", ".bmp", ".tif", ".tiff")
+
+
+def _extension_pairs(files: list[str]) -> list[PairingRule]:
+    """x.jpg beside x.png (no suffix, no folder tells them apart): the rule taking the lossless files as masks.
+
+    Only when at least half of the names are such a pair, so a folder of unrelated
+    JPEGs and PNGs is not paired by chance.
+    """
+    by_stem: dict[str, list[str]] = defaultdict(list)
+    for f in files:
+        stem, ext = os.path.splitext(f)
+        by_stem[stem].append(ext.lower())
+    counts: Counter[str] = Counter()
+    for exts in by_stem.values():
+        if len(exts) == 2 and len(_PHOTO_EXTENSIONS.intersection(exts)) == 1:
+            other = next(e for e in exts if e not in _PHOTO_EXTENSIONS)
+            if other in _LABEL_EXTENSIONS:
+                counts[other] += 1
+    if not counts:
+        return []
+    mask_extension, n = counts.most_common(1)[0]
+    if n < len(by_stem) / 2:
+        return []
+    return [PairingRule(None, None, split=None, how="one name, JPEG image beside a lossless mask", pairs=n,
+                        mask_extension=mask_extension)]
 
 
 def count_suffix_pairs(stems: set[str], suffixes: tuple[str, str]) -> int:

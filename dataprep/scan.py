@@ -225,6 +225,10 @@ def _side_key(rel: str, rule: PairingRule, side: Literal["image", "mask"]) -> tu
     if rule.image_dir is not None:
         if not rel.startswith(rule.image_dir + "/"):
             return None
+    if rule.mask_extension is not None:  # one name, told apart by format
+        if (ext.lower() == rule.mask_extension) != (side == "mask"):
+            return None
+        return stem, stem
     name = stem.rsplit("/", 1)[-1]
     if suffix and not name.endswith(suffix):
         return None

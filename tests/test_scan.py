@@ -104,6 +104,24 @@ def test_mmsegmentation_img_dir_ann_dir_layout(tmp_path):
     assert not result.problems
 
 
+def test_one_name_jpeg_image_beside_png_mask(tmp_path):
+    """data/x.jpg + data/x.png: nothing in the names or folders tells them apart (nothing paired before); the
+    format does. A JPEG without its PNG is an orphan; a folder of mostly unrelated files is not paired."""
+    for i in range(3):
+        _jpg(tmp_path / "data" / f"{i:03d}.jpg"), _png(tmp_path / "data" / f"{i:03d}.png")
+    _jpg(tmp_path / "data" / "lonely.jpg")
+    result = scan(tmp_path)
+    assert [(r.id, r.image.name, r.mask.name) for r in result.rows] == [
+        ("data/000", "000.jpg", "000.png"), ("data/001", "001.jpg", "001.png"), ("data/002", "002.jpg", "002.png")]
+    assert [(p.path, p.kind) for p in result.problems] == [("data/lonely.jpg", "orphan_image")]
+    assert result.rules[0].mask_extension == ".png" and "masks *.png" in result.rules[0].describe()
+    mixed = tmp_path / "mixed"
+    _jpg(mixed / "a.jpg"), _png(mixed / "a.png")
+    for name in ("b", "c", "d"):
+        _jpg(mixed / f"{name}.jpg")
+    assert not scan(mixed).rows
+
+
 def test_side_by_side_suffixes_detected_and_explicit(tmp_path):
     for i in range(3):
         _png(tmp_path / f"{i}_image.png"), _png(tmp_path / f"{i}_target.png")
