@@ -468,3 +468,21 @@ def test_classes_made_by_resizing_a_colour_mask_bilinearly_are_named(tmp_path):
     clean[5:11, 5:11] = (85, 85, 85)  # a drawn region whose colour happens to be a mix of red, green and blue
     write_mask(tmp_path / "clean.png", clean)
     assert infer_palette(tmp_path / "clean.png").resampling_blends == []
+
+
+def test_infer_reduce_zero_gives_the_classes_behind_ade20k_style_values(tmp_path, cli):
+    """ADE20K stores class k as k + 1 and 0 as not labelled: classes 0..max-1 (an absent value too), 0 ignored,
+    and masks2labels --remap reduce-zero with that palette gives np.where(v == 0, 255, v - 1)."""
+    values = np.array([[0, 0, 1, 1], [4, 4, 1, 0]], np.uint8)  # no 2 or 3 stored in this sample
+    write_mask(tmp_path / "masks" / "a.png", values)
+    result = infer_palette(tmp_path / "masks", reduce_zero=True)
+    assert [(c.index, c.name) for c in result.palette.classes] == [(0, "class_0"), (1, "class_1"), (2, "class_2"),
+                                                                   (3, "class_3")]
+    assert {c.value: c.index for c in result.colours} == {0: 255, 1: 0, 4: 3}
+    out = cli("palette", "infer", tmp_path / "masks", "--reduce-zero", "-o", tmp_path / "ade.json")
+    assert "stored value 0 is 'not labelled' (ignore: 3 pixels, 37.50%)" in out.output
+    cli("masks2labels", "-p", tmp_path / "ade.json", "--remap", "reduce-zero", tmp_path / "masks", tmp_path / "labels")
+    np.testing.assert_array_equal(read_mask(tmp_path / "labels" / "a.png"), np.where(values == 0, 255, values - 1))
+    write_mask(tmp_path / "colour" / "c.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(UsageError, match="--reduce-zero is for index masks"):
+        infer_palette(tmp_path / "colour", reduce_zero=True)

@@ -31,10 +31,13 @@ def palette_group() -> None:
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=DEFAULT_IGNORE_INDEX, show_default=True,
               help="Index for ignored classes (index masks: this value is marked ignore).")
 @click.option("--name", default="inferred", show_default=True, help="Name stored in the palette.")
+@click.option("--reduce-zero", is_flag=True,
+              help="Index masks storing class k as k+1 and 0 as not labelled (ADE20K): classes 0..max-1, for "
+                   "masks2labels --remap reduce-zero.")
 @reports_errors
 @executor_options
-def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name: str, executor, on_error: str,
-                  quiet: bool) -> None:
+def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name: str, reduce_zero: bool, executor,
+                  on_error: str, quiet: bool) -> None:
     """Count the colours (or values) in MASKS and write a palette to edit.
 
     MASKS are mask files, folders of masks, or manifest CSVs. One class per
@@ -50,8 +53,8 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
     from ..maskfiles import collect_mask_paths
 
     Inputs([*collect_mask_paths(masks), *(m for m in masks if m.is_file())]).guard_file(output)
-    result = infer_palette(masks, ignore_index=ignore_index, name=name, executor=executor, on_error=on_error,
-                           quiet=quiet)
+    result = infer_palette(masks, ignore_index=ignore_index, name=name, reduce_zero=reduce_zero, executor=executor,
+                           on_error=on_error, quiet=quiet)
     result.save(output)
     for line in result.errors:
         click.echo(f"error: {line}", err=True)
@@ -117,6 +120,11 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         click.echo(f"\nthe stored values are not 0..K-1: classes get compact indices 0..{result.palette.num_classes - 1} "
                    f"with the stored value as id{extra}; convert with "
                    f"`dataprep masks2labels --palette {output} --remap ids ...`")
+    if result.reduced_zero:
+        zeros = sum(c.pixels for c in result.colours if c.value == 0)
+        click.echo(f"\nstored value 0 is 'not labelled' (ignore: {zeros:,} pixels, {100 * zeros / total:.2f}%) and "
+                   f"class k is stored as k + 1; convert with "
+                   f"`dataprep masks2labels --palette {output} --remap reduce-zero ...`")
     if result.binary:
         click.echo(f"\nbinary masks (values 0 and 255): 255 is taken as class 1, not as ignore; convert with "
                    f"`dataprep masks2labels --palette {output} --remap ids ...` (the palette's ids map 255 to 1)")

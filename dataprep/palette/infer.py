@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
 from .artefacts import _infer_colours
@@ -97,7 +97,7 @@ def _tables_agree(counted: list[_Counted]) -> bool:
 
 
 def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int = DEFAULT_IGNORE_INDEX,
-                  name: str = "inferred", executor: Any = None, on_error: str = "skip",
+                  name: str = "inferred", reduce_zero: bool = False, executor: Any = None, on_error: str = "skip",
                   quiet: bool = False) -> InferredPalette:
     """Count the distinct colours (or values) of masks and propose a palette to edit.
 
@@ -109,6 +109,9 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     (table[index]) when their tables differ from file to file or sit beside RGB
     masks. Index masks: one class per value, value == index, `ignore_index` marked
     ignore; sparse values (0/64/128/...) get compact indices with the value as `id`.
+    `reduce_zero=True` (index masks storing class k as k + 1 and 0 as "not
+    labelled", ADE20K): classes 0..max-1, value 0 counted as ignore, for
+    `masks2labels --remap reduce-zero`.
     Unreadable masks are listed in `errors` and left out (on_error="fail": the first one raises).
     """
     from functools import partial
@@ -146,6 +149,8 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     order = np.lexsort((uniq, -pixels))  # most pixels first, ties by key: deterministic
     uniq, pixels, images, solid = uniq[order], pixels[order], images[order], solid[order]
     transparent = sum(c.transparent for c in ok)
+    if kind == "colour" and reduce_zero:
+        raise UsageError(None, "--reduce-zero is for index masks (class k stored as k + 1); these are colour masks")
     if kind == "colour":
         jpeg = any(os.path.splitext(str(p))[1].lower() in (".jpg", ".jpeg", ".webp") for p in paths)
         result = _infer_colours(uniq, pixels, images, ignore_index, name, jpeg, solid)
@@ -157,7 +162,10 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
                 if c.table is not None:
                     table[c.keys] = c.table[c.keys]
         spread = (sum(c.ignore_pixels for c in ok), sum(c.ignore_interior for c in ok))
-        result = _infer_values(uniq, pixels, images, ignore_index, name, table, spread)
+        if reduce_zero:
+            result = _infer_reduced_zero(uniq, pixels, images, ignore_index, name, table)
+        else:
+            result = _infer_values(uniq, pixels, images, ignore_index, name, table, spread)
     result.files, result.pixels, result.transparent_pixels, result.errors = len(ok), int(pixels.sum()), transparent, errors
     result.by_colour_files = by_colour
     return result
@@ -211,6 +219,30 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
         classes.append(PaletteClass(label, c.color, c.index, ignored, c.value if sparse and not ignored else None))
     return InferredPalette(Palette(name, tuple(classes), ignore_index), colours, "index", 0, 0, sparse=sparse,
                            ignore_is_class=ignore_is_class, suggestion=builtin)
+
+
+def _infer_reduced_zero(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
+                        name: str, table: np.ndarray | None) -> InferredPalette:
+    """Index masks under MMSegmentation's reduce_zero_label: stored k + 1 is class k, stored 0 is not labelled.
+
+    Every class up to the largest stored value gets an entry (absent ones too), so
+    that a value this sample lacks still converts where it appears later.
+    """
+    stored = [int(v) for v in values]
+    if max(stored) > MAX_INDEX + 1:
+        raise DataprepError(None, f"index masks hold values up to {max(stored)}; a palette needs 0..{MAX_INDEX}")
+    top = max((v for v in stored if v not in (0, ignore_index)), default=0)
+    if top == 0:
+        raise DataprepError(None, "--reduce-zero: the masks hold no value above 0 (no class at all)")
+    cmap = voc_colormap(top)
+    colour_of = {k: _colour(table[k + 1]) if table is not None and k + 1 < 256 else _colour(cmap[k]) for k in range(top)}
+    if len(set(colour_of.values())) < top:
+        colour_of = {k: _colour(cmap[k]) for k in range(top)}
+    classes = tuple(PaletteClass(f"class_{k}", colour_of[k], k) for k in range(top))
+    colours = [InferredColour(colour_of[v - 1] if 0 < v <= top else (0, 0, 0), v, int(n), int(m),
+                              v - 1 if 0 < v <= top else ignore_index)
+               for v, n, m in zip(stored, pixels, images)]
+    return InferredPalette(Palette(name, classes, ignore_index), colours, "index", 0, 0, reduced_zero=True)
 
 
 def _builtin_of_table(table: np.ndarray, values: list[int]) -> str | None:

@@ -39,6 +39,7 @@ class InferredPalette:
     errors: list[str] = field(default_factory=list)
     by_colour_files: int = 0  # palette-mode masks counted by their table's colours
     resampling_blends: list[Colour] = field(default_factory=list)  # classes that look made by resizing masks
+    reduced_zero: bool = False  # inferred with reduce_zero: stored k + 1 is class k, 0 is not labelled
 
     @property
     def classes(self) -> list[InferredColour]:
