@@ -13,6 +13,7 @@ Colours of a matching built-in palette are never artefacts.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -106,8 +107,6 @@ def _resampling_blends(rgb: np.ndarray, totals: np.ndarray, class_rows: np.ndarr
 
 def _mix_of(colour: np.ndarray, candidates: np.ndarray) -> bool:
     """Whether `colour` is, within BLEND_DISTANCE, a convex mix of 3 or 4 of `candidates`."""
-    from itertools import combinations
-
     for k in (3, 4):
         for idx in combinations(range(len(candidates)), k):
             corners = candidates[list(idx)]
