@@ -147,6 +147,8 @@ def choose_rules(
     for parent, img_name, msk_name, tier, how in _folder_candidates(files, image_dir, mask_dir):
         img_path, msk_path = _join(parent, img_name), _join(parent, msk_name)
         rule = fit_suffixes(files, img_path, msk_path, image_suffix, mask_suffix, how=how)
+        if not rule.pairs and tier > 0:
+            rule = _masks_one_folder_down(files, img_path, msk_path, image_suffix, mask_suffix, how) or rule
         if rule.pairs or tier == 0:  # folders the user named count even when nothing in them pairs
             by_image[img_path].append((tier, rule))
     rules = []
@@ -160,6 +162,31 @@ def choose_rules(
     if rules or image_dir is not None or mask_dir is not None:
         return rules
     return _side_by_side(files, image_suffix, mask_suffix)
+
+
+def _masks_one_folder_down(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,
+                           mask_suffix: str | None, how: str) -> PairingRule | None:
+    """The subfolder of `mask_dir` that pairs with `image_dir` when `mask_dir` itself does not.
+
+    Oxford-IIIT Pet: images/x.jpg <-> annotations/trimaps/x.png, beside annotations/xmls/.
+    Two subfolders that both pair are a question for the user.
+    """
+    prefix = mask_dir + "/"
+    subfolders = set()
+    for f in files[bisect.bisect_left(files, prefix):]:
+        if not f.startswith(prefix):
+            break
+        head, slash, _ = f[len(prefix):].partition("/")
+        if slash:
+            subfolders.add(head)
+    found = [rule for rule in (fit_suffixes(files, image_dir, prefix + s, image_suffix, mask_suffix,
+                                            how=f"{how}, masks one folder down") for s in sorted(subfolders))
+             if rule.pairs]
+    if len(found) > 1:
+        options = ", ".join(f"{r.mask_dir} ({r.pairs} pairs)" for r in found)
+        raise AmbiguousLayout(image_dir, f"which folder holds the masks: {options}? say it with "
+                                         f"--image-dir {image_dir} --mask-dir PATH")
+    return found[0] if found else None
 
 
 def _explicit_roots(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,

@@ -486,3 +486,16 @@ def test_infer_reduce_zero_gives_the_classes_behind_ade20k_style_values(tmp_path
     write_mask(tmp_path / "colour" / "c.png", np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(UsageError, match="--reduce-zero is for index masks"):
         infer_palette(tmp_path / "colour", reduce_zero=True)
+
+
+def test_one_based_values_get_compact_indices(tmp_path, cli):
+    """Oxford-IIIT Pet trimaps store 1 (pet), 2 (background), 3 (border): index 0 would be a class no pixel has."""
+    values = np.array([[1, 1, 2], [3, 2, 2]], np.uint8)
+    write_mask(tmp_path / "trimaps" / "a.png", values)
+    result = infer_palette(tmp_path / "trimaps")
+    assert result.sparse and [(c.index, c.id) for c in result.palette.classes] == [(0, 1), (1, 2), (2, 3)]
+    cli("palette", "infer", tmp_path / "trimaps", "-o", tmp_path / "pets.json")
+    cli("masks2labels", "-p", tmp_path / "pets.json", "--remap", "ids", tmp_path / "trimaps", tmp_path / "labels")
+    np.testing.assert_array_equal(read_mask(tmp_path / "labels" / "a.png"), values - 1)
+    write_mask(tmp_path / "dense" / "b.png", np.array([[0, 1, 2]], np.uint8))
+    assert not infer_palette(tmp_path / "dense").sparse  # 0..K-1 stays as it is

@@ -104,6 +104,23 @@ def test_mmsegmentation_img_dir_ann_dir_layout(tmp_path):
     assert not result.problems
 
 
+def test_oxford_pet_layout_masks_one_folder_down(tmp_path):
+    """Oxford-IIIT Pet: images/x.jpg <-> annotations/trimaps/x.png beside annotations/xmls/ (and the tarball's
+    macOS '._x.png' forks): nothing paired before. Two subfolders that both pair are a question."""
+    for name in ("Abyssinian_1", "beagle_1"):
+        _jpg(tmp_path / "images" / f"{name}.jpg"), _png(tmp_path / "annotations" / "trimaps" / f"{name}.png")
+        (tmp_path / "annotations" / "trimaps" / f"._{name}.png").write_bytes(b"\x00\x05\x16\x07")
+    (tmp_path / "annotations" / "xmls").mkdir()
+    (tmp_path / "annotations" / "xmls" / "Abyssinian_1.xml").write_text("<annotation/>")
+    result = scan(tmp_path)
+    assert [(r.id, r.mask.relative_to(tmp_path).as_posix()) for r in result.rows] == [
+        ("Abyssinian_1", "annotations/trimaps/Abyssinian_1.png"), ("beagle_1", "annotations/trimaps/beagle_1.png")]
+    assert not result.problems
+    _png(tmp_path / "annotations" / "trimaps_v2" / "beagle_1.png")
+    with pytest.raises(UsageError, match=r"annotations/trimaps \(2 pairs\), annotations/trimaps_v2 \(1 pairs\)"):
+        scan(tmp_path)
+
+
 def test_one_name_jpeg_image_beside_png_mask(tmp_path):
     """data/x.jpg + data/x.png: nothing in the names or folders tells them apart (nothing paired before); the
     format does. A JPEG without its PNG is an orphan; a folder of mostly unrelated files is not paired."""

@@ -188,7 +188,10 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
     kept = [v for v in stored if v != ignore_index]
     builtin = _builtin_of_table(table, kept) if table is not None else None
     # A subset of VOC's indices (a table drawn with its colormap) is dense, however few classes it holds.
-    sparse = builtin is None and bool(kept) and max(kept) + 1 > 2 * len(kept)
+    # Values 1..K without 0 (Oxford-IIIT Pet trimaps) are 1-based labels: compacted too, or index 0 would be a
+    # class no pixel has.
+    one_based = bool(kept) and 0 not in kept and kept == list(range(1, max(kept) + 1))
+    sparse = builtin is None and bool(kept) and (max(kept) + 1 > 2 * len(kept) or one_based)
     ignore_is_class = False
     if sparse and ignore_index in stored:
         # Void boundaries are thin and minor; a class fills regions (a cloud mask's 255 = cloud).
