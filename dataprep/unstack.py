@@ -120,7 +120,7 @@ class _PageWriter:
                                                      "mask pages must hold one band of class values")
             mask_path = self.out_dir / "masks" / f"{pid}{'.png' if png_can_hold(mask) else '.tif'}"
             write_raster(mask_path, mask, mask=True)
-        extra = {"stack": self.images.path.stem, "page": str(page)}
+        extra = dict(zip(STACK_COLUMNS, (self.images.path.stem, str(page))))
         return ManifestRow(pid, image_path, mask_path, image.shape[1], image.shape[0], extra)
 
 
