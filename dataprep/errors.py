@@ -37,9 +37,13 @@ class TruncatedError(DataprepError):
     """A file that ends before its data does (a copy or download cut short)."""
 
 
-class TiffStackError(DataprepError):
-    """A TIFF holding a stack of full-size pages (a volume, a time series): one image per file is all a manifest
-    row can mean, so reading its first page alone would silently drop the rest."""
+class StackError(DataprepError):
+    """A file holding several full-size images (TIFF pages, animation frames): one image per file is all a
+    manifest row can mean, so reading the first alone would silently drop the rest."""
+
+
+class TiffStackError(StackError):
+    """A TIFF holding a stack of full-size pages (a volume, a time series): `dataprep unstack` splits it."""
 
 
 class UsageError(DataprepError):

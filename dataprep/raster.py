@@ -37,6 +37,7 @@ import numpy as np
 
 from .errors import DataprepError, TiffStackError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
+from .io.formats import sniff_format
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
@@ -49,6 +50,14 @@ _TAG_TYPES = {33550: 12, 33922: 12, 34264: 12, 34735: 3, 34736: 12, 34737: 2, 42
 
 def is_tiff(path: PathLike) -> bool:
     return Path(path).suffix.lower() in TIFF_EXTENSIONS
+
+
+def _holds_tiff(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return sniff_format(f.read(16)) == "TIFF"
+    except OSError:
+        return False  # the decoders name the problem
 
 
 def _tifffile():
@@ -156,37 +165,78 @@ def _as_hwc(array: np.ndarray, page: Any) -> np.ndarray:
     raise DataprepError(page.parent.filename, f"unsupported TIFF layout {axes!r} (expected YX, YXS or SYX)")
 
 
-def tiff_pages(path: PathLike) -> tuple[int, str]:
-    """(number of pages, axes of the first series, e.g. "ZYX") of a TIFF."""
+def stack_slices(path: PathLike) -> tuple[tuple[int, ...], ...]:
+    """The pages that make each image of a TIFF stack, in order.
+
+    One page per image, except in a hyperstack whose pages interleave channels
+    (ImageJ/OME axes with C, e.g. ZCYX): there an image is the C pages of one
+    slice, in channel order, whatever the order the axes are stored in.
+    """
     tifffile = _tifffile()
     try:
         with tifffile.TiffFile(path) as tif:
-            return len(tif.pages), tif.series[0].axes if tif.series else tif.pages.first.axes
+            series = tif.series[0] if tif.series else None
+            if series is None or "C" not in series.axes:
+                return tuple((i,) for i in range(max(len(tif.pages), contiguous_planes(tif))))
+            page_axes = series.pages[0].axes
+            outer = [(axis, size) for axis, size in zip(series.axes, series.shape) if axis not in page_axes]
+            order = [page.index for page in series.pages if page is not None]
+            sizes = [size for _, size in outer]
+            if "C" not in dict(outer) or int(np.prod(sizes)) != len(order):
+                raise DataprepError(path, f"a hyperstack with axes {series.axes} whose pages are not one channel of "
+                                          "one slice each; export one channel per stack first")
+            channel = [axis for axis, _ in outer].index("C")
+            grid = np.moveaxis(np.asarray(order).reshape(sizes), channel, -1).reshape(-1, sizes[channel])
+            return tuple(tuple(int(p) for p in row) for row in grid)
+    except DataprepError:
+        raise
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for broken files
         raise DataprepError(path, f"unreadable TIFF: {_short(exc)}") from None
 
 
+def contiguous_planes(tif: Any) -> int:
+    """The planes of a one-page TIFF whose first series holds more than the page (MetaMorph STK); else 0."""
+    if len(tif.pages) != 1 or not tif.series:
+        return 0
+    series = tif.series[0]
+    planes = series.size // max(1, series.keyframe.size)
+    return planes if planes > 1 else 0
+
+
 class TiffPages:
     """The pages of one TIFF stack, read one at a time from a file kept open.
 
     Opening the file for each page would walk the chain of page headers from
-    the start every time (quadratic in the pages). Picklable: a copy in a
+    the start every time (quadratic in the pages). Planes stored behind a
+    single page (MetaMorph STK) are read together once. Picklable: a copy in a
     worker process opens its own file on first use.
     """
 
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
         self._tif: Any = None
+        self._planes: np.ndarray | None = None
+
+    def read_slice(self, pages: tuple[int, ...]) -> np.ndarray:
+        """The pages of one slice (see `stack_slices`) as the bands of one (H, W, C) image."""
+        arrays = [self.read(index) for index in pages]
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=2)
 
     def read(self, index: int) -> np.ndarray:
         """Page `index` as (H, W, C) in its own dtype."""
         try:
             if self._tif is None:
                 self._tif = _tifffile().TiffFile(self.path)
-            page = self._tif.pages[index]
-            array = page.asarray()
+                if contiguous_planes(self._tif):
+                    series = self._tif.series[0]
+                    self._planes = series.asarray().reshape(-1, *series.keyframe.shape)
+            if self._planes is not None:
+                page, array = self._tif.series[0].keyframe, self._planes[index]
+            else:
+                page = self._tif.pages[index]
+                array = page.asarray()
         except Exception as exc:  # noqa: BLE001 - a missing codec or a corrupt page
             raise DataprepError(self.path, f"cannot decode page {index}: {_short(exc)}") from None
         return _as_hwc(array, page)
@@ -195,9 +245,10 @@ class TiffPages:
         if self._tif is not None:
             self._tif.close()
             self._tif = None
+        self._planes = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_tif": None}
+        return {"path": self.path, "_tif": None, "_planes": None}
 
 
 def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
@@ -231,11 +282,12 @@ def stack_pages(tif: Any) -> int:
     """How many pages of `tif` (a tifffile.TiffFile) are full-size images: 1 unless the file is a stack.
 
     Later pages of the first page's size that are not reduced-resolution copies
-    (pyramid overviews) or transparency masks (NewSubfileType bits 0 and 2) make a stack.
+    (pyramid overviews) or transparency masks (NewSubfileType bits 0 and 2) make a stack,
+    and so do planes stored one after another behind a single page (MetaMorph STK).
     """
     pages = tif.pages
     if len(pages) < 2:
-        return 1
+        return max(1, contiguous_planes(tif))
     first, second = pages.first, pages[1]
     same_size = (second.imagelength, second.imagewidth) == (first.imagelength, first.imagewidth)
     return len(pages) if same_size and not int(getattr(second, "subfiletype", 0) or 0) & 5 else 1
@@ -262,7 +314,8 @@ class RasterReader:
         self._cache: dict[int, np.ndarray] = {}
         self.geo: GeoTags | None = None
         self.photometric: str | None = None
-        if is_tiff(self.path):
+        # By content too: a TIFF under another name (MetaMorph's .stk) handed to read_image would come back here.
+        if is_tiff(self.path) or _holds_tiff(self.path):
             self._open_tiff()
         else:
             # Alpha kept: tiles hold every band of the source (an RGBA PNG's nodata alpha included).

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import io
-from .errors import DataprepError, TiffStackError, TruncatedError, UsageError
+from .errors import DataprepError, StackError, TruncatedError, UsageError
 from .executor import Executor, OnError, run_items
 from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
 from .layout import CONTAINER_DIRS, AmbiguousLayout, PairingRule, choose_rules, split_of, with_pairs
@@ -47,7 +47,7 @@ class ScanProblem(StrEnum):
     # problems: the pair is left out of the manifest
     UNREADABLE = "unreadable"
     TRUNCATED = "truncated"
-    STACK = "stack"  # a multi-page TIFF: `dataprep unstack` first
+    STACK = "stack"  # a multi-page TIFF (`dataprep unstack` first) or an animated GIF/PNG
     SIZE_MISMATCH = "size_mismatch"
     EXIF_ROTATION = "exif_rotation"
     ORPHAN_IMAGE = "orphan_image"
@@ -65,7 +65,7 @@ class ScanProblem(StrEnum):
 
     @classmethod
     def of_error(cls, exc: DataprepError) -> "ScanProblem":
-        if isinstance(exc, TiffStackError):
+        if isinstance(exc, StackError):
             return cls.STACK
         return cls.TRUNCATED if isinstance(exc, TruncatedError) else cls.UNREADABLE
 

@@ -16,8 +16,13 @@ read its first page alone), so the stack is split first:
   picture: with several stacks, `dataprep kfold --group-column stack` keeps
   each volume in one fold.
 
-Both stacks must have the same number of pages and each pair the same size.
-Pages are read one at a time (memory: one page), in worker processes with `-j`.
+An ImageJ/OME hyperstack whose pages interleave channels (axes with C, e.g.
+ZCYX: a fluorescence volume) gives one multi-band image per slice, its
+channels as bands in channel order; `page` is then the slice's index. Mask
+stacks hold one band of class values per page.
+
+Both stacks must have the same number of slices and each pair the same size.
+Slices are read one at a time (memory: one slice), in worker processes with `-j`.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from .io import PathLike
 from .manifest import ManifestRow, write_manifest
 from .outputs import OutputReport
 from .paths import Inputs
-from .raster import TiffPages, png_can_hold, tiff_pages, write_raster
+from .raster import TiffPages, png_can_hold, stack_slices, write_raster
 
 STACK_COLUMNS = ("stack", "page")
 
@@ -45,7 +50,11 @@ class UnstackReport(OutputReport):
 @dataclass(frozen=True)
 class _Stack:
     path: Path
-    pages: int
+    slices: tuple[tuple[int, ...], ...]  # the pages of each image
+
+    @property
+    def pages(self) -> int:
+        return len(self.slices)
 
 
 def unstack(
@@ -61,6 +70,9 @@ def unstack(
     """Split the TIFF stack `images` (and the stack `masks`, page for page) into `out_dir`; see the module docstring."""
     image_stack = _open_stack(Path(images))
     mask_stack = _open_stack(Path(masks)) if masks is not None else None
+    if mask_stack is not None and any(len(pages) > 1 for pages in mask_stack.slices):
+        raise DataprepError(mask_stack.path, "a hyperstack with channels: mask pages must hold one band of class "
+                                             "values each")
     if mask_stack is not None and mask_stack.pages != image_stack.pages:
         raise DataprepError(mask_stack.path, f"{mask_stack.pages} pages, but the image stack {image_stack.path.name} "
                                              f"has {image_stack.pages}: pages pair up one to one")
@@ -81,13 +93,9 @@ def unstack(
 
 
 def _open_stack(path: Path) -> _Stack:
-    if path.suffix.lower() not in (".tif", ".tiff"):
-        raise UsageError(path, "not a TIFF stack (.tif/.tiff)")
-    pages, axes = tiff_pages(path)
-    if "C" in axes:  # an ImageJ/OME hyperstack: its pages interleave channels, not slices of one picture
-        raise DataprepError(path, f"a hyperstack with axes {axes}: pages interleave channels; export one channel "
-                                  "per stack (or the channels as the bands of each page) first")
-    return _Stack(path, pages)
+    if path.suffix.lower() not in (".tif", ".tiff", ".stk"):
+        raise UsageError(path, "not a TIFF stack (.tif/.tiff/.stk)")
+    return _Stack(path, stack_slices(path))
 
 
 class _PageWriter:
@@ -106,12 +114,12 @@ class _PageWriter:
 
     def __call__(self, page: int) -> ManifestRow:
         pid = f"{self.images.path.stem}_{page:0{self.digits}d}"
-        image = self.image_pages.read(page)
+        image = self.image_pages.read_slice(self.images.slices[page])
         image_path = self.out_dir / "images" / f"{pid}{'.png' if png_can_hold(image) else '.tif'}"
         write_raster(image_path, image, photometric="rgb" if image.shape[2] == 3 and image.dtype == np.uint8 else None)
         mask_path = None
         if self.masks is not None and self.mask_pages is not None:
-            mask = self.mask_pages.read(page)
+            mask = self.mask_pages.read_slice(self.masks.slices[page])
             if mask.shape[:2] != image.shape[:2]:
                 raise DataprepError(self.masks.path, f"page {page} is {mask.shape[1]}x{mask.shape[0]} but image page "
                                                      f"{page} is {image.shape[1]}x{image.shape[0]}")

@@ -1,9 +1,10 @@
-"""Multi-page TIFF stacks: refused where one image is meant, split by `dataprep unstack`.
+"""Multi-page TIFF stacks: refused where one image is meant, split by `dataprep unstack`; animations refused.
 
 Expected pixels are the arrays the stacks were written from (tifffile), page by page.
 """
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,75 @@ def test_scan_names_the_stacks(tmp_path):
     ]
 
 
+def write_stk(path: Path, planes: np.ndarray) -> Path:
+    """A minimal MetaMorph STK: one TIFF page whose UIC2 tag counts the uint16 planes stored one after another."""
+    n, h, w = planes.shape
+    entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, 16), (259, 3, 1, 1), (262, 3, 1, 1), (273, 4, 1, None),
+               (277, 3, 1, 1), (278, 4, 1, h), (279, 4, 1, h * w * 2), (33628, 4, 0, None), (33629, 5, n, None)]
+    uic2_at = 8 + 2 + 12 * len(entries) + 4
+    data_at = uic2_at + 24 * n
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = data_at if tag == 273 else uic2_at if tag in (33628, 33629) else value
+        ifd += struct.pack("<HHI", tag, kind, count) + (struct.pack("<HH", value, 0) if kind == 3 else
+                                                        struct.pack("<I", value))
+    header = b"II*\x00" + struct.pack("<I", 8)
+    path.write_bytes(header + ifd + bytes(4) + bytes(24 * n) + planes.astype("<u2").tobytes())
+    return path
+
+
+def test_planes_behind_one_page_are_a_stack(tmp_path):
+    """MetaMorph STK keeps every plane behind the first page's data: OpenCV and PIL see one image."""
+    planes = np.random.default_rng(4).integers(0, 4096, (3, 20, 24), dtype=np.uint16)
+    stk = write_stk(tmp_path / "movie.stk", planes)
+    assert Image.open(stk).n_frames == 1  # what a reader that trusts PIL would take
+    for read in (io.read_info, io.read_image, io.read_mask, read_raster):
+        with pytest.raises(DataprepError, match=r"movie.stk: a stack of 3 pages of 24x20, not one image"):
+            read(stk)
+    rows = read_manifest(unstack(stk, tmp_path / "out").manifest_path).rows
+    assert len(rows) == 3
+    for row, plane in zip(rows, planes):
+        np.testing.assert_array_equal(read_raster(row.image)[:, :, 0], plane)
+
+
+def _animation(path: Path, frames: list[np.ndarray]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pictures = [Image.fromarray(frame) for frame in frames]
+    if frames[0].ndim == 2:  # palette masks (GIF's only kind): index i is class i
+        pictures = [picture.convert("P") for picture in pictures]
+        for picture, frame in zip(pictures, frames):
+            picture.frombytes(frame.tobytes())
+            picture.putpalette(bytes(np.repeat(np.arange(256, dtype=np.uint8), 3)))
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], optimize=False)  # GIF: keep the indices
+    return path
+
+
+@pytest.mark.parametrize("name", ["mask.gif", "mask.png", "photo.png"])
+def test_an_animation_is_refused_and_a_single_frame_one_is_read(tmp_path, name):
+    """OpenCV, PIL and DALI all read an animated GIF/PNG's first frame alone, without a word."""
+    shape = (24, 32, 3) if name.startswith("photo") else (24, 32)
+    frames = [np.full(shape, 40 * i, np.uint8) for i in range(3)]
+    animated = _animation(tmp_path / "animated" / name, frames)
+    for read in (io.read_info, io.read_image, io.read_mask):
+        with pytest.raises(DataprepError, match=r"an animation of 3 frames, not one image; save each frame"):
+            read(animated)
+    single = _animation(tmp_path / "single" / name, frames[1:2])
+    np.testing.assert_array_equal(io.read_mask(single), frames[1])
+    assert io.read_info(single).width == 32
+
+
+def test_scan_names_the_animations(tmp_path):
+    frames = [np.full((24, 32), i, np.uint8) for i in range(2)]
+    (tmp_path / "images").mkdir()
+    for stem in ("a", "b"):
+        Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(tmp_path / "images" / f"{stem}.png")
+    _animation(tmp_path / "masks" / "a.png", frames)
+    Image.fromarray(frames[1]).save(tmp_path / "masks" / "b.png")
+    result = scan(tmp_path)
+    assert [row.id for row in result.rows] == ["b"]
+    assert [(p.path, p.kind) for p in result.problems] == [("masks/a.png", "stack")]
+
+
 @pytest.mark.parametrize("dtype,ext", [(np.uint8, ".png"), (np.uint16, ".png"), (np.float32, ".tif")])
 def test_pages_become_pairs_exactly_with_stack_and_page_columns(tmp_path, dtype, ext):
     images = _volume(12, dtype)
@@ -101,9 +171,32 @@ def test_stacks_that_do_not_pair_up_are_refused(tmp_path):
     assert report.errors == [f"{wrong}: page 3 is 30x24 but image page 3 is 32x24"]
     assert len(read_manifest(report.manifest_path).rows) == 3
     hyper = tmp_path / "src" / "hyper.tif"
-    tifffile.imwrite(hyper, np.zeros((3, 2, 16, 16), np.uint8), imagej=True, metadata={"axes": "ZCYX"})
-    with pytest.raises(DataprepError, match="a hyperstack with axes ZCYX: pages interleave channels"):
-        unstack(hyper, tmp_path / "hyper_out")
+    tifffile.imwrite(hyper, np.zeros((4, 2, 24, 32), np.uint8), imagej=True, metadata={"axes": "ZCYX"})
+    with pytest.raises(DataprepError, match="hyper.tif: a hyperstack with channels: mask pages must hold one band"):
+        unstack(image_stack, tmp_path / "hyper_out", masks=hyper)
+
+
+@pytest.mark.parametrize("axes", ["ZCYX", "CZYX", "TZCYX"])
+def test_a_hyperstack_gives_one_multiband_image_per_slice(tmp_path, axes):
+    """Fluorescence volumes interleave channels page by page: slice z is the C pages of z, as bands."""
+    sizes = {"T": 2, "Z": 3, "C": 2, "Y": 24, "X": 32}
+    volume = np.random.default_rng(5).integers(0, 4096, [sizes[a] for a in axes], dtype=np.uint16)
+    stack = tmp_path / "cells.tif"
+    if axes == "CZYX":  # OME-TIFF stores channel-major
+        tifffile.imwrite(stack, volume, ome=True, metadata={"axes": axes})
+    else:
+        tifffile.imwrite(stack, volume, imagej=True, metadata={"axes": axes})
+    # The expected slices straight from the array: every axis but C, Y, X in order; channels last.
+    expected = np.moveaxis(volume, axes.index("C"), -1).reshape(-1, 24, 32, 2)
+    slices = len(expected)
+    masks = write_stack(tmp_path / "labels.tif", [(s[:, :, 0] > 2048).astype(np.uint8) for s in expected],
+                        photometric="minisblack")
+    report = unstack(stack, tmp_path / "out", masks=masks)
+    rows = read_manifest(report.manifest_path).rows
+    assert report.ok and len(rows) == slices
+    for row, want in zip(rows, expected):
+        np.testing.assert_array_equal(read_raster(row.image), want)
+        np.testing.assert_array_equal(io.read_mask(row.mask), want[:, :, 0] > 2048)
 
 
 def test_cli_and_worker_processes_give_the_serial_result(tmp_path, cli):

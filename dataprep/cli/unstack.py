@@ -24,7 +24,9 @@ def unstack_command(images: Path, dest: Path, masks: Path | None, force: bool, e
     DEST receives images/STEM_III.png, masks/STEM_III.png (TIFF where PNG cannot
     hold the pixels) and manifest.csv with stack and page columns. Pixels are
     written as stored; masks keep their values (run palette infer / masks2labels
-    next). Other commands refuse stacks instead of reading their first page.
+    next). A hyperstack with channels (ImageJ/OME axes with C) gives one image
+    per slice with the channels as bands. Other commands refuse stacks instead
+    of reading their first page.
 
     \b
     Example (ISBI 2012 membranes):

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DataprepError, TiffStackError, TruncatedError
 from .exif import apply_orientation, orientation_from_bytes
+from .frames import check_one_frame
 from .formats import (JPEG_EOI, JPEG_SOI, PathLike, is_tiff_name, read_file_bytes, short_reason, sniff_format,
                       unreadable)
 from .limits import MAX_PIXELS_ENV, check_decoded_size, check_manifest_size, check_pixels, max_image_pixels
@@ -202,7 +203,8 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     if data.startswith(JPEG_SOI) and JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise TruncatedError(path, "truncated: JPEG ends without its end-of-image marker")
     tiff = sniff_format(data[:16]) == "TIFF"
-    check_decoded_size(path, data, expect)  # again for a TIFF: tifffile may not have parsed it
+    check_decoded_size(path, data, expect)
+    check_one_frame(path, data)  # again for a TIFF: tifffile may not have parsed it
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
     # orientation, which read_image applies for every format alike.
     if tiff:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DataprepError, TiffStackError
 from .exif import exif_orientation
+from .frames import check_pil_frames
 from .formats import PathLike, is_tiff_name, unreadable
 from .limits import bomb_error, check_pixels, max_image_pixels
 
@@ -54,6 +55,7 @@ def read_info(path: PathLike) -> ImageInfo:
         with Image.open(path) as im:
             w, h = im.size
             check_pixels(path, w, h)  # before EXIF: PIL's EXIF reading of a PNG decodes it
+            check_pil_frames(path, im)
             orientation = exif_orientation(im)
             mode, fmt = im.mode, im.format or ""
             transparent = "transparency" in im.info

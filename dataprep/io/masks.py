@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import DataprepError
 from .decode import open_tiff
 from .formats import PNG_END, PNG_SIGNATURE, PathLike, read_file_bytes, unreadable
+from .frames import check_one_frame, check_pil_frames
 from .limits import bomb_error, check_manifest_size, check_pixels, check_pixels_within, max_image_pixels
 
 if TYPE_CHECKING:
@@ -58,8 +59,14 @@ def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None) -> np.ndarra
     max_image_pixels()  # PIL's own limit follows dataprep's
     try:
         with Image.open(path) as im:
+            if im.format == "TIFF" and path.suffix.lower() not in (".tif", ".tiff"):
+                # A TIFF under another name (MetaMorph's .stk): PIL would read its first plane alone.
+                mask = _tiff_mask(path, expect)
+                if mask is not None:
+                    return mask
             check_pixels(path, *im.size)
             check_manifest_size(path, im.size, expect)
+            check_pil_frames(path, im)
             im.load()
             return _mask_array(path, im)
     except Image.DecompressionBombError as exc:
@@ -80,6 +87,7 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
     cannot decode goes to PIL too, which names the problem.
     """
     data = read_file_bytes(path)  # whole: the header decides, and nearly all masks pass it
+    check_one_frame(path, data)
     head = data[:33]
     kind = _OPENCV_PNG_KINDS.get(head[25]) if len(head) == 33 else None
     if kind is None or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR" or head[24] not in kind[0]:
