@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from . import io
-from .errors import DataprepError
+from .errors import DataprepError, UsageError
 from .labels import ConversionContext, mask_to_labels, palette_mode_colours, read_mask_table
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
@@ -23,6 +23,7 @@ from .paths import Inputs
 from .sample import DEFAULT_IGNORE_INDEX
 from .sampleio import manifest_size
 
+SHEET_EXTENSIONS = (".png", ".jpg", ".jpeg")
 THUMB_HEIGHT = 160  # pixels per panel row; sheets stay small whatever the image size
 CAPTION = 18
 PAD = 6
@@ -223,6 +224,8 @@ def write_contact_sheet(
     columns: int = 3,
 ) -> Path:
     """make_contact_sheet, written atomically (format by extension)."""
+    if Path(output).suffix.lower() not in SHEET_EXTENSIONS:  # before the drawing, not after it
+        raise UsageError(output, "a contact sheet is written as .png, .jpg or .jpeg; name it so")
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
     Inputs.of_manifest(manifest).guard_file(output)

@@ -165,6 +165,9 @@ def test_cli_writes_the_sheet(cli, colour_manifest, tmp_path):
     assert sheet.shape[2] == 3 and sheet.shape[0] > 160
     missing = cli("preview", tmp_path / "nope.csv", "-o", out)
     assert missing.exit_code == 1 and "nope.csv" in missing.output
+    unnamed = cli("preview", colour_manifest, "-o", tmp_path / "sheet")  # a folder-like name: refused before drawing
+    assert unnamed.exit_code == 2 and "sheet: a contact sheet is written as .png, .jpg or .jpeg" in unnamed.output
+    assert not (tmp_path / "sheet").exists()
 
 
 def test_palette_mode_masks_with_their_own_table_are_drawn_by_colour(tmp_path, sample_data):
