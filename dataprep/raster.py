@@ -38,6 +38,7 @@ import numpy as np
 from .errors import DataprepError, TiffStackError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
 from .io.formats import sniff_format
+from .io.masks import colours_to_8bit
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
@@ -268,9 +269,12 @@ def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
 
 
 def mask_from(path: PathLike, array: np.ndarray) -> np.ndarray:
-    """(H, W, C) TIFF mask pixels as dataprep.io returns masks: (H, W) indices, or (H, W, 3|4) uint8 colours."""
+    """(H, W, C) TIFF mask pixels as dataprep.io returns masks: (H, W) indices, or (H, W, 3|4) uint8 colours
+    (16-bit colours: the 8-bit colours they encode)."""
     if array.shape[2] in (3, 4) and array.dtype == np.uint8:
         return array
+    if array.shape[2] in (3, 4) and array.dtype == np.uint16:
+        return colours_to_8bit(path, array)
     if array.shape[2] != 1:
         raise DataprepError(path, f"mask has {array.shape[2]} bands of {array.dtype}; expected one band of class indices")
     if array.dtype.kind not in "iu":

@@ -106,6 +106,27 @@ def test_16bit_rgb_image_kept_and_in_rgb_order(tmp_path):
     assert (img[..., 0] == 60000).all() and (img[..., 2] == 7).all()
 
 
+@pytest.mark.parametrize("ext,scale", [(".png", 257), (".png", 256), (".tif", 257)])
+def test_16bit_colour_masks_give_the_8bit_colours_they_encode(tmp_path, ext, scale):
+    """PIL reads a 48-bit PNG as 8-bit RGB by dropping the low byte: (300, 0, 0) and (511, 0, 0) became one colour."""
+    import tifffile
+
+    colours = np.array([[[255, 0, 0], [128, 3, 0]], [[0, 0, 0], [1, 2, 254]]], np.uint8)
+    stored = colours.astype(np.uint16) * scale
+    path = tmp_path / f"mask16{ext}"
+    if ext == ".png":
+        assert cv2.imwrite(str(path), stored[..., ::-1])
+    else:
+        tifffile.imwrite(path, stored, photometric="rgb")
+    mask = io.read_mask(path)
+    assert mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, colours)
+    stored[1, 0] = (300, 0, 7)
+    cv2.imwrite(str(tmp_path / "odd.png"), stored[..., ::-1])
+    with pytest.raises(DataprepError, match=r"odd.png: 16-bit colour mask with colour \(300, 0, 7\), which no 8-bit"):
+        io.read_mask(tmp_path / "odd.png")
+
+
 def test_grayscale_and_rgba(tmp_path):
     gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
     Image.fromarray(gray).save(tmp_path / "g.png")
@@ -197,7 +218,7 @@ def _pil_mask(path):
         return _mask_array(path, im)
 
 
-@pytest.mark.parametrize("kind", ["rgb", "rgba", "interlaced", "transparent colour", "rgb16", "la", "gray16"])
+@pytest.mark.parametrize("kind", ["rgb", "rgba", "interlaced", "transparent colour", "la", "gray16"])
 def test_png_masks_read_by_opencv_hold_the_values_pil_reads(tmp_path, kind):
     """Colour and label-map PNGs take the OpenCV path; what it cannot read as PIL does goes to PIL: same values."""
     rng = np.random.default_rng(3)
@@ -211,8 +232,6 @@ def test_png_masks_read_by_opencv_hold_the_values_pil_reads(tmp_path, kind):
         Image.fromarray(rgb).save(path, interlace=1)
     elif kind == "transparent colour":  # tRNS: OpenCV would add an alpha channel PIL does not
         Image.fromarray(rgb).save(path, transparency=tuple(int(v) for v in rgb[0, 0]))
-    elif kind == "rgb16":  # PIL keeps the high bytes; OpenCV would give 16 bits
-        cv2.imwrite(str(path), (rgb.astype(np.uint16) * 257 + 3)[:, :, ::-1])
     elif kind == "la":
         Image.fromarray(rgb[:, :, :2].copy(), mode="LA").save(path)
     else:

@@ -73,8 +73,27 @@ def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None) -> np.ndarra
         raise bomb_error(path, exc) from None
 
 
-# PNG colour type -> (bit depths OpenCV reads exactly as PIL does, channels OpenCV returns, swap to RGB(A)).
-_OPENCV_PNG_KINDS = {0: ((8, 16), 1, None), 2: ((8,), 3, cv2.COLOR_BGR2RGB), 6: ((8,), 4, cv2.COLOR_BGRA2RGBA)}
+# PNG colour type -> (bit depths OpenCV reads exactly, channels OpenCV returns, swap to RGB(A)). PIL cuts
+# 16-bit colour to 8 bits without a word (merging colours), so OpenCV reads those too.
+_OPENCV_PNG_KINDS = {0: ((8, 16), 1, None), 2: ((8, 16), 3, cv2.COLOR_BGR2RGB), 6: ((8, 16), 4, cv2.COLOR_BGRA2RGBA)}
+
+
+def colours_to_8bit(path: PathLike, colours: np.ndarray) -> np.ndarray:
+    """16-bit colour mask pixels as the 8-bit colours they encode, exactly, or refused.
+
+    Tools save 8-bit colours in 16-bit files as v * 257 (full scale) or v << 8;
+    any other value is a colour 8 bits cannot hold, and rounding it would merge
+    it with its neighbours.
+    """
+    for scale in (257, 256):
+        if not np.any(colours % scale):
+            return (colours // scale).astype(np.uint8)
+    fix = "save the mask with 8 bits per channel or as class indices"
+    odd = colours[((colours % 257 != 0) & (colours % 256 != 0)).any(axis=-1)]
+    if not len(odd):
+        raise DataprepError(path, f"16-bit colour mask mixing two scalings of 8-bit colours (v*257 and v*256); {fix}")
+    raise DataprepError(path, f"16-bit colour mask with colour {tuple(int(v) for v in odd[0])}, which no 8-bit "
+                              f"colour scales to (v*257 or v*256); {fix}")
 
 
 def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int | None) -> np.ndarray | None:
@@ -103,7 +122,10 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
     # A transparent colour (tRNS) makes OpenCV add an alpha channel PIL does not: the shape check sends it to PIL.
     if array is None or array.shape != shape or array.dtype != (np.uint8 if head[24] == 8 else np.uint16):
         return None
-    return array if to_rgb is None else cv2.cvtColor(array, to_rgb)
+    if to_rgb is None:
+        return array
+    colours = cv2.cvtColor(array, to_rgb)
+    return colours if head[24] == 8 else colours_to_8bit(path, colours)
 
 
 def _tiff_mask(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
