@@ -203,8 +203,8 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     if data.startswith(JPEG_SOI) and JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise TruncatedError(path, "truncated: JPEG ends without its end-of-image marker")
     tiff = sniff_format(data[:16]) == "TIFF"
-    check_decoded_size(path, data, expect)
-    check_one_frame(path, data)  # again for a TIFF: tifffile may not have parsed it
+    check_decoded_size(path, data, expect)  # again for a TIFF: tifffile may not have parsed it
+    check_one_frame(path, data)
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
     # orientation, which read_image applies for every format alike.
     if tiff:
