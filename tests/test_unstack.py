@@ -75,7 +75,9 @@ def write_stk(path: Path, planes: np.ndarray) -> Path:
         ifd += struct.pack("<HHI", tag, kind, count) + (struct.pack("<HH", value, 0) if kind == 3 else
                                                         struct.pack("<I", value))
     header = b"II*\x00" + struct.pack("<I", 8)
-    path.write_bytes(header + ifd + bytes(4) + bytes(24 * n) + planes.astype("<u2").tobytes())
+    # Per plane: Z distance 0/1, creation and modification Julian days and times (2000-01-01, 0 ms).
+    uic2 = np.tile(np.array([0, 1, 2451545, 0, 2451545, 0], "<u4"), n).tobytes()
+    path.write_bytes(header + ifd + bytes(4) + uic2 + planes.astype("<u2").tobytes())
     return path
 
 
@@ -83,7 +85,8 @@ def test_planes_behind_one_page_are_a_stack(tmp_path):
     """MetaMorph STK keeps every plane behind the first page's data: OpenCV and PIL see one image."""
     planes = np.random.default_rng(4).integers(0, 4096, (3, 20, 24), dtype=np.uint16)
     stk = write_stk(tmp_path / "movie.stk", planes)
-    assert Image.open(stk).n_frames == 1  # what a reader that trusts PIL would take
+    with Image.open(stk) as im:
+        assert im.n_frames == 1  # what a reader that trusts PIL would take
     for read in (io.read_info, io.read_image, io.read_mask, read_raster):
         with pytest.raises(DataprepError, match=r"movie.stk: a stack of 3 pages of 24x20, not one image"):
             read(stk)
