@@ -106,7 +106,16 @@ def test_16bit_rgb_image_kept_and_in_rgb_order(tmp_path):
     assert (img[..., 0] == 60000).all() and (img[..., 2] == 7).all()
 
 
-@pytest.mark.parametrize("ext,scale", [(".png", 257), (".png", 256), (".tif", 257)])
+def _with_transparent_black(png: bytes) -> bytes:
+    """A 16-bit RGB PNG with a tRNS chunk (black transparent) after its header, as some editors save masks."""
+    import struct
+    import zlib
+
+    body = b"tRNS" + struct.pack(">HHH", 0, 0, 0)
+    return png[:33] + struct.pack(">I", 6) + body + struct.pack(">I", zlib.crc32(body)) + png[33:]
+
+
+@pytest.mark.parametrize("ext,scale", [(".png", 257), (".png", 256), (".tif", 257), ("tRNS.png", 257)])
 def test_16bit_colour_masks_give_the_8bit_colours_they_encode(tmp_path, ext, scale):
     """PIL reads a 48-bit PNG as 8-bit RGB by dropping the low byte: (300, 0, 0) and (511, 0, 0) became one colour."""
     import tifffile
@@ -114,15 +123,16 @@ def test_16bit_colour_masks_give_the_8bit_colours_they_encode(tmp_path, ext, sca
     colours = np.array([[[255, 0, 0], [128, 3, 0]], [[0, 0, 0], [1, 2, 254]]], np.uint8)
     stored = colours.astype(np.uint16) * scale
     path = tmp_path / f"mask16{ext}"
-    if ext == ".png":
-        assert cv2.imwrite(str(path), stored[..., ::-1])
+    write = _with_transparent_black if ext.startswith("tRNS") else bytes
+    if ext.endswith(".png"):
+        path.write_bytes(write(cv2.imencode(".png", stored[..., ::-1])[1].tobytes()))
     else:
         tifffile.imwrite(path, stored, photometric="rgb")
     mask = io.read_mask(path)
     assert mask.dtype == np.uint8
     np.testing.assert_array_equal(mask, colours)
     stored[1, 0] = (300, 0, 7)
-    cv2.imwrite(str(tmp_path / "odd.png"), stored[..., ::-1])
+    (tmp_path / "odd.png").write_bytes(write(cv2.imencode(".png", stored[..., ::-1])[1].tobytes()))
     with pytest.raises(DataprepError, match=r"odd.png: 16-bit colour mask with colour \(300, 0, 7\), which no 8-bit"):
         io.read_mask(tmp_path / "odd.png")
 

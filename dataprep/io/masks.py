@@ -119,7 +119,10 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     _depths, channels, to_rgb = kind
     shape = (height, width) if channels == 1 else (height, width, channels)
-    # A transparent colour (tRNS) makes OpenCV add an alpha channel PIL does not: the shape check sends it to PIL.
+    # A transparent colour (tRNS) makes OpenCV add an alpha channel PIL does not: the shape check sends it to PIL,
+    # except at 16 bits, where PIL would cut the colours to 8 bits: there the added alpha is dropped.
+    if array is not None and head[24] == 16 and channels == 3 and array.shape == (height, width, 4):
+        array = array[:, :, :3]
     if array is None or array.shape != shape or array.dtype != (np.uint8 if head[24] == 8 else np.uint16):
         return None
     if to_rgb is None:
