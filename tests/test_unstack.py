@@ -13,7 +13,7 @@ import tifffile
 from PIL import Image
 
 from dataprep import io
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import make_executor
 from dataprep.manifest import read_manifest
 from dataprep.raster import read_raster
@@ -177,6 +177,9 @@ def test_stacks_that_do_not_pair_up_are_refused(tmp_path):
     tifffile.imwrite(hyper, np.zeros((4, 2, 24, 32), np.uint8), imagej=True, metadata={"axes": "ZCYX"})
     with pytest.raises(DataprepError, match="hyper.tif: a hyperstack with channels: mask pages must hold one band"):
         unstack(image_stack, tmp_path / "hyper_out", masks=hyper)
+    Image.fromarray(_volume(1)[0]).save(tmp_path / "src" / "slice.png")
+    with pytest.raises(UsageError, match=r"slice.png: not a TIFF stack \(.tif/.tiff/.stk\)"):
+        unstack(tmp_path / "src" / "slice.png", tmp_path / "png_out")
 
 
 @pytest.mark.parametrize("axes", ["ZCYX", "CZYX", "TZCYX"])
