@@ -20,7 +20,8 @@ Supported TIFFs: the first page of the file, chunky (contig) or planar
 (separate) samples, strips or tiles, uncompressed or compressed with any codec
 tifffile can decode here (zlib/deflate and LZMA built in; LZW, JPEG, PackBits
 and others need the `imagecodecs` package; without it, files OpenCV reads
-right - gray, RGB, RGBA of 8/16 bits - are decoded whole by OpenCV's libtiff).
+right - gray, RGB, RGBA of 8/16 bits - are decoded whole by OpenCV's libtiff,
+8-bit RGBA with an unassociated alpha by PIL's, as OpenCV premultiplies it).
 Volumetric pages (tile depth > 1) are read whole.
 """
 from __future__ import annotations
@@ -363,6 +364,7 @@ class RasterReader:
         # multispectral image "unspecified" (0), and those are data.
         extras = tuple(int(e) for e in (page.extrasamples or ()))
         self.alpha = len(extras) == 1 and extras[0] in (1, 2) and self.bands in (2, 4)
+        self._unassociated_alpha = self.alpha and extras[0] == 2
         self._layout = self._segment_layout(page, len(shape))
         # Volumetric or unusual layouts are decoded whole, on the first read: opening
         # stays a header read (sizes are checked before anything is decoded).
@@ -401,10 +403,13 @@ class RasterReader:
         """The whole raster through OpenCV when tifffile lacks the codec; `error` when OpenCV would read it wrong."""
         if not self.opencv_reads_right:
             raise error  # e.g. 4 data bands OpenCV would read as one grey: say why it cannot be read
-        from .io.decode import decode_tiff_with_opencv
+        from .io.decode import decode_tiff_with_opencv, decode_tiff_with_pil
 
+        # OpenCV's libtiff reads 8-bit RGBA through TIFFReadRGBA, which premultiplies the
+        # colours by an unassociated alpha (alpha 8 turns (119, 137, 97) into (4, 4, 3)); PIL keeps them.
+        premultiplied = self.dtype == np.uint8 and self._unassociated_alpha
         try:
-            array = decode_tiff_with_opencv(self.path)
+            array = decode_tiff_with_pil(self.path) if premultiplied else decode_tiff_with_opencv(self.path)
         except DataprepError:
             raise error from None
         if array.shape != (self.height, self.width, self.bands) or array.dtype != self.dtype:

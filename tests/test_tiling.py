@@ -154,12 +154,14 @@ def test_raster_windows_of_multiband_uint16_tiffs(tmp_path, layout):
     np.testing.assert_array_equal(io.read_image(path, keep_alpha=True), data)  # the io hook: all 5 bands
 
 
-@pytest.mark.parametrize("mode", ["RGB", "L", "I;16"])
+@pytest.mark.parametrize("mode", ["RGB", "L", "I;16", "RGBA"])
 def test_lzw_tiffs_tifffile_cannot_decode_here_are_read_through_opencv(tmp_path, mode):
     """DRIVE's retina photos are LZW TIFFs: stats and the loaders read them (OpenCV), but tile and resize failed
-    with "requires the 'imagecodecs' package". Windows and whole reads now come from OpenCV's libtiff, exactly."""
+    with "requires the 'imagecodecs' package". Windows and whole reads now come from OpenCV's libtiff, exactly.
+    RGBA (rasterio's alpha.tif): OpenCV premultiplied the colours by the alpha, so those are read by PIL."""
     rng = np.random.default_rng(3)
-    shape, dtype = {"RGB": ((70, 90, 3), np.uint8), "L": ((70, 90), np.uint8), "I;16": ((70, 90), np.uint16)}[mode]
+    shape, dtype = {"RGB": ((70, 90, 3), np.uint8), "L": ((70, 90), np.uint8), "I;16": ((70, 90), np.uint16),
+                    "RGBA": ((70, 90, 4), np.uint8)}[mode]
     data = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
     path = tmp_path / "lzw.tif"
     Image.fromarray(data).save(path, compression="tiff_lzw")
@@ -169,6 +171,7 @@ def test_lzw_tiffs_tifffile_cannot_decode_here_are_read_through_opencv(tmp_path,
     with RasterReader(path) as reader:
         np.testing.assert_array_equal(reader.read(10, 40, 20, 75), expected[10:40, 20:75])
         np.testing.assert_array_equal(reader.read_all(), expected)
+    np.testing.assert_array_equal(io.read_image(path), expected[:, :, :3])  # alpha dropped, colours as stored
     mask = tmp_path / "lzw_mask.png"
     io.write_mask(mask, (np.arange(70 * 90).reshape(70, 90) // 700).astype(np.uint8))
     src = write_manifest([ManifestRow("lzw", path, mask, 90, 70)], tmp_path / "src.csv")

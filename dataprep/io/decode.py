@@ -186,6 +186,12 @@ def decode_tiff_with_opencv(path: PathLike) -> np.ndarray:
     return _bgr_to_rgb(array) if array.shape[2] in (3, 4) else array
 
 
+def decode_tiff_with_pil(path: PathLike) -> np.ndarray:
+    """A TIFF's stored pixels through PIL's libtiff, (H, W, C), no orientation applied."""
+    array = _read_with_pil(Path(path))
+    return array[:, :, None] if array.ndim == 2 else array
+
+
 @contextmanager
 def _quiet_opencv() -> Iterator[None]:
     """OpenCV's libtiff prints a warning per GeoTIFF tag it does not know ("TIFF_Warning ... Unknown field")."""
