@@ -55,12 +55,15 @@ class PixelPartial:
         return int(self.hist.shape[0])
 
 
-def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> PixelPartial:
+def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False,
+                  nodata: float | None = None) -> PixelPartial:
     """Exact per-channel histograms (float: exact sums too) of one (H, W, C) or (H, W) image.
 
     Pixel types: uint8, uint16, int16, float32 (float64 is measured as float32
     for percentiles, its sums in float64). `bgr`: the colour channels come in
     BGR order (as `io.read_pixels` may give them); the result is in RGB order.
+    `nodata`: a GeoTIFF's GDAL nodata value; each band's pixels holding it are
+    left out of that band, as `gdalinfo -stats` counts them.
     """
     array = np.asarray(image)
     if array.ndim == 2:
@@ -70,12 +73,17 @@ def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False) -> 
     if dtype is None:
         raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need uint8, uint16, "
                             "int16 or float32 images")
+    if nodata is not None and dtype in ("float32", "float64"):
+        raise DataprepError(source or None, f"declares nodata {nodata:g}; stats of float images with nodata are "
+                            "not supported: set those pixels to a valid value or leave the image out")
     if dtype in ("float32", "float64"):
         return float_partial(array[:, :, ::-1] if bgr else array, source, PixelPartial)
     if dtype == "int16":
         # value + 32768 as uint16: the same exact counting, shifted back by _BASE.
         array = (array.view(np.uint16) ^ np.uint16(0x8000))
     hist = channel_histograms(array)
+    if nodata is not None and float(nodata).is_integer() and 0 <= nodata - BASE[dtype] < hist.shape[1]:
+        hist[:, int(nodata) - BASE[dtype]] = 0
     if bgr:
         hist = np.ascontiguousarray(hist[::-1])
     offset = 0
@@ -162,6 +170,7 @@ def image_summary(p: PixelPartial) -> dict[str, Any]:
         "dtype": p.dtype,
         "max_value": max_value,
         "pixels": int(p.count),
+        "valid_pixels": [int(n) for n in p.hist.sum(axis=1)],
         "mean": _floats(mean),
         "std": _floats(std),
         "mean_01": _floats(mean / max_value),
@@ -171,7 +180,7 @@ def image_summary(p: PixelPartial) -> dict[str, Any]:
         "p1": _floats(p_lo),
         "p99": _floats(p_hi),
     }
-    keys = ("mean", "std", "min", "max", "p1", "p99")
+    keys = ("mean", "std", "min", "max", "p1", "p99", "valid_pixels")
     summary["bands"] = [{"band": c, **{k: summary[k][c] for k in keys}} for c in range(p.channels)]
     return summary
 

@@ -45,7 +45,7 @@ TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
 # GeoTIFF: ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory,
 # GeoDoubleParams, GeoAsciiParams, GDAL_METADATA, GDAL_NODATA.
-_PIXEL_SCALE, _TIEPOINT, _TRANSFORMATION = 33550, 33922, 34264
+_PIXEL_SCALE, _TIEPOINT, _TRANSFORMATION, _NODATA = 33550, 33922, 34264, 42113
 _GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 _TAG_TYPES = {33550: 12, 33922: 12, 34264: 12, 34735: 3, 34736: 12, 34737: 2, 42112: 2, 42113: 2}
 
@@ -116,6 +116,17 @@ class GeoTags:
                 value = tuple(m)
             out.append((code, value))
         return GeoTags(tuple(out))
+
+    @property
+    def nodata(self) -> float | None:
+        """GDAL's nodata value (tag 42113, one value for every band), or None when the tag is absent or not a number."""
+        value = dict(self.tags).get(_NODATA)
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        try:
+            return float(str(value).strip().rstrip("\x00")) if value is not None else None
+        except ValueError:
+            return None
 
     def extratags(self) -> list[tuple[int, int, int, Any, bool]]:
         tags = []

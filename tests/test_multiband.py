@@ -16,9 +16,9 @@ import torch
 from helpers import MULTIBAND_SIZE, make_multiband_set as make_set
 from dataprep.contracts import Stats, needs_rgb, resolve_dataset_info
 from dataprep.data import SegmentationDataset, make_loader
-from dataprep.errors import UsageError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor, SerialExecutor
-from dataprep.manifest import ManifestRow
+from dataprep.manifest import ManifestRow, write_manifest
 from dataprep.palette import palette_from_dict
 from dataprep.recipe import parse_recipe
 from dataprep.stats import compute_stats, write_stats
@@ -308,3 +308,46 @@ def test_isbi_and_camvid_stats_match_numpy(shared_data):
     stats = compute_stats(Manifest(rows), num_classes=11, ignore_index=11, quiet=True)
     assert stats["image"]["channels"] == 3
     _check_real(stats["image"], _decoded([camvid / "train" / n for n in names]))
+
+
+@pytest.mark.parametrize("dtype,nodata", [(np.uint8, 0), (np.uint16, 65535), (np.int16, -9999)])
+def test_gdal_nodata_pixels_are_left_out_of_each_band_as_gdalinfo_counts_them(tmp_path, dtype, nodata):
+    """rasterio's RGB.byte.tif (a Landsat scene) is a third nodata=0 border: stats put red's mean at 29.9, GDAL's
+    own statistics (its .aux.xml) say 44.43 over the valid pixels. Each band leaves out its own nodata pixels;
+    a file without the tag keeps the same values as data."""
+    import tifffile
+
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    tagged = rng.integers(max(info.min, -5000), min(info.max, 5000), (40, 50, 3), endpoint=True).astype(dtype)
+    tagged[tagged == nodata] = nodata + 1 if nodata < info.max else nodata - 1
+    tagged[:12] = nodata  # the scene's border
+    tagged[30, 7, 1] = nodata  # a single band's nodata pixel
+    plain = rng.integers(max(info.min, -5000), min(info.max, 5000), (40, 50, 3)).astype(dtype)
+    plain[:5] = nodata  # no tag: these are data
+    kw = {"photometric": "minisblack", "planarconfig": "contig", "metadata": None}
+    tifffile.imwrite(tmp_path / "tagged.tif", tagged, extratags=[(42113, "s", 0, str(nodata), True)], **kw)
+    tifffile.imwrite(tmp_path / "plain.tif", plain, **kw)
+    rows = [ManifestRow(n, tmp_path / f"{n}.tif", None, 50, 40) for n in ("tagged", "plain")]
+    image = compute_stats(write_manifest(rows, tmp_path / "m.csv"))["image"]
+    for c in range(3):
+        band = tagged[:, :, c]
+        values = np.concatenate([band[band != nodata], plain[:, :, c].ravel()]).astype(np.float64)
+        assert image["valid_pixels"][c] == values.size
+        assert image["mean"][c] == pytest.approx(values.mean(), rel=1e-12)
+        assert image["std"][c] == pytest.approx(values.std(), rel=1e-12)
+        assert image["min"][c] == values.min()
+    assert image["pixels"] == 2 * 40 * 50
+    assert image["valid_pixels"][1] == image["valid_pixels"][0] - 1
+
+
+def test_float_images_declaring_nodata_are_refused_by_stats_not_averaged_in(tmp_path):
+    """rasterio's float_raster_with_nodata.tif marks nodata with -3.4e38, a finite value that would swamp the mean."""
+    import tifffile
+
+    data = np.ones((10, 12), np.float32)
+    data[:3] = -3.4e38
+    tifffile.imwrite(tmp_path / "f.tif", data, photometric="minisblack", metadata=None,
+                     extratags=[(42113, "s", 0, "-3.4e+38", True)])
+    with pytest.raises(DataprepError, match="declares nodata -3.4e\\+38"):
+        compute_stats(write_manifest([ManifestRow("f", tmp_path / "f.tif", None, 12, 10)], tmp_path / "m.csv"))

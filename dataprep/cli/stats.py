@@ -92,6 +92,10 @@ def format_summary(stats: dict[str, Any]) -> str:
     img = stats["image"]
     lines = [f"images: {stats['num_images']}, {img['dtype']}, {img['channels']} channel(s), "
              f"{img['pixels']:,} pixels per channel", ""]
+    valid = img.get("valid_pixels") or [img["pixels"]] * img["channels"]
+    if img["pixels"] and min(valid) < img["pixels"]:
+        shares = ", ".join(f"{100 * (1 - n / img['pixels']):.1f}%" for n in valid)
+        lines[-1:-1] = [f"GeoTIFF nodata pixels left out per channel: {shares}"]
     rows = [[str(c), _f(img["mean"][c]), _f(img["std"][c]), _f(img["mean_01"][c], 4), _f(img["std_01"][c], 4),
              _value(img["min"][c]), _value(img["max"][c]), _f(img["p1"][c]), _f(img["p99"][c])]
             for c in range(img["channels"])]
