@@ -18,7 +18,7 @@ on one): rows with `source_id`, `tile_y`, `tile_x`, `source_width`,
   Hann window; `mean`: flat), summed, divided by the summed weights; `centre`
   uses the centre rule instead.
 
-Tiles dropped by `tile --min-labelled/--keep-empty` leave holes: where an
+Tiles dropped by `tile --min-labelled/--keep-empty/--max-nodata` leave holes: where an
 overlapping neighbour reaches into a dropped tile's area, the first such
 neighbour (in manifest order) supplies those pixels; a pixel no tile covers
 stays 0 in images and probabilities and the ignore index in masks, and the

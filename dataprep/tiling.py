@@ -95,6 +95,7 @@ class TileParams:
     background: int = 0
     ignore_index: int = DEFAULT_IGNORE_INDEX
     seed: int = 0
+    max_nodata: float = 1.0  # share of a tile's pixels that may be GeoTIFF nodata (every band the nodata value)
 
     def __post_init__(self) -> None:
         if self.pad not in PAD_MODES:
@@ -106,6 +107,8 @@ class TileParams:
             raise UsageError(None, f"--min-labelled must be a fraction in 0..1, not {self.min_labelled}")
         if not 0.0 <= self.keep_empty <= 1.0:
             raise UsageError(None, f"--keep-empty must be in 0..100%, not {100 * self.keep_empty:g}%")
+        if not 0.0 <= self.max_nodata <= 1.0:
+            raise UsageError(None, f"--max-nodata must be a fraction in 0..1, not {self.max_nodata}")
 
     def grid(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
         """(y, x, tile height, tile width) of every tile of a height x width source, row by row."""
@@ -123,6 +126,7 @@ class TileReport(OutputReport):
     tiles: int = 0
     dropped_unlabelled: int = 0  # below --min-labelled
     dropped_empty: int = 0  # empty tiles not kept by --keep-empty
+    dropped_nodata: int = 0  # above --max-nodata
 
     @property
     def failed(self) -> int:
@@ -134,6 +138,7 @@ class _SourceResult:
     rows: list[ManifestRow]
     dropped_unlabelled: int
     dropped_empty: int
+    dropped_nodata: int
 
 
 def tile_manifest(
@@ -149,6 +154,7 @@ def tile_manifest(
     background: int = 0,
     ignore_index: int | None = None,
     seed: int = 0,
+    max_nodata: float = 1.0,
     force: bool = False,
     executor: Executor | None = None,
     on_error: OnError = "skip",
@@ -158,6 +164,8 @@ def tile_manifest(
 
     `overlap` or `stride` (not both; default overlap 0) set the step between
     tiles. `ignore_index` defaults to the palette's beside the manifest, else 255.
+    `max_nodata` drops tiles of which more than that share is a GeoTIFF's nodata
+    (pixels whose every band holds the GDAL_NODATA value; padding is not nodata).
     """
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     out = Path(out_dir)
@@ -165,7 +173,7 @@ def tile_manifest(
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv"])
     params = TileParams(_pair(size), _stride(_pair(size), overlap, stride), pad, min_labelled, keep_empty,
-                        background, _ignore_index(ignore_index, src), seed)
+                        background, _ignore_index(ignore_index, src), seed, max_nodata)
     results = run_items(_Tiler(params, out), src.rows, executor=executor, on_error=on_error,
                         desc="tile", quiet=quiet)
     report = TileReport(out, sources=len(src))
@@ -175,6 +183,7 @@ def tile_manifest(
             rows.extend(result.value.rows)
             report.dropped_unlabelled += result.value.dropped_unlabelled
             report.dropped_empty += result.value.dropped_empty
+            report.dropped_nodata += result.value.dropped_nodata
     report.tiles = len(rows)
     report.errors = errors_of(results)
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
@@ -244,7 +253,8 @@ class _Tiler:
         mask_ext = ".png" if mask is None or mask.dtype in (np.uint8, np.uint16) else ".tif"
         palette = read_png_palette(row.mask) if row.mask and row.mask.suffix.lower() == ".png" else None
         rows: list[ManifestRow] = []
-        dropped_unlabelled = dropped_empty = 0
+        dropped_unlabelled = dropped_empty = dropped_nodata = 0
+        nodata = image.geo.nodata if image.geo is not None and p.max_nodata < 1.0 else None
         key = zlib.crc32(row.id.encode("utf-8"))
         band_y: int | None = None
         band_img = band_mask = None
@@ -265,6 +275,11 @@ class _Tiler:
                     if draw >= p.keep_empty:
                         dropped_empty += 1
                         continue
+            if nodata is not None:
+                window = band_img.data[y - band_img.top : y - band_img.top + th, x : x + tw]
+                if np.count_nonzero((window == nodata).all(axis=-1)) > p.max_nodata * th * tw:
+                    dropped_nodata += 1
+                    continue
             tile_img = self._cut(band_img, y, x, th, tw, H, W)
             tid = f"{row.id}_{y:0{digits}d}_{x:0{digits}d}"
             img_path = self.out_dir / "images" / f"{tid}{ext}"
@@ -278,7 +293,7 @@ class _Tiler:
                      "source_width": str(W), "source_height": str(H),
                      "group": row.extra.get("group") or row.id}
             rows.append(ManifestRow(tid, img_path, mask_path, tw, th, extra))
-        return _SourceResult(rows, dropped_unlabelled, dropped_empty)
+        return _SourceResult(rows, dropped_unlabelled, dropped_empty, dropped_nodata)
 
     def _read_band(self, reader: RasterReader, y: int, th: int, W: int, *, is_mask: bool = False) -> "_Band":
         """Rows y..y+th of the source, plus, for reflect padding, the rows the mirror needs."""

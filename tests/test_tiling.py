@@ -431,3 +431,29 @@ def test_pixels_of_a_dropped_tile_come_from_overlapping_neighbours(tmp_path):
     expected[6:8, 6:8], expected[6:8, 8:], expected[8:, 6:8] = 1, 2, 3  # the dropped tile's area, where neighbours reach
     np.testing.assert_array_equal(back, expected)
     assert out.uncovered == {"s": 16}
+
+
+@pytest.mark.parametrize("tagged", [True, False])
+def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagged):
+    """rasterio's RGB.byte.tif: a third of the scene is a nodata=0 border, so 15 of its 42 tiles of 128 px were
+    more than half nothing. A pixel is nodata when every band holds the value; padding is not nodata."""
+    rng = np.random.default_rng(5)
+    data = rng.integers(1, 255, (50, 70, 3), dtype=np.uint8)
+    data[:, :30] = 0  # the border
+    data[34:, 40:, 0] = 0  # one band at 0 is still data
+    tags = [(42113, "s", 0, "0", True)] if tagged else []
+    tifffile.imwrite(tmp_path / "scene.tif", data, photometric="rgb", extratags=tags, metadata=None)
+    mask = tmp_path / "scene.png"
+    io.write_mask(mask, np.ones((50, 70), np.uint8))
+    src = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", mask, 70, 50)], tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=16, pad="ignore", max_nodata=0.5)
+    expected = set()
+    for y in range(0, 50, 16):
+        for x in range(0, 70, 16):
+            window = data[y:y + 16, x:x + 16]
+            if not tagged or np.count_nonzero((window == 0).all(axis=-1)) <= 0.5 * 16 * 16:
+                expected.add((y, x))
+    kept = {(int(r.extra["tile_y"]), int(r.extra["tile_x"])) for r in read_manifest(report.manifest_path).rows}
+    assert kept == expected
+    assert report.dropped_nodata == 4 * 5 - len(expected)
+    assert (report.dropped_nodata > 0) == tagged

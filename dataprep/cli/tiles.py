@@ -49,12 +49,14 @@ class _Percent(click.ParamType):
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Mask padding value. Default: the palette's beside MANIFEST, else 255.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --keep-empty draw.")
+@click.option("--max-nodata", type=click.FloatRange(0, 1), default=1.0, show_default=True, metavar="FRAC",
+              help="Drop tiles of which more than FRAC is GeoTIFF nodata (every band the GDAL_NODATA value).")
 @force_option
 @reports_errors
 @executor_options
 def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None, stride: int | None, pad: str,
                  min_labelled: float, keep_empty: float, background: int, ignore_index: int | None, seed: int,
-                 force: bool, executor, on_error: str, quiet: bool) -> None:
+                 max_nodata: float, force: bool, executor, on_error: str, quiet: bool) -> None:
     """Cut every image (and label map) of MANIFEST into tiles covering every pixel.
 
     DEST receives images/, masks/, manifest.csv (with source_id, tile_y, tile_x,
@@ -69,13 +71,15 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
     """
     report = tile_manifest(manifest, dest, size=parse_size(size_text), overlap=overlap, stride=stride, pad=pad,
                            min_labelled=min_labelled, keep_empty=keep_empty, background=background,
-                           ignore_index=ignore_index, seed=seed, force=force, executor=executor,
-                           on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+                           ignore_index=ignore_index, seed=seed, max_nodata=max_nodata, force=force,
+                           executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     dropped = []
     if report.dropped_unlabelled:
         dropped.append(f"{report.dropped_unlabelled} below --min-labelled")
     if report.dropped_empty:
         dropped.append(f"{report.dropped_empty} empty")
+    if report.dropped_nodata:
+        dropped.append(f"{report.dropped_nodata} above --max-nodata")
     extra = f" (dropped: {', '.join(dropped)})" if dropped else ""
     finish_output_report(report, f"tile: {report.tiles} tiles from {report.sources - report.failed} images{extra}, "
                                  f"{report.failed} failed -> {report.out_dir}")
