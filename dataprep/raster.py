@@ -372,10 +372,11 @@ class RasterReader:
         self.photometric = page.photometric.name.lower() if page.photometric is not None else None
         self.orientation = _orientation_of(page)
         # Only a declared alpha sample is alpha: tifffile marks extra bands of a
-        # multispectral image "unspecified" (0), and those are data.
+        # multispectral image "unspecified" (0), and those are data. GDAL writes an
+        # alpha after them (rasterio's RGBA.uint16.tif: extras unspecified, unspecified, alpha).
         extras = tuple(int(e) for e in (page.extrasamples or ()))
-        self.alpha = len(extras) == 1 and extras[0] in (1, 2) and self.bands in (2, 4)
-        self._unassociated_alpha = self.alpha and extras[0] == 2
+        self.alpha = bool(extras) and extras[-1] in (1, 2) and not any(extras[:-1])
+        self._unassociated_alpha = self.alpha and extras[-1] == 2
         self._layout = self._segment_layout(page, len(shape))
         # Volumetric or unusual layouts are decoded whole, on the first read: opening
         # stays a header read (sizes are checked before anything is decoded).

@@ -242,3 +242,17 @@ def test_tiff_sizes_are_checked_from_the_header_before_decoding(rasters, monkeyp
     for read in (io.read_image, io.read_info):
         with pytest.raises(io.DataprepError, match="over the limit of 100"):
             read(path)
+
+
+@pytest.mark.parametrize("bands,extras", [(4, ["unspecified", "unspecified", "unassalpha"]),
+                                          (7, ["unspecified"] * 5 + ["assocalpha"])])
+def test_an_alpha_declared_after_unspecified_extra_bands_is_alpha(tmp_path, bands, extras):
+    """rasterio's RGBA.uint16.tif: three gray+unspecified bands, then a declared alpha (GDAL's layout). The alpha
+    was read as a fourth data band; it is dropped like any declared alpha, the other bands are data."""
+    data = np.random.default_rng(1).integers(0, 65535, (H, W, bands)).astype(np.uint16)
+    path = tmp_path / "alpha.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", planarconfig="contig", extrasamples=extras, metadata=None)
+    np.testing.assert_array_equal(io.read_image(path), data[:, :, :-1])
+    np.testing.assert_array_equal(io.read_image(path, keep_alpha=True), data)
+    info = io.read_info(path)
+    assert info.alpha and info.bands == bands
