@@ -16,6 +16,7 @@ from .foldreport import FoldReport, load_fold_report
 from .manifest import Manifest, read_manifest
 from .palette import Palette, resolve_palette
 from .preview import make_contact_sheet
+from .sampleio import BGR_KEY, GEO_KEY
 from .stats import image_partial, load_stats
 
 HIST_BINS = 64
@@ -82,7 +83,7 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
     for i in picks:
         row = manifest.rows[int(i)]
         try:
-            image, bgr = _band_image(row)
+            image, bgr, nodata = _band_image(row)
             this = (image.dtype.name, image.shape[2])
             if kind is not None and this != kind:
                 continue  # another band count or pixel type: keep the first kind
@@ -93,7 +94,7 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
                 if image.size:
                     lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
             else:
-                partial = image_partial(image, str(row.image), bgr=bgr)
+                partial = image_partial(image, str(row.image), bgr=bgr, nodata=nodata)  # nodata left out, as stats
                 hist = _full_histogram(partial.dtype, partial.hist, partial.hist_offset)
         except DataprepError:
             continue  # listed under problems when the file itself is bad
@@ -108,7 +109,7 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
             lo, hi = 0.0, 1.0
         total = np.zeros((kind[1], HIST_BINS), np.int64)
         for i in used:
-            image, bgr = _band_image(manifest.rows[i])
+            image, bgr, _ = _band_image(manifest.rows[i])
             for c in range(kind[1]):
                 total[c] += np.histogram(image[:, :, kind[1] - 1 - c if bgr else c], bins=HIST_BINS, range=(lo, hi))[0]
         return total, (lo, hi), len(used)
@@ -120,11 +121,12 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
 _INT_RANGE = {"uint8": (0, 255), "uint16": (0, 65535), "int16": (-32768, 32767)}
 
 
-def _band_image(row: Any) -> tuple[np.ndarray, bool]:
-    """The row's image as (H, W, C), read for counting, and whether its colour bands come in BGR order."""
+def _band_image(row: Any) -> tuple[np.ndarray, bool, float | None]:
+    """The row's image as (H, W, C), read for counting, whether its colour bands come in BGR order, its GDAL nodata."""
     sample = io.load_sample(row, mask="skip", purpose="report", counting=True)
     image = sample.image if sample.image.ndim == 3 else sample.image[:, :, None]
-    return image, bool(sample.meta.extra.get("bgr", False))
+    geo = sample.meta.extra.get(GEO_KEY)
+    return image, bool(sample.meta.extra.get(BGR_KEY, False)), geo.nodata if geo is not None else None
 
 
 def _full_histogram(dtype: str, hist: np.ndarray, offset: int) -> np.ndarray:
