@@ -16,7 +16,7 @@ from .foldreport import FoldReport, load_fold_report
 from .manifest import Manifest, read_manifest
 from .palette import Palette, resolve_palette
 from .preview import make_contact_sheet
-from .sampleio import BGR_KEY, GEO_KEY
+from .sampleio import BGR_KEY, nodata_of
 from .stats import image_partial, load_stats
 
 HIST_BINS = 64
@@ -125,8 +125,7 @@ def _band_image(row: Any) -> tuple[np.ndarray, bool, float | None]:
     """The row's image as (H, W, C), read for counting, whether its colour bands come in BGR order, its GDAL nodata."""
     sample = io.load_sample(row, mask="skip", purpose="report", counting=True)
     image = sample.image if sample.image.ndim == 3 else sample.image[:, :, None]
-    geo = sample.meta.extra.get(GEO_KEY)
-    return image, bool(sample.meta.extra.get(BGR_KEY, False)), geo.nodata if geo is not None else None
+    return image, bool(sample.meta.extra.get(BGR_KEY, False)), nodata_of(sample)
 
 
 def _full_histogram(dtype: str, hist: np.ndarray, offset: int) -> np.ndarray:

@@ -94,6 +94,12 @@ def load_sample(
     return Sample(image, label, meta)
 
 
+def nodata_of(sample: Sample) -> float | None:
+    """The GDAL nodata value of a GeoTIFF sample's image, else None."""
+    geo = sample.meta.extra.get(GEO_KEY)
+    return geo.nodata if geo is not None else None
+
+
 def load_row_mask(row: ManifestRow, *, required: bool = True, purpose: str = "this command") -> np.ndarray | None:
     """The row's label map, its size checked against the manifest; None when the row has none and not `required`."""
     if row.mask_str is None:

@@ -59,7 +59,7 @@ from .pixel_stats import (
 )
 from .progress import progress_bar
 from .sample import DEFAULT_IGNORE_INDEX
-from .sampleio import BGR_KEY, GEO_KEY, load_row_mask
+from .sampleio import BGR_KEY, load_row_mask, nodata_of
 
 # Rows per run_items call: bounds the partials held in memory at once.
 _BLOCK = 1024
@@ -81,9 +81,8 @@ def per_image_partial(row: ManifestRow, *, images: bool = True, labels: bool = T
     if images:
         # Counting needs neither RGB order nor a contiguous copy (counting=True).
         sample = load_sample(row, mask="optional" if labels else "skip", purpose="stats", counting=True)
-        geo = sample.meta.extra.get(GEO_KEY)
         part.image = image_partial(sample.image, row.image_str, bgr=sample.meta.extra.get(BGR_KEY, False),
-                                   nodata=geo.nodata if geo is not None else None)
+                                   nodata=nodata_of(sample))
         mask = sample.mask
     else:
         mask = load_row_mask(row, required=False, purpose="stats") if labels else None
