@@ -82,7 +82,7 @@ def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False,
         # value + 32768 as uint16: the same exact counting, shifted back by _BASE.
         array = (array.view(np.uint16) ^ np.uint16(0x8000))
     hist = channel_histograms(array)
-    if nodata is not None and float(nodata).is_integer() and 0 <= nodata - BASE[dtype] < hist.shape[1]:
+    if nodata is not None and nodata.is_integer() and 0 <= nodata - BASE[dtype] < hist.shape[1]:
         hist[:, int(nodata) - BASE[dtype]] = 0
     if bgr:
         hist = np.ascontiguousarray(hist[::-1])

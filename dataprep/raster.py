@@ -399,21 +399,21 @@ class RasterReader:
         try:
             array = self._page.asarray()
         except Exception as exc:  # noqa: BLE001
-            return self._decode_with_opencv(DataprepError(self.path, f"cannot decode: {_short(exc)}"))
+            return self._decode_with_libtiff(DataprepError(self.path, f"cannot decode: {_short(exc)}"))
         return _as_hwc(array, self._page)
 
     @property
-    def opencv_reads_right(self) -> bool:
-        """Whether OpenCV decodes this TIFF to the same bands: plain gray, RGB or RGBA of 8/16 bits."""
+    def libtiff_reads_right(self) -> bool:
+        """Whether libtiff (OpenCV's, PIL's) decodes this TIFF to the same bands: gray, RGB, RGBA of 8/16 bits."""
         if self.dtype not in (np.uint8, np.uint16):
             return False
         if self.photometric == "rgb":
             return self.bands == 3 or (self.bands == 4 and self.alpha)
         return self.photometric == "minisblack" and self.bands == 1
 
-    def _decode_with_opencv(self, error: DataprepError) -> np.ndarray:
-        """The whole raster through OpenCV when tifffile lacks the codec; `error` when OpenCV would read it wrong."""
-        if not self.opencv_reads_right:
+    def _decode_with_libtiff(self, error: DataprepError) -> np.ndarray:
+        """The whole raster through OpenCV or PIL when tifffile lacks the codec; `error` when they would misread it."""
+        if not self.libtiff_reads_right:
             raise error  # e.g. 4 data bands OpenCV would read as one grey: say why it cannot be read
         from .io.decode import decode_tiff_with_opencv, decode_tiff_with_pil
 
@@ -459,7 +459,7 @@ class RasterReader:
             try:
                 return self._read_segments(y0, y1, x0, x1)
             except _SegmentError as exc:  # a codec tifffile lacks: OpenCV decodes the whole file instead
-                self._whole, self._cache = self._decode_with_opencv(exc), {}
+                self._whole, self._cache = self._decode_with_libtiff(exc), {}
         return np.ascontiguousarray(self._whole[y0:y1, x0:x1])
 
     def _read_segments(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
