@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import DataprepError
 from .histogram import channel_histograms
+from .pixeltypes import is_nodata
 
 
 def float_keys(values: np.ndarray) -> np.ndarray:
@@ -41,31 +42,53 @@ def key_bounds(key: int) -> tuple[float, float]:
     return (a, b) if a <= b else (b, a)
 
 
-def float_partial(array: np.ndarray, source: str, make: Any) -> Any:
-    """The float32 `stats.PixelPartial` of one (H, W, C) float image (`make` builds it; no import cycle)."""
-    flat = array.reshape(-1, array.shape[2])
-    lo, hi = flat.min(axis=0), flat.max(axis=0)
-    if flat.size and not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        raise DataprepError(source or None, "has NaN or infinite pixel values; stats need finite values")
-    n = flat.shape[0]
-    sums = flat.sum(axis=0, dtype=np.float64)
-    means = sums / max(n, 1)
-    # Squares about the image's own mean keep their precision; the exact identity
-    # sum(x^2) = M2 + 2 m s - n m^2 then gives a mergeable sum of squares.
-    deviation = flat.astype(np.float64) - means
-    m2 = np.einsum("ij,ij->j", deviation, deviation)
-    exact_sums = tuple(Fraction(float(v)) for v in sums)
-    squares = tuple(Fraction(float(q)) + 2 * Fraction(float(m)) * s - n * Fraction(float(m)) ** 2
-                    for q, m, s in zip(m2, means, exact_sums))
+def float_partial(array: np.ndarray, source: str, make: Any, nodata: float | None = None) -> Any:
+    """The float32 `stats.PixelPartial` of one (H, W, C) float image (`make` builds it; no import cycle).
+
+    `nodata`: each band's pixels holding it (`pixeltypes.is_nodata`) are left
+    out of that band's sums, extremes and histogram, so bands may count
+    different numbers of pixels (the histogram's row sums).
+    """
+    channels = array.shape[2]
+    flat = array.reshape(-1, channels)
     keys = float_keys(array)
     hist = channel_histograms(keys)
+    invalid = is_nodata(flat, nodata) if nodata is not None else None
+    if invalid is None or not invalid.any():
+        moments = [_band_moments(flat)]
+    else:
+        flat_keys = keys.reshape(-1, channels)
+        for c in range(channels):
+            hist[c] -= np.bincount(flat_keys[invalid[:, c], c], minlength=hist.shape[1])
+        moments = [_band_moments(flat[~invalid[:, c], c : c + 1]) for c in range(channels)]
+    counts, lo, hi, sums, m2 = (np.concatenate(v) for v in zip(*moments))
+    if not (np.isfinite(lo[counts > 0]).all() and np.isfinite(hi[counts > 0]).all()):
+        raise DataprepError(source or None, "has NaN or infinite pixel values; stats need finite values")
+    means = sums / np.maximum(counts, 1)
+    # Squares about the image's own mean keep their precision; the exact identity
+    # sum(x^2) = M2 + 2 m s - n m^2 then gives a mergeable sum of squares.
+    exact_sums = tuple(Fraction(float(v)) for v in sums)
+    squares = tuple(Fraction(float(q)) + 2 * Fraction(float(m)) * s - int(n) * Fraction(float(m)) ** 2
+                    for q, m, s, n in zip(m2, means, exact_sums, counts))
     occupied = np.flatnonzero(hist.any(axis=0))
     offset = 0
     if occupied.size:
         offset = int(occupied[0])
         hist = np.ascontiguousarray(hist[:, offset : occupied[-1] + 1])
-    return make("float32", n, hist, offset, source, exact_sums, squares,
+    return make("float32", flat.shape[0], hist, offset, source, exact_sums, squares,
                 tuple(float(v) for v in lo), tuple(float(v) for v in hi))
+
+
+def _band_moments(flat: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per column of (N, C) `flat`: count, min, max (inf, -inf when empty), float64 sum, squares about the mean."""
+    n = flat.shape[0]
+    if n == 0:
+        empty = np.zeros(flat.shape[1])
+        return np.zeros(flat.shape[1], np.int64), empty + np.inf, empty - np.inf, empty, empty
+    sums = flat.sum(axis=0, dtype=np.float64)
+    deviation = flat.astype(np.float64) - sums / n
+    return (np.full(flat.shape[1], n, np.int64), flat.min(axis=0).astype(np.float64),
+            flat.max(axis=0).astype(np.float64), sums, np.einsum("ij,ij->j", deviation, deviation))
 
 
 def exact_moments(n: int, s: Fraction, q: Fraction) -> tuple[float, float]:

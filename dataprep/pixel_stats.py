@@ -73,11 +73,8 @@ def image_partial(image: np.ndarray, source: str = "", *, bgr: bool = False,
     if dtype is None:
         raise DataprepError(source or None, f"{array.dtype} images are not supported; stats need uint8, uint16, "
                             "int16 or float32 images")
-    if nodata is not None and dtype in ("float32", "float64"):
-        raise DataprepError(source or None, f"declares nodata {nodata:g}; stats of float images with nodata are "
-                            "not supported: set those pixels to a valid value or leave the image out")
     if dtype in ("float32", "float64"):
-        return float_partial(array[:, :, ::-1] if bgr else array, source, PixelPartial)
+        return float_partial(array[:, :, ::-1] if bgr else array, source, PixelPartial, nodata)
     if dtype == "int16":
         # value + 32768 as uint16: the same exact counting, shifted back by _BASE.
         array = (array.view(np.uint16) ^ np.uint16(0x8000))
@@ -152,10 +149,11 @@ class PixelAccumulator:
 def image_summary(p: PixelPartial) -> dict[str, Any]:
     """The `image` block of stats.json from a merged PixelPartial: per-channel lists and one entry per band."""
     max_value = MAX_VALUE[p.dtype]
+    valid = [int(n) for n in p.hist.sum(axis=1)]  # per band: nodata pixels are not counted
     if p.sums is not None:
-        moments = [exact_moments(p.count, s, q) for s, q in zip(p.sums, p.squares)]
-        lows = list(p.lo) if p.count else [0.0] * p.channels
-        highs = list(p.hi) if p.count else [0.0] * p.channels
+        moments = [exact_moments(n, s, q) for n, s, q in zip(valid, p.sums, p.squares)]
+        lows = [lo if n else 0.0 for n, lo in zip(valid, p.lo)]
+        highs = [hi if n else 0.0 for n, hi in zip(valid, p.hi)]
         p_lo, p_hi = (float_percentile(p.hist, q, p.hist_offset, lows, highs) for q in PERCENTILES)
     else:
         moments = [hist_moments(h, p.hist_offset) for h in p.hist]
@@ -170,7 +168,7 @@ def image_summary(p: PixelPartial) -> dict[str, Any]:
         "dtype": p.dtype,
         "max_value": max_value,
         "pixels": int(p.count),
-        "valid_pixels": [int(n) for n in p.hist.sum(axis=1)],
+        "valid_pixels": valid,
         "mean": _floats(mean),
         "std": _floats(std),
         "mean_01": _floats(mean / max_value),

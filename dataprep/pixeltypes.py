@@ -118,3 +118,23 @@ def default_scale(dtype: np.dtype | str) -> float:
     if kind is None or kind.value_range is None:
         return 1.0
     return kind.value_range[1]
+
+
+def is_nodata(values: np.ndarray, nodata: float) -> np.ndarray:
+    """Elementwise: which values hold a GDAL nodata value, compared as GDAL does.
+
+    The value is first cast to the pixels' own type (GDAL writes float32
+    nodata as a decimal string such as -3.4e+38, which is not exactly the
+    float32 the pixels hold); NaN matches NaN. Integer pixels never match a
+    value their type cannot hold.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        if np.isnan(nodata):
+            return np.isnan(values)
+        with np.errstate(over="ignore"):
+            return values == values.dtype.type(nodata)
+    info = np.iinfo(values.dtype)
+    if not (float(nodata).is_integer() and info.min <= nodata <= info.max):
+        return np.zeros(values.shape, bool)
+    return values == values.dtype.type(int(nodata))

@@ -15,6 +15,7 @@ from .errors import DataprepError
 from .foldreport import FoldReport, load_fold_report
 from .manifest import Manifest, read_manifest
 from .palette import Palette, resolve_palette
+from .pixeltypes import is_nodata
 from .preview import make_contact_sheet
 from .sampleio import BGR_KEY, nodata_of
 from .stats import image_partial, load_stats
@@ -88,11 +89,12 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
             if kind is not None and this != kind:
                 continue  # another band count or pixel type: keep the first kind
             if image.dtype.kind == "f":
-                if not np.isfinite(image).all():
+                values = _valid_values(image, nodata)
+                if not np.isfinite(values).all():
                     continue  # stats refuses NaN/inf pixels too
                 hist = None
-                if image.size:
-                    lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
+                if values.size:
+                    lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
             else:
                 partial = image_partial(image, str(row.image), bgr=bgr, nodata=nodata)  # nodata left out, as stats
                 hist = _full_histogram(partial.dtype, partial.hist, partial.hist_offset)
@@ -109,9 +111,10 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
             lo, hi = 0.0, 1.0
         total = np.zeros((kind[1], HIST_BINS), np.int64)
         for i in used:
-            image, bgr, _ = _band_image(manifest.rows[i])
+            image, bgr, nodata = _band_image(manifest.rows[i])
             for c in range(kind[1]):
-                total[c] += np.histogram(image[:, :, kind[1] - 1 - c if bgr else c], bins=HIST_BINS, range=(lo, hi))[0]
+                band = _valid_values(image[:, :, kind[1] - 1 - c if bgr else c], nodata)
+                total[c] += np.histogram(band, bins=HIST_BINS, range=(lo, hi))[0]
         return total, (lo, hi), len(used)
     assert total is not None
     return total.reshape(total.shape[0], HIST_BINS, -1).sum(axis=2), _INT_RANGE[kind[0]], len(used)
@@ -119,6 +122,11 @@ def band_histograms(manifest: Manifest, max_images: int, seed: int = 0
 
 # Pixel values the bins of an integer image cover: every value its type has.
 _INT_RANGE = {"uint8": (0, 255), "uint16": (0, 65535), "int16": (-32768, 32767)}
+
+
+def _valid_values(pixels: np.ndarray, nodata: float | None) -> np.ndarray:
+    """The values of `pixels` that are not a GeoTIFF's nodata (all of them, flattened, without a nodata value)."""
+    return pixels.ravel() if nodata is None else pixels[~is_nodata(pixels, nodata)]
 
 
 def _band_image(row: Any) -> tuple[np.ndarray, bool, float | None]:

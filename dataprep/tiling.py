@@ -48,6 +48,7 @@ from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette, resolve_palette
 from .paths import Inputs
+from .pixeltypes import is_nodata
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -277,7 +278,7 @@ class _Tiler:
                         continue
             if nodata is not None:
                 window = band_img.data[y - band_img.top : y - band_img.top + th, x : x + tw]
-                if np.count_nonzero((window == nodata).all(axis=-1)) > p.max_nodata * th * tw:
+                if np.count_nonzero(is_nodata(window, nodata).all(axis=-1)) > p.max_nodata * th * tw:
                     dropped_nodata += 1
                     continue
             tile_img = self._cut(band_img, y, x, th, tw, H, W)

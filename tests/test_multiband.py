@@ -16,7 +16,7 @@ import torch
 from helpers import MULTIBAND_SIZE, make_multiband_set as make_set
 from dataprep.contracts import Stats, needs_rgb, resolve_dataset_info
 from dataprep.data import SegmentationDataset, make_loader
-from dataprep.errors import DataprepError, UsageError
+from dataprep.errors import UsageError
 from dataprep.executor import ProcessExecutor, SerialExecutor
 from dataprep.manifest import ManifestRow, write_manifest
 from dataprep.palette import palette_from_dict
@@ -341,13 +341,44 @@ def test_gdal_nodata_pixels_are_left_out_of_each_band_as_gdalinfo_counts_them(tm
     assert image["valid_pixels"][1] == image["valid_pixels"][0] - 1
 
 
-def test_float_images_declaring_nodata_are_refused_by_stats_not_averaged_in(tmp_path):
-    """rasterio's float_raster_with_nodata.tif marks nodata with -3.4e38, a finite value that would swamp the mean."""
+@pytest.mark.parametrize("nodata_text", ["-3.4e+38", "nan"])
+def test_float_nodata_pixels_are_left_out_of_each_band(tmp_path, nodata_text):
+    """rasterio's float_raster_with_nodata.tif marks 37% of it with -3.4e38, a finite value that would swamp the
+    mean (GDAL writes the decimal, not the float32 the pixels hold); float_nan.tif marks it with NaN, which
+    stats used to refuse as not finite. Each band leaves out its own nodata pixels, exactly."""
     import tifffile
 
-    data = np.ones((10, 12), np.float32)
-    data[:3] = -3.4e38
-    tifffile.imwrite(tmp_path / "f.tif", data, photometric="minisblack", metadata=None,
-                     extratags=[(42113, "s", 0, "-3.4e+38", True)])
-    with pytest.raises(DataprepError, match="declares nodata -3.4e\\+38"):
-        compute_stats(write_manifest([ManifestRow("f", tmp_path / "f.tif", None, 12, 10)], tmp_path / "m.csv"))
+    rng = np.random.default_rng(3)
+    nodata = np.float32(float(nodata_text))
+    tagged = rng.normal(0.2, 0.05, (30, 40, 2)).astype(np.float32)
+    tagged[:9] = nodata
+    tagged[20, 5, 1] = nodata  # a single band's nodata pixel
+    plain = rng.normal(-1.0, 0.5, (30, 40, 2)).astype(np.float32)
+    kw = {"photometric": "minisblack", "planarconfig": "contig", "metadata": None}
+    tifffile.imwrite(tmp_path / "tagged.tif", tagged, extratags=[(42113, "s", 0, nodata_text, True)], **kw)
+    tifffile.imwrite(tmp_path / "plain.tif", plain, **kw)
+    rows = [ManifestRow(n, tmp_path / f"{n}.tif", None, 40, 30) for n in ("tagged", "plain")]
+    image = compute_stats(write_manifest(rows, tmp_path / "m.csv"))["image"]
+    for c in range(2):
+        band = tagged[:, :, c].astype(np.float64)
+        kept = band[~np.isnan(band)] if np.isnan(nodata) else band[band != nodata]
+        values = np.concatenate([kept, plain[:, :, c].ravel()])
+        assert image["valid_pixels"][c] == values.size
+        assert image["mean"][c] == pytest.approx(values.mean(), rel=1e-12)
+        assert image["std"][c] == pytest.approx(values.std(), rel=1e-12)
+        assert (image["min"][c], image["max"][c]) == (values.min(), values.max())
+        assert image["p99"][c] == pytest.approx(np.percentile(values, 99), rel=2**-7)
+    assert image["valid_pixels"][1] == image["valid_pixels"][0] - 1
+
+
+def test_a_float_band_that_is_all_nodata_measures_nothing(tmp_path):
+    import tifffile
+
+    data = np.full((6, 8, 2), -9999.0, np.float32)
+    data[:, :, 0] = np.arange(48, dtype=np.float32).reshape(6, 8)
+    tifffile.imwrite(tmp_path / "f.tif", data, photometric="minisblack", planarconfig="contig", metadata=None,
+                     extratags=[(42113, "s", 0, "-9999", True)])
+    image = compute_stats(write_manifest([ManifestRow("f", tmp_path / "f.tif", None, 8, 6)], tmp_path / "m.csv"))["image"]
+    assert image["valid_pixels"] == [48, 0]
+    assert image["mean"] == [pytest.approx(23.5), 0.0]
+    assert image["min"] == [0.0, 0.0] and image["max"] == [47.0, 0.0]

@@ -233,3 +233,22 @@ def test_histograms_leave_out_a_geotiffs_nodata_pixels_as_stats_does(tmp_path):
         band = data[:, :, c].ravel()
         expected = np.bincount(band[band != 0], minlength=256).reshape(HIST_BINS, -1).sum(axis=1)
         assert counts[c] == expected.tolist()
+
+
+@pytest.mark.parametrize("nodata_text", ["-3.4e+38", "nan"])
+def test_float_histograms_leave_out_nodata_and_span_the_valid_values(tmp_path, nodata_text):
+    """rasterio's float_raster_with_nodata.tif: -3.4e38 stretched the value range over 38 decades, its NaN
+    sibling float_nan.tif had no histogram at all."""
+    import tifffile
+
+    data = np.random.default_rng(5).normal(0.3, 0.1, (20, 30, 2)).astype(np.float32)
+    data[:6] = np.float32(float(nodata_text))
+    tifffile.imwrite(tmp_path / "scene.tif", data, photometric="minisblack", planarconfig="contig", metadata=None,
+                     extratags=[(42113, "s", 0, nodata_text, True)])
+    manifest = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", None, 30, 20)], tmp_path / "m.csv")
+    counts, value_range = _histogram_of(_parse(write_report(manifest, tmp_path / "r.html", samples=0)))
+    valid = data[6:]
+    assert value_range == pytest.approx([float(valid.min()), float(valid.max())])
+    for c in range(2):
+        expected = np.histogram(valid[:, :, c], bins=HIST_BINS, range=(float(valid.min()), float(valid.max())))[0]
+        assert counts[c] == expected.tolist()

@@ -457,3 +457,16 @@ def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagg
     assert kept == expected
     assert report.dropped_nodata == 4 * 5 - len(expected)
     assert (report.dropped_nodata > 0) == tagged
+
+
+@pytest.mark.parametrize("nodata_text", ["nan", "-3.4e+38"])
+def test_max_nodata_knows_float_nodata_as_gdal_writes_it(tmp_path, nodata_text):
+    """NaN never equals NaN, and GDAL's decimal -3.4e+38 is not the float32 the pixels hold: both are nodata."""
+    data = np.ones((32, 32, 2), np.float32)
+    data[:, :16] = np.float32(float(nodata_text))
+    tifffile.imwrite(tmp_path / "scene.tif", data, photometric="minisblack", planarconfig="contig",
+                     extratags=[(42113, "s", 0, nodata_text, True)], metadata=None)
+    src = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", None, 32, 32)], tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=16, max_nodata=0.5)
+    kept = sorted(int(r.extra["tile_x"]) for r in read_manifest(report.manifest_path).rows)
+    assert (kept, report.dropped_nodata) == ([16, 16], 2)
