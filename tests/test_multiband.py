@@ -187,6 +187,32 @@ def test_steps_that_need_rgb_run_on_gray_images(tmp_path):
         SegmentationDataset(make_set(tmp_path / "n", 9, np.uint8, n=1)[0], recipe)
 
 
+def test_color_jitter_rotates_the_hue_of_16bit_rgb_images():
+    """38-Cloud's Landsat patch as a 16-bit RGB TIFF: both shipped recipes (hue 0.02) failed in OpenCV's HSV
+    conversion, which takes 8-bit and float images only. Checked against colorsys, not OpenCV."""
+    import colorsys
+
+    from dataprep.augment import OPS
+    from dataprep.recipe import STEP_TYPES
+    from dataprep.sample import Sample, SampleMeta
+
+    image = np.random.default_rng(2).integers(0, 65536, (6, 7, 3), dtype=np.uint16)
+    sample = Sample(image, np.zeros((6, 7), np.uint8), SampleMeta("a", ignore_index=255))
+    op = OPS["color_jitter"]
+    params = op.sample(np.random.default_rng(1), [sample], STEP_TYPES["color_jitter"](0, 0, 0, hue=0.25), (6, 7))
+    hue = params.drawn[0].hue
+    assert abs(hue) > 0.01
+    out = op.apply([sample], params).image
+    expected = np.empty_like(out)
+    for y, x in np.ndindex(6, 7):
+        h, sat, v = colorsys.rgb_to_hsv(*(image[y, x] / 65535.0))
+        expected[y, x] = np.round(np.array(colorsys.hsv_to_rgb((h + hue) % 1.0, sat, v)) * 65535)
+    assert out.dtype == np.uint16
+    np.testing.assert_allclose(out.astype(int), expected.astype(int), atol=2)
+    step = STEP_TYPES["color_jitter"](0.3, 0.3, 0.3, hue=0.1)  # every factor with the hue, in the drawn order
+    assert op.apply([sample], op.sample(np.random.default_rng(3), [sample], step, (6, 7))).image.dtype == np.uint16
+
+
 def test_needs_rgb_comes_from_the_op_spec():
     from dataprep.ops import SPECS
 

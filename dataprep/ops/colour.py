@@ -67,8 +67,25 @@ def _draw_jitter(p: ColorJitter, rng: np.random.Generator, shape, size) -> Jitte
 
 
 def _jitter(p, d: Jitter, image, mask, built, ctx):
-    return built.apply(image, brightness=d.brightness, contrast=d.contrast, saturation=d.saturation, hue=d.hue,
-                       order=list(d.order)), mask
+    if d.hue == 0 or image.dtype != np.uint16 or image.ndim != 3 or image.shape[2] != 3:
+        return built.apply(image, brightness=d.brightness, contrast=d.contrast, saturation=d.saturation,
+                           hue=d.hue, order=list(d.order)), mask
+    # albumentations' hue step hands uint16 to OpenCV's HSV conversion, which takes 8-bit and float only; the
+    # other three steps run on uint16 as they are.
+    factors = (d.brightness, d.contrast, d.saturation, d.hue)
+    for i in d.order:
+        image = _rotate_hue_16bit(image, d.hue) if i == 3 else built.transforms[i](image, factors[i])
+    return image, mask
+
+
+def _rotate_hue_16bit(image: np.ndarray, hue: float) -> np.ndarray:
+    """albumentations' float hue rotation (OpenCV HSV, hue in degrees), on uint16 RGB in 0..65535 units, rounded."""
+    import cv2
+
+    hsv = cv2.cvtColor(image.astype(np.float32) / np.float32(65535.0), cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = np.mod(hsv[..., 0] + hue * 360.0, 360.0)
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return np.clip(rgb * np.float32(65535.0) + np.float32(0.5), 0, 65535).astype(np.uint16)
 
 
 class _DaliColorJitter(DaliOp):
