@@ -8,7 +8,7 @@ A recipe file looks like this (every field but `steps` has a default):
     variants: 2            # offline: outputs written per source sample
     ignore_index: 255      # mask fill for padding, rotation corners, etc.
     output: {image_format: auto, quality: 95}  # auto: jpg for 8-bit RGB/gray, png 16-bit, tif beyond
-    partners: same_group   # offline mixing ops: partners share the row's fold/group (or `any`)
+    partners: auto         # offline mixing ops: partners share the row's fold (else group; or `any`)
     steps:
       - op: random_resized_crop
         scale: [0.5, 1.0]
@@ -47,7 +47,7 @@ from .ops import (  # noqa: F401  (the op params types, importable from here as 
 )
 from .ops.spec import Range, spec_of
 
-PartnerScope = Literal["same_group", "same_fold", "any"]
+PartnerScope = Literal["auto", "same_group", "same_fold", "any"]
 
 # Op name -> params type: a read-only view of the op specs (dataprep.ops) for code that builds params by name.
 STEP_TYPES: Mapping[str, type[StepParams]] = types.MappingProxyType({n: s.params for n, s in SPECS.items()})
@@ -91,9 +91,10 @@ class Recipe:
     output: OutputFormat = field(default_factory=OutputFormat)
     source: str | None = None  # file it was loaded from, for messages
     # Where offline mixing ops (mosaic, copy-paste, mixup, cutmix) take partners from:
-    # rows of the same `fold` and `group` (each where the manifest has the column),
-    # of the same `fold` only, or any row. Drawing across folds leaks validation pixels.
-    partners: PartnerScope = "same_group"
+    # auto: rows of the same `fold` where the manifest has folds, else of the same
+    # `group`, else any; same_group: the same `fold` and `group`; same_fold; any.
+    # Drawing across folds leaks validation pixels.
+    partners: PartnerScope = "auto"
 
     def unsupported(self, engine: str) -> list[str]:
         """`step N (op)` for each step that `engine` cannot run."""
@@ -181,7 +182,7 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
             raise ValueError(f"variants: must be 1..{MAX_VARIANTS}, got {variants}")
         ignore_index = _coerce("ignore_index", data.get("ignore_index", DEFAULT_IGNORE_INDEX), int)
         output = build_dataclass(OutputFormat, data.get("output") or {}, "output.")
-        partners = _coerce("partners", data.get("partners", "same_group"), PartnerScope)
+        partners = _coerce("partners", data.get("partners", "auto"), PartnerScope)
     except ValueError as exc:
         raise fail(str(exc)) from None
     needs_size = [s.op for s in steps if spec_of(s.params).needs_size]

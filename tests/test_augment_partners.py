@@ -1,4 +1,4 @@
-"""Partner choice of the offline mixing ops: within the source's fold (and group), O(1), recorded in full."""
+"""Partner choice of the offline mixing ops: within the source's fold (else group), O(1), recorded in full."""
 from __future__ import annotations
 
 from collections import Counter
@@ -60,19 +60,43 @@ def test_a_three_fold_manifest_through_mosaic_keeps_every_output_in_its_fold(tmp
     assert len(mixed) > 20
 
 
-def test_partners_share_the_group_too_unless_the_recipe_says_same_fold(tmp_path):
+def test_default_pools_are_the_folds_where_there_are_folds_else_the_groups(tmp_path):
+    """BUSI after dedup (`group` = near-duplicate cluster) and a grouped kfold: pooling by fold and group left
+    801 of 1070 mixing outputs the image with itself. Folds alone bound the default pools; `same_group` is
+    still there, and says how often a row was alone in its pool."""
     folds = [0] * 8 + [1] * 4
     groups = ["a", "a", "a", "b", "b", "b", "b", "b", "c", "c", "c", "c"]
     manifest = tiny_manifest(tmp_path / "in", folds, groups)
     group_of = {r.id: r.extra["group"] for r in read_manifest(manifest)}
     fold_of = {r.id: r.extra["fold"] for r in read_manifest(manifest)}
-    strict = read_manifest(augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "g", quiet=True).manifest)
-    for row in strict:
-        assert {group_of[i] for i in row.extra["source_ids"].split(";")} == {row.extra["group"]}
-    fold_only = mosaic_recipe(tmp_path, partners="same_fold")
-    rows = read_manifest(augment_manifest(manifest, fold_only, tmp_path / "f", quiet=True).manifest)
-    assert all({fold_of[i] for i in r.extra["source_ids"].split(";")} == {r.extra["fold"]} for r in rows)
-    assert any(len({group_of[i] for i in r.extra["source_ids"].split(";")}) > 1 for r in rows)
+
+    def sources(summary):
+        return [(r.extra, r.extra["source_ids"].split(";")) for r in read_manifest(summary.manifest)]
+
+    default = augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "d", quiet=True)
+    assert default.pooled_by == ("fold",) and default.alone == 0 and default.mixing == 36
+    rows = sources(default)
+    assert all({fold_of[i] for i in ids} == {extra["fold"]} for extra, ids in rows)
+    assert any(len({group_of[i] for i in ids}) > 1 for _, ids in rows)
+
+    strict = augment_manifest(manifest, mosaic_recipe(tmp_path, partners="same_group"), tmp_path / "g", quiet=True)
+    assert strict.pooled_by == ("fold", "group")
+    assert all({group_of[i] for i in ids} == {extra["group"]} for extra, ids in sources(strict))
+
+    # Without folds the group bounds the pool, so a later grouped kfold keeps outputs with their sources;
+    # a group of one row has only itself to mix with, and the summary counts it.
+    groups[0] = "alone"
+    unfolded = tiny_manifest(tmp_path / "nofold", folds, groups)
+    rows = [r for r in read_manifest(unfolded).rows]
+    for r in rows:
+        del r.extra["fold"]
+    write_manifest(rows, unfolded)
+    summary = augment_manifest(unfolded, mosaic_recipe(tmp_path), tmp_path / "n", quiet=True)
+    assert summary.pooled_by == ("group",) and summary.alone == 3  # r00's 3 variants
+    group_of["r00"] = "alone"
+    for extra, ids in sources(summary):
+        assert {group_of[i] for i in ids} == {extra["group"]}
+    assert [ids for _, ids in sources(summary) if ids[0] == "r00"] == [["r00"] * 4] * 3
 
 
 def test_provenance_keeps_one_entry_per_input_position(tmp_path):
@@ -150,3 +174,17 @@ def test_the_trainer_refuses_training_rows_made_from_validation_images(tmp_path)
     clean = augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "clean", quiet=True).manifest
     assert describe_data(_train_config(Path(clean), fold=0)).num_classes == 4
     assert describe_data(_train_config(manifest, fold=0)).num_classes == 4  # raw rows: nothing mixed
+
+
+def test_the_cli_warns_when_rows_mix_with_themselves(tmp_path):
+    from click.testing import CliRunner
+
+    from dataprep.cli import main
+
+    manifest = tiny_manifest(tmp_path / "in", [0, 0, 1], ["a", "b", "c"])
+    recipe = mosaic_recipe(tmp_path, partners="same_group")
+    result = CliRunner().invoke(main, ["augment", "-q", "-j", "1", "--recipe", str(recipe), str(manifest),
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert ("warning: 9 of 9 mixing steps found no other row in their pool (rows sharing its fold/group) "
+            "and mixed a sample with itself") in result.output

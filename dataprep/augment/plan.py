@@ -7,14 +7,14 @@ own stream, so editing one step of a recipe leaves the draws of the others alone
 Partners are indices into the manifest; workers load them, never a dataset handle.
 
 Partners come from the source row's pool (`PartnerPools`): by default the rows
-that share its `fold` and `group` values, so a mosaic of a training fold never
-holds validation pixels. Choosing them costs O(partners) per output, whatever
+that share its `fold` (its `group` where there are no folds), so a mosaic of a
+training fold never holds validation pixels. Choosing them costs O(partners) per output, whatever
 the manifest's size: the pools are built once, and a draw picks positions in
 the pool with the source's own position skipped arithmetically.
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,20 @@ from ..seeding import derive_seed, extend_seed, generator, uniform
 _COIN, _PARTNERS, _OP = 0, 1, 2
 # Manifest columns that bound a pool, per `partners` scope of a recipe.
 POOL_COLUMNS: dict[str, tuple[str, ...]] = {"same_group": ("fold", "group"), "same_fold": ("fold",), "any": ()}
+
+
+def pool_columns(scope: PartnerScope, available: Collection[str]) -> tuple[str, ...]:
+    """The manifest columns (of `available`) whose values bound a row's partner pool.
+
+    `auto` takes the fold alone where there are folds: a grouped kfold already
+    keeps each group in one fold, and pooling by group as well would leave a
+    row of a near-duplicate cluster (dedup's `group`) or of a one-image group
+    only its own copies to mix with. Without folds the group bounds the pool,
+    so that a later grouped kfold keeps every output with its sources.
+    """
+    if scope == "auto":
+        return next(((c,) for c in ("fold", "group") if c in available), ())
+    return tuple(c for c in POOL_COLUMNS[scope] if c in available)
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,7 @@ class PartnerPools:
     @classmethod
     def from_rows(cls, columns: Sequence[Mapping[str, str]], scope: PartnerScope) -> "PartnerPools":
         """Pools of manifest rows (their extra columns) for a recipe's `partners` scope."""
-        wanted = [c for c in POOL_COLUMNS[scope] if any(c in row for row in columns)]
+        wanted = pool_columns(scope, {c for c in ("fold", "group") if any(c in row for row in columns)})
         if not wanted:
             return cls(len(columns))
         return cls([tuple(row.get(c, "") for c in wanted) for row in columns])

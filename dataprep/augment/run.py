@@ -43,7 +43,7 @@ from ..sample import Sample
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .single import Kernels
-from .plan import POOL_COLUMNS, OutputPlan, PartnerPools, plan_outputs
+from .plan import OutputPlan, PartnerPools, plan_outputs, pool_columns
 
 PROVENANCE_COLUMNS = ("source_ids", "ops", "params", "seed", "soft_label")
 
@@ -55,6 +55,9 @@ class AugmentSummary:
     written: int  # outputs computed in this run
     reused: int  # finished outputs of an earlier run, kept
     errors: list[str]  # one line per failed output
+    mixing: int = 0  # planned mixing steps (mosaic, copy-paste, mixup, cutmix)
+    alone: int = 0  # ... of which had no other row in the pool to take a partner from: the sample with itself
+    pooled_by: tuple[str, ...] = ()  # the manifest columns that bounded the pools
 
     @property
     def total(self) -> int:
@@ -82,7 +85,7 @@ DRAWS_VERSION = 2
 def run_fingerprint(recipe: Recipe, manifest: Manifest, palette: Palette | None) -> str:
     """Changes whenever anything that shapes the outputs does: the recipe, the rows and the columns
     that bound their partner pools (partners are drawn from them), the palette (mask colours)."""
-    columns = [c for c in POOL_COLUMNS[recipe.partners] if c in manifest.extra_columns]
+    columns = pool_columns(recipe.partners, manifest.extra_columns)
     text = json.dumps(
         {
             "recipe": {k: v for k, v in recipe.to_dict().items() if k != "name"},
@@ -163,7 +166,10 @@ def augment_manifest(
     if resolved is not None:
         resolved.save(out / "palette.json")
     reused = sum(1 for _, was_reused in done if was_reused)
-    return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors)
+    mixing = [(job.plan.index, step.partners) for job in jobs for step in job.plan.steps if step.partners]
+    alone = sum(1 for index, partners in mixing if set(partners) == {index})
+    return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors, len(mixing), alone,
+                          pool_columns(recipe.partners, manifest.extra_columns))
 
 
 ImageKind = tuple[ManifestRow, str, int]  # a row, its image's dtype and bands (alpha dropped, as the loader does)

@@ -52,6 +52,10 @@ def augment_command(recipe: Path, manifest: Path, out: Path, palette: str | None
         click.echo(f"error: {line}", err=True)
     reused = f" ({summary.reused} kept from an earlier run)" if summary.reused else ""
     click.echo(f"wrote {summary.total} augmented samples{reused} to {summary.manifest}")
+    if summary.alone:
+        pools = f"rows sharing its {'/'.join(summary.pooled_by)}" if summary.pooled_by else "the manifest"
+        click.echo(f"warning: {summary.alone} of {summary.mixing} mixing steps found no other row in their pool "
+                   f"({pools}) and mixed a sample with itself; see the recipe's `partners`", err=True)
     if summary.errors:
         click.echo(f"{len(summary.errors)} output(s) failed; see the errors above", err=True)
         raise SystemExit(1)

@@ -38,6 +38,6 @@ def check_source_leakage(train: Sequence[ManifestRow], val: Sequence[ManifestRow
         raise DataprepError(
             source,
             f"training row {row!r} was made from {image!r} of {what} ({len(leaks)} of {len(train)} training rows "
-            "hold validation images); rerun `dataprep augment` with the default `partners: same_group` "
+            "hold validation images); rerun `dataprep augment` with the default `partners: auto` "
             "on the kfold manifest, or validate on data no training row was made from",
         )
