@@ -251,6 +251,22 @@ def test_infer_names_colours_after_a_matching_builtin(sample_data):
     assert result.pixels == 32 * 320 * 240
 
 
+@pytest.mark.parametrize("foreground", [(255, 0, 0), (255, 255, 255)])
+def test_a_binary_colour_mask_is_not_taken_for_a_builtin_by_its_black(tmp_path, foreground):
+    """Massachusetts Buildings' red buildings on black matched Cityscapes (black its `unlabeled`, red `rider`):
+    85% of the pixels became ignore. One class colour is no evidence for a 19-class palette."""
+    m = np.zeros((40, 40, 3), np.uint8)
+    m[5:15, 5:25] = foreground
+    write_mask(tmp_path / "b.png", m)
+    result = infer_palette(tmp_path / "b.png")
+    assert result.suggestion is None
+    assert [(c.color, c.index, c.ignore) for c in result.palette.classes] == [((0, 0, 0), 0, False),
+                                                                               (foreground, 1, False)]
+    m[20:30, 5:25] = (0, 0, 142)  # a second Cityscapes class colour (car): now it is evidence
+    write_mask(tmp_path / "b.png", m)
+    assert infer_palette(tmp_path / "b.png").suggestion == ("cityscapes" if foreground == (255, 0, 0) else None)
+
+
 def test_infer_index_masks_and_refuse_a_mix(tmp_path):
     Image.fromarray(np.array([[0, 1], [1, 255]], np.uint8), mode="L").save(tmp_path / "a.png")
     result = infer_palette(tmp_path / "a.png")

@@ -32,6 +32,7 @@ LOSSY_COLOURS = 1000
 LOSSY_RADIUS = 32.0
 MIN_CLASS_SHARE = 5e-4
 BUILTIN_SHARE = 0.9  # a built-in palette is suggested when its colours cover this share of the pixels
+BUILTIN_CLASSES = 2  # ... and the masks use at least this many of its class (not ignore) colours
 BUILTIN_TOLERANCE = 16.0  # how far a lossy class colour may be from the built-in colour it is snapped to
 MAX_CANDIDATES = 4096  # colours beyond this many (the rarest) go to their nearest class directly
 MAX_ARTEFACT_ENTRIES = 256  # artefact colours written to the palette file (the rest: --unknown nearest)
@@ -204,7 +205,14 @@ def _matches(rgb: np.ndarray, known: Mapping[Colour, Any], tolerance: float) -> 
 
 def _best_builtin(rgb: np.ndarray, pixels: np.ndarray,
                   tolerance: float) -> tuple[str | None, dict[Colour, tuple[str, bool]]]:
-    """The built-in palette whose colours (within `tolerance`) cover most pixels, if >= BUILTIN_SHARE."""
+    """The built-in palette whose colours (within `tolerance`) cover most pixels, if >= BUILTIN_SHARE.
+
+    Black is a class or the ignore colour of most built-ins, so binary masks
+    would match one by their background alone: red buildings on black
+    (Massachusetts Buildings) read as Cityscapes' unlabeled and rider, 85% of
+    the pixels ignored. A palette counts only when the masks use at least
+    BUILTIN_CLASSES of its class colours.
+    """
     total = max(float(pixels.sum()), 1.0)
     best, best_share, best_known = None, 0.0, {}
     for name in BUILTIN_PALETTES:
@@ -212,7 +220,11 @@ def _best_builtin(rgb: np.ndarray, pixels: np.ndarray,
         for c in builtin_palette(name).classes:
             if c.color is not None:
                 known.setdefault(c.color, (c.name, c.ignore))
-        share = float(pixels[:MAX_CANDIDATES][_matches(rgb[:MAX_CANDIDATES], known, tolerance) >= 0].sum()) / total
+        match = _matches(rgb[:MAX_CANDIDATES], known, tolerance)
+        ignored = [flag for _, flag in known.values()]
+        if len({k for k in match[match >= 0].tolist() if not ignored[k]}) < BUILTIN_CLASSES:
+            continue
+        share = float(pixels[:MAX_CANDIDATES][match >= 0].sum()) / total
         if share > best_share:
             best, best_share, best_known = name, share, known
     if best_share < BUILTIN_SHARE:
