@@ -57,6 +57,7 @@ class ScanProblem(StrEnum):
     WRONG_EXTENSION = "wrong_extension"
     LOSSY_MASK = "lossy_mask"
     SCALED_MASK = "scaled_mask"  # kept only with keep_scaled_masks, for `dataprep resize --to image`
+    ALPHA_BAND = "alpha_band"  # a TIFF image's last band is tagged alpha: every reader leaves it out
 
     @property
     def label(self) -> str:
@@ -347,6 +348,12 @@ class _ValidatePair:
         if problems:
             return None, problems, warnings or _NONE
         img, msk = infos[cand.image], infos[cand.mask]
+        if img.alpha and img.format == "TIFF":
+            # tifffile.imwrite tags the 4th band of an (H, W, 4) array as alpha: a stacked NIR band vanished.
+            warnings.append(Problem(cand.image, ScanProblem.ALPHA_BAND,
+                                    f"band {img.bands} is tagged alpha (TIFF ExtraSamples) and is left out: "
+                                    f"read as {img.bands - 1} bands; if it is data, rewrite the file with "
+                                    "extrasamples='unspecified' (tifffile) or without an alpha band"))
         if io.has_extension(cand.mask, io.LOSSY_EXTENSIONS):
             warnings.append(Problem(cand.mask, ScanProblem.LOSSY_MASK, "mask is JPEG: compression adds stray colours/labels"))
         if (img.width, img.height) != (msk.width, msk.height):

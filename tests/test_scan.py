@@ -515,3 +515,21 @@ def test_a_mask_saved_at_another_resolution_is_named_as_such(tmp_path):
     assert [(w.path, w.kind) for w in kept.warnings] == [("masks/scaled.png", "scaled_mask")]
     assert "run `dataprep resize --to image`" in kept.warnings[0].reason
     assert [(p.path, p.kind) for p in kept.problems] == [("images/cropped.jpg", "size_mismatch")]
+
+
+def test_a_tiff_whose_last_band_is_tagged_alpha_is_named(tmp_path):
+    """38-Cloud's red/green/blue/NIR stacked with a plain tifffile.imwrite: the 4th band is tagged alpha, and
+    every reader left NIR out without a word."""
+    import tifffile
+
+    data = np.random.default_rng(1).integers(0, 65535, (24, 32, 4), dtype=np.uint16)
+    (tmp_path / "images").mkdir()
+    tifffile.imwrite(tmp_path / "images" / "tagged.tif", data, photometric="rgb")
+    tifffile.imwrite(tmp_path / "images" / "plain.tif", data, photometric="minisblack", planarconfig="contig",
+                     extrasamples=("unspecified",) * 3)
+    for name in ("tagged", "plain"):
+        _png(tmp_path / "masks" / f"{name}.png")
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["plain", "tagged"]
+    assert [(w.path, w.kind) for w in result.warnings] == [("images/tagged.tif", "alpha_band")]
+    assert "band 4 is tagged alpha" in result.warnings[0].reason and "read as 3 bands" in result.warnings[0].reason
