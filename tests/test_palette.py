@@ -273,6 +273,28 @@ def test_infer_index_masks_and_refuse_a_mix(tmp_path):
     assert result.kind == "index"
     assert [(c.index, c.ignore) for c in result.palette.classes] == [(0, False), (1, False), (255, True)]
     write_mask(tmp_path / "b.png", _scene())
+    with pytest.raises(DataprepError, match=r"mix colour \(1, e\.g\. .*b\.png\) and index \(1, e\.g\. .*a\.png\)"):
+        infer_palette(tmp_path)
+
+
+def test_grey_rgb_masks_among_index_masks_count_as_their_values(tmp_path):
+    """BUSI: 133 'normal' masks are all-black RGB among 1-bit masks; PH2: one 24-bit BMP among 199 1-bit ones.
+    palette infer refused the mix; now it counts the grey ones by value, and says when 1 and 255 both
+    look like the foreground."""
+    Image.fromarray(np.array([[0, 1], [1, 1]], bool)).save(tmp_path / "a.png")  # 1-bit: read as 0/1
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "b.png")  # an empty case saved as RGB
+    result = infer_palette(tmp_path)
+    assert result.kind == "index" and result.grey_rgb_files == 1 and result.binary_encodings is None
+    assert [(c.value, c.pixels, c.images) for c in result.classes] == [(0, 5, 2), (1, 3, 1)]
+    white = np.zeros((2, 2, 3), np.uint8)
+    white[0] = 255
+    Image.fromarray(white).save(tmp_path / "c.bmp")
+    result = infer_palette(sorted(tmp_path.iterdir()))
+    assert result.binary_encodings == (1, 1, str(tmp_path / "c.bmp"))
+    assert {c.value for c in result.classes} == {0, 1, 255}
+    tinted = white.copy()
+    tinted[1, 1] = (0, 0, 1)  # one pixel not grey: a colour mask, and the mix is refused
+    Image.fromarray(tinted).save(tmp_path / "c.bmp")
     with pytest.raises(DataprepError, match="mix colour"):
         infer_palette(tmp_path)
 

@@ -111,6 +111,14 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     elif result.suggestion:
         click.echo(f"\nthe colours match the built-in palette '{result.suggestion}' "
                    f"(names taken from it); --palette {result.suggestion} would use its official indices")
+    if result.grey_rgb_files:
+        click.echo(f"\n{result.grey_rgb_files} RGB masks hold grey pixels only: counted by their grey values, as "
+                   "the index masks among them")
+    if result.binary_encodings:
+        ones, full, example = result.binary_encodings
+        click.echo(f"\nwarning: {ones} masks hold 0/1 and {full} hold 0/255 (e.g. {example}): the same foreground "
+                   f"stored two ways? 255 is counted as ignore here; rewrite those masks with 1 for 255 before "
+                   "masks2labels", err=True)
     if result.by_colour_files:
         click.echo(f"\n{result.by_colour_files} palette-mode masks were counted by colour (their colour tables "
                    "differ from file to file, or RGB masks are among them); masks2labels converts them by colour too")

@@ -33,11 +33,12 @@ class _Counted:
     table: np.ndarray | None = None  # (256, 3) colour table of a palette-mode mask
     ignore_pixels: int = 0  # index masks: pixels holding the ignore value ...
     ignore_interior: int = 0  # ... and those of them inside regions wider than a boundary band
+    as_index: "_Counted | None" = None  # an opaque colour mask of grey pixels only: the index mask it may be
 
 
 def _count_distinct(path: Path, ignore_index: int = DEFAULT_IGNORE_INDEX) -> _Counted:
-    from ..io import read_mask, read_png_palette
-    from ..regions import interior_pixels, solid_counts
+    from ..io import read_mask
+    from ..regions import solid_counts
 
     mask = read_mask(path)
     if mask.ndim == 3 and mask.shape[2] == 1:
@@ -54,9 +55,18 @@ def _count_distinct(path: Path, ignore_index: int = DEFAULT_IGNORE_INDEX) -> _Co
         uniq, counts = np.unique(keys.ravel(), return_counts=True)
         if hidden:
             uniq, counts = uniq[:-1], counts[:-1]
-        return _Counted("colour", uniq.astype(np.int64), counts.astype(np.int64), solid_counts(keys, uniq), hidden)
+        grey = not hidden and bool(np.all(uniq % 0x010101 == 0))  # every key v * 0x010101: (v, v, v)
+        return _Counted("colour", uniq.astype(np.int64), counts.astype(np.int64), solid_counts(keys, uniq), hidden,
+                        as_index=_count_values(mask[:, :, 0], path, ignore_index) if grey else None)
     if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
         raise DataprepError(path, f"not a mask: {mask.dtype} array of shape {mask.shape}")
+    return _count_values(mask, path, ignore_index)
+
+
+def _count_values(mask: np.ndarray, path: Path, ignore_index: int) -> _Counted:
+    from ..io import read_png_palette
+    from ..regions import interior_pixels, solid_counts
+
     uniq, counts = np.unique(mask.ravel(), return_counts=True)
     table = None
     if mask.dtype == np.uint8 and path.suffix.lower() != ".npy":
@@ -134,10 +144,18 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
         ok = [_as_colours(c) if c.table is not None else c for c in ok]
         by_colour = with_table
     kinds = {c.kind for c in ok}
+    read = [path for path, r in zip(paths, results) if r.ok]
+    grey_rgb = 0
+    if len(kinds) > 1 and all(c.as_index is not None for c in ok if c.kind == "colour"):
+        # Black-and-white masks some saved as RGB (BUSI's normal cases, one of PH2's BMPs) among grey ones.
+        grey_rgb = sum(1 for c in ok if c.kind == "colour")
+        ok = [c.as_index if c.as_index is not None else c for c in ok]
+        kinds = {"index"}
     if len(kinds) > 1:
-        n_colour = sum(1 for c in ok if c.kind == "colour")
-        raise DataprepError(None, f"the masks mix colour ({n_colour}) and index ({len(ok) - n_colour}) masks; "
-                                  "infer each kind separately")
+        colour = [p for p, c in zip(read, ok) if c.kind == "colour"]
+        index = [p for p, c in zip(read, ok) if c.kind != "colour"]
+        raise DataprepError(None, f"the masks mix colour ({len(colour)}, e.g. {colour[0]}) and index "
+                                  f"({len(index)}, e.g. {index[0]}) masks; infer each kind separately")
     kind = kinds.pop()
     keys = np.concatenate([c.keys for c in ok])
     counts = np.concatenate([c.pixels for c in ok])
@@ -168,7 +186,20 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
             result = _infer_values(uniq, pixels, images, ignore_index, name, table, spread)
     result.files, result.pixels, result.transparent_pixels, result.errors = len(ok), int(pixels.sum()), transparent, errors
     result.by_colour_files = by_colour
+    result.grey_rgb_files = grey_rgb
+    if kind == "index":
+        result.binary_encodings = _binary_encodings(read, ok)
     return result
+
+
+def _binary_encodings(paths: list[Path], counted: list[_Counted]) -> tuple[int, int, str] | None:
+    """(masks of 0/1, masks of 0/255, one of the latter) when binary masks store their foreground both ways."""
+    ones = [p for p, c in zip(paths, counted) if 1 in c.keys and set(c.keys.tolist()) <= {0, 1}]
+    full = [p for p, c in zip(paths, counted) if BINARY_FOREGROUND in c.keys
+            and set(c.keys.tolist()) <= {0, BINARY_FOREGROUND}]
+    if not ones or not full or any(1 in c.keys and BINARY_FOREGROUND in c.keys for c in counted):
+        return None
+    return len(ones), len(full), str(full[0])
 
 
 # A stored value equal to the ignore index is a class of sparse index masks (0/64/128/192/255

@@ -40,6 +40,9 @@ class InferredPalette:
     by_colour_files: int = 0  # palette-mode masks counted by their table's colours
     resampling_blends: list[Colour] = field(default_factory=list)  # classes that look made by resizing masks
     reduced_zero: bool = False  # inferred with reduce_zero: stored k + 1 is class k, 0 is not labelled
+    grey_rgb_files: int = 0  # RGB masks of grey pixels only among index masks, counted by their grey values
+    # Binary masks storing the foreground as 1 in some files and 255 in others: (0/1 masks, 0/255 masks, one of those)
+    binary_encodings: tuple[int, int, str] | None = None
 
     @property
     def classes(self) -> list[InferredColour]:
