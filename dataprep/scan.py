@@ -58,6 +58,7 @@ class ScanProblem(StrEnum):
     LOSSY_MASK = "lossy_mask"
     SCALED_MASK = "scaled_mask"  # kept only with keep_scaled_masks, for `dataprep resize --to image`
     ALPHA_BAND = "alpha_band"  # a TIFF image's last band is tagged alpha: every reader leaves it out
+    EXTRA_MASK = "extra_mask"  # x_mask_1.png beside the pair's x_mask.png: a second mask of one image
 
     @property
     def label(self) -> str:
@@ -156,6 +157,10 @@ def scan(
     rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
                          mask_suffix=mask_suffix)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules)
+    problems, extra_masks = _extra_masks(candidates, problems, files, used)
+    n_images -= sum(1 for w in extra_masks if w.path in used)  # counted as images without a mask
+    n_masks += len(extra_masks)
+    used |= {w.path for w in extra_masks}
     if on_error not in ("skip", "fail"):
         raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
     if on_error == "fail":
@@ -168,7 +173,7 @@ def scan(
         desc="validating", quiet=quiet, unit="pair",
     )
     rows: list[ManifestRow] = []
-    warnings: list[Problem] = []
+    warnings: list[Problem] = list(extra_masks)
     splits = sorted({c.split for c in candidates if c.split})
     for cand, res in zip(candidates, results):
         if res.error is not None:  # an unexpected failure, not a finding
@@ -308,6 +313,26 @@ def _pair(files: list[str], rules: list[PairingRule]):
     n_images = sum(len(v) for v in images.values())
     n_masks = sum(len(v) for v in masks.values())
     return candidates, problems, n_images, n_masks, per_rule, used
+
+
+def _extra_masks(candidates: list[_Candidate], problems: list[Problem], files: list[str],
+                 used: set[str]) -> tuple[list[Problem], list[Problem]]:
+    """Files named like a pair's mask plus `_N` (BUSI's `x_mask_1.png` beside `x_mask.png`): further masks of
+    that image, which no rule pairs (an orphan image, or a file no rule took). Returns the problems without
+    them and one warning per such file."""
+    by_stem = {os.path.splitext(c.mask)[0]: c for c in candidates}
+    orphans = {p.path for p in problems if p.kind == ScanProblem.ORPHAN_IMAGE}
+    warnings = []
+    for f in sorted(orphans | (set(files) - used)):
+        base, _, number = os.path.splitext(f)[0].rpartition("_")
+        cand = by_stem.get(base) if number.isdigit() else None
+        if cand is not None:
+            warnings.append(Problem(f, ScanProblem.EXTRA_MASK,
+                                    f"a second mask of {cand.image} (beside {cand.mask}, which the manifest pairs "
+                                    "with it): its regions train as background unless merged into that mask "
+                                    "(their maximum, for binary masks)"))
+    taken = {w.path for w in warnings}
+    return [p for p in problems if p.path not in taken], warnings
 
 
 # --------------------------------------------------------------------------- validation

@@ -533,3 +533,23 @@ def test_a_tiff_whose_last_band_is_tagged_alpha_is_named(tmp_path):
     assert [r.id for r in result.rows] == ["plain", "tagged"]
     assert [(w.path, w.kind) for w in result.warnings] == [("images/tagged.tif", "alpha_band")]
     assert "band 4 is tagged alpha" in result.warnings[0].reason and "read as 3 bands" in result.warnings[0].reason
+
+
+@pytest.mark.parametrize("layout", ["side_by_side", "folders"])
+def test_a_second_numbered_mask_of_an_image_is_named_not_an_orphan(tmp_path, layout):
+    """BUSI: 17 images have further lesion masks (`benign (195)_mask_1.png`); scan called them orphan images
+    (or 'other image files'), and their lesions trained as background."""
+    images, masks = (tmp_path, tmp_path) if layout == "side_by_side" else (tmp_path / "images", tmp_path / "mask")
+    for name in ("benign (1)", "benign (2)"):
+        _png(images / f"{name}.png")
+        _png(masks / f"{name}_mask.png")
+    _png(masks / "benign (2)_mask_1.png")
+    _png(masks / "benign (3)_mask_1.png")  # no pair to belong to: still reported as before
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["benign (1)", "benign (2)"]
+    prefix = "" if layout == "side_by_side" else "mask/"
+    assert [(w.path, w.kind) for w in result.warnings] == [(f"{prefix}benign (2)_mask_1.png", "extra_mask")]
+    assert "a second mask of" in result.warnings[0].reason and "benign (2).png" in result.warnings[0].reason
+    assert all("benign (2)_mask_1" not in p.path for p in result.problems)
+    # benign (3)_mask_1.png: an orphan image side by side, a file no rule takes in a mask folder
+    assert (result.images_seen, result.masks_seen) == (2 + (layout == "side_by_side"), 3)
