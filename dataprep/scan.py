@@ -59,6 +59,7 @@ class ScanProblem(StrEnum):
     SCALED_MASK = "scaled_mask"  # kept only with keep_scaled_masks, for `dataprep resize --to image`
     ALPHA_BAND = "alpha_band"  # a TIFF image's last band is tagged alpha: every reader leaves it out
     EXTRA_MASK = "extra_mask"  # x_mask_1.png beside the pair's x_mask.png: a second mask of one image
+    JPEG_COPY = "jpeg_copy"  # x.jpg beside the mask x.png (or .bmp, .tif): the lossless one is paired
 
     @property
     def label(self) -> str:
@@ -158,9 +159,11 @@ def scan(
                          mask_suffix=mask_suffix)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules)
     problems, extra_masks = _extra_masks(candidates, problems, files, used)
-    n_images -= sum(1 for w in extra_masks if w.path in used)  # counted as images without a mask
+    n_images -= sum(1 for w in extra_masks if w.path in used)  # side by side: counted as images without a mask
     n_masks += len(extra_masks)
     used |= {w.path for w in extra_masks}
+    extra_masks += [p for p in problems if p.kind == ScanProblem.JPEG_COPY]  # warnings: the pair is kept
+    problems = [p for p in problems if p.kind != ScanProblem.JPEG_COPY]
     if on_error not in ("skip", "fail"):
         raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
     if on_error == "fail":
@@ -288,6 +291,12 @@ def _pair(files: list[str], rules: list[PairingRule]):
     per_rule = [0] * len(rules)
     for key in sorted(images.keys() | masks.keys()):
         imgs, msks = images.get(key, []), masks.get(key, [])
+        lossless = [m for m in msks if not io.has_extension(m, io.LOSSY_EXTENSIONS)]
+        if len(msks) > 1 and len(lossless) == 1:
+            # PH2's copies: a JPEG of each lossless mask beside it; JPEG adds stray labels, the original has none.
+            problems.extend(Problem(m, ScanProblem.JPEG_COPY, f"a JPEG copy of the mask {lossless[0]}, which is "
+                                                              "paired instead; left out") for m in msks if m not in lossless)
+            msks = lossless
         for group, what in ((imgs, "image"), (msks, "mask")):
             if len(group) > 1:
                 for path in group:

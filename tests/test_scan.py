@@ -553,3 +553,20 @@ def test_a_second_numbered_mask_of_an_image_is_named_not_an_orphan(tmp_path, lay
     assert all("benign (2)_mask_1" not in p.path for p in result.problems)
     # benign (3)_mask_1.png: an orphan image side by side, a file no rule takes in a mask folder
     assert (result.images_seen, result.masks_seen) == (2 + (layout == "side_by_side"), 3)
+
+
+def test_a_jpeg_copy_beside_a_lossless_mask_leaves_the_lossless_one_paired(tmp_path):
+    """PH2 as shared on GitHub: a JPEG of every lesion mask beside its BMP; both were left out as duplicate stems,
+    and nothing paired. Two lossless masks of one stem are still duplicates."""
+    for name in ("a", "b"):
+        _jpg(tmp_path / "images" / f"{name}.jpg")
+        _png(tmp_path / "masks" / f"{name}.png")
+        _jpg(tmp_path / "masks" / f"{name}.jpg")
+    Image.new("L", (32, 24)).save(tmp_path / "masks" / "b.bmp")
+    result = scan(tmp_path)
+    assert [(r.id, r.mask.name) for r in result.rows] == [("a", "a.png")]
+    assert [(w.path, w.kind) for w in result.warnings] == [("masks/a.jpg", "jpeg_copy")]
+    assert sorted((p.path, p.kind) for p in result.problems) == [("masks/b.bmp", "duplicate"),
+                                                                 ("masks/b.jpg", "duplicate"),
+                                                                 ("masks/b.png", "duplicate")]
+    assert (result.images_seen, result.masks_seen) == (2, 5)
