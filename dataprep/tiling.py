@@ -128,6 +128,8 @@ class TileReport(OutputReport):
     dropped_unlabelled: int = 0  # below --min-labelled
     dropped_empty: int = 0  # empty tiles not kept by --keep-empty
     dropped_nodata: int = 0  # above --max-nodata
+    smaller: int = 0  # tiles of images smaller than a tile (pad none): not the tile size
+    size: tuple[int, int] = (0, 0)  # the tile size asked for (height, width)
 
     @property
     def failed(self) -> int:
@@ -186,6 +188,8 @@ def tile_manifest(
             report.dropped_empty += result.value.dropped_empty
             report.dropped_nodata += result.value.dropped_nodata
     report.tiles = len(rows)
+    report.size = params.size
+    report.smaller = sum(1 for r in rows if (r.height, r.width) != params.size)
     report.errors = errors_of(results)
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     if src.path is not None:

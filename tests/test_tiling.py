@@ -345,6 +345,21 @@ def test_worker_processes_give_the_serial_result(tmp_path):
         assert io.read_image(ra.image).tobytes() == io.read_image(rb.image).tobytes()
 
 
+def test_cli_warns_about_tiles_smaller_than_the_tile_size(tmp_path, cli):
+    """BUSI's malignant (136) is 190 px wide: with --pad none its tiles at 256 were 256x190, among 256x256 ones."""
+    rng = np.random.default_rng(2)
+    images = {"wide": rng.integers(0, 256, (80, 80, 3), dtype=np.uint8),
+              "narrow": rng.integers(0, 256, (80, 50, 3), dtype=np.uint8)}
+    manifest = _source(tmp_path, images, {k: np.zeros(v.shape[:2], np.uint8) for k, v in images.items()})
+    result = cli("tile", manifest, tmp_path / "tiles", "--size", "64", "-j", "1", "-q")
+    assert result.exit_code == 0, result.output
+    sizes = [(r.height, r.width) for r in read_manifest(tmp_path / "tiles" / "manifest.csv")]
+    assert sizes.count((64, 50)) == 2 and sizes.count((64, 64)) == 4
+    assert "warning: 2 tiles are smaller than 64x64" in result.output
+    result = cli("tile", manifest, tmp_path / "padded", "--size", "64", "--pad", "ignore", "-j", "1", "-q")
+    assert result.exit_code == 0 and "smaller" not in result.output
+
+
 def test_cli_tile_then_stitch_and_a_colour_mask_error(tmp_path, cli):
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (100, 120, 3), dtype=np.uint8)

@@ -81,6 +81,11 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
     if report.dropped_nodata:
         dropped.append(f"{report.dropped_nodata} above --max-nodata")
     extra = f" (dropped: {', '.join(dropped)})" if dropped else ""
+    if report.smaller:
+        h, w = report.size
+        click.echo(f"warning: {report.smaller} tiles are smaller than {h}x{w} (their images are smaller than a "
+                   "tile): a batch cannot stack them with the others; --pad ignore or reflect makes every tile "
+                   f"{h}x{w}", err=True)
     finish_output_report(report, f"tile: {report.tiles} tiles from {report.sources - report.failed} images{extra}, "
                                  f"{report.failed} failed -> {report.out_dir}")
 
