@@ -193,3 +193,15 @@ def test_palette_mode_masks_with_their_own_table_are_drawn_by_colour(tmp_path, s
     assert _all(_part(mask, 0.05, 0.95, 0.05, 0.45), CAR) and _all(_part(mask, 0.05, 0.95, 0.55, 0.95), ROAD)
     assert _all(_part(overlay, 0.05, 0.95, 0.05, 0.45), _blend((90, 90, 90), CAR))
     assert not _has_colour(sheet, (70, 130, 180))  # sky, index 0 in the palette: neither drawn nor in the legend
+
+
+def test_16bit_images_are_stretched_between_percentiles_not_min_and_max():
+    """SpaceNet's 16-bit pan chip: values about 140..1220 and one hot pixel at 6615 drew a nearly black panel."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(140, 1220, (100, 100, 1)).astype(np.uint16)
+    image[3, 4] = 6615
+    shown = preview._display_image(image)
+    lo, hi = np.percentile(image.astype(np.float64), [1, 99])
+    expected = np.clip((image[:, :, 0] - lo) * 255.0 / (hi - lo), 0, 255).astype(np.uint8)
+    np.testing.assert_allclose(shown[:, :, 0], expected, atol=1)
+    assert shown[3, 4, 0] == 255 and 100 < np.median(shown) < 155
