@@ -211,7 +211,9 @@ def stack_slices(path: PathLike) -> tuple[tuple[int, ...], ...]:
 
 def contiguous_planes(tif: Any) -> int:
     """The planes of a one-page TIFF whose first series holds more than the page (MetaMorph STK); else 0."""
-    if len(tif.pages) != 1 or not tif.series:
+    # Only STK, ImageJ (> 4 GB stacks keep one page) and tifffile's own shaped files can: parsing the series of
+    # every other file cost a third of opening a band file.
+    if len(tif.pages) != 1 or not (tif.is_stk or tif.is_imagej or tif.is_shaped) or not tif.series:
         return 0
     series = tif.series[0]
     planes = series.size // max(1, series.keyframe.size)

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "train": "train:train_command",
     "resize": "resize:resize_command",
     "unstack": "unstack:unstack_command",
+    "merge-bands": "merge_bands:merge_bands_command",
     "tile": "tiles:tile_command",
     "stitch": "tiles:stitch_command",
     "predict": "predict:predict_command",

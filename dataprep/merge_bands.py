@@ -1,0 +1,151 @@
+"""`dataprep merge-bands`: one file per band (38-Cloud, Landsat scenes) to one multi-band image per sample.
+
+Satellite sets often store each band of a scene in a file of its own:
+38-Cloud keeps `train_red/red_patch_X.TIF`, `train_green/green_patch_X.TIF`,
+`train_blue/...`, `train_nir/...` and the mask `train_gt/gt_patch_X.TIF`; a
+Landsat scene is `..._B1.TIF` to `..._B11.TIF`. Every other command reads one
+image per sample, so the bands are merged first:
+
+- each `--band` is a path pattern with one `{id}` (any text without a `/`);
+  the samples are the ids of the first pattern's files, and every other band
+  must have its file for each of them;
+- `DEST/images/<id>.tif` holds the bands in the order given (each file's
+  bands, so a 3-band RGB file and a 1-band NIR file give 4), pixels and dtype
+  as stored, no alpha tag, the GeoTIFF tags of the first band's file;
+- `--mask` (a pattern too) pairs each sample with its mask where it lies (not
+  copied), as `scan` would; DEST/manifest.csv lists the pairs.
+
+Every band of a sample must have the same size and dtype, and the mask that
+size; a sample that fails is named with its file and left out. Samples are
+merged one at a time (memory: one sample), in worker processes with `-j`.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .errors import DataprepError, UsageError
+from .executor import Executor, OnError, errors_of, run_items
+from .io import PathLike
+from .manifest import ManifestRow, write_manifest
+from .outputs import OutputReport
+from .paths import Inputs
+from .raster import RasterReader, write_raster
+
+ID_FIELD = "{id}"
+
+
+@dataclass
+class MergeBandsReport(OutputReport):
+    samples: int = 0  # ids found in the first band's pattern
+
+
+@dataclass(frozen=True)
+class BandPattern:
+    """A path with one `{id}` in its file name part: `train_red/red_{id}.TIF`."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if self.text.count(ID_FIELD) != 1 or "/" in self.text.split(ID_FIELD, 1)[1]:
+            raise UsageError(None, f"pattern {self.text!r} needs one {ID_FIELD} in its file name "
+                                   f"(e.g. train_red/red_{ID_FIELD}.TIF)")
+
+    def path(self, sample_id: str) -> Path:
+        return Path(self.text.replace(ID_FIELD, sample_id))
+
+    def ids(self) -> list[str]:
+        """The ids of the files that exist, sorted."""
+        before, after = self.text.split(ID_FIELD)
+        found = glob.glob(glob.escape(before) + "*" + glob.escape(after))
+        match = re.compile(re.escape(before) + "([^/]+)" + re.escape(after))
+        return sorted({m.group(1) for f in found if (m := match.fullmatch(f.replace(os.sep, "/"))) and
+                       os.path.isfile(f)})
+
+
+def merge_bands(
+    bands: Sequence[str | BandPattern],
+    out_dir: PathLike,
+    *,
+    mask: str | BandPattern | None = None,
+    force: bool = False,
+    executor: Executor | None = None,
+    on_error: OnError = "skip",
+    quiet: bool = False,
+) -> MergeBandsReport:
+    """Merge each sample's band files into `out_dir/images/<id>.tif`; see the module docstring."""
+    patterns = [b if isinstance(b, BandPattern) else BandPattern(b) for b in bands]
+    if len(patterns) < 2:
+        raise UsageError(None, "give at least two --band patterns (one file per band, merged in that order)")
+    mask_pattern = mask if isinstance(mask, BandPattern) or mask is None else BandPattern(mask)
+    ids = patterns[0].ids()
+    if not ids:
+        raise DataprepError(None, f"no file matches the first band's pattern {patterns[0].text!r}")
+    out = Path(out_dir)
+    sources = [p.path(i) for i in ids for p in patterns]
+    if mask_pattern is not None:
+        sources += [mask_pattern.path(i) for i in ids]
+    # Not into a band's folder: the next scan (or glob) would take the outputs for data.
+    folders = {Path(p.text).parent for p in [*patterns, *([mask_pattern] if mask_pattern else [])]}
+    inputs = Inputs([s for s in sources if s.exists()], sorted(folders))
+    inputs.guard_folder(out, force=force)
+    inputs.check_written([out / "manifest.csv"])
+    results = run_items(_SampleMerger(tuple(patterns), mask_pattern, out), ids, executor=executor,
+                        on_error=on_error, desc="merge-bands", quiet=quiet, unit="sample")
+    rows = [r.value for r in results if r.ok and r.value is not None]
+    report = MergeBandsReport(out, errors=errors_of(results), samples=len(ids))
+    report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    return report
+
+
+@dataclass(frozen=True)
+class _SampleMerger:
+    """Merges one sample's bands (runs in worker processes: plain, picklable state)."""
+
+    bands: tuple[BandPattern, ...]
+    mask: BandPattern | None
+    out_dir: Path
+
+    def __call__(self, sample_id: str) -> ManifestRow:
+        first = self.bands[0].path(sample_id)
+        arrays: list[np.ndarray] = []
+        geo = None
+        for pattern in self.bands:
+            path = pattern.path(sample_id)
+            if not path.is_file():
+                raise DataprepError(path, f"missing: band {pattern.text!r} has no file for sample {sample_id!r}")
+            with RasterReader(path) as reader:
+                pixels = reader.read_all()
+                if pattern is self.bands[0]:
+                    geo = reader.geo
+            if arrays and (pixels.shape[:2] != arrays[0].shape[:2] or pixels.dtype != arrays[0].dtype):
+                raise DataprepError(path, f"is {_describe(pixels)} but {first.name} is {_describe(arrays[0])}; "
+                                          "the bands of a sample must have one size and dtype")
+            arrays.append(pixels)
+        image = np.concatenate(arrays, axis=2)
+        mask_path = None
+        if self.mask is not None:
+            mask_path = self.mask.path(sample_id)
+            if not mask_path.is_file():
+                raise DataprepError(mask_path, f"missing: the mask of sample {sample_id!r}")
+            info = io.read_info(mask_path)
+            if (info.height, info.width) != image.shape[:2]:
+                raise DataprepError(mask_path, f"is {info.width}x{info.height} but its bands are "
+                                               f"{image.shape[1]}x{image.shape[0]}")
+        image_path = self.out_dir / "images" / f"{sample_id}.tif"
+        write_raster(image_path, image, geo=geo)
+        return ManifestRow(sample_id, image_path, mask_path, image.shape[1], image.shape[0])
+
+
+def _describe(pixels: np.ndarray) -> str:
+    return f"{pixels.shape[1]}x{pixels.shape[0]} {pixels.dtype}"
+
+
+__all__ = ["BandPattern", "MergeBandsReport", "merge_bands"]

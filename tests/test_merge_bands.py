@@ -1,0 +1,98 @@
+"""merge-bands: 38-Cloud's one-file-per-band patches to one multi-band image per sample."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from dataprep import io
+from dataprep.errors import UsageError
+from dataprep.executor import ProcessExecutor
+from dataprep.manifest import read_manifest
+from dataprep.merge_bands import BandPattern, merge_bands
+from dataprep.raster import GeoTags, RasterReader
+
+BANDS = ("red", "green", "blue", "nir")
+GEO = [(33550, "d", 3, (30.0, 30.0, 0.0), True), (33922, "d", 6, (0.0, 0.0, 0.0, 500000.0, 4200000.0, 0.0), True)]
+
+
+def _cloud_set(root, ids=("p_1", "p_2"), shape=(20, 30)) -> dict[str, np.ndarray]:
+    """38-Cloud's layout: train_<band>/<band>_<id>.TIF, uint16, and train_gt/gt_<id>.TIF masks of 0/255."""
+    rng = np.random.default_rng(4)
+    stacks = {}
+    for sample in ids:
+        bands = rng.integers(6000, 60000, (*shape, len(BANDS)), dtype=np.uint16)
+        for b, name in enumerate(BANDS):
+            (root / f"train_{name}").mkdir(parents=True, exist_ok=True)
+            tifffile.imwrite(root / f"train_{name}" / f"{name}_{sample}.TIF", bands[:, :, b],
+                             extratags=GEO if b == 0 else [], metadata=None)
+        (root / "train_gt").mkdir(exist_ok=True)
+        tifffile.imwrite(root / "train_gt" / f"gt_{sample}.TIF", (rng.random(shape) > 0.7).astype(np.uint8) * 255)
+        stacks[sample] = bands
+    return stacks
+
+
+def _patterns(root) -> list[str]:
+    return [str(root / f"train_{b}" / f"{b}_{{id}}.TIF") for b in BANDS]
+
+
+def test_bands_are_merged_in_order_with_the_first_bands_geotags(tmp_path):
+    stacks = _cloud_set(tmp_path / "src")
+    report = merge_bands(_patterns(tmp_path / "src"), tmp_path / "out",
+                         mask=str(tmp_path / "src" / "train_gt" / "gt_{id}.TIF"), quiet=True)
+    assert report.ok and report.samples == 2
+    rows = read_manifest(report.manifest_path).rows
+    assert [r.id for r in rows] == ["p_1", "p_2"]
+    for row in rows:
+        with RasterReader(row.image) as reader:
+            assert not reader.alpha and reader.bands == 4  # never tagged alpha: NIR stays a band
+            np.testing.assert_array_equal(reader.read_all(), stacks[row.id])
+            assert isinstance(reader.geo, GeoTags) and dict(reader.geo.tags)[33550][:2] == (30.0, 30.0)
+        assert row.mask == (tmp_path / "src" / "train_gt" / f"gt_{row.id}.TIF").resolve()
+        assert io.read_image(row.image).shape == (20, 30, 4)
+
+
+def test_a_sample_with_a_missing_or_mismatched_band_is_named_and_left_out(tmp_path):
+    src = tmp_path / "src"
+    _cloud_set(src, ids=("a", "b", "c"))
+    (src / "train_nir" / "nir_b.TIF").unlink()
+    tifffile.imwrite(src / "train_blue" / "blue_c.TIF", np.zeros((20, 30), np.uint8))
+    report = merge_bands(_patterns(src), tmp_path / "out", quiet=True)
+    assert [r.id for r in read_manifest(report.manifest_path).rows] == ["a"]
+    assert len(report.errors) == 2
+    assert f"{src / 'train_nir' / 'nir_b.TIF'}: missing: band" in report.errors[0]
+    assert "blue_c.TIF: is 30x20 uint8 but red_c.TIF is 30x20 uint16" in report.errors[1]
+    assert not (tmp_path / "out" / "images" / "b.tif").exists()
+
+
+def test_workers_give_the_same_files(tmp_path):
+    _cloud_set(tmp_path / "src", ids=("a", "b", "c", "d"))
+    serial = merge_bands(_patterns(tmp_path / "src"), tmp_path / "serial", quiet=True)
+    with ProcessExecutor(2) as executor:
+        pooled = merge_bands(_patterns(tmp_path / "src"), tmp_path / "pooled", executor=executor, quiet=True)
+    for a, b in zip(read_manifest(serial.manifest_path), read_manifest(pooled.manifest_path)):
+        assert a.id == b.id and a.image.read_bytes() == b.image.read_bytes()
+
+
+def test_patterns_need_one_id_in_the_file_name_and_output_stays_out_of_the_inputs(tmp_path):
+    with pytest.raises(UsageError, match=r"needs one \{id\} in its file name"):
+        BandPattern("{id}/red.TIF")
+    with pytest.raises(UsageError, match="at least two --band"):
+        merge_bands([str(tmp_path / "red_{id}.TIF")], tmp_path / "out")
+    _cloud_set(tmp_path / "src")
+    with pytest.raises(UsageError):
+        merge_bands(_patterns(tmp_path / "src"), tmp_path / "src" / "train_red" / "merged")
+    assert BandPattern(str(tmp_path / "src" / "train_red" / "red_{id}.TIF")).ids() == ["p_1", "p_2"]
+
+
+def test_cli_merges_and_names_a_mask_of_another_size(tmp_path, cli):
+    src = tmp_path / "src"
+    _cloud_set(src)
+    tifffile.imwrite(src / "train_gt" / "gt_p_2.TIF", np.zeros((10, 10), np.uint8))
+    args = [a for p in _patterns(src) for a in ("--band", p)]
+    result = cli("merge-bands", tmp_path / "out", *args, "--mask", str(src / "train_gt" / "gt_{id}.TIF"), "-j", "1")
+    assert result.exit_code == 1
+    assert "merge-bands: 1 of 2 samples (4 band files each), 1 failed" in result.output
+    assert f"{src / 'train_gt' / 'gt_p_2.TIF'}: is 10x10 but its bands are 30x20" in result.output
+    result = cli("merge-bands", tmp_path / "none", "--band", str(src / "x_{id}.TIF"), "--band", str(src / "y_{id}.TIF"))
+    assert result.exit_code == 1 and "no file matches the first band's pattern" in result.output
