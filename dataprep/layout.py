@@ -46,7 +46,7 @@ MASK_DIR_SUFFIXES: tuple[str, ...] = (
     "annot", "_annot", "_annots", "_annotations", "_labels", "_label", "_masks", "_mask", "_gt", "_seg", "labels",
 )
 _IMAGE_WORDS = re.compile(r"image|img|photo|rgb|leftimg8bit|picture|input|raw", re.I)
-_MASK_WORDS = re.compile(r"mask|label|annot|gt|seg|manual|truth|target", re.I)
+_MASK_WORDS = re.compile(r"mask|label|annot|gt|seg|manual|truth|target|lesion", re.I)
 # Folder names that only say "these are images"; dropped from sample ids.
 CONTAINER_DIRS = frozenset({"images", "image", "img", "imgs", "img_dir", "jpegimages", "leftimg8bit"})
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"})

@@ -570,3 +570,26 @@ def test_a_jpeg_copy_beside_a_lossless_mask_leaves_the_lossless_one_paired(tmp_p
                                                                  ("masks/b.jpg", "duplicate"),
                                                                  ("masks/b.png", "duplicate")]
     assert (result.images_seen, result.masks_seen) == (2, 5)
+
+
+def test_ph2_sample_folders_pair_each_image_with_its_lesion_mask(tmp_path, cli):
+    """PH2's own layout: IMD002/IMD002_Dermoscopic_Image/IMD002.bmp beside IMD002/IMD002_lesion/IMD002_lesion.bmp
+    (and IMD002_roi/ for some): nothing paired, and the options could not say it."""
+    root = tmp_path / "PH2 Dataset images"
+    names = [f"IMD{i:03d}" for i in range(2, 10)]
+    for name in names:
+        Image.new("RGB", (32, 24)).save(_mkdir(root / name / f"{name}_Dermoscopic_Image") / f"{name}.bmp")
+        Image.new("1", (32, 24)).save(_mkdir(root / name / f"{name}_lesion") / f"{name}_lesion.bmp")
+    Image.new("1", (32, 24)).save(_mkdir(root / "IMD002" / "IMD002_roi") / "IMD002_R1_Label4.bmp")
+    result = scan(tmp_path)
+    assert len(result.rows) == len(names) and not result.problems
+    for row, name in zip(result.rows, names):
+        assert (row.image.name, row.mask.name) == (f"{name}.bmp", f"{name}_lesion.bmp")
+        assert row.image.parent.parent == row.mask.parent.parent
+    out = cli("scan", tmp_path, "-o", tmp_path / "m.csv")
+    assert out.exit_code == 0 and "... and 3 more folder pairs (3 pairs)" in out.output
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -15,6 +15,8 @@ from ..scan import ScanResult, scan
 from .common import executor_options, reports_errors
 
 
+_SHOWN_RULES = 6  # pairing rules listed in the summary; the rest are counted
+
 @click.command("scan")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -92,6 +94,9 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
         click.echo(f"hint: {hint.describe(result.root)}", err=True)
     counts = result.problem_counts()
     rules = [f"{r.describe()}: {r.pairs} pairs [{r.how}]" for r in result.rules]
+    if len(rules) > _SHOWN_RULES:  # one folder pair per sample (PH2's IMD002/IMD002_Dermoscopic_Image, ...)
+        rest = result.rules[_SHOWN_RULES - 1:]
+        rules[_SHOWN_RULES - 1:] = [f"... and {len(rest)} more folder pairs ({sum(r.pairs for r in rest)} pairs)"]
     lines: list[tuple[str, object]] = [
         ("pairing", rules[0] if rules else "nothing pairs (no known folder pair or name suffix)"),
         *(("", line) for line in rules[1:]),
