@@ -101,10 +101,13 @@ def float_percentile(hist: np.ndarray, q: float, offset: int, lows: Sequence[flo
                      highs: Sequence[float]) -> np.ndarray:
     """Per-band q-th percentile of float data from its `float_keys` histogram.
 
-    The bin holding rank (n - 1) * q / 100 is found exactly; within it the
-    value is interpolated linearly between the bin's bounds (clipped to the
-    band's measured min and max), so the error is below one bin: 2**-7 of the
-    value, relatively.
+    As numpy's linear method: the values of ranks floor(r) and floor(r) + 1,
+    r = (n - 1) * q / 100, interpolated. Each of those values is found in its
+    bin exactly and placed within the bin by its rank there (the bin's bounds
+    clipped to the band's measured min and max), so each is off by less than
+    one bin, 2**-7 of the value, relatively. (With few pixels the two ranks
+    often fall in different bins: 5 valid pixels put p1 between the smallest
+    two values, not inside the smallest one's bin.)
     """
     out = np.zeros(hist.shape[0], np.float64)
     for ch, h in enumerate(hist):
@@ -113,10 +116,18 @@ def float_percentile(hist: np.ndarray, q: float, offset: int, lows: Sequence[flo
             continue
         cum = np.cumsum(h)
         rank = (n - 1) * (q / 100)
-        index = int(np.searchsorted(cum, math.floor(rank), side="right"))
-        before = int(cum[index - 1]) if index else 0
-        a, b = key_bounds(index + offset)
-        a, b = max(a, lows[ch]), min(b, highs[ch])
-        within = (rank - before + 0.5) / int(h[index])
-        out[ch] = min(max(a + (b - a) * min(within, 1.0), lows[ch]), highs[ch])
+        below = math.floor(rank)
+        low = _ranked_value(h, cum, below, offset, lows[ch], highs[ch])
+        high = _ranked_value(h, cum, min(below + 1, n - 1), offset, lows[ch], highs[ch])
+        out[ch] = low + (high - low) * (rank - below)
     return out
+
+
+def _ranked_value(h: np.ndarray, cum: np.ndarray, k: int, offset: int, low: float, high: float) -> float:
+    """The estimated k-th smallest value (0-based) of one band's `float_keys` histogram."""
+    index = int(np.searchsorted(cum, k, side="right"))
+    before = int(cum[index - 1]) if index else 0
+    a, b = key_bounds(index + offset)
+    a, b = max(a, low), min(b, high)
+    within = (k - before + 0.5) / int(h[index])
+    return min(max(a + (b - a) * min(within, 1.0), low), high)

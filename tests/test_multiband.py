@@ -408,3 +408,16 @@ def test_a_float_band_that_is_all_nodata_measures_nothing(tmp_path):
     assert image["valid_pixels"] == [48, 0]
     assert image["mean"] == [pytest.approx(23.5), 0.0]
     assert image["min"] == [0.0, 0.0] and image["max"] == [47.0, 0.0]
+
+
+@pytest.mark.parametrize("n", [2, 5, 6, 40])
+def test_float_percentiles_of_few_pixels_interpolate_between_ranks_as_numpy(n):
+    """rasterio's float_nan.tif: 5 valid pixels, p1 -1.8773 where numpy says -1.8140 (p99 1.2344 for 1.4028):
+    the two ranks around the percentile lay in different bins, and only the lower one's bin was used."""
+    from dataprep.pixel_stats import image_partial, image_summary
+
+    values = np.random.default_rng(n).uniform(-2.0, 1.5, (1, n, 1)).astype(np.float32)
+    summary = image_summary(image_partial(values))
+    for key, q in (("p1", 1), ("p99", 99)):
+        expected = np.percentile(values.astype(np.float64), q)
+        assert summary[key][0] == pytest.approx(expected, rel=2**-7, abs=2**-7 * float(np.abs(values).max()))
