@@ -18,6 +18,7 @@ import contextlib
 import functools
 import os
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,7 +257,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         warnings.append(lonely)
     if not has_masks and mode != "plain":
         warnings.append(f"the manifest has no masks, so mode {mode} cannot stratify: folds are plain shuffled")
-    warnings += duplicates_across_folds(manifest.rows, folds)
+    warnings += duplicates_across_folds(manifest.rows, folds) + tiles_across_folds(manifest.rows, folds)
     unreadable = len(errors)
     if errors and mode == "plain":
         warnings.append(f"the class balance report leaves out {len(errors)} row(s) whose mask could not be read "
@@ -349,6 +350,22 @@ def _image_labels(pixels: np.ndarray, mode: str) -> np.ndarray:
     labelled = pixels.sum(axis=1) > 0
     dominant[np.flatnonzero(labelled), pixels[labelled].argmax(axis=1)] = 1
     return dominant
+
+
+def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
+    """A warning when tiles of one source image (`tile`'s source_id column) sit in several folds: tiles overlap
+    and neighbours share a scene, so validation would see training pixels (SpaceNet tiles grouped by tile row)."""
+    folds_of: dict[str, set[int]] = defaultdict(set)
+    for row, fold in zip(rows, folds):
+        source = row.extra.get("source_id")
+        if source:
+            folds_of[source].add(int(fold))
+    split = sorted(s for s, f in folds_of.items() if len(f) > 1)
+    if not split:
+        return []
+    return [f"tiles of {len(split)} of {len(folds_of)} source images span several folds, e.g. {split[0]!r}: "
+            "overlapping and neighbouring tiles put the same scene in train and val; split with the tile "
+            "manifest's own group column (the default) or --group-column source_id"]
 
 
 def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequence[str], grouped: bool,

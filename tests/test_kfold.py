@@ -425,3 +425,20 @@ def test_unreadable_masks_are_listed_in_row_order_however_the_chunks_finish(tmp_
     result = split_folds(path, 2, mode="multilabel", executor=BackwardsExecutor(), quiet=True)
     assert [e.split(":")[0].rsplit("/", 1)[-1] for e in result.errors] == ["img_003.png", "img_041.png", "img_077.png"]
     assert result.errors == expected.errors and result.folds.tolist() == expected.folds.tolist()
+
+
+def test_tiles_of_one_source_in_several_folds_are_a_warning(tmp_path):
+    """SpaceNet tiles grouped by their tile row (--group-by on the tile name): overlapping tiles of one scene
+    landed in train and val without a word. A tile manifest's own `group` column keeps them together."""
+    rows = []
+    for scene in ("a", "b", "c", "d"):
+        for y in (0, 96, 192):
+            image = tmp_path / "images" / f"{scene}_{y:03d}_000.png"
+            io.write_image(image, np.zeros((8, 8, 3), np.uint8))
+            rows.append(ManifestRow(f"{scene}_{y:03d}_000", image, None, 8, 8,
+                                    {"source_id": scene, "tile_y": str(y), "tile_x": "0", "group": scene}))
+    manifest = write_manifest(rows, tmp_path / "tiles.csv")
+    by_row = split_folds(manifest, 3, mode="plain", group_by=r"_(\d{3})_\d{3}\.png$")
+    assert len(by_row.warnings) == 1 and "tiles of 4 of 4 source images span several folds" in by_row.warnings[0]
+    by_scene = split_folds(manifest, 2, mode="plain", group_column="group")
+    assert not [w for w in by_scene.warnings if "source images" in w]
