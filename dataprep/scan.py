@@ -294,8 +294,8 @@ def _pair(files: list[str], rules: list[PairingRule]):
         lossless = [m for m in msks if not io.has_extension(m, io.LOSSY_EXTENSIONS)]
         if len(msks) > 1 and len(lossless) == 1:
             # PH2's copies: a JPEG of each lossless mask beside it; JPEG adds stray labels, the original has none.
-            problems.extend(Problem(m, ScanProblem.JPEG_COPY, f"a JPEG copy of the mask {lossless[0]}, which is "
-                                                              "paired instead; left out") for m in msks if m not in lossless)
+            copy_of = f"a JPEG copy of the mask {lossless[0]}, which is paired instead; left out"
+            problems.extend(Problem(m, ScanProblem.JPEG_COPY, copy_of) for m in msks if m not in lossless)
             msks = lossless
         for group, what in ((imgs, "image"), (msks, "mask")):
             if len(group) > 1:

@@ -8,9 +8,9 @@ Partners are indices into the manifest; workers load them, never a dataset handl
 
 Partners come from the source row's pool (`PartnerPools`): by default the rows
 that share its `fold` (its `group` where there are no folds), so a mosaic of a
-training fold never holds validation pixels. Choosing them costs O(partners) per output, whatever
-the manifest's size: the pools are built once, and a draw picks positions in
-the pool with the source's own position skipped arithmetically.
+training fold never holds validation pixels. Choosing them costs O(partners)
+per output, whatever the manifest's size: the pools are built once, and a draw
+picks positions in the pool with the source's own position skipped arithmetically.
 """
 from __future__ import annotations
 
