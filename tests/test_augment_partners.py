@@ -62,8 +62,8 @@ def test_a_three_fold_manifest_through_mosaic_keeps_every_output_in_its_fold(tmp
 
 def test_default_pools_are_the_folds_where_there_are_folds_else_the_groups(tmp_path):
     """BUSI after dedup (`group` = near-duplicate cluster) and a grouped kfold: pooling by fold and group left
-    978 of 1422 mixing steps (default.yaml) the image with itself. Folds alone bound the default pools; `same_group` is
-    still there, and says how often a row was alone in its pool."""
+    978 of 1422 mixing steps (default.yaml) the image with itself. Folds alone bound the default pools;
+    `same_group` is still there, and says how often a row was alone in its pool."""
     folds = [0] * 8 + [1] * 4
     groups = ["a", "a", "a", "b", "b", "b", "b", "b", "c", "c", "c", "c"]
     manifest = tiny_manifest(tmp_path / "in", folds, groups)
