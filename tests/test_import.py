@@ -146,6 +146,22 @@ def test_coco_malformed_fields_name_file_and_field(tmp_path, edit, message):
 
 
 @needs_coco
+def test_coco_annotations_without_a_segmentation_are_counted_and_a_box_only_export_refused(tmp_path):
+    """A CVAT 'COCO 1.0' export of fire/smoke boxes: 6433 annotations with `segmentation: []` gave 1141 label maps
+    of pure background, and the class table's zeros were the only sign."""
+    export = coco_export(tmp_path / "coco")
+    _rewrite(export["json"], lambda d: d["annotations"][0].update(segmentation=[]))
+    report = _import("coco", export["json"], tmp_path / "some")
+    n = len(json.loads(export["json"].read_text())["annotations"])
+    assert any(w.startswith(f"1 of {n} annotations have no segmentation") and "annotations[0]" in w
+               for w in report.notes)
+    _rewrite(export["json"], lambda d: [a.update(segmentation=[]) for a in d["annotations"]])
+    with pytest.raises(DataprepError, match=f"none of its {n} annotations has a segmentation.*only boxes"):
+        _import("coco", export["json"], tmp_path / "boxes")
+    assert not (tmp_path / "boxes").exists()
+
+
+@needs_coco
 def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text("")

@@ -122,6 +122,7 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
     regions: dict[Any, list[Region]] = {iid: [] for iid in images}
     plan = ImportPlan("coco", specs, [])
     crowd = 0
+    undrawn: list[str] = []  # annotations without an area: boxes only (a detection export) or under 3 points
     for n, ann in enumerate(anns):
         where = f"annotations[{n}]" + (f" (id {ann['id']})" if isinstance(ann, dict) and "id" in ann else "")
         iid = require(ann, "image_id", path, where, (int, str))
@@ -137,6 +138,15 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
         region = _segmentation_region(ann, label, path, where)
         if region is not None:
             regions[iid].append(Region(region.label, region.kind, region.data, where=where))
+        else:
+            undrawn.append(where)
+    if anns and len(undrawn) == len(anns):
+        # CVAT's "COCO 1.0" export of box annotations: every label map would be background.
+        raise DataprepError(path, f"none of its {len(anns)} annotations has a segmentation (polygons or RLE), "
+                                  "only boxes: a detection export; export the polygons or masks instead")
+    if undrawn:
+        plan.warnings.append(f"{len(undrawn)} of {len(anns)} annotations have no segmentation (a box only, or "
+                             f"fewer than 3 points) and draw nothing, e.g. {undrawn[0]}")
     folder = find_images_dir(path, images_dir, [img["file_name"] for img in images.values()])
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
