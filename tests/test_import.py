@@ -375,6 +375,23 @@ def test_yolo_bad_lines_name_file_and_line(tmp_path, text, message):
     assert report.errors[0].startswith(str(tmp_path / "yolo" / "labels" / "train" / "a.txt")) and message in report.errors[0]
 
 
+def test_yolo_roboflow_data_yaml_with_parent_relative_splits(tmp_path):
+    """Roboflow's YOLOv8 export (a 1957-image shoe set): data.yaml beside train/ and valid/ says
+    `train: ../train/images`; ultralytics drops the '../' when that path does not exist, and so does import."""
+    root = tmp_path / "shoes"
+    for split, stem in (("train", "a"), ("valid", "b")):
+        write_image(root / split / "images" / f"{stem}.jpg", 64, 48)
+        (root / split / "labels").mkdir(parents=True)
+        (root / split / "labels" / f"{stem}.txt").write_text("0 0.1 0.1 0.6 0.1 0.6 0.8 0.1 0.8\n")
+    (root / "data.yaml").write_text("train: ../train/images\nval: ../valid/images\nnc: 1\nnames: ['shoes']\n")
+    report = _import("yolo", root / "data.yaml", tmp_path / "out")
+    rows = read_manifest(report.manifest_path).rows
+    assert sorted(r.image.name for r in rows) == ["a.jpg", "b.jpg"]
+    for r in rows:
+        labels = read_mask(r.mask)
+        assert set(np.unique(labels).tolist()) == {0, 1} and labels[20, 20] == 1
+
+
 def test_yolo_yaml_without_names(tmp_path):
     yaml_path = yolo_export(tmp_path / "yolo", {"a": ""}, ["x"])
     yaml_path.write_text("train: images/train\n")

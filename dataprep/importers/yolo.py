@@ -67,6 +67,9 @@ def _split_images(root: Path, value: Any, path: Path, split: str) -> list[Path]:
         if not isinstance(v, str):
             raise field_error(path, "", f"field {split!r} must be a folder or a .txt list, not {v!r}")
         place = root / v
+        if not place.exists() and v.startswith("../"):
+            # Roboflow writes `train: ../train/images` beside the train/ folder; ultralytics drops the "../" then.
+            place = root / v[3:]
         if place.is_dir():
             images += [place / rel for rel in walk_files(place, IMAGE_EXTENSIONS)]
         elif place.is_file() and place.suffix == ".txt":
