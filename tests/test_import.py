@@ -457,6 +457,7 @@ CVAT_XML = """<?xml version="1.0" encoding="utf-8"?>
   <version>1.1</version>
   <meta><task><name>t</name><labels>
     <label><name>car</name><color>#fa3253</color><type>any</type></label>
+    <label><name>Daytime_Clear</name><color>#2a7dd1</color><type>tag</type></label>
     <label><name>road</name><color>#3d3df5</color><type>any</type></label>
   </labels></task></meta>
   <image id="0" name="f0.png" width="20" height="16">
@@ -464,6 +465,7 @@ CVAT_XML = """<?xml version="1.0" encoding="utf-8"?>
     <polygon label="road" occluded="0" source="manual" points="0,6;20,6;20,16;0,16" z_order="0"></polygon>
     <mask label="car" source="manual" occluded="0" rle="{rle}" left="12" top="10" width="4" height="3" z_order="2"></mask>
     <polyline label="road" points="0,0;5,5" z_order="0"></polyline>
+    <tag label="Daytime_Clear" source="manual"></tag>
   </image>
 </annotations>
 """
@@ -477,6 +479,8 @@ def test_cvat_xml_boxes_polygons_masks_by_z_order(tmp_path):
     (src / "annotations.xml").write_text(CVAT_XML.replace("{rle}", "2,3,2,5"))
     report = _import("cvat", src, tmp_path / "out")
     assert report.ok and any("1 polyline" in n for n in report.notes)
+    # An image-level tag label (kgcraig's urban CVAT task: Daytime_Clear ...) is no class: road keeps index 2.
+    assert any("labels of type tag label images, not pixels, and get no index: Daytime_Clear" in n for n in report.notes)
     palette = load_palette(tmp_path / "out" / "palette.json")
     assert [(c.name, c.color) for c in palette.classes if not c.ignore] == [
         ("background", (0, 0, 0)), ("car", (0xfa, 0x32, 0x53)), ("road", (0x3d, 0x3d, 0xf5))]

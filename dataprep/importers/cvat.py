@@ -93,10 +93,14 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
         or root.findall("./meta/job/labels/label")
     specs = [ClassSpec("background", (0, 0, 0))]
     index: dict[str, int] = {}
+    tags: list[str] = []
     for n, el in enumerate(labels):
         name = (el.findtext("name") or "").strip()
         if not name:
             raise field_error(path, f"label #{n}", "<label> has no <name>")
+        if (el.findtext("type") or "").strip() == "tag":
+            tags.append(name)  # an image-level tag (Daytime_Clear): labels an image, never a pixel
+            continue
         if name.lower() == "background":
             index[name] = 0
             specs[0] = ClassSpec(name, parse_colour(el.findtext("color")) or (0, 0, 0))
@@ -149,4 +153,6 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
     if skipped:
         listed = ", ".join(f"{n} {tag}" for tag, n in sorted(skipped.items()))
         plan.warnings.append(f"left out shapes that enclose no area or are not supported: {listed}")
+    if tags:
+        plan.warnings.append(f"labels of type tag label images, not pixels, and get no index: {', '.join(tags)}")
     return plan
