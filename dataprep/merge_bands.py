@@ -6,7 +6,8 @@ Satellite sets often store each band of a scene in a file of its own:
 Landsat scene is `..._B1.TIF` to `..._B11.TIF`. Every other command reads one
 image per sample, so the bands are merged first:
 
-- each `--band` is a path pattern with one `{id}` (any text without a `/`);
+- each `--band` is a path pattern with `{id}` (any text without a `/`) in its
+  file name, and in its folders too where each sample has one (`{id}/{id}_B4.TIF`);
   the samples are the ids of the first pattern's files, and every other band
   must have its file for each of them;
 - `DEST/images/<id>.tif` holds the bands in the order given (each file's
@@ -49,23 +50,32 @@ class MergeBandsReport(OutputReport):
 
 @dataclass(frozen=True)
 class BandPattern:
-    """A path with one `{id}` in its file name part: `train_red/red_{id}.TIF`."""
+    """A path with `{id}` in it, once (`train_red/red_{id}.TIF`) or more, always the same text
+    (a Landsat download, one folder per scene: `{id}/{id}_B4.TIF`)."""
 
     text: str
 
     def __post_init__(self) -> None:
-        if self.text.count(ID_FIELD) != 1 or "/" in self.text.split(ID_FIELD, 1)[1]:
-            raise UsageError(None, f"pattern {self.text!r} needs one {ID_FIELD} in its file name "
+        if ID_FIELD not in os.path.basename(self.text):
+            raise UsageError(None, f"pattern {self.text!r} needs {ID_FIELD} in its file name "
                                    f"(e.g. train_red/red_{ID_FIELD}.TIF)")
 
     def path(self, sample_id: str) -> Path:
         return Path(self.text.replace(ID_FIELD, sample_id))
 
+    @property
+    def folder(self) -> Path:
+        """The folder above every file of the pattern: where the text before the first {id} ends."""
+        return Path(os.path.dirname(self.text.split(ID_FIELD, 1)[0]) or ".")
+
     def ids(self) -> list[str]:
         """The ids of the files that exist, sorted."""
-        before, after = self.text.split(ID_FIELD)
-        found = glob.glob(glob.escape(before) + "*" + glob.escape(after))
-        match = re.compile(re.escape(before) + "([^/]+)" + re.escape(after))
+        parts = self.text.split(ID_FIELD)
+        found = glob.glob("*".join(glob.escape(p) for p in parts))
+        # The first {id} captures, the others must repeat it.
+        pattern = re.escape(parts[0]) + "([^/]+)" + "".join(r"\1" + re.escape(p) if i else re.escape(p)
+                                                            for i, p in enumerate(parts[1:]))
+        match = re.compile(pattern)
         return sorted({m.group(1) for f in found if (m := match.fullmatch(f.replace(os.sep, "/"))) and
                        os.path.isfile(f)})
 
@@ -93,7 +103,7 @@ def merge_bands(
     if mask_pattern is not None:
         sources += [mask_pattern.path(i) for i in ids]
     # Not into a band's folder: the next scan (or glob) would take the outputs for data.
-    folders = {Path(p.text).parent for p in [*patterns, *([mask_pattern] if mask_pattern else [])]}
+    folders = {p.folder for p in [*patterns, *([mask_pattern] if mask_pattern else [])]}
     inputs = Inputs([s for s in sources if s.exists()], sorted(folders))
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv"])

@@ -75,7 +75,7 @@ def test_workers_give_the_same_files(tmp_path):
 
 
 def test_patterns_need_one_id_in_the_file_name_and_output_stays_out_of_the_inputs(tmp_path):
-    with pytest.raises(UsageError, match=r"needs one \{id\} in its file name"):
+    with pytest.raises(UsageError, match=r"needs \{id\} in its file name"):
         BandPattern("{id}/red.TIF")
     with pytest.raises(UsageError, match="at least two --band"):
         merge_bands([str(tmp_path / "red_{id}.TIF")], tmp_path / "out")
@@ -96,3 +96,23 @@ def test_cli_merges_and_names_a_mask_of_another_size(tmp_path, cli):
     assert f"{src / 'train_gt' / 'gt_p_2.TIF'}: is 10x10 but its bands are 30x20" in result.output
     result = cli("merge-bands", tmp_path / "none", "--band", str(src / "x_{id}.TIF"), "--band", str(src / "y_{id}.TIF"))
     assert result.exit_code == 1 and "no file matches the first band's pattern" in result.output
+
+
+def test_one_folder_per_scene_repeats_the_id(tmp_path):
+    """A Landsat download: LC08_X/LC08_X_B4.TIF, one folder per scene; {id} repeats and must be the same text."""
+    rng = np.random.default_rng(1)
+    bands = {}
+    for scene in ("LC08_L1TP_001", "LC08_L1TP_002"):
+        bands[scene] = rng.integers(0, 65535, (12, 16, 3), dtype=np.uint16)
+        for b, name in enumerate(("B4", "B3", "B2")):
+            (tmp_path / "scenes" / scene).mkdir(parents=True, exist_ok=True)
+            tifffile.imwrite(tmp_path / "scenes" / scene / f"{scene}_{name}.TIF", bands[scene][:, :, b])
+    (tmp_path / "scenes" / "old").mkdir()
+    tifffile.imwrite(tmp_path / "scenes" / "old" / "LC08_L1TP_001_B4.TIF", np.zeros((12, 16), np.uint16))
+    patterns = [str(tmp_path / "scenes" / "{id}" / f"{{id}}_{b}.TIF") for b in ("B4", "B3", "B2")]
+    assert BandPattern(patterns[0]).ids() == ["LC08_L1TP_001", "LC08_L1TP_002"]  # the stray copy is no sample
+    report = merge_bands(patterns, tmp_path / "out", quiet=True)
+    for row in read_manifest(report.manifest_path):
+        np.testing.assert_array_equal(tifffile.imread(row.image), bands[row.id])
+    with pytest.raises(UsageError):  # inside the scenes' folder: the next scan would take it for data
+        merge_bands(patterns, tmp_path / "scenes" / "merged")
