@@ -26,7 +26,7 @@ import glob
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,8 @@ ID_FIELD = "{id}"
 @dataclass
 class MergeBandsReport(OutputReport):
     samples: int = 0  # ids found in the first band's pattern
+    # Per other pattern with files the first band lacks: (pattern, how many, one of them); those are left out.
+    unmatched: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,11 @@ def merge_bands(
                         on_error=on_error, desc="merge-bands", quiet=quiet, unit="sample")
     rows = [r.value for r in results if r.ok and r.value is not None]
     report = MergeBandsReport(out, errors=errors_of(results), samples=len(ids))
+    known = set(ids)
+    for pattern in [*patterns[1:], *([mask_pattern] if mask_pattern else [])]:
+        extra = [i for i in pattern.ids() if i not in known]
+        if extra:
+            report.unmatched.append((pattern.text, len(extra), str(pattern.path(extra[0]))))
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     return report
 

@@ -90,8 +90,11 @@ def test_cli_merges_and_names_a_mask_of_another_size(tmp_path, cli):
     _cloud_set(src)
     tifffile.imwrite(src / "train_gt" / "gt_p_2.TIF", np.zeros((10, 10), np.uint8))
     args = [a for p in _patterns(src) for a in ("--band", p)]
+    tifffile.imwrite(src / "train_gt" / "gt_p_3.TIF", np.zeros((20, 30), np.uint8))  # a mask without bands
     result = cli("merge-bands", tmp_path / "out", *args, "--mask", str(src / "train_gt" / "gt_{id}.TIF"), "-j", "1")
     assert result.exit_code == 1
+    assert (f"warning: 1 files of {str(src / 'train_gt' / 'gt_{id}.TIF')!r} have no file of the first band "
+            f"(e.g. {src / 'train_gt' / 'gt_p_3.TIF'}); left out") in result.output
     assert "merge-bands: 1 of 2 samples (4 band files each), 1 failed" in result.output
     assert f"{src / 'train_gt' / 'gt_p_2.TIF'}: is 10x10 but its bands are 30x20" in result.output
     result = cli("merge-bands", tmp_path / "none", "--band", str(src / "x_{id}.TIF"), "--band", str(src / "y_{id}.TIF"))

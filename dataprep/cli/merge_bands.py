@@ -34,6 +34,9 @@ def merge_bands_command(dest: Path, bands: tuple[str, ...], mask: str | None, fo
     """
     report = merge_bands(list(bands), dest, mask=mask, force=force, executor=executor, on_error=on_error,
                          quiet=quiet)  # type: ignore[arg-type]
+    for pattern, n, example in report.unmatched:
+        click.echo(f"warning: {n} files of {pattern!r} have no file of the first band (e.g. {example}); left out",
+                   err=True)
     finish_output_report(report, f"merge-bands: {report.samples - len(report.errors)} of {report.samples} samples "
                                  f"({len(bands)} band files each), {len(report.errors)} failed -> {report.out_dir}")
 
