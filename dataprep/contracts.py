@@ -345,6 +345,20 @@ def resolve_dataset_info(
     return DatasetInfo(ignore, k, names, str(source) if source else None, ch, dtype, norm, origin)
 
 
+def pixel_type_refusal(steps: Sequence[Any], dtype: str) -> str | None:
+    """The one line for the first step whose CPU kernel does not take `dtype` images (op spec
+    `cpu_pixel_types`), else None."""
+    from .ops import SPECS
+
+    for index, step in enumerate(steps, 1):
+        spec = SPECS.get(step.op)
+        takes = spec.cpu_pixel_types if spec is not None else None
+        if takes is not None and dtype not in takes:
+            return (f"step {index} ({step.op}) runs on {' and '.join(takes)} images only on the CPU, but the "
+                    f"images are {dtype}; drop the step for such data")
+    return None
+
+
 def check_colour_steps(steps: Sequence[Any], channels: int, source: str | None) -> None:
     """Steps that need RGB images on data of another band count: a load-time error naming the step."""
     if channels in COLOUR_BANDS:
@@ -363,6 +377,7 @@ __all__ = [
     "COLOUR_BANDS",
     "check_colour_steps",
     "needs_rgb",
+    "pixel_type_refusal",
     "resolve_dataset_info",
     "rgb_refusal",
     "value_range",

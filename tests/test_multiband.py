@@ -213,6 +213,21 @@ def test_color_jitter_rotates_the_hue_of_16bit_rgb_images():
     assert op.apply([sample], op.sample(np.random.default_rng(3), [sample], step, (6, 7))).image.dtype == np.uint16
 
 
+def test_hue_saturation_value_on_16bit_images_is_refused_before_anything_runs(tmp_path):
+    """OpenCV's HSV conversion takes 8-bit and float images: a 16-bit RGB set failed at the first sample of an
+    epoch. Refused when the Dataset is built and before augment writes anything, naming the step and file."""
+    from dataprep.augment import augment_manifest
+
+    manifest, _ = make_set(tmp_path / "u16", 3, np.uint16, n=2)
+    recipe = {"size": [16, 16], "steps": [{"op": "random_crop"}, {"op": "hue_saturation_value", "p": 1.0}]}
+    with pytest.raises(UsageError, match=r"step 2 \(hue_saturation_value\) runs on uint8 and float32 images only"):
+        SegmentationDataset(manifest, recipe)
+    with pytest.raises(UsageError, match=r"this image is uint16") as err:
+        augment_manifest(manifest, parse_recipe(recipe), tmp_path / "out", quiet=True)
+    assert err.value.path == str(manifest.parent / "0.tif") and not (tmp_path / "out").exists()
+    SegmentationDataset(make_set(tmp_path / "u8", 3, np.uint8, n=2)[0], recipe)[0]  # 8-bit runs
+
+
 def test_needs_rgb_comes_from_the_op_spec():
     from dataprep.ops import SPECS
 

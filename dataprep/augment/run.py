@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import io, pixeltypes
-from ..contracts import COLOUR_BANDS, needs_rgb, resolve_dataset_info, rgb_refusal
+from ..contracts import COLOUR_BANDS, needs_rgb, pixel_type_refusal, resolve_dataset_info, rgb_refusal
 from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
@@ -189,15 +189,18 @@ def image_kinds(rows: list[ManifestRow]) -> list[ImageKind]:
 
 
 def check_rgb_steps(recipe: Recipe, kinds: list[ImageKind]) -> None:
-    """A step that needs RGB images (the op spec's `needs_rgb`) on an image of another band count is refused
-    before any output is written: one line naming the step and the first such file."""
+    """A step that needs RGB images (the op spec's `needs_rgb`) on an image of another band count, or whose CPU
+    kernel does not take the image's pixel type (`cpu_pixel_types`), is refused before any output is written:
+    one line naming the step and the first such file."""
     steps = [(index, step.op) for index, step in enumerate(recipe.steps, 1) if needs_rgb(step.op)]
-    if not steps:
-        return
-    for row, _, bands in kinds:
+    for row, _, bands in kinds if steps else ():
         if bands not in COLOUR_BANDS:
             index, op = steps[0]
             raise UsageError(row.image, rgb_refusal(index, op, bands, one_image=True))
+    for row, dtype, _ in kinds:
+        refusal = pixel_type_refusal(recipe.steps, dtype)
+        if refusal:
+            raise UsageError(row.image, refusal.replace("the images are", "this image is"))
 
 
 def resolve_image_format(recipe: Recipe, rows: list[ManifestRow], kinds: list[ImageKind] | None = None) -> Recipe:

@@ -38,10 +38,12 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import recipe as R
-from ..contracts import DatasetInfo, Normalization, Stats, check_colour_steps, needs_rgb, resolve_dataset_info
+from ..contracts import (DatasetInfo, Normalization, Stats, check_colour_steps, needs_rgb, pixel_type_refusal,
+                         resolve_dataset_info)
 from ..errors import DataprepError, UsageError
-from ..io import PathLike, load_sample
+from ..io import PathLike, load_sample, read_info
 from ..manifest import Manifest, ManifestRow, read_manifest
+from ..ops import SPECS
 from ..ops.steps import CompiledSteps
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 
@@ -205,6 +207,10 @@ def resolve_spec(
         row = rows[0]
         first = load_sample(row, mask="skip", purpose="the Dataset").image
         check_colour_steps(steps, dataset_channels(resolved.normalization, int(first.shape[2])), source)
+    if engine == R.ALBUMENTATIONS and any(SPECS[s.op].cpu_pixel_types for s in steps):
+        refusal = pixel_type_refusal(steps, read_info(rows[0].image).dtype)
+        if refusal:
+            raise UsageError(str(rows[0].image), refusal)
     return DataSpec(
         rows=tuple(rows),
         steps=steps,

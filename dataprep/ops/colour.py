@@ -178,6 +178,7 @@ class _DaliHsv(DaliOp):
 
 
 register(OpSpec(HueSaturationValue, colour_only=True, needs_rgb=True, dali=_DaliHsv, offline=True,
+                cpu_pixel_types=("uint8", "float32"),
                 albumentations=lambda p, prob, ctx: ctx.A.HueSaturationValue(
                     hue_shift_limit=p.hue_shift, sat_shift_limit=p.saturation_shift,
                     val_shift_limit=p.value_shift, p=prob),

@@ -114,6 +114,9 @@ class OpSpec:
     # albumentations and the DALI graph leave the colour terms out), refused at load time on any other
     # band count. Ops that treat every band alike (brightness/contrast, blur, noise, normalize) say False.
     needs_rgb: bool = False
+    # The pixel types its albumentations kernel takes (None: every one dataprep reads); others are refused at
+    # load time, before a sample is drawn: OpenCV's HSV conversion takes 8-bit and float images only.
+    cpu_pixel_types: tuple[str, ...] | None = None
     output_shape: OutputShape = same_shape
     albumentations: Callable[..., Any] | None = None
     dali: type | None = None
