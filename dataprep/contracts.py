@@ -345,17 +345,18 @@ def resolve_dataset_info(
     return DatasetInfo(ignore, k, names, str(source) if source else None, ch, dtype, norm, origin)
 
 
-def pixel_type_refusal(steps: Sequence[Any], dtype: str) -> str | None:
+def pixel_type_refusal(steps: Sequence[Any], dtype: str, *, one_image: bool = False) -> str | None:
     """The one line for the first step whose CPU kernel does not take `dtype` images (op spec
-    `cpu_pixel_types`), else None."""
+    `cpu_pixel_types`), else None (`one_image`: said of one file)."""
     from .ops import SPECS
 
+    have = "this image is" if one_image else "the images are"
     for index, step in enumerate(steps, 1):
         spec = SPECS.get(step.op)
         takes = spec.cpu_pixel_types if spec is not None else None
         if takes is not None and dtype not in takes:
-            return (f"step {index} ({step.op}) runs on {' and '.join(takes)} images only on the CPU, but the "
-                    f"images are {dtype}; drop the step for such data")
+            return (f"step {index} ({step.op}) runs on {' and '.join(takes)} images only on the CPU, but {have} "
+                    f"{dtype}; drop the step for such data")
     return None
 
 

@@ -198,9 +198,9 @@ def check_rgb_steps(recipe: Recipe, kinds: list[ImageKind]) -> None:
             index, op = steps[0]
             raise UsageError(row.image, rgb_refusal(index, op, bands, one_image=True))
     for row, dtype, _ in kinds:
-        refusal = pixel_type_refusal(recipe.steps, dtype)
+        refusal = pixel_type_refusal(recipe.steps, dtype, one_image=True)
         if refusal:
-            raise UsageError(row.image, refusal.replace("the images are", "this image is"))
+            raise UsageError(row.image, refusal)
 
 
 def resolve_image_format(recipe: Recipe, rows: list[ManifestRow], kinds: list[ImageKind] | None = None) -> Recipe:
