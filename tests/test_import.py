@@ -679,3 +679,28 @@ def test_segment_painter_matches_pixel_painting(overlap):
             ref_inst[inst_contested] = 0
         np.testing.assert_array_equal(got, ref, err_msg=f"trial {trial}")
         np.testing.assert_array_equal(inst, ref_inst, err_msg=f"trial {trial}")
+
+
+def test_cvat_mask_rle_boxes_land_where_a_full_image_bitmap_puts_them():
+    """CVAT's <mask> RLE inside its box, against a bitmap of the whole image built with numpy (runs ending at a
+    box column's bottom, boxes at every edge)."""
+    from dataprep.importers.raster import _cvat_rle, mask_runs
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        height, width = rng.integers(1, 30, 2)
+        h, w = rng.integers(1, height + 1), rng.integers(1, width + 1)
+        top, left = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
+        box = rng.random((h, w)) < rng.random()
+        flat = box.ravel()  # row-major, as CVAT writes it
+        change = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
+        bounds = np.r_[0, change, flat.size]
+        counts = np.diff(bounds).tolist()
+        if flat[0]:
+            counts = [0, *counts]
+        expected = np.zeros((height, width), bool)
+        expected[top:top + h, left:left + w] = box
+        got = _cvat_rle((int(left), int(top), int(w), int(h), counts), int(height), int(width))
+        want = mask_runs(expected)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -193,9 +193,22 @@ def _cvat_rle(data: Any, height: int, width: int) -> Runs:
     left, top, w, h, counts = data
     if left < 0 or top < 0 or left + w > width or top + h > height:
         raise ValueError(f"mask box {w}x{h} at ({left},{top}) lies outside the {width}x{height} image")
-    local = runs_to_indices(rle_runs(np.asarray(counts, np.int64), h, w))  # row-major inside the box
-    y, x = np.divmod(local, w)
-    return indices_to_runs((x + left) * height + (y + top))
+    starts, ends = rle_runs(np.asarray(counts, np.int64), h, w)  # row-major inside the box
+    # The box's bitmap, never a list of its pixels (sorting those took 98 of 114 s on 41 MP photos). A zero
+    # row below it keeps every column-major run inside one column, so the runs map to the image one by one.
+    edges = np.zeros(h * w + 1, np.int8)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, ends, -1)
+    bitmap = np.zeros((h + 1, w), bool)
+    bitmap[:h] = np.cumsum(edges[:-1]).reshape(h, w) > 0
+    local_starts, local_ends = mask_runs(bitmap)
+    column, row = np.divmod(local_starts, h + 1)
+    image_start = (column + left) * height + row + top
+    image_end = image_start + (local_ends - local_starts)
+    if not len(image_start):
+        return image_start, image_end
+    joined = image_start[1:] == image_end[:-1]  # a box as tall as the image: columns continue each other
+    return image_start[np.r_[True, ~joined]], image_end[np.r_[~joined, True]]
 
 
 def _mask_file(data: Any, height: int, width: int) -> Runs:
