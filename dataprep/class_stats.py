@@ -225,7 +225,8 @@ def one_class_warning(pixel_count: Sequence[int], names: Sequence[str] | None = 
         what = "no class has"
     return (f"{what} pixels in the label maps: a model has nothing to tell apart and its mIoU means nothing; "
             "binary 0/255 masks converted with 255 as ignore? convert them with --remap 255:1 (or with the palette "
-            "'dataprep palette infer' writes)")
+            "'dataprep palette infer' writes); an import whose regions are all crowd (CVAT's COCO masks)? rerun "
+            "dataprep import with --keep-crowd")
 
 
 __all__ = ["AUTO", "ClassInfo", "IgnoreIndex", "LabelAccumulator", "LabelPartial", "class_summary", "class_weights",

@@ -154,5 +154,5 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
                                   tuple(regions[iid]), size, f"image id {iid}"))
     if crowd and not keep_crowd:
         plan.warnings.append(f"{crowd} crowd (iscrowd) regions written as the ignore index; --keep-crowd keeps "
-                             "their category")
+                             "their category (CVAT's COCO export marks every mask shape iscrowd: pass it there)")
     return plan
