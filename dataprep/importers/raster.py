@@ -47,15 +47,6 @@ def mask_runs(mask: np.ndarray) -> Runs:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def indices_to_runs(indices: np.ndarray) -> Runs:
-    """Runs of a set of flat pixel indices."""
-    idx = np.unique(indices)
-    if not len(idx):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    breaks = np.flatnonzero(np.diff(idx) != 1)
-    return idx[np.r_[0, breaks + 1]], idx[np.r_[breaks, len(idx) - 1]] + 1
-
-
 def coco_counts(counts: str | bytes) -> np.ndarray:
     """Decode a compressed COCO RLE string to its run lengths (pycocotools' rleFrString, vectorized).
 
@@ -98,13 +89,6 @@ def rle_runs(counts: np.ndarray, height: int, width: int) -> Runs:
     starts, ends = bounds[0::2][: len(counts) // 2], bounds[1::2]
     keep = ends > starts
     return starts[keep], ends[keep]
-
-
-def runs_to_indices(runs: Runs) -> np.ndarray:
-    """Every pixel index of a set of runs."""
-    starts, ends = runs
-    lengths = ends - starts
-    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
 
 
 def require_pycocotools(path: Any) -> None:
