@@ -17,7 +17,8 @@ from .labels import print_class_table
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--images", "images_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder the export's image names are relative to (coco, coco-panoptic, cvat, cvat-mask). "
+              help="Folder the export's image names are relative to (coco, coco-panoptic, cvat, cvat-mask, via, "
+                   "label-studio). "
                    "Default: found beside the annotation file.")
 @click.option("--order", type=click.Choice(ORDERS), default="file", show_default=True,
               help="Drawing order: file (later over earlier, as the tools draw), area (largest first), "
@@ -29,10 +30,15 @@ from .labels import print_class_table
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Index of ignored pixels. Default: 255 (65535 beyond 255 classes).")
 @click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="labelme: labels.txt (one class per line; __ignore__, _background_). Default: SRC/labels.txt.")
+              help="labelme, via, label-studio: labels.txt (one class per line, in index order; __ignore__, "
+                   "_background_). Default for labelme: SRC/labels.txt; via: the attribute's options; "
+                   "label-studio: the names found, sorted.")
+@click.option("--attribute", default=None,
+              help="via: the region attribute holding the class (default: the only one regions fill in).")
 @click.option("--line-width", type=click.IntRange(1), default=None,
               help="labelme: width in pixels of line/linestrip shapes (default 10, as labelme).")
-@click.option("--class-name", default=None, help="instances: name of the foreground class (default foreground).")
+@click.option("--class-name", default=None, help="instances, via (regions without attributes): name of the foreground class "
+                   "(default foreground).")
 @click.option("--instances", is_flag=True, help="Also write 16-bit instance maps to DEST/instances/.")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="coco-panoptic: folder of the panoptic PNGs (default: beside the JSON, named after it).")
@@ -41,7 +47,8 @@ from .labels import print_class_table
 @executor_options
 def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, order: str, overlap: str,
                    skip_empty: bool, keep_crowd: bool, ignore_index: int | None, labels_file: Path | None,
-                   line_width: int | None, class_name: str | None, instances: bool, masks_dir: Path | None,
+                   line_width: int | None, attribute: str | None, class_name: str | None, instances: bool,
+                   masks_dir: Path | None,
                    force: bool, executor, on_error: str, quiet: bool) -> None:
     """Convert an annotation tool's export to class-index label maps.
 
@@ -54,6 +61,8 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       instances      one mask file per instance (ID/images/ID.png, ID/masks/*.png); SRC: the folder
       cvat           "CVAT for images 1.1" XML; SRC: annotations.xml or its folder
       cvat-mask      "Segmentation mask 1.1" (labelmap.txt + SegmentationClass/); SRC: the folder
+      via            VGG Image Annotator 1/2/3 JSON; SRC: the .json or a folder of them
+      label-studio   Label Studio JSON export (polygons, boxes, ellipses, brush); SRC: the .json
 
     DEST receives labels/<id>.png (palette PNGs; 16-bit beyond 255 classes),
     palette.json (names, source colours and ids) and manifest.csv pairing each
@@ -64,12 +73,14 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       dataprep import coco annotations/instances_val2017.json work/coco --images val2017
       dataprep import labelme data_annotated work/labelme --labels labels.txt
       dataprep import yolo datasets/coco8-seg/data.yaml work/yolo --order area
+      dataprep import via balloon/ work/balloon --class-name balloon
+      dataprep import label-studio export.json work/ls --images media/upload/1
     """
     report = import_annotations(fmt, src, dest, order=order, overlap=overlap, skip_empty=skip_empty,  # type: ignore[arg-type]
                                 ignore_index=ignore_index, instances=instances, force=force, executor=executor,
                                 on_error=on_error, quiet=quiet, images_dir=images_dir,  # type: ignore[arg-type]
                                 keep_crowd=keep_crowd, labels_file=labels_file, line_width=line_width,
-                                class_name=class_name, masks_dir=masks_dir)
+                                attribute=attribute, class_name=class_name, masks_dir=masks_dir)
     print_report(report)
     if not report.ok:
         sys.exit(EXIT_DATA_PROBLEM)

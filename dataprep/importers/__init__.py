@@ -17,7 +17,8 @@ from .base import ClassSpec, Entry, ImportPlan, Region
 from .paint import ORDERS, OVERLAPS, Order, Overlap
 from .run import ImportReport, import_dataset
 
-FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cvat-mask", "coco-panoptic")
+FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cvat-mask", "coco-panoptic", "via",
+                            "label-studio")
 
 
 def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
@@ -52,6 +53,15 @@ def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
 
         return read_coco_panoptic(src, images_dir=options.get("images_dir"), masks_dir=options.get("masks_dir"),
                                   keep_crowd=options.get("keep_crowd", False))
+    if fmt == "via":
+        from .via import read_via
+
+        return read_via(src, images_dir=options.get("images_dir"), attribute=options.get("attribute"),
+                        class_name=options.get("class_name"), labels_file=options.get("labels_file"))
+    if fmt == "label-studio":
+        from .labelstudio import read_label_studio
+
+        return read_label_studio(src, images_dir=options.get("images_dir"), labels_file=options.get("labels_file"))
     raise UsageError(None, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 

@@ -10,6 +10,8 @@ Rules (what each format's tool or reference converter does, matched on purpose):
   CVAT's own mask exporter (datumaro) does.
 - `pil_*`: PIL `ImageDraw` with float vertices, outline included, as labelme's
   `shape_to_mask` (so `labelme2voc.py` output is reproduced).
+- `pil_ellipse`: an ellipse by centre, radii and rotation (VIA, Label Studio).
+- `ls_brush`: Label Studio's brush RLE, decoded as label-studio-converter does, alpha > 128.
 - `cv2_polygon`: vertices scaled to pixels and truncated to int, then
   `cv2.fillPoly`, as ultralytics' `polygon2mask` for YOLO segment labels.
 - `cvat_rle`: CVAT's mask RLE: row-major runs inside the box left/top/width/height,
@@ -145,6 +147,19 @@ def _pil_circle(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any
     draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
 
 
+def _pil_ellipse(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], axes: Any) -> None:
+    """Centre `xy[0]`, radii and rotation (radians, clockwise on screen) in `axes`; an unrotated one as PIL's
+    ellipse, a rotated one as a 720-gon (PIL draws no rotated ellipse)."""
+    (cx, cy), (rx, ry, theta) = xy[0], axes
+    if theta % np.pi == 0 or rx == ry:
+        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], outline=1, fill=1)
+        return
+    t = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    x, y = rx * np.cos(t), ry * np.sin(t)
+    c, s = np.cos(theta), np.sin(theta)
+    draw.polygon(list(zip((cx + c * x - s * y).tolist(), (cy + s * x + c * y).tolist())), outline=1, fill=1)
+
+
 def _pil_line(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], width: Any) -> None:
     draw.line(xy, fill=1, width=int(width))
 
@@ -158,6 +173,13 @@ def _pil_mask(data: Any, height: int, width: int) -> Runs:
     sub = mask[: max(0, height - y0), : max(0, width - x0)]
     canvas[y0 : y0 + sub.shape[0], x0 : x0 + sub.shape[1]] = sub
     return mask_runs(canvas)
+
+
+def _ls_brush(data: Any, height: int, width: int) -> Runs:
+    """Label Studio brush: its RLE decoded to the RGBA canvas, alpha > 128 (`ls_rle.py`)."""
+    from .ls_rle import brush_mask
+
+    return mask_runs(brush_mask(data, height, width))
 
 
 # --------------------------------------------------------------------------- cv2 (ultralytics)
@@ -275,9 +297,11 @@ RASTERIZERS: dict[str, Rasterizer] = {
     "pil_rectangle": _pil(_pil_rectangle),
     "pil_circle": _pil(_pil_circle),
     "pil_line": _pil(_pil_line),
+    "pil_ellipse": _pil(_pil_ellipse),
     "pil_mask": _pil_mask,
     "cv2_polygon": _cv2_polygon,
     "cvat_rle": _cvat_rle,
+    "ls_brush": _ls_brush,
     "mask_file": _mask_file,
 }
 

@@ -171,8 +171,13 @@ def _check_ids(entries: list[Entry]) -> None:
     seen: dict[str, Entry] = {}
     for entry in entries:
         other = seen.setdefault(entry.id, entry)
-        if other is not entry:
-            raise UsageError(entry.source, f"images {other.image} and {entry.image} would both be written as "
-                                           f"{LABELS_DIR}/{entry.id}.png")
+        if other is entry:
+            continue
+        if other.image == entry.image:
+            listed = (f"twice in {entry.source}" if other.source == entry.source else
+                      f"by both {other.source} and {entry.source} (two exports of the same images? import one)")
+            raise UsageError(entry.image, f"image is listed {listed}")
+        raise UsageError(entry.source, f"images {other.image} and {entry.image} would both be written as "
+                                       f"{LABELS_DIR}/{entry.id}.png")
 
 
