@@ -704,3 +704,44 @@ def test_cvat_mask_rle_boxes_land_where_a_full_image_bitmap_puts_them():
         want = mask_runs(expected)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_pil_shapes_drawn_on_their_box_equal_a_full_canvas_drawing():
+    """The PIL rasterizers draw on the shape's own box (shifted by whole pixels), not the image: same pixels."""
+    from PIL import ImageDraw
+
+    from dataprep.importers.raster import RASTERIZERS, mask_runs
+
+    rng = np.random.default_rng(0)
+    h, w = 97, 131
+
+    def full_canvas(kind: str, pts: list, extra) -> np.ndarray:
+        canvas = Image.new("L", (w, h), 0)
+        draw = ImageDraw.Draw(canvas)
+        if kind == "pil_polygon":
+            draw.polygon(pts, outline=1, fill=1)
+        elif kind == "pil_rectangle":
+            (x1, y1), (x2, y2) = pts
+            draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=1, fill=1)
+        elif kind == "pil_circle":
+            d = float(np.hypot(pts[0][0] - pts[1][0], pts[0][1] - pts[1][1]))
+            draw.ellipse([pts[0][0] - d, pts[0][1] - d, pts[0][0] + d, pts[0][1] + d], outline=1, fill=1)
+        elif kind == "pil_line":
+            draw.line(pts, fill=1, width=extra)
+        else:
+            (cx, cy), (rx, ry) = pts[0], extra
+            draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], outline=1, fill=1)
+        return np.asarray(canvas)
+
+    kinds = ["pil_polygon", "pil_rectangle", "pil_circle", "pil_line", "pil_ellipse"]
+    for n in range(1000):
+        kind = kinds[n % 5]
+        count = {"pil_polygon": int(rng.integers(3, 9)), "pil_line": int(rng.integers(2, 5)), "pil_ellipse": 1}
+        pts = [(float(x), float(y)) for x, y in rng.uniform(-30, 160, (count.get(kind, 2), 2))]
+        if n % 2:
+            pts = [(float(round(x)), float(round(y))) for x, y in pts]
+        extra = {"pil_line": int(rng.integers(1, 15)),
+                 "pil_ellipse": (float(rng.uniform(0, 40)), float(rng.uniform(0, 40)))}.get(kind)
+        starts, ends = RASTERIZERS[kind]((pts, extra), h, w)
+        want_starts, want_ends = mask_runs(full_canvas(kind, pts, extra))
+        assert np.array_equal(starts, want_starts) and np.array_equal(ends, want_ends), (kind, pts, extra)

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ..errors import DataprepError, UsageError
 from .base import Entry, ImportPlan, Region, field_error, read_json, require
+from .raster import ellipse_region
 from .names import case_variants, class_index
 
 SHAPE_TYPES = ("polygon", "rectangle", "ellipse", "brush", "magicwand")
@@ -158,7 +159,7 @@ def _shape(item: dict[str, Any], kind: str, width: int, height: int, path: Path,
     x, y = number["x"] * width / 100, number["y"] * height / 100
     if kind == "ellipse":
         rx, ry = number["radiusX"] * width / 100, number["radiusY"] * height / 100
-        return "pil_ellipse", ([(x, y)], (rx, ry, theta))
+        return ellipse_region(x, y, rx, ry, theta)
     w, h = number["width"] * width / 100, number["height"] * height / 100
     if theta == 0:
         return "pil_rectangle", ([(x, y), (x + w, y + h)], None)

@@ -79,30 +79,36 @@ def brush_mask(rle: Sequence[int], height: int, width: int) -> np.ndarray:
 
 
 def encode_brush_rle(values: np.ndarray, word_size: int = 8, field_sizes: Sequence[int] = (3, 7, 11, 16)) -> list[int]:
-    """rle-pack encoding of uint8 values (repeats of 2+ as one word, the rest literal), to build test exports."""
-    flat = np.asarray(values, np.uint8).ravel().tolist()
+    """rle-pack encoding of uint8 values (runs of 2+ as one word, single values grouped as literals), to build
+    test and benchmark exports."""
+    flat = np.asarray(values, np.uint8).ravel()
+    limit = 1 << max(field_sizes)
     bits: list[str] = [format(len(flat), "032b"), format(word_size - 1, "05b")]
     bits += [format(s - 1, "04b") for s in field_sizes]
-    limit = 1 << max(field_sizes)
 
     def header(repeat: int, length: int) -> str:
         slot = next(k for k, s in enumerate(field_sizes) if length - 1 < (1 << s))
         return f"{repeat}{slot:02b}" + format(length - 1, f"0{field_sizes[slot]}b")
 
-    i = 0
-    while i < len(flat):
-        j = i
-        while j + 1 < len(flat) and flat[j + 1] == flat[i] and j + 1 - i < limit:
-            j += 1
-        if j > i:
-            bits.append(header(1, j - i + 1) + format(flat[i], f"0{word_size}b"))
-            i = j + 1
+    starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
+    lengths = np.diff(np.r_[starts, len(flat)])
+    literal: list[int] = []
+
+    def flush() -> None:
+        for k in range(0, len(literal), limit):
+            chunk = literal[k:k + limit]
+            bits.append(header(0, len(chunk)) + "".join(format(v, f"0{word_size}b") for v in chunk))
+        literal.clear()
+
+    for start, length in zip(starts.tolist(), lengths.tolist()):
+        value = int(flat[start])
+        if length == 1:
+            literal.append(value)
             continue
-        k = i + 1
-        while k < len(flat) and k - i < limit and not (k + 1 < len(flat) and flat[k + 1] == flat[k]):
-            k += 1
-        bits.append(header(0, k - i) + "".join(format(v, f"0{word_size}b") for v in flat[i:k]))
-        i = k
+        flush()
+        for k in range(0, length, limit):
+            bits.append(header(1, min(limit, length - k)) + format(value, f"0{word_size}b"))
+    flush()
     text = "".join(bits)
     text += "0" * (-len(text) % 8)
     return list(int(text[p:p + 8], 2) for p in range(0, len(text), 8))

@@ -10,7 +10,8 @@ Rules (what each format's tool or reference converter does, matched on purpose):
   CVAT's own mask exporter (datumaro) does.
 - `pil_*`: PIL `ImageDraw` with float vertices, outline included, as labelme's
   `shape_to_mask` (so `labelme2voc.py` output is reproduced).
-- `pil_ellipse`: an ellipse by centre, radii and rotation (VIA, Label Studio).
+- `pil_ellipse`: an ellipse by centre and radii (VIA, Label Studio; rotated ones
+  are polygons, `ellipse_region`).
 - `ls_brush`: Label Studio's brush RLE, decoded as label-studio-converter does, alpha > 128.
 - `cv2_polygon`: vertices scaled to pixels and truncated to int, then
   `cv2.fillPoly`, as ultralytics' `polygon2mask` for YOLO segment labels.
@@ -122,12 +123,26 @@ def _coco_rle(data: Any, height: int, width: int) -> Runs:
 # --------------------------------------------------------------------------- PIL (labelme)
 
 
-def _pil(draw_fn: Callable[[ImageDraw.ImageDraw, list[tuple[float, float]], Any], None]) -> Rasterizer:
+Reach = Callable[[np.ndarray, Any], float]  # how far beyond its points' box a shape may paint
+
+
+def _pil(draw_fn: Callable[[ImageDraw.ImageDraw, list[tuple[float, float]], Any], None],
+         reach: Reach = lambda pts, extra: 1.0) -> Rasterizer:
+    """Draw on the rows the shape spans only, shifted up by whole rows, so a small shape on a large image costs
+    its own height, not the image's. Only rows: PIL finds each row's edge crossings as x0 + (y - y0) * slope,
+    so a shift in y leaves every crossing bit for bit the same, a shift in x rounds some differently (1 pixel
+    in about 200 random polygons)."""
     def rasterize(data: Any, height: int, width: int) -> Runs:
         points, extra = data
-        canvas = Image.new("L", (width, height), 0)
-        draw_fn(ImageDraw.Draw(canvas), [(float(x), float(y)) for x, y in points], extra)
-        return mask_runs(np.asarray(canvas))
+        pts = np.asarray([(float(x), float(y)) for x, y in points], np.float64).reshape(-1, 2)
+        margin = reach(pts, extra) + 2
+        top = max(0, int(np.floor(pts[:, 1].min() - margin)))
+        bottom = min(height, int(np.ceil(pts[:, 1].max() + margin)) + 1)
+        if bottom <= top:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        canvas = Image.new("L", (width, bottom - top), 0)
+        draw_fn(ImageDraw.Draw(canvas), [(x, y - top) for x, y in pts.tolist()], extra)
+        return box_runs(np.asarray(canvas) != 0, 0, top, height)
 
     return rasterize
 
@@ -147,17 +162,20 @@ def _pil_circle(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], _: Any
     draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
 
 
-def _pil_ellipse(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], axes: Any) -> None:
-    """Centre `xy[0]`, radii and rotation (radians, clockwise on screen) in `axes`; an unrotated one as PIL's
-    ellipse, a rotated one as a 720-gon (PIL draws no rotated ellipse)."""
-    (cx, cy), (rx, ry, theta) = xy[0], axes
+def _pil_ellipse(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], radii: Any) -> None:
+    (cx, cy), (rx, ry) = xy[0], radii
+    draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], outline=1, fill=1)
+
+
+def ellipse_region(cx: float, cy: float, rx: float, ry: float, theta: float) -> tuple[str, Any]:
+    """(kind, data) of an ellipse by centre, radii and rotation (radians, clockwise on screen): PIL's ellipse
+    unrotated, a 720-gon otherwise (PIL draws no rotated ellipse); vertices in image coordinates."""
     if theta % np.pi == 0 or rx == ry:
-        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], outline=1, fill=1)
-        return
+        return "pil_ellipse", ([(cx, cy)], (rx, ry))
     t = np.linspace(0, 2 * np.pi, 720, endpoint=False)
     x, y = rx * np.cos(t), ry * np.sin(t)
     c, s = np.cos(theta), np.sin(theta)
-    draw.polygon(list(zip((cx + c * x - s * y).tolist(), (cy + s * x + c * y).tolist())), outline=1, fill=1)
+    return "pil_polygon", (list(zip((cx + c * x - s * y).tolist(), (cy + s * x + c * y).tolist())), None)
 
 
 def _pil_line(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], width: Any) -> None:
@@ -200,14 +218,20 @@ def _cvat_rle(data: Any, height: int, width: int) -> Runs:
     if left < 0 or top < 0 or left + w > width or top + h > height:
         raise ValueError(f"mask box {w}x{h} at ({left},{top}) lies outside the {width}x{height} image")
     starts, ends = rle_runs(np.asarray(counts, np.int64), h, w)  # row-major inside the box
-    # The box's bitmap, never a list of its pixels (sorting those took 98 of 114 s on 41 MP photos). A zero
-    # row below it keeps every column-major run inside one column, so the runs map to the image one by one.
+    # The box's bitmap, never a list of its pixels (sorting those took 98 of 114 s on 41 MP photos).
     edges = np.zeros(h * w + 1, np.int8)
     np.add.at(edges, starts, 1)
     np.add.at(edges, ends, -1)
-    bitmap = np.zeros((h + 1, w), bool)
-    bitmap[:h] = np.cumsum(edges[:-1]).reshape(h, w) > 0
-    local_starts, local_ends = mask_runs(bitmap)
+    return box_runs(np.cumsum(edges[:-1]).reshape(h, w) > 0, left, top, height)
+
+
+def box_runs(bitmap: np.ndarray, left: int, top: int, height: int) -> Runs:
+    """The image runs of a (h, w) bitmap whose top-left pixel is (left, top) in an image `height` tall."""
+    h, w = bitmap.shape
+    # A zero row below the box keeps every column-major run inside one column, so runs map to the image one by one.
+    padded = np.zeros((h + 1, w), bool)
+    padded[:h] = bitmap
+    local_starts, local_ends = mask_runs(padded)
     column, row = np.divmod(local_starts, h + 1)
     image_start = (column + left) * height + row + top
     image_end = image_start + (local_ends - local_starts)
@@ -295,9 +319,9 @@ RASTERIZERS: dict[str, Rasterizer] = {
     "coco_rle": _coco_rle,
     "pil_polygon": _pil(_pil_polygon),
     "pil_rectangle": _pil(_pil_rectangle),
-    "pil_circle": _pil(_pil_circle),
-    "pil_line": _pil(_pil_line),
-    "pil_ellipse": _pil(_pil_ellipse),
+    "pil_circle": _pil(_pil_circle, lambda pts, _: float(np.hypot(*(pts[0] - pts[1])))),
+    "pil_line": _pil(_pil_line, lambda pts, width: float(width)),
+    "pil_ellipse": _pil(_pil_ellipse, lambda pts, axes: float(max(axes[0], axes[1]))),
     "pil_mask": _pil_mask,
     "cv2_polygon": _cv2_polygon,
     "cvat_rle": _cvat_rle,

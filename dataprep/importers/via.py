@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import DataprepError, UsageError
 from .base import Entry, ImportPlan, Region, field_error, read_json, require
 from .coco import find_images_dir
+from .raster import ellipse_region
 from .names import case_variants, class_index
 
 NO_AREA = ("polyline", "point", "line")
@@ -81,11 +82,10 @@ def _via2_shape(shape: Any, path: Path, where: str) -> tuple[str, Any] | None:
         return "pil_rectangle", ([(x, y), (x + w, y + h)], None)
     if name == "circle":
         cx, cy, r = (_number(shape, k, path, where) for k in ("cx", "cy", "r"))
-        return "pil_ellipse", ([(cx, cy)], (r, r, 0.0))
+        return ellipse_region(cx, cy, r, r, 0.0)
     if name == "ellipse":
         cx, cy, rx, ry = (_number(shape, k, path, where) for k in ("cx", "cy", "rx", "ry"))
-        theta = float(shape.get("theta") or 0.0)  # radians, VIA 2.0.5+
-        return "pil_ellipse", ([(cx, cy)], (rx, ry, theta))
+        return ellipse_region(cx, cy, rx, ry, float(shape.get("theta") or 0.0))  # radians, VIA 2.0.5+
     if name == "point":
         return None
     raise field_error(path, where, f"unknown shape {name!r} (polygon, rect, circle, ellipse, polyline, point)")
@@ -148,9 +148,9 @@ def _via3_shape(xy: Any, path: Path, where: str) -> tuple[str, Any] | None:
     if kind == "rect":
         return "pil_rectangle", ([(c[0], c[1]), (c[0] + c[2], c[1] + c[3])], None)
     if kind == "circle":
-        return "pil_ellipse", ([(c[0], c[1])], (c[2], c[2], 0.0))
+        return ellipse_region(c[0], c[1], c[2], c[2], 0.0)
     if kind == "ellipse":
-        return "pil_ellipse", ([(c[0], c[1])], (c[2], c[3], 0.0))
+        return ellipse_region(c[0], c[1], c[2], c[3], 0.0)
     if len(c) % 2 or len(c) < 6:
         raise field_error(path, where, f"a polygon needs 3 or more x, y pairs, got {len(c)} numbers")
     return "pil_polygon", (list(zip(c[0::2], c[1::2])), None)

@@ -1,0 +1,200 @@
+"""`dataprep import label-studio` and `import via` against the loops people write for them, outputs compared.
+
+Label Studio: tasks of 1280x720 with 3 brush regions (soft-edged blobs, as the
+brush and magic wand paint them) and 5 polygons each. The hand-written loop is
+the one label-studio-converter's users write: its brush decoder (the rle-pack
+bit stream read as a string of '0'/'1', one slice per field, as `brush.decode_rle`
+does), the alpha channel thresholded at 128, polygons drawn with PIL at
+percent * size / 100, `cv2.imwrite` of the label map.
+
+VIA: a `via_region_data.json` of 1024x768 images with 12 polygons each; the loop
+is `json.load`, a PIL polygon per region, `cv2.imwrite`.
+
+Both sides write to disk; dataprep -j 1 alternates with the loop (best of 3 each),
+then -j 2. Every label map is compared with the loop's.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from common import alternating_best, best_of, write_result
+from PIL import Image, ImageDraw
+
+from dataprep.executor import make_executor
+from dataprep.importers import import_annotations
+from dataprep.importers.ls_rle import encode_brush_rle
+from dataprep.io import read_mask
+
+LS_W, LS_H = 1280, 720
+VIA_W, VIA_H = 1024, 768
+CLASSES = ["fire", "sky", "smoke"]  # sorted, as dataprep numbers them: 1, 2, 3
+
+
+def _blob(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """A soft-edged disc of alpha, 20-120 px across: a brush stroke's canvas."""
+    yy, xx = np.mgrid[:h, :w]
+    cx, cy, r = rng.integers(100, w - 100), rng.integers(100, h - 100), rng.integers(10, 60)
+    distance = np.hypot(xx - cx, yy - cy)
+    return (np.clip(r + 1 - distance, 0, 1) * 255).astype(np.uint8)
+
+
+def _polygon(rng: np.random.Generator, w: int, h: int) -> list[tuple[float, float]]:
+    cx, cy, r = rng.uniform(80, w - 80), rng.uniform(80, h - 80), rng.uniform(15, 70)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(6, 30))))
+    radii = r * rng.uniform(0.5, 1.0, len(angles))
+    return list(zip((cx + radii * np.cos(angles)).tolist(), (cy + radii * np.sin(angles)).tolist()))
+
+
+def _label_studio_export(root: Path, tasks: int) -> Path:
+    rng = np.random.default_rng(0)
+    blank = cv2.imencode(".png", np.full((LS_H, LS_W, 3), 90, np.uint8))[1].tobytes()
+    (root / "images").mkdir(parents=True)
+    out = []
+    for t in range(tasks):
+        (root / "images" / f"frame{t:04d}.png").write_bytes(blank)
+        results = []
+        for b in range(3):
+            rgba = np.zeros((LS_H, LS_W, 4), np.uint8)
+            rgba[..., 3] = _blob(rng, LS_W, LS_H)
+            rgba[rgba[..., 3] > 0, :3] = 255
+            results.append({"type": "brushlabels", "original_width": LS_W, "original_height": LS_H,
+                            "value": {"format": "rle", "rle": encode_brush_rle(rgba), "brushlabels": [CLASSES[b]]}})
+        for p in range(5):
+            points = [[x * 100 / LS_W, y * 100 / LS_H] for x, y in _polygon(rng, LS_W, LS_H)]
+            results.append({"type": "polygonlabels", "original_width": LS_W, "original_height": LS_H,
+                            "value": {"points": points, "polygonlabels": [CLASSES[p % 3]]}})
+        out.append({"id": t, "data": {"image": f"/data/upload/1/{t:08x}-frame{t:04d}.png"},
+                    "annotations": [{"id": t, "was_cancelled": False, "result": results}]})
+    path = root / "export.json"
+    path.write_text(json.dumps(out))
+    return path
+
+
+def _bitstring_decode(rle: list[int]) -> np.ndarray:
+    bits = "".join(format(b, "08b") for b in rle)
+    pos = 0
+
+    def read(n: int) -> int:
+        nonlocal pos
+        pos += n
+        return int(bits[pos - n:pos], 2)
+
+    total, word = read(32), read(5) + 1
+    sizes = [read(4) + 1 for _ in range(4)]
+    out = np.zeros(total, np.uint8)
+    i = 0
+    while i < total:
+        repeat = read(1)
+        j = i + 1 + read(sizes[read(2)])
+        if repeat:
+            out[i:j] = read(word)
+            i = j
+        else:
+            while i < j:
+                out[i] = read(word)
+                i += 1
+    return out
+
+
+def _hand_written_label_studio(export: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    index = {name: i + 1 for i, name in enumerate(CLASSES)}
+    for task in json.loads(export.read_text()):
+        results = task["annotations"][0]["result"]
+        w, h = results[0]["original_width"], results[0]["original_height"]
+        label = np.zeros((h, w), np.uint8)
+        for r in results:
+            v = r["value"]
+            if r["type"] == "brushlabels":
+                alpha = _bitstring_decode(v["rle"]).reshape(h, w, 4)[:, :, 3]
+                label[alpha > 128] = index[v["brushlabels"][0]]
+            else:
+                canvas = Image.new("L", (w, h), 0)
+                ImageDraw.Draw(canvas).polygon([(x * w / 100, y * h / 100) for x, y in v["points"]], fill=1,
+                                               outline=1)
+                label[np.asarray(canvas) > 0] = index[v["polygonlabels"][0]]
+        name = task["data"]["image"].rsplit("/", 1)[-1].split("-", 1)[1]
+        cv2.imwrite(str(out / (Path(name).stem + ".png")), label)
+
+
+def _via_export(root: Path, images: int) -> Path:
+    rng = np.random.default_rng(1)
+    blank = cv2.imencode(".jpg", np.full((VIA_H, VIA_W, 3), 90, np.uint8))[1].tobytes()
+    data = {}
+    for i in range(images):
+        name = f"img{i:04d}.jpg"
+        (root / name).write_bytes(blank)
+        regions = []
+        for k in range(12):
+            pts = _polygon(rng, VIA_W, VIA_H)
+            regions.append({"shape_attributes": {"name": "polygon", "all_points_x": [round(x) for x, _ in pts],
+                                                 "all_points_y": [round(y) for _, y in pts]},
+                            "region_attributes": {"class": CLASSES[k % 3]}})
+        data[f"{name}{len(blank)}"] = {"filename": name, "size": len(blank), "regions": regions, "file_attributes": {}}
+    path = root / "via_region_data.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _hand_written_via(export: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    index = {name: i + 1 for i, name in enumerate(CLASSES)}
+    for record in json.loads(export.read_text()).values():
+        canvas = Image.new("L", (VIA_W, VIA_H), 0)
+        draw = ImageDraw.Draw(canvas)
+        for region in record["regions"]:
+            shape = region["shape_attributes"]
+            label = index[region["region_attributes"]["class"]]
+            draw.polygon(list(zip(shape["all_points_x"], shape["all_points_y"])), fill=label, outline=label)
+        cv2.imwrite(str(out / (Path(record["filename"]).stem + ".png")), np.asarray(canvas))
+
+
+def _compare(ours: Path, hand: Path) -> tuple[int, int]:
+    files = sorted(hand.glob("*.png"))
+    same = sum(np.array_equal(read_mask(ours / "labels" / f.name), read_mask(f)) for f in files)
+    return same, len(files)
+
+
+def _measure(fmt: str, export: Path, tmp: Path, hand_fn, **options) -> dict:
+    def ours(jobs: int, out: Path) -> None:
+        with make_executor(jobs) as executor:
+            report = import_annotations(fmt, export, out, executor=executor, quiet=True, force=True, **options)
+        if not report.ok:
+            raise SystemExit(f"import {fmt} failed: {report.errors[:1]}")
+
+    hand, serial = alternating_best(lambda _: hand_fn(export, tmp / f"{fmt}-hand"),
+                                    lambda _: ours(1, tmp / f"{fmt}-ours"), [None], rounds=3)
+    parallel = best_of(lambda: ours(2, tmp / f"{fmt}-ours-j2"))
+    same, total = _compare(tmp / f"{fmt}-ours", tmp / f"{fmt}-hand")
+    if same != total:
+        raise SystemExit(f"{fmt}: {total - same} of {total} label maps differ from the hand-written loop")
+    return {"format": fmt, "images": total, "hand-written s": hand, "dataprep -j 1 s": serial,
+            "speed-up -j 1": hand / serial, "dataprep -j 2 s": parallel, "speed-up -j 2": hand / parallel,
+            "same label maps": f"{same}/{total}"}
+
+
+def main(quick: bool = False) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="dataprep-bench-import-tools-"))
+    try:
+        ls_export = _label_studio_export(tmp / "ls", 6 if quick else 60)
+        (tmp / "via").mkdir()
+        via_export = _via_export(tmp / "via", 10 if quick else 200)
+        rows = [_measure("label-studio", ls_export, tmp, _hand_written_label_studio),
+                _measure("via", via_export, tmp, _hand_written_via)]
+        write_result("import_tools", rows, {
+            "label-studio": f"{LS_W}x{LS_H}, 3 soft-edged brush regions + 5 polygons per task; the loop decodes "
+                            "brushes as label-studio-converter's brush.decode_rle (bit string)",
+            "via": f"{VIA_W}x{VIA_H} JPEGs, 12 polygons per image, PIL polygons in the loop",
+            "timing": "best of 3 alternating runs in this process (-j 2: best of 3), outputs written to disk"})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
