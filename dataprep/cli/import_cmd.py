@@ -37,8 +37,8 @@ from .labels import print_class_table
               help="via: the region attribute holding the class (default: the only one regions fill in).")
 @click.option("--line-width", type=click.IntRange(1), default=None,
               help="labelme: width in pixels of line/linestrip shapes (default 10, as labelme).")
-@click.option("--class-name", default=None, help="instances, via (regions without attributes): name of the foreground class "
-                   "(default foreground).")
+@click.option("--class-name", default=None,
+              help="instances, via (regions without attributes): name of the foreground class (default foreground).")
 @click.option("--instances", is_flag=True, help="Also write 16-bit instance maps to DEST/instances/.")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="coco-panoptic: folder of the panoptic PNGs (default: beside the JSON, named after it).")

@@ -7,6 +7,7 @@ ignore index unless `keep_crowd`. Images are found at `images_dir/file_name`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,17 @@ def entry_id(file_name: str) -> str:
     return Path(file_name).with_suffix("").as_posix()
 
 
-def find_images_dir(json_path: Path, images_dir: Path | None, file_names: list[str]) -> Path:
+def find_images_dir(json_path: Path, images_dir: Path | None, file_names: list[str],
+                    exists: Callable[[Path, str], bool] = lambda folder, name: (folder / name).is_file()) -> Path:
     """`images_dir`, or whichever of the JSON's folder, its `images/`, its parent and the parent's `images/`
-    holds most of the first images listed (a missing image then fails alone, naming the right folder)."""
+    holds most of the first images listed (a missing image then fails alone, naming the right folder);
+    `exists` says whether a folder holds a listed image."""
     if images_dir is not None:
         return images_dir
     candidates = [json_path.parent, json_path.parent / "images", json_path.parent.parent,
                   json_path.parent.parent / "images"]
     probes = file_names[:20]
-    hits = [sum((folder / name).is_file() for name in probes) for folder in candidates]
+    hits = [sum(exists(folder, name) for name in probes) for folder in candidates]
     if max(hits, default=0) == 0:
         return next((c for c in candidates[1:2] if c.is_dir()), json_path.parent)
     return candidates[hits.index(max(hits))]

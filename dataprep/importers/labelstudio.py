@@ -31,8 +31,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ..errors import DataprepError, UsageError
 from .base import Entry, ImportPlan, Region, field_error, read_json, require
-from .raster import ellipse_region
+from .coco import find_images_dir
 from .names import case_variants, class_index
+from .raster import ellipse_region
 
 SHAPE_TYPES = ("polygon", "rectangle", "ellipse", "brush", "magicwand")
 NO_AREA_TYPES = ("keypoint",)
@@ -122,11 +123,14 @@ def _from_json_min(task: dict[str, Any], path: Path, where: str) -> dict[str, An
     if not results and not isinstance(task.get("image"), str):
         raise field_error(path, where, "not a Label Studio task: no 'data' or 'annotations', nor JSON-MIN regions")
 
+    def kind_of(r: dict[str, Any]) -> str:
+        return _kind(r) or ""
+
     def geometry(r: dict[str, Any]) -> str:
         return repr(sorted((k, v) for k, v in r["value"].items() if not k.endswith("labels")))
 
-    labelled = {geometry(r) for r in results if _class_names(r, r["type"][:-6], {})}
-    kept = [r for r in results if _class_names(r, r["type"][:-6], {}) or geometry(r) not in labelled]
+    labelled = {geometry(r) for r in results if _class_names(r, kind_of(r), {})}
+    kept = [r for r in results if _class_names(r, kind_of(r), {}) or geometry(r) not in labelled]
     data = {k: v for k, v in task.items() if isinstance(v, str)}
     return {"id": task.get("id"), "data": data, "annotations": [{"result": kept}]}
 
@@ -208,14 +212,6 @@ def _locate(image: str, folder: Path) -> Path:
     return next((p for p in candidates if p.is_file()), candidates[-1])
 
 
-def _find_folder(path: Path, images_dir: Path | None, tasks: list[_Task]) -> Path:
-    if images_dir is not None:
-        return images_dir
-    folders = [path.parent, path.parent / "images", path.parent.parent, path.parent.parent / "images"]
-    hits = [sum(any(p.is_file() for p in candidate_paths(t.image, f)) for t in tasks[:20]) for f in folders]
-    return folders[hits.index(max(hits))] if max(hits, default=0) else folders[0]
-
-
 def _entry_id(image: str) -> str:
     parsed = urlparse(image)
     if parsed.path.startswith("/data/local-files/"):
@@ -265,8 +261,9 @@ def read_label_studio(src: Path, *, images_dir: Path | None = None, labels_file:
                 shape_kind, data = _shape(item, kind, size[0], size[1], task.source, where)
                 regions.append(Region(index[names[0]], shape_kind, data, where=where))
             if task.source not in folders:
-                folders[task.source] = _find_folder(task.source, images_dir, [t for t in tasks
-                                                                              if t.source == task.source])
+                listed = [t.image for t in tasks if t.source == task.source]
+                folders[task.source] = find_images_dir(task.source, images_dir, listed, lambda folder, image: any(
+                    p.is_file() for p in candidate_paths(image, folder)))
             image = _locate(task.image, folders[task.source])
             plan.entries.append(Entry(_entry_id(task.image), image, task.source, tuple(regions), size,
                                       f"{task.where} ({task.image})"))

@@ -28,8 +28,8 @@ from typing import Any
 from ..errors import DataprepError, UsageError
 from .base import Entry, ImportPlan, Region, field_error, read_json, require
 from .coco import find_images_dir
-from .raster import ellipse_region
 from .names import case_variants, class_index
+from .raster import ellipse_region
 
 NO_AREA = ("polyline", "point", "line")
 _VIA3_SHAPES = {1: "point", 2: "rect", 3: "circle", 4: "ellipse", 5: "line", 6: "polyline", 7: "polygon"}
