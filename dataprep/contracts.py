@@ -22,6 +22,7 @@ import numpy as np
 from .errors import DataprepError, UsageError
 from .io import PathLike
 from .sample import DEFAULT_IGNORE_INDEX
+from .stats_origin import MeasuredOn
 
 STATS_VERSION = 1
 
@@ -147,6 +148,7 @@ class Stats:
     classes: ClassStats | None
     num_images: int | None = None
     version: int = STATS_VERSION
+    measured_on: MeasuredOn | None = None  # which manifest rows (None: a stats.json from before the block)
     source: str | None = field(default=None, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -159,7 +161,7 @@ class Stats:
         image = ImageStats.from_dict(_need(data, "image", "", source), source)
         classes = data.get("classes")
         return cls(image, ClassStats.from_dict(classes, source) if classes else None, data.get("num_images"),
-                   STATS_VERSION, source, dict(data))
+                   STATS_VERSION, MeasuredOn.from_dict(data.get("measured_on")), source, dict(data))
 
     @classmethod
     def from_json(cls, data: "Stats | Mapping[str, Any] | PathLike", source: str | None = None) -> "Stats":

@@ -17,7 +17,7 @@ import base64
 import html
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,7 @@ def _class_colours(data: ReportData, k: int) -> list[str]:
 def _section_images(data: ReportData) -> str:
     out = ['<section id="images"><h2>Image bands</h2>']
     img = data.stats.image if data.stats is not None else None
+    out.extend(f'<p class="warning">warning: {_e(w)}</p>' for w in data.warnings)
     if img is not None:
         band_names = {3: "RGB", 4: "RGBA"}.get(img.channels, "")
 
@@ -321,8 +322,10 @@ def render(data: ReportData) -> str:
 
 def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats: io.PathLike | None = None,
                  splits: io.PathLike | None = None, palette: Palette | str | io.PathLike | None = None,
-                 samples: int = 9, seed: int = 0, max_images: int = 200) -> Path:
-    """Gather, render and write the page atomically; returns its path."""
+                 samples: int = 9, seed: int = 0, max_images: int = 200,
+                 warn: Callable[[str], None] | None = None) -> Path:
+    """Gather, render and write the page atomically; returns its path. `warn` is given each warning line
+    (a stats.json measured on other rows); the page shows them too."""
     output = Path(output)
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
@@ -333,6 +336,8 @@ def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats
         raise UsageError(output, "the report is an HTML page: give a .html output")
     data = gather(manifest, stats=stats, splits=splits, palette=palette, samples=samples, seed=seed,
                   max_images=max_images)
+    for line in data.warnings if warn is not None else ():
+        warn(line)
     io.atomic_write_text(output, render(data))
     return output
 

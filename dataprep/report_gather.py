@@ -19,6 +19,7 @@ from .pixeltypes import is_nodata
 from .preview import make_contact_sheet
 from .sampleio import BGR_KEY, nodata_of
 from .stats import image_partial, load_stats
+from .stats_origin import fold_training_rows, origin_warning
 
 HIST_BINS = 64
 
@@ -37,6 +38,7 @@ class ReportData:
     sizes: Counter[tuple[int, int]]
     problems: list[str] = field(default_factory=list)
     preview_jpeg: bytes | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. a stats.json measured on other rows
 
 
 # --------------------------------------------------------------------------- gathering
@@ -153,6 +155,13 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
     if not len(manifest):
         raise DataprepError(manifest.path, "manifest has no rows to report on")
     stats_data = load_stats(stats) if stats is not None else None
+    warnings = []
+    if stats_data is not None:
+        rows = manifest.rows
+        origin = origin_warning(stats_data.measured_on, rows, stats_name=str(stats),
+                                rows_name=f"the {len(rows)} rows of {manifest.path}" if manifest.path else None,
+                                alternatives=fold_training_rows(rows))
+        warnings = [origin] if origin else []
     folds = load_fold_report(splits) if splits is not None else None
     resolved = resolve_palette(palette, manifest.path)
     problems = check_files(manifest)
@@ -165,7 +174,8 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
             preview = io.encode_image(sheet, ".jpg", quality=85)  # photos: a tenth of the PNG's size
         except DataprepError as exc:  # a bad sample file: the page still shows everything else
             problems.append(f"previews: {exc}")
-    return ReportData(manifest, stats_data, folds, resolved, hist, hist_range, used, sizes, problems, preview)
+    return ReportData(manifest, stats_data, folds, resolved, hist, hist_range, used, sizes, problems, preview,
+                      warnings)
 
 
 __all__ = ["HIST_BINS", "ReportData", "band_histograms", "check_files", "gather"]

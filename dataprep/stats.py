@@ -44,6 +44,7 @@ from .class_stats import (
     resolve_classes,
 )
 from .contracts import STATS_VERSION, Stats
+from .stats_origin import MeasuredOn
 from .errors import DataprepError, all_failed
 from .executor import Executor, OnError, run_items
 from .io import PathLike, atomic_write_text, load_sample
@@ -175,11 +176,17 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
     stats = {
         "version": STATS_VERSION,
         "num_images": merged.num_images,
+        "measured_on": MeasuredOn.of_rows(manifest.rows, _short_name(manifest.path)).to_json(),
         "image": image_summary(merged.image),
         "classes": classes,
     }
     warning = one_class_warning(classes["pixel_count"], classes["names"]) if classes else None
     return StatsResult(stats, errors, [warning] if warning else [])
+
+
+def _short_name(path: Path | None) -> str | None:
+    # The folder and the name: most manifests are called manifest.csv.
+    return None if path is None else Path(*path.parts[-2:]).as_posix()
 
 
 def compute_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = None, num_classes: int | None = None,

@@ -40,6 +40,6 @@ def report_command(manifest: Path, output: Path, stats: Path | None, splits: Pat
     from ..report import write_report
 
     path = write_report(manifest, output, stats=stats, splits=splits, palette=palette, samples=samples, seed=seed,
-                        max_images=max_images)
+                        max_images=max_images, warn=lambda line: click.echo(f"warning: {line}", err=True))
     if not quiet:
         click.echo(f"wrote {path}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -46,6 +47,7 @@ from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops import SPECS
 from ..ops.steps import CompiledSteps
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
+from ..stats_origin import fold_training_rows, origin_warning
 
 SPLITS = ("train", "val")
 # Kept for the DALI engine, which reads 8- and 16-bit data only.
@@ -200,6 +202,12 @@ def resolve_spec(
     steps, normalize = online_steps(rec)
     source = rec.source if rec is not None else None
     resolved = resolve_info(man, stats_dict, rec, normalize, ignore_index)
+    if stats_dict is not None and info is None:  # the trainer checks its own stats
+        origin = origin_warning(stats_dict.measured_on, man.rows, stats_name=stats_source or "stats",
+                                rows_name=f"the {len(man)} rows of {man.path}" if man.path else None,
+                                alternatives=[rows, *fold_training_rows(man.rows)])
+        if origin:
+            warnings.warn(origin, UserWarning, stacklevel=3)
     if info is not None:
         own = resolved.from_.get("normalization") == "explicit"
         resolved = dataclasses.replace(info, normalization=resolved.normalization if own else info.normalization)

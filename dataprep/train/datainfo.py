@@ -21,6 +21,7 @@ from ..errors import DataprepError, UsageError
 from ..io import read_image
 from ..manifest import Manifest, read_manifest
 from ..palette import resolve_palette
+from ..stats_origin import origin_warning
 from . import distributed as D
 from .config import TrainConfig
 from .leakage import check_source_leakage
@@ -35,6 +36,7 @@ class DataInfo:
     stats: Stats | None
     mask_paths: dict[str, str]  # sample id -> mask path, for error messages
     dataset: DatasetInfo | None = None  # what the loaders are given
+    warnings: tuple[str, ...] = ()  # for the console: a stats.json measured on other rows
 
     def normalization(self, cfg: TrainConfig) -> dict[str, Any]:
         """The normalization the training loader applied, for inference (`dataprep predict`).
@@ -95,12 +97,19 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
         val_rows = read_manifest(d.val_manifest).rows
         mask_paths.update({r.id: str(r.mask) for r in val_rows if r.mask})
         check_source_leakage(manifest.rows, val_rows, d.manifest, f"the validation manifest {d.val_manifest}")
+    training = manifest.rows
     if d.fold is not None:
         _check_fold(manifest, d.fold, d.manifest)
         in_val = [r.fold == d.fold for r in manifest]
-        check_source_leakage([r for r, v in zip(manifest, in_val) if not v], [r for r, v in zip(manifest, in_val) if v],
-                             d.manifest, f"validation fold {d.fold}")
-    return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved)
+        training = [r for r, v in zip(manifest, in_val) if not v]
+        check_source_leakage(training, [r for r, v in zip(manifest, in_val) if v], d.manifest,
+                             f"validation fold {d.fold}")
+    origin = None
+    if stats is not None:
+        origin = origin_warning(stats.measured_on, training, stats_name=f"data.stats {d.stats}",
+                                rows_name=f"the {len(training)} training rows of {d.manifest}", alternatives=[manifest.rows])
+    return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved,
+                    (origin,) if origin else ())
 
 
 def _check_fold(manifest: Manifest, fold: int, source: str) -> None:

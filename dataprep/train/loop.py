@@ -115,6 +115,8 @@ def train(
     # ---- data, model, optimization
     seed_everything(loop.seed, loop.deterministic, device)
     data = describe_data(cfg)
+    for line in data.warnings:
+        console.warn(line)
     val_batch = check_batches(cfg, console)
     train_loader, val_loader = build_loaders(cfg, info, device, val_batch_size=val_batch, data=data)
     batches = D.all_reduce_min_int(len(train_loader), device)  # equal on every rank, or DDP would hang
