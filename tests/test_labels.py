@@ -425,6 +425,50 @@ def test_a_mostly_ignored_conversion_warns(tmp_path, cli):
     assert report.ignored_pixels == 12 and report.warnings == []
 
 
+def test_the_wide_ignore_warning_names_where_the_ignore_came_from(tmp_path):
+    """Oxford Pet trimaps (1 pet, 2 background, 3 border): `--remap 3:255` makes a wide border ignore on
+    request, which is no cause for a warning; a void value that is not 255 (CamVid's 11) gets a fix that
+    names it, never `--remap 255:1`."""
+    trimap = np.full((60, 60), 2, np.uint8)
+    trimap[10:50, 10:50] = 3
+    trimap[20:40, 20:40] = 1  # a 10-px border: a third of the pixels, in a band wider than a boundary
+    write_mask(tmp_path / "pets" / "a.png", trimap)
+    pets = {"name": "pets", "ignore_index": 255, "classes": [
+        {"name": "pet", "color": [1, 1, 1], "index": 0, "id": 1},
+        {"name": "background", "color": [2, 2, 2], "index": 1, "id": 2}]}
+    report = masks_to_labels(tmp_path / "pets", tmp_path / "pet_labels", load_palette(pets), remap="1:0,2:1,3:255")
+    assert report.ignored_pixels == 40 * 40 - 20 * 20 and report.warnings == []
+    # Unasked, the same wide band does warn.
+    report = masks_to_labels(tmp_path / "pets", tmp_path / "pet_labels2", load_palette(pets), remap="1:0,2:1",
+                             unknown="ignore")
+    assert len(report.warnings) == 1 and "large regions" in report.warnings[0]
+    assert "not in the palette that --unknown ignore replaced" in report.warnings[0]
+    # Asked, and most of the pixels: a warning that says the remap asked for it.
+    trimap[:] = 3
+    trimap[28:32, 28:32] = 1
+    write_mask(tmp_path / "pets" / "a.png", trimap)
+    report = masks_to_labels(tmp_path / "pets", tmp_path / "pet_labels3", load_palette(pets), remap="1:0,2:1,3:255")
+    assert len(report.warnings) == 1 and "--remap asked for value(s) 3 to be ignore" in report.warnings[0]
+
+    camvid = np.zeros((40, 40), np.uint8)
+    camvid[:, 20:] = 1
+    camvid[10:30, 5:35] = 11  # void: 37.5%, in one block
+    write_mask(tmp_path / "camvid" / "a.png", camvid)
+    classes = [{"name": f"c{i}", "color": [i, i, i], "index": i} for i in range(11)]
+    palette = load_palette({"name": "camvid", "ignore_index": 11, "classes": [
+        *classes, {"name": "void", "color": [11, 11, 11], "index": 11, "ignore": True}]})
+    report = masks_to_labels(tmp_path / "camvid", tmp_path / "camvid_labels", palette)
+    assert len(report.warnings) == 1 and "255:1" not in report.warnings[0]
+    assert "if value 11 is a class" in report.warnings[0] and "--remap 11:2 with a palette that has class 2" \
+        in report.warnings[0]
+    # Every class present: the next index is the ignore index itself, so no remap can be suggested.
+    camvid[:10] = np.arange(40)[None, :] % 11
+    write_mask(tmp_path / "camvid" / "a.png", camvid)
+    report = masks_to_labels(tmp_path / "camvid", tmp_path / "camvid_labels2", palette)
+    assert "a palette with a class for it and another ignore index" in report.warnings[0]
+    assert "--remap 11:" not in report.warnings[0]
+
+
 def test_binary_0_255_masks_under_an_ignore_255_palette_warn_once(tmp_path, cli):
     """Real case: vessel and nuclei masks stored 0/255 (foreground 8-12% of the pixels) converted
     with `-p voc`, where 255 is ignore, became background + ignore with exit 0, and training on

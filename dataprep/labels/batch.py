@@ -102,7 +102,11 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     context.colour_table(palette)
     converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context)
     results = run_items(converter, src.jobs, executor=executor, on_error=on_error, desc="masks2labels", quiet=quiet)
-    report = ConversionReport(out_palette, out_dir, zero_unlabelled=remap_spec == "reduce-zero")
+    asked = sorted(v for v, to in remap_spec.items() if to == palette.ignore_index) \
+        if isinstance(remap_spec, dict) else []
+    report = ConversionReport(out_palette, out_dir, zero_unlabelled=remap_spec == "reduce-zero",
+                              asked_ignore=tuple(asked), unknown_ignored=unknown == "ignore",
+                              ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None))
     _collect(report, src.jobs, results, out_palette)
     report.palette_path = out_palette.save(out_dir / "palette.json")
     if src.manifest is not None:

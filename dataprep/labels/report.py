@@ -42,6 +42,9 @@ class ConversionReport:
     palette_path: Path | None = None
     by_colour: list[str] = field(default_factory=list)  # palette-mode masks converted through their colour table
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
+    asked_ignore: tuple[int, ...] = ()  # values an explicit --remap sent to the ignore index
+    unknown_ignored: bool = False  # --unknown ignore: the `unknown` pixels became the ignore index
+    ignore_value: int | None = None  # the value the masks store for ignore (the ignore entry's id), if not the index
 
     @property
     def ok(self) -> bool:
@@ -61,21 +64,40 @@ class ConversionReport:
         reasons = []
         if ignored > MOSTLY_IGNORED * total:
             reasons.append("most of them")
-        if self.ignored_interior > LARGE_IGNORED * total and self.ignored_interior >= 0.25 * ignored:
+        # Large ignored regions are what `--remap V:ignore` asks for (trimap borders, void areas).
+        if not self.asked_ignore and self.ignored_interior > LARGE_IGNORED * total \
+                and self.ignored_interior >= 0.25 * ignored:
             reasons.append("in large regions, not thin boundaries")
         present = [i for i, n in enumerate(self.pixel_counts) if n]
         if len(present) == 1:
             reasons.append(f"and the label maps hold a single class ({self.palette.names[present[0]]}) besides "
                            "ignore: nothing to tell apart")
         if reasons:
-            fix = ("if that value is a class (in binary 0/255 masks 255 is usually the foreground), give it a class "
-                   "index: --remap 255:1 with a palette that has class 1, or the palette 'dataprep palette infer' "
-                   "writes for these masks with --remap ids")
-            if self.zero_unlabelled:
-                fix = "--remap reduce-zero made every stored 0 ('not labelled') ignore; check that 0 means that here"
             out.append(f"{ignored / total:.1%} of the pixels became the ignore index {self.palette.ignore_index} "
-                       f"({'; '.join(reasons)}), so they will not be trained on; {fix}")
+                       f"({'; '.join(reasons)}), so they will not be trained on; {self._ignore_fix()}")
         return out
+
+    def _ignore_fix(self) -> str:
+        """What to do about many ignored pixels, from where they came: a remap, unknown values, the masks' own."""
+        ignore = self.palette.ignore_index
+        if self.zero_unlabelled:
+            return "--remap reduce-zero made every stored 0 ('not labelled') ignore; check that 0 means that here"
+        if self.asked_ignore:
+            values = ",".join(map(str, self.asked_ignore))
+            return (f"--remap asked for value(s) {values} to be ignore; if one is a class, remap it to a class "
+                    "index instead")
+        unknown = sum(self.unknown.values()) if self.unknown_ignored else 0
+        if unknown > 0.25 * self.ignored_pixels:
+            return (f"{unknown:,} of them are values or colours not in the palette that --unknown ignore "
+                    "replaced: add them to the palette")
+        present = [i for i, n in enumerate(self.pixel_counts) if n]
+        free = max(present) + 1 if present else 0  # binary 0/255 masks: class 1
+        stored = ignore if self.ignore_value is None else self.ignore_value
+        remap = (f"--remap {stored}:{free} with a palette that has class {free}" if free != ignore
+                 else "a palette with a class for it and another ignore index")
+        binary = " (in binary 0/255 masks 255 is usually the foreground)" if stored == 255 else ""
+        return (f"if value {stored} is a class{binary}, give it a class index: {remap}, or the palette "
+                "'dataprep palette infer' writes for these masks with --remap ids")
 
     @property
     def notes(self) -> list[str]:
