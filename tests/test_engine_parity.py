@@ -141,3 +141,27 @@ def test_camvid_parity(shared_data, tmp_path):
     assert set(mask_cpu.unique().tolist()) <= set(range(12))
     assert_masks_match(mask_cpu, mask_dali, max_fraction=5e-4)
     assert ((image_cpu - image_dali).abs() * 255).mean() < 1.5
+
+
+
+@pytest.mark.dali
+def test_hflip_swap_labels_is_the_same_on_both_engines_and_only_where_flipped(labels):
+    """Left/right classes trade places exactly when the flip fires, in both engines (MMSeg's swap_seg_labels)."""
+    steps = [{"op": "random_crop"}, {"op": "hflip", "swap_labels": [[1, 2], [3, 5]]}]
+    swap = {"size": [128, 160], "steps": steps}
+    plain = {"size": [128, 160], "steps": [steps[0], {"op": "hflip"}]}
+    _, _, mask_cpu, mask_dali = both_engines(labels, swap, batch_size=8, shuffle=False, seed=3)
+    assert torch.equal(mask_cpu, mask_dali)
+    mask_plain = torch.cat([b["mask"] for b in make_loader(labels, plain, None, "cpu", num_workers=0, batch_size=8,
+                                                           shuffle=False, seed=3)])
+    dataset = SegmentationDataset(labels, swap, seed=3)
+    table = np.arange(256)
+    table[[1, 2, 3, 5]] = [2, 1, 5, 3]
+    fired = []
+    for index, (got, ref) in enumerate(zip(mask_cpu, mask_plain)):
+        image, mask = load_pair(dataset.rows[index], dataset.channels)
+        applied = dataset._compose.run(image, mask, sample_rngs(3, 0, index)[0])[2]  # epoch 0
+        fired.append(applied[1] is not None)
+        expected = table[ref.numpy()] if fired[-1] else ref.numpy()
+        assert np.array_equal(got.numpy(), expected), index
+    assert any(fired) and not all(fired)

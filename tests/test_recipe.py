@@ -20,6 +20,9 @@ from dataprep.recipe import STEP_TYPES, load_recipe, parse_recipe
         ([{"op": "crop", "cat_max_ratio": 0}], "cat_max_ratio"),
         ([{"op": "random_crop", "pad_if_needed": "yes"}], "pad_if_needed: expected true or false"),
         (["hflip"], "step 1: must be a mapping"),
+        ([{"op": "hflip", "swap_labels": [[1, 1]]}], "swap_labels: a pair is two different class indices"),
+        ([{"op": "hflip", "swap_labels": [[1, 2], [2, 3]]}], "swap_labels: class 2 is in more than one pair"),
+        ([{"op": "hflip", "swap_labels": [1, 2]}], "swap_labels: expected a list"),
     ],
 )
 def test_errors_name_step_and_field(steps, message):
@@ -87,3 +90,29 @@ def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("steps:\n  - op: color_jitter\n    brightness: 2e-1\n")
     assert load_recipe(path).steps[0].params.brightness == 0.2
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+def test_hflip_swap_labels_mirrors_and_exchanges_the_pairs_in_every_cpu_path(dtype):
+    """The albumentations Compose, the drawn-params kernel and offline augment all swap; the image only mirrors."""
+    from dataprep.ops.geometric import swap_labels
+    from dataprep.ops.steps import CompiledSteps
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    mask = rng.integers(0, 7, (6, 9)).astype(dtype)
+    mask[0, 0] = 255
+    expected = mask[:, ::-1].copy()
+    for a, b in ((1, 4), (2, 6)):
+        expected[mask[:, ::-1] == a], expected[mask[:, ::-1] == b] = b, a
+    recipe = parse_recipe({"steps": [{"op": "hflip", "p": 1.0, "swap_labels": [[1, 4], [2, 6]]}]})
+    out = compile_albumentations(recipe.steps, size=None, seed=0)(image=image, mask=mask)
+    assert np.array_equal(out["mask"], expected) and out["mask"].dtype == dtype
+    assert np.array_equal(out["image"], image[:, ::-1])
+    assert np.array_equal(swap_labels(mask, ((1, 4), (2, 6))), np.select(
+        [mask == 1, mask == 4, mask == 2, mask == 6], [4, 1, 6, 2], mask.astype(np.int64)).astype(dtype))
+    steps = CompiledSteps(recipe.steps, size=None, ignore_index=255)
+    kernel_image, kernel_mask, applied = steps.run(image, mask, np.random.default_rng(1))
+    assert np.array_equal(kernel_mask, expected) and np.array_equal(kernel_image, image[:, ::-1])
+    plain = parse_recipe({"steps": [{"op": "hflip", "p": 0.0, "swap_labels": [[1, 4]]}]})
+    assert np.array_equal(compile_albumentations(plain.steps, size=None, seed=0)(image=image, mask=mask)["mask"], mask)

@@ -269,7 +269,36 @@ register(OpSpec(RandomScale, geometric=True, output_shape=_scale_shape,
 
 @dataclass(frozen=True)
 class HorizontalFlip(StepParams):
+    """Mirror left-right; `swap_labels` pairs of classes trade places in the mask when it does (left arm and
+    right arm, left and right lane), as MMSegmentation's `RandomFlip(swap_seg_labels=...)`."""
+
     op: ClassVar[str] = "hflip"
+    swap_labels: tuple[tuple[int, int], ...] = ()
+
+    def check(self) -> None:
+        seen: set[int] = set()
+        for a, b in self.swap_labels:
+            if a < 0 or b < 0 or a == b:
+                raise ValueError(f"swap_labels: a pair is two different class indices >= 0, got [{a}, {b}]")
+            if a in seen or b in seen:
+                raise ValueError(f"swap_labels: class {a if a in seen else b} is in more than one pair")
+            seen.update((a, b))
+
+
+def swap_labels(mask: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """`mask` with the two classes of each pair exchanged; other values unchanged."""
+    if not pairs:
+        return mask
+    if mask.dtype in (np.uint8, np.uint16):
+        table = np.arange(np.iinfo(mask.dtype).max + 1, dtype=mask.dtype)
+        for a, b in pairs:
+            if max(a, b) < len(table):
+                table[a], table[b] = b, a
+        return cv2.LUT(mask, table) if mask.dtype == np.uint8 else table[mask]
+    out = mask.copy()
+    for a, b in pairs:
+        out[mask == a], out[mask == b] = b, a
+    return out
 
 
 @dataclass(frozen=True)
@@ -287,7 +316,19 @@ class _DaliFlip(DaliOp):
     def build(self, ctx, image, mask):
         flag = ctx.param("flip")
         kw = {"horizontal": flag, "vertical": 0} if self.horizontal else {"horizontal": 0, "vertical": flag}
-        return ctx.fn.flip(image, **kw), ctx.fn.flip(mask, **kw)
+        image, mask = ctx.fn.flip(image, **kw), ctx.fn.flip(mask, **kw)
+        pairs = getattr(self.params, "swap_labels", ())
+        if not pairs:
+            return image, mask
+        # Exact integer arithmetic: mask + flag * (swapped - mask), in int32, back to the mask's type.
+        types = ctx.types
+        value = ctx.fn.cast(mask, dtype=types.INT32)
+        delta = None
+        for a, b in pairs:
+            term = (value == a) * (b - a) + (value == b) * (a - b)
+            delta = term if delta is None else delta + term
+        swapped = value + ctx.arith(ctx.fn.cast(flag, dtype=types.INT32)) * delta
+        return image, ctx.fn.cast(swapped, dtype=types.UINT16 if ctx.ignore_index > 255 else types.UINT8)
 
 
 def _flipped(image: np.ndarray, mask: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -301,9 +342,21 @@ class _DaliVFlip(_DaliFlip):
 
 
 # Flips are coin tosses by nature; everything else runs every time unless `p` says otherwise.
+def _horizontal_flip(p: HorizontalFlip, prob: float, ctx: BuildContext):
+    if not p.swap_labels:
+        return ctx.A.HorizontalFlip(p=prob)
+    from .albu_flip import HorizontalFlipSwappingLabels
+
+    return HorizontalFlipSwappingLabels(p.swap_labels, p=prob)
+
+
+def _hflip_kernel(p: HorizontalFlip, drawn, image, mask, built, ctx):
+    image, mask = _flipped(image, mask, 1)
+    return image, swap_labels(mask, p.swap_labels)
+
+
 register(OpSpec(HorizontalFlip, default_p=0.5, geometric=True, dali=_DaliFlip, offline=True,
-                albumentations=lambda p, prob, ctx: ctx.A.HorizontalFlip(p=prob),
-                kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image, mask, 1)))
+                albumentations=_horizontal_flip, kernel=_hflip_kernel))
 register(OpSpec(VerticalFlip, default_p=0.5, geometric=True, dali=_DaliVFlip, offline=True,
                 albumentations=lambda p, prob, ctx: ctx.A.VerticalFlip(p=prob),
                 kernel=lambda p, drawn, image, mask, built, ctx: _flipped(image, mask, 0)))
