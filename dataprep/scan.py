@@ -16,6 +16,7 @@ each file (truncation) unless `check="decode"` asks for a full decode.
 """
 from __future__ import annotations
 
+import filecmp
 import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -60,6 +61,7 @@ class ScanProblem(StrEnum):
     ALPHA_BAND = "alpha_band"  # a TIFF image's last band is tagged alpha: every reader leaves it out
     EXTRA_MASK = "extra_mask"  # x_mask_1.png beside the pair's x_mask.png: a second mask of one image
     JPEG_COPY = "jpeg_copy"  # x.jpg beside the mask x.png (or .bmp, .tif): the lossless one is paired
+    SAME_BYTES = "same_bytes"  # a byte-identical copy of another file of the same stem: the original is paired
 
     @property
     def label(self) -> str:
@@ -157,13 +159,14 @@ def scan(
     files = [f for f in everything if io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS)]
     rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
                          mask_suffix=mask_suffix)
-    candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules)
+    candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules, root)
     problems, extra_masks = _extra_masks(candidates, problems, files, used)
     n_images -= sum(1 for w in extra_masks if w.path in used)  # side by side: counted as images without a mask
     n_masks += len(extra_masks)
     used |= {w.path for w in extra_masks}
-    extra_masks += [p for p in problems if p.kind == ScanProblem.JPEG_COPY]  # warnings: the pair is kept
-    problems = [p for p in problems if p.kind != ScanProblem.JPEG_COPY]
+    copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
+    extra_masks += [p for p in problems if p.kind in copies]  # warnings: the pair is kept
+    problems = [p for p in problems if p.kind not in copies]
     if on_error not in ("skip", "fail"):
         raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
     if on_error == "fail":
@@ -255,7 +258,24 @@ def _join_id(prefix: str, key: str) -> str:
     return f"{prefix}/{key}" if prefix else key
 
 
-def _pair(files: list[str], rules: list[PairingRule]):
+def _drop_copies(group: list[str], originals: list[str], root: Path, what: str,
+                 problems: list[Problem]) -> list[str]:
+    """`group` without files byte-identical to one of `originals` or to a file before them in the group
+    (shallowest path first): a stray copy (`masks/old/x.png`, the mask saved into the image folder) would
+    otherwise make the stem a duplicate and lose the pair."""
+    kept: list[str] = []
+    for path in sorted(group, key=lambda f: (f.count("/"), f)):
+        same = next((o for o in originals + kept if filecmp.cmp(root / o, root / path, shallow=False)), None)
+        if same is None:
+            kept.append(path)
+        else:
+            role = "the mask" if same in originals else f"the {what}"
+            problems.append(Problem(path, ScanProblem.SAME_BYTES,
+                                    f"the same bytes as {role} {same}, which is paired instead; left out"))
+    return kept
+
+
+def _pair(files: list[str], rules: list[PairingRule], root: Path):
     """Candidates, pairing problems, image and mask counts, pairs per rule, and the files the rules took."""
     images: dict[tuple[int, str], list[str]] = defaultdict(list)
     masks: dict[tuple[int, str], list[str]] = defaultdict(list)
@@ -297,6 +317,10 @@ def _pair(files: list[str], rules: list[PairingRule]):
             copy_of = f"a JPEG copy of the mask {lossless[0]}, which is paired instead; left out"
             problems.extend(Problem(m, ScanProblem.JPEG_COPY, copy_of) for m in msks if m not in lossless)
             msks = lossless
+        if len(msks) > 1:
+            msks = _drop_copies(msks, [], root, "mask", problems)
+        if len(imgs) > 1:
+            imgs = _drop_copies(imgs, msks if len(msks) == 1 else [], root, "image", problems)
         for group, what in ((imgs, "image"), (msks, "mask")):
             if len(group) > 1:
                 for path in group:

@@ -51,7 +51,7 @@ def test_reports_every_kind_of_problem(tmp_path):
     _jpg(tmp_path / "images/orphan.jpg")
     _png(tmp_path / "masks/lonely.png")
     _jpg(tmp_path / "images/small.jpg"), _png(tmp_path / "masks/small.png", w=16, h=12)
-    _jpg(tmp_path / "images/dup.jpg"), _jpg(tmp_path / "images/dup.JPEG"), _png(tmp_path / "masks/dup.png")
+    _jpg(tmp_path / "images/dup.jpg"), _jpg(tmp_path / "images/dup.JPEG", w=30), _png(tmp_path / "masks/dup.png")  # differ
     _jpg(tmp_path / "images/cut.jpg"), _png(tmp_path / "masks/cut.png")
     data = (tmp_path / "images/cut.jpg").read_bytes()
     (tmp_path / "images/cut.jpg").write_bytes(data[: len(data) // 2])
@@ -570,6 +570,31 @@ def test_a_jpeg_copy_beside_a_lossless_mask_leaves_the_lossless_one_paired(tmp_p
                                                                  ("masks/b.jpg", "duplicate"),
                                                                  ("masks/b.png", "duplicate")]
     assert (result.images_seen, result.masks_seen) == (2, 5)
+
+
+
+def test_byte_identical_copies_of_a_stem_leave_the_original_paired(tmp_path):
+    """A label map saved into the image folder beside its photo, or a mask stored twice, made the stem a
+    duplicate and lost the pair; a copy with the same bytes is a warning now, and the original is paired.
+    Files of one stem that differ are still duplicates."""
+    for name in ("a", "b", "c"):
+        _jpg(tmp_path / "images" / f"{name}.jpg")
+        mask = np.zeros((24, 32), np.uint8)
+        mask[:, : 4 + ord(name) - ord("a")] = 1  # different bytes per stem
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{name}.png")
+    (tmp_path / "images" / "a.png").write_bytes((tmp_path / "masks" / "a.png").read_bytes())
+    (tmp_path / "masks" / "b.PNG").write_bytes((tmp_path / "masks" / "b.png").read_bytes())
+    (tmp_path / "images" / "c.png").write_bytes((tmp_path / "masks" / "a.png").read_bytes())  # not c's mask
+    result = scan(tmp_path)
+    # Of two equal copies the first in path order is the original (here b.PNG: upper case sorts first).
+    assert [(r.id, r.image.name, r.mask.name) for r in result.rows] == [("a", "a.jpg", "a.png"),
+                                                                       ("b", "b.jpg", "b.PNG")]
+    assert sorted((w.path, w.kind) for w in result.warnings) == [("images/a.png", "same_bytes"),
+                                                                 ("masks/b.png", "same_bytes")]
+    assert "the same bytes as the mask masks/a.png" in str(next(w for w in result.warnings if "a.png" in w.path))
+    assert sorted((p.path, p.kind) for p in result.problems) == [("images/c.jpg", "duplicate"),
+                                                                 ("images/c.png", "duplicate")]
 
 
 def test_ph2_sample_folders_pair_each_image_with_its_lesion_mask(tmp_path, cli):
