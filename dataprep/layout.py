@@ -8,7 +8,8 @@ files side by side told apart by their suffixes (`x_image.png` <-> `x_target.png
 Folder pairs are found among sibling folders, in tiers: names seen in the wild
 (`images`/`masks`, `JPEGImages`/`SegmentationClass`, `leftImg8bit`/`gtFine`, ...)
 and a folder beside its annotated twin (`train`/`trainannot`, `val`/`val_labels`),
-then any image-like name beside any mask-like name (`images`/`1st_manual`).
+then any image-like name beside any mask-like name (`images`/`1st_manual`), and
+last a mask-like folder inside a folder of images (`res/x.jpg`, `res/label/x.png`).
 The suffixes are read from the data: every split of a name at its last `_`/`-`
 separators is tried, and the pair of suffixes that matches the most files wins
 (known conventions such as `_L`, `_mask`, `_gtFine_color` break ties).
@@ -204,6 +205,7 @@ def _folder_candidates(files: list[str], image_dir: str | None, mask_dir: str | 
         parts = f.split("/")[:-1]
         for i in range(len(parts)):
             children["/".join(parts[:i])].add(parts[i])
+    holding_files = {f.rpartition("/")[0] for f in files}
     for parent in sorted(children):
         names = sorted(children[parent])
         if image_dir is not None and mask_dir is not None:
@@ -231,6 +233,13 @@ def _folder_candidates(files: list[str], image_dir: str | None, mask_dir: str | 
             for b, (tier, how) in sorted(partners.items()):
                 if b != a and (mask_dir is None or b == mask_dir):
                     yield parent, a, b, tier, how
+            # Last resort, after every sibling: the masks in a folder inside the image folder (`res/x.jpg`
+            # beside `res/label/x.png`).
+            inside = _join(parent, a)
+            if inside in holding_files and not _is_mask_name(a):
+                for b in sorted(children.get(inside, ())):
+                    if _is_mask_name(b) and (mask_dir is None or b == mask_dir):
+                        yield parent, a, f"{a}/{b}", 3, "mask folder inside the image folder"
 
 
 def _is_image_name(name: str) -> bool:

@@ -597,6 +597,21 @@ def test_byte_identical_copies_of_a_stem_leave_the_original_paired(tmp_path):
                                                                  ("images/c.png", "duplicate")]
 
 
+
+def test_masks_in_a_folder_inside_the_image_folder_pair(tmp_path):
+    """`res/x.jpg` with `res/label/x.png` found nothing; a sibling mask folder still wins over the inner one."""
+    for name in ("a", "b"):
+        _jpg(tmp_path / "res" / f"{name}.jpg"), _png(tmp_path / "res" / "label" / f"{name}.png")
+    result = scan(tmp_path)
+    assert [(r.id, r.image.relative_to(tmp_path).as_posix(), r.mask.relative_to(tmp_path).as_posix())
+            for r in result.rows] == [("res/a", "res/a.jpg", "res/label/a.png"), ("res/b", "res/b.jpg",
+                                                                                 "res/label/b.png")]
+    assert result.images_seen == 2 and not result.problems
+    for name in ("a", "b"):
+        _png(tmp_path / "res_labels" / f"{name}.png")
+    assert {r.mask.parent.name for r in scan(tmp_path).rows} == {"res_labels"}
+
+
 def test_ph2_sample_folders_pair_each_image_with_its_lesion_mask(tmp_path, cli):
     """PH2's own layout: IMD002/IMD002_Dermoscopic_Image/IMD002.bmp beside IMD002/IMD002_lesion/IMD002_lesion.bmp
     (and IMD002_roi/ for some): nothing paired, and the options could not say it."""
