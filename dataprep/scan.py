@@ -275,6 +275,21 @@ def _drop_copies(group: list[str], originals: list[str], root: Path, what: str,
     return kept
 
 
+def _mask_hint(root: Path, rel: str) -> str:
+    """A note for an unpaired "image" that is stored as masks are (palette or 1-bit): a stray mask, whose photo
+    is missing, is likelier than a photo without one. Header only."""
+    if io.has_extension(rel, io.LOSSY_EXTENSIONS):
+        return ""
+    try:
+        mode = io.read_info(root / rel).mode
+    except DataprepError:
+        return ""
+    if mode not in ("P", "1"):
+        return ""
+    kind = "palette" if mode == "P" else "1-bit"
+    return f" (a {kind} image, as masks are stored: a mask without its photo?)"
+
+
 def _pair(files: list[str], rules: list[PairingRule], root: Path):
     """Candidates, pairing problems, image and mask counts, pairs per rule, and the files the rules took."""
     images: dict[tuple[int, str], list[str]] = defaultdict(list)
@@ -329,7 +344,7 @@ def _pair(files: list[str], rules: list[PairingRule], root: Path):
         if len(imgs) > 1 or len(msks) > 1:
             continue
         if not msks:
-            problems.append(Problem(imgs[0], ScanProblem.ORPHAN_IMAGE, "image has no mask"))
+            problems.append(Problem(imgs[0], ScanProblem.ORPHAN_IMAGE, "image has no mask" + _mask_hint(root, imgs[0])))
         elif not imgs:
             problems.append(Problem(msks[0], ScanProblem.ORPHAN_MASK, "mask has no image"))
         else:

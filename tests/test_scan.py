@@ -612,6 +612,19 @@ def test_masks_in_a_folder_inside_the_image_folder_pair(tmp_path):
     assert {r.mask.parent.name for r in scan(tmp_path).rows} == {"res_labels"}
 
 
+
+def test_an_unpaired_palette_image_is_pointed_out_as_a_likely_mask(tmp_path):
+    """A model repository's res/ folder held palette label maps without photos, listed as images without masks."""
+    _jpg(tmp_path / "images" / "a.jpg"), _png(tmp_path / "masks" / "a.png")
+    Image.fromarray(np.zeros((24, 32), np.uint8)).convert("P").save(tmp_path / "images" / "stray.png")
+    Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(tmp_path / "images" / "photo.png")
+    _jpg(tmp_path / "images" / "lonely.jpg")
+    reasons = {p.path: p.reason for p in scan(tmp_path).problems}
+    assert reasons["images/stray.png"] == "image has no mask (a palette image, as masks are stored: a mask without " \
+                                          "its photo?)"
+    assert reasons["images/photo.png"] == reasons["images/lonely.jpg"] == "image has no mask"
+
+
 def test_ph2_sample_folders_pair_each_image_with_its_lesion_mask(tmp_path, cli):
     """PH2's own layout: IMD002/IMD002_Dermoscopic_Image/IMD002.bmp beside IMD002/IMD002_lesion/IMD002_lesion.bmp
     (and IMD002_roi/ for some): nothing paired, and the options could not say it."""
