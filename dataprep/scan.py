@@ -344,7 +344,8 @@ def _pair(files: list[str], rules: list[PairingRule], root: Path):
         if len(imgs) > 1 or len(msks) > 1:
             continue
         if not msks:
-            problems.append(Problem(imgs[0], ScanProblem.ORPHAN_IMAGE, "image has no mask" + _mask_hint(root, imgs[0])))
+            reason = "image has no mask" + _mask_hint(root, imgs[0])
+            problems.append(Problem(imgs[0], ScanProblem.ORPHAN_IMAGE, reason))
         elif not imgs:
             problems.append(Problem(msks[0], ScanProblem.ORPHAN_MASK, "mask has no image"))
         else:

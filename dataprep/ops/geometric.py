@@ -341,7 +341,6 @@ class _DaliVFlip(_DaliFlip):
     horizontal = False
 
 
-# Flips are coin tosses by nature; everything else runs every time unless `p` says otherwise.
 def _horizontal_flip(p: HorizontalFlip, prob: float, ctx: BuildContext):
     if not p.swap_labels:
         return ctx.A.HorizontalFlip(p=prob)
@@ -355,6 +354,7 @@ def _hflip_kernel(p: HorizontalFlip, drawn, image, mask, built, ctx):
     return image, swap_labels(mask, p.swap_labels)
 
 
+# Flips are coin tosses by nature; everything else runs every time unless `p` says otherwise.
 register(OpSpec(HorizontalFlip, default_p=0.5, geometric=True, dali=_DaliFlip, offline=True,
                 albumentations=_horizontal_flip, kernel=_hflip_kernel))
 register(OpSpec(VerticalFlip, default_p=0.5, geometric=True, dali=_DaliVFlip, offline=True,
