@@ -269,7 +269,7 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
         for base, isfx in _splits(stem, image_suffix, optional=True):
             for msfx in mask_index.get(d + base, ()):
                 counts[(isfx, msfx)] += 1
-    split = _split_of(image_dir)
+    split = split_named_in(image_dir)
     # A suffix of no known convention must be what most masks carry: one image beside many
     # differently named masks (one per object) is not a pairing.
     for isfx, msfx in list(counts):
@@ -372,13 +372,14 @@ def count_suffix_pairs(stems: set[str], suffixes: tuple[str, str]) -> int:
     return sum(1 for s in stems if s.endswith(msk_sfx) and io.strip_suffix(s, msk_sfx) + img_sfx in stems)
 
 
-def _split_of(path: str) -> str | None:
+def split_named_in(path: str) -> str | None:
+    """The first folder of `path` named as a split (train, val, test, ...), as written."""
     return next((p for p in path.split("/") if p.lower() in SPLIT_NAMES), None)
 
 
 def split_of(rule: PairingRule, relative_dir: str) -> str | None:
     """The split a file belongs to: named by the rule's folders, else by a folder below them (Cityscapes)."""
-    return rule.split or _split_of(relative_dir)
+    return rule.split or split_named_in(relative_dir)
 
 
 def _join(parent: str, name: str) -> str:

@@ -349,6 +349,7 @@ def test_yolo_polygons_boxes_and_background(tmp_path):
     yaml_path = yolo_export(tmp_path / "yolo", lines, ["person", "car"])
     report = _import("yolo", yaml_path, tmp_path / "out")
     assert report.ok and report.converted == 4
+    assert all("split" not in r.extra for r in read_manifest(report.manifest_path).rows)  # one split: no column
     palette = load_palette(tmp_path / "out" / "palette.json")
     assert [(c.name, c.index, c.id) for c in palette.classes if not c.ignore] == [
         ("background", 0, None), ("person", 1, 0), ("car", 2, 1)]
@@ -387,6 +388,8 @@ def test_yolo_roboflow_data_yaml_with_parent_relative_splits(tmp_path):
     report = _import("yolo", root / "data.yaml", tmp_path / "out")
     rows = read_manifest(report.manifest_path).rows
     assert sorted(r.image.name for r in rows) == ["a.jpg", "b.jpg"]
+    # The split each image came from, as data.yaml names it (valid/ is its `val`), as scan writes one.
+    assert sorted((r.image.name, r.extra["split"]) for r in rows) == [("a.jpg", "train"), ("b.jpg", "val")]
     for r in rows:
         labels = read_mask(r.mask)
         assert set(np.unique(labels).tolist()) == {0, 1} and labels[20, 20] == 1

@@ -136,8 +136,8 @@ def test_via_folder_of_splits_numbers_classes_alike(tmp_path):
     (tmp_path / "src" / "notes.json").write_text('{"author": "x"}')
     report = _import(tmp_path / "src", tmp_path / "out")
     assert report.ok and [c.name for c in report.palette.classes[:3]] == ["background", "cat", "dog"]
-    assert sorted(r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows) == \
-        ["train/t", "val/empty", "val/v"]
+    assert sorted((r.id, r.extra["split"]) for r in read_manifest(tmp_path / "out" / "manifest.csv").rows) == \
+        [("train/t", "train"), ("val/empty", "val"), ("val/v", "val")]
     assert (read_mask(tmp_path / "out" / "labels" / "val" / "v.png") == 2).sum() == 16
     assert not read_mask(tmp_path / "out" / "labels" / "val" / "empty.png").any()
     assert any("1 JSON file(s)" in n and "notes.json" in n for n in report.notes)

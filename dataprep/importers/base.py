@@ -50,6 +50,7 @@ class Entry:
     regions: tuple[Region, ...]
     size: tuple[int, int] | None = None  # (width, height) as the annotation states it
     where: str = ""  # e.g. "image id 12": locates the entry inside a shared annotation file
+    split: str | None = None  # train/val/test as the export says it (YOLO's data.yaml); else read from the id
 
 
 @dataclass(frozen=True)

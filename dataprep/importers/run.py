@@ -12,6 +12,7 @@ from ..executor import Executor, OnError, run_items
 from ..histogram import channel_histograms
 from ..io import read_info, write_mask
 from ..labels import ConversionReport
+from ..layout import split_named_in
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette
 from ..paths import Inputs
@@ -146,6 +147,7 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     size = palette.max_value + 1
     totals = np.zeros(size, np.int64)
     rows: list[ManifestRow] = []
+    splits: list[str] = []
     for entry, res in zip(entries, results):
         if not res.ok:
             report.failed += 1
@@ -158,6 +160,9 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
         report.outputs.append(dst)
         rows.append(ManifestRow(entry.id, Path(os.path.abspath(entry.image)), Path(os.path.abspath(dst)),
                                 value.width, value.height))
+        splits.append(entry.split or split_named_in(entry.id) or "")
+    if len(set(splits) - {""}) > 1:  # a split column as scan writes it: only when the export has several
+        rows = [row.with_extra(split=split) for row, split in zip(rows, splits)]
     report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
     report.ignored_pixels = int(totals[palette.ignore_index])
     report.palette_path = palette.save(out_dir / "palette.json")

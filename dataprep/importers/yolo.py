@@ -153,7 +153,7 @@ def read_yolo(src: Path) -> ImportPlan:
                 plan.errors.append(str(exc))
                 continue
             missing += not lbl.is_file()
-            plan.entries.append(Entry(sid, image, lbl, tuple(regions)))
+            plan.entries.append(Entry(sid, image, lbl, tuple(regions), split=split))
     if missing:
         plan.warnings.append(f"{missing} images have no label file and are background")
     return plan
