@@ -57,6 +57,9 @@ PAD_MODES = ("none", "ignore", "reflect")
 TILE_COLUMNS = ("source_id", "tile_y", "tile_x", "source_width", "source_height")
 
 
+NODATA_MASK_MODES: tuple[str, ...] = ("ignore", "keep")
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'256' -> (256, 256); '256x320' -> (height 256, width 320)."""
     parts = str(text).lower().split("x")
@@ -97,6 +100,7 @@ class TileParams:
     ignore_index: int = DEFAULT_IGNORE_INDEX
     seed: int = 0
     max_nodata: float = 1.0  # share of a tile's pixels that may be GeoTIFF nodata (every band the nodata value)
+    nodata_mask: str = "ignore"  # ignore: masks get the ignore index where the image is nodata; keep: as stored
 
     def __post_init__(self) -> None:
         if self.pad not in PAD_MODES:
@@ -110,6 +114,9 @@ class TileParams:
             raise UsageError(None, f"--keep-empty must be in 0..100%, not {100 * self.keep_empty:g}%")
         if not 0.0 <= self.max_nodata <= 1.0:
             raise UsageError(None, f"--max-nodata must be a fraction in 0..1, not {self.max_nodata}")
+        if self.nodata_mask not in NODATA_MASK_MODES:
+            raise UsageError(None, f"--nodata-mask must be one of {', '.join(NODATA_MASK_MODES)}, "
+                                   f"not {self.nodata_mask!r}")
 
     def grid(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
         """(y, x, tile height, tile width) of every tile of a height x width source, row by row."""
@@ -128,6 +135,7 @@ class TileReport(OutputReport):
     dropped_unlabelled: int = 0  # below --min-labelled
     dropped_empty: int = 0  # empty tiles not kept by --keep-empty
     dropped_nodata: int = 0  # above --max-nodata
+    nodata_ignored: int = 0  # mask pixels set to the ignore index because the image is nodata there
     smaller: int = 0  # tiles of images smaller than a tile (pad none): not the tile size
     size: tuple[int, int] = (0, 0)  # the tile size asked for (height, width)
 
@@ -142,6 +150,7 @@ class _SourceResult:
     dropped_unlabelled: int
     dropped_empty: int
     dropped_nodata: int
+    nodata_ignored: int = 0
 
 
 def tile_manifest(
@@ -158,6 +167,7 @@ def tile_manifest(
     ignore_index: int | None = None,
     seed: int = 0,
     max_nodata: float = 1.0,
+    nodata_mask: str = "ignore",
     force: bool = False,
     executor: Executor | None = None,
     on_error: OnError = "skip",
@@ -169,6 +179,8 @@ def tile_manifest(
     tiles. `ignore_index` defaults to the palette's beside the manifest, else 255.
     `max_nodata` drops tiles of which more than that share is a GeoTIFF's nodata
     (pixels whose every band holds the GDAL_NODATA value; padding is not nodata).
+    `nodata_mask="ignore"` writes the ignore index into the masks where the image
+    is nodata (what a sensor did not see is not background); "keep" leaves them.
     """
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     out = Path(out_dir)
@@ -176,7 +188,7 @@ def tile_manifest(
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv"])
     params = TileParams(_pair(size), _stride(_pair(size), overlap, stride), pad, min_labelled, keep_empty,
-                        background, _ignore_index(ignore_index, src), seed, max_nodata)
+                        background, _ignore_index(ignore_index, src), seed, max_nodata, nodata_mask)
     results = run_items(_Tiler(params, out), src.rows, executor=executor, on_error=on_error,
                         desc="tile", quiet=quiet)
     report = TileReport(out, sources=len(src))
@@ -187,6 +199,7 @@ def tile_manifest(
             report.dropped_unlabelled += result.value.dropped_unlabelled
             report.dropped_empty += result.value.dropped_empty
             report.dropped_nodata += result.value.dropped_nodata
+            report.nodata_ignored += result.value.nodata_ignored
     report.tiles = len(rows)
     report.size = params.size
     report.smaller = sum(1 for r in rows if (r.height, r.width) != params.size)
@@ -258,8 +271,9 @@ class _Tiler:
         mask_ext = ".png" if mask is None or mask.dtype in (np.uint8, np.uint16) else ".tif"
         palette = read_png_palette(row.mask) if row.mask and row.mask.suffix.lower() == ".png" else None
         rows: list[ManifestRow] = []
-        dropped_unlabelled = dropped_empty = dropped_nodata = 0
-        nodata = image.geo.nodata if image.geo is not None and p.max_nodata < 1.0 else None
+        dropped_unlabelled = dropped_empty = dropped_nodata = nodata_ignored = 0
+        wanted = p.max_nodata < 1.0 or (mask is not None and p.nodata_mask == "ignore")
+        nodata = image.geo.nodata if image.geo is not None and wanted else None
         key = zlib.crc32(row.id.encode("utf-8"))
         band_y: int | None = None
         band_img = band_mask = None
@@ -269,6 +283,16 @@ class _Tiler:
                 band_img = self._read_band(image, y, th, W)
                 band_mask = self._read_band(mask, y, th, W, is_mask=True) if mask is not None else None
             tile_mask = self._cut(band_mask, y, x, th, tw, H, W, is_mask=True) if band_mask is not None else None
+            unseen = None
+            if nodata is not None:
+                window = band_img.data[y - band_img.top : y - band_img.top + th, x : x + tw]
+                found = is_nodata(window, nodata).all(axis=-1)
+                if found.any():
+                    unseen = np.zeros((th, tw), bool)  # padding (beyond the image) is not nodata
+                    unseen[: found.shape[0], : found.shape[1]] = found
+            if tile_mask is not None and unseen is not None and p.nodata_mask == "ignore":
+                # Before the labelled-share rules: nodata pixels are not labelled.
+                tile_mask = np.where(unseen, np.asarray(p.ignore_index, tile_mask.dtype), tile_mask)
             if tile_mask is not None:
                 labelled = np.count_nonzero(tile_mask != p.ignore_index)
                 if labelled < p.min_labelled * tile_mask.size or (p.min_labelled > 0 and labelled == 0):
@@ -280,11 +304,11 @@ class _Tiler:
                     if draw >= p.keep_empty:
                         dropped_empty += 1
                         continue
-            if nodata is not None:
-                window = band_img.data[y - band_img.top : y - band_img.top + th, x : x + tw]
-                if np.count_nonzero(is_nodata(window, nodata).all(axis=-1)) > p.max_nodata * th * tw:
-                    dropped_nodata += 1
-                    continue
+            if unseen is not None and np.count_nonzero(unseen) > p.max_nodata * th * tw:
+                dropped_nodata += 1
+                continue
+            if tile_mask is not None and unseen is not None and p.nodata_mask == "ignore":
+                nodata_ignored += int(np.count_nonzero(unseen))
             tile_img = self._cut(band_img, y, x, th, tw, H, W)
             tid = f"{row.id}_{y:0{digits}d}_{x:0{digits}d}"
             img_path = self.out_dir / "images" / f"{tid}{ext}"
@@ -298,7 +322,7 @@ class _Tiler:
                      "source_width": str(W), "source_height": str(H),
                      "group": row.extra.get("group") or row.id}
             rows.append(ManifestRow(tid, img_path, mask_path, tw, th, extra))
-        return _SourceResult(rows, dropped_unlabelled, dropped_empty, dropped_nodata)
+        return _SourceResult(rows, dropped_unlabelled, dropped_empty, dropped_nodata, nodata_ignored)
 
     def _read_band(self, reader: RasterReader, y: int, th: int, W: int, *, is_mask: bool = False) -> "_Band":
         """Rows y..y+th of the source, plus, for reflect padding, the rows the mirror needs."""

@@ -474,6 +474,38 @@ def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagg
     assert (report.dropped_nodata > 0) == tagged
 
 
+@pytest.mark.parametrize("mode", ["ignore", "keep"])
+def test_masks_get_the_ignore_index_where_the_image_is_nodata(tmp_path, mode):
+    """rasterio's RGB.byte.tif again: its nodata border was labelled with whatever the mask held there (class 1
+    here), so a model learnt that class from black pixels no sensor saw. Pixels whose every band is nodata now
+    become ignore in the tile masks; one band at 0 is still data; padding is ignore either way."""
+    rng = np.random.default_rng(6)
+    data = rng.integers(1, 255, (50, 70, 3), dtype=np.uint8)
+    data[:, :30] = 0
+    data[34:, 40:, 0] = 0
+    tifffile.imwrite(tmp_path / "scene.tif", data, photometric="rgb", extratags=[(42113, "s", 0, "0", True)],
+                     metadata=None)
+    io.write_mask(tmp_path / "scene.png", np.ones((50, 70), np.uint8))
+    src = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", tmp_path / "scene.png", 70, 50)],
+                         tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=16, pad="ignore", nodata_mask=mode, min_labelled=0.01)
+    full = np.full((64, 80), 255, np.int64)  # independent: the whole scene's expected mask, padded
+    full[:50, :70] = 1
+    if mode == "ignore":
+        full[:50, :70][(data == 0).all(axis=-1)] = 255
+    rows = read_manifest(report.manifest_path).rows
+    for row in rows:
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        np.testing.assert_array_equal(io.read_mask(row.mask), full[y:y + 16, x:x + 16])
+    # Tiles entirely nodata hold no labelled pixel: --min-labelled drops them when nodata is ignore.
+    all_nodata = 4 * 1 if mode == "ignore" else 0  # columns 0-15 of 4 tile rows
+    assert report.dropped_unlabelled == all_nodata and len(rows) == 4 * 5 - all_nodata
+    kept_nodata = sum(int((data[int(r.extra["tile_y"]):int(r.extra["tile_y"]) + 16,
+                                int(r.extra["tile_x"]):int(r.extra["tile_x"]) + 16] == 0).all(axis=-1).sum())
+                      for r in rows)
+    assert report.nodata_ignored == (kept_nodata if mode == "ignore" else 0) and (mode == "keep" or kept_nodata)
+
+
 @pytest.mark.parametrize("nodata_text", ["nan", "-3.4e+38"])
 def test_max_nodata_knows_float_nodata_as_gdal_writes_it(tmp_path, nodata_text):
     """NaN never equals NaN, and GDAL's decimal -3.4e+38 is not the float32 the pixels hold: both are nodata."""

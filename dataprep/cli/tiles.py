@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..stitch import BLEND_MODES, stitch_manifest
-from ..tiling import PAD_MODES, parse_size, tile_manifest
+from ..tiling import NODATA_MASK_MODES, PAD_MODES, parse_size, tile_manifest
 from .common import executor_options, finish_output_report, force_option, reports_errors
 
 
@@ -51,12 +51,14 @@ class _Percent(click.ParamType):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --keep-empty draw.")
 @click.option("--max-nodata", type=click.FloatRange(0, 1), default=1.0, show_default=True, metavar="FRAC",
               help="Drop tiles of which more than FRAC is GeoTIFF nodata (every band the GDAL_NODATA value).")
+@click.option("--nodata-mask", type=click.Choice(NODATA_MASK_MODES), default="ignore", show_default=True,
+              help="ignore: masks get the ignore index where the GeoTIFF image is nodata; keep: masks as stored.")
 @force_option
 @reports_errors
 @executor_options
 def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None, stride: int | None, pad: str,
                  min_labelled: float, keep_empty: float, background: int, ignore_index: int | None, seed: int,
-                 max_nodata: float, force: bool, executor, on_error: str, quiet: bool) -> None:
+                 max_nodata: float, nodata_mask: str, force: bool, executor, on_error: str, quiet: bool) -> None:
     """Cut every image (and label map) of MANIFEST into tiles covering every pixel.
 
     DEST receives images/, masks/, manifest.csv (with source_id, tile_y, tile_x,
@@ -71,7 +73,8 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
     """
     report = tile_manifest(manifest, dest, size=parse_size(size_text), overlap=overlap, stride=stride, pad=pad,
                            min_labelled=min_labelled, keep_empty=keep_empty, background=background,
-                           ignore_index=ignore_index, seed=seed, max_nodata=max_nodata, force=force,
+                           ignore_index=ignore_index, seed=seed, max_nodata=max_nodata, nodata_mask=nodata_mask,
+                           force=force,
                            executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     dropped = []
     if report.dropped_unlabelled:
@@ -81,6 +84,9 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
     if report.dropped_nodata:
         dropped.append(f"{report.dropped_nodata} above --max-nodata")
     extra = f" (dropped: {', '.join(dropped)})" if dropped else ""
+    if report.nodata_ignored:
+        extra += (f"; {report.nodata_ignored:,} mask pixels under image nodata set to ignore "
+                  "(--nodata-mask keep: as stored)")
     if report.smaller:
         h, w = report.size
         click.echo(f"warning: {report.smaller} tiles are smaller than {h}x{w} (their images are smaller than a "
