@@ -162,6 +162,35 @@ def test_coco_annotations_without_a_segmentation_are_counted_and_a_box_only_expo
 
 
 @needs_coco
+@pytest.mark.parametrize("mode", ["ignore", "class"])
+def test_coco_boxes_draw_as_pycocotools_draws_a_bbox(tmp_path, mode):
+    """--boxes: a box-only annotation is its box, as the ignore index (the object is there, its outline unknown)
+    or as its class; pixel for pixel pycocotools' frPyObjects of the bbox. Segmentations still draw as before."""
+    from pycocotools import mask as mask_utils
+
+    write_image(tmp_path / "images" / "a.png", 60, 40, 1)
+    box = [10.5, 5.2, 20.3, 12.7]
+    polygon = [40.0, 20.0, 55.0, 20.0, 55.0, 35.0, 40.0, 35.0]
+    data = {"images": [{"id": 1, "file_name": "a.png", "width": 60, "height": 40}],
+            "categories": [{"id": 4, "name": "fire"}, {"id": 9, "name": "smoke"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 4, "bbox": box, "segmentation": [],
+                             "area": 0, "iscrowd": 0},
+                            {"id": 2, "image_id": 1, "category_id": 9, "bbox": [40, 20, 15, 15],
+                             "segmentation": [polygon], "area": 225, "iscrowd": 0}]}
+    (tmp_path / "instances.json").write_text(json.dumps(data))
+    report = _import("coco", tmp_path / "instances.json", tmp_path / "out", boxes=mode)
+    expected = np.zeros((40, 60), np.int64)
+    expected[mask_utils.decode(mask_utils.frPyObjects(np.array([box]), 40, 60))[:, :, 0] > 0] = 255 if mode == "ignore" else 1
+    expected[mask_utils.decode(mask_utils.frPyObjects([polygon], 40, 60))[:, :, 0] > 0] = 2
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "a"), expected)
+    assert (expected == (255 if mode == "ignore" else 1)).sum() > 200
+    assert any("1 annotations without a segmentation drawn as their box" in n and mode in n for n in report.notes)
+    skipped = _import("coco", tmp_path / "instances.json", tmp_path / "skip")
+    assert any("--boxes ignore draws their boxes as ignore" in n for n in skipped.notes)
+    assert not (_labels(tmp_path / "skip", "a") == 1).any()
+
+
+@needs_coco
 def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text("")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_DATA_PROBLEM
-from ..importers import FORMATS, ORDERS, OVERLAPS, ImportReport, import_annotations
+from ..importers import BOX_MODES, FORMATS, ORDERS, OVERLAPS, ImportReport, import_annotations
 from .common import executor_options, force_option, reports_errors
 from .labels import print_class_table
 
@@ -27,6 +27,9 @@ from .labels import print_class_table
               help="Pixels claimed by regions of different classes: the last drawn wins, or the ignore index.")
 @click.option("--skip-empty", is_flag=True, help="Leave out images without any annotation (default: background).")
 @click.option("--keep-crowd", is_flag=True, help="COCO: draw iscrowd regions as their category, not as ignore.")
+@click.option("--boxes", type=click.Choice(BOX_MODES), default="skip", show_default=True,
+              help="COCO: annotations with a box and no segmentation draw nothing (skip), their box as the ignore "
+                   "index (ignore), or their box as their class (class).")
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Index of ignored pixels. Default: 255 (65535 beyond 255 classes).")
 @click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -46,7 +49,7 @@ from .labels import print_class_table
 @reports_errors
 @executor_options
 def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, order: str, overlap: str,
-                   skip_empty: bool, keep_crowd: bool, ignore_index: int | None, labels_file: Path | None,
+                   skip_empty: bool, keep_crowd: bool, boxes: str, ignore_index: int | None, labels_file: Path | None,
                    line_width: int | None, attribute: str | None, class_name: str | None, instances: bool,
                    masks_dir: Path | None,
                    force: bool, executor, on_error: str, quiet: bool) -> None:
@@ -79,7 +82,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
     report = import_annotations(fmt, src, dest, order=order, overlap=overlap, skip_empty=skip_empty,  # type: ignore[arg-type]
                                 ignore_index=ignore_index, instances=instances, force=force, executor=executor,
                                 on_error=on_error, quiet=quiet, images_dir=images_dir,  # type: ignore[arg-type]
-                                keep_crowd=keep_crowd, labels_file=labels_file, line_width=line_width,
+                                keep_crowd=keep_crowd, boxes=boxes, labels_file=labels_file, line_width=line_width,
                                 attribute=attribute, class_name=class_name, masks_dir=masks_dir)
     print_report(report)
     if not report.ok:

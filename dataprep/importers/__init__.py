@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import UsageError
 from ..paths import Inputs
 from ..executor import Executor, OnError
-from .base import ClassSpec, Entry, ImportPlan, Region
+from .base import BOX_MODES, ClassSpec, Entry, ImportPlan, Region
 from .paint import ORDERS, OVERLAPS, Order, Overlap
 from .run import ImportReport, import_dataset
 
@@ -26,7 +26,8 @@ def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
     if fmt == "coco":
         from .coco import read_coco
 
-        return read_coco(src, images_dir=options.get("images_dir"), keep_crowd=options.get("keep_crowd", False))
+        return read_coco(src, images_dir=options.get("images_dir"), keep_crowd=options.get("keep_crowd", False),
+                         boxes=options.get("boxes") or "skip")
     if fmt == "labelme":
         from .labelme import DEFAULT_LINE_WIDTH, read_labelme
 
@@ -93,5 +94,5 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
                           quiet=quiet)
 
 
-__all__ = ["FORMATS", "ORDERS", "OVERLAPS", "ClassSpec", "Entry", "ImportPlan", "ImportReport", "Region",
+__all__ = ["BOX_MODES", "FORMATS", "ORDERS", "OVERLAPS", "ClassSpec", "Entry", "ImportPlan", "ImportReport", "Region",
            "import_annotations", "import_dataset", "read_plan"]

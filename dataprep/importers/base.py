@@ -21,6 +21,9 @@ IGNORE = -1  # a region's label when its pixels are to be ignored (crowd, __igno
 NO_INSTANCE = -1  # Region.instance of a shape that is no object (labelme __ignore__): 0 in the instance map
 
 
+# COCO annotations with a box and no segmentation: draw nothing, the box as ignore, or the box as the class.
+BOX_MODES: tuple[str, ...] = ("skip", "ignore", "class")
+
 @dataclass(frozen=True)
 class Region:
     """One annotated shape of one image.

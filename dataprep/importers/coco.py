@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import DataprepError, UsageError
 from .raster import require_pycocotools
-from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
+from .base import BOX_MODES, IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
 
 def entry_id(file_name: str) -> str:
@@ -114,7 +114,23 @@ def read_coco_json(src: Path, what: str, example: str, expected: str) -> tuple[P
     return path, data
 
 
-def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = False) -> ImportPlan:
+def _box_region(ann: dict[str, Any], label: int) -> Region | None:
+    """A box-only annotation's `bbox` [x, y, w, h] as the 4-corner polygon pycocotools' frBbox draws."""
+    box = ann.get("bbox")
+    if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)):
+        return None
+    x, y, w, h = map(float, box)
+    if w <= 0 or h <= 0:
+        return None
+    return Region(label, "coco_polygon", [[x, y, x, y + h, x + w, y + h, x + w, y]])
+
+
+def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = False,
+              boxes: str = "skip") -> ImportPlan:
+    """`boxes`: what annotations with a box and no segmentation draw: nothing (skip), their box as the ignore
+    index (the object is there, its outline unknown), or their box as their class (box supervision)."""
+    if boxes not in BOX_MODES:
+        raise UsageError(None, f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
     path, data = read_coco_json(src, "COCO", "annotation JSON file (e.g. annotations/instances_val2017.json)",
                                 " with images/annotations/categories")
     require_pycocotools(path)
@@ -124,7 +140,7 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
     anns = require(data, "annotations", path, "", list)
     regions: dict[Any, list[Region]] = {iid: [] for iid in images}
     plan = ImportPlan("coco", specs, [])
-    crowd = 0
+    crowd = boxed = 0
     undrawn: list[str] = []  # annotations without an area: boxes only (a detection export) or under 3 points
     for n, ann in enumerate(anns):
         where = f"annotations[{n}]" + (f" (id {ann['id']})" if isinstance(ann, dict) and "id" in ann else "")
@@ -139,6 +155,9 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
         crowd += is_crowd
         label = IGNORE if is_crowd and not keep_crowd else index_of[cid]
         region = _segmentation_region(ann, label, path, where)
+        if region is None and boxes != "skip":
+            region = _box_region(ann, IGNORE if boxes == "ignore" else label)
+            boxed += region is not None
         if region is not None:
             regions[iid].append(Region(region.label, region.kind, region.data, where=where))
         else:
@@ -146,10 +165,15 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
     if anns and len(undrawn) == len(anns):
         # CVAT's "COCO 1.0" export of box annotations: every label map would be background.
         raise DataprepError(path, f"none of its {len(anns)} annotations has a segmentation (polygons or RLE), "
-                                  "only boxes: a detection export; export the polygons or masks instead")
+                                  "only boxes: a detection export; export the polygons or masks instead, or "
+                                  "--boxes ignore|class to draw the boxes")
     if undrawn:
+        hint = "; --boxes ignore draws their boxes as ignore" if boxes == "skip" else ""
         plan.warnings.append(f"{len(undrawn)} of {len(anns)} annotations have no segmentation (a box only, or "
-                             f"fewer than 3 points) and draw nothing, e.g. {undrawn[0]}")
+                             f"fewer than 3 points) and draw nothing, e.g. {undrawn[0]}{hint}")
+    if boxed:
+        plan.warnings.append(f"{boxed} annotations without a segmentation drawn as their box "
+                             f"({'the ignore index' if boxes == 'ignore' else 'their class'}, --boxes {boxes})")
     folder = find_images_dir(path, images_dir, [img["file_name"] for img in images.values()])
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
