@@ -180,7 +180,8 @@ def test_coco_boxes_draw_as_pycocotools_draws_a_bbox(tmp_path, mode):
     (tmp_path / "instances.json").write_text(json.dumps(data))
     report = _import("coco", tmp_path / "instances.json", tmp_path / "out", boxes=mode)
     expected = np.zeros((40, 60), np.int64)
-    expected[mask_utils.decode(mask_utils.frPyObjects(np.array([box]), 40, 60))[:, :, 0] > 0] = 255 if mode == "ignore" else 1
+    boxed = mask_utils.decode(mask_utils.frPyObjects(np.array([box]), 40, 60))[:, :, 0] > 0
+    expected[boxed] = 255 if mode == "ignore" else 1
     expected[mask_utils.decode(mask_utils.frPyObjects([polygon], 40, 60))[:, :, 0] > 0] = 2
     np.testing.assert_array_equal(_labels(tmp_path / "out", "a"), expected)
     assert (expected == (255 if mode == "ignore" else 1)).sum() > 200

@@ -51,7 +51,8 @@ def test_reports_every_kind_of_problem(tmp_path):
     _jpg(tmp_path / "images/orphan.jpg")
     _png(tmp_path / "masks/lonely.png")
     _jpg(tmp_path / "images/small.jpg"), _png(tmp_path / "masks/small.png", w=16, h=12)
-    _jpg(tmp_path / "images/dup.jpg"), _jpg(tmp_path / "images/dup.JPEG", w=30), _png(tmp_path / "masks/dup.png")  # differ
+    _jpg(tmp_path / "images/dup.jpg"), _jpg(tmp_path / "images/dup.JPEG", w=30)  # other bytes: a real duplicate
+    _png(tmp_path / "masks/dup.png")
     _jpg(tmp_path / "images/cut.jpg"), _png(tmp_path / "masks/cut.png")
     data = (tmp_path / "images/cut.jpg").read_bytes()
     (tmp_path / "images/cut.jpg").write_bytes(data[: len(data) // 2])

@@ -94,5 +94,5 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
                           quiet=quiet)
 
 
-__all__ = ["BOX_MODES", "FORMATS", "ORDERS", "OVERLAPS", "ClassSpec", "Entry", "ImportPlan", "ImportReport", "Region",
-           "import_annotations", "import_dataset", "read_plan"]
+__all__ = ["BOX_MODES", "FORMATS", "ORDERS", "OVERLAPS", "ClassSpec", "Entry", "ImportPlan", "ImportReport",
+           "Region", "import_annotations", "import_dataset", "read_plan"]

@@ -24,6 +24,7 @@ NO_INSTANCE = -1  # Region.instance of a shape that is no object (labelme __igno
 # COCO annotations with a box and no segmentation: draw nothing, the box as ignore, or the box as the class.
 BOX_MODES: tuple[str, ...] = ("skip", "ignore", "class")
 
+
 @dataclass(frozen=True)
 class Region:
     """One annotated shape of one image.

@@ -129,9 +129,9 @@ Reach = Callable[[np.ndarray, Any], float]  # how far beyond its points' box a s
 def _pil(draw_fn: Callable[[ImageDraw.ImageDraw, list[tuple[float, float]], Any], None],
          reach: Reach = lambda pts, extra: 1.0) -> Rasterizer:
     """Draw on the rows the shape spans only, shifted up by whole rows, and keep the columns it can reach, so a
-    small shape on a large image costs its own size, not the image's. Only rows: PIL finds each row's edge crossings as x0 + (y - y0) * slope,
-    so a shift in y leaves every crossing bit for bit the same, a shift in x rounds some differently (1 pixel
-    in about 200 random polygons)."""
+    small shape on a large image costs its own size, not the image's. Only rows are shifted: PIL finds each
+    row's edge crossings as x0 + (y - y0) * slope, so a shift in y leaves every crossing bit for bit the same,
+    a shift in x rounds some differently (1 pixel in about 200 random polygons)."""
     def rasterize(data: Any, height: int, width: int) -> Runs:
         points, extra = data
         pts = np.asarray([(float(x), float(y)) for x, y in points], np.float64).reshape(-1, 2)
