@@ -145,3 +145,18 @@ def test_colour_masks_are_refused_naming_the_file(tmp_path):
 def test_unsupported_steps_fail_at_load_time(labels):
     with pytest.raises(DataprepError, match=r"dali engine cannot run step 1 \(copy_paste\)"):
         dali(labels, {"steps": [{"op": "copy_paste"}]})
+
+
+@pytest.mark.dali
+def test_16_bit_rgb_png_keeps_its_16_bits_on_dali(tmp_path):
+    """PIL calls a 16-bit RGB PNG mode "RGB", so DALI's decoder got it and handed over 8 bits (PngSuite's
+    basn2c16.png: 124 levels of 65535 off, 196 distinct values instead of thousands); it is host-decoded now."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 65536, (24, 32, 3), dtype=np.uint16)
+    write_image(tmp_path / "a.png", image)
+    write_mask(tmp_path / "a_m.png", np.zeros((24, 32), np.uint8))
+    manifest = write_manifest([ManifestRow("a", tmp_path / "a.png", tmp_path / "a_m.png", 32, 24)], tmp_path / "m.csv")
+    recipe = {"steps": [{"op": "hflip", "p": 1.0}]}
+    got = next(iter(make_loader(manifest, recipe, None, "dali", batch_size=1, shuffle=False)))["image"][0]
+    expected = torch.from_numpy(image[:, ::-1].astype(np.float64) / 65535).permute(2, 0, 1)
+    assert torch.allclose(got.double(), expected, atol=1e-6)

@@ -79,7 +79,8 @@ def _probe_format(spec: DataSpec) -> _ImageFormat:
     """How images are decoded (the first row's kind decides) and the dataset's channels (`dataset_channels`)."""
     row = spec.rows[0]
     info = read_info(row.image)
-    if info.format in _DALI_FORMATS and info.mode in _DALI_DECODABLE:
+    # PIL calls a 16-bit RGB PNG "RGB" too; DALI's decoder would hand it over as 8-bit, so 16-bit is host-decoded.
+    if info.format in _DALI_FORMATS and info.mode in _DALI_DECODABLE and info.dtype == "uint8":
         channels = dataset_channels(spec.normalization, _DALI_DECODABLE[info.mode])
         return _ImageFormat(True, channels, np.dtype(np.uint8))
     image = load_sample(row, mask="skip", purpose="the Dataset").image
