@@ -290,7 +290,8 @@ class _Tiler:
                 if found.any():
                     unseen = np.zeros((th, tw), bool)  # padding (beyond the image) is not nodata
                     unseen[: found.shape[0], : found.shape[1]] = found
-            if tile_mask is not None and unseen is not None and p.nodata_mask == "ignore":
+            hidden = tile_mask is not None and unseen is not None and p.nodata_mask == "ignore"
+            if hidden:
                 # Before the labelled-share rules: nodata pixels are not labelled.
                 tile_mask = np.where(unseen, np.asarray(p.ignore_index, tile_mask.dtype), tile_mask)
             if tile_mask is not None:
@@ -304,11 +305,12 @@ class _Tiler:
                     if draw >= p.keep_empty:
                         dropped_empty += 1
                         continue
-            if unseen is not None and np.count_nonzero(unseen) > p.max_nodata * th * tw:
+            unseen_pixels = int(np.count_nonzero(unseen)) if unseen is not None else 0
+            if unseen_pixels > p.max_nodata * th * tw:
                 dropped_nodata += 1
                 continue
-            if tile_mask is not None and unseen is not None and p.nodata_mask == "ignore":
-                nodata_ignored += int(np.count_nonzero(unseen))
+            if hidden:
+                nodata_ignored += unseen_pixels
             tile_img = self._cut(band_img, y, x, th, tw, H, W)
             tid = f"{row.id}_{y:0{digits}d}_{x:0{digits}d}"
             img_path = self.out_dir / "images" / f"{tid}{ext}"

@@ -46,7 +46,12 @@ Runs = tuple[np.ndarray, np.ndarray]  # (starts, ends), int64, sorted, non-overl
 def mask_runs(mask: np.ndarray) -> Runs:
     """The runs of a (H, W) mask's non-zero pixels, column-major."""
     flat = np.ascontiguousarray(mask.T).ravel() != 0
-    edges = np.diff(flat.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return _flat_runs(flat.view(np.int8))
+
+
+def _flat_runs(flat: np.ndarray) -> Runs:
+    """(starts, ends) of the runs of 1 in a flat int8 array of 0 and 1."""
+    edges = np.diff(flat, prepend=np.int8(0), append=np.int8(0))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
@@ -236,8 +241,7 @@ def box_runs(bitmap: np.ndarray, left: int, top: int, height: int) -> Runs:
     # A zero row below the box keeps every column-major run inside one column, so runs map to the image one by one.
     columns = np.zeros((w, h + 1), np.int8)  # built transposed: one copy instead of two
     columns[:, :h] = bitmap.T
-    edges = np.diff(columns.ravel(), prepend=np.int8(0), append=np.int8(0))
-    local_starts, local_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    local_starts, local_ends = _flat_runs(columns.ravel())
     column, row = np.divmod(local_starts, h + 1)
     image_start = (column + left) * height + row + top
     image_end = image_start + (local_ends - local_starts)
