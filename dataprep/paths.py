@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import DataprepError, UsageError
+from .extra_masks import EXTRA_MASKS_COLUMN, extra_mask_paths
 from .io import PathLike, has_extension, remove_stale_temps
 
 
@@ -110,6 +111,7 @@ class Inputs:
         """The manifest file, its images and masks; with `trees`, the images' and masks' common folders too."""
         images = [r.image_str for r in manifest.rows]  # strings: a Path per row was most of this at 100k rows
         masks = [r.mask_str for r in manifest.rows if r.mask_str is not None]
+        masks += [p for r in manifest.rows if r.extra.get(EXTRA_MASKS_COLUMN) for p in extra_mask_paths(r)]
         files = [*images, *masks, *([manifest.path] if manifest.path is not None else [])]
         roots = [*_trees(images), *_trees(masks)] if trees else []
         return cls(files, roots)

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import io
 from .errors import DataprepError, UsageError
+from .extra_masks import read_row_mask
 from .labels import ConversionContext, mask_to_labels, palette_mode_colours, read_mask_table
 from .manifest import Manifest, ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
@@ -115,7 +116,7 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
         _text(blank, "no mask", 8, 20)
         panels += [blank, image]
     else:
-        mask = io.read_mask(row.mask, expect=manifest_size(row))  # colour masks too: they are shown as they are
+        mask = read_row_mask(row, expect=manifest_size(row))  # colour masks too: they are shown as they are
         by_colour = None
         if mask.ndim == 2 and palette is not None:
             # A palette-mode PNG whose own table disagrees with the palette shows its own colours,

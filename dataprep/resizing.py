@@ -43,6 +43,7 @@ from . import io
 from .augment.base import resize_mask
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
+from .extra_masks import refuse_extra_masks
 from .io import PathLike, atomic_write_bytes, read_png_palette
 from .io.formats import read_file_bytes
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
@@ -132,6 +133,8 @@ def resize_manifest(
     if not 1 <= jpeg_quality <= 100:
         raise UsageError(None, f"JPEG quality must be 1..100, not {jpeg_quality}")
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    for row in src:
+        refuse_extra_masks(row, "resize")
     out = Path(out_dir)
     inputs = Inputs.of_manifest(src)
     inputs.guard_folder(out, force=force)

@@ -11,12 +11,14 @@ two files into a `Sample`, once, with one set of messages:
 - dtypes: the pixel types of `pixeltypes.PIXEL_TYPES` (uint8, uint16, int16,
   float32, any band count), anything else refused naming the file;
 - masks: label maps (H, W) of integers; palette PNGs give their indices,
-  colour masks are refused with the command that converts them;
+  colour masks are refused with the command that converts them; a row's
+  extra masks (`extra_masks`) are merged in;
 - metadata: `meta.extra` carries the image's `dtype` name, its `bands`, and a
   GeoTIFF's tags (`geo`, a `raster.GeoTags`) so outputs can carry them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from . import io
 from .errors import DataprepError
+from .extra_masks import read_mask_with_extras, read_row_mask
 from .pixeltypes import PIXEL_TYPES
 from .sample import DEFAULT_IGNORE_INDEX, Sample, SampleMeta
 
@@ -106,13 +109,17 @@ def load_row_mask(row: ManifestRow, *, required: bool = True, purpose: str = "th
         if required:
             raise DataprepError(row.image_str, f"no mask for this image; {purpose} needs label maps")
         return None
-    return load_label_map(row.mask_str, expect=manifest_size(row), purpose=purpose)
+    return _label_map(read_row_mask(row, expect=manifest_size(row)), row.mask_str, purpose)
 
 
 def load_label_map(path: io.PathLike, *, expect: tuple[int, int] | None = None,
-                   purpose: str = "this command") -> np.ndarray:
-    """A mask file as an (H, W) integer label map; colour masks refused with the command that converts them."""
-    label = io.read_mask(path, expect=expect)
+                   purpose: str = "this command", extras: Sequence[io.PathLike] = ()) -> np.ndarray:
+    """A mask file (and its `extras`, merged in) as an (H, W) integer label map; colour masks refused with the
+    command that converts them."""
+    return _label_map(read_mask_with_extras(path, extras, expect=expect), path, purpose)
+
+
+def _label_map(label: np.ndarray, path: io.PathLike, purpose: str) -> np.ndarray:
     if label.ndim == 3:
         raise DataprepError(path, f"colour mask; run `dataprep masks2labels` first ({purpose} needs label maps "
                                   "of class indices)")

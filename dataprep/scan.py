@@ -20,7 +20,7 @@ import filecmp
 import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from . import io
 from .errors import DataprepError, StackError, TruncatedError, UsageError
 from .executor import Executor, OnError, run_items
+from .extra_masks import EXTRA_MASKS_COLUMN, encode_extra_masks
 from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
 from .layout import CONTAINER_DIRS, AmbiguousLayout, PairingRule, choose_rules, split_of, with_pairs
 from .manifest import Manifest, ManifestRow
@@ -116,6 +117,7 @@ class _Candidate:
     image: str
     mask: str
     split: str | None = None
+    extras: tuple[str, ...] = ()  # further masks of the image (`extra_masks`), relative to the root
 
 
 def scan(
@@ -161,6 +163,7 @@ def scan(
                          mask_suffix=mask_suffix)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules, root)
     problems, extra_masks = _extra_masks(candidates, problems, files, used)
+    candidates = _with_extras(candidates, extra_masks)
     n_images -= sum(1 for w in extra_masks if w.path in used)  # side by side: counted as images without a mask
     n_masks += len(extra_masks)
     used |= {w.path for w in extra_masks}
@@ -189,7 +192,12 @@ def scan(
         problems.extend(found)
         warnings.extend(warned)
         if row is not None:
-            rows.append(row.with_extra(split=cand.split or "") if len(splits) > 1 else row)
+            if len(splits) > 1:
+                row = row.with_extra(split=cand.split or "")
+            rows.append(row)
+    if any(c.extras for c in candidates):
+        names = {c.id: encode_extra_masks([os.path.basename(e) for e in c.extras]) for c in candidates}
+        rows = [r.with_extra(**{EXTRA_MASKS_COLUMN: names[r.id]}) for r in rows]
     rows.sort(key=lambda r: r.id)
     problems.sort(key=lambda p: (p.path, p.kind))
     if on_error == "fail":
@@ -377,11 +385,28 @@ def _extra_masks(candidates: list[_Candidate], problems: list[Problem], files: l
         cand = by_stem.get(base) if number.isdigit() else None
         if cand is not None:
             warnings.append(Problem(f, ScanProblem.EXTRA_MASK,
-                                    f"a second mask of {cand.image} (beside {cand.mask}, which the manifest pairs "
-                                    "with it): its regions train as background unless merged into that mask "
-                                    "(their maximum, for binary masks)"))
+                                    f"a further mask of {cand.image} (beside {cand.mask}): listed in the row's "
+                                    f"{EXTRA_MASKS_COLUMN} column, merged into that mask by masks2labels"))
     taken = {w.path for w in warnings}
     return [p for p in problems if p.path not in taken], warnings
+
+
+def _with_extras(candidates: list[_Candidate], extra_masks: list[Problem]) -> list[_Candidate]:
+    """Candidates given the extra masks found beside their masks (in name order: `_1`, `_2`, ..., `_10`)."""
+    by_mask: dict[str, list[str]] = {}
+    for w in extra_masks:
+        by_mask.setdefault(os.path.splitext(w.path)[0].rpartition("_")[0], []).append(w.path)
+    if not by_mask:
+        return candidates
+    out = []
+    for cand in candidates:
+        extras = by_mask.get(os.path.splitext(cand.mask)[0])
+        out.append(replace(cand, extras=tuple(sorted(extras, key=_mask_number))) if extras else cand)
+    return out
+
+
+def _mask_number(path: str) -> int:
+    return int(os.path.splitext(path)[0].rpartition("_")[2])
 
 
 # --------------------------------------------------------------------------- validation
@@ -404,7 +429,9 @@ class _ValidatePair:
         problems: list[Problem] = []
         warnings: list[Problem] = []
         infos = {}
-        for rel, path in ((cand.image, image_path), (cand.mask, mask_path)):
+        files = [(cand.image, image_path), (cand.mask, mask_path)]
+        files += [(rel, os.path.join(self.root, rel)) for rel in cand.extras]
+        for rel, path in files:
             try:
                 truncated = io.check_complete(path)
                 if truncated:
@@ -422,6 +449,11 @@ class _ValidatePair:
         if problems:
             return None, problems, warnings or _NONE
         img, msk = infos[cand.image], infos[cand.mask]
+        for rel in cand.extras:
+            other = infos[rel]
+            if (other.width, other.height) != (msk.width, msk.height):
+                reason = f"extra mask is {other.width}x{other.height} but mask {cand.mask} is {msk.width}x{msk.height}"
+                return None, [Problem(rel, ScanProblem.SIZE_MISMATCH, reason)], warnings
         if img.alpha and img.format == "TIFF":
             # tifffile.imwrite tags the 4th band of an (H, W, 4) array as alpha: a stacked NIR band vanished.
             warnings.append(Problem(cand.image, ScanProblem.ALPHA_BAND,

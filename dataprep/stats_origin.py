@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .extra_masks import extra_mask_paths
 from .manifest import ManifestRow
 
 
@@ -55,7 +56,7 @@ def ids_digest(ids: Iterable[str]) -> str:
 def files_size(rows: Iterable[ManifestRow]) -> int:
     total = 0
     for row in rows:
-        for path in (row.image_str, row.mask_str):
+        for path in (row.image_str, row.mask_str, *extra_mask_paths(row)):
             if path is None:
                 continue
             try:

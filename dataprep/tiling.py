@@ -43,6 +43,7 @@ import numpy as np
 
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
+from .extra_masks import refuse_extra_masks
 from .io import PathLike, atomic_write_bytes, mask_size_error, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
@@ -183,6 +184,8 @@ def tile_manifest(
     is nodata (what a sensor did not see is not background); "keep" leaves them.
     """
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    for row in src:
+        refuse_extra_masks(row, "tile")
     out = Path(out_dir)
     inputs = Inputs.of_manifest(src)
     inputs.guard_folder(out, force=force)

@@ -539,7 +539,7 @@ def test_a_tiff_whose_last_band_is_tagged_alpha_is_named(tmp_path):
 @pytest.mark.parametrize("layout", ["side_by_side", "folders"])
 def test_a_second_numbered_mask_of_an_image_is_named_not_an_orphan(tmp_path, layout):
     """BUSI: 17 images have further lesion masks (`benign (195)_mask_1.png`); scan called them orphan images
-    (or 'other image files'), and their lesions trained as background."""
+    (or 'other image files'), and their lesions trained as background. Now in the row's `extra_masks`."""
     images, masks = (tmp_path, tmp_path) if layout == "side_by_side" else (tmp_path / "images", tmp_path / "mask")
     for name in ("benign (1)", "benign (2)"):
         _png(images / f"{name}.png")
@@ -550,7 +550,8 @@ def test_a_second_numbered_mask_of_an_image_is_named_not_an_orphan(tmp_path, lay
     assert [r.id for r in result.rows] == ["benign (1)", "benign (2)"]
     prefix = "" if layout == "side_by_side" else "mask/"
     assert [(w.path, w.kind) for w in result.warnings] == [(f"{prefix}benign (2)_mask_1.png", "extra_mask")]
-    assert "a second mask of" in result.warnings[0].reason and "benign (2).png" in result.warnings[0].reason
+    assert "a further mask of" in result.warnings[0].reason and "benign (2).png" in result.warnings[0].reason
+    assert [r.extra["extra_masks"] for r in result.rows] == ["", '["benign (2)_mask_1.png"]']
     assert all("benign (2)_mask_1" not in p.path for p in result.problems)
     # benign (3)_mask_1.png: an orphan image side by side, a file no rule takes in a mask folder
     assert (result.images_seen, result.masks_seen) == (2 + (layout == "side_by_side"), 3)

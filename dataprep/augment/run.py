@@ -35,6 +35,7 @@ from .. import io, pixeltypes
 from ..contracts import COLOUR_BANDS, needs_rgb, pixel_type_refusal, resolve_dataset_info, rgb_refusal
 from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
+from ..extra_masks import EXTRA_MASKS_COLUMN
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
@@ -279,9 +280,11 @@ class SampleCache:
         return sample
 
 
-def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tuple[int, int] = (0, 0)) -> Sample:
+def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tuple[int, int] = (0, 0),
+                 extra_masks: str = "") -> Sample:
     # Decoded samples are read-only so that no op can change a cached input in place.
-    row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1])
+    extra = {EXTRA_MASKS_COLUMN: extra_masks} if extra_masks else None
+    row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1], extra)
     sample = io.load_sample(row, purpose="offline augmentation", ignore_index=ignore)
     sample.image.setflags(write=False)
     sample.mask.setflags(write=False)
@@ -292,7 +295,8 @@ def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None =
     """A manifest row as a Sample; label maps only (colour masks are refused, naming the file).
 
     With `cache`, a row loaded before in the same run is not decoded again."""
-    args = (str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, (row.width, row.height))
+    args = (str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, (row.width, row.height),
+            row.extra.get(EXTRA_MASKS_COLUMN, ""))
     if cache is None:
         return _read_sample(*args)
     return cache.get(args, lambda: _read_sample(*args))

@@ -27,6 +27,7 @@ import numpy as np
 from .. import io
 from ..contracts import Stats
 from ..errors import DataprepError, UsageError
+from ..extra_masks import read_row_mask
 from ..manifest import ManifestRow
 
 _STREAM = 0x5EED  # keeps these draws apart from the shuffle's permutation of the same (seed, epoch)
@@ -56,7 +57,7 @@ def class_presence(rows: Sequence[ManifestRow], num_classes: int) -> np.ndarray:
     for i, row in enumerate(rows):
         if row.mask is None:
             raise DataprepError(row.image, "no mask; class-balanced sampling needs label maps")
-        mask = io.read_mask(row.mask)
+        mask = read_row_mask(row)
         if mask.ndim != 2:
             raise DataprepError(row.mask, "colour mask; run `dataprep masks2labels` first")
         values = np.unique(mask)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError, run_items
+from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
 from ..io import MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette, find_palette, load_palette, palette_from_file
@@ -44,7 +45,7 @@ class _MaskConverter:
 
     def __call__(self, job: _Job) -> _FileResult:
         size = self.palette.max_value + 1
-        if not self.overwrite and _up_to_date(job.src, job.dst):
+        if not self.overwrite and all(_up_to_date(src, job.dst) for src in (job.src, *job.extras)):
             try:
                 labels = read_mask(job.dst)
             except DataprepError:
@@ -57,6 +58,11 @@ class _MaskConverter:
         if job.size is not None and (mask.shape[1], mask.shape[0]) != job.size:
             raise mask_size_error(job.src, mask.shape[1::-1], job.size)
         table = None if mask.ndim != 2 or self.remap or self.png_indices else read_mask_table(job.src)
+        for extra in job.extras:
+            if table is not None and not np.array_equal(read_mask_table(extra), table):
+                raise DataprepError(extra, f"extra mask's PNG palette differs from its main mask's ({job.src.name}): "
+                                           "their indices mean different colours")
+            mask = merge_mask(mask, read_mask(extra), job.src, extra)
         try:
             result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,
                                     context=self.context)
@@ -142,8 +148,10 @@ def _write_derived_manifest(manifest: Manifest, jobs: list[_Job], results, out_d
         if row.mask is None:
             rows.append(row)
         elif row.mask not in failed:
-            rows.append(ManifestRow(row.id, row.image, done[row.mask], row.width, row.height, dict(row.extra)))
-    return write_manifest(Manifest(rows), out_dir / "manifest.csv", columns=manifest.extra_columns)
+            extra = {k: v for k, v in row.extra.items() if k != EXTRA_MASKS_COLUMN}  # merged into the label map
+            rows.append(ManifestRow(row.id, row.image, done[row.mask], row.width, row.height, extra))
+    columns = [c for c in manifest.extra_columns if c != EXTRA_MASKS_COLUMN]
+    return write_manifest(Manifest(rows), out_dir / "manifest.csv", columns=columns)
 
 
 # --------------------------------------------------------------------------- labels -> colours

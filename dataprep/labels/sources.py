@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataprepError, UsageError
+from ..extra_masks import extra_mask_paths
 from ..io import PathLike
 from ..manifest import Manifest, read_manifest
 from ..maskfiles import collect_mask_paths, walk_mask_files
@@ -19,6 +20,7 @@ class _Job:
     src: Path
     dst: Path
     size: tuple[int, int] | None  # (width, height) the manifest promises, or None
+    extras: tuple[Path, ...] = ()  # further masks merged into this one (the row's `extra_masks`)
 
 
 def _common_root(paths: list[Path]) -> Path:
@@ -52,7 +54,8 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
         seen: dict[Path, _Job] = {}
         for row in manifest:
             if row.mask is not None and row.mask not in seen:
-                seen[row.mask] = _Job(row.id, row.mask, _output_path(out_dir, root, row.mask), (row.width, row.height))
+                seen[row.mask] = _Job(row.id, row.mask, _output_path(out_dir, root, row.mask), (row.width, row.height),
+                                      tuple(Path(p) for p in extra_mask_paths(row)))
         jobs = list(seen.values())
     else:
         root = Path(os.path.abspath(source))

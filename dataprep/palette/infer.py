@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,12 @@ class _Counted:
     as_index: "_Counted | None" = None  # an opaque colour mask of grey pixels only: the index mask it may be
 
 
-def _count_distinct(path: Path, ignore_index: int = DEFAULT_IGNORE_INDEX) -> _Counted:
-    from ..io import read_mask
+def _count_distinct(path: Path, ignore_index: int = DEFAULT_IGNORE_INDEX,
+                    extras: Mapping[Path, Sequence[str]] | None = None) -> _Counted:
+    from ..extra_masks import read_mask_with_extras
     from ..regions import solid_counts
 
-    mask = read_mask(path)
+    mask = read_mask_with_extras(path, (extras or {}).get(path, ()))  # a row's extra masks: one label map
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[:, :, 0]
     if mask.ndim == 3:
@@ -127,12 +128,12 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     from functools import partial
 
     from ..executor import run_items
-    from ..maskfiles import collect_mask_paths
+    from ..maskfiles import collect_masks
 
-    paths = collect_mask_paths(sources)
+    paths, extras = collect_masks(sources)
     if not paths:
         raise DataprepError(None, "no masks found to infer a palette from")
-    results = run_items(partial(_count_distinct, ignore_index=ignore_index), paths, executor=executor,
+    results = run_items(partial(_count_distinct, ignore_index=ignore_index, extras=extras), paths, executor=executor,
                         on_error=on_error, desc="palette infer", quiet=quiet)
     ok: list[_Counted] = [r.value for r in results if r.ok]
     errors = [r.error for r in results if not r.ok]
