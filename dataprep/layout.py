@@ -64,6 +64,7 @@ KNOWN_SUFFIX_PAIRS: tuple[tuple[str, str], ...] = (
     ("_image", "_target"),
     ("_image", "_mask"),
     ("_img", "_mask"),
+    ("_sat", "_mask"),  # DeepGlobe land cover and roads: 119_sat.jpg beside 119_mask.png
     ("", "_mask"),
     ("", "_label"),
     ("", "_labels"),

@@ -10,6 +10,7 @@ from PIL import Image
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.io import read_mask, write_image, write_mask
+from dataprep.labels import masks_to_labels
 from dataprep.palette import (
     BUILTIN_PALETTES,
     Palette,
@@ -265,6 +266,45 @@ def test_a_binary_colour_mask_is_not_taken_for_a_builtin_by_its_black(tmp_path, 
     m[20:30, 5:25] = (0, 0, 142)  # a second Cityscapes class colour (car): now it is evidence
     write_mask(tmp_path / "b.png", m)
     assert infer_palette(tmp_path / "b.png").suggestion == ("cityscapes" if foreground == (255, 0, 0) else None)
+
+
+SUIM_CODES = {(0, 0, 0): 0, (0, 0, 255): 1, (0, 255, 0): 2, (0, 255, 255): 3, (255, 0, 0): 4, (255, 0, 255): 5,
+              (255, 255, 0): 6, (255, 255, 255): 7}
+
+
+def test_suim_and_deepglobe_builtins_follow_their_datasets_codes(tmp_path):
+    """SUIM's index is its colour's code 4R + 2G + B (the dataset's data_utils.py); DeepGlobe's unknown (black)
+    is left out of the challenge's score, so it is ignore."""
+    suim = builtin_palette("suim")
+    assert {c.color: c.index for c in suim.classes} == SUIM_CODES and not any(c.ignore for c in suim.classes)
+    deepglobe = builtin_palette("deepglobe")
+    assert [(c.color, c.index, c.ignore) for c in deepglobe.classes] == [
+        ((0, 255, 255), 0, False), ((255, 255, 0), 1, False), ((255, 0, 255), 2, False), ((0, 255, 0), 3, False),
+        ((0, 0, 255), 4, False), ((255, 255, 255), 5, False), ((0, 0, 0), 255, True)]
+    rng = np.random.default_rng(0)
+    colours = np.array(list(SUIM_CODES), np.uint8)
+    codes = rng.integers(0, 8, (30, 40))
+    (tmp_path / "masks").mkdir()
+    write_mask(tmp_path / "masks" / "m.png", colours[codes])
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "labels", "suim", quiet=True)
+    assert report.converted == 1 and np.array_equal(np.asarray(Image.open(tmp_path / "labels" / "m.png")), codes)
+
+
+def test_cube_corner_palettes_are_suggested_only_on_evidence(tmp_path):
+    """Black and white masks are SUIM's waterbody and sea-floor, and DeepGlobe's colours are all SUIM's: neither
+    is evidence. Robots' red beside them is."""
+    m = np.zeros((40, 40, 3), np.uint8)
+    m[:10] = (255, 255, 255)
+    write_mask(tmp_path / "a.png", m)
+    assert infer_palette(tmp_path / "a.png").suggestion is None
+    m[10:20], m[20:30] = (0, 255, 255), (255, 255, 0)  # DeepGlobe's urban and agriculture: SUIM's colours too
+    write_mask(tmp_path / "a.png", m)
+    assert infer_palette(tmp_path / "a.png").suggestion is None
+    m[30:] = (255, 0, 0)
+    write_mask(tmp_path / "a.png", m)
+    result = infer_palette(tmp_path / "a.png")
+    assert result.suggestion == "suim"
+    assert {c.color: c.name for c in result.palette.classes}[(255, 0, 0)] == "robots and instruments"
 
 
 def test_infer_index_masks_and_refuse_a_mix(tmp_path):

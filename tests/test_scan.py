@@ -148,6 +148,16 @@ def test_side_by_side_suffixes_detected_and_explicit(tmp_path):
     assert [r.id for r in explicit.rows] == ["0", "1", "2"]
 
 
+def test_deepglobe_sat_and_mask_pair_side_by_side(tmp_path):
+    """DeepGlobe land cover and roads: `119_sat.jpg` beside `119_mask.png` in one folder; nothing paired."""
+    for i in (119, 6399):
+        _jpg(tmp_path / "train" / f"{i}_sat.jpg"), _png(tmp_path / "train" / f"{i}_mask.png")
+    _jpg(tmp_path / "valid" / "855_sat.jpg")  # the challenge's validation images come without masks
+    result = scan(tmp_path)
+    assert [(r.id, r.image.name, r.mask.name) for r in result.rows] == [
+        ("train/119", "119_sat.jpg", "119_mask.png"), ("train/6399", "6399_sat.jpg", "6399_mask.png")]
+
+
 def test_explicit_dirs_and_suffix_strip_is_not_rstrip(tmp_path):
     _jpg(tmp_path / "photos/hog.jpg"), _png(tmp_path / "gt/hog.png")
     result = scan(tmp_path, image_dir="photos", mask_dir="gt")

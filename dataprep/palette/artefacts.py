@@ -211,22 +211,27 @@ def _best_builtin(rgb: np.ndarray, pixels: np.ndarray,
     would match one by their background alone: red buildings on black
     (Massachusetts Buildings) read as Cityscapes' unlabeled and rider, 85% of
     the pixels ignored. A palette counts only when the masks use at least
-    BUILTIN_CLASSES of its class colours.
+    BUILTIN_CLASSES of its class colours other than black (SUIM's classes are
+    the corners of the RGB cube: black and white would be waterbody and sea-floor).
+    Two palettes covering the same share (DeepGlobe's colours are all SUIM's) are
+    no evidence for either: nothing is suggested.
     """
     total = max(float(pixels.sum()), 1.0)
-    best, best_share, best_known = None, 0.0, {}
+    best, best_share, best_known, tied = None, 0.0, {}, False
     for name in BUILTIN_PALETTES:
         known: dict[Colour, tuple[str, bool]] = {}
         for c in builtin_palette(name).classes:
             if c.color is not None:
                 known.setdefault(c.color, (c.name, c.ignore))
         match = _matches(rgb[:MAX_CANDIDATES], known, tolerance)
-        ignored = [flag for _, flag in known.values()]
-        if len({k for k in match[match >= 0].tolist() if not ignored[k]}) < BUILTIN_CLASSES:
+        evidence = [not flag and colour != (0, 0, 0) for colour, (_, flag) in known.items()]
+        if len({k for k in match[match >= 0].tolist() if evidence[k]}) < BUILTIN_CLASSES:
             continue
         share = float(pixels[:MAX_CANDIDATES][match >= 0].sum()) / total
         if share > best_share:
-            best, best_share, best_known = name, share, known
-    if best_share < BUILTIN_SHARE:
+            best, best_share, best_known, tied = name, share, known, False
+        elif share == best_share:
+            tied = True
+    if best_share < BUILTIN_SHARE or tied:
         return None, {}
     return best, best_known

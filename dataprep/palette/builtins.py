@@ -1,4 +1,4 @@
-"""The built-in palettes, selectable by name: `voc`, `cityscapes`, `camvid`, `camvid11`."""
+"""The built-in palettes, selectable by name: `voc`, `cityscapes`, `camvid`, `camvid11`, `suim`, `deepglobe`."""
 from __future__ import annotations
 
 from ..errors import UsageError
@@ -96,7 +96,33 @@ def _camvid11() -> Palette:
             seen.add(colour)
     return Palette("camvid11", tuple(classes), 255, "camvid11")
 
-_BUILDERS = {"voc": _voc, "cityscapes": _cityscapes, "camvid": _camvid, "camvid11": _camvid11}
+# SUIM (underwater imagery): each class is a corner of the RGB cube, code 4*R + 2*G + B (README and
+# utils/data_utils.py of the dataset's repository), so the index is the code.
+_SUIM = (
+    ("background waterbody", (0, 0, 0)), ("human divers", (0, 0, 255)), ("plants and sea-grass", (0, 255, 0)),
+    ("wrecks and ruins", (0, 255, 255)), ("robots and instruments", (255, 0, 0)),
+    ("reefs and invertebrates", (255, 0, 255)), ("fish and vertebrates", (255, 255, 0)),
+    ("sea-floor and rocks", (255, 255, 255)),
+)
+# DeepGlobe land cover: the challenge's class order; "unknown" (clouds and others) is left out of its mIoU.
+_DEEPGLOBE = (
+    ("urban land", (0, 255, 255)), ("agriculture land", (255, 255, 0)), ("rangeland", (255, 0, 255)),
+    ("forest land", (0, 255, 0)), ("water", (0, 0, 255)), ("barren land", (255, 255, 255)),
+)
+
+
+def _suim() -> Palette:
+    return Palette("suim", tuple(PaletteClass(name, colour, i) for i, (name, colour) in enumerate(_SUIM)), 255, "suim")
+
+
+def _deepglobe() -> Palette:
+    classes = [PaletteClass(name, colour, i) for i, (name, colour) in enumerate(_DEEPGLOBE)]
+    classes.append(PaletteClass("unknown", (0, 0, 0), 255, ignore=True))
+    return Palette("deepglobe", tuple(classes), 255, "deepglobe")
+
+
+_BUILDERS = {"voc": _voc, "cityscapes": _cityscapes, "camvid": _camvid, "camvid11": _camvid11, "suim": _suim,
+             "deepglobe": _deepglobe}
 BUILTIN_PALETTES: tuple[str, ...] = tuple(_BUILDERS)
 
 
