@@ -63,6 +63,7 @@ class ScanProblem(StrEnum):
     EXTRA_MASK = "extra_mask"  # x_mask_1.png beside the pair's x_mask.png: a second mask of one image
     JPEG_COPY = "jpeg_copy"  # x.jpg beside the mask x.png (or .bmp, .tif): the lossless one is paired
     SAME_BYTES = "same_bytes"  # a byte-identical copy of another file of the same stem: the original is paired
+    MASK_SUBFOLDER = "mask_subfolder"  # masks/FV/x.bmp beside the paired masks/x.bmp: one class's masks (SUIM)
 
     @property
     def label(self) -> str:
@@ -167,6 +168,8 @@ def scan(
     n_images -= sum(1 for w in extra_masks if w.path in used)  # side by side: counted as images without a mask
     n_masks += len(extra_masks)
     used |= {w.path for w in extra_masks}
+    problems, subfolders = _mask_subfolders(candidates, problems)  # counted as masks already
+    extra_masks += subfolders
     copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
     extra_masks += [p for p in problems if p.kind in copies]  # warnings: the pair is kept
     problems = [p for p in problems if p.kind not in copies]
@@ -388,6 +391,26 @@ def _extra_masks(candidates: list[_Candidate], problems: list[Problem], files: l
                                     f"a further mask of {cand.image} (beside {cand.mask}): listed in the row's "
                                     f"{EXTRA_MASKS_COLUMN} column, merged into that mask by masks2labels"))
     taken = {w.path for w in warnings}
+    return [p for p in problems if p.path not in taken], warnings
+
+
+def _mask_subfolders(candidates: list[_Candidate], problems: list[Problem]) -> tuple[list[Problem], list[Problem]]:
+    """Orphan masks in a subfolder of a mask folder, named like the masks paired there (SUIM's test set:
+    `masks/FV/x.bmp`, one folder per class, beside the paired `masks/x.bmp`): other forms of masks that
+    are paired, not masks without an image. One warning per such folder; the files are left unpaired."""
+    paired = {os.path.splitext(c.mask)[0] for c in candidates}
+    pairing = {os.path.dirname(c.mask) for c in candidates}  # a folder of pairs mirrors an image folder
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for p in problems:
+        if p.kind == ScanProblem.ORPHAN_MASK:
+            folder, name = os.path.split(p.path)
+            if folder not in pairing and os.path.join(os.path.dirname(folder), os.path.splitext(name)[0]) in paired:
+                by_folder[folder].append(p.path)
+    taken = {path for paths in by_folder.values() for path in paths}
+    warnings = [Problem(folder, ScanProblem.MASK_SUBFOLDER,
+                        f"{len(paths)} masks named like the masks paired in {os.path.dirname(folder) or '.'}/ "
+                        f"(one class's masks?); not paired")
+                for folder, paths in sorted(by_folder.items())]
     return [p for p in problems if p.path not in taken], warnings
 
 

@@ -567,6 +567,36 @@ def test_a_second_numbered_mask_of_an_image_is_named_not_an_orphan(tmp_path, lay
     assert (result.images_seen, result.masks_seen) == (2 + (layout == "side_by_side"), 3)
 
 
+def test_per_class_mask_folders_inside_the_mask_folder_are_one_warning_each(tmp_path):
+    """SUIM's test set: masks/FV/x.bmp, masks/HD/x.bmp, ... (one folder per class) beside the paired masks/x.bmp
+    were 40 'mask has no image' problems for 8 good pairs."""
+    for cls in ("FV", "HD"):
+        (tmp_path / "masks" / cls).mkdir(parents=True)
+    for name in ("d_r_47_", "f_r_329_"):
+        _jpg(tmp_path / "images" / f"{name}.jpg")
+        Image.new("RGB", (32, 24)).save(tmp_path / "masks" / f"{name}.bmp")
+        for cls in ("FV", "HD"):
+            Image.new("L", (32, 24)).save(tmp_path / "masks" / cls / f"{name}.bmp")
+    _png(tmp_path / "masks" / "FV" / "lost.png")  # no paired mask of that name: still an orphan
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["d_r_47_", "f_r_329_"]
+    assert [(w.path, w.kind) for w in result.warnings] == [("masks/FV", "mask_subfolder"), ("masks/HD", "mask_subfolder")]
+    assert result.warnings[0].reason == "2 masks named like the masks paired in masks/ (one class's masks?); not paired"
+    assert [(p.path, p.kind) for p in result.problems] == [("masks/FV/lost.png", "orphan_mask")]
+    assert (result.images_seen, result.masks_seen) == (2, 7)
+
+
+def test_a_mask_subfolder_that_pairs_is_not_taken_for_class_masks(tmp_path):
+    """Masks mirroring image subfolders (images/a/x.jpg, masks/a/x.png): an orphan there stays an orphan, even
+    when masks/x.png pairs too."""
+    for rel in ("x", "a/y"):
+        _jpg(tmp_path / "images" / f"{rel}.jpg"), _png(tmp_path / "masks" / f"{rel}.png")
+    _png(tmp_path / "masks" / "a" / "x.png")
+    result = scan(tmp_path)
+    assert [(p.path, p.kind) for p in result.problems] == [("masks/a/x.png", "orphan_mask")]
+    assert not result.warnings
+
+
 def test_a_jpeg_copy_beside_a_lossless_mask_leaves_the_lossless_one_paired(tmp_path):
     """PH2 as shared on GitHub: a JPEG of every lesion mask beside its BMP; both were left out as duplicate stems,
     and nothing paired. Two lossless masks of one stem are still duplicates."""
