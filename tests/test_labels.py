@@ -529,6 +529,26 @@ def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
         masks_to_labels(tmp_path / "masks", out, builtin_palette("voc"), unknown="ignore")
 
 
+def test_a_run_that_wrote_nothing_is_rerun_with_the_settings_its_error_gave(tmp_path):
+    """Cityscapes labelIds with -p cityscapes fail on every file with `use --remap ids`; the rerun with
+    --remap ids was refused ('outputs made with other settings') although the folder held no label map."""
+    ids = np.full((20, 30), 7, np.uint8)  # road
+    ids[:6] = 0  # unlabeled: ignore, by the palette's own entries
+    ids[10:14, 5:20] = 26  # car
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(ids).save(tmp_path / "masks" / "a_gtFine_labelIds.png")
+    out = tmp_path / "out"
+    failed = masks_to_labels(tmp_path / "masks", out, "cityscapes")
+    assert failed.failed == 1 and not (out / "a_gtFine_labelIds.png").exists()
+    report = masks_to_labels(tmp_path / "masks", out, "cityscapes", remap="ids")
+    labels = read_mask(out / "a_gtFine_labelIds.png")
+    assert report.converted == 1 and int((labels == 255).sum()) == 6 * 30 and int((labels == 13).sum()) == 4 * 15
+    # 30% ignore in one block, as the palette's ignore ids ask: no advice to make value 0 a class
+    assert report.warnings == []
+    with pytest.raises(UsageError, match=r"other settings \(remap\)"):  # now there is an output to mix with
+        masks_to_labels(tmp_path / "masks", out, "cityscapes")
+
+
 def test_output_inside_the_masks_needs_force_and_never_overwrites_inputs(tmp_path):
     write_mask(tmp_path / "masks" / "m.png", _stripes())
     with pytest.raises(UsageError, match="output folder is inside"):

@@ -101,17 +101,22 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                                 "remap": [[k, v] for k, v in sorted((remap_map or {}).items())]}
     if png_indices:  # only when set, so folders made before the option existed still resume
         settings["png_indices"] = True
-    _claim_output(out_dir, "masks2labels", settings, overwrite)
+    _claim_output(out_dir, "masks2labels", settings, overwrite, [j.dst for j in src.jobs])
     context = ConversionContext()  # this run's tables and buffers
     # Built before the first chunk, which the executor times to decide whether workers pay off; workers
     # get the context without its tables: forked ones use these (inherited), spawned ones build theirs once.
     context.colour_table(palette)
     converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context)
     results = run_items(converter, src.jobs, executor=executor, on_error=on_error, desc="masks2labels", quiet=quiet)
-    asked = sorted(v for v, to in remap_spec.items() if to == palette.ignore_index) \
-        if isinstance(remap_spec, dict) else []
+    if isinstance(remap_spec, dict):
+        asked = sorted(v for v, to in remap_spec.items() if to == palette.ignore_index)
+    elif remap_spec == "ids":  # the palette's ignore entries with ids say which stored values are ignore
+        asked = sorted({c.id for c in palette.classes if c.ignore and c.id is not None})
+    else:
+        asked = []
     report = ConversionReport(out_palette, out_dir, zero_unlabelled=remap_spec == "reduce-zero",
-                              asked_ignore=tuple(asked), unknown_ignored=unknown == "ignore",
+                              asked_ignore=tuple(asked), ignore_by_ids=remap_spec == "ids",
+                              unknown_ignored=unknown == "ignore",
                               ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None))
     _collect(report, src.jobs, results, out_palette)
     report.palette_path = out_palette.save(out_dir / "palette.json")
@@ -192,7 +197,7 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     out_dir = Path(out_dir)
     palette = _resolve_palette(palette, source)
     src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}))
-    _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite)
+    _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite, [j.dst for j in src.jobs])
     results = run_items(_MaskPainter(palette, overwrite), src.jobs, executor=executor, on_error=on_error,
                         desc="labels2masks", quiet=quiet)
     report = ConversionReport(palette.label_palette(), out_dir)

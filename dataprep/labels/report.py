@@ -42,7 +42,8 @@ class ConversionReport:
     palette_path: Path | None = None
     by_colour: list[str] = field(default_factory=list)  # palette-mode masks converted through their colour table
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
-    asked_ignore: tuple[int, ...] = ()  # values an explicit --remap sent to the ignore index
+    asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
+    ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
     unknown_ignored: bool = False  # --unknown ignore: the `unknown` pixels became the ignore index
     ignore_value: int | None = None  # the value the masks store for ignore (the ignore entry's id), if not the index
 
@@ -84,6 +85,9 @@ class ConversionReport:
             return "--remap reduce-zero made every stored 0 ('not labelled') ignore; check that 0 means that here"
         if self.asked_ignore:
             values = ",".join(map(str, self.asked_ignore))
+            if self.ignore_by_ids:
+                return (f"the palette's ignore entries (ids {values}) asked for them; if one is a class, give "
+                        "it a class index in the palette")
             return (f"--remap asked for value(s) {values} to be ignore; if one is a class, remap it to a class "
                     "index instead")
         unknown = sum(self.unknown.values()) if self.unknown_ignored else 0

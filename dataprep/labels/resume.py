@@ -7,6 +7,7 @@ other settings is refused instead of mixing old and new outputs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,17 @@ def _up_to_date(src: Path, dst: Path) -> bool:
         return False
 
 
-def _claim_output(out_dir: Path, command: str, settings: dict[str, Any], overwrite: bool) -> None:
+def _claim_output(out_dir: Path, command: str, settings: dict[str, Any], overwrite: bool,
+                  outputs: Iterable[Path] = ()) -> None:
     """Refuse to resume into a folder made with other settings: old and new outputs would silently mix.
 
     `unknown` may change from "error" to anything: outputs made under "error"
-    hold no replaced pixels, so they are right under every mode.
+    hold no replaced pixels, so they are right under every mode. A folder holding
+    none of this run's `outputs` has nothing to mix: a run that failed on every
+    file (and said to rerun with `--remap ids`) is simply rerun with it.
     """
     state = out_dir / _STATE_FILE.format(command=command)
-    if state.is_file() and not overwrite:
+    if state.is_file() and not overwrite and any(path.is_file() for path in outputs):
         try:
             previous = json.loads(state.read_text(encoding="utf-8"))
         except (OSError, ValueError):
