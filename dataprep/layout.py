@@ -56,7 +56,7 @@ SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "tes
 KNOWN_MASK_SUFFIXES: tuple[str, ...] = (
     "", "_L", "_mask", "_masks", "_label", "_labels", "_labelIds", "_gt", "_seg", "_target", "_annot",
     "_gtFine_color", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_instanceIds", "_gtCoarse_color",
-    "_gtCoarse_labelIds", "_manual1", "_segmentation",
+    "_gtCoarse_labelIds", "_manual1", "_segmentation", "_1stHO",
 )
 KNOWN_IMAGE_SUFFIXES: tuple[str, ...] = ("", "_leftImg8bit", "_image", "_img", "_rgb", "_sat")
 # Side by side in one folder: (image suffix, mask suffix).
@@ -71,6 +71,7 @@ KNOWN_SUFFIX_PAIRS: tuple[tuple[str, str], ...] = (
     ("", "_gt"),
     ("", "_seg"),
     ("", "_L"),
+    ("", "_1stHO"),  # CHASE_DB1: the first annotator's vessels; _2ndHO, the second's, is the human baseline
 )
 _MAX_SUFFIX_TOKENS = 3
 

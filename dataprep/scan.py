@@ -64,6 +64,7 @@ class ScanProblem(StrEnum):
     JPEG_COPY = "jpeg_copy"  # x.jpg beside the mask x.png (or .bmp, .tif): the lossless one is paired
     SAME_BYTES = "same_bytes"  # a byte-identical copy of another file of the same stem: the original is paired
     MASK_SUBFOLDER = "mask_subfolder"  # masks/FV/x.bmp beside the paired masks/x.bmp: one class's masks (SUIM)
+    OTHER_ANNOTATOR = "other_annotator"  # x_2ndHO.png beside the paired x_1stHO.png (CHASE_DB1)
 
     @property
     def label(self) -> str:
@@ -170,6 +171,10 @@ def scan(
     used |= {w.path for w in extra_masks}
     problems, subfolders = _mask_subfolders(candidates, problems)  # counted as masks already
     extra_masks += subfolders
+    problems, annotators, taken = _other_annotator(candidates, problems, rules)
+    n_images -= taken  # side by side they were images without a mask
+    n_masks += taken
+    extra_masks += annotators
     copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
     extra_masks += [p for p in problems if p.kind in copies]  # warnings: the pair is kept
     problems = [p for p in problems if p.kind not in copies]
@@ -412,6 +417,34 @@ def _mask_subfolders(candidates: list[_Candidate], problems: list[Problem]) -> t
                         f"(one class's masks?); not paired")
                 for folder, paths in sorted(by_folder.items())]
     return [p for p in problems if p.path not in taken], warnings
+
+
+# A mask suffix -> the suffix of the same images' masks by the other annotator (the first one's are the
+# usual ground truth, the second's the human baseline).
+OTHER_ANNOTATOR_SUFFIXES = {"_1stHO": "_2ndHO", "_2ndHO": "_1stHO", "_manual1": "_manual2", "_manual2": "_manual1"}
+
+
+def _other_annotator(candidates: list[_Candidate], problems: list[Problem],
+                      rules: list[PairingRule]) -> tuple[list[Problem], list[Problem], int]:
+    """Orphans that are another annotator's masks of paired images (CHASE_DB1's `x_2ndHO.png` beside the
+    paired `x_1stHO.png`): one warning per rule instead of an orphan per file. Returns the problems without
+    them, the warnings and how many files they were."""
+    paired = {os.path.splitext(c.mask)[0] for c in candidates}
+    warnings, taken = [], set()
+    for rule in rules:
+        other = OTHER_ANNOTATOR_SUFFIXES.get(rule.mask_suffix)
+        if other is None:
+            continue
+        found = [p.path for p in problems if p.kind in (ScanProblem.ORPHAN_IMAGE, ScanProblem.ORPHAN_MASK)
+                 and p.path not in taken and (stem := os.path.splitext(p.path)[0]).endswith(other)
+                 and stem[:-len(other)] + rule.mask_suffix in paired]
+        if found:
+            taken.update(found)
+            warnings.append(Problem(found[0], ScanProblem.OTHER_ANNOTATOR,
+                                    f"{len(found)} masks of another annotator ({other}) beside the paired "
+                                    f"{rule.mask_suffix} masks: not paired; "
+                                    f"--mask-suffix {other} pairs them instead"))
+    return [p for p in problems if p.path not in taken], warnings, len(taken)
 
 
 def _with_extras(candidates: list[_Candidate], extra_masks: list[Problem]) -> list[_Candidate]:
