@@ -72,6 +72,7 @@ KNOWN_SUFFIX_PAIRS: tuple[tuple[str, str], ...] = (
     ("", "_seg"),
     ("", "_L"),
     ("", "_1stHO"),  # CHASE_DB1: the first annotator's vessels; _2ndHO, the second's, is the human baseline
+    ("", "_manual1"),  # DRIVE's first observer, side by side (_manual2: the second)
 )
 _MAX_SUFFIX_TOKENS = 3
 

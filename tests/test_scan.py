@@ -597,21 +597,23 @@ def test_a_mask_subfolder_that_pairs_is_not_taken_for_class_masks(tmp_path):
     assert not result.warnings
 
 
-@pytest.mark.parametrize("suffix, other", [(None, "_2ndHO"), ("_2ndHO", "_1stHO")])
-def test_chase_db1_pairs_the_first_annotator_and_names_the_second(tmp_path, suffix, other):
+@pytest.mark.parametrize("first, suffix, other", [("_1stHO", None, "_2ndHO"), ("_1stHO", "_2ndHO", "_1stHO"),
+                                                  ("_manual1", None, "_manual2")])
+def test_two_annotators_pair_the_first_and_name_the_other(tmp_path, first, suffix, other):
     """CHASE_DB1: Image_01L.jpg beside Image_01L_1stHO.png and Image_01L_2ndHO.png (two annotators); nothing
-    paired, and with --mask-suffix one annotator's masks were orphan images."""
+    paired, and with --mask-suffix one annotator's masks were orphan images. DRIVE's _manual1/_manual2 alike."""
+    second = {"_1stHO": "_2ndHO", "_manual1": "_manual2"}[first]
     for name in ("Image_01L", "Image_01R", "Image_02L"):
         _jpg(tmp_path / f"{name}.jpg")
-        _png(tmp_path / f"{name}_1stHO.png"), _png(tmp_path / f"{name}_2ndHO.png")
-    _png(tmp_path / "Image_09L_2ndHO.png")  # no image of that name: an orphan still
+        _png(tmp_path / f"{name}{first}.png"), _png(tmp_path / f"{name}{second}.png")
+    _png(tmp_path / f"Image_09L{second}.png")  # no image of that name: an orphan still
     result = scan(tmp_path, mask_suffix=suffix)
-    used = suffix or "_1stHO"
+    used = suffix or first
     assert [(r.id, r.mask.name) for r in result.rows] == [(n, f"{n}{used}.png")
                                                           for n in ("Image_01L", "Image_01R", "Image_02L")]
     assert [(w.path, w.kind) for w in result.warnings] == [(f"Image_01L{other}.png", "other_annotator")]
     assert result.warnings[0].reason.startswith(f"3 masks of another annotator ({other}) beside the paired {used}")
-    assert [p.path for p in result.problems] == ["Image_09L_2ndHO.png"]
+    assert [p.path for p in result.problems] == [f"Image_09L{second}.png"]
     # the other annotator's files count as masks; the stray one as an image side by side, else as a mask
     assert (result.images_seen, result.masks_seen) == ((4, 6) if suffix is None else (3, 7))
 
