@@ -5,6 +5,8 @@ node and the spec that registers them.
 """
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -290,15 +292,23 @@ def swap_labels(mask: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndar
     if not pairs:
         return mask
     if mask.dtype in (np.uint8, np.uint16):
-        table = np.arange(np.iinfo(mask.dtype).max + 1, dtype=mask.dtype)
-        for a, b in pairs:
-            if max(a, b) < len(table):
-                table[a], table[b] = b, a
+        table = _swap_table(mask.dtype.str, tuple(tuple(pair) for pair in pairs))  # lists from YAML hash too
         return cv2.LUT(mask, table) if mask.dtype == np.uint8 else table[mask]
     out = mask.copy()
     for a, b in pairs:
         out[mask == a], out[mask == b] = b, a
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _swap_table(dtype: str, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """The lookup table of `swap_labels`, built once per (dtype, pairs): 64k entries for uint16 masks."""
+    table = np.arange(np.iinfo(np.dtype(dtype)).max + 1, dtype=dtype)
+    for a, b in pairs:
+        if max(a, b) < len(table):
+            table[a], table[b] = b, a
+    table.setflags(write=False)
+    return table
 
 
 @dataclass(frozen=True)
