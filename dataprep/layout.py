@@ -376,8 +376,20 @@ def count_suffix_pairs(stems: set[str], suffixes: tuple[str, str]) -> int:
 
 
 def split_named_in(path: str) -> str | None:
-    """The first folder of `path` named as a split (train, val, test, ...), as written."""
-    return next((p for p in path.split("/") if p.lower() in SPLIT_NAMES), None)
+    """The first folder of `path` named as a split, as written: `train`, `val`, ...; a folder whose name holds
+    one split word (`train_images` and `train_masks` on Kaggle, ISIC's `ISIC2018_Task1-2_Training_Input`,
+    COCO's `val2017`) gives that word."""
+    for part in path.split("/"):
+        if part.lower() in SPLIT_NAMES:
+            return part
+        words = [w for w in _NAME_WORDS.split(part) if _SPLIT_WORD.fullmatch(w)]
+        if len(words) == 1:
+            return words[0]
+    return None
+
+
+_NAME_WORDS = re.compile(r"[-_. ]+")
+_SPLIT_WORD = re.compile(rf"(?i:{'|'.join(sorted(SPLIT_NAMES, key=len, reverse=True))})\d*")
 
 
 def split_of(rule: PairingRule, relative_dir: str) -> str | None:

@@ -300,6 +300,31 @@ def test_segnet_suite_three_splits_with_L_suffix_and_split_column(tmp_path):
         ("test", "test_labels", "_L", 2), ("train", "train_labels", "_L", 3), ("val", "val_labels", "_L", 2)]
 
 
+@pytest.mark.parametrize("image_dir, mask_dir, split", [
+    ("{s}_images", "{s}_masks", "{s}"),  # Kaggle
+    ("ISIC2018_Task1-2_{S}_Input", "ISIC2018_Task1_{S}_GroundTruth", "{S}"),  # ISIC 2018
+    ("images/{s}2017", "annotations/{s}2017", "{s}2017"),  # COCO-Stuff as MMSegmentation lays it out
+])
+def test_a_split_word_inside_a_folder_name_gives_the_split_column(tmp_path, image_dir, mask_dir, split):
+    """`train_images` / `val_images` had no split column: kfold then mixed the validation set into the folds."""
+    for s, S in (("train", "Training"), ("val", "Validation")):
+        for i in range(2):
+            _jpg(tmp_path / image_dir.format(s=s, S=S) / f"{s}{i}.jpg")
+            _png(tmp_path / mask_dir.format(s=s, S=S) / f"{s}{i}.png")
+    result = scan(tmp_path)
+    assert len(result.rows) == 4
+    names = {"train": split.format(s="train", S="Training"), "val": split.format(s="val", S="Validation")}
+    assert {r.image.stem: r.extra["split"] for r in result.rows} == {
+        "train0": names["train"], "train1": names["train"], "val0": names["val"], "val1": names["val"]}
+
+
+def test_a_folder_naming_two_splits_or_none_names_no_split():
+    from dataprep.layout import split_named_in
+
+    assert [split_named_in(p) for p in ("train_val", "pretrain", "trainannot", "images", "test-set/x")] == [
+        None, None, None, None, "test"]
+
+
 def test_single_split_gets_no_split_column(tmp_path):
     _png(tmp_path / "train/a.png"), _png(tmp_path / "trainannot/a.png")
     result = scan(tmp_path)
