@@ -18,7 +18,7 @@ import contextlib
 import functools
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,8 +196,13 @@ class FoldResult:
 def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "multilabel", group_by: str | None = None,
                 group_column: str | None = None, seed: int = 0, palette: PathLike | None = None,
                 num_classes: int | None = None, ignore_index: IgnoreIndex = AUTO, executor: Executor | None = None,
-                on_error: OnError = "skip", quiet: bool = False) -> FoldResult:
+                on_error: OnError = "skip", quiet: bool = False, splits: Sequence[str] | None = None) -> FoldResult:
     """Assign every row of the manifest to one of `k` validation folds.
+
+    `splits` keeps only the rows whose `split` column (as `scan` writes it) is one
+    of them, e.g. ("train", "val"); the folds and the written manifests hold those
+    rows alone. Without it, a manifest of several splits is folded whole, with a
+    warning: the dataset's own test images would train in some folds.
 
     Masks (when the manifest has them) are read for the stratification and the
     report. Rows whose mask cannot be read count as unlabelled and are listed in
@@ -214,6 +219,8 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     n = len(manifest)
     if n == 0:
         raise DataprepError(manifest.path, "manifest has no rows")
+    manifest, split_warning = _keep_splits(manifest, splits)
+    n = len(manifest)
     if group_by is None and group_column is None and {"source_id", "group"} <= set(manifest.extra_columns):
         # A tiles manifest (dataprep tile): tiles of one scene overlap, so they must share a fold.
         group_column = "group"
@@ -253,6 +260,8 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
 
     names = info.names or [f"class_{c}" for c in range(num_k)]
     warnings = _rarity_warnings(pixels, unit, k, names, grouped, has_masks)
+    if split_warning:
+        warnings.insert(0, split_warning)
     lonely = one_class_warning(pixels.sum(axis=0).tolist(), names) if has_masks else None
     if lonely:
         warnings.append(lonely)
@@ -384,6 +393,33 @@ def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequen
             out.append(f"class {c} ({name}) occurs in only {carriers} {what}, fewer than k={k}: "
                        f"{k - carriers} validation fold(s) will have none")
     return out
+
+
+SPLIT_COLUMN = "split"
+
+
+def _keep_splits(manifest: Manifest, splits: Sequence[str] | None) -> tuple[Manifest, str | None]:
+    """The rows of `splits` (all when None), and a warning when several splits are folded together."""
+    counts = Counter(r.extra.get(SPLIT_COLUMN, "") for r in manifest.rows)
+    named = sorted(v for v in counts if v)
+    if splits is None:
+        if len(named) < 2:
+            return manifest, None
+        listed = ", ".join(f"{v} {counts[v]}" for v in named)
+        held_out = [v for v in named if v.lower().startswith("test")]
+        why = (f"the '{held_out[0]}' rows, the dataset's held-out test set, train in some folds"
+               if held_out else "each fold's validation rows come from every split")
+        keep = ",".join(v for v in named if v not in held_out) or named[0]
+        return manifest, (f"the manifest holds several splits ({listed}) and the folds mix them: {why}; "
+                          f"--split {keep} folds only those rows")
+    if not named:
+        raise UsageError(manifest.path, f"--split needs a {SPLIT_COLUMN!r} column (scan writes one when the "
+                                        "folders name several splits); this manifest has none")
+    unknown = [s for s in splits if s not in counts]
+    if unknown:
+        raise UsageError(manifest.path, f"no rows of split {unknown[0]!r}; the splits here: {', '.join(named)}")
+    keep = set(splits)
+    return manifest.filter(lambda r: r.extra.get(SPLIT_COLUMN, "") in keep), None
 
 
 def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> FoldResult:

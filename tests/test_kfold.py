@@ -442,3 +442,48 @@ def test_tiles_of_one_source_in_several_folds_are_a_warning(tmp_path):
     assert len(by_row.warnings) == 1 and "tiles of 4 of 4 source images span several folds" in by_row.warnings[0]
     by_scene = split_folds(manifest, 2, mode="plain", group_column="group")
     assert not [w for w in by_scene.warnings if "source images" in w]
+
+
+def _with_splits(root: Path, splits: list[str]) -> Path:
+    manifest = read_manifest(_write_set(root, _random_labels(len(splits), 0)))
+    rows = [r.with_extra(split=s) for r, s in zip(manifest, splits)]
+    return write_manifest(rows, root / "manifest.csv", columns=["split"])
+
+
+def test_folding_several_splits_warns_that_the_test_set_trains(tmp_path):
+    """SegNet's CamVid scanned into train 367 / val 101 / test 233 was folded whole: the official test images
+    trained in four of five folds, and nothing said so."""
+    manifest = _with_splits(tmp_path, ["train"] * 6 + ["val"] * 3 + ["test"] * 3)
+    result = split_folds(manifest, 3)
+    assert len(result.manifest) == 12
+    assert result.warnings[0] == ("the manifest holds several splits (test 3, train 6, val 3) and the folds mix them: "
+                                  "the 'test' rows, the dataset's held-out test set, train in some folds; "
+                                  "--split train,val folds only those rows")
+    assert result.warnings[0] in result.report.warnings
+    single = _with_splits(tmp_path / "one", ["train"] * 6)
+    assert not any("several splits" in w for w in split_folds(single, 3).warnings)
+
+
+def test_split_keeps_only_those_rows_in_every_output(tmp_path, cli):
+    manifest = _with_splits(tmp_path, ["train"] * 6 + ["val"] * 3 + ["test"] * 3)
+    result = kfold(manifest, tmp_path / "folds", 3, splits=["train", "val"])
+    assert sorted(r.extra["split"] for r in result.manifest) == ["train"] * 6 + ["val"] * 3
+    assert not any("several splits" in w for w in result.warnings)
+    written = read_manifest(tmp_path / "folds" / "manifest.csv")
+    assert len(written) == 9 and {r.extra["split"] for r in written} == {"train", "val"}
+    for f in range(3):
+        parts = [read_manifest(tmp_path / "folds" / f"fold_{f}" / f"{s}.csv") for s in ("train", "val")]
+        assert sum(len(p) for p in parts) == 9
+    res = cli("kfold", manifest, "-k", "3", "--split", "train", "-o", tmp_path / "cli", "-q")
+    assert res.exit_code == 0 and len(read_manifest(tmp_path / "cli" / "manifest.csv")) == 6
+
+
+def test_split_names_a_split_the_manifest_has(tmp_path, cli):
+    manifest = _with_splits(tmp_path, ["train"] * 4 + ["val"] * 2)
+    with pytest.raises(UsageError, match="no rows of split 'tran'; the splits here: train, val"):
+        split_folds(manifest, 2, splits=["tran"])
+    plain = _write_set(tmp_path / "plain", _random_labels(4, 0))
+    with pytest.raises(UsageError, match="--split needs a 'split' column"):
+        split_folds(plain, 2, splits=["train"])
+    res = cli("kfold", manifest, "-k", "2", "--split", "tran", "-o", tmp_path / "out")
+    assert res.exit_code == 2 and "no rows of split 'tran'" in res.output and not (tmp_path / "out").exists()

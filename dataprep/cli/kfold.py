@@ -27,11 +27,14 @@ from .stats import class_options
 @click.option("--group-column", metavar="NAME", default=None,
               help="Group by the value of this manifest column instead.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the shuffle; same seed, same folds.")
+@click.option("--split", "splits", metavar="NAME[,NAME...]", default=None,
+              help="Fold only the rows of these splits (the manifest's split column), e.g. train or train,val; "
+                   "the others are left out of every output.")
 @class_options
 @reports_errors
 @executor_options
 def kfold_command(manifest: Path, output: Path, k: int, mode: str, group_by: str | None, group_column: str | None,
-                  seed: int, palette: str | None, num_classes: int | None, ignore_index: Any, executor,
+                  seed: int, splits: str | None, palette: str | None, num_classes: int | None, ignore_index: Any, executor,
                   on_error: str, quiet: bool) -> None:
     """Split MANIFEST into K folds; print how balanced each class is across them.
 
@@ -43,9 +46,10 @@ def kfold_command(manifest: Path, output: Path, k: int, mode: str, group_by: str
       dataprep kfold work/labels/manifest.csv -k 5 -o work/splits
       dataprep kfold camvid.csv -k 3 --ignore-index 11 --group-by '([^/]+)_[^/]+$' -o camvid_splits
       dataprep kfold work/labels/manifest.csv -k 5 --mode plain --seed 1 -o work/splits_plain
+      dataprep kfold camvid_labels/manifest.csv -k 5 --split train,val -o work/splits
     """
     result = kfold(manifest, output, k, mode=mode, group_by=group_by, group_column=group_column, seed=seed,
-                   palette=palette, num_classes=num_classes, ignore_index=ignore_index, executor=executor,
+                   splits=[s for s in splits.split(",") if s] if splits is not None else None, palette=palette, num_classes=num_classes, ignore_index=ignore_index, executor=executor,
                    on_error=on_error, quiet=quiet)
     for line in result.errors:
         click.echo(f"unreadable mask (counted as unlabelled): {line}", err=True)
