@@ -18,7 +18,7 @@ import contextlib
 import functools
 import os
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ from .foldreport import FoldReport, fold_report
 from .io import PathLike
 from .manifest import Manifest, ManifestRow, read_manifest, relative_path
 from .palette import Palette, resolve_palette
+from .split_column import select_splits, split_mix
 from .sampleio import load_label_map, manifest_size
 from .stats import AUTO, IgnoreIndex, one_class_warning, resolve_classes
 
@@ -219,8 +220,10 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     n = len(manifest)
     if n == 0:
         raise DataprepError(manifest.path, "manifest has no rows")
-    manifest, split_warning = _keep_splits(manifest, splits)
-    n = len(manifest)
+    mix = split_mix(manifest) if splits is None else None
+    if splits is not None:
+        manifest = select_splits(manifest, splits)
+        n = len(manifest)
     if group_by is None and group_column is None and {"source_id", "group"} <= set(manifest.extra_columns):
         # A tiles manifest (dataprep tile): tiles of one scene overlap, so they must share a fold.
         group_column = "group"
@@ -260,8 +263,8 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
 
     names = info.names or [f"class_{c}" for c in range(num_k)]
     warnings = _rarity_warnings(pixels, unit, k, names, grouped, has_masks)
-    if split_warning:
-        warnings.insert(0, split_warning)
+    if mix is not None:
+        warnings.insert(0, mix.warning("kfold", "train in some folds"))
     lonely = one_class_warning(pixels.sum(axis=0).tolist(), names) if has_masks else None
     if lonely:
         warnings.append(lonely)
@@ -393,33 +396,6 @@ def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequen
             out.append(f"class {c} ({name}) occurs in only {carriers} {what}, fewer than k={k}: "
                        f"{k - carriers} validation fold(s) will have none")
     return out
-
-
-SPLIT_COLUMN = "split"
-
-
-def _keep_splits(manifest: Manifest, splits: Sequence[str] | None) -> tuple[Manifest, str | None]:
-    """The rows of `splits` (all when None), and a warning when several splits are folded together."""
-    counts = Counter(r.extra.get(SPLIT_COLUMN, "") for r in manifest.rows)
-    named = sorted(v for v in counts if v)
-    if splits is None:
-        if len(named) < 2:
-            return manifest, None
-        listed = ", ".join(f"{v} {counts[v]}" for v in named)
-        held_out = [v for v in named if v.lower().startswith("test")]
-        why = (f"the '{held_out[0]}' rows, the dataset's held-out test set, train in some folds"
-               if held_out else "each fold's validation rows come from every split")
-        keep = ",".join(v for v in named if v not in held_out) or named[0]
-        return manifest, (f"the manifest holds several splits ({listed}) and the folds mix them: {why}; "
-                          f"--split {keep} folds only those rows")
-    if not named:
-        raise UsageError(manifest.path, f"--split needs a {SPLIT_COLUMN!r} column (scan writes one when the "
-                                        "folders name several splits); this manifest has none")
-    unknown = [s for s in splits if s not in counts]
-    if unknown:
-        raise UsageError(manifest.path, f"no rows of split {unknown[0]!r}; the splits here: {', '.join(named)}")
-    keep = set(splits)
-    return manifest.filter(lambda r: r.extra.get(SPLIT_COLUMN, "") in keep), None
 
 
 def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> FoldResult:

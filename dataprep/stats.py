@@ -61,6 +61,7 @@ from .pixel_stats import (
 from .progress import progress_bar
 from .sample import DEFAULT_IGNORE_INDEX
 from .sampleio import BGR_KEY, load_row_mask, nodata_of
+from .split_column import select_splits, split_mix
 
 # Rows per run_items call: bounds the partials held in memory at once.
 _BLOCK = 1024
@@ -153,12 +154,16 @@ def collect_partials(rows: Sequence[ManifestRow], fn: Callable[[ManifestRow], Pa
 
 def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = None, num_classes: int | None = None,
                   ignore_index: IgnoreIndex = AUTO, executor: Executor | None = None, on_error: OnError = "skip",
-                  quiet: bool = False) -> StatsResult:
-    """Measure every row of the manifest; return the stats.json dict and the rows skipped."""
+                  quiet: bool = False, splits: Sequence[str] | None = None) -> StatsResult:
+    """Measure every row of the manifest (of `splits` only, by its split column, when given); return the
+    stats.json dict and the rows skipped."""
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
     if len(manifest) == 0:
         raise DataprepError(manifest.path, "manifest has no rows")
+    mix = split_mix(manifest) if splits is None else None
+    if splits is not None:
+        manifest = select_splits(manifest, splits)
     info = resolve_classes(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index)
     fn = functools.partial(per_image_partial, num_classes=info.num_classes, ignore_index=info.ignore_index)
     (merged,), errors = collect_partials(manifest.rows, fn, executor=executor, on_error=on_error, quiet=quiet,
@@ -180,8 +185,9 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
         "image": image_summary(merged.image),
         "classes": classes,
     }
-    warning = one_class_warning(classes["pixel_count"], classes["names"]) if classes else None
-    return StatsResult(stats, errors, [warning] if warning else [])
+    warnings = [mix.warning("stats", "are in the mean, std and class weights")] if mix is not None else []
+    lonely = one_class_warning(classes["pixel_count"], classes["names"]) if classes else None
+    return StatsResult(stats, errors, warnings + ([lonely] if lonely else []))
 
 
 def _short_name(path: Path | None) -> str | None:
@@ -191,14 +197,14 @@ def _short_name(path: Path | None) -> str | None:
 
 def compute_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = None, num_classes: int | None = None,
                   ignore_index: IgnoreIndex = AUTO, executor: Executor | None = None, on_error: OnError = "skip",
-                  quiet: bool = False) -> dict[str, Any]:
+                  quiet: bool = False, splits: Sequence[str] | None = None) -> dict[str, Any]:
     """The stats.json content for a manifest (rows that fail are skipped unless on_error="fail").
 
     `ignore_index`: "auto" (the palette's, else 255), an integer, or None for no ignore index.
     `num_classes`: explicit, else from the palette, else the largest label + 1.
     """
     return collect_stats(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index,
-                         executor=executor, on_error=on_error, quiet=quiet).stats
+                         executor=executor, on_error=on_error, quiet=quiet, splits=splits).stats
 
 
 def write_stats(stats: "dict[str, Any] | Stats", path: PathLike) -> Path:

@@ -456,9 +456,9 @@ def test_folding_several_splits_warns_that_the_test_set_trains(tmp_path):
     manifest = _with_splits(tmp_path, ["train"] * 6 + ["val"] * 3 + ["test"] * 3)
     result = split_folds(manifest, 3)
     assert len(result.manifest) == 12
-    assert result.warnings[0] == ("the manifest holds several splits (test 3, train 6, val 3) and the folds mix them: "
+    assert result.warnings[0] == ("the manifest holds several splits (test 3, train 6, val 3) and kfold mixes them: "
                                   "the 'test' rows, the dataset's held-out test set, train in some folds; "
-                                  "--split train,val folds only those rows")
+                                  "--split train,val takes only those rows")
     assert result.warnings[0] in result.report.warnings
     single = _with_splits(tmp_path / "one", ["train"] * 6)
     assert not any("several splits" in w for w in split_folds(single, 3).warnings)

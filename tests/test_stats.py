@@ -414,3 +414,26 @@ def test_one_class_label_maps_warn(tmp_path, cli):
     mask2 = mask.copy()
     mask2[0] = 1
     assert collect_stats(_manifest(tmp_path / "two", [image], [mask2])).warnings == []
+
+
+def test_split_measures_only_those_rows_and_a_mix_warns(tmp_path, cli):
+    """Mean/std of a manifest of train, val and test rows took the dataset's test images in; --split train
+    measures the train rows alone."""
+    from dataprep.manifest import read_manifest
+
+    rng = np.random.default_rng(3)
+    images = _random_images(rng, 6, 3, np.uint8, 255)
+    masks = [rng.integers(0, 3, im.shape[:2]).astype(np.uint8) for im in images]
+    names = ["train", "train", "train", "val", "test", "test"]
+    rows = [r.with_extra(split=s) for r, s in zip(read_manifest(_manifest(tmp_path, images, masks)), names)]
+    manifest = write_manifest(rows, tmp_path / "manifest.csv", columns=["split"])
+    mixed = collect_stats(manifest)
+    assert mixed.warnings[0].startswith("the manifest holds several splits (test 2, train 3, val 1) and stats mixes")
+    assert "--split train,val takes only those rows" in mixed.warnings[0]
+    train = collect_stats(manifest, splits=["train"])
+    assert not any("several splits" in w for w in train.warnings) and train.stats["num_images"] == 3
+    _check_against_reference(train.stats["image"], images[:3])
+    res = cli("stats", manifest, "--split", "train,val", "-o", tmp_path / "s.json", "-q")
+    assert res.exit_code == 0 and json.loads((tmp_path / "s.json").read_text())["num_images"] == 4
+    with pytest.raises(UsageError, match="no rows of split 'dev'"):
+        collect_stats(manifest, splits=["dev"])

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import EXIT_DATA_PROBLEM
+from ..split_column import parse_splits
 from ..splits import MODES, FoldResult, kfold
 from .common import executor_options, reports_errors
 from .stats import class_options
@@ -49,7 +50,7 @@ def kfold_command(manifest: Path, output: Path, k: int, mode: str, group_by: str
       dataprep kfold camvid_labels/manifest.csv -k 5 --split train,val -o work/splits
     """
     result = kfold(manifest, output, k, mode=mode, group_by=group_by, group_column=group_column, seed=seed,
-                   splits=[s for s in splits.split(",") if s] if splits is not None else None, palette=palette, num_classes=num_classes, ignore_index=ignore_index, executor=executor,
+                   splits=parse_splits(splits), palette=palette, num_classes=num_classes, ignore_index=ignore_index, executor=executor,
                    on_error=on_error, quiet=quiet)
     for line in result.errors:
         click.echo(f"unreadable mask (counted as unlabelled): {line}", err=True)

@@ -10,6 +10,7 @@ import click
 from ..errors import EXIT_DATA_PROBLEM
 from ..manifest import read_manifest
 from ..paths import Inputs
+from ..split_column import parse_splits
 from ..stats import AUTO, collect_stats, write_stats
 from .common import executor_options, reports_errors
 
@@ -56,11 +57,13 @@ def class_options(fn):
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="stats.json to write.")
+@click.option("--split", "splits", metavar="NAME[,NAME...]", default=None,
+              help="Measure only the rows of these splits (the manifest's split column), e.g. train.")
 @class_options
 @reports_errors
 @executor_options
-def stats_command(manifest: Path, output: Path, palette: str | None, num_classes: int | None, ignore_index: Any,
-                  executor, on_error: str, quiet: bool) -> None:
+def stats_command(manifest: Path, output: Path, splits: str | None, palette: str | None, num_classes: int | None,
+                  ignore_index: Any, executor, on_error: str, quiet: bool) -> None:
     """Per-channel mean/std/min/max/percentiles and class frequencies/weights of a manifest.
 
     Masks must be label maps (run masks2labels on colour masks first). Files that
@@ -71,11 +74,13 @@ def stats_command(manifest: Path, output: Path, palette: str | None, num_classes
       dataprep stats work/labels/manifest.csv -o work/stats.json
       dataprep stats camvid.csv --ignore-index 11 --num-classes 11 -o camvid_stats.json
       dataprep stats membrane.csv --ignore-index none -o membrane_stats.json
+      dataprep stats camvid_labels/manifest.csv --split train -o camvid_stats.json
     """
     rows = read_manifest(manifest)
     Inputs.of_manifest(rows).guard_file(output)
     result = collect_stats(rows, palette=palette, num_classes=num_classes, ignore_index=ignore_index,
-                           executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+                           executor=executor, on_error=on_error, quiet=quiet,  # type: ignore[arg-type]
+                           splits=parse_splits(splits))
     write_stats(result.stats, output)
     for line in result.errors:
         click.echo(f"skipped: {line}", err=True)

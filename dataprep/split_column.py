@@ -1,0 +1,57 @@
+"""The manifest's `split` column (as `scan` writes it from folder names): keeping the rows of some splits, and
+saying when a command is about to mix several, the dataset's own test set among them."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import UsageError
+from .manifest import Manifest
+
+SPLIT_COLUMN = "split"
+
+
+@dataclass(frozen=True)
+class SplitMix:
+    """Several splits in one manifest: their row counts as text, the held-out test split, what to keep."""
+
+    listed: str  # "test 233, train 367, val 101"
+    held_out: str | None  # the first split named test*, if any
+    keep: str  # the --split value that leaves the held-out split out
+
+    def warning(self, command: str, harm: str) -> str:
+        why = (f"the '{self.held_out}' rows, the dataset's held-out test set, {harm}" if self.held_out
+               else "every split is in it")
+        return (f"the manifest holds several splits ({self.listed}) and {command} mixes them: {why}; "
+                f"--split {self.keep} takes only those rows")
+
+
+def split_mix(manifest: Manifest) -> SplitMix | None:
+    """What a manifest of several splits holds; None for one split or none."""
+    counts = Counter(r.extra.get(SPLIT_COLUMN, "") for r in manifest.rows)
+    named = sorted(v for v in counts if v)
+    if len(named) < 2:
+        return None
+    held_out = [v for v in named if v.lower().startswith("test")]
+    keep = ",".join(v for v in named if v not in held_out) or named[0]
+    return SplitMix(", ".join(f"{v} {counts[v]}" for v in named), held_out[0] if held_out else None, keep)
+
+
+def select_splits(manifest: Manifest, splits: Sequence[str]) -> Manifest:
+    """The rows whose split is one of `splits`; a usage error without the column or for a split not there."""
+    present = {r.extra.get(SPLIT_COLUMN, "") for r in manifest.rows}
+    named = sorted(v for v in present if v)
+    if not named:
+        raise UsageError(manifest.path, f"--split needs a {SPLIT_COLUMN!r} column (scan writes one when the "
+                                        "folders name several splits); this manifest has none")
+    unknown = [s for s in splits if s not in present]
+    if unknown:
+        raise UsageError(manifest.path, f"no rows of split {unknown[0]!r}; the splits here: {', '.join(named)}")
+    keep = set(splits)
+    return manifest.filter(lambda r: r.extra.get(SPLIT_COLUMN, "") in keep)
+
+
+def parse_splits(value: str | None) -> list[str] | None:
+    """`--split train,val` as a list; None when not given."""
+    return None if value is None else [s for s in value.split(",") if s]
