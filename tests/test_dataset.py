@@ -178,6 +178,19 @@ def test_fold_split_selects_rows(labels):
         SegmentationDataset(labels, fold=9, split="val")
 
 
+def test_without_a_fold_split_names_rows_of_the_split_column(labels, tmp_path):
+    """A scanned manifest of train/val/test folders (SegNet's CamVid) loads one split by name; split='val' used to
+    need a fold."""
+    rows = list(read_manifest(labels))
+    names = ["train", "val", "test"]
+    tagged = [r.with_extra(split=names[i % 3]) for i, r in enumerate(rows)]
+    manifest = write_manifest(tagged, tmp_path / "manifest.csv", columns=["split"])
+    for name in names:
+        assert SegmentationDataset(manifest, split=name).ids == [r.id for r in tagged if r.extra["split"] == name]
+    with pytest.raises(UsageError, match="no rows of split 'dev'; the splits here: test, train, val"):
+        SegmentationDataset(manifest, split="dev")
+
+
 def test_fold_needs_a_fold_column(coords):
     with pytest.raises(DataprepError, match="kfold"):
         SegmentationDataset(coords, fold=0, split="train")

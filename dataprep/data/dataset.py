@@ -47,6 +47,7 @@ from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops import SPECS
 from ..ops.steps import CompiledSteps
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
+from ..split_column import SPLIT_COLUMN, select_splits
 from ..stats_origin import fold_training_rows, origin_warning
 
 SPLITS = ("train", "val")
@@ -78,14 +79,20 @@ def load_stats_arg(stats: Stats | Mapping[str, Any] | PathLike | None) -> tuple[
 
 
 def select_rows(manifest: Manifest, *, fold: int | None = None, split: str | None = None) -> list[ManifestRow]:
-    """Rows of `manifest` for a k-fold split: train = `fold` column != fold, val = == fold; all rows if fold is None."""
+    """Rows of `manifest` for a k-fold split: train = `fold` column != fold, val = == fold; all rows if fold is None.
+
+    Without a fold, `split` names rows of the manifest's `split` column (`scan` writes it when the folders
+    name splits: `split="val"` on SegNet's CamVid or Kaggle's `val_images`)."""
     source = str(manifest.path) if manifest.path else "manifest"
+    if fold is None:
+        if split is None:
+            return list(manifest.rows)
+        if SPLIT_COLUMN not in manifest.extra_columns:
+            raise UsageError(source, f"split={split!r} needs a fold number (fold=N), or a manifest with a "
+                                     f"{SPLIT_COLUMN!r} column")
+        return list(select_splits(manifest, [split]).rows)
     if split is not None and split not in SPLITS:
         raise UsageError(source, f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if fold is None:
-        if split is not None:
-            raise UsageError(source, f"split={split!r} needs a fold number (fold=N)")
-        return list(manifest.rows)
     if split is None:
         raise UsageError(source, f"fold={fold} needs split='train' or split='val'")
     if "fold" not in manifest.extra_columns:
