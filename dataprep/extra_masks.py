@@ -3,12 +3,13 @@
 `scan` pairs one mask per image and lists the others in the row's `extra_masks`
 column: a JSON list of file names relative to the mask's own folder, so the row
 stays right wherever its manifest is written. Every reader of a row's mask
-(`sampleio.load_row_mask`, `masks2labels`, `preview`) gets the union: each
-extra mask's labelled pixels (any value but 0) are added to the main mask. A
-pixel two masks label differently is refused: which one is right is not
-something to guess. Commands that write new masks from a row (`tile`,
-`resize`, `augment`) refuse rows with extra masks: `masks2labels` merges them
-once, and its label maps and manifest have none.
+(`sampleio.load_row_mask`: the Dataset, stats, augment; `masks2labels`,
+`palette infer`, `kfold`, `preview`) gets the union: each extra mask's labelled
+pixels (not 0, not black) are added to the main mask (`merge_mask`). A pixel
+two masks label differently is refused: which one is right is not something to
+guess. `tile` and `resize`, which cut or rewrite the mask files themselves,
+refuse rows with extra masks: `masks2labels` merges them once, and its label
+maps and manifest have none.
 """
 from __future__ import annotations
 

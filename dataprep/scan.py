@@ -171,9 +171,9 @@ def scan(
     used |= {w.path for w in extra_masks}
     problems, subfolders = _mask_subfolders(candidates, problems)  # counted as masks already
     extra_masks += subfolders
-    problems, annotators, taken = _other_annotator(candidates, problems, rules)
-    n_images -= taken  # side by side they were images without a mask
-    n_masks += taken
+    problems, annotators, as_images = _other_annotator(candidates, problems, rules)
+    n_images -= as_images  # side by side they were counted as images without a mask
+    n_masks += as_images
     extra_masks += annotators
     copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
     extra_masks += [p for p in problems if p.kind in copies]  # warnings: the pair is kept
@@ -428,7 +428,7 @@ def _other_annotator(candidates: list[_Candidate], problems: list[Problem],
                       rules: list[PairingRule]) -> tuple[list[Problem], list[Problem], int]:
     """Orphans that are another annotator's masks of paired images (CHASE_DB1's `x_2ndHO.png` beside the
     paired `x_1stHO.png`): one warning per rule instead of an orphan per file. Returns the problems without
-    them, the warnings and how many files they were."""
+    them, the warnings and how many of them had been taken for images."""
     paired = {os.path.splitext(c.mask)[0] for c in candidates}
     warnings, taken = [], set()
     for rule in rules:
@@ -444,7 +444,8 @@ def _other_annotator(candidates: list[_Candidate], problems: list[Problem],
                                     f"{len(found)} masks of another annotator ({other}) beside the paired "
                                     f"{rule.mask_suffix} masks: not paired; "
                                     f"--mask-suffix {other} pairs them instead"))
-    return [p for p in problems if p.path not in taken], warnings, len(taken)
+    as_images = sum(1 for p in problems if p.path in taken and p.kind == ScanProblem.ORPHAN_IMAGE)
+    return [p for p in problems if p.path not in taken], warnings, as_images
 
 
 def _with_extras(candidates: list[_Candidate], extra_masks: list[Problem]) -> list[_Candidate]:

@@ -271,3 +271,24 @@ def test_preview_shows_the_union(tmp_path):
     (tmp_path / "palette.json").write_text(json.dumps(palette))
     sheet = make_contact_sheet(manifest, n=1, palette=tmp_path / "palette.json")
     assert (np.abs(sheet.astype(int) - (250, 0, 0)).sum(axis=2) < 30).any()  # the extra mask's class, drawn
+
+
+def test_palette_png_masks_merge_when_their_tables_agree(tmp_path):
+    """VOC-style palette PNGs: an extra mask drawn with another colour table would mean other classes by the
+    same indices; refused, naming the file."""
+    from dataprep.io import write_mask
+    from dataprep.palette import builtin_palette
+
+    manifest, union = _index_set(tmp_path)
+    voc = builtin_palette("voc").label_palette().colour_table(256)
+    folder = tmp_path / "data"
+    write_mask(folder / "x_mask.png", np.asarray(Image.open(folder / "x_mask.png")), palette=voc)
+    write_mask(folder / "x_mask_1.png", np.asarray(Image.open(folder / "x_mask_1.png")), palette=voc)
+    report = masks_to_labels(manifest, tmp_path / "labels", "voc", quiet=True)
+    assert report.converted == 1
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "labels" / "x_mask.png")), union)
+    other = voc.copy()
+    other[2] = (9, 9, 9)
+    write_mask(folder / "x_mask_1.png", np.asarray(Image.open(folder / "x_mask_1.png")), palette=other)
+    report = masks_to_labels(manifest, tmp_path / "labels2", "voc", quiet=True)
+    assert report.failed == 1 and "x_mask_1.png: extra mask's PNG palette differs" in report.errors[0]

@@ -59,7 +59,8 @@ class _MaskConverter:
             raise mask_size_error(job.src, mask.shape[1::-1], job.size)
         table = None if mask.ndim != 2 or self.remap or self.png_indices else read_mask_table(job.src)
         for extra in job.extras:
-            if table is not None and not np.array_equal(read_mask_table(extra), table):
+            extra_table = read_mask_table(extra) if table is not None else None
+            if extra_table is not None and not np.array_equal(extra_table, table):
                 raise DataprepError(extra, f"extra mask's PNG palette differs from its main mask's ({job.src.name}): "
                                            "their indices mean different colours")
             mask = merge_mask(mask, read_mask(extra), job.src, extra)
