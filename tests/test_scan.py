@@ -605,7 +605,8 @@ def test_per_class_mask_folders_inside_the_mask_folder_are_one_warning_each(tmp_
     _png(tmp_path / "masks" / "FV" / "lost.png")  # no paired mask of that name: still an orphan
     result = scan(tmp_path)
     assert [r.id for r in result.rows] == ["d_r_47_", "f_r_329_"]
-    assert [(w.path, w.kind) for w in result.warnings] == [("masks/FV", "mask_subfolder"), ("masks/HD", "mask_subfolder")]
+    assert [(w.path, w.kind) for w in result.warnings] == [("masks/FV", "mask_subfolder"),
+                                                            ("masks/HD", "mask_subfolder")]
     assert result.warnings[0].reason == "2 masks named like the masks paired in masks/ (one class's masks?); not paired"
     assert [(p.path, p.kind) for p in result.problems] == [("masks/FV/lost.png", "orphan_mask")]
     assert (result.images_seen, result.masks_seen) == (2, 7)

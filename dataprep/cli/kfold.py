@@ -35,8 +35,8 @@ from .stats import class_options
 @reports_errors
 @executor_options
 def kfold_command(manifest: Path, output: Path, k: int, mode: str, group_by: str | None, group_column: str | None,
-                  seed: int, splits: str | None, palette: str | None, num_classes: int | None, ignore_index: Any, executor,
-                  on_error: str, quiet: bool) -> None:
+                  seed: int, splits: str | None, palette: str | None, num_classes: int | None, ignore_index: Any,
+                  executor, on_error: str, quiet: bool) -> None:
     """Split MANIFEST into K folds; print how balanced each class is across them.
 
     A row is in the validation set of fold i when its fold column is i. Masks
@@ -50,8 +50,8 @@ def kfold_command(manifest: Path, output: Path, k: int, mode: str, group_by: str
       dataprep kfold camvid_labels/manifest.csv -k 5 --split train,val -o work/splits
     """
     result = kfold(manifest, output, k, mode=mode, group_by=group_by, group_column=group_column, seed=seed,
-                   splits=parse_splits(splits), palette=palette, num_classes=num_classes, ignore_index=ignore_index, executor=executor,
-                   on_error=on_error, quiet=quiet)
+                   splits=parse_splits(splits), palette=palette, num_classes=num_classes, ignore_index=ignore_index,
+                   executor=executor, on_error=on_error, quiet=quiet)
     for line in result.errors:
         click.echo(f"unreadable mask (counted as unlabelled): {line}", err=True)
     for line in result.warnings:
