@@ -56,6 +56,35 @@ def test_overfits_eight_images(labelled, stats_file, tmp_path):
     assert result.class_names[:3] == ["sky", "building", "road"]
 
 
+def test_train_and_val_splits_train_as_the_fold_they_mirror(labelled, tmp_path):
+    """data.train_split / data.val_split (a scanned manifest's split column, SegNet CamVid's train/ and val/) pick
+    the same rows as a fold would: a split column equal to fold 0 gives the fold's losses and scores exactly."""
+    rows = [r.with_extra(split="val" if r.fold == 0 else "train") for r in read_manifest(labelled)]
+    by_split = write_manifest(rows, tmp_path / "split.csv", columns=["fold", "split"])
+    small = dict(model={"width": 8, "depth": 2}, train={"epochs": 2})
+    recipes = {"train_recipe": str(labelled.parent.parent / "resize.yaml"),
+               "val_recipe": str(labelled.parent.parent / "resize.yaml"), "batch_size": 2,
+               "palette": str(labelled.parent / "palette.json")}
+    fold = run_training(make_config(labelled, tmp_path / "fold", data={"fold": 0, **recipes}, **small), quiet=True)
+    split = run_training(make_config(by_split, tmp_path / "split", data={"train_split": "train", "val_split": "val",
+                                                                         **recipes}, **small), quiet=True)
+    assert len(split.step_losses) == len(fold.step_losses) == 4
+    assert split.step_losses == fold.step_losses
+    assert split.scores is not None and split.scores.miou == fold.scores.miou
+    # stats.json of the training split is the training rows' own: no 'measured on other rows' warning
+    from dataprep.stats import compute_stats, write_stats
+    from dataprep.train.datainfo import describe_data
+
+    train_csv = write_manifest([r for r in rows if r.extra["split"] == "train"], tmp_path / "train.csv",
+                               columns=["fold", "split"])
+    stats = write_stats(compute_stats(train_csv, quiet=True), tmp_path / "train_stats.json")
+    cfg = make_config(by_split, tmp_path / "s", data={"train_split": "train", "val_split": "val", **recipes,
+                                                       "stats": str(stats)}, **small)
+    assert describe_data(cfg).warnings == ()
+    with pytest.raises(DataprepError, match="data.val_split: no rows of split 'dev'"):
+        run_training(make_config(by_split, tmp_path / "dev", data={"val_split": "dev", **recipes}, **small), quiet=True)
+
+
 def test_resume_continues_with_identical_losses(labelled, tmp_path):
     """Stop mid-epoch (as Ctrl-C would), resume from last.pt: the same losses as one uninterrupted run."""
     cfg = make_config(labelled, tmp_path / "a", data={"fold": 0, "batch_size": 2},

@@ -41,6 +41,8 @@ class DataConfig:
     stats: str | None = None  # stats.json: normalization, class weights, num_classes
     palette: str | None = None  # palette.json; default: the one beside the manifest, if any
     fold: int | None = None  # train on rows whose fold != N, validate on fold == N
+    train_split: str | None = None  # instead of `fold`: train on the rows of this split (the `split` column)
+    val_split: str | None = None  # ... and validate on the rows of this one
     engine: Literal["cpu", "dali"] = "cpu"
     batch_size: int = 8
     val_batch_size: int | None = None  # default: batch_size
@@ -60,6 +62,26 @@ class DataConfig:
             raise ValueError("class_balance: needs data.stats (its per-class image counts)")
         if self.fold is not None and self.val_manifest is not None:
             raise ValueError("fold: give either `fold` or `val_manifest`, not both")
+        if self.fold is not None and (self.train_split or self.val_split):
+            raise ValueError("fold: give either `fold` or `train_split`/`val_split`, not both")
+        if self.val_split and self.val_manifest is not None:
+            raise ValueError("val_split: give either `val_split` or `val_manifest`, not both")
+        if self.val_split and self.val_split == self.train_split:
+            raise ValueError(f"val_split: {self.val_split!r} is the training split too")
+
+    def train_rows(self) -> dict[str, Any]:
+        """`make_loader`'s row selection for training: a fold's training rows, a split, or every row."""
+        if self.fold is not None:
+            return {"fold": self.fold, "split": "train"}
+        return {"split": self.train_split} if self.train_split else {}
+
+    def val_rows(self) -> tuple[str, dict[str, Any]] | None:
+        """(manifest, `make_loader`'s row selection) of the validation data, or None without any."""
+        if self.fold is not None:
+            return self.manifest, {"fold": self.fold, "split": "val"}
+        if self.val_split:
+            return self.manifest, {"split": self.val_split}
+        return (self.val_manifest, {}) if self.val_manifest else None
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ import torch
 from ..contracts import DatasetInfo, Stats, resolve_dataset_info
 from ..errors import DataprepError, UsageError
 from ..io import read_image
-from ..manifest import Manifest, read_manifest
+from ..manifest import Manifest, ManifestRow, read_manifest
 from ..palette import resolve_palette
+from ..split_column import select_splits
 from ..stats_origin import origin_warning
 from . import distributed as D
 from .config import TrainConfig
@@ -104,12 +105,25 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
         training = [r for r, v in zip(manifest, in_val) if not v]
         check_source_leakage(training, [r for r, v in zip(manifest, in_val) if v], d.manifest,
                              f"validation fold {d.fold}")
+    elif d.train_split or d.val_split:
+        if d.train_split:
+            training = _split_rows(manifest, d.train_split, "data.train_split")
+        if d.val_split:
+            check_source_leakage(training, _split_rows(manifest, d.val_split, "data.val_split"), d.manifest,
+                                 f"validation split {d.val_split!r}")
     origin = None
     if stats is not None:
         origin = origin_warning(stats.measured_on, training, stats_name=f"data.stats {d.stats}",
                                 rows_name=f"the {len(training)} training rows of {d.manifest}", alternatives=[manifest.rows])
     return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved,
                     (origin,) if origin else ())
+
+
+def _split_rows(manifest: Manifest, split: str, field: str) -> list[ManifestRow]:
+    try:
+        return select_splits(manifest, [split]).rows
+    except UsageError as exc:
+        raise UsageError(exc.path, f"{field}: {exc.reason}") from None
 
 
 def _check_fold(manifest: Manifest, fold: int, source: str) -> None:
@@ -136,17 +150,14 @@ def build_loaders(cfg: TrainConfig, info: D.DistInfo, device: torch.device, *,
         device=device if d.engine == "dali" else None,  # DALI runs on this rank's GPU; the CPU engine stays on CPU
         info=data.dataset if data is not None else None,
     )
-    split = {"fold": d.fold, "split": "train"} if d.fold is not None else {}
     train_loader = make_loader(d.manifest, d.train_recipe, batch_size=d.batch_size, shuffle=True,
-                               drop_last=d.drop_last, class_balance=d.class_balance, **split, **common)
+                               drop_last=d.drop_last, class_balance=d.class_balance, **d.train_rows(), **common)
     val_batch = val_batch_size or d.val_batch_size or d.batch_size
-    if d.fold is not None:
-        val_loader = make_loader(d.manifest, d.val_recipe, batch_size=val_batch, shuffle=False,
-                                 fold=d.fold, split="val", **common)
-    elif d.val_manifest:
-        val_loader = make_loader(d.val_manifest, d.val_recipe, batch_size=val_batch, shuffle=False, **common)
-    else:
-        val_loader = None
+    validation = d.val_rows()
+    val_loader = None
+    if validation is not None:
+        source, rows = validation
+        val_loader = make_loader(source, d.val_recipe, batch_size=val_batch, shuffle=False, **rows, **common)
     return train_loader, val_loader
 
 

@@ -34,19 +34,18 @@ def check_batches(cfg: TrainConfig, console: Console) -> int | None:
     """Refuse training batches that cannot be formed; the validation batch size to use (1 when its
     samples differ in size after the val recipe), or None for the configured one."""
     d = cfg.data
-    split = {"fold": d.fold, "split": "train"} if d.fold is not None else {}
     if d.batch_size > 1:
-        mismatch = first_size_mismatch(d.manifest, d.train_recipe, **split)
+        mismatch = first_size_mismatch(d.manifest, d.train_recipe, **d.train_rows())
         if mismatch is not None:
             raise DataprepError(mismatch.other.image, f"training batches of {d.batch_size} cannot be formed: "
                                 f"{mismatch.describe()} after the train recipe; add a fixed-size resize or crop "
                                 "to data.train_recipe, or set batch_size 1")
     val_batch = d.val_batch_size or d.batch_size
-    source = d.manifest if d.fold is not None else d.val_manifest
-    if not source or val_batch <= 1:
+    validation = d.val_rows()
+    if validation is None or val_batch <= 1:
         return None
-    mismatch = first_size_mismatch(source, d.val_recipe, **({"fold": d.fold, "split": "val"} if d.fold is not None
-                                                             else {}))
+    source, rows = validation
+    mismatch = first_size_mismatch(source, d.val_recipe, **rows)
     if mismatch is None:
         return None
     console.warn(f"{mismatch.other.image}: validation batches of {val_batch} cannot be formed "
