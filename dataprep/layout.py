@@ -10,7 +10,7 @@ Folder pairs are found among sibling folders, in tiers: names seen in the wild
 and a folder beside its annotated twin (`train`/`trainannot`, `val`/`val_labels`),
 then any image-like name beside any mask-like name (`images`/`1st_manual`), and
 last a mask-like folder inside a folder of images (`res/x.jpg`, `res/label/x.png`).
-The suffixes are read from the data: every split of a name at its last `_`/`-`
+The suffixes are read from the data: every split of a name at its last `_`/`-`/`.`
 separators is tried, and the pair of suffixes that matches the most files wins
 (known conventions such as `_L`, `_mask`, `_gtFine_color` break ties).
 An image folder with two mask folders found by the same convention is a question for the user,
@@ -316,7 +316,7 @@ def _splits(stem: str, fixed: str | None, optional: bool = False) -> list[tuple[
         return [(stem, "")] if optional or not fixed else []
     out = [(stem, "")]
     for i in range(len(stem) - 1, 0, -1):
-        if stem[i] in "_-":
+        if stem[i] in "_-.":  # '.': STARE's labels-ah/im0001.ah.ppm for stare-images/im0001.ppm
             out.append((stem[:i], stem[i:]))
             if len(out) > _MAX_SUFFIX_TOKENS:
                 break

@@ -137,6 +137,26 @@ def test_16bit_colour_masks_give_the_8bit_colours_they_encode(tmp_path, ext, sca
         io.read_mask(tmp_path / "odd.png")
 
 
+def test_netpbm_images_and_masks_read_as_pil_reads_them(tmp_path):
+    """STARE ships its photos and vessel labels as binary PPM: they were not even seen by scan."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (20, 30, 3), np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "im0001.ppm")
+    assert np.array_equal(io.read_image(tmp_path / "im0001.ppm"), np.asarray(Image.open(tmp_path / "im0001.ppm")))
+    deep = (np.arange(600).reshape(20, 30) * 100).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.pgm"), deep)
+    assert np.array_equal(io.read_image(tmp_path / "deep.pgm")[..., 0], deep)
+    info = io.read_info(tmp_path / "deep.pgm")
+    assert (info.width, info.height, info.dtype, info.bands) == (30, 20, "uint16", 1)
+    labels = np.zeros((20, 30), np.uint8)
+    labels[3:9] = 2
+    cv2.imwrite(str(tmp_path / "m.pgm"), labels)
+    assert np.array_equal(io.read_mask(tmp_path / "m.pgm"), labels)
+    (tmp_path / "m.png").write_bytes((tmp_path / "m.pgm").read_bytes())
+    assert io.content_mismatch(tmp_path / "m.png") == "PPM data in a .png file"
+    assert io.content_mismatch(tmp_path / "m.pgm") is None
+
+
 def test_grayscale_and_rgba(tmp_path):
     gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
     Image.fromarray(gray).save(tmp_path / "g.png")

@@ -158,6 +158,19 @@ def test_deepglobe_sat_and_mask_pair_side_by_side(tmp_path):
         ("train/119", "119_sat.jpg", "119_mask.png"), ("train/6399", "6399_sat.jpg", "6399_mask.png")]
 
 
+def test_stare_netpbm_files_pair_by_a_dotted_annotator_suffix(tmp_path):
+    """STARE: stare-images/im0001.ppm <-> labels-ah/im0001.ah.ppm; PPM was not a known extension, and names
+    were cut at `_` and `-` only."""
+    (tmp_path / "stare-images").mkdir(), (tmp_path / "labels-ah").mkdir()
+    for i in (1, 2, 3):
+        Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(tmp_path / "stare-images" / f"im000{i}.ppm")
+        Image.fromarray(np.zeros((24, 32), np.uint8)).save(tmp_path / "labels-ah" / f"im000{i}.ah.ppm")
+    result = scan(tmp_path)
+    assert [(r.image.name, r.mask.name) for r in result.rows] == [(f"im000{i}.ppm", f"im000{i}.ah.ppm")
+                                                                  for i in (1, 2, 3)]
+    assert [(r.image_dir, r.mask_dir, r.mask_suffix) for r in result.rules] == [("stare-images", "labels-ah", ".ah")]
+
+
 def test_explicit_dirs_and_suffix_strip_is_not_rstrip(tmp_path):
     _jpg(tmp_path / "photos/hog.jpg"), _png(tmp_path / "gt/hog.png")
     result = scan(tmp_path, image_dir="photos", mask_dir="gt")

@@ -9,8 +9,9 @@ from ..errors import DataprepError, TruncatedError
 
 PathLike = str | os.PathLike[str]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-MASK_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".gif", ".npy", ".jpg", ".jpeg"})
+# .ppm / .pgm: Netpbm, as STARE (retinal vessels) ships its photos and vessel labels.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+MASK_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".gif", ".npy", ".jpg", ".jpeg", ".ppm", ".pgm"})
 LOSSY_EXTENSIONS = frozenset({".jpg", ".jpeg", ".webp"})
 
 JPEG_SOI = b"\xff\xd8"
@@ -33,7 +34,7 @@ _MAGIC = (
     (b"\x93NUMPY", "NPY"),
 )
 _EXTENSION_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
-                     ".webp": "WEBP", ".gif": "GIF", ".npy": "NPY"}
+                     ".webp": "WEBP", ".gif": "GIF", ".npy": "NPY", ".ppm": "PPM", ".pgm": "PPM"}
 
 
 def has_extension(path: PathLike, extensions: frozenset[str]) -> bool:
@@ -53,6 +54,8 @@ def sniff_format(head: bytes) -> str | None:
             return name
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
+    if head[:1] == b"P" and head[1:2] in (b"5", b"6") and head[2:3] in (b" ", b"\t", b"\n", b"\r"):
+        return "PPM"  # binary Netpbm: PGM (P5) or PPM (P6)
     return None
 
 
