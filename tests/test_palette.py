@@ -272,7 +272,7 @@ SUIM_CODES = {(0, 0, 0): 0, (0, 0, 255): 1, (0, 255, 0): 2, (0, 255, 255): 3, (2
               (255, 255, 0): 6, (255, 255, 255): 7}
 
 
-def test_suim_and_deepglobe_builtins_follow_their_datasets_codes(tmp_path):
+def test_suim_deepglobe_and_isprs_builtins_follow_their_datasets_codes(tmp_path):
     """SUIM's index is its colour's code 4R + 2G + B (the dataset's data_utils.py); DeepGlobe's unknown (black)
     is left out of the challenge's score, so it is ignore."""
     suim = builtin_palette("suim")
@@ -281,6 +281,10 @@ def test_suim_and_deepglobe_builtins_follow_their_datasets_codes(tmp_path):
     assert [(c.color, c.index, c.ignore) for c in deepglobe.classes] == [
         ((0, 255, 255), 0, False), ((255, 255, 0), 1, False), ((255, 0, 255), 2, False), ((0, 255, 0), 3, False),
         ((0, 0, 255), 4, False), ((255, 255, 255), 5, False), ((0, 0, 0), 255, True)]
+    isprs = builtin_palette("isprs")  # MMSegmentation's Potsdam order, boundaries (black) ignored
+    assert [c.name for c in isprs.classes][:6] == ["impervious surfaces", "building", "low vegetation", "tree", "car",
+                                                   "clutter"]
+    assert isprs.classes[6].color == (0, 0, 0) and isprs.classes[6].ignore
     rng = np.random.default_rng(0)
     colours = np.array(list(SUIM_CODES), np.uint8)
     codes = rng.integers(0, 8, (30, 40))
@@ -291,8 +295,8 @@ def test_suim_and_deepglobe_builtins_follow_their_datasets_codes(tmp_path):
 
 
 def test_cube_corner_palettes_are_suggested_only_on_evidence(tmp_path):
-    """Black and white masks are SUIM's waterbody and sea-floor, and DeepGlobe's colours are all SUIM's: neither
-    is evidence. Robots' red beside them is."""
+    """Black and white masks are SUIM's waterbody and sea-floor, and DeepGlobe's and ISPRS' colours are all SUIM's:
+    neither is evidence. Reefs' magenta, SUIM's own, is."""
     m = np.zeros((40, 40, 3), np.uint8)
     m[:10] = (255, 255, 255)
     write_mask(tmp_path / "a.png", m)
@@ -300,11 +304,14 @@ def test_cube_corner_palettes_are_suggested_only_on_evidence(tmp_path):
     m[10:20], m[20:30] = (0, 255, 255), (255, 255, 0)  # DeepGlobe's urban and agriculture: SUIM's colours too
     write_mask(tmp_path / "a.png", m)
     assert infer_palette(tmp_path / "a.png").suggestion is None
-    m[30:] = (255, 0, 0)
+    m[30:35] = (255, 0, 0)  # ISPRS' clutter as well as SUIM's robots: still a tie
+    write_mask(tmp_path / "a.png", m)
+    assert infer_palette(tmp_path / "a.png").suggestion is None
+    m[35:] = (255, 0, 255)
     write_mask(tmp_path / "a.png", m)
     result = infer_palette(tmp_path / "a.png")
     assert result.suggestion == "suim"
-    assert {c.color: c.name for c in result.palette.classes}[(255, 0, 0)] == "robots and instruments"
+    assert {c.color: c.name for c in result.palette.classes}[(255, 0, 255)] == "reefs and invertebrates"
 
 
 def test_infer_index_masks_and_refuse_a_mix(tmp_path):

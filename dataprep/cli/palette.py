@@ -20,7 +20,7 @@ def palette_group() -> None:
     """Make, inspect and list palettes (class name, colour, index, ignore).
 
     \b
-    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe.
+    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs.
     """
 
 

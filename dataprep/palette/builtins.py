@@ -1,4 +1,5 @@
-"""The built-in palettes, selectable by name: `voc`, `cityscapes`, `camvid`, `camvid11`, `suim`, `deepglobe`."""
+"""The built-in palettes, selectable by name: `voc`, `cityscapes`, `camvid`, `camvid11`, `suim`, `deepglobe`,
+`isprs`."""
 from __future__ import annotations
 
 from ..errors import UsageError
@@ -111,6 +112,20 @@ _DEEPGLOBE = (
 )
 
 
+# ISPRS Potsdam and Vaihingen, in MMSegmentation's class order; black marks the eroded class
+# boundaries of the `_noBoundary` labels, left out of the benchmark (MMSeg: reduce_zero_label).
+_ISPRS = (
+    ("impervious surfaces", (255, 255, 255)), ("building", (0, 0, 255)), ("low vegetation", (0, 255, 255)),
+    ("tree", (0, 255, 0)), ("car", (255, 255, 0)), ("clutter", (255, 0, 0)),
+)
+
+
+def _isprs() -> Palette:
+    classes = [PaletteClass(name, colour, i) for i, (name, colour) in enumerate(_ISPRS)]
+    classes.append(PaletteClass("boundary", (0, 0, 0), 255, ignore=True))
+    return Palette("isprs", tuple(classes), 255, "isprs")
+
+
 def _suim() -> Palette:
     return Palette("suim", tuple(PaletteClass(name, colour, i) for i, (name, colour) in enumerate(_SUIM)), 255, "suim")
 
@@ -122,7 +137,7 @@ def _deepglobe() -> Palette:
 
 
 _BUILDERS = {"voc": _voc, "cityscapes": _cityscapes, "camvid": _camvid, "camvid11": _camvid11, "suim": _suim,
-             "deepglobe": _deepglobe}
+             "deepglobe": _deepglobe, "isprs": _isprs}
 BUILTIN_PALETTES: tuple[str, ...] = tuple(_BUILDERS)
 
 
