@@ -370,6 +370,61 @@ def _extension_pairs(files: list[str]) -> list[PairingRule]:
                         mask_extension=mask_extension)]
 
 
+@dataclass(frozen=True)
+class SuffixHint:
+    """Names side by side that come in pairs by a suffix no convention knows (`t01_ortho.tif`, `t01_classes.tif`)."""
+
+    image_suffix: str
+    mask_suffix: str
+    pairs: int
+    example: str  # one of the would-be masks, relative to the root
+    sure: bool  # the mask side is told by its name (a mask word) or its format (lossless beside JPEG)
+
+    def describe(self, root: str | os.PathLike[str] | None = None) -> str:
+        example = os.path.join(root, self.example) if root else self.example
+        image = f"--image-suffix {self.image_suffix} " if self.image_suffix else ""
+        ends = f"{self.image_suffix or 'nothing'} and {self.mask_suffix}"
+        maybe = "" if self.sure else f"if the {self.mask_suffix} files are the masks, "
+        return (f"{example}: {self.pairs} names come in pairs ending in {ends}; {maybe}scan with "
+                f"{image}--mask-suffix {self.mask_suffix}")
+
+
+def suggest_suffixes(files: list[str]) -> SuffixHint | None:
+    """The suffix pair that most names side by side come in, when nothing else paired; None under 2 pairs or
+    when fewer than half of the files would pair."""
+    found: dict[str, dict[str, str]] = defaultdict(dict)  # folder/base -> suffix -> file
+    for f in files:
+        if not io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS):
+            continue
+        stem = os.path.splitext(f)[0]
+        for base, suffix in _splits(stem, None):
+            found[base].setdefault(suffix, f)
+    counts: Counter[tuple[str, str]] = Counter()
+    for by_suffix in found.values():
+        if len(by_suffix) == 2:
+            counts[tuple(sorted(by_suffix))] += 1  # type: ignore[index]
+    if not counts:
+        return None
+    (a, b), n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if n < 2 or 2 * n < len(files) / 2:
+        return None
+    examples = [by for by in found.values() if set(by) == {a, b}]
+    image_side, mask_side, sure = _mask_side(a, b, examples)
+    return SuffixHint(image_side, mask_side, n, examples[0][mask_side], sure)
+
+
+def _mask_side(a: str, b: str, examples: list[dict[str, str]]) -> tuple[str, str, bool]:
+    """(image suffix, mask suffix, sure) of a suffix pair: a mask word in one name, else the lossless side
+    beside JPEGs, else a guess (the longer suffix: `x` and `x_label`)."""
+    words = [bool(_MASK_WORDS.search(s)) for s in (a, b)]
+    if words[0] != words[1]:
+        return (b, a, True) if words[0] else (a, b, True)
+    photo = [all(io.has_extension(e[s], _PHOTO_EXTENSIONS) for e in examples) for s in (a, b)]
+    if photo[0] != photo[1]:
+        return (a, b, True) if photo[0] else (b, a, True)
+    return (a, b, False) if len(a) <= len(b) else (b, a, False)
+
+
 def count_suffix_pairs(stems: set[str], suffixes: tuple[str, str]) -> int:
     img_sfx, msk_sfx = suffixes
     return sum(1 for s in stems if s.endswith(msk_sfx) and io.strip_suffix(s, msk_sfx) + img_sfx in stems)

@@ -30,7 +30,8 @@ from .errors import DataprepError, StackError, TruncatedError, UsageError
 from .executor import Executor, OnError, run_items
 from .extra_masks import EXTRA_MASKS_COLUMN, encode_extra_masks
 from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
-from .layout import CONTAINER_DIRS, AmbiguousLayout, PairingRule, choose_rules, split_of, with_pairs
+from .layout import (CONTAINER_DIRS, AmbiguousLayout, PairingRule, SuffixHint, choose_rules, split_of,
+                     suggest_suffixes, with_pairs)
 from .manifest import Manifest, ManifestRow
 from .paths import walk_files
 
@@ -101,7 +102,7 @@ class ScanResult:
     images_seen: int = 0
     masks_seen: int = 0
     unpaired_files: int = 0  # image-like files no rule took (other mask variants, stray files)
-    hints: list[Hint] = field(default_factory=list)
+    hints: list[Hint | SuffixHint] = field(default_factory=list)
     splits: list[str] = field(default_factory=list)  # values of the `split` column, when there is one
     duplicates: "DedupResult | None" = None
 
@@ -183,7 +184,10 @@ def scan(
     if on_error == "fail":
         _fail_on_first(root, problems)
     rules = [with_pairs(r, n) for r, n in zip(rules, pairs_per_rule)]
-    hints = find_hints(root, everything) if len(used) < len(everything) else []
+    hints: list[Hint | SuffixHint] = list(find_hints(root, everything)) if len(used) < len(everything) else []
+    suffixes = suggest_suffixes(files) if not any(r.pairs for r in rules) and not hints else None
+    if suffixes is not None:
+        hints.append(suffixes)
 
     results = run_items(
         _ValidatePair(str(root), check, keep_scaled_masks), candidates, executor=executor, on_error="skip",

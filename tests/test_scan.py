@@ -171,6 +171,40 @@ def test_stare_netpbm_files_pair_by_a_dotted_annotator_suffix(tmp_path):
     assert [(r.image_dir, r.mask_dir, r.mask_suffix) for r in result.rules] == [("stare-images", "labels-ah", ".ah")]
 
 
+@pytest.mark.parametrize("image, mask, sure", [("_ortho.tif", "_classes.tif", False), ("_img.jpg", "_lbl.png", True),
+                                               ("_photo.png", "_annotation.png", True)])
+def test_names_paired_by_unknown_suffixes_get_a_hint_with_the_options(tmp_path, cli, image, mask, sure):
+    """Nothing paired and nothing said how: `t01_ortho.tif` beside `t01_classes.tif` needs the suffixes named."""
+    for i in range(3):
+        for end in (image, mask):
+            path = tmp_path / f"t{i:02d}{end}"
+            if path.suffix == ".jpg":
+                _jpg(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.zeros((24, 32), np.uint8)).save(path)
+    result = scan(tmp_path)
+    assert not result.rows and len(result.hints) == 1
+    image_suffix, mask_suffix = image.split(".")[0], mask.split(".")[0]
+    hint = result.hints[0]
+    assert (hint.image_suffix, hint.mask_suffix, hint.pairs, hint.sure) == (image_suffix, mask_suffix, 3, sure)
+    assert hint.describe().endswith(f"scan with --image-suffix {image_suffix} --mask-suffix {mask_suffix}")
+    assert ("if the" in hint.describe()) == (not sure)
+    followed = scan(tmp_path, image_suffix=image_suffix, mask_suffix=mask_suffix)
+    assert len(followed.rows) == 3
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv")
+    assert res.exit_code == 1 and f"hint: {tmp_path / f't00{mask}'}: 3 names come in pairs" in res.output
+
+
+def test_unrelated_names_get_no_suffix_hint(tmp_path):
+    for name in ("a_x.png", "b_y.png", "c_z.png", "d.png", "a_q.png"):
+        _png(tmp_path / name)
+    result = scan(tmp_path)
+    assert not result.rows and result.hints == []
+    _png(tmp_path / "two" / "a_x.png"), _png(tmp_path / "two" / "a_y.png")  # one pair is no pattern
+    assert scan(tmp_path / "two").hints == []
+
+
 def test_explicit_dirs_and_suffix_strip_is_not_rstrip(tmp_path):
     _jpg(tmp_path / "photos/hog.jpg"), _png(tmp_path / "gt/hog.png")
     result = scan(tmp_path, image_dir="photos", mask_dir="gt")
