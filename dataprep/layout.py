@@ -398,7 +398,8 @@ def suggest_suffixes(files: list[str]) -> SuffixHint | None:
             continue
         stem = os.path.splitext(f)[0]
         for base, suffix in _splits(stem, None):
-            found[base].setdefault(suffix, f)
+            if "/" not in suffix:  # a cut inside a folder name is no suffix
+                found[base].setdefault(suffix, f)
     counts: Counter[tuple[str, str]] = Counter()
     for by_suffix in found.values():
         if len(by_suffix) == 2:

@@ -203,6 +203,9 @@ def test_unrelated_names_get_no_suffix_hint(tmp_path):
     assert not result.rows and result.hints == []
     _png(tmp_path / "two" / "a_x.png"), _png(tmp_path / "two" / "a_y.png")  # one pair is no pattern
     assert scan(tmp_path / "two").hints == []
+    for folder in ("my_dir", "other_dir"):  # a cut inside a folder's name is no suffix
+        _png(tmp_path / "dirs" / folder / "a.png"), _png(tmp_path / "dirs" / folder / "b.png")
+    assert scan(tmp_path / "dirs").hints == []
 
 
 def test_explicit_dirs_and_suffix_strip_is_not_rstrip(tmp_path):
