@@ -24,6 +24,7 @@ manifest can be put together with `dataprep stitch`.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from .palette import resolve_palette, voc_colormap
 from .paths import Inputs
 from .progress import progress_bar
 from .raster import read_raster, write_raster
+from .split_column import select_splits
 from .stitch import BLEND_MODES, PROBABILITIES_COLUMN, blend_window
 from .tiling import tile_starts
 
@@ -107,14 +109,18 @@ def predict_manifest(
     on_error: str = "skip",
     force: bool = False,
     quiet: bool = False,
+    splits: Sequence[str] | None = None,
 ) -> PredictReport:
-    """Predict a label map for every row of `manifest` into `out_dir` (see the module docstring)."""
+    """Predict a label map for every row of `manifest` (of `splits` only, by its split column, when given) into
+    `out_dir` (see the module docstring)."""
     import torch
 
     from .data.dataset import Normalization, match_channels
     from .train import load_checkpoint, load_model
 
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    if splits is not None:
+        src = select_splits(src, splits)
     out = Path(out_dir)
     inputs = Inputs.of_manifest(src).with_files(
         [checkpoint, *([palette] if palette is not None and Path(palette).is_file() else [])])

@@ -131,6 +131,19 @@ def test_predict_on_tiles_then_stitch(trained, tmp_path, cli):
         np.testing.assert_allclose(probs.sum(axis=2), 1.0, atol=1e-4)
 
 
+def test_split_predicts_only_those_rows(trained, tmp_path, cli):
+    """A scanned manifest's test split, predicted alone after training on the others."""
+    checkpoint, labels = trained
+    rows = [r.with_extra(split="test" if i % 2 else "train") for i, r in enumerate(read_manifest(labels))]
+    manifest = write_manifest(rows, tmp_path / "split.csv", columns=["split"])
+    result = cli("predict", "--checkpoint", checkpoint, "--manifest", manifest, "--split", "test", tmp_path / "pred",
+                 "-q")
+    assert result.exit_code == 0, result.output
+    predicted = read_manifest(tmp_path / "pred" / "manifest.csv")
+    assert [r.id for r in predicted] == [r.id for r in rows if r.extra["split"] == "test"]
+    assert sorted(p.stem for p in (tmp_path / "pred" / "labels").iterdir()) == sorted(r.id for r in predicted)
+
+
 def test_wrong_band_count_names_the_image(trained, tmp_path):
     checkpoint, labels = trained
     bad = tmp_path / "five.tif"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from ..split_column import parse_splits
 from ..tiling import parse_size
 from .common import finish_output_report, force_option, quiet_option, reports_errors
 
@@ -15,6 +16,8 @@ from .common import finish_output_report, force_option, quiet_option, reports_er
               help="A checkpoint written by 'dataprep train' (best.pt or last.pt).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="Images to predict (the mask column is not needed and not read).")
+@click.option("--split", "splits", metavar="NAME[,NAME...]", default=None,
+              help="Predict only the rows of these splits (the manifest's split column), e.g. test.")
 @click.option("--tile", "tile_text", metavar="H[xW]", default=None,
               help="Sliding windows of this size instead of whole images.")
 @click.option("--overlap", metavar="PX", type=click.IntRange(min=0), default=None,
@@ -31,9 +34,9 @@ from .common import finish_output_report, force_option, quiet_option, reports_er
 @force_option
 @quiet_option
 @reports_errors
-def predict_command(dest: Path, checkpoint: Path, manifest: Path, tile_text: str | None, overlap: int | None,
-                    blend: str, batch_size: int, probabilities: bool, palette: str | None, device: str | None,
-                    on_error: str, force: bool, quiet: bool) -> None:
+def predict_command(dest: Path, checkpoint: Path, manifest: Path, splits: str | None, tile_text: str | None,
+                    overlap: int | None, blend: str, batch_size: int, probabilities: bool, palette: str | None,
+                    device: str | None, on_error: str, force: bool, quiet: bool) -> None:
     """Predict a label map for every image of --manifest with a trained model; write them to DEST.
 
     DEST receives labels/<id>.png (palette PNGs), optionally probabilities/,
@@ -43,6 +46,7 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, tile_text: str
     Examples:
       dataprep predict --checkpoint runs/unet/best.pt --manifest work/labels/manifest.csv work/pred
       dataprep predict --checkpoint best.pt --manifest scenes.csv --tile 512 --overlap 128 work/pred
+      dataprep predict --checkpoint runs/camvid/best.pt --manifest camvid_labels/manifest.csv --split test work/pred
     """
     from ..predict import predict_manifest
 
@@ -53,7 +57,7 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, tile_text: str
         overlap_hw = (overlap, overlap)
     report = predict_manifest(checkpoint, manifest, dest, tile=tile, overlap=overlap_hw, batch_size=batch_size,
                               blend=blend, probabilities=probabilities, palette=palette, device=device,
-                              on_error=on_error, force=force, quiet=quiet)
+                              on_error=on_error, force=force, quiet=quiet, splits=parse_splits(splits))
     finish_output_report(report, f"predict: {report.predicted} images on {report.device}, {len(report.errors)} "
                                  f"failed -> {report.out_dir}")
 
