@@ -18,13 +18,15 @@ class SplitMix:
 
     listed: str  # "test 233, train 367, val 101"
     held_out: str | None  # the first split named test*, if any
-    keep: str  # the --split value that leaves the held-out split out
+    keep: str  # the --split value to suggest: every split but the held-out one, else the training split
 
     def warning(self, command: str, harm: str) -> str:
-        why = (f"the '{self.held_out}' rows, the dataset's held-out test set, {harm}" if self.held_out
-               else "every split is in it")
-        return (f"the manifest holds several splits ({self.listed}) and {command} mixes them: {why}; "
-                f"--split {self.keep} takes only those rows")
+        if self.held_out:
+            return (f"the manifest holds several splits ({self.listed}) and {command} mixes them: the "
+                    f"'{self.held_out}' rows, the dataset's held-out test set, {harm}; --split {self.keep} takes "
+                    "only those rows")
+        return (f"the manifest holds several splits ({self.listed}) and {command} mixes them; --split {self.keep} "
+                "takes the rows of one")
 
 
 def split_mix(manifest: Manifest) -> SplitMix | None:
@@ -34,7 +36,10 @@ def split_mix(manifest: Manifest) -> SplitMix | None:
     if len(named) < 2:
         return None
     held_out = [v for v in named if v.lower().startswith("test")]
-    keep = ",".join(v for v in named if v not in held_out) or named[0]
+    if held_out:
+        keep = ",".join(v for v in named if v not in held_out) or named[0]
+    else:  # no test split to leave out: the training one, to be folded or measured alone
+        keep = next((v for v in named if v.lower().startswith("train")), named[0])
     return SplitMix(", ".join(f"{v} {counts[v]}" for v in named), held_out[0] if held_out else None, keep)
 
 

@@ -462,6 +462,11 @@ def test_folding_several_splits_warns_that_the_test_set_trains(tmp_path):
     assert result.warnings[0] in result.report.warnings
     single = _with_splits(tmp_path / "one", ["train"] * 6)
     assert not any("several splits" in w for w in split_folds(single, 3).warnings)
+    loveda = _with_splits(tmp_path / "loveda", ["Train"] * 6 + ["Val"] * 3)  # no test split: fold one of them
+    assert split_folds(loveda, 3).warnings[0] == ("the manifest holds several splits (Train 6, Val 3) and kfold "
+                                                  "mixes them; --split Train takes the rows of one")
+    dev = _with_splits(tmp_path / "dev", ["training"] * 6 + ["dev"] * 3)
+    assert split_folds(dev, 3).warnings[0].endswith("--split training takes the rows of one")
 
 
 def test_split_keeps_only_those_rows_in_every_output(tmp_path, cli):
