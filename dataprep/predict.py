@@ -24,6 +24,7 @@ manifest can be put together with `dataprep stitch`.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from .palette import resolve_palette, voc_colormap
 from .paths import Inputs
 from .progress import progress_bar
 from .raster import read_raster, write_raster
+from .sampleio import load_row_mask
 from .split_column import select_splits
 from .stitch import BLEND_MODES, PROBABILITIES_COLUMN, blend_window
 from .tiling import tile_starts
@@ -48,6 +50,9 @@ from .tiling import tile_starts
 class PredictReport(OutputReport):
     predicted: int = 0
     device: str = "cpu"
+    scores: Any = None  # with evaluate: the predictions scored against the rows' label maps (SegmentationScores)
+    class_names: list[str] | None = None
+    metrics_path: Path | None = None
 
 
 def windows(height: int, width: int, tile: tuple[int, int], overlap: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -110,9 +115,11 @@ def predict_manifest(
     force: bool = False,
     quiet: bool = False,
     splits: Sequence[str] | None = None,
+    evaluate: bool = False,
 ) -> PredictReport:
     """Predict a label map for every row of `manifest` (of `splits` only, by its split column, when given) into
-    `out_dir` (see the module docstring)."""
+    `out_dir` (see the module docstring). `evaluate` scores the predictions against the rows' label maps (IoU per
+    class, mIoU, pixel accuracy, as the trainer's validation counts them) into `DEST/metrics.json`."""
     import torch
 
     from .data.dataset import Normalization, match_channels
@@ -145,6 +152,13 @@ def predict_manifest(
         raise UsageError(checkpoint, f"{model.num_classes} classes do not fit a palette PNG (256 at most)")
 
     report = PredictReport(out, device=str(dev))
+    report.class_names = meta.get("class_names")
+    if evaluate:
+        missing = next((r for r in src.rows if r.mask_str is None), None)
+        if missing is not None:
+            raise UsageError(missing.image, "no mask for this image; --evaluate needs a label map for every row")
+        inputs.check_written([out / "metrics.json"])
+    confusion = np.zeros((model.num_classes, model.num_classes), np.int64)
     rows: list[ManifestRow] = []
     with progress_bar(total=len(src.rows), desc="predict", unit="image", quiet=quiet) as bar:
         for row in src.rows:
@@ -153,6 +167,9 @@ def predict_manifest(
                 probs = predict_probabilities(model, image, normalization=normalization, tile=tile_hw,
                                               overlap=overlap_hw, batch_size=batch_size, blend=blend, device=dev)
                 labels = probs.argmax(axis=0).astype(np.uint8)
+                if evaluate:
+                    confusion += _confusion(labels, load_row_mask(row, purpose="predict --evaluate"),
+                                            model.num_classes, row.mask_str)
                 label_path = out / "labels" / f"{row.id}.png"
                 write_raster(label_path, labels, mask=True, palette=colours)
                 extra = dict(row.extra)
@@ -170,7 +187,24 @@ def predict_manifest(
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     if pal is not None:
         atomic_write_text(out / "palette.json", pal.to_json())
+    if evaluate:
+        from .train.metrics import scores
+
+        report.scores = scores(torch.from_numpy(confusion))
+        metrics = {"rows": report.predicted, "failed": len(report.errors), **report.scores.to_dict(report.class_names)}
+        report.metrics_path = out / "metrics.json"
+        atomic_write_text(report.metrics_path, json.dumps(metrics, indent=2) + "\n")
     return report
+
+
+def _confusion(pred: np.ndarray, target: np.ndarray, num_classes: int, source: str) -> np.ndarray:
+    """cm[t, p] of one image; targets outside 0..C-1 (the ignore index) are left out, as in validation."""
+    if target.shape != pred.shape:
+        raise DataprepError(source, f"label map is {target.shape[1]}x{target.shape[0]} but the prediction is "
+                                    f"{pred.shape[1]}x{pred.shape[0]}")
+    valid = (target >= 0) & (target < num_classes)
+    index = target[valid].astype(np.int64) * num_classes + pred[valid]
+    return np.bincount(index, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 def checkpoint_normalization(meta: dict[str, Any], checkpoint: PathLike) -> "Normalization":

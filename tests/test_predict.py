@@ -144,6 +144,35 @@ def test_split_predicts_only_those_rows(trained, tmp_path, cli):
     assert sorted(p.stem for p in (tmp_path / "pred" / "labels").iterdir()) == sorted(r.id for r in predicted)
 
 
+def test_evaluate_scores_the_predictions_against_the_label_maps(trained, tmp_path, cli):
+    """--evaluate: IoU per class from the written predictions and the manifest's label maps, recomputed here."""
+    import json
+
+    checkpoint, labels = trained
+    result = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--evaluate", tmp_path / "pred", "-q")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "pred" / "metrics.json").read_text())
+    truth = {r.id: io.read_mask(r.mask) for r in read_manifest(labels)}
+    k = 7
+    cm = np.zeros((k, k), np.int64)
+    for row in read_manifest(tmp_path / "pred" / "manifest.csv"):
+        target, pred = truth[row.id], io.read_mask(row.mask)
+        keep = target < k  # the ignore index (255) is left out
+        np.add.at(cm, (target[keep], pred[keep]), 1)
+    tp, union = np.diag(cm), cm.sum(0) + cm.sum(1) - np.diag(cm)
+    iou = [tp[c] / union[c] if union[c] else None for c in range(k)]
+    assert metrics["rows"] == N_IMAGES and metrics["pixels"] == int(cm.sum())
+    assert metrics["pixel_accuracy"] == pytest.approx(tp.sum() / cm.sum(), abs=1e-6)
+    assert metrics["miou"] == pytest.approx(np.mean([v for v in iou if v is not None]), abs=1e-6)
+    assert [v if v is None else pytest.approx(v, abs=1e-6) for v in iou] == list(metrics["iou"].values())
+    recall = [tp[c] / cm[c].sum() if cm[c].sum() else None for c in range(k)]  # rows: the true classes
+    assert [v if v is None else pytest.approx(v, abs=1e-6) for v in recall] == list(metrics["accuracy"].values())
+    assert "mIoU" in result.output and "metrics: " in result.output
+    unlabelled = write_manifest([r.replace(mask=None) for r in read_manifest(labels)], tmp_path / "images.csv")
+    res = cli("predict", "--checkpoint", checkpoint, "--manifest", unlabelled, "--evaluate", tmp_path / "p2")
+    assert res.exit_code == 2 and "--evaluate needs a label map for every row" in res.output
+
+
 def test_wrong_band_count_names_the_image(trained, tmp_path):
     checkpoint, labels = trained
     bad = tmp_path / "five.tif"

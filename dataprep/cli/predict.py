@@ -26,6 +26,9 @@ from .common import finish_output_report, force_option, quiet_option, reports_er
               help="Weights of the overlapping windows' probabilities.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Windows per forward pass.")
 @click.option("--probabilities", is_flag=True, help="Also write probabilities/<id>.tif (float32, one band per class).")
+@click.option("--evaluate", is_flag=True,
+              help="Score the predictions against the manifest's label maps: IoU per class, mIoU, pixel accuracy "
+                   "(DEST/metrics.json).")
 @click.option("-p", "--palette", metavar="NAME|FILE", default=None,
               help="Colours of the label PNGs. Default: the palette beside MANIFEST, else the VOC colour map.")
 @click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")
@@ -35,8 +38,8 @@ from .common import finish_output_report, force_option, quiet_option, reports_er
 @quiet_option
 @reports_errors
 def predict_command(dest: Path, checkpoint: Path, manifest: Path, splits: str | None, tile_text: str | None,
-                    overlap: int | None, blend: str, batch_size: int, probabilities: bool, palette: str | None,
-                    device: str | None, on_error: str, force: bool, quiet: bool) -> None:
+                    overlap: int | None, blend: str, batch_size: int, probabilities: bool, evaluate: bool,
+                    palette: str | None, device: str | None, on_error: str, force: bool, quiet: bool) -> None:
     """Predict a label map for every image of --manifest with a trained model; write them to DEST.
 
     DEST receives labels/<id>.png (palette PNGs), optionally probabilities/,
@@ -46,7 +49,7 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, splits: str | 
     Examples:
       dataprep predict --checkpoint runs/unet/best.pt --manifest work/labels/manifest.csv work/pred
       dataprep predict --checkpoint best.pt --manifest scenes.csv --tile 512 --overlap 128 work/pred
-      dataprep predict --checkpoint runs/camvid/best.pt --manifest camvid_labels/manifest.csv --split test work/pred
+      dataprep predict --checkpoint best.pt --manifest camvid.csv --split test --evaluate work/pred
     """
     from ..predict import predict_manifest
 
@@ -57,7 +60,13 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, splits: str | 
         overlap_hw = (overlap, overlap)
     report = predict_manifest(checkpoint, manifest, dest, tile=tile, overlap=overlap_hw, batch_size=batch_size,
                               blend=blend, probabilities=probabilities, palette=palette, device=device,
-                              on_error=on_error, force=force, quiet=quiet, splits=parse_splits(splits))
+                              on_error=on_error, force=force, quiet=quiet, splits=parse_splits(splits),
+                              evaluate=evaluate)
+    if report.scores is not None:
+        from ..train.metrics import format_table
+
+        click.echo(format_table(report.scores, report.class_names))
+        click.echo(f"metrics: {report.metrics_path}")
     finish_output_report(report, f"predict: {report.predicted} images on {report.device}, {len(report.errors)} "
                                  f"failed -> {report.out_dir}")
 
