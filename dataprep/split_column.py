@@ -45,6 +45,8 @@ def split_mix(manifest: Manifest) -> SplitMix | None:
 
 def select_splits(manifest: Manifest, splits: Sequence[str]) -> Manifest:
     """The rows whose split is one of `splits`; a usage error without the column or for a split not there."""
+    if not splits:
+        raise UsageError(manifest.path, "--split names no split (give one or more, comma-separated: train,val)")
     present = {r.extra.get(SPLIT_COLUMN, "") for r in manifest.rows}
     named = sorted(v for v in present if v)
     if not named:

@@ -490,5 +490,8 @@ def test_split_names_a_split_the_manifest_has(tmp_path, cli):
     plain = _write_set(tmp_path / "plain", _random_labels(4, 0))
     with pytest.raises(UsageError, match="--split needs a 'split' column"):
         split_folds(plain, 2, splits=["train"])
+    with pytest.raises(UsageError, match="--split names no split"):
+        split_folds(manifest, 2, splits=[])
+    assert cli("kfold", manifest, "-k", "2", "--split", ",", "-o", tmp_path / "o").exit_code == 2
     res = cli("kfold", manifest, "-k", "2", "--split", "tran", "-o", tmp_path / "out")
     assert res.exit_code == 2 and "no rows of split 'tran'" in res.output and not (tmp_path / "out").exists()
