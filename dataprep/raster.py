@@ -45,7 +45,7 @@ TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
 # GeoTIFF: ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory,
 # GeoDoubleParams, GeoAsciiParams, GDAL_METADATA, GDAL_NODATA.
-_PIXEL_SCALE, _TIEPOINT, _TRANSFORMATION, _NODATA = 33550, 33922, 34264, 42113
+_PIXEL_SCALE, _TIEPOINT, _TRANSFORMATION, _GDAL_METADATA, _NODATA = 33550, 33922, 34264, 42112, 42113
 _GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 _TAG_TYPES = {33550: 12, 33922: 12, 34264: 12, 34735: 3, 34736: 12, 34737: 2, 42112: 2, 42113: 2}
 
@@ -101,6 +101,11 @@ class GeoTags:
                 value = tuple(m)
             out.append((code, value))
         return GeoTags(tuple(out))
+
+    def placement(self) -> "GeoTags":
+        """Where the pixels lie (scale, tiepoint or transformation, GeoKeys), without the image's nodata value
+        and GDAL metadata: the tags of a label map drawn on this raster, whose 0 is a class, not nodata."""
+        return GeoTags(tuple((code, value) for code, value in self.tags if code not in (_NODATA, _GDAL_METADATA)))
 
     def resized(self, source: tuple[int, int], size: tuple[int, int]) -> "GeoTags":
         """The tags of this raster resampled from `source` to `size` pixels ((height, width)): same ground, larger pixels."""

@@ -213,7 +213,8 @@ class _Stitcher:
             mask, palette = self._stitch_masks(job, ys, xs, _copy(holes))
             mask_ext = next(t.row.mask.suffix.lower() for t in job.tiles if t.row.mask)
             mask_path = self.out_dir / "masks" / f"{job.id}{mask_ext}"
-            write_raster(mask_path, mask, mask=True, palette=palette)
+            mask_geo = geo.placement() if geo is not None and mask_ext in (".tif", ".tiff") else None
+            write_raster(mask_path, mask, mask=True, palette=palette, geo=mask_geo)
         extra = {k: v for k, v in first.extra.items() if k not in TILE_COLUMNS and k != PROBABILITIES_COLUMN}
         if any(t.probabilities for t in job.tiles):
             probs = self._stitch_probabilities(job, ys, xs, _copy(holes))

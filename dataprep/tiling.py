@@ -59,6 +59,7 @@ TILE_COLUMNS = ("source_id", "tile_y", "tile_x", "source_width", "source_height"
 
 
 NODATA_MASK_MODES: tuple[str, ...] = ("ignore", "keep")
+MASK_FORMATS: tuple[str, ...] = ("png", "tif")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -102,6 +103,7 @@ class TileParams:
     seed: int = 0
     max_nodata: float = 1.0  # share of a tile's pixels that may be GeoTIFF nodata (every band the nodata value)
     nodata_mask: str = "ignore"  # ignore: masks get the ignore index where the image is nodata; keep: as stored
+    mask_format: str = "png"  # png (palette PNGs), or tif: GeoTIFF label maps placed where their image tiles are
 
     def __post_init__(self) -> None:
         if self.pad not in PAD_MODES:
@@ -118,6 +120,8 @@ class TileParams:
         if self.nodata_mask not in NODATA_MASK_MODES:
             raise UsageError(None, f"--nodata-mask must be one of {', '.join(NODATA_MASK_MODES)}, "
                                    f"not {self.nodata_mask!r}")
+        if self.mask_format not in MASK_FORMATS:
+            raise UsageError(None, f"--mask-format must be one of {', '.join(MASK_FORMATS)}, not {self.mask_format!r}")
 
     def grid(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
         """(y, x, tile height, tile width) of every tile of a height x width source, row by row."""
@@ -169,6 +173,7 @@ def tile_manifest(
     seed: int = 0,
     max_nodata: float = 1.0,
     nodata_mask: str = "ignore",
+    mask_format: str = "png",
     force: bool = False,
     executor: Executor | None = None,
     on_error: OnError = "skip",
@@ -182,6 +187,8 @@ def tile_manifest(
     (pixels whose every band holds the GDAL_NODATA value; padding is not nodata).
     `nodata_mask="ignore"` writes the ignore index into the masks where the image
     is nodata (what a sensor did not see is not background); "keep" leaves them.
+    `mask_format="tif"` writes the label maps as TIFF, placed (GeoTIFF tags, no
+    nodata) where their image tiles are when the image is a GeoTIFF.
     """
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     for row in src:
@@ -191,7 +198,7 @@ def tile_manifest(
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv"])
     params = TileParams(_pair(size), _stride(_pair(size), overlap, stride), pad, min_labelled, keep_empty,
-                        background, _ignore_index(ignore_index, src), seed, max_nodata, nodata_mask)
+                        background, _ignore_index(ignore_index, src), seed, max_nodata, nodata_mask, mask_format)
     results = run_items(_Tiler(params, out), src.rows, executor=executor, on_error=on_error,
                         desc="tile", quiet=quiet)
     report = TileReport(out, sources=len(src))
@@ -271,7 +278,8 @@ class _Tiler:
         grid = p.grid(H, W)
         digits = len(str(max(H, W)))
         ext = ".tif" if is_tiff(row.image) or not _png_dtype(image) else ".png"
-        mask_ext = ".png" if mask is None or mask.dtype in (np.uint8, np.uint16) else ".tif"
+        png_mask = p.mask_format == "png" and (mask is None or mask.dtype in (np.uint8, np.uint16))
+        mask_ext = ".png" if png_mask else ".tif"
         palette = read_png_palette(row.mask) if row.mask and row.mask.suffix.lower() == ".png" else None
         rows: list[ManifestRow] = []
         dropped_unlabelled = dropped_empty = dropped_nodata = nodata_ignored = 0
@@ -322,7 +330,8 @@ class _Tiler:
             mask_path = None
             if tile_mask is not None:
                 mask_path = self.out_dir / "masks" / f"{tid}{mask_ext}"
-                write_raster(mask_path, tile_mask, mask=True, palette=palette)
+                mask_geo = image.geo.shifted(y, x).placement() if image.geo is not None and not png_mask else None
+                write_raster(mask_path, tile_mask, mask=True, palette=palette, geo=mask_geo)
             extra = {**row.extra, "source_id": row.id, "tile_y": str(y), "tile_x": str(x),
                      "source_width": str(W), "source_height": str(H),
                      "group": row.extra.get("group") or row.id}

@@ -306,6 +306,35 @@ def test_georeference_is_shifted_to_each_tile_and_back(tmp_path):
         np.testing.assert_array_equal(r.read(0, 40, 0, 50)[:, :, 0], image)
 
 
+def test_mask_format_tif_places_label_tiles_where_their_images_are(tmp_path, cli):
+    """GeoTIFF scenes gave georeferenced image tiles but PNG label tiles a GIS puts at (0, 0). With --mask-format
+    tif the labels carry the image tile's placement, without its nodata tag (0 is a class there); stitch too."""
+    geo = GeoTags(((33550, (0.5, 0.25, 0.0)), (33922, (0.0, 0.0, 0.0, 1000.0, 2000.0, 0.0)), (42113, "0")))
+    image = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50) + 1
+    labels = (np.arange(40 * 50).reshape(40, 50) % 3).astype(np.uint8)
+    write_raster(tmp_path / "src" / "geo.tif", image, geo=geo)
+    io.write_mask(tmp_path / "src" / "geo_mask.png", labels)
+    manifest = write_manifest([ManifestRow("geo", tmp_path / "src" / "geo.tif", tmp_path / "src" / "geo_mask.png",
+                                           50, 40)], tmp_path / "src" / "m.csv")
+    png = tile_manifest(manifest, tmp_path / "png", size=16, quiet=True)
+    assert {r.mask.suffix for r in read_manifest(png.manifest_path)} == {".png"}  # the default is unchanged
+    res = cli("tile", manifest, tmp_path / "tif", "--size", "16", "--mask-format", "tif", "-q")
+    assert res.exit_code == 0, res.output
+    for row in read_manifest(tmp_path / "tif" / "manifest.csv"):
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        with RasterReader(row.mask, mask=True) as r:
+            tags = dict(r.geo.tags)
+            tile = r.read(0, r.height, 0, r.width)[:, :, 0]
+        assert tags[33922][3:5] == (1000.0 + 0.5 * x, 2000.0 - 0.25 * y) and 42113 not in tags
+        np.testing.assert_array_equal(tile, labels[y : y + 16, x : x + 16])
+    back = read_manifest(stitch_manifest(tmp_path / "tif" / "manifest.csv", tmp_path / "back", quiet=True)
+                         .manifest_path)[0]
+    with RasterReader(back.mask, mask=True) as r:
+        assert back.mask.suffix == ".tif" and dict(r.geo.tags)[33922][3:5] == (1000.0, 2000.0)
+        assert 42113 not in dict(r.geo.tags)
+        np.testing.assert_array_equal(r.read(0, 40, 0, 50)[:, :, 0], labels)
+
+
 def test_probability_maps_are_blended_and_stay_a_distribution(tmp_path):
     rng = np.random.default_rng(5)
     full = rng.random((50, 70, 3)).astype(np.float32)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..stitch import BLEND_MODES, stitch_manifest
-from ..tiling import NODATA_MASK_MODES, PAD_MODES, parse_size, tile_manifest
+from ..tiling import MASK_FORMATS, NODATA_MASK_MODES, PAD_MODES, parse_size, tile_manifest
 from .common import executor_options, finish_output_report, force_option, reports_errors
 
 
@@ -53,12 +53,16 @@ class _Percent(click.ParamType):
               help="Drop tiles of which more than FRAC is GeoTIFF nodata (every band the GDAL_NODATA value).")
 @click.option("--nodata-mask", type=click.Choice(NODATA_MASK_MODES), default="ignore", show_default=True,
               help="ignore: masks get the ignore index where the GeoTIFF image is nodata; keep: masks as stored.")
+@click.option("--mask-format", type=click.Choice(MASK_FORMATS), default="png", show_default=True,
+              help="png: palette PNG label maps; tif: TIFF label maps, georeferenced like their image tiles "
+                   "when the images are GeoTIFFs (GIS tools place them; no nodata tag: 0 is a class).")
 @force_option
 @reports_errors
 @executor_options
 def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None, stride: int | None, pad: str,
                  min_labelled: float, keep_empty: float, background: int, ignore_index: int | None, seed: int,
-                 max_nodata: float, nodata_mask: str, force: bool, executor, on_error: str, quiet: bool) -> None:
+                 max_nodata: float, nodata_mask: str, mask_format: str, force: bool, executor, on_error: str,
+                 quiet: bool) -> None:
     """Cut every image (and label map) of MANIFEST into tiles covering every pixel.
 
     DEST receives images/, masks/, manifest.csv (with source_id, tile_y, tile_x,
@@ -74,7 +78,7 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
     report = tile_manifest(manifest, dest, size=parse_size(size_text), overlap=overlap, stride=stride, pad=pad,
                            min_labelled=min_labelled, keep_empty=keep_empty, background=background,
                            ignore_index=ignore_index, seed=seed, max_nodata=max_nodata, nodata_mask=nodata_mask,
-                           force=force,
+                           mask_format=mask_format, force=force,
                            executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     dropped = []
     if report.dropped_unlabelled:
