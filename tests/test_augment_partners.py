@@ -99,6 +99,25 @@ def test_default_pools_are_the_folds_where_there_are_folds_else_the_groups(tmp_p
     assert [ids for _, ids in sources(summary) if ids[0] == "r00"] == [["r00"] * 4] * 3
 
 
+def test_partners_stay_in_their_split(tmp_path):
+    """A scanned train/val/test manifest without folds: mosaics of training images drew test images as partners
+    (one pool for every row), so test pixels trained. Partners now stay in the row's split too."""
+    manifest = tiny_manifest(tmp_path / "in", [0] * 12)
+    split_of = {f"r{i:02d}": ("train", "val", "test")[i % 3] for i in range(12)}
+    rows = []
+    for r in read_manifest(manifest):
+        extra = {k: v for k, v in r.extra.items() if k != "fold"}
+        rows.append(r.replace(extra={**extra, "split": split_of[r.id]}))
+    write_manifest(rows, manifest)
+    summary = augment_manifest(manifest, mosaic_recipe(tmp_path), tmp_path / "out", quiet=True)
+    assert summary.pooled_by == ("split",) and not summary.errors
+    for row in read_manifest(summary.manifest):
+        ids = row.extra["source_ids"].split(";")
+        assert {split_of[i] for i in ids} == {split_of[ids[0]]}, row
+    loose = augment_manifest(manifest, mosaic_recipe(tmp_path, partners="any"), tmp_path / "any", quiet=True)
+    assert loose.pooled_by == ()  # `any` still means any row
+
+
 def test_provenance_keeps_one_entry_per_input_position(tmp_path):
     """With few rows mosaic repeats partners; the record must still say which image went into which tile."""
     manifest = tiny_manifest(tmp_path / "in", [0, 0])

@@ -7,8 +7,8 @@ own stream, so editing one step of a recipe leaves the draws of the others alone
 Partners are indices into the manifest; workers load them, never a dataset handle.
 
 Partners come from the source row's pool (`PartnerPools`): by default the rows
-that share its `fold` (its `group` where there are no folds), so a mosaic of a
-training fold never holds validation pixels. Choosing them costs O(partners)
+that share its `split` and `fold` (its `group` where there are no folds), so a
+mosaic of a training fold never holds validation pixels. Choosing them costs O(partners)
 per output, whatever the manifest's size: the pools are built once, and a draw
 picks positions in the pool with the source's own position skipped arithmetically.
 """
@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import DataprepError
 from ..recipe import PartnerScope, Recipe, STEP_TYPES
 from ..seeding import derive_seed, extend_seed, generator, uniform
+from ..split_column import SPLIT_COLUMN
 
 # Stream tags: keep the planner's and the ops' draws apart.
 _COIN, _PARTNERS, _OP = 0, 1, 2
@@ -36,11 +37,14 @@ def pool_columns(scope: PartnerScope, available: Collection[str]) -> tuple[str, 
     keeps each group in one fold, and pooling by group as well would leave a
     row of a near-duplicate cluster (dedup's `group`) or of a one-image group
     only its own copies to mix with. Without folds the group bounds the pool,
-    so that a later grouped kfold keeps every output with its sources.
+    so that a later grouped kfold keeps every output with its sources. Every
+    scope but `any` keeps partners in the row's `split` as well (scan's
+    train/val/test folders): a mosaic of training images never shows a test one.
     """
+    split = (SPLIT_COLUMN,) if SPLIT_COLUMN in available and scope != "any" else ()
     if scope == "auto":
-        return next(((c,) for c in ("fold", "group") if c in available), ())
-    return tuple(c for c in POOL_COLUMNS[scope] if c in available)
+        return split + next(((c,) for c in ("fold", "group") if c in available), ())
+    return split + tuple(c for c in POOL_COLUMNS[scope] if c in available)
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class PartnerPools:
     @classmethod
     def from_rows(cls, columns: Sequence[Mapping[str, str]], scope: PartnerScope) -> "PartnerPools":
         """Pools of manifest rows (their extra columns) for a recipe's `partners` scope."""
-        wanted = pool_columns(scope, {c for c in ("fold", "group") if any(c in row for row in columns)})
+        wanted = pool_columns(scope, {c for c in ("fold", "group", SPLIT_COLUMN) if any(c in row for row in columns)})
         if not wanted:
             return cls(len(columns))
         return cls([tuple(row.get(c, "") for c in wanted) for row in columns])
