@@ -341,6 +341,24 @@ def with_groups(rows: Sequence[ManifestRow], result: DedupResult) -> list[Manife
     return [r.with_extra(group=first.get(r.id, r.id), duplicate_of=first.get(r.id, "")) for r in rows]
 
 
+def duplicates_across_splits(rows: Sequence[ManifestRow]) -> list[str]:
+    """A warning when a duplicate cluster (`duplicate_of`) holds rows of several `split`s: the dataset's own
+    validation or test images are copies of images of another split."""
+    split_of = {r.id: r.extra.get("split", "") for r in rows}
+    spans: dict[str, set[str]] = {}
+    for r in rows:
+        first = r.extra.get("duplicate_of")
+        if first and first in split_of:
+            spans.setdefault(first, {split_of[first]}).add(split_of[r.id])
+    crossing = sorted(first for first, splits in spans.items() if len(splits) > 1)
+    if not crossing:
+        return []
+    named = " and ".join(sorted(spans[crossing[0]]))
+    return [f"{len(crossing)} of {len(spans)} duplicate clusters hold images of several splits, e.g. "
+            f"{crossing[0]!r} in {named}: those splits share images, so scores on one are not held out from "
+            "the other"]
+
+
 def duplicates_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
     """A warning when rows marked `duplicate_of` another row sit in a different fold from it."""
     if not any(r.extra.get("duplicate_of") for r in rows):

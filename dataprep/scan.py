@@ -105,6 +105,7 @@ class ScanResult:
     hints: list[Hint | SuffixHint] = field(default_factory=list)
     splits: list[str] = field(default_factory=list)  # values of the `split` column, when there is one
     duplicates: "DedupResult | None" = None
+    notes: list[str] = field(default_factory=list)  # warnings about the whole set (duplicates across splits)
 
     @property
     def manifest(self) -> Manifest:
@@ -217,10 +218,11 @@ def scan(
     result = ScanResult(root, rules, rows, problems, warnings, n_images, n_masks, len(files) - len(used), hints,
                         splits if len(splits) > 1 else [])
     if duplicates and rows:
-        from .dedup import find_duplicates, with_groups
+        from .dedup import duplicates_across_splits, find_duplicates, with_groups
 
         result.duplicates = find_duplicates(Manifest(rows), executor=executor, quiet=quiet)
         result.rows = with_groups(rows, result.duplicates)
+        result.notes = duplicates_across_splits(result.rows)
     return result
 
 

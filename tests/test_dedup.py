@@ -169,6 +169,34 @@ def test_scan_duplicates_flag_adds_group_columns(tmp_path, cli):
         "s0": "", "s0_copy": "s0", "s1": "", "s2": ""}
 
 
+def test_scan_duplicates_warns_when_a_cluster_spans_splits(tmp_path, cli):
+    """A test image that is a copy of a training image (Kaggle sets shipped that way): its score is not held out.
+    scan --duplicates gave the clusters, and nothing said that one crossed from train into test."""
+    from dataprep.scan import scan
+
+    for split, names in (("train", ("s0", "s1")), ("test", ("s2",))):
+        for name in names:
+            io.write_mask(tmp_path / f"{split}_images" / f"{name}.png", _scene(int(name[1])))
+            io.write_mask(tmp_path / f"{split}_masks" / f"{name}.png", np.zeros((96, 128), np.uint8))
+    copy = np.clip(_scene(0).astype(int) - 30, 0, 255).astype(np.uint8)
+    io.write_mask(tmp_path / "test_images" / "t0.png", copy)
+    io.write_mask(tmp_path / "test_masks" / "t0.png", np.zeros((96, 128), np.uint8))
+    result = scan(tmp_path, duplicates=True, quiet=True)
+    assert {r.image.stem: r.extra["split"] for r in result.rows} == {"s0": "train", "s1": "train", "s2": "test",
+                                                                      "t0": "test"}
+    assert result.notes == ["1 of 1 duplicate clusters hold images of several splits, e.g. 'test_images/t0' in "
+                            "test and train: those splits share images, so scores on one are not held out from "
+                            "the other"]
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "--duplicates", "-q")
+    assert res.exit_code == 0 and "warning: 1 of 1 duplicate clusters hold images of several splits" in res.output
+    res = cli("dedup", tmp_path / "m.csv", "-o", tmp_path / "dups.csv", "-q")
+    assert res.exit_code == 0 and "warning: 1 of 1 duplicate clusters hold images of several splits" in res.output
+    io.write_mask(tmp_path / "train_images" / "t0.png", copy)  # the copy in its own split: no warning
+    io.write_mask(tmp_path / "train_masks" / "t0.png", np.zeros((96, 128), np.uint8))
+    (tmp_path / "test_images" / "t0.png").unlink(), (tmp_path / "test_masks" / "t0.png").unlink()
+    assert scan(tmp_path, duplicates=True, quiet=True).notes == []
+
+
 def test_unreadable_image_is_reported_not_fatal(tree, cli, tmp_path):
     (tree / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     result = find_duplicates(tree, quiet=True)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..dedup import DEFAULT_MIN_CORRELATION, MAX_DISTANCE, find_duplicates, with_groups, write_clusters
+from ..dedup import (DEFAULT_MIN_CORRELATION, MAX_DISTANCE, duplicates_across_splits, find_duplicates, with_groups,
+                     write_clusters)
 from ..errors import EXIT_DATA_PROBLEM, UsageError
 from ..manifest import read_manifest, write_manifest
 from ..io import IMAGE_EXTENSIONS
@@ -61,8 +62,12 @@ def dedup_command(source: Path, output: Path, manifest_out: Path | None, max_dis
     for line in result.cluster_lines():
         click.echo(f"duplicates: {line}")
     write_clusters(result, output)
-    if manifest is not None and manifest_out is not None:
-        write_manifest(with_groups(manifest.rows, result), manifest_out)
+    if manifest is not None:
+        grouped = with_groups(manifest.rows, result)
+        for line in duplicates_across_splits(grouped):
+            click.echo(f"warning: {line}", err=True)
+        if manifest_out is not None:
+            write_manifest(grouped, manifest_out)
     click.echo(f"{result.num_images} images, {len(result.clusters)} clusters: {result.num_exact} exact and "
                f"{result.num_near} near copies of a cluster's first image; wrote {output}"
                + (f" and {manifest_out}" if manifest_out is not None and manifest is not None else ""))

@@ -90,6 +90,8 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
     if result.duplicates is not None:
         for line in result.duplicates.cluster_lines():
             click.echo(f"duplicates: {line}", err=True)
+    for line in result.notes:
+        click.echo(f"warning: {line}", err=True)
     for hint in result.hints:
         click.echo(f"hint: {hint.describe(result.root)}", err=True)
     counts = result.problem_counts()
