@@ -88,7 +88,11 @@ def iterative_stratification(labels: np.ndarray, k: int, rng: np.random.Generato
         # of it or more; when none can, the emptiest ones. Plain iterative
         # stratification lets label need override size and drifts by several samples.
         size = unit_size[unit]
-        candidates = [f for f in folds if want_size[f] > size / 2]
+        # Folds the unit fits without overshooting first: letting every fold overshoot by less than half a
+        # unit gave 23 images in 5 folds as 5, 5, 5, 5, 3 (each fold wanted 4.6 and took a fifth).
+        candidates = [f for f in folds if want_size[f] >= size - 1e-9]
+        if not candidates:
+            candidates = [f for f in folds if want_size[f] > size / 2]
         if not candidates:
             most = max(want_size)
             candidates = [f for f in folds if want_size[f] == most]
