@@ -38,6 +38,7 @@ from .errors import DataprepError, UsageError
 from .executor import Executor, run_items
 from .manifest import Manifest, ManifestRow, read_manifest
 from .paths import walk_files
+from .split_column import SPLIT_COLUMN
 
 THUMB = 32  # side of the correlation thumbnail
 _BLOCKS = 4
@@ -344,7 +345,7 @@ def with_groups(rows: Sequence[ManifestRow], result: DedupResult) -> list[Manife
 def duplicates_across_splits(rows: Sequence[ManifestRow]) -> list[str]:
     """A warning when a duplicate cluster (`duplicate_of`) holds rows of several `split`s: the dataset's own
     validation or test images are copies of images of another split."""
-    split_of = {r.id: r.extra.get("split", "") for r in rows}
+    split_of = {r.id: r.extra.get(SPLIT_COLUMN, "") for r in rows}
     spans: dict[str, set[str]] = {}
     for r in rows:
         first = r.extra.get("duplicate_of")

@@ -34,6 +34,7 @@ from .layout import (CONTAINER_DIRS, AmbiguousLayout, PairingRule, SuffixHint, c
                      suggest_suffixes, with_pairs)
 from .manifest import Manifest, ManifestRow
 from .paths import walk_files
+from .split_column import SPLIT_COLUMN
 
 if TYPE_CHECKING:
     from .dedup import DedupResult
@@ -206,7 +207,7 @@ def scan(
         warnings.extend(warned)
         if row is not None:
             if len(splits) > 1:
-                row = row.with_extra(split=cand.split or "")
+                row = row.with_extra(**{SPLIT_COLUMN: cand.split or ""})
             rows.append(row)
     if any(c.extras for c in candidates):
         names = {c.id: encode_extra_masks([os.path.basename(e) for e in c.extras]) for c in candidates}

@@ -12,6 +12,7 @@ from ..errors import EXIT_DATA_PROBLEM, DataprepError
 from ..manifest import write_manifest
 from ..paths import Inputs
 from ..scan import ScanResult, scan
+from ..split_column import SPLIT_COLUMN
 from .common import executor_options, reports_errors
 
 
@@ -109,7 +110,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
         lines.append(("other image files", f"{result.unpaired_files} (not taken by any pairing rule)"))
     lines.append(("pairs in manifest", len(result.rows)))
     if result.splits:
-        per_split = Counter(r.extra.get("split", "") for r in result.rows)
+        per_split = Counter(r.extra.get(SPLIT_COLUMN, "") for r in result.rows)
         lines.append(("split column", ", ".join(f"{s} {per_split[s]}" for s in result.splits)))
     lines += [
         *((f"  {kind.label}", n) for kind, n in sorted(counts.items())),
