@@ -130,15 +130,15 @@ def _distinct(mask: np.ndarray, labelled: np.ndarray) -> np.ndarray:
 def _foreground_value(mask: np.ndarray, extra: np.ndarray, extra_labelled: np.ndarray, mask_path: io.PathLike,
                       extra_path: io.PathLike) -> np.ndarray:
     """The main mask's one foreground value, for a binary extra mask stored another way."""
-    stored = f"stored as {_shape(extra)} {extra.dtype}, its main mask {Path(mask_path).name} as {_shape(mask)} " \
-             f"{mask.dtype}"
+    extra_form = f"stored as {_shape(extra)} {extra.dtype}"
+    stored = f"{extra_form}, its main mask {Path(mask_path).name} as {_shape(mask)} {mask.dtype}"
     extra_values = _distinct(extra, extra_labelled)
     if len(extra_values) > 1:
         raise DataprepError(extra_path, f"extra mask holds {len(extra_values)} classes, {stored}: save them alike")
     main_values = _distinct(mask, _labelled(mask))
     if len(main_values) > 1:
         raise DataprepError(extra_path, f"main mask {Path(mask_path).name} holds {len(main_values)} classes and "
-                                        f"this extra mask is {stored.split(', ')[0]}: save them alike")
+                                        f"this extra mask is {extra_form}: save them alike")
     if len(main_values) == 1:
         return main_values[0]
     # An empty main mask: the extra's value, when it says the same thing in the main mask's form.

@@ -167,8 +167,7 @@ def scan(
     rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
                          mask_suffix=mask_suffix)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = _pair(files, rules, root)
-    problems, extra_masks = _extra_masks(candidates, problems, files, used)
-    candidates = _with_extras(candidates, extra_masks)
+    candidates, problems, extra_masks = _extra_masks(candidates, problems, files, used)
     n_images -= sum(1 for w in extra_masks if w.path in used)  # side by side: counted as images without a mask
     n_masks += len(extra_masks)
     used |= {w.path for w in extra_masks}
@@ -388,22 +387,28 @@ def _pair(files: list[str], rules: list[PairingRule], root: Path):
 
 
 def _extra_masks(candidates: list[_Candidate], problems: list[Problem], files: list[str],
-                 used: set[str]) -> tuple[list[Problem], list[Problem]]:
+                 used: set[str]) -> tuple[list[_Candidate], list[Problem], list[Problem]]:
     """Files named like a pair's mask plus `_N` (BUSI's `x_mask_1.png` beside `x_mask.png`): further masks of
-    that image, which no rule pairs (an orphan image, or a file no rule took). Returns the problems without
-    them and one warning per such file."""
-    by_stem = {os.path.splitext(c.mask)[0]: c for c in candidates}
+    that image, which no rule pairs (an orphan image, or a file no rule took). Returns the candidates with
+    their extra masks (in number order: `_2` before `_10`), the problems without those files and one warning
+    per such file."""
+    by_stem = {os.path.splitext(c.mask)[0]: i for i, c in enumerate(candidates)}
     orphans = {p.path for p in problems if p.kind == ScanProblem.ORPHAN_IMAGE}
     warnings = []
+    found: dict[int, list[tuple[int, str]]] = defaultdict(list)  # candidate -> (number, file)
     for f in sorted(orphans | (set(files) - used)):
         base, _, number = os.path.splitext(f)[0].rpartition("_")
-        cand = by_stem.get(base) if number.isdigit() else None
-        if cand is not None:
+        i = by_stem.get(base) if number.isdigit() else None
+        if i is not None:
+            cand = candidates[i]
+            found[i].append((int(number), f))
             warnings.append(Problem(f, ScanProblem.EXTRA_MASK,
                                     f"a further mask of {cand.image} (beside {cand.mask}): listed in the row's "
                                     f"{EXTRA_MASKS_COLUMN} column, merged into that mask by masks2labels"))
     taken = {w.path for w in warnings}
-    return [p for p in problems if p.path not in taken], warnings
+    with_extras = [replace(c, extras=tuple(f for _, f in sorted(found[i]))) if i in found else c
+                   for i, c in enumerate(candidates)]
+    return with_extras, [p for p in problems if p.path not in taken], warnings
 
 
 def _mask_subfolders(candidates: list[_Candidate], problems: list[Problem]) -> tuple[list[Problem], list[Problem]]:
@@ -453,24 +458,6 @@ def _other_annotator(candidates: list[_Candidate], problems: list[Problem],
                                     f"--mask-suffix {other} pairs them instead"))
     as_images = sum(1 for p in problems if p.path in taken and p.kind == ScanProblem.ORPHAN_IMAGE)
     return [p for p in problems if p.path not in taken], warnings, as_images
-
-
-def _with_extras(candidates: list[_Candidate], extra_masks: list[Problem]) -> list[_Candidate]:
-    """Candidates given the extra masks found beside their masks (in name order: `_1`, `_2`, ..., `_10`)."""
-    by_mask: dict[str, list[str]] = {}
-    for w in extra_masks:
-        by_mask.setdefault(os.path.splitext(w.path)[0].rpartition("_")[0], []).append(w.path)
-    if not by_mask:
-        return candidates
-    out = []
-    for cand in candidates:
-        extras = by_mask.get(os.path.splitext(cand.mask)[0])
-        out.append(replace(cand, extras=tuple(sorted(extras, key=_mask_number))) if extras else cand)
-    return out
-
-
-def _mask_number(path: str) -> int:
-    return int(os.path.splitext(path)[0].rpartition("_")[2])
 
 
 # --------------------------------------------------------------------------- validation

@@ -43,7 +43,7 @@ from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifes
 from .outputs import OutputReport
 from .palette import resolve_palette
 from .paths import Inputs
-from .raster import RasterReader, read_raster, write_raster
+from .raster import RasterReader, is_tiff, read_raster, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
 from .tiling import TILE_COLUMNS
 
@@ -213,7 +213,7 @@ class _Stitcher:
             mask, palette = self._stitch_masks(job, ys, xs, _copy(holes))
             mask_ext = next(t.row.mask.suffix.lower() for t in job.tiles if t.row.mask)
             mask_path = self.out_dir / "masks" / f"{job.id}{mask_ext}"
-            mask_geo = geo.placement() if geo is not None and mask_ext in (".tif", ".tiff") else None
+            mask_geo = geo.placement() if geo is not None and is_tiff(mask_path) else None
             write_raster(mask_path, mask, mask=True, palette=palette, geo=mask_geo)
         extra = {k: v for k, v in first.extra.items() if k not in TILE_COLUMNS and k != PROBABILITIES_COLUMN}
         if any(t.probabilities for t in job.tiles):
