@@ -33,6 +33,7 @@ from .hints import ANNOTATION_EXTENSIONS, Hint, find_hints
 from .layout import (CONTAINER_DIRS, AmbiguousLayout, PairingRule, SuffixHint, choose_rules, split_of,
                      suggest_suffixes, with_pairs)
 from .manifest import Manifest, ManifestRow
+from .near_names import ExpectedMask, near_named_masks, rename_advice
 from .paths import walk_files
 from .split_column import SPLIT_COLUMN
 
@@ -177,6 +178,7 @@ def scan(
     n_images -= as_images  # side by side they were counted as images without a mask
     n_masks += as_images
     extra_masks += annotators
+    problems = _near_named(problems, rules, files, used)
     copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
     extra_masks += [p for p in problems if p.kind in copies]  # warnings: the pair is kept
     problems = [p for p in problems if p.kind not in copies]
@@ -458,6 +460,40 @@ def _other_annotator(candidates: list[_Candidate], problems: list[Problem],
                                     f"--mask-suffix {other} pairs them instead"))
     as_images = sum(1 for p in problems if p.path in taken and p.kind == ScanProblem.ORPHAN_IMAGE)
     return [p for p in problems if p.path not in taken], warnings, as_images
+
+
+def _near_named(problems: list[Problem], rules: list[PairingRule], files: list[str],
+                used: set[str]) -> list[Problem]:
+    """The problems, where an orphan image's mask is there under a near name (see `near_names`) saying which
+    file it is, in the orphan's problem and, when that file is an orphan mask, in its problem too."""
+    in_order = [r for r in rules if r.image_dir is not None] + [r for r in rules if r.image_dir is None]
+    expected: list[ExpectedMask] = []
+    for p in problems:
+        if p.kind != ScanProblem.ORPHAN_IMAGE:
+            continue
+        for rule in in_order:
+            key = None if rule.mask_extension is not None else _side_key(p.path, rule, "image")
+            if key is not None:
+                apart = rule.image_dir is not None and rule.image_dir != rule.mask_dir
+                folder, name = os.path.split(f"{rule.mask_dir}/{key[0]}" if apart else key[0])
+                expected.append(ExpectedMask(p.path, folder, name + rule.mask_suffix))
+                break
+    orphan_masks = [p.path for p in problems if p.kind == ScanProblem.ORPHAN_MASK]
+    unpaired = [f for f in set(files) - used if io.has_extension(f, io.MASK_EXTENSIONS)] + orphan_masks
+    found = near_named_masks(expected, unpaired)
+    if not found:
+        return problems
+    names = {e.image: e.name for e in expected}
+    image_of = {mask: image for image, mask in found.items()}
+    out = []
+    for p in problems:
+        if p.kind == ScanProblem.ORPHAN_IMAGE and p.path in found:
+            p = replace(p, reason=p.reason + rename_advice(found[p.path], names[p.path]))
+        elif p.kind == ScanProblem.ORPHAN_MASK and p.path in image_of:
+            p = replace(p, reason=f"{p.reason}; named like the mask of {image_of[p.path]} but for case, spaces "
+                                  "or punctuation")
+        out.append(p)
+    return out
 
 
 # --------------------------------------------------------------------------- validation

@@ -432,6 +432,63 @@ def test_drive_two_mask_folders_is_a_question_answered_by_mask_dir(tmp_path, cli
                                                                               "test/images/02_test.tif"}
 
 
+def test_a_mask_named_but_for_punctuation_is_named_in_its_orphan_image_problem(tmp_path):
+    """DRIVE copies in the wild: `34manual1.gif` and `51_manual1).gif` among `NN_manual1.gif`, and FOV masks
+    `23_training_mask .gif`; the images were orphans and the user was left to find why among 80 files."""
+    for n in (21, 34, 51, 60, 61, 70):
+        _png(tmp_path / f"training/images/{n}_training.tif")
+        _png(tmp_path / f"training/mask/{n}_training_mask.gif")
+    for name in ("21_manual1", "34manual1", "51_Manual1)", "70_manual1"):
+        _png(tmp_path / f"training/1st_manual/{name}.gif")
+    _png(tmp_path / "training/1st_manual/60-manual1.gif")  # two near names for 60: no single answer
+    _png(tmp_path / "training/1st_manual/60 manual1.gif")
+    for image in ("80_training", "80 _training"):  # and one near name for two images
+        _png(tmp_path / f"training/images/{image}.tif")
+    _png(tmp_path / "training/1st_manual/80-manual1.gif")
+    result = scan(tmp_path, mask_dir="1st_manual")
+    assert [r.id for r in result.rows] == ["training/21", "training/70"]
+    reasons = {p.path: p.reason for p in result.problems}
+    assert reasons["training/images/34_training.tif"] == (
+        "image has no mask; training/1st_manual/34manual1.gif, which no rule pairs, is named like its mask but "
+        "for case, spaces or punctuation: rename it to 34_manual1.gif to pair them")
+    assert "51_Manual1).gif" in reasons["training/images/51_training.tif"]
+    assert "rename it to 51_manual1.gif" in reasons["training/images/51_training.tif"]
+    assert reasons["training/images/60_training.tif"] == "image has no mask"
+    assert reasons["training/images/61_training.tif"] == "image has no mask"
+    assert reasons["training/images/80_training.tif"] == reasons["training/images/80 _training.tif"] == (
+        "image has no mask")
+    # Both sides orphans: the image's key differs from the mask's by a space.
+    (tmp_path / "training/images/21_training.tif").rename(tmp_path / "training/images/21 _training.tif")
+    result = scan(tmp_path, mask_dir="1st_manual")
+    reasons = {p.path: p.reason for p in result.problems}
+    assert "training/1st_manual/21_manual1.gif, which no rule pairs" in reasons["training/images/21 _training.tif"]
+    assert reasons["training/1st_manual/21_manual1.gif"] == (
+        "mask has no image; named like the mask of training/images/21 _training.tif but for case, spaces or "
+        "punctuation")
+
+
+def test_many_files_with_the_same_warning_print_one_line(tmp_path, cli):
+    import tifffile
+
+    (tmp_path / "images").mkdir()
+    data = np.zeros((24, 32, 4), np.uint8)
+    for n in range(5):
+        tifffile.imwrite(tmp_path / "images" / f"{n}.tif", data, photometric="rgb")
+        _png(tmp_path / "masks" / f"{n}.png")
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
+    lines = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1, res.output
+    assert lines[0].startswith(f"warning: under {tmp_path}, images/0.tif, images/1.tif, images/2.tif and 2 more "
+                               "(5 in all): band 4 is tagged alpha")
+    for n in range(3, 5):
+        (tmp_path / "images" / f"{n}.tif").unlink()
+        (tmp_path / "masks" / f"{n}.png").unlink()
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
+    lines = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    assert [line.split(": band")[0] for line in lines] == [f"warning: {tmp_path / 'images' / f'{n}.tif'}"
+                                                         for n in range(3)]
+
+
 def test_cityscapes_with_only_mask_suffix(tmp_path):
     bases = ["train/aachen/aachen_000000_000019", "val/frankfurt/frankfurt_000000_000294"]
     for base in bases:

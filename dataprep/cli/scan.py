@@ -11,11 +11,12 @@ import click
 from ..errors import EXIT_DATA_PROBLEM, DataprepError
 from ..manifest import write_manifest
 from ..paths import Inputs
-from ..scan import ScanResult, scan
+from ..scan import Problem, ScanResult, scan
 from ..split_column import SPLIT_COLUMN
 from .common import executor_options, reports_errors
 
 
+_SHOWN_SAME_WARNING = 3  # files named in full per warning text; more files with the same warning are counted
 _SHOWN_RULES = 6  # pairing rules listed in the summary; the rest are counted
 
 @click.command("scan")
@@ -86,8 +87,15 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
 def _print_summary(result: ScanResult, output: Path | None) -> None:
     for p in result.problems:
         click.echo(f"problem: {result.root / p.path}: {p.reason}", err=True)
-    for w in result.warnings:
-        click.echo(f"warning: {result.root / w.path}: {w.reason}", err=True)
+    for reason, paths in _by_reason(result.warnings).items():
+        if len(paths) <= _SHOWN_SAME_WARNING:
+            for path in paths:
+                click.echo(f"warning: {result.root / path}: {reason}", err=True)
+        else:  # DRIVE: 58 TIFFs with an alpha band, one line, not 58
+            shown = ", ".join(paths[:_SHOWN_SAME_WARNING])
+            more = len(paths) - _SHOWN_SAME_WARNING
+            click.echo(f"warning: under {result.root}, {shown} and {more} more ({len(paths)} in all): {reason}",
+                       err=True)
     if result.duplicates is not None:
         for line in result.duplicates.cluster_lines():
             click.echo(f"duplicates: {line}", err=True)
@@ -124,3 +132,11 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key:<{width}}  {value}")
+
+
+def _by_reason(warnings: list[Problem]) -> dict[str, list[str]]:
+    """Warned paths per warning text, in the order the texts first appear."""
+    grouped: dict[str, list[str]] = {}
+    for w in warnings:
+        grouped.setdefault(w.reason, []).append(w.path)
+    return grouped
