@@ -1,4 +1,5 @@
-"""`dataprep import label-studio` and `import via` against the loops people write for them, outputs compared.
+"""`dataprep import label-studio`, `import via` and `import kaggle-rle` against the loops people write for them,
+outputs compared.
 
 Label Studio: tasks of 1280x720 with 3 brush regions (soft-edged blobs, as the
 brush and magic wand paint them) and 5 polygons each. The hand-written loop is
@@ -33,6 +34,7 @@ from dataprep.io import read_mask
 
 LS_W, LS_H = 1280, 720
 VIA_W, VIA_H = 1024, 768
+KG_W, KG_H = 1600, 256
 CLASSES = ["fire", "sky", "smoke"]  # sorted, as dataprep numbers them: 1, 2, 3
 
 
@@ -155,6 +157,50 @@ def _hand_written_via(export: Path, out: Path) -> None:
         cv2.imwrite(str(out / (Path(record["filename"]).stem + ".png")), np.asarray(canvas))
 
 
+def _kaggle_export(root: Path, images: int) -> Path:
+    """Severstal's layout: `ImageId,ClassId,EncodedPixels`, 4 classes, column-major RLE, 1600x256 JPEGs."""
+    rng = np.random.default_rng(2)
+    blank = cv2.imencode(".jpg", np.full((KG_H, KG_W, 3), 90, np.uint8))[1].tobytes()
+    (root / "train_images").mkdir(parents=True)
+    yy, xx = np.mgrid[:KG_H, :KG_W]
+    lines = ["ImageId,ClassId,EncodedPixels"]
+    for i in range(images):
+        name = f"{i:08x}.jpg"
+        (root / "train_images" / name).write_bytes(blank)
+        for cls in range(1, 5):
+            if rng.random() < 0.5:
+                continue
+            cx, cy = rng.uniform(0, KG_W), rng.uniform(0, KG_H)
+            rx, ry = rng.uniform(20, 300), rng.uniform(10, 100)
+            mask = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 < 1
+            flat = np.concatenate(([0], mask.T.ravel().astype(np.int8), [0]))
+            edges = np.diff(flat)
+            starts, ends = np.flatnonzero(edges == 1) + 1, np.flatnonzero(edges == -1) + 1
+            lines.append(f"{name},{cls},{' '.join(f'{a} {b - a}' for a, b in zip(starts, ends))}")
+    path = root / "train.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _hand_written_kaggle(export: Path, out: Path) -> None:
+    """The competition kernels' `rle2mask`: a slice per run, `reshape(width, height).T`."""
+    import csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    labels: dict[str, np.ndarray] = {}
+    with open(export, newline="") as f:
+        for row in csv.DictReader(f):
+            label = labels.setdefault(row["ImageId"], np.zeros((KG_H, KG_W), np.uint8))
+            s = row["EncodedPixels"].split()
+            starts, lengths = np.asarray(s[0::2], int) - 1, np.asarray(s[1::2], int)
+            flat = np.zeros(KG_H * KG_W, np.uint8)
+            for lo, hi in zip(starts, starts + lengths):
+                flat[lo:hi] = 1
+            label[flat.reshape(KG_W, KG_H).T == 1] = int(row["ClassId"])
+    for name in sorted(p.name for p in (export.parent / "train_images").iterdir()):
+        cv2.imwrite(str(out / (Path(name).stem + ".png")), labels.get(name, np.zeros((KG_H, KG_W), np.uint8)))
+
+
 def _compare(ours: Path, hand: Path) -> tuple[int, int]:
     files = sorted(hand.glob("*.png"))
     same = sum(np.array_equal(read_mask(ours / "labels" / f.name), read_mask(f)) for f in files)
@@ -185,12 +231,16 @@ def main(quick: bool = False) -> None:
         ls_export = _label_studio_export(tmp / "ls", 6 if quick else 60)
         (tmp / "via").mkdir()
         via_export = _via_export(tmp / "via", 10 if quick else 200)
+        kaggle_export = _kaggle_export(tmp / "kaggle", 20 if quick else 400)
         rows = [_measure("label-studio", ls_export, tmp, _hand_written_label_studio),
-                _measure("via", via_export, tmp, _hand_written_via)]
+                _measure("via", via_export, tmp, _hand_written_via),
+                _measure("kaggle-rle", kaggle_export, tmp, _hand_written_kaggle, unlisted_background=True)]
         write_result("import_tools", rows, {
             "label-studio": f"{LS_W}x{LS_H}, 3 soft-edged brush regions + 5 polygons per task; the loop decodes "
                             "brushes as label-studio-converter's brush.decode_rle (bit string)",
             "via": f"{VIA_W}x{VIA_H} JPEGs, 12 polygons per image, PIL polygons in the loop",
+            "kaggle-rle": f"Severstal's layout: {KG_W}x{KG_H} JPEGs, 4 classes, each present with p=0.5 as one "
+                          "ellipse; the loop is the kernels' rle2mask (a slice per run, reshape(width, height).T)",
             "timing": "best of 3 alternating runs in this process (-j 2: best of 3), outputs written to disk"})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_DATA_PROBLEM
-from ..importers import BOX_MODES, FORMATS, ORDERS, OVERLAPS, ImportReport, import_annotations
+from ..importers import BOX_MODES, FORMATS, ORDERS, OVERLAPS, RLE_ORDERS, ImportReport, import_annotations
 from .common import executor_options, force_option, reports_errors
 from .labels import print_class_table
 
@@ -18,7 +18,7 @@ from .labels import print_class_table
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--images", "images_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder the export's image names are relative to (coco, coco-panoptic, cvat, cvat-mask, via, "
-                   "label-studio). "
+                   "label-studio, kaggle-rle). "
                    "Default: found beside the annotation file.")
 @click.option("--order", type=click.Choice(ORDERS), default="file", show_default=True,
               help="Drawing order: file (later over earlier, as the tools draw), area (largest first), "
@@ -41,8 +41,15 @@ from .labels import print_class_table
 @click.option("--line-width", type=click.IntRange(1), default=None,
               help="labelme: width in pixels of line/linestrip shapes (default 10, as labelme).")
 @click.option("--class-name", default=None,
-              help="instances, via (regions without attributes): name of the foreground class (default foreground).")
+              help="instances, via (regions without attributes), kaggle-rle (no class column): name of the foreground "
+                   "class (default foreground).")
 @click.option("--instances", is_flag=True, help="Also write 16-bit instance maps to DEST/instances/.")
+@click.option("--rle-order", type=click.Choice(RLE_ORDERS), default=None,
+              help="kaggle-rle: pixels numbered down each column (column, Kaggle's usual) or along each row (row). "
+                   "Default: column, refusing masks that decode to stripes that way.")
+@click.option("--unlisted-background", is_flag=True,
+              help="kaggle-rle: images of the images folder the CSV never names are images without foreground "
+                   "(Severstal lists only images with a defect). Default: left out, counted in a warning.")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="coco-panoptic: folder of the panoptic PNGs (default: beside the JSON, named after it).")
 @force_option
@@ -51,7 +58,7 @@ from .labels import print_class_table
 def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, order: str, overlap: str,
                    skip_empty: bool, keep_crowd: bool, boxes: str, ignore_index: int | None,
                    labels_file: Path | None, line_width: int | None, attribute: str | None, class_name: str | None,
-                   instances: bool, masks_dir: Path | None,
+                   instances: bool, rle_order: str | None, unlisted_background: bool, masks_dir: Path | None,
                    force: bool, executor, on_error: str, quiet: bool) -> None:
     """Convert an annotation tool's export to class-index label maps.
 
@@ -66,6 +73,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       cvat-mask      "Segmentation mask 1.1" (labelmap.txt + SegmentationClass/); SRC: the folder
       via            VGG Image Annotator 1/2/3 JSON; SRC: the .json or a folder of them
       label-studio   Label Studio JSON export (polygons, boxes, ellipses, brush); SRC: the .json
+      kaggle-rle     run-length CSV (ImageId,EncodedPixels[,ClassId]: Airbus, Severstal, TGS); SRC: the .csv
 
     DEST receives labels/<id>.png (palette PNGs; 16-bit beyond 255 classes),
     palette.json (names, source colours and ids) and manifest.csv pairing each
@@ -78,12 +86,14 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       dataprep import yolo datasets/coco8-seg/data.yaml work/yolo --order area
       dataprep import via balloon/ work/balloon --class-name balloon
       dataprep import label-studio export.json work/ls --images media/upload/1
+      dataprep import kaggle-rle train.csv work/steel --images train_images
     """
     report = import_annotations(fmt, src, dest, order=order, overlap=overlap, skip_empty=skip_empty,  # type: ignore[arg-type]
                                 ignore_index=ignore_index, instances=instances, force=force, executor=executor,
                                 on_error=on_error, quiet=quiet, images_dir=images_dir,  # type: ignore[arg-type]
                                 keep_crowd=keep_crowd, boxes=boxes, labels_file=labels_file, line_width=line_width,
-                                attribute=attribute, class_name=class_name, masks_dir=masks_dir)
+                                attribute=attribute, class_name=class_name, masks_dir=masks_dir,
+                                rle_order=rle_order, unlisted_background=unlisted_background)
     print_report(report)
     if not report.ok:
         sys.exit(EXIT_DATA_PROBLEM)

@@ -13,12 +13,12 @@ from typing import Any
 from ..errors import UsageError
 from ..paths import Inputs
 from ..executor import Executor, OnError
-from .base import BOX_MODES, ClassSpec, Entry, ImportPlan, Region
+from .base import BOX_MODES, RLE_ORDERS, ClassSpec, Entry, ImportPlan, Region
 from .paint import ORDERS, OVERLAPS, Order, Overlap
 from .run import ImportReport, import_dataset
 
 FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cvat-mask", "coco-panoptic", "via",
-                            "label-studio")
+                            "label-studio", "kaggle-rle")
 
 
 def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
@@ -63,6 +63,12 @@ def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
         from .labelstudio import read_label_studio
 
         return read_label_studio(src, images_dir=options.get("images_dir"), labels_file=options.get("labels_file"))
+    if fmt == "kaggle-rle":
+        from .kaggle_rle import read_kaggle_rle
+
+        return read_kaggle_rle(src, images_dir=options.get("images_dir"), order=options.get("rle_order"),
+                               class_name=options.get("class_name"),
+                               unlisted_background=options.get("unlisted_background", False))
     raise UsageError(None, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
@@ -94,5 +100,5 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
                           quiet=quiet)
 
 
-__all__ = ["BOX_MODES", "FORMATS", "ORDERS", "OVERLAPS", "ClassSpec", "Entry", "ImportPlan", "ImportReport",
-           "Region", "import_annotations", "import_dataset", "read_plan"]
+__all__ = ["BOX_MODES", "FORMATS", "ORDERS", "OVERLAPS", "RLE_ORDERS", "ClassSpec", "Entry", "ImportPlan",
+           "ImportReport", "Region", "import_annotations", "import_dataset", "read_plan"]

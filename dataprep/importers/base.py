@@ -24,6 +24,9 @@ NO_INSTANCE = -1  # Region.instance of a shape that is no object (labelme __igno
 # COCO annotations with a box and no segmentation: draw nothing, the box as ignore, or the box as the class.
 BOX_MODES: tuple[str, ...] = ("skip", "ignore", "class")
 
+# Kaggle run-length CSVs: pixels numbered down each column, or along each row.
+RLE_ORDERS: tuple[str, ...] = ("column", "row")
+
 
 @dataclass(frozen=True)
 class Region:

@@ -1,0 +1,191 @@
+"""Run-length CSVs as Kaggle competitions ship them: `ImageId,EncodedPixels` (Airbus ships), `id,rle_mask`
+(TGS salt), `ImageId,ClassId,EncodedPixels` or `ImageId_ClassId,EncodedPixels` (Severstal steel).
+
+An RLE is `start length start length ...`, starts counted from 1, pixels numbered down each column, then
+column after column (Kaggle's "top to bottom, then left to right"): pixel `x * height + y + 1`. Some
+competitions number along rows instead (`order="row"`). Without an order given, on an image that is not
+square, a mask that decodes to stripes is refused (the other order is named); on a square one the wrong
+order gives the transposed mask, which nothing can tell from the right one: a warning says which order was
+used.
+
+Several rows of one image are its regions (Airbus: one per ship), in file order. A class column gives the
+class: whole numbers from 1 are the label indices themselves (Severstal's ClassId 1-4, also in a subset
+where some never occur: index 3 stays class 3); other values are names, sorted. An empty RLE (also `-1`,
+`nan`) is an image without foreground; a row for it keeps the image in the dataset. Images the CSV
+does not name are left out, or taken as images without foreground when asked (Severstal lists only the
+images with a defect).
+"""
+from __future__ import annotations
+
+import csv
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataprepError, UsageError
+from ..io import IMAGE_EXTENSIONS, has_extension
+from .base import RLE_ORDERS, ClassSpec, Entry, ImportPlan, Region, field_error
+
+_RLE_COLUMNS = ("encodedpixels", "rle_mask", "rle", "mask_rle", "segmentation", "annotation")
+_IMAGE_COLUMNS = ("imageid", "image_id", "id", "image", "filename", "file_name", "img")
+_CLASS_COLUMNS = ("classid", "class_id", "class", "category", "label")
+_COMPOSITE = "imageid_classid"  # Severstal's first release: "0002cc93b.jpg_1"
+_EMPTY = ("", "-1", "nan")
+_IMAGE_FOLDERS = ("", "train_images", "train", "images", "train/images", "train_v2")
+
+
+def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | None = None,
+                    class_name: str | None = None, unlisted_background: bool = False) -> ImportPlan:
+    """An ImportPlan from a run-length CSV; images are looked up in `images_dir` by name or by stem. Without
+    an `order`, column-major, and masks that decode to stripes that way are refused. Images of that folder the
+    CSV never names are left out (a warning counts them), or are images without foreground with
+    `unlisted_background` (Severstal's train.csv lists only the images with a defect)."""
+    checked = order is None
+    order = order or "column"
+    if order not in RLE_ORDERS:
+        raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
+    records = _read_rows(src)
+    folder = _images_folder(src, images_dir, [image for _, image, _, _ in records])
+    by_name = _index(folder)
+    drawn = [(line, cls) for line, _, rle, cls in records if rle.strip().lower() not in _EMPTY]
+    unnamed = next((line for line, cls in drawn if cls == ""), None)
+    if unnamed is not None:
+        raise field_error(src, f"line {unnamed}", "an RLE without a class in the class column")
+    index_of, specs = _classes(src, [cls for _, cls in drawn], class_name)
+    plan = ImportPlan("kaggle-rle", specs, [])
+    regions: dict[str, list[Region]] = defaultdict(list)
+    first_line: dict[str, int] = {}
+    broken: set[str] = set()  # an image with a malformed RLE fails alone, not half drawn
+    for line, image, rle, cls in records:
+        first_line.setdefault(image, line)
+        if rle.strip().lower() in _EMPTY or image in broken:
+            continue
+        try:
+            numbers = _numbers(rle, src, line)
+        except DataprepError as exc:
+            plan.errors.append(str(exc))
+            broken.add(image)
+            continue
+        index = index_of[cls] if cls is not None else 1
+        regions[image].append(Region(index, "kaggle_rle", (numbers, order, checked),
+                                     instance=len(regions[image]) + 1, where=f"line {line}"))
+    for image in sorted(set(first_line) - broken, key=first_line.__getitem__):
+        path = by_name.get(image) or by_name.get(os.path.splitext(image)[0])
+        if path is None:
+            plan.errors.append(str(DataprepError(folder / image, f"image not found (named on line "
+                                                                 f"{first_line[image]} of {src})")))
+            continue
+        sample_id = Path(os.path.relpath(path, folder)).with_suffix("").as_posix()
+        plan.entries.append(Entry(sample_id, path, src, tuple(regions[image])))
+    listed = {e.image for e in plan.entries} | {folder / image for image in first_line}
+    unlisted = sorted(set(by_name.values()) - listed)
+    if unlisted and unlisted_background:
+        plan.entries += [Entry(p.stem, p, src, ()) for p in unlisted]
+    elif unlisted:
+        plan.warnings.append(f"{len(unlisted)} images in {folder} (first {unlisted[0].name}) are named nowhere in "
+                             f"{src.name}: left out; if the CSV lists only images with foreground (Severstal), "
+                             "--unlisted-background takes them as images without any")
+    if checked:
+        plan.warnings.append("RLE pixels read as numbered down each column (--rle-order column, Kaggle's usual); "
+                             "on square images the other order gives the transposed mask and cannot be told "
+                             "apart: check a preview, or give --rle-order")
+    return plan
+
+
+def _read_rows(src: Path) -> list[tuple[int, str, str, str | None]]:
+    """(line, image name, RLE, class or None) per data row."""
+    try:
+        text = src.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataprepError(src, f"unreadable: {exc}") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if not header:
+        raise DataprepError(src, "empty file")
+    names = [h.strip().casefold() for h in header]
+    rle_col = _pick(names, _RLE_COLUMNS, src, "run-length", header)
+    composite = _COMPOSITE in names
+    image_col = names.index(_COMPOSITE) if composite else _pick(names, _IMAGE_COLUMNS, src, "image", header)
+    class_col = None if composite else next((names.index(c) for c in _CLASS_COLUMNS if c in names), None)
+    records = []
+    for line, row in enumerate(reader, start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise field_error(src, f"line {line}", f"{len(row)} fields, the header has {len(header)}")
+        image, cls = row[image_col].strip(), row[class_col].strip() if class_col is not None else None
+        if composite:
+            image, sep, cls = image.rpartition("_")
+            if not sep or not image:
+                raise field_error(src, f"line {line}", f"{header[image_col]} {row[image_col]!r} is not IMAGE_CLASS")
+        if not image:
+            raise field_error(src, f"line {line}", f"no image name in column {header[image_col]!r}")
+        records.append((line, image, row[rle_col], cls))
+    if not records:
+        raise DataprepError(src, "no rows below the header")
+    return records
+
+
+def _pick(names: list[str], known: tuple[str, ...], src: Path, what: str, header: list[str]) -> int:
+    for name in known:
+        if name in names:
+            return names.index(name)
+    raise DataprepError(src, f"no {what} column: the header is {','.join(header)!r}; expected one of "
+                             f"{', '.join(known)}")
+
+
+def _numbers(rle: str, src: Path, line: int) -> np.ndarray:
+    try:
+        numbers = np.array(rle.split(), np.int64)
+    except ValueError:
+        raise field_error(src, f"line {line}", f"RLE {rle[:40]!r} holds something other than whole numbers") from None
+    if len(numbers) % 2:
+        raise field_error(src, f"line {line}", f"RLE has {len(numbers)} numbers; start/length pairs need an even count")
+    if len(numbers) and numbers[0::2].min() < 1:
+        raise field_error(src, f"line {line}", f"RLE start {int(numbers[0::2].min())}: starts count from 1")
+    if len(numbers) and numbers[1::2].min() < 1:
+        raise field_error(src, f"line {line}", f"RLE run length {int(numbers[1::2].min())}: lengths are at least 1")
+    return numbers
+
+
+def _classes(src: Path, values: list[str | None], class_name: str | None) -> tuple[dict[str, int], list[ClassSpec]]:
+    """(class value -> label index, the classes in index order, background first)."""
+    found = sorted({v for v in values if v is not None})
+    if not found:
+        return {}, [ClassSpec("background"), ClassSpec(class_name or "foreground")]
+    if class_name is not None:
+        raise UsageError(src, "--class-name names the one class of a file without a class column; this one has one")
+    if all(v.isdigit() and 1 <= int(v) <= 254 for v in found):
+        # The numbers are the indices, gaps kept: a subset without class 2 still labels class 3 as 3.
+        top = max(int(v) for v in found)
+        return ({v: int(v) for v in found},
+                [ClassSpec("background")] + [ClassSpec(f"class_{i}", id=i) for i in range(1, top + 1)])
+    return {v: i + 1 for i, v in enumerate(found)}, [ClassSpec("background")] + [ClassSpec(v) for v in found]
+
+
+def _images_folder(src: Path, images_dir: Path | None, names: list[str]) -> Path:
+    if images_dir is not None:
+        return images_dir
+    probes = list(dict.fromkeys(names))[:20]
+    best, hits = src.parent, 0
+    for sub in _IMAGE_FOLDERS:
+        folder = src.parent / sub
+        if folder.is_dir():
+            index = _index(folder)
+            n = sum(1 for p in probes if p in index or os.path.splitext(p)[0] in index)
+            if n > hits:
+                best, hits = folder, n
+    return best
+
+
+def _index(folder: Path) -> dict[str, Path]:
+    """Image files directly in `folder`, by name and by stem (a stem two files share is left out)."""
+    by_name: dict[str, Path] = {}
+    stems: dict[str, list[Path]] = defaultdict(list)
+    for entry in os.scandir(folder):
+        if entry.is_file() and has_extension(entry.name, IMAGE_EXTENSIONS):
+            by_name[entry.name] = Path(entry.path)
+            stems[os.path.splitext(entry.name)[0]].append(Path(entry.path))
+    return {**{s: p[0] for s, p in stems.items() if len(p) == 1}, **by_name}
