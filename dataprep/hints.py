@@ -1,7 +1,7 @@
 """Recognise annotation layouts that `scan` cannot pair, and say how to convert them.
 
-Polygon and box formats (labelme, COCO, CVAT, YOLO) and per-instance mask
-folders (one file per object) are not image/mask pairs; `dataprep import`
+Polygon and box formats (labelme, COCO, CVAT, YOLO), run-length CSVs (Kaggle) and
+per-instance mask folders (one file per object) are not image/mask pairs; `dataprep import`
 turns them into label maps. Only the first bytes of a few files are read, so a
 multi-gigabyte COCO file costs nothing.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import io
 
-ANNOTATION_EXTENSIONS = frozenset({".json", ".xml", ".txt"})
+ANNOTATION_EXTENSIONS = frozenset({".json", ".xml", ".txt", ".csv"})
 _HEAD_BYTES = 64 * 1024
 _FILES_READ_PER_EXTENSION = 20
 _YOLO_LINE = re.compile(r"^\d+(\s+-?\d*\.?\d+(e-?\d+)?){4,}\s*$", re.I)
@@ -43,8 +43,8 @@ class Hint:
 def _source(fmt: str, example: str) -> str:
     """The SRC `dataprep import` takes for a format, from one of its files (relative paths)."""
     folder = os.path.dirname(example.rstrip("/"))
-    if fmt in ("coco", "cvat"):
-        return example  # the JSON / XML itself
+    if fmt in ("coco", "cvat", "kaggle-rle"):
+        return example  # the JSON / XML / CSV itself
     if fmt == "yolo":  # the dataset folder: above labels/ (ultralytics' images/ <-> labels/ rule)
         parts = example.split("/")
         return "/".join(parts[: max(i for i, p in enumerate(parts) if p == "labels")]) if "labels" in parts else folder
@@ -71,7 +71,8 @@ def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
     hints = []
     for fmt, paths in found.items():
         folders = {os.path.dirname(p) for p in paths}
-        count = sum(1 for f in annotations if f.lower().endswith(ext_of[fmt]) and os.path.dirname(f) in folders)
+        count = len(paths) if fmt == "kaggle-rle" else sum(  # one CSV of masks beside other CSVs
+            1 for f in annotations if f.lower().endswith(ext_of[fmt]) and os.path.dirname(f) in folders)
         hints.append(Hint(fmt, _WHAT[fmt], count, paths[0], _source(fmt, paths[0])))
     instances = _instance_folders(files)
     if instances:
@@ -86,6 +87,7 @@ _WHAT = {
     "cvat": "a CVAT for images XML export",
     "yolo": "YOLO label text files (class x y w h ... per line)",
     "instances": "per-instance masks (ID/images/ID.png + ID/masks/*.png, one file per object)",
+    "kaggle-rle": "a run-length CSV (image, RLE 'start length ...' per row, as Kaggle competitions ship masks)",
 }
 
 
@@ -103,6 +105,11 @@ def _sniff(path: Path, ext: str, rel: str, image_stems: set[str]) -> str | None:
     elif ext == ".xml":
         if "<annotations" in head and ("<image " in head or "<track " in head):
             return "cvat"
+    elif ext == ".csv":
+        from .importers.kaggle_rle import looks_like_rle_csv
+
+        if looks_like_rle_csv(head):
+            return "kaggle-rle"
     elif ext == ".txt":
         lines = [ln for ln in head.splitlines()[:20] if ln.strip()]
         stem = os.path.splitext(rel)[0]

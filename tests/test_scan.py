@@ -565,6 +565,10 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
     (tmp_path / "yolo/labels/e.txt").write_text("0 0.5 0.5 0.2 0.3\n1 0.1 0.2 0.05 0.05\n")
     (tmp_path / "notes.txt").write_text("just some notes\n")
     (tmp_path / "config.json").write_text('{"lr": 0.1}')
+    _jpg(tmp_path / "steel/train_images/0002cc93b.jpg")
+    (tmp_path / "steel/train.csv").write_text("ImageId,ClassId,EncodedPixels\n0002cc93b.jpg,1,29102 12 29346 24\n"
+                                              "0007a71bf.jpg,3,18661 28 18863 82\n")
+    (tmp_path / "steel/sizes.csv").write_text("id,annotation\n0002cc93b.jpg,two scratches\n")  # not an RLE
     result = scan(tmp_path)
     assert not result.rows
     assert {h.format: (h.count, h.example) for h in result.hints} == {
@@ -572,10 +576,11 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
         "cvat": (1, "cvat/annotations.xml"),
         "labelme": (2, "labelme/a.json"),
         "yolo": (1, "yolo/labels/e.txt"),
+        "kaggle-rle": (1, "steel/train.csv"),
     }
     assert {h.format: h.source for h in result.hints} == {
         "coco": "coco/annotations/instances_train.json", "cvat": "cvat/annotations.xml", "labelme": "labelme",
-        "yolo": "yolo"}
+        "yolo": "yolo", "kaggle-rle": "steel/train.csv"}
     assert "convert with `dataprep import labelme labelme DEST`" in str(next(h for h in result.hints
                                                                             if h.format == "labelme"))
 

@@ -94,6 +94,21 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
     return plan
 
 
+def looks_like_rle_csv(head: str) -> bool:
+    """Whether the first bytes of a CSV are a run-length CSV: an image and an RLE column in the header, and the
+    first rows' RLE cells whole numbers in pairs or empty."""
+    lines = [ln for ln in head.splitlines() if ln.strip()][:6]
+    if len(lines) < 2:
+        return False
+    rows = list(csv.reader(lines))
+    names = [h.strip().casefold() for h in rows[0]]
+    rle = next((names.index(c) for c in _RLE_COLUMNS if c in names), None)
+    if rle is None or not (_COMPOSITE in names or any(c in names for c in _IMAGE_COLUMNS)):
+        return False
+    cells = [r[rle].split() for r in rows[1:] if len(r) == len(names)]
+    return bool(cells) and all(len(c) % 2 == 0 and all(v.isdigit() for v in c) for c in cells)
+
+
 def _read_rows(src: Path) -> list[tuple[int, str, str, str | None]]:
     """(line, image name, RLE, class or None) per data row."""
     try:
