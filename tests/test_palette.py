@@ -584,3 +584,19 @@ def test_one_based_values_get_compact_indices(tmp_path, cli):
     np.testing.assert_array_equal(read_mask(tmp_path / "labels" / "a.png"), values - 1)
     write_mask(tmp_path / "dense" / "b.png", np.array([[0, 1, 2]], np.uint8))
     assert not infer_palette(tmp_path / "dense").sparse  # 0..K-1 stays as it is
+
+
+def test_oxford_pet_trimaps_are_suggested_their_builtin_which_ignores_the_outline_band(tmp_path, cli):
+    """The README's trimap values: 1 foreground (pet), 2 background, 3 not classified. The built-in makes
+    background 0 and pet 1, as training a pet/background model wants, and leaves the band out of the loss."""
+    values = np.array([[1, 1, 2, 2], [3, 2, 2, 1]], np.uint8)
+    write_mask(tmp_path / "trimaps" / "a.png", values)
+    res = cli("palette", "infer", tmp_path / "trimaps", "-o", tmp_path / "inferred.json")
+    assert "Oxford-IIIT Pet trimaps" in res.output and "--palette oxford_pet --remap ids" in res.output
+    report = masks_to_labels(tmp_path / "trimaps", tmp_path / "labels", "oxford_pet", remap="ids", quiet=True)
+    assert report.converted == 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "labels" / "a.png"),
+                                  np.array([[1, 1, 0, 0], [255, 0, 0, 1]], np.uint8))
+    write_mask(tmp_path / "other" / "b.png", np.array([[1, 2, 3, 4]], np.uint8))
+    res = cli("palette", "infer", tmp_path / "other", "-o", tmp_path / "other.json")
+    assert "Oxford-IIIT Pet" not in res.output

@@ -7,6 +7,7 @@ import click
 
 from ..palette import (BUILTIN_PALETTES, EntryKind, InferredPalette, Palette, builtin_palette, infer_palette,
                        load_palette)
+from ..palette.builtins import OXFORD_PET_TRIMAP_VALUES
 from ..errors import EXIT_DATA_PROBLEM
 from ..paths import Inputs
 from ..sample import DEFAULT_IGNORE_INDEX
@@ -20,7 +21,7 @@ def palette_group() -> None:
     """Make, inspect and list palettes (class name, colour, index, ignore).
 
     \b
-    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs.
+    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet.
     """
 
 
@@ -122,6 +123,10 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     if result.by_colour_files:
         click.echo(f"\n{result.by_colour_files} palette-mode masks were counted by colour (their colour tables "
                    "differ from file to file, or RGB masks are among them); masks2labels converts them by colour too")
+    if result.kind == "index" and sorted(c.value for c in result.classes) == list(OXFORD_PET_TRIMAP_VALUES):
+        click.echo("\nvalues 1, 2 and 3 are those of the Oxford-IIIT Pet trimaps (1 pet, 2 background, 3 not "
+                   "classified): if these are trimaps, --palette oxford_pet --remap ids makes background 0, pet 1 "
+                   "and the unclassified band along the outline ignored")
     if result.sparse:
         extra = (f"; {result.palette.ignore_index} fills large regions, so it is a class, not ignore"
                  if result.ignore_is_class else "")

@@ -136,8 +136,19 @@ def _deepglobe() -> Palette:
     return Palette("deepglobe", tuple(classes), 255, "deepglobe")
 
 
+# Oxford-IIIT Pet trimaps (the dataset's README): 1 foreground (the pet), 2 background, 3 not classified (the
+# band along the outline). Stored values are ids: background 0, pet 1, and the band ignored.
+OXFORD_PET_TRIMAP_VALUES = (1, 2, 3)
+
+
+def _oxford_pet() -> Palette:
+    classes = (PaletteClass("background", (0, 0, 0), 0, id=2), PaletteClass("pet", (128, 0, 0), 1, id=1),
+               PaletteClass("not classified", (224, 224, 192), 255, ignore=True, id=3))
+    return Palette("oxford_pet", classes, 255, "oxford_pet")
+
+
 _BUILDERS = {"voc": _voc, "cityscapes": _cityscapes, "camvid": _camvid, "camvid11": _camvid11, "suim": _suim,
-             "deepglobe": _deepglobe, "isprs": _isprs}
+             "deepglobe": _deepglobe, "isprs": _isprs, "oxford_pet": _oxford_pet}
 BUILTIN_PALETTES: tuple[str, ...] = tuple(_BUILDERS)
 
 
