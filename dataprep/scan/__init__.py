@@ -1,0 +1,180 @@
+"""Walk a dataset tree, pair images with masks, validate each pair, build a manifest.
+
+Pairing rules come from `layout` (which folders and name suffixes pair);
+a file's *key* under a rule is its path below the rule's image (or mask)
+folder with that side's suffix removed, and an image pairs with the mask of the
+same key. So
+
+    images/downtown/a.jpg               <-> masks/downtown/a.png
+    train/0001TP_006690.png             <-> trainannot/0001TP_006690.png       (CamVid, SegNet)
+    val/0016E5_07959.png                <-> val_labels/0016E5_07959_L.png      (Kaggle CamVid)
+    leftImg8bit/train/x_leftImg8bit.png <-> gtFine/train/x_gtFine_color.png    (Cityscapes)
+    samples/1_image.png                 <-> samples/1_target.png               (suffixes only)
+
+Validation reads headers only (size, EXIF orientation) plus the last bytes of
+each file (truncation) unless `check="decode"` asks for a full decode.
+
+Modules: `pairing` (keys, candidate pairs, orphans and copies), `orphans` (orphans
+that are further masks, one class's masks, another annotator's, or near names),
+`validate` (one pair's checks, in workers), `problems` (what is reported).
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import io
+from ..errors import DataprepError, UsageError
+from ..executor import Executor, OnError, run_items
+from ..extra_masks import EXTRA_MASKS_COLUMN, encode_extra_masks
+from ..hints import ANNOTATION_EXTENSIONS, Hint, find_hints
+from ..layout import AmbiguousLayout, PairingRule, SuffixHint, choose_rules, suggest_suffixes, with_pairs
+from ..manifest import Manifest, ManifestRow
+from ..paths import walk_files
+from ..split_column import SPLIT_COLUMN
+from .orphans import OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, near_named, other_annotator
+from .pairing import pair_files
+from .problems import Problem, ScanProblem
+from .validate import Check, ValidatePair
+
+if TYPE_CHECKING:
+    from ..dedup import DedupResult
+
+__all__ = ["OTHER_ANNOTATOR_SUFFIXES", "AmbiguousLayout", "Check", "PairingRule", "Problem", "ScanProblem",
+           "ScanResult", "scan"]
+
+
+@dataclass
+class ScanResult:
+    root: Path
+    rules: list[PairingRule]  # each with the number of pairs it made
+    rows: list[ManifestRow]
+    problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)
+    images_seen: int = 0
+    masks_seen: int = 0
+    unpaired_files: int = 0  # image-like files no rule took (other mask variants, stray files)
+    hints: list[Hint | SuffixHint] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)  # values of the `split` column, when there is one
+    duplicates: "DedupResult | None" = None
+    notes: list[str] = field(default_factory=list)  # warnings about the whole set (duplicates across splits)
+
+    @property
+    def manifest(self) -> Manifest:
+        return Manifest(self.rows)
+
+    def problem_counts(self) -> Counter[ScanProblem]:
+        return Counter(p.kind for p in self.problems)
+
+
+def scan(
+    root: str | os.PathLike[str],
+    *,
+    image_dir: str | None = None,
+    mask_dir: str | None = None,
+    image_suffix: str | None = None,
+    mask_suffix: str | None = None,
+    exclude: Sequence[str] = (),
+    check: Check = "header",
+    duplicates: bool = False,
+    keep_scaled_masks: bool = False,
+    executor: Executor | None = None,
+    on_error: OnError = "skip",
+    quiet: bool = False,
+) -> ScanResult:
+    """Find, pair and validate every image/mask pair under `root`.
+
+    Problems (orphans, duplicates, unreadable or truncated files, size
+    mismatches) are returned, and their files left out of the rows
+    (`on_error="fail"` raises a DataprepError for the first problem instead). When the
+    folders name several splits, every row gets a `split` column. When nothing
+    pairs, `rules` and `rows` are empty and `hints` say what the tree looks like.
+    `duplicates=True` also looks for duplicate images (see `dataprep.dedup`) and
+    gives every row `group` and `duplicate_of` columns. `keep_scaled_masks=True`
+    keeps pairs whose mask is its image at another scale (a warning, not a
+    problem; the row has the image's size) for `dataprep resize --to image`.
+
+    Raises `AmbiguousLayout` (a usage error) when two folders found by the same convention could hold
+    the masks of one image folder.
+    """
+    # Absolute, so that workers on other machines (Dask) find the same files.
+    root = Path(os.path.abspath(root))
+    if not root.is_dir():
+        raise UsageError(root, "not a directory")
+    if check not in ("header", "decode"):
+        raise UsageError(None, f"check must be 'header' or 'decode', not {check!r}")
+    everything = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS | ANNOTATION_EXTENSIONS,
+                                 exclude=exclude))
+    files = [f for f in everything if io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS)]
+    rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
+                         mask_suffix=mask_suffix)
+    candidates, problems, n_images, n_masks, pairs_per_rule, used = pair_files(files, rules, root)
+    candidates, problems, pairing_warnings = attach_extra_masks(candidates, problems, files, used)
+    n_images -= sum(1 for w in pairing_warnings if w.path in used)  # side by side: counted as unpaired images
+    n_masks += len(pairing_warnings)
+    used |= {w.path for w in pairing_warnings}
+    problems, subfolders = mask_subfolders(candidates, problems)  # counted as masks already
+    pairing_warnings += subfolders
+    problems, annotators, as_images = other_annotator(candidates, problems, rules)
+    n_images -= as_images  # side by side they were counted as images without a mask
+    n_masks += as_images
+    pairing_warnings += annotators
+    problems = near_named(problems, rules, files, used)
+    copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
+    pairing_warnings += [p for p in problems if p.kind in copies]  # warnings: the pair is kept
+    problems = [p for p in problems if p.kind not in copies]
+    if on_error not in ("skip", "fail"):
+        raise UsageError(None, f"on_error must be 'skip' or 'fail', not {on_error!r}")
+    if on_error == "fail":
+        _fail_on_first(root, problems)
+    rules = [with_pairs(r, n) for r, n in zip(rules, pairs_per_rule)]
+    hints: list[Hint | SuffixHint] = list(find_hints(root, everything)) if len(used) < len(everything) else []
+    suffixes = suggest_suffixes(files) if not any(r.pairs for r in rules) and not hints else None
+    if suffixes is not None:
+        hints.append(suffixes)
+
+    results = run_items(
+        ValidatePair(str(root), check, keep_scaled_masks), candidates, executor=executor, on_error="skip",
+        desc="validating", quiet=quiet, unit="pair",
+    )
+    rows: list[ManifestRow] = []
+    warnings: list[Problem] = list(pairing_warnings)
+    splits = sorted({c.split for c in candidates if c.split})
+    for cand, res in zip(candidates, results):
+        if res.error is not None:  # an unexpected failure, not a finding
+            problems.append(Problem(cand.image, ScanProblem.UNREADABLE, res.error))
+            continue
+        row, found, warned = res.value
+        problems.extend(found)
+        warnings.extend(warned)
+        if row is not None:
+            if len(splits) > 1:
+                row = row.with_extra(**{SPLIT_COLUMN: cand.split or ""})
+            rows.append(row)
+    if any(c.extras for c in candidates):
+        names = {c.id: encode_extra_masks([os.path.basename(e) for e in c.extras]) for c in candidates}
+        rows = [r.with_extra(**{EXTRA_MASKS_COLUMN: names[r.id]}) for r in rows]
+    rows.sort(key=lambda r: r.id)
+    problems.sort(key=lambda p: (p.path, p.kind))
+    if on_error == "fail":
+        _fail_on_first(root, problems)
+    result = ScanResult(root, rules, rows, problems, warnings, n_images, n_masks, len(files) - len(used), hints,
+                        splits if len(splits) > 1 else [])
+    if duplicates and rows:
+        from ..dedup import duplicates_across_splits, find_duplicates, with_groups
+
+        result.duplicates = find_duplicates(Manifest(rows), executor=executor, quiet=quiet)
+        result.rows = with_groups(rows, result.duplicates)
+        result.notes = duplicates_across_splits(result.rows)
+    return result
+
+
+def _fail_on_first(root: Path, problems: list[Problem]) -> None:
+    if problems:
+        first = min(problems, key=lambda p: (p.path, p.kind))
+        raise DataprepError(root / first.path, f"{first.reason} (the first problem found; --on-error skip "
+                                                "lists them all and leaves them out)")

@@ -1,0 +1,89 @@
+"""Checking one candidate pair: complete files, readable headers, matching sizes; run per pair, in workers."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Literal
+
+from .. import io
+from ..errors import DataprepError
+from ..manifest import ManifestRow
+from .problems import Candidate, Problem, ScanProblem
+
+Check = Literal["header", "decode"]
+
+# What most pairs report: one shared empty tuple, not two new lists per pair.
+_NONE: tuple[Problem, ...] = ()
+
+
+class ValidatePair:
+    """Checks one pair; picklable so it runs in worker processes."""
+
+    def __init__(self, root: str, check: Check, keep_scaled_masks: bool = False) -> None:
+        self.root = root
+        self.check = check
+        self.keep_scaled_masks = keep_scaled_masks
+
+    def __call__(self, cand: Candidate) -> tuple[ManifestRow | None, Sequence[Problem], Sequence[Problem]]:
+        image_path = os.path.join(self.root, cand.image)
+        mask_path = os.path.join(self.root, cand.mask)
+        problems: list[Problem] = []
+        warnings: list[Problem] = []
+        infos = {}
+        files = [(cand.image, image_path), (cand.mask, mask_path)]
+        files += [(rel, os.path.join(self.root, rel)) for rel in cand.extras]
+        for rel, path in files:
+            try:
+                truncated = io.check_complete(path)
+                if truncated:
+                    problems.append(Problem(rel, ScanProblem.TRUNCATED, truncated))
+                    continue
+                info = io.read_info(path)
+                mismatch = io.content_mismatch(path)  # "PNG data in a .jpg file": readers go by content
+                if mismatch:
+                    warnings.append(Problem(rel, ScanProblem.WRONG_EXTENSION,
+                                            f"{mismatch}; rename it to match its content"))
+                if self.check == "decode":
+                    (io.read_image if rel == cand.image else io.read_mask)(path)
+                infos[rel] = info
+            except DataprepError as exc:
+                problems.append(Problem(rel, ScanProblem.of_error(exc), exc.reason))
+        if problems:
+            return None, problems, warnings or _NONE
+        img, msk = infos[cand.image], infos[cand.mask]
+        for rel in cand.extras:
+            other = infos[rel]
+            if (other.width, other.height) != (msk.width, msk.height):
+                reason = f"extra mask is {other.width}x{other.height} but mask {cand.mask} is {msk.width}x{msk.height}"
+                return None, [Problem(rel, ScanProblem.SIZE_MISMATCH, reason)], warnings
+        if img.alpha and img.format == "TIFF":
+            # tifffile.imwrite tags the 4th band of an (H, W, 4) array as alpha: a stacked NIR band vanished.
+            warnings.append(Problem(cand.image, ScanProblem.ALPHA_BAND,
+                                    f"band {img.bands} is tagged alpha (TIFF ExtraSamples) and is left out: "
+                                    f"read as {img.bands - 1} bands; if it is data, rewrite the file with "
+                                    "extrasamples='unspecified' (tifffile) or without an alpha band"))
+        if io.has_extension(cand.mask, io.LOSSY_EXTENSIONS):
+            warnings.append(Problem(cand.mask, ScanProblem.LOSSY_MASK,
+                                    "mask is JPEG: compression adds stray colours/labels"))
+        if (img.width, img.height) != (msk.width, msk.height):
+            if img.orientation != 1 and (img.stored_width, img.stored_height) == (msk.width, msk.height):
+                reason = (
+                    f"EXIF orientation {img.orientation} shows the image as {img.width}x{img.height}, but the mask "
+                    f"is {msk.width}x{msk.height} (matches the stored, unrotated pixels)"
+                )
+                return None, [Problem(cand.image, ScanProblem.EXIF_ROTATION, reason)], warnings
+            reason = f"image is {img.width}x{img.height} but mask {cand.mask} is {msk.width}x{msk.height}"
+            if not io.is_scaled_copy((img.width, img.height), (msk.width, msk.height)):
+                return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
+            scaled = f"the same shape at {msk.width / img.width:.2f}x: a label map saved at another resolution"
+            if not self.keep_scaled_masks:
+                reason += (f" ({scaled}; scan with --keep-scaled-masks, then `dataprep resize --to image` resizes "
+                           f"it to {img.width}x{img.height} by nearest neighbour, never bilinear)")
+                return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
+            warnings.append(Problem(cand.mask, ScanProblem.SCALED_MASK,
+                                    f"mask is {msk.width}x{msk.height} but its image {cand.image} is "
+                                    f"{img.width}x{img.height} ({scaled}); kept: run `dataprep resize --to image` "
+                                    "before other commands"))
+        # Strings: the root is absolute already, and the walk gives normal relative paths.
+        row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
+        return row, _NONE, warnings or _NONE
