@@ -28,8 +28,8 @@ from ..errors import DataprepError, UsageError
 from ..io import IMAGE_EXTENSIONS, has_extension
 from .base import RLE_ORDERS, ClassSpec, Entry, ImportPlan, Region, field_error
 
-_RLE_COLUMNS = ("encodedpixels", "rle_mask", "rle", "mask_rle", "segmentation", "annotation")
-_IMAGE_COLUMNS = ("imageid", "image_id", "id", "image", "filename", "file_name", "img")
+_RLE_COLUMNS = ("encodedpixels", "rle_mask", "rle", "mask_rle", "segmentation", "annotation", "encoding")
+_IMAGE_COLUMNS = ("imageid", "image_id", "id", "image", "image_name", "filename", "file_name", "img")
 _CLASS_COLUMNS = ("classid", "class_id", "class", "category", "label")
 _COMPOSITE = "imageid_classid"  # Severstal's first release: "0002cc93b.jpg_1"
 _EMPTY = ("", "-1", "nan")
