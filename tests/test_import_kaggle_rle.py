@@ -176,6 +176,17 @@ def test_unsorted_overlapping_and_touching_runs_are_their_union(tmp_path, order)
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "a.png"), expected)
 
 
+def test_names_with_a_folder_are_paths_below_the_images_folder(tmp_path):
+    mask = _blob(20, 30, 10, 15, 6)
+    src = _write(tmp_path, "ImageId,EncodedPixels", [f"cam1/a.png,{_encode(mask)}"], {})
+    (tmp_path / "train_images" / "cam1").mkdir()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "train_images" / "cam1" / "a.png")
+    report = _import(src, tmp_path / "out", images_dir=tmp_path / "train_images")
+    assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["cam1/a"]
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "cam1" / "a.png"), mask * 1)
+    assert report.failed == 0
+
+
 def test_an_explicit_order_is_never_second_guessed(tmp_path):
     """1-pixel vertical stripes look like a wrong order; given --rle-order column they are imported."""
     h, w = 32, 64

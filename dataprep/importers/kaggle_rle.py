@@ -73,6 +73,8 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
                                      instance=len(regions[image]) + 1, where=f"line {line}"))
     for image in sorted(set(first_line) - broken, key=first_line.__getitem__):
         path = by_name.get(image) or by_name.get(os.path.splitext(image)[0])
+        if path is None and "/" in image and (folder / image).is_file():  # a path below the folder
+            path = folder / image
         if path is None:
             plan.errors.append(str(DataprepError(folder / image, f"image not found (named on line "
                                                                  f"{first_line[image]} of {src})")))
