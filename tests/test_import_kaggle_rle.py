@@ -108,6 +108,7 @@ def test_severstal_image_classid_column_keeps_class_numbers_as_indices(tmp_path)
     src = _write(tmp_path, "ImageId_ClassId,EncodedPixels", rows, {"a.jpg": (w, h), "b.jpg": (w, h)})
     report = _import(src, tmp_path / "out")
     assert report.converted == 2 and report.failed == 0
+    assert not any("--rle-order" in n for n in report.notes)  # not square: the order was checked
     labels = read_mask(tmp_path / "out" / "labels" / "a.png")
     expected = np.zeros((h, w), np.uint8)
     expected[_blob(h, w, 20, 30, 12)] = 1

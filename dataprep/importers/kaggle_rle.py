@@ -5,8 +5,8 @@ An RLE is `start length start length ...`, starts counted from 1, pixels numbere
 column after column (Kaggle's "top to bottom, then left to right"): pixel `x * height + y + 1`. Some
 competitions number along rows instead (`order="row"`). Without an order given, on an image that is not
 square, a mask that decodes to stripes is refused (the other order is named); on a square one the wrong
-order gives the transposed mask, which nothing can tell from the right one: a warning says which order was
-used.
+order gives the transposed mask, which nothing can tell from the right one: when the first images include
+a square one, a warning says which order was used.
 
 Several rows of one image are its regions (Airbus: one per ship), in file order. A class column gives the
 class: whole numbers from 1 are the label indices themselves (Severstal's ClassId 1-4, also in a subset
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataprepError, UsageError
-from ..io import IMAGE_EXTENSIONS, has_extension
+from ..io import IMAGE_EXTENSIONS, has_extension, read_info
 from .base import RLE_ORDERS, ClassSpec, Entry, ImportPlan, Region, field_error
 
 _RLE_COLUMNS = ("encodedpixels", "rle_mask", "rle", "mask_rle", "segmentation", "annotation", "encoding")
@@ -89,11 +89,23 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
         plan.warnings.append(f"{len(unlisted)} images in {folder} (first {unlisted[0].name}) are named nowhere in "
                              f"{src.name}: left out; if the CSV lists only images with foreground (Severstal), "
                              "--unlisted-background takes them as images without any")
-    if checked:
+    if checked and _any_square(plan.entries[:20]):
         plan.warnings.append("RLE pixels read as numbered down each column (--rle-order column, Kaggle's usual); "
                              "on square images the other order gives the transposed mask and cannot be told "
                              "apart: check a preview, or give --rle-order")
     return plan
+
+
+def _any_square(entries: list[Entry]) -> bool:
+    """Whether any of these images is square (headers only; an unreadable one fails later, on its own)."""
+    for entry in entries:
+        try:
+            info = read_info(entry.image)
+        except DataprepError:
+            continue
+        if info.width == info.height:
+            return True
+    return False
 
 
 def looks_like_rle_csv(head: str) -> bool:
@@ -157,13 +169,16 @@ def _numbers(rle: str, src: Path, line: int) -> np.ndarray:
     try:
         numbers = np.array(rle.split(), np.int64)
     except ValueError:
-        raise field_error(src, f"line {line}", f"RLE {rle[:40]!r} holds something other than whole numbers") from None
+        raise field_error(src, f"line {line}",
+                          f"RLE {rle[:40]!r} holds something other than whole numbers") from None
     if len(numbers) % 2:
-        raise field_error(src, f"line {line}", f"RLE has {len(numbers)} numbers; start/length pairs need an even count")
+        raise field_error(src, f"line {line}",
+                          f"RLE has {len(numbers)} numbers; start/length pairs need an even count")
     if len(numbers) and numbers[0::2].min() < 1:
         raise field_error(src, f"line {line}", f"RLE start {int(numbers[0::2].min())}: starts count from 1")
     if len(numbers) and numbers[1::2].min() < 1:
-        raise field_error(src, f"line {line}", f"RLE run length {int(numbers[1::2].min())}: lengths are at least 1")
+        raise field_error(src, f"line {line}",
+                          f"RLE run length {int(numbers[1::2].min())}: lengths are at least 1")
     return numbers
 
 
