@@ -402,7 +402,9 @@ def suggest_suffixes(files: list[str]) -> SuffixHint | None:
                 found[base].setdefault(suffix, f)
     counts: Counter[tuple[str, str]] = Counter()
     for by_suffix in found.values():
-        if len(by_suffix) == 2:
+        # Names that differ by a number alone are frames or copies (KITTI's um_lane_000000 / _000001), never an
+        # image and its mask.
+        if len(by_suffix) == 2 and not all(_NUMBER.fullmatch(s) for s in by_suffix):
             counts[tuple(sorted(by_suffix))] += 1  # type: ignore[index]
     if not counts:
         return None
@@ -445,6 +447,7 @@ def split_named_in(path: str) -> str | None:
 
 
 _NAME_WORDS = re.compile(r"[-_. ]+")
+_NUMBER = re.compile(r"[-_. ]*\d*")
 _SPLIT_WORD = re.compile(rf"(?i:{'|'.join(sorted(SPLIT_NAMES, key=len, reverse=True))})\d*")
 
 

@@ -206,6 +206,10 @@ def test_unrelated_names_get_no_suffix_hint(tmp_path):
     for folder in ("my_dir", "other_dir"):  # a cut inside a folder's name is no suffix
         _png(tmp_path / "dirs" / folder / "a.png"), _png(tmp_path / "dirs" / folder / "b.png")
     assert scan(tmp_path / "dirs").hints == []
+    for kind in ("road", "lane"):  # KITTI road's gt_image_2: frames 000000, 000001 of each kind, no masks of another
+        for frame in ("000000", "000001"):
+            _png(tmp_path / "kitti" / f"um_{kind}_{frame}.png")
+    assert scan(tmp_path / "kitti").hints == []
 
 
 def test_explicit_dirs_and_suffix_strip_is_not_rstrip(tmp_path):
