@@ -1,5 +1,5 @@
-"""`dataprep import label-studio`, `import via` and `import kaggle-rle` against the loops people write for them,
-outputs compared.
+"""`dataprep import label-studio`, `import via`, `import kaggle-rle` and `import mat` against the loops people
+write for them, outputs compared.
 
 Label Studio: tasks of 1280x720 with 3 brush regions (soft-edged blobs, as the
 brush and magic wand paint them) and 5 polygons each. The hand-written loop is
@@ -35,6 +35,7 @@ from dataprep.io import read_mask
 LS_W, LS_H = 1280, 720
 VIA_W, VIA_H = 1024, 768
 KG_W, KG_H = 1600, 256
+MAT_W, MAT_H = 500, 375
 CLASSES = ["fire", "sky", "smoke"]  # sorted, as dataprep numbers them: 1, 2, 3
 
 
@@ -201,6 +202,34 @@ def _hand_written_kaggle(export: Path, out: Path) -> None:
         cv2.imwrite(str(out / (Path(name).stem + ".png")), labels.get(name, np.zeros((KG_H, KG_W), np.uint8)))
 
 
+def _mat_export(root: Path, images: int) -> Path:
+    """SBD's layout: img/*.jpg and cls/*.mat holding GTcls.Segmentation (21 VOC values and 255), 500x375."""
+    import scipy.io
+
+    rng = np.random.default_rng(3)
+    blank = cv2.imencode(".jpg", np.full((MAT_H, MAT_W, 3), 90, np.uint8))[1].tobytes()
+    (root / "img").mkdir(parents=True)
+    (root / "cls").mkdir()
+    for i in range(images):
+        name = f"2008_{i:06d}"
+        (root / "img" / f"{name}.jpg").write_bytes(blank)
+        blocks = rng.integers(0, 21, (MAT_H // 25 + 1, MAT_W // 25 + 1))
+        seg = np.kron(blocks, np.ones((25, 25), int))[:MAT_H, :MAT_W].astype(np.uint8)
+        seg[::25] = 255  # the boundary band VOC marks void
+        scipy.io.savemat(root / "cls" / f"{name}.mat", {"GTcls": {"Segmentation": seg, "CategoriesPresent": 1}})
+    return root / "cls"
+
+
+def _hand_written_mat(export: Path, out: Path) -> None:
+    """The loop SBD users write: loadmat, GTcls[0][0]['Segmentation'], cv2.imwrite."""
+    import scipy.io
+
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(export.glob("*.mat")):
+        seg = scipy.io.loadmat(path)["GTcls"][0][0]["Segmentation"]
+        cv2.imwrite(str(out / (path.stem + ".png")), seg.astype(np.uint8))
+
+
 def _compare(ours: Path, hand: Path) -> tuple[int, int]:
     files = sorted(hand.glob("*.png"))
     same = sum(np.array_equal(read_mask(ours / "labels" / f.name), read_mask(f)) for f in files)
@@ -234,13 +263,16 @@ def main(quick: bool = False) -> None:
         kaggle_export = _kaggle_export(tmp / "kaggle", 20 if quick else 400)
         rows = [_measure("label-studio", ls_export, tmp, _hand_written_label_studio),
                 _measure("via", via_export, tmp, _hand_written_via),
-                _measure("kaggle-rle", kaggle_export, tmp, _hand_written_kaggle, unlisted_background=True)]
+                _measure("kaggle-rle", kaggle_export, tmp, _hand_written_kaggle, unlisted_background=True),
+                _measure("mat", _mat_export(tmp / "sbd", 20 if quick else 400), tmp, _hand_written_mat)]
         write_result("import_tools", rows, {
             "label-studio": f"{LS_W}x{LS_H}, 3 soft-edged brush regions + 5 polygons per task; the loop decodes "
                             "brushes as label-studio-converter's brush.decode_rle (bit string)",
             "via": f"{VIA_W}x{VIA_H} JPEGs, 12 polygons per image, PIL polygons in the loop",
             "kaggle-rle": f"Severstal's layout: {KG_W}x{KG_H} JPEGs, 4 classes, each present with p=0.5 as one "
                           "ellipse; the loop is the kernels' rle2mask (a slice per run, reshape(width, height).T)",
+            "mat": f"SBD's layout: {MAT_W}x{MAT_H} JPEGs, cls/*.mat with GTcls.Segmentation (21 values + 255); "
+                   "the loop is loadmat + cv2.imwrite",
             "timing": "best of 3 alternating runs in this process (-j 2: best of 3), outputs written to disk"})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,7 +18,7 @@ from .labels import print_class_table
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--images", "images_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder the export's image names are relative to (coco, coco-panoptic, cvat, cvat-mask, via, "
-                   "label-studio, kaggle-rle). "
+                   "label-studio, kaggle-rle, mat). "
                    "Default: found beside the annotation file.")
 @click.option("--order", type=click.Choice(ORDERS), default="file", show_default=True,
               help="Drawing order: file (later over earlier, as the tools draw), area (largest first), "
@@ -33,9 +33,9 @@ from .labels import print_class_table
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Index of ignored pixels. Default: 255 (65535 beyond 255 classes).")
 @click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="labelme, via, label-studio: labels.txt (one class per line, in index order; __ignore__, "
-                   "_background_). Default for labelme: SRC/labels.txt; via: the attribute's options; "
-                   "label-studio: the names found, sorted.")
+              help="labelme, via, label-studio, mat: labels.txt (one class per line, in index order; __ignore__, "
+                   "_background_; mat: also a .mat cell array of names). Default for labelme: SRC/labels.txt; "
+                   "via: the attribute's options; label-studio: the names found, sorted; mat: class_N.")
 @click.option("--attribute", default=None,
               help="via: the region attribute holding the class (default: the only one regions fill in).")
 @click.option("--line-width", type=click.IntRange(1), default=None,
@@ -50,6 +50,9 @@ from .labels import print_class_table
 @click.option("--unlisted-background", is_flag=True,
               help="kaggle-rle: images of the images folder the CSV never names are images without foreground "
                    "(Severstal lists only images with a defect). Default: left out, counted in a warning.")
+@click.option("--variable", default=None,
+              help="mat: the variable holding the label map (default: the file's one 2-D integer array; a struct "
+                   "field as GTcls.Segmentation).")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="coco-panoptic: folder of the panoptic PNGs (default: beside the JSON, named after it).")
 @force_option
@@ -58,7 +61,7 @@ from .labels import print_class_table
 def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, order: str, overlap: str,
                    skip_empty: bool, keep_crowd: bool, boxes: str, ignore_index: int | None,
                    labels_file: Path | None, line_width: int | None, attribute: str | None, class_name: str | None,
-                   instances: bool, rle_order: str | None, unlisted_background: bool, masks_dir: Path | None,
+                   instances: bool, rle_order: str | None, unlisted_background: bool, variable: str | None, masks_dir: Path | None,
                    force: bool, executor, on_error: str, quiet: bool) -> None:
     """Convert an annotation tool's export to class-index label maps.
 
@@ -74,6 +77,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       via            VGG Image Annotator 1/2/3 JSON; SRC: the .json or a folder of them
       label-studio   Label Studio JSON export (polygons, boxes, ellipses, brush); SRC: the .json
       kaggle-rle     run-length CSV (ImageId,EncodedPixels[,ClassId]: Airbus, Severstal, TGS); SRC: the .csv
+      mat            MATLAB label maps, one .mat per image (SBD, PASCAL-Context, CCP); SRC: their folder
 
     DEST receives labels/<id>.png (palette PNGs; 16-bit beyond 255 classes),
     palette.json (names, source colours and ids) and manifest.csv pairing each
@@ -93,7 +97,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
                                 on_error=on_error, quiet=quiet, images_dir=images_dir,  # type: ignore[arg-type]
                                 keep_crowd=keep_crowd, boxes=boxes, labels_file=labels_file, line_width=line_width,
                                 attribute=attribute, class_name=class_name, masks_dir=masks_dir,
-                                rle_order=rle_order, unlisted_background=unlisted_background)
+                                rle_order=rle_order, unlisted_background=unlisted_background, variable=variable)
     print_report(report)
     if not report.ok:
         sys.exit(EXIT_DATA_PROBLEM)

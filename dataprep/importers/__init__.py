@@ -18,7 +18,7 @@ from .paint import ORDERS, OVERLAPS, Order, Overlap
 from .run import ImportReport, import_dataset
 
 FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cvat-mask", "coco-panoptic", "via",
-                            "label-studio", "kaggle-rle")
+                            "label-studio", "kaggle-rle", "mat")
 
 
 def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
@@ -69,6 +69,11 @@ def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
         return read_kaggle_rle(src, images_dir=options.get("images_dir"), order=options.get("rle_order"),
                                class_name=options.get("class_name"),
                                unlisted_background=options.get("unlisted_background", False))
+    if fmt == "mat":
+        from .matlab import read_matlab
+
+        return read_matlab(src, images_dir=options.get("images_dir"), variable=options.get("variable"),
+                           labels_file=options.get("labels_file"))
     raise UsageError(None, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 

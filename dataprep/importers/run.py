@@ -18,7 +18,7 @@ from ..palette import Palette
 from ..paths import Inputs
 from .base import Entry, ImportPlan
 from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
-from .raster import RASTERIZERS, rasterize
+from .raster import LABEL_IMAGES, RASTERIZERS, rasterize
 
 LABELS_DIR = "labels"
 INSTANCES_DIR = "instances"
@@ -55,6 +55,10 @@ class _EntryWriter:
 
     def __call__(self, entry: Entry) -> _Result:
         width, height = image_size(entry)
+        if not self.instances and len(entry.regions) == 1 and entry.regions[0].kind in LABEL_IMAGES:
+            labels = LABEL_IMAGES[entry.regions[0].kind](entry.regions[0].data, height, width,
+                                                         self.palette.ignore_index, self.palette.label_dtype)
+            return self._write(entry, labels, None, width, height)
         drawn = []
         for position, region in enumerate(entry.regions):
             try:
@@ -68,15 +72,16 @@ class _EntryWriter:
             instance = max(region.instance, 0) if region.instance else (
                 position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
             drawn += [Drawn(label, starts, ends, region.z, position, instance) for label, (starts, ends) in parts]
-        size = self.palette.max_value + 1
         labels, inst = paint(drawn, height, width, ignore_index=self.palette.ignore_index,
                              num_classes=self.palette.num_classes, order=self.order, overlap=self.overlap,
                              background=self.background, instances=self.instances)
+        return self._write(entry, labels, inst, width, height)
+
+    def _write(self, entry: Entry, labels: np.ndarray, inst: np.ndarray | None, width: int, height: int) -> _Result:
         write_mask(label_path(self.out_dir, entry), labels, palette=self.colour_table)
         if inst is not None:
             write_mask(self.out_dir / INSTANCES_DIR / f"{entry.id}.png", inst)
-        counts = _histogram(labels, size)
-        return _Result(counts, width, height)
+        return _Result(_histogram(labels, self.palette.max_value + 1), width, height)
 
 
 def _histogram(labels: np.ndarray, size: int) -> np.ndarray:

@@ -1,0 +1,155 @@
+"""Label maps stored as MATLAB `.mat` files, one per image: SBD's `cls/*.mat` (struct `GTcls`, field
+`Segmentation`: the VOC-aug labels), PASCAL-Context's `trainval/*.mat` (`LabelMap`), Clothing Co-Parsing's
+`annotations/pixel-level/*.mat` (`groundtruth`).
+
+The array's values are the class indices. The variable is the file's one 2-D integer array (or struct field
+holding one); `variable="GTcls.Segmentation"` names it where there are several. Class names come from a
+labels file: a text file, one name per line in index order, or a `.mat` holding a cell array of names
+(CCP's `label_list.mat`); without one, `class_N`. 255 is the ignore index when there are fewer classes (VOC's
+boundary value). MATLAB v7.3 files are HDF5, which scipy does not read: they are refused, naming the file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataprepError, UsageError
+from ..io import IMAGE_EXTENSIONS, has_extension
+from .base import ClassSpec, Entry, ImportPlan, Region
+
+VOID = 255  # VOC's boundary value: ignore, when it is no class index
+_IMAGE_FOLDERS = ("img", "images", "JPEGImages", "photos", "image")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | None = None,
+                labels_file: Path | None = None) -> ImportPlan:
+    """An ImportPlan of the `.mat` files under `src` (a folder, or one file), each paired with the image of its
+    stem in `images_dir` (default: a folder beside `src` or one level up holding those stems)."""
+    src = Path(src)
+    files = [src] if src.is_file() else sorted(p for p in src.rglob("*.mat") if not p.name.startswith("."))
+    if not files:
+        raise UsageError(src, "no .mat files found")
+    root = src.parent if src.is_file() else src
+    folder = images_dir or _images_folder(root, [p.stem for p in files[:20]])
+    stems = _stems(folder)
+    names = _label_names(labels_file) if labels_file is not None else None
+    plan = ImportPlan("mat", [], [])
+    highest = 0
+    found: list[tuple[str, Path, Path]] = []
+    for path in files:
+        sample_id = path.relative_to(root).with_suffix("").as_posix()
+        image = stems.get(sample_id) or stems.get(path.stem)
+        if image is None:
+            plan.errors.append(str(DataprepError(path, f"no image named {path.stem} in {folder}")))
+            continue
+        try:
+            labels = load_label_array(path, variable)
+        except DataprepError as exc:
+            plan.errors.append(str(exc))
+            continue
+        present = np.flatnonzero(np.bincount(labels.ravel()))  # far cheaper than np.unique on a label map
+        if names is None or len(names) <= VOID:
+            present = present[present != VOID]
+        highest = max(highest, int(present.max()) if len(present) else 0)
+        found.append((sample_id, image, path))
+    count = len(names) if names is not None else highest + 1
+    if names is not None and highest >= count:
+        raise DataprepError(labels_file, f"lists {count} classes, but the label maps hold value {highest}")
+    plan.classes = [ClassSpec(names[i] if names is not None else f"class_{i}") for i in range(count)]
+    plan.entries = [Entry(sample_id, image, path, (Region(0, "mat_labels", (str(path), variable, count)),))
+                    for sample_id, image, path in found]
+    return plan
+
+
+def load_label_array(path: Path, variable: str | None) -> np.ndarray:
+    """The (H, W) label array of a `.mat` file, in an unsigned integer type."""
+    import scipy.io
+
+    with open(path, "rb") as f:
+        head = f.read(520)
+    if b"MATLAB 7.3" in head[:128] or head[512:520] == _HDF5_MAGIC:
+        raise DataprepError(path, "a MATLAB v7.3 (HDF5) file, which scipy cannot read: save it with "
+                                      "save(..., '-v7') or convert it to PNG")
+    try:
+        data = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
+    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
+        raise DataprepError(path, f"not a readable .mat file: {exc}") from None
+    found = {name: value for name, value in _arrays(data) if variable is None or name == variable}
+    if variable is not None and not found:
+        known = ", ".join(name for name, _ in _arrays(data)) or "none"
+        raise DataprepError(path, f"no 2-D integer array {variable!r}; the file holds: {known}")
+    if not found:
+        raise DataprepError(path, "no 2-D integer array (a label map) in the file")
+    if len(found) > 1:
+        raise DataprepError(path, f"several 2-D integer arrays ({', '.join(found)}): name one with --variable")
+    array = next(iter(found.values()))
+    if array.dtype == bool:
+        return array.astype(np.uint8)
+    if np.issubdtype(array.dtype, np.signedinteger):
+        if array.min() < 0:
+            raise DataprepError(path, f"label values must be 0 or more, found {int(array.min())}")
+        return array.astype(np.uint32)
+    return array
+
+
+def _arrays(data: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
+    """(name, array) of every 2-D integer array at the top level or one struct field down (`GTcls.Segmentation`)."""
+    out = []
+    for name, value in data.items():
+        if name.startswith("__"):
+            continue
+        if _is_label_array(value):
+            out.append((name, value))
+        elif hasattr(value, "_fieldnames"):  # a MATLAB struct
+            out += [(f"{name}.{field}", getattr(value, field)) for field in value._fieldnames
+                    if _is_label_array(getattr(value, field))]
+    return out
+
+
+def _is_label_array(value: Any) -> bool:
+    return (isinstance(value, np.ndarray) and value.ndim == 2 and min(value.shape) > 1
+            and (np.issubdtype(value.dtype, np.integer) or value.dtype == bool))
+
+
+def _label_names(path: Path) -> list[str]:
+    if path.suffix.lower() == ".mat":
+        import scipy.io
+
+        data = scipy.io.loadmat(path, squeeze_me=True)
+        cells = [v for k, v in data.items() if not k.startswith("__") and isinstance(v, np.ndarray)
+                 and v.dtype == object and v.ndim == 1 and all(isinstance(x, str) for x in v)]
+        if len(cells) != 1:
+            raise DataprepError(path, "expected one cell array of class names")
+        return [str(x) for x in cells[0]]
+    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    if not names:
+        raise DataprepError(path, "empty file: expected one class name per line")
+    return names
+
+
+def _images_folder(root: Path, stems: list[str]) -> Path:
+    """The folder beside `root` (or beside its parent) holding most of these stems."""
+    candidates = [d for base in (root.parent, root.parent.parent) if base.is_dir()
+                  for d in sorted(base.iterdir()) if d.is_dir() and d != root]
+    candidates.sort(key=lambda d: d.name not in _IMAGE_FOLDERS)
+    best, hits = root, 0
+    for folder in candidates:
+        have = _stems(folder)
+        n = sum(1 for s in stems if s in have)
+        if n > hits:
+            best, hits = folder, n
+    return best
+
+
+def _stems(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for entry in os.scandir(folder):
+        if entry.is_file() and has_extension(entry.name, IMAGE_EXTENSIONS):
+            found.setdefault(os.path.splitext(entry.name)[0], Path(entry.path))
+    return found

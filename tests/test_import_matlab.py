@@ -1,0 +1,160 @@
+"""dataprep import mat: MATLAB label maps (SBD's GTcls struct, PASCAL-Context's LabelMap, CCP's groundtruth),
+written here with scipy.io.savemat and compared with the arrays they hold."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataprep.errors import DataprepError
+from dataprep.importers import import_annotations
+from dataprep.io import read_mask
+from dataprep.manifest import read_manifest
+from dataprep.palette import load_palette
+
+scipy_io = pytest.importorskip("scipy.io")
+
+
+def _photo(path: Path, h: int, w: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((h, w, 3), 80, np.uint8)).save(path)
+
+
+def _mat(path: Path, **variables) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy_io.savemat(path, variables)
+
+
+def _import(src: Path, out: Path, **kw):
+    return import_annotations("mat", src, out, quiet=True, **kw)
+
+
+def _labels(rng: np.random.Generator, h: int, w: int, top: int, dtype=np.uint8) -> np.ndarray:
+    blocks = rng.integers(0, top + 1, (h // 4 + 1, w // 4 + 1))
+    return np.kron(blocks, np.ones((4, 4), int))[:h, :w].astype(dtype)
+
+
+def test_ccp_groundtruth_with_a_mat_cell_array_of_names(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for n, h in (("0001", 40), ("0002", 44)):
+        _photo(tmp_path / "photos" / f"{n}.jpg", h, 30)
+        arrays[n] = _labels(rng, h, 30, 5)
+        _mat(tmp_path / "annotations" / "pixel-level" / f"{n}.mat", groundtruth=arrays[n])
+    names = np.array(["null", "accessories", "bag", "belt", "blazer", "blouse", "bodysuit"], dtype=object)
+    _mat(tmp_path / "label_list.mat", label_list=names)
+    report = _import(tmp_path / "annotations" / "pixel-level", tmp_path / "out",
+                     labels_file=tmp_path / "label_list.mat")
+    assert report.converted == 2 and report.failed == 0
+    rows = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert [(r.id, r.image.name) for r in rows] == [("0001", "0001.jpg"), ("0002", "0002.jpg")]  # found 2 up
+    for n, array in arrays.items():
+        np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / f"{n}.png"), array)
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [c.name for c in palette.classes if not c.ignore] == list(names)
+
+
+def test_sbd_struct_field_is_found_and_its_255_is_ignore(tmp_path):
+    """SBD's cls/*.mat: GTcls with Segmentation (the label map), Boundaries and CategoriesPresent."""
+    rng = np.random.default_rng(1)
+    seg = _labels(rng, 36, 48, 20)
+    seg[0, :] = 255
+    _photo(tmp_path / "img" / "2008_000002.jpg", 36, 48)
+    _mat(tmp_path / "cls" / "2008_000002.mat",
+         GTcls={"Segmentation": seg, "CategoriesPresent": np.array([1, 15]), "Boundaries": np.zeros((1, 1))})
+    report = _import(tmp_path / "cls", tmp_path / "out")
+    assert report.converted == 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "2008_000002.png"), seg)
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert palette.ignore_index == 255 and palette.num_classes == int(seg[seg != 255].max()) + 1
+
+
+def test_pascal_context_values_beyond_255_make_16_bit_maps(tmp_path):
+    rng = np.random.default_rng(2)
+    labels = _labels(rng, 32, 40, 459, np.uint16)
+    _photo(tmp_path / "JPEGImages" / "2008_000008.jpg", 32, 40)
+    _mat(tmp_path / "trainval" / "2008_000008.mat", LabelMap=labels)
+    report = _import(tmp_path / "trainval", tmp_path / "out")
+    assert report.converted == 1
+    out = read_mask(tmp_path / "out" / "labels" / "2008_000008.png")
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_several_arrays_need_a_variable_and_v73_files_are_refused(tmp_path):
+    a, b = np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8)
+    _photo(tmp_path / "images" / "x.png", 8, 8)
+    _mat(tmp_path / "labels" / "x.mat", seg=a, inst=b)
+    report = _import(tmp_path / "labels", tmp_path / "out")
+    assert report.converted == 0
+    assert report.errors == [f"{tmp_path / 'labels' / 'x.mat'}: several 2-D integer arrays (seg, inst): name one "
+                             "with --variable"]
+    report = _import(tmp_path / "labels", tmp_path / "out2", variable="inst")
+    np.testing.assert_array_equal(read_mask(tmp_path / "out2" / "labels" / "x.png"), b)
+    report = _import(tmp_path / "labels", tmp_path / "out3", variable="GTcls.Segmentation")
+    assert "no 2-D integer array 'GTcls.Segmentation'; the file holds: seg, inst" in report.errors[0]
+    (tmp_path / "labels" / "x.mat").write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512, b" ")
+                                               + b"\x89HDF\r\n\x1a\n" + bytes(64))
+    report = _import(tmp_path / "labels", tmp_path / "out4")
+    assert "a MATLAB v7.3 (HDF5) file, which scipy cannot read" in report.errors[0]
+
+
+def test_a_size_mismatch_or_missing_image_fails_that_file_alone(tmp_path):
+    _photo(tmp_path / "images" / "a.png", 10, 12)
+    _photo(tmp_path / "images" / "b.png", 10, 12)
+    _mat(tmp_path / "labels" / "a.mat", groundtruth=np.ones((10, 12), np.uint8))
+    _mat(tmp_path / "labels" / "b.mat", groundtruth=np.ones((12, 10), np.uint8))
+    _mat(tmp_path / "labels" / "c.mat", groundtruth=np.ones((10, 12), np.uint8))
+    report = _import(tmp_path / "labels", tmp_path / "out")
+    assert report.converted == 1 and report.failed == 2
+    assert any(e.endswith("b.mat: label map is 10x12 but its image is 12x10") for e in report.errors)
+    assert any(e.endswith(f"c.mat: no image named c in {tmp_path / 'images'}") for e in report.errors)
+    assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["a"]
+
+
+def test_a_class_list_shorter_than_the_values_is_refused(tmp_path, cli):
+    _photo(tmp_path / "images" / "a.png", 8, 8)
+    _mat(tmp_path / "labels" / "a.mat", groundtruth=np.full((8, 8), 3, np.uint8))
+    (tmp_path / "names.txt").write_text("background\ncat\n")
+    with pytest.raises(DataprepError, match="lists 2 classes, but the label maps hold value 3"):
+        _import(tmp_path / "labels", tmp_path / "out", labels_file=tmp_path / "names.txt")
+    res = cli("import", "mat", tmp_path / "labels", tmp_path / "out2", "-q")
+    assert res.exit_code == 0, res.output
+    assert [c.name for c in load_palette(tmp_path / "out2" / "palette.json").classes][:4] == [
+        "class_0", "class_1", "class_2", "class_3"]
+
+
+def test_the_direct_path_equals_the_painted_one_and_moves_void_to_the_ignore_index(tmp_path):
+    """Without an instance map the label array is written as it is; with one it goes through the shared
+    painter. Both give the same label map, VOC's 255 moved to --ignore-index."""
+    rng = np.random.default_rng(3)
+    seg = _labels(rng, 30, 44, 6)
+    seg[::7] = 255
+    _photo(tmp_path / "img" / "a.jpg", 30, 44)
+    _mat(tmp_path / "cls" / "a.mat", GTcls={"Segmentation": seg})
+    _import(tmp_path / "cls", tmp_path / "direct", ignore_index=250)
+    _import(tmp_path / "cls", tmp_path / "painted", ignore_index=250, instances=True)
+    direct = read_mask(tmp_path / "direct" / "labels" / "a.png")
+    np.testing.assert_array_equal(direct, read_mask(tmp_path / "painted" / "labels" / "a.png"))
+    np.testing.assert_array_equal(direct, np.where(seg == 255, 250, seg))
+
+
+def test_label_arrays_skip_the_painter_and_are_checked_when_written(tmp_path, monkeypatch):
+    from dataprep.importers import import_dataset, read_plan
+    from dataprep.importers import run
+
+    _photo(tmp_path / "img" / "a.jpg", 8, 8)
+    _mat(tmp_path / "cls" / "a.mat", groundtruth=np.full((8, 8), 2, np.uint8))
+
+    def no_painting(*args, **kwargs):
+        raise AssertionError("painted")
+
+    monkeypatch.setattr(run, "paint", no_painting)
+    plan = read_plan("mat", tmp_path / "cls", tmp_path / "out")
+    _mat(tmp_path / "cls" / "a.mat", groundtruth=np.full((8, 8), 7, np.uint8))  # changed after parsing
+    report = import_dataset(plan, tmp_path / "out", quiet=True)
+    assert report.errors == [f"{tmp_path / 'cls' / 'a.mat'}: 1 value(s) not in the class list: 7"]
+    _mat(tmp_path / "cls" / "a.mat", groundtruth=np.full((8, 8), 2, np.uint8))
+    assert import_dataset(plan, tmp_path / "out2", quiet=True).converted == 1
