@@ -1,7 +1,7 @@
 """Recognise annotation layouts that `scan` cannot pair, and say how to convert them.
 
-Polygon and box formats (labelme, COCO, CVAT, YOLO), run-length CSVs (Kaggle) and
-per-instance mask folders (one file per object) are not image/mask pairs; `dataprep import`
+Polygon and box formats (labelme, COCO, CVAT, YOLO), run-length CSVs (Kaggle), MATLAB
+label maps and per-instance mask folders (one file per object) are not image/mask pairs; `dataprep import`
 turns them into label maps. Only the first bytes of a few files are read, so a
 multi-gigabyte COCO file costs nothing.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import io
 
-ANNOTATION_EXTENSIONS = frozenset({".json", ".xml", ".txt", ".csv"})
+ANNOTATION_EXTENSIONS = frozenset({".json", ".xml", ".txt", ".csv", ".mat"})
 _HEAD_BYTES = 64 * 1024
 _FILES_READ_PER_EXTENSION = 20
 _YOLO_LINE = re.compile(r"^\d+(\s+-?\d*\.?\d+(e-?\d+)?){4,}\s*$", re.I)
@@ -58,13 +58,14 @@ def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
     ext_of: dict[str, str] = {}
     checked: dict[str, int] = defaultdict(int)
     stems = {os.path.splitext(f)[0] for f in files if io.has_extension(f, io.IMAGE_EXTENSIONS)}
+    names = {os.path.basename(s) for s in stems}
     annotations = [f for f in files if os.path.splitext(f)[1].lower() in ANNOTATION_EXTENSIONS]
     for rel in annotations:
         ext = os.path.splitext(rel)[1].lower()
         if checked[ext] >= _FILES_READ_PER_EXTENSION:
             continue  # a sample tells the format; the rest are counted by folder below
         checked[ext] += 1
-        fmt = _sniff(root / rel, ext, rel, stems)
+        fmt = _sniff(root / rel, ext, rel, stems, names)
         if fmt:
             found[fmt].append(rel)
             ext_of[fmt] = ext
@@ -87,11 +88,12 @@ _WHAT = {
     "cvat": "a CVAT for images XML export",
     "yolo": "YOLO label text files (class x y w h ... per line)",
     "instances": "per-instance masks (ID/images/ID.png + ID/masks/*.png, one file per object)",
+    "mat": "MATLAB label maps (one .mat per image)",
     "kaggle-rle": "a run-length CSV (image, RLE 'start length ...' per row, as Kaggle competitions ship masks)",
 }
 
 
-def _sniff(path: Path, ext: str, rel: str, image_stems: set[str]) -> str | None:
+def _sniff(path: Path, ext: str, rel: str, image_stems: set[str], image_names: set[str]) -> str | None:
     try:
         with open(path, "rb") as f:
             head = f.read(_HEAD_BYTES).decode("utf-8", errors="replace")
@@ -105,6 +107,10 @@ def _sniff(path: Path, ext: str, rel: str, image_stems: set[str]) -> str | None:
     elif ext == ".xml":
         if "<annotations" in head and ("<image " in head or "<track " in head):
             return "cvat"
+    elif ext == ".mat":
+        # A MATLAB 5 file named like an image somewhere in the tree: SBD's cls/x.mat for img/x.jpg.
+        if head.startswith("MATLAB 5.0 MAT-file") and os.path.basename(os.path.splitext(rel)[0]) in image_names:
+            return "mat"
     elif ext == ".csv":
         from .importers.kaggle_rle import looks_like_rle_csv
 

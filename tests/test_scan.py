@@ -573,6 +573,12 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
     (tmp_path / "steel/train.csv").write_text("ImageId,ClassId,EncodedPixels\n0002cc93b.jpg,1,29102 12 29346 24\n"
                                               "0007a71bf.jpg,3,18661 28 18863 82\n")
     (tmp_path / "steel/sizes.csv").write_text("id,annotation\n0002cc93b.jpg,two scratches\n")  # not an RLE
+    import scipy.io
+
+    _jpg(tmp_path / "sbd/img/2008_000002.jpg")
+    (tmp_path / "sbd/cls").mkdir()
+    scipy.io.savemat(tmp_path / "sbd/cls/2008_000002.mat", {"GTcls": {"Segmentation": np.zeros((24, 32), np.uint8)}})
+    scipy.io.savemat(tmp_path / "sbd/classes.mat", {"names": np.array(["a", "b"], dtype=object)})  # no image's
     result = scan(tmp_path)
     assert not result.rows
     assert {h.format: (h.count, h.example) for h in result.hints} == {
@@ -581,10 +587,11 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
         "labelme": (2, "labelme/a.json"),
         "yolo": (1, "yolo/labels/e.txt"),
         "kaggle-rle": (1, "steel/train.csv"),
+        "mat": (1, "sbd/cls/2008_000002.mat"),
     }
     assert {h.format: h.source for h in result.hints} == {
         "coco": "coco/annotations/instances_train.json", "cvat": "cvat/annotations.xml", "labelme": "labelme",
-        "yolo": "yolo", "kaggle-rle": "steel/train.csv"}
+        "yolo": "yolo", "kaggle-rle": "steel/train.csv", "mat": "sbd/cls"}
     assert "convert with `dataprep import labelme labelme DEST`" in str(next(h for h in result.hints
                                                                             if h.format == "labelme"))
 
