@@ -600,3 +600,21 @@ def test_oxford_pet_trimaps_are_suggested_their_builtin_which_ignores_the_outlin
     write_mask(tmp_path / "other" / "b.png", np.array([[1, 2, 3, 4]], np.uint8))
     res = cli("palette", "infer", tmp_path / "other", "-o", tmp_path / "other.json")
     assert "Oxford-IIIT Pet" not in res.output
+
+
+def test_ade20k_builtin_reads_stored_k_plus_1_as_class_k_and_is_suggested_by_the_file_names(tmp_path, cli):
+    """SceneParsing's masks: 0 = other (not labelled), 1 = wall ... 150 = flag; MMSegmentation trains with
+    reduce_zero_label: wall 0, other ignored. --remap ids and --remap reduce-zero give the same maps."""
+    ade = builtin_palette("ade20k")
+    assert ade.num_classes == 150 and ade.classes[0].name == "wall" and ade.classes[149].name == "flag"
+    assert len({c.color for c in ade.classes}) == len(ade.classes)  # a colour mask reads back
+    stored = np.array([[0, 1, 2, 150], [3, 0, 150, 1]], np.uint8)
+    write_mask(tmp_path / "annotations" / "ADE_val_00000001.png", stored)
+    res = cli("palette", "infer", tmp_path / "annotations", "-o", tmp_path / "inferred.json")
+    assert "--palette ade20k --remap ids" in res.output
+    expected = np.where(stored == 0, 255, stored.astype(int) - 1)
+    for remap in ("ids", "reduce-zero"):
+        masks_to_labels(tmp_path / "annotations", tmp_path / remap, "ade20k", remap=remap, quiet=True)
+        np.testing.assert_array_equal(read_mask(tmp_path / remap / "ADE_val_00000001.png"), expected)
+    write_mask(tmp_path / "other" / "x_0001.png", stored)
+    assert "--palette ade20k" not in cli("palette", "infer", tmp_path / "other", "-o", tmp_path / "o.json").output

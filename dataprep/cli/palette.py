@@ -7,7 +7,7 @@ import click
 
 from ..palette import (BUILTIN_PALETTES, EntryKind, InferredPalette, Palette, builtin_palette, infer_palette,
                        load_palette)
-from ..palette.builtins import OXFORD_PET_TRIMAP_VALUES
+from ..palette.builtins import ADE20K_PREFIXES, OXFORD_PET_TRIMAP_VALUES
 from ..errors import EXIT_DATA_PROBLEM
 from ..paths import Inputs
 from ..sample import DEFAULT_IGNORE_INDEX
@@ -21,7 +21,7 @@ def palette_group() -> None:
     """Make, inspect and list palettes (class name, colour, index, ignore).
 
     \b
-    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet.
+    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet, ade20k.
     """
 
 
@@ -53,13 +53,17 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
     """
     from ..maskfiles import collect_mask_paths
 
-    Inputs([*collect_mask_paths(masks), *(m for m in masks if m.is_file())]).guard_file(output)
+    paths = collect_mask_paths(masks)
+    Inputs([*paths, *(m for m in masks if m.is_file())]).guard_file(output)
     result = infer_palette(masks, ignore_index=ignore_index, name=name, reduce_zero=reduce_zero, executor=executor,
                            on_error=on_error, quiet=quiet)
     result.save(output)
     for line in result.errors:
         click.echo(f"error: {line}", err=True)
     _print_inferred(result, output)
+    if result.kind == "index" and paths and all(p.name.startswith(ADE20K_PREFIXES) for p in paths):
+        click.echo("\nthe masks are named as ADE20K's (class k stored as k + 1, 0 not labelled): --palette ade20k "
+                   "--remap ids gives its 150 classes their names and MMSegmentation's indices (reduce_zero_label)")
     if result.errors:
         click.echo(f"{len(result.errors)} mask(s) could not be read (listed above) and were left out", err=True)
         raise SystemExit(EXIT_DATA_PROBLEM)

@@ -147,8 +147,20 @@ def _oxford_pet() -> Palette:
     return Palette("oxford_pet", classes, 255, "oxford_pet")
 
 
+ADE20K_PREFIXES = ("ADE_train_", "ADE_val_", "ADE_test_")  # SceneParsing's file names
+
+
+def _ade20k() -> Palette:
+    from .ade20k import ADE20K_CLASSES
+
+    classes = [PaletteClass(name, colour, i, id=i + 1) for i, (name, colour) in enumerate(ADE20K_CLASSES)]
+    classes.append(PaletteClass("other", (0, 0, 0), 255, ignore=True, id=0))
+    return Palette("ade20k", tuple(classes), 255, "ade20k")
+
+
 _BUILDERS = {"voc": _voc, "cityscapes": _cityscapes, "camvid": _camvid, "camvid11": _camvid11, "suim": _suim,
-             "deepglobe": _deepglobe, "isprs": _isprs, "oxford_pet": _oxford_pet}
+             "deepglobe": _deepglobe, "isprs": _isprs, "oxford_pet": _oxford_pet,
+             "ade20k": _ade20k}
 BUILTIN_PALETTES: tuple[str, ...] = tuple(_BUILDERS)
 
 
