@@ -95,6 +95,8 @@ class PairingRule:
     how: str = ""  # which convention found it, for the summary
     pairs: int = 0  # image/mask name matches it makes
     mask_extension: str | None = None  # side by side with one name: masks are the files of this extension (".png")
+    mask_word: str = ""  # a word mask names add, with a separator (KITTI road: um_road_000000 for um_000000)
+    other_mask_words: tuple[tuple[str, int], ...] = ()  # other such words that pair too (lane), with their pairs
 
     def describe(self) -> str:
         dirs = f"{self.image_dir or '.'} <-> {self.mask_dir or '.'}"
@@ -105,6 +107,8 @@ class PairingRule:
             sfx.append(f"mask suffix {self.mask_suffix}")
         if self.mask_extension:
             sfx.append(f"masks *{self.mask_extension}, images the other extensions")
+        if self.mask_word:
+            sfx.append(f"mask names add the word {self.mask_word}")
         return dirs + (f" ({', '.join(sfx)})" if sfx else "")
 
 
@@ -119,6 +123,7 @@ def choose_rules(
     mask_dir: str | None = None,
     image_suffix: str | None = None,
     mask_suffix: str | None = None,
+    mask_word: str | None = None,
 ) -> list[PairingRule]:
     """The rules that pair `files` (relative POSIX paths); [] when nothing pairs.
 
@@ -141,7 +146,7 @@ def choose_rules(
     if (image_dir and "/" in image_dir) or (mask_dir and "/" in mask_dir):
         if image_dir is None or mask_dir is None:
             raise UsageError(None, "folder paths (with '/') need both --image-dir and --mask-dir")
-        return _explicit_roots(files, image_dir, mask_dir, image_suffix, mask_suffix)
+        return _explicit_roots(files, image_dir, mask_dir, image_suffix, mask_suffix, mask_word)
 
     folder_names = {part for f in files for part in f.split("/")[:-1]}
     for value, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
@@ -150,9 +155,10 @@ def choose_rules(
     by_image: dict[str, list[tuple[int, PairingRule]]] = defaultdict(list)
     for parent, img_name, msk_name, tier, how in _folder_candidates(files, image_dir, mask_dir):
         img_path, msk_path = _join(parent, img_name), _join(parent, msk_name)
-        rule = fit_suffixes(files, img_path, msk_path, image_suffix, mask_suffix, how=how)
+        rule = fit_suffixes(files, img_path, msk_path, image_suffix, mask_suffix, how=how, mask_word=mask_word)
         if not rule.pairs and tier > 0:
-            rule = _masks_one_folder_down(files, img_path, msk_path, image_suffix, mask_suffix, how) or rule
+            rule = _masks_one_folder_down(files, img_path, msk_path, image_suffix, mask_suffix, how,
+                                          mask_word) or rule
         if rule.pairs or tier == 0:  # folders the user named count even when nothing in them pairs
             by_image[img_path].append((tier, rule))
     rules = []
@@ -169,7 +175,7 @@ def choose_rules(
 
 
 def _masks_one_folder_down(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,
-                           mask_suffix: str | None, how: str) -> PairingRule | None:
+                           mask_suffix: str | None, how: str, mask_word: str | None = None) -> PairingRule | None:
     """The subfolder of `mask_dir` that pairs with `image_dir` when `mask_dir` itself does not.
 
     Oxford-IIIT Pet: images/x.jpg <-> annotations/trimaps/x.png, beside annotations/xmls/.
@@ -184,7 +190,8 @@ def _masks_one_folder_down(files: list[str], image_dir: str, mask_dir: str, imag
         if slash:
             subfolders.add(head)
     found = [rule for rule in (fit_suffixes(files, image_dir, prefix + s, image_suffix, mask_suffix,
-                                            how=f"{how}, masks one folder down") for s in sorted(subfolders))
+                                            how=f"{how}, masks one folder down", mask_word=mask_word)
+                               for s in sorted(subfolders))
              if rule.pairs]
     if len(found) > 1:
         options = ", ".join(f"{r.mask_dir} ({r.pairs} pairs)" for r in found)
@@ -194,11 +201,12 @@ def _masks_one_folder_down(files: list[str], image_dir: str, mask_dir: str, imag
 
 
 def _explicit_roots(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,
-                    mask_suffix: str | None) -> list[PairingRule]:
+                    mask_suffix: str | None, mask_word: str | None = None) -> list[PairingRule]:
     for path, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
         if not any(f.startswith(path + "/") for f in files):
             raise UsageError(path, f"{what}: no image files in this folder under the scanned root")
-    return [fit_suffixes(files, image_dir, mask_dir, image_suffix, mask_suffix, how="explicit folders")]
+    return [fit_suffixes(files, image_dir, mask_dir, image_suffix, mask_suffix, how="explicit folders",
+                         mask_word=mask_word)]
 
 
 def _folder_candidates(files: list[str], image_dir: str | None, mask_dir: str | None):
@@ -254,13 +262,18 @@ def _is_mask_name(name: str) -> bool:
 
 
 def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None = None,
-                 mask_suffix: str | None = None, *, how: str = "") -> PairingRule:
-    """The rule pairing `image_dir` with `mask_dir` by relative path, with the suffixes that match the most files.
+                 mask_suffix: str | None = None, *, how: str = "", mask_word: str | None = None) -> PairingRule:
+    """The rule pairing `image_dir` with `mask_dir` by relative path, with the suffixes that match the most files;
+    when no suffix pairs any, the word mask names insert that pairs the most (see `fit_mask_word`).
 
     `files` must be sorted.
     """
     images = _stems_under(files, image_dir, io.IMAGE_EXTENSIONS)
     masks = _stems_under(files, mask_dir, io.MASK_EXTENSIONS)
+    split = split_named_in(image_dir)
+    if mask_word is not None:
+        word, n, others = fit_mask_word(images, masks, image_dir, mask_word) or (mask_word, 0, ())
+        return PairingRule(image_dir, mask_dir, "", "", split, how, n, mask_word=word, other_mask_words=others)
     mask_index: dict[str, set[str]] = defaultdict(set)
     carried: Counter[str] = Counter()  # how many masks carry each suffix
     for d, stem in masks:
@@ -272,17 +285,59 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
         for base, isfx in _splits(stem, image_suffix, optional=True):
             for msfx in mask_index.get(d + base, ()):
                 counts[(isfx, msfx)] += 1
-    split = split_named_in(image_dir)
     # A suffix of no known convention must be what most masks carry: one image beside many
     # differently named masks (one per object) is not a pairing.
     for isfx, msfx in list(counts):
         if msfx not in KNOWN_MASK_SUFFIXES and 2 * carried[msfx] <= len(masks):
             del counts[(isfx, msfx)]
     if not counts:
+        worded = fit_mask_word(images, masks, image_dir) if image_suffix is None and mask_suffix is None else None
+        if worded is not None:
+            word, n, others = worded
+            return PairingRule(image_dir, mask_dir, "", "", split, how, n, mask_word=word, other_mask_words=others)
         return PairingRule(image_dir, mask_dir, image_suffix or "", mask_suffix or "", split, how, 0)
     (isfx, msfx), n = max(counts.items(), key=lambda kv: (kv[1], -_preference(kv[0][1], KNOWN_MASK_SUFFIXES),
                                                           -_preference(kv[0][0], KNOWN_IMAGE_SUFFIXES), kv[0]))
     return PairingRule(image_dir, mask_dir, isfx, msfx, split, how, n)
+
+
+_INSERTED_WORD = re.compile(r"(?:(?<=[_-])|^)([A-Za-z]+)[_-]")  # a word at the start or after a separator
+
+
+def drop_mask_word(stem: str, word: str) -> str | None:
+    """`stem` without its first word `word` and that word's separator (um_road_000000 -> um_000000,
+    mask_0001 -> 0001); None without."""
+    for m in _INSERTED_WORD.finditer(stem):
+        if m.group(1) == word:
+            return stem[:m.start()] + stem[m.end():]
+    return None
+
+
+def fit_mask_word(images: list[tuple[str, str]], masks: list[tuple[str, str]], image_dir: str,
+                  word: str | None = None) -> tuple[str, int, tuple[tuple[str, int], ...]] | None:
+    """(word, pairs, other words and their pairs) when mask names are image names with one word added (KITTI
+    road: gt_image_2/um_road_000000.png and um_lane_000000.png for image_2/um_000000.png; mask_0001.png);
+    the word that pairs the most, or `word`. None under 2 pairs or half the images. Two words pairing as many
+    are a question (AmbiguousLayout)."""
+    keys = {d + stem for d, stem in images}
+    pairs: Counter[str] = Counter()
+    for d, stem in masks:
+        for m in _INSERTED_WORD.finditer(stem):
+            if d + stem[:m.start()] + stem[m.end():] in keys:
+                pairs[m.group(1)] += 1
+    if word is not None:
+        return (word, pairs[word], tuple(sorted((w, n) for w, n in pairs.items() if w != word))) if pairs[word] else None
+    if not pairs:
+        return None
+    ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
+    best, n = ranked[0]
+    if n < 2 or 2 * n < len(images):
+        return None
+    if len(ranked) > 1 and ranked[1][1] == n:
+        options = ", ".join(f"{w} ({k} pairs)" for w, k in ranked if k == n)
+        raise AmbiguousLayout(image_dir, f"the mask names add a word to the image names: {options}? "
+                                         "say it with --mask-word WORD")
+    return best, n, tuple(sorted(ranked[1:]))
 
 
 def _preference(suffix: str, known: tuple[str, ...]) -> int:

@@ -493,6 +493,44 @@ def test_many_files_with_the_same_warning_print_one_line(tmp_path, cli):
                                                          for n in range(3)]
 
 
+def test_kitti_road_masks_name_a_word_the_images_lack(tmp_path, cli):
+    """data_road: image_2/um_000000.png <-> gt_image_2/um_road_000000.png, beside um_lane_000000.png for the
+    um images only; umm_ and uu_ images have road masks alone."""
+    for prefix in ("um", "umm", "uu"):
+        for n in range(2):
+            _png(tmp_path / "training/image_2" / f"{prefix}_{n:06d}.png")
+            _png(tmp_path / "training/gt_image_2" / f"{prefix}_road_{n:06d}.png")
+    for n in range(2):
+        _png(tmp_path / "training/gt_image_2" / f"um_lane_{n:06d}.png")
+    result = scan(tmp_path)
+    assert [(r.image.name, r.mask.name) for r in result.rows][:2] == [("um_000000.png", "um_road_000000.png"),
+                                                                      ("um_000001.png", "um_road_000001.png")]
+    assert len(result.rows) == 6 and not result.problems
+    assert result.notes == ["training/gt_image_2: 2 masks add the word lane where the paired ones add road: not "
+                            "paired; --mask-word lane pairs them instead"]
+    lane = scan(tmp_path, mask_word="lane")
+    assert [r.mask.name for r in lane.rows] == ["um_lane_000000.png", "um_lane_000001.png"]
+    assert {p.path for p in lane.problems} == {f"training/image_2/{p}_{n:06d}.png" for p in ("umm", "uu")
+                                               for n in range(2)}  # images without a lane mask: orphans
+    for prefix in ("umm", "uu"):  # now road and lane pair as many: a question
+        for n in range(2):
+            (tmp_path / "training/image_2" / f"{prefix}_{n:06d}.png").unlink()
+            (tmp_path / "training/gt_image_2" / f"{prefix}_road_{n:06d}.png").unlink()
+    with pytest.raises(UsageError, match=r"the mask names add a word to the image names: lane \(2 pairs\), road "
+                                         r"\(2 pairs\)\? say it with --mask-word WORD"):
+        scan(tmp_path)
+    res = cli("scan", tmp_path, "--mask-word", "road", "-o", tmp_path / "m.csv", "-q")
+    assert res.exit_code == 0 and "mask names add the word road" in res.output
+    for n in range(4):  # a word in front: mask_0001.png for 0001.png
+        _png(tmp_path / "front/images" / f"{n:04d}.png")
+        _png(tmp_path / "front/masks" / f"mask_{n:04d}.png")
+    assert len(scan(tmp_path / "front").rows) == 4
+    for n in range(4):  # one mask of four by chance: no pairing
+        _png(tmp_path / "chance/images" / f"a_{n}.png")
+        _png(tmp_path / "chance/masks" / f"{'a_x_0' if n == 0 else f'b_{n}'}.png")
+    assert not scan(tmp_path / "chance").rows
+
+
 def test_cityscapes_with_only_mask_suffix(tmp_path):
     bases = ["train/aachen/aachen_000000_000019", "val/frankfurt/frankfurt_000000_000294"]
     for base in bases:

@@ -21,7 +21,7 @@ _SHOWN_UNKNOWN = 10
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-p", "--palette", metavar="NAME|FILE",
               help="Built-in palette (voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet, "
-                   "ade20k) or a .json/.yaml/.csv file. Default: palette.json beside SOURCE.")
+                   "ade20k, kitti_road) or a .json/.yaml/.csv file. Default: palette.json beside SOURCE.")
 @click.option("--unknown", type=click.Choice(UNKNOWN_MODES), default="error", show_default=True,
               help="Colours/values not in the palette: fail the file, write the ignore index, "
                    "or take the nearest palette colour (index masks: ignore).")

@@ -21,7 +21,8 @@ def palette_group() -> None:
     """Make, inspect and list palettes (class name, colour, index, ignore).
 
     \b
-    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet, ade20k.
+    Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet, ade20k,
+    kitti_road.
     """
 
 

@@ -27,6 +27,10 @@ _SHOWN_RULES = 6  # pairing rules listed in the summary; the rest are counted
 @click.option("--mask-dir", metavar="NAME", help="Folder name holding masks (e.g. masks, gtFine).")
 @click.option("--image-suffix", metavar="TEXT", help="Stem suffix removed from image names (e.g. _leftImg8bit).")
 @click.option("--mask-suffix", metavar="TEXT", help="Stem suffix removed from mask names (e.g. _gtFine_color).")
+@click.option("--mask-word", metavar="WORD",
+              help="A word mask names add (with a separator), removed to pair them (KITTI road: road, for "
+                   "gt_image_2/um_road_000000.png <-> image_2/um_000000.png). Found by itself when no suffix "
+                   "pairs and one word pairs the most.")
 @click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
               help="Skip paths (relative to ROOT) matching this glob, e.g. 'bad/*'. Repeatable.")
 @click.option("--check", type=click.Choice(["header", "decode"]), default="header", show_default=True,
@@ -41,7 +45,7 @@ _SHOWN_RULES = 6  # pairing rules listed in the summary; the rest are counted
 @reports_errors
 @executor_options
 def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str | None, image_suffix: str | None,
-                 mask_suffix: str | None, exclude: tuple[str, ...], check: str, strict: bool, duplicates: bool,
+                 mask_suffix: str | None, mask_word: str | None, exclude: tuple[str, ...], check: str, strict: bool, duplicates: bool,
                  keep_scaled_masks: bool, executor, on_error: str, quiet: bool) -> None:
     """Find image/mask pairs under ROOT, validate them, write a manifest.
 
@@ -65,11 +69,13 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
     Examples:
       dataprep scan sample_data --exclude 'bad/*' -o work/manifest.csv
       dataprep scan DRIVE --mask-dir 1st_manual -o drive.csv
+      dataprep scan data_road/training --mask-word road -o kitti.csv
       dataprep scan data --image-dir s2_images/window_a --mask-dir label_masks/semantic_3class -o m.csv
     """
     result = scan(root, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix, mask_suffix=mask_suffix,
-                  exclude=exclude, check=check, duplicates=duplicates, keep_scaled_masks=keep_scaled_masks, executor=executor,
-                  on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+                  mask_word=mask_word, exclude=exclude, check=check, duplicates=duplicates,
+                  keep_scaled_masks=keep_scaled_masks, executor=executor, on_error=on_error,
+                  quiet=quiet)  # type: ignore[arg-type]
     if not result.rows:
         _print_summary(result, None)
         # An empty manifest would silently replace a good one: keep whatever is there.

@@ -147,6 +147,14 @@ def _oxford_pet() -> Palette:
     return Palette("oxford_pet", classes, 255, "oxford_pet")
 
 
+# KITTI road (data_road's gt_image_2): magenta road, red elsewhere in the valid area, black outside it (the
+# devkit reads road from the blue channel and the valid area from the red one, and scores the valid area only).
+def _kitti_road() -> Palette:
+    classes = (PaletteClass("not road", (255, 0, 0), 0), PaletteClass("road", (255, 0, 255), 1),
+               PaletteClass("invalid", (0, 0, 0), 255, ignore=True))
+    return Palette("kitti_road", classes, 255, "kitti_road")
+
+
 ADE20K_PREFIXES = ("ADE_train_", "ADE_val_", "ADE_test_")  # SceneParsing's file names
 
 
@@ -160,7 +168,7 @@ def _ade20k() -> Palette:
 
 _BUILDERS = {"voc": _voc, "cityscapes": _cityscapes, "camvid": _camvid, "camvid11": _camvid11, "suim": _suim,
              "deepglobe": _deepglobe, "isprs": _isprs, "oxford_pet": _oxford_pet,
-             "ade20k": _ade20k}
+             "ade20k": _ade20k, "kitti_road": _kitti_road}
 BUILTIN_PALETTES: tuple[str, ...] = tuple(_BUILDERS)
 
 

@@ -78,6 +78,7 @@ def scan(
     mask_dir: str | None = None,
     image_suffix: str | None = None,
     mask_suffix: str | None = None,
+    mask_word: str | None = None,
     exclude: Sequence[str] = (),
     check: Check = "header",
     duplicates: bool = False,
@@ -111,7 +112,7 @@ def scan(
                                  exclude=exclude))
     files = [f for f in everything if io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS)]
     rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
-                         mask_suffix=mask_suffix)
+                         mask_suffix=mask_suffix, mask_word=mask_word)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = pair_files(files, rules, root)
     candidates, problems, pairing_warnings = attach_extra_masks(candidates, problems, files, used)
     n_images -= sum(1 for w in pairing_warnings if w.path in used)  # side by side: counted as unpaired images
@@ -170,6 +171,8 @@ def scan(
         result.duplicates = find_duplicates(Manifest(rows), executor=executor, quiet=quiet)
         result.rows = with_groups(rows, result.duplicates)
         result.notes = duplicates_across_splits(result.rows)
+    result.notes += [f"{r.mask_dir}: {n} masks add the word {word} where the paired ones add {r.mask_word}: not "
+                     f"paired; --mask-word {word} pairs them instead" for r in rules for word, n in r.other_mask_words]
     return result
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from .. import io
 from ..errors import DataprepError
-from ..layout import CONTAINER_DIRS, PairingRule, split_of
+from ..layout import CONTAINER_DIRS, PairingRule, drop_mask_word, split_of
 from .problems import Candidate, Problem, ScanProblem
 
 
@@ -26,6 +26,11 @@ def side_key(rel: str, rule: PairingRule, side: Literal["image", "mask"]) -> tup
         if not rel.startswith(folder):
             return None
         below = stem[len(folder):]
+        if side == "mask" and rule.mask_word:
+            dropped = drop_mask_word(below, rule.mask_word)
+            if dropped is None:  # another word's masks (KITTI's um_lane_ beside um_road_): not this rule's
+                return None
+            below = dropped
         # An image keeps counting without its suffix; a mask folder's other variants (x_gtFine_labelIds
         # beside x_gtFine_color) are not masks of this rule.
         if side == "mask" and suffix and not below.endswith(suffix):
