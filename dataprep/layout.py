@@ -326,7 +326,8 @@ def fit_mask_word(images: list[tuple[str, str]], masks: list[tuple[str, str]], i
             if d + stem[:m.start()] + stem[m.end():] in keys:
                 pairs[m.group(1)] += 1
     if word is not None:
-        return (word, pairs[word], tuple(sorted((w, n) for w, n in pairs.items() if w != word))) if pairs[word] else None
+        others = tuple(sorted((w, n) for w, n in pairs.items() if w != word))
+        return (word, pairs[word], others) if pairs[word] else None
     if not pairs:
         return None
     ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))

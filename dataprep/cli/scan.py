@@ -45,7 +45,8 @@ _SHOWN_RULES = 6  # pairing rules listed in the summary; the rest are counted
 @reports_errors
 @executor_options
 def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str | None, image_suffix: str | None,
-                 mask_suffix: str | None, mask_word: str | None, exclude: tuple[str, ...], check: str, strict: bool, duplicates: bool,
+                 mask_suffix: str | None, mask_word: str | None, exclude: tuple[str, ...], check: str, strict: bool,
+                 duplicates: bool,
                  keep_scaled_masks: bool, executor, on_error: str, quiet: bool) -> None:
     """Find image/mask pairs under ROOT, validate them, write a manifest.
 
