@@ -264,7 +264,7 @@ def _is_mask_name(name: str) -> bool:
 def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None = None,
                  mask_suffix: str | None = None, *, how: str = "", mask_word: str | None = None) -> PairingRule:
     """The rule pairing `image_dir` with `mask_dir` by relative path, with the suffixes that match the most files;
-    when no suffix pairs any, the word mask names insert that pairs the most (see `fit_mask_word`).
+    when no suffix pairs any, the word mask names add that pairs the most (see `fit_mask_word`).
 
     `files` must be sorted.
     """

@@ -61,7 +61,8 @@ class ScanResult:
     hints: list[Hint | SuffixHint] = field(default_factory=list)
     splits: list[str] = field(default_factory=list)  # values of the `split` column, when there is one
     duplicates: "DedupResult | None" = None
-    notes: list[str] = field(default_factory=list)  # warnings about the whole set (duplicates across splits)
+    notes: list[str] = field(default_factory=list)  # warnings about the whole set (duplicates across splits,
+    # masks of another mask word)
 
     @property
     def manifest(self) -> Manifest:
@@ -98,6 +99,8 @@ def scan(
     gives every row `group` and `duplicate_of` columns. `keep_scaled_masks=True`
     keeps pairs whose mask is its image at another scale (a warning, not a
     problem; the row has the image's size) for `dataprep resize --to image`.
+    `mask_word` names a word mask names add to their image's (KITTI road's `road`); found by itself
+    when no suffix pairs.
 
     Raises `AmbiguousLayout` (a usage error) when two folders found by the same convention could hold
     the masks of one image folder.

@@ -15,7 +15,7 @@ from .problems import Candidate, Problem, ScanProblem
 
 
 def attach_extra_masks(candidates: list[Candidate], problems: list[Problem], files: list[str],
-                 used: set[str]) -> tuple[list[Candidate], list[Problem], list[Problem]]:
+                       used: set[str]) -> tuple[list[Candidate], list[Problem], list[Problem]]:
     """Files named like a pair's mask plus `_N` (BUSI's `x_mask_1.png` beside `x_mask.png`): further masks of
     that image, which no rule pairs (an orphan image, or a file no rule took). Returns the candidates with
     their extra masks (in number order: `_2` before `_10`), the problems without those files and one warning
@@ -65,7 +65,7 @@ OTHER_ANNOTATOR_SUFFIXES = {"_1stHO": "_2ndHO", "_2ndHO": "_1stHO", "_manual1": 
 
 
 def other_annotator(candidates: list[Candidate], problems: list[Problem],
-                      rules: list[PairingRule]) -> tuple[list[Problem], list[Problem], int]:
+                    rules: list[PairingRule]) -> tuple[list[Problem], list[Problem], int]:
     """Orphans that are another annotator's masks of paired images (CHASE_DB1's `x_2ndHO.png` beside the
     paired `x_1stHO.png`): one warning per rule instead of an orphan per file. Returns the problems without
     them, the warnings and how many of them had been taken for images."""
@@ -89,7 +89,7 @@ def other_annotator(candidates: list[Candidate], problems: list[Problem],
 
 
 def near_named(problems: list[Problem], rules: list[PairingRule], files: list[str],
-                used: set[str]) -> list[Problem]:
+               used: set[str]) -> list[Problem]:
     """The problems, where an orphan image's mask is there under a near name (see `near_names`) saying which
     file it is, in the orphan's problem and, when that file is an orphan mask, in its problem too."""
     in_order = [r for r in rules if r.image_dir is not None] + [r for r in rules if r.image_dir is None]
