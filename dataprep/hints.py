@@ -1,9 +1,9 @@
 """Recognise annotation layouts that `scan` cannot pair, and say how to convert them.
 
 Polygon and box formats (labelme, COCO, CVAT, YOLO), run-length CSVs (Kaggle), MATLAB
-label maps and per-instance mask folders (one file per object) are not image/mask pairs; `dataprep import`
-turns them into label maps. Only the first bytes of a few files are read, so a
-multi-gigabyte COCO file costs nothing.
+label maps and per-instance mask folders (one file per object) are not image/mask
+pairs; `dataprep import` turns them into label maps. Only the first bytes of a few
+files are read, so a multi-gigabyte COCO file costs nothing.
 """
 from __future__ import annotations
 
