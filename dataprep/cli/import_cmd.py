@@ -91,6 +91,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       dataprep import via balloon/ work/balloon --class-name balloon
       dataprep import label-studio export.json work/ls --images media/upload/1
       dataprep import kaggle-rle train.csv work/steel --images train_images
+      dataprep import mat benchmark_RELEASE/dataset/cls work/sbd --images benchmark_RELEASE/dataset/img
     """
     report = import_annotations(fmt, src, dest, order=order, overlap=overlap, skip_empty=skip_empty,  # type: ignore[arg-type]
                                 ignore_index=ignore_index, instances=instances, force=force, executor=executor,
