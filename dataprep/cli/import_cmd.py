@@ -61,7 +61,8 @@ from .labels import print_class_table
 def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, order: str, overlap: str,
                    skip_empty: bool, keep_crowd: bool, boxes: str, ignore_index: int | None,
                    labels_file: Path | None, line_width: int | None, attribute: str | None, class_name: str | None,
-                   instances: bool, rle_order: str | None, unlisted_background: bool, variable: str | None, masks_dir: Path | None,
+                   instances: bool, rle_order: str | None, unlisted_background: bool, variable: str | None,
+                   masks_dir: Path | None,
                    force: bool, executor, on_error: str, quiet: bool) -> None:
     """Convert an annotation tool's export to class-index label maps.
 
