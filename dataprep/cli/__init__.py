@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "palette": "palette:palette_group",
     "masks2labels": "labels:masks2labels_command",
     "labels2masks": "labels:labels2masks_command",
+    "labels2rle": "rle:labels2rle_command",
     "import": "import_cmd:import_command",
     "stats": "stats:stats_command",
     "kfold": "kfold:kfold_command",

@@ -1,0 +1,122 @@
+"""Label maps -> a Kaggle run-length CSV (`dataprep labels2rle`): the inverse of `import kaggle-rle`, for a
+competition's submission file or to hand labels to code that reads them.
+
+Runs are `start length ...`, starts counted from 1, pixels numbered down each column (Kaggle's usual; `order="row"`
+along each row), neighbouring runs joined, so an RLE read by `import kaggle-rle` writes back the same text. With
+one foreground class (TGS salt, Airbus ships): `ImageId,EncodedPixels`, one row per image, empty when the image
+has none. With several: `ImageId,ClassId,EncodedPixels`, one row per class an image holds (Severstal), the
+class written as its palette id where it has one, else its index. Background (index 0) and ignored pixels are
+never written.
+"""
+from __future__ import annotations
+
+import csv
+import io as _io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .errors import DataprepError, UsageError
+from .executor import Executor, OnError, run_items
+from .importers.base import RLE_ORDERS
+from .manifest import ManifestRow, read_manifest
+from .palette import Palette, resolve_palette
+from .sampleio import load_row_mask
+
+IMAGE_IDS: tuple[str, ...] = ("name", "stem")
+
+
+def encode_rle(mask: np.ndarray, order: str = "column") -> str:
+    """The RLE of a (H, W) mask's non-zero pixels: `start length ...`, 1-based, column- or row-major."""
+    if order not in RLE_ORDERS:
+        raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
+    flat = (mask.T if order == "column" else mask).ravel() != 0
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], flat, [False])).view(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    return " ".join(f"{s + 1} {e - s}" for s, e in zip(starts.tolist(), ends.tolist()))
+
+
+def encode_classes(labels: np.ndarray, order: str = "column") -> dict[int, str]:
+    """The RLE of every value of a (H, W) label map, from one pass: its runs of equal values, grouped."""
+    flat = np.ascontiguousarray(labels.T if order == "column" else labels).ravel()
+    if not flat.size:
+        return {}
+    bounds = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1, [flat.size]))
+    starts, lengths, values = bounds[:-1], np.diff(bounds), flat[bounds[:-1]]
+    out = {}
+    for value in np.unique(values).tolist():
+        pick = values == value
+        out[value] = " ".join(f"{s + 1} {n}" for s, n in zip(starts[pick].tolist(), lengths[pick].tolist()))
+    return out
+
+
+@dataclass
+class RleExport:
+    """What `write_rle_csv` wrote."""
+
+    path: Path
+    images: int = 0
+    rows: int = 0
+    by_class: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Encode:
+    """One label map -> its (class value, RLE) pairs; picklable for worker processes."""
+
+    def __init__(self, classes: dict[int, int], ignore_index: int, order: str) -> None:
+        self.classes, self.ignore_index, self.order = classes, ignore_index, order
+
+    def __call__(self, row: ManifestRow) -> list[tuple[int, str]]:
+        runs = encode_classes(load_row_mask(row, purpose="labels2rle"), self.order)
+        drawn = sorted(v for v in runs if v != 0 and v != self.ignore_index)
+        unknown = [v for v in drawn if v not in self.classes]
+        if unknown:
+            raise DataprepError(row.mask_str, f"value {unknown[0]} is not a class of the palette")
+        return [(self.classes[v], runs[v]) for v in drawn]
+
+
+def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | str, *,
+                  palette: Palette | os.PathLike[str] | str | None = None, order: str = "column",
+                  image_id: str = "name", executor: Executor | None = None, on_error: OnError = "skip",
+                  quiet: bool = False) -> RleExport:
+    """Write the label maps of `manifest` as a run-length CSV; a label map that fails is listed and left out
+    (its image gets no row), the others are written, the file atomically."""
+    if order not in RLE_ORDERS:
+        raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
+    if image_id not in IMAGE_IDS:
+        raise UsageError(None, f"image id must be one of {', '.join(IMAGE_IDS)}, not {image_id!r}")
+    rows = read_manifest(manifest).rows
+    found = resolve_palette(palette, manifest)
+    if found is None:
+        raise UsageError(manifest, "no palette.json beside the manifest; pass --palette (the label maps' classes)")
+    classes = {c.index: (c.id if c.id is not None else c.index) for c in found.classes
+               if not c.ignore and c.index != 0}
+    by_class = len(set(classes.values())) > 1
+    results = run_items(_Encode(classes, found.ignore_index, order), rows, executor=executor, on_error=on_error,
+                        desc="labels2rle", quiet=quiet, unit="label map")
+    text = _io.StringIO()
+    out = csv.writer(text, lineterminator="\n")
+    out.writerow(["ImageId", "ClassId", "EncodedPixels"] if by_class else ["ImageId", "EncodedPixels"])
+    report = RleExport(Path(output), by_class=by_class)
+    for row, res in zip(rows, results):
+        if not res.ok:
+            report.errors.append(str(res.error))
+            continue
+        name = row.image.name if image_id == "name" else row.image.stem
+        report.images += 1
+        if by_class:
+            lines = [[name, value, rle] for value, rle in sorted(res.value)]
+        else:
+            lines = [[name, " ".join(rle for _, rle in res.value)]]  # one class: at most one RLE
+        out.writerows(lines)
+        report.rows += len(lines)
+    io.atomic_write_text(output, text.getvalue())
+    return report

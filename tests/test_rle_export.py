@@ -1,0 +1,98 @@
+"""dataprep labels2rle: label maps -> Kaggle run-length CSV, checked against an encoder written here and by a
+round trip through import kaggle-rle."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataprep.importers import import_annotations
+from dataprep.io import write_mask
+from dataprep.manifest import Manifest, ManifestRow, write_manifest
+from dataprep.palette import Palette, PaletteClass
+from dataprep.rle_export import encode_rle, write_rle_csv
+
+
+def _kaggle_encode(mask: np.ndarray, order: str = "column") -> str:
+    """The competitions' kernels' mask2rle: pixels flattened (transposed for column-major), runs from 1."""
+    pixels = np.concatenate([[0], (mask.T if order == "column" else mask).flatten(), [0]])
+    runs = np.where(pixels[1:] != pixels[:-1])[0] + 1
+    runs[1::2] -= runs[::2]
+    return " ".join(str(x) for x in runs)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _dataset(root: Path, labels: dict[str, np.ndarray], palette: Palette) -> Path:
+    rows = []
+    for name, lab in labels.items():
+        image = root / "images" / f"{name}.jpg"
+        image.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((*lab.shape, 3), np.uint8)).save(image)
+        mask = root / "labels" / f"{name}.png"
+        write_mask(mask, lab)
+        rows.append(ManifestRow(name, image, mask, lab.shape[1], lab.shape[0]))
+    palette.save(root / "labels" / "palette.json")
+    return write_manifest(Manifest(rows), root / "labels" / "manifest.csv")
+
+
+SALT = Palette("salt", (PaletteClass("background", (0, 0, 0), 0), PaletteClass("salt", (255, 255, 255), 1),
+                        PaletteClass("ignore", (224, 224, 192), 255, ignore=True)), 255)
+
+
+def test_real_camvid_classes_written_as_the_kernels_encode_them_and_read_back(shared_data, tmp_path):
+    annot = sorted((shared_data("camvid_segnet/CamVid") / "trainannot").glob("*.png"))[:4]
+    labels = {p.stem: np.array(Image.open(p)) for p in annot}  # 0..10 classes, 11 void
+    classes = [PaletteClass("Sky", (128, 128, 128), 0)] + [
+        PaletteClass(f"class_{i}", (i * 20, 0, 0), i, id=i + 100) for i in range(1, 11)]
+    palette = Palette("camvid", tuple(classes) + (PaletteClass("void", (0, 0, 0), 11, ignore=True),), 11)
+    manifest = _dataset(tmp_path / "data", labels, palette)
+    report = write_rle_csv(manifest, tmp_path / "out.csv", quiet=True)
+    assert report.ok and report.by_class and report.images == 4
+    got = {(r["ImageId"], int(r["ClassId"])): r["EncodedPixels"] for r in _rows(tmp_path / "out.csv")}
+    expected = {(f"{name}.jpg", int(v) + 100): _kaggle_encode(lab == v) for name, lab in labels.items()
+                for v in np.unique(lab) if v not in (0, 11)}  # background and void are never written
+    assert got == expected
+    # Read back by the importer: the ids come back as class numbers, 0 and void as background.
+    (tmp_path / "data" / "train_images").mkdir()
+    for name in labels:
+        (tmp_path / "data" / "images" / f"{name}.jpg").rename(tmp_path / "data" / "train_images" / f"{name}.jpg")
+    (tmp_path / "data" / "out.csv").write_text((tmp_path / "out.csv").read_text())
+    back = import_annotations("kaggle-rle", tmp_path / "data" / "out.csv", tmp_path / "back", quiet=True)
+    assert back.converted == 4
+    for name, lab in labels.items():
+        got_map = np.array(Image.open(tmp_path / "back" / "labels" / f"{name}.png"))
+        np.testing.assert_array_equal(got_map, np.where(np.isin(lab, (0, 11)), 0, lab.astype(int) + 100))
+
+
+@pytest.mark.parametrize("order", ["column", "row"])
+def test_one_class_is_a_row_per_image_empty_without_foreground(tmp_path, order):
+    rng = np.random.default_rng(0)
+    salt = (rng.random((12, 20)) < 0.3).astype(np.uint8)
+    salt[0, 0] = 255  # ignored pixels are not salt
+    manifest = _dataset(tmp_path, {"575d24d81d": salt, "a266a2a9df": np.zeros((12, 20), np.uint8)}, SALT)
+    report = write_rle_csv(manifest, tmp_path / "salt.csv", order=order, image_id="stem", quiet=True)
+    assert not report.by_class and report.rows == 2
+    assert _rows(tmp_path / "salt.csv") == [
+        {"ImageId": "575d24d81d", "EncodedPixels": _kaggle_encode(salt == 1, order)},
+        {"ImageId": "a266a2a9df", "EncodedPixels": ""}]
+    assert encode_rle(salt == 1, order) == _kaggle_encode(salt == 1, order)
+
+
+def test_a_value_outside_the_palette_fails_its_image_alone(tmp_path, cli):
+    manifest = _dataset(tmp_path, {"a": np.ones((4, 6), np.uint8), "b": np.full((4, 6), 7, np.uint8)}, SALT)
+    res = cli("labels2rle", manifest, "-o", tmp_path / "out.csv")
+    assert res.exit_code == 1
+    assert f"error: {tmp_path / 'labels' / 'b.png'}: value 7 is not a class of the palette" in res.output
+    assert [r["ImageId"] for r in _rows(tmp_path / "out.csv")] == ["a.jpg"]
+    res = cli("labels2rle", manifest, "-o", manifest)  # never over an input
+    assert res.exit_code == 2 and "would overwrite an input" in res.output
+    (tmp_path / "labels" / "palette.json").unlink()
+    res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv")
+    assert res.exit_code == 2 and "pass --palette" in res.output
