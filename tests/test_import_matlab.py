@@ -120,6 +120,9 @@ def test_a_class_list_shorter_than_the_values_is_refused(tmp_path, cli):
     (tmp_path / "names.txt").write_text("background\ncat\n")
     with pytest.raises(DataprepError, match="lists 2 classes, but the label maps hold value 3"):
         _import(tmp_path / "labels", tmp_path / "out", labels_file=tmp_path / "names.txt")
+    (tmp_path / "bad.mat").write_bytes(b"not a mat file at all")
+    res = cli("import", "mat", tmp_path / "labels", tmp_path / "out5", "--labels", tmp_path / "bad.mat", "-q")
+    assert res.exit_code == 1 and "bad.mat: not a readable .mat file" in res.output
     res = cli("import", "mat", tmp_path / "labels", tmp_path / "out2", "-q")
     assert res.exit_code == 0, res.output
     assert [c.name for c in load_palette(tmp_path / "out2" / "palette.json").classes][:4] == [

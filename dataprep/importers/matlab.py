@@ -73,11 +73,11 @@ def load_label_array(path: Path, variable: str | None) -> np.ndarray:
         head = f.read(520)
     if b"MATLAB 7.3" in head[:128] or head[512:520] == _HDF5_MAGIC:
         raise DataprepError(path, "a MATLAB v7.3 (HDF5) file, which scipy cannot read: save it with "
-                                      "save(..., '-v7') or convert it to PNG")
+                                  "save(..., '-v7') or convert it to PNG")
     try:
         data = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
-    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
-        raise DataprepError(path, f"not a readable .mat file: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file raises IndexError, MatReadError, ValueError...
+        raise DataprepError(path, f"not a readable .mat file: {exc or type(exc).__name__}") from None
     found = {name: value for name, value in _arrays(data) if variable is None or name == variable}
     if variable is not None and not found:
         known = ", ".join(name for name, _ in _arrays(data)) or "none"
@@ -119,13 +119,20 @@ def _label_names(path: Path) -> list[str]:
     if path.suffix.lower() == ".mat":
         import scipy.io
 
-        data = scipy.io.loadmat(path, squeeze_me=True)
+        try:
+            data = scipy.io.loadmat(path, squeeze_me=True)
+        except Exception as exc:  # noqa: BLE001 - as in load_label_array
+            raise DataprepError(path, f"not a readable .mat file: {exc or type(exc).__name__}") from None
         cells = [v for k, v in data.items() if not k.startswith("__") and isinstance(v, np.ndarray)
                  and v.dtype == object and v.ndim == 1 and all(isinstance(x, str) for x in v)]
         if len(cells) != 1:
             raise DataprepError(path, "expected one cell array of class names")
         return [str(x) for x in cells[0]]
-    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataprepError(path, f"unreadable: {exc}") from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
     if not names:
         raise DataprepError(path, "empty file: expected one class name per line")
     return names
