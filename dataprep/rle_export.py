@@ -5,8 +5,8 @@ Runs are `start length ...`, starts counted from 1, pixels numbered down each co
 along each row), neighbouring runs joined, so an RLE read by `import kaggle-rle` writes back the same text. With
 one foreground class (TGS salt, Airbus ships): `ImageId,EncodedPixels`, one row per image, empty when the image
 has none. With several: `ImageId,ClassId,EncodedPixels`, one row per class an image holds (Severstal), the
-class written as its palette id where it has one, else its index. Background (index 0) and ignored pixels are
-never written.
+class written as its palette id where it has one, else its index. `per_object` writes a row per connected
+object instead (Airbus ships, nuclei). Background (index 0) and ignored pixels are never written.
 """
 from __future__ import annotations
 
@@ -68,27 +68,43 @@ class RleExport:
         return not self.errors
 
 
+def encode_objects(mask: np.ndarray, order: str = "column") -> list[str]:
+    """One RLE per 8-connected object of a (H, W) mask (skimage.measure.label's default in 2-D), in the
+    order of their first pixel along the RLE's own pixel order."""
+    import cv2
+
+    count, objects = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return []
+    runs = encode_classes(objects, order)
+    return [runs[k] for k in sorted((k for k in runs if k), key=lambda k: int(runs[k].split(" ", 1)[0]))]
+
+
 class _Encode:
     """One label map -> its (class value, RLE) pairs; picklable for worker processes."""
 
-    def __init__(self, classes: dict[int, int], ignore_index: int, order: str) -> None:
-        self.classes, self.ignore_index, self.order = classes, ignore_index, order
+    def __init__(self, classes: dict[int, int], ignore_index: int, order: str, per_object: bool = False) -> None:
+        self.classes, self.ignore_index, self.order, self.per_object = classes, ignore_index, order, per_object
 
     def __call__(self, row: ManifestRow) -> list[tuple[int, str]]:
-        runs = encode_classes(load_row_mask(row, purpose="labels2rle"), self.order)
+        labels = load_row_mask(row, purpose="labels2rle")
+        runs = encode_classes(labels, self.order)
         drawn = sorted(v for v in runs if v != 0 and v != self.ignore_index)
         unknown = [v for v in drawn if v not in self.classes]
         if unknown:
             raise DataprepError(row.mask_str, f"value {unknown[0]} is not a class of the palette")
+        if self.per_object:  # instance competitions (Airbus ships, nuclei): a row per object
+            return [(self.classes[v], rle) for v in drawn for rle in encode_objects(labels == v, self.order)]
         return [(self.classes[v], runs[v]) for v in drawn]
 
 
 def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | str, *,
                   palette: Palette | os.PathLike[str] | str | None = None, order: str = "column",
-                  image_id: str = "name", executor: Executor | None = None, on_error: OnError = "skip",
-                  quiet: bool = False) -> RleExport:
+                  image_id: str = "name", per_object: bool = False, executor: Executor | None = None,
+                  on_error: OnError = "skip", quiet: bool = False) -> RleExport:
     """Write the label maps of `manifest` as a run-length CSV; a label map that fails is listed and left out
-    (its image gets no row), the others are written, the file atomically."""
+    (its image gets no row), the others are written, the file atomically. `per_object` writes a row per
+    8-connected object of each class instead of one per class."""
     if order not in RLE_ORDERS:
         raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
     if image_id not in IMAGE_IDS:
@@ -100,7 +116,7 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
     classes = {c.index: (c.id if c.id is not None else c.index) for c in found.classes
                if not c.ignore and c.index != 0}
     by_class = len(set(classes.values())) > 1
-    results = run_items(_Encode(classes, found.ignore_index, order), rows, executor=executor, on_error=on_error,
+    results = run_items(_Encode(classes, found.ignore_index, order, per_object), rows, executor=executor, on_error=on_error,
                         desc="labels2rle", quiet=quiet, unit="label map")
     text = _io.StringIO()
     out = csv.writer(text, lineterminator="\n")
@@ -113,7 +129,9 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
         name = row.image.name if image_id == "name" else row.image.stem
         report.images += 1
         if by_class:
-            lines = [[name, value, rle] for value, rle in sorted(res.value)]
+            lines = [[name, value, rle] for value, rle in res.value]
+        elif per_object:
+            lines = [[name, rle] for _, rle in res.value] or [[name, ""]]
         else:
             lines = [[name, " ".join(rle for _, rle in res.value)]]  # one class: at most one RLE
         out.writerows(lines)

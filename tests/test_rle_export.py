@@ -96,3 +96,24 @@ def test_a_value_outside_the_palette_fails_its_image_alone(tmp_path, cli):
     (tmp_path / "labels" / "palette.json").unlink()
     res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv")
     assert res.exit_code == 2 and "pass --palette" in res.output
+
+
+def test_per_object_rows_are_the_ships_of_airbus(tmp_path):
+    """Airbus scores each ship: a row per 8-connected object, ordered by its first pixel down the columns;
+    a diagonal touch is one object, as skimage.measure.label counts it."""
+    yy, xx = np.mgrid[:40, :40]
+    ships = [(yy - 10) ** 2 + (xx - 8) ** 2 < 16, (yy - 28) ** 2 + (xx - 30) ** 2 < 25,
+             (np.abs(yy - 5) < 2) & (np.abs(xx - 30) < 4)]
+    salt = np.zeros((40, 40), np.uint8)
+    for ship in ships:
+        salt[ship] = 1
+    salt[20, 20] = salt[21, 21] = 1  # two pixels touching at a corner: one object
+    manifest = _dataset(tmp_path, {"s1": salt, "s2": np.zeros((40, 40), np.uint8)}, SALT)
+    report = write_rle_csv(manifest, tmp_path / "ships.csv", per_object=True, quiet=True)
+    rows = _rows(tmp_path / "ships.csv")
+    corner = np.zeros((40, 40), bool)
+    corner[20, 20] = corner[21, 21] = True
+    objects = sorted([*ships, corner], key=lambda m: int(np.flatnonzero(m.T.ravel())[0]))
+    assert [r["EncodedPixels"] for r in rows if r["ImageId"] == "s1.jpg"] == [_kaggle_encode(m) for m in objects]
+    assert [r for r in rows if r["ImageId"] == "s2.jpg"] == [{"ImageId": "s2.jpg", "EncodedPixels": ""}]
+    assert report.rows == 5

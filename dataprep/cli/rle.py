@@ -23,10 +23,12 @@ from .common import executor_options, reports_errors
               help="Pixels numbered down each column (Kaggle's usual) or along each row.")
 @click.option("--image-id", type=click.Choice(("name", "stem")), default="name", show_default=True,
               help="ImageId as the image's file name (Severstal, Airbus) or without its extension (TGS).")
+@click.option("--per-object", is_flag=True,
+              help="A row per 8-connected object of each class (instance competitions: Airbus ships, nuclei).")
 @reports_errors
 @executor_options
-def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_order: str, image_id: str, executor,
-                       on_error: str, quiet: bool) -> None:
+def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_order: str, image_id: str,
+                       per_object: bool, executor, on_error: str, quiet: bool) -> None:
     """Write the label maps of MANIFEST as a run-length CSV (the inverse of `import kaggle-rle`).
 
     One foreground class: ImageId,EncodedPixels, a row per image (empty without
@@ -42,8 +44,8 @@ def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_or
     from ..rle_export import write_rle_csv
 
     Inputs.of_manifest(read_manifest(manifest)).guard_file(output)
-    report = write_rle_csv(manifest, output, palette=palette, order=rle_order, image_id=image_id,
-                           executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+    report = write_rle_csv(manifest, output, palette=palette, order=rle_order, image_id=image_id,  # type: ignore[arg-type]
+                           per_object=per_object, executor=executor, on_error=on_error, quiet=quiet)
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
     layout = "ImageId,ClassId,EncodedPixels" if report.by_class else "ImageId,EncodedPixels"
