@@ -116,8 +116,9 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
     classes = {c.index: (c.id if c.id is not None else c.index) for c in found.classes
                if not c.ignore and c.index != 0}
     by_class = len(set(classes.values())) > 1
-    results = run_items(_Encode(classes, found.ignore_index, order, per_object), rows, executor=executor, on_error=on_error,
-                        desc="labels2rle", quiet=quiet, unit="label map")
+    encode = _Encode(classes, found.ignore_index, order, per_object)
+    results = run_items(encode, rows, executor=executor, on_error=on_error, desc="labels2rle", quiet=quiet,
+                        unit="label map")
     text = _io.StringIO()
     out = csv.writer(text, lineterminator="\n")
     out.writerow(["ImageId", "ClassId", "EncodedPixels"] if by_class else ["ImageId", "EncodedPixels"])

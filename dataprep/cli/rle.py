@@ -44,8 +44,9 @@ def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_or
     from ..rle_export import write_rle_csv
 
     Inputs.of_manifest(read_manifest(manifest)).guard_file(output)
-    report = write_rle_csv(manifest, output, palette=palette, order=rle_order, image_id=image_id,  # type: ignore[arg-type]
-                           per_object=per_object, executor=executor, on_error=on_error, quiet=quiet)
+    report = write_rle_csv(manifest, output, palette=palette, order=rle_order, image_id=image_id,
+                           per_object=per_object, executor=executor,
+                           on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
     layout = "ImageId,ClassId,EncodedPixels" if report.by_class else "ImageId,EncodedPixels"
