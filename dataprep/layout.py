@@ -96,6 +96,7 @@ class PairingRule:
     pairs: int = 0  # image/mask name matches it makes
     mask_extension: str | None = None  # side by side with one name: masks are the files of this extension (".png")
     mask_word: str = ""  # a word mask names add, with a separator (KITTI road: um_road_000000 for um_000000)
+    image_word: str = ""  # the word of the image names the mask word stands for (img_0001 <-> mask_0001)
     other_mask_words: tuple[tuple[str, int], ...] = ()  # other such words that pair too (lane), with their pairs
 
     def describe(self) -> str:
@@ -107,7 +108,9 @@ class PairingRule:
             sfx.append(f"mask suffix {self.mask_suffix}")
         if self.mask_extension:
             sfx.append(f"masks *{self.mask_extension}, images the other extensions")
-        if self.mask_word:
+        if self.mask_word and self.image_word:
+            sfx.append(f"image names' word {self.image_word} is {self.mask_word} in mask names")
+        elif self.mask_word:
             sfx.append(f"mask names add the word {self.mask_word}")
         return dirs + (f" ({', '.join(sfx)})" if sfx else "")
 
@@ -272,8 +275,8 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
     masks = _stems_under(files, mask_dir, io.MASK_EXTENSIONS)
     split = split_named_in(image_dir)
     if mask_word is not None:
-        word, n, others = fit_mask_word(images, masks, image_dir, mask_word) or (mask_word, 0, ())
-        return PairingRule(image_dir, mask_dir, "", "", split, how, n, mask_word=word, other_mask_words=others)
+        fit = fit_mask_word(images, masks, image_dir, mask_word) or MaskWords("", mask_word, 0, ())
+        return fit.rule(image_dir, mask_dir, split, how)
     mask_index: dict[str, set[str]] = defaultdict(set)
     carried: Counter[str] = Counter()  # how many masks carry each suffix
     for d, stem in masks:
@@ -293,8 +296,7 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
     if not counts:
         worded = fit_mask_word(images, masks, image_dir) if image_suffix is None and mask_suffix is None else None
         if worded is not None:
-            word, n, others = worded
-            return PairingRule(image_dir, mask_dir, "", "", split, how, n, mask_word=word, other_mask_words=others)
+            return worded.rule(image_dir, mask_dir, split, how)
         return PairingRule(image_dir, mask_dir, image_suffix or "", mask_suffix or "", split, how, 0)
     (isfx, msfx), n = max(counts.items(), key=lambda kv: (kv[1], -_preference(kv[0][1], KNOWN_MASK_SUFFIXES),
                                                           -_preference(kv[0][0], KNOWN_IMAGE_SUFFIXES), kv[0]))
@@ -313,32 +315,50 @@ def drop_mask_word(stem: str, word: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class MaskWords:
+    """How mask names differ from image names by one word: added (image word ""), or in place of one."""
+
+    image_word: str
+    mask_word: str
+    pairs: int
+    others: tuple[tuple[str, int], ...]  # other mask words (with the same image word) and their pairs
+
+    def rule(self, image_dir: str, mask_dir: str, split: str | None, how: str) -> PairingRule:
+        return PairingRule(image_dir, mask_dir, "", "", split, how, self.pairs, mask_word=self.mask_word,
+                           image_word=self.image_word, other_mask_words=self.others)
+
+
 def fit_mask_word(images: list[tuple[str, str]], masks: list[tuple[str, str]], image_dir: str,
-                  word: str | None = None) -> tuple[str, int, tuple[tuple[str, int], ...]] | None:
-    """(word, pairs, other words and their pairs) when mask names are image names with one word added (KITTI
-    road: gt_image_2/um_road_000000.png and um_lane_000000.png for image_2/um_000000.png; mask_0001.png);
-    the word that pairs the most, or `word`. None under 2 pairs or half the images. Two words pairing as many
-    are a question (AmbiguousLayout)."""
-    keys = {d + stem for d, stem in images}
-    pairs: Counter[str] = Counter()
+                  word: str | None = None) -> MaskWords | None:
+    """When mask names are image names with one word added (KITTI road: gt_image_2/um_road_000000.png and
+    um_lane_000000.png for image_2/um_000000.png) or put in place of one (img_0001.png <-> mask_0001.png):
+    the words that pair the most, or those with mask word `word`. None under 2 pairs or half the images. Two
+    readings pairing as many are a question (AmbiguousLayout)."""
+    image_keys: dict[str, set[str]] = defaultdict(set)  # a key -> the image words whose removal gives it
+    for d, stem in images:
+        image_keys[d + stem].add("")
+        for m in _INSERTED_WORD.finditer(stem):
+            image_keys[d + stem[:m.start()] + stem[m.end():]].add(m.group(1))
+    pairs: Counter[tuple[str, str]] = Counter()
     for d, stem in masks:
         for m in _INSERTED_WORD.finditer(stem):
-            if d + stem[:m.start()] + stem[m.end():] in keys:
-                pairs[m.group(1)] += 1
+            for image_word in image_keys.get(d + stem[:m.start()] + stem[m.end():], ()):
+                pairs[(image_word, m.group(1))] += 1
     if word is not None:
-        others = tuple(sorted((w, n) for w, n in pairs.items() if w != word))
-        return (word, pairs[word], others) if pairs[word] else None
+        pairs = Counter({k: n for k, n in pairs.items() if k[1] == word})
     if not pairs:
         return None
     ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
-    best, n = ranked[0]
-    if n < 2 or 2 * n < len(images):
+    (image_word, mask_word), n = ranked[0]
+    if word is None and (n < 2 or 2 * n < len(images)):
         return None
-    if len(ranked) > 1 and ranked[1][1] == n:
-        options = ", ".join(f"{w} ({k} pairs)" for w, k in ranked if k == n)
+    if word is None and len(ranked) > 1 and ranked[1][1] == n:
+        options = ", ".join(f"{f'{i} -> ' if i else ''}{w} ({k} pairs)" for (i, w), k in ranked if k == n)
         raise AmbiguousLayout(image_dir, f"the mask names add a word to the image names: {options}? "
                                          "say it with --mask-word WORD")
-    return best, n, tuple(sorted(ranked[1:]))
+    others = tuple(sorted((w, k) for (i, w), k in ranked[1:] if i == image_word))
+    return MaskWords(image_word, mask_word, n, others)
 
 
 def _preference(suffix: str, known: tuple[str, ...]) -> int:

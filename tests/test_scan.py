@@ -527,8 +527,14 @@ def test_kitti_road_masks_name_a_word_the_images_lack(tmp_path, cli):
     assert len(scan(tmp_path / "front").rows) == 4
     for n in range(4):  # one mask of four by chance: no pairing
         _png(tmp_path / "chance/images" / f"a_{n}.png")
-        _png(tmp_path / "chance/masks" / f"{'a_x_0' if n == 0 else f'b_{n}'}.png")
+        _png(tmp_path / "chance/masks" / f"{'a_x_0' if n == 0 else f'b_{n + 5}'}.png")
     assert not scan(tmp_path / "chance").rows
+    for n in range(3):  # a word in place of the image's: img_0001 <-> mask_0001, sat_7 <-> mask_7
+        _png(tmp_path / "swap/images" / f"img_{n:04d}.png")
+        _png(tmp_path / "swap/masks" / f"mask_{n:04d}.png")
+    swapped = scan(tmp_path / "swap")
+    assert [(r.image.name, r.mask.name) for r in swapped.rows][0] == ("img_0000.png", "mask_0000.png")
+    assert len(swapped.rows) == 3 and swapped.rules[0].image_word == "img"
 
 
 def test_cityscapes_with_only_mask_suffix(tmp_path):

@@ -31,6 +31,8 @@ def side_key(rel: str, rule: PairingRule, side: Literal["image", "mask"]) -> tup
             if dropped is None:  # another word's masks (KITTI's um_lane_ beside um_road_): not this rule's
                 return None
             below = dropped
+        elif side == "image" and rule.image_word:  # img_0001 <-> mask_0001; an image without it still counts
+            below = drop_mask_word(below, rule.image_word) or below
         # An image keeps counting without its suffix; a mask folder's other variants (x_gtFine_labelIds
         # beside x_gtFine_color) are not masks of this rule.
         if side == "mask" and suffix and not below.endswith(suffix):
