@@ -28,8 +28,9 @@ _SHOWN_RULES = 6  # pairing rules listed in the summary; the rest are counted
 @click.option("--image-suffix", metavar="TEXT", help="Stem suffix removed from image names (e.g. _leftImg8bit).")
 @click.option("--mask-suffix", metavar="TEXT", help="Stem suffix removed from mask names (e.g. _gtFine_color).")
 @click.option("--mask-word", metavar="WORD",
-              help="A word mask names add (with a separator), removed to pair them (KITTI road: road, for "
-                   "gt_image_2/um_road_000000.png <-> image_2/um_000000.png). Found by itself when no suffix "
+              help="A word mask names add (with a separator), or put in place of the image names' word, removed "
+                   "to pair them (KITTI road: road, for gt_image_2/um_road_000000.png <-> image_2/um_000000.png; "
+                   "mask for masks/mask_0001.png <-> images/img_0001.png). Found by itself when no suffix "
                    "pairs and one word pairs the most.")
 @click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
               help="Skip paths (relative to ROOT) matching this glob, e.g. 'bad/*'. Repeatable.")
