@@ -47,8 +47,7 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
     if order not in RLE_ORDERS:
         raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
     records = _read_rows(src)
-    folder = _images_folder(src, images_dir, [image for _, image, _, _ in records])
-    by_name = _index(folder)
+    folder, by_name = _images_folder(src, images_dir, [image for _, image, _, _ in records])
     drawn = [(line, cls) for line, _, rle, cls in records if rle.strip().lower() not in _EMPTY]
     unnamed = next((line for line, cls in drawn if cls == ""), None)
     if unnamed is not None:
@@ -197,18 +196,21 @@ def _classes(src: Path, values: list[str | None], class_name: str | None) -> tup
     return {v: i + 1 for i, v in enumerate(found)}, [ClassSpec("background")] + [ClassSpec(v) for v in found]
 
 
-def _images_folder(src: Path, images_dir: Path | None, names: list[str]) -> Path:
+def _images_folder(src: Path, images_dir: Path | None, names: list[str]) -> tuple[Path, dict[str, Path]]:
+    """The folder the CSV's names are found in, and its `_index`."""
     if images_dir is not None:
-        return images_dir
+        return images_dir, _index(images_dir)
     probes = list(dict.fromkeys(names))[:20]
-    best, hits = src.parent, 0
+    best: tuple[Path, dict[str, Path]] | None = None
+    hits = -1  # the CSV's own folder ("" comes first) wins when no folder holds any
     for sub in _IMAGE_FOLDERS:
         folder = src.parent / sub
         if folder.is_dir():
             index = _index(folder)
             n = sum(1 for p in probes if p in index or os.path.splitext(p)[0] in index)
             if n > hits:
-                best, hits = folder, n
+                best, hits = (folder, index), n
+    assert best is not None  # the CSV's folder exists
     return best
 
 

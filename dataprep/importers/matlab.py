@@ -34,8 +34,10 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     if not files:
         raise UsageError(src, "no .mat files found")
     root = src.parent if src.is_file() else src
-    folder = images_dir or _images_folder(root, [p.stem for p in files[:20]])
-    stems = _stems(folder)
+    if images_dir is not None:
+        folder, stems = images_dir, _stems(images_dir)
+    else:
+        folder, stems = _images_folder(root, [p.stem for p in files[:20]])
     names = _label_names(labels_file) if labels_file is not None else None
     plan = ImportPlan("mat", [], [])
     highest = 0
@@ -138,18 +140,18 @@ def _label_names(path: Path) -> list[str]:
     return names
 
 
-def _images_folder(root: Path, stems: list[str]) -> Path:
-    """The folder beside `root` (or beside its parent) holding most of these stems."""
+def _images_folder(root: Path, stems: list[str]) -> tuple[Path, dict[str, Path]]:
+    """The folder beside `root` (or beside its parent) holding most of these stems, and its `_stems`."""
     candidates = [d for base in (root.parent, root.parent.parent) if base.is_dir()
                   for d in sorted(base.iterdir()) if d.is_dir() and d != root]
     candidates.sort(key=lambda d: d.name not in _IMAGE_FOLDERS)
-    best, hits = root, 0
+    best, hits = None, 0
     for folder in candidates:
         have = _stems(folder)
         n = sum(1 for s in stems if s in have)
         if n > hits:
-            best, hits = folder, n
-    return best
+            best, hits = (folder, have), n
+    return best or (root, _stems(root))
 
 
 def _stems(folder: Path) -> dict[str, Path]:
