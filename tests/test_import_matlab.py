@@ -129,9 +129,9 @@ def test_a_class_list_shorter_than_the_values_is_refused(tmp_path, cli):
         "class_0", "class_1", "class_2", "class_3"]
 
 
-def test_the_direct_path_equals_the_painted_one_and_moves_void_to_the_ignore_index(tmp_path):
-    """Without an instance map the label array is written as it is; with one it goes through the shared
-    painter. Both give the same label map, VOC's 255 moved to --ignore-index."""
+def test_label_maps_are_the_arrays_with_void_at_the_ignore_index_and_no_instances(tmp_path):
+    """The label array is written as it is, with or without --instances (whose map is then empty: a label
+    array holds classes, not objects), VOC's 255 moved to --ignore-index."""
     rng = np.random.default_rng(3)
     seg = _labels(rng, 30, 44, 6)
     seg[::7] = 255
@@ -142,6 +142,7 @@ def test_the_direct_path_equals_the_painted_one_and_moves_void_to_the_ignore_ind
     direct = read_mask(tmp_path / "direct" / "labels" / "a.png")
     np.testing.assert_array_equal(direct, read_mask(tmp_path / "painted" / "labels" / "a.png"))
     np.testing.assert_array_equal(direct, np.where(seg == 255, 250, seg))
+    assert not read_mask(tmp_path / "painted" / "instances" / "a.png").any()
 
 
 def test_label_arrays_skip_the_painter_and_are_checked_when_written(tmp_path, monkeypatch):
@@ -161,3 +162,4 @@ def test_label_arrays_skip_the_painter_and_are_checked_when_written(tmp_path, mo
     assert report.errors == [f"{tmp_path / 'cls' / 'a.mat'}: 1 value(s) not in the class list: 7"]
     _mat(tmp_path / "cls" / "a.mat", groundtruth=np.full((8, 8), 2, np.uint8))
     assert import_dataset(plan, tmp_path / "out2", quiet=True).converted == 1
+    assert import_dataset(plan, tmp_path / "out3", quiet=True, instances=True).converted == 1

@@ -324,7 +324,7 @@ def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: s
     if unknown:
         shown = ", ".join(_fmt_key(k, what) for k in unknown[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        source = {"colour": "labelmap.txt", "segment id": "segments_info"}.get(what, "the class list")
+        source = "labelmap.txt" if what == "colour" else "segments_info"
         raise DataprepError(path, f"{len(unknown)} {what}(s) not in {source}: {shown}{more}")
     order = np.argsort(inverse, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
@@ -351,41 +351,22 @@ def _read_rgb(path: Path, height: int, width: int) -> np.ndarray:
     return mask[:, :, :3].astype(np.int64)
 
 
-def _mat_array(data: Any, height: int, width: int) -> np.ndarray:
-    from .matlab import load_label_array
+def _mat_label_image(data: Any, height: int, width: int, ignore_index: int, dtype: type) -> np.ndarray:
+    """A MATLAB label array as the label map itself: its values are the class indices; VOC's 255 is ignore
+    below 255 classes."""
+    from .matlab import VOID, load_label_array
 
     path = Path(data[0])
     labels = load_label_array(path, data[1])
     if labels.shape != (height, width):
         raise DataprepError(path, f"label map is {labels.shape[1]}x{labels.shape[0]} but its image is "
                                   f"{width}x{height}")
-    return labels
-
-
-def _mat_labels(data: Any, height: int, width: int) -> list[tuple[int, Runs]]:
-    """A MATLAB label array as regions, one per value: its values are the class indices; VOC's 255 is ignore
-    below 255 classes."""
-    from .base import IGNORE
-    from .matlab import VOID
-
-    count = data[2]
-    table = {v: v for v in range(count)}
-    if count <= VOID:
-        table[VOID] = IGNORE
-    return _split_by_value(_mat_array(data, height, width), table, Path(data[0]), "value")
-
-
-def _mat_label_image(data: Any, height: int, width: int, ignore_index: int, dtype: type) -> np.ndarray:
-    """The same label array as the label map itself, without painting (no instances asked for)."""
-    from .matlab import VOID
-
-    labels = _mat_array(data, height, width)
     count, void = data[2], data[2] <= VOID  # below 255 classes, 255 is VOC's void
     present = np.flatnonzero(np.bincount(labels.ravel()))
     unknown = present[(present >= count) & ~((present == VOID) & void)]
     if len(unknown):
-        raise DataprepError(Path(data[0]), f"{len(unknown)} value(s) not in the class list: "
-                                           f"{', '.join(str(v) for v in unknown[:5])}")
+        raise DataprepError(path, f"{len(unknown)} value(s) not in the class list: "
+                                  f"{', '.join(str(v) for v in unknown[:5])}")
     out = labels.astype(dtype)
     if void and ignore_index != VOID:
         out[labels == VOID] = ignore_index
@@ -412,12 +393,12 @@ def _panoptic_png(data: Any, height: int, width: int) -> list[tuple[int, np.ndar
 MULTI_RASTERIZERS: dict[str, Callable[[Any, int, int], list[tuple[int, Runs]]]] = {
     "colour_mask": _colour_mask,
     "panoptic_png": _panoptic_png,
-    "mat_labels": _mat_labels,
 }
 
 
-# Whole label images that are the label map as they are (values already class indices): written without
-# painting when no instance map is asked for. (data, height, width, ignore index, dtype) -> (H, W) labels.
+# Whole label images that are the label map as they are (values already class indices): written as they
+# are, without painting; their instance map, when asked for, is empty. (data, height, width, ignore index,
+# dtype) -> (H, W) labels.
 LABEL_IMAGES: dict[str, Callable[[Any, int, int, int, type], np.ndarray]] = {
     "mat_labels": _mat_label_image,
 }

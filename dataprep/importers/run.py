@@ -55,10 +55,11 @@ class _EntryWriter:
 
     def __call__(self, entry: Entry) -> _Result:
         width, height = image_size(entry)
-        if not self.instances and len(entry.regions) == 1 and entry.regions[0].kind in LABEL_IMAGES:
+        if len(entry.regions) == 1 and entry.regions[0].kind in LABEL_IMAGES:
             labels = LABEL_IMAGES[entry.regions[0].kind](entry.regions[0].data, height, width,
                                                          self.palette.ignore_index, self.palette.label_dtype)
-            return self._write(entry, labels, None, width, height)
+            inst = np.zeros(labels.shape, np.uint16) if self.instances else None
+            return self._write(entry, labels, inst, width, height)
         drawn = []
         for position, region in enumerate(entry.regions):
             try:
