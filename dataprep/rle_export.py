@@ -29,18 +29,11 @@ from .sampleio import load_row_mask
 IMAGE_IDS: tuple[str, ...] = ("name", "stem")
 
 
-def encode_rle(mask: np.ndarray, order: str = "column") -> str:
-    """The RLE of a (H, W) mask's non-zero pixels: `start length ...`, 1-based, column- or row-major."""
+def encode_classes(labels: np.ndarray, order: str = "column") -> dict[int, str]:
+    """The RLE (`start length ...`, 1-based) of every value of a (H, W) label map, from one pass: its runs of
+    equal values, grouped."""
     if order not in RLE_ORDERS:
         raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
-    flat = (mask.T if order == "column" else mask).ravel() != 0
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], flat, [False])).view(np.int8)))
-    starts, ends = edges[0::2], edges[1::2]
-    return " ".join(f"{s + 1} {e - s}" for s, e in zip(starts.tolist(), ends.tolist()))
-
-
-def encode_classes(labels: np.ndarray, order: str = "column") -> dict[int, str]:
-    """The RLE of every value of a (H, W) label map, from one pass: its runs of equal values, grouped."""
     flat = np.ascontiguousarray(labels.T if order == "column" else labels).ravel()
     if not flat.size:
         return {}
