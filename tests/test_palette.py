@@ -593,6 +593,7 @@ def test_oxford_pet_trimaps_are_suggested_their_builtin_which_ignores_the_outlin
     write_mask(tmp_path / "trimaps" / "a.png", values)
     res = cli("palette", "infer", tmp_path / "trimaps", "-o", tmp_path / "inferred.json")
     assert "Oxford-IIIT Pet trimaps" in res.output and "--palette oxford_pet --remap ids" in res.output
+    assert infer_palette(tmp_path / "trimaps").dataset_builtin == "oxford_pet"
     report = masks_to_labels(tmp_path / "trimaps", tmp_path / "labels", "oxford_pet", remap="ids", quiet=True)
     assert report.converted == 1
     np.testing.assert_array_equal(read_mask(tmp_path / "labels" / "a.png"),
@@ -612,6 +613,7 @@ def test_ade20k_builtin_reads_stored_k_plus_1_as_class_k_and_is_suggested_by_the
     write_mask(tmp_path / "annotations" / "ADE_val_00000001.png", stored)
     res = cli("palette", "infer", tmp_path / "annotations", "-o", tmp_path / "inferred.json")
     assert "--palette ade20k --remap ids" in res.output
+    assert infer_palette(tmp_path / "annotations").dataset_builtin == "ade20k"
     expected = np.where(stored == 0, 255, stored.astype(int) - 1)
     for remap in ("ids", "reduce-zero"):
         masks_to_labels(tmp_path / "annotations", tmp_path / remap, "ade20k", remap=remap, quiet=True)

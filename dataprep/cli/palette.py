@@ -7,7 +7,6 @@ import click
 
 from ..palette import (BUILTIN_PALETTES, EntryKind, InferredPalette, Palette, builtin_palette, infer_palette,
                        load_palette)
-from ..palette.builtins import ADE20K_PREFIXES, OXFORD_PET_TRIMAP_VALUES
 from ..errors import EXIT_DATA_PROBLEM
 from ..paths import Inputs
 from ..sample import DEFAULT_IGNORE_INDEX
@@ -54,15 +53,14 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
     """
     from ..maskfiles import collect_mask_paths
 
-    paths = collect_mask_paths(masks)
-    Inputs([*paths, *(m for m in masks if m.is_file())]).guard_file(output)
+    Inputs([*collect_mask_paths(masks), *(m for m in masks if m.is_file())]).guard_file(output)
     result = infer_palette(masks, ignore_index=ignore_index, name=name, reduce_zero=reduce_zero, executor=executor,
                            on_error=on_error, quiet=quiet)
     result.save(output)
     for line in result.errors:
         click.echo(f"error: {line}", err=True)
     _print_inferred(result, output)
-    if result.kind == "index" and paths and all(p.name.startswith(ADE20K_PREFIXES) for p in paths):
+    if result.dataset_builtin == "ade20k":
         click.echo("\nthe masks are named as ADE20K's (class k stored as k + 1, 0 not labelled): --palette ade20k "
                    "--remap ids gives its 150 classes their names and MMSegmentation's indices (reduce_zero_label)")
     if result.errors:
@@ -128,7 +126,7 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     if result.by_colour_files:
         click.echo(f"\n{result.by_colour_files} palette-mode masks were counted by colour (their colour tables "
                    "differ from file to file, or RGB masks are among them); masks2labels converts them by colour too")
-    if result.kind == "index" and sorted(c.value for c in result.classes) == list(OXFORD_PET_TRIMAP_VALUES):
+    if result.dataset_builtin == "oxford_pet":
         click.echo("\nvalues 1, 2 and 3 are those of the Oxford-IIIT Pet trimaps (1 pet, 2 background, 3 not "
                    "classified): if these are trimaps, --palette oxford_pet --remap ids makes background 0, pet 1 "
                    "and the unclassified band along the outline ignored")

@@ -13,7 +13,7 @@ from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
 from .artefacts import _infer_colours
-from .builtins import BUILTIN_PALETTES, builtin_palette
+from .builtins import ADE20K_PREFIXES, BUILTIN_PALETTES, OXFORD_PET_TRIMAP_VALUES, builtin_palette
 from .inferred import InferredColour, InferredPalette
 from .keys import pack_rgb
 from .model import MAX_INDEX, Colour, Palette, PaletteClass, _colour, voc_colormap
@@ -190,7 +190,17 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     result.grey_rgb_files = grey_rgb
     if kind == "index":
         result.binary_encodings = _binary_encodings(read, ok)
+        result.dataset_builtin = _dataset_builtin(result, read)
     return result
+
+
+def _dataset_builtin(result: InferredPalette, paths: list[Path]) -> str | None:
+    """The built-in for these index masks' dataset, told by their file names or values."""
+    if paths and all(p.name.startswith(ADE20K_PREFIXES) for p in paths):
+        return "ade20k"
+    if sorted(c.value for c in result.classes) == list(OXFORD_PET_TRIMAP_VALUES):
+        return "oxford_pet"
+    return None
 
 
 def _binary_encodings(paths: list[Path], counted: list[_Counted]) -> tuple[int, int, str] | None:

@@ -32,6 +32,9 @@ class InferredPalette:
     pixels: int
     transparent_pixels: int = 0
     suggestion: str | None = None  # a built-in palette holding (nearly) every class colour
+    # A built-in the index masks' values or file names point to (ade20k: ADE_* files; oxford_pet: values 1, 2, 3),
+    # used with --remap ids.
+    dataset_builtin: str | None = None
     lossy: bool = False  # the masks look lossy (JPEG, or very many colours)
     binary: bool = False  # index masks of only 0 and 255: 255 taken as class 1 (convert with --remap ids)
     sparse: bool = False  # index values not 0..K-1: compact indices, values as ids (convert with --remap ids)
