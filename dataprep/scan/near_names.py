@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,9 +40,7 @@ def near_named_masks(expected: Iterable[ExpectedMask], unpaired: Iterable[str]) 
         files = by_place.get((e.folder, loose_name(e.name)), [])
         if len(files) == 1:
             found[e.image] = files[0]
-    claims = defaultdict(int)
-    for f in found.values():
-        claims[f] += 1
+    claims = Counter(found.values())
     return {image: f for image, f in found.items() if claims[f] == 1}
 
 
