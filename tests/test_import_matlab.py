@@ -116,10 +116,15 @@ def test_a_size_mismatch_or_missing_image_fails_that_file_alone(tmp_path):
 
 def test_a_class_list_shorter_than_the_values_is_refused(tmp_path, cli):
     _photo(tmp_path / "images" / "a.png", 8, 8)
-    _mat(tmp_path / "labels" / "a.mat", groundtruth=np.full((8, 8), 3, np.uint8))
+    a, b = np.full((8, 8), 3, np.uint8), np.ones((8, 8), np.uint8)
+    a[0] = b[0] = 255  # void: a value beyond the list beside it is still found
+    _mat(tmp_path / "labels" / "a.mat", groundtruth=a)
     (tmp_path / "names.txt").write_text("background\ncat\n")
-    with pytest.raises(DataprepError, match="lists 2 classes, but the label maps hold value 3"):
-        _import(tmp_path / "labels", tmp_path / "out", labels_file=tmp_path / "names.txt")
+    _photo(tmp_path / "images" / "b.png", 8, 8)
+    _mat(tmp_path / "labels" / "b.mat", groundtruth=b)
+    report = _import(tmp_path / "labels", tmp_path / "out", labels_file=tmp_path / "names.txt")
+    assert report.converted == 1 and report.errors == [f"{tmp_path / 'labels' / 'a.mat'}: 1 value(s) not in the "
+                                                        f"class list: 3"]
     (tmp_path / "bad.mat").write_bytes(b"not a mat file at all")
     res = cli("import", "mat", tmp_path / "labels", tmp_path / "out5", "--labels", tmp_path / "bad.mat", "-q")
     assert res.exit_code == 1 and "bad.mat: not a readable .mat file" in res.output

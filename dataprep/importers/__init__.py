@@ -21,7 +21,8 @@ FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cva
                             "label-studio", "kaggle-rle", "mat")
 
 
-def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
+def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None = None, quiet: bool = False,
+              **options: Any) -> ImportPlan:
     """Parse an export of `fmt` into an ImportPlan (format-specific options as keywords)."""
     if fmt == "coco":
         from .coco import read_coco
@@ -73,7 +74,7 @@ def read_plan(fmt: str, src: Path, out_dir: Path, **options: Any) -> ImportPlan:
         from .matlab import read_matlab
 
         return read_matlab(src, images_dir=options.get("images_dir"), variable=options.get("variable"),
-                           labels_file=options.get("labels_file"))
+                           labels_file=options.get("labels_file"), executor=executor, quiet=quiet)
     raise UsageError(None, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
@@ -97,7 +98,7 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
         raise UsageError(src, "not found")
     inputs = export_inputs(src, options)
     inputs.guard_folder(out_dir, force=force)  # before parsing: labelme may write embedded images
-    plan = read_plan(fmt, src, out_dir, **options)
+    plan = read_plan(fmt, src, out_dir, executor=executor, quiet=quiet, **options)
     background = None if fmt == "coco-panoptic" else 0
     return import_dataset(plan, out_dir, order=order, overlap=overlap, skip_empty=skip_empty,
                           ignore_index=ignore_index, instances=instances, background=background, force=force,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataprepError, UsageError
+from ..executor import Executor, run_items
 from ..io import IMAGE_EXTENSIONS, has_extension
 from .base import ClassSpec, Entry, ImportPlan, Region
 
@@ -26,7 +27,8 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | None = None,
-                labels_file: Path | None = None) -> ImportPlan:
+                labels_file: Path | None = None, executor: Executor | None = None,
+                quiet: bool = False) -> ImportPlan:
     """An ImportPlan of the `.mat` files under `src` (a folder, or one file), each paired with the image of its
     stem in `images_dir` (default: a folder beside `src` or one level up holding those stems)."""
     src = Path(src)
@@ -40,7 +42,6 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
         folder, stems = _images_folder(root, [p.stem for p in files[:20]])
     names = _label_names(labels_file) if labels_file is not None else None
     plan = ImportPlan("mat", [], [])
-    highest = 0
     found: list[tuple[str, Path, Path]] = []
     for path in files:
         sample_id = path.relative_to(root).with_suffix("").as_posix()
@@ -48,23 +49,37 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
         if image is None:
             plan.errors.append(str(DataprepError(path, f"no image named {path.stem} in {folder}")))
             continue
-        try:
-            labels = load_label_array(path, variable)
-        except DataprepError as exc:
-            plan.errors.append(str(exc))
-            continue
-        present = np.flatnonzero(np.bincount(labels.ravel()))  # far cheaper than np.unique on a label map
-        if names is None or len(names) <= VOID:
-            present = present[present != VOID]
-        highest = max(highest, int(present.max()) if len(present) else 0)
         found.append((sample_id, image, path))
-    count = len(names) if names is not None else highest + 1
-    if names is not None and highest >= count:
-        raise DataprepError(labels_file, f"lists {count} classes, but the label maps hold value {highest}")
+    if names is None:  # the class count is the highest value found: a pass over the files before any is written
+        highest = 0
+        results = run_items(_HighestLabel(variable), [path for _, _, path in found], executor=executor,
+                            desc="import mat: classes", quiet=quiet, unit="file")
+        for result in results:
+            if not result.ok:
+                plan.errors.append(str(result.error))
+            else:
+                highest = max(highest, result.value)
+        failed = {i for i, result in enumerate(results) if not result.ok}
+        found = [item for i, item in enumerate(found) if i not in failed]
+        count = highest + 1
+    else:  # each file is checked against the list when it is written
+        count = len(names)
     plan.classes = [ClassSpec(names[i] if names is not None else f"class_{i}") for i in range(count)]
     plan.entries = [Entry(sample_id, image, path, (Region(0, "mat_labels", (str(path), variable, count)),))
                     for sample_id, image, path in found]
     return plan
+
+
+class _HighestLabel:
+    """The highest class value of a `.mat` label array (VOC's 255 void left out); picklable for the executor."""
+
+    def __init__(self, variable: str | None) -> None:
+        self.variable = variable
+
+    def __call__(self, path: Path) -> int:
+        present = np.flatnonzero(np.bincount(load_label_array(path, self.variable).ravel()))
+        present = present[present != VOID]  # far cheaper than np.unique on a label map
+        return int(present.max()) if len(present) else 0
 
 
 def load_label_array(path: Path, variable: str | None) -> np.ndarray:

@@ -362,8 +362,12 @@ def _mat_label_image(data: Any, height: int, width: int, ignore_index: int, dtyp
         raise DataprepError(path, f"label map is {labels.shape[1]}x{labels.shape[0]} but its image is "
                                   f"{width}x{height}")
     count, void = data[2], data[2] <= VOID  # below 255 classes, 255 is VOC's void
-    present = np.flatnonzero(np.bincount(labels.ravel()))
-    unknown = present[(present >= count) & ~((present == VOID) & void)]
+    highest = int(labels.max())
+    if highest < count or (void and highest == VOID and int(np.where(labels == VOID, 0, labels).max()) < count):
+        unknown = ()
+    else:
+        present = np.flatnonzero(np.bincount(labels.ravel()))
+        unknown = present[(present >= count) & ~((present == VOID) & void)]
     if len(unknown):
         raise DataprepError(path, f"{len(unknown)} value(s) not in the class list: "
                                   f"{', '.join(str(v) for v in unknown[:5])}")
