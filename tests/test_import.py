@@ -298,6 +298,23 @@ def test_labelme_embedded_image_data_and_collected_labels(tmp_path):
     assert rows["b"].image == (src / "b.png").resolve()
 
 
+def test_labelme_without_labels_txt_numbers_train_and_val_alike(tmp_path):
+    """A train and a val folder imported apart meet their labels in another order (Tony607/labelme2coco's 18
+    files split in two: date, fig, hazelnut against fig, hazelnut, date); sorted names give both one numbering."""
+    tri = [[0, 0], [5, 0], [5, 5]]
+    labelme_file(tmp_path / "train", "a", [shape("date", tri), shape("fig", tri), shape("hazelnut", tri)], 12, 10)
+    labelme_file(tmp_path / "val", "b", [shape("hazelnut", [[6, 6], [9, 6], [9, 9]]), shape("fig", tri)], 12, 10)
+    labelme_file(tmp_path / "val", "c", [shape("date", [[0, 6], [4, 6], [4, 9]])], 12, 10)
+    train = _import("labelme", tmp_path / "train", tmp_path / "out_train")
+    val = _import("labelme", tmp_path / "val", tmp_path / "out_val")
+    for out in ("out_train", "out_val"):
+        assert load_palette(tmp_path / out / "palette.json").names == ["_background_", "date", "fig", "hazelnut"]
+    assert set(np.unique(_labels(tmp_path / "out_val", "b"))) == {0, 2, 3}
+    assert set(np.unique(_labels(tmp_path / "out_val", "c"))) == {0, 1}
+    assert any("no labels.txt: classes numbered by sorted name (date, fig, hazelnut)" in n for n in val.parse_notes)
+    assert train.ok and val.ok
+
+
 def test_labelme_instances_follow_group_id(tmp_path):
     """labelme's examples/instance_segmentation draws a partly hidden sofa as four polygons with group_id 0 and a
     person as two; its labelme2voc.py makes each group one object and zeroes the __ignore__ shape. Numbering every

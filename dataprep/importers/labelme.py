@@ -7,7 +7,8 @@ enclose no area and are left out with a warning.
 
 Classes: from a `labels.txt` (labelme's convention: one name per line,
 `__ignore__` -> the ignore index, `_background_` -> 0, the rest 1, 2, ... in
-file order), else `_background_` 0 and the labels in order of first appearance.
+file order), else `_background_` 0 and the labels sorted by name (numbers by value), never in order of first
+appearance: a train and a val folder imported apart must number their classes alike.
 
 Instances (`--instances`), as labelme's `shapes_to_label`: shapes sharing a label
 and a `group_id` are one instance (an object split by an occluder), every shape
@@ -50,6 +51,22 @@ def read_labels_txt(path: Path) -> list[str]:
         raise DataprepError(path, f"{BACKGROUND_LABEL} must be the first class (index 0), "
                                   f"not #{non_ignore.index(BACKGROUND_LABEL)}")
     return names
+
+
+def _number_by_name(plan: ImportPlan, found: dict[str, int]) -> dict[str, int]:
+    """Renumber classes numbered as found into the order of their sorted names, and say so once: train and val
+    exports imported one after the other then number alike, whichever label each meets first."""
+    from .names import sort_names
+
+    named = [n for n in found if n not in (BACKGROUND_LABEL, IGNORE_LABEL)]
+    index = {BACKGROUND_LABEL: 0, IGNORE_LABEL: IGNORE, **{n: i for i, n in enumerate(sort_names(named), 1)}}
+    new_of = {found[n]: index[n] for n in found}
+    plan.entries = [replace(e, regions=tuple(replace(r, label=new_of[r.label]) for r in e.regions))
+                    for e in plan.entries]
+    if named:
+        plan.warnings.append(f"no labels.txt: classes numbered by sorted name ({', '.join(sort_names(named)[:4])}"
+                             f"{', ...' if len(named) > 4 else ''}); write one (--labels) for an order of your own")
+    return index
 
 
 def _shape_region(shape: Any, label: int, path: Path, where: str, line_width: int) -> Region | None:
@@ -163,6 +180,8 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
             plan.entries.append(Entry(sid, _image_for(path, data, out_dir, sid), path, tuple(regions), size))
         except DataprepError as exc:
             plan.errors.append(str(exc))
+    if names is None:
+        index = _number_by_name(plan, index)
     ordered = sorted((v, k) for k, v in index.items() if v != IGNORE)
     plan.classes = [ClassSpec(name) for _, name in ordered]
     if points_skipped:

@@ -1,4 +1,5 @@
-"""Class names -> training indices, for exports that name classes without numbering them (VIA, Label Studio).
+"""Class names -> training indices, for exports that name classes without numbering them (VIA, Label Studio,
+labelme without a labels.txt).
 
 The order is fixed before any image is read, never taken from the order of
 first appearance: the train and val exports of one project, imported one after
@@ -28,13 +29,18 @@ def class_index(found: Iterable[str], *, labels_file: Path | None = None,
     elif declared:
         listed, closed = list(dict.fromkeys(declared)), True
     else:
-        listed, closed = sorted(set(found), key=_sort_key), False
+        listed, closed = sort_names(found), False
     index: dict[str, int] = {IGNORE_LABEL: IGNORE}
     background = next((n for n in listed if n.strip().lower() in BACKGROUND_NAMES), None)
     names = [background or "background"] + [n for n in listed if n not in (background, IGNORE_LABEL)]
     for i, name in enumerate(names):
         index[name] = i
     return index, [ClassSpec(n) for n in names], closed
+
+
+def sort_names(names: Iterable[str]) -> list[str]:
+    """The distinct names, sorted; names that are numbers by value ("2" before "10"), before the others."""
+    return sorted(set(names), key=_sort_key)
 
 
 def _sort_key(name: str) -> tuple[int, float, str]:
