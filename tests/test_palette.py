@@ -193,7 +193,7 @@ def _scene(h=60, w=80) -> np.ndarray:
     return m
 
 
-def test_infer_counts_exact_colours_most_pixels_first(tmp_path):
+def test_infer_counts_exact_colours_black_then_most_pixels_first(tmp_path):
     for i in range(3):
         write_mask(tmp_path / f"m{i}.png", _scene())
     write_mask(tmp_path / "sub" / "extra.png", np.full((10, 10, 3), (9, 9, 250), np.uint8))
@@ -205,7 +205,8 @@ def test_infer_counts_exact_colours_most_pixels_first(tmp_path):
         expected[c] = 3 * int(np.all(scene == c, axis=-1).sum())
     expected[(9, 9, 250)] = 100
     assert {c.color: c.pixels for c in result.colours} == expected
-    order = sorted(expected, key=lambda c: -expected[c])
+    order = sorted(expected, key=lambda c: (c != (0, 0, 0), -expected[c]))  # black, the rarest, is background
+    assert order[0] == (0, 0, 0) and expected[(0, 0, 0)] < expected[order[1]]
     assert [c.color for c in result.palette.classes] == order
     assert [c.index for c in result.palette.classes] == list(range(5))
     assert {c.color: c.images for c in result.colours}[(9, 9, 250)] == 1
@@ -230,6 +231,57 @@ def test_infer_flags_jpeg_artefacts_and_keeps_the_real_classes(tmp_path):
     class_names = {e["index"]: e["name"] for e in entries if "artefact_of" not in e}
     listed = [e for e in entries if "artefact_of" in e]
     assert listed and all(e["artefact_of"] == class_names[e["index"]] for e in listed)
+
+
+def _blobs(seed: int, white_share: float) -> np.ndarray:
+    """A binary mask of round blobs (GlaS glands) covering about `white_share` of it, 0/255."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:96, :128]
+    mask = np.zeros((96, 128), np.uint8)
+    while (mask > 0).mean() < white_share:
+        cy, cx, r = rng.integers(0, 96), rng.integers(0, 128), rng.integers(8, 20)
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 255
+    return mask
+
+
+def test_binary_colour_masks_get_black_as_background_whatever_covers_more(tmp_path):
+    """GlaS's RGB masks: testA is mostly background, testB mostly glands. By pixel share alone the two halves,
+    inferred apart, swapped their classes."""
+    for share, folder in ((0.3, "a"), (0.7, "b")):
+        for i in range(2):
+            write_mask(tmp_path / folder / f"m{i}.png", np.repeat(_blobs(i, share)[:, :, None], 3, axis=2))
+        result = infer_palette(tmp_path / folder)
+        assert result.kind == "colour"
+        assert [(c.name, c.color, c.index) for c in result.palette.classes] == [
+            ("background", (0, 0, 0), 0), ("foreground", (255, 255, 255), 1)]
+
+
+def test_grey_jpeg_masks_are_two_classes_not_one_per_value(tmp_path):
+    """Binary masks saved as single-channel JPEG hold ~40 values (0..12, 240..255); each was a class. Now the
+    values are pooled, every value 0..255 gets the class of the nearer of 0 and 255, and --remap ids converts
+    them: equal to a threshold at 128."""
+    for i in range(3):
+        Image.fromarray(_blobs(i, 0.5)).save(tmp_path / f"m{i}.jpg", quality=90)
+    result = infer_palette(tmp_path)
+    assert result.kind == "index" and result.lossy and len(result.colours) > 10
+    pal = result.palette
+    assert pal.names == ["background", "foreground"]
+    assert pal.ids() == {v: int(v >= 128) for v in range(256)}
+    masks_to_labels(tmp_path, tmp_path.parent / f"{tmp_path.name}-out", pal, remap="ids", quiet=True)
+    for i in range(3):
+        raw = np.asarray(Image.open(tmp_path / f"m{i}.jpg"))
+        np.testing.assert_array_equal(read_mask(tmp_path.parent / f"{tmp_path.name}-out" / f"m{i}.png"),
+                                      (raw >= 128).astype(np.uint8))
+    # GlaS's JPEG masks hold more 253 than 255: the threshold stays at 128 all the same
+    from dataprep.palette.infer import _infer_lossy_values
+
+    values, pixels = np.array([0, 1, 2, 250, 253, 255]), np.array([1000, 10, 5, 50, 900, 800])
+    drifted = _infer_lossy_values(values, pixels, np.ones(6, np.int64), 255, "glas").palette
+    assert drifted.ids() == {v: int(v >= 128) for v in range(256)}
+    # the same masks as PNG stay the binary palette of 0 and 255
+    for i in range(3):
+        write_mask(tmp_path / "png" / f"m{i}.png", _blobs(i, 0.5))
+    assert infer_palette(tmp_path / "png").binary
 
 
 def test_infer_flags_antialiased_blends(tmp_path):

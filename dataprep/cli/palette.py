@@ -141,6 +141,12 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         click.echo(f"\nstored value 0 is 'not labelled' (ignore: {zeros:,} pixels, {100 * zeros / total:.2f}%) and "
                    f"class k is stored as k + 1; convert with "
                    f"`dataprep masks2labels --palette {output} --remap reduce-zero ...`")
+    if result.lossy and result.kind == "index":
+        centres = [c.id for c in result.palette.classes if c.kind is not EntryKind.ARTEFACT]
+        click.echo(f"\nthe masks are JPEG: their {len(result.colours)} values are compression noise around "
+                   f"{len(centres)} ({', '.join(map(str, centres))}); every value 0..255 is listed under the class "
+                   f"of the nearest of those; convert with `dataprep masks2labels --palette {output} --remap ids ...`"
+                   ", and save masks as PNG from now on")
     if result.binary:
         click.echo(f"\nbinary masks (values 0 and 255): 255 is taken as class 1, not as ignore; convert with "
                    f"`dataprep masks2labels --palette {output} --remap ids ...` (the palette's ids map 255 to 1)")

@@ -63,10 +63,11 @@ def _infer_colours(keys: np.ndarray, pixels: np.ndarray, images: np.ndarray, ign
                     colour_of[int(i)] = known_list[k]
     for i in class_rows:
         names[int(i)] = known.get(colour_of[int(i)], (None, False))  # type: ignore[assignment]
+    rows = _class_order(class_rows.tolist(), totals, colour_of, names)
     index_of: dict[int, int] = {}
     classes: list[PaletteClass] = []
     next_index = 0
-    for i in sorted(class_rows.tolist(), key=lambda r: -totals[r]):
+    for i in rows:
         label, ignored = names[i]
         if ignored:
             index_of[i] = ignore_index
@@ -87,6 +88,23 @@ def _infer_colours(keys: np.ndarray, pixels: np.ndarray, images: np.ndarray, ign
     blends = [] if lossy or solid is None else _resampling_blends(rgb, totals, class_rows, solid)
     return InferredPalette(palette, colours, "colour", 0, 0, suggestion=suggestion, lossy=lossy,
                            resampling_blends=[unpack_key(keys[i]) for i in blends])
+
+
+def _class_order(rows: list[int], totals: np.ndarray, colour_of: dict[int, Colour],
+                 names: dict[int, tuple[str | None, bool]]) -> list[int]:
+    """Class rows in index order: black first (background, by the masks' near-universal convention), then most
+    pixels first. Two classes, black and white, are named background and foreground. Without the black rule the
+    index of a binary mask's background would follow its pixel share, and a train and a test set inferred apart
+    could swap their classes."""
+    black = [r for r in rows if _near(colour_of[r], (0, 0, 0)) and names[r][0] is None]
+    rows = sorted(rows, key=lambda r: (r not in black[:1], -totals[r]))
+    if len(rows) == 2 and black and _near(colour_of[rows[1]], (255, 255, 255)) and names[rows[1]][0] is None:
+        names[rows[0]], names[rows[1]] = ("background", False), ("foreground", False)
+    return rows
+
+
+def _near(colour: Colour, target: Colour) -> bool:
+    return float(np.linalg.norm(np.subtract(colour, target))) <= LOSSY_RADIUS
 
 
 def _resampling_blends(rgb: np.ndarray, totals: np.ndarray, class_rows: np.ndarray, solid: np.ndarray) -> list[int]:

@@ -12,13 +12,14 @@ import numpy as np
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
-from .artefacts import _infer_colours
+from .artefacts import LOSSY_RADIUS, _infer_colours
 from .builtins import ADE20K_PREFIXES, BUILTIN_PALETTES, OXFORD_PET_TRIMAP_VALUES, builtin_palette
 from .inferred import InferredColour, InferredPalette
 from .keys import pack_rgb
-from .model import MAX_INDEX, Colour, Palette, PaletteClass, _colour, voc_colormap
+from .model import MAX_INDEX, Colour, EntryKind, Palette, PaletteClass, _colour, voc_colormap
 
 BINARY_FOREGROUND = 255  # index masks of only 0 and this value are binary: it is a class, not ignore
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class _Counted:
     ignore_pixels: int = 0  # index masks: pixels holding the ignore value ...
     ignore_interior: int = 0  # ... and those of them inside regions wider than a boundary band
     as_index: "_Counted | None" = None  # an opaque colour mask of grey pixels only: the index mask it may be
+    lossy: bool = False  # an 8-bit index mask read from a JPEG/WebP file: its values carry compression noise
 
 
 def _count_distinct(path: Path, ignore_index: int = DEFAULT_IGNORE_INDEX,
@@ -78,8 +80,9 @@ def _count_values(mask: np.ndarray, path: Path, ignore_index: int) -> _Counted:
             if np.array_equal(table[uniq], np.repeat(uniq[:, None], 3, axis=1)):
                 table = None  # a grey ramp carries no colours: the indices are the data
     where = mask == ignore_index
+    lossy = mask.dtype == np.uint8 and path.suffix.lower() in LOSSY_SUFFIXES
     return _Counted("index", uniq.astype(np.int64), counts.astype(np.int64), solid_counts(mask, uniq), 0, table,
-                    int(where.sum()), interior_pixels(where))
+                    int(where.sum()), interior_pixels(where), lossy=lossy)
 
 
 def _as_colours(c: _Counted) -> _Counted:
@@ -171,7 +174,7 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     if kind == "colour" and reduce_zero:
         raise UsageError(None, "--reduce-zero is for index masks (class k stored as k + 1); these are colour masks")
     if kind == "colour":
-        jpeg = any(os.path.splitext(str(p))[1].lower() in (".jpg", ".jpeg", ".webp") for p in paths)
+        jpeg = any(os.path.splitext(str(p))[1].lower() in LOSSY_SUFFIXES for p in paths)
         result = _infer_colours(uniq, pixels, images, ignore_index, name, jpeg, solid)
     else:
         table = next((c.table for c in ok if c.table is not None), None)
@@ -183,6 +186,8 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
         spread = (sum(c.ignore_pixels for c in ok), sum(c.ignore_interior for c in ok))
         if reduce_zero:
             result = _infer_reduced_zero(uniq, pixels, images, ignore_index, name, table)
+        elif any(c.lossy for c in ok):
+            result = _infer_lossy_values(uniq, pixels, images, ignore_index, name)
         else:
             result = _infer_values(uniq, pixels, images, ignore_index, name, table, spread)
     result.files, result.pixels, result.transparent_pixels, result.errors = len(ok), int(pixels.sum()), transparent, errors
@@ -297,6 +302,29 @@ def _builtin_of_table(table: np.ndarray, values: list[int]) -> str | None:
         if values and all(v in colours and colours[v] == _colour(table[v]) for v in values if v < 256):
             return name
     return None
+
+
+def _infer_lossy_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
+                        name: str) -> InferredPalette:
+    """Grey index masks saved as JPEG: their values scatter around a few (0 and 255 turn into 0..12 and
+    240..255), so the values are pooled as grey colours are, and every value 0..255 is listed under the class
+    of the nearest pooled value (the threshold at 128 of binary masks). The ids carry it: `--remap ids`."""
+    pooled = _infer_colours(values * 0x010101, pixels, images, ignore_index, name, True)
+    centres = sorted({c.color[0] for c in pooled.palette.classes if c.kind is not EntryKind.ARTEFACT and c.color})
+    binary = len(centres) == 2 and centres[0] <= LOSSY_RADIUS and centres[1] >= 255 - LOSSY_RADIUS
+    if binary:
+        centres = [0, BINARY_FOREGROUND]  # the threshold at 128 exactly, whatever value JPEG left most of
+    index_of = np.abs(np.arange(256)[:, None] - np.array(centres)[None, :]).argmin(axis=1)  # ties: the lower
+    labels = ["background", "foreground"] if binary else [f"class_{i}" for i in range(len(centres))]
+    colours_of = [(0, 0, 0), (255, 255, 255)] if binary else [_colour(c) for c in voc_colormap(len(centres))]
+    classes = [PaletteClass(label, colour, i, id=centre)
+               for i, (label, colour, centre) in enumerate(zip(labels, colours_of, centres))]
+    classes += [PaletteClass(labels[int(index_of[v])], None, int(index_of[v]), id=v, kind=EntryKind.ARTEFACT)
+                for v in range(256) if v not in centres]
+    colour_of = {c.id: c.color for c in classes}
+    colours = [InferredColour(colour_of.get(int(v)) or (int(v),) * 3, int(v), int(n), int(m), int(index_of[v]),
+                              int(v) not in centres) for v, n, m in zip(values, pixels, images)]
+    return InferredPalette(Palette(name, tuple(classes), ignore_index), colours, "index", 0, 0, lossy=True)
 
 
 def _infer_binary(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
