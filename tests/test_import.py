@@ -214,6 +214,32 @@ def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
     assert any("image id 2: annotations[3] (id 4): RLE size 60x41" in e for e in report.errors)
 
 
+def test_roboflow_project_placeholder_category_is_no_class(tmp_path):
+    """Roboflow's COCO exports list the project as category 0 (a-hwang/building-facade-segmentation: `facade`,
+    supercategory "none", parent of the others, one of which is also `facade`); it became an empty class 1
+    under a name the real class 3 shares. A category merely unused stays, and the report names it."""
+    write_image(tmp_path / "img.png", 20, 20)
+    square = [[2, 2, 14, 2, 14, 14, 2, 14]]
+    cats = [{"id": 0, "name": "facade", "supercategory": "none"},
+            {"id": 1, "name": "car", "supercategory": "facade"},
+            {"id": 2, "name": "facade", "supercategory": "facade"},
+            {"id": 3, "name": "shop", "supercategory": "facade"}]
+    data = {"images": [{"id": 7, "file_name": "img.png", "width": 20, "height": 20}], "categories": cats,
+            "annotations": [{"id": 1, "image_id": 7, "category_id": 2, "segmentation": square}]}
+    (tmp_path / "_annotations.coco.json").write_text(json.dumps(data))
+    report = _import("coco", tmp_path / "_annotations.coco.json", tmp_path / "out")
+    assert load_palette(tmp_path / "out" / "palette.json").names == ["background", "car", "facade", "shop"]
+    assert _labels(tmp_path / "out", "img").max() == 2
+    assert any("category 0 'facade' left out" in n for n in report.notes)
+    assert any(n.startswith("2 of 4 classes have no pixel in any label map (car, shop)") for n in report.notes)
+    # the placeholder used by an annotation is a class like any other
+    data["annotations"].append({"id": 2, "image_id": 7, "category_id": 0, "segmentation": [[15, 15, 19, 15, 19, 19]]})
+    (tmp_path / "_annotations.coco.json").write_text(json.dumps(data))
+    _import("coco", tmp_path / "_annotations.coco.json", tmp_path / "out2")
+    assert load_palette(tmp_path / "out2" / "palette.json").names == ["background", "facade", "car", "facade",
+                                                                       "shop"]
+
+
 # --------------------------------------------------------------------------- order and overlap
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.importers import import_annotations
 from dataprep.io import read_mask
 from dataprep.manifest import read_manifest
@@ -87,10 +87,13 @@ def test_several_arrays_need_a_variable_and_v73_files_are_refused(tmp_path):
     a, b = np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8)
     _photo(tmp_path / "images" / "x.png", 8, 8)
     _mat(tmp_path / "labels" / "x.mat", seg=a, inst=b)
-    report = _import(tmp_path / "labels", tmp_path / "out")
-    assert report.converted == 0
-    assert report.errors == [f"{tmp_path / 'labels' / 'x.mat'}: several 2-D integer arrays (seg, inst): name one "
-                             "with --variable"]
+    for i in range(3):  # CrackForest: each of its 118 files holds groundTruth.Segmentation and .Boundaries
+        _mat(tmp_path / "labels" / f"y{i}.mat", seg=a, inst=b)
+        _photo(tmp_path / "images" / f"y{i}.png", 8, 8)
+    with pytest.raises(UsageError, match=r"x\.mat: several 2-D integer arrays \(seg, inst\): name one with "
+                                         "--variable$"):  # said once, for all, before anything is written
+        _import(tmp_path / "labels", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
     report = _import(tmp_path / "labels", tmp_path / "out2", variable="inst")
     np.testing.assert_array_equal(read_mask(tmp_path / "out2" / "labels" / "x.png"), b)
     report = _import(tmp_path / "labels", tmp_path / "out3", variable="GTcls.Segmentation")
@@ -112,6 +115,23 @@ def test_a_size_mismatch_or_missing_image_fails_that_file_alone(tmp_path):
     assert any(e.endswith("b.mat: label map is 10x12 but its image is 12x10") for e in report.errors)
     assert any(e.endswith(f"c.mat: no image named c in {tmp_path / 'images'}") for e in report.errors)
     assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["a"]
+    report = _import(tmp_path / "labels" / "b.mat", tmp_path / "none")  # nothing converted: nothing beside it
+    assert report.failed == 1 and report.manifest_path is None
+    assert not (tmp_path / "none" / "manifest.csv").exists() and not (tmp_path / "none" / "palette.json").exists()
+
+
+def test_labels_from_1_are_named_in_a_note(tmp_path):
+    """CrackForest's groundTruth.Segmentation: 1 background, 2..4 cracks; class_0 held nothing, unsaid."""
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        _photo(tmp_path / "images" / f"{name}.png", 8, 8)
+        _mat(tmp_path / "labels" / f"{name}.mat", groundtruth=rng.integers(1, 5, (8, 8)).astype(np.uint8))
+    report = _import(tmp_path / "labels", tmp_path / "out")
+    assert report.converted == 2 and report.pixel_counts[0] == 0
+    assert [n for n in report.notes if "no pixel" in n] == [
+        f"1 of 5 classes have no pixel in any label map (class_0): a category no annotation uses, or a part of the "
+        f"data without it; no map holds 0: if the classes start at 1, shift them with `dataprep masks2labels "
+        f"{tmp_path / 'out' / 'manifest.csv'} DEST --remap 1:0,2:1,...`"]
 
 
 def test_a_class_list_shorter_than_the_values_is_refused(tmp_path, cli):

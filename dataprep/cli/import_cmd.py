@@ -111,7 +111,7 @@ def print_report(report: ImportReport) -> None:
     print_class_table(report)
     parts = [f"{report.converted} images written", f"{report.skipped} empty skipped", f"{report.failed} failed"]
     click.echo(f"import {report.format}: {', '.join(parts)} -> {report.out_dir}")
-    click.echo(f"manifest: {report.manifest_path}")
+    click.echo(f"manifest: {report.manifest_path or 'none written (no image could be converted)'}")
     if report.instance_dir is not None:
         click.echo(f"instance maps: {report.instance_dir}")
     if report.failed:

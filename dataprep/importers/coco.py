@@ -103,6 +103,20 @@ def _class_indices(cats: list[dict[str, Any]]) -> tuple[dict[int, int], list[Cla
     return index_of, specs
 
 
+def _roboflow_placeholder(cats: list[dict[str, Any]], anns: list[Any]) -> dict[str, Any] | None:
+    """Roboflow's COCO exports list the project as category 0 (supercategory "none"), the parent of every real
+    category, which no annotation uses: as a class it would be an empty one, under a name a real class may share
+    (a facade project's `facade` placeholder beside its `facade` class)."""
+    if len(cats) < 2 or cats[0].get("supercategory") not in ("none", None, ""):
+        return None
+    first, rest = cats[0], cats[1:]
+    if any(c.get("supercategory") != first["name"] for c in rest):
+        return None
+    if any(isinstance(a, dict) and a.get("category_id") == first["id"] for a in anns):
+        return None
+    return first
+
+
 def read_coco_json(src: Path, what: str, example: str, expected: str) -> tuple[Path, dict[str, Any]]:
     """The path and top-level object of a COCO-style JSON file; one-line errors for a folder or a non-object."""
     path = Path(src)
@@ -135,11 +149,16 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
                                 " with images/annotations/categories")
     require_pycocotools(path)
     cats = parse_categories(data, path)
-    index_of, specs = _class_indices(cats)
     images = parse_images(data, path)
     anns = require(data, "annotations", path, "", list)
+    placeholder = _roboflow_placeholder(cats, anns)
+    cats = [c for c in cats if c is not placeholder]
+    index_of, specs = _class_indices(cats)
     regions: dict[Any, list[Region]] = {iid: [] for iid in images}
     plan = ImportPlan("coco", specs, [])
+    if placeholder is not None:
+        plan.warnings.append(f"category {placeholder['id']} {placeholder['name']!r} left out: no annotation uses it "
+                             "and it is the supercategory of all the others (Roboflow's project placeholder)")
     crowd = boxed = 0
     undrawn: list[str] = []  # annotations without an area: boxes only (a detection export) or under 3 points
     for n, ann in enumerate(anns):

@@ -41,6 +41,13 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     else:
         folder, stems = _images_folder(root, [p.stem for p in files[:20]])
     names = _label_names(labels_file) if labels_file is not None else None
+    if variable is None:
+        try:  # one file tells for all: CrackForest's groundTruth.Segmentation and .Boundaries, in each of 118
+            load_label_array(files[0], None)
+        except SeveralArrays as exc:
+            raise UsageError(exc.path, exc.reason) from None
+        except DataprepError:
+            pass  # that file's own fault: reported with it below
     plan = ImportPlan("mat", [], [])
     found: list[tuple[str, Path, Path]] = []
     for path in files:
@@ -82,6 +89,10 @@ class _HighestLabel:
         return int(present.max()) if len(present) else 0
 
 
+class SeveralArrays(DataprepError):
+    """A file holds several label-like arrays and no variable was named: every file of the export will too."""
+
+
 def load_label_array(path: Path, variable: str | None) -> np.ndarray:
     """The (H, W) label array of a `.mat` file, in an unsigned integer type."""
     import scipy.io
@@ -102,7 +113,7 @@ def load_label_array(path: Path, variable: str | None) -> np.ndarray:
     if not found:
         raise DataprepError(path, "no 2-D integer array (a label map) in the file")
     if len(found) > 1:
-        raise DataprepError(path, f"several 2-D integer arrays ({', '.join(found)}): name one with --variable")
+        raise SeveralArrays(path, f"several 2-D integer arrays ({', '.join(found)}): name one with --variable")
     array = next(iter(found.values()))
     if array.dtype == bool:
         return array.astype(np.uint8)

@@ -34,7 +34,22 @@ class ImportReport(ConversionReport):
 
     @property
     def notes(self) -> list[str]:
-        return self.parse_notes + super().notes
+        return self.parse_notes + super().notes + self._empty_classes()
+
+    def _empty_classes(self) -> list[str]:
+        """Classes no written label map holds: a category nothing uses, a split without it, or labels from 1."""
+        if not self.converted or len(self.pixel_counts) < 2:
+            return []
+        empty = [name for name, n in zip(self.palette.names, self.pixel_counts) if n == 0]
+        if not empty:
+            return []
+        shown = ", ".join(empty[:4]) + (", ..." if len(empty) > 4 else "")
+        note = (f"{len(empty)} of {len(self.pixel_counts)} classes have no pixel in any label map ({shown}): a "
+                "category no annotation uses, or a part of the data without it")
+        if self.pixel_counts[0] == 0:
+            note += ("; no map holds 0: if the classes start at 1, shift them with `dataprep masks2labels "
+                     f"{self.out_dir / 'manifest.csv'} DEST --remap 1:0,2:1,...`")
+        return [note]
 
 
 @dataclass(frozen=True)
@@ -167,6 +182,8 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
         rows.append(ManifestRow(entry.id, Path(os.path.abspath(entry.image)), Path(os.path.abspath(dst)),
                                 value.width, value.height))
         splits.append(entry.split or split_named_in(entry.id.rpartition("/")[0]) or "")  # folders, not the name
+    if not report.converted and report.errors:  # no empty manifest and palette beside nothing
+        return report
     if len(set(splits) - {""}) > 1:  # a split column as scan writes it: only when the export has several
         rows = [row.with_extra(split=split) for row, split in zip(rows, splits)]
     report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
