@@ -178,6 +178,12 @@ def test_via_changed_image_and_doubled_export_are_reported(tmp_path):
     write_image(src / "a.png", 12, 12, 9)  # resized after annotating: same name, other bytes
     report = _import(src, tmp_path / "out")
     assert any("not the file the export was made on" in n and "a.png" in n for n in report.notes)
+    # width x height where the byte size belongs (KevinMaltezCavalheiro/tracking-droplets: 1310720 for 1280x1024)
+    data = json.loads((src / "via_region_data.json").read_text())
+    data = {"a.png144": {**next(iter(data.values())), "size": 12 * 12}}
+    (src / "via_region_data.json").write_text(json.dumps(data))
+    report = _import(src, tmp_path / "out_wh")
+    assert report.converted == 1 and not any("not the file" in n for n in report.notes)
 
     _via2(src, {"a.png": (6, 6, [_region(box)])}, name="copy_of_export.json")
     with pytest.raises(UsageError, match="listed by both .*copy_of_export.json and .*via_region_data.json"):

@@ -7,11 +7,11 @@ ignore index unless `keep_crowd`. Images are found at `images_dir/file_name`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataprepError, UsageError
+from .image_folders import ImageLocator, missing_images_note
 from .raster import require_pycocotools
 from .base import BOX_MODES, IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
@@ -19,22 +19,6 @@ from .base import BOX_MODES, IGNORE, ClassSpec, Entry, ImportPlan, Region, field
 def entry_id(file_name: str) -> str:
     """The manifest id of an image: its path under the images folder, without extension (as `scan`)."""
     return Path(file_name).with_suffix("").as_posix()
-
-
-def find_images_dir(json_path: Path, images_dir: Path | None, file_names: list[str],
-                    exists: Callable[[Path, str], bool] = lambda folder, name: (folder / name).is_file()) -> Path:
-    """`images_dir`, or whichever of the JSON's folder, its `images/`, its parent and the parent's `images/`
-    holds most of the first images listed (a missing image then fails alone, naming the right folder);
-    `exists` says whether a folder holds a listed image."""
-    if images_dir is not None:
-        return images_dir
-    candidates = [json_path.parent, json_path.parent / "images", json_path.parent.parent,
-                  json_path.parent.parent / "images"]
-    probes = file_names[:20]
-    hits = [sum(exists(folder, name) for name in probes) for folder in candidates]
-    if max(hits, default=0) == 0:
-        return next((c for c in candidates[1:2] if c.is_dir()), json_path.parent)
-    return candidates[hits.index(max(hits))]
 
 
 def parse_categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
@@ -193,11 +177,16 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
     if boxed:
         plan.warnings.append(f"{boxed} annotations without a segmentation drawn as their box "
                              f"({'the ignore index' if boxes == 'ignore' else 'their class'}, --boxes {boxes})")
-    folder = find_images_dir(path, images_dir, [img["file_name"] for img in images.values()])
+    locate = ImageLocator(path, images_dir, [img["file_name"] for img in images.values()])
+    missing = 0
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
-        plan.entries.append(Entry(entry_id(img["file_name"]), folder / img["file_name"], path,
-                                  tuple(regions[iid]), size, f"image id {iid}"))
+        image = locate(img["file_name"])
+        missing += not image.is_file()
+        plan.entries.append(Entry(entry_id(img["file_name"]), image, path, tuple(regions[iid]), size,
+                                  f"image id {iid}"))
+    if note := missing_images_note(locate, missing):
+        plan.warnings.append(note)
     if crowd and not keep_crowd:
         plan.warnings.append(f"{crowd} crowd (iscrowd) regions written as the ignore index; --keep-crowd keeps "
                              "their category (CVAT's COCO export marks every mask shape iscrowd: pass it there)")

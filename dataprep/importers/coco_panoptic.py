@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, require
-from .coco import entry_id, find_images_dir, parse_categories, parse_images, read_coco_json
+from .coco import entry_id, parse_categories, parse_images, read_coco_json
+from .image_folders import ImageLocator, missing_images_note
 
 
 def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: Path | None = None,
@@ -23,7 +24,7 @@ def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: 
     masks_dir = masks_dir or path.with_suffix("")
     specs = [ClassSpec(c["name"], _colour(c.get("color")), c["id"]) for c in cats]
     plan = ImportPlan("coco-panoptic", specs, [])
-    folder = find_images_dir(path, images_dir, [img["file_name"] for img in images.values()])
+    locate = ImageLocator(path, images_dir, [img["file_name"] for img in images.values()])
     annotated: dict[Any, tuple[str, dict[int, int]]] = {}
     for n, ann in enumerate(anns):
         where = f"annotations[{n}]"
@@ -41,6 +42,7 @@ def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: 
                 raise field_error(path, swhere, f"category_id {cid} is not in categories")
             table[sid] = IGNORE if seg.get("iscrowd") and not keep_crowd else index_of[cid]
         annotated[iid] = (png, table)
+    missing = 0
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
         if iid not in annotated:
@@ -48,8 +50,11 @@ def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: 
             continue
         png, table = annotated[iid]
         regions = (Region(0, "panoptic_png", (str(masks_dir / png), table)),) if table else ()
-        plan.entries.append(Entry(entry_id(img["file_name"]), folder / img["file_name"], path, regions, size,
-                                  f"image id {iid}"))
+        image = locate(img["file_name"])
+        missing += not image.is_file()
+        plan.entries.append(Entry(entry_id(img["file_name"]), image, path, regions, size, f"image id {iid}"))
+    if note := missing_images_note(locate, missing):
+        plan.warnings.append(note)
     return plan
 
 

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ..errors import DataprepError, UsageError
 from .base import Entry, ImportPlan, Region, field_error, read_json, require
-from .coco import find_images_dir
+from .image_folders import find_images_dir
 from .names import case_variants, class_index
 from .raster import ellipse_region
 

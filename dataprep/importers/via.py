@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataprepError, UsageError
+from ..io import read_info
 from .base import Entry, ImportPlan, Region, field_error, read_json, require
-from .coco import find_images_dir
+from .image_folders import find_images_dir
 from .names import case_variants, class_index
 from .raster import ellipse_region
 
@@ -279,6 +280,19 @@ def _image_path(image: _Image, folder: Path) -> Path:
     return folder / name
 
 
+def _not_the_file(image: Path, size: int) -> bool:
+    """Whether the byte size VIA recorded says `image` is another file than the one annotated. Scripts that write
+    VIA JSON by hand often put width x height there (a droplet-tracking set: 1310720 for every 1280x1024 image):
+    that is no byte size and says nothing."""
+    if os.path.getsize(image) == size:
+        return False
+    try:
+        info = read_info(image)
+    except DataprepError:
+        return True  # the reading of the image itself reports what is wrong with it
+    return info.width * info.height != size
+
+
 def read_via(src: Path, *, images_dir: Path | None = None, attribute: str | None = None,
              class_name: str | None = None, labels_file: Path | None = None) -> ImportPlan:
     """A VIA JSON file, or every VIA JSON under a folder (ids then start with the JSON's folder: train/, val/)."""
@@ -323,7 +337,7 @@ def read_via(src: Path, *, images_dir: Path | None = None, attribute: str | None
                     regions.append(Region(index[name], shape.kind, shape.data, where=shape.where))
                 target = _image_path(image, folder)
                 sid = Path(prefix, _image_path(image, Path()).with_suffix("")).as_posix()
-                if image.size is not None and target.is_file() and os.path.getsize(target) != image.size:
+                if image.size is not None and target.is_file() and _not_the_file(target, image.size):
                     resized.append(f"{target} ({os.path.getsize(target)} bytes, the export says {image.size})")
                 plan.entries.append(Entry(sid.removeprefix("./"), target, path, tuple(regions), None, image.where))
             except DataprepError as exc:
