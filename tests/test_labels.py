@@ -171,6 +171,15 @@ def test_parse_remap_forms(tmp_path):
     assert parse_remap("ids") == "ids" and parse_remap(None) is None
     with pytest.raises(UsageError, match="--remap must be .*'11=255'"):
         parse_remap("11=255")
+    # ranges: the object ids of instance masks (ajbrookhouse/WSU_PlantBio_ML's 104 chloroplast ids) in one term
+    assert parse_remap("0:0,1-104:1") == {0: 0, **dict.fromkeys(range(1, 105), 1)}
+    (tmp_path / "r.json").write_text('{"1-3": 1, "-1": 255}')
+    assert parse_remap(tmp_path / "r.json") == {1: 1, 2: 1, 3: 1, -1: 255}
+    with pytest.raises(UsageError, match="range 9-2 runs backwards"):
+        parse_remap("9-2:1")
+    ids = np.array([[0, 1, 57], [104, 3, 0]], np.uint16)
+    np.testing.assert_array_equal(values_to_labels(ids, builtin_palette("voc"), remap=parse_remap("1-104:1"))[0],
+                                  (ids > 0).astype(np.uint8))
 
 
 def test_labelids_with_the_cityscapes_palette_point_to_remap_ids_not_unknown_ignore():

@@ -284,6 +284,31 @@ def test_grey_jpeg_masks_are_two_classes_not_one_per_value(tmp_path):
     assert infer_palette(tmp_path / "png").binary
 
 
+def test_the_binary_builtin_converts_binary_masks_however_stored(tmp_path, cli):
+    """0/1 as they are, 0/255 by id, black/white by colour; instance masks' object ids (ajbrookhouse/
+    WSU_PlantBio_ML: 105 values, 1..104 chloroplasts) with a range remap, which palette infer proposes."""
+    binary = builtin_palette("binary")
+    ones = np.array([[0, 1], [1, 0]], np.uint8)
+    write_mask(tmp_path / "a" / "ones.png", ones)
+    write_mask(tmp_path / "b" / "full.png", ones * 255)
+    write_mask(tmp_path / "c" / "rgb.png", np.repeat((ones * 255)[:, :, None], 3, axis=2))
+    objects = np.zeros((12, 12), np.uint16)
+    for k in range(1, 71):
+        objects.flat[k * 2] = k
+    write_mask(tmp_path / "inst" / "objects.png", objects)
+    out = tmp_path.parent / f"{tmp_path.name}-out"
+    masks_to_labels(tmp_path / "a", out / "a", binary, quiet=True)
+    masks_to_labels(tmp_path / "b", out / "b", binary, remap="ids", quiet=True)
+    masks_to_labels(tmp_path / "c", out / "c", binary, quiet=True)
+    for folder, name in (("a", "ones"), ("b", "full"), ("c", "rgb")):
+        np.testing.assert_array_equal(read_mask(out / folder / f"{name}.png"), ones)
+    res = cli("palette", "infer", tmp_path / "inst", "-o", out / "inst.json")
+    assert res.exit_code == 0, res.output
+    assert "`dataprep masks2labels --palette binary --remap 1-70:1 ...` makes every object" in res.output
+    masks_to_labels(tmp_path / "inst", out / "d", binary, remap="1-70:1", quiet=True)
+    np.testing.assert_array_equal(read_mask(out / "d" / "objects.png"), (objects > 0).astype(np.uint8))
+
+
 def test_infer_flags_antialiased_blends(tmp_path):
     m = np.zeros((40, 40, 3), np.uint8)
     m[:, :20] = (200, 0, 0)

@@ -21,14 +21,15 @@ _SHOWN_UNKNOWN = 10
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-p", "--palette", metavar="NAME|FILE",
               help="Built-in palette (voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet, "
-                   "ade20k, kitti_road) or a .json/.yaml/.csv file. Default: palette.json beside SOURCE.")
+                   "ade20k, kitti_road, binary) or a .json/.yaml/.csv file. Default: palette.json beside SOURCE.")
 @click.option("--unknown", type=click.Choice(UNKNOWN_MODES), default="error", show_default=True,
               help="Colours/values not in the palette: fail the file, write the ignore index, "
                    "or take the nearest palette colour (index masks: ignore).")
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Index written for ignored classes. Default: the palette's (usually 255).")
 @click.option("--remap", metavar="ids|reduce-zero|FILE|OLD:NEW,...",
-              help="Index masks only: change stored values, e.g. '11:255', a JSON/YAML {old: new} file, "
+              help="Index masks only: change stored values, e.g. '11:255', a range '1-65535:1' (the object ids "
+                   "of instance masks -> one foreground class), a JSON/YAML {old: new} file, "
                    "'ids' to use the palette's ids (Cityscapes labelIds -> trainIds), or 'reduce-zero' for "
                    "masks storing class k as k+1 and 0 as unlabelled (ADE20K; MMSegmentation's reduce_zero_label).")
 @click.option("--png-indices", is_flag=True,

@@ -21,7 +21,7 @@ def palette_group() -> None:
 
     \b
     Built-in palettes: voc, cityscapes, camvid, camvid11, suim, deepglobe, isprs, oxford_pet, ade20k,
-    kitti_road.
+    kitti_road, binary.
     """
 
 
@@ -136,6 +136,11 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         click.echo(f"\nthe stored values are not 0..K-1: classes get compact indices 0..{result.palette.num_classes - 1} "
                    f"with the stored value as id{extra}; convert with "
                    f"`dataprep masks2labels --palette {output} --remap ids ...`")
+    values = [c.value for c in result.colours if c.value is not None]
+    if result.kind == "index" and not (result.lossy or result.reduced_zero) and len(values) > INSTANCE_HINT_VALUES:
+        click.echo(f"\n{len(values)} distinct values: if they number objects (an instance mask) rather than "
+                   f"classes, `dataprep masks2labels --palette binary --remap 1-{max(values)}:1 ...` makes every "
+                   "object one foreground class")
     if result.reduced_zero:
         zeros = sum(c.pixels for c in result.colours if c.value == 0)
         click.echo(f"\nstored value 0 is 'not labelled' (ignore: {zeros:,} pixels, {100 * zeros / total:.2f}%) and "
@@ -152,6 +157,9 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
                    f"`dataprep masks2labels --palette {output} --remap ids ...` (the palette's ids map 255 to 1)")
     click.echo(f"\n{result.files} masks, {len(result.colours):,} distinct {'colours' if result.kind == 'colour' else 'values'}"
                f", {len(result.classes)} classes -> {output} (edit names, indices and ignore flags, then run masks2labels)")
+
+
+INSTANCE_HINT_VALUES = 64  # more values than this in index masks: maybe object ids (ADE20K's 150 classes do too)
 
 
 @palette_group.command("show")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -92,10 +93,21 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
                 raise UsageError(None, f"--remap must be 'ids', 'reduce-zero', a JSON/YAML file or 'old:new,...', "
                                        f"not {text!r}")
             items = [tuple(p.split(":")) for p in pairs]  # type: ignore[misc]
+    remap: dict[int, int] = {}
     try:
-        return {int(k): int(v) for k, v in items}
+        for key, value in items:
+            span = _RANGE.match(str(key).strip())
+            if span and int(span[1]) > int(span[2]):
+                raise UsageError(None, f"--remap range {key} runs backwards: write it LOW-HIGH")
+            olds = range(int(span[1]), int(span[2]) + 1) if span else (int(key),)
+            remap.update(dict.fromkeys(olds, int(value)))
     except (TypeError, ValueError):
-        raise UsageError(None, f"--remap values must be integers: {spec!r}") from None
+        raise UsageError(None, f"--remap values must be integers or ranges LOW-HIGH: {spec!r}") from None
+    return remap
+
+
+# "1-65535": every value from 1 to 65535 (object ids of instance masks -> one foreground class); "-1" stays -1
+_RANGE = re.compile(r"^(\d+)-(\d+)$")
 
 
 def _check_remap(remap: Remap | Literal["ids", "reduce-zero"] | None, palette: Palette) -> dict[int, int] | None:

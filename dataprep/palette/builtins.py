@@ -155,6 +155,13 @@ def _kitti_road() -> Palette:
     return Palette("kitti_road", classes, 255, "kitti_road")
 
 
+# Binary masks however stored: 0/1 as they are, 0/255 with --remap ids, black/white colour masks by colour, the
+# object ids of instance masks with --remap 1-65535:1.
+def _binary() -> Palette:
+    classes = (PaletteClass("background", (0, 0, 0), 0, id=0), PaletteClass("foreground", (255, 255, 255), 1, id=255))
+    return Palette("binary", classes, 255, "binary")
+
+
 ADE20K_PREFIXES = ("ADE_train_", "ADE_val_", "ADE_test_")  # SceneParsing's file names
 
 
@@ -168,7 +175,7 @@ def _ade20k() -> Palette:
 
 _BUILDERS = {"voc": _voc, "cityscapes": _cityscapes, "camvid": _camvid, "camvid11": _camvid11, "suim": _suim,
              "deepglobe": _deepglobe, "isprs": _isprs, "oxford_pet": _oxford_pet,
-             "ade20k": _ade20k, "kitti_road": _kitti_road}
+             "ade20k": _ade20k, "kitti_road": _kitti_road, "binary": _binary}
 BUILTIN_PALETTES: tuple[str, ...] = tuple(_BUILDERS)
 
 
