@@ -7,7 +7,8 @@ sequence) are assigned whole and never straddle train and val:
 
 - plain:       no labels, so only fold sizes are balanced (a shuffled K-fold);
 - stratified:  one label per image, its dominant class (most pixels);
-- multilabel:  one label per class present in the image.
+- multilabel:  one label per class present in the image; for the classes nearly every image
+               holds, the pixels of the rarest of them (a binary set's foreground) instead.
 
 For a group, a label's weight is the number of its images that carry it.
 Class pixel counts come from the same per-image partial as `dataprep stats`.
@@ -257,7 +258,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         unit_labels = np.empty_like(per_image)
         unit_labels[unit] = per_image
     else:
-        unit_labels = np.zeros((n_units, per_image.shape[1]), np.int32)
+        unit_labels = np.zeros((n_units, per_image.shape[1]), np.int64 if per_image.dtype == np.int64 else np.int32)
         np.add.at(unit_labels, unit, per_image)
     del per_image
     rng = np.random.default_rng(seed)
@@ -362,11 +363,43 @@ def _image_labels(pixels: np.ndarray, mode: str) -> np.ndarray:
     if mode == "plain" or pixels.shape[1] == 0:
         return np.zeros((pixels.shape[0], 0), np.int8)
     if mode == "multilabel":
-        return (pixels > 0).astype(np.int8)
+        return _multilabel(pixels)
     dominant = np.zeros(pixels.shape, np.int8)
     labelled = pixels.sum(axis=1) > 0
     dominant[np.flatnonzero(labelled), pixels[labelled].argmax(axis=1)] = 1
     return dominant
+
+
+# A class in at least this share of the images says nothing by its presence (a binary set's foreground is in
+# every image: CrackForest, 118 of 118). Its pixels are what differs from image to image.
+COMMON_CLASS_SHARE = 0.9
+
+
+def _multilabel(pixels: np.ndarray) -> np.ndarray:
+    """One flag per class present, except for the classes nearly every image holds: for the one of those with
+    the fewest pixels (a binary set's foreground) its pixel count, so that its images are placed largest first
+    into the fold that lacks most of its pixels. With flags alone every fold of CrackForest got 23-24 images
+    with cracks, and the crack share of the folds ran from 1.5% to 3.0%."""
+    flags = pixels > 0
+    labelled = pixels.sum(axis=1) > 0
+    if not labelled.any():
+        return flags.astype(np.int8)
+    common = np.flatnonzero(flags[labelled].mean(axis=0) >= COMMON_CLASS_SHARE)
+    if len(common) == 0:
+        return flags.astype(np.int8)
+    minority = common[int(np.argmin(pixels[:, common].sum(axis=0, dtype=np.int64)))]
+    rest = np.setdiff1d(np.arange(pixels.shape[1]), common)
+    return np.hstack([flags[:, rest].astype(np.int64), _octave_steps(pixels[:, minority])[:, None]])
+
+
+def _octave_steps(counts: np.ndarray) -> np.ndarray:
+    """Counts rounded to quarter octaves (within 9%): images of about the same size tie, and the seeded
+    shuffle orders them. Exact counts left the seed nothing to decide: on CrackForest two seeds put 97% of the
+    image pairs together, against 24% for these steps (19% plain), for a crack share within 13% across folds
+    instead of 12%."""
+    counts = counts.astype(np.float64)
+    steps = np.round(np.log2(np.maximum(counts, 1.0)) * 4) / 4
+    return np.where(counts > 0, np.round(np.exp2(steps)), 0).astype(np.int64)
 
 
 def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
