@@ -22,6 +22,7 @@ import bisect
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from . import io
@@ -303,16 +304,36 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
     return PairingRule(image_dir, mask_dir, isfx, msfx, split, how, n)
 
 
-_INSERTED_WORD = re.compile(r"(?:(?<=[_-])|^)([A-Za-z]+)[_-]")  # a word at the start or after a separator
+# A word of 1-3 letter tokens (road; Delmon_CompleteMM) at the start or after a separator, followed by one.
+_INSERTED_WORD = re.compile(r"(?:(?<=[_.-])|^)(?=([A-Za-z]+(?:[_-][A-Za-z]+){0,2})[_.-])")
+
+
+def word_cuts(stem: str) -> Iterator[tuple[str, str]]:
+    """(word, the stem without it and one separator beside it) for every word a name may have had added:
+    um_road_000000 -> (road, um_000000), mask_0001 -> (mask, 0001), a lung CT slice's
+    x_1018_Delmon_CompleteMM.raw_251 -> (Delmon_CompleteMM, x_1018.raw_251)."""
+    for m in _INSERTED_WORD.finditer(stem):
+        start = m.start()
+        tokens = re.split(r"[_-]", m.group(1))
+        for n in range(1, len(tokens) + 1):
+            end = start + len("_".join(tokens[:n]))
+            if stem[end] not in "_.-":  # the tokens' own separators may be '-': take the word as written
+                continue
+            word = stem[start:end]
+            rest = stem[end + 1:] if start == 0 else stem[:start - 1] + stem[end:]
+            yield word, rest
+
+
+def _wider_reading(image_word: str, mask_word: str) -> bool:
+    """Whether `image_word` -> `mask_word` is an added word read wider: um -> um_road is road added."""
+    tokens, inner = re.split(r"[_-]", mask_word), re.split(r"[_-]", image_word) if image_word else []
+    return bool(inner) and len(tokens) > len(inner) and (tokens[:len(inner)] == inner or tokens[-len(inner):] == inner)
 
 
 def drop_mask_word(stem: str, word: str) -> str | None:
-    """`stem` without its first word `word` and that word's separator (um_road_000000 -> um_000000,
+    """`stem` without its first word `word` and a separator beside it (um_road_000000 -> um_000000,
     mask_0001 -> 0001); None without."""
-    for m in _INSERTED_WORD.finditer(stem):
-        if m.group(1) == word:
-            return stem[:m.start()] + stem[m.end():]
-    return None
+    return next((rest for w, rest in word_cuts(stem) if w == word), None)
 
 
 @dataclass(frozen=True)
@@ -338,13 +359,14 @@ def fit_mask_word(images: list[tuple[str, str]], masks: list[tuple[str, str]], i
     image_keys: dict[str, set[str]] = defaultdict(set)  # a key -> the image words whose removal gives it
     for d, stem in images:
         image_keys[d + stem].add("")
-        for m in _INSERTED_WORD.finditer(stem):
-            image_keys[d + stem[:m.start()] + stem[m.end():]].add(m.group(1))
+        for cut, rest in word_cuts(stem):
+            image_keys[d + rest].add(cut)
     pairs: Counter[tuple[str, str]] = Counter()
     for d, stem in masks:
-        for m in _INSERTED_WORD.finditer(stem):
-            for image_word in image_keys.get(d + stem[:m.start()] + stem[m.end():], ()):
-                pairs[(image_word, m.group(1))] += 1
+        for cut, rest in word_cuts(stem):
+            for image_word in image_keys.get(d + rest, ()):
+                if not _wider_reading(image_word, cut):
+                    pairs[(image_word, cut)] += 1
     if word is not None:
         pairs = Counter({k: n for k, n in pairs.items() if k[1] == word})
     if not pairs:
@@ -412,8 +434,28 @@ def _side_by_side(files: list[str], image_suffix: str | None, mask_suffix: str |
     best = max(pairs, key=lambda sp: count_suffix_pairs(stems, sp))
     n = count_suffix_pairs(stems, best)
     if n == 0 and how != "explicit suffixes":
-        return _extension_pairs(files)
+        return _extension_pairs(files) or _flat_mask_word(files)
     return [PairingRule(None, None, *best, split=None, how=how, pairs=n)]
+
+
+def _flat_mask_word(files: list[str]) -> list[PairingRule]:
+    """sample_1.tif beside sample_mask_1.tif (solaris' datagen sample): one folder, mask names adding a mask word
+    (mask, label, gt, ...) inside the name, where no suffix tells them apart. Only when a quarter of the names
+    or more pair so."""
+    stems = {os.path.splitext(f)[0] for f in files if io.has_extension(f, io.IMAGE_EXTENSIONS)}
+    counts: Counter[str] = Counter()
+    for stem in stems:
+        folder, _, name = stem.rpartition("/")
+        for cut, rest in word_cuts(name):
+            if _MASK_WORDS.search(cut) and not _IMAGE_WORDS.search(cut) and _join(folder, rest) in stems:
+                counts[cut] += 1
+    if not counts:
+        return []
+    word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if n < 2 or 4 * n < len(stems):
+        return []
+    return [PairingRule(None, None, split=None, how="one folder, mask names add a mask word", pairs=n,
+                        mask_word=word)]
 
 
 # Side by side under one name, told apart by format: a photo is JPEG, its label map lossless.

@@ -493,6 +493,37 @@ def test_many_files_with_the_same_warning_print_one_line(tmp_path, cli):
                                                          for n in range(3)]
 
 
+def test_masks_adding_words_before_a_dotted_part_pair(tmp_path):
+    """Stadzior/lungs-img-segmentation-unet: image/expi11__1.0__B31f_1018.raw_251.png <->
+    mask/expi11__1.0__B31f_1018_Delmon_CompleteMM.raw_251.png. Two words, and a '.' after them: nothing paired,
+    and no option could say it."""
+    for n in (251, 252, 259):
+        _png(tmp_path / "image" / f"expi11__1.0__B31f_1018.raw_{n}.png")
+        _png(tmp_path / "mask" / f"expi11__1.0__B31f_1018_Delmon_CompleteMM.raw_{n}.png")
+    result = scan(tmp_path)
+    assert [(r.image.name, r.mask.name) for r in result.rows] == [
+        (f"expi11__1.0__B31f_1018.raw_{n}.png", f"expi11__1.0__B31f_1018_Delmon_CompleteMM.raw_{n}.png")
+        for n in (251, 252, 259)]
+    assert not result.problems
+
+
+def test_one_folder_of_images_and_masks_adding_a_mask_word(tmp_path):
+    """solaris' datagen sample: sample_1.tif beside sample_mask_1.tif, no suffix telling them apart; a word that
+    says nothing of masks (sample_red_1) pairs nothing."""
+    for n in range(1, 4):
+        _png(tmp_path / "flat" / f"sample_{n}.png")
+        _png(tmp_path / "flat" / f"sample_mask_{n}.png")
+    _png(tmp_path / "flat" / "expected_im.png")
+    result = scan(tmp_path / "flat")
+    assert [(r.image.name, r.mask.name) for r in result.rows] == [
+        (f"sample_{n}.png", f"sample_mask_{n}.png") for n in range(1, 4)]
+    assert [p.path for p in result.problems] == ["expected_im.png"]  # an image without its mask
+    for n in range(1, 4):
+        _png(tmp_path / "other" / f"sample_{n}.png")
+        _png(tmp_path / "other" / f"sample_red_{n}.png")
+    assert not scan(tmp_path / "other").rows
+
+
 def test_kitti_road_masks_name_a_word_the_images_lack(tmp_path, cli):
     """data_road: image_2/um_000000.png <-> gt_image_2/um_road_000000.png, beside um_lane_000000.png for the
     um images only; umm_ and uu_ images have road masks alone."""

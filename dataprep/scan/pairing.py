@@ -44,6 +44,13 @@ def side_key(rel: str, rule: PairingRule, side: Literal["image", "mask"]) -> tup
     if rule.image_dir is not None:
         if not rel.startswith(rule.image_dir + "/"):
             return None
+    if rule.mask_word:  # sample_mask_1 beside sample_1
+        folder, _, name = stem.rpartition("/")
+        dropped = drop_mask_word(name, rule.mask_word)
+        if (dropped is not None) != (side == "mask"):
+            return None
+        key = stem if dropped is None else (f"{folder}/{dropped}" if folder else dropped)
+        return key, key
     if rule.mask_extension is not None:  # one name, told apart by format
         if (ext.lower() == rule.mask_extension) != (side == "mask"):
             return None
