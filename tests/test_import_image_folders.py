@@ -1,4 +1,4 @@
-"""Where `dataprep import` finds the images an export lists when no --images is given."""
+"""Where `dataprep import` finds the images (and the COCO JSONs) of an export when not told."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dataprep.errors import DataprepError, UsageError
 from dataprep.importers import import_annotations
 from dataprep.importers.image_folders import ImageLocator
 from dataprep.manifest import read_manifest
@@ -72,3 +73,32 @@ def test_the_search_below_stops_at_its_depth(tmp_path):
     assert ImageLocator(tmp_path / "export" / "e.json", None, ["x.png"]).folder == tmp_path / "export" / "a" / "b" / "c"
     write_image(tmp_path / "deep" / "a" / "b" / "c" / "d" / "x.png", 4, 4)
     assert ImageLocator(tmp_path / "deep" / "e.json", None, ["x.png"]).folder == tmp_path / "deep"
+
+
+@needs_coco
+def test_a_roboflow_export_folder_is_one_import_with_a_split_column(tmp_path):
+    """a-hwang/building-facade-segmentation: train/, valid/, test/ each with _annotations.coco.json took three
+    imports into three folders (and `import coco EXPORT/` was refused)."""
+    cats = [{"id": 0, "name": "facade", "supercategory": "none"}, {"id": 1, "name": "car", "supercategory": "facade"}]
+    for split, names in (("train", ["a.jpg", "b.jpg"]), ("valid", ["a.jpg"])):  # one name in both splits
+        for name in names:
+            write_image(tmp_path / "export" / split / name, 20, 16)
+        path = _coco(tmp_path / "export" / split / "_annotations.coco.json", names)
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps({**data, "categories": cats}))
+    report = import_annotations("coco", tmp_path / "export", tmp_path / "out", quiet=True)
+    assert report.converted == 3 and report.ok
+    rows = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert [(r.id, r.extra["split"]) for r in rows] == [("train/a", "train"), ("train/b", "train"),
+                                                       ("valid/a", "valid")]
+    assert rows[2].image == (tmp_path / "export" / "valid" / "a.jpg").resolve()
+    placeholder = [n for n in report.notes if "placeholder" in n]
+    assert len(placeholder) == 1 and placeholder[0].startswith(
+        "train/_annotations.coco.json, valid/_annotations.coco.json: category 0 'facade' left out")
+    other = tmp_path / "export" / "valid" / "_annotations.coco.json"
+    other.write_text(other.read_text().replace('"car"', '"truck"'))
+    with pytest.raises(DataprepError, match=r"valid/_annotations.coco.json: its categories differ from those of "):
+        import_annotations("coco", tmp_path / "export", tmp_path / "out2", quiet=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no COCO annotation JSON in this folder"):
+        import_annotations("coco", tmp_path / "empty", tmp_path / "out3", quiet=True)

@@ -68,7 +68,8 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
 
     \b
     FORMAT is one of:
-      coco           COCO instances JSON (polygons, RLE); SRC: the .json
+      coco           COCO instances JSON (polygons, RLE); SRC: the .json, or a folder of one per split
+                     (Roboflow's train/ valid/ test/ _annotations.coco.json: one import, a split column)
       coco-panoptic  COCO panoptic JSON + PNGs; SRC: the .json
       labelme        labelme JSON files; SRC: their folder (or one .json)
       yolo           YOLO segmentation txt labels; SRC: data.yaml or the dataset folder

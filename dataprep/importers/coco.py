@@ -7,6 +7,7 @@ ignore index unless `keep_crowd`. Images are found at `images_dir/file_name`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +124,50 @@ def _box_region(ann: dict[str, Any], label: int) -> Region | None:
     return Region(label, "coco_polygon", [[x, y, x, y + h, x + w, y + h, x + w, y]])
 
 
+def coco_exports(folder: Path) -> list[Path]:
+    """The COCO JSONs of an export folder: Roboflow's `*/_annotations.coco.json` (train, valid, test), else
+    COCO's own `annotations/instances_*.json`."""
+    found = sorted(folder.glob("_annotations.coco.json")) + sorted(folder.glob("*/_annotations.coco.json"))
+    return found or sorted(folder.glob("instances_*.json")) + sorted(folder.glob("annotations/instances_*.json"))
+
+
 def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = False,
               boxes: str = "skip") -> ImportPlan:
-    """`boxes`: what annotations with a box and no segmentation draw: nothing (skip), their box as the ignore
+    """One COCO JSON, or the JSONs of an export folder (one per split: `coco_exports`) as one import whose ids
+    start with the split (`train/x`) and whose manifest gets a split column; their categories must agree.
+
+    `boxes`: what annotations with a box and no segmentation draw: nothing (skip), their box as the ignore
     index (the object is there, its outline unknown), or their box as their class (box supervision)."""
+    src = Path(src)
+    if not src.is_dir():
+        return _plan_of_json(src, images_dir, keep_crowd, boxes)
+    exports = coco_exports(src)
+    if not exports:
+        raise UsageError(src, "no COCO annotation JSON in this folder (Roboflow's */_annotations.coco.json, "
+                              "COCO's annotations/instances_*.json): give the JSON file")
+    if len(exports) == 1:
+        return _plan_of_json(exports[0], images_dir, keep_crowd, boxes)
+    plans = [(path, _plan_of_json(path, images_dir, keep_crowd, boxes)) for path in exports]
+    first_path, merged = plans[0][0], ImportPlan("coco", plans[0][1].classes, [])
+    said: dict[str, list[str]] = {}  # a warning -> the exports that gave it (Roboflow's placeholder: all three)
+    for path, plan in plans:
+        if [(c.name, c.id) for c in plan.classes] != [(c.name, c.id) for c in merged.classes]:
+            raise DataprepError(path, f"its categories differ from those of {first_path}: import each alone")
+        split = _split_of_export(path)
+        merged.entries += [replace(e, id=f"{split}/{e.id}", split=split) for e in plan.entries]
+        merged.errors += plan.errors
+        for warning in plan.warnings:
+            said.setdefault(warning, []).append(path.relative_to(src).as_posix())
+    merged.warnings = [f"{', '.join(where)}: {warning}" for warning, where in said.items()]
+    return merged
+
+
+def _split_of_export(path: Path) -> str:
+    """train for train/_annotations.coco.json (Roboflow), val2017 for instances_val2017.json (COCO)."""
+    return path.stem.removeprefix("instances_") if path.name.startswith("instances_") else path.parent.name
+
+
+def _plan_of_json(src: Path, images_dir: Path | None, keep_crowd: bool, boxes: str) -> ImportPlan:
     if boxes not in BOX_MODES:
         raise UsageError(None, f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
     path, data = read_coco_json(src, "COCO", "annotation JSON file (e.g. annotations/instances_val2017.json)",
