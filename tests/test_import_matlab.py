@@ -43,11 +43,13 @@ def test_ccp_groundtruth_with_a_mat_cell_array_of_names(tmp_path):
         _photo(tmp_path / "photos" / f"{n}.jpg", h, 30)
         arrays[n] = _labels(rng, h, 30, 5)
         _mat(tmp_path / "annotations" / "pixel-level" / f"{n}.mat", groundtruth=arrays[n])
+    _photo(tmp_path / "photos" / "0003.jpg", 40, 30)  # CCP's photos with image-level tags only
     names = np.array(["null", "accessories", "bag", "belt", "blazer", "blouse", "bodysuit"], dtype=object)
     _mat(tmp_path / "label_list.mat", label_list=names)
     report = _import(tmp_path / "annotations" / "pixel-level", tmp_path / "out",
                      labels_file=tmp_path / "label_list.mat")
     assert report.converted == 2 and report.failed == 0
+    assert f"1 image(s) in {tmp_path / 'photos'} have no .mat label map and are left out" in report.notes
     rows = read_manifest(tmp_path / "out" / "manifest.csv").rows
     assert [(r.id, r.image.name) for r in rows] == [("0001", "0001.jpg"), ("0002", "0002.jpg")]  # found 2 up
     for n, array in arrays.items():

@@ -57,6 +57,9 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
             plan.errors.append(str(DataprepError(path, f"no image named {path.stem} in {folder}")))
             continue
         found.append((sample_id, image, path))
+    unlabelled = len(set(stems.values()) - {image for _, image, _ in found})
+    if unlabelled and src.is_dir():  # CrackForest: image/201-329.jpg have no groundTruth/*.mat
+        plan.warnings.append(f"{unlabelled} image(s) in {folder} have no .mat label map and are left out")
     if names is None:  # the class count is the highest value found: a pass over the files before any is written
         highest = 0
         results = run_items(_HighestLabel(variable), [path for _, _, path in found], executor=executor,
