@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 # COCO val2017 annotation 1768 (a dog, category 18), as published in instances_val2017.json (CC BY 4.0).
@@ -120,3 +121,28 @@ def yolo_export(root: Path, lines: dict[str, str], names: list[str], size: tuple
                          + "".join(f"  {i}: {n}\n" for i, n in enumerate(names)))
     return yaml_path
 
+
+try:
+    import pycocotools  # noqa: F401
+except ImportError:  # the optional 'coco' extra
+    pycocotools = None
+needs_coco = pytest.mark.skipif(pycocotools is None, reason="pycocotools (the 'coco' extra) not installed")
+
+
+CVAT_XML = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><name>t</name><labels>
+    <label><name>car</name><color>#fa3253</color><type>any</type></label>
+    <label><name>Daytime_Clear</name><color>#2a7dd1</color><type>tag</type></label>
+    <label><name>road</name><color>#3d3df5</color><type>any</type></label>
+  </labels></task></meta>
+  <image id="0" name="f0.png" width="20" height="16">
+    <box label="car" occluded="0" source="manual" xtl="2" ytl="2" xbr="10" ybr="8" z_order="1"></box>
+    <polygon label="road" occluded="0" source="manual" points="0,6;20,6;20,16;0,16" z_order="0"></polygon>
+    <mask label="car" source="manual" occluded="0" rle="{rle}" left="12" top="10" width="4" height="3" z_order="2"></mask>
+    <polyline label="road" points="0,0;5,5" z_order="0"></polyline>
+    <tag label="Daytime_Clear" source="manual"></tag>
+  </image>
+</annotations>
+"""

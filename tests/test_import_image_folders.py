@@ -11,8 +11,7 @@ from dataprep.importers import import_annotations
 from dataprep.importers.image_folders import ImageLocator
 from dataprep.manifest import read_manifest
 
-from import_exports import write_image
-from test_import import CVAT_XML, needs_coco
+from import_exports import CVAT_XML, needs_coco, write_image
 
 
 def _coco(path: Path, names: list[str]) -> Path:
