@@ -317,6 +317,8 @@ def test_labelme_embedded_image_data_and_collected_labels(tmp_path):
     assert rows["a"].image == (tmp_path / "out" / "images" / "a.png").resolve()  # written from imageData
     assert Image.open(rows["a"].image).size == (12, 10)
     assert rows["b"].image == (src / "b.png").resolve()
+    assert f"1 imagePath(s) name no file, e.g. a.png (of {src / 'a.json'}): the images embedded in the JSON" \
+           " (imageData) were written to DEST/images/ and used instead" in report.notes
 
 
 def test_labelme_without_labels_txt_numbers_train_and_val_alike(tmp_path):

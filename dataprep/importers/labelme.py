@@ -106,13 +106,14 @@ def _shape_region(shape: Any, label: int, path: Path, where: str, line_width: in
                                    "point, mask)")
 
 
-def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> Path:
-    """The image file: `imagePath` beside the JSON, or `imageData` written out under out_dir/images/."""
+def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> tuple[Path, bool]:
+    """The image file: `imagePath` beside the JSON, or `imageData` written out under out_dir/images/ (then
+    True)."""
     image_path = data.get("imagePath")
     if image_path:
         candidate = path.parent / image_path.replace("\\", "/")
         if candidate.is_file():
-            return candidate
+            return candidate, False
     raw = data.get("imageData")
     if not raw:
         if image_path:
@@ -125,7 +126,7 @@ def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> Pat
         raise field_error(path, "", "field 'imageData' is not a base64-encoded image") from None
     target = out_dir / "images" / f"{sid}{ext}"
     atomic_write_bytes(target, blob)
-    return target
+    return target, True
 
 
 def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
@@ -151,6 +152,7 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
     else:
         index = {BACKGROUND_LABEL: 0, IGNORE_LABEL: IGNORE}
     points_skipped = 0
+    missing: list[str] = []  # imagePaths naming no file, whose imageData was used
     for path in files:
         sid = path.relative_to(root).with_suffix("").as_posix()
         try:
@@ -177,7 +179,10 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
                 regions.append(replace(region, instance=NO_INSTANCE if region.label == IGNORE else number))
             w, h = data.get("imageWidth"), data.get("imageHeight")
             size = (w, h) if isinstance(w, int) and isinstance(h, int) else None
-            plan.entries.append(Entry(sid, _image_for(path, data, out_dir, sid), path, tuple(regions), size))
+            image, embedded = _image_for(path, data, out_dir, sid)
+            if embedded and data.get("imagePath"):
+                missing.append(f"{data['imagePath']} (of {path})")
+            plan.entries.append(Entry(sid, image, path, tuple(regions), size))
         except DataprepError as exc:
             plan.errors.append(str(exc))
     if names is None:
@@ -186,4 +191,7 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
     plan.classes = [ClassSpec(name) for _, name in ordered]
     if points_skipped:
         plan.warnings.append(f"{points_skipped} point shapes left out (a point covers no area)")
+    if missing:  # Vatsalparsaniya/Yolo-Segmentation-Chess: imagePath ..\\images\\17.png, made elsewhere
+        plan.warnings.append(f"{len(missing)} imagePath(s) name no file, e.g. {missing[0]}: the images embedded "
+                             "in the JSON (imageData) were written to DEST/images/ and used instead")
     return plan
