@@ -1,5 +1,5 @@
-"""`dataprep import label-studio`, `import via`, `import kaggle-rle` and `import mat` against the loops people
-write for them, outputs compared.
+"""`dataprep import label-studio`, `import via`, `import kaggle-rle`, `import mat` and `import supervisely` against
+the loops people write for them, outputs compared.
 
 Label Studio: tasks of 1280x720 with 3 brush regions (soft-edged blobs, as the
 brush and magic wand paint them) and 5 polygons each. The hand-written loop is
@@ -36,6 +36,7 @@ LS_W, LS_H = 1280, 720
 VIA_W, VIA_H = 1024, 768
 KG_W, KG_H = 1600, 256
 MAT_W, MAT_H = 500, 375
+SLY_W, SLY_H = 1920, 1080
 CLASSES = ["fire", "sky", "smoke"]  # sorted, as dataprep numbers them: 1, 2, 3
 
 
@@ -230,13 +231,79 @@ def _hand_written_mat(export: Path, out: Path) -> None:
         cv2.imwrite(str(out / (path.stem + ".png")), seg.astype(np.uint8))
 
 
-def _compare(ours: Path, hand: Path) -> tuple[int, int]:
+def _supervisely_export(root: Path, images: int) -> Path:
+    """A Supervisely project: ds0/img/*.jpg (1920x1080) and ds0/ann/*.json with 20 polygons (2 with a hole) and
+    6 bitmaps each, 3 classes."""
+    import base64
+    import zlib
+
+    rng = np.random.default_rng(4)
+    blank = cv2.imencode(".jpg", np.full((SLY_H, SLY_W, 3), 90, np.uint8))[1].tobytes()
+    (root / "ds0" / "img").mkdir(parents=True)
+    (root / "ds0" / "ann").mkdir()
+    (root / "meta.json").write_text(json.dumps({"classes": [{"title": c, "shape": "any", "color": "#102030"}
+                                                            for c in CLASSES]}))
+    for i in range(images):
+        name = f"frame_{i:04d}.jpg"
+        (root / "ds0" / "img" / name).write_bytes(blank)
+        objects = []
+        for k in range(26):
+            cx, cy, r = rng.uniform(100, SLY_W - 100), rng.uniform(100, SLY_H - 100), rng.uniform(20, 90)
+            if k < 20:
+                angles = np.sort(rng.uniform(0, 2 * np.pi, 12))
+                ring = [[cx + r * np.cos(a), cy + r * np.sin(a)] for a in angles]
+                hole = [[cx + r / 3 * np.cos(a), cy + r / 3 * np.sin(a)] for a in angles] if k < 2 else None
+                objects.append({"classTitle": CLASSES[k % 3], "geometryType": "polygon",
+                                "points": {"exterior": ring, "interior": [hole] if hole else []}})
+            else:
+                yy, xx = np.mgrid[: int(2 * r), : int(2 * r)]
+                blob = ((yy - r) ** 2 + (xx - r) ** 2 < r * r).astype(np.uint8) * 255
+                png = cv2.imencode(".png", np.dstack([blob, blob, blob, blob]))[1].tobytes()
+                objects.append({"classTitle": CLASSES[k % 3], "geometryType": "bitmap",
+                                "bitmap": {"data": base64.b64encode(zlib.compress(png)).decode("ascii"),
+                                           "origin": [int(cx - r), int(cy - r)]}})
+        ann = {"size": {"height": SLY_H, "width": SLY_W}, "objects": objects}
+        (root / "ds0" / "ann" / f"{name}.json").write_text(json.dumps(ann))
+    return root
+
+
+def _hand_written_supervisely(export: Path, out: Path) -> None:
+    """The SDK's drawing, written out: a full-image canvas per polygon (fillPoly of the floored exterior, then
+    the interiors), bitmaps decoded (zlib, PNG alpha) and pasted at their origin, cv2.imwrite."""
+    import base64
+    import zlib
+
+    out.mkdir(parents=True, exist_ok=True)
+    index = {c["title"]: i + 1 for i, c in enumerate(json.loads((export / "meta.json").read_text())["classes"])}
+    for path in sorted((export / "ds0" / "ann").glob("*.json")):
+        ann = json.loads(path.read_text())
+        h, w = ann["size"]["height"], ann["size"]["width"]
+        labels = np.zeros((h, w), np.uint8)
+        for obj in ann["objects"]:
+            if obj["geometryType"] == "polygon":
+                canvas = np.zeros((h, w), np.uint8)
+                cv2.fillPoly(canvas, [np.floor(obj["points"]["exterior"]).astype(np.int32)], 1)
+                holes = [np.floor(p).astype(np.int32) for p in obj["points"]["interior"]]
+                if holes:
+                    cv2.fillPoly(canvas, holes, 0)
+                labels[canvas > 0] = index[obj["classTitle"]]
+            else:
+                png = zlib.decompress(base64.b64decode(obj["bitmap"]["data"]))
+                mask = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)[:, :, 3] > 0
+                x, y = obj["bitmap"]["origin"]
+                region = labels[y : y + mask.shape[0], x : x + mask.shape[1]]
+                region[mask[: region.shape[0], : region.shape[1]]] = index[obj["classTitle"]]
+        cv2.imwrite(str(out / (Path(path.name.removesuffix(".json")).stem + ".png")), labels)
+
+
+def _compare(ours: Path, hand: Path, labels_under: str = "") -> tuple[int, int]:
     files = sorted(hand.glob("*.png"))
-    same = sum(np.array_equal(read_mask(ours / "labels" / f.name), read_mask(f)) for f in files)
+    same = sum(np.array_equal(read_mask(ours / "labels" / labels_under / f.name), read_mask(f)) for f in files)
     return same, len(files)
 
 
-def _measure(fmt: str, export: Path, tmp: Path, hand_fn, outputs: str | None = None, **options) -> dict:
+def _measure(fmt: str, export: Path, tmp: Path, hand_fn, outputs: str | None = None, labels_under: str = "",
+             **options) -> dict:
     name = outputs or fmt
 
     def ours(jobs: int, out: Path) -> None:
@@ -248,7 +315,7 @@ def _measure(fmt: str, export: Path, tmp: Path, hand_fn, outputs: str | None = N
     hand, serial = alternating_best(lambda _: hand_fn(export, tmp / f"{name}-hand"),
                                     lambda _: ours(1, tmp / f"{name}-ours"), [None], rounds=3)
     parallel = best_of(lambda: ours(2, tmp / f"{name}-ours-j2"))
-    same, total = _compare(tmp / f"{name}-ours", tmp / f"{name}-hand")
+    same, total = _compare(tmp / f"{name}-ours", tmp / f"{name}-hand", labels_under)
     if same != total:
         raise SystemExit(f"{fmt}: {total - same} of {total} label maps differ from the hand-written loop")
     return {"format": fmt, "images": total, "hand-written s": hand, "dataprep -j 1 s": serial,
@@ -271,6 +338,8 @@ def main(quick: bool = False) -> None:
         names.write_text("".join(f"class_{i}\n" for i in range(21)))
         rows.append({**_measure("mat", tmp / "sbd" / "cls", tmp, _hand_written_mat, labels_file=names,
                                 outputs="mat-labels"), "format": "mat --labels"})
+        rows.append(_measure("supervisely", _supervisely_export(tmp / "sly", 8 if quick else 60), tmp,
+                             _hand_written_supervisely, labels_under="ds0"))
         write_result("import_tools", rows, {
             "label-studio": f"{LS_W}x{LS_H}, 3 soft-edged brush regions + 5 polygons per task; the loop decodes "
                             "brushes as label-studio-converter's brush.decode_rle (bit string)",
@@ -280,6 +349,8 @@ def main(quick: bool = False) -> None:
             "mat": f"SBD's layout: {MAT_W}x{MAT_H} JPEGs, cls/*.mat with GTcls.Segmentation (21 values + 255); "
                    "the loop is loadmat + cv2.imwrite. Without --labels the files are read twice (the class "
                    "count first, in parallel at -j 2); with --labels (21 names) once",
+            "supervisely": f"{SLY_W}x{SLY_H} JPEGs, 20 polygons (2 with a hole) and 6 bitmaps per image; the loop "
+                           "draws as the SDK: a full-image canvas per polygon",
             "timing": "best of 3 alternating runs in this process (-j 2: best of 3), outputs written to disk"})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,7 +18,7 @@ from .labels import print_class_table
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--images", "images_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder the export's image names are relative to (coco, coco-panoptic, cvat, cvat-mask, via, "
-                   "label-studio, kaggle-rle, mat). "
+                   "label-studio, kaggle-rle, mat; supervisely: holding one folder per dataset). "
                    "Default: found beside the annotation file.")
 @click.option("--order", type=click.Choice(ORDERS), default="file", show_default=True,
               help="Drawing order: file (later over earlier, as the tools draw), area (largest first), "
@@ -80,6 +80,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       label-studio   Label Studio JSON export (polygons, boxes, ellipses, brush); SRC: the .json
       kaggle-rle     run-length CSV (ImageId,EncodedPixels[,ClassId]: Airbus, Severstal, TGS); SRC: the .csv
       mat            MATLAB label maps, one .mat per image (SBD, PASCAL-Context, CCP); SRC: their folder
+      supervisely    Supervisely JSON project (meta.json, DATASET/ann/*.json, DATASET/img/); SRC: the project
 
     DEST receives labels/<id>.png (palette PNGs; 16-bit beyond 255 classes),
     palette.json (names, source colours and ids) and manifest.csv pairing each

@@ -18,7 +18,7 @@ from .paint import ORDERS, OVERLAPS, Order, Overlap
 from .run import ImportReport, import_dataset
 
 FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cvat-mask", "coco-panoptic", "via",
-                            "label-studio", "kaggle-rle", "mat")
+                            "label-studio", "kaggle-rle", "mat", "supervisely")
 
 
 def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None = None, quiet: bool = False,
@@ -75,6 +75,10 @@ def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None =
 
         return read_matlab(src, images_dir=options.get("images_dir"), variable=options.get("variable"),
                            labels_file=options.get("labels_file"), executor=executor, quiet=quiet)
+    if fmt == "supervisely":
+        from .supervisely import read_supervisely
+
+        return read_supervisely(src, images_dir=options.get("images_dir"))
     raise UsageError(None, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 

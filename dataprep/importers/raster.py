@@ -301,6 +301,48 @@ def box_runs(bitmap: np.ndarray, left: int, top: int, height: int) -> Runs:
     return image_start[np.r_[True, ~joined]], image_end[np.r_[~joined, True]]
 
 
+def _clipped_box_runs(mask: np.ndarray, left: int, top: int, height: int, width: int) -> Runs:
+    """`box_runs` of a bitmap at (left, top), cut to the image (objects may reach past its edge)."""
+    h, w = mask.shape
+    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + w, width), min(top + h, height)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return box_runs(mask[y0 - top : y1 - top, x0 - left : x1 - left], x0, y0, height)
+
+
+def _sly_polygon(data: Any, height: int, width: int) -> Runs:
+    """Supervisely's Polygon.draw: points floored (its PointLocation), the exterior filled with cv2 (8-connected),
+    then each interior filled back out, on the polygon's own box."""
+    exterior, interiors = data
+    outer = np.floor(np.asarray(exterior, np.float64)).astype(np.int64)
+    left, top = outer.min(axis=0)
+    right, bottom = outer.max(axis=0)
+    canvas = np.zeros((int(bottom - top) + 1, int(right - left) + 1), np.uint8)
+    cv2.fillPoly(canvas, [(outer - (left, top)).astype(np.int32)], 1)
+    holes = [(np.floor(np.asarray(h, np.float64)).astype(np.int64) - (left, top)).astype(np.int32)
+             for h in interiors if len(h) >= 3]
+    if holes:
+        cv2.fillPoly(canvas, holes, 0)
+    return _clipped_box_runs(canvas, int(left), int(top), height, width)
+
+
+def _sly_rectangle(data: Any, height: int, width: int) -> Runs:
+    """Supervisely's Rectangle.draw: cv2.rectangle FILLED, both corners inclusive."""
+    (x1, y1), (x2, y2) = np.floor(np.asarray(data, np.float64)).astype(np.int64)
+    left, right, top, bottom = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
+    return _clipped_box_runs(np.ones((int(bottom - top) + 1, int(right - left) + 1), bool), int(left), int(top),
+                             height, width)
+
+
+def _sly_bitmap(data: Any, height: int, width: int) -> Runs:
+    """Supervisely's bitmap: base64 of a zlib-compressed PNG whose alpha (or single band) is the mask, its
+    top-left pixel at `origin` [x, y]."""
+    from .supervisely import decode_bitmap
+
+    encoded, (left, top), source = data
+    return _clipped_box_runs(decode_bitmap(encoded, source), int(left), int(top), height, width)
+
+
 def _mask_file(data: Any, height: int, width: int) -> Runs:
     path = Path(data)
     mask = read_mask(path)
@@ -419,6 +461,9 @@ RASTERIZERS: dict[str, Rasterizer] = {
     "pil_mask": _pil_mask,
     "cv2_polygon": _cv2_polygon,
     "cvat_rle": _cvat_rle,
+    "sly_polygon": _sly_polygon,
+    "sly_rectangle": _sly_rectangle,
+    "sly_bitmap": _sly_bitmap,
     "kaggle_rle": _kaggle_rle,
     "ls_brush": _ls_brush,
     "mask_file": _mask_file,

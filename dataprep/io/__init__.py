@@ -22,6 +22,7 @@ from ..errors import DataprepError
 from .atomic import atomic_open, atomic_write_bytes, atomic_write_text, remove_stale_temps
 from .decode import (
     Decoded,
+    decode_binary_bytes,
     decode_file,
     decode_gray_bytes,
     identify_bytes,
@@ -51,7 +52,8 @@ from .masks import read_mask, read_png_palette
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "LOSSY_EXTENSIONS", "MASK_EXTENSIONS", "MAX_PIXELS_ENV", "DataprepError",
     "Decoded", "ImageInfo", "PathLike", "apply_orientation", "atomic_open", "atomic_write_bytes", "atomic_write_text",
-    "check_complete", "check_manifest_size", "check_pixels", "content_mismatch", "decode_file", "decode_gray_bytes",
+    "check_complete", "check_manifest_size", "check_pixels", "content_mismatch", "decode_binary_bytes", "decode_file",
+    "decode_gray_bytes",
     "encode_image", "has_extension", "identify_bytes", "image_array", "load_sample", "mask_size_error", "max_image_pixels",
     "read_encoded_bytes", "read_image", "read_info", "read_mask", "read_pixels", "read_png_palette",
     "remove_stale_temps", "is_scaled_copy", "sniff_format", "strip_suffix", "write_image", "write_mask",

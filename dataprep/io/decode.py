@@ -139,6 +139,24 @@ def decode_gray_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray
         raise DataprepError(source, f"not an image: {short_reason(exc)}") from None
 
 
+def decode_binary_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray:
+    """(H, W) bool mask of an encoded image held in memory: its alpha band where it has one (a transparent
+    palette entry counts), else its non-zero pixels (Supervisely's bitmaps)."""
+    from PIL import Image, UnidentifiedImageError
+
+    max_image_pixels()
+    try:
+        with Image.open(BytesIO(data)) as im:
+            check_pixels(source or "<bytes>", *im.size)
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                return np.asarray(im.convert("RGBA"))[:, :, 3] > 0
+            return np.asarray(im.convert("L")) > 0 if im.mode != "RGB" else np.asarray(im).any(axis=2)
+    except Image.DecompressionBombError as exc:
+        raise DataprepError(source, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataprepError(source, f"not an image: {short_reason(exc)}") from None
+
+
 def open_tiff(path: Path, expect: tuple[int, int] | None) -> Any | None:
     """A `raster.RasterReader` on a TIFF, sizes checked; None when tifffile cannot parse the file."""
     from ..raster import RasterReader
