@@ -113,7 +113,8 @@ def test_datasets_give_ids_and_a_split_column_and_errors_name_the_file(tmp_path)
     assert [(r.id, r.extra["split"]) for r in rows] == [("train/a", "train"), ("val/c", "val")]
     one = import_annotations("supervisely", root / "train", tmp_path / "out_train", quiet=True)  # one dataset
     assert [r.id for r in read_manifest(one.manifest_path).rows] == ["train/a"]
-    broken = [{"classTitle": "Bivalves", "geometryType": "bitmap", "bitmap": {"data": "bm90IGEgcG5n", "origin": [0, 0]}}]
+    broken = [{"classTitle": "Bivalves", "geometryType": "bitmap",
+               "bitmap": {"data": "bm90IGEgcG5n", "origin": [0, 0]}}]  # base64 of "not a png"
     (root / "val" / "ann" / "c.png.json").write_text(json.dumps({"size": {"height": H, "width": W}, "objects": broken}))
     report = import_annotations("supervisely", root / "val", tmp_path / "out_broken", quiet=True)
     assert any(e.startswith(f"{root / 'val' / 'ann' / 'c.png.json'}: objects[0]: not an image") for e in report.errors)

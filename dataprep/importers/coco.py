@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataprepError, UsageError
-from .image_folders import ImageLocator, missing_images_note
+from .image_folders import ImageLocator
 from .raster import require_pycocotools
 from .base import BOX_MODES, IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
@@ -219,14 +219,11 @@ def _plan_of_json(src: Path, images_dir: Path | None, keep_crowd: bool, boxes: s
         plan.warnings.append(f"{boxed} annotations without a segmentation drawn as their box "
                              f"({'the ignore index' if boxes == 'ignore' else 'their class'}, --boxes {boxes})")
     locate = ImageLocator(path, images_dir, [img["file_name"] for img in images.values()])
-    missing = 0
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
-        image = locate(img["file_name"])
-        missing += not image.is_file()
-        plan.entries.append(Entry(entry_id(img["file_name"]), image, path, tuple(regions[iid]), size,
-                                  f"image id {iid}"))
-    if note := missing_images_note(locate, missing):
+        plan.entries.append(Entry(entry_id(img["file_name"]), locate(img["file_name"]), path, tuple(regions[iid]),
+                                  size, f"image id {iid}"))
+    if note := locate.missing_note():
         plan.warnings.append(note)
     if crowd and not keep_crowd:
         plan.warnings.append(f"{crowd} crowd (iscrowd) regions written as the ignore index; --keep-crowd keeps "

@@ -11,7 +11,7 @@ from typing import Any
 
 from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, require
 from .coco import entry_id, parse_categories, parse_images, read_coco_json
-from .image_folders import ImageLocator, missing_images_note
+from .image_folders import ImageLocator
 
 
 def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: Path | None = None,
@@ -42,7 +42,6 @@ def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: 
                 raise field_error(path, swhere, f"category_id {cid} is not in categories")
             table[sid] = IGNORE if seg.get("iscrowd") and not keep_crowd else index_of[cid]
         annotated[iid] = (png, table)
-    missing = 0
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
         if iid not in annotated:
@@ -50,10 +49,9 @@ def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: 
             continue
         png, table = annotated[iid]
         regions = (Region(0, "panoptic_png", (str(masks_dir / png), table)),) if table else ()
-        image = locate(img["file_name"])
-        missing += not image.is_file()
-        plan.entries.append(Entry(entry_id(img["file_name"]), image, path, regions, size, f"image id {iid}"))
-    if note := missing_images_note(locate, missing):
+        plan.entries.append(Entry(entry_id(img["file_name"]), locate(img["file_name"]), path, regions, size,
+                                  f"image id {iid}"))
+    if note := locate.missing_note():
         plan.warnings.append(note)
     return plan
 

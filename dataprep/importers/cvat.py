@@ -19,7 +19,7 @@ from ..errors import DataprepError, UsageError
 from .raster import require_pycocotools
 from .base import ClassSpec, Entry, ImportPlan, Region, field_error
 from .coco import entry_id
-from .image_folders import ImageLocator, missing_images_note
+from .image_folders import ImageLocator
 
 SKIPPED_SHAPES = ("polyline", "points", "ellipse", "cuboid", "skeleton", "tag")
 
@@ -114,7 +114,6 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
     locate = ImageLocator(path, images_dir, listed, usual=[path.parent / "images", path.parent])
     plan = ImportPlan("cvat", specs, [])
     skipped: Counter[str] = Counter()
-    missing = 0
     if root.find("track") is not None:
         raise DataprepError(path, "holds <track>s: this is 'CVAT for video 1.1'; export as 'CVAT for images 1.1'")
     for n, image in enumerate(root.iter("image")):
@@ -152,10 +151,8 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
                     raise field_error(path, swhere, "<mask> rle must be comma-separated integers") from None
                 box = [_int(shape, key, path, swhere) for key in ("left", "top", "width", "height")]
                 regions.append(Region(index[label], "cvat_rle", (*box, counts), z, where=swhere))
-        image_path = locate(name)
-        missing += not image_path.is_file()
-        plan.entries.append(Entry(entry_id(name), image_path, path, tuple(regions), (width, height), where))
-    if note := missing_images_note(locate, missing):
+        plan.entries.append(Entry(entry_id(name), locate(name), path, tuple(regions), (width, height), where))
+    if note := locate.missing_note():
         plan.warnings.append(note)
     if skipped:
         listed = ", ".join(f"{n} {tag}" for tag, n in sorted(skipped.items()))

@@ -31,6 +31,7 @@ class ImageLocator:
     def __init__(self, export: Path, images_dir: Path | None, file_names: Sequence[str],
                  exists: Exists = _is_file, usual: Sequence[Path] | None = None) -> None:
         self.exists, self.given = exists, images_dir is not None
+        self.missing = 0  # listed images found in no folder tried
         if images_dir is not None:
             self.folder, self.others = images_dir, []
             return
@@ -57,7 +58,16 @@ class ImageLocator:
         if self.exists(self.folder, name):
             return self.folder / name
         found = next((folder for folder in self.others if self.exists(folder, name)), None)
+        self.missing += found is None
         return (found or self.folder) / name
+
+    def missing_note(self) -> str | None:
+        """One line for the images found in none of the folders tried (with --images, each image's own error
+        says it is not there)."""
+        if not self.missing or self.given:
+            return None
+        folders = ", ".join(str(f) for f in self.looked_in[:4])
+        return f"{self.missing} listed image(s) are in none of {folders}: --images DIR says where they are"
 
 
 def _search_below(root: Path, probes: list[str], exists: Exists) -> Path | None:
@@ -88,11 +98,3 @@ def find_images_dir(export: Path, images_dir: Path | None, file_names: Sequence[
                     exists: Exists = _is_file) -> Path:
     """The folder holding most of the images listed (see `ImageLocator`)."""
     return ImageLocator(export, images_dir, file_names, exists).folder
-
-
-def missing_images_note(locator: ImageLocator, missing: int) -> str | None:
-    """One line for the images found in none of the folders tried."""
-    if not missing or locator.given:  # an --images folder given: each image's own line says it is not there
-        return None
-    folders = ", ".join(str(f) for f in locator.looked_in[:4])
-    return f"{missing} listed image(s) are in none of {folders}: --images DIR says where they are"
