@@ -46,7 +46,7 @@ class ImportReport(ConversionReport):
         shown = ", ".join(empty[:4]) + (", ..." if len(empty) > 4 else "")
         note = (f"{len(empty)} of {len(self.pixel_counts)} classes have no pixel in any label map ({shown}): a "
                 "category no annotation uses, or a part of the data without it")
-        if self.pixel_counts[0] == 0:
+        if self.pixel_counts[0] == 0 and self.format == "mat":  # stored values are the indices there
             note += ("; no map holds 0: if the classes start at 1, shift them with `dataprep masks2labels "
                      f"{self.out_dir / 'manifest.csv'} DEST --remap 1:0,2:1,...`")
         return [note]

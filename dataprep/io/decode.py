@@ -141,7 +141,7 @@ def decode_gray_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray
 
 def decode_binary_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray:
     """(H, W) bool mask of an encoded image held in memory: its alpha band where it has one (a transparent
-    palette entry counts), else its non-zero pixels (Supervisely's bitmaps)."""
+    palette entry counts), else its non-zero pixels or palette indices (Supervisely's bitmaps)."""
     from PIL import Image, UnidentifiedImageError
 
     max_image_pixels()
@@ -150,7 +150,8 @@ def decode_binary_bytes(data: bytes, source: PathLike | None = None) -> np.ndarr
             check_pixels(source or "<bytes>", *im.size)
             if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
                 return np.asarray(im.convert("RGBA"))[:, :, 3] > 0
-            return np.asarray(im.convert("L")) > 0 if im.mode != "RGB" else np.asarray(im).any(axis=2)
+            pixels = np.asarray(im)  # palette-mode: its indices
+            return pixels.any(axis=2) if pixels.ndim == 3 else pixels > 0
     except Image.DecompressionBombError as exc:
         raise DataprepError(source, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
