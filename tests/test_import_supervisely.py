@@ -99,6 +99,9 @@ def test_polygons_holes_bitmaps_rectangles_as_the_sdk_draws_them(tmp_path):
     labels = read_mask(tmp_path / "out" / "labels" / "my_dataset" / "a.png")
     np.testing.assert_array_equal(labels, expected)
     assert (labels[12:18, 12:17] == 0).all()  # the hole is background
+    inst = import_annotations("supervisely", root, tmp_path / "inst", instances=True, quiet=True)
+    objects_map = read_mask(inst.instance_dir / "my_dataset" / "a.png")
+    assert sorted(np.unique(objects_map).tolist()) == [0, 1, 2, 3, 4]  # one per object that has an area
 
 
 def test_datasets_give_ids_and_a_split_column_and_errors_name_the_file(tmp_path):
