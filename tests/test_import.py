@@ -426,11 +426,22 @@ def test_yolo_polygons_boxes_and_background(tmp_path):
     expected = np.zeros((48, 64), np.int64)
     expected[9:34, 12:45] = 2
     np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/a"), expected)
+    # A box line draws nothing by default (a segmentation export's polygons are what is asked for), said once
+    assert not _labels(tmp_path / "out", "images/train/box").any()
+    assert any(n.startswith(f"1 of 2 label lines are boxes (class cx cy w h), e.g. in {tmp_path / 'yolo'}")
+               and n.endswith("; --boxes ignore|class draws them") for n in report.notes)
     box = np.zeros((48, 64), np.int64)
     box[12:37, 24:41] = 1  # cx 32 +- 8 px, cy 24 +- 12 px
-    np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/box"), box)
+    _import("yolo", yaml_path, tmp_path / "out_class", boxes="class")
+    np.testing.assert_array_equal(_labels(tmp_path / "out_class", "images/train/box"), box)
+    _import("yolo", yaml_path, tmp_path / "out_ignore", boxes="ignore")
+    np.testing.assert_array_equal(_labels(tmp_path / "out_ignore", "images/train/box"), np.where(box > 0, 255, 0))
     assert not _labels(tmp_path / "out", "images/train/empty").any()
-    assert any("1 images have no label file" in n for n in report.notes)
+    assert any("2 images have no label file (1) or an empty one (1) and are background" in n for n in report.notes)
+    # boxes alone: a detection export, refused
+    (tmp_path / "yolo" / "labels" / "train" / "a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(DataprepError, match=r"data.yaml: its 2 label lines are boxes .*: a detection export"):
+        _import("yolo", yaml_path, tmp_path / "out_det")
 
 
 @pytest.mark.parametrize("text, message", [

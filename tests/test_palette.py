@@ -309,6 +309,18 @@ def test_the_binary_builtin_converts_binary_masks_however_stored(tmp_path, cli):
     np.testing.assert_array_equal(read_mask(out / "d" / "objects.png"), (objects > 0).astype(np.uint8))
 
 
+def test_roboflow_classes_csv_without_colours_loads(tmp_path):
+    """Roboflow's semantic-mask exports ship `_classes.csv` as `Pixel Value, Class`; it was refused for lack of
+    colours. The pixel value is the index, the colour that of the VOC colormap."""
+    (tmp_path / "_classes.csv").write_text("Pixel Value, Class\n0, background\n1, crack\n2, pothole\n")
+    palette = load_palette(tmp_path / "_classes.csv")
+    assert [(c.name, c.index, c.color) for c in palette.classes] == [
+        ("background", 0, (0, 0, 0)), ("crack", 1, (128, 0, 0)), ("pothole", 2, (0, 128, 0))]
+    (tmp_path / "bad.csv").write_text("Pixel Value, Class\nzero, background\n")
+    with pytest.raises(DataprepError, match="bad.csv: line 2: index must be an integer, not 'zero'"):
+        load_palette(tmp_path / "bad.csv")
+
+
 def test_infer_flags_antialiased_blends(tmp_path):
     m = np.zeros((40, 40, 3), np.uint8)
     m[:, :20] = (200, 0, 0)

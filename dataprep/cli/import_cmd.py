@@ -28,8 +28,8 @@ from .labels import print_class_table
 @click.option("--skip-empty", is_flag=True, help="Leave out images without any annotation (default: background).")
 @click.option("--keep-crowd", is_flag=True, help="COCO: draw iscrowd regions as their category, not as ignore.")
 @click.option("--boxes", type=click.Choice(BOX_MODES), default="skip", show_default=True,
-              help="COCO: annotations with a box and no segmentation draw nothing (skip), their box as the ignore "
-                   "index (ignore), or their box as their class (class).")
+              help="COCO, YOLO: annotations with a box and no segmentation (YOLO's `class cx cy w h` lines) draw "
+                   "nothing (skip), their box as the ignore index (ignore), or their box as their class (class).")
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Index of ignored pixels. Default: 255 (65535 beyond 255 classes).")
 @click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),

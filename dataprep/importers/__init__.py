@@ -37,7 +37,7 @@ def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None =
     if fmt == "yolo":
         from .yolo import read_yolo
 
-        return read_yolo(src)
+        return read_yolo(src, boxes=options.get("boxes") or "skip")
     if fmt == "instances":
         from .instances import read_instances
 

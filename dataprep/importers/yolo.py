@@ -1,7 +1,8 @@
 """YOLO segmentation labels (ultralytics): `data.yaml` + one `labels/.../NAME.txt` per image.
 
 Each line is `class x1 y1 x2 y2 ...` with coordinates normalized to 0..1; a line
-of exactly 5 numbers is a box (`class cx cy w h`) and is drawn as one. Polygons
+of exactly 5 numbers is a box (`class cx cy w h`): it draws nothing unless `boxes` says to draw it as the
+ignore index or its class, and an export of boxes alone is refused (a detection export). Polygons
 are scaled to pixels, truncated to integers and filled with `cv2.fillPoly`, as
 ultralytics' `polygon2mask` does. An image without a label file, or with an
 empty one, is background (YOLO's convention).
@@ -17,7 +18,7 @@ from typing import Any
 from ..errors import DataprepError, UsageError
 from ..io import IMAGE_EXTENSIONS
 from ..paths import walk_files
-from .base import ClassSpec, Entry, ImportPlan, Region, field_error
+from .base import BOX_MODES, IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error
 
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml")
 SPLITS = ("train", "val", "test")
@@ -93,12 +94,15 @@ def label_file(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def parse_label_file(path: Path, num_classes: int) -> list[Region]:
+def parse_label_file(path: Path, num_classes: int, boxes: str = "skip") -> tuple[list[Region], int]:
+    """The regions of one label file and how many of its lines are boxes (`class cx cy w h`); `boxes` says what
+    those draw: nothing (skip), the ignore index, or their class."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise DataprepError(path, "not a text file") from None
     regions: list[Region] = []
+    box_lines = 0
     for line_no, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -115,15 +119,25 @@ def parse_label_file(path: Path, num_classes: int) -> list[Region]:
             raise field_error(path, where, f"expected an even number (>= 6) of coordinates, got {len(values)}")
         if min(values) < -_TOLERANCE or max(values) > 1 + _TOLERANCE:
             raise field_error(path, where, "coordinates must be normalized to 0..1 (pixel coordinates given?)")
+        label = cls + 1
         if len(values) == 4:  # a detection box
+            box_lines += 1
+            if boxes == "skip":
+                continue
+            label = IGNORE if boxes == "ignore" else label
             cx, cy, w, h = values
             values = [cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2, cx + w / 2, cy + h / 2, cx - w / 2, cy + h / 2]
-        regions.append(Region(cls + 1, "cv2_polygon", values))
-    return regions
+        regions.append(Region(label, "cv2_polygon", values))
+    return regions, box_lines
 
 
-def read_yolo(src: Path) -> ImportPlan:
+def read_yolo(src: Path, *, boxes: str = "skip") -> ImportPlan:
+    """`boxes`: what box lines draw: nothing (skip: a segmentation export's polygons are what is asked for, and an
+    export of boxes alone is refused), the ignore index, or their class (box supervision)."""
     import yaml  # on demand: only this importer reads YAML with PyYAML's own rules
+
+    if boxes not in BOX_MODES:
+        raise UsageError(None, f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
 
     path = _find_yaml(Path(src))
     try:
@@ -138,7 +152,8 @@ def read_yolo(src: Path) -> ImportPlan:
     splits = [s for s in SPLITS if data.get(s)]
     if not splits:
         raise field_error(path, "", "no 'train', 'val' or 'test' field")
-    missing = 0
+    missing = empty = box_lines = lines = 0
+    first_box: Path | None = None
     seen: set[Path] = set()
     for split in splits:
         for image in _split_images(root, data[split], path, split):
@@ -148,12 +163,26 @@ def read_yolo(src: Path) -> ImportPlan:
             sid = Path(os.path.relpath(image, root)).with_suffix("").as_posix()
             lbl = label_file(image)
             try:
-                regions = parse_label_file(lbl, len(names)) if lbl.is_file() else []
+                regions, boxed = parse_label_file(lbl, len(names), boxes) if lbl.is_file() else ([], 0)
             except DataprepError as exc:
                 plan.errors.append(str(exc))
                 continue
             missing += not lbl.is_file()
+            empty += lbl.is_file() and not regions and not boxed
+            box_lines += boxed
+            lines += len(regions) + (boxed if boxes == "skip" else 0)  # skipped boxes are not among the regions
+            first_box = first_box or (lbl if boxed else None)
             plan.entries.append(Entry(sid, image, lbl, tuple(regions), split=split))
-    if missing:
-        plan.warnings.append(f"{missing} images have no label file and are background")
+    if box_lines and box_lines == lines and boxes == "skip":
+        raise DataprepError(path, f"its {box_lines} label lines are boxes (class cx cy w h), no polygon: a detection "
+                                  "export; export segmentation polygons, or --boxes ignore|class to draw the boxes")
+    if box_lines:  # 2024uce0062-sys/crack-detection-ai: 15,241 boxes beside 2 polygons had filled 44% as "crack"
+        drawn = {"skip": "draw nothing (ultralytics reads them as 2-point polygons in a segmentation set)",
+                 "ignore": "drawn as the ignore index", "class": "drawn as their class"}[boxes]
+        hint = "; --boxes ignore|class draws them" if boxes == "skip" else ""
+        plan.warnings.append(f"{box_lines} of {lines} label lines are boxes (class cx cy w h), e.g. in {first_box}: "
+                             f"{drawn}{hint}")
+    if missing or empty:
+        plan.warnings.append(f"{missing + empty} images have no label file ({missing}) or an empty one ({empty}) and "
+                             "are background")
     return plan

@@ -10,7 +10,8 @@ Optional per class: `"id"`, the value the class has in *index* masks when that
 differs from `index` (Cityscapes labelIds, SegNet CamVid's void 11); it is used
 only when asked for (`--remap ids`). CSV files (e.g. `class_dict.csv`) need a
 header with `name` and `r,g,b` (or `color` as `#rrggbb`), optionally `index`,
-`id` and `ignore` columns; without `index` the row order gives the index.
+`id` and `ignore` columns; without `index` the row order gives the index. Roboflow's `_classes.csv`
+(`Pixel Value, Class`) has no colours: each class gets the VOC colormap colour of its index.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
 from ..strict_load import load_json, load_yaml, yaml_error
 from .builtins import BUILTIN_PALETTES, builtin_palette
-from .model import Colour, Palette, PaletteClass
+from .model import Colour, Palette, PaletteClass, voc_colormap
 
 PALETTE_FILENAMES = ("palette.json", "palette.yaml", "palette.yml")
 
@@ -131,7 +132,7 @@ _CSV_ALIASES = {
     "g": ("g", "green"),
     "b": ("b", "blue"),
     "color": ("color", "colour", "hex", "rgb"),
-    "index": ("index", "train_id", "trainid", "class_index", "label_index"),
+    "index": ("index", "train_id", "trainid", "class_index", "label_index", "pixel value", "pixel_value"),
     "id": ("id",),
     "ignore": ("ignore", "ignored", "void"),
 }
@@ -151,8 +152,10 @@ def _palette_from_csv(path: Path) -> Palette:
                 columns[key] = header.index(alias)
                 break
     has_rgb = all(k in columns for k in "rgb")
-    if "name" not in columns or not (has_rgb or "color" in columns):
-        raise DataprepError(path, f"palette CSV needs a header with name and r,g,b (or color); got {rows[0]}")
+    # Roboflow's semantic-mask exports list `Pixel Value, Class` alone: colours then come from the index.
+    numbered = "index" in columns and not (has_rgb or "color" in columns)
+    if "name" not in columns or not (has_rgb or "color" in columns or numbered):
+        raise DataprepError(path, f"palette CSV needs a header with name and r,g,b (or color, or index); got {rows[0]}")
     entries = []
     for line_no, row in enumerate(rows[1:], start=2):
         def cell(key: str) -> str | None:
@@ -160,7 +163,10 @@ def _palette_from_csv(path: Path) -> Palette:
             return row[i].strip() if i is not None and i < len(row) else None
 
         entry: dict[str, Any] = {"name": cell("name")}
-        entry["color"] = [cell("r"), cell("g"), cell("b")] if has_rgb else cell("color")
+        if numbered:
+            entry["color"] = _index_colour(cell("index"), path, line_no)
+        else:
+            entry["color"] = [cell("r"), cell("g"), cell("b")] if has_rgb else cell("color")
         for key in ("index", "id", "ignore"):
             if cell(key):
                 entry[key] = cell(key)
@@ -169,6 +175,17 @@ def _palette_from_csv(path: Path) -> Palette:
         return palette_from_dict({"name": path.stem, "classes": entries}, source=str(path), default_name=path.stem)
     except DataprepError as exc:
         raise DataprepError(path, exc.reason) from None
+
+
+def _index_colour(index: str | None, path: Path, line_no: int) -> list[int]:
+    """The VOC colormap colour of a class index written in a CSV (a palette needs one colour per class)."""
+    try:
+        value = int(index or "")
+    except ValueError:
+        raise DataprepError(path, f"line {line_no}: index must be an integer, not {index!r}") from None
+    if not 0 <= value <= 255:
+        raise DataprepError(path, f"line {line_no}: index {value} is outside 0..255")
+    return [int(v) for v in voc_colormap(256)[value]]
 
 
 def find_palette(folder: PathLike) -> Path | None:
