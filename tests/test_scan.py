@@ -669,6 +669,15 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
         "yolo": "yolo", "kaggle-rle": "steel/train.csv", "mat": "sbd/cls"}
     assert "convert with `dataprep import labelme labelme DEST`" in str(next(h for h in result.hints
                                                                             if h.format == "labelme"))
+    # Roboflow's YOLO export: data.yaml beside train/ valid/ test/, each with images/ and labels/; the hint named
+    # test/, where `import yolo` finds no data.yaml (aysebingol/yolov8-shoe-sole-segmentation)
+    for split in ("test", "train"):
+        _jpg(tmp_path / f"rf/{split}/images/f.jpg")
+        (tmp_path / f"rf/{split}/labels").mkdir(parents=True)
+        (tmp_path / f"rf/{split}/labels/f.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    (tmp_path / "rf/data.yaml").write_text("names: [shoe]\ntrain: ../train/images\nval: ../test/images\n")
+    rf = next(h for h in scan(tmp_path / "rf").hints if h.format == "yolo")
+    assert rf.source == "" and "convert with `dataprep import yolo . DEST`" in str(rf)
 
 
 def test_cli_summary_says_which_rule_paired_what(tmp_path, cli):
