@@ -672,11 +672,13 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
     # Roboflow's YOLO export: data.yaml beside train/ valid/ test/, each with images/ and labels/; the hint named
     # test/, where `import yolo` finds no data.yaml (aysebingol/yolov8-shoe-sole-segmentation)
     for split in ("test", "train"):
-        _jpg(tmp_path / f"rf/{split}/images/f.jpg")
-        (tmp_path / f"rf/{split}/labels").mkdir(parents=True)
-        (tmp_path / f"rf/{split}/labels/f.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
-    (tmp_path / "rf/data.yaml").write_text("names: [shoe]\ntrain: ../train/images\nval: ../test/images\n")
+        _jpg(tmp_path / f"rf/dataset/{split}/images/f.jpg")
+        (tmp_path / f"rf/dataset/{split}/labels").mkdir(parents=True)
+        (tmp_path / f"rf/dataset/{split}/labels/f.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    (tmp_path / "rf/dataset/data.yaml").write_text("names: [shoe]\ntrain: ../train/images\nval: ../test/images\n")
     rf = next(h for h in scan(tmp_path / "rf").hints if h.format == "yolo")
+    assert rf.source == "dataset" and "convert with `dataprep import yolo dataset DEST`" in str(rf)
+    rf = next(h for h in scan(tmp_path / "rf" / "dataset").hints if h.format == "yolo")
     assert rf.source == "" and "convert with `dataprep import yolo . DEST`" in str(rf)
 
 
