@@ -258,8 +258,8 @@ def test_binary_colour_masks_get_black_as_background_whatever_covers_more(tmp_pa
 
 def test_grey_jpeg_masks_are_two_classes_not_one_per_value(tmp_path):
     """Binary masks saved as single-channel JPEG hold ~40 values (0..12, 240..255); each was a class. Now the
-    values are pooled, every value 0..255 gets the class of the nearer of 0 and 255, and --remap ids converts
-    them: equal to a threshold at 128."""
+    values are pooled, every value 0..255 gets the class of the nearer of 0 and 255, and the palette's remap
+    (ids) converts them: equal to a threshold at 128."""
     for i in range(3):
         Image.fromarray(_blobs(i, 0.5)).save(tmp_path / f"m{i}.jpg", quality=90)
     result = infer_palette(tmp_path)
@@ -319,6 +319,28 @@ def test_roboflow_classes_csv_without_colours_loads(tmp_path):
     (tmp_path / "bad.csv").write_text("Pixel Value, Class\nzero, background\n")
     with pytest.raises(DataprepError, match="bad.csv: line 2: index must be an integer, not 'zero'"):
         load_palette(tmp_path / "bad.csv")
+
+
+def test_an_inferred_binary_palette_converts_without_remap_ids(tmp_path):
+    """ISBI 2012: palette infer, then masks2labels with its palette and no --remap: 255 was read as the ignore
+    index (78% of the pixels) and no membrane was left (exit 0, a warning). The palette now says its remap."""
+    for i in range(2):
+        write_mask(tmp_path / "masks" / f"m{i}.png", _blobs(i, 0.6))
+    result = infer_palette(tmp_path / "masks")
+    assert result.binary and result.palette.remap == "ids"
+    result.save(tmp_path / "pal.json")
+    assert json.loads((tmp_path / "pal.json").read_text())["remap"] == "ids"
+    out = tmp_path.parent / f"{tmp_path.name}-labels"
+    report = masks_to_labels(tmp_path / "masks", out, tmp_path / "pal.json", quiet=True)
+    for i in range(2):
+        np.testing.assert_array_equal(read_mask(out / f"m{i}.png"), (_blobs(i, 0.6) > 0).astype(np.uint8))
+    assert report.notes[0].startswith("stored values converted by the palette's remap (ids)")
+    assert load_palette(out / "palette.json").remap is None  # the label maps' palette: indices as they are
+    explicit = masks_to_labels(tmp_path / "masks", out.with_name(out.name + "2"), tmp_path / "pal.json",
+                               remap="0:0", unknown="ignore", quiet=True)
+    assert explicit.pixel_counts[1] == 0 and not any("palette's remap" in n for n in explicit.notes)
+    with pytest.raises(DataprepError, match="remap must be one of ids, reduce-zero, not 'maybe'"):
+        Palette("p", (PaletteClass("a", (0, 0, 0), 0, id=1),), 255, None, "maybe")
 
 
 def test_infer_flags_antialiased_blends(tmp_path):
@@ -486,7 +508,7 @@ def test_cli_palette_show_and_infer(cli, tmp_path, sample_data):
     binary = tmp_path / "binary"
     write_mask(binary / "a.png", np.array([[0, 255], [255, 255]], np.uint8))
     res = cli("palette", "infer", str(binary), "-o", str(tmp_path / "binary.json"), "-q")
-    assert res.exit_code == 0 and "255 is taken as class 1" in res.output and "--remap ids" in res.output
+    assert res.exit_code == 0 and "255 is taken as class 1" in res.output and "(the palette records remap: ids" in res.output
     bad = cli("palette", "show", "nope")
     assert bad.exit_code == 2 and "error:" in bad.output
 

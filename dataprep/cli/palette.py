@@ -135,7 +135,7 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
                  if result.ignore_is_class else "")
         click.echo(f"\nthe stored values are not 0..K-1: classes get compact indices 0..{result.palette.num_classes - 1} "
                    f"with the stored value as id{extra}; convert with "
-                   f"`dataprep masks2labels --palette {output} --remap ids ...`")
+                   f"`dataprep masks2labels --palette {output} ...` (the palette records remap: ids)")
     values = [c.value for c in result.colours if c.value is not None]
     if result.kind == "index" and not (result.lossy or result.reduced_zero) and len(values) > INSTANCE_HINT_VALUES:
         click.echo(f"\n{len(values)} distinct values: if they number objects (an instance mask) rather than "
@@ -145,16 +145,16 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         zeros = sum(c.pixels for c in result.colours if c.value == 0)
         click.echo(f"\nstored value 0 is 'not labelled' (ignore: {zeros:,} pixels, {100 * zeros / total:.2f}%) and "
                    f"class k is stored as k + 1; convert with "
-                   f"`dataprep masks2labels --palette {output} --remap reduce-zero ...`")
+                   f"`dataprep masks2labels --palette {output} ...` (the palette records remap: reduce-zero)")
     if result.lossy and result.kind == "index":
         centres = [c.id for c in result.palette.classes if c.kind is not EntryKind.ARTEFACT]
         click.echo(f"\nthe masks are JPEG: their {len(result.colours)} values are compression noise around "
                    f"{len(centres)} ({', '.join(map(str, centres))}); every value 0..255 is listed under the class "
-                   f"of the nearest of those; convert with `dataprep masks2labels --palette {output} --remap ids ...`"
+                   f"of the nearest of those; convert with `dataprep masks2labels --palette {output} ...` (remap: ids)"
                    ", and save masks as PNG from now on")
     if result.binary:
         click.echo(f"\nbinary masks (values 0 and 255): 255 is taken as class 1, not as ignore; convert with "
-                   f"`dataprep masks2labels --palette {output} --remap ids ...` (the palette's ids map 255 to 1)")
+                   f"`dataprep masks2labels --palette {output} ...` (the palette records remap: ids, which maps 255 to 1)")
     click.echo(f"\n{result.files} masks, {len(result.colours):,} distinct {'colours' if result.kind == 'colour' else 'values'}"
                f", {len(result.classes)} classes -> {output} (edit names, indices and ignore flags, then run masks2labels)")
 

@@ -94,7 +94,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     palette = _resolve_palette(palette, source)
     if ignore_index is not None:
         palette = palette.with_ignore_index(ignore_index)
-    remap_spec = parse_remap(remap)
+    from_palette = remap is None and palette.remap is not None
+    remap_spec = parse_remap(palette.remap if from_palette else remap)
     remap_map = _check_remap(remap_spec, palette)
     src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
     out_palette = palette.label_palette()
@@ -118,7 +119,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     report = ConversionReport(out_palette, out_dir, zero_unlabelled=remap_spec == "reduce-zero",
                               asked_ignore=tuple(asked), ignore_by_ids=remap_spec == "ids",
                               unknown_ignored=unknown == "ignore",
-                              ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None))
+                              ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None),
+                              palette_remap=palette.remap if from_palette else None)
     _collect(report, src.jobs, results, out_palette)
     report.palette_path = out_palette.save(out_dir / "palette.json")
     if src.manifest is not None:

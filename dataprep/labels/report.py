@@ -46,6 +46,7 @@ class ConversionReport:
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
     unknown_ignored: bool = False  # --unknown ignore: the `unknown` pixels became the ignore index
     ignore_value: int | None = None  # the value the masks store for ignore (the ignore entry's id), if not the index
+    palette_remap: str | None = None  # no --remap given: the palette's own (an inferred binary palette's ids)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +108,9 @@ class ConversionReport:
     def notes(self) -> list[str]:
         """What was done differently from the plain rule, said once per run."""
         out = []
+        if self.palette_remap:
+            out.append(f"stored values converted by the palette's remap ({self.palette_remap}), as palette infer wrote "
+                       "it for these masks; --remap overrides it")
         if self.by_colour:
             n = len(self.by_colour)
             out.append(f"{n} palette-mode PNG{'s' if n > 1 else ''} (first: {self.by_colour[0]}) had a colour table "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,12 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     if kind == "index":
         result.binary_encodings = _binary_encodings(read, ok)
         result.dataset_builtin = _dataset_builtin(result, read)
+        # The palette says how its masks' values convert, so masks2labels without --remap gets it right (ISBI's
+        # 255 became ignore: 78% of the pixels, and no membrane left).
+        if result.reduced_zero:
+            result.palette = replace(result.palette, remap="reduce-zero")
+        elif result.binary or result.sparse or result.lossy:
+            result.palette = replace(result.palette, remap="ids")
     return result
 
 

@@ -69,9 +69,11 @@ class InferredPalette:
                 if artefact:
                     entry["artefact_of"] = names.get(found.index)
             entries.append(entry)
+        remap = {"remap": self.palette.remap} if self.palette.remap is not None else {}
         return {
             "name": self.palette.name,
             "ignore_index": self.palette.ignore_index,
+            **remap,
             "classes": entries,
             "inferred": {
                 "kind": self.kind, "files": self.files, "pixels": self.pixels,
@@ -91,7 +93,8 @@ class InferredPalette:
             atomic_write_text(path, dump_yaml(data))
             return path
         lines = ",\n".join("    " + json.dumps(c) for c in data["classes"])
-        text = (f'{{\n  "name": {json.dumps(data["name"])},\n  "ignore_index": {data["ignore_index"]},\n'
+        remap = f'  "remap": {json.dumps(data["remap"])},\n' if "remap" in data else ""
+        text = (f'{{\n  "name": {json.dumps(data["name"])},\n  "ignore_index": {data["ignore_index"]},\n{remap}'
                 f'  "classes": [\n{lines}\n  ],\n  "inferred": {json.dumps(data["inferred"])}\n}}\n')
         atomic_write_text(path, text)
         return path

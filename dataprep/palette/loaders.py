@@ -86,7 +86,9 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
             classes.append(_class_from_fields(entry, n, ignore_index))
         except (KeyError, TypeError, ValueError) as exc:
             raise DataprepError(where, f"class #{n} ({entry.get('name', '?')}): {exc}") from None
-    return Palette(str(data.get("name") or default_name), tuple(classes), ignore_index, source)
+    remap = data.get("remap")
+    return Palette(str(data.get("name") or default_name), tuple(classes), ignore_index, source,
+                   None if remap is None else str(remap))
 
 
 def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: int) -> PaletteClass:

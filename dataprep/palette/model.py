@@ -95,6 +95,9 @@ class Palette:
     classes: tuple[PaletteClass, ...]
     ignore_index: int = DEFAULT_IGNORE_INDEX
     source: str | None = field(default=None, compare=False)  # file or built-in name, for messages
+    # How index masks' stored values become indices when masks2labels is given no --remap: "ids" (an inferred
+    # binary or sparse palette: 255 is the foreground's id, not the ignore index) or "reduce-zero"; None: as stored.
+    remap: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -169,7 +172,7 @@ class Palette:
         if clash:
             raise UsageError(None, f"ignore index {ignore_index} is the index of class {clash[0]!r} in palette {self.name!r}")
         classes = tuple(replace(c, index=ignore_index) if c.ignore else c for c in self.classes)
-        return Palette(self.name, classes, ignore_index, self.source)
+        return Palette(self.name, classes, ignore_index, self.source, self.remap)
 
     def label_palette(self) -> "Palette":
         """The palette of label maps made with this one: one class per index 0..K-1, then the ignore entry.
@@ -203,13 +206,17 @@ class Palette:
     # ---- serialisation
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "ignore_index": self.ignore_index, "classes": [c.to_dict() for c in self.classes]}
+        out = {"name": self.name, "ignore_index": self.ignore_index}
+        if self.remap is not None:
+            out["remap"] = self.remap
+        return {**out, "classes": [c.to_dict() for c in self.classes]}
 
     def to_json(self) -> str:
         # One class per line: easy to read and to edit by hand.
         lines = ",\n".join("    " + json.dumps(c.to_dict()) for c in self.classes)
-        head = f'{{\n  "name": {json.dumps(self.name)},\n  "ignore_index": {self.ignore_index},\n  "classes": [\n'
-        return head + lines + "\n  ]\n}\n"
+        remap = f'  "remap": {json.dumps(self.remap)},\n' if self.remap is not None else ""
+        head = f'{{\n  "name": {json.dumps(self.name)},\n  "ignore_index": {self.ignore_index},\n'
+        return head + remap + '  "classes": [\n' + lines + "\n  ]\n}\n"
 
     def save(self, path: PathLike) -> Path:
         path = Path(path)
@@ -225,8 +232,15 @@ class Palette:
         return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+PALETTE_REMAPS = ("ids", "reduce-zero")
+
+
 def _validate(p: Palette) -> None:
     where = p.source or p.name
+    if p.remap is not None and p.remap not in PALETTE_REMAPS:
+        raise DataprepError(where, f"remap must be one of {', '.join(PALETTE_REMAPS)}, not {p.remap!r}")
+    if p.remap == "ids" and not any(c.id is not None for c in p.classes):
+        raise DataprepError(where, "remap is 'ids' but no class has an id")
     if not isinstance(p.ignore_index, int) or not 0 <= p.ignore_index <= MAX_INDEX:
         raise DataprepError(where, f"ignore_index must be an integer in 0..{MAX_INDEX}, not {p.ignore_index!r}")
     by_colour: dict[Colour, PaletteClass] = {}
