@@ -40,22 +40,17 @@ class Hint:
                 f"convert with `dataprep import {self.format} {os.path.normpath(source or '.')} DEST`")
 
 
-def _source(fmt: str, example: str, yaml_dirs: frozenset[str] = frozenset()) -> str:
-    """The SRC `dataprep import` takes for a format, from one of its files (relative paths); `yaml_dirs`: the
-    folders holding a YOLO data.yaml."""
+def _source(fmt: str, example: str, yaml_dir: str | None = None) -> str:
+    """The SRC `dataprep import` takes for a format, from one of its files (relative paths); `yaml_dir`: the
+    folder of the YOLO data.yaml above it, if any."""
     folder = os.path.dirname(example.rstrip("/"))
     if fmt in ("coco", "cvat", "kaggle-rle"):
         return example  # the JSON / XML / CSV itself
     if fmt == "yolo":
-        # The folder of the data.yaml above the labels (Roboflow's: beside train/ valid/ test/), else the
-        # dataset folder above labels/ (ultralytics' images/ <-> labels/ rule).
-        up = folder
-        while up:
-            if up in yaml_dirs:
-                return up
-            up = os.path.dirname(up)
-        if "" in yaml_dirs:
-            return ""
+        # The folder of the data.yaml (Roboflow's: beside train/ valid/ test/), else the dataset folder above
+        # labels/ (ultralytics' images/ <-> labels/ rule).
+        if yaml_dir is not None:
+            return yaml_dir
         parts = example.split("/")
         return "/".join(parts[: max(i for i, p in enumerate(parts) if p == "labels")]) if "labels" in parts else folder
     return folder  # labelme: the folder of the JSON files; instances: the folder of the ID/ folders
@@ -89,16 +84,15 @@ def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
             ext_of[fmt] = ext
     from .importers.yolo import YAML_NAMES
 
-    # The folders above the YOLO labels that hold a data.yaml (the walk lists no .yaml files)
-    yaml_dirs = frozenset(
-        up for rel in found.get("yolo", ())[:1] for up in _ancestors(os.path.dirname(rel))
-        if any((root / up / name).is_file() for name in YAML_NAMES))
+    # The nearest folder above the YOLO labels holding a data.yaml (the walk lists no .yaml files)
+    yaml_dir = next((up for rel in found.get("yolo", ())[:1] for up in _ancestors(os.path.dirname(rel))
+                     if any((root / up / name).is_file() for name in YAML_NAMES)), None)
     hints = []
     for fmt, paths in found.items():
         folders = {os.path.dirname(p) for p in paths}
         count = len(paths) if fmt == "kaggle-rle" else sum(  # one CSV of masks beside other CSVs
             1 for f in annotations if f.lower().endswith(ext_of[fmt]) and os.path.dirname(f) in folders)
-        hints.append(Hint(fmt, _WHAT[fmt], count, paths[0], _source(fmt, paths[0], yaml_dirs)))
+        hints.append(Hint(fmt, _WHAT[fmt], count, paths[0], _source(fmt, paths[0], yaml_dir)))
     instances = _instance_folders(files)
     if instances:
         hints.append(Hint("instances", _WHAT["instances"], len(instances), instances[0],
