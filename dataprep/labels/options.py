@@ -10,6 +10,7 @@ from typing import Any, Literal
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..palette import Colour, Palette
+from ..palette.model import PALETTE_REMAPS
 from ..strict_load import load_yaml, yaml_error
 from .context import Remap
 
@@ -65,7 +66,7 @@ def format_unknown(key: UnknownKey) -> str:
     return "({},{},{})".format(*key) if isinstance(key, tuple) else f"value {key}"
 
 
-NAMED_REMAPS = ("ids", "reduce-zero")
+NAMED_REMAPS = PALETTE_REMAPS  # what a palette file may record as its remap too
 
 
 def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, int] | Literal["ids", "reduce-zero"] | None:
