@@ -58,13 +58,13 @@ def _number_by_name(plan: ImportPlan, found: dict[str, int]) -> dict[str, int]:
     exports imported one after the other then number alike, whichever label each meets first."""
     from .names import sort_names
 
-    named = [n for n in found if n not in (BACKGROUND_LABEL, IGNORE_LABEL)]
-    index = {BACKGROUND_LABEL: 0, IGNORE_LABEL: IGNORE, **{n: i for i, n in enumerate(sort_names(named), 1)}}
+    named = sort_names(n for n in found if n not in (BACKGROUND_LABEL, IGNORE_LABEL))
+    index = {BACKGROUND_LABEL: 0, IGNORE_LABEL: IGNORE, **{n: i for i, n in enumerate(named, 1)}}
     new_of = {found[n]: index[n] for n in found}
     plan.entries = [replace(e, regions=tuple(replace(r, label=new_of[r.label]) for r in e.regions))
                     for e in plan.entries]
     if named:
-        plan.warnings.append(f"no labels.txt: classes numbered by sorted name ({', '.join(sort_names(named)[:4])}"
+        plan.warnings.append(f"no labels.txt: classes numbered by sorted name ({', '.join(named[:4])}"
                              f"{', ...' if len(named) > 4 else ''}); write one (--labels) for an order of your own")
     return index
 
