@@ -209,6 +209,28 @@ def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
     assert any("image id 2: annotations[3] (id 4): RLE size 60x41" in e for e in report.errors)
 
 
+@needs_coco
+def test_absolute_and_dotdot_image_names_write_below_labels(tmp_path):
+    """datumaro's COCO/CVAT/VIA samples with an absolute or '../' image name wrote the label map next to the
+    image (in the input tree, where the next scan pairs it) or beside labels/, exit 0."""
+    export = coco_export(tmp_path / "coco")
+    images = export["images"]
+    write_image(tmp_path / "coco" / "up.png", 30, 20, 4)
+    _rewrite(export["json"], lambda d: (d["images"][0].update(file_name=str((images / "a.png").resolve())),
+                                        d["images"][1].update(file_name=str((images / "sub" / "b.png").resolve())),
+                                        d["images"][2].update(file_name="../up.png", width=30, height=20)))
+    before = {p for p in tmp_path.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    report = _import("coco", export["json"], out)
+    assert report.converted == 3, report.errors
+    written = {p for p in tmp_path.rglob("*") if p.is_file()} - before
+    assert all(out in p.parents for p in written)
+    assert sorted(p.relative_to(out / "labels").as_posix() for p in written if p.suffix == ".png") == [
+        "a.png", "sub/b.png", "up.png"]
+    assert sorted(r.id for r in read_manifest(report.manifest_path)) == ["a", "sub/b", "up"]
+    assert any("absolute or reach out of the images folder" in n for n in report.notes)
+
+
 def test_roboflow_project_placeholder_category_is_no_class(tmp_path):
     """Roboflow's COCO exports list the project as category 0 (a-hwang/building-facade-segmentation: `facade`,
     supercategory "none", parent of the others, one of which is also `facade`); it became an empty class 1
@@ -812,3 +834,17 @@ def test_pil_shapes_drawn_on_their_box_equal_a_full_canvas_drawing():
         starts, ends = RASTERIZERS[kind]((pts, extra), h, w)
         want_starts, want_ends = mask_runs(full_canvas(kind, pts, extra))
         assert np.array_equal(starts, want_starts) and np.array_equal(ends, want_ends), (kind, pts, extra)
+
+
+@pytest.mark.parametrize("ids, expected", [
+    (["C:\\shots\\day\\a", "C:\\shots\\night\\b"], ["day/a", "night/b"]),  # a Windows tool's absolute names
+    (["../../a", "x/../../b", "x/./c"], ["a", "b", "x/c"]),
+    (["sub/a", "b"], ["sub/a", "b"]),  # nothing to change: no note
+])
+def test_contained_ids_stay_below_the_labels_folder(ids, expected):
+    from dataprep.importers.base import Entry
+    from dataprep.importers.run import contained_ids
+
+    entries, note = contained_ids([Entry(i, Path(f"{n}.png"), Path("export.json"), ()) for n, i in enumerate(ids)])
+    assert [e.id for e in entries] == expected
+    assert (note is None) == (ids == expected)

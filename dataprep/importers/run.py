@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,9 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     out_dir = Path(out_dir)
     inputs = inputs or Inputs()
     inputs.guard_folder(out_dir, force=force)
+    plan.entries, outside = contained_ids(plan.entries)
+    if outside:
+        plan.warnings.append(outside)
     _check_ids(plan.entries)
     # The images stay where they are; even with --force no output may replace one (or the export).
     inputs.with_files([*(e.image for e in plan.entries), *(e.source for e in plan.entries)]).check_written(
@@ -193,6 +197,55 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     if instances:
         report.instance_dir = out_dir / INSTANCES_DIR
     return report
+
+
+def contained_ids(entries: list[Entry]) -> tuple[list[Entry], str | None]:
+    """The entries with ids that stay below labels/, and a note when some had to change.
+
+    An export may name its images by absolute paths ('/data/shots/a.jpg', 'C:\\shots\\a.jpg') or reach out of
+    the images folder ('../a.jpg'); as ids they would put label maps outside the output (next to the images,
+    where the next scan pairs them). Absolute names keep their path below the folder they all share, the
+    others lose their '..' steps; two that become one id are refused by `_check_ids`.
+    """
+    parts = [_id_parts(e.id) for e in entries]
+    rooted = [p[1:-1] for p in parts if p[0]]
+    shared = 0
+    if rooted:  # how many leading folders every absolute name has in common
+        shortest = min(len(r) for r in rooted)
+        while shared < shortest and len({r[shared] for r in rooted}) == 1:
+            shared += 1
+    changed: list[tuple[str, str]] = []
+    out: list[Entry] = []
+    for entry, (root, *path) in zip(entries, parts):
+        kept = path[shared:] if root else [step for step in path if step != ".."]
+        new_id = "/".join(kept)
+        if new_id != entry.id:
+            changed.append((entry.id, new_id))
+            entry = replace(entry, id=new_id)
+        out.append(entry)
+    if not changed:
+        return out, None
+    old, new = changed[0]
+    more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+    return out, (f"{len(changed)} image name(s) are absolute or reach out of the images folder ({old!r}{more}): "
+                 f"their label maps are written below {LABELS_DIR}/ ({new!r}{more and ', ...'})")
+
+
+def _id_parts(entry_id: str) -> list[str]:
+    """[root or '', folder, ..., name] of an id, '.' steps and 'a/..' pairs resolved; a drive ('C:') is a root."""
+    steps = entry_id.replace("\\", "/").split("/")
+    root = ""
+    if steps and (steps[0] == "" or re.fullmatch(r"[A-Za-z]:", steps[0])) and len(steps) > 1:
+        root = steps.pop(0) or "/"
+    path: list[str] = []
+    for step in steps:
+        if step in ("", "."):
+            continue
+        if step == ".." and path and path[-1] != "..":
+            path.pop()
+        elif not (step == ".." and root):
+            path.append(step)
+    return [root, *path]
 
 
 def _check_ids(entries: list[Entry]) -> None:
