@@ -33,6 +33,34 @@ def test_palette_png_reads_as_indices_not_colours(tmp_path):
     np.testing.assert_array_equal(io.read_png_palette(path)[:3], pal[:3])
 
 
+def _gif(path, indices, table):
+    im = Image.fromarray(indices, mode="P")
+    im.putpalette(np.asarray(table, np.uint8).tobytes())
+    im.save(path, optimize=False)
+    assert np.array_equal(np.asarray(Image.open(path)), indices)  # the encoder kept the indices
+    return path
+
+
+def test_grey_gif_reads_as_grey_levels_and_a_colour_gif_as_indices(tmp_path):
+    """DRIVE's 1st_manual GIFs: 58 store white vessels at index 251, 20 read as 0/255: one dataset, two values."""
+    indices = np.array([[0, 251, 251], [0, 0, 251]], np.uint8)
+    table = np.zeros((256, 3), np.uint8)
+    table[251] = 255
+    table[7] = (200, 10, 10)  # a colour the pixels do not use
+    grey = _gif(tmp_path / "vessels.gif", indices, table)
+    np.testing.assert_array_equal(io.read_mask(grey), np.where(indices == 251, 255, 0))
+    assert io.read_png_palette(grey) is None  # no table: nothing converts it by colour
+    table[251] = (0, 0, 255)
+    colour = _gif(tmp_path / "blue.gif", indices, table)
+    np.testing.assert_array_equal(io.read_mask(colour), indices)
+    np.testing.assert_array_equal(io.read_png_palette(colour)[251], (0, 0, 255))
+    png = tmp_path / "label.png"  # a label map's white class keeps its index
+    im = Image.fromarray(np.array([[0, 1]], np.uint8), mode="P")
+    im.putpalette(bytes([0, 0, 0, 255, 255, 255]))
+    im.save(png)
+    np.testing.assert_array_equal(io.read_mask(png), [[0, 1]])
+
+
 def test_red_pixel_comes_back_red_not_blue(tmp_path):
     rgb = np.zeros((4, 5, 3), np.uint8)
     rgb[..., 0] = 200  # pure red

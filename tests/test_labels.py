@@ -515,6 +515,28 @@ def test_binary_0_255_masks_under_an_ignore_255_palette_warn_once(tmp_path, cli)
     assert len(warnings) == 1 and "large regions" in warnings[0] and "single class" not in warnings[0]
 
 
+def test_grey_gifs_and_grey_pngs_of_one_set_convert_alike(tmp_path):
+    """DRIVE: 58 vessel GIFs keep white at index 251, 20 read as 0/255; `-p binary` made vessels class 1 in the
+    first (by colour) and ignore in the others, and `--remap ids` failed the GIFs ('value 251 not in palette')."""
+    vessels = np.zeros((16, 16), np.uint8)
+    vessels[3, :] = vessels[:, 9] = 255
+    write_mask(tmp_path / "masks" / "a.png", vessels)
+    im = Image.fromarray(np.where(vessels == 255, 251, 0).astype(np.uint8), mode="P")
+    table = np.zeros((256, 3), np.uint8)
+    table[251] = 255
+    im.putpalette(table.tobytes())
+    im.save(tmp_path / "masks" / "b.gif", optimize=False)
+    expected = (vessels == 255).astype(np.uint8)
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "ids", "binary", remap="ids")
+    assert report.failed == 0
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(read_mask(tmp_path / "ids" / f"{name}.png"), expected)
+    plain = masks_to_labels(tmp_path / "masks", tmp_path / "plain", "binary")  # both ignore, and said so
+    assert plain.pixel_counts[1] == 0 and any("single class" in w for w in plain.warnings)
+    inferred = infer_palette(tmp_path / "masks")
+    assert inferred.binary and inferred.palette.remap == "ids"
+
+
 def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
     for name in ("x", "y", "z"):
         write_mask(tmp_path / "masks" / f"{name}.png", _stripes())

@@ -154,14 +154,42 @@ def read_png_palette(path: PathLike) -> np.ndarray | None:
 
     max_image_pixels()
     with Image.open(path) as im:
-        if im.mode != "P":
+        if im.mode != "P" or _grey_gif_levels(im) is not None:
             return None
-        raw = np.frombuffer(bytes(im.getpalette() or []), np.uint8)
+        return _colour_table(im)
+
+
+def _colour_table(im: Image.Image) -> np.ndarray:
+    raw = np.frombuffer(bytes(im.getpalette() or []), np.uint8)
     return raw[: len(raw) // 3 * 3].reshape(-1, 3).copy()
+
+
+def _grey_gif_levels(im: Image.Image) -> np.ndarray | None:
+    """A GIF whose pixels are all grey, as its grey levels; None for other files.
+
+    GIF has no grayscale mode: a grey mask saved as GIF gets whatever indices the encoder
+    picks (DRIVE's vessel masks: white at index 251 in 58 files, while 20 of the same set
+    were read as 0/255), so its indices mean nothing and its grey levels are the values.
+    PNGs keep their indices: their tables are class colours (a label map's white class).
+    """
+    if im.format != "GIF" or im.mode != "P":
+        return None
+    indices = np.asarray(im, dtype=np.uint8)
+    table = np.zeros((256, 3), np.uint8)
+    colours = _colour_table(im)[:256]
+    table[: len(colours)] = colours
+    present = np.flatnonzero(np.bincount(indices.ravel(), minlength=256))
+    used = table[present]
+    if not (np.all(used[:, 0] == used[:, 1]) and np.all(used[:, 1] == used[:, 2])):
+        return None
+    return table[:, 0][indices]
 
 
 def _mask_array(path: Path, im: Image.Image) -> np.ndarray:
     mode = im.mode
+    levels = _grey_gif_levels(im)
+    if levels is not None:
+        return levels
     if mode in ("P", "L"):
         return np.asarray(im, dtype=np.uint8).copy()
     if mode == "1":
