@@ -213,6 +213,31 @@ def test_grey_hint_needs_several_grey_levels():
         colours_to_labels(levels, pal)
 
 
+def test_index_masks_saved_as_grey_rgb_convert_by_their_values(tmp_path):
+    """torchgeo's Inria sample stores buildings as RGB (1,1,1): `-p binary` refused it, and the hint's
+    `--unknown nearest` made every building black, the background, exit 0."""
+    values = np.array([[0, 1, 1], [1, 0, 0]], np.uint8)
+    grey = np.repeat(values[:, :, None], 3, axis=2)
+    binary = builtin_palette("binary")
+    for unknown in ("error", "nearest"):
+        result = mask_to_labels(grey, binary, unknown=unknown)
+        np.testing.assert_array_equal(result.labels, values)
+        assert result.grey_levels and not result.unknown
+    write_image(tmp_path / "m" / "a.png", grey)
+    report = masks_to_labels(tmp_path / "m", tmp_path / "out", "binary")
+    assert report.pixel_counts == [3, 3] and any("grey pixels (v,v,v)" in n for n in report.notes)
+    # Values the palette does not know (CamVid's void 11 without --remap ids) keep the colour rules and their hint.
+    camvid = np.repeat(np.array([[0, 3, 11]], np.uint8)[:, :, None], 3, axis=2)
+    with pytest.raises(UnknownValuesError, match="all grey"):
+        mask_to_labels(camvid, builtin_palette("camvid11"))
+    ids = mask_to_labels(camvid, builtin_palette("camvid11"), remap="ids")
+    np.testing.assert_array_equal(ids.labels, [[0, 3, 255]])
+    # Black and white with an antialiased grey edge is a colour mask: nearest colour, white stays foreground.
+    edge = np.repeat(np.array([[0, 128, 255, 255]], np.uint8)[:, :, None], 3, axis=2)
+    result = mask_to_labels(edge, binary, unknown="nearest")
+    assert not result.grey_levels and result.labels[0, 2:].tolist() == [1, 1]
+
+
 def test_int32_npy_with_minus_one_needs_a_remap():
     values = np.array([[0, -1], [2, 1]], np.int32)
     with pytest.raises(UnknownValuesError, match="value -1"):

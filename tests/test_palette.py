@@ -256,6 +256,23 @@ def test_binary_colour_masks_get_black_as_background_whatever_covers_more(tmp_pa
             ("background", (0, 0, 0), 0), ("foreground", (255, 255, 255), 1)]
 
 
+def test_index_masks_all_saved_as_grey_rgb_are_inferred_by_value(tmp_path):
+    """SegNet's CamVid masks re-saved as (v,v,v): inferred as colours, classes by pixel share (void 11 a class at
+    index 5, road 3 at 0). They count as the index masks they are; an antialiased black-and-white set does not."""
+    values = np.zeros((12, 12), np.uint8)
+    values[:, 4:8], values[:, 8:] = 3, 11
+    values[:4, :4] = 1
+    write_mask(tmp_path / "grey" / "a.png", np.repeat(values[:, :, None], 3, axis=2))
+    result = infer_palette(tmp_path / "grey")
+    assert result.kind == "index" and result.grey_rgb_files == 1
+    assert sorted(c.value for c in result.classes) == [0, 1, 3, 11]
+    assert {c.value: c.index for c in result.colours} == {0: 0, 1: 1, 3: 2, 11: 3}
+    edged = np.where(_blobs(0, 0.5) > 0, 255, 0).astype(np.uint8)
+    edged[1:-1, 1:-1][np.diff(edged, axis=1)[1:-1, :-1] != 0] = 128  # a grey band on every edge
+    write_mask(tmp_path / "edged" / "a.png", np.repeat(edged[:, :, None], 3, axis=2))
+    assert infer_palette(tmp_path / "edged").kind == "colour"
+
+
 def test_grey_jpeg_masks_are_two_classes_not_one_per_value(tmp_path):
     """Binary masks saved as single-channel JPEG hold ~40 values (0..12, 240..255); each was a class. Now the
     values are pooled, every value 0..255 gets the class of the nearer of 0 and 255, and the palette's remap

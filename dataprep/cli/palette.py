@@ -116,8 +116,9 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         click.echo(f"\nthe colours match the built-in palette '{result.suggestion}' "
                    f"(names taken from it); --palette {result.suggestion} would use its official indices")
     if result.grey_rgb_files:
+        among = "the index masks among them" if result.grey_rgb_files < result.files else "index masks"
         click.echo(f"\n{result.grey_rgb_files} RGB masks hold grey pixels only: counted by their grey values, as "
-                   "the index masks among them")
+                   f"{among}")
     if result.binary_encodings:
         ones, full, example = result.binary_encodings
         click.echo(f"\nwarning: {ones} masks hold 0/1 and {full} hold 0/255 (e.g. {example}): the same foreground "

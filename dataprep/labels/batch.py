@@ -71,7 +71,8 @@ class _MaskConverter:
             raise _with_path(exc, job.src) from None
         write_mask(job.dst, result.labels, palette=self.colour_table)
         return _FileResult("converted", result.counts, result.unknown, result.by_colour,
-                           _ignored_interior(result.labels, result.counts, self.palette.ignore_index))
+                           _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
+                           result.grey_levels)
 
 
 def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,

@@ -59,6 +59,7 @@ class Converted:
     counts: np.ndarray  # pixels per value 0..palette.max_value
     unknown: dict[UnknownKey, int]  # colours/values not in the palette (and what they were replaced by, see mode)
     by_colour: bool = False  # a palette-mode mask converted through its own colour table, not its indices
+    grey_levels: bool = False  # a colour mask of grey pixels only converted by its grey values (an index mask)
 
 
 def colours_to_labels(rgb: np.ndarray, palette: Palette | PathLike, *, unknown: Unknown = "error",
@@ -101,7 +102,7 @@ def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Rema
     if mask.ndim == 3 and mask.shape[2] in (3, 4):
         if mask.dtype != np.uint8:
             raise DataprepError(None, f"colour mask must be 8-bit, got {mask.dtype}")
-        return _convert_colours(mask, palette, unknown, context)
+        return _convert_colours_or_grey(mask, palette, remap, unknown, context)
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[:, :, 0]
     if mask.ndim != 2:
@@ -198,6 +199,45 @@ def _convert_colours(rgb: np.ndarray, palette: Palette, unknown: Unknown, contex
     if hist is None:
         hist = _histogram(labels, size)
     return Converted(_narrow(labels, palette), hist[:size], found)
+
+
+def _convert_colours_or_grey(rgb: np.ndarray, palette: Palette, remap: Remap | None, unknown: Unknown,
+                             context: ConversionContext) -> Converted:
+    """A colour mask by colour; an index mask saved as RGB (every pixel (v, v, v)) by its grey values.
+
+    The grey values are taken only when the palette lacks some of the mask's colours and knows
+    every one of its values (as indices, or as ids under `remap`): torchgeo's Inria sample
+    stores buildings as (1, 1, 1), and `--unknown nearest` made them black, the background,
+    for all 448 pixels. Black-and-white masks with antialiased grey edges keep their colour
+    conversion: their edge values are no class.
+    """
+    try:
+        return _convert_colours(rgb, palette, "error", context)
+    except UnknownValuesError as exc:
+        levels = _grey_levels(rgb, exc.counts)
+        if levels is not None:
+            checked = _check_remap(remap, palette)
+            table = context.value_table(palette, checked)
+            present = np.flatnonzero(_histogram(levels, 256))
+            if not np.any(table.lut[present] == table.sentinel):
+                result = _convert_values(levels, palette, checked, "error", context)
+                result.grey_levels = True
+                return result
+        if unknown == "error":
+            raise
+    return _convert_colours(rgb, palette, unknown, context)
+
+
+def _grey_levels(rgb: np.ndarray, unknown: dict[UnknownKey, int]) -> np.ndarray | None:
+    """The (H, W) grey values of an opaque mask whose every pixel is grey, else None."""
+    if not all(isinstance(k, tuple) and k[0] == k[1] == k[2] for k in unknown):
+        return None
+    if rgb.shape[2] == 4 and not np.all(rgb[:, :, 3] == 255):
+        return None
+    red = rgb[:, :, 0]
+    if not (np.array_equal(red, rgb[:, :, 1]) and np.array_equal(red, rgb[:, :, 2])):
+        return None
+    return np.ascontiguousarray(red)
 
 
 def _packed_keys(rgb: np.ndarray, context: ConversionContext) -> tuple[np.ndarray, np.ndarray | None]:

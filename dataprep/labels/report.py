@@ -41,6 +41,7 @@ class ConversionReport:
     manifest_path: Path | None = None
     palette_path: Path | None = None
     by_colour: list[str] = field(default_factory=list)  # palette-mode masks converted through their colour table
+    grey_levels: list[str] = field(default_factory=list)  # RGB masks of grey pixels converted by their grey values
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
     asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
@@ -113,9 +114,13 @@ class ConversionReport:
                        "it for these masks; --remap overrides it")
         if self.by_colour:
             n = len(self.by_colour)
-            out.append(f"{n} palette-mode PNG{'s' if n > 1 else ''} (first: {self.by_colour[0]}) had a colour table "
+            out.append(f"{n} palette-mode mask{'s' if n > 1 else ''} (first: {self.by_colour[0]}) had a colour table "
                        "that differs from the palette, so their pixels were converted by colour (table index -> "
                        "colour -> class), not by index; --png-indices would use the indices")
+        if self.grey_levels:
+            n = len(self.grey_levels)
+            out.append(f"{n} RGB mask{'s' if n > 1 else ''} (first: {self.grey_levels[0]}) held grey pixels (v,v,v) "
+                       "only, colours the palette lacks: converted by their values v, as the index masks they are")
         return out
 
     def class_rows(self) -> list[tuple[int, str, int, float]]:
@@ -135,6 +140,7 @@ class _FileResult:
     unknown: dict[UnknownKey, int]
     by_colour: bool = False
     ignored_interior: int = 0
+    grey_levels: bool = False
 
 
 def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
@@ -169,6 +175,8 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
         report.outputs.append(job.dst)
         if value.by_colour:
             report.by_colour.append(str(job.src))
+        if value.grey_levels:
+            report.grey_levels.append(str(job.src))
         report.ignored_interior += value.ignored_interior
         totals[: len(value.counts)] += value.counts
         for key, n in value.unknown.items():

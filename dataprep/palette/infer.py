@@ -150,8 +150,11 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     kinds = {c.kind for c in ok}
     read = [path for path, r in zip(paths, results) if r.ok]
     grey_rgb = 0
-    if len(kinds) > 1 and all(c.as_index is not None for c in ok if c.kind == "colour"):
-        # Black-and-white masks some saved as RGB (BUSI's normal cases, one of PH2's BMPs) among grey ones.
+    if "colour" in kinds and all(c.as_index is not None for c in ok if c.kind == "colour") and (
+            len(kinds) > 1 or _grey_index_masks([c.as_index for c in ok if c.as_index is not None])):
+        # Black-and-white masks some saved as RGB (BUSI's normal cases, one of PH2's BMPs) among grey ones, or
+        # index masks all saved as (v, v, v): counted by colour, CamVid's 0..11 got indices by pixel share
+        # (void 11 a class, road 3 -> 0); masks2labels converts such masks by their values too.
         grey_rgb = sum(1 for c in ok if c.kind == "colour")
         ok = [c.as_index if c.as_index is not None else c for c in ok]
         kinds = {"index"}
@@ -203,6 +206,20 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
         elif result.binary or result.sparse or result.lossy:
             result.palette = replace(result.palette, remap="ids")
     return result
+
+
+def _grey_index_masks(counted: list[_Counted]) -> bool:
+    """Whether grey RGB masks hold index values: levels besides black and white, each filling regions somewhere.
+
+    Black-and-white masks stay colour masks (their classes by colour), and so do those with
+    antialiased edges, whose grey levels lie on thin bands only (grouped as artefacts there).
+    """
+    levels = np.concatenate([c.keys for c in counted])
+    solid = np.concatenate([c.solid for c in counted])
+    uniq, inverse = np.unique(levels, return_inverse=True)
+    if set(uniq.tolist()) <= {0, 255}:
+        return False
+    return bool(np.all(np.bincount(inverse, weights=solid, minlength=len(uniq)) > 0))
 
 
 def _dataset_builtin(result: InferredPalette, paths: list[Path]) -> str | None:
