@@ -113,7 +113,7 @@ def test_a_size_mismatch_or_missing_image_fails_that_file_alone(tmp_path):
     _mat(tmp_path / "labels" / "b.mat", groundtruth=np.ones((12, 10), np.uint8))
     _mat(tmp_path / "labels" / "c.mat", groundtruth=np.ones((10, 12), np.uint8))
     report = _import(tmp_path / "labels", tmp_path / "out")
-    assert report.converted == 1 and report.failed == 2
+    assert report.converted == 1 and report.failed == 2, report.errors
     assert any(e.endswith("b.mat: label map is 10x12 but its image is 12x10") for e in report.errors)
     assert any(e.endswith(f"c.mat: no image named c in {tmp_path / 'images'}") for e in report.errors)
     assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["a"]
