@@ -75,6 +75,45 @@ def test_reports_every_kind_of_problem(tmp_path):
     assert all("\n" not in str(p) for p in result.problems)
 
 
+BLOCK_COLOURS = np.array([[200, 30, 30], [30, 200, 30], [30, 30, 200], [200, 200, 30]], np.uint8)
+
+
+def _blocks(seed: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A photo of coloured blocks and the label map drawn on it."""
+    grid = np.random.default_rng(seed).integers(0, 4, (h // 16 + 1, w // 16 + 1))
+    labels = grid[np.arange(h)[:, None] // 16, np.arange(w)[None, :] // 16]  # sizes off the 16 grid: a turn moves it
+    return BLOCK_COLOURS[labels], labels.astype(np.uint8)
+
+
+@pytest.mark.parametrize("orientation", [2, 3, 6])
+def test_an_exif_turn_that_keeps_the_size_is_judged_by_the_mask_edges(tmp_path, orientation):
+    """A 180-degree turn, a mirror, or a quarter turn of a square image keeps the size, so `exif_rotation` never
+    fired: the loader turned the image and not its mask, and 27-30% of the pixels kept their label."""
+    square = orientation == 6
+    photo, labels = _blocks(orientation, 168, 168 if square else 232)
+    undo = {2: 2, 3: 3, 6: 8}[orientation]
+
+    def pair(name: str, stored: np.ndarray, mask: np.ndarray) -> None:
+        im = Image.fromarray(np.ascontiguousarray(stored))
+        exif = im.getexif()
+        exif[0x0112] = orientation
+        (tmp_path / "images").mkdir(exist_ok=True), (tmp_path / "masks").mkdir(exist_ok=True)
+        im.save(tmp_path / "images" / f"{name}.jpg", quality=95, exif=exif)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{name}.png")
+
+    pair("on_stored", photo, labels)  # the mask drawn on the pixels as stored: wrong once turned
+    pair("on_upright", io.apply_orientation(photo, undo), labels)  # stored turned back: upright is the photo
+    pair("flat", np.full_like(photo, 90), labels)  # no edges to tell: a warning
+    result = scan(tmp_path)
+    assert [(p.path, p.kind) for p in result.problems] == [("images/on_stored.jpg", "exif_rotation")]
+    assert "follow the stored, unturned pixels" in result.problems[0].reason
+    assert [(w.path, w.kind) for w in result.warnings] == [("images/flat.jpg", "exif_orientation")]
+    assert [r.id for r in result.rows] == ["flat", "on_upright"]
+    upright = io.read_image(tmp_path / "images" / "on_upright.jpg")
+    seen = np.abs(upright[:, :, None, :].astype(int) - BLOCK_COLOURS).sum(axis=3).argmin(axis=2)
+    assert (seen == labels).mean() > 0.95  # the loader's image is the photo the mask was drawn on
+
+
 def test_camvid_style_annot_folders(tmp_path):
     for split in ("train", "val"):
         _png(tmp_path / split / "0001TP_0001.png"), _png(tmp_path / f"{split}annot" / "0001TP_0001.png")

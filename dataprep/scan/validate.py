@@ -8,6 +8,7 @@ from typing import Literal
 from .. import io
 from ..errors import DataprepError
 from ..manifest import ManifestRow
+from .orientation import mask_orientation
 from .problems import Candidate, Problem, ScanProblem
 
 Check = Literal["header", "decode"]
@@ -84,6 +85,35 @@ class ValidatePair:
                                     f"mask is {msk.width}x{msk.height} but its image {cand.image} is "
                                     f"{img.width}x{img.height} ({scaled}); kept: run `dataprep resize --to image` "
                                     "before other commands"))
+        elif img.orientation != 1 and (img.stored_width, img.stored_height) == (msk.width, msk.height):
+            turned = _turned_same_size(cand, image_path, mask_path, img.orientation)
+            if turned is not None and turned.kind is ScanProblem.EXIF_ROTATION:
+                return None, [turned], warnings
+            if turned is not None:
+                warnings.append(turned)
         # Strings: the root is absolute already, and the walk gives normal relative paths.
         row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
         return row, _NONE, warnings or _NONE
+
+
+_TURNS = {2: "mirrors it", 3: "turns it 180 degrees", 4: "flips it upside down", 5: "transposes it",
+          6: "turns it 90 degrees", 7: "transverses it", 8: "turns it 270 degrees"}
+
+
+def _turned_same_size(cand: Candidate, image_path: str, mask_path: str, orientation: int) -> Problem | None:
+    """An EXIF orientation that keeps the size: a problem when the mask follows the stored pixels, a warning
+    when its edges follow neither clearly, None when they follow the upright image."""
+    try:
+        fit = mask_orientation(image_path, mask_path, orientation)
+    except DataprepError as exc:
+        return Problem(cand.image, ScanProblem.of_error(exc), exc.reason)
+    turn = f"EXIF orientation {orientation} {_TURNS[orientation]} when read"
+    if fit == "stored":
+        return Problem(cand.image, ScanProblem.EXIF_ROTATION,
+                       f"{turn}, but the mask's edges follow the stored, unturned pixels; re-save the image "
+                       "without the orientation tag, or redraw the mask on the upright image")
+    if fit == "unknown":
+        return Problem(cand.image, ScanProblem.EXIF_ORIENTATION,
+                       f"{turn}, and the mask's size fits both ways: check that it lies on the upright image "
+                       "(dataprep preview)")
+    return None
