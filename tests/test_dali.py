@@ -160,3 +160,46 @@ def test_16_bit_rgb_png_keeps_its_16_bits_on_dali(tmp_path):
     got = next(iter(make_loader(manifest, recipe, None, "dali", batch_size=1, shuffle=False)))["image"][0]
     expected = torch.from_numpy(image[:, ::-1].astype(np.float64) / 65535).permute(2, 0, 1)
     assert torch.allclose(got.double(), expected, atol=1e-6)
+
+
+def _one_pair(tmp_path, image: np.ndarray, mask: np.ndarray) -> str:
+    write_image(tmp_path / "a.png", image)
+    write_mask(tmp_path / "a_m.png", mask)
+    h, w = mask.shape
+    return write_manifest([ManifestRow("a", tmp_path / "a.png", tmp_path / "a_m.png", w, h)], tmp_path / "m.csv")
+
+
+@pytest.mark.parametrize("steps, channels, dtype", [
+    # ISBI's gray membranes with train_default's color_jitter: KeyError 's1_saturation' from DALI's internals
+    ([{"op": "color_jitter", "p": 1.0, "brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.1}], 1,
+     np.uint8),
+    ([{"op": "hue_saturation_value", "p": 1.0}], 1, np.uint8),  # refused on gray, which albumentations runs
+    ([{"op": "rotate", "p": 1.0, "limit": [20, 20]}], 3, np.uint16),  # warp_affine: no uint16 -> uint16
+    ([{"op": "affine", "p": 1.0, "scale": [0.9, 0.9], "rotate": [-15, -15]}], 1, np.uint16),
+])
+def test_gray_and_16_bit_images_run_the_steps_the_cpu_engine_runs(tmp_path, steps, channels, dtype):
+    rng = np.random.default_rng(1)
+    top = np.iinfo(dtype).max
+    yy, xx = np.mgrid[0:40, 0:48]
+    image = ((yy * 37 + xx * 11) % 97 / 96 * top).astype(dtype)  # smooth ramps: resampling agrees to rounding
+    image = np.repeat(image[:, :, None], channels, axis=2)
+    image[..., 0] = (image[..., 0] * 0.6).astype(dtype) + rng.integers(0, top // 20, (40, 48)).astype(dtype)
+    mask = (xx // 12 + 2 * (yy // 20)).astype(np.uint8)
+    manifest = _one_pair(tmp_path, image, mask)
+    recipe = {"steps": steps}
+    cpu = next(iter(make_loader(manifest, recipe, None, "cpu", batch_size=1, num_workers=0, seed=4)))
+    got = next(iter(dali(manifest, recipe, batch_size=1, num_workers=0, seed=4)))
+    assert got["image"].shape == cpu["image"].shape == (1, channels, 40, 48)
+    assert (got["image"] - cpu["image"]).abs().mean() * 255 < 1.5
+    assert (got["mask"] != cpu["mask"]).float().mean() < 0.02  # boundary ties only
+    assert set(got["mask"].unique().tolist()) <= set(mask.ravel().tolist()) | {255}
+
+
+def test_rotate_keeps_labels_above_255_on_dali(tmp_path):
+    """An ignore index above 255 makes the label maps 16-bit, which DALI's warp_affine refused."""
+    mask = np.zeros((40, 48), np.uint16)
+    mask[:, 24:] = 300
+    manifest = _one_pair(tmp_path, np.full((40, 48, 3), 90, np.uint8), mask)
+    recipe = {"steps": [{"op": "rotate", "p": 1.0, "limit": [30, 30]}]}
+    got = next(iter(dali(manifest, recipe, batch_size=1, num_workers=0, seed=1, ignore_index=400)))["mask"]
+    assert set(got.unique().tolist()) == {0, 300, 400}  # corners filled with the ignore index

@@ -149,6 +149,7 @@ class DaliLoader:
         self.mean, self.std = self.spec.normalization.values(self.format.channels, self.max_value)
         self.mask_dtype = np.dtype(np.uint16 if self.spec.ignore_index > 255 else np.uint8)
         self._pipe = None
+        self._fed: set[str] = set()  # the inputs the built pipeline reads (see build_steps)
         self._io_pool: ThreadPoolExecutor | None = None
         self._prep_pool: ThreadPoolExecutor | None = None
 
@@ -196,7 +197,8 @@ class DaliLoader:
                     pending = prep.submit(self._host_batch, epoch, batches[k + 1])
                 try:
                     for name, data in inputs.items():
-                        pipe.feed_input(name, data)
+                        if name in self._fed:
+                            pipe.feed_input(name, data)
                     outputs = pipe.run()
                 except Exception:
                     self._pipe = None  # a failed DALI pipeline cannot run again; the next epoch builds a new one
@@ -305,9 +307,10 @@ class DaliLoader:
                                       dtype=types.UINT16 if self.mask_dtype == np.uint16 else types.UINT8)
             mask = mask.gpu() if gpu else mask
             index = fn.external_source(name="index", dtype=types.INT64, ndim=0)
+            self._fed = {"image", "mask", "index"}
             image, mask = build_steps(self.ops, image, mask, fn=fn, types=types, gpu=gpu,
                                       channels=self.format.channels, max_value=self.max_value,
-                                      ignore_index=self.spec.ignore_index)
+                                      ignore_index=self.spec.ignore_index, used=self._fed)
             image = fn.crop_mirror_normalize(image, dtype=types.FLOAT, output_layout="CHW",
                                              mean=self.mean.tolist(), std=self.std.tolist())
             pipe.set_outputs(image, mask, index)

@@ -107,13 +107,14 @@ class _DaliColorJitter(DaliOp):
     def build(self, ctx, image, mask):
         import nvidia.dali.math as dmath
 
-        b, c, s = (ctx.arith(ctx.param(n)) for n in ("brightness", "contrast", "saturation"))
+        b, c = (ctx.arith(ctx.param(n)) for n in ("brightness", "contrast"))
         top = ctx.max_value
         # Each stage rounds as albumentations does: LUTs truncate, cv2.addWeighted rounds.
         x = dmath.floor(dmath.clamp(to_float(ctx, image) * b, 0.0, top))
         mean = ctx.fn.reductions.mean(gray(ctx, x))
         x = dmath.floor(dmath.clamp(x * c + mean * (1.0 - c), 0.0, top))
-        if ctx.channels == 3:
+        if ctx.channels == 3:  # gray images have no saturation or hue: those inputs stay unread (and unfed)
+            s = ctx.arith(ctx.param("saturation"))
             grey = dmath.floor(gray(ctx, x) + 0.5)
             x = dmath.floor(dmath.clamp(x * s + grey * (1.0 - s), 0.0, top) + 0.5)
             x = hsv_adjust(ctx, x, hue=ctx.param("hue"))
@@ -171,7 +172,11 @@ class _DaliHsv(DaliOp):
 
     def build(self, ctx, image, mask):
         if ctx.channels != 3:
-            raise DataprepError(None, "hue_saturation_value needs 3-channel images")
+            # albumentations shifts a gray image's value alone (hue and saturation mean nothing there): so here
+            import nvidia.dali.math as dmath
+
+            x = dmath.clamp(to_float(ctx, image) + ctx.arith(ctx.param("value")), 0.0, ctx.max_value)
+            return pixels(ctx, x + 0.5, truncate=True), mask
         x = hsv_adjust(ctx, to_float(ctx, image), hue=ctx.param("hue"), saturation=ctx.param("saturation"),
                        value=ctx.param("value"))
         return pixels(ctx, x + 0.5, truncate=True), mask

@@ -88,11 +88,22 @@ def input_name(k: int, name: str) -> str:
 
 
 def build_steps(ops: Sequence[DaliOp], image, mask, *, fn, types, gpu: bool, channels: int, max_value: float,
-                ignore_index: int):
-    """Inside a pipeline definition: every op's nodes, each fed by its own `external_source`s (`input_name`)."""
+                ignore_index: int, used: set[str] | None = None):
+    """Inside a pipeline definition: every op's nodes, each fed by its own `external_source`s (`input_name`).
+
+    `used` receives the input names the graph reads. DALI prunes an `external_source` nothing
+    reads, and feeding it fails (color_jitter's saturation and hue on gray images: a KeyError
+    from DALI's internals), so the feeder feeds only these.
+    """
     for k, op in enumerate(ops):
         nodes = {name: fn.external_source(name=input_name(k, name)) for name in op.inputs}
-        ctx = Ctx(fn, types, gpu, channels, max_value, ignore_index, nodes.__getitem__)
+
+        def param(name: str, k: int = k, nodes: dict = nodes):
+            if used is not None:
+                used.add(input_name(k, name))
+            return nodes[name]
+
+        ctx = Ctx(fn, types, gpu, channels, max_value, ignore_index, param)
         image, mask = op.build(ctx, image, mask)
     return image, mask
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from .dali_graph import DaliOp, dali_matrix, f32, resize
+from .dali_graph import DaliOp, dali_matrix, f32, pixels, resize, to_float
 from .kernel import NEAREST, NEAREST_RESIZE, BuildContext
 from .params import OpParams
 from .spec import OpSpec, Range, StepParams, check_positive, check_range, recipe_size, register
@@ -480,10 +480,16 @@ class _DaliWarp(DaliOp):
     def build(self, ctx, image, mask):
         fn, types = ctx.fn, ctx.types
         matrix, out = ctx.param("matrix"), ctx.param("out")
-        image = fn.warp_affine(image, matrix=matrix, size=out, fill_value=float(self.params.image_fill),
-                               interp_type=types.INTERP_LINEAR)
-        mask = fn.warp_affine(mask, matrix=matrix, size=out, fill_value=float(ctx.ignore_index),
-                              interp_type=types.INTERP_NN)
+        # DALI's warp_affine takes no uint16 ("Unsupported input/output types"): 16-bit images and the label maps
+        # of an ignore index above 255 warp in float (labels exactly: float32 holds every 16-bit integer).
+        wide = ctx.max_value > 255
+        warped = fn.warp_affine(to_float(ctx, image) if wide else image, matrix=matrix, size=out,
+                                fill_value=float(self.params.image_fill), interp_type=types.INTERP_LINEAR)
+        image = pixels(ctx, warped + 0.5, truncate=True) if wide else warped
+        wide_mask = ctx.ignore_index > 255
+        mask = fn.warp_affine(to_float(ctx, mask) if wide_mask else mask, matrix=matrix, size=out,
+                              fill_value=float(ctx.ignore_index), interp_type=types.INTERP_NN)
+        mask = fn.cast(mask, dtype=types.UINT16) if wide_mask else mask
         return image, mask
 
 
