@@ -203,3 +203,18 @@ def test_rotate_keeps_labels_above_255_on_dali(tmp_path):
     recipe = {"steps": [{"op": "rotate", "p": 1.0, "limit": [30, 30]}]}
     got = next(iter(dali(manifest, recipe, batch_size=1, num_workers=0, seed=1, ignore_index=400)))["mask"]
     assert set(got.unique().tolist()) == {0, 300, 400}  # corners filled with the ignore index
+
+
+def test_a_failing_dali_pipeline_is_one_line_naming_the_engine(labels, monkeypatch):
+    """A DALI failure reached `dataprep train` as a RuntimeError with DALI's C++ stack: a traceback."""
+    from nvidia.dali.pipeline import Pipeline
+
+    def fail(self, *args, **kwargs):
+        raise RuntimeError("Critical error in pipeline:\nError in CPU operator `nvidia.dali.fn.warp_affine`,\n"
+                           "Assert on \"types supported\" failed: uint16 -> uint16\nC++ context: [/opt/dali/x.cc:42]")
+
+    monkeypatch.setattr(Pipeline, "run", fail)
+    with pytest.raises(DataprepError) as err:
+        next(iter(dali(labels, batch_size=2, num_workers=0)))
+    assert str(err.value).startswith("the DALI pipeline failed on batch 0") and "engine: cpu" in str(err.value)
+    assert "\n" not in str(err.value) and "Error in CPU operator" in str(err.value)

@@ -200,9 +200,12 @@ class DaliLoader:
                         if name in self._fed:
                             pipe.feed_input(name, data)
                     outputs = pipe.run()
-                except Exception:
+                except Exception as exc:
                     self._pipe = None  # a failed DALI pipeline cannot run again; the next epoch builds a new one
-                    raise
+                    if isinstance(exc, DataprepError):
+                        raise
+                    raise DataprepError(None, f"the DALI pipeline failed on batch {k} of this epoch: "
+                                              f"{_first_line(exc)} (engine: cpu runs every step)") from exc
                 yield self._to_torch(outputs)
         finally:
             pending.cancel()
@@ -373,3 +376,14 @@ def _device_id(device: torch.device | str | None) -> int | None:
 
 def _cuda_usable() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
+
+
+def _first_line(exc: BaseException) -> str:
+    """DALI's errors carry its C++ stack after the first lines: the line that says what failed."""
+    lines = []
+    for line in (line.strip() for line in str(exc).splitlines()):
+        if line.startswith(("C++ context", "Current pipeline object")):
+            break
+        if line and not line.startswith("Critical error in pipeline"):
+            lines.append(line)
+    return f"{type(exc).__name__}: {' '.join(lines[:3])[:300]}"
