@@ -619,6 +619,21 @@ def test_cvat_segmentation_masks_use_labelmap_colours(tmp_path):
     assert load_palette(tmp_path / "out" / "palette.json").names == ["background", "road", "car"]
 
 
+def test_cvat_mask_void_entries_are_the_ignore_index(tmp_path):
+    """datumaro's VOC label map ends with `ignored:224,224,192`: its boundary bands became a 22nd class."""
+    mask = np.zeros((6, 8, 3), np.uint8)
+    mask[:, 4:] = (128, 0, 0)
+    mask[:, 3:5] = (224, 224, 192)  # the band between background and the aeroplane
+    _cvat_masks(tmp_path / "seg", "background:0,0,0::\naeroplane:128,0,0::\nignored:224,224,192::\n", mask)
+    report = _import("cvat-mask", tmp_path / "seg", tmp_path / "out")
+    assert report.ok and load_palette(tmp_path / "out" / "palette.json").names == ["background", "aeroplane"]
+    expected = np.zeros((6, 8), np.int64)
+    expected[:, 5:] = 1
+    expected[:, 3:5] = 255
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "f0"), expected)
+    assert any("'ignored' (224, 224, 192) are void" in n for n in report.notes)
+
+
 def test_cvat_segmentation_unknown_colour(tmp_path):
     mask = np.zeros((6, 8, 3), np.uint8)
     mask[0, 0] = (1, 2, 3)

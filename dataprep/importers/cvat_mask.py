@@ -12,10 +12,21 @@ from pathlib import Path
 from ..errors import DataprepError, UsageError
 from ..io import IMAGE_EXTENSIONS, MASK_EXTENSIONS
 from ..paths import walk_files
-from .base import ClassSpec, Entry, ImportPlan, Region, field_error
+from .base import IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error
+
+
+# Label map entries that are no class: VOC's void colour, or a name saying so (datumaro's VOC label map ends
+# with `ignored:224,224,192`, which became a 22nd class trained on the boundary bands).
+VOID_COLOUR = (224, 224, 192)
+VOID_NAMES = frozenset({"ignored", "ignore", "__ignore__", "void", "unlabeled_void"})
+
+
+def is_void(spec: ClassSpec) -> bool:
+    return spec.color == VOID_COLOUR or spec.name.strip().lower() in VOID_NAMES
 
 
 def read_labelmap(path: Path) -> list[ClassSpec]:
+    """The label map's entries in index order (background first), void entries (`is_void`) among them."""
     if not path.is_file():
         raise DataprepError(path, "file not found (every Segmentation mask 1.1 export has one)")
     text = path.read_text(encoding="utf-8-sig")
@@ -52,7 +63,9 @@ def read_cvat_masks(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
     src = Path(src)
     if not src.is_dir():
         raise UsageError(src, "give the export's folder (with labelmap.txt and SegmentationClass/)")
-    specs = read_labelmap(src / "labelmap.txt")
+    listed = read_labelmap(src / "labelmap.txt")
+    specs = [spec for spec in listed if not is_void(spec)]
+    void = [spec for spec in listed if is_void(spec)]
     masks_dir = src / "SegmentationClass"
     if not masks_dir.is_dir():
         raise DataprepError(masks_dir, "folder not found (Segmentation mask 1.1 keeps class masks there)")
@@ -62,7 +75,11 @@ def read_cvat_masks(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
         for rel in walk_files(folder, IMAGE_EXTENSIONS):
             by_stem.setdefault(Path(rel).with_suffix("").as_posix(), folder / rel)
     table = {spec.color: i for i, spec in enumerate(specs) if spec.color is not None}
+    table.update({spec.color: IGNORE for spec in void if spec.color is not None})
     plan = ImportPlan("cvat-mask", specs, [])
+    if void:
+        plan.warnings.append(f"label map entries {', '.join(f'{s.name!r} {s.color}' for s in void)} are void "
+                             "(VOC's boundary colour or an ignore name): drawn as the ignore index, not a class")
     for rel in walk_files(masks_dir, MASK_EXTENSIONS):
         sid = Path(rel).with_suffix("").as_posix()
         image = by_stem.get(sid)
