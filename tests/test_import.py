@@ -453,7 +453,7 @@ def test_yolo_polygons_boxes_and_background(tmp_path):
     assert any(n.startswith(f"1 of 2 label lines are boxes (class cx cy w h), e.g. in {tmp_path / 'yolo'}")
                and n.endswith("; --boxes ignore|class draws them") for n in report.notes)
     box = np.zeros((48, 64), np.int64)
-    box[12:37, 24:41] = 1  # cx 32 +- 8 px, cy 24 +- 12 px
+    box[12:36, 24:40] = 1  # cx 32 +- 8 px, cy 24 +- 12 px: 16x24 pixels, as a COCO bbox of that size draws
     _import("yolo", yaml_path, tmp_path / "out_class", boxes="class")
     np.testing.assert_array_equal(_labels(tmp_path / "out_class", "images/train/box"), box)
     _import("yolo", yaml_path, tmp_path / "out_ignore", boxes="ignore")
@@ -464,6 +464,18 @@ def test_yolo_polygons_boxes_and_background(tmp_path):
     (tmp_path / "yolo" / "labels" / "train" / "a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
     with pytest.raises(DataprepError, match=r"data.yaml: its 2 label lines are boxes .*: a detection export"):
         _import("yolo", yaml_path, tmp_path / "out_det")
+
+
+def test_yolo_boxes_cover_their_size_in_pixels(tmp_path):
+    """Roboflow's YOLO sample: `0 0.35 0.3 0.3 0.2` on a 10x5 image is a 3x1 box; drawn as a cv2 polygon (edges
+    inclusive, 0.35 - 0.15 = 0.1999... truncated) it covered columns 1-5 and rows 0-2, 15 pixels."""
+    lines = {"a": "0 0.35 0.3 0.3 0.2\n0 0.85 0.6 0.3 0.8\n"}
+    yaml_path = yolo_export(tmp_path / "yolo", lines, ["x"], size=(10, 5))
+    _import("yolo", yaml_path, tmp_path / "out", boxes="class")
+    expected = np.zeros((5, 10), np.int64)
+    expected[1, 2:5] = 1  # 0.2..0.5 of 10 columns, 0.2..0.4 of 5 rows
+    expected[1:5, 7:10] = 1  # 0.7..1.0 and 0.2..1.0
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/a"), expected)
 
 
 @pytest.mark.parametrize("text, message", [

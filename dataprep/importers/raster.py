@@ -220,6 +220,18 @@ def _cv2_polygon(data: Any, height: int, width: int) -> Runs:
     return mask_runs(canvas)
 
 
+def _norm_box(data: Any, height: int, width: int) -> Runs:
+    """A box (x1, y1, x2, y2) in 0..1 image units: the pixels between its edges rounded to the pixel grid, as a
+    COCO `bbox` draws. (As a polygon through cv2, whose edges are inclusive and whose points truncate, a 3x1 box
+    of Roboflow's YOLO sample drew 5x3: 0.35 - 0.15 is 0.1999..., and both edges took a pixel.)"""
+    x1, y1, x2, y2 = (float(v) for v in data)
+    left, right = (min(max(round(v * width), 0), width) for v in (x1, x2))
+    top, bottom = (min(max(round(v * height), 0), height) for v in (y1, y2))
+    if right <= left or bottom <= top:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return box_runs(np.ones((bottom - top, right - left), np.uint8), left, top, height)
+
+
 # --------------------------------------------------------------------------- CVAT, mask files
 
 
@@ -460,6 +472,7 @@ RASTERIZERS: dict[str, Rasterizer] = {
     "pil_ellipse": _pil(_pil_ellipse, lambda pts, axes: float(max(axes[0], axes[1]))),
     "pil_mask": _pil_mask,
     "cv2_polygon": _cv2_polygon,
+    "norm_box": _norm_box,
     "cvat_rle": _cvat_rle,
     "sly_polygon": _sly_polygon,
     "sly_rectangle": _sly_rectangle,

@@ -126,7 +126,8 @@ def parse_label_file(path: Path, num_classes: int, boxes: str = "skip") -> tuple
                 continue
             label = IGNORE if boxes == "ignore" else label
             cx, cy, w, h = values
-            values = [cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2, cx + w / 2, cy + h / 2, cx - w / 2, cy + h / 2]
+            regions.append(Region(label, "norm_box", [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]))
+            continue
         regions.append(Region(label, "cv2_polygon", values))
     return regions, box_lines
 
