@@ -133,6 +133,19 @@ def test_cityscapes_suffixes(tmp_path):
     assert not result.problems
 
 
+def test_cityscapes_instance_ids_alone_pair_with_a_warning(tmp_path):
+    """datumaro's Cityscapes sample holds _gtFine_instanceIds alone: paired as class masks, 0 warnings."""
+    base = "train/aachen/aachen_000000_000019"
+    _png(tmp_path / f"leftImg8bit/{base}_leftImg8bit.png")
+    _png(tmp_path / f"gtFine/{base}_gtFine_instanceIds.png")
+    result = scan(tmp_path)
+    assert [r.mask.name for r in result.rows] == ["aachen_000000_000019_gtFine_instanceIds.png"]
+    assert len(result.notes) == 1 and "instanceIds maps are no class masks" in result.notes[0]
+    _png(tmp_path / f"gtFine/{base}_gtFine_labelIds.png")  # the class masks beside them: those pair, no warning
+    result = scan(tmp_path)
+    assert [r.mask.name for r in result.rows] == ["aachen_000000_000019_gtFine_labelIds.png"] and not result.notes
+
+
 def test_mmsegmentation_img_dir_ann_dir_layout(tmp_path):
     """MMSegmentation's custom-dataset layout (its LoveDA, Potsdam and Vaihingen converters write it): img_dir/SPLIT
     beside ann_dir/SPLIT; found on mmsegmentation's own test data, where nothing paired before."""

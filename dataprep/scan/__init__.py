@@ -176,6 +176,11 @@ def scan(
         result.notes = duplicates_across_splits(result.rows)
     result.notes += [f"{r.mask_dir}: {n} masks add the word {word} where the paired ones add {r.mask_word}: not "
                      f"paired; --mask-word {word} pairs them instead" for r in rules for word, n in r.other_mask_words]
+    # datumaro's Cityscapes sample has instanceIds alone: paired as class masks, unsaid.
+    result.notes += [f"{r.describe()}: Cityscapes instanceIds maps are no class masks (a pixel of an object holds "
+                     "its class id x 1000 + the object's number); pair the _gtFine_labelIds (or _labelTrainIds) "
+                     "masks instead: --mask-suffix _gtFine_labelIds"
+                     for r in rules if r.pairs and r.mask_suffix.lower().endswith("instanceids")]
     return result
 
 
