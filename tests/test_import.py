@@ -339,8 +339,23 @@ def test_labelme_embedded_image_data_and_collected_labels(tmp_path):
     assert rows["a"].image == (tmp_path / "out" / "images" / "a.png").resolve()  # written from imageData
     assert Image.open(rows["a"].image).size == (12, 10)
     assert rows["b"].image == (src / "b.png").resolve()
-    assert f"1 imagePath(s) name no file, e.g. a.png (of {src / 'a.json'}): the images embedded in the JSON" \
+    assert f"1 imagePath(s) name no image file, e.g. a.png (of {src / 'a.json'}): the images embedded in the JSON" \
            " (imageData) were written to DEST/images/ and used instead" in report.notes
+    # labelme's apc2016_obj3.json gives itself as imagePath: no image, so its imageData is the image
+    named_itself = json.loads((src / "a.json").read_text())
+    (src / "c.json").write_text(json.dumps({**named_itself, "imagePath": "c.json"}))
+    report = _import("labelme", src, tmp_path / "out2")
+    assert report.ok and Image.open(tmp_path / "out2" / "images" / "c.png").size == (12, 10)
+
+
+def test_labelme_files_without_any_shape_are_refused_before_anything_is_written(tmp_path):
+    """labelme's classification example (flags, no shapes) gave all-background label maps, exit 0."""
+    for name in ("a", "b"):
+        path = labelme_file(tmp_path / "lm", name, [], 12, 10, embed=True)
+        path.write_text(json.dumps({**json.loads(path.read_text()), "flags": {"cat": True, "dog": False}}))
+    with pytest.raises(DataprepError, match=r"none of the 2 labelme files holds a shape \(2 with flags"):
+        _import("labelme", tmp_path / "lm", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_labelme_without_labels_txt_numbers_train_and_val_alike(tmp_path):
@@ -409,7 +424,8 @@ def test_labelme_exif_rotated_image(tmp_path):
     src.mkdir()
     write_image(src / "rot.jpg", 20, 10, fmt="JPEG", exif_orientation=6)  # stored 20x10, shown 10x20
     for name, (w, h) in {"ok": (10, 20), "stored": (20, 10)}.items():
-        (src / f"{name}.json").write_text(json.dumps({"shapes": [], "imagePath": "rot.jpg", "imageWidth": w,
+        tri = [shape("cat", [[0, 0], [5, 0], [5, 5]])]
+        (src / f"{name}.json").write_text(json.dumps({"shapes": tri, "imagePath": "rot.jpg", "imageWidth": w,
                                                        "imageHeight": h}))
     report = _import("labelme", src, tmp_path / "out")
     assert report.converted == 1 and _labels(tmp_path / "out", "ok").shape == (20, 10)

@@ -25,7 +25,7 @@ from typing import Any
 
 
 from ..errors import DataprepError, UsageError
-from ..io import atomic_write_bytes, decode_gray_bytes, identify_bytes
+from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, decode_gray_bytes, has_extension, identify_bytes
 from .base import IGNORE, NO_INSTANCE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
 IGNORE_LABEL = "__ignore__"
@@ -112,7 +112,8 @@ def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> tup
     image_path = data.get("imagePath")
     if image_path:
         candidate = path.parent / image_path.replace("\\", "/")
-        if candidate.is_file():
+        # labelme's own apc2016_obj3.json names itself: an imagePath that is no image falls back to imageData too
+        if candidate.is_file() and (has_extension(candidate.name, IMAGE_EXTENSIONS) or not data.get("imageData")):
             return candidate, False
     raw = data.get("imageData")
     if not raw:
@@ -153,6 +154,7 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
         index = {BACKGROUND_LABEL: 0, IGNORE_LABEL: IGNORE}
     points_skipped = 0
     missing: list[str] = []  # imagePaths naming no file, whose imageData was used
+    parsed: list[tuple[Path, dict[str, Any], str, list[Region]]] = []
     for path in files:
         sid = path.relative_to(root).with_suffix("").as_posix()
         try:
@@ -177,6 +179,16 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
                 key = (label, n if group is None else ("group", group))
                 number = instance_keys.setdefault(key, len(instance_keys) + 1)
                 regions.append(replace(region, instance=NO_INSTANCE if region.label == IGNORE else number))
+            parsed.append((path, data, sid, regions))
+        except DataprepError as exc:
+            plan.errors.append(str(exc))
+    if parsed and not points_skipped and not any(data.get("shapes") for _, data, _, _ in parsed):
+        # labelme's classification example (flags, no shapes) gave all-background label maps, exit 0.
+        flags = sum(1 for _, data, _, _ in parsed if data.get("flags"))
+        what = f" ({flags} with flags: a classification project?)" if flags else ""
+        raise DataprepError(src, f"none of the {len(parsed)} labelme files holds a shape{what}: nothing to draw")
+    for path, data, sid, regions in parsed:  # the images after the checks: a refused import writes nothing
+        try:
             w, h = data.get("imageWidth"), data.get("imageHeight")
             size = (w, h) if isinstance(w, int) and isinstance(h, int) else None
             image, embedded = _image_for(path, data, out_dir, sid)
@@ -192,6 +204,6 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
     if points_skipped:
         plan.warnings.append(f"{points_skipped} point shapes left out (a point covers no area)")
     if missing:  # Vatsalparsaniya/Yolo-Segmentation-Chess: imagePath ..\\images\\17.png, made elsewhere
-        plan.warnings.append(f"{len(missing)} imagePath(s) name no file, e.g. {missing[0]}: the images embedded "
-                             "in the JSON (imageData) were written to DEST/images/ and used instead")
+        plan.warnings.append(f"{len(missing)} imagePath(s) name no image file, e.g. {missing[0]}: the images "
+                             "embedded in the JSON (imageData) were written to DEST/images/ and used instead")
     return plan
