@@ -589,6 +589,27 @@ def test_instances_mask_size_mismatch_names_the_mask(tmp_path):
 
 
 @needs_coco
+def test_cvat_project_export_keeps_each_subset(tmp_path):
+    """datumaro's CVAT export_project: img0.jpg in each of Test, Train and Validation, images/<subset>/; refused as
+    'listed twice' (exit 2) with the subset attribute unread."""
+    src = tmp_path / "project"
+    one = CVAT_XML.replace("{rle}", "2,3,2,5").split("<image ", 1)[1].split("</image>")[0]
+    images = "".join(f'<image subset="{subset}" {one}</image>\n' for subset in ("Train", "Validation"))
+    head = CVAT_XML.split("<image ", 1)[0].replace("<task>", "<project>").replace("</task>", "</project>")
+    (src / "annotations.xml").parent.mkdir(parents=True)
+    (src / "annotations.xml").write_text(head + images + "</annotations>\n")
+    for subset, seed in (("Train", 1), ("Validation", 2)):
+        write_image(src / "images" / subset / "f0.png", 20, 16, seed)
+    report = _import("cvat", src, tmp_path / "out")
+    assert report.ok and report.converted == 2
+    rows = read_manifest(report.manifest_path).rows
+    assert [(r.id, r.extra["split"], r.image) for r in rows] == [
+        ("Train/f0", "Train", (src / "images" / "Train" / "f0.png").resolve()),
+        ("Validation/f0", "Validation", (src / "images" / "Validation" / "f0.png").resolve())]
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "Train/f0"), _labels(tmp_path / "out", "Validation/f0"))
+
+
+@needs_coco
 def test_cvat_xml_boxes_polygons_masks_by_z_order(tmp_path):
     src = tmp_path / "cvat"
     write_image(src / "images" / "f0.png", 20, 16)

@@ -110,14 +110,23 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
         specs.append(ClassSpec(name, parse_colour(el.findtext("color"))))
     if not labels:
         raise field_error(path, "meta", "no <labels> in <meta><task> or <meta><project>")
-    listed = [image.get("name") or "" for image in root.iter("image")]
+    # A project export holds every subset, its images in images/<subset>/ (datumaro's export_project: img0.jpg
+    # in Test, Train and Validation was "listed twice"): the subset is the first folder of the name.
+    subsets = {image.get("subset") for image in root.iter("image")}
+    by_subset = len(subsets) > 1 and None not in subsets
+
+    def qualified(image: ET.Element) -> str:
+        name = image.get("name") or ""
+        return f"{image.get('subset')}/{name}" if by_subset and name else name
+
+    listed = [qualified(image) for image in root.iter("image")]
     locate = ImageLocator(path, images_dir, listed, usual=[path.parent / "images", path.parent])
     plan = ImportPlan("cvat", specs, [])
     skipped: Counter[str] = Counter()
     if root.find("track") is not None:
         raise DataprepError(path, "holds <track>s: this is 'CVAT for video 1.1'; export as 'CVAT for images 1.1'")
     for n, image in enumerate(root.iter("image")):
-        name = image.get("name")
+        name = qualified(image)
         where = f"image #{n}" + (f" ({name})" if name else "")
         if not name:
             raise field_error(path, where, "<image> has no 'name' attribute")
