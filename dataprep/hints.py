@@ -44,7 +44,7 @@ def _source(fmt: str, example: str, yaml_dir: str | None = None) -> str:
     """The SRC `dataprep import` takes for a format, from one of its files (relative paths); `yaml_dir`: the
     folder of the YOLO data.yaml above it, if any."""
     folder = os.path.dirname(example.rstrip("/"))
-    if fmt in ("coco", "cvat", "kaggle-rle"):
+    if fmt in ("coco", "coco-panoptic", "cvat", "kaggle-rle"):
         return example  # the JSON / XML / CSV itself
     if fmt == "yolo":
         # The folder of the data.yaml (Roboflow's: beside train/ valid/ test/), else the dataset folder above
@@ -102,6 +102,7 @@ def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
 
 _WHAT = {
     "coco": "COCO annotations (JSON with images, annotations, categories)",
+    "coco-panoptic": "COCO panoptic annotations (JSON with segments_info, beside PNGs of segment ids)",
     "labelme": "labelme polygon JSON",
     "cvat": "a CVAT for images XML export",
     "yolo": "YOLO label text files (class x y w h ... per line)",
@@ -121,7 +122,10 @@ def _sniff(path: Path, ext: str, rel: str, image_stems: set[str], image_names: s
         if '"shapes"' in head and ('"points"' in head or '"imagePath"' in head):
             return "labelme"
         if '"images"' in head and ('"annotations"' in head or '"categories"' in head or '"file_name"' in head):
-            return "coco"
+            # Panoptic JSONs list segments_info per image (Mapillary's panoptic_2018.json was sent to `coco`,
+            # which then missed 'category_id'); the name says it where the head does not reach the annotations.
+            panoptic = '"segments_info"' in head or "panoptic" in os.path.basename(rel).lower()
+            return "coco-panoptic" if panoptic else "coco"
     elif ext == ".xml":
         if "<annotations" in head and ("<image " in head or "<track " in head):
             return "cvat"

@@ -732,6 +732,15 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
     assert rf.source == "dataset" and "convert with `dataprep import yolo dataset DEST`" in str(rf)
     rf = next(h for h in scan(tmp_path / "rf" / "dataset").hints if h.format == "yolo")
     assert rf.source == "" and "convert with `dataprep import yolo . DEST`" in str(rf)
+    # Mapillary's panoptic_2018.json was sent to `import coco`, which then missed each annotation's category_id
+    _jpg(tmp_path / "mv/images/f.jpg")
+    (tmp_path / "mv/panoptic").mkdir(parents=True)
+    (tmp_path / "mv/panoptic/panoptic_2018.json").write_text(json.dumps(
+        {"images": [{"id": 1, "file_name": "f.jpg"}], "annotations": [
+            {"image_id": 1, "file_name": "f.png", "segments_info": [{"id": 5, "category_id": 1}]}],
+         "categories": [{"id": 1, "name": "x"}]}))
+    mv = scan(tmp_path / "mv").hints
+    assert [(h.format, h.source) for h in mv] == [("coco-panoptic", "panoptic/panoptic_2018.json")]
 
 
 def test_cli_summary_says_which_rule_paired_what(tmp_path, cli):
