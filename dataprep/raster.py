@@ -418,6 +418,16 @@ class RasterReader:
             return self.bands == 3 or (self.bands == 4 and self.alpha)
         return self.photometric == "minisblack" and self.bands == 1
 
+    def missing_codec(self) -> str | None:
+        """The compression's name when tifffile has no decoder for it here and libtiff would misread the
+        raster (more bands than RGBA, floats): then no reader can decode it; else None."""
+        from tifffile import TIFF
+
+        compression = self._page.compression
+        if self.libtiff_reads_right or compression in TIFF.DECOMPRESSORS:
+            return None
+        return getattr(compression, "name", str(compression))
+
     def _decode_with_libtiff(self, error: DataprepError) -> np.ndarray:
         """The whole raster through OpenCV or PIL when tifffile lacks the codec; `error` when they would misread it."""
         if not self.libtiff_reads_right:

@@ -411,3 +411,24 @@ def test_whole_files_are_read_to_their_end_whatever_their_size_says(tmp_path):
         assert read_file_bytes(status).startswith(b"Name:")
     with pytest.raises(FileNotFoundError):
         read_file_bytes(tmp_path / "missing.png")
+
+
+def test_a_tiff_no_reader_here_can_decode_is_refused_from_its_header(tmp_path):
+    """torchgeo's L8 Biome scenes (11 bands, LZW): scan passed them on their headers, then stats failed on each;
+    without imagecodecs tifffile has no LZW decoder, and libtiff would read 11 bands as one."""
+    tifffile = pytest.importorskip("tifffile")
+    from tifffile import TIFF
+
+    if 5 in TIFF.DECOMPRESSORS:
+        pytest.skip("this tifffile decodes LZW (imagecodecs installed)")
+    path = tmp_path / "scene.tif"
+    tifffile.imwrite(path, np.zeros((8, 10, 11), np.uint8), photometric="minisblack", planarconfig="contig")
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tif.pages[0].tags["Compression"].overwrite(5)  # marked LZW: the header alone decides
+    with pytest.raises(DataprepError, match=r"LZW-compressed 11-band uint8 TIFF: decoding it needs the imagecodecs"):
+        io.read_info(path)
+    rgb = tmp_path / "rgb.tif"  # gray and RGB TIFFs libtiff reads right: no refusal, OpenCV decodes them
+    tifffile.imwrite(rgb, np.zeros((8, 10, 3), np.uint8), photometric="rgb")
+    with tifffile.TiffFile(rgb, mode="r+b") as tif:
+        tif.pages[0].tags["Compression"].overwrite(5)
+    assert io.read_info(rgb).bands == 3

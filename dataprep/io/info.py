@@ -113,6 +113,10 @@ def _tiff_info(path: Path) -> ImageInfo | None:
         w, h, orientation = reader.width, reader.height, reader.orientation
         bands, dtype, photometric = reader.bands, reader.dtype.name, reader.photometric
         alpha = reader.alpha
+        missing = reader.missing_codec()
+    if missing:  # torchgeo's L8 Biome: scan passed these 11-band LZW scenes, and stats then failed on each
+        raise DataprepError(path, f"{missing}-compressed {bands}-band {dtype} TIFF: decoding it needs the "
+                                  "imagecodecs package (pip install imagecodecs)")
     check_pixels(path, w, h)
     if photometric not in ("minisblack", "rgb"):
         # Decoded to the colours a viewer shows (palette, CMYK, YCbCr): 8-bit RGB.
