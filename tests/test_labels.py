@@ -199,6 +199,18 @@ def test_labelids_with_the_cityscapes_palette_point_to_remap_ids_not_unknown_ign
         values_to_labels(np.array([[0, 200]], np.uint8), city)
 
 
+def test_a_labeltrainids_file_is_never_pointed_to_remap_ids(tmp_path):
+    """datumaro's Cityscapes sample stores trainId 19 in _gtFine_labelTrainIds; the error said `--remap ids`, and
+    following it turned its train ids 19/14/11 into ids: person became building, exit 0."""
+    train_ids = np.array([[19, 19, 14], [14, 11, 0]], np.uint8)
+    for name in ("x_gtFine_labelTrainIds.png", "x_gtFine_labelIds.png"):
+        write_mask(tmp_path / name.split("_")[2][:-4] / name, train_ids)
+    report = masks_to_labels(tmp_path / "labelTrainIds", tmp_path / "out", "cityscapes")
+    assert report.failed == 1 and "labelTrainIds map" in report.errors[0] and "use --remap ids" not in report.errors[0]
+    report = masks_to_labels(tmp_path / "labelIds", tmp_path / "out2", "cityscapes")  # ids: the advice stands
+    assert report.failed == 1 and "use --remap ids" in report.errors[0]
+
+
 def test_grey_hint_needs_several_grey_levels():
     """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
     as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""

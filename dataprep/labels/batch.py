@@ -67,12 +67,27 @@ class _MaskConverter:
         try:
             result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,
                                     context=self.context)
+        except UnknownValuesError as exc:
+            raise _with_path(_train_ids_hint(exc, job.src), job.src) from None
         except DataprepError as exc:
             raise _with_path(exc, job.src) from None
         write_mask(job.dst, result.labels, palette=self.colour_table)
         return _FileResult("converted", result.counts, result.unknown, result.by_colour,
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
                            result.grey_levels)
+
+
+def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:
+    """A Cityscapes labelTrainIds map holds train ids (the cityscapes palette's indices), never labelIds: the
+    'use --remap ids' advice turned datumaro's train ids 19/14/11 into ids (person -> building), exit 0."""
+    marker = "they are ids of palette"
+    if "labeltrainids" not in path.name.lower() or marker not in exc.reason:
+        return exc
+    head = exc.reason[: exc.reason.index(marker)]
+    return UnknownValuesError(exc.path, head + "the file is a labelTrainIds map: its values should be train ids "
+                                               "(0..18, 255 ignore), the palette's indices, so --remap ids would "
+                                               "misread it; fix how the file was made, or pass --unknown ignore",
+                              exc.counts)
 
 
 def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
