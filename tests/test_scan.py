@@ -146,6 +146,21 @@ def test_cityscapes_instance_ids_alone_pair_with_a_warning(tmp_path):
     assert [r.mask.name for r in result.rows] == ["aachen_000000_000019_gtFine_labelIds.png"] and not result.notes
 
 
+def test_ade20k_part_and_instance_masks_are_one_warning_each(tmp_path):
+    """ADE20K's full release (datumaro's sample): x_parts_1.png and x/instance_000_ADE_train_x.png beside the paired
+    x_seg.png were 'image has no mask' problems, one per file."""
+    for split, n in (("training", 1), ("validation", 2)):
+        _jpg(tmp_path / split / f"{n}.jpg"), _png(tmp_path / split / f"{n}_seg.png")
+        _png(tmp_path / split / f"{n}_parts_1.png"), _png(tmp_path / split / f"{n}_parts_2.png")
+        _png(tmp_path / split / f"{n}" / f"instance_000_ADE_train_{n}.png")
+    _png(tmp_path / "training" / "3_parts_1.png")  # parts of no paired image: still an orphan
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["training/1", "validation/2"]
+    assert [(p.path, p.kind) for p in result.problems] == [("training/3_parts_1.png", "orphan_image")]
+    assert sorted((w.kind, w.reason.split(" ADE20K")[0]) for w in result.warnings) == [
+        ("part_mask", "2"), ("part_mask", "4")]
+
+
 def test_mmsegmentation_img_dir_ann_dir_layout(tmp_path):
     """MMSegmentation's custom-dataset layout (its LoveDA, Potsdam and Vaihingen converters write it): img_dir/SPLIT
     beside ann_dir/SPLIT; found on mmsegmentation's own test data, where nothing paired before."""

@@ -36,7 +36,8 @@ from ..layout import AmbiguousLayout, PairingRule, SuffixHint, choose_rules, sug
 from ..manifest import Manifest, ManifestRow
 from ..paths import walk_files
 from ..split_column import SPLIT_COLUMN
-from .orphans import OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, near_named, other_annotator
+from .orphans import (OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, near_named, other_annotator,
+                      part_masks)
 from .pairing import pair_files
 from .problems import Problem, ScanProblem
 from .validate import Check, ValidatePair
@@ -127,6 +128,10 @@ def scan(
     n_images -= as_images  # side by side they were counted as images without a mask
     n_masks += as_images
     pairing_warnings += annotators
+    problems, parts, as_images = part_masks(candidates, problems)
+    n_images -= as_images
+    n_masks += as_images
+    pairing_warnings += parts
     problems = near_named(problems, rules, files, used)
     copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
     pairing_warnings += [p for p in problems if p.kind in copies]  # warnings: the pair is kept

@@ -3,6 +3,7 @@ subfolder (SUIM), another annotator's masks (CHASE_DB1, DRIVE), and masks under 
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from dataclasses import replace
 
@@ -84,6 +85,35 @@ def other_annotator(candidates: list[Candidate], problems: list[Problem],
                                     f"{len(found)} masks of another annotator ({other}) beside the paired "
                                     f"{rule.mask_suffix} masks: not paired; "
                                     f"--mask-suffix {other} pairs them instead"))
+    as_images = sum(1 for p in problems if p.path in taken and p.kind == ScanProblem.ORPHAN_IMAGE)
+    return [p for p in problems if p.path not in taken], warnings, as_images
+
+
+# ADE20K's full release: x_parts_1.png (object parts, level 1, 2, ...) beside the paired x_seg.png, and (2021)
+# x/instance_000_ADE_train_x.png, one mask per object.
+_ADE_PARTS = re.compile(r"^(?P<stem>.+)_parts_\d+$")
+_ADE_INSTANCE = re.compile(r"^(?P<stem>.+)/instance_\d+_[^/]+$")
+
+
+def part_masks(candidates: list[Candidate], problems: list[Problem]) -> tuple[list[Problem], list[Problem], int]:
+    """Orphans that are ADE20K part or instance masks of a paired image: one warning per kind instead of an
+    orphan per file (its 2017 sample: 3 'image has no mask' problems). Returns the problems without them, the
+    warnings and how many of them had been taken for images."""
+    paired = {os.path.splitext(c.image)[0] for c in candidates}
+    found: dict[str, list[str]] = {"part": [], "instance": []}
+    for p in problems:
+        if p.kind not in (ScanProblem.ORPHAN_IMAGE, ScanProblem.ORPHAN_MASK):
+            continue
+        stem = os.path.splitext(p.path)[0]
+        for kind, pattern in (("part", _ADE_PARTS), ("instance", _ADE_INSTANCE)):
+            match = pattern.match(stem)
+            if match and match["stem"] in paired:
+                found[kind].append(p.path)
+    taken = {path for paths in found.values() for path in paths}
+    warnings = [Problem(paths[0], ScanProblem.PART_MASK,
+                        f"{len(paths)} ADE20K {kind} masks of paired images (e.g. this one): not paired, "
+                        f"{'object parts' if kind == 'part' else 'one object each'}, not the scene's classes")
+                for kind, paths in found.items() if paths]
     as_images = sum(1 for p in problems if p.path in taken and p.kind == ScanProblem.ORPHAN_IMAGE)
     return [p for p in problems if p.path not in taken], warnings, as_images
 
