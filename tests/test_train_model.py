@@ -16,7 +16,7 @@ from dataprep.train import checkpoint as ckpt
 from dataprep.train.config import load_config, parse_config, parse_override
 from dataprep.train.distributed import first_occurrences
 from dataprep.train.datainfo import DataInfo
-from dataprep.train.loop import check_first_loss, check_inputs, check_labels
+from dataprep.train.loop import check_first_labels, check_first_loss, check_inputs, check_labels
 from dataprep.train.optim import amp_dtype, lr_factor
 from dataprep.train.runlog import Console
 from dataprep.train.losses import SegmentationLoss, class_weights_from_stats
@@ -208,6 +208,20 @@ def test_unnormalized_first_batch_warning(capsys):
     assert capsys.readouterr().err == ""
     check_inputs(torch.rand(2, 3, 8, 8) * 255, console)
     assert "unnormalized" in capsys.readouterr().err
+
+
+def test_a_first_batch_of_ignore_and_one_class_warns(capsys):
+    """ISBI's 0/255 membranes fed as they are: 78% of the pixels ignored, background alone trained, no word."""
+    info = DataInfo(2, 1, 255, ["background", "membrane"], None, {})
+    console = Console(enabled=True, quiet=True)
+    isbi = torch.zeros(2, 8, 8, dtype=torch.long)
+    isbi[:, 2:, :] = 255
+    check_first_labels(isbi, info, console)
+    assert "75% the ignore index 255 and hold one class (background)" in capsys.readouterr().err
+    voc = isbi.clone()
+    voc[:, 4:, :] = 1  # two classes, a quarter ignored: ordinary
+    check_first_labels(voc, info, console)
+    assert capsys.readouterr().err == ""
 
 
 def test_amp_is_cuda_only():

@@ -41,14 +41,14 @@ from .parts import EpochParts, LoopProgress, StepInfo
 from .prepare import build_loss, check_batches, restoring_torch_flags, seed_everything
 from .resume import BEST, LAST, Checkpointer, start_point
 from .runlog import Console, RunLogs, epoch_line
-from .steps import check_first_loss, check_inputs, check_labels, optimizer_step, reduce_epoch
+from .steps import check_first_labels, check_first_loss, check_inputs, check_labels, optimizer_step, reduce_epoch
 from .validate import evaluate, validate_epoch
 
 # The loop's pieces stay importable from here, where they were.
 __all__ = [
     "BEST", "LAST", "EpochParts", "LoopProgress", "StepInfo", "TrainResult", "build_loss", "check_batches",
-    "check_first_loss", "check_inputs", "check_labels", "evaluate", "optimizer_step", "reduce_epoch",
-    "run_training", "seed_everything", "train", "train_epoch", "validate_epoch",
+    "check_first_labels", "check_first_loss", "check_inputs", "check_labels", "evaluate", "optimizer_step",
+    "reduce_epoch", "run_training", "seed_everything", "train", "train_epoch", "validate_epoch",
 ]
 
 
@@ -244,6 +244,7 @@ def train_epoch(parts: EpochParts, progress: LoopProgress, epoch: int, start: in
                 image = image.contiguous(memory_format=torch.channels_last)
             if progress.first_batch:
                 check_inputs(image, console)
+                check_first_labels(mask, p.data, console)
 
             boundary = (b + 1) % p.accumulate == 0 or b + 1 == batches
             # Under DDP, gradients are all-reduced only on the step's last batch.

@@ -59,6 +59,19 @@ def check_inputs(image: torch.Tensor, console: Console) -> None:
                      "(pass data.stats, or check the recipe's normalize step)")
 
 
+def check_first_labels(mask: torch.Tensor, data: DataInfo, console: Console) -> None:
+    """Warn when the first batch is mostly the ignore index with one class besides: raw 0/255 masks (ISBI's
+    membranes) fed as they are train on background alone, at a loss that looks fine."""
+    ignored = float((mask == data.ignore_index).float().mean())
+    present = torch.unique(mask[mask != data.ignore_index]).tolist()
+    if ignored <= 0.5 or len(present) != 1:
+        return
+    name = data.class_names[present[0]] if data.class_names and present[0] < len(data.class_names) else present[0]
+    console.warn(f"the first batch's labels are {ignored:.0%} the ignore index {data.ignore_index} and hold one "
+                 f"class ({name}) besides: binary masks whose foreground is stored as {data.ignore_index}? convert "
+                 "them with `dataprep masks2labels -p binary --remap ids MANIFEST DEST`")
+
+
 def check_first_loss(loss: float, criterion: SegmentationLoss, console: Console) -> None:
     """An untrained model predicts about uniformly, so the first loss should be near ln(C)."""
     expected = criterion.expected_initial()
