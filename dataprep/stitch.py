@@ -45,7 +45,7 @@ from .palette import resolve_palette
 from .paths import Inputs
 from .raster import RasterReader, is_tiff, read_raster, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
-from .tiling import TILE_COLUMNS
+from .tiling import TILE_COLUMNS, tiling_settings
 
 BLEND_MODES = ("gaussian", "cosine", "mean", "centre")
 PROBABILITIES_COLUMN = "probabilities"
@@ -131,8 +131,9 @@ def stitch_manifest(
     """Rebuild every source of a tiles manifest into `out_dir` (images/, masks/, probabilities/, manifest.csv).
 
     `blend` applies to probability maps only; images and masks always use the
-    centre rule. `ignore_index` (default: the palette's beside the manifest,
-    else 255) fills mask pixels no tile covers.
+    centre rule. `ignore_index` (default: the one `tile` used, from its
+    tiling.json; else the palette's beside the manifest, else 255) fills mask
+    pixels no tile covers.
     """
     src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     if blend not in BLEND_MODES:
@@ -142,6 +143,8 @@ def stitch_manifest(
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv"])
     jobs = _group(src)
+    if ignore_index is None:
+        ignore_index = tiling_settings(src.path).get("ignore_index")
     if ignore_index is None:
         palette = resolve_palette(None, src.path) if src.path is not None else None
         ignore_index = palette.ignore_index if palette is not None else DEFAULT_IGNORE_INDEX

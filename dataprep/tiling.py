@@ -33,6 +33,7 @@ Other formats are decoded whole, once per source.
 """
 from __future__ import annotations
 
+import json
 import math
 import zlib
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ import numpy as np
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
-from .io import PathLike, atomic_write_bytes, mask_size_error, read_png_palette
+from .io import PathLike, atomic_write_bytes, atomic_write_text, mask_size_error, read_png_palette
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette, resolve_palette
@@ -56,6 +57,7 @@ from .sample import DEFAULT_IGNORE_INDEX
 PAD_MODES = ("none", "ignore", "reflect")
 # Columns `tile` adds; `stitch` removes them again.
 TILE_COLUMNS = ("source_id", "tile_y", "tile_x", "source_width", "source_height")
+TILING_FILE = "tiling.json"  # the settings stitch reads back (ignore index, grid) beside the tiles manifest
 
 
 NODATA_MASK_MODES: tuple[str, ...] = ("ignore", "keep")
@@ -140,7 +142,7 @@ class TileReport(OutputReport):
     dropped_unlabelled: int = 0  # below --min-labelled
     dropped_empty: int = 0  # empty tiles not kept by --keep-empty
     dropped_nodata: int = 0  # above --max-nodata
-    nodata_ignored: int = 0  # mask pixels set to the ignore index because the image is nodata there
+    nodata_ignored: int = 0  # tile mask pixels set to ignore because the image is nodata there (per tile)
     smaller: int = 0  # tiles of images smaller than a tile (pad none): not the tile size
     size: tuple[int, int] = (0, 0)  # the tile size asked for (height, width)
 
@@ -215,11 +217,27 @@ def tile_manifest(
     report.smaller = sum(1 for r in rows if (r.height, r.width) != params.size)
     report.errors = errors_of(results)
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    # What `stitch` needs and the manifest does not say: CamVid tiled with --ignore-index 11 was stitched with
+    # 255 in every pixel no tile covers, a label outside its classes.
+    atomic_write_text(out / TILING_FILE, json.dumps({"ignore_index": params.ignore_index, "size": params.size,
+                                                     "stride": params.stride, "pad": params.pad}) + "\n")
     if src.path is not None:
         palette_file = find_palette(Path(src.path).parent)
         if palette_file is not None and Path(palette_file).resolve() != (out / Path(palette_file).name).resolve():
             atomic_write_bytes(out / Path(palette_file).name, Path(palette_file).read_bytes())
     return report
+
+
+def tiling_settings(manifest_path: PathLike | None) -> dict:
+    """The settings `tile` wrote beside a tiles manifest ({} when there are none)."""
+    if manifest_path is None:
+        return {}
+    path = Path(manifest_path).parent / TILING_FILE
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:

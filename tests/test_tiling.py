@@ -477,6 +477,20 @@ def test_pixels_of_a_dropped_tile_come_from_overlapping_neighbours(tmp_path):
     assert out.uncovered == {"s": 16}
 
 
+def test_stitch_fills_uncovered_pixels_with_the_ignore_index_the_tiles_were_cut_with(tmp_path):
+    """CamVid tiled with --ignore-index 11 and stitched without it: every pixel no tile covered became 255, a
+    label outside its classes (1,482,624 pixels in 20 of 20 masks)."""
+    mask = np.zeros((40, 40), np.uint8)
+    mask[:, 20:] = 11  # void on the right: tiles there are all ignore and dropped
+    src = _source(tmp_path, {"a": np.full((40, 40, 3), 70, np.uint8)}, {"a": mask})
+    report = tile_manifest(src, tmp_path / "tiles", size=20, ignore_index=11, min_labelled=0.5, quiet=True)
+    assert report.dropped_unlabelled == 2
+    back = stitch_manifest(report.manifest_path, tmp_path / "out", quiet=True)
+    np.testing.assert_array_equal(io.read_mask(read_manifest(back.manifest_path)[0].mask), mask)
+    override = stitch_manifest(report.manifest_path, tmp_path / "out2", ignore_index=9, quiet=True)
+    assert set(np.unique(io.read_mask(read_manifest(override.manifest_path)[0].mask))) == {0, 9}
+
+
 @pytest.mark.parametrize("tagged", [True, False])
 def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagged):
     """rasterio's RGB.byte.tif: a third of the scene is a nodata=0 border, so 15 of its 42 tiles of 128 px were

@@ -89,7 +89,8 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
         dropped.append(f"{report.dropped_nodata} above --max-nodata")
     extra = f" (dropped: {', '.join(dropped)})" if dropped else ""
     if report.nodata_ignored:
-        extra += (f"; {report.nodata_ignored:,} mask pixels under image nodata set to ignore "
+        # Counted in the tiles written: where tiles overlap, one source pixel counts once per tile holding it.
+        extra += (f"; {report.nodata_ignored:,} tile mask pixels under image nodata set to ignore "
                   "(--nodata-mask keep: as stored)")
     if report.smaller:
         h, w = report.size
