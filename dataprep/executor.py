@@ -285,7 +285,9 @@ class _ChunkRunner:
             except MemoryError:
                 out.append((index, False, f"{describe_item(item)}: out of memory"))
             except Exception as exc:  # noqa: BLE001 - every failure is reported per item
-                out.append((index, False, f"{describe_item(item)}: {type(exc).__name__}: {exc}"))
+                # One line: OpenCV's errors span three, their first line "OpenCV(4.x) file:line: error: (-215...".
+                said = " ".join(str(exc).split())
+                out.append((index, False, f"{describe_item(item)}: {type(exc).__name__}: {said}"))
         lifecycle.working_on(-1)
         return out
 

@@ -226,8 +226,13 @@ class _PairResizer:
 
 def resize_pixels(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
     """(H, W, C) pixels of any band count to (height, width, C), dtype kept (OpenCV drops a single band's axis)."""
+    bands = image.shape[2]
+    if interpolation == cv2.INTER_AREA and bands > 4:
+        # OpenCV's area resampling takes 4 channels at most (`cn <= 4`): a 5-band TIFF failed every row.
+        return np.concatenate([resize_pixels(image[:, :, k : k + 4], height, width, interpolation)
+                               for k in range(0, bands, 4)], axis=2)
     resized = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
-    return resized.reshape(height, width, image.shape[2])
+    return resized.reshape(height, width, bands)
 
 
 __all__ = ["INTERPOLATIONS", "ResizeReport", "ResizeTarget", "resize_manifest", "resize_pixels"]

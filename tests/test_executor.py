@@ -16,6 +16,8 @@ def square_or_fail(x: int) -> int:
         raise DataprepError(f"item{x}.png", "planted failure")
     if x == 9:
         raise ValueError("unexpected")
+    if x == 11:  # as cv2.error prints: a first line, the assertion, a blank line
+        raise RuntimeError("OpenCV(4.14.0) resize.cpp:3851: error: (-215:Assertion failed)\n  cn <= 4 in function\n\n")
     return x * x
 
 
@@ -24,10 +26,12 @@ def test_results_in_input_order_with_errors_captured(make):
     with make() as ex:
         results = run_items(square_or_fail, list(range(40)), executor=ex, quiet=True, chunk_size=3)
     assert [r.index for r in results] == list(range(40))
-    assert [r.value for r in results if r.ok] == [x * x for x in range(40) if x not in (7, 9)]
+    assert [r.value for r in results if r.ok] == [x * x for x in range(40) if x not in (7, 9, 11)]
     errors = errors_of(results)
     assert errors[0] == "item7.png: planted failure"
     assert errors[1].startswith("9: ValueError: unexpected")
+    assert errors[2] == ("11: RuntimeError: OpenCV(4.14.0) resize.cpp:3851: error: (-215:Assertion failed) "
+                         "cn <= 4 in function")
 
 
 def test_fail_mode_stops_with_the_failing_item():

@@ -10,6 +10,7 @@ from fractions import Fraction
 from math import floor
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -211,6 +212,25 @@ def test_multiband_16bit_geotiffs_keep_bands_dtype_and_their_place_on_the_map(tm
     assert np.abs(got - blocks).max() <= 0.5 + 1e-9
     assert tuple(tags[33550][:2]) == (30.0, 30.0)  # three times the ground per pixel
     assert tuple(tags[33922][3:5]) == (500000.0, 4000000.0)  # the top-left corner stays put
+
+
+def test_a_non_integer_shrink_of_five_bands_is_each_bands_own(tmp_path):
+    """A 5-band TIFF at --scale 0.43 failed every row: OpenCV's area resampling takes 4 channels at most."""
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 60000, (50, 70, 5), dtype=np.uint16)
+    image = tmp_path / "src" / "b5.tif"
+    image.parent.mkdir(parents=True)
+    tifffile.imwrite(image, pixels, photometric="minisblack", planarconfig="contig")
+    labels = tmp_path / "src" / "b5_mask.png"
+    io.write_mask(labels, _regions(50, 70, 3))
+    src = write_manifest([ManifestRow("b5", image, labels, 70, 50)], tmp_path / "src" / "manifest.csv")
+    report = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.43))
+    assert not report.errors
+    (row,) = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    got = tifffile.imread(row.image)
+    h, w = got.shape[:2]
+    expected = np.stack([cv2.resize(pixels[:, :, b], (w, h), interpolation=cv2.INTER_AREA) for b in range(5)], axis=2)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_geotags_resized_scales_a_transformation_matrix_too():
