@@ -432,3 +432,18 @@ def test_a_tiff_no_reader_here_can_decode_is_refused_from_its_header(tmp_path):
     with tifffile.TiffFile(rgb, mode="r+b") as tif:
         tif.pages[0].tags["Compression"].overwrite(5)
     assert io.read_info(rgb).bands == 3
+
+
+def test_a_truncated_png_image_is_one_error_and_trailing_bytes_keep_16_bits(tmp_path, capfd):
+    """stats and tile printed OpenCV's '[ WARN:0@0.075] ... PNG input buffer is incomplete' above the error."""
+    rgb16 = (np.arange(8 * 10 * 3).reshape(8, 10, 3) * 997 % 65536).astype(np.uint16)
+    whole = tmp_path / "whole.png"
+    cv2.imwrite(str(whole), rgb16[:, :, ::-1])
+    data = whole.read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    capfd.readouterr()
+    with pytest.raises(DataprepError, match="truncated"):
+        io.read_image(tmp_path / "cut.png")
+    (tmp_path / "tail.png").write_bytes(data + b"\x00" * 16)  # junk after IEND: read, all 16 bits
+    np.testing.assert_array_equal(io.read_image(tmp_path / "tail.png"), rgb16)
+    assert capfd.readouterr().err == ""

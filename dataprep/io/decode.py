@@ -14,8 +14,8 @@ import numpy as np
 from ..errors import DataprepError, TiffStackError, TruncatedError
 from .exif import apply_orientation, orientation_from_bytes
 from .frames import check_one_frame
-from .formats import (JPEG_EOI, JPEG_SOI, PathLike, is_tiff_name, read_file_bytes, short_reason, sniff_format,
-                      unreadable)
+from .formats import (JPEG_EOI, JPEG_SOI, PNG_END, PNG_SIGNATURE, PathLike, is_tiff_name, read_file_bytes,
+                      short_reason, sniff_format, unreadable)
 from .limits import MAX_PIXELS_ENV, check_decoded_size, check_manifest_size, check_pixels, max_image_pixels
 
 
@@ -235,6 +235,14 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     if tiff:
         with _quiet_opencv():
             array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    elif data.startswith(PNG_SIGNATURE) and not data.endswith(PNG_END):
+        # Truncated (PIL names it: OpenCV printed "[ WARN:0@0.2] ... PNG input buffer is incomplete" above the
+        # one-line error), or bytes after its end, which OpenCV reads quietly (PIL would cut 16-bit colour).
+        if PNG_END in data:
+            with _quiet_opencv():
+                array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        else:
+            array = None
     else:
         array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     bgr = array is not None and array.ndim == 3 and array.shape[2] in (3, 4)
