@@ -190,3 +190,17 @@ def test_label_arrays_skip_the_painter_and_are_checked_when_written(tmp_path, mo
     _mat(tmp_path / "cls" / "a.mat", groundtruth=np.full((8, 8), 2, np.uint8))
     assert import_dataset(plan, tmp_path / "out2", quiet=True).converted == 1
     assert import_dataset(plan, tmp_path / "out3", quiet=True, instances=True).converted == 1
+
+
+def test_the_images_beside_the_labels_win_over_a_fuller_folder_one_level_up(tmp_path):
+    """Another dataset's a.png, b.png and c.png one level up held more of the names than the labels' own images/,
+    and every label map was checked against a 2x2 stranger ('label map is 12x10 but its image is 2x2')."""
+    _photo(tmp_path / "ds" / "images" / "a.png", 10, 12)
+    _photo(tmp_path / "ds" / "images" / "b.png", 10, 12)
+    for name in "abc":
+        _photo(tmp_path / "other" / f"{name}.png", 2, 2)
+        _mat(tmp_path / "ds" / "labels" / f"{name}.mat", groundtruth=np.ones((10, 12), np.uint8))
+    report = _import(tmp_path / "ds" / "labels", tmp_path / "out")
+    assert report.converted == 2 and report.failed == 1, report.errors
+    assert {r.image for r in read_manifest(tmp_path / "out" / "manifest.csv").rows} == {
+        (tmp_path / "ds" / "images" / f"{n}.png").resolve() for n in "ab"}

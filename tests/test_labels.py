@@ -552,6 +552,25 @@ def test_binary_0_255_masks_under_an_ignore_255_palette_warn_once(tmp_path, cli)
     assert len(warnings) == 1 and "large regions" in warnings[0] and "single class" not in warnings[0]
 
 
+def test_the_binary_palette_takes_255_as_foreground_in_masks_of_0_and_255_alone(tmp_path):
+    """ISBI's membranes with `-p binary`: 78% of the pixels became ignore and the foreground had 0 pixels, exit 0,
+    though the palette gives the foreground the id 255. Masks of 0/1 keep their values, and 0/1/255 masks (255 a
+    boundary band) keep 255 as ignore."""
+    fg = np.zeros((6, 8), np.uint8)
+    fg[2:5, 3:7] = 255
+    band = np.where(fg > 0, 1, 0).astype(np.uint8)
+    band[1, :] = 255
+    masks = {"isbi": fg, "ones": (fg > 0).astype(np.uint8), "band": band}
+    for name, mask in masks.items():
+        write_mask(tmp_path / "m" / f"{name}.png", mask)
+    report = masks_to_labels(tmp_path / "m", tmp_path / "out", "binary")
+    assert report.failed == 0 and report.by_ids == [str(tmp_path / "m" / "isbi.png")]
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "isbi.png"), fg > 0)
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "ones.png"), fg > 0)
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "band.png"), band)
+    assert any("their 255 is 'foreground' (its id), not ignore" in n for n in report.notes)
+
+
 def test_grey_gifs_and_grey_pngs_of_one_set_convert_alike(tmp_path):
     """DRIVE: 58 vessel GIFs keep white at index 251, 20 read as 0/255; `-p binary` made vessels class 1 in the
     first (by colour) and ignore in the others, and `--remap ids` failed the GIFs ('value 251 not in palette')."""
@@ -568,8 +587,10 @@ def test_grey_gifs_and_grey_pngs_of_one_set_convert_alike(tmp_path):
     assert report.failed == 0
     for name in ("a", "b"):
         np.testing.assert_array_equal(read_mask(tmp_path / "ids" / f"{name}.png"), expected)
-    plain = masks_to_labels(tmp_path / "masks", tmp_path / "plain", "binary")  # both ignore, and said so
-    assert plain.pixel_counts[1] == 0 and any("single class" in w for w in plain.warnings)
+    plain = masks_to_labels(tmp_path / "masks", tmp_path / "plain", "binary")  # 0/255 alone: 255 is foreground
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(read_mask(tmp_path / "plain" / f"{name}.png"), expected)
+    assert len(plain.by_ids) == 2 and not plain.warnings
     inferred = infer_palette(tmp_path / "masks")
     assert inferred.binary and inferred.palette.remap == "ids"
 

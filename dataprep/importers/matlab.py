@@ -170,17 +170,25 @@ def _label_names(path: Path) -> list[str]:
 
 
 def _images_folder(root: Path, stems: list[str]) -> tuple[Path, dict[str, Path]]:
-    """The folder beside `root` (or beside its parent) holding most of these stems, and its `_stems`."""
-    candidates = [d for base in (root.parent, root.parent.parent) if base.is_dir()
-                  for d in sorted(base.iterdir()) if d.is_dir() and d != root]
-    candidates.sort(key=lambda d: d.name not in _IMAGE_FOLDERS)
-    best, hits = None, 0
-    for folder in candidates:
-        have = _stems(folder)
-        n = sum(1 for s in stems if s in have)
-        if n > hits:
-            best, hits = (folder, have), n
-    return best or (root, _stems(root))
+    """The folder beside `root` holding most of these stems (else beside its parent), and its `_stems`.
+
+    The nearer level wins whenever a folder there holds any: a folder one level up with more
+    of the names (another dataset's `a.png`, `b.png`) must not take the images of `img/`.
+    """
+    for base in (root.parent, root.parent.parent):
+        if not base.is_dir():
+            continue
+        candidates = sorted((d for d in base.iterdir() if d.is_dir() and d != root),
+                            key=lambda d: (d.name not in _IMAGE_FOLDERS, d.name))
+        best, hits = None, 0
+        for folder in candidates:
+            have = _stems(folder)
+            n = sum(1 for s in stems if s in have)
+            if n > hits:
+                best, hits = (folder, have), n
+        if best is not None:
+            return best
+    return root, _stems(root)
 
 
 def _stems(folder: Path) -> dict[str, Path]:

@@ -74,7 +74,7 @@ class _MaskConverter:
         write_mask(job.dst, result.labels, palette=self.colour_table)
         return _FileResult("converted", result.counts, result.unknown, result.by_colour,
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
-                           result.grey_levels)
+                           result.grey_levels, result.by_ids)
 
 
 def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:
@@ -136,7 +136,9 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               asked_ignore=tuple(asked), ignore_by_ids=remap_spec == "ids",
                               unknown_ignored=unknown == "ignore",
                               ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None),
-                              palette_remap=palette.remap if from_palette else None)
+                              palette_remap=palette.remap if from_palette else None,
+                              class_at_ignore=next((c.name for c in palette.classes
+                                                    if c.id == palette.ignore_index and not c.ignore), "a class"))
     _collect(report, src.jobs, results, out_palette)
     report.palette_path = out_palette.save(out_dir / "palette.json")
     if src.manifest is not None:

@@ -42,6 +42,8 @@ class ConversionReport:
     palette_path: Path | None = None
     by_colour: list[str] = field(default_factory=list)  # palette-mode masks converted through their colour table
     grey_levels: list[str] = field(default_factory=list)  # RGB masks of grey pixels converted by their grey values
+    by_ids: list[str] = field(default_factory=list)  # 0/255 masks whose 255 is a class's id (binary): by the ids
+    class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
     asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
@@ -117,6 +119,12 @@ class ConversionReport:
             out.append(f"{n} palette-mode mask{'s' if n > 1 else ''} (first: {self.by_colour[0]}) had a colour table "
                        "that differs from the palette, so their pixels were converted by colour (table index -> "
                        "colour -> class), not by index; --png-indices would use the indices")
+        if self.by_ids:
+            n = len(self.by_ids)
+            stored = self.palette.ignore_index
+            out.append(f"{n} index mask{'s' if n > 1 else ''} (first: {self.by_ids[0]}) held ids alone, {stored} "
+                       f"among them: their {stored} is {self.class_at_ignore!r} (its id), not ignore; masks that "
+                       f"hold the class's index too keep {stored} as ignore")
         if self.grey_levels:
             n = len(self.grey_levels)
             out.append(f"{n} RGB mask{'s' if n > 1 else ''} (first: {self.grey_levels[0]}) held grey pixels (v,v,v) "
@@ -141,6 +149,7 @@ class _FileResult:
     by_colour: bool = False
     ignored_interior: int = 0
     grey_levels: bool = False
+    by_ids: bool = False
 
 
 def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
@@ -177,6 +186,8 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
             report.by_colour.append(str(job.src))
         if value.grey_levels:
             report.grey_levels.append(str(job.src))
+        if value.by_ids:
+            report.by_ids.append(str(job.src))
         report.ignored_interior += value.ignored_interior
         totals[: len(value.counts)] += value.counts
         for key, n in value.unknown.items():
