@@ -571,6 +571,19 @@ def test_the_binary_palette_takes_255_as_foreground_in_masks_of_0_and_255_alone(
     assert any("their 255 is 'foreground' (its id), not ignore" in n for n in report.notes)
 
 
+def test_segnet_camvid_under_the_32_class_camvid_palette_warns(tmp_path):
+    """SegNet's CamVid (0..10, 11 void) with `-p camvid`: each value kept as an index of the 32 colour classes
+    (road 3 became Bridge, void 11 LaneMkgsNonDriv), exit 0, no word; `palette infer` named no built-in."""
+    values = (np.arange(48).reshape(6, 8) % 12).astype(np.uint8)
+    write_mask(tmp_path / "m" / "0001TP_006690.png", values)
+    report = masks_to_labels(tmp_path / "m", tmp_path / "out", "camvid")
+    assert any("-p camvid11 --remap ids" in w for w in report.warnings)
+    assert infer_palette(tmp_path / "m").dataset_builtin == "camvid11"
+    right = masks_to_labels(tmp_path / "m", tmp_path / "out11", "camvid11", remap="ids")
+    assert not any("camvid11" in w for w in right.warnings)
+    np.testing.assert_array_equal(read_mask(tmp_path / "out11" / "0001TP_006690.png"), np.where(values == 11, 255, values))
+
+
 def test_grey_gifs_and_grey_pngs_of_one_set_convert_alike(tmp_path):
     """DRIVE: 58 vessel GIFs keep white at index 251, 20 read as 0/255; `-p binary` made vessels class 1 in the
     first (by colour) and ignore in the others, and `--remap ids` failed the GIFs ('value 251 not in palette')."""

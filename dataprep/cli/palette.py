@@ -127,6 +127,10 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     if result.by_colour_files:
         click.echo(f"\n{result.by_colour_files} palette-mode masks were counted by colour (their colour tables "
                    "differ from file to file, or RGB masks are among them); masks2labels converts them by colour too")
+    if result.dataset_builtin == "camvid11":
+        click.echo("\nthe masks are named as CamVid's frames and hold values up to 11: SegNet's CamVid (11 classes, "
+                   "11 void)? --palette camvid11 --remap ids gives them their names and makes void ignored "
+                   "(--palette camvid is the original release's 32 colour classes)")
     if result.dataset_builtin == "oxford_pet":
         click.echo("\nvalues 1, 2 and 3 are those of the Oxford-IIIT Pet trimaps (1 pet, 2 background, 3 not "
                    "classified): if these are trimaps, --palette oxford_pet --remap ids makes background 0, pet 1 "

@@ -22,6 +22,9 @@ MOSTLY_IGNORED = 0.5
 LARGE_IGNORED = 0.02
 
 
+CAMVID11_VALUES = 12  # SegNet's CamVid stores 0..10 and 11 (void)
+
+
 @dataclass
 class ConversionReport:
     """What `masks_to_labels` / `labels_to_masks` did."""
@@ -62,7 +65,7 @@ class ConversionReport:
     @property
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
-        out = []
+        out = self._camvid_index_masks()
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
@@ -81,6 +84,16 @@ class ConversionReport:
             out.append(f"{ignored / total:.1%} of the pixels became the ignore index {self.palette.ignore_index} "
                        f"({'; '.join(reasons)}), so they will not be trained on; {self._ignore_fix()}")
         return out
+
+    def _camvid_index_masks(self) -> list[str]:
+        """SegNet's CamVid (index masks 0..11, 11 void) under `-p camvid`, the 32 colour classes of the original
+        release: every value kept as an index of the 32 (road 3 became Bridge, void a class), exit 0."""
+        counts = self.pixel_counts
+        if self.palette.name != "camvid" or len(counts) <= CAMVID11_VALUES or any(counts[CAMVID11_VALUES:]) \
+                or not any(counts):
+            return []
+        return ["every pixel is one of the first 12 of palette 'camvid' (CamVid's 32 colour classes): index "
+                "masks of SegNet's CamVid (0..10, 11 void)? convert those with -p camvid11 --remap ids"]
 
     def _ignore_fix(self) -> str:
         """What to do about many ignored pixels, from where they came: a remap, unknown values, the masks' own."""

@@ -163,6 +163,7 @@ def _binary() -> Palette:
 
 
 ADE20K_PREFIXES = ("ADE_train_", "ADE_val_", "ADE_test_")  # SceneParsing's file names
+CAMVID_SEQUENCES = ("0001TP_", "0006R0_", "0016E5_", "Seq05VD_")  # CamVid's frames are named by their sequence
 
 
 def _ade20k() -> Palette:

@@ -13,7 +13,7 @@ from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
 from .artefacts import LOSSY_RADIUS, _infer_colours
-from .builtins import ADE20K_PREFIXES, BUILTIN_PALETTES, OXFORD_PET_TRIMAP_VALUES, builtin_palette
+from .builtins import ADE20K_PREFIXES, BUILTIN_PALETTES, CAMVID_SEQUENCES, OXFORD_PET_TRIMAP_VALUES, builtin_palette
 from .inferred import InferredColour, InferredPalette
 from .keys import pack_rgb
 from .model import MAX_INDEX, Colour, EntryKind, Palette, PaletteClass, _colour, voc_colormap
@@ -228,6 +228,9 @@ def _dataset_builtin(result: InferredPalette, paths: list[Path]) -> str | None:
         return "ade20k"
     if sorted(c.value for c in result.classes) == list(OXFORD_PET_TRIMAP_VALUES):
         return "oxford_pet"
+    values = [c.value for c in result.colours if c.value is not None]
+    if paths and values and max(values) <= 11 and all(p.name.startswith(CAMVID_SEQUENCES) for p in paths):
+        return "camvid11"  # SegNet's CamVid: 0..10 and 11 (void), as `-p camvid` would not say
     return None
 
 
