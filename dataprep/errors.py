@@ -4,6 +4,7 @@ Exit codes: 0 ok, 1 data problems found, 2 usage error (bad options or arguments
 """
 from __future__ import annotations
 
+import re
 from os import PathLike
 
 EXIT_OK = 0
@@ -59,7 +60,8 @@ def all_failed(source: str | PathLike[str] | None, errors: list[str], what: str)
     e.g. "masks". Commands raise it instead of listing every failure and writing
     an empty or unusable result.
     """
-    reasons = {line.split(": ", 1)[-1] for line in errors}
+    # Counts in a reason differ from file to file ("9,872 pixels in 1 value ..."): the same reason all the same
+    reasons = {re.sub(r"\d[\d,.]*", "#", line.split(": ", 1)[-1]) for line in errors}
     how = " the same way" if len(reasons) == 1 else f" ({len(reasons)} different reasons)"
     of = f" of {source}" if source else ""
     return DataprepError(None, f"{errors[0]} (all {len(errors)} {what}{of} failed{how}; nothing written)")

@@ -452,6 +452,23 @@ def test_unknown_colour_fails_one_file_and_the_rest_continue(tmp_path, cli):
     assert res.exit_code == 0 and "(12,34,56) x 1" in res.output
 
 
+def test_a_run_where_every_mask_fails_writes_nothing_and_says_it_once(tmp_path, cli):
+    """SegNet's CamVid under camvid11 without --remap ids: 201 lines of one error, then a header-only
+    manifest.csv and a palette.json beside no label map."""
+    masks = tmp_path / "masks"
+    for n in range(3):
+        values = np.full((4, 6), 11, np.uint8)
+        values[:, :n + 1] = 2  # a count of its own per file: still one reason
+        write_mask(masks / f"0001TP_00{n}.png", values)
+    manifest = _manifest(tmp_path, sorted(masks.iterdir()), size=(6, 4))
+    report = masks_to_labels(manifest, tmp_path / "out", "camvid11")
+    assert report.failed == 3 and report.manifest_path is None and not (tmp_path / "out").exists()
+    res = cli("masks2labels", "-p", "camvid11", str(manifest), str(tmp_path / "out_cli"))
+    assert res.exit_code == 1 and not (tmp_path / "out_cli").exists()
+    assert res.output.count("error: ") == 1 and "(all 3 masks of" in res.output
+    assert "failed the same way; nothing written)" in res.output and "use --remap ids" in res.output
+
+
 def test_a_mostly_ignored_conversion_warns(tmp_path, cli):
     mask = np.zeros((4, 8), np.uint8)
     mask[:, 2:] = 255  # binary 0/255 mask converted with 255 as ignore: 75% of the pixels lost

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_DATA_PROBLEM
+from ..errors import EXIT_DATA_PROBLEM, all_failed
 from ..labels import UNKNOWN_MODES, ConversionReport, format_unknown, labels_to_masks, masks_to_labels
 from ..io import MASK_EXTENSIONS
 from ..manifest import read_manifest
@@ -59,6 +59,9 @@ def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown:
     report = masks_to_labels(source, dest, palette, unknown=unknown, ignore_index=ignore_index,  # type: ignore[arg-type]
                              remap=remap, overwrite=overwrite, force=force, executor=executor,
                              on_error=on_error, quiet=quiet, png_indices=png_indices)  # type: ignore[arg-type]
+    if report.failed and not (report.converted or report.skipped):
+        # CamVid under camvid11 without --remap ids: 201 lines of one error, then an empty manifest and palette
+        raise all_failed(source, report.errors, "masks")
     _print_report(report, "masks2labels")
     if palette is None and report.palette.source:
         click.echo(f"palette: {report.palette.source}")

@@ -21,7 +21,7 @@ from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table
 from .options import Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
 from .report import ConversionReport, _collect, _FileResult, _ignored_interior
-from .resume import _claim_output, _up_to_date
+from .resume import _claim_output, _unclaim_output, _up_to_date
 from .sources import _Job, _resolve_source
 
 
@@ -119,6 +119,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                                 "remap": [[k, v] for k, v in sorted((remap_map or {}).items())]}
     if png_indices:  # only when set, so folders made before the option existed still resume
         settings["png_indices"] = True
+    created = not out_dir.exists()
     _claim_output(out_dir, "masks2labels", settings, overwrite, [j.dst for j in src.jobs])
     context = ConversionContext()  # this run's tables and buffers
     # Built before the first chunk, which the executor times to decide whether workers pay off; workers
@@ -140,6 +141,9 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               class_at_ignore=next((c.name for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), "a class"))
     _collect(report, src.jobs, results, out_palette)
+    if report.failed and not (report.converted or report.skipped):
+        _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing
+        return report
     report.palette_path = out_palette.save(out_dir / "palette.json")
     if src.manifest is not None:
         report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)

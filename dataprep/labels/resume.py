@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ def _up_to_date(src: Path, dst: Path) -> bool:
         return dst.stat().st_mtime_ns >= src.stat().st_mtime_ns
     except FileNotFoundError:
         return False
+
+
+def _unclaim_output(out_dir: Path, command: str, created: bool) -> None:
+    """Undo `_claim_output` for a run that wrote nothing: its state file, and the folder if the run made it."""
+    (out_dir / _STATE_FILE.format(command=command)).unlink(missing_ok=True)
+    if created:
+        with suppress(OSError):  # not empty: something else is in there, and it stays
+            out_dir.rmdir()
 
 
 def _claim_output(out_dir: Path, command: str, settings: dict[str, Any], overwrite: bool,
