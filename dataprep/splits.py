@@ -423,16 +423,29 @@ def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequen
     if not has_masks:
         return []
     what = "groups" if grouped else "images"
-    out = []
+    absent, rare = [], []
     for c in range(pixels.shape[1]):
         carriers = np.unique(unit[pixels[:, c] > 0]).size
         name = names[c] if c < len(names) else f"class_{c}"
         if carriers == 0:
-            out.append(f"class {c} ({name}) does not occur in any image")
+            absent.append(f"{c} ({name})")
         elif carriers < k:
-            out.append(f"class {c} ({name}) occurs in only {carriers} {what}, fewer than k={k}: "
-                       f"{k - carriers} validation fold(s) will have none")
+            rare.append(f"class {c} ({name}) occurs in only {carriers} {what}, fewer than k={k}: "
+                        f"{k - carriers} validation fold(s) will have none")
+    out = []
+    # One line for the absent ones: 300 classes of which 280 absent printed 280 lines.
+    if len(absent) == 1:
+        out.append(f"class {absent[0]} does not occur in any image")
+    elif absent:
+        shown = ", ".join(absent[:_LISTED]) + (f" and {len(absent) - _LISTED} more" if len(absent) > _LISTED else "")
+        out.append(f"{len(absent)} classes do not occur in any image: {shown}")
+    out += rare[:_LISTED]
+    if len(rare) > _LISTED:
+        out.append(f"and {len(rare) - _LISTED} more classes occur in fewer than k={k} {what}")
     return out
+
+
+_LISTED = 8  # classes named one by one in a warning; the rest are counted
 
 
 def kfold(manifest: PathLike, out_dir: PathLike, k: int = 5, **options: Any) -> FoldResult:

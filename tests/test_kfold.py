@@ -247,6 +247,20 @@ def test_errors_k_too_large_and_regex_problems(tmp_path):
         split_folds(path, 1, quiet=True)
 
 
+def test_many_absent_classes_are_one_warning(tmp_path):
+    """16-bit label maps of a 300-class palette holding 3 classes: kfold printed one warning per absent class."""
+    labels = [[0, 1]] * 6 + [[0, 2]] * 4
+    path = _write_set(tmp_path, labels)
+    palette = {"name": "t", "ignore_index": 65535, "classes": [
+        {"name": f"c{i}", "color": [i % 256, i // 256, 0], "index": i} for i in range(300)]}
+    (tmp_path / "palette.json").write_text(json.dumps(palette))
+    warnings = split_folds(path, 2, mode="multilabel", quiet=True).warnings
+    absent = [w for w in warnings if "do not occur" in w]
+    assert absent == ["297 classes do not occur in any image: 3 (c3), 4 (c4), 5 (c5), 6 (c6), 7 (c7), 8 (c8), "
+                      "9 (c9), 10 (c10) and 289 more"]
+    assert not any("does not occur" in w for w in warnings)
+
+
 def test_rare_class_warning_names_the_class(tmp_path):
     labels = [[0, 1]] * 8 + [[0, 2]] * 2
     path = _write_set(tmp_path, labels)
