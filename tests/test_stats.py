@@ -437,3 +437,11 @@ def test_split_measures_only_those_rows_and_a_mix_warns(tmp_path, cli):
     assert res.exit_code == 0 and json.loads((tmp_path / "s.json").read_text())["num_images"] == 4
     with pytest.raises(UsageError, match="no rows of split 'dev'"):
         collect_stats(manifest, splits=["dev"])
+
+
+def test_the_table_shows_a_small_spread_instead_of_zero():
+    """float32 data near 1000 with a 0.01 spread printed std 0.00 (its stats.json held 0.0027)."""
+    from dataprep.cli.stats import _f
+
+    assert _f(0.0027) == "0.0027" and _f(-0.0004) == "-0.0004" and _f(0.0) == "0.00"
+    assert _f(118.2349) == "118.23" and _f(0.005) == "0.01" and _f(0.00004, 4) == "4e-05"

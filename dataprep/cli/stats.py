@@ -125,6 +125,10 @@ def _value(value: float) -> str:
 
 
 def _f(value: float, digits: int = 2) -> str:
+    """`digits` decimals; 3 significant digits where those would show a value that is not 0 as 0.00
+    (float32 data with a spread of 0.01: std 0.0027)."""
+    if value and abs(value) < 0.5 * 10 ** -digits:
+        return f"{value:.3g}"
     return f"{value:.{digits}f}"
 
 
