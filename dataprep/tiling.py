@@ -42,10 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
-from .io import PathLike, atomic_write_bytes, atomic_write_text, mask_size_error, read_png_palette
+from .io import (PathLike, atomic_write_bytes, atomic_write_text, check_manifest_size, mask_size_error,
+                 read_png_palette)
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette, resolve_palette
@@ -216,6 +217,8 @@ def tile_manifest(
     report.size = params.size
     report.smaller = sum(1 for r in rows if (r.height, r.width) != params.size)
     report.errors = errors_of(results)
+    if report.errors and not any(r.ok for r in results):  # an empty manifest and tiling.json beside nothing
+        raise all_failed(src.path, report.errors, "sources")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     # What `stitch` needs and the manifest does not say: CamVid tiled with --ignore-index 11 was stitched with
     # 255 in every pixel no tile covers, a label outside its classes.
@@ -273,6 +276,9 @@ class _Tiler:
 
     def __call__(self, row: ManifestRow) -> _SourceResult:
         with RasterReader(row.image) as image:
+            # The tiles' source sizes are the file's: a row whose size is not (a file swapped since scan) is
+            # refused as stats refuses it, not tiled by whatever the file now holds.
+            check_manifest_size(row.image, (image.width, image.height), (row.width, row.height))
             mask_reader = RasterReader(row.mask, mask=True) if row.mask else None
             try:
                 if mask_reader is not None:

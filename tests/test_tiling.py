@@ -491,6 +491,22 @@ def test_stitch_fills_uncovered_pixels_with_the_ignore_index_the_tiles_were_cut_
     assert set(np.unique(io.read_mask(read_manifest(override.manifest_path)[0].mask))) == {0, 9}
 
 
+def test_a_row_whose_size_is_not_its_files_is_refused_and_nothing_written_when_all_fail(tmp_path):
+    """A manifest saying 500x360 for a 480x360 file: tile went on with the file's size, exit 0; stats refused it."""
+    src = _source(tmp_path, {"a": np.full((36, 48, 3), 70, np.uint8), "b": np.full((36, 48, 3), 90, np.uint8)},
+                  {"a": np.zeros((36, 48), np.uint8), "b": np.zeros((36, 48), np.uint8)})
+    rows = read_manifest(src).rows
+    wrong = write_manifest([ManifestRow(r.id, r.image, r.mask, 50 if r.id == "a" else r.width, r.height)
+                            for r in rows], tmp_path / "wrong.csv")
+    report = tile_manifest(wrong, tmp_path / "tiles", size=24, quiet=True)
+    assert len(report.errors) == 1 and "is 48x36 but the manifest says 50x36" in report.errors[0]
+    assert {r.extra["source_id"] for r in read_manifest(report.manifest_path).rows} == {"b"}
+    only_a = write_manifest([r for r in read_manifest(wrong).rows if r.id == "a"], tmp_path / "a.csv")
+    with pytest.raises(DataprepError, match=r"all 1 sources of .*a.csv failed the same way; nothing written"):
+        tile_manifest(only_a, tmp_path / "none", size=24, quiet=True)
+    assert not (tmp_path / "none").exists()
+
+
 @pytest.mark.parametrize("tagged", [True, False])
 def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagged):
     """rasterio's RGB.byte.tif: a third of the scene is a nodata=0 border, so 15 of its 42 tiles of 128 px were
