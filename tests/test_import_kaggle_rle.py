@@ -173,8 +173,30 @@ def test_unsorted_overlapping_and_touching_runs_are_their_union(tmp_path, order)
         flat[start - 1:start - 1 + length] = 1
     expected = flat.reshape(w, h).T if order == "column" else flat.reshape(h, w)
     src = _write(tmp_path, "ImageId,EncodedPixels", [f"a.png,{rle}"], {"a.png": (w, h)})
-    _import(src, tmp_path / "out", rle_order=order)
+    with pytest.raises(DataprepError, match=r"line 2: 20, then 1\): a relative RLE"):  # unless said to be absolute
+        _import(src, tmp_path / "refused", rle_order=order)
+    _import(src, tmp_path / "out", rle_order=order, rle_starts="absolute")
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "a.png"), expected)
+
+
+def test_siim_relative_starts_are_refused_and_read_with_rle_starts_relative(tmp_path):
+    """SIIM pneumothorax counts each start from the previous run's end; read as absolute starts a 15,294-pixel
+    lung mask came out as 160 scattered pixels, exit 0."""
+    h, w = 40, 30
+    mask = _blob(h, w, 5, 4, 9) | _blob(h, w, 25, 18, 7)
+    absolute = [int(v) for v in _encode(mask).split()]
+    relative, end = [], 0  # SIIM's mask2rle: the gap since the previous run, then the length
+    for start, length in zip(absolute[0::2], absolute[1::2]):
+        relative += [start - 1 - end, length]
+        end = start - 1 + length
+    rows = [f"a.png,{' '.join(map(str, relative))}", f"b.png,{_encode(_blob(h, w, 10, 10, 5))}"]
+    src = _write(tmp_path, "ImageId,EncodedPixels", rows, {"a.png": (w, h), "b.png": (w, h)})
+    with pytest.raises(DataprepError, match=r"1 of its 2 RLEs of several runs decrease.*--rle-starts relative"):
+        _import(src, tmp_path / "refused")
+    src = _write(tmp_path / "one", "ImageId,EncodedPixels", rows[:1], {"a.png": (w, h)})
+    report = _import(src, tmp_path / "out", rle_starts="relative")
+    assert report.ok, report.errors
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "a.png"), mask * 1)
 
 
 def test_names_with_a_folder_are_paths_below_the_images_folder(tmp_path):
@@ -261,3 +283,18 @@ def test_cli_imports_with_rle_order(tmp_path, cli):
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "a.png"), mask * 1)
     res = cli("import", "kaggle-rle", src, tmp_path / "out2", "-q")
     assert res.exit_code == 1 and "--rle-order row" in res.output
+
+
+def test_class_numbers_from_0_keep_their_numbers_as_ids_and_round_trip(tmp_path, cli):
+    """iMaterialist-style ClassId 0..45: sorted as text (10 before 2) and without ids, so labels2rle wrote
+    ClassId 1, 2, 3, 4 for 0, 1, 10, 2."""
+    h, w = 30, 40
+    rows = [f"a.png,{c},{_encode(_blob(h, w, 6 + 6 * k, 8 + 7 * k, 3))}" for k, c in enumerate((0, 10, 2, 1))]
+    src = _write(tmp_path, "ImageId,ClassId,EncodedPixels", rows, {"a.png": (w, h)})
+    _import(src, tmp_path / "out")
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.index, c.id) for c in palette.classes if not c.ignore and c.index] == [(1, 0), (2, 1), (3, 2), (4, 10)]
+    cli("labels2rle", tmp_path / "out" / "manifest.csv", "-o", tmp_path / "sub.csv", "-q")
+    back = [line.split(",") for line in (tmp_path / "sub.csv").read_text().splitlines()[1:]]
+    assert sorted((cls, rle) for _, cls, rle in back) == sorted(
+        (str(c), _encode(_blob(h, w, 6 + 6 * k, 8 + 7 * k, 3))) for k, c in enumerate((0, 10, 2, 1)))

@@ -47,6 +47,10 @@ from .labels import print_class_table
 @click.option("--rle-order", type=click.Choice(RLE_ORDERS), default=None,
               help="kaggle-rle: pixels numbered down each column (column, Kaggle's usual) or along each row (row). "
                    "Default: column, refusing masks that decode to stripes that way.")
+@click.option("--rle-starts", type=click.Choice(("absolute", "relative")), default=None,
+              help="kaggle-rle: starts counted from pixel 1 (absolute, Kaggle's usual) or from the end of the "
+                   "previous run (relative, SIIM pneumothorax). Default: absolute, refusing a CSV whose starts "
+                   "mostly decrease.")
 @click.option("--unlisted-background", is_flag=True,
               help="kaggle-rle: images of the images folder the CSV never names are images without foreground "
                    "(Severstal lists only images with a defect). Default: left out, counted in a warning.")
@@ -61,8 +65,8 @@ from .labels import print_class_table
 def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, order: str, overlap: str,
                    skip_empty: bool, keep_crowd: bool, boxes: str, ignore_index: int | None,
                    labels_file: Path | None, line_width: int | None, attribute: str | None, class_name: str | None,
-                   instances: bool, rle_order: str | None, unlisted_background: bool, variable: str | None,
-                   masks_dir: Path | None,
+                   instances: bool, rle_order: str | None, rle_starts: str | None, unlisted_background: bool,
+                   variable: str | None, masks_dir: Path | None,
                    force: bool, executor, on_error: str, quiet: bool) -> None:
     """Convert an annotation tool's export to class-index label maps.
 
@@ -101,7 +105,8 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
                                 on_error=on_error, quiet=quiet, images_dir=images_dir,  # type: ignore[arg-type]
                                 keep_crowd=keep_crowd, boxes=boxes, labels_file=labels_file, line_width=line_width,
                                 attribute=attribute, class_name=class_name, masks_dir=masks_dir,
-                                rle_order=rle_order, unlisted_background=unlisted_background, variable=variable)
+                                rle_order=rle_order, rle_starts=rle_starts, unlisted_background=unlisted_background,
+                                variable=variable)
     print_report(report)
     if not report.ok:
         sys.exit(EXIT_DATA_PROBLEM)

@@ -69,7 +69,8 @@ def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None =
 
         return read_kaggle_rle(src, images_dir=options.get("images_dir"), order=options.get("rle_order"),
                                class_name=options.get("class_name"),
-                               unlisted_background=options.get("unlisted_background", False))
+                               unlisted_background=options.get("unlisted_background", False),
+                               starts=options.get("rle_starts"))
     if fmt == "mat":
         from .matlab import read_matlab
 

@@ -8,9 +8,13 @@ square, a mask that decodes to stripes is refused (the other order is named); on
 order gives the transposed mask, which nothing can tell from the right one: when the first images include
 a square one, a warning says which order was used.
 
+Starts are absolute unless `starts="relative"`: SIIM pneumothorax counts each start from the end of the
+previous run; a CSV whose RLEs mostly have decreasing starts is refused, naming that option.
+
 Several rows of one image are its regions (Airbus: one per ship), in file order. A class column gives the
 class: whole numbers from 1 are the label indices themselves (Severstal's ClassId 1-4, also in a subset
-where some never occur: index 3 stays class 3); other values are names, sorted. An empty RLE (also `-1`,
+where some never occur: index 3 stays class 3); whole numbers from 0 get indices 1.. in value order, the
+number kept as the class's id; other values are names, sorted. An empty RLE (also `-1`,
 `nan`) is an image without foreground; a row for it keeps the image in the dataset. Images the CSV
 does not name are left out, or taken as images without foreground when asked (Severstal lists only the
 images with a defect).
@@ -36,8 +40,12 @@ _EMPTY = ("", "-1", "nan")
 _IMAGE_FOLDERS = ("", "train_images", "train", "images", "train/images", "train_v2")
 
 
+RLE_STARTS = ("absolute", "relative")
+
+
 def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | None = None,
-                    class_name: str | None = None, unlisted_background: bool = False) -> ImportPlan:
+                    class_name: str | None = None, unlisted_background: bool = False,
+                    starts: str | None = None) -> ImportPlan:
     """An ImportPlan from a run-length CSV; images are looked up in `images_dir` by name or by stem. Without
     an `order`, column-major, and masks that decode to stripes that way are refused. Images of that folder the
     CSV never names are left out (a warning counts them), or are images without foreground with
@@ -46,7 +54,11 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
     order = order or "column"
     if order not in RLE_ORDERS:
         raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
+    if starts not in (None, *RLE_STARTS):
+        raise UsageError(None, f"RLE starts must be one of {', '.join(RLE_STARTS)}, not {starts!r}")
     records = _read_rows(src)
+    if starts is None:
+        _refuse_relative_starts(src, records)
     folder, by_name = _images_folder(src, images_dir, [image for _, image, _, _ in records])
     drawn = [(line, cls) for line, _, rle, cls in records if rle.strip().lower() not in _EMPTY]
     unnamed = next((line for line, cls in drawn if cls == ""), None)
@@ -62,7 +74,7 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
         if rle.strip().lower() in _EMPTY or image in broken:
             continue
         try:
-            numbers = _numbers(rle, src, line)
+            numbers = _numbers(rle, src, line, relative=starts == "relative")
         except DataprepError as exc:
             plan.errors.append(str(exc))
             broken.add(image)
@@ -93,6 +105,42 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
                              "on square images the other order gives the transposed mask and cannot be told "
                              "apart: check a preview, or give --rle-order")
     return plan
+
+
+def absolute_starts(numbers: np.ndarray) -> np.ndarray:
+    """A relative RLE (SIIM pneumothorax: each start counts the pixels after the previous run's end, the first
+    from 0) as the usual 1-based absolute one."""
+    out = numbers.copy()
+    position = 0  # 0-based pixel after the previous run
+    for i in range(0, len(out), 2):
+        position += int(numbers[i])
+        out[i] = position + 1
+        position += int(numbers[i + 1])
+    return out
+
+
+def _refuse_relative_starts(src: Path, records: list[tuple[int, str, str, str | None]]) -> None:
+    """Refuse a CSV whose RLEs of several runs mostly have decreasing starts: a relative RLE (SIIM's), whose
+    starts read as absolute ones drew 160 scattered pixels for a 15,294-pixel lung mask, exit 0. A few
+    unsorted RLEs are drawn as their runs' union."""
+    several = decreasing = 0
+    example = None
+    for line, _, rle, _ in records:
+        values = rle.split()
+        if len(values) < 4 or not all(v.isdigit() for v in values):
+            continue
+        several += 1
+        begins = [int(v) for v in values[0::2]]
+        drop = next((k for k in range(1, len(begins)) if begins[k] < begins[k - 1]), None)
+        if drop is not None:
+            decreasing += 1
+            example = example or (line, begins[drop - 1], begins[drop])
+    if example is not None and 2 * decreasing >= several:
+        line, before, after = example
+        raise DataprepError(src, f"the starts of {decreasing} of its {several} RLEs of several runs decrease "
+                                 f"(line {line}: {before}, then {after}): a relative RLE, each start counting from "
+                                 "the previous run's end (SIIM pneumothorax)? pass --rle-starts relative "
+                                 "(--rle-starts absolute draws them as they are)")
 
 
 def _any_square(entries: list[Entry]) -> bool:
@@ -164,7 +212,8 @@ def _pick(names: list[str], known: tuple[str, ...], src: Path, what: str, header
                              f"{', '.join(known)}")
 
 
-def _numbers(rle: str, src: Path, line: int) -> np.ndarray:
+def _numbers(rle: str, src: Path, line: int, relative: bool = False) -> np.ndarray:
+    """The RLE's numbers, absolute 1-based starts (a relative RLE converted: its starts may be 0)."""
     try:
         numbers = np.array(rle.split(), np.int64)
     except ValueError:
@@ -173,6 +222,10 @@ def _numbers(rle: str, src: Path, line: int) -> np.ndarray:
     if len(numbers) % 2:
         raise field_error(src, f"line {line}",
                           f"RLE has {len(numbers)} numbers; start/length pairs need an even count")
+    if relative and len(numbers) and numbers[0::2].min() < 0:
+        raise field_error(src, f"line {line}", f"RLE start {int(numbers[0::2].min())}: relative starts count from 0")
+    if relative:
+        numbers = absolute_starts(numbers)
     if len(numbers) and numbers[0::2].min() < 1:
         raise field_error(src, f"line {line}", f"RLE start {int(numbers[0::2].min())}: starts count from 1")
     if len(numbers) and numbers[1::2].min() < 1:
@@ -193,6 +246,12 @@ def _classes(src: Path, values: list[str | None], class_name: str | None) -> tup
         top = max(int(v) for v in found)
         return ({v: int(v) for v in found},
                 [ClassSpec("background")] + [ClassSpec(f"class_{i}", id=i) for i in range(1, top + 1)])
+    if all(v.isdigit() for v in found):
+        # Numbers from 0 (iMaterialist's ClassId 0..45): indices 1.. by value, each keeping its number as id, so
+        # labels2rle writes them back (sorted as text, 10 came before 2 and the ids were lost).
+        by_value = sorted(found, key=int)
+        return ({v: i + 1 for i, v in enumerate(by_value)},
+                [ClassSpec("background")] + [ClassSpec(f"class_{v}", id=int(v)) for v in by_value])
     return {v: i + 1 for i, v in enumerate(found)}, [ClassSpec("background")] + [ClassSpec(v) for v in found]
 
 
