@@ -126,3 +126,20 @@ def test_datasets_give_ids_and_a_split_column_and_errors_name_the_file(tmp_path)
     (root / "meta.json").write_text("{}")
     with pytest.raises(DataprepError, match="missing field 'classes'"):
         import_annotations("supervisely", root, tmp_path / "o2", quiet=True)
+
+
+def test_nested_datasets_are_imported_with_their_parents_names(tmp_path):
+    """The SDK nests datasets as PARENT/datasets/CHILD/ (its "Fruits" sample): 1 of 3 images imported, exit 0."""
+    square = [[2, 2], [20, 2], [20, 20], [2, 20]]
+    root = _project(tmp_path / "p", {"Temperate": {"t.png": [_polygon("Micrite", square)]},
+                                     "Temperate/datasets/Apples": {"a.png": [_polygon("Micrite", square)]},
+                                     "Tropical/datasets/Bananas/datasets/Small": {"b.png": []}})
+    report = import_annotations("supervisely", root, tmp_path / "out", quiet=True)
+    assert report.ok and report.converted == 3
+    rows = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert [(r.id, r.image) for r in rows] == [
+        ("Temperate/t", (root / "Temperate" / "img" / "t.png").resolve()),
+        ("Temperate/Apples/a", (root / "Temperate" / "datasets" / "Apples" / "img" / "a.png").resolve()),
+        ("Tropical/Bananas/Small/b", (root / "Tropical/datasets/Bananas/datasets/Small/img/b.png").resolve())]
+    one = import_annotations("supervisely", root / "Temperate", tmp_path / "out_one", quiet=True)
+    assert [r.id for r in read_manifest(one.manifest_path).rows] == ["Temperate/t", "Temperate/Apples/a"]

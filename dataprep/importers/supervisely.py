@@ -107,20 +107,37 @@ def _region(obj: Any, label: int, path: Path, where: str) -> Region | None:
     return Region(label, "sly_polygon", (outer, holes), where=where)
 
 
+def _annotation_files(root: Path) -> list[Path]:
+    """`DATASET/ann/*.json`, and those of datasets nested as `PARENT/datasets/CHILD/ann/` (the SDK's layout
+    since nested datasets: its "Fruits" sample lost every child dataset's images, unsaid)."""
+    found = [f for f in root.rglob("ann/*.json")
+             if f.parent.parent.parent == root or f.parent.parent.parent.name == NESTED_DATASETS]
+    return sorted(found)
+
+
+def _dataset_name(root: Path, folder: Path) -> str:
+    """`Temperate/Apples` for `Temperate/datasets/Apples`: the datasets' names, not the SDK's folder."""
+    return "/".join(part for part in folder.relative_to(root).parts if part != NESTED_DATASETS)
+
+
+NESTED_DATASETS = "datasets"  # the SDK's folder of a dataset's child datasets
+
+
 def read_supervisely(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
     """Every `DATASET/ann/*.json` of the project; ids `DATASET/<image stem>`; images in `DATASET/img/` (or
     `images_dir/DATASET/`)."""
     root, meta = _project(Path(src))
     specs, index = _classes(meta)
-    files = sorted(root.glob("*/ann/*.json"))
-    if Path(src).is_dir() and Path(src) != root:  # one dataset folder of the project
-        files = [f for f in files if f.parent.parent == Path(src)]
+    files = _annotation_files(root)
+    if Path(src).is_dir() and Path(src) != root:  # one dataset folder of the project (and those nested in it)
+        chosen = Path(src)
+        files = [f for f in files if f.parent.parent == chosen or chosen in f.parent.parent.parents]
     if not files:
         raise UsageError(root, "no DATASET/ann/*.json annotation files found")
     plan = ImportPlan("supervisely", specs, [])
     left_out: Counter[str] = Counter()
     for path in files:
-        dataset = path.parent.parent.name
+        dataset = _dataset_name(root, path.parent.parent)
         image_name = path.name.removesuffix(".json")
         try:
             data = read_json(path)
