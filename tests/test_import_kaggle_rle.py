@@ -298,3 +298,16 @@ def test_class_numbers_from_0_keep_their_numbers_as_ids_and_round_trip(tmp_path,
     back = [line.split(",") for line in (tmp_path / "sub.csv").read_text().splitlines()[1:]]
     assert sorted((cls, rle) for _, cls, rle in back) == sorted(
         (str(c), _encode(_blob(h, w, 6 + 6 * k, 8 + 7 * k, 3))) for k, c in enumerate((0, 10, 2, 1)))
+
+
+def test_a_wrong_order_shown_by_one_image_refuses_the_square_ones_too(tmp_path):
+    """UW-Madison's row-major CSV with a 266x266 and a 310x360 scan: the second was refused as stripes, the first
+    written column-major, its mask transposed (7,984 pixels wrong), exit 1 but a manifest holding it."""
+    square, tall = _blob(40, 40, 8, 28, 7), _blob(50, 36, 30, 10, 8)
+    rows = [f"sq.png,{_encode(square, 'row')}", f"tall.png,{_encode(tall, 'row')}"]
+    src = _write(tmp_path, "ImageId,EncodedPixels", rows, {"sq.png": (40, 40), "tall.png": (36, 50)})
+    with pytest.raises(DataprepError, match=r"--rle-order row; the CSV's square images, .* nothing is imported"):
+        _import(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    _import(src, tmp_path / "row", rle_order="row")
+    np.testing.assert_array_equal(read_mask(tmp_path / "row" / "labels" / "sq.png"), square * 1)

@@ -100,6 +100,8 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
         plan.warnings.append(f"{len(unlisted)} images in {folder} (first {unlisted[0].name}) are named nowhere in "
                              f"{src.name}: left out; if the CSV lists only images with foreground (Severstal), "
                              "--unlisted-background takes them as images without any")
+    if checked:
+        _refuse_a_mixed_wrong_order(plan.entries)
     if checked and _any_square(plan.entries[:20]):
         plan.warnings.append("RLE pixels read as numbered down each column (--rle-order column, Kaggle's usual); "
                              "on square images the other order gives the transposed mask and cannot be told "
@@ -141,6 +143,42 @@ def _refuse_relative_starts(src: Path, records: list[tuple[int, str, str, str | 
                                  f"(line {line}: {before}, then {after}): a relative RLE, each start counting from "
                                  "the previous run's end (SIIM pneumothorax)? pass --rle-starts relative "
                                  "(--rle-starts absolute draws them as they are)")
+
+
+_SIZES_READ = 200
+
+
+def _refuse_a_mixed_wrong_order(entries: list[Entry], probes: int = 20) -> None:
+    """Refuse the whole import when a non-square image shows the CSV is in the other pixel order and square
+    images are among the rest: those would be written transposed, since no check can tell them (UW-Madison's
+    row-major CSV: the 310x360 image refused, the 266x266 one written column-major, 7,984 pixels wrong)."""
+    from .raster import rasterize
+
+    sizes = {}
+    for entry in entries[:_SIZES_READ]:  # headers only; a sample tells whether both kinds are there
+        try:
+            info = read_info(entry.image)
+        except DataprepError:
+            continue
+        sizes[entry.image] = (info.width, info.height)
+    if not any(w == h for w, h in sizes.values()):
+        return  # every image is checked on its own
+    tried = 0
+    for entry in entries[:_SIZES_READ]:
+        width, height = sizes.get(entry.image, (0, 0))
+        if width == height or not entry.regions:
+            continue
+        tried += 1
+        for region in entry.regions:
+            try:
+                rasterize(region.kind, region.label, region.data, height, width)
+            except ValueError as exc:
+                if "--rle-order" not in str(exc):
+                    break  # a run past the image: that image fails alone, later
+                raise DataprepError(entry.image, f"{exc}; the CSV's square images, which no check can tell, would "
+                                                 "be written in the wrong order: nothing is imported") from None
+        if tried >= probes:
+            return
 
 
 def _any_square(entries: list[Entry]) -> bool:
