@@ -116,8 +116,8 @@ def test_severstal_image_classid_column_keeps_class_numbers_as_indices(tmp_path)
     np.testing.assert_array_equal(labels, expected)
     assert not read_mask(tmp_path / "out" / "labels" / "b.png").any()
     palette = load_palette(tmp_path / "out" / "palette.json")
-    assert [(c.index, c.name, c.id) for c in palette.classes if not c.ignore] == [
-        (0, "background", None), (1, "class_1", 1), (2, "class_2", 2), (3, "class_3", 3)]
+    assert [(c.index, c.name, c.id) for c in palette.classes if not c.ignore] == [  # 4: listed, if empty here
+        (0, "background", None), (1, "class_1", 1), (2, "class_2", 2), (3, "class_3", 3), (4, "class_4", 4)]
     assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["a", "b"]
 
 
@@ -311,3 +311,17 @@ def test_a_wrong_order_shown_by_one_image_refuses_the_square_ones_too(tmp_path):
     assert not (tmp_path / "out").exists()
     _import(src, tmp_path / "row", rle_order="row")
     np.testing.assert_array_equal(read_mask(tmp_path / "row" / "labels" / "sq.png"), square * 1)
+
+
+def test_understanding_clouds_image_label_column_is_image_and_class(tmp_path):
+    """Understanding Clouds' `Image_Label,EncodedPixels` ("0011165.jpg_Fish"): refused, 'no image column'."""
+    h, w = 35, 53
+    rows = [f"c.jpg_Fish,{_encode(_blob(h, w, 10, 12, 6))}", "c.jpg_Flower,",
+            f"c.jpg_Sugar,{_encode(_blob(h, w, 25, 40, 5))}"]
+    src = _write(tmp_path, "Image_Label,EncodedPixels", rows, {"c.jpg": (w, h)})
+    report = _import(src, tmp_path / "out")
+    names = [c.name for c in load_palette(tmp_path / "out" / "palette.json").classes if not c.ignore]
+    assert report.ok and names == ["background", "Fish", "Flower", "Sugar"]  # Flower listed, empty here: kept
+    labels = read_mask(tmp_path / "out" / "labels" / "c.png")
+    both = _blob(h, w, 10, 12, 6) | _blob(h, w, 25, 40, 5)
+    assert labels[10, 12] == 1 and labels[25, 40] == 3 and (labels > 0).sum() == both.sum()

@@ -12,7 +12,8 @@ Starts are absolute unless `starts="relative"`: SIIM pneumothorax counts each st
 previous run; a CSV whose RLEs mostly have decreasing starts is refused, naming that option.
 
 Several rows of one image are its regions (Airbus: one per ship), in file order. A class column gives the
-class: whole numbers from 1 are the label indices themselves (Severstal's ClassId 1-4, also in a subset
+class; the classes are those of every row, empty ones too (Understanding Clouds lists each class of an
+image): whole numbers from 1 are the label indices themselves (Severstal's ClassId 1-4, also in a subset
 where some never occur: index 3 stays class 3); whole numbers from 0 get indices 1.. in value order, the
 number kept as the class's id; other values are names, sorted. An empty RLE (also `-1`,
 `nan`) is an image without foreground; a row for it keeps the image in the dataset. Images the CSV
@@ -35,7 +36,8 @@ from .base import RLE_ORDERS, ClassSpec, Entry, ImportPlan, Region, field_error
 _RLE_COLUMNS = ("encodedpixels", "rle_mask", "rle", "mask_rle", "segmentation", "annotation", "encoding")
 _IMAGE_COLUMNS = ("imageid", "image_id", "id", "image", "image_name", "filename", "file_name", "img")
 _CLASS_COLUMNS = ("classid", "class_id", "class", "category", "label")
-_COMPOSITE = "imageid_classid"  # Severstal's first release: "0002cc93b.jpg_1"
+# IMAGE_CLASS in one column: Severstal's first release ("0002cc93b.jpg_1"), Understanding Clouds ("0011165.jpg_Fish")
+_COMPOSITES = ("imageid_classid", "image_label")
 _EMPTY = ("", "-1", "nan")
 _IMAGE_FOLDERS = ("", "train_images", "train", "images", "train/images", "train_v2")
 
@@ -64,7 +66,9 @@ def read_kaggle_rle(src: Path, *, images_dir: Path | None = None, order: str | N
     unnamed = next((line for line, cls in drawn if cls == ""), None)
     if unnamed is not None:
         raise field_error(src, f"line {unnamed}", "an RLE without a class in the class column")
-    index_of, specs = _classes(src, [cls for _, cls in drawn], class_name)
+    # Classes of empty rows too: Understanding Clouds lists every class of an image, empty or not, and a subset
+    # without any Flower would number Gravel and Sugar otherwise.
+    index_of, specs = _classes(src, [cls for _, _, _, cls in records if cls], class_name)
     plan = ImportPlan("kaggle-rle", specs, [])
     regions: dict[str, list[Region]] = defaultdict(list)
     first_line: dict[str, int] = {}
@@ -202,7 +206,7 @@ def looks_like_rle_csv(head: str) -> bool:
     rows = list(csv.reader(lines))
     names = [h.strip().casefold() for h in rows[0]]
     rle = next((names.index(c) for c in _RLE_COLUMNS if c in names), None)
-    if rle is None or not (_COMPOSITE in names or any(c in names for c in _IMAGE_COLUMNS)):
+    if rle is None or not (any(c in names for c in _COMPOSITES) or any(c in names for c in _IMAGE_COLUMNS)):
         return False
     cells = [r[rle].split() for r in rows[1:] if len(r) == len(names)]
     return bool(cells) and all(len(c) % 2 == 0 and all(v.isdigit() for v in c) for c in cells)
@@ -220,8 +224,8 @@ def _read_rows(src: Path) -> list[tuple[int, str, str, str | None]]:
         raise DataprepError(src, "empty file")
     names = [h.strip().casefold() for h in header]
     rle_col = _pick(names, _RLE_COLUMNS, src, "run-length", header)
-    composite = _COMPOSITE in names
-    image_col = names.index(_COMPOSITE) if composite else _pick(names, _IMAGE_COLUMNS, src, "image", header)
+    composite = next((c for c in _COMPOSITES if c in names), None)
+    image_col = names.index(composite) if composite else _pick(names, _IMAGE_COLUMNS, src, "image", header)
     class_col = None if composite else next((names.index(c) for c in _CLASS_COLUMNS if c in names), None)
     records = []
     for line, row in enumerate(reader, start=2):
