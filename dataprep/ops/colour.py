@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import DataprepError, UsageError
+from ..errors import UsageError
 from .dali_graph import DaliOp, gray, hsv_adjust, pixels, to_float
 from .kernel import BuildContext
 from .params import OpParams
