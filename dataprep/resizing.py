@@ -136,7 +136,8 @@ def resize_manifest(
     for row in src:
         refuse_extra_masks(row, "resize")
     out = Path(out_dir)
-    inputs = Inputs.of_manifest(src)
+    # trees: not into the images' or masks' folders, whose next scan would take the outputs for data
+    inputs = Inputs.of_manifest(src, trees=True)
     inputs.guard_folder(out, force=force)
     palette_file = find_palette(Path(src.path).parent) if src.path is not None else None
     palette_copy = out / Path(palette_file).name if palette_file is not None else None

@@ -197,7 +197,8 @@ def tile_manifest(
     for row in src:
         refuse_extra_masks(row, "tile")
     out = Path(out_dir)
-    inputs = Inputs.of_manifest(src)
+    # trees: not into the images' or masks' folders, whose next scan would take the outputs for data
+    inputs = Inputs.of_manifest(src, trees=True)
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv"])
     params = TileParams(_pair(size), _stride(_pair(size), overlap, stride), pad, min_labelled, keep_empty,

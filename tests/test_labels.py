@@ -678,6 +678,16 @@ def test_output_inside_the_masks_needs_force_and_never_overwrites_inputs(tmp_pat
         masks_to_labels(tmp_path / "masks", tmp_path / "masks", RGB_PALETTE, force=True)
 
 
+def test_force_never_lets_the_output_manifest_replace_the_input_one(tmp_path):
+    """`masks2labels --force` into the folder of the scan's manifest replaced that manifest, exit 0."""
+    write_mask(tmp_path / "masks" / "m.png", _stripes())
+    manifest = _manifest(tmp_path, [tmp_path / "masks" / "m.png"])
+    before = manifest.read_bytes()
+    with pytest.raises(UsageError, match=r"manifest.csv: output would overwrite an input"):
+        masks_to_labels(manifest, manifest.parent, RGB_PALETTE, force=True)
+    assert manifest.read_bytes() == before
+
+
 def test_mask_size_must_match_the_manifest(tmp_path):
     write_mask(tmp_path / "masks" / "m.png", _stripes())
     manifest = _manifest(tmp_path, [tmp_path / "masks" / "m.png"], size=(16, 12))

@@ -175,7 +175,7 @@ def test_lzw_tiffs_tifffile_cannot_decode_here_are_read_through_opencv(tmp_path,
     mask = tmp_path / "lzw_mask.png"
     io.write_mask(mask, (np.arange(70 * 90).reshape(70, 90) // 700).astype(np.uint8))
     src = write_manifest([ManifestRow("lzw", path, mask, 90, 70)], tmp_path / "src.csv")
-    report = tile_manifest(src, tmp_path / "tiles", size=32)
+    report = tile_manifest(src, tmp_path / "tiles", force=True, size=32)
     assert report.ok, report.errors
     for row in read_manifest(report.manifest_path).rows:
         y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
@@ -507,6 +507,20 @@ def test_a_row_whose_size_is_not_its_files_is_refused_and_nothing_written_when_a
     assert not (tmp_path / "none").exists()
 
 
+def test_tile_and_resize_outputs_inside_the_images_folder_need_force(tmp_path):
+    """Both wrote into the images' folder without --force, where the next scan took the tiles for data."""
+    from dataprep.errors import UsageError
+    from dataprep.resizing import ResizeTarget, resize_manifest
+
+    src = _source(tmp_path, {"a": np.full((40, 40, 3), 70, np.uint8)}, {"a": np.zeros((40, 40), np.uint8)})
+    with pytest.raises(UsageError, match="output folder is inside"):
+        tile_manifest(src, tmp_path / "src" / "tiles", size=20, quiet=True)
+    with pytest.raises(UsageError, match="output folder is inside"):
+        resize_manifest(src, tmp_path / "src" / "small", ResizeTarget(scale=0.5), quiet=True)
+    assert not (tmp_path / "src" / "tiles").exists() and not (tmp_path / "src" / "small").exists()
+    assert tile_manifest(src, tmp_path / "src" / "tiles", size=20, force=True, quiet=True).tiles == 4
+
+
 @pytest.mark.parametrize("tagged", [True, False])
 def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagged):
     """rasterio's RGB.byte.tif: a third of the scene is a nodata=0 border, so 15 of its 42 tiles of 128 px were
@@ -520,7 +534,7 @@ def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagg
     mask = tmp_path / "scene.png"
     io.write_mask(mask, np.ones((50, 70), np.uint8))
     src = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", mask, 70, 50)], tmp_path / "src.csv")
-    report = tile_manifest(src, tmp_path / "tiles", size=16, pad="ignore", max_nodata=0.5)
+    report = tile_manifest(src, tmp_path / "tiles", force=True, size=16, pad="ignore", max_nodata=0.5)
     expected = set()
     for y in range(0, 50, 16):
         for x in range(0, 70, 16):
@@ -547,7 +561,7 @@ def test_masks_get_the_ignore_index_where_the_image_is_nodata(tmp_path, mode):
     io.write_mask(tmp_path / "scene.png", np.ones((50, 70), np.uint8))
     src = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", tmp_path / "scene.png", 70, 50)],
                          tmp_path / "src.csv")
-    report = tile_manifest(src, tmp_path / "tiles", size=16, pad="ignore", nodata_mask=mode, min_labelled=0.01)
+    report = tile_manifest(src, tmp_path / "tiles", force=True, size=16, pad="ignore", nodata_mask=mode, min_labelled=0.01)
     full = np.full((64, 80), 255, np.int64)  # independent: the whole scene's expected mask, padded
     full[:50, :70] = 1
     if mode == "ignore":
@@ -573,6 +587,6 @@ def test_max_nodata_knows_float_nodata_as_gdal_writes_it(tmp_path, nodata_text):
     tifffile.imwrite(tmp_path / "scene.tif", data, photometric="minisblack", planarconfig="contig",
                      extratags=[(42113, "s", 0, nodata_text, True)], metadata=None)
     src = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", None, 32, 32)], tmp_path / "src.csv")
-    report = tile_manifest(src, tmp_path / "tiles", size=16, max_nodata=0.5)
+    report = tile_manifest(src, tmp_path / "tiles", force=True, size=16, max_nodata=0.5)
     kept = sorted(int(r.extra["tile_x"]) for r in read_manifest(report.manifest_path).rows)
     assert (kept, report.dropped_nodata) == ([16, 16], 2)

@@ -66,7 +66,8 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
     _check_outputs(jobs)
     # Never over an input (the images too), even with --force.
     inputs = Inputs.of_manifest(manifest) if manifest is not None else Inputs(j.src for j in jobs)
-    inputs.check_written(j.dst for j in jobs)
+    # The run's manifest and palette too: `masks2labels --force` into the scan's own folder replaced its manifest.
+    inputs.check_written([*(j.dst for j in jobs), out_dir / "manifest.csv", out_dir / "palette.json"])
     return _Source(manifest, root, jobs, [j.src for j in jobs])
 
 
