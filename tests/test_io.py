@@ -447,3 +447,15 @@ def test_a_truncated_png_image_is_one_error_and_trailing_bytes_keep_16_bits(tmp_
     (tmp_path / "tail.png").write_bytes(data + b"\x00" * 16)  # junk after IEND: read, all 16 bits
     np.testing.assert_array_equal(io.read_image(tmp_path / "tail.png"), rgb16)
     assert capfd.readouterr().err == ""
+
+
+def test_an_atomic_write_to_a_device_writes_through_it_and_keeps_it():
+    """`stats -o /dev/full` as root renamed a JSON file over the device (exit 0); /dev/null is a common -o."""
+    import stat
+
+    io.atomic_write_text(os.devnull, "{}\n")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    if os.path.exists("/dev/full"):
+        with pytest.raises(DataprepError, match="No space left on device"):
+            io.atomic_write_text("/dev/full", "{}\n")
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)

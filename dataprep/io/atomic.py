@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
@@ -37,6 +38,15 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     either (disk full, read-only or forbidden folder).
     """
     path = Path(path)
+    if _is_special_file(path):
+        # A device or pipe (-o /dev/stdout, /dev/null) is written as it is: renaming over it, root replaced
+        # /dev/full with a JSON file (`stats -o /dev/full`, exit 0).
+        try:
+            with open(path, mode, encoding=None if "b" in mode else encoding) as f:
+                yield f
+        except OSError as exc:
+            raise _write_error(path, exc) from None
+        return
     tmp = None
     try:
         # Hidden name so that a concurrent scan never picks up a partial file; the
@@ -60,6 +70,15 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         if isinstance(exc, IsADirectoryError | NotADirectoryError | FileNotFoundError):
             raise WriteError(path, f"cannot write: {exc.strerror or exc}") from None
         raise
+
+
+def _is_special_file(path: Path) -> bool:
+    """Whether a device, pipe or socket is at `path` (not a file to replace)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False  # nothing there yet (or unreachable: the write itself says so)
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _create_temp(folder: Path, prefix: str) -> tuple[int, str]:
