@@ -141,6 +141,11 @@ def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise not_found from None
+    except UnicodeDecodeError as exc:  # a Latin-1 recipe printed Python's traceback
+        raise UsageError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                               "save it as UTF-8") from None
+    except OSError as exc:
+        raise UsageError(path, f"unreadable: {exc.strerror or exc}") from None
     try:
         return load_yaml(text)
     except yaml_error() as exc:

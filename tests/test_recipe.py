@@ -116,3 +116,13 @@ def test_hflip_swap_labels_mirrors_and_exchanges_the_pairs_in_every_cpu_path(dty
     assert np.array_equal(kernel_mask, expected) and np.array_equal(kernel_image, image[:, ::-1])
     plain = parse_recipe({"steps": [{"op": "hflip", "p": 0.0, "swap_labels": [[1, 4]]}]})
     assert np.array_equal(compile_albumentations(plain.steps, size=None, seed=0)(image=image, mask=mask)["mask"], mask)
+
+
+def test_a_recipe_that_is_not_utf8_is_one_usage_error(tmp_path):
+    """A Latin-1 recipe (or trainer config) printed Python's UnicodeDecodeError traceback, exit 1."""
+    from dataprep.errors import UsageError
+
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: café\nsteps: []\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"latin1.yaml: not UTF-8 text \(byte 0xe9 at offset 9\); save it as UTF-8"):
+        load_recipe(path)
