@@ -114,6 +114,17 @@ def test_an_exif_turn_that_keeps_the_size_is_judged_by_the_mask_edges(tmp_path, 
     assert (seen == labels).mean() > 0.95  # the loader's image is the photo the mask was drawn on
 
 
+def test_a_name_no_manifest_id_can_hold_is_a_problem_printed_on_one_line(tmp_path, cli):
+    """`nl<newline>name.jpg` went into the manifest (quoted), which every other command then refused."""
+    for name in ("ok", "nl\nname"):
+        _jpg(tmp_path / "images" / f"{name}.jpg"), _png(tmp_path / "masks" / f"{name}.png")
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["ok"]
+    assert [(p.path, p.kind) for p in result.problems] == [("images/nl\nname.jpg", "bad_name")]
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv")
+    assert "problem: " + str(tmp_path / "images" / "nl") + "\\nname.jpg: its name gives the sample id" in res.output
+
+
 def test_camvid_style_annot_folders(tmp_path):
     for split in ("train", "val"):
         _png(tmp_path / split / "0001TP_0001.png"), _png(tmp_path / f"{split}annot" / "0001TP_0001.png")

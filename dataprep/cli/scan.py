@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -94,7 +95,7 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
 
 def _print_summary(result: ScanResult, output: Path | None) -> None:
     for p in result.problems:
-        click.echo(f"problem: {result.root / p.path}: {p.reason}", err=True)
+        click.echo(f"problem: {_one_line(str(result.root / p.path))}: {p.reason}", err=True)
     for reason, paths in _by_reason(result.warnings).items():
         if len(paths) <= _SHOWN_SAME_WARNING:
             for path in paths:
@@ -140,6 +141,14 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key:<{width}}  {value}")
+
+
+def _one_line(text: str) -> str:
+    """Control characters of a file name written as escapes (`nl\\nname.jpg`), so that a problem stays one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _by_reason(warnings: list[Problem]) -> dict[str, list[str]]:

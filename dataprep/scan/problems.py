@@ -21,6 +21,7 @@ class ScanProblem(StrEnum):
     ORPHAN_IMAGE = "orphan_image"
     ORPHAN_MASK = "orphan_mask"
     DUPLICATE = "duplicate"
+    BAD_NAME = "bad_name"  # a name no manifest id can hold (a newline or other control character)
     # warnings: the pair is kept
     WRONG_EXTENSION = "wrong_extension"
     LOSSY_MASK = "lossy_mask"

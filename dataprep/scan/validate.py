@@ -7,7 +7,7 @@ from typing import Literal
 
 from .. import io
 from ..errors import DataprepError
-from ..manifest import ManifestRow
+from ..manifest import ManifestRow, id_problem
 from .orientation import mask_orientation
 from .problems import Candidate, Problem, ScanProblem
 
@@ -26,6 +26,11 @@ class ValidatePair:
         self.keep_scaled_masks = keep_scaled_masks
 
     def __call__(self, cand: Candidate) -> tuple[ManifestRow | None, Sequence[Problem], Sequence[Problem]]:
+        named = id_problem(cand.id)
+        if named:  # `nl\nname.jpg` was written to the manifest, which every other command then refused
+            return None, [Problem(cand.image, ScanProblem.BAD_NAME,
+                                  f"its name gives the sample id {cand.id!r}, which {named}: rename the file "
+                                  "(ids name the outputs of every command)")], _NONE
         image_path = os.path.join(self.root, cand.image)
         mask_path = os.path.join(self.root, cand.mask)
         problems: list[Problem] = []
