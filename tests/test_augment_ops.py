@@ -113,6 +113,17 @@ def test_crop_refuses_small_input_without_padding():
         sample_crop(np.random.default_rng(0), [src], Crop(pad_if_needed=False), (48, 64))
 
 
+def test_crop_scale_refuses_an_output_over_the_pixel_limit_before_making_it(monkeypatch):
+    """A 1x20000 strip covering a 512x512 crop asked for 46 GB: 15 GB of memory, then an OOM kill, no word."""
+    monkeypatch.setenv("DATAPREP_MAX_IMAGE_PIXELS", "1000000")
+    strip = Sample(np.zeros((1, 2000, 3), np.uint8), np.zeros((1, 2000), np.uint8),
+                   SampleMeta("s", ignore_index=IGNORE))
+    with pytest.raises(DataprepError, match=r"makes this 2000x1 image \d+x\d+ to cover the 64x64 crop .* over the"):
+        sample_crop(np.random.default_rng(0), [strip], Crop(scale=(1.0, 1.0)), (64, 64))
+    square = make_sample(40, 40, seed=1)  # the same scale on an ordinary image: fine
+    assert sample_crop(np.random.default_rng(0), [square], Crop(scale=(1.0, 1.0)), (64, 64)).scaled_height == 64
+
+
 def test_crop_cat_max_ratio_avoids_single_class_windows():
     # Left 3/4 is class 0, right quarter class 1: most 32x32 windows are class 0 only.
     mask = np.zeros((64, 256), np.uint8)

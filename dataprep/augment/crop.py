@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataprepError
+from ..io import max_image_pixels
 from ..recipe import Crop
 from ..sample import Sample
 from .base import OpParams, Size, crop_pad, ignore_of, record, require_mask, resize_image, resize_mask, uniform
@@ -51,6 +52,14 @@ def sample_crop(rng: np.random.Generator, inputs: Sequence[Sample], step: Crop, 
         cover = max(height / src.height, width / src.width)
         s = cover * uniform(rng, step.scale)
         sh, sw = max(1, int(round(src.height * s))), max(1, int(round(src.width * s)))
+        limit = max_image_pixels()
+        if limit is not None and sh * sw > limit:  # a 1x20000 strip covering 512x512 asked for 46 GB, then OOM
+            raise DataprepError(
+                src.meta.image_path or src.meta.id,
+                f"crop's scale makes this {src.width}x{src.height} image {sw}x{sh} to cover the {width}x{height} "
+                f"crop ({sw * sh:,} pixels, over the {limit:,} limit): its shape is far from the crop's; leave it "
+                "out, or cut it into tiles first (dataprep tile)",
+            )
     if not step.pad_if_needed and (sh < height or sw < width):
         raise DataprepError(
             src.meta.image_path or src.meta.id,
