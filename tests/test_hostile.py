@@ -720,6 +720,22 @@ def test_sigterm_behaves_like_ctrl_c(many, faults, command):
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("command", sorted(KILLED_RUNS))
+def test_ctrl_c_of_the_main_process_stops_its_workers_and_exits_130(many, faults, command):
+    """`timeout -s INT` of `augment -j 2`: 2 of 7 runs hung after 'interrupted', one for 10 minutes, a worker
+    blocked on the pool's call queue lock while the shutdown waited for it."""
+    proc, children = start_and_wait_for_workers(KILLED_RUNS[command](many), faults, many / "out")
+    os.kill(proc.pid, signal.SIGINT)  # the main process alone, as timeout sends it
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == "interrupted; finished files are kept, rerun to complete the rest"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(p) for p in children):
+        time.sleep(0.1)
+    assert not [p for p in children if running(p)]
+
+
 def test_a_worker_killed_by_the_oom_killer_is_named_and_the_rest_is_written(many, faults):
     manifest = many / "work" / "manifest.csv"
     rows = read_manifest(manifest).rows
