@@ -292,8 +292,11 @@ class _Tiler:
     def _check_mask(self, row: ManifestRow, image: RasterReader, mask: RasterReader) -> None:
         if (mask.height, mask.width) != (image.height, image.width):
             raise mask_size_error(row.mask, (mask.width, mask.height), (image.width, image.height))
-        if mask.bands != 1 or mask.dtype.kind not in "iu":
+        if mask.bands != 1:
             raise DataprepError(row.mask, "tile needs class-index label maps (colour masks: run masks2labels first)")
+        if mask.dtype.kind not in "iu":
+            raise DataprepError(row.mask, f"tile needs class-index label maps of whole numbers, not {mask.dtype} "
+                                          "(save them as integer class indices, uint8 or uint16)")
         if self.params.ignore_index > np.iinfo(mask.dtype).max:
             raise DataprepError(row.mask, f"ignore index {self.params.ignore_index} does not fit this {mask.dtype} mask")
 

@@ -521,6 +521,15 @@ def test_tile_and_resize_outputs_inside_the_images_folder_need_force(tmp_path):
     assert tile_manifest(src, tmp_path / "src" / "tiles", size=20, force=True, quiet=True).tiles == 4
 
 
+def test_a_float_label_map_is_named_as_such_not_as_a_colour_mask(tmp_path):
+    image = tmp_path / "src" / "a.png"
+    io.write_image(image, np.zeros((20, 20, 3), np.uint8))
+    tifffile.imwrite(tmp_path / "src" / "a_mask.tif", np.full((20, 20), 1.5, np.float32))
+    src = write_manifest([ManifestRow("a", image, tmp_path / "src" / "a_mask.tif", 20, 20)], tmp_path / "m.csv")
+    with pytest.raises(DataprepError, match=r"label maps of whole numbers, not float32"):
+        tile_manifest(src, tmp_path / "tiles", size=10, quiet=True)
+
+
 @pytest.mark.parametrize("tagged", [True, False])
 def test_max_nodata_drops_tiles_that_are_mostly_a_geotiffs_nodata(tmp_path, tagged):
     """rasterio's RGB.byte.tif: a third of the scene is a nodata=0 border, so 15 of its 42 tiles of 128 px were
