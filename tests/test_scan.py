@@ -125,6 +125,16 @@ def test_a_name_no_manifest_id_can_hold_is_a_problem_printed_on_one_line(tmp_pat
     assert "problem: " + str(tmp_path / "images" / "nl") + "\\nname.jpg: its name gives the sample id" in res.output
 
 
+def test_a_dangling_symlink_is_one_readable_problem(tmp_path):
+    """It read 'images/dang.jpg: FileNotFoundError: [Errno 2] No such file or directory: ...'."""
+    _jpg(tmp_path / "images" / "ok.jpg"), _png(tmp_path / "masks" / "ok.png"), _png(tmp_path / "masks" / "dang.png")
+    (tmp_path / "images" / "dang.jpg").symlink_to(tmp_path / "gone.jpg")
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["ok"]
+    assert [(p.path, p.kind, p.reason) for p in result.problems] == [
+        ("images/dang.jpg", "unreadable", f"a symbolic link to {tmp_path / 'gone.jpg'}, which does not exist")]
+
+
 def test_camvid_style_annot_folders(tmp_path):
     for split in ("train", "val"):
         _png(tmp_path / split / "0001TP_0001.png"), _png(tmp_path / f"{split}annot" / "0001TP_0001.png")

@@ -54,6 +54,10 @@ class ValidatePair:
                 infos[rel] = info
             except DataprepError as exc:
                 problems.append(Problem(rel, ScanProblem.of_error(exc), exc.reason))
+            except OSError as exc:  # a dangling symlink said 'images/x.jpg: FileNotFoundError: [Errno 2] ...'
+                reason = (f"a symbolic link to {os.readlink(path)}, which does not exist" if os.path.islink(path)
+                          and not os.path.exists(path) else f"cannot read: {exc.strerror or exc}")
+                problems.append(Problem(rel, ScanProblem.UNREADABLE, reason))
         if problems:
             return None, problems, warnings or _NONE
         img, msk = infos[cand.image], infos[cand.mask]
