@@ -320,3 +320,18 @@ def test_real_camvid_and_voc_masks_resize_exactly(shared_data, tmp_path):
         labels = io.read_mask(before.mask)
         np.testing.assert_array_equal(io.read_mask(after.mask), centre_nearest(labels, after.height, after.width))
         np.testing.assert_array_equal(io.read_png_palette(after.mask)[:256], io.read_png_palette(before.mask)[:256])
+
+
+def test_a_float_mask_of_fractions_is_refused_and_one_of_whole_numbers_resized(tmp_path):
+    """A float32 mask holding 1.5 and NaN was resized and written, exit 0; stats and preview refuse it."""
+    image = tmp_path / "src" / "a.png"
+    io.write_image(image, np.zeros((20, 30, 3), np.uint8))
+    rows = []
+    for name, values in (("frac", np.full((20, 30), 1.5, np.float32)), ("whole", np.full((20, 30), 2.0, np.float32))):
+        tifffile.imwrite(tmp_path / "src" / f"{name}.tif", values)
+        rows.append(ManifestRow(name, image, tmp_path / "src" / f"{name}.tif", 30, 20))
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    report = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.5))
+    assert len(report.errors) == 1
+    assert "frac.tif: a float32 mask holding values that are no class index" in report.errors[0]
+    assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["whole"]
