@@ -141,7 +141,12 @@ def resize_manifest(
     inputs.guard_folder(out, force=force)
     palette_file = find_palette(Path(src.path).parent) if src.path is not None else None
     palette_copy = out / Path(palette_file).name if palette_file is not None else None
-    inputs.check_written([out / "manifest.csv", *([palette_copy] if palette_copy is not None else [])])
+    # Every path a row may write, even with --force: resizing a scan's root into itself replaced its images and
+    # masks with the smaller copies, exit 0.
+    outputs = [out / "images" / f"{r.id}{r.image.suffix.lower()}" for r in src.rows]
+    outputs += [out / "masks" / f"{r.id}{ext}" for r in src.rows if r.mask is not None
+                for ext in dict.fromkeys((r.mask.suffix.lower(), ".png", ".tif"))]
+    inputs.check_written([out / "manifest.csv", *([palette_copy] if palette_copy is not None else []), *outputs])
     resizer = _PairResizer(target, out, INTERPOLATIONS[image_interpolation], jpeg_quality)
     results = run_items(resizer, src.rows, executor=executor, on_error=on_error, desc="resize", quiet=quiet)
     report = ResizeReport(out, pairs=len(src))

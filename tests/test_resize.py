@@ -335,3 +335,16 @@ def test_a_float_mask_of_fractions_is_refused_and_one_of_whole_numbers_resized(t
     assert len(report.errors) == 1
     assert "frac.tif: a float32 mask holding values that are no class index" in report.errors[0]
     assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["whole"]
+
+
+def test_force_never_lets_resized_copies_replace_their_sources(tmp_path):
+    """`resize ROOT/m.csv ROOT --force` of a scan's root replaced all its images and masks, exit 0."""
+    root = tmp_path / "data"
+    io.write_image(root / "images" / "a.png", np.full((20, 30, 3), 60, np.uint8))
+    io.write_mask(root / "masks" / "a.png", _regions(20, 30, 2))
+    src = write_manifest([ManifestRow("a", root / "images" / "a.png", root / "masks" / "a.png", 30, 20)],
+                         root / "m.csv")
+    before = {p: p.read_bytes() for p in root.rglob("*.png")}
+    with pytest.raises(UsageError, match="output would overwrite an input"):
+        resize_manifest(src, root, ResizeTarget(scale=0.5), force=True)
+    assert {p: p.read_bytes() for p in root.rglob("*.png")} == before
