@@ -688,6 +688,16 @@ def test_force_never_lets_the_output_manifest_replace_the_input_one(tmp_path):
     assert manifest.read_bytes() == before
 
 
+def test_output_inside_the_images_folder_needs_force(tmp_path):
+    """ISBI's manifest converted into image/sub: the next scan found 60 images and 30 orphans."""
+    write_mask(tmp_path / "masks" / "m.png", _stripes())
+    rows = [ManifestRow("m", tmp_path / "images" / "m.jpg", tmp_path / "masks" / "m.png", 8, 6)]
+    manifest = write_manifest(rows, tmp_path / "manifest.csv")
+    with pytest.raises(UsageError, match="output folder is inside"):
+        masks_to_labels(manifest, tmp_path / "images" / "labels", RGB_PALETTE)
+    assert masks_to_labels(manifest, tmp_path / "images" / "labels", RGB_PALETTE, force=True).converted == 1
+
+
 def test_mask_size_must_match_the_manifest(tmp_path):
     write_mask(tmp_path / "masks" / "m.png", _stripes())
     manifest = _manifest(tmp_path, [tmp_path / "masks" / "m.png"], size=(16, 12))

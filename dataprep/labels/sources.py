@@ -49,8 +49,8 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
     if manifest is not None:
         masks = [row.mask for row in manifest if row.mask is not None]
         root = _common_root(masks)
-        if masks:  # not into the masks' tree either: the next scan would take the label maps for masks
-            Inputs(Inputs.of_manifest(manifest).files, trees=[root]).guard_folder(out_dir, force=force)
+        if masks:  # not into the masks' or images' trees either: the next scan would take the outputs for data
+            Inputs.of_manifest(manifest, trees=True).guard_folder(out_dir, force=force)
         seen: dict[Path, _Job] = {}
         for row in manifest:
             if row.mask is not None and row.mask not in seen:
