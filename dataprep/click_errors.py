@@ -33,9 +33,9 @@ class OneLineErrors:
         except click.ClickException as exc:
             click.echo(f"error: {one_line(exc)}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("aborted", err=True)
-            sys.exit(1)
+        except click.Abort:  # Click's word for a Ctrl-C before the command ran (exit 1 read as "data problems")
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         # Without standalone mode Click returns the code of an explicit exit (e.g. after --help).
         sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -152,3 +152,16 @@ def test_bundled_recipes_and_config_still_load():
     cfg = load_config(PIPELINES / "train_sample.yaml")
     assert cfg.data.train_recipe == str(PIPELINES / "train_default.yaml")
     assert cfg.data.manifest == str(REPO / "work/splits/manifest.csv")
+
+
+def test_a_ctrl_c_before_the_command_runs_exits_130(monkeypatch):
+    """Click turns a Ctrl-C while it parses the arguments into Abort: it printed 'aborted' and exited 1, the code
+    of data problems."""
+    import click
+
+    def interrupted(self, ctx):
+        raise click.Abort()
+
+    monkeypatch.setattr(click.Command, "invoke", interrupted)
+    result = _run("stats", SAMPLE_DATA / "palette.json", "-o", "s.json")
+    assert result.exit_code == 130 and result.stderr.strip() == "interrupted"
