@@ -586,6 +586,13 @@ def test_the_binary_palette_takes_255_as_foreground_in_masks_of_0_and_255_alone(
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "ones.png"), fg > 0)
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "band.png"), band)
     assert any("their 255 is 'foreground' (its id), not ignore" in n for n in report.notes)
+    # 0/1/255 beside 0/255 alone: each mask got its own reading of 255, said once with the two ways to choose
+    assert [w for w in report.warnings if "kept it as ignore" in w] == [
+        f"1 mask(s) of ids alone (first: {tmp_path / 'm' / 'isbi.png'}) took 255 as 'foreground', while 1 holding "
+        f"other values too (first: {tmp_path / 'm' / 'band.png'}) kept it as ignore: if 255 means one thing in every "
+        "mask, say which: --remap ids (foreground) or --remap 255:255 (ignore)"]
+    alone = masks_to_labels(tmp_path / "m", tmp_path / "out2", "binary", remap={255: 255})
+    assert not alone.by_ids and not any("kept it as ignore" in w for w in alone.warnings)
 
 
 def test_segnet_camvid_under_the_32_class_camvid_palette_warns(tmp_path):
@@ -598,7 +605,8 @@ def test_segnet_camvid_under_the_32_class_camvid_palette_warns(tmp_path):
     assert infer_palette(tmp_path / "m").dataset_builtin == "camvid11"
     right = masks_to_labels(tmp_path / "m", tmp_path / "out11", "camvid11", remap="ids")
     assert not any("camvid11" in w for w in right.warnings)
-    np.testing.assert_array_equal(read_mask(tmp_path / "out11" / "0001TP_006690.png"), np.where(values == 11, 255, values))
+    np.testing.assert_array_equal(read_mask(tmp_path / "out11" / "0001TP_006690.png"),
+                                  np.where(values == 11, 255, values))
 
 
 def test_grey_gifs_and_grey_pngs_of_one_set_convert_alike(tmp_path):

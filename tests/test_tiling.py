@@ -570,7 +570,8 @@ def test_masks_get_the_ignore_index_where_the_image_is_nodata(tmp_path, mode):
     io.write_mask(tmp_path / "scene.png", np.ones((50, 70), np.uint8))
     src = write_manifest([ManifestRow("scene", tmp_path / "scene.tif", tmp_path / "scene.png", 70, 50)],
                          tmp_path / "src.csv")
-    report = tile_manifest(src, tmp_path / "tiles", force=True, size=16, pad="ignore", nodata_mask=mode, min_labelled=0.01)
+    report = tile_manifest(src, tmp_path / "tiles", force=True, size=16, pad="ignore", nodata_mask=mode,
+                           min_labelled=0.01)
     full = np.full((64, 80), 255, np.int64)  # independent: the whole scene's expected mask, padded
     full[:50, :70] = 1
     if mode == "ignore":

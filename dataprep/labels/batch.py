@@ -74,7 +74,7 @@ class _MaskConverter:
         write_mask(job.dst, result.labels, palette=self.colour_table)
         return _FileResult("converted", result.counts, result.unknown, result.by_colour,
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
-                           result.grey_levels, result.by_ids)
+                           result.grey_levels, result.by_ids, result.kept_ignore)
 
 
 def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:

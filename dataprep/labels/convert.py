@@ -61,6 +61,7 @@ class Converted:
     by_colour: bool = False  # a palette-mode mask converted through its own colour table, not its indices
     grey_levels: bool = False  # a colour mask of grey pixels only converted by its grey values (an index mask)
     by_ids: bool = False  # an index mask of ids alone, one of them a class stored at the ignore value (binary 0/255)
+    kept_ignore: bool = False  # one holding that value among others (0/1/255): kept as ignore
 
 
 def colours_to_labels(rgb: np.ndarray, palette: Palette | PathLike, *, unknown: Unknown = "error",
@@ -118,16 +119,21 @@ def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Rema
             result.by_colour = True
             return result
     if not remap:
-        ids = _ids_when_foreground_is_stored_at_ignore(mask, palette)
+        ids, held = _ids_when_foreground_is_stored_at_ignore(mask, palette)
         if ids is not None:
             result = _convert_values(mask, palette, ids, unknown, context)
             result.by_ids = True
             return result
+        result = _convert_values(mask, palette, None, unknown, context)
+        result.kept_ignore = held
+        return result
     return _convert_values(mask, palette, _check_remap(remap, palette), unknown, context)
 
 
-def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray, palette: Palette) -> dict[int, int] | None:
-    """The palette's ids, when an index mask stores a class at the ignore value and holds nothing but ids.
+def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray,
+                                             palette: Palette) -> tuple[dict[int, int] | None, bool]:
+    """The palette's ids, when an index mask stores a class at the ignore value and holds nothing but ids; and
+    whether a mask holding that value besides other ones keeps it as ignore (said when a set does both).
 
     The binary palette gives the foreground the id 255, the ignore index too: 0/255 masks
     (ISBI's membranes, DRIVE's vessels, most medical sets) lost every foreground pixel to
@@ -137,11 +143,13 @@ def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray, palette: Palett
     ids = palette.ids()
     ignore = palette.ignore_index
     if ids.get(ignore, ignore) == ignore or values.dtype not in (np.uint8, np.uint16):
-        return None  # no class stored at the ignore value
+        return None, False  # no class stored at the ignore value
     present = np.flatnonzero(_histogram(values, 256 if values.dtype == np.uint8 else 65536))
-    if ignore not in present or not set(present.tolist()) <= ids.keys():
-        return None
-    return ids
+    if ignore not in present:
+        return None, False
+    if not set(present.tolist()) <= ids.keys():
+        return None, True
+    return ids, False
 
 
 _BY_COLOUR_HINT = ("; a palette-mode PNG whose colour table differs from the palette is converted by colour: "

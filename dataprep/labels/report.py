@@ -47,6 +47,7 @@ class ConversionReport:
     grey_levels: list[str] = field(default_factory=list)  # RGB masks of grey pixels converted by their grey values
     by_ids: list[str] = field(default_factory=list)  # 0/255 masks whose 255 is a class's id (binary): by the ids
     class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
+    kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
     asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
@@ -65,7 +66,7 @@ class ConversionReport:
     @property
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
-        out = self._camvid_index_masks()
+        out = self._camvid_index_masks() + self._ignore_value_both_ways()
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
@@ -84,6 +85,17 @@ class ConversionReport:
             out.append(f"{ignored / total:.1%} of the pixels became the ignore index {self.palette.ignore_index} "
                        f"({'; '.join(reasons)}), so they will not be trained on; {self._ignore_fix()}")
         return out
+
+    def _ignore_value_both_ways(self) -> list[str]:
+        """Masks of 0 and 255 alone took 255 as the class, others of 0/1/255 kept it as ignore: one convention
+        per mask, and a set whose foreground-free masks hold an ignore band would label that band."""
+        if not (self.by_ids and self.kept_ignore):
+            return []
+        stored = self.palette.ignore_index
+        return [f"{len(self.by_ids)} mask(s) of ids alone (first: {self.by_ids[0]}) took {stored} as "
+                f"{self.class_at_ignore!r}, while {len(self.kept_ignore)} holding other values too (first: "
+                f"{self.kept_ignore[0]}) kept it as ignore: if {stored} means one thing in every mask, say which: "
+                f"--remap ids ({self.class_at_ignore}) or --remap {stored}:{stored} (ignore)"]
 
     def _camvid_index_masks(self) -> list[str]:
         """SegNet's CamVid (index masks 0..11, 11 void) under `-p camvid`, the 32 colour classes of the original
@@ -163,6 +175,7 @@ class _FileResult:
     ignored_interior: int = 0
     grey_levels: bool = False
     by_ids: bool = False
+    kept_ignore: bool = False
 
 
 def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
@@ -201,6 +214,8 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
             report.grey_levels.append(str(job.src))
         if value.by_ids:
             report.by_ids.append(str(job.src))
+        if value.kept_ignore:
+            report.kept_ignore.append(str(job.src))
         report.ignored_interior += value.ignored_interior
         totals[: len(value.counts)] += value.counts
         for key, n in value.unknown.items():
