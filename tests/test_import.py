@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -898,6 +899,18 @@ def test_pil_shapes_drawn_on_their_box_equal_a_full_canvas_drawing():
         starts, ends = RASTERIZERS[kind]((pts, extra), h, w)
         want_starts, want_ends = mask_runs(full_canvas(kind, pts, extra))
         assert np.array_equal(starts, want_starts) and np.array_equal(ends, want_ends), (kind, pts, extra)
+
+
+@needs_coco
+def test_one_image_under_two_names_in_one_export_is_refused(tmp_path):
+    """An absolute name and a deep '../' name of one file got two ids: the same image twice, in two folds."""
+    export = coco_export(tmp_path / "coco")
+    a = (export["images"] / "a.png").resolve()
+    _rewrite(export["json"], lambda d: (d["images"][0].update(file_name=str(a)),
+                                        d["images"][1].update(file_name=os.path.relpath(a, export["images"]).replace(
+                                            "a.png", "../images/a.png"), width=640, height=480)))
+    with pytest.raises(UsageError, match=r"a.png: image is listed twice in .*, as "):
+        _import("coco", export["json"], tmp_path / "out")
 
 
 @pytest.mark.parametrize("ids, expected", [

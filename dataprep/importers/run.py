@@ -250,7 +250,12 @@ def _id_parts(entry_id: str) -> list[str]:
 
 def _check_ids(entries: list[Entry]) -> None:
     seen: dict[str, Entry] = {}
+    by_image: dict[str, Entry] = {}
     for entry in entries:
+        # One file under two names in one export ('/data/q/a.jpg' and '../../q/a.jpg'): two ids, train/val leakage.
+        first = by_image.setdefault(os.path.realpath(entry.image), entry)
+        if first is not entry and first.id != entry.id and first.source == entry.source:
+            raise UsageError(entry.image, f"image is listed twice in {entry.source}, as {first.id!r} and {entry.id!r}")
         other = seen.setdefault(entry.id, entry)
         if other is entry:
             continue
