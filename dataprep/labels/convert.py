@@ -152,8 +152,8 @@ def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray,
     return ids, False
 
 
-_BY_COLOUR_HINT = ("; a palette-mode PNG whose colour table differs from the palette is converted by colour: "
-                   "if its indices are the classes, pass --png-indices")
+_BY_COLOUR_HINT = ("; a palette-mode mask (PNG, GIF) whose colour table differs from the palette is converted by "
+                   "colour: if its indices are the classes, pass --png-indices")
 
 
 def palette_mode_colours(values: np.ndarray, table: np.ndarray, palette: Palette) -> np.ndarray | None:
