@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from .. import io
@@ -56,6 +55,8 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 def _edge_score(grey: np.ndarray, mask: np.ndarray) -> float | None:
     """Mean gradient magnitude on the mask's class boundaries over its mean on the whole image."""
+    import cv2  # here: a header-only scan of untagged photos never pays its import (a second per worker)
+
     smooth = cv2.GaussianBlur(grey, (0, 0), 1.0)  # JPEG noise would count as edges everywhere
     magnitude = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
     boundary = np.zeros(mask.shape, bool)
