@@ -135,6 +135,22 @@ def test_a_dangling_symlink_is_one_readable_problem(tmp_path):
         ("images/dang.jpg", "unreadable", f"a symbolic link to {tmp_path / 'gone.jpg'}, which does not exist")]
 
 
+def test_a_mask_that_fails_to_decode_while_its_turn_is_judged_is_a_problem(tmp_path):
+    photo, labels = _blocks(3, 40, 56)
+    im = Image.fromarray(photo)
+    exif = im.getexif()
+    exif[0x0112] = 3
+    (tmp_path / "images").mkdir(), (tmp_path / "masks").mkdir()
+    im.save(tmp_path / "images" / "a.jpg", exif=exif)
+    Image.fromarray(labels).save(tmp_path / "masks" / "a.png")
+    data = bytearray((tmp_path / "masks" / "a.png").read_bytes())
+    start = data.index(b"IDAT") + 8
+    data[start:start + 16] = b"\xff" * 16  # the header and IEND intact, the pixels not
+    (tmp_path / "masks" / "a.png").write_bytes(bytes(data))
+    result = scan(tmp_path)
+    assert not result.rows and [p.kind for p in result.problems] == ["unreadable"]
+
+
 def test_camvid_style_annot_folders(tmp_path):
     for split in ("train", "val"):
         _png(tmp_path / split / "0001TP_0001.png"), _png(tmp_path / f"{split}annot" / "0001TP_0001.png")

@@ -96,8 +96,8 @@ class ValidatePair:
                                     "before other commands"))
         elif img.orientation != 1 and (img.stored_width, img.stored_height) == (msk.width, msk.height):
             turned = _turned_same_size(cand, image_path, mask_path, img.orientation)
-            if turned is not None and turned.kind is ScanProblem.EXIF_ROTATION:
-                return None, [turned], warnings
+            if turned is not None and turned.kind is not ScanProblem.EXIF_ORIENTATION:
+                return None, [turned], warnings  # the mask on the stored pixels, or a file that failed to decode
             if turned is not None:
                 warnings.append(turned)
         # Strings: the root is absolute already, and the walk gives normal relative paths.
