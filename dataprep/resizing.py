@@ -143,8 +143,8 @@ def resize_manifest(
     palette_copy = out / Path(palette_file).name if palette_file is not None else None
     # Every path a row may write, even with --force: resizing a scan's root into itself replaced its images and
     # masks with the smaller copies, exit 0.
-    outputs = [out / "images" / f"{r.id}{r.image.suffix.lower()}" for r in src.rows]
-    outputs += [out / "masks" / f"{r.id}{ext}" for r in src.rows if r.mask is not None
+    outputs = [_image_output(out, r) for r in src.rows]
+    outputs += [_mask_output(out, r.id, ext) for r in src.rows if r.mask is not None
                 for ext in dict.fromkeys((r.mask.suffix.lower(), ".png", ".tif"))]
     inputs.check_written([out / "manifest.csv", *([palette_copy] if palette_copy is not None else []), *outputs])
     resizer = _PairResizer(target, out, INTERPOLATIONS[image_interpolation], jpeg_quality)
@@ -187,7 +187,7 @@ class _PairResizer:
         if limit is not None and height * width > limit:  # --scale 100 would write what every reader refuses
             raise DataprepError(row.image, f"would become {width}x{height} = {width * height:,} pixels, over the "
                                            f"limit of {limit:,} every reader keeps ({io.MAX_PIXELS_ENV})")
-        image_path = self.out_dir / "images" / f"{row.id}{row.image.suffix.lower()}"
+        image_path = _image_output(self.out_dir, row)
         resized_image = image_hw != (height, width)
         if resized_image:
             self._resize_image(row.image, image_path, height, width)
@@ -197,7 +197,7 @@ class _PairResizer:
         if resized_mask:
             mask_path = self._resize_mask(row.mask, height, width, row.id)
         elif row.mask is not None:
-            mask_path = self.out_dir / "masks" / f"{row.id}{row.mask.suffix.lower()}"
+            mask_path = _mask_output(self.out_dir, row.id, row.mask.suffix.lower())
             atomic_write_bytes(mask_path, read_file_bytes(row.mask))
         width_column, height_column = ORIGINAL_SIZE_COLUMNS
         extra = {**row.extra, width_column: row.extra.get(width_column) or str(image_hw[1]),
@@ -228,10 +228,20 @@ class _PairResizer:
                                         "NaN): save class indices as whole numbers")
         resized = resize_mask(labels[:, :, 0] if labels.shape[2] == 1 else labels, height, width)
         ext = ".png" if png_can_hold(resized) else ".tif"
-        path = self.out_dir / "masks" / f"{row_id}{ext}"
+        path = _mask_output(self.out_dir, row_id, ext)
         palette = read_png_palette(source) if source.suffix.lower() == ".png" else None
         write_raster(path, resized, mask=True, palette=palette)
         return path
+
+
+def _image_output(out_dir: Path, row: ManifestRow) -> Path:
+    """Where a row's image goes: `OUT/images/<id>` with its own extension."""
+    return out_dir / "images" / f"{row.id}{row.image.suffix.lower()}"
+
+
+def _mask_output(out_dir: Path, row_id: str, ext: str) -> Path:
+    """Where a row's mask goes: `OUT/masks/<id><ext>` (its own extension when copied, .png/.tif when resized)."""
+    return out_dir / "masks" / f"{row_id}{ext}"
 
 
 def resize_pixels(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:

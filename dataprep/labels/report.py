@@ -178,6 +178,9 @@ class _FileResult:
     kept_ignore: bool = False
 
 
+_FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore")
+
+
 def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
     """Ignored pixels of one label map inside regions (see `ConversionReport.warnings`).
 
@@ -208,14 +211,9 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
         else:
             report.converted += 1
         report.outputs.append(job.dst)
-        if value.by_colour:
-            report.by_colour.append(str(job.src))
-        if value.grey_levels:
-            report.grey_levels.append(str(job.src))
-        if value.by_ids:
-            report.by_ids.append(str(job.src))
-        if value.kept_ignore:
-            report.kept_ignore.append(str(job.src))
+        for flag in _FILE_FLAGS:  # each a _FileResult bool and the report's list of the files that had it
+            if getattr(value, flag):
+                getattr(report, flag).append(str(job.src))
         report.ignored_interior += value.ignored_interior
         totals[: len(value.counts)] += value.counts
         for key, n in value.unknown.items():
