@@ -303,3 +303,31 @@ def test_a_tuple_item_is_named_by_its_leading_path():
 
     [result] = run_items(explode, [("masks/a.png", (16, 16))], quiet=True)
     assert result.error == "masks/a.png: ValueError: boom"
+
+
+def test_ctrl_c_stops_the_workers_of_live_pools_before_it_unwinds(monkeypatch):
+    """A Ctrl-C of `augment -j 2` hung 2 of 7 times: the pool's shutdown waited on a worker blocked on its
+    call queue's lock. The handler a command installs stops the workers first, as SIGTERM's does."""
+    import signal
+
+    from dataprep import lifecycle
+
+    stopped = []
+
+    class Watch:
+        def stop_workers(self):
+            stopped.append(True)
+
+    watch = Watch()
+    monkeypatch.setattr(lifecycle, "_LIVE_WATCHES", {watch})
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        lifecycle.install_sigterm()
+        handler = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+    with pytest.raises(KeyboardInterrupt):
+        handler(signal.SIGINT, None)
+    assert stopped == [True]
