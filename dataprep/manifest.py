@@ -32,9 +32,10 @@ REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
 # What `dataprep resize` records: the image's size before its first resize.
 ORIGINAL_SIZE_COLUMNS = ("original_width", "original_height")
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_CONTROL = re.compile(r"[\x00-\x1f]")
+# A name holding one cannot be an id (it names output files) and is printed escaped, to keep messages one line.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # Anything any rule of `id_problem` refuses; ids that do not match (nearly all) need no closer look.
-_ANY_ID_PROBLEM = re.compile(r"[\x00-\x1f\\]|^[A-Za-z]:|(?:^|/)\.{0,2}(?:/|$)")
+_ANY_ID_PROBLEM = re.compile(r"[\x00-\x1f\x7f\\]|^[A-Za-z]:|(?:^|/)\.{0,2}(?:/|$)")
 
 
 def _fold_of(extra: dict[str, str]) -> int | None:
@@ -259,7 +260,7 @@ def id_problem(sid: str) -> str | None:
 
 def _id_problem_named(sid: str) -> str | None:
     # The rules one by one, for the message.
-    if _CONTROL.search(sid):
+    if CONTROL_CHARACTER.search(sid):
         return "contains a control character"
     if "\\" in sid:
         return "contains a backslash; ids use '/' between folders"

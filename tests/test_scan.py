@@ -116,13 +116,15 @@ def test_an_exif_turn_that_keeps_the_size_is_judged_by_the_mask_edges(tmp_path, 
 
 def test_a_name_no_manifest_id_can_hold_is_a_problem_printed_on_one_line(tmp_path, cli):
     """`nl<newline>name.jpg` went into the manifest (quoted), which every other command then refused."""
-    for name in ("ok", "nl\nname"):
+    for name in ("ok", "nl\nname", "del\x7fname"):
         _jpg(tmp_path / "images" / f"{name}.jpg"), _png(tmp_path / "masks" / f"{name}.png")
     result = scan(tmp_path)
     assert [r.id for r in result.rows] == ["ok"]
-    assert [(p.path, p.kind) for p in result.problems] == [("images/nl\nname.jpg", "bad_name")]
+    assert sorted((p.path, p.kind) for p in result.problems) == [
+        ("images/del\x7fname.jpg", "bad_name"), ("images/nl\nname.jpg", "bad_name")]
     res = cli("scan", tmp_path, "-o", tmp_path / "m.csv")
     assert "problem: " + str(tmp_path / "images" / "nl") + "\\nname.jpg: its name gives the sample id" in res.output
+    assert str(tmp_path / "images" / "del") + "\\x7fname.jpg: its name" in res.output
 
 
 def test_a_dangling_symlink_is_one_readable_problem(tmp_path):

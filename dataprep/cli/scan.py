@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_DATA_PROBLEM, DataprepError
-from ..manifest import write_manifest
+from ..manifest import CONTROL_CHARACTER, write_manifest
 from ..paths import Inputs
 from ..scan import Problem, ScanResult, scan
 from ..split_column import SPLIT_COLUMN
@@ -145,10 +144,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
 
 def _one_line(text: str) -> str:
     """Control characters of a file name written as escapes (`nl\\nname.jpg`), so that a problem stays one line."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+    return CONTROL_CHARACTER.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _by_reason(warnings: list[Problem]) -> dict[str, list[str]]:

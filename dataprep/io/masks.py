@@ -154,13 +154,18 @@ def read_png_palette(path: PathLike) -> np.ndarray | None:
 
     max_image_pixels()
     with Image.open(path) as im:
-        if im.mode != "P" or _grey_gif_levels(im) is not None:
+        if im.mode != "P":
             return None
-        return _colour_table(im)
+        table = _colour_table(im)
+        if im.format == "GIF" and (_all_grey(table) or _grey_gif_levels(im) is not None):
+            return None  # a grey GIF is read as grey levels; an all-grey table says so without decoding it
+        return table
 
 
 def _colour_table(im: Image.Image) -> np.ndarray:
-    raw = np.frombuffer(bytes(im.getpalette() or []), np.uint8)
+    # The table as the file holds it, before any pixel is decoded (getpalette() decodes the whole image first).
+    raw_table = im.palette is not None and im.palette.mode == "RGB" and im.palette.rawmode in (None, "RGB")
+    raw = np.frombuffer(bytes(im.palette.palette if raw_table else im.getpalette() or []), np.uint8)
     return raw[: len(raw) // 3 * 3].reshape(-1, 3).copy()
 
 
@@ -179,10 +184,13 @@ def _grey_gif_levels(im: Image.Image) -> np.ndarray | None:
     colours = _colour_table(im)[:256]
     table[: len(colours)] = colours
     present = np.flatnonzero(np.bincount(indices.ravel(), minlength=256))
-    used = table[present]
-    if not (np.all(used[:, 0] == used[:, 1]) and np.all(used[:, 1] == used[:, 2])):
+    if not _all_grey(table[present]):
         return None
     return table[:, 0][indices]
+
+
+def _all_grey(colours: np.ndarray) -> bool:
+    return bool(np.all(colours[:, 0] == colours[:, 1]) and np.all(colours[:, 1] == colours[:, 2]))
 
 
 def _mask_array(path: Path, im: Image.Image) -> np.ndarray:

@@ -119,19 +119,20 @@ def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Rema
             result.by_colour = True
             return result
     if not remap:
-        ids, held = _ids_when_foreground_is_stored_at_ignore(mask, palette)
+        counts = _value_counts(mask)  # counted once: for the ids check and the conversion
+        ids, held = _ids_when_foreground_is_stored_at_ignore(mask, palette, counts)
         if ids is not None:
-            result = _convert_values(mask, palette, ids, unknown, context)
+            result = _convert_values(mask, palette, ids, unknown, context, counts)
             result.by_ids = True
             return result
-        result = _convert_values(mask, palette, None, unknown, context)
+        result = _convert_values(mask, palette, None, unknown, context, counts)
         result.kept_ignore = held
         return result
     return _convert_values(mask, palette, _check_remap(remap, palette), unknown, context)
 
 
-def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray,
-                                             palette: Palette) -> tuple[dict[int, int] | None, bool]:
+def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray, palette: Palette,
+                                             counts: np.ndarray | None) -> tuple[dict[int, int] | None, bool]:
     """The palette's ids, when an index mask stores a class at the ignore value and holds nothing but ids; and
     whether a mask holding that value besides other ones keeps it as ignore (said when a set does both).
 
@@ -142,9 +143,9 @@ def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray,
     """
     ids = palette.ids()
     ignore = palette.ignore_index
-    if ids.get(ignore, ignore) == ignore or values.dtype not in (np.uint8, np.uint16):
+    if ids.get(ignore, ignore) == ignore or counts is None:
         return None, False  # no class stored at the ignore value
-    present = np.flatnonzero(_histogram(values, 256 if values.dtype == np.uint8 else 65536))
+    present = np.flatnonzero(counts)
     if ignore not in present:
         return None, False
     if not set(present.tolist()) <= ids.keys():
@@ -288,8 +289,15 @@ def _packed_keys(rgb: np.ndarray, context: ConversionContext) -> tuple[np.ndarra
     return keys, None
 
 
+def _value_counts(values: np.ndarray) -> np.ndarray | None:
+    """Pixels per stored value of a uint8/uint16 index mask (None for other types)."""
+    if values.dtype not in (np.uint8, np.uint16):
+        return None
+    return _histogram(values, 256 if values.dtype == np.uint8 else 65536)
+
+
 def _convert_values(values: np.ndarray, palette: Palette, remap: Remap | None, unknown: Unknown,
-                    context: ConversionContext) -> Converted:
+                    context: ConversionContext, counts: np.ndarray | None = None) -> Converted:
     _check_unknown(unknown)
     if values.dtype == np.bool_:
         values = values.view(np.uint8)
@@ -298,7 +306,7 @@ def _convert_values(values: np.ndarray, palette: Palette, remap: Remap | None, u
     if values.dtype not in (np.uint8, np.uint16):
         return _convert_other_ints(values, palette, remap, unknown)
     size = palette.max_value + 1
-    hist_in = _histogram(values, 256 if values.dtype == np.uint8 else 65536)
+    hist_in = _value_counts(values) if counts is None else counts
     present = np.flatnonzero(hist_in)
     table = context.value_table(palette, remap)
     lut = table.lut[:256] if values.dtype == np.uint8 else table.lut

@@ -69,7 +69,7 @@ def check_first_labels(mask: torch.Tensor, data: DataInfo, console: Console) -> 
     name = data.class_names[present[0]] if data.class_names and present[0] < len(data.class_names) else present[0]
     console.warn(f"the first batch's labels are {ignored:.0%} the ignore index {data.ignore_index} and hold one "
                  f"class ({name}) besides: binary masks whose foreground is stored as {data.ignore_index}? convert "
-                 "them with `dataprep masks2labels -p binary --remap ids MANIFEST DEST`")
+                 "them with `dataprep masks2labels -p binary MANIFEST DEST`")
 
 
 def check_first_loss(loss: float, criterion: SegmentationLoss, console: Console) -> None:
