@@ -1,4 +1,4 @@
-"""`dataprep import label-studio`, `import via`, `import kaggle-rle`, `import mat` and `import supervisely` against
+"""`dataprep import label-studio`, `via`, `kaggle-rle`, `mat`, `supervisely` and `ade20k` against
 the loops people write for them, outputs compared.
 
 Label Studio: tasks of 1280x720 with 3 brush regions (soft-edged blobs, as the
@@ -37,6 +37,7 @@ VIA_W, VIA_H = 1024, 768
 KG_W, KG_H = 1600, 256
 MAT_W, MAT_H = 500, 375
 SLY_W, SLY_H = 1920, 1080
+ADE_W, ADE_H = 1024, 768
 CLASSES = ["fire", "sky", "smoke"]  # sorted, as dataprep numbers them: 1, 2, 3
 
 
@@ -296,6 +297,43 @@ def _hand_written_supervisely(export: Path, out: Path) -> None:
         cv2.imwrite(str(out / (Path(path.name.removesuffix(".json")).stem + ".png")), labels)
 
 
+def _ade20k_export(root: Path, images: int) -> Path:
+    """ADE20K's full release: x.jpg, x_seg.png (class codes red / 10 * 256 + green over 40 of 3688 classes, blue
+    an instance number) and x.json naming them, 1024x768."""
+    rng = np.random.default_rng(5)
+    blank = cv2.imencode(".jpg", np.full((ADE_H, ADE_W, 3), 90, np.uint8))[1].tobytes()
+    codes_used = np.sort(rng.choice(np.arange(1, 3689), 40, replace=False))
+    root.mkdir(parents=True)
+    for i in range(images):
+        name = f"ADE_train_{i:08d}"
+        (root / f"{name}.jpg").write_bytes(blank)
+        blocks = rng.choice(np.append(codes_used, 0), (ADE_H // 32, ADE_W // 32))
+        codes = np.kron(blocks, np.ones((32, 32), int))
+        instance = np.kron(rng.integers(0, 6, blocks.shape), np.ones((32, 32), int))
+        seg = np.stack([codes // 256 * 10, codes % 256, instance], axis=2).astype(np.uint8)
+        cv2.imwrite(str(root / f"{name}_seg.png"), seg[:, :, ::-1])
+        objects = [{"id": k, "name": f"object {c}", "name_ndx": int(c), "parts": {"part_level": 0}}
+                   for k, c in enumerate(np.unique(blocks)) if c]
+        (root / f"{name}.json").write_text(json.dumps({"annotation": {"object": objects}}))
+    return root
+
+
+def _hand_written_ade20k(export: Path, out: Path) -> None:
+    """The release's loadAde20K decode (PIL, (R / 10) * 256 + G), the set's codes gathered in a first pass and
+    numbered in order, 0 (unlabelled) as 255, cv2.imwrite."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = sorted(export.glob("*_seg.png"))
+    decoded = {}
+    for path in files:
+        seg = np.array(Image.open(path))
+        decoded[path] = (seg[:, :, 0] / 10).astype(np.int32) * 256 + seg[:, :, 1].astype(np.int32)
+    codes = sorted(set().union(*(np.unique(c).tolist() for c in decoded.values())) - {0})
+    lut = np.full(256 * 26, 255, np.uint8)
+    lut[codes] = np.arange(len(codes))
+    for path, code in decoded.items():
+        cv2.imwrite(str(out / (path.name.removesuffix("_seg.png") + ".png")), lut[code])
+
+
 def _compare(ours: Path, hand: Path, labels_under: str = "") -> tuple[int, int]:
     files = sorted(hand.glob("*.png"))
     same = sum(np.array_equal(read_mask(ours / "labels" / labels_under / f.name), read_mask(f)) for f in files)
@@ -340,6 +378,8 @@ def main(quick: bool = False) -> None:
                                 outputs="mat-labels"), "format": "mat --labels"})
         rows.append(_measure("supervisely", _supervisely_export(tmp / "sly", 8 if quick else 60), tmp,
                              _hand_written_supervisely, labels_under="ds0"))
+        rows.append(_measure("ade20k", _ade20k_export(tmp / "ade", 10 if quick else 200), tmp,
+                             _hand_written_ade20k))
         write_result("import_tools", rows, {
             "label-studio": f"{LS_W}x{LS_H}, 3 soft-edged brush regions + 5 polygons per task; the loop decodes "
                             "brushes as label-studio-converter's brush.decode_rle (bit string)",
@@ -351,6 +391,9 @@ def main(quick: bool = False) -> None:
                    "count first, in parallel at -j 2); with --labels (21 names) once",
             "supervisely": f"{SLY_W}x{SLY_H} JPEGs, 20 polygons (2 with a hole) and 6 bitmaps per image; the loop "
                            "draws as the SDK: a full-image canvas per polygon",
+            "ade20k": f"the full release's layout: {ADE_W}x{ADE_H} JPEGs, x_seg.png codes of 40 classes with "
+                      "instance numbers, x.json names; the loop is loadAde20K's decode, a first pass for the set's "
+                      "codes, cv2.imwrite",
             "timing": "best of 3 alternating runs in this process (-j 2: best of 3), outputs written to disk"})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

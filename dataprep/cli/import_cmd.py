@@ -18,7 +18,7 @@ from .labels import print_class_table
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--images", "images_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder the export's image names are relative to (coco, coco-panoptic, cvat, cvat-mask, via, "
-                   "label-studio, kaggle-rle, mat; supervisely: holding one folder per dataset). "
+                   "label-studio, kaggle-rle, mat, ade20k; supervisely: holding one folder per dataset). "
                    "Default: found beside the annotation file.")
 @click.option("--order", type=click.Choice(ORDERS), default="file", show_default=True,
               help="Drawing order: file (later over earlier, as the tools draw), area (largest first), "
@@ -85,6 +85,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       kaggle-rle     run-length CSV (ImageId,EncodedPixels[,ClassId]: Airbus, Severstal, TGS); SRC: the .csv
       mat            MATLAB label maps, one .mat per image (SBD, PASCAL-Context, CCP); SRC: their folder
       supervisely    Supervisely JSON project (meta.json, DATASET/ann/*.json, DATASET/img/); SRC: the project
+      ade20k         ADE20K full release (x.jpg, x_seg.png colour codes, x.json names); SRC: their folder
 
     DEST receives labels/<id>.png (palette PNGs; 16-bit beyond 255 classes),
     palette.json (names, source colours and ids) and manifest.csv pairing each
@@ -99,6 +100,7 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
       dataprep import label-studio export.json work/ls --images media/upload/1
       dataprep import kaggle-rle train.csv work/steel --images train_images
       dataprep import mat benchmark_RELEASE/dataset/cls work/sbd --images benchmark_RELEASE/dataset/img
+      dataprep import ade20k ADE20K_2021_17_01/images/ADE/training work/ade
     """
     report = import_annotations(fmt, src, dest, order=order, overlap=overlap, skip_empty=skip_empty,  # type: ignore[arg-type]
                                 ignore_index=ignore_index, instances=instances, force=force, executor=executor,

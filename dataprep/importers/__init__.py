@@ -18,7 +18,7 @@ from .paint import ORDERS, OVERLAPS, Order, Overlap
 from .run import ImportReport, import_dataset
 
 FORMATS: tuple[str, ...] = ("coco", "labelme", "yolo", "instances", "cvat", "cvat-mask", "coco-panoptic", "via",
-                            "label-studio", "kaggle-rle", "mat", "supervisely")
+                            "label-studio", "kaggle-rle", "mat", "supervisely", "ade20k")
 
 
 def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None = None, quiet: bool = False,
@@ -76,6 +76,10 @@ def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None =
 
         return read_matlab(src, images_dir=options.get("images_dir"), variable=options.get("variable"),
                            labels_file=options.get("labels_file"), executor=executor, quiet=quiet)
+    if fmt == "ade20k":
+        from .ade20k import read_ade20k
+
+        return read_ade20k(src, images_dir=options.get("images_dir"), executor=executor, quiet=quiet)
     if fmt == "supervisely":
         from .supervisely import read_supervisely
 

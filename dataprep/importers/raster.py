@@ -457,8 +457,15 @@ MULTI_RASTERIZERS: dict[str, Callable[[Any, int, int], list[tuple[int, Runs]]]] 
 # Whole label images that are the label map as they are (values already class indices): written as they
 # are, without painting; their instance map, when asked for, is empty. (data, height, width, ignore index,
 # dtype) -> (H, W) labels.
+def _ade20k_label_image(data: Any, height: int, width: int, ignore_index: int, dtype: type) -> np.ndarray:
+    from .ade20k import ade20k_label_image
+
+    return ade20k_label_image(data, height, width, ignore_index, dtype)
+
+
 LABEL_IMAGES: dict[str, Callable[[Any, int, int, int, type], np.ndarray]] = {
     "mat_labels": _mat_label_image,
+    "ade20k_seg": _ade20k_label_image,
 }
 
 

@@ -17,6 +17,7 @@ from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
 from ..io import MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette, find_palette, load_palette, palette_from_file
+from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table
 from .options import Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
@@ -68,7 +69,7 @@ class _MaskConverter:
             result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,
                                     context=self.context)
         except UnknownValuesError as exc:
-            raise _with_path(_train_ids_hint(exc, job.src), job.src) from None
+            raise _with_path(_ade20k_hint(_train_ids_hint(exc, job.src), job.src, mask), job.src) from None
         except DataprepError as exc:
             raise _with_path(exc, job.src) from None
         write_mask(job.dst, result.labels, palette=self.colour_table)
@@ -87,6 +88,16 @@ def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:
     return UnknownValuesError(exc.path, head + "the file is a labelTrainIds map: its values should be train ids "
                                                "(0..18, 255 ignore), the palette's indices, so --remap ids would "
                                                "misread it; fix how the file was made, or pass --unknown ignore",
+                              exc.counts)
+
+
+def _ade20k_hint(exc: UnknownValuesError, path: Path, mask: np.ndarray) -> UnknownValuesError:
+    """ADE20K's full-release `_seg.png` colours are class codes and instances, which no palette lists."""
+    if not path.name.endswith(FULL_RELEASE_SEG_SUFFIX) or mask.ndim != 3 or full_release_codes(mask) is None:
+        return exc
+    return UnknownValuesError(exc.path, exc.reason + "; the file is an ADE20K full-release mask, whose colours are "
+                                                     "codes (red / 10 * 256 + green the class, blue the instance): "
+                                                     "convert the set with `dataprep import ade20k ROOT DEST`",
                               exc.counts)
 
 

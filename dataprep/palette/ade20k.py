@@ -5,6 +5,8 @@ color150 gives road and skyscraper both (140, 140, 140); skyscraper is (140, 140
 mask drawn with this palette reads back."""
 from __future__ import annotations
 
+import numpy as np
+
 ADE20K_CLASSES: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("wall", (120, 120, 120)), ("building", (180, 120, 120)), ("sky", (6, 230, 230)), ("floor", (80, 50, 50)),
     ("tree", (4, 200, 3)), ("ceiling", (120, 120, 80)), ("road", (140, 140, 140)), ("bed", (204, 5, 255)),
@@ -46,3 +48,17 @@ ADE20K_CLASSES: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("bulletin board", (184, 255, 0)), ("shower", (0, 133, 255)), ("radiator", (255, 214, 0)),
     ("glass", (25, 194, 194)), ("clock", (102, 255, 0)), ("flag", (92, 0, 255)),
 )
+
+
+# ADE20K's full release (ADE20K_2021_17_01) stores `x_seg.png` beside `x.jpg`: colours that are codes, not classes:
+# red / 10 * 256 + green is the object class (ADE's name_ndx, 0 unlabelled), blue the instance.
+FULL_RELEASE_SEG_SUFFIX = "_seg.png"
+
+
+def full_release_codes(colours: np.ndarray) -> np.ndarray | None:
+    """The class codes of ADE20K full-release colours ((..., 3+) uint8), or None when they are no such codes (a
+    red value that is no multiple of 10)."""
+    red = colours[..., 0]
+    if np.any(red % 10):
+        return None
+    return (red // 10).astype(np.uint16) * 256 + colours[..., 1]

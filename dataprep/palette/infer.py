@@ -13,6 +13,7 @@ from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
 from .artefacts import LOSSY_RADIUS, _infer_colours
+from .ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .builtins import ADE20K_PREFIXES, BUILTIN_PALETTES, CAMVID_SEQUENCES, OXFORD_PET_TRIMAP_VALUES, builtin_palette
 from .inferred import InferredColour, InferredPalette
 from .keys import pack_rgb
@@ -196,6 +197,8 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     result.files, result.pixels, result.transparent_pixels, result.errors = len(ok), int(pixels.sum()), transparent, errors
     result.by_colour_files = by_colour
     result.grey_rgb_files = grey_rgb
+    if kind == "colour":
+        result.ade20k_full_classes = _ade20k_full_classes(uniq, read)
     if kind == "index":
         result.binary_encodings = _binary_encodings(read, ok)
         result.dataset_builtin = _dataset_builtin(result, read)
@@ -220,6 +223,16 @@ def _grey_index_masks(counted: list[_Counted]) -> bool:
     if set(uniq.tolist()) <= {0, 255}:
         return False
     return bool(np.all(np.bincount(inverse, weights=solid, minlength=len(uniq)) > 0))
+
+
+def _ade20k_full_classes(keys: np.ndarray, paths: list[Path]) -> int | None:
+    """How many classes ADE20K full-release `_seg.png` masks hold (their colours are class codes and instances:
+    a street of 4 classes was 20 colours), or None for other masks."""
+    if not paths or not all(p.name.endswith(FULL_RELEASE_SEG_SUFFIX) for p in paths):
+        return None
+    rgb = np.stack([keys & 255, (keys >> 8) & 255], axis=1).astype(np.uint8)
+    codes = full_release_codes(rgb)
+    return None if codes is None else len(set(codes.tolist()) - {0})
 
 
 def _dataset_builtin(result: InferredPalette, paths: list[Path]) -> str | None:

@@ -35,6 +35,7 @@ class InferredPalette:
     # A built-in the index masks' values or file names point to (ade20k: ADE_* files; oxford_pet: values 1, 2, 3),
     # used with --remap ids.
     dataset_builtin: str | None = None
+    ade20k_full_classes: int | None = None  # ADE20K full-release _seg.png masks: their classes (colours are codes)
     lossy: bool = False  # the masks look lossy (JPEG, or very many colours)
     binary: bool = False  # index masks of only 0 and 255: 255 taken as class 1 (convert with --remap ids)
     sparse: bool = False  # index values not 0..K-1: compact indices, values as ids (convert with --remap ids)

@@ -34,6 +34,7 @@ from ..extra_masks import EXTRA_MASKS_COLUMN, encode_extra_masks
 from ..hints import ANNOTATION_EXTENSIONS, Hint, find_hints
 from ..layout import AmbiguousLayout, PairingRule, SuffixHint, choose_rules, suggest_suffixes, with_pairs
 from ..manifest import Manifest, ManifestRow
+from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX
 from ..paths import walk_files
 from ..split_column import SPLIT_COLUMN
 from .orphans import (OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, near_named, other_annotator,
@@ -186,7 +187,20 @@ def scan(
                      "its class id x 1000 + the object's number); pair the _gtFine_labelIds (or _labelTrainIds) "
                      "masks instead: --mask-suffix _gtFine_labelIds"
                      for r in rules if r.pairs and r.mask_suffix.lower().endswith("instanceids")]
+    result.notes += _ade20k_full_release(root, rows)
     return result
+
+
+def _ade20k_full_release(root: Path, rows: list[ManifestRow]) -> list[str]:
+    """ADE20K's full release pairs as x.jpg <-> x_seg.png, whose colours are class codes and instances that no
+    palette lists (palette infer made a street's 4 classes 20)."""
+    seg = [r.mask_str for r in rows if r.mask_str and os.path.basename(r.mask_str).startswith("ADE_")
+           and r.mask_str.endswith(FULL_RELEASE_SEG_SUFFIX)]
+    if not seg:
+        return []
+    return [f"{len(seg)} masks (e.g. {seg[0]}) are ADE20K full-release _seg.png files, whose colours are codes "
+            f"(red / 10 * 256 + green the class, blue the instance): `dataprep import ade20k {root} DEST` makes "
+            "label maps of them"]
 
 
 def _fail_on_first(root: Path, problems: list[Problem]) -> None:
