@@ -138,3 +138,16 @@ def is_nodata(values: np.ndarray, nodata: float) -> np.ndarray:
     if not (float(nodata).is_integer() and info.min <= nodata <= info.max):
         return np.zeros(values.shape, bool)
     return values == values.dtype.type(int(nodata))
+
+
+
+def nodata_fill(nodata: float | None, dtype: np.dtype) -> float:
+    """The value for pixels no source pixel supplies (tile padding, what no tile covers, a resized pixel made
+    mostly of nodata): a GeoTIFF's nodata value (None: it has none) where `dtype` holds it, else 0."""
+    if nodata is None:
+        return 0
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return float(nodata)
+    info = np.iinfo(dtype)
+    return int(nodata) if float(nodata).is_integer() and info.min <= nodata <= info.max else 0

@@ -46,6 +46,7 @@ TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 # GeoTIFF: ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory,
 # GeoDoubleParams, GeoAsciiParams, GDAL_METADATA, GDAL_NODATA.
 _PIXEL_SCALE, _TIEPOINT, _TRANSFORMATION, _GDAL_METADATA, _NODATA = 33550, 33922, 34264, 42112, 42113
+_GEOKEYS = 34735
 _GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 _TAG_TYPES = {33550: 12, 33922: 12, 34264: 12, 34735: 3, 34736: 12, 34737: 2, 42112: 2, 42113: 2}
 
@@ -77,6 +78,14 @@ def _short(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- georeference
 
 
+def _map_tiepoints(value: Any, move: Any) -> tuple[float, ...]:
+    """Tiepoints (I, J, K, X, Y, Z, ...) with each raster point (I, J) moved by `move(i, j)`; ground points kept."""
+    numbers = [float(v) for v in value]
+    for n in range(0, len(numbers) - 5, 6):
+        numbers[n], numbers[n + 1] = move(numbers[n], numbers[n + 1])
+    return tuple(numbers)
+
+
 @dataclass(frozen=True)
 class GeoTags:
     """GeoTIFF tags as (code, value) pairs, written back unchanged except for the pixel origin and size."""
@@ -88,12 +97,16 @@ class GeoTags:
         out = []
         values = dict(self.tags)
         for code, value in self.tags:
-            if code == _TIEPOINT and _PIXEL_SCALE in values and len(value) >= 6:
+            if code == _TIEPOINT and _PIXEL_SCALE in values and len(value) == 6:
                 sx, sy = float(values[_PIXEL_SCALE][0]), float(values[_PIXEL_SCALE][1])
                 i, j, k, x, y, z = (float(v) for v in value[:6])
                 # The tiepoint ties raster (i, j) to model (x, y); the window's (i, j) is the
                 # source's (i + dx, j + dy), and model y decreases down the raster.
-                value = (i, j, k, x + dx * sx, y - dy * sy, z, *value[6:])
+                value = (i, j, k, x + dx * sx, y - dy * sy, z)
+            elif code == _TIEPOINT and len(value) >= 6:
+                # Ground control points (Sentinel-1 GRD: many tiepoints, no pixel scale): each keeps its ground
+                # point and moves in raster coordinates; copied as they were, every tile claimed the scene's corner.
+                value = _map_tiepoints(value, lambda i, j: (i - dx, j - dy))
             elif code == _TRANSFORMATION and len(value) == 16:
                 m = [float(v) for v in value]
                 m[3] += m[0] * dx + m[1] * dy
@@ -108,19 +121,43 @@ class GeoTags:
         return GeoTags(tuple((code, value) for code, value in self.tags if code not in (_NODATA, _GDAL_METADATA)))
 
     def resized(self, source: tuple[int, int], size: tuple[int, int]) -> "GeoTags":
-        """The tags of this raster resampled from `source` to `size` pixels ((height, width)): same ground, larger pixels."""
+        """The tags of this raster resampled from `source` to `size` pixels ((height, width)): same ground, larger pixels.
+
+        Raster coordinates scale about the raster's corner; with PixelIsPoint (GTRasterTypeGeoKey 2) a coordinate
+        is a pixel's centre, so new pixel 0's centre lies at old (f - 1) / 2, not at old 0 (450 m off on a 30 m
+        grid resized by 4)."""
         fy, fx = source[0] / size[0], source[1] / size[1]
+        half = 0.5 if self.pixel_is_point else 0.0
+        oy, ox = half * fy - half, half * fx - half  # where new pixel (0, 0) lies in old raster coordinates
+        values = dict(self.tags)
         out = []
         for code, value in self.tags:
             if code == _PIXEL_SCALE and len(value) >= 2:
                 value = (float(value[0]) * fx, float(value[1]) * fy, *value[2:])
+            elif code == _TIEPOINT and _PIXEL_SCALE in values and len(value) == 6:
+                sx, sy = float(values[_PIXEL_SCALE][0]), float(values[_PIXEL_SCALE][1])
+                i, j, k, x, y, z = (float(v) for v in value)
+                value = (0.0, 0.0, k, x + (ox - i) * sx, y - (oy - j) * sy, z)  # tied at new pixel (0, 0)
+            elif code == _TIEPOINT and len(value) >= 6:  # ground control points
+                value = _map_tiepoints(value, lambda i, j: ((i + half) / fx - half, (j + half) / fy - half))
             elif code == _TRANSFORMATION and len(value) == 16:
                 m = [float(v) for v in value]
+                m[3] += m[0] * ox + m[1] * oy
+                m[7] += m[4] * ox + m[5] * oy
                 m[0], m[4] = m[0] * fx, m[4] * fx  # model change per pixel column
-                m[1], m[5] = m[1] * fy, m[5] * fy  # ... and per pixel row; the origin stays
+                m[1], m[5] = m[1] * fy, m[5] * fy  # ... and per pixel row
                 value = tuple(m)
             out.append((code, value))
         return GeoTags(tuple(out))
+
+    @property
+    def pixel_is_point(self) -> bool:
+        """GTRasterTypeGeoKey (1025) is RasterPixelIsPoint: raster coordinates name pixel centres."""
+        keys = dict(self.tags).get(_GEOKEYS)
+        if keys is None or len(keys) < 4:
+            return False
+        entries = [tuple(int(v) for v in keys[n : n + 4]) for n in range(4, 4 + 4 * int(keys[3]), 4)]
+        return any(key == 1025 and location == 0 and value == 2 for key, location, _, value in entries)
 
     @property
     def nodata(self) -> float | None:
@@ -535,11 +572,13 @@ def write_raster(
     palette: np.ndarray | None = None,
     geo: GeoTags | None = None,
     photometric: str | None = None,
+    alpha: bool = False,
 ) -> None:
     """Write (H, W[, C]) pixels atomically; TIFF keeps any band count and dtype, others go through dataprep.io.
 
     `mask=True` writes a label map (PNG via `io.write_mask`, with `palette` for a
-    palette PNG). `geo` and `photometric` apply to TIFF only.
+    palette PNG). `geo`, `photometric` and `alpha` (the last band is the source's alpha, `RasterReader.alpha`)
+    apply to TIFF only.
     """
     path = Path(path)
     array = np.asarray(array)
@@ -562,7 +601,8 @@ def write_raster(
     if array.ndim == 3:
         kwargs["planarconfig"] = "contig"
         if photo == "rgb" and array.shape[2] == 4:
-            kwargs["extrasamples"] = ("unassalpha",)
+            # A fourth band is alpha only when the source's was: a NIR band tagged alpha was lost to every later read.
+            kwargs["extrasamples"] = ("unassalpha",) if alpha else ("unspecified",)
     if geo is not None:
         kwargs["extratags"] = geo.extratags()
     # tifffile wants a named file, so the atomic write is done here: a hidden

@@ -50,6 +50,7 @@ from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifes
 from .outputs import OutputReport
 from .palette import find_palette
 from .paths import Inputs
+from .pixeltypes import is_nodata, nodata_fill
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
 from .sampleio import manifest_size
 
@@ -92,8 +93,8 @@ class ResizeTarget:
         h, w = image
         if self.size is not None:
             return self.size
-        if self.to == "image" or mask is None:
-            return image
+        if self.to == "image" or (self.to == "mask" and mask is None):
+            return image  # nothing to match: an image without a mask keeps its size
         if self.to == "mask":
             return mask
         factor = self.scale if self.scale is not None else min(1.0, self.max_side / max(h, w))  # type: ignore[operator]
@@ -207,15 +208,19 @@ class _PairResizer:
     def _resize_image(self, source: Path, path: Path, height: int, width: int) -> None:
         with RasterReader(source) as reader:  # EXIF orientation applied; TIFF: every band, its own dtype
             pixels = reader.read_all()
-            geo, photometric = reader.geo, reader.photometric
+            geo, photometric, alpha = reader.geo, reader.photometric, reader.alpha
         h, w = pixels.shape[:2]
         interpolation = self.interpolation
         if interpolation is None:
             interpolation = cv2.INTER_AREA if height <= h and width <= w else cv2.INTER_LINEAR
-        resized = resize_pixels(pixels, height, width, interpolation)
+        nodata = geo.nodata if geo is not None else None
+        if nodata is not None and interpolation != cv2.INTER_NEAREST:
+            resized = resize_around_nodata(pixels, height, width, interpolation, nodata)
+        else:
+            resized = resize_pixels(pixels, height, width, interpolation)
         if is_tiff(path):
             write_raster(path, resized, geo=geo.resized((h, w), (height, width)) if geo is not None else None,
-                         photometric=photometric)
+                         photometric=photometric, alpha=alpha)
         else:
             io.write_image(path, resized, quality=self.jpeg_quality)
 
@@ -255,4 +260,29 @@ def resize_pixels(image: np.ndarray, height: int, width: int, interpolation: int
     return resized.reshape(height, width, bands)
 
 
-__all__ = ["INTERPOLATIONS", "ResizeReport", "ResizeTarget", "resize_manifest", "resize_pixels"]
+def resize_around_nodata(image: np.ndarray, height: int, width: int, interpolation: int,
+                         nodata: float) -> np.ndarray:
+    """`resize_pixels` of a GeoTIFF with a nodata value: each band's nodata pixels take no part in the values
+    around them, and an output pixel is nodata where less than half of what it is made of is data.
+
+    Resampled as plain numbers, the nodata value was averaged in: -32768 beside 22561 gave -11110, a valid
+    height, and -3.4e38 float nodata gave -inf; the kept nodata tag then matched no pixel.
+    """
+    valid = ~is_nodata(image, nodata)
+    if valid.all():
+        return resize_pixels(image, height, width, interpolation)
+    values = np.where(valid, image, 0).astype(np.float64)
+    weight = resize_pixels(valid.astype(np.float64), height, width, interpolation)
+    total = resize_pixels(values, height, width, interpolation)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / weight
+    if image.dtype.kind in "iu":
+        info = np.iinfo(image.dtype)
+        mean = np.clip(np.rint(np.nan_to_num(mean)), info.min, info.max)
+    out = mean.astype(image.dtype)
+    out[weight < 0.5] = nodata_fill(nodata, image.dtype)
+    return out
+
+
+__all__ = ["INTERPOLATIONS", "ResizeReport", "ResizeTarget", "resize_around_nodata", "resize_manifest",
+           "resize_pixels"]

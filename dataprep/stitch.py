@@ -43,6 +43,7 @@ from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifes
 from .outputs import OutputReport
 from .palette import resolve_palette
 from .paths import Inputs
+from .pixeltypes import nodata_fill
 from .raster import RasterReader, is_tiff, read_raster, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
 from .tiling import TILE_COLUMNS, tiling_settings
@@ -207,10 +208,10 @@ class _Stitcher:
             holes = np.ones((H, W), bool)
             for t in job.tiles:
                 holes[slice(*ys[t.y]), slice(*xs[t.x])] = False
-        image, geo, photometric = self._stitch_images(job, ys, xs, _copy(holes))
+        image, geo, photometric, alpha = self._stitch_images(job, ys, xs, _copy(holes))
         ext = first.image.suffix.lower()
         image_path = self.out_dir / "images" / f"{job.id}{ext}"
-        write_raster(image_path, image, geo=geo, photometric=photometric)
+        write_raster(image_path, image, geo=geo, photometric=photometric, alpha=alpha)
         mask_path = None
         if any(t.row.mask for t in job.tiles):
             mask, palette = self._stitch_masks(job, ys, xs, _copy(holes))
@@ -234,16 +235,19 @@ class _Stitcher:
     def _stitch_images(self, job: _Job, ys, xs, holes):
         out = None
         geo = photometric = None
+        alpha = False
         for t in job.tiles:
             with RasterReader(t.row.image) as reader:
                 tile = reader.read_all()
                 if out is None:
-                    out = np.zeros((job.height, job.width, tile.shape[2]), tile.dtype)
+                    # What no tile covers is nodata where the tiles say what that is (0 is a value there).
+                    out = np.full((job.height, job.width, tile.shape[2]), nodata_fill(reader.geo and reader.geo.nodata, tile.dtype),
+                                  tile.dtype)
                     geo = reader.geo.shifted(-t.y, -t.x) if reader.geo is not None else None
-                    photometric = reader.photometric
+                    photometric, alpha = reader.photometric, reader.alpha
             _check_tile(t.row.image, tile, out, t.row)
             _paste(out, tile, t.y, t.x, ys[t.y], xs[t.x], holes)
-        return out, geo, photometric
+        return out, geo, photometric, alpha
 
     def _stitch_masks(self, job: _Job, ys, xs, holes):
         out = None

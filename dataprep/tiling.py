@@ -51,7 +51,7 @@ from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette, resolve_palette
 from .paths import Inputs
-from .pixeltypes import is_nodata
+from .pixeltypes import is_nodata, nodata_fill
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -350,11 +350,12 @@ class _Tiler:
                 continue
             if hidden:
                 nodata_ignored += unseen_pixels
-            tile_img = self._cut(band_img, y, x, th, tw, H, W)
+            tile_img = self._cut(band_img, y, x, th, tw, H, W, fill=nodata_fill(image.geo and image.geo.nodata, image.dtype))
             tid = f"{row.id}_{y:0{digits}d}_{x:0{digits}d}"
             img_path = self.out_dir / "images" / f"{tid}{ext}"
             geo = image.geo.shifted(y, x) if image.geo is not None and ext == ".tif" else None
-            write_raster(img_path, tile_img, geo=geo, photometric=image.photometric or _photometric(tile_img))
+            write_raster(img_path, tile_img, geo=geo, photometric=image.photometric or _photometric(tile_img),
+                         alpha=image.alpha)
             mask_path = None
             if tile_mask is not None:
                 mask_path = self.out_dir / "masks" / f"{tid}{mask_ext}"
@@ -374,7 +375,8 @@ class _Tiler:
             top = min(y, max(0, H - 1 - (y + th - H)))
         return _Band(reader.read(top, y + th, 0, W), top)
 
-    def _cut(self, band: "_Band", y: int, x: int, th: int, tw: int, H: int, W: int, *, is_mask: bool = False) -> np.ndarray:
+    def _cut(self, band: "_Band", y: int, x: int, th: int, tw: int, H: int, W: int, *, is_mask: bool = False,
+             fill: float = 0) -> np.ndarray:
         p = self.params
         data, top = band.data, band.top
         x0 = x
@@ -389,7 +391,7 @@ class _Tiler:
             elif p.pad == "reflect":
                 block = _reflect(block, widths)
             else:
-                block = np.pad(block, widths, mode="constant", constant_values=0)
+                block = np.pad(block, widths, mode="constant", constant_values=fill)  # a tagged nodata value, else 0
         block = block[y - top :, x - x0 :]
         return np.ascontiguousarray(block[:, :, 0] if is_mask else block)
 

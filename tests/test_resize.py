@@ -239,6 +239,37 @@ def test_geotags_resized_scales_a_transformation_matrix_too():
     assert tags[34264][:8] == (2.0 * 4, 0.5 * 2, 0, 100.0, 0.25 * 4, -2.0 * 2, 0, 50.0)
 
 
+def _model_of(tags: dict, i: float, j: float) -> tuple[float, float]:
+    """Model (x, y) of raster (i, j) under a single tiepoint and pixel scale, computed here, not by GeoTags."""
+    sx, sy = tags[33550][:2]
+    ti, tj, _, x, y, _ = tags[33922]
+    return x + (i - ti) * sx, y - (j - tj) * sy
+
+
+@pytest.mark.parametrize("point", [False, True])
+def test_geotags_resized_keep_each_pixel_on_its_ground(point):
+    """PixelIsPoint rasters (GTRasterTypeGeoKey 2): resized by 4, pixel 0's centre was put on the old pixel 0's
+    centre, 1.5 old pixels (450 m on a 300 m grid) off. A tiepoint away from pixel (0, 0) is followed too."""
+    keys = (1, 1, 0, 2, 1024, 0, 1, 1, 1025, 0, 1, 2 if point else 1)
+    old = {33550: (300.0, 250.0, 0.0), 33922: (10.0, 20.0, 0.0, 1000.0, 9000.0, 0.0), 34735: keys}
+    new = dict(GeoTags(tuple(old.items())).resized((400, 800), (100, 200)).tags)
+    assert new[33550][:2] == (1200.0, 1000.0)
+    half = 0.5 if point else 0.0  # point: raster coordinates name centres; area: corners
+    for i, j in [(0, 0), (7, 3)]:  # the centre (or corner) of new pixel (i, j) is old (4 i + 1.5, 4 j + 1.5)
+        assert _model_of(new, i, j) == pytest.approx(_model_of(old, (i + half) * 4 - half, (j + half) * 4 - half))
+
+
+def test_ground_control_points_move_with_tiles_and_scale_with_resizing():
+    """Sentinel-1 GRD scenes are placed by GCPs (many tiepoints, no pixel scale): every tile carried the scene's
+    GCPs unmoved, each tile claiming the scene's corner; resize kept their pixel coordinates."""
+    gcps = (0.0, 0.0, 0.0, 10.5, 45.0, 0.0, 199.0, 0.0, 0.0, 11.0, 45.0, 0.0, 199.0, 99.0, 0.0, 11.0, 44.5, 0.0)
+    tile = dict(GeoTags(((33922, gcps),)).shifted(72, 128).tags)[33922]
+    assert np.allclose(np.reshape(tile, (-1, 6))[:, :2], np.reshape(gcps, (-1, 6))[:, :2] - (128, 72))
+    assert np.allclose(np.reshape(tile, (-1, 6))[:, 3:], np.reshape(gcps, (-1, 6))[:, 3:])
+    small = dict(GeoTags(((33922, gcps),)).resized((100, 200), (25, 50)).tags)[33922]
+    assert np.allclose(np.reshape(small, (-1, 6))[:, :2], np.reshape(gcps, (-1, 6))[:, :2] / 4)
+
+
 def test_a_mask_of_another_shape_is_named_and_the_rest_is_written(tmp_path, cli):
     rows = [_pair(tmp_path, "good", _photo(40, 40), _regions(20, 20, 2)),
             _pair(tmp_path, "cropped", _photo(40, 40, 1), _regions(40, 30, 2))]
@@ -348,3 +379,45 @@ def test_force_never_lets_resized_copies_replace_their_sources(tmp_path):
     with pytest.raises(UsageError, match="output would overwrite an input"):
         resize_manifest(src, root, ResizeTarget(scale=0.5), force=True)
     assert {p: p.read_bytes() for p in root.rglob("*.png")} == before
+
+
+@pytest.mark.parametrize("dtype,nodata", [(np.int16, -32768), (np.float32, np.nan), (np.float32, -3.4e38)])
+def test_nodata_pixels_take_no_part_in_the_resampled_values(tmp_path, dtype, nodata):
+    """EnMAP's int16 bands with nodata -32768: a 2x2 block of two nodata and 22561, -1464 became -11110, a valid
+    value; float -3.4e38 nodata gave -inf. Each output pixel is the mean of its data, nodata when under half is."""
+    rng = np.random.default_rng(4)
+    data = rng.integers(-1000, 3000, (40, 60, 3)).astype(dtype)
+    nodata_cast = np.array(nodata, dtype)
+    data[:20, :30] = nodata_cast  # whole blocks of nodata
+    data[20:40:2, 30:60:2, 1] = nodata_cast  # one of four in band 1 only: still data
+    data[21:40:2, :30, 0] = nodata_cast  # two of four in band 0: still data (half)
+    data[20:40, 30:60:2, 2][::2] = nodata_cast
+    data[21:40:2, 30:60, 2] = nodata_cast  # three of four in band 2: nodata
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "src" / "a.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", planarconfig="contig", metadata=None,
+                     extratags=[(42113, "s", 0, str(nodata), True)])
+    src = write_manifest([ManifestRow("a", path, None, 60, 40)], tmp_path / "src" / "manifest.csv")
+    report = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.5), quiet=True)
+    assert not report.errors
+    got = tifffile.imread(read_manifest(tmp_path / "out" / "manifest.csv").rows[0].image)
+    valid = ~np.isnan(data) if np.isnan(nodata) else data != nodata_cast
+    blocks = lambda a: a.astype(np.float64).reshape(20, 2, 30, 2, 3).sum(axis=(1, 3))  # noqa: E731
+    count, total = blocks(valid), blocks(np.where(valid, data, 0))
+    expected_nodata = count < 2
+    got_nodata = np.isnan(got) if np.isnan(nodata) else got == nodata_cast
+    np.testing.assert_array_equal(got_nodata, expected_nodata)
+    mean = total[~expected_nodata] / count[~expected_nodata]
+    np.testing.assert_allclose(got[~expected_nodata].astype(np.float64), mean, atol=0.5 if dtype == np.int16 else 1e-3)
+
+
+def test_images_without_masks_are_resized_too(tmp_path):
+    """A test split (images only) under --max-side or --scale was copied at full size, said nowhere."""
+    rows = [_pair(tmp_path, "labelled", _photo(40, 80), _regions(40, 80, 2)),
+            _pair(tmp_path, "test", _photo(40, 80), None)]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    for target in (ResizeTarget(max_side=40), ResizeTarget(scale=0.5)):
+        resize_manifest(src, tmp_path / "out", target, force=True, quiet=True)
+        sizes = {r.id: (r.width, r.height, *io.read_image(r.image).shape[1::-1]) for r in
+                 read_manifest(tmp_path / "out" / "manifest.csv").rows}
+        assert sizes == {"labelled": (40, 20, 40, 20), "test": (40, 20, 40, 20)}

@@ -600,3 +600,44 @@ def test_max_nodata_knows_float_nodata_as_gdal_writes_it(tmp_path, nodata_text):
     report = tile_manifest(src, tmp_path / "tiles", force=True, size=16, max_nodata=0.5)
     kept = sorted(int(r.extra["tile_x"]) for r in read_manifest(report.manifest_path).rows)
     assert (kept, report.dropped_nodata) == ([16, 16], 2)
+
+
+def test_padding_and_what_no_tile_covers_are_the_geotiffs_nodata_value(tmp_path):
+    """An int16 DEM with nodata -32768: tile --pad ignore padded with 0, a height, and stitch filled the holes of
+    dropped tiles with 0 while the stitched file's tag said -32768; stats counted those pixels as data."""
+    rng = np.random.default_rng(8)
+    dem = rng.integers(-500, 3000, (40, 50, 1), dtype=np.int16)
+    dem[:16, :16] = -32768  # a nodata corner: its tile is dropped by --max-nodata
+    (tmp_path / "src").mkdir()
+    tifffile.imwrite(tmp_path / "src" / "dem.tif", dem[:, :, 0], photometric="minisblack", metadata=None,
+                     extratags=[(42113, "s", 0, "-32768", True)])
+    src = write_manifest([ManifestRow("dem", tmp_path / "src" / "dem.tif", None, 50, 40)], tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=16, pad="ignore", max_nodata=0.5, quiet=True)
+    rows = {(int(r.extra["tile_y"]), int(r.extra["tile_x"])): r for r in read_manifest(report.manifest_path).rows}
+    assert (0, 0) not in rows and len(rows) == 3 * 4 - 1
+    edge = io.read_image(rows[(32, 48)].image)[:, :, 0]  # 8 rows and 2 columns of image, the rest padding
+    np.testing.assert_array_equal(edge[:8, :2], dem[32:40, 48:50, 0])
+    assert (edge[8:] == -32768).all() and (edge[:, 2:] == -32768).all()
+    stitched = stitch_manifest(report.manifest_path, tmp_path / "stitched", quiet=True)
+    (row,) = read_manifest(stitched.manifest_path).rows
+    back = io.read_image(row.image)[:, :, 0]
+    np.testing.assert_array_equal(back, dem[:, :, 0])  # the dropped corner was all nodata: it comes back so
+    with RasterReader(row.image) as reader:
+        assert reader.geo.nodata == -32768
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_a_fourth_band_stays_data_or_alpha_as_the_source_tags_it(tmp_path, alpha):
+    """RGB + NIR with photometric RGB (extra sample unspecified): every tile was tagged alpha, so stats read the
+    tiles as 3 bands and lost the NIR without a word."""
+    rng = np.random.default_rng(9)
+    rgbn = rng.integers(0, 256, (32, 40, 4), dtype=np.uint8)
+    (tmp_path / "src").mkdir()
+    tifffile.imwrite(tmp_path / "src" / "a.tif", rgbn, photometric="rgb", metadata=None,
+                     extrasamples=("unassalpha",) if alpha else ("unspecified",))
+    src = write_manifest([ManifestRow("a", tmp_path / "src" / "a.tif", None, 40, 32)], tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=16, quiet=True)
+    stitched = stitch_manifest(report.manifest_path, tmp_path / "stitched", quiet=True)
+    for row in (*read_manifest(report.manifest_path).rows, *read_manifest(stitched.manifest_path).rows):
+        assert io.read_image(row.image).shape[2] == (3 if alpha else 4)
+        assert io.read_image(row.image, keep_alpha=True).shape[2] == 4
