@@ -920,3 +920,48 @@ def test_isbi_under_voc_warns_and_stats_kfold_see_one_class(shared_data, tmp_pat
 
     kfold(manifest, tmp_path / "folds", 3, quiet=True)
     assert resolve_palette(None, tmp_path / "folds" / "fold_1" / "val.csv").names[:2] == ["background", "aeroplane"]
+
+
+def _grey_jpeg(path: Path, values: np.ndarray) -> np.ndarray:
+    """Save (H, W) uint8 values as a greyscale JPEG; return what a reader decodes (values plus noise)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(values, "L").save(path, quality=75)
+    return np.asarray(Image.open(path))
+
+
+@pytest.mark.parametrize("stored", [255, 1])
+def test_grey_jpeg_masks_snap_to_the_nearest_class_value_under_unknown_nearest(tmp_path, stored):
+    """Kvasir-SEG's polyps as grey JPEGs under -p binary --unknown nearest: noise value 1 became the foreground
+    and 254 the ignore index, every polyp lost, exit 0. 0/255 masks threshold at 128; 0/1 masks at 0.5."""
+    rng = np.random.default_rng(11)
+    blocks = np.kron(rng.integers(0, 2, (10, 13)), np.ones((11, 11), int))[:96, :128].astype(np.uint8) * stored
+    decoded = _grey_jpeg(tmp_path / "masks" / "a.jpg", blocks)
+    assert len(np.unique(decoded)) > 2  # the noise is there
+    rows = [ManifestRow("a", tmp_path / "masks" / "a.jpg", tmp_path / "masks" / "a.jpg", 128, 96)]
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    report = masks_to_labels(manifest, tmp_path / "labels", "binary", unknown="nearest", quiet=True)
+    labels = read_mask(read_manifest(report.manifest_path).rows[0].mask)
+    np.testing.assert_array_equal(labels, (decoded >= (128 if stored == 255 else 1)).astype(np.uint8))
+
+
+def test_a_grey_jpeg_of_several_classes_snaps_each_value_to_the_nearest_index_or_ignore(tmp_path):
+    rng = np.random.default_rng(12)
+    blocks = np.kron(rng.choice([0, 1, 2, 3, 255], (10, 13)), np.ones((11, 11), int))[:96, :128].astype(np.uint8)
+    decoded = _grey_jpeg(tmp_path / "a.jpg", blocks).astype(int)
+    palette = Palette("four", tuple(PaletteClass(f"c{i}", (i * 40, 0, 0), i) for i in range(4))
+                      + (PaletteClass("void", (255, 255, 255), 255, ignore=True),), 255)
+    result = mask_to_labels(decoded.astype(np.uint8), palette, unknown="nearest", lossy=True)
+    targets = np.array([0, 1, 2, 3, 255])
+    expected = targets[np.abs(decoded[:, :, None] - targets).argmin(axis=2)]  # ties go to the lower value
+    np.testing.assert_array_equal(result.labels, expected)
+    assert result.unknown and all(v not in (0, 1, 2, 3, 255) for v in result.unknown)
+
+
+def test_a_grey_jpeg_mask_that_fails_names_unknown_nearest(tmp_path, cli):
+    blocks = np.kron(np.eye(6, dtype=np.uint8), np.ones((11, 11), np.uint8))[:64, :64] * 255
+    _grey_jpeg(tmp_path / "masks" / "a.jpg", blocks)
+    manifest = write_manifest([ManifestRow("a", tmp_path / "masks" / "a.jpg", tmp_path / "masks" / "a.jpg", 64, 64)],
+                              tmp_path / "m.csv")
+    res = cli("masks2labels", "-p", "binary", manifest, tmp_path / "labels")
+    assert res.exit_code == 1
+    assert "the mask is a JPEG, whose compression scatters its values: --unknown nearest snaps each" in res.output

@@ -71,7 +71,8 @@ def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown:
         click.echo(f"warning: {line}", err=True)
     if report.unknown:
         verb = ("written as the ignore index" if unknown == "ignore" else
-                "given the class of the nearest palette colour (unknown index values: the ignore index)")
+                "given the class of the nearest palette colour (unknown index values: the ignore index; in JPEG "
+                "masks, the class of the nearest value)")
         click.echo(f"{len(report.unknown)} colours/values not in the palette ({sum(report.unknown.values()):,} pixels) "
                    f"were {verb}:")
         for key, n in sorted(report.unknown.items(), key=lambda kv: -kv[1])[:_SHOWN_UNKNOWN]:

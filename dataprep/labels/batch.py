@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError, run_items
 from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
-from ..io import MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
+from ..io import LOSSY_EXTENSIONS, MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette, find_palette, load_palette, palette_from_file
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
@@ -67,9 +67,15 @@ class _MaskConverter:
             mask = merge_mask(mask, read_mask(extra), job.src, extra)
         try:
             result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,
+                                    lossy=job.src.suffix.lower() in LOSSY_EXTENSIONS,
                                     context=self.context)
         except UnknownValuesError as exc:
-            raise _with_path(_ade20k_hint(_train_ids_hint(exc, job.src), job.src, mask), job.src) from None
+            exc = _ade20k_hint(_train_ids_hint(exc, job.src), job.src, mask)
+            if mask.ndim == 2 and job.src.suffix.lower() in LOSSY_EXTENSIONS:
+                exc = UnknownValuesError(exc.path, exc.reason + "; the mask is a JPEG, whose compression scatters "
+                                         "its values: --unknown nearest snaps each to the nearest class value",
+                                         exc.counts)
+            raise _with_path(exc, job.src) from None
         except DataprepError as exc:
             raise _with_path(exc, job.src) from None
         write_mask(job.dst, result.labels, palette=self.colour_table)

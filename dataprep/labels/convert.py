@@ -23,7 +23,6 @@ the summary anyway) shows whether the sentinel occurred.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -34,34 +33,9 @@ from ..histogram import channel_histograms, lookup_rgb_and_count
 from ..io import PathLike, read_png_palette
 from ..palette import Colour, Palette, load_palette, pack_rgb, unpack_key
 from .context import SCRATCH_MAX_PIXELS, ConversionContext, Remap
+from .converted import Converted, _histogram, _narrow, _padded, _value_counts
+from .lossy import snap_lossy_values
 from .options import Unknown, UnknownKey, UnknownValuesError, _check_remap, _check_unknown, _unknown_error
-
-
-def _histogram(labels: np.ndarray, size: int) -> np.ndarray:
-    """Exact per-value pixel counts, int64, length `size`."""
-    if labels.dtype == np.uint8:
-        hist = channel_histograms(labels)[0]  # several times faster than bincount on uint8
-    else:
-        hist = np.bincount(labels.ravel(), minlength=size)
-    return _padded(hist, size)
-
-
-def _padded(hist: np.ndarray, size: int) -> np.ndarray:
-    """`hist` cut or zero-padded to `size` bins."""
-    if len(hist) < size:
-        hist = np.pad(hist, (0, size - len(hist)))
-    return hist[:size] if len(hist) > size else hist
-
-
-@dataclass
-class Converted:
-    labels: np.ndarray  # (H, W) uint8 or uint16 class indices
-    counts: np.ndarray  # pixels per value 0..palette.max_value
-    unknown: dict[UnknownKey, int]  # colours/values not in the palette (and what they were replaced by, see mode)
-    by_colour: bool = False  # a palette-mode mask converted through its own colour table, not its indices
-    grey_levels: bool = False  # a colour mask of grey pixels only converted by its grey values (an index mask)
-    by_ids: bool = False  # an index mask of ids alone, one of them a class stored at the ignore value (binary 0/255)
-    kept_ignore: bool = False  # one holding that value among others (0/1/255): kept as ignore
 
 
 def colours_to_labels(rgb: np.ndarray, palette: Palette | PathLike, *, unknown: Unknown = "error",
@@ -91,13 +65,16 @@ def values_to_labels(values: np.ndarray, palette: Palette | PathLike, *, remap: 
 
 def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Remap | None = None,
                    unknown: Unknown = "error", ignore_index: int | None = None,
-                   table: np.ndarray | None = None, context: ConversionContext | None = None) -> Converted:
+                   table: np.ndarray | None = None, context: ConversionContext | None = None,
+                   lossy: bool = False) -> Converted:
     """Any mask as `io.read_mask` returns it -> label map, per-value counts and unknowns.
 
     `table`: the (N, 3) colour table of a palette-mode mask (`io.read_png_palette`).
     When it disagrees with the palette for an index present, the mask is converted
     by colour (`Converted.by_colour`); without it, or under `remap`, its indices are used.
     `context`: tables and buffers to reuse across calls (see `ConversionContext`).
+    `lossy`: the mask was stored lossily (JPEG): under `unknown="nearest"` an index mask's values snap to the
+    nearest value with a meaning (`lossy.snap_lossy_values`).
     """
     palette = _palette(palette, ignore_index)
     context = context or ConversionContext()
@@ -118,6 +95,8 @@ def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Rema
                 raise UnknownValuesError(None, exc.reason + _BY_COLOUR_HINT, exc.counts) from None
             result.by_colour = True
             return result
+    if lossy and unknown == "nearest" and not remap and mask.dtype == np.uint8:
+        return snap_lossy_values(mask, palette)
     if not remap:
         counts = _value_counts(mask)  # counted once: for the ids check and the conversion
         ids, held = _ids_when_foreground_is_stored_at_ignore(mask, palette, counts)
@@ -289,13 +268,6 @@ def _packed_keys(rgb: np.ndarray, context: ConversionContext) -> tuple[np.ndarra
     return keys, None
 
 
-def _value_counts(values: np.ndarray) -> np.ndarray | None:
-    """Pixels per stored value of a uint8/uint16 index mask (None for other types)."""
-    if values.dtype not in (np.uint8, np.uint16):
-        return None
-    return _histogram(values, 256 if values.dtype == np.uint8 else 65536)
-
-
 def _convert_values(values: np.ndarray, palette: Palette, remap: Remap | None, unknown: Unknown,
                     context: ConversionContext, counts: np.ndarray | None = None) -> Converted:
     _check_unknown(unknown)
@@ -352,10 +324,6 @@ def _convert_other_ints(values: np.ndarray, palette: Palette, remap: Remap | Non
     labels = mapped[inverse].reshape(values.shape).astype(palette.label_dtype)
     size = palette.max_value + 1
     return Converted(labels, np.bincount(labels.ravel(), minlength=size)[:size], found)
-
-
-def _narrow(labels: np.ndarray, palette: Palette) -> np.ndarray:
-    return labels if labels.dtype == palette.label_dtype else labels.astype(palette.label_dtype)
 
 
 def _nearest_indices(keys: np.ndarray, palette: Palette) -> np.ndarray:
