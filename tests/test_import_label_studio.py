@@ -124,6 +124,26 @@ def test_shapes_match_an_independent_drawing(tmp_path):
     assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["street"]
 
 
+def test_exports_before_1_0_list_completions_and_skipped_annotations_are_no_labels(tmp_path, cli):
+    """A pre-1.0 export names its annotations `completions`: every task was read as unlabelled, an empty
+    manifest and palette were written, exit 0."""
+    images = tmp_path / "images"
+    for name in ("a.png", "b.png"):
+        write_image(images / name, W, H)
+    box = _result("rectanglelabels", {"x": 0, "y": 0, "width": 10, "height": 10, "rectanglelabels": ["cat"]})
+    old = [{"id": 1, "data": {"image": "a.png"}, "completions": [{"id": 3, "result": [box]}]},
+           {"id": 2, "data": {"image": "b.png"}, "completions": [{"id": 4, "skipped": True, "result": []}]}]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    report = _import(tmp_path / "old.json", tmp_path / "out", images_dir=images)
+    assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["a"]
+    assert (read_mask(tmp_path / "out" / "labels" / "a.png") == 1).sum() == 6 * 5  # edges included
+    assert any("1 task(s) have no annotation" in n for n in report.notes)
+    (tmp_path / "none.json").write_text(json.dumps(old[1:]))
+    res = cli("import", "label-studio", tmp_path / "none.json", tmp_path / "nothing", "--images", images)
+    assert res.exit_code == 1 and f"error: {tmp_path / 'none.json'}: nothing to import" in res.output
+    assert not (tmp_path / "nothing").exists()
+
+
 def test_task_rules_and_image_lookup(tmp_path):
     images = tmp_path / "images"
     for name in ("a.png", "b.png", "c.png", "d.png", "sub/e.png"):

@@ -110,14 +110,18 @@ def import_command(fmt: str, src: Path, dest: Path, images_dir: Path | None, ord
                                 rle_order=rle_order, rle_starts=rle_starts, unlisted_background=unlisted_background,
                                 variable=variable)
     print_report(report)
-    if not report.ok:
+    if not report.converted and not report.failed:
+        click.echo(f"error: {src}: nothing to import" + (" (every image is empty and --skip-empty is given)"
+                                                          if report.skipped else " (see the warnings above)"), err=True)
+    if not report.ok or not report.converted:
         sys.exit(EXIT_DATA_PROBLEM)
 
 
 def print_report(report: ImportReport) -> None:
     for line in report.notes + report.warnings:
         click.echo(f"warning: {line}", err=True)
-    print_class_table(report)
+    if report.converted:
+        print_class_table(report)
     parts = [f"{report.converted} images written", f"{report.skipped} empty skipped", f"{report.failed} failed"]
     click.echo(f"import {report.format}: {', '.join(parts)} -> {report.out_dir}")
     click.echo(f"manifest: {report.manifest_path or 'none written (no image could be converted)'}")

@@ -79,10 +79,12 @@ def _tasks(path: Path, data: Any, counts: _Counts) -> list[_Task]:
     tasks = []
     for n, task in enumerate(data):
         where = f"task {task['id']}" if "id" in task else f"tasks[{n}]"
-        if "annotations" not in task and "data" not in task:
+        if "annotations" not in task and "completions" not in task and "data" not in task:
             task = _from_json_min(task, path, where)
         image = _image_value(require(task, "data", path, where), path, where)
-        done = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+        # Exports before Label Studio 1.0 name them `completions`; skipped tasks keep an empty annotation.
+        listed = task.get("annotations") if "annotations" in task else task.get("completions")
+        done = [a for a in listed or [] if isinstance(a, dict) and not a.get("was_cancelled") and not a.get("skipped")]
         if not done:
             counts.unlabelled += 1
             continue

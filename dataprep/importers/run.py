@@ -186,8 +186,8 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
         rows.append(ManifestRow(entry.id, Path(os.path.abspath(entry.image)), Path(os.path.abspath(dst)),
                                 value.width, value.height))
         splits.append(entry.split or split_named_in(entry.id.rpartition("/")[0]) or "")  # folders, not the name
-    if not report.converted and report.errors:  # no empty manifest and palette beside nothing
-        return report
+    if not report.converted:  # no empty manifest and palette beside nothing (a Label Studio export of
+        return report          # `completions`, read as unlabelled tasks, wrote both and exited 0)
     if len(set(splits) - {""}) > 1:  # a split column as scan writes it: only when the export has several
         rows = [row.with_extra(split=split) for row, split in zip(rows, splits)]
     report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
