@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.importers import import_annotations
@@ -327,6 +327,37 @@ def test_labelme_shapes_follow_labelme_drawing(tmp_path):
     np.testing.assert_array_equal(got[:7], expected[:7])
     # The circle: PIL's ellipse may differ from the ideal disc only on its rim.
     assert ((got == 255) != circle).sum() <= 8
+
+
+def test_labelme_four_corner_rectangles_joints_and_mask_origins_follow_labelme(tmp_path):
+    """X-AnyLabeling writes rectangles as 4 corners and labelme has oriented_rectangle: every image failed ("a
+    rectangle needs 2 points"). A linestrip's joints are rounded (joint='curve': 17 pixels of labelme's
+    primitives example were background), a mask's fractional origin rounded (417.6 was cut to 417)."""
+    import base64
+    import io as bytes_io
+
+    blob = np.zeros((6, 7), np.uint8)
+    blob[1:5, 2:6] = 255
+    png = bytes_io.BytesIO()
+    Image.fromarray(blob).save(png, format="PNG")
+    mask_shape = {**shape("car", [[30.6, 20.5], [36.6, 25.5]], "mask"),
+                  "mask": base64.b64encode(png.getvalue()).decode("ascii")}
+    strip = [[4, 30], [30, 34], [8, 44]]
+    shapes = [shape("road", [[2, 2], [12, 2], [12, 9], [2, 9]], "rectangle"),
+              shape("road", [[40, 2], [52, 6], [49, 15], [37, 11]], "oriented_rectangle"),
+              shape("car", strip, "linestrip"), mask_shape]
+    labelme_file(tmp_path / "lm", "img", shapes, 60, 48)
+    (tmp_path / "lm" / "labels.txt").write_text("_background_\ncar\nroad\n")
+    report = _import("labelme", tmp_path / "lm", tmp_path / "out")
+    assert report.ok
+    canvas = Image.new("L", (60, 48), 0)  # labelme's shape_to_mask, written out
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle([2, 2, 12, 9], outline=2, fill=2)
+    draw.polygon([(40, 2), (52, 6), (49, 15), (37, 11)], outline=2, fill=2)
+    draw.line([tuple(p) for p in strip], fill=1, width=10, joint="curve")
+    expected = np.array(canvas)
+    expected[20:26, 31:38][blob > 0] = 1  # origin (30.6, 20.5) rounds to (31, 20); fractional: the mask's size
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "img"), expected)
 
 
 def test_labelme_embedded_image_data_and_collected_labels(tmp_path):

@@ -32,6 +32,7 @@ IGNORE_LABEL = "__ignore__"
 BACKGROUND_LABEL = "_background_"
 DEFAULT_LINE_WIDTH = 10  # labelme's shape_to_mask default
 _POINTS_NEEDED = {"rectangle": 2, "circle": 2, "line": 2}
+_FOUR_CORNERS = ("oriented_rectangle", "rotation")
 _FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
 
@@ -78,6 +79,11 @@ def _shape_region(shape: Any, label: int, path: Path, where: str, line_width: in
             raise ValueError
     except (TypeError, ValueError, IndexError):
         raise field_error(path, where, "points must be [[x, y], ...]") from None
+    if kind in _FOUR_CORNERS or (kind == "rectangle" and len(pts) == 4):
+        # labelme's oriented_rectangle, X-AnyLabeling's rotation, and its rectangles (all four corners): polygons
+        if len(pts) != 4:
+            raise field_error(path, where, f"a {kind} needs 4 points, got {len(pts)}")
+        return Region(label, "pil_polygon", (pts, None))
     need = _POINTS_NEEDED.get(kind)
     if need is not None and len(pts) != need:
         raise field_error(path, where, f"a {kind} needs {need} points, got {len(pts)}")
@@ -92,18 +98,18 @@ def _shape_region(shape: Any, label: int, path: Path, where: str, line_width: in
     if kind in ("line", "linestrip"):
         if len(pts) < 2:
             raise field_error(path, where, f"a {kind} needs at least 2 points, got {len(pts)}")
-        return Region(label, "pil_line", (pts, line_width))
+        return Region(label, "pil_line" if kind == "line" else "pil_linestrip", (pts, line_width))
     if kind == "mask":
         raw = require(shape, "mask", path, where, str)
         try:
             mask = decode_gray_bytes(base64.b64decode(raw), path) > 0
         except (binascii.Error, DataprepError, ValueError):
             raise field_error(path, where, "field 'mask' is not a base64 PNG") from None
-        return Region(label, "pil_mask", (pts[0], mask))
+        return Region(label, "pil_mask", (pts[:2], mask))
     if kind == "point":
         return None
-    raise field_error(path, where, f"unknown shape_type {kind!r} (polygon, rectangle, circle, line, linestrip, "
-                                   "point, mask)")
+    raise field_error(path, where, f"unknown shape_type {kind!r} (polygon, rectangle, oriented_rectangle, "
+                                   "rotation, circle, line, linestrip, point, mask)")
 
 
 def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> tuple[Path, bool]:

@@ -192,14 +192,23 @@ def _pil_line(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], width: A
     draw.line(xy, fill=1, width=int(width))
 
 
+def _pil_linestrip(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], width: Any) -> None:
+    # labelme rounds a linestrip's joints, so a wide line has no notch where it turns.
+    draw.line(xy, fill=1, width=int(width), joint="curve")
+
+
 def _pil_mask(data: Any, height: int, width: int) -> Runs:
-    """labelme 5 `mask` shapes: a binary PNG placed at the top-left of the shape's box."""
-    (x1, y1), mask = data
+    """labelme 5 `mask` shapes: a binary PNG placed at the rounded top-left of the shape's box, as labelme's
+    `shapes_to_label` places it: integer corners crop it to the box, fractional ones keep its own size."""
+    corners, mask = data
+    box = np.asarray(corners, np.float64).reshape(-1, 2)
+    (x0, y0), (x1, y1) = np.round(box[:2]).astype(int) if len(box) >= 2 else (np.round(box[0]).astype(int),) * 2
+    if len(box) >= 2 and np.array_equal(box[:2], np.trunc(box[:2])):
+        mask = mask[: max(0, y1 - y0 + 1), : max(0, x1 - x0 + 1)]
     canvas = np.zeros((height, width), bool)
-    x0, y0 = int(x1), int(y1)
-    h, w = mask.shape
-    sub = mask[: max(0, height - y0), : max(0, width - x0)]
-    canvas[y0 : y0 + sub.shape[0], x0 : x0 + sub.shape[1]] = sub
+    top, left = max(y0, 0), max(x0, 0)
+    sub = mask[top - y0 : max(top - y0, height - y0), left - x0 : max(left - x0, width - x0)]
+    canvas[top : top + sub.shape[0], left : left + sub.shape[1]] = sub
     return mask_runs(canvas)
 
 
@@ -476,6 +485,7 @@ RASTERIZERS: dict[str, Rasterizer] = {
     "pil_rectangle": _pil(_pil_rectangle),
     "pil_circle": _pil(_pil_circle, lambda pts, _: float(np.hypot(*(pts[0] - pts[1])))),
     "pil_line": _pil(_pil_line, lambda pts, width: float(width)),
+    "pil_linestrip": _pil(_pil_linestrip, lambda pts, width: float(width)),
     "pil_ellipse": _pil(_pil_ellipse, lambda pts, axes: float(max(axes[0], axes[1]))),
     "pil_mask": _pil_mask,
     "cv2_polygon": _cv2_polygon,
