@@ -122,6 +122,9 @@ def print_report(report: ImportReport) -> None:
         click.echo(f"warning: {line}", err=True)
     if report.converted:
         print_class_table(report)
+    else:
+        for line in report.errors:
+            click.echo(f"error: {line}", err=True)
     parts = [f"{report.converted} images written", f"{report.skipped} empty skipped", f"{report.failed} failed"]
     click.echo(f"import {report.format}: {', '.join(parts)} -> {report.out_dir}")
     click.echo(f"manifest: {report.manifest_path or 'none written (no image could be converted)'}")
