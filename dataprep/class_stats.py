@@ -229,5 +229,27 @@ def one_class_warning(pixel_count: Sequence[int], names: Sequence[str] | None = 
             "dataprep import with --keep-crowd")
 
 
+def unconverted_warning(pixel_count: Sequence[int]) -> str | None:
+    """A warning line when label maps without a palette look like masks never converted to class indices.
+
+    Oxford-IIIT Pet's raw trimaps (1, 2, 3) gave a class 0 of no pixel and their border band as a class with
+    the largest weight; grey JPEG masks gave 255 classes, 244 empty, noise values weighted 60x.
+    """
+    k = len(pixel_count)
+    total = sum(pixel_count)
+    if k < 2 or not total:
+        return None
+    present = [i for i, n in enumerate(pixel_count) if n]
+    rare = [i for i, n in enumerate(pixel_count) if n < 1e-4 * total]
+    if k > 16 and len(rare) > k / 2:
+        return (f"{len(rare)} of {k} classes hold no pixel or under 0.01% of the pixels: masks that are not label "
+                "maps (JPEG noise, grey levels, 0/255 values)? convert them first: `dataprep palette infer` on the "
+                "masks, then `dataprep masks2labels --palette THAT_FILE`")
+    if pixel_count[0] == 0 and len(present) > 1:
+        return (f"no label map holds class 0 (values start at {present[0]}): masks not converted to class indices? "
+                "(Oxford-IIIT Pet's trimaps store 1, 2, 3: `dataprep masks2labels -p oxford_pet --remap ids`)")
+    return None
+
+
 __all__ = ["AUTO", "ClassInfo", "IgnoreIndex", "LabelAccumulator", "LabelPartial", "class_summary", "class_weights",
-           "label_partial", "one_class_warning", "resolve_classes"]
+           "label_partial", "one_class_warning", "resolve_classes", "unconverted_warning"]

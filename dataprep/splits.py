@@ -39,7 +39,7 @@ from .manifest import Manifest, ManifestRow, read_manifest, relative_path
 from .palette import Palette, resolve_palette
 from .split_column import select_splits, split_mix
 from .sampleio import load_label_map, manifest_size
-from .stats import AUTO, IgnoreIndex, one_class_warning, resolve_classes
+from .stats import AUTO, IgnoreIndex, one_class_warning, resolve_classes, unconverted_warning
 
 Mode = Literal["plain", "stratified", "multilabel"]
 MODES: tuple[str, ...] = ("plain", "stratified", "multilabel")
@@ -273,6 +273,9 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     lonely = one_class_warning(pixels.sum(axis=0).tolist(), names) if has_masks else None
     if lonely:
         warnings.append(lonely)
+    raw = unconverted_warning(pixels.sum(axis=0).tolist()) if has_masks and info.names is None else None
+    if raw:
+        warnings.append(raw)
     if not has_masks and mode != "plain":
         warnings.append(f"the manifest has no masks, so mode {mode} cannot stratify: folds are plain shuffled")
     warnings += duplicates_across_folds(manifest.rows, folds) + tiles_across_folds(manifest.rows, folds)

@@ -42,6 +42,7 @@ from .class_stats import (
     label_partial,
     one_class_warning,
     resolve_classes,
+    unconverted_warning,
 )
 from .contracts import STATS_VERSION, Stats
 from .stats_origin import MeasuredOn
@@ -187,7 +188,8 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
     }
     warnings = [mix.warning("stats", "are in the mean, std and class weights")] if mix is not None else []
     lonely = one_class_warning(classes["pixel_count"], classes["names"]) if classes else None
-    return StatsResult(stats, errors, warnings + ([lonely] if lonely else []))
+    raw = unconverted_warning(classes["pixel_count"]) if classes and info.names is None else None
+    return StatsResult(stats, errors, warnings + [w for w in (lonely, raw) if w])
 
 
 def _short_name(path: Path | None) -> str | None:
@@ -261,5 +263,6 @@ __all__ = [
     "per_image_partial",
     "resolve_classes",
     "to_json",
+    "unconverted_warning",
     "write_stats",
 ]

@@ -445,3 +445,23 @@ def test_the_table_shows_a_small_spread_instead_of_zero():
 
     assert _f(0.0027) == "0.0027" and _f(-0.0004) == "-0.0004" and _f(0.0) == "0.00"
     assert _f(118.2349) == "118.23" and _f(0.005) == "0.01" and _f(0.00004, 4) == "4e-05"
+
+
+def test_masks_that_look_unconverted_warn_without_a_palette(tmp_path, cli):
+    """Raw Oxford-IIIT Pet trimaps (1, 2, 3) gave a class 0 of no pixel and weighted the border band as the
+    rarest class; grey JPEG masks gave 255 classes, 244 empty, noise weighted 60x; both without a word."""
+    rng = np.random.default_rng(21)
+    image = np.zeros((32, 32, 3), np.uint8)
+    trimap = rng.integers(1, 4, (32, 32)).astype(np.uint8)
+    manifest = _manifest(tmp_path / "pet", [image, image], [trimap, trimap])
+    res = cli("stats", manifest, "-o", tmp_path / "pet.json", "-q")
+    assert res.exit_code == 0 and "warning: no label map holds class 0 (values start at 1)" in res.output
+    noisy = np.where(rng.random((32, 32)) < 0.5, 0, 255).astype(np.uint8)
+    noisy[0, :20] = np.arange(1, 21)  # a few pixels of many values, as JPEG compression leaves them
+    noisy[1, :20] = np.arange(230, 250)
+    manifest = _manifest(tmp_path / "jpeg", [image], [noisy])
+    res = cli("stats", manifest, "-o", tmp_path / "jpeg.json", "-q")
+    assert "warning: 209 of 250 classes hold no pixel or under 0.01% of the pixels" in res.output  # 41 present
+    clean = rng.integers(0, 3, (32, 32)).astype(np.uint8)
+    manifest = _manifest(tmp_path / "clean", [image], [clean])
+    assert "warning" not in cli("stats", manifest, "-o", tmp_path / "clean.json", "-q").output
