@@ -218,3 +218,31 @@ def test_a_failing_dali_pipeline_is_one_line_naming_the_engine(labels, monkeypat
         next(iter(dali(labels, batch_size=2, num_workers=0)))
     assert str(err.value).startswith("the DALI pipeline failed on batch 0") and "engine: cpu" in str(err.value)
     assert "\n" not in str(err.value) and "Error in CPU operator" in str(err.value)
+
+
+def test_a_16_bit_image_after_an_8_bit_first_one_is_refused_not_cut_to_8_bits(tmp_path):
+    """The first image decides where images decode: an 8-bit one sends them all to DALI's decoder, which handed
+    a later 16-bit PNG over as 8-bit (256 levels instead of 38,291), while the cpu engine kept 16 bits."""
+    rng = np.random.default_rng(3)
+    write_image(tmp_path / "a.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    write_image(tmp_path / "b.png", rng.integers(0, 65536, (24, 32, 3), dtype=np.uint16))
+    for name in ("a", "b"):
+        write_mask(tmp_path / f"{name}_m.png", np.zeros((24, 32), np.uint8))
+    rows = [ManifestRow(n, tmp_path / f"{n}.png", tmp_path / f"{n}_m.png", 32, 24) for n in ("a", "b")]
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    with pytest.raises(DataprepError, match="uint16 image, but the first image of the manifest is uint8") as err:
+        list(dali(manifest, batch_size=1, num_workers=0, shuffle=False))
+    assert err.value.path == str(tmp_path / "b.png")
+
+
+def test_an_image_gone_since_the_manifest_is_one_line(tmp_path):
+    """A deleted image (not the first) reached the caller as FileNotFoundError through DALI's thread pool."""
+    for name in ("a", "b"):
+        write_image(tmp_path / f"{name}.png", np.full((24, 32, 3), 90, np.uint8))
+        write_mask(tmp_path / f"{name}_m.png", np.zeros((24, 32), np.uint8))
+    rows = [ManifestRow(n, tmp_path / f"{n}.png", tmp_path / f"{n}_m.png", 32, 24) for n in ("a", "b")]
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    (tmp_path / "b.png").unlink()
+    with pytest.raises(DataprepError, match="file not found") as err:
+        list(dali(manifest, batch_size=1, num_workers=0, shuffle=False))
+    assert err.value.path == str(tmp_path / "b.png")

@@ -221,12 +221,21 @@ class DaliLoader:
     def _read(self, index: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         row = self.spec.rows[index]
         if self.format.decode_on_dali:
-            reason = check_complete(row.image)
+            try:
+                reason = check_complete(row.image)
+            except OSError as exc:  # a file gone since the manifest was written: one line, as on the cpu engine
+                raise DataprepError(row.image, "file not found" if isinstance(exc, FileNotFoundError)
+                                    else f"unreadable: {exc.strerror or exc}") from None
             if reason:
                 raise DataprepError(row.image, reason)
             data = read_encoded_bytes(row.image)
             info = read_info(row.image)
             check_manifest_size(row.image, (info.width, info.height), manifest_size(row))  # before DALI decodes it
+            if info.dtype != "uint8":
+                # DALI's decoder hands a 16-bit PNG over as 8-bit: its low bits were lost without a word.
+                raise DataprepError(row.image, f"{info.dtype} image, but the first image of the manifest is uint8 "
+                                               "(decoded by DALI, 8-bit); one pipeline needs one kind: store the "
+                                               "images at one bit depth, or use engine cpu")
             if self.format.channels == 1 and info.mode != "L":
                 # DALI's GRAY output would turn it gray without a word.
                 raise DataprepError(row.image, f"{info.mode} image, but the dataset's images have 1 channel (as its "
@@ -248,7 +257,10 @@ class DaliLoader:
         mask = label_map(mask, row.mask)
         if mask.dtype != self.mask_dtype:
             if mask.size and int(mask.max()) > np.iinfo(self.mask_dtype).max:
-                raise DataprepError(row.mask, f"label values up to {int(mask.max())} do not fit {self.mask_dtype}")
+                raise DataprepError(row.mask, f"label values up to {int(mask.max())} do not fit {self.mask_dtype}: "
+                                              "the DALI engine's label maps are 16-bit only with an ignore index "
+                                              "above 255 (give the palette ignore_index 65535, as `dataprep import` "
+                                              "does beyond 255 classes), or use engine cpu")
             mask = mask.astype(self.mask_dtype)
         return image, mask[:, :, None], tuple(shape)
 
