@@ -224,6 +224,21 @@ def test_transforms_draw_independently(coords):
     assert seen == {(False, False), (False, True), (True, False), (True, True)}
 
 
+def test_transform_takes_bool_and_int64_masks_as_their_classes(coords):
+    """A bool mask failed in OpenCV's resize, naming neither the mask nor its type; int64 came back int32."""
+    ds = SegmentationDataset(coords, {"size": [24, 24], "steps": [{"op": "rotate", "limit": [30, 30], "p": 1.0},
+                                                                 {"op": "resize"}]})
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    classes = np.kron(rng.integers(0, 2, (5, 5)), np.ones((8, 8), int)).astype(np.uint8)
+    _, expected = ds.transform(image, classes, epoch=0, index=0)
+    _, from_bool = ds.transform(image, classes.astype(bool), epoch=0, index=0)
+    _, from_int64 = ds.transform(image, classes.astype(np.int64), epoch=0, index=0)
+    assert from_bool.dtype == np.uint8 and np.array_equal(from_bool, expected)
+    assert from_int64.dtype == np.int64 and np.array_equal(from_int64, expected)
+    assert (expected == 255).any()  # the rotated-in corners: the ignore index
+
+
 # --------------------------------------------------------------------------- loader
 
 

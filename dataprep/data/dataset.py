@@ -418,15 +418,21 @@ class SegmentationDataset(Dataset):
     def transform(
         self, image: np.ndarray, mask: np.ndarray, *, epoch: int, index: int, source: PathLike | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply the recipe's steps with the params of sample `index` in `epoch` (no normalization)."""
+        """Apply the recipe's steps with the params of sample `index` in `epoch` (no normalization).
+
+        A bool mask is read as classes 0 and 1 (it comes back uint8: padding holds the ignore index); an int64
+        mask comes back int64 (OpenCV works in int32)."""
         if self._compose is None:
             return image, mask
+        given = mask.dtype
+        if given == np.bool_:
+            mask = mask.astype(np.uint8)  # OpenCV's resize refused it with a message naming neither
         np_rng, _ = sample_rngs(self.spec.seed, epoch, index)
         try:
             image, mask, _ = self._compose.run(image, mask, np_rng)
         except (ValueError, TypeError, cv2.error) as exc:  # e.g. a colour step on a 16-bit or 2-channel image
             raise DataprepError(source, f"augmentation failed: {str(exc).splitlines()[0]}") from None
-        return image, mask
+        return image, (mask.astype(np.int64) if given == np.int64 else mask)
 
 
 def describe_sizes(ids: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> str:
