@@ -71,6 +71,31 @@ def _tifffile():
     return tifffile
 
 
+_DECODERS: dict[Any, bool] = {}
+
+
+def has_decoder(compression: Any) -> bool:
+    """Whether tifffile can decode this compression here. Its table lists ZSTD whatever is installed; the
+    decoder then fails on its first call ("No module named 'compression'"), so it is called once to tell."""
+    if compression not in _DECODERS:
+        from tifffile import TIFF
+
+        try:
+            decode = TIFF.DECOMPRESSORS[compression]
+        except KeyError:
+            _DECODERS[compression] = False
+        else:
+            try:
+                decode(b"")
+            except ImportError:
+                _DECODERS[compression] = False
+            except Exception:  # noqa: BLE001 - empty data is no valid stream: the decoder is there
+                _DECODERS[compression] = True
+            else:
+                _DECODERS[compression] = True
+    return _DECODERS[compression]
+
+
 def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -443,7 +468,12 @@ class RasterReader:
         try:
             array = self._page.asarray()
         except Exception as exc:  # noqa: BLE001
-            return self._decode_with_libtiff(DataprepError(self.path, f"cannot decode: {_short(exc)}"))
+            reason = f"cannot decode: {_short(exc)}"
+            if isinstance(exc, ImportError):  # tifffile's ZSTD without the module it needs
+                name = getattr(self._page.compression, "name", self._page.compression)
+                reason = f"cannot decode its {name} compression here: that needs the imagecodecs package " \
+                         "(pip install imagecodecs)"
+            return self._decode_with_libtiff(DataprepError(self.path, reason))
         return _as_hwc(array, self._page)
 
     @property
@@ -458,10 +488,8 @@ class RasterReader:
     def missing_codec(self) -> str | None:
         """The compression's name when tifffile has no decoder for it here and libtiff would misread the
         raster (more bands than RGBA, floats): then no reader can decode it; else None."""
-        from tifffile import TIFF
-
         compression = self._page.compression
-        if self.libtiff_reads_right or compression in TIFF.DECOMPRESSORS:
+        if self.libtiff_reads_right or has_decoder(compression):
             return None
         return getattr(compression, "name", str(compression))
 

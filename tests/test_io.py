@@ -413,6 +413,32 @@ def test_whole_files_are_read_to_their_end_whatever_their_size_says(tmp_path):
         read_file_bytes(tmp_path / "missing.png")
 
 
+def test_a_codec_tifffile_lists_but_cannot_run_is_refused_from_the_header_too(tmp_path):
+    """torchgeo's SeasoNet scenes are ZSTD: tifffile lists a ZSTD decoder whatever is installed, so scan passed
+    them and stats failed on each with "No module named 'compression'", naming neither ZSTD nor imagecodecs."""
+    import importlib.util
+
+    tifffile = pytest.importorskip("tifffile")
+    from dataprep.raster import has_decoder
+
+    def importable(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:
+            return False
+
+    runs = importable("imagecodecs") or importable("compression.zstd")
+    assert has_decoder(50000) == runs and has_decoder(8)  # ZSTD; Adobe deflate always decodes
+    path = tmp_path / "scene.tif"
+    tifffile.imwrite(path, np.zeros((8, 10, 3), np.uint16), photometric="minisblack", planarconfig="contig")
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tif.pages[0].tags["Compression"].overwrite(50000)  # marked ZSTD: the header alone decides
+    if runs:
+        pytest.skip("this environment decodes ZSTD")
+    with pytest.raises(DataprepError, match=r"ZSTD-compressed 3-band uint16 TIFF: decoding it needs the imagecodecs"):
+        io.read_info(path)
+
+
 def test_a_tiff_no_reader_here_can_decode_is_refused_from_its_header(tmp_path):
     """torchgeo's L8 Biome scenes (11 bands, LZW): scan passed them on their headers, then stats failed on each;
     without imagecodecs tifffile has no LZW decoder, and libtiff would read 11 bands as one."""
