@@ -47,7 +47,8 @@ KNOWN_DIR_PAIRS: tuple[tuple[str, str], ...] = (
 MASK_DIR_SUFFIXES: tuple[str, ...] = (
     "annot", "_annot", "_annots", "_annotations", "_labels", "_label", "_masks", "_mask", "_gt", "_seg", "labels",
 )
-_IMAGE_WORDS = re.compile(r"image|img|photo|rgb|leftimg8bit|picture|input|raw", re.I)
+# `_Data` ends ISIC 2016/2017's image folders (`ISIC-2017_Training_Data` beside `..._Part1_GroundTruth`).
+_IMAGE_WORDS = re.compile(r"image|img|photo|rgb|leftimg8bit|picture|input|raw|[_-]data$", re.I)
 _MASK_WORDS = re.compile(r"mask|label|annot|gt|seg|manual|truth|target|lesion", re.I)
 # Folder names that only say "these are images"; dropped from sample ids.
 CONTAINER_DIRS = frozenset({"images", "image", "img", "imgs", "img_dir", "jpegimages", "leftimg8bit"})

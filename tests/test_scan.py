@@ -200,6 +200,24 @@ def test_ade20k_part_and_instance_masks_are_one_warning_each(tmp_path):
         ("part_mask", "2"), ("part_mask", "4")]
 
 
+@pytest.mark.parametrize("images, masks, suffix", [
+    ("ISIC-2017_Training_Data", "ISIC-2017_Training_Part1_GroundTruth", "_segmentation"),
+    ("ISBI2016_ISIC_Part1_Training_Data", "ISBI2016_ISIC_Part1_Training_GroundTruth", "_Segmentation"),
+])
+def test_isic_2016_and_2017_folders_pair_and_superpixel_maps_are_one_warning(tmp_path, images, masks, suffix):
+    """ISIC 2017 paired nothing and hinted `--mask-suffix _superpixels`, which paired each photo with its
+    superpixel map and left the lesion masks orphans; ISIC 2016 paired nothing, without a hint."""
+    for n in ("ISIC_0000000", "ISIC_0000050"):
+        _jpg(tmp_path / images / f"{n}.jpg"), _png(tmp_path / masks / f"{n}{suffix}.png")
+        if "2017" in images:
+            _png(tmp_path / images / f"{n}_superpixels.png")
+    result = scan(tmp_path)
+    assert [(r.id, r.mask.name) for r in result.rows] == [
+        (f"{images}/ISIC_0000000", f"ISIC_0000000{suffix}.png"), (f"{images}/ISIC_0000050", f"ISIC_0000050{suffix}.png")]
+    assert not result.problems and not result.hints
+    assert [w.reason.split(" superpixel")[0] for w in result.warnings] == (["2"] if "2017" in images else [])
+
+
 def test_mmsegmentation_img_dir_ann_dir_layout(tmp_path):
     """MMSegmentation's custom-dataset layout (its LoveDA, Potsdam and Vaihingen converters write it): img_dir/SPLIT
     beside ann_dir/SPLIT; found on mmsegmentation's own test data, where nothing paired before."""

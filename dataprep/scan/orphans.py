@@ -93,27 +93,35 @@ def other_annotator(candidates: list[Candidate], problems: list[Problem],
 # x/instance_000_ADE_train_x.png, one mask per object.
 _ADE_PARTS = re.compile(r"^(?P<stem>.+)_parts_\d+$")
 _ADE_INSTANCE = re.compile(r"^(?P<stem>.+)/instance_\d+_[^/]+$")
+# ISIC 2017: x_superpixels.png beside each x.jpg, the superpixels its lesion was outlined on (2,000 orphan images).
+_ISIC_SUPERPIXELS = re.compile(r"^(?P<stem>.+)_superpixels$")
+_COMPANIONS = (
+    ("part", _ADE_PARTS, "ADE20K part masks of paired images (e.g. this one): not paired, object parts, not the "
+                         "scene's classes"),
+    ("instance", _ADE_INSTANCE, "ADE20K instance masks of paired images (e.g. this one): not paired, one object "
+                                "each, not the scene's classes"),
+    ("superpixels", _ISIC_SUPERPIXELS, "superpixel maps of paired images (ISIC 2017's, e.g. this one): not paired, "
+                                       "the superpixels the masks were drawn on, not classes"),
+)
 
 
 def part_masks(candidates: list[Candidate], problems: list[Problem]) -> tuple[list[Problem], list[Problem], int]:
-    """Orphans that are ADE20K part or instance masks of a paired image: one warning per kind instead of an
-    orphan per file (its 2017 sample: 3 'image has no mask' problems). Returns the problems without them, the
-    warnings and how many of them had been taken for images."""
+    """Orphans that are ADE20K part or instance masks (or ISIC superpixel maps) of a paired image: one warning
+    per kind instead of an orphan per file (ADE's 2017 sample: 3 'image has no mask' problems). Returns the
+    problems without them, the warnings and how many of them had been taken for images."""
     paired = {os.path.splitext(c.image)[0] for c in candidates}
-    found: dict[str, list[str]] = {"part": [], "instance": []}
+    found: dict[str, list[str]] = {kind: [] for kind, _, _ in _COMPANIONS}
     for p in problems:
         if p.kind not in (ScanProblem.ORPHAN_IMAGE, ScanProblem.ORPHAN_MASK):
             continue
         stem = os.path.splitext(p.path)[0]
-        for kind, pattern in (("part", _ADE_PARTS), ("instance", _ADE_INSTANCE)):
+        for kind, pattern, _ in _COMPANIONS:
             match = pattern.match(stem)
             if match and match["stem"] in paired:
                 found[kind].append(p.path)
     taken = {path for paths in found.values() for path in paths}
-    warnings = [Problem(paths[0], ScanProblem.PART_MASK,
-                        f"{len(paths)} ADE20K {kind} masks of paired images (e.g. this one): not paired, "
-                        f"{'object parts' if kind == 'part' else 'one object each'}, not the scene's classes")
-                for kind, paths in found.items() if paths]
+    warnings = [Problem(found[kind][0], ScanProblem.PART_MASK, f"{len(found[kind])} {what}")
+                for kind, _, what in _COMPANIONS if found[kind]]
     as_images = sum(1 for p in problems if p.path in taken and p.kind == ScanProblem.ORPHAN_IMAGE)
     return [p for p in problems if p.path not in taken], warnings, as_images
 
