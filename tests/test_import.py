@@ -607,6 +607,19 @@ def test_instances_class_per_subfolder(tmp_path):
     assert sem[2, 2] == 1 and sem[6, 8] == 2 and sem[11, 1] == 2 and sem[0, 15] == 0
 
 
+def test_instances_samples_without_a_mask_file_are_said(tmp_path):
+    """DSB 2018 with a sample's masks lost (an empty masks/ folder): an all-background label map, counted as
+    written, nothing said."""
+    _dsb(tmp_path / "dsb")
+    for f in (tmp_path / "dsb" / "s2" / "masks").iterdir():
+        f.unlink()
+    report = _import("instances", tmp_path / "dsb", tmp_path / "out")
+    assert report.converted == 2
+    assert "1 sample(s) have no mask file (e.g. s2): written as all background" in " ".join(report.notes)
+    report = _import("instances", tmp_path / "dsb", tmp_path / "skip", skip_empty=True)
+    assert [r.id for r in read_manifest(tmp_path / "skip" / "manifest.csv").rows] == ["s1"]
+
+
 def test_instances_mask_size_mismatch_names_the_mask(tmp_path):
     _dsb(tmp_path / "dsb")
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "dsb" / "s2" / "masks" / "m1.png")

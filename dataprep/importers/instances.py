@@ -30,6 +30,7 @@ def read_instances(src: Path, *, class_name: str = "foreground") -> ImportPlan:
     names = class_dirs or [class_name]
     index = {n: i + 1 for i, n in enumerate(names)}
     plan = ImportPlan("instances", [ClassSpec("background")] + [ClassSpec(n) for n in names], [])
+    empty: list[str] = []
     for sample in samples:
         images = _files(sample / "images", IMAGE_EXTENSIONS) if (sample / "images").is_dir() else []
         if not images:
@@ -54,4 +55,9 @@ def read_instances(src: Path, *, class_name: str = "foreground") -> ImportPlan:
                 masks = [(1, p) for p in _files(mask_root, MASK_EXTENSIONS)]
         regions = tuple(Region(label, "mask_file", str(p), instance=n + 1) for n, (label, p) in enumerate(masks))
         plan.entries.append(Entry(sample.name, images[0], mask_root, regions))
+        if not masks:
+            empty.append(sample.name)
+    if empty:  # DSB 2018: a masks/ folder whose files were lost became an all-background label map, unsaid
+        plan.warnings.append(f"{len(empty)} sample(s) have no mask file (e.g. {empty[0]}): written as all "
+                             "background; --skip-empty leaves them out")
     return plan
