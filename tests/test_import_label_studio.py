@@ -217,3 +217,36 @@ def test_errors_name_task_and_region(tmp_path, cli):
     (tmp_path / "labels.txt").write_text("_background_\ncat\n")
     report = _import(tmp_path / "export.json", tmp_path / "out2", images_dir=images, labels_file=tmp_path / "labels.txt")
     assert any("class 'Cat' is not in" in e for e in report.errors)
+
+
+def test_json_min_records_of_one_task_and_its_keypoints(tmp_path):
+    """JSON-MIN writes one record per annotation: two annotations of one task were refused as 'image is listed
+    twice'; its keypoints ({x, y, width}) were read as rectangles without a label and failed the image."""
+    write_image(tmp_path / "images" / "a.png", W, H)
+    box = {"x": 10, "y": 10, "width": 20, "height": 25, "rotation": 0, "original_width": W, "original_height": H}
+    point = {"x": 50, "y": 50, "width": 0.5, "keypointlabels": ["eye"], "original_width": W, "original_height": H}
+    records = [{"image": "/data/upload/1/0a1b2c3d-a.png", "id": 7, "annotation_id": 12, "created_at": "t2",
+                "label": [{**box, "rectanglelabels": ["cat"]}], "kp": [point]},
+               {"image": "/data/upload/1/0a1b2c3d-a.png", "id": 7, "annotation_id": 11, "created_at": "t1",
+                "label": [{**box, "x": 60, "rectanglelabels": ["cat"]}]}]
+    (tmp_path / "min.json").write_text(json.dumps(records))
+    report = _import(tmp_path / "min.json", tmp_path / "out", images_dir=tmp_path / "images")
+    assert report.ok and report.converted == 1
+    assert any("1 task(s) have several annotations: the first of each is used" in n for n in report.notes)
+    labels = read_mask(tmp_path / "out" / "labels" / "a.png")
+    assert labels[12, 32] == 1 and labels[12, 7] == 0  # annotation 11 (x = 60%), as the JSON export lists first
+
+
+def test_two_uploads_of_one_file_name_keep_their_upload_prefixes(tmp_path):
+    """Two images uploaded as photo.png (0a1b2c3d-photo.png, 9f8e7d6c-photo.png) were refused: 'would both be
+    written as labels/photo.png', nothing written."""
+    box = _result("rectanglelabels", {"x": 0, "y": 0, "width": 10, "height": 10, "rectanglelabels": ["cat"]})
+    for prefix in ("0a1b2c3d", "9f8e7d6c"):
+        write_image(tmp_path / "media" / f"{prefix}-photo.png", W, H)
+    write_image(tmp_path / "media" / "5e2cfa6e-other.png", W, H)
+    tasks = [_task(f"/data/upload/1/{p}", box, task_id=n) for n, p in
+             enumerate(("0a1b2c3d-photo.png", "9f8e7d6c-photo.png", "5e2cfa6e-other.png"))]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    _import(tmp_path / "export.json", tmp_path / "out", images_dir=tmp_path / "media")
+    assert sorted(r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows) == [
+        "0a1b2c3d-photo", "9f8e7d6c-photo", "other"]

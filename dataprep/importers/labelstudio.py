@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -77,10 +77,7 @@ def _tasks(path: Path, data: Any, counts: _Counts) -> list[_Task]:
     if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
         raise DataprepError(path, "not a Label Studio export: expected a list of tasks with 'data' and 'annotations'")
     tasks = []
-    for n, task in enumerate(data):
-        where = f"task {task['id']}" if "id" in task else f"tasks[{n}]"
-        if "annotations" not in task and "completions" not in task and "data" not in task:
-            task = _from_json_min(task, path, where)
+    for n, task, where in _merged_json_min(data, path):
         image = _image_value(require(task, "data", path, where), path, where)
         # Exports before Label Studio 1.0 name them `completions`; skipped tasks keep an empty annotation.
         listed = task.get("annotations") if "annotations" in task else task.get("completions")
@@ -94,6 +91,28 @@ def _tasks(path: Path, data: Any, counts: _Counts) -> list[_Task]:
     return tasks
 
 
+def _merged_json_min(data: list[dict[str, Any]], path: Path) -> list[tuple[int, dict[str, Any], str]]:
+    """(position, task, where) of every task; JSON-MIN writes one record per annotation, so the records of one
+    task id are one task with several annotations, as in the JSON export (refused as "listed twice")."""
+    out: list[tuple[int, dict[str, Any], str]] = []
+    by_id: dict[Any, dict[str, Any]] = {}
+    for n, task in enumerate(data):
+        where = f"task {task['id']}" if "id" in task else f"tasks[{n}]"
+        if "annotations" in task or "completions" in task or "data" in task:
+            out.append((n, task, where))
+            continue
+        converted = _from_json_min(task, path, where)
+        key = (converted["id"], _image_value(converted["data"], path, where))
+        same = by_id.get(key) if converted["id"] is not None else None
+        if same is not None:  # in the JSON export's order: by annotation id
+            same["annotations"] = sorted(same["annotations"] + converted["annotations"],
+                                         key=lambda a: (a["id"] is None, a["id"] if isinstance(a["id"], int) else 0))
+            continue
+        by_id[key] = converted
+        out.append((n, converted, where))
+    return out
+
+
 def _geometry_kind(item: dict[str, Any]) -> str | None:
     if "rle" in item:
         return "brush"
@@ -101,7 +120,7 @@ def _geometry_kind(item: dict[str, Any]) -> str | None:
         return "polygon"
     if "radiusX" in item:
         return "ellipse"
-    if "width" in item and "x" in item:
+    if "width" in item and "height" in item and "x" in item:  # a keypoint has x, y and a width (its size)
         return "rectangle"
     if "x" in item and "y" in item:
         return "keypoint"
@@ -134,7 +153,7 @@ def _from_json_min(task: dict[str, Any], path: Path, where: str) -> dict[str, An
     labelled = {geometry(r) for r in results if _class_names(r, kind_of(r), {})}
     kept = [r for r in results if _class_names(r, kind_of(r), {}) or geometry(r) not in labelled]
     data = {k: v for k, v in task.items() if isinstance(v, str)}
-    return {"id": task.get("id"), "data": data, "annotations": [{"result": kept}]}
+    return {"id": task.get("id"), "data": data, "annotations": [{"result": kept, "id": task.get("annotation_id")}]}
 
 
 def _class_names(item: dict[str, Any], kind: str, shared: dict[str, list[str]]) -> list[str]:
@@ -214,11 +233,22 @@ def _locate(image: str, folder: Path) -> Path:
     return next((p for p in candidates if p.is_file()), candidates[-1])
 
 
-def _entry_id(image: str) -> str:
+def _entry_id(image: str, keep_prefix: bool = False) -> str:
     parsed = urlparse(image)
     if parsed.path.startswith("/data/local-files/"):
         return Path(unquote(parse_qs(parsed.query).get("d", [""])[0])).with_suffix("").as_posix()
-    return Path(_UPLOAD_PREFIX.sub("", unquote(Path(parsed.path).name))).stem
+    name = unquote(Path(parsed.path).name)
+    return Path(name if keep_prefix else _UPLOAD_PREFIX.sub("", name)).stem
+
+
+def _distinct_ids(entries: list[Entry], images: list[str]) -> list[Entry]:
+    """Ids without the upload prefix, except where two uploads of one file name would share one (two images
+    uploaded as photo.png were refused as 'would both be written as labels/photo.png'): those keep it."""
+    sources: dict[str, set[Path]] = {}
+    for entry in entries:
+        sources.setdefault(entry.id, set()).add(entry.image)
+    return [replace(entry, id=_entry_id(image, keep_prefix=True)) if len(sources[entry.id]) > 1 else entry
+            for entry, image in zip(entries, images)]
 
 
 def read_label_studio(src: Path, *, images_dir: Path | None = None, labels_file: Path | None = None) -> ImportPlan:
@@ -240,6 +270,7 @@ def read_label_studio(src: Path, *, images_dir: Path | None = None, labels_file:
     index, classes, closed = class_index(found, labels_file=labels_file)
     plan = ImportPlan("label-studio", classes, [])
     folders: dict[Path, Path] = {}
+    listed_images: list[str] = []
     for n, task in enumerate(tasks):
         try:
             size = _size(task)
@@ -269,8 +300,10 @@ def read_label_studio(src: Path, *, images_dir: Path | None = None, labels_file:
             image = _locate(task.image, folders[task.source])
             plan.entries.append(Entry(_entry_id(task.image), image, task.source, tuple(regions), size,
                                       f"{task.where} ({task.image})"))
+            listed_images.append(task.image)
         except DataprepError as exc:
             plan.errors.append(str(exc))
+    plan.entries = _distinct_ids(plan.entries, listed_images)
     if not closed and len(classes) > 2:
         plan.warnings.append(f"classes numbered in sorted order ({', '.join(c.name for c in classes[1:])}); "
                              "--labels fixes another order (e.g. the labeling config's)")
