@@ -128,6 +128,40 @@ def test_via3_project_shapes_and_option_ids(tmp_path):
     assert any("1 polyline/point regions" in n for n in report.notes)
 
 
+def test_via3_extreme_shapes_and_file_level_captions(tmp_path):
+    """VIA 3's toolbar draws extreme rectangles (4 edge points) and extreme circles (3 rim points): their images
+    failed ("shape id 8 is not drawn"); a file-level caption (xy []) failed its image too, and the caption
+    attribute the demo's regions carry asked for --attribute."""
+    src = tmp_path / "src"
+    write_image(src / "x.png", 60, 40, 3)
+    project = {
+        "project": {"pid": "__VIA_PROJECT_ID__"}, "config": {},
+        "attribute": {"1": {"aname": "Name", "anchor_id": "FILE1_Z0_XY1", "type": 1, "options": {}},
+                      "2": {"aname": "Caption", "anchor_id": "FILE1_Z0_XY0", "type": 1, "options": {}}},
+        "file": {"1": {"fid": "1", "fname": "x.png", "type": 2, "loc": 1, "src": ""}},
+        "view": {"1": {"fid_list": ["1"]}},
+        "metadata": {
+            "1_a": {"vid": "1", "flg": 0, "z": [], "xy": [8, 5, 9, 12, 3, 18, 10, 11, 16],
+                    "av": {"1": "box", "2": "a caption"}},
+            "1_b": {"vid": "1", "flg": 0, "z": [], "xy": [9, 38, 20, 30, 12, 22, 20], "av": {"1": "disc"}},
+            "1_c": {"vid": "1", "flg": 0, "z": [], "xy": [], "av": {"2": "A picture of shapes."}},
+        },
+    }
+    (src / "via3.json").write_text(json.dumps(project))
+    report = _import(src / "via3.json", tmp_path / "out")
+    assert report.ok and [c.name for c in report.palette.classes[:3]] == ["background", "box", "disc"]
+    got = read_mask(tmp_path / "out" / "labels" / "x.png")
+    expected = _reference(60, 40, [(1, "box", [5, 3, 18, 16])])  # the 4 points' bounding box
+    np.testing.assert_array_equal(got[:, :20], expected[:, :20])
+    yy, xx = np.mgrid[:40, :60]
+    disc = (xx - 30) ** 2 + (yy - 20) ** 2 <= 64  # the circle through (38, 20), (30, 12), (22, 20)
+    assert ((got == 2) != disc).sum() <= 2 * math.pi * 8  # on its rim only
+    project["metadata"]["1_b"]["xy"] = [3, 30, 20, 8]  # VIA's own circle of that centre and radius
+    (src / "via3.json").write_text(json.dumps(project))
+    _import(src / "via3.json", tmp_path / "circle")
+    np.testing.assert_array_equal(read_mask(tmp_path / "circle" / "labels" / "x.png"), got)
+
+
 def test_via_folder_of_splits_numbers_classes_alike(tmp_path):
     """train/ has only cats, val/ only dogs: one import numbers both the same, ids keep the split folder."""
     box = {"name": "rect", "x": 0, "y": 0, "width": 3, "height": 3}

@@ -20,6 +20,7 @@ included. Polylines and points enclose no area and are left out with a warning.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,18 @@ from .names import case_variants, class_index
 from .raster import ellipse_region
 
 NO_AREA = ("polyline", "point", "line")
-_VIA3_SHAPES = {1: "point", 2: "rect", 3: "circle", 4: "ellipse", 5: "line", 6: "polyline", 7: "polygon"}
+_VIA3_SHAPES = {1: "point", 2: "rect", 3: "circle", 4: "ellipse", 5: "line", 6: "polyline", 7: "polygon",
+                8: "extreme_rect", 9: "extreme_circle"}
+_FILE_ANCHOR = "_XY0"  # VIA 3 attributes of the whole file (captions), not of its regions: FILE1_Z0_XY0
+
+
+def _circumcentre(c: list[float]) -> tuple[float, float] | None:
+    (ax, ay), (bx, by), (cx, cy) = (c[0], c[1]), (c[2], c[3]), (c[4], c[5])
+    d = 2 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    if abs(d) < 1e-12:
+        return None
+    a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
+    return (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / d, (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / d
 
 
 @dataclass
@@ -135,17 +147,28 @@ def _via2_options(declared: Any) -> dict[str, list[str]]:
 
 
 def _via3_shape(xy: Any, path: Path, where: str) -> tuple[str, Any] | None:
-    if not isinstance(xy, list) or not xy or not all(isinstance(v, (int, float)) for v in xy):
+    if xy == []:
+        return None  # file-level metadata (a caption): `metadata_add(vid, [], [], {...})`
+    if not isinstance(xy, list) or not all(isinstance(v, (int, float)) for v in xy):
         raise field_error(path, where, "field 'xy' must be [shape id, coordinates...]")
     kind, c = _VIA3_SHAPES.get(int(xy[0])), [float(v) for v in xy[1:]]
-    need = {"rect": 4, "circle": 3, "ellipse": 4}.get(kind or "")
+    need = {"rect": 4, "circle": 3, "ellipse": 4, "extreme_rect": 8, "extreme_circle": 6}.get(kind or "")
     if kind is None:
-        raise field_error(path, where, f"shape id {xy[0]} is not drawn (1-7: point, rect, circle, ellipse, "
-                                       "line, polyline, polygon)")
+        raise field_error(path, where, f"shape id {xy[0]} is not drawn (1-9: point, rect, circle, ellipse, "
+                                       "line, polyline, polygon, extreme rectangle, extreme circle)")
     if kind in ("point", "line", "polyline"):
         return None
     if need is not None and len(c) < need:
         raise field_error(path, where, f"a {kind} needs {need} numbers, got {len(c)}")
+    if kind == "extreme_rect":  # four points on the object's edges: their bounding box, as VIA draws it
+        xs, ys = c[0::2], c[1::2]
+        return "pil_rectangle", ([(min(xs), min(ys)), (max(xs), max(ys))], None)
+    if kind == "extreme_circle":  # three points on the rim: the circle through them
+        centre = _circumcentre(c[:6])
+        if centre is None:
+            raise field_error(path, where, "an extreme circle's three points lie on one line")
+        r = math.hypot(c[0] - centre[0], c[1] - centre[1])
+        return ellipse_region(centre[0], centre[1], r, r, 0.0)
     if kind == "rect":
         return "pil_rectangle", ([(c[0], c[1]), (c[0] + c[2], c[1] + c[3])], None)
     if kind == "circle":
@@ -162,6 +185,8 @@ def _read_via3(data: dict[str, Any], path: Path, export: _Export) -> None:
     views = require(data, "view", path, "", dict)
     attributes = data.get("attribute") or {}
     names = {aid: str(a.get("aname", aid)) for aid, a in attributes.items() if isinstance(a, dict)}
+    file_level = {aid for aid, a in attributes.items()
+                  if isinstance(a, dict) and str(a.get("anchor_id", "")).endswith(_FILE_ANCHOR)}
     option_names = {aid: {str(k): str(v) for k, v in (a.get("options") or {}).items()}
                     for aid, a in attributes.items() if isinstance(a, dict)}
     export.options = {names[aid]: list(opts.values()) for aid, opts in option_names.items() if opts}
@@ -195,6 +220,8 @@ def _read_via3(data: dict[str, Any], path: Path, export: _Export) -> None:
             continue
         values = {}
         for aid, value in (meta.get("av") or {}).items():
+            if aid in file_level:
+                continue  # the demo's regions carry the file's caption too: it names no class
             options = option_names.get(aid) or {}
             values[names.get(aid, aid)] = options.get(str(value), value)
         image.shapes.append(_Shape(parsed[0], parsed[1], values, where))
