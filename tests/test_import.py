@@ -565,6 +565,27 @@ def test_yolo_yaml_without_names(tmp_path):
         _import("yolo", yaml_path, tmp_path / "out")
 
 
+def test_yolo_export_with_classes_txt_and_no_yaml(tmp_path):
+    """Label Studio's (and Darknet's) YOLO export: classes.txt beside images/ and labels/, no data.yaml; it was
+    refused with 'no data.yaml', naming neither classes.txt nor a way on."""
+    lines = {"a": "1 0.1 0.1 0.6 0.1 0.6 0.7\n", "b": "0 0.2 0.2 0.9 0.2 0.5 0.9\n"}
+    yaml_path = yolo_export(tmp_path / "with_yaml", lines, ["door", "bus"])
+    _import("yolo", yaml_path, tmp_path / "from_yaml")
+    flat = tmp_path / "ls_export"
+    for stem, text in lines.items():
+        (flat / "images").mkdir(parents=True, exist_ok=True)
+        (flat / "labels").mkdir(exist_ok=True)
+        source = yaml_path.parent / "images" / "train" / f"{stem}.png"
+        (flat / "images" / f"{stem}.png").write_bytes(source.read_bytes())
+        (flat / "labels" / f"{stem}.txt").write_text(text)
+    (flat / "classes.txt").write_text("door\nbus\n")
+    report = _import("yolo", flat, tmp_path / "from_classes")
+    assert report.ok and [c.name for c in report.palette.classes[:3]] == ["background", "door", "bus"]
+    for stem in lines:
+        np.testing.assert_array_equal(_labels(tmp_path / "from_classes", f"images/{stem}"),
+                                      _labels(tmp_path / "from_yaml", f"images/train/{stem}"))
+
+
 # --------------------------------------------------------------------------- per-instance mask folders
 
 

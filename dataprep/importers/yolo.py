@@ -21,6 +21,7 @@ from ..paths import walk_files
 from .base import BOX_MODES, IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error
 
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml")
+NAMES_FILES = ("classes.txt", "obj.names")
 SPLITS = ("train", "val", "test")
 _TOLERANCE = 1e-6
 
@@ -28,10 +29,24 @@ _TOLERANCE = 1e-6
 def _find_yaml(src: Path) -> Path:
     if src.is_file():
         return src
-    for name in YAML_NAMES:
+    for name in YAML_NAMES + NAMES_FILES:
         if (src / name).is_file():
             return src / name
-    raise UsageError(src, f"no {' / '.join(YAML_NAMES)} here; give the dataset's YAML file")
+    raise UsageError(src, f"no {' / '.join(YAML_NAMES)} (nor {' / '.join(NAMES_FILES)} beside images/ and "
+                          "labels/) here; give the dataset's YAML file")
+
+
+def _names_file_data(path: Path) -> dict[str, Any]:
+    """A YOLO export without a YAML (Label Studio's, Darknet's): class names one per line, images/ beside it."""
+    try:
+        names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataprepError(path, f"unreadable: {exc}") from None
+    if not names:
+        raise DataprepError(path, "empty file: expected one class name per line")
+    if not (path.parent / "images").is_dir():
+        raise DataprepError(path, "no images/ folder beside it")
+    return {"names": names, "train": "images"}
 
 
 def _names(data: dict[str, Any], path: Path) -> list[str]:
@@ -141,10 +156,13 @@ def read_yolo(src: Path, *, boxes: str = "skip") -> ImportPlan:
         raise UsageError(None, f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
 
     path = _find_yaml(Path(src))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    if path.name in NAMES_FILES:
+        data: Any = _names_file_data(path)
+    else:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise DataprepError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise DataprepError(path, "empty file" if data is None else "expected a mapping with names and train/val")
     names = _names(data, path)
