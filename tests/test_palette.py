@@ -301,6 +301,25 @@ def test_grey_jpeg_masks_are_two_classes_not_one_per_value(tmp_path):
     assert infer_palette(tmp_path / "png").binary
 
 
+def test_jpeg_noise_saved_as_png_is_pooled_and_thin_real_classes_are_not(tmp_path):
+    """Kvasir's grey JPEG masks saved again as PNG: values 0..8 and 247..255 became 18 classes. Values that never
+    fill a 3x3 block, each near one that does, and more of them than classes are noise; CamVid's 12 classes,
+    some thin, stay 12."""
+    for i in range(3):
+        Image.fromarray(_blobs(i, 0.5)).save(tmp_path / f"m{i}.jpg", quality=90)
+        write_mask(tmp_path / "png" / f"m{i}.png", np.asarray(Image.open(tmp_path / f"m{i}.jpg")))
+    result = infer_palette(tmp_path / "png")
+    assert result.lossy and result.palette.names == ["background", "foreground"] and len(result.colours) > 10
+    assert result.palette.ids() == {v: int(v >= 128) for v in range(256)}
+    rng = np.random.default_rng(4)
+    classes = np.kron(rng.integers(0, 10, (12, 16)), np.ones((6, 6), int)).astype(np.uint8)
+    classes[::9, :] = 10  # thin classes: lines that never fill a 3x3 block
+    classes[:, ::11] = 11
+    write_mask(tmp_path / "camvid" / "a.png", classes)
+    result = infer_palette(tmp_path / "camvid")
+    assert not result.lossy and sorted(c.value for c in result.classes) == list(range(12))
+
+
 def test_the_binary_builtin_converts_binary_masks_however_stored(tmp_path, cli):
     """0/1 as they are, 0/255 by id, black/white by colour; instance masks' object ids (ajbrookhouse/
     WSU_PlantBio_ML: 105 values, 1..104 chloroplasts) with a range remap, which palette infer proposes."""

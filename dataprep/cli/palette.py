@@ -158,7 +158,8 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
                    f"`dataprep masks2labels --palette {output} ...` (the palette records remap: reduce-zero)")
     if result.lossy and result.kind == "index":
         centres = [c.id for c in result.palette.classes if c.kind is not EntryKind.ARTEFACT]
-        click.echo(f"\nthe masks are JPEG: their {len(result.colours)} values are compression noise around "
+        click.echo(f"\nthe masks are JPEG-compressed (or were, before a lossless save): their {len(result.colours)} "
+                   "values are compression noise around "
                    f"{len(centres)} ({', '.join(map(str, centres))}); every value 0..255 is listed under the class "
                    f"of the nearest of those; convert with `dataprep masks2labels --palette {output} ...` (remap: ids)"
                    ", and save masks as PNG from now on")
