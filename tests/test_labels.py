@@ -965,3 +965,7 @@ def test_a_grey_jpeg_mask_that_fails_names_unknown_nearest(tmp_path, cli):
     res = cli("masks2labels", "-p", "binary", manifest, tmp_path / "labels")
     assert res.exit_code == 1
     assert "the mask is a JPEG, whose compression scatters its values: --unknown nearest snaps each" in res.output
+    Image.open(tmp_path / "masks" / "a.jpg").convert("RGB").save(tmp_path / "masks" / "a.jpg", quality=75)
+    res = cli("masks2labels", "-p", "binary", manifest, tmp_path / "labels")  # Kvasir's RGB JPEG masks
+    assert "its colours: --unknown nearest gives each pixel the class of its nearest" in res.output
+    assert "an index mask saved as RGB" not in res.output  # JPEG noise is grey, not an index mask's levels

@@ -20,7 +20,7 @@ from ..palette import Palette, find_palette, load_palette, palette_from_file
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table
-from .options import Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
+from .options import ALL_GREY_HINT, Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
 from .report import ConversionReport, _collect, _FileResult, _ignored_interior
 from .resume import _claim_output, _unclaim_output, _up_to_date
 from .sources import _Job, _resolve_source
@@ -71,10 +71,14 @@ class _MaskConverter:
                                     context=self.context)
         except UnknownValuesError as exc:
             exc = _ade20k_hint(_train_ids_hint(exc, job.src), job.src, mask)
-            if mask.ndim == 2 and job.src.suffix.lower() in LOSSY_EXTENSIONS:
-                exc = UnknownValuesError(exc.path, exc.reason + "; the mask is a JPEG, whose compression scatters "
-                                         "its values: --unknown nearest snaps each to the nearest class value",
-                                         exc.counts)
+            if job.src.suffix.lower() in LOSSY_EXTENSIONS:
+                nearest = ("snaps each to the nearest class value" if mask.ndim == 2 else
+                           "gives each pixel the class of its nearest palette colour")
+                # JPEG noise of a black-and-white mask is grey, which says nothing of an index mask saved as RGB.
+                exc = UnknownValuesError(exc.path, exc.reason.replace(ALL_GREY_HINT, "") + "; the mask is a JPEG, "
+                                         "whose compression scatters "
+                                         f"its {'values' if mask.ndim == 2 else 'colours'}: --unknown nearest "
+                                         f"{nearest}", exc.counts)
             raise _with_path(exc, job.src) from None
         except DataprepError as exc:
             raise _with_path(exc, job.src) from None

@@ -35,6 +35,9 @@ def _check_unknown(unknown: str) -> None:
         raise UsageError(None, f"unknown must be one of {', '.join(UNKNOWN_MODES)}, not {unknown!r}")
 
 
+ALL_GREY_HINT = "; all grey: an index mask saved as RGB?"
+
+
 def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours: bool) -> UnknownValuesError:
     total = sum(found.values())
     what = "colour" if colours else "value"
@@ -46,12 +49,13 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     if not colours and ids and all(k in ids for k in found):
         # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
         # values that happen to be valid indices, each the wrong class.
-        hint = (f"they are ids of palette {palette.name!r} (e.g. Cityscapes labelIds), so every value of these masks "
-                "is an id, not an index: use --remap ids")
+        example = " (Cityscapes labelIds)" if palette.name == "cityscapes" else ""
+        hint = (f"they are ids of palette {palette.name!r}{example}, so every value of these masks is an id, not an "
+                "index: use --remap ids")
     levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
     # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
     if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:
-        hint += "; all grey: an index mask saved as RGB?"
+        hint += ALL_GREY_HINT
     plural = "s" if len(found) > 1 else ""
     reason = (f"{total:,} pixels in {len(found)} {what}{plural} not in palette {palette.name!r}: "
               f"{listed}{more}; {hint}")
