@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 # GeoDoubleParams, GeoAsciiParams, GDAL_METADATA, GDAL_NODATA.
 _PIXEL_SCALE, _TIEPOINT, _TRANSFORMATION, _GDAL_METADATA, _NODATA = 33550, 33922, 34264, 42112, 42113
 _GEOKEYS = 34735
+_STATISTICS_ITEM = re.compile(r"\s*<Item name=\"STATISTICS_[A-Z_]+\"[^>]*>[^<]*</Item>")
 _GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 _TAG_TYPES = {33550: 12, 33922: 12, 34264: 12, 34735: 3, 34736: 12, 34737: 2, 42112: 2, 42113: 2}
 
@@ -138,6 +140,18 @@ class GeoTags:
                 m[7] += m[4] * dx + m[5] * dy
                 value = tuple(m)
             out.append((code, value))
+        return GeoTags(tuple(out)).without_statistics()
+
+    def without_statistics(self) -> "GeoTags":
+        """The tags without GDAL's STATISTICS_* metadata items: a window or a resampled copy has pixels of its
+        own, and a GIS showed each tile with the whole scene's minimum, maximum, mean and std."""
+        out = []
+        for code, value in self.tags:
+            if code == _GDAL_METADATA and isinstance(value, str) and "STATISTICS_" in value:
+                value = _STATISTICS_ITEM.sub("", value)
+                if "<Item" not in value:
+                    continue
+            out.append((code, value))
         return GeoTags(tuple(out))
 
     def placement(self) -> "GeoTags":
@@ -173,7 +187,7 @@ class GeoTags:
                 m[1], m[5] = m[1] * fy, m[5] * fy  # ... and per pixel row
                 value = tuple(m)
             out.append((code, value))
-        return GeoTags(tuple(out))
+        return GeoTags(tuple(out)).without_statistics()
 
     @property
     def pixel_is_point(self) -> bool:

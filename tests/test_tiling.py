@@ -641,3 +641,21 @@ def test_a_fourth_band_stays_data_or_alpha_as_the_source_tags_it(tmp_path, alpha
     for row in (*read_manifest(report.manifest_path).rows, *read_manifest(stitched.manifest_path).rows):
         assert io.read_image(row.image).shape[2] == (3 if alpha else 4)
         assert io.read_image(row.image, keep_alpha=True).shape[2] == 4
+
+
+def test_tiles_leave_out_the_scenes_gdal_statistics(tmp_path):
+    """rasterio's RGB2.byte.tif carries STATISTICS_MEAN/STDDEV/... of the whole scene: every tile (and resized
+    copy) carried them too, and a GIS showed each tile with the scene's figures. Other metadata is kept."""
+    (tmp_path / "src").mkdir()
+    meta = ('<GDALMetadata>\n  <Item name="STATISTICS_MEAN" sample="0">29.9</Item>\n'
+            '  <Item name="STATISTICS_MAXIMUM" sample="0">255</Item>\n'
+            '  <Item name="OFFSET" sample="0" role="offset">1.5</Item>\n</GDALMetadata>')
+    tifffile.imwrite(tmp_path / "src" / "a.tif", np.full((32, 32), 7, np.uint8), photometric="minisblack",
+                     metadata=None, extratags=[(42112, "s", 0, meta, True), (33550, "d", 3, (10.0, 10.0, 0.0), True),
+                                               (33922, "d", 6, (0.0, 0.0, 0.0, 500.0, 900.0, 0.0), True)])
+    src = write_manifest([ManifestRow("a", tmp_path / "src" / "a.tif", None, 32, 32)], tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=16, quiet=True)
+    for row in read_manifest(report.manifest_path).rows:
+        with tifffile.TiffFile(row.image) as tif:
+            kept = tif.pages[0].tags[42112].value
+        assert "STATISTICS_" not in kept and 'name="OFFSET"' in kept
