@@ -316,3 +316,25 @@ def test_sync_check_catches_a_one_pixel_shift(coords):
     shifted = torch.roll(item["mask"], 1, dims=1)
     bad, n = sync_errors(item["image"], shifted)
     assert bad > n // 2
+
+
+def test_a_shuffling_loader_run_twice_at_one_epoch_warns_once(labels):
+    """Without set_epoch, every epoch repeated the same order and augmentations (0 of 24 samples changed),
+    unsaid. A loader that does not shuffle (validation) runs one epoch as often as it likes."""
+    import warnings
+
+    train = make_loader(labels, {"steps": [{"op": "hflip"}]}, None, "cpu", batch_size=4, num_workers=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _epoch(train)
+        train.set_epoch(1)
+        _epoch(train)
+        assert not caught
+        _epoch(train)
+        _epoch(train)
+    assert len(caught) == 1 and "call loader.set_epoch(epoch) before each epoch" in str(caught[0].message)
+    val = make_loader(labels, None, None, "cpu", batch_size=4, num_workers=0, shuffle=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _epoch(val), _epoch(val)
+    assert not caught

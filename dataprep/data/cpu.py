@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Sampler, get_worker_info
 from ..errors import DataprepError
 from ..forking import can_fork, check_start_method, opencv_on_one_thread, single_threaded_opencv
 from .dataset import SegmentationDataset, describe_sizes, epoch_order
-from .sampler import epoch_length, repeated_order
+from .sampler import EpochRepeatGuard, epoch_length, repeated_order
 
 
 class EpochSampler(Sampler):
@@ -168,6 +168,7 @@ class CpuLoader:
         self.sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=seed, shard_id=shard_id, num_shards=num_shards,
                                     factors=repeat_factors)
         self._non_blocking = bool(pin_memory)
+        self._repeats = EpochRepeatGuard(shuffle)
         context = worker_context(start_method)
         self._forks = num_workers > 0 and context == "fork"
         self.loader = DataLoader(
@@ -196,6 +197,7 @@ class CpuLoader:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._repeats.starting(self.epoch)
         # Persistent workers start with the first epoch's iterator, and only then.
         starting = self._forks and getattr(self.loader, "_iterator", None) is None
         with opencv_on_one_thread() if starting else nullcontext():

@@ -49,7 +49,7 @@ from .dataset import (
     resolve_spec,
     sample_rngs,
 )
-from .sampler import epoch_length, loader_repeat_factors, repeated_order
+from .sampler import EpochRepeatGuard, epoch_length, loader_repeat_factors, repeated_order
 
 # Images DALI decodes itself: PIL mode -> channels.
 _DALI_DECODABLE = {"RGB": 3, "L": 1}
@@ -141,6 +141,7 @@ class DaliLoader:
         self.num_shards = num_shards
         self.num_threads = num_threads
         self.epoch = 0
+        self._repeats = EpochRepeatGuard(shuffle)
         self.device_id = _device_id(device)
         self.format = _probe_format(self.spec)
         self.max_value = MAX_VALUE.get(self.format.dtype, 255.0)
@@ -180,6 +181,7 @@ class DaliLoader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         epoch = self.epoch
+        self._repeats.starting(epoch)
         order = self.indices()
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:

@@ -140,5 +140,26 @@ def _systematic(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return chosen
 
 
-__all__ = ["class_presence", "class_repeat_factors", "epoch_length", "image_repeat_factors", "loader_repeat_factors",
-           "repeated_order"]
+class EpochRepeatGuard:
+    """Warns once when a shuffling loader is iterated again at the epoch it last ran: without `set_epoch(e)`
+    every epoch repeated the same order and the same augmentations (0 of 24 samples changed). A loader that
+    does not shuffle (validation) may run one epoch as often as it likes."""
+
+    def __init__(self, varies: bool) -> None:
+        self.varies = varies  # shuffled: epochs are meant to differ
+        self.last: int | None = None
+        self.warned = False
+
+    def starting(self, epoch: int) -> None:
+        if self.varies and self.last == epoch and not self.warned:
+            import warnings
+
+            self.warned = True
+            warnings.warn(f"the loader runs epoch {epoch} again: call loader.set_epoch(epoch) before each epoch, "
+                          "or every epoch repeats the same order and augmentations", stacklevel=3)
+        self.last = epoch
+
+
+__all__ = ["EpochRepeatGuard", "class_presence", "class_repeat_factors", "epoch_length", "image_repeat_factors",
+           "loader_repeat_factors", "repeated_order"]
+
