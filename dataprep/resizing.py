@@ -44,7 +44,7 @@ from .augment.base import resize_mask
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
-from .io import PathLike, atomic_write_bytes, read_png_palette
+from .io import PathLike, atomic_write_bytes, read_mask_palette
 from .io.formats import read_file_bytes
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
@@ -234,7 +234,7 @@ class _PairResizer:
         resized = resize_mask(labels[:, :, 0] if labels.shape[2] == 1 else labels, height, width)
         ext = ".png" if png_can_hold(resized) else ".tif"
         path = _mask_output(self.out_dir, row_id, ext)
-        palette = read_png_palette(source) if source.suffix.lower() == ".png" else None
+        palette = read_mask_palette(source)
         write_raster(path, resized, mask=True, palette=palette)
         return path
 

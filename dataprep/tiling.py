@@ -46,7 +46,7 @@ from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
 from .io import (PathLike, atomic_write_bytes, atomic_write_text, check_manifest_size, mask_size_error,
-                 read_png_palette)
+                 read_mask_palette)
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette, resolve_palette
@@ -308,7 +308,7 @@ class _Tiler:
         ext = ".tif" if is_tiff(row.image) or not _png_dtype(image) else ".png"
         png_mask = p.mask_format == "png" and (mask is None or mask.dtype in (np.uint8, np.uint16))
         mask_ext = ".png" if png_mask else ".tif"
-        palette = read_png_palette(row.mask) if row.mask and row.mask.suffix.lower() == ".png" else None
+        palette = read_mask_palette(row.mask) if row.mask else None  # a palette TIFF's colours too
         rows: list[ManifestRow] = []
         dropped_unlabelled = dropped_empty = dropped_nodata = nodata_ignored = 0
         wanted = p.max_nodata < 1.0 or (mask is not None and p.nodata_mask == "ignore")

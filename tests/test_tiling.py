@@ -659,3 +659,19 @@ def test_tiles_leave_out_the_scenes_gdal_statistics(tmp_path):
         with tifffile.TiffFile(row.image) as tif:
             kept = tif.pages[0].tags[42112].value
         assert "STATISTICS_" not in kept and 'name="OFFSET"' in kept
+
+
+def test_a_palette_tiff_masks_tiles_keep_its_colours(tmp_path):
+    """Palette-mode TIFF label maps (a GIS export) gave PNG tiles without their colour table."""
+    (tmp_path / "src").mkdir()
+    io.write_image(tmp_path / "src" / "a.png", np.zeros((32, 32, 3), np.uint8))
+    labels = np.kron(np.array([[0, 1], [2, 1]], np.uint8), np.ones((16, 16), np.uint8))
+    mask = Image.fromarray(labels, "P")
+    mask.putpalette([0, 0, 0, 200, 30, 30, 30, 200, 30])
+    mask.save(tmp_path / "src" / "a.tif")
+    src = write_manifest([ManifestRow("a", tmp_path / "src" / "a.png", tmp_path / "src" / "a.tif", 32, 32)],
+                         tmp_path / "src.csv")
+    report = tile_manifest(src, tmp_path / "tiles", size=16, quiet=True)
+    for row in read_manifest(report.manifest_path).rows:
+        tile = Image.open(row.mask)
+        assert tile.mode == "P" and tile.getpalette()[:9] == [0, 0, 0, 200, 30, 30, 30, 200, 30]

@@ -47,7 +47,7 @@ from .formats import (
 from .info import ImageInfo, read_info
 from .limits import (DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_manifest_size, check_pixels, is_scaled_copy,
                      mask_size_error, max_image_pixels)
-from .masks import read_mask, read_png_palette
+from .masks import read_mask, read_mask_palette, read_png_palette
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "LOSSY_EXTENSIONS", "MASK_EXTENSIONS", "MAX_PIXELS_ENV", "DataprepError",
@@ -55,8 +55,8 @@ __all__ = [
     "check_complete", "check_manifest_size", "check_pixels", "content_mismatch", "decode_binary_bytes", "decode_file",
     "decode_gray_bytes",
     "encode_image", "has_extension", "identify_bytes", "image_array", "load_sample", "mask_size_error", "max_image_pixels",
-    "read_encoded_bytes", "read_image", "read_info", "read_mask", "read_pixels", "read_png_palette",
-    "remove_stale_temps", "is_scaled_copy", "sniff_format", "strip_suffix", "write_image", "write_mask",
+    "read_encoded_bytes", "read_image", "read_info", "read_mask", "read_mask_palette", "read_pixels",
+    "read_png_palette", "remove_stale_temps", "is_scaled_copy", "sniff_format", "strip_suffix", "write_image", "write_mask",
 ]
 
 

@@ -162,6 +162,17 @@ def read_png_palette(path: PathLike) -> np.ndarray | None:
         return table
 
 
+def read_mask_palette(path: PathLike) -> np.ndarray | None:
+    """The colour table of a palette-mode PNG, GIF or TIFF mask to carry over into outputs; None for other files
+    and for files PIL cannot open (a multi-band or float TIFF)."""
+    if os.path.splitext(os.fspath(path))[1].lower() not in (".png", ".gif", ".tif", ".tiff"):
+        return None
+    try:
+        return read_png_palette(path)
+    except (OSError, ValueError):
+        return None
+
+
 def _colour_table(im: Image.Image) -> np.ndarray:
     # The table as the file holds it, before any pixel is decoded (getpalette() decodes the whole image first).
     raw_table = im.palette is not None and im.palette.mode == "RGB" and im.palette.rawmode in (None, "RGB")
