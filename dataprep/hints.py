@@ -28,6 +28,7 @@ class Hint:
     count: int
     example: str  # one such path, relative to the root
     source: str = ""  # what `dataprep import FORMAT SRC DEST` takes as SRC: the file or folder, relative to the root
+    unit: str = "files"  # what `count` counts (instances: sample folders)
 
     def __str__(self) -> str:
         return self.describe()
@@ -36,7 +37,7 @@ class Hint:
         """One line; paths joined to `root` when given, so that the command runs from anywhere."""
         example = os.path.join(root, self.example) if root else self.example
         source = os.path.join(root, self.source) if root else self.source
-        return (f"{example}: looks like {self.what} ({self.count} files); "
+        return (f"{example}: looks like {self.what} ({self.count} {self.unit}); "
                 f"convert with `dataprep import {self.format} {os.path.normpath(source or '.')} DEST`")
 
 
@@ -96,7 +97,7 @@ def find_hints(root: str | os.PathLike[str], files: list[str]) -> list[Hint]:
     instances = _instance_folders(files)
     if instances:
         hints.append(Hint("instances", _WHAT["instances"], len(instances), instances[0],
-                          _source("instances", instances[0])))
+                          _source("instances", instances[0]), unit="samples"))
     return sorted(hints, key=lambda h: h.format)
 
 

@@ -742,7 +742,7 @@ def test_per_instance_folders_get_an_import_hint(tmp_path, cli):
     assert [(h.format, h.count) for h in result.hints] == [("instances", 2)]
     res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
     assert res.exit_code == 1
-    assert "looks like per-instance masks" in res.output
+    assert "looks like per-instance masks (ID/images/ID.png + ID/masks/*.png, one file per object) (2 samples)" in res.output
     assert f"convert with `dataprep import instances {tmp_path} DEST`" in res.output
 
 
