@@ -38,9 +38,9 @@ if step == "read image once":
 elif step == "read image + mask once":
     both = read_raster(root / "scene.tif"), io.read_mask(root / "scene_mask.png")
 elif step == "tile":
-    tile_manifest(root / "source.csv", root / "tiles", size=512, overlap=64, quiet=True)
+    tile_manifest(root / "source.csv", root / "tiles", size=512, overlap=64, quiet=True, force=True)
 elif step == "tile (mask as striped TIFF)":
-    tile_manifest(root / "source_tiff_mask.csv", root / "tiles_tiff_mask", size=512, overlap=64, quiet=True)
+    tile_manifest(root / "source_tiff_mask.csv", root / "tiles_tiff_mask", size=512, overlap=64, quiet=True, force=True)
 elif step == "stitch":
     stitch_manifest(root / "tiles" / "manifest.csv", root / "stitched", quiet=True)
 seconds = time.perf_counter() - start
@@ -54,8 +54,11 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
 
 
 def _run(root: Path, step: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", _STEP, str(root), step], check=True, capture_output=True, text=True,
-                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run([sys.executable, "-c", _STEP, str(root), step], check=False, capture_output=True, text=True,
+                         # a 10,000 x 10,000 scene is over the decompression-bomb guard, and genuine
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "DATAPREP_MAX_IMAGE_PIXELS": "none"})
+    if out.returncode:
+        raise SystemExit(f"step {step!r} failed: {out.stderr.strip().splitlines()[-1]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
