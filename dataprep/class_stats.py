@@ -241,7 +241,7 @@ def unconverted_warning(pixel_count: Sequence[int]) -> str | None:
         return None
     present = [i for i, n in enumerate(pixel_count) if n]
     rare = [i for i, n in enumerate(pixel_count) if n < 1e-4 * total]
-    if k > 16 and len(rare) > k / 2:
+    if k > 64 and len(rare) > k / 2:  # over 64 values: no label set this wide leaves half its classes empty
         return (f"{len(rare)} of {k} classes hold no pixel or under 0.01% of the pixels: masks that are not label "
                 "maps (JPEG noise, grey levels, 0/255 values)? convert them first: `dataprep palette infer` on the "
                 "masks, then `dataprep masks2labels --palette THAT_FILE`")

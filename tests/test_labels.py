@@ -957,6 +957,18 @@ def test_a_grey_jpeg_of_several_classes_snaps_each_value_to_the_nearest_index_or
     assert result.unknown and all(v not in (0, 1, 2, 3, 255) for v in result.unknown)
 
 
+def test_a_grey_jpeg_trimap_snaps_to_the_palettes_ids_when_they_lie_nearer(tmp_path):
+    """Oxford-IIIT Pet trimaps (1 pet, 2 background, 3 border) as JPEG under -p oxford_pet --unknown nearest:
+    2 and 3 snapped to index 1, 99.7% 'pet', exit 0. The ids lie nearer the pixels than the indices do."""
+    rng = np.random.default_rng(13)
+    trimap = np.kron(rng.choice([1, 2, 3], (10, 13)), np.ones((11, 11), int))[:96, :128].astype(np.uint8)
+    decoded = _grey_jpeg(tmp_path / "a.jpg", trimap).astype(int)
+    result = mask_to_labels(decoded.astype(np.uint8), "oxford_pet", unknown="nearest", lossy=True)
+    ids = np.array([1, 2, 3])
+    nearest = ids[np.abs(decoded[:, :, None] - ids).argmin(axis=2)]
+    np.testing.assert_array_equal(result.labels, np.select([nearest == 1, nearest == 2], [1, 0], 255))
+
+
 def test_a_grey_jpeg_mask_that_fails_names_unknown_nearest(tmp_path, cli):
     blocks = np.kron(np.eye(6, dtype=np.uint8), np.ones((11, 11), np.uint8))[:64, :64] * 255
     _grey_jpeg(tmp_path / "masks" / "a.jpg", blocks)

@@ -318,6 +318,12 @@ def test_jpeg_noise_saved_as_png_is_pooled_and_thin_real_classes_are_not(tmp_pat
     write_mask(tmp_path / "camvid" / "a.png", classes)
     result = infer_palette(tmp_path / "camvid")
     assert not result.lossy and sorted(c.value for c in result.classes) == list(range(12))
+    lanes = np.kron(rng.integers(0, 2, (12, 16)), np.ones((6, 6), int)).astype(np.uint8)
+    for k, row in enumerate(range(5, 64, 16)):  # four 1-pixel line classes beside two area classes
+        lanes[row, :] = 2 + k
+    write_mask(tmp_path / "lanes" / "a.png", lanes)
+    result = infer_palette(tmp_path / "lanes")
+    assert not result.lossy and sorted(c.value for c in result.classes) == list(range(6))
 
 
 def test_the_binary_builtin_converts_binary_masks_however_stored(tmp_path, cli):

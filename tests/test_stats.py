@@ -465,3 +465,6 @@ def test_masks_that_look_unconverted_warn_without_a_palette(tmp_path, cli):
     clean = rng.integers(0, 3, (32, 32)).astype(np.uint8)
     manifest = _manifest(tmp_path / "clean", [image], [clean])
     assert "warning" not in cli("stats", manifest, "-o", tmp_path / "clean.json", "-q").output
+    few = np.where(rng.random((32, 32)) < 0.5, 0, rng.choice([4, 9, 15, 18], (32, 32))).astype(np.uint8)
+    manifest = _manifest(tmp_path / "voc", [image], [few])  # 3 VOC maps: 19 classes, most absent, all valid
+    assert "warning" not in cli("stats", manifest, "-o", tmp_path / "voc.json", "-q").output

@@ -95,8 +95,8 @@ def mask_to_labels(mask: np.ndarray, palette: Palette | PathLike, *, remap: Rema
                 raise UnknownValuesError(None, exc.reason + _BY_COLOUR_HINT, exc.counts) from None
             result.by_colour = True
             return result
-    if lossy and unknown == "nearest" and not remap and mask.dtype == np.uint8:
-        return snap_lossy_values(mask, palette)
+    if lossy and unknown == "nearest" and mask.dtype == np.uint8:
+        return snap_lossy_values(mask, palette, _check_remap(remap, palette))
     if not remap:
         counts = _value_counts(mask)  # counted once: for the ids check and the conversion
         ids, held = _ids_when_foreground_is_stored_at_ignore(mask, palette, counts)

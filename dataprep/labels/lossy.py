@@ -2,6 +2,8 @@
 240..255), so under `--unknown nearest` each value snaps to the nearest value the palette gives a meaning."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import cv2
 import numpy as np
 
@@ -10,28 +12,45 @@ from .converted import Converted, _histogram, _narrow, _value_counts
 from .options import UnknownKey
 
 
-def snap_lossy_values(values: np.ndarray, palette: Palette) -> Converted:
-    """A JPEG index mask: each value to the class of the nearest value the palette gives a meaning.
+def snap_lossy_values(values: np.ndarray, palette: Palette, remap: Mapping[int, int] | None = None) -> Converted:
+    """A JPEG index mask: each value to the class of the nearest value the palette (or `remap`) gives a meaning.
 
     Compression spreads 0 and 255 over 0..12 and 240..255. Read as they are under `-p binary`, the noise
-    value 1 was the foreground and 254 the ignore index (Kvasir's polyps all lost). A palette that stores a
-    class at the ignore value (binary: 0/1 or 0/255) takes the ids when the mask holds bright values, the
-    indices otherwise; other palettes take their indices and the ignore value.
+    value 1 was the foreground and 254 the ignore index (Kvasir's polyps all lost). Under a `remap` the values
+    are those it maps and the palette's own; a palette that stores a class at the ignore value (binary: 0/1
+    or 0/255) takes the ids when the mask holds bright values, the indices otherwise; a palette with other ids
+    (Oxford-IIIT Pet's trimaps store 1, 2, 3) takes whichever of its ids and its indices lies nearer the mask's
+    pixels; others their indices and the ignore value.
     """
     counts = _value_counts(values)
     ids = palette.ids()
     classes = {c.index: c.index for c in palette.classes if not c.ignore}
-    if ids.get(palette.ignore_index, palette.ignore_index) != palette.ignore_index:
+    indices = {**classes, palette.ignore_index: palette.ignore_index}
+    if remap:
+        meaning = {**indices, **remap}  # as an index mask converts under it: valid values kept unless remapped
+    elif ids.get(palette.ignore_index, palette.ignore_index) != palette.ignore_index:
         meaning = ids if counts[128:].any() else classes
+    elif ids and ids != {k: v for k, v in ids.items() if k == v}:
+        meaning = min((indices, ids), key=lambda m: _distance(counts, m))  # a tie keeps the indices
     else:
-        meaning = {**classes, palette.ignore_index: palette.ignore_index}
-    stored = np.array(sorted(meaning), np.int64)
-    levels = np.arange(256)
-    right = np.clip(np.searchsorted(stored, levels), 0, len(stored) - 1)
-    left = np.clip(right - 1, 0, len(stored) - 1)
-    nearest = np.where(np.abs(stored[left] - levels) <= np.abs(stored[right] - levels), stored[left], stored[right])
-    lut = np.array([meaning[int(v)] for v in nearest], palette.label_dtype)
+        meaning = indices
+    lut = np.array([meaning[int(v)] for v in _nearest_stored(np.array(sorted(meaning), np.int64))],
+                   palette.label_dtype)
     labels = cv2.LUT(values, lut) if lut.dtype == np.uint8 else np.take(lut, values)
     found: dict[UnknownKey, int] = {int(v): int(counts[v]) for v in np.flatnonzero(counts) if int(v) not in meaning}
     size = palette.max_value + 1
     return Converted(_narrow(labels, palette), _histogram(labels, size)[:size], found)
+
+
+def _nearest_stored(stored: np.ndarray) -> np.ndarray:
+    """For each level 0..255, the nearest of the sorted `stored` values (a tie: the lower)."""
+    levels = np.arange(256)
+    right = np.clip(np.searchsorted(stored, levels), 0, len(stored) - 1)
+    left = np.clip(right - 1, 0, len(stored) - 1)
+    return np.where(np.abs(stored[left] - levels) <= np.abs(stored[right] - levels), stored[left], stored[right])
+
+
+def _distance(counts: np.ndarray, meaning: Mapping[int, int]) -> int:
+    """Pixels times levels between each pixel's value and the nearest value of `meaning`."""
+    nearest = _nearest_stored(np.array(sorted(meaning), np.int64))
+    return int((counts * np.abs(nearest - np.arange(256))).sum())
