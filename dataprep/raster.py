@@ -74,6 +74,8 @@ def _tifffile():
 
 
 _DECODERS: dict[Any, bool] = {}
+# What every libtiff decodes: none, CCITT 1D/G3/G4, LZW, old and new JPEG, Adobe deflate, PackBits, deflate.
+_LIBTIFF_CODECS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 32773, 32946})
 
 
 def has_decoder(compression: Any) -> bool:
@@ -492,8 +494,10 @@ class RasterReader:
 
     @property
     def libtiff_reads_right(self) -> bool:
-        """Whether libtiff (OpenCV's, PIL's) decodes this TIFF to the same bands: gray, RGB, RGBA of 8/16 bits."""
-        if self.dtype not in (np.uint8, np.uint16):
+        """Whether libtiff (OpenCV's, PIL's) decodes this TIFF to the same bands: gray, RGB, RGBA of 8/16 bits,
+        in a compression libtiff's own codecs hold (JPEG-XL, JPEG 2000 and PNG-compressed TIFFs came back from
+        OpenCV as zeros, which stats took for black images)."""
+        if self.dtype not in (np.uint8, np.uint16) or int(self._page.compression) not in _LIBTIFF_CODECS:
             return False
         if self.photometric == "rgb":
             return self.bands == 3 or (self.bands == 4 and self.alpha)

@@ -433,6 +433,13 @@ def test_a_codec_tifffile_lists_but_cannot_run_is_refused_from_the_header_too(tm
     tifffile.imwrite(path, np.zeros((8, 10, 3), np.uint16), photometric="minisblack", planarconfig="contig")
     with tifffile.TiffFile(path, mode="r+b") as tif:
         tif.pages[0].tags["Compression"].overwrite(50000)  # marked ZSTD: the header alone decides
+    rgb = tmp_path / "rgb.tif"  # an RGB libtiff would read, were the codec libtiff's: OpenCV gave zeros
+    tifffile.imwrite(rgb, np.full((8, 10, 3), 90, np.uint8), photometric="rgb")
+    with tifffile.TiffFile(rgb, mode="r+b") as tif:
+        tif.pages[0].tags["Compression"].overwrite(34933)  # PNG-compressed TIFF
+    if not has_decoder(34933):
+        with pytest.raises(DataprepError, match=r"PNG-compressed 3-band uint8 TIFF: decoding it needs"):
+            io.read_info(rgb)
     if runs:
         pytest.skip("this environment decodes ZSTD")
     with pytest.raises(DataprepError, match=r"ZSTD-compressed 3-band uint16 TIFF: decoding it needs the imagecodecs"):
