@@ -98,4 +98,6 @@ def test_scan_palette_infer_and_masks2labels_point_to_the_import(tmp_path, cli):
     assert "so the 16 colours are 4 classes split by instance; `dataprep import ade20k ROOT DEST`" in res.output
     res = cli("masks2labels", "-p", "ade20k", tmp_path / "m.csv", tmp_path / "labels")
     assert res.exit_code == 1
-    assert "the file is an ADE20K full-release mask" in res.output
+    assert "an ADE20K full-release mask, whose colours are codes" in res.output
+    res = cli("masks2labels", "-p", "ade20k", "--unknown", "nearest", tmp_path / "m.csv", tmp_path / "near")
+    assert res.exit_code == 1 and "convert the set with `dataprep import ade20k ROOT DEST`" in res.output

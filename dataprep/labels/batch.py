@@ -65,6 +65,8 @@ class _MaskConverter:
                 raise DataprepError(extra, f"extra mask's PNG palette differs from its main mask's ({job.src.name}): "
                                            "their indices mean different colours")
             mask = merge_mask(mask, read_mask(extra), job.src, extra)
+        if _ade20k_full_release(job.src, mask):  # whatever --unknown says: no palette lists class codes
+            raise DataprepError(job.src, _ADE20K_CODES + ": convert the set with `dataprep import ade20k ROOT DEST`")
         try:
             result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,
                                     lossy=job.src.suffix.lower() in LOSSY_EXTENSIONS,
@@ -101,14 +103,22 @@ def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:
                               exc.counts)
 
 
+_ADE20K_CODES = ("an ADE20K full-release mask, whose colours are codes (red / 10 * 256 + green the class, blue "
+                 "the instance)")
+
+
+def _ade20k_full_release(path: Path, mask: np.ndarray) -> bool:
+    """An `ADE_*_seg.png` of class codes: --unknown nearest snapped 95% of a street to ADE150's colours, exit 0."""
+    return (path.name.startswith("ADE_") and path.name.endswith(FULL_RELEASE_SEG_SUFFIX) and mask.ndim == 3
+            and full_release_codes(mask) is not None)
+
+
 def _ade20k_hint(exc: UnknownValuesError, path: Path, mask: np.ndarray) -> UnknownValuesError:
-    """ADE20K's full-release `_seg.png` colours are class codes and instances, which no palette lists."""
+    """Another `_seg.png` of class codes (renamed): the error says what it may be."""
     if not path.name.endswith(FULL_RELEASE_SEG_SUFFIX) or mask.ndim != 3 or full_release_codes(mask) is None:
         return exc
-    return UnknownValuesError(exc.path, exc.reason + "; the file is an ADE20K full-release mask, whose colours are "
-                                                     "codes (red / 10 * 256 + green the class, blue the instance): "
-                                                     "convert the set with `dataprep import ade20k ROOT DEST`",
-                              exc.counts)
+    return UnknownValuesError(exc.path, exc.reason + f"; the file may be {_ADE20K_CODES}: convert the set with "
+                                                     "`dataprep import ade20k ROOT DEST`", exc.counts)
 
 
 def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
