@@ -584,6 +584,9 @@ def test_yolo_export_with_classes_txt_and_no_yaml(tmp_path):
     for stem in lines:
         np.testing.assert_array_equal(_labels(tmp_path / "from_classes", f"images/{stem}"),
                                       _labels(tmp_path / "from_yaml", f"images/train/{stem}"))
+    (flat / "classes.txt").write_text("door\n\nbus\n")  # Darknet counts the blank line: bus would be 2
+    with pytest.raises(DataprepError, match="classes.txt: line 2 is blank: name that class or remove the line"):
+        _import("yolo", flat, tmp_path / "blank")
 
 
 # --------------------------------------------------------------------------- per-instance mask folders

@@ -63,7 +63,8 @@ def test_beyond_255_classes_the_maps_are_16_bit_and_a_set_without_json_gets_code
     rng = np.random.default_rng(1)
     codes = np.arange(1, 301).reshape(15, 20).repeat(2, axis=0).repeat(2, axis=1)  # 300 classes, codes > 255 too
     _sample(tmp_path / "data", "ADE_val_00000001", codes, None, rng)
-    import_annotations("ade20k", tmp_path / "data", tmp_path / "out", quiet=True)
+    report = import_annotations("ade20k", tmp_path / "data", tmp_path / "out", quiet=True)
+    assert any("300 class code(s) no x.json names (e.g. 1): called class_<code>" in n for n in report.notes)
     palette = load_palette(tmp_path / "out" / "palette.json")
     assert palette.ignore_index == 65535
     assert [c.name for c in palette.classes if not c.ignore][:2] == ["class_1", "class_2"]

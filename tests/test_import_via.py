@@ -150,6 +150,7 @@ def test_via3_extreme_shapes_and_file_level_captions(tmp_path):
     (src / "via3.json").write_text(json.dumps(project))
     report = _import(src / "via3.json", tmp_path / "out")
     assert report.ok and [c.name for c in report.palette.classes[:3]] == ["background", "box", "disc"]
+    assert not any("polyline/point" in n for n in report.notes)  # the caption is no region
     got = read_mask(tmp_path / "out" / "labels" / "x.png")
     expected = _reference(60, 40, [(1, "box", [5, 3, 18, 16])])  # the 4 points' bounding box
     np.testing.assert_array_equal(got[:, :20], expected[:, :20])

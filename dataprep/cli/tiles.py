@@ -39,7 +39,8 @@ class _Percent(click.ParamType):
               help="Step between tile origins instead of --overlap (stride = size - overlap).")
 @click.option("--pad", type=click.Choice(PAD_MODES), default="none", show_default=True,
               help="none: shift the last row/column of tiles inward (all tiles real pixels); ignore: pad images "
-                   "with 0; reflect: mirror images. Masks always pad with the ignore index.")
+                   "with 0 (a GeoTIFF's nodata value where it has one); reflect: mirror images. Masks always pad "
+                   "with the ignore index.")
 @click.option("--min-labelled", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="FRAC",
               help="Drop tiles whose share of labelled (not ignore) pixels is below FRAC.")
 @click.option("--keep-empty", type=_Percent(), default="100%", show_default=True,
@@ -125,7 +126,7 @@ def stitch_command(manifest: Path, dest: Path, blend: str, ignore_index: int | N
     """
     report = stitch_manifest(manifest, dest, blend=blend, ignore_index=ignore_index, force=force,
                              executor=executor, on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
-    uncovered = (f"{sid}: {pixels:,} pixels lie in no tile (filled with 0 / the ignore index)"
+    uncovered = (f"{sid}: {pixels:,} pixels lie in no tile (filled with 0 or the nodata value / the ignore index)"
                  for sid, pixels in report.uncovered.items())
     finish_output_report(report, f"stitch: {report.sources - len(report.errors)} images from {report.tiles} tiles, "
                                  f"{len(report.errors)} failed -> {report.out_dir}", uncovered)

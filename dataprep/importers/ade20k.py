@@ -57,6 +57,10 @@ def read_ade20k(src: Path, *, images_dir: Path | None = None, executor: Executor
             names.setdefault(code, name)
         kept.append(item)
     ordered = sorted(codes - {UNLABELLED})
+    unnamed = [code for code in ordered if code not in names]
+    if unnamed:  # ADE's x.json names every object; without them the classes are numbers
+        plan.warnings.append(f"{len(unnamed)} class code(s) no x.json names (e.g. {unnamed[0]}): called "
+                             "class_<code>; the images' JSON files give their names")
     plan.classes = [ClassSpec(names.get(code, f"class_{code}"), id=code) for code in ordered]
     plan.ignore_name = "unlabelled"
     lookup = tuple(ordered)

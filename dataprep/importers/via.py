@@ -147,8 +147,6 @@ def _via2_options(declared: Any) -> dict[str, list[str]]:
 
 
 def _via3_shape(xy: Any, path: Path, where: str) -> tuple[str, Any] | None:
-    if xy == []:
-        return None  # file-level metadata (a caption): `metadata_add(vid, [], [], {...})`
     if not isinstance(xy, list) or not all(isinstance(v, (int, float)) for v in xy):
         raise field_error(path, where, "field 'xy' must be [shape id, coordinates...]")
     kind, c = _VIA3_SHAPES.get(int(xy[0])), [float(v) for v in xy[1:]]
@@ -210,6 +208,8 @@ def _read_via3(data: dict[str, Any], path: Path, export: _Export) -> None:
         image = by_view.get(str(meta.get("vid")))
         if image is None:
             raise field_error(path, where, f"view {meta.get('vid')!r} is not in 'view'")
+        if meta.get("xy") == []:
+            continue  # file-level metadata (a caption): `metadata_add(vid, [], [], {...})`, no region
         try:
             parsed = _via3_shape(meta.get("xy"), path, where)
         except DataprepError as exc:

@@ -39,9 +39,14 @@ def _find_yaml(src: Path) -> Path:
 def _names_file_data(path: Path) -> dict[str, Any]:
     """A YOLO export without a YAML (Label Studio's, Darknet's): class names one per line, images/ beside it."""
     try:
-        names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+        lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     except (OSError, UnicodeDecodeError) as exc:
         raise DataprepError(path, f"unreadable: {exc}") from None
+    while lines and not lines[-1]:
+        lines.pop()
+    if "" in lines:  # Darknet numbers lines, blank ones too: dropping it would shift every later class
+        raise DataprepError(path, f"line {lines.index('') + 1} is blank: name that class or remove the line")
+    names = lines
     if not names:
         raise DataprepError(path, "empty file: expected one class name per line")
     if not (path.parent / "images").is_dir():
