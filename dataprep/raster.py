@@ -162,7 +162,8 @@ class GeoTags:
         return GeoTags(tuple((code, value) for code, value in self.tags if code not in (_NODATA, _GDAL_METADATA)))
 
     def resized(self, source: tuple[int, int], size: tuple[int, int]) -> "GeoTags":
-        """The tags of this raster resampled from `source` to `size` pixels ((height, width)): same ground, larger pixels.
+        """The tags of this raster resampled from `source` to `size` pixels ((height, width)): same ground, larger
+        pixels.
 
         Raster coordinates scale about the raster's corner; with PixelIsPoint (GTRasterTypeGeoKey 2) a coordinate
         is a pixel's centre, so new pixel 0's centre lies at old (f - 1) / 2, not at old 0 (450 m off on a 30 m

@@ -241,8 +241,8 @@ class _Stitcher:
                 tile = reader.read_all()
                 if out is None:
                     # What no tile covers is nodata where the tiles say what that is (0 is a value there).
-                    out = np.full((job.height, job.width, tile.shape[2]), nodata_fill(reader.geo and reader.geo.nodata, tile.dtype),
-                                  tile.dtype)
+                    fill = nodata_fill(reader.geo.nodata if reader.geo is not None else None, tile.dtype)
+                    out = np.full((job.height, job.width, tile.shape[2]), fill, tile.dtype)
                     geo = reader.geo.shifted(-t.y, -t.x) if reader.geo is not None else None
                     photometric, alpha = reader.photometric, reader.alpha
             _check_tile(t.row.image, tile, out, t.row)

@@ -350,7 +350,8 @@ class _Tiler:
                 continue
             if hidden:
                 nodata_ignored += unseen_pixels
-            tile_img = self._cut(band_img, y, x, th, tw, H, W, fill=nodata_fill(image.geo and image.geo.nodata, image.dtype))
+            fill = nodata_fill(image.geo.nodata if image.geo is not None else None, image.dtype)
+            tile_img = self._cut(band_img, y, x, th, tw, H, W, fill=fill)
             tid = f"{row.id}_{y:0{digits}d}_{x:0{digits}d}"
             img_path = self.out_dir / "images" / f"{tid}{ext}"
             geo = image.geo.shifted(y, x) if image.geo is not None and ext == ".tif" else None

@@ -213,7 +213,8 @@ def test_isic_2016_and_2017_folders_pair_and_superpixel_maps_are_one_warning(tmp
             _png(tmp_path / images / f"{n}_superpixels.png")
     result = scan(tmp_path)
     assert [(r.id, r.mask.name) for r in result.rows] == [
-        (f"{images}/ISIC_0000000", f"ISIC_0000000{suffix}.png"), (f"{images}/ISIC_0000050", f"ISIC_0000050{suffix}.png")]
+        (f"{images}/ISIC_0000000", f"ISIC_0000000{suffix}.png"),
+        (f"{images}/ISIC_0000050", f"ISIC_0000050{suffix}.png")]
     assert not result.problems and not result.hints
     assert [w.reason.split(" superpixel")[0] for w in result.warnings] == (["2"] if "2017" in images else [])
 
@@ -742,7 +743,7 @@ def test_per_instance_folders_get_an_import_hint(tmp_path, cli):
     assert [(h.format, h.count) for h in result.hints] == [("instances", 2)]
     res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
     assert res.exit_code == 1
-    assert "looks like per-instance masks (ID/images/ID.png + ID/masks/*.png, one file per object) (2 samples)" in res.output
+    assert "per-instance masks (ID/images/ID.png + ID/masks/*.png, one file per object) (2 samples)" in res.output
     assert f"convert with `dataprep import instances {tmp_path} DEST`" in res.output
 
 

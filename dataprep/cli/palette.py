@@ -64,8 +64,8 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
         click.echo("\nthe masks are named as ADE20K's (class k stored as k + 1, 0 not labelled): --palette ade20k "
                    "--remap ids gives its 150 classes their names and MMSegmentation's indices (reduce_zero_label)")
     if result.ade20k_full_classes is not None:
-        click.echo(f"\nwarning: these are ADE20K full-release _seg.png masks: their colours are codes (red / 10 * 256 + "
-                   f"green the class, blue the instance), so the {len(result.colours)} colours are "
+        click.echo("\nwarning: these are ADE20K full-release _seg.png masks: their colours are codes (red / 10 * "
+                   f"256 + green the class, blue the instance), so the {len(result.colours)} colours are "
                    f"{result.ade20k_full_classes} classes split by instance; `dataprep import ade20k ROOT DEST` makes "
                    "label maps of them (ROOT: the folder of the images and their _seg.png files)", err=True)
     if result.errors:

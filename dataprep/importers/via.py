@@ -45,7 +45,8 @@ def _circumcentre(c: list[float]) -> tuple[float, float] | None:
     if abs(d) < 1e-12:
         return None
     a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
-    return (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / d, (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / d
+    x = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / d
+    return x, (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / d
 
 
 @dataclass

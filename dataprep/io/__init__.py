@@ -56,7 +56,8 @@ __all__ = [
     "decode_gray_bytes",
     "encode_image", "has_extension", "identify_bytes", "image_array", "load_sample", "mask_size_error", "max_image_pixels",
     "read_encoded_bytes", "read_image", "read_info", "read_mask", "read_mask_palette", "read_pixels",
-    "read_png_palette", "remove_stale_temps", "is_scaled_copy", "sniff_format", "strip_suffix", "write_image", "write_mask",
+    "read_png_palette", "remove_stale_temps", "is_scaled_copy", "sniff_format", "strip_suffix", "write_image",
+    "write_mask",
 ]
 
 
