@@ -162,4 +162,3 @@ class EpochRepeatGuard:
 
 __all__ = ["EpochRepeatGuard", "class_presence", "class_repeat_factors", "epoch_length", "image_repeat_factors",
            "loader_repeat_factors", "repeated_order"]
-

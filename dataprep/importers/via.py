@@ -148,7 +148,7 @@ def _via2_options(declared: Any) -> dict[str, list[str]]:
 
 
 def _via3_shape(xy: Any, path: Path, where: str) -> tuple[str, Any] | None:
-    if not isinstance(xy, list) or not all(isinstance(v, (int, float)) for v in xy):
+    if not isinstance(xy, list) or not xy or not all(isinstance(v, (int, float)) for v in xy):
         raise field_error(path, where, "field 'xy' must be [shape id, coordinates...]")
     kind, c = _VIA3_SHAPES.get(int(xy[0])), [float(v) for v in xy[1:]]
     need = {"rect": 4, "circle": 3, "ellipse": 4, "extreme_rect": 8, "extreme_circle": 6}.get(kind or "")
