@@ -19,6 +19,7 @@ from dataprep.resizing import ResizeTarget, resize_manifest
 from dataprep.sampleio import load_row_mask
 from dataprep.scan import scan
 from dataprep.splits import class_pixel_matrix
+from dataprep.stats import collect_stats
 from dataprep.tiling import tile_manifest
 
 W, H = 40, 30
@@ -259,6 +260,9 @@ def test_offline_augment_reads_the_union(tmp_path):
     assert summary.errors == []
     out = read_manifest(summary.manifest)
     assert np.array_equal(np.asarray(Image.open(out[0].mask)), union[:, ::-1])
+    # The output's mask holds the union: its row names no further masks, which readers sought beside it and failed.
+    assert EXTRA_MASKS_COLUMN not in out[0].extra
+    assert collect_stats(summary.manifest).errors == []
 
 
 def test_preview_shows_the_union(tmp_path):

@@ -369,7 +369,9 @@ class _Worker:
 
     def _row(self, source: ManifestRow, oid: str, paths: dict[str, Path], record: dict[str, Any]) -> ManifestRow:
         height, width = self.recipe.size  # type: ignore[misc]
-        extra = {k: v for k, v in source.extra.items() if k not in PROVENANCE_COLUMNS}
+        # The written mask holds the extra masks merged: their names, kept, were looked for beside it and every
+        # reader of the output failed ("OUT/masks/x_1.png: file not found").
+        extra = {k: v for k, v in source.extra.items() if k not in PROVENANCE_COLUMNS and k != EXTRA_MASKS_COLUMN}
         extra.update(
             source_ids=";".join(record["source_ids"]),
             ops=";".join(record["ops"]),
