@@ -163,9 +163,9 @@ def read_png_palette(path: PathLike) -> np.ndarray | None:
 
 
 def read_mask_palette(path: PathLike) -> np.ndarray | None:
-    """The colour table of a palette-mode PNG, GIF or TIFF mask to carry over into outputs; None for other files
-    and for files PIL cannot open (a multi-band or float TIFF)."""
-    if os.path.splitext(os.fspath(path))[1].lower() not in (".png", ".gif", ".tif", ".tiff"):
+    """The colour table of a palette-mode mask file (PNG, GIF, TIFF, BMP); None for other modes, `.npy` files
+    and files PIL cannot open (a multi-band or float TIFF)."""
+    if os.path.splitext(os.fspath(path))[1].lower() == ".npy":
         return None
     try:
         return read_png_palette(path)

@@ -23,19 +23,21 @@ the summary anyway) shows whether the sentinel occurred.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import DataprepError
 from ..histogram import channel_histograms, lookup_rgb_and_count
-from ..io import PathLike, read_png_palette
+from ..io import PathLike, read_mask_palette
 from ..palette import Colour, Palette, load_palette, pack_rgb, unpack_key
 from .context import SCRATCH_MAX_PIXELS, ConversionContext, Remap
 from .converted import Converted, _histogram, _narrow, _padded, _value_counts
 from .lossy import snap_lossy_values
 from .options import Unknown, UnknownKey, UnknownValuesError, _check_remap, _check_unknown, _unknown_error
+
+# The labels API's name for io's reader: the colour table `mask_to_labels(table=...)` takes.
+read_mask_table = read_mask_palette
 
 
 def colours_to_labels(rgb: np.ndarray, palette: Palette | PathLike, *, unknown: Unknown = "error",
@@ -159,16 +161,6 @@ def palette_mode_colours(values: np.ndarray, table: np.ndarray, palette: Palette
         if index != v and not (index is None and v == palette.ignore_index):
             return np.take(full, values, axis=0)
     return None
-
-
-def read_mask_table(path: PathLike) -> np.ndarray | None:
-    """The colour table of a palette-mode mask file, or None (other modes, .npy)."""
-    if Path(path).suffix.lower() == ".npy":
-        return None
-    try:
-        return read_png_palette(path)
-    except (OSError, ValueError):
-        return None
 
 
 def _palette(palette: Palette | PathLike, ignore_index: int | None) -> Palette:
