@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -148,6 +149,30 @@ def _full_histogram(dtype: str, hist: np.ndarray, offset: int) -> np.ndarray:
     return full
 
 
+def folds_origin_warning(splits: io.PathLike, folds: FoldReport, manifest: Manifest) -> str | None:
+    """The line to warn with when the folds of `splits` were made from other rows than `manifest`'s.
+
+    The split manifest beside report.json names the rows the folds were made from; without it (a lone
+    report.json) only the row counts can be compared."""
+    folder = Path(splits) if Path(splits).is_dir() else Path(splits).parent
+    rows_name = f"the {len(manifest)} rows of {manifest.path}" if manifest.path else f"these {len(manifest)} rows"
+    advice = "its fold balance describes other data: rerun `dataprep kfold` on this manifest"
+    try:
+        split_ids = {r.id for r in read_manifest(folder / "manifest.csv").rows}
+        if len(split_ids) != folds.num_samples:  # not the manifest kfold wrote with this report
+            raise OSError
+    except (DataprepError, OSError):
+        if folds.num_samples == len(manifest):
+            return None
+        return f"{splits}: folds of {folds.num_samples} rows, not of {rows_name}; {advice}"
+    ids = {r.id for r in manifest.rows}
+    if split_ids == ids:
+        return None
+    missing = len(ids - split_ids)
+    return (f"{splits}: folds made from {len(split_ids)} rows of {folder / 'manifest.csv'}, not from {rows_name} "
+            f"({missing} of them in no fold); {advice}")
+
+
 def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None, splits: io.PathLike | None = None,
            palette: Palette | str | io.PathLike | None = None, samples: int = 9, seed: int = 0,
            max_images: int = 200) -> ReportData:
@@ -165,6 +190,9 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
                                 alternatives=fold_training_rows(rows))
         warnings = [origin] if origin else []
     folds = load_fold_report(splits) if splits is not None else None
+    if folds is not None:
+        mismatch = folds_origin_warning(splits, folds, manifest)
+        warnings += [mismatch] if mismatch else []
     resolved = resolve_palette(palette, manifest.path)
     problems = check_files(manifest)
     hist, hist_range, used = band_histograms(manifest, max_images, seed)
@@ -180,4 +208,4 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
                       warnings)
 
 
-__all__ = ["HIST_BINS", "ReportData", "band_histograms", "check_files", "gather"]
+__all__ = ["HIST_BINS", "ReportData", "band_histograms", "check_files", "folds_origin_warning", "gather"]

@@ -145,6 +145,25 @@ def test_report_cli(prepared, tmp_path, cli):
     assert nofolds.exit_code == 2 and "fold report not found" in nofolds.output
 
 
+def test_report_warns_when_the_folds_were_made_from_other_rows(prepared, tmp_path, cli):
+    labels = prepared / "labels/manifest.csv"
+    rows = read_manifest(labels).rows
+    write_manifest(rows[: len(rows) // 2], tmp_path / "half.csv")
+    kfold(tmp_path / "half.csv", tmp_path / "half_splits", 2)
+    other = cli("report", labels, "--splits", tmp_path / "half_splits", "-o", tmp_path / "r.html", "-n", "0")
+    assert other.exit_code == 0, other.output
+    line = (f"warning: {tmp_path / 'half_splits'}: folds made from {len(rows) // 2} rows of "
+            f"{tmp_path / 'half_splits/manifest.csv'}, not from the {len(rows)} rows of {labels} "
+            f"({len(rows) - len(rows) // 2} of them in no fold)")
+    assert line in other.output and "rerun `dataprep kfold`" in "".join(_parse(tmp_path / "r.html").text)
+    shutil.copy(tmp_path / "half_splits/report.json", tmp_path / "lone.json")  # no split manifest beside it
+    lone = cli("report", labels, "--splits", tmp_path / "lone.json", "-o", tmp_path / "r.html", "-n", "0")
+    assert f"folds of {len(rows) // 2} rows, not of the {len(rows)} rows of {labels}" in lone.output
+    same = cli("report", prepared / "splits/manifest.csv", "--splits", prepared / "splits", "-o", tmp_path / "r.html",
+               "-n", "0")
+    assert same.exit_code == 0 and "warning" not in same.output, same.output
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         found = shutil.which(name)
