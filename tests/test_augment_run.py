@@ -140,6 +140,28 @@ def test_colour_masks_are_refused_naming_the_file(sample_data, tmp_path):
     assert str(mask) in str(err.value)
 
 
+def test_label_values_the_palette_does_not_hold_are_refused_naming_the_file(labelled, tmp_path, cli):
+    rows = read_manifest(labelled).rows
+    classes = len(json.loads((labelled.parent / "palette.json").read_text())["classes"])
+    raw = io.read_mask(rows[0].mask).copy()
+    raw[:10, :10] = classes  # one past the last class, not the ignore index: a raw id left unconverted
+    io.write_mask(tmp_path / "src/raw.png", raw)
+    bad_row = ManifestRow("raw", rows[0].image, tmp_path / "src/raw.png", rows[0].width, rows[0].height)
+    good = tmp_path / "src/good.png"
+    good.write_bytes(rows[1].mask.read_bytes())
+    good_row = ManifestRow(rows[1].id, rows[1].image, good, rows[1].width, rows[1].height)
+    write_manifest([good_row, bad_row], tmp_path / "m" / "manifest.csv")  # masks in one tree, outputs outside
+    (tmp_path / "m" / "palette.json").write_text((labelled.parent / "palette.json").read_text())
+    recipe = small_recipe(tmp_path, "crops", variants=1)
+    summary = augment_manifest(tmp_path / "m" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    assert summary.written == 1 and [r.id for r in read_manifest(summary.manifest)] == [f"{rows[1].id}__v0"]
+    assert len(summary.errors) == 1 and summary.errors[0].startswith(f"{tmp_path / 'src/raw.png'}: label value(s) "
+                                                                     f"{classes} are not classes of the palette")
+    result = cli("augment", "--recipe", recipe, tmp_path / "m" / "manifest.csv", tmp_path / "out2", "-q",
+                 "--on-error", "fail")
+    assert result.exit_code == 1 and "convert the masks with `dataprep masks2labels` first" in result.output
+
+
 def test_a_broken_image_fails_only_its_outputs(labelled, tmp_path, cli):
     rows = read_manifest(labelled).rows
     broken = tmp_path / "broken.jpg"

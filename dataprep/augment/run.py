@@ -138,7 +138,8 @@ def augment_manifest(
 
     resolved = resolve_palette(palette, manifest.path)
     # The one resolver the Dataset and the trainer use; a recipe that disagrees with the palette is refused.
-    ignore = resolve_dataset_info(palette=resolved, recipe=recipe).ignore_index
+    info = resolve_dataset_info(palette=resolved, recipe=recipe)
+    ignore = info.ignore_index
     if ignore != recipe.ignore_index:
         # Padding and rotation corners would get a label the palette calls a class (or nothing).
         raise DataprepError(
@@ -150,7 +151,8 @@ def augment_manifest(
     rows = manifest.rows
     pools = PartnerPools.from_rows([r.extra for r in rows], recipe.partners)
     jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, pools)]
-    worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved))
+    worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved),
+                     info.num_classes if resolved is not None else None)
     if force:  # the folder may hold inputs: no single output may be one
         inputs.check_written(p for job in jobs for p in worker.paths(output_id(job.id, job.plan.variant)).values())
     inputs.check_written([out / "manifest.csv", out / "palette.json"])
@@ -281,30 +283,46 @@ class SampleCache:
 
 
 def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tuple[int, int] = (0, 0),
-                 extra_masks: str = "") -> Sample:
+                 extra_masks: str = "", num_classes: int | None = None) -> Sample:
     # Decoded samples are read-only so that no op can change a cached input in place.
     extra = {EXTRA_MASKS_COLUMN: extra_masks} if extra_masks else None
     row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1], extra)
     sample = io.load_sample(row, purpose="offline augmentation", ignore_index=ignore)
+    if num_classes is not None and sample.mask is not None:
+        _check_classes(sample.mask, num_classes, ignore, row.mask)
     sample.image.setflags(write=False)
     sample.mask.setflags(write=False)
     return sample
 
 
-def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None = None) -> Sample:
+def _check_classes(mask: np.ndarray, num_classes: int, ignore: int, path: Path | None) -> None:
+    # A value that is neither a class nor the ignore index would be copied, pasted and mixed into every output
+    # it touches, and refused only later by the trainer: a raw id mask (SegNet's void 11), an unconverted file.
+    bad = np.unique(mask[(mask >= num_classes) & (mask != ignore)])
+    if bad.size:
+        shown = ", ".join(str(v) for v in bad[:5].tolist()) + (", ..." if bad.size > 5 else "")
+        raise DataprepError(path, f"label value(s) {shown} are not classes of the palette (0..{num_classes - 1}, "
+                                  f"ignore {ignore}); convert the masks with `dataprep masks2labels` first")
+
+
+def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None = None, *,
+                num_classes: int | None = None) -> Sample:
     """A manifest row as a Sample; label maps only (colour masks are refused, naming the file).
 
-    With `cache`, a row loaded before in the same run is not decoded again."""
+    With `num_classes` (from the palette), a label value that is neither a class nor `ignore_index` is refused,
+    naming the file. With `cache`, a row loaded before in the same run is not decoded again."""
     args = (str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, (row.width, row.height),
-            row.extra.get(EXTRA_MASKS_COLUMN, ""))
+            row.extra.get(EXTRA_MASKS_COLUMN, ""), num_classes)
     if cache is None:
         return _read_sample(*args)
     return cache.get(args, lambda: _read_sample(*args))
 
 
 class _Worker:
-    def __init__(self, recipe: Recipe, out: str, palette: np.ndarray | None, overwrite: bool, fingerprint: str):
+    def __init__(self, recipe: Recipe, out: str, palette: np.ndarray | None, overwrite: bool, fingerprint: str,
+                 num_classes: int | None = None):
         self.recipe = recipe
+        self.num_classes = num_classes
         self.out = Path(out)
         self.palette = palette
         self.overwrite = overwrite
@@ -329,7 +347,8 @@ class _Worker:
         if not self.overwrite and paths["params"].exists():
             record = self._read_record(paths["params"])
             return self._row(source, oid, paths, record), True
-        samples = {i: load_sample(row, self.recipe.ignore_index, self.samples) for i, row in job.rows.items()}
+        samples = {i: load_sample(row, self.recipe.ignore_index, self.samples, num_classes=self.num_classes)
+                   for i, row in job.rows.items()}
         result = execute(self.recipe, job.plan, samples, self.kernels)
         fmt = self.recipe.output.image_format
         if not pixeltypes.can_hold(fmt, result.image.dtype, result.image.shape[2]):
