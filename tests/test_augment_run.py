@@ -14,6 +14,7 @@ from dataprep.augment import augment_manifest
 from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.palette import load_palette
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINES = REPO / "pipelines"
@@ -160,6 +161,40 @@ def test_label_values_the_palette_does_not_hold_are_refused_naming_the_file(labe
     result = cli("augment", "--recipe", recipe, tmp_path / "m" / "manifest.csv", tmp_path / "out2", "-q",
                  "--on-error", "fail")
     assert result.exit_code == 1 and "convert the masks with `dataprep masks2labels` first" in result.output
+
+
+def test_classes_a_step_names_are_checked_against_the_palette_and_the_outputs(labelled, tmp_path, cli):
+    classes = load_palette(labelled.parent / "palette.json").num_classes
+    rows = []
+    for row in read_manifest(labelled).rows:  # the same masks without their last class
+        mask = io.read_mask(row.mask).copy()
+        mask[mask == classes - 1] = 0
+        io.write_mask(tmp_path / "src" / f"{row.id.replace('/', '_')}.png", mask)
+        rows.append(ManifestRow(row.id, row.image, tmp_path / "src" / f"{row.id.replace('/', '_')}.png", row.width,
+                                row.height))
+    write_manifest(rows, tmp_path / "m/manifest.csv")
+    (tmp_path / "m/palette.json").write_text((labelled.parent / "palette.json").read_text())
+    labelled = tmp_path / "m/manifest.csv"
+    present = set()
+    for row in rows:
+        present |= set(np.unique(io.read_mask(row.mask)).tolist()) - {255}
+    absent = sorted(set(range(classes)) - present)
+    assert absent == [classes - 1]
+    steps = [{"op": "copy_paste", "classes": [min(present), absent[0]]}, {"op": "crop", "focus_classes": [absent[0]]}]
+    recipe = small_recipe(tmp_path, "crops", variants=1, steps=steps)
+    result = cli("augment", "--recipe", recipe, labelled, tmp_path / "out", "-q")
+    assert result.exit_code == 0, result.output
+    assert f"warning: step 1 (copy_paste): classes [{absent[0]}] appear in none of the 6 outputs" in result.output
+    assert f"warning: step 2 (crop): focus_classes [{absent[0]}] appear in none of the 6 outputs" in result.output
+    steps[1]["focus_classes"] = [min(present)]
+    again = cli("augment", "--recipe", small_recipe(tmp_path, "crops", variants=1, steps=steps), labelled,
+                tmp_path / "out2", "-q")
+    assert "step 2" not in again.output and "step 1 (copy_paste)" in again.output
+    steps[0]["classes"] = [classes]  # past the palette's last class
+    wrong = cli("augment", "--recipe", small_recipe(tmp_path, "crops", variants=1, steps=steps), labelled,
+                tmp_path / "out3", "-q")
+    assert wrong.exit_code == 2 and f"step 1 (copy_paste): classes [{classes}] are not classes of palette" in wrong.output
+    assert not (tmp_path / "out3").exists()
 
 
 def test_a_broken_image_fails_only_its_outputs(labelled, tmp_path, cli):

@@ -59,6 +59,7 @@ class AugmentSummary:
     mixing: int = 0  # planned mixing steps (mosaic, copy-paste, mixup, cutmix)
     alone: int = 0  # ... of which had no other row in the pool to take a partner from: the sample with itself
     pooled_by: tuple[str, ...] = ()  # the manifest columns that bounded the pools
+    warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. classes a step names that no output holds
 
     @property
     def total(self) -> int:
@@ -147,12 +148,15 @@ def augment_manifest(
             f"ignore_index is {recipe.ignore_index} but palette {resolved.source or resolved.name} says "
             f"{resolved.ignore_index}; set ignore_index: {resolved.ignore_index} in the recipe",
         )
+    named = named_classes(recipe)
+    if resolved is not None:
+        check_named_classes(recipe, named, info.num_classes, ignore, resolved.name)
     colours = resolved.colour_table(256) if resolved is not None else None
     rows = manifest.rows
     pools = PartnerPools.from_rows([r.extra for r in rows], recipe.partners)
     jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, pools)]
     worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved),
-                     info.num_classes if resolved is not None else None)
+                     info.num_classes if resolved is not None else None, track_classes=bool(named))
     if force:  # the folder may hold inputs: no single output may be one
         inputs.check_written(p for job in jobs for p in worker.paths(output_id(job.id, job.plan.variant)).values())
     inputs.check_written([out / "manifest.csv", out / "palette.json"])
@@ -164,15 +168,53 @@ def augment_manifest(
         # One bad source feeds several outputs (variants, mosaic partners): each failure once.
         unique = list(dict.fromkeys(errors))
         raise all_failed(manifest.path, unique, "outputs" if len(unique) == len(results) else "sources")
-    out_rows = [row for row, _ in done]
+    out_rows = [row for row, _, _ in done]
     manifest_path = write_manifest(out_rows, out / "manifest.csv", columns=("source_ids", "ops", "params", "seed"))
     if resolved is not None:
         resolved.save(out / "palette.json")
-    reused = sum(1 for _, was_reused in done if was_reused)
+    reused = sum(1 for _, was_reused, _ in done if was_reused)
     mixing = [(job.plan.index, step.partners) for job in jobs for step in job.plan.steps if step.partners]
     alone = sum(1 for index, partners in mixing if set(partners) == {index})
+    held = set().union(*(present for _, _, present in done))
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors, len(mixing), alone,
-                          pool_columns(recipe.partners, manifest.extra_columns))
+                          pool_columns(recipe.partners, manifest.extra_columns),
+                          absent_class_warnings(named, held, len(done)))
+
+
+NamedClasses = tuple[int, str, str, tuple[int, ...]]  # step number, op, parameter, the classes it names
+
+
+def named_classes(recipe: Recipe) -> list[NamedClasses]:
+    """The class lists a recipe's steps name (copy_paste `classes`, crop `focus_classes`)."""
+    found = []
+    for number, step in enumerate(recipe.steps, 1):
+        for name in ("classes", "focus_classes"):
+            classes = getattr(step.params, name, ())
+            if classes:
+                found.append((number, step.op, name, tuple(int(c) for c in classes)))
+    return found
+
+
+def check_named_classes(recipe: Recipe, named: list[NamedClasses], num_classes: int, ignore: int,
+                        palette_name: str) -> None:
+    """A class a step names that the palette does not have (a typo, another dataset's index) is refused."""
+    for number, op, name, classes in named:
+        bad = [c for c in classes if not 0 <= c < num_classes or c == ignore]
+        if bad:
+            raise UsageError(recipe.source, f"step {number} ({op}): {name} {bad} are not classes of palette "
+                                            f"{palette_name!r} (0..{num_classes - 1})")
+
+
+def absent_class_warnings(named: list[NamedClasses], held: set[int], outputs: int) -> list[str]:
+    """One line per step whose named classes appear in no output: they are absent from the inputs (or too small
+    for the step), so it ran as if they had not been named: nothing pasted, random crops."""
+    lines = []
+    for number, op, name, classes in named if outputs else ():
+        missing = [c for c in classes if c not in held]
+        if missing:
+            lines.append(f"step {number} ({op}): {name} {missing} appear in none of the {outputs} outputs; "
+                         "are they in the masks at all?")
+    return lines
 
 
 ImageKind = tuple[ManifestRow, str, int]  # a row, its image's dtype and bands (alpha dropped, as the loader does)
@@ -320,9 +362,10 @@ def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None =
 
 class _Worker:
     def __init__(self, recipe: Recipe, out: str, palette: np.ndarray | None, overwrite: bool, fingerprint: str,
-                 num_classes: int | None = None):
+                 num_classes: int | None = None, *, track_classes: bool = False):
         self.recipe = recipe
         self.num_classes = num_classes
+        self.track_classes = track_classes  # return the classes of each output mask
         self.out = Path(out)
         self.palette = palette
         self.overwrite = overwrite
@@ -340,13 +383,14 @@ class _Worker:
             "params": inside(self.out, "params", f"{oid}.json"),
         }
 
-    def __call__(self, job: _Job) -> tuple[ManifestRow, bool]:
+    def __call__(self, job: _Job) -> tuple[ManifestRow, bool, frozenset[int]]:
         source = job.rows[job.plan.index]
         oid = output_id(source.id, job.plan.variant)
         paths = self.paths(oid)
         if not self.overwrite and paths["params"].exists():
             record = self._read_record(paths["params"])
-            return self._row(source, oid, paths, record), True
+            present = self._classes(io.read_mask(paths["mask"])) if self.track_classes else frozenset()
+            return self._row(source, oid, paths, record), True, present
         samples = {i: load_sample(row, self.recipe.ignore_index, self.samples, num_classes=self.num_classes)
                    for i, row in job.rows.items()}
         result = execute(self.recipe, job.plan, samples, self.kernels)
@@ -372,7 +416,12 @@ class _Worker:
         }
         # Last: its presence says image, mask and soft label are complete.
         io.atomic_write_text(paths["params"], _record_text(record))
-        return self._row(source, oid, paths, record), False
+        present = self._classes(result.mask) if self.track_classes else frozenset()
+        return self._row(source, oid, paths, record), False, present
+
+    def _classes(self, mask: np.ndarray) -> frozenset[int]:
+        values = np.flatnonzero(np.bincount(mask.ravel())) if mask.size else ()
+        return frozenset(int(v) for v in values if v != self.recipe.ignore_index)
 
     def _read_record(self, path: Path) -> dict[str, Any]:
         try:

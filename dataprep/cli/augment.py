@@ -56,6 +56,8 @@ def augment_command(recipe: Path, manifest: Path, out: Path, palette: str | None
         pools = f"rows sharing its {'/'.join(summary.pooled_by)}" if summary.pooled_by else "the manifest"
         click.echo(f"warning: {summary.alone} of {summary.mixing} mixing steps found no other row in their pool "
                    f"({pools}) and mixed a sample with itself; see the recipe's `partners`", err=True)
+    for line in summary.warnings:
+        click.echo(f"warning: {line}", err=True)
     if summary.errors:
         click.echo(f"{len(summary.errors)} output(s) failed; see the errors above", err=True)
         raise SystemExit(1)
