@@ -562,10 +562,14 @@ def split_named_in(path: str) -> str | None:
         words = [w for w in _NAME_WORDS.split(part) if _SPLIT_WORD.fullmatch(w)]
         if len(words) == 1:
             return words[0]
+        together = _TRAIN_VAL.search(part)  # SUIM's train_val/ beside TEST/: one split, as `trainval` is
+        if together and len(words) == 2:
+            return together.group(0)
     return None
 
 
 _NAME_WORDS = re.compile(r"[-_. ]+")
+_TRAIN_VAL = re.compile(r"(?i)(?<![a-z])train[-_. ]?val(?![a-z])")
 _NUMBER = re.compile(r"[-_. ]*\d*")
 _SPLIT_WORD = re.compile(rf"(?i:{'|'.join(sorted(SPLIT_NAMES, key=len, reverse=True))})\d*")
 

@@ -500,8 +500,30 @@ def test_a_split_word_inside_a_folder_name_gives_the_split_column(tmp_path, imag
 def test_a_folder_naming_two_splits_or_none_names_no_split():
     from dataprep.layout import split_named_in
 
-    assert [split_named_in(p) for p in ("train_val", "pretrain", "trainannot", "images", "test-set/x")] == [
+    assert [split_named_in(p) for p in ("train_test", "pretrain", "trainannot", "images", "test-set/x")] == [
         None, None, None, None, "test"]
+    # One split as `trainval` is (SUIM's train_val/ beside TEST/), as written.
+    assert [split_named_in(p) for p in ("train_val/images", "SUIM/Train-Val", "train_val_test")] == [
+        "train_val", "Train-Val", None]
+
+
+def test_suim_train_val_beside_test_gives_two_splits_and_a_folder_of_none_a_warning(tmp_path):
+    """SUIM ships train_val/{images,masks} and TEST/{images,masks}: no split column was written, and kfold and
+    stats took the test images in without a word."""
+    for split in ("train_val", "TEST"):
+        for i in range(2):
+            _jpg(tmp_path / "suim" / split / "images" / f"d_r_{i}_.jpg")
+            _png(tmp_path / "suim" / split / "masks" / f"d_r_{i}_.png")
+    result = scan(tmp_path / "suim")
+    assert {r.id: r.extra["split"] for r in result.rows} == {
+        "TEST/d_r_0_": "TEST", "TEST/d_r_1_": "TEST", "train_val/d_r_0_": "train_val", "train_val/d_r_1_": "train_val"}
+    assert not result.notes
+    (tmp_path / "suim/train_val").rename(tmp_path / "suim/data")
+    mixed = scan(tmp_path / "suim")
+    assert "split" not in mixed.rows[0].extra
+    assert mixed.notes == ["2 pairs are under folders named as splits (TEST 2) and 2 under none (data/ 2): no split "
+                           "column is written, so kfold, stats and augment mix them; rename the folders (train/, val/, "
+                           "test/) or scan each part on its own"]
 
 
 def test_single_split_gets_no_split_column(tmp_path):

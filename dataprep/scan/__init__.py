@@ -40,7 +40,7 @@ from ..split_column import SPLIT_COLUMN
 from .orphans import (OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, near_named, other_annotator,
                       part_masks)
 from .pairing import pair_files
-from .problems import Problem, ScanProblem
+from .problems import Candidate, Problem, ScanProblem
 from .validate import Check, ValidatePair
 
 if TYPE_CHECKING:
@@ -188,7 +188,23 @@ def scan(
                      "masks instead: --mask-suffix _gtFine_labelIds"
                      for r in rules if r.pairs and r.mask_suffix.lower().endswith("instanceids")]
     result.notes += _ade20k_full_release(root, rows)
+    result.notes += _splits_of_some(candidates)
     return result
+
+
+def _splits_of_some(candidates: list[Candidate]) -> list[str]:
+    """Some pairs under a folder named as a split (TEST/), the others under none: no split column can tell the
+    held-out rows apart, and kfold and stats would take them in."""
+    named = Counter(c.split for c in candidates if c.split)
+    unnamed = [c for c in candidates if not c.split]
+    if not named or not unnamed:
+        return []
+    folders = Counter(c.image.split("/", 1)[0] if "/" in c.image else "." for c in unnamed)
+    listed = ", ".join(f"{s} {n}" for s, n in sorted(named.items()))
+    where = ", ".join(f"{f}/ {n}" for f, n in folders.most_common(3))
+    return [f"{len(candidates) - len(unnamed)} pairs are under folders named as splits ({listed}) and "
+            f"{len(unnamed)} under none ({where}): no split column is written, so kfold, stats and augment mix them; "
+            "rename the folders (train/, val/, test/) or scan each part on its own"]
 
 
 def _ade20k_full_release(root: Path, rows: list[ManifestRow]) -> list[str]:
