@@ -207,8 +207,41 @@ def test_a_labeltrainids_file_is_never_pointed_to_remap_ids(tmp_path):
         write_mask(tmp_path / name.split("_")[2][:-4] / name, train_ids)
     report = masks_to_labels(tmp_path / "labelTrainIds", tmp_path / "out", "cityscapes")
     assert report.failed == 1 and "labelTrainIds map" in report.errors[0] and "use --remap ids" not in report.errors[0]
-    report = masks_to_labels(tmp_path / "labelIds", tmp_path / "out2", "cityscapes")  # ids: the advice stands
-    assert report.failed == 1 and "use --remap ids" in report.errors[0]
+    with pytest.raises(UsageError, match="a Cityscapes labelIds map .* use --remap ids") as refused:  # ids
+        masks_to_labels(tmp_path / "labelIds", tmp_path / "out2", "cityscapes")
+    assert str(tmp_path / "labelIds/x_gtFine_labelIds.png") in str(refused.value)
+
+
+@pytest.mark.parametrize("name, palette, ids", [
+    ("aachen_000000_000019_gtFine_labelIds.png", "cityscapes", [[0, 7, 8], [11, 12, 17]]),  # all below 19
+    ("ADE_train_00000001.png", "ade20k", [[0, 1, 2], [3, 4, 150]]),  # 0 'other', 1 wall, 2 building...
+])
+def test_masks_named_as_id_maps_are_refused_without_remap_ids(tmp_path, name, palette, ids):
+    """Masks whose ids were all valid indices converted as indices, exit 0: Cityscapes labelIds below 19 (road 7
+    became traffic sign), ADEChallengeData2016's 0..150 one class off (wall became building, 'other' wall)."""
+    write_mask(tmp_path / "masks" / name, np.array(ids, np.uint8))
+    with pytest.raises(UsageError, match=r"as its name says \(1 of 1 masks are named so\); use --remap ids") as exc:
+        masks_to_labels(tmp_path / "masks", tmp_path / "out", palette)
+    assert str(exc.value).startswith(str(tmp_path / "masks" / name)) and not (tmp_path / "out").exists()
+    masks_to_labels(tmp_path / "masks", tmp_path / "out", palette, remap="ids")
+    pal = builtin_palette(palette)
+    id_to_index = pal.ids()
+    expected = [[id_to_index.get(v, 255) for v in row] for row in ids]  # the palette's own id table, by hand
+    assert read_mask(tmp_path / "out" / name).tolist() == expected
+    if palette == "ade20k":
+        assert expected == [[255, 0, 1], [2, 3, 149]]
+
+
+def test_masks_converted_beside_others_that_failed_as_ids_get_a_warning(tmp_path):
+    """Cityscapes labelIds renamed: those with sky or car (ids 23, 26) failed as ids, those without converted as
+    train ids, every pixel wrong, and the summary said to rerun for the missing ones only."""
+    write_mask(tmp_path / "masks/a.png", np.array([[7, 8, 11]], np.uint8))
+    write_mask(tmp_path / "masks/b.png", np.array([[7, 23, 26]], np.uint8))
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", "cityscapes")
+    assert report.converted == 1 and report.failed == 1
+    assert ("1 mask(s) failed as ids of palette 'cityscapes', not indices; the 1 converted were read as indices: "
+            "if they hold ids too, every pixel of them has the wrong class: rerun with --remap ids --overwrite"
+            in report.warnings)
 
 
 def test_grey_hint_needs_several_grey_levels():
@@ -663,12 +696,12 @@ def test_a_run_that_wrote_nothing_is_rerun_with_the_settings_its_error_gave(tmp_
     ids[:6] = 0  # unlabeled: ignore, by the palette's own entries
     ids[10:14, 5:20] = 26  # car
     (tmp_path / "masks").mkdir()
-    Image.fromarray(ids).save(tmp_path / "masks" / "a_gtFine_labelIds.png")
+    Image.fromarray(ids).save(tmp_path / "masks" / "a_ids.png")  # not named labelIds: refused up front
     out = tmp_path / "out"
     failed = masks_to_labels(tmp_path / "masks", out, "cityscapes")
-    assert failed.failed == 1 and not (out / "a_gtFine_labelIds.png").exists()
+    assert failed.failed == 1 and not (out / "a_ids.png").exists()
     report = masks_to_labels(tmp_path / "masks", out, "cityscapes", remap="ids")
-    labels = read_mask(out / "a_gtFine_labelIds.png")
+    labels = read_mask(out / "a_ids.png")
     assert report.converted == 1 and int((labels == 255).sum()) == 6 * 30 and int((labels == 13).sum()) == 4 * 15
     # 30% ignore in one block, as the palette's ignore ids ask: no advice to make value 0 a class
     assert report.warnings == []
@@ -981,3 +1014,13 @@ def test_a_grey_jpeg_mask_that_fails_names_unknown_nearest(tmp_path, cli):
     res = cli("masks2labels", "-p", "binary", manifest, tmp_path / "labels")  # Kvasir's RGB JPEG masks
     assert "its colours: --unknown nearest gives each pixel the class of its nearest" in res.output
     assert "an index mask saved as RGB" not in res.output  # JPEG noise is grey, not an index mask's levels
+
+
+def test_ignored_unknown_values_are_named_as_the_reason_under_remap_ids(tmp_path):
+    """KITTI instance maps (class x 256 + object) under -p cityscapes --remap ids --unknown ignore: 100% ignore,
+    and the warning blamed the palette's ignore entries instead of the unknown values --unknown ignore replaced."""
+    write_mask(tmp_path / "masks/a.png", np.array([[768, 6913, 6914], [768, 3073, 7]], np.uint16))
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", "cityscapes", remap="ids", unknown="ignore")
+    warning = next(w for w in report.warnings if "became the ignore index" in w)
+    assert "5 of them are values or colours not in the palette that --unknown ignore replaced" in warning
+    assert "ignore entries" not in warning

@@ -6,6 +6,8 @@ the per-file worker; outputs mirror the masks' layout, and a rerun resumes
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,6 +123,27 @@ def _ade20k_hint(exc: UnknownValuesError, path: Path, mask: np.ndarray) -> Unkno
                                                      "`dataprep import ade20k ROOT DEST`", exc.counts)
 
 
+# Mask names that say their values are a palette's ids (what `--remap ids` maps), not its indices.
+_ID_MASK_NAMES = (
+    (re.compile(r"(?i)_labelids\.png$"), "a Cityscapes labelIds map (7 road, 26 car), not train ids"),
+    (re.compile(r"^ADE_(train|val)_\d+\.png$"), "an ADEChallengeData2016 (SceneParsing) mask: 0 is 'other' and "
+                                                "classes are 1..150, one above the palette's indices"),
+)
+
+
+def _refuse_ids_read_as_indices(jobs: list[_Job], palette: Palette) -> None:
+    """Without --remap, masks named as id maps would be read as indices: a file whose ids all happen to be valid
+    indices converts without a word, every pixel the wrong class (ADE20K's wall became building, 'other' wall)."""
+    ids = palette.ids()
+    if not ids or all(ids.get(i) == i for i in range(palette.num_classes)):
+        return
+    for pattern, what in _ID_MASK_NAMES:
+        named = [job.src for job in jobs if pattern.search(job.src.name)]
+        if named:
+            raise UsageError(named[0], f"{what}, as its name says ({len(named)} of {len(jobs)} masks are named so); "
+                                       f"use --remap ids to map the ids of palette {palette.name!r} to its indices")
+
+
 def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
                     unknown: Unknown = "error", ignore_index: int | None = None,
                     remap: Remap | Literal["ids", "reduce-zero"] | str | None = None, overwrite: bool = False, force: bool = False,
@@ -145,6 +168,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     remap_spec = parse_remap(palette.remap if from_palette else remap)
     remap_map = _check_remap(remap_spec, palette)
     src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
+    if remap_spec is None:
+        _refuse_ids_read_as_indices(src.jobs, palette)
     out_palette = palette.label_palette()
     settings: dict[str, Any] = {"palette": palette.to_dict(), "unknown": unknown,
                                 "remap": [[k, v] for k, v in sorted((remap_map or {}).items())]}

@@ -38,6 +38,9 @@ def _check_unknown(unknown: str) -> None:
 ALL_GREY_HINT = "; all grey: an index mask saved as RGB?"
 
 
+IDS_NOT_INDICES = "so every value of these masks is an id, not an index"
+
+
 def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours: bool) -> UnknownValuesError:
     total = sum(found.values())
     what = "colour" if colours else "value"
@@ -50,8 +53,7 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
         # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
         # values that happen to be valid indices, each the wrong class.
         example = " (Cityscapes labelIds)" if palette.name == "cityscapes" else ""
-        hint = (f"they are ids of palette {palette.name!r}{example}, so every value of these masks is an id, not an "
-                "index: use --remap ids")
+        hint = f"they are ids of palette {palette.name!r}{example}, {IDS_NOT_INDICES}: use --remap ids"
     levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
     # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
     if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..palette import EntryKind, Palette
 from ..regions import BOUNDARY_WIDTH, interior_pixels
-from .options import UnknownKey
+from .options import IDS_NOT_INDICES, UnknownKey
 from .sources import _Job
 
 
@@ -66,7 +66,7 @@ class ConversionReport:
     @property
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
-        out = self._camvid_index_masks() + self._ignore_value_both_ways()
+        out = self._camvid_index_masks() + self._ignore_value_both_ways() + self._ids_in_some()
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
@@ -97,6 +97,16 @@ class ConversionReport:
                 f"{self.kept_ignore[0]}) kept it as ignore: if {stored} means one thing in every mask, say which: "
                 f"--remap ids ({self.class_at_ignore}) or --remap {stored}:{stored} (ignore)"]
 
+    def _ids_in_some(self) -> list[str]:
+        """Some masks failed as ids of the palette (a value no index has): the ones converted may be ids too, each
+        of whose values happens to be a valid index (a Cityscapes street without sky or car), every pixel wrong."""
+        failed = sum(1 for line in self.errors if IDS_NOT_INDICES in line)
+        if not failed or not self.converted:
+            return []
+        return [f"{failed} mask(s) failed as ids of palette {self.palette.name!r}, not indices; the {self.converted} "
+                "converted were read as indices: if they hold ids too, every pixel of them has the wrong class: "
+                "rerun with --remap ids --overwrite"]
+
     def _camvid_index_masks(self) -> list[str]:
         """SegNet's CamVid (index masks 0..11, 11 void) under `-p camvid`, the 32 colour classes of the original
         release: every value kept as an index of the 32 (road 3 became Bridge, void a class), exit 0."""
@@ -110,6 +120,10 @@ class ConversionReport:
     def _ignore_fix(self) -> str:
         """What to do about many ignored pixels, from where they came: a remap, unknown values, the masks' own."""
         ignore = self.palette.ignore_index
+        unknown = sum(self.unknown.values()) if self.unknown_ignored else 0
+        if unknown > 0.25 * self.ignored_pixels and unknown >= self.ignored_pixels - unknown:
+            return (f"{unknown:,} of them are values or colours not in the palette that --unknown ignore "
+                    "replaced: add them to the palette")
         if self.zero_unlabelled:
             return "--remap reduce-zero made every stored 0 ('not labelled') ignore; check that 0 means that here"
         if self.asked_ignore:
@@ -119,7 +133,6 @@ class ConversionReport:
                         "it a class index in the palette")
             return (f"--remap asked for value(s) {values} to be ignore; if one is a class, remap it to a class "
                     "index instead")
-        unknown = sum(self.unknown.values()) if self.unknown_ignored else 0
         if unknown > 0.25 * self.ignored_pixels:
             return (f"{unknown:,} of them are values or colours not in the palette that --unknown ignore "
                     "replaced: add them to the palette")
