@@ -1100,3 +1100,22 @@ def test_ph2_sample_folders_pair_each_image_with_its_lesion_mask(tmp_path, cli):
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.mark.parametrize("mask_dir, says", [
+    ("SegmentationObject", "VOC SegmentationObject masks number the objects of each image"),
+    ("instances", "a folder of instance masks: each value is an object"),
+])
+def test_folders_of_object_ids_paired_as_masks_get_a_warning(tmp_path, mask_dir, says):
+    """VOC's SegmentationObject (alone, without SegmentationClass) and KITTI/Mapillary/MOTS `instance(s)` folders
+    paired as class masks without a word: masks2labels then made objects 1, 2, 3 aeroplane, bicycle, bird."""
+    image_dir = "JPEGImages" if mask_dir == "SegmentationObject" else "images"
+    for i in range(2):
+        _jpg(tmp_path / image_dir / f"2008_00000{i}.jpg")
+        _png(tmp_path / mask_dir / f"2008_00000{i}.png")
+    dirs = {} if mask_dir == "SegmentationObject" else {"image_dir": image_dir, "mask_dir": mask_dir}  # found alone
+    result = scan(tmp_path, **dirs)
+    assert len(result.rows) == 2
+    assert [n for n in result.notes if says in n] and len(result.notes) == 1, result.notes
+    (tmp_path / mask_dir).rename(tmp_path / "SegmentationClass")
+    assert not scan(tmp_path, **({"image_dir": image_dir, "mask_dir": "SegmentationClass"} if dirs else {})).notes

@@ -187,9 +187,28 @@ def scan(
                      "its class id x 1000 + the object's number); pair the _gtFine_labelIds (or _labelTrainIds) "
                      "masks instead: --mask-suffix _gtFine_labelIds"
                      for r in rules if r.pairs and r.mask_suffix.lower().endswith("instanceids")]
+    result.notes += _instance_folders(rules)
     result.notes += _ade20k_full_release(root, rows)
     result.notes += _splits_of_some(candidates)
     return result
+
+
+def _instance_folders(rules: list[PairingRule]) -> list[str]:
+    """Masks from a folder of object ids, paired as class masks: masks2labels made VOC's objects 1, 2, 3
+    aeroplane, bicycle, bird, and --unknown ignore turned KITTI's class x 256 + object into wrong classes."""
+    notes = []
+    for rule in rules:
+        leaf = (rule.mask_dir or "").rsplit("/", 1)[-1]
+        if not rule.pairs or not leaf:
+            continue
+        if leaf.lower() == "segmentationobject":
+            notes.append(f"{rule.describe()}: VOC SegmentationObject masks number the objects of each image (1, 2, "
+                         "...), not their classes; pair SegmentationClass instead: --mask-dir SegmentationClass")
+        elif leaf.lower() in ("instance", "instances", "instance_masks", "instanceids"):
+            notes.append(f"{rule.describe()}: a folder of instance masks: each value is an object (KITTI, Mapillary: "
+                         "class x 256 + object; MOTS: class x 1000 + object), not a class index; pair the class "
+                         "masks beside it (--mask-dir), or map value ranges to classes with masks2labels --remap")
+    return notes
 
 
 def _splits_of_some(candidates: list[Candidate]) -> list[str]:
