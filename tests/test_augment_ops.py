@@ -212,6 +212,30 @@ def test_copy_paste_takes_only_the_chosen_component():
     assert (out.mask == 3).sum() == 25
 
 
+def test_a_mirrored_object_is_pasted_with_its_swapped_label():
+    """CIHP: copy-paste mirrored a right arm and pasted it as a right arm (a left arm's shape), with no way to
+    swap; `swap_labels` gives a flipped object the label of its pair, an unflipped one keeps its own."""
+    donor_mask = np.zeros((40, 40), np.uint8)
+    donor_mask[5:15, 5:8] = 15  # right-arm, an L shape: mirroring it is visible
+    donor_mask[12:15, 8:14] = 15
+    donor = Sample(np.zeros((40, 40, 3), np.uint8), donor_mask, SampleMeta("d", ignore_index=IGNORE))
+    target = Sample(np.zeros((40, 40, 3), np.uint8), np.zeros((40, 40), np.uint8), SampleMeta("t", ignore_index=IGNORE))
+    pairs = ((14, 15), (16, 17))
+    for flip, label in ((True, 14), (False, 15)):
+        obj = PastedObject(15, 5, 5, 5, 5, 10, 9, 20, 20, 10, 9, flip)
+        out = apply_copy_paste([target, donor], CopyPasteParams((obj,), 0.0, pairs))
+        shape = donor_mask[5:15, 5:14] == 15
+        expected = np.zeros((40, 40), np.uint8)
+        expected[20:30, 20:29][shape[:, ::-1] if flip else shape] = label
+        np.testing.assert_array_equal(out.mask, expected)
+    params = CopyPasteParams((obj,), 0.0, pairs)
+    assert CopyPasteParams.from_dict(params.to_dict()) == params
+    old = {k: v for k, v in params.to_dict().items() if k != "swap_labels"}  # a record written before the field
+    assert CopyPasteParams.from_dict(old).swap_labels == ()
+    with pytest.raises(ValueError, match="class 15 is in more than one pair"):
+        CopyPaste(swap_labels=((14, 15), (15, 16))).check()
+
+
 def test_copy_paste_without_candidates_changes_nothing():
     target = make_sample(40, 40, seed=1)
     donor = Sample(np.zeros((40, 40, 3), np.uint8), np.zeros((40, 40), np.uint8), SampleMeta("d", ignore_index=IGNORE))

@@ -6,6 +6,7 @@ The datasets on disk and the image/mask sync checks come from helpers.py
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,19 @@ def test_a_shuffling_loader_run_twice_at_one_epoch_warns_once(labels):
         warnings.simplefilter("always")
         _epoch(val), _epoch(val)
     assert not caught
+
+
+def test_an_online_flip_that_keeps_left_and_right_classes_warns(tmp_path):
+    """Human parsing through the Dataset: train_default's hflip mirrored left arms and kept them left."""
+    manifest = make_label_dataset(tmp_path, n=2)
+    palette = json.loads((manifest.parent / "palette.json").read_text())
+    palette["classes"][1]["name"], palette["classes"][2]["name"] = "left_leg", "right_leg"
+    (manifest.parent / "palette.json").write_text(json.dumps(palette))
+    recipe = {"name": "flip", "steps": [{"op": "hflip"}]}
+    with pytest.warns(UserWarning, match=r"step 1 \(hflip\) mirrors, but the palette's left_leg/right_leg are not "
+                                         r"in its swap_labels.*add swap_labels: \[\[1, 2\]\]"):
+        SegmentationDataset(manifest, recipe=recipe)
+    recipe["steps"][0]["swap_labels"] = [[1, 2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SegmentationDataset(manifest, recipe=recipe)

@@ -49,6 +49,7 @@ class PastedObject(OpParams):
 class CopyPasteParams(OpParams):
     objects: tuple[PastedObject, ...]
     blend_sigma: float
+    swap_labels: tuple[tuple[int, int], ...] = ()  # the label a flipped object is pasted with
 
 
 Candidate = tuple[int, int, int, int, int, int, int]  # label, seed_y, seed_x, box y, x, height, width
@@ -172,7 +173,7 @@ def sample_copy_paste(
             obj = _object_mask(donor_mask, o)
             if resize_mask(np.ascontiguousarray(obj[:, ::-1] if flip else obj).astype(np.uint8), h, w).any():
                 objects.append(o)
-    return CopyPasteParams(tuple(objects), step.blend_sigma)
+    return CopyPasteParams(tuple(objects), step.blend_sigma, tuple(tuple(pair) for pair in step.swap_labels))
 
 
 def _object_mask(donor_mask: np.ndarray, o: PastedObject) -> np.ndarray:
@@ -188,6 +189,7 @@ def apply_copy_paste(inputs: Sequence[Sample], p: CopyPasteParams) -> Sample:
     donor_mask = require_mask(donor)
     image = target.image.copy()
     mask = require_mask(target).astype(np.result_type(target.mask.dtype, donor_mask.dtype), copy=True)
+    mirrored = {a: b for pair in p.swap_labels for a, b in (pair, pair[::-1])}
     for o in p.objects:
         obj = _object_mask(donor_mask, o)
         patch = donor_image[o.box_y : o.box_y + o.box_height, o.box_x : o.box_x + o.box_width]
@@ -196,7 +198,7 @@ def apply_copy_paste(inputs: Sequence[Sample], p: CopyPasteParams) -> Sample:
         obj = resize_mask(obj.astype(np.uint8), o.height, o.width).astype(bool)
         patch = resize_image(np.ascontiguousarray(patch), o.height, o.width)
         region = (slice(o.y, o.y + o.height), slice(o.x, o.x + o.width))
-        mask[region][obj] = o.label
+        mask[region][obj] = mirrored.get(o.label, o.label) if o.flip else o.label
         if p.blend_sigma <= 0:  # a hard paste: the object's pixels, copied
             np.copyto(image[region], patch, where=obj[:, :, None])
             continue

@@ -41,6 +41,8 @@ from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
+from ..ops.geometric import mirror_warnings
+from .class_checks import absent_class_warnings, check_named_classes, named_classes
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .single import Kernels
@@ -178,43 +180,8 @@ def augment_manifest(
     held = set().union(*(present for _, _, present in done))
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors, len(mixing), alone,
                           pool_columns(recipe.partners, manifest.extra_columns),
-                          absent_class_warnings(named, held, len(done)))
-
-
-NamedClasses = tuple[int, str, str, tuple[int, ...]]  # step number, op, parameter, the classes it names
-
-
-def named_classes(recipe: Recipe) -> list[NamedClasses]:
-    """The class lists a recipe's steps name (copy_paste `classes`, crop `focus_classes`)."""
-    found = []
-    for number, step in enumerate(recipe.steps, 1):
-        for name in ("classes", "focus_classes"):
-            classes = getattr(step.params, name, ())
-            if classes:
-                found.append((number, step.op, name, tuple(int(c) for c in classes)))
-    return found
-
-
-def check_named_classes(recipe: Recipe, named: list[NamedClasses], num_classes: int, ignore: int,
-                        palette_name: str) -> None:
-    """A class a step names that the palette does not have (a typo, another dataset's index) is refused."""
-    for number, op, name, classes in named:
-        bad = [c for c in classes if not 0 <= c < num_classes or c == ignore]
-        if bad:
-            raise UsageError(recipe.source, f"step {number} ({op}): {name} {bad} are not classes of palette "
-                                            f"{palette_name!r} (0..{num_classes - 1})")
-
-
-def absent_class_warnings(named: list[NamedClasses], held: set[int], outputs: int) -> list[str]:
-    """One line per step whose named classes appear in no output: they are absent from the inputs (or too small
-    for the step), so it ran as if they had not been named: nothing pasted, random crops."""
-    lines = []
-    for number, op, name, classes in named if outputs else ():
-        missing = [c for c in classes if c not in held]
-        if missing:
-            lines.append(f"step {number} ({op}): {name} {missing} appear in none of the {outputs} outputs; "
-                         "are they in the masks at all?")
-    return lines
+                          mirror_warnings(recipe, list(resolved.names) if resolved is not None else None)
+                          + absent_class_warnings(named, held, len(done)))
 
 
 ImageKind = tuple[ManifestRow, str, int]  # a row, its image's dtype and bands (alpha dropped, as the loader does)

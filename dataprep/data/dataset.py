@@ -45,6 +45,7 @@ from ..errors import DataprepError, UsageError
 from ..io import PathLike, load_sample, read_info
 from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops import SPECS
+from ..ops.geometric import mirror_warnings
 from ..ops.steps import CompiledSteps
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 from ..split_column import SPLIT_COLUMN, select_splits
@@ -215,6 +216,8 @@ def resolve_spec(
                                 alternatives=[rows, *fold_training_rows(man.rows)])
         if origin:
             warnings.warn(origin, UserWarning, stacklevel=3)
+    for line in mirror_warnings(rec, resolved.class_names) if rec is not None else ():
+        warnings.warn(line, UserWarning, stacklevel=3)
     if info is not None:
         own = resolved.from_.get("normalization") == "explicit"
         resolved = dataclasses.replace(info, normalization=resolved.normalization if own else info.normalization)

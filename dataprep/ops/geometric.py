@@ -8,8 +8,10 @@ from __future__ import annotations
 import functools
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -278,13 +280,18 @@ class HorizontalFlip(StepParams):
     swap_labels: tuple[tuple[int, int], ...] = ()
 
     def check(self) -> None:
-        seen: set[int] = set()
-        for a, b in self.swap_labels:
-            if a < 0 or b < 0 or a == b:
-                raise ValueError(f"swap_labels: a pair is two different class indices >= 0, got [{a}, {b}]")
-            if a in seen or b in seen:
-                raise ValueError(f"swap_labels: class {a if a in seen else b} is in more than one pair")
-            seen.update((a, b))
+        check_swap_pairs(self.swap_labels)
+
+
+def check_swap_pairs(pairs: tuple[tuple[int, int], ...]) -> None:
+    """`swap_labels`: pairs of two different class indices, each class in one pair at most."""
+    seen: set[int] = set()
+    for a, b in pairs:
+        if a < 0 or b < 0 or a == b:
+            raise ValueError(f"swap_labels: a pair is two different class indices >= 0, got [{a}, {b}]")
+        if a in seen or b in seen:
+            raise ValueError(f"swap_labels: class {a if a in seen else b} is in more than one pair")
+        seen.update((a, b))
 
 
 def swap_labels(mask: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -309,6 +316,45 @@ def _swap_table(dtype: str, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
             table[a], table[b] = b, a
     table.setflags(write=False)
     return table
+
+
+_SIDE = re.compile(r"(?i)left|right")
+
+
+def left_right_pairs(names: Sequence[str]) -> list[tuple[int, int]]:
+    """Class index pairs whose names differ only by left/right (human parsing's Left-arm/Right-arm)."""
+    index = {name.lower(): i for i, name in enumerate(names)}
+    pairs = []
+    for i, name in enumerate(names):
+        if not re.search(r"(?i)left", name):
+            continue
+        other = _SIDE.sub(lambda m: "right" if m.group(0).lower() == "left" else "left", name.lower())
+        j = index.get(other)
+        if j is not None and j != i:
+            pairs.append((i, j))
+    return pairs
+
+
+def mirror_warnings(recipe: Any, names: Sequence[str] | None) -> list[str]:
+    """One line per mirroring step (hflip; copy_paste with flip) that leaves the palette's left/right classes
+    unswapped: a mirrored left arm stays labelled left (CIHP: 1-3% of the pixels off the dataset's own flips)."""
+    pairs = left_right_pairs(names) if names else []
+    if not pairs:
+        return []
+    lines = []
+    for number, step in enumerate(recipe.steps, 1):
+        mirrors = step.op == "hflip" or (step.op == "copy_paste" and getattr(step.params, "flip", False))
+        if not mirrors:
+            continue
+        swapped = {frozenset(p) for p in getattr(step.params, "swap_labels", ())}
+        missing = [p for p in pairs if frozenset(p) not in swapped]
+        if missing:
+            listed = ", ".join(f"{names[a]}/{names[b]}" for a, b in missing[:4])
+            more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+            spec = "[" + ", ".join(f"[{a}, {b}]" for a, b in missing) + "]"
+            lines.append(f"step {number} ({step.op}) mirrors, but the palette's {listed}{more} are not in its "
+                         f"swap_labels: a mirrored left one stays labelled left; add swap_labels: {spec}")
+    return lines
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,12 @@ class CopyPaste(StepParams):
     scale: Range = (0.75, 1.25)
     flip: bool = True
     blend_sigma: float = 1.0  # feathers image edges; 0 = hard paste
+    swap_labels: tuple[tuple[int, int], ...] = ()  # as hflip's: a mirrored left arm is pasted as a right arm
 
     def check(self) -> None:
+        from .geometric import check_swap_pairs
+
+        check_swap_pairs(self.swap_labels)
         if self.max_objects < 1:
             raise ValueError(f"max_objects: must be >= 1, got {self.max_objects}")
         check_range("scale", self.scale, 0.0)

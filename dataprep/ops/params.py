@@ -29,7 +29,9 @@ class OpParams:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OpParams":
         hints = typing.get_type_hints(cls)
-        return cls(**{f.name: _from_json(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)})
+        # A field added since (with its default) is absent from records written before it.
+        return cls(**{f.name: _from_json(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)
+                      if f.name in data or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)})
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
