@@ -142,12 +142,17 @@ def check_pixel_type(image: np.ndarray, source: io.PathLike) -> None:
                                     "(see docs/pixel-types.md)")
 
 
-def match_channels(image: np.ndarray, channels: int, source: io.PathLike | None = None) -> np.ndarray:
-    """(H, W, C) image with `channels` channels: grayscale expanded to RGB; any other mismatch is an error."""
+def match_channels(image: np.ndarray, channels: int, source: io.PathLike | None = None, *,
+                   expected_by: str | None = None) -> np.ndarray:
+    """(H, W, C) image with `channels` channels: grayscale expanded to RGB; any other mismatch is an error.
+
+    `expected_by` says where `channels` comes from ("the model" for predict); by default the Dataset's first image."""
     have = image.shape[2]
     if have == channels:
         return image
     if (have, channels) == (1, 3):
         return np.ascontiguousarray(np.broadcast_to(image, (*image.shape[:2], 3)))
+    if expected_by is not None:
+        raise DataprepError(source, f"{have}-channel image, but {expected_by} takes {channels}-channel images")
     raise DataprepError(source, f"{have}-channel image, but the dataset's images have {channels} (as its first "
                                 "image); one Dataset needs one kind (grayscale images may mix with RGB ones)")

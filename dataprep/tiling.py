@@ -65,17 +65,17 @@ NODATA_MASK_MODES: tuple[str, ...] = ("ignore", "keep")
 MASK_FORMATS: tuple[str, ...] = ("png", "tif")
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'256' -> (256, 256); '256x320' -> (height 256, width 320)."""
+def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
+    """'256' -> (256, 256); '256x320' -> (height 256, width 320). `option` names it in errors."""
     parts = str(text).lower().split("x")
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        raise UsageError(None, f"--size {text!r}: expected H or HxW in pixels, e.g. 512 or 512x768") from None
+        raise UsageError(None, f"{option} {text!r}: expected H or HxW in pixels, e.g. 512 or 512x768") from None
     if len(values) == 1:
         values *= 2
     if len(values) != 2 or min(values) < 1:
-        raise UsageError(None, f"--size {text!r}: expected H or HxW with positive sizes")
+        raise UsageError(None, f"{option} {text!r}: expected H or HxW with positive sizes")
     return values[0], values[1]
 
 

@@ -1,6 +1,7 @@
 """`dataprep predict`: whole-image and sliding-window inference with the reference trainer's model."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from dataprep import io
 from dataprep.data.dataset import Normalization
 from dataprep.errors import DataprepError
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+from dataprep.palette import load_palette
 from dataprep.predict import predict_manifest, predict_probabilities, windows
 from dataprep.raster import read_raster
 from dataprep.stitch import stitch_manifest
@@ -146,8 +148,6 @@ def test_split_predicts_only_those_rows(trained, tmp_path, cli):
 
 def test_evaluate_scores_the_predictions_against_the_label_maps(trained, tmp_path, cli):
     """--evaluate: IoU per class from the written predictions and the manifest's label maps, recomputed here."""
-    import json
-
     checkpoint, labels = trained
     result = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--evaluate", tmp_path / "pred", "-q")
     assert result.exit_code == 0, result.output
@@ -173,6 +173,45 @@ def test_evaluate_scores_the_predictions_against_the_label_maps(trained, tmp_pat
     assert res.exit_code == 2 and "--evaluate needs a label map for every row" in res.output
 
 
+def test_evaluate_refuses_label_values_the_model_has_no_class_for(trained, tmp_path, cli):
+    """VOC label maps (21 classes) scored on an 11-class CamVid model: values 11..20 were left out of the count,
+    exit 0, where the trainer refuses them; a palette of other classes coloured and named the predictions."""
+    checkpoint, labels = trained
+    rows = read_manifest(labels).rows
+    mask = io.read_mask(rows[0].mask).copy()
+    mask[:5, :5] = 9  # the model has 7 classes (0..6) and ignore 255
+    io.write_mask(tmp_path / "src/other.png", mask)
+    write_manifest([rows[0].replace(mask=tmp_path / "src/other.png"), rows[1]], tmp_path / "src/m.csv")
+    result = cli("predict", "--checkpoint", checkpoint, "--manifest", tmp_path / "src/m.csv", "--evaluate",
+                 tmp_path / "pred", "-q")
+    assert result.exit_code == 1
+    assert (f"error: {tmp_path / 'src/other.png'}: label value(s) 9, outside the model's classes 0..6 and not its "
+            "ignore index 255") in result.output
+    other = load_palette(Path(labels).parent / "palette.json").to_dict()
+    other["classes"] = other["classes"][:3] + [c for c in other["classes"] if c.get("ignore")]
+    (tmp_path / "three.json").write_text(json.dumps(other))
+    refused = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--palette", tmp_path / "three.json",
+                  tmp_path / "pred2", "-q")
+    assert refused.exit_code == 2 and "palette of 3 classes" in refused.output and "the model predicts 7" in refused.output
+    (tmp_path / "src/palette.json").write_text(json.dumps(other))  # beside the manifest: left out, with a warning
+    beside = cli("predict", "--checkpoint", checkpoint, "--manifest", tmp_path / "src/m.csv", tmp_path / "pred3", "-q")
+    assert beside.exit_code == 0 and "palette of 3 classes" in beside.output and "not used" in beside.output
+    assert not (tmp_path / "pred3/palette.json").exists()
+
+
+def test_evaluate_warns_when_the_label_maps_hold_one_class(trained, tmp_path, cli):
+    """Raw 0/255 masks under ignore 255: every foreground pixel left out, a background-only score, no word."""
+    checkpoint, labels = trained
+    row = read_manifest(labels).rows[0]
+    io.write_mask(tmp_path / "src/flat.png", np.where(io.read_mask(row.mask) == 0, 0, 255).astype(np.uint8))
+    write_manifest([row.replace(mask=tmp_path / "src/flat.png")], tmp_path / "src/m.csv")
+    result = cli("predict", "--checkpoint", checkpoint, "--manifest", tmp_path / "src/m.csv", "--evaluate",
+                 tmp_path / "pred", "-q")
+    assert result.exit_code == 0
+    first = load_palette(Path(labels).parent / "palette.json").names[0]
+    assert f"warning: the label maps hold only {first} besides the ignore index" in result.output
+
+
 def test_wrong_band_count_names_the_image(trained, tmp_path):
     checkpoint, labels = trained
     bad = tmp_path / "five.tif"
@@ -180,9 +219,9 @@ def test_wrong_band_count_names_the_image(trained, tmp_path):
 
     tifffile.imwrite(bad, np.zeros((40, 50, 5), np.uint16), photometric="minisblack", planarconfig="contig")
     manifest = write_manifest([ManifestRow("five", bad, None, 50, 40)], tmp_path / "m.csv")
-    report = predict_manifest(checkpoint, manifest, tmp_path / "out", quiet=True)
-    assert report.predicted == 0 and len(report.errors) == 1
-    assert report.errors[0].startswith(f"{bad}: 5-channel image")
+    with pytest.raises(DataprepError, match=r"5-channel image.*\(all 1 images of .* failed the same way; nothing written\)") as exc:
+        predict_manifest(checkpoint, manifest, tmp_path / "out", quiet=True)  # no empty manifest to read as results
+    assert str(exc.value).startswith(f"{bad}: 5-channel image") and not (tmp_path / "out/manifest.csv").exists()
     with pytest.raises(DataprepError, match="5-channel image"):
         predict_manifest(checkpoint, manifest, tmp_path / "out2", on_error="fail", quiet=True)
     assert load_model(checkpoint).in_channels == 3
@@ -240,3 +279,14 @@ def test_a_checkpoint_that_does_not_say_its_normalization_is_refused(recipe_norm
     assert str(caught.value) == (f"{old}: does not record the normalization it was trained with (its recipe {recipe} "
                                  "may set mean/std in a normalize step); retrain it with this version of dataprep")
     assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+def test_option_errors_name_the_option_as_typed(trained, tmp_path, cli):
+    checkpoint, labels = trained
+    tile = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--tile", "0", tmp_path / "a")
+    assert tile.exit_code == 2 and "--tile '0': expected H or HxW" in tile.output  # said --size
+    overlap = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--tile", "64", "--overlap", "64",
+                  tmp_path / "b")
+    assert overlap.exit_code == 2 and "--overlap 64 must be at least 0 and below the tile size 64" in overlap.output
+    csv = cli("predict", "--checkpoint", labels, "--manifest", labels, tmp_path / "c")  # a CSV, not "unsafe"
+    assert csv.exit_code != 0 and f"{labels}: not a checkpoint (neither the zip archive nor the pickle" in csv.output

@@ -53,7 +53,7 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, splits: str | 
     """
     from ..predict import predict_manifest
 
-    tile = parse_size(tile_text) if tile_text else None
+    tile = parse_size(tile_text, "--tile") if tile_text else None
     if overlap is None:
         overlap_hw = (tile[0] // 4, tile[1] // 4) if tile else (0, 0)
     else:
@@ -68,7 +68,7 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, splits: str | 
         click.echo(format_table(report.scores, report.class_names))
         click.echo(f"metrics: {report.metrics_path}")
     finish_output_report(report, f"predict: {report.predicted} images on {report.device}, {len(report.errors)} "
-                                 f"failed -> {report.out_dir}")
+                                 f"failed -> {report.out_dir}", report.warnings)
 
 
 __all__ = ["predict_command"]

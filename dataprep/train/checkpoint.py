@@ -38,10 +38,22 @@ def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") ->
     except FileNotFoundError:
         raise DataprepError(path, "checkpoint not found") from None
     except Exception as exc:  # truncated file, not a torch file, foreign pickle
+        if not _looks_like_torch_file(path):  # a CSV or an image given by mistake: not an unsafe checkpoint
+            raise DataprepError(path, "not a checkpoint (neither the zip archive nor the pickle torch.save "
+                                      "writes)") from None
         raise DataprepError(path, f"not a readable checkpoint: {_first_line(exc)}") from None
     if not isinstance(state, dict) or "model" not in state or state.get("format_version") != FORMAT_VERSION:
         raise DataprepError(path, "not a dataprep trainer checkpoint")
     return state
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # let torch's own message say why
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"  # torch.save's zip, or a legacy pickle
 
 
 def _first_line(exc: BaseException) -> str:
