@@ -128,6 +128,22 @@ def test_out_of_range_label_names_the_mask_file(labelled, tmp_path):
     assert "9" in err.value.reason and rows[1].id in err.value.reason
 
 
+def test_overwrite_leaves_nothing_of_the_run_before(labelled, tmp_path):
+    """--overwrite kept the last run's best.pt and reported it as this run's; a run that failed on its first batch
+    left the old last.pt and metrics beside its own config.yaml, and --resume continued the old run."""
+    tiny = {"model": {"width": 4, "depth": 1}, "train": {"epochs": 1}}
+    first = run_training(make_config(labelled, tmp_path / "run", data={"fold": 0}, **tiny), quiet=True)
+    assert first.best_checkpoint is not None and (tmp_path / "run/best.pt").exists()
+    second = run_training(make_config(labelled, tmp_path / "run", **tiny), overwrite=True, quiet=True)  # no val
+    assert second.best_checkpoint is None and not (tmp_path / "run/best.pt").exists()
+    assert second.last_checkpoint is not None and (tmp_path / "run/last.pt").exists()
+    with pytest.raises(DataprepError, match="outside 0..1"):  # 7 classes in the labels, a 2-class model
+        run_training(make_config(labelled, tmp_path / "run", model={"num_classes": 2, "width": 4, "depth": 1},
+                                 train={"epochs": 1}), overwrite=True, quiet=True)
+    left = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert "last.pt" not in left and "metrics.jsonl" not in left and "config.yaml" in left, left
+
+
 def test_cli_trains_writes_logs_and_checkpoints(labelled, tmp_path, cli):
     config = tmp_path / "train.yaml"
     config.write_text(json.dumps(make_config(labelled, tmp_path / "unused").to_dict()))  # JSON is YAML

@@ -150,6 +150,8 @@ def train(
             "ignore_index": data.ignore_index, "class_names": data.class_names,
             "normalization": data.normalization(cfg)}
     checkpoints = Checkpointer(out, net, optimizer, scheduler, scaler, meta)
+    if resume is None and info.is_main:
+        checkpoints.clear()
 
     logs = RunLogs(out, enabled=info.is_main, fresh=resume is None, keep_until_step=step)
     logs.write_config(cfg)

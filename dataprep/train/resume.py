@@ -77,6 +77,12 @@ class Checkpointer:
         last = save_checkpoint(self.out / LAST, state)
         return last, save_checkpoint(self.out / BEST, state) if improved else None
 
+    def clear(self) -> None:
+        """A fresh run (--overwrite) removes the checkpoints of the run before it: a best.pt left behind was
+        reported as this run's, and a failed start left last.pt beside a config.yaml of another run."""
+        for name in (LAST, BEST):
+            (self.out / name).unlink(missing_ok=True)
+
     def existing(self) -> tuple[Path | None, Path | None]:
         """`last.pt` and `best.pt` where they exist (a run that trained nothing still reports them)."""
         last, best = self.out / LAST, self.out / BEST

@@ -91,6 +91,9 @@ class RunLogs:
         folder.mkdir(parents=True, exist_ok=True)
         steps = folder / STEPS_CSV
         kept: list[str] = []
+        if fresh:  # the epochs of a run before this one (--overwrite) are not this run's
+            for name in (METRICS_JSONL, METRICS_CSV):
+                (folder / name).unlink(missing_ok=True)
         if not fresh and steps.exists():  # resumed: drop steps after the checkpoint (they are redone)
             lines = steps.read_text(encoding="utf-8").splitlines()[1:]
             kept = [ln for ln in lines if ln.split(",")[0].isdigit() and int(ln.split(",")[0]) <= keep_until_step]
