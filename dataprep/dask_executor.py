@@ -131,6 +131,15 @@ class DaskExecutor(Executor):
                 self._client.register_plugin(_SingleThreadedCodecs())
             else:
                 self._client = self._connect(scheduler.strip())
+        except RuntimeError as exc:
+            self.close()
+            if "Nanny failed to start" not in str(exc):
+                raise
+            # Spawned workers import the caller's script again; one without a __main__ guard starts a cluster
+            # of its own in each, and the nannies never come up.
+            raise UsageError(None, f"the local Dask cluster ({scheduler}) did not start: a script that starts one "
+                                   "needs `if __name__ == \"__main__\":` around it, as Dask's LocalCluster does "
+                                   "(or use make_executor(jobs=N), which needs none)") from None
         except BaseException:
             self.close()
             raise

@@ -346,3 +346,20 @@ def test_commands_with_a_local_cluster_match_serial_runs(cli, sample_manifest, s
     assert cli("stats", out / "manifest.csv", "-o", on_dask, "--scheduler", "local:2", "-q").exit_code == 0
     assert cli("stats", out / "manifest.csv", "-o", serial, "-j", "1", "-q").exit_code == 0
     assert on_dask.read_bytes() == serial.read_bytes()
+
+
+def test_a_script_without_a_main_guard_gets_the_guard_named_not_a_nanny_traceback(tmp_path):
+    """docs/scaling.md's snippet run as a script: a screenful of 'Nanny failed to start' from Dask."""
+    import subprocess
+
+    pytest.importorskip("distributed")
+    script = tmp_path / "no_guard.py"
+    script.write_text("from dataprep.executor import make_executor, run_items\n"
+                      "with make_executor(scheduler='local:1') as ex:\n"
+                      "    print(list(run_items(abs, [-1], executor=ex)))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("dataprep.errors.UsageError: the local Dask cluster (local:1) did not start: a script "
+                           'that starts one needs `if __name__ == "__main__":`'), done.stderr[-2000:]

@@ -65,6 +65,10 @@ def test_images_in_a_folder_below_the_export_are_found_and_missing_ones_named_on
         "where they are"]
     report = import_annotations("coco", export, tmp_path / "out3", images_dir=sample / "input_images", quiet=True)
     assert report.failed == 1 and not [n for n in report.notes if "none of" in n]  # its own line says it
+    # as docs/import.md calls it from Python: a str folder (str / str failed with a TypeError)
+    report = import_annotations("coco", str(export), str(tmp_path / "out4"), images_dir=str(sample / "input_images"),
+                                order="area", quiet=True)
+    assert report.converted == 1 and _images(tmp_path / "out4")["a"] == (sample / "input_images" / "a.jpg").resolve()
 
 
 def test_the_search_below_stops_at_its_depth(tmp_path):

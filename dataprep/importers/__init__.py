@@ -96,6 +96,9 @@ def export_inputs(src: Path, options: dict[str, Any]) -> Inputs:
     return Inputs([p for p in paths if not p.is_dir()], trees=folders, folders=folders)
 
 
+PATH_OPTIONS = frozenset({"images_dir", "masks_dir", "labels_file"})
+
+
 def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLike[str] | str, *,
                        order: Order = "file", overlap: Overlap = "last", skip_empty: bool = False,
                        ignore_index: int | None = None, instances: bool = False, force: bool = False,
@@ -105,6 +108,8 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
     src, out_dir = Path(src), Path(out_dir)
     if not src.exists():
         raise UsageError(src, "not found")
+    # Python callers pass strings where the CLI passes Paths (images_dir="val2017" failed on a str / str).
+    options = {k: Path(v) if k in PATH_OPTIONS and isinstance(v, str) else v for k, v in options.items()}
     inputs = export_inputs(src, options)
     inputs.guard_folder(out_dir, force=force)  # before parsing: labelme may write embedded images
     plan = read_plan(fmt, src, out_dir, executor=executor, quiet=quiet, **options)
