@@ -258,12 +258,13 @@ def test_shipped_recipes_run_on_sample_data(labelled, tmp_path, name):
     assert io.read_image(row.image).shape[:2] == io.read_mask(row.mask).shape == (512, 512)
 
 
-def test_cli_end_to_end(cli, labelled, tmp_path):
+def test_cli_end_to_end(cli, labelled, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    args = ["augment", "--recipe", small_recipe(tmp_path), labelled, out, "-j", "2", "-q", "--variants", "1"]
+    args = ["augment", "--recipe", small_recipe(tmp_path), labelled, "out", "-j", "2", "-q", "--variants", "1"]
     result = cli(*args)
     assert result.exit_code == 0, result.output
-    assert "wrote 6 augmented samples" in result.output
+    assert "wrote 6 augmented samples to out/manifest.csv\n" in result.output  # as given, like every command
     assert len(read_manifest(out / "manifest.csv")) == 6
     again = cli(*args)
     assert again.exit_code == 0 and "6 kept from an earlier run" in again.output

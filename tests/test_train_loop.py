@@ -238,3 +238,16 @@ def test_an_miou_over_one_class_warns(tmp_path, capsys):
                              model={"num_classes": 2}, train={"epochs": 1}),
                  quiet=True)
     assert "fewer than 2 classes" not in capsys.readouterr().err
+
+
+def test_epoch_lines_count_the_epochs_max_steps_leaves_and_resume_says_where_it_starts(labelled, tmp_path, capsys):
+    """--max-steps 20 of a 15-epoch config printed "epoch 4/15" for a 4-epoch run; resuming a finished run said
+    "epoch 16" and then "the checkpoint is at epoch 15"."""
+    cfg = make_config(labelled, tmp_path / "run", model={"width": 4, "depth": 1}, train={"epochs": 5, "max_steps": 4})
+    result = run_training(cfg)  # 8 images, batch 4: 2 steps per epoch
+    out = capsys.readouterr().out
+    assert len(result.history) == 2 and "epoch 2/2  step 4" in out and "/5" not in out
+    run_training(cfg, resume=result.last_checkpoint)
+    again = capsys.readouterr().out
+    assert f"resumed from {result.last_checkpoint} after epoch 2, step 4" in again
+    assert "nothing to train: the checkpoint is at epoch 2, step 4" in again

@@ -51,7 +51,7 @@ def augment_command(recipe: Path, manifest: Path, out: Path, palette: str | None
     for line in dict.fromkeys(summary.errors):  # a bad source fails each of its outputs the same way: once
         click.echo(f"error: {line}", err=True)
     reused = f" ({summary.reused} kept from an earlier run)" if summary.reused else ""
-    click.echo(f"wrote {summary.total} augmented samples{reused} to {summary.manifest}")
+    click.echo(f"wrote {summary.total} augmented samples{reused} to {Path(out) / summary.manifest.name}")
     if summary.alone:
         pools = f"rows sharing its {'/'.join(summary.pooled_by)}" if summary.pooled_by else "the manifest"
         click.echo(f"warning: {summary.alone} of {summary.mixing} mixing steps found no other row in their pool "

@@ -110,7 +110,8 @@ def train(
     console = Console(enabled=info.is_main, quiet=quiet)
     if resume is None and not overwrite and (out / LAST).exists():
         raise UsageError(out, f"already holds a checkpoint; continue it with --resume {out / LAST}, "
-                              "or pass --overwrite, or choose another --output-dir")
+                              "or pass --overwrite, or choose another --output-dir (in Python: resume=, "
+                              "overwrite=True, train.output_dir)")
 
     # ---- data, model, optimization
     seed_everything(loop.seed, loop.deterministic, device)
@@ -166,6 +167,8 @@ def train(
                      f"raise --epochs (now {loop.epochs}) or --max-steps (now {loop.max_steps})")
 
     # ---- the loop
+    # --max-steps may end the run epochs early: "epoch 4/15" for a 4-epoch run read as a run cut short.
+    planned_epochs = min(loop.epochs, math.ceil(total_steps / max(1, math.ceil(batches / loop.accumulate))))
     progress = LoopProgress(step=step, first_batch=resume is None, stopped=step >= total_steps)
     last_scores: SegmentationScores | None = None
     last_path = best_path = None
@@ -195,7 +198,7 @@ def train(
             if improved:
                 best_miou = last_scores.miou
         history.append(record)
-        console.echo(epoch_line(record, loop.epochs))
+        console.echo(epoch_line(record, planned_epochs))
         if validate and last_scores is not None:
             console.echo(format_table(last_scores, data.class_names))
 

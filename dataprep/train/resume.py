@@ -41,7 +41,9 @@ def start_point(resume: str | os.PathLike[str] | None, *, net: nn.Module, optimi
     if skip_batches >= batches:
         start_epoch, skip_batches, carried = start_epoch + 1, 0, {}
     history = read_history(out / METRICS_JSONL, completed_epochs=start_epoch)
-    console.echo(f"resumed from {resume}: epoch {start_epoch + 1}, batch {skip_batches}, step {step}")
+    where = (f"in epoch {start_epoch + 1} at batch {skip_batches}" if skip_batches else
+             f"after epoch {start_epoch}")  # not "epoch 16" for a finished 15-epoch run
+    console.echo(f"resumed from {resume} {where}, step {step}")
     return StartPoint(start_epoch, skip_batches, step, best_miou, carried, history)
 
 
