@@ -19,7 +19,11 @@ fi
 stamp="$VENV/.dataprep-installed"
 # An empty stamp predates this record; those installs always had every extra.
 installed="all"
-if [ -f "$stamp" ] && [ -s "$stamp" ]; then installed="$(cat "$stamp")"; fi
+source_tree=""  # the checkout the editable install points at (second line; older stamps have none)
+if [ -f "$stamp" ] && [ -s "$stamp" ]; then
+    installed="$(sed -n 1p "$stamp")"
+    source_tree="$(sed -n 2p "$stamp")"
+fi
 if [ "$installed" = "none" ]; then installed=""; fi
 missing=""
 for extra in ${EXTRAS//,/ }; do
@@ -28,7 +32,12 @@ for extra in ${EXTRAS//,/ }; do
         *) missing="$missing${missing:+,}$extra" ;;
     esac
 done
-if [ ! -f "$stamp" ] || [ "$REPO/pyproject.toml" -nt "$stamp" ] || [ -n "$missing" ]; then
+if [ -n "$source_tree" ] && [ "$source_tree" != "$REPO" ]; then
+    # One environment, two checkouts: the install follows this one, and the other's scripts would test it.
+    echo "setup: $VENV runs dataprep from $source_tree; installing this checkout ($REPO) instead" >&2
+fi
+if [ ! -f "$stamp" ] || [ "$REPO/pyproject.toml" -nt "$stamp" ] || [ -n "$missing" ] \
+        || { [ -n "$source_tree" ] && [ "$source_tree" != "$REPO" ]; }; then
     if [ "$installed" = "all" ] || [ ! -f "$stamp" ]; then installed=""; fi
     want="$installed"
     for extra in ${EXTRAS//,/ }; do
@@ -41,11 +50,11 @@ if [ ! -f "$stamp" ] || [ "$REPO/pyproject.toml" -nt "$stamp" ] || [ -n "$missin
     "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
     spec="$REPO"
     if [ -n "$want" ]; then spec="$REPO[$want]"; fi
-    echo "setup:   dataprep and its dependencies (numpy, opencv-python-headless<5, albumentations, click, ...)" \
+    echo "setup:   dataprep from $REPO (editable) and its dependencies (numpy, opencv-python-headless<5, albumentations, click, ...)" \
          "${want:+with the extras $want}" | sed 's/ *$//' >&2
     case ",$want," in *",dali,"*) echo "setup:   (the dali extra is NVIDIA DALI, ~1 GB)" >&2 ;; esac
     "$VENV/bin/python" -m pip install --quiet -e "$spec"
-    printf '%s\n' "${want:-none}" > "$stamp"
+    printf '%s\n%s\n' "${want:-none}" "$REPO" > "$stamp"
     echo "setup: done" >&2
 fi
 export PATH="$VENV/bin:$PATH"
