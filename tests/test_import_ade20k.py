@@ -59,6 +59,32 @@ def test_codes_become_indices_in_code_order_named_from_the_json(tmp_path):
         np.testing.assert_array_equal(read_mask(row.mask), expected)
 
 
+def test_a_split_imported_apart_keeps_the_first_imports_indices_with_labels(tmp_path, cli):
+    """Training and validation imported apart numbered the same class otherwise (sky 15 and 11), no word."""
+    rng = np.random.default_rng(1)
+    train_codes = _codes(rng, 40, 48, [0, 312, 2977, 401, 2420])
+    val_codes = _codes(rng, 32, 40, [0, 2420, 401])  # sky and car only: 0 and 1 on their own
+    _sample(tmp_path / "ADE/training/street", "ADE_train_00000001", train_codes, STREET, rng)
+    _sample(tmp_path / "ADE/validation/street", "ADE_val_00000001", val_codes, {c: STREET[c] for c in (2420, 401)},
+            rng)
+    train = cli("import", "ade20k", tmp_path / "ADE/training", tmp_path / "train", "-q")
+    assert train.exit_code == 0 and "import it with --labels DEST/palette.json" in train.output
+    alone = import_annotations("ade20k", tmp_path / "ADE/validation", tmp_path / "val_alone", quiet=True)
+    assert [c.id for c in load_palette(tmp_path / "val_alone/palette.json").classes if not c.ignore] == [401, 2420]
+    val = cli("import", "ade20k", tmp_path / "ADE/validation", tmp_path / "val", "--labels",
+              tmp_path / "train/palette.json", "-q")
+    assert val.exit_code == 0 and "--labels" not in val.output
+    index_of = {code: i for i, code in enumerate(sorted(STREET))} | {0: 255}  # the training import's numbering
+    row = read_manifest(tmp_path / "val/manifest.csv").rows[0]
+    np.testing.assert_array_equal(read_mask(row.mask), np.vectorize(index_of.get)(val_codes))
+    assert load_palette(tmp_path / "val/palette.json") == load_palette(tmp_path / "train/palette.json")
+    assert alone.converted == 1
+    refused = cli("import", "ade20k", tmp_path / "ADE/training", tmp_path / "x", "--labels",
+                  tmp_path / "val_alone/palette.json", "-q")
+    assert refused.exit_code == 2 and "2 class code(s) of these files are not in it: 312 (building, edifice)" \
+        in refused.output
+
+
 def test_beyond_255_classes_the_maps_are_16_bit_and_a_set_without_json_gets_code_names(tmp_path):
     rng = np.random.default_rng(1)
     codes = np.arange(1, 301).reshape(15, 20).repeat(2, axis=0).repeat(2, axis=1)  # 300 classes, codes > 255 too

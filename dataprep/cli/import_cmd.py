@@ -35,7 +35,8 @@ from .labels import print_class_table
 @click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="labelme, via, label-studio, mat: labels.txt (one class per line, in index order; __ignore__, "
                    "_background_; mat: also a .mat cell array of names). Default for labelme: SRC/labels.txt; "
-                   "via: the attribute's options; label-studio: the names found, sorted; mat: class_N.")
+                   "via: the attribute's options; label-studio: the names found, sorted; mat: class_N. ade20k: "
+                   "the palette.json of an earlier ade20k import, to number this split's classes the same.")
 @click.option("--attribute", default=None,
               help="via: the region attribute holding the class (default: the only one regions fill in).")
 @click.option("--line-width", type=click.IntRange(1), default=None,

@@ -79,7 +79,8 @@ def read_plan(fmt: str, src: Path, out_dir: Path, *, executor: Executor | None =
     if fmt == "ade20k":
         from .ade20k import read_ade20k
 
-        return read_ade20k(src, images_dir=options.get("images_dir"), executor=executor, quiet=quiet)
+        return read_ade20k(src, images_dir=options.get("images_dir"), labels_file=options.get("labels_file"),
+                           executor=executor, quiet=quiet)
     if fmt == "supervisely":
         from .supervisely import read_supervisely
 

@@ -24,10 +24,11 @@ from .base import ClassSpec, Entry, ImportPlan, Region
 UNLABELLED = 0  # ADE's code of pixels outside every object
 
 
-def read_ade20k(src: Path, *, images_dir: Path | None = None, executor: Executor | None = None,
-                quiet: bool = False) -> ImportPlan:
+def read_ade20k(src: Path, *, images_dir: Path | None = None, labels_file: Path | None = None,
+                executor: Executor | None = None, quiet: bool = False) -> ImportPlan:
     """An ImportPlan of the `*_seg.png` files under `src` (a folder, or one file), each with the `.jpg` of its
-    name beside it (or in `images_dir`)."""
+    name beside it (or in `images_dir`). `labels_file`: the palette.json of an earlier ade20k import, whose
+    indices (by their codes) this one keeps, so that splits imported apart agree."""
     src = Path(src)
     files = [src] if src.is_file() else sorted(p for p in src.rglob(f"*{SEG_SUFFIX}") if not p.name.startswith("."))
     if not files or not files[0].name.endswith(SEG_SUFFIX):
@@ -57,6 +58,12 @@ def read_ade20k(src: Path, *, images_dir: Path | None = None, executor: Executor
             names.setdefault(code, name)
         kept.append(item)
     ordered = sorted(codes - {UNLABELLED})
+    if labels_file is not None:
+        ordered, names = _pinned_codes(labels_file, ordered, names)
+    else:  # the indices depend on which classes this folder holds: sky was 15 in training, 11 in validation
+        plan.warnings.append(f"classes are numbered by the {len(ordered)} class codes these files hold: a split "
+                             "imported on its own numbers them otherwise; import it with --labels "
+                             "DEST/palette.json (this import's) to keep these indices")
     unnamed = [code for code in ordered if code not in names]
     if unnamed:  # ADE's x.json names every object; without them the classes are numbers
         plan.warnings.append(f"{len(unnamed)} class code(s) no x.json names (e.g. {unnamed[0]}): called "
@@ -67,6 +74,25 @@ def read_ade20k(src: Path, *, images_dir: Path | None = None, executor: Executor
     plan.entries = [Entry(sample_id, image, path, (Region(0, "ade20k_seg", (str(path), lookup)),))
                     for sample_id, image, path in kept]
     return plan
+
+
+def _pinned_codes(labels_file: Path, found: list[int], names: dict[int, str]) -> tuple[list[int], dict[int, str]]:
+    """The codes of an earlier import's palette in its index order; a code this set holds that it lacks is
+    refused (a new index would shift nothing, but the model trained on the earlier import has no such class)."""
+    from ..palette import load_palette
+
+    palette = load_palette(labels_file)
+    classes = sorted((c for c in palette.classes if not c.ignore), key=lambda c: c.index)
+    if not classes or any(c.id is None for c in classes) or [c.index for c in classes] != list(range(len(classes))):
+        raise UsageError(labels_file, "--labels for ade20k: the palette.json of an earlier `import ade20k` "
+                                      "(every class with its code as id, indices 0..K-1)")
+    ordered = [int(c.id) for c in classes]  # type: ignore[arg-type]
+    missing = [code for code in found if code not in set(ordered)]
+    if missing:
+        shown = ", ".join(f"{code} ({names.get(code, 'unnamed')})" for code in missing[:3])
+        raise UsageError(labels_file, f"{len(missing)} class code(s) of these files are not in it: {shown}; "
+                                      "import the splits together, or without --labels")
+    return ordered, {**{int(c.id): c.name for c in classes}, **names}  # type: ignore[arg-type]
 
 
 def class_codes(path: Path) -> np.ndarray:
@@ -102,14 +128,14 @@ def _json_names(path: Path) -> dict[int, str]:
 
 def ade20k_label_image(data: tuple[str, tuple[int, ...]], height: int, width: int, ignore_index: int,
                        dtype: type) -> np.ndarray:
-    """A `_seg.png` as class indices: each code's place in the plan's sorted codes; unlabelled to ignore."""
+    """A `_seg.png` as class indices: each code's place in the plan's codes; unlabelled to ignore."""
     path, ordered = Path(data[0]), np.asarray(data[1], np.int64)
     codes = class_codes(path)
     if codes.shape != (height, width):
         raise DataprepError(path, f"{codes.shape[1]}x{codes.shape[0]} but its image is {width}x{height}")
     lut = np.full(int(codes.max()) + 1, ignore_index, np.int64)
-    listed = ordered[ordered < len(lut)]
-    lut[listed] = np.searchsorted(ordered, listed)
+    listed = np.flatnonzero(ordered < len(lut))
+    lut[ordered[listed]] = listed
     unknown = np.setdiff1d(np.flatnonzero(np.bincount(codes.ravel())), np.append(ordered, UNLABELLED))
     if len(unknown):  # the file changed since the classes were gathered
         raise DataprepError(path, f"class codes not gathered from it: {', '.join(map(str, unknown[:5]))}")
