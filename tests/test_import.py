@@ -764,6 +764,27 @@ def test_cvat_segmentation_unknown_colour(tmp_path):
 # --------------------------------------------------------------------------- COCO panoptic
 
 
+def test_an_import_mostly_unlabelled_is_warned_about_without_mask_advice(tmp_path):
+    """60% of a panoptic export unlabelled: the warning advised --remap 255:1 for binary 0/255 masks, which an
+    import never reads; it names what the export left without a class."""
+    write_image(tmp_path / "images" / "p.png", 10, 10)
+    ids = np.zeros((10, 10), np.int64)
+    ids[:4] = 5  # sky; the other 60 pixels unlabelled
+    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=2).astype(np.uint8)
+    (tmp_path / "panoptic").mkdir()
+    Image.fromarray(rgb).save(tmp_path / "panoptic" / "p.png")
+    data = {"images": [{"id": 9, "file_name": "p.png", "width": 10, "height": 10}],
+            "categories": [{"id": 187, "name": "sky", "isthing": 0}, {"id": 1, "name": "person", "isthing": 1}],
+            "annotations": [{"image_id": 9, "file_name": "p.png", "segments_info": [
+                {"id": 5, "category_id": 187, "iscrowd": 0}]}]}
+    (tmp_path / "panoptic.json").write_text(json.dumps(data))
+    report = _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out", images_dir=tmp_path / "images")
+    warning = next(w for w in report.warnings if "became the ignore index" in w)
+    assert warning.startswith("60.0% of the pixels became the ignore index 255")
+    assert "the export labels with no class (COCO crowd regions are ignore unless --keep-crowd)" in warning
+    assert "--remap" not in warning
+
+
 def test_coco_panoptic_segments_void_and_crowd(tmp_path):
     write_image(tmp_path / "images" / "p.png", 8, 6)
     ids = np.zeros((6, 8), np.int64)

@@ -37,6 +37,12 @@ class ImportReport(ConversionReport):
     def notes(self) -> list[str]:
         return self.parse_notes + super().notes + self._empty_classes()
 
+    def _ignore_fix(self) -> str:
+        # An import's ignore pixels are what the export left unlabelled or marked crowd, never a mask's stored 255.
+        crowd = " (COCO crowd regions are ignore unless --keep-crowd)" if self.format.startswith("coco") else ""
+        return (f"they are pixels the export labels with no class{crowd}: check that its regions cover what they "
+                "should")
+
     def _empty_classes(self) -> list[str]:
         """Classes no written label map holds: a category nothing uses, a split without it, or labels from 1."""
         if not self.converted or len(self.pixel_counts) < 2:

@@ -1,6 +1,8 @@
 """What the user says about values the palette does not map plainly: `unknown` modes and `remap`s."""
 from __future__ import annotations
 
+import numpy as np
+
 import os
 import re
 from collections.abc import Mapping
@@ -49,7 +51,10 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     hint = "use --unknown ignore|nearest or add them to the palette" if colours else \
         "use --remap, --unknown ignore or add them to the palette"
     ids = palette.ids()
-    if not colours and ids and all(k in ids for k in found):
+    instance_hint = None if colours else _instance_map_hint(found, palette)
+    if instance_hint:
+        hint = instance_hint
+    elif not colours and ids and all(k in ids for k in found):
         # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
         # values that happen to be valid indices, each the wrong class.
         example = " (Cityscapes labelIds)" if palette.name == "cityscapes" else ""
@@ -62,6 +67,27 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     reason = (f"{total:,} pixels in {len(found)} {what}{plural} not in palette {palette.name!r}: "
               f"{listed}{more}; {hint}")
     return UnknownValuesError(None, reason, found)
+
+
+def _instance_map_hint(found: Mapping[UnknownKey, int], palette: Palette) -> str | None:
+    """Most unknown pixels >= 256 whose values // 1000 or // 256 are class values of the palette: an instance map
+    (Cityscapes instanceIds, MOTS: class x 1000 + object; KITTI, Mapillary: class x 256 + object). --unknown
+    ignore kept the small values as wrong classes and ignored every object."""
+    big = {int(k): n for k, n in found.items() if isinstance(k, (int, np.integer)) and int(k) >= 256}
+    if sum(big.values()) < 0.5 * sum(found.values()):
+        return None
+    known = set(palette.valid_values) | set(palette.ids())
+    fits = [(base, what) for base, what in ((1000, "class x 1000 + object: Cityscapes instanceIds, MOTS"),
+                                            (256, "class x 256 + object: KITTI, Mapillary"))
+            if all(v >= base and v // base in known for v in big)]  # every object of a class, none of class 0
+    if not fits:
+        return None
+    example = max(big, key=big.get)
+    readings = " or ".join(f"{example // base} x {base} + {example % base} ({what})" for base, what in fits)
+    base = fits[0][0]
+    return (f"values such as {example} read as {readings}: an instance map, not a class mask; pair the class masks "
+            f"instead, or map each class's range with --remap {example // base * base}-"
+            f"{example // base * base + base - 1}:CLASS,...")
 
 
 def _top(found: Mapping[UnknownKey, int], n: int) -> list[tuple[UnknownKey, int]]:
