@@ -785,6 +785,28 @@ def test_an_import_mostly_unlabelled_is_warned_about_without_mask_advice(tmp_pat
     assert "--remap" not in warning
 
 
+def test_mapillary_panoptic_pngs_beside_the_json_and_images_three_levels_up_are_found(tmp_path):
+    """Mapillary Vistas: val/v2.0/panoptic/panoptic_2020.json beside 0.png, photos in val/images/; the command
+    scan's hint gives failed with 'panoptic_2020/0.png: file not found'."""
+    panoptic = tmp_path / "val/v2.0/panoptic"
+    write_image(tmp_path / "val/images/0.jpg", 6, 4)
+    ids = np.zeros((4, 6), np.int64)
+    ids[:, :2] = 7
+    panoptic.mkdir(parents=True)
+    Image.fromarray(np.stack([ids % 256, ids // 256, ids * 0], axis=2).astype(np.uint8)).save(panoptic / "0.png")
+    data = {"images": [{"id": 0, "file_name": "0.jpg", "width": 6, "height": 4}],
+            "categories": [{"id": 3, "name": "road", "isthing": 0}],
+            "annotations": [{"image_id": 0, "file_name": "0.png", "segments_info": [
+                {"id": 7, "category_id": 3, "iscrowd": 0}]}]}
+    (panoptic / "panoptic_2020.json").write_text(json.dumps(data))
+    report = _import("coco-panoptic", panoptic / "panoptic_2020.json", tmp_path / "out")
+    assert (report.converted, report.failed) == (1, 0), report.errors
+    expected = np.full((4, 6), 255)
+    expected[:, :2] = 0
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "0"), expected)
+    assert read_manifest(tmp_path / "out/manifest.csv").rows[0].image == tmp_path / "val/images/0.jpg"
+
+
 def test_coco_panoptic_segments_void_and_crowd(tmp_path):
     write_image(tmp_path / "images" / "p.png", 8, 6)
     ids = np.zeros((6, 8), np.int64)

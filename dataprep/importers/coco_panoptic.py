@@ -14,6 +14,17 @@ from .coco import entry_id, parse_categories, parse_images, read_coco_json
 from .image_folders import ImageLocator
 
 
+def _default_masks_dir(path: Path, anns: list[Any]) -> Path:
+    """COCO's annotations/panoptic_val2017/ beside panoptic_val2017.json; else the JSON's own folder when it holds
+    the PNGs (Mapillary Vistas' v1.2/panoptic/panoptic_2018.json beside 2.png, which failed as not found)."""
+    stem_dir = path.with_suffix("")
+    first = next((a.get("file_name") for a in anns if isinstance(a, dict) and isinstance(a.get("file_name"), str)),
+                 None)
+    if not stem_dir.is_dir() and first is not None and (path.parent / first).is_file():
+        return path.parent
+    return stem_dir
+
+
 def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: Path | None = None,
                        keep_crowd: bool = False) -> ImportPlan:
     path, data = read_coco_json(src, "COCO panoptic", "JSON file (e.g. annotations/panoptic_val2017.json)", "")
@@ -21,7 +32,7 @@ def read_coco_panoptic(src: Path, *, images_dir: Path | None = None, masks_dir: 
     index_of = {c["id"]: i for i, c in enumerate(cats)}
     images = parse_images(data, path)
     anns = require(data, "annotations", path, "", list)
-    masks_dir = masks_dir or path.with_suffix("")
+    masks_dir = masks_dir or _default_masks_dir(path, anns)
     specs = [ClassSpec(c["name"], _colour(c.get("color")), c["id"]) for c in cats]
     plan = ImportPlan("coco-panoptic", specs, [])
     locate = ImageLocator(path, images_dir, [img["file_name"] for img in images.values()])

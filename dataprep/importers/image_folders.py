@@ -36,7 +36,8 @@ class ImageLocator:
             self.folder, self.others = images_dir, []
             return
         candidates = list(usual) if usual is not None else [
-            export.parent, export.parent / "images", export.parent.parent, export.parent.parent / "images"]
+            export.parent, export.parent / "images", export.parent.parent, export.parent.parent / "images",
+            export.parent.parent.parent / "images"]  # Mapillary: val/v2.0/panoptic/panoptic_2020.json, val/images
         probes = list(file_names[:PROBES])
         hits = [sum(exists(folder, name) for name in probes) for folder in candidates]
         if max(hits, default=0) == 0:
