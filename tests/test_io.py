@@ -492,3 +492,33 @@ def test_an_atomic_write_to_a_device_writes_through_it_and_keeps_it():
         with pytest.raises(DataprepError, match="No space left on device"):
             io.atomic_write_text("/dev/full", "{}\n")
         assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@pytest.mark.parametrize("suffix", [".bmp", ".tif"])
+def test_check_complete_finds_a_bmp_or_tiff_cut_short(tmp_path, suffix):
+    """SUIM's BMP masks: one cut in half passed scan's header check and failed later, in masks2labels."""
+    from dataprep.io import check_complete
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / f"m{suffix}"
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(path)
+    assert check_complete(path) is None
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    reason = check_complete(path)
+    assert reason is not None and reason.startswith(f"truncated: {suffix[1:].upper().replace('TIF', 'TIFF')} holds "
+                                                    f"{len(whole) // 2:,} of")
+    path.write_bytes(whole + b"\0" * 10)  # trailing bytes are no truncation
+    assert check_complete(path) is None
+
+
+def test_a_tiff_whose_directory_follows_the_pixels_is_found_cut_short(tmp_path):
+    from dataprep.io import check_complete
+
+    path = tmp_path / "end.tif"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(path, compression="tiff_lzw")
+    whole = path.read_bytes()
+    assert int.from_bytes(whole[4:8], "little") > len(whole) // 2  # PIL's libtiff writes the directory last
+    path.write_bytes(whole[: len(whole) // 2])
+    assert check_complete(path) == (f"truncated: TIFF holds {len(whole) // 2:,} bytes, its first directory starts at "
+                                    f"{int.from_bytes(whole[4:8], 'little'):,}")

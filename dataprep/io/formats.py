@@ -122,11 +122,16 @@ def check_complete(path: PathLike) -> str | None:
     """Why the file looks cut short, or None. Reads only the last bytes of the file."""
     path = Path(path)
     with open(path, "rb") as f:
-        fmt = sniff_format(f.read(16))  # by content: a PNG named .jpg is checked as the PNG it is
-        if fmt not in ("PNG", "JPEG"):
-            return None
+        head = f.read(54)
+        fmt = sniff_format(head[:16])  # by content: a PNG named .jpg is checked as the PNG it is
         f.seek(0, os.SEEK_END)
         size = f.tell()
+        if fmt == "BMP":
+            return _bmp_short(head, size)
+        if fmt == "TIFF":
+            return _tiff_short(path, size)
+        if fmt not in ("PNG", "JPEG"):
+            return None
         f.seek(max(0, size - 64))
         tail = f.read()
     if fmt == "PNG":
@@ -134,6 +139,40 @@ def check_complete(path: PathLike) -> str | None:
     # Writers may pad after the end-of-image marker; entropy-coded data never
     # contains FFD9, so finding it near the end means the scan data is complete.
     return None if JPEG_EOI in tail.rstrip(b"\x00\r\n ") else "truncated: JPEG ends without its end-of-image marker"
+
+
+def _bmp_short(head: bytes, size: int) -> str | None:
+    """A BMP's header gives its length: uncompressed rows of the stated size after the pixel offset (SUIM's
+    masks; a cut one passed the header check and failed in masks2labels)."""
+    if len(head) < 34:
+        return "truncated: BMP header cut short"
+    declared, offset = int.from_bytes(head[2:6], "little"), int.from_bytes(head[10:14], "little")
+    width, height = int.from_bytes(head[18:22], "little", signed=True), int.from_bytes(head[22:26], "little", signed=True)
+    bits, compression = int.from_bytes(head[28:30], "little"), int.from_bytes(head[30:34], "little")
+    needed = declared
+    if compression in (0, 3) and width > 0 and bits:  # BI_RGB, BI_BITFIELDS: rows padded to 4 bytes
+        needed = max(needed, offset + (width * bits + 31) // 32 * 4 * abs(height))
+    return f"truncated: BMP holds {size:,} of its {needed:,} bytes" if size < needed else None
+
+
+def _tiff_short(path: Path, size: int) -> str | None:
+    """A TIFF whose first directory (libtiff writes it after the pixels), strips or tiles lie past the end of the
+    file."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[:4] in (b"II*\x00", b"MM\x00*"):  # classic TIFF; BigTIFF's directory is checked by tifffile below
+        first = int.from_bytes(head[4:8], "little" if head[:2] == b"II" else "big")
+        if first + 2 > size:
+            return f"truncated: TIFF holds {size:,} bytes, its first directory starts at {first:,}"
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            ends = [o + n for page in tif.pages for o, n in zip(page.dataoffsets, page.databytecounts) if n]
+    except Exception:  # an unreadable directory is the decoder's to report
+        return None
+    needed = max(ends, default=0)
+    return f"truncated: TIFF holds {size:,} of the {needed:,} bytes its directory points to" if size < needed else None
 
 
 def unreadable(path: PathLike, exc: BaseException) -> DataprepError:
