@@ -144,6 +144,15 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
     return np.concatenate([caption, strip], axis=0), seen
 
 
+def _fit_text(text: str, width: int) -> str:
+    """`text`, cut with "..." to fit `width` pixels in the legend's font."""
+    if cv2.getTextSize(text, _FONT, 0.4, 1)[0][0] <= width:
+        return text
+    while len(text) > 1 and cv2.getTextSize(text + "...", _FONT, 0.4, 1)[0][0] > width:
+        text = text[:-1]
+    return text + "..."
+
+
 def _legend(palette: Palette | None, indices: Sequence[int], ignore: int | None, width: int) -> np.ndarray:
     entries = []
     table = colour_table(palette, max([256, *(i + 1 for i in indices)]))
@@ -160,8 +169,12 @@ def _legend(palette: Palette | None, indices: Sequence[int], ignore: int | None,
     if ignore is not None:
         name = names.get(ignore, "ignore")
         entries.append((f"{ignore} {name} (ignored)", (0, 0, 0), True))
-    item_w, row_h = 170, 20
+    # Columns as wide as the longest name (SUIM's "reefs and invertebrates" ran into the next swatch), at most
+    # the sheet; a longer name is cut with an ellipsis.
+    longest = max(cv2.getTextSize(text, _FONT, 0.4, 1)[0][0] for text, _, _ in entries)
+    item_w, row_h = min(max(170, 20 + longest + 12), width - PAD), 20
     per_row = max(1, width // item_w)
+    entries = [(_fit_text(text, item_w - 32), colour, hatched) for text, colour, hatched in entries]
     rows = max(1, -(-len(entries) // per_row))
     legend = np.full((rows * row_h + PAD, width, 3), BACKGROUND, np.uint8)
     for k, (text, colour, hatched) in enumerate(entries):

@@ -205,3 +205,27 @@ def test_16bit_images_are_stretched_between_percentiles_not_min_and_max():
     expected = np.clip((image[:, :, 0] - lo) * 255.0 / (hi - lo), 0, 255).astype(np.uint8)
     np.testing.assert_allclose(shown[:, :, 0], expected, atol=1)
     assert shown[3, 4, 0] == 255 and 100 < np.median(shown) < 155
+
+
+def test_long_class_names_in_the_legend_are_not_covered_by_the_next_swatch():
+    """SUIM's 'reefs and invertebrates' ran under the next class's colour box: every name's text must be drawn
+    whole, as it is on a blank canvas of its own."""
+    import cv2
+
+    from dataprep.palette import Palette, PaletteClass
+
+    names = ["background waterbody", "human divers", "robots and instruments", "reefs and invertebrates"]
+    colours = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (255, 0, 255)]
+    palette = Palette("suim", [PaletteClass(n, c, i) for i, (n, c) in enumerate(zip(names, colours))])
+    legend = preview._legend(palette, [0, 1, 2, 3], None, 1200)
+    swatch = np.zeros(legend.shape[:2], bool)
+    for colour in colours:
+        swatch |= (legend == colour).all(axis=2)
+    dark = (legend.max(axis=2) < 128) & ~swatch
+    expected = 0
+    for i, name in enumerate(names):  # each text alone, as cv2 draws it
+        canvas = np.full((30, 600, 3), 255, np.uint8)
+        cv2.putText(canvas, f"{i} {name}", (0, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        expected += int((canvas.max(axis=2) < 128).sum())
+    borders = 4 * (2 * 15 + 2 * 13 - 4)  # each swatch's black outline
+    assert int(dark.sum()) == expected + borders
