@@ -107,6 +107,20 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
     cv2.putText(canvas, text, (x, y), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
+def _ids_as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
+    """A palette that says its masks store ids (`remap: ids`, as palette infer writes for 0/255 masks): values
+    that are ids and no class index shown as their class (ISBI's 255 membranes were drawn as ignore). Label maps
+    already converted hold indices and stay as they are."""
+    classes = {c.index for c in palette.classes if not c.ignore}
+    moved = {v: i for v, i in palette.ids().items() if v not in classes and v != i and 0 <= v < 65536}
+    if not moved or not mask.size or mask.dtype.kind not in "ui":
+        return mask
+    table = np.arange(max(int(mask.max()), *moved) + 1, dtype=np.int64)
+    for value, index in moved.items():
+        table[value] = index
+    return table[mask].astype(mask.dtype if table.max() <= np.iinfo(mask.dtype).max else np.int64)
+
+
 def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int,
           context: ConversionContext) -> tuple[np.ndarray, set[int]]:
     image = _display_image(io.load_sample(row, mask="skip", purpose="preview").image)
@@ -117,6 +131,8 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
         panels += [blank, image]
     else:
         mask = read_row_mask(row, expect=manifest_size(row))  # colour masks too: they are shown as they are
+        if mask.ndim == 2 and palette is not None and palette.remap == "ids":
+            mask = _ids_as_indices(mask, palette)
         by_colour = None
         if mask.ndim == 2 and palette is not None:
             # A palette-mode PNG whose own table disagrees with the palette shows its own colours,

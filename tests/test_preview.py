@@ -229,3 +229,22 @@ def test_long_class_names_in_the_legend_are_not_covered_by_the_next_swatch():
         expected += int((canvas.max(axis=2) < 128).sum())
     borders = 4 * (2 * 15 + 2 * 13 - 4)  # each swatch's black outline
     assert int(dark.sum()) == expected + borders
+
+
+def test_masks_of_ids_under_a_palette_that_says_so_show_their_classes(tmp_path):
+    """ISBI's 0/255 masks with the palette `palette infer` writes (`remap: ids`, 255 the foreground's id): the
+    preview drew every foreground pixel as ignore, and the legend left the class out."""
+    from dataprep.palette import Palette, PaletteClass
+
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:30, 20:50] = 255  # 600 foreground pixels, stored as the id 255
+    io.write_image(tmp_path / "src/a.png", np.full((40, 60, 3), 128, np.uint8))
+    io.write_mask(tmp_path / "src/a_mask.png", mask)
+    write_manifest([ManifestRow("a", tmp_path / "src/a.png", tmp_path / "src/a_mask.png", 60, 40)], tmp_path / "m.csv")
+    palette = Palette("inferred", [PaletteClass("background", (0, 0, 0), 0, id=0),
+                                   PaletteClass("foreground", (10, 200, 30), 1, id=255)], remap="ids")
+    sheet = make_contact_sheet(tmp_path / "m.csv", n=1, palette=palette)
+    green = int((sheet == (10, 200, 30)).all(axis=2).sum())
+    assert green > 600 // 4, green  # the mask panel, scaled to its thumbnail, plus the legend's swatch
+    plain = make_contact_sheet(tmp_path / "m.csv", n=1, palette=Palette(palette.name, palette.classes))  # no remap
+    assert int((plain == (10, 200, 30)).all(axis=2).sum()) == 0  # 255 is ignore there, and no class 1 is shown
