@@ -234,6 +234,26 @@ def test_a_broken_image_fails_only_its_outputs(labelled, tmp_path, cli):
     assert result.exit_code == 1 and "truncated" in result.output
 
 
+def test_outputs_failed_by_a_broken_partner_are_named(labelled, tmp_path):
+    """A mosaic whose partner was a truncated file failed with the partner's error alone: the same line twice,
+    and nothing said which other output was lost."""
+    rows = read_manifest(labelled).rows
+    broken = tmp_path / "src/broken.jpg"
+    broken.parent.mkdir()
+    broken.write_bytes(rows[0].image.read_bytes()[:2000])
+    bad_row = ManifestRow("broken", broken, rows[0].mask, rows[0].width, rows[0].height, rows[0].extra)  # one fold
+    write_manifest([*rows[1:], bad_row], tmp_path / "m" / "manifest.csv")
+    recipe = small_recipe(tmp_path, "mosaic", variants=2, steps=[{"op": "mosaic", "p": 0.5}])
+    summary = augment_manifest(tmp_path / "m" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    written = {r.id for r in read_manifest(summary.manifest)}
+    lost = {f"{r.id}__v{k}" for r in rows[1:] for k in range(2)} - written
+    own = [e for e in summary.errors if "a partner of output" not in e]
+    partner = [e for e in summary.errors if "a partner of output" in e]
+    assert len(own) == 2 and all(e.startswith(f"{broken}: ") for e in own)  # its own two variants
+    assert lost and sorted(e.rsplit("a partner of output ", 1)[1] for e in partner) == sorted(
+        f"{oid}, which is not written)" for oid in lost)
+
+
 def test_recipe_and_output_checks(labelled, tmp_path):
     # Inside the masks' tree (not merely beside the manifest): the next scan would take outputs for data.
     with pytest.raises(UsageError, match="where the images or masks come from"):

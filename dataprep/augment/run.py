@@ -358,8 +358,16 @@ class _Worker:
             record = self._read_record(paths["params"])
             present = self._classes(io.read_mask(paths["mask"])) if self.track_classes else frozenset()
             return self._row(source, oid, paths, record), True, present
-        samples = {i: load_sample(row, self.recipe.ignore_index, self.samples, num_classes=self.num_classes)
-                   for i, row in job.rows.items()}
+        samples = {}
+        for i, row in job.rows.items():
+            try:
+                samples[i] = load_sample(row, self.recipe.ignore_index, self.samples, num_classes=self.num_classes)
+            except DataprepError as exc:
+                if i == job.plan.index:
+                    raise
+                # The output of another source: said, or its failure reads as a second error of the partner.
+                raise DataprepError(exc.path, f"{exc.reason} (a partner of output {oid}, which is not written)") \
+                    from None
         result = execute(self.recipe, job.plan, samples, self.kernels)
         fmt = self.recipe.output.image_format
         if not pixeltypes.can_hold(fmt, result.image.dtype, result.image.shape[2]):
