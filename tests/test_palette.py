@@ -13,6 +13,7 @@ from dataprep.io import read_mask, write_image, write_mask
 from dataprep.labels import masks_to_labels
 from dataprep.palette import (
     BUILTIN_PALETTES,
+    EntryKind,
     Palette,
     PaletteClass,
     builtin_palette,
@@ -299,6 +300,24 @@ def test_grey_jpeg_masks_are_two_classes_not_one_per_value(tmp_path):
     for i in range(3):
         write_mask(tmp_path / "png" / f"m{i}.png", _blobs(i, 0.5))
     assert infer_palette(tmp_path / "png").binary
+
+
+@pytest.mark.parametrize("levels", [(1, 2, 3), (0, 1)])
+def test_grey_jpeg_masks_of_close_values_keep_each_value_that_fills_regions(tmp_path, levels):
+    """Oxford-IIIT Pet trimaps (1, 2, 3) and 0/1 masks saved as JPEG were pooled into one class, their values
+    closer than the pooling radius; each fills regions, which JPEG noise never does."""
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        mask = np.full((60, 80), levels[0], np.uint8)
+        for level in levels[1:]:
+            y, x = rng.integers(0, 30), rng.integers(0, 40)
+            mask[y : y + 25, x : x + 35] = level
+        Image.fromarray(mask).save(tmp_path / f"m{i}.jpg", quality=90)
+    result = infer_palette(tmp_path)
+    assert result.lossy and [c.id for c in result.palette.classes if c.kind is not EntryKind.ARTEFACT] == \
+        list(levels)
+    ids = result.palette.ids()
+    assert [ids[v] for v in levels] == list(range(len(levels)))
 
 
 def test_jpeg_noise_saved_as_png_is_pooled_and_thin_real_classes_are_not(tmp_path):
