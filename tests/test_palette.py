@@ -792,3 +792,20 @@ def test_ade20k_builtin_reads_stored_k_plus_1_as_class_k_and_is_suggested_by_the
         np.testing.assert_array_equal(read_mask(tmp_path / remap / "ADE_val_00000001.png"), expected)
     write_mask(tmp_path / "other" / "x_0001.png", stored)
     assert "--palette ade20k" not in cli("palette", "infer", tmp_path / "other", "-o", tmp_path / "o.json").output
+
+
+def test_text_colour_tables_are_palettes(tmp_path):
+    """CamVid's and SYNTHIA's label_colors.txt and CVAT's labelmap.txt were refused as 'not a palette: expected
+    {"classes": [...]}' (JSON talk for a text file)."""
+    (tmp_path / "label_colors.txt").write_text("64 128 64\tAnimal\n192 0 128\tArchway\n\n0 0 0\tVoid\n")
+    camvid = load_palette(tmp_path / "label_colors.txt")
+    assert [(c.name, c.color, c.index, c.ignore) for c in camvid.classes] == [
+        ("Animal", (64, 128, 64), 0, False), ("Archway", (192, 0, 128), 1, False), ("Void", (0, 0, 0), 255, True)]
+    (tmp_path / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
+                                           "aeroplane:128,0,0::\nignored:224,224,192::\n")
+    cvat = load_palette(tmp_path / "labelmap.txt")
+    assert [(c.name, c.index) for c in cvat.classes] == [("background", 0), ("aeroplane", 1), ("ignored", 255)]
+    assert cvat.colour_to_index()[(224, 224, 192)] == 255
+    (tmp_path / "bad.txt").write_text("64 128 Animal\n")
+    with pytest.raises(DataprepError, match=r"bad.txt: line 1: expected 'R G B name'"):
+        load_palette(tmp_path / "bad.txt")

@@ -8,7 +8,9 @@ File schema (JSON or YAML; `palette.json` beside a manifest describes its masks)
 
 Optional per class: `"id"`, the value the class has in *index* masks when that
 differs from `index` (Cityscapes labelIds, SegNet CamVid's void 11); it is used
-only when asked for (`--remap ids`). CSV files (e.g. `class_dict.csv`) need a
+only when asked for (`--remap ids`). Text files list one class per line in index order:
+`R G B name` (CamVid's and SYNTHIA's `label_colors.txt`) or `name:R,G,B::` (CVAT's `labelmap.txt`); a class
+named ignore, ignored or void is the ignore entry. CSV files (e.g. `class_dict.csv`) need a
 header with `name` and `r,g,b` (or `color` as `#rrggbb`), optionally `index`,
 `id` and `ignore` columns; without `index` the row order gives the index. Roboflow's `_classes.csv`
 (`Pixel Value, Class`) has no colours: each class gets the VOC colormap colour of its index.
@@ -32,7 +34,7 @@ PALETTE_FILENAMES = ("palette.json", "palette.yaml", "palette.yml")
 
 
 def load_palette(source: "Palette | PathLike | Mapping[str, Any]") -> Palette:
-    """A palette from a file (.json/.yaml/.yml/.csv), a built-in name, a dict, or a Palette (returned as is)."""
+    """A palette from a file (.json/.yaml/.yml/.csv/.txt), a built-in name, a dict, or a Palette (returned as is)."""
     if isinstance(source, Palette):
         return source
     if isinstance(source, Mapping):
@@ -55,6 +57,8 @@ def palette_from_file(path: PathLike) -> Palette:
     try:
         if ext == ".csv":
             return _palette_from_csv(path)
+        if ext == ".txt":
+            return _palette_from_txt(path)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataprepError(path, "palette file not found") from None
@@ -173,6 +177,37 @@ def _palette_from_csv(path: Path) -> Palette:
             if cell(key):
                 entry[key] = cell(key)
         entries.append(entry)
+    try:
+        return palette_from_dict({"name": path.stem, "classes": entries}, source=str(path), default_name=path.stem)
+    except DataprepError as exc:
+        raise DataprepError(path, exc.reason) from None
+
+
+_TXT_IGNORE_NAMES = frozenset({"ignore", "ignored", "void"})
+
+
+def _palette_from_txt(path: Path) -> Palette:
+    """CamVid's and SYNTHIA's `label_colors.txt` (`R G B name` per line) or CVAT's / datumaro's VOC
+    `labelmap.txt` (`name:R,G,B:parts:actions`): one class per line, the line order giving the index."""
+    entries = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if ":" in text:
+            name, _, rest = text.partition(":")
+            colour = rest.split(":", 1)[0].split(",")
+        else:
+            tokens = text.split()
+            colour, name = tokens[:3], " ".join(tokens[3:])
+        if not name.strip() or len(colour) != 3 or not all(c.strip().isdigit() for c in colour):
+            raise DataprepError(path, f"line {line_no}: expected 'R G B name' (CamVid's label_colors.txt) or "
+                                      f"'name:R,G,B::' (CVAT's labelmap.txt), got {text[:60]!r}")
+        # datumaro's VOC labelmap ends with `ignored:224,224,192::`, VOC's void colour; CamVid's with Void
+        ignore = name.strip().lower() in _TXT_IGNORE_NAMES
+        entries.append({"name": name.strip(), "color": [int(c) for c in colour], "ignore": ignore})
+    if not entries:
+        raise DataprepError(path, "empty palette file")
     try:
         return palette_from_dict({"name": path.stem, "classes": entries}, source=str(path), default_name=path.stem)
     except DataprepError as exc:
