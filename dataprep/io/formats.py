@@ -164,14 +164,9 @@ def _tiff_short(path: Path, size: int) -> str | None:
         first = int.from_bytes(head[4:8], "little" if head[:2] == b"II" else "big")
         if first + 2 > size:
             return f"truncated: TIFF holds {size:,} bytes, its first directory starts at {first:,}"
-    try:
-        import tifffile
+    from .info import tiff_data_end  # the header readers live there
 
-        with tifffile.TiffFile(path) as tif:
-            ends = [o + n for page in tif.pages for o, n in zip(page.dataoffsets, page.databytecounts) if n]
-    except Exception:  # an unreadable directory is the decoder's to report
-        return None
-    needed = max(ends, default=0)
+    needed = tiff_data_end(path)
     return f"truncated: TIFF holds {size:,} of the {needed:,} bytes its directory points to" if size < needed else None
 
 

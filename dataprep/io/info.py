@@ -138,3 +138,16 @@ def _tiff_mode(bands: int, dtype: str, photometric: str | None, alpha: bool) -> 
     if dtype == "uint8" and bands in (3, 4) and (bands == 3 or alpha):
         return "RGB" if bands == 3 else "RGBA"
     return f"{bands}x{dtype}"
+
+
+def tiff_data_end(path: PathLike) -> int:
+    """Where the last strip or tile of a TIFF ends, from its directories (0 when tifffile cannot read them: the
+    decoder reports that file)."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return max((o + n for page in tif.pages for o, n in zip(page.dataoffsets, page.databytecounts) if n),
+                       default=0)
+    except Exception:
+        return 0
