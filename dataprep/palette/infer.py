@@ -12,14 +12,14 @@ import numpy as np
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
-from .artefacts import LOSSY_RADIUS, _infer_colours
+from .artefacts import _infer_colours
 from .ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .builtins import ADE20K_PREFIXES, BUILTIN_PALETTES, CAMVID_SEQUENCES, OXFORD_PET_TRIMAP_VALUES, builtin_palette
 from .inferred import InferredColour, InferredPalette
 from .keys import pack_rgb
-from .model import MAX_INDEX, Colour, EntryKind, Palette, PaletteClass, _colour, voc_colormap
+from .lossy_values import BINARY_FOREGROUND, _infer_lossy_values, _looks_lossy
+from .model import MAX_INDEX, Colour, Palette, PaletteClass, _colour, voc_colormap
 
-BINARY_FOREGROUND = 255  # index masks of only 0 and this value are binary: it is a class, not ignore
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
 
 
@@ -211,19 +211,6 @@ def infer_palette(sources: Iterable[PathLike] | PathLike, *, ignore_index: int =
     return result
 
 
-def _looks_lossy(values: np.ndarray, pixels: np.ndarray, solid: np.ndarray) -> bool:
-    """Index values that never fill a 3x3 block, 8 or more and 3 times the values that do, each within
-    LOSSY_RADIUS of one that does and a minority of the pixels: the noise of masks once saved as JPEG, then as
-    PNG (Kvasir's polyps so: 0..8 and 247..255, 18 classes inferred for 2)."""
-    scattered, filling = values[solid == 0], values[solid > 0]
-    # JPEG leaves ~8-16 noise values around each level; a handful of 1-pixel line classes beside two area
-    # classes (lane markings, boundaries) must not look so.
-    if not len(filling) or len(scattered) < 8 or len(scattered) < 3 * len(filling):
-        return False
-    near = np.abs(scattered[:, None].astype(np.int64) - filling[None, :].astype(np.int64)).min(axis=1)
-    return bool((near <= LOSSY_RADIUS).all()) and pixels[solid == 0].sum() < 0.25 * pixels.sum()
-
-
 def _grey_index_masks(counted: list[_Counted]) -> bool:
     """Whether grey RGB masks hold index values: levels besides black and white, each filling regions somewhere.
 
@@ -354,40 +341,6 @@ def _builtin_of_table(table: np.ndarray, values: list[int]) -> str | None:
         if values and all(v in colours and colours[v] == _colour(table[v]) for v in values if v < 256):
             return name
     return None
-
-
-def _infer_lossy_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
-                        name: str, solid: np.ndarray | None = None) -> InferredPalette:
-    """Grey index masks saved as JPEG: their values scatter around a few (0 and 255 turn into 0..12 and
-    240..255), so the values are pooled as grey colours are, and every value 0..255 is listed under the class
-    of the nearest pooled value (the threshold at 128 of binary masks). The ids carry it: `--remap ids`.
-
-    Pooling joins values closer than LOSSY_RADIUS, which made trimaps (1, 2, 3) and 0/1 masks one class: a
-    value whose 3x3-filling pixels (`solid`) are SOLID_CLASS_SHARE of all pixels is a class of its own, as JPEG
-    noise never fills regions (on ISBI's membranes and Oxford-IIIT Pet's trimaps at quality 75-95: under 0.1%
-    of the pixels; their classes: 2% and more)."""
-    pooled = _infer_colours(values * 0x010101, pixels, images, ignore_index, name, True)
-    centres = sorted({c.color[0] for c in pooled.palette.classes if c.kind is not EntryKind.ARTEFACT and c.color})
-    if solid is not None and pixels.sum():
-        filling = values[solid >= SOLID_CLASS_SHARE * pixels.sum()]
-        centres = sorted({*centres, *(int(v) for v in filling if 0 <= v < 256)})
-    binary = len(centres) == 2 and centres[0] <= LOSSY_RADIUS and centres[1] >= 255 - LOSSY_RADIUS
-    if binary:
-        centres = [0, BINARY_FOREGROUND]  # the threshold at 128 exactly, whatever value JPEG left most of
-    index_of = np.abs(np.arange(256)[:, None] - np.array(centres)[None, :]).argmin(axis=1)  # ties: the lower
-    labels = ["background", "foreground"] if binary else [f"class_{i}" for i in range(len(centres))]
-    colours_of = [(0, 0, 0), (255, 255, 255)] if binary else [_colour(c) for c in voc_colormap(len(centres))]
-    classes = [PaletteClass(label, colour, i, id=centre)
-               for i, (label, colour, centre) in enumerate(zip(labels, colours_of, centres))]
-    classes += [PaletteClass(labels[int(index_of[v])], None, int(index_of[v]), id=v, kind=EntryKind.ARTEFACT)
-                for v in range(256) if v not in centres]
-    colour_of = {c.id: c.color for c in classes}
-    colours = [InferredColour(colour_of.get(int(v)) or (int(v),) * 3, int(v), int(n), int(m), int(index_of[v]),
-                              int(v) not in centres) for v, n, m in zip(values, pixels, images)]
-    return InferredPalette(Palette(name, tuple(classes), ignore_index), colours, "index", 0, 0, lossy=True)
-
-
-SOLID_CLASS_SHARE = 5e-3  # of all pixels, filling 3x3 blocks: a value that does so is a class, not JPEG noise
 
 
 def _infer_binary(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ignore_index: int,
