@@ -20,6 +20,7 @@ from .pixeltypes import is_nodata
 from .preview import make_contact_sheet
 from .sampleio import BGR_KEY, nodata_of
 from .stats import image_partial, load_stats
+from .split_column import SPLIT_COLUMN
 from .stats_origin import fold_training_rows, origin_warning
 
 HIST_BINS = 64
@@ -158,7 +159,8 @@ def folds_origin_warning(splits: io.PathLike, folds: FoldReport, manifest: Manif
     rows_name = f"the {len(manifest)} rows of {manifest.path}" if manifest.path else f"these {len(manifest)} rows"
     advice = "its fold balance describes other data: rerun `dataprep kfold` on this manifest"
     try:
-        split_ids = {r.id for r in read_manifest(folder / "manifest.csv").rows}
+        split_rows = read_manifest(folder / "manifest.csv").rows
+        split_ids = {r.id for r in split_rows}
         if len(split_ids) != folds.num_samples:  # not the manifest kfold wrote with this report
             raise OSError
     except (DataprepError, OSError):
@@ -167,6 +169,11 @@ def folds_origin_warning(splits: io.PathLike, folds: FoldReport, manifest: Manif
         return f"{splits}: folds of {folds.num_samples} rows, not of {rows_name}; {advice}"
     ids = {r.id for r in manifest.rows}
     if split_ids == ids:
+        return None
+    # `kfold --split train,val`: the held-out split is left out on purpose, and must stay out of the folds.
+    folded = {r.extra.get(SPLIT_COLUMN, "") for r in split_rows}
+    left_out = [r for r in manifest.rows if r.id not in split_ids]
+    if split_ids <= ids and left_out and all(r.extra.get(SPLIT_COLUMN, "") not in folded for r in left_out):
         return None
     missing = len(ids - split_ids)
     return (f"{splits}: folds made from {len(split_ids)} rows of {folder / 'manifest.csv'}, not from {rows_name} "

@@ -232,6 +232,26 @@ def test_masks_named_as_id_maps_are_refused_without_remap_ids(tmp_path, name, pa
         assert expected == [[255, 0, 1], [2, 3, 149]]
 
 
+
+def test_label_maps_of_an_ade20k_import_are_not_taken_for_scene_parsing_masks(tmp_path):
+    """`import ade20k` writes labels/.../ADE_train_00016869.png under a palette of ADE's class codes (ids 64,
+    77, ...): masks2labels refused its own outputs as ADEChallengeData2016 masks."""
+    palette = Palette("ade_codes", [PaletteClass("wall", (10, 10, 10), 0, id=2977),
+                                    PaletteClass("sky", (20, 20, 20), 1, id=2420)])
+    write_mask(tmp_path / "labels" / "ADE_train_00016869.png", np.array([[0, 1], [1, 255]], np.uint8))
+    report = masks_to_labels(tmp_path / "labels", tmp_path / "out", palette)
+    assert report.converted == 1 and read_mask(tmp_path / "out" / "ADE_train_00016869.png").tolist() == [[0, 1], [1, 255]]
+
+
+def test_masks_beside_others_that_failed_on_an_ignore_id_get_no_ids_warning(tmp_path):
+    """camvid11's class ids are its indices (only void 11 differs): tiles without void converted right, and the
+    warning said every pixel of them might be wrong."""
+    write_mask(tmp_path / "masks/a.png", np.array([[0, 3, 10]], np.uint8))
+    write_mask(tmp_path / "masks/b.png", np.array([[0, 11, 4]], np.uint8))
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", "camvid11")
+    assert report.converted == 1 and report.failed == 1 and not [w for w in report.warnings if "failed as ids" in w]
+
+
 def test_masks_converted_beside_others_that_failed_as_ids_get_a_warning(tmp_path):
     """Cityscapes labelIds renamed: those with sky or car (ids 23, 26) failed as ids, those without converted as
     train ids, every pixel wrong, and the summary said to rerun for the missing ones only."""

@@ -162,6 +162,13 @@ def test_report_warns_when_the_folds_were_made_from_other_rows(prepared, tmp_pat
     same = cli("report", prepared / "splits/manifest.csv", "--splits", prepared / "splits", "-o", tmp_path / "r.html",
                "-n", "0")
     assert same.exit_code == 0 and "warning" not in same.output, same.output
+    # `kfold --split train`: the held-out split is left out of the folds on purpose
+    with_splits = [r.with_extra(split="test" if i % 4 == 0 else "train") for i, r in enumerate(rows)]
+    write_manifest(with_splits, tmp_path / "split.csv")
+    kfold(tmp_path / "split.csv", tmp_path / "train_splits", 2, splits=["train"])
+    held_out = cli("report", tmp_path / "split.csv", "--splits", tmp_path / "train_splits", "-o", tmp_path / "r.html",
+                   "-n", "0")
+    assert held_out.exit_code == 0 and "warning" not in held_out.output, held_out.output
 
 
 def _chromium() -> str | None:

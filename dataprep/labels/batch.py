@@ -137,7 +137,12 @@ def _refuse_ids_read_as_indices(jobs: list[_Job], palette: Palette) -> None:
     ids = palette.ids()
     if not ids or all(ids.get(i) == i for i in range(palette.num_classes)):
         return
+    # ADE_train_*.png are SceneParsing's only under a palette of its shape (class k stored as k + 1): an
+    # `import ade20k` of the full release writes label maps of that name under a palette of ADE's codes.
+    scene_parsing = all(ids.get(i + 1) == i for i in range(palette.num_classes))
     for pattern, what in _ID_MASK_NAMES:
+        if what.startswith("an ADEChallengeData2016") and not scene_parsing:
+            continue
         named = [job.src for job in jobs if pattern.search(job.src.name)]
         if named:
             raise UsageError(named[0], f"{what}, as its name says ({len(named)} of {len(jobs)} masks are named so); "
@@ -194,6 +199,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               unknown_ignored=unknown == "ignore",
                               ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None),
                               palette_remap=palette.remap if from_palette else None,
+                              ids_are_indices=all(palette.ids().get(i) == i for i in range(palette.num_classes)),
                               class_at_ignore=next((c.name for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), "a class"))
     _collect(report, src.jobs, results, out_palette)

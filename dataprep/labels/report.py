@@ -54,6 +54,7 @@ class ConversionReport:
     unknown_ignored: bool = False  # --unknown ignore: the `unknown` pixels became the ignore index
     ignore_value: int | None = None  # the value the masks store for ignore (the ignore entry's id), if not the index
     palette_remap: str | None = None  # no --remap given: the palette's own (an inferred binary palette's ids)
+    ids_are_indices: bool = False  # every class's id is its index (camvid11): only ignore ids differ
 
     @property
     def ok(self) -> bool:
@@ -101,7 +102,7 @@ class ConversionReport:
         """Some masks failed as ids of the palette (a value no index has): the ones converted may be ids too, each
         of whose values happens to be a valid index (a Cityscapes street without sky or car), every pixel wrong."""
         failed = sum(1 for line in self.errors if IDS_NOT_INDICES in line)
-        if not failed or not self.converted:
+        if not failed or not self.converted or self.ids_are_indices:
             return []
         return [f"{failed} mask(s) failed as ids of palette {self.palette.name!r}, not indices; the {self.converted} "
                 "converted were read as indices: if they hold ids too, every pixel of them has the wrong class: "
