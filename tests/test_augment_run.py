@@ -205,15 +205,19 @@ def test_mirroring_steps_that_keep_a_palettes_left_and_right_classes_get_a_warni
     (tmp_path / "m").mkdir()
     (tmp_path / "m/palette.json").write_text(json.dumps(palette))
     write_manifest(read_manifest(labelled).rows, tmp_path / "m/manifest.csv")
-    steps = [{"op": "hflip"}, {"op": "copy_paste"}, {"op": "copy_paste", "flip": False}]
+    steps = [{"op": "hflip"}, {"op": "copy_paste"}, {"op": "copy_paste", "flip": False},
+             {"op": "copy_paste", "classes": [1, 2]}, {"op": "hflip", "p": 0.0}]  # pastes no arm; never flips
     recipe = small_recipe(tmp_path, "crops", variants=1, steps=steps)
     result = cli("augment", "--recipe", recipe, tmp_path / "m/manifest.csv", tmp_path / "out", "-q")
     assert result.exit_code == 0, result.output
     for number, op in ((1, "hflip"), (2, "copy_paste")):
         assert (f"warning: step {number} ({op}) mirrors, but the palette's Left-arm/Right-arm are not in its "
-                "swap_labels: a mirrored left one stays labelled left; add swap_labels: [[5, 6]]") in result.output
-    assert "step 3" not in result.output
+                "swap_labels: if they are mirror images (a left and a right arm), a mirrored left one stays labelled "
+                "left; then add swap_labels: [[5, 6]]") in result.output
+    assert "step 3" not in result.output and "step 4" not in result.output and "step 5" not in result.output
     steps[0]["swap_labels"] = steps[1]["swap_labels"] = [[6, 5]]
+    steps[3]["classes"] = [1, 6]
+    steps[3]["swap_labels"] = [[5, 6]]
     swapped = cli("augment", "--recipe", small_recipe(tmp_path, "crops", variants=1, steps=steps),
                   tmp_path / "m/manifest.csv", tmp_path / "out2", "-q")
     assert swapped.exit_code == 0 and "mirrors" not in swapped.output, swapped.output

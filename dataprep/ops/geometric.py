@@ -344,16 +344,18 @@ def mirror_warnings(recipe: Any, names: Sequence[str] | None) -> list[str]:
     lines = []
     for number, step in enumerate(recipe.steps, 1):
         mirrors = step.op == "hflip" or (step.op == "copy_paste" and getattr(step.params, "flip", False))
-        if not mirrors:
+        if not mirrors or step.p <= 0:
             continue
         swapped = {frozenset(p) for p in getattr(step.params, "swap_labels", ())}
-        missing = [p for p in pairs if frozenset(p) not in swapped]
+        pasted = set(getattr(step.params, "classes", ()) or ())  # copy_paste: only the classes it pastes mirror
+        missing = [p for p in pairs if frozenset(p) not in swapped and (not pasted or pasted & set(p))]
         if missing:
             listed = ", ".join(f"{names[a]}/{names[b]}" for a, b in missing[:4])
             more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
             spec = "[" + ", ".join(f"[{a}, {b}]" for a, b in missing) + "]"
             lines.append(f"step {number} ({step.op}) mirrors, but the palette's {listed}{more} are not in its "
-                         f"swap_labels: a mirrored left one stays labelled left; add swap_labels: {spec}")
+                         "swap_labels: if they are mirror images (a left and a right arm), a mirrored left one "
+                         f"stays labelled left; then add swap_labels: {spec}")
     return lines
 
 
