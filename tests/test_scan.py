@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -1119,3 +1120,12 @@ def test_folders_of_object_ids_paired_as_masks_get_a_warning(tmp_path, mask_dir,
     assert [n for n in result.notes if says in n] and len(result.notes) == 1, result.notes
     (tmp_path / mask_dir).rename(tmp_path / "SegmentationClass")
     assert not scan(tmp_path, **({"image_dir": image_dir, "mask_dir": "SegmentationClass"} if dirs else {})).notes
+
+
+def test_the_summary_counts_the_warnings_it_printed(tmp_path, cli):
+    for i in range(2):
+        _jpg(tmp_path / "JPEGImages" / f"2008_00000{i}.jpg")
+        _png(tmp_path / "SegmentationObject" / f"2008_00000{i}.png")
+    result = cli("scan", tmp_path, "-o", tmp_path.parent / f"{tmp_path.name}.csv")
+    assert "warning: JPEGImages <-> SegmentationObject" in result.output
+    assert re.search(r"^warnings +1$", result.output, re.M), result.output  # said 0 beside the printed warning

@@ -131,7 +131,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
     lines += [
         *((f"  {kind.label}", n) for kind, n in sorted(counts.items())),
         ("problems", len(result.problems)),
-        ("warnings", len(result.warnings)),
+        ("warnings", len(result.warnings) + len(result.notes)),  # every warning line above
     ]
     if result.duplicates is not None:
         d = result.duplicates
