@@ -251,3 +251,8 @@ def test_epoch_lines_count_the_epochs_max_steps_leaves_and_resume_says_where_it_
     again = capsys.readouterr().out
     assert f"resumed from {result.last_checkpoint} after epoch 2, step 4" in again
     assert "nothing to train: the checkpoint is at epoch 2, step 4" in again
+    from dataprep.train.entry import summary_lines
+
+    more = run_training(cfg.replace(train={"epochs": 5, "max_steps": 6}), resume=result.last_checkpoint)
+    assert summary_lines(more)[0] == "\ndone: 2 steps (step 6 of the run)"  # said "done: 2 steps"
+    assert summary_lines(result)[0] == "\ndone: 4 steps"

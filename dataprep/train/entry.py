@@ -34,7 +34,10 @@ def summary_lines(result: TrainResult) -> list[str]:
         f", best val mIoU {100 * result.best_miou:.2f}%"
     checkpoints = f"checkpoints: {result.last_checkpoint}" + (f", {result.best_checkpoint}"
                                                               if result.best_checkpoint else "")
-    return [f"\ndone: {len(result.step_losses)} steps{best}", checkpoints,
+    steps = len(result.step_losses)
+    # A resumed run: "done: 7 steps" read as a run of 7 at step 14.
+    done = f"{steps} steps" if result.step <= steps else f"{steps} steps (step {result.step} of the run)"
+    return [f"\ndone: {done}{best}", checkpoints,
             f"logs: {result.output_dir / 'metrics.csv'}, {result.output_dir / 'metrics.jsonl'}"]
 
 

@@ -64,6 +64,7 @@ class TrainResult:
     scores: SegmentationScores | None  # the last validation
     class_names: list[str] | None = None
     is_main: bool = True  # rank 0 (or a single process): the one that wrote the files
+    step: int = 0  # the optimizer steps of the whole run, those before a resume included
 
 
 # --------------------------------------------------------------------------- entry points
@@ -213,7 +214,7 @@ def train(
         existing_last, existing_best = checkpoints.existing()
         last_path, best_path = last_path or existing_last, best_path or existing_best
     return TrainResult(out, history, progress.step_losses, best_miou, last_path, best_path, net, last_scores,
-                       data.class_names, info.is_main)
+                       data.class_names, info.is_main, progress.step)
 
 
 def train_epoch(parts: EpochParts, progress: LoopProgress, epoch: int, start: int, carried: Mapping[str, float],
