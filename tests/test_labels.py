@@ -1058,3 +1058,33 @@ def test_an_instance_map_is_named_and_never_pointed_to_unknown_ignore(tmp_path, 
     assert report.failed == 1
     assert f"read as {reading}: an instance map, not a class mask" in report.errors[0]
     assert f"--remap {remap}:CLASS" in report.errors[0] and "--unknown ignore" not in report.errors[0]
+
+
+def _anti_aliased(i: int) -> np.ndarray:
+    """A binary mask drawn with anti-aliasing: 0, 255 and grey values on the disc's edge only."""
+    import cv2
+
+    mask = np.zeros((64, 80), np.uint8)
+    cv2.circle(mask, (30 + 5 * i, 32), 14 + i, 255, -1, lineType=cv2.LINE_AA)
+    cv2.line(mask, (2, 60), (70, 50), 255, 1, lineType=cv2.LINE_AA)  # a thin one: greys, maybe no 255 at all
+    return mask
+
+
+def test_anti_aliased_binary_masks_keep_their_foreground(tmp_path):
+    """Magnetic-tile defect masks (PNG, 0/255 with anti-aliased edges) under -p binary --unknown nearest: every
+    255 became ignore (an edge value 1 made them 0/1/255 masks), 3.6M pixels; now edges snap at 128."""
+    for i in range(3):
+        write_mask(tmp_path / "masks" / f"m{i}.png", _anti_aliased(i))
+    nearest = masks_to_labels(tmp_path / "masks", tmp_path / "near", "binary", unknown="nearest")
+    ignore = masks_to_labels(tmp_path / "masks", tmp_path / "ign", "binary", unknown="ignore")
+    for i in range(3):
+        raw = _anti_aliased(i)
+        np.testing.assert_array_equal(read_mask(tmp_path / "near" / f"m{i}.png"), (raw >= 128).astype(np.uint8))
+        expected = np.where(raw == 255, 1, np.where(raw == 0, 0, 255))  # 255 the foreground's id, edges ignore
+        np.testing.assert_array_equal(read_mask(tmp_path / "ign" / f"m{i}.png"), expected)
+    assert nearest.converted == ignore.converted == 3
+    failed = masks_to_labels(tmp_path / "masks", tmp_path / "err", "binary")
+    assert failed.failed == 3 and "the mask is binary with anti-aliased edges" in failed.errors[0]
+    inferred = infer_palette(tmp_path / "masks")
+    assert inferred.palette.names == ["background", "foreground"]
+    assert inferred.palette.ids() == {v: int(v >= 128) for v in range(256)}

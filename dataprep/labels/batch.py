@@ -22,6 +22,7 @@ from ..palette import Palette, find_palette, load_palette, palette_from_file
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table
+from .lossy import soft_edged
 from .options import ALL_GREY_HINT, Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
 from .report import ConversionReport, _collect, _FileResult, _ignored_interior
 from .resume import _claim_output, _unclaim_output, _up_to_date
@@ -69,12 +70,23 @@ class _MaskConverter:
             mask = merge_mask(mask, read_mask(extra), job.src, extra)
         if _ade20k_full_release(job.src, mask):  # whatever --unknown says: no palette lists class codes
             raise DataprepError(job.src, _ADE20K_CODES + ": convert the set with `dataprep import ade20k ROOT DEST`")
+        jpeg = job.src.suffix.lower() in LOSSY_EXTENSIONS
+        # Looked for only where it changes the result (the default `error` looks in its message alone).
+        soft = self.unknown != "error" and not jpeg and table is None and soft_edged(mask)
+        remap = self.remap
+        if soft and self.unknown == "ignore" and not remap and self.palette.ids().get(self.palette.ignore_index,
+                                                                                       self.palette.ignore_index) \
+                != self.palette.ignore_index:
+            remap = self.palette.ids()  # 255 is the binary foreground's id; its grey edges alone are ignore
         try:
-            result = mask_to_labels(mask, self.palette, remap=self.remap, unknown=self.unknown, table=table,
-                                    lossy=job.src.suffix.lower() in LOSSY_EXTENSIONS,
-                                    context=self.context)
+            result = mask_to_labels(mask, self.palette, remap=remap, unknown=self.unknown, table=table,
+                                    lossy=jpeg or soft, context=self.context)
         except UnknownValuesError as exc:
             exc = _ade20k_hint(_train_ids_hint(exc, job.src), job.src, mask)
+            if not jpeg and table is None and soft_edged(mask):
+                exc = UnknownValuesError(exc.path, exc.reason.replace(ALL_GREY_HINT, "") + "; the mask is binary "
+                                         "with anti-aliased edges (grey values on thin edges only): --unknown "
+                                         "nearest snaps each to 0 or 255 (threshold 128)", exc.counts)
             if job.src.suffix.lower() in LOSSY_EXTENSIONS:
                 nearest = ("snaps each to the nearest class value" if mask.ndim == 2 else
                            "gives each pixel the class of its nearest palette colour")

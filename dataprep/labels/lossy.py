@@ -1,5 +1,6 @@
 """JPEG index masks: compression spreads each stored value over its neighbours (0 and 255 over 0..12 and
-240..255), so under `--unknown nearest` each value snaps to the nearest value the palette gives a meaning."""
+240..255), so under `--unknown nearest` each value snaps to the nearest value the palette gives a meaning. Binary
+masks drawn or resized with anti-aliasing (grey values on their edges only) are read the same way."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -54,3 +55,23 @@ def _distance(counts: np.ndarray, meaning: Mapping[int, int]) -> int:
     """Pixels times levels between each pixel's value and the nearest value of `meaning`."""
     nearest = _nearest_stored(np.array(sorted(meaning), np.int64))
     return int((counts * np.abs(nearest - np.arange(256))).sum())
+
+
+SOFT_EDGE_VALUES = 3  # distinct values besides 0 and 255 that a soft-edged binary mask shows at least
+SOFT_EDGE_SHARE = 0.25  # of the pixels, at most, on those edges
+
+
+def soft_edged(mask: np.ndarray) -> bool:
+    """A binary mask with anti-aliased edges: only 0 and 255 fill 3x3 blocks, and a few grey values (a minority
+    of the pixels) lie between them (or beside 0 alone) on thin edges. Read as indices, the magnetic-tile defect masks lost every
+    255 to the ignore index (their edge value 1 made them 0/1/255 masks)."""
+    if mask.ndim != 2 or mask.dtype != np.uint8 or mask.size == 0:
+        return False
+    counts = np.bincount(mask.ravel(), minlength=256)
+    grey = np.flatnonzero(counts[1:255]) + 1
+    # 255 may be missing: a defect so small that no pixel of it reached full white is still a soft-edged blob
+    if len(grey) < SOFT_EDGE_VALUES or not counts[0] or counts[grey].sum() > SOFT_EDGE_SHARE * mask.size:
+        return False
+    from ..regions import solid_counts
+
+    return not solid_counts(mask, grey).any()

@@ -14,10 +14,14 @@ SOLID_CLASS_SHARE = 5e-3  # of all pixels, filling 3x3 blocks: a value that does
 def _looks_lossy(values: np.ndarray, pixels: np.ndarray, solid: np.ndarray) -> bool:
     """Index values that never fill a 3x3 block, 8 or more and 3 times the values that do, each within
     LOSSY_RADIUS of one that does and a minority of the pixels: the noise of masks once saved as JPEG, then as
-    PNG (Kvasir's polyps so: 0..8 and 247..255, 18 classes inferred for 2)."""
+    PNG (Kvasir's polyps so: 0..8 and 247..255, 18 classes inferred for 2). Or grey values of any level beside
+    0 and 255 alone filling blocks: anti-aliased binary masks (magnetic-tile defects: 256 classes, 255 ignore)."""
     scattered, filling = values[solid == 0], values[solid > 0]
     # JPEG leaves ~8-16 noise values around each level; a handful of 1-pixel line classes beside two area
     # classes (lane markings, boundaries) must not look so.
+    if len(filling) and set(filling.tolist()) <= {0, BINARY_FOREGROUND} and len(scattered) >= 3 \
+            and pixels[solid == 0].sum() < 0.25 * pixels.sum():
+        return True  # a binary mask with anti-aliased edges: greys between 0 and 255, on its edges only
     if not len(filling) or len(scattered) < 8 or len(scattered) < 3 * len(filling):
         return False
     near = np.abs(scattered[:, None].astype(np.int64) - filling[None, :].astype(np.int64)).min(axis=1)
@@ -39,6 +43,10 @@ def _infer_lossy_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarr
     if solid is not None and pixels.sum():
         filling = values[solid >= SOLID_CLASS_SHARE * pixels.sum()]
         centres = sorted({*centres, *(int(v) for v in filling if 0 <= v < 256)})
+        # Pools of edge greys far from every level (anti-aliased masks: 120, 140, 220...) never fill a block.
+        fills = {int(v) for v in values[solid > 0]}
+        if len([c for c in centres if c in fills]) >= 2:
+            centres = [c for c in centres if c in fills]
     binary = len(centres) == 2 and centres[0] <= LOSSY_RADIUS and centres[1] >= 255 - LOSSY_RADIUS
     if binary:
         centres = [0, BINARY_FOREGROUND]  # the threshold at 128 exactly, whatever value JPEG left most of
