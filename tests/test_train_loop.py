@@ -256,3 +256,20 @@ def test_epoch_lines_count_the_epochs_max_steps_leaves_and_resume_says_where_it_
     more = run_training(cfg.replace(train={"epochs": 5, "max_steps": 6}), resume=result.last_checkpoint)
     assert summary_lines(more)[0] == "\ndone: 2 steps (step 6 of the run)"  # said "done: 2 steps"
     assert summary_lines(result)[0] == "\ndone: 4 steps"
+
+
+def test_a_palette_of_other_classes_than_stats_json_is_warned_about(labelled, stats_file, tmp_path, capsys):
+    """A raw-mask `palette infer` (256 classes) beside the manifest of 2-class label maps: the trainer built a
+    255-class model, stats.json saying 2, without a word."""
+    import json
+
+    palette = json.loads((labelled.parent / "palette.json").read_text())
+    palette["classes"] += [{"name": f"extra_{i}", "color": [i, 1, 2], "index": 7 + i} for i in range(2)]
+    (tmp_path / "other.json").write_text(json.dumps(palette))
+    data = {"stats": str(stats_file), "palette": str(tmp_path / "other.json")}
+    cfg = make_config(labelled, tmp_path / "run", data=data, model={"width": 4, "depth": 1},
+                      train={"epochs": 1, "max_steps": 1})
+    run_training(cfg)
+    err = capsys.readouterr().err
+    assert (f"warning: the palette {tmp_path / 'other.json'} has 9 classes, but data.stats {stats_file} counted 7: "
+            "the model takes the palette's") in err

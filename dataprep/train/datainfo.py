@@ -115,8 +115,23 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
     if stats is not None:
         origin = origin_warning(stats.measured_on, training, stats_name=f"data.stats {d.stats}",
                                 rows_name=f"the {len(training)} training rows of {d.manifest}", alternatives=[manifest.rows])
-    return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved,
-                    (origin,) if origin else ())
+    disagree = _palette_stats_disagreement(palette, stats, d) if not m.num_classes else None
+    warnings = tuple(w for w in (origin, disagree) if w)
+    return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved, warnings)
+
+
+def _palette_stats_disagreement(palette: Any, stats: Stats | None, d: Any) -> str | None:
+    """The palette (which gives the model its classes) and stats.json counting other classes: a palette beside
+    the manifest that belongs to other masks (a raw-mask `palette infer` of 256 classes beside label maps of 2
+    trained a 255-class model without a word)."""
+    if palette is None or stats is None or stats.classes is None or not stats.classes.num_classes:
+        return None
+    if palette.num_classes == stats.classes.num_classes:
+        return None
+    source = palette.source or palette.name
+    return (f"the palette {source} has {palette.num_classes} classes, but data.stats {d.stats} counted "
+            f"{stats.classes.num_classes}: the model takes the palette's; if it is not the label maps' own (the one "
+            "masks2labels wrote beside them), set data.palette or model.num_classes")
 
 
 def _split_rows(manifest: Manifest, split: str, field: str) -> list[ManifestRow]:
