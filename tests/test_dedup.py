@@ -228,3 +228,21 @@ def test_same_clusters_in_small_hash_batches_and_worker_processes(tree, monkeypa
     with ProcessExecutor(2) as ex:
         batched = find_duplicates(tree, executor=ex, quiet=True)
     assert batched.clusters == whole.clusters and len(whole.clusters) == 5
+
+
+def test_the_grouped_manifest_in_another_folder_takes_the_palette_along(tree, tmp_path, cli):
+    """kfold and train read the palette beside the manifest they get: the grouped manifest written elsewhere
+    found a raw-mask palette of 256 classes there (2-class label maps), or none."""
+    (tmp_path / "labels").mkdir()
+    manifest = tmp_path / "labels/manifest.csv"
+    write_manifest([ManifestRow(p.stem, p, None, 8, 8) for p in sorted(tree.iterdir())], manifest)
+    (tmp_path / "labels/palette.json").write_text('{"name": "two", "classes": [{"name": "a", "color": [0, 0, 0]}]}')
+    (tmp_path / "work").mkdir()
+    res = cli("dedup", manifest, "-o", tmp_path / "dups.csv", "--manifest-out", tmp_path / "work/g.csv", "-q")
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
+    assert (tmp_path / "work/palette.json").read_bytes() == (tmp_path / "labels/palette.json").read_bytes()
+    (tmp_path / "work/palette.json").write_text('{"name": "raw", "classes": [{"name": "b", "color": [1, 1, 1]}]}')
+    res = cli("dedup", manifest, "-o", tmp_path / "dups.csv", "--manifest-out", tmp_path / "work/g.csv", "-q")
+    assert (f"warning: {tmp_path / 'work/palette.json'} is not the palette beside {manifest} "
+            f"({tmp_path / 'labels/palette.json'})") in res.output
+    assert '"raw"' in (tmp_path / "work/palette.json").read_text()  # never overwritten

@@ -68,8 +68,30 @@ def dedup_command(source: Path, output: Path, manifest_out: Path | None, max_dis
             click.echo(f"warning: {line}", err=True)
         if manifest_out is not None:
             write_manifest(grouped, manifest_out)
+            note = carry_palette(source, manifest_out)
+            if note:
+                click.echo(f"warning: {note}", err=True)
     click.echo(f"{result.num_images} images, {len(result.clusters)} clusters: {result.num_exact} exact and "
                f"{result.num_near} near copies of a cluster's first image; wrote {output}"
                + (f" and {manifest_out}" if manifest_out is not None and manifest is not None else ""))
     if result.errors:
         sys.exit(EXIT_DATA_PROBLEM)
+
+
+def carry_palette(source: Path, manifest_out: Path) -> str | None:
+    """The palette beside SOURCE goes beside the grouped manifest, as every reader takes the one beside the
+    manifest it reads (kfold and train took a raw-mask palette of 256 classes found there for 2-class labels).
+    A different palette already there is left, with the line to warn with."""
+    from ..io import atomic_write_text
+    from ..palette import find_palette
+
+    own, there = find_palette(Path(source).parent), find_palette(Path(manifest_out).parent)
+    if own is None or Path(source).parent.resolve() == Path(manifest_out).parent.resolve():
+        return None
+    if there is None:
+        atomic_write_text(Path(manifest_out).parent / own.name, own.read_text(encoding="utf-8"))
+        return None
+    if there.read_bytes() != own.read_bytes():
+        return (f"{there} is not the palette beside {source} ({own}): commands reading {manifest_out} take the one "
+                f"beside it; write the grouped manifest beside {own}, or replace {there}")
+    return None
