@@ -204,3 +204,41 @@ def test_the_images_beside_the_labels_win_over_a_fuller_folder_one_level_up(tmp_
     assert report.converted == 2 and report.failed == 1, report.errors
     assert {r.image for r in read_manifest(tmp_path / "out" / "manifest.csv").rows} == {
         (tmp_path / "ds" / "images" / f"{n}.png").resolve() for n in "ab"}
+
+
+def test_msrc_segment_numbers_with_a_class_table_are_refused_then_looked_up(tmp_path, cli):
+    """MSRC v2's cleaned-up ground truth (x_GT.mat beside Images/x.bmp): `newseg` numbers the segments 1..N and
+    `newlabels` gives each one's class, the last segment often none (void). The segment numbers were imported as
+    18 classes, exit 0, and no image matched the names' _GT."""
+    seg_a = np.ones((6, 8), np.uint8)
+    seg_a[:, 4:] = 2
+    seg_a[5, :] = 3  # past the table: void
+    seg_b = np.ones((6, 8), np.uint8)
+    seg_b[:3] = 2
+    for stem in ("1_1_s", "1_2_s"):
+        _photo(tmp_path / "Images" / f"{stem}.bmp", 6, 8)
+    _mat(tmp_path / "mats" / "1_1_s_GT.mat", newseg=seg_a, newlabels=np.array([14, 3], np.uint8))
+    _mat(tmp_path / "mats" / "1_2_s_GT.mat", newseg=seg_b, newlabels=np.array([7], np.uint8))  # scipy: a scalar
+    refused = cli("import", "mat", tmp_path / "mats", tmp_path / "out", "-q")
+    assert refused.exit_code == 2
+    assert "newseg holds 1..3 and newlabels 2 values: segment numbers with a class for each" in refused.output
+    assert "--variable 'newlabels[newseg]'" in refused.output
+    done = cli("import", "mat", tmp_path / "mats", tmp_path / "out", "-q", "--variable", "newlabels[newseg]")
+    assert done.exit_code == 0, done.output
+    rows = {r.id: r for r in read_manifest(tmp_path / "out/manifest.csv").rows}
+    assert sorted(rows) == ["1_1_s", "1_2_s"] and rows["1_1_s"].image == tmp_path / "Images/1_1_s.bmp"
+    table_a = np.array([255, 14, 3, 255])  # segment 0 and those past the table: void
+    np.testing.assert_array_equal(read_mask(rows["1_1_s"].mask), table_a[seg_a])
+    np.testing.assert_array_equal(read_mask(rows["1_2_s"].mask), np.where(seg_b == 1, 7, 255))
+
+
+def test_a_failure_every_file_shares_is_one_line(tmp_path, cli):
+    """591 lines of 'no image named X' when nothing converted: the same problem, said once."""
+    for i in range(3):
+        _mat(tmp_path / "mats" / f"a{i}.mat", seg=np.ones((4, 4), np.uint8))
+    (tmp_path / "img").mkdir()
+    result = cli("import", "mat", tmp_path / "mats", tmp_path / "out", "--images", tmp_path / "img", "-q")
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {tmp_path / 'mats/a0.mat'}: no image named a0 in {tmp_path / 'img'} (and the 2 others "
+                      "the same way)"], result.output

@@ -1,6 +1,7 @@
 """`dataprep import FORMAT SRC DST`: annotation-tool exports -> label maps, palette.json, manifest.csv."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -57,7 +58,8 @@ from .labels import print_class_table
                    "(Severstal lists only images with a defect). Default: left out, counted in a warning.")
 @click.option("--variable", default=None,
               help="mat: the variable holding the label map (default: the file's one 2-D integer array; a struct "
-                   "field as GTcls.Segmentation).")
+                   "field as GTcls.Segmentation; TABLE[MAP] for segment numbers with a class each, as MSRC's "
+                   "newlabels[newseg]).")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="coco-panoptic: folder of the panoptic PNGs (default: beside the JSON, named after it).")
 @force_option
@@ -123,6 +125,9 @@ def print_report(report: ImportReport) -> None:
         click.echo(f"warning: {line}", err=True)
     if report.converted:
         print_class_table(report)
+    elif len(report.errors) > 1 and len({_reason_shape(e) for e in report.errors}) == 1:
+        # MSRC's 591 .mat files, each "no image named X_GT in Images": one line says it for all
+        click.echo(f"error: {report.errors[0]} (and the {len(report.errors) - 1} others the same way)", err=True)
     else:
         for line in report.errors:
             click.echo(f"error: {line}", err=True)
@@ -133,6 +138,12 @@ def print_report(report: ImportReport) -> None:
         click.echo(f"instance maps: {report.instance_dir}")
     if report.failed:
         click.echo(f"{report.failed} image(s) failed (listed above) and are left out of the manifest", err=True)
+
+
+def _reason_shape(line: str) -> str:
+    """A failure's reason with its file names and numbers left out: the same problem in every file."""
+    reason = line.split(": ", 1)[-1]
+    return re.sub(r"\S*[/\\]\S*|\d[\d,.]*|\b\w+_\w+\b", "#", reason)
 
 
 __all__ = ["import_command"]

@@ -11,6 +11,7 @@ boundary value). MATLAB v7.3 files are HDF5, which scipy does not read: they are
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     if images_dir is not None:
         folder, stems = images_dir, _stems(images_dir)
     else:
-        folder, stems = _images_folder(root, [p.stem for p in files[:20]])
+        folder, stems = _images_folder(root, [_without_mask_suffix(p.stem) for p in files[:20]] +
+                                       [p.stem for p in files[:20]])
     names = _label_names(labels_file) if labels_file is not None else None
     if variable is None:
         try:  # one file tells for all: CrackForest's groundTruth.Segmentation and .Boundaries, in each of 118
@@ -53,6 +55,9 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     for path in files:
         sample_id = path.relative_to(root).with_suffix("").as_posix()
         image = stems.get(sample_id) or stems.get(path.stem)
+        bare = _without_mask_suffix(path.stem)  # MSRC's 1_1_s_GT.mat beside Images/1_1_s.bmp
+        if image is None and bare != path.stem and bare in stems:
+            image, sample_id = stems[bare], sample_id[: -len(path.stem)] + bare
         if image is None:
             plan.errors.append(str(DataprepError(path, f"no image named {path.stem} in {folder}")))
             continue
@@ -80,6 +85,16 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     return plan
 
 
+def _without_mask_suffix(stem: str) -> str:
+    """`stem` less a mask suffix scan knows (`_GT`, `_gt`, `_mask`, `_label`, ...; case aside)."""
+    from ..layout import KNOWN_MASK_SUFFIXES
+
+    for suffix in sorted((s for s in KNOWN_MASK_SUFFIXES if s), key=len, reverse=True):
+        if stem.lower().endswith(suffix.lower()) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 class _HighestLabel:
     """The highest class value of a `.mat` label array (VOC's 255 void left out); picklable for the executor."""
 
@@ -96,6 +111,10 @@ class SeveralArrays(DataprepError):
     """A file holds several label-like arrays and no variable was named: every file of the export will too."""
 
 
+class SegmentNumbers(SeveralArrays):
+    """The map holds segment numbers beside a table of their classes: every file of the export will too."""
+
+
 def load_label_array(path: Path, variable: str | None) -> np.ndarray:
     """The (H, W) label array of a `.mat` file, in an unsigned integer type."""
     import scipy.io
@@ -109,7 +128,12 @@ def load_label_array(path: Path, variable: str | None) -> np.ndarray:
         data = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
     except Exception as exc:  # noqa: BLE001 - a damaged file raises IndexError, MatReadError, ValueError...
         raise DataprepError(path, f"not a readable .mat file: {exc or type(exc).__name__}") from None
+    lookup = _LOOKUP.fullmatch(variable) if variable is not None else None
+    if lookup is not None:  # TABLE[MAP]: MSRC's newlabels[newseg], a class per segment number (1-based)
+        return _looked_up(path, data, lookup["table"], lookup["map"])
     found = {name: value for name, value in _arrays(data) if variable is None or name == variable}
+    if variable is None and len(found) == 1:
+        _refuse_segment_numbers(path, data, *next(iter(found.items())))
     if variable is not None and not found:
         known = ", ".join(name for name, _ in _arrays(data)) or "none"
         raise DataprepError(path, f"no 2-D integer array {variable!r}; the file holds: {known}")
@@ -125,6 +149,41 @@ def load_label_array(path: Path, variable: str | None) -> np.ndarray:
             raise DataprepError(path, f"label values must be 0 or more, found {int(array.min())}")
         return array.astype(np.uint32)
     return array
+
+
+_LOOKUP = re.compile(r"(?P<table>[A-Za-z_]\w*)\[(?P<map>[A-Za-z_][\w.]*)\]")
+
+
+def _tables(data: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The top-level integer vectors (a 1-element one squeezed to a scalar by scipy counts too)."""
+    return {name: np.atleast_1d(np.asarray(value)) for name, value in data.items() if not name.startswith("__")
+            and isinstance(value, (np.ndarray, np.integer, int)) and not isinstance(value, bool)
+            and np.ndim(value) <= 1 and np.issubdtype(np.asarray(value).dtype, np.integer)}
+
+
+def _refuse_segment_numbers(path: Path, data: dict[str, Any], name: str, array: np.ndarray) -> None:
+    """A map of 1..N beside a vector of N - 1 or N values: segment numbers with a class per segment (MSRC v2's
+    newseg and newlabels), which read as classes made 18 'classes' of segment numbers, exit 0."""
+    if not array.size or int(array.min()) < 1:
+        return
+    top = int(array.max())
+    for table, values in _tables(data).items():
+        if top in (len(values), len(values) + 1):
+            raise SegmentNumbers(path, f"{name} holds 1..{top} and {table} {len(values)} values: segment numbers "
+                                       f"with a class for each, not classes; read them as classes with --variable "
+                                       f"'{table}[{name}]' (a segment past the table's end is ignore)")
+
+
+def _looked_up(path: Path, data: dict[str, Any], table_name: str, map_name: str) -> np.ndarray:
+    arrays = dict(_arrays(data))
+    table = _tables(data).get(table_name)
+    if map_name not in arrays or table is None:
+        raise DataprepError(path, f"--variable {table_name}[{map_name}]: needs a 2-D integer array {map_name!r} and "
+                                  f"an integer vector {table_name!r}; the file holds: {', '.join(arrays) or 'none'}")
+    segments = arrays[map_name].astype(np.int64)
+    lut = np.full(max(int(segments.max(initial=0)), len(table)) + 1, VOID, np.int64)
+    lut[1 : len(table) + 1] = table  # MATLAB numbers from 1
+    return lut[segments].astype(np.uint32)
 
 
 def _arrays(data: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
