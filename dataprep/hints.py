@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import io
+from .layout import strip_mask_suffix
 
 ANNOTATION_EXTENSIONS = frozenset({".json", ".xml", ".txt", ".csv", ".mat"})
 _HEAD_BYTES = 64 * 1024
@@ -132,8 +133,9 @@ def _sniff(path: Path, ext: str, rel: str, image_stems: set[str], image_names: s
             return "cvat"
     elif ext == ".mat":
         # A MATLAB 5 file named like an image somewhere in the tree: SBD's cls/x.mat for img/x.jpg.
-        if head.startswith("MATLAB 5.0 MAT-file") and os.path.basename(os.path.splitext(rel)[0]) in image_names:
-            return "mat"
+        stem = os.path.basename(os.path.splitext(rel)[0])
+        if head.startswith("MATLAB 5.0 MAT-file") and (stem in image_names or strip_mask_suffix(stem) in image_names):
+            return "mat"  # MSRC v2: newsegmentations_mats/x_GT.mat for Images/x.bmp
     elif ext == ".csv":
         from .importers.kaggle_rle import looks_like_rle_csv
 

@@ -552,6 +552,14 @@ def count_suffix_pairs(stems: set[str], suffixes: tuple[str, str]) -> int:
     return sum(1 for s in stems if s.endswith(msk_sfx) and io.strip_suffix(s, msk_sfx) + img_sfx in stems)
 
 
+def strip_mask_suffix(stem: str) -> str:
+    """`stem` less a known mask suffix (`_GT`, `_gt`, `_mask`, `_label`, ...; case aside), else `stem`."""
+    for suffix in sorted((s for s in KNOWN_MASK_SUFFIXES if s), key=len, reverse=True):
+        if stem.lower().endswith(suffix.lower()) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 def split_named_in(path: str) -> str | None:
     """The first folder of `path` named as a split, as written: `train`, `val`, ...; a folder whose name holds
     one split word (`train_images` and `train_masks` on Kaggle, ISIC's `ISIC2018_Task1-2_Training_Input`,

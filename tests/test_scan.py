@@ -828,6 +828,12 @@ def test_labelme_coco_cvat_yolo_hints(tmp_path):
     assert rf.source == "dataset" and "convert with `dataprep import yolo dataset DEST`" in str(rf)
     rf = next(h for h in scan(tmp_path / "rf" / "dataset").hints if h.format == "yolo")
     assert rf.source == "" and "convert with `dataprep import yolo . DEST`" in str(rf)
+    # MSRC v2: newsegmentations_mats/x_GT.mat for Images/x.bmp (no hint: "nothing pairs" alone)
+    _jpg(tmp_path / "msrc/Images/1_1_s.bmp")
+    (tmp_path / "msrc/newsegmentations_mats").mkdir(parents=True)
+    scipy.io.savemat(tmp_path / "msrc/newsegmentations_mats/1_1_s_GT.mat", {"newseg": np.ones((24, 32), np.uint8)})
+    msrc = [h for h in scan(tmp_path / "msrc").hints if h.format == "mat"]
+    assert [h.source for h in msrc] == ["newsegmentations_mats"]
     # Mapillary's panoptic_2018.json was sent to `import coco`, which then missed each annotation's category_id
     _jpg(tmp_path / "mv/images/f.jpg")
     (tmp_path / "mv/panoptic").mkdir(parents=True)

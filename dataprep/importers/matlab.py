@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, run_items
 from ..io import IMAGE_EXTENSIONS, has_extension
+from ..layout import strip_mask_suffix
 from .base import ClassSpec, Entry, ImportPlan, Region
 
 VOID = 255  # VOC's boundary value: ignore, when it is no class index
@@ -40,7 +41,7 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     if images_dir is not None:
         folder, stems = images_dir, _stems(images_dir)
     else:
-        folder, stems = _images_folder(root, [_without_mask_suffix(p.stem) for p in files[:20]] +
+        folder, stems = _images_folder(root, [strip_mask_suffix(p.stem) for p in files[:20]] +
                                        [p.stem for p in files[:20]])
     names = _label_names(labels_file) if labels_file is not None else None
     if variable is None:
@@ -55,7 +56,7 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     for path in files:
         sample_id = path.relative_to(root).with_suffix("").as_posix()
         image = stems.get(sample_id) or stems.get(path.stem)
-        bare = _without_mask_suffix(path.stem)  # MSRC's 1_1_s_GT.mat beside Images/1_1_s.bmp
+        bare = strip_mask_suffix(path.stem)  # MSRC's 1_1_s_GT.mat beside Images/1_1_s.bmp
         if image is None and bare != path.stem and bare in stems:
             image, sample_id = stems[bare], sample_id[: -len(path.stem)] + bare
         if image is None:
@@ -83,16 +84,6 @@ def read_matlab(src: Path, *, images_dir: Path | None = None, variable: str | No
     plan.entries = [Entry(sample_id, image, path, (Region(0, "mat_labels", (str(path), variable, count)),))
                     for sample_id, image, path in found]
     return plan
-
-
-def _without_mask_suffix(stem: str) -> str:
-    """`stem` less a mask suffix scan knows (`_GT`, `_gt`, `_mask`, `_label`, ...; case aside)."""
-    from ..layout import KNOWN_MASK_SUFFIXES
-
-    for suffix in sorted((s for s in KNOWN_MASK_SUFFIXES if s), key=len, reverse=True):
-        if stem.lower().endswith(suffix.lower()) and len(stem) > len(suffix):
-            return stem[: -len(suffix)]
-    return stem
 
 
 class _HighestLabel:
