@@ -193,7 +193,8 @@ def test_classes_a_step_names_are_checked_against_the_palette_and_the_outputs(la
     steps[0]["classes"] = [classes]  # past the palette's last class
     wrong = cli("augment", "--recipe", small_recipe(tmp_path, "crops", variants=1, steps=steps), labelled,
                 tmp_path / "out3", "-q")
-    assert wrong.exit_code == 2 and f"step 1 (copy_paste): classes [{classes}] are not classes of palette" in wrong.output
+    assert wrong.exit_code == 2
+    assert f"step 1 (copy_paste): classes [{classes}] are not classes of palette" in wrong.output
     assert not (tmp_path / "out3").exists()
 
 

@@ -240,7 +240,8 @@ def test_label_maps_of_an_ade20k_import_are_not_taken_for_scene_parsing_masks(tm
                                     PaletteClass("sky", (20, 20, 20), 1, id=2420)])
     write_mask(tmp_path / "labels" / "ADE_train_00016869.png", np.array([[0, 1], [1, 255]], np.uint8))
     report = masks_to_labels(tmp_path / "labels", tmp_path / "out", palette)
-    assert report.converted == 1 and read_mask(tmp_path / "out" / "ADE_train_00016869.png").tolist() == [[0, 1], [1, 255]]
+    assert report.converted == 1
+    assert read_mask(tmp_path / "out" / "ADE_train_00016869.png").tolist() == [[0, 1], [1, 255]]
 
 
 def test_masks_beside_others_that_failed_on_an_ignore_id_get_no_ids_warning(tmp_path):
@@ -1047,7 +1048,8 @@ def test_ignored_unknown_values_are_named_as_the_reason_under_remap_ids(tmp_path
 
 
 @pytest.mark.parametrize("values, reading, remap", [
-    ([27001, 27001, 27002, 26001], "27 x 1000 + 1 (class x 1000 + object: Cityscapes instanceIds, MOTS)", "27000-27999"),
+    ([27001, 27001, 27002, 26001], "27 x 1000 + 1 (class x 1000 + object: Cityscapes instanceIds, MOTS)",
+     "27000-27999"),
     ([768, 6913, 6913], "27 x 256 + 1 (class x 256 + object: KITTI, Mapillary)", "6912-7167"),
 ])
 def test_an_instance_map_is_named_and_never_pointed_to_unknown_ignore(tmp_path, values, reading, remap):

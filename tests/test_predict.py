@@ -192,7 +192,8 @@ def test_evaluate_refuses_label_values_the_model_has_no_class_for(trained, tmp_p
     (tmp_path / "three.json").write_text(json.dumps(other))
     refused = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--palette", tmp_path / "three.json",
                   tmp_path / "pred2", "-q")
-    assert refused.exit_code == 2 and "palette of 3 classes" in refused.output and "the model predicts 7" in refused.output
+    assert refused.exit_code == 2
+    assert "palette of 3 classes" in refused.output and "the model predicts 7" in refused.output
     (tmp_path / "src/palette.json").write_text(json.dumps(other))  # beside the manifest: left out, with a warning
     beside = cli("predict", "--checkpoint", checkpoint, "--manifest", tmp_path / "src/m.csv", tmp_path / "pred3", "-q")
     assert beside.exit_code == 0 and "palette of 3 classes" in beside.output and "not used" in beside.output
@@ -219,7 +220,8 @@ def test_wrong_band_count_names_the_image(trained, tmp_path):
 
     tifffile.imwrite(bad, np.zeros((40, 50, 5), np.uint16), photometric="minisblack", planarconfig="contig")
     manifest = write_manifest([ManifestRow("five", bad, None, 50, 40)], tmp_path / "m.csv")
-    with pytest.raises(DataprepError, match=r"5-channel image.*\(all 1 images of .* failed the same way; nothing written\)") as exc:
+    nothing = r"5-channel image.*\(all 1 images of .* failed the same way; nothing written\)"
+    with pytest.raises(DataprepError, match=nothing) as exc:
         predict_manifest(checkpoint, manifest, tmp_path / "out", quiet=True)  # no empty manifest to read as results
     assert str(exc.value).startswith(f"{bad}: 5-channel image") and not (tmp_path / "out/manifest.csv").exists()
     with pytest.raises(DataprepError, match="5-channel image"):

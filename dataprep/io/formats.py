@@ -147,7 +147,8 @@ def _bmp_short(head: bytes, size: int) -> str | None:
     if len(head) < 34:
         return "truncated: BMP header cut short"
     declared, offset = int.from_bytes(head[2:6], "little"), int.from_bytes(head[10:14], "little")
-    width, height = int.from_bytes(head[18:22], "little", signed=True), int.from_bytes(head[22:26], "little", signed=True)
+    width = int.from_bytes(head[18:22], "little", signed=True)
+    height = int.from_bytes(head[22:26], "little", signed=True)
     bits, compression = int.from_bytes(head[28:30], "little"), int.from_bytes(head[30:34], "little")
     needed = declared
     if compression in (0, 3) and width > 0 and bits:  # BI_RGB, BI_BITFIELDS: rows padded to 4 bytes

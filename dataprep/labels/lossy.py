@@ -63,8 +63,8 @@ SOFT_EDGE_SHARE = 0.25  # of the pixels, at most, on those edges
 
 def soft_edged(mask: np.ndarray) -> bool:
     """A binary mask with anti-aliased edges: only 0 and 255 fill 3x3 blocks, and a few grey values (a minority
-    of the pixels) lie between them (or beside 0 alone) on thin edges. Read as indices, the magnetic-tile defect masks lost every
-    255 to the ignore index (their edge value 1 made them 0/1/255 masks)."""
+    of the pixels) lie between them (or beside 0 alone) on thin edges. Read as indices, the magnetic-tile defect
+    masks lost every 255 to the ignore index (their edge value 1 made them 0/1/255 masks)."""
     if mask.ndim != 2 or mask.dtype != np.uint8 or mask.size == 0:
         return False
     counts = np.bincount(mask.ravel(), minlength=256)

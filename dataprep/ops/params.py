@@ -30,8 +30,10 @@ class OpParams:
     def from_dict(cls, data: dict[str, Any]) -> "OpParams":
         hints = typing.get_type_hints(cls)
         # A field added since (with its default) is absent from records written before it.
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
         return cls(**{f.name: _from_json(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)
-                      if f.name in data or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)})
+                      if f.name in data or f.name in required})
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
