@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dataprep import io
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.train import load_model, run_training
 from dataprep.train.loop import LAST
@@ -273,3 +273,14 @@ def test_a_palette_of_other_classes_than_stats_json_is_warned_about(labelled, st
     err = capsys.readouterr().err
     assert (f"warning: the palette {tmp_path / 'other.json'} has 9 classes, but data.stats {stats_file} counted 7: "
             "the model takes the palette's") in err
+
+
+def test_a_one_class_model_is_refused_before_training(labelled, tmp_path):
+    """Raw ISBI 0/255 masks under ignore 255 gave stats.json one class: a 1-class model trained, its loss 0 and
+    its mIoU 100%, exit 0."""
+    (tmp_path / "one.json").write_text('{"name": "one", "classes": [{"name": "background", "color": [0, 0, 0]}]}')
+    cfg = make_config(labelled, tmp_path / "run", data={"palette": str(tmp_path / "one.json")},
+                      model={"width": 4, "depth": 1})
+    with pytest.raises(UsageError, match=r"1 class \(from the palette\): a model of one class learns nothing"):
+        run_training(cfg, quiet=True)
+    assert not (tmp_path / "run").exists()

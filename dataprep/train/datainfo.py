@@ -86,6 +86,13 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
         palette=palette, stats=stats, recipe=recipe, first_image=first)
     if not resolved.num_classes:
         raise UsageError(cfg.source, "model.num_classes: not set, and there is no data.stats or palette.json to take it from")
+    if resolved.num_classes < 2:
+        # Cross-entropy over one class is 0 whatever the model does: ISBI's raw 0/255 masks under ignore 255
+        # trained 'to mIoU 100%', exit 0.
+        where = resolved.from_.get("num_classes", "explicit")
+        raise UsageError(cfg.source, f"1 class (from the {where}): a model of one class learns nothing (its loss is "
+                                     "always 0); binary 0/255 masks counted with 255 as ignore? convert them with "
+                                     "`dataprep masks2labels -p binary`, or set model.num_classes")
     if first is not None:
         from ..data.dataset import dataset_channels
 
