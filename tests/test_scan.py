@@ -1135,3 +1135,19 @@ def test_the_summary_counts_the_warnings_it_printed(tmp_path, cli):
     result = cli("scan", tmp_path, "-o", tmp_path.parent / f"{tmp_path.name}.csv")
     assert "warning: JPEGImages <-> SegmentationObject" in result.output
     assert re.search(r"^warnings +1$", result.output, re.M), result.output  # said 0 beside the printed warning
+
+
+def test_files_of_kinds_scan_cannot_read_are_said_not_left_out_unsaid(tmp_path):
+    """BraTS' imagesTr/*.nii.gz: 'nothing pairs', and --image-dir imagesTr said 'no folder of this name'."""
+    for i in range(2):
+        for folder in ("imagesTr", "labelsTr"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            (tmp_path / folder / f"BRATS_00{i}.nii.gz").write_bytes(b"\x1f\x8b not read")
+    (tmp_path / "scan.jp2").write_bytes(b"\x00\x00\x00\x0cjP  ")
+    result = scan(tmp_path)
+    assert not result.rows and result.notes == [
+        "5 file(s) of kinds dataprep does not read (.nii.gz x 4, .jp2 x 1) are left out: convert them to PNG or TIFF "
+        "first (a NIfTI or DICOM volume to one image per slice)"]
+    with pytest.raises(UsageError, match=r"--image-dir: its folder holds only .nii.gz files, which dataprep does "
+                                         "not read"):
+        scan(tmp_path, image_dir="imagesTr", mask_dir="labelsTr")

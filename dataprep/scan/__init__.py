@@ -113,9 +113,13 @@ def scan(
         raise UsageError(root, "not a directory")
     if check not in ("header", "decode"):
         raise UsageError(None, f"check must be 'header' or 'decode', not {check!r}")
-    everything = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS | ANNOTATION_EXTENSIONS,
-                                 exclude=exclude))
+    walked = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS | ANNOTATION_EXTENSIONS | _UNREAD_WALKED,
+                             exclude=exclude))
+    unread = Counter(kind for kind in map(_unread_kind, walked) if kind)
+    everything = [f for f in walked if not io.has_extension(f, _UNREAD_WALKED)]
     files = [f for f in everything if io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS)]
+    if unread and (image_dir or mask_dir):
+        _check_unread_folders(walked, image_dir, mask_dir)
     rules = choose_rules(files, image_dir=image_dir, mask_dir=mask_dir, image_suffix=image_suffix,
                          mask_suffix=mask_suffix, mask_word=mask_word)
     candidates, problems, n_images, n_masks, pairs_per_rule, used = pair_files(files, rules, root)
@@ -190,7 +194,34 @@ def scan(
     result.notes += _instance_folders(rules)
     result.notes += _ade20k_full_release(root, rows)
     result.notes += _splits_of_some(candidates)
+    if unread:
+        listed = ", ".join(f"{kind} x {n}" for kind, n in unread.most_common())
+        result.notes.append(f"{sum(unread.values())} file(s) of kinds dataprep does not read ({listed}) are left "
+                            "out: convert them to PNG or TIFF first (a NIfTI or DICOM volume to one image per slice)")
     return result
+
+
+# Image-like files scan cannot read, said rather than left out unsaid (BraTS' imagesTr/*.nii.gz: "no folder").
+UNREAD_KINDS = (".nii.gz", ".nii", ".dcm", ".mha", ".mhd", ".nrrd", ".jp2", ".j2k", ".jpx", ".heic", ".heif",
+                ".avif", ".svs", ".ndpi", ".czi")
+_UNREAD_WALKED = frozenset({".gz", *(k for k in UNREAD_KINDS if k.count(".") == 1)})
+
+
+def _unread_kind(path: str) -> str | None:
+    name = path.lower()
+    return next((kind for kind in UNREAD_KINDS if name.endswith(kind)), None)
+
+
+def _check_unread_folders(walked: list[str], image_dir: str | None, mask_dir: str | None) -> None:
+    """--image-dir/--mask-dir naming a folder that holds only files scan cannot read: said so, not 'no folder'."""
+    for value, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
+        if not value:
+            continue
+        inside = [f for f in walked if value in f.split("/")[:-1] or f.startswith(value.rstrip("/") + "/")]
+        kinds = {_unread_kind(f) for f in inside}
+        if inside and None not in kinds:
+            raise UsageError(value, f"{what}: its folder holds only {', '.join(sorted(kinds))} files, which dataprep "
+                                    "does not read: convert them to PNG or TIFF first")
 
 
 def _instance_folders(rules: list[PairingRule]) -> list[str]:
