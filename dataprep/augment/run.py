@@ -37,11 +37,11 @@ from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..extra_masks import EXTRA_MASKS_COLUMN
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from ..ops.geometric import mirror_warnings
 from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
-from ..ops.geometric import mirror_warnings
 from .class_checks import absent_class_warnings, check_named_classes, named_classes
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
