@@ -221,7 +221,7 @@ def test_msrc_segment_numbers_with_a_class_table_are_refused_then_looked_up(tmp_
     _mat(tmp_path / "mats" / "1_2_s_GT.mat", newseg=seg_b, newlabels=np.array([7], np.uint8))  # scipy: a scalar
     refused = cli("import", "mat", tmp_path / "mats", tmp_path / "out", "-q")
     assert refused.exit_code == 2
-    assert "newseg holds 1..3 and newlabels 2 values: segment numbers with a class for each" in refused.output
+    assert "newseg holds 1..3 and newlabels (2 values): segment numbers with a class for each" in refused.output
     assert "--variable 'newlabels[newseg]'" in refused.output
     done = cli("import", "mat", tmp_path / "mats", tmp_path / "out", "-q", "--variable", "newlabels[newseg]")
     assert done.exit_code == 0, done.output
@@ -242,3 +242,21 @@ def test_a_failure_every_file_shares_is_one_line(tmp_path, cli):
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert errors == [f"error: {tmp_path / 'mats/a0.mat'}: no image named a0 in {tmp_path / 'img'} (and the 2 others "
                       "the same way)"], result.output
+
+
+@pytest.mark.parametrize("beside", [
+    {"size": np.array([60, 80], np.int32)},  # a 1..2 class map beside a vector of its size
+    {"imgid": np.int32(1)},  # ... beside a scalar
+    {"CategoriesPresent": np.array([1, 2, 3], np.uint8)},  # SBD's fields: the classes the map holds
+])
+def test_class_maps_beside_other_vectors_are_no_segment_numbers(tmp_path, beside):
+    """The segment-number check refused these class maps and advised --variable 'size[mask]', which turns
+    class 1 into 60 and 2 into 80."""
+    mask = np.ones((6, 8), np.uint8)
+    mask[:, 3:] = 2
+    mask[4:, :] = 3 if "CategoriesPresent" in beside else 2
+    _photo(tmp_path / "images" / "a.jpg", 6, 8)
+    _mat(tmp_path / "mats" / "a.mat", mask=mask, **beside)
+    report = _import(tmp_path / "mats", tmp_path / "out", images_dir=tmp_path / "images")
+    assert report.converted == 1, report.errors
+    np.testing.assert_array_equal(read_mask(tmp_path / "out/labels/a.png"), mask)

@@ -809,3 +809,23 @@ def test_text_colour_tables_are_palettes(tmp_path):
     (tmp_path / "bad.txt").write_text("64 128 Animal\n")
     with pytest.raises(DataprepError, match=r"bad.txt: line 1: expected 'R G B name'"):
         load_palette(tmp_path / "bad.txt")
+    (tmp_path / "first.txt").write_text("0 0 0 Void\n64 128 64 Animal\n192 0 128 Archway\n")  # no gap at 0
+    assert [(c.name, c.index) for c in load_palette(tmp_path / "first.txt").classes] == [
+        ("Void", 255), ("Animal", 0), ("Archway", 1)]
+    (tmp_path / "labels.txt").write_text("__ignore__\n_background_\nperson\n")  # labelme's: names only
+    with pytest.raises(DataprepError, match=r"'__ignore__' is a class name without a colour: a list of names"):
+        load_palette(tmp_path / "labels.txt")
+
+
+def test_thin_line_classes_beside_a_background_are_classes_not_anti_aliased_edges(tmp_path):
+    """Lane markings 1-2 pixels wide (values 1..4) beside background 0, the only value filling blocks: read as an
+    anti-aliased binary mask, 1 class, and masks2labels erased every lane."""
+    import cv2
+
+    for i in range(3):
+        mask = np.zeros((60, 80), np.uint8)
+        for lane in range(1, 5):
+            cv2.line(mask, (5 + 15 * lane + i, 0), (10 + 15 * lane, 59), lane, 1)
+        write_mask(tmp_path / f"m{i}.png", mask)
+    result = infer_palette(tmp_path)
+    assert not result.lossy and result.palette.num_classes == 5

@@ -157,12 +157,20 @@ def _refuse_segment_numbers(path: Path, data: dict[str, Any], name: str, array: 
     newseg and newlabels), which read as classes made 18 'classes' of segment numbers, exit 0."""
     if not array.size or int(array.min()) < 1:
         return
-    top = int(array.max())
+    present = np.flatnonzero(np.bincount(array.ravel()))
+    top = int(present[-1])
+    if len(present) != top:  # segment numbers run 1..N without a gap
+        return
     for table, values in _tables(data).items():
-        if top in (len(values), len(values) + 1):
-            raise SegmentNumbers(path, f"{name} holds 1..{top} and {table} {len(values)} values: segment numbers "
-                                       f"with a class for each, not classes; read them as classes with --variable "
-                                       f"'{table}[{name}]' (a segment past the table's end is ignore)")
+        # A class table by name (newlabels), one class per segment (or the last one void), and no mere list of
+        # the classes present (SBD's CategoriesPresent beside a class map holds the map's own values).
+        if not re.search(r"(?i)label|class", table) or top not in (len(values), len(values) + 1):
+            continue
+        if set(np.asarray(values).tolist()) == set(present.tolist()):
+            continue
+        raise SegmentNumbers(path, f"{name} holds 1..{top} and {table} ({len(values)} values): segment numbers "
+                                   f"with a class for each, not classes; read them as classes with --variable "
+                                   f"'{table}[{name}]' (a segment past the table's end is ignore)")
 
 
 def _looked_up(path: Path, data: dict[str, Any], table_name: str, map_name: str) -> np.ndarray:

@@ -150,9 +150,12 @@ def _bmp_short(head: bytes, size: int) -> str | None:
     width = int.from_bytes(head[18:22], "little", signed=True)
     height = int.from_bytes(head[22:26], "little", signed=True)
     bits, compression = int.from_bytes(head[28:30], "little"), int.from_bytes(head[30:34], "little")
-    needed = declared
-    if compression in (0, 3) and width > 0 and bits:  # BI_RGB, BI_BITFIELDS: rows padded to 4 bytes
-        needed = max(needed, offset + (width * bits + 31) // 32 * 4 * abs(height))
+    # Uncompressed (BI_RGB, BI_BITFIELDS): rows padded to 4 bytes; the header's file size is only trusted for the
+    # others (RLE), as some writers state it a few bytes long.
+    if compression in (0, 3) and width > 0 and bits:
+        needed = offset + (width * bits + 31) // 32 * 4 * abs(height)
+    else:
+        needed = declared
     return f"truncated: BMP holds {size:,} of its {needed:,} bytes" if size < needed else None
 
 

@@ -10,7 +10,7 @@ Optional per class: `"id"`, the value the class has in *index* masks when that
 differs from `index` (Cityscapes labelIds, SegNet CamVid's void 11); it is used
 only when asked for (`--remap ids`). Text files list one class per line in index order:
 `R G B name` (CamVid's and SYNTHIA's `label_colors.txt`) or `name:R,G,B::` (CVAT's `labelmap.txt`); a class
-named ignore, ignored or void is the ignore entry. CSV files (e.g. `class_dict.csv`) need a
+named ignore, ignored or void is the ignore entry, the others numbered in order without it. CSV files (e.g. `class_dict.csv`) need a
 header with `name` and `r,g,b` (or `color` as `#rrggbb`), optionally `index`,
 `id` and `ignore` columns; without `index` the row order gives the index. Roboflow's `_classes.csv`
 (`Pixel Value, Class`) has no colours: each class gets the VOC colormap colour of its index.
@@ -76,6 +76,8 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
     where = source or default_name
     if isinstance(data, list):
         data = {"classes": data}
+    if isinstance(data, Mapping) and "classes" not in data:
+        data = _dataset_config(data, where) or data
     if not isinstance(data, Mapping) or not isinstance(data.get("classes"), list):
         raise DataprepError(where, 'not a palette: expected {"classes": [...]} (see docs/labels.md)')
     try:
@@ -93,6 +95,31 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
     remap = data.get("remap")
     return Palette(str(data.get("name") or default_name), tuple(classes), ignore_index, source,
                    None if remap is None else str(remap))
+
+
+def _dataset_config(data: Mapping[str, Any], where: str) -> dict[str, Any] | None:
+    """A dataset's own class table read as a palette: Mapillary Vistas' config_v1.2.json / config_v2.0.json
+    (`labels`: colour, name, readable, evaluate; the position is the mask value, `evaluate: false` the ignored
+    'Unlabeled') or datumaro's dataset_meta.json (`label_map` index -> name, `segmentation_colors`)."""
+    labels = data.get("labels")
+    if isinstance(labels, list) and labels and all(isinstance(e, Mapping) and "color" in e for e in labels):
+        readable = [e.get("readable") for e in labels]
+        names = readable if all(readable) and len(set(readable)) == len(readable) else [e.get("name") for e in labels]
+        return {"name": data.get("name") or "mapillary", "classes": [
+            {"name": str(name), "color": e["color"], "index": i, **({"ignore": True} if e.get("evaluate") is False
+                                                                      else {})}
+            for i, (name, e) in enumerate(zip(names, labels))]}
+    label_map, colours = data.get("label_map"), data.get("segmentation_colors")
+    if isinstance(label_map, Mapping) and isinstance(colours, list):
+        try:
+            ordered = sorted((int(k), str(v)) for k, v in label_map.items())
+        except (TypeError, ValueError):
+            raise DataprepError(where, "label_map: keys must be class indices") from None
+        if len(colours) < len(ordered):
+            raise DataprepError(where, f"segmentation_colors: {len(colours)} colours for {len(ordered)} classes")
+        return {"name": data.get("name") or "dataset_meta",
+                "classes": [{"name": name, "color": colours[i], "index": i} for i, name in ordered]}
+    return None
 
 
 def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: int) -> PaletteClass:
@@ -200,12 +227,19 @@ def _palette_from_txt(path: Path) -> Palette:
         else:
             tokens = text.split()
             colour, name = tokens[:3], " ".join(tokens[3:])
+        if not any(ch.isdigit() for ch in text):
+            raise DataprepError(path, f"line {line_no}: {text[:40]!r} is a class name without a colour: a list of "
+                                      "names (labels.txt, classes.txt) is no palette; give it to `dataprep import` "
+                                      "as --labels, or write 'R G B name' lines")
         if not name.strip() or len(colour) != 3 or not all(c.strip().isdigit() for c in colour):
             raise DataprepError(path, f"line {line_no}: expected 'R G B name' (CamVid's label_colors.txt) or "
                                       f"'name:R,G,B::' (CVAT's labelmap.txt), got {text[:60]!r}")
         # datumaro's VOC labelmap ends with `ignored:224,224,192::`, VOC's void colour; CamVid's with Void
         ignore = name.strip().lower() in _TXT_IGNORE_NAMES
-        entries.append({"name": name.strip(), "color": [int(c) for c in colour], "ignore": ignore})
+        entry: dict[str, Any] = {"name": name.strip(), "color": [int(c) for c in colour], "ignore": ignore}
+        if not ignore:  # the classes numbered in order, an ignore line anywhere leaving no gap (CamVid's Void)
+            entry["index"] = sum(1 for e in entries if not e["ignore"])
+        entries.append(entry)
     if not entries:
         raise DataprepError(path, "empty palette file")
     try:
