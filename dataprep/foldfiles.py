@@ -29,6 +29,7 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
         inputs = inputs.with_files([source])
     folds = [out / f"fold_{f}" / name for f in range(result.k) for name in ("train.csv", "val.csv")]
     inputs.check_written([out / "manifest.csv", out / "report.json", *folds])
+    _refuse_foreign_files(out)
     _replace_stale_links(out, result.k)
     inputs.guard_folder(out, force=True)  # removes temporary files of a killed earlier run
     rows = result.manifest.rows
@@ -53,6 +54,17 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     _remove_stale_folds(out, result.k)
     atomic_write_text(out / "report.json", result.report.to_json())
     return out
+
+
+def _refuse_foreign_files(out: Path) -> None:
+    """A manifest.csv or palette.json that no kfold wrote (no report.json beside it) is someone's own: `kfold -o .`
+    replaced the scan manifest of the folder it ran in."""
+    if (out / "report.json").is_file():
+        return
+    for name in ("manifest.csv", "palette.json"):
+        if (out / name).exists():
+            raise UsageError(out / name, "not written by kfold (no report.json beside it), and kfold would replace "
+                                         "it: give kfold a folder of its own")
 
 
 def _replace_stale_links(out: Path, k: int) -> None:

@@ -166,6 +166,7 @@ def test_single_file_outputs_never_replace_an_input(work, tmp_path):
     rows = read_manifest(manifest).rows
     image, mask = rows[0].image, rows[0].mask
     data_mask = next((work / "data" / "masks").rglob("*.png"))
+    palette = manifest.parent / "palette.json"
     before = digest(tmp_path)
     cases = [
         (("scan", work / "data", "-o", image, "-j", "1", "-q"), image),
@@ -174,6 +175,9 @@ def test_single_file_outputs_never_replace_an_input(work, tmp_path):
         (("preview", manifest, "-o", image), image),
         (("palette", "infer", work / "data" / "masks", "-o", data_mask, "-j", "1", "-q"), data_mask),
         (("palette", "infer", manifest, "-o", manifest, "-j", "1", "-q"), manifest),
+        # the palette beside the manifest, which stats and labels2rle read: replaced by their output
+        (("stats", manifest, "-o", palette, "-j", "1", "-q"), palette),
+        (("labels2rle", manifest, "-o", palette, "-q"), palette),
     ]
     for args, victim in cases:
         run = cli(*args)
@@ -259,6 +263,15 @@ def test_kfold_never_writes_over_its_input(work, tmp_path):
     run = cli("kfold", src, "-k", "2", "-o", splits, "-j", "1", "-q")
     assert run.code == 2
     assert run.first_error == f"error: {src}: output would overwrite an input of this run; choose another output folder"
+    assert digest(tmp_path) == before
+
+
+def test_kfold_never_replaces_a_manifest_it_did_not_write(work, tmp_path):
+    """`kfold labels/manifest.csv -o .` replaced the scan manifest of the folder it ran in, exit 0."""
+    own = work / "work" / "manifest.csv"  # scan's manifest, beside labels/
+    before = digest(tmp_path)
+    run = cli("kfold", work / "work" / "labels" / "manifest.csv", "-k", "2", "-o", work / "work", "-j", "1", "-q")
+    assert run.code == 2 and run.first_error.startswith(f"error: {own}: not written by kfold")
     assert digest(tmp_path) == before
 
 

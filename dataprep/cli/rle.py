@@ -9,6 +9,7 @@ import click
 from ..errors import EXIT_DATA_PROBLEM
 from ..importers.base import RLE_ORDERS
 from ..manifest import read_manifest
+from ..palette import palette_file
 from ..paths import Inputs
 from .common import executor_options, reports_errors
 
@@ -43,7 +44,9 @@ def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_or
     """
     from ..rle_export import write_rle_csv
 
-    Inputs.of_manifest(read_manifest(manifest)).guard_file(output)
+    rows = read_manifest(manifest)
+    read = palette_file(palette, rows.path)  # read too: `-o labels/palette.json` replaced it
+    Inputs.of_manifest(rows).with_files([read] if read else []).guard_file(output)
     report = write_rle_csv(manifest, output, palette=palette, order=rle_order, image_id=image_id,
                            per_object=per_object, executor=executor,
                            on_error=on_error, quiet=quiet)  # type: ignore[arg-type]

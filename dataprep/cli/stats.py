@@ -9,6 +9,7 @@ import click
 
 from ..errors import EXIT_DATA_PROBLEM
 from ..manifest import read_manifest
+from ..palette import palette_file
 from ..paths import Inputs
 from ..split_column import parse_splits
 from ..stats import AUTO, collect_stats, write_stats
@@ -77,7 +78,8 @@ def stats_command(manifest: Path, output: Path, splits: str | None, palette: str
       dataprep stats camvid_labels/manifest.csv --split train -o camvid_stats.json
     """
     rows = read_manifest(manifest)
-    Inputs.of_manifest(rows).guard_file(output)
+    read = palette_file(palette, rows.path)  # read too: `-o labels/palette.json` replaced it
+    Inputs.of_manifest(rows).with_files([read] if read else []).guard_file(output)
     result = collect_stats(rows, palette=palette, num_classes=num_classes, ignore_index=ignore_index,
                            executor=executor, on_error=on_error, quiet=quiet,  # type: ignore[arg-type]
                            splits=parse_splits(splits))

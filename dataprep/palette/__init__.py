@@ -32,7 +32,8 @@ from .builtins import BUILTIN_PALETTES, VOC_CLASSES, builtin_palette
 from .infer import BINARY_FOREGROUND, IGNORE_MINOR_SHARE, infer_palette
 from .inferred import InferredColour, InferredPalette
 from .keys import colour_key, pack_rgb, unpack_key
-from .loaders import PALETTE_FILENAMES, find_palette, load_palette, palette_from_dict, palette_from_file, resolve_palette
+from .loaders import (PALETTE_FILENAMES, find_palette, load_palette, palette_file, palette_from_dict, palette_from_file,
+                      resolve_palette)
 from .model import (
     ARTEFACT_SUFFIX,
     MAX_INDEX,
@@ -66,6 +67,7 @@ __all__ = [
     "pack_rgb",
     "palette_from_dict",
     "palette_from_file",
+    "palette_file",
     "resolve_palette",
     "unpack_key",
     "voc_colormap",

@@ -268,6 +268,19 @@ def find_palette(folder: PathLike) -> Path | None:
     return None
 
 
+def palette_file(option: "Palette | PathLike | None", manifest_path: PathLike | None = None) -> Path | None:
+    """The file `resolve_palette` reads (the option's, or the one beside the manifest), None for a built-in or
+    none: an input of the run, which no output may replace."""
+    if isinstance(option, Palette):
+        return Path(option.source) if option.source and Path(option.source).is_file() else None
+    if option is not None:
+        return Path(option) if Path(option).is_file() else None
+    if manifest_path is None:
+        return None
+    place = Path(manifest_path)
+    return find_palette(place if place.is_dir() else place.parent)
+
+
 def resolve_palette(option: "Palette | PathLike | None", manifest_path: PathLike | None = None) -> Palette | None:
     """`--palette` if given, else the palette file beside the manifest (or in the folder), else None."""
     if option is not None:
