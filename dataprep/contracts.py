@@ -10,7 +10,6 @@ index.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from .errors import DataprepError, UsageError
 from .io import PathLike
 from .sample import DEFAULT_IGNORE_INDEX
 from .stats_origin import MeasuredOn
+from .strict_load import load_json
 
 STATS_VERSION = 1
 
@@ -172,7 +172,7 @@ class Stats:
             return cls.from_dict(data, source or "stats")
         path = Path(data)
         try:
-            content = json.loads(path.read_text(encoding="utf-8"))
+            content = load_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataprepError(path, "stats file not found") from None
         except (OSError, ValueError) as exc:

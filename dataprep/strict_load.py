@@ -51,11 +51,17 @@ def _loader() -> type:
     return _Loader
 
 
+TOO_DEEP = "nested too deeply to be read (thousands of levels of lists or mappings)"
+
+
 def load_yaml(text: str) -> Any:
     """Parse YAML the way recipe and trainer files are read (safe, YAML 1.2 numbers)."""
     import yaml
 
-    return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    try:
+        return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # a hostile file: one line as any other YAML error, not 3,000 of traceback
+        raise yaml.YAMLError(TOO_DEEP) from None
 
 
 def yaml_error() -> type[Exception]:
@@ -88,7 +94,10 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def load_json(text: str) -> Any:
     """`json.loads` that refuses an object with a repeated key (json keeps the last one silently)."""
-    return json.loads(text, object_pairs_hook=_refuse_duplicates)
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except RecursionError:
+        raise ValueError(TOO_DEEP) from None
 
 
-__all__ = ["DuplicateKeyError", "dump_yaml", "load_json", "load_yaml", "yaml_error"]
+__all__ = ["TOO_DEEP", "DuplicateKeyError", "dump_yaml", "load_json", "load_yaml", "yaml_error"]

@@ -883,3 +883,22 @@ def test_outputs_are_checked_against_every_spelling_of_an_input_without_resolvin
     assert unnamed.holds(tmp_path / "data" / "masks")  # as the full comparison says
     with pytest.raises(UsageError, match="would overwrite an input"):
         Inputs(others).with_files([target]).check_written([f"{tmp_path}/link/m.png"])
+
+
+def test_files_nested_too_deeply_are_one_line(work, tmp_path):
+    """A recipe of 10,000 nested lists crashed with 2,991 lines of RecursionError traceback; a palette or a
+    stats.json as deep, with 50."""
+    deep_yaml, deep_json = "steps: " + "[" * 10000 + "]" * 10000 + "\n", "[" * 100000 + "]" * 100000
+    (tmp_path / "r.yaml").write_text(deep_yaml)
+    (tmp_path / "p.json").write_text(deep_json)
+    (tmp_path / "s.json").write_text(deep_json)
+    labels = work / "work" / "labels" / "manifest.csv"
+    for args, code, victim in ((("augment", "--recipe", tmp_path / "r.yaml", labels, tmp_path / "a"), 2, "r.yaml"),
+                               (("masks2labels", "--palette", tmp_path / "p.json", work / "work" / "manifest.csv",
+                                 tmp_path / "m"), 1, "p.json"),
+                               (("report", labels, "--stats", tmp_path / "s.json", "-o", tmp_path / "r.html"), 1,
+                                "s.json")):
+        run = cli(*args)
+        assert run.code == code, (args, run.stderr[-500:])
+        assert run.stderr.strip().count("\n") == 0 and run.first_error.startswith(f"error: {tmp_path / victim}: ")
+        assert "nested too deeply" in run.first_error
