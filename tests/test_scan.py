@@ -1151,3 +1151,15 @@ def test_files_of_kinds_scan_cannot_read_are_said_not_left_out_unsaid(tmp_path):
     with pytest.raises(UsageError, match=r"--image-dir: its folder holds only .nii.gz files, which dataprep does "
                                          "not read"):
         scan(tmp_path, image_dir="imagesTr", mask_dir="labelsTr")
+
+
+def test_a_name_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path, cli):
+    """images/caf\\xe9.jpg (Latin-1 bytes): the manifest writer crashed with a UnicodeEncodeError traceback."""
+    name = os.fsdecode(b"caf\xe9")
+    for stem in (name, "ok"):
+        _jpg(tmp_path / "data" / "images" / f"{stem}.jpg")
+        _png(tmp_path / "data" / "masks" / f"{stem}.png")
+    result = cli("scan", tmp_path / "data", "-o", tmp_path / "m.csv")
+    assert result.exit_code == 0, result.output
+    assert f"problem: {tmp_path / 'data/images'}/caf\\xe9.jpg: its name is not valid UTF-8" in result.output
+    assert [r.id for r in read_manifest(tmp_path / "m.csv").rows] == ["ok"]

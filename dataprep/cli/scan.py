@@ -144,6 +144,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
 
 def _one_line(text: str) -> str:
     """Control characters of a file name written as escapes (`nl\\nname.jpg`), so that a problem stays one line."""
+    text = os.fsencode(text).decode("utf-8", "backslashreplace")  # a name of non-UTF-8 bytes: printable
     return CONTROL_CHARACTER.sub(lambda m: repr(m.group())[1:-1], text)
 
 

@@ -17,6 +17,14 @@ Check = Literal["header", "decode"]
 _NONE: tuple[Problem, ...] = ()
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # the surrogates of bytes that are no UTF-8 (os.fsdecode's surrogateescape)
+        return False
+    return True
+
+
 class ValidatePair:
     """Checks one pair; picklable so it runs in worker processes."""
 
@@ -26,6 +34,11 @@ class ValidatePair:
         self.keep_scaled_masks = keep_scaled_masks
 
     def __call__(self, cand: Candidate) -> tuple[ManifestRow | None, Sequence[Problem], Sequence[Problem]]:
+        undecodable = next((f for f in (cand.image, cand.mask, *cand.extras) if not _utf8(f)), None)
+        if undecodable is not None:  # a manifest is UTF-8: writing the name crashed the whole scan
+            return None, [Problem(undecodable, ScanProblem.BAD_NAME,
+                                  f"its name is not valid UTF-8 ({os.fsencode(undecodable)!r}): rename the file "
+                                  "(or run under a UTF-8 locale, if it is UTF-8)")], _NONE
         named = id_problem(cand.id)
         if named:  # `nl\nname.jpg` was written to the manifest, which every other command then refused
             return None, [Problem(cand.image, ScanProblem.BAD_NAME,
