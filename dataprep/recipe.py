@@ -28,6 +28,7 @@ of silently skipping a step.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import DataprepError, UsageError
-from .io import PathLike
+from .io import PathLike, max_image_pixels
 from .sample import DEFAULT_IGNORE_INDEX
 from .strict_load import load_yaml, yaml_error
 from .ops import (  # noqa: F401  (the op params types, importable from here as before)
@@ -178,10 +179,17 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
     try:
         name = str(data.get("name") or (Path(source).stem if source else "recipe"))
         seed = _coerce("seed", data.get("seed", 0), int)
+        if not 0 <= seed < 2**32:  # numpy's seeds; -1 failed once per output
+            raise ValueError(f"seed: must be 0..{2**32 - 1}, got {seed}")
         size_value = data.get("size")
         size = None if size_value is None else _coerce("size", size_value, tuple[int, int])
         if size is not None and (size[0] < 1 or size[1] < 1):
             raise ValueError(f"size: height and width must be >= 1, got {list(size)}")
+        limit = max_image_pixels()
+        if size is not None and limit is not None and size[0] * size[1] > limit:
+            # 100000 x 100000 tried to allocate 30 GB per output; the same limit as the images read
+            raise ValueError(f"size: {size[0]} x {size[1]} is {size[0] * size[1]:,} pixels per output, over the "
+                             f"{limit:,} images may have (DATAPREP_MAX_IMAGE_PIXELS)")
         variants = _coerce("variants", data.get("variants", 1), int)
         if not 1 <= variants <= MAX_VARIANTS:
             raise ValueError(f"variants: must be 1..{MAX_VARIANTS}, got {variants}")
@@ -275,6 +283,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{name}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # .nan reached albumentations and failed once per output, exit 1
+            raise ValueError(f"{name}: must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):

@@ -1,11 +1,13 @@
 """Recipe validation: errors name the file, the step and the field; albumentations compilation."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from dataprep.albu import compile_albumentations
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.recipe import STEP_TYPES, load_recipe, parse_recipe
 
 
@@ -126,3 +128,17 @@ def test_a_recipe_that_is_not_utf8_is_one_usage_error(tmp_path):
     path.write_bytes("name: café\nsteps: []\n".encode("latin-1"))
     with pytest.raises(UsageError, match=r"latin1.yaml: not UTF-8 text \(byte 0xe9 at offset 9\); save it as UTF-8"):
         load_recipe(path)
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"steps": [{"op": "gaussian_blur", "sigma": [float("nan"), 1.0]}]},
+     "step 1 (gaussian_blur): sigma: must be a finite number, got nan"),
+    ({"size": [100000, 100000]}, "size: 100000 x 100000 is 10,000,000,000 pixels per output, over the"),
+    ({"seed": -1}, "seed: must be 0..4294967295, got -1"),
+])
+def test_values_that_failed_once_per_output_are_refused_on_load(changes, says):
+    """NaN sigma (a pydantic dump per output), a 100000 x 100000 size (30 GB per output) and seed -1 (exit 1,
+    where every other recipe mistake is a usage error)."""
+    data = {"size": [64, 64], "steps": [{"op": "hflip"}], **changes}
+    with pytest.raises(UsageError, match=re.escape(says)):
+        parse_recipe(data, "r.yaml")
