@@ -176,6 +176,9 @@ def working_on(index: int) -> None:
 def _worker_sigterm(signum: int, frame: Any) -> None:
     # Stopped on purpose (by the pool or the parent): not a worker lost mid-item.
     working_on(-1)
+    from .io.atomic import remove_live_temps  # its half-written file, which os._exit would leave behind
+
+    remove_live_temps()
     os._exit(EXIT_TERMINATED)
 
 
@@ -183,4 +186,8 @@ def _watch_parent(parent: int) -> None:
     while True:
         time.sleep(_WATCH_INTERVAL)
         if os.getppid() != parent:
+            # The main thread may be deep in an encoder, its SIGTERM handler not yet run: clean up for it.
+            from .io.atomic import remove_live_temps
+
+            remove_live_temps()
             os._exit(EXIT_TERMINATED)

@@ -39,6 +39,7 @@ import numpy as np
 
 from .errors import DataprepError, TiffStackError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
+from .io.atomic import LIVE_TEMPS
 from .io.formats import sniff_format
 from .io.masks import colours_to_8bit
 
@@ -656,12 +657,15 @@ def write_raster(
     # temporary name beside the target (never picked up by a scan), then rename.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    LIVE_TEMPS.add(str(tmp))
     try:
         tifffile.imwrite(tmp, np.ascontiguousarray(array), **kwargs)
         os.replace(tmp, path)
+        LIVE_TEMPS.discard(str(tmp))
     except BaseException as exc:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
+        LIVE_TEMPS.discard(str(tmp))
         if isinstance(exc, Exception) and not isinstance(exc, DataprepError):
             raise DataprepError(path, f"cannot write TIFF of {array.dtype} {array.shape}: {_short(exc)}") from None
         raise

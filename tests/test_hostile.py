@@ -902,3 +902,24 @@ def test_files_nested_too_deeply_are_one_line(work, tmp_path):
         assert run.code == code, (args, run.stderr[-500:])
         assert run.stderr.strip().count("\n") == 0 and run.first_error.startswith(f"error: {tmp_path / victim}: ")
         assert "nested too deeply" in run.first_error
+
+
+def test_a_temporary_file_caught_being_created_is_still_cleaned_up(tmp_path, monkeypatch):
+    """Ctrl-C of `tile -j 2` left zero-byte .tmp files: the interrupt came between the open that made the file
+    and the line that listed it, so neither the writer's clean-up nor the worker's SIGTERM handler knew it."""
+    from dataprep.io import atomic
+
+    real_open = os.open
+
+    def open_then_interrupted(path, flags, mode=0o777):
+        real_open(path, flags, mode)  # the file exists ...
+        raise KeyboardInterrupt  # ... and the signal handler runs before open() returns
+
+    monkeypatch.setattr(atomic.os, "open", open_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_write_bytes(tmp_path / "x.png", b"data")
+    monkeypatch.undo()
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".x.png.") and left[0].endswith(".tmp")
+    atomic.remove_live_temps()  # what the SIGTERM handler of a worker and the CLI's interrupt path run
+    assert not list(tmp_path.iterdir())

@@ -114,6 +114,9 @@ def reports_errors(fn: F) -> F:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
+            from ..io.atomic import remove_live_temps
+
+            remove_live_temps()  # a file the interrupt caught being created; finished ones are all renamed
             what = "terminated" if isinstance(exc, lifecycle.Terminated) else "interrupted"
             click.echo(f"{what}; finished files are kept, rerun to complete the rest", err=True)
             sys.exit(lifecycle.EXIT_TERMINATED if isinstance(exc, lifecycle.Terminated) else 130)

@@ -19,6 +19,19 @@ from .formats import PathLike
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
+# This process's temporary files not yet renamed into place: a worker stopped by SIGTERM (Ctrl-C of the command)
+# exits at once, without the clean-up of its `with`; it removes them first (tile -j 2 left zero-byte ones).
+LIVE_TEMPS: set[str] = set()
+
+
+def remove_live_temps() -> None:
+    """Unlink this process's temporary files in progress (for a process about to exit without unwinding)."""
+    for tmp in list(LIVE_TEMPS):
+        with suppress(OSError):
+            os.unlink(tmp)
+    LIVE_TEMPS.clear()
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one."""
     with atomic_open(path, "wb") as f:
@@ -61,10 +74,12 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
             yield f
         os.replace(tmp, path)
+        LIVE_TEMPS.discard(tmp)
     except BaseException as exc:
         if tmp is not None:
             with suppress(OSError):
                 os.unlink(tmp)
+            LIVE_TEMPS.discard(tmp)  # after: a SIGTERM handler running between the two still finds it
         if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
             raise _write_error(path, exc) from None
         if isinstance(exc, IsADirectoryError | NotADirectoryError | FileNotFoundError):
@@ -86,10 +101,15 @@ def _create_temp(folder: Path, prefix: str) -> tuple[int, str]:
     costs a short command more than its writes, and with open()'s permissions instead of owner-only)."""
     for _ in range(100):
         name = os.path.join(folder, f"{prefix}{os.urandom(4).hex()}.tmp")
+        # Listed before it exists: a Ctrl-C between the open and its return left the file unknown to every clean-up.
+        LIVE_TEMPS.add(name)
         try:
             return os.open(name, _NEW_FILE_FLAGS, 0o666), name
-        except FileExistsError:
-            continue
+        except OSError as exc:
+            LIVE_TEMPS.discard(name)  # nothing was created
+            if isinstance(exc, FileExistsError):
+                continue
+            raise
     raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
 
 
