@@ -210,7 +210,10 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
-    index = {name: i for i, name in enumerate(header)}  # a repeated column: its last value, like DictReader
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:  # its last value silently won: `id,id,...` read the second column as the ids
+        raise DataprepError(path, f"header names column(s) {', '.join(map(repr, repeated))} twice; keep one")
+    index = {name: i for i, name in enumerate(header)}
     i_id, i_image, i_mask, i_width, i_height = (index[c] for c in REQUIRED_COLUMNS)
     extra_index = [(name, i) for name, i in index.items() if name not in REQUIRED_COLUMNS]
     full = len(header)
@@ -243,6 +246,11 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
         if width < 1 or height < 1:
             raise DataprepError(path, f"line {line_no}: width/height must be positive, got {width}x{height}")
         mask = rec[i_mask]
+        for value in (image, mask):
+            if "\\" in value and not os.path.exists(resolve(value)):
+                # `images\x.jpg`: one file name with a backslash in it on Linux and macOS, found nowhere
+                raise DataprepError(path, f"line {line_no}: path {value!r} uses backslashes (written on Windows?) "
+                                          "and is no file here; write it with '/'")
         rows.append(_row(sid, resolve(image), resolve(mask) if mask else None, width, height,
                          {name: rec[i] for name, i in extra_index}))
     return Manifest(rows, path)

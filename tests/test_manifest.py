@@ -178,3 +178,19 @@ def test_the_quick_id_check_lets_through_only_ids_every_rule_accepts():
         for chars in itertools.product(alphabet, repeat=length):
             sid = "".join(chars)
             assert id_problem(sid) == _id_problem_named(sid), repr(sid)
+
+
+def test_a_repeated_header_column_and_windows_paths_are_named(tmp_path):
+    """`id,id,...`: the second column silently became the ids; `images\\x.jpg` got 'output folder is inside
+    ...' from masks2labels, as a file name with a backslash in it."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images/x.jpg").write_bytes(b"")
+    (tmp_path / "twice.csv").write_text("id,image,mask,width,height,id\np,images/x.jpg,,4,4,q\n")
+    with pytest.raises(DataprepError, match=r"twice.csv: header names column\(s\) 'id' twice; keep one"):
+        read_manifest(tmp_path / "twice.csv")
+    (tmp_path / "win.csv").write_text("id,image,mask,width,height\np,images\\x.jpg,,4,4\n")
+    with pytest.raises(DataprepError, match=r"win.csv: line 2: path 'images\\\\x.jpg' uses backslashes"):
+        read_manifest(tmp_path / "win.csv")
+    (tmp_path / "a\\b.jpg").write_bytes(b"")  # a real file of that name is read as it is
+    (tmp_path / "real.csv").write_text("id,image,mask,width,height\np,a\\b.jpg,,4,4\n")
+    assert read_manifest(tmp_path / "real.csv").rows[0].image == tmp_path / "a\\b.jpg"
