@@ -829,3 +829,23 @@ def test_thin_line_classes_beside_a_background_are_classes_not_anti_aliased_edge
         write_mask(tmp_path / f"m{i}.png", mask)
     result = infer_palette(tmp_path)
     assert not result.lossy and result.palette.num_classes == 5
+
+
+def test_dataset_class_tables_are_palettes(tmp_path):
+    """Mapillary Vistas' config_v1.2.json (`labels`: colour, name, readable, evaluate) and datumaro's
+    dataset_meta.json (`label_map`, `segmentation_colors`) were refused as 'expected {"classes": [...]}'."""
+    import json
+
+    (tmp_path / "config_v1.2.json").write_text(json.dumps({"labels": [
+        {"color": [165, 42, 42], "readable": "Bird", "name": "animal--bird", "evaluate": True},
+        {"color": [128, 128, 128], "readable": "Separator", "name": "construction--barrier--separator"},
+        {"color": [0, 0, 0], "readable": "Unlabeled", "name": "void--unlabeled", "evaluate": False}]}))
+    mapillary = load_palette(tmp_path / "config_v1.2.json")
+    assert [(c.name, c.color, c.index, c.ignore) for c in mapillary.classes] == [
+        ("Bird", (165, 42, 42), 0, False), ("Separator", (128, 128, 128), 1, False), ("Unlabeled", (0, 0, 0), 255, True)]
+    (tmp_path / "dataset_meta.json").write_text(json.dumps({
+        "label_map": {"0": "background", "2": "building", "1": "sky"},
+        "segmentation_colors": [[0, 0, 0], [0, 0, 64], [0, 128, 128]]}))
+    meta = load_palette(tmp_path / "dataset_meta.json")
+    assert [(c.name, c.color, c.index) for c in meta.classes] == [
+        ("background", (0, 0, 0), 0), ("sky", (0, 0, 64), 1), ("building", (0, 128, 128), 2)]

@@ -106,8 +106,8 @@ def _dataset_config(data: Mapping[str, Any], where: str) -> dict[str, Any] | Non
         readable = [e.get("readable") for e in labels]
         names = readable if all(readable) and len(set(readable)) == len(readable) else [e.get("name") for e in labels]
         return {"name": data.get("name") or "mapillary", "classes": [
-            {"name": str(name), "color": e["color"], "index": i, **({"ignore": True} if e.get("evaluate") is False
-                                                                      else {})}
+            {"name": str(name), "color": e["color"], **({"ignore": True} if e.get("evaluate") is False
+                                                          else {"index": i})}
             for i, (name, e) in enumerate(zip(names, labels))]}
     label_map, colours = data.get("label_map"), data.get("segmentation_colors")
     if isinstance(label_map, Mapping) and isinstance(colours, list):
