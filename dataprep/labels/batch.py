@@ -74,9 +74,8 @@ class _MaskConverter:
         # Looked for only where it changes the result (the default `error` looks in its message alone).
         soft = self.unknown != "error" and not jpeg and table is None and soft_edged(mask)
         remap = self.remap
-        if soft and self.unknown == "ignore" and not remap and self.palette.ids().get(self.palette.ignore_index,
-                                                                                       self.palette.ignore_index) \
-                != self.palette.ignore_index:
+        ignore = self.palette.ignore_index
+        if soft and self.unknown == "ignore" and not remap and self.palette.ids().get(ignore, ignore) != ignore:
             remap = self.palette.ids()  # 255 is the binary foreground's id; its grey edges alone are ignore
         try:
             result = mask_to_labels(mask, self.palette, remap=remap, unknown=self.unknown, table=table,
