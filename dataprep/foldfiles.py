@@ -61,10 +61,22 @@ def _refuse_foreign_files(out: Path) -> None:
     replaced the scan manifest of the folder it ran in."""
     if (out / "report.json").is_file():
         return
-    for name in ("manifest.csv", "palette.json"):
-        if (out / name).exists():
-            raise UsageError(out / name, "not written by kfold (no report.json beside it), and kfold would replace "
-                                         "it: give kfold a folder of its own")
+    manifest = out / "manifest.csv"
+    if manifest.is_file() and _has_fold_column(manifest):
+        return  # a kfold stopped before its report.json (written last): the rerun completes it
+    for path in (manifest, out / "palette.json"):
+        if path.exists():
+            raise UsageError(path, "not written by kfold (no report.json beside it), and kfold would replace "
+                                   "it: give kfold a folder of its own")
+
+
+def _has_fold_column(manifest: Path) -> bool:
+    try:
+        with open(manifest, encoding="utf-8-sig") as f:
+            header = f.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "fold" in [c.strip().strip('"') for c in header.rstrip("\r\n").split(",")]
 
 
 def _replace_stale_links(out: Path, k: int) -> None:

@@ -210,7 +210,7 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted({name for name in header if name and header.count(name) > 1})  # `,,` of a spreadsheet
     if repeated:  # its last value silently won: `id,id,...` read the second column as the ids
         raise DataprepError(path, f"header names column(s) {', '.join(map(repr, repeated))} twice; keep one")
     index = {name: i for i, name in enumerate(header)}

@@ -179,8 +179,8 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
     try:
         name = str(data.get("name") or (Path(source).stem if source else "recipe"))
         seed = _coerce("seed", data.get("seed", 0), int)
-        if not 0 <= seed < 2**32:  # numpy's seeds; -1 failed once per output
-            raise ValueError(f"seed: must be 0..{2**32 - 1}, got {seed}")
+        if seed < 0:  # failed once per output, where --seed refuses it
+            raise ValueError(f"seed: must be 0 or more, got {seed}")
         size_value = data.get("size")
         size = None if size_value is None else _coerce("size", size_value, tuple[int, int])
         if size is not None and (size[0] < 1 or size[1] < 1):

@@ -273,6 +273,14 @@ def test_kfold_never_replaces_a_manifest_it_did_not_write(work, tmp_path):
     run = cli("kfold", work / "work" / "labels" / "manifest.csv", "-k", "2", "-o", work / "work", "-j", "1", "-q")
     assert run.code == 2 and run.first_error.startswith(f"error: {own}: not written by kfold")
     assert digest(tmp_path) == before
+    # a kfold stopped before its report.json (written last) is completed by the rerun its message asks for
+    splits = work / "splits_stopped"
+    labels = work / "work" / "labels" / "manifest.csv"
+    assert cli("kfold", labels, "-k", "2", "-o", splits, "-j", "1", "-q").code == 0
+    (splits / "report.json").unlink()
+    again = cli("kfold", labels, "-k", "2", "-o", splits, "-j", "1", "-q")
+    assert again.code == 0, again.stderr
+    assert (splits / "report.json").is_file()
 
 
 def test_the_commands_of_this_round_use_the_same_output_guard(work, tmp_path):

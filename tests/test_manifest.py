@@ -191,6 +191,8 @@ def test_a_repeated_header_column_and_windows_paths_are_named(tmp_path):
     (tmp_path / "win.csv").write_text("id,image,mask,width,height\np,images\\x.jpg,,4,4\n")
     with pytest.raises(DataprepError, match=r"win.csv: line 2: path 'images\\\\x.jpg' uses backslashes"):
         read_manifest(tmp_path / "win.csv")
+    (tmp_path / "blank.csv").write_text("id,image,mask,width,height,,\np,images/x.jpg,,4,4,,\n")  # a spreadsheet's
+    assert [r.id for r in read_manifest(tmp_path / "blank.csv").rows] == ["p"]
     (tmp_path / "a\\b.jpg").write_bytes(b"")  # a real file of that name is read as it is
     (tmp_path / "real.csv").write_text("id,image,mask,width,height\np,a\\b.jpg,,4,4\n")
     assert read_manifest(tmp_path / "real.csv").rows[0].image == tmp_path / "a\\b.jpg"
