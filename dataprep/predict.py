@@ -140,9 +140,8 @@ def predict_manifest(
     tile_hw = _pair(tile) if tile is not None else None
     overlap_hw = _pair(overlap)
     if tile_hw is not None and not all(0 <= o < t for o, t in zip(overlap_hw, tile_hw)):
-        shown = lambda hw: str(hw[0]) if hw[0] == hw[1] else f"{hw[0]}x{hw[1]}"  # noqa: E731 - as it was typed
-        raise UsageError(None, f"--overlap {shown(overlap_hw)} must be at least 0 and below the tile size "
-                               f"{shown(tile_hw)}")
+        raise UsageError(None, f"--overlap {_as_typed(overlap_hw)} must be at least 0 and below the tile size "
+                               f"{_as_typed(tile_hw)}")
     if batch_size < 1:
         raise UsageError(None, f"--batch-size must be at least 1, not {batch_size}")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -270,6 +269,11 @@ def checkpoint_normalization(meta: dict[str, Any], checkpoint: PathLike) -> "Nor
         return Normalization(tuple(float(v) for v in norm["mean"]), tuple(float(v) for v in norm["std"]),
                              str(checkpoint))
     return Normalization()
+
+
+def _as_typed(hw: tuple[int, int]) -> str:
+    """A (height, width) as an option takes it: `64`, or `64x96`."""
+    return str(hw[0]) if hw[0] == hw[1] else f"{hw[0]}x{hw[1]}"
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
