@@ -842,7 +842,8 @@ def test_dataset_class_tables_are_palettes(tmp_path):
         {"color": [0, 0, 0], "readable": "Unlabeled", "name": "void--unlabeled", "evaluate": False}]}))
     mapillary = load_palette(tmp_path / "config_v1.2.json")
     assert [(c.name, c.color, c.index, c.ignore) for c in mapillary.classes] == [
-        ("Bird", (165, 42, 42), 0, False), ("Separator", (128, 128, 128), 1, False), ("Unlabeled", (0, 0, 0), 255, True)]
+        ("Bird", (165, 42, 42), 0, False), ("Separator", (128, 128, 128), 1, False),
+        ("Unlabeled", (0, 0, 0), 255, True)]
     (tmp_path / "dataset_meta.json").write_text(json.dumps({
         "label_map": {"0": "background", "2": "building", "1": "sky"},
         "segmentation_colors": [[0, 0, 0], [0, 0, 64], [0, 128, 128]]}))

@@ -10,8 +10,8 @@ Optional per class: `"id"`, the value the class has in *index* masks when that
 differs from `index` (Cityscapes labelIds, SegNet CamVid's void 11); it is used
 only when asked for (`--remap ids`). Text files list one class per line in index order:
 `R G B name` (CamVid's and SYNTHIA's `label_colors.txt`) or `name:R,G,B::` (CVAT's `labelmap.txt`); a class
-named ignore, ignored or void is the ignore entry, the others numbered in order without it. CSV files (e.g. `class_dict.csv`) need a
-header with `name` and `r,g,b` (or `color` as `#rrggbb`), optionally `index`,
+named ignore, ignored or void is the ignore entry, the others numbered in order without it. CSV files
+(e.g. `class_dict.csv`) need a header with `name` and `r,g,b` (or `color` as `#rrggbb`), optionally `index`,
 `id` and `ignore` columns; without `index` the row order gives the index. Roboflow's `_classes.csv`
 (`Pixel Value, Class`) has no colours: each class gets the VOC colormap colour of its index.
 """
