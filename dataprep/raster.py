@@ -27,10 +27,7 @@ Volumetric pages (tile depth > 1) are read whole.
 from __future__ import annotations
 
 import math
-import os
 import re
-import uuid
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +36,7 @@ import numpy as np
 
 from .errors import DataprepError, TiffStackError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
-from .io.atomic import LIVE_TEMPS
+from .io.atomic import atomic_path
 from .io.formats import sniff_format
 from .io.masks import colours_to_8bit
 
@@ -653,19 +650,11 @@ def write_raster(
             kwargs["extrasamples"] = ("unassalpha",) if alpha else ("unspecified",)
     if geo is not None:
         kwargs["extratags"] = geo.extratags()
-    # tifffile wants a named file, so the atomic write is done here: a hidden
-    # temporary name beside the target (never picked up by a scan), then rename.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    LIVE_TEMPS.add(str(tmp))
+    # tifffile wants a named file: the hidden temporary name of every atomic write, renamed when complete.
     try:
-        tifffile.imwrite(tmp, np.ascontiguousarray(array), **kwargs)
-        os.replace(tmp, path)
-        LIVE_TEMPS.discard(str(tmp))
+        with atomic_path(path) as tmp:
+            tifffile.imwrite(tmp, np.ascontiguousarray(array), **kwargs)
     except BaseException as exc:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        LIVE_TEMPS.discard(str(tmp))
         if isinstance(exc, Exception) and not isinstance(exc, DataprepError):
             raise DataprepError(path, f"cannot write TIFF of {array.dtype} {array.shape}: {_short(exc)}") from None
         raise

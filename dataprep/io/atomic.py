@@ -87,6 +87,25 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         raise
 
 
+@contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """A temporary file beside `path` (created empty, named and listed as `atomic_open`'s are) for writers that
+    want a file name (tifffile); renamed over `path` when the block succeeds, else removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _create_temp(path.parent, f".{path.name}.{_temp_tag()}.")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        LIVE_TEMPS.discard(tmp)  # after the unlink: a SIGTERM handler running between the two still finds it
+
+
 def _is_special_file(path: Path) -> bool:
     """Whether a device, pipe or socket is at `path` (not a file to replace)."""
     try:
