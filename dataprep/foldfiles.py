@@ -1,6 +1,7 @@
 """The folds folder `dataprep kfold` writes: manifest.csv, fold_{i}/{train,val}.csv, report.json, palettes."""
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,11 +73,11 @@ def _refuse_foreign_files(out: Path) -> None:
 
 def _has_fold_column(manifest: Path) -> bool:
     try:
-        with open(manifest, encoding="utf-8-sig") as f:
-            header = f.readline()
-    except (OSError, UnicodeDecodeError):
+        with open(manifest, newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
         return False
-    return "fold" in [c.strip().strip('"') for c in header.rstrip("\r\n").split(",")]
+    return "fold" in header
 
 
 def _replace_stale_links(out: Path, k: int) -> None:
