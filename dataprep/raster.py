@@ -645,9 +645,11 @@ def write_raster(
     kwargs: dict[str, Any] = {"photometric": photo, "metadata": None}
     if array.ndim == 3:
         kwargs["planarconfig"] = "contig"
-        if photo == "rgb" and array.shape[2] == 4:
-            # A fourth band is alpha only when the source's was: a NIR band tagged alpha was lost to every later read.
-            kwargs["extrasamples"] = ("unassalpha",) if alpha else ("unspecified",)
+        extra = array.shape[2] - (3 if photo == "rgb" else 1)
+        if extra > 0:
+            # The last band is alpha only when the source's was: a NIR band tagged alpha was lost to every later
+            # read, and GDAL's gray + unspecified + alpha layout (rasterio's RGBA.uint16.tif) lost its alpha.
+            kwargs["extrasamples"] = ("unspecified",) * (extra - 1) + ("unassalpha" if alpha else "unspecified",)
     if geo is not None:
         kwargs["extratags"] = geo.extratags()
     # tifffile wants a named file: the hidden temporary name of every atomic write, renamed when complete.

@@ -643,6 +643,29 @@ def test_a_fourth_band_stays_data_or_alpha_as_the_source_tags_it(tmp_path, alpha
         assert io.read_image(row.image, keep_alpha=True).shape[2] == 4
 
 
+def test_gdals_gray_extra_bands_then_alpha_keep_their_alpha_through_tile_stitch_and_resize(tmp_path):
+    """rasterio's RGBA.uint16.tif (minisblack, extra samples unspecified, unspecified, alpha): tiles, stitched and
+    resized copies were written with every extra band unspecified, so stats read 4 data bands where the source
+    has 3 and an alpha."""
+    from dataprep.resizing import ResizeTarget, resize_manifest
+
+    data = np.random.default_rng(3).integers(0, 65535, (32, 40, 4)).astype(np.uint16)
+    (tmp_path / "src").mkdir()
+    tifffile.imwrite(tmp_path / "src" / "a.tif", data, photometric="minisblack", planarconfig="contig",
+                     extrasamples=["unspecified", "unspecified", "unassalpha"], metadata=None)
+    src = write_manifest([ManifestRow("a", tmp_path / "src" / "a.tif", None, 40, 32)], tmp_path / "src.csv")
+    tiles = tile_manifest(src, tmp_path / "tiles", size=16, quiet=True)
+    stitched = stitch_manifest(tiles.manifest_path, tmp_path / "stitched", quiet=True)
+    resized = resize_manifest(src, tmp_path / "resized", ResizeTarget(size=(16, 20)), quiet=True)
+    rows = [*read_manifest(tiles.manifest_path).rows, *read_manifest(stitched.manifest_path).rows,
+            *read_manifest(resized.manifest_path).rows]
+    for row in rows:
+        assert io.read_info(row.image).alpha, row.image
+        assert io.read_image(row.image).shape[2] == 3
+    np.testing.assert_array_equal(io.read_image(read_manifest(stitched.manifest_path).rows[0].image,
+                                                keep_alpha=True), data)
+
+
 def test_tiles_leave_out_the_scenes_gdal_statistics(tmp_path):
     """rasterio's RGB2.byte.tif carries STATISTICS_MEAN/STDDEV/... of the whole scene: every tile (and resized
     copy) carried them too, and a GIS showed each tile with the scene's figures. Other metadata is kept."""
