@@ -272,7 +272,15 @@ def stack_slices(path: PathLike) -> tuple[tuple[int, ...], ...]:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0] if tif.series else None
             if series is None or "C" not in series.axes:
-                return tuple((i,) for i in range(max(len(tif.pages), contiguous_planes(tif))))
+                if len(tif.pages) < 2:
+                    return tuple((i,) for i in range(max(1, contiguous_planes(tif))))
+                # Overviews and transparency masks (NewSubfileType bits 0 and 2) are no slices of a volume.
+                kept = [page.index for page in tif.pages if not int(getattr(page, "subfiletype", 0) or 0) & 5]
+                if len(kept) == 1:
+                    raise DataprepError(path, f"one image, not a stack: its other {len(tif.pages) - 1} pages are "
+                                              "reduced-resolution copies or transparency masks (a cloud-optimised "
+                                              "GeoTIFF's); every command reads it as it is")
+                return tuple((i,) for i in kept)
             page_axes = series.pages[0].axes
             outer = [(axis, size) for axis, size in zip(series.axes, series.shape) if axis not in page_axes]
             order = [page.index for page in series.pages if page is not None]
@@ -390,7 +398,9 @@ def stack_pages(tif: Any) -> int:
         return max(1, contiguous_planes(tif))
     first, second = pages.first, pages[1]
     same_size = (second.imagelength, second.imagewidth) == (first.imagelength, first.imagewidth)
-    return len(pages) if same_size and not int(getattr(second, "subfiletype", 0) or 0) & 5 else 1
+    if not same_size or int(getattr(second, "subfiletype", 0) or 0) & 5:
+        return 1
+    return sum(1 for page in pages if not int(getattr(page, "subfiletype", 0) or 0) & 5)
 
 
 class _SegmentError(DataprepError):

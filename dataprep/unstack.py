@@ -6,7 +6,8 @@ Every other command reads one image per file (and refuses a stack rather than
 read its first page alone), so the stack is split first:
 
 - page i of the image stack and page i of the mask stack become one pair,
-  `DEST/images/STEM_III.png` and `DEST/masks/STEM_III.png` (TIFF when PNG
+  `DEST/images/STEM_PAGE.png` and `DEST/masks/STEM_PAGE.png` (PAGE zero-padded
+  to the width of the last page number; TIFF when PNG
   cannot hold the pixels: float, more than 4 bands, signed);
 - the pixels are written as stored (bands, dtype, values): masks stay what
   they were (0/255 membranes stay 0/255; `palette infer` and `masks2labels`
