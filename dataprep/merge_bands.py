@@ -12,7 +12,9 @@ image per sample, so the bands are merged first:
   must have its file for each of them;
 - `DEST/images/<id>.tif` holds the bands in the order given (each file's
   bands, so a 3-band RGB file and a 1-band NIR file give 4), pixels and dtype
-  as stored, no alpha tag, the GeoTIFF tags of the first band's file;
+  as stored, no alpha tag, the GeoTIFF tags of the first band's file (every
+  band must lie on its grid, CRS, pixel size and origin, and declare its nodata
+  value: one file holds one of each);
 - `--mask` (a pattern too) pairs each sample with its mask where it lies (not
   copied), as `scan` would; DEST/manifest.csv lists the pairs.
 
@@ -38,7 +40,7 @@ from .io import PathLike
 from .manifest import ManifestRow, write_manifest
 from .outputs import OutputReport
 from .paths import Inputs
-from .raster import RasterReader, write_raster
+from .raster import GeoTags, RasterReader, write_raster
 
 ID_FIELD = "{id}"
 
@@ -142,8 +144,10 @@ class _SampleMerger:
                 pixels = reader.read_all()
                 if pattern is self.bands[0]:
                     geo = reader.geo
+                elif arrays:
+                    _check_same_grid(path, reader.geo, first, geo)
             if arrays and (pixels.shape[:2] != arrays[0].shape[:2] or pixels.dtype != arrays[0].dtype):
-                raise DataprepError(path, f"is {_describe(pixels)} but {first.name} is {_describe(arrays[0])}; "
+                raise DataprepError(path, f"is {_describe(pixels)} but {first} is {_describe(arrays[0])}; "
                                           "the bands of a sample must have one size and dtype")
             arrays.append(pixels)
         image = np.concatenate(arrays, axis=2)
@@ -159,6 +163,22 @@ class _SampleMerger:
         image_path = self.out_dir / "images" / f"{sample_id}.tif"
         write_raster(image_path, image, geo=geo)
         return ManifestRow(sample_id, image_path, mask_path, image.shape[1], image.shape[0])
+
+
+def _check_same_grid(path: Path, band: GeoTags | None, first: Path, first_geo: GeoTags | None) -> None:
+    """One file holds one georeference and one nodata value for all its bands: bands of another grid (a 20 m
+    Sentinel-2 band beside 10 m ones, another UTM zone) or nodata were merged under the first band's."""
+    if band is not None and first_geo is not None and (what := first_geo.grid_difference(band)):
+        raise DataprepError(path, f"its {what} differs from {first}'s: bands of a sample must lie on one grid "
+                                  "(resample or reproject it first)")
+    nodata = [g.nodata if g is not None else None for g in (band, first_geo)]
+    if nodata[0] != nodata[1] and not all(v is not None and np.isnan(v) for v in nodata):
+        raise DataprepError(path, f"declares nodata {_nodata(nodata[0])} but {first} declares {_nodata(nodata[1])}: "
+                                  "a merged file holds one nodata value for every band")
+
+
+def _nodata(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
 
 
 def _describe(pixels: np.ndarray) -> str:

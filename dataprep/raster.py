@@ -210,6 +210,35 @@ class GeoTags:
         except ValueError:
             return None
 
+    def grid_difference(self, other: "GeoTags") -> str | None:
+        """What puts `other`'s pixels elsewhere than these: "CRS", "pixel size" or "origin"; None when both lie on
+        one grid. CRS names (GeoAsciiParams citations) may be worded differently for one CRS: not compared."""
+        mine, theirs = dict(self.tags), dict(other.tags)
+        if self._geokeys() != other._geokeys():
+            return "CRS"
+        for name, codes in (("pixel size", (_PIXEL_SCALE,)), ("origin", (_TIEPOINT, _TRANSFORMATION))):
+            for code in codes:
+                a, b = mine.get(code), theirs.get(code)
+                if (a is None) != (b is None) or (a is not None and (len(a) != len(b) or
+                                                                     not np.allclose(a, b, rtol=1e-9, atol=0))):
+                    return name
+        return None
+
+    def _geokeys(self) -> dict[int, Any]:
+        """GeoKey -> value, double parameters resolved, ASCII citations left out."""
+        values = dict(self.tags)
+        keys, doubles = values.get(_GEOKEYS), values.get(34736) or ()
+        if keys is None or len(keys) < 4:
+            return {}
+        out: dict[int, Any] = {}
+        for n in range(4, min(len(keys), 4 + 4 * int(keys[3])) - 3, 4):
+            key, location, count, value = (int(v) for v in keys[n : n + 4])
+            if location == 0:
+                out[key] = value
+            elif location == 34736:
+                out[key] = tuple(round(float(d), 9) for d in doubles[value : value + count])
+        return out
+
     def extratags(self) -> list[tuple[int, int, int, Any, bool]]:
         tags = []
         for code, value in self.tags:

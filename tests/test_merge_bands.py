@@ -61,8 +61,38 @@ def test_a_sample_with_a_missing_or_mismatched_band_is_named_and_left_out(tmp_pa
     assert [r.id for r in read_manifest(report.manifest_path).rows] == ["a"]
     assert len(report.errors) == 2
     assert f"{src / 'train_nir' / 'nir_b.TIF'}: missing: band" in report.errors[0]
-    assert "blue_c.TIF: is 30x20 uint8 but red_c.TIF is 30x20 uint16" in report.errors[1]
+    assert f"blue_c.TIF: is 30x20 uint8 but {src / 'train_red' / 'red_c.TIF'} is 30x20 uint16" in report.errors[1]
     assert not (tmp_path / "out" / "images" / "b.tif").exists()
+
+
+@pytest.mark.parametrize("tags,what", [
+    ([(33550, "d", 3, (20.0, 20.0, 0.0), True), GEO[1]], "pixel size"),
+    ([GEO[0], (33922, "d", 6, (0.0, 0.0, 0.0, 500030.0, 4200000.0, 0.0), True)], "origin"),
+    ([*GEO, (34735, "H", 8, (1, 1, 0, 1, 3072, 0, 1, 32633), True)], "CRS"),
+    ([*GEO, (42113, "s", 0, "0", True)], "nodata")])
+def test_a_band_on_another_grid_or_with_other_nodata_is_named_and_left_out(tmp_path, tags, what):
+    """A band of another pixel size, origin, CRS or nodata value was merged under the first band's tags
+    without a word: its pixels then lay on the wrong ground, its nodata counted as data."""
+    src = tmp_path / "src"
+    _cloud_set(src, ids=("a", "b"))
+    tifffile.imwrite(src / "train_nir" / "nir_b.TIF", np.zeros((20, 30), np.uint16), extratags=tags, metadata=None)
+    report = merge_bands(_patterns(src), tmp_path / "out", quiet=True)
+    assert [r.id for r in read_manifest(report.manifest_path).rows] == ["a"]
+    (error,) = report.errors
+    assert error.startswith(f"{src / 'train_nir' / 'nir_b.TIF'}: ")
+    assert (f"declares nodata 0 but {src / 'train_red' / 'red_b.TIF'} declares none" if what == "nodata" else
+            f"its {what} differs from {src / 'train_red' / 'red_b.TIF'}'s") in error
+
+
+def test_crs_citations_worded_otherwise_are_one_grid(tmp_path):
+    src = tmp_path / "src"
+    stacks = _cloud_set(src, ids=("a",))
+    keys = (1, 1, 0, 2, 3072, 0, 1, 32633, 3073, 34737, 7, 0)
+    for band, citation in (("red", "WGS 84|"), ("nir", "UTM 33N|")):
+        data = stacks["a"][:, :, BANDS.index(band)]
+        tifffile.imwrite(src / f"train_{band}" / f"{band}_a.TIF", data, metadata=None,
+                         extratags=[*GEO, (34735, "H", len(keys), keys, True), (34737, "s", 0, citation, True)])
+    assert merge_bands(_patterns(src), tmp_path / "out", quiet=True).ok
 
 
 def test_workers_give_the_same_files(tmp_path):
