@@ -74,6 +74,7 @@ def _tifffile():
 _DECODERS: dict[Any, bool] = {}
 # What every libtiff decodes: none, CCITT 1D/G3/G4, LZW, old and new JPEG, Adobe deflate, PackBits, deflate.
 _LIBTIFF_CODECS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 32773, 32946})
+_JPEG_CODECS = frozenset({6, 7, 33007, 34892})  # old JPEG, JPEG, ALT_JPEG, lossy JPEG (DNG)
 
 
 def has_decoder(compression: Any) -> bool:
@@ -493,6 +494,10 @@ class RasterReader:
         self.dtype = np.dtype(page.dtype)
         self.geo = _geo_of(page)
         self.photometric = page.photometric.name.lower() if page.photometric is not None else None
+        if self.photometric == "ycbcr" and int(page.compression) in _JPEG_CODECS:
+            # JPEG-compressed YCbCr (GDAL's usual JPEG GeoTIFF, rasterio's goes.tif) decodes to RGB in tifffile and
+            # libtiff alike: tile and resize refused the files that stats read.
+            self.photometric = "rgb"
         self.orientation = _orientation_of(page)
         # Only a declared alpha sample is alpha: tifffile marks extra bands of a
         # multispectral image "unspecified" (0), and those are data. GDAL writes an

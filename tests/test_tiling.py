@@ -666,6 +666,31 @@ def test_gdals_gray_extra_bands_then_alpha_keep_their_alpha_through_tile_stitch_
                                                 keep_alpha=True), data)
 
 
+def test_jpeg_ycbcr_tiffs_tile_resize_and_stitch_as_stats_reads_them(tmp_path):
+    """GDAL's usual JPEG GeoTIFF stores YCbCr (rasterio's goes.tif): stats read it as RGB through libtiff while
+    tile and resize refused it ("needs the imagecodecs package"). JPEG YCbCr decodes to RGB in every decoder."""
+    from dataprep.resizing import ResizeTarget, resize_manifest
+
+    blocks = np.random.default_rng(5).integers(0, 256, (8, 10, 3), dtype=np.uint8)
+    (tmp_path / "src").mkdir()
+    Image.fromarray(np.kron(blocks, np.ones((8, 8, 1), np.uint8))).convert("YCbCr").save(
+        tmp_path / "src" / "a.tif", compression="jpeg")
+    with tifffile.TiffFile(tmp_path / "src" / "a.tif") as tif:
+        assert (tif.pages[0].photometric, tif.pages[0].compression) == (6, 7)
+    source = io.read_image(tmp_path / "src" / "a.tif")
+    src = write_manifest([ManifestRow("a", tmp_path / "src" / "a.tif", None, 80, 64)], tmp_path / "src.csv")
+    tiles = tile_manifest(src, tmp_path / "tiles", size=32, quiet=True)
+    stitched = stitch_manifest(tiles.manifest_path, tmp_path / "stitched", quiet=True)
+    resized = resize_manifest(src, tmp_path / "resized", ResizeTarget(size=(32, 40)), quiet=True)
+    assert tiles.ok and resized.ok
+    (row,) = read_manifest(stitched.manifest_path).rows
+    np.testing.assert_array_equal(io.read_image(row.image), source)
+    with RasterReader(row.image) as reader:
+        assert reader.photometric == "rgb"
+    (small,) = read_manifest(resized.manifest_path).rows
+    assert io.read_image(small.image).shape == (32, 40, 3)
+
+
 def test_tiles_leave_out_the_scenes_gdal_statistics(tmp_path):
     """rasterio's RGB2.byte.tif carries STATISTICS_MEAN/STDDEV/... of the whole scene: every tile (and resized
     copy) carried them too, and a GIS showed each tile with the scene's figures. Other metadata is kept."""
