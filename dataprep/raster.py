@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataprepError, TiffStackError
+from .errors import DataprepError, TiffStackError, TruncatedError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
 from .io.atomic import atomic_path
-from .io.formats import sniff_format
+from .io.formats import check_complete, sniff_format
 from .io.masks import colours_to_8bit
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
@@ -555,7 +555,17 @@ class RasterReader:
         return getattr(compression, "name", str(compression))
 
     def _decode_with_libtiff(self, error: DataprepError) -> np.ndarray:
-        """The whole raster through OpenCV or PIL when tifffile lacks the codec; `error` when they would misread it."""
+        """The whole raster through OpenCV or PIL when tifffile lacks the codec; `error` when they would misread it
+        (or cannot decode it either: then a cut-short file is named so, as scan names it, not a missing codec)."""
+        try:
+            return self._libtiff_pixels(error)
+        except DataprepError:
+            short = check_complete(self.path)
+            if short:
+                raise TruncatedError(self.path, short) from None
+            raise
+
+    def _libtiff_pixels(self, error: DataprepError) -> np.ndarray:
         if not self.libtiff_reads_right:
             raise error  # e.g. 4 data bands OpenCV would read as one grey: say why it cannot be read
         from .io.decode import decode_tiff_with_opencv, decode_tiff_with_pil

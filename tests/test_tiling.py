@@ -691,6 +691,22 @@ def test_jpeg_ycbcr_tiffs_tile_resize_and_stitch_as_stats_reads_them(tmp_path):
     assert io.read_image(small.image).shape == (32, 40, 3)
 
 
+def test_a_cut_short_tiff_is_named_truncated_by_every_reader_as_scan_names_it(tmp_path):
+    """rasterio's corrupt.tif: scan said truncated, stats/preview "cannot decode ... requires imagecodecs" and tile
+    "cannot decode TIFF segment 0"."""
+    data = np.random.default_rng(2).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "src" / "a.tif"
+    tifffile.imwrite(path, data, photometric="rgb", compression="zlib", rowsperstrip=16, metadata=None)
+    path.write_bytes(path.read_bytes()[:-3000])
+    reason = "truncated: TIFF holds"
+    with pytest.raises(DataprepError, match=reason):
+        io.read_image(path)
+    src = write_manifest([ManifestRow("a", path, None, 80, 64)], tmp_path / "src.csv")
+    with pytest.raises(DataprepError, match=reason):
+        tile_manifest(src, tmp_path / "tiles", size=32, quiet=True)
+
+
 def test_tiles_leave_out_the_scenes_gdal_statistics(tmp_path):
     """rasterio's RGB2.byte.tif carries STATISTICS_MEAN/STDDEV/... of the whole scene: every tile (and resized
     copy) carried them too, and a GIS showed each tile with the scene's figures. Other metadata is kept."""
