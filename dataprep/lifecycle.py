@@ -5,7 +5,9 @@
   Nothing else would stop it; it would go on writing, then block on a dead pipe.
 - SIGTERM of the main process acts like Ctrl-C (`Terminated` is a
   KeyboardInterrupt): finished files are kept, workers are stopped, exit 143
-  (Ctrl-C: 130); the workers are stopped before the pool is shut down.
+  (Ctrl-C: 130); the workers are stopped before the pool is shut down. A worker
+  stopped while it writes a result to the pool exits once the result is out: a
+  result cut off halfway hung the shutdown for good.
 - Each worker records the item it is on in shared memory, so when the system
   kills one (the out-of-memory killer) the run can say which item it was.
 - Before Python 3.12 a pool whose workers die while its pending futures are
@@ -152,6 +154,10 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 _slots: Any = None
 _slot = -1
+_sending = False  # this worker is putting a result on the pool's result queue
+_exit_requested = False  # stopped while sending: exit once the result is out
+_SEND_GRACE = 10.0  # seconds a stopped worker gives a send in progress before it exits anyway
+_exit_timer: threading.Timer | None = None
 
 
 def init_worker(slots: Any, counter: Any, size: int, parent: int) -> None:
@@ -163,8 +169,39 @@ def init_worker(slots: Any, counter: Any, size: int, parent: int) -> None:
     _slots = slots
     slots[2 * _slot] = os.getpid()
     slots[2 * _slot + 1] = -1
+    _finish_sends_before_exit(_pool_result_queue())
     signal.signal(signal.SIGTERM, _worker_sigterm)
     threading.Thread(target=_watch_parent, args=(parent,), name="dataprep-parent-watch", daemon=True).start()
+
+
+def _pool_result_queue() -> Any:
+    """The result queue of the concurrent.futures worker loop that called this initializer, or None (another
+    pool, or a Python whose worker loop names it otherwise)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "_process_worker":
+        frame = frame.f_back
+    return frame.f_locals.get("result_queue") if frame is not None else None
+
+
+def _finish_sends_before_exit(queue: Any) -> None:
+    """A worker stopped while it sends a result exits once the result is out: one cut off halfway (a SIGTERM
+    during the write of a large chunk's result) left the pool's manager thread waiting for the rest of it for
+    good, and the parent's shutdown after Ctrl-C with it."""
+    put = getattr(queue, "put", None)
+    if put is None:
+        return
+
+    def put_whole(obj: Any) -> None:
+        global _sending
+        _sending = True
+        try:
+            put(obj)
+        finally:
+            _sending = False
+            if _exit_requested:
+                _exit_now()
+
+    queue.put = put_whole
 
 
 def working_on(index: int) -> None:
@@ -176,6 +213,17 @@ def working_on(index: int) -> None:
 def _worker_sigterm(signum: int, frame: Any) -> None:
     # Stopped on purpose (by the pool or the parent): not a worker lost mid-item.
     working_on(-1)
+    global _exit_requested, _exit_timer
+    if _sending:  # the send goes on when this handler returns; its end exits (see _finish_sends_before_exit)
+        _exit_requested = True
+        _exit_timer = threading.Timer(_SEND_GRACE, _exit_now)
+        _exit_timer.daemon = True
+        _exit_timer.start()
+        return
+    _exit_now()
+
+
+def _exit_now() -> None:
     from .io.atomic import remove_live_temps  # its half-written file, which os._exit would leave behind
 
     remove_live_temps()

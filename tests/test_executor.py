@@ -331,3 +331,60 @@ def test_ctrl_c_stops_the_workers_of_live_pools_before_it_unwinds(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         handler(signal.SIGINT, None)
     assert stopped == [True]
+
+
+def test_a_worker_stopped_while_it_sends_a_result_exits_once_the_result_is_out(monkeypatch):
+    """SIGTERM (the parent's Ctrl-C stops its workers) during the write of a large result: the worker exited with
+    half of it written, the pool's manager thread waited for the rest for good, and so did the shutdown."""
+    from dataprep import lifecycle
+
+    written: list[str] = []
+    exits: list[list[str]] = []
+    monkeypatch.setattr(lifecycle, "_exit_now", lambda: exits.append(list(written)))
+    monkeypatch.setattr(lifecycle, "_exit_requested", False)
+    monkeypatch.setattr(lifecycle, "_SEND_GRACE", 60.0)
+
+    class ResultQueue:
+        def put(self, obj):
+            written.append("first half")
+            lifecycle._worker_sigterm(15, None)  # the signal lands mid-write
+            written.append("second half")
+
+    queue = ResultQueue()
+    lifecycle._finish_sends_before_exit(queue)
+    queue.put(b"result")
+    lifecycle._exit_timer.cancel()
+    assert exits == [["first half", "second half"]]
+    lifecycle._worker_sigterm(15, None)  # stopped between sends: at once
+    assert exits == [["first half", "second half"]] * 2
+
+
+@pytest.mark.skipif(not can_fork(), reason="the parent forks its pool")
+def test_ctrl_c_while_workers_send_large_results_does_not_hang(tmp_path):
+    """4 of 6 such runs hung in the pool's shutdown (a worker stopped halfway through a 100 MB result)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "interrupt_mid_send.py"
+    script.write_text(
+        "import os, signal, threading\n"
+        "from dataprep import lifecycle\n"
+        "from dataprep.executor import ProcessExecutor, run_items\n"
+        "def big(i):\n"
+        "    if i == 3:\n"
+        "        threading.Timer(0.05, os.kill, (os.getppid(), signal.SIGINT)).start()\n"
+        "    return b'x' * 50_000_000\n"
+        "lifecycle.install_sigterm()\n"
+        "try:\n"
+        "    with ProcessExecutor(2) as ex:\n"
+        "        ex.start()\n"
+        "        run_items(big, list(range(40)), executor=ex, quiet=True, chunk_size=2)\n"
+        "    print('finished')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n")
+    for _ in range(3):
+        try:
+            run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the interrupted run hung in the pool's shutdown")
+        assert run.stdout.strip() == "interrupted", run.stderr
