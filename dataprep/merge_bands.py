@@ -25,6 +25,7 @@ merged one at a time (memory: one sample), in worker processes with `-j`.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -141,14 +142,14 @@ class _SampleMerger:
             if not path.is_file():
                 raise DataprepError(path, f"missing: band {pattern.text!r} has no file for sample {sample_id!r}")
             with RasterReader(path) as reader:
-                pixels = reader.read_all()
-                if pattern is self.bands[0]:
-                    geo = reader.geo
-                elif arrays:
-                    _check_same_grid(path, reader.geo, first, geo)
+                pixels, band_geo = reader.read_all(), reader.geo
+            if not arrays:
+                geo = band_geo
             if arrays and (pixels.shape[:2] != arrays[0].shape[:2] or pixels.dtype != arrays[0].dtype):
                 raise DataprepError(path, f"is {_describe(pixels)} but {first} is {_describe(arrays[0])}; "
                                           "the bands of a sample must have one size and dtype")
+            if arrays:
+                _check_same_grid(path, band_geo, first, geo, pixels.dtype)
             arrays.append(pixels)
         image = np.concatenate(arrays, axis=2)
         mask_path = None
@@ -165,20 +166,37 @@ class _SampleMerger:
         return ManifestRow(sample_id, image_path, mask_path, image.shape[1], image.shape[0])
 
 
-def _check_same_grid(path: Path, band: GeoTags | None, first: Path, first_geo: GeoTags | None) -> None:
+def _check_same_grid(path: Path, band: GeoTags | None, first: Path, first_geo: GeoTags | None,
+                     dtype: np.dtype) -> None:
     """One file holds one georeference and one nodata value for all its bands: bands of another grid (a 20 m
     Sentinel-2 band beside 10 m ones, another UTM zone) or nodata were merged under the first band's."""
     if band is not None and first_geo is not None and (what := first_geo.grid_difference(band)):
         raise DataprepError(path, f"its {what} differs from {first}'s: bands of a sample must lie on one grid "
                                   "(resample or reproject it first)")
-    nodata = [g.nodata if g is not None else None for g in (band, first_geo)]
-    if nodata[0] != nodata[1] and not all(v is not None and np.isnan(v) for v in nodata):
-        raise DataprepError(path, f"declares nodata {_nodata(nodata[0])} but {first} declares {_nodata(nodata[1])}: "
-                                  "a merged file holds one nodata value for every band")
+    mine, theirs = (g.nodata if g is not None else None for g in (band, first_geo))
+    if not _same_nodata(mine, theirs, dtype):
+        shown = [_nodata(v, precise=_nodata(mine) == _nodata(theirs)) for v in (mine, theirs)]
+        raise DataprepError(path, f"declares nodata {shown[0]} but {first} declares {shown[1]}: a merged file "
+                                  "holds one nodata value for every band")
 
 
-def _nodata(value: float | None) -> str:
-    return "none" if value is None else f"{value:g}"
+def _same_nodata(a: float | None, b: float | None, dtype: np.dtype) -> bool:
+    """The same value in the pixels' dtype. float32's lowest is written -3.4028234663852886e+38 or -3.40282e+38,
+    which GDAL reads as one (GDALAdjustNoDataCloseToFloatMax)."""
+    if a is None or b is None:
+        return a is b
+    if np.isnan(a) or np.isnan(b):
+        return bool(np.isnan(a) and np.isnan(b))
+    if dtype.kind == "f":
+        top = float(np.finfo(dtype).max)
+        a, b = (math.copysign(top, v) if abs(abs(v) - top) <= top * 1e-5 else v for v in (a, b))
+        with np.errstate(over="ignore"):
+            return bool(np.asarray(a).astype(dtype) == np.asarray(b).astype(dtype))
+    return a == b
+
+
+def _nodata(value: float | None, precise: bool = False) -> str:
+    return "none" if value is None else repr(value) if precise else f"{value:g}"
 
 
 def _describe(pixels: np.ndarray) -> str:

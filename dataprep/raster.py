@@ -213,17 +213,50 @@ class GeoTags:
 
     def grid_difference(self, other: "GeoTags") -> str | None:
         """What puts `other`'s pixels elsewhere than these: "CRS", "pixel size" or "origin"; None when both lie on
-        one grid. CRS names (GeoAsciiParams citations) may be worded differently for one CRS: not compared."""
-        mine, theirs = dict(self.tags), dict(other.tags)
-        if self._geokeys() != other._geokeys():
+        one grid, however the tags say it (tiepoint + scale or a transformation matrix, PixelIsPoint or
+        PixelIsArea, a Z scale, redundant GeoKeys beside one EPSG code, CRS citations worded otherwise)."""
+        if self._crs() != other._crs():
             return "CRS"
-        for name, codes in (("pixel size", (_PIXEL_SCALE,)), ("origin", (_TIEPOINT, _TRANSFORMATION))):
-            for code in codes:
-                a, b = mine.get(code), theirs.get(code)
-                if (a is None) != (b is None) or (a is not None and (len(a) != len(b) or
-                                                                     not np.allclose(a, b, rtol=1e-9, atol=0))):
-                    return name
+        mine, theirs = self.affine(), other.affine()
+        if (mine is None) != (theirs is None):
+            return "origin"
+        if mine is None or theirs is None:
+            return None
+        (a, b, c, d, e, f), (a2, b2, c2, d2, e2, f2) = mine, theirs
+        pixel = max(abs(a), abs(b), abs(d), abs(e), 1e-300)
+        if not np.allclose((a, b, d, e), (a2, b2, d2, e2), rtol=1e-9, atol=pixel * 1e-9):
+            return "pixel size"
+        if not np.allclose((c, f), (c2, f2), rtol=0, atol=pixel * 1e-6):
+            return "origin"
         return None
+
+    def affine(self) -> tuple[float, float, float, float, float, float] | None:
+        """(a, b, c, d, e, f): ground x = a*col + b*row + c, y = d*col + e*row + f for the corner of pixel
+        (col, row); None without a single tiepoint and scale or a transformation matrix."""
+        values = dict(self.tags)
+        matrix, scale, tie = values.get(_TRANSFORMATION), values.get(_PIXEL_SCALE), values.get(_TIEPOINT)
+        if matrix is not None and len(matrix) == 16:
+            a, b, c, d, e, f = (float(matrix[n]) for n in (0, 1, 3, 4, 5, 7))
+        elif scale is not None and len(scale) >= 2 and tie is not None and len(tie) == 6:
+            sx, sy = float(scale[0]), float(scale[1])
+            i, j, x, y = float(tie[0]), float(tie[1]), float(tie[3]), float(tie[4])
+            a, b, c, d, e, f = sx, 0.0, x - i * sx, 0.0, -sy, y + j * sy
+        else:
+            return None
+        if self.pixel_is_point:  # raster coordinates name pixel centres: the corner is half a pixel before
+            c, f = c - 0.5 * (a + b), f - 0.5 * (d + e)
+        return a, b, c, d, e, f
+
+    def _crs(self) -> dict[int, Any]:
+        """The GeoKeys that say the CRS: an EPSG code where there is one (projected 3072, else geographic 2048,
+        with the model type), every key otherwise; double parameters resolved, citations and raster type left
+        out."""
+        keys = self._geokeys()
+        keys.pop(1025, None)
+        for code in (3072, 2048):
+            if code in keys and keys[code] not in (0, 32767):  # 32767: user-defined, told by the other keys
+                return {1024: keys.get(1024), code: keys[code]}
+        return keys
 
     def _geokeys(self) -> dict[int, Any]:
         """GeoKey -> value, double parameters resolved, ASCII citations left out."""

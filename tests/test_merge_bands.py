@@ -84,15 +84,44 @@ def test_a_band_on_another_grid_or_with_other_nodata_is_named_and_left_out(tmp_p
             f"its {what} differs from {src / 'train_red' / 'red_b.TIF'}'s") in error
 
 
-def test_crs_citations_worded_otherwise_are_one_grid(tmp_path):
+_KEYS = (1, 1, 0, 3, 1024, 0, 1, 1, 3072, 0, 1, 32633, 3073, 34737, 7, 0)
+_POINT_KEYS = (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 2, 3072, 0, 1, 32633)
+_WITH_UNITS = (1, 1, 0, 4, 1024, 0, 1, 1, 2054, 0, 1, 9102, 3072, 0, 1, 32633, 3073, 34737, 7, 0)
+
+
+@pytest.mark.parametrize("other", [
+    [GEO[0], GEO[1], (34735, "H", len(_KEYS), _KEYS, True), (34737, "s", 0, "UTM 33N|", True)],  # another citation
+    [(34264, "d", 16, (30.0, 0, 0, 500000.0, 0, -30.0, 0, 4200000.0, 0, 0, 0, 0, 0, 0, 0, 1), True),
+     (34735, "H", len(_KEYS), _KEYS, True)],  # a transformation matrix for tiepoint + scale
+    [(33550, "d", 3, (30.0, 30.0, 1.0), True), GEO[1], (34735, "H", len(_KEYS), _KEYS, True)],  # a Z scale
+    [GEO[0], (33922, "d", 6, (0.0, 0.0, 0.0, 500015.0, 4199985.0, 0.0), True),
+     (34735, "H", len(_POINT_KEYS), _POINT_KEYS, True)],  # PixelIsPoint: the tiepoint at the first pixel's centre
+    [*GEO, (34735, "H", len(_WITH_UNITS), _WITH_UNITS, True)],  # a redundant unit key beside the EPSG code
+], ids=["citation", "matrix", "z-scale", "pixel-is-point", "redundant-key"])
+def test_one_grid_however_its_tags_say_it_merges(tmp_path, other):
+    """Bands on one grid, written by GDAL and by other writers, were refused as of another pixel size or CRS."""
     src = tmp_path / "src"
     stacks = _cloud_set(src, ids=("a",))
-    keys = (1, 1, 0, 2, 3072, 0, 1, 32633, 3073, 34737, 7, 0)
-    for band, citation in (("red", "WGS 84|"), ("nir", "UTM 33N|")):
-        data = stacks["a"][:, :, BANDS.index(band)]
+    tifffile.imwrite(src / "train_red" / "red_a.TIF", stacks["a"][:, :, 0], metadata=None,
+                     extratags=[*GEO, (34735, "H", len(_KEYS), _KEYS, True), (34737, "s", 0, "WGS 84|", True)])
+    tifffile.imwrite(src / "train_nir" / "nir_a.TIF", stacks["a"][:, :, 3], metadata=None, extratags=other)
+    report = merge_bands(_patterns(src), tmp_path / "out", quiet=True)
+    assert report.ok, report.errors
+
+
+def test_float32_nodata_written_at_two_precisions_is_one_value(tmp_path):
+    src = tmp_path / "src"
+    _cloud_set(src, ids=("a",))
+    data = np.zeros((20, 30), np.float32)
+    for band in BANDS:
+        nodata = "-3.4028234663852886e+38" if band == "red" else "-3.40282e+38"
         tifffile.imwrite(src / f"train_{band}" / f"{band}_a.TIF", data, metadata=None,
-                         extratags=[*GEO, (34735, "H", len(keys), keys, True), (34737, "s", 0, citation, True)])
+                         extratags=[*GEO, (42113, "s", 0, nodata, True)])
     assert merge_bands(_patterns(src), tmp_path / "out", quiet=True).ok
+    tifffile.imwrite(src / "train_nir" / "nir_a.TIF", data, metadata=None,
+                     extratags=[*GEO, (42113, "s", 0, "-3.4e+38", True)])
+    (error,) = merge_bands(_patterns(src), tmp_path / "again", quiet=True).errors
+    assert "declares nodata -3.4e+38 but" in error
 
 
 def test_workers_give_the_same_files(tmp_path):
