@@ -338,11 +338,8 @@ def stack_slices(path: PathLike) -> tuple[tuple[int, ...], ...]:
                 if len(tif.pages) < 2:
                     return tuple((i,) for i in range(max(1, contiguous_planes(tif))))
                 # Overviews and transparency masks (NewSubfileType bits 0 and 2) are no slices of a volume.
+                # A pyramidal or cloud-optimised GeoTIFF is one image, as a one-page file is.
                 kept = [page.index for page in tif.pages if not int(getattr(page, "subfiletype", 0) or 0) & 5]
-                if len(kept) == 1:
-                    raise DataprepError(path, f"one image, not a stack: its other {len(tif.pages) - 1} pages are "
-                                              "reduced-resolution copies or transparency masks (a cloud-optimised "
-                                              "GeoTIFF's); every command reads it as it is")
                 return tuple((i,) for i in kept)
             page_axes = series.pages[0].axes
             outer = [(axis, size) for axis, size in zip(series.axes, series.shape) if axis not in page_axes]
@@ -459,11 +456,11 @@ def stack_pages(tif: Any) -> int:
     pages = tif.pages
     if len(pages) < 2:
         return max(1, contiguous_planes(tif))
-    first, second = pages.first, pages[1]
-    same_size = (second.imagelength, second.imagewidth) == (first.imagelength, first.imagewidth)
-    if not same_size or int(getattr(second, "subfiletype", 0) or 0) & 5:
-        return 1
-    return sum(1 for page in pages if not int(getattr(page, "subfiletype", 0) or 0) & 5)
+    size = (pages.first.imagelength, pages.first.imagewidth)
+    # Every page is looked at: a stack with an overview (or mask) after each slice read as its first slice.
+    full = sum(1 for page in pages if (page.imagelength, page.imagewidth) == size
+               and not int(getattr(page, "subfiletype", 0) or 0) & 5)
+    return full if full > 1 else 1
 
 
 class _SegmentError(DataprepError):

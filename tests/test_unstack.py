@@ -165,22 +165,33 @@ def test_rgb_pages_and_an_image_stack_without_masks(tmp_path):
 
 def test_overview_and_mask_pages_are_no_slices(tmp_path):
     """A cloud-optimised GeoTIFF (rasterio's cogeo.tif: one image, its transparency mask and overviews) was split
-    into its mask pages; a stack's trailing mask page became a slice of its own."""
+    into its mask pages; a stack's trailing mask page became a slice of its own, and a stack with an overview
+    after each slice was read as its first slice."""
     full = _volume(1, shape=(64, 80))[0]
     cog = tmp_path / "cog.tif"
     with tifffile.TiffWriter(cog) as tif:
         tif.write(full, photometric="minisblack")
         tif.write(np.ones(full.shape, bool), photometric="mask", subfiletype=4)
         tif.write(full[::2, ::2], photometric="minisblack", subfiletype=1)
-    with pytest.raises(DataprepError, match=r"cog.tif: one image, not a stack: its other 2 pages are reduced-"):
-        unstack(cog, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    (row,) = read_manifest(unstack(cog, tmp_path / "out").manifest_path).rows  # one image, as a one-page file
+    np.testing.assert_array_equal(io.read_image(row.image)[:, :, 0], full)
     volume = _volume(3, shape=(64, 80))
     stack = write_stack(tmp_path / "vol.tif", volume, photometric="minisblack")
     with tifffile.TiffWriter(stack, append=True) as tif:
         tif.write(np.ones(full.shape, bool), photometric="mask", subfiletype=4)
     with pytest.raises(DataprepError, match="a stack of 3 pages of 80x64"):
         io.read_image(stack)
+    interleaved = tmp_path / "interleaved.tif"
+    with tifffile.TiffWriter(interleaved) as tif:
+        for page in volume:
+            tif.write(page, photometric="minisblack")
+            tif.write(page[::2, ::2], photometric="minisblack", subfiletype=1)
+    with pytest.raises(DataprepError, match="a stack of 3 pages of 80x64"):
+        io.read_image(interleaved)
+    rows = read_manifest(unstack(interleaved, tmp_path / "interleaved_out").manifest_path).rows
+    assert [r.extra["page"] for r in rows] == ["0", "1", "2"]  # the slice's number, overviews not counted
+    for row, page in zip(rows, volume):
+        np.testing.assert_array_equal(io.read_image(row.image)[:, :, 0], page)
     rows = read_manifest(unstack(stack, tmp_path / "vol_out").manifest_path).rows
     assert [r.extra["page"] for r in rows] == ["0", "1", "2"]
     for row, page in zip(rows, volume):
