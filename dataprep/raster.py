@@ -496,6 +496,7 @@ class RasterReader:
             self.dtype = self._whole.dtype
             self.orientation = 1  # read_image applied it
             self.alpha = False
+            self.alpha_sample: str | None = None
 
     # ---- TIFF
 
@@ -535,6 +536,8 @@ class RasterReader:
         extras = tuple(int(e) for e in (page.extrasamples or ()))
         self.alpha = bool(extras) and extras[-1] in (1, 2) and not any(extras[:-1])
         self._unassociated_alpha = self.alpha and extras[-1] == 2
+        # What the last band is, to write it back the same (premultiplied colours stay premultiplied).
+        self.alpha_sample = ("unassalpha" if extras[-1] == 2 else "assocalpha") if self.alpha else None
         self._layout = self._segment_layout(page, len(shape))
         # Volumetric or unusual layouts are decoded whole, on the first read: opening
         # stays a header read (sizes are checked before anything is decoded).
@@ -557,13 +560,14 @@ class RasterReader:
         try:
             array = self._page.asarray()
         except Exception as exc:  # noqa: BLE001
-            reason = f"cannot decode: {_short(exc)}"
-            if isinstance(exc, ImportError):  # tifffile's ZSTD without the module it needs
-                name = getattr(self._page.compression, "name", self._page.compression)
-                reason = f"cannot decode its {name} compression here: that needs the imagecodecs package " \
-                         "(pip install imagecodecs)"
+            reason = self._codec_needed() if isinstance(exc, ImportError) else f"cannot decode: {_short(exc)}"
             return self._decode_with_libtiff(DataprepError(self.path, reason))
         return _as_hwc(array, self._page)
+
+    def _codec_needed(self) -> str:
+        """tifffile's codec is missing here (its ZSTD without the module it needs)."""
+        name = getattr(self._page.compression, "name", self._page.compression)
+        return f"cannot decode its {name} compression here: that needs the imagecodecs package (pip install imagecodecs)"
 
     @property
     def libtiff_reads_right(self) -> bool:
@@ -622,7 +626,10 @@ class RasterReader:
             try:
                 seg, _, _ = page.decode(data, index)
             except Exception as exc:  # noqa: BLE001 - a missing codec or corrupt segment
-                raise _SegmentError(self.path, f"cannot decode TIFF segment {index}: {_short(exc)}") from None
+                reason = f"cannot decode TIFF segment {index}: {_short(exc)}"
+                if isinstance(exc, ImportError):  # ZSTD: "No module named 'compression'"
+                    reason = self._codec_needed()
+                raise _SegmentError(self.path, reason) from None
             if seg is None:  # an empty (sparse) segment
                 sh, sw = self._layout[0], self._layout[1]
                 seg = np.zeros((1, sh, sw, 1 if self._layout[4] > 1 else self.bands), self.dtype)
@@ -701,13 +708,13 @@ def write_raster(
     palette: np.ndarray | None = None,
     geo: GeoTags | None = None,
     photometric: str | None = None,
-    alpha: bool = False,
+    alpha: bool | str = False,
 ) -> None:
     """Write (H, W[, C]) pixels atomically; TIFF keeps any band count and dtype, others go through dataprep.io.
 
     `mask=True` writes a label map (PNG via `io.write_mask`, with `palette` for a
-    palette PNG). `geo`, `photometric` and `alpha` (the last band is the source's alpha, `RasterReader.alpha`)
-    apply to TIFF only.
+    palette PNG). `geo`, `photometric` and `alpha` (the last band is the source's alpha: its
+    `RasterReader.alpha_sample`, "unassalpha" or "assocalpha"; True means unassociated) apply to TIFF only.
     """
     path = Path(path)
     array = np.asarray(array)
@@ -722,7 +729,7 @@ def write_raster(
         array = array[:, :, 0]
     if array.ndim == 2:
         photo = "minisblack"
-    elif photometric == "rgb" and array.shape[2] in (3, 4):
+    elif photometric == "rgb" and array.shape[2] >= 3:
         photo = "rgb"
     else:
         photo = "minisblack"
@@ -733,7 +740,8 @@ def write_raster(
         if extra > 0:
             # The last band is alpha only when the source's was: a NIR band tagged alpha was lost to every later
             # read, and GDAL's gray + unspecified + alpha layout (rasterio's RGBA.uint16.tif) lost its alpha.
-            kwargs["extrasamples"] = ("unspecified",) * (extra - 1) + ("unassalpha" if alpha else "unspecified",)
+            last = alpha if isinstance(alpha, str) else "unassalpha" if alpha else "unspecified"
+            kwargs["extrasamples"] = ("unspecified",) * (extra - 1) + (last,)
     if geo is not None:
         kwargs["extratags"] = geo.extratags()
     # tifffile wants a named file: the hidden temporary name of every atomic write, renamed when complete.

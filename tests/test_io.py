@@ -444,6 +444,11 @@ def test_a_codec_tifffile_lists_but_cannot_run_is_refused_from_the_header_too(tm
         pytest.skip("this environment decodes ZSTD")
     with pytest.raises(DataprepError, match=r"ZSTD-compressed 3-band uint16 TIFF: decoding it needs the imagecodecs"):
         io.read_info(path)
+    from dataprep.raster import RasterReader
+
+    with RasterReader(path) as reader, pytest.raises(DataprepError, match=r"ZSTD compression here: that needs the "
+                                                                         r"imagecodecs package"):
+        reader.read(0, 4, 0, 4)  # tile's windows said "No module named 'compression'"
 
 
 def test_a_tiff_no_reader_here_can_decode_is_refused_from_its_header(tmp_path):

@@ -643,16 +643,21 @@ def test_a_fourth_band_stays_data_or_alpha_as_the_source_tags_it(tmp_path, alpha
         assert io.read_image(row.image, keep_alpha=True).shape[2] == 4
 
 
-def test_gdals_gray_extra_bands_then_alpha_keep_their_alpha_through_tile_stitch_and_resize(tmp_path):
+@pytest.mark.parametrize("photometric,extras", [
+    ("minisblack", ["unspecified", "unspecified", "unassalpha"]),
+    ("minisblack", ["assocalpha"]),
+    ("rgb", ["unspecified", "unassalpha"])])
+def test_extra_bands_then_alpha_keep_their_alpha_through_tile_stitch_and_resize(tmp_path, photometric, extras):
     """rasterio's RGBA.uint16.tif (minisblack, extra samples unspecified, unspecified, alpha): tiles, stitched and
     resized copies were written with every extra band unspecified, so stats read 4 data bands where the source
-    has 3 and an alpha."""
+    has 3 and an alpha; a premultiplied alpha came back unassociated, RGB + NIR + alpha as minisblack."""
     from dataprep.resizing import ResizeTarget, resize_manifest
 
-    data = np.random.default_rng(3).integers(0, 65535, (32, 40, 4)).astype(np.uint16)
+    bands = (3 if photometric == "rgb" else 1) + len(extras)
+    data = np.random.default_rng(3).integers(0, 65535, (32, 40, bands)).astype(np.uint16)
     (tmp_path / "src").mkdir()
-    tifffile.imwrite(tmp_path / "src" / "a.tif", data, photometric="minisblack", planarconfig="contig",
-                     extrasamples=["unspecified", "unspecified", "unassalpha"], metadata=None)
+    tifffile.imwrite(tmp_path / "src" / "a.tif", data, photometric=photometric, planarconfig="contig",
+                     extrasamples=extras, metadata=None)
     src = write_manifest([ManifestRow("a", tmp_path / "src" / "a.tif", None, 40, 32)], tmp_path / "src.csv")
     tiles = tile_manifest(src, tmp_path / "tiles", size=16, quiet=True)
     stitched = stitch_manifest(tiles.manifest_path, tmp_path / "stitched", quiet=True)
@@ -660,8 +665,11 @@ def test_gdals_gray_extra_bands_then_alpha_keep_their_alpha_through_tile_stitch_
     rows = [*read_manifest(tiles.manifest_path).rows, *read_manifest(stitched.manifest_path).rows,
             *read_manifest(resized.manifest_path).rows]
     for row in rows:
-        assert io.read_info(row.image).alpha, row.image
-        assert io.read_image(row.image).shape[2] == 3
+        with tifffile.TiffFile(row.image) as tif:
+            page = tif.pages[0]
+            assert page.photometric.name.lower() == photometric, row.image
+            assert [e.name.lower() for e in page.extrasamples] == extras, row.image
+        assert io.read_image(row.image).shape[2] == bands - 1
     np.testing.assert_array_equal(io.read_image(read_manifest(stitched.manifest_path).rows[0].image,
                                                 keep_alpha=True), data)
 
