@@ -479,6 +479,7 @@ class RasterReader:
     def __init__(self, path: PathLike, *, mask: bool = False) -> None:
         self.path = Path(path)
         self.mask = mask
+        self._palette_colours = False
         self._tif: Any = None
         self._whole: np.ndarray | None = None
         self._cache: dict[int, np.ndarray] = {}
@@ -541,6 +542,11 @@ class RasterReader:
         self._layout = self._segment_layout(page, len(shape))
         # Volumetric or unusual layouts are decoded whole, on the first read: opening
         # stays a header read (sizes are checked before anything is decoded).
+        self._palette_colours = not self.mask and self.photometric == "palette" and self.bands == 1
+        if self._palette_colours:
+            # A palette image's pixels are its colours, as stats and every viewer read them: tiles of its indices
+            # lost the colour table, and resizing averaged indices into other colours.
+            self.bands, self.dtype, self.photometric, self._layout = 3, np.dtype(np.uint8), "rgb", None
 
     def _segment_layout(self, page: Any, ndim: int) -> tuple[int, int, int, int, int] | None:
         """(segment height, width, rows of segments, columns, planes) or None when not a plain strip/tile layout."""
@@ -557,6 +563,8 @@ class RasterReader:
         return sh, sw, ny, nx, planes
 
     def _decode_whole(self) -> np.ndarray:
+        if self._palette_colours:
+            return self._decode_with_libtiff(DataprepError(self.path, "cannot decode this palette TIFF"))
         try:
             array = self._page.asarray()
         except Exception as exc:  # noqa: BLE001
@@ -567,7 +575,8 @@ class RasterReader:
     def _codec_needed(self) -> str:
         """tifffile's codec is missing here (its ZSTD without the module it needs)."""
         name = getattr(self._page.compression, "name", self._page.compression)
-        return f"cannot decode its {name} compression here: that needs the imagecodecs package (pip install imagecodecs)"
+        return (f"cannot decode its {name} compression here: that needs the imagecodecs package "
+                "(pip install imagecodecs)")
 
     @property
     def libtiff_reads_right(self) -> bool:
@@ -576,6 +585,8 @@ class RasterReader:
         OpenCV as zeros, which stats took for black images)."""
         if self.dtype not in (np.uint8, np.uint16) or int(self._page.compression) not in _LIBTIFF_CODECS:
             return False
+        if self._palette_colours:
+            return True
         if self.photometric == "rgb":
             return self.bands == 3 or (self.bands == 4 and self.alpha)
         return self.photometric == "minisblack" and self.bands == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -713,6 +714,28 @@ def test_a_cut_short_tiff_is_named_truncated_by_every_reader_as_scan_names_it(tm
     src = write_manifest([ManifestRow("a", path, None, 80, 64)], tmp_path / "src.csv")
     with pytest.raises(DataprepError, match=reason):
         tile_manifest(src, tmp_path / "tiles", size=32, quiet=True)
+
+
+def test_a_palette_tiff_image_tiles_and_resizes_as_its_colours(tmp_path):
+    """A palette TIFF photo: stats read its colours (3 bands), tiles were its indices without the table, and
+    resize averaged indices into colours of other entries."""
+    from dataprep.resizing import ResizeTarget, resize_manifest
+
+    rng = np.random.default_rng(6)
+    colormap = rng.integers(0, 256, (3, 256)).astype(np.uint16) * 257
+    indices = np.kron(rng.integers(0, 256, (8, 10)), np.ones((8, 8), int)).astype(np.uint8)
+    (tmp_path / "src").mkdir()
+    tifffile.imwrite(tmp_path / "src" / "a.tif", indices, photometric="palette", colormap=colormap, metadata=None)
+    colours = (colormap // 257).astype(np.uint8).T[indices]
+    src = write_manifest([ManifestRow("a", tmp_path / "src" / "a.tif", None, 80, 64)], tmp_path / "src.csv")
+    tiles = tile_manifest(src, tmp_path / "tiles", size=32, quiet=True)
+    stitched = stitch_manifest(tiles.manifest_path, tmp_path / "stitched", quiet=True)
+    resized = resize_manifest(src, tmp_path / "resized", ResizeTarget(size=(32, 40)), quiet=True)
+    (row,) = read_manifest(stitched.manifest_path).rows
+    np.testing.assert_array_equal(io.read_image(row.image), colours)
+    (small,) = read_manifest(resized.manifest_path).rows
+    expected = cv2.resize(colours, (40, 32), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(io.read_image(small.image), expected)
 
 
 def test_tiles_leave_out_the_scenes_gdal_statistics(tmp_path):
