@@ -276,6 +276,23 @@ def test_palette_beside_manifest_gives_names_and_num_classes(tmp_path):
     assert classes["pixel_count"][4] == 0 and classes["weights"]["enet"][4] == 0.0
 
 
+@pytest.mark.parametrize("remap", ["reduce-zero", "ids"])
+def test_a_palette_of_unconverted_masks_is_refused_by_stats_and_kfold(tmp_path, remap):
+    """LoveDA's masks store class + 1 with 0 no-data; with its palette (remap reduce-zero) stats counted the
+    stored values as indices: every class one off in stats.json and kfold's class balance, exit 0."""
+    from dataprep.splits import split_folds
+
+    path, _ = _labelled_set(tmp_path)
+    palette = {"name": "t", "ignore_index": 255, "remap": remap, "classes": [
+        {"name": n, "color": [i * 40, 0, 0], "index": i, "id": i + 1} for i, n in enumerate("abcde")]}
+    (tmp_path / "raw.json").write_text(json.dumps(palette))
+    reason = rf"raw.json: a palette of masks that store .*\"remap\": \"{remap}\"\), not class indices: convert them"
+    with pytest.raises(DataprepError, match=reason):
+        compute_stats(path, palette=tmp_path / "raw.json", quiet=True)
+    with pytest.raises(DataprepError, match=reason):
+        split_folds(path, 2, palette=tmp_path / "raw.json", quiet=True)
+
+
 def test_class_options_resolve_as_the_dataset_does(tmp_path):
     """stats and kfold take classes and ignore index from the resolver the Dataset and the trainer use."""
     from dataprep.contracts import resolve_dataset_info
