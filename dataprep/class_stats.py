@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .contracts import resolve_dataset_info
+from .contracts import refuse_unconverted_palette, resolve_dataset_info
 from .errors import DataprepError, UsageError
 from .histogram import channel_histograms
 from .io import PathLike
@@ -198,14 +198,8 @@ def resolve_classes(manifest: Manifest, *, palette: Palette | PathLike | None = 
     cut) when an explicit count differs.
     """
     found = resolve_palette(palette, manifest.path)
-    if found is not None and found.remap is not None:
-        # Its masks store other values than its indices (LoveDA's 1..7 with 0 no-data): counted as indices,
-        # every class was one off in stats.json and kfold's balance, exit 0.
-        stored = "ids" if found.remap == "ids" else "class + 1 with 0 as ignore"
-        where = found.source or found.name
-        raise DataprepError(where, f"a palette of masks that store {stored} (\"remap\": \"{found.remap}\"), not "
-                                   f"class indices: convert them first (`dataprep masks2labels -p {where} "
-                                   f"{manifest.path or 'MANIFEST'} DEST`) and use DEST's manifest.csv and palette.json")
+    if found is not None:
+        refuse_unconverted_palette(found, manifest.path)
     if ignore_index is None or ignore_index == AUTO:
         explicit = None
     else:

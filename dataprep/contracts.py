@@ -260,6 +260,20 @@ class DatasetInfo:
             raise DataprepError(source, f"dataset info: missing key {exc.args[0]!r}") from None
 
 
+def refuse_unconverted_palette(palette: Any, manifest: PathLike | None = None) -> None:
+    """A palette whose masks store other values than its indices ("remap": reduce-zero or ids, as LoveDA's or
+    `palette infer`'s for 0/255 masks) describes masks to convert, not label maps: read as indices, every
+    class was one off in stats.json, kfold's balance and training, exit 0."""
+    remap = getattr(palette, "remap", None)
+    if remap is None:
+        return
+    stored = "ids" if remap == "ids" else "class + 1 with 0 as ignore"
+    where = getattr(palette, "source", None) or palette.name
+    raise DataprepError(where, f"a palette of masks that store {stored} (\"remap\": \"{remap}\"), not class indices: "
+                               f"convert them first (`dataprep masks2labels -p {where} {manifest or 'MANIFEST'} DEST`) "
+                               "and use DEST's manifest.csv and palette.json")
+
+
 def resolve_dataset_info(
     *,
     ignore_index: int | None = None,
@@ -290,6 +304,8 @@ def resolve_dataset_info(
     `palette` is a resolved `Palette` (or None), `recipe` a `Recipe` (or None),
     `first_image` an (H, W, C) array (or None).
     """
+    if palette is not None:
+        refuse_unconverted_palette(palette)
     origin: dict[str, str] = {}
     if ignore_index is not None:
         ignore, origin["ignore_index"] = int(ignore_index), "explicit"

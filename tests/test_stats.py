@@ -291,6 +291,11 @@ def test_a_palette_of_unconverted_masks_is_refused_by_stats_and_kfold(tmp_path, 
         compute_stats(path, palette=tmp_path / "raw.json", quiet=True)
     with pytest.raises(DataprepError, match=reason):
         split_folds(path, 2, palette=tmp_path / "raw.json", quiet=True)
+    from dataprep import SegmentationDataset
+
+    (tmp_path / "palette.json").write_text(json.dumps(palette))  # beside the manifest, where the Dataset looks
+    with pytest.raises(DataprepError, match=reason.replace("raw.json", "palette.json")):
+        SegmentationDataset(path)
 
 
 def test_class_options_resolve_as_the_dataset_does(tmp_path):
