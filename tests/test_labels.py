@@ -265,6 +265,27 @@ def test_masks_converted_beside_others_that_failed_as_ids_get_a_warning(tmp_path
             in report.warnings)
 
 
+def test_masks_that_store_class_plus_one_are_named_and_the_converted_ones_warned(tmp_path):
+    """LoveDA (0 no-data, 1..7 classes) under its 7-class palette: masks without agricultural (7) converted one
+    class off, the others failed with "use --remap, --unknown ignore", and --unknown ignore made all of them one
+    off, agricultural ignore."""
+    palette = Palette("loveda", [PaletteClass(n, (i * 30, 0, 0), i) for i, n in enumerate(
+        ["background", "building", "road", "water", "barren", "forest", "agricultural"])])
+    a, b = np.array([[0, 1, 6]], np.uint8), np.array([[0, 2, 7]], np.uint8)
+    write_mask(tmp_path / "masks/a.png", a)
+    write_mask(tmp_path / "masks/b.png", b)
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", palette)
+    assert report.converted == 1 and report.failed == 1
+    assert "7 is one past the last class (6), as masks that store class + 1" in report.errors[0]
+    assert report.errors[0].endswith("use --remap reduce-zero")
+    assert any("rerun with --remap reduce-zero --overwrite" in w for w in report.warnings)
+    again = masks_to_labels(tmp_path / "masks", tmp_path / "out", palette, remap="reduce-zero", overwrite=True)
+    assert again.converted == 2
+    for name, stored in (("a", a), ("b", b)):
+        np.testing.assert_array_equal(read_mask(tmp_path / "out" / f"{name}.png"),
+                                      np.where(stored == 0, 255, stored.astype(int) - 1))
+
+
 def test_grey_hint_needs_several_grey_levels():
     """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
     as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""

@@ -8,7 +8,7 @@ import click
 
 from ..errors import EXIT_DATA_PROBLEM, all_failed
 from ..labels import UNKNOWN_MODES, ConversionReport, format_unknown, labels_to_masks, masks_to_labels
-from ..labels.options import IDS_NOT_INDICES
+from ..labels.options import CLASS_PLUS_ONE, IDS_NOT_INDICES
 from ..io import MASK_EXTENSIONS
 from ..manifest import read_manifest
 from ..paths import Inputs
@@ -142,8 +142,12 @@ def _print_report(report: ConversionReport, command: str) -> None:
         click.echo("no manifest written (folder input: images unknown); run 'dataprep scan' to pair images with "
                    "these label maps")
     if report.failed:
-        then = ("they hold ids: rerun with --remap ids --overwrite" if any(IDS_NOT_INDICES in e for e in report.errors)
-                else "fix them and run again to convert only what is missing")
+        if any(IDS_NOT_INDICES in e for e in report.errors):
+            then = "they hold ids: rerun with --remap ids --overwrite"
+        elif any(CLASS_PLUS_ONE in e for e in report.errors):
+            then = "they store class + 1: rerun with --remap reduce-zero --overwrite"
+        else:
+            then = "fix them and run again to convert only what is missing"
         click.echo(f"{report.failed} file(s) failed (listed above) and are left out of the outputs; {then}", err=True)
 
 

@@ -41,6 +41,7 @@ ALL_GREY_HINT = "; all grey: an index mask saved as RGB?"
 
 
 IDS_NOT_INDICES = "so every value of these masks is an id, not an index"
+CLASS_PLUS_ONE = "as masks that store class + 1 with 0 as no-data hold it (LoveDA, MMSeg's reduce_zero_label)"
 
 
 def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours: bool) -> UnknownValuesError:
@@ -59,6 +60,10 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
         # values that happen to be valid indices, each the wrong class.
         example = " (Cityscapes labelIds)" if palette.name == "cityscapes" else ""
         hint = f"they are ids of palette {palette.name!r}{example}, {IDS_NOT_INDICES}: use --remap ids"
+    elif not colours and set(found) == {palette.num_classes} and palette.num_classes != palette.ignore_index:
+        # --unknown ignore, the plain hint, kept every other value one class off and made the last class ignore.
+        k = palette.num_classes
+        hint = f"{k} is one past the last class ({k - 1}), {CLASS_PLUS_ONE}: use --remap reduce-zero"
     levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
     # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
     if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:

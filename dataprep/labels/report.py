@@ -10,7 +10,7 @@ import numpy as np
 
 from ..palette import EntryKind, Palette
 from ..regions import BOUNDARY_WIDTH, interior_pixels
-from .options import IDS_NOT_INDICES, UnknownKey
+from .options import CLASS_PLUS_ONE, IDS_NOT_INDICES, UnknownKey
 from .sources import _Job
 
 
@@ -67,7 +67,8 @@ class ConversionReport:
     @property
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
-        out = self._camvid_index_masks() + self._ignore_value_both_ways() + self._ids_in_some()
+        out = self._camvid_index_masks() + self._ignore_value_both_ways() + self._ids_in_some() + \
+            self._class_plus_one_in_some()
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
@@ -107,6 +108,16 @@ class ConversionReport:
         return [f"{failed} mask(s) failed as ids of palette {self.palette.name!r}, not indices; the {self.converted} "
                 "converted were read as indices: if they hold ids too, every pixel of them has the wrong class: "
                 "rerun with --remap ids --overwrite"]
+
+    def _class_plus_one_in_some(self) -> list[str]:
+        """Some masks failed on the value one past the last class (LoveDA's agricultural 7 of 0..6): the converted
+        ones store class + 1 too, read as indices every pixel one class off (no-data became the first class)."""
+        failed = sum(1 for line in self.errors if CLASS_PLUS_ONE in line)
+        if not failed or not self.converted:
+            return []
+        return [f"{failed} mask(s) failed on {self.palette.num_classes}, one past the last class; the "
+                f"{self.converted} converted were read as indices: if they store class + 1 with 0 as no-data too, "
+                "every pixel of them is one class off: rerun with --remap reduce-zero --overwrite"]
 
     def _camvid_index_masks(self) -> list[str]:
         """SegNet's CamVid (index masks 0..11, 11 void) under `-p camvid`, the 32 colour classes of the original
