@@ -542,6 +542,20 @@ def test_infer_keeps_255_as_ignore_beside_other_classes(tmp_path):
     assert [(c.index, c.ignore) for c in result.palette.classes] == [(0, False), (1, False), (255, True)]
 
 
+def test_infer_makes_255_a_class_where_classes_run_past_it(tmp_path):
+    """16-bit label maps of 299 classes: 255 was made ignore inside the class range, the palette's class_255 gap
+    then clashed with it ("class 'class_255' has the ignore index 255") and masks2labels refused the palette."""
+    labels = np.arange(300, dtype=np.uint16).reshape(15, 20) % 299
+    write_mask(tmp_path / "src" / "a.png", labels)
+    result = infer_palette(tmp_path / "src")
+    assert result.palette.ignore_index == 65535 and result.palette.num_classes == 299
+    assert not [c for c in result.palette.classes if c.ignore and c.index == 255]
+    result.save(tmp_path / "palette.json")
+    report = masks_to_labels(tmp_path / "src", tmp_path / "out", load_palette(tmp_path / "palette.json"))
+    assert report.converted == 1 and report.pixel_counts[255] == 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "a.png"), labels)
+
+
 def test_inferred_palette_file_loads_and_converts(tmp_path):
     write_mask(tmp_path / "m.png", _scene())
     result = infer_palette(tmp_path)

@@ -146,6 +146,9 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         click.echo(f"\nthe stored values are not 0..K-1: classes get compact indices 0..{result.palette.num_classes - 1} "
                    f"with the stored value as id{extra}; convert with "
                    f"`dataprep masks2labels --palette {output} ...` (the palette records remap: ids)")
+    elif result.ignore_is_class:
+        click.echo(f"\nthe classes run past the ignore value (up to {result.palette.num_classes - 1}): it is one "
+                   f"of them, and the ignore index moved past them all, to {result.palette.ignore_index}")
     values = [c.value for c in result.colours if c.value is not None]
     if result.kind == "index" and not (result.lossy or result.reduced_zero) and len(values) > INSTANCE_HINT_VALUES:
         click.echo(f"\n{len(values)} distinct values: if they number objects (an instance mask) rather than "

@@ -286,6 +286,11 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
         ignore_is_class = interior >= 0.5 * n_ignore and share >= IGNORE_MINOR_SHARE
         if ignore_is_class:
             kept.append(ignore_index)
+    elif not sparse and ignore_index in stored and kept and max(kept) > ignore_index:
+        # Classes run past the ignore value (16-bit label maps of 299 classes): it is one of them, and the
+        # ignore index moves past every class (a class_255 gap filled in beside ignore 255 broke masks2labels).
+        kept = sorted([*kept, ignore_index])
+        ignore_index, ignore_is_class = MAX_INDEX, True
     if sparse:
         index_of = {v: i for i, v in enumerate(kept)}
     else:
