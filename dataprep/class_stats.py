@@ -231,6 +231,16 @@ def one_class_warning(pixel_count: Sequence[int], names: Sequence[str] | None = 
             "dataprep import with --keep-crowd")
 
 
+def ignore_inside_classes_warning(pixel_count: Sequence[int], ignored: int, ignore_index: int | None) -> str | None:
+    """Label values past the default ignore index 255 (16-bit maps of 299 classes): 255 is a class there, and
+    its pixels were left out of the counts and weights without a word."""
+    if ignore_index is None or not ignored or len(pixel_count) <= ignore_index + 1:
+        return None
+    return (f"label values run past the ignore index {ignore_index} (up to {len(pixel_count) - 1}), so "
+            f"{ignore_index} is most likely a class, but its {ignored:,} pixels were left out as ignore: give "
+            "--ignore-index none (or 65535), or the palette masks2labels wrote beside the label maps")
+
+
 def unconverted_warning(pixel_count: Sequence[int]) -> str | None:
     """A warning line when label maps without a palette look like masks never converted to class indices.
 
@@ -254,4 +264,5 @@ def unconverted_warning(pixel_count: Sequence[int]) -> str | None:
 
 
 __all__ = ["AUTO", "ClassInfo", "IgnoreIndex", "LabelAccumulator", "LabelPartial", "class_summary", "class_weights",
-           "label_partial", "one_class_warning", "resolve_classes", "unconverted_warning"]
+           "ignore_inside_classes_warning", "label_partial", "one_class_warning", "resolve_classes",
+           "unconverted_warning"]

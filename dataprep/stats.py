@@ -39,6 +39,7 @@ from .class_stats import (
     LabelPartial,
     class_summary,
     class_weights,
+    ignore_inside_classes_warning,
     label_partial,
     one_class_warning,
     resolve_classes,
@@ -189,7 +190,9 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
     warnings = [mix.warning("stats", "are in the mean, std and class weights")] if mix is not None else []
     lonely = one_class_warning(classes["pixel_count"], classes["names"]) if classes else None
     raw = unconverted_warning(classes["pixel_count"]) if classes and info.names is None else None
-    return StatsResult(stats, errors, warnings + [w for w in (lonely, raw) if w])
+    inside = ignore_inside_classes_warning(classes["pixel_count"], classes["ignored_pixels"], info.ignore_index) \
+        if classes and info.names is None and ignore_index == AUTO else None
+    return StatsResult(stats, errors, warnings + [w for w in (lonely, raw, inside) if w])
 
 
 def _short_name(path: Path | None) -> str | None:

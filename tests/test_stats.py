@@ -298,6 +298,19 @@ def test_a_palette_of_unconverted_masks_is_refused_by_stats_and_kfold(tmp_path, 
         SegmentationDataset(path)
 
 
+def test_label_values_past_the_default_ignore_index_are_warned(tmp_path):
+    """16-bit label maps of 299 classes: class 255's pixels were left out as the default ignore, exit 0."""
+    labels = np.arange(300, dtype=np.uint16).reshape(15, 20) % 299
+    image = np.zeros((15, 20, 3), np.uint8)
+    path = _manifest(tmp_path, [image], [labels])
+    (warning,) = collect_stats(path, quiet=True).warnings
+    assert warning.startswith("label values run past the ignore index 255 (up to 298), so 255 is most likely a class")
+    counted = collect_stats(path, ignore_index=None, quiet=True)
+    assert not counted.warnings and counted.stats["classes"]["pixel_count"][255] == 1
+    small = _manifest(tmp_path / "small", [image], [np.where(labels > 254, 255, labels % 7).astype(np.uint16)])
+    assert not collect_stats(small, quiet=True).warnings  # 255 beside classes below it: ignore, as ever
+
+
 def test_class_options_resolve_as_the_dataset_does(tmp_path):
     """stats and kfold take classes and ignore index from the resolver the Dataset and the trainer use."""
     from dataprep.contracts import resolve_dataset_info
