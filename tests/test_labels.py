@@ -286,6 +286,24 @@ def test_masks_that_store_class_plus_one_are_named_and_the_converted_ones_warned
                                       np.where(stored == 0, 255, stored.astype(int) - 1))
 
 
+def test_the_ignore_warning_names_what_the_masks_store_for_it(tmp_path):
+    """Cityscapes trainIds masks (255 stored) were told "if value 0 is a class ... --remap 0:19" (the id of the
+    palette's unlabeled entry; their 0 is road); RGB masks whose black is ignore were told to --remap 255."""
+    trainids = np.zeros((20, 20), np.uint8)
+    trainids[:, :12] = 255
+    write_mask(tmp_path / "ids/a.png", trainids)
+    (warning,) = masks_to_labels(tmp_path / "ids", tmp_path / "ids_out", "cityscapes").warnings
+    assert "if value 255 is a class" in warning and "value 0" not in warning
+    rgb = np.zeros((20, 20, 3), np.uint8)
+    rgb[:, 12:] = (255, 0, 0)
+    write_image(tmp_path / "rgb/a.png", rgb)
+    palette = Palette("p", [PaletteClass("building", (255, 0, 0), 0), PaletteClass("car", (0, 0, 255), 1),
+                            PaletteClass("boundary", (0, 0, 0), 255, ignore=True)])
+    (warning,) = masks_to_labels(tmp_path / "rgb", tmp_path / "rgb_out", palette).warnings
+    assert warning.endswith("they have the palette's ignore colour (0, 0, 0): if it is a class, give it a class "
+                            "index in the palette") and "--remap" not in warning
+
+
 def test_grey_hint_needs_several_grey_levels():
     """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
     as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""

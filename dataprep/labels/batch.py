@@ -100,7 +100,8 @@ class _MaskConverter:
         write_mask(job.dst, result.labels, palette=self.colour_table)
         return _FileResult("converted", result.counts, result.unknown, result.by_colour,
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
-                           result.grey_levels, result.by_ids, result.kept_ignore)
+                           result.grey_levels, result.by_ids, result.kept_ignore,
+                           colours=(mask.ndim == 3 and not result.grey_levels) or result.by_colour)
 
 
 def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:
@@ -208,7 +209,10 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     report = ConversionReport(out_palette, out_dir, zero_unlabelled=remap_spec == "reduce-zero",
                               asked_ignore=tuple(asked), ignore_by_ids=remap_spec == "ids",
                               unknown_ignored=unknown == "ignore",
-                              ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None),
+                              # The stored value of ignore is its entry's id only where ids are read (Cityscapes'
+                              # unlabeled id 0 was named for trainIds masks, whose 0 is road).
+                              ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None)
+                              if remap_spec == "ids" else None,
                               palette_remap=palette.remap if from_palette else None,
                               ids_are_indices=all(palette.ids().get(i) == i for i in range(palette.num_classes)),
                               class_at_ignore=next((c.name for c in palette.classes

@@ -48,6 +48,7 @@ class ConversionReport:
     by_ids: list[str] = field(default_factory=list)  # 0/255 masks whose 255 is a class's id (binary): by the ids
     class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
+    colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
     asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
@@ -148,6 +149,10 @@ class ConversionReport:
         if unknown > 0.25 * self.ignored_pixels:
             return (f"{unknown:,} of them are values or colours not in the palette that --unknown ignore "
                     "replaced: add them to the palette")
+        if len(self.colours) * 2 > self.converted:  # colour masks: --remap takes stored values, they have none
+            shown = ", ".join(str(tuple(c.color)) for c in self.palette.classes if c.ignore and c.color)
+            return (f"they have the palette's ignore colour{f' {shown}' if shown else ''}: if it is a class, give "
+                    "it a class index in the palette")
         present = [i for i, n in enumerate(self.pixel_counts) if n]
         free = max(present) + 1 if present else 0  # binary 0/255 masks: class 1
         stored = ignore if self.ignore_value is None else self.ignore_value
@@ -201,9 +206,10 @@ class _FileResult:
     grey_levels: bool = False
     by_ids: bool = False
     kept_ignore: bool = False
+    colours: bool = False  # converted by colour (an RGB mask, or a palette-mode one through its table)
 
 
-_FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore")
+_FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours")
 
 
 def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
