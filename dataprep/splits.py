@@ -279,6 +279,8 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     if not has_masks and mode != "plain":
         warnings.append(f"the manifest has no masks, so mode {mode} cannot stratify: folds are plain shuffled")
     warnings += duplicates_across_folds(manifest.rows, folds) + tiles_across_folds(manifest.rows, folds)
+    if not grouped:
+        warnings += windows_across_folds(manifest.rows, folds)
     unreadable = len(errors)
     if errors and mode == "plain":
         warnings.append(f"the class balance report leaves out {len(errors)} row(s) whose mask could not be read "
@@ -419,6 +421,30 @@ def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> lis
     return [f"tiles of {len(split)} of {len(folds_of)} source images span several folds, e.g. {split[0]!r}: "
             "overlapping and neighbouring tiles put the same scene in train and val; split with the tile "
             "manifest's own group column (the default) or --group-column source_id"]
+
+
+# MMSegmentation's converters (Potsdam, Vaihingen, iSAID) name each crop SCENE_X0_Y0_X1_Y1, at 50% overlap.
+_WINDOW_NAME = re.compile(r"^(.+?)_(\d+)_(\d+)_(\d+)_(\d+)$")
+WINDOW_GROUP_BY = r"([^/]+?)_\d+_\d+_\d+_\d+\.[^/.]+$"
+
+
+def windows_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
+    """A warning when images named as windows of a larger scene (`2_10_0_0_512_512.png`: scene 2_10, x 0..512,
+    y 0..512) sit in several folds: overlapping crops of one scene trained and validated on the same pixels."""
+    folds_of: dict[str, set[int]] = defaultdict(set)
+    windows = 0
+    for row, fold in zip(rows, folds):
+        m = _WINDOW_NAME.match(Path(row.image_str).stem)
+        if m is not None and int(m[4]) > int(m[2]) and int(m[5]) > int(m[3]):
+            folds_of[m[1]].add(int(fold))
+            windows += 1
+    split = sorted(scene for scene, f in folds_of.items() if len(f) > 1)
+    if not split or windows * 2 < len(rows):  # most images so named, or the names say nothing
+        return []
+    return [f"the images are named as windows of larger scenes (SCENE_X0_Y0_X1_Y1, as MMSegmentation's Potsdam, "
+            f"Vaihingen and iSAID crops are) and windows of {len(split)} of {len(folds_of)} scenes span several "
+            f"folds, e.g. {split[0]!r}: overlapping crops put the same pixels in train and val; keep each scene in "
+            f"one fold with --group-by '{WINDOW_GROUP_BY}'"]
 
 
 def _rarity_warnings(pixels: np.ndarray, unit: np.ndarray, k: int, names: Sequence[str], grouped: bool,

@@ -491,6 +491,31 @@ def test_tiles_of_one_source_in_several_folds_are_a_warning(tmp_path):
     assert not [w for w in by_scene.warnings if "source images" in w]
 
 
+def test_windows_of_larger_scenes_named_so_in_several_folds_are_a_warning(tmp_path):
+    """MMSegmentation's Potsdam crops (2_10_0_0_512_512.png: 512 px at stride 256) spread over the folds: the
+    same pixels trained and validated, exit 0 and no word. The suggested --group-by keeps each scene whole."""
+    rows = []
+    for scene in ("2_10", "2_11", "3_10", "4_12"):
+        for x in (0, 256, 512):
+            for y in (0, 256):
+                name = f"{scene}_{x}_{y}_{x + 512}_{y + 512}"
+                image = tmp_path / "img_dir" / "train" / f"{name}.png"
+                io.write_image(image, np.zeros((8, 8, 3), np.uint8))
+                rows.append(ManifestRow(name, image, None, 8, 8))
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    (warning,) = split_folds(manifest, 2, mode="plain", quiet=True).warnings
+    assert "named as windows of larger scenes" in warning and " of 4 scenes span several folds" in warning
+    group_by = warning.split("--group-by '")[1].rstrip("'")
+    grouped = split_folds(manifest, 2, mode="plain", group_by=group_by, quiet=True)
+    assert not grouped.warnings and sorted(set(grouped.groups)) == ["2_10", "2_11", "3_10", "4_12"]
+    others = []
+    for i in range(len(rows) + 1):  # most images named otherwise: the names say nothing
+        others.append(ManifestRow(f"photo_{i}", tmp_path / "img_dir" / f"photo_{i}.png", None, 8, 8))
+        io.write_image(others[-1].image, np.zeros((8, 8, 3), np.uint8))
+    assert not split_folds(write_manifest(rows + others, tmp_path / "mixed.csv"), 2, mode="plain",
+                           quiet=True).warnings
+
+
 def _with_splits(root: Path, splits: list[str]) -> Path:
     manifest = read_manifest(_write_set(root, _random_labels(len(splits), 0)))
     rows = [r.with_extra(split=s) for r, s in zip(manifest, splits)]
