@@ -42,6 +42,9 @@ KNOWN_DIR_PAIRS: tuple[tuple[str, str], ...] = (
     ("jpegimages", "segmentationclass"),
     ("leftimg8bit", "gtfine"),
     ("img_dir", "ann_dir"),  # MMSegmentation's layout for custom datasets (LoveDA, Potsdam, Vaihingen, iSAID)
+    ("top", "gts"),  # ISPRS Vaihingen: top/top_mosaic_09cm_area1.tif <-> gts_for_participants/..., one name
+    ("top", "gts_for_participants"),
+    ("top", "gts_eroded_for_participants"),
 )
 # `X` beside `X<suffix>` is a folder and its masks (CamVid/SegNet `trainannot`, Kaggle CamVid `train_labels`).
 MASK_DIR_SUFFIXES: tuple[str, ...] = (

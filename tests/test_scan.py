@@ -231,6 +231,28 @@ def test_mmsegmentation_img_dir_ann_dir_layout(tmp_path):
     assert not result.problems
 
 
+def test_isprs_vaihingen_top_and_gts_pair_by_name(tmp_path):
+    """ISPRS Vaihingen: top/top_mosaic_09cm_areaN.tif beside gts_for_participants/ (or gts/), same names: nothing
+    paired and no hint."""
+    for gts in ("gts", "gts_for_participants"):
+        root = tmp_path / gts
+        for area in (1, 3):
+            _png(root / "top" / f"top_mosaic_09cm_area{area}.png"), _png(root / gts / f"top_mosaic_09cm_area{area}.png")
+        result = scan(root)
+        assert [r.mask.relative_to(root).as_posix() for r in result.rows] == [
+            f"{gts}/top_mosaic_09cm_area1.png", f"{gts}/top_mosaic_09cm_area3.png"]
+
+
+def test_npy_arrays_left_unpaired_are_said_to_be_read_as_masks_only(tmp_path):
+    """HSI Drive's hyperspectral cubes (.npy) beside PNG masks: "other image files 6", nothing said why."""
+    (tmp_path / "images").mkdir()
+    for name in ("a", "b"):
+        np.save(tmp_path / "images" / f"{name}.npy", np.zeros((4, 4, 25), np.float32))
+        _png(tmp_path / "labels" / f"{name}_TC.png")
+    result = scan(tmp_path, mask_suffix="_TC")
+    assert any(n.startswith("2 .npy file(s) are not paired: dataprep reads .npy arrays as masks") for n in result.notes)
+
+
 def test_oxford_pet_layout_masks_one_folder_down(tmp_path):
     """Oxford-IIIT Pet: images/x.jpg <-> annotations/trimaps/x.png beside annotations/xmls/ (and the tarball's
     macOS '._x.png' forks): nothing paired before. Two subfolders that both pair are a question."""

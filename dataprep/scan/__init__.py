@@ -194,6 +194,11 @@ def scan(
     result.notes += _instance_folders(rules)
     result.notes += _ade20k_full_release(root, rows)
     result.notes += _splits_of_some(candidates)
+    arrays = sum(1 for f in files if f.lower().endswith(".npy") and f not in used)
+    if arrays:  # HSI Drive's hyperspectral cubes: "other image files 6" and nothing said why
+        result.notes.append(f"{arrays} .npy file(s) are not paired: dataprep reads .npy arrays as masks (label maps) "
+                            "only, never as images; save image arrays as TIFF (tifffile.imwrite keeps every band "
+                            "and the dtype)")
     if unread:
         listed = ", ".join(f"{kind} x {n}" for kind, n in unread.most_common())
         result.notes.append(f"{sum(unread.values())} file(s) of kinds dataprep does not read ({listed}) are left "
