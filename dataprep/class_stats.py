@@ -83,8 +83,12 @@ def class_counts(mask: np.ndarray, *, num_classes: int | None = None, ignore_ind
     if num_classes is not None and counts.size > num_classes:
         bad = (np.flatnonzero(counts[num_classes:]) + num_classes)[:5].tolist()
         ign = "no ignore index" if ignore_index is None else f"ignore index {ignore_index}"
-        raise DataprepError(src, f"label value(s) {bad} outside the classes 0..{num_classes - 1} ({ign}); "
-                            "check --num-classes, --ignore-index or the palette")
+        fix = "check --num-classes, --ignore-index or the palette"
+        if bad == [num_classes]:  # LoveDA's 0..7 under its 7 classes: never converted, every class one off
+            fix = (f"{num_classes} is one past the last class: a void value (SegNet CamVid's 11: --ignore-index "
+                   f"{num_classes}) or masks that store class + 1 with 0 as no-data, never converted (LoveDA, MMSeg's "
+                   "reduce_zero_label: `dataprep masks2labels --remap reduce-zero` first)?")
+        raise DataprepError(src, f"label value(s) {bad} outside the classes 0..{num_classes - 1} ({ign}); {fix}")
     return counts, ignored
 
 

@@ -159,7 +159,7 @@ def group_keys(manifest: Manifest, *, group_by: str | None = None, group_column:
     try:
         pattern = re.compile(group_by)
     except re.error as exc:
-        raise UsageError(None, f"--group-by {group_by!r} is not a valid regular expression: {exc}") from None
+        raise UsageError(None, f"--group-by '{group_by}' is not a valid regular expression: {exc}") from None
     base = os.path.abspath(manifest.path.parent) if manifest.path is not None else None
     keys, unmatched = [], []
     folders: dict[str, str] = {}
@@ -173,10 +173,10 @@ def group_keys(manifest: Manifest, *, group_by: str | None = None, group_column:
         key = next((g for g in m.groups() if g is not None), None) if pattern.groups else m.group(0)
         keys.append(key if key is not None else m.group(0))
     if unmatched and len(unmatched) == len(keys):
-        raise UsageError(None, f"--group-by {group_by!r} matches none of the {len(keys)} image paths "
+        raise UsageError(None, f"--group-by '{group_by}' matches none of the {len(keys)} image paths "
                          f"(e.g. {unmatched[0]!r})")
     if unmatched:
-        raise DataprepError(unmatched[0], f"does not match --group-by {group_by!r} ({len(unmatched)} of {len(keys)} "
+        raise DataprepError(unmatched[0], f"does not match --group-by '{group_by}' ({len(unmatched)} of {len(keys)} "
                             "image paths do not); every row needs a group")
     return keys
 

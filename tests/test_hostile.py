@@ -931,3 +931,11 @@ def test_a_temporary_file_caught_being_created_is_still_cleaned_up(tmp_path, mon
     assert len(left) == 1 and left[0].startswith(".x.png.") and left[0].endswith(".tmp")
     atomic.remove_live_temps()  # what the SIGTERM handler of a worker and the CLI's interrupt path run
     assert not list(tmp_path.iterdir())
+
+
+def test_a_reader_that_leaves_early_is_no_error(tmp_path):
+    """`dataprep masks2labels ... | head`: "error: Broken pipe" and exit 1 once head had read its lines."""
+    proc = cli_process("palette", "show", "voc")
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and err == ""

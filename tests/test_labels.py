@@ -277,7 +277,7 @@ def test_masks_that_store_class_plus_one_are_named_and_the_converted_ones_warned
     report = masks_to_labels(tmp_path / "masks", tmp_path / "out", palette)
     assert report.converted == 1 and report.failed == 1
     assert "7 is one past the last class (6), as masks that store class + 1" in report.errors[0]
-    assert report.errors[0].endswith("use --remap reduce-zero")
+    assert report.errors[0].endswith("use --remap reduce-zero; or a void value (SegNet CamVid's 11): --remap 7:255")
     assert any("rerun with --remap reduce-zero --overwrite" in w for w in report.warnings)
     again = masks_to_labels(tmp_path / "masks", tmp_path / "out", palette, remap="reduce-zero", overwrite=True)
     assert again.converted == 2

@@ -120,6 +120,10 @@ def reports_errors(fn: F) -> F:
             what = "terminated" if isinstance(exc, lifecycle.Terminated) else "interrupted"
             click.echo(f"{what}; finished files are kept, rerun to complete the rest", err=True)
             sys.exit(lifecycle.EXIT_TERMINATED if isinstance(exc, lifecycle.Terminated) else 130)
+        except BrokenPipeError:  # `dataprep stats ... | head`: the reader left, as it may; nothing to say
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # the flush at exit would fail on the closed pipe again
+            sys.exit(128 + 13)  # as a command killed by SIGPIPE
         except OSError as exc:  # a fault no library check foresaw: still one line
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)

@@ -145,7 +145,8 @@ def _print_report(report: ConversionReport, command: str) -> None:
         if any(IDS_NOT_INDICES in e for e in report.errors):
             then = "they hold ids: rerun with --remap ids --overwrite"
         elif any(CLASS_PLUS_ONE in e for e in report.errors):
-            then = "they store class + 1: rerun with --remap reduce-zero --overwrite"
+            then = ("if they store class + 1, rerun with --remap reduce-zero --overwrite; if that value is void, "
+                    "with --remap VALUE:IGNORE")
         else:
             then = "fix them and run again to convert only what is missing"
         click.echo(f"{report.failed} file(s) failed (listed above) and are left out of the outputs; {then}", err=True)

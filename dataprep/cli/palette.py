@@ -170,7 +170,7 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         click.echo(f"\nbinary masks (values 0 and 255): 255 is taken as class 1, not as ignore; convert with "
                    f"`dataprep masks2labels --palette {output} ...` (the palette records remap: ids, which maps 255 to 1)")
     click.echo(f"\n{result.files} masks, {len(result.colours):,} distinct {'colours' if result.kind == 'colour' else 'values'}"
-               f", {len(result.classes)} classes -> {output} (edit names, indices and ignore flags, then run masks2labels)")
+               f", {result.palette.num_classes} classes -> {output} (edit names, indices and ignore flags, then run masks2labels)")
 
 
 INSTANCE_HINT_VALUES = 64  # more values than this in index masks: maybe object ids (ADE20K's 150 classes do too)

@@ -63,7 +63,8 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     elif not colours and set(found) == {palette.num_classes} and palette.num_classes != palette.ignore_index:
         # --unknown ignore, the plain hint, kept every other value one class off and made the last class ignore.
         k = palette.num_classes
-        hint = f"{k} is one past the last class ({k - 1}), {CLASS_PLUS_ONE}: use --remap reduce-zero"
+        hint = (f"{k} is one past the last class ({k - 1}), {CLASS_PLUS_ONE}: use --remap reduce-zero; or a void "
+                f"value (SegNet CamVid's 11): --remap {k}:{palette.ignore_index}")
     levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
     # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
     if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:
