@@ -373,8 +373,26 @@ def pixel_type_refusal(steps: Sequence[Any], dtype: str, *, one_image: bool = Fa
         spec = SPECS.get(step.op)
         takes = spec.cpu_pixel_types if spec is not None else None
         if takes is not None and dtype not in takes:
-            return (f"step {index} ({step.op}) runs on {' and '.join(takes)} images only on the CPU, but {have} "
+            kinds = ", ".join(takes[:-1]) + f" and {takes[-1]}" if len(takes) > 1 else takes[0]
+            return (f"step {index} ({step.op}) runs on {kinds} images only on the CPU, but {have} "
                     f"{dtype}; drop the step for such data")
+    return None
+
+
+def float_range_refusal(steps: Sequence[Any], low: float, high: float, *, one_image: bool = False) -> str | None:
+    """The one line for the first photometric step on float pixels outside 0..1, which it clips to 0..1 (CT
+    slices in Hounsfield units, -1024..3000, came out as 0..1 from a blur, exit 0), else None."""
+    from .ops import SPECS
+
+    if 0.0 <= low and high <= 1.0:
+        return None
+    have = "this image holds" if one_image else "the first image holds"
+    for index, step in enumerate(steps, 1):
+        spec = SPECS.get(step.op)
+        if spec is not None and spec.colour_only:
+            return (f"step {index} ({step.op}) takes float pixels as values in 0..1 and clips them to it, but {have} "
+                    f"{low:g}..{high:g} (Hounsfield units, reflectance x 10000?): scale the images to 0..1 first, "
+                    "or drop the step for such data")
     return None
 
 
@@ -396,6 +414,7 @@ __all__ = [
     "COLOUR_BANDS",
     "check_colour_steps",
     "needs_rgb",
+    "float_range_refusal",
     "pixel_type_refusal",
     "resolve_dataset_info",
     "rgb_refusal",

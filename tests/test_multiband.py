@@ -228,6 +228,41 @@ def test_hue_saturation_value_on_16bit_images_is_refused_before_anything_runs(tm
     SegmentationDataset(make_set(tmp_path / "u8", 3, np.uint8, n=2)[0], recipe)[0]  # 8-bit runs
 
 
+@pytest.mark.parametrize("op", ["gaussian_blur", "color_jitter", "brightness_contrast", "gaussian_noise"])
+def test_photometric_steps_on_int16_are_refused_before_anything_runs(tmp_path, op):
+    """int16 CT slices with the shipped train_default.yaml: albumentations' blur, jitter and brightness kernels
+    raised KeyError: dtype('int16') (an 80-line traceback in train), noise an OpenCV type error; augment wrote
+    3 of 12 outputs, then failed on each."""
+    from dataprep.augment import augment_manifest
+
+    manifest, _ = make_set(tmp_path / "i16", 3, np.int16, n=2)
+    recipe = {"size": [16, 16], "steps": [{"op": "random_crop"}, {"op": op, "p": 1.0}]}
+    reason = rf"step 2 \({op}\) runs on uint8, uint16 and float32 images only on the CPU, but .* int16"
+    with pytest.raises(UsageError, match=reason):
+        SegmentationDataset(manifest, recipe)
+    if op != "gaussian_noise":  # not an offline op
+        with pytest.raises(UsageError, match=reason):
+            augment_manifest(manifest, parse_recipe(recipe), tmp_path / "out", quiet=True)
+        assert not (tmp_path / "out").exists()
+    SegmentationDataset(make_set(tmp_path / "u16", 3, np.uint16, n=2)[0], recipe)[0]  # 16-bit runs
+
+
+def test_photometric_steps_on_floats_outside_0_1_are_refused(tmp_path):
+    """Float CT slices in Hounsfield units (-1024..1016): a blur, jitter or brightness step clipped every one to
+    0..1, exit 0. Geometric steps keep any value and still run."""
+    from dataprep.augment import augment_manifest
+
+    manifest, _ = make_set(tmp_path / "f32", 3, np.float32, n=2)  # reflectances offset by 10 per band: up to ~20
+    recipe = {"size": [16, 16], "steps": [{"op": "random_crop"}, {"op": "brightness_contrast", "p": 1.0}]}
+    reason = r"step 2 \(brightness_contrast\) takes float pixels as values in 0..1 and clips them to it, but"
+    with pytest.raises(UsageError, match=reason):
+        SegmentationDataset(manifest, recipe)
+    with pytest.raises(UsageError, match=reason):
+        augment_manifest(manifest, parse_recipe(recipe), tmp_path / "out", quiet=True)
+    geometric = {"size": [16, 16], "steps": [{"op": "random_crop"}, {"op": "hflip", "p": 1.0}]}
+    assert float(SegmentationDataset(manifest, geometric)[0]["image"].max()) > 1.0
+
+
 def test_needs_rgb_comes_from_the_op_spec():
     from dataprep.ops import SPECS
 

@@ -32,11 +32,13 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import io, pixeltypes
-from ..contracts import COLOUR_BANDS, needs_rgb, pixel_type_refusal, resolve_dataset_info, rgb_refusal
+from ..contracts import (COLOUR_BANDS, float_range_refusal, needs_rgb, pixel_type_refusal, resolve_dataset_info,
+                         rgb_refusal)
 from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..extra_masks import EXTRA_MASKS_COLUMN
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from ..ops import SPECS
 from ..ops.geometric import mirror_warnings
 from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
@@ -213,6 +215,13 @@ def check_rgb_steps(recipe: Recipe, kinds: list[ImageKind]) -> None:
         refusal = pixel_type_refusal(recipe.steps, dtype, one_image=True)
         if refusal:
             raise UsageError(row.image, refusal)
+    floats = [row for row, dtype, _ in kinds if dtype.startswith("float")]
+    if floats and any(SPECS[step.op].colour_only for step in recipe.steps):
+        first = io.read_image(floats[0].image)  # one image: its range says what the data's pixels are
+        refusal = float_range_refusal(recipe.steps, float(np.nanmin(first)), float(np.nanmax(first)),
+                                      one_image=True)
+        if refusal:
+            raise UsageError(floats[0].image, refusal)
 
 
 def resolve_image_format(recipe: Recipe, rows: list[ManifestRow], kinds: list[ImageKind] | None = None) -> Recipe:

@@ -39,8 +39,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import recipe as R
-from ..contracts import (DatasetInfo, Normalization, Stats, check_colour_steps, needs_rgb, pixel_type_refusal,
-                         resolve_dataset_info)
+from ..contracts import (DatasetInfo, Normalization, Stats, check_colour_steps, float_range_refusal, needs_rgb,
+                         pixel_type_refusal, resolve_dataset_info)
 from ..errors import DataprepError, UsageError
 from ..io import PathLike, load_sample, read_info
 from ..manifest import Manifest, ManifestRow, read_manifest
@@ -227,6 +227,11 @@ def resolve_spec(
         check_colour_steps(steps, dataset_channels(resolved.normalization, int(first.shape[2])), source)
     if engine == R.ALBUMENTATIONS and any(SPECS[s.op].cpu_pixel_types for s in steps):
         refusal = pixel_type_refusal(steps, read_info(rows[0].image).dtype)
+        if refusal:
+            raise UsageError(str(rows[0].image), refusal)
+    if any(SPECS[s.op].colour_only for s in steps) and read_info(rows[0].image).dtype.startswith("float"):
+        first = load_sample(rows[0], mask="skip", purpose="the Dataset").image
+        refusal = float_range_refusal(steps, float(np.nanmin(first)), float(np.nanmax(first)))
         if refusal:
             raise UsageError(str(rows[0].image), refusal)
     return DataSpec(

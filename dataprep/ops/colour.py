@@ -14,6 +14,10 @@ from .params import OpParams
 from .spec import OpSpec, Range, StepParams, check_positive, check_range, register
 
 
+# albumentations' blur, jitter, brightness/contrast and noise kernels have no int16 range (KeyError int16).
+_NOT_INT16 = ("uint8", "uint16", "float32")
+
+
 def _max_value(dtype: np.dtype) -> float:
     return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
 
@@ -121,7 +125,8 @@ class _DaliColorJitter(DaliOp):
         return pixels(ctx, x + 0.5, truncate=True), mask
 
 
-register(OpSpec(ColorJitter, colour_only=True, needs_rgb=True, albumentations=_color_jitter, dali=_DaliColorJitter, offline=True,
+register(OpSpec(ColorJitter, colour_only=True, cpu_pixel_types=_NOT_INT16, needs_rgb=True,
+                albumentations=_color_jitter, dali=_DaliColorJitter, offline=True,
                 draw=_draw_jitter, drawn=Jitter, kernel=_jitter))
 
 
@@ -236,7 +241,8 @@ class _DaliBrightnessContrast(DaliOp):
         return pixels(ctx, x, truncate=True), mask
 
 
-register(OpSpec(BrightnessContrast, colour_only=True, dali=_DaliBrightnessContrast, offline=True,
+register(OpSpec(BrightnessContrast, colour_only=True, cpu_pixel_types=_NOT_INT16, dali=_DaliBrightnessContrast,
+                offline=True,
                 albumentations=lambda p, prob, ctx: ctx.A.RandomBrightnessContrast(
                     brightness_limit=p.brightness, contrast_limit=p.contrast, p=prob),
                 draw=_draw_gain, drawn=Gain,
@@ -287,7 +293,7 @@ class _DaliGaussianBlur(DaliOp):
         return image, mask
 
 
-register(OpSpec(GaussianBlur, colour_only=True, dali=_DaliGaussianBlur, offline=True,
+register(OpSpec(GaussianBlur, colour_only=True, cpu_pixel_types=_NOT_INT16, dali=_DaliGaussianBlur, offline=True,
                 albumentations=lambda p, prob, ctx: ctx.A.GaussianBlur(
                     blur_limit=0, sigma_limit=p.sigma, p=prob),  # kernel size derived from sigma
                 draw=lambda p, rng, shape, size: Blur(_uniform(rng, p.sigma)), drawn=Blur,
@@ -371,7 +377,7 @@ def _add_noise(p: GaussianNoise, d: Noise, image, mask, built, ctx):
 
 
 # Online only: its drawn params are a whole noise map, too large to record per offline output.
-register(OpSpec(GaussianNoise, colour_only=True, dali=_DaliGaussianNoise,
+register(OpSpec(GaussianNoise, colour_only=True, cpu_pixel_types=_NOT_INT16, dali=_DaliGaussianNoise,
                 albumentations=lambda p, prob, ctx: ctx.A.GaussNoise(
                     std_range=p.std, mean_range=p.mean, per_channel=p.per_channel, p=prob),
                 draw=_draw_noise, drawn=Noise, kernel=_add_noise))
