@@ -304,6 +304,17 @@ def test_the_ignore_warning_names_what_the_masks_store_for_it(tmp_path):
                             "index in the palette") and "--remap" not in warning
 
 
+def test_a_binary_mask_saved_as_16_bit_is_no_instance_map(tmp_path):
+    """DRIVE-style vessel masks written as 0/65535: the error called them an instance map (255 x 256 + 255)."""
+    mask = np.zeros((8, 8), np.uint16)
+    mask[2:5, 3:7] = 65535
+    write_mask(tmp_path / "masks/a.png", mask)
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", "binary")
+    assert report.errors[0].endswith("65535 is the white of a binary mask saved as 16-bit (0/65535): --remap 65535:1")
+    masks_to_labels(tmp_path / "masks", tmp_path / "fixed", "binary", remap={65535: 1})
+    np.testing.assert_array_equal(read_mask(tmp_path / "fixed" / "a.png"), (mask == 65535).astype(np.uint8))
+
+
 def test_grey_hint_needs_several_grey_levels():
     """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
     as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""

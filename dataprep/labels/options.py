@@ -53,7 +53,11 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
         "use --remap, --unknown ignore or add them to the palette"
     ids = palette.ids()
     instance_hint = None if colours else _instance_map_hint(found, palette)
-    if instance_hint:
+    if not colours and set(found) == {65535}:
+        # 0/65535 masks (a binary mask saved as 16-bit) were called an instance map, 255 x 256 + 255.
+        top = max((c.index for c in palette.classes if not c.ignore), default=1)
+        hint = f"65535 is the white of a binary mask saved as 16-bit (0/65535): --remap 65535:{top}"
+    elif instance_hint:
         hint = instance_hint
     elif not colours and ids and all(k in ids for k in found):
         # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
