@@ -280,7 +280,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         warnings.append(f"the manifest has no masks, so mode {mode} cannot stratify: folds are plain shuffled")
     warnings += duplicates_across_folds(manifest.rows, folds) + tiles_across_folds(manifest.rows, folds)
     if not grouped:
-        warnings += windows_across_folds(manifest.rows, folds)
+        warnings += windows_across_folds(manifest.rows, folds) + slices_across_folds(manifest.rows, folds)
     unreadable = len(errors)
     if errors and mode == "plain":
         warnings.append(f"the class balance report leaves out {len(errors)} row(s) whose mask could not be read "
@@ -421,6 +421,22 @@ def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> lis
     return [f"tiles of {len(split)} of {len(folds_of)} source images span several folds, e.g. {split[0]!r}: "
             "overlapping and neighbouring tiles put the same scene in train and val; split with the tile "
             "manifest's own group column (the default) or --group-column source_id"]
+
+
+def slices_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
+    """A warning when slices of one volume (`unstack`'s stack column) sit in several folds: neighbouring slices
+    are nearly the same picture, so validation would see its training images again."""
+    folds_of: dict[str, set[int]] = defaultdict(set)
+    for row, fold in zip(rows, folds):
+        stack = row.extra.get("stack")
+        if stack:
+            folds_of[stack].add(int(fold))
+    split = sorted(s for s, f in folds_of.items() if len(f) > 1)
+    if not split or len(folds_of) < 2:  # one volume: its slices are all there is to split
+        return []
+    return [f"slices of {len(split)} of {len(folds_of)} volumes span several folds, e.g. {split[0]!r}: neighbouring "
+            "slices are nearly the same picture in train and val; keep each volume in one fold with "
+            "--group-column stack"]
 
 
 # MMSegmentation's converters (Potsdam, Vaihingen, iSAID) name each crop SCENE_X0_Y0_X1_Y1, at 50% overlap.

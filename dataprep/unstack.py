@@ -13,7 +13,9 @@ read its first page alone), so the stack is split first:
   they were (0/255 membranes stay 0/255; `palette infer` and `masks2labels`
   take it from there);
 - DEST/manifest.csv lists the pairs with `stack` (the image stack's stem) and
-  `page` (0-based) columns. Neighbouring slices of a volume are nearly the same
+  `page` (0-based) columns; unstacking another volume into the same DEST adds
+  its rows to those of the volumes already there (a stack of the same stem
+  replaces its own). Neighbouring slices of a volume are nearly the same
   picture: with several stacks, `dataprep kfold --group-column stack` keeps
   each volume in one fold.
 
@@ -35,7 +37,7 @@ import numpy as np
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike
-from .manifest import ManifestRow, write_manifest
+from .manifest import ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .paths import Inputs
 from .raster import TiffPages, png_can_hold, stack_slices, write_raster
@@ -89,8 +91,23 @@ def unstack(
         writer.close()
     rows = [r.value for r in results if r.ok and r.value is not None]
     report = UnstackReport(out, errors=errors_of(results), pages=image_stack.pages)
-    report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    report.manifest_path = write_manifest(_other_stacks(out / "manifest.csv", image_stack.path.stem) + rows,
+                                          out / "manifest.csv")
     return report
+
+
+def _other_stacks(manifest: Path, stem: str) -> list[ManifestRow]:
+    """The rows of other stacks an earlier unstack into this folder listed: a second volume replaced the first
+    one's rows (its slices stayed on disk, unlisted); a rerun of the same stack replaces its own."""
+    if not manifest.is_file():
+        return []
+    try:
+        earlier = read_manifest(manifest)
+    except DataprepError:
+        return []  # not one unstack wrote: the guard on the output folder has let it be replaced
+    if not set(STACK_COLUMNS) <= set(earlier.extra_columns):
+        return []
+    return [row for row in earlier.rows if row.extra.get("stack") != stem]
 
 
 def _open_stack(path: Path) -> _Stack:

@@ -198,6 +198,27 @@ def test_overview_and_mask_pages_are_no_slices(tmp_path):
         np.testing.assert_array_equal(io.read_image(row.image)[:, :, 0], page)
 
 
+def test_volumes_unstacked_into_one_folder_are_all_listed(tmp_path):
+    """Two patients' volumes into one DEST, as `kfold --group-column stack` wants them: the second run's
+    manifest listed its own 15 slices only, the first volume's left on disk unlisted."""
+    for name, seed in (("patA", 0), ("patB", 1)):
+        write_stack(tmp_path / "src" / f"{name}.tif", _volume(3, seed=seed), photometric="minisblack")
+        write_stack(tmp_path / "src" / f"{name}_lab.tif", _volume(3, seed=seed + 5), photometric="minisblack")
+        unstack(tmp_path / "src" / f"{name}.tif", tmp_path / "out", masks=tmp_path / "src" / f"{name}_lab.tif")
+    rows = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert sorted((r.extra["stack"], r.extra["page"]) for r in rows) == [
+        (s, str(p)) for s in ("patA", "patB") for p in range(3)]
+    assert all(r.image.is_file() and r.mask.is_file() for r in rows)
+    unstack(tmp_path / "src" / "patB.tif", tmp_path / "out", masks=tmp_path / "src" / "patB_lab.tif")  # a rerun
+    assert len(read_manifest(tmp_path / "out" / "manifest.csv").rows) == 6
+    from dataprep.splits import split_folds
+
+    loose = split_folds(tmp_path / "out" / "manifest.csv", 3, mode="plain", ignore_index=None, quiet=True)
+    assert any(w.startswith("slices of 2 of 2 volumes span several folds") for w in loose.warnings)
+    grouped = split_folds(tmp_path / "out" / "manifest.csv", 2, mode="plain", group_column="stack", quiet=True)
+    assert not [w for w in grouped.warnings if "volumes span" in w]
+
+
 def test_stacks_that_do_not_pair_up_are_refused(tmp_path):
     image_stack = write_stack(tmp_path / "src" / "vol.tif", _volume(4), photometric="minisblack")
     short = write_stack(tmp_path / "src" / "short.tif", _volume(3), photometric="minisblack")
