@@ -315,6 +315,17 @@ def test_a_binary_mask_saved_as_16_bit_is_no_instance_map(tmp_path):
     np.testing.assert_array_equal(read_mask(tmp_path / "fixed" / "a.png"), (mask == 65535).astype(np.uint8))
 
 
+def test_transparent_backgrounds_are_named_in_the_ignore_warning(tmp_path):
+    """Lesion masks drawn opaque white on a see-through background: every background pixel became ignore, and
+    the warning named the palette's ignore colour, which changes nothing."""
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[5:9, 5:9] = 255
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "masks" / "a.png")
+    (warning,) = masks_to_labels(tmp_path / "masks", tmp_path / "out", "binary").warnings
+    assert "384 of them are transparent (alpha 0), which is ignore whatever their colour" in warning
+
+
 def test_grey_hint_needs_several_grey_levels():
     """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
     as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""

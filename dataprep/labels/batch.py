@@ -101,7 +101,8 @@ class _MaskConverter:
         return _FileResult("converted", result.counts, result.unknown, result.by_colour,
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
                            result.grey_levels, result.by_ids, result.kept_ignore,
-                           colours=(mask.ndim == 3 and not result.grey_levels) or result.by_colour)
+                           colours=(mask.ndim == 3 and not result.grey_levels) or result.by_colour,
+                           transparent=result.transparent)
 
 
 def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:

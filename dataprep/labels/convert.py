@@ -198,12 +198,13 @@ def _convert_colours(rgb: np.ndarray, palette: Palette, unknown: Unknown, contex
                 nearest = _nearest_indices(uniq, palette)
                 labels[where] = nearest[np.searchsorted(uniq, keys[where])]
         hist = None
-    if transparent is not None and transparent.any():
+    clear = int(np.count_nonzero(transparent)) if transparent is not None else 0
+    if clear:
         labels[transparent] = palette.ignore_index
         hist = None
     if hist is None:
         hist = _histogram(labels, size)
-    return Converted(_narrow(labels, palette), hist[:size], found)
+    return Converted(_narrow(labels, palette), hist[:size], found, transparent=clear)
 
 
 def _convert_colours_or_grey(rgb: np.ndarray, palette: Palette, remap: Remap | None, unknown: Unknown,

@@ -35,6 +35,7 @@ class Converted:
     grey_levels: bool = False  # a colour mask of grey pixels only converted by its grey values (an index mask)
     by_ids: bool = False  # an index mask of ids alone, one of them a class stored at the ignore value (binary 0/255)
     kept_ignore: bool = False  # one holding that value among others (0/1/255): kept as ignore
+    transparent: int = 0  # pixels of alpha 0 (RGBA masks), made ignore whatever their colour
 
 
 def _value_counts(values: np.ndarray) -> np.ndarray | None:

@@ -49,6 +49,7 @@ class ConversionReport:
     class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
+    transparent_pixels: int = 0  # pixels of alpha 0, ignore whatever their colour
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
     asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
@@ -149,6 +150,10 @@ class ConversionReport:
         if unknown > 0.25 * self.ignored_pixels:
             return (f"{unknown:,} of them are values or colours not in the palette that --unknown ignore "
                     "replaced: add them to the palette")
+        if self.transparent_pixels * 2 > self.ignored_pixels:  # masks whose background is see-through
+            return (f"{self.transparent_pixels:,} of them are transparent (alpha 0), which is ignore whatever their "
+                    "colour: if transparency means background, flatten the masks onto black (or the background's "
+                    "colour) first, e.g. PIL Image.alpha_composite")
         if len(self.colours) * 2 > self.converted:  # colour masks: --remap takes stored values, they have none
             shown = ", ".join(str(tuple(c.color)) for c in self.palette.classes if c.ignore and c.color)
             return (f"they have the palette's ignore colour{f' {shown}' if shown else ''}: if it is a class, give "
@@ -207,6 +212,7 @@ class _FileResult:
     by_ids: bool = False
     kept_ignore: bool = False
     colours: bool = False  # converted by colour (an RGB mask, or a palette-mode one through its table)
+    transparent: int = 0
 
 
 _FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours")
@@ -246,6 +252,7 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
             if getattr(value, flag):
                 getattr(report, flag).append(str(job.src))
         report.ignored_interior += value.ignored_interior
+        report.transparent_pixels += value.transparent
         totals[: len(value.counts)] += value.counts
         for key, n in value.unknown.items():
             report.unknown[key] = report.unknown.get(key, 0) + n
