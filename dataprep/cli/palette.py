@@ -169,8 +169,9 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
     if result.binary:
         click.echo(f"\nbinary masks (values 0 and 255): 255 is taken as class 1, not as ignore; convert with "
                    f"`dataprep masks2labels --palette {output} ...` (the palette records remap: ids, which maps 255 to 1)")
-    click.echo(f"\n{result.files} masks, {len(result.colours):,} distinct {'colours' if result.kind == 'colour' else 'values'}"
-               f", {result.palette.num_classes} classes -> {output} (edit names, indices and ignore flags, then run masks2labels)")
+    kind = "colours" if result.kind == "colour" else "values"
+    click.echo(f"\n{result.files} masks, {len(result.colours):,} distinct {kind}, {result.palette.num_classes} classes "
+               f"-> {output} (edit names, indices and ignore flags, then run masks2labels)")
 
 
 INSTANCE_HINT_VALUES = 64  # more values than this in index masks: maybe object ids (ADE20K's 150 classes do too)

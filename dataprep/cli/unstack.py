@@ -22,9 +22,10 @@ def unstack_command(images: Path, dest: Path, masks: Path | None, force: bool, e
     """Split a multi-page TIFF stack (and its mask stack) into one image and mask per page.
 
     DEST receives images/STEM_PAGE.png, masks/STEM_PAGE.png (PAGE zero-padded to
-    the width of the last page number; TIFF where PNG cannot hold the pixels) and manifest.csv with stack and page columns. Pixels are
-    written as stored; masks keep their values (run palette infer / masks2labels
-    next). A hyperstack with channels (ImageJ/OME axes with C) gives one image
+    the width of the last page number; TIFF where PNG cannot hold the pixels) and
+    manifest.csv with stack and page columns; another volume unstacked into the
+    same DEST adds its rows. Pixels are written as stored; masks keep their values
+    (run palette infer / masks2labels next). A hyperstack with channels (ImageJ/OME axes with C) gives one image
     per slice with the channels as bands. Other commands refuse stacks instead
     of reading their first page.
 
