@@ -85,9 +85,9 @@ def class_counts(mask: np.ndarray, *, num_classes: int | None = None, ignore_ind
         ign = "no ignore index" if ignore_index is None else f"ignore index {ignore_index}"
         fix = "check --num-classes, --ignore-index or the palette"
         if bad == [num_classes]:  # LoveDA's 0..7 under its 7 classes: never converted, every class one off
-            fix = (f"{num_classes} is one past the last class: a void value (SegNet CamVid's 11: --ignore-index "
-                   f"{num_classes}) or masks that store class + 1 with 0 as no-data, never converted (LoveDA, MMSeg's "
-                   "reduce_zero_label: `dataprep masks2labels --remap reduce-zero` first)?")
+            fix += (f"; {num_classes} is one past the last class: a class the count or palette lacks, a void "
+                    f"value (SegNet CamVid's 11: --ignore-index {num_classes}), or masks that store class + 1 with 0 "
+                    "as no-data, never converted (LoveDA: `dataprep masks2labels --remap reduce-zero` first)?")
         raise DataprepError(src, f"label value(s) {bad} outside the classes 0..{num_classes - 1} ({ign}); {fix}")
     return counts, ignored
 
@@ -240,6 +240,8 @@ def ignore_inside_classes_warning(pixel_count: Sequence[int], ignored: int, igno
     its pixels were left out of the counts and weights without a word."""
     if ignore_index is None or not ignored or len(pixel_count) <= ignore_index + 1:
         return None
+    if not (pixel_count[ignore_index - 1] and pixel_count[ignore_index + 1]):
+        return None  # classes below it and a few void values above (255 and 65535): 255 is void as well
     return (f"label values run past the ignore index {ignore_index} (up to {len(pixel_count) - 1}), so "
             f"{ignore_index} is most likely a class, but its {ignored:,} pixels were left out as ignore: give "
             "--ignore-index none (or 65535), or the palette masks2labels wrote beside the label maps")

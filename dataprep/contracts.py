@@ -271,7 +271,8 @@ def refuse_unconverted_palette(palette: Any, manifest: PathLike | None = None) -
     where = getattr(palette, "source", None) or palette.name
     raise DataprepError(where, f"a palette of masks that store {stored} (\"remap\": \"{remap}\"), not class indices: "
                                f"convert them first (`dataprep masks2labels -p {where} {manifest or 'MANIFEST'} DEST`) "
-                               "and use DEST's manifest.csv and palette.json")
+                               "and use DEST's manifest.csv and palette.json; label maps masks2labels wrote already "
+                               "take the palette.json beside them (or no palette option)")
 
 
 def resolve_dataset_info(

@@ -19,7 +19,7 @@ import contextlib
 import functools
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -439,7 +439,7 @@ def slices_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> li
             "--group-column stack"]
 
 
-# MMSegmentation's converters (Potsdam, Vaihingen, iSAID) name each crop SCENE_X0_Y0_X1_Y1, at 50% overlap.
+# MMSegmentation's Potsdam and Vaihingen converters name each crop SCENE_X0_Y0_X1_Y1, at 50% overlap.
 _WINDOW_NAME = re.compile(r"^(.+?)_(\d+)_(\d+)_(\d+)_(\d+)$")
 WINDOW_GROUP_BY = r"([^/]+?)_\d+_\d+_\d+_\d+\.[^/.]+$"
 
@@ -448,17 +448,20 @@ def windows_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> l
     """A warning when images named as windows of a larger scene (`2_10_0_0_512_512.png`: scene 2_10, x 0..512,
     y 0..512) sit in several folds: overlapping crops of one scene trained and validated on the same pixels."""
     folds_of: dict[str, set[int]] = defaultdict(set)
-    windows = 0
+    sizes: Counter[tuple[int, int]] = Counter()
     for row, fold in zip(rows, folds):
         m = _WINDOW_NAME.match(Path(row.image_str).stem)
         if m is not None and int(m[4]) > int(m[2]) and int(m[5]) > int(m[3]):
             folds_of[m[1]].add(int(fold))
-            windows += 1
+            sizes[int(m[4]) - int(m[2]), int(m[5]) - int(m[3])] += 1
     split = sorted(scene for scene, f in folds_of.items() if len(f) > 1)
-    if not split or windows * 2 < len(rows):  # most images so named, or the names say nothing
+    # Most images so named, in more than one scene, most windows of one size (a crop size): else the numbers are
+    # something else (dates such as cam_01_06_2021_12).
+    if not split or len(folds_of) < 2 or sum(sizes.values()) * 2 < len(rows) \
+            or sizes.most_common(1)[0][1] * 2 < sum(sizes.values()):
         return []
-    return [f"the images are named as windows of larger scenes (SCENE_X0_Y0_X1_Y1, as MMSegmentation's Potsdam, "
-            f"Vaihingen and iSAID crops are) and windows of {len(split)} of {len(folds_of)} scenes span several "
+    return [f"the images are named as windows of larger scenes (SCENE_X0_Y0_X1_Y1, as MMSegmentation's Potsdam "
+            f"and Vaihingen crops are) and windows of {len(split)} of {len(folds_of)} scenes span several "
             f"folds, e.g. {split[0]!r}: overlapping crops put the same pixels in train and val; keep each scene in "
             f"one fold with --group-by '{WINDOW_GROUP_BY}'"]
 

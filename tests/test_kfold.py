@@ -514,6 +514,11 @@ def test_windows_of_larger_scenes_named_so_in_several_folds_are_a_warning(tmp_pa
         io.write_image(others[-1].image, np.zeros((8, 8, 3), np.uint8))
     assert not split_folds(write_manifest(rows + others, tmp_path / "mixed.csv"), 2, mode="plain",
                            quiet=True).warnings
+    dates = []  # cam_DD_MM_YYYY_HH: four numbers, the "windows" of one "scene" of every size
+    for day in range(1, 25):
+        dates.append(ManifestRow(f"d{day}", tmp_path / "img_dir" / f"cam_{day:02d}_06_2021_{day:02d}.png", None, 8, 8))
+        io.write_image(dates[-1].image, np.zeros((8, 8, 3), np.uint8))
+    assert not split_folds(write_manifest(dates, tmp_path / "dates.csv"), 2, mode="plain", quiet=True).warnings
 
 
 def _with_splits(root: Path, splits: list[str]) -> Path:

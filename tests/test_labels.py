@@ -276,8 +276,9 @@ def test_masks_that_store_class_plus_one_are_named_and_the_converted_ones_warned
     write_mask(tmp_path / "masks/b.png", b)
     report = masks_to_labels(tmp_path / "masks", tmp_path / "out", palette)
     assert report.converted == 1 and report.failed == 1
-    assert "7 is one past the last class (6), as masks that store class + 1" in report.errors[0]
-    assert report.errors[0].endswith("use --remap reduce-zero; or a void value (SegNet CamVid's 11): --remap 7:255")
+    assert "7 is one past the last class (6): a class the palette lacks (add it), a void value" in report.errors[0]
+    assert report.errors[0].endswith("as masks that store class + 1 with 0 as no-data hold it (LoveDA, MMSeg's "
+                                     "reduce_zero_label): --remap reduce-zero")
     assert any("rerun with --remap reduce-zero --overwrite" in w for w in report.warnings)
     again = masks_to_labels(tmp_path / "masks", tmp_path / "out", palette, remap="reduce-zero", overwrite=True)
     assert again.converted == 2
@@ -300,7 +301,7 @@ def test_the_ignore_warning_names_what_the_masks_store_for_it(tmp_path):
     palette = Palette("p", [PaletteClass("building", (255, 0, 0), 0), PaletteClass("car", (0, 0, 255), 1),
                             PaletteClass("boundary", (0, 0, 0), 255, ignore=True)])
     (warning,) = masks_to_labels(tmp_path / "rgb", tmp_path / "rgb_out", palette).warnings
-    assert warning.endswith("they have the palette's ignore colour (0, 0, 0): if it is a class, give it a class "
+    assert warning.endswith("they have the palette's ignore colour ((0, 0, 0)): if one is a class, give it a class "
                             "index in the palette") and "--remap" not in warning
 
 
@@ -313,6 +314,11 @@ def test_a_binary_mask_saved_as_16_bit_is_no_instance_map(tmp_path):
     assert report.errors[0].endswith("65535 is the white of a binary mask saved as 16-bit (0/65535): --remap 65535:1")
     masks_to_labels(tmp_path / "masks", tmp_path / "fixed", "binary", remap={65535: 1})
     np.testing.assert_array_equal(read_mask(tmp_path / "fixed" / "a.png"), (mask == 65535).astype(np.uint8))
+    ten = Palette("ten", [PaletteClass(f"c{i}", (i * 20, 0, 0), i) for i in range(10)])
+    mask[0, :] = 9  # ten classes and 65535 no-data: not a binary white
+    write_mask(tmp_path / "ten/a.png", mask)
+    (error,) = masks_to_labels(tmp_path / "ten", tmp_path / "ten_out", ten).errors
+    assert error.endswith("65535 is the usual no-data value of 16-bit masks: --remap 65535:255 (ignore)")
 
 
 def test_transparent_backgrounds_are_named_in_the_ignore_warning(tmp_path):

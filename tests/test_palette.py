@@ -554,6 +554,12 @@ def test_infer_makes_255_a_class_where_classes_run_past_it(tmp_path):
     report = masks_to_labels(tmp_path / "src", tmp_path / "out", load_palette(tmp_path / "palette.json"))
     assert report.converted == 1 and report.pixel_counts[255] == 1
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "a.png"), labels)
+    nodata = (np.arange(300, dtype=np.uint16) % 260).reshape(15, 20)
+    nodata[0, :5] = 65535  # 260 classes and 16-bit no-data: 255 stayed ignore and 65535 became class 259
+    write_mask(tmp_path / "nodata" / "a.png", nodata)
+    inferred = infer_palette(tmp_path / "nodata").palette
+    assert inferred.ignore_index == 65535 and inferred.num_classes == 260
+    assert [c.name for c in inferred.classes if c.ignore] == ["ignore"]
 
 
 def test_inferred_palette_file_loads_and_converts(tmp_path):

@@ -309,6 +309,10 @@ def test_label_values_past_the_default_ignore_index_are_warned(tmp_path):
     assert not counted.warnings and counted.stats["classes"]["pixel_count"][255] == 1
     small = _manifest(tmp_path / "small", [image], [np.where(labels > 254, 255, labels % 7).astype(np.uint16)])
     assert not collect_stats(small, quiet=True).warnings  # 255 beside classes below it: ignore, as ever
+    voids = np.where(labels > 254, 255, labels % 20).astype(np.uint16)
+    voids[0, 0] = 65535  # two void values, 255 and 65535: no class past 255
+    warned = collect_stats(_manifest(tmp_path / "voids", [image], [voids]), quiet=True).warnings
+    assert not [w for w in warned if w.startswith("label values run past")]
 
 
 def test_class_options_resolve_as_the_dataset_does(tmp_path):

@@ -55,8 +55,10 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     instance_hint = None if colours else _instance_map_hint(found, palette)
     if not colours and set(found) == {65535}:
         # 0/65535 masks (a binary mask saved as 16-bit) were called an instance map, 255 x 256 + 255.
-        top = max((c.index for c in palette.classes if not c.ignore), default=1)
-        hint = f"65535 is the white of a binary mask saved as 16-bit (0/65535): --remap 65535:{top}"
+        if palette.num_classes <= 2:
+            hint = "65535 is the white of a binary mask saved as 16-bit (0/65535): --remap 65535:1"
+        else:
+            hint = f"65535 is the usual no-data value of 16-bit masks: --remap 65535:{palette.ignore_index} (ignore)"
     elif instance_hint:
         hint = instance_hint
     elif not colours and ids and all(k in ids for k in found):
@@ -67,8 +69,8 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     elif not colours and set(found) == {palette.num_classes} and palette.num_classes != palette.ignore_index:
         # --unknown ignore, the plain hint, kept every other value one class off and made the last class ignore.
         k = palette.num_classes
-        hint = (f"{k} is one past the last class ({k - 1}), {CLASS_PLUS_ONE}: use --remap reduce-zero; or a void "
-                f"value (SegNet CamVid's 11): --remap {k}:{palette.ignore_index}")
+        hint = (f"{k} is one past the last class ({k - 1}): a class the palette lacks (add it), a void value "
+                f"(SegNet CamVid's 11: --remap {k}:{palette.ignore_index}), or {CLASS_PLUS_ONE}: --remap reduce-zero")
     levels = {k[0] for k in found if k[0] == k[1] == k[2]} if colours else set()  # type: ignore[index]
     # Index masks saved as RGB give several grey levels; a few black pixels alone say nothing.
     if colours and len(levels) == len(found) and len(levels) >= 2 and not levels <= {0, 255}:

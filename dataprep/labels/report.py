@@ -8,7 +8,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from ..palette import EntryKind, Palette
+from ..palette import Colour, EntryKind, Palette
 from ..regions import BOUNDARY_WIDTH, interior_pixels
 from .options import CLASS_PLUS_ONE, IDS_NOT_INDICES, UnknownKey
 from .sources import _Job
@@ -50,6 +50,7 @@ class ConversionReport:
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
     transparent_pixels: int = 0  # pixels of alpha 0, ignore whatever their colour
+    ignore_colours: tuple[Colour, ...] = ()  # the source palette's ignore entries (Cityscapes: 8 of them)
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
     asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
@@ -155,9 +156,13 @@ class ConversionReport:
                     "colour: if transparency means background, flatten the masks onto black (or the background's "
                     "colour) first, e.g. PIL Image.alpha_composite")
         if len(self.colours) * 2 > self.converted:  # colour masks: --remap takes stored values, they have none
-            shown = ", ".join(str(tuple(c.color)) for c in self.palette.classes if c.ignore and c.color)
-            return (f"they have the palette's ignore colour{f' {shown}' if shown else ''}: if it is a class, give "
-                    "it a class index in the palette")
+            colours = self.ignore_colours or tuple(c.color for c in self.palette.classes if c.ignore and c.color)
+            shown = ", ".join(str(tuple(c)) for c in colours[:3]) + (f" and {len(colours) - 3} more"
+                                                                     if len(colours) > 3 else "")
+            what = f"one of the palette's {len(colours)} ignore colours" if len(colours) > 1 else \
+                "the palette's ignore colour"
+            return (f"they have {what}{f' ({shown})' if shown else ''}: if one is a class, give it a class index "
+                    "in the palette")
         present = [i for i, n in enumerate(self.pixel_counts) if n]
         free = max(present) + 1 if present else 0  # binary 0/255 masks: class 1
         stored = ignore if self.ignore_value is None else self.ignore_value

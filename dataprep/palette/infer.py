@@ -271,6 +271,12 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
     if set(values.tolist()) == {0, BINARY_FOREGROUND} and ignore_index != 1:
         return _infer_binary(values, pixels, images, ignore_index, name)
     stored = sorted(int(v) for v in values)
+    # Classes run past the ignore value (16-bit label maps of 299 classes: 254, 255 and 256 all there): it is one
+    # of them, and the ignore index moves past every class (65535, itself the no-data of such maps). Made ignore,
+    # its class_255 gap clashed with it and masks2labels refused the palette.
+    runs_past = {ignore_index - 1, ignore_index, ignore_index + 1} <= set(stored) and ignore_index < MAX_INDEX
+    if runs_past:
+        ignore_index = MAX_INDEX
     kept = [v for v in stored if v != ignore_index]
     builtin = _builtin_of_table(table, kept) if table is not None else None
     # A subset of VOC's indices (a table drawn with its colormap) is dense, however few classes it holds.
@@ -278,19 +284,14 @@ def _infer_values(values: np.ndarray, pixels: np.ndarray, images: np.ndarray, ig
     # class no pixel has.
     one_based = bool(kept) and 0 not in kept and kept == list(range(1, max(kept) + 1))
     sparse = builtin is None and bool(kept) and (max(kept) + 1 > 2 * len(kept) or one_based)
-    ignore_is_class = False
-    if sparse and ignore_index in stored:
+    ignore_is_class = runs_past and not sparse  # said as such; sparse values say their own
+    if sparse and ignore_index in stored and not runs_past:
         # Void boundaries are thin and minor; a class fills regions (a cloud mask's 255 = cloud).
         n_ignore, interior = ignore_spread
         share = n_ignore / max(int(pixels.sum()), 1)
         ignore_is_class = interior >= 0.5 * n_ignore and share >= IGNORE_MINOR_SHARE
         if ignore_is_class:
             kept.append(ignore_index)
-    elif not sparse and ignore_index in stored and kept and max(kept) > ignore_index:
-        # Classes run past the ignore value (16-bit label maps of 299 classes): it is one of them, and the
-        # ignore index moves past every class (a class_255 gap filled in beside ignore 255 broke masks2labels).
-        kept = sorted([*kept, ignore_index])
-        ignore_index, ignore_is_class = MAX_INDEX, True
     if sparse:
         index_of = {v: i for i, v in enumerate(kept)}
     else:
