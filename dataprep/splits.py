@@ -407,18 +407,23 @@ def _octave_steps(counts: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, np.round(np.exp2(steps)), 0).astype(np.int64)
 
 
+def _spread_over_folds(rows: Sequence[ManifestRow], folds: Sequence[int], column: str) -> tuple[list[str], int]:
+    """(the values of `column` whose rows sit in several folds, sorted; how many values there are)."""
+    folds_of: dict[str, set[int]] = defaultdict(set)
+    for row, fold in zip(rows, folds):
+        value = row.extra.get(column)
+        if value:
+            folds_of[value].add(int(fold))
+    return sorted(v for v, f in folds_of.items() if len(f) > 1), len(folds_of)
+
+
 def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
     """A warning when tiles of one source image (`tile`'s source_id column) sit in several folds: tiles overlap
     and neighbours share a scene, so validation would see training pixels (SpaceNet tiles grouped by tile row)."""
-    folds_of: dict[str, set[int]] = defaultdict(set)
-    for row, fold in zip(rows, folds):
-        source = row.extra.get("source_id")
-        if source:
-            folds_of[source].add(int(fold))
-    split = sorted(s for s, f in folds_of.items() if len(f) > 1)
+    split, sources = _spread_over_folds(rows, folds, "source_id")
     if not split:
         return []
-    return [f"tiles of {len(split)} of {len(folds_of)} source images span several folds, e.g. {split[0]!r}: "
+    return [f"tiles of {len(split)} of {sources} source images span several folds, e.g. {split[0]!r}: "
             "overlapping and neighbouring tiles put the same scene in train and val; split with the tile "
             "manifest's own group column (the default) or --group-column source_id"]
 
@@ -426,15 +431,10 @@ def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> lis
 def slices_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
     """A warning when slices of one volume (`unstack`'s stack column) sit in several folds: neighbouring slices
     are nearly the same picture, so validation would see its training images again."""
-    folds_of: dict[str, set[int]] = defaultdict(set)
-    for row, fold in zip(rows, folds):
-        stack = row.extra.get("stack")
-        if stack:
-            folds_of[stack].add(int(fold))
-    split = sorted(s for s, f in folds_of.items() if len(f) > 1)
-    if not split or len(folds_of) < 2:  # one volume: its slices are all there is to split
+    split, volumes = _spread_over_folds(rows, folds, "stack")
+    if not split or volumes < 2:  # one volume: its slices are all there is to split
         return []
-    return [f"slices of {len(split)} of {len(folds_of)} volumes span several folds, e.g. {split[0]!r}: neighbouring "
+    return [f"slices of {len(split)} of {volumes} volumes span several folds, e.g. {split[0]!r}: neighbouring "
             "slices are nearly the same picture in train and val; keep each volume in one fold with "
             "--group-column stack"]
 

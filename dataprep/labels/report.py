@@ -50,7 +50,7 @@ class ConversionReport:
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
     transparent_pixels: int = 0  # pixels of alpha 0, ignore whatever their colour
-    ignore_colours: tuple[Colour, ...] = ()  # the source palette's ignore entries (Cityscapes: 8 of them)
+    ignore_colours: tuple[Colour, ...] = ()  # the source palette's ignore colours (Cityscapes has ten)
     zero_unlabelled: bool = False  # --remap reduce-zero: value 0 became ignore on request
     asked_ignore: tuple[int, ...] = ()  # values an explicit --remap (or the palette's ignore ids) sent to ignore
     ignore_by_ids: bool = False  # asked_ignore came from the palette's ignore entries (--remap ids)
