@@ -332,6 +332,20 @@ def test_transparent_backgrounds_are_named_in_the_ignore_warning(tmp_path):
     assert "384 of them are transparent (alpha 0), which is ignore whatever their colour" in warning
 
 
+def test_raw_ade20k_masks_under_other_names_are_warned_one_class_off(tmp_path):
+    """ADE20K SceneParsing masks renamed (scene1.png, no ADE_train_ prefix) and without class 150: -p ade20k read
+    them as indices, 0 ('other') became wall and every class one off, exit 0. Its converted maps hold 255."""
+    raw = np.array([[0, 1, 3], [2, 0, 149]], np.uint8)
+    write_mask(tmp_path / "ann_dir/scene1.png", raw)
+    (warning,) = masks_to_labels(tmp_path / "ann_dir", tmp_path / "out", "ade20k").warnings
+    assert "gives each class the id index + 1, and these masks, read as indices, hold 0 (now 'wall')" in warning
+    assert warning.endswith("rerun with --remap ids --overwrite")
+    fixed = masks_to_labels(tmp_path / "ann_dir", tmp_path / "ids", "ade20k", remap="ids")
+    np.testing.assert_array_equal(read_mask(tmp_path / "ids" / "scene1.png"), np.where(raw == 0, 255, raw - 1))
+    assert not masks_to_labels(tmp_path / "ids", tmp_path / "again", "ade20k").warnings  # converted maps: no word
+    assert not fixed.warnings
+
+
 def test_grey_hint_needs_several_grey_levels():
     """Real case: 306 black pixels alone (a stray border) got the hint 'all grey: an index mask saved
     as RGB?'. The hint needs several grey levels, as an index mask saved as RGB has."""

@@ -218,6 +218,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               ignore_colours=tuple(dict.fromkeys(c.color for c in palette.classes
                                                                  if c.ignore and c.color)),
                               ids_are_indices=all(palette.ids().get(i) == i for i in range(palette.num_classes)),
+                              ids_one_up=remap_spec is None and palette.num_classes > 1 and all(
+                                  c.id == c.index + 1 for c in palette.classes if not c.ignore),
                               class_at_ignore=next((c.name for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), "a class"))
     _collect(report, src.jobs, results, out_palette)

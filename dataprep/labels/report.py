@@ -58,6 +58,7 @@ class ConversionReport:
     ignore_value: int | None = None  # the value the masks store for ignore (the ignore entry's id), if not the index
     palette_remap: str | None = None  # no --remap given: the palette's own (an inferred binary palette's ids)
     ids_are_indices: bool = False  # every class's id is its index (camvid11): only ignore ids differ
+    ids_one_up: bool = False  # no remap, and every class's id is its index + 1 (the ade20k built-in)
 
     @property
     def ok(self) -> bool:
@@ -71,7 +72,7 @@ class ConversionReport:
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
         out = self._camvid_index_masks() + self._ignore_value_both_ways() + self._ids_in_some() + \
-            self._class_plus_one_in_some()
+            self._class_plus_one_in_some() + self._stored_ids_one_up()
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
@@ -121,6 +122,19 @@ class ConversionReport:
         return [f"{failed} mask(s) failed on {self.palette.num_classes}, one past the last class; the "
                 f"{self.converted} converted were read as indices: if they store class + 1 with 0 as no-data too, "
                 "every pixel of them is one class off: rerun with --remap reduce-zero --overwrite"]
+
+    def _stored_ids_one_up(self) -> list[str]:
+        """A palette whose ids are its indices + 1 (ade20k) and masks read as indices that hold 0 but never the
+        ignore value: raw ADE20K annotations (0 = other) under other names, every pixel one class off, exit 0.
+        Label maps converted before hold the ignore value where ADE's 0 was."""
+        if not self.ids_one_up or not self.converted or self.ignored_pixels or not self.pixel_counts \
+                or not self.pixel_counts[0]:
+            return []
+        first = self.palette.names[0] if self.palette.names else "class 0"
+        return [f"palette {self.palette.name!r} gives each class the id index + 1, and these masks, read as indices, "
+                f"hold 0 (now {first!r}) but never the ignore value {self.palette.ignore_index}: raw annotations "
+                "that store class + 1 with 0 as 'other' (ADE20K's)? then every pixel is one class off: rerun with "
+                "--remap ids --overwrite"]
 
     def _camvid_index_masks(self) -> list[str]:
         """SegNet's CamVid (index masks 0..11, 11 void) under `-p camvid`, the 32 colour classes of the original
