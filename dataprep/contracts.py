@@ -380,11 +380,16 @@ def pixel_type_refusal(steps: Sequence[Any], dtype: str, *, one_image: bool = Fa
     return None
 
 
-def float_range_refusal(steps: Sequence[Any], low: float, high: float, *, one_image: bool = False) -> str | None:
-    """The one line for the first photometric step on float pixels outside 0..1, which it clips to 0..1 (CT
-    slices in Hounsfield units, -1024..3000, came out as 0..1 from a blur, exit 0), else None."""
+def float_range_refusal(steps: Sequence[Any], pixels: np.ndarray, *, one_image: bool = False) -> str | None:
+    """The one line for the first photometric step on float `pixels` outside 0..1, which it clips to 0..1 (CT
+    slices in Hounsfield units, -1024..3000, came out as 0..1 from a blur, exit 0), else None. NaN (nodata) is
+    left out of the range."""
     from .ops import SPECS
 
+    finite = pixels[np.isfinite(pixels)]
+    if finite.size == 0:
+        return None
+    low, high = float(finite.min()), float(finite.max())
     if 0.0 <= low and high <= 1.0:
         return None
     have = "this image holds" if one_image else "the first image holds"

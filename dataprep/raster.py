@@ -339,7 +339,7 @@ def stack_slices(path: PathLike) -> tuple[tuple[int, ...], ...]:
                     return tuple((i,) for i in range(max(1, contiguous_planes(tif))))
                 # Overviews and transparency masks (NewSubfileType bits 0 and 2) are no slices of a volume.
                 # A pyramidal or cloud-optimised GeoTIFF is one image, as a one-page file is.
-                kept = [page.index for page in tif.pages if not int(getattr(page, "subfiletype", 0) or 0) & 5]
+                kept = [page.index for page in tif.pages if not _overview_or_mask(page)]
                 return tuple((i,) for i in kept)
             page_axes = series.pages[0].axes
             outer = [(axis, size) for axis, size in zip(series.axes, series.shape) if axis not in page_axes]
@@ -446,6 +446,11 @@ def mask_from(path: PathLike, array: np.ndarray) -> np.ndarray:
     return array[:, :, 0]
 
 
+def _overview_or_mask(page: Any) -> bool:
+    """A reduced-resolution copy or transparency mask (NewSubfileType bits 0 and 2): no image of its own."""
+    return bool(int(getattr(page, "subfiletype", 0) or 0) & 5)
+
+
 def stack_pages(tif: Any) -> int:
     """How many pages of `tif` (a tifffile.TiffFile) are full-size images: 1 unless the file is a stack.
 
@@ -459,7 +464,7 @@ def stack_pages(tif: Any) -> int:
     size = (pages.first.imagelength, pages.first.imagewidth)
     # Every page is looked at: a stack with an overview (or mask) after each slice read as its first slice.
     full = sum(1 for page in pages if (page.imagelength, page.imagewidth) == size
-               and not int(getattr(page, "subfiletype", 0) or 0) & 5)
+               and not _overview_or_mask(page))
     return full if full > 1 else 1
 
 
@@ -719,7 +724,7 @@ def write_raster(
     palette: np.ndarray | None = None,
     geo: GeoTags | None = None,
     photometric: str | None = None,
-    alpha: bool | str = False,
+    alpha: bool | str | None = False,
 ) -> None:
     """Write (H, W[, C]) pixels atomically; TIFF keeps any band count and dtype, others go through dataprep.io.
 

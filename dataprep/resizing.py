@@ -208,7 +208,7 @@ class _PairResizer:
     def _resize_image(self, source: Path, path: Path, height: int, width: int) -> None:
         with RasterReader(source) as reader:  # EXIF orientation applied; TIFF: every band, its own dtype
             pixels = reader.read_all()
-            geo, photometric, alpha = reader.geo, reader.photometric, reader.alpha_sample or False
+            geo, photometric, alpha = reader.geo, reader.photometric, reader.alpha_sample
         h, w = pixels.shape[:2]
         interpolation = self.interpolation
         if interpolation is None:

@@ -235,7 +235,7 @@ class _Stitcher:
     def _stitch_images(self, job: _Job, ys, xs, holes):
         out = None
         geo = photometric = None
-        alpha: bool | str = False
+        alpha: str | None = None
         for t in job.tiles:
             with RasterReader(t.row.image) as reader:
                 tile = reader.read_all()
@@ -244,7 +244,7 @@ class _Stitcher:
                     fill = nodata_fill(reader.geo.nodata if reader.geo is not None else None, tile.dtype)
                     out = np.full((job.height, job.width, tile.shape[2]), fill, tile.dtype)
                     geo = reader.geo.shifted(-t.y, -t.x) if reader.geo is not None else None
-                    photometric, alpha = reader.photometric, reader.alpha_sample or False
+                    photometric, alpha = reader.photometric, reader.alpha_sample
             _check_tile(t.row.image, tile, out, t.row)
             _paste(out, tile, t.y, t.x, ys[t.y], xs[t.x], holes)
         return out, geo, photometric, alpha

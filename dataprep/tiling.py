@@ -356,7 +356,7 @@ class _Tiler:
             img_path = self.out_dir / "images" / f"{tid}{ext}"
             geo = image.geo.shifted(y, x) if image.geo is not None and ext == ".tif" else None
             write_raster(img_path, tile_img, geo=geo, photometric=image.photometric or _photometric(tile_img),
-                         alpha=image.alpha_sample or False)
+                         alpha=image.alpha_sample)
             mask_path = None
             if tile_mask is not None:
                 mask_path = self.out_dir / "masks" / f"{tid}{mask_ext}"

@@ -261,6 +261,15 @@ def test_photometric_steps_on_floats_outside_0_1_are_refused(tmp_path):
         augment_manifest(manifest, parse_recipe(recipe), tmp_path / "out", quiet=True)
     geometric = {"size": [16, 16], "steps": [{"op": "random_crop"}, {"op": "hflip", "p": 1.0}]}
     assert float(SegmentationDataset(manifest, geometric)[0]["image"].max()) > 1.0
+    from dataprep.contracts import float_range_refusal
+
+    steps = parse_recipe(recipe).steps
+    nodata = np.full((4, 4, 3), np.nan, np.float32)
+    assert float_range_refusal(steps, nodata) is None  # a nodata image says nothing of the range
+    nodata[0, 0] = 0.5
+    assert float_range_refusal(steps, nodata) is None
+    nodata[1, 1] = 2.0
+    assert "holds 0.5..2 " in float_range_refusal(steps, nodata)
 
 
 def test_needs_rgb_comes_from_the_op_spec():

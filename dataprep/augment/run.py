@@ -203,9 +203,10 @@ def image_kinds(rows: list[ManifestRow]) -> list[ImageKind]:
 
 
 def check_rgb_steps(recipe: Recipe, kinds: list[ImageKind]) -> None:
-    """A step that needs RGB images (the op spec's `needs_rgb`) on an image of another band count, or whose CPU
-    kernel does not take the image's pixel type (`cpu_pixel_types`), is refused before any output is written:
-    one line naming the step and the first such file."""
+    """A step that needs RGB images (the op spec's `needs_rgb`) on an image of another band count, whose CPU
+    kernel does not take the image's pixel type (`cpu_pixel_types`), or a photometric step on float images
+    outside 0..1 (the first float image's range), is refused before any output is written: one line naming the
+    step and the first such file."""
     steps = [(index, step.op) for index, step in enumerate(recipe.steps, 1) if needs_rgb(step.op)]
     for row, _, bands in kinds if steps else ():
         if bands not in COLOUR_BANDS:
@@ -217,9 +218,8 @@ def check_rgb_steps(recipe: Recipe, kinds: list[ImageKind]) -> None:
             raise UsageError(row.image, refusal)
     floats = [row for row, dtype, _ in kinds if dtype.startswith("float")]
     if floats and any(SPECS[step.op].colour_only for step in recipe.steps):
-        first = io.read_image(floats[0].image)  # one image: its range says what the data's pixels are
-        refusal = float_range_refusal(recipe.steps, float(np.nanmin(first)), float(np.nanmax(first)),
-                                      one_image=True)
+        # One image: its range says what the data's pixels are.
+        refusal = float_range_refusal(recipe.steps, io.read_image(floats[0].image), one_image=True)
         if refusal:
             raise UsageError(floats[0].image, refusal)
 

@@ -25,9 +25,9 @@ def unstack_command(images: Path, dest: Path, masks: Path | None, force: bool, e
     the width of the last page number; TIFF where PNG cannot hold the pixels) and
     manifest.csv with stack and page columns; another volume unstacked into the
     same DEST adds its rows. Pixels are written as stored; masks keep their values
-    (run palette infer / masks2labels next). A hyperstack with channels (ImageJ/OME axes with C) gives one image
-    per slice with the channels as bands. Other commands refuse stacks instead
-    of reading their first page.
+    (run palette infer / masks2labels next). A hyperstack with channels (ImageJ/OME
+    axes with C) gives one image per slice with the channels as bands. Other
+    commands refuse stacks instead of reading their first page.
 
     \b
     Example (ISBI 2012 membranes):

@@ -225,15 +225,14 @@ def resolve_spec(
         row = rows[0]
         first = load_sample(row, mask="skip", purpose="the Dataset").image
         check_colour_steps(steps, dataset_channels(resolved.normalization, int(first.shape[2])), source)
-    if engine == R.ALBUMENTATIONS and any(SPECS[s.op].cpu_pixel_types for s in steps):
-        refusal = pixel_type_refusal(steps, read_info(rows[0].image).dtype)
-        if refusal:
-            raise UsageError(str(rows[0].image), refusal)
-    if any(SPECS[s.op].colour_only for s in steps) and read_info(rows[0].image).dtype.startswith("float"):
-        first = load_sample(rows[0], mask="skip", purpose="the Dataset").image
-        refusal = float_range_refusal(steps, float(np.nanmin(first)), float(np.nanmax(first)))
-        if refusal:
-            raise UsageError(str(rows[0].image), refusal)
+    typed = engine == R.ALBUMENTATIONS and any(SPECS[s.op].cpu_pixel_types for s in steps)
+    photometric = any(SPECS[s.op].colour_only for s in steps)
+    dtype = read_info(rows[0].image).dtype if typed or photometric else None
+    refusal = pixel_type_refusal(steps, dtype) if typed else None
+    if photometric and not refusal and dtype.startswith("float"):
+        refusal = float_range_refusal(steps, load_sample(rows[0], mask="skip", purpose="the Dataset").image)
+    if refusal:
+        raise UsageError(str(rows[0].image), refusal)
     return DataSpec(
         rows=tuple(rows),
         steps=steps,

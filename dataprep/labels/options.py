@@ -52,14 +52,13 @@ def _unknown_error(found: Mapping[UnknownKey, int], palette: Palette, *, colours
     hint = "use --unknown ignore|nearest or add them to the palette" if colours else \
         "use --remap, --unknown ignore or add them to the palette"
     ids = palette.ids()
-    instance_hint = None if colours else _instance_map_hint(found, palette)
     if not colours and set(found) == {65535}:
         # 0/65535 masks (a binary mask saved as 16-bit) were called an instance map, 255 x 256 + 255.
         if palette.num_classes <= 2:
             hint = "65535 is the white of a binary mask saved as 16-bit (0/65535): --remap 65535:1"
         else:
             hint = f"65535 is the usual no-data value of 16-bit masks: --remap 65535:{palette.ignore_index} (ignore)"
-    elif instance_hint:
+    elif not colours and (instance_hint := _instance_map_hint(found, palette)):
         hint = instance_hint
     elif not colours and ids and all(k in ids for k in found):
         # Cityscapes labelIds given with the cityscapes palette: --unknown ignore would keep the
