@@ -246,3 +246,28 @@ def test_the_grouped_manifest_in_another_folder_takes_the_palette_along(tree, tm
     assert (f"warning: {tmp_path / 'work/palette.json'} is not the palette beside {manifest} "
             f"({tmp_path / 'labels/palette.json'})") in res.output
     assert '"raw"' in (tmp_path / "work/palette.json").read_text()  # never overwritten
+
+
+def _fundus(seed: int, h: int = 96, w: int = 128) -> np.ndarray:
+    """A fundus-like photo: one bright disc with a vignette on black, and a little detail of its own."""
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((yy - h / 2) / (h / 2), (xx - w / 2) / (h / 2))
+    detail = cv2.resize(np.random.default_rng(seed).normal(size=(8, 8)).astype(np.float32), (w, h),
+                        interpolation=cv2.INTER_CUBIC)
+    img = np.where(r < 0.95, 200 * (1 - 0.6 * r**2) + 15 * detail, 0)
+    return np.repeat(np.clip(img, 0, 255).astype(np.uint8)[..., None], 3, 2)
+
+
+def test_near_clusters_of_look_alike_photos_are_warned_of(tmp_path, tree, cli):
+    """Different photos of one layout (CHASE_DB1's eyes) correlate like near copies: the clusters are said to be
+    uncertain, where photos of varied scenes with real copies get no such word."""
+    for s in range(12):
+        io.write_mask(tmp_path / "eyes" / f"eye{s}.png", _fundus(s))
+    result = find_duplicates(tmp_path / "eyes", quiet=True)
+    assert result.num_near == 11  # the limit of thumbnails, said rather than mended
+    assert len(result.warnings) == 1 and "look alike" in result.warnings[0]
+    assert "66 sampled pairs" in result.warnings[0]
+    res = cli("dedup", tmp_path / "eyes", "-o", tmp_path / "d.csv", "-q")
+    assert res.exit_code == 0 and "warning: the images of this set look alike" in res.stderr
+    scenes = find_duplicates(tree, quiet=True)
+    assert scenes.num_near == 4 and scenes.warnings == []

@@ -61,6 +61,8 @@ def dedup_command(source: Path, output: Path, manifest_out: Path | None, max_dis
         click.echo(f"unreadable (left out): {line}", err=True)
     for line in result.cluster_lines():
         click.echo(f"duplicates: {line}")
+    for line in result.warnings:
+        click.echo(f"warning: {line}", err=True)
     write_clusters(result, output)
     if manifest is not None:
         grouped = with_groups(manifest.rows, result)

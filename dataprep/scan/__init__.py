@@ -183,7 +183,7 @@ def scan(
 
         result.duplicates = find_duplicates(Manifest(rows), executor=executor, quiet=quiet)
         result.rows = with_groups(rows, result.duplicates)
-        result.notes = duplicates_across_splits(result.rows)
+        result.notes = result.duplicates.warnings + duplicates_across_splits(result.rows)
     result.notes += [f"{r.mask_dir}: {n} masks add the word {word} where the paired ones add {r.mask_word}: not "
                      f"paired; --mask-word {word} pairs them instead" for r in rules for word, n in r.other_mask_words]
     # datumaro's Cityscapes sample has instanceIds alone: paired as class masks, unsaid.
