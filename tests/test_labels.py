@@ -1104,6 +1104,23 @@ def test_a_grey_jpeg_trimap_snaps_to_the_palettes_ids_when_they_lie_nearer(tmp_p
     np.testing.assert_array_equal(result.labels, np.select([nearest == 1, nearest == 2], [1, 0], 255))
 
 
+def test_jpeg_masks_of_classes_a_few_values_apart_are_warned_of_and_binary_ones_are_not(tmp_path):
+    """Class ids 0..3 saved as JPEG: the noise on a 3's edges reads as 2 and 1, pixels converted to classes they
+    never were, exit 0 without a word. 0/255 masks keep their noise far from the other class."""
+    rng = np.random.default_rng(14)
+    ids = np.kron(rng.choice([0, 1, 2, 3], (10, 13)), np.ones((11, 11), int))[:96, :128].astype(np.uint8)
+    decoded = _grey_jpeg(tmp_path / "close" / "a.jpg", ids)
+    binary = np.kron(rng.integers(0, 2, (10, 13)), np.ones((11, 11), int))[:96, :128].astype(np.uint8) * 255
+    _grey_jpeg(tmp_path / "far" / "a.jpg", binary)
+    palette = Palette("four", tuple(PaletteClass(f"c{i}", (i * 40, 0, 0), i) for i in range(4)), 255)
+    close = masks_to_labels(tmp_path / "close", tmp_path / "out_close", palette, unknown="nearest", quiet=True)
+    labels = read_mask(tmp_path / "out_close" / "a.png")
+    assert (decoded != ids).sum() > 0 and (labels != ids).sum() > 0  # wrong pixels, each a valid class
+    assert [w for w in close.warnings if "JPEG mask(s)" in w and "a few values apart" in w]
+    far = masks_to_labels(tmp_path / "far", tmp_path / "out_far", "binary", unknown="nearest", quiet=True)
+    assert far.converted == 1 and not [w for w in far.warnings if "JPEG" in w]
+
+
 def test_a_grey_jpeg_mask_that_fails_names_unknown_nearest(tmp_path, cli):
     blocks = np.kron(np.eye(6, dtype=np.uint8), np.ones((11, 11), np.uint8))[:64, :64] * 255
     _grey_jpeg(tmp_path / "masks" / "a.jpg", blocks)

@@ -22,7 +22,7 @@ from ..palette import Palette, find_palette, load_palette, palette_from_file
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table
-from .lossy import soft_edged
+from .lossy import jpeg_classes_too_close, soft_edged
 from .options import ALL_GREY_HINT, Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
 from .report import ConversionReport, _collect, _FileResult, _ignored_interior
 from .resume import _claim_output, _unclaim_output, _up_to_date
@@ -102,7 +102,8 @@ class _MaskConverter:
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
                            result.grey_levels, result.by_ids, result.kept_ignore,
                            colours=(mask.ndim == 3 and not result.grey_levels) or result.by_colour,
-                           transparent=result.transparent)
+                           transparent=result.transparent,
+                           jpeg_close_classes=jpeg and jpeg_classes_too_close(mask, result.labels, ignore))
 
 
 def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:

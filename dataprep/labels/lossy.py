@@ -57,6 +57,30 @@ def _distance(counts: np.ndarray, meaning: Mapping[int, int]) -> int:
     return int((counts * np.abs(nearest - np.arange(256))).sum())
 
 
+JPEG_NOISE_LEVELS = 16  # how far JPEG moves a flat region's value at its edges (0 and 255 spread over 0..12)
+
+
+def jpeg_classes_too_close(values: np.ndarray, labels: np.ndarray, ignore_index: int) -> bool:
+    """A JPEG index mask holding two classes within JPEG_NOISE_LEVELS of each other, both filling regions (the
+    values a class's interior keeps): the compression noise on one's edges is the other's value, and no
+    conversion can tell them apart (class ids 0..5 saved as JPEG: 5% of the pixels in another class)."""
+    if values.ndim != 2 or values.dtype != np.uint8 or values.shape != labels.shape:
+        return False
+    from ..regions import solid_counts
+
+    present = np.flatnonzero(np.bincount(values.ravel(), minlength=256))
+    filling = present[solid_counts(values, present) > 0]
+    if len(filling) < 2:
+        return False
+    class_of = np.zeros(256, np.int64)
+    class_of[values.ravel()] = labels.ravel()  # a 2-D mask converts value by value: one class per value
+    classes = class_of[filling]
+    kept = classes != ignore_index
+    filling, classes = filling[kept], classes[kept]
+    gaps = np.diff(filling) <= JPEG_NOISE_LEVELS
+    return bool((gaps & (classes[1:] != classes[:-1])).any())
+
+
 SOFT_EDGE_VALUES = 3  # distinct values besides 0 and 255 that a soft-edged binary mask shows at least
 SOFT_EDGE_SHARE = 0.25  # of the pixels, at most, on those edges
 

@@ -59,6 +59,7 @@ class ConversionReport:
     palette_remap: str | None = None  # no --remap given: the palette's own (an inferred binary palette's ids)
     ids_are_indices: bool = False  # every class's id is its index (camvid11): only ignore ids differ
     ids_one_up: bool = False  # no remap, and every class's id is its index + 1 (the ade20k built-in)
+    jpeg_close_classes: list[str] = field(default_factory=list)  # JPEG index masks of classes a few values apart
 
     @property
     def ok(self) -> bool:
@@ -72,7 +73,7 @@ class ConversionReport:
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
         out = self._camvid_index_masks() + self._ignore_value_both_ways() + self._ids_in_some() + \
-            self._class_plus_one_in_some() + self._stored_ids_one_up()
+            self._class_plus_one_in_some() + self._stored_ids_one_up() + self._jpeg_close_classes()
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
@@ -135,6 +136,17 @@ class ConversionReport:
                 f"hold 0 (now {first!r}) but never the ignore value {self.palette.ignore_index}: raw annotations "
                 "that store class + 1 with 0 as 'other' (ADE20K's)? then every pixel is one class off: rerun with "
                 "--remap ids --overwrite"]
+
+    def _jpeg_close_classes(self) -> list[str]:
+        """JPEG index masks whose classes are stored a few values apart (ids 0, 1, 2, ...): the compression noise
+        on one class's edges is another class's value, so those pixels were converted to it, exit 0."""
+        if not self.jpeg_close_classes:
+            return []
+        first, n = self.jpeg_close_classes[0], len(self.jpeg_close_classes)
+        return [f"{n} JPEG mask(s) (first: {first}) store classes a few values apart: JPEG moves the pixels on a "
+                "class's edges to nearby values, which are other classes here, so some of those pixels have the "
+                "wrong class and no conversion can tell which; get the masks as PNG (lossless) if the source has "
+                "them"]
 
     def _camvid_index_masks(self) -> list[str]:
         """SegNet's CamVid (index masks 0..11, 11 void) under `-p camvid`, the 32 colour classes of the original
@@ -232,9 +244,10 @@ class _FileResult:
     kept_ignore: bool = False
     colours: bool = False  # converted by colour (an RGB mask, or a palette-mode one through its table)
     transparent: int = 0
+    jpeg_close_classes: bool = False
 
 
-_FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours")
+_FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours", "jpeg_close_classes")
 
 
 def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
