@@ -339,7 +339,8 @@ def stack_slices(path: PathLike) -> tuple[tuple[int, ...], ...]:
                     return tuple((i,) for i in range(max(1, contiguous_planes(tif))))
                 # Overviews and transparency masks (NewSubfileType bits 0 and 2) are no slices of a volume.
                 # A pyramidal or cloud-optimised GeoTIFF is one image, as a one-page file is.
-                kept = [page.index for page in tif.pages if not _overview_or_mask(page)]
+                # By index, as io.info.tiff_data_end reads them (a directory chain that loops back never ends).
+                kept = [i for i in range(len(tif.pages)) if not _overview_or_mask(tif.pages[i])]
                 return tuple((i,) for i in kept)
             page_axes = series.pages[0].axes
             outer = [(axis, size) for axis, size in zip(series.axes, series.shape) if axis not in page_axes]

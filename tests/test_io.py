@@ -532,3 +532,31 @@ def test_a_tiff_whose_directory_follows_the_pixels_is_found_cut_short(tmp_path):
     path.write_bytes(whole[: len(whole) // 2])
     assert check_complete(path) == (f"truncated: TIFF holds {len(whole) // 2:,} bytes, its first directory starts at "
                                     f"{int.from_bytes(whole[4:8], 'little'):,}")
+
+
+def test_a_tiff_whose_directory_chain_loops_back_is_read_and_scanned_in_bounded_time(tmp_path):
+    """A last directory pointing back at the first (Pillow's multipage_single_frame_loop.tiff): iterating
+    tifffile's pages never ended, so scan and every reader hung at 100% CPU."""
+    import struct
+    import subprocess
+    import sys
+
+    import tifffile
+
+    path = tmp_path / "ds" / "masks" / "a.tif"
+    path.parent.mkdir(parents=True)
+    tifffile.imwrite(path, np.arange(100, dtype=np.uint8).reshape(10, 10) % 3)
+    data = bytearray(path.read_bytes())
+    assert data[:2] == b"II" and struct.unpack_from("<H", data, 2)[0] == 42
+    first = struct.unpack_from("<I", data, 4)[0]
+    entries = struct.unpack_from("<H", data, first)[0]
+    struct.pack_into("<I", data, first + 2 + 12 * entries, first)  # next directory: the first again
+    path.write_bytes(bytes(data))
+    io.write_image(tmp_path / "ds" / "images" / "a.png", np.zeros((10, 10, 3), np.uint8))
+    code = ("import sys; from dataprep import io; from dataprep.scan import scan; "
+            f"m = io.read_mask({str(path)!r}); print(m.shape, int(m.max())); "
+            f"r = scan({str(tmp_path / 'ds')!r}); print(len(r.rows))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(10,", "10)", "2", "1"]

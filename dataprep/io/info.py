@@ -147,7 +147,9 @@ def tiff_data_end(path: PathLike) -> int:
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
-            return max((o + n for page in tif.pages for o, n in zip(page.dataoffsets, page.databytecounts) if n),
+            # By index: iterating the pages of a file whose last directory points back at the first never ends.
+            pages = (tif.pages[i] for i in range(len(tif.pages)))
+            return max((o + n for page in pages for o, n in zip(page.dataoffsets, page.databytecounts) if n),
                        default=0)
     except Exception:
         return 0
