@@ -38,6 +38,7 @@ from .errors import DataprepError, TiffStackError, TruncatedError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
 from .io.atomic import atomic_path
 from .io.formats import check_complete, sniff_format
+from .io.info import tiff_pages
 from .io.masks import colours_to_8bit
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
@@ -339,8 +340,7 @@ def stack_slices(path: PathLike) -> tuple[tuple[int, ...], ...]:
                     return tuple((i,) for i in range(max(1, contiguous_planes(tif))))
                 # Overviews and transparency masks (NewSubfileType bits 0 and 2) are no slices of a volume.
                 # A pyramidal or cloud-optimised GeoTIFF is one image, as a one-page file is.
-                # By index, as io.info.tiff_data_end reads them (a directory chain that loops back never ends).
-                kept = [i for i in range(len(tif.pages)) if not _overview_or_mask(tif.pages[i])]
+                kept = [page.index for page in tiff_pages(tif) if not _overview_or_mask(page)]
                 return tuple((i,) for i in kept)
             page_axes = series.pages[0].axes
             outer = [(axis, size) for axis, size in zip(series.axes, series.shape) if axis not in page_axes]
@@ -464,7 +464,7 @@ def stack_pages(tif: Any) -> int:
         return max(1, contiguous_planes(tif))
     size = (pages.first.imagelength, pages.first.imagewidth)
     # Every page is looked at: a stack with an overview (or mask) after each slice read as its first slice.
-    full = sum(1 for page in pages if (page.imagelength, page.imagewidth) == size
+    full = sum(1 for page in tiff_pages(tif) if (page.imagelength, page.imagewidth) == size
                and not _overview_or_mask(page))
     return full if full > 1 else 1
 

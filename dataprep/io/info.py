@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -147,9 +148,13 @@ def tiff_data_end(path: PathLike) -> int:
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
-            # By index: iterating the pages of a file whose last directory points back at the first never ends.
-            pages = (tif.pages[i] for i in range(len(tif.pages)))
-            return max((o + n for page in pages for o, n in zip(page.dataoffsets, page.databytecounts) if n),
-                       default=0)
+            return max((o + n for page in tiff_pages(tif) for o, n in zip(page.dataoffsets, page.databytecounts)
+                        if n), default=0)
     except Exception:
         return 0
+
+
+def tiff_pages(tif: Any) -> list[Any]:
+    """The pages of a tifffile.TiffFile, by index: iterating them never ends in a file whose last directory
+    points back at the first (Pillow's multipage_single_frame_loop.tiff), where their count stops at the loop."""
+    return [tif.pages[i] for i in range(len(tif.pages))]
