@@ -407,20 +407,19 @@ def _octave_steps(counts: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, np.round(np.exp2(steps)), 0).astype(np.int64)
 
 
-def _spread_over_folds(rows: Sequence[ManifestRow], folds: Sequence[int], column: str) -> tuple[list[str], int]:
-    """(the values of `column` whose rows sit in several folds, sorted; how many values there are)."""
+def _spread_over_folds(keys: Sequence[str | None], folds: Sequence[int]) -> tuple[list[str], int]:
+    """(the keys, one per row, whose rows sit in several folds, sorted; how many keys there are), no key left out."""
     folds_of: dict[str, set[int]] = defaultdict(set)
-    for row, fold in zip(rows, folds):
-        value = row.extra.get(column)
-        if value:
-            folds_of[value].add(int(fold))
+    for key, fold in zip(keys, folds):
+        if key:
+            folds_of[key].add(int(fold))
     return sorted(v for v, f in folds_of.items() if len(f) > 1), len(folds_of)
 
 
 def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
     """A warning when tiles of one source image (`tile`'s source_id column) sit in several folds: tiles overlap
     and neighbours share a scene, so validation would see training pixels (SpaceNet tiles grouped by tile row)."""
-    split, sources = _spread_over_folds(rows, folds, "source_id")
+    split, sources = _spread_over_folds([row.extra.get("source_id") for row in rows], folds)
     if not split:
         return []
     return [f"tiles of {len(split)} of {sources} source images span several folds, e.g. {split[0]!r}: "
@@ -431,7 +430,7 @@ def tiles_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> lis
 def slices_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
     """A warning when slices of one volume (`unstack`'s stack column) sit in several folds: neighbouring slices
     are nearly the same picture, so validation would see its training images again."""
-    split, volumes = _spread_over_folds(rows, folds, "stack")
+    split, volumes = _spread_over_folds([row.extra.get("stack") for row in rows], folds)
     if not split or volumes < 2:  # one volume: its slices are all there is to split
         return []
     return [f"slices of {len(split)} of {volumes} volumes span several folds, e.g. {split[0]!r}: neighbouring "
@@ -444,24 +443,25 @@ _WINDOW_NAME = re.compile(r"^(.+?)_(\d+)_(\d+)_(\d+)_(\d+)$")
 WINDOW_GROUP_BY = r"([^/]+?)_\d+_\d+_\d+_\d+\.[^/.]+$"
 
 
+def _window(row: ManifestRow) -> re.Match[str] | None:
+    """The SCENE_X0_Y0_X1_Y1 parts of the row's image name, when it is named so (X1 > X0, Y1 > Y0)."""
+    m = _WINDOW_NAME.match(Path(row.image_str).stem)
+    return m if m is not None and int(m[4]) > int(m[2]) and int(m[5]) > int(m[3]) else None
+
+
 def windows_across_folds(rows: Sequence[ManifestRow], folds: Sequence[int]) -> list[str]:
     """A warning when images named as windows of a larger scene (`2_10_0_0_512_512.png`: scene 2_10, x 0..512,
     y 0..512) sit in several folds: overlapping crops of one scene trained and validated on the same pixels."""
-    folds_of: dict[str, set[int]] = defaultdict(set)
-    sizes: Counter[tuple[int, int]] = Counter()
-    for row, fold in zip(rows, folds):
-        m = _WINDOW_NAME.match(Path(row.image_str).stem)
-        if m is not None and int(m[4]) > int(m[2]) and int(m[5]) > int(m[3]):
-            folds_of[m[1]].add(int(fold))
-            sizes[int(m[4]) - int(m[2]), int(m[5]) - int(m[3])] += 1
-    split = sorted(scene for scene, f in folds_of.items() if len(f) > 1)
+    windows = [_window(row) for row in rows]
+    sizes = Counter((int(m[4]) - int(m[2]), int(m[5]) - int(m[3])) for m in windows if m is not None)
+    split, scenes = _spread_over_folds([m[1] if m is not None else None for m in windows], folds)
     # Most images so named, in more than one scene, most windows of one size (a crop size): else the numbers are
     # something else (dates such as cam_01_06_2021_12).
-    if not split or len(folds_of) < 2 or sum(sizes.values()) * 2 < len(rows) \
+    if not split or scenes < 2 or sum(sizes.values()) * 2 < len(rows) \
             or sizes.most_common(1)[0][1] * 2 < sum(sizes.values()):
         return []
     return [f"the images are named as windows of larger scenes (SCENE_X0_Y0_X1_Y1, as MMSegmentation's Potsdam "
-            f"and Vaihingen crops are) and windows of {len(split)} of {len(folds_of)} scenes span several "
+            f"and Vaihingen crops are) and windows of {len(split)} of {scenes} scenes span several "
             f"folds, e.g. {split[0]!r}: overlapping crops put the same pixels in train and val; keep each scene in "
             f"one fold with --group-by '{WINDOW_GROUP_BY}'"]
 

@@ -26,6 +26,7 @@ load time, naming the step; steps that treat every band alike run on any.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import warnings
 from collections.abc import Mapping, Sequence
@@ -221,16 +222,16 @@ def resolve_spec(
     if info is not None:
         own = resolved.from_.get("normalization") == "explicit"
         resolved = dataclasses.replace(info, normalization=resolved.normalization if own else info.normalization)
+    # The first image's pixels, read once for whichever check needs them.
+    first_image = functools.cache(lambda: load_sample(rows[0], mask="skip", purpose="the Dataset").image)
     if any(needs_rgb(s.op) for s in steps):
-        row = rows[0]
-        first = load_sample(row, mask="skip", purpose="the Dataset").image
-        check_colour_steps(steps, dataset_channels(resolved.normalization, int(first.shape[2])), source)
+        check_colour_steps(steps, dataset_channels(resolved.normalization, int(first_image().shape[2])), source)
     typed = engine == R.ALBUMENTATIONS and any(SPECS[s.op].cpu_pixel_types for s in steps)
     photometric = any(SPECS[s.op].colour_only for s in steps)
     dtype = read_info(rows[0].image).dtype if typed or photometric else None
     refusal = pixel_type_refusal(steps, dtype) if typed else None
     if photometric and not refusal and dtype.startswith("float"):
-        refusal = float_range_refusal(steps, load_sample(rows[0], mask="skip", purpose="the Dataset").image)
+        refusal = float_range_refusal(steps, first_image())
     if refusal:
         raise UsageError(str(rows[0].image), refusal)
     return DataSpec(
