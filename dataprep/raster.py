@@ -312,6 +312,15 @@ def _orientation_of(page: Any) -> int:
     return value if value in range(1, 9) else 1
 
 
+def _photometric_of(page: Any) -> str:
+    """The PhotometricInterpretation tag's name, lower case. A TIFF without one (Pillow's 10ct_32bit_128.tiff; every
+    reader crashed on it) holds stored values: grey for one or two samples, RGB(A) for three or four 8/16-bit ones."""
+    if 262 not in page.tags:
+        return "rgb" if page.samplesperpixel in (3, 4) and page.bitspersample in (8, 16) else "minisblack"
+    name = getattr(page.photometric, "name", None)
+    return name.lower() if name else f"photometric {int(page.photometric)}"
+
+
 def _as_hwc(array: np.ndarray, page: Any) -> np.ndarray:
     """A first page's pixels as (H, W, C), whatever the sample layout."""
     axes = page.axes
@@ -486,11 +495,12 @@ class RasterReader:
         self.path = Path(path)
         self.mask = mask
         self._palette_colours = False
+        self._one_bit = False
         self._tif: Any = None
         self._whole: np.ndarray | None = None
         self._cache: dict[int, np.ndarray] = {}
         self.geo: GeoTags | None = None
-        self.photometric: str | None = None
+        self.photometric: str | None = None  # None: not a TIFF
         # By content too: a TIFF under another name (MetaMorph's .stk) handed to read_image would come back here.
         if is_tiff(self.path) or _holds_tiff(self.path):
             self._open_tiff()
@@ -530,8 +540,13 @@ class RasterReader:
         self.height, self.width = int(page.imagelength), int(page.imagewidth)
         self.bands = int(page.samplesperpixel)
         self.dtype = np.dtype(page.dtype)
+        # 1-bit (bool in tifffile): read as 0/255 like OpenCV's 1-bit PNGs, and as classes 0/1 in masks, like
+        # PIL's; a bool mask was refused ("mask is bool") and a bool image reached stats and the writers.
+        self._one_bit = self.dtype == np.bool_
+        if self._one_bit:
+            self.dtype = np.dtype(np.uint8)
         self.geo = _geo_of(page)
-        self.photometric = page.photometric.name.lower() if page.photometric is not None else None
+        self.photometric = _photometric_of(page)
         if self.photometric == "ycbcr" and int(page.compression) in _JPEG_CODECS:
             # JPEG-compressed YCbCr (GDAL's usual JPEG GeoTIFF, rasterio's goes.tif) decodes to RGB in tifffile and
             # libtiff alike: tile and resize refused the files that stats read.
@@ -595,7 +610,7 @@ class RasterReader:
             return True
         if self.photometric == "rgb":
             return self.bands == 3 or (self.bands == 4 and self.alpha)
-        return self.photometric == "minisblack" and self.bands == 1
+        return self.photometric in ("minisblack", "miniswhite") and self.bands == 1
 
     def missing_codec(self) -> str | None:
         """The compression's name when tifffile has no decoder for it here and libtiff would misread the
@@ -667,7 +682,14 @@ class RasterReader:
                 return self._read_segments(y0, y1, x0, x1)
             except _SegmentError as exc:  # a codec tifffile lacks: OpenCV decodes the whole file instead
                 self._whole, self._cache = self._decode_with_libtiff(exc), {}
-        return np.ascontiguousarray(self._whole[y0:y1, x0:x1])
+        return self._levels(np.ascontiguousarray(self._whole[y0:y1, x0:x1]))
+
+    def _levels(self, array: np.ndarray) -> np.ndarray:
+        """1-bit pixels as 0/1 (masks) or 0/255 (images), whether tifffile (bool, 0/1) or libtiff (0/255) decoded
+        them; other pixels unchanged."""
+        if not self._one_bit:
+            return array
+        return (array != 0).astype(np.uint8) * np.uint8(1 if self.mask else 255)
 
     def _read_segments(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         sh, sw, ny, nx, planes = self._layout
@@ -693,13 +715,13 @@ class RasterReader:
                         out[a - y0 : b - y0, c - x0 : d - x0] = block
                     self._cache.pop(index, None)  # a full read never holds a second copy
         self._cache = kept
-        return out
+        return self._levels(out)
 
     def read_all(self) -> np.ndarray:
         """The whole raster, decoded by tifffile straight into one array (no segment cache)."""
         if self._whole is not None:
-            return np.ascontiguousarray(self._whole)
-        return np.ascontiguousarray(self._decode_whole())
+            return self._levels(np.ascontiguousarray(self._whole))
+        return self._levels(np.ascontiguousarray(self._decode_whole()))
 
     def close(self) -> None:
         if self._tif is not None:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataprepError, TiffStackError, TruncatedError
-from .exif import apply_orientation, orientation_from_bytes
+from .exif import apply_orientation, orientation_from_bytes, tiff_orientation_cleared
 from .frames import check_one_frame
 from .formats import (JPEG_EOI, JPEG_SOI, PNG_END, PNG_SIGNATURE, PathLike, is_tiff_name, read_file_bytes,
                       short_reason, sniff_format, unreadable)
@@ -158,12 +158,13 @@ def decode_binary_bytes(data: bytes, source: PathLike | None = None) -> np.ndarr
         raise DataprepError(source, f"not an image: {short_reason(exc)}") from None
 
 
-def open_tiff(path: Path, expect: tuple[int, int] | None) -> Any | None:
-    """A `raster.RasterReader` on a TIFF, sizes checked; None when tifffile cannot parse the file."""
+def open_tiff(path: Path, expect: tuple[int, int] | None, *, mask: bool = False) -> Any | None:
+    """A `raster.RasterReader` on a TIFF (`mask`: palette indices, not colours), sizes checked; None when
+    tifffile cannot parse the file."""
     from ..raster import RasterReader
 
     try:
-        reader = RasterReader(path)
+        reader = RasterReader(path, mask=mask)
     except DataprepError as exc:
         if exc.reason == "file not found" or isinstance(exc, TiffStackError):
             raise  # a stack: OpenCV and PIL would read its first page alone
@@ -196,8 +197,9 @@ def decode_tiff_with_opencv(path: PathLike) -> np.ndarray:
     libtiff has the codecs real TIFFs use (LZW, JPEG, PackBits, Deflate) where
     tifffile needs the imagecodecs package for most of them.
     """
+    data = tiff_orientation_cleared(read_file_bytes(path))
     with _quiet_opencv():
-        array = cv2.imdecode(np.frombuffer(read_file_bytes(path), np.uint8), cv2.IMREAD_UNCHANGED)
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise DataprepError(path, "OpenCV cannot decode this TIFF either")
     if array.ndim == 2:
@@ -207,7 +209,7 @@ def decode_tiff_with_opencv(path: PathLike) -> np.ndarray:
 
 def decode_tiff_with_pil(path: PathLike) -> np.ndarray:
     """A TIFF's stored pixels through PIL's libtiff, (H, W, C), no orientation applied."""
-    array = _read_with_pil(Path(path))
+    array = _read_with_pil(Path(path), tiff_orientation_cleared(read_file_bytes(path)))
     return array[:, :, None] if array.ndim == 2 else array
 
 
@@ -233,6 +235,7 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
     # orientation, which read_image applies for every format alike.
     if tiff:
+        data = tiff_orientation_cleared(data)  # the stored pixels: Decoded turns them upright
         with _quiet_opencv():
             array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     elif data.startswith(PNG_SIGNATURE) and not data.endswith(PNG_END):
@@ -247,20 +250,23 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
         array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     bgr = array is not None and array.ndim == 3 and array.shape[2] in (3, 4)
     if array is None:
-        array = _read_with_pil(path)
+        array = _read_with_pil(path, data if tiff else None)
     if array.ndim == 2:
         array = array[:, :, None]
     return array, bgr
 
 
-def _read_with_pil(path: Path) -> np.ndarray:
+def _read_with_pil(path: Path, data: bytes | None = None) -> np.ndarray:
+    """`path` decoded by PIL, from `data` when given (its bytes, maybe changed)."""
     from PIL import Image, UnidentifiedImageError
 
     max_image_pixels()
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else BytesIO(data)) as im:
             im.load()
-            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+            if im.mode == "1":
+                im = im.convert("L")  # 0/255, as OpenCV reads 1-bit files (a PNG OpenCV refused came back as bools)
+            elif im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
     except FileNotFoundError:

@@ -84,3 +84,36 @@ def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 8:
         return np.rot90(array, 1)
     return array
+
+
+def tiff_orientation_cleared(data: bytes) -> bytes:
+    """A TIFF's bytes with its first directory's Orientation tag set to 1, for decoding through libtiff.
+
+    OpenCV's and PIL's libtiff honour the tag in part (the flips, and for some
+    codecs the quarter turns), so their pixels were neither stored nor upright:
+    read_image turned an LZW photo tagged 3 back to as stored, and refused one
+    tagged 6 for its swapped size. From a copy tagged 1 they return the stored
+    pixels, which every reader then turns upright once. Other bytes: unchanged.
+    """
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        entry_size, count_size, value_at, first = 12, 2, 8, int.from_bytes(data[4:8], _byteorder(data))
+    elif data[:4] in (b"II+\x00", b"MM\x00+"):
+        entry_size, count_size, value_at, first = 20, 8, 12, int.from_bytes(data[8:16], _byteorder(data))
+    else:
+        return data
+    order = _byteorder(data)
+    entries = int.from_bytes(data[first : first + count_size], order)
+    for pos in range(first + count_size, min(len(data), first + count_size + entries * entry_size), entry_size):
+        if int.from_bytes(data[pos : pos + 2], order) != _EXIF_ORIENTATION_TAG:
+            continue
+        width = {3: 2, 4: 4}.get(int.from_bytes(data[pos + 2 : pos + 4], order))  # SHORT or LONG
+        if width is None or pos + value_at + width > len(data):
+            return data
+        patched = bytearray(data)
+        patched[pos + value_at : pos + value_at + width] = (1).to_bytes(width, order)
+        return bytes(patched)
+    return data
+
+
+def _byteorder(data: bytes) -> str:
+    return "little" if data[:2] == b"II" else "big"

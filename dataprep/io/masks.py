@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..errors import DataprepError
 from .decode import open_tiff
+from .exif import tiff_orientation_cleared
 from .formats import PNG_END, PNG_SIGNATURE, PathLike, read_file_bytes, unreadable
 from .frames import check_one_frame, check_pil_frames
 from .limits import bomb_error, check_manifest_size, check_pixels, check_pixels_within, max_image_pixels
@@ -67,15 +69,35 @@ def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None) -> np.ndarra
             check_pixels(path, *im.size)
             check_manifest_size(path, im.size, expect)
             check_pil_frames(path, im)
+            if im.format == "TIFF" and im.tag_v2.get(274, 1) != 1:
+                # libtiff would turn it in part; masks are read as stored
+                with Image.open(BytesIO(tiff_orientation_cleared(read_file_bytes(path)))) as stored:
+                    stored.load()
+                    return _mask_array(path, stored)
+            scale = _LOW_BIT_GREY_SCALES.get(_raw_mode(im))
             im.load()
-            return _mask_array(path, im)
+            mask = _mask_array(path, im)
+            return mask // np.uint8(scale) if scale else mask
     except Image.DecompressionBombError as exc:
         raise bomb_error(path, exc) from None
 
 
 # PNG colour type -> (bit depths OpenCV reads exactly, channels OpenCV returns, swap to RGB(A)). PIL cuts
 # 16-bit colour to 8 bits without a word (merging colours), so OpenCV reads those too.
-_OPENCV_PNG_KINDS = {0: ((8, 16), 1, None), 2: ((8, 16), 3, cv2.COLOR_BGR2RGB), 6: ((8, 16), 4, cv2.COLOR_BGRA2RGBA)}
+# Grey + alpha (4) too: PIL opens 16-bit ones as 8-bit RGBA, and label 300 became 1. Their grey band is the mask.
+_OPENCV_PNG_KINDS = {0: ((8, 16), 1, None), 2: ((8, 16), 3, cv2.COLOR_BGR2RGB), 4: ((8, 16), 4, None),
+                     6: ((8, 16), 4, cv2.COLOR_BGRA2RGBA)}
+# PIL scales 2- and 4-bit grey samples to 0..255 for display: class 3 of a 2-bit label map came back as 255, the
+# ignore index. Masks keep the stored samples, as 1-bit masks keep 0/1.
+_LOW_BIT_GREY_SCALES = {"L;2": 85, "L;4": 17}
+
+
+def _raw_mode(im: Image.Image) -> str | None:
+    """How the file stores its pixels before PIL converts them ("L;2": 2-bit grey), while it is not yet loaded."""
+    if not im.tile:
+        return None
+    args = im.tile[0][3]
+    return args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
 
 
 def colours_to_8bit(path: PathLike, colours: np.ndarray) -> np.ndarray:
@@ -125,6 +147,8 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
         array = array[:, :, :3]
     if array is None or array.shape != shape or array.dtype != (np.uint8 if head[24] == 8 else np.uint16):
         return None
+    if head[25] == 4:
+        return array[:, :, 0]  # OpenCV repeats the grey in B, G and R
     if to_rgb is None:
         return array
     colours = cv2.cvtColor(array, to_rgb)
@@ -133,7 +157,7 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
 
 def _tiff_mask(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
     """A TIFF mask's values through tifffile (palette TIFFs: their indices); None: leave it to PIL."""
-    reader = open_tiff(path, expect)
+    reader = open_tiff(path, expect, mask=True)
     if reader is None:
         return None
     with reader:

@@ -1,0 +1,179 @@
+"""Files the common decoders misread, read as stored: compressed TIFFs with an Orientation tag (libtiff turns them
+in part), 1-bit and palette TIFFs, TIFFs without a photometric tag, low-bit and grey + alpha PNG masks.
+
+Expected pixels come from numpy here, never from dataprep's own orientation or scaling code.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, TiffImagePlugin
+
+from dataprep import io
+
+
+def _upright(stored: np.ndarray, orientation: int) -> np.ndarray:
+    """What a viewer shows for TIFF/EXIF orientation 1..8 (rows top to bottom, columns left to right)."""
+    return {1: stored, 2: np.fliplr(stored), 3: np.rot90(stored, 2), 4: np.flipud(stored),
+            5: np.transpose(stored, (1, 0, 2)), 6: np.rot90(stored, -1),
+            7: np.rot90(np.transpose(stored, (1, 0, 2)), 2), 8: np.rot90(stored, 1)}[orientation]
+
+
+def _save_tiff(path, im: Image.Image, orientation: int, compression: str | None) -> None:
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[274] = orientation
+    im.save(path, tiffinfo=tags, **({"compression": compression} if compression else {}))
+
+
+def _quarters(rng: np.random.Generator, height: int = 6, width: int = 10) -> np.ndarray:
+    return rng.integers(0, 4, (height, width)).astype(np.uint8)  # no symmetry: any wrong turn shows
+
+
+@pytest.mark.parametrize("mode,compression", [("RGB", "tiff_lzw"), ("L", "tiff_lzw"), ("RGBA", "tiff_lzw"),
+                                              ("RGB", "jpeg"), ("L", "tiff_adobe_deflate")])
+def test_a_compressed_tiff_with_an_orientation_tag_is_turned_upright_once(tmp_path, mode, compression):
+    """Without imagecodecs, OpenCV's libtiff decodes LZW/JPEG TIFFs, and it honours the tag in part: an LZW
+    photo tagged 3 came back as stored (turned twice) and one tagged 6 was refused for its swapped size."""
+    classes = _quarters(np.random.default_rng(3))
+    colours = np.array([[200, 20, 60, 255], [20, 200, 60, 255], [60, 20, 200, 255], [250, 250, 10, 255]], np.uint8)
+    pixels = colours[classes][:, :, : len(mode)] if mode != "L" else (classes * 70)[:, :, None]
+    im = Image.fromarray(pixels[:, :, 0] if mode == "L" else pixels, mode)
+    _save_tiff(tmp_path / "o1.tif", im, 1, compression)
+    stored = np.asarray(Image.open(tmp_path / "o1.tif"))  # JPEG: the decoded pixels, not the ones saved
+    stored = stored[:, :, None] if stored.ndim == 2 else stored
+    for orientation in range(1, 9):
+        path = tmp_path / f"o{orientation}.tif"
+        _save_tiff(path, im, orientation, compression)
+        expected = _upright(stored, orientation)
+        image = io.read_image(path, keep_alpha=True)
+        assert image.shape == expected.shape, orientation
+        np.testing.assert_array_equal(image, expected, err_msg=f"orientation {orientation}")
+        info = io.read_info(path)
+        assert (info.height, info.width, info.orientation) == (*expected.shape[:2], orientation)
+        # Masks are read as stored, whatever decoded them.
+        np.testing.assert_array_equal(io.read_mask(path), stored[:, :, 0] if mode == "L" else stored)
+
+
+@pytest.mark.parametrize("compression", [None, "packbits", "tiff_lzw", "group4"])
+def test_one_bit_tiffs_read_as_0_255_images_and_0_1_masks(tmp_path, compression):
+    """tifffile gives 1-bit TIFFs as bools: read_mask refused them ("mask is bool") and read_image passed bools
+    on; LZW and G4 ones were refused by read_info for want of imagecodecs while OpenCV decodes them."""
+    bits = _quarters(np.random.default_rng(4)) > 1
+    im = Image.fromarray(bits.astype(np.uint8) * 255).convert("1")
+    for orientation in (1, 6):
+        path = tmp_path / f"b{orientation}.tif"
+        _save_tiff(path, im, orientation, compression)
+        mask = io.read_mask(path)
+        assert mask.dtype == np.uint8
+        np.testing.assert_array_equal(mask, bits.astype(np.uint8))
+        image = io.read_image(path)
+        assert image.dtype == np.uint8
+        np.testing.assert_array_equal(image, _upright(bits[:, :, None].astype(np.uint8) * 255, orientation))
+        info = io.read_info(path)
+        assert (info.bands, info.dtype, info.height, info.width) == (1, "uint8", *image.shape[:2])
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_a_palette_tiff_mask_reads_as_its_indices_and_the_image_as_its_colours(tmp_path, compression):
+    """read_mask gave a palette TIFF label map's colours (H, W, 3) where the docs promise its indices; PIL, which
+    decodes LZW ones here, turned them by their Orientation tag in part."""
+    indices = _quarters(np.random.default_rng(5))
+    table = np.zeros((256, 3), np.uint8)
+    table[1:4] = [[200, 0, 0], [0, 200, 0], [0, 0, 200]]
+    im = Image.fromarray(indices, "P")
+    im.putpalette(table.tobytes())
+    for orientation in (1, 3, 6):
+        path = tmp_path / f"labels{orientation}.tif"
+        _save_tiff(path, im, orientation, compression)
+        mask = io.read_mask(path)
+        assert mask.shape == indices.shape
+        np.testing.assert_array_equal(mask, indices)
+        np.testing.assert_array_equal(io.read_image(path), _upright(table[indices], orientation))
+
+
+def test_a_tiff_without_a_photometric_tag_reads_as_stored(tmp_path):
+    """Pillow's 10ct_32bit_128.tiff has no PhotometricInterpretation: every reader crashed with AttributeError."""
+    values = np.random.default_rng(6).normal(size=(12, 9)).astype(np.float32)
+    path = tmp_path / "no_photometric.tif"
+    tifffile.imwrite(path, values, photometric="minisblack", metadata=None)
+    data = bytearray(path.read_bytes())
+    first = int.from_bytes(data[4:8], "little")
+    entries = int.from_bytes(data[first : first + 2], "little")
+    for pos in range(first + 2, first + 2 + 12 * entries, 12):
+        if int.from_bytes(data[pos : pos + 2], "little") == 262:
+            data[pos : pos + 2] = (65000).to_bytes(2, "little")  # a private tag now: the file has no photometric
+    path.write_bytes(bytes(data))
+    with tifffile.TiffFile(path) as tif:
+        assert 262 not in tif.pages[0].tags
+    np.testing.assert_array_equal(io.read_image(path)[:, :, 0], values)
+    info = io.read_info(path)
+    assert (info.width, info.height, info.bands, info.dtype) == (9, 12, 1, "float32")
+    with pytest.raises(io.DataprepError, match="no_photometric.tif: mask is float32"):
+        io.read_mask(path)
+
+
+def _png(path, samples: np.ndarray, colour_type: int, depth: int) -> None:
+    """A non-interlaced PNG of raw samples (H, W[, C]) at any bit depth: PIL writes neither 2-bit grey nor
+    16-bit grey + alpha."""
+    height, width = samples.shape[:2]
+    if depth == 16:
+        rows = [row.astype(">u2").tobytes() for row in samples]
+    elif depth == 8:
+        rows = [row.astype(np.uint8).tobytes() for row in samples]
+    else:
+        bits = np.unpackbits(samples.astype(np.uint8)[:, :, None], axis=2)[:, :, 8 - depth :]
+        rows = [np.packbits(row.ravel()).tobytes() for row in bits]
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    scanlines = b"".join(b"\x00" + row for row in rows)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines))
+                     + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_low_bit_grey_png_masks_keep_their_stored_classes(tmp_path, depth):
+    """PIL scales 2- and 4-bit grey to 0..255: a 2-bit label map's class 3 came back as 255, the ignore index."""
+    classes = np.random.default_rng(depth).integers(0, 2 ** depth, (7, 13)).astype(np.uint8)
+    path = tmp_path / f"labels{depth}.png"
+    _png(path, classes, 0, depth)
+    mask = io.read_mask(path)
+    assert mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, classes)
+    # Images are shown as every viewer shows them: stretched to 0..255.
+    np.testing.assert_array_equal(io.read_image(path)[:, :, 0], classes * (255 // (2 ** depth - 1)))
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_grey_alpha_png_masks_are_their_grey_band_at_full_depth(tmp_path, depth):
+    """PIL opens 16-bit grey + alpha as 8-bit RGBA: labels 0, 1, 2, 300 became 0, 0, 0, 1, merged classes."""
+    labels = np.array([[0, 1, 2, 300 if depth == 16 else 200]] * 3)
+    samples = np.dstack([labels, np.full_like(labels, 2 ** depth - 1)])
+    path = tmp_path / "labels.png"
+    _png(path, samples, 4, depth)
+    mask = io.read_mask(path)
+    assert mask.dtype == (np.uint16 if depth == 16 else np.uint8)
+    np.testing.assert_array_equal(mask, labels)
+
+
+def test_a_one_bit_png_only_pil_decodes_is_an_image_of_0_and_255(tmp_path, capfd):
+    """A 1-bit PNG with a bad IDAT checksum (PngSuite's xcsn0g01): OpenCV refuses it, PIL reads it, and
+    read_image returned PIL's bools."""
+    bits = np.random.default_rng(7).integers(0, 2, (5, 9)).astype(np.uint8)
+    path = tmp_path / "bad_crc.png"
+    _png(path, bits, 0, 1)
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT")
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + length] ^= 0xFF  # the checksum, not the pixels
+    path.write_bytes(bytes(data))
+    image = io.read_image(path)
+    assert image.dtype == np.uint8
+    np.testing.assert_array_equal(image[:, :, 0], bits * 255)
+    np.testing.assert_array_equal(io.read_mask(path), bits)
