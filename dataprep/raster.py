@@ -495,7 +495,7 @@ class RasterReader:
         self.path = Path(path)
         self.mask = mask
         self._palette_colours = False
-        self._one_bit = False
+        self._one_bit = self._min_is_white = False
         self._tif: Any = None
         self._whole: np.ndarray | None = None
         self._cache: dict[int, np.ndarray] = {}
@@ -552,6 +552,11 @@ class RasterReader:
             # libtiff alike: tile and resize refused the files that stats read.
             self.photometric = "rgb"
         self.orientation = _orientation_of(page)
+        # Min-is-white: images read as a viewer shows them, masks as stored. PIL and OpenCV invert both, and an
+        # ImageJ mask saved with an inverting LUT (objects 255) came back with object and background swapped.
+        self._min_is_white = self.photometric == "miniswhite" and self.bands == 1 and self.dtype.kind == "u"
+        if self._min_is_white and not self.mask:
+            self.photometric = "minisblack"  # what the pixels read are
         # Only a declared alpha sample is alpha: tifffile marks extra bands of a
         # multispectral image "unspecified" (0), and those are data. GDAL writes an
         # alpha after them (rasterio's RGBA.uint16.tif: extras unspecified, unspecified, alpha).
@@ -645,7 +650,7 @@ class RasterReader:
             raise error from None
         if array.shape != (self.height, self.width, self.bands) or array.dtype != self.dtype:
             raise error
-        return array
+        return np.iinfo(array.dtype).max - array if self._min_is_white else array  # libtiff inverted it
 
     def _segment(self, index: int) -> np.ndarray:
         seg = self._cache.get(index)
@@ -682,14 +687,16 @@ class RasterReader:
                 return self._read_segments(y0, y1, x0, x1)
             except _SegmentError as exc:  # a codec tifffile lacks: OpenCV decodes the whole file instead
                 self._whole, self._cache = self._decode_with_libtiff(exc), {}
-        return self._levels(np.ascontiguousarray(self._whole[y0:y1, x0:x1]))
+        return self._as_read(np.ascontiguousarray(self._whole[y0:y1, x0:x1]))
 
-    def _levels(self, array: np.ndarray) -> np.ndarray:
-        """1-bit pixels as 0/1 (masks) or 0/255 (images), whether tifffile (bool, 0/1) or libtiff (0/255) decoded
-        them; other pixels unchanged."""
-        if not self._one_bit:
-            return array
-        return (array != 0).astype(np.uint8) * np.uint8(1 if self.mask else 255)
+    def _as_read(self, array: np.ndarray) -> np.ndarray:
+        """Stored pixels as callers get them: 1-bit ones as 0/1 (masks) or 0/255 (images); a min-is-white image as
+        the grey a viewer shows, where a mask keeps the labels it stores."""
+        invert = self._min_is_white and not self.mask
+        if self._one_bit:
+            bits = (array == 0) if invert else (array != 0)
+            return bits.astype(np.uint8) * np.uint8(1 if self.mask else 255)
+        return np.iinfo(array.dtype).max - array if invert else array
 
     def _read_segments(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         sh, sw, ny, nx, planes = self._layout
@@ -715,13 +722,13 @@ class RasterReader:
                         out[a - y0 : b - y0, c - x0 : d - x0] = block
                     self._cache.pop(index, None)  # a full read never holds a second copy
         self._cache = kept
-        return self._levels(out)
+        return self._as_read(out)
 
     def read_all(self) -> np.ndarray:
         """The whole raster, decoded by tifffile straight into one array (no segment cache)."""
         if self._whole is not None:
-            return self._levels(np.ascontiguousarray(self._whole))
-        return self._levels(np.ascontiguousarray(self._decode_whole()))
+            return self._as_read(np.ascontiguousarray(self._whole))
+        return self._as_read(np.ascontiguousarray(self._decode_whole()))
 
     def close(self) -> None:
         if self._tif is not None:

@@ -177,3 +177,38 @@ def test_a_one_bit_png_only_pil_decodes_is_an_image_of_0_and_255(tmp_path, capfd
     assert image.dtype == np.uint8
     np.testing.assert_array_equal(image[:, :, 0], bits * 255)
     np.testing.assert_array_equal(io.read_mask(path), bits)
+
+
+def _tagged_min_is_white(path) -> None:
+    """Rewrites a little-endian TIFF's PhotometricInterpretation to 0 (min-is-white), its samples untouched."""
+    data = bytearray(path.read_bytes())
+    first = int.from_bytes(data[4:8], "little")
+    for pos in range(first + 2, first + 2 + 12 * int.from_bytes(data[first : first + 2], "little"), 12):
+        if int.from_bytes(data[pos : pos + 2], "little") == 262:
+            data[pos + 8 : pos + 10] = (0).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_a_min_is_white_tiff_mask_keeps_its_labels_and_its_image_reads_as_shown(tmp_path, compression):
+    """ImageJ saves masks with an inverting LUT as min-is-white: PIL and OpenCV invert them, so objects (255) and
+    background (0) swapped places, and a label map's class 0 became 255, the ignore index."""
+    from dataprep.raster import RasterReader
+
+    labels = np.array([[0, 1, 2, 3, 200, 255]] * 4, np.uint8)
+    bits = labels % 2 == 1
+    for name, im, stored, shown in [
+        ("labels.tif", Image.fromarray(labels), labels, 255 - labels),
+        ("bits.tif", Image.fromarray(bits.astype(np.uint8) * 255).convert("1"), bits.astype(np.uint8),
+         np.where(bits, 0, 255).astype(np.uint8)),
+    ]:
+        path = tmp_path / name
+        im.save(path, **({"compression": compression} if compression else {}))
+        _tagged_min_is_white(path)
+        with tifffile.TiffFile(path) as tif:
+            assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.MINISWHITE
+        np.testing.assert_array_equal(io.read_mask(path), stored)
+        np.testing.assert_array_equal(io.read_image(path)[:, :, 0], shown)
+        with RasterReader(path) as reader:  # tile, resize and stitch read through it, and write min-is-black
+            np.testing.assert_array_equal(reader.read(0, 4, 1, 5)[:, :, 0], shown[:, 1:5])
+            assert reader.photometric == "minisblack"

@@ -185,7 +185,7 @@ def _decode_tiff(path: Path, expect: tuple[int, int] | None) -> Decoded | None:
         return None
     with reader:
         if reader.photometric not in ("minisblack", "rgb"):
-            return None  # palette, CMYK, YCbCr, min-is-white: OpenCV gives the colours a viewer shows
+            return None  # palette, CMYK, YCbCr: OpenCV gives the colours a viewer shows
         # A codec tifffile lacks here (LZW, JPEG without imagecodecs): the reader falls back to OpenCV's libtiff.
         array = reader.read_all()
         return Decoded(array, False, reader.alpha, orientation=reader.orientation, geo=reader.geo)

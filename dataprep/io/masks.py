@@ -161,7 +161,7 @@ def _tiff_mask(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
     if reader is None:
         return None
     with reader:
-        if reader.photometric not in ("minisblack", "rgb", "palette"):
+        if reader.photometric not in ("minisblack", "miniswhite", "rgb", "palette"):
             return None
         try:
             array = reader.read_all()
