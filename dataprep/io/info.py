@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class ImageInfo:
     bands: int = 0  # channels an image read gives, alpha included (palette and CMYK as colours); 0: unknown
     dtype: str = ""  # sample dtype an image read gives: "uint8", "uint16", "int16", "float32", ...
     alpha: bool = False  # the last band is alpha (dropped by read_image unless keep_alpha)
+    geo: Any = field(default=None, compare=False, repr=False)  # a GeoTIFF's raster.GeoTags, else None
 
 
 def read_info(path: PathLike) -> ImageInfo:
@@ -113,7 +114,7 @@ def _tiff_info(path: Path) -> ImageInfo | None:
     with reader:
         w, h, orientation = reader.width, reader.height, reader.orientation
         bands, dtype, photometric = reader.bands, reader.dtype.name, reader.photometric
-        alpha = reader.alpha
+        alpha, geo = reader.alpha, reader.geo
         missing = reader.missing_codec()
     if missing:  # torchgeo's L8 Biome: scan passed these 11-band LZW scenes, and stats then failed on each
         raise DataprepError(path, f"{missing}-compressed {bands}-band {dtype} TIFF: decoding it needs the "
@@ -121,10 +122,10 @@ def _tiff_info(path: Path) -> ImageInfo | None:
     check_pixels(path, w, h)
     if photometric not in ("minisblack", "rgb"):
         # Decoded to the colours a viewer shows (palette, CMYK, YCbCr): 8-bit RGB.
-        bands, dtype, alpha = (1, dtype, False) if photometric == "miniswhite" else (3, "uint8", False)
+        bands, dtype, alpha = 3, "uint8", False
     dw, dh = (h, w) if orientation >= 5 else (w, h)
     return ImageInfo(dw, dh, w, h, orientation, _tiff_mode(bands, dtype, photometric, alpha), "TIFF", bands, dtype,
-                     alpha)
+                     alpha, geo)
 
 
 _TIFF_GRAY_MODES = {"uint8": "L", "uint16": "I;16", "int16": "I;16S", "int32": "I", "float32": "F"}

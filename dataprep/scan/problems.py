@@ -22,6 +22,7 @@ class ScanProblem(StrEnum):
     ORPHAN_MASK = "orphan_mask"
     DUPLICATE = "duplicate"
     BAD_NAME = "bad_name"  # a name no manifest id can hold (a newline or other control character)
+    GEO_MISMATCH = "geo_mismatch"  # GeoTIFF image and mask on different grids (origin or pixel size)
     # warnings: the pair is kept
     WRONG_EXTENSION = "wrong_extension"
     LOSSY_MASK = "lossy_mask"
@@ -35,6 +36,7 @@ class ScanProblem(StrEnum):
     # ADE20K's x_parts_1.png or x/instance_000_*.png beside the paired x_seg.png; ISIC 2017's x_superpixels.png
     PART_MASK = "part_mask"
     EXIF_ORIENTATION = "exif_orientation"  # a turn that keeps the size, and the mask's edges fit both ways
+    GEO_CRS = "geo_crs"  # GeoTIFF image and mask tagged with different coordinate systems
 
     @property
     def label(self) -> str:

@@ -113,9 +113,32 @@ class ValidatePair:
                 return None, [turned], warnings  # the mask on the stored pixels, or a file that failed to decode
             if turned is not None:
                 warnings.append(turned)
+        misplaced = _grid_difference(cand, img, msk)
+        if misplaced is not None and misplaced.kind is ScanProblem.GEO_MISMATCH:
+            return None, [misplaced], warnings
+        if misplaced is not None:
+            warnings.append(misplaced)
         # Strings: the root is absolute already, and the walk gives normal relative paths.
         row = ManifestRow(cand.id, image_path, mask_path, img.width, img.height)
         return row, _NONE, warnings or _NONE
+
+
+def _grid_difference(cand: Candidate, img: io.ImageInfo, msk: io.ImageInfo) -> Problem | None:
+    """A GeoTIFF mask whose georeference puts its pixels elsewhere than its image's: sizes alone passed a mask
+    30 km off its scene, and `tile` then stamped the image's georeference on its tiles. Another CRS tag alone
+    (an equivalent system worded otherwise?) is a warning."""
+    if img.geo is None or msk.geo is None:
+        return None
+    what = img.geo.grid_difference(msk.geo)
+    if what is None:
+        return None
+    if what == "CRS":
+        return Problem(cand.mask, ScanProblem.GEO_CRS, f"its CRS differs from its image {cand.image}'s: if the "
+                                                       "systems differ, reproject the mask onto the image's grid")
+    differs = {"origin": "its origin", "pixel size": "its pixel size"}.get(what, what)
+    return Problem(cand.mask, ScanProblem.GEO_MISMATCH,
+                   f"{differs} differs from its image {cand.image}'s georeference: its pixels lie elsewhere on the "
+                   "ground; re-export the mask on the image's grid")
 
 
 _TURNS = {2: "mirrors it", 3: "turns it 180 degrees", 4: "flips it upside down", 5: "transposes it",
