@@ -330,9 +330,13 @@ class _Tiler:
                     unseen = np.zeros((th, tw), bool)  # padding (beyond the image) is not nodata
                     unseen[: found.shape[0], : found.shape[1]] = found
             hidden = tile_mask is not None and unseen is not None and p.nodata_mask == "ignore"
+            changed_to_ignore = 0
             if hidden:
                 # Before the labelled-share rules: nodata pixels are not labelled.
-                tile_mask = np.where(unseen, np.asarray(p.ignore_index, tile_mask.dtype), tile_mask)
+                ignore = np.asarray(p.ignore_index, tile_mask.dtype)
+                # The pixels changed, as the summary says: masks often mark the nodata collar ignore already.
+                changed_to_ignore = int(np.count_nonzero(unseen & (tile_mask != ignore)))
+                tile_mask = np.where(unseen, ignore, tile_mask)
             if tile_mask is not None:
                 labelled = np.count_nonzero(tile_mask != p.ignore_index)
                 if labelled < p.min_labelled * tile_mask.size or (p.min_labelled > 0 and labelled == 0):
@@ -348,8 +352,7 @@ class _Tiler:
             if unseen_pixels > p.max_nodata * th * tw:
                 dropped_nodata += 1
                 continue
-            if hidden:
-                nodata_ignored += unseen_pixels
+            nodata_ignored += changed_to_ignore
             fill = nodata_fill(image.geo.nodata if image.geo is not None else None, image.dtype)
             tile_img = self._cut(band_img, y, x, th, tw, H, W, fill=fill)
             tid = f"{row.id}_{y:0{digits}d}_{x:0{digits}d}"
