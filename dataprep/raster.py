@@ -27,6 +27,7 @@ Volumetric pages (tile depth > 1) are read whole.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -461,6 +462,14 @@ def _overview_or_mask(page: Any) -> bool:
     return bool(int(getattr(page, "subfiletype", 0) or 0) & 5)
 
 
+def _gdal_validity_mask(path: Path, tif: Any) -> str:
+    """Where GDAL keeps a GeoTIFF's per-pixel validity mask, when it has one: "internal" (a page with
+    NewSubfileType bit 2), "sidecar" (`x.tif.msk` beside it), else ""."""
+    if any(int(getattr(page, "subfiletype", 0) or 0) & 4 for page in tiff_pages(tif)):
+        return "internal"
+    return "sidecar" if os.path.exists(f"{path}.msk") else ""
+
+
 def stack_pages(tif: Any) -> int:
     """How many pages of `tif` (a tifffile.TiffFile) are full-size images: 1 unless the file is a stack.
 
@@ -501,6 +510,7 @@ class RasterReader:
         self._cache: dict[int, np.ndarray] = {}
         self.geo: GeoTags | None = None
         self.photometric: str | None = None  # None: not a TIFF
+        self.validity_mask = ""  # a GeoTIFF's GDAL mask, which no reader applies: "internal", "sidecar" or ""
         # By content too: a TIFF under another name (MetaMorph's .stk) handed to read_image would come back here.
         if is_tiff(self.path) or _holds_tiff(self.path):
             self._open_tiff()
@@ -546,6 +556,7 @@ class RasterReader:
         if self._one_bit:
             self.dtype = np.dtype(np.uint8)
         self.geo = _geo_of(page)
+        self.validity_mask = _gdal_validity_mask(self.path, self._tif) if self.geo is not None else ""
         self.photometric = _photometric_of(page)
         if self.photometric == "ycbcr" and int(page.compression) in _JPEG_CODECS:
             # JPEG-compressed YCbCr (GDAL's usual JPEG GeoTIFF, rasterio's goes.tif) decodes to RGB in tifffile and

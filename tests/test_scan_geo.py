@@ -49,3 +49,25 @@ def test_a_mask_tagged_with_another_crs_is_kept_with_a_warning(tmp_path):
     result = scan(tmp_path)
     assert [r.id for r in result.rows] == ["a"]
     assert [(p.path, p.kind) for p in result.warnings] == [("masks/a.tif", "geo_crs")]
+
+
+@pytest.mark.parametrize("where", ["sidecar", "internal"])
+def test_a_gdal_validity_mask_no_reader_applies_is_a_warning(tmp_path, where):
+    """rasterio's RGB2.byte.tif keeps its valid-pixel mask in RGB2.byte.tif.msk, not as a nodata value: stats and
+    tile measured its black collar as data without a word."""
+    _pair(tmp_path, [SCALE, TIEPOINT, UTM_33N], [SCALE, TIEPOINT, UTM_33N])
+    image = tmp_path / "images" / "a.tif"
+    valid = np.full((20, 30), 255, np.uint8)
+    if where == "sidecar":
+        tifffile.imwrite(f"{image}.msk", valid, metadata=None)
+    else:
+        with tifffile.TiffWriter(image, append=True) as tif:
+            tif.write(valid > 0, subfiletype=4, photometric="mask", metadata=None)  # as GDAL's internal masks
+    result = scan(tmp_path)
+    assert [r.id for r in result.rows] == ["a"]
+    assert [(p.path, p.kind) for p in result.warnings] == [("images/a.tif", "validity_mask")]
+    assert ("a.tif.msk" in result.warnings[0].reason) == (where == "sidecar")
+    # A nodata value says what the mask would: no warning then.
+    _pair(tmp_path / "with_nodata", [SCALE, TIEPOINT, UTM_33N, (42113, "s", 0, "0", True)], [])
+    tifffile.imwrite(f"{tmp_path / 'with_nodata' / 'images' / 'a.tif'}.msk", valid, metadata=None)
+    assert not scan(tmp_path / "with_nodata").warnings

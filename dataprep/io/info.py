@@ -30,6 +30,7 @@ class ImageInfo:
     dtype: str = ""  # sample dtype an image read gives: "uint8", "uint16", "int16", "float32", ...
     alpha: bool = False  # the last band is alpha (dropped by read_image unless keep_alpha)
     geo: Any = field(default=None, compare=False, repr=False)  # a GeoTIFF's raster.GeoTags, else None
+    validity_mask: str = ""  # a GeoTIFF's GDAL mask no reader applies: "internal", "sidecar" (x.tif.msk) or ""
 
 
 def read_info(path: PathLike) -> ImageInfo:
@@ -114,7 +115,7 @@ def _tiff_info(path: Path) -> ImageInfo | None:
     with reader:
         w, h, orientation = reader.width, reader.height, reader.orientation
         bands, dtype, photometric = reader.bands, reader.dtype.name, reader.photometric
-        alpha, geo = reader.alpha, reader.geo
+        alpha, geo, validity_mask = reader.alpha, reader.geo, reader.validity_mask
         missing = reader.missing_codec()
     if missing:  # torchgeo's L8 Biome: scan passed these 11-band LZW scenes, and stats then failed on each
         raise DataprepError(path, f"{missing}-compressed {bands}-band {dtype} TIFF: decoding it needs the "
@@ -125,7 +126,7 @@ def _tiff_info(path: Path) -> ImageInfo | None:
         bands, dtype, alpha = 3, "uint8", False
     dw, dh = (h, w) if orientation >= 5 else (w, h)
     return ImageInfo(dw, dh, w, h, orientation, _tiff_mode(bands, dtype, photometric, alpha), "TIFF", bands, dtype,
-                     alpha, geo)
+                     alpha, geo, validity_mask)
 
 
 _TIFF_GRAY_MODES = {"uint8": "L", "uint16": "I;16", "int16": "I;16S", "int32": "I", "float32": "F"}

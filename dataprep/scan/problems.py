@@ -37,6 +37,7 @@ class ScanProblem(StrEnum):
     PART_MASK = "part_mask"
     EXIF_ORIENTATION = "exif_orientation"  # a turn that keeps the size, and the mask's edges fit both ways
     GEO_CRS = "geo_crs"  # GeoTIFF image and mask tagged with different coordinate systems
+    VALIDITY_MASK = "validity_mask"  # a GeoTIFF image's GDAL mask (internal or .msk), which no reader applies
 
     @property
     def label(self) -> str:

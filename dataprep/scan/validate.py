@@ -85,6 +85,12 @@ class ValidatePair:
                                     f"band {img.bands} is tagged alpha (TIFF ExtraSamples) and is left out: "
                                     f"read as {img.bands - 1} bands; if it is data, rewrite the file with "
                                     "extrasamples='unspecified' (tifffile) or without an alpha band"))
+        if img.validity_mask and img.geo is not None and img.geo.nodata is None:
+            where = f"in {os.path.basename(cand.image)}.msk" if img.validity_mask == "sidecar" else "inside the file"
+            warnings.append(Problem(cand.image, ScanProblem.VALIDITY_MASK,
+                                    f"its GDAL validity mask ({where}) is not read: the pixels it masks out count as "
+                                    "data in stats and tile --max-nodata; give the image a nodata value "
+                                    "(gdal_translate -a_nodata 0) if they are no data"))
         if io.has_extension(cand.mask, io.LOSSY_EXTENSIONS):
             warnings.append(Problem(cand.mask, ScanProblem.LOSSY_MASK,
                                     "mask is JPEG: compression adds stray colours/labels"))
