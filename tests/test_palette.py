@@ -870,3 +870,25 @@ def test_dataset_class_tables_are_palettes(tmp_path):
     meta = load_palette(tmp_path / "dataset_meta.json")
     assert [(c.name, c.color, c.index) for c in meta.classes] == [
         ("background", (0, 0, 0), 0), ("sky", (0, 0, 64), 1), ("building", (0, 128, 128), 2)]
+
+
+def test_infer_names_65535_in_16bit_label_maps_as_a_likely_no_data_code(tmp_path, cli):
+    """16-bit label maps of values 10..60 with 65535 where nothing was labelled (a GeoTIFF export): infer made
+    65535 a class of a third of the pixels without a word; following the hint makes it ignore."""
+    labels = np.kron(np.array([[10, 20, 65535], [30, 65535, 60]], np.uint16), np.ones((8, 8), np.uint16))
+    (tmp_path / "masks").mkdir()
+    write_mask(tmp_path / "masks" / "a.png", labels)
+    out = tmp_path / "palette.json"
+    res = cli("palette", "infer", tmp_path / "masks", "-o", out, "-q")
+    assert res.exit_code == 0, res.output
+    assert "value 65535, the largest a 16-bit mask holds, is class 4 (class_65535)" in res.output
+    assert '("ignore": true and "index": 255 on that class)' in res.output
+    palette = json.loads(out.read_text())
+    top = next(c for c in palette["classes"] if c.get("id") == 65535)
+    top.update(ignore=True, index=255)
+    out.write_text(json.dumps(palette))
+    masks_to_labels(tmp_path / "masks", tmp_path / "labels", out, quiet=True)
+    expected = np.select([labels == v for v in (10, 20, 30, 60)], [0, 1, 2, 3], 255)
+    np.testing.assert_array_equal(read_mask(tmp_path / "labels" / "a.png"), expected)
+    write_mask(tmp_path / "masks" / "a.png", np.where(labels == 65535, 40, labels))  # no 65535: no such line
+    assert "value 65535" not in cli("palette", "infer", tmp_path / "masks", "-o", out, "-q").output

@@ -150,6 +150,12 @@ def _print_inferred(result: InferredPalette, output: Path) -> None:
         click.echo(f"\nthe classes run past the ignore value (up to {result.palette.num_classes - 1}): it is one "
                    f"of them, and the ignore index moved past them all, to {result.palette.ignore_index}")
     values = [c.value for c in result.colours if c.value is not None]
+    top = next((c for c in result.palette.classes if c.kind is not EntryKind.ARTEFACT and c.id == 65535
+                and not c.ignore), None) if result.kind == "index" else None
+    if top is not None:
+        click.echo(f"\nvalue 65535, the largest a 16-bit mask holds, is class {top.index} ({top.name}): it is the "
+                   "usual no-data code of 16-bit label maps; if it marks unlabelled pixels, set its ignore flag in "
+                   f"the palette (\"ignore\": true and \"index\": {result.palette.ignore_index} on that class)")
     if result.kind == "index" and not (result.lossy or result.reduced_zero) and len(values) > INSTANCE_HINT_VALUES:
         click.echo(f"\n{len(values)} distinct values: if they number objects (an instance mask) rather than "
                    f"classes, `dataprep masks2labels --palette binary --remap 1-{max(values)}:1 ...` makes every "
