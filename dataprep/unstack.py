@@ -133,11 +133,15 @@ class _PageWriter:
     def __call__(self, page: int) -> ManifestRow:
         pid = f"{self.images.path.stem}_{page:0{self.digits}d}"
         image = self.image_pages.read_slice(self.images.slices[page])
+        if image.dtype == np.bool_:  # 1-bit pages: 0/255 images and 0/1 masks, as dataprep.io reads 1-bit TIFFs
+            image = image.astype(np.uint8) * np.uint8(255)
         image_path = self.out_dir / "images" / f"{pid}{'.png' if png_can_hold(image) else '.tif'}"
         write_raster(image_path, image, photometric="rgb" if image.shape[2] == 3 and image.dtype == np.uint8 else None)
         mask_path = None
         if self.masks is not None and self.mask_pages is not None:
             mask = self.mask_pages.read_slice(self.masks.slices[page])
+            if mask.dtype == np.bool_:  # a 1-bit mask stack was refused ("1 bands of bool")
+                mask = mask.astype(np.uint8)
             if mask.shape[:2] != image.shape[:2]:
                 raise DataprepError(self.masks.path, f"page {page} is {mask.shape[1]}x{mask.shape[0]} but image page "
                                                      f"{page} is {image.shape[1]}x{image.shape[0]}")

@@ -153,6 +153,19 @@ def test_pages_become_pairs_exactly_with_stack_and_page_columns(tmp_path, dtype,
     assert len(again.rows) == 12 and not again.problems
 
 
+def test_one_bit_stacks_give_0_255_images_and_0_1_masks(tmp_path):
+    """A 1-bit mask stack (tifffile's bool pages) was refused: "page 0 has 1 bands of bool"."""
+    images = [(p > p.mean()) for p in _volume(3, seed=3)]
+    masks = [(p > p.mean()) for p in _volume(3, seed=4)]
+    image_stack = write_stack(tmp_path / "src" / "vol.tif", images, photometric="minisblack")
+    mask_stack = write_stack(tmp_path / "src" / "labels.tif", masks, photometric="minisblack")
+    report = unstack(image_stack, tmp_path / "out", masks=mask_stack)
+    assert report.ok and report.pages == 3
+    for row, image, mask in zip(read_manifest(report.manifest_path).rows, images, masks):
+        np.testing.assert_array_equal(np.asarray(Image.open(row.image)), image.astype(np.uint8) * 255)
+        np.testing.assert_array_equal(np.asarray(Image.open(row.mask)), mask.astype(np.uint8))
+
+
 def test_rgb_pages_and_an_image_stack_without_masks(tmp_path):
     pages = [np.random.default_rng(i).integers(0, 256, (20, 30, 3), dtype=np.uint8) for i in range(3)]
     stack = write_stack(tmp_path / "rgb.tif", pages, photometric="rgb")
