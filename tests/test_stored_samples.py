@@ -212,3 +212,102 @@ def test_a_min_is_white_tiff_mask_keeps_its_labels_and_its_image_reads_as_shown(
         with RasterReader(path) as reader:  # tile, resize and stitch read through it, and write min-is-black
             np.testing.assert_array_equal(reader.read(0, 4, 1, 5)[:, :, 0], shown[:, 1:5])
             assert reader.photometric == "minisblack"
+
+
+@pytest.mark.parametrize("maxval", [1, 3, 15, 1023])
+def test_a_pgm_mask_of_any_maxval_keeps_its_stored_labels(tmp_path, maxval):
+    """PIL stretches a PGM of maxval 1 to 0/255 (labels 0/1 became background and ignore), maxval 3 to 0..255."""
+    labels = np.random.default_rng(maxval).integers(0, maxval + 1, (5, 7))
+    dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
+    path = tmp_path / "labels.pgm"
+    path.write_bytes(b"P5\n# a comment\n7 5\n%d\n" % maxval + labels.astype(dtype).tobytes())
+    mask = io.read_mask(path)
+    assert mask.dtype == (np.uint16 if maxval > 255 else np.uint8)
+    np.testing.assert_array_equal(mask, labels)
+    np.testing.assert_array_equal(io.read_image(path)[:, :, 0], labels)  # one reading for both
+
+
+def _palette_bmp(path, indices: np.ndarray, bits: int, table: list[tuple[int, int, int]]) -> None:
+    """An uncompressed palette BMP written field by field (bottom-up rows, each padded to 4 bytes)."""
+    height, width = indices.shape
+    stride = (width * bits + 31) // 32 * 4
+    rows = b""
+    for row in indices[::-1]:
+        packed = np.packbits(np.unpackbits(row.astype(np.uint8)[:, None], axis=1)[:, 8 - bits :].ravel()).tobytes()
+        rows += packed.ljust(stride, b"\x00")
+    colours = b"".join(bytes((b, g, r, 0)) for r, g, b in table)
+    offset = 14 + 40 + len(colours)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, 0, len(rows), 2835, 2835, len(table), 0)
+    path.write_bytes(b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + colours + rows)
+
+
+@pytest.mark.parametrize("bits,table", [(8, [(0, 0, 0), (255, 255, 255)]), (4, [(0, 0, 0), (255, 255, 255)]),
+                                        (4, [(i, i, i) for i in range(16)]), (8, [(200, 0, 0), (0, 0, 200)])])
+def test_a_palette_bmp_mask_reads_as_its_indices_whatever_its_table(tmp_path, bits, table):
+    """PIL drops a grey table and unpacks the pixels as 1- or 8-bit: an 8-bit BMP mask with a black/white table
+    came back all zeros, a 4-bit grey one as 'codec configuration error'."""
+    indices = np.random.default_rng(bits).integers(0, len(table), (3, 5))
+    path = tmp_path / "mask.bmp"
+    _palette_bmp(path, indices, bits, table)
+    np.testing.assert_array_equal(io.read_mask(path), indices)
+    image = io.read_image(path)
+    assert image.shape[2] == (1 if all(r == g == b for r, g, b in table) else 3)  # OpenCV: grey tables as grey
+    np.testing.assert_array_equal(image, np.array(table, np.uint8)[indices][:, :, : image.shape[2]])
+
+
+def test_bmps_opencv_misreads_are_read_by_pil(tmp_path):
+    """OpenCV read a 32-bit BI_BITFIELDS BMP (masks after a 40-byte header) as BGRA with a junk alpha of 0, and an
+    OS/2 1.x palette BMP (3-byte colours) as scrambled grey, without an error."""
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 256, (3, 5, 3)).astype(np.uint8)
+    pixels = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    rows = pixels[::-1].astype("<u4").tobytes()
+    masks = struct.pack("<III", 0xFF0000, 0xFF00, 0xFF)
+    info = struct.pack("<IiiHHIIiiII", 40, 5, 3, 1, 32, 3, len(rows), 2835, 2835, 0, 0)
+    offset = 14 + len(info) + len(masks)
+    (tmp_path / "bitfields.bmp").write_bytes(b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info
+                                             + masks + rows)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "bitfields.bmp", keep_alpha=True), rgb)
+    assert io.read_info(tmp_path / "bitfields.bmp").bands == 3
+
+    table = rng.integers(0, 256, (256, 3)).astype(np.uint8)
+    indices = rng.integers(0, 256, (3, 8)).astype(np.uint8)  # 8 columns: rows need no padding
+    core = struct.pack("<IHHHH", 12, 8, 3, 1, 8)
+    colours = table[:, ::-1].tobytes()  # BGR, 3 bytes each
+    offset = 14 + len(core) + len(colours)
+    body = indices[::-1].tobytes()
+    (tmp_path / "os2.bmp").write_bytes(b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + core
+                                       + colours + body)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "os2.bmp"), table[indices])
+
+
+def test_an_exif_chunk_after_the_pixels_of_a_png_turns_it(tmp_path):
+    """PNG allows eXIf after IDAT (PIL honours it there): read_image and read_info ignored it."""
+    from PIL import Image
+
+    pixels = np.random.default_rng(9).integers(0, 256, (4, 6, 3)).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    raw = exif.tobytes()
+    path = tmp_path / "turned.png"
+    Image.fromarray(pixels).save(path)
+    data = path.read_bytes()
+    chunk = struct.pack(">I", len(raw)) + b"eXIf" + raw + struct.pack(">I", zlib.crc32(b"eXIf" + raw))
+    path.write_bytes(data[:-12] + chunk + data[-12:])  # just before IEND
+    assert data.index(b"IDAT") < path.read_bytes().index(b"eXIf")
+    np.testing.assert_array_equal(io.read_image(path), np.rot90(pixels, -1))
+    info = io.read_info(path)
+    assert (info.orientation, info.width, info.height) == (6, 4, 6)
+
+
+def test_a_format_pil_has_no_codec_for_is_a_one_line_error(tmp_path):
+    """A DDS of a DXGI format PIL lacks raised NotImplementedError, a traceback, from every reader."""
+    header = bytearray(124)
+    struct.pack_into("<IIIIIII", header, 0, 124, 0x1007, 4, 4, 16, 0, 1)
+    struct.pack_into("<II4s", header, 72, 32, 0x4, b"DX10")  # the pixel format: a DX10 header follows
+    path = tmp_path / "bc6.dds"
+    path.write_bytes(b"DDS " + bytes(header) + struct.pack("<IIIII", 93, 3, 0, 1, 0) + bytes(64))
+    for read in (io.read_image, io.read_mask, io.read_info):
+        with pytest.raises(io.DataprepError, match="bc6.dds: unreadable: Unimplemented DXGI format 93"):
+            read(path)
+    assert io.read_mask_palette(path) is None

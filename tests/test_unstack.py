@@ -104,13 +104,14 @@ def _animation(path: Path, frames: list[np.ndarray]) -> Path:
         for picture, frame in zip(pictures, frames):
             picture.frombytes(frame.tobytes())
             picture.putpalette(bytes(np.repeat(np.arange(256, dtype=np.uint8), 3)))
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], optimize=False)  # GIF: keep the indices
+    lossless = {"lossless": True} if path.suffix == ".webp" else {}
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], optimize=False, **lossless)  # GIF: indices
     return path
 
 
-@pytest.mark.parametrize("name", ["mask.gif", "mask.png", "photo.png"])
+@pytest.mark.parametrize("name", ["mask.gif", "mask.png", "photo.png", "photo.webp"])
 def test_an_animation_is_refused_and_a_single_frame_one_is_read(tmp_path, name):
-    """OpenCV, PIL and DALI all read an animated GIF/PNG's first frame alone, without a word."""
+    """OpenCV, PIL and DALI all read an animated GIF/PNG/WebP's first frame alone, without a word."""
     shape = (24, 32, 3) if name.startswith("photo") else (24, 32)
     frames = [np.full(shape, 40 * i, np.uint8) for i in range(3)]
     animated = _animation(tmp_path / "animated" / name, frames)

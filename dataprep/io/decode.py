@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataprepError, TiffStackError, TruncatedError
 from .exif import apply_orientation, orientation_from_bytes, tiff_orientation_cleared
 from .frames import check_one_frame
-from .formats import (JPEG_EOI, JPEG_SOI, PNG_END, PNG_SIGNATURE, PathLike, is_tiff_name, read_file_bytes,
+from .formats import (JPEG_EOI, JPEG_SOI, PIL_ERRORS, PNG_END, PNG_SIGNATURE, PathLike, is_tiff_name, read_file_bytes,
                       short_reason, sniff_format, unreadable)
 from .limits import MAX_PIXELS_ENV, check_decoded_size, check_manifest_size, check_pixels, max_image_pixels
 
@@ -114,19 +114,19 @@ def identify_bytes(data: bytes, source: PathLike | None = None) -> str:
     found = sniff_format(data[:16])
     if found is not None:
         return found
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     max_image_pixels()
     try:
         with Image.open(BytesIO(data)) as im:
             return im.format or "PNG"
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except PIL_ERRORS as exc:
         raise DataprepError(source, f"not an image: {short_reason(exc)}") from None
 
 
 def decode_gray_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray:
     """(H, W) uint8 luminance of an encoded image held in memory (e.g. a mask embedded in JSON)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     max_image_pixels()
     try:
@@ -135,14 +135,14 @@ def decode_gray_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray
             return np.asarray(im.convert("L"))
     except Image.DecompressionBombError as exc:
         raise DataprepError(source, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except PIL_ERRORS as exc:
         raise DataprepError(source, f"not an image: {short_reason(exc)}") from None
 
 
 def decode_binary_bytes(data: bytes, source: PathLike | None = None) -> np.ndarray:
     """(H, W) bool mask of an encoded image held in memory: its alpha band where it has one (a transparent
     palette entry counts), else its non-zero pixels or palette indices (Supervisely's bitmaps)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     max_image_pixels()
     try:
@@ -154,7 +154,7 @@ def decode_binary_bytes(data: bytes, source: PathLike | None = None) -> np.ndarr
             return pixels.any(axis=2) if pixels.ndim == 3 else pixels > 0
     except Image.DecompressionBombError as exc:
         raise DataprepError(source, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except PIL_ERRORS as exc:
         raise DataprepError(source, f"not an image: {short_reason(exc)}") from None
 
 
@@ -246,8 +246,12 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
                 array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         else:
             array = None
+    elif _opencv_misreads_bmp(data):
+        array = None
     else:
-        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        # Quiet: a file OpenCV refuses printed its "[ERROR:0@0.05] ... Assertion failed" above PIL's one line.
+        with _quiet_opencv():
+            array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     bgr = array is not None and array.ndim == 3 and array.shape[2] in (3, 4)
     if array is None:
         array = _read_with_pil(path, data if tiff else None)
@@ -256,9 +260,22 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     return array, bgr
 
 
+def _opencv_misreads_bmp(data: bytes) -> bool:
+    """BMPs OpenCV decodes to wrong pixels without an error (bmpsuite): 32-bit BI_BITFIELDS with the masks after
+    a 40- or 52-byte header (their bytes taken as BGRA: red lost, a junk alpha added), and OS/2 1.x palette
+    images (3-byte colours read as 4). PIL reads them, or refuses a bitfield layout it does not know."""
+    if data[:2] != b"BM" or len(data) < 34:
+        return False
+    header = int.from_bytes(data[14:18], "little")
+    if header == 12:
+        return True
+    bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
+    return header < 56 and bits == 32 and compression == 3
+
+
 def _read_with_pil(path: Path, data: bytes | None = None) -> np.ndarray:
     """`path` decoded by PIL, from `data` when given (its bytes, maybe changed)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     max_image_pixels()
     try:
@@ -271,7 +288,7 @@ def _read_with_pil(path: Path, data: bytes | None = None) -> np.ndarray:
             arr = np.asarray(im)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except PIL_ERRORS as exc:
         raise unreadable(path, exc) from None
     if arr.dtype == np.int32:
         arr = arr.astype(np.uint16)

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from io import BytesIO
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from .formats import JPEG_SOI, PNG_SIGNATURE
+from .formats import JPEG_SOI, PIL_ERRORS, PNG_SIGNATURE
 from .limits import max_image_pixels
 
 if TYPE_CHECKING:
@@ -23,13 +23,13 @@ def orientation_from_bytes(data: bytes) -> int:
         return 1
     if data.startswith(PNG_SIGNATURE) and b"eXIf" not in data:
         return 1
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     max_image_pixels()
     try:
         with Image.open(BytesIO(data)) as im:
             value = exif_orientation(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except PIL_ERRORS:
         return 1
     return value if value in range(1, 9) else 1
 
@@ -54,8 +54,9 @@ def _jpeg_has_exif(data: bytes) -> bool:
 def exif_orientation(im: Image.Image) -> int:
     if im.format == "PNG":
         # PIL's getexif() on a PNG decodes the whole image to look for an eXIf
-        # chunk after the pixel data; one before it (the usual place) is in info.
-        raw = im.info.get("exif")
+        # chunk after the pixel data; one before it (the usual place) is in info,
+        # one after it is found by walking the chunk headers.
+        raw = im.info.get("exif") or (_png_exif_after_pixels(im.fp) if im.fp is not None else None)
         if not raw:
             return 1
         from PIL import Image
@@ -65,6 +66,30 @@ def exif_orientation(im: Image.Image) -> int:
     else:
         exif = im.getexif()
     return int(exif.get(_EXIF_ORIENTATION_TAG, 1) or 1)
+
+
+def _png_exif_after_pixels(fp: BinaryIO) -> bytes | None:
+    """The payload of a PNG's eXIf chunk placed after its pixel data (IDAT), read from `fp` by chunk headers
+    alone; None when there is none. `fp` is left where it was."""
+    where = fp.tell()
+    try:
+        fp.seek(len(PNG_SIGNATURE))
+        after_pixels = False
+        while True:
+            head = fp.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            if kind == b"IEND":
+                return None
+            if kind == b"eXIf" and after_pixels:
+                return fp.read(length)
+            after_pixels = after_pixels or kind == b"IDAT"
+            fp.seek(length + 4, 1)  # the data and its CRC
+    except OSError:
+        return None
+    finally:
+        fp.seek(where)
 
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:

@@ -180,5 +180,10 @@ def unreadable(path: PathLike, exc: BaseException) -> DataprepError:
     return (TruncatedError if "truncated" in short else DataprepError)(path, f"unreadable: {short}")
 
 
+# What PIL raises for a file it cannot read: UnidentifiedImageError is an OSError; NotImplementedError comes from
+# formats it lacks a codec for (DDS's DXGI formats), which reached users as a traceback.
+PIL_ERRORS = (OSError, SyntaxError, ValueError, NotImplementedError)
+
+
 def short_reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,11 +1,11 @@
-"""Animated GIFs and PNGs (APNG): refused, since OpenCV, PIL and DALI all read their first frame alone."""
+"""Animated GIFs, PNGs (APNG) and WebPs: refused, since OpenCV, PIL and DALI all read their first frame alone."""
 from __future__ import annotations
 
 from io import BytesIO
 from typing import TYPE_CHECKING
 
 from ..errors import StackError
-from .formats import PNG_SIGNATURE, PathLike
+from .formats import PIL_ERRORS, PNG_SIGNATURE, PathLike
 from .limits import max_image_pixels
 
 if TYPE_CHECKING:
@@ -28,11 +28,16 @@ def png_frames(data: bytes) -> int:
     return 1
 
 
+def animated_webp(data: bytes) -> bool:
+    """Whether a WebP's extended header (VP8X) sets the animation flag."""
+    return data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8X" and len(data) > 20 and bool(data[20] & 0x02)
+
+
 def frame_count(data: bytes) -> int:
-    """Frames in an encoded GIF or PNG held in memory; 1 for other formats and for files too broken to say."""
+    """Frames in an encoded GIF, PNG or WebP held in memory; 1 for other formats and for files too broken to say."""
     if data.startswith(PNG_SIGNATURE):
         return png_frames(data)
-    if not data.startswith(GIF_SIGNATURES):
+    if not (data.startswith(GIF_SIGNATURES) or animated_webp(data)):
         return 1
     from PIL import Image
 
@@ -40,18 +45,18 @@ def frame_count(data: bytes) -> int:
     try:
         with Image.open(BytesIO(data)) as im:
             return int(getattr(im, "n_frames", 1))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (*PIL_ERRORS, Image.DecompressionBombError):
         return 1  # the decoder that reads it next names the problem
 
 
 def check_one_frame(path: PathLike, data: bytes) -> None:
-    """Refuse an animated GIF/PNG held in memory instead of reading its first frame."""
+    """Refuse an animated GIF/PNG/WebP held in memory instead of reading its first frame."""
     refuse_frames(path, frame_count(data))
 
 
 def check_pil_frames(path: PathLike, im: Image.Image) -> None:
-    """Refuse an animated GIF/PNG that PIL has opened (its n_frames)."""
-    if im.format in ("GIF", "PNG"):
+    """Refuse an animated GIF/PNG/WebP that PIL has opened (its n_frames)."""
+    if im.format in ("GIF", "PNG", "WEBP"):
         refuse_frames(path, int(getattr(im, "n_frames", 1)))
 
 

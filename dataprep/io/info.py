@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import DataprepError, TiffStackError
 from .exif import exif_orientation
 from .frames import check_pil_frames
-from .formats import PathLike, is_tiff_name, unreadable
+from .formats import PIL_ERRORS, PathLike, is_tiff_name, unreadable
 from .limits import bomb_error, check_pixels, max_image_pixels
 
 
@@ -51,7 +51,7 @@ def read_info(path: PathLike) -> ImageInfo:
         info = _tiff_info(path)
         if info is not None:
             return info
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     max_image_pixels()  # PIL's own limit follows dataprep's
     try:
@@ -66,7 +66,7 @@ def read_info(path: PathLike) -> ImageInfo:
         raise DataprepError(path, "file not found") from None
     except Image.DecompressionBombError as exc:
         raise bomb_error(path, exc) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except PIL_ERRORS as exc:
         raise unreadable(path, exc) from None
     if fmt == "TIFF":  # TIFF data under another name
         info = _tiff_info(path)

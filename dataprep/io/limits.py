@@ -8,7 +8,7 @@ from io import BytesIO
 from pathlib import Path
 
 from ..errors import DataprepError, UsageError
-from .formats import JPEG_SOI, PNG_SIGNATURE, PathLike, header_size
+from .formats import JPEG_SOI, PIL_ERRORS, PNG_SIGNATURE, PathLike, header_size
 
 # Decompression bombs: a few hundred KB of PNG can claim 20000x20000 pixels and
 # take gigabytes to decode. Sizes are checked from the header before any decode.
@@ -109,7 +109,7 @@ def check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None =
     """Refuse encoded bytes whose header says too many pixels, or other than the manifest's `expect`ed size."""
     size = header_size(data)
     if size is None and not data.startswith((PNG_SIGNATURE, JPEG_SOI)):
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
         max_image_pixels()
         try:
@@ -117,7 +117,7 @@ def check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None =
                 size = im.size
         except Image.DecompressionBombError as exc:
             raise DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        except PIL_ERRORS:
             return  # the decoder says what is wrong
     if size is not None:
         check_pixels(path, *size)

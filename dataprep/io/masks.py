@@ -12,8 +12,9 @@ import numpy as np
 from ..errors import DataprepError
 from .decode import open_tiff
 from .exif import tiff_orientation_cleared
-from .formats import PNG_END, PNG_SIGNATURE, PathLike, read_file_bytes, unreadable
+from .formats import PIL_ERRORS, PNG_END, PNG_SIGNATURE, PathLike, read_file_bytes, unreadable
 from .frames import check_one_frame, check_pil_frames
+from .mask_formats import bmp_without_grey_shortcut, read_pgm_with_opencv
 from .limits import bomb_error, check_manifest_size, check_pixels, check_pixels_within, max_image_pixels
 
 if TYPE_CHECKING:
@@ -42,25 +43,34 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
             return mask
     limit = max_image_pixels()  # refuses a malformed limit before any file is opened
     try:
-        fast = _read_png_with_opencv(name, expect, limit) if ext == ".png" else None
-        return fast if fast is not None else _read_mask_with_pil(Path(name), expect)
+        data = None
+        if ext == ".png":
+            fast = _read_png_with_opencv(name, expect, limit)
+        elif ext in (".pgm", ".bmp"):
+            data = read_file_bytes(name)
+            fast = read_pgm_with_opencv(name, data, expect, limit) if ext == ".pgm" else None
+            data = bmp_without_grey_shortcut(data) if ext == ".bmp" else data
+        else:
+            fast = None
+        return fast if fast is not None else _read_mask_with_pil(Path(name), expect, data)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except DataprepError:
         raise
     except MemoryError:
         raise DataprepError(path, "out of memory while decoding") from None
-    except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+    except PIL_ERRORS as exc:
         raise unreadable(path, exc) from None
 
 
-def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None) -> np.ndarray:
+def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None, data: bytes | None = None) -> np.ndarray:
+    """`path` (from `data`, its bytes, when given) read by PIL."""
     # Imported here: label maps and colour masks, the common masks, are read by OpenCV above.
     from PIL import Image
 
     max_image_pixels()  # PIL's own limit follows dataprep's
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else BytesIO(data)) as im:
             if im.format == "TIFF" and path.suffix.lower() not in (".tif", ".tiff"):
                 # A TIFF under another name (MetaMorph's .stk): PIL would read its first plane alone.
                 mask = _tiff_mask(path, expect)
@@ -193,7 +203,7 @@ def read_mask_palette(path: PathLike) -> np.ndarray | None:
         return None
     try:
         return read_png_palette(path)
-    except (OSError, ValueError):
+    except PIL_ERRORS:
         return None
 
 

@@ -1,0 +1,51 @@
+"""Mask files PIL misreads, read as stored: PGM label maps of any maxval, BMPs with a grey colour table."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .formats import PathLike
+from .limits import check_manifest_size, check_pixels_within
+
+
+def read_pgm_with_opencv(path: PathLike, data: bytes, expect: tuple[int, int] | None,
+                         limit: int | None) -> np.ndarray | None:
+    """A binary or plain PGM's stored samples, (H, W) uint8 or uint16; None for other files (PIL reads them).
+
+    PIL stretches a maxval other than 255 or 65535 to the full range: labels 0/1
+    of a maxval-1 PGM came back as 0/255 (the ignore index), maxval 3 as 0/85/170/255.
+    OpenCV keeps the samples, as read_image returns them.
+    """
+    if data[:2] not in (b"P2", b"P5"):
+        return None
+    header = data[2:512].split(b"\n")
+    fields = b" ".join(line.split(b"#")[0] for line in header).split()
+    if len(fields) < 3 or not all(f.isdigit() for f in fields[:3]):
+        return None  # PIL names what is wrong
+    width, height = int(fields[0]), int(fields[1])
+    check_pixels_within(path, width, height, limit)
+    check_manifest_size(path, (width, height), expect)
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    return array if array is not None and array.shape == (height, width) else None
+
+
+def bmp_without_grey_shortcut(data: bytes) -> bytes:
+    """A palette BMP's bytes, its colour table changed where PIL would misread the pixels.
+
+    PIL drops a grey colour table (black/white for 2 colours, i -> (i, i, i) for more)
+    and unpacks the pixels as 1-bit or 8-bit whatever their depth: an 8-bit BMP mask
+    with a black/white table came back all zeros, a 4-bit grey one unreadable. One
+    changed blue level keeps the table, and PIL returns the stored indices.
+    """
+    if data[:2] != b"BM" or len(data) < 54:
+        return data
+    header = int.from_bytes(data[14:18], "little")
+    bits = int.from_bytes(data[28:30], "little")
+    if header < 40 or bits not in (2, 4, 8):
+        return data  # OS/2 headers and direct colour: nothing dropped
+    colors = int.from_bytes(data[46:50], "little") or 1 << bits
+    if (bits == 8 and colors > 2) or 14 + header >= len(data):
+        return data  # 8-bit pixels with an 8-bit grey table: PIL's "L" reads the indices
+    patched = bytearray(data)
+    patched[14 + header] ^= 1  # blue of colour 0
+    return bytes(patched)
