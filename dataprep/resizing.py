@@ -32,7 +32,7 @@ belong together.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +44,7 @@ from .augment.base import resize_mask
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
+from .folder_settings import claim_folder
 from .io import PathLike, atomic_write_bytes, read_mask_palette
 from .io.formats import read_file_bytes
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
@@ -148,6 +149,8 @@ def resize_manifest(
     outputs += [_mask_output(out, r.id, ext) for r in src.rows if r.mask is not None
                 for ext in dict.fromkeys((r.mask.suffix.lower(), ".png", ".tif"))]
     inputs.check_written([out / "manifest.csv", *([palette_copy] if palette_copy is not None else []), *outputs])
+    claim_folder(out, "resize", {**asdict(target), "image_interpolation": image_interpolation,
+                                 "jpeg_quality": jpeg_quality}, src.rows)
     resizer = _PairResizer(target, out, INTERPOLATIONS[image_interpolation], jpeg_quality)
     results = run_items(resizer, src.rows, executor=executor, on_error=on_error, desc="resize", quiet=quiet)
     report = ResizeReport(out, pairs=len(src))

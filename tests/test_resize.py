@@ -416,8 +416,24 @@ def test_images_without_masks_are_resized_too(tmp_path):
     rows = [_pair(tmp_path, "labelled", _photo(40, 80), _regions(40, 80, 2)),
             _pair(tmp_path, "test", _photo(40, 80), None)]
     src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
-    for target in (ResizeTarget(max_side=40), ResizeTarget(scale=0.5)):
-        resize_manifest(src, tmp_path / "out", target, force=True, quiet=True)
+    for i, target in enumerate((ResizeTarget(max_side=40), ResizeTarget(scale=0.5))):
+        resize_manifest(src, tmp_path / f"out{i}", target, quiet=True)
         sizes = {r.id: (r.width, r.height, *io.read_image(r.image).shape[1::-1]) for r in
-                 read_manifest(tmp_path / "out" / "manifest.csv").rows}
+                 read_manifest(tmp_path / f"out{i}" / "manifest.csv").rows}
         assert sizes == {"labelled": (40, 20, 40, 20), "test": (40, 20, 40, 20)}
+
+
+def test_a_rerun_into_the_same_folder_with_another_size_is_refused(tmp_path):
+    """resize 256 then 128 into one folder, interrupted: rows said 256 over 128-pixel files, and an image and its
+    mask could differ in size."""
+    rows = [_pair(tmp_path, k, _photo(40, 60, i), _regions(40, 60, 3, i)) for i, k in enumerate("ab")]
+    src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
+    first = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.5), quiet=True)
+    written = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*.png")}
+    with pytest.raises(UsageError, match=r"scale 0.5 \(now 0.25\)"):
+        resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.25), quiet=True)
+    with pytest.raises(UsageError, match=r"image_interpolation 'auto' \(now 'nearest'\)"):
+        resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.5), image_interpolation="nearest", quiet=True)
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*.png")} == written
+    again = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.5), quiet=True)
+    assert read_manifest(again.manifest_path).rows == read_manifest(first.manifest_path).rows

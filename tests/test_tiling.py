@@ -772,3 +772,39 @@ def test_a_palette_tiff_masks_tiles_keep_its_colours(tmp_path):
     for row in read_manifest(report.manifest_path).rows:
         tile = Image.open(row.mask)
         assert tile.mode == "P" and tile.getpalette()[:9] == [0, 0, 0, 200, 30, 30, 30, 200, 30]
+
+
+def test_a_rerun_with_other_settings_or_rows_is_refused_before_it_writes(tmp_path):
+    """tile --size 64 then --size 128 into one folder left the 64-pixel tiles the new run did not overwrite, and the
+    next scan took both; interrupted, the manifest listed 64-pixel rows over 128-pixel files."""
+    from dataprep.errors import UsageError
+
+    rng = np.random.default_rng(12)
+    images = {k: rng.integers(0, 255, (32, 32, 3), np.uint8) for k in "ab"}
+    masks = {k: rng.integers(0, 3, (32, 32), np.uint8) for k in "ab"}
+    manifest = _source(tmp_path, images, masks)
+    out = tmp_path / "tiles"
+    first = tile_manifest(manifest, out, size=16, quiet=True)
+    listed = sorted(p.name for p in out.glob("images/*"))
+    with pytest.raises(UsageError, match=r"tile` with size \[16, 16\] \(now \[8, 8\]\), stride \[16, 16\] \(now "
+                                         r"\[8, 8\]\); this run would mix its outputs"):
+        tile_manifest(manifest, out, size=8, quiet=True)
+    assert sorted(p.name for p in out.glob("images/*")) == listed  # nothing written
+    fewer = write_manifest(read_manifest(manifest).rows[:1], tmp_path / "fewer.csv")
+    with pytest.raises(UsageError, match=r"from other rows \(2 then, 1 now\)"):
+        tile_manifest(fewer, out, size=16, quiet=True)
+    again = tile_manifest(manifest, out, size=16, quiet=True)  # the same run: completes or refreshes the folder
+    assert read_manifest(again.manifest_path).rows == read_manifest(first.manifest_path).rows
+    # A first run killed before its first tile: the record comes first, so the folder is known anyway.
+    import dataprep.tiling as tiling
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tiling, "run_items", killed)
+        with pytest.raises(KeyboardInterrupt):
+            tile_manifest(manifest, tmp_path / "other", size=8, quiet=True)
+    with pytest.raises(UsageError, match=r"size \[8, 8\] \(now \[16, 16\]\)"):
+        tile_manifest(manifest, tmp_path / "other", size=16, quiet=True)
+    assert tile_manifest(manifest, tmp_path / "other", size=8, quiet=True).ok  # the same rows and settings
