@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +36,10 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     inputs.guard_folder(out, force=True)  # removes temporary files of a killed earlier run
     rows = result.manifest.rows
     columns = extra_columns(rows, ["fold"])
-    write_lines(out / "manifest.csv", columns, render_rows(rows, out, columns))
+    # Every manifest is written beside its place first and moved in together: a rerun killed while writing
+    # left fold_1/train.csv of the new split beside val.csv of the old, 672 rows in both, under the old
+    # report.json. Killed now, the old files stand; killed while moving, report.json (written last) is gone.
+    staged = [_stage(out / "manifest.csv", columns, render_rows(rows, out, columns))]
     # Each row is formatted once for all fold folders (siblings: same relative paths), not 2k times.
     lines = render_rows(rows, out / "fold_0", columns)
     folds = np.asarray(result.folds)
@@ -45,9 +49,13 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
             own = extra_columns(subset, ["fold"])  # differs only when rows carry different extra columns
             target = out / f"fold_{f}" / name
             if own == columns:
-                write_lines(target, columns, [lines[i] for i in keep])
+                staged.append(_stage(target, columns, [lines[i] for i in keep]))
             else:
-                write_lines(target, own, render_rows(subset, target.parent, own))
+                staged.append(_stage(target, own, render_rows(subset, target.parent, own)))
+    (out / "report.json").unlink(missing_ok=True)
+    for target in staged:
+        os.replace(_staged_name(target), target)
+    for f in range(result.k):
         if result.palette is not None:
             result.palette.save(out / f"fold_{f}" / "palette.json")
     if result.palette is not None:
@@ -55,6 +63,16 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     _remove_stale_folds(out, result.k)
     atomic_write_text(out / "report.json", result.report.to_json())
     return out
+
+
+def _staged_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.next")
+
+
+def _stage(target: Path, columns: list[str], lines: list[str]) -> Path:
+    """Write a manifest under its staged name (see write_folds); returns its final path."""
+    write_lines(_staged_name(target), columns, lines)
+    return target
 
 
 def _refuse_foreign_files(out: Path) -> None:

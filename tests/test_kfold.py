@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -367,6 +368,58 @@ def test_rerun_with_smaller_k_removes_stale_fold_folders(tmp_path):
     kfold(path, tmp_path / "out", 5, quiet=True)
     kfold(path, tmp_path / "out", 3, quiet=True)
     assert sorted(p.name for p in (tmp_path / "out").glob("fold_*")) == ["fold_0", "fold_1", "fold_2"]
+
+
+def _consistent_split(out: Path) -> dict[str, int]:
+    """The fold of each id by manifest.csv, checked against every fold_i/{train,val}.csv (independently)."""
+    fold_of = {r.id: r.fold for r in read_manifest(out / "manifest.csv")}
+    for f in sorted(set(fold_of.values())):
+        train = {r.id for r in read_manifest(out / f"fold_{f}" / "train.csv")}
+        val = {r.id for r in read_manifest(out / f"fold_{f}" / "val.csv")}
+        assert not train & val and val == {i for i, fold in fold_of.items() if fold == f}
+        assert train == set(fold_of) - val
+    return fold_of
+
+
+def test_a_rerun_killed_while_writing_leaves_the_old_split_whole(tmp_path, monkeypatch):
+    """A rerun with another seed killed midway left fold_1/train.csv of the new split beside val.csv of the old:
+    672 ids in both, under the old report.json."""
+    import dataprep.foldfiles as foldfiles
+
+    path = _write_set(tmp_path / "data", _random_labels(30, seed=12))
+    kfold(path, tmp_path / "out", 5, seed=0, quiet=True)
+    before = _consistent_split(tmp_path / "out")
+    report = (tmp_path / "out" / "report.json").read_bytes()
+    write_lines, calls = foldfiles.write_lines, []
+
+    def killed_at_the_fourth(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return write_lines(*args, **kwargs)
+
+    monkeypatch.setattr(foldfiles, "write_lines", killed_at_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        kfold(path, tmp_path / "out", 5, seed=7, quiet=True)
+    assert _consistent_split(tmp_path / "out") == before
+    assert (tmp_path / "out" / "report.json").read_bytes() == report
+    monkeypatch.setattr(foldfiles, "write_lines", write_lines)
+    replace, moved = os.replace, []
+
+    def killed_while_moving(source, target):
+        if str(source).endswith(".next"):  # a staged manifest moved into place, not an atomic write's temp
+            moved.append(target)
+            if len(moved) == 3:
+                raise KeyboardInterrupt
+        replace(source, target)
+
+    monkeypatch.setattr(foldfiles.os, "replace", killed_while_moving)
+    with pytest.raises(KeyboardInterrupt):
+        kfold(path, tmp_path / "out", 5, seed=7, quiet=True)
+    assert not (tmp_path / "out" / "report.json").exists()  # incomplete, and says so
+    monkeypatch.undo()
+    kfold(path, tmp_path / "out", 5, seed=7, quiet=True)  # the rerun completes it
+    assert _consistent_split(tmp_path / "out") != before and (tmp_path / "out" / "report.json").exists()
 
 
 def test_output_must_not_overwrite_the_input_manifest(tmp_path):
