@@ -27,11 +27,20 @@ class DataprepError(Exception):
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path else self.reason
+        return f"{one_line(self.path)}: {self.reason}" if self.path else self.reason
 
     def __reduce__(self):
         # Keep (path, reason) across process boundaries (process pool, Dask).
         return (type(self), (self.path, self.reason))
+
+
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(path: str) -> str:
+    """A path with its control characters escaped as Python writes them (`nl\\nname.jpg`): a newline in a file
+    name split the error line in two."""
+    return CONTROL_CHARACTER.sub(lambda m: repr(m.group())[1:-1], path)
 
 
 class TruncatedError(DataprepError):

@@ -25,7 +25,7 @@ from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import DataprepError
+from .errors import CONTROL_CHARACTER, DataprepError
 from .io import PathLike, atomic_open
 
 REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
@@ -33,7 +33,6 @@ REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
 ORIGINAL_SIZE_COLUMNS = ("original_width", "original_height")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # A name holding one cannot be an id (it names output files) and is printed escaped, to keep messages one line.
-CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # Anything any rule of `id_problem` refuses; ids that do not match (nearly all) need no closer look.
 _ANY_ID_PROBLEM = re.compile(r"[\x00-\x1f\x7f\\]|^[A-Za-z]:|(?:^|/)\.{0,2}(?:/|$)")
 

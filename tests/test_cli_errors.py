@@ -165,3 +165,16 @@ def test_a_ctrl_c_before_the_command_runs_exits_130(monkeypatch):
     monkeypatch.setattr(click.Command, "invoke", interrupted)
     result = _run("stats", SAMPLE_DATA / "palette.json", "-o", "s.json")
     assert result.exit_code == 130 and result.stderr.strip() == "interrupted"
+
+
+def test_an_error_naming_a_path_with_a_newline_stays_one_line(tmp_path, cli):
+    """A manifest row whose image name holds a newline: `error: .../miss` then `ing.jpg: file not found`."""
+    from dataprep.manifest import ManifestRow, write_manifest
+
+    io.write_mask(tmp_path / "src" / "m.png", np.zeros((4, 4), np.uint8))
+    manifest = write_manifest([ManifestRow("a", tmp_path / "src" / "miss\ning.jpg", tmp_path / "src" / "m.png",
+                                           4, 4)], tmp_path / "rows.csv")
+    res = cli("resize", manifest, tmp_path / "out", "--scale", "0.5")
+    assert res.exit_code == 1
+    (line,) = [x for x in res.output.splitlines() if "file not found" in x]
+    assert line.endswith("miss\\ning.jpg: file not found")

@@ -438,6 +438,20 @@ def test_cli_writes_relative_manifest_and_strict_exit(tmp_path, cli):
     assert "images/orphan.jpg: image has no mask" in strict.output
 
 
+def test_scan_never_replaces_a_file_that_is_not_a_manifest(tmp_path, cli):
+    """`scan DIR -o DIR/palette.json` replaced the dataset's palette with a manifest, exit 0."""
+    data = tmp_path / "data"
+    _jpg(data / "images/a.jpg"), _png(data / "masks/a.png")
+    palette = data / "palette.json"
+    palette.write_text('{"classes": []}\n')
+    res = cli("scan", data, "-o", palette, "-q")
+    assert res.exit_code == 2 and "palette.json: exists and is not a manifest" in res.output
+    assert palette.read_text() == '{"classes": []}\n'
+    empty = tmp_path / "made_by_mktemp.csv"
+    empty.write_text("")
+    assert cli("scan", data, "-o", empty, "-q").exit_code == 0 and read_manifest(empty)[0].id == "a"
+
+
 def test_cli_usage_errors_exit_2(tmp_path, cli):
     _jpg(tmp_path / "x.jpg")
     res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "--image-dir", "only")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_DATA_PROBLEM, DataprepError
-from ..manifest import CONTROL_CHARACTER, write_manifest
+from ..errors import EXIT_DATA_PROBLEM, DataprepError, UsageError, one_line
+from ..manifest import write_manifest
 from ..paths import Inputs
 from ..scan import Problem, ScanResult, scan
 from ..split_column import SPLIT_COLUMN
@@ -86,10 +86,26 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
     found = [p for r in result.rows for p in (r.image_str, r.mask_str) if p is not None]
     found += [os.path.join(result.root, p.path) for p in (*result.problems, *result.warnings)]
     Inputs(found).guard_file(output)
+    _refuse_replacing_a_non_manifest(output)
     write_manifest(result.manifest, output)
     _print_summary(result, output)
     if strict and result.problems:
         sys.exit(EXIT_DATA_PROBLEM)
+
+
+def _refuse_replacing_a_non_manifest(output: Path) -> None:
+    """`scan DIR -o DIR/palette.json` replaced the dataset's palette with a manifest: an existing file is
+    replaced only when it is a manifest (its header starts id,image,mask) or empty."""
+    try:
+        with open(output, "rb") as f:
+            head = f.read(64).removeprefix(b"\xef\xbb\xbf")
+    except (FileNotFoundError, IsADirectoryError):
+        return
+    except OSError:
+        return  # guard_file and the write name the problem
+    if head and not head.startswith(b"id,image,mask"):
+        raise UsageError(output, "exists and is not a manifest (its first line is not id,image,mask,...); scan "
+                                 "would replace it: choose another output file")
 
 
 def _print_summary(result: ScanResult, output: Path | None) -> None:
@@ -144,8 +160,7 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
 
 def _one_line(text: str) -> str:
     """Control characters of a file name written as escapes (`nl\\nname.jpg`), so that a problem stays one line."""
-    text = os.fsencode(text).decode("utf-8", "backslashreplace")  # a name of non-UTF-8 bytes: printable
-    return CONTROL_CHARACTER.sub(lambda m: repr(m.group())[1:-1], text)
+    return one_line(os.fsencode(text).decode("utf-8", "backslashreplace"))  # non-UTF-8 bytes made printable
 
 
 def _by_reason(warnings: list[Problem]) -> dict[str, list[str]]:
