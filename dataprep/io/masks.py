@@ -14,8 +14,8 @@ from .decode import open_tiff
 from .exif import tiff_orientation_cleared
 from .formats import PIL_ERRORS, PNG_END, PNG_SIGNATURE, PathLike, read_file_bytes, unreadable
 from .frames import check_one_frame, check_pil_frames
-from .mask_formats import bmp_without_grey_shortcut, read_pgm_with_opencv
 from .limits import bomb_error, check_manifest_size, check_pixels, check_pixels_within, max_image_pixels
+from .mask_formats import bmp_without_grey_shortcut, read_pgm_with_opencv
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -43,15 +43,15 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
             return mask
     limit = max_image_pixels()  # refuses a malformed limit before any file is opened
     try:
-        data = None
+        data = read_file_bytes(name) if ext in (".pgm", ".bmp") else None
         if ext == ".png":
             fast = _read_png_with_opencv(name, expect, limit)
-        elif ext in (".pgm", ".bmp"):
-            data = read_file_bytes(name)
-            fast = read_pgm_with_opencv(name, data, expect, limit) if ext == ".pgm" else None
-            data = bmp_without_grey_shortcut(data) if ext == ".bmp" else data
+        elif ext == ".pgm" and data is not None:
+            fast = read_pgm_with_opencv(name, data, expect, limit)
         else:
             fast = None
+        if ext == ".bmp" and data is not None:
+            data = bmp_without_grey_shortcut(data)
         return fast if fast is not None else _read_mask_with_pil(Path(name), expect, data)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
