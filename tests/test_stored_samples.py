@@ -311,3 +311,15 @@ def test_a_format_pil_has_no_codec_for_is_a_one_line_error(tmp_path):
         with pytest.raises(io.DataprepError, match="bc6.dds: unreadable: Unimplemented DXGI format 93"):
             read(path)
     assert io.read_mask_palette(path) is None
+
+
+def test_a_16_bit_ppm_colour_mask_gives_its_exact_colours_or_is_refused(tmp_path):
+    """PIL cut a 16-bit PPM's colours to 8 bits (4095 -> 255, merging colours) and read_info said uint8."""
+    colours = np.random.default_rng(10).integers(0, 256, (4, 6, 3))
+    path = tmp_path / "colours.ppm"
+    path.write_bytes(b"P6\n6 4\n65535\n" + (colours * 257).astype(">u2").tobytes())
+    np.testing.assert_array_equal(io.read_mask(path), colours)
+    assert io.read_info(path).dtype == "uint16" and io.read_image(path).dtype == np.uint16
+    path.write_bytes(b"P6\n6 4\n4095\n" + (colours * 16).astype(">u2").tobytes())
+    with pytest.raises(io.DataprepError, match="colours.ppm: 16-bit colour mask with colour"):
+        io.read_mask(path)

@@ -180,6 +180,16 @@ def unreadable(path: PathLike, exc: BaseException) -> DataprepError:
     return (TruncatedError if "truncated" in short else DataprepError)(path, f"unreadable: {short}")
 
 
+def netpbm_header(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, maxval) of a PGM or PPM (binary or plain) from its first bytes; None for other files."""
+    if data[:2] not in (b"P2", b"P3", b"P5", b"P6"):
+        return None
+    fields = b" ".join(line.split(b"#")[0] for line in data[2:512].split(b"\n")).split()
+    if len(fields) < 3 or not all(f.isdigit() for f in fields[:3]):
+        return None
+    return int(fields[0]), int(fields[1]), int(fields[2])
+
+
 # What PIL raises for a file it cannot read: UnidentifiedImageError is an OSError; NotImplementedError comes from
 # formats it lacks a codec for (DDS's DXGI formats), which reached users as a traceback.
 PIL_ERRORS = (OSError, SyntaxError, ValueError, NotImplementedError)

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import DataprepError, TiffStackError
 from .exif import exif_orientation
 from .frames import check_pil_frames
-from .formats import PIL_ERRORS, PathLike, is_tiff_name, unreadable
+from .formats import PIL_ERRORS, PathLike, is_tiff_name, netpbm_header, unreadable
 from .limits import bomb_error, check_pixels, max_image_pixels
 
 
@@ -98,6 +98,13 @@ def _pil_kind(path: Path, mode: str, fmt: str, transparent: bool) -> tuple[int, 
             with open(path, "rb") as f:
                 head = f.read(26)
             if len(head) == 26 and head[24] == 16:
+                dtype = "uint16"
+    if fmt == "PPM" and mode == "RGB":
+        # PIL shows a 16-bit PPM (maxval over 255) as 8-bit RGB; read_image gives its 16-bit samples.
+        with suppress(OSError):
+            with open(path, "rb") as f:
+                header = netpbm_header(f.read(512))
+            if header is not None and header[2] > 255:
                 dtype = "uint16"
     return bands, dtype, mode in ("LA", "PA", "RGBA") or (mode == "P" and transparent)
 

@@ -1,32 +1,33 @@
-"""Mask files PIL misreads, read as stored: PGM label maps of any maxval, BMPs with a grey colour table."""
+"""Mask files PIL misreads, read as stored: Netpbm masks of any maxval, BMPs with a grey colour table."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .formats import PathLike
+from .formats import PathLike, netpbm_header
 from .limits import check_manifest_size, check_pixels_within
 
 
-def read_pgm_with_opencv(path: PathLike, data: bytes, expect: tuple[int, int] | None,
-                         limit: int | None) -> np.ndarray | None:
-    """A binary or plain PGM's stored samples, (H, W) uint8 or uint16; None for other files (PIL reads them).
+def read_netpbm_with_opencv(path: PathLike, data: bytes, expect: tuple[int, int] | None,
+                            limit: int | None) -> np.ndarray | None:
+    """A PGM's stored samples, (H, W) uint8 or uint16, or a 16-bit PPM's (H, W, 3) RGB samples; None for other
+    files (PIL reads them).
 
     PIL stretches a maxval other than 255 or 65535 to the full range: labels 0/1
-    of a maxval-1 PGM came back as 0/255 (the ignore index), maxval 3 as 0/85/170/255.
-    OpenCV keeps the samples, as read_image returns them.
+    of a maxval-1 PGM came back as 0/255 (the ignore index), maxval 3 as 0/85/170/255;
+    and it cuts 16-bit PPM colours to 8 bits. OpenCV keeps the samples, as
+    read_image returns them.
     """
-    if data[:2] not in (b"P2", b"P5"):
-        return None
-    header = data[2:512].split(b"\n")
-    fields = b" ".join(line.split(b"#")[0] for line in header).split()
-    if len(fields) < 3 or not all(f.isdigit() for f in fields[:3]):
-        return None  # PIL names what is wrong
-    width, height = int(fields[0]), int(fields[1])
+    header = netpbm_header(data)
+    if header is None or (data[:2] in (b"P3", b"P6") and header[2] <= 255):
+        return None  # 8-bit PPM colour masks and broken headers: PIL reads them or names what is wrong
+    width, height, _maxval = header
     check_pixels_within(path, width, height, limit)
     check_manifest_size(path, (width, height), expect)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    return array if array is not None and array.shape == (height, width) else None
+    if array is None or array.shape[:2] != (height, width):
+        return None
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB) if array.ndim == 3 else array
 
 
 def bmp_without_grey_shortcut(data: bytes) -> bytes:

@@ -15,7 +15,7 @@ from .exif import tiff_orientation_cleared
 from .formats import PIL_ERRORS, PNG_END, PNG_SIGNATURE, PathLike, read_file_bytes, unreadable
 from .frames import check_one_frame, check_pil_frames
 from .limits import bomb_error, check_manifest_size, check_pixels, check_pixels_within, max_image_pixels
-from .mask_formats import bmp_without_grey_shortcut, read_pgm_with_opencv
+from .mask_formats import bmp_without_grey_shortcut, read_netpbm_with_opencv
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -43,11 +43,13 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
             return mask
     limit = max_image_pixels()  # refuses a malformed limit before any file is opened
     try:
-        data = read_file_bytes(name) if ext in (".pgm", ".bmp") else None
+        data = read_file_bytes(name) if ext in (".pgm", ".ppm", ".bmp") else None
         if ext == ".png":
             fast = _read_png_with_opencv(name, expect, limit)
-        elif ext == ".pgm" and data is not None:
-            fast = read_pgm_with_opencv(name, data, expect, limit)
+        elif ext in (".pgm", ".ppm") and data is not None:
+            fast = read_netpbm_with_opencv(name, data, expect, limit)
+            if fast is not None and fast.ndim == 3:
+                fast = colours_to_8bit(name, fast)  # 16-bit PPM colours: exact 8-bit colours, or refused
         else:
             fast = None
         if ext == ".bmp" and data is not None:
