@@ -100,6 +100,26 @@ def test_coco_manifest_pairs_images_and_skip_empty(tmp_path):
     assert not (tmp_path / "out" / "labels" / "empty.png").exists()
 
 
+def test_coco_own_layout_finds_each_splits_images_in_the_folder_named_as_the_split(tmp_path):
+    """annotations/instances_val2017.json beside val2017/ (COCO's own layout; datumaro's images/val2017/): the
+    split folders were never tried, and the folder import wrote nothing."""
+    root = tmp_path / "coco"
+    for split, folder, colour in (("train2017", root / "train2017", 1), ("val2017", root / "images" / "val2017", 2)):
+        write_image(folder / f"{split}_a.png", 20, 10, colour)
+        data = {"images": [{"id": 1, "file_name": f"{split}_a.png", "width": 20, "height": 10}],
+                "categories": [{"id": 1, "name": "box"}],
+                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                                 "segmentation": [[2, 2, 12, 2, 12, 8, 2, 8]], "bbox": [2, 2, 10, 6], "area": 60}]}
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
+    report = _import("coco", root, tmp_path / "out")
+    rows = {r.id: r for r in read_manifest(report.manifest_path)}
+    assert sorted(rows) == ["train2017/train2017_a", "val2017/val2017_a"]  # ids by split, as for any folder
+    assert rows["val2017/val2017_a"].image == (root / "images" / "val2017" / "val2017_a.png").resolve()
+    for row in rows.values():
+        assert int((read_mask(row.mask) == 1).sum()) > 0
+
+
 @needs_coco
 def test_coco_rle_string_decoder_matches_pycocotools():
     from pycocotools import mask as mask_utils
@@ -230,6 +250,17 @@ def test_absolute_and_dotdot_image_names_write_below_labels(tmp_path):
         "a.png", "sub/b.png", "up.png"]
     assert sorted(r.id for r in read_manifest(report.manifest_path)) == ["a", "sub/b", "up"]
     assert any("absolute or reach out of the images folder" in n for n in report.notes)
+
+
+def test_categories_sharing_a_name_are_named_in_a_warning(tmp_path):
+    """Categories {1: dog}, {2: dog}, {3: 'Dog '} became three classes, two of them named `dog`, exit 0, silent."""
+    export = coco_export(tmp_path / "coco")
+    _rewrite(export["json"], lambda d: d["categories"].extend([{"id": 40, "name": "dog"}, {"id": 41, "name": "Car "}]))
+    report = _import("coco", export["json"], tmp_path / "out")
+    (note,) = [n for n in report.notes if "shared by several categories" in n]
+    assert "2 name(s)" in note and "'dog' (id 18) / 'dog' (id 40)" in note and "'car' (id 3) / 'Car ' (id 41)" in note
+    clean = coco_export(tmp_path / "clean")
+    assert not [n for n in _import("coco", clean["json"], tmp_path / "out2").notes if "shared by" in n]
 
 
 def test_roboflow_project_placeholder_category_is_no_class(tmp_path):

@@ -97,7 +97,7 @@ def test_a_roboflow_export_folder_is_one_import_with_a_split_column(tmp_path):
     assert rows[2].image == (tmp_path / "export" / "valid" / "a.jpg").resolve()
     placeholder = [n for n in report.notes if "placeholder" in n]
     assert len(placeholder) == 1 and placeholder[0].startswith(
-        "train/_annotations.coco.json, valid/_annotations.coco.json: category 0 'facade' left out")
+        "train/_annotations.coco.json, valid/_annotations.coco.json (each): category 0 'facade' left out")
     other = tmp_path / "export" / "valid" / "_annotations.coco.json"
     other.write_text(other.read_text().replace('"car"', '"truck"'))
     with pytest.raises(DataprepError, match=r"valid/_annotations.coco.json: its categories differ from those of "):

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import DataprepError, UsageError
 from .image_folders import ImageLocator
+from .names import shared_names
 from .raster import require_pycocotools
 from .base import BOX_MODES, IGNORE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
@@ -158,7 +159,9 @@ def read_coco(src: Path, *, images_dir: Path | None = None, keep_crowd: bool = F
         merged.errors += plan.errors
         for warning in plan.warnings:
             said.setdefault(warning, []).append(path.relative_to(src).as_posix())
-    merged.warnings = [f"{', '.join(where)}: {warning}" for warning, where in said.items()]
+    # "each": a count said by two exports was read as their total (4 images missing, 8 failed)
+    merged.warnings = [f"{', '.join(where)}{' (each)' if len(where) > 1 else ''}: {warning}"
+                       for warning, where in said.items()]
     return merged
 
 
@@ -181,6 +184,9 @@ def _plan_of_json(src: Path, images_dir: Path | None, keep_crowd: bool, boxes: s
     index_of, specs = _class_indices(cats)
     regions: dict[Any, list[Region]] = {iid: [] for iid in images}
     plan = ImportPlan("coco", specs, [])
+    shared = shared_names((c["id"], c["name"]) for c in cats)
+    if shared:
+        plan.warnings.append(shared)
     if placeholder is not None:
         plan.warnings.append(f"category {placeholder['id']} {placeholder['name']!r} left out: no annotation uses it "
                              "and it is the supercategory of all the others (Roboflow's project placeholder)")

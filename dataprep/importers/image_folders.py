@@ -37,7 +37,8 @@ class ImageLocator:
             return
         candidates = list(usual) if usual is not None else [
             export.parent, export.parent / "images", export.parent.parent, export.parent.parent / "images",
-            export.parent.parent.parent / "images"]  # Mapillary: val/v2.0/panoptic/panoptic_2020.json, val/images
+            export.parent.parent.parent / "images",  # Mapillary: val/v2.0/panoptic/panoptic_2020.json, val/images
+            *_split_folders(export)]
         probes = list(file_names[:PROBES])
         hits = [sum(exists(folder, name) for name in probes) for folder in candidates]
         if max(hits, default=0) == 0:
@@ -69,6 +70,16 @@ class ImageLocator:
             return None
         folders = ", ".join(str(f) for f in self.looked_in[:4])
         return f"{self.missing} listed image(s) are in none of {folders}: --images DIR says where they are"
+
+
+def _split_folders(export: Path) -> list[Path]:
+    """COCO's own layout, annotations/instances_val2017.json beside val2017/ (datumaro's: images/val2017/): the
+    folders named as the export's split. They were never tried, and a COCO folder did not import."""
+    split = export.stem.rpartition("_")[2] if "_" in export.stem else ""
+    if not split:
+        return []
+    root = export.parent.parent
+    return [root / split, root / "images" / split, export.parent / split]
 
 
 def _search_below(root: Path, probes: list[str], exists: Exists) -> Path | None:

@@ -12,6 +12,7 @@ by value: "2" before "10").
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from pathlib import Path
 
 from .base import IGNORE, ClassSpec
@@ -61,3 +62,17 @@ def case_variants(names: Iterable[str]) -> str | None:
         return None
     shown = "; ".join(" / ".join(repr(n) for n in g) for g in clashes[:3])
     return f"{len(clashes)} group(s) of class names differ only in case or spaces and are separate classes: {shown}"
+
+
+def shared_names(named: Iterable[tuple[Any, str]]) -> str | None:
+    """A warning when several categories (id, name) carry one name, or names that differ only in case or spaces:
+    a COCO export's `dog` of ids 1 and 2 became two classes named `dog`, and a class lookup by name picks one."""
+    groups: dict[str, list[tuple[Any, str]]] = {}
+    for cid, name in named:
+        groups.setdefault(str(name).strip().casefold(), []).append((cid, str(name)))
+    clashes = [g for g in groups.values() if len(g) > 1]
+    if not clashes:
+        return None
+    shown = "; ".join(" / ".join(f"{name!r} (id {cid})" for cid, name in g) for g in clashes[:3])
+    return (f"{len(clashes)} name(s) are shared by several categories, each a class of its own: {shown}; "
+            "if they are one class, give them one category in the export")
