@@ -20,9 +20,9 @@ from .manifest import ManifestRow
 from .stats_origin import ids_digest
 
 
-def claim_folder(out: Path, command: str, settings: Mapping[str, Any], rows: Sequence[ManifestRow]) -> None:
+def claim_folder(out: Path, command: str, settings: Mapping[str, Any], rows: Sequence[ManifestRow]) -> bool:
     """Refuse `out` when an earlier `command` run wrote it with other settings or from other rows; else record
-    these. Settings are compared as JSON (tuples as lists)."""
+    these. Settings are compared as JSON (tuples as lists). True when this call wrote the record."""
     record = {"command": command, "settings": json.loads(json.dumps(dict(settings))),
               "rows": len(rows), "ids_sha256": ids_digest(r.id for r in rows)}
     path = out / f".dataprep-{command}.json"
@@ -38,10 +38,12 @@ def claim_folder(out: Path, command: str, settings: Mapping[str, Any], rows: Seq
     out.mkdir(parents=True, exist_ok=True)
     if earlier is None:
         atomic_write_text(path, json.dumps(record, sort_keys=True) + "\n")
+    return earlier is None
 
 
 def release_folder(out: Path, command: str) -> None:
-    """Undo `claim_folder` for a run that wrote nothing (every item failed): no record, no folder left empty."""
+    """Undo a `claim_folder` that wrote the record, for a run that wrote nothing (every item failed): no record,
+    no folder left empty. An earlier run's record stays: its outputs are there."""
     (out / f".dataprep-{command}.json").unlink(missing_ok=True)
     try:
         out.rmdir()

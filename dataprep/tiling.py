@@ -204,7 +204,7 @@ def tile_manifest(
     inputs.check_written([out / "manifest.csv"])
     params = TileParams(_pair(size), _stride(_pair(size), overlap, stride), pad, min_labelled, keep_empty,
                         background, _ignore_index(ignore_index, src), seed, max_nodata, nodata_mask, mask_format)
-    claim_folder(out, "tile", asdict(params), src.rows)
+    claimed = claim_folder(out, "tile", asdict(params), src.rows)
     results = run_items(_Tiler(params, out), src.rows, executor=executor, on_error=on_error,
                         desc="tile", quiet=quiet)
     report = TileReport(out, sources=len(src))
@@ -221,7 +221,8 @@ def tile_manifest(
     report.smaller = sum(1 for r in rows if (r.height, r.width) != params.size)
     report.errors = errors_of(results)
     if report.errors and not any(r.ok for r in results):  # an empty manifest and tiling.json beside nothing
-        release_folder(out, "tile")
+        if claimed:
+            release_folder(out, "tile")
         raise all_failed(src.path, report.errors, "sources")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     # What `stitch` needs and the manifest does not say: CamVid tiled with --ignore-index 11 was stitched with

@@ -808,3 +808,18 @@ def test_a_rerun_with_other_settings_or_rows_is_refused_before_it_writes(tmp_pat
     with pytest.raises(UsageError, match=r"size \[8, 8\] \(now \[16, 16\]\)"):
         tile_manifest(manifest, tmp_path / "other", size=16, quiet=True)
     assert tile_manifest(manifest, tmp_path / "other", size=8, quiet=True).ok  # the same rows and settings
+
+
+def test_a_rerun_where_every_source_fails_keeps_the_earlier_runs_record(tmp_path):
+    """The record of a folder's first, complete run must survive a later run that writes nothing: without it, a
+    run with other settings would be let in beside the first run's tiles."""
+    from dataprep.errors import UsageError
+
+    images = {"a": np.full((32, 32, 3), 60, np.uint8)}
+    manifest = _source(tmp_path, images, {"a": np.zeros((32, 32), np.uint8)})
+    tile_manifest(manifest, tmp_path / "tiles", size=16, quiet=True)
+    (tmp_path / "src" / "a.png").unlink()
+    with pytest.raises(DataprepError, match="nothing written"):
+        tile_manifest(manifest, tmp_path / "tiles", size=16, quiet=True)
+    with pytest.raises(UsageError, match=r"size \[16, 16\] \(now \[8, 8\]\)"):
+        tile_manifest(manifest, tmp_path / "tiles", size=8, quiet=True)
