@@ -323,3 +323,19 @@ def test_a_16_bit_ppm_colour_mask_gives_its_exact_colours_or_is_refused(tmp_path
     path.write_bytes(b"P6\n6 4\n4095\n" + (colours * 16).astype(">u2").tobytes())
     with pytest.raises(io.DataprepError, match="colours.ppm: 16-bit colour mask with colour"):
         io.read_mask(path)
+
+
+def test_read_info_says_the_bands_read_image_gives_for_transparent_colours_and_grey_alpha(tmp_path):
+    """An RGB PNG with a transparent colour came back with 4 bands while read_info said 3; a grey + alpha TGA (read
+    by PIL) with 2 while read_info said 4, as OpenCV gives a grey + alpha PNG."""
+    from PIL import Image
+
+    rgb = np.random.default_rng(11).integers(0, 256, (5, 7, 3)).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "key.png", transparency=tuple(int(v) for v in rgb[0, 0]))
+    grey = np.random.default_rng(12).integers(0, 256, (5, 7, 2)).astype(np.uint8)
+    Image.fromarray(grey, "LA").save(tmp_path / "grey.tga")
+    for name, colours in (("key.png", rgb), ("grey.tga", np.repeat(grey[:, :, :1], 3, axis=2))):
+        info = io.read_info(tmp_path / name)
+        with_alpha = io.read_image(tmp_path / name, keep_alpha=True)
+        assert (info.bands, info.alpha) == (with_alpha.shape[2], True), name
+        np.testing.assert_array_equal(io.read_image(tmp_path / name), colours)

@@ -283,7 +283,7 @@ def _read_with_pil(path: Path, data: bytes | None = None) -> np.ndarray:
             im.load()
             if im.mode == "1":
                 im = im.convert("L")  # 0/255, as OpenCV reads 1-bit files (a PNG OpenCV refused came back as bools)
-            elif im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+            elif im.mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV"):  # LA: RGBA, as OpenCV gives it
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
     except FileNotFoundError:

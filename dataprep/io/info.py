@@ -92,6 +92,9 @@ def _pil_kind(path: Path, mode: str, fmt: str, transparent: bool) -> tuple[int, 
     bands, dtype = _PIL_KINDS.get(mode, (0, ""))
     if mode == "P" and transparent:
         bands = 4  # the decoder gives RGBA for a palette with a transparent entry
+    rgb_key = fmt == "PNG" and mode == "RGB" and transparent
+    if rgb_key:
+        bands = 4  # OpenCV gives an RGB PNG with a transparent colour (tRNS) an alpha band
     if fmt == "PNG" and mode in ("RGB", "RGBA", "LA"):
         # PIL shows 16-bit colour PNGs as 8-bit modes; the header's bit depth says what a read gives.
         with suppress(OSError):
@@ -106,7 +109,7 @@ def _pil_kind(path: Path, mode: str, fmt: str, transparent: bool) -> tuple[int, 
                 header = netpbm_header(f.read(512))
             if header is not None and header[2] > 255:
                 dtype = "uint16"
-    return bands, dtype, mode in ("LA", "PA", "RGBA") or (mode == "P" and transparent)
+    return bands, dtype, mode in ("LA", "PA", "RGBA") or (mode == "P" and transparent) or rgb_key
 
 
 def _tiff_info(path: Path) -> ImageInfo | None:
