@@ -625,7 +625,9 @@ class RasterReader:
         if self._palette_colours:
             return True
         if self.photometric == "rgb":
-            return self.bands == 3 or (self.bands == 4 and self.alpha)
+            # Planar 16-bit colour came back from OpenCV as other (changing) values: Pillow's planar LZW samples.
+            planar16 = self.dtype == np.uint16 and self._page.planarconfig == 2
+            return not planar16 and (self.bands == 3 or (self.bands == 4 and self.alpha))
         return self.photometric in ("minisblack", "miniswhite") and self.bands == 1
 
     def missing_codec(self) -> str | None:
@@ -658,10 +660,18 @@ class RasterReader:
         try:
             array = decode_tiff_with_pil(self.path) if premultiplied else decode_tiff_with_opencv(self.path)
         except DataprepError:
-            raise error from None
+            try:  # 2- and 4-bit grey, which OpenCV does not decode
+                array = decode_tiff_with_pil(self.path)
+            except DataprepError:
+                raise error from None
         if array.shape != (self.height, self.width, self.bands) or array.dtype != self.dtype:
             raise error
-        return np.iinfo(array.dtype).max - array if self._min_is_white else array  # libtiff inverted it
+        if self._min_is_white:
+            array = np.iinfo(array.dtype).max - array  # libtiff inverted it
+        bits = int(self._page.bitspersample)
+        if self.mask and bits in (2, 4):
+            array = array // np.uint8(255 // (2**bits - 1))  # PIL stretched the samples: the stored classes
+        return array
 
     def _segment(self, index: int) -> np.ndarray:
         seg = self._cache.get(index)

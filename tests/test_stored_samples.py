@@ -339,3 +339,69 @@ def test_read_info_says_the_bands_read_image_gives_for_transparent_colours_and_g
         with_alpha = io.read_image(tmp_path / name, keep_alpha=True)
         assert (info.bands, info.alpha) == (with_alpha.shape[2], True), name
         np.testing.assert_array_equal(io.read_image(tmp_path / name), colours)
+
+
+def _grey_tiff(path, samples: np.ndarray, bits: int, photometric: int) -> None:
+    """An uncompressed one-strip grey TIFF of `bits` per sample, written tag by tag (tifffile writes no 2-bit)."""
+    height, width = samples.shape
+    packed = np.unpackbits(samples.astype(np.uint8)[:, :, None], axis=2)[:, :, 8 - bits :].reshape(height, -1)
+    rows = b"".join(np.packbits(row).tobytes() for row in packed)  # each row padded to a byte
+    tags = [(256, 3, width), (257, 3, height), (258, 3, bits), (259, 3, 1), (262, 3, photometric),
+            (273, 4, 8), (277, 3, 1), (278, 3, height), (279, 4, len(rows))]
+    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", t, k, 1, v) for t, k, v in tags)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8 + len(rows)) + rows + ifd + b"\x00" * 4)
+
+
+@pytest.mark.parametrize("bits,photometric", [(2, 1), (4, 1), (2, 0), (4, 0)])
+def test_low_bit_grey_tiffs_read_as_shown_and_masks_as_stored(tmp_path, bits, photometric):
+    """tifffile needs imagecodecs for 2- and 4-bit samples and OpenCV decodes none: images were refused, and PIL
+    stretched (and, min-is-white, inverted) the masks' classes."""
+    classes = np.random.default_rng(bits + photometric).integers(0, 2**bits, (5, 9))
+    path = tmp_path / "labels.tif"
+    _grey_tiff(path, classes, bits, photometric)
+    np.testing.assert_array_equal(io.read_mask(path), classes)
+    shown = classes * (255 // (2**bits - 1))
+    np.testing.assert_array_equal(io.read_image(path)[:, :, 0], shown if photometric == 1 else 255 - shown)
+
+
+def test_planar_16_bit_colour_is_never_left_to_opencv(tmp_path):
+    """OpenCV decodes planar (PlanarConfiguration 2) 16-bit RGB to other values, changing from run to run (Pillow's
+    tiff_strip_planar_16bit_RGB.tiff, LZW): without imagecodecs such a file is refused, not read through it."""
+    from dataprep.raster import RasterReader
+
+    planes = np.random.default_rng(13).integers(0, 65536, (3, 6, 8)).astype(np.uint16)
+    path = tmp_path / "planar.tif"
+    tifffile.imwrite(path, planes, photometric="rgb", planarconfig="separate", metadata=None)
+    np.testing.assert_array_equal(io.read_image(path), np.moveaxis(planes, 0, -1))  # tifffile's own reading
+    with RasterReader(path) as reader:
+        assert not reader.libtiff_reads_right
+    tifffile.imwrite(path, planes.astype(np.uint8), photometric="rgb", planarconfig="separate", metadata=None)
+    with RasterReader(path) as reader:
+        assert reader.libtiff_reads_right  # 8-bit planar: OpenCV reads it right
+
+
+def test_a_16_bit_colour_tiff_mask_no_reader_here_decodes_is_refused_not_cut_to_8_bits(tmp_path, monkeypatch):
+    """When tifffile lacks the codec (LZW without imagecodecs) and OpenCV misreads the layout, PIL read the mask:
+    16-bit colours cut to 8 bits, classes merged without a word."""
+    from dataprep.errors import DataprepError
+    from dataprep.raster import RasterReader
+
+    colours = np.random.default_rng(14).integers(0, 256, (6, 8, 3)).astype(np.uint16) * 257
+    path = tmp_path / "colours.tif"
+    tifffile.imwrite(path, colours, photometric="rgb", metadata=None)
+
+    def no_codec(self):
+        raise DataprepError(self.path, "cannot decode: <COMPRESSION.LZW: 5> requires the 'imagecodecs' package")
+
+    monkeypatch.setattr(RasterReader, "read_all", no_codec)
+    with pytest.raises(DataprepError, match="colours.tif: cannot decode"):
+        io.read_mask(path)
+
+
+def test_a_broken_pgm_mask_error_names_the_file_not_a_buffer(tmp_path):
+    """PIL, handed the bytes read for OpenCV, said `cannot identify image file <_io.BytesIO object at 0x...>`."""
+    path = tmp_path / "broken.pgm"
+    path.write_bytes(b"P5\n-1 5\n255\n" + bytes(20))
+    with pytest.raises(io.DataprepError) as caught:
+        io.read_mask(path)
+    assert str(caught.value).startswith(f"{path}: unreadable") and "BytesIO" not in str(caught.value)

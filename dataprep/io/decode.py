@@ -209,7 +209,9 @@ def decode_tiff_with_opencv(path: PathLike) -> np.ndarray:
 
 def decode_tiff_with_pil(path: PathLike) -> np.ndarray:
     """A TIFF's stored pixels through PIL's libtiff, (H, W, C), no orientation applied."""
-    array = _read_with_pil(Path(path), tiff_orientation_cleared(read_file_bytes(path)))
+    data = read_file_bytes(path)
+    cleared = tiff_orientation_cleared(data)
+    array = _read_with_pil(Path(path), cleared if cleared is not data else None)
     return array[:, :, None] if array.ndim == 2 else array
 
 
@@ -230,6 +232,7 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     if data.startswith(JPEG_SOI) and JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise TruncatedError(path, "truncated: JPEG ends without its end-of-image marker")
     tiff = sniff_format(data[:16]) == "TIFF"
+    original = data
     check_decoded_size(path, data, expect)  # again for a TIFF: tifffile may not have parsed it
     check_one_frame(path, data)
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha; it also skips EXIF
@@ -254,7 +257,7 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
             array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     bgr = array is not None and array.ndim == 3 and array.shape[2] in (3, 4)
     if array is None:
-        array = _read_with_pil(path, data if tiff else None)
+        array = _read_with_pil(path, data if data is not original else None)  # the file itself, unless changed
     if array.ndim == 2:
         array = array[:, :, None]
     return array, bgr

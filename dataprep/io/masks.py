@@ -52,9 +52,10 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
                 fast = colours_to_8bit(name, fast)  # 16-bit PPM colours: exact 8-bit colours, or refused
         else:
             fast = None
-        if ext == ".bmp" and data is not None:
-            data = bmp_without_grey_shortcut(data)
-        return fast if fast is not None else _read_mask_with_pil(Path(name), expect, data)
+        # PIL reads the file itself (its messages name it) unless its bytes had to change.
+        changed = bmp_without_grey_shortcut(data) if ext == ".bmp" and data is not None else None
+        pil_data = changed if changed is not data else None
+        return fast if fast is not None else _read_mask_with_pil(Path(name), expect, pil_data)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except DataprepError:
@@ -178,6 +179,8 @@ def _tiff_mask(path: Path, expect: tuple[int, int] | None) -> np.ndarray | None:
         try:
             array = reader.read_all()
         except DataprepError:
+            if reader.dtype == np.uint16 and reader.bands >= 3:
+                raise  # PIL would cut 16-bit colours to 8 bits without a word
             return None  # a codec tifffile lacks here: PIL may have it
     from ..raster import mask_from
 
