@@ -240,7 +240,7 @@ def check_inputs(config: TrainConfig) -> None:
         if value and not Path(value).is_file():
             where = f"{key} in {config.source}" if config.source else key
             raise UsageError(value, f"{what} not found ({where}; relative paths in a config file are relative "
-                                    "to its folder)")
+                                    "to its folder, those given with --set to the current folder)")
 
 
 def parse_config(data: Any, source: str | None = None) -> TrainConfig:
