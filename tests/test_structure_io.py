@@ -8,8 +8,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "dataprep"
 # The IO package's modules that decode (its facade, formats, atomic writes and encoders need not) and raster's
 # TIFF readers.
-IO_LAYER = {"io/decode.py", "io/masks.py", "io/mask_formats.py", "io/info.py", "io/exif.py", "io/frames.py", "io/limits.py",
-            "raster.py"}
+IO_LAYER = {"io/decode.py", "io/masks.py", "io/mask_formats.py", "io/info.py", "io/exif.py", "io/frames.py",
+            "io/limits.py", "raster.py"}
 DECODERS = {"cv2.imdecode", "cv2.imread", "cv2.imreadmulti", "cv2.imreadanimation", "PIL.Image.open",
             "numpy.load", "numpy.fromfile", "numpy.memmap"}
 DECODER_MODULES = ("tifffile.",)  # every tifffile entry point reads or writes pixels
