@@ -194,6 +194,9 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
         if not 1 <= variants <= MAX_VARIANTS:
             raise ValueError(f"variants: must be 1..{MAX_VARIANTS}, got {variants}")
         ignore_index = _coerce("ignore_index", data.get("ignore_index", DEFAULT_IGNORE_INDEX), int)
+        if not 0 <= ignore_index <= 65535:
+            # -1 reached cv2 as a uint8 fill, which saturates: rotated corners became class 0, silently
+            raise ValueError(f"ignore_index: must be a mask value 0..65535, got {ignore_index}")
         output = build_dataclass(OutputFormat, data.get("output") or {}, "output.")
         partners = _coerce("partners", data.get("partners", "auto"), PartnerScope)
     except ValueError as exc:

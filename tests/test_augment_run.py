@@ -364,3 +364,39 @@ def test_a_step_that_needs_rgb_is_refused_on_four_band_images_before_any_output(
     summary = augment_manifest(manifest, recipe, tmp_path / "out3", quiet=True)
     out = io.load_sample(read_manifest(summary.manifest).rows[0], mask="skip").image
     assert summary.written == 3 and out.dtype == np.uint16 and out.shape == (16, 16, 4)
+
+
+def test_an_ignore_index_the_masks_cannot_hold_is_refused(tmp_path):
+    """-1 (PyTorch's habit) and 300 reached cv2 as fills of uint8 masks, which saturate: rotated corners became
+    class 0, or 255, no class at all; crops crashed with numpy's OverflowError."""
+    from dataprep.recipe import parse_recipe
+
+    with pytest.raises(UsageError, match="ignore_index: must be a mask value 0..65535, got -1"):
+        parse_recipe({"size": [8, 8], "ignore_index": -1, "steps": [{"op": "rotate", "limit": [45, 45]}]})
+    rng = np.random.default_rng(0)
+    io.write_image(tmp_path / "src" / "a.png", rng.integers(0, 255, (24, 32, 3), np.uint8))
+    io.write_mask(tmp_path / "src" / "a_mask.png", rng.integers(0, 3, (24, 32)).astype(np.uint8))
+    manifest = write_manifest([ManifestRow("a", tmp_path / "src" / "a.png", tmp_path / "src" / "a_mask.png", 32, 24)],
+                              tmp_path / "rows.csv")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("size: [24, 32]\nignore_index: 300\nsteps: [{op: rotate, limit: [45, 45]}]\n")
+    with pytest.raises(DataprepError, match=r"a_mask.png: ignore_index 300 does not fit this mask's uint8 values"):
+        augment_manifest(manifest, recipe, tmp_path / "out", quiet=True)
+    recipe.write_text("size: [24, 32]\nignore_index: 250\nsteps: [{op: rotate, limit: [45, 45]}]\n")
+    report = augment_manifest(manifest, recipe, tmp_path / "out2", quiet=True)
+    (row,) = read_manifest(report.manifest).rows
+    assert set(np.unique(io.read_mask(row.mask)).tolist()) <= {0, 1, 2, 250}
+
+
+def test_a_random_crop_larger_than_an_unpadded_image_names_the_image(tmp_path):
+    """It said `error: a: ValueError: crop size 300 is larger than the image (15) ...`, the exception's type and
+    the sample id instead of the file."""
+    io.write_image(tmp_path / "src" / "a.png", np.zeros((15, 20, 3), np.uint8))
+    io.write_mask(tmp_path / "src" / "m.png", np.zeros((15, 20), np.uint8))
+    manifest = write_manifest([ManifestRow("a", tmp_path / "src" / "a.png", tmp_path / "src" / "m.png", 20, 15)],
+                              tmp_path / "rows.csv")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("size: [30, 30]\nsteps: [{op: random_crop, pad_if_needed: false}]\n")
+    with pytest.raises(DataprepError) as caught:
+        augment_manifest(manifest, recipe, tmp_path / "out", quiet=True)
+    assert str(caught.value).startswith(f"{tmp_path / 'src' / 'a.png'}: crop size 30 is larger than the image (15)")

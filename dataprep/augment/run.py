@@ -306,6 +306,12 @@ def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tupl
     extra = {EXTRA_MASKS_COLUMN: extra_masks} if extra_masks else None
     row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1], extra)
     sample = io.load_sample(row, purpose="offline augmentation", ignore_index=ignore)
+    if sample.mask is not None and ignore > np.iinfo(sample.mask.dtype).max:
+        # cv2 saturates the fill: with ignore_index 300, rotated corners of 8-bit masks became 255, no class
+        top = np.iinfo(sample.mask.dtype).max
+        raise DataprepError(row.mask, f"ignore_index {ignore} does not fit this mask's {sample.mask.dtype} values "
+                                      f"(0..{top}): padding would be written as {top}; choose an ignore_index "
+                                      "the masks can hold")
     if num_classes is not None and sample.mask is not None:
         _check_classes(sample.mask, num_classes, ignore, row.mask)
     sample.image.setflags(write=False)

@@ -163,7 +163,10 @@ def group_params(
     size = tuple(size) if size else None
     ignore = ignore_of(inputs)
     compiled = _compiled(kernels, dicts, size, ignore)
-    drawn = tuple(d for d, _ in compiled.draw(np.random.default_rng(seed), inputs[0].image.shape))
+    try:
+        drawn = tuple(d for d, _ in compiled.draw(np.random.default_rng(seed), inputs[0].image.shape))
+    except ValueError as exc:  # a step that cannot run on this image (random_crop larger, no padding): name it
+        raise DataprepError(inputs[0].meta.image_path or inputs[0].meta.id, str(exc)) from None
     return AlbumentationsParams(dicts, size, ignore, seed, drawn)
 
 
