@@ -400,3 +400,23 @@ def test_a_random_crop_larger_than_an_unpadded_image_names_the_image(tmp_path):
     with pytest.raises(DataprepError) as caught:
         augment_manifest(manifest, recipe, tmp_path / "out", quiet=True)
     assert str(caught.value).startswith(f"{tmp_path / 'src' / 'a.png'}: crop size 30 is larger than the image (15)")
+
+
+def test_binary_masks_of_0_and_the_ignore_value_augmented_unconverted_get_a_warning(tmp_path):
+    """ISBI's 0/255 membranes augmented as they are: membrane, rotation corners and padding were one value, and
+    mixup's soft labels said 100% background, without a word."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(2):
+        io.write_image(tmp_path / "src" / f"{i}.png", rng.integers(0, 255, (24, 32, 3), np.uint8))
+        io.write_mask(tmp_path / "src" / f"{i}_m.png", (rng.random((24, 32)) > 0.7).astype(np.uint8) * 255)
+        rows.append(ManifestRow(str(i), tmp_path / "src" / f"{i}.png", tmp_path / "src" / f"{i}_m.png", 32, 24))
+    manifest = write_manifest(rows, tmp_path / "rows.csv")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("size: [24, 32]\nsteps: [{op: hflip}]\n")
+    summary = augment_manifest(manifest, recipe, tmp_path / "out", quiet=True)
+    assert any("hold 255 and 0 alone" in w and "--palette binary" in w for w in summary.warnings)
+    for row in rows:  # converted to 0/1: no warning
+        io.write_mask(row.mask, (io.read_mask(row.mask) > 0).astype(np.uint8))
+    summary = augment_manifest(manifest, recipe, tmp_path / "out01", quiet=True)
+    assert not any("alone" in w for w in summary.warnings)

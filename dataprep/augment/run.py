@@ -180,10 +180,27 @@ def augment_manifest(
     mixing = [(job.plan.index, step.partners) for job in jobs for step in job.plan.steps if step.partners]
     alone = sum(1 for index, partners in mixing if set(partners) == {index})
     held = set().union(*(present for _, _, present in done))
+    binary = _foreground_is_ignore(rows, recipe.ignore_index) if resolved is None else None
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors, len(mixing), alone,
                           pool_columns(recipe.partners, manifest.extra_columns),
                           mirror_warnings(recipe, list(resolved.names) if resolved is not None else None)
-                          + absent_class_warnings(named, held, len(done)))
+                          + absent_class_warnings(named, held, len(done)) + ([binary] if binary else []))
+
+
+def _foreground_is_ignore(rows: list[ManifestRow], ignore: int, probes: int = 3) -> str | None:
+    """A warning when the masks hold background and the ignore value alone (ISBI's 0/255 membranes, augmented
+    unconverted and without a palette): their foreground, the rotation corners and the padding were one value,
+    and mixup's soft labels said 100% background."""
+    masks = [r.mask for r in rows if r.mask is not None][:probes]
+    try:
+        held = [set(np.unique(io.read_mask(m)).tolist()) for m in masks]
+    except DataprepError:
+        return None
+    if not held or any(values != {0, ignore} for values in held):
+        return None
+    return (f"the masks hold {ignore} and 0 alone (e.g. {masks[0]}), and {ignore} is the ignore index: their "
+            f"foreground counts as ignored, like the padding; for binary 0/{ignore} masks run `dataprep "
+            "masks2labels --palette binary` first")
 
 
 ImageKind = tuple[ManifestRow, str, int]  # a row, its image's dtype and bands (alpha dropped, as the loader does)
