@@ -125,7 +125,8 @@ def _section_images(data: ReportData) -> str:
     img = data.stats.image if data.stats is not None else None
     out.extend(f'<p class="warning">warning: {_e(w)}</p>' for w in data.warnings)
     if img is not None:
-        band_names = {3: "RGB", 4: "RGBA"}.get(img.channels, "")
+        # stats leave alpha out: a fourth band is data (a 4-band TIFF's NIR was labelled "A")
+        band_names = "RGB" if img.channels == 3 else ""
 
         def cell(values: tuple[float, ...] | None, c: int, fmt: str) -> str:
             return "" if values is None else format(values[c], fmt)

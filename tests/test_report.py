@@ -293,3 +293,13 @@ def test_float_histograms_leave_out_nodata_and_span_the_valid_values(tmp_path, n
     for c in range(2):
         expected = np.histogram(valid[:, :, c], bins=HIST_BINS, range=(float(valid.min()), float(valid.max())))[0]
         assert counts[c] == expected.tolist()
+
+
+def test_a_four_band_image_s_bands_are_not_named_rgba(tmp_path):
+    """Stats leave alpha out, so a fourth band is data: a 4-band uint16 TIFF's NIR was labelled "3 A"."""
+    manifest, _images = make_multiband_set(tmp_path / "d", 4, np.uint16, n=2)
+    write_stats(compute_stats(manifest), tmp_path / "s.json")
+    html = write_report(manifest, tmp_path / "r.html", stats=tmp_path / "s.json", samples=0).read_text()
+    section = html[html.index('<section id="images">'):]
+    section = section[: section.index("</section>")]
+    assert "3 A" not in section and "0 R" not in section and ">3<" in section
