@@ -182,7 +182,7 @@ def _legend(palette: Palette | None, indices: Sequence[int], ignore: int | None,
         legend = np.full((20 + PAD, width, 3), BACKGROUND, np.uint8)
         _text(legend, "masks shown as stored (colour masks; pass --palette for a legend)", PAD, PAD + 11)
         return legend
-    if ignore is not None:
+    if ignore is not None and ignore in indices:  # an ignore value no mask shown holds is no entry
         name = names.get(ignore, "ignore")
         entries.append((f"{ignore} {name} (ignored)", (0, 0, 0), True))
     # Columns as wide as the longest name (SUIM's "reefs and invertebrates" ran into the next swatch), at most
@@ -210,8 +210,10 @@ def make_contact_sheet(
     palette: Palette | str | io.PathLike | None = None,
     seed: int = 0,
     columns: int = 3,
+    ignore_index: int | None = None,
 ) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB sheet of `n` rows picked with `seed` (all when n >= rows), `columns` per line.
+    """An (H, W, 3) uint8 RGB sheet of `n` rows picked with `seed` (all when n >= rows), `columns` per line;
+    `ignore_index` overrides the palette's (or 255 without one).
 
     Each entry is image | colourized mask | overlay (alpha 0.5) under the sample id;
     a legend of the classes shown (palette colours and names) ends the sheet.
@@ -223,7 +225,7 @@ def make_contact_sheet(
     if not len(manifest):
         raise DataprepError(manifest.path, "manifest has no rows to preview")
     palette = resolve_palette(palette, manifest.path)
-    ignore = palette.ignore_index if palette else DEFAULT_IGNORE_INDEX
+    ignore = ignore_index if ignore_index is not None else palette.ignore_index if palette else DEFAULT_IGNORE_INDEX
     count = min(n, len(manifest))
     picks = sorted(np.random.default_rng(seed).choice(len(manifest), size=count, replace=False).tolist())
     rows = [manifest[i] for i in picks]
@@ -258,6 +260,7 @@ def write_contact_sheet(
     palette: Palette | str | io.PathLike | None = None,
     seed: int = 0,
     columns: int = 3,
+    ignore_index: int | None = None,
 ) -> Path:
     """make_contact_sheet, written atomically (format by extension)."""
     if Path(output).suffix.lower() not in SHEET_EXTENSIONS:  # before the drawing, not after it
@@ -265,6 +268,6 @@ def write_contact_sheet(
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
     Inputs.of_manifest(manifest).guard_file(output)
-    sheet = make_contact_sheet(manifest, n=n, palette=palette, seed=seed, columns=columns)
+    sheet = make_contact_sheet(manifest, n=n, palette=palette, seed=seed, columns=columns, ignore_index=ignore_index)
     io.write_image(output, sheet, quality=90)
     return Path(output)

@@ -248,3 +248,23 @@ def test_masks_of_ids_under_a_palette_that_says_so_show_their_classes(tmp_path):
     assert green > 600 // 4, green  # the mask panel, scaled to its thumbnail, plus the legend's swatch
     plain = make_contact_sheet(tmp_path / "m.csv", n=1, palette=Palette(palette.name, palette.classes))  # no remap
     assert int((plain == (10, 200, 30)).all(axis=2).sum()) == 0  # 255 is ignore there, and no class 1 is shown
+
+
+def test_the_ignore_value_is_chosen_with_ignore_index_and_listed_only_when_shown(tmp_path, cli):
+    """Augmented outputs of CamVid's raw ids (ignore 11, no palette) drew the padding as a class "11 11", and the
+    legend listed "255 ignore (ignored)" though no pixel was 255; preview had no way to say which value is ignore."""
+    mask = np.full((30, 40), 11, np.uint8)
+    mask[:10] = 2
+    io.write_image(tmp_path / "a.png", np.full((30, 40, 3), 128, np.uint8))
+    io.write_mask(tmp_path / "m.png", mask)
+    manifest = write_manifest([ManifestRow("a", tmp_path / "a.png", tmp_path / "m.png", 40, 30)], tmp_path / "m.csv")
+    class_11 = preview.colour_table(None, 256)[11]
+    assert _has_colour(make_contact_sheet(manifest), class_11)  # 11 is a class: drawn in its colour
+    assert not _has_colour(make_contact_sheet(manifest, ignore_index=11), class_11)  # hatched as ignored
+    res = cli("preview", manifest, "-o", tmp_path / "p.png", "--ignore-index", "11")
+    assert res.exit_code == 0, res.output
+    def drawn(legend: np.ndarray) -> int:
+        return int((legend != legend[0, 0]).any(axis=-1).sum())
+
+    with_ignore = drawn(preview._legend(None, [0, 2, 255], 255, 600))
+    assert drawn(preview._legend(None, [0, 2], 255, 600)) < with_ignore  # no "255 ignore (ignored)" entry

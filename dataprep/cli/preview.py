@@ -17,10 +17,12 @@ from .common import quiet_option, reports_errors
 @click.option("--palette", default=None, metavar="FILE|NAME",
               help="Palette file or built-in name (default: the one beside MANIFEST; else generated colours).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which samples are picked.")
+@click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
+              help="The label drawn hatched as ignored (default: the palette's, else 255).")
 @quiet_option
 @reports_errors
 def preview_command(manifest: Path, output: Path, count: int, columns: int, palette: str | None, seed: int,
-                    quiet: bool) -> None:
+                    ignore_index: int | None, quiet: bool) -> None:
     """Draw image | colourized mask | overlay for N samples of MANIFEST, with a class legend.
 
     \b
@@ -30,6 +32,7 @@ def preview_command(manifest: Path, output: Path, count: int, columns: int, pale
     """
     from ..preview import write_contact_sheet
 
-    path = write_contact_sheet(manifest, output, n=count, palette=palette, seed=seed, columns=columns)
+    path = write_contact_sheet(manifest, output, n=count, palette=palette, seed=seed, columns=columns,
+                               ignore_index=ignore_index)
     if not quiet:
         click.echo(f"wrote {path}")
