@@ -43,19 +43,18 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
             return mask
     limit = max_image_pixels()  # refuses a malformed limit before any file is opened
     try:
-        data = read_file_bytes(name) if ext in (".pgm", ".ppm", ".bmp") else None
         if ext == ".png":
             fast = _read_png_with_opencv(name, expect, limit)
-        elif ext in (".pgm", ".ppm") and data is not None:
-            fast = read_netpbm_with_opencv(name, data, expect, limit)
+        elif ext in (".pgm", ".ppm"):
+            fast = read_netpbm_with_opencv(name, expect, limit)
             if fast is not None and fast.ndim == 3:
                 fast = colours_to_8bit(name, fast)  # 16-bit PPM colours: exact 8-bit colours, or refused
         else:
             fast = None
+        if fast is not None:
+            return fast
         # PIL reads the file itself (its messages name it) unless its bytes had to change.
-        changed = bmp_without_grey_shortcut(data) if ext == ".bmp" and data is not None else None
-        pil_data = changed if changed is not data else None
-        return fast if fast is not None else _read_mask_with_pil(Path(name), expect, pil_data)
+        return _read_mask_with_pil(Path(name), expect, bmp_without_grey_shortcut(name) if ext == ".bmp" else None)
     except FileNotFoundError:
         raise DataprepError(path, "file not found") from None
     except DataprepError:
