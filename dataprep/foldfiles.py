@@ -55,10 +55,9 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     (out / "report.json").unlink(missing_ok=True)
     for target in staged:
         os.replace(_staged_name(target), target)
-    for f in range(result.k):
-        if result.palette is not None:
-            result.palette.save(out / f"fold_{f}" / "palette.json")
     if result.palette is not None:
+        for f in range(result.k):
+            result.palette.save(out / f"fold_{f}" / "palette.json")
         result.palette.save(out / "palette.json")
     _remove_stale_folds(out, result.k)
     atomic_write_text(out / "report.json", result.report.to_json())
