@@ -757,6 +757,24 @@ def test_ctrl_c_of_the_main_process_stops_its_workers_and_exits_130(many, faults
     assert not [p for p in children if running(p)]
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_of_a_command_that_writes_at_the_end_says_nothing_was_written(many, faults):
+    """stats said 'finished files are kept, rerun to complete the rest': it keeps nothing and resumes nothing."""
+    output = many / "stats.json"
+    proc = cli_process("stats", many / "work" / "labels" / "manifest.csv", "-o", output, "-j", "2", "-q",
+                       env={**faults, "DATAPREP_TEST_FAULT": "slow"})
+    deadline = time.monotonic() + 120
+    while len(descendants(proc.pid)) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == "interrupted; nothing was written, rerun the command"
+    assert not output.exists()
+
+
 def test_a_worker_killed_by_the_oom_killer_is_named_and_the_rest_is_written(many, faults):
     manifest = many / "work" / "manifest.csv"
     rows = read_manifest(manifest).rows

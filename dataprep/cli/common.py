@@ -96,6 +96,17 @@ def finish_output_report(report: "OutputReport", summary: str, warnings: Iterabl
         sys.exit(EXIT_DATA_PROBLEM)
 
 
+# Commands whose output is written whole at the end: an interrupt leaves nothing of this run to resume from.
+WRITES_AT_THE_END = frozenset({"dedup", "infer", "kfold", "labels2rle", "preview", "report", "scan", "stats"})
+
+
+def _what_an_interrupt_leaves() -> str:
+    context = click.get_current_context(silent=True)
+    if context is not None and context.info_name in WRITES_AT_THE_END:
+        return "nothing was written, rerun the command"
+    return "finished files are kept, rerun to complete the rest"
+
+
 def reports_errors(fn: F) -> F:
     """Turn library errors into one line on stderr and the documented exit code."""
 
@@ -118,7 +129,7 @@ def reports_errors(fn: F) -> F:
 
             remove_live_temps()  # a file the interrupt caught being created; finished ones are all renamed
             what = "terminated" if isinstance(exc, lifecycle.Terminated) else "interrupted"
-            click.echo(f"{what}; finished files are kept, rerun to complete the rest", err=True)
+            click.echo(f"{what}; {_what_an_interrupt_leaves()}", err=True)
             sys.exit(lifecycle.EXIT_TERMINATED if isinstance(exc, lifecycle.Terminated) else 130)
         except BrokenPipeError:  # `dataprep stats ... | head`: the reader left, as it may; nothing to say
             devnull = os.open(os.devnull, os.O_WRONLY)
