@@ -6,7 +6,8 @@ along each row), neighbouring runs joined, so an RLE read by `import kaggle-rle`
 one foreground class (TGS salt, Airbus ships): `ImageId,EncodedPixels`, one row per image, empty when the image
 has none. With several: `ImageId,ClassId,EncodedPixels`, one row per class an image holds (Severstal), the
 class written as its palette id where it has one, else its index. `per_object` writes a row per connected
-object instead (Airbus ships, nuclei). Background (index 0) and ignored pixels are never written.
+object instead (Airbus ships, nuclei). Background (index 0 unless said otherwise; none: every class is written)
+and ignored pixels are never written; a class 0 not named as background is warned of, as it is left out.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .palette import Palette, resolve_palette
 from .sampleio import load_row_mask
 
 IMAGE_IDS: tuple[str, ...] = ("name", "stem")
+BACKGROUND_NAMES = frozenset({"background", "bg", "void", "unlabeled", "unlabelled", "none", "nothing"})
 
 
 def encode_classes(labels: np.ndarray, order: str = "column") -> dict[int, str]:
@@ -55,6 +57,7 @@ class RleExport:
     rows: int = 0
     by_class: bool = False
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -76,13 +79,13 @@ def encode_objects(mask: np.ndarray, order: str = "column") -> list[str]:
 class _Encode:
     """One label map -> its (class value, RLE) pairs; picklable for worker processes."""
 
-    def __init__(self, classes: dict[int, int], ignore_index: int, order: str, per_object: bool = False) -> None:
-        self.classes, self.ignore_index, self.order, self.per_object = classes, ignore_index, order, per_object
+    def __init__(self, classes: dict[int, int], left_out: set[int], order: str, per_object: bool = False) -> None:
+        self.classes, self.left_out, self.order, self.per_object = classes, left_out, order, per_object
 
     def __call__(self, row: ManifestRow) -> list[tuple[int, str]]:
         labels = load_row_mask(row, purpose="labels2rle")
         runs = encode_classes(labels, self.order)
-        drawn = sorted(v for v in runs if v != 0 and v != self.ignore_index)
+        drawn = sorted(v for v in runs if v not in self.left_out)
         unknown = [v for v in drawn if v not in self.classes]
         if unknown:
             raise DataprepError(row.mask_str, f"value {unknown[0]} is not a class of the palette")
@@ -93,11 +96,12 @@ class _Encode:
 
 def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | str, *,
                   palette: Palette | os.PathLike[str] | str | None = None, order: str = "column",
-                  image_id: str = "name", per_object: bool = False, executor: Executor | None = None,
-                  on_error: OnError = "skip", quiet: bool = False) -> RleExport:
+                  image_id: str = "name", per_object: bool = False, background: int | None = 0,
+                  executor: Executor | None = None, on_error: OnError = "skip", quiet: bool = False) -> RleExport:
     """Write the label maps of `manifest` as a run-length CSV; a label map that fails is listed and left out
     (its image gets no row), the others are written, the file atomically. `per_object` writes a row per
-    8-connected object of each class instead of one per class."""
+    8-connected object of each class instead of one per class. `background` is the index left out as
+    background (None: none is)."""
     if order not in RLE_ORDERS:
         raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
     if image_id not in IMAGE_IDS:
@@ -107,15 +111,19 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
     if found is None:
         raise UsageError(manifest, "no palette.json beside the manifest; pass --palette (the label maps' classes)")
     classes = {c.index: (c.id if c.id is not None else c.index) for c in found.classes
-               if not c.ignore and c.index != 0}
+               if not c.ignore and c.index != background}
     by_class = len(set(classes.values())) > 1
-    encode = _Encode(classes, found.ignore_index, order, per_object)
+    encode = _Encode(classes, {found.ignore_index, background} - {None}, order, per_object)
     results = run_items(encode, rows, executor=executor, on_error=on_error, desc="labels2rle", quiet=quiet,
                         unit="label map")
     text = _io.StringIO()
     out = csv.writer(text, lineterminator="\n")
     out.writerow(["ImageId", "ClassId", "EncodedPixels"] if by_class else ["ImageId", "EncodedPixels"])
     report = RleExport(Path(output), by_class=by_class)
+    left_out = next((c for c in found.classes if c.index == background and not c.ignore), None)
+    if left_out is not None and left_out.name.strip().strip("_").lower() not in BACKGROUND_NAMES:
+        report.warnings.append(f"class {background} {left_out.name!r} is left out as background; pass "
+                               "--background none to write every class")
     for row, res in zip(rows, results):
         if not res.ok:
             report.errors.append(str(res.error))

@@ -46,13 +46,17 @@ SALT = Palette("salt", (PaletteClass("background", (0, 0, 0), 0), PaletteClass("
                         PaletteClass("ignore", (224, 224, 192), 255, ignore=True)), 255)
 
 
-def test_real_camvid_classes_written_as_the_kernels_encode_them_and_read_back(shared_data, tmp_path):
+def _camvid(shared_data, root: Path) -> tuple[dict[str, np.ndarray], Path]:
     annot = sorted((shared_data("camvid_segnet/CamVid") / "trainannot").glob("*.png"))[:4]
     labels = {p.stem: np.array(Image.open(p)) for p in annot}  # 0..10 classes, 11 void
     classes = [PaletteClass("Sky", (128, 128, 128), 0)] + [
         PaletteClass(f"class_{i}", (i * 20, 0, 0), i, id=i + 100) for i in range(1, 11)]
     palette = Palette("camvid", tuple(classes) + (PaletteClass("void", (0, 0, 0), 11, ignore=True),), 11)
-    manifest = _dataset(tmp_path / "data", labels, palette)
+    return labels, _dataset(root, labels, palette)
+
+
+def test_real_camvid_classes_written_as_the_kernels_encode_them_and_read_back(shared_data, tmp_path):
+    labels, manifest = _camvid(shared_data, tmp_path / "data")
     report = write_rle_csv(manifest, tmp_path / "out.csv", quiet=True)
     assert report.ok and report.by_class and report.images == 4
     got = {(r["ImageId"], int(r["ClassId"])): r["EncodedPixels"] for r in _rows(tmp_path / "out.csv")}
@@ -69,6 +73,24 @@ def test_real_camvid_classes_written_as_the_kernels_encode_them_and_read_back(sh
     for name, lab in labels.items():
         got_map = np.array(Image.open(tmp_path / "back" / "labels" / f"{name}.png"))
         np.testing.assert_array_equal(got_map, np.where(np.isin(lab, (0, 11)), 0, lab.astype(int) + 100))
+
+
+def test_a_real_class_0_is_warned_of_and_written_with_background_none(shared_data, tmp_path, cli):
+    """CamVid's Sky is class 0: it was left out as background without a word."""
+    labels, manifest = _camvid(shared_data, tmp_path / "data")
+    res = cli("labels2rle", manifest, "-o", tmp_path / "default.csv")
+    assert res.exit_code == 0
+    assert ("warning: class 0 'Sky' is left out as background; pass --background none to write every class"
+            in res.output)
+    assert {r["ClassId"] for r in _rows(tmp_path / "default.csv")} <= {str(i + 100) for i in range(1, 11)}
+    res = cli("labels2rle", manifest, "-o", tmp_path / "all.csv", "--background", "none")
+    assert res.exit_code == 0 and "warning" not in res.output
+    got = {(r["ImageId"], int(r["ClassId"])): r["EncodedPixels"] for r in _rows(tmp_path / "all.csv")}
+    ids = {0: 0, **{i: i + 100 for i in range(1, 11)}}
+    assert got == {(f"{name}.jpg", ids[int(v)]): _kaggle_encode(lab == v) for name, lab in labels.items()
+                   for v in np.unique(lab) if v != 11}
+    res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv", "--background", "sky")
+    assert res.exit_code == 2 and "'sky' is not a class index or 'none'" in res.output
 
 
 @pytest.mark.parametrize("order", ["column", "row"])

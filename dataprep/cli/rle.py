@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +13,28 @@ from ..manifest import read_manifest
 from ..palette import palette_file
 from ..paths import Inputs
 from .common import executor_options, reports_errors
+
+
+class IndexOrNone(click.ParamType):
+    """A class index, or `none`."""
+
+    name = "index"
+
+    def get_metavar(self, *args: Any, **kwargs: Any) -> str:
+        return "INDEX|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "none":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a class index or 'none'", param, ctx)
+
+
+BACKGROUND = IndexOrNone()
 
 
 @click.command("labels2rle")
@@ -26,16 +49,18 @@ from .common import executor_options, reports_errors
               help="ImageId as the image's file name (Severstal, Airbus) or without its extension (TGS).")
 @click.option("--per-object", is_flag=True,
               help="A row per 8-connected object of each class (instance competitions: Airbus ships, nuclei).")
+@click.option("--background", type=BACKGROUND, default="0", show_default=True,
+              help="The class index left out as background; none writes every class.")
 @reports_errors
 @executor_options
 def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_order: str, image_id: str,
-                       per_object: bool, executor, on_error: str, quiet: bool) -> None:
+                       per_object: bool, background: int | None, executor, on_error: str, quiet: bool) -> None:
     """Write the label maps of MANIFEST as a run-length CSV (the inverse of `import kaggle-rle`).
 
     One foreground class: ImageId,EncodedPixels, a row per image (empty without
     foreground). Several: ImageId,ClassId,EncodedPixels, a row per class an image
-    holds, the class as its palette id (else its index). Background and ignored
-    pixels are never written.
+    holds, the class as its palette id (else its index). Background (index 0,
+    see --background) and ignored pixels are never written.
 
     \b
     Examples:
@@ -48,8 +73,10 @@ def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_or
     read = palette_file(palette, rows.path)  # read too: `-o labels/palette.json` replaced it
     Inputs.of_manifest(rows).with_files([read] if read else []).guard_file(output)
     report = write_rle_csv(manifest, output, palette=palette, order=rle_order, image_id=image_id,
-                           per_object=per_object, executor=executor,
+                           per_object=per_object, background=background, executor=executor,
                            on_error=on_error, quiet=quiet)  # type: ignore[arg-type]
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
     layout = "ImageId,ClassId,EncodedPixels" if report.by_class else "ImageId,EncodedPixels"
@@ -60,3 +87,4 @@ def labels2rle_command(manifest: Path, output: Path, palette: str | None, rle_or
 
 
 __all__ = ["labels2rle_command"]
+
