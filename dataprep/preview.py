@@ -9,6 +9,7 @@ colour too). Ignore pixels are hatched so they never pass for a class.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -176,7 +177,8 @@ def _legend(palette: Palette | None, indices: Sequence[int], ignore: int | None,
     for index in sorted(indices):
         if index == ignore:
             continue
-        entries.append((f"{index} {names.get(index, index)}", tuple(int(c) for c in table[index]), False))
+        name = names.get(index, f"not in {palette.name}" if palette else str(index))
+        entries.append((f"{index} {name}", tuple(int(c) for c in table[index]), False))
     if not entries and palette is None:
         # Colour masks and no palette: nothing to name.
         legend = np.full((20 + PAD, width, 3), BACKGROUND, np.uint8)
@@ -204,6 +206,14 @@ def _legend(palette: Palette | None, indices: Sequence[int], ignore: int | None,
     return legend
 
 
+@dataclass
+class ContactSheet:
+    """A drawn sheet, and the label values its masks hold that are neither a class of the palette nor ignored."""
+
+    pixels: np.ndarray
+    outside_palette: list[int] = field(default_factory=list)
+
+
 def make_contact_sheet(
     manifest: Manifest | io.PathLike,
     n: int = 8,
@@ -218,6 +228,18 @@ def make_contact_sheet(
     Each entry is image | colourized mask | overlay (alpha 0.5) under the sample id;
     a legend of the classes shown (palette colours and names) ends the sheet.
     """
+    return draw_contact_sheet(manifest, n, palette, seed, columns, ignore_index).pixels
+
+
+def draw_contact_sheet(
+    manifest: Manifest | io.PathLike,
+    n: int = 8,
+    palette: Palette | str | io.PathLike | None = None,
+    seed: int = 0,
+    columns: int = 3,
+    ignore_index: int | None = None,
+) -> ContactSheet:
+    """make_contact_sheet's sheet, with the values shown that the palette does not name."""
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
     if n < 1 or columns < 1:
@@ -250,7 +272,9 @@ def make_contact_sheet(
     # Colour masks give no indices: show the whole palette then.
     shown = seen if seen or palette is None else set(palette.index_colours())
     legend = _legend(palette, sorted(shown), ignore, sheet_w)
-    return np.concatenate([sheet, legend], axis=0)
+    named = set(_names(palette))
+    outside = sorted(v for v in seen if v != ignore and v not in named) if palette else []
+    return ContactSheet(np.concatenate([sheet, legend], axis=0), outside)
 
 
 def write_contact_sheet(
@@ -261,13 +285,13 @@ def write_contact_sheet(
     seed: int = 0,
     columns: int = 3,
     ignore_index: int | None = None,
-) -> Path:
-    """make_contact_sheet, written atomically (format by extension)."""
+) -> ContactSheet:
+    """draw_contact_sheet, written atomically (format by extension)."""
     if Path(output).suffix.lower() not in SHEET_EXTENSIONS:  # before the drawing, not after it
         raise UsageError(output, "a contact sheet is written as .png, .jpg or .jpeg; name it so")
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
     Inputs.of_manifest(manifest).guard_file(output)
-    sheet = make_contact_sheet(manifest, n=n, palette=palette, seed=seed, columns=columns, ignore_index=ignore_index)
-    io.write_image(output, sheet, quality=90)
-    return Path(output)
+    sheet = draw_contact_sheet(manifest, n=n, palette=palette, seed=seed, columns=columns, ignore_index=ignore_index)
+    io.write_image(output, sheet.pixels, quality=90)
+    return sheet

@@ -268,3 +268,22 @@ def test_the_ignore_value_is_chosen_with_ignore_index_and_listed_only_when_shown
 
     with_ignore = drawn(preview._legend(None, [0, 2, 255], 255, 600))
     assert drawn(preview._legend(None, [0, 2], 255, 600)) < with_ignore  # no "255 ignore (ignored)" entry
+
+
+def test_raw_camvid_void_under_camvid11_is_named_as_outside_the_palette(shared_data, tmp_path, cli):
+    """SegNet's CamVid stores void as 11; camvid11 ignores 255, so 11 was drawn and listed as a class '11 11'."""
+    root = shared_data("camvid_segnet/CamVid")
+    rows = [ManifestRow(p.stem, root / "val" / p.name, p, 480, 360)
+            for p in sorted((root / "valannot").glob("*.png"))[:3]]
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    held = set().union(*(np.unique(io.read_mask(r.mask)).tolist() for r in rows))
+    assert 11 in held  # the data has void pixels
+    sheet = preview.draw_contact_sheet(manifest, n=3, palette="camvid11")
+    assert sheet.outside_palette == [11]
+    np.testing.assert_array_equal(sheet.pixels, make_contact_sheet(manifest, n=3, palette="camvid11"))
+    res = cli("preview", manifest, "-o", tmp_path / "p.png", "--palette", "camvid11", "-n", "3")
+    assert res.exit_code == 0
+    assert "warning: the masks shown hold 11, not a class of the palette" in res.output
+    res = cli("preview", manifest, "-o", tmp_path / "q.png", "--palette", "camvid11", "-n", "3", "--ignore-index", "11")
+    assert res.exit_code == 0 and "warning" not in res.output
+    assert preview.draw_contact_sheet(manifest, n=3, palette="camvid11", ignore_index=11).outside_palette == []

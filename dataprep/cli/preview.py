@@ -32,7 +32,11 @@ def preview_command(manifest: Path, output: Path, count: int, columns: int, pale
     """
     from ..preview import write_contact_sheet
 
-    path = write_contact_sheet(manifest, output, n=count, palette=palette, seed=seed, columns=columns,
-                               ignore_index=ignore_index)
+    sheet = write_contact_sheet(manifest, output, n=count, palette=palette, seed=seed, columns=columns,
+                                ignore_index=ignore_index)
+    if sheet.outside_palette:
+        values = ", ".join(map(str, sheet.outside_palette))
+        click.echo(f"warning: the masks shown hold {values}, not a class of the palette (drawn in generated "
+                   "colours); a void or no-data value? pass --ignore-index", err=True)
     if not quiet:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {output}")
