@@ -326,10 +326,11 @@ class _Tiler:
                 band_img = self._read_band(image, y, th, W)
                 band_mask = self._read_band(mask, y, th, W, is_mask=True) if mask is not None else None
             tile_mask = self._cut(band_mask, y, x, th, tw, H, W, is_mask=True) if band_mask is not None else None
-            unseen = None
+            unseen, inside = None, th * tw
             if nodata is not None:
                 window = band_img.data[y - band_img.top : y - band_img.top + th, x : x + tw]
                 found = is_nodata(window, nodata).all(axis=-1)
+                inside = found.size  # --max-nodata is a share of the scene's pixels: an edge tile is mostly padding
                 if found.any():
                     unseen = np.zeros((th, tw), bool)  # padding (beyond the image) is not nodata
                     unseen[: found.shape[0], : found.shape[1]] = found
@@ -353,7 +354,7 @@ class _Tiler:
                         dropped_empty += 1
                         continue
             unseen_pixels = int(np.count_nonzero(unseen)) if unseen is not None else 0
-            if unseen_pixels > p.max_nodata * th * tw:
+            if unseen_pixels > p.max_nodata * inside:
                 dropped_nodata += 1
                 continue
             nodata_ignored += changed_to_ignore
