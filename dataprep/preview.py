@@ -109,15 +109,19 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
 
 
 def _ids_as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
-    """A palette that says its masks store ids (`remap: ids`, as palette infer writes for 0/255 masks): values
-    that are ids and no class index shown as their class (ISBI's 255 membranes were drawn as ignore). Label maps
-    already converted hold indices and stay as they are."""
-    classes = {c.index for c in palette.classes if not c.ignore}
-    moved = {v: i for v, i in palette.ids().items() if v not in classes and v != i and 0 <= v < 65536}
-    if not moved or not mask.size or mask.dtype.kind not in "ui":
+    """A palette that says its masks store ids (`remap: ids`, as palette infer writes for 0/255 masks): a mask
+    holding any value that is an id and no class index holds ids throughout, and shows each as its class, as
+    masks2labels converts it (Cityscapes' road, id 7, was drawn as class 7, traffic sign). A mask of class
+    indices alone is taken as already converted and stays as it is."""
+    ids = {v: i for v, i in palette.ids().items() if 0 <= v < 65536}
+    if not ids or not mask.size or mask.dtype.kind not in "ui":
         return mask
-    table = np.arange(max(int(mask.max()), *moved) + 1, dtype=np.int64)
-    for value, index in moved.items():
+    classes = {c.index for c in palette.classes if not c.ignore}
+    held = np.unique(mask).tolist()
+    if not any(v in ids and v not in classes for v in held):
+        return mask
+    table = np.arange(max(held[-1], *ids) + 1, dtype=np.int64)
+    for value, index in ids.items():
         table[value] = index
     return table[mask].astype(mask.dtype if table.max() <= np.iinfo(mask.dtype).max else np.int64)
 

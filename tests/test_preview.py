@@ -287,3 +287,28 @@ def test_raw_camvid_void_under_camvid11_is_named_as_outside_the_palette(shared_d
     res = cli("preview", manifest, "-o", tmp_path / "q.png", "--palette", "camvid11", "-n", "3", "--ignore-index", "11")
     assert res.exit_code == 0 and "warning" not in res.output
     assert preview.draw_contact_sheet(manifest, n=3, palette="camvid11", ignore_index=11).outside_palette == []
+
+
+def test_a_mask_of_ids_shows_every_id_as_its_class_also_ids_that_are_class_indices(tmp_path):
+    """Cityscapes labelIds under its palette with `remap: ids`: car (id 26) was shown as a car, but road (id 7)
+    as class 7 (traffic sign) and unlabeled (id 0) as class 0 (road); masks2labels converts them all."""
+    from dataprep.palette import builtin_palette
+
+    cityscapes = builtin_palette("cityscapes")
+    palette = type(cityscapes)(cityscapes.name, cityscapes.classes, cityscapes.ignore_index, remap="ids")
+    ids = palette.ids()
+    mask = np.zeros((40, 60), np.uint8)
+    mask[:, :20], mask[:, 20:40] = 7, 26  # road, car; the rest 0, unlabeled
+    io.write_image(tmp_path / "a.png", np.full((40, 60, 3), 128, np.uint8))
+    io.write_mask(tmp_path / "m.png", mask)
+    manifest = write_manifest([ManifestRow("a", tmp_path / "a.png", tmp_path / "m.png", 60, 40)], tmp_path / "m.csv")
+    sheet = preview.draw_contact_sheet(manifest, n=1, palette=palette)
+    _image, shown, _overlay = _panels(sheet.pixels, 60 / 40)
+    colours = {c.index: c.color for c in palette.classes}
+    assert (ids[7], ids[26], ids[0]) == (0, 13, 255)
+    w = shown.shape[1]
+    for x, colour in ((w // 6, colours[0]), (w // 2, colours[13])):
+        assert (shown[:, x] == colour).all()
+    assert set(np.unique(shown[:, 5 * w // 6]).tolist()) <= {0, 90}  # hatched: ignored
+    assert not _has_colour(shown, colours[7])  # traffic sign: no such pixel
+    assert sheet.outside_palette == []
