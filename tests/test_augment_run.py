@@ -163,6 +163,37 @@ def test_label_values_the_palette_does_not_hold_are_refused_naming_the_file(labe
     assert result.exit_code == 1 and "convert the masks with `dataprep masks2labels` first" in result.output
 
 
+def test_a_value_in_a_gap_of_the_palette_and_a_swap_to_no_class_are_refused(labelled, tmp_path, cli):
+    """A palette without an index between its classes took masks holding it (only values past the last class
+    were checked), and hflip's swap_labels [1, 40] wrote class 40, which no palette entry has, in every mirrored
+    output."""
+    palette = json.loads((labelled.parent / "palette.json").read_text())
+    last = max(c["index"] for c in palette["classes"] if not c.get("ignore"))
+    rows = read_manifest(labelled).rows
+    held = {r.id: set(np.unique(io.read_mask(r.mask)).tolist()) for r in rows}
+    gap = next(v for v in range(1, last) if 0 < sum(v in h for h in held.values()) < len(rows))
+    palette["classes"] = [c for c in palette["classes"] if c["index"] != gap]
+    with_gap = [r for r in rows if gap in held[r.id]]
+    (tmp_path / "m").mkdir()
+    write_manifest(rows, tmp_path / "m" / "manifest.csv")
+    (tmp_path / "m" / "palette.json").write_text(json.dumps(palette))
+    recipe = small_recipe(tmp_path, "crops", variants=1)
+    summary = augment_manifest(tmp_path / "m" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    assert summary.written == len(rows) - len(with_gap)
+    assert sorted(summary.errors) == sorted(f"{r.mask}: label value(s) {gap} are not classes of the palette "
+                                            f"(0..{last} without {gap}, ignore 255); convert the masks with "
+                                            "`dataprep masks2labels` first" for r in with_gap)
+    swap = small_recipe(tmp_path, "crops", variants=1, steps=[{"op": "hflip", "p": 1.0, "swap_labels": [[1, 40]]}])
+    result = cli("augment", "--recipe", swap, labelled, tmp_path / "out2", "-q")
+    assert result.exit_code == 2
+    assert "step 1 (hflip): swap_labels [40] are not classes of palette" in result.output
+    assert not (tmp_path / "out2").exists()
+    mismatch = tmp_path / "ignore11.yaml"
+    mismatch.write_text("size: [8, 8]\nignore_index: 11\nsteps: [{op: hflip}]\n")
+    result = cli("augment", "--recipe", mismatch, labelled, tmp_path / "out3", "-q")
+    assert result.exit_code == 2 and "set ignore_index: 255 in the recipe" in result.output
+
+
 def test_classes_a_step_names_are_checked_against_the_palette_and_the_outputs(labelled, tmp_path, cli):
     classes = load_palette(labelled.parent / "palette.json").num_classes
     rows = []
@@ -268,7 +299,7 @@ def test_recipe_and_output_checks(labelled, tmp_path):
     with pytest.raises(DataprepError, match="needs 'size'"):
         augment_manifest(labelled, bad, tmp_path / "out", quiet=True)
     bad.write_text("size: [8, 8]\nignore_index: 11\nsteps: [{op: hflip}]\n")
-    with pytest.raises(DataprepError, match="set ignore_index: 255"):
+    with pytest.raises(UsageError, match="set ignore_index: 255"):
         augment_manifest(labelled, bad, tmp_path / "out", quiet=True)
     bad.write_text("size: [8, 8]\nsteps: [{op: normalize, mean: [0], std: [1]}]\n")
     with pytest.raises(DataprepError, match=r"step 1 \(normalize\)"):

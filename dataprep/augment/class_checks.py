@@ -19,14 +19,20 @@ def named_classes(recipe: Recipe) -> list[NamedClasses]:
     return found
 
 
-def check_named_classes(recipe: Recipe, named: list[NamedClasses], num_classes: int, ignore: int,
+def swapped_classes(recipe: Recipe) -> list[NamedClasses]:
+    """The classes of hflip's `swap_labels` pairs: checked against the palette, not expected in every output."""
+    return [(number, step.op, "swap_labels", tuple(int(c) for pair in step.params.swap_labels for c in pair))
+            for number, step in enumerate(recipe.steps, 1) if getattr(step.params, "swap_labels", ())]
+
+
+def check_named_classes(recipe: Recipe, named: list[NamedClasses], classes: tuple[int, ...], ignore: int,
                         palette_name: str) -> None:
     """A class a step names that the palette does not have (a typo, another dataset's index) is refused."""
-    for number, op, name, classes in named:
-        bad = [c for c in classes if not 0 <= c < num_classes or c == ignore]
+    for number, op, name, listed in named:
+        bad = [c for c in listed if c not in classes or c == ignore]
         if bad:
             raise UsageError(recipe.source, f"step {number} ({op}): {name} {bad} are not classes of palette "
-                                            f"{palette_name!r} (0..{num_classes - 1})")
+                                            f"{palette_name!r} (0..{classes[-1]})")
 
 
 def absent_class_warnings(named: list[NamedClasses], held: set[int], outputs: int) -> list[str]:

@@ -44,7 +44,7 @@ from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
-from .class_checks import absent_class_warnings, check_named_classes, named_classes
+from .class_checks import absent_class_warnings, check_named_classes, named_classes, swapped_classes
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .single import Kernels
@@ -147,20 +147,21 @@ def augment_manifest(
     ignore = info.ignore_index
     if ignore != recipe.ignore_index:
         # Padding and rotation corners would get a label the palette calls a class (or nothing).
-        raise DataprepError(
+        raise UsageError(
             recipe.source,
             f"ignore_index is {recipe.ignore_index} but palette {resolved.source or resolved.name} says "
             f"{resolved.ignore_index}; set ignore_index: {resolved.ignore_index} in the recipe",
         )
     named = named_classes(recipe)
-    if resolved is not None:
-        check_named_classes(recipe, named, info.num_classes, ignore, resolved.name)
+    classes = tuple(sorted({c.index for c in resolved.classes if not c.ignore})) if resolved is not None else None
+    if classes:
+        check_named_classes(recipe, named + swapped_classes(recipe), classes, ignore, resolved.name)
     colours = resolved.colour_table(256) if resolved is not None else None
     rows = manifest.rows
     pools = PartnerPools.from_rows([r.extra for r in rows], recipe.partners)
     jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, pools)]
-    worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved),
-                     info.num_classes if resolved is not None else None, track_classes=bool(named))
+    worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved), classes,
+                     track_classes=bool(named))
     if force:  # the folder may hold inputs: no single output may be one
         inputs.check_written(p for job in jobs for p in worker.paths(output_id(job.id, job.plan.variant)).values())
     inputs.check_written([out / "manifest.csv", out / "palette.json"])
@@ -318,7 +319,7 @@ class SampleCache:
 
 
 def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tuple[int, int] = (0, 0),
-                 extra_masks: str = "", num_classes: int | None = None) -> Sample:
+                 extra_masks: str = "", classes: tuple[int, ...] | None = None) -> Sample:
     # Decoded samples are read-only so that no op can change a cached input in place.
     extra = {EXTRA_MASKS_COLUMN: extra_masks} if extra_masks else None
     row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1], extra)
@@ -329,31 +330,38 @@ def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tupl
         raise DataprepError(row.mask, f"ignore_index {ignore} does not fit this mask's {sample.mask.dtype} values "
                                       f"(0..{top}): padding would be written as {top}; choose an ignore_index "
                                       "the masks can hold")
-    if num_classes is not None and sample.mask is not None:
-        _check_classes(sample.mask, num_classes, ignore, row.mask)
+    if classes and sample.mask is not None:
+        _check_classes(sample.mask, classes, ignore, row.mask)
     sample.image.setflags(write=False)
     sample.mask.setflags(write=False)
     return sample
 
 
-def _check_classes(mask: np.ndarray, num_classes: int, ignore: int, path: Path | None) -> None:
+def _check_classes(mask: np.ndarray, classes: tuple[int, ...], ignore: int, path: Path | None) -> None:
     # A value that is neither a class nor the ignore index would be copied, pasted and mixed into every output
     # it touches, and refused only later by the trainer: a raw id mask (SegNet's void 11), an unconverted file.
-    bad = np.unique(mask[(mask >= num_classes) & (mask != ignore)])
+    top = classes[-1] + 1
+    outside = (mask >= top) & (mask != ignore)
+    gaps = sorted(set(range(top)) - set(classes))
+    if gaps:  # a palette without some index between its classes: such a value is no class either
+        outside |= np.isin(mask, gaps)
+    bad = np.unique(mask[outside])
     if bad.size:
         shown = ", ".join(str(v) for v in bad[:5].tolist()) + (", ..." if bad.size > 5 else "")
-        raise DataprepError(path, f"label value(s) {shown} are not classes of the palette (0..{num_classes - 1}, "
+        without = f" without {', '.join(map(str, gaps[:5]))}{', ...' if len(gaps) > 5 else ''}" if gaps else ""
+        raise DataprepError(path, f"label value(s) {shown} are not classes of the palette (0..{top - 1}{without}, "
                                   f"ignore {ignore}); convert the masks with `dataprep masks2labels` first")
 
 
 def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None = None, *,
-                num_classes: int | None = None) -> Sample:
+                classes: tuple[int, ...] | None = None) -> Sample:
     """A manifest row as a Sample; label maps only (colour masks are refused, naming the file).
 
-    With `num_classes` (from the palette), a label value that is neither a class nor `ignore_index` is refused,
-    naming the file. With `cache`, a row loaded before in the same run is not decoded again."""
+    With `classes` (the palette's class indices, sorted), a label value that is neither a class nor
+    `ignore_index` is refused, naming the file. With `cache`, a row loaded before in the same run is not
+    decoded again."""
     args = (str(row.image), str(row.mask) if row.mask else None, row.id, ignore_index, (row.width, row.height),
-            row.extra.get(EXTRA_MASKS_COLUMN, ""), num_classes)
+            row.extra.get(EXTRA_MASKS_COLUMN, ""), classes)
     if cache is None:
         return _read_sample(*args)
     return cache.get(args, lambda: _read_sample(*args))
@@ -361,9 +369,9 @@ def load_sample(row: ManifestRow, ignore_index: int, cache: SampleCache | None =
 
 class _Worker:
     def __init__(self, recipe: Recipe, out: str, palette: np.ndarray | None, overwrite: bool, fingerprint: str,
-                 num_classes: int | None = None, *, track_classes: bool = False):
+                 classes: tuple[int, ...] | None = None, *, track_classes: bool = False):
         self.recipe = recipe
-        self.num_classes = num_classes
+        self.classes = classes
         self.track_classes = track_classes  # return the classes of each output mask
         self.out = Path(out)
         self.palette = palette
@@ -393,7 +401,7 @@ class _Worker:
         samples = {}
         for i, row in job.rows.items():
             try:
-                samples[i] = load_sample(row, self.recipe.ignore_index, self.samples, num_classes=self.num_classes)
+                samples[i] = load_sample(row, self.recipe.ignore_index, self.samples, classes=self.classes)
             except DataprepError as exc:
                 if i == job.plan.index:
                     raise
