@@ -180,6 +180,26 @@ def folds_origin_warning(splits: io.PathLike, folds: FoldReport, manifest: Manif
             f"({missing} of them in no fold); {advice}")
 
 
+def classes_mismatch_warning(source: io.PathLike, classes: Any, palette: Palette | None) -> str | None:
+    """The line to warn with when a stats.json's or report.json's classes (`num_classes`, `names`) are not the
+    palette's: the same ids, another dataset's folds (ISBI's two classes shown under CamVid's names)."""
+    if classes is None or palette is None:
+        return None
+    names: dict[int, str] = {}
+    for c in palette.classes:
+        if not c.ignore:
+            names.setdefault(c.index, c.name)
+    counted = f"{classes.num_classes} classes"
+    if classes.names and not all(n == f"class_{i}" for i, n in enumerate(classes.names)):  # kfold's, no palette
+        if tuple(classes.names) == tuple(names.get(i, f"class_{i}") for i in range(classes.num_classes)):
+            return None
+        counted += f" ({', '.join(classes.names[:3])}{', ...' if len(classes.names) > 3 else ''})"
+    elif classes.num_classes == palette.num_classes:
+        return None
+    return (f"{source}: measured {counted}, not the {palette.num_classes} of palette {palette.name!r}; its class "
+            "figures describe other data or another palette")
+
+
 def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None, splits: io.PathLike | None = None,
            palette: Palette | str | io.PathLike | None = None, samples: int = 9, seed: int = 0,
            max_images: int = 200) -> ReportData:
@@ -201,6 +221,9 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
         mismatch = folds_origin_warning(splits, folds, manifest)
         warnings += [mismatch] if mismatch else []
     resolved = resolve_palette(palette, manifest.path)
+    for source, classes in ((stats, stats_data and stats_data.classes), (splits, folds and folds.classes)):
+        mismatch = classes_mismatch_warning(source, classes, resolved) if source is not None else None
+        warnings += [mismatch] if mismatch else []
     problems = check_files(manifest)
     hist, hist_range, used = band_histograms(manifest, max_images, seed)
     sizes = Counter((r.width, r.height) for r in manifest.rows)

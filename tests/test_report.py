@@ -16,7 +16,7 @@ from helpers import SAMPLE_DATA, make_multiband_set
 from dataprep import io, read_manifest, write_manifest
 from dataprep.manifest import ManifestRow
 from dataprep.labels import masks_to_labels
-from dataprep.palette import load_palette
+from dataprep.palette import builtin_palette, load_palette
 from dataprep.preview import make_contact_sheet
 from dataprep.report import HIST_BINS, write_report
 from dataprep.scan import scan
@@ -169,6 +169,40 @@ def test_report_warns_when_the_folds_were_made_from_other_rows(prepared, tmp_pat
     held_out = cli("report", tmp_path / "split.csv", "--splits", tmp_path / "train_splits", "-o", tmp_path / "r.html",
                    "-n", "0")
     assert held_out.exit_code == 0 and "warning" not in held_out.output, held_out.output
+
+
+def test_report_warns_when_the_folds_or_stats_count_other_classes(prepared, tmp_path, cli):
+    """Another dataset's folds with the same row ids (ISBI's 0..29 beside CamVid renamed 0..29) were shown under
+    this palette's names: ISBI's background/foreground balance as CamVid's Sky and Building."""
+    labels = prepared / "labels/manifest.csv"
+    palette = load_palette(SAMPLE_DATA / "palette.json")
+    report = json.loads((prepared / "splits/report.json").read_text())
+    assert report["classes"]["num_classes"] == palette.num_classes > 2
+    same = cli("report", labels, "--splits", prepared / "splits", "--stats", prepared / "stats.json",
+               "-o", tmp_path / "same.html", "-n", "0")
+    assert same.exit_code == 0 and "warning" not in same.output, same.output
+    binary = []  # the same ids, two classes: another dataset's folds
+    for row in read_manifest(labels).rows:
+        mask = io.read_mask(row.mask)
+        path = tmp_path / "binary" / f"{row.id.replace('/', '_')}.png"
+        io.write_mask(path, np.where(mask == 255, 255, mask > 0).astype(np.uint8))
+        binary.append(ManifestRow(row.id, row.image, path, row.width, row.height))
+    write_manifest(binary, tmp_path / "binary" / "manifest.csv")
+    other, plain = tmp_path / "other", tmp_path / "plain"
+    kfold(tmp_path / "binary" / "manifest.csv", other, 2, palette=builtin_palette("binary"), quiet=True)
+    kfold(tmp_path / "binary" / "manifest.csv", plain, 2, quiet=True)
+    res = cli("report", labels, "--splits", other, "-o", tmp_path / "r.html", "-n", "0")
+    assert res.exit_code == 0, res.output
+    assert (f"warning: {other}: measured 2 classes (background, foreground), not the {palette.num_classes} of "
+            f"palette {palette.name!r}") in res.output
+    res = cli("report", labels, "--splits", plain, "-o", tmp_path / "r.html", "-n", "0")
+    assert f"measured {json.loads((plain / 'report.json').read_text())['classes']['num_classes']} classes, not the" \
+           in res.output
+    stats = json.loads((prepared / "stats.json").read_text())
+    stats["classes"]["names"] = list(reversed(stats["classes"]["names"]))
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    res = cli("report", labels, "--stats", tmp_path / "stats.json", "-o", tmp_path / "r.html", "-n", "0")
+    assert f"warning: {tmp_path / 'stats.json'}: measured {palette.num_classes} classes (" in res.output
 
 
 def _chromium() -> str | None:
