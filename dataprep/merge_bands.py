@@ -137,6 +137,9 @@ class _SampleMerger:
         first = self.bands[0].path(sample_id)
         arrays: list[np.ndarray] = []
         geo = None
+        # The first band that says where it lies: the merged file's georeference, whichever band it is (the
+        # output had none when the first band had none), and the grid every other georeferenced band must share.
+        placed: tuple[Path, GeoTags] | None = None
         for pattern in self.bands:
             path = pattern.path(sample_id)
             if not path.is_file():
@@ -149,8 +152,15 @@ class _SampleMerger:
                 raise DataprepError(path, f"is {_describe(pixels)} but {first} is {_describe(arrays[0])}; "
                                           "the bands of a sample must have one size and dtype")
             if arrays:
-                _check_same_grid(path, band_geo, first, geo, pixels.dtype)
+                _check_same_nodata(path, band_geo, first, geo, pixels.dtype)
+            if band_geo is not None and band_geo.georeferenced:
+                if placed is not None:
+                    _check_same_grid(path, band_geo, *placed)
+                else:
+                    placed = (path, band_geo)
             arrays.append(pixels)
+        if placed is not None:
+            geo = placed[1]  # its nodata is every band's (checked above)
         image = np.concatenate(arrays, axis=2)
         mask_path = None
         if self.mask is not None:
@@ -166,13 +176,17 @@ class _SampleMerger:
         return ManifestRow(sample_id, image_path, mask_path, image.shape[1], image.shape[0])
 
 
-def _check_same_grid(path: Path, band: GeoTags | None, first: Path, first_geo: GeoTags | None,
-                     dtype: np.dtype) -> None:
-    """One file holds one georeference and one nodata value for all its bands: bands of another grid (a 20 m
-    Sentinel-2 band beside 10 m ones, another UTM zone) or nodata were merged under the first band's."""
-    if band is not None and first_geo is not None and (what := first_geo.grid_difference(band)):
+def _check_same_grid(path: Path, band: GeoTags, first: Path, first_geo: GeoTags) -> None:
+    """One file holds one georeference for all its bands: bands of another grid (a 20 m Sentinel-2 band beside
+    10 m ones, another UTM zone) were merged under the first band's."""
+    if what := first_geo.grid_difference(band):
         raise DataprepError(path, f"its {what} differs from {first}'s: bands of a sample must lie on one grid "
                                   "(resample or reproject it first)")
+
+
+def _check_same_nodata(path: Path, band: GeoTags | None, first: Path, first_geo: GeoTags | None,
+                       dtype: np.dtype) -> None:
+    """One file holds one nodata value for all its bands."""
     mine, theirs = (g.nodata if g is not None else None for g in (band, first_geo))
     if not _same_nodata(mine, theirs, dtype):
         shown = [_nodata(v, precise=_nodata(mine) == _nodata(theirs)) for v in (mine, theirs)]

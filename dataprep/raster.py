@@ -213,6 +213,11 @@ class GeoTags:
         except ValueError:
             return None
 
+    @property
+    def georeferenced(self) -> bool:
+        """Whether the tags place the pixels anywhere (a CRS or a pixel-to-ground transform), not a nodata alone."""
+        return self.affine() is not None or bool(self._crs())
+
     def grid_difference(self, other: "GeoTags") -> str | None:
         """What puts `other`'s pixels elsewhere than these: "CRS", "pixel size" or "origin"; None when both lie on
         one grid, however the tags say it (tiepoint + scale or a transformation matrix, PixelIsPoint or

@@ -84,6 +84,26 @@ def test_a_band_on_another_grid_or_with_other_nodata_is_named_and_left_out(tmp_p
             f"its {what} differs from {src / 'train_red' / 'red_b.TIF'}'s") in error
 
 
+def test_the_georeference_is_the_georeferenced_bands_whatever_their_order(tmp_path):
+    """With the one georeferenced band second, the merged file had no georeference at all (the first band's
+    tags, none), and a third band of another grid was never compared with it."""
+    src = tmp_path / "src"
+    stacks = _cloud_set(src, ids=("a",))  # red alone is georeferenced
+    order = [_patterns(src)[i] for i in (1, 0, 2, 3)]  # green first
+    report = merge_bands(order, tmp_path / "out", quiet=True)
+    assert report.ok, report.errors
+    (row,) = read_manifest(report.manifest_path).rows
+    with RasterReader(row.image) as reader:
+        np.testing.assert_array_equal(reader.read_all(), stacks["a"][:, :, [1, 0, 2, 3]])
+        assert reader.geo is not None and dict(reader.geo.tags)[33922] == GEO[1][3]
+    tifffile.imwrite(src / "train_nir" / "nir_a.TIF", stacks["a"][:, :, 3], metadata=None,
+                     extratags=[GEO[0], (33922, "d", 6, (0.0, 0.0, 0.0, 500030.0, 4200000.0, 0.0), True)])
+    report = merge_bands(order, tmp_path / "out2", quiet=True)
+    assert report.errors == [f"{src / 'train_nir' / 'nir_a.TIF'}: its origin differs from "
+                             f"{src / 'train_red' / 'red_a.TIF'}'s: bands of a sample must lie on one grid "
+                             "(resample or reproject it first)"]
+
+
 _KEYS = (1, 1, 0, 3, 1024, 0, 1, 1, 3072, 0, 1, 32633, 3073, 34737, 7, 0)
 _POINT_KEYS = (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 2, 3072, 0, 1, 32633)
 _WITH_UNITS = (1, 1, 0, 4, 1024, 0, 1, 1, 2054, 0, 1, 9102, 3072, 0, 1, 32633, 3073, 34737, 7, 0)
