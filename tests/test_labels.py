@@ -730,6 +730,30 @@ def test_the_binary_palette_takes_255_as_foreground_in_masks_of_0_and_255_alone(
     assert not alone.by_ids and not any("kept it as ignore" in w for w in alone.warnings)
 
 
+def test_isbi_with_stray_pixels_under_the_binary_palette(shared_data, tmp_path):
+    """A 0/255 ISBI membrane mask with 8 stray 128/254 pixels lost all its foreground under `--unknown nearest`
+    (values that are no class said 255 was ignore), and one with 3 stray 1s, whose 255 stays ignore, was told
+    to pass --remap 255:2 with a palette that has class 2: the binary palette has no class 2."""
+    label = np.array(Image.open(shared_data("isbi2012_membrane/data/membrane/train/label") / "0.png"))
+    membranes = np.where(label > 127, 255, 0).astype(np.uint8)
+    strays, ones = membranes.copy(), membranes.copy()
+    strays[0, :5], strays[1, :3] = 128, 254
+    ones[5, :3] = 1
+    write_mask(tmp_path / "strays" / "0.png", strays)
+    write_mask(tmp_path / "ones" / "0.png", ones)
+    masks_to_labels(tmp_path / "strays", tmp_path / "out", "binary", unknown="nearest", quiet=True)
+    got = read_mask(tmp_path / "out" / "0.png")
+    np.testing.assert_array_equal(got, np.select([strays == 255, strays == 0], [1, 0], 255))
+    report = masks_to_labels(tmp_path / "ones", tmp_path / "out1", "binary", quiet=True)
+    assert report.kept_ignore == [str(tmp_path / "ones" / "0.png")]
+    (line,) = [w for w in report.warnings if "became the ignore index" in w]
+    assert line.endswith(f"1 mask(s) (first: {tmp_path / 'ones' / '0.png'}) hold other class values beside 255, "
+                         "so 255 was kept as ignore there; if it is 'foreground' (the others stray pixels), pass "
+                         "--remap 255:1")
+    masks_to_labels(tmp_path / "ones", tmp_path / "out2", "binary", remap={255: 1}, quiet=True)
+    np.testing.assert_array_equal(read_mask(tmp_path / "out2" / "0.png"), (ones > 0).astype(np.uint8))
+
+
 def test_segnet_camvid_under_the_32_class_camvid_palette_warns(tmp_path):
     """SegNet's CamVid (0..10, 11 void) with `-p camvid`: each value kept as an index of the 32 colour classes
     (road 3 became Bridge, void 11 LaneMkgsNonDriv), exit 0, no word; `palette infer` named no built-in."""

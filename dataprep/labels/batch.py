@@ -222,7 +222,9 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               ids_one_up=remap_spec is None and palette.num_classes > 1 and all(
                                   c.id == c.index + 1 for c in palette.classes if not c.ignore),
                               class_at_ignore=next((c.name for c in palette.classes
-                                                    if c.id == palette.ignore_index and not c.ignore), "a class"))
+                                                    if c.id == palette.ignore_index and not c.ignore), "a class"),
+                              index_at_ignore=next((c.index for c in palette.classes
+                                                    if c.id == palette.ignore_index and not c.ignore), None))
     _collect(report, src.jobs, results, out_palette)
     if report.failed and not (report.converted or report.skipped):
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing

@@ -120,7 +120,9 @@ def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray, palette: Palett
     The binary palette gives the foreground the id 255, the ignore index too: 0/255 masks
     (ISBI's membranes, DRIVE's vessels, most medical sets) lost every foreground pixel to
     ignore under `-p binary`, exit 0. A mask of ids alone (0 and 255) means its 255 is that
-    class; one holding 1 as well (0/1/255: 255 a boundary) keeps 255 as ignore.
+    class; one holding 1 as well (0/1/255: 255 a boundary) keeps 255 as ignore. Values that are neither
+    (stray 128s of a 0/255 mask) say nothing of it: they are left to --unknown (`nearest` had turned a 0/255
+    mask with 8 such pixels into background and ignore alone).
     """
     ids = palette.ids()
     ignore = palette.ignore_index
@@ -129,7 +131,8 @@ def _ids_when_foreground_is_stored_at_ignore(values: np.ndarray, palette: Palett
     present = np.flatnonzero(counts)
     if ignore not in present:
         return None, False
-    if not set(present.tolist()) <= ids.keys():
+    valid = palette.valid_values
+    if any(v not in ids and v in valid for v in present.tolist()):  # a class index that is no id: 0/1/255
         return None, True
     return ids, False
 

@@ -47,6 +47,7 @@ class ConversionReport:
     grey_levels: list[str] = field(default_factory=list)  # RGB masks of grey pixels converted by their grey values
     by_ids: list[str] = field(default_factory=list)  # 0/255 masks whose 255 is a class's id (binary): by the ids
     class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
+    index_at_ignore: int | None = None  # its index
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
     transparent_pixels: int = 0  # pixels of alpha 0, ignore whatever their colour
@@ -192,6 +193,10 @@ class ConversionReport:
         present = [i for i, n in enumerate(self.pixel_counts) if n]
         free = max(present) + 1 if present else 0  # binary 0/255 masks: class 1
         stored = ignore if self.ignore_value is None else self.ignore_value
+        if self.kept_ignore and self.index_at_ignore is not None:  # -p binary: 0/255 masks with a few stray 1s
+            return (f"{len(self.kept_ignore)} mask(s) (first: {self.kept_ignore[0]}) hold other class values "
+                    f"beside {stored}, so {stored} was kept as ignore there; if it is {self.class_at_ignore!r} "
+                    f"(the others stray pixels), pass --remap {stored}:{self.index_at_ignore}")
         remap = (f"--remap {stored}:{free} with a palette that has class {free}" if free != ignore
                  else "a palette with a class for it and another ignore index")
         binary = " (in binary 0/255 masks 255 is usually the foreground)" if stored == 255 else ""
