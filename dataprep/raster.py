@@ -40,7 +40,7 @@ from .io import PathLike, read_image, read_mask, write_image, write_mask
 from .io.atomic import atomic_path
 from .io.formats import check_complete, sniff_format
 from .io.info import tiff_pages
-from .io.masks import colours_to_8bit
+from .io.masks import colours_to_8bit, labels_from_floats
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
@@ -450,7 +450,9 @@ def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
 
 def mask_from(path: PathLike, array: np.ndarray) -> np.ndarray:
     """(H, W, C) TIFF mask pixels as dataprep.io returns masks: (H, W) indices, or (H, W, 3|4) uint8 colours
-    (16-bit colours: the 8-bit colours they encode)."""
+    (16-bit colours: the 8-bit colours they encode; float samples: the whole numbers they hold)."""
+    if array.dtype.kind == "f":
+        array = labels_from_floats(path, array)
     if array.shape[2] in (3, 4) and array.dtype == np.uint8:
         return array
     if array.shape[2] in (3, 4) and array.dtype == np.uint16:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 
 from dataprep import io, stats
 from dataprep.errors import DataprepError, UsageError
@@ -249,6 +250,27 @@ def test_negative_ignore_in_npy_label_maps():
     assert part.pixels.tolist() == [1, 3] and part.ignored == 2
     with pytest.raises(DataprepError, match="negative label"):
         label_partial(mask, ignore_index=255, source="m.npy")
+
+
+def test_float_label_maps_give_the_class_counts_of_their_integers(tmp_path):
+    """float32 TIFF and .npy label maps of whole numbers (-1 as ignore in one) failed: "label map must be a 2-D
+    integer array, got float32"."""
+    rng = np.random.default_rng(12)
+    classes = [rng.integers(-1, 12, (10, 12)) for _ in range(3)]
+    rows = []
+    for i, (labels, ext) in enumerate(zip(classes, (".tif", ".npy", ".npy"))):
+        image, mask = tmp_path / f"i{i}.png", tmp_path / f"m{i}{ext}"
+        io.write_image(image, rng.integers(0, 256, (10, 12, 3), dtype=np.uint8))
+        if ext == ".tif":
+            tifffile.imwrite(mask, labels.astype(np.float32))
+        else:
+            np.save(mask, labels.astype(np.float64 if i == 1 else np.float32))
+        rows.append(ManifestRow(f"s{i}", image, mask, 12, 10))
+    path = write_manifest(rows, tmp_path / "manifest.csv")
+    result = compute_stats(path, ignore_index=-1, quiet=True)["classes"]
+    flat = np.concatenate([c.ravel() for c in classes])
+    assert result["pixel_count"] == np.bincount(flat[flat >= 0], minlength=12).tolist()
+    assert result["ignored_pixels"] == int((flat == -1).sum())
 
 
 def test_no_ignore_index_counts_255_as_a_class(tmp_path):

@@ -112,7 +112,7 @@ def test_a_tiff_without_a_photometric_tag_reads_as_stored(tmp_path):
     np.testing.assert_array_equal(io.read_image(path)[:, :, 0], values)
     info = io.read_info(path)
     assert (info.width, info.height, info.bands, info.dtype) == (9, 12, 1, "float32")
-    with pytest.raises(io.DataprepError, match="no_photometric.tif: mask is float32"):
+    with pytest.raises(io.DataprepError, match="no_photometric.tif: mask is float32 with values that are not whole"):
         io.read_mask(path)
 
 
@@ -405,3 +405,60 @@ def test_a_broken_pgm_mask_error_names_the_file_not_a_buffer(tmp_path):
     with pytest.raises(io.DataprepError) as caught:
         io.read_mask(path)
     assert str(caught.value).startswith(f"{path}: unreadable") and "BytesIO" not in str(caught.value)
+
+
+def _write_float_mask(path, values: np.ndarray, container: str) -> None:
+    if container == "npy":
+        np.save(path, values)
+    elif container == "tifffile":
+        tifffile.imwrite(path, values, photometric="minisblack")
+    else:  # PIL mode "F", LZW: without imagecodecs tifffile cannot decode it and PIL reads it
+        Image.fromarray(values, mode="F").save(path, compression="tiff_lzw")
+
+
+_CONTAINERS = {"npy": ".npy", "tifffile": ".tif", "pil": ".tif"}
+
+
+@pytest.mark.parametrize("container", sorted(_CONTAINERS))
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("high,low,expected", [(1, 0, np.uint8), (11, 0, np.uint8), (255, 0, np.uint8),
+                                               (300, 0, np.uint16), (65535, 0, np.uint16), (11, -1, np.int16),
+                                               (300, -100, np.int16)])
+def test_a_float_mask_of_whole_numbers_reads_as_its_integer_classes(tmp_path, container, dtype, high, low,
+                                                                     expected):
+    """NIfTI conversions and numpy saves store label maps as float 0.0/1.0 or 0..N: refused as float, or read as
+    float and refused later by stats ("label map must be a 2-D integer array")."""
+    if container == "pil" and dtype != np.float32 or dtype == np.float16 and high > 2048:
+        pytest.skip("PIL's mode F is float32 alone; float16 holds whole numbers exactly up to 2048")
+    rng = np.random.default_rng(high)
+    classes = rng.integers(low, high + 1, (13, 17), dtype=np.int64)
+    classes.flat[:2] = low, high  # both ends present: they decide the integer type
+    path = tmp_path / f"m{_CONTAINERS[container]}"
+    _write_float_mask(path, classes.astype(dtype), container)
+    mask = io.read_mask(path)
+    assert mask.dtype == expected
+    np.testing.assert_array_equal(mask.astype(np.int64), classes)
+
+
+@pytest.mark.parametrize("container", sorted(_CONTAINERS))
+@pytest.mark.parametrize("value,reason", [
+    (0.37, "mask is float32 with values that are not whole numbers (0.37): a probability map? threshold it to "
+           "class indices first"),
+    (-0.5, "mask is float32 with values that are not whole numbers (-0.5): a probability map?"),
+    (np.nan, "mask is float32 and holds NaN: no class index"),
+    (np.inf, "mask is float32 and holds inf: no class index"),
+    (-np.inf, "mask is float32 and holds -inf: no class index"),
+    (70000.0, "mask is float32 with values outside 0..65535 (70000): no class index"),
+    (-40000.0, "mask is float32 with values -40000..1: class indices are 0..65535, and negative ones"),
+])
+def test_a_float_mask_holding_no_class_indices_is_refused_naming_the_file_and_a_value(tmp_path, container, value,
+                                                                                    reason):
+    """A probability map rounded or cut to integers would invent classes; NaN has no class to become."""
+    values = np.random.default_rng(4).integers(0, 2, (9, 11)).astype(np.float32)
+    values[3, 4] = value
+    path = tmp_path / f"m{_CONTAINERS[container]}"
+    _write_float_mask(path, values, container)
+    with pytest.raises(io.DataprepError) as caught:
+        io.read_mask(path)
+    assert str(caught.value).startswith(f"{path}: {reason}")
+    assert "\n" not in str(caught.value)

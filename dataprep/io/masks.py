@@ -1,6 +1,7 @@
 """Reading masks exactly as stored: palette indices (never their colours), 8/16-bit label maps, colour masks."""
 from __future__ import annotations
 
+import math
 import os
 from io import BytesIO
 from pathlib import Path
@@ -36,7 +37,7 @@ def read_mask(path: PathLike, *, expect: tuple[int, int] | None = None) -> np.nd
             raise DataprepError(path, f"unreadable: {exc}") from None
         if arr.ndim not in (2, 3):
             raise DataprepError(path, f"mask must be 2-D (or 3-D colour), got shape {arr.shape}")
-        return arr
+        return labels_from_floats(path, arr) if arr.dtype.kind == "f" else arr
     if ext in (".tif", ".tiff"):
         mask = _tiff_mask(Path(name), expect)
         if mask is not None:
@@ -128,6 +129,53 @@ def colours_to_8bit(path: PathLike, colours: np.ndarray) -> np.ndarray:
         raise DataprepError(path, f"16-bit colour mask mixing two scalings of 8-bit colours (v*257 and v*256); {fix}")
     raise DataprepError(path, f"16-bit colour mask with colour {tuple(int(v) for v in odd[0])}, which no 8-bit "
                               f"colour scales to (v*257 or v*256); {fix}")
+
+
+# Class indices a float mask may hold: 0..65535 as uint8/uint16 label maps hold, negatives (an ignore index such as
+# -1, which stats take with --ignore-index -1 as in integer .npy label maps) only where int16 holds every value.
+_SIGNED_LABELS = (-32768, 32767)
+
+
+def labels_from_floats(path: PathLike, values: np.ndarray) -> np.ndarray:
+    """A float mask (float16/32/64, any shape) as the integer class indices it holds, exactly: uint8 when they
+    fit, else uint16; int16 when one is negative. NaN, inf, fractions or values no label map holds: refused.
+
+    NIfTI conversions and numpy saves store label maps as float 0.0/1.0 (or 0..N); a fraction means a
+    probability map, and rounding it would invent classes.
+    """
+    kind = values.dtype
+    if not values.size:
+        return values.astype(np.uint8)
+    lowest, highest = values.min(), values.max()  # NaN propagates to both
+    # Compared as Python floats: 65535 as a float16 overflows to inf.
+    low, high = float(lowest), float(highest)
+    if math.isnan(low):
+        raise DataprepError(path, f"mask is {kind} and holds NaN: no class index (no-data? give it a class or the "
+                                  "ignore index first)")
+    if math.isinf(low) or math.isinf(high):
+        raise DataprepError(path, f"mask is {kind} and holds {low if math.isinf(low) else high}: no class index")
+    if low < 0:
+        if low < _SIGNED_LABELS[0] or high > _SIGNED_LABELS[1]:
+            raise DataprepError(path, f"mask is {kind} with values {_number(lowest)}..{_number(highest)}: class "
+                                      "indices are 0..65535, and negative ones (an ignore index) need all within "
+                                      "-32768..32767")
+        target: type[np.integer] = np.int16
+    elif high > 65535:
+        raise DataprepError(path, f"mask is {kind} with values outside 0..65535 ({_number(highest)}): no class "
+                                  "index")
+    else:
+        target = np.uint8 if high <= 255 else np.uint16
+    labels = values.astype(target)
+    if not np.array_equal(labels, values):  # whole numbers cast back unchanged; fractions were cut
+        example = values[labels != values].flat[0]
+        raise DataprepError(path, f"mask is {kind} with values that are not whole numbers ({_number(example)}): a "
+                                  "probability map? threshold it to class indices first")
+    return labels
+
+
+def _number(value: np.floating) -> str:
+    """`value` as its dtype prints it, shortest form (float32 0.37 as 0.37, not 0.3700000047683716)."""
+    return str(value).removesuffix(".0")
 
 
 def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int | None) -> np.ndarray | None:
@@ -265,5 +313,5 @@ def _mask_array(path: Path, im: Image.Image) -> np.ndarray:
     if mode == "PA":
         return np.asarray(im.convert("P"), dtype=np.uint8).copy()
     if mode == "F":
-        raise DataprepError(path, "mask is floating point; masks must hold integer class indices or colours")
+        return labels_from_floats(path, np.asarray(im))
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
