@@ -245,6 +245,67 @@ def test_truncated_jpeg_is_a_one_line_error_naming_the_file(tmp_path):
     assert str(path) in str(err.value) and "truncated" in str(err.value) and "\n" not in str(err.value)
 
 
+def _jp2(path, array):
+    """`array` written losslessly as JPEG 2000: 8-bit and 16-bit grey by PIL, 16-bit colour by OpenCV (PIL writes
+    8-bit colour only)."""
+    if array.dtype == np.uint16 and array.ndim == 3:
+        assert cv2.imwrite(str(path), array[..., ::-1], [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])
+    else:
+        Image.fromarray(array).save(path, irreversible=False)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["grey8", "rgb8", "rgba8", "grey16", "rgb16", "j2k"])
+def test_jpeg2000_images_read_as_written_and_their_header_says_so(tmp_path, kind):
+    """Sentinel-2's 16-bit bands and GeoNRW's RGB tiles are .jp2: scan left them out unread."""
+    rng = np.random.default_rng(3)
+    shape = {"grey8": (37, 53), "grey16": (37, 53), "rgba8": (37, 53, 4)}.get(kind, (37, 53, 3))
+    dtype = np.uint16 if kind.endswith("16") else np.uint8
+    written = rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+    path = _jp2(tmp_path / ("a.j2k" if kind == "j2k" else "a.jp2"), written)
+    assert io.has_extension(path, io.IMAGE_EXTENSIONS) and io.sniff_format(path.read_bytes()[:16]) == "JPEG2000"
+    image = io.read_image(path, keep_alpha=True)
+    np.testing.assert_array_equal(image, written.reshape(image.shape))  # lossless: the values written, RGB order
+    if dtype == np.uint8:  # PIL's own decode agrees (it gives 16-bit colour as 8 bits)
+        np.testing.assert_array_equal(image, np.asarray(Image.open(path)).reshape(image.shape))
+    info = io.read_info(path)
+    assert (info.width, info.height, info.bands, info.dtype) == (53, 37, image.shape[2], str(image.dtype))
+    assert io.check_complete(path) is None
+
+
+def test_a_cut_jpeg2000_is_a_one_line_truncated_error_naming_the_file(tmp_path):
+    whole = _jp2(tmp_path / "whole.jp2", np.random.default_rng(4).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    data = whole.read_bytes()
+    for name, cut in (("cut.jp2", data[: len(data) // 2]), ("cut.j2k", data[data.index(b"\xff\x4f\xff\x51"):-40])):
+        path = tmp_path / name
+        path.write_bytes(cut)
+        assert (io.check_complete(path) or "").startswith("truncated: JPEG 2000 ")  # scan's header check sees it
+        with pytest.raises(DataprepError) as err:
+            io.read_image(path)  # PIL said "broken data stream when reading image file"
+        assert str(path) in str(err.value) and "truncated" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_jpeg2000_claiming_too_many_pixels_is_refused_from_its_header(tmp_path):
+    data = bytearray(_jp2(tmp_path / "a.jp2", np.zeros((40, 40, 3), np.uint8)).read_bytes())
+    for marker, offset in ((b"ihdr", 4), (b"\xff\x4f\xff\x51", 8)):  # the JP2 header's size and the codestream's
+        at = data.index(marker) + offset
+        data[at:at + 8] = (30000).to_bytes(4, "big") * 2
+    (tmp_path / "bomb.jp2").write_bytes(bytes(data))
+    for read in (io.read_info, io.read_image):  # PIL refused it at twice its limit in its own words
+        with pytest.raises(DataprepError, match=r"bomb.jp2: 30000x30000 pixels \(900,000,000\) is over the limit"):
+            read(tmp_path / "bomb.jp2")
+
+
+def test_jpeg2000_is_written_losslessly(tmp_path):
+    pixels = np.random.default_rng(5).integers(0, 65536, (33, 40, 3), dtype=np.uint16)
+    io.write_image(tmp_path / "a.jp2", pixels)  # OpenCV's default rate kept a quarter of the data
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "a.jp2"), cv2.IMREAD_UNCHANGED)[..., ::-1], pixels)
+    with pytest.raises(DataprepError, match="too small for OpenCV's JPEG 2000 writer"):
+        io.write_image(tmp_path / "b.jp2", pixels[:9])
+    with pytest.raises(DataprepError, match="write JPEG 2000 as .jp2"):
+        io.write_image(tmp_path / "c.j2k", pixels)
+
+
 def test_unreadable_and_missing_files(tmp_path):
     bad = tmp_path / "junk.png"
     bad.write_bytes(b"not a png at all")

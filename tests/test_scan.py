@@ -1173,8 +1173,9 @@ def test_the_summary_counts_the_warnings_it_printed(tmp_path, cli):
     assert re.search(r"^warnings +1$", result.output, re.M), result.output  # said 0 beside the printed warning
 
 
-def test_files_of_kinds_scan_cannot_read_are_said_not_left_out_unsaid(tmp_path):
+def test_files_of_kinds_scan_cannot_read_are_said_not_left_out_unsaid(tmp_path, monkeypatch):
     """BraTS' imagesTr/*.nii.gz: 'nothing pairs', and --image-dir imagesTr said 'no folder of this name'."""
+    monkeypatch.setattr(io, "jpeg2000_decodable", lambda: False)  # OpenCV and PIL built without OpenJPEG
     for i in range(2):
         for folder in ("imagesTr", "labelsTr"):
             (tmp_path / folder).mkdir(exist_ok=True)
@@ -1187,6 +1188,25 @@ def test_files_of_kinds_scan_cannot_read_are_said_not_left_out_unsaid(tmp_path):
     with pytest.raises(UsageError, match=r"--image-dir: its folder holds only .nii.gz files, which dataprep does "
                                          "not read"):
         scan(tmp_path, image_dir="imagesTr", mask_dir="labelsTr")
+
+
+def test_jpeg2000_images_pair_with_png_masks(tmp_path):
+    """GeoNRW's RGB tiles and Sentinel-2's 16-bit bands are .jp2: scan said 'convert them to PNG or TIFF first'."""
+    rgb = np.random.default_rng(6).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    (tmp_path / "images").mkdir()
+    Image.fromarray(rgb).save(tmp_path / "images" / "tile.jp2", irreversible=False)
+    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "images" / "band.jp2", irreversible=False)
+    for stem in ("tile", "band"):
+        _png(tmp_path / "masks" / f"{stem}.png")
+    Image.fromarray(rgb).save(tmp_path / "masks" / "other.jp2", irreversible=False)
+    result = scan(tmp_path)
+    assert [(r.id, r.image.name, r.mask.name, r.width, r.height) for r in result.rows] == [
+        ("band", "band.jp2", "band.png", 32, 24), ("tile", "tile.jp2", "tile.png", 32, 24)]
+    assert not result.problems
+    np.testing.assert_array_equal(io.read_image(result.rows[1].image), rgb)
+    assert result.notes == ["1 JPEG 2000 file(s) (e.g. masks/other.jp2) are not paired: dataprep reads JPEG 2000 as "
+                            "images only, never as masks (its compression is lossy in general, as JPEG's); save "
+                            "masks as PNG"]
 
 
 def test_a_name_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path, cli):

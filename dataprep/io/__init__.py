@@ -27,6 +27,7 @@ from .decode import (
     decode_gray_bytes,
     identify_bytes,
     image_array,
+    jpeg2000_decodable,
     read_encoded_bytes,
     read_image,
     read_pixels,
@@ -35,6 +36,7 @@ from .encode import encode_image, write_image, write_mask
 from .exif import apply_orientation
 from .formats import (
     IMAGE_EXTENSIONS,
+    JPEG2000_EXTENSIONS,
     LOSSY_EXTENSIONS,
     MASK_EXTENSIONS,
     PathLike,
@@ -50,11 +52,13 @@ from .limits import (DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_manifest_size, ch
 from .masks import read_mask, read_mask_palette, read_png_palette
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "LOSSY_EXTENSIONS", "MASK_EXTENSIONS", "MAX_PIXELS_ENV", "DataprepError",
+    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "JPEG2000_EXTENSIONS", "LOSSY_EXTENSIONS", "MASK_EXTENSIONS",
+    "MAX_PIXELS_ENV", "DataprepError",
     "Decoded", "ImageInfo", "PathLike", "apply_orientation", "atomic_open", "atomic_write_bytes", "atomic_write_text",
     "check_complete", "check_manifest_size", "check_pixels", "content_mismatch", "decode_binary_bytes", "decode_file",
     "decode_gray_bytes",
-    "encode_image", "has_extension", "identify_bytes", "image_array", "load_sample", "mask_size_error", "max_image_pixels",
+    "encode_image", "has_extension", "identify_bytes", "image_array", "jpeg2000_decodable", "load_sample",
+    "mask_size_error", "max_image_pixels",
     "read_encoded_bytes", "read_image", "read_info", "read_mask", "read_mask_palette", "read_pixels",
     "read_png_palette", "remove_stale_temps", "is_scaled_copy", "sniff_format", "strip_suffix", "write_image",
     "write_mask",

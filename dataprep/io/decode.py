@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ import numpy as np
 from ..errors import DataprepError, TiffStackError, TruncatedError
 from .exif import apply_orientation, orientation_from_bytes, tiff_orientation_cleared
 from .frames import check_one_frame
-from .formats import (JPEG_EOI, JPEG_SOI, PIL_ERRORS, PNG_END, PNG_SIGNATURE, PathLike, is_tiff_name, read_file_bytes,
-                      short_reason, sniff_format, unreadable)
+from .formats import (JPEG_EOI, JPEG_SOI, PIL_ERRORS, PNG_END, PNG_SIGNATURE, PathLike, is_tiff_name, jpeg2000_short,
+                      read_file_bytes, short_reason, sniff_format, unreadable)
 from .limits import MAX_PIXELS_ENV, check_decoded_size, check_manifest_size, check_pixels, max_image_pixels
 
 
@@ -231,7 +232,12 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     """(H, W, C) pixels as OpenCV (else PIL) returns them, and whether colour channels are BGR(A)."""
     if data.startswith(JPEG_SOI) and JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise TruncatedError(path, "truncated: JPEG ends without its end-of-image marker")
-    tiff = sniff_format(data[:16]) == "TIFF"
+    found = sniff_format(data[:16])
+    if found == "JPEG2000":
+        short = jpeg2000_short(BytesIO(data), len(data))
+        if short:  # else PIL's "broken data stream" said nothing of a cut file
+            raise TruncatedError(path, short)
+    tiff = found == "TIFF"
     original = data
     check_decoded_size(path, data, expect)  # again for a TIFF: tifffile may not have parsed it
     check_one_frame(path, data)
@@ -261,6 +267,16 @@ def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None
     if array.ndim == 2:
         array = array[:, :, None]
     return array, bgr
+
+
+@cache
+def jpeg2000_decodable() -> bool:
+    """Whether OpenCV or PIL was built with OpenJPEG (PIL reads JPEG 2000 headers either way, in Python)."""
+    if cv2.haveImageWriter(".jp2"):  # OpenCV builds its JPEG 2000 reader and writer together
+        return True
+    from PIL import features
+
+    return bool(features.check_codec("jpg_2000"))
 
 
 def _opencv_misreads_bmp(data: bytes) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import DataprepError
 from .atomic import atomic_write_bytes
-from .formats import IMAGE_EXTENSIONS, PNG_SIGNATURE, PathLike, is_tiff_name
+from .formats import IMAGE_EXTENSIONS, JPEG2000_EXTENSIONS, PNG_SIGNATURE, PathLike, is_tiff_name
 
 
 def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None:
@@ -35,6 +35,8 @@ def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, source: Path
     path = source if source is not None else f"<{ext}>"
     if ext not in IMAGE_EXTENSIONS:
         raise DataprepError(path, f"unsupported image extension {ext!r}; use one of {sorted(IMAGE_EXTENSIONS)}")
+    if ext in JPEG2000_EXTENSIONS and ext != ".jp2":  # OpenCV writes JP2 files only
+        raise DataprepError(path, f"{ext} is read, not written: write JPEG 2000 as .jp2")
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -49,6 +51,11 @@ def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, source: Path
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     elif ext == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    elif ext == ".jp2":
+        if min(array.shape[:2]) < 32:  # its 5 wavelet levels: OpenCV failed with an error log and no reason
+            raise DataprepError(path, f"a {array.shape[1]}x{array.shape[0]} image is too small for OpenCV's JPEG 2000 "
+                                      "writer (32 pixels a side at least): write it as PNG or TIFF")
+        params = [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000]  # lossless; OpenCV's default rate (4:1) is lossy
     ok, buf = cv2.imencode(ext, np.ascontiguousarray(array), params)
     if not ok:
         raise DataprepError(path, f"could not encode a {array.dtype} array of shape {array.shape} as {ext}")

@@ -3,14 +3,20 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
+from typing import IO
 
 from ..errors import DataprepError, TruncatedError
 
 PathLike = str | os.PathLike[str]
 
-# .ppm / .pgm: Netpbm, as STARE (retinal vessels) ships its photos and vessel labels.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+# .ppm / .pgm: Netpbm, as STARE (retinal vessels) ships its photos and vessel labels. JPEG 2000: Sentinel-2 bands,
+# GeoNRW's RGB tiles; images only (lossy in general, as JPEG; scan says so of one where a mask would be).
+JPEG2000_EXTENSIONS = frozenset({".jp2", ".j2k", ".jpx"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
+                              *JPEG2000_EXTENSIONS})
 MASK_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".gif", ".npy", ".jpg", ".jpeg", ".ppm", ".pgm"})
 LOSSY_EXTENSIONS = frozenset({".jpg", ".jpeg", ".webp"})
 
@@ -19,6 +25,9 @@ JPEG_EOI = b"\xff\xd9"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 PNG_IEND = b"IEND"
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # a JP2 (or JPX) file: boxes, the codestream in a jp2c box
+J2K_START = b"\xff\x4f\xff\x51"  # a bare codestream (.j2k): SOC, then the SIZ marker
+J2K_END = b"\xff\xd9"  # EOC, the codestream's last marker
 
 # What a file's first bytes say it is, whatever its name says.
 _MAGIC = (
@@ -32,9 +41,12 @@ _MAGIC = (
     (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"),
     (b"\x93NUMPY", "NPY"),
+    (JP2_SIGNATURE, "JPEG2000"),
+    (J2K_START, "JPEG2000"),
 )
 _EXTENSION_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
-                     ".webp": "WEBP", ".gif": "GIF", ".npy": "NPY", ".ppm": "PPM", ".pgm": "PPM"}
+                     ".webp": "WEBP", ".gif": "GIF", ".npy": "NPY", ".ppm": "PPM", ".pgm": "PPM",
+                     **dict.fromkeys(JPEG2000_EXTENSIONS, "JPEG2000")}
 
 
 def has_extension(path: PathLike, extensions: frozenset[str]) -> bool:
@@ -73,9 +85,12 @@ def content_mismatch(path: PathLike) -> str | None:
     return f"{found} data in a {path.suffix} file"
 
 def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) as stored, parsed from a PNG or JPEG header; None for other formats."""
+    """(width, height) as stored, parsed from a PNG, JPEG or JPEG 2000 header; None for other formats."""
     if data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR" and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith((JP2_SIGNATURE, J2K_START)):
+        header = jpeg2000_header(BytesIO(data), len(data))
+        return header[:2] if header is not None else None
     if data.startswith(JPEG_SOI):
         pos = 2
         while pos + 9 <= len(data):
@@ -130,6 +145,8 @@ def check_complete(path: PathLike) -> str | None:
             return _bmp_short(head, size)
         if fmt == "TIFF":
             return _tiff_short(path, size)
+        if fmt == "JPEG2000":
+            return jpeg2000_short(f, size)
         if fmt not in ("PNG", "JPEG"):
             return None
         f.seek(max(0, size - 64))
@@ -172,6 +189,94 @@ def _tiff_short(path: Path, size: int) -> str | None:
 
     needed = tiff_data_end(path)
     return f"truncated: TIFF holds {size:,} of the {needed:,} bytes its directory points to" if size < needed else None
+
+
+def jp2_boxes(f: IO[bytes], start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, where its contents start, where it ends) of each JP2 box from `start` to `end` (a length of 0 runs to
+    `end`); a box's end may lie past `end` in a cut file. Stops at a length too short for its own header."""
+    pos = start
+    for _ in range(4096):  # real files hold a handful; a corrupt one is never walked for long
+        if pos + 8 > end:
+            return
+        f.seek(pos)
+        head = f.read(16)
+        length, kind, body = int.from_bytes(head[:4], "big"), head[4:8], pos + 8
+        if length == 1:  # a 64-bit length follows the type
+            length, body = int.from_bytes(head[8:16], "big"), pos + 16
+        elif length == 0:
+            length = end - pos
+        if len(head) < body - pos or length < body - pos:
+            return
+        yield kind, body, pos + length
+        pos += length
+
+
+def jpeg2000_header(f: IO[bytes], size: int) -> tuple[int, int, int] | None:
+    """(width, height, bits of the deepest component) from a JP2's ihdr (and bpcc) box or a bare codestream's SIZ
+    marker; None for other files and headers too broken to say (PIL then names what is wrong)."""
+    f.seek(0)
+    if f.read(len(J2K_START)) == J2K_START:
+        return _siz_header(f)
+    f.seek(0)
+    if f.read(len(JP2_SIGNATURE)) != JP2_SIGNATURE:
+        return None
+    for kind, body, end in jp2_boxes(f, 0, size):
+        if kind == b"jp2h":
+            return _jp2h_header(f, body, min(end, size))
+        if kind == b"jp2c":
+            return None  # the header box comes first in a valid file
+    return None
+
+
+def _siz_header(f: IO[bytes]) -> tuple[int, int, int] | None:
+    f.seek(8)
+    siz = f.read(34)  # Xsiz, Ysiz, XOsiz, YOsiz, the tile grid (4 bytes each), Csiz (2)
+    if len(siz) < 34:
+        return None
+    width = int.from_bytes(siz[0:4], "big") - int.from_bytes(siz[8:12], "big")
+    height = int.from_bytes(siz[4:8], "big") - int.from_bytes(siz[12:16], "big")
+    components = f.read(3 * int.from_bytes(siz[32:34], "big"))[::3]  # Ssiz of each: bits - 1, the sign bit high
+    return (width, height, max(b & 0x7F for b in components) + 1) if components else None
+
+
+def _jp2h_header(f: IO[bytes], start: int, end: int) -> tuple[int, int, int] | None:
+    size, bits = None, None
+    for kind, body, box_end in jp2_boxes(f, start, end):
+        f.seek(body)
+        if kind == b"ihdr":
+            ihdr = f.read(11)  # height, width (4 bytes each), components (2), bits per component
+            if len(ihdr) < 11:
+                return None
+            size = int.from_bytes(ihdr[4:8], "big"), int.from_bytes(ihdr[0:4], "big")
+            bits = None if ihdr[10] == 0xFF else (ihdr[10] & 0x7F) + 1  # 255: they differ, the bpcc box says
+        elif kind == b"bpcc" and size is not None and bits is None:
+            depths = f.read(min(box_end, end) - body)
+            bits = max(b & 0x7F for b in depths) + 1 if depths else None
+    return (*size, bits) if size is not None and bits is not None else None
+
+
+def jpeg2000_short(f: IO[bytes], size: int) -> str | None:
+    """Why a JPEG 2000 file looks cut short, or None: each JP2 box up to the codestream's ends within the file, and
+    the codestream with its EOC marker (OpenJPEG decodes a cut one quietly where its tiles allow)."""
+    f.seek(0)
+    if f.read(len(J2K_START)) == J2K_START:
+        return _eoc_missing(f, size)
+    for kind, _body, end in jp2_boxes(f, 0, size):
+        if end > size:
+            return (f"truncated: JPEG 2000 holds {size:,} of the {end:,} bytes its "
+                    f"{kind.decode('latin-1').strip()} box runs to")
+        if kind == b"jp2c":
+            return _eoc_missing(f, end)
+    return "truncated: JPEG 2000 file ends before its codestream (jp2c box)"
+
+
+def _eoc_missing(f: IO[bytes], end: int) -> str | None:
+    # Bit stuffing keeps FF followed by 0x90 or more out of coded data: an FFD9 near the end is the real EOC.
+    f.seek(max(0, end - 64))
+    tail = f.read(end - f.tell())
+    if J2K_END in tail.rstrip(b"\x00\r\n "):
+        return None
+    return "truncated: JPEG 2000 codestream ends without its end-of-codestream marker"
 
 
 def unreadable(path: PathLike, exc: BaseException) -> DataprepError:

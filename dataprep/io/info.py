@@ -1,6 +1,7 @@
 """What a file's header says (size, orientation, bands, pixel type) without decoding its pixels."""
 from __future__ import annotations
 
+import os
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 from ..errors import DataprepError, TiffStackError
 from .exif import exif_orientation
 from .frames import check_pil_frames
-from .formats import PIL_ERRORS, PathLike, is_tiff_name, netpbm_header, unreadable
+from .formats import PIL_ERRORS, PathLike, is_tiff_name, jpeg2000_header, netpbm_header, unreadable
 from .limits import bomb_error, check_pixels, max_image_pixels
 
 
@@ -108,6 +109,13 @@ def _pil_kind(path: Path, mode: str, fmt: str, transparent: bool) -> tuple[int, 
             with open(path, "rb") as f:
                 header = netpbm_header(f.read(512))
             if header is not None and header[2] > 255:
+                dtype = "uint16"
+    if fmt == "JPEG2000" and mode in ("RGB", "RGBA"):
+        # PIL shows 9- to 16-bit colour as 8-bit modes; OpenCV, which decodes it, gives uint16.
+        with suppress(OSError):
+            with open(path, "rb") as f:
+                header = jpeg2000_header(f, os.fstat(f.fileno()).st_size)
+            if header is not None and header[2] > 8:
                 dtype = "uint16"
     return bands, dtype, mode in ("LA", "PA", "RGBA") or (mode == "P" and transparent) or rgb_key
 

@@ -116,7 +116,7 @@ def scan(
     walked = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS | ANNOTATION_EXTENSIONS | _UNREAD_WALKED,
                              exclude=exclude))
     unread = Counter(kind for kind in map(_unread_kind, walked) if kind)
-    everything = [f for f in walked if not io.has_extension(f, _UNREAD_WALKED)]
+    everything = [f for f in walked if not io.has_extension(f, _UNREAD_WALKED) and not _unread_kind(f)]
     files = [f for f in everything if io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS)]
     if unread and (image_dir or mask_dir):
         _check_unread_folders(walked, image_dir, mask_dir)
@@ -199,6 +199,7 @@ def scan(
         result.notes.append(f"{arrays} .npy file(s) are not paired: dataprep reads .npy arrays as masks (label maps) "
                             "only, never as images; save image arrays as TIFF (tifffile.imwrite keeps every band "
                             "and the dtype)")
+    result.notes += _jpeg2000_masks(files, used)
     if unread:
         listed = ", ".join(f"{kind} x {n}" for kind, n in unread.most_common())
         result.notes.append(f"{sum(unread.values())} file(s) of kinds dataprep does not read ({listed}) are left "
@@ -207,14 +208,26 @@ def scan(
 
 
 # Image-like files scan cannot read, said rather than left out unsaid (BraTS' imagesTr/*.nii.gz: "no folder").
-UNREAD_KINDS = (".nii.gz", ".nii", ".dcm", ".mha", ".mhd", ".nrrd", ".jp2", ".j2k", ".jpx", ".heic", ".heif",
-                ".avif", ".svs", ".ndpi", ".czi")
+UNREAD_KINDS = (".nii.gz", ".nii", ".dcm", ".mha", ".mhd", ".nrrd", ".heic", ".heif", ".avif", ".svs", ".ndpi",
+                ".czi")
 _UNREAD_WALKED = frozenset({".gz", *(k for k in UNREAD_KINDS if k.count(".") == 1)})
 
 
 def _unread_kind(path: str) -> str | None:
     name = path.lower()
-    return next((kind for kind in UNREAD_KINDS if name.endswith(kind)), None)
+    kind = next((kind for kind in UNREAD_KINDS if name.endswith(kind)), None)
+    if kind is None and io.has_extension(name, io.JPEG2000_EXTENSIONS) and not io.jpeg2000_decodable():
+        return os.path.splitext(name)[1]  # neither OpenCV nor PIL was built with OpenJPEG
+    return kind
+
+
+def _jpeg2000_masks(files: list[str], used: set[str]) -> list[str]:
+    """JPEG 2000 files left unpaired: read as images only, so one where a mask would be pairs with nothing."""
+    left = sorted(f for f in files if io.has_extension(f, io.JPEG2000_EXTENSIONS) and f not in used)
+    if not left:
+        return []
+    return [f"{len(left)} JPEG 2000 file(s) (e.g. {left[0]}) are not paired: dataprep reads JPEG 2000 as images "
+            "only, never as masks (its compression is lossy in general, as JPEG's); save masks as PNG"]
 
 
 def _check_unread_folders(walked: list[str], image_dir: str | None, mask_dir: str | None) -> None:
