@@ -115,8 +115,9 @@ def scan(
         raise UsageError(None, f"check must be 'header' or 'decode', not {check!r}")
     walked = list(walk_files(root, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS | ANNOTATION_EXTENSIONS | _UNREAD_WALKED,
                              exclude=exclude))
-    unread = Counter(kind for kind in map(_unread_kind, walked) if kind)
-    everything = [f for f in walked if not io.has_extension(f, _UNREAD_WALKED) and not _unread_kind(f)]
+    kinds = [_unread_kind(f) for f in walked]
+    unread = Counter(kind for kind in kinds if kind)
+    everything = [f for f, kind in zip(walked, kinds) if not kind and not io.has_extension(f, _UNREAD_WALKED)]
     files = [f for f in everything if io.has_extension(f, io.IMAGE_EXTENSIONS | io.MASK_EXTENSIONS)]
     if unread and (image_dir or mask_dir):
         _check_unread_folders(walked, image_dir, mask_dir)
