@@ -229,11 +229,7 @@ class _PairResizer:
 
     def _resize_mask(self, source: Path, height: int, width: int, row_id: str) -> Path:
         with RasterReader(source, mask=True) as reader:  # palette PNGs: indices; colour masks: colours
-            labels = reader.read_all()
-        if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
-            # stats, preview and labels2masks refuse these; resize wrote them on, exit 0
-            raise DataprepError(source, f"a {labels.dtype} mask holding values that are no class index (fractions or "
-                                        "NaN): save class indices as whole numbers")
+            labels = reader.read_all()  # float label maps come as their whole numbers, or are refused
         resized = resize_mask(labels[:, :, 0] if labels.shape[2] == 1 else labels, height, width)
         ext = ".png" if png_can_hold(resized) else ".tif"
         path = _mask_output(self.out_dir, row_id, ext)

@@ -364,8 +364,11 @@ def test_a_float_mask_of_fractions_is_refused_and_one_of_whole_numbers_resized(t
     src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
     report = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=0.5))
     assert len(report.errors) == 1
-    assert "frac.tif: a float32 mask holding values that are no class index" in report.errors[0]
-    assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["whole"]
+    assert "frac.tif: mask is float32 with values that are not whole numbers (1.5)" in report.errors[0]
+    (row,) = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert row.id == "whole"
+    resized = io.read_mask(row.mask)
+    assert resized.dtype == np.uint8 and resized.shape == (10, 15) and (resized == 2).all()
 
 
 def test_force_never_lets_resized_copies_replace_their_sources(tmp_path):

@@ -527,8 +527,38 @@ def test_a_float_label_map_is_named_as_such_not_as_a_colour_mask(tmp_path):
     io.write_image(image, np.zeros((20, 20, 3), np.uint8))
     tifffile.imwrite(tmp_path / "src" / "a_mask.tif", np.full((20, 20), 1.5, np.float32))
     src = write_manifest([ManifestRow("a", image, tmp_path / "src" / "a_mask.tif", 20, 20)], tmp_path / "m.csv")
-    with pytest.raises(DataprepError, match=r"label maps of whole numbers, not float32"):
+    with pytest.raises(DataprepError, match=r"mask is float32 with values that are not whole numbers \(1.5\)"):
         tile_manifest(src, tmp_path / "tiles", size=10, quiet=True)
+
+
+def test_float_label_maps_of_whole_numbers_tile_and_resize_as_their_integers(shared_data, tmp_path):
+    """CamVid's labels saved as float32 TIFFs (as NIfTI conversions store them): tile refused them ('label maps
+    of whole numbers, not float32') and resize wrote float masks, where read_mask, stats and augment take them."""
+    from dataprep.resizing import ResizeTarget, resize_manifest
+
+    root = shared_data("camvid_segnet/CamVid")
+    kinds: dict[str, list[ManifestRow]] = {}
+    for p in sorted((root / "trainannot").glob("*.png"))[:2]:
+        labels = np.array(Image.open(p))
+        for kind in ("u8", "f32"):
+            path = tmp_path / "src" / kind / f"{p.stem}.tif"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tifffile.imwrite(path, labels.astype(np.uint8 if kind == "u8" else np.float32))
+            kinds.setdefault(kind, []).append(ManifestRow(p.stem, root / "train" / p.name, path, 480, 360))
+    for kind, kind_rows in kinds.items():
+        write_manifest(kind_rows, tmp_path / f"{kind}.csv")
+        tile_manifest(tmp_path / f"{kind}.csv", tmp_path / f"tiles_{kind}", size=128, pad="ignore",
+                      ignore_index=11, quiet=True)
+        resize_manifest(tmp_path / f"{kind}.csv", tmp_path / f"small_{kind}", ResizeTarget(scale=0.5),
+                        quiet=True)
+    for out in ("tiles", "small"):
+        plain = read_manifest(tmp_path / f"{out}_u8" / "manifest.csv").rows
+        floats = read_manifest(tmp_path / f"{out}_f32" / "manifest.csv").rows
+        assert len(plain) == len(floats) > 0
+        for a, b in zip(plain, floats):
+            got = io.read_mask(b.mask)
+            assert got.dtype == np.uint8
+            np.testing.assert_array_equal(got, io.read_mask(a.mask))
 
 
 @pytest.mark.parametrize("tagged", [True, False])
