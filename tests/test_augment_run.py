@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,31 @@ def test_a_value_in_a_gap_of_the_palette_and_a_swap_to_no_class_are_refused(labe
     mismatch.write_text("size: [8, 8]\nignore_index: 11\nsteps: [{op: hflip}]\n")
     result = cli("augment", "--recipe", mismatch, labelled, tmp_path / "out3", "-q")
     assert result.exit_code == 2 and "set ignore_index: 255 in the recipe" in result.output
+
+
+def test_a_mask_of_negative_labels_is_refused_before_any_work_whatever_the_crop(labelled, tmp_path):
+    """Void stored as -1 (a float TIFF read as int16): refused only on writing the PNG, after the work, and
+    written where the random crop happened to cut the -1 corner away."""
+    rows = read_manifest(labelled).rows[:2]
+    made = []
+    for row in rows:
+        labels = io.read_mask(row.mask).astype(np.int16)
+        labels[:2, :2] = -1  # one corner: most crops leave it out
+        path = tmp_path / "src" / f"{row.id.replace('/', '_')}.npy"
+        path.parent.mkdir(exist_ok=True)
+        np.save(path, labels)
+        made.append(ManifestRow(row.id, row.image, path, row.width, row.height))
+    good = read_manifest(labelled).rows[2]
+    shutil.copyfile(good.mask, tmp_path / "src" / "good.png")
+    good = ManifestRow(good.id, good.image, tmp_path / "src" / "good.png", good.width, good.height)
+    write_manifest([*made, good], tmp_path / "m" / "manifest.csv")
+    recipe = small_recipe(tmp_path, "crops", variants=3)
+    summary = augment_manifest(tmp_path / "m" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    assert summary.written == 3 and {r.id for r in read_manifest(summary.manifest)} == {
+        f"{good.id}__v{k}" for k in range(3)}
+    assert sorted(set(summary.errors)) == sorted(
+        f"{r.mask}: label value -1 is negative, which a PNG label map cannot hold: map it to the ignore index "
+        "first (masks2labels --remap=-1:255)" for r in made)
 
 
 def test_classes_a_step_names_are_checked_against_the_palette_and_the_outputs(labelled, tmp_path, cli):

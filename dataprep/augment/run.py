@@ -324,6 +324,10 @@ def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tupl
     extra = {EXTRA_MASKS_COLUMN: extra_masks} if extra_masks else None
     row = ManifestRow(sid, Path(image), Path(mask) if mask is not None else None, size[0], size[1], extra)
     sample = io.load_sample(row, purpose="offline augmentation", ignore_index=ignore)
+    if sample.mask is not None and sample.mask.dtype.kind == "i" and sample.mask.size and sample.mask.min() < 0:
+        # Outputs are PNG label maps (0..65535): found on writing, after the work, or never where a crop cut it out.
+        raise DataprepError(row.mask, f"label value {int(sample.mask.min())} is negative, which a PNG label map "
+                                      "cannot hold: map it to the ignore index first (masks2labels --remap=-1:255)")
     if sample.mask is not None and ignore > np.iinfo(sample.mask.dtype).max:
         # cv2 saturates the fill: with ignore_index 300, rotated corners of 8-bit masks became 255, no class
         top = np.iinfo(sample.mask.dtype).max
