@@ -62,18 +62,21 @@ class UsageError(DataprepError):
     exit_code = EXIT_USAGE
 
 
-def all_failed(source: str | PathLike[str] | None, errors: list[str], what: str) -> DataprepError:
+def all_failed(source: str | PathLike[str] | None, errors: list[str], what: str,
+               items: int | None = None) -> DataprepError:
     """The one error for a run in which every item failed: the first failure (file and fix), the count, no output.
 
     `errors` are the per-item lines ("path: reason"); `what` names the items,
-    e.g. "masks". Commands raise it instead of listing every failure and writing
-    an empty or unusable result.
+    e.g. "masks", and `items` counts them where several share one error (each
+    output of a broken source). Commands raise it instead of listing every
+    failure and writing an empty or unusable result.
     """
     # Counts in a reason differ from file to file ("9,872 pixels in 1 value ..."): the same reason all the same
     reasons = {re.sub(r"\d[\d,.]*", "#", line.split(": ", 1)[-1]) for line in errors}
     how = " the same way" if len(reasons) == 1 else f" ({len(reasons)} different reasons)"
     of = f" of {source}" if source else ""
-    return DataprepError(None, f"{errors[0]} (all {len(errors)} {what}{of} failed{how}; nothing written)")
+    count = len(errors) if items is None else items
+    return DataprepError(None, f"{errors[0]} (all {count} {what}{of} failed{how}; nothing written)")
 
 
 class WriteError(DataprepError):

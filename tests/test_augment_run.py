@@ -316,6 +316,24 @@ def test_outputs_failed_by_a_broken_partner_are_named(labelled, tmp_path):
         f"{oid}, which is not written)" for oid in lost)
 
 
+def test_a_broken_partner_of_every_output_is_counted_once_with_the_outputs(labelled, tmp_path):
+    """Four rows, one truncated, mosaic x2: 'all 7 sources failed (2 different reasons)' for 4 sources, 8 outputs,
+    one broken file and one reason: each partner line counted as a source of its own."""
+    rows = read_manifest(labelled).rows[:4]
+    broken = tmp_path / "src/broken.jpg"
+    broken.parent.mkdir()
+    broken.write_bytes(rows[0].image.read_bytes()[:2000])
+    bad_row = ManifestRow("broken", broken, rows[0].mask, rows[0].width, rows[0].height, rows[0].extra)
+    write_manifest([*rows[1:], bad_row], tmp_path / "m" / "manifest.csv")
+    recipe = small_recipe(tmp_path, "mosaic", variants=2, steps=[{"op": "mosaic", "p": 1.0}])
+    with pytest.raises(DataprepError) as caught:
+        augment_manifest(tmp_path / "m" / "manifest.csv", recipe, tmp_path / "out", quiet=True)
+    message = str(caught.value)
+    assert message.startswith(f"{broken}: ") and "a partner of output" not in message
+    assert message.endswith(f"(all 8 outputs of {tmp_path / 'm' / 'manifest.csv'} failed the same way; nothing "
+                            "written)")
+
+
 def test_recipe_and_output_checks(labelled, tmp_path):
     # Inside the masks' tree (not merely beside the manifest): the next scan would take outputs for data.
     with pytest.raises(UsageError, match="where the images or masks come from"):

@@ -22,6 +22,7 @@ import hashlib
 import io as _io
 import json
 import os
+import re
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
@@ -170,9 +171,10 @@ def augment_manifest(
     done = [r.value for r in results if r.ok]
     errors = [r.error for r in results if r.error is not None]
     if errors and not done:  # an empty manifest would read as a finished run
-        # One bad source feeds several outputs (variants, mosaic partners): each failure once.
-        unique = list(dict.fromkeys(errors))
-        raise all_failed(manifest.path, unique, "outputs" if len(unique) == len(results) else "sources")
+        # One bad source feeds several outputs (variants, mosaic partners): each failure once, counted as what failed
+        # ("all 7 sources failed (2 different reasons)" of 4 sources, 8 outputs, 1 broken file).
+        unique = list(dict.fromkeys(_PARTNER_OF.sub("", e) for e in errors))
+        raise all_failed(manifest.path, unique, "outputs", items=len(results))
     out_rows = [row for row, _, _ in done]
     manifest_path = write_manifest(out_rows, out / "manifest.csv", columns=("source_ids", "ops", "params", "seed"))
     if resolved is not None:
@@ -341,6 +343,10 @@ def _read_sample(image: str, mask: str | None, sid: str, ignore: int, size: tupl
     return sample
 
 
+_PARTNER_OF_TEXT = "a partner of output {}, which is not written"
+_PARTNER_OF = re.compile(r" \(a partner of output .*, which is not written\)$")
+
+
 def _check_classes(mask: np.ndarray, classes: tuple[int, ...], ignore: int, path: Path | None) -> None:
     # A value that is neither a class nor the ignore index would be copied, pasted and mixed into every output
     # it touches, and refused only later by the trainer: a raw id mask (SegNet's void 11), an unconverted file.
@@ -410,8 +416,7 @@ class _Worker:
                 if i == job.plan.index:
                     raise
                 # The output of another source: said, or its failure reads as a second error of the partner.
-                raise DataprepError(exc.path, f"{exc.reason} (a partner of output {oid}, which is not written)") \
-                    from None
+                raise DataprepError(exc.path, f"{exc.reason} ({_PARTNER_OF_TEXT.format(oid)})") from None
         result = execute(self.recipe, job.plan, samples, self.kernels)
         fmt = self.recipe.output.image_format
         if not pixeltypes.can_hold(fmt, result.image.dtype, result.image.shape[2]):
