@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import cv2
@@ -218,21 +219,9 @@ class ContactSheet:
     outside_palette: list[int] = field(default_factory=list)
 
 
-def make_contact_sheet(
-    manifest: Manifest | io.PathLike,
-    n: int = 8,
-    palette: Palette | str | io.PathLike | None = None,
-    seed: int = 0,
-    columns: int = 3,
-    ignore_index: int | None = None,
-) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB sheet of `n` rows picked with `seed` (all when n >= rows), `columns` per line;
-    `ignore_index` overrides the palette's (or 255 without one).
-
-    Each entry is image | colourized mask | overlay (alpha 0.5) under the sample id;
-    a legend of the classes shown (palette colours and names) ends the sheet.
-    """
-    return draw_contact_sheet(manifest, n, palette, seed, columns, ignore_index).pixels
+def make_contact_sheet(manifest: Manifest | io.PathLike, **options: Any) -> np.ndarray:
+    """The pixels of `draw_contact_sheet(manifest, **options)`: an (H, W, 3) uint8 RGB sheet."""
+    return draw_contact_sheet(manifest, **options).pixels
 
 
 def draw_contact_sheet(
@@ -243,7 +232,12 @@ def draw_contact_sheet(
     columns: int = 3,
     ignore_index: int | None = None,
 ) -> ContactSheet:
-    """make_contact_sheet's sheet, with the values shown that the palette does not name."""
+    """An (H, W, 3) uint8 RGB sheet of `n` rows picked with `seed` (all when n >= rows), `columns` per line, and
+    the values shown that the palette does not name; `ignore_index` overrides the palette's (or 255 without one).
+
+    Each entry is image | colourized mask | overlay (alpha 0.5) under the sample id;
+    a legend of the classes shown (palette colours and names) ends the sheet.
+    """
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
     if n < 1 or columns < 1:
