@@ -294,9 +294,10 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
             for msfx in mask_index.get(d + base, ()):
                 counts[(isfx, msfx)] += 1
     # A suffix of no known convention must be what most masks carry: one image beside many
-    # differently named masks (one per object) is not a pairing.
+    # differently named masks (one per object) is not a pairing. One the user gave is taken as given (COCO-Stuff's
+    # _labelTrainIds beside the plain maps: dropped, the plain maps were paired as images).
     for isfx, msfx in list(counts):
-        if msfx not in KNOWN_MASK_SUFFIXES and 2 * carried[msfx] <= len(masks):
+        if msfx not in KNOWN_MASK_SUFFIXES and msfx != mask_suffix and 2 * carried[msfx] <= len(masks):
             del counts[(isfx, msfx)]
     if not counts:
         worded = fit_mask_word(images, masks, image_dir) if image_suffix is None and mask_suffix is None else None

@@ -765,6 +765,23 @@ def test_cityscapes_with_only_mask_suffix(tmp_path):
     assert result.rules[0].image_suffix == "_leftImg8bit" and not result.problems
 
 
+def test_a_mask_suffix_given_is_kept_beside_plain_masks_of_no_known_suffix(tmp_path):
+    """COCO-Stuff 164k: annotations/train2017/x.png beside x_labelTrainIds.png. `--mask-suffix _labelTrainIds`
+    (on no built-in list) was dropped, carried by half the masks only, and the plain maps were paired as images
+    with it: 6 'pairs' of two masks, every photo an orphan, exit 0."""
+    for split in ("train2017", "val2017"):
+        for k in range(3):
+            name = f"{k + 139:012d}"
+            _jpg(tmp_path / f"images/{split}/{name}.jpg")
+            _png(tmp_path / f"annotations/{split}/{name}_labelTrainIds.png")
+            _png(tmp_path / f"annotations/{split}/{name}.png")
+    result = scan(tmp_path, mask_suffix="_labelTrainIds")
+    assert [(r.image.relative_to(tmp_path).as_posix(), r.mask.name, r.extra["split"]) for r in result.rows] == [
+        (f"images/{split}/{k + 139:012d}.jpg", f"{k + 139:012d}_labelTrainIds.png", split)
+        for split in ("train2017", "val2017") for k in range(3)]
+    assert not result.problems
+
+
 @pytest.mark.parametrize("mask_suffix", ["_mask", "_label", "_labels", "_gt", "_seg"])
 def test_folder_pairs_with_mask_suffixes(tmp_path, mask_suffix):
     for i in range(3):
