@@ -60,8 +60,10 @@ SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "tes
 # Known name suffixes, most likely first: they break ties between equally good suffix pairs.
 KNOWN_MASK_SUFFIXES: tuple[str, ...] = (
     "", "_L", "_mask", "_masks", "_label", "_labels", "_labelIds", "_gt", "_seg", "_target", "_annot",
-    "_gtFine_color", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_instanceIds", "_gtCoarse_color",
-    "_gtCoarse_labelIds", "_manual1", "_segmentation", "_1stHO",
+    # Cityscapes: train ids (MMSegmentation's), then label ids (torchvision's), then colours, in which polegroup
+    # (ignored) is drawn as pole: the colour maps, first in this list, were paired beside label ids.
+    "_gtFine_labelTrainIds", "_gtFine_labelIds", "_gtFine_color", "_gtFine_instanceIds", "_gtCoarse_labelTrainIds",
+    "_gtCoarse_labelIds", "_gtCoarse_color", "_manual1", "_segmentation", "_1stHO",
 )
 KNOWN_IMAGE_SUFFIXES: tuple[str, ...] = ("", "_leftImg8bit", "_image", "_img", "_rgb", "_sat")
 # Side by side in one folder: (image suffix, mask suffix).

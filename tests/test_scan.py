@@ -163,14 +163,19 @@ def test_camvid_style_annot_folders(tmp_path):
 
 
 def test_cityscapes_suffixes(tmp_path):
+    """The colour maps were paired beside label ids: in them polegroup (ignored) is drawn as pole. Train
+    ids (cityscapesscripts' createTrainIdLabelImgs, what MMSegmentation reads) come first, then label ids."""
     base = "train/aachen/aachen_000000_000019"
     _png(tmp_path / f"leftImg8bit/{base}_leftImg8bit.png")
     _png(tmp_path / f"gtFine/{base}_gtFine_color.png")
+    _png(tmp_path / f"gtFine/{base}_gtFine_instanceIds.png")
     _png(tmp_path / f"gtFine/{base}_gtFine_labelIds.png")  # other gtFine files are not masks here
     result = scan(tmp_path)
     assert [r.id for r in result.rows] == [base]
-    assert result.rows[0].mask.name.endswith("_gtFine_color.png")
+    assert result.rows[0].mask.name.endswith("_gtFine_labelIds.png")
     assert not result.problems
+    _png(tmp_path / f"gtFine/{base}_gtFine_labelTrainIds.png")
+    assert scan(tmp_path).rows[0].mask.name.endswith("_gtFine_labelTrainIds.png")
 
 
 def test_cityscapes_instance_ids_alone_pair_with_a_warning(tmp_path):
