@@ -162,7 +162,7 @@ def choose_rules(
     for value, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
         if value is not None and value not in folder_names:
             raise UsageError(value, f"{what}: no folder of this name (holding image files) under the scanned root")
-    by_image: dict[str, list[tuple[int, PairingRule]]] = defaultdict(list)
+    by_image: dict[str, list[tuple[int, PairingRule, str]]] = defaultdict(list)
     for parent, img_name, msk_name, tier, how in _folder_candidates(files, image_dir, mask_dir):
         img_path, msk_path = _join(parent, img_name), _join(parent, msk_name)
         rule = fit_suffixes(files, img_path, msk_path, image_suffix, mask_suffix, how=how, mask_word=mask_word)
@@ -170,15 +170,16 @@ def choose_rules(
             rule = _masks_one_folder_down(files, img_path, msk_path, image_suffix, mask_suffix, how,
                                           mask_word) or rule
         if rule.pairs or tier == 0:  # folders the user named count even when nothing in them pairs
-            by_image[img_path].append((tier, rule))
+            by_image[img_path].append((tier, rule, msk_name))
     rules = []
     for img_path, found in sorted(by_image.items()):
-        best_tier = min(t for t, _ in found)
-        best = [r for t, r in found if t == best_tier]
+        best_tier = min(t for t, _, _ in found)
+        best = [(r, name) for t, r, name in found if t == best_tier]
         if len(best) > 1:
-            options = ", ".join(f"{_leaf(r.mask_dir)} ({r.pairs} pairs)" for r in best)
+            # The name --mask-dir takes: iSAID's masks one folder down were both offered as "images".
+            options = ", ".join(f"{name} ({r.pairs} pairs)" for r, name in best)
             raise AmbiguousLayout(img_path, f"which folder holds the masks: {options}? say it with --mask-dir NAME")
-        rules.append(best[0])
+        rules.append(best[0][0])
     if rules or image_dir is not None or mask_dir is not None:
         return rules
     return _side_by_side(files, image_suffix, mask_suffix)
@@ -595,10 +596,6 @@ def split_of(rule: PairingRule, relative_dir: str) -> str | None:
 
 def _join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
-
-
-def _leaf(path: str | None) -> str:
-    return (path or ".").rsplit("/", 1)[-1]
 
 
 def with_pairs(rule: PairingRule, pairs: int) -> PairingRule:

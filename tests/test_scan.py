@@ -590,6 +590,23 @@ def test_parallel_trees_paired_by_relative_path_across_two_roots(tmp_path):
         scan(tmp_path, image_dir="s2_images/window_c", mask_dir="label_masks/binary")
 
 
+def test_the_question_of_masks_one_folder_down_names_the_folder_mask_dir_takes(tmp_path):
+    """iSAID: {train,val}/Semantic_masks/images and Instance_masks/images were offered as 'images (3 pairs),
+    images (3 pairs)', and --mask-dir images paired nothing."""
+    for split in ("train", "val"):
+        for n in range(3):
+            _png(tmp_path / f"{split}/images/P000{n}.png")
+            _png(tmp_path / f"{split}/Semantic_masks/images/P000{n}_instance_color_RGB.png")
+            _png(tmp_path / f"{split}/Instance_masks/images/P000{n}_instance_id_RGB.png")
+    with pytest.raises(UsageError, match=r"which folder holds the masks: Instance_masks \(3 pairs\), Semantic_masks "
+                                         r"\(3 pairs\)\? say it with --mask-dir NAME"):
+        scan(tmp_path)
+    result = scan(tmp_path, mask_dir="Semantic_masks")
+    assert sorted((r.image.relative_to(tmp_path).as_posix(), r.mask.name) for r in result.rows) == sorted(
+        (f"{split}/images/P000{n}.png", f"P000{n}_instance_color_RGB.png") for split in ("train", "val")
+        for n in range(3))
+
+
 def _drive(root: Path) -> None:
     for n in (21, 22):
         _png(root / f"training/images/{n}_training.tif")
