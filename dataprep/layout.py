@@ -292,10 +292,12 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
             mask_index[d + base].add(sfx)
             carried[sfx] += 1
     counts: Counter[tuple[str, str]] = Counter()
+    paired: dict[tuple[str, str], set[str]] = defaultdict(set)  # the masks each suffix pair reaches
     for d, stem in images:
         for base, isfx in _splits(stem, image_suffix, optional=True):
             for msfx in mask_index.get(d + base, ()):
                 counts[(isfx, msfx)] += 1
+                paired[(isfx, msfx)].add(d + base)
     # A suffix of no known convention must be what most masks carry: one image beside many
     # differently named masks (one per object) is not a pairing. One the user gave is taken as given (COCO-Stuff's
     # _labelTrainIds beside the plain maps: dropped, the plain maps were paired as images).
@@ -309,7 +311,22 @@ def fit_suffixes(files: list[str], image_dir: str, mask_dir: str, image_suffix: 
         return PairingRule(image_dir, mask_dir, image_suffix or "", mask_suffix or "", split, how, 0)
     (isfx, msfx), n = max(counts.items(), key=lambda kv: (kv[1], -_preference(kv[0][1], KNOWN_MASK_SUFFIXES),
                                                           -_preference(kv[0][0], KNOWN_IMAGE_SUFFIXES), kv[0]))
+    _check_one_image_per_mask(image_dir, (isfx, msfx), n, counts, paired)
     return PairingRule(image_dir, mask_dir, isfx, msfx, split, how, n)
+
+
+def _check_one_image_per_mask(image_dir: str, best: tuple[str, str], n: int, counts: Counter[tuple[str, str]],
+                              paired: dict[tuple[str, str], set[str]]) -> None:
+    """Images of two suffixes pairing the same masks as well (nnU-Net's case_0000 and case_0001: two channels of
+    one case) are a question: the larger suffix won silently, and each _0000 image was called an orphan."""
+    rivals = sorted(isfx for (isfx, msfx), count in counts.items() if count == n and msfx == best[1]
+                    and isfx not in (best[0], "") and paired[(isfx, msfx)] & paired[best])
+    if rivals and best[0]:  # a plain name beside a suffixed one is the image (ISIC 2017: x.jpg, x_superpixels.png)
+        suffixes = ", ".join(sorted([best[0], *rivals]))
+        raise AmbiguousLayout(image_dir, f"several images for each mask, named with {suffixes} ({n} masks each; "
+                                         "the channels of one case?): say which with --image-suffix (--exclude "
+                                         "the others), or merge them into one image per case first (dataprep "
+                                         "merge-bands)")
 
 
 # A word of 1-3 letter tokens (road; Delmon_CompleteMM) at the start or after a separator, followed by one.

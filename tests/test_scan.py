@@ -607,6 +607,26 @@ def test_the_question_of_masks_one_folder_down_names_the_folder_mask_dir_takes(t
         for n in range(3))
 
 
+def test_two_channels_per_mask_are_a_question_not_a_silent_pick(tmp_path, cli):
+    """nnU-Net's imagesTr/case_000_0000.png and case_000_0001.png (two channels) beside labelsTr/case_000.png: the
+    _0001 images were paired and every _0000 one called an image without a mask."""
+    for n in range(3):
+        for channel in ("_0000", "_0001"):
+            _png(tmp_path / f"Dataset121_Two/imagesTr/case_{n:03d}{channel}.png")
+        _png(tmp_path / f"Dataset121_Two/labelsTr/case_{n:03d}.png")
+    with pytest.raises(UsageError, match=r"several images for each mask, named with _0000, _0001 \(3 masks each"):
+        scan(tmp_path)
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv", "-q")
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    chosen = scan(tmp_path, image_suffix="_0000", exclude=["*_0001.png"])
+    assert [(r.image.name, r.mask.name) for r in chosen.rows] == [
+        (f"case_{n:03d}_0000.png", f"case_{n:03d}.png") for n in range(3)]
+    assert not chosen.problems
+    for n in range(3):  # one channel: nnU-Net's usual, no question
+        (tmp_path / f"Dataset121_Two/imagesTr/case_{n:03d}_0001.png").unlink()
+    assert len(scan(tmp_path).rows) == 3
+
+
 def _drive(root: Path) -> None:
     for n in (21, 22):
         _png(root / f"training/images/{n}_training.tif")
