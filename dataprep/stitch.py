@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike, read_png_palette
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
@@ -143,9 +143,10 @@ def stitch_manifest(
     inputs = Inputs.of_manifest(src)
     inputs.guard_folder(out, force=force)
     inputs.check_written([out / "manifest.csv"])
-    jobs = _group(src)
+    settings = tiling_settings(src.path)
+    jobs = _group(src, padded=settings.get("pad") != "none")  # no tiling.json (predict's outputs): may be padded
     if ignore_index is None:
-        ignore_index = tiling_settings(src.path).get("ignore_index")
+        ignore_index = settings.get("ignore_index")
     if ignore_index is None:
         palette = resolve_palette(None, src.path) if src.path is not None else None
         ignore_index = palette.ignore_index if palette is not None else DEFAULT_IGNORE_INDEX
@@ -160,11 +161,16 @@ def stitch_manifest(
             if uncovered:
                 report.uncovered[job.id] = uncovered
     report.errors = errors_of(results)
+    if report.errors and not rows:  # an empty manifest would read as a finished run
+        raise all_failed(src.path, report.errors, "sources")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     return report
 
 
-def _group(src: Manifest) -> list[_Job]:
+def _group(src: Manifest, padded: bool = False) -> list[_Job]:
+    """The tiles of each source, checked to rebuild it: a hand-edited or mixed manifest (a tile at -5, two tiles at
+    one place, tiles of two runs' sizes) was stitched into wrong pixels, exit 0, or failed in numpy. Tiles run past
+    the source only where `tile` padded them."""
     missing = [c for c in TILE_COLUMNS if c not in src.extra_columns]
     if missing:
         raise UsageError(src.path, f"not a tiles manifest: missing column(s) {', '.join(missing)} "
@@ -188,9 +194,37 @@ def _group(src: Manifest) -> list[_Job]:
         if sizes.setdefault(sid, size) != size:
             raise DataprepError(src.path, f"row {row.id!r}: source {sid!r} has two sizes "
                                           f"({sizes[sid][1]}x{sizes[sid][0]} and {size[1]}x{size[0]})")
+        _check_place(src.path, row, sid, y, x, size, padded)
         prob = e.get(PROBABILITIES_COLUMN) or None
         tiles[sid].append(_Tile(y, x, row, (base / prob) if prob else None))
+    for sid, ts in tiles.items():
+        _check_one_grid(src.path, sid, ts)
     return [_Job(sid, *sizes[sid], tuple(ts)) for sid, ts in tiles.items()]
+
+
+def _check_place(path: Path | None, row: ManifestRow, sid: str, y: int, x: int, size: tuple[int, int],
+                 padded: bool) -> None:
+    height, width = size
+    inside = 0 <= y < height and 0 <= x < width
+    if not inside or (not padded and (y + row.height > height or x + row.width > width)):
+        raise DataprepError(path, f"row {row.id!r}: a {row.width}x{row.height} tile at tile_y {y}, tile_x {x} "
+                                  f"{'runs past' if inside else 'lies outside'} its {width}x{height} source "
+                                  f"{sid!r}; was the manifest edited?")
+
+
+def _check_one_grid(path: Path | None, sid: str, tiles: list[_Tile]) -> None:
+    seen: dict[tuple[int, int], str] = {}
+    for t in tiles:
+        if (t.y, t.x) in seen:
+            raise DataprepError(path, f"rows {seen[t.y, t.x]!r} and {t.row.id!r}: two tiles of source {sid!r} at "
+                                      f"tile_y {t.y}, tile_x {t.x}")
+        seen[t.y, t.x] = t.row.id
+    first = tiles[0].row
+    other = next((t.row for t in tiles if (t.row.width, t.row.height) != (first.width, first.height)), None)
+    if other is not None:
+        raise DataprepError(path, f"rows {first.id!r} and {other.id!r}: tiles of source {sid!r} of two sizes "
+                                  f"({first.width}x{first.height}, {other.width}x{other.height}): the tiles of one "
+                                  "`tile` run rebuild a source, not a mix of runs")
 
 
 class _Stitcher:
@@ -208,20 +242,23 @@ class _Stitcher:
             holes = np.ones((H, W), bool)
             for t in job.tiles:
                 holes[slice(*ys[t.y]), slice(*xs[t.x])] = False
+        # Everything is built before anything is written: a source whose mask tiles failed left its image behind.
         image, geo, photometric, alpha = self._stitch_images(job, ys, xs, _copy(holes))
-        ext = first.image.suffix.lower()
-        image_path = self.out_dir / "images" / f"{job.id}{ext}"
-        write_raster(image_path, image, geo=geo, photometric=photometric, alpha=alpha)
-        mask_path = None
+        mask = palette = probs = None
         if any(t.row.mask for t in job.tiles):
             mask, palette = self._stitch_masks(job, ys, xs, _copy(holes))
+        if any(t.probabilities for t in job.tiles):
+            probs = self._stitch_probabilities(job, ys, xs, _copy(holes))
+        image_path = self.out_dir / "images" / f"{job.id}{first.image.suffix.lower()}"
+        write_raster(image_path, image, geo=geo, photometric=photometric, alpha=alpha)
+        mask_path = None
+        if mask is not None:
             mask_ext = next(t.row.mask.suffix.lower() for t in job.tiles if t.row.mask)
             mask_path = self.out_dir / "masks" / f"{job.id}{mask_ext}"
             mask_geo = geo.placement() if geo is not None and is_tiff(mask_path) else None
             write_raster(mask_path, mask, mask=True, palette=palette, geo=mask_geo)
         extra = {k: v for k, v in first.extra.items() if k not in TILE_COLUMNS and k != PROBABILITIES_COLUMN}
-        if any(t.probabilities for t in job.tiles):
-            probs = self._stitch_probabilities(job, ys, xs, _copy(holes))
+        if probs is not None:
             rel = Path("probabilities") / f"{job.id}.tif"
             write_raster(self.out_dir / rel, probs)
             extra[PROBABILITIES_COLUMN] = rel.as_posix()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -459,6 +461,45 @@ def test_stitch_refuses_a_manifest_without_tile_columns(tmp_path):
     manifest = _source(tmp_path, {"a": np.zeros((8, 8, 3), np.uint8)})
     with pytest.raises(DataprepError, match="not a tiles manifest: missing column"):
         stitch_manifest(manifest, tmp_path / "out", quiet=True)
+
+
+def test_stitch_refuses_tiles_it_cannot_place_and_writes_nothing_of_a_failed_source(shared_data, tmp_path):
+    """Edited or mixed tiles manifests of a real CamVid frame: a tile at tile_x -5 (numpy read it from the end),
+    two tiles at one place, a tile past an unpadded source, tiles of two runs' sizes were stitched into wrong
+    pixels, exit 0, or failed in numpy; and a source whose mask tiles failed left its image behind."""
+    root = shared_data("camvid_segnet/CamVid")
+    rows = [ManifestRow(p.stem, root / "train" / p.name, p, 480, 360)
+            for p in sorted((root / "trainannot").glob("*.png"))[:1]]
+    write_manifest(rows, tmp_path / "src.csv")
+    tiles = read_manifest(tile_manifest(tmp_path / "src.csv", tmp_path / "t", size=256, stride=192,
+                                        quiet=True).manifest_path).rows
+    small = read_manifest(tile_manifest(tmp_path / "src.csv", tmp_path / "t128", size=128, quiet=True)
+                          .manifest_path).rows
+    assert len(tiles) == 6 and (tiles[1].extra["tile_y"], tiles[1].extra["tile_x"]) == ("0", "192")
+
+    def edited(name: str, changed: list[ManifestRow]) -> Path:
+        return write_manifest(changed, tmp_path / "t" / f"{name}.csv")  # beside tiling.json: pad none
+
+    cases = {
+        "negative": ([tiles[0], tiles[1].with_extra(tile_x="-5"), *tiles[2:]],
+                     "a 256x256 tile at tile_y 0, tile_x -5 lies outside its 480x360 source"),
+        "twice": ([*tiles, ManifestRow("again", tiles[1].image, tiles[1].mask, 256, 256, tiles[0].extra)],
+                  f"rows {tiles[0].id!r} and 'again': two tiles of source {rows[0].id!r} at tile_y 0, tile_x 0"),
+        "narrow": ([t.with_extra(source_width="300") for t in tiles],
+                   "a 256x256 tile at tile_y 0, tile_x 192 runs past its 300x360 source"),
+        "mixed": ([*tiles[1:], small[0]], "of two sizes (256x256, 128x128)"),
+    }
+    for name, (changed, message) in cases.items():
+        with pytest.raises(DataprepError, match=re.escape(message)):
+            stitch_manifest(edited(name, changed), tmp_path / name, quiet=True)
+        assert not (tmp_path / name).exists()
+    maskless = [tiles[0], ManifestRow(tiles[1].id, tiles[1].image, None, 256, 256, tiles[1].extra), *tiles[2:]]
+    with pytest.raises(DataprepError, match="has no mask but other tiles"):
+        stitch_manifest(edited("maskless", maskless), tmp_path / "maskless", quiet=True)
+    assert not list((tmp_path / "maskless").rglob("*.png"))
+    back = stitch_manifest(edited("whole", tiles), tmp_path / "whole", quiet=True)
+    (row,) = read_manifest(back.manifest_path).rows
+    np.testing.assert_array_equal(io.read_mask(row.mask), np.array(Image.open(rows[0].mask)))
 
 
 def test_pixels_of_a_dropped_tile_come_from_overlapping_neighbours(tmp_path):
