@@ -445,6 +445,23 @@ def test_a_300_class_palette_converts_draws_and_previews_in_16_bit(tmp_path):
     assert (sheet == cmap[300]).all(axis=-1).any()  # class c299 (index 598) in its own colour
 
 
+def test_an_ignore_entry_without_a_colour_is_drawn_as_the_label_palette_draws_it(shared_data):
+    """A palette whose ignore entry has no colour (the schema allows `null`): labels2masks failed every CamVid
+    frame with 'label values with no colour in palette: 255 x 7,980'."""
+    raw = np.array(Image.open(next(iter(sorted((shared_data("camvid_segnet/CamVid") / "trainannot").glob("*.png"))))))
+    labels = np.where(raw == 11, 255, raw).astype(np.uint8)
+    assert (labels == 255).any()
+    camvid = builtin_palette("camvid11")
+    colourless = Palette("cv", tuple(c if not c.ignore else PaletteClass(c.name, None, c.index, ignore=True)
+                                     for c in camvid.classes), 255)
+    drawn = labels_to_colours(labels, colourless)
+    np.testing.assert_array_equal(drawn[labels == 255], np.zeros(((labels == 255).sum(), 3), np.uint8))
+    np.testing.assert_array_equal(drawn[labels != 255], labels_to_colours(labels, camvid)[labels != 255])
+    with_black = Palette("b", (PaletteClass("bg", (0, 0, 0), 0), PaletteClass("void", None, 255, ignore=True)), 255)
+    two = labels_to_colours(np.array([[0, 255]], np.uint8), with_black)
+    assert tuple(two[0, 0]) == (0, 0, 0) and tuple(two[0, 1]) != (0, 0, 0)  # never a class's colour
+
+
 def test_labels_to_colours_inverts_and_rejects_values_without_colour():
     assert np.array_equal(labels_to_colours(EXPECTED, RGB_PALETTE), _stripes())
     with pytest.raises(UnknownValuesError, match="label values with no colour"):

@@ -345,6 +345,8 @@ def labels_to_colours(labels: np.ndarray, palette: Palette | PathLike) -> np.nda
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataprepError(None, f"label map must hold integers, got {labels.dtype}")
     coloured = palette.index_colours()
+    if palette.ignore_index not in coloured:  # a colourless ignore entry (the schema allows it) failed every file
+        coloured[palette.ignore_index] = palette.label_palette().index_colours()[palette.ignore_index]
     size = max(palette.max_value, max(coloured, default=0)) + 1
     if labels.dtype not in (np.uint8, np.uint16) and labels.size and (labels.min() < 0 or labels.max() >= size):
         raise DataprepError(None, f"label values {labels.min()}..{labels.max()} are outside the palette")
@@ -356,4 +358,5 @@ def labels_to_colours(labels: np.ndarray, palette: Palette | PathLike) -> np.nda
         raise UnknownValuesError(None, f"label values with no colour in palette {palette.name!r}: {listed}",
                                  {v: int(hist[v]) for v in missing})
     table = palette.colour_table(max(size, 256))
+    table[palette.ignore_index] = coloured[palette.ignore_index]
     return np.take(table, labels, axis=0)
