@@ -627,6 +627,48 @@ def test_two_channels_per_mask_are_a_question_not_a_silent_pick(tmp_path, cli):
     assert len(scan(tmp_path).rows) == 3
 
 
+def test_split_lists_beside_the_data_give_the_split_column(tmp_path, cli):
+    """VOC 2012's ImageSets/Segmentation/train.txt and val.txt (and Oxford-IIIT Pet's annotations/trainval.txt,
+    test.txt) were not read: no split column, and VOC's val images went into kfold and stats with the training
+    ones, unsaid. ImageSets/Main lists other images (detection) and trainval is the union of train and val."""
+    voc = tmp_path / "VOCdevkit/VOC2012"
+    ids = [f"2007_{n:06d}" for n in range(6)]
+    for i in ids:
+        _jpg(voc / f"JPEGImages/{i}.jpg"), _png(voc / f"SegmentationClass/{i}.png")
+    _jpg(voc / "JPEGImages/2008_000002.jpg")  # detection only: no mask
+    (voc / "ImageSets/Segmentation").mkdir(parents=True)
+    (voc / "ImageSets/Segmentation/train.txt").write_text("\n".join(ids[:4]) + "\n")
+    (voc / "ImageSets/Segmentation/val.txt").write_text("\n".join(ids[4:]) + "\n")
+    (voc / "ImageSets/Segmentation/trainval.txt").write_text("\n".join(ids) + "\n")
+    (voc / "ImageSets/Main").mkdir(parents=True)
+    (voc / "ImageSets/Main/train.txt").write_text("\n".join(ids[3:]) + "\n")  # another set's split
+    result = scan(tmp_path)
+    assert {r.image.stem: r.extra["split"] for r in result.rows} == {
+        i: "train" if n < 4 else "val" for n, i in enumerate(ids)}
+    assert result.splits == ["train", "val"] and result.splits_from == "VOCdevkit/VOC2012/ImageSets/Segmentation"
+    res = cli("scan", tmp_path, "-o", tmp_path / "m.csv")
+    assert "split column       train 4, val 2 (from the lists in VOCdevkit/VOC2012/ImageSets/Segmentation)" in res.output
+    assert {r.extra["split"] for r in read_manifest(tmp_path / "m.csv").rows} == {"train", "val"}
+    pet = tmp_path / "pet"
+    for name in ("Abyssinian_1", "Bengal_2", "beagle_10"):
+        _jpg(pet / f"images/{name}.jpg"), _png(pet / f"annotations/trimaps/{name}.png")
+    (pet / "annotations/trainval.txt").write_text("Abyssinian_1 1 1 1\nbeagle_10 13 2 5\n")
+    (pet / "annotations/test.txt").write_text("# a comment\nBengal_2 7 1 6\n")
+    assert {r.id: r.extra["split"] for r in scan(pet).rows} == {
+        "Abyssinian_1": "trainval", "Bengal_2": "test", "beagle_10": "trainval"}
+    (pet / "annotations/test.txt").write_text("Bengal_2 7 1 6\nbeagle_10 13 2 5\n")  # in two lists: no column
+    twice = scan(pet)
+    assert "split" not in twice.rows[0].extra
+    assert twice.notes == ["1 pair(s) are listed in two split lists of annotations: no split column is written "
+                           "from them"]
+    (pet / "annotations/test.txt").unlink()
+    one = scan(pet)  # one list naming some pairs: those, and the rest said
+    assert [r.extra["split"] for r in one.rows] == ["trainval", "", "trainval"]
+    assert one.notes == ["1 pair(s) are in none of the split lists of annotations: their split is empty"]
+    (pet / "annotations/trainval.txt").write_text("Abyssinian_1\nBengal_2\nbeagle_10\n")
+    assert "split" not in scan(pet).rows[0].extra  # one list of every pair says nothing
+
+
 def _drive(root: Path) -> None:
     for n in (21, 22):
         _png(root / f"training/images/{n}_training.tif")

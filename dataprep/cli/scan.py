@@ -143,7 +143,8 @@ def _print_summary(result: ScanResult, output: Path | None) -> None:
     lines.append(("pairs in manifest", len(result.rows)))
     if result.splits:
         per_split = Counter(r.extra.get(SPLIT_COLUMN, "") for r in result.rows)
-        lines.append(("split column", ", ".join(f"{s} {per_split[s]}" for s in result.splits)))
+        listed = f" (from the lists in {result.splits_from})" if result.splits_from else ""
+        lines.append(("split column", ", ".join(f"{s} {per_split[s]}" for s in result.splits) + listed))
     lines += [
         *((f"  {kind.label}", n) for kind, n in sorted(counts.items())),
         ("problems", len(result.problems)),

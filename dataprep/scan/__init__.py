@@ -41,6 +41,7 @@ from .orphans import (OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfold
                       part_masks)
 from .pairing import pair_files
 from .problems import Candidate, Problem, ScanProblem
+from .split_lists import read_split_lists
 from .validate import Check, ValidatePair
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class ScanResult:
     unpaired_files: int = 0  # image-like files no rule took (other mask variants, stray files)
     hints: list[Hint | SuffixHint] = field(default_factory=list)
     splits: list[str] = field(default_factory=list)  # values of the `split` column, when there is one
+    splits_from: str | None = None  # the folder of the split lists that gave it, where no folder names splits
     duplicates: "DedupResult | None" = None
     notes: list[str] = field(default_factory=list)  # warnings about the whole set (duplicates across splits,
     # masks of another mask word)
@@ -177,8 +179,13 @@ def scan(
     problems.sort(key=lambda p: (p.path, p.kind))
     if on_error == "fail":
         _fail_on_first(root, problems)
+    list_notes: list[str] = []
+    lists_folder = None
+    if len(splits) <= 1 and rows:
+        rows, splits, lists_folder, list_notes = _splits_from_lists(
+            root, [f for f in everything if f.lower().endswith(".txt")], rows, splits)
     result = ScanResult(root, rules, rows, problems, warnings, n_images, n_masks, len(files) - len(used), hints,
-                        splits if len(splits) > 1 else [])
+                        splits if len(splits) > 1 or lists_folder else [], lists_folder)
     if duplicates and rows:
         from ..dedup import duplicates_across_splits, find_duplicates, with_groups
 
@@ -194,7 +201,7 @@ def scan(
                      for r in rules if r.pairs and r.mask_suffix.lower().endswith("instanceids")]
     result.notes += _instance_folders(rules)
     result.notes += _ade20k_full_release(root, rows)
-    result.notes += _splits_of_some(candidates)
+    result.notes += _splits_of_some(candidates) + list_notes
     arrays = sum(1 for f in files if f.lower().endswith(".npy") and f not in used)
     if arrays:  # HSI Drive's hyperspectral cubes: "other image files 6" and nothing said why
         result.notes.append(f"{arrays} .npy file(s) are not paired: dataprep reads .npy arrays as masks (label maps) "
@@ -259,6 +266,26 @@ def _instance_folders(rules: list[PairingRule]) -> list[str]:
                          "class x 256 + object; MOTS: class x 1000 + object), not a class index; pair the class "
                          "masks beside it (--mask-dir), or map value ranges to classes with masks2labels --remap")
     return notes
+
+
+def _splits_from_lists(root: Path, text_files: list[str], rows: list[ManifestRow], splits: list[str]
+                       ) -> tuple[list[ManifestRow], list[str], str | None, list[str]]:
+    """The rows with the split their lists give (see `split_lists`), those splits, the lists' folder, and what to
+    say of them."""
+    found = read_split_lists(str(root), text_files, {r.image.stem for r in rows})
+    if found is None:
+        return rows, splits, None, []
+    if found.listed_twice:
+        return rows, splits, None, [f"{found.listed_twice} pair(s) are listed in two split lists of {found.folder}: "
+                                    "no split column is written from them"]
+    values = [found.split_of.get(r.image.stem, "") for r in rows]
+    if len(set(values)) < 2:  # one list of every pair says nothing
+        return rows, splits, None, []
+    unlisted = values.count("")
+    notes = [f"{unlisted} pair(s) are in none of the split lists of {found.folder}: their split is empty"
+             ] if unlisted else []
+    rows = [r.with_extra(**{SPLIT_COLUMN: v}) for r, v in zip(rows, values)]
+    return rows, sorted(set(values) - {""}), found.folder, notes
 
 
 def _splits_of_some(candidates: list[Candidate]) -> list[str]:
