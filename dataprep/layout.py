@@ -105,6 +105,7 @@ class PairingRule:
     mask_word: str = ""  # a word mask names add, with a separator (KITTI road: um_road_000000 for um_000000)
     image_word: str = ""  # the word of the image names the mask word stands for (img_0001 <-> mask_0001)
     other_mask_words: tuple[tuple[str, int], ...] = ()  # other such words that pair too (lane), with their pairs
+    larger_mask_folders: tuple[tuple[str, int], ...] = ()  # folders of a weaker convention that pair more, and how many
 
     def describe(self) -> str:
         dirs = f"{self.image_dir or '.'} <-> {self.mask_dir or '.'}"
@@ -179,7 +180,9 @@ def choose_rules(
             # The name --mask-dir takes: iSAID's masks one folder down were both offered as "images".
             options = ", ".join(f"{name} ({r.pairs} pairs)" for r, name in best)
             raise AmbiguousLayout(img_path, f"which folder holds the masks: {options}? say it with --mask-dir NAME")
-        rules.append(best[0][0])
+        # VOC-aug: SegmentationClassAug (10,582 masks) beside SegmentationClass (2,913, a known pair) was unsaid.
+        larger = tuple((name, r.pairs) for t, r, name in found if t > best_tier and r.pairs > best[0][0].pairs)
+        rules.append(replace(best[0][0], larger_mask_folders=larger) if larger else best[0][0])
     if rules or image_dir is not None or mask_dir is not None:
         return rules
     return _side_by_side(files, image_suffix, mask_suffix)

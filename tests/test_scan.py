@@ -669,6 +669,22 @@ def test_split_lists_beside_the_data_give_the_split_column(tmp_path, cli):
     assert "split" not in scan(pet).rows[0].extra  # one list of every pair says nothing
 
 
+def test_a_mask_folder_of_a_weaker_convention_that_pairs_more_is_said(tmp_path):
+    """VOC-aug: SegmentationClassAug (10,582 masks) beside SegmentationClass (2,913) was left out unsaid, and the
+    images only it pairs were called images without a mask."""
+    for n in range(7):
+        _jpg(tmp_path / f"VOC2012/JPEGImages/2007_{n:06d}.jpg")
+        _png(tmp_path / f"VOC2012/SegmentationClassAug/2007_{n:06d}.png")
+        if n < 3:
+            _png(tmp_path / f"VOC2012/SegmentationClass/2007_{n:06d}.png")
+    result = scan(tmp_path)
+    assert [r.mask.parent.name for r in result.rows] == ["SegmentationClass"] * 3
+    assert result.notes == ["VOC2012/JPEGImages: paired with VOC2012/SegmentationClass (3 pairs), but "
+                            "SegmentationClassAug pairs 7: --mask-dir SegmentationClassAug takes those"]
+    aug = scan(tmp_path, mask_dir="SegmentationClassAug")
+    assert len(aug.rows) == 7 and not aug.notes and not aug.problems
+
+
 def _drive(root: Path) -> None:
     for n in (21, 22):
         _png(root / f"training/images/{n}_training.tif")

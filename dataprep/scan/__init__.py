@@ -194,6 +194,8 @@ def scan(
         result.notes = result.duplicates.warnings + duplicates_across_splits(result.rows)
     result.notes += [f"{r.mask_dir}: {n} masks add the word {word} where the paired ones add {r.mask_word}: not "
                      f"paired; --mask-word {word} pairs them instead" for r in rules for word, n in r.other_mask_words]
+    result.notes += [f"{r.image_dir}: paired with {r.mask_dir} ({r.pairs} pairs), but {name} pairs {n}: "
+                     f"--mask-dir {name} takes those" for r in rules for name, n in r.larger_mask_folders]
     # datumaro's Cityscapes sample has instanceIds alone: paired as class masks, unsaid.
     result.notes += [f"{r.describe()}: Cityscapes instanceIds maps are no class masks (a pixel of an object holds "
                      "its class id x 1000 + the object's number); pair the _gtFine_labelIds (or _labelTrainIds) "
