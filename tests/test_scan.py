@@ -880,6 +880,13 @@ def test_a_mask_suffix_given_is_kept_beside_plain_masks_of_no_known_suffix(tmp_p
         (f"images/{split}/{k + 139:012d}.jpg", f"{k + 139:012d}_labelTrainIds.png", split)
         for split in ("train2017", "val2017") for k in range(3)]
     assert not result.problems
+    # Without it the plain maps pair, and their variants are one warning, not an orphan problem each.
+    plain = scan(tmp_path)
+    assert [r.mask.name for r in plain.rows] == [f"{k + 139:012d}.png" for _ in range(2) for k in range(3)]
+    assert not plain.problems
+    assert [(w.kind, w.reason) for w in plain.warnings] == [
+        ("mask_variant", "6 masks named as paired masks plus _labelTrainIds (e.g. this one): another form of them, "
+                         "not paired; --mask-suffix _labelTrainIds pairs them instead")]
 
 
 @pytest.mark.parametrize("mask_suffix", ["_mask", "_label", "_labels", "_gt", "_seg"])

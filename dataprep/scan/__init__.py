@@ -37,8 +37,8 @@ from ..manifest import Manifest, ManifestRow
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX
 from ..paths import walk_files
 from ..split_column import SPLIT_COLUMN
-from .orphans import (OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, near_named, other_annotator,
-                      part_masks)
+from .orphans import (OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, mask_variants, near_named,
+                      other_annotator, part_masks)
 from .pairing import pair_files
 from .problems import Candidate, Problem, ScanProblem
 from .split_lists import read_split_lists
@@ -132,6 +132,8 @@ def scan(
     used |= {w.path for w in pairing_warnings}
     problems, subfolders = mask_subfolders(candidates, problems)  # counted as masks already
     pairing_warnings += subfolders
+    problems, variants = mask_variants(candidates, problems)
+    pairing_warnings += variants
     problems, annotators, as_images = other_annotator(candidates, problems, rules)
     n_images -= as_images  # side by side they were counted as images without a mask
     n_masks += as_images

@@ -60,6 +60,27 @@ def mask_subfolders(candidates: list[Candidate], problems: list[Problem]) -> tup
     return [p for p in problems if p.path not in taken], warnings
 
 
+def mask_variants(candidates: list[Candidate], problems: list[Problem]) -> tuple[list[Problem], list[Problem]]:
+    """Orphan masks named as a paired mask plus a suffix, in its folder (COCO-Stuff 164k's x_labelTrainIds.png
+    beside the paired x.png): another form of a paired mask, not a mask without an image (123,287 orphan lines on
+    the real set). One warning per suffix; the files are left unpaired."""
+    paired = {os.path.splitext(c.mask)[0] for c in candidates}
+    by_suffix: dict[str, list[str]] = defaultdict(list)
+    for p in problems:
+        if p.kind == ScanProblem.ORPHAN_MASK:
+            stem = os.path.splitext(p.path)[0]
+            for cut in range(len(stem) - 1, len(os.path.dirname(stem)), -1):
+                if stem[cut] in "_-." and stem[:cut] in paired:
+                    by_suffix[stem[cut:]].append(p.path)
+                    break
+    taken = {path for paths in by_suffix.values() for path in paths}
+    warnings = [Problem(paths[0], ScanProblem.MASK_VARIANT,
+                        f"{len(paths)} masks named as paired masks plus {suffix} (e.g. this one): another form of "
+                        f"them, not paired; --mask-suffix {suffix} pairs them instead")
+                for suffix, paths in sorted(by_suffix.items())]
+    return [p for p in problems if p.path not in taken], warnings
+
+
 # A mask suffix -> the suffix of the same images' masks by the other annotator (the first one's are the
 # usual ground truth, the second's the human baseline).
 OTHER_ANNOTATOR_SUFFIXES = {"_1stHO": "_2ndHO", "_2ndHO": "_1stHO", "_manual1": "_manual2", "_manual2": "_manual1"}
