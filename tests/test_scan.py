@@ -685,6 +685,23 @@ def test_a_mask_folder_of_a_weaker_convention_that_pairs_more_is_said(tmp_path):
     assert len(aug.rows) == 7 and not aug.notes and not aug.problems
 
 
+def test_a_folder_of_images_none_of_which_has_a_mask_is_one_warning(tmp_path):
+    """DeepGlobe land cover: valid/ and test/ hold photos only (x_sat.jpg), beside train/'s pairs: 343 'image has
+    no mask' problems, one per photo. Where masks are left over, names may be at fault: problems each."""
+    for n in range(3):
+        _jpg(tmp_path / f"train/{n}_sat.jpg"), _png(tmp_path / f"train/{n}_mask.png")
+        _jpg(tmp_path / f"valid/{10 + n}_sat.jpg"), _jpg(tmp_path / f"test/{20 + n}_sat.jpg")
+    _jpg(tmp_path / "train/9_sat.jpg")  # beside pairs: still a problem
+    result = scan(tmp_path)
+    assert len(result.rows) == 3
+    assert [(p.path, p.kind) for p in result.problems] == [("train/9_sat.jpg", "orphan_image")]
+    assert sorted((w.kind, w.reason) for w in result.warnings) == [
+        ("unlabelled_folder", "none of the 3 images in test/ has a mask (an unlabelled split?): left out"),
+        ("unlabelled_folder", "none of the 3 images in valid/ has a mask (an unlabelled split?): left out")]
+    _png(tmp_path / "train/99_mask.png")  # a mask left over: the names may be what is wrong
+    assert sum(p.kind == "orphan_image" for p in scan(tmp_path).problems) == 7
+
+
 def _drive(root: Path) -> None:
     for n in (21, 22):
         _png(root / f"training/images/{n}_training.tif")

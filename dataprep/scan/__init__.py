@@ -38,7 +38,7 @@ from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX
 from ..paths import walk_files
 from ..split_column import SPLIT_COLUMN
 from .orphans import (OTHER_ANNOTATOR_SUFFIXES, attach_extra_masks, mask_subfolders, mask_variants, near_named,
-                      other_annotator, part_masks)
+                      other_annotator, part_masks, unlabelled_folders)
 from .pairing import pair_files
 from .problems import Candidate, Problem, ScanProblem
 from .split_lists import read_split_lists
@@ -143,6 +143,8 @@ def scan(
     n_masks += as_images
     pairing_warnings += parts
     problems = near_named(problems, rules, files, used)
+    problems, unlabelled = unlabelled_folders(candidates, problems)
+    pairing_warnings += unlabelled
     copies = (ScanProblem.JPEG_COPY, ScanProblem.SAME_BYTES)
     pairing_warnings += [p for p in problems if p.kind in copies]  # warnings: the pair is kept
     problems = [p for p in problems if p.kind not in copies]

@@ -81,6 +81,31 @@ def mask_variants(candidates: list[Candidate], problems: list[Problem]) -> tuple
     return [p for p in problems if p.path not in taken], warnings
 
 
+UNLABELLED_AT_LEAST = 3  # fewer orphans of a folder stay a problem each
+
+
+def unlabelled_folders(candidates: list[Candidate], problems: list[Problem]) -> tuple[list[Problem], list[Problem]]:
+    """Orphan images of a folder in which no image pairs, in a set where other folders pair and no mask is left
+    over (DeepGlobe's valid/ and test/ beside train/, side by side: 343 'image has no mask' problems): an
+    unlabelled split, one warning per folder. Where a mask is left over, names may be what went wrong, and
+    orphans with a word on where their mask may be stay problems too."""
+    if not candidates or any(p.kind == ScanProblem.ORPHAN_MASK for p in problems):
+        return problems, []
+    paired = {os.path.dirname(c.image) for c in candidates}
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for p in problems:
+        folder = os.path.dirname(p.path)
+        if p.kind == ScanProblem.ORPHAN_IMAGE and p.reason == "image has no mask" and folder not in paired:
+            by_folder[folder].append(p.path)
+    folders = {f: paths for f, paths in by_folder.items() if len(paths) >= UNLABELLED_AT_LEAST}
+    taken = {path for paths in folders.values() for path in paths}
+    warnings = [Problem(paths[0], ScanProblem.UNLABELLED_FOLDER,
+                        f"none of the {len(paths)} images in {folder or '.'}/ has a mask (an unlabelled split?): "
+                        "left out")
+                for folder, paths in sorted(folders.items())]
+    return [p for p in problems if p.path not in taken], warnings
+
+
 # A mask suffix -> the suffix of the same images' masks by the other annotator (the first one's are the
 # usual ground truth, the second's the human baseline).
 OTHER_ANNOTATOR_SUFFIXES = {"_1stHO": "_2ndHO", "_2ndHO": "_1stHO", "_manual1": "_manual2", "_manual2": "_manual1"}

@@ -34,6 +34,7 @@ class ScanProblem(StrEnum):
     MASK_SUBFOLDER = "mask_subfolder"  # masks/FV/x.bmp beside the paired masks/x.bmp: one class's masks (SUIM)
     OTHER_ANNOTATOR = "other_annotator"  # x_2ndHO.png beside the paired x_1stHO.png (CHASE_DB1)
     MASK_VARIANT = "mask_variant"  # x_labelTrainIds.png beside the paired x.png (COCO-Stuff): another form of it
+    UNLABELLED_FOLDER = "unlabelled_folder"  # a folder of images of which none has a mask (DeepGlobe's test/)
     # ADE20K's x_parts_1.png or x/instance_000_*.png beside the paired x_seg.png; ISIC 2017's x_superpixels.png
     PART_MASK = "part_mask"
     EXIF_ORIENTATION = "exif_orientation"  # a turn that keeps the size, and the mask's edges fit both ways
