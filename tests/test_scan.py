@@ -702,6 +702,20 @@ def test_a_folder_of_images_none_of_which_has_a_mask_is_one_warning(tmp_path):
     assert sum(p.kind == "orphan_image" for p in scan(tmp_path).problems) == 7
 
 
+def test_kitti_semantic_folders_are_mask_folders(tmp_path):
+    """KITTI semantics: training/image_2 beside semantic/ and semantic_rgb/: 'nothing pairs', `semantic` was no
+    mask word (and semantic_rgb read as images: rgb)."""
+    for n in range(3):
+        _png(tmp_path / f"training/image_2/{n:06d}_10.png")
+        for folder in ("semantic", "semantic_rgb", "instance"):
+            _png(tmp_path / f"training/{folder}/{n:06d}_10.png")
+    with pytest.raises(UsageError, match=r"which folder holds the masks: semantic \(3 pairs\), semantic_rgb \(3 "
+                                         r"pairs\)\?"):
+        scan(tmp_path)
+    result = scan(tmp_path, mask_dir="semantic")
+    assert [r.mask.parent.name for r in result.rows] == ["semantic"] * 3 and not result.problems
+
+
 def _drive(root: Path) -> None:
     for n in (21, 22):
         _png(root / f"training/images/{n}_training.tif")
