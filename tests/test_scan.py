@@ -918,6 +918,12 @@ def test_a_mask_suffix_given_is_kept_beside_plain_masks_of_no_known_suffix(tmp_p
     assert [(w.kind, w.reason) for w in plain.warnings] == [
         ("mask_variant", "6 masks named as paired masks plus _labelTrainIds (e.g. this one): another form of them, "
                          "not paired; --mask-suffix _labelTrainIds pairs them instead")]
+    # A mask named as a paired one plus a suffix few carry is a mask whose image is missing: a problem.
+    for n in (1, 2):
+        _jpg(tmp_path / f"tiles/images/scene_{n}.jpg"), _png(tmp_path / f"tiles/masks/scene_{n}.png")
+    _png(tmp_path / "tiles/masks/scene_1_2.png")
+    lost = scan(tmp_path / "tiles")
+    assert [(p.path, p.kind) for p in lost.problems] == [("masks/scene_1_2.png", "orphan_mask")] and not lost.warnings
 
 
 @pytest.mark.parametrize("mask_suffix", ["_mask", "_label", "_labels", "_gt", "_seg"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 
 from .. import io
@@ -60,24 +60,33 @@ def mask_subfolders(candidates: list[Candidate], problems: list[Problem]) -> tup
     return [p for p in problems if p.path not in taken], warnings
 
 
+MIN_VARIANTS = 3
+
+
 def mask_variants(candidates: list[Candidate], problems: list[Problem]) -> tuple[list[Problem], list[Problem]]:
     """Orphan masks named as a paired mask plus a suffix, in its folder (COCO-Stuff 164k's x_labelTrainIds.png
     beside the paired x.png): another form of a paired mask, not a mask without an image (123,287 orphan lines on
-    the real set). One warning per suffix; the files are left unpaired."""
+    the real set). Only a suffix that half the paired masks of a folder (and three at least) carry: x_1_2 beside
+    the paired x_1 is a mask whose image is missing. One warning per suffix; the files are left unpaired."""
     paired = {os.path.splitext(c.mask)[0] for c in candidates}
-    by_suffix: dict[str, list[str]] = defaultdict(list)
+    per_folder = Counter(os.path.dirname(c.mask) for c in candidates)
+    by_suffix: dict[tuple[str, str], list[str]] = defaultdict(list)
     for p in problems:
         if p.kind == ScanProblem.ORPHAN_MASK:
             stem = os.path.splitext(p.path)[0]
             for cut in range(len(stem) - 1, len(os.path.dirname(stem)), -1):
                 if stem[cut] in "_-." and stem[:cut] in paired:
-                    by_suffix[stem[cut:]].append(p.path)
+                    by_suffix[(os.path.dirname(p.path), stem[cut:])].append(p.path)
                     break
-    taken = {path for paths in by_suffix.values() for path in paths}
+    variants: dict[str, list[str]] = defaultdict(list)
+    for (folder, suffix), paths in by_suffix.items():
+        if len(paths) >= max(MIN_VARIANTS, per_folder[folder] / 2):
+            variants[suffix] += paths
+    taken = {path for paths in variants.values() for path in paths}
     warnings = [Problem(paths[0], ScanProblem.MASK_VARIANT,
                         f"{len(paths)} masks named as paired masks plus {suffix} (e.g. this one): another form of "
                         f"them, not paired; --mask-suffix {suffix} pairs them instead")
-                for suffix, paths in sorted(by_suffix.items())]
+                for suffix, paths in sorted(variants.items())]
     return [p for p in problems if p.path not in taken], warnings
 
 
