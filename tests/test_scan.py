@@ -661,12 +661,17 @@ def test_split_lists_beside_the_data_give_the_split_column(tmp_path, cli):
     assert "split" not in twice.rows[0].extra
     assert twice.notes == ["1 pair(s) are listed in two split lists of annotations: no split column is written "
                            "from them"]
+    (pet / "annotations/test.txt").write_text("Bengal_2 7 1 6\n")
+    (pet / "annotations/trainval.txt").write_text("Abyssinian_1 1 1 1\n")
+    some = scan(pet)  # a pair in no list: an empty split, said
+    assert [r.extra["split"] for r in some.rows] == ["trainval", "test", ""]
+    assert some.notes == ["1 pair(s) are in none of the split lists of annotations: their split is empty"]
     (pet / "annotations/test.txt").unlink()
-    one = scan(pet)  # one list naming some pairs: those, and the rest said
-    assert [r.extra["split"] for r in one.rows] == ["trainval", "", "trainval"]
-    assert one.notes == ["1 pair(s) are in none of the split lists of annotations: their split is empty"]
-    (pet / "annotations/trainval.txt").write_text("Abyssinian_1\nBengal_2\nbeagle_10\n")
-    assert "split" not in scan(pet).rows[0].extra  # one list of every pair says nothing
+    assert "split" not in scan(pet).rows[0].extra  # one list of some pairs may be any subset: no split column
+    # Lists of another set naming as many pairs (VOC's ImageSets/Main, split otherwise): the segmentation ones win.
+    (voc / "ImageSets/Main/val.txt").write_text("\n".join(ids[:3]) + "\n")
+    assert {r.image.stem: r.extra["split"] for r in scan(tmp_path / "VOCdevkit").rows} == {
+        i: "train" if n < 4 else "val" for n, i in enumerate(ids)}
 
 
 def test_a_mask_folder_of_a_weaker_convention_that_pairs_more_is_said(tmp_path):

@@ -4,8 +4,9 @@ them VOC's val images went into kfold, stats and augment with the training ones,
 
 A list is a text file named as a split, one sample a line, its first token an image name, a stem or a path
 (CamVid's `train.txt` lists `/SegNet/CamVid/train/x.png /SegNet/CamVid/trainannot/x.png`). The lists of one
-folder are read together, the folder whose lists name the most pairs; `trainval` beside `train` and `val` is
-their union, left out. A pair listed in two lists of that folder makes no split column, said in a note.
+folder are read together, the folder whose lists name the most pairs (on a tie, one named for segmentation), and
+only two lists or more (one list of some pairs may be any subset); `trainval` beside `train` and `val` is their
+union, left out. A pair listed in two lists of that folder makes no split column, said in a note.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def read_split_lists(root: str, text_files: list[str], stems: set[str]) -> Split
             if names:
                 by_folder[str(path.parent)][path.stem] = names
     best: SplitLists | None = None
-    best_hits = 0
+    best_key = (0, False)
     for folder, lists in sorted(by_folder.items()):
         lower = {name.lower(): name for name in lists}
         if "trainval" in lower and "train" in lower and "val" in lower:
@@ -47,11 +48,14 @@ def read_split_lists(root: str, text_files: list[str], stems: set[str]) -> Split
         for split, names in sorted(lists.items()):
             for stem in names & stems:
                 seen[stem].append(split)
-        hits = len(seen)
-        if hits > best_hits:
+        if len({split for splits in seen.values() for split in splits}) < 2:
+            continue  # one list naming some pairs may be any subset of them, not a split
+        # Most pairs named, then a folder that says segmentation: VOC's ImageSets/Main lists the same ids otherwise.
+        key = (len(seen), "seg" in folder.rsplit("/", 1)[-1].lower())
+        if key > best_key:
             twice = sum(1 for splits in seen.values() if len(splits) > 1)
             best = SplitLists(folder, {s: v[0] for s, v in seen.items() if len(v) == 1}, twice)
-            best_hits = hits
+            best_key = key
     return best
 
 
