@@ -210,6 +210,12 @@ def test_a_labeltrainids_file_is_never_pointed_to_remap_ids(tmp_path):
     with pytest.raises(UsageError, match="a Cityscapes labelIds map .* use --remap ids") as refused:  # ids
         masks_to_labels(tmp_path / "labelIds", tmp_path / "out2", "cityscapes")
     assert str(tmp_path / "labelIds/x_gtFine_labelIds.png") in str(refused.value)
+    # The other way: scan pairs _labelTrainIds first, and `--remap ids` (labelIds' recipe) read each train id as
+    # an id: road (0) became ignore, traffic sign (7) road, 65% of the pixels wrong, exit 0.
+    with pytest.raises(UsageError, match=r"a Cityscapes labelTrainIds map .* drop --remap ids") as refused:
+        masks_to_labels(tmp_path / "labelTrainIds", tmp_path / "out3", "cityscapes", remap="ids")
+    assert str(refused.value).startswith(str(tmp_path / "labelTrainIds/x_gtFine_labelTrainIds.png"))
+    assert not (tmp_path / "out3").exists()
 
 
 @pytest.mark.parametrize("name, palette, ids", [
