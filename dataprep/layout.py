@@ -535,6 +535,14 @@ class SuffixHint:
                 f"{image}--mask-suffix {self.mask_suffix}")
 
 
+_SUGGESTED_IMAGE_SUFFIXES = frozenset(KNOWN_IMAGE_SUFFIXES) - {""}
+
+
+def looks_like_a_mask_name(name: str) -> bool:
+    """Whether a file or folder name has a word masks are named with (mask, label, gt, seg, ...)."""
+    return bool(_MASK_WORDS.search(os.path.splitext(name)[0]))
+
+
 def suggest_suffixes(files: list[str]) -> SuffixHint | None:
     """The suffix pair that most names side by side come in, when nothing else paired; None under 2 pairs or
     when fewer than half of the files would pair."""
@@ -552,12 +560,18 @@ def suggest_suffixes(files: list[str]) -> SuffixHint | None:
         # image and its mask.
         if len(by_suffix) == 2 and not all(_NUMBER.fullmatch(s) for s in by_suffix):
             counts[tuple(sorted(by_suffix))] += 1  # type: ignore[index]
+        elif len(by_suffix) > 2:  # GeoNRW: x_rgb.jp2, x_dem.tif, x_seg.tif; the one mask word pairs with each
+            masks = [s for s in by_suffix if _MASK_WORDS.search(s)]
+            if len(masks) == 1:
+                for other in by_suffix.keys() - {masks[0]}:
+                    counts[tuple(sorted((other, masks[0])))] += 1  # type: ignore[index]
     if not counts:
         return None
-    (a, b), n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    (a, b), n = max(counts.items(), key=lambda kv: (kv[1], bool({kv[0][0], kv[0][1]} & _SUGGESTED_IMAGE_SUFFIXES),
+                                                    kv[0]))
     if n < 2 or 2 * n < len(files) / 2:
         return None
-    examples = [by for by in found.values() if set(by) == {a, b}]
+    examples = [by for by in found.values() if {a, b} <= by.keys()]
     image_side, mask_side, sure = _mask_side(a, b, examples)
     return SuffixHint(image_side, mask_side, n, examples[0][mask_side], sure)
 

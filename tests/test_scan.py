@@ -1375,6 +1375,24 @@ def test_jpeg2000_images_pair_with_png_masks(tmp_path):
                             "masks as PNG"]
 
 
+def test_geonrw_three_files_a_tile_get_the_image_and_mask_suffix_hint(tmp_path):
+    """GeoNRW: x_rgb.jp2, x_dem.tif and x_seg.tif side by side: no hint at all (only names in twos counted), and
+    the .jp2 photos were told to be saved as PNG masks."""
+    for city in ("aachen", "bergisch"):
+        for tile in ("0_0", "1_1"):
+            Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / f"{city}_{tile}_rgb.jp2",
+                                                                  irreversible=False)
+            _png(tmp_path / f"{city}_{tile}_dem.tif", 40, 40), _png(tmp_path / f"{city}_{tile}_seg.tif", 40, 40)
+    result = scan(tmp_path)
+    assert not result.rows and not result.notes
+    (hint,) = result.hints
+    assert hint.describe().endswith("4 names come in pairs ending in _rgb and _seg; scan with --image-suffix _rgb "
+                                    "--mask-suffix _seg")
+    followed = scan(tmp_path, image_suffix="_rgb", mask_suffix="_seg")
+    assert sorted(r.image.name for r in followed.rows) == sorted(
+        f"{c}_{t}_rgb.jp2" for c in ("aachen", "bergisch") for t in ("0_0", "1_1"))
+
+
 def test_a_name_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path, cli):
     """images/caf\\xe9.jpg (Latin-1 bytes): the manifest writer crashed with a UnicodeEncodeError traceback."""
     name = os.fsdecode(b"caf\xe9")

@@ -32,7 +32,8 @@ from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError, run_items
 from ..extra_masks import EXTRA_MASKS_COLUMN, encode_extra_masks
 from ..hints import ANNOTATION_EXTENSIONS, Hint, find_hints
-from ..layout import AmbiguousLayout, PairingRule, SuffixHint, choose_rules, suggest_suffixes, with_pairs
+from ..layout import (AmbiguousLayout, PairingRule, SuffixHint, choose_rules, looks_like_a_mask_name,
+                      suggest_suffixes, with_pairs)
 from ..manifest import Manifest, ManifestRow
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX
 from ..paths import walk_files
@@ -213,7 +214,7 @@ def scan(
         result.notes.append(f"{arrays} .npy file(s) are not paired: dataprep reads .npy arrays as masks (label maps) "
                             "only, never as images; save image arrays as TIFF (tifffile.imwrite keeps every band "
                             "and the dtype)")
-    result.notes += _jpeg2000_masks(files, used)
+    result.notes += _jpeg2000_masks(files, used, rules)
     if unread:
         listed = ", ".join(f"{kind} x {n}" for kind, n in unread.most_common())
         result.notes.append(f"{sum(unread.values())} file(s) of kinds dataprep does not read ({listed}) are left "
@@ -235,9 +236,12 @@ def _unread_kind(path: str) -> str | None:
     return kind
 
 
-def _jpeg2000_masks(files: list[str], used: set[str]) -> list[str]:
-    """JPEG 2000 files left unpaired: read as images only, so one where a mask would be pairs with nothing."""
-    left = sorted(f for f in files if io.has_extension(f, io.JPEG2000_EXTENSIONS) and f not in used)
+def _jpeg2000_masks(files: list[str], used: set[str], rules: list[PairingRule]) -> list[str]:
+    """JPEG 2000 files left unpaired where a mask would be (in a mask folder, or named as masks are): read as
+    images only, so they pair with nothing. GeoNRW's x_rgb.jp2 images were told to be saved as PNG masks."""
+    mask_dirs = {r.mask_dir for r in rules if r.mask_dir}
+    left = sorted(f for f in files if io.has_extension(f, io.JPEG2000_EXTENSIONS) and f not in used
+                  and (os.path.dirname(f) in mask_dirs or looks_like_a_mask_name(os.path.basename(f))))
     if not left:
         return []
     return [f"{len(left)} JPEG 2000 file(s) (e.g. {left[0]}) are not paired: dataprep reads JPEG 2000 as images "
