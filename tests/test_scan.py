@@ -647,7 +647,8 @@ def test_split_lists_beside_the_data_give_the_split_column(tmp_path, cli):
         i: "train" if n < 4 else "val" for n, i in enumerate(ids)}
     assert result.splits == ["train", "val"] and result.splits_from == "VOCdevkit/VOC2012/ImageSets/Segmentation"
     res = cli("scan", tmp_path, "-o", tmp_path / "m.csv")
-    assert "split column       train 4, val 2 (from the lists in VOCdevkit/VOC2012/ImageSets/Segmentation)" in res.output
+    assert ("split column       train 4, val 2 (from the lists in VOCdevkit/VOC2012/ImageSets/Segmentation)"
+            in res.output)
     assert {r.extra["split"] for r in read_manifest(tmp_path / "m.csv").rows} == {"train", "val"}
     pet = tmp_path / "pet"
     for name in ("Abyssinian_1", "Bengal_2", "beagle_10"):
