@@ -468,6 +468,24 @@ def test_an_ignore_entry_without_a_colour_is_drawn_as_the_label_palette_draws_it
     assert tuple(two[0, 0]) == (0, 0, 0) and tuple(two[0, 1]) != (0, 0, 0)  # never a class's colour
 
 
+def test_colour_masks_drawn_with_a_colourless_ignore_entry_convert_back(shared_data, tmp_path):
+    """labels2masks drew ignore in black but wrote the palette beside the masks with no colour for it, so
+    masks2labels of its own output failed: '(0,0,0) not in palette'."""
+    raw = np.array(Image.open(next(iter(sorted((shared_data("camvid_segnet/CamVid") / "trainannot").glob("*.png"))))))
+    labels = np.where(raw == 11, 255, raw).astype(np.uint8)
+    write_mask(tmp_path / "labels" / "a.png", labels)
+    camvid = builtin_palette("camvid11")
+    colourless = Palette("cv", tuple(c if not c.ignore else PaletteClass(c.name, None, c.index, ignore=True)
+                                     for c in camvid.classes), 255)
+    report = labels_to_masks(tmp_path / "labels", tmp_path / "colours", colourless, quiet=True)
+    assert report.converted == 1
+    written = load_palette(tmp_path / "colours" / "palette.json")
+    assert written.index_colours()[255] == (0, 0, 0)
+    back = masks_to_labels(tmp_path / "colours", tmp_path / "back", tmp_path / "colours" / "palette.json", quiet=True)
+    assert back.converted == 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "back" / "a.png"), labels)
+
+
 def test_labels_to_colours_inverts_and_rejects_values_without_colour():
     assert np.array_equal(labels_to_colours(EXPECTED, RGB_PALETTE), _stripes())
     with pytest.raises(UnknownValuesError, match="label values with no colour"):

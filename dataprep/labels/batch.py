@@ -21,7 +21,7 @@ from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette, find_palette, load_palette, palette_from_file
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .context import ConversionContext, Remap
-from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table
+from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table, with_ignore_drawn
 from .lossy import jpeg_classes_too_close, soft_edged
 from .options import ALL_GREY_HINT, Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
 from .report import ConversionReport, _collect, _FileResult, _ignored_interior
@@ -323,7 +323,7 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     grouping RGB -> labels -> RGB gives back the same pixels.
     """
     out_dir = Path(out_dir)
-    palette = _resolve_palette(palette, source)
+    palette = with_ignore_drawn(_resolve_palette(palette, source))  # the colours drawn are the ones written beside
     src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}))
     _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite, [j.dst for j in src.jobs])
     results = run_items(_MaskPainter(palette, overwrite), src.jobs, executor=executor, on_error=on_error,

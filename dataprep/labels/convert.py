@@ -22,6 +22,7 @@ the summary anyway) shows whether the sentinel occurred.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import cv2
@@ -30,7 +31,7 @@ import numpy as np
 from ..errors import DataprepError
 from ..histogram import channel_histograms, lookup_rgb_and_count
 from ..io import PathLike, read_mask_palette
-from ..palette import Colour, Palette, load_palette, pack_rgb, unpack_key
+from ..palette import Colour, Palette, PaletteClass, load_palette, pack_rgb, unpack_key
 from .context import SCRATCH_MAX_PIXELS, ConversionContext, Remap
 from .converted import Converted, _histogram, _narrow, _padded, _value_counts
 from .lossy import snap_lossy_values
@@ -344,9 +345,8 @@ def labels_to_colours(labels: np.ndarray, palette: Palette | PathLike) -> np.nda
         raise DataprepError(None, f"label map must be (H, W), got shape {labels.shape}; is it a colour mask already?")
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataprepError(None, f"label map must hold integers, got {labels.dtype}")
+    palette = with_ignore_drawn(palette)
     coloured = palette.index_colours()
-    if palette.ignore_index not in coloured:  # a colourless ignore entry (the schema allows it) failed every file
-        coloured[palette.ignore_index] = palette.label_palette().index_colours()[palette.ignore_index]
     size = max(palette.max_value, max(coloured, default=0)) + 1
     if labels.dtype not in (np.uint8, np.uint16) and labels.size and (labels.min() < 0 or labels.max() >= size):
         raise DataprepError(None, f"label values {labels.min()}..{labels.max()} are outside the palette")
@@ -358,5 +358,21 @@ def labels_to_colours(labels: np.ndarray, palette: Palette | PathLike) -> np.nda
         raise UnknownValuesError(None, f"label values with no colour in palette {palette.name!r}: {listed}",
                                  {v: int(hist[v]) for v in missing})
     table = palette.colour_table(max(size, 256))
-    table[palette.ignore_index] = coloured[palette.ignore_index]
     return np.take(table, labels, axis=0)
+
+
+def with_ignore_drawn(palette: Palette) -> Palette:
+    """`palette` with a colour for its ignore index where no entry gives one (the schema allows none): the colour
+    the label palette draws it in, black unless a class has it. Every file failed ('255 has no colour'), and the
+    colour drawn must be the one written beside the masks, or masks2labels cannot read them back."""
+    if palette.ignore_index in palette.index_colours():
+        return palette
+    colour = palette.label_palette().index_colours()[palette.ignore_index]
+    classes, done = [], False
+    for c in palette.classes:
+        if c.ignore and c.index == palette.ignore_index and c.color is None and not done:
+            c, done = dataclasses.replace(c, color=colour), True
+        classes.append(c)
+    if not done:
+        classes.append(PaletteClass("ignore", colour, palette.ignore_index, ignore=True))
+    return dataclasses.replace(palette, classes=tuple(classes))
