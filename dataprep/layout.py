@@ -52,7 +52,8 @@ MASK_DIR_SUFFIXES: tuple[str, ...] = (
 )
 # `_Data` ends ISIC 2016/2017's image folders (`ISIC-2017_Training_Data` beside `..._Part1_GroundTruth`).
 _IMAGE_WORDS = re.compile(r"image|img|photo|rgb|leftimg8bit|picture|input|raw|[_-]data$", re.I)
-_MASK_WORDS = re.compile(r"mask|label|annot|gt|seg|semantic|manual|truth|target|lesion", re.I)
+# `semantic` alone is a mask word (KITTI's semantic/), `semantic_images` a folder of images.
+_MASK_WORDS = re.compile(r"mask|label|annot|gt|seg|semantic(?![_-]?im(?:age|g))|manual|truth|target|lesion", re.I)
 # Folder names that only say "these are images"; dropped from sample ids.
 CONTAINER_DIRS = frozenset({"images", "image", "img", "imgs", "img_dir", "jpegimages", "leftimg8bit"})
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"})

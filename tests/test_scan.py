@@ -720,6 +720,9 @@ def test_kitti_semantic_folders_are_mask_folders(tmp_path):
         scan(tmp_path)
     result = scan(tmp_path, mask_dir="semantic")
     assert [r.mask.parent.name for r in result.rows] == ["semantic"] * 3 and not result.problems
+    for n in range(3):  # a folder of images named with the word stays one
+        _png(tmp_path / f"drone/semantic_images/{n}.png"), _png(tmp_path / f"drone/labels/{n}.png")
+    assert [r.image.parent.name for r in scan(tmp_path / "drone").rows] == ["semantic_images"] * 3
 
 
 def _drive(root: Path) -> None:
