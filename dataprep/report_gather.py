@@ -196,6 +196,10 @@ def classes_mismatch_warning(source: io.PathLike, classes: Any, palette: Palette
         counted += f" ({', '.join(classes.names[:3])}{', ...' if len(classes.names) > 3 else ''})"
     elif classes.num_classes == palette.num_classes:
         return None
+    elif classes.num_classes < palette.num_classes:  # counted up to the largest label present, without a palette
+        return (f"{source}: measured {counted} (up to the largest label present, without a palette?), not the "
+                f"{palette.num_classes} of palette {palette.name!r}: rerun it with --palette or --num-classes "
+                f"{palette.num_classes}")
     return (f"{source}: measured {counted}, not the {palette.num_classes} of palette {palette.name!r}; its class "
             "figures describe other data or another palette")
 

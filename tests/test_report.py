@@ -196,8 +196,11 @@ def test_report_warns_when_the_folds_or_stats_count_other_classes(prepared, tmp_
     assert (f"warning: {other}: measured 2 classes (background, foreground), not the {palette.num_classes} of "
             f"palette {palette.name!r}") in res.output
     res = cli("report", labels, "--splits", plain, "-o", tmp_path / "r.html", "-n", "0")
-    assert f"measured {json.loads((plain / 'report.json').read_text())['classes']['num_classes']} classes, not the" \
-           in res.output
+    counted = json.loads((plain / "report.json").read_text())["classes"]["num_classes"]  # up to the largest label
+    assert counted < palette.num_classes
+    assert (f"measured {counted} classes (up to the largest label present, without a palette?), not the "
+            f"{palette.num_classes} of palette {palette.name!r}: rerun it with --palette or --num-classes "
+            f"{palette.num_classes}") in res.output
     stats = json.loads((prepared / "stats.json").read_text())
     stats["classes"]["names"] = list(reversed(stats["classes"]["names"]))
     (tmp_path / "stats.json").write_text(json.dumps(stats))
