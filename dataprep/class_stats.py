@@ -70,7 +70,9 @@ def class_counts(mask: np.ndarray, *, num_classes: int | None = None, ignore_ind
             negative = flat < 0
             if ignore_index is None or ignore_index >= 0 or np.any(flat[negative] != ignore_index):
                 bad = np.unique(flat[negative])[:5].tolist()
-                raise DataprepError(src, f"negative label value(s) {bad} (ignore index is {ignore_index})")
+                raise DataprepError(src, f"negative label value(s) {bad} (ignore index is {ignore_index}): pass "
+                                          f"--ignore-index {bad[0]} if it means ignore, or make it the ignore "
+                                          f"index first (masks2labels --remap={bad[0]}:255)")
             ignored = int(negative.sum())
             flat = flat[~negative]
         if flat.size and int(flat.max()) > 65535:

@@ -12,7 +12,7 @@ image per sample, so the bands are merged first:
   must have its file for each of them;
 - `DEST/images/<id>.tif` holds the bands in the order given (each file's
   bands, so a 3-band RGB file and a 1-band NIR file give 4), pixels and dtype
-  as stored, no alpha tag, the GeoTIFF tags of the first band's file (every
+  as stored, no alpha tag, the GeoTIFF tags of the first georeferenced band's file (every
   band must lie on its grid, CRS, pixel size and origin, and declare its nodata
   value: one file holds one of each);
 - `--mask` (a pattern too) pairs each sample with its mask where it lies (not

@@ -184,6 +184,11 @@ def test_a_value_in_a_gap_of_the_palette_and_a_swap_to_no_class_are_refused(labe
     assert sorted(summary.errors) == sorted(f"{r.mask}: label value(s) {gap} are not classes of the palette "
                                             f"(0..{last} without {gap}, ignore 255); convert the masks with "
                                             "`dataprep masks2labels` first" for r in with_gap)
+    gap_swap = small_recipe(tmp_path, "crops", variants=1, steps=[{"op": "hflip", "p": 1.0,
+                                                                   "swap_labels": [[gap + 1, gap]]}])
+    with pytest.raises(UsageError, match=rf"swap_labels \[{gap}\] are not classes of palette .* \(0\.\.{last} without "
+                                         rf"{gap}\)"):
+        augment_manifest(tmp_path / "m" / "manifest.csv", gap_swap, tmp_path / "out_gap", quiet=True)
     swap = small_recipe(tmp_path, "crops", variants=1, steps=[{"op": "hflip", "p": 1.0, "swap_labels": [[1, 40]]}])
     result = cli("augment", "--recipe", swap, labelled, tmp_path / "out2", "-q")
     assert result.exit_code == 2

@@ -248,7 +248,9 @@ def test_negative_ignore_in_npy_label_maps():
     mask = np.array([[-1, 0, 1], [1, 1, -1]], np.int64)
     part = label_partial(mask, ignore_index=-1)
     assert part.pixels.tolist() == [1, 3] and part.ignored == 2
-    with pytest.raises(DataprepError, match="negative label"):
+    with pytest.raises(DataprepError, match=r"negative label value\(s\) \[-1\] \(ignore index is 255\): pass "
+                                            r"--ignore-index -1 if it means ignore, or make it the ignore index first "
+                                            r"\(masks2labels --remap=-1:255\)"):
         label_partial(mask, ignore_index=255, source="m.npy")
 
 

@@ -19,6 +19,13 @@ def named_classes(recipe: Recipe) -> list[NamedClasses]:
     return found
 
 
+def class_range(classes: tuple[int, ...]) -> str:
+    """The palette's class indices (sorted) in words: '0..10', or '0..10 without 7' for a palette that skips one."""
+    gaps = sorted(set(range(classes[-1] + 1)) - set(classes))
+    without = f" without {', '.join(map(str, gaps[:5]))}{', ...' if len(gaps) > 5 else ''}" if gaps else ""
+    return f"0..{classes[-1]}{without}"
+
+
 def swapped_classes(recipe: Recipe) -> list[NamedClasses]:
     """The classes of hflip's `swap_labels` pairs: checked against the palette, not expected in every output."""
     return [(number, step.op, "swap_labels", tuple(int(c) for pair in step.params.swap_labels for c in pair))
@@ -32,7 +39,7 @@ def check_named_classes(recipe: Recipe, named: list[NamedClasses], classes: tupl
         bad = [c for c in listed if c not in classes or c == ignore]
         if bad:
             raise UsageError(recipe.source, f"step {number} ({op}): {name} {bad} are not classes of palette "
-                                            f"{palette_name!r} (0..{classes[-1]})")
+                                            f"{palette_name!r} ({class_range(classes)})")
 
 
 def absent_class_warnings(named: list[NamedClasses], held: set[int], outputs: int) -> list[str]:

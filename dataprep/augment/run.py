@@ -45,7 +45,7 @@ from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
-from .class_checks import absent_class_warnings, check_named_classes, named_classes, swapped_classes
+from .class_checks import absent_class_warnings, check_named_classes, class_range, named_classes, swapped_classes
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .single import Kernels
@@ -358,8 +358,7 @@ def _check_classes(mask: np.ndarray, classes: tuple[int, ...], ignore: int, path
     bad = np.unique(mask[outside])
     if bad.size:
         shown = ", ".join(str(v) for v in bad[:5].tolist()) + (", ..." if bad.size > 5 else "")
-        without = f" without {', '.join(map(str, gaps[:5]))}{', ...' if len(gaps) > 5 else ''}" if gaps else ""
-        raise DataprepError(path, f"label value(s) {shown} are not classes of the palette (0..{top - 1}{without}, "
+        raise DataprepError(path, f"label value(s) {shown} are not classes of the palette ({class_range(classes)}, "
                                   f"ignore {ignore}); convert the masks with `dataprep masks2labels` first")
 
 

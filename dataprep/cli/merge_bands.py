@@ -24,7 +24,7 @@ def merge_bands_command(dest: Path, bands: tuple[str, ...], mask: str | None, fo
     """Merge one file per band (38-Cloud, Landsat) into one multi-band TIFF per sample.
 
     DEST receives images/<id>.tif (the bands in --band order, pixels and dtype as
-    stored, the first band's GeoTIFF tags) and manifest.csv pairing each with its
+    stored, the first georeferenced band's GeoTIFF tags) and manifest.csv pairing each with its
     --mask. Every band of a sample must have the same size and dtype.
 
     \b
