@@ -110,6 +110,10 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
     found = resolve_palette(palette, manifest)
     if found is None:
         raise UsageError(manifest, "no palette.json beside the manifest; pass --palette (the label maps' classes)")
+    real = {c.index for c in found.classes if not c.ignore}
+    if background is not None and background not in real:  # a typo wrote every class, unsaid
+        raise UsageError(None, f"--background {background} is not a class of palette {found.name!r} "
+                               f"(0..{max(real, default=0)}); give a class index, or none to write every class")
     classes = {c.index: (c.id if c.id is not None else c.index) for c in found.classes
                if not c.ignore and c.index != background}
     by_class = len(set(classes.values())) > 1

@@ -91,6 +91,10 @@ def test_a_real_class_0_is_warned_of_and_written_with_background_none(shared_dat
                    for v in np.unique(lab) if v != 11}
     res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv", "--background", "sky")
     assert res.exit_code == 2 and "'sky' is not a class index or 'none'" in res.output
+    for value in ("11", "40"):  # void, no class: a typo that wrote every class
+        res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv", "--background", value)
+        assert res.exit_code == 2 and f"--background {value} is not a class of palette 'camvid'" in res.output
+    assert not (tmp_path / "x.csv").exists()
 
 
 @pytest.mark.parametrize("order", ["column", "row"])
