@@ -109,26 +109,35 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
     cv2.putText(canvas, text, (x, y), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def _ids_as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
-    """A palette that says its masks store ids (`remap: ids`, as palette infer writes for 0/255 masks): a mask
-    holding any value that is an id and no class index holds ids throughout, and shows each as its class, as
-    masks2labels converts it (Cityscapes' road, id 7, was drawn as class 7, traffic sign). A mask of class
-    indices alone is taken as already converted and stays as it is."""
-    ids = {v: i for v, i in palette.ids().items() if 0 <= v < 65536}
-    if not ids or not mask.size or mask.dtype.kind not in "ui":
-        return mask
+def _masks_hold_ids(rows: Sequence[ManifestRow], palette: Palette) -> bool:
+    """A palette that says its masks store ids (`remap: ids`, as palette infer writes for 0/255 masks): the masks
+    shown hold ids when any of them holds a value that is an id and no class index, and then each shows every id
+    as its class, as masks2labels converts them (Cityscapes' road, id 7, was drawn as class 7, traffic sign; a
+    frame of ids below 19 alone as if converted). Masks of class indices alone are taken as converted already."""
+    ids = {v for v in palette.ids() if 0 <= v < 65536}
     classes = {c.index for c in palette.classes if not c.ignore}
-    held = np.unique(mask).tolist()
-    if not any(v in ids and v not in classes for v in held):
+    for row in rows:
+        if row.mask is not None:
+            mask = read_row_mask(row, expect=manifest_size(row))
+            if mask.ndim == 2 and mask.dtype.kind in "ui" and any(
+                    v in ids and v not in classes for v in np.unique(mask).tolist()):
+                return True
+    return False
+
+
+def _as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
+    """A mask of ids as the class indices the palette maps them to (other values as they are)."""
+    ids = {v: i for v, i in palette.ids().items() if 0 <= v < 65536}
+    if not mask.size or mask.dtype.kind not in "ui":
         return mask
-    table = np.arange(max(held[-1], *ids) + 1, dtype=np.int64)
+    table = np.arange(max(int(mask.max()), *ids) + 1, dtype=np.int64)
     for value, index in ids.items():
         table[value] = index
     return table[mask].astype(mask.dtype if table.max() <= np.iinfo(mask.dtype).max else np.int64)
 
 
 def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int,
-          context: ConversionContext) -> tuple[np.ndarray, set[int]]:
+          context: ConversionContext, as_ids: bool = False) -> tuple[np.ndarray, set[int]]:
     image = _display_image(io.load_sample(row, mask="skip", purpose="preview").image)
     panels, seen = [image], set()
     if row.mask is None:
@@ -137,8 +146,8 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
         panels += [blank, image]
     else:
         mask = read_row_mask(row, expect=manifest_size(row))  # colour masks too: they are shown as they are
-        if mask.ndim == 2 and palette is not None and palette.remap == "ids":
-            mask = _ids_as_indices(mask, palette)
+        if mask.ndim == 2 and palette is not None and as_ids:
+            mask = _as_indices(mask, palette)
         by_colour = None
         if mask.ndim == 2 and palette is not None:
             # A palette-mode PNG whose own table disagrees with the palette shows its own colours,
@@ -254,8 +263,9 @@ def draw_contact_sheet(
     panel_w = max(40, min(3 * THUMB_HEIGHT, round(THUMB_HEIGHT * aspect)))
     cells, seen = [], set()
     context = ConversionContext()  # one colour table for every by-colour mask of the sheet
+    as_ids = palette is not None and palette.remap == "ids" and bool(palette.ids()) and _masks_hold_ids(rows, palette)
     for row in rows:
-        cell, labels = _cell(row, palette, ignore, panel_w, context)
+        cell, labels = _cell(row, palette, ignore, panel_w, context, as_ids)
         cells.append(cell)
         seen |= labels
     cell_h, cell_w = cells[0].shape[:2]

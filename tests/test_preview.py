@@ -270,6 +270,34 @@ def test_the_ignore_value_is_chosen_with_ignore_index_and_listed_only_when_shown
     assert drawn(preview._legend(None, [0, 2], 255, 600)) < with_ignore  # no "255 ignore (ignored)" entry
 
 
+def test_masks_of_ids_are_read_as_ids_together_also_one_of_ids_that_are_class_indices(tmp_path):
+    """Decided per mask, a Cityscapes labelIds frame of road (7), sidewalk (8) and building (11) alone, ids that
+    are class indices too, was drawn as traffic sign, vegetation and person beside frames drawn by their ids."""
+    from dataprep.palette import builtin_palette
+
+    cityscapes = builtin_palette("cityscapes")
+    palette = type(cityscapes)(cityscapes.name, cityscapes.classes, cityscapes.ignore_index, remap="ids")
+    ids = palette.ids()
+    low = np.full((40, 60), 7, np.uint8)
+    low[:, 20:40], low[:, 40:] = 8, 11
+    other = np.full((40, 60), 26, np.uint8)  # car: an id no class index has
+    rows = []
+    for name, mask in (("a", low), ("b", other)):
+        io.write_image(tmp_path / f"{name}.png", np.full((40, 60, 3), 128, np.uint8))
+        io.write_mask(tmp_path / f"{name}_m.png", mask)
+        rows.append(ManifestRow(name, tmp_path / f"{name}.png", tmp_path / f"{name}_m.png", 60, 40))
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    sheet = make_contact_sheet(manifest, n=2, palette=palette, columns=2)
+    _image, shown, _overlay = _panels(sheet, 60 / 40)  # the first cell: a
+    colours = {c.index: c.color for c in palette.classes if not c.ignore}
+    w = shown.shape[1]
+    for x, label in ((w // 6, 7), (w // 2, 8), (5 * w // 6, 11)):
+        assert (shown[:, x] == colours[ids[label]]).all(), label
+    alone = make_contact_sheet(write_manifest(rows[:1], tmp_path / "a.csv"), n=1, palette=palette)
+    _image, shown, _overlay = _panels(alone, 60 / 40)
+    assert (shown[:, w // 6] == colours[7]).all()  # by itself it reads as converted: indices
+
+
 def test_raw_camvid_void_under_camvid11_is_named_as_outside_the_palette(shared_data, tmp_path, cli):
     """SegNet's CamVid stores void as 11; camvid11 ignores 255, so 11 was drawn and listed as a class '11 11'."""
     root = shared_data("camvid_segnet/CamVid")
