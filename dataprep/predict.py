@@ -157,6 +157,9 @@ def predict_manifest(
         mismatch = _palette_mismatch(pal, model.num_classes, report.class_names)
         if mismatch and palette is not None:
             raise UsageError(palette, mismatch)
+        if mismatch and evaluate:  # metrics of a model against another class set's labels (ISBI's under CamVid's)
+            raise UsageError(pal.source or pal.name, f"{mismatch}: the masks --evaluate scores against are labels of "
+                                                     "other classes than the model's")
         if mismatch:  # the palette beside the manifest: of the data, not of this model
             report.warnings.append(f"{pal.source or pal.name}: {mismatch}; not used (pass --palette FILE)")
             pal = None

@@ -198,6 +198,12 @@ def test_evaluate_refuses_label_values_the_model_has_no_class_for(trained, tmp_p
     beside = cli("predict", "--checkpoint", checkpoint, "--manifest", tmp_path / "src/m.csv", tmp_path / "pred3", "-q")
     assert beside.exit_code == 0 and "palette of 3 classes" in beside.output and "not used" in beside.output
     assert not (tmp_path / "pred3/palette.json").exists()
+    # Scored against them, the labels of another class set (ISBI's 0/1 are valid CamVid indices): metrics, exit 0.
+    write_manifest(rows[1:], tmp_path / "src/m.csv")
+    scored = cli("predict", "--checkpoint", checkpoint, "--manifest", tmp_path / "src/m.csv", "--evaluate",
+                 tmp_path / "pred4", "-q")
+    assert scored.exit_code == 2 and "the masks --evaluate scores against are labels of other classes" in scored.output
+    assert not (tmp_path / "pred4" / "metrics.json").exists()
 
 
 def test_evaluate_warns_when_the_label_maps_hold_one_class(trained, tmp_path, cli):
