@@ -218,6 +218,27 @@ def test_a_labeltrainids_file_is_never_pointed_to_remap_ids(tmp_path):
     assert not (tmp_path / "out3").exists()
 
 
+def test_cityscapes_instance_maps_are_refused_by_name_and_train_ids_voids_are_no_warning(tmp_path):
+    """A Cityscapes instanceIds map mostly holds label ids below 1000 (road 7, building 11) and a car's 26000 + k:
+    the first error offered --unknown ignore, and following it made road traffic sign and building person, exit 0.
+    Train ids store the palette's 16 void classes (ego vehicle, unlabeled, ...) at 255 by design: the correct
+    conversion warned that they 'will not be trained on' and told to remap 255 to truck."""
+    ids = np.full((32, 64), 7, np.uint16)  # road
+    ids[:8], ids[8:24, :40], ids[24:, 40:] = 11, 1, 26000  # building, ego vehicle, a car
+    write_mask(tmp_path / "inst" / "x_gtFine_instanceIds.png", ids)
+    for remap in (None, "ids"):
+        with pytest.raises(UsageError, match=r"a Cityscapes instanceIds map .* convert the _gtFine_labelTrainIds"):
+            masks_to_labels(tmp_path / "inst", tmp_path / "out", "cityscapes", remap=remap, unknown="ignore")
+    assert not (tmp_path / "out").exists()
+    city = builtin_palette("cityscapes")
+    train = np.vectorize(lambda v: city.ids().get(26 if v >= 1000 else int(v), 255))(ids).astype(np.uint8)
+    assert (train == 255).mean() > 0.1  # ego vehicle: a large void region
+    write_mask(tmp_path / "train" / "x_gtFine_labelTrainIds.png", train)
+    report = masks_to_labels(tmp_path / "train", tmp_path / "out2", "cityscapes", quiet=True)
+    np.testing.assert_array_equal(read_mask(tmp_path / "out2" / "x_gtFine_labelTrainIds.png"), train)
+    assert not report.warnings, report.warnings
+
+
 @pytest.mark.parametrize("name, palette, ids", [
     ("aachen_000000_000019_gtFine_labelIds.png", "cityscapes", [[0, 7, 8], [11, 12, 17]]),  # all below 19
     ("ADE_train_00000001.png", "ade20k", [[0, 1, 2], [3, 4, 150]]),  # 0 'other', 1 wall, 2 building...

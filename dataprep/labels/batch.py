@@ -151,6 +151,22 @@ _INDEX_MASK_NAMES = (
 )
 
 
+_INSTANCE_MASK_NAMES = (
+    (re.compile(r"(?i)_instanceids\.png$"), "a Cityscapes instanceIds map (a car pixel holds 26000 + its number, "
+                                           "other classes their label id), not class masks: convert the "
+                                           "_gtFine_labelTrainIds masks (or _gtFine_labelIds with --remap ids)"),
+)
+
+
+def _refuse_instance_maps(jobs: list[_Job]) -> None:
+    """Masks named as instance maps: the first error offered --unknown ignore, and following it made road (id 7)
+    traffic sign and building (11) person, exit 0; most of their pixels are label ids below 1000."""
+    for pattern, what in _INSTANCE_MASK_NAMES:
+        named = [job.src for job in jobs if pattern.search(job.src.name)]
+        if named:
+            raise UsageError(named[0], f"{what} ({len(named)} of {len(jobs)} masks are named so)")
+
+
 def _refuse_indices_read_as_ids(jobs: list[_Job]) -> None:
     """With --remap ids, masks named as index maps would have each index read as an id: scan pairs Cityscapes'
     _labelTrainIds first, and the documented --remap ids for labelIds made 65% of their pixels wrong, exit 0."""
@@ -203,6 +219,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     remap_spec = parse_remap(palette.remap if from_palette else remap)
     remap_map = _check_remap(remap_spec, palette)
     src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
+    if not isinstance(remap_spec, dict):  # a remap of one's own may be what makes them classes
+        _refuse_instance_maps(src.jobs)
     if remap_spec is None:
         _refuse_ids_read_as_indices(src.jobs, palette)
     elif remap_spec == "ids" and not from_palette:
@@ -242,7 +260,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               class_at_ignore=next((c.name for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), "a class"),
                               index_at_ignore=next((c.index for c in palette.classes
-                                                    if c.id == palette.ignore_index and not c.ignore), None))
+                                                    if c.id == palette.ignore_index and not c.ignore), None),
+                              void_classes=sum(1 for c in palette.classes if c.ignore))
     _collect(report, src.jobs, results, out_palette)
     if report.failed and not (report.converted or report.skipped):
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing

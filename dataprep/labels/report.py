@@ -48,6 +48,7 @@ class ConversionReport:
     by_ids: list[str] = field(default_factory=list)  # 0/255 masks whose 255 is a class's id (binary): by the ids
     class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
     index_at_ignore: int | None = None  # its index
+    void_classes: int = 0  # the palette's ignore entries (Cityscapes names 16: unlabeled, ego vehicle, ...)
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
     transparent_pixels: int = 0  # pixels of alpha 0, ignore whatever their colour
@@ -81,8 +82,9 @@ class ConversionReport:
         reasons = []
         if ignored > MOSTLY_IGNORED * total:
             reasons.append("most of them")
-        # Large ignored regions are what `--remap V:ignore` asks for (trimap borders, void areas).
-        if not self.asked_ignore and self.ignored_interior > LARGE_IGNORED * total \
+        # Large ignored regions are what `--remap V:ignore` asks for (trimap borders, void areas), and what a palette
+        # of several void classes stores at the ignore index (Cityscapes' train ids: ego vehicle, unlabeled, ...).
+        if not self.asked_ignore and self.void_classes < 2 and self.ignored_interior > LARGE_IGNORED * total \
                 and self.ignored_interior >= 0.25 * ignored:
             reasons.append("in large regions, not thin boundaries")
         present = [i for i, n in enumerate(self.pixel_counts) if n]
