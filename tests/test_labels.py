@@ -230,6 +230,11 @@ def test_cityscapes_instance_maps_are_refused_by_name_and_train_ids_voids_are_no
         with pytest.raises(UsageError, match=r"a Cityscapes instanceIds map .* convert the _gtFine_labelTrainIds"):
             masks_to_labels(tmp_path / "inst", tmp_path / "out", "cityscapes", remap=remap, unknown="ignore")
     assert not (tmp_path / "out").exists()
+    objects = np.zeros((8, 8), np.uint8)
+    objects[2:5, 2:5], objects[5:, 5:] = 1, 2  # VOC's objects of one image, numbered
+    write_mask(tmp_path / "voc" / "SegmentationObject" / "2007_000032.png", objects)
+    with pytest.raises(UsageError, match=r"a VOC SegmentationObject mask .* convert SegmentationClass"):
+        masks_to_labels(tmp_path / "voc" / "SegmentationObject", tmp_path / "out", "voc")
     city = builtin_palette("cityscapes")
     train = np.vectorize(lambda v: city.ids().get(26 if v >= 1000 else int(v), 255))(ids).astype(np.uint8)
     assert (train == 255).mean() > 0.1  # ego vehicle: a large void region

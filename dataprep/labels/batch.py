@@ -151,18 +151,21 @@ _INDEX_MASK_NAMES = (
 )
 
 
-_INSTANCE_MASK_NAMES = (
+_INSTANCE_MASK_NAMES = (  # searched in "folder/name"
     (re.compile(r"(?i)_instanceids\.png$"), "a Cityscapes instanceIds map (a car pixel holds 26000 + its number, "
                                            "other classes their label id), not class masks: convert the "
                                            "_gtFine_labelTrainIds masks (or _gtFine_labelIds with --remap ids)"),
+    (re.compile(r"^SegmentationObject/[^/]+\.png$"), "a VOC SegmentationObject mask (objects numbered 1, 2, ... in "
+                                                     "each image), not class masks: convert SegmentationClass"),
 )
 
 
 def _refuse_instance_maps(jobs: list[_Job]) -> None:
     """Masks named as instance maps: the first error offered --unknown ignore, and following it made road (id 7)
-    traffic sign and building (11) person, exit 0; most of their pixels are label ids below 1000."""
+    traffic sign and building (11) person, exit 0 (most of their pixels are label ids below 1000); VOC's object
+    masks converted as classes, object 1 an aeroplane, without a word."""
     for pattern, what in _INSTANCE_MASK_NAMES:
-        named = [job.src for job in jobs if pattern.search(job.src.name)]
+        named = [job.src for job in jobs if pattern.search(f"{job.src.parent.name}/{job.src.name}")]
         if named:
             raise UsageError(named[0], f"{what} ({len(named)} of {len(jobs)} masks are named so)")
 
