@@ -242,6 +242,13 @@ def test_cityscapes_instance_maps_are_refused_by_name_and_train_ids_voids_are_no
     report = masks_to_labels(tmp_path / "train", tmp_path / "out2", "cityscapes", quiet=True)
     np.testing.assert_array_equal(read_mask(tmp_path / "out2" / "x_gtFine_labelTrainIds.png"), train)
     assert not report.warnings, report.warnings
+    assert not any("converted by colour" in n for n in report.notes)
+    colour = np.zeros((8, 8, 3), np.uint8)
+    colour[:] = (153, 153, 153)  # pole's colour, which polegroup (ignored) shares in the colour maps
+    write_mask(tmp_path / "colour" / "x_gtFine_color.png", colour)
+    drawn = masks_to_labels(tmp_path / "colour", tmp_path / "out3", "cityscapes", quiet=True)
+    assert ("1 mask(s) converted by colour: polegroup of palette 'cityscapes' share another class's colour, so their "
+            "pixels are that class; masks of ids keep them apart") in drawn.notes
 
 
 @pytest.mark.parametrize("name, palette, ids", [

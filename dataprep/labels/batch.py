@@ -264,7 +264,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                                                     if c.id == palette.ignore_index and not c.ignore), "a class"),
                               index_at_ignore=next((c.index for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), None),
-                              void_classes=sum(1 for c in palette.classes if c.ignore))
+                              void_classes=sum(1 for c in palette.classes if c.ignore),
+                              colourless=tuple(c.name for c in palette.classes if c.color is None and c.id is not None))
     _collect(report, src.jobs, results, out_palette)
     if report.failed and not (report.converted or report.skipped):
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing

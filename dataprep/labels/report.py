@@ -49,6 +49,7 @@ class ConversionReport:
     class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
     index_at_ignore: int | None = None  # its index
     void_classes: int = 0  # the palette's ignore entries (Cityscapes names 16: unlabeled, ego vehicle, ...)
+    colourless: tuple[str, ...] = ()  # entries known by id alone: a colour mask draws them as another class
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
     transparent_pixels: int = 0  # pixels of alpha 0, ignore whatever their colour
@@ -209,6 +210,10 @@ class ConversionReport:
     def notes(self) -> list[str]:
         """What was done differently from the plain rule, said once per run."""
         out = []
+        if self.colours and self.colourless:  # Cityscapes' colour maps draw polegroup (ignored) in pole's colour
+            out.append(f"{len(self.colours)} mask(s) converted by colour: {', '.join(self.colourless[:3])} of palette "
+                       f"{self.palette.name!r} share another class's colour, so their pixels are that class; masks "
+                       "of ids keep them apart")
         if self.palette_remap:
             out.append(f"stored values converted by the palette's remap ({self.palette_remap}), as palette infer wrote "
                        "it for these masks; --remap overrides it")
