@@ -238,7 +238,12 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     unit, n_units = _unit_index(keys)
     if k > n_units:
         what = "groups" if grouped else "samples"
-        raise UsageError(None, f"k={k} is larger than the number of {what} ({n_units})")
+        found = ""
+        if grouped:  # a --group-by that caught the split folder made one group: 'train'
+            names = sorted(set(map(str, keys)))
+            found = f": {', '.join(repr(g) for g in names[:3])}{', ...' if len(names) > 3 else ''}"
+            found += f" (from {'--group-by ' + repr(group_by) if group_by else '--group-column ' + str(group_column)})"
+        raise UsageError(manifest.path, f"k={k} is larger than the number of {what} ({n_units}{found})")
 
     has_masks = any(r.mask is not None for r in manifest.rows)
     info = resolve_classes(manifest, palette=palette, num_classes=num_classes, ignore_index=ignore_index)

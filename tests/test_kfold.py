@@ -343,7 +343,8 @@ def test_cli_writes_fold_files(sample_labels, tmp_path, cli):
     assert sorted(g for g, _ in by_domain) == ["downtown", "highway", "suburb"]
     # 3 domains (downtown, suburb, highway) cannot fill 4 folds.
     result = cli("kfold", sample_labels, "-k", "4", "--group-by", r"images/([a-z]+)/", "-o", tmp_path / "x", "-j", "1")
-    assert result.exit_code == 2 and "k=4 is larger than the number of groups (3)" in result.output
+    assert result.exit_code == 2 and ("k=4 is larger than the number of groups (3: 'downtown', 'highway', "
+                                      "'suburb' (from --group-by 'images/([a-z]+)/'))") in result.output
 
     out = tmp_path / "plain"
     assert cli("kfold", sample_labels, "-k", "4", "--mode", "plain", "-o", out, "-q").exit_code == 0
