@@ -221,7 +221,7 @@ def test_a_labeltrainids_file_is_never_pointed_to_remap_ids(tmp_path):
 def test_cityscapes_instance_maps_are_refused_by_name_and_train_ids_voids_are_no_warning(tmp_path):
     """A Cityscapes instanceIds map mostly holds label ids below 1000 (road 7, building 11) and a car's 26000 + k:
     the first error offered --unknown ignore, and following it made road traffic sign and building person, exit 0.
-    Train ids store the palette's 16 void classes (ego vehicle, unlabeled, ...) at 255 by design: the correct
+    Train ids store the palette's 15 void classes (ego vehicle, unlabeled, ...) at 255 by design: the correct
     conversion warned that they 'will not be trained on' and told to remap 255 to truck."""
     ids = np.full((32, 64), 7, np.uint16)  # road
     ids[:8], ids[8:24, :40], ids[24:, 40:] = 11, 1, 26000  # building, ego vehicle, a car

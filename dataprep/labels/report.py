@@ -48,7 +48,7 @@ class ConversionReport:
     by_ids: list[str] = field(default_factory=list)  # 0/255 masks whose 255 is a class's id (binary): by the ids
     class_at_ignore: str = "a class"  # the class whose id is the ignore value (binary: foreground)
     index_at_ignore: int | None = None  # its index
-    void_classes: int = 0  # the palette's ignore entries (Cityscapes names 16: unlabeled, ego vehicle, ...)
+    void_classes: int = 0  # the palette's ignore entries (Cityscapes names 15: unlabeled, ego vehicle, ...)
     colourless: tuple[str, ...] = ()  # entries known by id alone: a colour mask draws them as another class
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
