@@ -110,10 +110,12 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
     found = resolve_palette(palette, manifest)
     if found is None:
         raise UsageError(manifest, "no palette.json beside the manifest; pass --palette (the label maps' classes)")
-    real = {c.index for c in found.classes if not c.ignore}
-    if background is not None and background not in real:  # a typo wrote every class, unsaid
-        raise UsageError(None, f"--background {background} is not a class of palette {found.name!r} "
-                               f"(0..{max(real, default=0)}); give a class index, or none to write every class")
+    real = sorted({c.index for c in found.classes if not c.ignore})
+    if background is not None and background not in real and background != found.ignore_index:
+        # A typo wrote every class, unsaid; the palette's ignore index (0 in some) is left out anyway.
+        shown = ", ".join(map(str, real[:12])) + (", ..." if len(real) > 12 else "")
+        raise UsageError(None, f"--background {background} is not a class of palette {found.name!r} (classes "
+                               f"{shown}); give a class index, or none to write every class")
     classes = {c.index: (c.id if c.id is not None else c.index) for c in found.classes
                if not c.ignore and c.index != background}
     by_class = len(set(classes.values())) > 1

@@ -212,7 +212,7 @@ def test_a_labeltrainids_file_is_never_pointed_to_remap_ids(tmp_path):
     assert str(tmp_path / "labelIds/x_gtFine_labelIds.png") in str(refused.value)
     # The other way: scan pairs _labelTrainIds first, and `--remap ids` (labelIds' recipe) read each train id as
     # an id: road (0) became ignore, traffic sign (7) road, 65% of the pixels wrong, exit 0.
-    with pytest.raises(UsageError, match=r"a Cityscapes labelTrainIds map .* drop --remap ids") as refused:
+    with pytest.raises(UsageError, match=r"a labelTrainIds map .* drop --remap ids") as refused:
         masks_to_labels(tmp_path / "labelTrainIds", tmp_path / "out3", "cityscapes", remap="ids")
     assert str(refused.value).startswith(str(tmp_path / "labelTrainIds/x_gtFine_labelTrainIds.png"))
     assert not (tmp_path / "out3").exists()
@@ -221,20 +221,30 @@ def test_a_labeltrainids_file_is_never_pointed_to_remap_ids(tmp_path):
 def test_cityscapes_instance_maps_are_refused_by_name_and_train_ids_voids_are_no_warning(tmp_path):
     """A Cityscapes instanceIds map mostly holds label ids below 1000 (road 7, building 11) and a car's 26000 + k:
     the first error offered --unknown ignore, and following it made road traffic sign and building person, exit 0.
-    Train ids store the palette's 15 void classes (ego vehicle, unlabeled, ...) at 255 by design: the correct
-    conversion warned that they 'will not be trained on' and told to remap 255 to truck."""
+    datumaro's instanceIds of label ids alone are class masks. Train ids store the palette's 15 void classes (ego
+    vehicle, unlabeled, ...) at 255 by design: the correct conversion warned that they 'will not be trained on' and
+    told to remap 255 to truck."""
     ids = np.full((32, 64), 7, np.uint16)  # road
     ids[:8], ids[8:24, :40], ids[24:, 40:] = 11, 1, 26000  # building, ego vehicle, a car
     write_mask(tmp_path / "inst" / "x_gtFine_instanceIds.png", ids)
+    write_mask(tmp_path / "inst" / "y_gtFine_instanceIds.png", np.array([[3, 3, 27], [31, 12, 24]], np.uint8))
     for remap in (None, "ids"):
-        with pytest.raises(UsageError, match=r"a Cityscapes instanceIds map .* convert the _gtFine_labelTrainIds"):
-            masks_to_labels(tmp_path / "inst", tmp_path / "out", "cityscapes", remap=remap, unknown="ignore")
-    assert not (tmp_path / "out").exists()
+        report = masks_to_labels(tmp_path / "inst", tmp_path / f"out_{remap}", "cityscapes", remap=remap,
+                                 unknown="ignore", quiet=True)
+        assert report.failed == 1 and report.errors[0].startswith(
+            f"{tmp_path / 'inst' / 'x_gtFine_instanceIds.png'}: a Cityscapes instanceIds map")
+        assert "convert the _gtFine_labelTrainIds masks" in report.errors[0]
+    city = builtin_palette("cityscapes")
+    np.testing.assert_array_equal(read_mask(tmp_path / "out_ids" / "y_gtFine_instanceIds.png"),
+                                  np.vectorize(lambda v: city.ids().get(int(v), 255))([[3, 3, 27], [31, 12, 24]]))
+    colour = labels_to_colours(np.zeros((4, 4), np.uint8), city)  # a colour mask under that name: no instance map
+    write_mask(tmp_path / "colour_inst" / "z_gtFine_instanceIds.png", colour)
+    assert masks_to_labels(tmp_path / "colour_inst", tmp_path / "out_c", "cityscapes", quiet=True).converted == 1
     objects = np.zeros((8, 8), np.uint8)
     objects[2:5, 2:5], objects[5:, 5:] = 1, 2  # VOC's objects of one image, numbered
-    write_mask(tmp_path / "voc" / "SegmentationObject" / "2007_000032.png", objects)
-    with pytest.raises(UsageError, match=r"a VOC SegmentationObject mask .* convert SegmentationClass"):
-        masks_to_labels(tmp_path / "voc" / "SegmentationObject", tmp_path / "out", "voc")
+    write_mask(tmp_path / "voc" / "segmentationobject" / "2007_000032.png", objects)
+    voc = masks_to_labels(tmp_path / "voc" / "segmentationobject", tmp_path / "out", "voc", quiet=True)
+    assert voc.failed == 1 and "a VOC SegmentationObject mask" in voc.errors[0]
     city = builtin_palette("cityscapes")
     train = np.vectorize(lambda v: city.ids().get(26 if v >= 1000 else int(v), 255))(ids).astype(np.uint8)
     assert (train == 255).mean() > 0.1  # ego vehicle: a large void region
@@ -249,6 +259,10 @@ def test_cityscapes_instance_maps_are_refused_by_name_and_train_ids_voids_are_no
     drawn = masks_to_labels(tmp_path / "colour", tmp_path / "out3", "cityscapes", quiet=True)
     assert ("1 mask(s) converted by colour: polegroup of palette 'cityscapes' share another class's colour, so their "
             "pixels are that class; masks of ids keep them apart") in drawn.notes
+    own = Palette("own", (PaletteClass("pole", (153, 153, 153), 0), PaletteClass("void", None, 255, ignore=True, id=0)),
+                  255)  # a void entry of no colour is no class's colour
+    assert not any("converted by colour" in n for n in
+                   masks_to_labels(tmp_path / "colour", tmp_path / "out4", own, quiet=True).notes)
 
 
 @pytest.mark.parametrize("name, palette, ids", [

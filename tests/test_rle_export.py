@@ -42,6 +42,8 @@ def _dataset(root: Path, labels: dict[str, np.ndarray], palette: Palette) -> Pat
     return write_manifest(Manifest(rows), root / "labels" / "manifest.csv")
 
 
+SALT_WITH_VOID_AT_0 = Palette("void0", (PaletteClass("nodata", (0, 0, 0), 0, ignore=True),
+                                        PaletteClass("a", (10, 0, 0), 1), PaletteClass("b", (20, 0, 0), 2)), 0)
 SALT = Palette("salt", (PaletteClass("background", (0, 0, 0), 0), PaletteClass("salt", (255, 255, 255), 1),
                         PaletteClass("ignore", (224, 224, 192), 255, ignore=True)), 255)
 
@@ -91,10 +93,13 @@ def test_a_real_class_0_is_warned_of_and_written_with_background_none(shared_dat
                    for v in np.unique(lab) if v != 11}
     res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv", "--background", "sky")
     assert res.exit_code == 2 and "'sky' is not a class index or 'none'" in res.output
-    for value in ("11", "40"):  # void, no class: a typo that wrote every class
-        res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv", "--background", value)
-        assert res.exit_code == 2 and f"--background {value} is not a class of palette 'camvid'" in res.output
+    res = cli("labels2rle", manifest, "-o", tmp_path / "x.csv", "--background", "40")  # a typo: every class written
+    assert res.exit_code == 2 and "--background 40 is not a class of palette 'camvid' (classes 0, 1, 2," in res.output
     assert not (tmp_path / "x.csv").exists()
+    void = SALT_WITH_VOID_AT_0
+    manifest0 = _dataset(tmp_path / "void0", {"a": np.array([[0, 1, 2, 1]], np.uint8)}, void)
+    default = write_rle_csv(manifest0, tmp_path / "void0.csv", quiet=True)  # 0 is the ignore index: left out anyway
+    assert default.ok and [r["ClassId"] for r in _rows(tmp_path / "void0.csv")] == ["1", "2"]
 
 
 @pytest.mark.parametrize("order", ["column", "row"])

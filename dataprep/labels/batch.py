@@ -18,7 +18,7 @@ from ..executor import Executor, OnError, run_items
 from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
 from ..io import LOSSY_EXTENSIONS, MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
-from ..palette import Palette, find_palette, load_palette, palette_from_file
+from ..palette import BUILTIN_PALETTES, Palette, builtin_palette, find_palette, load_palette, palette_from_file
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
 from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table, with_ignore_drawn
@@ -41,9 +41,11 @@ class _MaskConverter:
     """The per-file work of masks2labels; small and picklable (its context travels without its tables)."""
 
     def __init__(self, palette: Palette, remap: dict[int, int] | None, unknown: Unknown, overwrite: bool,
-                 png_indices: bool = False, context: ConversionContext | None = None) -> None:
+                 png_indices: bool = False, context: ConversionContext | None = None, *,
+                 check_instances: bool = True) -> None:
         self.palette, self.remap, self.unknown, self.overwrite = palette, remap, unknown, overwrite
         self.png_indices = png_indices
+        self.check_instances = check_instances  # a --remap of the user's own may be what makes objects classes
         self.context = context or ConversionContext()
         self.colour_table = palette.label_palette().colour_table(256)
 
@@ -70,6 +72,9 @@ class _MaskConverter:
             mask = merge_mask(mask, read_mask(extra), job.src, extra)
         if _ade20k_full_release(job.src, mask):  # whatever --unknown says: no palette lists class codes
             raise DataprepError(job.src, _ADE20K_CODES + ": convert the set with `dataprep import ade20k ROOT DEST`")
+        instances = _instance_map(job.src, mask) if self.check_instances else None
+        if instances:  # whatever --unknown says
+            raise DataprepError(job.src, instances)
         jpeg = job.src.suffix.lower() in LOSSY_EXTENSIONS
         # Looked for only where it changes the result (the default `error` looks in its message alone).
         soft = self.unknown != "error" and not jpeg and table is None and soft_edged(mask)
@@ -146,28 +151,38 @@ _ID_MASK_NAMES = (
 
 
 _INDEX_MASK_NAMES = (
-    (re.compile(r"(?i)_labeltrainids\.png$"), "a Cityscapes labelTrainIds map (0 road, 13 car): its values are the "
-                                              "palette's indices already"),
+    (re.compile(r"(?i)_labeltrainids\.png$"), "a labelTrainIds map (train ids, Cityscapes' 0 road, 13 car): its "
+                                              "values are the palette's indices already"),
 )
 
 
-_INSTANCE_MASK_NAMES = (  # searched in "folder/name"
-    (re.compile(r"(?i)_instanceids\.png$"), "a Cityscapes instanceIds map (a car pixel holds 26000 + its number, "
-                                           "other classes their label id), not class masks: convert the "
-                                           "_gtFine_labelTrainIds masks (or _gtFine_labelIds with --remap ids)"),
-    (re.compile(r"^SegmentationObject/[^/]+\.png$"), "a VOC SegmentationObject mask (objects numbered 1, 2, ... in "
-                                                     "each image), not class masks: convert SegmentationClass"),
-)
+_CITYSCAPES_INSTANCES = re.compile(r"(?i)_instanceids\.png$")
+_VOC_OBJECTS = re.compile(r"(?i)^segmentationobject/[^/]+\.png$")
 
 
-def _refuse_instance_maps(jobs: list[_Job]) -> None:
-    """Masks named as instance maps: the first error offered --unknown ignore, and following it made road (id 7)
-    traffic sign and building (11) person, exit 0 (most of their pixels are label ids below 1000); VOC's object
-    masks converted as classes, object 1 an aeroplane, without a word."""
-    for pattern, what in _INSTANCE_MASK_NAMES:
-        named = [job.src for job in jobs if pattern.search(f"{job.src.parent.name}/{job.src.name}")]
-        if named:
-            raise UsageError(named[0], f"{what} ({len(named)} of {len(jobs)} masks are named so)")
+def _colour_sharers(palette: Palette) -> tuple[str, ...]:
+    """Entries known by id alone because their colour is a class's (Cityscapes' polegroup, in pole's colour): what
+    colour masks convert into that class. Void entries of no colour at all in a palette of one's own are none."""
+    if palette.name not in BUILTIN_PALETTES:
+        return ()
+    shared = {c.name for c in builtin_palette(palette.name).classes if c.color is None}
+    return tuple(c.name for c in palette.classes if c.color is None and c.id is not None and c.name in shared)
+
+
+def _instance_map(path: Path, mask: np.ndarray) -> str | None:
+    """Why a mask named as an instance map is one, or None: a Cityscapes instanceIds map holding a value of 1000
+    or more (class id x 1000 + object; its stuff pixels are label ids below 1000, so --unknown ignore, which the
+    first error offered, made road traffic sign and building person, exit 0), or a VOC SegmentationObject mask
+    (object 1 became an aeroplane, unsaid). Colour masks, and datumaro's instanceIds of label ids alone, are none."""
+    if mask.ndim != 2:
+        return None
+    if _CITYSCAPES_INSTANCES.search(path.name) and mask.size and int(mask.max()) >= 1000:
+        return ("a Cityscapes instanceIds map (a car pixel holds 26000 + its number, other classes their label id), "
+                "not class masks: convert the _gtFine_labelTrainIds masks (or _gtFine_labelIds with --remap ids)")
+    if _VOC_OBJECTS.search(f"{path.parent.name}/{path.name}"):
+        return ("a VOC SegmentationObject mask (objects numbered 1, 2, ... in each image), not class masks: convert "
+                "SegmentationClass")
+    return None
 
 
 def _refuse_indices_read_as_ids(jobs: list[_Job]) -> None:
@@ -222,8 +237,6 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     remap_spec = parse_remap(palette.remap if from_palette else remap)
     remap_map = _check_remap(remap_spec, palette)
     src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
-    if not isinstance(remap_spec, dict):  # a remap of one's own may be what makes them classes
-        _refuse_instance_maps(src.jobs)
     if remap_spec is None:
         _refuse_ids_read_as_indices(src.jobs, palette)
     elif remap_spec == "ids" and not from_palette:
@@ -239,7 +252,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     # Built before the first chunk, which the executor times to decide whether workers pay off; workers
     # get the context without its tables: forked ones use these (inherited), spawned ones build theirs once.
     context.colour_table(palette)
-    converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context)
+    converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context,
+                               check_instances=not isinstance(remap_spec, dict))
     results = run_items(converter, src.jobs, executor=executor, on_error=on_error, desc="masks2labels", quiet=quiet)
     if isinstance(remap_spec, dict):
         asked = sorted(v for v, to in remap_spec.items() if to == palette.ignore_index)
@@ -265,7 +279,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               index_at_ignore=next((c.index for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), None),
                               void_classes=sum(1 for c in palette.classes if c.ignore),
-                              colourless=tuple(c.name for c in palette.classes if c.color is None and c.id is not None))
+                              colourless=_colour_sharers(palette))
     _collect(report, src.jobs, results, out_palette)
     if report.failed and not (report.converted or report.skipped):
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing
