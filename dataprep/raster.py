@@ -586,16 +586,16 @@ class RasterReader:
         self._layout = self._segment_layout(page, len(shape))
         # Volumetric or unusual layouts are decoded whole, on the first read: opening
         # stays a header read (sizes are checked before anything is decoded).
-        if self.mask and self.dtype.kind == "f":
-            # Float label maps (NIfTI conversions) as read_mask reads them, whole numbers as classes, decided over
-            # the whole map: tile refused them and resize wrote float tiles.
-            self._whole = labels_from_floats(self.path, self._decode_whole())
-            self.dtype, self._layout = self._whole.dtype, None
         self._palette_colours = not self.mask and self.photometric == "palette" and self.bands == 1
         if self._palette_colours:
             # A palette image's pixels are its colours, as stats and every viewer read them: tiles of its indices
             # lost the colour table, and resizing averaged indices into other colours.
             self.bands, self.dtype, self.photometric, self._layout = 3, np.dtype(np.uint8), "rgb", None
+        if self.mask and self.dtype.kind == "f":
+            # Float label maps (NIfTI conversions) as read_mask reads them, whole numbers as classes, decided over
+            # the whole map (decoded on opening): tile refused them and resize wrote float tiles.
+            self._whole = labels_from_floats(self.path, self._decode_whole())
+            self.dtype, self._layout = self._whole.dtype, None
 
     def _segment_layout(self, page: Any, ndim: int) -> tuple[int, int, int, int, int] | None:
         """(segment height, width, rows of segments, columns, planes) or None when not a plain strip/tile layout."""
