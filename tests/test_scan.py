@@ -646,6 +646,17 @@ def test_split_lists_beside_the_data_give_the_split_column(tmp_path, cli):
     assert {r.image.stem: r.extra["split"] for r in result.rows} == {
         i: "train" if n < 4 else "val" for n, i in enumerate(ids)}
     assert result.splits == ["train", "val"] and result.splits_from == "VOCdevkit/VOC2012/ImageSets/Segmentation"
+    # The detection-only photo is in no segmentation list: one warning, not an orphan problem per photo (14,212).
+    assert not result.problems
+    assert [(w.kind, w.reason) for w in result.warnings] == [
+        ("unlabelled_folder", "1 images without a mask are in none of the split lists of "
+                              "VOCdevkit/VOC2012/ImageSets/Segmentation (another task's images, as VOC's "
+                              "detection-only photos): left out")]
+    _jpg(voc / "JPEGImages/2007_000099.jpg")  # listed for segmentation, its mask missing: a problem
+    (voc / "ImageSets/Segmentation/train.txt").write_text("\n".join([*ids[:4], "2007_000099"]) + "\n")
+    assert [p.path for p in scan(tmp_path).problems] == ["VOCdevkit/VOC2012/JPEGImages/2007_000099.jpg"]
+    (voc / "ImageSets/Segmentation/train.txt").write_text("\n".join(ids[:4]) + "\n")
+    (voc / "JPEGImages/2007_000099.jpg").unlink()
     res = cli("scan", tmp_path, "-o", tmp_path / "m.csv")
     assert ("split column       train 4, val 2 (from the lists in VOCdevkit/VOC2012/ImageSets/Segmentation)"
             in res.output)

@@ -27,6 +27,7 @@ class SplitLists:
     folder: str
     split_of: dict[str, str]
     listed_twice: int = 0
+    listed: frozenset[str] = frozenset()  # every name the lists hold, paired or not
 
 
 def read_split_lists(root: str, text_files: list[str], stems: set[str]) -> SplitLists | None:
@@ -54,7 +55,8 @@ def read_split_lists(root: str, text_files: list[str], stems: set[str]) -> Split
         key = (len(seen), "seg" in folder.rsplit("/", 1)[-1].lower())
         if key > best_key:
             twice = sum(1 for splits in seen.values() if len(splits) > 1)
-            best = SplitLists(folder, {s: v[0] for s, v in seen.items() if len(v) == 1}, twice)
+            best = SplitLists(folder, {s: v[0] for s, v in seen.items() if len(v) == 1}, twice,
+                              frozenset().union(*lists.values()))
             best_key = key
     return best
 
