@@ -52,6 +52,30 @@ def _executor_options(fn: F) -> F:
 Command = OneLineCommand  # every subcommand's class
 
 
+class ClassIndexType(click.ParamType):
+    """An integer class index or `none`; with `auto`, also the word `auto` (returned as `auto`)."""
+
+    def __init__(self, name: str, auto: str | None = None) -> None:
+        self.name, self.auto = name, auto
+
+    def get_metavar(self, *args: Any, **kwargs: Any) -> str:
+        return "INDEX|none|auto" if self.auto else "INDEX|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in ("none", "null", "-"):
+            return None
+        if self.auto and text == self.auto:
+            return self.auto
+        try:
+            return int(text)
+        except ValueError:
+            words = "'none' or 'auto'" if self.auto else "or 'none'"
+            self.fail(f"{value!r} is not a class index{',' if self.auto else ''} {words}", param, ctx)
+
+
 class FullSummaries:
     """A group's command list with each command's whole first sentence (wrapped), not cut at `...`."""
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -12,29 +11,10 @@ from ..importers.base import RLE_ORDERS
 from ..manifest import read_manifest
 from ..palette import palette_file
 from ..paths import Inputs
-from .common import executor_options, reports_errors
+from .common import ClassIndexType, executor_options, reports_errors
 
 
-class IndexOrNone(click.ParamType):
-    """A class index, or `none`."""
-
-    name = "index"
-
-    def get_metavar(self, *args: Any, **kwargs: Any) -> str:
-        return "INDEX|none"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
-        if value is None or isinstance(value, int):
-            return value
-        if str(value).strip().lower() == "none":
-            return None
-        try:
-            return int(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a class index or 'none'", param, ctx)
-
-
-BACKGROUND = IndexOrNone()
+BACKGROUND = ClassIndexType("index")
 
 
 @click.command("labels2rle")

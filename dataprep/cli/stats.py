@@ -13,32 +13,10 @@ from ..palette import palette_file
 from ..paths import Inputs
 from ..split_column import parse_splits
 from ..stats import AUTO, collect_stats, write_stats
-from .common import executor_options, reports_errors
+from .common import ClassIndexType, executor_options, reports_errors
 
 
-class IgnoreIndexType(click.ParamType):
-    """An integer class index, `none` (no ignore index) or `auto` (the palette's, else 255)."""
-
-    name = "ignore index"
-
-    def get_metavar(self, *args: Any, **kwargs: Any) -> str:
-        return "INDEX|none|auto"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or isinstance(value, int):
-            return value
-        text = str(value).strip().lower()
-        if text in ("none", "null", "-"):
-            return None
-        if text == AUTO:
-            return AUTO
-        try:
-            return int(text)
-        except ValueError:
-            self.fail(f"{value!r} is not a class index, 'none' or 'auto'", param, ctx)
-
-
-IGNORE_INDEX = IgnoreIndexType()
+IGNORE_INDEX = ClassIndexType("ignore index", auto=AUTO)
 
 
 def class_options(fn):
