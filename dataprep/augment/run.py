@@ -45,7 +45,8 @@ from ..paths import Inputs, inside
 from ..palette import Palette, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
-from .class_checks import absent_class_warnings, check_named_classes, class_range, named_classes, swapped_classes
+from .class_checks import (absent_class_warnings, check_named_classes, class_gaps, class_range, named_classes,
+                           swapped_classes)
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .single import Kernels
@@ -352,7 +353,7 @@ def _check_classes(mask: np.ndarray, classes: tuple[int, ...], ignore: int, path
     # it touches, and refused only later by the trainer: a raw id mask (SegNet's void 11), an unconverted file.
     top = classes[-1] + 1
     outside = (mask >= top) & (mask != ignore)
-    gaps = sorted(set(range(top)) - set(classes))
+    gaps = class_gaps(classes)
     if gaps:  # a palette without some index between its classes: such a value is no class either
         outside |= np.isin(mask, gaps)
     bad = np.unique(mask[outside])
