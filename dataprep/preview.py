@@ -109,20 +109,15 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.4) -> 
     cv2.putText(canvas, text, (x, y), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def _masks_hold_ids(rows: Sequence[ManifestRow], palette: Palette) -> bool:
+def _masks_hold_ids(masks: Sequence[np.ndarray | None], palette: Palette) -> bool:
     """A palette that says its masks store ids (`remap: ids`, as palette infer writes for 0/255 masks): the masks
     shown hold ids when any of them holds a value that is an id and no class index, and then each shows every id
     as its class, as masks2labels converts them (Cityscapes' road, id 7, was drawn as class 7, traffic sign; a
     frame of ids below 19 alone as if converted). Masks of class indices alone are taken as converted already."""
     ids = {v for v in palette.ids() if 0 <= v < 65536}
     classes = {c.index for c in palette.classes if not c.ignore}
-    for row in rows:
-        if row.mask is not None:
-            mask = read_row_mask(row, expect=manifest_size(row))
-            if mask.ndim == 2 and mask.dtype.kind in "ui" and any(
-                    v in ids and v not in classes for v in np.unique(mask).tolist()):
-                return True
-    return False
+    return any(mask is not None and mask.ndim == 2 and mask.dtype.kind in "ui"
+               and any(v in ids and v not in classes for v in np.unique(mask).tolist()) for mask in masks)
 
 
 def _as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
@@ -137,7 +132,9 @@ def _as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
 
 
 def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int,
-          context: ConversionContext, as_ids: bool = False) -> tuple[np.ndarray, set[int]]:
+          context: ConversionContext, as_ids: bool = False, mask: np.ndarray | None = None
+          ) -> tuple[np.ndarray, set[int]]:
+    """One entry of the sheet and the label values it shows; `mask`: the row's mask, read already."""
     image = _display_image(io.load_sample(row, mask="skip", purpose="preview").image)
     panels, seen = [image], set()
     if row.mask is None:
@@ -145,7 +142,8 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
         _text(blank, "no mask", 8, 20)
         panels += [blank, image]
     else:
-        mask = read_row_mask(row, expect=manifest_size(row))  # colour masks too: they are shown as they are
+        if mask is None:  # colour masks too: they are shown as they are
+            mask = read_row_mask(row, expect=manifest_size(row))
         if mask.ndim == 2 and palette is not None and as_ids:
             mask = _as_indices(mask, palette)
         by_colour = None
@@ -263,9 +261,13 @@ def draw_contact_sheet(
     panel_w = max(40, min(3 * THUMB_HEIGHT, round(THUMB_HEIGHT * aspect)))
     cells, seen = [], set()
     context = ConversionContext()  # one colour table for every by-colour mask of the sheet
-    as_ids = palette is not None and palette.remap == "ids" and bool(palette.ids()) and _masks_hold_ids(rows, palette)
-    for row in rows:
-        cell, labels = _cell(row, palette, ignore, panel_w, context, as_ids)
+    masks: list[np.ndarray | None] = [None] * len(rows)
+    as_ids = False
+    if palette is not None and palette.remap == "ids" and palette.ids():  # decided over every mask shown
+        masks = [read_row_mask(r, expect=manifest_size(r)) if r.mask is not None else None for r in rows]
+        as_ids = _masks_hold_ids(masks, palette)
+    for row, mask in zip(rows, masks):
+        cell, labels = _cell(row, palette, ignore, panel_w, context, as_ids, mask)
         cells.append(cell)
         seen |= labels
     cell_h, cell_w = cells[0].shape[:2]
