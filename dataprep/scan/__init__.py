@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import io
 from ..errors import DataprepError, UsageError
@@ -187,10 +187,11 @@ def scan(
     list_notes: list[str] = []
     lists_folder = None
     if len(splits) <= 1 and rows:
-        rows, splits, lists_folder, list_notes, others, warned = _splits_from_lists(
-            root, [f for f in everything if f.lower().endswith(".txt")], rows, splits, problems)
-        problems = [p for p in problems if p not in others]
-        warnings += warned
+        listed = _splits_from_lists(root, [f for f in everything if f.lower().endswith(".txt")], rows, problems)
+        if listed is not None:
+            rows, splits, lists_folder, list_notes = listed.rows, listed.splits, listed.folder, listed.notes
+            problems = [p for p in problems if p not in listed.unlisted_orphans]
+            warnings += listed.warnings
     result = ScanResult(root, rules, rows, problems, warnings, n_images, n_masks, len(files) - len(used), hints,
                         splits if len(splits) > 1 or lists_folder else [], lists_folder)
     if duplicates and rows:
@@ -280,31 +281,39 @@ def _instance_folders(rules: list[PairingRule]) -> list[str]:
     return notes
 
 
-def _splits_from_lists(root: Path, text_files: list[str], rows: list[ManifestRow], splits: list[str],
-                       problems: list[Problem]
-                       ) -> tuple[list[ManifestRow], list[str], str | None, list[str], list[Problem], list[Problem]]:
-    """The rows with the split their lists give (see `split_lists`), those splits, the lists' folder, what to say
-    of them, and the orphan images the lists do not name, as one warning: VOC's JPEGImages holds 14,212 photos of
-    the detection task beside its 2,913 pairs, each an 'image has no mask' problem."""
+class _ListedSplits(NamedTuple):
+    rows: list[ManifestRow]
+    splits: list[str]
+    folder: str | None  # None: the lists gave no column
+    notes: list[str]
+    unlisted_orphans: list[Problem]  # images without a mask that no list names: left to `warnings`
+    warnings: list[Problem]
+
+
+def _splits_from_lists(root: Path, text_files: list[str], rows: list[ManifestRow],
+                       problems: list[Problem]) -> _ListedSplits | None:
+    """The rows with the split their lists give (see `split_lists`), and what to say of them; the orphan images
+    the lists do not name are one warning: VOC's JPEGImages holds 14,212 photos of the detection task beside its
+    2,913 pairs, each an 'image has no mask' problem. None where no lists give a column."""
     found = read_split_lists(str(root), text_files, {r.image.stem for r in rows})
     if found is None:
-        return rows, splits, None, [], [], []
+        return None
     if found.listed_twice:
-        return rows, splits, None, [f"{found.listed_twice} pair(s) are listed in two split lists of {found.folder}: "
-                                    "no split column is written from them"], [], []
+        return _ListedSplits(rows, [], None, [f"{found.listed_twice} pair(s) are listed in two split lists of "
+                                              f"{found.folder}: no split column is written from them"], [], [])
     values = [found.split_of.get(r.image.stem, "") for r in rows]
     if len(set(values)) < 2:  # one list of every pair says nothing
-        return rows, splits, None, [], [], []
+        return None
     unlisted = values.count("")
     notes = [f"{unlisted} pair(s) are in none of the split lists of {found.folder}: their split is empty"
              ] if unlisted else []
-    rows = [r.with_extra(**{SPLIT_COLUMN: v}) for r, v in zip(rows, values)]
     others = [p for p in problems if p.kind == ScanProblem.ORPHAN_IMAGE and p.reason == "image has no mask"
               and os.path.splitext(os.path.basename(p.path))[0] not in found.listed]
     warned = [Problem(others[0].path, ScanProblem.UNLABELLED_FOLDER,
                       f"{len(others)} images without a mask are in none of the split lists of {found.folder} "
                       "(another task's images, as VOC's detection-only photos): left out")] if others else []
-    return rows, sorted(set(values) - {""}), found.folder, notes, others, warned
+    return _ListedSplits([r.with_extra(**{SPLIT_COLUMN: v}) for r, v in zip(rows, values)],
+                         sorted(set(values) - {""}), found.folder, notes, others, warned)
 
 
 def _splits_of_some(candidates: list[Candidate]) -> list[str]:
