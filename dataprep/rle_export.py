@@ -23,12 +23,14 @@ from . import io
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, run_items
 from .importers.base import RLE_ORDERS
+from .importers.names import BACKGROUND_NAMES as IMPORTED_BACKGROUND_NAMES
 from .manifest import ManifestRow, read_manifest
 from .palette import Palette, resolve_palette
 from .sampleio import load_row_mask
 
 IMAGE_IDS: tuple[str, ...] = ("name", "stem")
-BACKGROUND_NAMES = frozenset({"background", "bg", "void", "unlabeled", "unlabelled", "none", "nothing"})
+# The importers' background names (labelme's _background_ too), and others a class 0 left out may go by.
+BACKGROUND_NAMES = frozenset({*IMPORTED_BACKGROUND_NAMES, "bg", "void", "unlabeled", "unlabelled", "none", "nothing"})
 
 
 def encode_classes(labels: np.ndarray, order: str = "column") -> dict[int, str]:
