@@ -89,3 +89,27 @@ def test_one_file_commands_load_no_training_augmentation_or_dask_module(tmp_path
     assert _loaded_by_command(["stats", "-q", str(tmp_path / "labels" / "manifest.csv"), "-o",
                                str(tmp_path / "stats.json")], NOT_FOR_SMALL_COMMANDS) == []
     assert (tmp_path / "stats.json").is_file()
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_not_a_traceback():
+    # The interrupt is raised where the real one lands most often: inside `import click`.
+    probe = ("import builtins, sys\n"
+             "real_import = builtins.__import__\n"
+             "def interrupted(name, *args, **kwargs):\n"
+             "    if name == 'click':\n"
+             "        raise KeyboardInterrupt\n"
+             "    return real_import(name, *args, **kwargs)\n"
+             "builtins.__import__ = interrupted\n"
+             "from dataprep.console import main\n"
+             "main()\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "stats", "--help"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and "interrupted" in proc.stderr
+
+
+def test_the_console_script_is_the_guarded_entry():
+    import tomllib
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"dataprep": "dataprep.console:main"}
