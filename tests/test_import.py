@@ -492,7 +492,9 @@ def test_labelme_exif_rotated_image(tmp_path):
                                                        "imageHeight": h}))
     report = _import("labelme", src, tmp_path / "out")
     assert report.converted == 1 and _labels(tmp_path / "out", "ok").shape == (20, 10)
-    assert "EXIF orientation 6" in report.errors[0] and "stored.json" in report.errors[0]
+    assert "stored.json" in report.errors[0]
+    assert "says 20x10, the stored size of image" in report.errors[0]
+    assert "EXIF orientation 6 shows it as 10x20" in report.errors[0]
 
 
 @pytest.mark.integration
@@ -560,14 +562,18 @@ def test_yolo_boxes_cover_their_size_in_pixels(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("2 0.1 0.1 0.5 0.1 0.5 0.5\n", "line 1: class 2 is not in names (0..1)"),
     ("0 0.1 0.1 0.5 0.1 0.5\n", "expected an even number"),
-    ("0 0.1 0.1 0.5 0.1 0.5 0.5\n1 10 10 50 10 50 50\n", "line 2: coordinates must be normalized"),
+    ("0 0.1 0.1 0.5 0.1 0.5 0.5\n1 10 10 50 10 50 50\n",
+     "line 2: coordinates must be normalized to 0..1, got 50 (pixel coordinates given?)"),
+    ("0 0.1 0.1 1.2 0.1 1.2 0.5\n", "line 1: coordinates must be normalized to 0..1, got 1.2\n"),
+    ("0 -0.3 0.1 0.5 0.1 0.5 0.5\n", "line 1: coordinates must be normalized to 0..1, got -0.3\n"),
     ("zero 0.1 0.1\n", "line 1: expected 'class x1 y1 x2 y2 ...'"),
 ])
 def test_yolo_bad_lines_name_file_and_line(tmp_path, text, message):
     yaml_path = yolo_export(tmp_path / "yolo", {"a": text, "b": ""}, ["person", "car"])
     report = _import("yolo", yaml_path, tmp_path / "out")
     assert report.failed == 1 and report.converted == 1
-    assert report.errors[0].startswith(str(tmp_path / "yolo" / "labels" / "train" / "a.txt")) and message in report.errors[0]
+    assert report.errors[0].startswith(str(tmp_path / "yolo" / "labels" / "train" / "a.txt"))
+    assert message in report.errors[0] + "\n"
 
 
 def test_yolo_roboflow_data_yaml_with_parent_relative_splits(tmp_path):

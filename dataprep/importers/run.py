@@ -130,12 +130,12 @@ def image_size(entry: Entry) -> tuple[int, int]:
     if entry.size is not None and entry.size != (info.width, info.height):
         aw, ah = entry.size
         where = f"{entry.where}: " if entry.where else ""
-        hint = ""
         if entry.size == (info.stored_width, info.stored_height):
-            hint = (f" (that is the stored size; EXIF orientation {info.orientation} turns it to "
-                    f"{info.width}x{info.height})")
+            raise DataprepError(entry.source, f"{where}annotation says {aw}x{ah}, the stored size of image "
+                                              f"{entry.image}; its EXIF orientation {info.orientation} shows it "
+                                              f"as {info.width}x{info.height}, the size annotations are drawn on")
         raise DataprepError(entry.source, f"{where}annotation says {aw}x{ah} but image {entry.image} is "
-                                          f"{info.width}x{info.height}{hint}")
+                                          f"{info.width}x{info.height}")
     return info.width, info.height
 
 

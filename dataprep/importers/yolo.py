@@ -138,7 +138,10 @@ def parse_label_file(path: Path, num_classes: int, boxes: str = "skip") -> tuple
         if len(values) < 4 or len(values) % 2:
             raise field_error(path, where, f"expected an even number (>= 6) of coordinates, got {len(values)}")
         if min(values) < -_TOLERANCE or max(values) > 1 + _TOLERANCE:
-            raise field_error(path, where, "coordinates must be normalized to 0..1 (pixel coordinates given?)")
+            outside = max(values) if max(values) > 1 else min(values)
+            # Pixel coordinates are rarely all within 0..2; a value a little past 1 is a point outside the image.
+            hint = " (pixel coordinates given?)" if max(values) > 2 else ""
+            raise field_error(path, where, f"coordinates must be normalized to 0..1, got {outside:g}{hint}")
         label = cls + 1
         if len(values) == 4:  # a detection box
             box_lines += 1
