@@ -40,7 +40,7 @@ from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike
 from .manifest import ManifestRow, write_manifest
 from .outputs import OutputReport
-from .paths import Inputs
+from .paths import Inputs, inside
 from .raster import GeoTags, RasterReader, write_raster
 
 ID_FIELD = "{id}"
@@ -171,7 +171,7 @@ class _SampleMerger:
             if (info.height, info.width) != image.shape[:2]:
                 raise DataprepError(mask_path, f"is {info.width}x{info.height} but its bands are "
                                                f"{image.shape[1]}x{image.shape[0]}")
-        image_path = self.out_dir / "images" / f"{sample_id}.tif"
+        image_path = inside(self.out_dir, "images", f"{sample_id}.tif")
         write_raster(image_path, image, geo=geo)
         return ManifestRow(sample_id, image_path, mask_path, image.shape[1], image.shape[0])
 

@@ -27,13 +27,23 @@ def is_within(path: PathLike, folder: PathLike) -> bool:
 
 
 def inside(folder: PathLike, *parts: str) -> Path:
-    """`folder / parts...`, refusing a result that is not strictly below `folder` (also through symlinks)."""
+    """`folder / parts...`, refusing a result that is not strictly below `folder` (also through symlinks: an
+    `OUT/images/city` linked to the dataset's own folder would put the outputs among the inputs)."""
     base = os.path.abspath(folder)
     path = os.path.normpath(os.path.join(base, *parts))
     prefix = base.rstrip(os.sep) + os.sep
-    if not path.startswith(prefix) or not is_within(os.path.dirname(path), base):
+    if not path.startswith(prefix):
         raise DataprepError(path, f"would be written outside the output folder {folder}; refused")
+    if not _real_dir_within(os.path.dirname(path), base):
+        raise DataprepError(path, f"would be written outside the output folder {folder} (a symlink leads to "
+                                  f"{os.path.realpath(os.path.dirname(path))}); refused")
     return Path(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_dir_within(directory: str, base: str) -> bool:
+    # Cached: a tiler writes thousands of files into a few folders, and realpath costs a syscall per part.
+    return is_within(directory, base)
 
 
 def _key(path: PathLike, cache: dict[str, str]) -> str:
@@ -149,6 +159,7 @@ class Inputs:
                                           "(the next scan would take the outputs for data); choose another folder "
                                           "or pass --force")
         remove_stale_temps(out)
+        _real_dir_within.cache_clear()  # a run of a notebook's earlier cell may have seen these folders unlinked
         return out
 
     def guard_foreign(self, output: PathLike, marker: str, extensions: frozenset[str], *, force: bool = False) -> None:

@@ -37,7 +37,7 @@ from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import resolve_palette, voc_colormap
-from .paths import Inputs
+from .paths import Inputs, inside
 from .progress import progress_bar
 from .raster import read_raster, write_raster
 from .sampleio import load_row_mask
@@ -183,12 +183,12 @@ def predict_manifest(
                 if evaluate:
                     confusion += _confusion(labels, load_row_mask(row, purpose="predict --evaluate"),
                                             model.num_classes, row.mask_str, ignore_index)
-                label_path = out / "labels" / f"{row.id}.png"
+                label_path = inside(out, "labels", f"{row.id}.png")
                 write_raster(label_path, labels, mask=True, palette=colours)
                 extra = dict(row.extra)
                 if probabilities:
                     rel = Path("probabilities") / f"{row.id}.tif"
-                    write_raster(out / rel, np.ascontiguousarray(probs.transpose(1, 2, 0)))
+                    write_raster(inside(out, rel.as_posix()), np.ascontiguousarray(probs.transpose(1, 2, 0)))
                     extra[PROBABILITIES_COLUMN] = rel.as_posix()
                 rows.append(ManifestRow(row.id, row.image, label_path, image.shape[1], image.shape[0], extra))
                 report.predicted += 1

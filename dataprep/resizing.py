@@ -50,7 +50,7 @@ from .io.formats import read_file_bytes
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette
-from .paths import Inputs
+from .paths import Inputs, inside
 from .pixeltypes import is_nodata, nodata_fill
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
 from .sampleio import manifest_size
@@ -240,12 +240,12 @@ class _PairResizer:
 
 def _image_output(out_dir: Path, row: ManifestRow) -> Path:
     """Where a row's image goes: `OUT/images/<id>` with its own extension."""
-    return out_dir / "images" / f"{row.id}{row.image.suffix.lower()}"
+    return inside(out_dir, "images", f"{row.id}{row.image.suffix.lower()}")
 
 
 def _mask_output(out_dir: Path, row_id: str, ext: str) -> Path:
     """Where a row's mask goes: `OUT/masks/<id><ext>` (its own extension when copied, .png/.tif when resized)."""
-    return out_dir / "masks" / f"{row_id}{ext}"
+    return inside(out_dir, "masks", f"{row_id}{ext}")
 
 
 def resize_pixels(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:

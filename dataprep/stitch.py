@@ -42,7 +42,7 @@ from .io import PathLike, read_png_palette
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import resolve_palette
-from .paths import Inputs
+from .paths import Inputs, inside
 from .pixeltypes import nodata_fill
 from .raster import RasterReader, is_tiff, read_raster, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
@@ -205,10 +205,10 @@ def _group(src: Manifest, padded: bool = False) -> list[_Job]:
 def _check_place(path: Path | None, row: ManifestRow, sid: str, y: int, x: int, size: tuple[int, int],
                  padded: bool) -> None:
     height, width = size
-    inside = 0 <= y < height and 0 <= x < width
-    if not inside or (not padded and (y + row.height > height or x + row.width > width)):
+    starts_inside = 0 <= y < height and 0 <= x < width
+    if not starts_inside or (not padded and (y + row.height > height or x + row.width > width)):
         raise DataprepError(path, f"row {row.id!r}: a {row.width}x{row.height} tile at tile_y {y}, tile_x {x} "
-                                  f"{'runs past' if inside else 'lies outside'} its {width}x{height} source "
+                                  f"{'runs past' if starts_inside else 'lies outside'} its {width}x{height} source "
                                   f"{sid!r}; was the manifest edited?")
 
 
@@ -249,18 +249,18 @@ class _Stitcher:
             mask, palette = self._stitch_masks(job, ys, xs, _copy(holes))
         if any(t.probabilities for t in job.tiles):
             probs = self._stitch_probabilities(job, ys, xs, _copy(holes))
-        image_path = self.out_dir / "images" / f"{job.id}{first.image.suffix.lower()}"
+        image_path = inside(self.out_dir, "images", f"{job.id}{first.image.suffix.lower()}")
         write_raster(image_path, image, geo=geo, photometric=photometric, alpha=alpha)
         mask_path = None
         if mask is not None:
             mask_ext = next(t.row.mask.suffix.lower() for t in job.tiles if t.row.mask)
-            mask_path = self.out_dir / "masks" / f"{job.id}{mask_ext}"
+            mask_path = inside(self.out_dir, "masks", f"{job.id}{mask_ext}")
             mask_geo = geo.placement() if geo is not None and is_tiff(mask_path) else None
             write_raster(mask_path, mask, mask=True, palette=palette, geo=mask_geo)
         extra = {k: v for k, v in first.extra.items() if k not in TILE_COLUMNS and k != PROBABILITIES_COLUMN}
         if probs is not None:
             rel = Path("probabilities") / f"{job.id}.tif"
-            write_raster(self.out_dir / rel, probs)
+            write_raster(inside(self.out_dir, rel.as_posix()), probs)
             extra[PROBABILITIES_COLUMN] = rel.as_posix()
         uncovered = 0
         if holes is not None:

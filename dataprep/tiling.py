@@ -51,7 +51,7 @@ from .io import (PathLike, atomic_write_bytes, atomic_write_text, check_manifest
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette, resolve_palette
-from .paths import Inputs
+from .paths import Inputs, inside
 from .pixeltypes import is_nodata, nodata_fill
 from .raster import RasterReader, is_tiff, png_can_hold, write_raster
 from .sample import DEFAULT_IGNORE_INDEX
@@ -326,11 +326,12 @@ class _Tiler:
                 band_img = self._read_band(image, y, th, W)
                 band_mask = self._read_band(mask, y, th, W, is_mask=True) if mask is not None else None
             tile_mask = self._cut(band_mask, y, x, th, tw, H, W, is_mask=True) if band_mask is not None else None
-            unseen, inside = None, th * tw
+            unseen, scene_pixels = None, th * tw
             if nodata is not None:
                 window = band_img.data[y - band_img.top : y - band_img.top + th, x : x + tw]
                 found = is_nodata(window, nodata).all(axis=-1)
-                inside = found.size  # --max-nodata is a share of the scene's pixels: an edge tile is mostly padding
+                # --max-nodata is a share of the scene's pixels: an edge tile is mostly padding
+                scene_pixels = found.size
                 if found.any():
                     unseen = np.zeros((th, tw), bool)  # padding (beyond the image) is not nodata
                     unseen[: found.shape[0], : found.shape[1]] = found
@@ -354,20 +355,20 @@ class _Tiler:
                         dropped_empty += 1
                         continue
             unseen_pixels = int(np.count_nonzero(unseen)) if unseen is not None else 0
-            if unseen_pixels > p.max_nodata * inside:
+            if unseen_pixels > p.max_nodata * scene_pixels:
                 dropped_nodata += 1
                 continue
             nodata_ignored += changed_to_ignore
             fill = nodata_fill(image.geo.nodata if image.geo is not None else None, image.dtype)
             tile_img = self._cut(band_img, y, x, th, tw, H, W, fill=fill)
             tid = f"{row.id}_{y:0{digits}d}_{x:0{digits}d}"
-            img_path = self.out_dir / "images" / f"{tid}{ext}"
+            img_path = inside(self.out_dir, "images", f"{tid}{ext}")
             geo = image.geo.shifted(y, x) if image.geo is not None and ext == ".tif" else None
             write_raster(img_path, tile_img, geo=geo, photometric=image.photometric or _photometric(tile_img),
                          alpha=image.alpha_sample)
             mask_path = None
             if tile_mask is not None:
-                mask_path = self.out_dir / "masks" / f"{tid}{mask_ext}"
+                mask_path = inside(self.out_dir, "masks", f"{tid}{mask_ext}")
                 mask_geo = image.geo.shifted(y, x).placement() if image.geo is not None and not png_mask else None
                 write_raster(mask_path, tile_mask, mask=True, palette=palette, geo=mask_geo)
             extra = {**row.extra, "source_id": row.id, "tile_y": str(y), "tile_x": str(x),

@@ -39,7 +39,7 @@ from .executor import Executor, OnError, errors_of, run_items
 from .io import PathLike
 from .manifest import ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
-from .paths import Inputs
+from .paths import Inputs, inside
 from .raster import TiffPages, png_can_hold, stack_slices, write_raster
 
 STACK_COLUMNS = ("stack", "page")
@@ -135,7 +135,7 @@ class _PageWriter:
         image = self.image_pages.read_slice(self.images.slices[page])
         if image.dtype == np.bool_:  # 1-bit pages: 0/255 images and 0/1 masks, as dataprep.io reads 1-bit TIFFs
             image = image.astype(np.uint8) * np.uint8(255)
-        image_path = self.out_dir / "images" / f"{pid}{'.png' if png_can_hold(image) else '.tif'}"
+        image_path = inside(self.out_dir, "images", f"{pid}{'.png' if png_can_hold(image) else '.tif'}")
         write_raster(image_path, image, photometric="rgb" if image.shape[2] == 3 and image.dtype == np.uint8 else None)
         mask_path = None
         if self.masks is not None and self.mask_pages is not None:
@@ -148,7 +148,7 @@ class _PageWriter:
             if mask.shape[2] != 1 or mask.dtype.kind not in "iu":
                 raise DataprepError(self.masks.path, f"page {page} has {mask.shape[2]} bands of {mask.dtype}; "
                                                      "mask pages must hold one band of class values")
-            mask_path = self.out_dir / "masks" / f"{pid}{'.png' if png_can_hold(mask) else '.tif'}"
+            mask_path = inside(self.out_dir, "masks", f"{pid}{'.png' if png_can_hold(mask) else '.tif'}")
             write_raster(mask_path, mask, mask=True)
         extra = dict(zip(STACK_COLUMNS, (self.images.path.stem, str(page))))
         return ManifestRow(pid, image_path, mask_path, image.shape[1], image.shape[0], extra)

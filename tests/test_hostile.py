@@ -158,6 +158,31 @@ def test_every_augment_output_path_is_checked_inside_the_output(work, tmp_path):
     assert digest(tmp_path, skip=(work / "out",)) == before
 
 
+@pytest.mark.parametrize("command, linked", [
+    (("masks2labels", "{manifest}", "{out}", "--force", "-j", "1", "-q"), "{city}"),
+    (("labels2masks", "{labels}", "{out}", "--force", "-j", "1", "-q"), "{city}"),
+    (("resize", "{labels}", "{out}", "--size", "32x32", "-j", "1", "-q"), "images/{city}"),
+    (("tile", "{labels}", "{out}", "--size", "64", "-j", "1", "-q"), "masks/{city}"),
+])
+def test_a_symlinked_folder_inside_the_output_does_not_lead_the_outputs_out(work, tmp_path, command, linked):
+    """OUT/<city> linked to the dataset's own images (or anywhere): outputs there would land outside OUT, among
+    the inputs; --force allows an output folder inside the input tree, never a write through a link out of it."""
+    labels = work / "work" / "labels" / "manifest.csv"
+    city = read_manifest(labels)[0].id.split("/")[0]
+    out, elsewhere = work / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = out / linked.format(city=city)
+    link.parent.mkdir(parents=True)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    before = digest(tmp_path, skip=(out,))
+    args = [a.format(manifest=work / "work" / "manifest.csv", labels=labels, out=out) for a in command]
+    run = cli(*args, *(["--palette", str(work / "data" / "palette.json")] if command[0] == "masks2labels" else []))
+    assert run.code != 0
+    assert "would be written outside the output folder" in run.stderr and str(elsewhere) in run.stderr
+    assert not list(elsewhere.iterdir())
+    assert digest(tmp_path, skip=(out,)) == before
+
+
 # --------------------------------------------------------------------------- 2. no input overwritten
 
 

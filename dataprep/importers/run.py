@@ -16,7 +16,7 @@ from ..labels import ConversionReport
 from ..layout import split_named_in
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette
-from ..paths import Inputs
+from ..paths import Inputs, inside
 from .base import Entry, ImportPlan
 from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
 from .raster import LABEL_IMAGES, RASTERIZERS, rasterize
@@ -103,7 +103,7 @@ class _EntryWriter:
     def _write(self, entry: Entry, labels: np.ndarray, inst: np.ndarray | None, width: int, height: int) -> _Result:
         write_mask(label_path(self.out_dir, entry), labels, palette=self.colour_table)
         if inst is not None:
-            write_mask(self.out_dir / INSTANCES_DIR / f"{entry.id}.png", inst)
+            write_mask(inside(self.out_dir, INSTANCES_DIR, f"{entry.id}.png"), inst)
         return _Result(_histogram(labels, self.palette.max_value + 1), width, height)
 
 
@@ -117,7 +117,7 @@ def _histogram(labels: np.ndarray, size: int) -> np.ndarray:
 
 
 def label_path(out_dir: Path, entry: Entry) -> Path:
-    return out_dir / LABELS_DIR / f"{entry.id}.png"
+    return inside(out_dir, LABELS_DIR, f"{entry.id}.png")
 
 
 def image_size(entry: Entry) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from ..extra_masks import extra_mask_paths
 from ..io import PathLike
 from ..manifest import Manifest, read_manifest
 from ..maskfiles import collect_mask_paths, walk_mask_files
-from ..paths import Inputs
+from ..paths import Inputs, inside
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
 
 def _output_path(out_dir: Path, root: Path, src: Path) -> Path:
     rel = Path(os.path.relpath(os.path.abspath(src), root)).with_suffix(".png")
-    return Path(os.path.abspath(out_dir)) / rel
+    return inside(out_dir, rel.as_posix())
 
 
 def _check_outputs(jobs: list[_Job]) -> None:
