@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dataprep.errors import DataprepError, UsageError
-from dataprep.executor import ProcessExecutor
+from dataprep.executor import ProcessExecutor, SerialExecutor
 from dataprep.io import read_mask, write_image, write_mask
 from dataprep.labels import (
     UnknownValuesError,
@@ -901,6 +901,59 @@ def test_resume_skips_up_to_date_outputs_and_refuses_other_settings(tmp_path):
         masks_to_labels(tmp_path / "masks", out, RGB_PALETTE, unknown="error")
     with pytest.raises(UsageError, match=r"other settings \(palette\)"):
         masks_to_labels(tmp_path / "masks", out, builtin_palette("voc"), unknown="ignore")
+
+
+def test_a_rerun_from_other_masks_of_the_same_names_redoes_them_whatever_their_times(tmp_path):
+    """Dataset B extracted with its old times (tar, cp -p) into the folder A was converted into: times alone
+    called A's label maps up to date for B's masks, and the manifest paired B's images with A's labels."""
+    stripes, solid = _stripes(), np.zeros_like(_stripes())
+    for name in ("x", "y"):
+        write_mask(tmp_path / "a" / f"{name}.png", stripes)
+        write_mask(tmp_path / "b" / f"{name}.png", solid if name == "y" else stripes)
+    old = (tmp_path / "a" / "x.png").stat().st_mtime_ns - 10**10
+    for name in ("x", "y"):
+        os.utime(tmp_path / "b" / f"{name}.png", ns=(old, old))
+    out = tmp_path / "out"
+    assert masks_to_labels(tmp_path / "a", out, RGB_PALETTE).converted == 2
+    report = masks_to_labels(tmp_path / "b", out, RGB_PALETTE)
+    assert (report.converted, report.skipped) == (2, 0)
+    np.testing.assert_array_equal(read_mask(out / "y.png"), mask_to_labels(solid, RGB_PALETTE).labels)
+    again = masks_to_labels(tmp_path / "b", out, RGB_PALETTE)
+    assert (again.converted, again.skipped) == (0, 2)
+    shutil.copy2(tmp_path / "a" / "y.png", tmp_path / "b" / "y.png")  # replaced by an older file, of other size
+    os.utime(tmp_path / "b" / "y.png", ns=(old, old))
+    replaced = masks_to_labels(tmp_path / "b", out, RGB_PALETTE)
+    assert (replaced.converted, replaced.skipped) == (1, 1)
+    np.testing.assert_array_equal(read_mask(out / "y.png"), mask_to_labels(stripes, RGB_PALETTE).labels)
+
+
+class _InterruptAfterChunks(SerialExecutor):
+    """Ctrl-C after `n` chunks have come back, as a user stopping a long run would."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def map_chunks(self, fn, chunks):
+        for i, chunk in enumerate(chunks):
+            if i == self.n:
+                raise KeyboardInterrupt
+            yield fn(chunk)
+
+
+def test_an_interrupted_run_records_the_sources_of_what_it_finished(tmp_path):
+    names = [f"m{i:02d}" for i in range(40)]
+    for name in names:
+        write_mask(tmp_path / "masks" / f"{name}.png", _stripes())
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        masks_to_labels(tmp_path / "masks", out, RGB_PALETTE, executor=_InterruptAfterChunks(1), quiet=True)
+    recorded = json.loads((out / ".dataprep-masks2labels-sources.json").read_text())
+    finished = sorted(p.name for p in out.glob("*.png"))
+    assert 0 < len(finished) < len(names) and sorted(recorded) == finished
+    assert recorded["m00.png"] == [[str(tmp_path / "masks" / "m00.png"), (tmp_path / "masks" / "m00.png").stat().st_size,
+                                    (tmp_path / "masks" / "m00.png").stat().st_mtime_ns]]
+    report = masks_to_labels(tmp_path / "masks", out, RGB_PALETTE, executor=SerialExecutor(), quiet=True)
+    assert (report.converted, report.skipped) == (len(names) - len(finished), len(finished))
 
 
 def test_a_run_that_wrote_nothing_is_rerun_with_the_settings_its_error_gave(tmp_path):

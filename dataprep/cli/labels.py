@@ -47,8 +47,8 @@ def masks2labels_command(source: Path, dest: Path, palette: str | None, unknown:
 
     SOURCE is a manifest CSV or a folder of masks. DEST receives the label maps
     (same layout as the masks), palette.json and, for a manifest, manifest.csv
-    pointing at the label maps. Outputs already newer than their mask are kept,
-    so an interrupted run resumes where it stopped.
+    pointing at the label maps. Outputs already newer than their mask, and made
+    from that very file, are kept, so an interrupted run resumes where it stopped.
 
     \b
     Examples:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import DataprepError, UsageError
-from ..executor import Executor, OnError, run_items
+from ..executor import Executor, OnError
 from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
 from ..io import LOSSY_EXTENSIONS, MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
@@ -25,7 +25,7 @@ from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_ta
 from .lossy import jpeg_classes_too_close, soft_edged
 from .options import ALL_GREY_HINT, Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
 from .report import ConversionReport, _collect, _FileResult, _ignored_interior
-from .resume import _claim_output, _unclaim_output, _up_to_date
+from .resume import _claim_output, _unclaim_output, _up_to_date, run_recording_sources, source_stamp
 from .sources import _Job, _resolve_source
 
 
@@ -51,14 +51,15 @@ class _MaskConverter:
 
     def __call__(self, job: _Job) -> _FileResult:
         size = self.palette.max_value + 1
-        if not self.overwrite and all(_up_to_date(src, job.dst) for src in (job.src, *job.extras)):
+        stamp = source_stamp(job)  # before the reads: a mask rewritten meanwhile is converted again next time
+        if not self.overwrite and _up_to_date(job):
             try:
                 labels = read_mask(job.dst)
             except DataprepError:
                 labels = None  # a damaged output is simply redone
             if labels is not None and labels.ndim == 2 and int(labels.max(initial=0)) < size:
                 counts = _histogram(labels, size)[:size]
-                return _FileResult("skipped", counts, {},
+                return _FileResult("skipped", counts, {}, sources=stamp,
                                    ignored_interior=_ignored_interior(labels, counts, self.palette.ignore_index))
         mask = read_mask(job.src)
         if job.size is not None and (mask.shape[1], mask.shape[0]) != job.size:
@@ -107,7 +108,7 @@ class _MaskConverter:
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
                            result.grey_levels, result.by_ids, result.kept_ignore,
                            colours=(mask.ndim == 3 and not result.grey_levels) or result.by_colour,
-                           transparent=result.transparent,
+                           transparent=result.transparent, sources=stamp,
                            jpeg_close_classes=jpeg and jpeg_classes_too_close(mask, result.labels, ignore))
 
 
@@ -254,7 +255,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     context.colour_table(palette)
     converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context,
                                check_instances=not isinstance(remap_spec, dict))
-    results = run_items(converter, src.jobs, executor=executor, on_error=on_error, desc="masks2labels", quiet=quiet)
+    results = run_recording_sources(converter, src.jobs, out_dir, "masks2labels", executor=executor,
+                                    on_error=on_error, desc="masks2labels", quiet=quiet)
     if isinstance(remap_spec, dict):
         asked = sorted(v for v, to in remap_spec.items() if to == palette.ignore_index)
     elif remap_spec == "ids":  # the palette's ignore entries with ids say which stored values are ignore
@@ -334,7 +336,8 @@ class _MaskPainter:
     def __call__(self, job: _Job) -> _FileResult:
         size = self.palette.max_value + 1
         labels = None
-        if not self.overwrite and _up_to_date(job.src, job.dst):
+        stamp = source_stamp(job)
+        if not self.overwrite and _up_to_date(job):
             status = "skipped"
             labels = read_mask(job.src)
         else:
@@ -348,7 +351,7 @@ class _MaskPainter:
         if labels.ndim != 2:
             raise DataprepError(job.src, f"not a label map (shape {labels.shape})")
         counts = np.bincount(labels.ravel().astype(np.int64), minlength=size)[:size]
-        return _FileResult(status, counts, {})
+        return _FileResult(status, counts, {}, sources=stamp)
 
 
 def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Palette | PathLike | None = None, *,
@@ -363,8 +366,8 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     palette = with_ignore_drawn(_resolve_palette(palette, source))  # the colours drawn are the ones written beside
     src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}))
     _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite, [j.dst for j in src.jobs])
-    results = run_items(_MaskPainter(palette, overwrite), src.jobs, executor=executor, on_error=on_error,
-                        desc="labels2masks", quiet=quiet)
+    results = run_recording_sources(_MaskPainter(palette, overwrite), src.jobs, out_dir, "labels2masks",
+                                    executor=executor, on_error=on_error, desc="labels2masks", quiet=quiet)
     report = ConversionReport(palette.label_palette(), out_dir)
     _collect(report, src.jobs, results, palette)
     report.palette_path = palette.save(out_dir / "palette.json")

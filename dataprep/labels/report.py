@@ -257,6 +257,7 @@ class _FileResult:
     colours: bool = False  # converted by colour (an RGB mask, or a palette-mode one through its table)
     transparent: int = 0
     jpeg_close_classes: bool = False
+    sources: tuple[tuple[str, int, int], ...] | None = None  # the stamp of the files it was made from
 
 
 _FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours", "jpeg_close_classes")

@@ -1,28 +1,84 @@
 """Resume state of a batch job's output folder: which outputs are current, and which settings made them.
 
-A rerun into the same folder keeps outputs newer than their mask; the settings of
-the run that wrote a folder are stored beside its outputs, so that a rerun with
-other settings is refused instead of mixing old and new outputs.
+A rerun into the same folder keeps outputs newer than their mask and made from
+the same files: each output's sources (path, size, modification time) are
+recorded beside the outputs, because times alone kept dataset A's label maps for
+dataset B's masks of the same names, extracted with their old times (tar, cp -p,
+rsync). The settings of the run that wrote a folder are stored there too, so that
+a rerun with other settings is refused instead of mixing old and new outputs.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..executor import ItemResult, iter_items
 from ..io import atomic_write_text
+from .sources import _Job
 
 _STATE_FILE = ".dataprep-{command}.json"  # settings of the run that wrote an output folder
+_SOURCES_FILE = ".dataprep-{command}-sources.json"  # each output's source files when it was made
+
+Stamp = tuple[tuple[str, int, int], ...]  # (absolute path, size, mtime_ns) of each source file
 
 
-def _up_to_date(src: Path, dst: Path) -> bool:
+def source_stamp(job: _Job) -> Stamp | None:
+    """The stamp of the job's sources as they are now; None when one is missing."""
+    stamp = []
+    for path in (job.src, *job.extras):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp.append((os.path.abspath(path), st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
+def _up_to_date(job: _Job) -> bool:
+    """The output is newer than its sources and, where a run recorded them, made from these very files."""
     try:
-        return dst.stat().st_mtime_ns >= src.stat().st_mtime_ns
+        made = job.dst.stat().st_mtime_ns
+        if any(made < os.stat(src).st_mtime_ns for src in (job.src, *job.extras)):
+            return False
     except FileNotFoundError:
         return False
+    return job.recorded is None or job.recorded == source_stamp(job)
+
+
+def run_recording_sources(fn: Callable[[_Job], Any], jobs: list[_Job], out_dir: Path, command: str,
+                          **run_options: Any) -> list[ItemResult[Any]]:
+    """`run_items` over the jobs, each given the sources its output was last made from, and recording the
+    sources of every output this run made or kept (also when interrupted: the rerun keeps those)."""
+    path = out_dir / _SOURCES_FILE.format(command=command)
+    recorded = _read_sources(path)
+    keys = [os.path.relpath(job.dst, out_dir) for job in jobs]
+    jobs = [dataclasses.replace(job, recorded=recorded.get(key)) for job, key in zip(jobs, keys)]
+    results: list[ItemResult[Any] | None] = [None] * len(jobs)
+    try:
+        for result in iter_items(fn, jobs, **run_options):
+            results[result.index] = result
+    finally:
+        done = {key: result.value.sources for key, result in zip(keys, results)
+                if result is not None and result.ok and result.value.sources is not None}
+        if done:
+            atomic_write_text(path, json.dumps({**recorded, **done}, separators=(",", ":")) + "\n")
+    return [r for r in results if r is not None]
+
+
+def _read_sources(path: Path) -> dict[str, Stamp]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet (a folder made before sources were recorded), or damaged: times alone decide
+    if not isinstance(data, dict):
+        return {}
+    return {key: tuple(tuple(entry) for entry in stamp) for key, stamp in data.items() if isinstance(stamp, list)}
 
 
 def _unclaim_output(out_dir: Path, command: str, created: bool) -> None:

@@ -21,6 +21,7 @@ class _Job:
     dst: Path
     size: tuple[int, int] | None  # (width, height) the manifest promises, or None
     extras: tuple[Path, ...] = ()  # further masks merged into this one (the row's `extra_masks`)
+    recorded: tuple[tuple[str, int, int], ...] | None = None  # the sources its existing output was made from
 
 
 def _common_root(paths: list[Path]) -> Path:
