@@ -206,11 +206,41 @@ def test_augmentation_depends_on_seed_epoch_and_index_only(labels):
     b = SegmentationDataset(labels, recipe, seed=1)
     first = a[3]
     b[0], b[5]  # other draws in between change nothing
-    assert torch.equal(first["image"], b[3]["image"]) and torch.equal(first["mask"], b[3]["mask"])
+    again = b[3]  # read once: each plain read draws anew
+    assert torch.equal(first["image"], again["image"]) and torch.equal(first["mask"], again["mask"])
     assert not torch.equal(first["image"], SegmentationDataset(labels, recipe, seed=2)[3]["image"])
     a.set_epoch(1)
     assert not torch.equal(first["image"], a[3]["image"])
     assert torch.equal(a[3]["image"], b[(1, 3)]["image"])  # (epoch, index) keys: what the loader's sampler sends
+
+
+def test_plain_indexing_draws_anew_each_time_until_an_epoch_is_set(labels):
+    """A plain torch DataLoader over the Dataset, as torchvision or albumentations users write it, gave every
+    epoch byte-identical augmentations: the draw only changed with set_epoch."""
+    recipe = PIPELINES / "train_default.yaml"
+    ds, ref = SegmentationDataset(labels, recipe, seed=1), SegmentationDataset(labels, recipe, seed=1)
+    draws = [ds[2]["image"] for _ in range(3)]
+    assert not torch.equal(draws[0], draws[1]) and not torch.equal(draws[1], draws[2])
+    for n, draw in enumerate(draws):  # the n-th read of a sample in this process is epoch n's
+        assert torch.equal(draw, ref[(n, 2)]["image"])
+    ds.set_epoch(5)
+    assert torch.equal(ds[2]["image"], ds[2]["image"]) and torch.equal(ds[2]["image"], ref[(5, 2)]["image"])
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_a_plain_dataloader_with_workers_draws_anew_each_epoch_and_repeats_under_one_torch_seed(labels,
+                                                                                               persistent):
+    from torch.utils.data import DataLoader
+
+    def epochs() -> list[torch.Tensor]:
+        torch.manual_seed(0)  # what makes a torch DataLoader's worker seeds repeat
+        loader = DataLoader(SegmentationDataset(labels, PIPELINES / "train_default.yaml", seed=1), batch_size=4,
+                            num_workers=2, persistent_workers=persistent)
+        return [next(iter(loader))["image"] for _ in range(2)]
+
+    first, again = epochs(), epochs()
+    assert not torch.equal(first[0], first[1])
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
 
 
 def test_transforms_draw_independently(coords):

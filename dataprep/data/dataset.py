@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from .. import recipe as R
 from ..contracts import (DatasetInfo, Normalization, Stats, check_colour_steps, float_range_refusal, needs_rgb,
@@ -348,7 +348,11 @@ class SegmentationDataset(Dataset):
     `seed`: augmentation seed; sample i of epoch e always gets the same random
     params, whichever worker loads it. Set the epoch with `set_epoch`, or index
     with an `(epoch, index)` pair (what the loader's sampler does, so that
-    persistent workers see the epoch too).
+    persistent workers see the epoch too). Until `set_epoch` is called, plain
+    `ds[i]` draws anew each time, as torchvision and albumentations transforms do:
+    the n-th `ds[i]` of this process is epoch n's, and in a torch DataLoader
+    worker the draw also follows the loader's per-epoch base seed (a plain
+    DataLoader without set_epoch gave every epoch the same augmentations).
     """
 
     def __init__(
@@ -367,6 +371,8 @@ class SegmentationDataset(Dataset):
             manifest, recipe, stats, fold=fold, split=split, seed=seed, ignore_index=ignore_index, info=info
         )
         self.epoch = 0
+        self._epoch_set = False
+        self._draws: dict[int, int] = {}  # index -> how often plain ds[index] was read in this process
         self._compose = self._build_compose()
 
     def _build_compose(self):
@@ -395,8 +401,22 @@ class SegmentationDataset(Dataset):
         return self.spec.seed
 
     def set_epoch(self, epoch: int) -> None:
-        """Change the augmentation draws for plain `ds[i]` indexing."""
+        """Change the augmentation draws for plain `ds[i]` indexing (from now on always those of `epoch`)."""
         self.epoch = int(epoch)
+        self._epoch_set = True
+
+    def _plain_epoch(self, index: int) -> int:
+        """The epoch whose params a plain `ds[index]` gets (see the class docstring)."""
+        if self._epoch_set:
+            return self.epoch
+        draw = self._draws.get(index, 0)
+        self._draws[index] = draw + 1
+        worker = get_worker_info()
+        if worker is None:
+            return draw
+        # Every worker of one epoch has the same base (seed - id): the draw does not depend on which one loads i.
+        return int(np.random.SeedSequence([(worker.seed - worker.id) & 0xFFFFFFFFFFFFFFFF, draw])
+                   .generate_state(1)[0])
 
     @cached_property
     def channels(self) -> int:
@@ -408,12 +428,14 @@ class SegmentationDataset(Dataset):
         return len(self.spec.rows)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        epoch, index = key if isinstance(key, tuple) else (None, key)
         index = int(index)
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
+        if epoch is None:
+            epoch = self._plain_epoch(index)
         row = self.spec.rows[index]
         image, mask = self.transform(*load_pair(row, self.channels), epoch=int(epoch), index=index,
                                      source=row.image_str)
