@@ -172,7 +172,7 @@ def test_class_weights_and_normalization_come_from_stats(labelled, stats_file, t
     stats = stats_file
     cfg = make_config(labelled, tmp_path / "run", data={"stats": str(stats)}, loss={"class_weights": "median_frequency"},
                       model={"width": 4, "depth": 1}, train={"epochs": 1, "max_steps": 1})
-    with pytest.raises(DataprepError, match="median_frequency weights have 7 classes but the model has 5"):
+    with pytest.raises(UsageError, match="median_frequency weights have 7 classes but the model has 5: set model"):
         run_training(cfg.replace(model={"num_classes": 5}), quiet=True)
     result = run_training(cfg, quiet=True)
     assert len(result.step_losses) == 1

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..contracts import Stats
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 
 
 class SegmentationLoss(nn.Module):
@@ -83,7 +83,10 @@ def class_weights_from_stats(stats: Stats | Mapping[str, Any], scheme: str, num_
     if weights is None:
         raise DataprepError(source, f"has no {scheme!r} class weights; known: {sorted(classes.weights)}")
     if len(weights) != num_classes:
-        raise DataprepError(source, f"{scheme} weights have {len(weights)} classes but the model has {num_classes}")
+        # The stats and the model disagree on the class count: a setting to change (exit 2), not a bad file.
+        raise UsageError(source, f"{scheme} weights have {len(weights)} classes but the model has {num_classes}: "
+                                 f"set model.num_classes to {len(weights)}, or measure the stats on this "
+                                 "model's label maps")
     if any(not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in weights):
         raise DataprepError(source, f"{scheme} weights must be finite and >= 0, got {weights}")
     return [float(w) for w in weights]
