@@ -90,8 +90,9 @@ class _MaskConverter:
             exc = _ade20k_hint(_train_ids_hint(exc, job.src), job.src, mask)
             if not jpeg and table is None and soft_edged(mask):
                 exc = UnknownValuesError(exc.path, exc.reason.replace(ALL_GREY_HINT, "") + "; the mask is binary "
-                                         "with anti-aliased edges (grey values on thin edges only): --unknown "
-                                         "nearest snaps each to 0 or 255 (threshold 128)", exc.counts)
+                                         "with grey values on thin edges only (anti-aliased, or JPEG-compressed "
+                                         "before a lossless save): --unknown nearest snaps each to 0 or 255 "
+                                         "(threshold 128)", exc.counts)
             if job.src.suffix.lower() in LOSSY_EXTENSIONS:
                 nearest = ("snaps each to the nearest class value" if mask.ndim == 2 else
                            "gives each pixel the class of its nearest palette colour")
