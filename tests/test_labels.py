@@ -956,6 +956,19 @@ def test_an_interrupted_run_records_the_sources_of_what_it_finished(tmp_path):
     assert (report.converted, report.skipped) == (len(names) - len(finished), len(finished))
 
 
+def test_a_palette_that_skips_an_index_is_warned_with_the_classes_sharing_one(tmp_path):
+    """A palette entry copied with its index unchanged (building at sky's 0): the written palette.json got an
+    unnamed class_1 that no pixel holds, without a word."""
+    write_mask(tmp_path / "masks" / "a.png", _stripes())
+    classes = [PaletteClass(c.name, c.color, 0 if c.index == 1 else c.index, c.ignore) for c in RGB_PALETTE.classes]
+    report = masks_to_labels(tmp_path / "masks", tmp_path / "out", Palette("copied", classes))
+    assert [w for w in report.warnings if "gives no class index" in w] == [
+        "palette 'copied' gives no class index 1 of 0..2 (red and blue share index 0): the label maps' palette.json names it class_1, a model gets an output no pixel trains; if an "
+        "index was copied unchanged, fix it and rerun with --overwrite"]
+    assert not [w for w in masks_to_labels(tmp_path / "masks", tmp_path / "ok", RGB_PALETTE).warnings
+                if "gives no class index" in w]
+
+
 def test_a_run_that_wrote_nothing_is_rerun_with_the_settings_its_error_gave(tmp_path):
     """Cityscapes labelIds with -p cityscapes fail on every file with `use --remap ids`; the rerun with
     --remap ids was refused ('outputs made with other settings') although the folder held no label map."""

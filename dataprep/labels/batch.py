@@ -24,7 +24,7 @@ from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table, with_ignore_drawn
 from .lossy import jpeg_classes_too_close, soft_edged
 from .options import ALL_GREY_HINT, Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
-from .report import ConversionReport, _collect, _FileResult, _ignored_interior
+from .report import ConversionReport, _collect, _FileResult, _ignored_interior, skipped_indices_warning
 from .resume import _claim_output, _unclaim_output, _up_to_date, run_recording_sources, source_stamp
 from .sources import _Job, _resolve_source
 
@@ -232,6 +232,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     """
     _check_unknown(unknown)
     out_dir = Path(out_dir)
+    palette_name = str(palette) if isinstance(palette, (str, Path)) else None
     palette = _resolve_palette(palette, source)
     if ignore_index is not None:
         palette = palette.with_ignore_index(ignore_index)
@@ -282,7 +283,8 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               index_at_ignore=next((c.index for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), None),
                               void_classes=sum(1 for c in palette.classes if c.ignore),
-                              colourless=_colour_sharers(palette))
+                              colourless=_colour_sharers(palette),
+                              skipped_indices=skipped_indices_warning(palette, palette_name or repr(palette.name)))
     _collect(report, src.jobs, results, out_palette)
     if report.failed and not (report.converted or report.skipped):
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing

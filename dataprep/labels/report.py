@@ -50,6 +50,7 @@ class ConversionReport:
     index_at_ignore: int | None = None  # its index
     void_classes: int = 0  # the palette's ignore entries (Cityscapes names 15: unlabeled, ego vehicle, ...)
     colourless: tuple[str, ...] = ()  # entries known by id alone: a colour mask draws them as another class
+    skipped_indices: str | None = None  # the palette's unused indices below its last class, in words
     kept_ignore: list[str] = field(default_factory=list)  # masks of that value among others: kept as ignore
     colours: list[str] = field(default_factory=list)  # masks converted by colour, not by stored value
     transparent_pixels: int = 0  # pixels of alpha 0, ignore whatever their colour
@@ -77,6 +78,8 @@ class ConversionReport:
         """Results that are valid but most likely not what was meant."""
         out = self._camvid_index_masks() + self._ignore_value_both_ways() + self._ids_in_some() + \
             self._class_plus_one_in_some() + self._stored_ids_one_up() + self._jpeg_close_classes()
+        if self.skipped_indices:
+            out.append(self.skipped_indices)
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
@@ -261,6 +264,26 @@ class _FileResult:
 
 
 _FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours", "jpeg_close_classes")
+
+
+def skipped_indices_warning(palette: Palette, source: str) -> str | None:
+    """The palette's class indices skip some below its last: the label maps' palette.json gets a class_N there
+    that no pixel holds, and a model an output it never sees (a copied entry's index left unchanged)."""
+    used = {c.index for c in palette.classes if not c.ignore}
+    skipped = sorted(set(range(palette.num_classes)) - used)
+    if not skipped:
+        return None
+    by_index: dict[int, list[str]] = {}
+    for c in palette.classes:
+        if not c.ignore and c.name not in by_index.setdefault(c.index, []):
+            by_index[c.index].append(c.name)
+    shared = next(((index, names) for index, names in by_index.items() if len(names) > 1), None)
+    also = f" ({' and '.join(shared[1][:2])} share index {shared[0]})" if shared else ""
+    numbers = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
+    return (f"palette {source} gives no class index {numbers} of 0..{palette.num_classes - 1}{also}: the label "
+            f"maps' palette.json names {'it' if len(skipped) == 1 else 'them'} "
+            f"{', '.join(f'class_{i}' for i in skipped[:3])}{', ...' if len(skipped) > 3 else ''}, a model gets "
+            "an output no pixel trains; if an index was copied unchanged, fix it and rerun with --overwrite")
 
 
 def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int) -> int:
