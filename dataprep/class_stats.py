@@ -271,6 +271,16 @@ def unconverted_warning(pixel_count: Sequence[int]) -> str | None:
     return None
 
 
+def segnet_void_warning(pixel_count: Sequence[int], image_count: Sequence[int], num_images: int) -> str | None:
+    """Values 0..11 with 11 in every label map and no palette: SegNet's CamVid, whose 11 is void, counted as a
+    twelfth class with a weight of its own (as its pixels went into every image's loss)."""
+    if len(pixel_count) != 12 or not num_images or image_count[11] < num_images or not all(pixel_count):
+        return None
+    return ("values 0..11, with 11 in every label map and no palette: SegNet's CamVid, whose 11 is void? it is "
+            "counted as a class here; pass --ignore-index 11 --num-classes 11, or convert the masks with "
+            "`dataprep masks2labels --palette camvid11 --remap ids`")
+
+
 __all__ = ["AUTO", "ClassInfo", "IgnoreIndex", "LabelAccumulator", "LabelPartial", "class_summary", "class_weights",
            "ignore_inside_classes_warning", "label_partial", "one_class_warning", "resolve_classes",
-           "unconverted_warning"]
+           "segnet_void_warning", "unconverted_warning"]

@@ -43,6 +43,7 @@ from .class_stats import (
     label_partial,
     one_class_warning,
     resolve_classes,
+    segnet_void_warning,
     unconverted_warning,
 )
 from .contracts import STATS_VERSION, Stats
@@ -192,7 +193,9 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
     raw = unconverted_warning(classes["pixel_count"]) if classes and info.names is None else None
     inside = ignore_inside_classes_warning(classes["pixel_count"], classes["ignored_pixels"], info.ignore_index) \
         if classes and info.names is None and ignore_index == AUTO else None
-    return StatsResult(stats, errors, warnings + [w for w in (lonely, raw, inside) if w])
+    void = segnet_void_warning(classes["pixel_count"], classes["image_count"], classes["num_images"]) \
+        if classes and info.names is None and ignore_index == AUTO and num_classes is None else None
+    return StatsResult(stats, errors, warnings + [w for w in (lonely, raw, inside, void) if w])
 
 
 def _short_name(path: Path | None) -> str | None:

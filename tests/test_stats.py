@@ -502,6 +502,24 @@ def test_split_measures_only_those_rows_and_a_mix_warns(tmp_path, cli):
         collect_stats(manifest, splits=["dev"])
 
 
+def test_segnet_camvid_values_warn_that_11_may_be_void(tmp_path, cli):
+    """Raw SegNet CamVid label maps (0..11, void 11 in every frame) counted void as a twelfth class with its own
+    weight, without a word; --ignore-index 11 --num-classes 11 is what its users meant."""
+    rng = np.random.default_rng(5)
+    image = np.zeros((24, 24, 3), np.uint8)
+    maps = [rng.integers(0, 12, (24, 24)).astype(np.uint8) for _ in range(3)]
+    manifest = _manifest(tmp_path / "cv", [image] * 3, maps)
+    res = cli("stats", manifest, "-o", tmp_path / "a.json", "-q")
+    assert res.exit_code == 0 and "warning: values 0..11, with 11 in every label map and no palette" in res.output
+    chosen = cli("stats", manifest, "--ignore-index", "11", "--num-classes", "11", "-o", tmp_path / "b.json", "-q")
+    assert "warning" not in chosen.output
+    assert json.loads((tmp_path / "b.json").read_text())["classes"]["ignored_pixels"] == sum(
+        int((m == 11).sum()) for m in maps)
+    maps[1][maps[1] == 11] = 10  # a frame without 11: a class like the others
+    manifest = _manifest(tmp_path / "other", [image] * 3, maps)
+    assert "warning" not in cli("stats", manifest, "-o", tmp_path / "c.json", "-q").output
+
+
 def test_the_table_shows_a_small_spread_instead_of_zero():
     """float32 data near 1000 with a 0.01 spread printed std 0.00 (its stats.json held 0.0027)."""
     from dataprep.cli.stats import _f
