@@ -37,7 +37,7 @@ import numpy as np
 
 from .errors import DataprepError, TiffStackError, TruncatedError
 from .io import PathLike, read_image, read_mask, write_image, write_mask
-from .io.atomic import atomic_path
+from .io.atomic import atomic_path, write_error
 from .io.formats import check_complete, sniff_format
 from .io.info import tiff_pages
 from .io.masks import colours_to_8bit, labels_from_floats
@@ -828,6 +828,10 @@ def write_raster(
         with atomic_path(path) as tmp:
             tifffile.imwrite(tmp, np.ascontiguousarray(array), **kwargs)
     except BaseException as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # The disk's fault, as every other writer says it: a full disk writing GeoTIFF tiles went on to fail
+            # each further tile ("cannot write TIFF of uint8 ...: [Errno 28]") instead of stopping the run.
+            raise write_error(path, exc) from None
         if isinstance(exc, Exception) and not isinstance(exc, DataprepError):
             raise DataprepError(path, f"cannot write TIFF of {array.dtype} {array.shape}: {_short(exc)}") from None
         raise

@@ -38,9 +38,9 @@ import numpy as np
 
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
-from .io import PathLike, read_png_palette
+from .io import PathLike, read_png_palette, staged
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
-from .outputs import OutputReport
+from .outputs import OutputReport, missing_folders, remove_empty
 from .palette import resolve_palette
 from .paths import Inputs, inside
 from .pixeltypes import nodata_fill
@@ -150,6 +150,7 @@ def stitch_manifest(
     if ignore_index is None:
         palette = resolve_palette(None, src.path) if src.path is not None else None
         ignore_index = palette.ignore_index if palette is not None else DEFAULT_IGNORE_INDEX
+    fresh = missing_folders(out, (job.id for job in jobs), ("images", "masks", "probabilities"))
     results = run_items(_Stitcher(out, blend, int(ignore_index)), jobs, executor=executor, on_error=on_error,
                         desc="stitch", quiet=quiet, unit="image")
     report = StitchReport(out, sources=len(jobs), tiles=len(src))
@@ -162,6 +163,7 @@ def stitch_manifest(
                 report.uncovered[job.id] = uncovered
     report.errors = errors_of(results)
     if report.errors and not rows:  # an empty manifest would read as a finished run
+        remove_empty(fresh)  # the failed sources wrote no file (staged): nor do they leave their folders
         raise all_failed(src.path, report.errors, "sources")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     return report
@@ -250,18 +252,19 @@ class _Stitcher:
         if any(t.probabilities for t in job.tiles):
             probs = self._stitch_probabilities(job, ys, xs, _copy(holes))
         image_path = inside(self.out_dir, "images", f"{job.id}{first.image.suffix.lower()}")
-        write_raster(image_path, image, geo=geo, photometric=photometric, alpha=alpha)
         mask_path = None
-        if mask is not None:
-            mask_ext = next(t.row.mask.suffix.lower() for t in job.tiles if t.row.mask)
-            mask_path = inside(self.out_dir, "masks", f"{job.id}{mask_ext}")
-            mask_geo = geo.placement() if geo is not None and is_tiff(mask_path) else None
-            write_raster(mask_path, mask, mask=True, palette=palette, geo=mask_geo)
         extra = {k: v for k, v in first.extra.items() if k not in TILE_COLUMNS and k != PROBABILITIES_COLUMN}
-        if probs is not None:
-            rel = Path("probabilities") / f"{job.id}.tif"
-            write_raster(inside(self.out_dir, rel.as_posix()), probs)
-            extra[PROBABILITIES_COLUMN] = rel.as_posix()
+        with staged():  # and written all-or-nothing: a full disk at the mask left the image behind
+            write_raster(image_path, image, geo=geo, photometric=photometric, alpha=alpha)
+            if mask is not None:
+                mask_ext = next(t.row.mask.suffix.lower() for t in job.tiles if t.row.mask)
+                mask_path = inside(self.out_dir, "masks", f"{job.id}{mask_ext}")
+                mask_geo = geo.placement() if geo is not None and is_tiff(mask_path) else None
+                write_raster(mask_path, mask, mask=True, palette=palette, geo=mask_geo)
+            if probs is not None:
+                rel = Path("probabilities") / f"{job.id}.tif"
+                write_raster(inside(self.out_dir, rel.as_posix()), probs)
+                extra[PROBABILITIES_COLUMN] = rel.as_posix()
         uncovered = 0
         if holes is not None:
             for t in job.tiles:  # what no tile reaches at all

@@ -47,9 +47,9 @@ from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
 from .folder_settings import claim_folder, release_folder
 from .io import (PathLike, atomic_write_bytes, atomic_write_text, check_manifest_size, mask_size_error,
-                 read_mask_palette)
+                 read_mask_palette, staged)
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
-from .outputs import OutputReport
+from .outputs import OutputReport, missing_folders, remove_empty
 from .palette import find_palette, resolve_palette
 from .paths import Inputs, inside
 from .pixeltypes import is_nodata, nodata_fill
@@ -204,6 +204,7 @@ def tile_manifest(
     inputs.check_written([out / "manifest.csv"])
     params = TileParams(_pair(size), _stride(_pair(size), overlap, stride), pad, min_labelled, keep_empty,
                         background, _ignore_index(ignore_index, src), seed, max_nodata, nodata_mask, mask_format)
+    fresh = missing_folders(out, (r.id for r in src.rows), ("images", "masks"))  # before claim_folder makes `out`
     claimed = claim_folder(out, "tile", asdict(params), src.rows)
     results = run_items(_Tiler(params, out), src.rows, executor=executor, on_error=on_error,
                         desc="tile", quiet=quiet)
@@ -221,6 +222,7 @@ def tile_manifest(
     report.smaller = sum(1 for r in rows if (r.height, r.width) != params.size)
     report.errors = errors_of(results)
     if report.errors and not any(r.ok for r in results):  # an empty manifest and tiling.json beside nothing
+        remove_empty(fresh)  # the failed sources left no tiles (staged): nor do they leave their folders
         if claimed:
             release_folder(out, "tile")
         raise all_failed(src.path, report.errors, "sources")
@@ -288,7 +290,11 @@ class _Tiler:
             try:
                 if mask_reader is not None:
                     self._check_mask(row, image, mask_reader)
-                return self._tile(row, image, mask_reader)
+                # A source's tiles are all-or-nothing: one failing at tile 3 (a full disk, a tile over the
+                # file-size limit) left tiles 1-2 beside "all sources failed; nothing written", or beside a
+                # manifest without them. Held back until the last is written, they never replace a previous run's.
+                with staged():
+                    return self._tile(row, image, mask_reader)
             finally:
                 if mask_reader is not None:
                     mask_reader.close()

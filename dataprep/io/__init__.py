@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DataprepError
-from .atomic import atomic_open, atomic_write_bytes, atomic_write_text, remove_stale_temps
+from .atomic import atomic_open, atomic_write_bytes, atomic_write_text, remove_stale_temps, staged
 from .decode import (
     Decoded,
     decode_binary_bytes,
@@ -60,7 +60,7 @@ __all__ = [
     "encode_image", "has_extension", "identify_bytes", "image_array", "jpeg2000_decodable", "load_sample",
     "mask_size_error", "max_image_pixels",
     "read_encoded_bytes", "read_image", "read_info", "read_mask", "read_mask_palette", "read_pixels",
-    "read_png_palette", "remove_stale_temps", "is_scaled_copy", "sniff_format", "strip_suffix", "write_image",
+    "read_png_palette", "remove_stale_temps", "is_scaled_copy", "sniff_format", "staged", "strip_suffix", "write_image",
     "write_mask",
 ]
 

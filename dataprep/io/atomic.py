@@ -8,6 +8,7 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -30,6 +31,70 @@ def remove_live_temps() -> None:
         with suppress(OSError):
             os.unlink(tmp)
     LIVE_TEMPS.clear()
+
+
+# The renames a `staged()` block holds back: (temporary file, final path), in order. A ContextVar, not a
+# global: Dask workers may run items in threads, each with its own block.
+_STAGE: ContextVar[list[tuple[str, Path]] | None] = ContextVar("dataprep_atomic_stage", default=None)
+
+
+@contextmanager
+def staged() -> Iterator[None]:
+    """Make the atomic writes of the block all-or-nothing: none of their files appears until the block succeeds,
+    then all do; when it fails, their temporary files are removed.
+
+    A file the block would replace (a previous run's) is untouched until then. For an item whose outputs are
+    several files (the tiles of one source): a source that failed at its third tile left the first two beside
+    "all sources failed; nothing written". Folders made on the way stay (a concurrent item may be writing
+    into them); a command that wrote nothing removes those it made. A block inside another joins the outer one.
+    """
+    if _STAGE.get() is not None:
+        yield
+        return
+    renames: list[tuple[str, Path]] = []
+    token = _STAGE.set(renames)
+    try:
+        yield
+    except BaseException:
+        _STAGE.reset(token)
+        _discard(renames)
+        raise
+    _STAGE.reset(token)
+    for i, (tmp, path) in enumerate(renames):
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            # A rename within one folder fails only on a vanished folder or a failing disk: what was renamed
+            # stays (it has replaced the previous files already), the rest is removed.
+            _discard(renames[i:])
+            raise write_error(path, exc) from None
+        LIVE_TEMPS.discard(tmp)
+
+
+def _discard(renames: list[tuple[str, Path]]) -> None:
+    for tmp, _path in renames:
+        with suppress(OSError):
+            os.unlink(tmp)
+        LIVE_TEMPS.discard(tmp)  # after: a SIGTERM handler running between the two still finds it
+
+
+def _place(tmp: str, path: Path) -> None:
+    """Rename a finished temporary file over `path`, or leave that to the `staged()` block in progress."""
+    renames = _STAGE.get()
+    if renames is None:
+        os.replace(tmp, path)
+        LIVE_TEMPS.discard(tmp)
+    else:
+        renames.append((tmp, path))  # still in LIVE_TEMPS: a SIGTERM before the rename removes it
+
+
+def _create_temp_in(folder: Path, prefix: str) -> tuple[int, str]:
+    """`_create_temp`, making `folder` when it is missing: only then, not a mkdir on every write."""
+    try:
+        return _create_temp(folder, prefix)
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        return _create_temp(folder, prefix)
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
@@ -58,30 +123,24 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
             with open(path, mode, encoding=None if "b" in mode else encoding) as f:
                 yield f
         except OSError as exc:
-            raise _write_error(path, exc) from None
+            raise write_error(path, exc) from None
         return
     tmp = None
     try:
         # Hidden name so that a concurrent scan never picks up a partial file; the
         # writer's pid in it lets a later run remove the file if this process dies.
-        prefix = f".{path.name}.{_temp_tag()}."
-        try:
-            fd, tmp = _create_temp(path.parent, prefix)
-        except FileNotFoundError:  # first file of its folder: mkdir only then, not on every write
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = _create_temp(path.parent, prefix)
+        fd, tmp = _create_temp_in(path.parent, f".{path.name}.{_temp_tag()}.")
         binary = "b" in mode
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
             yield f
-        os.replace(tmp, path)
-        LIVE_TEMPS.discard(tmp)
+        _place(tmp, path)
     except BaseException as exc:
         if tmp is not None:
             with suppress(OSError):
                 os.unlink(tmp)
             LIVE_TEMPS.discard(tmp)  # after: a SIGTERM handler running between the two still finds it
         if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
-            raise _write_error(path, exc) from None
+            raise write_error(path, exc) from None
         if isinstance(exc, IsADirectoryError | NotADirectoryError | FileNotFoundError):
             raise WriteError(path, f"cannot write: {exc.strerror or exc}") from None
         raise
@@ -92,18 +151,16 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     """A temporary file beside `path` (created empty, named and listed as `atomic_open`'s are) for writers that
     want a file name (tifffile); renamed over `path` when the block succeeds, else removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path.parent, f".{path.name}.{_temp_tag()}.")
+    fd, tmp = _create_temp_in(path.parent, f".{path.name}.{_temp_tag()}.")
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        _place(tmp, path)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
-        raise
-    finally:
         LIVE_TEMPS.discard(tmp)  # after the unlink: a SIGTERM handler running between the two still finds it
+        raise
 
 
 def _is_special_file(path: Path) -> bool:
@@ -132,14 +189,23 @@ def _create_temp(folder: Path, prefix: str) -> tuple[int, str]:
     raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
 
 
+# Faults every further write would hit the same way: they stop the run. EFBIG ("File too large": a file-size
+# ulimit, a file system's per-file cap such as FAT32's 4 GiB) is not among them: it fails the files above the
+# limit only, and the smaller ones are still written (11 of 32 label maps under `ulimit -f 3`), so it is
+# reported per file, with what to do. (Python ignores SIGXFSZ, so the write fails instead of killing us.)
 _FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
-def _write_error(path: Path, exc: OSError) -> WriteError:
+def write_error(path: PathLike, exc: OSError) -> WriteError:
+    """The `WriteError` for an OSError writing `path`: one line with what to do, fatal when every further
+    write would fail alike."""
     reason = exc.strerror or str(exc)
     fatal = exc.errno in _FATAL_ERRNOS
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         reason += "; free some space and rerun (finished files are kept)"
+    elif exc.errno == errno.EFBIG:
+        reason += ("; it is larger than the output allows (a file-size limit, `ulimit -f`, or the file system's "
+                   "cap, FAT32's 4 GiB): raise the limit or write the outputs somewhere else")
     elif fatal:
         reason += "; write the outputs somewhere else"
     return WriteError(path, f"cannot write: {reason}", fatal=fatal)
