@@ -136,6 +136,8 @@ def print_report(report: ImportReport) -> None:
     click.echo(f"manifest: {report.manifest_path or 'none written (no image could be converted)'}")
     if report.instance_dir is not None:
         click.echo(f"instance maps: {report.instance_dir}")
+    if report.copies:
+        click.echo(report.copies)
     if report.failed:
         click.echo(f"{report.failed} image(s) failed (listed above) and are left out of the manifest", err=True)
 

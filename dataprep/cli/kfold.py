@@ -26,7 +26,8 @@ from .stats import class_options
               help="Keep images whose path (relative to the manifest) gives the same regex match -- the first "
                    "capturing group if any -- in the same fold, e.g. '([^/]+)_[^/]+$' (CamVid sequence).")
 @click.option("--group-column", metavar="NAME", default=None,
-              help="Group by the value of this manifest column instead.")
+              help="Group by the value of this manifest column instead. Default: the manifest's own group "
+                   "column (import's copies of one Roboflow photo, tile's scenes), but dedup's only when named.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the shuffle; same seed, same folds.")
 @click.option("--split", "splits", metavar="NAME[,NAME...]", default=None,
               help="Fold only the rows of these splits (the manifest's split column), e.g. train or train,val; "

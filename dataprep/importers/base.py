@@ -58,6 +58,9 @@ class Entry:
     size: tuple[int, int] | None = None  # (width, height) as the annotation states it
     where: str = ""  # e.g. "image id 12": locates the entry inside a shared annotation file
     split: str | None = None  # train/val/test as the export says it (YOLO's data.yaml); else read from the id
+    # The photo this image is a copy of, as the export records it (Roboflow's COCO `extra.name`); else the
+    # writer reads it from a Roboflow file name (copies.py), so every format's copies share a group.
+    source_photo: str | None = None
 
 
 @dataclass(frozen=True)

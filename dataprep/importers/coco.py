@@ -170,6 +170,13 @@ def _split_of_export(path: Path) -> str:
     return path.stem.removeprefix("instances_") if path.name.startswith("instances_") else path.parent.name
 
 
+def _source_photo(img: dict[str, Any]) -> str | None:
+    """The source photo's name Roboflow records for an augmented copy (`extra.name`), when the export has one."""
+    extra = img.get("extra")
+    name = extra.get("name") if isinstance(extra, dict) else None
+    return (name.strip() or None) if isinstance(name, str) else None
+
+
 def _plan_of_json(src: Path, images_dir: Path | None, keep_crowd: bool, boxes: str) -> ImportPlan:
     if boxes not in BOX_MODES:
         raise UsageError(None, f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
@@ -228,7 +235,7 @@ def _plan_of_json(src: Path, images_dir: Path | None, keep_crowd: bool, boxes: s
     for iid, img in images.items():
         size = (img["width"], img["height"]) if img.get("width") and img.get("height") else None
         plan.entries.append(Entry(entry_id(img["file_name"]), locate(img["file_name"]), path, tuple(regions[iid]),
-                                  size, f"image id {iid}"))
+                                  size, f"image id {iid}", source_photo=_source_photo(img)))
     if note := locate.missing_note():
         plan.warnings.append(note)
     if crowd and not keep_crowd:

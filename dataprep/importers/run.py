@@ -18,6 +18,7 @@ from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette
 from ..paths import Inputs, inside
 from .base import Entry, ImportPlan
+from .copies import GROUP_COLUMN, copies_note, copy_groups, roboflow_source
 from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
 from .raster import LABEL_IMAGES, RASTERIZERS, rasterize
 
@@ -32,6 +33,7 @@ class ImportReport(ConversionReport):
     format: str = ""
     parse_notes: list[str] = field(default_factory=list)  # from parsing the export (shapes left out, ...)
     instance_dir: Path | None = None
+    copies: str | None = None  # the summary's line on copies of one photo that the group column keeps together
 
     @property
     def notes(self) -> list[str]:
@@ -179,6 +181,7 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     totals = np.zeros(size, np.int64)
     rows: list[ManifestRow] = []
     splits: list[str] = []
+    sources: list[str | None] = []  # the photo each written image is a copy of, when it is one
     for entry, res in zip(entries, results):
         if not res.ok:
             report.failed += 1
@@ -192,10 +195,15 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
         rows.append(ManifestRow(entry.id, Path(os.path.abspath(entry.image)), Path(os.path.abspath(dst)),
                                 value.width, value.height))
         splits.append(entry.split or split_named_in(entry.id.rpartition("/")[0]) or "")  # folders, not the name
+        sources.append(entry.source_photo or roboflow_source(entry.image.name))
     if not report.converted:  # no empty manifest and palette beside nothing (a Label Studio export of
         return report          # `completions`, read as unlabelled tasks, wrote both and exited 0)
     if len(set(splits) - {""}) > 1:  # a split column as scan writes it: only when the export has several
         rows = [row.with_extra(split=split) for row, split in zip(rows, splits)]
+    groups = copy_groups([row.id for row in rows], sources)
+    if groups is not None:  # kfold reads it by default: copies of one photo in two folds leak it into validation
+        rows = [row.with_extra(**{GROUP_COLUMN: group}) for row, group in zip(rows, groups)]
+        report.copies = copies_note(sources)
     report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
     report.ignored_pixels = int(totals[palette.ignore_index])
     report.palette_path = palette.save(out_dir / "palette.json")
