@@ -10,14 +10,52 @@ completes or refreshes the folder.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .io import atomic_write_text
+from .io import atomic_write_text, create_exclusive
 from .manifest import ManifestRow
 from .stats_origin import ids_digest
+
+
+OWNER_FILE = ".dataprep-owner"  # the command whose outputs a folder holds
+# Records of the commands that kept one before the owner file existed: a folder they wrote is theirs.
+_RECORDS = ("tile", "resize", "masks2labels", "labels2masks")
+
+
+def check_owner(out: Path, command: str) -> None:
+    """Refuse a folder holding another command's outputs (its owner file, or an older record, says whose).
+
+    `resize`, `tile` and `augment` run into one folder each exited 0: the images of all three lay side by
+    side and each manifest.csv replaced the one before. A folder holding nothing but hidden files (a run that
+    stopped before writing) goes to whichever command comes next.
+    """
+    path = out / OWNER_FILE
+    try:
+        owner = path.read_text(encoding="utf-8").strip() or "another command"
+    except FileNotFoundError:
+        owner = _legacy_owner(out, command)
+    except OSError:
+        owner = "another command"
+    if owner is None or owner == command or not any(not n.startswith(".") for n in os.listdir(out)):
+        return
+    raise UsageError(out, f"holds the outputs of `dataprep {owner}`; `dataprep {command}` would replace its "
+                          "manifest and leave its files among the new ones: choose another folder")
+
+
+def mark_owner(out: Path, command: str) -> None:
+    """Record `command` as the writer of `out`, once it has written its outputs there (see `check_owner`)."""
+    path = out / OWNER_FILE
+    if not create_exclusive(path, command + "\n") and path.read_text(encoding="utf-8").strip() != command:
+        atomic_write_text(path, command + "\n")  # an empty folder another command left: this one's now
+
+
+def _legacy_owner(out: Path, command: str) -> str | None:
+    return next((other for other in _RECORDS if other != command and (out / f".dataprep-{other}.json").is_file()),
+                None)
 
 
 def claim_folder(out: Path, command: str, settings: Mapping[str, Any], rows: Sequence[ManifestRow]) -> bool:
@@ -36,8 +74,8 @@ def claim_folder(out: Path, command: str, settings: Mapping[str, Any], rows: Seq
         raise UsageError(out, f"was written by `dataprep {command}` {_difference(earlier, record)}; this run would "
                               "mix its outputs with those: choose another folder, or delete this one first")
     out.mkdir(parents=True, exist_ok=True)
-    if earlier is None:
-        atomic_write_text(path, json.dumps(record, sort_keys=True) + "\n")
+    if earlier is None and not create_exclusive(path, json.dumps(record, sort_keys=True) + "\n"):
+        return claim_folder(out, command, settings, rows)  # another run took the folder this instant: compare
     return earlier is None
 
 
@@ -45,6 +83,7 @@ def release_folder(out: Path, command: str) -> None:
     """Undo a `claim_folder` that wrote the record, for a run that wrote nothing (every item failed): no record,
     no folder left empty. An earlier run's record stays: its outputs are there."""
     (out / f".dataprep-{command}.json").unlink(missing_ok=True)
+    (out / OWNER_FILE).unlink(missing_ok=True)
     try:
         out.rmdir()
     except OSError:

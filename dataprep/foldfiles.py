@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import UsageError
+from .folder_settings import mark_owner
 from .io import PathLike, atomic_write_text
 from .manifest import extra_columns, render_rows, write_lines
 from .paths import Inputs
@@ -33,7 +34,7 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     inputs.check_written([out / "manifest.csv", out / "report.json", *folds])
     _refuse_foreign_files(out)
     _replace_stale_links(out, result.k)
-    inputs.guard_folder(out, force=True)  # removes temporary files of a killed earlier run
+    inputs.guard_folder(out, force=True, command="kfold")  # removes temporary files of a killed earlier run
     rows = result.manifest.rows
     columns = extra_columns(rows, ["fold"])
     # Every manifest is written beside its place first and moved in together: a rerun killed while writing
@@ -61,6 +62,7 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
         result.palette.save(out / "palette.json")
     _remove_stale_folds(out, result.k)
     atomic_write_text(out / "report.json", result.report.to_json())
+    mark_owner(out, "kfold")
     return out
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from . import io
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
+from .folder_settings import mark_owner
 from .io import PathLike
 from .manifest import ManifestRow, write_manifest
 from .outputs import OutputReport
@@ -110,7 +111,7 @@ def merge_bands(
     # Not into a band's folder: the next scan (or glob) would take the outputs for data.
     folders = {p.folder for p in [*patterns, *([mask_pattern] if mask_pattern else [])]}
     inputs = Inputs([s for s in sources if s.exists()], sorted(folders))
-    inputs.guard_folder(out, force=force)
+    inputs.guard_folder(out, force=force, command="merge-bands")
     inputs.check_written([out / "manifest.csv"])
     results = run_items(_SampleMerger(tuple(patterns), mask_pattern, out), ids, executor=executor,
                         on_error=on_error, desc="merge-bands", quiet=quiet, unit="sample")
@@ -122,6 +123,7 @@ def merge_bands(
         if extra:
             report.unmatched.append((pattern.text, len(extra), str(pattern.path(extra[0]))))
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    mark_owner(out, "merge-bands")
     return report
 
 

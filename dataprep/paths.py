@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import DataprepError, UsageError
 from .extra_masks import EXTRA_MASKS_COLUMN, extra_mask_paths
+from .folder_settings import check_owner
 from .io import PathLike, has_extension, remove_stale_temps
 
 
@@ -139,8 +140,9 @@ class Inputs:
         remove_stale_temps(out.parent, out.name)  # of a killed earlier run
         return out
 
-    def guard_folder(self, output: PathLike, *, force: bool = False) -> Path:
-        """Refuse an output folder that holds input files or lies inside an input tree, unless `force`.
+    def guard_folder(self, output: PathLike, *, force: bool = False, command: str | None = None) -> Path:
+        """Refuse an output folder that holds input files or lies inside an input tree, unless `force`; with
+        `command`, also one holding another command's outputs (see `check_owner`), whatever `force` says.
 
         Also removes temporary files left there by an earlier run that was killed.
         """
@@ -159,6 +161,8 @@ class Inputs:
                                           "(the next scan would take the outputs for data); choose another folder "
                                           "or pass --force")
         remove_stale_temps(out)
+        if command is not None and out.is_dir():
+            check_owner(out, command)
         _real_dir_within.cache_clear()  # a run of a notebook's earlier cell may have seen these folders unlinked
         return out
 

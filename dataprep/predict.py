@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataprepError, UsageError, all_failed
+from .folder_settings import mark_owner
 from .io import PathLike, atomic_write_text
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
@@ -132,7 +133,7 @@ def predict_manifest(
     out = Path(out_dir)
     inputs = Inputs.of_manifest(src).with_files(
         [checkpoint, *([palette] if palette is not None and Path(palette).is_file() else [])])
-    inputs.guard_folder(out, force=force)
+    inputs.guard_folder(out, force=force, command="predict")
     inputs.check_written([out / "manifest.csv", out / "palette.json",
                           *(out / "labels" / f"{row.id}.png" for row in src.rows)])
     if blend not in BLEND_MODES or blend == "centre":
@@ -200,6 +201,7 @@ def predict_manifest(
     if report.errors and not rows:  # an empty manifest and a metrics.json of nothing would read as results
         raise all_failed(src.path, report.errors, "images")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    mark_owner(out, "predict")
     if pal is not None:
         atomic_write_text(out / "palette.json", pal.to_json())
     if evaluate:

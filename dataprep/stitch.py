@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
+from .folder_settings import mark_owner
 from .io import PathLike, read_png_palette, staged
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport, missing_folders, remove_empty
@@ -141,7 +142,7 @@ def stitch_manifest(
         raise UsageError(None, f"--blend must be one of {', '.join(BLEND_MODES)}, not {blend!r}")
     out = Path(out_dir)
     inputs = Inputs.of_manifest(src)
-    inputs.guard_folder(out, force=force)
+    inputs.guard_folder(out, force=force, command="stitch")
     inputs.check_written([out / "manifest.csv"])
     settings = tiling_settings(src.path)
     jobs = _group(src, padded=settings.get("pad") != "none")  # no tiling.json (predict's outputs): may be padded
@@ -166,6 +167,7 @@ def stitch_manifest(
         remove_empty(fresh)  # the failed sources wrote no file (staged): nor do they leave their folders
         raise all_failed(src.path, report.errors, "sources")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
+    mark_owner(out, "stitch")
     return report
 
 

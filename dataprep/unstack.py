@@ -36,6 +36,7 @@ import numpy as np
 
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
+from .folder_settings import mark_owner
 from .io import PathLike
 from .manifest import ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport
@@ -81,7 +82,7 @@ def unstack(
                                              f"has {image_stack.pages}: pages pair up one to one")
     out = Path(out_dir)
     inputs = Inputs([image_stack.path, *([mask_stack.path] if mask_stack is not None else [])])
-    inputs.guard_folder(out, force=force)
+    inputs.guard_folder(out, force=force, command="unstack")
     inputs.check_written([out / "manifest.csv"])
     writer = _PageWriter(image_stack, mask_stack, out)
     try:
@@ -91,6 +92,7 @@ def unstack(
         writer.close()
     rows = [r.value for r in results if r.ok and r.value is not None]
     report = UnstackReport(out, errors=errors_of(results), pages=image_stack.pages)
+    mark_owner(out, "unstack")
     report.manifest_path = write_manifest(_other_stacks(out / "manifest.csv", image_stack.path.stem) + rows,
                                           out / "manifest.csv")
     return report

@@ -183,6 +183,30 @@ def test_a_symlinked_folder_inside_the_output_does_not_lead_the_outputs_out(work
     assert digest(tmp_path, skip=(out,)) == before
 
 
+def test_a_folder_another_command_wrote_is_refused_not_mixed_into(work, tmp_path):
+    """resize, then tile, then augment into one folder exited 0 each: their images side by side in images/,
+    each manifest.csv replacing the one before."""
+    labels = work / "work" / "labels" / "manifest.csv"
+    out = work / "out"
+    assert cli("resize", labels, out, "--size", "32x32", "-j", "1", "-q").code == 0
+    before = digest(out)
+    tiled = cli("tile", labels, out, "--size", "64", "-j", "1", "-q")
+    assert tiled.code == 2 and tiled.first_error == (
+        f"error: {out}: holds the outputs of `dataprep resize`; `dataprep tile` would replace its manifest and "
+        "leave its files among the new ones: choose another folder")
+    augmented = cli("augment", "--recipe", small_recipe(tmp_path), labels, out, "-j", "1", "-q")
+    assert augmented.code == 2 and "holds the outputs of `dataprep resize`" in augmented.first_error
+    assert digest(out) == before
+    assert cli("resize", labels, out, "--size", "32x32", "-j", "1", "-q").code == 0  # its own rerun
+    (out / ".dataprep-owner").unlink()  # a folder written before owners were recorded: its record says whose
+    assert "holds the outputs of `dataprep resize`" in cli("tile", labels, out, "--size", "64", "-q").first_error
+    empty = work / "empty"
+    empty.mkdir()
+    (empty / ".dataprep-owner").write_text("augment\n")  # a run that stopped before writing anything
+    assert cli("tile", labels, empty, "--size", "64", "-j", "1", "-q").code == 0
+    assert (empty / ".dataprep-owner").read_text() == "tile\n"
+
+
 # --------------------------------------------------------------------------- 2. no input overwritten
 
 

@@ -38,6 +38,7 @@ from ..contracts import (COLOUR_BANDS, float_range_refusal, needs_rgb, pixel_typ
 from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..extra_masks import EXTRA_MASKS_COLUMN
+from ..folder_settings import mark_owner
 from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from ..ops import SPECS
 from ..ops.geometric import mirror_warnings
@@ -141,7 +142,7 @@ def augment_manifest(
     recipe = resolve_image_format(recipe, manifest.rows, kinds)
     # Not into the images' or masks' tree: the next scan would count the outputs as data.
     inputs = Inputs.of_manifest(manifest, trees=True)
-    inputs.guard_folder(out, force=force)
+    inputs.guard_folder(out, force=force, command="augment")
 
     resolved = resolve_palette(palette, manifest.path)
     # The one resolver the Dataset and the trainer use; a recipe that disagrees with the palette is refused.
@@ -178,6 +179,7 @@ def augment_manifest(
         raise all_failed(manifest.path, unique, "outputs", items=len(results))
     out_rows = [row for row, _, _ in done]
     manifest_path = write_manifest(out_rows, out / "manifest.csv", columns=("source_ids", "ops", "params", "seed"))
+    mark_owner(out, "augment")
     if resolved is not None:
         resolved.save(out / "palette.json")
     reused = sum(1 for _, was_reused, _ in done if was_reused)

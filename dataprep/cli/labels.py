@@ -115,7 +115,7 @@ def labels2masks_command(source: Path, dest: Path, palette: str | None, overwrit
 def _guard(source: Path, dest: Path, force: bool, command: str) -> None:
     """DEST must not hold the images, masks or manifest read, nor files another command wrote there."""
     inputs = Inputs.of_manifest(read_manifest(source)) if source.is_file() else Inputs(folders=[source])
-    inputs.guard_folder(dest, force=force)
+    inputs.guard_folder(dest, force=force, command=command)
     inputs.guard_foreign(dest, f".dataprep-{command}.json", MASK_EXTENSIONS | {".json", ".csv"}, force=force)
 
 

@@ -112,7 +112,7 @@ def import_annotations(fmt: str, src: os.PathLike[str] | str, out_dir: os.PathLi
     # Python callers pass strings where the CLI passes Paths (images_dir="val2017" failed on a str / str).
     options = {k: Path(v) if k in PATH_OPTIONS and isinstance(v, str) else v for k, v in options.items()}
     inputs = export_inputs(src, options)
-    inputs.guard_folder(out_dir, force=force)  # before parsing: labelme may write embedded images
+    inputs.guard_folder(out_dir, force=force, command="import")  # before parsing: labelme may write embedded images
     plan = read_plan(fmt, src, out_dir, executor=executor, quiet=quiet, **options)
     background = None if fmt == "coco-panoptic" else 0
     return import_dataset(plan, out_dir, order=order, overlap=overlap, skip_empty=skip_empty,

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError, run_items
+from ..folder_settings import mark_owner
 from ..histogram import channel_histograms
 from ..io import read_info, write_mask
 from ..labels import ConversionReport
@@ -157,7 +158,7 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
         raise UsageError(None, f"overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
     out_dir = Path(out_dir)
     inputs = inputs or Inputs()
-    inputs.guard_folder(out_dir, force=force)
+    inputs.guard_folder(out_dir, force=force, command="import")
     plan.entries, outside = contained_ids(plan.entries)
     if outside:
         plan.warnings.append(outside)
@@ -208,6 +209,7 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     report.ignored_pixels = int(totals[palette.ignore_index])
     report.palette_path = palette.save(out_dir / "palette.json")
     report.manifest_path = write_manifest(Manifest(rows), out_dir / "manifest.csv")
+    mark_owner(out_dir, "import")
     if instances:
         report.instance_dir = out_dir / INSTANCES_DIR
     return report

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DataprepError
-from .atomic import atomic_open, atomic_write_bytes, atomic_write_text, remove_stale_temps, staged
+from .atomic import atomic_open, atomic_write_bytes, atomic_write_text, create_exclusive, remove_stale_temps, staged
 from .decode import (
     Decoded,
     decode_binary_bytes,
@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "JPEG2000_EXTENSIONS", "LOSSY_EXTENSIONS", "MASK_EXTENSIONS",
     "MAX_PIXELS_ENV", "DataprepError",
     "Decoded", "ImageInfo", "PathLike", "apply_orientation", "atomic_open", "atomic_write_bytes", "atomic_write_text",
+    "create_exclusive",
     "check_complete", "check_manifest_size", "check_pixels", "content_mismatch", "decode_binary_bytes", "decode_file",
     "decode_gray_bytes",
     "encode_image", "has_extension", "identify_bytes", "image_array", "jpeg2000_decodable", "load_sample",

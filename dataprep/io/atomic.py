@@ -108,6 +108,34 @@ def atomic_write_text(path: PathLike, text: str) -> None:
         f.write(text)
 
 
+def create_exclusive(path: PathLike, text: str) -> bool:
+    """Write `text` to `path` whole, only if no file is there: False when one is (another run's, maybe created
+    this instant). The file is written aside and hard-linked into place, so it never appears half-written."""
+    path = Path(path)
+    fd, tmp = _create_temp_in(path.parent, f".{path.name}.{_temp_tag()}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        try:
+            os.link(tmp, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK) or path.exists():
+                raise
+            # No hard links (FAT, some network shares): create the file itself exclusively; a reader may see
+            # it empty for an instant, which its readers take as "another run's, unreadable".
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "w", encoding="utf-8") as f:
+                f.write(text)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    finally:
+        with suppress(OSError):
+            os.unlink(tmp)
+        LIVE_TEMPS.discard(tmp)
+
+
 @contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file beside `path`; rename it over `path` only if the block succeeds.

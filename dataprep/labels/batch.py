@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError
 from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
+from ..folder_settings import mark_owner
 from ..io import LOSSY_EXTENSIONS, MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import BUILTIN_PALETTES, Palette, builtin_palette, find_palette, load_palette, palette_from_file
@@ -239,7 +240,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     from_palette = remap is None and palette.remap is not None
     remap_spec = parse_remap(palette.remap if from_palette else remap)
     remap_map = _check_remap(remap_spec, palette)
-    src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS)
+    src = _resolve_source(source, out_dir, force, MASK_EXTENSIONS, "masks2labels")
     if remap_spec is None:
         _refuse_ids_read_as_indices(src.jobs, palette)
     elif remap_spec == "ids" and not from_palette:
@@ -290,6 +291,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing
         return report
     report.palette_path = out_palette.save(out_dir / "palette.json")
+    mark_owner(out_dir, "masks2labels")
     if src.manifest is not None:
         report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)
     return report
@@ -367,13 +369,14 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     """
     out_dir = Path(out_dir)
     palette = with_ignore_drawn(_resolve_palette(palette, source))  # the colours drawn are the ones written beside
-    src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}))
+    src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}), "labels2masks")
     _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite, [j.dst for j in src.jobs])
     results = run_recording_sources(_MaskPainter(palette, overwrite), src.jobs, out_dir, "labels2masks",
                                     executor=executor, on_error=on_error, desc="labels2masks", quiet=quiet)
     report = ConversionReport(palette.label_palette(), out_dir)
     _collect(report, src.jobs, results, palette)
     report.palette_path = palette.save(out_dir / "palette.json")
+    mark_owner(out_dir, "labels2masks")
     if src.manifest is not None:
         report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)
     return report

@@ -38,7 +38,8 @@ class _Source:
     inputs: list[Path]
 
 
-def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, extensions: frozenset[str]) -> _Source:
+def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, extensions: frozenset[str],
+                    command: str) -> _Source:
     if isinstance(source, Manifest):
         manifest = source
     elif Path(source).is_dir():
@@ -51,7 +52,7 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
         masks = [row.mask for row in manifest if row.mask is not None]
         root = _common_root(masks)
         if masks:  # not into the masks' or images' trees either: the next scan would take the outputs for data
-            Inputs.of_manifest(manifest, trees=True).guard_folder(out_dir, force=force)
+            Inputs.of_manifest(manifest, trees=True).guard_folder(out_dir, force=force, command=command)
         seen: dict[Path, _Job] = {}
         for row in manifest:
             if row.mask is not None and row.mask not in seen:
@@ -60,7 +61,7 @@ def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, ext
         jobs = list(seen.values())
     else:
         root = Path(os.path.abspath(source))
-        Inputs(trees=[root]).guard_folder(out_dir, force=force)
+        Inputs(trees=[root]).guard_folder(out_dir, force=force, command=command)
         files = walk_mask_files(root, extensions, exclude=[out_dir])
         jobs = [_Job(Path(os.path.relpath(p, root)).with_suffix("").as_posix(), p, _output_path(out_dir, root, p), None)
                 for p in files]
