@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -115,6 +116,72 @@ def test_rerun_keeps_finished_outputs_and_redoes_missing_ones(labelled, tmp_path
     with pytest.raises(DataprepError, match="different recipe"):
         augment_manifest(labelled, recipe, out, seed=5, on_error="fail", quiet=True)
     assert augment_manifest(labelled, recipe, out, seed=5, overwrite=True, quiet=True).written == 6
+
+
+def _mosaic_set(tmp_path: Path, n: int = 6) -> tuple[Path, Path]:
+    """`n` small rows (distinct pixels) and a mosaic recipe: every output reads its source and three donors."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(n):
+        image, mask = tmp_path / "src" / f"{i}.png", tmp_path / "src" / f"{i}_m.png"
+        io.write_image(image, rng.integers(0, 255, (24, 32, 3), np.uint8))
+        io.write_mask(mask, rng.integers(0, 3, (24, 32)).astype(np.uint8))
+        rows.append(ManifestRow(str(i), image, mask, 32, 24))
+    recipe = tmp_path / "mosaic.yaml"
+    recipe.write_text(yaml.safe_dump({"seed": 0, "size": [24, 32], "variants": 2, "partners": "any",
+                                      "output": {"image_format": "png"}, "steps": [{"op": "mosaic"}]}))
+    return write_manifest(rows, tmp_path / "rows.csv"), recipe
+
+
+def _rewrite(path: Path, array: np.ndarray, mask: bool) -> None:
+    (io.write_mask if mask else io.write_image)(path, array)
+    stat = path.stat()  # a later mtime even where the file system's clock is coarse
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+
+
+def test_a_rerun_redoes_exactly_the_outputs_whose_donor_mask_changed(tmp_path, cli):
+    """The rerun check covered the recipe, the ids and the palette, not the files: a mask fixed (and relabelled by
+    masks2labels) kept every output made from the old one, "kept from an earlier run", exit 0."""
+    manifest, recipe = _mosaic_set(tmp_path)
+    out = tmp_path / "out"
+    first = augment_manifest(manifest, recipe, out, quiet=True)
+    assert (first.written, first.reused) == (12, 0)
+    rows = {r.id: r for r in read_manifest(first.manifest)}
+    used = {oid for oid, r in rows.items() if "2" in r.extra["source_ids"].split(";")}
+    assert 2 < len(used) < 12  # as its own source and as another's donor, and not everywhere
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "masks").rglob("*.png")}
+    donor = tmp_path / "src" / "2_m.png"
+    _rewrite(donor, (io.read_mask(donor) + 1) % 3, mask=True)
+    again = augment_manifest(manifest, recipe, out, quiet=True)
+    augment_manifest(manifest, recipe, tmp_path / "fresh", quiet=True)
+    assert files_of(out) == files_of(tmp_path / "fresh")  # not the outputs of the old mask
+    assert (again.written, again.reused, again.redone) == (len(used), 12 - len(used), len(used))
+    rewritten = {p.stem for p, t in stamps.items() if p.stat().st_mtime_ns != t}
+    assert rewritten == used
+    unchanged = augment_manifest(manifest, recipe, out, quiet=True)
+    assert (unchanged.written, unchanged.reused, unchanged.redone) == (0, 12, 0)
+    assert files_of(out) == files_of(tmp_path / "fresh")
+    # An image counts as much as a mask; the summary says why outputs were written again.
+    image = tmp_path / "src" / "4.png"
+    _rewrite(image, 255 - io.read_image(image), mask=False)
+    result = cli("augment", "--recipe", recipe, manifest, out, "-q")
+    redone = sum("4" in r.extra["source_ids"].split(";") for r in rows.values())
+    assert result.exit_code == 0, result.output
+    assert f"({12 - redone} kept from an earlier run, {redone} redone: their inputs changed)" in result.output
+
+
+def test_an_output_whose_record_lists_no_inputs_is_redone(tmp_path):
+    """Params files of earlier versions say nothing of the inputs: whether those changed is unknown."""
+    manifest, recipe = _mosaic_set(tmp_path, n=3)
+    out = tmp_path / "out"
+    augment_manifest(manifest, recipe, out, quiet=True)
+    before = files_of(out)
+    victim = out / "params" / "1__v0.json"
+    record = json.loads(victim.read_text())
+    victim.write_text(json.dumps({k: v for k, v in record.items() if k != "inputs"}))
+    summary = augment_manifest(manifest, recipe, out, quiet=True)
+    assert (summary.written, summary.reused, summary.redone) == (1, 5, 1)
+    assert files_of(out) == before
 
 
 def test_png_images_and_soft_labels(labelled, tmp_path):

@@ -14,6 +14,8 @@ Layout of OUT (ids may contain '/', which become subfolders):
 Outputs are byte-identical for the same recipe, seed and input whatever the
 worker count. A rerun reuses finished outputs (their params file exists) unless
 `overwrite`, and refuses to mix in outputs of a different recipe, input or palette.
+An output whose input files (its source's and its donors', by size and mtime:
+dataprep.augment.stamps) changed since is redone.
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ from .class_checks import (absent_class_warnings, check_named_classes, class_gap
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .single import Kernels
+from .stamps import INPUTS_KEY, inputs_stamp
 from .plan import OutputPlan, PartnerPools, plan_outputs, pool_columns
 
 PROVENANCE_COLUMNS = ("source_ids", "ops", "params", "seed", "soft_label")
@@ -67,10 +70,16 @@ class AugmentSummary:
     alone: int = 0  # ... of which had no other row in the pool to take a partner from: the sample with itself
     pooled_by: tuple[str, ...] = ()  # the manifest columns that bounded the pools
     warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. classes a step names that no output holds
+    redone: int = 0  # ... of `written`: outputs of an earlier run written again because an input file changed
 
     @property
     def total(self) -> int:
         return self.written + self.reused
+
+
+# How the worker came by an output: computed anew, kept from an earlier run, or recomputed over an earlier
+# run's output whose input files changed since.
+Outcome = Literal["written", "reused", "redone"]
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,8 @@ def augment_manifest(
     mark_owner(out, "augment")
     if resolved is not None:
         resolved.save(out / "palette.json")
-    reused = sum(1 for _, was_reused, _ in done if was_reused)
+    reused = sum(1 for _, outcome, _ in done if outcome == "reused")
+    redone = sum(1 for _, outcome, _ in done if outcome == "redone")
     mixing = [(job.plan.index, step.partners) for job in jobs for step in job.plan.steps if step.partners]
     alone = sum(1 for index, partners in mixing if set(partners) == {index})
     held = set().union(*(present for _, _, present in done))
@@ -190,7 +200,7 @@ def augment_manifest(
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors, len(mixing), alone,
                           pool_columns(recipe.partners, manifest.extra_columns),
                           mirror_warnings(recipe, list(resolved.names) if resolved is not None else None)
-                          + absent_class_warnings(named, held, len(done)) + ([binary] if binary else []))
+                          + absent_class_warnings(named, held, len(done)) + ([binary] if binary else []), redone)
 
 
 def _foreground_is_ignore(rows: list[ManifestRow], ignore: int, probes: int = 3) -> str | None:
@@ -402,14 +412,22 @@ class _Worker:
             "params": inside(self.out, "params", f"{oid}.json"),
         }
 
-    def __call__(self, job: _Job) -> tuple[ManifestRow, bool, frozenset[int]]:
+    def __call__(self, job: _Job) -> tuple[ManifestRow, Outcome, frozenset[int]]:
         source = job.rows[job.plan.index]
         oid = output_id(source.id, job.plan.variant)
         paths = self.paths(oid)
+        # Every row loaded, not only the recorded source_ids: a donor copy-paste took nothing from may give
+        # objects once its mask changes. Stat'ed before the loads, so a file changed during the run counts next time.
+        stamp = inputs_stamp(job.rows.values())
+        outcome: Outcome = "written"
         if not self.overwrite and paths["params"].exists():
             record = self._read_record(paths["params"])
-            present = self._classes(io.read_mask(paths["mask"])) if self.track_classes else frozenset()
-            return self._row(source, oid, paths, record), True, present
+            if record.get(INPUTS_KEY) == stamp:
+                present = self._classes(io.read_mask(paths["mask"])) if self.track_classes else frozenset()
+                return self._row(source, oid, paths, record), "reused", present
+            # Gone first: an interrupted redo must not leave the old record vouching for half-new files.
+            paths["params"].unlink(missing_ok=True)
+            outcome = "redone"
         samples = {}
         for i, row in job.rows.items():
             try:
@@ -433,6 +451,7 @@ class _Worker:
             _write_npz(paths["soft"], weights=np.asarray(soft, np.float32))
         record = {
             "fingerprint": self.fingerprint,
+            INPUTS_KEY: stamp,
             # One per input position that gave pixels (not a donor copy-paste took nothing from).
             "source_ids": [job.rows[i].id for i in result.meta.extra[USED_INPUTS_KEY]],
             "ops": applied_ops(result),
@@ -443,7 +462,7 @@ class _Worker:
         # Last: its presence says image, mask and soft label are complete.
         io.atomic_write_text(paths["params"], _record_text(record))
         present = self._classes(result.mask) if self.track_classes else frozenset()
-        return self._row(source, oid, paths, record), False, present
+        return self._row(source, oid, paths, record), outcome, present
 
     def _classes(self, mask: np.ndarray) -> frozenset[int]:
         values = np.flatnonzero(np.bincount(mask.ravel())) if mask.size else ()

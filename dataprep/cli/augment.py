@@ -36,7 +36,8 @@ def augment_command(recipe: Path, manifest: Path, out: Path, palette: str | None
     recipe's size, and OUT/manifest.csv recording for each output its source ids,
     the ops applied, their sampled params and the seed. MANIFEST must hold label
     maps (run masks2labels on colour masks first). Same recipe, seed and input give
-    byte-identical outputs whatever -j is; a rerun keeps finished outputs.
+    byte-identical outputs whatever -j is; a rerun keeps finished outputs and
+    redoes those whose input files changed.
 
     \b
     Example:
@@ -50,7 +51,9 @@ def augment_command(recipe: Path, manifest: Path, out: Path, palette: str | None
     )
     for line in dict.fromkeys(summary.errors):  # a bad source fails each of its outputs the same way: once
         click.echo(f"error: {line}", err=True)
-    reused = f" ({summary.reused} kept from an earlier run)" if summary.reused else ""
+    earlier = ([f"{summary.reused} kept from an earlier run"] if summary.reused else []) + (
+        [f"{summary.redone} redone: their inputs changed"] if summary.redone else [])
+    reused = f" ({', '.join(earlier)})" if earlier else ""
     click.echo(f"wrote {summary.total} augmented samples{reused} to {Path(out) / summary.manifest.name}")
     if summary.alone:
         pools = f"rows sharing its {'/'.join(summary.pooled_by)}" if summary.pooled_by else "the manifest"
