@@ -241,7 +241,7 @@ def main(quick: bool = False) -> None:
                 j2_t.append(best_of(lambda: full(pool), repeat=1))
             # CPU time per file inside the workers tells the pool's cost per file apart from
             # how many cores other processes leave free (which the wall-clock ratio mixes in).
-            jobs = _resolve_source(src, tmp / "labels", False, MASK_EXTENSIONS).jobs
+            jobs = _resolve_source(src, tmp / "labels", False, MASK_EXTENSIONS, "masks2labels").jobs
             timed = _CpuTimed(_MaskConverter(palette, None, "error", True))
             pool_cpu = sum(r.value for r in run_items(timed, jobs, executor=pool, quiet=True))
         codec_s, full_s, j2_s = min(codec_t), min(full_t), min(j2_t)
