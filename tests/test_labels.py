@@ -969,6 +969,25 @@ def test_a_palette_that_skips_an_index_is_warned_with_the_classes_sharing_one(tm
                 if "gives no class index" in w]
 
 
+def test_two_runs_taking_one_new_folder_at_once_cannot_both_write_their_settings(tmp_path, monkeypatch):
+    """Both found no settings record in the new folder and both wrote theirs: label maps of two palettes under
+    one manifest, exit 0 each. The record is created exclusively; the run that loses compares with it."""
+    from dataprep.labels import resume
+
+    write_mask(tmp_path / "masks" / "a.png", _stripes())
+    out = tmp_path / "out"
+
+    def another_run_first(path, text):  # the other run's record lands between our look and our write
+        Path(path).write_text(json.dumps({"palette": builtin_palette("voc").to_dict(), "unknown": "error",
+                                          "remap": []}, sort_keys=True) + "\n")
+        return False
+
+    monkeypatch.setattr(resume, "create_exclusive", another_run_first)
+    with pytest.raises(UsageError, match=r"other settings \(palette\)"):
+        masks_to_labels(tmp_path / "masks", out, RGB_PALETTE)
+    assert not (out / "a.png").exists()
+
+
 def test_a_run_that_wrote_nothing_is_rerun_with_the_settings_its_error_gave(tmp_path):
     """Cityscapes labelIds with -p cityscapes fail on every file with `use --remap ids`; the rerun with
     --remap ids was refused ('outputs made with other settings') although the folder held no label map."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..executor import ItemResult, iter_items
-from ..io import atomic_write_text
+from ..io import atomic_write_text, create_exclusive
 from .sources import _Job
 
 _STATE_FILE = ".dataprep-{command}.json"  # settings of the run that wrote an output folder
@@ -99,6 +99,13 @@ def _claim_output(out_dir: Path, command: str, settings: dict[str, Any], overwri
     file (and said to rerun with `--remap ids`) is simply rerun with it.
     """
     state = out_dir / _STATE_FILE.format(command=command)
+    text = json.dumps(settings, sort_keys=True) + "\n"
+    if not state.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if create_exclusive(state, text):
+            return
+        # Another run took the new folder this instant: its settings decide, as for a folder it finished.
+        outputs = [state]
     if state.is_file() and not overwrite and any(path.is_file() for path in outputs):
         try:
             previous = json.loads(state.read_text(encoding="utf-8"))
@@ -110,4 +117,4 @@ def _claim_output(out_dir: Path, command: str, settings: dict[str, Any], overwri
             changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
             raise UsageError(out_dir, f"holds {command} outputs made with other settings ({', '.join(changed)}); "
                                       "pass --overwrite to redo every file, or pick another folder")
-    atomic_write_text(state, json.dumps(settings, sort_keys=True) + "\n")
+    atomic_write_text(state, text)
