@@ -46,6 +46,25 @@ def check_owner(out: Path, command: str) -> None:
                           "manifest and leave its files among the new ones: choose another folder")
 
 
+def take_owner(out: Path, command: str) -> bool:
+    """Make `command` the owner of `out` before it writes there, exclusively: of masks2labels and labels2masks
+    started in the same instant into one new folder, both exited 0 over a mix of label maps and colour masks.
+    True when this call made the owner file (a run that then writes nothing removes it)."""
+    path = out / OWNER_FILE
+    if create_exclusive(path, command + "\n"):
+        return True
+    try:
+        owner = path.read_text(encoding="utf-8").strip() or "another command"
+    except OSError:
+        owner = "another command"
+    if owner == command:
+        return False
+    if any(not n.startswith(".") for n in os.listdir(out)):
+        check_owner(out, command)  # says whose outputs they are
+    raise UsageError(out, f"is being written by `dataprep {owner}` (no outputs there yet; if no such run is "
+                          "going on, it stopped before writing: delete the folder); choose another folder")
+
+
 def mark_owner(out: Path, command: str) -> None:
     """Record `command` as the writer of `out`, once it has written its outputs there (see `check_owner`)."""
     path = out / OWNER_FILE

@@ -988,6 +988,21 @@ def test_two_runs_taking_one_new_folder_at_once_cannot_both_write_their_settings
     assert not (out / "a.png").exists()
 
 
+def test_a_folder_another_command_is_starting_to_write_is_refused(tmp_path):
+    """masks2labels and labels2masks started together into one new folder both exited 0 over a mix of label
+    maps and colour masks: the first to claim the folder owns it, the other is refused before writing."""
+    write_mask(tmp_path / "masks" / "a.png", _stripes())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".dataprep-owner").write_text("labels2masks\n")  # claimed an instant ago, nothing written yet
+    with pytest.raises(UsageError, match="is being written by `dataprep labels2masks`"):
+        masks_to_labels(tmp_path / "masks", out, RGB_PALETTE)
+    assert sorted(p.name for p in out.iterdir()) == [".dataprep-owner"]
+    (out / ".dataprep-owner").unlink()
+    failed = masks_to_labels(tmp_path / "masks", out, builtin_palette("voc"))  # every file fails: no claim left
+    assert failed.failed == 1 and not list(out.iterdir())
+
+
 def test_a_run_that_wrote_nothing_is_rerun_with_the_settings_its_error_gave(tmp_path):
     """Cityscapes labelIds with -p cityscapes fail on every file with `use --remap ids`; the rerun with
     --remap ids was refused ('outputs made with other settings') although the folder held no label map."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..executor import ItemResult, iter_items
+from ..folder_settings import OWNER_FILE, take_owner
 from ..io import atomic_write_text, create_exclusive
 from .sources import _Job
 
@@ -82,8 +83,13 @@ def _read_sources(path: Path) -> dict[str, Stamp]:
 
 
 def _unclaim_output(out_dir: Path, command: str, created: bool) -> None:
-    """Undo `_claim_output` for a run that wrote nothing: its state file, and the folder if the run made it."""
+    """Undo `_claim_output` for a run that wrote nothing: its state and owner files, and the folder if the run
+    made it."""
     (out_dir / _STATE_FILE.format(command=command)).unlink(missing_ok=True)
+    owner = out_dir / OWNER_FILE
+    if owner.is_file() and owner.read_text(encoding="utf-8").strip() == command and not any(
+            not name.startswith(".") for name in os.listdir(out_dir)):
+        owner.unlink()
     if created:
         with suppress(OSError):  # not empty: something else is in there, and it stays
             out_dir.rmdir()
@@ -100,8 +106,9 @@ def _claim_output(out_dir: Path, command: str, settings: dict[str, Any], overwri
     """
     state = out_dir / _STATE_FILE.format(command=command)
     text = json.dumps(settings, sort_keys=True) + "\n"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    take_owner(out_dir, command)
     if not state.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
         if create_exclusive(state, text):
             return
         # Another run took the new folder this instant: its settings decide, as for a folder it finished.
