@@ -22,7 +22,8 @@ from .stats_origin import ids_digest
 
 
 OWNER_FILE = ".dataprep-owner"  # the command whose outputs a folder holds
-# Records of the commands that kept one before the owner file existed: a folder they wrote is theirs.
+# The commands that keep a settings record, and take the owner file when they start (the others mark a folder
+# once written); a folder with such a record from before owner files existed is theirs.
 _RECORDS = ("tile", "resize", "masks2labels", "labels2masks")
 
 
@@ -61,6 +62,9 @@ def take_owner(out: Path, command: str) -> bool:
         return False
     if any(not n.startswith(".") for n in os.listdir(out)):
         check_owner(out, command)  # says whose outputs they are
+    if owner not in _RECORDS:  # it marks a folder after writing it: its outputs were deleted since
+        atomic_write_text(path, command + "\n")
+        return True
     raise UsageError(out, f"is being written by `dataprep {owner}` (no outputs there yet; if no such run is "
                           "going on, it stopped before writing: delete the folder); choose another folder")
 
@@ -93,6 +97,7 @@ def claim_folder(out: Path, command: str, settings: Mapping[str, Any], rows: Seq
         raise UsageError(out, f"was written by `dataprep {command}` {_difference(earlier, record)}; this run would "
                               "mix its outputs with those: choose another folder, or delete this one first")
     out.mkdir(parents=True, exist_ok=True)
+    take_owner(out, command)
     if earlier is None and not create_exclusive(path, json.dumps(record, sort_keys=True) + "\n"):
         return claim_folder(out, command, settings, rows)  # another run took the folder this instant: compare
     return earlier is None
