@@ -41,6 +41,18 @@ def inside(folder: PathLike, *parts: str) -> Path:
     return Path(path)
 
 
+def real_file_path(path: PathLike) -> str:
+    """The file's path with its folder's symlinks resolved (cached per folder): what a record of the file
+    compares, so that `data/` spelled through a link to it names the same file."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(_real_folder(folder), name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
 @functools.lru_cache(maxsize=4096)
 def _real_dir_within(directory: str, base: str) -> bool:
     # Cached: a tiler writes thousands of files into a few folders, and realpath costs a syscall per part.
@@ -164,6 +176,7 @@ class Inputs:
         if command is not None and out.is_dir():
             check_owner(out, command)
         _real_dir_within.cache_clear()  # a run of a notebook's earlier cell may have seen these folders unlinked
+        _real_folder.cache_clear()
         return out
 
     def guard_foreign(self, output: PathLike, marker: str, extensions: frozenset[str], *, force: bool = False) -> None:

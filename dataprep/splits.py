@@ -229,7 +229,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
     if splits is not None:
         manifest = select_splits(manifest, splits)
         n = len(manifest)
-    if group_by is None and group_column is None and _groups_by_default(manifest.extra_columns):
+    if group_by is None and group_column is None and _groups_by_default(manifest, k):
         group_column = "group"
     grouped = group_by is not None or group_column is not None
     keys = group_keys(manifest, group_by=group_by, group_column=group_column) if grouped else [r.id for r in manifest]
@@ -309,12 +309,19 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
                       resolve_palette(palette, manifest.path))
 
 
-def _groups_by_default(columns: Sequence[str]) -> bool:
+def _groups_by_default(manifest: Manifest, k: int) -> bool:
     """Whether the manifest's `group` column says which rows must share a fold: a tiles manifest's (`tile`: tiles
     of one scene overlap), an import's (copies of one source photo) or one written by hand. Dedup's (beside
-    `duplicate_of`) are guessed clusters, grouped by only when asked (--group-column group), as its warning says."""
-    present = set(columns)
-    return {"source_id", "group"} <= present or "group" in present and "duplicate_of" not in present
+    `duplicate_of`) are guessed clusters, grouped by only when asked (--group-column group), as its warning says.
+    A column with empty cells or fewer than k groups (two manifests joined) folds as before, by row: the error
+    would name an option nobody gave."""
+    present = set(manifest.extra_columns)
+    if not ({"source_id", "group"} <= present or "group" in present and "duplicate_of" not in present):
+        return False
+    if {"source_id", "group"} <= present:
+        return True  # tiles: always, as before
+    values = [row.extra.get("group", "") for row in manifest.rows]
+    return all(values) and len(set(values)) >= k
 
 
 def _mask_class_pixels(job: tuple[str, tuple[int, int] | None, list[str]], *, num_classes: int | None,

@@ -200,6 +200,23 @@ def test_fold_needs_a_fold_column(coords):
 # --------------------------------------------------------------------------- seeding
 
 
+def test_persistent_workers_of_a_shuffling_dataloader_never_repeat_a_samples_draw(labels):
+    """A sample read by worker 1 in epoch 2 was its first read there: with the base seed fixed for persistent
+    workers, it got the draw worker 0 gave it in epoch 1 (50 of 128 reads repeated)."""
+    from torch.utils.data import DataLoader
+
+    torch.manual_seed(0)
+    ds = SegmentationDataset(labels, PIPELINES / "train_default.yaml", seed=1)
+    loader = DataLoader(ds, batch_size=1, shuffle=True, num_workers=2, persistent_workers=True,
+                        collate_fn=lambda batch: batch[0])
+    seen: dict[str, list[bytes]] = {}
+    for _ in range(3):
+        for sample in loader:
+            seen.setdefault(sample["id"], []).append(sample["image"].numpy().tobytes())
+    assert sum(len(draws) for draws in seen.values()) == 3 * len(ds)
+    assert all(len(set(draws)) == len(draws) for draws in seen.values())
+
+
 def test_augmentation_depends_on_seed_epoch_and_index_only(labels):
     recipe = PIPELINES / "train_default.yaml"
     a = SegmentationDataset(labels, recipe, seed=1)

@@ -183,6 +183,29 @@ def test_a_symlinked_folder_inside_the_output_does_not_lead_the_outputs_out(work
     assert digest(tmp_path, skip=(out,)) == before
 
 
+def test_labelme_embedded_images_do_not_follow_a_symlink_out_of_the_output(tmp_path):
+    import base64
+    import io as std_io
+
+    from PIL import Image
+
+    buffer = std_io.BytesIO()
+    Image.new("RGB", (8, 6)).save(buffer, format="PNG")
+    src = tmp_path / "lm" / "sub"
+    src.mkdir(parents=True)
+    (src / "a.json").write_text(json.dumps({"imageData": base64.b64encode(buffer.getvalue()).decode(),
+                                            "imagePath": "", "imageWidth": 8, "imageHeight": 6, "shapes": [
+                                                {"label": "cat", "points": [[0, 0], [4, 0], [4, 4]],
+                                                 "shape_type": "polygon"}]}))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "sub").symlink_to(elsewhere, target_is_directory=True)
+    run = cli("import", "labelme", tmp_path / "lm", out, "-q")
+    assert run.code != 0 and "would be written outside the output folder" in run.stderr
+    assert not list(elsewhere.iterdir())
+
+
 def test_a_folder_another_command_wrote_is_refused_not_mixed_into(work, tmp_path):
     """resize, then tile, then augment into one folder exited 0 each: their images side by side in images/,
     each manifest.csv replacing the one before."""

@@ -147,6 +147,19 @@ def test_dedup_clusters_stay_opt_in(tmp_path):
     assert len(set(split_folds(tmp_path / "m.csv", 2, mode="plain", group_column="group").groups)) == 3
 
 
+@pytest.mark.parametrize("groups", [("a", "a", "", "b"), ("a", "a", "b", "b")])
+def test_a_group_column_with_gaps_or_fewer_groups_than_folds_folds_by_row(tmp_path, groups):
+    """Two manifests joined (one with groups, one without), or 2 groups for k=3: grouping by default failed
+    ('row d has an empty group', 'k=3 is larger than the number of groups ... --group-column') where a
+    plain split had worked."""
+    for name in ("a", "b", "c", "d"):
+        write_image(tmp_path / f"{name}.png", 8, 8)
+    (tmp_path / "m.csv").write_text("id,image,mask,width,height,group\n" + "".join(
+        f"{n},{n}.png,,8,8,{g}\n" for n, g in zip("abcd", groups)))
+    result = split_folds(tmp_path / "m.csv", 3 if all(groups) else 2, mode="plain")
+    assert result.groups is None and len(result.folds) == 4
+
+
 @pytest.mark.parametrize("name, source", [
     ("-_-_t00570_jpg.rf.43b195561a2e34453b6c1e40849a0664.jpg", "-_-_t00570.jpg"),
     ("ScreenShot_2026-03-23_143035_962_png.rf.a0b63bb5314e73b3703316508f6a92e1.jpg",

@@ -927,6 +927,16 @@ def test_a_rerun_from_other_masks_of_the_same_names_redoes_them_whatever_their_t
     np.testing.assert_array_equal(read_mask(out / "y.png"), mask_to_labels(stripes, RGB_PALETTE).labels)
 
 
+def test_the_same_masks_spelled_through_a_symlink_are_still_up_to_date(tmp_path):
+    for name in ("x", "y"):
+        write_mask(tmp_path / "masks" / f"{name}.png", _stripes())
+    (tmp_path / "link").symlink_to(tmp_path / "masks", target_is_directory=True)
+    out = tmp_path / "out"
+    assert masks_to_labels(tmp_path / "masks", out, RGB_PALETTE).converted == 2
+    again = masks_to_labels(tmp_path / "link", out, RGB_PALETTE)
+    assert (again.converted, again.skipped) == (0, 2)
+
+
 class _InterruptAfterChunks(SerialExecutor):
     """Ctrl-C after `n` chunks have come back, as a user stopping a long run would."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import DataprepError
 from ..extra_masks import EXTRA_MASKS_COLUMN, extra_mask_paths
 from ..manifest import ManifestRow
+from ..paths import real_file_path
 
 INPUTS_KEY = "inputs"  # the params file's key
 
@@ -26,7 +27,7 @@ def file_stamp(path: str) -> list[Any]:
         stat = os.stat(path)
     except OSError:
         return [path, None, None]
-    return [path, stat.st_size, stat.st_mtime_ns]
+    return [real_file_path(path), stat.st_size, stat.st_mtime_ns]
 
 
 def row_stamp(row: ManifestRow) -> list[Any]:

@@ -351,8 +351,9 @@ class SegmentationDataset(Dataset):
     persistent workers see the epoch too). Until `set_epoch` is called, plain
     `ds[i]` draws anew each time, as torchvision and albumentations transforms do:
     the n-th `ds[i]` of this process is epoch n's, and in a torch DataLoader
-    worker the draw also follows the loader's per-epoch base seed (a plain
-    DataLoader without set_epoch gave every epoch the same augmentations).
+    worker the draw also follows the loader's base seed and the worker (a plain
+    DataLoader without set_epoch gave every epoch the same augmentations); as
+    with torch's own randomness there, `torch.manual_seed` makes it repeat.
     """
 
     def __init__(
@@ -414,8 +415,9 @@ class SegmentationDataset(Dataset):
         worker = get_worker_info()
         if worker is None:
             return draw
-        # Every worker of one epoch has the same base (seed - id): the draw does not depend on which one loads i.
-        return int(np.random.SeedSequence([(worker.seed - worker.id) & 0xFFFFFFFFFFFFFFFF, draw])
+        # The loader's base seed changes each epoch; persistent workers keep theirs, and their counts are their
+        # own: the worker's id tells a sample read first by worker 1 in epoch 2 from its first read by worker 0.
+        return int(np.random.SeedSequence([(worker.seed - worker.id) & 0xFFFFFFFFFFFFFFFF, worker.id, draw])
                    .generate_state(1)[0])
 
     @cached_property

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import DataprepError, UsageError
 from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, decode_gray_bytes, has_extension, identify_bytes
+from ..paths import inside
 from .base import IGNORE, NO_INSTANCE, ClassSpec, Entry, ImportPlan, Region, field_error, read_json, require
 
 IGNORE_LABEL = "__ignore__"
@@ -131,7 +132,7 @@ def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> tup
         ext = _FORMAT_EXT.get(identify_bytes(blob, path), ".png")
     except (binascii.Error, DataprepError, ValueError, TypeError):
         raise field_error(path, "", "field 'imageData' is not a base64-encoded image") from None
-    target = out_dir / "images" / f"{sid}{ext}"
+    target = inside(out_dir, "images", f"{sid}{ext}")
     atomic_write_bytes(target, blob)
     return target, True
 

@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..executor import ItemResult, iter_items
 from ..folder_settings import OWNER_FILE, take_owner
 from ..io import atomic_write_text, create_exclusive
+from ..paths import real_file_path
 from .sources import _Job
 
 _STATE_FILE = ".dataprep-{command}.json"  # settings of the run that wrote an output folder
@@ -37,7 +38,7 @@ def source_stamp(job: _Job) -> Stamp | None:
             st = os.stat(path)
         except OSError:
             return None
-        stamp.append((os.path.abspath(path), st.st_size, st.st_mtime_ns))
+        stamp.append((real_file_path(path), st.st_size, st.st_mtime_ns))
     return tuple(stamp)
 
 
