@@ -960,8 +960,8 @@ def test_an_interrupted_run_records_the_sources_of_what_it_finished(tmp_path):
     recorded = json.loads((out / ".dataprep-masks2labels-sources.json").read_text())
     finished = sorted(p.name for p in out.glob("*.png"))
     assert 0 < len(finished) < len(names) and sorted(recorded) == finished
-    assert recorded["m00.png"] == [[str(tmp_path / "masks" / "m00.png"), (tmp_path / "masks" / "m00.png").stat().st_size,
-                                    (tmp_path / "masks" / "m00.png").stat().st_mtime_ns]]
+    first = (tmp_path / "masks" / "m00.png").stat()
+    assert recorded["m00.png"] == [[str(tmp_path / "masks" / "m00.png"), first.st_size, first.st_mtime_ns]]
     report = masks_to_labels(tmp_path / "masks", out, RGB_PALETTE, executor=SerialExecutor(), quiet=True)
     assert (report.converted, report.skipped) == (len(names) - len(finished), len(finished))
 
@@ -973,8 +973,9 @@ def test_a_palette_that_skips_an_index_is_warned_with_the_classes_sharing_one(tm
     classes = [PaletteClass(c.name, c.color, 0 if c.index == 1 else c.index, c.ignore) for c in RGB_PALETTE.classes]
     report = masks_to_labels(tmp_path / "masks", tmp_path / "out", Palette("copied", classes))
     assert [w for w in report.warnings if "gives no class index" in w] == [
-        "palette 'copied' gives no class index 1 of 0..2 (red and blue share index 0): the label maps' palette.json names it class_1, a model gets an output no pixel trains; if an "
-        "index was copied unchanged, fix it and rerun with --overwrite"]
+        "palette 'copied' gives no class index 1 of 0..2 (red and blue share index 0): the label maps' "
+        "palette.json names it class_1, a model gets an output no pixel trains; if an index was copied "
+        "unchanged, fix it and rerun with --overwrite"]
     assert not [w for w in masks_to_labels(tmp_path / "masks", tmp_path / "ok", RGB_PALETTE).warnings
                 if "gives no class index" in w]
 

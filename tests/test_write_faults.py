@@ -73,7 +73,8 @@ def test_every_source_failing_midway_writes_nothing_and_keeps_a_previous_run(tmp
         _fail_files(m, errno.ENOSPC, last_tile)
         with pytest.raises(RunStopped, match="No space left on device"):  # fatal: the run stops at a
             tile_manifest(manifest, tmp_path / "full", size=16, quiet=True)
-    assert not [p for p in (tmp_path / "full").rglob("*") if p.is_file() and p.name not in (".dataprep-tile.json", ".dataprep-owner")]
+    records = (".dataprep-tile.json", ".dataprep-owner")
+    assert not [p for p in (tmp_path / "full").rglob("*") if p.is_file() and p.name not in records]
     with monkeypatch.context() as m:
         _fail_files(m, errno.EFBIG, last_tile)
         with pytest.raises(DataprepError, match=r"all 2 sources .* failed the same way; nothing written"):
