@@ -27,7 +27,7 @@ from .sources import _Job
 _STATE_FILE = ".dataprep-{command}.json"  # settings of the run that wrote an output folder
 _SOURCES_FILE = ".dataprep-{command}-sources.json"  # each output's source files when it was made
 
-Stamp = tuple[tuple[str, int, int], ...]  # (absolute path, size, mtime_ns) of each source file
+Stamp = tuple[tuple[str, int, int], ...]  # (real path, size, mtime_ns) of each source file
 
 
 def source_stamp(job: _Job) -> Stamp | None:
