@@ -76,6 +76,14 @@ def mark_owner(out: Path, command: str) -> None:
         atomic_write_text(path, command + "\n")  # an empty folder another command left: this one's now
 
 
+def folder_owner(out: Path) -> str | None:
+    """The command whose outputs `out` holds, per its owner file; None for a folder no command wrote."""
+    try:
+        return (out / OWNER_FILE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 def _legacy_owner(out: Path, command: str) -> str | None:
     return next((other for other in _RECORDS if other != command and (out / f".dataprep-{other}.json").is_file()),
                 None)

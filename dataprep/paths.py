@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import DataprepError, UsageError
 from .extra_masks import EXTRA_MASKS_COLUMN, extra_mask_paths
-from .folder_settings import check_owner
+from .folder_settings import check_owner, folder_owner
 from .io import PathLike, has_extension, remove_stale_temps
 
 
@@ -97,6 +97,7 @@ def _trees(paths: Iterable[PathLike]) -> list[str]:
 
 
 _UNNAMED = frozenset({"", ".", ".."})
+_FOLDER_RECORDS = frozenset({"manifest.csv", "palette.json"})  # what a command's output folder lists its files in
 
 
 class Inputs:
@@ -149,6 +150,10 @@ class Inputs:
             raise UsageError(out, "output would overwrite an input of this run; choose another output file")
         if out.is_dir():
             raise UsageError(out, "is a folder; give a file name")
+        owner = folder_owner(out.parent) if out.name in _FOLDER_RECORDS and out.is_file() else None
+        if owner is not None:  # `scan -o tiles/manifest.csv` lost the tile offsets stitch needs
+            raise UsageError(out, f"is the {out.name} of the outputs `dataprep {owner}` wrote beside it; "
+                                  "choose another file")
         remove_stale_temps(out.parent, out.name)  # of a killed earlier run
         return out
 

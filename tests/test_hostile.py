@@ -183,6 +183,21 @@ def test_a_symlinked_folder_inside_the_output_does_not_lead_the_outputs_out(work
     assert digest(tmp_path, skip=(out,)) == before
 
 
+def test_a_single_file_output_never_replaces_the_manifest_of_a_commands_folder(work):
+    """`scan -o tiles/manifest.csv` replaced tile's manifest (its offsets, which stitch needs), exit 0."""
+    labels = work / "work" / "labels" / "manifest.csv"
+    tiles = work / "tiles"
+    assert cli("tile", labels, tiles, "--size", "64", "-j", "1", "-q").code == 0
+    before = digest(tiles)
+    scanned = cli("scan", work / "data", "-o", tiles / "manifest.csv", "-j", "1", "-q")
+    assert scanned.code == 2 and scanned.first_error == (
+        f"error: {tiles / 'manifest.csv'}: is the manifest.csv of the outputs `dataprep tile` wrote beside it; "
+        "choose another file")
+    assert cli("dedup", labels, "--manifest-out", tiles / "manifest.csv", "-q").code == 2
+    assert digest(tiles) == before
+    assert cli("stats", labels, "-o", tiles / "stats.json", "-j", "1", "-q").code == 0  # a file of its own
+
+
 def test_labelme_embedded_images_do_not_follow_a_symlink_out_of_the_output(tmp_path):
     import base64
     import io as std_io
