@@ -115,7 +115,7 @@ def _masks_hold_ids(masks: Sequence[np.ndarray | None], palette: Palette) -> boo
     as its class, as masks2labels converts them (Cityscapes' road, id 7, was drawn as class 7, traffic sign; a
     frame of ids below 19 alone as if converted). Masks of class indices alone are taken as converted already."""
     ids = {v for v in palette.ids() if 0 <= v < 65536}
-    classes = {c.index for c in palette.classes if not c.ignore}
+    classes = set(palette.class_indices)
     return any(mask is not None and mask.ndim == 2 and mask.dtype.kind in "ui"
                and any(v in ids and v not in classes for v in np.unique(mask).tolist()) for mask in masks)
 

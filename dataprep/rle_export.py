@@ -112,7 +112,7 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
     found = resolve_palette(palette, manifest)
     if found is None:
         raise UsageError(manifest, "no palette.json beside the manifest; pass --palette (the label maps' classes)")
-    real = sorted({c.index for c in found.classes if not c.ignore})
+    real = found.class_indices
     if background is not None and background not in real and background != found.ignore_index:
         # A typo wrote every class, unsaid; the palette's ignore index (0 in some) is left out anyway.
         shown = ", ".join(map(str, real[:12])) + (", ..." if len(real) > 12 else "")

@@ -2,9 +2,8 @@
 holds them."""
 from __future__ import annotations
 
-import functools
-
 from ..errors import UsageError
+from ..palette import class_range
 from ..recipe import Recipe
 
 NamedClasses = tuple[int, str, str, tuple[int, ...]]  # step number, op, parameter, the classes it names
@@ -19,20 +18,6 @@ def named_classes(recipe: Recipe) -> list[NamedClasses]:
             if classes:
                 found.append((number, step.op, name, tuple(int(c) for c in classes)))
     return found
-
-
-@functools.lru_cache(maxsize=8)
-def class_gaps(classes: tuple[int, ...]) -> tuple[int, ...]:
-    """The indices below the last class that a palette (its class indices, sorted) skips; once per palette, not
-    per sample."""
-    return tuple(sorted(set(range(classes[-1] + 1)) - set(classes)))
-
-
-def class_range(classes: tuple[int, ...]) -> str:
-    """The palette's class indices (sorted) in words: '0..10', or '0..10 without 7' for a palette that skips one."""
-    gaps = class_gaps(classes)
-    without = f" without {', '.join(map(str, gaps[:5]))}{', ...' if len(gaps) > 5 else ''}" if gaps else ""
-    return f"0..{classes[-1]}{without}"
 
 
 def swapped_classes(recipe: Recipe) -> list[NamedClasses]:

@@ -45,11 +45,10 @@ from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
 from ..ops import SPECS
 from ..ops.geometric import mirror_warnings
 from ..paths import Inputs, inside
-from ..palette import Palette, resolve_palette
+from ..palette import Palette, class_gaps, class_range, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
-from .class_checks import (absent_class_warnings, check_named_classes, class_gaps, class_range, named_classes,
-                           swapped_classes)
+from .class_checks import absent_class_warnings, check_named_classes, named_classes, swapped_classes
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
 from .single import Kernels
@@ -165,7 +164,7 @@ def augment_manifest(
             f"{resolved.ignore_index}; set ignore_index: {resolved.ignore_index} in the recipe",
         )
     named = named_classes(recipe)
-    classes = tuple(sorted({c.index for c in resolved.classes if not c.ignore})) if resolved is not None else None
+    classes = resolved.class_indices if resolved is not None else None
     if classes:
         check_named_classes(recipe, named + swapped_classes(recipe), classes, ignore, resolved.name)
     colours = resolved.colour_table(256) if resolved is not None else None

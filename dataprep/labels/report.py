@@ -8,7 +8,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from ..palette import Colour, EntryKind, Palette
+from ..palette import Colour, EntryKind, Palette, class_gaps
 from ..regions import BOUNDARY_WIDTH, interior_pixels
 from .options import CLASS_PLUS_ONE, IDS_NOT_INDICES, UnknownKey
 from .sources import _Job
@@ -269,8 +269,7 @@ _FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours", "
 def skipped_indices_warning(palette: Palette, source: str) -> str | None:
     """The palette's class indices skip some below its last: the label maps' palette.json gets a class_N there
     that no pixel holds, and a model an output it never sees (a copied entry's index left unchanged)."""
-    used = {c.index for c in palette.classes if not c.ignore}
-    skipped = sorted(set(range(palette.num_classes)) - used)
+    skipped = class_gaps(palette.class_indices) if palette.class_indices else ()
     if not skipped:
         return None
     by_index: dict[int, list[str]] = {}

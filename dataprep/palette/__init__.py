@@ -42,6 +42,8 @@ from .model import (
     Palette,
     PaletteClass,
     artefact_name,
+    class_gaps,
+    class_range,
     kind_of_name,
     voc_colormap,
 )
@@ -58,6 +60,8 @@ __all__ = [
     "Palette",
     "PaletteClass",
     "artefact_name",
+    "class_gaps",
+    "class_range",
     "builtin_palette",
     "colour_key",
     "find_palette",

@@ -6,6 +6,7 @@ palettes in `builtins`, proposing one from masks in `infer`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -119,6 +120,11 @@ class Palette:
             if not c.ignore:
                 first.setdefault(c.index, c.name)
         return [first.get(i, f"class_{i}") for i in range(self.num_classes)]
+
+    @property
+    def class_indices(self) -> tuple[int, ...]:
+        """The indices its classes (not ignore) take, sorted."""
+        return tuple(sorted({c.index for c in self.classes if not c.ignore}))
 
     @property
     def max_value(self) -> int:
@@ -282,6 +288,20 @@ def _spare_colours(used: set[Colour], where: str | None = None) -> Iterable[Colo
                 used.add(colour)
                 yield colour
     raise DataprepError(where, "no spare colour left for a palette entry")  # pragma: no cover - 2^24 colours taken
+
+
+@functools.lru_cache(maxsize=8)
+def class_gaps(classes: tuple[int, ...]) -> tuple[int, ...]:
+    """The indices below the last class that a palette (its class indices, sorted) skips; once per palette, not
+    per sample."""
+    return tuple(sorted(set(range(classes[-1] + 1)) - set(classes)))
+
+
+def class_range(classes: tuple[int, ...]) -> str:
+    """The palette's class indices (sorted) in words: '0..10', or '0..10 without 7' for a palette that skips one."""
+    gaps = class_gaps(classes)
+    without = f" without {', '.join(map(str, gaps[:5]))}{', ...' if len(gaps) > 5 else ''}" if gaps else ""
+    return f"0..{classes[-1]}{without}"
 
 
 def _fmt_colour(colour: Sequence[int]) -> str:
