@@ -48,6 +48,16 @@ def real_file_path(path: PathLike) -> str:
     return os.path.join(_real_folder(folder), name)
 
 
+def file_stamp(path: PathLike) -> tuple[str, int, int] | None:
+    """(real path, size, mtime_ns) of a file, what a rerun compares to tell it unchanged; None when it cannot
+    be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return real_file_path(path), st.st_size, st.st_mtime_ns
+
+
 @functools.lru_cache(maxsize=4096)
 def _real_folder(folder: str) -> str:
     return os.path.realpath(folder)

@@ -9,25 +9,21 @@ as changed by its stat, not its content: rewritten with the same bytes, its outp
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import DataprepError
 from ..extra_masks import EXTRA_MASKS_COLUMN, extra_mask_paths
 from ..manifest import ManifestRow
-from ..paths import real_file_path
+from ..paths import file_stamp
 
 INPUTS_KEY = "inputs"  # the params file's key
 
 
-def file_stamp(path: str) -> list[Any]:
-    """[path, size, mtime_ns]; [path, None, None] for a file that cannot be stat'ed (its load reports why)."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return [path, None, None]
-    return [real_file_path(path), stat.st_size, stat.st_mtime_ns]
+def _file_record(path: str) -> list[Any]:
+    """[real path, size, mtime_ns]; [path, None, None] for a file that cannot be stat'ed (its load reports why)."""
+    stamp = file_stamp(path)
+    return list(stamp) if stamp is not None else [path, None, None]
 
 
 def row_stamp(row: ManifestRow) -> list[Any]:
@@ -37,7 +33,7 @@ def row_stamp(row: ManifestRow) -> list[Any]:
         files += extra_mask_paths(row)
     except DataprepError:  # a malformed column fails the load; its text still tells one from another
         files.append(f"{EXTRA_MASKS_COLUMN}={row.extra.get(EXTRA_MASKS_COLUMN, '')}")
-    return [row.id, [file_stamp(f) for f in files]]
+    return [row.id, [_file_record(f) for f in files]]
 
 
 def inputs_stamp(rows: Iterable[ManifestRow]) -> list[list[Any]]:

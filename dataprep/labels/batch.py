@@ -53,7 +53,7 @@ class _MaskConverter:
     def __call__(self, job: _Job) -> _FileResult:
         size = self.palette.max_value + 1
         stamp = source_stamp(job)  # before the reads: a mask rewritten meanwhile is converted again next time
-        if not self.overwrite and _up_to_date(job):
+        if not self.overwrite and _up_to_date(job, stamp):
             try:
                 labels = read_mask(job.dst)
             except DataprepError:
@@ -342,7 +342,7 @@ class _MaskPainter:
         size = self.palette.max_value + 1
         labels = None
         stamp = source_stamp(job)
-        if not self.overwrite and _up_to_date(job):
+        if not self.overwrite and _up_to_date(job, stamp):
             status = "skipped"
             labels = read_mask(job.src)
         else:

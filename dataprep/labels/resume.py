@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..executor import ItemResult, iter_items
 from ..folder_settings import OWNER_FILE, take_owner
 from ..io import atomic_write_text, create_exclusive
-from ..paths import real_file_path
+from ..paths import file_stamp
 from .sources import _Job
 
 _STATE_FILE = ".dataprep-{command}.json"  # settings of the run that wrote an output folder
@@ -32,25 +32,20 @@ Stamp = tuple[tuple[str, int, int], ...]  # (real path, size, mtime_ns) of each 
 
 def source_stamp(job: _Job) -> Stamp | None:
     """The stamp of the job's sources as they are now; None when one is missing."""
-    stamp = []
-    for path in (job.src, *job.extras):
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        stamp.append((real_file_path(path), st.st_size, st.st_mtime_ns))
-    return tuple(stamp)
+    stamps = [file_stamp(path) for path in (job.src, *job.extras)]
+    return None if None in stamps else tuple(stamps)  # type: ignore[arg-type]
 
 
-def _up_to_date(job: _Job) -> bool:
-    """The output is newer than its sources and, where a run recorded them, made from these very files."""
+def _up_to_date(job: _Job, stamp: Stamp | None) -> bool:
+    """The output is newer than its sources (`stamp`: as they are now) and, where a run recorded them, made
+    from these very files."""
+    if stamp is None:
+        return False
     try:
         made = job.dst.stat().st_mtime_ns
-        if any(made < os.stat(src).st_mtime_ns for src in (job.src, *job.extras)):
-            return False
     except FileNotFoundError:
         return False
-    return job.recorded is None or job.recorded == source_stamp(job)
+    return all(made >= mtime for _, _, mtime in stamp) and (job.recorded is None or job.recorded == stamp)
 
 
 def run_recording_sources(fn: Callable[[_Job], Any], jobs: list[_Job], out_dir: Path, command: str,
