@@ -22,8 +22,8 @@ from .stats_origin import ids_digest
 
 
 OWNER_FILE = ".dataprep-owner"  # the command whose outputs a folder holds
-# The commands that keep a settings record, and take the owner file when they start (the others mark a folder
-# once written); a folder with such a record from before owner files existed is theirs.
+# The commands that keep a settings record and take the owner file when they claim their folder (the others
+# mark a folder once written, `mark_owner`); a folder with such a record from before owner files is theirs.
 _RECORDS = ("tile", "resize", "masks2labels", "labels2masks")
 
 
@@ -34,14 +34,8 @@ def check_owner(out: Path, command: str) -> None:
     side and each manifest.csv replaced the one before. A folder holding nothing but hidden files (a run that
     stopped before writing) goes to whichever command comes next.
     """
-    path = out / OWNER_FILE
-    try:
-        owner = path.read_text(encoding="utf-8").strip() or "another command"
-    except FileNotFoundError:
-        owner = _legacy_owner(out, command)
-    except OSError:
-        owner = "another command"
-    if owner is None or owner == command or not any(not n.startswith(".") for n in os.listdir(out)):
+    owner = folder_owner(out) or _legacy_owner(out, command)
+    if owner is None or owner == command or not holds_outputs(out):
         return
     raise UsageError(out, f"holds the outputs of `dataprep {owner}`; `dataprep {command}` would replace its "
                           "manifest and leave its files among the new ones: choose another folder")
@@ -51,19 +45,15 @@ def take_owner(out: Path, command: str) -> bool:
     """Make `command` the owner of `out` before it writes there, exclusively: of masks2labels and labels2masks
     started in the same instant into one new folder, both exited 0 over a mix of label maps and colour masks.
     True when this call made the owner file (a run that then writes nothing removes it)."""
-    path = out / OWNER_FILE
-    if create_exclusive(path, command + "\n"):
+    if create_exclusive(out / OWNER_FILE, command + "\n"):
         return True
-    try:
-        owner = path.read_text(encoding="utf-8").strip() or "another command"
-    except OSError:
-        owner = "another command"
+    owner = folder_owner(out) or "another command"
     if owner == command:
         return False
-    if any(not n.startswith(".") for n in os.listdir(out)):
+    if holds_outputs(out):
         check_owner(out, command)  # says whose outputs they are
     if owner not in _RECORDS:  # it marks a folder after writing it: its outputs were deleted since
-        atomic_write_text(path, command + "\n")
+        atomic_write_text(out / OWNER_FILE, command + "\n")
         return True
     raise UsageError(out, f"is being written by `dataprep {owner}` (no outputs there yet; if no such run is "
                           "going on, it stopped before writing: delete the folder); choose another folder")
@@ -71,17 +61,23 @@ def take_owner(out: Path, command: str) -> bool:
 
 def mark_owner(out: Path, command: str) -> None:
     """Record `command` as the writer of `out`, once it has written its outputs there (see `check_owner`)."""
-    path = out / OWNER_FILE
-    if not create_exclusive(path, command + "\n") and path.read_text(encoding="utf-8").strip() != command:
-        atomic_write_text(path, command + "\n")  # an empty folder another command left: this one's now
+    if not create_exclusive(out / OWNER_FILE, command + "\n") and folder_owner(out) != command:
+        atomic_write_text(out / OWNER_FILE, command + "\n")  # an empty folder another command left: this one's now
 
 
 def folder_owner(out: Path) -> str | None:
-    """The command whose outputs `out` holds, per its owner file; None for a folder no command wrote."""
+    """The command whose outputs `out` holds, per its owner file; None without one."""
     try:
-        return (out / OWNER_FILE).read_text(encoding="utf-8").strip() or None
-    except OSError:
+        return (out / OWNER_FILE).read_text(encoding="utf-8").strip() or "another command"
+    except FileNotFoundError:
         return None
+    except OSError:
+        return "another command"  # unreadable: someone's, of unknown kind
+
+
+def holds_outputs(out: Path) -> bool:
+    """Whether `out` holds anything but hidden files (the records of a run that wrote nothing)."""
+    return any(not name.startswith(".") for name in os.listdir(out))
 
 
 def _legacy_owner(out: Path, command: str) -> str | None:

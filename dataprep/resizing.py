@@ -44,7 +44,7 @@ from .augment.base import resize_mask
 from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
-from .folder_settings import claim_folder, mark_owner
+from .folder_settings import claim_folder
 from .io import PathLike, atomic_write_bytes, read_mask_palette
 from .io.formats import read_file_bytes
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
@@ -162,7 +162,6 @@ def resize_manifest(
             report.resized_masks += result.value.resized_mask
     report.errors = errors_of(results)
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
-    mark_owner(out, "resize")
     if palette_file is not None and palette_copy is not None and Path(palette_file).resolve() != palette_copy.resolve():
         atomic_write_bytes(palette_copy, Path(palette_file).read_bytes())
     return report

@@ -45,7 +45,7 @@ import numpy as np
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
-from .folder_settings import claim_folder, mark_owner, release_folder
+from .folder_settings import claim_folder, release_folder
 from .io import (PathLike, atomic_write_bytes, atomic_write_text, check_manifest_size, mask_size_error,
                  read_mask_palette, staged)
 from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
@@ -227,7 +227,6 @@ def tile_manifest(
             release_folder(out, "tile")
         raise all_failed(src.path, report.errors, "sources")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
-    mark_owner(out, "tile")
     # What `stitch` needs and the manifest does not say: CamVid tiled with --ignore-index 11 was stitched with
     # 255 in every pixel no tile covers, a label outside its classes.
     atomic_write_text(out / TILING_FILE, json.dumps({"ignore_index": params.ignore_index, "size": params.size,

@@ -16,7 +16,6 @@ import numpy as np
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError
 from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
-from ..folder_settings import mark_owner
 from ..io import LOSSY_EXTENSIONS, MASK_EXTENSIONS, PathLike, mask_size_error, read_mask, write_mask
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import BUILTIN_PALETTES, Palette, builtin_palette, find_palette, load_palette, palette_from_file
@@ -291,7 +290,6 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing
         return report
     report.palette_path = out_palette.save(out_dir / "palette.json")
-    mark_owner(out_dir, "masks2labels")
     if src.manifest is not None:
         report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)
     return report
@@ -376,7 +374,6 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     report = ConversionReport(palette.label_palette(), out_dir)
     _collect(report, src.jobs, results, palette)
     report.palette_path = palette.save(out_dir / "palette.json")
-    mark_owner(out_dir, "labels2masks")
     if src.manifest is not None:
         report.manifest_path = _write_derived_manifest(src.manifest, src.jobs, results, out_dir)
     return report

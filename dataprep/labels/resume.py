@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..executor import ItemResult, iter_items
-from ..folder_settings import OWNER_FILE, take_owner
+from ..folder_settings import OWNER_FILE, folder_owner, holds_outputs, take_owner
 from ..io import atomic_write_text, create_exclusive
 from ..paths import file_stamp
 from .sources import _Job
@@ -82,10 +82,8 @@ def _unclaim_output(out_dir: Path, command: str, created: bool) -> None:
     """Undo `_claim_output` for a run that wrote nothing: its state and owner files, and the folder if the run
     made it."""
     (out_dir / _STATE_FILE.format(command=command)).unlink(missing_ok=True)
-    owner = out_dir / OWNER_FILE
-    if owner.is_file() and owner.read_text(encoding="utf-8").strip() == command and not any(
-            not name.startswith(".") for name in os.listdir(out_dir)):
-        owner.unlink()
+    if folder_owner(out_dir) == command and not holds_outputs(out_dir):
+        (out_dir / OWNER_FILE).unlink()
     if created:
         with suppress(OSError):  # not empty: something else is in there, and it stays
             out_dir.rmdir()
