@@ -271,6 +271,18 @@ def unconverted_warning(pixel_count: Sequence[int]) -> str | None:
     return None
 
 
+def ignore_as_class_warning(values: Sequence[int], ignore_index: int | None, where: str) -> str | None:
+    """A warning when a label map without a palette holds the ignore index and a single class besides: raw
+    binary masks (ISBI's 0/255 membranes, Kvasir's polyps) whose foreground is stored as 255, so that a loss
+    with that ignore index learns the background alone, at a loss that looks fine."""
+    if ignore_index is None or ignore_index not in values or len(values) != 2:
+        return None
+    other = min(values) if max(values) == ignore_index else max(values)
+    return (f"{where} holds the values {other} and {ignore_index} alone, and {ignore_index} is the ignore index: "
+            f"binary masks whose foreground is stored as {ignore_index}? a loss ignoring it learns class {other} "
+            "alone; convert them with `dataprep masks2labels -p binary MANIFEST DEST` (foreground 1)")
+
+
 def segnet_void_warning(pixel_count: Sequence[int], image_count: Sequence[int], num_images: int) -> str | None:
     """Values 0..11 with 11 in every label map and no palette: SegNet's CamVid, whose 11 is void, counted as a
     twelfth class with a weight of its own (as its pixels went into every image's loss)."""

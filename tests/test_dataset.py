@@ -15,7 +15,7 @@ import torch
 
 from dataprep import SegmentationDataset, make_loader
 from dataprep.errors import DataprepError, UsageError
-from dataprep.io import read_image, read_mask
+from dataprep.io import read_image, read_mask, write_image, write_mask
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.stats import compute_stats
 
@@ -127,6 +127,33 @@ def test_rows_without_masks_are_refused(tmp_path):
     write_manifest([ManifestRow("a", image, None, 320, 240)], tmp_path / "m.csv")
     with pytest.raises(DataprepError, match="no mask"):
         SegmentationDataset(tmp_path / "m.csv")
+
+
+def _binary_dataset(folder: Path, foreground: int) -> Path:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(2):
+        image, mask = folder / f"{i}.png", folder / f"{i}_mask.png"
+        write_image(image, rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+        label = np.zeros((24, 32), np.uint8)
+        label[4:12, 6:20] = foreground
+        write_mask(mask, label)
+        rows.append(ManifestRow(str(i), image, mask, 32, 24))
+    write_manifest(rows, folder / "m.csv")
+    return folder / "m.csv"
+
+
+def test_raw_binary_masks_whose_foreground_is_the_ignore_index_are_warned(tmp_path):
+    # ISBI's membranes as they come (0/255): a loss with ignore_index 255 learns class 0 alone, silently.
+    (tmp_path / "raw").mkdir()
+    with pytest.warns(UserWarning, match=r"holds the values 0 and 255 alone.*masks2labels -p binary"):
+        SegmentationDataset(_binary_dataset(tmp_path / "raw", 255))
+    (tmp_path / "ones").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SegmentationDataset(_binary_dataset(tmp_path / "ones", 1))  # 0/1 label maps: nothing to say
+        # Under another ignore index 255 is a class like any other.
+        SegmentationDataset(_binary_dataset(tmp_path / "raw", 255), ignore_index=7)
 
 
 # --------------------------------------------------------------------------- recipes

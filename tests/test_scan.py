@@ -1128,18 +1128,23 @@ def test_a_mask_saved_at_another_resolution_is_named_as_such(tmp_path):
     so and how to fix it; a mask of another shape gets the plain mismatch."""
     _jpg(tmp_path / "images/scaled.jpg", w=32, h=24), _png(tmp_path / "masks/scaled.png", w=16, h=12)
     _jpg(tmp_path / "images/cropped.jpg", w=32, h=24), _png(tmp_path / "masks/cropped.png", w=30, h=24)
+    # A border of 1 px all round (GlaS's annotations) keeps the ratio within a pixel, yet resizing shifts labels.
+    _jpg(tmp_path / "images/padded.jpg", w=32, h=24), _png(tmp_path / "masks/padded.png", w=34, h=26)
     problems = {p.path: p for p in scan(tmp_path).problems}
     scaled, cropped = str(problems["images/scaled.jpg"]), str(problems["images/cropped.jpg"])
     assert "the same shape at 0.50x" in scaled and "--keep-scaled-masks" in scaled
     assert "`dataprep resize --to image` resizes it to 32x24 by nearest neighbour" in scaled
-    assert cropped.endswith("image is 32x24 but mask masks/cropped.png is 30x24")
-    assert problems["images/scaled.jpg"].kind == problems["images/cropped.jpg"].kind == "size_mismatch"
+    assert "image is 32x24 but mask masks/cropped.png is 30x24 (-2 px wide, +0 px high: padded or cropped" in cropped
+    padded = str(problems["images/padded.jpg"])
+    assert "is 34x26 (+2 px wide, +2 px high: padded or cropped, not scaled" in padded and "--to image" not in padded
+    assert {problems[f"images/{n}.jpg"].kind for n in ("scaled", "cropped", "padded")} == {"size_mismatch"}
     # Kept on request, as a warning on the mask, with the image's size; another shape is still refused.
     kept = scan(tmp_path, keep_scaled_masks=True)
     assert [(r.id, r.width, r.height) for r in kept.rows] == [("scaled", 32, 24)]
     assert [(w.path, w.kind) for w in kept.warnings] == [("masks/scaled.png", "scaled_mask")]
     assert "run `dataprep resize --to image`" in kept.warnings[0].reason
-    assert [(p.path, p.kind) for p in kept.problems] == [("images/cropped.jpg", "size_mismatch")]
+    assert sorted((p.path, p.kind) for p in kept.problems) == [("images/cropped.jpg", "size_mismatch"),
+                                                                ("images/padded.jpg", "size_mismatch")]
 
 
 def test_a_tiff_whose_last_band_is_tagged_alpha_is_named(tmp_path):

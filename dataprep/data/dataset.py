@@ -40,6 +40,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from .. import recipe as R
+from ..class_stats import ignore_as_class_warning
 from ..contracts import (DatasetInfo, Normalization, Stats, check_colour_steps, float_range_refusal, needs_rgb,
                          pixel_type_refusal, resolve_dataset_info)
 from ..errors import DataprepError, UsageError
@@ -48,6 +49,7 @@ from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops import SPECS
 from ..ops.geometric import mirror_warnings
 from ..ops.steps import CompiledSteps
+from ..sampleio import load_row_mask
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 from ..split_column import SPLIT_COLUMN, select_splits
 from ..stats_origin import fold_training_rows, origin_warning
@@ -234,6 +236,8 @@ def resolve_spec(
         refusal = float_range_refusal(steps, first_image())
     if refusal:
         raise UsageError(str(rows[0].image), refusal)
+    if info is None and resolved.class_names is None:  # the trainer checks its first batch itself
+        _warn_of_raw_binary_masks(rows[0], resolved.ignore_index)
     return DataSpec(
         rows=tuple(rows),
         steps=steps,
@@ -245,6 +249,16 @@ def resolve_spec(
         manifest_source=str(man.path) if man.path else None,
         info=resolved,
     )
+
+
+def _warn_of_raw_binary_masks(row: ManifestRow, ignore_index: int | None) -> None:
+    try:
+        values = np.unique(load_row_mask(row, purpose="the Dataset")).tolist()
+    except DataprepError:
+        return  # reading the item raises it, in the worker that reads it
+    raw = ignore_as_class_warning(values, ignore_index, f"the first label map ({row.mask_str})")
+    if raw:
+        warnings.warn(raw, UserWarning, stacklevel=4)
 
 
 # --------------------------------------------------------------------------- per-sample pieces

@@ -47,13 +47,13 @@ from .formats import (
     strip_suffix,
 )
 from .info import ImageInfo, read_info
-from .limits import (DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_manifest_size, check_pixels, is_scaled_copy,
+from .limits import (DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, border_note, check_manifest_size, check_pixels, is_scaled_copy,
                      mask_size_error, max_image_pixels)
 from .masks import read_mask, read_mask_palette, read_png_palette
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "JPEG2000_EXTENSIONS", "LOSSY_EXTENSIONS", "MASK_EXTENSIONS",
-    "MAX_PIXELS_ENV", "DataprepError",
+    "MAX_PIXELS_ENV", "DataprepError", "border_note",
     "Decoded", "ImageInfo", "PathLike", "apply_orientation", "atomic_open", "atomic_write_bytes", "atomic_write_text",
     "create_exclusive",
     "check_complete", "check_manifest_size", "check_pixels", "content_mismatch", "decode_binary_bytes", "decode_file",

@@ -92,17 +92,37 @@ def mask_size_error(path: PathLike, mask: tuple[int, int], image: tuple[int, int
     if is_scaled_copy(image, mask):
         reason += (f" (the same shape at {mask[0] / image[0]:.2f}x: `dataprep resize --to image` resizes it "
                    "by nearest neighbour)")
-    return DataprepError(path, reason)
+    return DataprepError(path, reason + border_note(image, mask))
+
+
+# Sides this close are a border added or cut (GlaS's annotations of 777x524 for 775x522 photos), not a rescale:
+# resizing such a mask to its image shifted a crack's labels by a pixel (12% of them), exit 0.
+_BORDER_PIXELS = 4
 
 
 def is_scaled_copy(image: tuple[int, int], mask: tuple[int, int]) -> bool:
     """Whether (width, height) `mask` is `image` scaled: both sides differ, in one ratio (within a pixel).
 
-    One side off by a pixel or two with the other equal is a crop or pad, not a scaled copy."""
+    One side off by a pixel or two with the other equal, or both within a few
+    pixels (`is_border_difference`), is a crop or pad, not a scaled copy."""
     (iw, ih), (mw, mh) = image, mask
-    if iw == mw or ih == mh:
+    if iw == mw or ih == mh or is_border_difference(image, mask):
         return False
     return abs(ih * mw / iw - mh) <= 1 or abs(iw * mh / ih - mw) <= 1
+
+
+def is_border_difference(image: tuple[int, int], mask: tuple[int, int]) -> bool:
+    """Whether (width, height) `mask` differs from `image` by a border of a few pixels at most, on both sides."""
+    (iw, ih), (mw, mh) = image, mask
+    return (iw, ih) != (mw, mh) and abs(iw - mw) <= _BORDER_PIXELS and abs(ih - mh) <= _BORDER_PIXELS
+
+
+def border_note(image: tuple[int, int], mask: tuple[int, int]) -> str:
+    """' (...)' naming a few-pixel border difference as a pad or crop that no resize undoes; '' otherwise."""
+    if not is_border_difference(image, mask):
+        return ""
+    return (f" ({mask[0] - image[0]:+d} px wide, {mask[1] - image[1]:+d} px high: padded or cropped, not scaled; "
+            "a resize would shift its labels: undo the pad or crop)")
 
 
 def check_decoded_size(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> None:

@@ -103,6 +103,7 @@ class ValidatePair:
                 return None, [Problem(cand.image, ScanProblem.EXIF_ROTATION, reason)], warnings
             reason = f"image is {img.width}x{img.height} but mask {cand.mask} is {msk.width}x{msk.height}"
             if not io.is_scaled_copy((img.width, img.height), (msk.width, msk.height)):
+                reason += io.border_note((img.width, img.height), (msk.width, msk.height))
                 return None, [Problem(cand.image, ScanProblem.SIZE_MISMATCH, reason)], warnings
             scaled = f"the same shape at {msk.width / img.width:.2f}x: a label map saved at another resolution"
             if not self.keep_scaled_masks:
