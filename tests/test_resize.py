@@ -113,6 +113,12 @@ def test_the_manifest_rows_of_scaled_masks_are_refused_by_other_commands_with_th
     assert result.exit_code != 0
     assert "is 30x20 but the manifest says 60x40; the same shape at 0.50x, saved at another resolution " \
            "(`dataprep resize --to image`" in result.output
+    # A manifest whose sizes are stale: its image is at fault, not its mask, and no resize mends it.
+    stale = tmp_path / "raw.csv"
+    stale.write_text(stale.read_text(encoding="utf-8").replace(",60,40", ",120,80"), encoding="utf-8")
+    result = cli("stats", stale, "-o", tmp_path / "stats.json", "-j", "1")
+    assert result.exit_code != 0 and "images/a.png: is 60x40 but the manifest says 120x80; rescan it" in result.output
+    assert "resize" not in result.output
 
 
 def test_max_side_shrinks_with_area_averaging_and_keeps_small_pairs(tmp_path):

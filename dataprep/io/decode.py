@@ -172,7 +172,7 @@ def open_tiff(path: Path, expect: tuple[int, int] | None, *, mask: bool = False)
         return None  # not a TIFF tifffile can parse: the other decoders say what is wrong
     try:
         check_pixels(path, reader.width, reader.height)
-        check_manifest_size(path, (reader.width, reader.height), expect)
+        check_manifest_size(path, (reader.width, reader.height), expect, mask=mask)
     except BaseException:
         reader.close()
         raise

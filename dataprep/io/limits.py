@@ -73,13 +73,17 @@ def bomb_error(path: Path, exc: Exception) -> DataprepError:
     return DataprepError(path, f"{exc}; raise the limit with {MAX_PIXELS_ENV}=N (or 'none')")
 
 
-def check_manifest_size(path: PathLike, size: tuple[int, int] | None, expect: tuple[int, int] | None) -> None:
-    """Refuse a file whose header `size` (width, height) is not the `expect`ed manifest size (either way round)."""
+def check_manifest_size(path: PathLike, size: tuple[int, int] | None, expect: tuple[int, int] | None, *,
+                        mask: bool = False) -> None:
+    """Refuse a file whose header `size` (width, height) is not the `expect`ed manifest size (either way round).
+
+    `mask`: the file is a mask, whose scaled copy is named with the command that resizes it; an image of another
+    size means the manifest's size is stale (the masks are not at fault)."""
     # A manifest's sizes come from scan: a file swapped since (or a bomb put in its
     # place) is refused from its header instead of being decoded. Either way round: EXIF.
     if expect is not None and size is not None and size not in (expect, expect[::-1]):
         fix = "rescan it"
-        if is_scaled_copy(expect, size):  # `scan --keep-scaled-masks` rows, or a file saved at another resolution
+        if mask and is_scaled_copy(expect, size):  # `scan --keep-scaled-masks` rows, or one saved at another resolution
             fix = (f"the same shape at {size[0] / expect[0]:.2f}x, saved at another resolution "
                    "(`dataprep resize --to image` brings masks to their images' size)")
         raise DataprepError(path, f"is {size[0]}x{size[1]} but the manifest says {expect[0]}x{expect[1]}; {fix}")

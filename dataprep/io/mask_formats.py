@@ -23,7 +23,7 @@ def read_netpbm_with_opencv(path: PathLike, expect: tuple[int, int] | None, limi
         return None  # 8-bit PPM colour masks and broken headers: PIL reads them or names what is wrong
     width, height, _maxval = header
     check_pixels_within(path, width, height, limit)
-    check_manifest_size(path, (width, height), expect)
+    check_manifest_size(path, (width, height), expect, mask=True)
     array = cv2.imdecode(np.frombuffer(read_file_bytes(path), np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.shape[:2] != (height, width):
         return None

@@ -80,7 +80,7 @@ def _read_mask_with_pil(path: Path, expect: tuple[int, int] | None, data: bytes 
                 if mask is not None:
                     return mask
             check_pixels(path, *im.size)
-            check_manifest_size(path, im.size, expect)
+            check_manifest_size(path, im.size, expect, mask=True)
             check_pil_frames(path, im)
             if im.format == "TIFF" and im.tag_v2.get(274, 1) != 1:
                 # libtiff would turn it in part; masks are read as stored
@@ -197,7 +197,7 @@ def _read_png_with_opencv(path: str, expect: tuple[int, int] | None, limit: int 
         return None  # truncated or trailing bytes: PIL's reading and messages, and no OpenCV warning on stderr
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     check_pixels_within(path, width, height, limit)
-    check_manifest_size(path, (width, height), expect)
+    check_manifest_size(path, (width, height), expect, mask=True)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     _depths, channels, to_rgb = kind
     shape = (height, width) if channels == 1 else (height, width, channels)
