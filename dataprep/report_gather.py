@@ -21,7 +21,7 @@ from .preview import make_contact_sheet
 from .sampleio import BGR_KEY, nodata_of
 from .stats import image_partial, load_stats
 from .split_column import SPLIT_COLUMN
-from .stats_origin import fold_training_rows, origin_warning
+from .stats_origin import training_row_sets, origin_warning
 
 HIST_BINS = 64
 
@@ -218,7 +218,7 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
         rows = manifest.rows
         origin = origin_warning(stats_data.measured_on, rows, stats_name=str(stats),
                                 rows_name=f"the {len(rows)} rows of {manifest.path}" if manifest.path else None,
-                                alternatives=fold_training_rows(rows))
+                                alternatives=training_row_sets(rows))
         warnings = [origin] if origin else []
     folds = load_fold_report(splits) if splits is not None else None
     if folds is not None:

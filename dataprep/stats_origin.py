@@ -90,10 +90,14 @@ def origin_warning(measured: MeasuredOn | None, rows: Sequence[ManifestRow], *, 
             "ids differ); its mean/std and class statistics describe other data: rerun `dataprep stats` on this manifest")
 
 
-def fold_training_rows(rows: Sequence[ManifestRow]) -> list[list[ManifestRow]]:
-    """For a manifest with a `fold` column, the training rows of each fold (all rows outside it)."""
+def training_row_sets(rows: Sequence[ManifestRow]) -> list[list[ManifestRow]]:
+    """The row sets of a manifest that stats are rightly measured on: with a `fold` column, the training rows
+    of each fold (all rows outside it); with a `split` column, its train rows (`dataprep stats --split train`,
+    as train.md says, used for the val split too)."""
     folds = sorted({r.fold for r in rows if r.fold is not None})
-    return [[r for r in rows if r.fold != f] for f in folds] if len(folds) > 1 else []
+    sets = [[r for r in rows if r.fold != f] for f in folds] if len(folds) > 1 else []
+    train = [r for r in rows if r.extra.get("split") == "train"]
+    return sets + ([train] if train and len(train) < len(rows) else [])
 
 
-__all__ = ["MeasuredOn", "fold_training_rows", "files_size", "ids_digest", "origin_warning"]
+__all__ = ["MeasuredOn", "training_row_sets", "files_size", "ids_digest", "origin_warning"]

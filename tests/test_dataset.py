@@ -76,6 +76,18 @@ def test_stats_normalize_in_raw_units(labels):
     np.testing.assert_allclose(item["image"].numpy(), ((raw - [10, 20, 30]) / [2, 4, 8]).transpose(2, 0, 1), atol=1e-5)
 
 
+def test_imagenet_mean_std_in_0_1_units_on_8_bit_images_are_warned(labels):
+    """albumentations' Normalize takes ImageNet's 0-1 values (times max_pixel_value 255); here mean/std are raw
+    pixel units, so those values gave inputs of 130..1060 without a word."""
+    imagenet = {"steps": [{"op": "normalize", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}]}
+    with pytest.warns(UserWarning, match=r"0-1 values, but the images are uint8.*use mean \[123\.7, 116\.3, 103\.5\]"):
+        SegmentationDataset(labels, imagenet)
+    raw_units = {"steps": [{"op": "normalize", "mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SegmentationDataset(labels, raw_units)
+
+
 def test_stats_channels_must_match_images(labels):
     stats = {"version": 1, "image": {"mean": [100.0], "std": [50.0]}}
     with pytest.raises(DataprepError, match="1 channel"):
@@ -157,6 +169,34 @@ def test_raw_binary_masks_whose_foreground_is_the_ignore_index_are_warned(tmp_pa
 
 
 # --------------------------------------------------------------------------- recipes
+
+
+def test_arguments_of_other_types_are_refused_naming_what_is_taken(labels):
+    """An albumentations Compose (or a function) as the recipe, a DataFrame-like or list as the manifest: a
+    TypeError from pathlib naming neither; a list of steps is a recipe's steps."""
+    import albumentations as A
+
+    for transform in (A.Compose([A.HorizontalFlip(p=1.0)]), lambda image, mask: {"image": image, "mask": mask}):
+        with pytest.raises(UsageError, match=r"recipe: a (Compose|function) is a transform, not a recipe"):
+            SegmentationDataset(labels, transform)
+    with pytest.raises(UsageError, match=r"manifest: a list is not a manifest; give the path of a manifest CSV"):
+        SegmentationDataset([{"image": "a.png", "mask": "a_mask.png"}])
+    steps = [{"op": "hflip", "p": 1.0}]
+    flipped = SegmentationDataset(labels, steps)[(0, 0)]
+    assert torch.equal(flipped["image"], SegmentationDataset(labels, {"steps": steps})[(0, 0)]["image"])
+    assert torch.equal(flipped["mask"], SegmentationDataset(labels)[0]["mask"].flip(-1))
+
+
+def test_a_recipe_size_that_no_step_takes_is_warned(labels):
+    """Online, `size` is the size of the steps that take one (resize, crops); with none of them the samples kept
+    their own 240x320 without a word, where offline outputs are fitted to it."""
+    with pytest.warns(UserWarning, match=r"size \[128, 128\] is taken by no step, so samples keep their images' "):
+        ds = SegmentationDataset(labels, {"size": [128, 128], "steps": [{"op": "hflip"}]})
+    assert ds[0]["image"].shape[1:] != (128, 128)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = SegmentationDataset(labels, {"size": [128, 128], "steps": [{"op": "hflip"}, {"op": "resize"}]})
+    assert ds[0]["image"].shape[1:] == (128, 128)
 
 
 def test_recipe_errors_come_at_load_time(labels):
@@ -312,6 +352,33 @@ def test_transform_takes_bool_and_int64_masks_as_their_classes(coords):
     assert from_bool.dtype == np.uint8 and np.array_equal(from_bool, expected)
     assert from_int64.dtype == np.int64 and np.array_equal(from_int64, expected)
     assert (expected == 255).any()  # the rotated-in corners: the ignore index
+    # int8 cannot hold 255: OpenCV saturated the corners to 127, a class; they come back int16, ignored.
+    _, from_int8 = ds.transform(image, classes.astype(np.int8), epoch=0, index=0)
+    assert from_int8.dtype == np.int16 and np.array_equal(from_int8, expected)
+
+
+def test_transform_refuses_a_mask_of_another_size_than_its_image(coords):
+    """A transposed or smaller mask came back as an augmented pair of one size, misaligned, as albumentations'
+    own Compose refuses it."""
+    ds = SegmentationDataset(coords, {"size": [24, 24], "steps": [{"op": "resize"}]})
+    image = np.zeros((40, 48, 3), np.uint8)
+    for mask in (np.zeros((48, 40), np.uint8), np.zeros((20, 24), np.uint8)):
+        with pytest.raises(DataprepError, match=rf"mask is {mask.shape[1]}x{mask.shape[0]} but its image is 48x40"):
+            ds.transform(image, mask, epoch=0, index=0, source="x.png")
+
+
+def test_the_ignore_index_fills_padding_exactly_or_is_refused(coords):
+    """torch's default ignore_index -100 saturated to class 0 in the rotated-in corners (a class trained on
+    padding); 1000 gave 255 on the CPU engine and 1000 on DALI."""
+    recipe = {"size": [24, 24], "steps": [{"op": "rotate", "limit": [30, 30], "p": 1.0}, {"op": "resize"}]}
+    for ignore in (-100, -1, 65536):
+        with pytest.raises(UsageError, match=rf"ignore_index {ignore}: label maps hold 0\.\.65535"):
+            SegmentationDataset(coords, recipe, ignore_index=ignore)
+    ds = SegmentationDataset(coords, recipe, ignore_index=1000)
+    classes = np.kron(np.random.default_rng(5).integers(0, 2, (5, 5)), np.ones((8, 8), int)).astype(np.uint8)
+    _, mask = ds.transform(np.zeros((40, 40, 3), np.uint8), classes, epoch=0, index=0)
+    assert mask.dtype == np.uint16 and set(np.unique(mask)) == {0, 1, 1000}
+    assert ds[0]["mask"].max() == 1000
 
 
 # --------------------------------------------------------------------------- loader

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import random
 import warnings
 from collections.abc import Mapping, Sequence
@@ -44,7 +45,7 @@ from ..class_stats import ignore_as_class_warning
 from ..contracts import (DatasetInfo, Normalization, Stats, check_colour_steps, float_range_refusal, needs_rgb,
                          pixel_type_refusal, resolve_dataset_info)
 from ..errors import DataprepError, UsageError
-from ..io import PathLike, load_sample, read_info
+from ..io import PathLike, load_sample, mask_size_error, read_info
 from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops import SPECS
 from ..ops.geometric import mirror_warnings
@@ -52,7 +53,7 @@ from ..ops.steps import CompiledSteps
 from ..sampleio import load_row_mask
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 from ..split_column import SPLIT_COLUMN, select_splits
-from ..stats_origin import fold_training_rows, origin_warning
+from ..stats_origin import training_row_sets, origin_warning
 
 SPLITS = ("train", "val")
 # Kept for the DALI engine, which reads 8- and 16-bit data only.
@@ -63,15 +64,33 @@ MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 def load_manifest_arg(manifest: Manifest | PathLike) -> Manifest:
-    return manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    if isinstance(manifest, Manifest):
+        return manifest
+    if not isinstance(manifest, (str, os.PathLike)):
+        raise UsageError(None, f"manifest: a {type(manifest).__name__} is not a manifest; give the path of a "
+                               "manifest CSV (`dataprep scan` writes one) or a dataprep.manifest.Manifest")
+    return read_manifest(manifest)
 
 
-def load_recipe_arg(recipe: R.Recipe | PathLike | Mapping[str, Any] | None) -> R.Recipe | None:
+def load_recipe_arg(recipe: R.Recipe | PathLike | Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+                    ) -> R.Recipe | None:
+    """A recipe from a Recipe, a YAML path, a mapping, or a list of step mappings (the `steps:` alone)."""
     if recipe is None or isinstance(recipe, R.Recipe):
         return recipe
     if isinstance(recipe, Mapping):
         return R.parse_recipe(recipe)
-    return R.load_recipe(recipe)
+    if isinstance(recipe, (list, tuple)) and all(isinstance(step, Mapping) for step in recipe):
+        return R.parse_recipe({"steps": list(recipe)})
+    if isinstance(recipe, (str, os.PathLike)):
+        return R.load_recipe(recipe)
+    if callable(recipe):
+        # A Compose draws its own parameters: the engines could not give image and mask, or CPU and DALI, the
+        # same ones, nor make an epoch repeat.
+        raise UsageError(None, f"recipe: a {type(recipe).__name__} is a transform, not a recipe; write its steps "
+                               "as a recipe (a YAML file, or {'size': [H, W], 'steps': [{'op': 'hflip'}, ...]}: "
+                               "see docs/augment.md for the ops)")
+    raise UsageError(None, f"recipe: a {type(recipe).__name__} is not a recipe; give a YAML path, a mapping, a "
+                           "list of steps or a dataprep.recipe.Recipe")
 
 
 def load_stats_arg(stats: Stats | Mapping[str, Any] | PathLike | None) -> tuple[Stats | None, str | None]:
@@ -216,14 +235,25 @@ def resolve_spec(
     if stats_dict is not None and info is None:  # the trainer checks its own stats
         origin = origin_warning(stats_dict.measured_on, man.rows, stats_name=stats_source or "stats",
                                 rows_name=f"the {len(man)} rows of {man.path}" if man.path else None,
-                                alternatives=[rows, *fold_training_rows(man.rows)])
+                                alternatives=[rows, *training_row_sets(man.rows)])
         if origin:
             warnings.warn(origin, UserWarning, stacklevel=3)
     for line in mirror_warnings(rec, resolved.class_names) if rec is not None else ():
         warnings.warn(line, UserWarning, stacklevel=3)
+    if rec is not None and rec.size and not any(SPECS[s.op].needs_size for s in steps):
+        # Offline runs fit outputs to `size`; online only a step that takes it does (val.yaml: `- op: resize`).
+        warnings.warn(f"{source or 'the recipe'}: size {list(rec.size)} is taken by no step, so samples keep their "
+                      "images' sizes; add `- op: resize` (or a crop) to give them that size", UserWarning, stacklevel=3)
     if info is not None:
         own = resolved.from_.get("normalization") == "explicit"
         resolved = dataclasses.replace(info, normalization=resolved.normalization if own else info.normalization)
+    if not 0 <= resolved.ignore_index <= 65535:
+        # Padding and rotated-in corners are filled with it: -100 (torch's default) saturated to class 0.
+        origin = resolved.from_.get("ignore_index", "explicit")
+        where = "" if origin == "explicit" else f" (from the {origin})"
+        raise UsageError(None, f"ignore_index {resolved.ignore_index}{where}: label maps hold 0..65535 and padding "
+                               "is filled with it; use 255, and the same value in the loss "
+                               "(CrossEntropyLoss(ignore_index=255))")
     # The first image's pixels, read once for whichever check needs them.
     first_image = functools.cache(lambda: load_sample(rows[0], mask="skip", purpose="the Dataset").image)
     if any(needs_rgb(s.op) for s in steps):
@@ -236,8 +266,11 @@ def resolve_spec(
         refusal = float_range_refusal(steps, first_image())
     if refusal:
         raise UsageError(str(rows[0].image), refusal)
-    if info is None and resolved.class_names is None:  # the trainer checks its first batch itself
-        _warn_of_raw_binary_masks(rows[0], resolved.ignore_index)
+    if info is None:  # the trainer checks its first batch itself
+        if resolved.class_names is None:
+            _warn_of_raw_binary_masks(rows[0], resolved.ignore_index)
+        if resolved.from_.get("normalization") == "explicit":
+            _warn_of_unit_mean_std(resolved.normalization, read_info(rows[0].image).dtype, source)
     return DataSpec(
         rows=tuple(rows),
         steps=steps,
@@ -259,6 +292,20 @@ def _warn_of_raw_binary_masks(row: ManifestRow, ignore_index: int | None) -> Non
     raw = ignore_as_class_warning(values, ignore_index, f"the first label map ({row.mask_str})")
     if raw:
         warnings.warn(raw, UserWarning, stacklevel=4)
+
+
+def _warn_of_unit_mean_std(normalization: Normalization, dtype: str, source: str | None) -> None:
+    """albumentations' Normalize takes ImageNet's 0-1 mean/std and a max_pixel_value of 255; ours are in raw
+    pixel units, so those values on 8-bit images gave inputs of 130..1060, without a word."""
+    mean, std = normalization.mean, normalization.std
+    if mean is None or std is None or not np.issubdtype(np.dtype(dtype), np.integer):
+        return
+    if max(mean) <= 1 and max(std) <= 1:
+        top = np.iinfo(np.dtype(dtype)).max
+        raw = ", ".join(f"{m * top:.1f}" for m in mean), ", ".join(f"{v * top:.1f}" for v in std)
+        warnings.warn(f"{source or 'the recipe'}: normalize mean/std are 0-1 values, but the images are {dtype} "
+                      f"(0..{top}) and mean/std are in raw pixel units: inputs will be far from 0 +- 1; use mean "
+                      f"[{raw[0]}], std [{raw[1]}], or leave them out to use stats.json's", UserWarning, stacklevel=4)
 
 
 # --------------------------------------------------------------------------- per-sample pieces
@@ -467,12 +514,18 @@ class SegmentationDataset(Dataset):
         """Apply the recipe's steps with the params of sample `index` in `epoch` (no normalization).
 
         A bool mask is read as classes 0 and 1 (it comes back uint8: padding holds the ignore index); an int64
-        mask comes back int64 (OpenCV works in int32)."""
+        mask comes back int64 (OpenCV works in int32); a mask whose type cannot hold the ignore index comes back
+        in the smallest type that does (uint8 under ignore index 1000: uint16)."""
+        if image.shape[:2] != mask.shape[:2]:  # albumentations refuses this; the steps would misalign the pair
+            raise mask_size_error(source, mask.shape[1::-1], image.shape[1::-1])
         if self._compose is None:
             return image, mask
         given = mask.dtype
         if given == np.bool_:
             mask = mask.astype(np.uint8)  # OpenCV's resize refused it with a message naming neither
+        elif np.issubdtype(given, np.integer) and np.iinfo(given).max < self.spec.ignore_index:
+            # OpenCV saturates the fill: rotated-in corners of int8 masks were 127, of uint8 ones under 1000, 255.
+            mask = mask.astype(np.promote_types(given, np.min_scalar_type(self.spec.ignore_index)))
         np_rng, _ = sample_rngs(self.spec.seed, epoch, index)
         try:
             image, mask, _ = self._compose.run(image, mask, np_rng)
