@@ -19,22 +19,18 @@ from __future__ import annotations
 import csv
 import functools
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import CONTROL_CHARACTER, DataprepError
+from .errors import DataprepError
 from .io import PathLike, atomic_open
+from .manifest_checks import header_columns, id_problem, is_blank, refuse_a_repeated_header, size_value
 
 REQUIRED_COLUMNS = ("id", "image", "mask", "width", "height")
 # What `dataprep resize` records: the image's size before its first resize.
 ORIGINAL_SIZE_COLUMNS = ("original_width", "original_height")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-# A name holding one cannot be an id (it names output files) and is printed escaped, to keep messages one line.
-# Anything any rule of `id_problem` refuses; ids that do not match (nearly all) need no closer look.
-_ANY_ID_PROBLEM = re.compile(r"[\x00-\x1f\x7f\\]|^[A-Za-z]:|(?:^|/)\.{0,2}(?:/|$)")
 
 
 def _fold_of(extra: dict[str, str]) -> int | None:
@@ -202,34 +198,41 @@ def read_manifest(path: PathLike) -> Manifest:
 
 
 def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
-    # csv.reader with column indices: DictReader's dict per line was a fifth of reading
-    # 100k rows. Short lines read as empty values and surplus fields are dropped, as there.
-    reader = csv.reader(f)
-    header = next(reader, [])
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise DataprepError(path, f"not a dataprep manifest: missing column(s) {', '.join(missing)}")
-    repeated = sorted({name for name in header if name and header.count(name) > 1})  # `,,` of a spreadsheet
-    if repeated:  # its last value silently won: `id,id,...` read the second column as the ids
-        raise DataprepError(path, f"header names column(s) {', '.join(map(repr, repeated))} twice; keep one")
-    index = {name: i for i, name in enumerate(header)}
+    # csv.reader with column indices: DictReader's dict per line was a fifth of reading 100k rows.
+    header_reader = csv.reader(f)
+    header = next(header_reader, [])
+    names, spaced_after_commas = header_columns(path, header, REQUIRED_COLUMNS)
+    header_lines = header_reader.line_num
+    # The rows from where the header ended; `a, b, c` files drop the space after each comma.
+    reader = csv.reader(f, skipinitialspace=spaced_after_commas)
+    index = {name: i for i, name in enumerate(names)}
     i_id, i_image, i_mask, i_width, i_height = (index[c] for c in REQUIRED_COLUMNS)
     extra_index = [(name, i) for name, i in index.items() if name not in REQUIRED_COLUMNS]
-    full = len(header)
+    full = len(names)
     rows: list[ManifestRow] = []
     seen: set[str] = set()
     resolve = functools.partial(_resolve, str(base), folders={})  # folder cache of this read only
-    line_no = 1
+    next_line = header_lines + 1
     for rec in reader:
+        # The physical line the row starts on: blank lines and line breaks in quoted cells count, as in an editor.
+        line_no, next_line = next_line, header_lines + reader.line_num + 1
         if not rec:
             continue  # a blank line
-        line_no += 1
-        if len(rec) < full:
-            rec = rec + [""] * (full - len(rec))
+        if len(rec) != full:
+            if len(rec) < full:  # short lines read as empty values
+                rec = rec + [""] * (full - len(rec))
+            elif any(rec[full:]):  # empty surplus cells (`a,b,c,1,1,`) lose nothing; others would be dropped
+                refuse_a_repeated_header(path, line_no, rec, REQUIRED_COLUMNS)  # of a manifest with more columns
+                raise DataprepError(path, f"line {line_no} has {len(rec)} fields, the header {full}: "
+                                          "a comma inside an unquoted value? quote it")
         sid = rec[i_id]
-        if not sid:
-            raise DataprepError(path, f"line {line_no}: empty id")
+        if not sid or sid.isspace():
+            if is_blank(rec):
+                continue  # `,,,,` (a spreadsheet's empty row) or spaces alone: a blank line
+            if not sid:
+                raise DataprepError(path, f"line {line_no}: empty id")
         if sid in seen:
+            refuse_a_repeated_header(path, line_no, rec, REQUIRED_COLUMNS)
             raise DataprepError(path, f"line {line_no}: duplicate id {sid!r}")
         seen.add(sid)
         bad = id_problem(sid)
@@ -240,8 +243,10 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
             raise DataprepError(path, f"line {line_no}: empty image path for id {sid!r}")
         try:
             width, height = int(rec[i_width]), int(rec[i_height])
-        except ValueError:
-            raise DataprepError(path, f"line {line_no}: width/height must be integers") from None
+        except ValueError:  # the slow way, for the message or a float size (`320.0`)
+            refuse_a_repeated_header(path, line_no, rec, REQUIRED_COLUMNS)
+            width = size_value(path, line_no, "width", rec[i_width])
+            height = size_value(path, line_no, "height", rec[i_height])
         if width < 1 or height < 1:
             raise DataprepError(path, f"line {line_no}: width/height must be positive, got {width}x{height}")
         mask = rec[i_mask]
@@ -253,30 +258,6 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
         rows.append(_row(sid, resolve(image), resolve(mask) if mask else None, width, height,
                          {name: rec[i] for name, i in extra_index}))
     return Manifest(rows, path)
-
-
-def id_problem(sid: str) -> str | None:
-    """Why `sid` cannot name output files, or None.
-
-    Commands build output paths from ids (`OUT/images/<id>__v0.jpg`), so an id
-    must stay a relative path below the output folder: '/'-separated parts,
-    none empty, '.' or '..', no backslash, drive letter or control character.
-    """
-    return None if _ANY_ID_PROBLEM.search(sid) is None else _id_problem_named(sid)
-
-
-def _id_problem_named(sid: str) -> str | None:
-    # The rules one by one, for the message.
-    if CONTROL_CHARACTER.search(sid):
-        return "contains a control character"
-    if "\\" in sid:
-        return "contains a backslash; ids use '/' between folders"
-    if sid.startswith("/") or _DRIVE.match(sid):
-        return "is an absolute path; ids must be relative (they name output files)"
-    parts = sid.split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        return "has an empty, '.' or '..' part; ids must stay below the output folder"
-    return None
 
 
 def write_manifest(manifest: Manifest | Sequence[ManifestRow], path: PathLike, columns: Iterable[str] = ()) -> Path:

@@ -29,7 +29,7 @@ def test_round_trip_relative_paths_and_extra_columns(tmp_path):
     [
         ("id,image\na,b\n", "missing column"),
         ("id,image,mask,width,height\na,x.jpg,,1,1\na,y.jpg,,1,1\n", "duplicate id"),
-        ("id,image,mask,width,height\na,x.jpg,,one,1\n", "integers"),
+        ("id,image,mask,width,height\na,x.jpg,,one,1\n", "line 2: width .one. must be an integer"),
         ("id,image,mask,width,height\n,x.jpg,,1,1\n", "empty id"),
     ],
 )
@@ -171,7 +171,7 @@ def test_rows_keep_path_strings_and_give_paths_and_an_int_fold(tmp_path):
 
 
 def test_the_quick_id_check_lets_through_only_ids_every_rule_accepts():
-    from dataprep.manifest import _id_problem_named, id_problem
+    from dataprep.manifest_checks import _id_problem_named, id_problem
 
     alphabet = ["a", "/", ".", "\\", ":", "\x00", "\x1f", "C", "\u00e9", " "]
     for length in range(5):
@@ -196,3 +196,100 @@ def test_a_repeated_header_column_and_windows_paths_are_named(tmp_path):
     (tmp_path / "a\\b.jpg").write_bytes(b"")  # a real file of that name is read as it is
     (tmp_path / "real.csv").write_text("id,image,mask,width,height\np,a\\b.jpg,,4,4\n")
     assert read_manifest(tmp_path / "real.csv").rows[0].image == tmp_path / "a\\b.jpg"
+
+
+# Hand-edited manifests: what spreadsheets, pandas, editors and `cat` leave in a file that dataprep never writes.
+HEADER = "id,image,mask,width,height"
+
+
+def _refusal(tmp_path, text: str, name: str = "m.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    with pytest.raises(DataprepError) as err:
+        read_manifest(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    return message[len(f"{path}: "):]
+
+
+def test_line_numbers_count_blank_lines_and_line_breaks_in_quoted_cells(tmp_path):
+    """`line N` counted records, not lines: one after a blank line or a quoted two-line note was one too low."""
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,4,3\n\nb,b.jpg,,4O,3\n") == "line 4: width '4O' must be an integer"
+    crlf = f"{HEADER},note\r\na,a.jpg,,4,3,\"two\nlines\"\r\nb,b.jpg,,4,3,x\r\nc,c.jpg,,4,x,x\r\n"
+    assert _refusal(tmp_path, crlf) == "line 5: height 'x' must be an integer"
+    # the counter names duplicate and bad ids too, and a row that spans lines by the line it starts on
+    three_lines = f"{HEADER},note\na,a.jpg,,4,3,\"1\n2\n3\"\n\na,b.jpg,,4,3,\n"
+    assert _refusal(tmp_path, three_lines) == "line 6: duplicate id 'a'"
+    assert _refusal(tmp_path, f"{HEADER}\n\n\n../up,a.jpg,,4,3\n").startswith("line 4: id '../up' has an empty")
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,\"m\nm.png\",4,3\nb,,,4,3\n") == "line 4: empty image path for id 'b'"
+
+
+@pytest.mark.parametrize("separator, called", [(";", "';'"), ("\t", "tabs")])
+def test_a_semicolon_or_tab_separated_file_is_refused_saying_so(tmp_path, separator, called):
+    """Excel where the decimal mark is a comma saves ';': it said 'missing column(s) id, image, mask, width,
+    height', as if the file were no manifest at all."""
+    text = "\ufeff" + f"{HEADER}\r\na,a.jpg,,4,3\r\n".replace(",", separator)
+    assert _refusal(tmp_path, text) == (f"not a dataprep manifest: its header is separated by {called}, and a "
+                                        "manifest is comma-separated: save it as CSV with ',' between the cells")
+    assert _refusal(tmp_path, "id,image\na,b\n") == "not a dataprep manifest: missing column(s) mask, width, height"
+
+
+def test_spaces_after_the_commas_and_around_header_names_are_no_part_of_them(tmp_path):
+    """`id, image, mask, width, height`: ' image' was no image column ('missing column(s) image, mask, ...')."""
+    (tmp_path / "m.csv").write_text("id, image, mask, width, height, fold\na, img/a.jpg, m/a.png, 4, 3, 1\n"
+                                    "b, img/b.jpg, , 5, 6, 2\n")
+    rows = read_manifest(tmp_path / "m.csv").rows
+    assert [(r.id, r.image, r.mask, r.width, r.height, r.extra, r.fold) for r in rows] == [
+        ("a", tmp_path / "img/a.jpg", tmp_path / "m/a.png", 4, 3, {"fold": "1"}, 1),
+        ("b", tmp_path / "img/b.jpg", None, 5, 6, {"fold": "2"}, 2)]
+    # a name padded on one column alone is that column; the values of a file written without spaces keep theirs
+    (tmp_path / "one.csv").write_text("id,image ,mask,width,height\n a,a.jpg,,4,3\n")
+    assert read_manifest(tmp_path / "one.csv").rows[0].id == " a"
+    assert _refusal(tmp_path, "id, image, mask, width, height, image\na, a.jpg, , 4, 3, b.jpg\n") == \
+        "header names column(s) 'image' twice; keep one"
+
+
+def test_any_number_of_leading_byte_order_marks_is_taken_off_the_header(tmp_path):
+    """A BOM on text that already had one (saved twice): it said 'missing column(s) id'."""
+    (tmp_path / "m.csv").write_bytes(("\ufeff\ufeff" + f"{HEADER}\na,a.jpg,,4,3\n").encode("utf-8"))
+    assert [(r.id, r.width) for r in read_manifest(tmp_path / "m.csv")] == [("a", 4)]
+
+
+def test_a_header_repeated_in_the_middle_is_named(tmp_path):
+    """`cat a.csv b.csv`: it said 'line 4: width/height must be integers'."""
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,4,3\nb,b.jpg,,4,3\n{HEADER}\nc,c.jpg,,4,3\n") == \
+        "line 4 repeats the header (manifests concatenated?); remove it"
+    # the second file's own BOM, columns and order; a third header is not 'duplicate id' either
+    second = "\ufeffimage,id,mask,height,width,fold"
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,4,3\n\n{second}\nc,c.jpg,,4,3,1\n") == \
+        "line 4 repeats the header (manifests concatenated?); remove it"
+    assert _refusal(tmp_path, f"{HEADER}\nid,x.jpg,,4,3\n{HEADER}\n") == \
+        "line 3 repeats the header (manifests concatenated?); remove it"
+
+
+def test_whole_number_floats_are_sizes_and_other_values_are_named(tmp_path):
+    """pandas writes an int column holding a NaN as floats (`320.0`), refused without naming the value."""
+    (tmp_path / "m.csv").write_text(f"{HEADER}\na,a.jpg,,320.0,240.0\nb,b.jpg,,320,2.4e2\n")
+    assert [(r.width, r.height) for r in read_manifest(tmp_path / "m.csv")] == [(320, 240), (320, 240)]
+    assert type(read_manifest(tmp_path / "m.csv")[0].width) is int
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,320,240\nb,b.jpg,,320.5,240\n") == \
+        "line 3: width '320.5' must be an integer"
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,320,nan\n") == "line 2: height 'nan' must be an integer"
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,320,\n") == "line 2: height '' must be an integer"
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,0.0,3\n") == "line 2: width/height must be positive, got 0x3"
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused(tmp_path):
+    """An unquoted comma in a path (`a,b.jpg`) moved every later cell along and the last one was dropped."""
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,4,3\n\nb,img,b.jpg,,4,3,junk\n") == \
+        "line 4 has 7 fields, the header 5: a comma inside an unquoted value? quote it"
+    # empty surplus cells (a spreadsheet's trailing commas) lose nothing and are read as before
+    (tmp_path / "m.csv").write_text(f"{HEADER}\na,a.jpg,,4,3,,\n")
+    assert [(r.id, r.extra) for r in read_manifest(tmp_path / "m.csv")] == [("a", {})]
+
+
+def test_rows_of_empty_cells_are_blank_lines(tmp_path):
+    """Excel keeps rows it once had as `,,,,`: 'line 34: empty id', where a blank line is skipped."""
+    (tmp_path / "m.csv").write_text(f"{HEADER}\r\na,a.jpg,,4,3\r\n,,,,\r\n , ,,,\r\nb,b.jpg,,4,3\r\n,,,,\r\n,,,,\r\n")
+    assert [r.id for r in read_manifest(tmp_path / "m.csv")] == ["a", "b"]
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,4,3\n,,,,\n,b.jpg,,4,3\n") == "line 4: empty id"
