@@ -113,3 +113,9 @@ def test_the_console_script_is_the_guarded_entry():
 
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"dataprep": "dataprep.console:main"}
+
+
+def test_python_dash_m_dataprep_runs_the_command_line():
+    proc = subprocess.run([sys.executable, "-m", "dataprep", "--version"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert proc.returncode == 0 and proc.stdout.startswith("dataprep, version"), proc.stderr
