@@ -37,6 +37,7 @@ from .foldreport import FoldReport, fold_report
 from .io import PathLike
 from .manifest import Manifest, ManifestRow, read_manifest, relative_path
 from .palette import Palette, resolve_palette
+from .repeats import join_units, repeated_files, repeated_files_warnings
 from .split_column import select_splits, split_mix
 from .sampleio import load_label_map, manifest_size
 from .stats import AUTO, IgnoreIndex, one_class_warning, resolve_classes, unconverted_warning
@@ -233,6 +234,10 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         group_column = "group"
     grouped = group_by is not None or group_column is not None
     keys = group_keys(manifest, group_by=group_by, group_column=group_column) if grouped else [r.id for r in manifest]
+    repeats = repeated_files(manifest.rows)
+    if repeats:  # one image under two ids (manifests joined): one unit, or it trains and validates in one split
+        keys = join_units(keys, repeats)
+    by_unit = grouped or bool(repeats)
     # Units (samples or groups) in a canonical order, so row order in the manifest does not matter.
     unit, n_units = _unit_index(keys)
     if k > n_units:
@@ -272,6 +277,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
 
     names = info.names or [f"class_{c}" for c in range(num_k)]
     warnings = _rarity_warnings(pixels, unit, k, names, grouped, has_masks)
+    warnings += repeated_files_warnings(manifest.rows, repeats, consequence="their rows are kept in one fold")
     if mix is not None:
         warnings.insert(0, mix.warning("kfold", "train in some folds"))
     lonely = one_class_warning(pixels.sum(axis=0).tolist(), names) if has_masks else None
@@ -301,7 +307,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
             rows[i] = row.with_columns(shared[f])
         else:
             rows[i] = row.with_extra(fold=fold_text[f], **({"group": keys[i]} if group_by is not None else {}))
-    report = fold_report(pixels if has_masks else None, folds, k, unit=unit if grouped else None, names=names,
+    report = fold_report(pixels if has_masks else None, folds, k, unit=unit if by_unit else None, names=names,
                          mode=mode, seed=seed, group_by=group_by, group_column=group_column,
                          ignore_index=info.ignore_index, warnings=tuple(warnings), unreadable_masks=unreadable)
     out = Manifest(rows, manifest.path)

@@ -52,6 +52,7 @@ from .errors import DataprepError, all_failed
 from .executor import Executor, OnError, run_items
 from .io import PathLike, atomic_write_text, load_sample
 from .manifest import Manifest, ManifestRow, read_manifest
+from .repeats import repeated_files, repeated_files_warnings
 from .pixel_stats import (
     PERCENTILES,
     PixelAccumulator,
@@ -195,7 +196,9 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
         if classes and info.names is None and ignore_index == AUTO else None
     void = segnet_void_warning(classes["pixel_count"], classes["image_count"], classes["num_images"]) \
         if classes and info.names is None and ignore_index == AUTO and num_classes is None else None
-    return StatsResult(stats, errors, warnings + [w for w in (lonely, raw, inside, void) if w])
+    repeats = repeated_files_warnings(manifest.rows, repeated_files(manifest.rows),
+                                      consequence="they count once per row in the mean, std and class counts")
+    return StatsResult(stats, errors, warnings + [w for w in (lonely, raw, inside, void) if w] + repeats)
 
 
 def _short_name(path: Path | None) -> str | None:

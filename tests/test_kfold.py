@@ -230,6 +230,39 @@ def test_group_column(tmp_path):
         assert len({int(r.extra["fold"]) for r in result.manifest if r.extra["sequence"] == f"seq{s}"}) == 1
 
 
+def test_one_image_under_several_ids_stays_in_one_fold_and_is_warned(tmp_path):
+    """Two overlapping manifests joined: one photo under two ids went to two folds (trained and validated on),
+    exit 0, no word; also when grouped, the repeat joins its groups. A mask filled down to other images is
+    named."""
+    manifest = read_manifest(_write_set(tmp_path, _random_labels(24, seed=9)))
+    rows = list(manifest.rows)
+    copies = [ManifestRow(f"copy_{i}", rows[i].image, rows[i].mask, rows[i].width, rows[i].height)
+              for i in range(0, 24, 3)]
+    joined = Manifest(rows + copies, manifest.path)
+    for seed in range(4):
+        result = split_folds(joined, 4, seed=seed, quiet=True)
+        fold_of_image: dict[str, set[int]] = {}
+        for row, fold in zip(result.manifest, result.folds.tolist()):
+            fold_of_image.setdefault(row.image_str, set()).add(fold)
+        assert len(fold_of_image) == 24 and all(len(f) == 1 for f in fold_of_image.values())
+    assert any("8 image file(s) are named by several rows" in w and "'img_000', 'copy_0'" in w and
+               "kept in one fold" in w for w in result.warnings)
+    # Grouped: a copy of seq0's first image filed under seq5 makes seq0 and seq5 one unit.
+    grouped_rows = [r.with_extra(sequence=f"seq{i // 4}") for i, r in enumerate(rows)] + [copies[0].with_extra(
+        sequence="seq5")]
+    for seed in range(4):
+        grouped = split_folds(Manifest(grouped_rows, manifest.path), 3, group_column="sequence", seed=seed,
+                              quiet=True)
+        fold_of = {}
+        for row, fold in zip(grouped.manifest, grouped.folds.tolist()):
+            fold_of.setdefault(row.extra["sequence"], set()).add(fold)
+        assert fold_of["seq0"] == fold_of["seq5"] and all(len(f) == 1 for f in fold_of.values())
+    assert not any("image file(s)" in w for w in split_folds(manifest, 4, quiet=True).warnings)
+    filled = [ManifestRow(r.id, r.image, rows[0].mask, r.width, r.height) for r in rows[:5]] + rows[5:]
+    warned = split_folds(Manifest(filled, manifest.path), 4, quiet=True).warnings
+    assert any("1 mask file(s) are the label map of different images" in w and "of 5 images" in w for w in warned)
+
+
 def test_errors_k_too_large_and_regex_problems(tmp_path):
     path = _write_set(tmp_path, _random_labels(4, seed=8), prefix=lambda i: f"g{i % 2}_")
     with pytest.raises(UsageError, match="k=5 is larger than the number of samples"):

@@ -549,3 +549,19 @@ def test_masks_that_look_unconverted_warn_without_a_palette(tmp_path, cli):
     few = np.where(rng.random((32, 32)) < 0.5, 0, rng.choice([4, 9, 15, 18], (32, 32))).astype(np.uint8)
     manifest = _manifest(tmp_path / "voc", [image], [few])  # 3 VOC maps: 19 classes, most absent, all valid
     assert "warning" not in cli("stats", manifest, "-o", tmp_path / "voc.json", "-q").output
+
+
+def test_one_image_under_two_ids_is_warned_as_counted_twice(tmp_path):
+    """Two overlapping manifests joined: the repeated photo weighed twice in mean/std and class weights, no word."""
+    rows = []
+    for i in range(3):
+        io.write_image(tmp_path / f"{i}.png", np.full((4, 6, 3), 40 * i, np.uint8))
+        io.write_mask(tmp_path / f"{i}_m.png", np.full((4, 6), i, np.uint8))
+        rows.append(ManifestRow(f"s{i}", tmp_path / f"{i}.png", tmp_path / f"{i}_m.png", 6, 4))
+    plain = stats.collect_stats(Manifest(rows, tmp_path / "m.csv"), quiet=True)
+    assert not any("several rows" in w for w in plain.warnings)
+    again = rows + [ManifestRow("again", rows[0].image, rows[0].mask, 6, 4)]
+    twice = stats.collect_stats(Manifest(again, tmp_path / "m.csv"), quiet=True)
+    assert twice.stats["classes"]["pixel_count"][0] == 2 * 24  # counted per row, as the warning says
+    assert [w for w in twice.warnings if "1 image file(s) are named by several rows" in w and "'s0', 'again'" in w
+            and "count once per row" in w]
