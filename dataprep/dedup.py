@@ -36,7 +36,7 @@ import numpy as np
 from . import io
 from .errors import DataprepError, UsageError
 from .executor import Executor, run_items
-from .manifest import Manifest, ManifestRow, read_manifest
+from .manifest import Manifest, ManifestRow, read_manifest, require_rows
 from .paths import walk_files
 from .split_column import SPLIT_COLUMN
 
@@ -267,7 +267,7 @@ def _hash_all(paths: Sequence[Path], executor: Executor | None, quiet: bool) -> 
 
 def _items(source, exclude: Sequence[str]) -> tuple[list[str], list[Path]]:
     if isinstance(source, Manifest):
-        rows: Sequence[ManifestRow] = source.rows
+        rows: Sequence[ManifestRow] = require_rows(source).rows
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir():
@@ -278,7 +278,7 @@ def _items(source, exclude: Sequence[str]) -> tuple[list[str], list[Path]]:
             return [os.path.splitext(r)[0] for r in rels], [root / r for r in rels]
         if not path.exists():
             raise UsageError(path, "no such manifest or folder")
-        rows = read_manifest(path).rows
+        rows = require_rows(read_manifest(path)).rows
     else:
         rows = source
     return [r.id for r in rows], [Path(r.image) for r in rows]

@@ -197,6 +197,14 @@ def read_manifest(path: PathLike) -> Manifest:
         raise DataprepError(path, f"not a readable CSV: {exc}") from None
 
 
+def require_rows(manifest: Manifest) -> Manifest:
+    """`manifest`, refused when it holds a header and no rows: the one check of every command that reads one
+    (some wrote empty outputs, an empty submission CSV among them, and exited 0)."""
+    if not manifest.rows:
+        raise DataprepError(manifest.path, "manifest has no rows")
+    return manifest
+
+
 def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
     # csv.reader with column indices: DictReader's dict per line was a fifth of reading 100k rows.
     header_reader = csv.reader(f)

@@ -35,7 +35,7 @@ import numpy as np
 from .errors import DataprepError, UsageError, all_failed
 from .folder_settings import mark_owner
 from .io import PathLike, atomic_write_text
-from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .manifest import Manifest, ManifestRow, read_manifest, require_rows, write_manifest
 from .outputs import OutputReport
 from .palette import resolve_palette, voc_colormap
 from .paths import Inputs, inside
@@ -127,7 +127,7 @@ def predict_manifest(
     from .data.dataset import Normalization, match_channels
     from .train import load_checkpoint, load_model
 
-    src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    src = require_rows(manifest if isinstance(manifest, Manifest) else read_manifest(manifest))
     if splits is not None:
         src = select_splits(src, splits)
     out = Path(out_dir)

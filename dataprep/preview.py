@@ -20,7 +20,7 @@ from . import io
 from .errors import DataprepError, UsageError
 from .extra_masks import read_row_mask
 from .labels import ConversionContext, mask_to_labels, palette_mode_colours, read_mask_table
-from .manifest import Manifest, ManifestRow, read_manifest
+from .manifest import Manifest, ManifestRow, read_manifest, require_rows
 from .palette import Palette, resolve_palette
 from .paths import Inputs
 from .sample import DEFAULT_IGNORE_INDEX
@@ -249,8 +249,7 @@ def draw_contact_sheet(
         manifest = read_manifest(manifest)
     if n < 1 or columns < 1:
         raise DataprepError(None, "n and columns must be >= 1")
-    if not len(manifest):
-        raise DataprepError(manifest.path, "manifest has no rows to preview")
+    require_rows(manifest)
     palette = resolve_palette(palette, manifest.path)
     ignore = ignore_index if ignore_index is not None else palette.ignore_index if palette else DEFAULT_IGNORE_INDEX
     count = min(n, len(manifest))

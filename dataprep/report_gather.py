@@ -14,7 +14,7 @@ from . import io
 from .contracts import Stats
 from .errors import DataprepError
 from .foldreport import FoldReport, load_fold_report
-from .manifest import Manifest, read_manifest
+from .manifest import Manifest, read_manifest, require_rows
 from .palette import Palette, resolve_palette
 from .pixeltypes import is_nodata
 from .preview import make_contact_sheet
@@ -210,8 +210,7 @@ def gather(manifest: Manifest | io.PathLike, *, stats: io.PathLike | None = None
     """Read the manifest, stats.json, the folds' report.json and the files behind them."""
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
-    if not len(manifest):
-        raise DataprepError(manifest.path, "manifest has no rows to report on")
+    require_rows(manifest)
     stats_data = load_stats(stats) if stats is not None else None
     warnings = []
     if stats_data is not None:

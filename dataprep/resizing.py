@@ -47,7 +47,7 @@ from .extra_masks import refuse_extra_masks
 from .folder_settings import claim_folder
 from .io import PathLike, atomic_write_bytes, read_mask_palette
 from .io.formats import read_file_bytes
-from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
+from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, require_rows, write_manifest
 from .outputs import OutputReport
 from .palette import find_palette
 from .paths import Inputs, inside
@@ -134,7 +134,7 @@ def resize_manifest(
                                f"not {image_interpolation!r}")
     if not 1 <= jpeg_quality <= 100:
         raise UsageError(None, f"JPEG quality must be 1..100, not {jpeg_quality}")
-    src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    src = require_rows(manifest if isinstance(manifest, Manifest) else read_manifest(manifest))
     for row in src:
         refuse_extra_masks(row, "resize")
     out = Path(out_dir)

@@ -24,7 +24,7 @@ from .errors import DataprepError, UsageError
 from .executor import Executor, OnError, run_items
 from .importers.base import RLE_ORDERS
 from .importers.names import BACKGROUND_NAMES as IMPORTED_BACKGROUND_NAMES
-from .manifest import ManifestRow, read_manifest
+from .manifest import ManifestRow, read_manifest, require_rows
 from .palette import Palette, resolve_palette
 from .sampleio import load_row_mask
 
@@ -108,7 +108,7 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
         raise UsageError(None, f"RLE order must be one of {', '.join(RLE_ORDERS)}, not {order!r}")
     if image_id not in IMAGE_IDS:
         raise UsageError(None, f"image id must be one of {', '.join(IMAGE_IDS)}, not {image_id!r}")
-    rows = read_manifest(manifest).rows
+    rows = require_rows(read_manifest(manifest)).rows
     found = resolve_palette(palette, manifest)
     if found is None:
         raise UsageError(manifest, "no palette.json beside the manifest; pass --palette (the label maps' classes)")

@@ -35,7 +35,7 @@ from .extra_masks import extra_mask_paths
 from .foldfiles import write_folds
 from .foldreport import FoldReport, fold_report
 from .io import PathLike
-from .manifest import Manifest, ManifestRow, read_manifest, relative_path
+from .manifest import Manifest, ManifestRow, read_manifest, relative_path, require_rows
 from .palette import Palette, resolve_palette
 from .repeats import join_units, repeated_files, repeated_files_warnings
 from .split_column import select_splits, split_mix
@@ -223,9 +223,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         raise UsageError(None, f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if k < 2:
         raise UsageError(None, f"k must be at least 2, not {k}")
-    n = len(manifest)
-    if n == 0:
-        raise DataprepError(manifest.path, "manifest has no rows")
+    n = len(require_rows(manifest))
     mix = split_mix(manifest) if splits is None else None
     if splits is not None:
         manifest = select_splits(manifest, splits)

@@ -51,7 +51,7 @@ from .stats_origin import MeasuredOn
 from .errors import DataprepError, all_failed
 from .executor import Executor, OnError, run_items
 from .io import PathLike, atomic_write_text, load_sample
-from .manifest import Manifest, ManifestRow, read_manifest
+from .manifest import Manifest, ManifestRow, read_manifest, require_rows
 from .repeats import repeated_files, repeated_files_warnings
 from .pixel_stats import (
     PERCENTILES,
@@ -163,8 +163,7 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
     stats.json dict and the rows skipped."""
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
-    if len(manifest) == 0:
-        raise DataprepError(manifest.path, "manifest has no rows")
+    require_rows(manifest)
     mix = split_mix(manifest) if splits is None else None
     if splits is not None:
         manifest = select_splits(manifest, splits)

@@ -40,7 +40,7 @@ from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .folder_settings import mark_owner
 from .io import PathLike, read_png_palette, staged
-from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, write_manifest
+from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, require_rows, write_manifest
 from .outputs import OutputReport, missing_folders, remove_empty
 from .palette import resolve_palette
 from .paths import Inputs, inside
@@ -137,7 +137,7 @@ def stitch_manifest(
     tiling.json; else the palette's beside the manifest, else 255) fills mask
     pixels no tile covers.
     """
-    src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    src = require_rows(manifest if isinstance(manifest, Manifest) else read_manifest(manifest))
     if blend not in BLEND_MODES:
         raise UsageError(None, f"--blend must be one of {', '.join(BLEND_MODES)}, not {blend!r}")
     out = Path(out_dir)

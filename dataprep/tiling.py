@@ -48,7 +48,7 @@ from .extra_masks import refuse_extra_masks
 from .folder_settings import claim_folder, release_folder
 from .io import (PathLike, atomic_write_bytes, atomic_write_text, check_manifest_size, mask_size_error,
                  read_mask_palette, staged)
-from .manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from .manifest import Manifest, ManifestRow, read_manifest, require_rows, write_manifest
 from .outputs import OutputReport, missing_folders, remove_empty
 from .palette import find_palette, resolve_palette
 from .paths import Inputs, inside
@@ -194,7 +194,7 @@ def tile_manifest(
     `mask_format="tif"` writes the label maps as TIFF, placed (GeoTIFF tags, no
     nodata) where their image tiles are when the image is a GeoTIFF.
     """
-    src = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    src = require_rows(manifest if isinstance(manifest, Manifest) else read_manifest(manifest))
     for row in src:
         refuse_extra_masks(row, "tile")
     out = Path(out_dir)

@@ -178,3 +178,22 @@ def test_an_error_naming_a_path_with_a_newline_stays_one_line(tmp_path, cli):
     assert res.exit_code == 1
     (line,) = [x for x in res.output.splitlines() if "file not found" in x]
     assert line.endswith("miss\\ning.jpg: file not found")
+
+
+@pytest.mark.parametrize("command, output", [
+    ("stats", ["-o", "out/s.json"]), ("kfold", ["-o", "out/kf"]), ("preview", ["-o", "out/p.png"]),
+    ("report", ["-o", "out/r.html"]), ("dedup", ["-o", "out/d.csv"]), ("labels2rle", ["-o", "out/rle.csv"]),
+    ("tile", ["out/tiles", "--size", "64"]), ("resize", ["out/small", "--max-side", "64"]),
+    ("masks2labels", ["out/labels"]), ("labels2masks", ["out/masks"]), ("stitch", ["out/whole"]),
+])
+def test_a_manifest_without_rows_is_refused_by_every_command_that_reads_one(tmp_path, command, output):
+    """A header and no rows: dedup, labels2rle, tile, resize, masks2labels and labels2masks wrote empty outputs
+    (an empty submission CSV) and exited 0, where stats and kfold refused it."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,image,mask,width,height\n")
+    (tmp_path / "palette.json").write_bytes((SAMPLE_DATA / "palette.json").read_bytes())  # masks2labels asks first
+    out = [tmp_path / a if a.startswith("out/") else a for a in output]
+    result = _run(command, manifest, *out)
+    assert result.exit_code == 1, result.output
+    assert _one_error_line(result) == f"error: {manifest}: manifest has no rows"
+    assert not (tmp_path / "out").exists()

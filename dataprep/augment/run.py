@@ -41,7 +41,7 @@ from ..errors import DataprepError, UsageError, all_failed
 from ..executor import Executor, OnError, run_items
 from ..extra_masks import EXTRA_MASKS_COLUMN
 from ..folder_settings import mark_owner
-from ..manifest import Manifest, ManifestRow, read_manifest, write_manifest
+from ..manifest import Manifest, ManifestRow, read_manifest, require_rows, write_manifest
 from ..ops import SPECS
 from ..ops.geometric import mirror_warnings
 from ..paths import Inputs, inside
@@ -143,8 +143,7 @@ def augment_manifest(
     recipe = _override(recipe, image_format, quality, seed, variants)
     check_recipe(recipe)
     out = Path(os.path.abspath(out))  # workers on other machines (Dask) write to the same place
-    if not len(manifest):
-        raise DataprepError(manifest.path, "manifest has no rows to augment")
+    require_rows(manifest)
     kinds = image_kinds(manifest.rows)
     check_rgb_steps(recipe, kinds)
     recipe = resolve_image_format(recipe, manifest.rows, kinds)

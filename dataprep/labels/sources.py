@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import DataprepError, UsageError
 from ..extra_masks import extra_mask_paths
 from ..io import PathLike
-from ..manifest import Manifest, read_manifest
+from ..manifest import Manifest, read_manifest, require_rows
 from ..maskfiles import collect_mask_paths, walk_mask_files
 from ..paths import Inputs, inside
 
@@ -41,11 +41,11 @@ class _Source:
 def _resolve_source(source: Manifest | PathLike, out_dir: Path, force: bool, extensions: frozenset[str],
                     command: str) -> _Source:
     if isinstance(source, Manifest):
-        manifest = source
+        manifest = require_rows(source)
     elif Path(source).is_dir():
         manifest = None
     elif Path(source).is_file():
-        manifest = read_manifest(source)
+        manifest = require_rows(read_manifest(source))
     else:
         raise DataprepError(source, "not found (expected a manifest CSV or a folder of masks)")
     if manifest is not None:

@@ -19,7 +19,7 @@ import torch
 from ..contracts import DatasetInfo, Stats, resolve_dataset_info
 from ..errors import DataprepError, UsageError
 from ..io import read_image
-from ..manifest import Manifest, ManifestRow, read_manifest
+from ..manifest import Manifest, ManifestRow, read_manifest, require_rows
 from ..palette import resolve_palette
 from ..split_column import select_splits
 from ..stats_origin import origin_warning
@@ -66,9 +66,7 @@ class DataInfo:
 
 def describe_data(cfg: TrainConfig) -> DataInfo:
     d, m = cfg.data, cfg.model
-    manifest = read_manifest(d.manifest)
-    if not len(manifest):
-        raise DataprepError(d.manifest, "manifest has no rows")
+    manifest = require_rows(read_manifest(d.manifest))
     stats = Stats.from_json(d.stats) if d.stats else None
     palette = resolve_palette(d.palette, d.manifest)
     from ..data.dataset import load_recipe_arg, online_steps
