@@ -96,6 +96,26 @@ class _Encode:
         return [(self.classes[v], runs[v]) for v in drawn]
 
 
+def _image_ids(rows: list[ManifestRow], image_id: str, manifest: os.PathLike[str] | str) -> dict[str, str]:
+    """Row id -> its ImageId, refused where two rows share one: a submission names each image once, and the
+    second image's runs were written under the first one's name (`a/x.jpg` and `b/x.jpg` both `x.jpg`)."""
+    names: dict[str, str] = {}
+    first: dict[str, ManifestRow] = {}
+    for row in rows:
+        name = row.image.name if image_id == "name" else row.image.stem
+        other = first.setdefault(name, row)
+        if other is not row:
+            same = other.image_str == row.image_str
+            what = f"image {row.image_str}" if same else f"images {other.image_str} and {row.image_str}"
+            hint = ("list each image once" if same else
+                    "rename one image" + ("" if image_id == "name" or other.image.name == row.image.name
+                                          else ", or pass --image-id name"))
+            raise DataprepError(manifest, f"ids {other.id!r} and {row.id!r} would both be written as ImageId "
+                                          f"{name!r} ({what}); {hint}")
+        names[row.id] = name
+    return names
+
+
 def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | str, *,
                   palette: Palette | os.PathLike[str] | str | None = None, order: str = "column",
                   image_id: str = "name", per_object: bool = False, background: int | None = 0,
@@ -109,6 +129,7 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
     if image_id not in IMAGE_IDS:
         raise UsageError(None, f"image id must be one of {', '.join(IMAGE_IDS)}, not {image_id!r}")
     rows = require_rows(read_manifest(manifest)).rows
+    names = _image_ids(rows, image_id, manifest)
     found = resolve_palette(palette, manifest)
     if found is None:
         raise UsageError(manifest, "no palette.json beside the manifest; pass --palette (the label maps' classes)")
@@ -136,7 +157,7 @@ def write_rle_csv(manifest: os.PathLike[str] | str, output: os.PathLike[str] | s
         if not res.ok:
             report.errors.append(str(res.error))
             continue
-        name = row.image.name if image_id == "name" else row.image.stem
+        name = names[row.id]
         report.images += 1
         if by_class:
             lines = [[name, value, rle] for value, rle in res.value]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dataprep.errors import DataprepError
 from dataprep.importers import import_annotations
 from dataprep.io import write_mask
 from dataprep.manifest import Manifest, ManifestRow, write_manifest
@@ -148,3 +149,22 @@ def test_per_object_rows_are_the_ships_of_airbus(tmp_path):
     assert [r["EncodedPixels"] for r in rows if r["ImageId"] == "s1.jpg"] == [_kaggle_encode(m) for m in objects]
     assert [r for r in rows if r["ImageId"] == "s2.jpg"] == [{"ImageId": "s2.jpg", "EncodedPixels": ""}]
     assert report.rows == 5
+
+
+def test_two_images_of_one_imageid_are_refused_before_anything_is_written(tmp_path, cli):
+    """`a/x.jpg` and `b/x.jpg` both became rows of ImageId `x.jpg`, with different pixels, exit 0."""
+    manifest = _dataset(tmp_path, {"a/x": np.ones((4, 6), np.uint8), "b/x": np.zeros((4, 6), np.uint8)}, SALT)
+    res = cli("labels2rle", manifest, "-o", tmp_path / "out.csv")
+    assert res.exit_code == 1
+    images = tmp_path / "images"
+    assert res.stderr.strip() == (f"error: {manifest}: ids 'a/x' and 'b/x' would both be written as ImageId 'x.jpg' "
+                                  f"(images {images / 'a/x.jpg'} and {images / 'b/x.jpg'}); rename one image")
+    assert not (tmp_path / "out.csv").exists()
+    # Stems alone collide: the file names tell the images apart.
+    (images / "a/x.jpg").rename(images / "a/x.png")
+    rows = [ManifestRow("a/x", images / "a/x.png", tmp_path / "labels/a/x.png", 6, 4),
+            ManifestRow("b/x", images / "b/x.jpg", tmp_path / "labels/b/x.png", 6, 4)]
+    write_manifest(rows, manifest)
+    with pytest.raises(DataprepError, match=r"ImageId 'x' .*; rename one image, or pass --image-id name$"):
+        write_rle_csv(manifest, tmp_path / "out.csv", image_id="stem", quiet=True)
+    assert write_rle_csv(manifest, tmp_path / "out.csv", quiet=True).rows == 2
