@@ -65,7 +65,8 @@ class ImageHash:
 
 def hash_image(path: io.PathLike) -> ImageHash:
     """Content hash, 64-bit dHash and the 32x32 rank thumbnail of one image."""
-    digest = hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
+    # Through io, as every read: a missing file is `PATH: file not found`, not the OSError's text naming it twice.
+    digest = hashlib.blake2b(io.read_encoded_bytes(path), digest_size=16).hexdigest()
     image = io.read_image(path)
     gray = image[..., : min(3, image.shape[-1])].astype(np.float32).mean(axis=-1)
     thumb = cv2.resize(gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA)

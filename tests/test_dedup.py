@@ -205,6 +205,17 @@ def test_unreadable_image_is_reported_not_fatal(tree, cli, tmp_path):
     assert res.exit_code == 1 and (tmp_path / "d.csv").is_file()
 
 
+def test_a_missing_image_of_a_manifest_is_one_plain_line_and_left_out_of_the_count(tree, cli, tmp_path):
+    """It read `unreadable (left out): 'PATH': FileNotFoundError: [Errno 2] ...: 'PATH'` and "17 images" of 16 read."""
+    manifest = tmp_path / "m.csv"
+    moved = tree / "moved.png"
+    write_manifest([ManifestRow(p.stem, p, None, 8, 8) for p in [*sorted(tree.iterdir()), moved]], manifest)
+    res = cli("dedup", manifest, "-o", tmp_path / "d.csv", "-q")
+    assert res.exit_code == 1 and (tmp_path / "d.csv").is_file()
+    assert res.stderr.splitlines() == [f"unreadable (left out): {moved}: file not found"]
+    assert res.stdout.splitlines()[-1].startswith("17 images (1 unreadable, left out), 5 clusters: ")
+
+
 def test_close_dhash_but_different_detail_is_rejected_by_correlation(tmp_path):
     """Same coarse layout (so the 9x8 dHash is close), different detail at thumbnail scale: not a copy."""
     coarse = np.random.default_rng(3).integers(40, 215, (8, 9)).astype(np.float32)

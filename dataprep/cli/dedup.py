@@ -73,7 +73,9 @@ def dedup_command(source: Path, output: Path, manifest_out: Path | None, max_dis
             note = carry_palette(source, manifest_out)
             if note:
                 click.echo(f"warning: {note}", err=True)
-    click.echo(f"{result.num_images} images, {len(result.clusters)} clusters: {result.num_exact} exact and "
+    # num_images counts the unreadable too: "32 images" where 31 were read and compared
+    unread = f" ({len(result.errors)} unreadable, left out)" if result.errors else ""
+    click.echo(f"{result.num_images} images{unread}, {len(result.clusters)} clusters: {result.num_exact} exact and "
                f"{result.num_near} near copies of a cluster's first image; wrote {output}"
                + (f" and {manifest_out}" if manifest_out is not None and manifest is not None else ""))
     if result.errors:
