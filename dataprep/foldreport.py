@@ -126,7 +126,15 @@ def load_fold_report(path: PathLike) -> FoldReport:
         raise UsageError(path, "fold report not found (give the folder `dataprep kfold -o` wrote)") from None
     except (OSError, ValueError) as exc:
         raise DataprepError(path, f"not a fold report: {exc}") from None
-    return FoldReport.from_json(text, path)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if path.name == "report.json":  # kfold's own file, cut short or edited
+            raise DataprepError(path, "not valid JSON; write the folds again with `dataprep kfold`") from None
+        # Another file given for the folds (a manifest CSV): the decoder's "Expecting value" said nothing of that.
+        raise UsageError(path, "not a fold report (not JSON): --splits takes the folder `dataprep kfold -o` "
+                               "wrote, or the report.json in it") from None
+    return FoldReport.from_json(data, path)
 
 
 # --------------------------------------------------------------------------- JSON
