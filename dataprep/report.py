@@ -324,9 +324,10 @@ def render(data: ReportData) -> str:
 def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats: io.PathLike | None = None,
                  splits: io.PathLike | None = None, palette: Palette | str | io.PathLike | None = None,
                  samples: int = 9, seed: int = 0, max_images: int = 200,
-                 warn: Callable[[str], None] | None = None) -> Path:
+                 warn: Callable[[str], None] | None = None, problem: Callable[[str], None] | None = None) -> Path:
     """Gather, render and write the page atomically; returns its path. `warn` is given each warning line
-    (a stats.json measured on other rows); the page shows them too."""
+    (a stats.json measured on other rows), `problem` each file problem (missing, unreadable, another size) once
+    the page is written; the page shows both."""
     output = Path(output)
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
@@ -340,8 +341,16 @@ def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats
     for line in data.warnings if warn is not None else ():
         warn(line)
     io.atomic_write_text(output, render(data))
+    for line in data.problems if problem is not None else ():
+        problem(line)
     return output
 
 
-__all__ = ["HIST_BINS", "ReportData", "band_histograms", "bar_chart", "check_files", "gather", "histogram_chart", "render",
-           "write_report"]
+def problems_line(problems: list[str], page: io.PathLike) -> str:
+    """The one line a run that found file problems ends with: the first, the count and where all are; they were
+    shown in the page alone, and the run exited 0 with every file of the manifest missing."""
+    return f"{problems[0]} ({len(problems)} file problem(s) in all, listed in {page})"
+
+
+__all__ = ["HIST_BINS", "ReportData", "band_histograms", "bar_chart", "check_files", "gather", "histogram_chart",
+           "problems_line", "render", "write_report"]

@@ -145,6 +145,32 @@ def test_report_cli(prepared, tmp_path, cli):
     assert nofolds.exit_code == 2 and "fold report not found" in nofolds.output
 
 
+def test_file_problems_end_the_run_with_one_line_and_exit_1_after_the_page(prepared, tmp_path, cli):
+    """Every file missing: the page listed the problems, stderr said nothing and the run exited 0."""
+    rows = read_manifest(prepared / "labels/manifest.csv").rows
+    write_manifest([r.replace(image=tmp_path / "gone" / r.image.name) for r in rows[:3]], tmp_path / "m.csv")
+    res = cli("report", tmp_path / "m.csv", "-o", tmp_path / "r.html", "-n", "0")
+    assert res.exit_code == 1
+    assert res.stderr.splitlines() == [f"error: {tmp_path / 'gone' / rows[0].image.name}: file not found "
+                                       f"(3 file problem(s) in all, listed in {tmp_path / 'r.html'})"]
+    assert "file not found" in (tmp_path / "r.html").read_text()
+    assert cli("report", prepared / "labels/manifest.csv", "-o", tmp_path / "ok.html", "-n", "0").exit_code == 0
+
+
+def test_a_manifest_given_for_splits_is_a_usage_error_saying_what_splits_takes(prepared, tmp_path, cli):
+    """It printed the JSON decoder's `Expecting value: line 1 column 1 (char 0)`, exit 1."""
+    labels = prepared / "labels/manifest.csv"
+    res = cli("report", labels, "--splits", labels, "-o", tmp_path / "r.html")
+    assert res.exit_code == 2 and not (tmp_path / "r.html").exists()
+    assert res.stderr.splitlines() == [f"error: {labels}: not a fold report (not JSON): --splits takes the folder "
+                                       "`dataprep kfold -o` wrote, or the report.json in it"]
+    cut = tmp_path / "splits"
+    shutil.copytree(prepared / "splits", cut)
+    (cut / "report.json").write_text((cut / "report.json").read_text()[:40])  # kfold's own file, cut short
+    res = cli("report", labels, "--splits", cut, "-o", tmp_path / "r.html")
+    assert res.exit_code == 1 and "report.json: not valid JSON; write the folds again" in res.stderr
+
+
 def test_report_warns_when_the_folds_were_made_from_other_rows(prepared, tmp_path, cli):
     labels = prepared / "labels/manifest.csv"
     rows = read_manifest(labels).rows

@@ -1,10 +1,12 @@
 """`dataprep report`: one self-contained HTML page about a prepared dataset."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
+from ..errors import EXIT_DATA_PROBLEM
 from .common import quiet_option, reports_errors
 
 
@@ -31,15 +33,21 @@ def report_command(manifest: Path, output: Path, stats: Path | None, splits: Pat
 
     Charts are inline SVG and previews an inline JPEG: the page needs no network and
     no other file. Problems are found from the files' headers (missing,
-    unreadable, sizes other than the manifest says).
+    unreadable, sizes other than the manifest says): the page lists them, and the
+    run ends with one line (the first and their count) and exit 1.
 
     \b
     Example:
       dataprep report work/labels/manifest.csv --stats work/stats.json --splits work/splits -o work/report.html
     """
-    from ..report import write_report
+    from ..report import problems_line, write_report
 
+    problems: list[str] = []
     path = write_report(manifest, output, stats=stats, splits=splits, palette=palette, samples=samples, seed=seed,
-                        max_images=max_images, warn=lambda line: click.echo(f"warning: {line}", err=True))
+                        max_images=max_images, warn=lambda line: click.echo(f"warning: {line}", err=True),
+                        problem=problems.append)
     if not quiet:
         click.echo(f"wrote {path}")
+    if problems:  # data problems, as every other command's: the page is written all the same
+        click.echo(f"error: {problems_line(problems, path)}", err=True)
+        sys.exit(EXIT_DATA_PROBLEM)
