@@ -84,7 +84,7 @@ def predict_probabilities(
     H, W = image.shape[:2]
     with torch.inference_mode():
         if tile is None:
-            logits = model(x[None].to(device))
+            logits = _logits(model, x[None].to(device))
             return torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
         boxes = windows(H, W, tile, overlap)
         th, tw = boxes[0][2], boxes[0][3]
@@ -94,11 +94,34 @@ def predict_probabilities(
         for start in range(0, len(boxes), batch_size):
             batch = boxes[start : start + batch_size]
             crops = torch.stack([x[:, y : y + h, c : c + w] for y, c, h, w in batch]).to(device)
-            probs = torch.softmax(model(crops).float(), dim=1)
+            probs = torch.softmax(_logits(model, crops).float(), dim=1)
             for (y, c, h, w), p in zip(batch, probs):
                 acc[:, y : y + h, c : c + w] += p * weight
                 total[y : y + h, c : c + w] += weight
         return (acc / total).cpu().numpy()
+
+
+def min_input_size(model: Any) -> int:
+    """The smallest side the model takes: a UNet of depth d max-pools d times, and a side below 2**d
+    reaches 0 pixels on the way down (torch's "Output size is too small")."""
+    return 2 ** int(getattr(model, "depth", 0))
+
+
+def _logits(model: Any, batch: Any) -> Any:
+    """model(batch) for a (N, C, h, w) batch of any size: sides below min_input_size are zero-padded up to
+    it, centred, and the logits cropped back. Zeros (the normalized mean) split as the UNet's up path pads
+    its odd sizes and as its convolutions see beyond every edge, so a small image reads as one with a
+    featureless border."""
+    import torch.nn.functional as F
+
+    need = min_input_size(model)
+    h, w = batch.shape[-2:]
+    dh, dw = max(0, need - h), max(0, need - w)
+    if not (dh or dw):
+        return model(batch)
+    top, left = dh // 2, dw // 2
+    logits = model(F.pad(batch, [left, dw - left, top, dh - top]))
+    return logits[..., top : top + h, left : left + w]
 
 
 def predict_manifest(
@@ -178,8 +201,14 @@ def predict_manifest(
             try:
                 image = match_channels(read_raster(row.image), model.in_channels, row.image,
                                        expected_by=f"the model of {checkpoint}")
-                probs = predict_probabilities(model, image, normalization=normalization, tile=tile_hw,
-                                              overlap=overlap_hw, batch_size=batch_size, blend=blend, device=dev)
+                try:
+                    probs = predict_probabilities(model, image, normalization=normalization, tile=tile_hw,
+                                                  overlap=overlap_hw, batch_size=batch_size, blend=blend, device=dev)
+                except RuntimeError as exc:  # torch's per-input failures (out of memory on one large image): this
+                    # image's error, so --on-error skip goes on with the others instead of ending in a traceback
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise DataprepError(row.image, f"the model failed on this {image.shape[1]}x{image.shape[0]} "
+                                                   f"image: {first}") from exc
                 labels = probs.argmax(axis=0).astype(np.uint8)
                 if evaluate:
                     confusion += _confusion(labels, load_row_mask(row, purpose="predict --evaluate"),

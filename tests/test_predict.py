@@ -298,3 +298,75 @@ def test_option_errors_name_the_option_as_typed(trained, tmp_path, cli):
     assert overlap.exit_code == 2 and "--overlap 64 must be at least 0 and below the tile size 64" in overlap.output
     csv = cli("predict", "--checkpoint", labels, "--manifest", labels, tmp_path / "c")  # a CSV, not "unsafe"
     assert csv.exit_code != 0 and f"{labels}: not a checkpoint (neither the zip archive nor the pickle" in csv.output
+
+
+def test_images_below_the_models_two_to_the_depth_predict(trained, tmp_path, cli):
+    """A depth-2 UNet max-pools twice: sides below 4 reached 0 pixels ("Output size is too small") and the
+    RuntimeError ended the whole run despite --on-error skip. They are padded up and cropped back now."""
+    checkpoint, _ = trained
+    rng = np.random.default_rng(0)
+    rows = []
+    for h, w in [(1, 1), (3, 5), (1, 7), (2, 40)]:
+        path = tmp_path / f"i{h}x{w}.png"
+        io.write_image(path, rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        rows.append(ManifestRow(f"i{h}x{w}", path, None, w, h))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"junk")
+    rows.insert(1, ManifestRow("bad", bad, None, 5, 3))
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    for name, tile, overlap in [("whole", None, 0), ("t64", 64, 0), ("t2", 2, 1)]:
+        report = predict_manifest(checkpoint, manifest, tmp_path / name, tile=tile, overlap=overlap,
+                                  probabilities=True, quiet=True)
+        assert report.predicted == 4 and len(report.errors) == 1 and str(bad) in report.errors[0], report.errors
+        for row in read_manifest(report.manifest_path):
+            labels = io.read_mask(row.mask)
+            assert labels.shape == (row.height, row.width) and labels.max() < 7
+            probs = read_raster(tmp_path / name / row.extra["probabilities"])
+            np.testing.assert_allclose(probs.sum(axis=2), 1.0, atol=1e-4)
+    result = cli("predict", "--checkpoint", checkpoint, "--manifest", manifest, tmp_path / "cli")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(bad) in errors[0], result.output
+    assert len(read_manifest(tmp_path / "cli" / "manifest.csv").rows) == 4
+
+
+def test_padding_a_small_image_is_cropped_back_where_it_was():
+    """The pointwise model sees no neighbours: padded up to 2**depth and cropped, its answer must be the
+    unpadded one pixel for pixel (a crop shifted by the padding would not be)."""
+    class Deep(_Pointwise):
+        depth = 3  # takes 8-pixel sides at least, as a depth-3 UNet does
+
+        def forward(self, x):
+            if min(x.shape[-2:]) < 8:
+                raise RuntimeError("Output size is too small")
+            return super().forward(x)
+
+    model = Deep()
+    image = np.random.default_rng(1).integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    norm = Normalization()
+    probs = predict_probabilities(model, image, normalization=norm)
+    with torch.inference_mode():
+        direct = torch.softmax(_Pointwise.forward(model, torch.from_numpy(norm(image))[None]), dim=1)[0].numpy()
+    assert probs.shape == (4, 3, 5)
+    np.testing.assert_allclose(probs, direct, atol=1e-6)
+
+
+def test_a_model_failure_on_one_image_is_that_images_error(trained, tmp_path, monkeypatch):
+    """torch's RuntimeErrors (out of memory on one large image) fail that row: --on-error skip goes on."""
+    import dataprep.predict as predict_module
+
+    checkpoint, labels = trained
+    first = read_manifest(labels).rows[0].image
+    real = predict_module.predict_probabilities
+
+    def flaky(model, image, **kwargs):
+        if image.shape[:2] == (240, 320) and not getattr(flaky, "failed", False):
+            flaky.failed = True
+            raise RuntimeError("CUDA out of memory. Tried to allocate 9 GiB\nmore torch detail")
+        return real(model, image, **kwargs)
+
+    monkeypatch.setattr(predict_module, "predict_probabilities", flaky)
+    report = predict_manifest(checkpoint, labels, tmp_path / "out", quiet=True)
+    assert report.predicted == N_IMAGES - 1
+    assert report.errors == [f"{first}: the model failed on this 320x240 image: CUDA out of memory. "
+                             "Tried to allocate 9 GiB"]
