@@ -259,6 +259,16 @@ def test_without_a_fold_split_names_rows_of_the_split_column(labels, tmp_path):
         SegmentationDataset(manifest, split="dev")
 
 
+@pytest.mark.parametrize("fold,named", [("1", "str '1'"), (True, "bool True"), (1.0, "float 1.0")])
+def test_a_fold_that_is_not_an_integer_is_refused_naming_its_type(labels, fold, named):
+    """fold="0" (from argparse or the environment) was reported as missing from the manifest, and fold=True was
+    fold 1 in silence."""
+    with pytest.raises(UsageError, match=f"fold must be an int, not {named}"):
+        SegmentationDataset(labels, fold=fold, split="val")
+    numpy_fold = SegmentationDataset(labels, fold=np.int64(1), split="val").ids
+    assert numpy_fold == SegmentationDataset(labels, fold=1, split="val").ids and numpy_fold
+
+
 def test_fold_needs_a_fold_column(coords):
     with pytest.raises(DataprepError, match="kfold"):
         SegmentationDataset(coords, fold=0, split="train")

@@ -107,6 +107,13 @@ def select_rows(manifest: Manifest, *, fold: int | None = None, split: str | Non
     Without a fold, `split` names rows of the manifest's `split` column (`scan` writes it when the folders
     name splits: `split="val"` on SegNet's CamVid or Kaggle's `val_images`)."""
     source = str(manifest.path) if manifest.path else "manifest"
+    # bool is an int to Python (fold=True was fold 1) and a str fold ("0" from argparse or the environment) was
+    # reported as missing from the manifest: only integers are fold numbers
+    if fold is not None and (isinstance(fold, bool) or not isinstance(fold, (int, np.integer))):
+        raise UsageError(source, f"fold must be an int, not {type(fold).__name__} {fold!r}"
+                                 + (f" (pass fold=int({fold!r}))" if isinstance(fold, str) else ""))
+    if fold is not None:
+        fold = int(fold)
     if fold is None:
         if split is None:
             return list(manifest.rows)
