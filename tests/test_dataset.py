@@ -269,6 +269,17 @@ def test_a_fold_that_is_not_an_integer_is_refused_naming_its_type(labels, fold, 
     assert numpy_fold == SegmentationDataset(labels, fold=1, split="val").ids and numpy_fold
 
 
+def test_an_index_out_of_range_is_named_as_asked(labels):
+    """ds[-33] of 32 items said "index -1 out of range": the index after adding the length."""
+    ds = SegmentationDataset(labels)
+    n = len(ds)
+    for index in (-n - 1, n, (0, -n - 5)):
+        asked = index[1] if isinstance(index, tuple) else index
+        with pytest.raises(IndexError, match=rf"^index {asked} out of range for {n} samples$"):
+            ds[index]
+    assert ds[-n]["id"] == ds[0]["id"]
+
+
 def test_fold_needs_a_fold_column(coords):
     with pytest.raises(DataprepError, match="kfold"):
         SegmentationDataset(coords, fold=0, split="train")

@@ -498,12 +498,12 @@ class SegmentationDataset(Dataset):
         return len(self.spec.rows)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        epoch, index = key if isinstance(key, tuple) else (None, key)
-        index = int(index)
+        epoch, asked = key if isinstance(key, tuple) else (None, key)
+        index = int(asked)
         if index < 0:
             index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        if not 0 <= index < len(self):  # the index as asked: ds[-33] of 32 is not "index -1"
+            raise IndexError(f"index {int(asked)} out of range for {len(self)} samples")
         if epoch is None:
             epoch = self._plain_epoch(index)
         row = self.spec.rows[index]
