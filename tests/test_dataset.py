@@ -450,6 +450,20 @@ def test_loader_shards_and_drop_last(labels):
         make_loader(labels, engine="tpu")
 
 
+def test_cpu_loader_refuses_a_cuda_device_torch_cannot_reach_when_made(labels, monkeypatch):
+    """device="cuda" without CUDA was accepted and the first batch raised torch's raw AssertionError "Torch not
+    compiled with CUDA enabled"; the DALI engine refuses it when built, in these words."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ("cuda", "cuda:0", torch.device("cuda", 1)):
+        with pytest.raises(DataprepError, match=rf"^device {torch.device(device)} asked for, but CUDA is not "
+                                                r"available to torch$"):
+            make_loader(labels, engine="cpu", device=device, num_workers=0)
+    with pytest.raises(UsageError, match="device 'gpu0' is not a torch device"):
+        make_loader(labels, engine="cpu", device="gpu0", num_workers=0)
+    batch = next(iter(make_loader(labels, engine="cpu", device="cpu", batch_size=2, num_workers=0)))
+    assert batch["image"].device.type == "cpu"
+
+
 def test_loader_refuses_to_batch_mixed_sizes(coords):
     loader = make_loader(coords, batch_size=3, num_workers=0, shuffle=False)
     with pytest.raises(DataprepError, match="different sizes"):

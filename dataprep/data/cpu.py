@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler, get_worker_info
 
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..forking import can_fork, check_start_method, opencv_on_one_thread, single_threaded_opencv
 from .dataset import SegmentationDataset, describe_sizes, epoch_order
 from .sampler import EpochRepeatGuard, epoch_length, repeated_order
@@ -140,6 +140,25 @@ def worker_context(start_method: str | None = None) -> str | None:
     return None  # the platform's default, as torch's DataLoader
 
 
+def batch_device(device: torch.device | str | None) -> torch.device | None:
+    """The device batches are moved to, refused here when torch cannot reach it: a CUDA device without CUDA
+    was accepted and the first batch raised torch's raw "Torch not compiled with CUDA enabled" (the DALI
+    engine refuses it at construction in the same words)."""
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise UsageError(None, f"device {device!r} is not a torch device ({exc})") from exc
+    if dev.type == "cuda":
+        if not (torch.cuda.is_available() and torch.cuda.device_count() > 0):
+            raise DataprepError(None, f"device {dev} asked for, but CUDA is not available to torch")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DataprepError(None, f"device {dev} asked for, but torch sees {torch.cuda.device_count()} CUDA "
+                                      "device(s)")
+    return dev
+
+
 class CpuLoader:
     """Batches from a torch DataLoader; `len()` is batches per epoch, `set_epoch` reshuffles and redraws."""
 
@@ -164,7 +183,7 @@ class CpuLoader:
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
-        self.device = torch.device(device) if device is not None else None
+        self.device = batch_device(device)
         self.sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=seed, shard_id=shard_id, num_shards=num_shards,
                                     factors=repeat_factors)
         self._non_blocking = bool(pin_memory)
