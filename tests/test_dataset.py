@@ -280,6 +280,17 @@ def test_an_index_out_of_range_is_named_as_asked(labels):
     assert ds[-n]["id"] == ds[0]["id"]
 
 
+def test_a_split_also_written_another_way_is_refused(labels, tmp_path):
+    """split='train' of a column holding Train and train loaded the 'train' rows alone, as the trainer's
+    data.train_split did."""
+    rows = list(read_manifest(labels))
+    tagged = [r.with_extra(split=["Train", "train", "val"][i % 3]) for i, r in enumerate(rows)]
+    manifest = write_manifest(tagged, tmp_path / "manifest.csv", columns=["split"])
+    with pytest.raises(UsageError, match=r"split 'train' \(\d+ rows\) is also written 'Train' \(\d+ rows\)"):
+        SegmentationDataset(manifest, split="train")
+    assert len(SegmentationDataset(manifest, split="val")) == len(rows[2::3])
+
+
 def test_fold_needs_a_fold_column(coords):
     with pytest.raises(DataprepError, match="kfold"):
         SegmentationDataset(coords, fold=0, split="train")

@@ -502,6 +502,40 @@ def test_split_measures_only_those_rows_and_a_mix_warns(tmp_path, cli):
         collect_stats(manifest, splits=["dev"])
 
 
+def test_a_split_written_several_ways_is_refused_and_blank_rows_are_named(tmp_path, cli):
+    """A column of Train/train, TEST/'test ' and blanks: --split train measured the 5 'train' rows of 10 training
+    rows, and the several-splits warning listed Train and train as two splits and never named the blank rows."""
+    from dataprep.manifest import read_manifest
+    from dataprep.split_column import select_splits
+
+    rng = np.random.default_rng(4)
+    names = ["Train"] * 2 + ["train"] * 3 + ["TEST", "test ", "val", "", ""]
+    images = _random_images(rng, len(names), 3, np.uint8, 255)
+    masks = [rng.integers(0, 3, im.shape[:2]).astype(np.uint8) for im in images]
+    rows = [r.with_extra(split=s) for r, s in zip(read_manifest(_manifest(tmp_path, images, masks)), names)]
+    manifest = write_manifest(rows, tmp_path / "manifest.csv", columns=["split"])
+    with pytest.raises(UsageError, match=r"split 'train' \(3 rows\) is also written 'Train' \(2 rows\): make the "
+                                         r"column's values one spelling$"):
+        collect_stats(manifest, splits=["train"])
+    with pytest.raises(UsageError, match=r"no rows of split 'test', but it is written 'TEST' \(1 row\), 'test ' "
+                                         r"\(1 row\): make the column's values one spelling$"):
+        select_splits(read_manifest(manifest), ["val", "test"])
+    with pytest.raises(UsageError, match=r"no rows of split 'VAL', but it is written 'val' \(1 row\): pass that "
+                                         "spelling"):
+        select_splits(read_manifest(manifest), ["VAL"])
+    assert [r.extra["split"] for r in select_splits(read_manifest(manifest), ["val"]).rows] == ["val"]
+    res = cli("stats", manifest, "--split", "train", "-o", tmp_path / "s.json", "-q")
+    assert res.exit_code == 2 and not (tmp_path / "s.json").exists()
+    assert res.output.strip().splitlines() == [f"error: {manifest}: split 'train' (3 rows) is also written 'Train' "
+                                               "(2 rows): make the column's values one spelling"]
+    warning = collect_stats(manifest).warnings[0]
+    assert warning.startswith("the manifest holds several splits (TEST 1, Train 2, 'test ' 1, train 3, val 1) and "
+                              "stats mixes them: the 'TEST' rows, the dataset's held-out test set, ")
+    assert warning.endswith("some splits are written several ways ('TEST' 1 / 'test ' 1, 'Train' 2 / 'train' 3): "
+                            "make the column's values one spelling, then --split can take the rows of some; "
+                            "2 rows with an empty split cell (no --split selects them)")
+
+
 def test_segnet_camvid_values_warn_that_11_may_be_void(tmp_path, cli):
     """Raw SegNet CamVid label maps (0..11, void 11 in every frame) counted void as a twelfth class with its own
     weight, without a word; --ignore-index 11 --num-classes 11 is what its users meant."""
