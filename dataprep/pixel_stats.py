@@ -146,6 +146,16 @@ class PixelAccumulator:
 
 
 
+def narrow_sixteen_bit_warning(dtype: str, largest: float, where: str) -> str | None:
+    """16-bit images whose values stay within 8 bits (DSB2018's nuclei, max 235): scaled 0-1 by 65535, as
+    mean_01 and a plain scale do, they are about 0.0005 +- 0.0004, inputs a model hardly sees."""
+    if dtype != "uint16" or largest > 255:
+        return None
+    return (f"{where} are 16-bit but hold 8-bit values (at most {largest:g}): divided by 65535 (mean_01, or a "
+            "Dataset without stats) they are all near 0; normalize with stats.json's mean/std (raw units), or save "
+            "them as 8-bit")
+
+
 def image_summary(p: PixelPartial) -> dict[str, Any]:
     """The `image` block of stats.json from a merged PixelPartial: per-channel lists and one entry per band."""
     max_value = MAX_VALUE[p.dtype]
@@ -231,4 +241,4 @@ def _floats(a: Iterable[float]) -> list[float]:
 
 
 __all__ = ["BASE", "BINS", "MAX_VALUE", "PERCENTILES", "PixelAccumulator", "PixelPartial", "hist_moments",
-           "hist_percentile", "image_partial", "image_summary"]
+           "hist_percentile", "image_partial", "image_summary", "narrow_sixteen_bit_warning"]

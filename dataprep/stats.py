@@ -61,6 +61,7 @@ from .pixel_stats import (
     hist_percentile,
     image_partial,
     image_summary,
+    narrow_sixteen_bit_warning,
 )
 from .progress import progress_bar
 from .sample import DEFAULT_IGNORE_INDEX
@@ -195,6 +196,10 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
         if classes and info.names is None and ignore_index == AUTO else None
     void = segnet_void_warning(classes["pixel_count"], classes["image_count"], classes["num_images"]) \
         if classes and info.names is None and ignore_index == AUTO and num_classes is None else None
+    image = stats["image"] or {}
+    narrow = narrow_sixteen_bit_warning(image["dtype"], max(image["max"]), "the images") if image.get("max") else None
+    if narrow:
+        warnings.append(narrow)
     repeats = repeated_files_warnings(manifest.rows, repeated_files(manifest.rows),
                                       consequence="they count once per row in the mean, std and class counts")
     return StatsResult(stats, errors, warnings + [w for w in (lonely, raw, inside, void) if w] + repeats)

@@ -496,6 +496,21 @@ def test_infer_index_masks_and_refuse_a_mix(tmp_path):
         infer_palette(tmp_path)
 
 
+def test_a_folder_of_photos_beside_their_masks_is_named_as_such(tmp_path, cli):
+    """CelebAMask-HQ's samples (0.jpg beside 0.png): the photos were read as colour masks and the error said the
+    masks mix colour and index ones. A manifest of the same folder infers from its masks."""
+    for i in range(2):
+        write_image(tmp_path / f"{i}.jpg", np.full((4, 4, 3), 90 * i, np.uint8))
+        write_mask(tmp_path / f"{i}.png", np.full((4, 4), i, np.uint8))
+    with pytest.raises(DataprepError, match=r"holds photos beside their masks \(2, e\.g\. 0\.jpg and 0\.png\)"):
+        infer_palette(tmp_path)
+    result = cli("palette", "infer", tmp_path, "-o", tmp_path.parent / "p.json")
+    assert result.exit_code == 1 and "photos beside their masks" in result.output
+    (tmp_path / "0.jpg").rename(tmp_path.parent / "0.jpg")
+    (tmp_path / "1.jpg").rename(tmp_path.parent / "1.jpg")
+    assert infer_palette(tmp_path).kind == "index"
+
+
 def test_grey_rgb_masks_among_index_masks_count_as_their_values(tmp_path):
     """BUSI: 133 'normal' masks are all-black RGB among 1-bit masks; PH2: one 24-bit BMP among 199 1-bit ones.
     palette infer refused the mix; now it counts the grey ones by value, and says when 1 and 255 both

@@ -599,3 +599,22 @@ def test_one_image_under_two_ids_is_warned_as_counted_twice(tmp_path):
     assert twice.stats["classes"]["pixel_count"][0] == 2 * 24  # counted per row, as the warning says
     assert [w for w in twice.warnings if "1 image file(s) are named by several rows" in w and "'s0', 'again'" in w
             and "count once per row" in w]
+
+
+def test_sixteen_bit_images_of_eight_bit_values_are_warned(tmp_path):
+    """DSB2018's nuclei: uint16 files holding 0..235; mean_01 (and a Dataset without stats) put them near 0."""
+    from dataprep import SegmentationDataset
+
+    rows = []
+    for i, top in enumerate((235, 200)):
+        image = np.linspace(0, top, 24, dtype=np.float64).reshape(4, 6).round().astype(np.uint16)
+        tifffile.imwrite(tmp_path / f"{i}.tif", image)
+        io.write_mask(tmp_path / f"{i}_m.png", np.arange(24, dtype=np.uint8).reshape(4, 6) % 2)
+        rows.append(ManifestRow(f"s{i}", tmp_path / f"{i}.tif", tmp_path / f"{i}_m.png", 6, 4))
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    result = stats.collect_stats(manifest, quiet=True)
+    assert [w for w in result.warnings if "are 16-bit but hold 8-bit values (at most 235)" in w]
+    with pytest.warns(UserWarning, match=r"the images \(the first: .*0\.tif\) are 16-bit but hold 8-bit values"):
+        SegmentationDataset(manifest)
+    tifffile.imwrite(tmp_path / "1.tif", np.full((4, 6), 4000, np.uint16))
+    assert not [w for w in stats.collect_stats(manifest, quiet=True).warnings if "8-bit values" in w]

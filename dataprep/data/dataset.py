@@ -50,6 +50,7 @@ from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops import SPECS
 from ..ops.geometric import mirror_warnings
 from ..ops.steps import CompiledSteps
+from ..pixel_stats import narrow_sixteen_bit_warning
 from ..sampleio import load_row_mask
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 from ..split_column import SPLIT_COLUMN, select_splits
@@ -278,6 +279,11 @@ def resolve_spec(
             _warn_of_raw_binary_masks(rows[0], resolved.ignore_index)
         if resolved.from_.get("normalization") == "explicit":
             _warn_of_unit_mean_std(resolved.normalization, read_info(rows[0].image).dtype, source)
+        if resolved.from_.get("normalization") == "scale" and read_info(rows[0].image).dtype == "uint16":
+            narrow = narrow_sixteen_bit_warning("uint16", float(first_image().max()),
+                                                f"the images (the first: {rows[0].image_str})")
+            if narrow:
+                warnings.warn(narrow, UserWarning, stacklevel=3)
     return DataSpec(
         rows=tuple(rows),
         steps=steps,
