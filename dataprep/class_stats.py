@@ -237,6 +237,17 @@ def one_class_warning(pixel_count: Sequence[int], names: Sequence[str] | None = 
             "dataprep import with --keep-crowd")
 
 
+def ignore_is_a_class_warning(num_classes: int | None, ignore_index: int | None) -> str | None:
+    """A warning when the ignore index is one of the classes 0..K-1 (`--ignore-index 11 --num-classes 12` on
+    CamVid): its pixels are left out of the counts and the loss, so that class is never learned, while a model
+    of K classes still predicts it."""
+    if num_classes is None or ignore_index is None or not 0 <= ignore_index < num_classes:
+        return None
+    fix = f"--num-classes {num_classes - 1}" if ignore_index == num_classes - 1 else "renumber the classes"
+    return (f"the ignore index {ignore_index} is one of the {num_classes} classes (0..{num_classes - 1}): its pixels "
+            f"are left out, so class {ignore_index} is never learned; if {ignore_index} is void, {fix}")
+
+
 def ignore_inside_classes_warning(pixel_count: Sequence[int], ignored: int, ignore_index: int | None) -> str | None:
     """Label values past the default ignore index 255 (16-bit maps of 299 classes): 255 is a class there, and
     its pixels were left out of the counts and weights without a word."""

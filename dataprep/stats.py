@@ -40,6 +40,7 @@ from .class_stats import (
     class_summary,
     class_weights,
     ignore_inside_classes_warning,
+    ignore_is_a_class_warning,
     label_partial,
     one_class_warning,
     resolve_classes,
@@ -196,6 +197,9 @@ def collect_stats(manifest: Manifest | PathLike, *, palette: PathLike | None = N
         if classes and info.names is None and ignore_index == AUTO else None
     void = segnet_void_warning(classes["pixel_count"], classes["image_count"], classes["num_images"]) \
         if classes and info.names is None and ignore_index == AUTO and num_classes is None else None
+    among = ignore_is_a_class_warning(info.num_classes, info.ignore_index) if classes else None
+    if among:
+        warnings.append(among)
     image = stats["image"] or {}
     narrow = narrow_sixteen_bit_warning(image["dtype"], max(image["max"]), "the images") if image.get("max") else None
     if narrow:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 from torch import nn
 
@@ -204,6 +205,27 @@ def test_evaluate_refuses_label_values_the_model_has_no_class_for(trained, tmp_p
                  tmp_path / "pred4", "-q")
     assert scored.exit_code == 2 and "the masks --evaluate scores against are labels of other classes" in scored.output
     assert not (tmp_path / "pred4" / "metrics.json").exists()
+
+
+def test_images_of_another_value_range_than_the_training_images_are_refused(trained, tmp_path, cli):
+    """ISBI's images saved as 16-bit (x257) into a model trained with 8-bit stats: mIoU 12% instead of 58%, exit 0,
+    the mean/std being in 8-bit units. A model trained with a plain 0-1 scale takes either."""
+    checkpoint, labels = trained
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state["meta"]["normalization"] = {"from": "stats", "mean": [110.0, 112.0, 108.0], "std": [60.0, 61.0, 59.0],
+                                      "max_value": 255, "source": "stats.json"}
+    torch.save(state, tmp_path / "stats.pt")
+    row = read_manifest(labels).rows[0]
+    wide = io.read_image(row.image).astype(np.uint16) * 257
+    tifffile.imwrite(tmp_path / "wide.tif", wide, photometric="rgb")
+    write_manifest([row.replace(image=tmp_path / "wide.tif"), *read_manifest(labels).rows[1:2]], tmp_path / "m.csv")
+    result = cli("predict", "--checkpoint", tmp_path / "stats.pt", "--manifest", tmp_path / "m.csv", tmp_path / "p",
+                 "-q")
+    assert result.exit_code == 1
+    assert (f"{tmp_path / 'wide.tif'}: is uint16 (0..65535), but the model of {tmp_path / 'stats.pt'} was trained "
+            "on images of 0..255") in result.output
+    plain = cli("predict", "--checkpoint", checkpoint, "--manifest", tmp_path / "m.csv", tmp_path / "p2", "-q")
+    assert plain.exit_code == 0, plain.output
 
 
 def test_evaluate_warns_when_the_label_maps_hold_one_class(trained, tmp_path, cli):

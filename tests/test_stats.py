@@ -618,3 +618,19 @@ def test_sixteen_bit_images_of_eight_bit_values_are_warned(tmp_path):
         SegmentationDataset(manifest)
     tifffile.imwrite(tmp_path / "1.tif", np.full((4, 6), 4000, np.uint16))
     assert not [w for w in stats.collect_stats(manifest, quiet=True).warnings if "8-bit values" in w]
+
+
+def test_an_ignore_index_among_the_classes_is_warned(tmp_path):
+    """--ignore-index 11 --num-classes 12 on CamVid: class 11 got no pixel and no weight, and a model of 12
+    classes was trained on it without a word."""
+    rows = []
+    for i in range(2):
+        io.write_image(tmp_path / f"{i}.png", np.full((4, 6, 3), 40 * i, np.uint8))
+        io.write_mask(tmp_path / f"{i}_m.png", (np.arange(24, dtype=np.uint8).reshape(4, 6) % 3))
+        rows.append(ManifestRow(f"s{i}", tmp_path / f"{i}.png", tmp_path / f"{i}_m.png", 6, 4))
+    manifest = Manifest(rows, tmp_path / "m.csv")
+    among = stats.collect_stats(manifest, num_classes=3, ignore_index=2, quiet=True)
+    assert [w for w in among.warnings if "the ignore index 2 is one of the 3 classes (0..2)" in w
+            and "--num-classes 2" in w]
+    assert not [w for w in stats.collect_stats(manifest, num_classes=2, ignore_index=2, quiet=True).warnings
+                if "is one of the" in w]

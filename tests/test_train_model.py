@@ -150,6 +150,22 @@ def test_confusion_matrix_matches_brute_force_and_skips_ignore():
     np.testing.assert_array_equal(per_sample.sum(0).numpy(), expected)
 
 
+def test_an_ignore_index_among_the_classes_is_left_out_of_the_scores():
+    """CamVid with --ignore-index 11 --num-classes 12: the loss ignored void, the confusion counted it as class 11
+    (IoU 0, mIoU and pixel accuracy lowered, exit 0); predict --evaluate alike."""
+    from dataprep.predict import _confusion
+
+    target = np.array([[0, 1, 2, 2], [2, 2, 1, 0]])
+    pred = np.array([[0, 1, 1, 2], [0, 1, 1, 0]])
+    kept = target != 2
+    expected = np.zeros((3, 3), np.int64)
+    np.add.at(expected, (target[kept], pred[kept]), 1)
+    cm = confusion_matrix(torch.from_numpy(pred), torch.from_numpy(target), 3, ignore_index=2)
+    np.testing.assert_array_equal(cm.numpy(), expected)
+    np.testing.assert_array_equal(_confusion(pred, target, 3, "x.png", ignore_index=2), expected)
+    assert scores(cm).pixels == 4 and math.isnan(scores(cm).iou[2])
+
+
 def test_scores_from_definition():
     # true 0 0 1 1 (255 ignored), predicted 0 1 1 1: class 0 IoU 1/2, class 1 IoU 2/3, class 2 absent.
     target = torch.tensor([0, 0, 1, 1, 255])

@@ -17,16 +17,23 @@ from dataclasses import dataclass
 import torch
 
 
-def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
+                     ignore_index: int | None = None) -> torch.Tensor:
     """cm [C, C] int64 of one batch; `pred` and `target` are integer tensors of the same shape."""
-    return per_sample_confusion(pred.reshape(1, -1), target.reshape(1, -1), num_classes)[0]
+    return per_sample_confusion(pred.reshape(1, -1), target.reshape(1, -1), num_classes, ignore_index)[0]
 
 
-def per_sample_confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """cm [B, C, C] int64, one matrix per sample of a [B, ...] batch, in a single bincount."""
+def per_sample_confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
+                         ignore_index: int | None = None) -> torch.Tensor:
+    """cm [B, C, C] int64, one matrix per sample of a [B, ...] batch, in a single bincount.
+
+    `ignore_index` pixels are left out also when it is one of the classes (CamVid's void 11 with 12 classes: the
+    loss ignored it, the scores counted it as a class of IoU 0)."""
     b = pred.shape[0]
     pred, target = pred.reshape(b, -1).long(), target.reshape(b, -1).long()
     valid = (target >= 0) & (target < num_classes) & (pred >= 0) & (pred < num_classes)
+    if ignore_index is not None:
+        valid &= target != ignore_index
     sample = torch.arange(b, device=pred.device).unsqueeze(1).expand_as(target)
     index = (sample * num_classes + target) * num_classes + pred
     counts = torch.bincount(index[valid], minlength=b * num_classes * num_classes)

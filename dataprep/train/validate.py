@@ -70,7 +70,7 @@ def evaluate(
             image = image.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
             logits = model(image)
-        cm = per_sample_confusion(logits.argmax(1), mask, data.num_classes)
+        cm = per_sample_confusion(logits.argmax(1), mask, data.num_classes, data.ignore_index)
         loss_sum, weight_sum = criterion.sums(logits, mask)
         cms.append(cm.cpu())
         losses.append(loss_sum.double().cpu())
