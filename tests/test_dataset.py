@@ -83,9 +83,11 @@ def test_imagenet_mean_std_in_0_1_units_on_8_bit_images_are_warned(labels):
     with pytest.warns(UserWarning, match=r"0-1 values, but the images are uint8.*use mean \[123\.7, 116\.3, 103\.5\]"):
         SegmentationDataset(labels, imagenet)
     raw_units = {"steps": [{"op": "normalize", "mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]}]}
+    unchanged = {"steps": [{"op": "normalize", "mean": [0, 0, 0], "std": [1, 1, 1]}]}  # raw values, on purpose
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SegmentationDataset(labels, raw_units)
+        SegmentationDataset(labels, unchanged)
 
 
 def test_stats_channels_must_match_images(labels):
@@ -397,6 +399,32 @@ def test_transform_refuses_a_mask_of_another_size_than_its_image(coords):
     for mask in (np.zeros((48, 40), np.uint8), np.zeros((20, 24), np.uint8)):
         with pytest.raises(DataprepError, match=rf"mask is {mask.shape[1]}x{mask.shape[0]} but its image is 48x40"):
             ds.transform(image, mask, epoch=0, index=0, source="x.png")
+
+
+FILLED_STEPS = {  # steps with an image_fill, set to leave some of it in a 40x48 output
+    "random_crop": {}, "crop_non_empty": {}, "rotate": {"limit": [30, 30]},
+    "affine": {"rotate": [30, 30], "scale": [0.7, 0.7]}, "elastic": {"alpha": 300.0, "sigma": 4.0},
+    "grid_distortion": {"distort_limit": [0.5, 0.5]}, "perspective": {"scale": [0.3, 0.3]},
+    "coarse_dropout": {},
+}
+
+
+@pytest.mark.parametrize("op", sorted(FILLED_STEPS))
+def test_image_fill_fills_every_band(coords, op):
+    """cv2 takes a bare number as the Scalar (v, 0, 0, 0): rotate, affine and elastic corners of image_fill 114
+    came out (114, 0, 0), red, where DALI's were grey."""
+    from dataprep.ops import SPECS
+
+    assert set(FILLED_STEPS) == {n for n, s in SPECS.items() if s.inputs == 1 and s.albumentations is not None
+                                 and "image_fill" in s.params.__dataclass_fields__}
+    step = {"op": op, "image_fill": 114, "p": 1.0, **FILLED_STEPS[op]}
+    ds = SegmentationDataset(coords, {"size": [48, 56], "steps": [step]})
+    for bands in (3, 5):
+        image = np.zeros((40, 48, bands), np.uint8)
+        out, _ = ds.transform(image, np.ones((40, 48), np.uint8), epoch=0, index=1)
+        # albumentations' perspective maps a quadrilateral inside the image onto it: nothing is filled there.
+        assert (out > 0).any() or op == "perspective", "the step left no fill to check"
+        assert all(np.array_equal(out[..., 0], out[..., b]) for b in range(1, bands))
 
 
 def test_the_ignore_index_fills_padding_exactly_or_is_refused(coords):

@@ -313,7 +313,7 @@ def _warn_of_unit_mean_std(normalization: Normalization, dtype: str, source: str
     mean, std = normalization.mean, normalization.std
     if mean is None or std is None or not np.issubdtype(np.dtype(dtype), np.integer):
         return
-    if max(mean) <= 1 and max(std) <= 1:
+    if all(0 < m < 1 for m in mean) and all(0 < v < 1 for v in std):  # mean 0, std 1 (raw values) is a choice
         top = np.iinfo(np.dtype(dtype)).max
         raw = ", ".join(f"{m * top:.1f}" for m in mean), ", ".join(f"{v * top:.1f}" for v in std)
         warnings.warn(f"{source or 'the recipe'}: normalize mean/std are 0-1 values, but the images are {dtype} "

@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 import cv2
 
-from .kernel import NEAREST, BuildContext
+from .kernel import NEAREST, BuildContext, border_fill
 from .params import Seeded
 from .spec import OpSpec, Range, StepParams, check_positive, check_range, recipe_size, register
 
@@ -40,7 +40,7 @@ SEEDED = {"draw": _draw_seed, "drawn": Seeded, "kernel": _seeded}
 
 def _warp_kwargs(image_fill: int, ctx: BuildContext) -> dict:
     return {"interpolation": cv2.INTER_LINEAR, "mask_interpolation": NEAREST, "border_mode": cv2.BORDER_CONSTANT,
-            "fill": image_fill, "fill_mask": ctx.ignore_index}
+            "fill": border_fill(image_fill), "fill_mask": ctx.ignore_index}
 
 
 @dataclass(frozen=True)

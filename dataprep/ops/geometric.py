@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .dali_graph import DaliOp, dali_matrix, f32, pixels, resize, to_float
-from .kernel import NEAREST, NEAREST_RESIZE, BuildContext
+from .kernel import NEAREST, NEAREST_RESIZE, BuildContext, border_fill
 from .params import OpParams
 from .spec import OpSpec, Range, StepParams, check_positive, check_range, recipe_size, register
 
@@ -510,7 +510,8 @@ def _warp(p, drawn: Warp, image, mask, built, ctx: BuildContext):
     from albumentations.augmentations.geometric import functional as fgeometric
 
     matrix, out = warp_matrix(drawn, image.shape), image.shape[:2]
-    return (fgeometric.warp_affine(image, matrix, cv2.INTER_LINEAR, p.image_fill, cv2.BORDER_CONSTANT, out),
+    fill = border_fill(p.image_fill)
+    return (fgeometric.warp_affine(image, matrix, cv2.INTER_LINEAR, fill, cv2.BORDER_CONSTANT, out),
             fgeometric.warp_affine(mask, matrix, NEAREST, ctx.ignore_index, cv2.BORDER_CONSTANT, out))
 
 

@@ -43,3 +43,10 @@ class BuildContext:
         if self.size is None:
             raise UsageError(self.source, f"step {self.index} ({op}): the recipe needs a 'size'")
         return self.size
+
+
+def border_fill(value: float) -> tuple[float, ...]:
+    """`value` for every band of an OpenCV border: a bare number is a Scalar (value, 0, 0, 0), so rotated-in
+    corners of an `image_fill: 114` came out red (114, 0, 0) where DALI's were grey. Four values serve any band
+    count (albumentations hands images of more bands to OpenCV four at a time)."""
+    return (float(value),) * 4
