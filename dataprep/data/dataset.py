@@ -275,15 +275,7 @@ def resolve_spec(
     if refusal:
         raise UsageError(str(rows[0].image), refusal)
     if info is None:  # the trainer checks its first batch itself
-        if resolved.class_names is None:
-            _warn_of_raw_binary_masks(rows[0], resolved.ignore_index)
-        if resolved.from_.get("normalization") == "explicit":
-            _warn_of_unit_mean_std(resolved.normalization, read_info(rows[0].image).dtype, source)
-        if resolved.from_.get("normalization") == "scale" and read_info(rows[0].image).dtype == "uint16":
-            narrow = narrow_sixteen_bit_warning("uint16", float(first_image().max()),
-                                                f"the images (the first: {rows[0].image_str})")
-            if narrow:
-                warnings.warn(narrow, UserWarning, stacklevel=3)
+        _warn_of_the_first_sample(rows[0], resolved, source, dtype or read_info(rows[0].image).dtype, first_image)
     return DataSpec(
         rows=tuple(rows),
         steps=steps,
@@ -297,28 +289,40 @@ def resolve_spec(
     )
 
 
-def _warn_of_raw_binary_masks(row: ManifestRow, ignore_index: int | None) -> None:
-    try:
-        values = np.unique(load_row_mask(row, purpose="the Dataset")).tolist()
-    except DataprepError:
-        return  # reading the item raises it, in the worker that reads it
-    raw = ignore_as_class_warning(values, ignore_index, f"the first label map ({row.mask_str})")
-    if raw:
-        warnings.warn(raw, UserWarning, stacklevel=4)
+def _warn_of_the_first_sample(row: ManifestRow, resolved: DatasetInfo, source: str | None, dtype: str,
+                              first_image: Any) -> None:
+    """Warnings a look at the first sample gives, for a user's own training loop (the trainer checks its first
+    batch): masks a loss would learn wrongly from, and a normalization that leaves inputs far from 0 +- 1."""
+    lines = []
+    if resolved.class_names is None:
+        try:
+            values = np.unique(load_row_mask(row, purpose="the Dataset")).tolist()
+        except DataprepError:
+            values = []  # reading the item raises it, in the worker that reads it
+        lines.append(ignore_as_class_warning(values, resolved.ignore_index, f"the first label map ({row.mask_str})"))
+    origin = resolved.from_.get("normalization")
+    if origin == "explicit":
+        lines.append(_unit_mean_std_warning(resolved.normalization, dtype, source))
+    if origin == "scale" and dtype == "uint16":
+        lines.append(narrow_sixteen_bit_warning(dtype, float(first_image().max()),
+                                                f"the images (the first: {row.image_str})"))
+    for line in filter(None, lines):
+        warnings.warn(line, UserWarning, stacklevel=4)
 
 
-def _warn_of_unit_mean_std(normalization: Normalization, dtype: str, source: str | None) -> None:
+def _unit_mean_std_warning(normalization: Normalization, dtype: str, source: str | None) -> str | None:
     """albumentations' Normalize takes ImageNet's 0-1 mean/std and a max_pixel_value of 255; ours are in raw
     pixel units, so those values on 8-bit images gave inputs of 130..1060, without a word."""
     mean, std = normalization.mean, normalization.std
     if mean is None or std is None or not np.issubdtype(np.dtype(dtype), np.integer):
-        return
-    if all(0 < m < 1 for m in mean) and all(0 < v < 1 for v in std):  # mean 0, std 1 (raw values) is a choice
-        top = np.iinfo(np.dtype(dtype)).max
-        raw = ", ".join(f"{m * top:.1f}" for m in mean), ", ".join(f"{v * top:.1f}" for v in std)
-        warnings.warn(f"{source or 'the recipe'}: normalize mean/std are 0-1 values, but the images are {dtype} "
-                      f"(0..{top}) and mean/std are in raw pixel units: inputs will be far from 0 +- 1; use mean "
-                      f"[{raw[0]}], std [{raw[1]}], or leave them out to use stats.json's", UserWarning, stacklevel=4)
+        return None
+    if not (all(0 < m < 1 for m in mean) and all(0 < v < 1 for v in std)):  # mean 0, std 1: raw values, on purpose
+        return None
+    top = np.iinfo(np.dtype(dtype)).max
+    raw = ", ".join(f"{m * top:.1f}" for m in mean), ", ".join(f"{v * top:.1f}" for v in std)
+    return (f"{source or 'the recipe'}: normalize mean/std are 0-1 values, but the images are {dtype} (0..{top}) "
+            f"and mean/std are in raw pixel units: inputs will be far from 0 +- 1; use mean [{raw[0]}], std "
+            f"[{raw[1]}], or leave them out to use stats.json's")
 
 
 # --------------------------------------------------------------------------- per-sample pieces
