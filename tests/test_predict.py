@@ -318,6 +318,9 @@ def test_option_errors_name_the_option_as_typed(trained, tmp_path, cli):
     overlap = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--tile", "64", "--overlap", "64",
                   tmp_path / "b")
     assert overlap.exit_code == 2 and "--overlap 64 must be at least 0 and below the tile size 64" in overlap.output
+    alone = cli("predict", "--checkpoint", checkpoint, "--manifest", labels, "--overlap", "16", tmp_path / "d")
+    assert alone.exit_code == 2 and "--overlap is the overlap of the --tile windows; give --tile too" in alone.output
+    assert not (tmp_path / "d").exists()
     csv = cli("predict", "--checkpoint", labels, "--manifest", labels, tmp_path / "c")  # a CSV, not "unsafe"
     assert csv.exit_code != 0 and f"{labels}: not a checkpoint (neither the zip archive nor the pickle" in csv.output
 

@@ -54,6 +54,8 @@ def predict_command(dest: Path, checkpoint: Path, manifest: Path, splits: str | 
     from ..predict import predict_manifest
 
     tile = parse_size(tile_text, "--tile") if tile_text else None
+    if overlap is not None and tile is None:  # whole images share no pixels: the option would be dropped unseen
+        raise click.UsageError("--overlap is the overlap of the --tile windows; give --tile too, or leave it out")
     if overlap is None:
         overlap_hw = (tile[0] // 4, tile[1] // 4) if tile else (0, 0)
     else:
