@@ -383,3 +383,23 @@ def test_bad_checkpoints_raise_naming_the_file(tmp_path):
     torch.save({"weights": torch.zeros(1)}, other)
     with pytest.raises(DataprepError, match="not a dataprep trainer checkpoint"):
         ckpt.load_checkpoint(other)
+
+
+def test_the_batch_size_probe_says_nothing_of_its_own(tmp_path):
+    """The trainer's start-up probe builds a Dataset: its first-sample warnings came out as raw Python
+    UserWarnings with a source line, beside the trainer's own first-batch check."""
+    import warnings
+
+    from dataprep import io
+    from dataprep.manifest import ManifestRow, write_manifest
+    from dataprep.train.batchcheck import first_size_mismatch
+
+    rows = []
+    for i, (h, w) in enumerate(((16, 16), (16, 24))):
+        io.write_image(tmp_path / f"{i}.png", np.zeros((h, w, 3), np.uint8))
+        io.write_mask(tmp_path / f"{i}_m.png", np.where(np.arange(w) < 8, 0, 255).astype(np.uint8)[None].repeat(h, 0))
+        rows.append(ManifestRow(str(i), tmp_path / f"{i}.png", tmp_path / f"{i}_m.png", w, h))
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert first_size_mismatch(manifest, None) is not None

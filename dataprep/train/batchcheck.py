@@ -8,6 +8,7 @@ for the cost of a few decodes.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,9 @@ def first_size_mismatch(manifest: Any, recipe: Any, *, fold: int | None = None,
     """The first sample whose output size (after `recipe`) differs from the first sample's, or None."""
     from ..data.dataset import SegmentationDataset
 
-    dataset = SegmentationDataset(manifest, recipe, None, fold=fold, split=split)
+    with warnings.catch_warnings():  # a probe: the trainer's own loaders and first-batch checks say what is wrong
+        warnings.simplefilter("ignore")
+        dataset = SegmentationDataset(manifest, recipe, None, fold=fold, split=split)
     first_of: dict[tuple[int, int], int] = {}
     for i, row in enumerate(dataset.rows):
         first_of.setdefault((row.width, row.height), i)
