@@ -39,7 +39,7 @@ from typing import Any, Literal
 from .errors import DataprepError, UsageError
 from .io import PathLike, max_image_pixels
 from .sample import DEFAULT_IGNORE_INDEX
-from .strict_load import load_yaml, yaml_error
+from .strict_load import load_yaml, yaml_error, yaml_reason
 from .ops import (  # noqa: F401  (the op params types, importable from here as before)
     ALBUMENTATIONS, DALI, OFFLINE, SPECS, Affine, BrightnessContrast, CoarseDropout, ColorJitter, CopyPaste, Crop,
     CropNonEmpty, CutMix, Elastic, GaussianBlur, GaussianNoise, GridDistortion, HorizontalFlip, HueSaturationValue,
@@ -149,8 +149,9 @@ def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
         raise UsageError(path, f"unreadable: {exc.strerror or exc}") from None
     try:
         return load_yaml(text)
-    except yaml_error() as exc:
-        raise UsageError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    except yaml_error() as exc:  # `line L, column C: reason` (the first line of str(exc) was only its context)
+        reason = yaml_reason(exc)
+        raise UsageError(path, reason if reason.startswith("line ") else f"not valid YAML: {reason}") from None
 
 
 def load_recipe(path: PathLike) -> Recipe:
@@ -168,9 +169,11 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
 
     if not isinstance(data, Mapping):
         raise fail("a recipe must be a mapping with a 'steps' list")
-    unknown = sorted(set(data) - _RECIPE_FIELDS)
+    # `x-` keys are left alone (as Docker Compose does): a place for the anchors that `<<: *name` merges
+    unknown = sorted(k for k in set(data) - _RECIPE_FIELDS if not (isinstance(k, str) and k.startswith("x-")))
     if unknown:
-        raise fail(f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(_RECIPE_FIELDS)}")
+        raise fail(f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(_RECIPE_FIELDS)} "
+                   "(or keys starting with x-, which are ignored: a place for YAML anchors)")
     steps_data = data.get("steps")
     if not isinstance(steps_data, list):
         raise fail("'steps' must be a list of steps, each a mapping with an 'op'")

@@ -636,11 +636,11 @@ def test_duplicate_yaml_keys_name_the_key(work, tmp_path):
     recipe = small_recipe(tmp_path, extra="seed: 7\n")
     run = cli("augment", "--recipe", recipe, work / "work" / "labels" / "manifest.csv", tmp_path / "out", "-q")
     assert run.code != 0  # the exit code of every recipe error
-    assert run.first_error == f"error: {recipe}: not valid YAML: duplicate key 'seed' (line 6)"
+    assert run.first_error == f"error: {recipe}: line 6, column 1: duplicate key 'seed'"
 
 
 @pytest.mark.parametrize("name, text, line", [
-    ("palette.yaml", "classes:\n  - {name: bg, index: 0}\nclasses:\n  - {name: fg, index: 1}\n", " (line 3)"),
+    ("palette.yaml", "classes:\n  - {name: bg, index: 0}\nclasses:\n  - {name: fg, index: 1}\n", "line 3, column 1: "),
     ("palette.json", '{"classes": [{"name": "bg", "index": 0, "index": 1}]}', ""),
 ])
 def test_duplicate_palette_keys_name_the_key(work, tmp_path, name, text, line):
@@ -650,12 +650,12 @@ def test_duplicate_palette_keys_name_the_key(work, tmp_path, name, text, line):
     before = digest(tmp_path)
     run = cli("masks2labels", work / "work" / "manifest.csv", tmp_path / "out", "--palette", palette, "-j", "1", "-q")
     assert run.code != 0
-    assert run.first_error == f"error: {palette}: not a palette file: duplicate key {key!r}{line}"
+    assert run.first_error == f"error: {palette}: not a palette file: {line}duplicate key {key!r}"
     assert digest(tmp_path) == before
 
 
-@pytest.mark.parametrize("name, text, line", [("remap.yaml", "0: 0\n1: 1\n0: 2\n", " (line 3)"),
-                                              ("remap.json", '{"0": 0, "1": 1, "0": 2}', " (line 1)")])
+@pytest.mark.parametrize("name, text, line", [("remap.yaml", "0: 0\n1: 1\n0: 2\n", "line 3, column 1: "),
+                                              ("remap.json", '{"0": 0, "1": 1, "0": 2}', "line 1, column 18: ")])
 def test_duplicate_remap_keys_name_the_key(work, tmp_path, name, text, line):
     remap = tmp_path / name
     remap.write_text(text)
@@ -663,7 +663,7 @@ def test_duplicate_remap_keys_name_the_key(work, tmp_path, name, text, line):
               "--remap", remap, "-j", "1", "-q")
     assert run.code != 0
     key = 0 if name.endswith(".yaml") else "0"
-    assert run.first_error == f"error: {remap}: unreadable remap file: duplicate key {key!r}{line}"
+    assert run.first_error == f"error: {remap}: unreadable remap file: {line}duplicate key {key!r}"
 
 
 def test_stale_temp_files_of_killed_writers_are_removed(work, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from dataprep.albu import compile_albumentations
 from dataprep.errors import DataprepError, UsageError
 from dataprep.recipe import STEP_TYPES, load_recipe, parse_recipe
+from dataprep.strict_load import load_yaml
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_top_level_fields_validated(tmp_path):
         parse_recipe({"steps": [], "output": {"quality": 0}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("steps: [\n")
-    with pytest.raises(DataprepError, match="not valid YAML"):
+    with pytest.raises(DataprepError, match="line 2, column 1: expected"):
         load_recipe(bad)
 
 
@@ -92,6 +93,58 @@ def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("steps:\n  - op: color_jitter\n    brightness: 2e-1\n")
     assert load_recipe(path).steps[0].params.brightness == 0.2
+
+
+@pytest.mark.parametrize("text, value", [
+    ("0512", 512), ("-07", -7), ("+3", 3), ("1_000", 1000), ("0o14", 12), ("0x1F", 31),  # YAML 1.2 core ints
+    ("1:20", "1:20"), ("0b101", "0b101"), ("0o9", "0o9"), ("1:20.5", "1:20.5"),  # 1.1's base 60 and 0b: strings
+    ("012.5", 12.5), ("3e-4", 3e-4),
+])
+def test_yaml_numbers_follow_yaml_1_2(text, value):
+    loaded = load_yaml(f"v: {text}\n")["v"]
+    assert loaded == value and type(loaded) is type(value)  # PyYAML 1.1: 0512 -> 330, 1:20 -> 80
+
+
+def test_a_size_with_leading_zeros_is_decimal(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("size: [0512, 0320]\nsteps: [{op: random_crop}]\n")
+    assert load_recipe(path).size == (512, 320)  # was (330, 208): read as octal
+    path.write_text("size: [1:20, 64]\nsteps: [{op: random_crop}]\n")
+    with pytest.raises(UsageError) as err:
+        load_recipe(path)
+    assert str(err.value) == f"{path}: size: expected an integer, got '1:20'"  # was 80 (base 60)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("size: [64,64]\nsteps:\n\t- op: hflip\n",
+     "line 3, column 1: found a tab (YAML indents with spaces: replace the tab with spaces)"),
+    ("size: [64, 64\nsteps: []\n",
+     "line 2, column 6: expected ',' or ']', but got ':' (while parsing a flow sequence from line 1, column 7)"),
+    ("steps:\n  - op: hflip\n   p: 0.5\n", "line 3, column 4: expected <block end>, but found '<block mapping start>' "
+     "(while parsing a block collection from line 2, column 3)"),
+    ("steps: []\nseed: 1\nseed: 2\n", "line 3, column 1: duplicate key 'seed'"),
+])
+def test_yaml_syntax_errors_say_the_problem_and_where(tmp_path, text, says):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as err:
+        load_recipe(path)
+    assert str(err.value) == f"{path}: {says}"  # was the context alone: "not valid YAML: while scanning ..."
+
+
+def test_merge_keys_merge_and_the_mapping_overrides(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("size: [64, 64]\nx-common: &c {p: 0.25}\nx-rot: &r {<<: *c, op: rotate, p: 0.75}\nsteps:\n"
+                    "  - <<: *c\n    op: hflip\n  - <<: *c\n    op: vflip\n    p: 0.5\n  - {<<: *r, limit: [-10, 10]}\n"
+                    "  - {<<: [*c, *r], op: rotate}\n")
+    recipe = load_recipe(path)
+    assert [(s.op, s.p) for s in recipe.steps] == [("hflip", 0.25), ("vflip", 0.5), ("rotate", 0.75), ("rotate", 0.25)]
+    assert recipe.steps[2].params.limit == (-10, 10)  # PyYAML 6's own merge gave *r's merged p (0.25) over its own
+    path.write_text("x-c: &c {p: 0.5}\nsteps:\n  - <<: *c\n    op: hflip\n    op: vflip\n")
+    with pytest.raises(UsageError) as err:  # the mapping's own keys are still checked
+        load_recipe(path)
+    assert str(err.value) == f"{path}: line 5, column 5: duplicate key 'op'"
+    assert load_yaml("a: &a {k: 1}\nb: {<<: *a, k: 2}\n") == {"a": {"k": 1}, "b": {"k": 2}}
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])

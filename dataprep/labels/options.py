@@ -13,7 +13,7 @@ from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..palette import Colour, Palette
 from ..palette.model import PALETTE_REMAPS
-from ..strict_load import load_yaml, yaml_error
+from ..strict_load import load_yaml, yaml_error, yaml_reason
 from .context import Remap
 
 Unknown = Literal["error", "ignore", "nearest"]
@@ -127,7 +127,8 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
             try:
                 data = load_yaml(path.read_text(encoding="utf-8"))  # JSON is YAML too
             except (OSError, yaml_error()) as exc:
-                raise DataprepError(path, f"unreadable remap file: {str(exc).splitlines()[0]}") from None
+                reason = str(exc) if isinstance(exc, OSError) else yaml_reason(exc)
+                raise DataprepError(path, f"unreadable remap file: {reason}") from None
             if not isinstance(data, Mapping):
                 raise DataprepError(path, "remap file must hold a mapping {old value: new index}")
             items = data.items()

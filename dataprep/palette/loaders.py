@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import DataprepError, UsageError
 from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
-from ..strict_load import load_json, load_yaml, yaml_error
+from ..strict_load import load_json, load_yaml, yaml_error, yaml_reason
 from .builtins import BUILTIN_PALETTES, builtin_palette
 from .model import Colour, Palette, PaletteClass, voc_colormap
 
@@ -67,7 +67,8 @@ def palette_from_file(path: PathLike) -> Palette:
     try:
         data = load_json(text) if ext == ".json" else load_yaml(text)
     except (ValueError, yaml_error()) as exc:
-        raise DataprepError(path, f"not a palette file: {str(exc).splitlines()[0]}") from None
+        reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else yaml_reason(exc)
+        raise DataprepError(path, f"not a palette file: {reason}") from None
     return palette_from_dict(data, source=str(path), default_name=path.stem)
 
 
