@@ -25,6 +25,10 @@ import numpy as np
 JPEG, PNG, TIFF = "jpg", "png", "tif"
 OUTPUT_FORMATS = (JPEG, PNG, TIFF)
 AUTO = "auto"
+# Pixels a side each container's writer takes: libjpeg's JPEG_MAX_DIMENSION, and libpng's default user
+# limit, which OpenCV keeps. Past them OpenCV logged 6 lines of [ERROR] per file and wrote nothing.
+MAX_SIDE = {JPEG: 65_500, PNG: 1_000_000}
+FORMAT_NAMES = {JPEG: "JPEG", PNG: "PNG", TIFF: "TIFF"}
 
 # Which library decodes a container's pixels (io.sniff_format names).
 READERS = {

@@ -632,6 +632,26 @@ def test_variants_are_bounded(work, tmp_path):
     assert time.monotonic() - start < 30  # refused up front, not after planning a billion outputs
 
 
+@pytest.mark.parametrize("size, fmt, says", [
+    ("[80000, 1]", "auto", "output.image_format auto picks JPEG for these images, which holds at most 65,500 pixels "
+                           "a side; use output.image_format: png or tif, or a smaller size"),
+    ("[1, 65501]", "jpg", "output.image_format is jpg, which holds at most 65,500 pixels a side; use "
+                          "output.image_format: png or tif, or a smaller size"),
+    ("[1, 1000001]", "tif", "masks are written as PNG, which holds at most 1,000,000 pixels a side; "
+                            "give a smaller size"),
+])
+def test_a_size_the_output_format_cannot_hold_is_refused_before_the_run(work, tmp_path, size, fmt, says):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"size: {size}\noutput: {{image_format: {fmt}}}\nsteps: [{{op: resize}}]\n")
+    out = tmp_path / "out"
+    run = cli("augment", "--recipe", recipe, work / "work" / "labels" / "manifest.csv", out, "-j", "1", "-q")
+    height, width = size.strip("[]").split(", ")
+    # was: OpenCV's 6-line [ERROR] log per output, then a line without the reason, exit 1
+    line = f"error: {recipe}: size: {height} x {width} cannot be written: {says}"
+    assert run.code == 2 and run.stderr.splitlines() == [line]
+    assert not out.exists()
+
+
 def test_duplicate_yaml_keys_name_the_key(work, tmp_path):
     recipe = small_recipe(tmp_path, extra="seed: 7\n")
     run = cli("augment", "--recipe", recipe, work / "work" / "labels" / "manifest.csv", tmp_path / "out", "-q")

@@ -621,3 +621,17 @@ def test_a_tiff_whose_directory_chain_loops_back_is_read_and_scanned_in_bounded_
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["(10,", "10)", "2", "1"]
+
+
+@pytest.mark.parametrize("ext, shape, says", [
+    (".jpg", (1, 65501), "a 65501x1 image is too large for .jpg (65,500 pixels a side at most): "
+                         "write it as PNG or TIFF"),
+    (".png", (1_000_001, 1), "a 1x1000001 image is too large for .png (1,000,000 pixels a side at most): "
+                             "write it as TIFF"),
+])
+def test_an_image_too_large_for_its_format_is_one_clear_error(capfd, ext, shape, says):
+    with pytest.raises(DataprepError) as err:
+        io.encode_image(np.zeros(shape, np.uint8), ext)
+    assert str(err.value) == f"<{ext}>: {says}, or make it smaller"
+    assert "[ERROR" not in capfd.readouterr().err  # OpenCV's log, 6 lines per file
+    assert len(io.encode_image(np.zeros((1, 65500), np.uint8), ".jpg")) > 0  # the limit itself is written

@@ -275,7 +275,27 @@ def resolve_image_format(recipe: Recipe, rows: list[ManifestRow], kinds: list[Im
             continue
         needed.append(pixeltypes.auto_format(dtype, bands))
     fmt = pixeltypes.widest_format(needed) if asked == pixeltypes.AUTO else asked
+    _refuse_size_beyond(recipe, fmt, picked=asked == pixeltypes.AUTO)
     return dataclasses.replace(recipe, output=dataclasses.replace(recipe.output, image_format=fmt))
+
+
+def _refuse_size_beyond(recipe: Recipe, fmt: str, *, picked: bool) -> None:
+    """Refuse a recipe `size` the image container or the masks' PNG cannot hold, before any output.
+
+    `size: [80000, 1]` passed validation (the training loader takes it), then each JPEG output failed
+    with OpenCV's error log and no reason."""
+    if recipe.size is None:
+        return
+    side = max(recipe.size)
+    why = f"output.image_format auto picks {pixeltypes.FORMAT_NAMES[fmt]} for these images" if picked else \
+        f"output.image_format is {fmt}"
+    for kind, container, fix in (("images", fmt, "use output.image_format: png or tif, or a smaller size"),
+                                 ("masks", pixeltypes.PNG, "give a smaller size")):
+        limit = pixeltypes.MAX_SIDE.get(container)
+        if limit is not None and side > limit:
+            because = why if kind == "images" else "masks are written as PNG"
+            raise UsageError(recipe.source, f"size: {recipe.size[0]} x {recipe.size[1]} cannot be written: "
+                             f"{because}, which holds at most {limit:,} pixels a side; {fix}")
 
 
 def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:

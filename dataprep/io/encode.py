@@ -11,8 +11,11 @@ import numpy as np
 
 from ..errors import DataprepError
 from .atomic import atomic_write_bytes
+from ..pixeltypes import JPEG, MAX_SIDE, PNG
 from .formats import IMAGE_EXTENSIONS, JPEG2000_EXTENSIONS, PNG_SIGNATURE, PathLike, is_tiff_name
 
+
+_CONTAINERS = {".jpg": JPEG, ".jpeg": JPEG, ".png": PNG}
 
 def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None:
     """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically.
@@ -56,6 +59,11 @@ def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, source: Path
             raise DataprepError(path, f"a {array.shape[1]}x{array.shape[0]} image is too small for OpenCV's JPEG 2000 "
                                       "writer (32 pixels a side at least): write it as PNG or TIFF")
         params = [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000]  # lossless; OpenCV's default rate (4:1) is lossy
+    limit = MAX_SIDE.get(_CONTAINERS.get(ext, ""))
+    if limit is not None and max(array.shape[:2]) > limit:  # OpenCV logged 6 lines of [ERROR] and gave no reason
+        raise DataprepError(path, f"a {array.shape[1]}x{array.shape[0]} image is too large for {ext} "
+                                  f"({limit:,} pixels a side at most): write it as "
+                                  f"{'PNG or TIFF' if limit < MAX_SIDE[PNG] else 'TIFF'}, or make it smaller")
     ok, buf = cv2.imencode(ext, np.ascontiguousarray(array), params)
     if not ok:
         raise DataprepError(path, f"could not encode a {array.dtype} array of shape {array.shape} as {ext}")
