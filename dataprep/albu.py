@@ -18,7 +18,7 @@ import numpy as np
 from . import recipe as r
 from .errors import UsageError
 from .ops.kernel import NEAREST, NEAREST_RESIZE, BuildContext  # noqa: F401  (re-exported)
-from .ops.spec import spec_of
+from .ops.spec import ALBUMENTATIONS, engine_name, spec_of
 from .seeding import generator_pair, reseed
 
 
@@ -41,7 +41,8 @@ def compile_albumentations(
     for index, step in enumerate(steps, 1):
         build = spec_of(step.params).albumentations
         if build is None:
-            raise UsageError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
+            raise UsageError(source, f"step {index} ({step.op}): not supported by the "
+                                     f"{engine_name(ALBUMENTATIONS)}")
         built = build(step.params, step.p, BuildContext(size, ignore_index, mean, std, source, index))
         transforms.extend(built if isinstance(built, list) else [built])
     # No Compose-level mask_interpolation: it would override the per-step choice

@@ -46,7 +46,7 @@ from .ops import (  # noqa: F401  (the op params types, importable from here as 
     Mixup, Mosaic, Normalize, Perspective, RandomCrop, RandomResizedCrop, RandomScale, Resize, Rotate, StepParams,
     VerticalFlip,
 )
-from .ops.spec import Range, spec_of
+from .ops.spec import Range, engine_name, spec_of
 
 PartnerScope = Literal["auto", "same_group", "same_fold", "any"]
 
@@ -104,7 +104,7 @@ class Recipe:
     def require_engine(self, engine: str) -> None:
         bad = self.unsupported(engine)
         if bad:
-            raise UsageError(self.source, f"the {engine} engine cannot run {', '.join(bad)}")
+            raise UsageError(self.source, f"the {engine_name(engine)} cannot run {', '.join(bad)}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +142,10 @@ def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise not_found from None
+    except IsADirectoryError:
+        # `--recipe ""` reaches here as Path("") == Path("."), a folder
+        empty = " (an empty path is read as '.', this folder)" if str(path) == "." else ""
+        raise UsageError(path, f"is a folder, not a YAML file{empty}") from None
     except UnicodeDecodeError as exc:  # a Latin-1 recipe printed Python's traceback
         raise UsageError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
                                "save it as UTF-8") from None
@@ -156,6 +160,8 @@ def load_yaml_file(path: Path, *, not_found: DataprepError) -> Any:
 
 def load_recipe(path: PathLike) -> Recipe:
     """Read and validate a recipe YAML file."""
+    if not str(path).strip():  # Path("") is Path("."): read as a folder, "error: .: unreadable: Is a directory"
+        raise UsageError(None, "the recipe path is empty; give the recipe's YAML file")
     path = Path(path)
     data = load_yaml_file(path, not_found=UsageError(path, "recipe not found"))
     return parse_recipe(data, source=str(path))
@@ -167,6 +173,8 @@ def parse_recipe(data: Any, source: str | None = None) -> Recipe:
     def fail(reason: str) -> DataprepError:
         return UsageError(source, reason)
 
+    if isinstance(data, list):  # a file of `- op: hflip` lines: the steps without the `steps:` key
+        raise fail("a recipe is a mapping with a 'steps' list, not a list: put the steps under `steps:`")
     if not isinstance(data, Mapping):
         raise fail("a recipe must be a mapping with a 'steps' list")
     # `x-` keys are left alone (as Docker Compose does): a place for the anchors that `<<: *name` merges
@@ -218,6 +226,12 @@ def _parse_step(index: int, data: Any, source: str | None) -> Step:
     if spec is None:
         raise UsageError(source, f"step {index}: unknown op {op!r}; known ops: {', '.join(sorted(SPECS))}")
     fields = {k: v for k, v in data.items() if k not in ("op", "p")}
+    own = sorted(f.name for f in dataclasses.fields(spec.params))
+    unknown = sorted(map(str, set(fields) - set(own)))
+    if unknown:  # `prob: 0.5` was told "fields are swap_labels", as if a step had no probability
+        fields_are = (f"op, p (its probability) and {op}'s own: {', '.join(own)}" if own
+                      else f"op and p (its probability); {op} has no fields of its own")
+        raise UsageError(source, f"step {index} ({op}): unknown field {unknown[0]!r}; a step's fields are {fields_are}")
     try:
         p = _coerce("p", data.get("p", spec.default_p), float)
         if not 0.0 <= p <= 1.0:

@@ -60,7 +60,8 @@ def test_engine_support_is_declared():
     assert recipe.unsupported("albumentations") == ["step 2 (mosaic)"]
     with pytest.raises(DataprepError, match="cannot run step 2 \\(mosaic\\)"):
         recipe.require_engine("dali")
-    with pytest.raises(DataprepError, match="not supported by the albumentations engine"):
+    unsupported = "step 2 (mosaic): not supported by the cpu engine (albumentations)"
+    with pytest.raises(DataprepError, match=re.escape(unsupported)):
         compile_albumentations(recipe.steps, size=recipe.size)
 
 
@@ -195,3 +196,43 @@ def test_values_that_failed_once_per_output_are_refused_on_load(changes, says):
     data = {"size": [64, 64], "steps": [{"op": "hflip"}], **changes}
     with pytest.raises(UsageError, match=re.escape(says)):
         parse_recipe(data, "r.yaml")
+
+
+@pytest.mark.parametrize("step, says", [
+    ({"op": "hflip", "prob": 0.5},
+     "unknown field 'prob'; a step's fields are op, p (its probability) and hflip's own: swap_labels"),
+    ({"op": "vflip", "prob": 0.5},
+     "unknown field 'prob'; a step's fields are op and p (its probability); vflip has no fields of its own"),
+])
+def test_an_unknown_step_field_names_the_common_fields_too(step, says):
+    with pytest.raises(UsageError) as err:  # was "fields are swap_labels", as if a step had no probability
+        parse_recipe({"size": [8, 8], "steps": [step]}, source="r.yaml")
+    assert str(err.value) == f"r.yaml: step 1 ({step['op']}): {says}"
+
+
+def test_recipe_shapes_that_are_no_recipe_say_what_to_write(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("- op: hflip\n")
+    with pytest.raises(UsageError) as err:
+        load_recipe(path)
+    assert str(err.value) == (f"{path}: a recipe is a mapping with a 'steps' list, not a list: "
+                              "put the steps under `steps:`")
+    with pytest.raises(UsageError) as err:  # was "error: .: unreadable: Is a directory"
+        load_recipe("")
+    assert str(err.value) == "the recipe path is empty; give the recipe's YAML file"
+    with pytest.raises(UsageError) as err:  # what the CLI's Path("") becomes
+        load_recipe(".")
+    assert str(err.value) == ".: is a folder, not a YAML file (an empty path is read as '.', this folder)"
+
+
+def test_the_cpu_engine_is_named_as_users_pick_it():
+    from dataprep.data.dataset import load_recipe_arg
+
+    recipe = parse_recipe({"size": [8, 8], "steps": [{"op": "mosaic"}]}, source="r.yaml")
+    with pytest.raises(UsageError) as err:
+        recipe.require_engine("albumentations")
+    assert str(err.value) == "r.yaml: the cpu engine (albumentations) cannot run step 1 (mosaic)"
+    with pytest.raises(UsageError) as err:  # was "a list is not a recipe; give ... a list of steps"
+        load_recipe_arg(["hflip"])
+    assert str(err.value) == ("recipe: item 1 of the list is a str ('hflip'), not a step; a list recipe is a list of "
+                              "step mappings ([{'op': 'hflip'}, ...], in YAML `- op: hflip`)")

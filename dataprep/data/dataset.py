@@ -82,6 +82,11 @@ def load_recipe_arg(recipe: R.Recipe | PathLike | Mapping[str, Any] | Sequence[M
         return R.parse_recipe(recipe)
     if isinstance(recipe, (list, tuple)) and all(isinstance(step, Mapping) for step in recipe):
         return R.parse_recipe({"steps": list(recipe)})
+    if isinstance(recipe, (list, tuple)):  # ["hflip"]: said "give ... a list of steps", which it was meant as
+        index, item = next((i, s) for i, s in enumerate(recipe, 1) if not isinstance(s, Mapping))
+        raise UsageError(None, f"recipe: item {index} of the list is a {type(item).__name__} ({item!r}), not a step; "
+                               "a list recipe is a list of step mappings ([{'op': 'hflip'}, ...], in YAML "
+                               "`- op: hflip`)")
     if isinstance(recipe, (str, os.PathLike)):
         return R.load_recipe(recipe)
     if callable(recipe):
@@ -91,7 +96,7 @@ def load_recipe_arg(recipe: R.Recipe | PathLike | Mapping[str, Any] | Sequence[M
                                "as a recipe (a YAML file, or {'size': [H, W], 'steps': [{'op': 'hflip'}, ...]}: "
                                "see docs/augment.md for the ops)")
     raise UsageError(None, f"recipe: a {type(recipe).__name__} is not a recipe; give a YAML path, a mapping, a "
-                           "list of steps or a dataprep.recipe.Recipe")
+                           "list of step mappings ([{'op': 'hflip'}, ...]) or a dataprep.recipe.Recipe")
 
 
 def load_stats_arg(stats: Stats | Mapping[str, Any] | PathLike | None) -> tuple[Stats | None, str | None]:

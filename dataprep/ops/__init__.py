@@ -11,10 +11,13 @@ from .colour import BrightnessContrast, ColorJitter, GaussianBlur, GaussianNoise
 from .distort import CoarseDropout, CropNonEmpty, Elastic, GridDistortion, Perspective
 from .geometric import Affine, HorizontalFlip, RandomCrop, RandomResizedCrop, RandomScale, Resize, Rotate, VerticalFlip
 from .mixing import CopyPaste, Crop, CutMix, Mixup, Mosaic
-from .spec import ALBUMENTATIONS, DALI, OFFLINE, SPECS, OfflineImpl, OpSpec, StepParams, register, spec_of
+from .spec import (
+    ALBUMENTATIONS, DALI, OFFLINE, SPECS, OfflineImpl, OpSpec, StepParams, engine_name, register, spec_of,
+)
 
 __all__ = [
-    "ALBUMENTATIONS", "DALI", "OFFLINE", "SPECS", "OfflineImpl", "OpSpec", "StepParams", "register", "spec_of",
+    "ALBUMENTATIONS", "DALI", "OFFLINE", "SPECS", "OfflineImpl", "OpSpec", "StepParams", "engine_name", "register",
+    "spec_of",
     "Affine", "BrightnessContrast", "CoarseDropout", "ColorJitter", "CopyPaste", "Crop", "CropNonEmpty", "CutMix",
     "Elastic", "GaussianBlur", "GaussianNoise", "GridDistortion", "HorizontalFlip", "HueSaturationValue", "Mixup",
     "Mosaic", "Normalize", "Perspective", "RandomCrop", "RandomResizedCrop", "RandomScale", "Resize", "Rotate",

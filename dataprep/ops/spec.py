@@ -21,6 +21,13 @@ from .params import NoParams, OpParams
 ALBUMENTATIONS = "albumentations"  # CPU path of the Dataset, and single-sample offline steps
 DALI = "dali"
 OFFLINE = "offline"  # dataprep.augment (may need several input samples)
+# Engines as messages name them: users pick the loader's `engine="cpu"` (`--engine cpu`), never "albumentations".
+ENGINE_NAMES = {ALBUMENTATIONS: "cpu engine (albumentations)", DALI: "dali engine", OFFLINE: "offline engine"}
+
+
+def engine_name(engine: str) -> str:
+    """`cpu engine (albumentations)` for "albumentations" (and "cpu"), `dali engine`, `offline engine`."""
+    return ENGINE_NAMES.get("albumentations" if engine == "cpu" else engine, f"{engine} engine")
 
 Range = tuple[float, float]
 Shape = tuple[int, ...]

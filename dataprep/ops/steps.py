@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import UsageError
 from .kernel import BuildContext
 from .params import OpParams
-from .spec import OpSpec, Shape, spec_of
+from .spec import ALBUMENTATIONS, OpSpec, Shape, engine_name, spec_of
 
 Drawn = tuple[OpParams | None, ...]  # one per step; None: the step does not run
 
@@ -52,7 +52,8 @@ class CompiledSteps:
         for index, step in enumerate(self.steps, 1):
             spec = spec_of(step.params)
             if spec.albumentations is None or spec.inputs != 1:
-                raise UsageError(source, f"step {index} ({step.op}): not supported by the albumentations engine")
+                raise UsageError(source, f"step {index} ({step.op}): not supported by the "
+                                         f"{engine_name(ALBUMENTATIONS)}")
             ctx = BuildContext(self.size, ignore_index, mean, std, source, index)
             compiled.append(_Compiled(spec, step.params, step.p, spec.albumentations(step.params, 1.0, ctx), ctx))
         self._compiled = tuple(compiled)
