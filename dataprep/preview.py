@@ -18,6 +18,7 @@ import numpy as np
 
 from . import io
 from .errors import DataprepError, UsageError
+from .option_ranges import check_seed
 from .extra_masks import read_row_mask
 from .labels import ConversionContext, mask_to_labels, palette_mode_colours, read_mask_table
 from .manifest import Manifest, ManifestRow, read_manifest, require_rows
@@ -249,6 +250,7 @@ def draw_contact_sheet(
         manifest = read_manifest(manifest)
     if n < 1 or columns < 1:
         raise DataprepError(None, "n and columns must be >= 1")
+    seed = check_seed(seed)  # numpy's raw "expected non-negative integer" otherwise
     require_rows(manifest)
     palette = resolve_palette(palette, manifest.path)
     ignore = ignore_index if ignore_index is not None else palette.ignore_index if palette else DEFAULT_IGNORE_INDEX

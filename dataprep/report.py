@@ -25,6 +25,7 @@ import numpy as np
 
 from . import io
 from .errors import UsageError
+from .option_ranges import check_seed
 from .foldreport import FoldReport
 from .manifest import Manifest, read_manifest
 from .palette import Palette
@@ -336,6 +337,7 @@ def write_report(manifest: Manifest | io.PathLike, output: io.PathLike, *, stats
     Inputs.of_manifest(manifest).with_files(p for p in read if p is not None).guard_file(output)
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(output, "the report is an HTML page: give a .html output")
+    seed = check_seed(seed)  # numpy's raw "expected non-negative integer" at the sample pick otherwise
     data = gather(manifest, stats=stats, splits=splits, palette=palette, samples=samples, seed=seed,
                   max_images=max_images)
     for line in data.warnings if warn is not None else ():

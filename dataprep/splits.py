@@ -30,6 +30,7 @@ import numpy as np
 from .class_stats import class_counts
 from .dedup import duplicates_across_folds
 from .errors import DataprepError, UsageError, all_failed
+from .option_ranges import check_seed
 from .executor import Executor, OnError, iter_items
 from .extra_masks import extra_mask_paths
 from .foldfiles import write_folds
@@ -223,6 +224,7 @@ def split_folds(manifest: Manifest | PathLike, k: int = 5, *, mode: Mode = "mult
         raise UsageError(None, f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if k < 2:
         raise UsageError(None, f"k must be at least 2, not {k}")
+    seed = check_seed(seed)  # before the masks are read: numpy refused -1 only at the shuffle
     n = len(require_rows(manifest))
     mix = split_mix(manifest) if splits is None else None
     if splits is not None:

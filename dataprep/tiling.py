@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataprepError, UsageError, all_failed
+from .option_ranges import check_seed
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
 from .folder_settings import claim_folder, release_folder
@@ -119,6 +120,7 @@ class TileParams:
             raise UsageError(None, f"--min-labelled must be a fraction in 0..1, not {self.min_labelled}")
         if not 0.0 <= self.keep_empty <= 1.0:
             raise UsageError(None, f"--keep-empty must be in 0..100%, not {100 * self.keep_empty:g}%")
+        check_seed(self.seed)  # numpy refused -1 in each worker, after the other tiles and the manifest were written
         if not 0.0 <= self.max_nodata <= 1.0:
             raise UsageError(None, f"--max-nodata must be a fraction in 0..1, not {self.max_nodata}")
         if self.nodata_mask not in NODATA_MASK_MODES:

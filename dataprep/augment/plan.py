@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import DataprepError
 from ..recipe import PartnerScope, Recipe, STEP_TYPES
+from ..option_ranges import MAX_SEED
 from ..seeding import derive_seed, extend_seed, generator, uniform
 from ..split_column import SPLIT_COLUMN
 
@@ -120,8 +121,8 @@ class PartnerPools:
 
 
 def check_seed(recipe: Recipe) -> None:
-    if recipe.seed < 0:
-        raise DataprepError(recipe.source, f"seed: must be >= 0, got {recipe.seed}")
+    if not 0 <= recipe.seed <= MAX_SEED:  # 2**64 wrapped to 0 in derive_seed's 64-bit words
+        raise DataprepError(recipe.source, f"seed: must be in 0..{MAX_SEED}, got {recipe.seed}")
 
 
 def step_seed(seed: int, index: int, variant: int, step: int) -> int:

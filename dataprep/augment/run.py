@@ -48,6 +48,7 @@ from ..paths import Inputs, inside
 from ..palette import Palette, class_gaps, class_range, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
 from ..sample import Sample
+from ..option_ranges import check_seed
 from .class_checks import absent_class_warnings, check_named_classes, named_classes, swapped_classes
 from .mix import SOFT_LABEL_KEY
 from .pipeline import USED_INPUTS_KEY, applied_ops, check_recipe, execute, provenance
@@ -298,6 +299,14 @@ def _refuse_size_beyond(recipe: Recipe, fmt: str, *, picked: bool) -> None:
                              f"{because}, which holds at most {limit:,} pixels a side; {fix}")
 
 
+def _checked_seed(recipe: Recipe, seed: int | None) -> int:
+    """Once here, the recipe's seed too: plan_output's check refused a bad one once per output."""
+    try:
+        return check_seed(recipe.seed if seed is None else seed, "seed" if seed is None else "--seed")
+    except UsageError as exc:
+        raise UsageError(recipe.source if seed is None else None, exc.reason) from None
+
+
 def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
     output = recipe.output
     try:
@@ -313,7 +322,7 @@ def _override(recipe: Recipe, image_format, quality, seed, variants) -> Recipe:
     return dataclasses.replace(
         recipe,
         output=output,
-        seed=recipe.seed if seed is None else seed,
+        seed=_checked_seed(recipe, seed),
         variants=recipe.variants if variants is None else variants,
     )
 

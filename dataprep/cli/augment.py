@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..recipe import MAX_VARIANTS
-from .common import executor_options, force_option, reports_errors
+from .common import executor_options, force_option, reports_errors, seed_option
 
 
 @click.command("augment")
@@ -16,7 +16,7 @@ from .common import executor_options, force_option, reports_errors
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--palette", default=None, metavar="FILE|NAME",
               help="Palette file or built-in name for mask colours (default: the one beside MANIFEST, if any).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the recipe's seed.")
+@seed_option("Override the recipe's seed.", default=None)
 @click.option("--variants", type=click.IntRange(1, MAX_VARIANTS), default=None, help="Override outputs per source image.")
 @click.option("--image-format", type=click.Choice(["auto", "jpg", "jpeg", "png", "tif", "tiff"]), default=None,
               help="Override the recipe's image format: auto (the default) keeps every pixel type; jpg only for 8-bit "

@@ -13,6 +13,7 @@ from .. import lifecycle
 from ..click_errors import OneLineCommand, OneLineErrors, one_line  # noqa: F401 - re-exported for cli/
 from ..errors import EXIT_DATA_PROBLEM, EXIT_USAGE, DataprepError, RunStopped
 from ..executor import Executor, make_executor
+from ..option_ranges import MAX_SEED
 
 if TYPE_CHECKING:
     from ..outputs import OutputReport
@@ -74,6 +75,16 @@ class ClassIndexType(click.ParamType):
         except ValueError:
             words = "'none' or 'auto'" if self.auto else "or 'none'"
             self.fail(f"{value!r} is not a class index{',' if self.auto else ''} {words}", param, ctx)
+
+
+def seed_option(help: str, default: int | None = 0) -> Callable[[F], F]:
+    """--seed for every command: 0..MAX_SEED, refused by Click (exit 2) before anything is read or written.
+
+    Plain `type=int` let -1 reach numpy once per file (tile wrote the other tiles and a manifest) and 2**64
+    seed as 0 while the manifest recorded 2**64."""
+    extra: dict[str, Any] = {"show_default": True} if default is not None else {}
+    return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=default, metavar="SEED", help=help,
+                        **extra)
 
 
 class FullSummaries:
@@ -175,4 +186,4 @@ def fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "force_option", "reports_errors", "finish_output_report", "fail_usage", "Executor"]
+__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "seed_option", "force_option", "reports_errors", "finish_output_report", "fail_usage", "Executor"]

@@ -10,7 +10,7 @@ import click
 from ..errors import EXIT_DATA_PROBLEM
 from ..split_column import parse_splits
 from ..splits import MODES, FoldResult, kfold
-from .common import executor_options, reports_errors
+from .common import executor_options, reports_errors, seed_option
 from .stats import class_options
 
 
@@ -28,7 +28,7 @@ from .stats import class_options
 @click.option("--group-column", metavar="NAME", default=None,
               help="Group by the value of this manifest column instead. Default: the manifest's own group "
                    "column (import's copies of one Roboflow photo, tile's scenes), but dedup's only when named.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the shuffle; same seed, same folds.")
+@seed_option("Seed of the shuffle; same seed, same folds.")
 @click.option("--split", "splits", metavar="NAME[,NAME...]", default=None,
               help="Fold only the rows of these splits (the manifest's split column), e.g. train or train,val; "
                    "the others are left out of every output.")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .common import quiet_option, reports_errors
+from .common import quiet_option, reports_errors, seed_option
 
 
 @click.command("preview")
@@ -16,7 +16,7 @@ from .common import quiet_option, reports_errors
 @click.option("--columns", type=click.IntRange(min=1), default=3, show_default=True, help="Samples per line.")
 @click.option("--palette", default=None, metavar="FILE|NAME",
               help="Palette file or built-in name (default: the one beside MANIFEST; else generated colours).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Which samples are picked.")
+@seed_option("Which samples are picked.")
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="The label drawn hatched as ignored (default: the palette's, else 255).")
 @quiet_option

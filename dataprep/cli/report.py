@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_DATA_PROBLEM
-from .common import quiet_option, reports_errors
+from .common import quiet_option, reports_errors, seed_option
 
 
 @click.command("report")
@@ -24,7 +24,7 @@ from .common import quiet_option, reports_errors
               help="Sample previews (image | mask | overlay) to show; 0 for none.")
 @click.option("--max-images", type=click.IntRange(min=0), default=200, show_default=True,
               help="Images read for the band histograms (an evenly spread, seeded pick when there are more).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Which samples are picked.")
+@seed_option("Which samples are picked.")
 @quiet_option
 @reports_errors
 def report_command(manifest: Path, output: Path, stats: Path | None, splits: Path | None, palette: str | None,

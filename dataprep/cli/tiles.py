@@ -7,7 +7,7 @@ import click
 
 from ..stitch import BLEND_MODES, stitch_manifest
 from ..tiling import MASK_FORMATS, NODATA_MASK_MODES, PAD_MODES, parse_size, tile_manifest
-from .common import executor_options, finish_output_report, force_option, reports_errors
+from .common import executor_options, finish_output_report, force_option, reports_errors, seed_option
 
 
 class _Percent(click.ParamType):
@@ -49,7 +49,7 @@ class _Percent(click.ParamType):
               help="The class that counts as empty for --keep-empty.")
 @click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
               help="Mask padding value. Default: the palette's beside MANIFEST, else 255.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --keep-empty draw.")
+@seed_option("Seed of the --keep-empty draw.")
 @click.option("--max-nodata", type=click.FloatRange(0, 1), default=1.0, show_default=True, metavar="FRAC",
               help="Drop tiles of which more than FRAC is GeoTIFF nodata (every band the GDAL_NODATA value).")
 @click.option("--nodata-mask", type=click.Choice(NODATA_MASK_MODES), default="ignore", show_default=True,

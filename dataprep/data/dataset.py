@@ -45,6 +45,7 @@ from ..class_stats import ignore_as_class_warning
 from ..contracts import (DatasetInfo, Normalization, Stats, check_colour_steps, float_range_refusal, needs_rgb,
                          pixel_type_refusal, resolve_dataset_info)
 from ..errors import DataprepError, UsageError
+from ..option_ranges import check_seed
 from ..io import PathLike, load_sample, mask_size_error, read_info
 from ..manifest import Manifest, ManifestRow, read_manifest
 from ..ops import SPECS
@@ -287,7 +288,7 @@ def resolve_spec(
         size=rec.size if rec is not None else None,
         normalization=resolved.normalization,
         ignore_index=resolved.ignore_index,
-        seed=int(seed),
+        seed=check_seed(seed),  # int(seed) took 1.5 and "1"; 2**64 wrapped to 0 in sample_seed's 64-bit words
         recipe_source=source,
         manifest_source=str(man.path) if man.path else None,
         info=resolved,

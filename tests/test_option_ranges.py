@@ -1,0 +1,103 @@
+"""Options every command shares take one range, refused as a usage error (exit 2) before anything is written:
+--seed, and the per-command checks of --scale, --keep-empty, --ignore-index and --remap."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from helpers import SAMPLE_DATA, make_label_dataset
+from dataprep.errors import UsageError
+from dataprep.option_ranges import MAX_SEED, check_seed
+
+
+def _run(*args):
+    from dataprep.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _usage_error(result, *words: str) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory):
+    return make_label_dataset(tmp_path_factory.mktemp("labels"), n=2, folds=2)
+
+
+RECIPE = "size: [32, 32]\nsteps:\n  - op: hflip\n"
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64), str(2**64 + 1), str(MAX_SEED + 1)])
+@pytest.mark.parametrize("command", ["kfold", "preview", "report", "tile", "augment"])
+def test_every_seed_option_refuses_the_same_values_before_writing(tmp_path, labels, command, seed):
+    out = tmp_path / "out"
+    args = {"kfold": ["kfold", labels, "-k", "2", "-o", out],
+            "preview": ["preview", labels, "-o", out / "sheet.png"],
+            "report": ["report", labels, "-o", out / "r.html"],
+            "tile": ["tile", labels, out, "--size", "64", "--keep-empty", "50%"],
+            "augment": ["augment", "--recipe", tmp_path / "r.yaml", labels, out, "-j", "1"]}[command]
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    _usage_error(_run(*args, "--seed", seed, "-q" if command != "report" else "--quiet"), "'--seed'",
+                 f"0<=x<={MAX_SEED}")
+    assert not out.exists()
+
+
+def test_the_largest_seed_is_taken(tmp_path, labels):
+    result = _run("kfold", labels, "-k", "2", "-o", tmp_path / "k", "--seed", MAX_SEED, "-q")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_recipe_seed_past_the_range_is_refused_once(tmp_path, labels):
+    (tmp_path / "r.yaml").write_text(f"seed: {2**64}\n" + RECIPE)
+    line = _usage_error(_run("augment", "--recipe", tmp_path / "r.yaml", labels, tmp_path / "out", "-j", "1", "-q"),
+                        "r.yaml", f"0..{MAX_SEED}")
+    assert str(2**64) in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, MAX_SEED + 1, 1.5, "1", True, None])
+def test_check_seed_refuses_what_would_wrap_or_round(seed):
+    with pytest.raises(UsageError, match="seed must be"):
+        check_seed(seed)
+
+
+def test_check_seed_takes_ints_and_numpy_ints():
+    import numpy as np
+
+    assert check_seed(0) == 0 and check_seed(MAX_SEED) == MAX_SEED
+    assert check_seed(np.int64(7)) == 7 and type(check_seed(np.uint32(7))) is int
+
+
+@pytest.mark.parametrize("seed", [2**64, -1, 1.5, "1", True])
+def test_the_dataset_and_loader_refuse_bad_seeds(labels, seed):
+    from dataprep.data import SegmentationDataset, make_loader
+
+    with pytest.raises(UsageError, match="seed must be"):
+        SegmentationDataset(labels, seed=seed)
+    with pytest.raises(UsageError, match="seed must be"):
+        make_loader(labels, batch_size=1, seed=seed)
+
+
+@pytest.mark.parametrize("call", ["kfold", "preview", "tile", "report"])
+def test_library_functions_refuse_a_negative_seed_up_front(tmp_path, labels, call):
+    from dataprep.preview import write_contact_sheet
+    from dataprep.report import write_report
+    from dataprep.splits import kfold
+    from dataprep.tiling import tile_manifest
+
+    out = tmp_path / "out"
+    run = {"kfold": lambda: kfold(labels, out, 2, seed=-1, quiet=True),
+           "preview": lambda: write_contact_sheet(labels, out / "s.png", seed=-1),
+           "tile": lambda: tile_manifest(labels, out, size=64, seed=-1, quiet=True),
+           "report": lambda: write_report(labels, out / "r.html", seed=-1)}[call]
+    with pytest.raises(UsageError, match="seed must be in"):
+        run()
+    assert not out.exists()
+
