@@ -32,6 +32,7 @@ belong together.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,7 +42,7 @@ import numpy as np
 
 from . import io
 from .augment.base import resize_mask
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
 from .folder_settings import claim_folder
@@ -84,8 +85,8 @@ class ResizeTarget:
             raise UsageError(None, f"--size must be at least 1x1, not {self.size[1]}x{self.size[0]}")
         if self.max_side is not None and self.max_side < 1:
             raise UsageError(None, f"--max-side must be at least 1, not {self.max_side}")
-        if self.scale is not None and not self.scale > 0:
-            raise UsageError(None, f"--scale must be above 0, not {self.scale}")
+        if self.scale is not None and not (self.scale > 0 and math.isfinite(self.scale)):  # inf overflowed per file
+            raise UsageError(None, f"--scale must be a finite number above 0, not {self.scale}")
         if self.to not in (None, "image", "mask"):
             raise UsageError(None, f"--to must be image or mask, not {self.to!r}")
 
@@ -161,6 +162,8 @@ def resize_manifest(
             report.resized_images += result.value.resized_image
             report.resized_masks += result.value.resized_mask
     report.errors = errors_of(results)
+    if report.errors and not rows:  # a header-only manifest would read as a resized, empty dataset
+        raise all_failed(src.path, report.errors, "pairs")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     if palette_file is not None and palette_copy is not None and Path(palette_file).resolve() != palette_copy.resolve():
         atomic_write_bytes(palette_copy, Path(palette_file).read_bytes())

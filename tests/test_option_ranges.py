@@ -101,3 +101,29 @@ def test_library_functions_refuse_a_negative_seed_up_front(tmp_path, labels, cal
         run()
     assert not out.exists()
 
+
+# --------------------------------------------------------------------------- resize --scale
+
+
+@pytest.mark.parametrize("scale", ["inf", "-inf", "nan", "0"])
+def test_resize_scale_must_be_finite_and_positive(tmp_path, labels, scale):
+    out = tmp_path / "out"
+    _usage_error(_run("resize", labels, out, "--scale", scale, "-q"), "'--scale'")
+    assert not out.exists()
+
+
+def test_resize_target_refuses_inf():
+    from dataprep.resizing import ResizeTarget
+
+    with pytest.raises(UsageError, match="--scale must be a finite number above 0"):
+        ResizeTarget(scale=float("inf"))
+
+
+def test_resize_that_fails_every_pair_writes_no_manifest(tmp_path, labels):
+    out = tmp_path / "out"
+    result = _run("resize", labels, out, "--scale", "1e6", "-q")  # every pair past the pixel limit
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "all 2 pairs" in lines[0] and "nothing written" in lines[0], result.stderr
+    assert not (out / "manifest.csv").exists()
+

@@ -302,10 +302,12 @@ def test_an_output_over_the_pixel_limit_is_refused_before_it_is_made(tmp_path, m
     rows = [_pair(tmp_path, "a", _photo(20, 30), _regions(20, 30, 2))]
     src = write_manifest(rows, tmp_path / "src" / "manifest.csv")
     monkeypatch.setenv("DATAPREP_MAX_IMAGE_PIXELS", "10000")
-    report = resize_manifest(src, tmp_path / "out", ResizeTarget(scale=10))
-    assert report.errors == [f"{rows[0].image}: would become 300x200 = 60,000 pixels, over the limit of 10,000 "
-                             "every reader keeps (DATAPREP_MAX_IMAGE_PIXELS)"]
-    assert not (tmp_path / "out" / "images").exists()
+    # the only pair failed: one error for the run and no manifest (a header-only one read as an empty dataset)
+    with pytest.raises(DataprepError) as caught:
+        resize_manifest(src, tmp_path / "out", ResizeTarget(scale=10))
+    assert str(caught.value).startswith(f"{rows[0].image}: would become 300x200 = 60,000 pixels, over the limit of "
+                                        "10,000 every reader keeps (DATAPREP_MAX_IMAGE_PIXELS) (all 1 pairs")
+    assert not (tmp_path / "out" / "images").exists() and not (tmp_path / "out" / "manifest.csv").exists()
 
 
 def test_stitch_refuses_resized_tiles_instead_of_placing_them_at_the_old_offsets(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -85,6 +86,17 @@ def seed_option(help: str, default: int | None = 0) -> Callable[[F], F]:
     extra: dict[str, Any] = {"show_default": True} if default is not None else {}
     return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=default, metavar="SEED", help=help,
                         **extra)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that refuses inf as it refuses nan (FloatRange(min=0) took inf, and `--scale inf`
+    failed once per file with Python's OverflowError)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class FullSummaries:
@@ -186,4 +198,4 @@ def fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "seed_option", "force_option", "reports_errors", "finish_output_report", "fail_usage", "Executor"]
+__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "seed_option", "FiniteFloatRange", "force_option", "reports_errors", "finish_output_report", "fail_usage", "Executor"]

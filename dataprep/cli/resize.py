@@ -7,7 +7,7 @@ import click
 
 from ..resizing import INTERPOLATIONS, ResizeTarget, resize_manifest
 from ..tiling import parse_size
-from .common import executor_options, finish_output_report, force_option, reports_errors
+from .common import FiniteFloatRange, executor_options, finish_output_report, force_option, reports_errors
 
 
 @click.command("resize")
@@ -16,7 +16,7 @@ from .common import executor_options, finish_output_report, force_option, report
 @click.option("--size", "size_text", metavar="H[xW]", default=None, help="Every pair to this size, e.g. 512 or 512x1024.")
 @click.option("--max-side", type=click.IntRange(min=1), default=None, metavar="PX",
               help="Shrink pairs whose longer side is over PX to PX, keeping the aspect ratio.")
-@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=None, metavar="F",
+@click.option("--scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="F",
               help="Both sides times F (rounded).")
 @click.option("--to", type=click.Choice(["image", "mask"]), default=None,
               help="image: each mask to its image's size (label maps saved at another resolution); "
