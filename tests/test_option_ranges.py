@@ -127,3 +127,24 @@ def test_resize_that_fails_every_pair_writes_no_manifest(tmp_path, labels):
     assert len(lines) == 1 and "all 2 pairs" in lines[0] and "nothing written" in lines[0], result.stderr
     assert not (out / "manifest.csv").exists()
 
+
+# --------------------------------------------------------------------------- tile --keep-empty
+
+
+@pytest.mark.parametrize("text, share", [("25%", 0.25), ("0.25", 0.25), ("1", 1.0), ("100%", 1.0), ("1.5%", 0.015),
+                                         ("0", 0.0), ("0%", 0.0)])
+def test_keep_empty_reads_percents_and_fractions(text, share):
+    from dataprep.cli.tiles import tile_command
+
+    option = next(p for p in tile_command.params if p.name == "keep_empty")
+    assert option.type.convert(text, option, None) == pytest.approx(share)
+
+
+@pytest.mark.parametrize("text, words", [("1.5", ["'1.5' is ambiguous", "1.5%", "0.015"]),
+                                         ("50", ["'50' is ambiguous", "50%"]), ("150%", ["between 0% and 100%"]),
+                                         ("-0.1", ["between"]), ("nan", ["between"]), ("x", ["percentage like"])])
+def test_keep_empty_refuses_a_bare_number_above_1_before_writing(tmp_path, labels, text, words):
+    out = tmp_path / "out"
+    _usage_error(_run("tile", labels, out, "--size", "64", "--keep-empty", text, "-q"), "'--keep-empty'", *words)
+    assert not out.exists()
+

@@ -11,20 +11,25 @@ from .common import executor_options, finish_output_report, force_option, report
 
 
 class _Percent(click.ParamType):
-    """'25%', '25' or '0.25' -> 0.25."""
+    """'25%' or the fraction '0.25' -> 0.25. A bare number above 1 is refused: it read as a percent while 1 and
+    below read as fractions, so '1' kept every empty tile and '1.5' kept 1.5% of them."""
 
-    name = "N%"
+    name = "N%|FRAC"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, float):
             return value
         text = str(value).strip()
+        percent = text.endswith("%")
         try:
-            number = float(text.rstrip("%"))
+            number = float(text[:-1] if percent else text)
         except ValueError:
-            self.fail(f"{value!r} is not a percentage like 25%", param, ctx)
-        share = number / 100.0 if text.endswith("%") or number > 1 else number
-        if not 0.0 <= share <= 1.0:
+            self.fail(f"{value!r} is not a percentage like 25% or a fraction like 0.25", param, ctx)
+        if not percent and number > 1:
+            self.fail(f"{value!r} is ambiguous: write {text}% for a percentage, or a fraction in 0..1 "
+                      f"({number / 100:g} for {text}%)", param, ctx)
+        share = number / 100.0 if percent else number
+        if not 0.0 <= share <= 1.0:  # nan fails this too
             self.fail(f"{value!r} is not between 0% and 100%", param, ctx)
         return share
 
