@@ -18,6 +18,7 @@ from .errors import DataprepError, UsageError
 from .histogram import channel_histograms
 from .io import PathLike
 from .manifest import Manifest
+from .option_ranges import ignore_index_refusal
 from .palette import Palette, resolve_palette
 from .sample import DEFAULT_IGNORE_INDEX
 
@@ -213,6 +214,8 @@ def resolve_classes(manifest: Manifest, *, palette: Palette | PathLike | None = 
             explicit = operator.index(ignore_index)  # type: ignore[arg-type]
         except TypeError:
             raise UsageError(None, f"ignore_index must be an integer, None or 'auto', not {ignore_index!r}") from None
+        if refusal := ignore_index_refusal(explicit):  # up front, not once per file
+            raise UsageError(None, f"ignore_index {refusal}")
     info = resolve_dataset_info(ignore_index=explicit, num_classes=num_classes, palette=found)
     k = info.num_classes
     names = list(found.names) if found is not None else None

@@ -25,3 +25,19 @@ def check_seed(seed: Any, what: str = "seed") -> int:
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(None, f"{what} must be in 0..{MAX_SEED} (2**63 - 1), not {seed}")
     return int(seed)
+
+
+# Ignore indices: label maps hold 0..65535 (PNG/TIFF uint8/uint16, what masks2labels writes). stats and kfold also
+# take a negative one for .npy label maps that store ignore as -1: down to int16's minimum, which a float mask
+# holding negatives is read as (io.masks). 70000 or -1 on PNG maps failed once per file, never matching a pixel.
+MAX_LABEL = 65535
+MIN_NEGATIVE_IGNORE = -32768
+
+
+def ignore_index_refusal(value: int, negative: bool = True) -> str | None:
+    """Why `value` cannot be an ignore index (None when it can); `negative`: -32768..-1 allowed too."""
+    low = MIN_NEGATIVE_IGNORE if negative else 0
+    if low <= value <= MAX_LABEL:
+        return None
+    also = f" (or {MIN_NEGATIVE_IGNORE}..-1 for .npy label maps storing ignore as e.g. -1)" if negative else ""
+    return f"{value} is no value a label map holds: 0..{MAX_LABEL}{also}"

@@ -148,3 +148,38 @@ def test_keep_empty_refuses_a_bare_number_above_1_before_writing(tmp_path, label
     _usage_error(_run("tile", labels, out, "--size", "64", "--keep-empty", text, "-q"), "'--keep-empty'", *words)
     assert not out.exists()
 
+
+# --------------------------------------------------------------------------- --ignore-index
+
+
+@pytest.mark.parametrize("command", ["stats", "kfold"])
+@pytest.mark.parametrize("value", ["70000", "65536", "-40000"])
+def test_stats_and_kfold_refuse_an_ignore_index_no_label_map_holds(tmp_path, labels, command, value):
+    out = tmp_path / "out"
+    args = ["-o", out / "s.json"] if command == "stats" else ["-k", "2", "-o", out]
+    _usage_error(_run(command, labels, *args, "--ignore-index", value, "-q"), "'--ignore-index'", "0..65535")
+    assert not out.exists()
+
+
+def test_the_library_refuses_it_too(labels):
+    from dataprep.stats import collect_stats
+
+    with pytest.raises(UsageError, match="ignore_index 70000 is no value a label map holds"):
+        collect_stats(labels, ignore_index=70000, quiet=True)
+
+
+def test_a_negative_ignore_index_still_works_for_npy_label_maps(tmp_path):
+    import numpy as np
+
+    from dataprep import io
+
+    mask = np.zeros((8, 8), np.int16)
+    mask[:2] = -1
+    mask[4:] = 1
+    io.write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    np.save(tmp_path / "a.npy", mask)
+    (tmp_path / "m.csv").write_text("id,image,mask,width,height\na,a.png,a.npy,8,8\n")
+    result = _run("stats", tmp_path / "m.csv", "-o", tmp_path / "s.json", "--ignore-index", "-1", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s.json").exists()
+

@@ -14,7 +14,7 @@ from .. import lifecycle
 from ..click_errors import OneLineCommand, OneLineErrors, one_line  # noqa: F401 - re-exported for cli/
 from ..errors import EXIT_DATA_PROBLEM, EXIT_USAGE, DataprepError, RunStopped
 from ..executor import Executor, make_executor
-from ..option_ranges import MAX_SEED
+from ..option_ranges import MAX_SEED, ignore_index_refusal
 
 if TYPE_CHECKING:
     from ..outputs import OutputReport
@@ -55,27 +55,35 @@ Command = OneLineCommand  # every subcommand's class
 
 
 class ClassIndexType(click.ParamType):
-    """An integer class index or `none`; with `auto`, also the word `auto` (returned as `auto`)."""
+    """An integer class index or `none`; with `auto`, also the word `auto` (returned as `auto`); with
+    `ignore_range`, an integer only where a label map can hold it (`option_ranges.ignore_index_refusal`)."""
 
-    def __init__(self, name: str, auto: str | None = None) -> None:
-        self.name, self.auto = name, auto
+    def __init__(self, name: str, auto: str | None = None, ignore_range: bool = False) -> None:
+        self.name, self.auto, self.ignore_range = name, auto, ignore_range
 
     def get_metavar(self, *args: Any, **kwargs: Any) -> str:
         return "INDEX|none|auto" if self.auto else "INDEX|none"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value is None or isinstance(value, int):
-            return value
+            return self._in_range(value, param, ctx)
         text = str(value).strip().lower()
         if text in ("none", "null", "-"):
             return None
         if self.auto and text == self.auto:
             return self.auto
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
             words = "'none' or 'auto'" if self.auto else "or 'none'"
             self.fail(f"{value!r} is not a class index{',' if self.auto else ''} {words}", param, ctx)
+        return self._in_range(number, param, ctx)
+
+    def _in_range(self, value: int | None, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        refusal = ignore_index_refusal(value) if self.ignore_range and value is not None else None
+        if refusal:
+            self.fail(refusal, param, ctx)
+        return value
 
 
 def seed_option(help: str, default: int | None = 0) -> Callable[[F], F]:

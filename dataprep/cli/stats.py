@@ -16,7 +16,7 @@ from ..stats import AUTO, collect_stats, write_stats
 from .common import ClassIndexType, executor_options, reports_errors
 
 
-IGNORE_INDEX = ClassIndexType("ignore index", auto=AUTO)
+IGNORE_INDEX = ClassIndexType("ignore index", auto=AUTO, ignore_range=True)
 
 
 def class_options(fn):
