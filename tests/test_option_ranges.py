@@ -183,3 +183,41 @@ def test_a_negative_ignore_index_still_works_for_npy_label_maps(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s.json").exists()
 
+
+# --------------------------------------------------------------------------- masks2labels --remap
+
+
+@pytest.mark.parametrize("spec, twice", [("1:2,1:3", "maps 1 twice (2 and 3)"), ("1-5:1,3:2", "maps 3 twice (1 and 2)")])
+def test_an_inline_remap_giving_a_value_twice_is_refused_before_writing(tmp_path, labels, spec, twice):
+    out = tmp_path / "out"
+    _usage_error(_run("masks2labels", labels, out, "--palette", SAMPLE_DATA / "palette.json", "--remap", spec, "-q"),
+                 "--remap", twice)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text", ["0: [1\n", "- 1\n- 2\n"])
+def test_a_bad_remap_file_is_a_usage_error(tmp_path, labels, text):
+    remap, out = tmp_path / "remap.yaml", tmp_path / "out"
+    remap.write_text(text)
+    _usage_error(_run("masks2labels", labels, out, "--palette", SAMPLE_DATA / "palette.json", "--remap", remap, "-q"),
+                 str(remap))
+    assert not out.exists()
+
+
+def test_a_negative_source_value_still_maps_npy_label_maps(tmp_path):
+    """stats' and augment's hints say `masks2labels --remap=-1:255` for .npy label maps storing ignore as -1."""
+    import numpy as np
+
+    from dataprep import io
+
+    src = tmp_path / "src"
+    mask = np.zeros((8, 8), np.int16)
+    mask[:2] = -1
+    io.write_image(src / "a.png", np.zeros((8, 8, 3), np.uint8))
+    src.joinpath("a.npy").write_bytes(b"")
+    np.save(src / "a.npy", mask)
+    (src / "m.csv").write_text("id,image,mask,width,height\na,a.png,a.npy,8,8\n")
+    result = _run("masks2labels", src / "m.csv", tmp_path / "out", "--palette", SAMPLE_DATA / "palette.json",
+                  "--remap=-1:255", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(np.unique(io.read_mask(tmp_path / "out" / "a.png")).tolist()) == [0, 255]

@@ -126,11 +126,11 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
         if path.is_file():
             try:
                 data = load_yaml(path.read_text(encoding="utf-8"))  # JSON is YAML too
-            except (OSError, yaml_error()) as exc:
+            except (OSError, yaml_error()) as exc:  # --remap's argument is at fault: a usage error (exit 2)
                 reason = str(exc) if isinstance(exc, OSError) else yaml_reason(exc)
-                raise DataprepError(path, f"unreadable remap file: {reason}") from None
+                raise UsageError(path, f"unreadable remap file: {reason}") from None
             if not isinstance(data, Mapping):
-                raise DataprepError(path, "remap file must hold a mapping {old value: new index}")
+                raise UsageError(path, "remap file must hold a mapping {old value: new index}")
             items = data.items()
         else:
             pairs = [p.strip() for p in text.split(",") if p.strip()]
@@ -145,7 +145,12 @@ def parse_remap(spec: str | PathLike | Mapping[Any, Any] | None) -> dict[int, in
             if span and int(span[1]) > int(span[2]):
                 raise UsageError(None, f"--remap range {key} runs backwards: write it LOW-HIGH")
             olds = range(int(span[1]), int(span[2]) + 1) if span else (int(key),)
-            remap.update(dict.fromkeys(olds, int(value)))
+            new = int(value)
+            # '1:2,1:3' kept the last silently, where a file's duplicate key is refused
+            twice = next((old for old in olds if old in remap and remap[old] != new), None)
+            if twice is not None:
+                raise UsageError(None, f"--remap maps {twice} twice ({remap[twice]} and {new}): give each value once")
+            remap.update(dict.fromkeys(olds, new))
     except (TypeError, ValueError):
         raise UsageError(None, f"--remap values must be integers or ranges LOW-HIGH: {spec!r}") from None
     return remap
