@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from dataprep.data.loader import make_loader
-from dataprep.manifest import read_manifest, write_manifest
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 from dataprep.train import UNet, confusion_matrix, parse_config, run_training, scores
 from helpers import make_config, prepare_sample_labels
 
@@ -45,7 +46,17 @@ def _rank_main(rank: int, world: int, port: int, config: dict, out: str) -> None
 
 def test_two_ranks_see_disjoint_data_and_end_with_identical_weights(labelled, tmp_path):
     rows = read_manifest(labelled).rows
-    val = write_manifest(rows[:7], labelled.parent / "val7.csv")  # 7 rows: the sampler pads rank 1 with a repeat
+    # 7 rows: the sampler pads rank 1 with a repeat. Copies under other ids and file names: the trainer refuses
+    # validation rows that are training rows (the same id or image file).
+    copies = labelled.parent / "val7"
+    copies.mkdir(exist_ok=True)
+    val_rows = []
+    for r in rows[:7]:
+        image, mask = copies / f"v_{r.image.name}", copies / f"v_{r.mask.name}"
+        shutil.copyfile(r.image, image)
+        shutil.copyfile(r.mask, mask)
+        val_rows.append(ManifestRow(f"v_{r.id}", image, mask, r.width, r.height))
+    val = write_manifest(val_rows, labelled.parent / "val7.csv")
     cfg = make_config(labelled, tmp_path, data={"val_manifest": str(val), "batch_size": 2},
                       model={"width": 8, "depth": 2}, train={"epochs": 2})
     torch.multiprocessing.spawn(_rank_main, args=(2, free_port(), cfg.to_dict(), str(tmp_path)), nprocs=2, join=True)

@@ -82,7 +82,8 @@ def test_train_and_val_splits_train_as_the_fold_they_mirror(labelled, tmp_path):
                                                        "stats": str(stats)}, **small)
     assert describe_data(cfg).warnings == ()
     with pytest.raises(DataprepError, match="data.val_split: no rows of split 'dev'"):
-        run_training(make_config(by_split, tmp_path / "dev", data={"val_split": "dev", **recipes}, **small), quiet=True)
+        run_training(make_config(by_split, tmp_path / "dev", data={"train_split": "train", "val_split": "dev",
+                                                                   **recipes}, **small), quiet=True)
 
 
 def test_resume_continues_with_identical_losses(labelled, tmp_path):
@@ -284,3 +285,28 @@ def test_a_one_class_model_is_refused_before_training(labelled, tmp_path):
     with pytest.raises(UsageError, match=r"1 class \(from the palette\): a model of one class learns nothing"):
         run_training(cfg, quiet=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_validation_rows_that_are_training_rows_are_refused(labelled, tmp_path):
+    """A val_manifest cut from the manifest trained on (ISBI's 30 rows with fold 0's 6) scored images the model had
+    learnt: only `source_ids` were checked. The same id or the same image file is refused, naming how many."""
+    from dataprep.train.datainfo import describe_data
+
+    rows = read_manifest(labelled).rows
+    fold0 = [r for r in rows if r.fold == 0]
+    val = write_manifest(fold0, tmp_path / "val.csv", columns=["fold"])
+    with pytest.raises(UsageError) as err:
+        describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(val)}))
+    assert err.value.exit_code == 2 and len(fold0) < len(rows)
+    assert (f"data.val_manifest: {len(fold0)} of the {len(fold0)} rows of the validation manifest {val} are training "
+            "rows too") in str(err.value)
+    assert f"the first: {fold0[0].id!r}" in str(err.value)
+    # The same picture under another id is the same image file.
+    renamed = write_manifest([ManifestRow("other", rows[0].image, rows[0].mask, rows[0].width, rows[0].height)],
+                             tmp_path / "renamed.csv")
+    with pytest.raises(UsageError, match="1 of the 1 rows .* the same image file"):
+        describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(renamed)}))
+    # Validating on the training rows themselves is a memorisation check: said, not refused.
+    same = describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(labelled)}))
+    assert any("validating on the 8 training rows themselves" in w for w in same.warnings), same.warnings
+    assert describe_data(make_config(labelled, tmp_path / "run", data={"fold": 0})).warnings == ()

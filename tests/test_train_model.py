@@ -276,6 +276,8 @@ def test_config_loads_with_defaults_and_overrides(tmp_path):
         ("data: {manifest: m.csv, fold: 0, val_split: val}\n", "data.fold: give either `fold` or `train_split`"),
         ("data: {manifest: m.csv, val_split: val, val_manifest: v.csv}\n", "data.val_split: give either"),
         ("data: {manifest: m.csv, train_split: train, val_split: train}\n", "is the training split too"),
+        # Without train_split the run trained on every row, the val and test rows among them.
+        ("data: {manifest: m.csv, val_split: val}\n", "data.val_split: 'val' is set without data.train_split"),
         ("data: {batch_size: 2}\n", "data.manifest: required"),
         ("data: {manifest: m.csv}\nmodels: {}\n", "unknown section(s) 'models'"),
         ("data: {manifest: m.csv}\ntrain: {device: tpu}\n", "train.device"),
@@ -286,6 +288,7 @@ def test_config_errors_name_the_field(tmp_path, text, message):
     with pytest.raises(DataprepError) as err:
         load_config(path)
     assert message in str(err.value) and str(path) in str(err.value)
+    assert err.value.exit_code == 2  # config problems are usage errors
 
 
 def test_config_paths_resolve_against_the_config_folder_and_name_the_field(tmp_path, monkeypatch):

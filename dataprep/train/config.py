@@ -66,6 +66,10 @@ class DataConfig:
             raise ValueError("fold: give either `fold` or `train_split`/`val_split`, not both")
         if self.val_split and self.val_manifest is not None:
             raise ValueError("val_split: give either `val_split` or `val_manifest`, not both")
+        if self.val_split and not self.train_split:
+            # MMSegmentation's train and val splits are two lists; training on "every row" took val and test too.
+            raise ValueError(f"val_split: {self.val_split!r} is set without data.train_split, so training would use "
+                             f"every row, the {self.val_split!r} rows among them; set data.train_split (e.g. train)")
         if self.val_split and self.val_split == self.train_split:
             raise ValueError(f"val_split: {self.val_split!r} is the training split too")
 

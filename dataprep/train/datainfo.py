@@ -25,7 +25,7 @@ from ..split_column import select_splits
 from ..stats_origin import origin_warning
 from . import distributed as D
 from .config import TrainConfig
-from .leakage import check_source_leakage
+from .leakage import check_row_overlap, check_source_leakage
 
 
 @dataclass(frozen=True)
@@ -99,29 +99,18 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
     names = list(resolved.class_names) if resolved.class_names is not None else None
 
     mask_paths = {r.id: str(r.mask) for r in manifest if r.mask}
-    if d.val_manifest:
-        val_rows = read_manifest(d.val_manifest).rows
-        mask_paths.update({r.id: str(r.mask) for r in val_rows if r.mask})
-        check_source_leakage(manifest.rows, val_rows, d.manifest, f"the validation manifest {d.val_manifest}")
-    training = manifest.rows
-    if d.fold is not None:
-        _check_fold(manifest, d.fold, d.manifest)
-        in_val = [r.fold == d.fold for r in manifest]
-        training = [r for r, v in zip(manifest, in_val) if not v]
-        check_source_leakage(training, [r for r, v in zip(manifest, in_val) if v], d.manifest,
-                             f"validation fold {d.fold}")
-    elif d.train_split or d.val_split:
-        if d.train_split:
-            training = _split_rows(manifest, d.train_split, "data.train_split")
-        if d.val_split:
-            check_source_leakage(training, _split_rows(manifest, d.val_split, "data.val_split"), d.manifest,
-                                 f"validation split {d.val_split!r}")
+    training, validation, what, field = _train_val_rows(manifest, d)
+    overlap = None
+    if validation is not None:
+        mask_paths.update({r.id: str(r.mask) for r in validation if r.mask})
+        check_source_leakage(training, validation, d.manifest, what)
+        overlap = check_row_overlap(training, validation, d.val_manifest or d.manifest, what, field)
     origin = None
     if stats is not None:
         origin = origin_warning(stats.measured_on, training, stats_name=f"data.stats {d.stats}",
                                 rows_name=f"the {len(training)} training rows of {d.manifest}", alternatives=[manifest.rows])
     disagree = _palette_stats_disagreement(palette, stats, d) if not m.num_classes else None
-    warnings = tuple(w for w in (origin, disagree) if w)
+    warnings = tuple(w for w in (origin, disagree, overlap) if w)
     return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved, warnings)
 
 
@@ -137,6 +126,25 @@ def _palette_stats_disagreement(palette: Any, stats: Stats | None, d: Any) -> st
     return (f"the palette {source} has {palette.num_classes} classes, but data.stats {d.stats} counted "
             f"{stats.classes.num_classes}: the model takes the palette's; if it is not the label maps' own (the one "
             "masks2labels wrote beside them), set data.palette or model.num_classes")
+
+
+def _train_val_rows(manifest: Manifest, d: Any) -> tuple[list[ManifestRow], list[ManifestRow] | None, str, str]:
+    """The training rows, the validation rows (None without validation), what the validation data is and the
+    setting that chose it, for messages."""
+    training = list(manifest.rows)
+    if d.fold is not None:
+        _check_fold(manifest, d.fold, d.manifest)
+        val = [r for r in manifest if r.fold == d.fold]
+        return [r for r in manifest if r.fold != d.fold], val, f"validation fold {d.fold}", "data.fold"
+    if d.train_split:
+        training = _split_rows(manifest, d.train_split, "data.train_split")
+    if d.val_split:
+        val = _split_rows(manifest, d.val_split, "data.val_split")
+        return training, val, f"validation split {d.val_split!r}", "data.val_split"
+    if d.val_manifest:
+        val = read_manifest(d.val_manifest).rows
+        return training, val, f"the validation manifest {d.val_manifest}", "data.val_manifest"
+    return training, None, "", ""
 
 
 def _split_rows(manifest: Manifest, split: str, field: str) -> list[ManifestRow]:

@@ -3,13 +3,15 @@
 Offline mixing (mosaic, copy-paste, mixup, cutmix) records in `source_ids` every
 image an output was made of. A training row whose `source_ids` name a validation
 image carries validation pixels into training, and the validation score then
-overstates what the model learnt.
+overstates what the model learnt. Rows that are in both sets outright (the same id or image
+file) are refused too.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
-from ..errors import DataprepError
+from ..errors import DataprepError, UsageError
 from ..manifest import ManifestRow
 
 
@@ -41,3 +43,27 @@ def check_source_leakage(train: Sequence[ManifestRow], val: Sequence[ManifestRow
             "hold validation images); rerun `dataprep augment` with the default `partners: auto` "
             "on the kfold manifest, or validate on data no training row was made from",
         )
+
+
+def check_row_overlap(train: Sequence[ManifestRow], val: Sequence[ManifestRow], source: str, what: str,
+                      field: str) -> str | None:
+    """Refuse validation rows that are training rows too (the same id or the same image file); a warning when the
+    validation rows are exactly the training rows (a deliberate memorisation check), else None.
+
+    The `source_ids` check above only sees offline-augmented rows: a validation manifest cut from the very
+    manifest trained on (ISBI's 30 rows with fold 0's 6 as val_manifest) scored 6 images the model had learnt.
+    """
+    ids = {r.id for r in train}
+    images = {os.path.normpath(r.image_str) for r in train}
+    shared = [r for r in val if r.id in ids or os.path.normpath(r.image_str) in images]
+    if not shared:
+        return None
+    if len(shared) == len(val) == len(train):
+        return (f"{field}: validating on the {len(val)} training rows themselves ({what}): the score measures "
+                "memorisation, not how the model does on images it has not seen")
+    first = shared[0]
+    how = "id" if first.id in ids else "image file"
+    raise UsageError(source, f"{field}: {len(shared)} of the {len(val)} rows of {what} are training rows too "
+                             f"(the same id or image file; the first: {first.id!r}, {first.image_str}, the same {how}); "
+                             "validate on rows kept out of training (data.fold on a kfold manifest, "
+                             "data.train_split with data.val_split, or a val_manifest of other images)")
