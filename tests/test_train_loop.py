@@ -310,3 +310,18 @@ def test_validation_rows_that_are_training_rows_are_refused(labelled, tmp_path):
     same = describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(labelled)}))
     assert any("validating on the 8 training rows themselves" in w for w in same.warnings), same.warnings
     assert describe_data(make_config(labelled, tmp_path / "run", data={"fold": 0})).warnings == ()
+
+
+def test_in_channels_that_are_not_the_images_are_refused_before_training(labelled, tmp_path):
+    """model.in_channels 1 on RGB images trained until the first forward pass: torch's "expected input[4, 3, ...] to
+    have 1 channels" traceback, exit 1."""
+    from dataprep.train.datainfo import describe_data
+
+    with pytest.raises(UsageError) as err:
+        run_training(make_config(labelled, tmp_path / "run", model={"in_channels": 1, "width": 4, "depth": 1}),
+                     quiet=True)
+    assert err.value.exit_code == 2
+    assert "model.in_channels: 1, but the images have 3 channel(s)" in err.value.reason
+    assert str(read_manifest(labelled).rows[0].image) in err.value.reason
+    assert not (tmp_path / "run" / LAST).exists()
+    assert describe_data(make_config(labelled, tmp_path / "ok", model={"in_channels": 3})).in_channels == 3

@@ -74,9 +74,9 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
     recipe = load_recipe_arg(d.train_recipe)
     _, step = online_steps(recipe)
     own = step is not None and step.mean is not None and step.std is not None
-    first = None
-    if not m.in_channels and stats is None:
-        first = read_image(manifest.rows[0].image)
+    # Read even when in_channels or stats.json say the channels: they are checked against it below.
+    first_path = manifest.rows[0].image
+    first = read_image(first_path)
     resolved = resolve_dataset_info(
         ignore_index=d.ignore_index, num_classes=m.num_classes, channels=m.in_channels,
         mean=step.mean if own else None, std=step.std if own else None,
@@ -91,10 +91,7 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
         raise UsageError(cfg.source, f"1 class (from the {where}): a model of one class learns nothing (its loss is "
                                      "always 0); binary 0/255 masks counted with 255 as ignore? convert them with "
                                      "`dataprep masks2labels -p binary`, or set model.num_classes")
-    if first is not None:
-        from ..data.dataset import dataset_channels
-
-        resolved = dataclasses.replace(resolved, channels=dataset_channels(resolved.normalization, resolved.channels))
+    resolved = dataclasses.replace(resolved, channels=_checked_channels(resolved, first, first_path, cfg))
     num_classes, ignore, in_channels = resolved.num_classes, resolved.ignore_index, resolved.channels
     names = list(resolved.class_names) if resolved.class_names is not None else None
 
@@ -112,6 +109,24 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
     disagree = _palette_stats_disagreement(palette, stats, d) if not m.num_classes else None
     warnings = tuple(w for w in (origin, disagree, overlap) if w)
     return DataInfo(int(num_classes), int(in_channels), int(ignore), names, stats, mask_paths, resolved, warnings)
+
+
+def _checked_channels(resolved: DatasetInfo, first: Any, first_path: Any, cfg: TrainConfig) -> int:
+    """The channels the loaders give (the first image's, or 3 for grayscale under a 3-channel normalization, as
+    `dataset_channels` decides); model.in_channels or stats.json saying otherwise is refused here, not met as
+    torch's "expected input[4, 1, 128, 128] to have 3 channels" traceback at the first batch."""
+    from ..data.dataset import dataset_channels
+
+    own = int(first.shape[2]) if first.ndim == 3 else 1
+    given = dataset_channels(resolved.normalization, own)
+    origin = resolved.from_.get("channels")
+    if origin == "image" or resolved.channels == given:
+        return given
+    where = "model.in_channels" if origin == "explicit" else f"data.stats {cfg.data.stats} (image.channels)"
+    expanded = f", expanded to {given} for the {given}-channel normalization" if given != own else ""
+    raise UsageError(cfg.source, f"{where}: {resolved.channels}, but the images have {given} channel(s) (the "
+                                 f"first, {first_path}, has {own}{expanded}); set model.in_channels to {given} "
+                                 "or leave it unset")
 
 
 def _palette_stats_disagreement(palette: Any, stats: Stats | None, d: Any) -> str | None:
