@@ -325,3 +325,12 @@ def test_in_channels_that_are_not_the_images_are_refused_before_training(labelle
     assert str(read_manifest(labelled).rows[0].image) in err.value.reason
     assert not (tmp_path / "run" / LAST).exists()
     assert describe_data(make_config(labelled, tmp_path / "ok", model={"in_channels": 3})).in_channels == 3
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(labelled, tmp_path):
+    tiny = {"model": {"width": 4, "depth": 1}, "train": {"epochs": 1, "max_steps": 1}}
+    run_training(make_config(labelled, tmp_path / "a", **tiny), quiet=True)
+    other = make_config(labelled, tmp_path / "b", model={"width": 8, "depth": 1}, train={"epochs": 1})
+    with pytest.raises(UsageError, match="it has model.width 4, the config model.width 8") as err:
+        run_training(other, resume=tmp_path / "a" / LAST, quiet=True)
+    assert err.value.path == str(tmp_path / "a" / LAST)

@@ -406,3 +406,23 @@ def test_the_batch_size_probe_says_nothing_of_its_own(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert first_size_mismatch(manifest, None) is not None
+
+def test_resuming_a_checkpoint_of_another_model_says_what_differs():
+    """torch's "Error(s) in loading state_dict for UNet:" ended the line (exit 1); the meta says what differs."""
+    from dataprep.train.resume import check_same_model
+
+    def meta(classes, channels, width=8):
+        return {"num_classes": classes, "in_channels": channels,
+                "config": {"model": {"width": width, "depth": 3, "up": "bilinear"}}}
+
+    check_same_model(meta(2, 1), meta(2, 1), "last.pt")  # the same model: nothing to say
+    with pytest.raises(UsageError) as err:
+        check_same_model(meta(11, 3), meta(2, 1), "cam/last.pt")
+    assert err.value.exit_code == 2 and err.value.path == "cam/last.pt"
+    assert "it has 11 classes and 3 input channels, the config 2 classes and 1 input channel;" in err.value.reason
+    with pytest.raises(UsageError, match="it has model.width 16, the config model.width 8"):
+        check_same_model(meta(2, 1, width=16), meta(2, 1), "last.pt")
+    # Where meta cannot tell, torch's message is named by its first detail, not its bare header line.
+    state = {"model": UNet(3, 4, width=4, depth=1).state_dict()}
+    with pytest.raises(DataprepError, match="does not fit this model.*: size mismatch for"):
+        ckpt.restore(state, model=UNet(3, 2, width=4, depth=1), source="x.pt")

@@ -144,13 +144,13 @@ def train(
                        total_steps, loop.accumulate, loop.clip_grad_norm, loop.epochs)
 
     # ---- where to start
-    start = start_point(resume, net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, device=device,
-                        batches=batches, out=out, console=console)
-    start_epoch, skip_batches, step, best_miou = start.epoch, start.skip_batches, start.step, start.best_miou
-    carried, history = start.carried, start.history
     meta = {"config": cfg.to_dict(), "in_channels": data.in_channels, "num_classes": data.num_classes,
             "ignore_index": data.ignore_index, "class_names": data.class_names,
             "normalization": data.normalization(cfg)}
+    start = start_point(resume, net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, device=device,
+                        batches=batches, out=out, console=console, meta=meta)
+    start_epoch, skip_batches, step, best_miou = start.epoch, start.skip_batches, start.step, start.best_miou
+    carried, history = start.carried, start.history
     checkpoints = Checkpointer(out, net, optimizer, scheduler, scaler, meta)
     if resume is None and info.is_main:
         checkpoints.clear()

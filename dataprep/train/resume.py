@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import UsageError
 from .checkpoint import load_checkpoint, restore, save_checkpoint, training_state
 from .runlog import METRICS_JSONL, Console, read_history
 
@@ -30,11 +31,17 @@ class StartPoint:
 
 
 def start_point(resume: str | os.PathLike[str] | None, *, net: nn.Module, optimizer: Any, scheduler: Any,
-                scaler: Any, device: torch.device, batches: int, out: Path, console: Console) -> StartPoint:
-    """A fresh start, or the checkpoint `resume` restored into the model and optimization state."""
+                scaler: Any, device: torch.device, batches: int, out: Path, console: Console,
+                meta: Mapping[str, Any] | None = None) -> StartPoint:
+    """A fresh start, or the checkpoint `resume` restored into the model and optimization state.
+
+    `meta`: this run's checkpoint meta; a checkpoint of another model (classes, channels, width, ...) is refused
+    naming what differs."""
     if resume is None:
         return StartPoint()
     state = load_checkpoint(resume, map_location=device)
+    if meta is not None:
+        check_same_model(state.get("meta") or {}, meta, resume)
     restore(state, model=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, source=resume)
     start_epoch, skip_batches, step = int(state["epoch"]), int(state["batch_in_epoch"]), int(state["step"])
     best_miou, carried = state.get("best_miou"), dict(state.get("running") or {})
@@ -45,6 +52,28 @@ def start_point(resume: str | os.PathLike[str] | None, *, net: nn.Module, optimi
              f"after epoch {start_epoch}")  # not "epoch 16" for a finished 15-epoch run
     console.echo(f"resumed from {resume} {where}, step {step}")
     return StartPoint(start_epoch, skip_batches, step, best_miou, carried, history)
+
+
+def check_same_model(saved: Mapping[str, Any], meta: Mapping[str, Any], source: str | os.PathLike[str]) -> None:
+    """Refuse a checkpoint whose model differs from the config's: torch's load_state_dict said only
+    "Error(s) in loading state_dict for UNet:" (its details on lines after), exit 1."""
+    saved_model = (saved.get("config") or {}).get("model") or {}
+    model = (meta.get("config") or {}).get("model") or {}
+    fields = [("classes", saved.get("num_classes"), meta.get("num_classes")),
+              ("input channels", saved.get("in_channels"), meta.get("in_channels"))]
+    fields += [(f"model.{k}", saved_model.get(k), model.get(k)) for k in ("width", "depth", "up")]
+    differ = [(name, a, b) for name, a, b in fields if a is not None and b is not None and a != b]
+    if not differ:
+        return
+
+    def said(values: list[tuple[str, Any]]) -> str:
+        # "11 classes", "1 input channel", "model.width 8"
+        return " and ".join(f"{name} {v}" if name.startswith("model.") else f"{v} {name[:-1] if v == 1 else name}"
+                            for name, v in values)
+
+    raise UsageError(source, f"a checkpoint of another model: it has {said([(n, a) for n, a, _ in differ])}, the "
+                             f"config {said([(n, b) for n, _, b in differ])}; resume a checkpoint of this config's "
+                             "model, or start fresh without --resume")
 
 
 @dataclass(frozen=True)
