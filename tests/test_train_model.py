@@ -278,6 +278,8 @@ def test_config_loads_with_defaults_and_overrides(tmp_path):
         ("data: {manifest: m.csv, train_split: train, val_split: train}\n", "is the training split too"),
         # Without train_split the run trained on every row, the val and test rows among them.
         ("data: {manifest: m.csv, val_split: val}\n", "data.val_split: 'val' is set without data.train_split"),
+        ("data: {manifest: m.csv}\noptim: {lr: 0.003}\nschedule: {min_lr: 0.01}\n",
+         "schedule.min_lr: 0.01 is above optim.lr 0.003"),
         ("data: {batch_size: 2}\n", "data.manifest: required"),
         ("data: {manifest: m.csv}\nmodels: {}\n", "unknown section(s) 'models'"),
         ("data: {manifest: m.csv}\ntrain: {device: tpu}\n", "train.device"),

@@ -265,6 +265,11 @@ def parse_config(data: Any, source: str | None = None) -> TrainConfig:
             sections[name] = build_dataclass(cls, values, f"{name}.")
     except ValueError as exc:
         raise UsageError(source, str(exc)) from None
+    schedule, optim = sections["schedule"], sections["optim"]
+    if schedule.min_lr > optim.lr:
+        # The cosine goes from lr to min_lr: above lr it would rise over the whole run.
+        raise UsageError(source, f"schedule.min_lr: {schedule.min_lr} is above optim.lr {optim.lr} (the cosine "
+                                 "would rise from lr to min_lr); set min_lr below optim.lr")
     if not sections["data"].manifest:
         raise UsageError(source, "data.manifest: required (the manifest to train on)")
     return TrainConfig(**sections, source=source)
