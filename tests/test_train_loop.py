@@ -334,3 +334,22 @@ def test_resume_refuses_a_checkpoint_of_another_model(labelled, tmp_path):
     with pytest.raises(UsageError, match="it has model.width 4, the config model.width 8") as err:
         run_training(other, resume=tmp_path / "a" / LAST, quiet=True)
     assert err.value.path == str(tmp_path / "a" / LAST)
+
+
+def test_resume_with_more_epochs_uses_the_new_schedule_from_its_first_step(labelled, tmp_path):
+    """The restored optimizer held the old schedule's last lr (0 at a cosine's end): the first resumed step trained
+    with it, and only the next one followed the longer schedule."""
+    from dataprep.train.optim import lr_factor
+
+    cfg = make_config(labelled, tmp_path / "a", data={"fold": 0, "batch_size": 2}, model={"width": 4, "depth": 1},
+                      train={"epochs": 1})
+    run_training(cfg, quiet=True)  # 2 steps: the cosine ends at 0
+    longer = cfg.replace(train={"epochs": 3})
+    lrs: list[float] = []
+    run_training(longer, resume=tmp_path / "a" / LAST, quiet=True, on_step=lambda info: lrs.append(info.lr))
+    expected = [cfg.optim.lr * lr_factor(step, longer, 6) for step in range(2, 6)]
+    assert lrs == pytest.approx(expected, rel=1e-12) and lrs[0] > 0
+    rows = (tmp_path / "a" / "steps.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    third = dict(zip(header, rows[3].split(",")))
+    assert third["step"] == "3" and float(third["lr"]) == pytest.approx(expected[0], rel=1e-3)

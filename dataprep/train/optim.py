@@ -52,6 +52,19 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_st
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg, total_steps))
 
 
+def apply_schedule(optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR) -> None:
+    """Set the optimizer's lr to the schedule's value at the scheduler's step count, after a resume.
+
+    The restored optimizer holds the lr the old run used last; a resume with more --epochs or --max-steps has a
+    longer schedule, and its first step trained with the old value (0 at the end of a cosine) before the scheduler
+    stepped. Equal schedules give the very lr that was saved, so an exact resume stays exact.
+    """
+    step = scheduler.last_epoch
+    for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base * factor(step)
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what get_last_lr() reports
+
+
 def amp_dtype(setting: str, device: torch.device) -> tuple[torch.dtype | None, str | None]:
     """(autocast dtype or None for float32, a warning or None): bf16 where the GPU has it, else fp16; off on CPU."""
     if setting == "off":

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..errors import UsageError
 from .checkpoint import load_checkpoint, restore, save_checkpoint, training_state
+from .optim import apply_schedule
 from .runlog import METRICS_JSONL, Console, read_history
 
 LAST, BEST = "last.pt", "best.pt"
@@ -43,6 +44,7 @@ def start_point(resume: str | os.PathLike[str] | None, *, net: nn.Module, optimi
     if meta is not None:
         check_same_model(state.get("meta") or {}, meta, resume)
     restore(state, model=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, source=resume)
+    apply_schedule(optimizer, scheduler)  # this run's schedule from the first resumed step (--epochs may differ)
     start_epoch, skip_batches, step = int(state["epoch"]), int(state["batch_in_epoch"]), int(state["step"])
     best_miou, carried = state.get("best_miou"), dict(state.get("running") or {})
     if skip_batches >= batches:
