@@ -353,3 +353,40 @@ def test_resume_with_more_epochs_uses_the_new_schedule_from_its_first_step(label
     header = rows[0].split(",")
     third = dict(zip(header, rows[3].split(",")))
     assert third["step"] == "3" and float(third["lr"]) == pytest.approx(expected[0], rel=1e-3)
+
+
+def test_interrupt_inside_a_step_checkpoints_the_model_of_the_last_completed_step(labelled, tmp_path, monkeypatch):
+    """Ctrl-C after a forward pass: its BatchNorm update (num_batches_tracked 4 at step 3) went into the checkpoint,
+    and the resumed run ended with other statistics than an uninterrupted one."""
+    from dataprep.train import loop
+    from dataprep.train.model import UNet
+
+    cfg = make_config(labelled, tmp_path / "a", data={"fold": 0, "batch_size": 2},
+                      model={"width": 8, "depth": 2}, train={"epochs": 3})
+    whole = run_training(cfg, quiet=True)
+    forwards = {"n": 0}
+
+    class Interrupted(UNet):
+        def forward(self, x):
+            out = super().forward(x)  # BatchNorm's running statistics are updated by now
+            if self.training:
+                forwards["n"] += 1
+                if forwards["n"] == 4:  # the forward of step 4, the second batch of epoch 2
+                    raise KeyboardInterrupt
+            return out
+
+    cut = cfg.replace(train={"output_dir": str(tmp_path / "b")})
+    monkeypatch.setattr(loop, "UNet", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cut, quiet=True)
+    monkeypatch.setattr(loop, "UNet", UNet)
+    state = torch.load(tmp_path / "b" / LAST, weights_only=True)
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (1, 1, 3)
+    tracked = {k: int(v) for k, v in state["model"].items() if k.endswith("num_batches_tracked")}
+    assert set(tracked.values()) == {3}, tracked
+
+    resumed = run_training(cut, resume=tmp_path / "b" / LAST, quiet=True)
+    assert resumed.step_losses == whole.step_losses[3:]
+    a, b = whole.model.state_dict(), resumed.model.state_dict()  # BatchNorm statistics included
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+    assert resumed.scores is not None and resumed.scores.miou == whole.scores.miou

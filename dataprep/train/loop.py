@@ -37,7 +37,7 @@ from .datainfo import build_loaders, describe_data
 from .metrics import SegmentationScores, format_table
 from .model import UNet, count_parameters
 from .optim import amp_dtype, amp_name, build_optimizer, build_scheduler
-from .parts import EpochParts, LoopProgress, StepInfo
+from .parts import BufferSnapshot, EpochParts, LoopProgress, StepInfo
 from .prepare import build_loss, check_batches, restoring_torch_flags, seed_everything
 from .resume import BEST, LAST, Checkpointer, start_point
 from .runlog import Console, RunLogs, epoch_line
@@ -170,7 +170,8 @@ def train(
     # ---- the loop
     # --max-steps may end the run epochs early: "epoch 4/15" for a 4-epoch run read as a run cut short.
     planned_epochs = min(loop.epochs, math.ceil(total_steps / max(1, math.ceil(batches / loop.accumulate))))
-    progress = LoopProgress(step=step, first_batch=resume is None, stopped=step >= total_steps)
+    progress = LoopProgress(step=step, first_batch=resume is None, stopped=step >= total_steps,
+                            buffers=BufferSnapshot(net))
     last_scores: SegmentationScores | None = None
     last_path = best_path = None
     for epoch in range(start_epoch, loop.epochs):
@@ -179,6 +180,8 @@ def train(
         try:
             sums, last_lr = train_epoch(parts, progress, epoch, skip_batches, carried, console, logs, on_step)
         except KeyboardInterrupt:
+            if progress.buffers is not None:  # the model as of the last completed step, which `position` names
+                progress.buffers.restore()
             if info.is_main:
                 path = checkpoints.save_interrupted(epoch, progress.position, best_miou)
                 logs.flush_steps()
@@ -227,6 +230,8 @@ def train_epoch(parts: EpochParts, progress: LoopProgress, epoch: int, start: in
                                                                  p.device, p.batches)
     sums = {"loss": 0.0, "weight": 0.0, "data_time": 0.0, "step_time": 0.0, "batches": 0.0, **carried}
     progress.position = {"batch": start, "step": progress.step, "sums": dict(sums)}
+    if progress.buffers is not None:
+        progress.buffers.take()
     p.loader.set_epoch(epoch)
     model.train()
     batch_iter = iter(p.loader)
@@ -278,6 +283,8 @@ def train_epoch(parts: EpochParts, progress: LoopProgress, epoch: int, start: in
                 progress.step += 1
                 step = progress.step
                 progress.position = {"batch": b + 1, "step": step, "sums": dict(sums)}
+                if progress.buffers is not None:
+                    progress.buffers.take()
                 step_loss = float(torch.stack(micro_losses).mean())
                 if not math.isfinite(step_loss):
                     raise DataprepError(None, f"training diverged: the loss is {step_loss} at step {step} "
