@@ -187,7 +187,8 @@ def test_a_negative_ignore_index_still_works_for_npy_label_maps(tmp_path):
 # --------------------------------------------------------------------------- masks2labels --remap
 
 
-@pytest.mark.parametrize("spec, twice", [("1:2,1:3", "maps 1 twice (2 and 3)"), ("1-5:1,3:2", "maps 3 twice (1 and 2)")])
+@pytest.mark.parametrize("spec, twice", [("1:2,1:3", "maps 1 twice (2 and 3)"),
+                                         ("1-5:1,3:2", "maps 3 twice (1 and 2)")])
 def test_an_inline_remap_giving_a_value_twice_is_refused_before_writing(tmp_path, labels, spec, twice):
     out = tmp_path / "out"
     _usage_error(_run("masks2labels", labels, out, "--palette", SAMPLE_DATA / "palette.json", "--remap", spec, "-q"),

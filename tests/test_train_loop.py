@@ -327,6 +327,25 @@ def test_in_channels_that_are_not_the_images_are_refused_before_training(labelle
     assert describe_data(make_config(labelled, tmp_path / "ok", model={"in_channels": 3})).in_channels == 3
 
 
+def test_a_recipe_size_below_the_models_two_to_the_depth_and_a_seed_past_int64_are_refused(labelled, tmp_path):
+    """A [1, 1] crop under a depth-2 UNet ended mid-run in a 76-line max-pooling traceback; train.seed 2**64 in
+    torch's "Overflow when unpacking long long"."""
+    import yaml
+
+    from dataprep.train.datainfo import describe_data
+
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump({"size": [6, 16], "steps": [{"op": "resize"}]}))
+    with pytest.raises(UsageError) as err:
+        describe_data(make_config(labelled, tmp_path / "run", data={"train_recipe": str(tiny)}))
+    assert err.value.exit_code == 2 and err.value.path == str(tiny)
+    assert "size [6, 16] is below 8, what a model of model.depth 3 needs" in err.value.reason
+    assert describe_data(make_config(labelled, tmp_path / "run", data={"train_recipe": str(tiny)},
+                                     model={"depth": 2})).num_classes
+    with pytest.raises(UsageError, match=r"train\.seed: must be in 0\.\.9223372036854775807"):
+        make_config(labelled, tmp_path / "run", train={"seed": 2**64})
+
+
 def test_resume_refuses_a_checkpoint_of_another_model(labelled, tmp_path):
     tiny = {"model": {"width": 4, "depth": 1}, "train": {"epochs": 1, "max_steps": 1}}
     run_training(make_config(labelled, tmp_path / "a", **tiny), quiet=True)

@@ -206,4 +206,6 @@ def fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options", "executor_options_without_on_error", "quiet_option", "seed_option", "FiniteFloatRange", "force_option", "reports_errors", "finish_output_report", "fail_usage", "Executor"]
+__all__ = ["Command", "FullSummaries", "Group", "OneLineErrors", "one_line", "executor_options",
+           "executor_options_without_on_error", "quiet_option", "seed_option", "FiniteFloatRange", "force_option",
+           "reports_errors", "finish_output_report", "fail_usage", "Executor"]

@@ -110,7 +110,8 @@ def restore(
     except RuntimeError as exc:
         # torch's first line is a bare "Error(s) in loading state_dict for UNet:"; the first detail says what.
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0] if lines else ""
+        bare = len(lines) > 1 and lines[0].startswith("Error(s) in loading")
+        detail = lines[1] if bare else lines[0] if lines else ""
         raise DataprepError(source, f"does not fit this model (different width/depth/classes?): {detail}") from None
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ..errors import UsageError
 from ..io import PathLike
+from ..option_ranges import MAX_SEED
 from ..recipe import build_dataclass, load_yaml, load_yaml_file  # shared with recipes: typed validation, YAML rules
 from ..strict_load import yaml_error
 
@@ -162,6 +163,8 @@ class LoopConfig:
         _positive("accumulate", self.accumulate)
         _positive("clip_grad_norm", self.clip_grad_norm)
         _positive("val_every", self.val_every)
+        if not 0 <= self.seed <= MAX_SEED:  # 2**64 ended in torch's "Overflow when unpacking long long"
+            raise ValueError(f"seed: must be in 0..{MAX_SEED} (2**63 - 1), got {self.seed}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 

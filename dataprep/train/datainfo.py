@@ -64,6 +64,16 @@ class DataInfo:
                 "source": norm.source}
 
 
+def _refuse_size_below_depth(recipe: Any, depth: int, path: Any) -> None:
+    """A recipe size below the UNet's 2**depth (each down step halves it): a 1x1 crop ended mid-run in a
+    max-pooling traceback of 76 lines."""
+    need = 2 ** depth
+    if recipe is not None and recipe.size and min(recipe.size) < need:
+        raise UsageError(path, f"size {list(recipe.size)} is below {need}, what a model of model.depth {depth} "
+                               f"needs (each of its {depth} down steps halves the size): give a size of at least "
+                               f"{need}, or a smaller model.depth")
+
+
 def describe_data(cfg: TrainConfig) -> DataInfo:
     d, m = cfg.data, cfg.model
     manifest = require_rows(read_manifest(d.manifest))
@@ -72,6 +82,8 @@ def describe_data(cfg: TrainConfig) -> DataInfo:
     from ..data.dataset import load_recipe_arg, online_steps
 
     recipe = load_recipe_arg(d.train_recipe)
+    for path, loaded in ((d.train_recipe, recipe), (d.val_recipe, load_recipe_arg(d.val_recipe))):
+        _refuse_size_below_depth(loaded, m.depth, path)
     _, step = online_steps(recipe)
     own = step is not None and step.mean is not None and step.std is not None
     # Read even when in_channels or stats.json say the channels: they are checked against it below.

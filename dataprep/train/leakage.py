@@ -64,6 +64,6 @@ def check_row_overlap(train: Sequence[ManifestRow], val: Sequence[ManifestRow], 
     first = shared[0]
     how = "id" if first.id in ids else "image file"
     raise UsageError(source, f"{field}: {len(shared)} of the {len(val)} rows of {what} are training rows too "
-                             f"(the same id or image file; the first: {first.id!r}, {first.image_str}, the same {how}); "
-                             "validate on rows kept out of training (data.fold on a kfold manifest, "
+                             f"(the same id or image file; the first: {first.id!r}, {first.image_str}, the same "
+                             f"{how}); validate on rows kept out of training (data.fold on a kfold manifest, "
                              "data.train_split with data.val_split, or a val_manifest of other images)")
