@@ -140,6 +140,25 @@ def test_remap_changes_stored_values():
     assert cityscapes.tolist() == [[0, 13, 255, 255]]
 
 
+def test_a_remap_on_colour_masks_is_warned_as_changing_nothing(tmp_path):
+    """--remap 1:2 on RGB masks: they have no stored values to map, and the output was the same, without a word."""
+    colours = np.zeros((4, 6, 3), np.uint8)
+    colours[:, 3:] = RGB_PALETTE.classes[1].color
+    write_image(tmp_path / "src" / "a.png", colours)
+    (tmp_path / "pal.json").write_text(json.dumps(RGB_PALETTE.to_dict()))
+    remapped = masks_to_labels(tmp_path / "src", tmp_path / "out", tmp_path / "pal.json", remap="1:2", quiet=True)
+    assert [w for w in remapped.warnings if w.startswith("--remap maps the stored values of index masks; 1 mask ")
+            and "was converted by colour, and it changed nothing there" in w]
+    plain = masks_to_labels(tmp_path / "src", tmp_path / "out2", tmp_path / "pal.json", quiet=True)
+    assert not [w for w in plain.warnings if "--remap" in w]
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "a.png"), read_mask(tmp_path / "out2" / "a.png"))
+    values = np.zeros((4, 6), np.uint8)
+    values[:, 3:] = 1
+    write_mask(tmp_path / "idx" / "a.png", values)
+    indexed = masks_to_labels(tmp_path / "idx", tmp_path / "out3", tmp_path / "pal.json", remap="1:2", quiet=True)
+    assert not [w for w in indexed.warnings if "--remap" in w] and read_mask(tmp_path / "out3" / "a.png").max() == 2
+
+
 def test_reduce_zero_shifts_classes_down_and_makes_zero_ignore():
     """ADE20K stores class k as k + 1 and 0 as 'not labelled' (MMSegmentation's reduce_zero_label): 0 -> ignore,
     k + 1 -> k, the ignore value stays; a value past the last class is unknown, never wrapped into one."""

@@ -273,6 +273,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               ignore_value=next((c.id for c in palette.classes if c.ignore and c.id is not None), None)
                               if remap_spec == "ids" else None,
                               palette_remap=palette.remap if from_palette else None,
+                              remap_given=remap_spec is not None and not from_palette,
                               ignore_colours=tuple(dict.fromkeys(c.color for c in palette.classes
                                                                  if c.ignore and c.color)),
                               ids_are_indices=all(palette.ids().get(i) == i for i in range(palette.num_classes)),

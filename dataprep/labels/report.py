@@ -61,6 +61,7 @@ class ConversionReport:
     unknown_ignored: bool = False  # --unknown ignore: the `unknown` pixels became the ignore index
     ignore_value: int | None = None  # the value the masks store for ignore (the ignore entry's id), if not the index
     palette_remap: str | None = None  # no --remap given: the palette's own (an inferred binary palette's ids)
+    remap_given: bool = False  # --remap was given: it maps stored values, which colour masks do not have
     ids_are_indices: bool = False  # every class's id is its index (camvid11): only ignore ids differ
     ids_one_up: bool = False  # no remap, and every class's id is its index + 1 (the ade20k built-in)
     jpeg_close_classes: list[str] = field(default_factory=list)  # JPEG index masks of classes a few values apart
@@ -80,6 +81,11 @@ class ConversionReport:
             self._class_plus_one_in_some() + self._stored_ids_one_up() + self._jpeg_close_classes()
         if self.skipped_indices:
             out.append(self.skipped_indices)
+        if self.remap_given and self.colours:  # --remap 1:2 on colour masks: the output was the same, no word
+            n = len(self.colours)
+            out.append(f"--remap maps the stored values of index masks; {n} mask{'s' if n > 1 else ''} (first: "
+                       f"{self.colours[0]}) {'were' if n > 1 else 'was'} converted by colour, and it changed nothing "
+                       "there: to merge or move their classes, edit the palette (give a colour another index)")
         total, ignored = self.total_pixels, self.ignored_pixels
         if not total or not ignored:
             return out
