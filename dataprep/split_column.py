@@ -39,9 +39,15 @@ class SplitMix:
         return text
 
 
+# Names of one split: a manifest joined from exports that call it `val` and `validation` holds one split, and
+# `--split val` took half of its validation rows.
+_SAME_SPLIT = {"validation": "val", "valid": "val", "training": "train", "testing": "test"}
+
+
 def _key(value: str) -> str:
-    """What two spellings of one split share: `Train`, `train` and `train ` are one split to a reader."""
-    return value.strip().casefold()
+    """What two spellings of one split share: `Train`, `train `, `validation` and `val` are one split to a reader."""
+    key = value.strip().casefold()
+    return _SAME_SPLIT.get(key, key)
 
 
 def _shown(value: str) -> str:

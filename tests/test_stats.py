@@ -524,6 +524,11 @@ def test_a_split_written_several_ways_is_refused_and_blank_rows_are_named(tmp_pa
                                          "spelling"):
         select_splits(read_manifest(manifest), ["VAL"])
     assert [r.extra["split"] for r in select_splits(read_manifest(manifest), ["val"]).rows] == ["val"]
+    # Another name of one split (two exports joined): `--split val` took half of the validation rows.
+    joined = write_manifest([r.with_extra(split="validation") if r.extra["split"] == "Train" else r for r in rows],
+                            tmp_path / "joined.csv", columns=["split"])
+    with pytest.raises(UsageError, match=r"split 'val' \(1 row\) is also written 'validation' \(2 rows\)"):
+        select_splits(read_manifest(joined), ["val"])
     res = cli("stats", manifest, "--split", "train", "-o", tmp_path / "s.json", "-q")
     assert res.exit_code == 2 and not (tmp_path / "s.json").exists()
     assert res.output.strip().splitlines() == [f"error: {manifest}: split 'train' (3 rows) is also written 'Train' "
