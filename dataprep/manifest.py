@@ -237,8 +237,8 @@ def _read_rows(path: Path, base: Path, f: IO[str]) -> Manifest:
         if not sid or sid.isspace():
             if is_blank(rec):
                 continue  # `,,,,` (a spreadsheet's empty row) or spaces alone: a blank line
-            if not sid:
-                raise DataprepError(path, f"line {line_no}: empty id")
+            # an id of spaces names output files ('  .png') and reads as no id in a spreadsheet
+            raise DataprepError(path, f"line {line_no}: {'empty id' if not sid else f'id {sid!r} is blank'}")
         if sid in seen:
             refuse_a_repeated_header(path, line_no, rec, REQUIRED_COLUMNS)
             raise DataprepError(path, f"line {line_no}: duplicate id {sid!r}")

@@ -32,11 +32,11 @@ def join_units(keys: Sequence[Hashable], together: Sequence[Sequence[int]]) -> l
         return key
 
     for where in together:
-        first = root(keys[where[0]])
         for i in where[1:]:
-            other = root(keys[i])
-            if other != first:
-                parent[other] = first
+            a, b = root(keys[where[0]]), root(keys[i])
+            if a != b:  # the smaller key stands for both, so the folds do not depend on the rows' order
+                low, high = sorted((a, b), key=str)
+                parent[high] = low
     return [root(key) for key in keys]
 
 

@@ -50,6 +50,11 @@ def _key(value: str) -> str:
     return _SAME_SPLIT.get(key, key)
 
 
+def is_training_split(value: str) -> bool:
+    """Whether a split value names the training split, however written (train, Train, training)."""
+    return _key(value).startswith("train")
+
+
 def _shown(value: str) -> str:
     """A split value as listed: quoted when spaces around it would otherwise vanish in the text."""
     return repr(value) if value != value.strip() else value
@@ -77,7 +82,7 @@ def split_mix(manifest: Manifest) -> SplitMix | None:
     if held_out:
         keep = ",".join(v for v in named if v not in held_out) or named[0]
     else:  # no test split to leave out: the training one, to be folded or measured alone
-        keep = next((v for v in named if _key(v).startswith("train")), named[0])
+        keep = next((v for v in named if is_training_split(v)), named[0])
     twice = _spellings(named)
     spellings = ", ".join(" / ".join(f"{v!r} {counts[v]}" for v in g) for g in twice) or None
     blank = sum(n for v, n in counts.items() if not v.strip())

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from .extra_masks import extra_mask_paths
 from .manifest import ManifestRow
+from .split_column import is_training_split
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def training_row_sets(rows: Sequence[ManifestRow]) -> list[list[ManifestRow]]:
     as train.md says, used for the val split too)."""
     folds = sorted({r.fold for r in rows if r.fold is not None})
     sets = [[r for r in rows if r.fold != f] for f in folds] if len(folds) > 1 else []
-    train = [r for r in rows if r.extra.get("split") == "train"]
+    train = [r for r in rows if is_training_split(r.extra.get("split", ""))]  # ADE20K's `training`, LoveDA's `Train`
     return sets + ([train] if train and len(train) < len(rows) else [])
 
 

@@ -77,7 +77,11 @@ def _loader() -> type:
             node.value = merged + own  # the mapping's own keys last: they override merged ones
 
         def construct_yaml_int(self, node: Any) -> int:
-            return _yaml_12_int(self.construct_scalar(node))
+            text = self.construct_scalar(node)
+            if not _YAML_12_INT.match(text):  # an explicit `!!int 0b101`: an error naming it, not a traceback
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{text!r} is not a YAML 1.2 integer (decimal, 0o octal or 0x hex)", node.start_mark)
+            return _yaml_12_int(text)
 
     _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
     # PyYAML's 1.1 int and float patterns would match first (`0512` as octal, `1:20` as 80): drop them.

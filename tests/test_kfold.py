@@ -247,6 +247,11 @@ def test_one_image_under_several_ids_stays_in_one_fold_and_is_warned(tmp_path):
         assert len(fold_of_image) == 24 and all(len(f) == 1 for f in fold_of_image.values())
     assert any("8 image file(s) are named by several rows" in w and "'img_000', 'copy_0'" in w and
                "kept in one fold" in w for w in result.warnings)
+    # The folds do not depend on where the repeats stand (the first row's id named the joined unit).
+    reordered = split_folds(Manifest(copies + rows, manifest.path), 4, seed=3, quiet=True)
+    in_order = split_folds(joined, 4, seed=3, quiet=True)
+    assert ({r.id: f for r, f in zip(reordered.manifest, reordered.folds.tolist())}
+            == {r.id: f for r, f in zip(in_order.manifest, in_order.folds.tolist())})
     # Grouped: a copy of seq0's first image filed under seq5 makes seq0 and seq5 one unit.
     grouped_rows = [r.with_extra(sequence=f"seq{i // 4}") for i, r in enumerate(rows)] + [copies[0].with_extra(
         sequence="seq5")]

@@ -293,3 +293,5 @@ def test_rows_of_empty_cells_are_blank_lines(tmp_path):
     (tmp_path / "m.csv").write_text(f"{HEADER}\r\na,a.jpg,,4,3\r\n,,,,\r\n , ,,,\r\nb,b.jpg,,4,3\r\n,,,,\r\n,,,,\r\n")
     assert [r.id for r in read_manifest(tmp_path / "m.csv")] == ["a", "b"]
     assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,4,3\n,,,,\n,b.jpg,,4,3\n") == "line 4: empty id"
+    # An id of spaces beside a path is no blank line: it named output files '  .png'.
+    assert _refusal(tmp_path, f"{HEADER}\na,a.jpg,,4,3\n  ,b.jpg,,4,3\n") == "line 3: id '  ' is blank"

@@ -142,7 +142,8 @@ def test_keep_empty_reads_percents_and_fractions(text, share):
 
 @pytest.mark.parametrize("text, words", [("1.5", ["'1.5' is ambiguous", "1.5%", "0.015"]),
                                          ("50", ["'50' is ambiguous", "50%"]), ("150%", ["between 0% and 100%"]),
-                                         ("-0.1", ["between"]), ("nan", ["between"]), ("x", ["percentage like"])])
+                                         ("-0.1", ["between"]), ("nan", ["between"]), ("inf", ["between"]),
+                                         ("inf%", ["between"]), ("x", ["percentage like"])])
 def test_keep_empty_refuses_a_bare_number_above_1_before_writing(tmp_path, labels, text, words):
     out = tmp_path / "out"
     _usage_error(_run("tile", labels, out, "--size", "64", "--keep-empty", text, "-q"), "'--keep-empty'", *words)

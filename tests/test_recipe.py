@@ -114,6 +114,9 @@ def test_a_size_with_leading_zeros_is_decimal(tmp_path):
     with pytest.raises(UsageError) as err:
         load_recipe(path)
     assert str(err.value) == f"{path}: size: expected an integer, got '1:20'"  # was 80 (base 60)
+    path.write_text("size: [64, 64]\nseed: !!int 0b101\nsteps: []\n")  # an explicit tag: an error, not a traceback
+    with pytest.raises(UsageError, match=r"line 2, column 7: '0b101' is not a YAML 1\.2 integer"):
+        load_recipe(path)
 
 
 @pytest.mark.parametrize("text, says", [

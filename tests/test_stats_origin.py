@@ -86,10 +86,11 @@ def test_dataset_accepts_stats_of_a_folds_training_rows_and_warns_on_others(labe
         SegmentationDataset(labelled, None, _stats_of(odd, tmp_path / "odd.json"), fold=1, split="train")
 
 
-def test_dataset_accepts_stats_of_the_train_split_for_every_split(labelled, tmp_path):
+@pytest.mark.parametrize("train", ["train", "training", "Train"])  # as scan keeps folder names: ADE20K, LoveDA
+def test_dataset_accepts_stats_of_the_train_split_for_every_split(labelled, tmp_path, train):
     """`dataprep stats --split train` (train.md's advice) used for split='val' warned 'rerun dataprep stats on
     this manifest': stats of the validation rows, a leak."""
-    rows = [ManifestRow(r.id, r.image, r.mask, r.width, r.height, {"split": "train" if i < 6 else "val"})
+    rows = [ManifestRow(r.id, r.image, r.mask, r.width, r.height, {"split": train if i < 6 else "val"})
             for i, r in enumerate(read_manifest(labelled).rows)]
     manifest, train_only = tmp_path / "split.csv", tmp_path / "train.csv"
     write_manifest(rows, manifest)
@@ -97,12 +98,12 @@ def test_dataset_accepts_stats_of_the_train_split_for_every_split(labelled, tmp_
     train_stats = _stats_of(train_only, tmp_path / "train.json")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for split in ("train", "val", None):
+        for split in (train, "val", None):
             SegmentationDataset(manifest, None, train_stats, split=split)
     val_only = tmp_path / "val.csv"
     write_manifest(rows[6:], val_only)
     with pytest.warns(UserWarning, match=r"measured on 2 rows of .*not on the 8 rows of"):
-        SegmentationDataset(manifest, None, _stats_of(val_only, tmp_path / "val.json"), split="train")
+        SegmentationDataset(manifest, None, _stats_of(val_only, tmp_path / "val.json"), split=train)
 
 
 def test_trainer_warns_once_on_stats_of_other_rows(labelled, tmp_path):

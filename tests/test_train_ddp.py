@@ -47,7 +47,7 @@ def _rank_main(rank: int, world: int, port: int, config: dict, out: str) -> None
 def test_two_ranks_see_disjoint_data_and_end_with_identical_weights(labelled, tmp_path):
     rows = read_manifest(labelled).rows
     # 7 rows: the sampler pads rank 1 with a repeat. Copies under other ids and file names: the trainer refuses
-    # validation rows that are training rows (the same id or image file).
+    # validation rows whose image file is a training row's.
     copies = labelled.parent / "val7"
     copies.mkdir(exist_ok=True)
     val_rows = []

@@ -289,7 +289,8 @@ def test_a_one_class_model_is_refused_before_training(labelled, tmp_path):
 
 def test_validation_rows_that_are_training_rows_are_refused(labelled, tmp_path):
     """A val_manifest cut from the manifest trained on (ISBI's 30 rows with fold 0's 6) scored images the model had
-    learnt: only `source_ids` were checked. The same id or the same image file is refused, naming how many."""
+    learnt: only `source_ids` were checked. The same image file is refused, naming how many; the same id alone is
+    not (splits scanned apart number their files alike: train/0001.png, val/0001.png)."""
     from dataprep.train.datainfo import describe_data
 
     rows = read_manifest(labelled).rows
@@ -299,13 +300,19 @@ def test_validation_rows_that_are_training_rows_are_refused(labelled, tmp_path):
         describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(val)}))
     assert err.value.exit_code == 2 and len(fold0) < len(rows)
     assert (f"data.val_manifest: {len(fold0)} of the {len(fold0)} rows of the validation manifest {val} are training "
-            "rows too") in str(err.value)
+            "images too") in str(err.value)
     assert f"the first: {fold0[0].id!r}" in str(err.value)
     # The same picture under another id is the same image file.
     renamed = write_manifest([ManifestRow("other", rows[0].image, rows[0].mask, rows[0].width, rows[0].height)],
                              tmp_path / "renamed.csv")
-    with pytest.raises(UsageError, match="1 of the 1 rows .* the same image file"):
+    with pytest.raises(UsageError, match="1 of the 1 rows .* are training images too .the first: 'other'"):
         describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(renamed)}))
+    # Another image under a training row's id (another split's 0001.png) is validation data.
+    other = tmp_path / "other.png"
+    io.write_image(other, io.read_image(rows[0].image))
+    same_id = write_manifest([ManifestRow(rows[0].id, other, rows[0].mask, rows[0].width, rows[0].height)],
+                             tmp_path / "same_id.csv")
+    assert describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(same_id)})).warnings == ()
     # Validating on the training rows themselves is a memorisation check: said, not refused.
     same = describe_data(make_config(labelled, tmp_path / "run", data={"val_manifest": str(labelled)}))
     assert any("validating on the 8 training rows themselves" in w for w in same.warnings), same.warnings

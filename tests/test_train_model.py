@@ -293,6 +293,15 @@ def test_config_errors_name_the_field(tmp_path, text, message):
     assert err.value.exit_code == 2  # config problems are usage errors
 
 
+def test_min_lr_is_checked_for_the_cosine_alone(tmp_path):
+    """min_lr is the cosine's floor: a constant or onecycle schedule with min_lr above lr was refused, naming the
+    cosine it does not use."""
+    for name in ("constant", "onecycle"):
+        cfg = load_config(_write(tmp_path, f"data: {{manifest: m.csv}}\noptim: {{lr: 0.0001}}\n"
+                                           f"schedule: {{name: {name}, min_lr: 0.001}}\n"))
+        assert cfg.schedule.name == name
+
+
 def test_config_paths_resolve_against_the_config_folder_and_name_the_field(tmp_path, monkeypatch):
     from dataprep.train.config import check_inputs
 

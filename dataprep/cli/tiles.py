@@ -1,6 +1,7 @@
 """`dataprep tile` and `dataprep stitch`: large rasters to a grid of tiles and back."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -25,6 +26,8 @@ class _Percent(click.ParamType):
             number = float(text[:-1] if percent else text)
         except ValueError:
             self.fail(f"{value!r} is not a percentage like 25% or a fraction like 0.25", param, ctx)
+        if not math.isfinite(number):  # inf was "ambiguous: write inf% ... (inf for inf%)"
+            self.fail(f"{value!r} is not between 0% and 100%", param, ctx)
         if not percent and number > 1:
             self.fail(f"{value!r} is ambiguous: write {text}% for a percentage, or a fraction in 0..1 "
                       f"({number / 100:g} for {text}%)", param, ctx)

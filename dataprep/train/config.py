@@ -269,7 +269,7 @@ def parse_config(data: Any, source: str | None = None) -> TrainConfig:
     except ValueError as exc:
         raise UsageError(source, str(exc)) from None
     schedule, optim = sections["schedule"], sections["optim"]
-    if schedule.min_lr > optim.lr:
+    if schedule.name == "cosine" and schedule.min_lr > optim.lr:  # the other schedules do not read min_lr
         # The cosine goes from lr to min_lr: above lr it would rise over the whole run.
         raise UsageError(source, f"schedule.min_lr: {schedule.min_lr} is above optim.lr {optim.lr} (the cosine "
                                  "would rise from lr to min_lr); set min_lr below optim.lr")
