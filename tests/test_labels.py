@@ -159,6 +159,20 @@ def test_a_remap_on_colour_masks_is_warned_as_changing_nothing(tmp_path):
     assert not [w for w in indexed.warnings if "--remap" in w] and read_mask(tmp_path / "out3" / "a.png").max() == 2
 
 
+def test_a_remap_value_no_mask_holds_is_warned(tmp_path):
+    """--remap -1:2 on PNG masks (or a typo'd value) changed nothing, exit 0, no word."""
+    values = np.zeros((4, 6), np.uint8)
+    values[:, 3:] = 1
+    write_mask(tmp_path / "idx" / "a.png", values)
+    write_mask(tmp_path / "idx" / "b.png", np.full((4, 6), 2, np.uint8))
+    (tmp_path / "pal.json").write_text(json.dumps(RGB_PALETTE.to_dict()))
+    report = masks_to_labels(tmp_path / "idx", tmp_path / "o1", tmp_path / "pal.json", remap="-1:2,7:1,2:0",
+                             quiet=True)
+    assert [w for w in report.warnings if w.startswith("--remap names value(s) -1, 7 that no mask held")]
+    held = masks_to_labels(tmp_path / "idx", tmp_path / "o2", tmp_path / "pal.json", remap="1:2,2:0", quiet=True)
+    assert not [w for w in held.warnings if "no mask held" in w]  # each value held by one mask or the other
+
+
 def test_reduce_zero_shifts_classes_down_and_makes_zero_ignore():
     """ADE20K stores class k as k + 1 and 0 as 'not labelled' (MMSegmentation's reduce_zero_label): 0 -> ignore,
     k + 1 -> k, the ignore value stays; a value past the last class is unknown, never wrapped into one."""
@@ -751,6 +765,7 @@ def test_the_wide_ignore_warning_names_where_the_ignore_came_from(tmp_path):
     # Asked, and most of the pixels: a warning that says the remap asked for it.
     trimap[:] = 3
     trimap[28:32, 28:32] = 1
+    trimap[0, :4] = 2  # each --remap value held (one that no mask holds is a warning of its own)
     write_mask(tmp_path / "pets" / "a.png", trimap)
     report = masks_to_labels(tmp_path / "pets", tmp_path / "pet_labels3", load_palette(pets), remap="1:0,2:1,3:255")
     assert len(report.warnings) == 1 and "--remap asked for value(s) 3 to be ignore" in report.warnings[0]

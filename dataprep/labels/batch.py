@@ -105,12 +105,18 @@ class _MaskConverter:
         except DataprepError as exc:
             raise _with_path(exc, job.src) from None
         write_mask(job.dst, result.labels, palette=self.colour_table)
+        held = None
+        # Which values of a --remap of the user's own (not ids) it held: one that no mask holds changed nothing.
+        if self.remap and not self.check_instances and mask.ndim == 2 and mask.dtype in (np.uint8, np.uint16):
+            values = _histogram(mask, 256 if mask.dtype == np.uint8 else 65536)
+            held = frozenset(k for k in self.remap if 0 <= k < values.size and values[k])
         return _FileResult("converted", result.counts, result.unknown, result.by_colour,
                            _ignored_interior(result.labels, result.counts, self.palette.ignore_index),
                            result.grey_levels, result.by_ids, result.kept_ignore,
                            colours=(mask.ndim == 3 and not result.grey_levels) or result.by_colour,
                            transparent=result.transparent, sources=stamp,
-                           jpeg_close_classes=jpeg and jpeg_classes_too_close(mask, result.labels, ignore))
+                           jpeg_close_classes=jpeg and jpeg_classes_too_close(mask, result.labels, ignore),
+                           remap_held=held)
 
 
 def _train_ids_hint(exc: UnknownValuesError, path: Path) -> UnknownValuesError:
@@ -286,7 +292,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               void_classes=sum(1 for c in palette.classes if c.ignore),
                               colourless=_colour_sharers(palette),
                               skipped_indices=skipped_indices_warning(palette, palette_name or repr(palette.name)))
-    _collect(report, src.jobs, results, out_palette)
+    _collect(report, src.jobs, results, out_palette, remap_map if isinstance(remap_spec, dict) else None)
     if report.failed and not (report.converted or report.skipped):
         _unclaim_output(out_dir, "masks2labels", created)  # no palette and empty manifest beside nothing
         return report

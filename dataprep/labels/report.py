@@ -1,6 +1,7 @@
 """What a batch job did: the `ConversionReport`, its per-file results, and the warnings it gives."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,7 @@ class ConversionReport:
     ignore_value: int | None = None  # the value the masks store for ignore (the ignore entry's id), if not the index
     palette_remap: str | None = None  # no --remap given: the palette's own (an inferred binary palette's ids)
     remap_given: bool = False  # --remap was given: it maps stored values, which colour masks do not have
+    remap_unheld: tuple[int, ...] = ()  # --remap values no converted index mask held (-1 on PNG masks)
     ids_are_indices: bool = False  # every class's id is its index (camvid11): only ignore ids differ
     ids_one_up: bool = False  # no remap, and every class's id is its index + 1 (the ade20k built-in)
     jpeg_close_classes: list[str] = field(default_factory=list)  # JPEG index masks of classes a few values apart
@@ -81,6 +83,10 @@ class ConversionReport:
             self._class_plus_one_in_some() + self._stored_ids_one_up() + self._jpeg_close_classes()
         if self.skipped_indices:
             out.append(self.skipped_indices)
+        if self.remap_unheld:  # --remap -1:2 on PNG masks: a no-op, exit 0
+            shown = ", ".join(map(str, self.remap_unheld[:8])) + (", ..." if len(self.remap_unheld) > 8 else "")
+            out.append(f"--remap names value(s) {shown} that no mask held, so they changed nothing: a typo, or "
+                       "values of other masks?")
         if self.remap_given and self.colours:  # --remap 1:2 on colour masks: the output was the same, no word
             n = len(self.colours)
             out.append(f"--remap maps the stored values of index masks; {n} mask{'s' if n > 1 else ''} (first: "
@@ -267,6 +273,7 @@ class _FileResult:
     transparent: int = 0
     jpeg_close_classes: bool = False
     sources: tuple[tuple[str, int, int], ...] | None = None  # the stamp of the files it was made from
+    remap_held: frozenset[int] | None = None  # the --remap values this index mask held (None: not looked at)
 
 
 _FILE_FLAGS = ("by_colour", "grey_levels", "by_ids", "kept_ignore", "colours", "jpeg_close_classes")
@@ -307,7 +314,8 @@ def _ignored_interior(labels: np.ndarray, counts: np.ndarray, ignore_index: int)
     return step * step * interior_pixels(where, width)
 
 
-def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palette) -> None:
+def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palette,
+             remap: Mapping[int, int] | None = None) -> None:
     size = palette.max_value + 1
     totals = np.zeros(size, np.int64)
     for job, res in zip(jobs, results):
@@ -332,3 +340,7 @@ def _collect(report: ConversionReport, jobs: list[_Job], results, palette: Palet
             report.unknown_first_file.setdefault(key, str(job.src))
     report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
     report.ignored_pixels = int(totals[palette.ignore_index])
+    looked = [res.value.remap_held for res in results if res.ok]
+    if looked and all(held is not None for held in looked):  # every mask looked at (none skipped, none colour)
+        held = frozenset().union(*looked)
+        report.remap_unheld = tuple(sorted(set(remap or {}) - held))
