@@ -134,6 +134,10 @@ def load_fold_report(path: PathLike) -> FoldReport:
         # Another file given for the folds (a manifest CSV): the decoder's "Expecting value" said nothing of that.
         raise UsageError(path, "not a fold report (not JSON): --splits takes the folder `dataprep kfold -o` "
                                "wrote, or the report.json in it") from None
+    if isinstance(data, Mapping) and "folds" not in data and ("image" in data or "classes" in data):
+        # stats.json given for the folds: "missing 'k'" and exit 1 said nothing of the mix-up
+        raise UsageError(path, "is a stats.json (`dataprep stats`), not a fold report: --splits takes the folder "
+                               "`dataprep kfold -o` wrote, or the report.json in it")
     return FoldReport.from_json(data, path)
 
 

@@ -169,6 +169,12 @@ def test_a_manifest_given_for_splits_is_a_usage_error_saying_what_splits_takes(p
     (cut / "report.json").write_text((cut / "report.json").read_text()[:40])  # kfold's own file, cut short
     res = cli("report", labels, "--splits", cut, "-o", tmp_path / "r.html")
     assert res.exit_code == 1 and "report.json: not valid JSON; write the folds again" in res.stderr
+    # A stats.json given for the folds: "missing 'k'", exit 1.
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"version": 1, "image": {"mean": [1.0]}, "classes": None}))
+    res = cli("report", labels, "--splits", stats, "-o", tmp_path / "r.html")
+    assert res.exit_code == 2 and not (tmp_path / "r.html").exists()
+    assert f"error: {stats}: is a stats.json (`dataprep stats`), not a fold report: --splits takes" in res.stderr
 
 
 def test_report_warns_when_the_folds_were_made_from_other_rows(prepared, tmp_path, cli):
