@@ -102,9 +102,10 @@ def predict_probabilities(
 
 
 def min_input_size(model: Any) -> int:
-    """The smallest side the model takes: a UNet of depth d max-pools d times, and a side below 2**d
-    reaches 0 pixels on the way down (torch's "Output size is too small")."""
-    return 2 ** int(getattr(model, "depth", 0))
+    """The smallest side the model takes (`train.model.min_input_side` of its depth; 1 for a model without one)."""
+    from .train.model import min_input_side
+
+    return min_input_side(int(getattr(model, "depth", 0)))
 
 
 def _logits(model: Any, batch: Any) -> Any:

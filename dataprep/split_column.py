@@ -65,7 +65,7 @@ def _rows(n: int) -> str:
 
 
 def _spellings(values: Sequence[str]) -> list[list[str]]:
-    """Groups of two or more `values` that differ only in case or surrounding spaces."""
+    """Groups of two or more `values` that `_key` makes one split (case, surrounding spaces, val/validation)."""
     groups: dict[str, list[str]] = {}
     for v in values:
         groups.setdefault(_key(v), []).append(v)

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 
 from ..errors import DataprepError
-from .atomic import atomic_write_bytes
 from ..pixeltypes import JPEG, MAX_SIDE, PNG
+from .atomic import atomic_write_bytes
 from .formats import IMAGE_EXTENSIONS, JPEG2000_EXTENSIONS, PNG_SIGNATURE, PathLike, is_tiff_name
 
-
 _CONTAINERS = {".jpg": JPEG, ".jpeg": JPEG, ".png": PNG}
+
 
 def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> None:
     """Encode an (H, W, C) RGB(A) or (H, W) image by the file extension and write it atomically.

@@ -27,7 +27,7 @@ ENGINE_NAMES = {ALBUMENTATIONS: "cpu engine (albumentations)", DALI: "dali engin
 
 def engine_name(engine: str) -> str:
     """`cpu engine (albumentations)` for "albumentations" (and "cpu"), `dali engine`, `offline engine`."""
-    return ENGINE_NAMES.get("albumentations" if engine == "cpu" else engine, f"{engine} engine")
+    return ENGINE_NAMES.get(ALBUMENTATIONS if engine == "cpu" else engine, f"{engine} engine")
 
 Range = tuple[float, float]
 Shape = tuple[int, ...]

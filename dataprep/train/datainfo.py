@@ -26,6 +26,7 @@ from ..stats_origin import origin_warning
 from . import distributed as D
 from .config import TrainConfig
 from .leakage import check_row_overlap, check_source_leakage
+from .model import min_input_side
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class DataInfo:
 def _refuse_size_below_depth(recipe: Any, depth: int, path: Any) -> None:
     """A recipe size below the UNet's 2**depth (each down step halves it): a 1x1 crop ended mid-run in a
     max-pooling traceback of 76 lines."""
-    need = 2 ** depth
+    need = min_input_side(depth)
     if recipe is not None and recipe.size and min(recipe.size) < need:
         raise UsageError(path, f"size {list(recipe.size)} is below {need}, what a model of model.depth {depth} "
                                f"needs (each of its {depth} down steps halves the size): give a size of at least "

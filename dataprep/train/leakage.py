@@ -3,8 +3,8 @@
 Offline mixing (mosaic, copy-paste, mixup, cutmix) records in `source_ids` every
 image an output was made of. A training row whose `source_ids` name a validation
 image carries validation pixels into training, and the validation score then
-overstates what the model learnt. Rows that are in both sets outright (the same id or image
-file) are refused too.
+overstates what the model learnt. Validation rows whose image file is a training
+row's too are refused as well.
 """
 from __future__ import annotations
 

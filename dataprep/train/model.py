@@ -56,6 +56,12 @@ class Up(nn.Module):
         return self.conv(torch.cat([skip, deep], dim=1))
 
 
+def min_input_side(depth: int) -> int:
+    """The smallest side a UNet of `depth` takes: it max-pools `depth` times, and a side below 2**depth reaches
+    0 pixels on the way down (torch's "Output size is too small")."""
+    return 2 ** depth
+
+
 class UNet(nn.Module):
     """UNet(in_channels, num_classes, width=32, depth=4, up="bilinear") -> logits [B, num_classes, H, W]."""
 
