@@ -83,6 +83,10 @@ KNOWN_SUFFIX_PAIRS: tuple[tuple[str, str], ...] = (
     ("", "_manual1"),  # DRIVE's first observer, side by side (_manual2: the second)
 )
 _MAX_SUFFIX_TOKENS = 3
+# Masks further down than their folder pair: how deep to look, and how many folders before it is per-sample ones.
+_MAX_MASK_DEPTH = 3
+_MAX_DEEPER_FOLDERS = 64
+_COLOUR_COPY = re.compile(r"colou?r", re.I)
 
 
 @dataclass(frozen=True)
@@ -155,12 +159,14 @@ def choose_rules(
             raise UsageError(None, "images and masks in one folder need different --image-suffix/--mask-suffix")
         rule = PairingRule(image_dir, mask_dir, image_suffix or "", mask_suffix or "", how="explicit")
         return [rule]
-    if (image_dir and "/" in image_dir) or (mask_dir and "/" in mask_dir):
-        if image_dir is None or mask_dir is None:
-            raise UsageError(None, "folder paths (with '/') need both --image-dir and --mask-dir")
+    if image_dir is not None and mask_dir is not None and "/" in image_dir + mask_dir:
         return _explicit_roots(files, image_dir, mask_dir, image_suffix, mask_suffix, mask_word)
-
+    if image_dir is not None and "/" in image_dir:
+        raise UsageError(None, "a folder path (with '/') as --image-dir needs --mask-dir too")
     folder_names = {part for f in files for part in f.split("/")[:-1]}
+    if mask_dir is not None and "/" in mask_dir:
+        # The name of a mask folder inside a sibling (Mapillary's v2.0/labels beside images), under any parent
+        folder_names = {d for f in files for d in _tails(f.rpartition("/")[0], mask_dir.count("/") + 1)}
     for value, what in ((image_dir, "--image-dir"), (mask_dir, "--mask-dir")):
         if value is not None and value not in folder_names:
             raise UsageError(value, f"{what}: no folder of this name (holding image files) under the scanned root")
@@ -169,8 +175,7 @@ def choose_rules(
         img_path, msk_path = _join(parent, img_name), _join(parent, msk_name)
         rule = fit_suffixes(files, img_path, msk_path, image_suffix, mask_suffix, how=how, mask_word=mask_word)
         if not rule.pairs and tier > 0:
-            rule = _masks_one_folder_down(files, img_path, msk_path, image_suffix, mask_suffix, how,
-                                          mask_word) or rule
+            rule = _deeper_pairs(files, img_path, msk_path, image_suffix, mask_suffix, how, mask_word) or rule
         if rule.pairs or tier == 0:  # folders the user named count even when nothing in them pairs
             by_image[img_path].append((tier, rule, msk_name))
     rules = []
@@ -189,30 +194,58 @@ def choose_rules(
     return _side_by_side(files, image_suffix, mask_suffix)
 
 
-def _masks_one_folder_down(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,
-                           mask_suffix: str | None, how: str, mask_word: str | None = None) -> PairingRule | None:
-    """The subfolder of `mask_dir` that pairs with `image_dir` when `mask_dir` itself does not.
-
-    Oxford-IIIT Pet: images/x.jpg <-> annotations/trimaps/x.png, beside annotations/xmls/.
-    Two subfolders that both pair are a question for the user.
-    """
-    prefix = mask_dir + "/"
-    subfolders = set()
+def _folders_below(files: list[str], folder: str, depth: int) -> list[str]:
+    """The folders up to `depth` levels below `folder` that hold files, as paths relative to it, shallowest first."""
+    prefix = folder + "/"
+    found: set[str] = set()
     for f in files[bisect.bisect_left(files, prefix):]:
         if not f.startswith(prefix):
             break
-        head, slash, _ = f[len(prefix):].partition("/")
-        if slash:
-            subfolders.add(head)
-    found = [rule for rule in (fit_suffixes(files, image_dir, prefix + s, image_suffix, mask_suffix,
-                                            how=f"{how}, masks one folder down", mask_word=mask_word)
-                               for s in sorted(subfolders))
-             if rule.pairs]
+        parts = f[len(prefix):].split("/")[:-1]
+        found.update("/".join(parts[:i]) for i in range(1, min(depth, len(parts)) + 1))
+    return sorted(found, key=lambda p: (p.count("/"), p))
+
+
+def _holds_files(files: list[str], folder: str) -> bool:
+    prefix = folder + "/"
+    return any("/" not in f[len(prefix):] for f in files[bisect.bisect_left(files, prefix):]
+               if f.startswith(prefix))
+
+
+def _deeper_pairs(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,
+                  mask_suffix: str | None, how: str, mask_word: str | None = None) -> PairingRule | None:
+    """The folders below `mask_dir` (up to three levels) and `image_dir` (one, when it holds only folders) that
+    pair when the two themselves do not; the shallowest that pair.
+
+    Oxford-IIIT Pet: images/x.jpg <-> annotations/trimaps/x.png, beside annotations/xmls/. BDD100K:
+    images/10k/train/x.jpg <-> labels/sem_seg/masks/train/x.png, beside labels/sem_seg/colormaps/ (the same labels
+    drawn in colour, left aside when a folder of labels pairs too). Two that pair alike are a question for the user.
+    """
+    mask_subs = _folders_below(files, mask_dir, _MAX_MASK_DEPTH)
+    if len(mask_subs) > _MAX_DEEPER_FOLDERS:  # per-sample folders: one level, as always
+        mask_subs = [s for s in mask_subs if "/" not in s]
+    image_subs = [""] if _holds_files(files, image_dir) else ["", *_folders_below(files, image_dir, 1)]
+    by_depth: dict[int, list[PairingRule]] = defaultdict(list)
+    for i in image_subs[:_MAX_DEEPER_FOLDERS]:
+        for m in mask_subs:
+            rule = fit_suffixes(files, _join(image_dir, i) if i else image_dir, f"{mask_dir}/{m}", image_suffix,
+                                mask_suffix, how=f"{how}, {'folders' if i else 'masks'} further down",
+                                mask_word=mask_word)
+            if rule.pairs:
+                by_depth[bool(i) + m.count("/")].append(rule)
+    if not by_depth:
+        return None
+    found = by_depth[min(by_depth)]
+    labels = [r for r in found if not _COLOUR_COPY.search(r.mask_dir[len(mask_dir):])]  # type: ignore[index]
+    found = labels or found
     if len(found) > 1:
-        options = ", ".join(f"{r.mask_dir} ({r.pairs} pairs)" for r in found)
+        same_images = len({r.image_dir for r in found}) == 1
+        options = ", ".join(f"{r.mask_dir if same_images else r.describe().split(' (')[0]} ({r.pairs} pairs)"
+                            for r in found)
         raise AmbiguousLayout(image_dir, f"which folder holds the masks: {options}? say it with "
-                                         f"--image-dir {image_dir} --mask-dir PATH")
-    return found[0] if found else None
+                                         f"--image-dir {found[0].image_dir if same_images else 'PATH'} "
+                                         "--mask-dir PATH")
+    return found[0]
 
 
 def _explicit_roots(files: list[str], image_dir: str, mask_dir: str, image_suffix: str | None,
@@ -266,6 +299,21 @@ def _folder_candidates(files: list[str], image_dir: str | None, mask_dir: str | 
                 for b in sorted(children.get(inside, ())):
                     if _is_mask_name(b) and (mask_dir is None or b == mask_dir):
                         yield parent, a, f"{a}/{b}", 3, "mask folder inside the image folder"
+            # Later still, masks inside a sibling of no kind (Mapillary Vistas: training/images/x.jpg beside
+            # training/v2.0/labels/x.png and training/v1.2/labels/x.png, a question then).
+            if _is_image_name(a):
+                for b in names:
+                    if b == a or _is_image_name(b) or _is_mask_name(b):
+                        continue
+                    for c in sorted(children.get(_join(parent, b), ())):
+                        if _is_mask_name(c) and (mask_dir is None or f"{b}/{c}" == mask_dir):
+                            yield parent, a, f"{b}/{c}", 4, "mask folder inside a sibling folder"
+
+
+def _tails(folder: str, parts: int) -> Iterator[str]:
+    """Every run of `parts` consecutive folder names in `folder` (a/b/c, 2: a/b, b/c)."""
+    names = folder.split("/") if folder else []
+    return ("/".join(names[i:i + parts]) for i in range(len(names) - parts + 1))
 
 
 def _is_image_name(name: str) -> bool:

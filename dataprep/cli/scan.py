@@ -65,12 +65,16 @@ def scan_command(root: Path, output: Path, image_dir: str | None, mask_dir: str 
     \b
     --image-dir/--mask-dir take folder names (sibling folders of those names anywhere),
     or both paths relative to ROOT (two trees paired by relative path); one name alone
-    picks among the detected folder pairs (e.g. --mask-dir 1st_manual).
+    picks among the detected folder pairs (e.g. --mask-dir 1st_manual, or the mask folder
+    inside a sibling folder: Mapillary Vistas' --mask-dir v2.0/labels, in every split).
+    Masks further down their folder pair are found too (BDD100K's images/10k/train/x.jpg
+    <-> labels/sem_seg/masks/train/x.png, not the colour copies in colormaps/).
 
     \b
     Examples:
       dataprep scan sample_data --exclude 'bad/*' -o work/manifest.csv
       dataprep scan DRIVE --mask-dir 1st_manual -o drive.csv
+      dataprep scan mapillary-vistas --mask-dir v2.0/labels -o vistas.csv
       dataprep scan data_road/training --mask-word road -o kitti.csv
       dataprep scan data --image-dir s2_images/window_a --mask-dir label_masks/semantic_3class -o m.csv
     """
