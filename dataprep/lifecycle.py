@@ -23,6 +23,8 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import DataprepError
@@ -134,6 +136,30 @@ def install_sigterm() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where someone else handles Ctrl-C
         signal.signal(signal.SIGINT, _on_sigint)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then act on the first as if it came then (main thread only).
+
+    For updates that belong together: an optimizer step, the scheduler's step and the step count the
+    checkpoint records. A Ctrl-C between them saved the weights of one step under the number of the one before,
+    and the resumed run trained that step twice.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])  # through whatever handler was there: KeyboardInterrupt, Terminated
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

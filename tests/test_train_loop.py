@@ -416,3 +416,37 @@ def test_interrupt_inside_a_step_checkpoints_the_model_of_the_last_completed_ste
     a, b = whole.model.state_dict(), resumed.model.state_dict()  # BatchNorm statistics included
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
     assert resumed.scores is not None and resumed.scores.miou == whole.scores.miou
+
+
+def test_ctrl_c_inside_the_optimizer_step_checkpoints_a_whole_step(labelled, tmp_path, monkeypatch):
+    """A Ctrl-C arriving while the weights were updated (optimizer.step) saved step 3's weights as step 2: the
+    resumed run trained step 3 again and ended with other weights than an uninterrupted run."""
+    import signal
+
+    from dataprep.train import loop
+
+    cfg = make_config(labelled, tmp_path / "a", data={"fold": 0, "batch_size": 2},
+                      model={"width": 8, "depth": 2}, train={"epochs": 3})
+    whole = run_training(cfg, quiet=True)
+    steps = {"n": 0}
+    real_step = loop.optimizer_step
+
+    def step_then_ctrl_c(*args, **kwargs):
+        lr = real_step(*args, **kwargs)
+        steps["n"] += 1
+        if steps["n"] == 3:
+            signal.raise_signal(signal.SIGINT)  # as a Ctrl-C right after the weights changed
+        return lr
+
+    cut = cfg.replace(train={"output_dir": str(tmp_path / "b")})
+    monkeypatch.setattr(loop, "optimizer_step", step_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cut, quiet=True)
+    monkeypatch.setattr(loop, "optimizer_step", real_step)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    state = torch.load(tmp_path / "b" / LAST, weights_only=True)
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (1, 1, 3)
+    resumed = run_training(cut, resume=tmp_path / "b" / LAST, quiet=True)
+    assert resumed.step_losses == whole.step_losses[3:]
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]

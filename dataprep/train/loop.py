@@ -30,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import DataprepError, UsageError
+from ..lifecycle import signals_held
 from ..progress import bars_disabled
 from . import distributed as D
 from .config import TrainConfig
@@ -278,20 +279,21 @@ def train_epoch(parts: EpochParts, progress: LoopProgress, epoch: int, start: in
                 progress.first_batch = False
 
             if boundary:
-                last_lr = optimizer_step(model, optimizer, scaler, p.clip_grad_norm)
-                p.scheduler.step()
-                progress.step += 1
-                step = progress.step
-                progress.position = {"batch": b + 1, "step": step, "sums": dict(sums)}
-                if progress.buffers is not None:
-                    progress.buffers.take()
-                step_loss = float(torch.stack(micro_losses).mean())
-                if not math.isfinite(step_loss):
-                    raise DataprepError(None, f"training diverged: the loss is {step_loss} at step {step} "
-                                              "(lower optim.lr, set train.clip_grad_norm, or try amp: off)")
-                progress.step_losses.append(step_loss)
-                logs.add_step(step, epoch, step_loss, last_lr)
-                bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{last_lr:.2e}", refresh=False)
+                with signals_held():  # the weights, the step count and the logs of one step, or none
+                    last_lr = optimizer_step(model, optimizer, scaler, p.clip_grad_norm)
+                    p.scheduler.step()
+                    progress.step += 1
+                    step = progress.step
+                    progress.position = {"batch": b + 1, "step": step, "sums": dict(sums)}
+                    if progress.buffers is not None:
+                        progress.buffers.take()
+                    step_loss = float(torch.stack(micro_losses).mean())
+                    if not math.isfinite(step_loss):
+                        raise DataprepError(None, f"training diverged: the loss is {step_loss} at step {step} "
+                                                  "(lower optim.lr, set train.clip_grad_norm, or try amp: off)")
+                    progress.step_losses.append(step_loss)
+                    logs.add_step(step, epoch, step_loss, last_lr)
+                    bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{last_lr:.2e}", refresh=False)
                 if on_step is not None:
                     on_step(StepInfo(step, epoch, b + 1, step_loss, last_lr, step_ids))
                 micro_losses, step_ids = [], []
