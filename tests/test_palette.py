@@ -109,6 +109,27 @@ def test_class_dict_csv_without_index_uses_row_order_and_hex_colours(tmp_path):
     assert pal.name == "class_dict"
 
 
+def test_palette_of_classes_past_255_keeps_class_255(tmp_path):
+    """ADE20K-full's 847 classes (`pier` at 255) in a class_dict.csv or a JSON of trainIds, no ignore_index: 255,
+    the default, made `pier` ignore without a word and masks2labels wrote its pixels as 255 = ignore."""
+    cmap = voc_colormap(301)
+    lines = ["name,r,g,b"] + [f"c{i},{cmap[i + 1][0]},{cmap[i + 1][1]},{cmap[i + 1][2]}" for i in range(300)]
+    (tmp_path / "class_dict.csv").write_text("\n".join(lines) + "\n")
+    by_train_id = {"classes": [{"name": f"c{i}", "trainId": i} for i in range(300)]}
+    for pal in (load_palette(tmp_path / "class_dict.csv"), load_palette(by_train_id)):
+        assert pal.num_classes == 300 and pal.ignore_index == 65535
+        assert not [c.name for c in pal.classes if c.ignore] and pal.names[255] == "c255"
+    labels = (np.arange(20 * 16, dtype=np.uint16) % 300).reshape(16, 20)
+    write_mask(tmp_path / "src" / "a.png", labels)
+    report = masks_to_labels(tmp_path / "src", tmp_path / "out", load_palette(tmp_path / "class_dict.csv"))
+    assert report.converted == 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "a.png"), labels)
+    # VOC's way stays: 0..20 and an unflagged 255 is the ignore entry
+    voc = load_palette({"classes": [{"name": f"c{i}", "index": i} for i in range(21)]
+                        + [{"name": "boundary", "index": 255}]})
+    assert voc.ignore_index == 255 and [c.name for c in voc.classes if c.ignore] == ["boundary"]
+
+
 def test_sample_palette_loads(sample_data):
     pal = load_palette(sample_data / "palette.json")
     assert pal.num_classes == 7 and pal.ignore_index == 255

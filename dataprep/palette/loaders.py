@@ -28,7 +28,7 @@ from ..io import PathLike
 from ..sample import DEFAULT_IGNORE_INDEX
 from ..strict_load import load_json, load_yaml, yaml_error, yaml_reason
 from .builtins import BUILTIN_PALETTES, builtin_palette
-from .model import Colour, Palette, PaletteClass, voc_colormap
+from .model import MAX_INDEX, Colour, Palette, PaletteClass, voc_colormap
 
 PALETTE_FILENAMES = ("palette.json", "palette.yaml", "palette.yml")
 
@@ -82,7 +82,7 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
     if not isinstance(data, Mapping) or not isinstance(data.get("classes"), list):
         raise DataprepError(where, 'not a palette: expected {"classes": [...]} (see docs/labels.md)')
     try:
-        ignore_index = int(data.get("ignore_index", DEFAULT_IGNORE_INDEX))
+        ignore_index = int(data.get("ignore_index", _default_ignore_index(data["classes"])))
     except (TypeError, ValueError):
         raise DataprepError(where, f"ignore_index must be an integer, not {data.get('ignore_index')!r}") from None
     classes = []
@@ -96,6 +96,23 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
     remap = data.get("remap")
     return Palette(str(data.get("name") or default_name), tuple(classes), ignore_index, source,
                    None if remap is None else str(remap))
+
+
+def _default_ignore_index(entries: list[Any]) -> int:
+    """The ignore index of a file that names none: 255, unless its classes run past 255 (ADE20K-full's 847,
+    `pier` at 255), where 255 is one of them and 65535, the no-data of 16-bit label maps, is the ignore index
+    (as `palette infer` chooses); 255 made the class at that place ignore without a word."""
+    indices = set()
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or _truthy(entry.get("ignore", False)):
+            continue
+        raw = entry.get("index", entry.get("train_id", entry.get("trainId")))
+        try:
+            indices.add(position if raw is None or raw == "" else int(raw))
+        except (TypeError, ValueError):
+            continue  # reported where the class is read
+    runs_past = DEFAULT_IGNORE_INDEX in indices and any(i > DEFAULT_IGNORE_INDEX for i in indices)
+    return MAX_INDEX if runs_past and MAX_INDEX not in indices else DEFAULT_IGNORE_INDEX
 
 
 def _dataset_config(data: Mapping[str, Any], where: str) -> dict[str, Any] | None:
