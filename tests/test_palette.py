@@ -143,6 +143,14 @@ def test_sample_palette_loads(sample_data):
     ([{"name": "a", "color": [1, 2, 3], "index": 4, "ignore": True}], "marked ignore but has index 4"),
     ([{"name": "a", "color": [1, 2, 300], "index": 0}], "colour"),
     ([{"name": "a", "color": [1, 2, 3], "index": -1}], "index must be an integer"),
+    # int() cut these without a word: 0..1 fractions (matplotlib's colours) to black and (1, 1, 1), 128.6 to 128,
+    # index 1.7 to 1, true to 1
+    ([{"name": "a", "color": [0.0, 0.0, 0.0]}, {"name": "b", "color": [1.0, 1.0, 1.0]}], "0..1 fractions"),
+    ([{"name": "a", "color": [0.5, 0.25, 0.0]}], "0..1 fractions"),
+    ([{"name": "a", "color": [128.6, 64, 128]}], "class #0 (a): expected a whole number, not 128.6"),
+    ([{"name": "a", "color": [1, 2, 3], "index": 1.7}], "expected a whole number, not 1.7"),
+    ([{"name": "a", "color": [True, 2, 3]}], "expected a whole number, not True"),
+    ([{"name": "a", "color": [1, 2, 3], "id": 7.5}], "expected a whole number, not 7.5"),
 ])
 def test_bad_palettes_name_the_file_and_the_problem(tmp_path, classes, message):
     path = tmp_path / "bad.json"
@@ -150,6 +158,11 @@ def test_bad_palettes_name_the_file_and_the_problem(tmp_path, classes, message):
     with pytest.raises(DataprepError) as err:
         load_palette(path)
     assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_whole_floats_are_integers_in_palette_files():
+    pal = load_palette({"ignore_index": 255.0, "classes": [{"name": "a", "color": [128.0, 64.0, 128.0], "index": 2.0}]})
+    assert pal.classes[0].color == (128, 64, 128) and pal.classes[0].index == 2 and pal.ignore_index == 255
 
 
 def test_unknown_palette_name_lists_the_builtins():

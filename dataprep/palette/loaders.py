@@ -82,7 +82,7 @@ def palette_from_dict(data: Any, *, source: str | None = None, default_name: str
     if not isinstance(data, Mapping) or not isinstance(data.get("classes"), list):
         raise DataprepError(where, 'not a palette: expected {"classes": [...]} (see docs/labels.md)')
     try:
-        ignore_index = int(data.get("ignore_index", _default_ignore_index(data["classes"])))
+        ignore_index = _whole(data.get("ignore_index", _default_ignore_index(data["classes"])))
     except (TypeError, ValueError):
         raise DataprepError(where, f"ignore_index must be an integer, not {data.get('ignore_index')!r}") from None
     classes = []
@@ -108,7 +108,7 @@ def _default_ignore_index(entries: list[Any]) -> int:
             continue
         raw = entry.get("index", entry.get("train_id", entry.get("trainId")))
         try:
-            indices.add(position if raw is None or raw == "" else int(raw))
+            indices.add(position if raw is None or raw == "" else _whole(raw))
         except (TypeError, ValueError):
             continue  # reported where the class is read
     runs_past = DEFAULT_IGNORE_INDEX in indices and any(i > DEFAULT_IGNORE_INDEX for i in indices)
@@ -151,11 +151,11 @@ def _class_from_fields(entry: Mapping[str, Any], position: int, ignore_index: in
     if raw_index is None or raw_index == "":
         index = ignore_index if ignore else position
     else:
-        index = int(raw_index)
+        index = _whole(raw_index)
     if index == ignore_index:
         ignore = True
     raw_id = None if supervisely else entry.get("id")
-    return PaletteClass(name, colour, index, ignore, None if raw_id in (None, "") else int(raw_id))
+    return PaletteClass(name, colour, index, ignore, None if raw_id in (None, "") else _whole(raw_id))
 
 
 def _parse_colour(value: Any) -> Colour:
@@ -165,10 +165,22 @@ def _parse_colour(value: Any) -> Colour:
             return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
         parts = text.replace(",", " ").split()
         value = parts
-    values = [int(v) for v in value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, float) for v in value) \
+            and all(0 <= v <= 1 for v in value) and any(value):  # [1.0, 0.0, 0.0]: red, not (1, 0, 0)
+        raise ValueError(f"colour {list(value)!r} is written as 0..1 fractions: give [r, g, b] in 0..255 "
+                         "(each times 255)")
+    values = [_whole(v) for v in value]
     if len(values) != 3 or not all(0 <= v <= 255 for v in values):
         raise ValueError(f"colour must be [r, g, b] with values 0..255 or '#rrggbb', not {value!r}")
     return (values[0], values[1], values[2])
+
+
+def _whole(value: Any) -> int:
+    """An integer field's value: whole numbers only (int() cut 128.6 to 128, a colour of 0..1 fractions to black,
+    and took true for 1)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected a whole number, not {value!r}")
+    return int(value)
 
 
 def _truthy(value: Any) -> bool:
