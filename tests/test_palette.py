@@ -921,6 +921,29 @@ def test_dataset_class_tables_are_palettes(tmp_path):
         ("background", (0, 0, 0), 0), ("sky", (0, 0, 64), 1), ("building", (0, 128, 128), 2)]
 
 
+def test_dataset_meta_with_labels_left_out_of_the_colours(tmp_path, cli):
+    """datumaro's writer lists segmentation_colors only for labels with a colour, while label_map keeps their
+    indices: {"0", "5"} with two colours was an IndexError traceback."""
+    (tmp_path / "dataset_meta.json").write_text(json.dumps({
+        "label_map": {"0": "background", "5": "car"}, "segmentation_colors": [[0, 0, 0], [255, 0, 0]]}))
+    meta = load_palette(tmp_path / "dataset_meta.json")
+    assert [(c.name, c.color, c.index) for c in meta.classes] == [("background", (0, 0, 0), 0),
+                                                                  ("car", (255, 0, 0), 5)]
+    (tmp_path / "gaps.json").write_text(json.dumps({
+        "label_map": {"0": "a", "5": "b", "7": "c"}, "segmentation_colors": [[0, 0, 0], [255, 0, 0], [0, 9, 0]]}))
+    assert [(c.color, c.index) for c in load_palette(tmp_path / "gaps.json").classes] == [
+        ((0, 0, 0), 0), ((255, 0, 0), 5), ((0, 9, 0), 7)]
+    (tmp_path / "three.json").write_text(json.dumps({
+        "label_map": {"0": "a", "5": "b", "7": "c"}, "segmentation_colors": [[0, 0, 0], [255, 0, 0]]}))
+    result = cli("palette", "show", str(tmp_path / "three.json"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == f"error: {tmp_path / 'three.json'}: segmentation_colors: 2 colours for 3 classes"
+    (tmp_path / "negative.json").write_text(json.dumps({
+        "label_map": {"-1": "void", "0": "a"}, "segmentation_colors": [[0, 0, 0], [255, 0, 0]]}))
+    with pytest.raises(DataprepError, match="keys must be class indices 0.., not -1"):
+        load_palette(tmp_path / "negative.json")
+
+
 def test_infer_names_65535_in_16bit_label_maps_as_a_likely_no_data_code(tmp_path, cli):
     """16-bit label maps of values 10..60 with 65535 where nothing was labelled (a GeoTIFF export): infer made
     65535 a class of a third of the pixels without a word; following the hint makes it ignore."""

@@ -133,8 +133,19 @@ def _dataset_config(data: Mapping[str, Any], where: str) -> dict[str, Any] | Non
             ordered = sorted((int(k), str(v)) for k, v in label_map.items())
         except (TypeError, ValueError):
             raise DataprepError(where, "label_map: keys must be class indices") from None
+        if ordered and ordered[0][0] < 0:
+            raise DataprepError(where, f"label_map: keys must be class indices 0.., not {ordered[0][0]}")
         if len(colours) < len(ordered):
             raise DataprepError(where, f"segmentation_colors: {len(colours)} colours for {len(ordered)} classes")
+        # Colours by index, as datumaro reads them; where the indices run past the list, datumaro's writer left
+        # out the labels without a colour, and the list follows label_map (an IndexError traceback before).
+        if ordered and ordered[-1][0] >= len(colours):
+            if len(colours) != len(ordered):
+                raise DataprepError(where, f"segmentation_colors: {len(colours)} colours, but label_map has "
+                                           f"{len(ordered)} classes up to index {ordered[-1][0]}")
+            colours = [None] * (ordered[-1][0] + 1)
+            for (i, _), colour in zip(ordered, data["segmentation_colors"]):
+                colours[i] = colour
         return {"name": data.get("name") or "dataset_meta",
                 "classes": [{"name": name, "color": colours[i], "index": i} for i, name in ordered]}
     return None
