@@ -944,6 +944,21 @@ def test_dataset_meta_with_labels_left_out_of_the_colours(tmp_path, cli):
         load_palette(tmp_path / "negative.json")
 
 
+@pytest.mark.parametrize("name", ["palette.csv", "palette.txt", "palette.png", "palette"])
+def test_infer_refuses_an_output_no_palette_reader_takes(tmp_path, cli, name):
+    """`-o palette.csv` got JSON text, which load_palette then read as a CSV ('needs a header with name ...')."""
+    write_mask(tmp_path / "masks" / "a.png", np.array([[0, 1], [1, 2]], np.uint8))
+    res = cli("palette", "infer", tmp_path / "masks", "-o", tmp_path / name, "-q")
+    assert res.exit_code == 2 and not (tmp_path / name).exists()
+    assert res.output.strip() == f"error: {tmp_path / name}: a palette is written as .json, .yaml or .yml; name it so"
+    with pytest.raises(UsageError, match="a palette is written as"):
+        infer_palette(tmp_path / "masks").save(tmp_path / name)
+    with pytest.raises(UsageError, match="a palette is written as"):
+        load_palette("voc").save(tmp_path / name)
+    assert cli("palette", "infer", tmp_path / "masks", "-o", tmp_path / "p.YML", "-q").exit_code == 0
+    assert load_palette(tmp_path / "p.YML").num_classes == 3
+
+
 def test_infer_names_65535_in_16bit_label_maps_as_a_likely_no_data_code(tmp_path, cli):
     """16-bit label maps of values 10..60 with 65535 where nothing was labelled (a GeoTIFF export): infer made
     65535 a class of a third of the pixels without a word; following the hint makes it ignore."""

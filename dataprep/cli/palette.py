@@ -7,6 +7,7 @@ import click
 
 from ..palette import (BUILTIN_PALETTES, EntryKind, InferredPalette, Palette, builtin_palette, infer_palette,
                        load_palette)
+from ..palette.model import palette_output
 from ..errors import EXIT_DATA_PROBLEM
 from ..paths import Inputs
 from ..sample import DEFAULT_IGNORE_INDEX
@@ -54,6 +55,7 @@ def infer_command(masks: tuple[Path, ...], output: Path, ignore_index: int, name
     from ..maskfiles import collect_mask_paths
 
     Inputs([*collect_mask_paths(masks), *(m for m in masks if m.is_file())]).guard_file(output)
+    palette_output(output)  # before the masks are counted
     result = infer_palette(masks, ignore_index=ignore_index, name=name, reduce_zero=reduce_zero, executor=executor,
                            on_error=on_error, quiet=quiet)
     result.save(output)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..io import PathLike, atomic_write_text
 from ..strict_load import dump_yaml
-from .model import Colour, EntryKind, Palette
+from .model import Colour, EntryKind, Palette, palette_output
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class InferredPalette:
 
     def save(self, path: PathLike) -> Path:
         """Write the palette for editing (JSON, or YAML by extension), with pixel counts per entry."""
-        path = Path(path)
+        path = palette_output(path)
         data = self.to_dict()
         if path.suffix.lower() in (".yaml", ".yml"):
             atomic_write_text(path, dump_yaml(data))

@@ -225,7 +225,7 @@ class Palette:
         return head + remap + '  "classes": [\n' + lines + "\n  ]\n}\n"
 
     def save(self, path: PathLike) -> Path:
-        path = Path(path)
+        path = palette_output(path)
         if path.suffix.lower() in (".yaml", ".yml"):
             atomic_write_text(path, dump_yaml(self.to_dict()))
         else:
@@ -236,6 +236,18 @@ class Palette:
     def fingerprint(self) -> str:
         """Short hash of the palette's content (names, colours, indices, ids)."""
         return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+PALETTE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def palette_output(path: PathLike) -> Path:
+    """`path` if it names a file a palette is written as: JSON went into `-o palette.csv` (or `.png`), which no
+    palette reader then took."""
+    path = Path(path)
+    if path.suffix.lower() not in PALETTE_SUFFIXES:
+        raise UsageError(path, "a palette is written as .json, .yaml or .yml; name it so")
+    return path
 
 
 PALETTE_REMAPS = ("ids", "reduce-zero")
