@@ -33,6 +33,7 @@ CAPTION = 18
 PAD = 6
 BACKGROUND = 255
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_LONG_LEGEND = 8  # legend rows past which entries are narrowed to three per row
 
 
 def generated_colours(size: int = 256) -> np.ndarray:
@@ -204,6 +205,11 @@ def _legend(palette: Palette | None, indices: Sequence[int], ignore: int | None,
     # the sheet; a longer name is cut with an ellipsis.
     longest = max(cv2.getTextSize(text, _FONT, 0.4, 1)[0][0] for text, _, _ in entries)
     item_w, row_h = min(max(170, 20 + longest + 12), width - PAD), 20
+    # A long legend keeps at least three columns (names cut): one of ADE20K-full's 847 names is 700 pixels wide,
+    # and the legend of one sample was a single column 17,000 pixels tall.
+    narrow = max(170, (width - PAD) // 3)
+    if item_w > narrow and len(entries) > _LONG_LEGEND * max(1, width // item_w):
+        item_w = narrow
     per_row = max(1, width // item_w)
     entries = [(_fit_text(text, item_w - 32), colour, hatched) for text, colour, hatched in entries]
     rows = max(1, -(-len(entries) // per_row))

@@ -231,6 +231,21 @@ def test_long_class_names_in_the_legend_are_not_covered_by_the_next_swatch():
     assert int(dark.sum()) == expected + borders
 
 
+def test_a_long_name_leaves_a_long_legend_in_columns():
+    """ADE20K-full: one 700-pixel name made every entry that wide, one per row: a sheet of one sample was
+    667 x 17,142 pixels. Many entries keep three columns (names cut); a few keep their whole names."""
+    from dataprep.palette import Palette, PaletteClass
+
+    long_name = "computer, computing machine, computing device, data processor, electronic computer"
+    classes = [PaletteClass(long_name if i == 5 else f"class {i}", (i % 256, i // 256, 7), i)
+               for i in range(300)]
+    palette = Palette("ade_full", classes, 65535)
+    legend = preview._legend(palette, list(range(300)), 65535, 667)
+    assert legend.shape[0] == 100 * 20 + preview.PAD  # 300 entries, 3 per row
+    few = preview._legend(palette, [0, 5, 7], 65535, 667)
+    assert few.shape[0] == 3 * 20 + preview.PAD  # one per row, as wide as the long name: not cut
+
+
 def test_masks_of_ids_under_a_palette_that_says_so_show_their_classes(tmp_path):
     """ISBI's 0/255 masks with the palette `palette infer` writes (`remap: ids`, 255 the foreground's id): the
     preview drew every foreground pixel as ignore, and the legend left the class out."""
