@@ -130,6 +130,18 @@ def test_palette_of_classes_past_255_keeps_class_255(tmp_path):
     assert voc.ignore_index == 255 and [c.name for c in voc.classes if c.ignore] == ["boundary"]
 
 
+def test_yaml_hex_colour_left_unquoted_is_named(tmp_path):
+    """`color: #804080` is a YAML comment: the palette loaded without colours, and each RGB mask then failed on
+    '(128,64,128) not in palette' though the file seemed to give that colour."""
+    (tmp_path / "p.yaml").write_text("name: t\nclasses:\n  - name: road\n    color: #804080\n")
+    with pytest.raises(DataprepError) as err:
+        load_palette(tmp_path / "p.yaml")
+    assert str(err.value) == (f"{tmp_path / 'p.yaml'}: line 4: YAML reads `#804080` after `color:` as a comment, "
+                              "so the class has no colour; quote it: color: '#804080'")
+    (tmp_path / "q.yml").write_text("classes:\n  - name: road  # the road\n    colour: '#804080'  # purple\n")
+    assert load_palette(tmp_path / "q.yml").classes[0].color == (128, 64, 128)
+
+
 def test_sample_palette_loads(sample_data):
     pal = load_palette(sample_data / "palette.json")
     assert pal.num_classes == 7 and pal.ignore_index == 255

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,22 @@ def palette_from_file(path: PathLike) -> Palette:
     except (ValueError, yaml_error()) as exc:
         reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else yaml_reason(exc)
         raise DataprepError(path, f"not a palette file: {reason}") from None
+    if ext != ".json":
+        _refuse_commented_colours(text, path)
     return palette_from_dict(data, source=str(path), default_name=path.stem)
+
+
+_YAML_HEX_COMMENT = re.compile(r"^\s*(?:-\s+)?colou?r\s*:\s*(#[0-9a-fA-F]{6})\b")
+
+
+def _refuse_commented_colours(text: str, path: Path) -> None:
+    """YAML reads an unquoted `color: #804080` as a comment: the palette loaded without a colour, and every mask
+    then failed on a colour the file seemed to give."""
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        found = _YAML_HEX_COMMENT.match(line)
+        if found:
+            raise DataprepError(path, f"line {line_no}: YAML reads `{found.group(1)}` after `color:` as a comment, "
+                                      f"so the class has no colour; quote it: color: '{found.group(1)}'")
 
 
 def palette_from_dict(data: Any, *, source: str | None = None, default_name: str = "palette") -> Palette:
