@@ -566,6 +566,24 @@ def test_colour_masks_drawn_with_a_colourless_ignore_entry_convert_back(shared_d
     np.testing.assert_array_equal(read_mask(tmp_path / "back" / "a.png"), labels)
 
 
+def test_labels2masks_refuses_masks_beside_a_palette_of_ids(tmp_path, cli):
+    """ISBI's 0/255 membrane masks beside the palette `palette infer` wrote for them (`remap: ids`, 255 the
+    foreground's id): labels2masks drew every membrane pixel (77%) in the ignore colour, exit 0."""
+    mask = np.zeros((8, 10), np.uint8)
+    mask[:, 3:] = 255
+    write_mask(tmp_path / "masks" / "a.png", mask)
+    infer_palette(tmp_path / "masks").save(tmp_path / "masks" / "palette.json")
+    run = cli("labels2masks", tmp_path / "masks", tmp_path / "colours", "-q")
+    assert run.exit_code == 1 and not (tmp_path / "colours").exists()
+    assert f"error: {tmp_path / 'masks' / 'palette.json'}: a palette of masks that store ids" in run.output
+    assert "masks2labels" in run.output
+    # converted first, they draw as they should: the foreground white, no ignore
+    assert cli("masks2labels", tmp_path / "masks", tmp_path / "labels", "-q").exit_code == 0
+    assert cli("labels2masks", tmp_path / "labels", tmp_path / "colours", "-q").exit_code == 0
+    drawn = np.asarray(Image.open(tmp_path / "colours" / "a.png").convert("RGB"))
+    assert (drawn[mask == 255] == 255).all() and (drawn[mask == 0] == 0).all()
+
+
 def test_labels_to_colours_inverts_and_rejects_values_without_colour():
     assert np.array_equal(labels_to_colours(EXPECTED, RGB_PALETTE), _stripes())
     with pytest.raises(UnknownValuesError, match="label values with no colour"):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..contracts import refuse_unconverted_palette
 from ..errors import DataprepError, UsageError
 from ..executor import Executor, OnError
 from ..extra_masks import EXTRA_MASKS_COLUMN, merge_mask
@@ -373,7 +374,10 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     grouping RGB -> labels -> RGB gives back the same pixels.
     """
     out_dir = Path(out_dir)
-    palette = with_ignore_drawn(_resolve_palette(palette, source))  # the colours drawn are the ones written beside
+    resolved = _resolve_palette(palette, source)
+    # ISBI's 0/255 masks beside their inferred palette (255 the foreground's id) came out 77% ignore, exit 0
+    refuse_unconverted_palette(resolved, source.path if isinstance(source, Manifest) else source)
+    palette = with_ignore_drawn(resolved)  # the colours drawn are the ones written beside
     src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}), "labels2masks")
     _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite, [j.dst for j in src.jobs])
     results = run_recording_sources(_MaskPainter(palette, overwrite), src.jobs, out_dir, "labels2masks",
