@@ -122,10 +122,10 @@ def _masks_hold_ids(masks: Sequence[np.ndarray | None], palette: Palette) -> boo
                and any(v in ids and v not in classes for v in np.unique(mask).tolist()) for mask in masks)
 
 
-def _as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
-    """A mask of ids as the class indices the palette maps them to (other values as they are)."""
-    ids = {v: i for v, i in palette.ids().items() if 0 <= v < 65536}
-    if not mask.size or mask.dtype.kind not in "ui":
+def _as_indices(mask: np.ndarray, values: dict[int, int]) -> np.ndarray:
+    """A mask of stored values (ids, class + 1) as the class indices `values` maps them to (others as they are)."""
+    ids = {v: i for v, i in values.items() if 0 <= v < 65536}
+    if not mask.size or mask.dtype.kind not in "ui" or int(mask.min()) < 0:
         return mask
     table = np.arange(max(int(mask.max()), *ids) + 1, dtype=np.int64)
     for value, index in ids.items():
@@ -133,8 +133,22 @@ def _as_indices(mask: np.ndarray, palette: Palette) -> np.ndarray:
     return table[mask].astype(mask.dtype if table.max() <= np.iinfo(mask.dtype).max else np.int64)
 
 
+def _stored_values(palette: Palette | None, masks: Sequence[np.ndarray | None]) -> dict[int, int] | None:
+    """How the masks shown store their classes, as masks2labels reads them under the palette: its ids where they
+    hold ids (`_masks_hold_ids`); class + 1 with 0 as no-data under `remap: reduce-zero` (LoveDA's 0..7 were drawn
+    one class off, 0 as class 0 and the last class as a value of no class)."""
+    if palette is None:
+        return None
+    if palette.remap == "reduce-zero":
+        return {**{c.index + 1: c.index for c in palette.classes if c.index != palette.ignore_index},
+                0: palette.ignore_index}
+    if palette.remap == "ids" and palette.ids() and _masks_hold_ids(masks, palette):
+        return palette.ids()
+    return None
+
+
 def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: int,
-          context: ConversionContext, as_ids: bool = False, mask: np.ndarray | None = None
+          context: ConversionContext, stored: dict[int, int] | None = None, mask: np.ndarray | None = None
           ) -> tuple[np.ndarray, set[int]]:
     """One entry of the sheet and the label values it shows; `mask`: the row's mask, read already."""
     image = _display_image(io.load_sample(row, mask="skip", purpose="preview").image)
@@ -146,10 +160,11 @@ def _cell(row: ManifestRow, palette: Palette | None, ignore: int | None, width: 
     else:
         if mask is None:  # colour masks too: they are shown as they are
             mask = read_row_mask(row, expect=manifest_size(row))
-        if mask.ndim == 2 and palette is not None and as_ids:
-            mask = _as_indices(mask, palette)
+        if mask.ndim == 2 and palette is not None and stored:
+            mask = _as_indices(mask, stored)
         by_colour = None
-        if mask.ndim == 2 and palette is not None:
+        # values the palette says are stored data: their indices count, not a colour table (as masks2labels)
+        if mask.ndim == 2 and palette is not None and palette.remap != "reduce-zero":
             # A palette-mode PNG whose own table disagrees with the palette shows its own colours,
             # as masks2labels converts it; its indices would draw the wrong classes.
             by_colour = palette_mode_colours(mask, read_mask_table(row.mask), palette)
@@ -269,12 +284,11 @@ def draw_contact_sheet(
     cells, seen = [], set()
     context = ConversionContext()  # one colour table for every by-colour mask of the sheet
     masks: list[np.ndarray | None] = [None] * len(rows)
-    as_ids = False
     if palette is not None and palette.remap == "ids" and palette.ids():  # decided over every mask shown
         masks = [read_row_mask(r, expect=manifest_size(r)) if r.mask is not None else None for r in rows]
-        as_ids = _masks_hold_ids(masks, palette)
+    stored = _stored_values(palette, masks)
     for row, mask in zip(rows, masks):
-        cell, labels = _cell(row, palette, ignore, panel_w, context, as_ids, mask)
+        cell, labels = _cell(row, palette, ignore, panel_w, context, stored, mask)
         cells.append(cell)
         seen |= labels
     cell_h, cell_w = cells[0].shape[:2]

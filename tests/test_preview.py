@@ -313,6 +313,30 @@ def test_masks_of_ids_are_read_as_ids_together_also_one_of_ids_that_are_class_in
     assert (shown[:, w // 6] == colours[7]).all()  # by itself it reads as converted: indices
 
 
+def test_masks_that_store_class_plus_one_show_their_classes(tmp_path):
+    """LoveDA's masks (0 no-data, class k stored as k + 1) beside a palette with `remap: reduce-zero` (as
+    `palette infer --reduce-zero` writes it): every class was drawn one off, no-data as background, and the last
+    class as a value of no class, with a warning to pass --ignore-index."""
+    from dataprep.palette import load_palette
+
+    names = ["background", "building", "road", "water", "barren", "forest", "agriculture"]
+    colours = [(255, 255, 255), (255, 0, 0), (255, 255, 0), (0, 0, 255), (159, 129, 183), (0, 255, 0),
+               (255, 195, 128)]
+    palette = load_palette({"name": "loveda", "remap": "reduce-zero", "classes": [
+        {"name": n, "color": list(c), "index": i} for i, (n, c) in enumerate(zip(names, colours))]})
+    mask = np.repeat(np.arange(8, dtype=np.uint8), 6)[None].repeat(32, axis=0)  # 8 stripes: stored 0..7
+    io.write_image(tmp_path / "a.png", np.full((32, 48, 3), 128, np.uint8))
+    io.write_mask(tmp_path / "a_m.png", mask)
+    manifest = write_manifest([ManifestRow("a", tmp_path / "a.png", tmp_path / "a_m.png", 48, 32)], tmp_path / "m.csv")
+    sheet = preview.draw_contact_sheet(manifest, n=1, palette=palette)
+    assert sheet.outside_palette == []
+    _image, shown, _overlay = _panels(sheet.pixels, 48 / 32)
+    for stored in range(1, 8):
+        assert _all(_part(shown, 0, 1, (stored + 0.3) / 8, (stored + 0.7) / 8), colours[stored - 1]), stored
+    nodata = _part(shown, 0, 1, 0.3 / 8, 0.7 / 8)
+    assert set(np.unique(nodata).tolist()) == {0, 90}  # hatched: ignored
+
+
 def test_raw_camvid_void_under_camvid11_is_named_as_outside_the_palette(shared_data, tmp_path, cli):
     """SegNet's CamVid stores void as 11; camvid11 ignores 255, so 11 was drawn and listed as a class '11 11'."""
     root = shared_data("camvid_segnet/CamVid")
