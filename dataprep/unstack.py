@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .folder_settings import mark_owner
-from .io import PathLike
+from .io import PathLike, staged
 from .manifest import ManifestRow, read_manifest, write_manifest
-from .outputs import OutputReport
+from .outputs import OutputReport, missing_folders, remove_empty
 from .paths import Inputs, inside
 from .raster import TiffPages, png_can_hold, stack_slices, write_raster
 
@@ -85,6 +85,7 @@ def unstack(
     inputs.guard_folder(out, force=force, command="unstack")
     inputs.check_written([out / "manifest.csv"])
     writer = _PageWriter(image_stack, mask_stack, out)
+    fresh = missing_folders(out, ["page"], ("images", "masks"))  # before the first page makes them
     try:
         results = run_items(writer, list(range(image_stack.pages)), executor=executor, on_error=on_error,
                             desc="unstack", quiet=quiet, unit="page")
@@ -92,6 +93,11 @@ def unstack(
         writer.close()
     rows = [r.value for r in results if r.ok and r.value is not None]
     report = UnstackReport(out, errors=errors_of(results), pages=image_stack.pages)
+    if report.errors and not rows:
+        # A mask stack of another page size failed every page: 30 error lines, the images written beside an empty
+        # manifest, and a rerun into an earlier run's folder dropped that stack's rows.
+        remove_empty(fresh)
+        raise all_failed(image_stack.path, report.errors, "pages")
     mark_owner(out, "unstack")
     report.manifest_path = write_manifest(_other_stacks(out / "manifest.csv", image_stack.path.stem) + rows,
                                           out / "manifest.csv")
@@ -138,8 +144,7 @@ class _PageWriter:
         if image.dtype == np.bool_:  # 1-bit pages: 0/255 images and 0/1 masks, as dataprep.io reads 1-bit TIFFs
             image = image.astype(np.uint8) * np.uint8(255)
         image_path = inside(self.out_dir, "images", f"{pid}{'.png' if png_can_hold(image) else '.tif'}")
-        write_raster(image_path, image, photometric="rgb" if image.shape[2] == 3 and image.dtype == np.uint8 else None)
-        mask_path = None
+        mask = mask_path = None
         if self.masks is not None and self.mask_pages is not None:
             mask = self.mask_pages.read_slice(self.masks.slices[page])
             if mask.dtype == np.bool_:  # a 1-bit mask stack was refused ("1 bands of bool")
@@ -151,7 +156,13 @@ class _PageWriter:
                 raise DataprepError(self.masks.path, f"page {page} has {mask.shape[2]} bands of {mask.dtype}; "
                                                      "mask pages must hold one band of class values")
             mask_path = inside(self.out_dir, "masks", f"{pid}{'.png' if png_can_hold(mask) else '.tif'}")
-            write_raster(mask_path, mask, mask=True)
+        # Both checked before either is written, and written together: a page whose mask was refused left its
+        # image behind, unlisted.
+        with staged():
+            write_raster(image_path, image,
+                         photometric="rgb" if image.shape[2] == 3 and image.dtype == np.uint8 else None)
+            if mask_path is not None:
+                write_raster(mask_path, mask, mask=True)
         extra = dict(zip(STACK_COLUMNS, (self.images.path.stem, str(page))))
         return ManifestRow(pid, image_path, mask_path, image.shape[1], image.shape[0], extra)
 

@@ -252,6 +252,24 @@ def test_stacks_that_do_not_pair_up_are_refused(tmp_path):
         unstack(tmp_path / "src" / "slice.png", tmp_path / "png_out")
 
 
+def test_a_refused_mask_page_writes_neither_file_and_a_stack_failing_every_page_writes_nothing(tmp_path):
+    image_stack = write_stack(tmp_path / "src" / "vol.tif", _volume(4), photometric="minisblack")
+    wrong = write_stack(tmp_path / "src" / "wrong.tif", [*_volume(3), _volume(1, shape=(24, 30))[0]],
+                        photometric="minisblack")
+    unstack(image_stack, tmp_path / "out", masks=wrong)
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == ["vol_0.png", "vol_1.png", "vol_2.png"]
+    good = write_stack(tmp_path / "src" / "good.tif", _volume(4, seed=5), photometric="minisblack")
+    unstack(image_stack, tmp_path / "done", masks=good)
+    before = (tmp_path / "done" / "manifest.csv").read_bytes()
+    small = write_stack(tmp_path / "src" / "small.tif", _volume(4, shape=(20, 32)), photometric="minisblack")
+    for dest in ("fresh", "done"):  # a rerun with the wrong masks keeps the earlier run's rows
+        with pytest.raises(DataprepError, match=r"small.tif: page 0 is 32x20 but image page 0 is 32x24 "
+                                                r"\(all 4 pages of .*vol.tif failed the same way; nothing written\)"):
+            unstack(image_stack, tmp_path / dest, masks=small)
+    assert not (tmp_path / "fresh").exists()
+    assert (tmp_path / "done" / "manifest.csv").read_bytes() == before
+
+
 @pytest.mark.parametrize("axes", ["ZCYX", "CZYX", "TZCYX"])
 def test_a_hyperstack_gives_one_multiband_image_per_slice(tmp_path, axes):
     """Fluorescence volumes interleave channels page by page: slice z is the C pages of z, as bands."""
