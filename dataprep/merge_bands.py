@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .errors import DataprepError, UsageError
+from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .folder_settings import mark_owner
 from .io import PathLike
 from .manifest import ManifestRow, write_manifest
-from .outputs import OutputReport
+from .outputs import OutputReport, missing_folders, remove_empty
 from .paths import Inputs, inside
 from .raster import GeoTags, RasterReader, write_raster
 
@@ -113,10 +113,16 @@ def merge_bands(
     inputs = Inputs([s for s in sources if s.exists()], sorted(folders))
     inputs.guard_folder(out, force=force, command="merge-bands")
     inputs.check_written([out / "manifest.csv"])
+    fresh = missing_folders(out, ids, ("images",))  # before the first sample makes them
     results = run_items(_SampleMerger(tuple(patterns), mask_pattern, out), ids, executor=executor,
                         on_error=on_error, desc="merge-bands", quiet=quiet, unit="sample")
     rows = [r.value for r in results if r.ok and r.value is not None]
     report = MergeBandsReport(out, errors=errors_of(results), samples=len(ids))
+    if report.errors and not rows:
+        # A NIR band without the others' nodata tag failed every sample: one error per sample and a header-only
+        # manifest that read as a merged, empty dataset (exit 1 all the same).
+        remove_empty(fresh)
+        raise all_failed(patterns[0].text, report.errors, "samples")
     known = set(ids)
     for pattern in [*patterns[1:], *([mask_pattern] if mask_pattern else [])]:
         extra = [i for i in pattern.ids() if i not in known]

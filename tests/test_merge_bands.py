@@ -6,7 +6,7 @@ import pytest
 import tifffile
 
 from dataprep import io
-from dataprep.errors import UsageError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.executor import ProcessExecutor
 from dataprep.manifest import read_manifest
 from dataprep.merge_bands import BandPattern, merge_bands
@@ -98,10 +98,11 @@ def test_the_georeference_is_the_georeferenced_bands_whatever_their_order(tmp_pa
         assert reader.geo is not None and dict(reader.geo.tags)[33922] == GEO[1][3]
     tifffile.imwrite(src / "train_nir" / "nir_a.TIF", stacks["a"][:, :, 3], metadata=None,
                      extratags=[GEO[0], (33922, "d", 6, (0.0, 0.0, 0.0, 500030.0, 4200000.0, 0.0), True)])
-    report = merge_bands(order, tmp_path / "out2", quiet=True)
-    assert report.errors == [f"{src / 'train_nir' / 'nir_a.TIF'}: its origin differs from "
-                             f"{src / 'train_red' / 'red_a.TIF'}'s: bands of a sample must lie on one grid "
-                             "(resample or reproject it first)"]
+    with pytest.raises(DataprepError) as refused:
+        merge_bands(order, tmp_path / "out2", quiet=True)
+    assert str(refused.value).startswith(f"{src / 'train_nir' / 'nir_a.TIF'}: its origin differs from "
+                                         f"{src / 'train_red' / 'red_a.TIF'}'s: bands of a sample must lie on one "
+                                         "grid (resample or reproject it first)")
 
 
 _KEYS = (1, 1, 0, 3, 1024, 0, 1, 1, 3072, 0, 1, 32633, 3073, 34737, 7, 0)
@@ -140,8 +141,8 @@ def test_float32_nodata_written_at_two_precisions_is_one_value(tmp_path):
     assert merge_bands(_patterns(src), tmp_path / "out", quiet=True).ok
     tifffile.imwrite(src / "train_nir" / "nir_a.TIF", data, metadata=None,
                      extratags=[*GEO, (42113, "s", 0, "-3.4e+38", True)])
-    (error,) = merge_bands(_patterns(src), tmp_path / "again", quiet=True).errors
-    assert "declares nodata -3.4e+38 but" in error
+    with pytest.raises(DataprepError, match="declares nodata -3.4e[+]38 but"):
+        merge_bands(_patterns(src), tmp_path / "again", quiet=True)
 
 
 def test_workers_give_the_same_files(tmp_path):
@@ -198,3 +199,19 @@ def test_one_folder_per_scene_repeats_the_id(tmp_path):
         np.testing.assert_array_equal(tifffile.imread(row.image), bands[row.id])
     with pytest.raises(UsageError):  # inside the scenes' folder: the next scan would take it for data
         merge_bands(patterns, tmp_path / "scenes" / "merged")
+
+
+def test_every_sample_failing_is_one_error_and_writes_nothing(tmp_path, cli):
+    """A NIR band of another dtype in every sample printed one error per sample and left a header-only manifest."""
+    src = tmp_path / "src"
+    _cloud_set(src, ids=("a", "b"))
+    for sample in ("a", "b"):
+        tifffile.imwrite(src / "train_nir" / f"nir_{sample}.TIF", np.zeros((20, 30), np.uint8), metadata=None)
+    args = [a for p in _patterns(src) for a in ("--band", p)]
+    result = cli("merge-bands", tmp_path / "out", *args, "-j", "1")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {src / 'train_nir' / 'nir_a.TIF'}: is 30x20 uint8 but {src / 'train_red' / 'red_a.TIF'} "
+                     "is 30x20 uint16; the bands of a sample must have one size and dtype (all 2 samples of "
+                     f"{_patterns(src)[0]} failed (2 different reasons); nothing written)"]
+    assert not (tmp_path / "out").exists()
