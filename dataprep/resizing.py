@@ -254,12 +254,30 @@ def _mask_output(out_dir: Path, row_id: str, ext: str) -> Path:
 def resize_pixels(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
     """(H, W, C) pixels of any band count to (height, width, C), dtype kept (OpenCV drops a single band's axis)."""
     bands = image.shape[2]
+    if image.dtype not in _OPENCV_RESAMPLES:
+        return _resize_via_float(image, height, width, interpolation)
     if interpolation == cv2.INTER_AREA and bands > 4:
         # OpenCV's area resampling takes 4 channels at most (`cn <= 4`): a 5-band TIFF failed every row.
         return np.concatenate([resize_pixels(image[:, :, k : k + 4], height, width, interpolation)
                                for k in range(0, bands, 4)], axis=2)
     resized = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
     return resized.reshape(height, width, bands)
+
+
+# What cv2.resize interpolates: an int32 or float16 TIFF failed with "(-215:Assertion failed) func != 0".
+_OPENCV_RESAMPLES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64))
+
+
+def _resize_via_float(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
+    """Other integer and float types, resampled in float64 (exact for 32-bit integers) and cast back: integers
+    rounded and clipped to the dtype, as OpenCV saturates its own."""
+    if image.dtype.kind not in "iuf":
+        raise DataprepError(None, f"cannot resize {image.dtype} pixels (integers or floats only)")
+    resized = resize_pixels(image.astype(np.float64), height, width, interpolation)
+    if image.dtype.kind in "iu":
+        info = np.iinfo(image.dtype)
+        resized = np.clip(np.rint(resized), info.min, info.max)
+    return resized.astype(image.dtype)
 
 
 def resize_around_nodata(image: np.ndarray, height: int, width: int, interpolation: int,

@@ -239,6 +239,31 @@ def test_a_non_integer_shrink_of_five_bands_is_each_bands_own(tmp_path):
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32])
+def test_32_bit_integer_tiffs_resize_in_their_own_dtype(tmp_path, dtype):
+    """tile cuts int32 TIFFs (population counts, class-id rasters); resize failed each with OpenCV's
+    "(-215:Assertion failed) func != 0 in function 'resize'"."""
+    info = np.iinfo(dtype)
+    pixels = np.random.default_rng(2).integers(info.max // 2, info.max, (40, 60, 2), dtype=dtype)
+    pixels[0, 0] = info.max  # a 2x2 block at the top of the range: its mean must not wrap
+    image = tmp_path / "src" / "counts.tif"
+    image.parent.mkdir(parents=True)
+    tifffile.imwrite(image, pixels, photometric="minisblack", planarconfig="contig")
+    src = write_manifest([ManifestRow("counts", image, None, 60, 40)], tmp_path / "src" / "manifest.csv")
+    for target, name in ((ResizeTarget(scale=0.5), "area"), (ResizeTarget(size=(20, 30)), "nearest")):
+        report = resize_manifest(src, tmp_path / name, target, image_interpolation="auto" if name == "area" else name)
+        assert not report.errors, report.errors
+        (row,) = read_manifest(tmp_path / name / "manifest.csv").rows
+        got = tifffile.imread(row.image)
+        assert got.dtype == dtype and got.shape == (20, 30, 2)
+        if name == "area":  # 2x2 block means, in exact integers, rounded half to even
+            sums = pixels.reshape(20, 2, 30, 2, 2).astype(np.int64).sum(axis=(1, 3))
+            expected = np.rint(sums / 4)
+        else:  # centre-aligned nearest: source pixel 2d + 1 of each 2x shrink
+            expected = pixels[1::2, 1::2]
+        np.testing.assert_array_equal(got.astype(np.int64), expected.astype(np.int64))
+
+
 def test_geotags_resized_scales_a_transformation_matrix_too():
     matrix = (2.0, 0.5, 0, 100.0, 0.25, -2.0, 0, 50.0, 0, 0, 0, 0, 0, 0, 0, 1.0)
     tags = dict(GeoTags(((34264, matrix),)).resized((100, 200), (50, 50)).tags)
