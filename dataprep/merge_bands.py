@@ -152,7 +152,7 @@ class _SampleMerger:
             path = pattern.path(sample_id)
             if not path.is_file():
                 raise DataprepError(path, f"missing: band {pattern.text!r} has no file for sample {sample_id!r}")
-            with RasterReader(path) as reader:
+            with RasterReader(path, upright=True) as reader:
                 pixels, band_geo = reader.read_all(), reader.geo
             if not arrays:
                 geo = band_geo

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataprepError, TiffStackError, TruncatedError
-from .io import PathLike, read_image, read_mask, write_image, write_mask
+from .io import PathLike, apply_orientation, read_image, read_mask, write_image, write_mask
 from .io.atomic import atomic_path, write_error
 from .io.formats import check_complete, sniff_format
 from .io.info import tiff_pages
@@ -441,7 +441,7 @@ def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
     path = Path(path)
     if not is_tiff(path):
         return read_mask(path) if mask else read_image(path)
-    with RasterReader(path) as reader:
+    with RasterReader(path, upright=not mask) as reader:
         array = reader.read_all()
     if mask:
         return mask_from(path, array)
@@ -507,9 +507,12 @@ class RasterReader:
     window. Use as a context manager (it keeps the file open).
     """
 
-    def __init__(self, path: PathLike, *, mask: bool = False) -> None:
+    def __init__(self, path: PathLike, *, mask: bool = False, upright: bool = False) -> None:
+        """`upright`: a TIFF image tagged with an Orientation is read turned as `io.read_image` (the loaders) reads it
+        (decoded whole; `height`/`width` are then the upright ones and `orientation` 1). Masks stay as stored."""
         self.path = Path(path)
         self.mask = mask
+        self._upright, self._turn = upright, 1  # _turn: the orientation applied on decoding
         self._palette_colours = False
         self._one_bit = self._min_is_white = False
         self._tif: Any = None
@@ -591,6 +594,13 @@ class RasterReader:
             # A palette image's pixels are its colours, as stats and every viewer read them: tiles of its indices
             # lost the colour table, and resizing averaged indices into other colours.
             self.bands, self.dtype, self.photometric, self._layout = 3, np.dtype(np.uint8), "rgb", None
+        if self._upright and not self.mask and self.orientation != 1:
+            # tile, resize and predict read TIFFs here while the loaders turn them upright: a photo tagged 3 gave
+            # tiles and resized copies upside down against their masks (and against what training read).
+            self._turn, self._layout = self.orientation, None
+            if self._turn >= 5:
+                self.height, self.width = self.width, self.height
+            self.orientation = 1
         if self.mask and self.dtype.kind == "f":
             # Float label maps (NIfTI conversions) as read_mask reads them, whole numbers as classes, decided over
             # the whole map (decoded on opening): tile refused them and resize wrote float tiles.
@@ -612,6 +622,10 @@ class RasterReader:
         return sh, sw, ny, nx, planes
 
     def _decode_whole(self) -> np.ndarray:
+        array = self._decode_stored()
+        return np.ascontiguousarray(apply_orientation(array, self._turn)) if self._turn != 1 else array
+
+    def _decode_stored(self) -> np.ndarray:
         if self._palette_colours:
             return self._decode_with_libtiff(DataprepError(self.path, "cannot decode this palette TIFF"))
         try:

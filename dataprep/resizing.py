@@ -212,7 +212,7 @@ class _PairResizer:
         return _PairResult(ManifestRow(row.id, image_path, mask_path, width, height, extra), resized_image, resized_mask)
 
     def _resize_image(self, source: Path, path: Path, height: int, width: int) -> None:
-        with RasterReader(source) as reader:  # EXIF orientation applied; TIFF: every band, its own dtype
+        with RasterReader(source, upright=True) as reader:  # EXIF (and TIFF) orientation applied; every band, own dtype
             pixels = reader.read_all()
             geo, photometric, alpha = reader.geo, reader.photometric, reader.alpha_sample
         h, w = pixels.shape[:2]

@@ -279,7 +279,7 @@ class _Stitcher:
         geo = photometric = None
         alpha: str | None = None
         for t in job.tiles:
-            with RasterReader(t.row.image) as reader:
+            with RasterReader(t.row.image, upright=True) as reader:
                 tile = reader.read_all()
                 if out is None:
                     # What no tile covers is nodata where the tiles say what that is (0 is a value there).

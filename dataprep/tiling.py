@@ -284,7 +284,7 @@ class _Tiler:
         self.params, self.out_dir = params, out_dir
 
     def __call__(self, row: ManifestRow) -> _SourceResult:
-        with RasterReader(row.image) as image:
+        with RasterReader(row.image, upright=True) as image:
             # The tiles' source sizes are the file's: a row whose size is not (a file swapped since scan) is
             # refused as stats refuses it, not tiled by whatever the file now holds.
             check_manifest_size(row.image, (image.width, image.height), (row.width, row.height))

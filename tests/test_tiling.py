@@ -895,3 +895,37 @@ def test_a_rerun_where_every_source_fails_keeps_the_earlier_runs_record(tmp_path
         tile_manifest(manifest, tmp_path / "tiles", size=16, quiet=True)
     with pytest.raises(UsageError, match=r"size \[16, 16\] \(now \[8, 8\]\)"):
         tile_manifest(manifest, tmp_path / "tiles", size=8, quiet=True)
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_tiff_images_tagged_with_an_orientation_tile_and_resize_upright_as_the_loaders_read_them(tmp_path, orientation):
+    """A TIFF tagged Orientation 3 read upright in the loaders and stats but was cut and resized as stored: its tiles
+    and resized copy (written untagged) lay upside down against their masks and against what training read; one
+    tagged 6 was refused as of another size than the manifest's."""
+    from dataprep.resizing import ResizeTarget, resize_manifest
+
+    upright = np.random.default_rng(3).integers(0, 60000, (40, 60, 4), dtype=np.uint16)
+    stored = upright[::-1, ::-1] if orientation == 3 else np.rot90(upright, 1)  # what turns into `upright`
+    src = tmp_path / "src"
+    src.mkdir()
+    tifffile.imwrite(src / "scan.tif", np.ascontiguousarray(stored), photometric="minisblack", planarconfig="contig",
+                     extratags=[(274, "H", 1, orientation, True)])
+    labels = np.zeros((40, 60), np.uint8)
+    labels[:10, :20] = 1  # drawn on the upright picture
+    io.write_mask(src / "scan_mask.png", labels)
+    np.testing.assert_array_equal(io.read_image(src / "scan.tif"), upright)  # the loaders' view
+    manifest = write_manifest([ManifestRow("scan", src / "scan.tif", src / "scan_mask.png", 60, 40)],
+                              src / "manifest.csv")
+    report = tile_manifest(manifest, tmp_path / "tiles", size=(20, 30), quiet=True)
+    assert report.ok, report.errors
+    rows = read_manifest(tmp_path / "tiles" / "manifest.csv").rows
+    assert len(rows) == 4
+    for row in rows:
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        np.testing.assert_array_equal(io.read_image(row.image), upright[y : y + 20, x : x + 30])
+    stitch_manifest(tmp_path / "tiles" / "manifest.csv", tmp_path / "stitched", quiet=True)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "stitched" / "images" / "scan.tif"), upright)
+    resize_manifest(manifest, tmp_path / "half", ResizeTarget(scale=0.5), quiet=True)
+    (row,) = read_manifest(tmp_path / "half" / "manifest.csv").rows
+    blocks = upright.reshape(20, 2, 30, 2, 4).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(io.read_image(row.image) - blocks).max() <= 0.5
