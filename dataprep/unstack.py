@@ -29,6 +29,7 @@ Slices are read one at a time (memory: one slice), in worker processes with `-j`
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +38,14 @@ import numpy as np
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .folder_settings import mark_owner
-from .io import PathLike, staged
+from .io import PathLike, atomic_write_text, staged
 from .manifest import ManifestRow, read_manifest, write_manifest
 from .outputs import OutputReport, missing_folders, remove_empty
 from .paths import Inputs, inside
 from .raster import TiffPages, png_can_hold, stack_slices, write_raster
 
 STACK_COLUMNS = ("stack", "page")
+STACKS_FILE = ".dataprep-unstack.json"  # stem -> the stack file whose pages DEST lists under that stem
 
 
 @dataclass
@@ -84,6 +86,7 @@ def unstack(
     inputs = Inputs([image_stack.path, *([mask_stack.path] if mask_stack is not None else [])])
     inputs.guard_folder(out, force=force, command="unstack")
     inputs.check_written([out / "manifest.csv"])
+    stacks = _claim_stem(out, image_stack.path)
     writer = _PageWriter(image_stack, mask_stack, out)
     fresh = missing_folders(out, ["page"], ("images", "masks"))  # before the first page makes them
     try:
@@ -101,7 +104,25 @@ def unstack(
     mark_owner(out, "unstack")
     report.manifest_path = write_manifest(_other_stacks(out / "manifest.csv", image_stack.path.stem) + rows,
                                           out / "manifest.csv")
+    atomic_write_text(out / STACKS_FILE, json.dumps(stacks, indent=1, sort_keys=True) + "\n")
     return report
+
+
+def _claim_stem(out: Path, stack: Path) -> dict[str, str]:
+    """The stems DEST lists with their stack files, this stack's added; a stack of another file under a stem DEST
+    lists already is refused: patA/raw.tif then patB/raw.tif into one folder left patB's slices alone, patA's
+    rows and files replaced, exit 0."""
+    try:
+        stacks = json.loads((out / STACKS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stacks = {}
+    if not isinstance(stacks, dict):
+        stacks = {}
+    mine, earlier = str(stack.resolve()), stacks.get(stack.stem)
+    if earlier is not None and earlier != mine:
+        raise UsageError(stack, f"{out} lists the pages of another stack named {stack.stem!r} ({earlier}); "
+                                "these would replace them: unstack this one into another folder, or rename it")
+    return {**stacks, stack.stem: mine}
 
 
 def _other_stacks(manifest: Path, stem: str) -> list[ManifestRow]:

@@ -233,6 +233,24 @@ def test_volumes_unstacked_into_one_folder_are_all_listed(tmp_path):
     assert not [w for w in grouped.warnings if "volumes span" in w]
 
 
+def test_a_stack_of_another_file_under_a_stem_the_folder_lists_is_refused(tmp_path, cli):
+    """patA/raw.tif then patB/raw.tif into one folder: patB's slices replaced patA's rows and files, exit 0."""
+    for name, seed in (("patA", 0), ("patB", 1)):
+        write_stack(tmp_path / "src" / name / "raw.tif", _volume(3, seed=seed), photometric="minisblack")
+    first = tmp_path / "src" / "patA" / "raw.tif"
+    unstack(first, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out" / "images").iterdir()}
+    result = cli("unstack", tmp_path / "src" / "patB" / "raw.tif", tmp_path / "out")
+    assert result.exit_code == 2
+    assert (f"error: {tmp_path / 'src' / 'patB' / 'raw.tif'}: {tmp_path / 'out'} lists the pages of another stack "
+            f"named 'raw' ({first.resolve()}); these would replace them") in result.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out" / "images").iterdir()} == before
+    unstack(first, tmp_path / "out")  # a rerun of the same stack still replaces its own
+    rows = read_manifest(tmp_path / "out" / "manifest.csv").rows
+    assert [r.id for r in rows] == ["raw_0", "raw_1", "raw_2"]
+    np.testing.assert_array_equal(read_raster(rows[1].image)[:, :, 0], _volume(3, seed=0)[1])
+
+
 def test_stacks_that_do_not_pair_up_are_refused(tmp_path):
     image_stack = write_stack(tmp_path / "src" / "vol.tif", _volume(4), photometric="minisblack")
     short = write_stack(tmp_path / "src" / "short.tif", _volume(3), photometric="minisblack")
