@@ -301,6 +301,10 @@ class _Stitcher:
             if tile.ndim != 2:
                 raise DataprepError(t.row.mask, "stitch needs class-index label maps, not colour masks")
             if out is None:
+                if tile.dtype.kind in "iu" and not (np.iinfo(tile.dtype).min <= self.ignore_index
+                                                    <= np.iinfo(tile.dtype).max):
+                    raise DataprepError(t.row.mask, f"ignore index {self.ignore_index} does not fit this "
+                                                    f"{tile.dtype} mask")
                 out = np.full((job.height, job.width), self.ignore_index, dtype=tile.dtype)
                 if t.row.mask.suffix.lower() == ".png":
                     palette = read_png_palette(t.row.mask)

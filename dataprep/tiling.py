@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataprepError, UsageError, all_failed
-from .option_ranges import check_seed
+from .option_ranges import check_seed, ignore_index_refusal
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
 from .folder_settings import claim_folder, release_folder
@@ -120,6 +120,9 @@ class TileParams:
             raise UsageError(None, f"--min-labelled must be a fraction in 0..1, not {self.min_labelled}")
         if not 0.0 <= self.keep_empty <= 1.0:
             raise UsageError(None, f"--keep-empty must be in 0..100%, not {100 * self.keep_empty:g}%")
+        refusal = ignore_index_refusal(self.ignore_index)
+        if refusal:
+            raise UsageError(None, f"--ignore-index {refusal}")
         check_seed(self.seed)  # numpy refused -1 in each worker, after the other tiles and the manifest were written
         if not 0.0 <= self.max_nodata <= 1.0:
             raise UsageError(None, f"--max-nodata must be a fraction in 0..1, not {self.max_nodata}")
@@ -309,7 +312,8 @@ class _Tiler:
         if mask.dtype.kind not in "iu":
             raise DataprepError(row.mask, f"tile needs class-index label maps of whole numbers, not {mask.dtype} "
                                           "(save them as integer class indices, uint8 or uint16)")
-        if self.params.ignore_index > np.iinfo(mask.dtype).max:
+        info = np.iinfo(mask.dtype)
+        if not info.min <= self.params.ignore_index <= info.max:
             raise DataprepError(row.mask, f"ignore index {self.params.ignore_index} does not fit this {mask.dtype} mask")
 
     def _tile(self, row: ManifestRow, image: RasterReader, mask: RasterReader | None) -> _SourceResult:

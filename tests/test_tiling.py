@@ -929,3 +929,42 @@ def test_tiff_images_tagged_with_an_orientation_tile_and_resize_upright_as_the_l
     (row,) = read_manifest(tmp_path / "half" / "manifest.csv").rows
     blocks = upright.reshape(20, 2, 30, 2, 4).astype(np.float64).mean(axis=(1, 3))
     assert np.abs(io.read_image(row.image) - blocks).max() <= 0.5
+
+
+def test_npy_label_maps_storing_ignore_as_minus_one_tile_and_stitch_with_it(tmp_path, cli):
+    """labelme's SegmentationClassNpy (int32, ignore -1): tile took --ignore-index 0..65535 only, so padding became
+    255, a second ignore value that `stats --ignore-index -1` counted as a class, and --min-labelled counted the -1
+    pixels as labelled."""
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 21, (70, 90)).astype(np.int32)
+    labels[:, 40:] = -1  # the right part not labelled
+    src = tmp_path / "src"
+    src.mkdir()
+    np.save(src / "a.npy", labels)
+    io.write_image(src / "a.png", rng.integers(0, 256, (70, 90, 3), dtype=np.uint8))
+    manifest = write_manifest([ManifestRow("a", src / "a.png", src / "a.npy", 90, 70)], src / "manifest.csv")
+    result = cli("tile", manifest, tmp_path / "tiles", "--size", "32", "--pad", "ignore", "--ignore-index", "-1",
+                 "--min-labelled", "0.5", "-j", "1")
+    assert result.exit_code == 0, result.output
+    kept = set()
+    for y in range(0, 70, 32):
+        for x in range(0, 90, 32):
+            tile = _expected_tile(labels, y, x, 32, 32, -1)
+            if np.count_nonzero(tile != -1) >= 0.5 * tile.size:
+                kept.add((y, x))
+    rows = read_manifest(tmp_path / "tiles" / "manifest.csv").rows
+    assert {(int(r.extra["tile_y"]), int(r.extra["tile_x"])) for r in rows} == kept
+    for row in rows:
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        np.testing.assert_array_equal(tifffile.imread(row.mask), _expected_tile(labels, y, x, 32, 32, -1))
+    assert cli("stitch", tmp_path / "tiles" / "manifest.csv", tmp_path / "back").exit_code == 0
+    (back,) = read_manifest(tmp_path / "back" / "manifest.csv").rows
+    covered = np.zeros(labels.shape, bool)
+    for y, x in kept:
+        covered[y : y + 32, x : x + 32] = True
+    np.testing.assert_array_equal(tifffile.imread(back.mask), np.where(covered, labels, -1))
+    io.write_mask(src / "b.png", np.zeros((70, 90), np.uint8))  # no -1 in a uint8 label map
+    png = write_manifest([ManifestRow("b", src / "a.png", src / "b.png", 90, 70)], src / "png.csv")
+    refused = cli("tile", png, tmp_path / "png_tiles", "--size", "32", "--ignore-index", "-1")
+    assert refused.exit_code == 1
+    assert f"{src / 'b.png'}: ignore index -1 does not fit this uint8 mask" in refused.output

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..option_ranges import MAX_LABEL, MIN_NEGATIVE_IGNORE
 from ..stitch import BLEND_MODES, stitch_manifest
 from ..tiling import MASK_FORMATS, NODATA_MASK_MODES, PAD_MODES, parse_size, tile_manifest
 from .common import executor_options, finish_output_report, force_option, reports_errors, seed_option
@@ -37,6 +38,11 @@ class _Percent(click.ParamType):
         return share
 
 
+# Negative for .npy label maps storing ignore as -1 (labelme's SegmentationClassNpy): they were padded with 255, a
+# second ignore value that stats --ignore-index -1 counted as a class.
+IGNORE_RANGE = click.IntRange(MIN_NEGATIVE_IGNORE, MAX_LABEL)
+
+
 @click.command("tile")
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
@@ -55,8 +61,9 @@ class _Percent(click.ParamType):
               help="Keep this share of the tiles with no class but background and ignore (drawn with --seed).")
 @click.option("--background", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="The class that counts as empty for --keep-empty.")
-@click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
-              help="Mask padding value. Default: the palette's beside MANIFEST, else 255.")
+@click.option("--ignore-index", type=IGNORE_RANGE, default=None,
+              help="Mask padding value. Default: the palette's beside MANIFEST, else 255 (-1 for .npy label maps "
+                   "storing ignore as -1).")
 @seed_option("Seed of the --keep-empty draw.")
 @click.option("--max-nodata", type=click.FloatRange(0, 1), default=1.0, show_default=True, metavar="FRAC",
               help="Drop tiles of which more than FRAC is GeoTIFF nodata (every band the GDAL_NODATA value).")
@@ -115,8 +122,9 @@ def tile_command(manifest: Path, dest: Path, size_text: str, overlap: int | None
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--blend", type=click.Choice(BLEND_MODES), default="gaussian", show_default=True,
               help="How overlapping probability maps combine; images and masks always take the centre rule.")
-@click.option("--ignore-index", type=click.IntRange(0, 65535), default=None,
-              help="Mask value where no tile lies. Default: the palette's beside MANIFEST, else 255.")
+@click.option("--ignore-index", type=IGNORE_RANGE, default=None,
+              help="Mask value where no tile lies. Default: the one tile cut with (tiling.json), else the "
+                   "palette's beside MANIFEST, else 255.")
 @force_option
 @reports_errors
 @executor_options
