@@ -441,7 +441,7 @@ def read_raster(path: PathLike, *, mask: bool = False) -> np.ndarray:
     path = Path(path)
     if not is_tiff(path):
         return read_mask(path) if mask else read_image(path)
-    with RasterReader(path, upright=not mask) as reader:
+    with RasterReader(path, mask=mask, upright=not mask) as reader:  # masks: palette indices, as stored
         array = reader.read_all()
     if mask:
         return mask_from(path, array)
@@ -827,6 +827,12 @@ def write_raster(
     else:
         photo = "minisblack"
     kwargs: dict[str, Any] = {"photometric": photo, "metadata": None}
+    if mask and palette is not None and array.ndim == 2 and array.dtype == np.uint8 and len(palette):
+        # A palette label map as a palette TIFF (--mask-format tif): its tiles and the stitched map were grey.
+        table = np.zeros((256, 3), np.uint16)
+        colours = np.asarray(palette, np.uint16).reshape(-1, 3)[:256]
+        table[: len(colours)] = colours * 257
+        kwargs.update(photometric="palette", colormap=np.ascontiguousarray(table.T))
     if array.ndim == 3:
         kwargs["planarconfig"] = "contig"
         extra = array.shape[2] - (3 if photo == "rgb" else 1)

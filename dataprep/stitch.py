@@ -39,7 +39,7 @@ import numpy as np
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .folder_settings import mark_owner
-from .io import PathLike, read_png_palette, staged
+from .io import PathLike, read_mask_palette, staged
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, require_rows, write_manifest
 from .outputs import OutputReport, missing_folders, remove_empty
 from .palette import resolve_palette
@@ -306,8 +306,7 @@ class _Stitcher:
                     raise DataprepError(t.row.mask, f"ignore index {self.ignore_index} does not fit this "
                                                     f"{tile.dtype} mask")
                 out = np.full((job.height, job.width), self.ignore_index, dtype=tile.dtype)
-                if t.row.mask.suffix.lower() == ".png":
-                    palette = read_png_palette(t.row.mask)
+                palette = read_mask_palette(t.row.mask)  # a palette TIFF's too
             _check_tile(t.row.mask, tile, out, t.row)
             _paste(out, tile, t.y, t.x, ys[t.y], xs[t.x], holes)
         return out, palette

@@ -338,6 +338,34 @@ def test_mask_format_tif_places_label_tiles_where_their_images_are(tmp_path, cli
         np.testing.assert_array_equal(r.read(0, 40, 0, 50)[:, :, 0], labels)
 
 
+def test_mask_format_tif_keeps_a_palette_label_maps_colours_in_tiles_and_stitched_map(tmp_path):
+    """VOC-style palette PNG label maps with --mask-format tif gave grey TIFF tiles (no colour table) and a grey
+    stitched map; the tiles are now palette TIFFs, placed, whose indices stitch back."""
+    geo = GeoTags(((33550, (0.5, 0.5, 0.0)), (33922, (0.0, 0.0, 0.0, 1000.0, 2000.0, 0.0))))
+    write_raster(tmp_path / "src" / "geo.tif", np.ones((40, 50), np.uint16), geo=geo)
+    labels = (np.arange(40 * 50).reshape(40, 50) % 3).astype(np.uint8)
+    labels[:5] = 255
+    colours = [0, 0, 0, 128, 0, 0, 0, 128, 0]
+    mask = Image.fromarray(labels, "P")
+    mask.putpalette(colours + [224, 224, 192] * 253)
+    mask.save(tmp_path / "src" / "geo_mask.png")
+    manifest = write_manifest([ManifestRow("geo", tmp_path / "src" / "geo.tif", tmp_path / "src" / "geo_mask.png",
+                                           50, 40)], tmp_path / "src" / "m.csv")
+    tile_manifest(manifest, tmp_path / "tif", size=16, overlap=4, mask_format="tif", quiet=True)
+    for row in read_manifest(tmp_path / "tif" / "manifest.csv"):
+        y, x = int(row.extra["tile_y"]), int(row.extra["tile_x"])
+        with Image.open(row.mask) as tile:
+            assert tile.mode == "P" and tile.getpalette()[:12] == colours + [224, 224, 192]
+            np.testing.assert_array_equal(np.asarray(tile), labels[y : y + 16, x : x + 16])
+        page = tifffile.TiffFile(row.mask).pages[0]
+        assert page.tags[33922].value[3:5] == (1000.0 + 0.5 * x, 2000.0 - 0.5 * y)
+    back = read_manifest(stitch_manifest(tmp_path / "tif" / "manifest.csv", tmp_path / "back", quiet=True)
+                         .manifest_path)[0]
+    with Image.open(back.mask) as stitched:
+        assert stitched.mode == "P" and stitched.getpalette()[:12] == colours + [224, 224, 192]
+        np.testing.assert_array_equal(np.asarray(stitched), labels)
+
+
 def test_probability_maps_are_blended_and_stay_a_distribution(tmp_path):
     rng = np.random.default_rng(5)
     full = rng.random((50, 70, 3)).astype(np.float32)
