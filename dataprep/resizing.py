@@ -45,11 +45,11 @@ from .augment.base import resize_mask
 from .errors import DataprepError, UsageError, all_failed
 from .executor import Executor, OnError, errors_of, run_items
 from .extra_masks import refuse_extra_masks
-from .folder_settings import claim_folder
-from .io import PathLike, atomic_write_bytes, read_mask_palette
+from .folder_settings import claim_folder, release_folder
+from .io import PathLike, atomic_write_bytes, read_mask_palette, staged
 from .io.formats import read_file_bytes
 from .manifest import ORIGINAL_SIZE_COLUMNS, Manifest, ManifestRow, read_manifest, require_rows, write_manifest
-from .outputs import OutputReport
+from .outputs import OutputReport, missing_folders, remove_empty
 from .palette import find_palette
 from .paths import Inputs, inside
 from .pixeltypes import is_nodata, nodata_fill
@@ -150,8 +150,9 @@ def resize_manifest(
     outputs += [_mask_output(out, r.id, ext) for r in src.rows if r.mask is not None
                 for ext in dict.fromkeys((r.mask.suffix.lower(), ".png", ".tif"))]
     inputs.check_written([out / "manifest.csv", *([palette_copy] if palette_copy is not None else []), *outputs])
-    claim_folder(out, "resize", {**asdict(target), "image_interpolation": image_interpolation,
-                                 "jpeg_quality": jpeg_quality}, src.rows)
+    fresh = missing_folders(out, (r.id for r in src.rows), ("images", "masks"))  # before claim_folder makes `out`
+    claimed = claim_folder(out, "resize", {**asdict(target), "image_interpolation": image_interpolation,
+                                           "jpeg_quality": jpeg_quality}, src.rows)
     resizer = _PairResizer(target, out, INTERPOLATIONS[image_interpolation], jpeg_quality)
     results = run_items(resizer, src.rows, executor=executor, on_error=on_error, desc="resize", quiet=quiet)
     report = ResizeReport(out, pairs=len(src))
@@ -163,6 +164,10 @@ def resize_manifest(
             report.resized_masks += result.value.resized_mask
     report.errors = errors_of(results)
     if report.errors and not rows:  # a header-only manifest would read as a resized, empty dataset
+        # Nor a record of settings: a retry at another size was refused as mixing its outputs with none.
+        remove_empty(fresh)
+        if claimed:
+            release_folder(out, "resize")
         raise all_failed(src.path, report.errors, "pairs")
     report.manifest_path = write_manifest(rows, out / "manifest.csv")
     if palette_file is not None and palette_copy is not None and Path(palette_file).resolve() != palette_copy.resolve():
@@ -196,16 +201,19 @@ class _PairResizer:
                                            f"limit of {limit:,} every reader keeps ({io.MAX_PIXELS_ENV})")
         image_path = _image_output(self.out_dir, row)
         resized_image = image_hw != (height, width)
-        if resized_image:
-            self._resize_image(row.image, image_path, height, width)
-        else:
-            atomic_write_bytes(image_path, read_file_bytes(row.image))
         mask_path, resized_mask = None, mask_hw is not None and mask_hw != (height, width)
-        if resized_mask:
-            mask_path = self._resize_mask(row.mask, height, width, row.id)
-        elif row.mask is not None:
-            mask_path = _mask_output(self.out_dir, row.id, row.mask.suffix.lower())
-            atomic_write_bytes(mask_path, read_file_bytes(row.mask))
+        # A pair is written whole or not at all: a mask refused after its image was written (a float mask of
+        # fractions) left the image in DEST, unlisted, beside "nothing written".
+        with staged():
+            if resized_image:
+                self._resize_image(row.image, image_path, height, width)
+            else:
+                atomic_write_bytes(image_path, read_file_bytes(row.image))
+            if resized_mask:
+                mask_path = self._resize_mask(row.mask, height, width, row.id)
+            elif row.mask is not None:
+                mask_path = _mask_output(self.out_dir, row.id, row.mask.suffix.lower())
+                atomic_write_bytes(mask_path, read_file_bytes(row.mask))
         width_column, height_column = ORIGINAL_SIZE_COLUMNS
         extra = {**row.extra, width_column: row.extra.get(width_column) or str(image_hw[1]),
                  height_column: row.extra.get(height_column) or str(image_hw[0])}

@@ -404,6 +404,26 @@ def test_a_float_mask_of_fractions_is_refused_and_one_of_whole_numbers_resized(t
     assert resized.dtype == np.uint8 and resized.shape == (10, 15) and (resized == 2).all()
 
 
+def test_a_pair_whose_mask_fails_leaves_no_image_and_an_all_failed_run_no_record(tmp_path):
+    """The image was written before its mask was refused: DEST/images/frac.png stayed, unlisted, and with every
+    pair failing ("nothing written") the folder's settings record refused a retry at another scale."""
+    image = tmp_path / "src" / "a.png"
+    io.write_image(image, np.zeros((20, 30, 3), np.uint8))
+    tifffile.imwrite(tmp_path / "src" / "frac.tif", np.full((20, 30), 1.5, np.float32))
+    io.write_mask(tmp_path / "src" / "ok.png", np.ones((20, 30), np.uint8))
+    rows = [ManifestRow("frac", image, tmp_path / "src" / "frac.tif", 30, 20),
+            ManifestRow("ok", image, tmp_path / "src" / "ok.png", 30, 20)]
+    report = resize_manifest(write_manifest(rows, tmp_path / "src" / "both.csv"), tmp_path / "out",
+                             ResizeTarget(scale=0.5))
+    assert len(report.errors) == 1
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == ["ok.png"]
+    failing = write_manifest(rows[:1], tmp_path / "src" / "frac.csv")
+    for scale in (0.5, 0.25):  # the retry fails on the data again, not on a record of a run that wrote nothing
+        with pytest.raises(DataprepError, match=r"frac.tif: mask is float32 .*nothing written\)$"):
+            resize_manifest(failing, tmp_path / "none", ResizeTarget(scale=scale))
+        assert not (tmp_path / "none").exists()
+
+
 def test_force_never_lets_resized_copies_replace_their_sources(tmp_path):
     """`resize ROOT/m.csv ROOT --force` of a scan's root replaced all its images and masks, exit 0."""
     root = tmp_path / "data"
