@@ -108,9 +108,32 @@ def require_pycocotools(path: Any) -> None:
                                "pip install 'dataprep[coco]'") from None
 
 
+# pycocotools' rleFrPoly keeps a point per fifth of a pixel of outline, in C ints: a vertex at 1e12, inf or NaN
+# (int-cast to INT_MIN) made it allocate terabytes and segfault (cocoapi#380), killing the whole import without a
+# word; at 1e7 one 40x30 image took 840 MB. 2**24 points is an outline of ~3.4 million pixels, far past any real
+# shape's (a 100-megapixel image's border is 40,000).
+_MAX_OUTLINE_POINTS = 2 ** 24
+
+
+def _check_coco_polygon(poly: list[float], height: int, width: int) -> None:
+    xy = np.asarray(poly, np.float64).reshape(-1, 2)
+    finite = np.isfinite(xy).all(axis=1)
+    if not finite.all():
+        x, y = xy[np.argmin(finite)]
+        raise ValueError(f"polygon point ({x:g}, {y:g}) is not a finite number")
+    scaled = np.trunc(5 * xy + 0.5)  # pycocotools' (int)(scale * x + .5)
+    steps = np.abs(scaled - np.roll(scaled, -1, axis=0)).max(axis=1).sum() + len(xy)
+    if np.abs(scaled).max() >= 2 ** 31 or steps > _MAX_OUTLINE_POINTS:
+        x, y = xy[np.argmax(np.abs(xy - (width / 2, height / 2)).max(axis=1))]
+        raise ValueError(f"polygon point ({x:g}, {y:g}) lies far outside the {width}x{height} image "
+                         f"(an outline of {steps / 5:,.0f} pixels): a corrupt coordinate")
+
+
 def _coco_polygon(data: Any, height: int, width: int) -> Runs:
     from pycocotools import mask as mask_utils
 
+    for poly in data:
+        _check_coco_polygon(poly, height, width)
     rles = mask_utils.frPyObjects([list(map(float, p)) for p in data], height, width)
     rle = mask_utils.merge(rles) if len(rles) > 1 else rles[0]  # the union, as annToMask makes it
     return rle_runs(coco_counts(rle["counts"]), height, width)
