@@ -567,6 +567,9 @@ def test_yolo_boxes_cover_their_size_in_pixels(tmp_path):
     ("0 0.1 0.1 1.2 0.1 1.2 0.5\n", "line 1: coordinates must be normalized to 0..1, got 1.2\n"),
     ("0 -0.3 0.1 0.5 0.1 0.5 0.5\n", "line 1: coordinates must be normalized to 0..1, got -0.3\n"),
     ("zero 0.1 0.1\n", "line 1: expected 'class x1 y1 x2 y2 ...'"),
+    # NaN passed the 0..1 check and cv2 drew it as INT_MIN: 170 pixels of class 0 on a 40x30 image, exit 0.
+    ("0 0.1 0.1 nan 0.5 0.5 0.5\n", "line 1: coordinates must be finite numbers, got 'nan'\n"),
+    ("0 0.1 0.1 0.5 0.1 0.5 0.5\n1 0.1 0.1 0.5 -inf 0.5 0.5\n", "line 2: coordinates must be finite numbers"),
 ])
 def test_yolo_bad_lines_name_file_and_line(tmp_path, text, message):
     yaml_path = yolo_export(tmp_path / "yolo", {"a": text, "b": ""}, ["person", "car"])

@@ -11,6 +11,7 @@ Classes: background 0, then YOLO class c at index c + 1 (its `id` in palette.jso
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,10 @@ def parse_label_file(path: Path, num_classes: int, boxes: str = "skip") -> tuple
             values = [float(v) for v in fields[1:]]
         except ValueError:
             raise field_error(path, where, "expected 'class x1 y1 x2 y2 ...' (numbers)") from None
+        if not all(map(math.isfinite, values)):
+            # float() reads "nan" and "inf"; the range check below passes NaN, and cv2 drew it as INT_MIN.
+            bad = next(v for v in fields[1:] if not math.isfinite(float(v)))
+            raise field_error(path, where, f"coordinates must be finite numbers, got {bad!r}")
         if not 0 <= cls < num_classes:
             raise field_error(path, where, f"class {cls} is not in names (0..{num_classes - 1})")
         if len(values) < 4 or len(values) % 2:
