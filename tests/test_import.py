@@ -883,6 +883,39 @@ def test_coco_panoptic_segments_void_and_crowd(tmp_path):
         _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out3", images_dir=tmp_path / "images")
 
 
+def test_coco_panoptic_instance_maps_number_the_segments(tmp_path):
+    """--instances wrote all-zero instance maps for panoptic PNGs, whose segments are the instances (panopticapi's
+    sample 000000439180: 32 segments, a map of 0 only), and said 'instance maps: DEST/instances'."""
+    write_image(tmp_path / "images" / "p.png", 8, 6)
+    ids = np.zeros((6, 8), np.int64)
+    ids[:, :3] = 5  # sky (stuff)
+    ids[2:5, 4:6] = 300  # person
+    ids[2:5, 6:8] = 301  # another person, touching the first
+    ids[0, 7] = 70000  # crowd
+    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=2).astype(np.uint8)
+    (tmp_path / "panoptic").mkdir()
+    Image.fromarray(rgb).save(tmp_path / "panoptic" / "p.png")
+    segments = [{"id": 301, "category_id": 1}, {"id": 42, "category_id": 1}, {"id": 5, "category_id": 187},
+                {"id": 70000, "category_id": 1, "iscrowd": 1}, {"id": 300, "category_id": 1}]  # 42: no pixel
+    data = {"images": [{"id": 9, "file_name": "p.png", "width": 8, "height": 6}],
+            "categories": [{"id": 187, "name": "sky"}, {"id": 1, "name": "person"}],
+            "annotations": [{"image_id": 9, "file_name": "p.png", "segments_info": segments}]}
+    (tmp_path / "panoptic.json").write_text(json.dumps(data))
+    report = _import("coco-panoptic", tmp_path / "panoptic.json", tmp_path / "out", images_dir=tmp_path / "images",
+                     instances=True)
+    assert report.ok
+    # Each segment is numbered by its place in segments_info, as each COCO annotation by its place.
+    expected = np.zeros((6, 8), np.int64)
+    for number, seg in enumerate(segments, 1):
+        expected[ids == seg["id"]] = number
+    got = read_mask(tmp_path / "out" / "instances" / "p.png")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, expected)
+    labels = np.full((6, 8), 255, np.int64)
+    labels[:, :3], labels[2:5, 4:8] = 1, 0
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "p"), labels)
+
+
 # --------------------------------------------------------------------------- many classes, CLI
 
 

@@ -401,7 +401,9 @@ def _mask_file(data: Any, height: int, width: int) -> Runs:
 
 
 def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: str) -> list[tuple[int, Runs]]:
-    """(label, runs) per distinct key present in `table`; segment id 0 absent from it is left unpainted."""
+    """(label, runs) per key of `table`, in its order (a panoptic PNG's segments as `segments_info` lists them,
+    which numbers their instances), no runs for a key the image lacks; segment id 0 absent from it is left
+    unpainted."""
     flat = keys.T.ravel()  # column-major, as every rasterizer's runs
     change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     starts, ends = np.r_[0, change], np.r_[change, len(flat)]
@@ -414,11 +416,11 @@ def _split_by_value(keys: np.ndarray, table: dict[int, int], path: Path, what: s
         raise DataprepError(path, f"{len(unknown)} {what}(s) not in {source}: {shown}{more}")
     order = np.argsort(inverse, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
+    position = {key: i for i, key in enumerate(uniq.tolist())}
     out = []
-    for i, key in enumerate(uniq.tolist()):
-        if key in table:
-            rows = order[bounds[i] : bounds[i + 1]]
-            out.append((table[key], (starts[rows], ends[rows])))
+    for key, label in table.items():
+        rows = order[bounds[position[key]] : bounds[position[key] + 1]] if key in position else order[:0]
+        out.append((label, (starts[rows], ends[rows])))
     return out
 
 
@@ -479,6 +481,9 @@ def _panoptic_png(data: Any, height: int, width: int) -> list[tuple[int, np.ndar
     ids = rgb[:, :, 0] + 256 * rgb[:, :, 1] + 65536 * rgb[:, :, 2]
     return _split_by_value(ids, segments, path, "segment id")
 
+
+# Whole label images whose parts are one instance each (a panoptic segment), numbered 1.. in the order given.
+INSTANCE_PARTS = frozenset({"panoptic_png"})
 
 MULTI_RASTERIZERS: dict[str, Callable[[Any, int, int], list[tuple[int, Runs]]]] = {
     "colour_mask": _colour_mask,

@@ -21,7 +21,7 @@ from ..paths import Inputs, inside
 from .base import Entry, ImportPlan
 from .copies import GROUP_COLUMN, copies_note, copy_groups, roboflow_source
 from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
-from .raster import LABEL_IMAGES, RASTERIZERS, rasterize
+from .raster import INSTANCE_PARTS, LABEL_IMAGES, RASTERIZERS, rasterize
 
 LABELS_DIR = "labels"
 INSTANCES_DIR = "instances"
@@ -97,7 +97,9 @@ class _EntryWriter:
             # Without a number of its own, each shape is one instance (a COCO annotation, a YOLO line).
             instance = max(region.instance, 0) if region.instance else (
                 position + 1 if len(parts) == 1 and region.kind in RASTERIZERS else 0)
-            drawn += [Drawn(label, starts, ends, region.z, position, instance) for label, (starts, ends) in parts]
+            numbers = range(1, len(parts) + 1) if region.kind in INSTANCE_PARTS else [instance] * len(parts)
+            drawn += [Drawn(label, starts, ends, region.z, position, number)
+                      for number, (label, (starts, ends)) in zip(numbers, parts)]
         labels, inst = paint(drawn, height, width, ignore_index=self.palette.ignore_index,
                              num_classes=self.palette.num_classes, order=self.order, overlap=self.overlap,
                              background=self.background, instances=self.instances)
