@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -752,6 +753,44 @@ def test_cvat_xml_errors(tmp_path):
     (src / "annotations.xml").write_text("<annotations><meta></meta>")
     with pytest.raises(DataprepError, match="not valid XML"):
         _import("cvat", src, tmp_path / "out")
+
+
+@needs_coco
+@pytest.mark.parametrize("attributes, message", [
+    # A traceback (ValueError from float()) before, for any of these.
+    ("points='1,2;3,4;5,6' z_order='front'", "<polygon> #0: <polygon> attribute 'z_order' is not a number: 'front'"),
+    ("points='1,2;3,4;5,6' z_order='nan'", "<polygon> #0: <polygon> attribute 'z_order' is not a number: nan"),
+    # A half pair was read as one more number: 7 coordinates, not a malformed points attribute.
+    ("points='1,2;3,4;5,6,7'", "<polygon> #0: <polygon> points must be 'x,y;x,y;...', not '1,2;3,4;5,6,7'"),
+    ("points='1,2;3'", "<polygon> #0: <polygon> points must be 'x,y;x,y;...'"),
+])
+def test_cvat_xml_malformed_shape_attributes_are_one_line_errors(tmp_path, attributes, message):
+    src = tmp_path / "cvat"
+    write_image(src / "images" / "f0.png", 20, 16)
+    (src / "annotations.xml").write_text(
+        "<annotations><version>1.1</version><meta><task><labels><label><name>car</name></label></labels></task>"
+        f"</meta><image id='0' name='f0.png' width='20' height='16'><polygon label='car' {attributes}/></image>"
+        "</annotations>")
+    with pytest.raises(DataprepError, match=re.escape(message)):
+        _import("cvat", src, tmp_path / "out")
+    box = "<box label='car' xtl='1' ytl='1' xbr='8' ybr='8' rotation='left'/>"
+    (src / "annotations.xml").write_text((src / "annotations.xml").read_text().replace(
+        f"<polygon label='car' {attributes}/>", box))
+    with pytest.raises(DataprepError, match="<box> attribute 'rotation' is not a number: 'left'"):
+        _import("cvat", src, tmp_path / "out")
+
+
+@needs_coco
+def test_cvat_polygon_of_two_points_is_counted_not_dropped_unsaid(tmp_path):
+    src = tmp_path / "cvat"
+    write_image(src / "images" / "f0.png", 20, 16)
+    (src / "annotations.xml").write_text(
+        "<annotations><version>1.1</version><meta><task><labels><label><name>car</name></label></labels></task>"
+        "</meta><image id='0' name='f0.png' width='20' height='16'><polygon label='car' points='1,2;9,9'/>"
+        "</image></annotations>")
+    report = _import("cvat", src, tmp_path / "out")
+    assert report.ok and not _labels(tmp_path / "out", "f0").any()
+    assert any("1 polygon of fewer than 3 points" in n for n in report.notes)
 
 
 def _cvat_masks(root: Path, labelmap: str, mask: np.ndarray) -> None:

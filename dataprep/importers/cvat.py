@@ -57,7 +57,7 @@ def _box_polygon(el: ET.Element, path: Path, where: str) -> list[float]:
     x1, y1 = _float(el, "xtl", path, where), _float(el, "ytl", path, where)
     x2, y2 = _float(el, "xbr", path, where), _float(el, "ybr", path, where)
     corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
-    angle = float(el.get("rotation", 0) or 0)
+    angle = _float(el, "rotation", path, where) if el.get("rotation") else 0.0
     if angle:
         # CVAT rotates boxes clockwise (in image coordinates, y down) about their centre.
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
@@ -71,9 +71,12 @@ def _points(el: ET.Element, path: Path, where: str) -> list[float]:
     if not text:
         raise field_error(path, where, f"<{el.tag}> has no 'points' attribute")
     try:
-        return [float(v) for pair in text.strip().split(";") for v in pair.split(",")]
+        pairs = [[float(v) for v in pair.split(",")] for pair in text.strip().split(";")]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError
     except ValueError:
         raise field_error(path, where, f"<{el.tag}> points must be 'x,y;x,y;...', not {text[:40]!r}") from None
+    return [v for pair in pairs for v in pair]
 
 
 def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
@@ -142,11 +145,16 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
             label = shape.get("label")
             if label not in index:
                 raise field_error(path, swhere, f"label {label!r} is not in the task's labels")
-            z = int(float(shape.get("z_order", 0) or 0))
+            z_value = _float(shape, "z_order", path, swhere) if shape.get("z_order") else 0.0
+            if not math.isfinite(z_value):
+                raise field_error(path, swhere, f"<{shape.tag}> attribute 'z_order' is not a number: {z_value}")
+            z = int(z_value)
             if shape.tag == "polygon":
                 pts = _points(shape, path, swhere)
                 if len(pts) >= 6:
                     regions.append(Region(index[label], "coco_polygon", [pts], z, where=swhere))
+                else:  # encloses nothing; counted, as COCO's, instead of a class losing it unsaid
+                    skipped["polygon of fewer than 3 points"] += 1
             elif shape.tag == "box":
                 regions.append(Region(index[label], "coco_polygon", [_box_polygon(shape, path, swhere)], z,
                                       where=swhere))
