@@ -482,6 +482,20 @@ def test_labelme_errors_name_the_file(tmp_path):
     assert report.failed == 5 and report.converted == 0
 
 
+def test_labelme_mistyped_image_path_and_group_id_fail_their_file_not_the_import(tmp_path):
+    """imagePath 5 was an AttributeError traceback, group_id [1] a TypeError (unhashable) one, for the whole
+    import."""
+    src = tmp_path / "lm"
+    labelme_file(src, "good", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10)
+    path = labelme_file(src, "path", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "imagePath": 5}))
+    group = labelme_file(src, "group", [{**shape("cat", [[0, 0], [5, 0], [5, 5]]), "group_id": [1]}], 12, 10)
+    report = _import("labelme", src, tmp_path / "out", instances=True)
+    assert sorted(report.errors) == [f"{group}: shapes[0]: field 'group_id' must be an integer or null, not list [1]",
+                                     f"{path}: field 'imagePath' must be a file name, not int 5"]
+    assert report.converted == 1 and [r.id for r in read_manifest(report.manifest_path)] == ["good"]
+
+
 def test_labelme_exif_rotated_image(tmp_path):
     """labelme stores the size of the image as shown (EXIF applied); the stored size is an error with a hint."""
     src = tmp_path / "lm"

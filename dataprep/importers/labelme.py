@@ -117,6 +117,9 @@ def _image_for(path: Path, data: dict[str, Any], out_dir: Path, sid: str) -> tup
     """The image file: `imagePath` beside the JSON, or `imageData` written out under out_dir/images/ (then
     True)."""
     image_path = data.get("imagePath")
+    if image_path is not None and not isinstance(image_path, str):
+        raise field_error(path, "", f"field 'imagePath' must be a file name, not {type(image_path).__name__} "
+                                    f"{image_path!r:.40}")
     if image_path:
         candidate = path.parent / image_path.replace("\\", "/")
         # labelme's own apc2016_obj3.json names itself: an imagePath that is no image falls back to imageData too
@@ -183,6 +186,9 @@ def read_labelme(src: Path, out_dir: Path, *, labels_file: Path | None = None,
                     points_skipped += 1
                     continue
                 group = shape.get("group_id")
+                if group is not None and not isinstance(group, (int, str)):  # labelme writes an int or null
+                    raise field_error(path, where, f"field 'group_id' must be an integer or null, not "
+                                                   f"{type(group).__name__} {group!r:.40}")
                 key = (label, n if group is None else ("group", group))
                 number = instance_keys.setdefault(key, len(instance_keys) + 1)
                 regions.append(replace(region, instance=NO_INSTANCE if region.label == IGNORE else number))
