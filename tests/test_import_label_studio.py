@@ -219,6 +219,22 @@ def test_errors_name_task_and_region(tmp_path, cli):
     assert any("class 'Cat' is not in" in e for e in report.errors)
 
 
+@pytest.mark.parametrize("rotation", ["15deg", float("inf"), [15]])
+def test_a_rotation_that_is_no_number_fails_its_task_in_one_line(tmp_path, rotation):
+    """rotation "15deg" was a ValueError traceback from float(), ending the whole import."""
+    images = tmp_path / "images"
+    write_image(images / "ok.png", W, H)
+    write_image(images / "bad.png", W, H)
+    box = {"x": 10, "y": 10, "width": 40, "height": 50, "rectanglelabels": ["cat"]}
+    tasks = [_task("ok.png", _result("rectanglelabels", {**box, "rotation": 30}), task_id=1),
+             _task("bad.png", _result("rectanglelabels", {**box, "rotation": rotation}, id="r9"), task_id=2)]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    report = _import(tmp_path / "export.json", tmp_path / "out", images_dir=images)
+    assert report.errors == [f"{tmp_path / 'export.json'}: task 2 result[0] (id r9): field 'rotation' must be a "
+                             f"number of degrees, not {rotation!r}"]
+    assert [r.id for r in read_manifest(report.manifest_path)] == ["ok"]
+
+
 def test_json_min_records_of_one_task_and_its_keypoints(tmp_path):
     """JSON-MIN writes one record per annotation: two annotations of one task were refused as 'image is listed
     twice'; its keypoints ({x, y, width}) were read as rectangles without a label and failed the image."""

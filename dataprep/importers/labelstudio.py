@@ -180,7 +180,10 @@ def _shape(item: dict[str, Any], kind: str, width: int, height: int, path: Path,
         return "pil_polygon", (pts, None)
     number = {k: float(require(value, k, path, where, (int, float)))
               for k in (("x", "y", "width", "height") if kind == "rectangle" else ("x", "y", "radiusX", "radiusY"))}
-    theta = math.radians(float(value.get("rotation") or 0.0))
+    rotation = value.get("rotation") or 0.0
+    if isinstance(rotation, bool) or not isinstance(rotation, (int, float)) or not math.isfinite(rotation):
+        raise field_error(path, where, f"field 'rotation' must be a number of degrees, not {rotation!r:.40}")
+    theta = math.radians(rotation)
     x, y = number["x"] * width / 100, number["y"] * height / 100
     if kind == "ellipse":
         rx, ry = number["radiusX"] * width / 100, number["radiusY"] * height / 100
