@@ -105,6 +105,26 @@ def test_via1_region_dict_and_project_option_order(tmp_path):
     assert (read_mask(tmp_path / "out2" / "labels" / "a.png") == 2).sum() == 25
 
 
+def test_via1_region_keys_that_are_not_all_numbers_keep_the_numbered_order(tmp_path):
+    """A regions object keyed "0", "10", "2" and "extra" was a TypeError traceback (int < str while sorting)."""
+    src = tmp_path / "src"
+    path = _via2(src, {"a.png": (12, 10, [])})
+    data = json.loads(path.read_text())
+
+    def rect(x: int, w: int, kind: str) -> dict:
+        return _region({"name": "rect", "x": x, "y": 1, "width": w, "height": 4}, kind=kind)
+
+    next(iter(data.values()))["regions"] = {"10": rect(5, 3, "c"), "extra": rect(1, 1, "b"), "2": rect(3, 3, "b"),
+                                            "0": rect(1, 8, "a")}
+    path.write_text(json.dumps(data))
+    report = _import(path, tmp_path / "out")
+    assert report.ok, report.errors
+    # Drawn 0, 2, 10 (by number: 10 over 2 where they meet), then extra over 0.
+    expected = _reference(12, 10, [(1, "box", [1, 1, 9, 5]), (2, "box", [3, 1, 6, 5]), (3, "box", [5, 1, 8, 5]),
+                                   (2, "box", [1, 1, 2, 5])])
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "a.png"), expected)
+
+
 def test_via3_project_shapes_and_option_ids(tmp_path):
     src = tmp_path / "src"
     write_image(src / "x.png", 20, 16, 3)

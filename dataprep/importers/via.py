@@ -107,7 +107,8 @@ def _via2_shape(shape: Any, path: Path, where: str) -> tuple[str, Any] | None:
 
 def _regions_list(regions: Any, path: Path, where: str) -> list[Any]:
     if isinstance(regions, dict):  # VIA 1: {"0": {...}, "1": {...}}
-        return [regions[k] for k in sorted(regions, key=lambda k: int(k) if str(k).isdigit() else k)]
+        # Numbered keys in number order; any other key after them (mixed, int < str was a TypeError traceback).
+        return [regions[k] for k in sorted(regions, key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))]
     if isinstance(regions, list):
         return regions
     raise field_error(path, where, f"field 'regions' must be a list or an object, not {type(regions).__name__}")
