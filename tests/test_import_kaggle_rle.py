@@ -238,6 +238,8 @@ def test_named_classes_are_sorted_after_background(tmp_path):
     ("0 5", "line 2: RLE start 0: starts count from 1"),
     ("4 0", "line 2: RLE run length 0: lengths are at least 1"),
     ("1 x", "line 2: RLE '1 x' holds something other than whole numbers"),
+    # Past int64: an OverflowError traceback that ended the import.
+    ("1 99999999999999999999", "line 2: RLE '1 99999999999999999999' holds something other than whole numbers"),
 ])
 def test_malformed_rles_fail_their_image_alone_with_one_line_naming_the_line(tmp_path, rle, message):
     src = _write(tmp_path, "ImageId,EncodedPixels", [f"a.png,{rle}", "a.png,1 2", "b.png,1 2"],

@@ -258,7 +258,7 @@ def _numbers(rle: str, src: Path, line: int, relative: bool = False) -> np.ndarr
     """The RLE's numbers, absolute 1-based starts (a relative RLE converted: its starts may be 0)."""
     try:
         numbers = np.array(rle.split(), np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a number past int64 (a corrupt cell), not a traceback
         raise field_error(src, f"line {line}",
                           f"RLE {rle[:40]!r} holds something other than whole numbers") from None
     if len(numbers) % 2:
