@@ -121,6 +121,32 @@ def test_severstal_image_classid_column_keeps_class_numbers_as_indices(tmp_path)
     assert [r.id for r in read_manifest(tmp_path / "out" / "manifest.csv").rows] == ["a", "b"]
 
 
+def test_class_numbers_written_as_floats_are_those_numbers(tmp_path):
+    """pandas writes a ClassId column that held a NaN as 1.0, 3.0: read as names, 3.0 became index 2 and 4.0 index
+    3 (by sorted name, no word), where 3 and 4 stay 3 and 4."""
+    h, w = 64, 160
+    rows = [f"a.jpg,1.0,{_encode(_blob(h, w, 20, 30, 12))}", f"a.jpg,3.0,{_encode(_blob(h, w, 40, 120, 15))}",
+            f"b.jpg,4,{_encode(_blob(h, w, 30, 60, 10))}", "b.jpg,,"]
+    src = _write(tmp_path, "ImageId,ClassId,EncodedPixels", rows, {"a.jpg": (w, h), "b.jpg": (w, h)})
+    report = _import(src, tmp_path / "out")
+    assert report.ok
+    expected = np.zeros((h, w), np.uint8)
+    expected[_blob(h, w, 20, 30, 12)] = 1
+    expected[_blob(h, w, 40, 120, 15)] = 3
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "a.png"), expected)
+    assert np.array_equal(np.unique(read_mask(tmp_path / "out" / "labels" / "b.png")), [0, 4])
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.index, c.name, c.id) for c in palette.classes if not c.ignore][3:] == [(3, "class_3", 3),
+                                                                                    (4, "class_4", 4)]
+    # From 0 too: the numbers' order, not the names' ("10.0" sorted before "2.0").
+    rows = [f"a.jpg,0.0,{_encode(_blob(h, w, 20, 30, 12))}", f"a.jpg,10.0,{_encode(_blob(h, w, 40, 120, 15))}",
+            f"b.jpg,2.0,{_encode(_blob(h, w, 30, 60, 10))}"]
+    src = _write(tmp_path / "zero", "ImageId,ClassId,EncodedPixels", rows, {"a.jpg": (w, h), "b.jpg": (w, h)})
+    _import(src, tmp_path / "out0")
+    palette = load_palette(tmp_path / "out0" / "palette.json")
+    assert [(c.index, c.id) for c in palette.classes if not c.ignore] == [(0, None), (1, 0), (2, 2), (3, 10)]
+
+
 def test_images_the_csv_never_names_are_counted_or_taken_as_background(tmp_path):
     """Severstal's train.csv lists only the images with a defect; the others are in train_images too."""
     h, w = 20, 40

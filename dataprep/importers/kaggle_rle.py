@@ -283,18 +283,29 @@ def _classes(src: Path, values: list[str | None], class_name: str | None) -> tup
         return {}, [ClassSpec("background"), ClassSpec(class_name or "foreground")]
     if class_name is not None:
         raise UsageError(src, "--class-name names the one class of a file without a class column; this one has one")
-    if all(v.isdigit() and 1 <= int(v) <= 254 for v in found):
+    whole = {v: _whole_number(v) for v in found}
+    if all(n is not None and 1 <= n <= 254 for n in whole.values()):
         # The numbers are the indices, gaps kept: a subset without class 2 still labels class 3 as 3.
-        top = max(int(v) for v in found)
-        return ({v: int(v) for v in found},
+        top = max(n for n in whole.values() if n is not None)
+        return ({v: n for v, n in whole.items() if n is not None},
                 [ClassSpec("background")] + [ClassSpec(f"class_{i}", id=i) for i in range(1, top + 1)])
-    if all(v.isdigit() for v in found):
+    if all(n is not None for n in whole.values()):
         # Numbers from 0 (iMaterialist's ClassId 0..45): indices 1.. by value, each keeping its number as id, so
         # labels2rle writes them back (sorted as text, 10 came before 2 and the ids were lost).
-        by_value = sorted(found, key=int)
-        return ({v: i + 1 for i, v in enumerate(by_value)},
-                [ClassSpec("background")] + [ClassSpec(f"class_{v}", id=int(v)) for v in by_value])
+        by_value = sorted({n for n in whole.values() if n is not None})
+        position = {n: i + 1 for i, n in enumerate(by_value)}
+        return ({v: position[n] for v, n in whole.items() if n is not None},
+                [ClassSpec("background")] + [ClassSpec(f"class_{n}", id=n) for n in by_value])
     return {v: i + 1 for i, v in enumerate(found)}, [ClassSpec("background")] + [ClassSpec(v) for v in found]
+
+
+def _whole_number(value: str) -> int | None:
+    """3 for "3" and for "3.0", as pandas writes a class column that held a NaN (read as names, "1.0", "3.0" and
+    "4.0" became indices 1, 2, 3: class 3 moved to 2, unsaid); None for anything else."""
+    digits, dot, zeros = value.partition(".")
+    if digits.isdigit() and (not dot or zeros and set(zeros) == {"0"}):
+        return int(digits)
+    return None
 
 
 def _images_folder(src: Path, images_dir: Path | None, names: list[str]) -> tuple[Path, dict[str, Path]]:
