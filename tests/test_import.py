@@ -232,6 +232,22 @@ def test_coco_empty_file_missing_image_and_size_mismatch(tmp_path):
 
 
 @needs_coco
+@pytest.mark.parametrize("name", ["", ".", "sub/.."])
+def test_an_image_name_that_names_no_file_is_a_one_line_error(tmp_path, name):
+    """file_name "" or "." (CVAT: name=".") was a ValueError traceback: the id of an empty name."""
+    export = coco_export(tmp_path / "coco")
+    _rewrite(export["json"], lambda d: d["images"][1].update(file_name=name))
+    with pytest.raises(DataprepError, match=re.escape(f"images[1]: field 'file_name' names no file: {name!r}")):
+        _import("coco", export["json"], tmp_path / "out")
+    src = tmp_path / "cvat"
+    write_image(src / "images" / "f0.png", 20, 16)
+    (src / "annotations.xml").write_text(CVAT_XML.replace("{rle}", "2,3,2,5").replace('name="f0.png"', f'name="{name}"'))
+    message = "<image> has no 'name' attribute" if not name else f"<image> name names no file: {name!r}"
+    with pytest.raises(DataprepError, match=re.escape(message)):
+        _import("cvat", src, tmp_path / "out2")
+
+
+@needs_coco
 def test_absolute_and_dotdot_image_names_write_below_labels(tmp_path):
     """datumaro's COCO/CVAT/VIA samples with an absolute or '../' image name wrote the label map next to the
     image (in the input tree, where the next scan pairs it) or beside labels/, exit 0."""

@@ -125,6 +125,19 @@ def test_via1_region_keys_that_are_not_all_numbers_keep_the_numbered_order(tmp_p
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "a.png"), expected)
 
 
+def test_via_filename_that_names_no_file_fails_its_image_alone(tmp_path):
+    """filename "" was a ValueError traceback ending the import (the id of an empty name)."""
+    square = {"name": "rect", "x": 1, "y": 1, "width": 4, "height": 4}
+    path = _via2(tmp_path / "src", {"a.png": (10, 10, [_region(square, kind="a")]), "b.png": (10, 10, [])})
+    data = json.loads(path.read_text())
+    key = next(k for k in data if k.startswith("b.png"))
+    data[key]["filename"] = ""
+    path.write_text(json.dumps(data))
+    report = _import(path, tmp_path / "out")
+    assert report.errors == [f"{path}: {key!r}: filename names no file: ''"]
+    assert [r.id for r in read_manifest(report.manifest_path)] == ["a"]
+
+
 def test_via3_project_shapes_and_option_ids(tmp_path):
     src = tmp_path / "src"
     write_image(src / "x.png", 20, 16, 3)

@@ -42,7 +42,9 @@ def parse_images(data: dict[str, Any], path: Path) -> dict[int, dict[str, Any]]:
     for n, img in enumerate(images):
         where = f"images[{n}]"
         iid = require(img, "id", path, where, (int, str))
-        require(img, "file_name", path, where, str)
+        name = require(img, "file_name", path, where, str)
+        if Path(name.strip()).name in ("", ".", ".."):  # "" and "." were a ValueError traceback (an empty id)
+            raise field_error(path, where, f"field 'file_name' names no file: {name!r}")
         for key in ("width", "height"):
             if key in img and img[key] is not None and (not isinstance(img[key], int) or img[key] <= 0):
                 raise field_error(path, where, f"field {key!r} must be a positive integer, not {img[key]!r}")

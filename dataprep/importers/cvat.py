@@ -133,6 +133,8 @@ def read_cvat_xml(src: Path, *, images_dir: Path | None = None) -> ImportPlan:
         where = f"image #{n}" + (f" ({name})" if name else "")
         if not name:
             raise field_error(path, where, "<image> has no 'name' attribute")
+        if Path(name.strip()).name in ("", ".", ".."):  # name="." was a ValueError traceback (an empty id)
+            raise field_error(path, where, f"<image> name names no file: {image.get('name')!r}")
         width, height = _int(image, "width", path, where), _int(image, "height", path, where)
         regions: list[Region] = []
         for k, shape in enumerate(image):
