@@ -512,6 +512,18 @@ def test_labelme_mistyped_image_path_and_group_id_fail_their_file_not_the_import
     assert report.converted == 1 and [r.id for r in read_manifest(report.manifest_path)] == ["good"]
 
 
+def test_labelme_infinite_point_fails_its_file_naming_the_json_and_shape(tmp_path):
+    """Python's json writes inf as Infinity; PIL's OverflowError was reported against the image, as a bare
+    'OverflowError: ...', not the JSON and shape."""
+    src = tmp_path / "lm"
+    labelme_file(src, "good", [shape("cat", [[0, 0], [5, 0], [5, 5]])], 12, 10)
+    bad = labelme_file(src, "bad", [shape("cat", [[0, 0], [float("inf"), 0], [5, 5]])], 12, 10)
+    assert "Infinity" in bad.read_text()
+    report = _import("labelme", src, tmp_path / "out")
+    assert report.errors == [f"{bad}: shape #0: cannot convert float infinity to integer"]
+    assert [r.id for r in read_manifest(report.manifest_path)] == ["good"]
+
+
 def test_labelme_exif_rotated_image(tmp_path):
     """labelme stores the size of the image as shown (EXIF applied); the stored size is an error with a hint."""
     src = tmp_path / "lm"

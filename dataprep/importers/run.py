@@ -91,7 +91,7 @@ class _EntryWriter:
                 parts = rasterize(region.kind, region.label, region.data, height, width)
             except DataprepError:
                 raise
-            except (ValueError, TypeError, KeyError, IndexError) as exc:
+            except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:  # Overflow: an infinite point
                 where = f"{entry.where}: " if entry.where else ""
                 raise DataprepError(entry.source, f"{where}{region.where or f'shape #{position}'}: {exc}") from None
             # Without a number of its own, each shape is one instance (a COCO annotation, a YOLO line).
