@@ -1,6 +1,7 @@
 """Per-instance mask folders, the Data Science Bowl 2018 layout: `ID/images/ID.png` + `ID/masks/*.png`.
 
-Every mask file is one instance (non-zero pixels). Masks directly in `masks/`
+Every mask file is one instance (non-zero pixels; JPEG masks above half their brightest value).
+Masks directly in `masks/`
 belong to one foreground class; masks in sub-folders `masks/CLASS/*.png` belong
 to the class named after the folder (classes sorted by name, after background 0).
 Instances are numbered 1, 2, ... in file order for the optional instance map.
