@@ -648,6 +648,20 @@ def test_yolo_yaml_without_names(tmp_path):
         _import("yolo", yaml_path, tmp_path / "out")
 
 
+def test_yolo_yaml_path_that_is_no_folder_name_and_an_unreadable_list_are_one_line_errors(tmp_path):
+    """path: 5 was a TypeError traceback, a train list that is no UTF-8 text a UnicodeDecodeError one."""
+    yaml_path = yolo_export(tmp_path / "yolo", {"a": "0 0.1 0.1 0.5 0.1 0.5 0.5\n"}, ["x"])
+    yaml_path.write_text("path: 5\ntrain: images/train\nnames: [x]\n")
+    with pytest.raises(DataprepError, match=re.escape("data.yaml: field 'path' must be a folder, not 5")):
+        _import("yolo", yaml_path, tmp_path / "out")
+    (tmp_path / "yolo" / "train.txt").write_bytes(b"\xff\xfe\x00images/train/a.png\n")
+    yaml_path.write_text("train: train.txt\nnames: [x]\n")
+    with pytest.raises(DataprepError, match=re.escape(f"{tmp_path / 'yolo' / 'train.txt'}: unreadable ('train' list in")):
+        _import("yolo", yaml_path, tmp_path / "out")
+    (tmp_path / "yolo" / "train.txt").write_text("\ufeff./images/train/a.png\n")  # a BOM, as Notepad writes it
+    assert _import("yolo", yaml_path, tmp_path / "out").converted == 1
+
+
 def test_yolo_export_with_classes_txt_and_no_yaml(tmp_path):
     """Label Studio's (and Darknet's) YOLO export: classes.txt beside images/ and labels/, no data.yaml; it was
     refused with 'no data.yaml', naming neither classes.txt nor a way on."""

@@ -76,6 +76,8 @@ def _root(data: dict[str, Any], path: Path) -> Path:
     value = data.get("path")
     if not value:
         return path.parent
+    if not isinstance(value, str):  # path: 5 was a TypeError traceback
+        raise field_error(path, "", f"field 'path' must be a folder, not {value!r:.40}")
     root = Path(value)
     if not root.is_absolute():
         root = path.parent / root
@@ -95,7 +97,11 @@ def _split_images(root: Path, value: Any, path: Path, split: str) -> list[Path]:
         if place.is_dir():
             images += [place / rel for rel in walk_files(place, IMAGE_EXTENSIONS)]
         elif place.is_file() and place.suffix == ".txt":
-            for line in place.read_text(encoding="utf-8").splitlines():
+            try:
+                listed = place.read_text(encoding="utf-8-sig").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:  # was a traceback
+                raise DataprepError(place, f"unreadable ({split!r} list in {path}): {exc}") from None
+            for line in listed:
                 line = line.strip()
                 if line:
                     p = Path(line)
