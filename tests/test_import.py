@@ -241,7 +241,8 @@ def test_an_image_name_that_names_no_file_is_a_one_line_error(tmp_path, name):
         _import("coco", export["json"], tmp_path / "out")
     src = tmp_path / "cvat"
     write_image(src / "images" / "f0.png", 20, 16)
-    (src / "annotations.xml").write_text(CVAT_XML.replace("{rle}", "2,3,2,5").replace('name="f0.png"', f'name="{name}"'))
+    xml = CVAT_XML.replace("{rle}", "2,3,2,5").replace('name="f0.png"', f'name="{name}"')
+    (src / "annotations.xml").write_text(xml)
     message = "<image> has no 'name' attribute" if not name else f"<image> name names no file: {name!r}"
     with pytest.raises(DataprepError, match=re.escape(message)):
         _import("cvat", src, tmp_path / "out2")
@@ -656,7 +657,8 @@ def test_yolo_yaml_path_that_is_no_folder_name_and_an_unreadable_list_are_one_li
         _import("yolo", yaml_path, tmp_path / "out")
     (tmp_path / "yolo" / "train.txt").write_bytes(b"\xff\xfe\x00images/train/a.png\n")
     yaml_path.write_text("train: train.txt\nnames: [x]\n")
-    with pytest.raises(DataprepError, match=re.escape(f"{tmp_path / 'yolo' / 'train.txt'}: unreadable ('train' list in")):
+    unreadable = f"{tmp_path / 'yolo' / 'train.txt'}: unreadable ('train' list in"
+    with pytest.raises(DataprepError, match=re.escape(unreadable)):
         _import("yolo", yaml_path, tmp_path / "out")
     (tmp_path / "yolo" / "train.txt").write_text("\ufeff./images/train/a.png\n")  # a BOM, as Notepad writes it
     assert _import("yolo", yaml_path, tmp_path / "out").converted == 1

@@ -365,7 +365,8 @@ def read_via(src: Path, *, images_dir: Path | None = None, attribute: str | None
                         raise field_error(path, shape.where, f"class {name!r} is not in {listed}")
                     regions.append(Region(index[name], shape.kind, shape.data, where=shape.where))
                 target = _image_path(image, folder)
-                if _image_path(image, Path()).name.strip() in ("", ".", ".."):  # filename "" was a ValueError traceback (an empty id)
+                # filename "" was a ValueError traceback (the id of an empty name)
+                if _image_path(image, Path()).name.strip() in ("", ".", ".."):
                     raise field_error(path, image.where, f"filename names no file: {image.filename!r}")
                 sid = Path(prefix, _image_path(image, Path()).with_suffix("")).as_posix()
                 if image.size is not None and target.is_file() and _not_the_file(target, image.size):
