@@ -895,6 +895,18 @@ def test_cvat_segmentation_masks_use_labelmap_colours(tmp_path):
     assert load_palette(tmp_path / "out" / "palette.json").names == ["background", "road", "car"]
 
 
+def test_instance_maps_of_formats_without_instances_are_said_to_be_empty(tmp_path):
+    """cvat-mask --instances wrote all-zero instance maps and announced them, without a word that they are empty."""
+    mask = np.zeros((6, 8, 3), np.uint8)
+    mask[:, 4:] = (250, 50, 83)
+    _cvat_masks(tmp_path / "seg", "background:0,0,0::\ncar:250,50,83::\n", mask)
+    report = _import("cvat-mask", tmp_path / "seg", tmp_path / "out", instances=True)
+    assert report.ok and not read_mask(tmp_path / "out" / "instances" / "f0.png").any()
+    assert ("--instances: cvat-mask imports read no instances (SegmentationObject/ is not read): every map in "
+            "instances/ is 0") in report.notes
+    assert not any("--instances" in n for n in _import("cvat-mask", tmp_path / "seg", tmp_path / "out2").notes)
+
+
 def test_cvat_mask_void_entries_are_the_ignore_index(tmp_path):
     """datumaro's VOC label map ends with `ignored:224,224,192`: its boundary bands became a 22nd class."""
     mask = np.zeros((6, 8, 3), np.uint8)

@@ -25,6 +25,9 @@ from .raster import INSTANCE_PARTS, LABEL_IMAGES, RASTERIZERS, rasterize
 
 LABELS_DIR = "labels"
 INSTANCES_DIR = "instances"
+# Formats whose label maps are read whole, without shapes to number: their instance maps hold nothing.
+NO_INSTANCES = {"cvat-mask": "SegmentationObject/ is not read", "mat": "a .mat label map is classes only",
+                "ade20k": "the _seg.png blue instance numbers are not read"}
 
 
 @dataclass
@@ -172,6 +175,9 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     palette = plan.palette(ignore_index)
     entries = [e for e in plan.entries if e.regions or not skip_empty]
     report = ImportReport(palette, out_dir, format=plan.format, parse_notes=list(plan.warnings))
+    if instances and plan.format in NO_INSTANCES:  # all-zero instance maps, announced as written, said nothing
+        report.parse_notes.append(f"--instances: {plan.format} imports read no instances "
+                                  f"({NO_INSTANCES[plan.format]}): every map in {INSTANCES_DIR}/ is 0")
     report.skipped = len(plan.entries) - len(entries)
     report.errors.extend(plan.errors)
     report.failed = len(plan.errors)
