@@ -58,6 +58,27 @@ def test_ccp_groundtruth_with_a_mat_cell_array_of_names(tmp_path):
     assert [c.name for c in palette.classes if not c.ignore] == list(names)
 
 
+def test_a_label_map_saved_as_matlab_doubles_is_read_and_an_integer_one_wins_over_doubles(tmp_path):
+    """MATLAB's zeros(h, w) is double: such a map was refused ("no 2-D integer array"; with --variable naming it:
+    "the file holds: none")."""
+    rng = np.random.default_rng(3)
+    _photo(tmp_path / "img" / "a.jpg", 24, 32)
+    labels = _labels(rng, 24, 32, 4)
+    _mat(tmp_path / "cls" / "a.mat", labels=labels.astype(np.float64), name=np.array(["a"], dtype=object))
+    for variable in (None, "labels"):
+        out = tmp_path / f"out_{variable}"
+        report = _import(tmp_path / "cls", out, images_dir=tmp_path / "img", variable=variable)
+        assert report.ok and report.converted == 1
+        np.testing.assert_array_equal(read_mask(out / "labels" / "a.png"), labels)
+    # An integer map beside a double image (a depth map, say) is the label map, as before.
+    _mat(tmp_path / "cls" / "a.mat", labels=labels, depth=rng.random((24, 32)) * 10)
+    _import(tmp_path / "cls", tmp_path / "out_int", images_dir=tmp_path / "img")
+    np.testing.assert_array_equal(read_mask(tmp_path / "out_int" / "labels" / "a.png"), labels)
+    _mat(tmp_path / "cls" / "a.mat", labels=labels - 0.5)  # not whole numbers: no label map
+    report = _import(tmp_path / "cls", tmp_path / "out_half", images_dir=tmp_path / "img")
+    assert not report.converted and "no 2-D integer array" in report.errors[0]
+
+
 def test_sbd_struct_field_is_found_and_its_255_is_ignore(tmp_path):
     """SBD's cls/*.mat: GTcls with Segmentation (the label map), Boundaries and CategoriesPresent."""
     rng = np.random.default_rng(1)

@@ -123,10 +123,13 @@ def load_label_array(path: Path, variable: str | None) -> np.ndarray:
     if lookup is not None:  # TABLE[MAP]: MSRC's newlabels[newseg], a class per segment number (1-based)
         return _looked_up(path, data, lookup["table"], lookup["map"])
     found = {name: value for name, value in _arrays(data) if variable is None or name == variable}
+    if not found:  # MATLAB's own type is double: a map made with zeros(h, w) holds its classes as whole doubles
+        found = {name: value for name, value in _arrays(data, whole_floats=True)
+                 if variable is None or name == variable}
     if variable is None and len(found) == 1:
         _refuse_segment_numbers(path, data, *next(iter(found.items())))
     if variable is not None and not found:
-        known = ", ".join(name for name, _ in _arrays(data)) or "none"
+        known = ", ".join(name for name, _ in _arrays(data, whole_floats=True)) or "none"
         raise DataprepError(path, f"no 2-D integer array {variable!r}; the file holds: {known}")
     if not found:
         raise DataprepError(path, "no 2-D integer array (a label map) in the file")
@@ -135,6 +138,10 @@ def load_label_array(path: Path, variable: str | None) -> np.ndarray:
     array = next(iter(found.values()))
     if array.dtype == bool:
         return array.astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        if array.min() < 0 or array.max() >= 2 ** 32:
+            raise DataprepError(path, f"label values must be 0 to 2**32 - 1, found {array.min():g} to {array.max():g}")
+        return array.astype(np.uint32)
     if np.issubdtype(array.dtype, np.signedinteger):
         if array.min() < 0:
             raise DataprepError(path, f"label values must be 0 or more, found {int(array.min())}")
@@ -185,23 +192,28 @@ def _looked_up(path: Path, data: dict[str, Any], table_name: str, map_name: str)
     return lut[segments].astype(np.uint32)
 
 
-def _arrays(data: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
-    """(name, array) of every 2-D integer array at the top level or one struct field down (`GTcls.Segmentation`)."""
+def _arrays(data: dict[str, Any], whole_floats: bool = False) -> list[tuple[str, np.ndarray]]:
+    """(name, array) of every 2-D integer array at the top level or one struct field down (`GTcls.Segmentation`);
+    with `whole_floats`, floating-point arrays of whole numbers too."""
     out = []
     for name, value in data.items():
         if name.startswith("__"):
             continue
-        if _is_label_array(value):
+        if _is_label_array(value, whole_floats):
             out.append((name, value))
         elif hasattr(value, "_fieldnames"):  # a MATLAB struct
             out += [(f"{name}.{field}", getattr(value, field)) for field in value._fieldnames
-                    if _is_label_array(getattr(value, field))]
+                    if _is_label_array(getattr(value, field), whole_floats)]
     return out
 
 
-def _is_label_array(value: Any) -> bool:
-    return (isinstance(value, np.ndarray) and value.ndim == 2 and min(value.shape) > 1
-            and (np.issubdtype(value.dtype, np.integer) or value.dtype == bool))
+def _is_label_array(value: Any, whole_floats: bool = False) -> bool:
+    if not (isinstance(value, np.ndarray) and value.ndim == 2 and min(value.shape) > 1):
+        return False
+    if np.issubdtype(value.dtype, np.integer) or value.dtype == bool:
+        return True
+    return (whole_floats and np.issubdtype(value.dtype, np.floating) and bool(np.isfinite(value).all())
+            and bool((value == np.trunc(value)).all()))
 
 
 def _label_names(path: Path) -> list[str]:
