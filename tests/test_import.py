@@ -591,6 +591,31 @@ def test_yolo_polygons_boxes_and_background(tmp_path):
         _import("yolo", yaml_path, tmp_path / "out_det")
 
 
+@pytest.mark.parametrize("names", [["Background", "road", "car"], ["road", "background", "car"]])
+def test_yolo_class_named_background_is_index_0(tmp_path, names):
+    """names ['Background', 'road', 'car'] (masks converted to YOLO list it as class 0) gave two background
+    classes, 0 (unlabelled) and 1 (its polygons), trained apart; now it is index 0, as COCO's background category."""
+    bg = next(i for i, n in enumerate(names) if n.lower() == "background")
+    road, car = names.index("road"), names.index("car")
+    # Square 0.2..0.7 of 64x48: pixels 9..33 x 12..44 (see above); a background polygon over its corner.
+    lines = {"a": f"{road} 0.2 0.2 0.7 0.2 0.7 0.7 0.2 0.7\n{bg} 0.2 0.2 0.4 0.2 0.4 0.4 0.2 0.4\n"
+                  f"{car} 0.8 0.8 0.9 0.8 0.9 0.9\n"}
+    yaml_path = yolo_export(tmp_path / "yolo", lines, names)
+    report = _import("yolo", yaml_path, tmp_path / "out")
+    assert report.ok
+    palette = load_palette(tmp_path / "out" / "palette.json")
+    assert [(c.name, c.index, c.id) for c in palette.classes if not c.ignore] == [
+        (names[bg], 0, bg), ("road", 1, road), ("car", 2, car)]
+    import cv2
+
+    expected = np.zeros((48, 64), np.uint8)
+    for label, poly in ((1, [0.2, 0.2, 0.7, 0.2, 0.7, 0.7, 0.2, 0.7]), (0, [0.2, 0.2, 0.4, 0.2, 0.4, 0.4, 0.2, 0.4]),
+                        (2, [0.8, 0.8, 0.9, 0.8, 0.9, 0.9])):
+        pts = (np.array(poly).reshape(-1, 2) * (64, 48)).astype(np.int32)
+        cv2.fillPoly(expected, [pts], label)
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/a"), expected)
+
+
 def test_yolo_boxes_cover_their_size_in_pixels(tmp_path):
     """Roboflow's YOLO sample: `0 0.35 0.3 0.3 0.2` on a 10x5 image is a 3x1 box; drawn as a cv2 polygon (edges
     inclusive, 0.35 - 0.15 = 0.1999... truncated) it covered columns 1-5 and rows 0-2, 15 pixels."""

@@ -7,7 +7,8 @@ are scaled to pixels, truncated to integers and filled with `cv2.fillPoly`, as
 ultralytics' `polygon2mask` does. An image without a label file, or with an
 empty one, is background (YOLO's convention).
 
-Classes: background 0, then YOLO class c at index c + 1 (its `id` in palette.json is c).
+Classes: background 0, then YOLO class c at index c + 1 (its `id` in palette.json is c); a class named
+background is index 0 itself, the others following it in order.
 """
 from __future__ import annotations
 
@@ -121,9 +122,20 @@ def label_file(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def parse_label_file(path: Path, num_classes: int, boxes: str = "skip") -> tuple[list[Region], int]:
+def class_indices(names: list[str]) -> list[int]:
+    """The label index of each YOLO class: c + 1, except that a class named background (masks converted to YOLO
+    often list `Background` as class 0) is index 0 itself and the rest follow it in order, as COCO's and CVAT's
+    background category do (a second background at index 1, trained apart from the unlabelled pixels, before)."""
+    bg = next((i for i, n in enumerate(names) if n.strip().lower() in ("background", "_background_")), None)
+    if bg is None:
+        return [c + 1 for c in range(len(names))]
+    return [0 if c == bg else c + (c < bg) for c in range(len(names))]
+
+
+def parse_label_file(path: Path, num_classes: int, boxes: str = "skip",
+                     indices: list[int] | None = None) -> tuple[list[Region], int]:
     """The regions of one label file and how many of its lines are boxes (`class cx cy w h`); `boxes` says what
-    those draw: nothing (skip), the ignore index, or their class."""
+    those draw: nothing (skip), the ignore index, or their class; `indices`: each class's label index (c + 1)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -153,7 +165,7 @@ def parse_label_file(path: Path, num_classes: int, boxes: str = "skip") -> tuple
             # Pixel coordinates are rarely all within 0..2; a value a little past 1 is a point outside the image.
             hint = " (pixel coordinates given?)" if max(values) > 2 else ""
             raise field_error(path, where, f"coordinates must be normalized to 0..1, got {outside:g}{hint}")
-        label = cls + 1
+        label = indices[cls] if indices is not None else cls + 1
         if len(values) == 4:  # a detection box
             box_lines += 1
             if boxes == "skip":
@@ -186,7 +198,11 @@ def read_yolo(src: Path, *, boxes: str = "skip") -> ImportPlan:
         raise DataprepError(path, "empty file" if data is None else "expected a mapping with names and train/val")
     names = _names(data, path)
     root = _root(data, path)
-    plan = ImportPlan("yolo", [ClassSpec("background")] + [ClassSpec(n, None, i) for i, n in enumerate(names)], [])
+    indices = class_indices(names)
+    specs = [ClassSpec("background")] + [ClassSpec(n, None, i) for i, n in enumerate(names)]
+    if 0 in indices:  # the export's own background class is index 0, with its name and id
+        specs = [specs[1:][indices.index(0)]] + [s for s, i in zip(specs[1:], indices) if i != 0]
+    plan = ImportPlan("yolo", specs, [])
     splits = [s for s in SPLITS if data.get(s)]
     if not splits:
         raise field_error(path, "", "no 'train', 'val' or 'test' field")
@@ -201,7 +217,7 @@ def read_yolo(src: Path, *, boxes: str = "skip") -> ImportPlan:
             sid = Path(os.path.relpath(image, root)).with_suffix("").as_posix()
             lbl = label_file(image)
             try:
-                regions, boxed = parse_label_file(lbl, len(names), boxes) if lbl.is_file() else ([], 0)
+                regions, boxed = parse_label_file(lbl, len(names), boxes, indices) if lbl.is_file() else ([], 0)
             except DataprepError as exc:
                 plan.errors.append(str(exc))
                 continue
