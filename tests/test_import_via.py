@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from dataprep.errors import UsageError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.importers import import_annotations
 from dataprep.io import read_mask
 from dataprep.manifest import read_manifest
@@ -159,6 +160,29 @@ def test_via3_project_shapes_and_option_ids(tmp_path):
     expected = _reference(20, 16, [(2, "box", [1, 1, 6, 5]), (1, "polygon", [(10, 2), (18, 2), (18, 12)])])
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / "labels" / "x.png"), expected)
     assert any("1 polyline/point regions" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.update(attribute=[{"aname": "species"}]), "field 'attribute' must be an object, not list"),
+    (lambda p: p["attribute"]["1"].update(options=["oak", "elm"]),
+     "attribute 1: field 'options' must be an object of option ids"),
+    (lambda p: p["metadata"].update({"1_a": "oak"}), "metadata 1_a: expected an object with 'vid', 'xy' and an 'av'"),
+    (lambda p: p["metadata"]["1_a"].update(av=["1"]), "metadata 1_a: expected an object with 'vid', 'xy' and an 'av'"),
+])
+def test_via3_malformed_project_fields_are_one_line_errors(tmp_path, edit, message):
+    """Each was an AttributeError traceback ('list' object has no attribute 'items')."""
+    src = tmp_path / "src"
+    write_image(src / "x.png", 20, 16, 3)
+    project = {"project": {"pid": "__VIA_PROJECT_ID__"}, "config": {},
+               "attribute": {"1": {"aname": "species", "anchor_id": "FILE1_Z0_XY1", "type": 3,
+                                   "options": {"0": "oak", "1": "elm"}}},
+               "file": {"1": {"fid": "1", "fname": "x.png", "type": 2, "loc": 1, "src": ""}},
+               "view": {"1": {"fid_list": ["1"]}},
+               "metadata": {"1_a": {"vid": "1", "flg": 0, "z": [], "xy": [2, 1, 1, 5, 4], "av": {"1": "1"}}}}
+    edit(project)
+    (src / "via3.json").write_text(json.dumps(project))
+    with pytest.raises(DataprepError, match=re.escape(f"{src / 'via3.json'}: {message}")):
+        _import(src / "via3.json", tmp_path / "out")
 
 
 def test_via3_extreme_shapes_and_file_level_captions(tmp_path):

@@ -184,6 +184,11 @@ def _read_via3(data: dict[str, Any], path: Path, export: _Export) -> None:
     files = require(data, "file", path, "", dict)
     views = require(data, "view", path, "", dict)
     attributes = data.get("attribute") or {}
+    if not isinstance(attributes, dict):  # each of these was an AttributeError traceback
+        raise field_error(path, "", f"field 'attribute' must be an object, not {type(attributes).__name__}")
+    for aid, a in attributes.items():
+        if isinstance(a, dict) and not isinstance(a.get("options") or {}, dict):
+            raise field_error(path, f"attribute {aid}", "field 'options' must be an object of option ids")
     names = {aid: str(a.get("aname", aid)) for aid, a in attributes.items() if isinstance(a, dict)}
     file_level = {aid for aid, a in attributes.items()
                   if isinstance(a, dict) and str(a.get("anchor_id", "")).endswith(_FILE_ANCHOR)}
@@ -205,6 +210,8 @@ def _read_via3(data: dict[str, Any], path: Path, export: _Export) -> None:
         by_view[str(vid)] = _Image(filename, None, [], path, f"file {fids[0]} ({filename})")
     for mid, meta in (require(data, "metadata", path, "", dict)).items():
         where = f"metadata {mid}"
+        if not isinstance(meta, dict) or not isinstance(meta.get("av") or {}, dict):
+            raise field_error(path, where, "expected an object with 'vid', 'xy' and an 'av' object")
         if meta.get("z"):
             continue  # a temporal segment (video), not a region
         image = by_view.get(str(meta.get("vid")))
