@@ -249,6 +249,21 @@ def test_an_image_name_that_names_no_file_is_a_one_line_error(tmp_path, name):
 
 
 @needs_coco
+def test_coco_file_names_with_windows_separators_find_their_images(tmp_path):
+    """labelme2coco run on Windows writes "JPEGImages\\a.png": the image was not found, and a warning said the
+    name reached out of the images folder."""
+    export = coco_export(tmp_path / "coco")
+    _rewrite(export["json"], lambda d: d["images"][1].update(file_name="sub\\b.png"))
+    report = _import("coco", export["json"], tmp_path / "out")
+    assert report.ok and report.converted == 3
+    assert not any("reach out" in n for n in report.notes)
+    row = next(r for r in read_manifest(report.manifest_path).rows if r.id == "sub/b")
+    assert row.image.resolve() == (export["images"] / "sub" / "b.png").resolve()
+    reference = _coco_reference(export["json"], {3: 1, 7: 2, 18: 3})
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "sub/b"), reference["sub\\b"])
+
+
+@needs_coco
 def test_absolute_and_dotdot_image_names_write_below_labels(tmp_path):
     """datumaro's COCO/CVAT/VIA samples with an absolute or '../' image name wrote the label map next to the
     image (in the input tree, where the next scan pairs it) or beside labels/, exit 0."""

@@ -50,7 +50,9 @@ def parse_images(data: dict[str, Any], path: Path) -> dict[int, dict[str, Any]]:
                 raise field_error(path, where, f"field {key!r} must be a positive integer, not {img[key]!r}")
         if iid in by_id:
             raise field_error(path, where, f"image id {iid} is listed twice")
-        by_id[iid] = img
+        # labelme2coco and other scripts run on Windows write JPEGImages\\a.jpg: a folder, not part of the name
+        # (the image was not found, and its id was said to reach out of the images folder)
+        by_id[iid] = {**img, "file_name": name.replace("\\", "/")} if "\\" in name else img
     return by_id
 
 
