@@ -170,6 +170,22 @@ def test_task_rules_and_image_lookup(tmp_path):
     assert not read_mask(tmp_path / "out" / "labels" / "d.png").any()
 
 
+def test_local_files_written_with_windows_separators_are_found(tmp_path):
+    """Label Studio on Windows writes /data/local-files/?d=kc01%5Cframe_000000.jpg (label-studio#9190): the image
+    was looked for as one file named 'kc01\\frame_000000.jpg' and failed as not found."""
+    images = tmp_path / "images"
+    write_image(images / "kc01" / "frame_000000.png", W, H)
+    box = _result("rectanglelabels", {"x": 0, "y": 0, "width": 10, "height": 10, "rectanglelabels": ["cat"]})
+    tasks = [_task("/data/local-files/?d=kc01%5Cframe_000000.png", box)]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    report = _import(tmp_path / "export.json", tmp_path / "out", images_dir=images)
+    assert report.ok, report.errors
+    assert not any("reach out" in n for n in report.notes)
+    row = read_manifest(tmp_path / "out" / "manifest.csv").rows[0]
+    assert row.id == "kc01/frame_000000" and row.image.resolve() == (images / "kc01" / "frame_000000.png").resolve()
+    assert (read_mask(tmp_path / "out" / "labels" / "kc01" / "frame_000000.png") == 1).sum() == 6 * 5
+
+
 def test_json_min_brush_listed_twice_is_drawn_once(tmp_path):
     """A JSON-MIN export of a magic-wand + Labels config lists each region under both controls."""
     write_image(tmp_path / "images" / "fire.png", W, H)

@@ -222,13 +222,19 @@ def candidate_paths(image: str, folder: Path) -> list[Path]:
     prefix; local files by their path, then their name."""
     parsed = urlparse(image)
     if parsed.path.startswith("/data/local-files/"):
-        rel = unquote(parse_qs(parsed.query).get("d", [""])[0])
+        rel = _local_file(parsed.query)
         return [folder / rel, Path("/") / rel, folder / Path(rel).name]
     name = unquote(Path(parsed.path).name)
     if parsed.scheme or parsed.path.startswith("/data/"):
         stripped = _UPLOAD_PREFIX.sub("", name)
         return [folder / name] + ([folder / stripped] if stripped != name else [])
     return [folder / image, folder / name]
+
+
+def _local_file(query: str) -> str:
+    """The path a `/data/local-files/?d=` URL names. Label Studio on Windows writes its folders with backslashes
+    (`?d=kc01%5Cframe_000000.jpg`): the image was looked for as one file named `kc01\\frame_000000.jpg`."""
+    return unquote(parse_qs(query).get("d", [""])[0]).replace("\\", "/")
 
 
 def _locate(image: str, folder: Path) -> Path:
@@ -239,7 +245,7 @@ def _locate(image: str, folder: Path) -> Path:
 def _entry_id(image: str, keep_prefix: bool = False) -> str:
     parsed = urlparse(image)
     if parsed.path.startswith("/data/local-files/"):
-        return Path(unquote(parse_qs(parsed.query).get("d", [""])[0])).with_suffix("").as_posix()
+        return Path(_local_file(parsed.query)).with_suffix("").as_posix()
     name = unquote(Path(parsed.path).name)
     return Path(name if keep_prefix else _UPLOAD_PREFIX.sub("", name)).stem
 
