@@ -631,6 +631,16 @@ def test_yolo_class_named_background_is_index_0(tmp_path, names):
     np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/a"), expected)
 
 
+def test_yolo_label_file_with_a_byte_order_mark_is_read(tmp_path):
+    """A label file saved by Notepad starts with a BOM: its first line failed as "expected 'class x1 y1 ...'"."""
+    yaml_path = yolo_export(tmp_path / "yolo", {"a": "\ufeff1 0.2 0.2 0.7 0.2 0.7 0.7 0.2 0.7\n"}, ["person", "car"])
+    report = _import("yolo", yaml_path, tmp_path / "out")
+    assert report.ok, report.errors
+    expected = np.zeros((48, 64), np.int64)
+    expected[9:34, 12:45] = 2  # as test_yolo_polygons_boxes_and_background draws it
+    np.testing.assert_array_equal(_labels(tmp_path / "out", "images/train/a"), expected)
+
+
 def test_yolo_boxes_cover_their_size_in_pixels(tmp_path):
     """Roboflow's YOLO sample: `0 0.35 0.3 0.3 0.2` on a 10x5 image is a 3x1 box; drawn as a cv2 polygon (edges
     inclusive, 0.35 - 0.15 = 0.1999... truncated) it covered columns 1-5 and rows 0-2, 15 pixels."""

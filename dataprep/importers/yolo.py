@@ -137,7 +137,7 @@ def parse_label_file(path: Path, num_classes: int, boxes: str = "skip",
     """The regions of one label file and how many of its lines are boxes (`class cx cy w h`); `boxes` says what
     those draw: nothing (skip), the ignore index, or their class; `indices`: each class's label index (c + 1)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) made line 1 "not numbers"
     except UnicodeDecodeError:
         raise DataprepError(path, "not a text file") from None
     regions: list[Region] = []
