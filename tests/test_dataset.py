@@ -361,6 +361,35 @@ def test_a_plain_dataloader_with_workers_draws_anew_each_epoch_and_repeats_under
     assert all(torch.equal(a, b) for a, b in zip(first, again))
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ranks_of_a_distributed_run_never_repeat_each_others_draws_of_a_sample(labels, monkeypatch, workers):
+    """Each rank (its own process, its own Dataset, one torch.manual_seed everywhere) counted its own reads of a
+    sample, so rank 1's first read in a later epoch repeated rank 0's draw of an earlier one: with 4 ranks and 8
+    epochs CamVid samples got 3-5 distinct augmentations instead of 8."""
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    ranks, epochs = 4, 4
+    draws: dict[str, list[tuple[int, int, bytes]]] = {}
+    for rank in range(ranks):
+        monkeypatch.setenv("RANK", str(rank))  # what torchrun sets in every rank's process
+        torch.manual_seed(0)
+        ds = SegmentationDataset(labels, PIPELINES / "train_light.yaml", seed=1)
+        sampler = DistributedSampler(ds, num_replicas=ranks, rank=rank, shuffle=True, seed=0)
+        loader = DataLoader(ds, batch_size=1, sampler=sampler, num_workers=workers, persistent_workers=workers > 0,
+                            collate_fn=lambda batch: batch[0])
+        for epoch in range(epochs):
+            sampler.set_epoch(epoch)
+            for sample in loader:
+                draws.setdefault(sample["id"], []).append((epoch, rank, sample["image"].numpy().tobytes()))
+    assert sum(len(d) for d in draws.values()) == ranks * epochs * 2  # 8 rows: 2 per rank and epoch
+    repeated = [(name, a[:2], b[:2]) for name, d in draws.items() for i, a in enumerate(d) for b in d[i + 1:]
+                if a[2] == b[2]]
+    assert repeated == []
+    monkeypatch.delenv("RANK")
+    ds = SegmentationDataset(labels, PIPELINES / "train_light.yaml", seed=1)  # a single process: as before
+    assert torch.equal(ds[3]["image"], ds[(0, 3)]["image"]) and torch.equal(ds[3]["image"], ds[(1, 3)]["image"])
+
+
 def test_transforms_draw_independently(coords):
     # albumentations' own seeding gives every transform the same stream, so two
     # p=0.5 flips would always fire together; we share one stream instead.

@@ -412,6 +412,21 @@ def epoch_order(
     return order[shard_id:total:num_shards]
 
 
+def distributed_rank() -> int:
+    """This process's rank in a distributed run: torch.distributed's once initialized, else torchrun's RANK, else 0."""
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return int(dist.get_rank())
+    except (ImportError, RuntimeError, ValueError):
+        pass
+    try:
+        return max(0, int(os.environ.get("RANK", "0")))
+    except ValueError:  # not torchrun's: no rank to tell apart
+        return 0
+
+
 def check_sharding(shard_id: int, num_shards: int) -> None:
     if num_shards < 1:
         raise UsageError(None, f"num_shards must be >= 1, got {num_shards}")
@@ -434,7 +449,8 @@ class SegmentationDataset(Dataset):
     with an `(epoch, index)` pair (what the loader's sampler does, so that
     persistent workers see the epoch too). Until `set_epoch` is called, plain
     `ds[i]` draws anew each time, as torchvision and albumentations transforms do:
-    the n-th `ds[i]` of this process is epoch n's, and in a torch DataLoader
+    the n-th `ds[i]` of this process is epoch n's (each rank of a distributed
+    run drawing its own, see `distributed_rank`), and in a torch DataLoader
     worker the draw also follows the loader's base seed and the worker (a plain
     DataLoader without set_epoch gave every epoch the same augmentations); as
     with torch's own randomness there, `torch.manual_seed` makes it repeat.
@@ -497,11 +513,15 @@ class SegmentationDataset(Dataset):
         draw = self._draws.get(index, 0)
         self._draws[index] = draw + 1
         worker = get_worker_info()
+        # Every rank of a distributed run counts its own reads, and its workers' base seeds repeat the other
+        # ranks' under one torch.manual_seed: without the rank, rank 1's first read of a sample in epoch 3 was the
+        # draw rank 0 gave it in epoch 0 (4 ranks, 8 epochs: 3-5 distinct augmentations per sample, not 8).
+        rank = [r] if (r := distributed_rank()) else []
         if worker is None:
-            return draw
+            return int(np.random.SeedSequence([*rank, draw]).generate_state(1)[0]) if rank else draw
         # The loader's base seed changes each epoch; persistent workers keep theirs, and their counts are their
         # own: the worker's id tells a sample read first by worker 1 in epoch 2 from its first read by worker 0.
-        return int(np.random.SeedSequence([(worker.seed - worker.id) & 0xFFFFFFFFFFFFFFFF, worker.id, draw])
+        return int(np.random.SeedSequence([(worker.seed - worker.id) & 0xFFFFFFFFFFFFFFFF, worker.id, draw, *rank])
                    .generate_state(1)[0])
 
     @cached_property
