@@ -518,6 +518,26 @@ def test_loader_shards_and_drop_last(labels):
         make_loader(labels, engine="tpu")
 
 
+@pytest.mark.parametrize("engine", ["cpu", "dali"])
+def test_loader_counts_must_be_ints_and_numpy_ints_are_taken(labels, engine):
+    """shard_id=os.environ["RANK"] (a str) was a raw TypeError, num_shards=2.0 one from slicing, a numpy batch_size
+    torch's "positive integer value, but got batch_size=4" (DALI took it), batch_size=True a batch of 1 on DALI."""
+    if engine == "dali":
+        pytest.importorskip("nvidia.dali")
+    extra = {"device": "cpu"} if engine == "dali" else {"num_workers": 0}
+    for given, named in [({"shard_id": "1", "num_shards": 2}, r"shard_id must be an int, not str '1' "
+                                                               r"\(pass shard_id=int\('1'\)\)$"),
+                         ({"num_shards": 2.0}, r"num_shards must be an int, not float 2\.0$"),
+                         ({"batch_size": True}, r"batch_size must be an int, not bool True$"),
+                         ({"batch_size": 2.5}, r"batch_size must be an int, not float 2\.5$"),
+                         ({"num_workers": "2"}, r"num_workers must be an int, not str '2'")]:
+        with pytest.raises(UsageError, match=named):
+            make_loader(labels, engine=engine, **{**extra, **given})
+    loader = make_loader(labels, engine=engine, batch_size=np.int64(3), shard_id=np.int64(1), num_shards=np.int32(2),
+                         **extra)
+    assert len(loader) == 2 and [len(b["id"]) for b in loader] == [3, 1]  # rows 1, 3, 5, 7 of 8
+
+
 def test_cpu_loader_refuses_a_cuda_device_torch_cannot_reach_when_made(labels, monkeypatch):
     """device="cuda" without CUDA was accepted and the first batch raised torch's raw AssertionError "Torch not
     compiled with CUDA enabled"; the DALI engine refuses it when built, in these words."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import recipe as R
@@ -22,6 +23,16 @@ from .dataset import SegmentationDataset, check_sharding
 from .sampler import loader_repeat_factors
 
 ENGINES = ("cpu", "dali")
+
+
+def whole_number(value: Any, name: str) -> int:
+    """`value` as an int; numpy integers are ints to the user. A str (the RANK from the environment), a float or
+    a bool was a raw TypeError ('<' not supported between 'str' and 'int'), numpy's batch_size 4 torch's
+    "batch_size should be a positive integer value, but got batch_size=4", True a batch of 1 on DALI."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    hint = f" (pass {name}=int({value!r}))" if isinstance(value, str) else ""
+    raise UsageError(None, f"{name} must be an int, not {type(value).__name__} {value!r}{hint}")
 
 
 def make_loader(
@@ -66,6 +77,8 @@ def make_loader(
     """
     if engine not in ENGINES:
         raise UsageError(None, f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    batch_size, num_workers = whole_number(batch_size, "batch_size"), whole_number(num_workers, "num_workers")
+    shard_id, num_shards = whole_number(shard_id, "shard_id"), whole_number(num_shards, "num_shards")
     if batch_size < 1:
         raise UsageError(None, f"batch_size must be >= 1, got {batch_size}")
     if num_workers < 0:
