@@ -56,6 +56,32 @@ def check_start_method(start_method: str) -> str:
     return start_method
 
 
+def unstartable_main(start_method: str | None) -> str | None:
+    """Why workers started by `start_method` (None: the platform's default) cannot start, or None when they can.
+
+    Spawn and forkserver workers re-run the main script from its path before they run anything: a script piped to
+    `python -` has the path '<stdin>', so every worker died of FileNotFoundError and the loader raised "DataLoader
+    worker (pid(s) ...) exited unexpectedly". `python -c`, notebooks and `python -m` have nothing or a module to
+    re-run, and start."""
+    import multiprocessing as mp
+    import os
+
+    method = start_method or ("fork" if can_fork() else mp.get_start_method(allow_none=True) or "spawn")
+    if method == "fork":
+        return None
+    main = sys.modules.get("__main__")
+    if main is None or getattr(getattr(main, "__spec__", None), "name", None):
+        return None
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return None
+    where = os.path.join(mp.process.ORIGINAL_DIR or "", path)  # where multiprocessing looks for it
+    if os.path.exists(where):
+        return None
+    return (f"{method} workers start by re-running the main script, and this one ({path}) is not a file they can "
+            "re-run; save the script to a file, or leave start_method out (fork, on Linux)")
+
+
 @contextmanager
 def opencv_on_one_thread() -> Iterator[None]:
     """OpenCV without pool threads inside the block (workers fork here), then as it was."""

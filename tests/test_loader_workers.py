@@ -91,3 +91,17 @@ def test_unknown_start_method_is_a_usage_error(labels):
     with pytest.raises(UsageError, match="start_method must be one of fork, forkserver, spawn"):
         make_loader(labels, batch_size=2, num_workers=0, start_method="thread")
 
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_spawned_workers_of_a_script_piped_to_python_are_refused_in_one_line(method, labels, tmp_path):
+    """Spawn and forkserver workers re-run the main script from its path, '<stdin>' here: every worker died of
+    FileNotFoundError and the loader raised "DataLoader worker (pid(s) ...) exited unexpectedly"."""
+    script = SCRIPT.format(manifest=str(labels), recipe=str(RECIPE))
+    script = script.replace("seed=5)", f"seed=5, start_method={method!r})")
+    proc = _run(["-"], tmp_path, stdin=script)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"dataprep.errors.UsageError: {method} workers start by re-running the main script, and this one (<stdin>) "
+        "is not a file they can re-run; save the script to a file, or leave start_method out (fork, on Linux)")
+    assert "exited unexpectedly" not in proc.stderr and "FileNotFoundError" not in proc.stderr

@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import DataLoader, Sampler, get_worker_info
 
 from ..errors import DataprepError, UsageError
-from ..forking import can_fork, check_start_method, opencv_on_one_thread, single_threaded_opencv
+from ..forking import (can_fork, check_start_method, opencv_on_one_thread, single_threaded_opencv,
+                       unstartable_main)
 from .dataset import SegmentationDataset, describe_sizes, epoch_order
 from .sampler import EpochRepeatGuard, epoch_length, repeated_order
 
@@ -189,6 +190,9 @@ class CpuLoader:
         self._non_blocking = bool(pin_memory)
         self._repeats = EpochRepeatGuard(shuffle)
         context = worker_context(start_method)
+        refusal = unstartable_main(context) if num_workers > 0 else None
+        if refusal:
+            raise UsageError(None, refusal)
         self._forks = num_workers > 0 and context == "fork"
         self.loader = DataLoader(
             _Capturing(dataset),
