@@ -124,6 +124,35 @@ def test_make_loader_class_balance_dali_reads_the_cpu_order(labelled):
         assert [b["id"] for b in cpu] == [b["id"] for b in dali]
 
 
+@pytest.mark.parametrize("engine", ["cpu", "dali"])
+def test_an_image_repeated_in_one_epoch_is_augmented_anew_each_time(labelled, engine):
+    """Every appearance of a repeated image drew (seed, epoch, index)'s params: class balance brought a rare
+    CamVid image back 3 times in an epoch as 3 byte-identical crops, and shard padding gave 2 ranks one sample
+    alike. Each appearance now draws its own; the first keeps the params it always had."""
+    if engine == "dali":
+        pytest.importorskip("nvidia.dali")
+    manifest, stats = labelled
+    recipe = {"size": [96, 96], "steps": [{"op": "random_crop"}, {"op": "hflip"}]}
+    extra = {"device": "cpu"} if engine == "dali" else {"num_workers": 0}
+    kw = dict(batch_size=5, seed=2, shuffle=True, **extra)
+    seen = collections.defaultdict(list)
+    for shard in range(4):  # 16 images, 21 appearances at t=1, padded to 24
+        loader = make_loader(manifest, recipe, stats, engine, class_balance=1.0, shard_id=shard, num_shards=4, **kw)
+        loader.set_epoch(1)
+        for batch in loader:
+            for name, image in zip(batch["id"], batch["image"]):
+                seen[name].append(image.numpy().tobytes())
+    repeated = {name: draws for name, draws in seen.items() if len(draws) > 1}
+    assert sum(len(d) for d in seen.values()) == 24 and len(repeated) >= 5
+    assert all(len(set(draws)) == len(draws) for draws in repeated.values()), \
+        {name: len(set(draws)) for name, draws in repeated.items()}
+    # A sample's first appearance is augmented as the plain loader (no repeats) augments it.
+    plain = make_loader(manifest, recipe, stats, engine, **kw)
+    plain.set_epoch(1)
+    first = {name: image.numpy().tobytes() for batch in plain for name, image in zip(batch["id"], batch["image"])}
+    assert all(first[name] in draws for name, draws in seen.items())
+
+
 def test_trainer_config_class_balance(tmp_path):
     from dataprep.train.config import parse_config
 

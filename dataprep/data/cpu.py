@@ -1,6 +1,6 @@
 """The CPU engine: a torch DataLoader over `SegmentationDataset` (albumentations transforms).
 
-The sampler yields `(epoch, index)` pairs rather than bare indices: workers
+The sampler yields `(epoch, index, copy)` keys rather than bare indices: workers
 hold their own copy of the dataset (and keep it across epochs with persistent
 workers), so an epoch set on the main-process dataset would never reach them;
 an epoch that travels with each index always does. With per-sample seeds from
@@ -25,7 +25,7 @@ from .sampler import EpochRepeatGuard, epoch_length, repeated_order
 
 
 class EpochSampler(Sampler):
-    """This shard's indices for the current epoch, as (epoch, index) pairs (see `epoch_order`)."""
+    """This shard's indices for the current epoch, as (epoch, index, copy) keys (see `epoch_order`)."""
 
     def __init__(self, size: int, *, shuffle: bool, seed: int, shard_id: int = 0, num_shards: int = 1,
                  factors: np.ndarray | None = None) -> None:
@@ -40,18 +40,20 @@ class EpochSampler(Sampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def indices(self) -> np.ndarray:
+    def indices(self, copies: bool = False):
+        """This shard's indices (`copies`: and their copy numbers, see `shard_order`)."""
         if self.factors is not None:
             return repeated_order(self.factors, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle,
-                                  shard_id=self.shard_id, num_shards=self.num_shards)
+                                  shard_id=self.shard_id, num_shards=self.num_shards, copies=copies)
         return epoch_order(
             self.size, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle,
-            shard_id=self.shard_id, num_shards=self.num_shards,
+            shard_id=self.shard_id, num_shards=self.num_shards, copies=copies,
         )
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
         epoch = self.epoch
-        return iter([(epoch, int(i)) for i in self.indices()])
+        indices, copies = self.indices(copies=True)
+        return iter([(epoch, int(i), int(c)) for i, c in zip(indices, copies)])
 
     def __len__(self) -> int:
         total = epoch_length(self.factors) if self.factors is not None else self.size

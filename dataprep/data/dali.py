@@ -167,12 +167,13 @@ class DaliLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def indices(self) -> np.ndarray:
+    def indices(self, copies: bool = False):
+        """This shard's indices (`copies`: and their copy numbers, see `shard_order`), as the CPU engine's."""
         if self.factors is not None:
             return repeated_order(self.factors, seed=self.spec.seed, epoch=self.epoch, shuffle=self.shuffle,
-                                  shard_id=self.shard_id, num_shards=self.num_shards)
+                                  shard_id=self.shard_id, num_shards=self.num_shards, copies=copies)
         return epoch_order(len(self.spec.rows), seed=self.spec.seed, epoch=self.epoch, shuffle=self.shuffle,
-                           shard_id=self.shard_id, num_shards=self.num_shards)
+                           shard_id=self.shard_id, num_shards=self.num_shards, copies=copies)
 
     def __len__(self) -> int:
         total = epoch_length(self.factors) if self.factors is not None else len(self.spec.rows)
@@ -182,8 +183,9 @@ class DaliLoader:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         epoch = self.epoch
         self._repeats.starting(epoch)
-        order = self.indices()
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        order, copies = self.indices(copies=True)
+        keyed = np.stack([order, copies], axis=1)  # one (index, copy) row per sample
+        batches = [keyed[i:i + self.batch_size] for i in range(0, len(keyed), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
         if not batches:
@@ -266,28 +268,28 @@ class DaliLoader:
             mask = mask.astype(self.mask_dtype)
         return image, mask[:, :, None], tuple(shape)
 
-    def _host_batch(self, epoch: int, indices: np.ndarray) -> dict[str, list[np.ndarray]]:
+    def _host_batch(self, epoch: int, keys: np.ndarray) -> dict[str, list[np.ndarray]]:
         io_pool = self._pools()[0]
-        read = list(io_pool.map(self._read, [int(i) for i in indices]))
+        read = list(io_pool.map(self._read, [int(i) for i in keys[:, 0]]))
         inputs: dict[str, list[np.ndarray]] = {"image": [], "mask": [], "index": []}
         for name in self._param_names():
             inputs[name] = []
-        for index, (image, mask, shape) in zip(indices, read):
+        for (index, copy), (image, mask, shape) in zip(keys, read):
             inputs["image"].append(image)
             inputs["mask"].append(mask)
             inputs["index"].append(np.int64(index))
-            for name, value in self._sample_inputs(epoch, int(index), shape).items():
+            for name, value in self._sample_inputs(epoch, int(index), shape, int(copy)).items():
                 inputs[name].append(value)
         return inputs
 
     def _param_names(self) -> list[str]:
         return [input_name(k, name) for k, op in enumerate(self.ops) for name in op.inputs]
 
-    def _sample_inputs(self, epoch: int, index: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        """Per-sample op inputs from the params the CPU engine draws for (seed, epoch, index)."""
+    def _sample_inputs(self, epoch: int, index: int, shape: tuple[int, ...], copy: int = 0) -> dict[str, np.ndarray]:
+        """Per-sample op inputs from the params the CPU engine draws for (seed, epoch, index, copy)."""
         if not self.ops:
             return {}
-        np_rng, _ = sample_rngs(self.spec.seed, epoch, index)
+        np_rng, _ = sample_rngs(self.spec.seed, epoch, index, copy)
         drawn = self._steps.draw(np_rng, shape)
         values: dict[str, np.ndarray] = {}
         for k, (op, (params, in_shape)) in enumerate(zip(self.ops, drawn)):

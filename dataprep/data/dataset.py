@@ -8,7 +8,7 @@ rows in the same order and normalize the same way:
   ignore index resolved once from the user's arguments;
 - `load_pair`: one image and its label map through dataprep.io, checked, the
   image given the dataset's channel count (`dataset_channels`);
-- `sample_seed` / `epoch_order`: per-sample seeds from (seed, epoch, index) and
+- `sample_seed` / `epoch_order`: per-sample seeds from (seed, epoch, index, copy) and
   the per-epoch (shuffled, sharded) order, so results depend neither on the
   number of workers nor on the order workers finish in.
 
@@ -56,6 +56,7 @@ from ..sampleio import load_row_mask
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 from ..split_column import SPLIT_COLUMN, select_splits
 from ..stats_origin import training_row_sets, origin_warning
+from .sampler import shard_order
 
 SPLITS = ("train", "val")
 # Kept for the DALI engine, which reads 8- and 16-bit data only.
@@ -379,22 +380,25 @@ def label_map(mask: np.ndarray, path: PathLike) -> np.ndarray:
     return mask.astype(np.uint8 if hi <= 255 else np.uint16)
 
 
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """A 32-bit seed for one sample of one epoch (same on every worker, process and engine)."""
+def sample_seed(seed: int, epoch: int, index: int, copy: int = 0) -> int:
+    """A 32-bit seed for one sample of one epoch (same on every worker, process and engine); `copy`: which
+    appearance of the sample in the epoch (`shard_order`), 0 for the first (whose seed it always was)."""
     words = [int(seed) & 0xFFFFFFFFFFFFFFFF, int(epoch) & 0xFFFFFFFF, int(index) & 0xFFFFFFFFFFFFFFFF]
+    if copy:
+        words.append(int(copy) & 0xFFFFFFFF)
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
-def sample_rngs(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, random.Random]:
+def sample_rngs(seed: int, epoch: int, index: int, copy: int = 0) -> tuple[np.random.Generator, random.Random]:
     """The (numpy, python) generator pair an albumentations Compose draws one sample's params from."""
-    s = sample_seed(seed, epoch, index)
+    s = sample_seed(seed, epoch, index, copy)
     return np.random.default_rng(s), random.Random(s)
 
 
 def epoch_order(
-    size: int, *, seed: int, epoch: int, shuffle: bool, shard_id: int = 0, num_shards: int = 1
-) -> np.ndarray:
-    """This shard's sample indices for one epoch.
+    size: int, *, seed: int, epoch: int, shuffle: bool, shard_id: int = 0, num_shards: int = 1, copies: bool = False
+):
+    """This shard's sample indices for one epoch (`copies`: with their copy numbers, see `shard_order`).
 
     As torch's DistributedSampler: one permutation per (seed, epoch) shared by
     all shards, padded with its own first indices to a multiple of `num_shards`
@@ -405,11 +409,7 @@ def epoch_order(
         order = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF]).permutation(size)
     else:
         order = np.arange(size)
-    per_shard = -(-size // num_shards)
-    total = per_shard * num_shards
-    if total > size:
-        order = np.concatenate([order, np.resize(order, total - size)])
-    return order[shard_id:total:num_shards]
+    return shard_order(order, shard_id, num_shards, copies)
 
 
 def distributed_rank() -> int:
@@ -446,8 +446,9 @@ class SegmentationDataset(Dataset):
     `fold`/`split`: keep the train or val rows of one k-fold fold;
     `seed`: augmentation seed; sample i of epoch e always gets the same random
     params, whichever worker loads it. Set the epoch with `set_epoch`, or index
-    with an `(epoch, index)` pair (what the loader's sampler does, so that
-    persistent workers see the epoch too). Until `set_epoch` is called, plain
+    with an `(epoch, index)` pair, or `(epoch, index, copy)` for an appearance
+    after the first in one epoch (what the loader's sampler sends, so that
+    persistent workers see the epoch too, and repeats differ). Until `set_epoch` is called, plain
     `ds[i]` draws anew each time, as torchvision and albumentations transforms do:
     the n-th `ds[i]` of this process is epoch n's (each rank of a distributed
     run drawing its own, see `distributed_rank`), and in a torch DataLoader
@@ -533,8 +534,8 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.spec.rows)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        epoch, asked = key if isinstance(key, tuple) else (None, key)
+    def __getitem__(self, key: int | tuple[int, int] | tuple[int, int, int]) -> dict[str, Any]:
+        epoch, asked, copy = (*key, 0)[:3] if isinstance(key, tuple) else (None, key, 0)
         index = int(asked)
         if index < 0:
             index += len(self)
@@ -544,7 +545,7 @@ class SegmentationDataset(Dataset):
             epoch = self._plain_epoch(index)
         row = self.spec.rows[index]
         image, mask = self.transform(*load_pair(row, self.channels), epoch=int(epoch), index=index,
-                                     source=row.image_str)
+                                     source=row.image_str, copy=int(copy))
         return {
             "image": torch.from_numpy(self.spec.normalization(image)),
             "mask": torch.from_numpy(mask.astype(np.int64)),
@@ -552,9 +553,11 @@ class SegmentationDataset(Dataset):
         }
 
     def transform(
-        self, image: np.ndarray, mask: np.ndarray, *, epoch: int, index: int, source: PathLike | None = None
+        self, image: np.ndarray, mask: np.ndarray, *, epoch: int, index: int, source: PathLike | None = None,
+        copy: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply the recipe's steps with the params of sample `index` in `epoch` (no normalization).
+        """Apply the recipe's steps with the params of sample `index` in `epoch` (no normalization); `copy`: its
+        appearance in the epoch when the epoch holds it more than once (class balance, shard padding).
 
         A bool mask is read as classes 0 and 1 (it comes back uint8: padding holds the ignore index); an int64
         mask comes back int64 (OpenCV works in int32); a mask whose type cannot hold the ignore index comes back
@@ -569,7 +572,7 @@ class SegmentationDataset(Dataset):
         elif np.issubdtype(given, np.integer) and np.iinfo(given).max < self.spec.ignore_index:
             # OpenCV saturates the fill: rotated-in corners of int8 masks were 127, of uint8 ones under 1000, 255.
             mask = mask.astype(np.promote_types(given, np.min_scalar_type(self.spec.ignore_index)))
-        np_rng, _ = sample_rngs(self.spec.seed, epoch, index)
+        np_rng, _ = sample_rngs(self.spec.seed, epoch, index, copy)
         try:
             image, mask, _ = self._compose.run(image, mask, np_rng)
         except (ValueError, TypeError, cv2.error) as exc:  # e.g. a colour step on a 16-bit or 2-channel image

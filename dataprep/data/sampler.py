@@ -92,9 +92,39 @@ def epoch_length(factors: np.ndarray) -> int:
     return max(len(factors), int(round(float(np.sum(factors)))))
 
 
+def shard_order(order: np.ndarray, shard_id: int, num_shards: int, copies: bool = False):
+    """This shard's part of one epoch's `order` (all shards'), as torch's DistributedSampler: padded with its own
+    first indices to a multiple of `num_shards`, then every `num_shards`-th from `shard_id`.
+
+    `copies`: also return each index's copy number, how often the padded epoch holds it before this place (0 for
+    its first appearance). Samples are augmented by (seed, epoch, index, copy): an image repeated for class
+    balance came back with the very same crop, flip and colours each time (3 byte-identical copies of a CamVid
+    image in one epoch), and shard padding gave two ranks the same sample twice."""
+    per_shard = -(-len(order) // num_shards)
+    padded = per_shard * num_shards
+    if padded > len(order):
+        order = np.concatenate([order, np.resize(order, padded - len(order))])
+    mine = order[shard_id:padded:num_shards]
+    if not copies:
+        return mine
+    return mine, copy_numbers(order)[shard_id:padded:num_shards]
+
+
+def copy_numbers(order: np.ndarray) -> np.ndarray:
+    """For each place of `order`, how many times its index appeared before it."""
+    places = np.argsort(order, kind="stable")
+    sorted_order = order[places]
+    starts = np.flatnonzero(np.r_[True, sorted_order[1:] != sorted_order[:-1]])
+    runs = np.diff(np.r_[starts, len(order)])
+    out = np.empty(len(order), np.int64)
+    out[places] = np.arange(len(order)) - np.repeat(starts, runs)
+    return out
+
+
 def repeated_order(factors: np.ndarray, *, seed: int, epoch: int, shuffle: bool, shard_id: int = 0,
-                   num_shards: int = 1) -> np.ndarray:
-    """This shard's indices for one epoch, each image about `factors[i]` times (see the module docstring)."""
+                   num_shards: int = 1, copies: bool = False):
+    """This shard's indices for one epoch, each image about `factors[i]` times (see the module docstring);
+    `copies`: with their copy numbers (`shard_order`)."""
     n = len(factors)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF, _STREAM])
     whole = np.floor(factors).astype(np.int64)
@@ -105,11 +135,7 @@ def repeated_order(factors: np.ndarray, *, seed: int, epoch: int, shuffle: bool,
     order = np.repeat(np.arange(n), counts)
     if shuffle:
         order = order[rng.permutation(len(order))]
-    per_shard = -(-len(order) // num_shards)
-    padded = per_shard * num_shards
-    if padded > len(order):
-        order = np.concatenate([order, np.resize(order, padded - len(order))])
-    return order[shard_id:padded:num_shards]
+    return shard_order(order, shard_id, num_shards, copies)
 
 
 def _inclusion(fraction: np.ndarray, extra: int) -> np.ndarray:
@@ -160,5 +186,5 @@ class EpochRepeatGuard:
         self.last = epoch
 
 
-__all__ = ["EpochRepeatGuard", "class_presence", "class_repeat_factors", "epoch_length", "image_repeat_factors",
-           "loader_repeat_factors", "repeated_order"]
+__all__ = ["EpochRepeatGuard", "class_presence", "class_repeat_factors", "copy_numbers", "epoch_length",
+           "image_repeat_factors", "loader_repeat_factors", "repeated_order", "shard_order"]
