@@ -6,8 +6,10 @@ The datasets on disk and the image/mask sync checks come from helpers.py
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -388,6 +390,42 @@ def test_ranks_of_a_distributed_run_never_repeat_each_others_draws_of_a_sample(l
     monkeypatch.delenv("RANK")
     ds = SegmentationDataset(labels, PIPELINES / "train_light.yaml", seed=1)  # a single process: as before
     assert torch.equal(ds[3]["image"], ds[(0, 3)]["image"]) and torch.equal(ds[3]["image"], ds[(1, 3)]["image"])
+
+
+def _first(batch: list) -> Any:
+    return batch[0]
+
+
+def _rank_reads(rank: int, world: int, init: str, manifest: str, out: str) -> None:
+    """One rank of a gloo group set up by init_process_group(rank=...) alone (no RANK in the environment, as
+    torch.multiprocessing.spawn scripts run): a plain DataLoader with a persistent worker, spawned as the
+    DataLoader does by default in such a rank, 8 epochs."""
+    import torch.distributed as dist
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    os.environ.pop("RANK", None)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.manual_seed(0)
+    ds = SegmentationDataset(manifest, PIPELINES / "train_light.yaml", seed=1)
+    sampler = DistributedSampler(ds, shuffle=True, seed=0)
+    loader = DataLoader(ds, batch_size=1, sampler=sampler, num_workers=1, persistent_workers=True,
+                        collate_fn=_first)
+    reads = []
+    for epoch in range(8):
+        sampler.set_epoch(epoch)
+        reads += [(sample["id"], sample["image"].numpy().tobytes()) for sample in loader]
+    torch.save(reads, Path(out) / f"rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_workers_of_ranks_set_up_by_init_process_group_draw_apart(labels, tmp_path):
+    """Spawned DataLoader workers have no process group: they drew as rank 0 on every rank and repeated each
+    other's draws (CamVid, 2 ranks, 2 workers, 6 epochs: 45 distinct augmentations of 60 reads)."""
+    init = f"file://{tmp_path / 'group'}"
+    torch.multiprocessing.spawn(_rank_reads, args=(2, init, str(labels), str(tmp_path)), nprocs=2, join=True)
+    reads = [read for rank in range(2) for read in torch.load(tmp_path / f"rank{rank}.pt", weights_only=False)]
+    assert len(reads) == 64 and len({name for name, _ in reads}) == 8
+    assert len({image for _, image in reads}) == 64
 
 
 def test_transforms_draw_independently(coords):

@@ -412,8 +412,7 @@ def epoch_order(
     return shard_order(order, shard_id, num_shards, copies)
 
 
-def distributed_rank() -> int:
-    """This process's rank in a distributed run: torch.distributed's once initialized, else torchrun's RANK, else 0."""
+def _initialized_rank() -> int | None:
     try:
         import torch.distributed as dist
 
@@ -421,6 +420,15 @@ def distributed_rank() -> int:
             return int(dist.get_rank())
     except (ImportError, RuntimeError, ValueError):
         pass
+    return None
+
+
+def distributed_rank() -> int:
+    """This process's rank in a distributed run: torch.distributed's once initialized (forked DataLoader workers
+    keep their parent's), else torchrun's RANK, else 0."""
+    rank = _initialized_rank()
+    if rank is not None:
+        return rank
     try:
         return max(0, int(os.environ.get("RANK", "0")))
     except ValueError:  # not torchrun's: no rank to tell apart
@@ -517,13 +525,25 @@ class SegmentationDataset(Dataset):
         # Every rank of a distributed run counts its own reads, and its workers' base seeds repeat the other
         # ranks' under one torch.manual_seed: without the rank, rank 1's first read of a sample in epoch 3 was the
         # draw rank 0 gave it in epoch 0 (4 ranks, 8 epochs: 3-5 distinct augmentations per sample, not 8).
-        rank = [r] if (r := distributed_rank()) else []
+        rank = [r] if (r := self._rank()) else []
         if worker is None:
             return int(np.random.SeedSequence([*rank, draw]).generate_state(1)[0]) if rank else draw
         # The loader's base seed changes each epoch; persistent workers keep theirs, and their counts are their
         # own: the worker's id tells a sample read first by worker 1 in epoch 2 from its first read by worker 0.
         return int(np.random.SeedSequence([(worker.seed - worker.id) & 0xFFFFFFFFFFFFFFFF, worker.id, draw, *rank])
                    .generate_state(1)[0])
+
+    def _rank(self) -> int:
+        """`distributed_rank`, or in a spawned worker the rank of the process that pickled this Dataset."""
+        pickled = self.__dict__.get("_pickled_rank")
+        if pickled is not None and get_worker_info() is not None and _initialized_rank() is None:
+            return pickled
+        return distributed_rank()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Spawned and forkserver workers (the DataLoader's default in a rank started by torch.multiprocessing.spawn)
+        # have no process group: with init_process_group(rank=...) alone, every rank's workers drew as rank 0.
+        return {**self.__dict__, "_pickled_rank": distributed_rank()}
 
     @cached_property
     def channels(self) -> int:
