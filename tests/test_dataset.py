@@ -556,6 +556,25 @@ def test_loader_shards_and_drop_last(labels):
         make_loader(labels, engine="tpu")
 
 
+def test_seeds_that_differ_above_32_bits_shuffle_apart(labels):
+    """The epoch's permutation took the seed's low 32 bits alone: seeds 1 and 2**32 + 1 (both valid, up to
+    2**63 - 1) shuffled every epoch alike, while their augmentations differed."""
+    from dataprep.data.sampler import repeated_order
+
+    def order(seed: int, epoch: int = 0) -> list[str]:
+        loader = make_loader(labels, batch_size=8, num_workers=0, seed=seed)
+        loader.set_epoch(epoch)
+        return [i for b in loader for i in b["id"]]
+
+    ids = SegmentationDataset(labels).ids
+    for epoch in (0, 1):  # seeds below 2**32 keep their orders
+        assert order(1, epoch) == [ids[i] for i in np.random.default_rng([1, epoch]).permutation(len(ids))]
+    assert order(2**32 + 1) != order(1) and order(2**40 + 1) != order(1)
+    factors = np.linspace(1.0, 3.0, 12)
+    assert not np.array_equal(repeated_order(factors, seed=2**32 + 1, epoch=0, shuffle=True),
+                              repeated_order(factors, seed=1, epoch=0, shuffle=True))
+
+
 @pytest.mark.parametrize("engine", ["cpu", "dali"])
 def test_loader_counts_must_be_ints_and_numpy_ints_are_taken(labels, engine):
     """shard_id=os.environ["RANK"] (a str) was a raw TypeError, num_shards=2.0 one from slicing, a numpy batch_size

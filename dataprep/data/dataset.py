@@ -56,7 +56,7 @@ from ..sampleio import load_row_mask
 from ..sampleio import manifest_size, match_channels  # noqa: F401 - the DALI engine imports them from here
 from ..split_column import SPLIT_COLUMN, select_splits
 from ..stats_origin import training_row_sets, origin_warning
-from .sampler import shard_order
+from .sampler import order_words, shard_order
 
 SPLITS = ("train", "val")
 # Kept for the DALI engine, which reads 8- and 16-bit data only.
@@ -406,7 +406,7 @@ def epoch_order(
     `num_shards`-th index from `shard_id`.
     """
     if shuffle:
-        order = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF]).permutation(size)
+        order = np.random.default_rng(order_words(seed, epoch)).permutation(size)
     else:
         order = np.arange(size)
     return shard_order(order, shard_id, num_shards, copies)

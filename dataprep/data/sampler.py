@@ -92,6 +92,13 @@ def epoch_length(factors: np.ndarray) -> int:
     return max(len(factors), int(round(float(np.sum(factors)))))
 
 
+def order_words(seed: int, epoch: int, *stream: int) -> list[int]:
+    """The words an epoch's order is drawn from. Seeds are 63-bit: their high word joins only when it is not 0
+    (orders of seeds below 2**32 are as they were); without it seeds 1 and 2**32 + 1 shuffled alike."""
+    high = (int(seed) >> 32) & 0xFFFFFFFF
+    return [int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF, *stream, *([high] if high else [])]
+
+
 def shard_order(order: np.ndarray, shard_id: int, num_shards: int, copies: bool = False):
     """This shard's part of one epoch's `order` (all shards'), as torch's DistributedSampler: padded with its own
     first indices to a multiple of `num_shards`, then every `num_shards`-th from `shard_id`.
@@ -126,7 +133,7 @@ def repeated_order(factors: np.ndarray, *, seed: int, epoch: int, shuffle: bool,
     """This shard's indices for one epoch, each image about `factors[i]` times (see the module docstring);
     `copies`: with their copy numbers (`shard_order`)."""
     n = len(factors)
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF, _STREAM])
+    rng = np.random.default_rng(order_words(seed, epoch, _STREAM))
     whole = np.floor(factors).astype(np.int64)
     total = epoch_length(factors)
     extra = total - int(whole.sum())
@@ -187,4 +194,4 @@ class EpochRepeatGuard:
 
 
 __all__ = ["EpochRepeatGuard", "class_presence", "class_repeat_factors", "copy_numbers", "epoch_length",
-           "image_repeat_factors", "loader_repeat_factors", "repeated_order", "shard_order"]
+           "image_repeat_factors", "loader_repeat_factors", "order_words", "repeated_order", "shard_order"]
