@@ -1064,3 +1064,55 @@ def test_a_reader_that_leaves_early_is_no_error(tmp_path):
     proc.stdout.close()  # the reader is gone before the first line
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 141 and err == ""
+
+
+# --------------------------------------------------------------------------- 8. concurrent runs into one folder
+
+
+def flip_recipe(tmp_path: Path, op: str) -> Path:
+    path = tmp_path / f"{op}.yaml"
+    path.write_text("seed: 0\nsize: [32, 48]\nvariants: 1\nignore_index: 255\noutput: {image_format: png}\n"
+                    f"steps:\n  - op: {op}\n    p: 1.0\n")
+    return path
+
+
+@pytest.mark.parametrize("second", ["hflip", "vflip"])
+def test_augment_runs_of_other_recipes_into_one_folder_do_not_interleave(work, tmp_path, monkeypatch, second):
+    """A second run started while the first was between an output's image and its mask: with another recipe
+    both exited 0 and the first run's manifest listed its mask beside the second run's image. Now the second
+    is refused while the first is writing; one of the same recipe still shares the folder."""
+    from dataprep.augment import augment_manifest
+    from dataprep.errors import UsageError
+
+    labels = work / "work" / "labels" / "manifest.csv"
+    recipe = flip_recipe(tmp_path, "hflip")
+    clean = augment_manifest(labels, recipe, tmp_path / "clean", quiet=True)
+    out = tmp_path / "aug"
+    real_write_mask = io.write_mask
+    outcome: list[str] = []
+
+    def write_mask_with_a_run_beside(*args, **kwargs):
+        if not outcome:
+            outcome.append("running")
+            try:
+                augment_manifest(labels, flip_recipe(tmp_path, second), out, quiet=True)
+                outcome.append("written")
+            except UsageError as exc:
+                outcome.append(str(exc))
+        return real_write_mask(*args, **kwargs)
+
+    monkeypatch.setattr(io, "write_mask", write_mask_with_a_run_beside)
+    summary = augment_manifest(labels, recipe, out, quiet=True)
+    monkeypatch.undo()
+    if second == "hflip":
+        assert outcome[1] == "written"
+    else:
+        assert outcome[1] == (f"{out}: is being written by another `dataprep augment` run with other settings; "
+                              "wait for it to end, or choose another folder")
+    assert summary.errors == []
+    rows, expected = read_manifest(out / "manifest.csv"), read_manifest(clean.manifest)
+    assert [r.id for r in rows] == [r.id for r in expected]
+    for row, want in zip(rows, expected):
+        assert row.image.read_bytes() == want.image.read_bytes(), row.id
+        assert row.mask.read_bytes() == want.mask.read_bytes(), row.id
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]

@@ -47,6 +47,7 @@ from ..ops.geometric import mirror_warnings
 from ..paths import Inputs, inside
 from ..palette import Palette, class_gaps, class_range, resolve_palette
 from ..recipe import MAX_VARIANTS, Recipe, load_recipe
+from ..run_lock import exclusive_settings
 from ..sample import Sample
 from ..option_ranges import check_seed
 from .class_checks import absent_class_warnings, check_named_classes, named_classes, swapped_classes
@@ -176,20 +177,25 @@ def augment_manifest(
     if force:  # the folder may hold inputs: no single output may be one
         inputs.check_written(p for job in jobs for p in worker.paths(output_id(job.id, job.plan.variant)).values())
     inputs.check_written([out / "manifest.csv", out / "palette.json"])
-    results = run_items(worker, jobs, executor=executor, on_error=on_error, desc="augment", quiet=quiet, unit="image")
+    # One output's files are written one after the other: a concurrent run of another recipe would interleave
+    # its own (an image of one run beside the mask of the other).
+    with exclusive_settings(out, "augment", {"fingerprint": worker.fingerprint}):
+        results = run_items(worker, jobs, executor=executor, on_error=on_error, desc="augment", quiet=quiet,
+                            unit="image")
 
-    done = [r.value for r in results if r.ok]
-    errors = [r.error for r in results if r.error is not None]
-    if errors and not done:  # an empty manifest would read as a finished run
-        # One bad source feeds several outputs (variants, mosaic partners): each failure once, counted as what failed
-        # ("all 7 sources failed (2 different reasons)" of 4 sources, 8 outputs, 1 broken file).
-        unique = list(dict.fromkeys(_PARTNER_OF.sub("", e) for e in errors))
-        raise all_failed(manifest.path, unique, "outputs", items=len(results))
-    out_rows = [row for row, _, _ in done]
-    manifest_path = write_manifest(out_rows, out / "manifest.csv", columns=("source_ids", "ops", "params", "seed"))
-    mark_owner(out, "augment")
-    if resolved is not None:
-        resolved.save(out / "palette.json")
+        done = [r.value for r in results if r.ok]
+        errors = [r.error for r in results if r.error is not None]
+        if errors and not done:  # an empty manifest would read as a finished run
+            # One bad source feeds several outputs (variants, mosaic partners): each failure once, counted as what
+            # failed ("all 7 sources failed (2 different reasons)" of 4 sources, 8 outputs, 1 broken file).
+            unique = list(dict.fromkeys(_PARTNER_OF.sub("", e) for e in errors))
+            raise all_failed(manifest.path, unique, "outputs", items=len(results))
+        out_rows = [row for row, _, _ in done]
+        manifest_path = write_manifest(out_rows, out / "manifest.csv",
+                                       columns=("source_ids", "ops", "params", "seed"))
+        mark_owner(out, "augment")
+        if resolved is not None:
+            resolved.save(out / "palette.json")
     reused = sum(1 for _, outcome, _ in done if outcome == "reused")
     redone = sum(1 for _, outcome, _ in done if outcome == "redone")
     mixing = [(job.plan.index, step.partners) for job in jobs for step in job.plan.steps if step.partners]
