@@ -1116,3 +1116,43 @@ def test_augment_runs_of_other_recipes_into_one_folder_do_not_interleave(work, t
         assert row.image.read_bytes() == want.image.read_bytes(), row.id
         assert row.mask.read_bytes() == want.mask.read_bytes(), row.id
     assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]
+
+
+def test_a_masks2labels_run_of_another_palette_into_the_folder_being_written_is_refused(work, tmp_path, monkeypatch):
+    """Two palettes into one new folder at once: both exited 0 over label maps of both numberings and one
+    palette.json (the second found the first's settings but none of its label maps yet, and replaced them)."""
+    from dataprep.errors import UsageError
+    from dataprep.labels import batch
+
+    manifest, palette = work / "work" / "manifest.csv", work / "data" / "palette.json"
+    renumbered = json.loads(palette.read_text())
+    for c in renumbered["classes"]:
+        c["index"] = 9 if c["index"] == 0 else c["index"]
+    other = tmp_path / "renumbered.json"
+    other.write_text(json.dumps(renumbered))
+    out = tmp_path / "labels"
+    real_write_mask = batch.write_mask
+    outcome: list[str] = []
+
+    def write_mask_with_a_run_beside(*args, **kwargs):
+        if not outcome:
+            outcome.append("running")
+            try:
+                masks_to_labels(manifest, out, other, quiet=True)
+                outcome.append("written")
+            except UsageError as exc:
+                outcome.append(str(exc))
+        return real_write_mask(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "write_mask", write_mask_with_a_run_beside)
+    report = masks_to_labels(manifest, out, palette, quiet=True)
+    monkeypatch.undo()
+    assert outcome[1] == (f"{out}: is being written by another `dataprep masks2labels` run with other settings; "
+                          "wait for it to end, or choose another folder")
+    assert report.converted == 4 and not report.failed
+    expected = work / "work" / "labels"  # the same palette, run alone
+    for row in read_manifest(out / "manifest.csv"):
+        want = expected / row.mask.relative_to(out)
+        assert np.array_equal(io.read_mask(row.mask), io.read_mask(want)), row.id
+    assert json.loads((out / "palette.json").read_text()) == json.loads((expected / "palette.json").read_text())
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]

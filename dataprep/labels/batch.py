@@ -21,6 +21,7 @@ from ..io import LOSSY_EXTENSIONS, MASK_EXTENSIONS, PathLike, mask_size_error, r
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import BUILTIN_PALETTES, Palette, builtin_palette, find_palette, load_palette, palette_from_file
 from ..palette.ade20k import FULL_RELEASE_SEG_SUFFIX, full_release_codes
+from ..run_lock import exclusive_settings
 from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table, with_ignore_drawn
 from .lossy import jpeg_classes_too_close, soft_edged
@@ -257,15 +258,16 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     if png_indices:  # only when set, so folders made before the option existed still resume
         settings["png_indices"] = True
     created = not out_dir.exists()
-    _claim_output(out_dir, "masks2labels", settings, overwrite, [j.dst for j in src.jobs])
-    context = ConversionContext()  # this run's tables and buffers
-    # Built before the first chunk, which the executor times to decide whether workers pay off; workers
-    # get the context without its tables: forked ones use these (inherited), spawned ones build theirs once.
-    context.colour_table(palette)
-    converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context,
-                               check_instances=not isinstance(remap_spec, dict))
-    results = run_recording_sources(converter, src.jobs, out_dir, "masks2labels", executor=executor,
-                                    on_error=on_error, desc="masks2labels", quiet=quiet)
+    with exclusive_settings(out_dir, "masks2labels", settings):  # a run of other settings: refused, not mixed in
+        _claim_output(out_dir, "masks2labels", settings, overwrite, [j.dst for j in src.jobs])
+        context = ConversionContext()  # this run's tables and buffers
+        # Built before the first chunk, which the executor times to decide whether workers pay off; workers
+        # get the context without its tables: forked ones use these (inherited), spawned ones build theirs once.
+        context.colour_table(palette)
+        converter = _MaskConverter(palette, remap_map, unknown, overwrite, png_indices, context,
+                                   check_instances=not isinstance(remap_spec, dict))
+        results = run_recording_sources(converter, src.jobs, out_dir, "masks2labels", executor=executor,
+                                        on_error=on_error, desc="masks2labels", quiet=quiet)
     if isinstance(remap_spec, dict):
         asked = sorted(v for v, to in remap_spec.items() if to == palette.ignore_index)
     elif remap_spec == "ids":  # the palette's ignore entries with ids say which stored values are ignore
@@ -379,9 +381,11 @@ def labels_to_masks(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
     refuse_unconverted_palette(resolved, source.path if isinstance(source, Manifest) else source)
     palette = with_ignore_drawn(resolved)  # the colours drawn are the ones written beside
     src = _resolve_source(source, out_dir, force, frozenset({".png", ".npy", ".tif", ".tiff", ".bmp"}), "labels2masks")
-    _claim_output(out_dir, "labels2masks", {"palette": palette.to_dict()}, overwrite, [j.dst for j in src.jobs])
-    results = run_recording_sources(_MaskPainter(palette, overwrite), src.jobs, out_dir, "labels2masks",
-                                    executor=executor, on_error=on_error, desc="labels2masks", quiet=quiet)
+    settings = {"palette": palette.to_dict()}
+    with exclusive_settings(out_dir, "labels2masks", settings):
+        _claim_output(out_dir, "labels2masks", settings, overwrite, [j.dst for j in src.jobs])
+        results = run_recording_sources(_MaskPainter(palette, overwrite), src.jobs, out_dir, "labels2masks",
+                                        executor=executor, on_error=on_error, desc="labels2masks", quiet=quiet)
     report = ConversionReport(palette.label_palette(), out_dir)
     _collect(report, src.jobs, results, palette)
     report.palette_path = palette.save(out_dir / "palette.json")
