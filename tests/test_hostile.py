@@ -1156,3 +1156,28 @@ def test_a_masks2labels_run_of_another_palette_into_the_folder_being_written_is_
         assert np.array_equal(io.read_mask(row.mask), io.read_mask(want)), row.id
     assert json.loads((out / "palette.json").read_text()) == json.loads((expected / "palette.json").read_text())
     assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]
+
+
+def test_an_overwrite_run_stopped_between_an_image_and_its_mask_leaves_no_record_vouching_for_them(
+        work, tmp_path, monkeypatch):
+    """`augment --overwrite` with a new recipe, stopped after an output's image: its old params file stayed,
+    and a rerun of the old recipe kept the new image beside the old mask as one finished pair."""
+    from dataprep.augment import augment_manifest
+
+    labels = work / "work" / "labels" / "manifest.csv"
+    old, new = flip_recipe(tmp_path, "hflip"), flip_recipe(tmp_path, "vflip")
+    clean = augment_manifest(labels, old, tmp_path / "clean", quiet=True)
+    out = tmp_path / "aug"
+    augment_manifest(labels, old, out, quiet=True)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "write_mask", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        augment_manifest(labels, new, out, quiet=True, overwrite=True)
+    monkeypatch.undo()
+    augment_manifest(labels, old, out, quiet=True)
+    for row, want in zip(read_manifest(out / "manifest.csv"), read_manifest(clean.manifest), strict=True):
+        assert row.image.read_bytes() == want.image.read_bytes(), row.id
+        assert row.mask.read_bytes() == want.mask.read_bytes(), row.id

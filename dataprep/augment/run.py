@@ -458,9 +458,9 @@ class _Worker:
             if record.get(INPUTS_KEY) == stamp:
                 present = self._classes(io.read_mask(paths["mask"])) if self.track_classes else frozenset()
                 return self._row(source, oid, paths, record), "reused", present
-            # Gone first: an interrupted redo must not leave the old record vouching for half-new files.
-            paths["params"].unlink(missing_ok=True)
             outcome = "redone"
+        # Gone first, --overwrite too: an interrupted redo must not leave the old record vouching for half-new files.
+        paths["params"].unlink(missing_ok=True)
         samples = {}
         for i, row in job.rows.items():
             try:
