@@ -1423,3 +1423,30 @@ def test_a_name_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path, cli):
     assert result.exit_code == 0, result.output
     assert f"problem: {tmp_path / 'data/images'}/caf\\xe9.jpg: its name is not valid UTF-8" in result.output
     assert [r.id for r in read_manifest(tmp_path / "m.csv").rows] == ["ok"]
+
+
+@pytest.mark.parametrize("image_form, mask_form", [("NFC", "NFD"), ("NFD", "NFC")])
+@pytest.mark.parametrize("layout", ["folders", "suffix"])
+def test_names_in_two_unicode_forms_pair(tmp_path, image_form, mask_form, layout):
+    """A photo 'café.jpg' written composed beside its mask written decomposed (as macOS and zips made there
+    store it): both files were orphans, shown with the same name."""
+    import unicodedata
+
+    name = "café_{}"
+    for i in range(3):
+        stem = name.format(i) if i == 0 else f"plain_{i}"
+        image = unicodedata.normalize(image_form, stem)
+        mask = unicodedata.normalize(mask_form, stem)
+        if layout == "folders":
+            _jpg(tmp_path / "images" / f"{image}.jpg", w=30 + i)
+            _png(tmp_path / "masks" / f"{mask}.png", w=30 + i)
+        else:
+            _jpg(tmp_path / f"{image}.jpg", w=30 + i)
+            _png(tmp_path / f"{mask}_mask.png", w=30 + i)
+    result = scan(tmp_path)
+    assert [p for p in result.problems] == []
+    rows = {r.id: r for r in result.manifest}
+    first = unicodedata.normalize(image_form, name.format(0))
+    assert set(rows) == {first, "plain_1", "plain_2"}
+    assert rows[first].image.name == f"{first}.jpg"  # the files' own names, as the file system spells them
+    assert rows[first].mask.exists() and rows[first].width == 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Literal
@@ -128,9 +129,12 @@ def pair_files(files: list[str], rules: list[PairingRule], root: Path):
             for side, table in (("mask", masks), ("image", images)):
                 key = side_key(f, rule, side)  # type: ignore[arg-type]
                 if key is not None:
-                    table[(r, key[0])].append(f)
+                    # Names compared in one Unicode form: macOS (and zips made there) store 'café' decomposed,
+                    # most other tools composed, and the same name read as two left both files orphans.
+                    match = unicodedata.normalize("NFC", key[0])
+                    table[(r, match)].append(f)
                     if side == "image":
-                        ids[(r, key[0])] = key[1]
+                        ids[(r, match)] = key[1]
                     used.add(f)
                     break
             if key is not None:
