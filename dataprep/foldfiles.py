@@ -14,6 +14,7 @@ from .folder_settings import mark_owner
 from .io import PathLike, atomic_write_text
 from .manifest import extra_columns, render_rows, write_lines
 from .paths import Inputs
+from .run_lock import one_writer_at_a_time
 
 if TYPE_CHECKING:
     from .splits import FoldResult
@@ -35,34 +36,35 @@ def write_folds(result: FoldResult, out_dir: PathLike, *, source: PathLike | Non
     _refuse_foreign_files(out)
     _replace_stale_links(out, result.k)
     inputs.guard_folder(out, force=True, command="kfold")  # removes temporary files of a killed earlier run
-    rows = result.manifest.rows
-    columns = extra_columns(rows, ["fold"])
-    # Every manifest is written beside its place first and moved in together: a rerun killed while writing
-    # left fold_1/train.csv of the new split beside val.csv of the old, 672 rows in both, under the old
-    # report.json. Killed now, the old files stand; killed while moving, report.json (written last) is gone.
-    staged = [_stage(out / "manifest.csv", columns, render_rows(rows, out, columns))]
-    # Each row is formatted once for all fold folders (siblings: same relative paths), not 2k times.
-    lines = render_rows(rows, out / "fold_0", columns)
-    folds = np.asarray(result.folds)
-    for f in range(result.k):
-        for name, keep in (("train.csv", np.flatnonzero(folds != f)), ("val.csv", np.flatnonzero(folds == f))):
-            subset = [rows[i] for i in keep]
-            own = extra_columns(subset, ["fold"])  # differs only when rows carry different extra columns
-            target = out / f"fold_{f}" / name
-            if own == columns:
-                staged.append(_stage(target, columns, [lines[i] for i in keep]))
-            else:
-                staged.append(_stage(target, own, render_rows(subset, target.parent, own)))
-    (out / "report.json").unlink(missing_ok=True)
-    for target in staged:
-        os.replace(_staged_name(target), target)
-    if result.palette is not None:
+    with one_writer_at_a_time(out, "kfold"):
+        rows = result.manifest.rows
+        columns = extra_columns(rows, ["fold"])
+        # Every manifest is written beside its place first and moved in together: a rerun killed while writing
+        # left fold_1/train.csv of the new split beside val.csv of the old, 672 rows in both, under the old
+        # report.json. Killed now, the old files stand; killed while moving, report.json (written last) is gone.
+        staged = [_stage(out / "manifest.csv", columns, render_rows(rows, out, columns))]
+        # Each row is formatted once for all fold folders (siblings: same relative paths), not 2k times.
+        lines = render_rows(rows, out / "fold_0", columns)
+        folds = np.asarray(result.folds)
         for f in range(result.k):
-            result.palette.save(out / f"fold_{f}" / "palette.json")
-        result.palette.save(out / "palette.json")
-    _remove_stale_folds(out, result.k)
-    atomic_write_text(out / "report.json", result.report.to_json())
-    mark_owner(out, "kfold")
+            for name, keep in (("train.csv", np.flatnonzero(folds != f)), ("val.csv", np.flatnonzero(folds == f))):
+                subset = [rows[i] for i in keep]
+                own = extra_columns(subset, ["fold"])  # differs only when rows carry different extra columns
+                target = out / f"fold_{f}" / name
+                if own == columns:
+                    staged.append(_stage(target, columns, [lines[i] for i in keep]))
+                else:
+                    staged.append(_stage(target, own, render_rows(subset, target.parent, own)))
+        (out / "report.json").unlink(missing_ok=True)
+        for target in staged:
+            os.replace(_staged_name(target), target)
+        if result.palette is not None:
+            for f in range(result.k):
+                result.palette.save(out / f"fold_{f}" / "palette.json")
+            result.palette.save(out / "palette.json")
+        _remove_stale_folds(out, result.k)
+        atomic_write_text(out / "report.json", result.report.to_json())
+        mark_owner(out, "kfold")
     return out
 
 

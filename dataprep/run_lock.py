@@ -63,13 +63,39 @@ def exclusive_settings(out: Path, command: str, settings: Mapping[str, Any]) -> 
                 out.rmdir()
 
 
+@contextmanager
+def one_writer_at_a_time(out: Path, command: str) -> Iterator[None]:
+    """Hold `OUT/.dataprep-<command>.lock` exclusively for the block (waiting for a run holding it), for writers
+    of a set of files that must agree with one another: two `kfold` runs into one folder renamed their files
+    in turn, leaving fold_0/val.csv of one split beside the manifest of the other."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out, exc) from None
+    path = out / f".dataprep-{command}.lock"
+    fd = _locked(path, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        with suppress(OSError):
+            os.unlink(path)  # while still held: a run waiting on it finds it gone and takes a new one
+        os.close(fd)
+
+
 def _shared_lock(path: Path) -> int:
+    return _locked(path, fcntl.LOCK_SH)
+
+
+def _locked(path: Path, how: int) -> int:
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
         except OSError as exc:
             raise write_error(path, exc) from None
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        fcntl.flock(fd, how)
         # A run ending this instant may have unlinked the file we opened: a lock on it would guard nothing.
         with suppress(OSError):
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
@@ -109,4 +135,4 @@ def _release(path: Path, fd: int) -> None:
         os.close(fd)
 
 
-__all__ = ["exclusive_settings", "settings_digest"]
+__all__ = ["exclusive_settings", "one_writer_at_a_time", "settings_digest"]

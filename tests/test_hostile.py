@@ -1181,3 +1181,37 @@ def test_an_overwrite_run_stopped_between_an_image_and_its_mask_leaves_no_record
     for row, want in zip(read_manifest(out / "manifest.csv"), read_manifest(clean.manifest), strict=True):
         assert row.image.read_bytes() == want.image.read_bytes(), row.id
         assert row.mask.read_bytes() == want.mask.read_bytes(), row.id
+
+
+def test_two_kfold_runs_into_one_folder_leave_one_consistent_split(work, tmp_path, monkeypatch):
+    """k=2 and k=4 into one folder at once: both renamed their staged files in turn, and one exited 0 over a
+    report.json of k=2 beside fold_2/ and fold_3/ and fold files that disagreed with the manifest. Now the
+    second waits for the first, and the folder is all of one run."""
+    import threading
+
+    from dataprep import foldfiles
+    from dataprep.splits import split_folds, write_folds
+
+    labels = work / "work" / "labels" / "manifest.csv"
+    first, second = split_folds(labels, 2, mode="plain", quiet=True), split_folds(labels, 4, mode="plain", quiet=True)
+    out = tmp_path / "folds"
+    real_remove = foldfiles._remove_stale_folds
+    other = threading.Thread(target=write_folds, args=(second, out))
+
+    def remove_with_a_run_beside(folder, k):
+        if not other.is_alive() and k == 2:
+            other.start()
+            other.join(timeout=3)  # without the lock it finishes now, between our renames and our report.json
+        real_remove(folder, k)
+
+    monkeypatch.setattr(foldfiles, "_remove_stale_folds", remove_with_a_run_beside)
+    write_folds(first, out)
+    other.join()
+    report = json.loads((out / "report.json").read_text())
+    rows = read_manifest(out / "manifest.csv")
+    assert report["k"] == 4 and sorted(p.name for p in out.glob("fold_*")) == [f"fold_{f}" for f in range(4)]
+    for f in range(4):
+        val = {r.id for r in read_manifest(out / f"fold_{f}" / "val.csv")}
+        train = {r.id for r in read_manifest(out / f"fold_{f}" / "train.csv")}
+        assert val == {r.id for r in rows if r.extra["fold"] == str(f)} and train == {r.id for r in rows} - val
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]
