@@ -1289,3 +1289,42 @@ def test_contained_ids_stay_below_the_labels_folder(ids, expected):
     entries, note = contained_ids([Entry(i, Path(f"{n}.png"), Path("export.json"), ()) for n, i in enumerate(ids)])
     assert [e.id for e in entries] == expected
     assert (note is None) == (ids == expected)
+
+
+def test_an_import_of_other_classes_into_the_folder_being_written_is_refused(tmp_path, monkeypatch):
+    """Two imports of one export with two class lists, started together into one folder: both exited 0, the
+    label maps of one numbered as the other's palette.json says they are not."""
+    from dataprep.importers import run
+
+    src = tmp_path / "lm"
+    for i in range(3):
+        labelme_file(src, f"img{i}", [shape("road", [[1, 1], [8, 1], [8, 5], [1, 5]]),
+                                      shape("car", [[10.0, 2.0], [14.0, 6.0]], "rectangle")], 30, 24, seed=i)
+    (src / "labels.txt").write_text("__ignore__\n_background_\ncar\nroad\n")
+    swapped = tmp_path / "swapped.txt"
+    swapped.write_text("__ignore__\n_background_\nroad\ncar\n")
+    alone = _import("labelme", src, tmp_path / "alone")
+    out = tmp_path / "out"
+    real_write_mask = run.write_mask
+    outcome: list[str] = []
+
+    def write_mask_with_an_import_beside(*args, **kwargs):
+        if not outcome:
+            outcome.append("running")
+            try:
+                _import("labelme", src, out, labels_file=swapped)
+                outcome.append("written")
+            except UsageError as exc:
+                outcome.append(str(exc))
+        return real_write_mask(*args, **kwargs)
+
+    monkeypatch.setattr(run, "write_mask", write_mask_with_an_import_beside)
+    report = _import("labelme", src, out)
+    monkeypatch.undo()
+    assert outcome[1] == (f"{out}: is being written by another `dataprep import` run with other settings; "
+                          "wait for it to end, or choose another folder")
+    assert report.ok and report.converted == 3
+    for name in ("img0", "img1", "img2"):
+        assert np.array_equal(_labels(out, name), _labels(tmp_path / "alone", name)), name
+    assert (out / "palette.json").read_bytes() == (tmp_path / "alone" / "palette.json").read_bytes()
+    assert alone.ok and not [p.name for p in out.iterdir() if p.name.endswith(".lock")]

@@ -18,6 +18,7 @@ from ..layout import split_named_in
 from ..manifest import Manifest, ManifestRow, write_manifest
 from ..palette import Palette
 from ..paths import Inputs, inside
+from ..run_lock import exclusive_settings
 from .base import Entry, ImportPlan
 from .copies import GROUP_COLUMN, copies_note, copy_groups, roboflow_source
 from .paint import ORDERS, OVERLAPS, Drawn, Order, Overlap, paint
@@ -183,41 +184,47 @@ def import_dataset(plan: ImportPlan, out_dir: os.PathLike[str] | str, *, order: 
     report.failed = len(plan.errors)
     if on_error == "fail" and plan.errors:
         raise DataprepError(None, plan.errors[0])
-    writer = _EntryWriter(out_dir, palette, order, overlap, instances, background)
-    results = run_items(writer, entries, executor=executor, on_error=on_error, desc=f"import {plan.format}",
-                        quiet=quiet, unit="image")
-    size = palette.max_value + 1
-    totals = np.zeros(size, np.int64)
-    rows: list[ManifestRow] = []
-    splits: list[str] = []
-    sources: list[str | None] = []  # the photo each written image is a copy of, when it is one
-    for entry, res in zip(entries, results):
-        if not res.ok:
-            report.failed += 1
-            report.errors.append(res.error)
-            continue
-        value: _Result = res.value
-        report.converted += 1
-        totals += value.counts
-        dst = label_path(out_dir, entry)
-        report.outputs.append(dst)
-        rows.append(ManifestRow(entry.id, Path(os.path.abspath(entry.image)), Path(os.path.abspath(dst)),
-                                value.width, value.height))
-        splits.append(entry.split or split_named_in(entry.id.rpartition("/")[0]) or "")  # folders, not the name
-        sources.append(entry.source_photo or roboflow_source(entry.image.name))
-    if not report.converted:  # no empty manifest and palette beside nothing (a Label Studio export of
-        return report          # `completions`, read as unlabelled tasks, wrote both and exited 0)
-    if len(set(splits) - {""}) > 1:  # a split column as scan writes it: only when the export has several
-        rows = [row.with_extra(split=split) for row, split in zip(rows, splits)]
-    groups = copy_groups([row.id for row in rows], sources)
-    if groups is not None:  # kfold reads it by default: copies of one photo in two folds leak it into validation
-        rows = [row.with_extra(**{GROUP_COLUMN: group}) for row, group in zip(rows, groups)]
-        report.copies = copies_note(sources)
-    report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
-    report.ignored_pixels = int(totals[palette.ignore_index])
-    report.palette_path = palette.save(out_dir / "palette.json")
-    report.manifest_path = write_manifest(Manifest(rows), out_dir / "manifest.csv")
-    mark_owner(out_dir, "import")
+    # Runs of other classes, rules or exports into this folder at the same time are refused: their label maps
+    # would interleave under one palette.json.
+    settings = {"format": plan.format, "palette": palette.to_dict(), "order": order, "overlap": overlap,
+                "skip_empty": skip_empty, "instances": instances, "background": background,
+                "entries": [[e.id, str(e.source), str(e.image)] for e in entries]}
+    with exclusive_settings(out_dir, "import", settings):
+        writer = _EntryWriter(out_dir, palette, order, overlap, instances, background)
+        results = run_items(writer, entries, executor=executor, on_error=on_error, desc=f"import {plan.format}",
+                            quiet=quiet, unit="image")
+        size = palette.max_value + 1
+        totals = np.zeros(size, np.int64)
+        rows: list[ManifestRow] = []
+        splits: list[str] = []
+        sources: list[str | None] = []  # the photo each written image is a copy of, when it is one
+        for entry, res in zip(entries, results):
+            if not res.ok:
+                report.failed += 1
+                report.errors.append(res.error)
+                continue
+            value: _Result = res.value
+            report.converted += 1
+            totals += value.counts
+            dst = label_path(out_dir, entry)
+            report.outputs.append(dst)
+            rows.append(ManifestRow(entry.id, Path(os.path.abspath(entry.image)), Path(os.path.abspath(dst)),
+                                    value.width, value.height))
+            splits.append(entry.split or split_named_in(entry.id.rpartition("/")[0]) or "")  # folders, not the name
+            sources.append(entry.source_photo or roboflow_source(entry.image.name))
+        if not report.converted:  # no empty manifest and palette beside nothing (a Label Studio export of
+            return report          # `completions`, read as unlabelled tasks, wrote both and exited 0)
+        if len(set(splits) - {""}) > 1:  # a split column as scan writes it: only when the export has several
+            rows = [row.with_extra(split=split) for row, split in zip(rows, splits)]
+        groups = copy_groups([row.id for row in rows], sources)
+        if groups is not None:  # kfold reads it by default: copies of one photo in two folds leak it into validation
+            rows = [row.with_extra(**{GROUP_COLUMN: group}) for row, group in zip(rows, groups)]
+            report.copies = copies_note(sources)
+        report.pixel_counts = [int(v) for v in totals[: palette.num_classes]]
+        report.ignored_pixels = int(totals[palette.ignore_index])
+        report.palette_path = palette.save(out_dir / "palette.json")
+        report.manifest_path = write_manifest(Manifest(rows), out_dir / "manifest.csv")
+        mark_owner(out_dir, "import")
     if instances:
         report.instance_dir = out_dir / INSTANCES_DIR
     return report
