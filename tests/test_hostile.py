@@ -1215,3 +1215,24 @@ def test_two_kfold_runs_into_one_folder_leave_one_consistent_split(work, tmp_pat
         train = {r.id for r in read_manifest(out / f"fold_{f}" / "train.csv")}
         assert val == {r.id for r in rows if r.extra["fold"] == str(f)} and train == {r.id for r in rows} - val
     assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]
+
+
+@pytest.mark.parametrize("command", ["preview", "report", "stats", "dedup", "tile"])
+def test_an_empty_image_file_is_one_line_naming_it(work, tmp_path, command):
+    """A zero-byte photo (a copy that never wrote) got OpenCV's `(-215:Assertion failed) !buf.empty()` as a
+    traceback from preview and report, and as the message of the others."""
+    labels = work / "work" / "labels" / "manifest.csv"
+    image = read_manifest(labels)[0].image
+    image.write_bytes(b"")
+    out = tmp_path / "out"
+    args = {"preview": ["preview", labels, "-o", tmp_path / "sheet.png"],
+            "report": ["report", labels, "-o", tmp_path / "report.html"],
+            "stats": ["stats", labels, "-o", tmp_path / "stats.json"],
+            "dedup": ["dedup", labels, "-o", tmp_path / "dups.csv"],
+            "tile": ["tile", labels, out, "--size", "64"]}[command]
+    run = cli(*args, "-q")
+    assert run.code == 1
+    # report reads the header first, and says so in its own words
+    says = "cannot identify image file" if command == "report" else "the file is empty (0 bytes)"
+    assert f"{image}: unreadable: {says}" in run.stderr
+    assert "OpenCV" not in run.stderr and "Assertion" not in run.stderr

@@ -230,6 +230,8 @@ def _quiet_opencv() -> Iterator[None]:
 
 def _decode_image(path: Path, data: bytes, expect: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
     """(H, W, C) pixels as OpenCV (else PIL) returns them, and whether colour channels are BGR(A)."""
+    if not data:  # OpenCV's assertion on an empty buffer escaped as a traceback (preview, report)
+        raise DataprepError(path, "unreadable: the file is empty (0 bytes)")
     if data.startswith(JPEG_SOI) and JPEG_EOI not in data[-64:].rstrip(b"\x00\r\n "):
         raise TruncatedError(path, "truncated: JPEG ends without its end-of-image marker")
     found = sniff_format(data[:16])
