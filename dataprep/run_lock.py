@@ -28,6 +28,9 @@ try:
 except ImportError:  # pragma: no cover - Windows: no flock, runs are not told apart
     fcntl = None  # type: ignore[assignment]
 
+# A lock file planted as a symlink would have the lock created (empty) wherever it points, outside the output.
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
 
 def settings_digest(settings: Mapping[str, Any]) -> str:
     """A short digest of `settings` as JSON (keys sorted), naming the lock of runs that write alike."""
@@ -92,7 +95,7 @@ def _shared_lock(path: Path) -> int:
 def _locked(path: Path, how: int) -> int:
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NO_FOLLOW, 0o666)
         except OSError as exc:
             raise write_error(path, exc) from None
         fcntl.flock(fd, how)
@@ -106,7 +109,7 @@ def _locked(path: Path, how: int) -> int:
 def _held(path: Path) -> bool:
     """Whether a live process holds a lock on `path` (a file gone or unreadable is nobody's)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | _NO_FOLLOW)
     except OSError:
         return False
     try:

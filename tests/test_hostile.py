@@ -1236,3 +1236,26 @@ def test_an_empty_image_file_is_one_line_naming_it(work, tmp_path, command):
     says = "cannot identify image file" if command == "report" else "the file is empty (0 bytes)"
     assert f"{image}: unreadable: {says}" in run.stderr
     assert "OpenCV" not in run.stderr and "Assertion" not in run.stderr
+
+
+@pytest.mark.parametrize("command", ["kfold", "augment"])
+def test_a_lock_file_planted_as_a_symlink_creates_nothing_where_it_points(work, tmp_path, command):
+    labels = work / "work" / "labels" / "manifest.csv"
+    out, target = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    if command == "kfold":
+        lock, args = out / ".dataprep-kfold.lock", ["kfold", labels, "-k", "2", "-o", out]
+    else:
+        from dataprep.augment.run import run_fingerprint
+        from dataprep.palette import resolve_palette
+        from dataprep.recipe import load_recipe
+        from dataprep.run_lock import settings_digest
+
+        recipe = small_recipe(tmp_path)
+        fingerprint = run_fingerprint(load_recipe(recipe), read_manifest(labels), resolve_palette(None, labels))
+        lock = out / f".dataprep-augment-{settings_digest({'fingerprint': fingerprint})}.lock"
+        args = ["augment", "--recipe", recipe, labels, out]
+    lock.symlink_to(target)
+    run = cli(*args, "-q")
+    assert run.code == 1 and run.first_error == f"error: {lock}: cannot write: Too many levels of symbolic links"
+    assert not target.exists()
