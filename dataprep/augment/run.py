@@ -455,10 +455,13 @@ class _Worker:
         outcome: Outcome = "written"
         if not self.overwrite and paths["params"].exists():
             record = self._read_record(paths["params"])
-            if record.get(INPUTS_KEY) == stamp:
+            changed = record.get(INPUTS_KEY) != stamp
+            # A record vouches only for files still there: an image or mask deleted since (to have it redone)
+            # was listed in the manifest as kept, a path to nothing.
+            if not changed and _outputs_present(paths, record):
                 present = self._classes(io.read_mask(paths["mask"])) if self.track_classes else frozenset()
                 return self._row(source, oid, paths, record), "reused", present
-            outcome = "redone"
+            outcome = "redone" if changed else "written"
         # Gone first, --overwrite too: an interrupted redo must not leave the old record vouching for half-new files.
         paths["params"].unlink(missing_ok=True)
         samples = {}
@@ -527,6 +530,12 @@ class _Worker:
         if record.get("soft_label"):
             extra["soft_label"] = f"soft/{oid}.npz"
         return ManifestRow(oid, paths["image"], paths["mask"], width, height, extra)
+
+
+def _outputs_present(paths: dict[str, Path], record: dict[str, Any]) -> bool:
+    """Whether the image, the mask and (when the record has one) the soft label of an output exist."""
+    names = ("image", "mask", "soft") if record.get("soft_label") else ("image", "mask")
+    return all(paths[name].is_file() for name in names)
 
 
 def _record_text(record: dict[str, Any]) -> str:

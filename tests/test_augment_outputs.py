@@ -1,0 +1,47 @@
+"""What a rerun of `dataprep augment` leaves in OUT: every manifest row's files, and nothing of other outputs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from dataprep import io
+from dataprep.augment import augment_manifest
+from dataprep.manifest import ManifestRow, read_manifest, write_manifest
+
+
+def _mixup_set(tmp_path: Path, n: int = 4) -> tuple[Path, Path]:
+    """`n` small rows and a recipe whose every output is a mixup with a soft label."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(n):
+        image, mask = tmp_path / "src" / f"{i}.png", tmp_path / "src" / f"{i}_m.png"
+        io.write_image(image, rng.integers(0, 255, (24, 32, 3), np.uint8))
+        io.write_mask(mask, rng.integers(0, 3, (24, 32)).astype(np.uint8))
+        rows.append(ManifestRow(str(i), image, mask, 32, 24))
+    recipe = tmp_path / "mixup.yaml"
+    recipe.write_text(yaml.safe_dump({"seed": 0, "size": [24, 32], "output": {"image_format": "png"},
+                                      "steps": [{"op": "mixup", "soft_labels": True}]}))
+    return write_manifest(rows, tmp_path / "rows.csv"), recipe
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_rerun_writes_again_the_outputs_whose_files_were_deleted(tmp_path):
+    """A params file alone said "complete": with its image, mask or soft label deleted (to have it redone), the
+    rerun kept the output and wrote a manifest naming files that were not there."""
+    manifest, recipe = _mixup_set(tmp_path)
+    out = tmp_path / "out"
+    augment_manifest(manifest, recipe, out, quiet=True)
+    fresh = _files(out)
+    for gone in ("images/0__v0.png", "masks/1__v0.png", "soft/2__v0.npz"):
+        (out / gone).unlink()
+    again = augment_manifest(manifest, recipe, out, quiet=True)
+    assert (again.written, again.reused, again.redone) == (3, 1, 0)
+    assert _files(out) == fresh
+    for row in read_manifest(again.manifest):
+        assert row.image.is_file() and row.mask.is_file()
+        assert (out / row.extra["soft_label"]).is_file()
