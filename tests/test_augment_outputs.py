@@ -45,3 +45,24 @@ def test_a_rerun_writes_again_the_outputs_whose_files_were_deleted(tmp_path):
     for row in read_manifest(again.manifest):
         assert row.image.is_file() and row.mask.is_file()
         assert (out / row.extra["soft_label"]).is_file()
+
+
+def test_overwrite_with_another_recipe_leaves_no_stale_copy_of_an_output(tmp_path):
+    """--overwrite with another recipe kept each output's old image in the other format (a scan of OUT: two images
+    of one stem) and the old mixup's soft label beside an output without mixup; outputs it did not write again
+    (fewer variants) were left without a word."""
+    manifest, mixup = _mixup_set(tmp_path)
+    out = tmp_path / "out"
+    augment_manifest(manifest, mixup, out, variants=2, quiet=True)
+    assert len(list((out / "soft").glob("*.npz"))) == 8
+    flip = tmp_path / "flip.yaml"
+    flip.write_text(yaml.safe_dump({"seed": 0, "size": [24, 32], "steps": [{"op": "hflip"}]}))
+    summary = augment_manifest(manifest, flip, out, overwrite=True, image_format="jpg", quiet=True)
+    assert summary.written == 4
+    images = sorted(p.name for p in (out / "images").iterdir())
+    assert [n for n in images if "__v0" in n] == [f"{i}__v0.jpg" for i in range(4)]
+    assert sorted(p.name for p in (out / "soft").iterdir()) == [f"{i}__v1.npz" for i in range(4)]
+    left = [w for w in summary.warnings if "did not write" in w]
+    assert len(left) == 1 and "holds 4 output(s) of an earlier run" in left[0] and "params/0__v1.json" in left[0]
+    assert not [w for w in augment_manifest(manifest, flip, tmp_path / "new", quiet=True).warnings
+                if "did not write" in w]

@@ -174,8 +174,10 @@ def augment_manifest(
     jobs = [_Job(plan, {i: rows[i] for i in plan.needed}) for plan in plan_outputs(recipe, pools)]
     worker = _Worker(recipe, str(out), colours, overwrite, run_fingerprint(recipe, manifest, resolved), classes,
                      track_classes=bool(named))
-    if force:  # the folder may hold inputs: no single output may be one
+    if force:  # the folder may hold inputs: no single output may be one, nor be removed as an output's stale copy
         inputs.check_written(p for job in jobs for p in worker.paths(output_id(job.id, job.plan.variant)).values())
+        oids = (output_id(job.id, job.plan.variant) for job in jobs)
+        worker.protected = frozenset(str(p) for oid in oids for p in worker.stale_paths(oid) if inputs.holds(p))
     inputs.check_written([out / "manifest.csv", out / "palette.json"])
     # One output's files are written one after the other: a concurrent run of another recipe would interleave
     # its own (an image of one run beside the mask of the other).
@@ -202,10 +204,26 @@ def augment_manifest(
     alone = sum(1 for index, partners in mixing if set(partners) == {index})
     held = set().union(*(present for _, _, present in done))
     binary = _foreground_is_ignore(rows, recipe.ignore_index) if resolved is None else None
+    leftover = _leftover_warning(out, {output_id(job.id, job.plan.variant) for job in jobs})
     return AugmentSummary(out, manifest_path, len(done) - reused, reused, errors, len(mixing), alone,
                           pool_columns(recipe.partners, manifest.extra_columns),
                           mirror_warnings(recipe, list(resolved.names) if resolved is not None else None)
-                          + absent_class_warnings(named, held, len(done)) + ([binary] if binary else []), redone)
+                          + absent_class_warnings(named, held, len(done)) + ([binary] if binary else [])
+                          + ([leftover] if leftover else []), redone)
+
+
+def _leftover_warning(out: Path, oids: set[str]) -> str | None:
+    """A warning when OUT holds outputs of an earlier run (another recipe or --variants, with --overwrite) that
+    this run did not write: its manifest leaves them out, but a scan of OUT would take them for data."""
+    folder = out / "params"
+    if not folder.is_dir():
+        return None
+    others = sorted(p for p in folder.rglob("*.json") if p.relative_to(folder).with_suffix("").as_posix() not in oids)
+    if not others:
+        return None
+    return (f"{out} holds {len(others)} output(s) of an earlier run that this run did not write (e.g. "
+            f"{others[0].relative_to(out).as_posix()} and its image and mask); the manifest leaves them out, "
+            "but a scan of the folder would take them for data: delete them or write to a new folder")
 
 
 def _foreground_is_ignore(rows: list[ManifestRow], ignore: int, probes: int = 3) -> str | None:
@@ -434,6 +452,7 @@ class _Worker:
         self.fingerprint = fingerprint
         self.samples = SampleCache()
         self.kernels = Kernels()  # this run's compiled steps and donor components (each worker process fills its own)
+        self.protected: frozenset[str] = frozenset()  # stale-looking paths that are inputs (--force): never removed
 
     def paths(self, oid: str) -> dict[str, Path]:
         ext = self.recipe.output.image_format
@@ -444,6 +463,13 @@ class _Worker:
             "soft": inside(self.out, "soft", f"{oid}.npz"),
             "params": inside(self.out, "params", f"{oid}.json"),
         }
+
+    def stale_paths(self, oid: str, writes_soft: bool = False) -> list[Path]:
+        """Files an earlier run (--overwrite with another recipe or format) may have left for this output and this
+        run does not write: the image in another format, the soft label of a mixup that no longer runs."""
+        ext = self.recipe.output.image_format
+        stale = [inside(self.out, "images", f"{oid}.{other}") for other in pixeltypes.OUTPUT_FORMATS if other != ext]
+        return stale if writes_soft else [*stale, inside(self.out, "soft", f"{oid}.npz")]
 
     def __call__(self, job: _Job) -> tuple[ManifestRow, Outcome, frozenset[int]]:
         source = job.rows[job.plan.index]
@@ -485,6 +511,11 @@ class _Worker:
         soft = result.meta.extra.get(SOFT_LABEL_KEY)
         if soft is not None:
             _write_npz(paths["soft"], weights=np.asarray(soft, np.float32))
+        # Before the record: beside the new files, a scan found two images of one stem, a reader of soft/ the old
+        # mixup's weights for an output without mixup.
+        for stale in self.stale_paths(oid, writes_soft=soft is not None):
+            if str(stale) not in self.protected:
+                stale.unlink(missing_ok=True)
         record = {
             "fingerprint": self.fingerprint,
             INPUTS_KEY: stamp,
