@@ -85,3 +85,22 @@ def test_mixing_after_a_mixup_without_soft_labels_still_runs(tmp_path):
     path.write_text(yaml.safe_dump({"size": [32, 48], "steps": [{"op": "mixup"}, {"op": "cutmix"},
                                                                  {"op": "mixup", "soft_labels": True}]}))
     assert augment_manifest(manifest, path, tmp_path / "out", quiet=True).written == 2
+
+
+def test_a_mirroring_hflip_trades_the_weights_of_its_swapped_classes(tmp_path):
+    """hflip with swap_labels relabelled a mirrored left arm as right in the mask; the soft label kept the weight
+    on left, a class the output no longer shows there."""
+    manifest, masks = _rows(tmp_path, n=3)
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"size": [32, 48], "variants": 2, "partners": "any",
+                                    "steps": [{"op": "mixup", "soft_labels": True},
+                                              {"op": "hflip", "p": 1.0, "swap_labels": [[1, 2]]}]}))
+    out = tmp_path / "out"
+    for row in read_manifest(augment_manifest(manifest, path, out, quiet=True).manifest):
+        lam = json.loads(row.extra["params"])[0]["lam"]
+        first, second = (np.bincount(masks[i].ravel(), minlength=CLASSES) / masks[i].size
+                         for i in row.extra["source_ids"].split(";"))
+        expected = lam * first + (1 - lam) * second
+        expected[[1, 2]] = expected[[2, 1]]
+        weights = np.load(out / row.extra["soft_label"])["weights"]
+        np.testing.assert_allclose(weights, expected, atol=1e-5, err_msg=row.id)

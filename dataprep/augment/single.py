@@ -25,6 +25,7 @@ from ..ops.steps import CompiledSteps
 from ..recipe import Step, StepParams, parse_recipe
 from ..sample import Sample
 from .base import Size, ignore_of, require_mask
+from .mix import SOFT_LABEL_KEY
 
 OP_NAME = "albumentations"
 
@@ -187,4 +188,19 @@ def apply_steps(inputs: Sequence[Sample], p: AlbumentationsParams, kernels: Kern
         names = ", ".join(s["op"] for s in p.steps)
         raise DataprepError(src.meta.image_path or src.meta.id, f"albumentations failed on {names}: {exc}") from None
     record = {"steps": [s["op"] for s in p.steps], "params": p.to_dict()}
-    return src.evolve(np.ascontiguousarray(image), np.ascontiguousarray(mask), OP_NAME, record)
+    soft = _swapped_soft_label(src.meta.extra.get(SOFT_LABEL_KEY), p)
+    changes = {} if soft is None else {"extra": {**src.meta.extra, SOFT_LABEL_KEY: soft}}
+    return src.evolve(np.ascontiguousarray(image), np.ascontiguousarray(mask), OP_NAME, record, **changes)
+
+
+def _swapped_soft_label(weights: list[float] | None, p: AlbumentationsParams) -> list[float] | None:
+    """A soft label's weights with the classes of each hflip `swap_labels` pair traded, as the mask's were
+    (a mirrored left arm is labelled right, and its weight must move with it); None when nothing changes."""
+    ran = (step for step, drawn in zip(p.steps, p.drawn) if step["op"] == "hflip" and drawn is not None)
+    pairs = [pair for step in ran for pair in step.get("swap_labels") or ()]
+    if weights is None or not pairs:
+        return None
+    out = list(weights) + [0.0] * (max(max(pair) for pair in pairs) + 1 - len(weights))
+    for a, b in pairs:  # in order: two mirrorings trade back
+        out[a], out[b] = out[b], out[a]
+    return out
