@@ -66,3 +66,20 @@ def test_overwrite_with_another_recipe_leaves_no_stale_copy_of_an_output(tmp_pat
     assert len(left) == 1 and "holds 4 output(s) of an earlier run" in left[0] and "params/0__v1.json" in left[0]
     assert not [w for w in augment_manifest(manifest, flip, tmp_path / "new", quiet=True).warnings
                 if "did not write" in w]
+
+
+def test_with_force_an_input_named_like_an_outputs_other_format_is_kept(tmp_path):
+    """Removing an output's copies in other formats must never remove an input that --force let OUT hold."""
+    out = tmp_path / "out"
+    rows = []
+    for i in range(2):
+        image, mask = out / "images" / f"{i}__v0.jpg", tmp_path / "masks" / f"{i}.png"
+        io.write_image(image, np.full((24, 32, 3), 40 * i, np.uint8))
+        io.write_mask(mask, np.zeros((24, 32), np.uint8))
+        rows.append(ManifestRow(str(i), image, mask, 32, 24))
+    manifest = write_manifest(rows, tmp_path / "rows.csv")
+    recipe = tmp_path / "flip.yaml"
+    recipe.write_text(yaml.safe_dump({"seed": 0, "size": [24, 32], "output": {"image_format": "png"},
+                                      "steps": [{"op": "hflip"}]}))
+    assert augment_manifest(manifest, recipe, out, force=True, quiet=True).written == 2
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["0__v0.jpg", "0__v0.png", "1__v0.jpg", "1__v0.png"]
