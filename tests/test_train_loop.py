@@ -440,10 +440,11 @@ def test_ctrl_c_inside_the_optimizer_step_checkpoints_a_whole_step(labelled, tmp
 
     cut = cfg.replace(train={"output_dir": str(tmp_path / "b")})
     monkeypatch.setattr(loop, "optimizer_step", step_then_ctrl_c)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
         run_training(cut, quiet=True)
     monkeypatch.setattr(loop, "optimizer_step", real_step)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers  # put back as found
     state = torch.load(tmp_path / "b" / LAST, weights_only=True)
     assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (1, 1, 3)
     resumed = run_training(cut, resume=tmp_path / "b" / LAST, quiet=True)
