@@ -1450,3 +1450,23 @@ def test_names_in_two_unicode_forms_pair(tmp_path, image_form, mask_form, layout
     assert set(rows) == {first, "plain_1", "plain_2"}
     assert rows[first].image.name == f"{first}.jpg"  # the files' own names, as the file system spells them
     assert rows[first].mask.exists() and rows[first].width == 30
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float64", "int8"])
+def test_images_of_a_pixel_type_the_readers_refuse_are_a_scan_warning(tmp_path, dtype):
+    """int32 TIFFs scanned with 0 problems and 0 warnings; stats, preview, report and the Dataset then refused
+    every row. They are kept (tile takes them), with a warning naming the types the others take."""
+    import tifffile
+
+    for name in ("a", "b"):
+        (tmp_path / "images").mkdir(exist_ok=True)
+        tifffile.imwrite(tmp_path / "images" / f"{name}.tif", np.ones((24, 32, 3), dtype))
+        _png(tmp_path / "masks" / f"{name}.png")
+    tifffile.imwrite(tmp_path / "images" / "c.tif", np.ones((24, 32, 3), np.float32))  # a supported one
+    _png(tmp_path / "masks" / "c.png")
+    result = scan(tmp_path)
+    assert len(result.rows) == 3 and not result.problems
+    assert sorted((Path(w.path).name, w.kind) for w in result.warnings) == [("a.tif", "pixel_type"),
+                                                                          ("b.tif", "pixel_type")]
+    assert all(w.reason.startswith(f"{dtype} pixels: ") and "uint8, uint16, int16, float32" in w.reason
+               for w in result.warnings)

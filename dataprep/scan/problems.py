@@ -40,6 +40,7 @@ class ScanProblem(StrEnum):
     EXIF_ORIENTATION = "exif_orientation"  # a turn that keeps the size, and the mask's edges fit both ways
     GEO_CRS = "geo_crs"  # GeoTIFF image and mask tagged with different coordinate systems
     VALIDITY_MASK = "validity_mask"  # a GeoTIFF image's GDAL mask (internal or .msk), which no reader applies
+    PIXEL_TYPE = "pixel_type"  # an image of a pixel type the readers refuse (int32, float64, ...)
 
     @property
     def label(self) -> str:

@@ -8,6 +8,7 @@ from typing import Literal
 from .. import io
 from ..errors import DataprepError
 from ..manifest import ManifestRow, id_problem
+from ..pixeltypes import PIXEL_TYPES
 from .orientation import mask_orientation
 from .problems import Candidate, Problem, ScanProblem
 
@@ -85,6 +86,13 @@ class ValidatePair:
                                     f"band {img.bands} is tagged alpha (TIFF ExtraSamples) and is left out: "
                                     f"read as {img.bands - 1} bands; if it is data, rewrite the file with "
                                     "extrasamples='unspecified' (tifffile) or without an alpha band"))
+        if img.dtype and img.dtype not in PIXEL_TYPES:
+            # Kept (tile and resize cut them), but scan said nothing and stats, augment, preview, report and the
+            # Dataset each refused every row later.
+            warnings.append(Problem(cand.image, ScanProblem.PIXEL_TYPE,
+                                    f"{img.dtype} pixels: stats, augment, preview, report, train and the Dataset "
+                                    f"take {', '.join(PIXEL_TYPES)} only; convert the images first (to float32, "
+                                    "say; see docs/pixel-types.md)"))
         if img.validity_mask and img.geo is not None and img.geo.nodata is None:
             where = f"in {os.path.basename(cand.image)}.msk" if img.validity_mask == "sidecar" else "inside the file"
             warnings.append(Problem(cand.image, ScanProblem.VALIDITY_MASK,
