@@ -179,6 +179,22 @@ def test_mosaic_quadrants_come_from_their_inputs():
             assert out.mask[cy - 1, cx - 1] == 0
 
 
+@pytest.mark.parametrize("dtype, grey", [(np.uint8, 114), (np.uint16, 114 * 257), (np.float32, 114 / 255),
+                                         (np.int16, 0)])
+def test_mosaic_gaps_are_grey_in_the_images_own_range(dtype, grey):
+    """A fixed 114 filled the gaps of 0..1 float mosaics with 114 (an outlier 114 times the brightest pixel, for
+    stats and training) and of 16-bit ones with near black. An image_fill given is taken as it is."""
+    inputs = [Sample(np.full((20, 20, 3), 0.25 if np.dtype(dtype).kind == "f" else 40, dtype),
+                     np.zeros((20, 20), np.uint8), SampleMeta(f"g{k}", ignore_index=IGNORE)) for k in range(4)]
+    for fill, expected in ((None, grey), (7, 7)):
+        p = sample_mosaic(np.random.default_rng(0), inputs, Mosaic(scale=(0.3, 0.3), image_fill=fill), (96, 128))
+        out = apply_mosaic(inputs, p)
+        gaps = out.mask == IGNORE
+        assert gaps.mean() > 0.3 and out.image.dtype == dtype
+        assert np.allclose(out.image[gaps], np.asarray(expected, dtype)), (fill, np.unique(out.image[gaps]))
+        assert json.loads(json.dumps(out.meta.history[-1][1]))["image_fill"] == p.image_fill  # recorded as applied
+
+
 # --------------------------------------------------------------------------- copy-paste
 
 

@@ -40,7 +40,7 @@ class MosaicParams(OpParams):
     center_y: int
     center_x: int
     tiles: tuple[Tile, Tile, Tile, Tile]  # top-left, top-right, bottom-left, bottom-right
-    image_fill: int
+    image_fill: int | float
     ignore_index: int
 
 
@@ -56,6 +56,17 @@ def _window_start(rng: np.random.Generator, scaled: int, quadrant: int, centre_a
     return scaled - quadrant if centre_at_end else 0
 
 
+def grey_fill(dtype: np.dtype) -> int | float:
+    """YOLO's grey, 114 of 255, at the same place in the range of `dtype`: a fixed 114 was black on 16-bit
+    images and, on 0..1 float ones, 114 times the brightest pixel (every mosaic's gaps an outlier for stats and
+    training). int16 data (elevations, SAR) has no grey: 0."""
+    if dtype == np.uint8:
+        return 114
+    if dtype == np.uint16:
+        return 114 * 257
+    return 114 / 255 if dtype.kind == "f" else 0
+
+
 def sample_mosaic(rng: np.random.Generator, inputs: Sequence[Sample], step: Mosaic, size: Size) -> MosaicParams:
     height, width = size
     center_y = int(round(uniform(rng, step.center) * height))
@@ -68,7 +79,8 @@ def sample_mosaic(rng: np.random.Generator, inputs: Sequence[Sample], step: Mosa
         y = _window_start(rng, sh, qh, centre_at_end=k in (0, 1))
         x = _window_start(rng, sw, qw, centre_at_end=k in (0, 2))
         tiles.append(Tile(sh, sw, y, x))
-    return MosaicParams(height, width, center_y, center_x, tuple(tiles), step.image_fill, ignore_of(inputs))  # type: ignore[arg-type]
+    fill = grey_fill(inputs[0].image.dtype) if step.image_fill is None else step.image_fill
+    return MosaicParams(height, width, center_y, center_x, tuple(tiles), fill, ignore_of(inputs))  # type: ignore[arg-type]
 
 
 def scaled_window(image: np.ndarray, scaled: Size, y: int, x: int, height: int, width: int) -> np.ndarray:

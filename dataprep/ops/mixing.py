@@ -52,7 +52,7 @@ class Mosaic(StepParams):
     op: ClassVar[str] = "mosaic"
     center: Range = (0.25, 0.75)  # centre position as a fraction of the canvas
     scale: Range = (0.5, 1.0)  # each quadrant's source scale relative to fitting the canvas
-    image_fill: int = 114
+    image_fill: int | float | None = None  # None: YOLO's grey in the images' own range (augment.mosaic.grey_fill)
 
     def check(self) -> None:
         check_range("center", self.center, 0.0, 1.0)
