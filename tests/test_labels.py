@@ -1464,3 +1464,30 @@ def test_anti_aliased_binary_masks_keep_their_foreground(tmp_path):
     inferred = infer_palette(tmp_path / "masks")
     assert inferred.palette.names == ["background", "foreground"]
     assert inferred.palette.ids() == {v: int(v >= 128) for v in range(256)}
+
+
+def test_a_palette_whose_ids_reorder_its_indices_warns_when_index_masks_are_read_as_indices(tmp_path):
+    """classes.csv `id,name,...` rows 2 road, 0 sky, 1 car: index masks of 0..2 were read as row indices (value 0,
+    sky by its id, became road), 0 warnings, exit 0. Read so, a warning says how to read the ids; --remap ids does."""
+    from dataprep.labels import masks_to_labels
+
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    values = np.repeat(np.array([[0, 1, 2]], np.uint8), 4, axis=0)
+    Image.fromarray(values).save(masks / "a.png")
+    csv = tmp_path / "classes.csv"
+    csv.write_text("id,name,r,g,b\n2,road,128,64,128\n0,sky,70,130,180\n1,car,0,0,142\n")
+    as_indices = masks_to_labels(masks, tmp_path / "indices", csv, quiet=True)
+    assert [w for w in as_indices.warnings if "ids in another order" in w] == [
+        "the palette gives its classes ids in another order than their indices (id 0 is 'sky', index 0 'road'), and "
+        "the index masks were read as indices: if they store the ids, every pixel of a moved class has the wrong "
+        "class: rerun with --remap ids --overwrite"]
+    by_ids = masks_to_labels(masks, tmp_path / "ids", csv, remap="ids", quiet=True)
+    assert not [w for w in by_ids.warnings if "ids in another order" in w]
+    names = [c["name"] for c in sorted(json.loads((tmp_path / "ids" / "palette.json").read_text())["classes"],
+                                       key=lambda c: c["index"])]
+    assert [names[i] for i in np.asarray(Image.open(tmp_path / "ids" / "a.png"))[0]] == ["sky", "car", "road"]
+    in_order = tmp_path / "in_order.csv"  # ids equal to the indices: nothing to say
+    in_order.write_text("id,name,r,g,b\n0,sky,70,130,180\n1,car,0,0,142\n2,road,128,64,128\n")
+    plain = masks_to_labels(masks, tmp_path / "plain", in_order, quiet=True)
+    assert not [w for w in plain.warnings if "ids in another order" in w]

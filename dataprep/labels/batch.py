@@ -26,7 +26,7 @@ from .context import ConversionContext, Remap
 from .convert import _histogram, labels_to_colours, mask_to_labels, read_mask_table, with_ignore_drawn
 from .lossy import jpeg_classes_too_close, soft_edged
 from .options import ALL_GREY_HINT, Unknown, UnknownValuesError, _check_remap, _check_unknown, parse_remap
-from .report import ConversionReport, _collect, _FileResult, _ignored_interior, skipped_indices_warning
+from .report import ConversionReport, _collect, _FileResult, _ignored_interior, reordered_id, skipped_indices_warning
 from .resume import _claim_output, _unclaim_output, _up_to_date, run_recording_sources, source_stamp
 from .sources import _Job, _resolve_source
 
@@ -288,6 +288,7 @@ def masks_to_labels(source: Manifest | PathLike, out_dir: PathLike, palette: Pal
                               ids_are_indices=all(palette.ids().get(i) == i for i in range(palette.num_classes)),
                               ids_one_up=remap_spec is None and palette.num_classes > 1 and all(
                                   c.id == c.index + 1 for c in palette.classes if not c.ignore),
+                              ids_reordered=reordered_id(palette) if remap_spec is None else None,
                               class_at_ignore=next((c.name for c in palette.classes
                                                     if c.id == palette.ignore_index and not c.ignore), "a class"),
                               index_at_ignore=next((c.index for c in palette.classes

@@ -26,6 +26,16 @@ LARGE_IGNORED = 0.02
 CAMVID11_VALUES = 12  # SegNet's CamVid stores 0..10 and 11 (void)
 
 
+def reordered_id(palette: Palette) -> tuple[int, str, str] | None:
+    """(value, class of that id, class of that index) for the first value read two ways, when the palette's ids
+    are its class indices 0..n-1 in another order; else None."""
+    ids = {v: i for v, i in palette.ids().items() if i < palette.num_classes}
+    if not set(ids) == set(ids.values()) == set(range(palette.num_classes)):
+        return None
+    moved = next((v for v in sorted(ids) if ids[v] != v), None)
+    return None if moved is None else (moved, palette.names[ids[moved]], palette.names[moved])
+
+
 @dataclass
 class ConversionReport:
     """What `masks_to_labels` / `labels_to_masks` did."""
@@ -66,6 +76,7 @@ class ConversionReport:
     remap_unheld: tuple[int, ...] = ()  # --remap values no converted index mask held (-1 on PNG masks)
     ids_are_indices: bool = False  # every class's id is its index (camvid11): only ignore ids differ
     ids_one_up: bool = False  # no remap, and every class's id is its index + 1 (the ade20k built-in)
+    ids_reordered: tuple[int, str, str] | None = None  # no remap, ids are the indices reordered: `reordered_id`
     jpeg_close_classes: list[str] = field(default_factory=list)  # JPEG index masks of classes a few values apart
 
     @property
@@ -80,7 +91,8 @@ class ConversionReport:
     def warnings(self) -> list[str]:
         """Results that are valid but most likely not what was meant."""
         out = self._camvid_index_masks() + self._ignore_value_both_ways() + self._ids_in_some() + \
-            self._class_plus_one_in_some() + self._stored_ids_one_up() + self._jpeg_close_classes()
+            self._class_plus_one_in_some() + self._stored_ids_one_up() + self._ids_in_another_order() + \
+            self._jpeg_close_classes()
         if self.skipped_indices:
             out.append(self.skipped_indices)
         if self.remap_unheld:  # --remap -1:2 on PNG masks: a no-op, exit 0
@@ -155,6 +167,16 @@ class ConversionReport:
                 f"hold 0 (now {first!r}) but never the ignore value {self.palette.ignore_index}: raw annotations "
                 "that store class + 1 with 0 as 'other' (ADE20K's)? then every pixel is one class off: rerun with "
                 "--remap ids --overwrite"]
+
+    def _ids_in_another_order(self) -> list[str]:
+        """A palette file whose id column numbers the classes 0..n-1 in another order than its rows (2 road, 0 sky,
+        1 car): index masks read as indices took each value for the class of that row, not of that id, exit 0."""
+        if self.ids_reordered is None or self.converted <= len(self.colours):
+            return []
+        value, by_id, by_index = self.ids_reordered
+        return [f"the palette gives its classes ids in another order than their indices (id {value} is {by_id!r}, "
+                f"index {value} {by_index!r}), and the index masks were read as indices: if they store the ids, "
+                "every pixel of a moved class has the wrong class: rerun with --remap ids --overwrite"]
 
     def _jpeg_close_classes(self) -> list[str]:
         """JPEG index masks whose classes are stored a few values apart (ids 0, 1, 2, ...): the compression noise
