@@ -297,7 +297,8 @@ def _folder_candidates(files: list[str], image_dir: str | None, mask_dir: str | 
             inside = _join(parent, a)
             if inside in holding_files and not _is_mask_name(a):
                 for b in sorted(children.get(inside, ())):
-                    if _is_mask_name(b) and (mask_dir is None or b == mask_dir):
+                    # The question names these `a/b`: that answer picks them as well as `b` alone does
+                    if _is_mask_name(b) and (mask_dir is None or mask_dir in (b, f"{a}/{b}")):
                         yield parent, a, f"{a}/{b}", 3, "mask folder inside the image folder"
             # Later still, masks inside a sibling of no kind (Mapillary Vistas: training/images/x.jpg beside
             # training/v2.0/labels/x.png and training/v1.2/labels/x.png, a question then).

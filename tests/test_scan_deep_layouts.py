@@ -101,3 +101,14 @@ def test_a_folder_path_as_image_dir_alone_is_refused(tmp_path):
     _mapillary(tmp_path)
     with pytest.raises(UsageError, match=r"a folder path \(with '/'\) as --image-dir needs --mask-dir too"):
         scan(tmp_path, image_dir="training/images")
+
+
+def test_the_answer_a_question_about_mask_folders_inside_the_image_folder_offers_pairs_those(tmp_path):
+    for name in ("a", "b"):
+        _photo(tmp_path / f"res/{name}.jpg")
+        _labels(tmp_path / f"res/label/{name}.png")
+        _labels(tmp_path / f"res/mask/{name}.png")
+    with pytest.raises(UsageError, match=r"res/label \(2 pairs\), res/mask \(2 pairs\)\? say it with --mask-dir NAME"):
+        scan(tmp_path)
+    result = scan(tmp_path, mask_dir="res/label")
+    assert _pairs(result, tmp_path) == [("res/a.jpg", "res/label/a.png", None), ("res/b.jpg", "res/label/b.png", None)]
