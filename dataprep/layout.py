@@ -86,7 +86,8 @@ _MAX_SUFFIX_TOKENS = 3
 # Masks further down than their folder pair: how deep to look, and how many folders before it is per-sample ones.
 _MAX_MASK_DEPTH = 3
 _MAX_DEEPER_FOLDERS = 64
-_COLOUR_COPY = re.compile(r"colou?r", re.I)
+# A folder of the labels drawn in colour (BDD100K's colormaps/), named so in full: not `colour_corrected`.
+_COLOUR_COPY = re.compile(r"(?:^|/)colou?r(?:s|maps?|_?labels?)?(?:/|$)", re.I)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ def choose_rules(
         return _explicit_roots(files, image_dir, mask_dir, image_suffix, mask_suffix, mask_word)
     if image_dir is not None and "/" in image_dir:
         raise UsageError(None, "a folder path (with '/') as --image-dir needs --mask-dir too")
+    if mask_dir is not None and mask_dir.count("/") > 1:
+        raise UsageError(None, "a folder path alone as --mask-dir names a mask folder inside a sibling or the image "
+                               "folder (v2.0/labels); for a longer one give both --image-dir and --mask-dir, as paths "
+                               "from the scanned root")
     folder_names = {part for f in files for part in f.split("/")[:-1]}
     if mask_dir is not None and "/" in mask_dir:
         # The name of a mask folder inside a sibling (Mapillary's v2.0/labels beside images), under any parent

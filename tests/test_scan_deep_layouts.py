@@ -112,3 +112,21 @@ def test_the_answer_a_question_about_mask_folders_inside_the_image_folder_offers
         scan(tmp_path)
     result = scan(tmp_path, mask_dir="res/label")
     assert _pairs(result, tmp_path) == [("res/a.jpg", "res/label/a.png", None), ("res/b.jpg", "res/label/b.png", None)]
+
+
+def test_only_folders_named_as_colour_copies_are_left_aside(tmp_path):
+    """`colour` anywhere in the path set a folder of labels aside: labels/sem_seg/colour_corrected is no copy."""
+    _bdd(tmp_path)
+    sem_seg = tmp_path / "bdd100k/labels/sem_seg"
+    (sem_seg / "masks").rename(sem_seg / "colour_corrected")
+    assert {r.mask.parent.parent.name for r in scan(tmp_path).rows} == {"colour_corrected"}
+
+
+def test_a_mask_dir_path_of_three_folders_alone_is_refused_not_left_to_pair_nothing(tmp_path):
+    for name in ("a", "b"):
+        _photo(tmp_path / f"training/images/{name}.jpg")
+        _labels(tmp_path / f"training/v2/sub/masks/{name}.png")
+    with pytest.raises(UsageError, match=r"for a longer one give both --image-dir and --mask-dir"):
+        scan(tmp_path, mask_dir="v2/sub/masks")
+    result = scan(tmp_path, image_dir="training/images", mask_dir="training/v2/sub/masks")
+    assert len(result.rows) == 2
