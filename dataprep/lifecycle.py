@@ -144,13 +144,15 @@ def signals_held() -> Iterator[None]:
 
     For updates that belong together: an optimizer step, the scheduler's step and the step count the
     checkpoint records. A Ctrl-C between them saved the weights of one step under the number of the one before,
-    and the resumed run trained that step twice.
+    and the resumed run trained that step twice. A signal held while the block raises still stops the run
+    (KeyboardInterrupt, with the block's error as its context): the user asked to stop.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     held: list[int] = []
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # None: a handler set outside Python, which signal.signal could not put back
+    previous = {s: h for s in (signal.SIGINT, signal.SIGTERM) if (h := signal.getsignal(s)) is not None}
     for s in previous:
         signal.signal(s, lambda signum, frame: held.append(signum))
     try:

@@ -1259,3 +1259,26 @@ def test_a_lock_file_planted_as_a_symlink_creates_nothing_where_it_points(work, 
     run = cli(*args, "-q")
     assert run.code == 1 and run.first_error == f"error: {lock}: cannot write: Too many levels of symbolic links"
     assert not target.exists()
+
+
+def test_signals_held_leaves_alone_a_handler_set_outside_python(monkeypatch):
+    """signal.getsignal gives None for a handler installed by C code (an embedding host): putting None back raised
+    TypeError at the end of every optimizer step. Such a signal is left as it is; the other is held and given."""
+    from dataprep.lifecycle import signals_held
+
+    real_getsignal, real_signal = signal.getsignal, signal.signal
+    set_to: list[tuple[int, object]] = []
+    monkeypatch.setattr(signal, "getsignal", lambda s: None if s == signal.SIGTERM else real_getsignal(s))
+
+    def recording_signal(s, handler):
+        set_to.append((s, handler))
+        return real_signal(s, handler)
+
+    monkeypatch.setattr(signal, "signal", recording_signal)
+    before = real_getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            signal.raise_signal(signal.SIGINT)
+            set_to.append((0, "still inside"))  # the Ctrl-C waited for the block's end
+    assert all(s != signal.SIGTERM for s, _ in set_to) and (0, "still inside") in set_to
+    assert real_getsignal(signal.SIGINT) is before
