@@ -80,7 +80,8 @@ def sample_mosaic(rng: np.random.Generator, inputs: Sequence[Sample], step: Mosa
         x = _window_start(rng, sw, qw, centre_at_end=k in (0, 2))
         tiles.append(Tile(sh, sw, y, x))
     fill = grey_fill(inputs[0].image.dtype) if step.image_fill is None else step.image_fill
-    return MosaicParams(height, width, center_y, center_x, tuple(tiles), fill, ignore_of(inputs))  # type: ignore[arg-type]
+    return MosaicParams(height, width, center_y, center_x, tuple(tiles),  # type: ignore[arg-type]
+                        fill, ignore_of(inputs))
 
 
 def scaled_window(image: np.ndarray, scaled: Size, y: int, x: int, height: int, width: int) -> np.ndarray:
