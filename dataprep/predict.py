@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import DataprepError, UsageError, all_failed
 from .folder_settings import mark_owner
-from .io import PathLike, atomic_write_text
+from .io import PathLike, atomic_write_text, staged
 from .manifest import Manifest, ManifestRow, read_manifest, require_rows, write_manifest
 from .outputs import OutputReport
 from .palette import resolve_palette, voc_colormap
@@ -218,12 +218,14 @@ def predict_manifest(
                     confusion += _confusion(labels, load_row_mask(row, purpose="predict --evaluate"),
                                             model.num_classes, row.mask_str, ignore_index)
                 label_path = inside(out, "labels", f"{row.id}.png")
-                write_raster(label_path, labels, mask=True, palette=colours)
                 extra = dict(row.extra)
-                if probabilities:
-                    rel = Path("probabilities") / f"{row.id}.tif"
-                    write_raster(inside(out, rel.as_posix()), np.ascontiguousarray(probs.transpose(1, 2, 0)))
-                    extra[PROBABILITIES_COLUMN] = rel.as_posix()
+                # Both or neither: a failed probabilities write left the label map there, in no manifest row
+                with staged():
+                    write_raster(label_path, labels, mask=True, palette=colours)
+                    if probabilities:
+                        rel = Path("probabilities") / f"{row.id}.tif"
+                        write_raster(inside(out, rel.as_posix()), np.ascontiguousarray(probs.transpose(1, 2, 0)))
+                        extra[PROBABILITIES_COLUMN] = rel.as_posix()
                 rows.append(ManifestRow(row.id, row.image, label_path, image.shape[1], image.shape[0], extra))
                 report.predicted += 1
             except DataprepError as exc:

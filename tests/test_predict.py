@@ -395,3 +395,22 @@ def test_a_model_failure_on_one_image_is_that_images_error(trained, tmp_path, mo
     assert report.predicted == N_IMAGES - 1
     assert report.errors == [f"{first}: the model failed on this 320x240 image: CUDA out of memory. "
                              "Tried to allocate 9 GiB"]
+
+
+def test_a_failed_probabilities_write_leaves_no_label_map_behind(trained, tmp_path, monkeypatch):
+    """The label PNG was written before the probabilities TIFF: a full disk at the TIFF left a label map in
+    labels/ that no manifest row named. Now the two appear together or not at all."""
+    from dataprep import predict
+
+    checkpoint, labels = trained
+    real_write = predict.write_raster
+
+    def no_room_for_tiffs(path, array, **kwargs):
+        if str(path).endswith(".tif"):
+            raise DataprepError(path, "cannot write: No space left on device")
+        return real_write(path, array, **kwargs)
+
+    monkeypatch.setattr(predict, "write_raster", no_room_for_tiffs)
+    with pytest.raises(DataprepError, match="No space left on device"):
+        predict_manifest(checkpoint, labels, tmp_path / "out", probabilities=True, quiet=True)
+    assert not list((tmp_path / "out").rglob("*.png"))
