@@ -235,6 +235,18 @@ def make_multiband_set(root: Path, bands: int, dtype: type, n: int = 5, seed: in
     return write_manifest(rows, root / "manifest.csv"), images
 
 
+def make_small_pairs(root: Path, n: int, seed: int) -> Path:
+    """`n` random 32x24 PNG pairs (3 classes) under root/src and their manifest root/rows.csv."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        image, mask = root / "src" / f"{i}.png", root / "src" / f"{i}_m.png"
+        write_image(image, rng.integers(0, 255, (24, 32, 3), np.uint8))
+        write_mask(mask, rng.integers(0, 3, (24, 32)).astype(np.uint8))
+        rows.append(ManifestRow(str(i), image, mask, 32, 24))
+    return write_manifest(rows, root / "rows.csv")
+
+
 class BackwardsExecutor(SerialExecutor):
     """Finishes the chunks last to first, as a pool may: what callers must not depend on."""
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from helpers import make_small_pairs
 from dataprep import io
 from dataprep.augment import augment_manifest
 from dataprep.manifest import ManifestRow, read_manifest, write_manifest
@@ -13,17 +14,10 @@ from dataprep.manifest import ManifestRow, read_manifest, write_manifest
 
 def _mixup_set(tmp_path: Path, n: int = 4) -> tuple[Path, Path]:
     """`n` small rows and a recipe whose every output is a mixup with a soft label."""
-    rng = np.random.default_rng(5)
-    rows = []
-    for i in range(n):
-        image, mask = tmp_path / "src" / f"{i}.png", tmp_path / "src" / f"{i}_m.png"
-        io.write_image(image, rng.integers(0, 255, (24, 32, 3), np.uint8))
-        io.write_mask(mask, rng.integers(0, 3, (24, 32)).astype(np.uint8))
-        rows.append(ManifestRow(str(i), image, mask, 32, 24))
     recipe = tmp_path / "mixup.yaml"
     recipe.write_text(yaml.safe_dump({"seed": 0, "size": [24, 32], "output": {"image_format": "png"},
                                       "steps": [{"op": "mixup", "soft_labels": True}]}))
-    return write_manifest(rows, tmp_path / "rows.csv"), recipe
+    return make_small_pairs(tmp_path, n, seed=5), recipe
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import make_multiband_set
+from helpers import make_multiband_set, make_small_pairs
 from dataprep import io
 from dataprep.augment import augment_manifest
 from dataprep.errors import DataprepError, UsageError
@@ -120,17 +120,10 @@ def test_rerun_keeps_finished_outputs_and_redoes_missing_ones(labelled, tmp_path
 
 def _mosaic_set(tmp_path: Path, n: int = 6) -> tuple[Path, Path]:
     """`n` small rows (distinct pixels) and a mosaic recipe: every output reads its source and three donors."""
-    rng = np.random.default_rng(3)
-    rows = []
-    for i in range(n):
-        image, mask = tmp_path / "src" / f"{i}.png", tmp_path / "src" / f"{i}_m.png"
-        io.write_image(image, rng.integers(0, 255, (24, 32, 3), np.uint8))
-        io.write_mask(mask, rng.integers(0, 3, (24, 32)).astype(np.uint8))
-        rows.append(ManifestRow(str(i), image, mask, 32, 24))
     recipe = tmp_path / "mosaic.yaml"
     recipe.write_text(yaml.safe_dump({"seed": 0, "size": [24, 32], "variants": 2, "partners": "any",
                                       "output": {"image_format": "png"}, "steps": [{"op": "mosaic"}]}))
-    return write_manifest(rows, tmp_path / "rows.csv"), recipe
+    return make_small_pairs(tmp_path, n, seed=3), recipe
 
 
 def _rewrite(path: Path, array: np.ndarray, mask: bool) -> None:
