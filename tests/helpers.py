@@ -247,6 +247,28 @@ def make_small_pairs(root: Path, n: int, seed: int) -> Path:
     return write_manifest(rows, root / "rows.csv")
 
 
+def run_beside_first_call(monkeypatch, module, name: str, second_run) -> list[str]:
+    """Patch `module.name` so that its first call first runs `second_run()`, a second command into the folder
+    being written; returns the outcome, filled then: ["running", "written" or the UsageError's text]."""
+    from dataprep.errors import UsageError
+
+    real = getattr(module, name)
+    outcome: list[str] = []
+
+    def patched(*args, **kwargs):
+        if not outcome:
+            outcome.append("running")
+            try:
+                second_run()
+                outcome.append("written")
+            except UsageError as exc:
+                outcome.append(str(exc))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, patched)
+    return outcome
+
+
 class BackwardsExecutor(SerialExecutor):
     """Finishes the chunks last to first, as a pool may: what callers must not depend on."""
 

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from helpers import run_beside_first_call
 from dataprep import io
 from dataprep.cli import main
 from dataprep.errors import DataprepError
@@ -1082,26 +1083,13 @@ def test_augment_runs_of_other_recipes_into_one_folder_do_not_interleave(work, t
     both exited 0 and the first run's manifest listed its mask beside the second run's image. Now the second
     is refused while the first is writing; one of the same recipe still shares the folder."""
     from dataprep.augment import augment_manifest
-    from dataprep.errors import UsageError
 
     labels = work / "work" / "labels" / "manifest.csv"
     recipe = flip_recipe(tmp_path, "hflip")
     clean = augment_manifest(labels, recipe, tmp_path / "clean", quiet=True)
     out = tmp_path / "aug"
-    real_write_mask = io.write_mask
-    outcome: list[str] = []
-
-    def write_mask_with_a_run_beside(*args, **kwargs):
-        if not outcome:
-            outcome.append("running")
-            try:
-                augment_manifest(labels, flip_recipe(tmp_path, second), out, quiet=True)
-                outcome.append("written")
-            except UsageError as exc:
-                outcome.append(str(exc))
-        return real_write_mask(*args, **kwargs)
-
-    monkeypatch.setattr(io, "write_mask", write_mask_with_a_run_beside)
+    outcome = run_beside_first_call(monkeypatch, io, "write_mask",
+                                    lambda: augment_manifest(labels, flip_recipe(tmp_path, second), out, quiet=True))
     summary = augment_manifest(labels, recipe, out, quiet=True)
     monkeypatch.undo()
     if second == "hflip":
@@ -1121,7 +1109,6 @@ def test_augment_runs_of_other_recipes_into_one_folder_do_not_interleave(work, t
 def test_a_masks2labels_run_of_another_palette_into_the_folder_being_written_is_refused(work, tmp_path, monkeypatch):
     """Two palettes into one new folder at once: both exited 0 over label maps of both numberings and one
     palette.json (the second found the first's settings but none of its label maps yet, and replaced them)."""
-    from dataprep.errors import UsageError
     from dataprep.labels import batch
 
     manifest, palette = work / "work" / "manifest.csv", work / "data" / "palette.json"
@@ -1131,20 +1118,8 @@ def test_a_masks2labels_run_of_another_palette_into_the_folder_being_written_is_
     other = tmp_path / "renumbered.json"
     other.write_text(json.dumps(renumbered))
     out = tmp_path / "labels"
-    real_write_mask = batch.write_mask
-    outcome: list[str] = []
-
-    def write_mask_with_a_run_beside(*args, **kwargs):
-        if not outcome:
-            outcome.append("running")
-            try:
-                masks_to_labels(manifest, out, other, quiet=True)
-                outcome.append("written")
-            except UsageError as exc:
-                outcome.append(str(exc))
-        return real_write_mask(*args, **kwargs)
-
-    monkeypatch.setattr(batch, "write_mask", write_mask_with_a_run_beside)
+    outcome = run_beside_first_call(monkeypatch, batch, "write_mask",
+                                    lambda: masks_to_labels(manifest, out, other, quiet=True))
     report = masks_to_labels(manifest, out, palette, quiet=True)
     monkeypatch.undo()
     assert outcome[1] == (f"{out}: is being written by another `dataprep masks2labels` run with other settings; "

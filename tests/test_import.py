@@ -17,6 +17,7 @@ from dataprep.io import read_mask
 from dataprep.manifest import read_manifest
 from dataprep.palette import load_palette
 
+from helpers import run_beside_first_call
 from import_exports import CVAT_XML, coco_export, labelme_file, needs_coco, shape, write_image, yolo_export
 
 
@@ -1305,20 +1306,8 @@ def test_an_import_of_other_classes_into_the_folder_being_written_is_refused(tmp
     swapped.write_text("__ignore__\n_background_\nroad\ncar\n")
     alone = _import("labelme", src, tmp_path / "alone")
     out = tmp_path / "out"
-    real_write_mask = run.write_mask
-    outcome: list[str] = []
-
-    def write_mask_with_an_import_beside(*args, **kwargs):
-        if not outcome:
-            outcome.append("running")
-            try:
-                _import("labelme", src, out, labels_file=swapped)
-                outcome.append("written")
-            except UsageError as exc:
-                outcome.append(str(exc))
-        return real_write_mask(*args, **kwargs)
-
-    monkeypatch.setattr(run, "write_mask", write_mask_with_an_import_beside)
+    outcome = run_beside_first_call(monkeypatch, run, "write_mask",
+                                    lambda: _import("labelme", src, out, labels_file=swapped))
     report = _import("labelme", src, out)
     monkeypatch.undo()
     assert outcome[1] == (f"{out}: is being written by another `dataprep import` run with other settings; "
